@@ -1,0 +1,87 @@
+// Event types that flow through the pipeline: raw records from sources, mapped events to sinks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace siem {
+
+// What a record is. Sources give a hint when they know (a Graph sign-in poller knows it reads
+// sign-ins); the mapping stage detects the kind per record otherwise, and `map --source` forces it.
+enum class SourceKind : std::uint8_t {
+  unknown = 0,            // not recognised: mapped by the generic mapping, tagged schema_unknown
+  graph_directory_audit,  // Graph /auditLogs/directoryAudits item (v1.0 or beta)
+  graph_sign_in,          // Graph /auditLogs/signIns item (v1.0 or beta, any signInEventType)
+  graph_pim_request,      // Graph roleAssignment/EligibilityScheduleRequests item
+  graph_pim_instance,     // Graph role*ScheduleInstances / roleAssignments item (roster snapshots)
+  azure_activity,         // ARM Activity Log REST EventData
+  arm_pim_request,        // ARM Microsoft.Authorization/roleAssignmentScheduleRequests item
+  eventhub_audit,         // diagnostic-settings record, category AuditLogs
+  eventhub_sign_in,       // diagnostic-settings record, any *SignInLogs category
+  eventhub_activity,      // diagnostic-settings Activity Log record
+};
+
+// Stable spelling used in config, CLI (`--source`), logs, Kafka headers and metrics.
+std::string_view to_string(SourceKind kind) noexcept;
+// Accepts the spellings of to_string(); nullopt when unknown.
+std::optional<SourceKind> source_kind_from_string(std::string_view name) noexcept;
+// Every kind except `unknown`, in declaration order.
+const std::vector<SourceKind>& all_source_kinds();
+
+// Output encodings a sink can ask for. The mapping stage only produces what some sink needs.
+enum class OutputFormat : std::uint8_t { raw = 1, ecs = 2, cef = 4 };
+using FormatSet = std::uint8_t;  // bit-or of OutputFormat values
+constexpr FormatSet format_bit(OutputFormat f) noexcept { return static_cast<FormatSet>(f); }
+std::string_view to_string(OutputFormat f) noexcept;
+std::optional<OutputFormat> output_format_from_string(std::string_view name) noexcept;
+
+// Identifies an event for end-to-end acknowledgement: which source (index in the pipeline) and
+// the per-source sequence number, assigned by the pipeline in the order the source emitted them.
+struct AckHandle {
+  std::uint32_t source = 0;
+  std::uint64_t seq = 0;
+};
+
+// One record as read by a source: the JSON text of a single record (never a list document).
+struct RawRecord {
+  std::string json;                          // UTF-8 JSON text of one record (may be malformed)
+  std::string origin;                        // where it came from, for errors: "file:line", URL#index
+  SourceKind kind_hint = SourceKind::unknown;
+  std::string tenant_hint;                   // tenant the source pulled it for, if known
+};
+
+// The result of mapping one record, shared read-only by every sink (std::shared_ptr<const>).
+struct MappedEvent {
+  AckHandle ack;
+  SourceKind kind = SourceKind::unknown;
+  std::string source_name;     // configured source name
+  std::string id;              // the record's own id (ECS event.id, CEF externalId)
+  std::string tenant_id;       // Entra tenant id when known
+  std::string subscription_id; // Azure subscription when known
+  std::string action;          // short activity name (event.action), e.g. for syslog MSGID
+  std::int64_t time_ms = 0;    // event time (the record's activity time), epoch ms UTC
+  int severity = 0;            // 0-10, CEF scale, raised by detections
+  int tier = -1;               // highest privileged tier touched, -1 when none
+  std::vector<std::string> tags;  // pa.* detection names (and schema_unknown etc.)
+  std::string raw;             // the original record JSON (always kept: dead-letter and `raw` format)
+  std::string ecs;             // ECS JSON document, one line (when some sink wants ecs)
+  std::string cef;             // CEF line, no syslog header, no newline (when some sink wants cef)
+
+  // The payload in the given format (raw, ecs or cef).
+  const std::string& payload(OutputFormat f) const noexcept {
+    switch (f) {
+      case OutputFormat::ecs: return ecs;
+      case OutputFormat::cef: return cef;
+      case OutputFormat::raw: break;
+    }
+    return raw;
+  }
+};
+
+using EventPtr = std::shared_ptr<const MappedEvent>;
+
+}  // namespace siem

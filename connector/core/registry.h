@@ -1,0 +1,64 @@
+// Plugin registration: each source and sink type registers a factory under its `type` name.
+// Factories only read and validate configuration (they must not touch the network, the state
+// store or the file system beyond checking that named files exist), so `validate` can build every
+// plugin offline; I/O starts in Source::start() / Sink::start().
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "connector/config/config_node.h"
+#include "connector/core/event.h"
+#include "connector/core/sink.h"
+#include "connector/core/source.h"
+
+namespace siem {
+
+class StateStore;
+
+// What a plugin factory gets besides its own configuration node.
+struct PluginContext {
+  std::string name;               // the configured `name`
+  bool validate_only = false;     // true under `validate`: build, check, never connect
+  StateStore* state = nullptr;    // null under validate; sources may keep extra state here
+  std::string host_name;          // this machine's name (syslog HOSTNAME, HEC host)
+};
+
+using SourceFactory = std::function<std::unique_ptr<Source>(const ConfigNode& cfg, const PluginContext& ctx)>;
+// A sink factory also tells which output format the sink consumes (its `format` key).
+struct SinkInstance {
+  std::unique_ptr<Sink> sink;
+  OutputFormat format = OutputFormat::ecs;
+};
+using SinkFactory = std::function<SinkInstance(const ConfigNode& cfg, const PluginContext& ctx)>;
+
+class PluginRegistry {
+ public:
+  void add_source(std::string type, std::string description, SourceFactory factory);
+  void add_sink(std::string type, std::string description, SinkFactory factory);
+
+  const SourceFactory* source(const std::string& type) const;
+  const SinkFactory* sink(const std::string& type) const;
+  std::vector<std::string> source_types() const;
+  std::vector<std::string> sink_types() const;
+
+  // The registry with every built-in plugin (connector/app/plugins.cc).
+  static const PluginRegistry& builtin();
+
+ private:
+  struct SourceEntry { std::string description; SourceFactory factory; };
+  struct SinkEntry { std::string description; SinkFactory factory; };
+  std::map<std::string, SourceEntry> sources_;
+  std::map<std::string, SinkEntry> sinks_;
+};
+
+// Common sink keys every sink accepts (read by the core, not the plugin):
+//   format: ecs|cef|raw, batch: {max_events, max_bytes, timeout}, retry: {initial_backoff,
+//   max_backoff}, buffer: {max_events}. A sink factory should call read_sink_format(cfg) for
+//   SinkInstance::format and must not read those other keys itself.
+OutputFormat read_sink_format(const ConfigNode& cfg, OutputFormat default_format = OutputFormat::ecs);
+
+}  // namespace siem

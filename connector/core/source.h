@@ -1,0 +1,54 @@
+// The source plugin interface. A source reads records and hands them to the pipeline in batches;
+// the pipeline tells it (through the checkpoint store) when everything before a batch's checkpoint
+// was acknowledged by every sink.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "connector/core/event.h"
+
+namespace siem {
+
+struct SourceBatch {
+  std::vector<RawRecord> records;
+  // Opaque to the pipeline. Once every record of this batch and of all earlier batches is
+  // acknowledged by every sink (or dead-lettered), the pipeline persists this token as the
+  // source's checkpoint and later passes it back to start(). nullopt: this batch moves nothing.
+  std::optional<std::string> checkpoint;
+  // True when the source has nothing more to read right now (`run --once` stops polling it).
+  bool caught_up = false;
+};
+
+// A failure that retrying will not fix (bad credentials, missing file, wrong tenant...). The
+// message names the cause; the pipeline prefixes the source name, logs it once and stops the source.
+class SourceError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+
+  // Called once before the first poll with the last committed checkpoint (nullopt on first run).
+  // May do I/O (open files, fetch a token). Throws SourceError on a permanent failure.
+  virtual void start(const std::optional<std::string>& checkpoint) = 0;
+
+  // Returns the next batch. Blocks at most about one poll interval; returns early (possibly with
+  // an empty batch) once `stop` is requested. Transient errors are retried inside with backoff and
+  // never surface as a busy loop. Throws SourceError on a permanent failure.
+  virtual SourceBatch poll(std::stop_token stop) = 0;
+
+  // Called after `checkpoint` was durably persisted (e.g. a Kafka consumer commits offsets here).
+  // Runs on the pipeline's commit thread; must not block for long.
+  virtual void on_committed(const std::string& checkpoint) { (void)checkpoint; }
+
+  // Called once when the pipeline shuts down, after the last poll.
+  virtual void stop() {}
+};
+
+}  // namespace siem

@@ -1,0 +1,52 @@
+// Privileged-access enrichment: turns one parsed record into detections (pa.* tags), the highest
+// role tier it touches, the roles involved and a severity. Rules follow docs/detections.md; the
+// role table and thresholds come from mappings/privileged-roles.yaml and the `enrichment:` config.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "connector/config/config_node.h"
+#include "connector/core/event.h"
+
+namespace siem {
+
+class StateStore;
+
+struct Detection {
+  std::string name;    // e.g. "pa.pim.activation"
+  int severity = 0;    // 0-10
+  std::string reason;  // one short sentence for azure.privileged_access.detections
+};
+
+struct EnrichmentResult {
+  std::vector<Detection> detections;  // fired rules, highest severity first
+  std::vector<std::string> tags;      // detection names plus pa.role.tier0 / pa.role.tier1
+  int tier = -1;                      // highest tier touched (0-2), -1 when none
+  std::vector<std::string> roles;     // role display names involved
+  std::vector<std::string> role_ids;  // role template / definition ids involved
+  int severity = 0;                   // max over detections (0 when none)
+  double risk_score = 0;              // 0-100, derived from severity
+};
+
+class Enricher {
+ public:
+  virtual ~Enricher() = default;
+
+  // Reads the `enrichment:` section (may be an invalid node: defaults apply). `state` may be null
+  // (map/test/validate): the roster then lives in memory only. Problems go to the node's diagnostics.
+  static std::unique_ptr<Enricher> create(const ConfigNode& enrichment, StateStore* state);
+
+  // Evaluates every rule on one record (the whole record as received: for Event Hubs shapes the
+  // envelope with its `properties`). Learns roster changes from role events. Called from one
+  // mapping thread at a time.
+  virtual EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record) = 0;
+
+  // Persists the learned roster to the state store (no-op without one).
+  virtual void save() = 0;
+};
+
+}  // namespace siem

@@ -1,0 +1,46 @@
+// The mapping stage: one raw record in, one MappedEvent out (ECS JSON, CEF line, identity, time,
+// enrichment). Compiled once from the YAML mapping files; never re-parses YAML per event.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "connector/config/config_node.h"
+#include "connector/core/event.h"
+
+namespace siem {
+
+class StateStore;
+
+struct MapperStats {
+  std::uint64_t mapped = 0;
+  std::uint64_t failed = 0;           // dead-lettered
+  std::uint64_t repaired_json = 0;    // invalid JSON that was repaired
+  std::uint64_t schema_unknown = 0;   // routed to the generic mapping
+};
+
+class Mapper {
+ public:
+  virtual ~Mapper() = default;
+
+  // `mappings` and `enrichment` are the config sections of those names (either may be invalid:
+  // shipped defaults apply). Errors (a bad mapping file, with file:line) go to the diagnostics of
+  // the nodes; check has_errors() before use. `state` may be null (map/test/validate).
+  static std::unique_ptr<Mapper> create(const ConfigNode& mappings, const ConfigNode& enrichment,
+                                        StateStore* state);
+
+  // Maps one record, producing the formats in `formats` (raw is always kept). Returns nullopt on
+  // success, or the reason the record cannot be mapped (it then goes to the dead-letter file /
+  // is reported as "FILE:LINE: reason"). `forced` overrides kind detection. Not thread-safe: one
+  // Mapper per mapping thread.
+  virtual std::optional<std::string> map(const RawRecord& record, std::optional<SourceKind> forced,
+                                         FormatSet formats, MappedEvent& out) = 0;
+
+  virtual MapperStats stats() const = 0;
+  // Persists learned state (the roster) — called periodically and at shutdown.
+  virtual void save_state() = 0;
+};
+
+}  // namespace siem
