@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config ccache git ca-certificates openssl
+  build-essential cmake ninja-build pkg-config ccache git ca-certificates openssl
   libboost-dev libboost-system-dev libboost-program-options-dev
   libssl-dev zlib1g-dev
   librdkafka-dev kcat
