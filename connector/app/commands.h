@@ -1,0 +1,44 @@
+// The `siem-connector` subcommands. main.cc parses the command line (CLI11) and calls these; each
+// returns the process exit status.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace siem::app {
+
+struct GlobalOptions {
+  std::string log_level = "info";     // trace|debug|info|warn|error|off
+  std::string log_format = "text";    // text|json
+};
+
+struct RunOptions {
+  std::string config_file;
+  bool once = false;
+};
+
+struct ValidateOptions {
+  std::string config_file;
+};
+
+struct MapOptions {
+  std::string format;                         // ecs|cef|raw
+  std::optional<std::string> config_file;     // only `enrichment` and `mappings` are used
+  std::optional<std::string> source_kind;     // forces the kind (SourceKind spelling)
+  std::vector<std::string> files;             // empty or "-" = stdin
+};
+
+struct TestOptions {
+  std::string dir = "mappings/tests";
+  std::optional<std::string> config_file;
+  bool verbose = false;
+};
+
+int run_command(const RunOptions& options, const GlobalOptions& global);            // cmd_run.cc
+int validate_command(const ValidateOptions& options, const GlobalOptions& global);  // cmd_validate.cc
+int map_command(const MapOptions& options, const GlobalOptions& global);            // cmd_map.cc
+int test_command(const TestOptions& options, const GlobalOptions& global);          // cmd_test.cc
+int version_command();                                                              // cmd_version.cc
+
+}  // namespace siem::app
