@@ -149,6 +149,7 @@ class ConfigDocument : public std::enable_shared_from_this<ConfigDocument> {
   // Implementation detail of ConfigNode (public for it only).
   void mark_known(const YAML::Node& map, std::string_view key);
   void mark_free_form(const YAML::Node& map);
+  void visit(const YAML::Node& map, const std::string& path);
 
   ConfigDocument(std::string file, std::filesystem::path base_dir, Diagnostics& diags);
 

@@ -1,0 +1,163 @@
+#include "connector/config/config_node.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace siem {
+namespace {
+
+struct Loaded {
+  Diagnostics diags;
+  std::shared_ptr<ConfigDocument> doc;
+};
+
+std::unique_ptr<Loaded> load(std::string_view yaml, std::filesystem::path base = ".") {
+  auto l = std::make_unique<Loaded>();
+  l->doc = ConfigDocument::load_string(yaml, "test.yaml", l->diags, std::move(base));
+  return l;
+}
+
+TEST(ConfigNode, ReadsTypedValues) {
+  auto l = load("name: a\ncount: 42\nratio: 0.5\nenabled: yes\npoll: 90s\nsize: 8MiB\nlist: [x, y]\n");
+  auto root = l->doc->root();
+  EXPECT_EQ(root.string("name"), "a");
+  EXPECT_EQ(root.integer("count", 0), 42);
+  EXPECT_DOUBLE_EQ(root.number("ratio", 0), 0.5);
+  EXPECT_TRUE(root.boolean("enabled", false));
+  EXPECT_EQ(root.duration("poll", {}), std::chrono::seconds(90));
+  EXPECT_EQ(root.bytes("size", 0), 8u * 1024 * 1024);
+  EXPECT_EQ(root.string_list("list"), (std::vector<std::string>{"x", "y"}));
+  l->doc->report_unknown_keys();
+  EXPECT_FALSE(l->diags.has_errors()) << l->diags.format();
+}
+
+TEST(ConfigNode, WrongTypeNamesLineAndColumn) {
+  auto l = load("sources:\n  - name: a\n    poll_interval: often\n    count: many\n");
+  auto src = l->doc->root().list("sources");
+  ASSERT_EQ(src.size(), 1u);
+  EXPECT_EQ(src[0].duration("poll_interval", std::chrono::seconds(60)), std::chrono::seconds(60));
+  EXPECT_EQ(src[0].integer("count", 7), 7);
+  const auto text = l->diags.format();
+  EXPECT_NE(text.find("test.yaml:3:20: error: sources[0].poll_interval: expected a duration"), std::string::npos) << text;
+  EXPECT_NE(text.find("test.yaml:4:12: error: sources[0].count: expected an integer"), std::string::npos) << text;
+}
+
+TEST(ConfigNode, UnknownKeyWithSuggestion) {
+  auto l = load("sources:\n  - name: a\n    poll_intervall: 60s\n");
+  auto src = l->doc->root().list("sources");
+  (void)src[0].string("name");
+  (void)src[0].duration("poll_interval", {});
+  l->doc->report_unknown_keys();
+  const auto text = l->diags.format();
+  EXPECT_NE(text.find("test.yaml:3:5: error: sources[0]: unknown key 'poll_intervall' (did you mean 'poll_interval'?)"),
+            std::string::npos)
+      << text;
+}
+
+TEST(ConfigNode, MissingRequiredKeyNamesParent) {
+  auto l = load("sinks:\n  - name: x\n");
+  auto sinks = l->doc->root().list("sinks");
+  (void)sinks[0].required_string("type");
+  EXPECT_NE(l->diags.format().find("test.yaml:2:5: error: sinks[0]: missing required key 'type'"), std::string::npos)
+      << l->diags.format();
+}
+
+TEST(ConfigNode, YamlSyntaxErrorHasLocation) {
+  auto l = load("a: [1, 2\nb: c\n");
+  ASSERT_TRUE(l->diags.has_errors());
+  EXPECT_NE(l->diags.format().find("test.yaml:"), std::string::npos);
+  EXPECT_NE(l->diags.format().find("YAML syntax error"), std::string::npos);
+}
+
+TEST(ConfigNode, EnvironmentExpansion) {
+  ::setenv("SIEM_TEST_HOST", "kafka.example", 1);
+  ::unsetenv("SIEM_TEST_UNSET");
+  auto l = load("a: ${SIEM_TEST_HOST}:9092\nb: ${SIEM_TEST_UNSET:-fallback}\nc: ${SIEM_TEST_UNSET}\nd: $${LITERAL}\n");
+  auto root = l->doc->root();
+  EXPECT_EQ(root.string("a"), "kafka.example:9092");
+  EXPECT_EQ(root.string("b"), "fallback");
+  EXPECT_EQ(root.string("c", "dflt"), "dflt");
+  EXPECT_EQ(root.string("d"), "${LITERAL}");
+  EXPECT_NE(l->diags.format().find("environment variable 'SIEM_TEST_UNSET' is not set"), std::string::npos);
+}
+
+TEST(ConfigNode, SecretsFromEnvAndFileAreNeverPrinted) {
+  const auto dir = std::filesystem::temp_directory_path() / ("siem-secret-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "token") << "s3cr3t-from-file\n";
+  ::setenv("SIEM_TEST_SECRET", "s3cr3t-from-env", 1);
+  auto l = load("a: ${SIEM_TEST_SECRET}\nb: file:token\nc: file:/nonexistent/secret\nd: plain\n", dir);
+  auto root = l->doc->root();
+  EXPECT_EQ(root.secret("a").reveal(), "s3cr3t-from-env");
+  EXPECT_EQ(root.secret("b").reveal(), "s3cr3t-from-file");
+  EXPECT_TRUE(root.secret("c").empty());
+  EXPECT_EQ(root.secret("d").reveal(), "plain");
+  std::ostringstream os;
+  os << root.secret("a");
+  EXPECT_EQ(os.str(), "***");
+  const auto text = l->diags.format();
+  EXPECT_NE(text.find("cannot read secret file /nonexistent/secret"), std::string::npos) << text;
+  EXPECT_EQ(text.find("s3cr3t"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConfigNode, ExistingFileIsChecked) {
+  auto l = load("ca: /definitely/not/here.pem\n");
+  EXPECT_FALSE(l->doc->root().existing_file("ca").has_value());
+  EXPECT_NE(l->diags.format().find("test.yaml:1:5: error: ca: file /definitely/not/here.pem does not exist"),
+            std::string::npos)
+      << l->diags.format();
+}
+
+TEST(ConfigNode, ChoiceSuggests) {
+  auto l = load("format: eсs\nrfc: 5242\n");
+  auto root = l->doc->root();
+  EXPECT_EQ(root.choice("rfc", {"5424", "3164"}, "5424"), "5424");
+  EXPECT_NE(l->diags.format().find("'5242' is not one of: 5424, 3164"), std::string::npos) << l->diags.format();
+}
+
+TEST(ConfigNode, FreeFormMapIsNotChecked) {
+  auto l = load("properties:\n  linger.ms: 5\n  compression.codec: zstd\n");
+  auto m = l->doc->root().string_map("properties");
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].first, "linger.ms");
+  l->doc->report_unknown_keys();
+  EXPECT_FALSE(l->diags.has_errors()) << l->diags.format();
+}
+
+TEST(ConfigNode, Timestamps) {
+  auto l = load("a: 2026-11-01T00:00:00Z\nb: 2026-03-04T10:15:30.1234567+01:00\nc: yesterday\n");
+  auto root = l->doc->root();
+  EXPECT_EQ(root.optional_timestamp("a"), 1793491200000);
+  EXPECT_EQ(root.optional_timestamp("b"), 1772615730123);
+  EXPECT_FALSE(root.optional_timestamp("c").has_value());
+  EXPECT_TRUE(l->diags.has_errors());
+}
+
+TEST(Durations, Forms) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(parse_duration("250ms"), milliseconds(250));
+  EXPECT_EQ(parse_duration("90s"), milliseconds(90'000));
+  EXPECT_EQ(parse_duration("30m"), milliseconds(1'800'000));
+  EXPECT_EQ(parse_duration("2h"), milliseconds(7'200'000));
+  EXPECT_EQ(parse_duration("1d"), milliseconds(86'400'000));
+  EXPECT_EQ(parse_duration("1h30m"), milliseconds(5'400'000));
+  EXPECT_EQ(parse_duration("1.5s"), milliseconds(1'500));
+  EXPECT_EQ(parse_duration("45"), milliseconds(45'000));
+  EXPECT_FALSE(parse_duration(""));
+  EXPECT_FALSE(parse_duration("5 minutes"));
+  EXPECT_FALSE(parse_duration("-5s"));
+  EXPECT_FALSE(parse_duration("10x"));
+  EXPECT_FALSE(parse_duration("s"));
+}
+
+TEST(DidYouMean, OnlyPlausibleTypos) {
+  EXPECT_EQ(did_you_mean("lookbak", {"lookback", "start_at"}), "lookback");
+  EXPECT_FALSE(did_you_mean("zzzzzz", {"lookback", "start_at"}));
+}
+
+}  // namespace
+}  // namespace siem

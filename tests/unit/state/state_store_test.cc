@@ -1,0 +1,140 @@
+#include "connector/state/state_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace siem {
+namespace {
+
+class StateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("siem-state-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  static std::string read(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(StateStoreTest, RoundTripAndAbsentKeys) {
+  StateStore s(dir_);
+  EXPECT_FALSE(s.get("checkpoint.a").has_value());
+  s.put("checkpoint.a", R"({"offset":42})");
+  EXPECT_EQ(s.get("checkpoint.a"), R"({"offset":42})");
+  s.put("checkpoint.a", "");
+  EXPECT_EQ(s.get("checkpoint.a"), "");
+  s.erase("checkpoint.a");
+  EXPECT_FALSE(s.get("checkpoint.a").has_value());
+}
+
+TEST_F(StateStoreTest, KeysWithOddCharactersDoNotCollide) {
+  StateStore s(dir_);
+  s.put("checkpoint.a/b", "1");
+  s.put("checkpoint.a_b", "2");
+  s.put("../escape", "3");
+  EXPECT_EQ(s.get("checkpoint.a/b"), "1");
+  EXPECT_EQ(s.get("checkpoint.a_b"), "2");
+  EXPECT_EQ(s.get("../escape"), "3");
+  for (const auto& e : std::filesystem::directory_iterator(dir_))
+    EXPECT_EQ(e.path().parent_path(), dir_) << e.path();
+}
+
+TEST_F(StateStoreTest, SurvivesReopen) {
+  {
+    StateStore s(dir_);
+    s.put("roster", "alice");
+  }
+  StateStore s(dir_);
+  EXPECT_EQ(s.get("roster"), "alice");
+}
+
+TEST_F(StateStoreTest, EveryTruncationIsDetected) {
+  std::filesystem::path file;
+  std::string full;
+  {
+    StateStore s(dir_);
+    s.put("checkpoint.src", R"({"file":"/var/log/x","offset":123456,"inode":99})");
+    file = s.file_for("checkpoint.src");
+    full = read(file);
+  }
+  for (std::size_t cut = 0; cut < full.size(); ++cut) {
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << full.substr(0, cut);
+    StateStore s(dir_);
+    EXPECT_THROW((void)s.get("checkpoint.src"), StateCorruptError) << "truncated at " << cut;
+  }
+}
+
+TEST_F(StateStoreTest, BitFlipIsDetected) {
+  std::filesystem::path file;
+  {
+    StateStore s(dir_);
+    s.put("checkpoint.src", R"({"offset":123456})");
+    file = s.file_for("checkpoint.src");
+  }
+  std::string content = read(file);
+  content[content.size() - 3] ^= 0x01;
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
+  StateStore s(dir_);
+  try {
+    (void)s.get("checkpoint.src");
+    FAIL() << "corruption not detected";
+  } catch (const StateCorruptError& e) {
+    EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("checksum"), std::string::npos);
+  }
+}
+
+TEST_F(StateStoreTest, CrashBeforeRenameKeepsOldValue) {
+  StateStore s(dir_);
+  s.put("checkpoint.src", "old");
+  // A crash after writing the temp file but before the rename leaves a stray temp file behind.
+  auto tmp = s.file_for("checkpoint.src");
+  tmp += ".tmp";
+  std::ofstream(tmp, std::ios::binary) << "SIEMSTATE 1 3 0000";
+  EXPECT_EQ(s.get("checkpoint.src"), "old");
+  s.put("checkpoint.src", "new");
+  EXPECT_EQ(s.get("checkpoint.src"), "new");
+}
+
+TEST_F(StateStoreTest, ConcurrentPutsStayConsistent) {
+  StateStore s(dir_);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&s, t] {
+      for (int i = 0; i < 25; ++i) s.put("checkpoint.shared", std::string(100 + t * 10 + i, static_cast<char>('a' + t)));
+    });
+  }
+  for (auto& th : threads) th.join();
+  const auto v = s.get("checkpoint.shared");
+  ASSERT_TRUE(v.has_value());
+  ASSERT_FALSE(v->empty());
+  EXPECT_EQ(v->find_first_not_of(v->front()), std::string::npos);
+}
+
+TEST_F(StateStoreTest, SecondProcessIsLockedOut) {
+  StateStore s(dir_);
+  // flock locks belong to the open file description: a second open in this process conflicts too.
+  try {
+    StateStore other(dir_);
+    FAIL() << "second StateStore on the same dir was allowed";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("in use by another siem-connector process"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace siem
