@@ -52,6 +52,9 @@ struct RawRecord {
   std::string origin;                        // where it came from, for errors: "file:line", URL#index
   SourceKind kind_hint = SourceKind::unknown;
   std::string tenant_hint;                   // tenant the source pulled it for, if known
+  // Set when the source could not even delimit the record (e.g. an unterminated line): the
+  // pipeline dead-letters it with this reason instead of mapping it.
+  std::string read_error;
 };
 
 // The result of mapping one record, shared read-only by every sink (std::shared_ptr<const>).
@@ -59,6 +62,7 @@ struct MappedEvent {
   AckHandle ack;
   SourceKind kind = SourceKind::unknown;
   std::string source_name;     // configured source name
+  std::string origin;          // where the record came from ("file:line", URL#index)
   std::string id;              // the record's own id (ECS event.id, CEF externalId)
   std::string tenant_id;       // Entra tenant id when known
   std::string subscription_id; // Azure subscription when known

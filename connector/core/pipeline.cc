@@ -1,0 +1,307 @@
+#include "connector/core/pipeline.h"
+
+#include <condition_variable>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "connector/config/config_node.h"
+#include "connector/mapping/mapper.h"
+#include "connector/state/state_store.h"
+
+namespace siem {
+
+using Clock = std::chrono::steady_clock;
+
+struct Pipeline::SourceState {
+  std::string name;
+  std::unique_ptr<Source> source;
+  std::uint32_t index = 0;
+  std::jthread thread;
+  std::atomic<bool> finished{false};
+  std::atomic<bool> failed{false};
+  std::atomic<bool> caught_up{false};
+  std::atomic<std::uint64_t> read{0};
+  std::atomic<std::uint64_t> dead_lettered{0};
+  std::atomic<std::uint64_t> committed{0};
+};
+
+PipelineOptions PipelineOptions::from_config(const ConfigNode& cfg) {
+  PipelineOptions o;
+  if (!cfg.valid()) return o;
+  o.queue_events = static_cast<std::size_t>(cfg.integer("queue_events", static_cast<std::int64_t>(o.queue_events), 1, 100'000'000));
+  o.queue_bytes = cfg.bytes("queue_bytes", o.queue_bytes);
+  o.drain_timeout = cfg.duration("drain_timeout", o.drain_timeout);
+  o.checkpoint_interval = cfg.duration("checkpoint_interval", o.checkpoint_interval);
+  o.state_save_interval = cfg.duration("state_save_interval", o.state_save_interval);
+  const auto workers = cfg.integer("mapping_workers", 1, 1, 1);
+  (void)workers;  // one mapping thread today: enrichment learns from the stream in order
+  return o;
+}
+
+Pipeline::Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std::vector<SinkSlot> sinks,
+                   std::unique_ptr<Mapper> mapper, StateStore& state, DeadLetterWriter& dead_letters)
+    : options_(options), mapper_(std::move(mapper)), state_(state), dead_letters_(dead_letters) {
+  acks_ = std::make_unique<AckTracker>(static_cast<std::uint32_t>(sinks.size()));
+  input_ = std::make_unique<BoundedQueue<InBatch>>(options_.queue_events, options_.queue_bytes);
+  for (auto& slot : sources) {
+    auto s = std::make_unique<SourceState>();
+    s->name = std::move(slot.name);
+    s->source = std::move(slot.source);
+    s->index = acks_->add_source();
+    sources_.push_back(std::move(s));
+  }
+  for (auto& slot : sinks) {
+    formats_ |= format_bit(slot.format);
+    sinks_.push_back(std::make_unique<SinkRunner>(
+        slot.name, std::move(slot.sink), slot.format, slot.options, *acks_, dead_letters_,
+        [this](const std::string&) { sink_fatal_ = true; }));
+  }
+}
+
+Pipeline::~Pipeline() {
+  for (auto& s : sinks_) s->abort();
+  input_->close();
+  for (auto& s : sinks_) s->close();
+}
+
+void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
+  auto& src = *s.source;
+  std::chrono::milliseconds backoff{5'000};
+  bool started = false;
+  while (!stop.stop_requested()) {
+    try {
+      if (!started) {
+        std::optional<std::string> checkpoint = state_.get(StateStore::checkpoint_key(s.name));
+        src.start(checkpoint);
+        started = true;
+        spdlog::info("source {}: started{}", s.name, checkpoint ? " from its checkpoint" : " (no checkpoint yet)");
+      }
+      SourceBatch batch = src.poll(stop);
+      const std::size_t n = batch.records.size();
+      if (n > 0 || batch.checkpoint) {
+        InBatch in;
+        in.source = s.index;
+        in.first_seq = acks_->begin_batch(s.index, n, std::move(batch.checkpoint));
+        std::size_t bytes = 0;
+        for (const auto& r : batch.records) bytes += r.json.size() + 64;
+        in.records = std::move(batch.records);
+        s.read += n;
+        if (n > 0 && !input_->push(std::move(in), bytes)) break;  // closed: shutting down
+      }
+      if (batch.caught_up) {
+        s.caught_up = true;
+        if (options_.once) break;
+      }
+      backoff = std::chrono::milliseconds{5'000};
+    } catch (const StateCorruptError& e) {
+      spdlog::error("source {}: {}", s.name, e.what());
+      s.failed = true;
+      fatal_error_ = true;
+      break;
+    } catch (const std::exception& e) {
+      spdlog::error("source {}: {}", s.name, e.what());
+      s.failed = true;
+      if (options_.once) break;
+      // Permanent errors (bad credentials, missing file) are not retried in a busy loop: the pause
+      // grows to source_retry_max, and the error is logged once per attempt.
+      std::mutex m;
+      std::condition_variable_any cv;
+      std::unique_lock lock(m);
+      cv.wait_for(lock, stop, backoff, [] { return false; });
+      backoff = std::min(backoff * 2, options_.source_retry_max);
+      if (!started) continue;
+    }
+  }
+  try {
+    if (started) src.stop();
+  } catch (const std::exception& e) {
+    spdlog::warn("source {}: error while stopping: {}", s.name, e.what());
+  }
+  s.finished = true;
+}
+
+void Pipeline::mapping_loop() {
+  auto last_save = Clock::now();
+  while (true) {
+    auto batch = input_->pop();
+    if (!batch) break;
+    auto& s = *sources_[batch->source];
+    std::vector<DeadLetter> letters;
+    std::vector<AckHandle> failed;
+    std::vector<std::string> reasons;
+    reasons.reserve(batch->records.size());
+    bool closed = false;
+    for (std::size_t i = 0; i < batch->records.size() && !closed; ++i) {
+      auto& rec = batch->records[i];
+      const AckHandle handle{batch->source, batch->first_seq + i};
+      std::optional<std::string> error;
+      auto ev = std::make_shared<MappedEvent>();
+      if (!rec.read_error.empty()) {
+        error = rec.read_error;
+      } else {
+        try {
+          error = mapper_->map(rec, std::nullopt, formats_, *ev);
+        } catch (const std::exception& e) {
+          error = std::string("mapping failed: ") + e.what();
+        }
+      }
+      if (error) {
+        reasons.push_back(std::move(*error));
+        letters.push_back(DeadLetter{rec.read_error.empty() ? "map" : "read", s.name, rec.origin, reasons.back(), rec.json});
+        failed.push_back(handle);
+        continue;
+      }
+      ev->ack = handle;
+      ev->source_name = s.name;
+      ev->origin = std::move(rec.origin);
+      if (ev->raw.empty()) ev->raw = std::move(rec.json);
+      ++mapped_;
+      if (!ev->tags.empty()) {
+        std::lock_guard lock(stats_mu_);
+        for (const auto& t : ev->tags) ++tag_counts_[t];
+      }
+      EventPtr shared = std::move(ev);
+      for (auto& sink : sinks_) {
+        if (!sink->enqueue(shared)) {
+          closed = true;
+          break;
+        }
+      }
+    }
+    if (!letters.empty()) {
+      // Dead letters must be durable before their events count as done; if the file cannot be
+      // written, the events stay unacknowledged (they will be read again), never lost.
+      try {
+        dead_letters_.write(letters);
+        for (const auto& h : failed) acks_->complete(h);
+        s.dead_lettered += letters.size();
+        map_failed_ += letters.size();
+        for (const auto& l : letters) spdlog::warn("source {}: {}: {}", s.name, l.origin, l.reason);
+      } catch (const std::exception& e) {
+        spdlog::error("source {}: {}; {} record(s) left unacknowledged", s.name, e.what(), letters.size());
+        fatal_error_ = true;
+      }
+    }
+    if (Clock::now() - last_save > options_.state_save_interval) {
+      mapper_->save_state();
+      last_save = Clock::now();
+    }
+    if (closed) break;
+  }
+  try {
+    mapper_->save_state();
+  } catch (const std::exception& e) {
+    spdlog::error("mapping: cannot save enrichment state: {}", e.what());
+  }
+  for (auto& sink : sinks_) sink->close();
+}
+
+void Pipeline::commit_ready() {
+  for (auto& [index, token] : acks_->take_ready()) {
+    auto& s = *sources_[index];
+    try {
+      state_.put(StateStore::checkpoint_key(s.name), token);
+      ++s.committed;
+      s.source->on_committed(token);
+    } catch (const std::exception& e) {
+      spdlog::error("source {}: cannot persist checkpoint: {}", s.name, e.what());
+      fatal_error_ = true;
+    }
+  }
+}
+
+bool Pipeline::wait_until_drained(Clock::time_point deadline) {
+  while (Clock::now() < deadline) {
+    if (acks_->outstanding() == 0 && input_->size() == 0) return true;
+    if (options_.once && sink_fatal_) return false;  // fail fast: a misconfigured sink will not recover
+    commit_ready();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return acks_->outstanding() == 0;
+}
+
+int Pipeline::run(std::stop_token stop) {
+  started_ = Clock::now();
+  for (auto& s : sinks_) s->start();
+  std::thread mapper([this] { mapping_loop(); });
+  for (auto& s : sources_) {
+    SourceState* raw = s.get();
+    s->thread = std::jthread([this, raw](std::stop_token st) { source_loop(st, *raw); });
+  }
+
+  // Steady state: commit checkpoints as acknowledgements arrive.
+  auto all_sources_finished = [&] {
+    for (auto& s : sources_)
+      if (!s->finished) return false;
+    return true;
+  };
+  while (!stop.stop_requested() && !fatal_error_) {
+    if (options_.once && (all_sources_finished() || sink_fatal_)) break;
+    commit_ready();
+    std::this_thread::sleep_for(std::min(options_.checkpoint_interval, std::chrono::milliseconds(50)));
+  }
+
+  // Drain: stop reading, deliver what was read within the deadline, persist checkpoints.
+  const auto deadline = Clock::now() + options_.drain_timeout;
+  spdlog::info("pipeline: {}; draining (deadline {} ms)",
+               stop.stop_requested() ? "stop requested" : (options_.once ? "sources caught up" : "stopping"),
+               options_.drain_timeout.count());
+  for (auto& s : sources_) s->thread.request_stop();
+  while (!all_sources_finished() && Clock::now() < deadline && !(options_.once && sink_fatal_)) {
+    commit_ready();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  bool drained = !fatal_error_ && wait_until_drained(deadline);
+  if (!drained) {
+    for (auto& s : sinks_) s->abort();
+  }
+  input_->close();
+  for (auto& s : sources_)
+    if (s->thread.joinable()) s->thread.join();
+  mapper.join();
+  for (auto& s : sinks_) s->join();
+  commit_ready();
+  finished_ = Clock::now();
+
+  const auto undelivered = acks_->outstanding();
+  bool any_failed_source = false;
+  for (auto& s : sources_) any_failed_source = any_failed_source || s->failed;
+  if (fatal_error_) return kExitError;
+  if (undelivered > 0 || any_failed_source || !drained) {
+    if (undelivered > 0)
+      spdlog::error("pipeline: {} event(s) were not delivered; their checkpoints did not move, so they will be read again",
+                    undelivered);
+    return kExitUndelivered;
+  }
+  if (dead_letters_.count() > 0) return kExitDeadLettered;
+  return kExitOk;
+}
+
+std::string Pipeline::summary() const {
+  std::string out;
+  const auto secs = std::chrono::duration<double>(finished_ - started_).count();
+  out += fmt::format("summary: {} event(s) mapped, {} dead-lettered, in {:.2f} s\n", mapped_.load(),
+                     dead_letters_.count(), secs);
+  out += "  sources:\n";
+  for (const auto& s : sources_) {
+    out += fmt::format("    {:<24} read {:>8}  dead-lettered {:>6}  checkpoints {:>4}{}\n", s->name, s->read.load(),
+                       s->dead_lettered.load(), s->committed.load(), s->failed ? "  FAILED" : "");
+  }
+  out += "  sinks:\n";
+  for (const auto& s : sinks_) {
+    const auto& c = s->counters();
+    out += fmt::format("    {:<24} acked {:>8}  retried {:>4}  dead-lettered {:>4}  bytes {:>10}{}\n", s->name(),
+                       c.acked.load(), c.retried.load(), c.dead_lettered.load(), c.bytes.load(),
+                       c.failed.load() > 0 && !s->healthy() ? "  FAILED" : "");
+  }
+  std::lock_guard lock(stats_mu_);
+  if (!tag_counts_.empty()) {
+    out += "  detections:\n";
+    for (const auto& [tag, n] : tag_counts_) out += fmt::format("    {:<40} {:>6}\n", tag, n);
+  }
+  return out;
+}
+
+}  // namespace siem

@@ -1,0 +1,108 @@
+// The pipeline: sources -> bounded input queue -> mapping stage -> per-sink runners, with end-to-end
+// acknowledgement (AckTracker) driving the source checkpoints, and a bounded graceful drain.
+//
+// Memory bound: input queue (queue_events records / queue_bytes) + per sink (buffer.max_events /
+// buffer.max_bytes) + one batch in flight per source and per sink. A slow or dead sink fills its
+// queue, then the mapping stage blocks, then the input queue fills, then sources stop polling.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "connector/core/ack_tracker.h"
+#include "connector/core/dead_letter.h"
+#include "connector/core/sink_runner.h"
+#include "connector/core/source.h"
+
+namespace siem {
+
+class Mapper;
+class StateStore;
+class ConfigNode;
+
+struct PipelineOptions {
+  std::size_t queue_events = 10'000;
+  std::size_t queue_bytes = 64ull << 20;
+  std::chrono::milliseconds drain_timeout{30'000};
+  std::chrono::milliseconds checkpoint_interval{1'000};
+  std::chrono::milliseconds state_save_interval{30'000};
+  std::chrono::milliseconds source_retry_max{600'000};  // backoff cap after a source error
+  bool once = false;
+
+  // Reads the `pipeline:` section.
+  static PipelineOptions from_config(const ConfigNode& pipeline_cfg);
+};
+
+struct SourceSlot {
+  std::string name;
+  std::unique_ptr<Source> source;
+};
+
+struct SinkSlot {
+  std::string name;
+  std::unique_ptr<Sink> sink;
+  OutputFormat format = OutputFormat::ecs;
+  SinkRunnerOptions options;
+};
+
+// Process exit statuses of `run`.
+enum ExitStatus : int {
+  kExitOk = 0,
+  kExitError = 1,          // configuration / start-up error
+  kExitUndelivered = 2,    // events could not be delivered (sink fatal, drain deadline, source failed)
+  kExitDeadLettered = 3,   // everything was handled, but some records went to the dead-letter file
+};
+
+class Pipeline {
+ public:
+  Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std::vector<SinkSlot> sinks,
+           std::unique_ptr<Mapper> mapper, StateStore& state, DeadLetterWriter& dead_letters);
+  ~Pipeline();
+
+  // Runs until `stop` is requested (or, with options.once, until every source is caught up and
+  // everything read was delivered). Returns an ExitStatus.
+  int run(std::stop_token stop);
+
+  // A short human-readable summary: events per source, per detection tag, per sink.
+  std::string summary() const;
+
+ private:
+  struct SourceState;
+  struct InBatch {
+    std::uint32_t source = 0;
+    std::uint64_t first_seq = 0;
+    std::vector<RawRecord> records;
+  };
+
+  void source_loop(std::stop_token stop, SourceState& s);
+  void mapping_loop();
+  void commit_ready();
+  bool wait_until_drained(std::chrono::steady_clock::time_point deadline);
+
+  PipelineOptions options_;
+  std::vector<std::unique_ptr<SourceState>> sources_;
+  std::vector<std::unique_ptr<SinkRunner>> sinks_;
+  std::unique_ptr<Mapper> mapper_;
+  StateStore& state_;
+  DeadLetterWriter& dead_letters_;
+  std::unique_ptr<AckTracker> acks_;
+  std::unique_ptr<BoundedQueue<InBatch>> input_;
+  FormatSet formats_ = 0;
+
+  mutable std::mutex stats_mu_;
+  std::map<std::string, std::uint64_t> tag_counts_;
+  std::atomic<std::uint64_t> mapped_{0};
+  std::atomic<std::uint64_t> map_failed_{0};
+  std::atomic<bool> sink_fatal_{false};
+  std::atomic<bool> fatal_error_{false};
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point finished_;
+};
+
+}  // namespace siem

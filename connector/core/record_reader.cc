@@ -1,0 +1,226 @@
+#include "connector/core/record_reader.h"
+
+#include <algorithm>
+#include <optional>
+
+#include <simdjson.h>
+
+namespace siem {
+
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+
+// Finds the end (one past) of the JSON value that starts at text[pos] when it is an object or an
+// array, by bracket matching outside strings. nullopt when the text ends first.
+std::optional<std::size_t> value_end(std::string_view text, std::size_t pos) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = pos; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' || c == '[') ++depth;
+    else if (c == '}' || c == ']') {
+      if (--depth == 0) return i + 1;
+      if (depth < 0) return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// If `doc` is a list document ({"value": [...]} or {"records": [...]}), calls on_record for each
+// element with its own line, and returns true. `doc` has been validated as JSON by the caller.
+bool split_list(std::string_view doc, std::size_t doc_line, const RecordReader::RecordFn& on_record,
+                std::string_view list_key) {
+  // Walk the top-level object's keys to find the list, then each element at depth 2.
+  std::size_t line = doc_line;
+  std::size_t i = 1;  // past '{'
+  auto advance_to = [&](std::size_t to) {
+    line += static_cast<std::size_t>(std::count(doc.begin() + static_cast<std::ptrdiff_t>(i),
+                                                doc.begin() + static_cast<std::ptrdiff_t>(to), '\n'));
+    i = to;
+  };
+  while (i < doc.size()) {
+    // find next key string at depth 1
+    std::size_t k = i;
+    while (k < doc.size() && doc[k] != '"' && doc[k] != '}') ++k;
+    if (k >= doc.size() || doc[k] == '}') return false;
+    std::size_t kend = k + 1;
+    while (kend < doc.size() && doc[kend] != '"') kend += doc[kend] == '\\' ? 2 : 1;
+    const std::string_view key = doc.substr(k + 1, kend - k - 1);
+    std::size_t v = kend + 1;
+    while (v < doc.size() && (is_space(doc[v]) || doc[v] == ':')) ++v;
+    if (v >= doc.size()) return false;
+    std::size_t vend;
+    if (doc[v] == '{' || doc[v] == '[') {
+      auto e = value_end(doc, v);
+      if (!e) return false;
+      vend = *e;
+    } else if (doc[v] == '"') {
+      vend = v + 1;
+      while (vend < doc.size() && doc[vend] != '"') vend += doc[vend] == '\\' ? 2 : 1;
+      ++vend;
+    } else {
+      vend = v;
+      while (vend < doc.size() && doc[vend] != ',' && doc[vend] != '}') ++vend;
+    }
+    if (key == list_key && doc[v] == '[') {
+      advance_to(v + 1);
+      while (i < vend - 1) {
+        std::size_t s = i;
+        while (s < vend - 1 && (is_space(doc[s]) || doc[s] == ',')) ++s;
+        if (s >= vend - 1) break;
+        std::size_t e;
+        if (doc[s] == '{' || doc[s] == '[') {
+          e = *value_end(doc, s);
+        } else {  // a scalar element: not a record, but hand it on so the mapper reports it
+          e = s;
+          bool in_str = false;
+          while (e < vend - 1 && (in_str || (doc[e] != ',' && !is_space(doc[e])))) {
+            if (doc[e] == '\\' && in_str) ++e;
+            else if (doc[e] == '"') in_str = !in_str;
+            ++e;
+          }
+        }
+        advance_to(s);
+        on_record(RecordSlice{doc.substr(s, e - s), line});
+        advance_to(e);
+      }
+      return true;
+    }
+    i = vend;
+    while (i < doc.size() && (is_space(doc[i]) || doc[i] == ',')) ++i;
+  }
+  return false;
+}
+
+// Decides whether a parsed top-level object is a list document and which key holds the list.
+std::optional<std::string_view> list_key_of(simdjson::dom::element root) {
+  simdjson::dom::object obj;
+  if (root.get_object().get(obj) != simdjson::SUCCESS) return std::nullopt;
+  for (std::string_view key : {"records", "value"}) {
+    simdjson::dom::array arr;
+    if (obj.at_key(key).get_array().get(arr) != simdjson::SUCCESS) continue;
+    // A record that merely has a `value` array field (rare) is not a list document: list documents
+    // carry nothing but the list and OData / paging annotations.
+    bool only_annotations = true;
+    for (auto field : obj) {
+      const std::string_view k = field.key;
+      if (k == key || k.find('@') != std::string_view::npos || k == "nextLink") continue;
+      only_annotations = false;
+      break;
+    }
+    if (only_annotations) return key;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record, const ErrorFn& on_error,
+                                std::size_t first_line, bool partial_tail) {
+  thread_local simdjson::dom::parser parser;
+  std::size_t pos = 0;
+  std::size_t line = first_line;
+  auto count_lines = [&](std::size_t from, std::size_t to) {
+    line += static_cast<std::size_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(from),
+                                                text.begin() + static_cast<std::ptrdiff_t>(to), '\n'));
+  };
+  while (pos < text.size()) {
+    // Skip blank space between documents.
+    std::size_t start = pos;
+    while (start < text.size() && is_space(text[start])) ++start;
+    count_lines(pos, start);
+    pos = start;
+    if (pos >= text.size()) break;
+
+    const std::size_t eol_raw = text.find('\n', pos);
+    const std::size_t eol = eol_raw == std::string_view::npos ? text.size() : eol_raw;
+    if (partial_tail && eol_raw == std::string_view::npos) {
+      // The last line has no newline yet: a writer may still be appending to it.
+      if (text[pos] != '{' && text[pos] != '[') return pos;
+      auto end = value_end(text, pos);
+      if (!end) return pos;
+    }
+
+    std::optional<std::size_t> end;
+    if (text[pos] == '{' || text[pos] == '[') end = value_end(text, pos);
+    std::string_view doc;
+    std::size_t doc_end = 0;
+    bool ok = false;
+    if (end && trim(text.substr(*end, (text.find('\n', *end) == std::string_view::npos ? text.size()
+                                                                                        : text.find('\n', *end)) -
+                                          *end))
+                   .empty()) {
+      doc = text.substr(pos, *end - pos);
+      doc_end = *end;
+      ok = true;
+    }
+    if (!ok && partial_tail && !end && (text[pos] == '{' || text[pos] == '[')) {
+      // An unterminated document at the tail of a growing file: wait for more.
+      return pos;
+    }
+    if (!ok) {
+      // Not a well-delimited document: report this line and go on with the next one.
+      const std::string_view bad = text.substr(pos, eol - pos);
+      std::string reason = "invalid JSON: ";
+      if (text[pos] != '{' && text[pos] != '[') {
+        reason += "a record must be a JSON object";
+      } else if (!end) {
+        reason += "unterminated object or array";
+      } else {
+        reason += "unexpected text after the closing bracket";
+      }
+      on_error(ReadError{line, std::move(reason), trim(bad)});
+      count_lines(pos, eol);
+      pos = eol;
+      continue;
+    }
+
+    // A complete single-line record is handed on without parsing when it cannot be a list
+    // document (the mapper parses it anyway); anything else is validated here.
+    const bool single_line = doc.find('\n') == std::string_view::npos;
+    const bool maybe_list = doc.find("\"value\"") != std::string_view::npos ||
+                            doc.find("\"records\"") != std::string_view::npos;
+    if (single_line && !maybe_list) {
+      on_record(RecordSlice{doc, line});
+      count_lines(pos, doc_end);
+      pos = doc_end;
+      continue;
+    }
+    simdjson::dom::element root;
+    const auto err = parser.parse(doc.data(), doc.size()).get(root);
+    if (err != simdjson::SUCCESS) {
+      if (single_line) {
+        on_record(RecordSlice{doc, line});  // the mapper repairs or reports it
+      } else {
+        // A multi-line span that is not valid JSON: report its first line, resume after it.
+        on_error(ReadError{line, std::string("invalid JSON document: ") + simdjson::error_message(err),
+                           trim(text.substr(pos, eol - pos))});
+        count_lines(pos, eol);
+        pos = eol;
+        continue;
+      }
+    } else if (auto key = list_key_of(root)) {
+      split_list(doc, line, on_record, *key);
+    } else {
+      on_record(RecordSlice{doc, line});
+    }
+    count_lines(pos, doc_end);
+    pos = doc_end;
+  }
+  return text.size();
+}
+
+}  // namespace siem

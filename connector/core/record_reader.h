@@ -1,0 +1,41 @@
+// Splits input text into single JSON records, whatever shape it arrives in:
+//   - one JSON record per line (NDJSON),
+//   - Graph / ARM list responses `{"value":[...]}` (also pretty-printed over many lines),
+//   - Event Hubs envelopes `{"records":[...]}`,
+//   - a single record spread over several lines, or several such documents back to back.
+// Each record keeps its exact text (no re-serialisation) and the line it starts on, so errors read
+// "FILE:LINE: reason". A broken document is reported once, with its line, and reading continues
+// at the next line: one bad record never hides the others.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace siem {
+
+struct RecordSlice {
+  std::string_view json;  // the record's text (view into the input)
+  std::size_t line = 0;   // 1-based line where the record starts
+};
+
+struct ReadError {
+  std::size_t line = 0;   // 1-based line of the offending document
+  std::string reason;
+  std::string_view text;  // the offending text (a line, or the document), for the dead-letter file
+};
+
+class RecordReader {
+ public:
+  using RecordFn = std::function<void(const RecordSlice&)>;
+  using ErrorFn = std::function<void(const ReadError&)>;
+
+  // Splits all of `text`. `first_line` is the line number of text[0]. Returns the number of bytes
+  // consumed: with `partial_tail` set, an incomplete last document (no closing brace / newline yet,
+  // as in a file still being written) is not consumed, so the caller can retry once more arrives.
+  static std::size_t split(std::string_view text, const RecordFn& on_record, const ErrorFn& on_error,
+                           std::size_t first_line = 1, bool partial_tail = false);
+};
+
+}  // namespace siem

@@ -1,0 +1,40 @@
+#include "connector/core/registry.h"
+
+namespace siem {
+
+void PluginRegistry::add_source(std::string type, std::string description, SourceFactory factory) {
+  sources_[std::move(type)] = SourceEntry{std::move(description), std::move(factory)};
+}
+
+void PluginRegistry::add_sink(std::string type, std::string description, SinkFactory factory) {
+  sinks_[std::move(type)] = SinkEntry{std::move(description), std::move(factory)};
+}
+
+const SourceFactory* PluginRegistry::source(const std::string& type) const {
+  auto it = sources_.find(type);
+  return it == sources_.end() ? nullptr : &it->second.factory;
+}
+
+const SinkFactory* PluginRegistry::sink(const std::string& type) const {
+  auto it = sinks_.find(type);
+  return it == sinks_.end() ? nullptr : &it->second.factory;
+}
+
+std::vector<std::string> PluginRegistry::source_types() const {
+  std::vector<std::string> v;
+  for (const auto& [k, e] : sources_) v.push_back(k);
+  return v;
+}
+
+std::vector<std::string> PluginRegistry::sink_types() const {
+  std::vector<std::string> v;
+  for (const auto& [k, e] : sinks_) v.push_back(k);
+  return v;
+}
+
+OutputFormat read_sink_format(const ConfigNode& cfg, OutputFormat default_format) {
+  const auto s = cfg.choice("format", {"ecs", "cef", "raw"}, to_string(default_format));
+  return output_format_from_string(s).value_or(default_format);
+}
+
+}  // namespace siem

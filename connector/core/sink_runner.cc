@@ -1,0 +1,214 @@
+#include "connector/core/sink_runner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "connector/config/config_node.h"
+
+namespace siem {
+
+SinkRunnerOptions SinkRunnerOptions::from_config(const ConfigNode& cfg) {
+  SinkRunnerOptions o;
+  if (auto batch = cfg.child("batch"); batch.valid()) {
+    o.batch_max_events = static_cast<std::size_t>(batch.integer("max_events", static_cast<std::int64_t>(o.batch_max_events), 1, 1'000'000));
+    o.batch_max_bytes = batch.bytes("max_bytes", o.batch_max_bytes);
+    o.batch_timeout = batch.duration("timeout", o.batch_timeout);
+  }
+  if (auto retry = cfg.child("retry"); retry.valid()) {
+    o.initial_backoff = retry.duration("initial_backoff", o.initial_backoff);
+    o.max_backoff = retry.duration("max_backoff", o.max_backoff);
+    if (o.max_backoff < o.initial_backoff) retry.error_at("max_backoff", "must not be below initial_backoff");
+  }
+  if (auto buffer = cfg.child("buffer"); buffer.valid()) {
+    o.queue_events = static_cast<std::size_t>(buffer.integer("max_events", static_cast<std::int64_t>(o.queue_events), 1, 100'000'000));
+    o.queue_bytes = buffer.bytes("max_bytes", o.queue_bytes);
+  }
+  return o;
+}
+
+SinkRunner::SinkRunner(std::string name, std::unique_ptr<Sink> sink, OutputFormat format, SinkRunnerOptions options,
+                       AckTracker& acks, DeadLetterWriter& dead_letters, std::function<void(const std::string&)> on_fatal)
+    : name_(std::move(name)),
+      sink_(std::move(sink)),
+      format_(format),
+      options_(options),
+      acks_(acks),
+      dead_letters_(dead_letters),
+      on_fatal_(std::move(on_fatal)),
+      queue_(options.queue_events, options.queue_bytes) {}
+
+SinkRunner::~SinkRunner() {
+  abort();
+  close();
+  join();
+}
+
+void SinkRunner::start() { thread_ = std::thread([this] { run(); }); }
+
+bool SinkRunner::enqueue(EventPtr event) {
+  const std::size_t bytes = event->payload(format_).size() + 64;
+  return queue_.push(std::move(event), bytes);
+}
+
+void SinkRunner::close() { queue_.close(); }
+
+void SinkRunner::abort() {
+  aborted_ = true;
+  std::lock_guard lock(sleep_mu_);
+  sleep_cv_.notify_all();
+}
+
+void SinkRunner::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+bool SinkRunner::sleep_for(std::chrono::milliseconds d) {
+  std::unique_lock lock(sleep_mu_);
+  return !sleep_cv_.wait_for(lock, d, [&] { return aborted_.load(); });
+}
+
+std::chrono::milliseconds SinkRunner::next_backoff(int attempt) {
+  // Full jitter: uniform in [0, min(cap, base * 2^attempt)], never below 10% of base.
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const double cap = static_cast<double>(options_.max_backoff.count());
+  const double exp = std::min(cap, static_cast<double>(options_.initial_backoff.count()) * std::pow(2.0, std::min(attempt, 30)));
+  std::uniform_real_distribution<double> dist(static_cast<double>(options_.initial_backoff.count()) * 0.1, std::max(exp, 1.0));
+  return std::chrono::milliseconds(static_cast<std::int64_t>(dist(rng)));
+}
+
+void SinkRunner::run() {
+  int attempt = 0;
+  while (!aborted_) {
+    try {
+      sink_->start();
+      started_sink_ = true;
+      healthy_ = true;
+      break;
+    } catch (const std::exception& e) {
+      ++counters_.failed;
+      const std::string msg = fmt::format("sink {}: {}", name_, e.what());
+      spdlog::error("{}", msg);
+      if (on_fatal_) on_fatal_(msg);
+      if (!sleep_for(next_backoff(attempt++))) break;
+    }
+  }
+  while (true) {
+    auto batch = queue_.pop_batch(options_.batch_max_events, options_.batch_max_bytes, options_.batch_timeout);
+    if (batch.empty()) break;  // closed and drained
+    if (aborted_) {
+      // The drain deadline passed: these events stay unacknowledged, so their checkpoint does not
+      // move and they are read again on the next run.
+      continue;
+    }
+    deliver(std::move(batch));
+  }
+  if (started_sink_) {
+    try {
+      sink_->stop();
+    } catch (const std::exception& e) {
+      spdlog::warn("sink {}: error while stopping: {}", name_, e.what());
+    }
+  }
+}
+
+void SinkRunner::deliver(std::vector<EventPtr> batch) {
+  int attempt = 0;
+  bool reported_fatal = false;
+  while (!batch.empty() && !aborted_) {
+    std::span<const EventPtr> pending(batch);
+    counters_.sent += pending.size();
+    const auto t0 = std::chrono::steady_clock::now();
+    SendResult r;
+    try {
+      r = sink_->send(pending);
+    } catch (const std::exception& e) {
+      r = SendResult::retry_from(0, std::string("unexpected error: ") + e.what());
+    }
+    const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+
+    // Events the peer refused for good go to the dead-letter file, then count as acknowledged.
+    std::vector<bool> rejected(pending.size(), false);
+    if (!r.rejected.empty()) {
+      std::vector<DeadLetter> letters;
+      const std::string stage = "sink:" + name_;
+      for (const auto& rej : r.rejected) {
+        if (rej.index >= pending.size() || rejected[rej.index]) continue;
+        rejected[rej.index] = true;
+        const auto& ev = *pending[rej.index];
+        letters.push_back(DeadLetter{stage, ev.source_name, ev.origin, rej.reason, ev.raw});
+      }
+      try {
+        dead_letters_.write(letters);
+      } catch (const std::exception& e) {
+        spdlog::error("sink {}: {}; holding the refused events", name_, e.what());
+        std::fill(rejected.begin(), rejected.end(), false);
+        r = SendResult::retry_from(0, e.what());
+      }
+      counters_.dead_lettered += letters.size();
+    }
+
+    std::size_t done = 0;
+    switch (r.status) {
+      case SendStatus::ok: done = pending.size(); break;
+      case SendStatus::retry: done = std::min(r.completed, pending.size()); break;
+      case SendStatus::fatal: done = std::min(r.completed, pending.size()); break;
+    }
+    std::vector<AckHandle> handles;
+    handles.reserve(pending.size());
+    std::uint64_t acked_bytes = 0;
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      if (i < done || rejected[i]) {
+        handles.push_back(pending[i]->ack);
+        if (!rejected[i]) {
+          ++counters_.acked;
+          acked_bytes += pending[i]->payload(format_).size();
+        }
+      }
+    }
+    // Rejected events beyond `done` are acknowledged now but must not be sent again.
+    acks_.ack(handles);
+    counters_.bytes += acked_bytes;
+
+    if (r.status == SendStatus::ok) {
+      ++counters_.batches;
+      counters_.latency_us_total += static_cast<std::uint64_t>(elapsed.count());
+      healthy_ = true;
+      return;
+    }
+    // Keep the not-yet-done events, dropping rejected ones.
+    std::vector<EventPtr> rest;
+    for (std::size_t i = done; i < pending.size(); ++i)
+      if (!rejected[i]) rest.push_back(pending[i]);
+    batch = std::move(rest);
+    if (batch.empty()) return;
+
+    if (r.status == SendStatus::retry) {
+      ++counters_.retried;
+      const auto wait = next_backoff(attempt++);
+      spdlog::warn("sink {}: {} — retrying {} event(s) in {} ms", name_, r.error, batch.size(), wait.count());
+      if (!sleep_for(wait)) return;
+      continue;
+    }
+    // Fatal: the sink cannot go on as configured. Hold the events (never drop them), report once
+    // per streak, and try to start the sink again after a growing pause.
+    ++counters_.failed;
+    healthy_ = false;
+    const std::string msg = fmt::format("sink {}: {}", name_, r.error);
+    if (!reported_fatal) {
+      spdlog::error("{} — holding {} event(s)", msg, batch.size());
+      reported_fatal = true;
+    }
+    if (on_fatal_) on_fatal_(msg);
+    if (!sleep_for(next_backoff(attempt++))) return;
+    try {
+      sink_->start();
+    } catch (const std::exception& e) {
+      spdlog::debug("sink {}: restart failed: {}", name_, e.what());
+    }
+  }
+}
+
+}  // namespace siem

@@ -1,0 +1,94 @@
+// Wraps every sink once with the policy plugins should not re-implement (the OpenTelemetry
+// exporterhelper / Fluent Bit engine model): a bounded queue, batching by count/bytes/time, retry
+// with capped exponential backoff and full jitter, dead-lettering of events the peer refuses for
+// good, holding (never dropping) while the sink is down, per-sink counters, acknowledgement.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "connector/core/ack_tracker.h"
+#include "connector/core/bounded_queue.h"
+#include "connector/core/dead_letter.h"
+#include "connector/core/sink.h"
+
+namespace siem {
+
+class ConfigNode;
+
+struct SinkRunnerOptions {
+  std::size_t queue_events = 10'000;
+  std::size_t queue_bytes = 64ull << 20;
+  std::size_t batch_max_events = 500;
+  std::size_t batch_max_bytes = 4ull << 20;
+  std::chrono::milliseconds batch_timeout{200};
+  std::chrono::milliseconds initial_backoff{500};
+  std::chrono::milliseconds max_backoff{60'000};
+
+  // Reads the common sink keys `batch: {max_events, max_bytes, timeout}`, `retry: {initial_backoff,
+  // max_backoff}`, `buffer: {max_events, max_bytes}`.
+  static SinkRunnerOptions from_config(const ConfigNode& sink_cfg);
+};
+
+struct SinkCounters {
+  std::atomic<std::uint64_t> sent{0};           // events handed to send()
+  std::atomic<std::uint64_t> acked{0};          // events the peer acknowledged
+  std::atomic<std::uint64_t> retried{0};        // send() calls that asked for a retry
+  std::atomic<std::uint64_t> failed{0};         // fatal results
+  std::atomic<std::uint64_t> dead_lettered{0};  // events refused for good
+  std::atomic<std::uint64_t> bytes{0};          // payload bytes acknowledged
+  std::atomic<std::uint64_t> latency_us_total{0};  // sum of send() durations of successful calls
+  std::atomic<std::uint64_t> batches{0};
+};
+
+class SinkRunner {
+ public:
+  // `on_fatal` is called (from the runner thread) each time the sink reports a fatal error or fails
+  // to start, with a message that names the sink; the pipeline decides whether to give up.
+  SinkRunner(std::string name, std::unique_ptr<Sink> sink, OutputFormat format, SinkRunnerOptions options,
+             AckTracker& acks, DeadLetterWriter& dead_letters, std::function<void(const std::string&)> on_fatal);
+  ~SinkRunner();
+  SinkRunner(const SinkRunner&) = delete;
+  SinkRunner& operator=(const SinkRunner&) = delete;
+
+  void start();                       // starts the worker thread (which starts the sink)
+  bool enqueue(EventPtr event);       // blocks while the queue is full (backpressure)
+  void close();                       // no more events: drain what is queued, then stop
+  void abort();                       // stop retrying now (drain deadline passed)
+  void join();
+
+  const std::string& name() const noexcept { return name_; }
+  OutputFormat format() const noexcept { return format_; }
+  const SinkCounters& counters() const noexcept { return counters_; }
+  bool healthy() const noexcept { return healthy_.load(); }
+  std::size_t queued() const { return queue_.size(); }
+
+ private:
+  void run();
+  void deliver(std::vector<EventPtr> batch);
+  bool sleep_for(std::chrono::milliseconds d);  // false when aborted
+  std::chrono::milliseconds next_backoff(int attempt);
+
+  std::string name_;
+  std::unique_ptr<Sink> sink_;
+  OutputFormat format_;
+  SinkRunnerOptions options_;
+  AckTracker& acks_;
+  DeadLetterWriter& dead_letters_;
+  std::function<void(const std::string&)> on_fatal_;
+  BoundedQueue<EventPtr> queue_;
+  SinkCounters counters_;
+  std::atomic<bool> healthy_{false};
+  std::atomic<bool> aborted_{false};
+  std::mutex sleep_mu_;
+  std::condition_variable sleep_cv_;
+  std::thread thread_;
+  bool started_sink_ = false;
+};
+
+}  // namespace siem
