@@ -11,6 +11,8 @@ namespace siem::app {
 struct GlobalOptions {
   std::string log_level = "info";     // trace|debug|info|warn|error|off
   std::string log_format = "text";    // text|json
+  bool log_level_from_cli = false;    // the CLI wins over the config's `log:` section
+  bool log_format_from_cli = false;
 };
 
 struct RunOptions {

@@ -33,6 +33,25 @@ std::optional<std::size_t> value_end(std::string_view text, std::size_t pos) {
   return std::nullopt;
 }
 
+// True when a later line holds a complete one-line JSON object: then an unterminated document
+// before it is broken (a truncated NDJSON line), not a document still being written.
+bool complete_line_follows(std::string_view text, std::size_t from) {
+  std::size_t p = from;
+  while (p < text.size()) {
+    const std::size_t start = p + 1;
+    std::size_t eol = text.find('\n', start);
+    if (eol == std::string_view::npos) return false;  // the last line may still be growing
+    std::size_t b = start;
+    while (b < eol && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) ++b;
+    if (b < eol && text[b] == '{') {
+      auto e = value_end(text, b);
+      if (e && *e <= eol) return true;
+    }
+    p = eol;
+  }
+  return false;
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
@@ -167,7 +186,8 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
       doc_end = *end;
       ok = true;
     }
-    if (!ok && partial_tail && !end && (text[pos] == '{' || text[pos] == '[')) {
+    if (!ok && partial_tail && !end && (text[pos] == '{' || text[pos] == '[') &&
+        !complete_line_follows(text, eol)) {
       // An unterminated document at the tail of a growing file: wait for more.
       return pos;
     }

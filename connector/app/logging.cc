@@ -1,0 +1,55 @@
+#include "connector/app/logging.h"
+
+#include <chrono>
+#include <memory>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace siem::app {
+
+namespace {
+
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(msg.time);
+    nlohmann::json j;
+    j["time"] = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", ms);
+    j["level"] = std::string(spdlog::level::to_string_view(msg.level).data(), spdlog::level::to_string_view(msg.level).size());
+    j["msg"] = std::string(msg.payload.data(), msg.payload.size());
+    const auto line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    dest.append(line.data(), line.data() + line.size());
+    dest.push_back('\n');
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
+};
+
+}  // namespace
+
+bool setup_logging(const std::string& level, const std::string& format, std::string* error) {
+  auto logger = std::make_shared<spdlog::logger>("siem-connector", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  const auto lvl = spdlog::level::from_str(level == "warning" ? "warn" : level);
+  if (lvl == spdlog::level::off && level != "off") {
+    if (error) *error = fmt::format("unknown log level '{}' (trace, debug, info, warn, error, off)", level);
+    return false;
+  }
+  logger->set_level(lvl);
+  if (format == "json") {
+    logger->set_formatter(std::make_unique<JsonFormatter>());
+  } else if (format == "text") {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
+  } else {
+    if (error) *error = fmt::format("unknown log format '{}' (text, json)", format);
+    return false;
+  }
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+  return true;
+}
+
+}  // namespace siem::app

@@ -1,0 +1,109 @@
+#include "connector/app/pipeline_builder.h"
+
+#include <unistd.h>
+
+#include <set>
+
+#include <fmt/format.h>
+
+namespace siem::app {
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+std::filesystem::path read_state_dir(ConfigDocument& doc) {
+  auto root = doc.root();
+  auto p = root.file_path("state_dir");
+  return p ? *p : std::filesystem::path("/var/lib/siem-connector");
+}
+
+namespace {
+
+std::string plugin_name(const ConfigNode& cfg, const std::string& kind, std::size_t index, std::set<std::string>& seen) {
+  std::string name = cfg.required_string("name");
+  if (name.empty()) name = fmt::format("{}{}", kind, index);
+  if (!seen.insert(name).second) cfg.error_at("name", fmt::format("duplicate {} name '{}'", kind, name));
+  return name;
+}
+
+std::string types_list(const std::vector<std::string>& types) {
+  std::string out;
+  for (const auto& t : types) out += (out.empty() ? "" : ", ") + t;
+  return out;
+}
+
+}  // namespace
+
+PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry, bool validate_only, StateStore* state) {
+  PipelineParts parts;
+  auto root = doc.root();
+  parts.state_dir = read_state_dir(doc);
+  if (auto dl = root.child("dead_letter"); dl.valid()) {
+    if (auto p = dl.file_path("path")) parts.dead_letter_path = *p;
+  }
+  if (parts.dead_letter_path.empty()) parts.dead_letter_path = parts.state_dir / "dead-letter.ndjson";
+  if (auto log = root.child("log"); log.valid()) {
+    parts.log_level = log.choice("level", {"trace", "debug", "info", "warn", "warning", "error", "off"}, "");
+    parts.log_format = log.choice("format", {"text", "json"}, "");
+  }
+  parts.options = PipelineOptions::from_config(root.child("pipeline"));
+
+  const std::string host = host_name();
+  std::set<std::string> names;
+  const auto sources = root.list("sources");
+  if (sources.empty() && root.valid()) root.error("at least one source is required under 'sources'");
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const auto& cfg = sources[i];
+    PluginContext ctx{plugin_name(cfg, "source", i, names), validate_only, state, host};
+    const std::string type = cfg.required_string("type");
+    if (type.empty()) continue;
+    const auto* factory = registry.source(type);
+    if (!factory) {
+      std::string msg = fmt::format("unknown source type '{}'", type);
+      if (auto s = did_you_mean(type, registry.source_types())) msg += fmt::format(" (did you mean '{}'?)", *s);
+      msg += fmt::format("; known types: {}", types_list(registry.source_types()));
+      cfg.error_at("type", msg);
+      continue;
+    }
+    try {
+      auto src = (*factory)(cfg, ctx);
+      if (src) parts.sources.push_back(SourceSlot{ctx.name, std::move(src)});
+    } catch (const std::exception& e) {
+      cfg.error(e.what());
+    }
+  }
+
+  names.clear();
+  const auto sinks = root.list("sinks");
+  if (sinks.empty() && root.valid()) root.error("at least one sink is required under 'sinks'");
+  for (std::size_t i = 0; i < sinks.size(); ++i) {
+    const auto& cfg = sinks[i];
+    PluginContext ctx{plugin_name(cfg, "sink", i, names), validate_only, state, host};
+    const std::string type = cfg.required_string("type");
+    if (type.empty()) continue;
+    const auto* factory = registry.sink(type);
+    if (!factory) {
+      std::string msg = fmt::format("unknown sink type '{}'", type);
+      if (auto s = did_you_mean(type, registry.sink_types())) msg += fmt::format(" (did you mean '{}'?)", *s);
+      msg += fmt::format("; known types: {}", types_list(registry.sink_types()));
+      cfg.error_at("type", msg);
+      continue;
+    }
+    try {
+      auto inst = (*factory)(cfg, ctx);
+      auto options = SinkRunnerOptions::from_config(cfg);
+      if (inst.sink) parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), inst.format, options});
+    } catch (const std::exception& e) {
+      cfg.error(e.what());
+    }
+  }
+
+  parts.mapper = Mapper::create(root.child("mappings"), root.child("enrichment"), state);
+  doc.report_unknown_keys();
+  return parts;
+}
+
+}  // namespace siem::app

@@ -1,0 +1,37 @@
+// Builds every part of a pipeline from a loaded configuration through the plugin registry. Used by
+// `run` (to run it) and by `validate` (to check it offline: validate_only, no state store).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "connector/config/config_node.h"
+#include "connector/core/pipeline.h"
+#include "connector/core/registry.h"
+#include "connector/mapping/mapper.h"
+
+namespace siem::app {
+
+struct PipelineParts {
+  std::filesystem::path state_dir;
+  std::filesystem::path dead_letter_path;
+  PipelineOptions options;
+  std::vector<SourceSlot> sources;
+  std::vector<SinkSlot> sinks;
+  std::unique_ptr<Mapper> mapper;
+  std::string log_level, log_format;  // from `log:`; empty when not set
+};
+
+// Reads the whole configuration. Problems go to the document's diagnostics (check has_errors());
+// unknown keys are reported too. `state` is null under validate.
+PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry, bool validate_only,
+                             StateStore* state);
+
+// Reads just `state_dir` (the state store must exist before plugins are built for `run`).
+std::filesystem::path read_state_dir(ConfigDocument& doc);
+
+std::string host_name();
+
+}  // namespace siem::app

@@ -1,0 +1,24 @@
+// The built-in plugins. Adding a source or sink: declare its registration function here, call it in
+// builtin(), and link its library in connector/app/CMakeLists.txt.
+#include "connector/core/registry.h"
+
+namespace siem {
+
+void register_file_source(PluginRegistry&);
+void register_file_sink(PluginRegistry&);
+void register_stdout_sink(PluginRegistry&);
+
+const PluginRegistry& PluginRegistry::builtin() {
+  static const PluginRegistry registry = [] {
+    PluginRegistry r;
+    // ---- sources
+    register_file_source(r);
+    // ---- sinks
+    register_file_sink(r);
+    register_stdout_sink(r);
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace siem

@@ -1,0 +1,70 @@
+// The privileged-access detection catalogue (docs/detections.md): each detection is one small named
+// rule over the normalized Facts. Adding a detection means adding one function and one table row;
+// sources and sinks never change.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "connector/enrichment/enricher.h"
+#include "connector/enrichment/facts.h"
+#include "connector/enrichment/role_table.h"
+#include "connector/enrichment/roster.h"
+
+namespace siem {
+
+struct EnrichmentSettings {
+  std::set<std::string> break_glass;            // lower-case UPNs / object ids
+  std::vector<std::string> admin_apps;          // app display names that count as administration
+  std::vector<std::string> everyday_apps;       // mail, Teams, Office...
+  std::vector<std::string> legacy_protocols;    // clientAppUsed values of legacy authentication
+  std::vector<std::string> privileged_app_roles;
+  std::vector<std::string> azure_privileged_roles;  // role definition ids (canonical)
+  std::vector<std::string> personal_domains;    // consumer Microsoft account domains
+  std::size_t pim_min_justification_chars = 10;
+  std::int64_t pim_max_activation_ms = 8LL * 3600 * 1000;
+  std::int64_t new_account_window_ms = 24LL * 3600 * 1000;
+  std::map<std::string, int> severities;        // per detection overrides
+};
+
+// What a rule sees besides the facts.
+struct RuleContext {
+  const Facts& facts;
+  const EnrichmentSettings& settings;
+  const RoleTable& roles;
+  const Roster& roster;
+  const std::map<std::string, std::int64_t>& account_created_ms;  // lower-case id/upn -> creation time
+  std::int64_t now_ms;
+  // Resolved roles of the event (privileged only) with their tiers.
+  const std::vector<const RoleInfo*>& privileged_roles;
+};
+
+struct RuleHit {
+  std::string name;
+  int default_severity;
+  std::string reason;
+};
+
+using DetectionRule = std::function<void(const RuleContext&, std::vector<RuleHit>&)>;
+
+struct DetectionEntry {
+  std::string name;
+  int severity;  // default (CEF 0-10)
+  DetectionRule rule;
+};
+
+// The catalogue, in evaluation order.
+const std::vector<DetectionEntry>& detection_catalogue();
+
+// Event classification helpers shared by rules and roster learning.
+bool is_role_add(const Facts& f);
+bool is_role_remove(const Facts& f);
+bool is_pim_activation(const Facts& f);
+bool is_pim_service(const Facts& f);
+
+}  // namespace siem

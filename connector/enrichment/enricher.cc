@@ -1,0 +1,241 @@
+#include "connector/enrichment/enricher.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "connector/enrichment/detections.h"
+#include "connector/enrichment/facts.h"
+#include "connector/enrichment/role_table.h"
+#include "connector/enrichment/roster.h"
+#include "connector/mapping/json_access.h"
+#include "connector/mapping/shipped_files.h"
+#include "connector/state/state_store.h"
+
+namespace siem {
+
+namespace {
+
+const std::vector<std::string> kDefaultAdminApps = {
+    "Azure Portal", "Microsoft Azure PowerShell", "Microsoft Azure CLI", "Microsoft Graph PowerShell",
+    "Microsoft Graph Command Line Tools", "Graph Explorer", "Microsoft Entra admin center", "Azure Active Directory PowerShell",
+    "Microsoft Exchange Online Remote PowerShell", "Microsoft 365 admin center", "Microsoft Intune", "Windows Azure Service Management API"};
+
+const std::vector<std::string> kDefaultEverydayApps = {
+    "Office 365 Exchange Online", "Microsoft Teams", "Microsoft Teams Web Client", "Outlook Mobile", "Microsoft Outlook",
+    "One Outlook Web", "Office 365 SharePoint Online", "OfficeHome", "Microsoft Office", "Office365 Shell WCSS-Client",
+    "Microsoft To-Do client", "OneDrive", "OneDrive SyncEngine", "Microsoft Edge", "Bing", "Microsoft Stream Portal",
+    "Yammer", "Power BI Service", "Microsoft Planner", "Microsoft Whiteboard Client"};
+
+const std::vector<std::string> kDefaultLegacyProtocols = {
+    "Exchange ActiveSync", "IMAP4", "IMAP", "POP3", "POP", "SMTP", "Authenticated SMTP", "Other clients",
+    "MAPI Over HTTP", "Offline Address Book", "Outlook Anywhere (RPC over HTTP)", "Exchange Web Services",
+    "Exchange Online PowerShell", "AutoDiscover", "Reporting Web Services", "Exchange ActiveSync (supported)",
+    "Exchange ActiveSync (unsupported)"};
+
+const std::vector<std::string> kDefaultPrivilegedAppRoles = {
+    "RoleManagement.ReadWrite.Directory", "AppRoleAssignment.ReadWrite.All", "Directory.ReadWrite.All",
+    "Application.ReadWrite.All", "Application.ReadWrite.OwnedBy", "RoleAssignmentSchedule.ReadWrite.Directory",
+    "RoleEligibilitySchedule.ReadWrite.Directory", "PrivilegedAccess.ReadWrite.AzureAD",
+    "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup", "UserAuthenticationMethod.ReadWrite.All",
+    "Policy.ReadWrite.ConditionalAccess", "Domain.ReadWrite.All", "GroupMember.ReadWrite.All", "Group.ReadWrite.All",
+    "User.ReadWrite.All", "Policy.ReadWrite.AuthenticationMethod", "Organization.ReadWrite.All"};
+
+const std::vector<std::string> kDefaultAzurePrivilegedRoles = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",  // Owner
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",  // User Access Administrator
+    "f58310d9-a9f6-439a-9e8d-f62e7b41a168",  // Role Based Access Control Administrator
+    "b24988ac-6180-42a0-ab88-20f7382dd24c",  // Contributor
+};
+
+const std::vector<std::string> kPersonalDomains = {"outlook.com", "hotmail.com", "live.com", "msn.com", "passport.com",
+                                                   "outlook.co.uk", "hotmail.co.uk", "live.co.uk"};
+
+std::string lower(std::string_view s) { return json::to_lower(s); }
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+class EnricherImpl final : public Enricher {
+ public:
+  EnricherImpl(EnrichmentSettings settings, RoleTable roles, StateStore* state, std::vector<std::string> static_roster)
+      : settings_(std::move(settings)), roles_(std::move(roles)), state_(state) {
+    if (state_) {
+      try {
+        if (auto saved = state_->get("roster")) roster_.deserialize(*saved);
+      } catch (const StateCorruptError&) {
+        throw;
+      } catch (const std::exception& e) {
+        spdlog::warn("enrichment: the saved roster is unreadable ({}); starting from config and events", e.what());
+      }
+    }
+    for (const auto& p : static_roster) roster_.add_static(p);
+  }
+
+  EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record) override {
+    EnrichmentResult result;
+    if (kind == SourceKind::unknown) return result;
+    const Facts facts = extract_facts(kind, record);
+    const std::int64_t event_ms = facts.time_ms.value_or(now_ms());
+
+    // Roles the event touches, resolved against the table.
+    std::vector<const RoleInfo*> privileged;
+    auto add_role = [&](const RoleInfo* r) {
+      if (r && std::find(privileged.begin(), privileged.end(), r) == privileged.end()) privileged.push_back(r);
+    };
+    for (const auto& m : facts.roles) {
+      const RoleInfo* r = m.id.empty() ? nullptr : roles_.by_id(m.id);
+      if (!r && !m.name.empty()) r = roles_.by_name(m.name);
+      add_role(r);
+    }
+    if (!facts.arm_role_definition_id.empty()) add_role(roles_.by_id(facts.arm_role_definition_id));
+
+    RuleContext ctx{facts, settings_, roles_, roster_, account_created_, event_ms, privileged};
+    std::vector<RuleHit> hits;
+    for (const auto& entry : detection_catalogue()) entry.rule(ctx, hits);
+
+    int tier = 3;
+    for (const auto* r : privileged) tier = std::min(tier, r->tier);
+    for (const auto& k : {facts.actor.upn, facts.actor.id, facts.user_upn, facts.user_id}) {
+      if (k.empty()) continue;
+      if (auto t = roster_.tier_of(k); t && *t >= 0) tier = std::min(tier, *t);
+    }
+    result.tier = tier <= 2 ? tier : -1;
+    for (const auto* r : privileged) {
+      result.roles.push_back(r->name);
+      result.role_ids.push_back(r->id);
+    }
+    for (auto& h : hits) {
+      auto it = settings_.severities.find(h.name);
+      const int sev = it != settings_.severities.end() ? it->second : h.default_severity;
+      result.detections.push_back(Detection{h.name, sev, std::move(h.reason)});
+    }
+    std::stable_sort(result.detections.begin(), result.detections.end(),
+                     [](const Detection& a, const Detection& b) { return a.severity > b.severity; });
+    for (const auto& d : result.detections) {
+      if (std::find(result.tags.begin(), result.tags.end(), d.name) == result.tags.end()) result.tags.push_back(d.name);
+      result.severity = std::max(result.severity, d.severity);
+    }
+    if (result.tier == 0) result.tags.emplace_back("pa.role.tier0");
+    if (result.tier == 1) result.tags.emplace_back("pa.role.tier1");
+    result.risk_score = static_cast<double>(result.severity) * 10.0;
+
+    learn(facts, privileged, event_ms);
+    return result;
+  }
+
+  void save() override {
+    if (!state_ || !roster_.dirty()) return;
+    state_->put("roster", roster_.serialize());
+    roster_.clear_dirty();
+  }
+
+ private:
+  void learn(const Facts& f, const std::vector<const RoleInfo*>& privileged, std::int64_t event_ms) {
+    // New accounts, for pa.account.new_admin (bounded: oldest entries go first).
+    if (f.family == Facts::Family::audit && f.success && json::iequals(f.operation, "Add user")) {
+      for (const auto& t : f.targets)
+        for (const auto& k : {t.id, t.upn})
+          if (!k.empty()) account_created_[lower(k)] = event_ms;
+      if (account_created_.size() > 50'000) {
+        const std::int64_t cutoff = event_ms - settings_.new_account_window_ms;
+        std::erase_if(account_created_, [&](const auto& kv) { return kv.second < cutoff; });
+      }
+    }
+    if (privileged.empty()) return;
+    const bool add = is_role_add(f) || is_pim_activation(f) || f.family == Facts::Family::pim_instance;
+    const bool remove = is_role_remove(f);
+    if (!add && !remove) return;
+    for (const auto& t : f.targets) {
+      std::vector<std::string> keys{t.id, t.upn};
+      if (keys[0].empty() && keys[1].empty()) continue;
+      for (const auto* r : privileged) {
+        if (add) roster_.grant(keys, r->id, r->tier, event_ms);
+        else roster_.revoke(keys, r->id);
+      }
+    }
+  }
+
+  EnrichmentSettings settings_;
+  RoleTable roles_;
+  Roster roster_;
+  StateStore* state_;
+  std::map<std::string, std::int64_t> account_created_;
+};
+
+std::vector<std::string> list_or(const ConfigNode& cfg, std::string_view key, const std::vector<std::string>& dflt) {
+  if (!cfg.valid() || !cfg.has(key)) return dflt;
+  return cfg.string_list(key);
+}
+
+}  // namespace
+
+std::unique_ptr<Enricher> Enricher::create(const ConfigNode& cfg, StateStore* state) {
+  EnrichmentSettings s;
+  std::vector<std::string> static_roster;
+  RoleTable roles;
+  std::optional<std::filesystem::path> roles_file;
+  if (cfg.valid()) {
+    for (const auto& b : cfg.string_list("break_glass_accounts")) s.break_glass.insert(lower(b));
+    static_roster = cfg.string_list("privileged_principals");
+    s.pim_min_justification_chars =
+        static_cast<std::size_t>(cfg.integer("pim_min_justification_chars", 10, 0, 10'000));
+    s.pim_max_activation_ms = cfg.duration("pim_max_activation", std::chrono::hours(8)).count();
+    s.new_account_window_ms = cfg.duration("new_account_window", std::chrono::hours(24)).count();
+    roles_file = cfg.existing_file("roles_file");
+    for (const auto& [name, value] : cfg.string_map("severities")) {
+      bool known = false;
+      for (const auto& d : detection_catalogue()) known = known || d.name == name;
+      int sev = -1;
+      try {
+        sev = std::stoi(value);
+      } catch (const std::exception&) {
+      }
+      if (!known) cfg.error_at("severities", fmt::format("unknown detection '{}'", name));
+      else if (sev < 0 || sev > 10) cfg.error_at("severities", fmt::format("severity of {} must be 0-10", name));
+      else s.severities[name] = sev;
+    }
+  }
+  s.admin_apps = list_or(cfg, "admin_apps", kDefaultAdminApps);
+  s.everyday_apps = list_or(cfg, "everyday_apps", kDefaultEverydayApps);
+  s.legacy_protocols = list_or(cfg, "legacy_protocols", kDefaultLegacyProtocols);
+  s.privileged_app_roles = list_or(cfg, "privileged_app_roles", kDefaultPrivilegedAppRoles);
+  s.personal_domains = kPersonalDomains;
+  // An app on the admin list never counts as an everyday app.
+  std::erase_if(s.everyday_apps, [&](const std::string& a) {
+    return std::any_of(s.admin_apps.begin(), s.admin_apps.end(), [&](const std::string& b) { return json::iequals(a, b); });
+  });
+  for (const auto& id : list_or(cfg, "azure_privileged_roles", kDefaultAzurePrivilegedRoles)) {
+    if (auto c = RoleTable::canonical_id(id)) s.azure_privileged_roles.push_back(*c);
+    else cfg.error_at("azure_privileged_roles", fmt::format("'{}' is not a role definition id", id));
+  }
+
+  Diagnostics& diags = cfg.diagnostics();
+  const auto table = roles_file ? *roles_file : find_mappings_dir() / "privileged-roles.yaml";
+  roles.load_file(table.string(), diags);
+  if (cfg.valid()) {
+    for (const auto& r : cfg.list("roles")) {
+      RoleInfo info;
+      const auto id = RoleTable::canonical_id(r.required_string("id"));
+      if (!id) {
+        r.error_at("id", "expected a role template / definition id (GUID)");
+        continue;
+      }
+      info.id = *id;
+      const auto* existing = roles.by_id(info.id);
+      info.name = r.string("name", existing ? existing->name : info.id);
+      info.scope = r.choice("scope", {"entra", "azure"}, existing ? existing->scope : "entra");
+      info.tier = static_cast<int>(r.integer("tier", existing ? existing->tier : 1, 0, 2));
+      info.privileged = true;
+      if (info.scope == "azure" && r.boolean("alert_on_assignment", false)) s.azure_privileged_roles.push_back(info.id);
+      roles.add(std::move(info));
+    }
+  }
+  return std::make_unique<EnricherImpl>(std::move(s), std::move(roles), state, std::move(static_roster));
+}
+
+}  // namespace siem

@@ -1,0 +1,349 @@
+#include "connector/enrichment/facts.h"
+
+#include "connector/mapping/json_access.h"
+#include "connector/mapping/time_parse.h"
+
+namespace siem {
+
+namespace {
+
+using json::element;
+
+std::string text(element e, std::string_view key) {
+  std::string s;
+  if (auto c = json::child(e, key)) json::scalar_text(*c, s);
+  return s;
+}
+
+std::string path_text(element e, std::string_view dotted) {
+  const json::Path p(dotted);
+  return json::text_at(e, p).value_or("");
+}
+
+std::optional<bool> path_bool(element e, std::string_view dotted) {
+  const json::Path p(dotted);
+  auto v = p.first(e);
+  if (!v) return std::nullopt;
+  if (v->is_bool()) return v->get_bool().value_unsafe();
+  std::string s;
+  if (json::scalar_text(*v, s)) {
+    if (json::iequals(s, "true")) return true;
+    if (json::iequals(s, "false")) return false;
+  }
+  return std::nullopt;
+}
+
+// A JSON-in-a-string field (ARM requestbody / responseBody) or an object: either way an element.
+std::optional<element> embedded(element e, std::string_view key, simdjson::dom::parser& parser) {
+  auto c = json::child(e, key);
+  if (!c) return std::nullopt;
+  if (c->is_object()) return c;
+  if (c->is_string()) {
+    element inner;
+    if (parser.parse(std::string(c->get_string().value_unsafe())).get(inner) == simdjson::SUCCESS) return inner;
+  }
+  return std::nullopt;
+}
+
+std::string scope_level_of(std::string_view scope) {
+  std::string s = json::to_lower(scope);
+  while (!s.empty() && (s.back() == '/' || s.back() == ' ')) s.pop_back();
+  if (s.empty() || s == "/") return "tenant";
+  if (s.find("/providers/microsoft.management/managementgroups/") != std::string::npos) return "management_group";
+  const auto rg = s.find("/resourcegroups/");
+  if (rg == std::string::npos) return s.rfind("/subscriptions/", 0) == 0 ? "subscription" : "resource";
+  const auto after = s.find('/', rg + 16);
+  return after == std::string::npos ? "resource_group" : "resource";
+}
+
+void audit_facts(element r, Facts& f) {
+  f.family = Facts::Family::audit;
+  f.operation = text(r, "activityDisplayName");
+  f.category = text(r, "category");
+  f.logged_by_service = text(r, "loggedByService");
+  const std::string result = text(r, "result");
+  f.success = result.empty() || json::iequals(result, "success") || result == "0";
+  if (auto by = json::child(r, "initiatedBy")) {
+    if (auto u = json::child(*by, "user"); u && u->is_object()) {
+      f.actor.id = text(*u, "id");
+      f.actor.upn = text(*u, "userPrincipalName");
+      f.actor.name = text(*u, "displayName");
+      f.actor.type = "User";
+    }
+    if (auto a = json::child(*by, "app"); a && a->is_object()) {
+      f.actor_app = text(*a, "displayName");
+      f.actor_app_id = text(*a, "appId");
+      if (f.actor.id.empty()) f.actor.id = text(*a, "servicePrincipalId");
+    }
+  }
+  if (auto details = json::child(r, "additionalDetails"); details && details->is_array()) {
+    for (element d : json::as_array(*details)) {
+      f.details.emplace_back(text(d, "key"), text(d, "value"));
+      const auto& [k, v] = f.details.back();
+      if (json::iequals(k, "Justification")) {
+        f.justification = v;
+        f.has_justification = true;
+      } else if (json::iequals(k, "TemplateId") || json::iequals(k, "RoleDefinitionOriginId")) {
+        f.roles.push_back(RoleMention{v, {}});
+      } else if (json::iequals(k, "ExpirationTime") || json::iequals(k, "EndTime")) {
+        // duration from StartTime/EndTime below
+      }
+    }
+    std::optional<std::int64_t> start, end;
+    for (const auto& [k, v] : f.details) {
+      if (json::iequals(k, "StartTime")) start = parse_time_ms(v);
+      if (json::iequals(k, "ExpirationTime") || json::iequals(k, "EndTime")) end = parse_time_ms(v);
+    }
+    if (start && end && *end > *start) f.duration_ms = *end - *start;
+  }
+  if (auto targets = json::child(r, "targetResources"); targets && targets->is_array()) {
+    for (element t : json::as_array(*targets)) {
+      const std::string type = text(t, "type");
+      const std::string name = text(t, "displayName");
+      const std::string id = text(t, "id");
+      if (json::iequals(type, "Role")) {
+        f.roles.push_back(RoleMention{id, name});
+      } else if (!json::iequals(type, "Request") && !json::iequals(type, "Directory") && !json::iequals(type, "Other")) {
+        PrincipalRef p;
+        p.id = id;
+        p.upn = text(t, "userPrincipalName");
+        p.name = name;
+        p.type = type;
+        f.targets.push_back(std::move(p));
+      }
+      if (auto mods = json::child(t, "modifiedProperties"); mods && mods->is_array()) {
+        for (element m : json::as_array(*mods)) {
+          const std::string pname = text(m, "displayName");
+          const std::string value = json::unquote(text(m, "newValue"));
+          f.modified_properties.push_back(pname);
+          if (json::iequals(pname, "Role.TemplateId") || json::iequals(pname, "TemplateId") ||
+              json::iequals(pname, "Role.ObjectID") || json::iequals(pname, "RoleDefinitionOriginId")) {
+            if (!value.empty()) f.roles.push_back(RoleMention{value, {}});
+          } else if (json::iequals(pname, "Role.DisplayName")) {
+            if (!value.empty()) f.roles.push_back(RoleMention{{}, value});
+          } else if (json::iequals(pname, "AppRole.Value")) {
+            f.app_role_value = value;
+          } else if (json::iequals(pname, "User.UserType") || json::iequals(pname, "UserType")) {
+            if (!f.targets.empty()) f.targets.back().user_type = value;
+          }
+        }
+      }
+    }
+  }
+  // PIM audit records carry the justification in resultReason.
+  if (!f.has_justification && json::iequals(f.logged_by_service, "PIM") && json::icontains(f.operation, "activation")) {
+    f.justification = text(r, "resultReason");
+    f.has_justification = true;
+  }
+}
+
+void sign_in_facts(element r, Facts& f) {
+  f.family = Facts::Family::sign_in;
+  f.operation = "Sign-in activity";
+  f.user_upn = text(r, "userPrincipalName");
+  f.user_id = text(r, "userId");
+  f.user_type = text(r, "userType");
+  f.actor.upn = f.user_upn;
+  f.actor.id = f.user_id;
+  const std::string code = path_text(r, "status.errorCode");
+  f.error_code = code.empty() ? 0 : std::strtoll(code.c_str(), nullptr, 10);
+  f.success = f.error_code == 0;
+  f.auth_requirement = text(r, "authenticationRequirement");
+  if (auto steps = json::child(r, "authenticationDetails"); steps && steps->is_array()) {
+    for (element s : json::as_array(*steps)) {
+      const std::string req = text(s, "authenticationStepRequirement");
+      const auto ok = json::child(s, "succeeded");
+      if (json::icontains(req, "MFA") && ok && ok->is_bool() && ok->get_bool().value_unsafe()) f.mfa_step_succeeded = true;
+    }
+  }
+  if (!path_text(r, "mfaDetail.authMethod").empty()) f.mfa_step_succeeded = true;
+  f.client_app = text(r, "clientAppUsed");
+  f.device_compliant = path_bool(r, "deviceDetail.isCompliant");
+  f.device_managed = path_bool(r, "deviceDetail.isManaged");
+  f.risk_during = text(r, "riskLevelDuringSignIn");
+  f.risk_aggregated = text(r, "riskLevelAggregated");
+  f.app_name = text(r, "appDisplayName");
+  f.app_id = text(r, "appId");
+  if (auto types = json::child(r, "signInEventTypes"); types && types->is_array()) {
+    std::string s;
+    for (element t : json::as_array(*types))
+      if (json::scalar_text(t, s)) f.sign_in_event_types.push_back(s);
+  }
+}
+
+void pim_request_facts(element r, Facts& f) {
+  f.family = Facts::Family::pim_request;
+  f.pim_action = text(r, "action");
+  f.operation = f.pim_action;
+  f.status = text(r, "status");
+  f.success = !(json::iequals(f.status, "Denied") || json::iequals(f.status, "Failed") ||
+                json::iequals(f.status, "Canceled") || json::iequals(f.status, "Revoked"));
+  f.principal_id = text(r, "principalId");
+  f.roles.push_back(RoleMention{text(r, "roleDefinitionId"), path_text(r, "roleDefinition.displayName")});
+  if (auto j = json::child(r, "justification")) {
+    json::scalar_text(*j, f.justification);
+    f.has_justification = true;
+  } else {
+    f.has_justification = true;  // a request without the field has no justification
+  }
+  const std::string exp_type = path_text(r, "scheduleInfo.expiration.type");
+  f.no_expiration = json::iequals(exp_type, "noExpiration");
+  if (auto d = parse_iso_duration_ms(path_text(r, "scheduleInfo.expiration.duration"))) f.duration_ms = d;
+  const auto start = parse_time_ms(path_text(r, "scheduleInfo.startDateTime"));
+  const auto end = parse_time_ms(path_text(r, "scheduleInfo.expiration.endDateTime"));
+  if (!f.duration_ms && start && end && *end > *start) f.duration_ms = *end - *start;
+  PrincipalRef target;
+  target.id = f.principal_id;
+  target.upn = path_text(r, "principal.userPrincipalName");
+  target.type = "User";
+  f.targets.push_back(std::move(target));
+  f.actor.id = path_text(r, "createdBy.user.id");
+  if (f.actor.id.empty()) f.actor.id = path_text(r, "createdBy.application.id");
+  // Eligibility requests carry no `targetScheduleId` of an assignment... the odata type says it.
+  f.eligible = json::icontains(text(r, "@odata.type"), "Eligibility") || json::icontains(text(r, "@odata.context"), "Eligibility");
+}
+
+void arm_pim_facts(element r, Facts& f) {
+  f.family = Facts::Family::pim_request;
+  auto p = json::child(r, "properties");
+  if (!p) return;
+  f.pim_action = text(*p, "requestType");
+  f.operation = f.pim_action;
+  f.status = text(*p, "status");
+  f.success = !(json::iequals(f.status, "Denied") || json::iequals(f.status, "Failed") || json::iequals(f.status, "Canceled"));
+  f.principal_id = text(*p, "principalId");
+  f.roles.push_back(RoleMention{text(*p, "roleDefinitionId"), path_text(*p, "expandedProperties.roleDefinition.displayName")});
+  f.arm_scope = text(*p, "scope");
+  f.scope_level = scope_level_of(f.arm_scope);
+  if (auto j = json::child(*p, "justification")) json::scalar_text(*j, f.justification);
+  f.has_justification = true;
+  f.no_expiration = json::iequals(path_text(*p, "scheduleInfo.expiration.type"), "NoExpiration");
+  if (auto d = parse_iso_duration_ms(path_text(*p, "scheduleInfo.expiration.duration"))) f.duration_ms = d;
+  PrincipalRef target;
+  target.id = f.principal_id;
+  target.upn = path_text(*p, "expandedProperties.principal.email");
+  target.name = path_text(*p, "expandedProperties.principal.displayName");
+  target.type = text(*p, "principalType");
+  f.targets.push_back(std::move(target));
+  f.actor.id = text(*p, "requestorId");
+  f.eligible = json::icontains(text(r, "type"), "Eligibility");
+}
+
+void pim_instance_facts(element r, Facts& f) {
+  f.family = Facts::Family::pim_instance;
+  f.principal_id = text(r, "principalId");
+  f.roles.push_back(RoleMention{text(r, "roleDefinitionId"), {}});
+  PrincipalRef target;
+  target.id = f.principal_id;
+  f.targets.push_back(std::move(target));
+  f.eligible = !json::child(r, "assignmentType").has_value();
+}
+
+void activity_common(element identity_claims, Facts& f) {
+  if (f.actor.upn.empty()) {
+    f.actor.upn = text(identity_claims, "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn");
+    if (f.actor.upn.empty()) f.actor.upn = text(identity_claims, "upn");
+  }
+  if (f.actor.id.empty()) f.actor.id = text(identity_claims, "http://schemas.microsoft.com/identity/claims/objectidentifier");
+  if (f.actor.name.empty()) f.actor.name = text(identity_claims, "name");
+}
+
+void role_assignment_body(element body, Facts& f) {
+  // ARM echoes either {"properties":{"roleDefinitionId":...}} or {"Properties":{"RoleDefinitionId":...}}.
+  element props = body;
+  if (auto p = json::child(body, "properties")) props = *p;
+  const std::string role = text(props, "roleDefinitionId");
+  if (!role.empty() && f.arm_role_definition_id.empty()) f.arm_role_definition_id = role;
+  if (f.arm_principal_id.empty()) f.arm_principal_id = text(props, "principalId");
+  if (f.arm_scope.empty()) f.arm_scope = text(props, "scope");
+  if (f.targets.empty() && !f.arm_principal_id.empty()) {
+    PrincipalRef t;
+    t.id = f.arm_principal_id;
+    t.type = text(props, "principalType");
+    f.targets.push_back(std::move(t));
+  }
+}
+
+void activity_rest_facts(element r, Facts& f, simdjson::dom::parser& parser) {
+  f.family = Facts::Family::activity;
+  f.operation = path_text(r, "operationName.value");
+  if (f.operation.empty()) f.operation = text(r, "operationName");
+  f.category = path_text(r, "category.value");
+  f.status = path_text(r, "status.value");
+  f.success = !json::iequals(f.status, "Failed");
+  f.caller = text(r, "caller");
+  f.actor.upn = f.caller.find('@') != std::string::npos ? f.caller : "";
+  f.actor.id = f.caller.find('@') == std::string::npos ? f.caller : "";
+  if (auto claims = json::child(r, "claims")) activity_common(*claims, f);
+  f.arm_scope = path_text(r, "authorization.scope");
+  if (auto props = json::child(r, "properties")) {
+    for (std::string_view key : {"requestbody", "responseBody"})
+      if (auto body = embedded(*props, key, parser)) role_assignment_body(*body, f);
+  }
+  if (f.arm_scope.empty()) f.arm_scope = text(r, "resourceId");
+  f.scope_level = scope_level_of(f.arm_scope);
+}
+
+void activity_eventhub_facts(element r, Facts& f, simdjson::dom::parser& parser) {
+  f.family = Facts::Family::activity;
+  f.operation = text(r, "operationName");
+  f.category = text(r, "category");
+  f.status = text(r, "resultType");
+  f.success = !json::iequals(f.status, "Failed");
+  if (auto identity = json::child(r, "identity")) {
+    if (auto claims = json::child(*identity, "claims")) activity_common(*claims, f);
+    if (auto ev = json::child(*identity, "authorization")) {
+      f.arm_scope = text(*ev, "scope");
+      if (auto evidence = json::child(*ev, "evidence")) {
+        f.arm_role_definition_id = text(*evidence, "roleDefinitionId");  // the caller's role (32 hex)
+        (void)evidence;
+      }
+    }
+  }
+  // The evidence role is what authorised the caller; a role assignment's own role is in the body.
+  f.arm_role_definition_id.clear();
+  if (auto props = json::child(r, "properties")) {
+    for (std::string_view key : {"requestbody", "responseBody"})
+      if (auto body = embedded(*props, key, parser)) role_assignment_body(*body, f);
+    if (f.caller.empty()) f.caller = text(*props, "caller");
+  }
+  if (f.arm_scope.empty()) f.arm_scope = text(r, "resourceId");
+  f.scope_level = scope_level_of(f.arm_scope);
+}
+
+}  // namespace
+
+Facts extract_facts(SourceKind kind, simdjson::dom::element r) {
+  thread_local simdjson::dom::parser parser;  // for JSON embedded in strings (ARM bodies)
+  Facts f;
+  f.kind = kind;
+  switch (kind) {
+    case SourceKind::graph_directory_audit: audit_facts(r, f); break;
+    case SourceKind::eventhub_audit:
+      if (auto p = json::child(r, "properties")) audit_facts(*p, f);
+      if (f.operation.empty()) f.operation = text(r, "operationName");
+      break;
+    case SourceKind::graph_sign_in: sign_in_facts(r, f); break;
+    case SourceKind::eventhub_sign_in:
+      if (auto p = json::child(r, "properties")) sign_in_facts(*p, f);
+      break;
+    case SourceKind::graph_pim_request: pim_request_facts(r, f); break;
+    case SourceKind::arm_pim_request: arm_pim_facts(r, f); break;
+    case SourceKind::graph_pim_instance: pim_instance_facts(r, f); break;
+    case SourceKind::azure_activity: activity_rest_facts(r, f, parser); break;
+    case SourceKind::eventhub_activity: activity_eventhub_facts(r, f, parser); break;
+    case SourceKind::unknown: break;
+  }
+  // The record's activity time (never the envelope's processing time when the activity time exists).
+  for (std::string_view p : {"activityDateTime", "createdDateTime", "eventTimestamp", "properties.activityDateTime",
+                             "properties.createdDateTime", "properties.createdOn", "startDateTime", "time"}) {
+    const std::string t = path_text(r, p);
+    if (auto ms = t.empty() ? std::nullopt : parse_time_ms(t)) {
+      f.time_ms = ms;
+      break;
+    }
+  }
+  return f;
+}
+
+}  // namespace siem

@@ -1,0 +1,79 @@
+// A normalized view of one record for the detection rules, extracted once from the parsed JSON for
+// every record kind (Graph, ARM and the Event Hubs shapes of each).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "connector/core/event.h"
+
+namespace siem {
+
+struct PrincipalRef {
+  std::string id, upn, name;
+  std::string type;       // User, Group, ServicePrincipal, ... as the record says
+  std::string user_type;  // Member / Guest when known
+};
+
+struct RoleMention {
+  std::string id;    // template / definition id as found (any form)
+  std::string name;  // display name as found
+};
+
+struct Facts {
+  SourceKind kind = SourceKind::unknown;
+  std::optional<std::int64_t> time_ms;  // the record's activity time
+  enum class Family { other, audit, sign_in, pim_request, pim_instance, activity } family = Family::other;
+
+  std::string operation;          // activityDisplayName / operationName.value / PIM action
+  std::string category;           // audit category / activity category
+  std::string logged_by_service;  // audit: Core Directory, PIM, ...
+  bool success = true;            // result / status
+  std::string status;             // PIM request status, activity status
+
+  // Who did it.
+  PrincipalRef actor;
+  std::string actor_app;          // initiating application display name
+  std::string actor_app_id;
+  // Who / what it was done to.
+  std::vector<PrincipalRef> targets;
+  std::vector<RoleMention> roles;
+  std::vector<std::string> modified_properties;  // display names of modifiedProperties
+  std::vector<std::pair<std::string, std::string>> details;  // additionalDetails key/value
+  std::string app_role_value;     // an app role granted ("RoleManagement.ReadWrite.Directory")
+
+  // PIM.
+  std::string pim_action;         // selfActivate, adminAssign, ...
+  std::string justification;
+  bool has_justification = false;
+  bool no_expiration = false;     // scheduleInfo.expiration.type == noExpiration
+  std::optional<std::int64_t> duration_ms;
+  bool eligible = false;          // eligibility (not active) assignment
+  std::string principal_id;       // PIM request / instance principal
+
+  // Sign-in.
+  std::string user_upn, user_id, user_type;
+  std::int64_t error_code = 0;
+  std::string auth_requirement;   // singleFactorAuthentication / multiFactorAuthentication
+  bool mfa_step_succeeded = false;
+  std::string client_app;         // clientAppUsed
+  std::optional<bool> device_compliant, device_managed;
+  std::string risk_during, risk_aggregated;
+  std::string app_name, app_id;
+  std::vector<std::string> sign_in_event_types;
+
+  // Activity Log.
+  std::string caller;
+  std::string arm_role_definition_id;
+  std::string arm_scope;
+  std::string arm_principal_id;
+  std::string scope_level;        // management_group | subscription | resource_group | resource
+};
+
+Facts extract_facts(SourceKind kind, simdjson::dom::element record);
+
+}  // namespace siem

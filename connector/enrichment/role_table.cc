@@ -1,0 +1,86 @@
+#include "connector/enrichment/role_table.h"
+
+#include <cctype>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+namespace siem {
+
+std::optional<std::string> RoleTable::canonical_id(std::string_view text) {
+  if (auto slash = text.rfind('/'); slash != std::string_view::npos) text = text.substr(slash + 1);
+  std::string hex;
+  for (char c : text) {
+    if (c == '-' || c == '{' || c == '}' || c == ' ') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (hex.size() != 32) return std::nullopt;
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
+bool RoleTable::load_file(const std::string& path, Diagnostics& diags) {
+  YAML::Node root;
+  Location where;
+  where.file = path;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    where.line = e.mark.line + 1;
+    where.column = e.mark.column + 1;
+    diags.error(where, "roles_file", "cannot load the privileged roles table: " + e.msg);
+    return false;
+  }
+  const auto roles = root["roles"];
+  if (!roles.IsSequence()) {
+    diags.error(where, "roles_file", "expected a top-level 'roles:' list");
+    return false;
+  }
+  for (const auto& r : roles) {
+    Location l{path, r.Mark().line + 1, r.Mark().column + 1};
+    try {
+      RoleInfo info;
+      auto id = canonical_id(r["id"].as<std::string>());
+      if (!id) {
+        diags.error(l, "roles", fmt::format("'{}' is not a role id (a GUID)", r["id"].as<std::string>()));
+        continue;
+      }
+      info.id = *id;
+      info.name = r["name"].as<std::string>();
+      info.scope = r["scope"] ? r["scope"].as<std::string>() : "entra";
+      info.tier = r["tier"] ? r["tier"].as<int>() : 2;
+      info.privileged = r["privileged"] && r["privileged"].as<bool>();
+      if (info.tier < 0 || info.tier > 2) {
+        diags.error(l, "roles", fmt::format("tier of '{}' must be 0, 1 or 2", info.name));
+        continue;
+      }
+      add(std::move(info));
+    } catch (const YAML::Exception& e) {
+      diags.error(l, "roles", "each role needs id, name, scope, tier: " + e.msg);
+    }
+  }
+  return true;
+}
+
+void RoleTable::add(RoleInfo role) {
+  std::string lower;
+  for (char c : role.name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  name_to_id_[lower] = role.id;
+  by_id_[role.id] = std::move(role);
+}
+
+const RoleInfo* RoleTable::by_id(std::string_view id) const {
+  auto c = canonical_id(id);
+  if (!c) return nullptr;
+  auto it = by_id_.find(*c);
+  return it == by_id_.end() ? nullptr : &it->second;
+}
+
+const RoleInfo* RoleTable::by_name(std::string_view name) const {
+  std::string lower;
+  for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto it = name_to_id_.find(lower);
+  return it == name_to_id_.end() ? nullptr : &by_id_.at(it->second);
+}
+
+}  // namespace siem

@@ -1,0 +1,23 @@
+// Low-level output encoding: JSON string escaping and CEF header / extension escaping.
+//
+// CEF (implementation standard rev. 25): header fields escape `\` and `|`; CR and LF are not
+// allowed there and become a space. Extension values escape `\` and `=`, LF -> `\n`, CR -> `\r`;
+// the pipe stays literal. Other control characters become a space in both. Keys are never escaped
+// (they are our own constants).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace siem::encoding {
+
+// Appends `s` as a JSON string literal (with quotes). Invalid UTF-8 bytes become U+FFFD.
+void append_json_string(std::string& out, std::string_view s);
+
+void append_cef_header(std::string& out, std::string_view s);
+void append_cef_extension_value(std::string& out, std::string_view s);
+
+// Truncates `s` to at most `max_bytes` bytes without cutting a UTF-8 sequence. Returns true when cut.
+bool truncate_utf8(std::string& s, std::size_t max_bytes);
+
+}  // namespace siem::encoding

@@ -1,0 +1,79 @@
+// Reading Entra / Azure records: case-insensitive key lookup (Microsoft's casing varies: "Type" vs
+// "type", "Level" vs "level"), compiled dotted paths with array indexes and `*` fan-out, and
+// scalar-to-text conversion.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <simdjson.h>
+
+namespace siem::json {
+
+using simdjson::dom::element;
+
+// Array / object views of an element (empty when it is not one). Returned by value: iterating the
+// member of a temporary simdjson_result would dangle.
+inline simdjson::dom::array as_array(element e) {
+  simdjson::dom::array a;
+  if (e.get_array().get(a) != simdjson::SUCCESS) return {};
+  return a;
+}
+inline simdjson::dom::object as_object(element e) {
+  simdjson::dom::object o;
+  if (e.get_object().get(o) != simdjson::SUCCESS) return {};
+  return o;
+}
+
+// Child by key: exact match first, then case-insensitive. Duplicate keys: the last one wins.
+std::optional<element> child(element obj, std::string_view key);
+// Child by array index.
+std::optional<element> at(element arr, std::size_t index);
+
+// A dotted path compiled once: "initiatedBy.user.userPrincipalName", "targetResources.0.id",
+// "targetResources.*.userPrincipalName" (fan-out over arrays).
+class Path {
+ public:
+  Path() = default;
+  explicit Path(std::string_view dotted);
+  const std::string& text() const noexcept { return text_; }
+  bool empty() const noexcept { return segments_.empty(); }
+  bool fans_out() const noexcept { return fans_out_; }
+
+  // First match (for fan-out paths: the first element that resolves).
+  std::optional<element> first(element root) const;
+  // Every match (fan-out paths give one per array element that resolves).
+  void all(element root, std::vector<element>& out) const;
+
+ private:
+  struct Segment {
+    std::string key;
+    std::optional<std::size_t> index;
+    bool wildcard = false;
+  };
+  void walk(element e, std::size_t i, std::vector<element>& out, bool first_only) const;
+  std::vector<Segment> segments_;
+  std::string text_;
+  bool fans_out_ = false;
+};
+
+// Scalar as text: strings as is, numbers and booleans in JSON form; false for null/objects/arrays.
+bool scalar_text(element e, std::string& out);
+std::optional<std::string> text_at(element root, const Path& path);
+// Compact JSON text of any element.
+std::string to_json(element e);
+
+// Case-insensitive ASCII helpers.
+bool iequals(std::string_view a, std::string_view b);
+bool icontains(std::string_view haystack, std::string_view needle);
+bool istarts_with(std::string_view s, std::string_view prefix);
+std::string to_lower(std::string_view s);
+
+// Strips one level of JSON quoting: "\"Global Administrator\"" -> Global Administrator. Values that
+// are not quoted strings come back unchanged.
+std::string unquote(std::string_view s);
+
+}  // namespace siem::json

@@ -1,0 +1,391 @@
+#include "connector/mapping/mapper.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "connector/enrichment/enricher.h"
+#include "connector/mapping/encoding.h"
+#include "connector/mapping/json_access.h"
+#include "connector/mapping/kind_detect.h"
+#include "connector/mapping/mapping_rules.h"
+#include "connector/mapping/shipped_files.h"
+#include "connector/mapping/time_parse.h"
+
+namespace siem {
+
+namespace {
+
+using mapping::Value;
+
+// Bounded repair of the invalid JSON Azure and hand-edited files really produce: raw control
+// characters inside strings, and trailing commas before a closing bracket.
+std::optional<std::string> repair_json(std::string_view in) {
+  std::string out;
+  out.reserve(in.size() + 16);
+  bool in_string = false;
+  bool changed = false;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (in_string) {
+      if (c == '\\' && i + 1 < in.size()) {
+        out += c;
+        out += in[++i];
+        continue;
+      }
+      if (c == '"') in_string = false;
+      if (static_cast<unsigned char>(c) < 0x20) {
+        changed = true;
+        out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : " ";
+        continue;
+      }
+      out += c;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (c == ',') {
+      std::size_t j = i + 1;
+      while (j < in.size() && (in[j] == ' ' || in[j] == '\n' || in[j] == '\r' || in[j] == '\t')) ++j;
+      if (j < in.size() && (in[j] == '}' || in[j] == ']')) {
+        changed = true;
+        continue;
+      }
+    }
+    out += c;
+  }
+  if (!changed) return std::nullopt;
+  return out;
+}
+
+// CEF extension limits (implementation standard rev. 25). externalId is pinned to the whole id.
+std::size_t cef_max_length(std::string_view key) {
+  if (key == "act" || key == "outcome") return 63;
+  if (key == "app") return 31;
+  if (key == "dvchost") return 100;
+  if (key == "deviceExternalId") return 255;
+  if (key == "externalId") return 4096;
+  return 1023;
+}
+
+struct EcsNode {
+  std::string key;
+  std::vector<std::size_t> children;
+  int rule = -1;
+};
+
+struct EcsPlan {
+  std::vector<EcsNode> nodes;  // nodes[0] is the root
+
+  explicit EcsPlan(const std::vector<mapping::Rule>& rules) {
+    nodes.emplace_back();
+    for (std::size_t r = 0; r < rules.size(); ++r) {
+      std::size_t cur = 0;
+      std::string_view t = rules[r].target;
+      std::size_t start = 0;
+      while (start <= t.size()) {
+        auto dot = t.find('.', start);
+        // "@timestamp" and keys with dots inside quotes are not split further than ECS needs.
+        if (dot == std::string_view::npos) dot = t.size();
+        const std::string seg(t.substr(start, dot - start));
+        std::size_t next = SIZE_MAX;
+        for (auto c : nodes[cur].children)
+          if (nodes[c].key == seg) next = c;
+        if (next == SIZE_MAX) {
+          nodes.push_back(EcsNode{seg, {}, -1});
+          next = nodes.size() - 1;
+          nodes[cur].children.push_back(next);
+        }
+        cur = next;
+        start = dot + 1;
+      }
+      nodes[cur].rule = static_cast<int>(r);
+    }
+  }
+};
+
+void append_value_json(std::string& out, const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::string: encoding::append_json_string(out, v.s); break;
+    case Value::Kind::integer: out += std::to_string(v.i); break;
+    case Value::Kind::real: out += fmt::format("{}", v.d); break;
+    case Value::Kind::boolean: out += v.b ? "true" : "false"; break;
+    case Value::Kind::json: out += v.s; break;
+    case Value::Kind::list:
+      out += '[';
+      for (std::size_t i = 0; i < v.list.size(); ++i) {
+        if (i > 0) out += ',';
+        encoding::append_json_string(out, v.list[i]);
+      }
+      out += ']';
+      break;
+    case Value::Kind::none: out += "null"; break;
+  }
+}
+
+class MapperImpl final : public Mapper {
+ public:
+  MapperImpl(mapping::MappingSet set, std::unique_ptr<Enricher> enricher, std::string host)
+      : set_(std::move(set)), enricher_(std::move(enricher)), host_(std::move(host)) {
+    plans_.emplace(SourceKind::unknown, EcsPlan(set_.for_kind(SourceKind::unknown).ecs));
+    for (auto k : all_source_kinds()) plans_.emplace(k, EcsPlan(set_.for_kind(k).ecs));
+  }
+
+  std::optional<std::string> map(const RawRecord& record, std::optional<SourceKind> forced, FormatSet formats,
+                                 MappedEvent& out) override {
+    simdjson::dom::element root;
+    std::vector<std::string> extra_tags;
+    auto err = parser_.parse(record.json).get(root);
+    std::string repaired;
+    if (err != simdjson::SUCCESS) {
+      if (auto fixed = repair_json(record.json)) {
+        repaired = std::move(*fixed);
+        if (parser_.parse(repaired).get(root) == simdjson::SUCCESS) {
+          ++stats_.repaired_json;
+          extra_tags.emplace_back("json_repaired");
+          err = simdjson::SUCCESS;
+        }
+      }
+      if (err != simdjson::SUCCESS) {
+        ++stats_.failed;
+        return fmt::format("invalid JSON: {}", simdjson::error_message(err));
+      }
+    }
+    if (!root.is_object()) {
+      ++stats_.failed;
+      return std::string("invalid record: expected a JSON object");
+    }
+
+    SourceKind kind = forced ? *forced : detect_kind(root);
+    if (kind == SourceKind::unknown && !forced && record.kind_hint != SourceKind::unknown) kind = record.kind_hint;
+    if (kind == SourceKind::unknown) {
+      ++stats_.schema_unknown;
+      extra_tags.emplace_back("schema_unknown");
+    }
+    const auto& m = set_.for_kind(kind);
+
+    out.kind = kind;
+    out.id.clear();
+    for (const auto& p : m.id_paths) {
+      if (auto t = json::text_at(root, p); t && !t->empty()) {
+        out.id = std::move(*t);
+        break;
+      }
+    }
+    if (out.id.empty()) {
+      // No id in the record: a stable content hash, so replays still de-duplicate.
+      std::uint64_t h = 1469598103934665603ull;
+      for (unsigned char c : record.json) h = (h ^ c) * 1099511628211ull;
+      out.id = fmt::format("siem-{:016x}", h);
+    }
+    std::optional<std::int64_t> time;
+    for (const auto& p : m.time_paths) {
+      if (auto t = json::text_at(root, p)) {
+        time = parse_time_ms(*t);
+        if (time) break;
+      }
+    }
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    if (!time) {
+      extra_tags.emplace_back("timestamp_missing");
+      time = now_ms;
+    }
+    out.time_ms = *time;
+    out.tenant_id.clear();
+    for (const auto& p : m.tenant_paths)
+      if (auto t = json::text_at(root, p); t && !t->empty()) {
+        out.tenant_id = std::move(*t);
+        break;
+      }
+    if (out.tenant_id.empty()) out.tenant_id = record.tenant_hint;
+    out.subscription_id.clear();
+    for (const auto& p : m.subscription_paths)
+      if (auto t = json::text_at(root, p); t && !t->empty()) {
+        out.subscription_id = std::move(*t);
+        break;
+      }
+
+    EnrichmentResult pa;
+    if (enricher_) pa = enricher_->enrich(kind, root);
+    out.tags = pa.tags;
+    out.tags.insert(out.tags.end(), extra_tags.begin(), extra_tags.end());
+    out.tier = pa.tier;
+    out.severity = pa.severity;
+
+    mapping::EvalContext ctx;
+    ctx.record = root;
+    ctx.kind = kind;
+    ctx.time_ms = out.time_ms;
+    ctx.now_ms = now_ms;
+    ctx.id = &out.id;
+    ctx.tenant = &out.tenant_id;
+    ctx.enrichment = &pa;
+    ctx.host = &host_;
+    ctx.extra_tags = &extra_tags;
+
+    out.raw = record.json;
+    out.ecs.clear();
+    out.cef.clear();
+    out.action.clear();
+    for (const auto& r : m.ecs) {
+      if (r.target == "event.action") {
+        out.action = r.evaluate(ctx).text();
+        break;
+      }
+    }
+    // The effective severity: the mapping's base severity for the kind, raised by detections.
+    const Value base = m.cef_severity.evaluate(ctx);
+    out.severity = std::clamp(std::max(pa.severity, base.kind == Value::Kind::integer ? static_cast<int>(base.i) : 0), 0, 10);
+    ctx.severity = out.severity;
+    if (formats & format_bit(OutputFormat::ecs)) write_ecs(plans_.at(m.kind), m, ctx, out.ecs);
+    if (formats & format_bit(OutputFormat::cef)) write_cef(m, ctx, out.severity, out.cef);
+    ++stats_.mapped;
+    return std::nullopt;
+  }
+
+  MapperStats stats() const override { return stats_; }
+  void save_state() override {
+    if (enricher_) enricher_->save();
+  }
+
+ private:
+  static bool write_node(const EcsPlan& plan, std::size_t index, const mapping::KindMapping& m,
+                         const mapping::EvalContext& ctx, std::string& out, bool& first) {
+    const auto& node = plan.nodes[index];
+    const std::size_t mark = out.size();
+    if (!first) out += ',';
+    encoding::append_json_string(out, node.key);
+    out += ':';
+    if (node.rule >= 0) {
+      Value v = m.ecs[static_cast<std::size_t>(node.rule)].evaluate(ctx);
+      if (v.empty()) {
+        out.resize(mark);
+        return false;
+      }
+      append_value_json(out, v);
+      first = false;
+      return true;
+    }
+    out += '{';
+    bool child_first = true;
+    for (auto c : node.children) write_node(plan, c, m, ctx, out, child_first);
+    if (child_first) {  // nothing inside: drop the key
+      out.resize(mark);
+      return false;
+    }
+    out += '}';
+    first = false;
+    return true;
+  }
+
+  static void write_ecs(const EcsPlan& plan, const mapping::KindMapping& m, const mapping::EvalContext& ctx,
+                        std::string& out) {
+    out.reserve(2048);
+    out += '{';
+    bool first = true;
+    for (auto c : plan.nodes[0].children) write_node(plan, c, m, ctx, out, first);
+    out += '}';
+  }
+
+  static void write_cef(const mapping::KindMapping& m, const mapping::EvalContext& ctx, int severity, std::string& out) {
+    out.reserve(1024);
+    out += "CEF:0|";
+    for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name}) {
+      std::string v = r->evaluate(ctx).text();
+      encoding::truncate_utf8(v, r == &m.cef_name ? 512 : r == &m.cef_class_id ? 1023 : 63);
+      encoding::append_cef_header(out, v);
+      out += '|';
+    }
+    out += std::to_string(std::clamp(severity, 0, 10));
+    out += '|';
+    bool first = true;
+    std::string truncated;
+    std::string cs5_value;
+    for (const auto& r : m.cef_extension) {
+      Value v = r.evaluate(ctx);
+      if (v.empty()) continue;
+      std::string text = v.text();
+      if (encoding::truncate_utf8(text, cef_max_length(r.target))) {
+        if (!truncated.empty()) truncated += ',';
+        truncated += r.target;
+      }
+      if (!r.label.empty()) {
+        if (!first) out += ' ';
+        out += r.target;
+        out += "Label=";
+        encoding::append_cef_extension_value(out, r.label);
+        first = false;
+      }
+      if (!first) out += ' ';
+      out += r.target;
+      out += '=';
+      encoding::append_cef_extension_value(out, text);
+      first = false;
+    }
+    if (!truncated.empty()) {
+      out += first ? "" : " ";
+      out += "cs5Label=truncatedKeys cs5=";
+      encoding::append_cef_extension_value(out, truncated);
+    }
+  }
+
+  mapping::MappingSet set_;
+  std::map<SourceKind, EcsPlan> plans_;
+  std::unique_ptr<Enricher> enricher_;
+  std::string host_;
+  simdjson::dom::parser parser_;
+  MapperStats stats_;
+};
+
+std::string local_host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+}  // namespace
+
+std::unique_ptr<Mapper> Mapper::create(const ConfigNode& mappings, const ConfigNode& enrichment, StateStore* state) {
+  Diagnostics& diags = mappings.diagnostics();
+  std::optional<std::filesystem::path> dir;
+  std::vector<std::string> overrides;
+  if (mappings.valid()) {
+    dir = mappings.file_path("dir");
+    for (const auto& o : mappings.string_list("overrides")) {
+      std::filesystem::path p(o);
+      if (p.is_relative()) p = mappings.base_dir() / p;
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(p, ec)) mappings.error_at("overrides", fmt::format("mapping file {} does not exist", p.string()));
+      overrides.push_back(p.string());
+    }
+  }
+  const auto base = find_mappings_dir(dir);
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (!std::filesystem::exists(base / "common.yaml", ec)) {
+    Location l;
+    l.file = (base / "common.yaml").string();
+    diags.error(l, "mappings", "the shipped mapping files were not found (set mappings.dir or SIEM_MAPPINGS_DIR)");
+  } else {
+    files.push_back((base / "common.yaml").string());
+    std::vector<std::string> kind_files;
+    for (const auto& entry : std::filesystem::directory_iterator(base, ec)) {
+      const auto name = entry.path().filename().string();
+      if (entry.path().extension() == ".yaml" && name != "common.yaml" && name != "privileged-roles.yaml")
+        kind_files.push_back(entry.path().string());
+    }
+    std::sort(kind_files.begin(), kind_files.end());
+    files.insert(files.end(), kind_files.begin(), kind_files.end());
+  }
+  files.insert(files.end(), overrides.begin(), overrides.end());
+  auto set = mapping::MappingSet::load(files, diags);
+  auto enricher = Enricher::create(enrichment, state);
+  return std::make_unique<MapperImpl>(std::move(set), std::move(enricher), local_host_name());
+}
+
+}  // namespace siem

@@ -1,0 +1,939 @@
+#include "connector/mapping/mapping_rules.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "connector/mapping/encoding.h"
+#include "connector/mapping/time_parse.h"
+
+namespace siem::mapping {
+
+using json::element;
+
+// ---------------------------------------------------------------- Value
+
+bool Value::empty() const noexcept {
+  switch (kind) {
+    case Kind::none: return true;
+    case Kind::string: return s.empty();
+    case Kind::list: return list.empty();
+    case Kind::json: return s.empty() || s == "null" || s == "{}" || s == "[]";
+    default: return false;
+  }
+}
+
+std::string Value::text() const {
+  switch (kind) {
+    case Kind::none: return {};
+    case Kind::string:
+    case Kind::json: return s;
+    case Kind::integer: return std::to_string(i);
+    case Kind::real: return fmt::format("{}", d);
+    case Kind::boolean: return b ? "true" : "false";
+    case Kind::list: {
+      std::string out;
+      for (const auto& x : list) {
+        if (!out.empty()) out += ',';
+        out += x;
+      }
+      return out;
+    }
+  }
+  return {};
+}
+
+namespace {
+
+Value str(std::string s) {
+  Value v;
+  v.kind = Value::Kind::string;
+  v.s = std::move(s);
+  return v;
+}
+Value integer(std::int64_t i) {
+  Value v;
+  v.kind = Value::Kind::integer;
+  v.i = i;
+  return v;
+}
+Value real(double d) {
+  Value v;
+  v.kind = Value::Kind::real;
+  v.d = d;
+  return v;
+}
+
+Value from_element(element e) {
+  Value v;
+  switch (e.type()) {
+    case simdjson::dom::element_type::STRING: return str(std::string(e.get_string().value_unsafe()));
+    case simdjson::dom::element_type::INT64: return integer(e.get_int64().value_unsafe());
+    case simdjson::dom::element_type::UINT64: return integer(static_cast<std::int64_t>(e.get_uint64().value_unsafe()));
+    case simdjson::dom::element_type::DOUBLE: return real(e.get_double().value_unsafe());
+    case simdjson::dom::element_type::BOOL:
+      v.kind = Value::Kind::boolean;
+      v.b = e.get_bool().value_unsafe();
+      return v;
+    case simdjson::dom::element_type::NULL_VALUE: return v;
+    default:
+      v.kind = Value::Kind::json;
+      v.s = json::to_json(e);
+      return v;
+  }
+}
+
+std::string snake_case(std::string_view key) {
+  std::string out;
+  out.reserve(key.size() + 4);
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    const char c = key[i];
+    if (std::isupper(static_cast<unsigned char>(c))) {
+      const bool prev_lower = i > 0 && (std::islower(static_cast<unsigned char>(key[i - 1])) ||
+                                        std::isdigit(static_cast<unsigned char>(key[i - 1])));
+      const bool next_lower = i + 1 < key.size() && std::islower(static_cast<unsigned char>(key[i + 1]));
+      const bool prev_upper = i > 0 && std::isupper(static_cast<unsigned char>(key[i - 1]));
+      if (prev_lower || (prev_upper && next_lower)) out += '_';
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Elastic's shape: object keys in snake_case, arrays turned into objects keyed "0", "1", ...
+void write_elastic(std::string& out, element e, bool arrays_as_objects) {
+  switch (e.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      out += '{';
+      bool first = true;
+      for (auto field : json::as_object(e)) {
+        if (!first) out += ',';
+        first = false;
+        encoding::append_json_string(out, snake_case(field.key));
+        out += ':';
+        write_elastic(out, field.value, arrays_as_objects);
+      }
+      out += '}';
+      return;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      out += arrays_as_objects ? '{' : '[';
+      std::size_t i = 0;
+      for (element item : json::as_array(e)) {
+        if (i > 0) out += ',';
+        if (arrays_as_objects) {
+          out += '"';
+          out += std::to_string(i);
+          out += "\":";
+        }
+        write_elastic(out, item, arrays_as_objects);
+        ++i;
+      }
+      out += arrays_as_objects ? '}' : ']';
+      return;
+    }
+    default: out += json::to_json(e);
+  }
+}
+
+bool valid_ip(const std::string& s) {
+  unsigned char buf[16];
+  return ::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+enum class Conversion {
+  none, string, integer, real, boolean, ip, timestamp, epoch_ms, unquote, lower, upper, upn_user, upn_domain,
+  json, elastic, snake, list, iso_duration_ms
+};
+
+const std::vector<std::pair<std::string_view, Conversion>>& conversions() {
+  static const std::vector<std::pair<std::string_view, Conversion>> c = {
+      {"string", Conversion::string},       {"int", Conversion::integer},        {"integer", Conversion::integer},
+      {"float", Conversion::real},          {"bool", Conversion::boolean},       {"ip", Conversion::ip},
+      {"timestamp", Conversion::timestamp}, {"epoch_ms", Conversion::epoch_ms},  {"json_unquote", Conversion::unquote},
+      {"lower", Conversion::lower},         {"upper", Conversion::upper},        {"upn_user", Conversion::upn_user},
+      {"upn_domain", Conversion::upn_domain}, {"json", Conversion::json},        {"elastic", Conversion::elastic},
+      {"snake", Conversion::snake},         {"list", Conversion::list},          {"iso_duration_ms", Conversion::iso_duration_ms}};
+  return c;
+}
+
+struct Condition {
+  enum class Op { exists, missing, equals, not_equals, in, not_in, contains, starts_with } op = Op::exists;
+  json::Path path;
+  std::string virt;  // "$kind" etc.
+  std::vector<std::string> values;
+};
+
+struct TemplatePart {
+  std::string literal;
+  std::optional<json::Path> path;
+  std::string virt;
+};
+
+}  // namespace
+
+class Expr {
+ public:
+  enum class Src { from, all, value, tpl, virt } src = Src::from;
+  std::vector<json::Path> paths;
+  Value constant;
+  std::vector<TemplatePart> parts;
+  std::string virt;
+  std::vector<Condition> when;
+  std::vector<std::pair<std::string, Value>> lookup;
+  bool has_lookup = false;
+  std::optional<Value> fallback;
+  Conversion conversion = Conversion::none;
+  std::optional<double> multiply;
+
+  Value eval(const EvalContext& ctx) const;
+
+ private:
+  Value raw(const EvalContext& ctx) const;
+  Value convert(Value v, const EvalContext& ctx, std::optional<element> source) const;
+};
+
+namespace {
+
+Value virtual_value(const std::string& name, const EvalContext& ctx) {
+  const auto* pa = ctx.enrichment;
+  if (name == "$time") return str(format_time_ms(ctx.time_ms));
+  if (name == "$time_ms") return integer(ctx.time_ms);
+  if (name == "$now") return str(format_time_ms(ctx.now_ms));
+  if (name == "$kind") return str(std::string(to_string(ctx.kind)));
+  if (name == "$id") return ctx.id ? str(*ctx.id) : Value{};
+  if (name == "$tenant") return ctx.tenant ? str(*ctx.tenant) : Value{};
+  if (name == "$host") return ctx.host ? str(*ctx.host) : Value{};
+  if (name == "$version") return str(SIEM_VERSION);
+  if (name == "$severity") return integer(ctx.severity);
+  if (name == "$tags") {
+    Value v;
+    v.kind = Value::Kind::list;
+    if (pa) v.list = pa->tags;
+    if (ctx.extra_tags) v.list.insert(v.list.end(), ctx.extra_tags->begin(), ctx.extra_tags->end());
+    return v;
+  }
+  if (!pa) return {};
+  if (name == "$pa.tags" || name == "$pa.detection_names") {
+    Value v;
+    v.kind = Value::Kind::list;
+    v.list = name == "$pa.tags" ? pa->tags : std::vector<std::string>{};
+    if (name == "$pa.detection_names")
+      for (const auto& d : pa->detections) v.list.push_back(d.name);
+    return v;
+  }
+  if (name == "$pa.tier") return pa->tier >= 0 ? integer(pa->tier) : Value{};
+  if (name == "$pa.severity") return pa->severity > 0 ? integer(pa->severity) : Value{};
+  if (name == "$pa.risk_score") return pa->severity > 0 ? real(pa->risk_score) : Value{};
+  if (name == "$pa.roles" || name == "$pa.role_ids") {
+    Value v;
+    v.kind = Value::Kind::list;
+    v.list = name == "$pa.roles" ? pa->roles : pa->role_ids;
+    return v;
+  }
+  if (name == "$pa.detections") {
+    if (pa->detections.empty()) return {};
+    Value v;
+    v.kind = Value::Kind::json;
+    v.s = "[";
+    for (std::size_t i = 0; i < pa->detections.size(); ++i) {
+      const auto& d = pa->detections[i];
+      if (i > 0) v.s += ',';
+      v.s += "{\"name\":";
+      encoding::append_json_string(v.s, d.name);
+      v.s += fmt::format(",\"severity\":{},\"reason\":", d.severity);
+      encoding::append_json_string(v.s, d.reason);
+      v.s += '}';
+    }
+    v.s += ']';
+    return v;
+  }
+  return {};
+}
+
+bool condition_holds(const Condition& c, const EvalContext& ctx) {
+  std::optional<std::string> text;
+  bool present = false;
+  if (!c.virt.empty()) {
+    auto v = virtual_value(c.virt, ctx);
+    present = !v.empty();
+    if (present) text = v.text();
+  } else if (auto e = c.path.first(ctx.record)) {
+    present = true;
+    std::string s;
+    if (json::scalar_text(*e, s)) text = std::move(s);
+    else text = json::to_json(*e);
+  }
+  using Op = Condition::Op;
+  switch (c.op) {
+    case Op::exists: return present;
+    case Op::missing: return !present;
+    case Op::equals: return text && std::any_of(c.values.begin(), c.values.end(), [&](auto& x) { return json::iequals(*text, x); });
+    case Op::in: return text && std::any_of(c.values.begin(), c.values.end(), [&](auto& x) { return json::iequals(*text, x); });
+    case Op::not_equals:
+    case Op::not_in: return !text || std::none_of(c.values.begin(), c.values.end(), [&](auto& x) { return json::iequals(*text, x); });
+    case Op::contains: return text && std::any_of(c.values.begin(), c.values.end(), [&](auto& x) { return json::icontains(*text, x); });
+    case Op::starts_with: return text && std::any_of(c.values.begin(), c.values.end(), [&](auto& x) { return json::istarts_with(*text, x); });
+  }
+  return false;
+}
+
+}  // namespace
+
+Value Expr::raw(const EvalContext& ctx) const {
+  switch (src) {
+    case Src::value: return constant;
+    case Src::virt: return virtual_value(virt, ctx);
+    case Src::tpl: {
+      std::string out;
+      bool any = false;
+      for (const auto& p : parts) {
+        if (p.path) {
+          if (auto t = json::text_at(ctx.record, *p.path)) {
+            out += *t;
+            any = any || !t->empty();
+          }
+        } else if (!p.virt.empty()) {
+          auto v = virtual_value(p.virt, ctx).text();
+          any = any || !v.empty();
+          out += v;
+        } else {
+          out += p.literal;
+        }
+      }
+      return any ? str(std::move(out)) : Value{};
+    }
+    case Src::all: {
+      Value v;
+      v.kind = Value::Kind::list;
+      std::vector<element> found;
+      for (const auto& p : paths) p.all(ctx.record, found);
+      std::string s;
+      for (auto e : found) {
+        if (!json::scalar_text(e, s) || s.empty()) continue;
+        if (conversion == Conversion::ip && !valid_ip(s)) continue;
+        if (std::find(v.list.begin(), v.list.end(), s) == v.list.end()) v.list.push_back(s);
+      }
+      return v;
+    }
+    case Src::from:
+      for (const auto& p : paths) {
+        if (auto e = p.first(ctx.record)) {
+          Value v = conversion == Conversion::elastic || conversion == Conversion::snake || conversion == Conversion::json
+                        ? Value{}
+                        : from_element(*e);
+          if (conversion == Conversion::elastic || conversion == Conversion::snake) {
+            v.kind = Value::Kind::json;
+            write_elastic(v.s, *e, conversion == Conversion::elastic);
+          } else if (conversion == Conversion::json) {
+            v.kind = Value::Kind::json;
+            v.s = json::to_json(*e);
+          }
+          if (!v.empty()) return v;
+        }
+      }
+      return {};
+  }
+  return {};
+}
+
+Value Expr::convert(Value v, const EvalContext&, std::optional<element>) const {
+  if (v.kind == Value::Kind::none) return v;
+  const std::string t = v.kind == Value::Kind::list ? std::string() : v.text();
+  switch (conversion) {
+    case Conversion::none:
+    case Conversion::json:
+    case Conversion::elastic:
+    case Conversion::snake: break;
+    case Conversion::string: return v.kind == Value::Kind::list ? v : str(t);
+    case Conversion::integer: {
+      if (v.kind == Value::Kind::integer) break;
+      if (v.kind == Value::Kind::real) return integer(static_cast<std::int64_t>(std::llround(v.d)));
+      std::int64_t i = 0;
+      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), i);
+      if (ec != std::errc() || p != t.data() + t.size()) {
+        double d = 0;
+        auto [p2, ec2] = std::from_chars(t.data(), t.data() + t.size(), d);
+        if (ec2 != std::errc() || p2 != t.data() + t.size()) return {};
+        return integer(static_cast<std::int64_t>(std::llround(d)));
+      }
+      return integer(i);
+    }
+    case Conversion::real: {
+      if (v.kind == Value::Kind::real) break;
+      if (v.kind == Value::Kind::integer) return real(static_cast<double>(v.i));
+      double d = 0;
+      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
+      if (ec != std::errc() || p != t.data() + t.size()) return {};
+      return real(d);
+    }
+    case Conversion::boolean: {
+      Value b;
+      b.kind = Value::Kind::boolean;
+      if (v.kind == Value::Kind::boolean) return v;
+      if (json::iequals(t, "true") || t == "1") b.b = true;
+      else if (json::iequals(t, "false") || t == "0") b.b = false;
+      else return {};
+      return b;
+    }
+    case Conversion::ip:
+      if (v.kind == Value::Kind::list) break;
+      return valid_ip(t) ? str(t) : Value{};
+    case Conversion::timestamp: {
+      auto ms = v.kind == Value::Kind::integer ? std::optional<std::int64_t>(v.i) : parse_time_ms(t);
+      return ms ? str(format_time_ms(*ms)) : Value{};
+    }
+    case Conversion::epoch_ms: {
+      auto ms = parse_time_ms(t);
+      return ms ? integer(*ms) : Value{};
+    }
+    case Conversion::iso_duration_ms: {
+      auto ms = parse_iso_duration_ms(t);
+      return ms ? integer(*ms) : Value{};
+    }
+    case Conversion::unquote: return str(json::unquote(t));
+    case Conversion::lower: return str(json::to_lower(t));
+    case Conversion::upper: {
+      std::string u = t;
+      for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      return str(u);
+    }
+    case Conversion::upn_user: {
+      const auto at = t.find('@');
+      return at == std::string::npos ? Value{} : str(t.substr(0, at));
+    }
+    case Conversion::upn_domain: {
+      const auto at = t.find('@');
+      return at == std::string::npos ? Value{} : str(t.substr(at + 1));
+    }
+    case Conversion::list: {
+      if (v.kind == Value::Kind::list) break;
+      Value l;
+      l.kind = Value::Kind::list;
+      if (v.kind == Value::Kind::json) {
+        simdjson::dom::parser p;
+        element e;
+        if (p.parse(v.s).get(e) == simdjson::SUCCESS && e.is_array()) {
+          std::string s;
+          for (element item : json::as_array(e))
+            if (json::scalar_text(item, s) && !s.empty()) l.list.push_back(s);
+        }
+      } else if (!t.empty()) {
+        l.list.push_back(t);
+      }
+      return l;
+    }
+  }
+  return v;
+}
+
+Value Expr::eval(const EvalContext& ctx) const {
+  for (const auto& c : when)
+    if (!condition_holds(c, ctx)) return {};
+  Value v = raw(ctx);
+  if (has_lookup && !v.empty()) {
+    const std::string key = v.text();
+    bool hit = false;
+    for (const auto& [k, mapped] : lookup) {
+      if (json::iequals(k, key)) {
+        v = mapped;
+        hit = true;
+        break;
+      }
+    }
+    if (!hit && fallback) v = *fallback;
+  }
+  if (v.empty() && fallback) v = *fallback;
+  v = convert(std::move(v), ctx, std::nullopt);
+  if (multiply && !v.empty()) {
+    if (v.kind == Value::Kind::integer) {
+      const double r = static_cast<double>(v.i) * *multiply;
+      v = std::floor(r) == r && std::fabs(r) < 9e18 ? integer(static_cast<std::int64_t>(r)) : real(r);
+    } else if (v.kind == Value::Kind::real) {
+      v = real(v.d * *multiply);
+    } else {
+      double d = 0;
+      const auto t = v.text();
+      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
+      if (ec == std::errc() && p == t.data() + t.size()) {
+        const double r = d * *multiply;
+        v = std::floor(r) == r && std::fabs(r) < 9e18 ? integer(static_cast<std::int64_t>(r)) : real(r);
+      } else {
+        v = {};
+      }
+    }
+  }
+  return v;
+}
+
+Value Rule::evaluate(const EvalContext& ctx) const {
+  for (const auto& a : alternatives) {
+    Value v = a->eval(ctx);
+    if (!v.empty()) return v;
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------- loading
+
+namespace {
+
+struct Compiler {
+  Diagnostics& diags;
+  std::string file;
+
+  Location loc(const YAML::Node& n) const {
+    Location l;
+    l.file = file;
+    if (n.IsDefined() && n.Mark().line >= 0) {
+      l.line = n.Mark().line + 1;
+      l.column = n.Mark().column + 1;
+    }
+    return l;
+  }
+  void error(const YAML::Node& n, const std::string& path, const std::string& msg) const {
+    diags.error(loc(n), path, msg);
+  }
+
+  static Value yaml_value(const YAML::Node& n) {
+    if (n.IsSequence()) {
+      Value v;
+      v.kind = Value::Kind::list;
+      for (const auto& item : n)
+        if (item.IsScalar()) v.list.push_back(item.Scalar());
+      return v;
+    }
+    if (!n.IsScalar()) return {};
+    const std::string& s = n.Scalar();
+    if (n.Tag() != "!") {  // plain (unquoted) scalars may be numbers or booleans
+      std::int64_t i = 0;
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
+      if (ec == std::errc() && p == s.data() + s.size() && !s.empty()) return integer(i);
+      if (s == "true" || s == "false") {
+        Value b;
+        b.kind = Value::Kind::boolean;
+        b.b = s == "true";
+        return b;
+      }
+    }
+    return str(s);
+  }
+
+  bool parse_template(const std::string& text, std::vector<TemplatePart>& parts, const YAML::Node& n,
+                      const std::string& path) const {
+    std::size_t i = 0;
+    while (i < text.size()) {
+      const auto open = text.find('{', i);
+      if (open == std::string::npos) {
+        parts.push_back(TemplatePart{text.substr(i), std::nullopt, {}});
+        break;
+      }
+      if (open > i) parts.push_back(TemplatePart{text.substr(i, open - i), std::nullopt, {}});
+      const auto close = text.find('}', open);
+      if (close == std::string::npos) {
+        error(n, path, fmt::format("unclosed '{{' in template \"{}\"", text));
+        return false;
+      }
+      const std::string ref = text.substr(open + 1, close - open - 1);
+      TemplatePart p;
+      if (!ref.empty() && ref[0] == '$') p.virt = ref;
+      else p.path = json::Path(ref);
+      parts.push_back(std::move(p));
+      i = close + 1;
+    }
+    return true;
+  }
+
+  std::optional<Condition> parse_condition(const YAML::Node& n, const std::string& path) const {
+    if (!n.IsMap()) {
+      error(n, path, "a condition is a mapping like {path: category, equals: RoleManagement}");
+      return std::nullopt;
+    }
+    Condition c;
+    std::string target;
+    static const std::set<std::string> keys = {"path", "exists", "missing", "equals", "not_equals", "in",
+                                               "not_in", "contains", "starts_with"};
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const std::string k = it->first.Scalar();
+      if (!keys.count(k)) {
+        error(it->first, path, fmt::format("unknown condition key '{}'", k));
+        return std::nullopt;
+      }
+    }
+    auto values_of = [&](const YAML::Node& v) {
+      std::vector<std::string> out;
+      if (v.IsSequence())
+        for (const auto& x : v) out.push_back(x.Scalar());
+      else if (v.IsScalar()) out.push_back(v.Scalar());
+      return out;
+    };
+    if (n["exists"]) {
+      target = n["exists"].Scalar();
+      c.op = Condition::Op::exists;
+    } else if (n["missing"]) {
+      target = n["missing"].Scalar();
+      c.op = Condition::Op::missing;
+    } else {
+      if (!n["path"]) {
+        error(n, path, "a condition needs 'path' (or 'exists' / 'missing')");
+        return std::nullopt;
+      }
+      target = n["path"].Scalar();
+      if (n["equals"]) c.op = Condition::Op::equals, c.values = values_of(n["equals"]);
+      else if (n["not_equals"]) c.op = Condition::Op::not_equals, c.values = values_of(n["not_equals"]);
+      else if (n["in"]) c.op = Condition::Op::in, c.values = values_of(n["in"]);
+      else if (n["not_in"]) c.op = Condition::Op::not_in, c.values = values_of(n["not_in"]);
+      else if (n["contains"]) c.op = Condition::Op::contains, c.values = values_of(n["contains"]);
+      else if (n["starts_with"]) c.op = Condition::Op::starts_with, c.values = values_of(n["starts_with"]);
+      else c.op = Condition::Op::exists;
+    }
+    if (!target.empty() && target[0] == '$') c.virt = target;
+    else c.path = json::Path(target);
+    return c;
+  }
+
+  ExprPtr parse_expr(const YAML::Node& n, const std::string& path) const {
+    auto e = std::make_shared<Expr>();
+    if (n.IsScalar()) {
+      const std::string& s = n.Scalar();
+      if (!s.empty() && s[0] == '$') {
+        e->src = Expr::Src::virt;
+        e->virt = s;
+      } else {
+        e->src = Expr::Src::from;
+        e->paths.emplace_back(s);
+      }
+      return e;
+    }
+    if (!n.IsMap()) {
+      error(n, path, "expected a rule: a path, a $variable, or a mapping with from/all/value/template");
+      return nullptr;
+    }
+    static const std::vector<std::string> keys = {"from", "all", "value", "template", "when", "map", "default",
+                                                  "type", "multiply", "label"};
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const std::string k = it->first.Scalar();
+      if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
+        std::string msg = fmt::format("unknown rule key '{}'", k);
+        if (auto s = did_you_mean(k, keys)) msg += fmt::format(" (did you mean '{}'?)", *s);
+        error(it->first, path, msg);
+        return nullptr;
+      }
+    }
+    int sources = 0;
+    auto paths_of = [](const YAML::Node& v) {
+      std::vector<json::Path> out;
+      if (v.IsSequence())
+        for (const auto& x : v) out.emplace_back(x.Scalar());
+      else
+        out.emplace_back(v.Scalar());
+      return out;
+    };
+    if (n["from"]) {
+      ++sources;
+      e->src = Expr::Src::from;
+      const auto f = n["from"];
+      if (f.IsScalar() && !f.Scalar().empty() && f.Scalar()[0] == '$') {
+        e->src = Expr::Src::virt;
+        e->virt = f.Scalar();
+      } else {
+        e->paths = paths_of(f);
+      }
+    }
+    if (n["all"]) {
+      ++sources;
+      e->src = Expr::Src::all;
+      e->paths = paths_of(n["all"]);
+    }
+    if (n["value"]) {
+      ++sources;
+      e->src = Expr::Src::value;
+      e->constant = yaml_value(n["value"]);
+    }
+    if (n["template"]) {
+      ++sources;
+      e->src = Expr::Src::tpl;
+      if (!parse_template(n["template"].Scalar(), e->parts, n["template"], path)) return nullptr;
+    }
+    if (sources != 1) {
+      error(n, path, "a rule needs exactly one of 'from', 'all', 'value' or 'template'");
+      return nullptr;
+    }
+    if (auto w = n["when"]) {
+      if (w.IsSequence()) {
+        for (const auto& c : w) {
+          auto cond = parse_condition(c, path);
+          if (!cond) return nullptr;
+          e->when.push_back(std::move(*cond));
+        }
+      } else {
+        auto cond = parse_condition(w, path);
+        if (!cond) return nullptr;
+        e->when.push_back(std::move(*cond));
+      }
+    }
+    if (auto m = n["map"]) {
+      if (!m.IsMap()) {
+        error(m, path, "'map' must be a mapping of input value to output value");
+        return nullptr;
+      }
+      e->has_lookup = true;
+      for (auto it = m.begin(); it != m.end(); ++it) e->lookup.emplace_back(it->first.Scalar(), yaml_value(it->second));
+    }
+    if (auto d = n["default"]) e->fallback = yaml_value(d);
+    if (auto t = n["type"]) {
+      bool found = false;
+      std::vector<std::string> names;
+      for (const auto& [name, conv] : conversions()) {
+        names.emplace_back(name);
+        if (t.Scalar() == name) {
+          e->conversion = conv;
+          found = true;
+        }
+      }
+      if (!found) {
+        std::string msg = fmt::format("unknown type '{}'", t.Scalar());
+        if (auto s = did_you_mean(t.Scalar(), names)) msg += fmt::format(" (did you mean '{}'?)", *s);
+        error(t, path, msg);
+        return nullptr;
+      }
+    }
+    if (auto m = n["multiply"]) {
+      try {
+        e->multiply = m.as<double>();
+      } catch (const YAML::Exception&) {
+        error(m, path, "'multiply' must be a number");
+        return nullptr;
+      }
+    }
+    return e;
+  }
+
+  std::optional<Rule> parse_rule(const std::string& target, const YAML::Node& n, const std::string& path) const {
+    Rule r;
+    r.target = target;
+    r.where = loc(n);
+    if (n.IsSequence()) {
+      for (const auto& alt : n) {
+        auto e = parse_expr(alt, path);
+        if (!e) return std::nullopt;
+        if (alt.IsMap() && alt["label"]) r.label = alt["label"].Scalar();
+        r.alternatives.push_back(std::move(e));
+      }
+    } else {
+      auto e = parse_expr(n, path);
+      if (!e) return std::nullopt;
+      if (n.IsMap() && n["label"]) r.label = n["label"].Scalar();
+      r.alternatives.push_back(std::move(e));
+    }
+    return r;
+  }
+};
+
+// Rules by target, in first-definition order; later definitions replace in place, null deletes.
+struct OrderedRules {
+  std::vector<std::pair<std::string, std::optional<Rule>>> items;
+  void set(const std::string& target, std::optional<Rule> rule) {
+    for (auto& [t, r] : items) {
+      if (t == target) {
+        r = std::move(rule);
+        return;
+      }
+    }
+    items.emplace_back(target, std::move(rule));
+  }
+  std::vector<Rule> compiled() const {
+    std::vector<Rule> out;
+    for (const auto& [t, r] : items)
+      if (r) out.push_back(*r);
+    return out;
+  }
+};
+
+struct KindDraft {
+  std::vector<json::Path> id_paths, time_paths, tenant_paths, subscription_paths;
+  OrderedRules ecs, cef_header, cef_ext;
+};
+
+}  // namespace
+
+MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& diags) {
+  MappingSet set;
+  KindDraft common;
+  std::map<SourceKind, KindDraft> drafts;
+  static const std::vector<std::string> top_keys = {"kind", "id", "time", "tenant", "subscription", "ecs", "cef", "description"};
+  static const std::vector<std::string> cef_keys = {"vendor", "product", "version", "class_id", "name", "severity", "extension"};
+
+  for (const auto& file : files) {
+    Compiler c{diags, file};
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(file);
+    } catch (const YAML::BadFile&) {
+      Location l;
+      l.file = file;
+      diags.error(l, "", "cannot read mapping file");
+      continue;
+    } catch (const YAML::Exception& e) {
+      Location l;
+      l.file = file;
+      l.line = e.mark.line + 1;
+      l.column = e.mark.column + 1;
+      diags.error(l, "", "YAML syntax error: " + e.msg);
+      continue;
+    }
+    if (!root.IsMap()) {
+      c.error(root, "", "a mapping file is a YAML mapping with 'kind', 'ecs' and 'cef'");
+      continue;
+    }
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      const auto k = it->first.Scalar();
+      if (std::find(top_keys.begin(), top_keys.end(), k) == top_keys.end()) {
+        std::string msg = fmt::format("unknown key '{}'", k);
+        if (auto s = did_you_mean(k, top_keys)) msg += fmt::format(" (did you mean '{}'?)", *s);
+        c.error(it->first, "", msg);
+      }
+    }
+    if (!root["kind"]) {
+      c.error(root, "", "missing 'kind' (a record kind such as graph_sign_in, or 'common')");
+      continue;
+    }
+    const std::string kind_name = root["kind"].Scalar();
+    KindDraft* draft = nullptr;
+    if (kind_name == "common") {
+      draft = &common;
+    } else if (auto k = source_kind_from_string(kind_name)) {
+      draft = &drafts[*k];
+    } else {
+      std::vector<std::string> names{"common", "unknown"};
+      for (auto k2 : all_source_kinds()) names.emplace_back(to_string(k2));
+      std::string msg = fmt::format("unknown kind '{}'", kind_name);
+      if (auto s = did_you_mean(kind_name, names)) msg += fmt::format(" (did you mean '{}'?)", *s);
+      c.error(root["kind"], "kind", msg);
+      continue;
+    }
+    auto paths = [&](const char* key, std::vector<json::Path>& out) {
+      if (auto n = root[key]) {
+        out.clear();
+        if (n.IsSequence())
+          for (const auto& x : n) out.emplace_back(x.Scalar());
+        else if (n.IsScalar())
+          out.emplace_back(n.Scalar());
+        else
+          c.error(n, key, "expected a path or a list of paths");
+      }
+    };
+    paths("id", draft->id_paths);
+    paths("time", draft->time_paths);
+    paths("tenant", draft->tenant_paths);
+    paths("subscription", draft->subscription_paths);
+    if (auto ecs = root["ecs"]) {
+      if (!ecs.IsMap()) {
+        c.error(ecs, "ecs", "expected a mapping of ECS field -> rule");
+      } else {
+        for (auto it = ecs.begin(); it != ecs.end(); ++it) {
+          const std::string target = it->first.Scalar();
+          const std::string path = "ecs." + target;
+          if (it->second.IsNull()) {
+            draft->ecs.set(target, std::nullopt);
+            continue;
+          }
+          if (auto r = c.parse_rule(target, it->second, path)) draft->ecs.set(target, std::move(*r));
+        }
+      }
+    }
+    if (auto cef = root["cef"]) {
+      if (!cef.IsMap()) {
+        c.error(cef, "cef", "expected a mapping with vendor, product, version, class_id, name, severity, extension");
+      } else {
+        for (auto it = cef.begin(); it != cef.end(); ++it) {
+          const std::string k = it->first.Scalar();
+          if (std::find(cef_keys.begin(), cef_keys.end(), k) == cef_keys.end()) {
+            std::string msg = fmt::format("unknown CEF key '{}'", k);
+            if (auto s = did_you_mean(k, cef_keys)) msg += fmt::format(" (did you mean '{}'?)", *s);
+            c.error(it->first, "cef", msg);
+            continue;
+          }
+          if (k == "extension") {
+            if (!it->second.IsMap()) {
+              c.error(it->second, "cef.extension", "expected a mapping of CEF key -> rule");
+              continue;
+            }
+            for (auto e = it->second.begin(); e != it->second.end(); ++e) {
+              const std::string key = e->first.Scalar();
+              if (e->second.IsNull()) {
+                draft->cef_ext.set(key, std::nullopt);
+                continue;
+              }
+              if (auto r = c.parse_rule(key, e->second, "cef.extension." + key)) draft->cef_ext.set(key, std::move(*r));
+            }
+            continue;
+          }
+          // Header fields: a plain scalar is a constant here (vendor: Microsoft).
+          YAML::Node spec = it->second;
+          std::optional<Rule> r;
+          if (spec.IsScalar() && (spec.Scalar().empty() || spec.Scalar()[0] != '$')) {
+            Rule rule;
+            rule.target = k;
+            auto e = std::make_shared<Expr>();
+            e->src = Expr::Src::value;
+            e->constant = Compiler::yaml_value(spec);
+            rule.alternatives.push_back(e);
+            r = rule;
+          } else {
+            r = c.parse_rule(k, spec, "cef." + k);
+          }
+          if (r) draft->cef_header.set(k, std::move(*r));
+        }
+      }
+    }
+  }
+
+  auto build = [&](SourceKind kind, const KindDraft* specific) {
+    KindMapping m;
+    m.kind = kind;
+    OrderedRules ecs = common.ecs, header = common.cef_header, ext = common.cef_ext;
+    m.id_paths = common.id_paths;
+    m.time_paths = common.time_paths;
+    m.tenant_paths = common.tenant_paths;
+    m.subscription_paths = common.subscription_paths;
+    if (specific) {
+      for (const auto& [t, r] : specific->ecs.items) ecs.set(t, r);
+      for (const auto& [t, r] : specific->cef_header.items) header.set(t, r);
+      for (const auto& [t, r] : specific->cef_ext.items) ext.set(t, r);
+      if (!specific->id_paths.empty()) m.id_paths = specific->id_paths;
+      if (!specific->time_paths.empty()) m.time_paths = specific->time_paths;
+      if (!specific->tenant_paths.empty()) m.tenant_paths = specific->tenant_paths;
+      if (!specific->subscription_paths.empty()) m.subscription_paths = specific->subscription_paths;
+    }
+    m.ecs = ecs.compiled();
+    m.cef_extension = ext.compiled();
+    for (auto& r : header.compiled()) {
+      if (r.target == "vendor") m.cef_vendor = r;
+      else if (r.target == "product") m.cef_product = r;
+      else if (r.target == "version") m.cef_version = r;
+      else if (r.target == "class_id") m.cef_class_id = r;
+      else if (r.target == "name") m.cef_name = r;
+      else if (r.target == "severity") m.cef_severity = r;
+    }
+    return m;
+  };
+  set.fallback_ = build(SourceKind::unknown, drafts.count(SourceKind::unknown) ? &drafts[SourceKind::unknown] : nullptr);
+  for (auto k : all_source_kinds()) set.kinds_[k] = build(k, drafts.count(k) ? &drafts[k] : nullptr);
+  return set;
+}
+
+const KindMapping& MappingSet::for_kind(SourceKind kind) const {
+  auto it = kinds_.find(kind);
+  return it == kinds_.end() ? fallback_ : it->second;
+}
+
+}  // namespace siem::mapping

@@ -1,0 +1,83 @@
+// Compiled mapping rules. The YAML under mappings/ (one file per record kind plus common.yaml, and
+// operator override files merged over them) is compiled once into expression trees; mapping an
+// event only walks them. See docs/mapping.md for the rule language.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+#include <yaml-cpp/yaml.h>
+
+#include "connector/config/config_node.h"
+#include "connector/core/event.h"
+#include "connector/enrichment/enricher.h"
+#include "connector/mapping/json_access.h"
+
+namespace siem::mapping {
+
+// A computed value: nothing, a string, a number, a boolean, a list of strings, or JSON text.
+struct Value {
+  enum class Kind : std::uint8_t { none, string, integer, real, boolean, list, json } kind = Kind::none;
+  std::string s;                  // string, or JSON text for Kind::json
+  std::int64_t i = 0;
+  double d = 0;
+  bool b = false;
+  std::vector<std::string> list;
+
+  bool empty() const noexcept;
+  std::string text() const;       // lists joined with ','
+};
+
+// Everything an expression can see besides the record.
+struct EvalContext {
+  simdjson::dom::element record;
+  SourceKind kind = SourceKind::unknown;
+  std::int64_t time_ms = 0;
+  std::int64_t now_ms = 0;
+  const std::string* id = nullptr;
+  const std::string* tenant = nullptr;
+  const EnrichmentResult* enrichment = nullptr;
+  const std::string* host = nullptr;
+  const std::vector<std::string>* extra_tags = nullptr;  // engine tags (schema_unknown, json_repaired)
+  int severity = 0;  // effective severity: max(mapping base severity, detections)
+};
+
+class Expr;
+using ExprPtr = std::shared_ptr<const Expr>;
+
+// One ECS target or CEF key: alternatives tried in order; the first non-empty value wins.
+struct Rule {
+  std::string target;
+  std::vector<ExprPtr> alternatives;
+  std::string label;  // CEF csN/cnN label
+  Location where;
+  Value evaluate(const EvalContext& ctx) const;
+};
+
+struct KindMapping {
+  SourceKind kind = SourceKind::unknown;
+  std::vector<json::Path> id_paths, time_paths, tenant_paths, subscription_paths;
+  std::vector<Rule> ecs;          // in output order
+  // CEF
+  Rule cef_vendor, cef_product, cef_version, cef_class_id, cef_name, cef_severity;
+  std::vector<Rule> cef_extension;
+};
+
+// Loads and compiles a set of mapping files. Errors (with file:line:column) go to `diags`.
+class MappingSet {
+ public:
+  // `files`: shipped files first (common.yaml, then each kind), overrides after.
+  static MappingSet load(const std::vector<std::string>& files, Diagnostics& diags);
+  const KindMapping& for_kind(SourceKind kind) const;
+
+ private:
+  std::map<SourceKind, KindMapping> kinds_;
+  KindMapping fallback_;
+};
+
+}  // namespace siem::mapping

@@ -1,0 +1,192 @@
+#include "connector/mapping/time_parse.h"
+
+#include <cctype>
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace siem {
+
+namespace {
+
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+struct Cursor {
+  std::string_view s;
+  std::size_t i = 0;
+  bool digits(int min, int max, int& out) {
+    int n = 0;
+    out = 0;
+    while (i < s.size() && n < max && std::isdigit(static_cast<unsigned char>(s[i]))) {
+      out = out * 10 + (s[i] - '0');
+      ++i;
+      ++n;
+    }
+    return n >= min;
+  }
+  bool eat(char c) {
+    if (i < s.size() && s[i] == c) {
+      ++i;
+      return true;
+    }
+    return false;
+  }
+  bool done() const { return i >= s.size(); }
+};
+
+std::optional<std::int64_t> assemble(int Y, int M, int D, int h, int mi, int se, std::int64_t ms, std::int64_t offset_min) {
+  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
+  const std::int64_t days = days_from_civil(Y, static_cast<unsigned>(M), static_cast<unsigned>(D));
+  return (days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60) * 1000 + ms;
+}
+
+// Fraction digits after '.', any count, kept to milliseconds.
+std::int64_t fraction_ms(Cursor& c) {
+  std::int64_t ms = 0;
+  int n = 0;
+  while (!c.done() && std::isdigit(static_cast<unsigned char>(c.s[c.i]))) {
+    if (n < 3) ms = ms * 10 + (c.s[c.i] - '0');
+    ++n;
+    ++c.i;
+  }
+  for (int k = n; k < 3; ++k) ms *= 10;
+  return ms;
+}
+
+std::optional<std::int64_t> zone_minutes(Cursor& c) {
+  if (c.done()) return 0;  // no zone: UTC (what Azure means when it omits it)
+  if (c.eat('Z') || c.eat('z')) return c.done() ? std::optional<std::int64_t>(0) : std::nullopt;
+  const char sign = c.s[c.i];
+  if (sign != '+' && sign != '-') return std::nullopt;
+  ++c.i;
+  int oh = 0, om = 0;
+  if (!c.digits(2, 2, oh)) return std::nullopt;
+  c.eat(':');
+  if (!c.done() && !c.digits(2, 2, om)) return std::nullopt;
+  if (!c.done()) return std::nullopt;
+  return (oh * 60 + om) * (sign == '-' ? -1 : 1);
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_time_ms(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  if (text.empty()) return std::nullopt;
+  Cursor c{text};
+  int a = 0;
+  if (!c.digits(1, 4, a)) return std::nullopt;
+  if (c.i == 4 && c.eat('-')) {  // ISO: YYYY-MM-DD[T ]hh:mm[:ss[.f]][zone]
+    int M = 0, D = 0, h = 0, mi = 0, se = 0;
+    if (!c.digits(2, 2, M) || !c.eat('-') || !c.digits(2, 2, D)) return std::nullopt;
+    if (c.done()) return assemble(a, M, D, 0, 0, 0, 0, 0);
+    if (!(c.eat('T') || c.eat('t') || c.eat(' '))) return std::nullopt;
+    if (!c.digits(2, 2, h) || !c.eat(':') || !c.digits(2, 2, mi)) return std::nullopt;
+    std::int64_t ms = 0;
+    if (c.eat(':')) {
+      if (!c.digits(2, 2, se)) return std::nullopt;
+      if (c.eat('.') || c.eat(',')) ms = fraction_ms(c);
+    }
+    c.eat(' ');
+    auto z = zone_minutes(c);
+    if (!z) return std::nullopt;
+    return assemble(a, M, D, h, mi, se, ms, *z);
+  }
+  if (c.eat('/')) {  // US: M/D/YYYY h:mm:ss [AM|PM]
+    int D = 0, Y = 0, h = 0, mi = 0, se = 0;
+    if (!c.digits(1, 2, D) || !c.eat('/') || !c.digits(4, 4, Y)) return std::nullopt;
+    std::int64_t ms = 0;
+    if (c.eat(' ')) {
+      if (!c.digits(1, 2, h) || !c.eat(':') || !c.digits(2, 2, mi)) return std::nullopt;
+      if (c.eat(':') && !c.digits(2, 2, se)) return std::nullopt;
+      if (c.eat('.')) ms = fraction_ms(c);
+      c.eat(' ');
+      if (!c.done()) {
+        std::string_view rest = c.s.substr(c.i, 2);
+        const bool pm = rest == "PM" || rest == "pm";
+        const bool am = rest == "AM" || rest == "am";
+        if (!pm && !am) return std::nullopt;
+        if (h < 1 || h > 12) return std::nullopt;
+        if (am && h == 12) h = 0;
+        if (pm && h != 12) h += 12;
+        c.i += 2;
+        c.eat(' ');
+      }
+    }
+    auto z = zone_minutes(c);
+    if (!z) return std::nullopt;
+    return assemble(Y, a, D, h, mi, se, ms, *z);
+  }
+  // Epoch number: seconds (10 digits) or milliseconds (13 digits).
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size()) return std::nullopt;
+  return v > 100'000'000'000 ? v : v * 1000;
+}
+
+std::string format_time_ms(std::int64_t epoch_ms) {
+  std::int64_t secs = epoch_ms / 1000;
+  std::int64_t ms = epoch_ms % 1000;
+  if (ms < 0) {
+    ms += 1000;
+    --secs;
+  }
+  std::int64_t days = secs / 86400;
+  std::int64_t rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  // civil_from_days
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(days - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", y + (m <= 2), m, d, rem / 3600, rem / 60 % 60,
+                     rem % 60, ms);
+}
+
+std::optional<std::int64_t> parse_iso_duration_ms(std::string_view s) {
+  if (s.empty() || (s[0] != 'P' && s[0] != 'p')) return std::nullopt;
+  double total = 0;
+  bool in_time = false;
+  bool any = false;
+  std::size_t i = 1;
+  while (i < s.size()) {
+    if (s[i] == 'T' || s[i] == 't') {
+      in_time = true;
+      ++i;
+      continue;
+    }
+    double v = 0;
+    auto [p, ec] = std::from_chars(s.data() + i, s.data() + s.size(), v);
+    if (ec != std::errc() || p == s.data() + s.size()) return std::nullopt;
+    const char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
+    double f = 0;
+    if (!in_time && unit == 'D') f = 86'400'000;
+    else if (!in_time && unit == 'W') f = 7 * 86'400'000.0;
+    else if (in_time && unit == 'H') f = 3'600'000;
+    else if (in_time && unit == 'M') f = 60'000;
+    else if (in_time && unit == 'S') f = 1'000;
+    else return std::nullopt;
+    total += v * f;
+    any = true;
+    i = static_cast<std::size_t>(p - s.data()) + 1;
+  }
+  if (!any) return std::nullopt;
+  return static_cast<std::int64_t>(total);
+}
+
+}  // namespace siem

@@ -1,0 +1,20 @@
+// Timestamps as Azure really sends them, to epoch milliseconds UTC:
+//   2026-03-04T10:15:30Z, 2026-03-04T10:15:30.1234567Z (7 fraction digits), offsets (+01:00,
+//   -05:00, +0100), no zone (taken as UTC), space instead of T ("2024-03-07 13:08:04.123"),
+//   US form "11/14/2025 1:48:53 AM", and epoch numbers (seconds or milliseconds).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace siem {
+
+std::optional<std::int64_t> parse_time_ms(std::string_view text);
+// RFC 3339 UTC with milliseconds: 2026-03-04T10:15:30.123Z
+std::string format_time_ms(std::int64_t epoch_ms);
+// ISO 8601 duration (PT5H, P1DT2H30M, PT90S) -> milliseconds.
+std::optional<std::int64_t> parse_iso_duration_ms(std::string_view text);
+
+}  // namespace siem

@@ -1,0 +1,35 @@
+// `type: file` — appends one record per line to a file and fsyncs before acknowledging. If the
+// file is moved away (rotated by logrotate) or deleted, the next batch re-creates it.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "connector/core/registry.h"
+#include "connector/core/sink.h"
+
+namespace siem {
+
+class FileSink final : public Sink {
+ public:
+  FileSink(std::string name, std::filesystem::path path, bool sync);
+  ~FileSink() override;
+  void start() override;
+  SendResult send(std::span<const EventPtr> batch) override;
+  void stop() override;
+  void set_format(OutputFormat f) { format_ = f; }
+
+ private:
+  void open_file();
+  bool rotated() const;
+  std::string name_;
+  std::filesystem::path path_;
+  bool sync_;
+  OutputFormat format_ = OutputFormat::ecs;
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+void register_file_sink(PluginRegistry& registry);
+
+}  // namespace siem
