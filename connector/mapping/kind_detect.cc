@@ -29,7 +29,8 @@ SourceKind detect_kind(simdjson::dom::element r) {
   // Diagnostic-settings (Event Hubs / storage) records: category + properties + envelope fields.
   const std::string category = text(r, "category");
   auto props = json::child(r, "properties");
-  if (!category.empty() && props && props->is_object() &&
+  const bool envelope = has(r, "time") && (has(r, "resourceId") || has(r, "operationName"));
+  if (!category.empty() && ((props && props->is_object()) || envelope) &&
       (has(r, "time") || has(r, "resourceId") || has(r, "operationName"))) {
     if (json::iequals(category, "AuditLogs")) return SourceKind::eventhub_audit;
     if (category.size() >= 10 && json::iequals(std::string_view(category).substr(category.size() - 10), "SignInLogs"))

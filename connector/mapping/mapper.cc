@@ -227,6 +227,7 @@ class MapperImpl final : public Mapper {
     ctx.enrichment = &pa;
     ctx.host = &host_;
     ctx.extra_tags = &extra_tags;
+    ctx.raw = &record.json;
 
     out.raw = record.json;
     out.ecs.clear();

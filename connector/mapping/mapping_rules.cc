@@ -214,6 +214,7 @@ Value virtual_value(const std::string& name, const EvalContext& ctx) {
   if (name == "$host") return ctx.host ? str(*ctx.host) : Value{};
   if (name == "$version") return str(SIEM_VERSION);
   if (name == "$severity") return integer(ctx.severity);
+  if (name == "$record") return ctx.raw ? str(*ctx.raw) : Value{};
   if (name == "$tags") {
     Value v;
     v.kind = Value::Kind::list;

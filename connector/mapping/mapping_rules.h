@@ -44,6 +44,7 @@ struct EvalContext {
   const EnrichmentResult* enrichment = nullptr;
   const std::string* host = nullptr;
   const std::vector<std::string>* extra_tags = nullptr;  // engine tags (schema_unknown, json_repaired)
+  const std::string* raw = nullptr;  // the record's original text ($record)
   int severity = 0;  // effective severity: max(mapping base severity, detections)
 };
 
