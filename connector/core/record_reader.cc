@@ -148,7 +148,8 @@ std::optional<std::string_view> list_key_of(simdjson::dom::element root) {
 }  // namespace
 
 std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record, const ErrorFn& on_error,
-                                std::size_t first_line, bool partial_tail) {
+                                std::size_t first_line, Tail tail) {
+  const bool partial_tail = tail != Tail::complete;
   thread_local simdjson::dom::parser parser;
   std::size_t pos = 0;
   std::size_t line = first_line;
@@ -187,7 +188,7 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
       ok = true;
     }
     if (!ok && partial_tail && !end && (text[pos] == '{' || text[pos] == '[') &&
-        !complete_line_follows(text, eol)) {
+        (tail == Tail::cut_chunk || !complete_line_follows(text, eol))) {
       // An unterminated document at the tail of a growing file: wait for more.
       return pos;
     }

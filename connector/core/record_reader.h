@@ -31,11 +31,18 @@ class RecordReader {
   using RecordFn = std::function<void(const RecordSlice&)>;
   using ErrorFn = std::function<void(const ReadError&)>;
 
-  // Splits all of `text`. `first_line` is the line number of text[0]. Returns the number of bytes
-  // consumed: with `partial_tail` set, an incomplete last document (no closing brace / newline yet,
-  // as in a file still being written) is not consumed, so the caller can retry once more arrives.
+  enum class Tail {
+    complete,      // `text` is everything: an unterminated document is an error
+    growing_file,  // the end of a file that may still be written: an unterminated last document
+                   // waits, unless complete lines follow it (then it is a broken line: an error)
+    cut_chunk,     // more of the file follows `text`: an unterminated last document always waits
+  };
+
+  // Splits `text`. `first_line` is the line number of text[0]. Returns the number of bytes consumed
+  // (whole documents only): with Tail::growing_file / cut_chunk an incomplete last document is not
+  // consumed, so the caller can read it again once more arrives.
   static std::size_t split(std::string_view text, const RecordFn& on_record, const ErrorFn& on_error,
-                           std::size_t first_line = 1, bool partial_tail = false);
+                           std::size_t first_line = 1, Tail tail = Tail::complete);
 };
 
 }  // namespace siem

@@ -115,10 +115,9 @@ SourceBatch FileSource::poll(std::stop_token stop) {
   chunk.resize(static_cast<std::size_t>(in.gcount()));
   const bool at_eof = chunk.size() < options_.read_chunk;
 
-  std::size_t consumed = 0;
-  std::size_t last_end = 0;
   const std::string full_prefix = options_.path.string() + ":";
-  RecordReader::split(
+  // Whole documents only: a list document's records are committed together with its end.
+  const std::size_t consumed = RecordReader::split(
       chunk,
       [&](const RecordSlice& r) {
         RawRecord rec;
@@ -126,7 +125,6 @@ SourceBatch FileSource::poll(std::stop_token stop) {
         rec.origin = full_prefix + std::to_string(r.line);
         rec.kind_hint = options_.kind_hint;
         batch.records.push_back(std::move(rec));
-        last_end = static_cast<std::size_t>(r.json.data() + r.json.size() - chunk.data());
       },
       [&](const ReadError& e) {
         RawRecord rec;
@@ -134,16 +132,9 @@ SourceBatch FileSource::poll(std::stop_token stop) {
         rec.origin = full_prefix + std::to_string(e.line);
         rec.read_error = e.reason;
         batch.records.push_back(std::move(rec));
-        last_end = static_cast<std::size_t>(e.text.data() + e.text.size() - chunk.data());
       },
-      pos_.line, /*partial_tail=*/true);
-  // Consume through the end of the last complete record's line (the newline included).
-  if (last_end > 0) {
-    consumed = last_end;
-    while (consumed < chunk.size() && chunk[consumed] != '\n') ++consumed;
-    if (consumed < chunk.size()) ++consumed;
-  }
-  if (!batch.records.empty()) {
+      pos_.line, at_eof ? RecordReader::Tail::growing_file : RecordReader::Tail::cut_chunk);
+  if (consumed > 0) {
     pos_.line += static_cast<std::uint64_t>(std::count(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(consumed), '\n'));
     pos_.offset += consumed;
     // The fingerprint covers the first bytes read so far (up to kFingerprintBytes).
