@@ -1,0 +1,96 @@
+#include "connector/sources/file/file_source.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace siem {
+namespace {
+
+class FileSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("siem-fs-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    path_ = dir_ / "in.ndjson";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void append(const std::string& s) { std::ofstream(path_, std::ios::app) << s; }
+  std::unique_ptr<FileSource> source() {
+    FileSourceOptions o;
+    o.path = path_;
+    o.poll_interval = std::chrono::milliseconds(1);
+    return std::make_unique<FileSource>("f", o);
+  }
+  std::filesystem::path dir_, path_;
+};
+
+TEST_F(FileSourceTest, RestartFromCheckpointNeitherRepeatsNorSkips) {
+  append("{\"id\":1}\n{\"id\":2}\n");
+  std::stop_source stop;
+  auto s = source();
+  s->start(std::nullopt);
+  auto b = s->poll(stop.get_token());
+  ASSERT_EQ(b.records.size(), 2u);
+  ASSERT_TRUE(b.checkpoint);
+  EXPECT_EQ(b.records[1].origin, path_.string() + ":2");
+  append("{\"id\":3}\n");
+  auto s2 = source();
+  s2->start(b.checkpoint);
+  auto b2 = s2->poll(stop.get_token());
+  ASSERT_EQ(b2.records.size(), 1u);
+  EXPECT_EQ(b2.records[0].json, "{\"id\":3}");
+  EXPECT_EQ(b2.records[0].origin, path_.string() + ":3");
+  auto b3 = s2->poll(stop.get_token());
+  EXPECT_TRUE(b3.records.empty());
+  EXPECT_TRUE(b3.caught_up);
+}
+
+TEST_F(FileSourceTest, PartialLastLineWaitsForItsNewline) {
+  append("{\"id\":1}\n{\"id\":");
+  std::stop_source stop;
+  auto s = source();
+  s->start(std::nullopt);
+  auto b = s->poll(stop.get_token());
+  ASSERT_EQ(b.records.size(), 1u);
+  append("2}\n");
+  auto b2 = s->poll(stop.get_token());
+  ASSERT_EQ(b2.records.size(), 1u);
+  EXPECT_EQ(b2.records[0].json, "{\"id\":2}");
+}
+
+TEST_F(FileSourceTest, RotationAndTruncationRestartAtTheBeginning) {
+  append("{\"id\":1}\n{\"id\":2}\n");
+  std::stop_source stop;
+  auto s = source();
+  s->start(std::nullopt);
+  auto b = s->poll(stop.get_token());
+  ASSERT_EQ(b.records.size(), 2u);
+  // Rotation: the file is replaced by a new one (new inode).
+  std::filesystem::rename(path_, dir_ / "in.ndjson.1");
+  append("{\"id\":10}\n");
+  auto s2 = source();
+  s2->start(b.checkpoint);
+  auto b2 = s2->poll(stop.get_token());
+  ASSERT_EQ(b2.records.size(), 1u);
+  EXPECT_EQ(b2.records[0].json, "{\"id\":10}");
+  // Truncation: the same file, shorter than the checkpoint offset.
+  {
+    std::ofstream(path_, std::ios::trunc) << "{\"x\":1}\n";
+  }
+  auto b3 = s2->poll(stop.get_token());
+  ASSERT_EQ(b3.records.size(), 1u);
+  EXPECT_EQ(b3.records[0].json, "{\"x\":1}");
+}
+
+TEST_F(FileSourceTest, MalformedCheckpointIsAnError) {
+  append("{\"id\":1}\n");
+  auto s = source();
+  EXPECT_THROW(s->start(std::string("garbage")), SourceError);
+}
+
+}  // namespace
+}  // namespace siem

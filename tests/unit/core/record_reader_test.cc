@@ -1,0 +1,111 @@
+#include "connector/core/record_reader.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace siem {
+namespace {
+
+struct Split {
+  std::vector<std::pair<std::string, std::size_t>> records;
+  std::vector<std::pair<std::size_t, std::string>> errors;
+  std::size_t consumed = 0;
+};
+
+Split split(std::string_view text, RecordReader::Tail tail = RecordReader::Tail::complete) {
+  Split s;
+  s.consumed = RecordReader::split(
+      text, [&](const RecordSlice& r) { s.records.emplace_back(std::string(r.json), r.line); },
+      [&](const ReadError& e) { s.errors.emplace_back(e.line, e.reason); }, 1, tail);
+  return s;
+}
+
+std::string read(const std::string& name) {
+  std::ifstream in(std::string(SIEM_TEST_DATA_DIR) + "/" + name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(RecordReader, NdjsonLinesWithLineNumbers) {
+  auto s = split("{\"a\":1}\n\n{\"b\":2}\n{\"c\":3}");
+  ASSERT_EQ(s.records.size(), 3u);
+  EXPECT_EQ(s.records[1].first, "{\"b\":2}");
+  EXPECT_EQ(s.records[1].second, 3u);
+  EXPECT_EQ(s.records[2].second, 4u);
+  EXPECT_TRUE(s.errors.empty());
+}
+
+TEST(RecordReader, BrokenLineIsReportedAndTheRestStillRead) {
+  auto s = split("{\"a\":1}\n{\"b\": tru\nnot json\n{\"c\":3}\n{\"d\":4\n{\"e\":5}\n");
+  std::vector<std::string> got;
+  for (auto& r : s.records) got.push_back(r.first);
+  EXPECT_NE(std::find(got.begin(), got.end(), "{\"a\":1}"), got.end());
+  EXPECT_NE(std::find(got.begin(), got.end(), "{\"c\":3}"), got.end());
+  EXPECT_NE(std::find(got.begin(), got.end(), "{\"e\":5}"), got.end());
+  std::map<std::size_t, std::string> errors(s.errors.begin(), s.errors.end());
+  EXPECT_TRUE(errors.count(2)) << "line 2 is unterminated";
+  EXPECT_TRUE(errors.count(3)) << "line 3 is not JSON";
+  EXPECT_TRUE(errors.count(5)) << "line 5 is unterminated";
+  EXPECT_EQ(s.records.size(), 3u);
+  // A delimited but invalid line is handed on as a record: the mapper repairs or reports it.
+  auto t = split("{\"b\": tru}\n");
+  ASSERT_EQ(t.records.size(), 1u);
+  EXPECT_TRUE(t.errors.empty());
+}
+
+TEST(RecordReader, GraphListDocumentSplitsIntoRecordsWithTheirLines) {
+  auto s = split(read("graph-signins-list-beta-failed-50126.json"));
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_TRUE(s.errors.empty());
+  EXPECT_EQ(s.records[0].first.front(), '{');
+  EXPECT_GT(s.records[0].second, 1u);
+  auto env = split(read("eventhub-activitylog-records-envelope.json"));
+  EXPECT_EQ(env.records.size(), 1u);
+  auto list = split("{\"@odata.context\":\"x\",\"value\":[{\"id\":\"1\"},\n  {\"id\":\"2\"}],\"@odata.nextLink\":\"y\"}\n");
+  ASSERT_EQ(list.records.size(), 2u);
+  EXPECT_EQ(list.records[1].first, "{\"id\":\"2\"}");
+  EXPECT_EQ(list.records[1].second, 2u);
+}
+
+TEST(RecordReader, RecordWithAValueFieldIsNotAList) {
+  auto s = split("{\"id\":\"x\",\"value\":[1,2],\"other\":true}\n");
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(s.records[0].first, "{\"id\":\"x\",\"value\":[1,2],\"other\":true}");
+}
+
+TEST(RecordReader, EverySampleFileSplitsWithoutErrors) {
+  const std::map<std::string, std::size_t> expected = {
+      {"graph-directoryaudits-list-v1.json", 1}, {"graph-signins-list-v1-nextlink.json", 1},
+      {"elastic-eventhub-signinlogs-categories.ndjson", 5}, {"elastic-eventhub-auditlogs.ndjson", 3},
+      {"elastic-eventhub-activitylogs.ndjson", 3}, {"arm-activitylog-values-filtered.json", 1},
+      {"eventhub-auditlogs-records-envelope.json", 1}, {"eventhub-auditlogs-pim-record.json", 1},
+      {"graph-roleassignmentschedulerequests-list-v1.json", 1}, {"arm-pim-roleassignmentschedulerequests-list.json", 1}};
+  for (const auto& [file, n] : expected) {
+    auto s = split(read(file));
+    EXPECT_EQ(s.records.size(), n) << file;
+    EXPECT_TRUE(s.errors.empty()) << file;
+  }
+}
+
+TEST(RecordReader, GrowingFileWaitsForAnUnterminatedTail) {
+  const std::string text = "{\"a\":1}\n{\"b\":";
+  auto s = split(text, RecordReader::Tail::growing_file);
+  EXPECT_EQ(s.records.size(), 1u);
+  EXPECT_TRUE(s.errors.empty());
+  EXPECT_EQ(s.consumed, 8u);
+  // ...but a broken line followed by complete lines is an error, not a wait.
+  auto t = split("{\"b\":\n{\"c\":3}\n", RecordReader::Tail::growing_file);
+  EXPECT_EQ(t.errors.size(), 1u);
+  EXPECT_EQ(t.records.size(), 1u);
+  // A cut chunk always waits.
+  auto u = split("{\"b\":\n{\"c\":3}\n", RecordReader::Tail::cut_chunk);
+  EXPECT_TRUE(u.errors.empty());
+  EXPECT_EQ(u.consumed, 0u);
+}
+
+}  // namespace
+}  // namespace siem

@@ -1,0 +1,159 @@
+#include "connector/core/sink_runner.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+namespace siem {
+namespace {
+
+// A scripted sink: returns the queued results in order, then ok; records what it was sent.
+class ScriptedSink : public Sink {
+ public:
+  std::vector<SendResult> script;
+  std::vector<std::vector<std::string>> calls;
+  int starts = 0;
+  bool fail_start = false;
+  std::mutex mu;
+  void start() override {
+    std::lock_guard l(mu);
+    ++starts;
+    if (fail_start) throw SinkError("bad token");
+  }
+  SendResult send(std::span<const EventPtr> batch) override {
+    std::lock_guard l(mu);
+    std::vector<std::string> ids;
+    for (const auto& e : batch) ids.push_back(e->id);
+    calls.push_back(ids);
+    if (script.empty()) return SendResult::success();
+    auto r = script.front();
+    script.erase(script.begin());
+    return r;
+  }
+};
+
+EventPtr event(std::uint64_t seq) {
+  auto e = std::make_shared<MappedEvent>();
+  e->ack = AckHandle{0, seq};
+  e->id = "e" + std::to_string(seq);
+  e->ecs = "{}";
+  e->raw = "{\"id\":\"" + e->id + "\"}";
+  return e;
+}
+
+class SinkRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dl_path_ = std::filesystem::temp_directory_path() / ("siem-dl-" + std::to_string(::getpid()) + ".ndjson");
+    std::filesystem::remove(dl_path_);
+  }
+  void TearDown() override { std::filesystem::remove(dl_path_); }
+  SinkRunnerOptions fast() {
+    SinkRunnerOptions o;
+    o.batch_max_events = 10;
+    o.batch_timeout = std::chrono::milliseconds(5);
+    o.initial_backoff = std::chrono::milliseconds(1);
+    o.max_backoff = std::chrono::milliseconds(5);
+    return o;
+  }
+  std::filesystem::path dl_path_;
+};
+
+TEST_F(SinkRunnerTest, RetriesFromTheFirstUndeliveredEvent) {
+  AckTracker acks(1);
+  const auto s = acks.add_source();
+  acks.begin_batch(s, 5, std::string("cp"));
+  DeadLetterWriter dl(dl_path_);
+  auto sink = std::make_unique<ScriptedSink>();
+  auto* raw = sink.get();
+  raw->script.push_back(SendResult::retry_from(2, "503 busy"));
+  SinkRunner runner("test", std::move(sink), OutputFormat::ecs, fast(), acks, dl, nullptr);
+  runner.start();
+  for (std::uint64_t i = 0; i < 5; ++i) runner.enqueue(event(i));
+  runner.close();
+  runner.join();
+  ASSERT_EQ(raw->calls.size(), 2u);
+  EXPECT_EQ(raw->calls[0].size(), 5u);
+  EXPECT_EQ(raw->calls[1], (std::vector<std::string>{"e2", "e3", "e4"}));
+  EXPECT_EQ(acks.outstanding(), 0u);
+  EXPECT_EQ(runner.counters().retried.load(), 1u);
+  EXPECT_EQ(runner.counters().acked.load(), 5u);
+}
+
+TEST_F(SinkRunnerTest, RejectedEventsAreDeadLetteredAndNotResent) {
+  AckTracker acks(1);
+  const auto s = acks.add_source();
+  acks.begin_batch(s, 3, std::string("cp"));
+  DeadLetterWriter dl(dl_path_);
+  auto sink = std::make_unique<ScriptedSink>();
+  auto* raw = sink.get();
+  SendResult r = SendResult::retry_from(1, "invalid event 1");
+  r.rejected.push_back(Rejection{1, "Invalid data format (code 6)"});
+  raw->script.push_back(r);
+  SinkRunner runner("hec", std::move(sink), OutputFormat::ecs, fast(), acks, dl, nullptr);
+  runner.start();
+  for (std::uint64_t i = 0; i < 3; ++i) runner.enqueue(event(i));
+  runner.close();
+  runner.join();
+  ASSERT_EQ(raw->calls.size(), 2u);
+  EXPECT_EQ(raw->calls[1], (std::vector<std::string>{"e2"}));
+  EXPECT_EQ(acks.outstanding(), 0u);
+  EXPECT_EQ(dl.count(), 1u);
+  std::ifstream in(dl_path_);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_NE(line.find("Invalid data format"), std::string::npos);
+  EXPECT_NE(line.find("sink:hec"), std::string::npos);
+  EXPECT_NE(line.find("e1"), std::string::npos);
+}
+
+TEST_F(SinkRunnerTest, FatalHoldsEventsAndReportsUntilTheSinkRecovers) {
+  AckTracker acks(1);
+  const auto s = acks.add_source();
+  acks.begin_batch(s, 2, std::string("cp"));
+  DeadLetterWriter dl(dl_path_);
+  auto sink = std::make_unique<ScriptedSink>();
+  auto* raw = sink.get();
+  raw->script.push_back(SendResult::fatal_error("401 invalid token"));
+  raw->script.push_back(SendResult::fatal_error("401 invalid token"));
+  std::atomic<int> fatals{0};
+  SinkRunner runner("hec", std::move(sink), OutputFormat::ecs, fast(), acks, dl, [&](const std::string& msg) {
+    EXPECT_NE(msg.find("sink hec"), std::string::npos);
+    ++fatals;
+  });
+  runner.start();
+  for (std::uint64_t i = 0; i < 2; ++i) runner.enqueue(event(i));
+  runner.close();
+  runner.join();
+  EXPECT_EQ(fatals.load(), 2);
+  EXPECT_EQ(raw->calls.size(), 3u);  // two fatal attempts, then delivered
+  EXPECT_GE(raw->starts, 3);         // restarted after each fatal result
+  EXPECT_EQ(acks.outstanding(), 0u);
+  EXPECT_EQ(dl.count(), 0u);         // held, never dropped or dead-lettered
+}
+
+TEST_F(SinkRunnerTest, AbortLeavesEventsUnacknowledged) {
+  AckTracker acks(1);
+  const auto s = acks.add_source();
+  acks.begin_batch(s, 1, std::string("cp"));
+  DeadLetterWriter dl(dl_path_);
+  auto sink = std::make_unique<ScriptedSink>();
+  for (int i = 0; i < 1000; ++i) sink->script.push_back(SendResult::retry_from(0, "down"));
+  auto opts = fast();
+  opts.initial_backoff = std::chrono::milliseconds(20);
+  SinkRunner runner("down", std::move(sink), OutputFormat::ecs, opts, acks, dl, nullptr);
+  runner.start();
+  runner.enqueue(event(0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  runner.abort();
+  runner.close();
+  runner.join();
+  EXPECT_EQ(acks.outstanding(), 1u);
+  EXPECT_TRUE(acks.take_ready().empty());
+}
+
+}  // namespace
+}  // namespace siem

@@ -1,0 +1,207 @@
+#include "connector/mapping/mapper.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "connector/core/record_reader.h"
+#include "connector/mapping/cef_parser.h"
+
+namespace siem {
+namespace {
+
+struct Fixture {
+  Diagnostics diags;
+  std::shared_ptr<ConfigDocument> doc;
+  std::unique_ptr<Mapper> mapper;
+  explicit Fixture(const std::string& yaml = "{}", const std::filesystem::path& base = ".") {
+    doc = ConfigDocument::load_string(yaml, "test.yaml", diags, base);
+    auto root = doc->root();
+    mapper = Mapper::create(root.child("mappings"), root.child("enrichment"), nullptr);
+  }
+};
+
+std::string read(const std::string& name) {
+  std::ifstream in(std::string(SIEM_TEST_DATA_DIR) + "/" + name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> records_of(const std::string& file) {
+  std::vector<std::string> out;
+  RecordReader::split(read(file), [&](const RecordSlice& s) { out.emplace_back(s.json); }, [](const ReadError&) {});
+  return out;
+}
+
+const std::set<std::string> kKinds = {"alert", "asset", "enrichment", "event", "metric", "state", "pipeline_error", "signal"};
+const std::set<std::string> kCategories = {"api", "authentication", "configuration", "database", "driver", "file", "host",
+                                           "iam", "intrusion_detection", "library", "malware", "network", "package",
+                                           "process", "registry", "session", "threat", "vulnerability", "web"};
+const std::set<std::string> kTypes = {"access", "admin", "allowed", "change", "connection", "creation", "deletion",
+                                      "denied", "device", "end", "error", "group", "indicator", "info", "installation",
+                                      "protocol", "start", "user"};
+
+TEST(Mapper, EverySampleMapsToValidEcsAndStrictCef) {
+  Fixture f;
+  ASSERT_FALSE(f.diags.has_errors()) << f.diags.format();
+  std::size_t mapped = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(SIEM_TEST_DATA_DIR)) {
+    const auto name = entry.path().filename().string();
+    if (entry.path().extension() != ".json" && entry.path().extension() != ".ndjson") continue;
+    for (const auto& json : records_of(name)) {
+      RawRecord rec;
+      rec.json = json;
+      MappedEvent ev;
+      auto err = f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef), ev);
+      ASSERT_FALSE(err) << name << ": " << *err;
+      auto ecs = nlohmann::json::parse(ev.ecs);
+      EXPECT_EQ(ecs["event"]["id"], ev.id) << name;
+      EXPECT_TRUE(kKinds.count(ecs["event"]["kind"].get<std::string>())) << name;
+      for (const auto& c : ecs["event"].value("category", nlohmann::json::array())) EXPECT_TRUE(kCategories.count(c.get<std::string>())) << name << " " << c;
+      for (const auto& t : ecs["event"].value("type", nlohmann::json::array())) EXPECT_TRUE(kTypes.count(t.get<std::string>())) << name << " " << t;
+      ASSERT_TRUE(ecs.contains("@timestamp")) << name;
+      std::string cef_error;
+      auto cef = parse_cef_strict(ev.cef, &cef_error);
+      ASSERT_TRUE(cef) << name << ": " << cef_error << "\n" << ev.cef;
+      EXPECT_EQ(cef->get("externalId"), ev.id) << name;
+      ++mapped;
+    }
+  }
+  EXPECT_GE(mapped, 30u);
+}
+
+TEST(Mapper, KindDetectionOnRealPayloads) {
+  Fixture f;
+  const std::map<std::string, SourceKind> expected = {
+      {"graph-directoryaudits-list-v1.json", SourceKind::graph_directory_audit},
+      {"graph-directoryaudit-beta-update-user.json", SourceKind::graph_directory_audit},
+      {"graph-signins-list-beta-mfa-fido2.json", SourceKind::graph_sign_in},
+      {"graph-signins-list-v1-nextlink.json", SourceKind::graph_sign_in},
+      {"graph-roleassignmentschedulerequests-list-v1.json", SourceKind::graph_pim_request},
+      {"graph-roleeligibilityscheduleinstances-list-v1.json", SourceKind::graph_pim_instance},
+      {"arm-pim-roleassignmentschedulerequests-list.json", SourceKind::arm_pim_request},
+      {"arm-activitylog-event-administrative.json", SourceKind::azure_activity},
+      {"arm-activitylog-values-filtered.json", SourceKind::azure_activity},
+      {"eventhub-auditlogs-pim-record.json", SourceKind::eventhub_audit},
+      {"eventhub-auditlogs-records-envelope.json", SourceKind::eventhub_audit},
+      {"eventhub-signinlogs-record.json", SourceKind::eventhub_sign_in},
+      {"elastic-eventhub-signinlogs-categories.ndjson", SourceKind::eventhub_sign_in},
+      {"elastic-eventhub-auditlogs.ndjson", SourceKind::eventhub_audit},
+      {"elastic-eventhub-activitylogs.ndjson", SourceKind::eventhub_activity},
+      {"eventhub-activitylog-records-envelope.json", SourceKind::eventhub_activity},
+      {"token-response-client-credentials.json", SourceKind::unknown},
+  };
+  for (const auto& [file, kind] : expected) {
+    for (const auto& json : records_of(file)) {
+      RawRecord rec;
+      rec.json = json;
+      MappedEvent ev;
+      ASSERT_FALSE(f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev)) << file;
+      EXPECT_EQ(ev.kind, kind) << file << ": detected " << to_string(ev.kind);
+    }
+  }
+}
+
+TEST(Mapper, EventTimeIsTheActivityTimeNotTheExportTime) {
+  Fixture f;
+  RawRecord rec;
+  rec.json = records_of("eventhub-auditlogs-pim-record.json").at(0);
+  MappedEvent ev;
+  ASSERT_FALSE(f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev));
+  EXPECT_EQ(nlohmann::json::parse(ev.ecs)["@timestamp"], "2024-12-16T16:32:16.087Z");
+  EXPECT_EQ(ev.id, "PIM_123415");
+}
+
+TEST(Mapper, HostileUserControlledFieldsGiveOneWellFormedCefLine) {
+  Fixture f;
+  nlohmann::json r = nlohmann::json::parse(records_of("graph-signins-list-beta-failed-50126.json").at(0));
+  const std::string evil = "eve|x=1\\ cs6=pa.fake\r\nCEF:0|forged|";
+  r["userPrincipalName"] = evil;
+  r["appDisplayName"] = evil;
+  RawRecord rec;
+  rec.json = r.dump();
+  MappedEvent ev;
+  ASSERT_FALSE(f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::cef) | format_bit(OutputFormat::ecs), ev));
+  EXPECT_EQ(ev.cef.find('\n'), std::string::npos);
+  EXPECT_EQ(ev.cef.find('\r'), std::string::npos);
+  std::string err;
+  auto cef = parse_cef_strict(ev.cef, &err);
+  ASSERT_TRUE(cef) << err << "\n" << ev.cef;
+  EXPECT_EQ(cef->get("suser"), evil);
+  EXPECT_EQ(cef->get("cs4"), evil);
+  EXPECT_FALSE(cef->get("cs6").has_value());  // no injected key
+  EXPECT_EQ(nlohmann::json::parse(ev.ecs)["user"]["name"], evil);
+}
+
+TEST(Mapper, InvalidJsonIsRepairedOrReported) {
+  Fixture f;
+  MappedEvent ev;
+  RawRecord rec;
+  rec.json = R"({"id":"x1","activityDisplayName":"Add user","activityDateTime":"2026-01-01T00:00:00Z","initiatedBy":{},})";
+  ASSERT_FALSE(f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev));
+  EXPECT_NE(std::find(ev.tags.begin(), ev.tags.end(), "json_repaired"), ev.tags.end());
+  EXPECT_EQ(f.mapper->stats().repaired_json, 1u);
+  rec.json = R"({"id": "x2", "broken": )";
+  auto err = f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("invalid JSON"), std::string::npos);
+}
+
+TEST(Mapper, UnknownShapesAreKeptAndTagged) {
+  Fixture f;
+  MappedEvent ev;
+  RawRecord rec;
+  rec.json = R"({"time":"2026-01-01T00:00:00Z","category":"RiskyUsers","operationName":"Risky user","properties":{"id":"r1"},"resourceId":"/tenants/t/providers/Microsoft.aadiam"})";
+  ASSERT_FALSE(f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev));
+  EXPECT_EQ(ev.kind, SourceKind::unknown);
+  EXPECT_NE(std::find(ev.tags.begin(), ev.tags.end(), "schema_unknown"), ev.tags.end());
+  EXPECT_EQ(ev.id, "r1");
+  EXPECT_EQ(f.mapper->stats().schema_unknown, 1u);
+}
+
+class OverrideTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("siem-map-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(OverrideTest, OverridesMergeOverShippedRules) {
+  std::ofstream(dir_ / "site.yaml") << "kind: graph_sign_in\necs:\n  event.provider: {value: Contoso IdP}\n  host.os.full: null\n"
+                                       "  labels.site: {value: hq}\ncef:\n  extension:\n    cs5: {value: hq, label: site}\n";
+  Fixture f("mappings: {overrides: [site.yaml]}\n", dir_);
+  ASSERT_FALSE(f.diags.has_errors()) << f.diags.format();
+  RawRecord rec;
+  rec.json = records_of("graph-signins-list-beta-mfa-fido2.json").at(0);
+  MappedEvent ev;
+  ASSERT_FALSE(f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef), ev));
+  auto ecs = nlohmann::json::parse(ev.ecs);
+  EXPECT_EQ(ecs["event"]["provider"], "Contoso IdP");
+  EXPECT_EQ(ecs["labels"]["site"], "hq");
+  EXPECT_FALSE(ecs.contains("host"));
+  EXPECT_EQ(parse_cef_strict(ev.cef)->get("cs5"), "hq");
+}
+
+TEST_F(OverrideTest, MappingErrorsNameFileAndLine) {
+  std::ofstream(dir_ / "bad.yaml") << "kind: graph_sign_in\necs:\n  user.name: {form: userPrincipalName}\n  user.id: {from: userId, type: integr}\n";
+  Fixture f("mappings: {overrides: [bad.yaml]}\n", dir_);
+  const auto text = f.diags.format();
+  EXPECT_NE(text.find((dir_ / "bad.yaml").string() + ":3:"), std::string::npos) << text;
+  EXPECT_NE(text.find("unknown rule key 'form' (did you mean 'from'?)"), std::string::npos) << text;
+  EXPECT_NE(text.find((dir_ / "bad.yaml").string() + ":4:"), std::string::npos) << text;
+  EXPECT_NE(text.find("unknown type 'integr' (did you mean 'integer'?)"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace siem

@@ -1,0 +1,48 @@
+#include "connector/mapping/time_parse.h"
+
+#include <gtest/gtest.h>
+
+namespace siem {
+namespace {
+
+TEST(TimeParse, FormsAzureReallySends) {
+  const std::int64_t base = 1772619330000;  // 2026-03-04T10:15:30Z
+  EXPECT_EQ(parse_time_ms("2026-03-04T10:15:30Z"), base);
+  EXPECT_EQ(parse_time_ms("2026-03-04T10:15:30.1234567Z"), base + 123);
+  EXPECT_EQ(parse_time_ms("2026-03-04T10:15:30.1Z"), base + 100);
+  EXPECT_EQ(parse_time_ms("2026-03-04T11:15:30+01:00"), base);
+  EXPECT_EQ(parse_time_ms("2026-03-04T05:15:30.000-05:00"), base);
+  EXPECT_EQ(parse_time_ms("2026-03-04T11:15:30+0100"), base);
+  EXPECT_EQ(parse_time_ms("2026-03-04 10:15:30.087554000"), base + 87);
+  EXPECT_EQ(parse_time_ms("2026-03-04T10:15:30"), base);  // no zone: UTC
+  EXPECT_EQ(parse_time_ms("3/4/2026 10:15:30 AM"), base);
+  EXPECT_EQ(parse_time_ms("11/14/2025 1:48:53 AM"), parse_time_ms("2025-11-14T01:48:53Z"));
+  EXPECT_EQ(parse_time_ms("11/14/2025 1:48:53 PM"), parse_time_ms("2025-11-14T13:48:53Z"));
+  EXPECT_EQ(parse_time_ms("11/14/2025 12:05:00 AM"), parse_time_ms("2025-11-14T00:05:00Z"));
+  EXPECT_EQ(parse_time_ms("1772619330"), base);
+  EXPECT_EQ(parse_time_ms("1772619330123"), base + 123);
+  EXPECT_EQ(parse_time_ms(" 2026-03-04T10:15:30Z "), base);
+}
+
+TEST(TimeParse, RejectsGarbage) {
+  for (const char* bad : {"", "yesterday", "2026-13-04T10:15:30Z", "2026-03-04T25:15:30Z", "2026-03-04T10:15:30Zjunk",
+                          "13/45/2026 1:00:00 AM", "2026/03/04", "11/14/2025 13:48:53 PM"})
+    EXPECT_FALSE(parse_time_ms(bad).has_value()) << bad;
+}
+
+TEST(TimeParse, FormatsUtcMilliseconds) {
+  EXPECT_EQ(format_time_ms(1772619330123), "2026-03-04T10:15:30.123Z");
+  EXPECT_EQ(format_time_ms(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_time_ms(951782400000), "2000-02-29T00:00:00.000Z");
+}
+
+TEST(TimeParse, IsoDurations) {
+  EXPECT_EQ(parse_iso_duration_ms("PT5H"), 5 * 3600 * 1000);
+  EXPECT_EQ(parse_iso_duration_ms("PT90S"), 90 * 1000);
+  EXPECT_EQ(parse_iso_duration_ms("P1DT2H30M"), (24 * 3600 + 2 * 3600 + 30 * 60) * 1000LL);
+  EXPECT_FALSE(parse_iso_duration_ms("5H"));
+  EXPECT_FALSE(parse_iso_duration_ms("PT"));
+}
+
+}  // namespace
+}  // namespace siem
