@@ -586,7 +586,17 @@ Secret ConfigNode::secret(std::string_view key, bool required) const {
   }
   const std::string& raw = n->Scalar();
   if (raw.rfind("file:", 0) == 0) {
-    std::filesystem::path p = trim(std::string_view(raw).substr(5));
+    // The path itself may use ${VAR} (e.g. file:${CREDENTIALS_DIRECTORY}/graph-secret).
+    std::string path_text, missing_var;
+    if (!expand_env(trim(std::string_view(raw).substr(5)), path_text, missing_var)) {
+      error_at(key, fmt::format("environment variable '{}' in the secret file path is not set", missing_var));
+      return {};
+    }
+    if (path_text.empty()) {
+      error_at(key, "secret 'file:' needs a path, e.g. file:/run/secrets/graph-client-secret");
+      return {};
+    }
+    std::filesystem::path p = path_text;
     if (p.is_relative()) p = base_dir() / p;
     std::ifstream in(p, std::ios::binary);
     if (!in) {

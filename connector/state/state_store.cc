@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -133,7 +134,11 @@ std::optional<std::string> StateStore::get(std::string_view key) const {
   header >> magic >> version >> length >> crc_hex;
   if (magic != kMagic) throw corrupt("bad magic");
   if (version != kVersion) throw corrupt(fmt::format("unsupported format version {}", version));
-  if (header.fail() || crc_hex.size() != 8) throw corrupt("malformed header");
+  std::string rest;
+  if (header.fail() || crc_hex.size() != 8 || !std::all_of(crc_hex.begin(), crc_hex.end(), [](unsigned char c) {
+        return std::isxdigit(c) != 0;
+      }) || (header >> rest))
+    throw corrupt("malformed header");
   const std::string_view payload = std::string_view(content).substr(nl + 1);
   if (payload.size() != length)
     throw corrupt(fmt::format("payload is {} bytes, header says {} (torn write)", payload.size(), length));

@@ -5,6 +5,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+
+#include <unistd.h>
 
 namespace siem {
 namespace {
@@ -137,6 +140,139 @@ TEST(ConfigNode, Timestamps) {
   EXPECT_TRUE(l->diags.has_errors());
 }
 
+TEST(ConfigNode, SizesAndMalformedSizes) {
+  auto l = load("a: 512KiB\nb: 1GB\nc: 1048576\nd: 12 parsecs\ne: -3MiB\n");
+  auto root = l->doc->root();
+  EXPECT_EQ(root.bytes("a", 0), 512u * 1024);
+  EXPECT_EQ(root.bytes("b", 0), 1'000'000'000u);
+  EXPECT_EQ(root.bytes("c", 0), 1'048'576u);
+  EXPECT_EQ(root.bytes("d", 7), 7u);
+  EXPECT_EQ(root.bytes("e", 9), 9u);
+  const auto text = l->diags.format();
+  EXPECT_NE(text.find("test.yaml:4:4: error: d: expected a size"), std::string::npos) << text;
+  EXPECT_NE(text.find("test.yaml:5:4: error: e: expected a size"), std::string::npos) << text;
+}
+
+TEST(ConfigNode, MalformedDurationAndBooleanAndRange) {
+  auto l = load("pipeline:\n  drain_timeout: 10 minutes\n  enabled: maybe\n  workers: 500\n");
+  auto p = l->doc->root().child("pipeline");
+  EXPECT_EQ(p.duration("drain_timeout", std::chrono::seconds(30)), std::chrono::seconds(30));
+  EXPECT_TRUE(p.boolean("enabled", true));
+  EXPECT_EQ(p.integer("workers", 2, 1, 64), 2);
+  const auto text = l->diags.format();
+  EXPECT_NE(text.find("test.yaml:2:18: error: pipeline.drain_timeout: expected a duration"), std::string::npos) << text;
+  EXPECT_NE(text.find("test.yaml:3:12: error: pipeline.enabled: expected true or false, found 'maybe'"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("test.yaml:4:12: error: pipeline.workers: 500 is out of range [1, 64]"), std::string::npos)
+      << text;
+}
+
+TEST(ConfigNode, StructureTypeErrors) {
+  auto l = load("sources: {name: a}\nsinks:\n  - just-a-string\nenrichment: [1]\nlist: {a: 1}\n");
+  auto root = l->doc->root();
+  EXPECT_TRUE(root.list("sources").empty());
+  EXPECT_TRUE(root.list("sinks").empty());
+  EXPECT_FALSE(root.child("enrichment").valid());
+  EXPECT_TRUE(root.string_list("list").empty());
+  const auto text = l->diags.format();
+  EXPECT_NE(text.find("test.yaml:1:10: error: sources: expected a list, found a mapping"), std::string::npos) << text;
+  EXPECT_NE(text.find("test.yaml:3:5: error: sinks[0]: expected a mapping of keys, found a scalar"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("test.yaml:4:13: error: enrichment: expected a mapping of keys, found a list"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("test.yaml:5:7: error: list: expected a list of strings, found a mapping"), std::string::npos)
+      << text;
+}
+
+TEST(ConfigNode, UnknownKeysOnlyInVisitedMappingsAndNestedPaths) {
+  auto l = load("sources:\n  - name: a\n    auth:\n      method: client_secret\n      cliend_id: x\n"
+                "unvisited:\n  whatever: 1\n");
+  auto src = l->doc->root().list("sources");
+  auto auth = src[0].child("auth");
+  (void)src[0].string("name");
+  (void)auth.string("method");
+  (void)auth.string("client_id");
+  l->doc->report_unknown_keys();
+  const auto text = l->diags.format();
+  EXPECT_NE(text.find("test.yaml:5:7: error: sources[0].auth: unknown key 'cliend_id' (did you mean 'client_id'?)"),
+            std::string::npos)
+      << text;
+  // The root was visited: 'unvisited' is unknown there; its own children are not reported again.
+  EXPECT_NE(text.find("test.yaml:6:1: error: unknown key 'unvisited'"), std::string::npos) << text;
+  EXPECT_EQ(text.find("whatever"), std::string::npos) << text;
+}
+
+TEST(ConfigNode, RequiredValuesAndEmptyStrings) {
+  auto l = load("name: ''\n");
+  auto root = l->doc->root();
+  EXPECT_EQ(root.required_string("name"), "");
+  EXPECT_TRUE(root.secret("token", /*required=*/true).empty());
+  EXPECT_FALSE(root.existing_file("ca_file", /*required=*/true).has_value());
+  const auto text = l->diags.format();
+  EXPECT_NE(text.find("test.yaml:1:7: error: name: must not be empty"), std::string::npos) << text;
+  EXPECT_NE(text.find("missing required secret 'token'"), std::string::npos) << text;
+  EXPECT_NE(text.find("missing required key 'ca_file'"), std::string::npos) << text;
+}
+
+TEST(ConfigNode, SecretFilePathMayUseEnvironment) {
+  const auto dir = std::filesystem::temp_directory_path() / ("siem-secret-env-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "hec-token") << "0000-token\r\n";
+  ::setenv("SIEM_TEST_CRED_DIR", dir.c_str(), 1);
+  ::unsetenv("SIEM_TEST_NO_DIR");
+  auto l = load("a: file:${SIEM_TEST_CRED_DIR}/hec-token\nb: file:${SIEM_TEST_NO_DIR}/x\nc: 'file:'\n");
+  auto root = l->doc->root();
+  EXPECT_EQ(root.secret("a").reveal(), "0000-token");
+  EXPECT_TRUE(root.secret("b").empty());
+  EXPECT_TRUE(root.secret("c").empty());
+  const auto text = l->diags.format();
+  EXPECT_NE(text.find("test.yaml:2:4: error: b: environment variable 'SIEM_TEST_NO_DIR'"), std::string::npos) << text;
+  EXPECT_NE(text.find("test.yaml:3:4: error: c: secret 'file:' needs a path"), std::string::npos) << text;
+  EXPECT_EQ(text.find("0000-token"), std::string::npos) << text;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConfigNode, MissingEnvironmentSecretNamesVariableNotValue) {
+  ::unsetenv("SIEM_TEST_MISSING_SECRET");
+  auto l = load("auth:\n  client_secret: ${SIEM_TEST_MISSING_SECRET}\n");
+  EXPECT_TRUE(l->doc->root().child("auth").secret("client_secret", true).empty());
+  EXPECT_NE(l->diags.format().find("test.yaml:2:18: error: auth.client_secret: environment variable "
+                                   "'SIEM_TEST_MISSING_SECRET' for this secret is not set"),
+            std::string::npos)
+      << l->diags.format();
+}
+
+TEST(ConfigNode, RelativePathsResolveAgainstConfigDirectory) {
+  auto l = load("state_dir: state\nabs: /var/lib/x\n", "/etc/siem-connector");
+  auto root = l->doc->root();
+  EXPECT_EQ(root.file_path("state_dir"), std::filesystem::path("/etc/siem-connector/state"));
+  EXPECT_EQ(root.file_path("abs"), std::filesystem::path("/var/lib/x"));
+}
+
+TEST(ConfigNode, LoadFileReportsMissingFileAndSyntaxLine) {
+  Diagnostics d1;
+  auto missing = ConfigDocument::load_file("/nonexistent/siem.yaml", d1);
+  EXPECT_FALSE(missing->root().valid());
+  EXPECT_NE(d1.format().find("/nonexistent/siem.yaml: error: cannot read the configuration file"), std::string::npos)
+      << d1.format();
+
+  const auto file = std::filesystem::temp_directory_path() / ("siem-bad-" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(file) << "sources:\n  - name: a\n    type: file\n   path: x\n";
+  Diagnostics d2;
+  auto bad = ConfigDocument::load_file(file, d2);
+  EXPECT_FALSE(bad->root().valid());
+  EXPECT_NE(d2.format().find(file.string() + ":4:"), std::string::npos) << d2.format();
+  std::filesystem::remove(file);
+}
+
+TEST(ConfigNode, RootMustBeAMapping) {
+  auto l = load("- a\n- b\n");
+  EXPECT_NE(l->diags.format().find("test.yaml:1:1: error: the configuration must be a mapping"), std::string::npos)
+      << l->diags.format();
+}
+
 TEST(Durations, Forms) {
   using std::chrono::milliseconds;
   EXPECT_EQ(parse_duration("250ms"), milliseconds(250));
@@ -152,11 +288,17 @@ TEST(Durations, Forms) {
   EXPECT_FALSE(parse_duration("-5s"));
   EXPECT_FALSE(parse_duration("10x"));
   EXPECT_FALSE(parse_duration("s"));
+  EXPECT_FALSE(parse_duration("1h30"));
+  EXPECT_FALSE(parse_duration("ms"));
+  EXPECT_FALSE(parse_duration("1H"));
 }
 
 TEST(DidYouMean, OnlyPlausibleTypos) {
   EXPECT_EQ(did_you_mean("lookbak", {"lookback", "start_at"}), "lookback");
   EXPECT_FALSE(did_you_mean("zzzzzz", {"lookback", "start_at"}));
+  EXPECT_EQ(did_you_mean("poll_intervall", {"poll_interval", "lookback", "tenant_id"}), "poll_interval");
+  EXPECT_EQ(did_you_mean("fromat", {"format", "path"}), "format");
+  EXPECT_FALSE(did_you_mean("x", {}));
 }
 
 }  // namespace

@@ -1,11 +1,13 @@
 #include "connector/state/state_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -133,6 +135,109 @@ TEST_F(StateStoreTest, SecondProcessIsLockedOut) {
     FAIL() << "second StateStore on the same dir was allowed";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("in use by another siem-connector process"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(StateStoreTest, LockIsHeldAcrossProcessesAndReleasedOnClose) {
+  auto store = std::make_unique<StateStore>(dir_);
+  store->put("checkpoint.src", "v1");
+  // A child process (as a second connector would be) must be refused while we hold the lock.
+  const auto child_can_open = [this] {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      try {
+        StateStore other(dir_);
+        ::_exit(0);
+      } catch (const std::runtime_error& e) {
+        ::_exit(std::string(e.what()).find("in use by another siem-connector process") != std::string::npos ? 10 : 11);
+      } catch (...) {
+        ::_exit(12);
+      }
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  EXPECT_EQ(child_can_open(), 10);
+  store.reset();
+  EXPECT_EQ(child_can_open(), 0);
+  StateStore again(dir_);
+  EXPECT_EQ(again.get("checkpoint.src"), "v1");
+}
+
+TEST_F(StateStoreTest, TrailingGarbageAndBadHeadersAreCorrupt) {
+  std::filesystem::path file;
+  std::string full;
+  {
+    StateStore s(dir_);
+    s.put("k", "payload");
+    file = s.file_for("k");
+    full = read(file);
+  }
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {full + "x", "torn write"},
+      {"SIEMSTATE 2 7 00000000\npayload", "unsupported format version 2"},
+      {"NOTSTATE 1 7 00000000\npayload", "bad magic"},
+      {"SIEMSTATE 1 seven 00000000\npayload", "malformed header"},
+      {"", "empty or truncated"},
+  };
+  for (const auto& [content, expected] : cases) {
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
+    StateStore s(dir_);
+    try {
+      (void)s.get("k");
+      ADD_FAILURE() << "accepted: " << content;
+    } catch (const StateCorruptError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST_F(StateStoreTest, EveryBitFlipIsDetected) {
+  std::filesystem::path file;
+  std::string full;
+  {
+    StateStore s(dir_);
+    s.put("checkpoint.src", R"({"skiptoken":"abc","window_end":"2026-11-01T00:00:00Z"})");
+    file = s.file_for("checkpoint.src");
+    full = read(file);
+  }
+  StateStore s(dir_);
+  for (std::size_t i = 0; i < full.size(); ++i) {
+    std::string damaged = full;
+    damaged[i] = static_cast<char>(damaged[i] ^ 0x04);
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << damaged;
+    EXPECT_THROW((void)s.get("checkpoint.src"), StateCorruptError) << "flip at byte " << i;
+  }
+}
+
+TEST_F(StateStoreTest, PutLeavesNoTemporaryFilesAndIsPrivate) {
+  StateStore s(dir_);
+  s.put("checkpoint.a", "1");
+  s.put("checkpoint.a", "2");
+  std::size_t state_files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_NE(e.path().extension(), ".tmp") << e.path();
+    if (e.path().extension() == ".state") {
+      ++state_files;
+      const auto perms = std::filesystem::status(e.path()).permissions();
+      EXPECT_EQ(perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all),
+                std::filesystem::perms::none);
+    }
+  }
+  EXPECT_EQ(state_files, 1u);
+}
+
+TEST_F(StateStoreTest, UnusableDirectoryIsAClearError) {
+  std::filesystem::create_directories(dir_);
+  const auto blocker = dir_ / "not-a-dir";
+  std::ofstream(blocker) << "x";
+  try {
+    StateStore s(blocker / "state");
+    FAIL() << "a state_dir below a regular file was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot create state_dir"), std::string::npos) << e.what();
   }
 }
 
