@@ -2,30 +2,64 @@
 # Builds siem-connector and runs the main job once on the bundled quickstart configuration:
 # realistic Entra ID / Azure privileged-access activity, mapped to CEF on the terminal and to ECS
 # in build/quickstart/events.ecs.ndjson, then a summary (events per source, detection and sink).
+# When config/quickstart.yaml pulls from the bundled Graph/ARM emulator, the emulator is started
+# on 127.0.0.1 first and stopped on exit.
+#   SIEM_JOBS=N                  build parallelism (default 2)
+#   SIEM_QUICKSTART_TIMEOUT=S    upper bound for the run in seconds (default 300)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"${SIEM_JOBS:-2}" --target siem-connector
+targets=(siem-connector)
+if cmake --build build --target help | grep -q '^siem-emulator:'; then
+  targets+=(siem-emulator)
+fi
+cmake --build build -j"${SIEM_JOBS:-2}" --target "${targets[@]}"
 
 # Every quickstart run starts from scratch so it always shows the whole data set.
 rm -rf build/quickstart
 mkdir -p build/quickstart
 
 emulator_pid=""
-cleanup() { [ -n "$emulator_pid" ] && kill "$emulator_pid" 2>/dev/null || true; }
+cleanup() {
+  if [ -n "$emulator_pid" ]; then
+    kill "$emulator_pid" 2>/dev/null || true
+    wait "$emulator_pid" 2>/dev/null || true
+  fi
+}
 trap cleanup EXIT
-if grep -q 'siem-emulator' config/quickstart.yaml && [ -x build/siem-emulator ]; then
+trap 'exit 130' INT TERM
+
+if grep -q 'SIEM_EMULATOR_URL\|siem-emulator' config/quickstart.yaml; then
+  if [ ! -x build/siem-emulator ]; then
+    echo "quickstart: config/quickstart.yaml needs build/siem-emulator, which was not built" >&2
+    exit 1
+  fi
   build/siem-emulator --listen 127.0.0.1:0 --port-file build/quickstart/emulator.port \
-    --pki-dir build/quickstart/pki &
+    --pki-dir build/quickstart/pki >build/quickstart/emulator.log 2>&1 &
   emulator_pid=$!
-  for _ in $(seq 1 100); do [ -s build/quickstart/emulator.port ] && break; sleep 0.1; done
-  export SIEM_EMULATOR_URL="https://127.0.0.1:$(cat build/quickstart/emulator.port)"
+  for _ in $(seq 1 100); do
+    [ -s build/quickstart/emulator.port ] && break
+    kill -0 "$emulator_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ ! -s build/quickstart/emulator.port ]; then
+    echo "quickstart: the emulator did not start within 10s; its log:" >&2
+    cat build/quickstart/emulator.log >&2 || true
+    exit 1
+  fi
+  SIEM_EMULATOR_URL="https://127.0.0.1:$(cat build/quickstart/emulator.port)"
+  export SIEM_EMULATOR_URL
+  echo "quickstart: emulator listening on $SIEM_EMULATOR_URL" >&2
 fi
 
 status=0
-build/siem-connector run -c config/quickstart.yaml --once || status=$?
+timeout --kill-after=30 "${SIEM_QUICKSTART_TIMEOUT:-300}" \
+  build/siem-connector run -c config/quickstart.yaml --once || status=$?
+if [ "$status" -eq 124 ]; then
+  echo "quickstart: the run did not finish within ${SIEM_QUICKSTART_TIMEOUT:-300}s" >&2
+fi
 echo
 echo "ECS events written to build/quickstart/events.ecs.ndjson ($(wc -l < build/quickstart/events.ecs.ndjson 2>/dev/null || echo 0) lines)"
 # Exit status 3 means "done, some records were dead-lettered": the quickstart data has none.
