@@ -1,0 +1,84 @@
+// The Entra ID token / Microsoft Graph / Azure Resource Manager emulator behind `siem-emulator`
+// and the component tests. It registers its routes on an httpd::HttpServer:
+//   POST /{tenant}/oauth2/v2.0/token              client secret, certificate (private_key_jwt) and
+//                                                 federated assertions; Entra-shaped AADSTS errors
+//   GET  /metadata/identity/oauth2/token          IMDS managed identity (needs `Metadata: true`)
+//   GET  /{v1.0|beta}/auditLogs/{directoryAudits|signIns}
+//   GET  /v1.0/roleManagement/directory/{roleAssignmentScheduleRequests, roleEligibilityScheduleRequests,
+//        roleAssignmentScheduleInstances, roleEligibilityScheduleInstances, roleAssignments}
+//   GET  /subscriptions/{id}/providers/Microsoft.Insights/eventtypes/management/values
+//   GET  {scope}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests
+//   admin: GET /_emulator/stats, POST /_emulator/{faults,records,late,expire-tokens,reset-stats,throttle}
+// `$filter` time terms (ge/gt/le/lt/eq joined by `and`) are evaluated for real; unknown terms get
+// a Graph/ARM-shaped 400. Paging uses `$top` (max 1000) and an opaque `$skiptoken`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tools/emulator/server/http_server.h"
+
+namespace siem::emulator {
+
+using Clock = std::chrono::system_clock;
+
+struct AppRegistration {
+  std::string tenant_id;
+  std::string client_id;
+  std::string client_secret;            // empty: no secret credential
+  bool secret_expired = false;          // AADSTS7000222 when the secret is used
+  std::filesystem::path certificate;    // PEM certificate for private_key_jwt (empty: none)
+  // Workload identity federation: accepted assertion issuer/subject, signed by `federation_cert`.
+  std::string federated_issuer;
+  std::string federated_subject;
+  std::filesystem::path federation_cert;
+};
+
+struct Options {
+  std::vector<AppRegistration> apps;
+  std::chrono::seconds token_lifetime{3599};
+  std::vector<std::string> subscriptions;      // Activity Log / ARM PIM scopes
+  bool seed = true;                            // generate the privileged-access scenario
+  Clock::time_point now = Clock::now();        // seed anchor
+  // Identity-and-access reports budget (requests per 10 s per tenant); 0 = unlimited.
+  int reports_limit_per_10s = 0;
+};
+
+// Parses/prints Graph timestamps (ISO-8601 UTC, up to 7 fractional digits) as epoch microseconds.
+std::optional<std::int64_t> parse_time_us(std::string_view text);
+std::string format_time(std::int64_t epoch_us);  // "2026-11-25T06:12:00.1234567Z"
+
+class Emulator {
+ public:
+  Emulator(Options options, httpd::HttpServer& server);
+  ~Emulator();
+  Emulator(const Emulator&) = delete;
+  Emulator& operator=(const Emulator&) = delete;
+
+  // Collections: directoryAudits, signIns, roleAssignmentScheduleRequests, roleEligibilityScheduleRequests,
+  // roleAssignmentScheduleInstances, roleEligibilityScheduleInstances, roleAssignments, activity,
+  // armRoleAssignmentScheduleRequests.
+  void add_record(const std::string& collection, nlohmann::json record);
+  std::size_t record_count(const std::string& collection) const;
+  std::vector<nlohmann::json> records(const std::string& collection) const;
+  // Invalidates every issued token (the next Graph/ARM call gets 401).
+  void expire_tokens();
+  nlohmann::json stats() const;
+  void reset_stats();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The seeded privileged-access scenario (records keyed by collection), times relative to `now`.
+std::vector<std::pair<std::string, nlohmann::json>> seed_records(Clock::time_point now, const std::string& tenant_id,
+                                                                  const std::vector<std::string>& subscriptions);
+
+}  // namespace siem::emulator

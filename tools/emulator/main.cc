@@ -1,0 +1,127 @@
+// siem-emulator: serves the Entra ID token endpoint, Microsoft Graph activity/PIM APIs and Azure
+// Resource Manager Activity Log / PIM APIs over HTTPS on loopback, seeded with a privileged-access
+// scenario. See emulator.h for the routes and docs/sources.md for the admin API.
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include "tools/emulator/emulator.h"
+#include "tools/emulator/server/pki.h"
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_signal(int) { g_stop = 1; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"siem-emulator: Entra ID / Microsoft Graph / Azure Resource Manager emulator (loopback HTTPS)"};
+  std::string listen = "127.0.0.1:0";
+  std::string port_file, pki_dir, cert, key;
+  siem::emulator::AppRegistration reg;
+  reg.tenant_id = "00000000-0000-0000-0000-00000000e1d0";
+  reg.client_id = "00000000-0000-0000-0000-0000000000a1";
+  reg.client_secret = "emulator-client-secret";
+  std::string client_cert, federation_cert;
+  std::vector<std::string> subscriptions;
+  long token_lifetime = 3599;
+  int reports_limit = 0;
+  bool no_seed = false, plain = false;
+  std::vector<std::string> faults;
+  app.add_option("--listen", listen, "address:port to listen on (port 0 = ephemeral)")->capture_default_str();
+  app.add_option("--port-file", port_file, "write the bound port to this file once listening");
+  app.add_option("--pki-dir", pki_dir, "generate a CA + localhost certificate here (ca.pem is what clients trust)");
+  app.add_option("--cert", cert, "server certificate chain (PEM) instead of --pki-dir");
+  app.add_option("--key", key, "server private key (PEM) for --cert");
+  app.add_flag("--plain-http", plain, "serve plain HTTP (tests only)");
+  app.add_option("--tenant", reg.tenant_id, "tenant id of the registered app")->capture_default_str();
+  app.add_option("--client-id", reg.client_id, "client id of the registered app")->capture_default_str();
+  app.add_option("--client-secret", reg.client_secret, "client secret of the registered app (empty: none)");
+  app.add_flag("--secret-expired", reg.secret_expired, "answer AADSTS7000222 (expired secret) for the right secret");
+  app.add_option("--client-cert", client_cert, "PEM certificate that verifies private_key_jwt assertions");
+  app.add_option("--federated-issuer", reg.federated_issuer, "accepted federated assertion issuer");
+  app.add_option("--federated-subject", reg.federated_subject, "accepted federated assertion subject");
+  app.add_option("--federation-cert", federation_cert, "PEM certificate that verifies federated assertions");
+  app.add_option("--subscription", subscriptions, "Azure subscription id served by the Activity Log (repeatable)");
+  app.add_option("--token-lifetime", token_lifetime, "access token lifetime in seconds")->capture_default_str();
+  app.add_option("--reports-limit", reports_limit, "directoryAudits/signIns requests allowed per 10 s per tenant (0 = unlimited)");
+  app.add_flag("--no-seed", no_seed, "start with no records");
+  app.add_option("--fault", faults, "PATH_PREFIX:STATUS:COUNT[:RETRY_AFTER] or PATH_PREFIX:drop:COUNT or PATH_PREFIX:delay-MS:COUNT");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) throw std::runtime_error("--listen must be address:port, got '" + listen + "'");
+    siem::httpd::ServerOptions so;
+    so.address = listen.substr(0, colon);
+    so.port = static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1)));
+    std::optional<siem::httpd::Pki> pki;
+    if (!plain) {
+      so.tls = true;
+      if (!cert.empty()) {
+        so.cert_file = cert;
+        so.key_file = key.empty() ? cert : key;
+      } else {
+        if (pki_dir.empty()) throw std::runtime_error("give --pki-dir (generated certificate) or --cert/--key, or --plain-http");
+        pki.emplace(pki_dir, "siem-emulator CA");
+        auto paths = pki->issue_server("server", {"localhost", "127.0.0.1"}, 30);
+        so.cert_file = paths.cert.string();
+        so.key_file = paths.key.string();
+      }
+    }
+    if (subscriptions.empty()) subscriptions.push_back("00000000-0000-0000-0000-0000000005b1");
+    reg.certificate = client_cert;
+    reg.federation_cert = federation_cert;
+    siem::emulator::Options eo;
+    eo.apps.push_back(reg);
+    eo.subscriptions = subscriptions;
+    eo.token_lifetime = std::chrono::seconds(token_lifetime);
+    eo.seed = !no_seed;
+    eo.reports_limit_per_10s = reports_limit;
+
+    siem::httpd::HttpServer server(so);
+    siem::emulator::Emulator emulator(eo, server);
+    for (const auto& spec : faults) {
+      // PATH_PREFIX:STATUS:COUNT[:RETRY_AFTER]
+      std::vector<std::string> parts;
+      std::size_t start = 0;
+      for (std::size_t p; (p = spec.find(':', start)) != std::string::npos; start = p + 1) parts.push_back(spec.substr(start, p - start));
+      parts.push_back(spec.substr(start));
+      if (parts.size() < 3) throw std::runtime_error("--fault '" + spec + "': expected PATH_PREFIX:STATUS:COUNT[:RETRY_AFTER]");
+      siem::httpd::Fault f;
+      f.path_prefix = parts[0];
+      f.count = std::stoi(parts[2]);
+      if (parts[1] == "drop") f.drop_connection = true;
+      else if (parts[1].rfind("delay-", 0) == 0) f.delay = std::chrono::milliseconds(std::stoi(parts[1].substr(6)));
+      else f.status = std::stoi(parts[1]);
+      if (parts.size() > 3) f.headers.emplace_back("Retry-After", parts[3]);
+      if (f.status == 429) f.body = R"({"error":{"code":"TooManyRequests","message":"Please retry again later."}})";
+      server.add_fault(std::move(f));
+    }
+    server.start();
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::cout << "siem-emulator listening on " << server.base_url() << " (tenant " << reg.tenant_id << ", client "
+              << reg.client_id << ")" << (pki ? ", trust " + pki->ca_pem().string() : std::string()) << std::endl;
+    if (!port_file.empty()) {
+      std::string tmp = port_file + ".tmp";
+      {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << server.port() << "\n";
+      }
+      std::rename(tmp.c_str(), port_file.c_str());
+    }
+    while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    server.stop();
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "siem-emulator: " << e.what() << std::endl;
+    return 2;
+  }
+}

@@ -1,0 +1,341 @@
+// The seeded privileged-access scenario. Shapes follow the real Graph/ARM samples in tests/data
+// (directoryAudit, signIn beta, unifiedRoleAssignmentScheduleRequest, EventData, ARM PIM request);
+// every time is relative to `now` so the scenario always sits inside the sources' first window.
+#include <cstdio>
+
+#include "tools/emulator/emulator.h"
+
+namespace siem::emulator {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kGlobalAdmin = "62e90394-69f5-4237-9190-012177145e10";
+constexpr const char* kPrivRoleAdmin = "e8611ab8-c189-46e8-94e1-60213ab1f814";
+constexpr const char* kSecurityAdmin = "194ae4cb-b126-40b2-bd5b-6091b380977d";
+constexpr const char* kGroupsAdmin = "fdd7a751-b60b-444a-984c-02652fe8fa1c";
+constexpr const char* kAzureOwner = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+
+struct Person {
+  const char* id;
+  const char* name;
+  const char* upn;
+  const char* ip;
+};
+constexpr Person kAlice{"5d6f3a2e-1b0c-4e8f-9a7d-2c4b6e8f0a11", "Alice Admin", "alice.admin@contoso.com", "203.0.113.10"};
+constexpr Person kBob{"728309ae-1a37-4937-9afe-e35d964db09b", "Bob Helpdesk", "bob@contoso.com", "198.51.100.23"};
+constexpr Person kBreakGlass{"0b6c1f5e-9d8a-4c3b-8e2f-7a1d5c9b3e00", "Emergency Access 01", "breakglass01@contoso.onmicrosoft.com", "192.0.2.77"};
+constexpr Person kEve{"9f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", "Eve Contractor", "eve.contractor@contoso.com", "45.155.205.233"};
+
+std::string seeded_guid(unsigned n, unsigned salt) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-a%03x-%012x", 0x5eed0000u + salt, n & 0xffffu, (n >> 4) & 0xfffu,
+                salt & 0xfffu, n * 2654435761u);
+  return buf;
+}
+
+json user_initiator(const Person& p) {
+  return {{"user",
+           {{"id", p.id}, {"displayName", p.name}, {"userPrincipalName", p.upn}, {"ipAddress", p.ip}, {"userType", "Member"}}},
+          {"app", nullptr}};
+}
+
+json user_target(const Person& p) {
+  return {{"id", p.id}, {"displayName", p.name}, {"type", "User"}, {"userPrincipalName", p.upn}, {"modifiedProperties", json::array()}};
+}
+
+json role_target(const char* template_id, const char* name) {
+  return {{"id", template_id}, {"displayName", name}, {"type", "Role"}, {"modifiedProperties", json::array()}};
+}
+
+json audit(const std::string& id, std::int64_t t, const char* category, const char* activity, const char* service,
+           const char* op, json initiator, json targets, json details = json::array(), const char* result = "success") {
+  return {{"id", id},
+          {"category", category},
+          {"correlationId", seeded_guid(static_cast<unsigned>(t / 1000000), 7)},
+          {"result", result},
+          {"resultReason", ""},
+          {"activityDisplayName", activity},
+          {"activityDateTime", format_time(t)},
+          {"loggedByService", service},
+          {"operationType", op},
+          {"initiatedBy", std::move(initiator)},
+          {"targetResources", std::move(targets)},
+          {"additionalDetails", std::move(details)}};
+}
+
+json sign_in(const std::string& id, std::int64_t t, const char* type, const Person& p, const char* app, json extra) {
+  json s = {{"id", id},
+            {"createdDateTime", format_time(t)},
+            {"userDisplayName", p.name},
+            {"userPrincipalName", p.upn},
+            {"userId", p.id},
+            {"appId", "de8bc8b5-d9f9-48b1-a8ad-b748da725064"},
+            {"appDisplayName", app},
+            {"ipAddress", p.ip},
+            {"clientAppUsed", "Browser"},
+            {"correlationId", seeded_guid(static_cast<unsigned>(t / 1000000), 11)},
+            {"conditionalAccessStatus", "success"},
+            {"isInteractive", std::string(type) == "interactiveUser"},
+            {"signInEventTypes", {type}},
+            {"authenticationRequirement", "multiFactorAuthentication"},
+            {"riskDetail", "none"},
+            {"riskLevelAggregated", "none"},
+            {"riskLevelDuringSignIn", "none"},
+            {"riskState", "none"},
+            {"riskEventTypes_v2", json::array()},
+            {"resourceDisplayName", "Microsoft Graph"},
+            {"resourceId", "00000003-0000-0000-c000-000000000000"},
+            {"status", {{"errorCode", 0}, {"failureReason", nullptr}, {"additionalDetails", nullptr}}},
+            {"deviceDetail",
+             {{"deviceId", "3c1c9e0b-7f1e-4b9b-9d2f-61c2c6f4a8e1"},
+              {"displayName", "CONTOSO-PAW-01"},
+              {"operatingSystem", "Windows 10"},
+              {"browser", "Edge 120.0"},
+              {"isCompliant", true},
+              {"isManaged", true},
+              {"trustType", "Azure AD joined"}}},
+            {"location", {{"city", "Redmond"}, {"state", "Washington"}, {"countryOrRegion", "US"}}},
+            {"appliedConditionalAccessPolicies", json::array()}};
+  for (auto& [k, v] : extra.items()) s[k] = v;
+  return s;
+}
+
+json pim_request(const std::string& id, std::int64_t t, const char* action, const Person& principal, const char* role,
+                 const char* justification, const char* status, const char* expiration_type, const char* duration) {
+  return {{"id", id},
+          {"status", status},
+          {"createdDateTime", format_time(t)},
+          {"completedDateTime", format_time(t + 1'000'000)},
+          {"approvalId", nullptr},
+          {"customData", nullptr},
+          {"action", action},
+          {"principalId", principal.id},
+          {"roleDefinitionId", role},
+          {"directoryScopeId", "/"},
+          {"appScopeId", nullptr},
+          {"isValidationOnly", false},
+          {"targetScheduleId", id},
+          {"justification", justification},
+          {"createdBy", {{"application", nullptr}, {"device", nullptr}, {"user", {{"displayName", nullptr}, {"id", principal.id}}}}},
+          {"scheduleInfo",
+           {{"startDateTime", format_time(t)},
+            {"recurrence", nullptr},
+            {"expiration", {{"type", expiration_type}, {"endDateTime", nullptr}, {"duration", duration ? json(duration) : json(nullptr)}}}}},
+          {"ticketInfo", {{"ticketNumber", nullptr}, {"ticketSystem", nullptr}}}};
+}
+
+json activity(const std::string& sub, const std::string& tenant, const std::string& id, std::int64_t t, const char* op,
+              const char* status, const Person& caller, const std::string& resource_id, json properties) {
+  std::string corr = seeded_guid(static_cast<unsigned>(t / 60'000'000), 13);
+  return {{"authorization", {{"action", op}, {"scope", resource_id}}},
+          {"caller", caller.upn},
+          {"channels", "Operation"},
+          {"claims",
+           {{"ipaddr", caller.ip},
+            {"name", caller.name},
+            {"http://schemas.microsoft.com/identity/claims/objectidentifier", caller.id},
+            {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn", caller.upn}}},
+          {"correlationId", corr},
+          {"description", ""},
+          {"eventDataId", id},
+          {"eventName", {{"value", std::string(status) == "Started" ? "BeginRequest" : "EndRequest"},
+                         {"localizedValue", std::string(status) == "Started" ? "Begin request" : "End request"}}},
+          {"category", {{"value", "Administrative"}, {"localizedValue", "Administrative"}}},
+          {"eventTimestamp", format_time(t)},
+          {"id", resource_id + "/events/" + id + "/ticks/" + std::to_string(t * 10)},
+          {"level", "Informational"},
+          {"operationId", corr},
+          {"operationName", {{"value", op}, {"localizedValue", op}}},
+          {"resourceGroupName", ""},
+          {"resourceProviderName", {{"value", "Microsoft.Authorization"}, {"localizedValue", "Microsoft.Authorization"}}},
+          {"resourceType", {{"value", "Microsoft.Authorization/roleAssignments"}, {"localizedValue", "Microsoft.Authorization/roleAssignments"}}},
+          {"resourceId", resource_id},
+          {"status", {{"value", status}, {"localizedValue", status}}},
+          {"subStatus", {{"value", std::string(status) == "Succeeded" ? "Created" : ""},
+                         {"localizedValue", std::string(status) == "Succeeded" ? "Created (HTTP Status Code: 201)" : ""}}},
+          {"submissionTimestamp", format_time(t + 15'000'000)},
+          {"subscriptionId", sub},
+          {"tenantId", tenant},
+          {"properties", std::move(properties)},
+          {"relatedEvents", json::array()}};
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, json>> seed_records(Clock::time_point now_tp, const std::string& tenant,
+                                                       const std::vector<std::string>& subscriptions) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(now_tp.time_since_epoch()).count();
+  constexpr std::int64_t kMin = 60'000'000;
+  std::vector<std::pair<std::string, json>> out;
+  auto ago = [&](double minutes) { return now - static_cast<std::int64_t>(minutes * kMin); };
+
+  // ---------------------------------------------------------------- directory audits
+  auto role_props = [](const char* template_id, const char* name) {
+    return json::array({{{"displayName", "Role.DisplayName"}, {"oldValue", nullptr}, {"newValue", std::string("\"") + name + "\""}},
+                        {{"displayName", "Role.TemplateId"}, {"oldValue", nullptr}, {"newValue", std::string("\"") + template_id + "\""}},
+                        {{"displayName", "Role.ObjectID"}, {"oldValue", nullptr}, {"newValue", std::string("\"") + template_id + "\""}}});
+  };
+  {
+    json ga_target = user_target(kEve);
+    json role = role_target(kGlobalAdmin, "Global Administrator");
+    role["modifiedProperties"] = role_props(kGlobalAdmin, "Global Administrator");
+    ga_target["modifiedProperties"] = role_props(kGlobalAdmin, "Global Administrator");
+    // Global Administrator assigned directly, outside PIM.
+    out.emplace_back("directoryAudits", audit("Directory_" + seeded_guid(1, 1), ago(50), "RoleManagement", "Add member to role",
+                                              "Core Directory", "Assign", user_initiator(kBob), json::array({ga_target, role})));
+  }
+  {
+    json t = user_target(kAlice);
+    t["modifiedProperties"] = role_props(kGlobalAdmin, "Global Administrator");
+    // PIM activation with a one-word justification, and one with a proper justification + ticket.
+    out.emplace_back("directoryAudits",
+                     audit("PIM_" + seeded_guid(2, 1), ago(45), "RoleManagement", "Add member to role completed (PIM activation)",
+                           "PIM", "Add", user_initiator(kAlice), json::array({role_target(kGlobalAdmin, "Global Administrator"), t}),
+                           json::array({{{"key", "Justification"}, {"value", "fix"}}, {{"key", "StartTime"}, {"value", format_time(ago(45))}},
+                                        {{"key", "ExpirationTime"}, {"value", format_time(ago(45) + 480 * kMin)}}})));
+    out.emplace_back("directoryAudits",
+                     audit("PIM_" + seeded_guid(3, 1), ago(40), "RoleManagement", "Add member to role completed (PIM activation)",
+                           "PIM", "Add", user_initiator(kAlice), json::array({role_target(kSecurityAdmin, "Security Administrator"), user_target(kAlice)}),
+                           json::array({{{"key", "Justification"}, {"value", "Investigating incident INC-4711: reviewing risky sign-ins for finance users"}},
+                                        {{"key", "TicketNumber"}, {"value", "INC-4711"}}})));
+    out.emplace_back("directoryAudits",
+                     audit("PIM_" + seeded_guid(4, 1), ago(38), "RoleManagement", "Add eligible member to role in PIM completed (permanent)",
+                           "PIM", "Add", user_initiator(kBob), json::array({role_target(kPrivRoleAdmin, "Privileged Role Administrator"), user_target(kEve)})));
+  }
+  out.emplace_back("directoryAudits",
+                   audit("Policy_" + seeded_guid(5, 1), ago(35), "Policy", "Update conditional access policy", "Conditional Access", "Update",
+                         user_initiator(kEve),
+                         json::array({{{"id", seeded_guid(5, 2)}, {"displayName", "Require MFA for admins"}, {"type", "Policy"},
+                                       {"modifiedProperties", json::array({{{"displayName", "ConditionalAccessPolicy"},
+                                                                            {"oldValue", "{\"state\":\"enabled\"}"},
+                                                                            {"newValue", "{\"state\":\"disabled\"}"}}})}}})));
+  out.emplace_back("directoryAudits",
+                   audit("Directory_" + seeded_guid(6, 1), ago(30), "DirectoryManagement", "Set domain authentication", "Core Directory", "Update",
+                         user_initiator(kEve),
+                         json::array({{{"id", seeded_guid(6, 2)}, {"displayName", "contoso.com"}, {"type", "Domain"},
+                                       {"modifiedProperties", json::array({{{"displayName", "LiveType"},
+                                                                            {"oldValue", "\"Managed\""}, {"newValue", "\"Federated\""}}})}}})));
+  out.emplace_back("directoryAudits",
+                   audit("Directory_" + seeded_guid(7, 1), ago(28), "ApplicationManagement",
+                         "Update application - Certificates and secrets management ", "Core Directory", "Update", user_initiator(kEve),
+                         json::array({{{"id", seeded_guid(7, 2)}, {"displayName", "Payroll Sync"}, {"type", "Application"},
+                                       {"modifiedProperties", json::array({{{"displayName", "KeyDescription"}, {"oldValue", "[]"},
+                                                                            {"newValue", "[\"[KeyIdentifier=1f2e,KeyType=Password,KeyUsage=Verify,DisplayName=backdoor]\"]"}}})}}})));
+  // Everyday directory noise, enough for several pages at small $top.
+  for (unsigned i = 0; i < 40; ++i) {
+    const Person& who = i % 2 ? kBob : kAlice;
+    out.emplace_back("directoryAudits",
+                     audit("Directory_" + seeded_guid(100 + i, 1), ago(55 - i), "GroupManagement", "Add member to group", "Core Directory",
+                           "Assign", user_initiator(who), json::array({user_target(i % 3 ? kBob : kEve)})));
+  }
+
+  // ---------------------------------------------------------------- sign-ins
+  out.emplace_back("signIns", sign_in(seeded_guid(1, 2), ago(52), "interactiveUser", kBreakGlass, "Azure Portal",
+                                      {{"authenticationRequirement", "singleFactorAuthentication"}}));
+  out.emplace_back("signIns", sign_in(seeded_guid(2, 2), ago(47), "interactiveUser", kAlice, "Azure Portal",
+                                      {{"authenticationRequirement", "singleFactorAuthentication"}}));
+  out.emplace_back("signIns", sign_in(seeded_guid(3, 2), ago(44), "interactiveUser", kAlice, "Office 365 Exchange Online",
+                                      {{"clientAppUsed", "IMAP4"}, {"authenticationRequirement", "singleFactorAuthentication"}}));
+  out.emplace_back("signIns", sign_in(seeded_guid(4, 2), ago(42), "interactiveUser", kAlice, "Microsoft Azure PowerShell",
+                                      {{"deviceDetail", {{"deviceId", ""}, {"displayName", nullptr}, {"operatingSystem", "Android"},
+                                                         {"browser", "Chrome Mobile"}, {"isCompliant", false}, {"isManaged", false}, {"trustType", nullptr}}}}));
+  out.emplace_back("signIns", sign_in(seeded_guid(5, 2), ago(39), "interactiveUser", kEve, "Azure Portal",
+                                      {{"riskLevelDuringSignIn", "high"}, {"riskLevelAggregated", "high"}, {"riskState", "atRisk"},
+                                       {"riskDetail", "none"}, {"riskEventTypes_v2", {"unfamiliarFeatures", "anonymizedIPAddress"}},
+                                       {"location", {{"city", "Unknown"}, {"countryOrRegion", "NL"}}}}));
+  out.emplace_back("signIns", sign_in(seeded_guid(6, 2), ago(37), "interactiveUser", kEve, "Azure Portal",
+                                      {{"status", {{"errorCode", 50126}, {"failureReason", "Error validating credentials due to invalid username or password."},
+                                                   {"additionalDetails", nullptr}}}, {"conditionalAccessStatus", "notApplied"}}));
+  for (unsigned i = 0; i < 12; ++i) {
+    out.emplace_back("signIns", sign_in(seeded_guid(20 + i, 2), ago(50 - 3 * i), "interactiveUser", i % 2 ? kBob : kAlice, "Microsoft Teams", {}));
+    out.emplace_back("signIns", sign_in(seeded_guid(40 + i, 2), ago(49 - 3 * i), "nonInteractiveUser", i % 2 ? kBob : kAlice, "Microsoft Teams",
+                                        {{"authenticationRequirement", "singleFactorAuthentication"}}));
+  }
+  for (unsigned i = 0; i < 4; ++i) {
+    json sp = sign_in(seeded_guid(60 + i, 2), ago(48 - 5 * i), "servicePrincipal", kBob, "Payroll Sync",
+                      {{"servicePrincipalId", seeded_guid(7, 3)}, {"servicePrincipalName", "Payroll Sync"}, {"userPrincipalName", nullptr},
+                       {"userDisplayName", nullptr}, {"userId", ""}});
+    out.emplace_back("signIns", sp);
+    json mi = sign_in(seeded_guid(70 + i, 2), ago(46 - 5 * i), "managedIdentity", kBob, "vm-build-01",
+                      {{"servicePrincipalId", seeded_guid(8, 3)}, {"servicePrincipalName", "vm-build-01"}, {"userPrincipalName", nullptr},
+                       {"userDisplayName", nullptr}, {"userId", ""}, {"managedServiceIdentity", {{"msiType", "systemAssigned"}}}});
+    out.emplace_back("signIns", mi);
+  }
+
+  // ---------------------------------------------------------------- PIM (Graph roleManagement)
+  out.emplace_back("roleAssignmentScheduleRequests",
+                   pim_request(seeded_guid(1, 4), ago(45), "selfActivate", kAlice, kGlobalAdmin, "fix", "Provisioned", "afterDuration", "PT8H"));
+  out.emplace_back("roleAssignmentScheduleRequests",
+                   pim_request(seeded_guid(2, 4), ago(40), "selfActivate", kAlice, kSecurityAdmin,
+                               "Investigating incident INC-4711: reviewing risky sign-ins for finance users", "Provisioned", "afterDuration", "PT2H"));
+  out.emplace_back("roleAssignmentScheduleRequests",
+                   pim_request(seeded_guid(3, 4), ago(33), "adminAssign", kEve, kGlobalAdmin, "temp access", "Provisioned", "noExpiration", nullptr));
+  out.emplace_back("roleAssignmentScheduleRequests",
+                   pim_request(seeded_guid(4, 4), ago(20), "adminAssign", kBob, kGroupsAdmin, "Assign Groups Admin to IT Helpdesk group",
+                               "Provisioned", "noExpiration", nullptr));
+  out.emplace_back("roleEligibilityScheduleRequests",
+                   pim_request(seeded_guid(5, 4), ago(38), "adminAssign", kEve, kPrivRoleAdmin, "contractor onboarding", "Provisioned",
+                               "noExpiration", nullptr));
+  auto instance = [&](unsigned n, const Person& p, const char* role, bool eligible) {
+    json j = {{"id", seeded_guid(n, 5)}, {"principalId", p.id}, {"roleDefinitionId", role}, {"directoryScopeId", "/"},
+              {"appScopeId", nullptr}, {"startDateTime", format_time(ago(60 * 24 * 30))}, {"endDateTime", nullptr}, {"memberType", "Direct"}};
+    if (eligible) j["roleEligibilityScheduleId"] = seeded_guid(n, 6);
+    else {
+      j["assignmentType"] = "Assigned";
+      j["roleAssignmentScheduleId"] = seeded_guid(n, 6);
+    }
+    return j;
+  };
+  out.emplace_back("roleEligibilityScheduleInstances", instance(1, kAlice, kGlobalAdmin, true));
+  out.emplace_back("roleEligibilityScheduleInstances", instance(2, kAlice, kSecurityAdmin, true));
+  out.emplace_back("roleEligibilityScheduleInstances", instance(3, kEve, kPrivRoleAdmin, true));
+  out.emplace_back("roleAssignmentScheduleInstances", instance(4, kBreakGlass, kGlobalAdmin, false));
+  out.emplace_back("roleAssignmentScheduleInstances", instance(5, kEve, kGlobalAdmin, false));
+  for (auto [n, p, role] : {std::tuple{6u, kBreakGlass, kGlobalAdmin}, std::tuple{7u, kEve, kGlobalAdmin}, std::tuple{8u, kBob, kGroupsAdmin}}) {
+    out.emplace_back("roleAssignments", json{{"id", seeded_guid(n, 7)}, {"principalId", p.id}, {"roleDefinitionId", role},
+                                             {"directoryScopeId", "/"}, {"appScopeId", nullptr}});
+  }
+
+  // ---------------------------------------------------------------- Azure Activity Log + ARM PIM
+  unsigned n = 0;
+  for (const auto& sub : subscriptions) {
+    std::string ra = "/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleAssignments/" + seeded_guid(++n, 8);
+    std::string body = json{{"Id", seeded_guid(n, 8)},
+                            {"Properties",
+                             {{"PrincipalId", kEve.id}, {"PrincipalType", "User"},
+                              {"RoleDefinitionId", "/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions/" + kAzureOwner},
+                              {"Scope", "/subscriptions/" + sub}}}}
+                           .dump();
+    out.emplace_back("activity", activity(sub, tenant, seeded_guid(n, 9), ago(32), "Microsoft.Authorization/roleAssignments/write", "Started",
+                                          kBob, ra, {{"requestbody", body}}));
+    out.emplace_back("activity", activity(sub, tenant, seeded_guid(n + 100, 9), ago(31.9), "Microsoft.Authorization/roleAssignments/write",
+                                          "Succeeded", kBob, ra, {{"statusCode", "Created"}, {"responseBody", body}}));
+    for (unsigned i = 0; i < 6; ++i) {
+      std::string vm = "/subscriptions/" + sub + "/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-" + std::to_string(i);
+      json ev = activity(sub, tenant, seeded_guid(n * 1000 + i, 10), ago(54 - 7 * i), "Microsoft.Compute/virtualMachines/write",
+                         i % 2 ? "Succeeded" : "Started", kAlice, vm, {{"statusCode", i % 2 ? "OK" : "Accepted"}});
+      ev["resourceGroupName"] = "rg-app";
+      ev["resourceProviderName"] = {{"value", "Microsoft.Compute"}, {"localizedValue", "Microsoft.Compute"}};
+      ev["resourceType"] = {{"value", "Microsoft.Compute/virtualMachines"}, {"localizedValue", "Microsoft.Compute/virtualMachines"}};
+      out.emplace_back("activity", ev);
+    }
+    std::string rid = "/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleAssignmentScheduleRequests/" + seeded_guid(n, 11);
+    out.emplace_back("armRoleAssignmentScheduleRequests",
+                     json{{"id", rid}, {"name", seeded_guid(n, 11)}, {"type", "Microsoft.Authorization/RoleAssignmentScheduleRequests"},
+                          {"properties",
+                           {{"scope", "/subscriptions/" + sub},
+                            {"roleDefinitionId", "/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions/" + kAzureOwner},
+                            {"principalId", kAlice.id}, {"principalType", "User"}, {"requestType", "SelfActivate"}, {"status", "Provisioned"},
+                            {"scheduleInfo", {{"startDateTime", format_time(ago(25))}, {"expiration", {{"type", "AfterDuration"}, {"duration", "PT1H"}}}}},
+                            {"justification", "deploy"}, {"requestorId", kAlice.id}, {"createdOn", format_time(ago(25))},
+                            {"expandedProperties",
+                             {{"scope", {{"id", "/subscriptions/" + sub}, {"displayName", "Production"}, {"type", "subscription"}}},
+                              {"roleDefinition", {{"id", kAzureOwner}, {"displayName", "Owner"}, {"type", "BuiltInRole"}}},
+                              {"principal", {{"id", kAlice.id}, {"displayName", kAlice.name}, {"email", kAlice.upn}, {"type", "User"}}}}}}}});
+  }
+  return out;
+}
+
+}  // namespace siem::emulator
