@@ -277,6 +277,28 @@ std::string node_type_name(const YAML::Node& n) {
   }
 }
 
+// YAML allows a key twice in a mapping and yaml-cpp silently keeps one of them; in a config that is
+// always a mistake (two `sources:` sections, a pasted block), so it is reported.
+void report_duplicate_keys(const YAML::Node& node, const std::string& file, const std::string& path,
+                           Diagnostics& diags, int depth = 0) {
+  if (depth > 64) return;  // pathological nesting; yaml-cpp has already parsed it
+  if (node.IsMap()) {
+    std::map<std::string, YAML::Mark, std::less<>> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      const std::string& key = it->first.Scalar();
+      auto [pos, inserted] = seen.emplace(key, it->first.Mark());
+      if (!inserted)
+        diags.error(mark_location(file, it->first.Mark()), path,
+                    fmt::format("duplicate key '{}' (first defined at line {})", key, pos->second.line + 1));
+      report_duplicate_keys(it->second, file, join_path(path, key), diags, depth + 1);
+    }
+  } else if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i)
+      report_duplicate_keys(node[i], file, fmt::format("{}[{}]", path, i), diags, depth + 1);
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- ConfigDocument
@@ -312,6 +334,8 @@ std::shared_ptr<ConfigDocument> ConfigDocument::load_string(std::string_view tex
       diags.error(mark_location(doc->file_, doc->root_.Mark()), "",
                   "the configuration must be a mapping of keys, not " + node_type_name(doc->root_));
       doc->root_ = YAML::Node(YAML::NodeType::Undefined);
+    } else {
+      report_duplicate_keys(doc->root_, doc->file_, "", diags);
     }
   } catch (const YAML::Exception& e) {
     diags.error(mark_location(doc->file_, e.mark), "", "YAML syntax error: " + e.msg);

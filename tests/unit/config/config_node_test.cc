@@ -273,6 +273,16 @@ TEST(ConfigNode, RootMustBeAMapping) {
       << l->diags.format();
 }
 
+TEST(ConfigNode, DuplicateKeysAreErrors) {
+  auto l = load("state_dir: a\nsources:\n  - name: x\n    type: file\n    name: y\nstate_dir: b\n");
+  const auto text = l->diags.format();
+  EXPECT_NE(text.find("test.yaml:5:5: error: sources[0]: duplicate key 'name' (first defined at line 3)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("test.yaml:6:1: error: duplicate key 'state_dir' (first defined at line 1)"), std::string::npos)
+      << text;
+}
+
 TEST(Durations, Forms) {
   using std::chrono::milliseconds;
   EXPECT_EQ(parse_duration("250ms"), milliseconds(250));
