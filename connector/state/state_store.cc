@@ -74,15 +74,32 @@ StateStore::StateStore(std::filesystem::path dir) : dir_(std::move(dir)) {
     const int err = errno;
     ::close(lock_fd_);
     lock_fd_ = -1;
-    if (err == EWOULDBLOCK)
+    if (err == EWOULDBLOCK) {
+      // The holder wrote its pid into the lock file; name it to help the operator.
+      std::string holder;
+      std::ifstream pid_in(lock_path);
+      if (pid_in >> holder && std::all_of(holder.begin(), holder.end(), [](unsigned char c) { return std::isdigit(c); }))
+        holder = ", held by pid " + holder;
+      else
+        holder.clear();
       throw std::runtime_error(fmt::format(
-          "state: state_dir {} is in use by another siem-connector process (lock {} is held)", dir_.string(),
-          lock_path.string()));
+          "state: state_dir {} is in use by another siem-connector process (lock {} is held{})", dir_.string(),
+          lock_path.string(), holder));
+    }
     throw std::runtime_error(fmt::format("state: cannot lock {}: {}", lock_path.string(), std::strerror(err)));
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(lock_fd_, 0) == 0) {
-    (void)!::write(lock_fd_, pid.data(), pid.size());
+    (void)!::pwrite(lock_fd_, pid.data(), pid.size(), 0);
+  }
+  // Temp files left by a crash between write and rename are garbage: the .state file next to
+  // them still holds the last complete value. We hold the lock, so nobody is writing them.
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const auto name = entry.path().filename().string();
+    if (name.size() > 10 && name.ends_with(".state.tmp")) {
+      std::error_code rm_ec;
+      std::filesystem::remove(entry.path(), rm_ec);
+    }
   }
 }
 

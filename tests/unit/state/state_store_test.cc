@@ -112,6 +112,22 @@ TEST_F(StateStoreTest, CrashBeforeRenameKeepsOldValue) {
   EXPECT_EQ(s.get("checkpoint.src"), "new");
 }
 
+TEST_F(StateStoreTest, StaleTempFilesAreRemovedOnOpen) {
+  std::filesystem::path tmp;
+  {
+    StateStore s(dir_);
+    s.put("checkpoint.src", "kept");
+    tmp = s.file_for("checkpoint.src");
+    tmp += ".tmp";
+  }
+  std::ofstream(tmp, std::ios::binary) << "SIEMSTATE 1 9 0000";  // a crash mid-write
+  std::ofstream(dir_ / "unrelated.txt") << "x";
+  StateStore s(dir_);
+  EXPECT_FALSE(std::filesystem::exists(tmp));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "unrelated.txt"));
+  EXPECT_EQ(s.get("checkpoint.src"), "kept");
+}
+
 TEST_F(StateStoreTest, ConcurrentPutsStayConsistent) {
   StateStore s(dir_);
   std::vector<std::thread> threads;
@@ -135,6 +151,7 @@ TEST_F(StateStoreTest, SecondProcessIsLockedOut) {
     FAIL() << "second StateStore on the same dir was allowed";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("in use by another siem-connector process"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("held by pid " + std::to_string(::getpid())), std::string::npos) << e.what();
   }
 }
 
