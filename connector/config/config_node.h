@@ -101,8 +101,9 @@ class ConfigNode {
   std::optional<std::int64_t> optional_timestamp(std::string_view key) const;
   std::vector<std::string> string_list(std::string_view key) const;  // a scalar counts as a list of one
 
-  // A secret: literal, "${ENV_VAR}", or "file:/path" (content, trailing newline stripped). Missing
-  // variables/files are errors naming the key, never the value.
+  // A secret: literal, "${ENV_VAR}", or "file:/path" (content, trailing newline stripped; the path may
+  // use ${VAR}, relative paths resolve against base_dir()). Missing variables/files are errors
+  // naming the key, never the value.
   Secret secret(std::string_view key, bool required = false) const;
   // A path that must name a readable file (resolved against base_dir()); error if it does not exist.
   std::optional<std::filesystem::path> existing_file(std::string_view key, bool required = false) const;
@@ -132,7 +133,7 @@ class ConfigNode {
 class ConfigDocument : public std::enable_shared_from_this<ConfigDocument> {
  public:
   // Parses `file`; a YAML syntax error is reported into `diags` with its line and column and the
-  // returned document's root() is invalid.
+  // returned document's root() is invalid. A key repeated within one mapping is reported too.
   static std::shared_ptr<ConfigDocument> load_file(const std::filesystem::path& file, Diagnostics& diags);
   static std::shared_ptr<ConfigDocument> load_string(std::string_view text, std::string display_name,
                                                      Diagnostics& diags, std::filesystem::path base_dir = ".");
