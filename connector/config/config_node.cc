@@ -95,9 +95,10 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 
-// Expands ${VAR} and ${VAR:-default}. `$$` is a literal `$`. Returns false (with `missing` set)
-// when a variable without default is unset.
-bool expand_env(std::string_view in, std::string& out, std::string& missing) {
+// Expands ${VAR} and ${VAR:-default}. `$$` is a literal `$`. On failure returns false with
+// `problem` set to a message naming the variable (never a value): an unset variable without a
+// default, an unterminated `${`, or a malformed variable name.
+bool expand_env(std::string_view in, std::string& out, std::string& problem) {
   out.clear();
   out.reserve(in.size());
   for (std::size_t i = 0; i < in.size(); ++i) {
@@ -109,8 +110,8 @@ bool expand_env(std::string_view in, std::string& out, std::string& missing) {
     if (in[i] == '$' && i + 1 < in.size() && in[i + 1] == '{') {
       const auto close = in.find('}', i + 2);
       if (close == std::string_view::npos) {
-        out.append(in.substr(i));
-        break;
+        problem = "unterminated '${' (write $$ for a literal $)";
+        return false;
       }
       std::string_view expr = in.substr(i + 2, close - i - 2);
       std::string_view name = expr;
@@ -119,6 +120,15 @@ bool expand_env(std::string_view in, std::string& out, std::string& missing) {
         name = expr.substr(0, p);
         fallback = expr.substr(p + 2);
       }
+      const bool valid_name =
+          !name.empty() && std::isdigit(static_cast<unsigned char>(name.front())) == 0 &&
+          std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) != 0 || c == '_'; });
+      if (!valid_name) {
+        problem = fmt::format("'${{{}}}' is not a valid environment variable reference (expected ${{NAME}} or "
+                              "${{NAME:-default}}; $$ is a literal $)",
+                              name);
+        return false;
+      }
       const std::string var(name);
       const char* value = std::getenv(var.c_str());
       if (value != nullptr && (*value != '\0' || !fallback)) {
@@ -126,7 +136,7 @@ bool expand_env(std::string_view in, std::string& out, std::string& missing) {
       } else if (fallback) {
         out.append(*fallback);
       } else {
-        missing = var;
+        problem = fmt::format("environment variable '{}' is not set (use ${{{}:-default}} for a default)", var, var);
         return false;
       }
       i = close;
@@ -444,10 +454,9 @@ std::optional<std::string> ConfigNode::optional_string(std::string_view key) con
     error_at(key, "expected a string, found " + node_type_name(*n));
     return std::nullopt;
   }
-  std::string expanded, missing;
-  if (!expand_env(n->Scalar(), expanded, missing)) {
-    error_at(key, fmt::format("environment variable '{}' is not set (use ${{{}:-default}} for a default)",
-                              missing, missing));
+  std::string expanded, problem;
+  if (!expand_env(n->Scalar(), expanded, problem)) {
+    error_at(key, problem);
     return std::nullopt;
   }
   return expanded;
@@ -586,11 +595,10 @@ std::vector<std::string> ConfigNode::string_list(std::string_view key) const {
                           "expected a string, found " + node_type_name(item));
       continue;
     }
-    std::string expanded, missing;
-    if (!expand_env(item.Scalar(), expanded, missing)) {
+    std::string expanded, problem;
+    if (!expand_env(item.Scalar(), expanded, problem)) {
       diagnostics().error(mark_location(doc_->file_name(), item.Mark()),
-                          fmt::format("{}[{}]", join_path(path_, key), i),
-                          fmt::format("environment variable '{}' is not set", missing));
+                          fmt::format("{}[{}]", join_path(path_, key), i), problem);
       continue;
     }
     out.push_back(std::move(expanded));
@@ -611,9 +619,9 @@ Secret ConfigNode::secret(std::string_view key, bool required) const {
   const std::string& raw = n->Scalar();
   if (raw.rfind("file:", 0) == 0) {
     // The path itself may use ${VAR} (e.g. file:${CREDENTIALS_DIRECTORY}/graph-secret).
-    std::string path_text, missing_var;
-    if (!expand_env(trim(std::string_view(raw).substr(5)), path_text, missing_var)) {
-      error_at(key, fmt::format("environment variable '{}' in the secret file path is not set", missing_var));
+    std::string path_text, problem;
+    if (!expand_env(trim(std::string_view(raw).substr(5)), path_text, problem)) {
+      error_at(key, "secret file path: " + problem);
       return {};
     }
     if (path_text.empty()) {
@@ -634,9 +642,9 @@ Secret ConfigNode::secret(std::string_view key, bool required) const {
     if (v.empty() && required) error_at(key, fmt::format("secret file {} is empty", p.string()));
     return Secret(std::move(v));
   }
-  std::string expanded, missing;
-  if (!expand_env(raw, expanded, missing)) {
-    error_at(key, fmt::format("environment variable '{}' for this secret is not set", missing));
+  std::string expanded, problem;
+  if (!expand_env(raw, expanded, problem)) {
+    error_at(key, "secret: " + problem);
     return {};
   }
   if (expanded.empty() && required) error_at(key, "secret is empty");
@@ -718,11 +726,10 @@ std::vector<std::pair<std::string, std::string>> ConfigNode::string_map(std::str
                           "expected a scalar value, found " + node_type_name(it->second));
       continue;
     }
-    std::string expanded, missing;
-    if (!expand_env(it->second.Scalar(), expanded, missing)) {
+    std::string expanded, problem;
+    if (!expand_env(it->second.Scalar(), expanded, problem)) {
       diagnostics().error(mark_location(doc_->file_name(), it->second.Mark()),
-                          join_path(join_path(path_, key), it->first.Scalar()),
-                          fmt::format("environment variable '{}' is not set", missing));
+                          join_path(join_path(path_, key), it->first.Scalar()), problem);
       continue;
     }
     out.emplace_back(it->first.Scalar(), std::move(expanded));

@@ -228,7 +228,7 @@ TEST(ConfigNode, SecretFilePathMayUseEnvironment) {
   EXPECT_TRUE(root.secret("b").empty());
   EXPECT_TRUE(root.secret("c").empty());
   const auto text = l->diags.format();
-  EXPECT_NE(text.find("test.yaml:2:4: error: b: environment variable 'SIEM_TEST_NO_DIR'"), std::string::npos) << text;
+  EXPECT_NE(text.find("test.yaml:2:4: error: b: secret file path: environment variable 'SIEM_TEST_NO_DIR' is not set"), std::string::npos) << text;
   EXPECT_NE(text.find("test.yaml:3:4: error: c: secret 'file:' needs a path"), std::string::npos) << text;
   EXPECT_EQ(text.find("0000-token"), std::string::npos) << text;
   std::filesystem::remove_all(dir);
@@ -238,8 +238,8 @@ TEST(ConfigNode, MissingEnvironmentSecretNamesVariableNotValue) {
   ::unsetenv("SIEM_TEST_MISSING_SECRET");
   auto l = load("auth:\n  client_secret: ${SIEM_TEST_MISSING_SECRET}\n");
   EXPECT_TRUE(l->doc->root().child("auth").secret("client_secret", true).empty());
-  EXPECT_NE(l->diags.format().find("test.yaml:2:18: error: auth.client_secret: environment variable "
-                                   "'SIEM_TEST_MISSING_SECRET' for this secret is not set"),
+  EXPECT_NE(l->diags.format().find("test.yaml:2:18: error: auth.client_secret: secret: environment variable "
+                                   "'SIEM_TEST_MISSING_SECRET' is not set"),
             std::string::npos)
       << l->diags.format();
 }
@@ -281,6 +281,26 @@ TEST(ConfigNode, DuplicateKeysAreErrors) {
       << text;
   EXPECT_NE(text.find("test.yaml:6:1: error: duplicate key 'state_dir' (first defined at line 1)"), std::string::npos)
       << text;
+}
+
+TEST(ConfigNode, MalformedEnvironmentReferences) {
+  ::setenv("SIEM_TEST_HOST", "kafka.example", 1);
+  auto l = load("a: ${SIEM_TEST_HOST\nb: ${}\nc: ${not-a-name}\nd: cost $5\ne: ${SIEM_TEST_HOST:-x}-$$HOME\n"
+                "f: [ok, '${OPEN']\n");
+  auto root = l->doc->root();
+  EXPECT_EQ(root.string("a", "dflt"), "dflt");
+  EXPECT_EQ(root.string("b", "dflt"), "dflt");
+  EXPECT_EQ(root.string("c", "dflt"), "dflt");
+  EXPECT_EQ(root.string("d"), "cost $5");
+  EXPECT_EQ(root.string("e"), "kafka.example-$HOME");
+  EXPECT_EQ(root.string_list("f"), (std::vector<std::string>{"ok"}));
+  const auto text = l->diags.format();
+  EXPECT_NE(text.find("test.yaml:1:4: error: a: unterminated '${'"), std::string::npos) << text;
+  EXPECT_NE(text.find("test.yaml:2:4: error: b: '${}' is not a valid environment variable reference"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("test.yaml:3:4: error: c: '${not-a-name}' is not a valid"), std::string::npos) << text;
+  EXPECT_NE(text.find("test.yaml:6:9: error: f[1]: unterminated '${'"), std::string::npos) << text;
 }
 
 TEST(Durations, Forms) {
