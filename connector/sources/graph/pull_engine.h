@@ -1,0 +1,166 @@
+// The I/O-free core of the Graph / ARM pull sources: cloud roots, query URL building, poll-window
+// arithmetic, the bounded de-duplication window and checkpoint encoding, and a per-stream state
+// machine that turns pages into records and emits a checkpoint only at the end of a window.
+//
+// Correctness rules (docs/sources.md):
+//  * each poll reads the half-open window [checkpoint_end - lookback, now - safety_lag);
+//    servers that only offer `le` get `le end` and records at or after `end` are dropped here;
+//  * nextLink is followed verbatim; a failure mid-window restarts the window from its start;
+//  * records are de-duplicated by key (id; sign-ins id+createdDateTime; activity eventDataId;
+//    PIM requests id+status) against a window that is persisted with the checkpoint and pruned by
+//    time (a record older than the next window start can never be read again) and by size;
+//  * the checkpoint is the window END (never "newest timestamp seen") plus the dedupe window.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "connector/core/event.h"
+
+namespace siem::sources {
+
+using Micros = std::int64_t;  // epoch microseconds, UTC
+
+std::optional<Micros> parse_time(std::string_view iso8601);
+// "2024-01-01T00:00:00Z", or with 7 fractional digits when the value is not whole seconds.
+std::string format_time(Micros t);
+Micros to_micros(std::chrono::system_clock::time_point tp);
+constexpr Micros kSecond = 1'000'000;
+
+// ------------------------------------------------------------------ clouds
+struct CloudRoots {
+  std::string login;  // token authority
+  std::string graph;  // Microsoft Graph root
+  std::string arm;    // Azure Resource Manager root
+};
+// "global" (default), "usgov", "usgov_dod", "china"; nullopt for unknown names ("custom" uses endpoints).
+std::optional<CloudRoots> cloud_roots(std::string_view cloud);
+// Whether the cloud serves Graph beta sign-in event types (sovereign clouds: interactive v1.0 only).
+bool cloud_has_beta_sign_ins(std::string_view cloud);
+
+// ------------------------------------------------------------------ URLs
+// Percent-encodes a query value (RFC 3986 unreserved kept; space -> %20; `$` in names kept).
+std::string encode_query_value(std::string_view v);
+
+enum class StreamType { directory_audits, sign_ins, pim_assignment_requests, pim_eligibility_requests,
+                        activity_log, arm_pim_requests, roster_assignments, roster_eligibilities };
+
+struct StreamSpec {
+  StreamSpec() = default;
+  StreamSpec(std::string name_, StreamType type_, std::string root_, std::string event_type = {}, bool beta = false)
+      : name(std::move(name_)), type(type_), root(std::move(root_)), sign_in_event_type(std::move(event_type)), use_beta(beta) {}
+
+  std::string name;        // checkpoint key inside the source ("directoryAudits", "signIns.nonInteractiveUser", subscription id...)
+  StreamType type = StreamType::directory_audits;
+  std::string root;        // Graph or ARM root URL (no trailing slash)
+  std::string sign_in_event_type;  // sign_ins: interactiveUser, nonInteractiveUser, servicePrincipal, managedIdentity
+  bool use_beta = false;   // sign_ins: beta + signInEventTypes filter
+  std::string scope;       // activity_log / arm_pim_requests: "/subscriptions/{id}"
+  int page_size = 1000;    // $top (1..1000)
+
+  bool windowed() const noexcept;        // time-filtered report (audits, sign-ins, activity)
+  bool arm() const noexcept;             // needs an ARM token
+  SourceKind kind() const noexcept;
+  const char* time_field() const noexcept;  // record field holding the event time
+  // Dedupe key of a parsed record; empty when the record has no id.
+  std::string dedupe_key(const std::string& id, const std::string& time, const std::string& status) const;
+};
+
+// First-page URL for a window [start, end) (windowed streams) or the collection (others).
+std::string build_url(const StreamSpec& spec, Micros start, Micros end);
+
+// ------------------------------------------------------------------ windows
+struct WindowOptions {
+  Micros lookback = 30 * 60 * kSecond;     // re-read overlap for late records
+  Micros safety_lag = 2 * 60 * kSecond;    // never read closer than this to now
+  Micros max_window = 60 * 60 * kSecond;   // backfill in chunks of at most this
+  Micros retention = 30LL * 86400 * kSecond;  // the service keeps this much (audits/sign-ins P1/P2: 30 d)
+  Micros initial_lookback = 60 * 60 * kSecond;  // first run without start_at
+};
+
+struct Window {
+  Micros start = 0;
+  Micros end = 0;
+};
+
+// The next window to read, or nullopt when nothing new can be read yet (now - lag <= checkpoint end).
+std::optional<Window> next_window(std::optional<Micros> checkpoint_end, std::optional<Micros> start_at, Micros now,
+                                  const WindowOptions& options);
+
+// ------------------------------------------------------------------ dedupe window
+class DedupeWindow {
+ public:
+  explicit DedupeWindow(std::size_t max_entries = 200'000) : max_(max_entries) {}
+  // True when the key was not seen before (and records it).
+  bool insert(const std::string& key, Micros time);
+  bool contains(const std::string& key) const { return keys_.count(key) != 0; }
+  // Forgets entries older than `horizon` (they can never be read again).
+  void prune_before(Micros horizon);
+  std::size_t size() const noexcept { return keys_.size(); }
+  const std::deque<std::pair<std::string, Micros>>& entries() const noexcept { return order_; }
+  void clear();
+
+ private:
+  std::size_t max_;
+  std::unordered_set<std::string> keys_;
+  std::deque<std::pair<std::string, Micros>> order_;  // insertion order
+};
+
+// ------------------------------------------------------------------ checkpoints
+struct StreamCheckpoint {
+  std::optional<Micros> end;                           // last completed window end (windowed streams)
+  std::vector<std::pair<std::string, Micros>> seen;    // dedupe window
+};
+// {"v":1,"streams":{"<name>":{"end":"...","seen":[["key",micros],...]}}}
+std::string encode_checkpoint(const std::map<std::string, StreamCheckpoint>& streams);
+// Throws std::invalid_argument naming what is wrong.
+std::map<std::string, StreamCheckpoint> decode_checkpoint(std::string_view text);
+
+// ------------------------------------------------------------------ per-stream state machine
+class StreamPoller {
+ public:
+  StreamPoller(StreamSpec spec, WindowOptions options, std::size_t dedupe_max = 200'000);
+
+  // Restores from a committed checkpoint (or starts fresh: start_at, else now - initial_lookback).
+  void restore(const std::optional<StreamCheckpoint>& checkpoint, std::optional<Micros> start_at);
+
+  // Starts the next window; returns the first URL, or nullopt when nothing new can be read yet.
+  std::optional<std::string> begin(Micros now);
+  bool in_window() const noexcept { return in_window_; }
+  const Window& window() const noexcept { return window_; }
+
+  struct PageResult {
+    std::vector<RawRecord> records;        // new records (after window and dedupe filtering)
+    std::optional<std::string> next_url;   // nextLink to follow; nullopt when the window is complete
+    std::size_t duplicates = 0;            // records skipped as already delivered
+    std::size_t outside = 0;               // records outside [start, end) dropped
+  };
+  // Consumes one page body. Throws std::runtime_error when the body is not a Graph/ARM list.
+  PageResult on_page(const std::string& url, std::string_view body, const std::string& tenant);
+
+  // Abandons the current window (a page failed after retries): it is read again from its start.
+  // Records already returned stay in the dedupe window and are not delivered twice.
+  void restart_window();
+
+  // The checkpoint of the last COMPLETED window (what to persist with the window's last batch).
+  const StreamCheckpoint& completed() const noexcept { return completed_; }
+  const StreamSpec& spec() const noexcept { return spec_; }
+
+ private:
+  StreamSpec spec_;
+  WindowOptions options_;
+  DedupeWindow seen_;
+  StreamCheckpoint completed_;
+  std::optional<Micros> start_at_;
+  Window window_{};
+  bool in_window_ = false;
+};
+
+}  // namespace siem::sources

@@ -1,0 +1,252 @@
+// The I/O-free pull engine: URL/filter building, window arithmetic, dedupe window, checkpoint
+// encoding, and the page state machine (half-open windows, nextLink, restart, late records).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "connector/sources/graph/pull_engine.h"
+
+namespace siem::sources {
+namespace {
+
+using nlohmann::json;
+constexpr Micros kMin = 60 * kSecond;
+
+Micros T(const char* iso) { return parse_time(iso).value(); }
+
+TEST(Time, ParsesGraphPrecisionAndOffsetsAndFormatsBack) {
+  EXPECT_EQ(T("1970-01-01T00:00:01Z"), kSecond);
+  EXPECT_EQ(T("2024-01-01T00:00:00.1234567Z") - T("2024-01-01T00:00:00Z"), 123456);
+  EXPECT_EQ(T("2024-01-01T02:00:00+02:00"), T("2024-01-01T00:00:00Z"));
+  EXPECT_EQ(format_time(T("2024-02-29T23:59:59Z")), "2024-02-29T23:59:59Z");
+  EXPECT_EQ(format_time(T("2024-01-01T00:00:00.5Z")), "2024-01-01T00:00:00.5000000Z");
+  EXPECT_FALSE(parse_time("2024-13-01T00:00:00Z"));
+  EXPECT_FALSE(parse_time("yesterday"));
+  EXPECT_FALSE(parse_time("2024-01-01T00:00:00 PST"));
+}
+
+TEST(Urls, GraphAuditsUseDollarParamsAndHalfOpenFilter) {
+  StreamSpec s{"directoryAudits", StreamType::directory_audits, "https://graph.microsoft.com"};
+  s.page_size = 500;
+  auto url = build_url(s, T("2024-01-01T00:00:00Z"), T("2024-01-01T00:05:00Z"));
+  EXPECT_EQ(url,
+            "https://graph.microsoft.com/v1.0/auditLogs/directoryAudits?$filter=activityDateTime%20ge%202024-01-01T00:00:00Z"
+            "%20and%20activityDateTime%20lt%202024-01-01T00:05:00Z&$top=500");
+  EXPECT_EQ(url.find("&top="), std::string::npos);
+  EXPECT_EQ(url.find("?top="), std::string::npos);
+}
+
+TEST(Urls, SignInsV1VersusBetaEventTypes) {
+  StreamSpec v1{"signIns.interactiveUser", StreamType::sign_ins, "https://graph.microsoft.us"};
+  auto u1 = build_url(v1, T("2024-01-01T00:00:00Z"), T("2024-01-01T00:05:00Z"));
+  EXPECT_EQ(u1.rfind("https://graph.microsoft.us/v1.0/auditLogs/signIns?$filter=createdDateTime%20ge%20", 0), 0u) << u1;
+  EXPECT_NE(u1.find("createdDateTime%20le%202024-01-01T00:05:00Z"), std::string::npos);
+  EXPECT_EQ(u1.find("signInEventTypes"), std::string::npos);
+  EXPECT_NE(u1.find("&$top=1000"), std::string::npos);
+
+  StreamSpec beta{"signIns.servicePrincipal", StreamType::sign_ins, "https://graph.microsoft.com", "servicePrincipal", true};
+  auto u2 = build_url(beta, T("2024-01-01T00:00:00Z"), T("2024-01-01T00:05:00Z"));
+  EXPECT_EQ(u2.rfind("https://graph.microsoft.com/beta/auditLogs/signIns?", 0), 0u);
+  EXPECT_NE(u2.find("signInEventTypes%2Fany%28t:%20t%20eq%20%27servicePrincipal%27%29"), std::string::npos) << u2;
+}
+
+TEST(Urls, ArmActivityQuotesTimestampsAndCarriesApiVersion) {
+  StreamSpec s{"sub", StreamType::activity_log, "https://management.azure.com"};
+  s.scope = "/subscriptions/abc";
+  auto url = build_url(s, T("2024-01-01T00:00:00Z"), T("2024-01-01T00:05:00Z"));
+  EXPECT_EQ(url,
+            "https://management.azure.com/subscriptions/abc/providers/Microsoft.Insights/eventtypes/management/values"
+            "?api-version=2015-04-01&$filter=eventTimestamp%20ge%20%272024-01-01T00:00:00Z%27%20and%20eventTimestamp%20le%20"
+            "%272024-01-01T00:05:00Z%27");
+  EXPECT_TRUE(s.arm());
+  StreamSpec pim{"pim", StreamType::pim_assignment_requests, "https://graph.microsoft.com"};
+  EXPECT_EQ(build_url(pim, 0, 0), "https://graph.microsoft.com/v1.0/roleManagement/directory/roleAssignmentScheduleRequests?$top=1000");
+}
+
+TEST(Clouds, RootsPerNationalCloud) {
+  EXPECT_EQ(cloud_roots("global")->graph, "https://graph.microsoft.com");
+  EXPECT_EQ(cloud_roots("usgov")->login, "https://login.microsoftonline.us");
+  EXPECT_EQ(cloud_roots("usgov_dod")->graph, "https://dod-graph.microsoft.us");
+  EXPECT_EQ(cloud_roots("china")->arm, "https://management.chinacloudapi.cn");
+  EXPECT_FALSE(cloud_roots("mars"));
+  EXPECT_FALSE(cloud_has_beta_sign_ins("china"));
+  EXPECT_TRUE(cloud_has_beta_sign_ins("global"));
+}
+
+TEST(Windows, OverlapLagChunkingAndRetention) {
+  WindowOptions o;
+  o.lookback = 30 * kMin;
+  o.safety_lag = 2 * kMin;
+  o.max_window = 60 * kMin;
+  Micros now = T("2024-06-01T12:00:30Z");
+  // First run, no start_at: the initial lookback before now - lag.
+  auto w0 = next_window(std::nullopt, std::nullopt, now, o);
+  ASSERT_TRUE(w0);
+  EXPECT_EQ(w0->end, T("2024-06-01T11:58:30Z"));
+  EXPECT_EQ(w0->start, w0->end - o.initial_lookback);
+  // Steady state: re-read the lookback before the checkpoint, up to now - lag.
+  auto w1 = next_window(T("2024-06-01T11:50:00Z"), std::nullopt, now, o);
+  EXPECT_EQ(w1->start, T("2024-06-01T11:20:00Z"));
+  EXPECT_EQ(w1->end, T("2024-06-01T11:58:30Z"));
+  // Nothing new when the checkpoint is already at now - lag.
+  EXPECT_FALSE(next_window(T("2024-06-01T11:58:30Z"), std::nullopt, now, o));
+  // Backfill from start_at in chunks of max_window.
+  auto b = next_window(std::nullopt, T("2024-06-01T00:00:00Z"), now, o);
+  EXPECT_EQ(b->start, T("2024-06-01T00:00:00Z"));
+  EXPECT_EQ(b->end, T("2024-06-01T01:00:00Z"));
+  auto b2 = next_window(b->end, T("2024-06-01T00:00:00Z"), now, o);
+  EXPECT_EQ(b2->start, T("2024-06-01T00:30:00Z"));
+  EXPECT_GT(b2->end, b->end);
+  // start_at beyond retention is clamped into it.
+  auto old = next_window(std::nullopt, T("2023-01-01T00:00:00Z"), now, o);
+  EXPECT_GE(old->start, now - o.retention);
+  // A max_window smaller than the lookback still makes progress.
+  o.max_window = kMin;
+  auto small = next_window(T("2024-06-01T11:00:00Z"), std::nullopt, now, o);
+  EXPECT_GT(small->end, T("2024-06-01T11:00:00Z"));
+}
+
+TEST(Dedupe, BoundedByTimeAndSize) {
+  DedupeWindow d(3);
+  EXPECT_TRUE(d.insert("a", 10));
+  EXPECT_FALSE(d.insert("a", 10));
+  EXPECT_TRUE(d.insert("b", 20));
+  EXPECT_TRUE(d.insert("c", 30));
+  EXPECT_TRUE(d.insert("d", 40));  // evicts the oldest insert
+  EXPECT_EQ(d.size(), 3u);
+  EXPECT_FALSE(d.contains("a"));
+  d.prune_before(30);
+  EXPECT_EQ(d.size(), 2u);
+  EXPECT_FALSE(d.contains("b"));
+  EXPECT_TRUE(d.contains("c"));
+}
+
+TEST(Checkpoint, RoundTripAndErrors) {
+  std::map<std::string, StreamCheckpoint> m;
+  m["signIns.interactiveUser"] = {T("2024-01-01T00:05:00Z"), {{"id1|2024-01-01T00:01:00Z", T("2024-01-01T00:01:00Z")}}};
+  m["pim"] = {std::nullopt, {}};
+  auto text = encode_checkpoint(m);
+  auto back = decode_checkpoint(text);
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back["signIns.interactiveUser"].end, m["signIns.interactiveUser"].end);
+  EXPECT_EQ(back["signIns.interactiveUser"].seen, m["signIns.interactiveUser"].seen);
+  EXPECT_FALSE(back["pim"].end);
+  EXPECT_THROW(decode_checkpoint("[]"), std::invalid_argument);
+  EXPECT_THROW(decode_checkpoint(R"({"v":2,"streams":{}})"), std::invalid_argument);
+  EXPECT_THROW(decode_checkpoint(R"({"v":1,"streams":{"x":{"end":"soon"}}})"), std::invalid_argument);
+  EXPECT_THROW(decode_checkpoint(R"({"v":1,"streams":{"x":{"seen":[["k"]]}}})"), std::invalid_argument);
+}
+
+json audit(const std::string& id, const char* t) { return {{"id", id}, {"activityDateTime", t}}; }
+
+std::string page(std::vector<json> items, const std::string& next = {}) {
+  json p = {{"value", items}};
+  if (!next.empty()) p["@odata.nextLink"] = next;
+  return p.dump();
+}
+
+TEST(Poller, CheckpointOnlyOnLastPageAndHalfOpenWindow) {
+  WindowOptions o;
+  o.lookback = 10 * kMin;
+  o.safety_lag = 0;
+  o.initial_lookback = 10 * kMin;
+  StreamPoller p({"directoryAudits", StreamType::directory_audits, "https://g"}, o);
+  p.restore(std::nullopt, std::nullopt);
+  Micros now = T("2024-01-01T01:00:00Z");
+  auto url = p.begin(now);
+  ASSERT_TRUE(url);
+  EXPECT_EQ(p.window().start, T("2024-01-01T00:50:00Z"));
+  auto r1 = p.on_page(*url, page({audit("a", "2024-01-01T00:55:00Z"), audit("b", "2024-01-01T00:56:00Z")}, "https://g/next1"), "t");
+  EXPECT_EQ(r1.records.size(), 2u);
+  ASSERT_TRUE(r1.next_url);
+  EXPECT_FALSE(p.completed().end);  // no checkpoint mid-window
+  // A record exactly at the end belongs to the next window; a duplicate on the next page is dropped.
+  auto r2 = p.on_page("https://g/next1", page({audit("b", "2024-01-01T00:56:00Z"), audit("edge", "2024-01-01T01:00:00Z"),
+                                               audit("c", "2024-01-01T00:57:00Z")}), "t");
+  EXPECT_EQ(r2.records.size(), 1u);
+  EXPECT_EQ(r2.duplicates, 1u);
+  EXPECT_EQ(r2.outside, 1u);
+  EXPECT_FALSE(r2.next_url);
+  EXPECT_EQ(p.completed().end, now);
+  EXPECT_EQ(p.completed().seen.size(), 3u);
+  EXPECT_EQ(r2.records[0].kind_hint, SourceKind::graph_directory_audit);
+  EXPECT_EQ(r2.records[0].tenant_hint, "t");
+  EXPECT_EQ(r2.records[0].origin, "https://g/next1#3");
+}
+
+TEST(Poller, LateRecordInsideLookbackIsDeliveredOnceAndNothingElseRepeats) {
+  WindowOptions o;
+  o.lookback = 10 * kMin;
+  o.safety_lag = 0;
+  StreamPoller p({"directoryAudits", StreamType::directory_audits, "https://g"}, o);
+  p.restore(std::nullopt, T("2024-01-01T00:00:00Z"));
+  auto u = p.begin(T("2024-01-01T00:10:00Z"));
+  p.on_page(*u, page({audit("a", "2024-01-01T00:05:00Z"), audit("b", "2024-01-01T00:09:00Z")}), "t");
+  // Restart from the persisted checkpoint (as after a crash) and poll again with a late record.
+  StreamPoller q({"directoryAudits", StreamType::directory_audits, "https://g"}, o);
+  q.restore(p.completed(), std::nullopt);
+  auto u2 = q.begin(T("2024-01-01T00:20:00Z"));
+  ASSERT_TRUE(u2);
+  EXPECT_EQ(q.window().start, T("2024-01-01T00:00:00Z"));
+  auto r = q.on_page(*u2, page({audit("b", "2024-01-01T00:09:00Z"), audit("late", "2024-01-01T00:07:00Z"),
+                                audit("new", "2024-01-01T00:15:00Z")}), "t");
+  ASSERT_EQ(r.records.size(), 2u);
+  EXPECT_EQ(json::parse(r.records[0].json)["id"], "late");
+  EXPECT_EQ(json::parse(r.records[1].json)["id"], "new");
+  // The dedupe window keeps only what the next window can return.
+  for (const auto& [key, t] : q.completed().seen) EXPECT_GE(t, q.completed().end.value() - o.lookback) << key;
+}
+
+TEST(Poller, RestartedWindowDoesNotRedeliverEarlierPages) {
+  WindowOptions o;
+  o.safety_lag = 0;
+  StreamPoller p({"s", StreamType::sign_ins, "https://g"}, o);
+  p.restore(std::nullopt, T("2024-01-01T00:00:00Z"));
+  auto u = p.begin(T("2024-01-01T00:30:00Z"));
+  json s1 = {{"id", "x"}, {"createdDateTime", "2024-01-01T00:01:00Z"}};
+  json s1b = {{"id", "x"}, {"createdDateTime", "2024-01-01T00:01:05Z"}};  // same id, another row
+  auto r1 = p.on_page(*u, page({s1, s1b}, "https://g/n"), "t");
+  EXPECT_EQ(r1.records.size(), 2u);
+  p.restart_window();  // the nextLink failed after retries
+  EXPECT_FALSE(p.completed().end);
+  auto u2 = p.begin(T("2024-01-01T00:30:10Z"));
+  EXPECT_EQ(p.window().start, T("2024-01-01T00:00:00Z"));
+  auto r2 = p.on_page(*u2, page({s1, s1b, {{"id", "y"}, {"createdDateTime", "2024-01-01T00:02:00Z"}}}), "t");
+  ASSERT_EQ(r2.records.size(), 1u);
+  EXPECT_EQ(r2.duplicates, 2u);
+}
+
+TEST(Poller, PimRequestsDedupeOnIdAndStatus) {
+  WindowOptions o;
+  StreamPoller p({"pim", StreamType::pim_assignment_requests, "https://g"}, o);
+  p.restore(std::nullopt, std::nullopt);
+  Micros now = T("2024-01-02T00:00:00Z");
+  json pending = {{"id", "r1"}, {"status", "PendingApproval"}, {"createdDateTime", "2024-01-01T23:00:00Z"}};
+  auto r1 = p.on_page(*p.begin(now), page({pending}), "t");
+  EXPECT_EQ(r1.records.size(), 1u);
+  json granted = pending;
+  granted["status"] = "Provisioned";
+  auto r2 = p.on_page(*p.begin(now + kMin), page({pending, granted}), "t");
+  ASSERT_EQ(r2.records.size(), 1u);
+  EXPECT_EQ(json::parse(r2.records[0].json)["status"], "Provisioned");
+  EXPECT_EQ(r2.records[0].kind_hint, SourceKind::graph_pim_request);
+}
+
+TEST(Poller, ActivityDedupesOnEventDataIdAndRejectsNonLists) {
+  WindowOptions o;
+  o.safety_lag = 0;
+  StreamSpec s{"sub", StreamType::activity_log, "https://arm"};
+  s.scope = "/subscriptions/x";
+  StreamPoller p(s, o);
+  p.restore(std::nullopt, T("2024-01-01T00:00:00Z"));
+  auto u = p.begin(T("2024-01-01T00:30:00Z"));
+  json e1 = {{"eventDataId", "e1"}, {"id", "/subscriptions/x/events/e1"}, {"eventTimestamp", "2024-01-01T00:01:00Z"}};
+  json e2 = {{"eventDataId", "e2"}, {"id", "/subscriptions/x/events/e1"}, {"eventTimestamp", "2024-01-01T00:01:00Z"}};
+  json arm_page = {{"value", {e1, e2, e1}}};
+  auto r = p.on_page(*u, arm_page.dump(), "t");
+  EXPECT_EQ(r.records.size(), 2u);
+  EXPECT_THROW(p.on_page(*u, R"({"error":{"code":"x"}})", "t"), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace siem::sources
