@@ -144,6 +144,8 @@ const char* StreamSpec::time_field() const noexcept {
 std::string StreamSpec::dedupe_key(const std::string& id, const std::string& time, const std::string& status) const {
   if (id.empty()) return {};
   switch (type) {
+    case StreamType::roster_assignments:
+    case StreamType::roster_eligibilities: return {};  // snapshots: every refresh is delivered
     case StreamType::sign_ins: return id + "|" + time;  // one sign-in can be split into rows sharing the id
     case StreamType::pim_assignment_requests:
     case StreamType::pim_eligibility_requests:

@@ -1,0 +1,340 @@
+#include "connector/sources/graph/graph_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "connector/auth/auth_config.h"
+#include "connector/auth/token_provider.h"
+#include "connector/http/retry_policy.h"
+#include "connector/http/token_bucket.h"
+#include "connector/sources/graph/pull_engine.h"
+
+namespace siem {
+
+namespace {
+
+using sources::Micros;
+using sources::StreamPoller;
+using sources::StreamSpec;
+using sources::StreamType;
+
+enum class SourceType { directory_audits, sign_ins, pim, activity };
+
+const char* type_name(SourceType t) {
+  switch (t) {
+    case SourceType::directory_audits: return "graph_directory_audits";
+    case SourceType::sign_ins: return "graph_sign_ins";
+    case SourceType::pim: return "graph_pim";
+    case SourceType::activity: return "azure_activity";
+  }
+  return "?";
+}
+
+struct Settings {
+  SourceType type = SourceType::directory_audits;
+  auth::SourceConnection connection;
+  sources::WindowOptions window;
+  std::optional<Micros> start_at;
+  std::chrono::milliseconds poll_interval{60'000};
+  std::chrono::milliseconds roster_interval{3'600'000};
+  std::vector<StreamSpec> streams;
+  std::size_t dedupe_max = 200'000;
+  int reports_per_10s = 5;
+};
+
+void sleep_for(std::chrono::milliseconds d, std::stop_token stop) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock(m);
+  cv.wait_for(lock, stop, d, [] { return false; });
+}
+
+class PullSource final : public Source {
+ public:
+  PullSource(std::string name, Settings s) : name_(std::move(name)), s_(std::move(s)) {}
+
+  void start(const std::optional<std::string>& checkpoint) override {
+    std::map<std::string, sources::StreamCheckpoint> saved;
+    if (checkpoint) {
+      try {
+        saved = sources::decode_checkpoint(*checkpoint);
+      } catch (const std::exception& e) {
+        throw SourceError(std::string("stored checkpoint is unusable: ") + e.what() +
+                          " (delete the state file to restart from start_at)");
+      }
+    }
+    for (const auto& spec : s_.streams) {
+      StreamState st{StreamPoller(spec, s_.window, s_.dedupe_max)};
+      auto it = saved.find(spec.name);
+      st.poller.restore(it == saved.end() ? std::nullopt : std::optional(it->second), s_.start_at);
+      if (it != saved.end()) completed_[spec.name] = it->second;
+      streams_.push_back(std::move(st));
+    }
+    client_ = std::make_shared<http::Client>(s_.connection.http);
+    try {
+      tokens_ = auth::make_token_provider(s_.connection.auth, client_);
+    } catch (const auth::AuthError& e) {
+      throw SourceError(e.what());
+    }
+    const auto& a = s_.connection.auth;
+    reports_bucket_ = http::TokenBucketRegistry::instance().get(
+        {a.cloud.login, a.tenant_id, a.client_id, "graph_reports"}, http::RateLimit{s_.reports_per_10s, std::chrono::seconds(10)});
+    arm_bucket_ = http::TokenBucketRegistry::instance().get({a.cloud.login, a.tenant_id, a.client_id, "arm"},
+                                                            http::RateLimit{100, std::chrono::seconds(10)});
+    graph_bucket_ = http::TokenBucketRegistry::instance().get({a.cloud.login, a.tenant_id, a.client_id, "graph_identity"},
+                                                              http::RateLimit{300, std::chrono::seconds(10)});
+    spdlog::info("source {} ({}): {} stream(s), tenant {}, {}", name_, type_name(s_.type), streams_.size(), a.tenant_id,
+                 tokens_->describe());
+  }
+
+  SourceBatch poll(std::stop_token stop) override {
+    SourceBatch batch;
+    if (idle_last_poll_) {
+      sleep_for(s_.poll_interval, stop);
+      if (stop.stop_requested()) return batch;
+    }
+    // Round-robin: continue a window in progress, else start the next due window.
+    const auto now_steady = std::chrono::steady_clock::now();
+    for (std::size_t n = 0; n < streams_.size(); ++n) {
+      StreamState& st = streams_[(cursor_ + n) % streams_.size()];
+      if (!st.url) {
+        if (now_steady < st.next_due) continue;
+        const auto interval = is_roster(st.poller.spec()) ? s_.roster_interval : s_.poll_interval;
+        st.url = st.poller.begin(sources::to_micros(std::chrono::system_clock::now()));
+        st.next_due = now_steady + interval;
+        if (!st.url) continue;
+        st.pages = 0;
+        if (st.poller.spec().windowed())
+          spdlog::debug("source {}: stream {} window [{}, {})", name_, st.poller.spec().name,
+                        sources::format_time(st.poller.window().start), sources::format_time(st.poller.window().end));
+      }
+      cursor_ = (cursor_ + n) % streams_.size();
+      read_page(st, batch, stop);
+      idle_last_poll_ = false;
+      return batch;
+    }
+    idle_last_poll_ = true;
+    batch.caught_up = true;
+    return batch;
+  }
+
+ private:
+  struct StreamState {
+    explicit StreamState(StreamPoller p) : poller(std::move(p)) {}
+    StreamPoller poller;
+    std::optional<std::string> url;  // next page of the window in progress
+    std::chrono::steady_clock::time_point next_due{};
+    int pages = 0;
+  };
+
+  static bool is_roster(const StreamSpec& s) {
+    return s.type == StreamType::roster_assignments || s.type == StreamType::roster_eligibilities;
+  }
+
+  void read_page(StreamState& st, SourceBatch& batch, std::stop_token stop) {
+    const StreamSpec& spec = st.poller.spec();
+    const std::string url = *st.url;
+    std::optional<http::Response> res;
+    try {
+      res = fetch(spec, url, stop);
+    } catch (const SourceError&) {
+      throw;
+    } catch (const std::exception& e) {
+      // Retries exhausted mid-window: the window is read again from its start next time.
+      spdlog::warn("source {}: stream {}: {}; the window will be read again from its start", name_, spec.name, e.what());
+      st.poller.restart_window();
+      st.url.reset();
+      st.next_due = std::chrono::steady_clock::now();
+      return;
+    }
+    if (!res) return;  // stopping
+    auto page = st.poller.on_page(url, res->body, s_.connection.auth.tenant_id);
+    ++st.pages;
+    batch.records = std::move(page.records);
+    if (page.next_url) {
+      st.url = page.next_url;
+      return;
+    }
+    st.url.reset();
+    completed_[spec.name] = st.poller.completed();
+    batch.checkpoint = sources::encode_checkpoint(completed_);
+    if (spec.windowed() && st.poller.window().end < sources::to_micros(std::chrono::system_clock::now()) - s_.window.max_window) {
+      st.next_due = std::chrono::steady_clock::now();  // backfilling: go on without waiting
+      spdlog::info("source {}: stream {} backfilled up to {}", name_, spec.name, sources::format_time(st.poller.window().end));
+    }
+  }
+
+  // One GET with token, rate limit and retries. nullopt when stopping. Throws SourceError on a
+  // permanent failure (auth, TLS, 4xx) and std::runtime_error when retries are exhausted.
+  std::optional<http::Response> fetch(const StreamSpec& spec, const std::string& url, std::stop_token stop) {
+    const auto& cloud = s_.connection.auth.cloud;
+    const std::string& resource = spec.arm() ? cloud.arm : cloud.graph;
+    http::RetryOptions ro;
+    ro.max_attempts = 6;
+    http::RetryPolicy policy(ro);
+    auto& bucket = spec.arm() ? arm_bucket_
+                   : (spec.type == StreamType::directory_audits || spec.type == StreamType::sign_ins) ? reports_bucket_
+                                                                                                     : graph_bucket_;
+    for (;;) {
+      if (!bucket->acquire(stop)) return std::nullopt;
+      std::string token;
+      try {
+        token = tokens_->token(resource);
+      } catch (const auth::AuthError& e) {
+        if (e.permanent()) throw SourceError(std::string("authentication failed: ") + e.what());
+        throw std::runtime_error(std::string("token request failed: ") + e.what());
+      }
+      http::Request req;
+      req.url = url;
+      req.headers = {{"Authorization", "Bearer " + token}, {"Accept", "application/json"}};
+      if (!spec.arm()) req.headers.emplace_back("x-ms-throttle-priority", "low");
+      http::RetryPolicy::Outcome out;
+      http::Response res;
+      try {
+        res = client_->send(req);
+        out = policy.on_response(res);
+      } catch (const http::Error& e) {
+        out = policy.on_error(e);
+        if (out.decision == http::RetryDecision::fail) {
+          if (!e.transient())
+            throw SourceError(std::string("cannot reach ") + redact(url) + ": " + e.what());
+          throw std::runtime_error(std::string("request to ") + redact(url) + " failed: " + e.what());
+        }
+        spdlog::warn("source {}: {} (retrying in {} ms)", name_, e.what(), out.delay.count());
+        sleep_for(out.delay, stop);
+        if (stop.stop_requested()) return std::nullopt;
+        continue;
+      }
+      switch (out.decision) {
+        case http::RetryDecision::done: return res;
+        case http::RetryDecision::reauth:
+          tokens_->invalidate(resource);
+          continue;
+        case http::RetryDecision::retry:
+          if (out.from_retry_after) bucket->pause_for(out.delay);
+          spdlog::warn("source {}: HTTP {} from {} (retrying in {} ms{})", name_, res.status, redact(url), out.delay.count(),
+                       out.from_retry_after ? ", Retry-After" : "");
+          sleep_for(out.delay, stop);
+          if (stop.stop_requested()) return std::nullopt;
+          continue;
+        case http::RetryDecision::fail:
+          if (res.status >= 500 || res.status == 429)
+            throw std::runtime_error("HTTP " + std::to_string(res.status) + " from " + redact(url) + " after " +
+                                     std::to_string(policy.attempts()) + " attempts");
+          throw SourceError("HTTP " + std::to_string(res.status) + " from " + redact(url) + ": " + error_text(res.body));
+      }
+    }
+  }
+
+  static std::string redact(const std::string& url) { return url.substr(0, url.find('?')); }
+
+  static std::string error_text(const std::string& body) {
+    std::string out = body.substr(0, 400);
+    for (char& c : out)
+      if (c == '\n' || c == '\r') c = ' ';
+    return out;
+  }
+
+  std::string name_;
+  Settings s_;
+  std::vector<StreamState> streams_;
+  std::map<std::string, sources::StreamCheckpoint> completed_;
+  std::shared_ptr<http::Client> client_;
+  std::shared_ptr<auth::TokenProvider> tokens_;
+  std::shared_ptr<http::TokenBucket> reports_bucket_, arm_bucket_, graph_bucket_;
+  std::size_t cursor_ = 0;
+  bool idle_last_poll_ = false;
+};
+
+Settings read_settings(SourceType type, const ConfigNode& cfg) {
+  Settings s;
+  s.type = type;
+  s.connection = auth::read_source_connection(cfg);
+  auto ms_to_us = [](std::chrono::milliseconds d) { return static_cast<Micros>(d.count()) * 1000; };
+  s.poll_interval = cfg.duration("poll_interval", s.poll_interval);
+  s.window.lookback = ms_to_us(cfg.duration("lookback", std::chrono::minutes(30)));
+  s.window.safety_lag = ms_to_us(cfg.duration("safety_lag", std::chrono::minutes(2)));
+  s.window.max_window = ms_to_us(cfg.duration("max_window", std::chrono::hours(1)));
+  s.window.initial_lookback = ms_to_us(cfg.duration("initial_lookback", std::chrono::hours(1)));
+  s.window.retention = ms_to_us(cfg.duration("retention", type == SourceType::activity ? std::chrono::hours(24 * 90)
+                                                                                        : std::chrono::hours(24 * 30)));
+  if (auto t = cfg.optional_timestamp("start_at")) s.start_at = *t * 1000;
+  s.dedupe_max = static_cast<std::size_t>(cfg.integer("dedupe_max", 200'000, 1000, 10'000'000));
+  s.reports_per_10s = static_cast<int>(cfg.integer("requests_per_10s", 5, 1, 1000));
+  s.roster_interval = cfg.duration("roster_interval", s.roster_interval);
+  int page_size = static_cast<int>(cfg.integer("page_size", 1000, 1, 1000));
+  const std::string cloud_name = s.connection.auth.cloud.name;
+  const std::string& graph = s.connection.auth.cloud.graph;
+  const std::string& arm = s.connection.auth.cloud.arm;
+  auto add = [&](StreamSpec spec) {
+    spec.page_size = page_size;
+    s.streams.push_back(std::move(spec));
+  };
+  switch (type) {
+    case SourceType::directory_audits: add(StreamSpec("directoryAudits", StreamType::directory_audits, graph)); break;
+    case SourceType::sign_ins: {
+      auto types = cfg.string_list("event_types");
+      if (types.empty()) types = {"interactiveUser"};
+      bool beta_ok = sources::cloud_has_beta_sign_ins(cloud_name);
+      for (const auto& t : types) {
+        if (t != "interactiveUser" && t != "nonInteractiveUser" && t != "servicePrincipal" && t != "managedIdentity") {
+          cfg.error_at("event_types", "unknown sign-in event type '" + t +
+                                          "' (expected interactiveUser, nonInteractiveUser, servicePrincipal, managedIdentity)");
+          continue;
+        }
+        bool beta = !(types.size() == 1 && t == "interactiveUser");
+        if (beta && !beta_ok) {
+          cfg.error_at("event_types", "cloud '" + cloud_name + "' serves interactive sign-ins only (v1.0); remove '" + t + "'");
+          continue;
+        }
+        add(StreamSpec("signIns." + t, StreamType::sign_ins, graph, t, beta));
+      }
+      break;
+    }
+    case SourceType::pim:
+      add(StreamSpec("roleAssignmentScheduleRequests", StreamType::pim_assignment_requests, graph));
+      add(StreamSpec("roleEligibilityScheduleRequests", StreamType::pim_eligibility_requests, graph));
+      if (cfg.boolean("roster", true)) {
+        add(StreamSpec("roster.assignments", StreamType::roster_assignments, graph));
+        add(StreamSpec("roster.eligibilities", StreamType::roster_eligibilities, graph));
+      }
+      break;
+    case SourceType::activity: {
+      auto subs = cfg.string_list("subscriptions");
+      if (subs.empty()) cfg.error_at("subscriptions", "azure_activity needs at least one subscription id");
+      bool pim = cfg.boolean("pim_requests", true);
+      for (const auto& sub : subs) {
+        StreamSpec a(sub, StreamType::activity_log, arm);
+        a.scope = "/subscriptions/" + sub;
+        add(a);
+        if (pim) {
+          StreamSpec p("pim." + sub, StreamType::arm_pim_requests, arm);
+          p.scope = "/subscriptions/" + sub;
+          add(p);
+        }
+      }
+      break;
+    }
+  }
+  return s;
+}
+
+void add_type(PluginRegistry& r, SourceType type, std::string description) {
+  r.add_source(type_name(type), std::move(description), [type](const ConfigNode& cfg, const PluginContext& ctx) -> std::unique_ptr<Source> {
+    return std::make_unique<PullSource>(ctx.name, read_settings(type, cfg));
+  });
+}
+
+}  // namespace
+
+void register_graph_sources(PluginRegistry& r) {
+  add_type(r, SourceType::directory_audits, "Microsoft Graph directory audit logs (pull)");
+  add_type(r, SourceType::sign_ins, "Microsoft Graph sign-in logs, one stream per event type (pull)");
+  add_type(r, SourceType::pim, "Entra PIM schedule requests and role roster snapshots via Microsoft Graph (pull)");
+  add_type(r, SourceType::activity, "Azure Activity Log and ARM PIM requests per subscription (pull)");
+}
+
+}  // namespace siem
