@@ -51,12 +51,45 @@ struct ClientOptions {
   std::string ca_file;     // extra trust anchors (PEM), added to the system store
   std::string client_cert_file, client_key_file;  // optional mutual TLS
   std::string proxy;       // "http://host:port"; empty = from HTTPS_PROXY/https_proxy unless NO_PROXY matches
+  std::string no_proxy;    // extra NO_PROXY entries applied to the configured proxy too
   bool use_env_proxy = true;
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds request_timeout{60'000};
   std::size_t max_idle_per_host = 4;
   std::string user_agent = "siem-connector/" SIEM_VERSION;
   bool accept_gzip = true;
+  std::size_t max_response_bytes = 256u * 1024 * 1024;  // decoded body limit (protocol error above)
+  std::chrono::milliseconds max_idle{50'000};           // idle keep-alive connections older are closed
+};
+
+// An absolute http(s) URL split for connecting. Host is lower-cased, IPv6 without brackets.
+struct Url {
+  std::string scheme;   // "http" | "https"
+  std::string host;
+  std::uint16_t port = 0;  // explicit or the scheme default
+  std::string target;   // path + query, at least "/"
+  bool is_ip = false;   // host is an IPv4/IPv6 literal (verified against IP SANs)
+  std::string authority() const;  // host[:port] as used in Host and CONNECT ("[::1]:8443")
+};
+// Throws Error(Kind::url) naming the URL and what is wrong with it.
+Url parse_url(std::string_view url);
+
+// NO_PROXY semantics (curl/Go style): comma/space separated; "*" matches everything; an entry
+// matches the host itself and its subdomains ("example.com", ".example.com" and "*.example.com"
+// all match "a.example.com"); an entry with ":port" only matches that port. Case-insensitive.
+bool no_proxy_matches(std::string_view host, std::uint16_t port, std::string_view no_proxy);
+
+// The proxy ("http://host:port") to use for `url`, or empty for a direct connection: never for
+// 169.254.169.254 (IMDS); the configured proxy unless NO_PROXY matches; else, with use_env_proxy,
+// HTTPS_PROXY/https_proxy (HTTP_PROXY/http_proxy for http URLs) unless NO_PROXY/no_proxy matches
+// or the host is loopback (localhost, 127.0.0.0/8, ::1), as Go's ProxyFromEnvironment does.
+std::string select_proxy(const Url& url, const ClientOptions& options);
+
+// Counters for tests and metrics.
+struct ClientStats {
+  std::uint64_t requests = 0;
+  std::uint64_t connections_opened = 0;
+  std::uint64_t connections_reused = 0;
 };
 
 class Client {
@@ -69,6 +102,9 @@ class Client {
   // Sends one request, reusing an idle keep-alive connection to the same origin when possible.
   // Throws http::Error on transport failure; any HTTP status is returned, not thrown. Thread-safe.
   Response send(const Request& request);
+
+  ClientStats stats() const;
+  const ClientOptions& options() const noexcept;
 
  private:
   struct Impl;
