@@ -71,6 +71,9 @@ struct AuthSettings {
   std::string managed_identity_endpoint;    // managed identity: override (tests); empty = env/IMDS
   std::string managed_identity_header;      // with an IDENTITY_ENDPOINT-style endpoint: X-IDENTITY-HEADER
   std::string object_id, msi_res_id;        // managed identity: alternative selectors
+  // Managed identity retries (404, 410, 429, 5xx, network): 4 retries after base, 2x, 4x, 8x
+  // (the documented ~0, 2, 6, 14, 30 s schedule with the default 2 s).
+  std::chrono::milliseconds managed_identity_retry_base{2'000};
   CloudEndpoints cloud;                     // authority and resource roots
 };
 std::string_view to_string(AuthSettings::Method m) noexcept;

@@ -1,0 +1,119 @@
+#include "connector/auth/auth_config.h"
+
+#include <cstdlib>
+
+namespace siem::auth {
+namespace {
+
+std::string env_or(const char* name, std::string fallback = {}) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
+std::string strip_slash(std::string s) {
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+void read_tls_options(const ConfigNode& tls, http::ClientOptions& options) {
+  if (!tls.valid()) return;
+  if (auto ca = tls.existing_file("ca_file")) options.ca_file = ca->string();
+  if (auto cert = tls.existing_file("client_cert_file")) options.client_cert_file = cert->string();
+  if (auto key = tls.existing_file("client_key_file")) options.client_key_file = key->string();
+  if (!options.client_key_file.empty() && options.client_cert_file.empty())
+    tls.error_at("client_key_file", "client_key_file needs client_cert_file");
+  if (tls.has("verify") && !tls.boolean("verify", true))
+    tls.error_at("verify", "TLS verification cannot be turned off; add the issuing CA with ca_file instead");
+}
+
+SourceConnection read_source_connection(const ConfigNode& source) {
+  SourceConnection out;
+  AuthSettings& a = out.auth;
+
+  // Cloud and endpoints.
+  const std::string cloud = source.choice("cloud", {"public", "usgov", "dod", "china", "custom"}, "public");
+  ConfigNode endpoints = source.child("endpoints");
+  if (auto builtin = builtin_cloud(cloud)) {
+    a.cloud = *builtin;
+  } else {
+    a.cloud.name = "custom";
+    if (!endpoints.valid()) source.error_at("cloud", "cloud: custom needs endpoints: {login, graph, arm}");
+  }
+  if (endpoints.valid()) {
+    auto read_endpoint = [&](std::string_view key, std::string& target) {
+      auto v = endpoints.optional_string(key);
+      if (v) {
+        if (!(v->starts_with("https://") || v->starts_with("http://")))
+          endpoints.error_at(key, "must be an http(s):// URL");
+        target = strip_slash(*v);
+      } else if (cloud == "custom") {
+        endpoints.error_at(key, std::string("cloud: custom needs endpoints.") + std::string(key));
+      }
+    };
+    read_endpoint("login", a.cloud.login);
+    read_endpoint("graph", a.cloud.graph);
+    read_endpoint("arm", a.cloud.arm);
+  }
+
+  // Identity.
+  ConfigNode auth = source.child("auth");
+  if (!auth.valid()) {
+    source.error_at("auth", "missing auth: {method: client_secret|certificate|workload_identity|managed_identity, ...}");
+    return out;
+  }
+  const std::string method =
+      auth.choice("method", {"client_secret", "certificate", "workload_identity", "managed_identity"}, "client_secret");
+  a.tenant_id = source.string("tenant_id");
+  a.client_id = auth.string("client_id");
+  if (method == "client_secret") {
+    a.method = AuthSettings::Method::client_secret;
+    if (a.tenant_id.empty()) source.error_at("tenant_id", "client_secret auth needs tenant_id");
+    if (a.client_id.empty()) auth.error_at("client_id", "client_secret auth needs client_id");
+    a.client_secret = auth.secret("client_secret", true);
+  } else if (method == "certificate") {
+    a.method = AuthSettings::Method::certificate;
+    if (a.tenant_id.empty()) source.error_at("tenant_id", "certificate auth needs tenant_id");
+    if (a.client_id.empty()) auth.error_at("client_id", "certificate auth needs client_id");
+    if (auto cert = auth.existing_file("certificate_file", true)) a.certificate_file = cert->string();
+    if (auto key = auth.existing_file("private_key_file")) a.private_key_file = key->string();
+    a.jwt_algorithm = auth.choice("jwt_algorithm", {"PS256", "RS256"}, "PS256");
+    a.send_x5t = auth.boolean("send_x5t", false);
+  } else if (method == "workload_identity") {
+    a.method = AuthSettings::Method::workload_identity;
+    if (a.tenant_id.empty()) a.tenant_id = env_or("AZURE_TENANT_ID");
+    if (a.client_id.empty()) a.client_id = env_or("AZURE_CLIENT_ID");
+    if (auto f = auth.file_path("token_file")) a.token_file = f->string();
+    else a.token_file = env_or("AZURE_FEDERATED_TOKEN_FILE");
+    if (!endpoints.valid() || !endpoints.has("login")) {
+      if (auto host = env_or("AZURE_AUTHORITY_HOST"); !host.empty() && cloud == "public") a.cloud.login = strip_slash(host);
+    }
+    if (a.tenant_id.empty()) source.error_at("tenant_id", "workload_identity auth needs tenant_id (or AZURE_TENANT_ID)");
+    if (a.client_id.empty()) auth.error_at("client_id", "workload_identity auth needs client_id (or AZURE_CLIENT_ID)");
+    if (a.token_file.empty())
+      auth.error_at("token_file", "workload_identity auth needs token_file (or AZURE_FEDERATED_TOKEN_FILE)");
+  } else {
+    a.method = AuthSettings::Method::managed_identity;
+    if (auto ep = auth.optional_string("endpoint")) {
+      if (!(ep->starts_with("http://") || ep->starts_with("https://"))) auth.error_at("endpoint", "must be an http(s):// URL");
+      a.managed_identity_endpoint = *ep;
+    }
+    a.managed_identity_header = auth.secret("identity_header").reveal();
+    a.object_id = auth.string("object_id");
+    a.msi_res_id = auth.string("msi_res_id");
+  }
+
+  // Transport.
+  read_tls_options(source.child("tls"), out.http);
+  if (auto proxy = source.optional_string("proxy")) {
+    if (!proxy->starts_with("http://")) source.error_at("proxy", "proxy must be an http://host:port URL");
+    out.http.proxy = *proxy;
+  }
+  out.http.no_proxy = source.string("no_proxy");
+  out.http.connect_timeout = source.duration("connect_timeout", out.http.connect_timeout);
+  out.http.request_timeout = source.duration("request_timeout", out.http.request_timeout);
+  return out;
+}
+
+}  // namespace siem::auth

@@ -1,0 +1,503 @@
+#include "connector/auth/token_provider.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace siem::auth {
+namespace {
+
+using json = nlohmann::json;
+using SysClock = std::chrono::system_clock;
+
+std::string url_encode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string form(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string out;
+  for (const auto& [k, v] : fields) {
+    if (!out.empty()) out += '&';
+    out += url_encode(k) + "=" + url_encode(v);
+  }
+  return out;
+}
+
+std::string base64url(const unsigned char* data, std::size_t len) {
+  std::string out(4 * ((len + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
+  out.resize(static_cast<std::size_t>(n));
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    else if (c == '/') c = '_';
+  }
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  return out;
+}
+std::string base64url(std::string_view s) { return base64url(reinterpret_cast<const unsigned char*>(s.data()), s.size()); }
+
+std::string openssl_error() {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
+std::string read_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw AuthError(fmt::format("cannot read {} '{}'", what, path), true);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string uuid4() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof b) != 1) throw AuthError("no randomness for the JWT id: " + openssl_error(), false);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+struct X509Deleter { void operator()(X509* x) const { X509_free(x); } };
+struct PkeyDeleter { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
+struct BioDeleter { void operator()(BIO* b) const { BIO_free(b); } };
+struct MdCtxDeleter { void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); } };
+
+std::unique_ptr<BIO, BioDeleter> mem_bio(const std::string& pem) {
+  return std::unique_ptr<BIO, BioDeleter>(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// Meaning of the AADSTS codes an operator is most likely to hit with client credentials.
+std::string aadsts_meaning(const std::string& code) {
+  static const std::map<std::string, std::string> known = {
+      {"AADSTS7000215", "invalid client secret (wrong value: use the secret's Value, not its ID)"},
+      {"AADSTS7000222", "the client secret has expired: create a new one in the app registration"},
+      {"AADSTS700016", "application not found in the tenant (wrong client_id or tenant, or not consented)"},
+      {"AADSTS90002", "tenant not found (wrong tenant_id or cloud)"},
+      {"AADSTS900023", "invalid tenant identifier (tenant_id must be a GUID or verified domain)"},
+      {"AADSTS90023", "invalid request (check tenant_id and cloud)"},
+      {"AADSTS700027", "client assertion signature invalid (certificate not uploaded to the app registration?)"},
+      {"AADSTS700024", "client assertion is not within its valid time range (check the system clock)"},
+      {"AADSTS70011", "invalid scope"},
+      {"AADSTS70021", "no matching federated identity credential (issuer/subject/audience)"},
+      {"AADSTS700211", "no matching federated identity issuer"},
+      {"AADSTS700213", "no matching federated identity subject"},
+      {"AADSTS7000112", "the application is disabled"},
+      {"AADSTS50034", "account does not exist in the directory"},
+      {"AADSTS53003", "blocked by Conditional Access"},
+      {"AADSTS50196", "request loop detected: the client asked for tokens too often"},
+  };
+  auto it = known.find(code);
+  return it == known.end() ? std::string() : it->second;
+}
+
+std::chrono::seconds parse_seconds(const json& v) {
+  if (v.is_number_integer()) return std::chrono::seconds(v.get<std::int64_t>());
+  if (v.is_number()) return std::chrono::seconds(static_cast<std::int64_t>(v.get<double>()));
+  if (v.is_string()) {
+    const std::string s = v.get<std::string>();
+    char* end = nullptr;
+    long long n = std::strtoll(s.c_str(), &end, 10);
+    if (end != s.c_str()) return std::chrono::seconds(n);
+  }
+  return std::chrono::seconds(-1);
+}
+
+// Parses a token success response (identity platform or IMDS / App Service).
+AccessToken parse_token_response(const std::string& body, SysClock::time_point now, const std::string& context) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("access_token") || !j["access_token"].is_string())
+    throw AuthError(fmt::format("{}: token response is not valid JSON with an access_token", context), false);
+  AccessToken t;
+  t.value = j["access_token"].get<std::string>();
+  t.obtained_at = now;
+  std::chrono::seconds life{-1};
+  if (j.contains("expires_in")) life = parse_seconds(j["expires_in"]);
+  if (life.count() < 0 && j.contains("expires_on")) {
+    auto on = parse_seconds(j["expires_on"]);
+    if (on.count() > 0) life = std::chrono::duration_cast<std::chrono::seconds>(SysClock::time_point(on) - now);
+  }
+  if (life.count() <= 0) life = std::chrono::seconds(300);  // unknown lifetime: be conservative
+  t.expires_at = now + life;
+  return t;
+}
+
+using CacheKey = TokenCache::Key;
+
+// Shared machinery: cache lookup, single-flight fetch, invalidate.
+class CachingProvider : public TokenProvider {
+ public:
+  CachingProvider(AuthSettings s, std::shared_ptr<http::Client> c, std::shared_ptr<TokenCache> cache)
+      : settings_(std::move(s)), client_(std::move(c)), cache_(cache ? std::move(cache) : TokenCache::shared()) {}
+
+  std::string token(const std::string& resource_root) override {
+    const CacheKey key = cache_key(resource_root);
+    if (auto t = cache_->fresh(key)) return t->value;
+    std::lock_guard lock(fetch_mu_);
+    if (auto t = cache_->fresh(key)) return t->value;  // another thread fetched it meanwhile
+    AccessToken t = fetch(resource_root);
+    std::string value = t.value;
+    spdlog::debug("auth: obtained a token for {} via {} (expires in {} s)", resource_root, describe(),
+                  std::chrono::duration_cast<std::chrono::seconds>(t.expires_at - t.obtained_at).count());
+    cache_->put(key, std::move(t));
+    return value;
+  }
+
+  void invalidate(const std::string& resource_root) override { cache_->erase(cache_key(resource_root)); }
+
+  std::string describe() const override {
+    return fmt::format("{} (tenant {}, client {})", to_string(settings_.method),
+                       settings_.tenant_id.empty() ? "-" : settings_.tenant_id,
+                       settings_.client_id.empty() ? "system-assigned" : settings_.client_id);
+  }
+
+ protected:
+  virtual AccessToken fetch(const std::string& resource_root) = 0;
+  virtual CacheKey cache_key(const std::string& resource_root) const {
+    return {settings_.cloud.login, settings_.tenant_id, settings_.client_id, resource_root};
+  }
+
+  // POST {authority}/{tenant}/oauth2/v2.0/token with client-credentials fields + `extra`.
+  AccessToken client_credentials(const std::string& resource_root,
+                                 std::vector<std::pair<std::string, std::string>> extra) {
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"client_id", settings_.client_id}, {"scope", scope_for(resource_root)}, {"grant_type", "client_credentials"}};
+    for (auto& f : extra) fields.push_back(std::move(f));
+    http::Request req;
+    req.method = "POST";
+    req.url = token_endpoint(settings_.cloud.login, settings_.tenant_id);
+    req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}};
+    req.body = form(fields);
+    const std::string context = fmt::format("{} token request to {}", describe(), req.url);
+    http::Response res;
+    try {
+      res = client_->send(req);
+    } catch (const http::Error& e) {
+      throw AuthError(fmt::format("{} failed: {}", context, e.what()), !e.transient());
+    }
+    if (res.status != 200) throw classify_token_error(res.status, res.body, context);
+    return parse_token_response(res.body, cache_->now(), context);
+  }
+
+  AuthSettings settings_;
+  std::shared_ptr<http::Client> client_;
+  std::shared_ptr<TokenCache> cache_;
+  std::mutex fetch_mu_;
+};
+
+class SecretProvider final : public CachingProvider {
+ public:
+  using CachingProvider::CachingProvider;
+
+ protected:
+  AccessToken fetch(const std::string& resource_root) override {
+    return client_credentials(resource_root, {{"client_secret", settings_.client_secret.reveal()}});
+  }
+};
+
+class CertificateProvider final : public CachingProvider {
+ public:
+  CertificateProvider(AuthSettings s, std::shared_ptr<http::Client> c, std::shared_ptr<TokenCache> cache)
+      : CachingProvider(std::move(s), std::move(c), std::move(cache)) {
+    // Fail early (and permanently) on unusable key material.
+    (void)build_client_assertion(settings_.certificate_file, settings_.private_key_file, settings_.jwt_algorithm,
+                                 settings_.send_x5t, settings_.client_id, audience());
+  }
+
+ protected:
+  std::string audience() const { return token_endpoint(settings_.cloud.login, settings_.tenant_id); }
+  AccessToken fetch(const std::string& resource_root) override {
+    std::string assertion = build_client_assertion(settings_.certificate_file, settings_.private_key_file,
+                                                   settings_.jwt_algorithm, settings_.send_x5t, settings_.client_id,
+                                                   audience(), cache_->now());
+    return client_credentials(resource_root,
+                              {{"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+                               {"client_assertion", std::move(assertion)}});
+  }
+};
+
+class WorkloadIdentityProvider final : public CachingProvider {
+ public:
+  using CachingProvider::CachingProvider;
+
+ protected:
+  AccessToken fetch(const std::string& resource_root) override {
+    // Re-read on every request: the kubelet rotates the projected token.
+    std::string assertion = read_file(settings_.token_file, "federated token file");
+    while (!assertion.empty() && (assertion.back() == '\n' || assertion.back() == '\r' || assertion.back() == ' '))
+      assertion.pop_back();
+    if (assertion.empty())
+      throw AuthError(fmt::format("{}: federated token file '{}' is empty", describe(), settings_.token_file), false);
+    return client_credentials(resource_root,
+                              {{"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+                               {"client_assertion", std::move(assertion)}});
+  }
+};
+
+class ManagedIdentityProvider final : public CachingProvider {
+ public:
+  ManagedIdentityProvider(AuthSettings s, std::shared_ptr<http::Client> c, std::shared_ptr<TokenCache> cache)
+      : CachingProvider(std::move(s), std::move(c), std::move(cache)) {
+    if (!settings_.managed_identity_endpoint.empty()) {
+      endpoint_ = settings_.managed_identity_endpoint;
+      header_ = settings_.managed_identity_header;
+    } else if (const char* ep = std::getenv("IDENTITY_ENDPOINT"); ep && *ep) {
+      endpoint_ = ep;  // App Service / Functions / Container Apps
+      const char* h = std::getenv("IDENTITY_HEADER");
+      header_ = h ? h : "";
+    } else {
+      endpoint_ = "http://169.254.169.254/metadata/identity/oauth2/token";
+    }
+    app_service_ = !header_.empty();
+    const auto base = settings_.managed_identity_retry_base;
+    retry_delays_ = {base, base * 2, base * 4, base * 8};
+  }
+
+  std::string describe() const override {
+    return fmt::format("managed_identity ({}, {})", app_service_ ? "IDENTITY_ENDPOINT" : "IMDS",
+                       settings_.client_id.empty() ? "system-assigned" : "client " + settings_.client_id);
+  }
+
+ protected:
+  CacheKey cache_key(const std::string& resource_root) const override {
+    return {endpoint_, "managed-identity", settings_.client_id + "|" + settings_.object_id + "|" + settings_.msi_res_id,
+            resource_root};
+  }
+
+  AccessToken fetch(const std::string& resource_root) override {
+    std::string url = endpoint_;
+    url += url.find('?') == std::string::npos ? '?' : '&';
+    url += app_service_ ? "api-version=2019-08-01" : "api-version=2018-02-01";
+    url += "&resource=" + url_encode(resource_for(resource_root));
+    if (!settings_.client_id.empty()) url += "&client_id=" + url_encode(settings_.client_id);
+    if (!settings_.object_id.empty()) url += (app_service_ ? "&principal_id=" : "&object_id=") + url_encode(settings_.object_id);
+    if (!settings_.msi_res_id.empty()) url += (app_service_ ? "&mi_res_id=" : "&msi_res_id=") + url_encode(settings_.msi_res_id);
+    http::Request req;
+    req.url = url;
+    if (app_service_) req.headers = {{"X-IDENTITY-HEADER", header_}};
+    else req.headers = {{"Metadata", "true"}};
+    const std::string context = fmt::format("{} token request to {}", describe(), endpoint_);
+    std::string last_error;
+    for (std::size_t attempt = 0;; ++attempt) {
+      bool retryable = false;
+      try {
+        http::Response res = client_->send(req);
+        if (res.status == 200) return parse_token_response(res.body, cache_->now(), context);
+        retryable = res.status == 404 || res.status == 410 || res.status == 429 || res.status >= 500;
+        if (!retryable) throw classify_token_error(res.status, res.body, context);
+        last_error = fmt::format("HTTP {}", res.status);
+      } catch (const http::Error& e) {
+        if (!e.transient()) throw AuthError(fmt::format("{} failed: {}", context, e.what()), true);
+        last_error = e.what();
+        retryable = true;
+      }
+      if (attempt >= retry_delays_.size())
+        throw AuthError(fmt::format("{} failed after {} tries: {}", context, attempt + 1, last_error), false);
+      spdlog::debug("auth: {} failed ({}); retrying", context, last_error);
+      std::this_thread::sleep_for(retry_delays_[attempt]);
+    }
+  }
+
+ private:
+  std::string endpoint_;
+  std::string header_;
+  bool app_service_ = false;
+  std::vector<std::chrono::milliseconds> retry_delays_;
+};
+
+}  // namespace
+
+std::string_view to_string(AuthSettings::Method m) noexcept {
+  switch (m) {
+    case AuthSettings::Method::client_secret: return "client_secret";
+    case AuthSettings::Method::certificate: return "certificate";
+    case AuthSettings::Method::workload_identity: return "workload_identity";
+    case AuthSettings::Method::managed_identity: return "managed_identity";
+  }
+  return "unknown";
+}
+
+SysClock::time_point AccessToken::refresh_at() const {
+  auto life = expires_at - obtained_at;
+  auto at80 = obtained_at + life * 8 / 10;
+  auto before5 = expires_at - std::chrono::minutes(5);
+  return std::min(at80, before5);
+}
+
+const std::shared_ptr<TokenCache>& TokenCache::shared() {
+  static const std::shared_ptr<TokenCache> cache = std::make_shared<TokenCache>();
+  return cache;
+}
+
+std::optional<AccessToken> TokenCache::fresh(const Key& key) const {
+  auto now = now_();
+  std::lock_guard lock(mu_);
+  auto it = tokens_.find(key);
+  if (it == tokens_.end() || now >= it->second.refresh_at()) return std::nullopt;
+  return it->second;
+}
+
+void TokenCache::put(const Key& key, AccessToken token) {
+  std::lock_guard lock(mu_);
+  tokens_[key] = std::move(token);
+}
+
+void TokenCache::erase(const Key& key) {
+  std::lock_guard lock(mu_);
+  tokens_.erase(key);
+}
+
+AuthError classify_token_error(int status, const std::string& body, const std::string& context) {
+  std::string error, description, aadsts;
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_discarded() && j.is_object()) {
+    if (j.contains("error") && j["error"].is_string()) error = j["error"].get<std::string>();
+    if (j.contains("error") && j["error"].is_object()) {  // IMDS / App Service sometimes nest it
+      const auto& e = j["error"];
+      if (e.contains("code") && e["code"].is_string()) error = e["code"].get<std::string>();
+      if (e.contains("message") && e["message"].is_string()) description = e["message"].get<std::string>();
+    }
+    if (j.contains("error_description") && j["error_description"].is_string())
+      description = j["error_description"].get<std::string>();
+    if (j.contains("error_codes") && j["error_codes"].is_array() && !j["error_codes"].empty() &&
+        j["error_codes"][0].is_number_integer())
+      aadsts = "AADSTS" + std::to_string(j["error_codes"][0].get<long long>());
+  }
+  if (aadsts.empty()) {
+    static const std::regex re("AADSTS[0-9]+");
+    std::smatch m;
+    if (std::regex_search(description, m, re)) aadsts = m.str();
+  }
+  // First line of the description only: later lines carry trace/correlation ids.
+  if (auto nl = description.find_first_of("\r\n"); nl != std::string::npos) description.resize(nl);
+  bool permanent;
+  if (status == 429 || status >= 500 || error == "temporarily_unavailable" || aadsts == "AADSTS50196")
+    permanent = false;
+  else
+    permanent = status >= 400;  // invalid_client, unauthorized_client, invalid_request (tenant), invalid_scope...
+  std::string meaning = aadsts_meaning(aadsts);
+  std::string msg = fmt::format("{} failed: HTTP {}", context, status);
+  if (!error.empty()) msg += ", " + error;
+  if (!aadsts.empty()) msg += " (" + aadsts + (meaning.empty() ? "" : ": " + meaning) + ")";
+  if (!description.empty() && meaning.empty()) msg += ": " + description.substr(0, 300);
+  if (error.empty() && description.empty() && !body.empty()) msg += ": " + body.substr(0, 200);
+  return AuthError(std::move(msg), permanent, std::move(error), std::move(aadsts));
+}
+
+std::string build_client_assertion(const std::string& certificate_file, const std::string& private_key_file,
+                                   const std::string& algorithm, bool send_x5t, const std::string& client_id,
+                                   const std::string& audience, SysClock::time_point now) {
+  if (algorithm != "PS256" && algorithm != "RS256")
+    throw AuthError(fmt::format("unsupported JWT algorithm '{}' (PS256 or RS256)", algorithm), true);
+  const std::string cert_pem = read_file(certificate_file, "certificate file");
+  auto cbio = mem_bio(cert_pem);
+  std::unique_ptr<X509, X509Deleter> cert(PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr));
+  if (!cert) throw AuthError(fmt::format("certificate file '{}' holds no PEM certificate: {}", certificate_file, openssl_error()), true);
+  const std::string& key_path = private_key_file.empty() ? certificate_file : private_key_file;
+  const std::string key_pem = private_key_file.empty() ? cert_pem : read_file(private_key_file, "private key file");
+  auto kbio = mem_bio(key_pem);
+  std::unique_ptr<EVP_PKEY, PkeyDeleter> key(PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr));
+  if (!key) throw AuthError(fmt::format("'{}' holds no (unencrypted) PEM private key: {}", key_path, openssl_error()), true);
+  if (EVP_PKEY_base_id(key.get()) != EVP_PKEY_RSA)
+    throw AuthError(fmt::format("private key '{}' is not RSA (PS256/RS256 need RSA)", key_path), true);
+  if (X509_check_private_key(cert.get(), key.get()) != 1)
+    throw AuthError(fmt::format("private key '{}' does not match certificate '{}'", key_path, certificate_file), true);
+
+  unsigned char der_buf[8192];
+  unsigned char* p = der_buf;
+  int der_len = i2d_X509(cert.get(), nullptr);
+  if (der_len <= 0 || der_len > static_cast<int>(sizeof der_buf)) throw AuthError("certificate too large to encode", true);
+  i2d_X509(cert.get(), &p);
+  unsigned char sha256[EVP_MAX_MD_SIZE], sha1[EVP_MAX_MD_SIZE];
+  unsigned int n256 = 0, n1 = 0;
+  EVP_Digest(der_buf, static_cast<std::size_t>(der_len), sha256, &n256, EVP_sha256(), nullptr);
+  EVP_Digest(der_buf, static_cast<std::size_t>(der_len), sha1, &n1, EVP_sha1(), nullptr);
+
+  json header = {{"alg", algorithm}, {"typ", "JWT"}, {"x5t#S256", base64url(sha256, n256)}};
+  if (send_x5t) header["x5t"] = base64url(sha1, n1);
+  const auto iat = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  json claims = {{"aud", audience}, {"iss", client_id},   {"sub", client_id},
+                 {"jti", uuid4()},  {"nbf", iat},         {"iat", iat},
+                 {"exp", iat + 600}};
+  const std::string signing_input = base64url(header.dump()) + "." + base64url(claims.dump());
+
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> md(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (!md || EVP_DigestSignInit(md.get(), &pctx, EVP_sha256(), nullptr, key.get()) != 1)
+    throw AuthError("cannot initialise JWT signing: " + openssl_error(), true);
+  if (algorithm == "PS256") {
+    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1)
+      throw AuthError("cannot set RSA-PSS padding: " + openssl_error(), true);
+  } else if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
+    throw AuthError("cannot set RSA PKCS#1 padding: " + openssl_error(), true);
+  }
+  std::size_t sig_len = 0;
+  const auto* in = reinterpret_cast<const unsigned char*>(signing_input.data());
+  if (EVP_DigestSign(md.get(), nullptr, &sig_len, in, signing_input.size()) != 1)
+    throw AuthError("JWT signing failed: " + openssl_error(), true);
+  std::vector<unsigned char> sig(sig_len);
+  if (EVP_DigestSign(md.get(), sig.data(), &sig_len, in, signing_input.size()) != 1)
+    throw AuthError("JWT signing failed: " + openssl_error(), true);
+  return signing_input + "." + base64url(sig.data(), sig_len);
+}
+
+std::shared_ptr<TokenProvider> make_token_provider(const AuthSettings& settings, std::shared_ptr<http::Client> client,
+                                                   std::shared_ptr<TokenCache> cache) {
+  if (!client) client = std::make_shared<http::Client>();
+  auto need = [&](const std::string& v, const char* what) {
+    if (v.empty()) throw AuthError(fmt::format("{} auth needs {}", to_string(settings.method), what), true);
+  };
+  switch (settings.method) {
+    case AuthSettings::Method::client_secret:
+      need(settings.tenant_id, "tenant_id");
+      need(settings.client_id, "client_id");
+      need(settings.client_secret.reveal(), "client_secret");
+      return std::make_shared<SecretProvider>(settings, std::move(client), std::move(cache));
+    case AuthSettings::Method::certificate:
+      need(settings.tenant_id, "tenant_id");
+      need(settings.client_id, "client_id");
+      need(settings.certificate_file, "certificate_file");
+      return std::make_shared<CertificateProvider>(settings, std::move(client), std::move(cache));
+    case AuthSettings::Method::workload_identity:
+      need(settings.tenant_id, "tenant_id (or AZURE_TENANT_ID)");
+      need(settings.client_id, "client_id (or AZURE_CLIENT_ID)");
+      need(settings.token_file, "token_file (or AZURE_FEDERATED_TOKEN_FILE)");
+      return std::make_shared<WorkloadIdentityProvider>(settings, std::move(client), std::move(cache));
+    case AuthSettings::Method::managed_identity:
+      return std::make_shared<ManagedIdentityProvider>(settings, std::move(client), std::move(cache));
+  }
+  throw AuthError("unknown auth method", true);
+}
+
+}  // namespace siem::auth
