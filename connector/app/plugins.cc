@@ -5,17 +5,21 @@
 namespace siem {
 
 void register_file_source(PluginRegistry&);
+void register_eventhub_kafka_source(PluginRegistry&);
 void register_file_sink(PluginRegistry&);
 void register_stdout_sink(PluginRegistry&);
+void register_kafka_sink(PluginRegistry&);
 
 const PluginRegistry& PluginRegistry::builtin() {
   static const PluginRegistry registry = [] {
     PluginRegistry r;
     // ---- sources
     register_file_source(r);
+    register_eventhub_kafka_source(r);
     // ---- sinks
     register_file_sink(r);
     register_stdout_sink(r);
+    register_kafka_sink(r);
     return r;
   }();
   return registry;

@@ -1,0 +1,234 @@
+// The eventhub_kafka source against librdkafka's mock cluster, fed by kcat as an outside producer.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <stop_token>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "connector/config/config_node.h"
+#include "connector/sources/eventhub_kafka/eventhub_kafka_source.h"
+#include "tests/component/kafka/kafka_test_support.h"
+
+namespace siem {
+namespace {
+
+using siem::testing::MockKafkaCluster;
+using siem::testing::run_command;
+
+std::string compact_file(const std::string& name) {
+  std::ifstream in(std::string(SIEM_TEST_DATA_DIR) + "/" + name);
+  return nlohmann::json::parse(in).dump();
+}
+
+std::size_t records_in(const std::string& envelope) { return nlohmann::json::parse(envelope).at("records").size(); }
+
+// Produces each line as one message with kcat (to `partition`, or spread when -1).
+void kcat_produce(const MockKafkaCluster& mc, const std::string& topic, const std::vector<std::string>& messages,
+                  int partition = -1) {
+  static int counter = 0;
+  const auto file = std::filesystem::path(SIEM_BINARY_DIR) / fmt::format("kcat-input-{}-{}.ndjson", ::getpid(), counter++);
+  {
+    std::ofstream out(file);
+    for (const auto& m : messages) out << m << '\n';
+  }
+  int status = 0;
+  run_command(fmt::format("timeout -k 5 60 kcat -P -q -b '{}' -t '{}' {} -X log_level=0 -l '{}' 2>&1", mc.bootstraps(),
+                          topic, partition >= 0 ? fmt::format("-p {}", partition) : std::string(), file.string()),
+              &status);
+  std::filesystem::remove(file);
+  ASSERT_EQ(status, 0) << "kcat producer failed";
+}
+
+struct Built {
+  Diagnostics diags;
+  std::shared_ptr<ConfigDocument> doc;
+  std::unique_ptr<EventHubKafkaSource> source;
+};
+
+std::unique_ptr<Built> build_source(const MockKafkaCluster& mc, const std::string& topic, const std::string& group,
+                                    const std::string& extra = "") {
+  auto b = std::make_unique<Built>();
+  b->doc = ConfigDocument::load_string(
+      fmt::format("brokers: \"{}\"\ntopic: {}\ngroup_id: {}\npoll_interval: 500ms\nproperties:\n  log_level: 3\n"
+                  "  session.timeout.ms: 6000\n  heartbeat.interval.ms: 500\n{}",
+                  mc.bootstraps(), topic, group, extra),
+      "source.yaml", b->diags);
+  auto options = read_eventhub_kafka_options(b->doc->root(), "eh-test");
+  EXPECT_FALSE(b->diags.has_errors()) << b->diags.format();
+  b->source = std::make_unique<EventHubKafkaSource>(std::move(options));
+  return b;
+}
+
+struct Drained {
+  std::vector<RawRecord> records;
+  std::optional<std::string> checkpoint;
+  bool caught_up = false;
+};
+
+// Polls until caught up (at most `max_polls` polls of <= 500 ms each).
+Drained drain(EventHubKafkaSource& src, int max_polls = 60) {
+  Drained d;
+  std::stop_source never;
+  for (int i = 0; i < max_polls; ++i) {
+    auto b = src.poll(never.get_token());
+    for (auto& r : b.records) d.records.push_back(std::move(r));
+    if (b.checkpoint) d.checkpoint = b.checkpoint;
+    if (b.caught_up) {
+      d.caught_up = true;
+      break;
+    }
+  }
+  return d;
+}
+
+TEST(EventHubKafkaSourceComponent, SplitsEnvelopesIntoRecordsAndCheckpointsNextOffsets) {
+  MockKafkaCluster mc(3);
+  mc.create_topic("insights-logs-auditlogs", 2, 3);
+  const std::string audit = compact_file("eventhub-auditlogs-records-envelope.json");
+  const std::string signin = compact_file("eventhub-signinlogs-record.json");
+  kcat_produce(mc, "insights-logs-auditlogs", {audit, signin}, 0);
+  kcat_produce(mc, "insights-logs-auditlogs", {audit}, 1);
+
+  auto b = build_source(mc, "insights-logs-auditlogs", "siem-a");
+  b->source->start(std::nullopt);
+  const auto d = drain(*b->source);
+  ASSERT_TRUE(d.caught_up);
+  const std::size_t signin_records = nlohmann::json::parse(signin).contains("records") ? records_in(signin) : 1;
+  EXPECT_EQ(d.records.size(), 2 * records_in(audit) + signin_records);
+  for (const auto& r : d.records) {
+    EXPECT_TRUE(r.read_error.empty()) << r.read_error;
+    EXPECT_EQ(r.origin.rfind("kafka:insights-logs-auditlogs/", 0), 0u) << r.origin;
+    ASSERT_TRUE(nlohmann::json::accept(r.json)) << r.json;
+    EXPECT_EQ(nlohmann::json::parse(r.json).count("records"), 0u) << "an envelope was not split";
+  }
+  ASSERT_TRUE(d.checkpoint.has_value());
+  const auto offsets = decode_kafka_offsets(*d.checkpoint);
+  EXPECT_EQ(offsets.at("insights-logs-auditlogs").at(0), 2);
+  EXPECT_EQ(offsets.at("insights-logs-auditlogs").at(1), 1);
+  b->source->stop();
+}
+
+TEST(EventHubKafkaSourceComponent, OffsetsMoveOnlyAfterTheSinksAcknowledged) {
+  MockKafkaCluster mc(3);
+  mc.create_topic("hub", 1, 3);
+  const std::string audit = compact_file("eventhub-auditlogs-records-envelope.json");
+  const std::size_t per = records_in(audit);
+  kcat_produce(mc, "hub", {audit, audit, audit});
+
+  {  // reads everything, but nothing was acknowledged: no commit
+    auto a = build_source(mc, "hub", "grp");
+    a->source->start(std::nullopt);
+    const auto d = drain(*a->source);
+    ASSERT_TRUE(d.caught_up);
+    EXPECT_EQ(d.records.size(), 3 * per);
+    a->source->stop();
+  }
+  std::string checkpoint;
+  {  // same group, no local checkpoint: everything again; this time acknowledged
+    auto b = build_source(mc, "hub", "grp");
+    b->source->start(std::nullopt);
+    const auto d = drain(*b->source);
+    ASSERT_TRUE(d.caught_up);
+    EXPECT_EQ(d.records.size(), 3 * per);
+    ASSERT_TRUE(d.checkpoint);
+    checkpoint = *d.checkpoint;
+    b->source->on_committed(checkpoint);
+    b->source->stop();
+  }
+  kcat_produce(mc, "hub", {audit});
+  {  // the committed group offset holds: only the new message
+    auto c = build_source(mc, "hub", "grp");
+    c->source->start(std::nullopt);
+    const auto d = drain(*c->source);
+    ASSERT_TRUE(d.caught_up);
+    EXPECT_EQ(d.records.size(), per);
+    c->source->stop();
+  }
+}
+
+TEST(EventHubKafkaSourceComponent, LocalCheckpointIsHonouredWhenTheGroupHasNoOffset) {
+  MockKafkaCluster mc(3);
+  mc.create_topic("hub", 1, 3);
+  const std::string audit = compact_file("eventhub-auditlogs-records-envelope.json");
+  kcat_produce(mc, "hub", {audit, audit});
+  auto a = build_source(mc, "hub", "g1");
+  a->source->start(std::nullopt);
+  const auto first = drain(*a->source);
+  ASSERT_TRUE(first.checkpoint);
+  a->source->stop();  // never acknowledged through on_committed: the group has no offset
+
+  kcat_produce(mc, "hub", {audit});
+  auto b = build_source(mc, "hub", "g1");
+  b->source->start(first.checkpoint);  // the pipeline persisted this checkpoint
+  const auto d = drain(*b->source);
+  ASSERT_TRUE(d.caught_up);
+  EXPECT_EQ(d.records.size(), records_in(audit));
+  b->source->stop();
+}
+
+TEST(EventHubKafkaSourceComponent, ReplicasInOneGroupShareThePartitions) {
+  MockKafkaCluster mc(3);
+  mc.create_topic("hub4", 4, 3);
+  const std::string audit = compact_file("eventhub-auditlogs-records-envelope.json");
+  for (int p = 0; p < 4; ++p) kcat_produce(mc, "hub4", {audit, audit}, p);
+  const std::size_t total = 8 * records_in(audit);
+
+  auto a = build_source(mc, "hub4", "scale");
+  auto b = build_source(mc, "hub4", "scale");
+  a->source->start(std::nullopt);
+  b->source->start(std::nullopt);
+  std::stop_source never;
+  std::size_t got_a = 0, got_b = 0;
+  bool shared = false;
+  for (int i = 0; i < 120 && !(shared && got_a + got_b >= total); ++i) {  // at most ~60 s
+    auto ba = a->source->poll(never.get_token());
+    auto bb = b->source->poll(never.get_token());
+    got_a += ba.records.size();
+    got_b += bb.records.size();
+    if (ba.checkpoint) a->source->on_committed(*ba.checkpoint);
+    if (bb.checkpoint) b->source->on_committed(*bb.checkpoint);
+    shared = !a->source->assignment().empty() && !b->source->assignment().empty();
+  }
+  EXPECT_TRUE(shared) << "the group never spread the partitions over both members";
+  EXPECT_GE(got_a + got_b, total);  // at-least-once: a rebalance may repeat, never skip
+  EXPECT_EQ(a->source->assignment().size() + b->source->assignment().size(), 4u);
+  a->source->stop();
+  b->source->stop();
+}
+
+TEST(EventHubKafkaSourceComponent, BrokenMessageBecomesAReadErrorAndTheRestIsRead) {
+  MockKafkaCluster mc(3);
+  mc.create_topic("hub", 1, 3);
+  const std::string audit = compact_file("eventhub-auditlogs-records-envelope.json");
+  kcat_produce(mc, "hub", {audit, "{\"records\":[{\"time\":\"2026-", audit});
+  auto a = build_source(mc, "hub", "g");
+  a->source->start(std::nullopt);
+  const auto d = drain(*a->source);
+  ASSERT_TRUE(d.caught_up);
+  std::size_t errors = 0;
+  for (const auto& r : d.records) errors += r.read_error.empty() ? 0 : 1;
+  EXPECT_EQ(errors, 1u);
+  EXPECT_EQ(d.records.size() - errors, 2 * records_in(audit));
+  a->source->stop();
+}
+
+TEST(EventHubKafkaSourceComponent, UnknownTopicIsAClearSourceError) {
+  MockKafkaCluster mc(3);
+  auto a = build_source(mc, "no-such-hub", "g");
+  a->source->start(std::nullopt);
+  std::stop_source never;
+  try {
+    for (int i = 0; i < 40; ++i) (void)a->source->poll(never.get_token());  // at most ~20 s
+    FAIL() << "no error for a topic that does not exist";
+  } catch (const SourceError& e) {
+    EXPECT_NE(std::string(e.what()).find("no-such-hub"), std::string::npos) << e.what();
+  }
+  a->source->stop();
+}
+
+}  // namespace
+}  // namespace siem
