@@ -1,0 +1,62 @@
+// Syslog message construction (formats.md §4): PRI, RFC 5424 / RFC 3164 headers, structured data,
+// truncation to max_message_size and RFC 6587 framing. Pure functions, no I/O.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "connector/core/event.h"
+
+namespace siem::syslog {
+
+enum class Rfc { rfc5424, rfc3164 };
+enum class Framing { octet_counting, lf };
+
+struct FormatOptions {
+  Rfc rfc = Rfc::rfc5424;
+  int facility = 20;                   // local4
+  std::string hostname = "-";          // HOSTNAME (3164: the part before the first dot)
+  std::string app_name = "siem-connector";
+  std::string tag = "siem-connector";  // 3164 TAG; empty: ArcSight form `<PRI>Mmm dd hh:mm:ss HOST CEF:...`
+  std::string sd_id = "siem@32473";    // 5424 SD-ID (name@PEN); empty: no structured data (`-`)
+  bool bom = false;                    // 5424: UTF-8 BOM before MSG
+  std::size_t max_message_size = 8192; // whole syslog message (header + SD + MSG), framing excluded
+  bool body_is_cef = true;             // never cut a CEF escape pair when truncating
+};
+
+// Severity from the CEF 0-10 scale (formats.md §4.1): 9-10 -> 2, 7-8 -> 3, 4-6 -> 4, 1-3 -> 5, 0 -> 6.
+int severity_from_cef(int cef_severity) noexcept;
+// Facility by name ("local4", "auth", ...) or number 0-23; nullopt when unknown.
+std::optional<int> facility_from_string(std::string_view name) noexcept;
+
+// "2026-03-04T10:15:31.002Z" (RFC 3339, UTC, millisecond fraction); "-" when time_ms <= 0.
+std::string rfc3339_utc(std::int64_t time_ms);
+// "Mar  4 10:15:31" (RFC 3164, space-padded day, UTC).
+std::string rfc3164_time(std::int64_t time_ms);
+// SD-PARAM value escaping: `"`, `\` and `]` get a backslash.
+std::string escape_sd_value(std::string_view v);
+// Header field: printable US-ASCII only (others become '_'), at most `max` bytes, "-" when empty.
+std::string header_field(std::string_view v, std::size_t max);
+
+// The largest cut position <= `limit` in `body` that is on a UTF-8 character boundary and, for
+// CEF, not inside a backslash escape pair.
+std::size_t safe_cut(std::string_view body, std::size_t limit, bool cef) noexcept;
+
+struct Formatted {
+  std::string message;   // the syslog message, unframed
+  bool truncated = false;
+};
+
+// Builds the syslog message for one event with the given body (the CEF line or ECS JSON).
+// Truncation rule: when header + body exceed max_message_size, the body (MSG) is shortened from
+// its end to the cut point given by safe_cut(); the header and structured data are never cut
+// (if they alone exceed the limit, the structured data is dropped to `-`).
+Formatted format_message(const MappedEvent& ev, std::string_view body, const FormatOptions& opt);
+
+// Appends `message` framed per RFC 6587: "LEN SP MSG" or MSG with CR/LF replaced by spaces + "\n".
+void append_framed(std::string& out, std::string_view message, Framing framing);
+
+}  // namespace siem::syslog

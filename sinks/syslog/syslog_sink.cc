@@ -1,0 +1,385 @@
+#include "sinks/syslog/syslog_sink.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <openssl/x509_vfy.h>
+#include <spdlog/spdlog.h>
+
+#include <optional>
+
+namespace siem::syslog {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using udp = asio::ip::udp;
+using boost::system::error_code;
+
+namespace {
+
+// A TLS verification failure: permanent, reported by start() as a SinkError.
+struct TlsVerifyError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace
+
+struct SyslogSink::Conn {
+  asio::io_context io;
+  std::optional<ssl::context> tls_ctx;
+  std::optional<tcp::socket> tcp_sock;
+  std::optional<ssl::stream<tcp::socket>> tls_sock;
+  std::optional<udp::socket> udp_sock;
+
+  tcp::socket::lowest_layer_type* stream_socket() {
+    if (tls_sock) return &tls_sock->lowest_layer();
+    if (tcp_sock) return &*tcp_sock;
+    return nullptr;
+  }
+  bool open() const { return tcp_sock || tls_sock || udp_sock; }
+
+  // A stream connection always has one pending 1-byte read: syslog receivers never send
+  // application data, so its completion means EOF, a reset or a protocol violation — the
+  // connection is gone. For TLS the read also consumes post-handshake messages (TLS 1.3 session
+  // tickets) and a close_notify. `gen` ignores completions of earlier connections.
+  std::uint64_t gen = 0;
+  bool peer_gone = false;
+  std::string peer_gone_why;
+  char probe_byte = 0;
+
+  void watch() {
+    auto g = gen;
+    auto on_read = [this, g](const error_code& ec, std::size_t n) {
+      if (g != gen) return;
+      peer_gone = true;
+      peer_gone_why = ec ? ec.message() : "receiver sent " + std::to_string(n) + " unexpected byte(s)";
+    };
+    if (tls_sock) tls_sock->async_read_some(asio::buffer(&probe_byte, 1), on_read);
+    else if (tcp_sock) tcp_sock->async_read_some(asio::buffer(&probe_byte, 1), on_read);
+  }
+
+  void close() {
+    error_code ignored;
+    if (tls_sock) tls_sock->lowest_layer().close(ignored);
+    if (tcp_sock) tcp_sock->close(ignored);
+    if (udp_sock) udp_sock->close(ignored);
+    ++gen;
+    io.restart();
+    io.poll();  // run the aborted handlers of the old sockets before they go away
+    tls_sock.reset();
+    tcp_sock.reset();
+    udp_sock.reset();
+    peer_gone = false;
+    peer_gone_why.clear();
+  }
+
+  // Runs the io_context until `done` or the timeout; on timeout closes the socket, which aborts
+  // the operation (the caller then sees done == false or an error).
+  void run_until(const bool& done, std::chrono::milliseconds timeout) {
+    auto run = [&](std::chrono::steady_clock::time_point deadline) {
+      io.restart();
+      while (!done) {
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) break;
+        if (io.run_one_for(deadline - now) == 0 && io.stopped()) break;
+      }
+    };
+    run(std::chrono::steady_clock::now() + timeout);
+    if (!done) {
+      if (auto* s = stream_socket()) {
+        error_code ignored;
+        s->close(ignored);
+      }
+      run(std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
+    }
+  }
+
+  // Whether the stream connection is still up, after letting pending I/O progress for up to
+  // `wait` (0: only what already arrived).
+  bool healthy(std::chrono::milliseconds wait) {
+    auto* s = stream_socket();
+    if (!s || !s->is_open()) return false;
+    io.restart();
+    if (wait.count() == 0) {
+      io.poll();
+    } else {
+      auto deadline = std::chrono::steady_clock::now() + wait;
+      while (!peer_gone) {
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) break;
+        if (io.run_one_for(deadline - now) == 0 && io.stopped()) break;
+      }
+    }
+    return !peer_gone;
+  }
+};
+
+SyslogSink::SyslogSink(SyslogSinkOptions options) : opt_(std::move(options)), conn_(std::make_unique<Conn>()) {
+  if (opt_.port == 0) opt_.port = opt_.protocol == Protocol::tls ? 6514 : 514;
+  if (opt_.server_name.empty()) opt_.server_name = opt_.host;
+}
+
+SyslogSink::~SyslogSink() { conn_->close(); }
+
+namespace {
+
+std::string verify_error_text(SSL* ssl) {
+  long rc = SSL_get_verify_result(ssl);
+  if (rc == X509_V_OK) return {};
+  return X509_verify_cert_error_string(rc);
+}
+
+}  // namespace
+
+
+void SyslogSink::start() {
+  try {
+    if (opt_.protocol == Protocol::tls && !conn_->tls_ctx) {
+      ssl::context ctx(ssl::context::tls_client);
+      SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+      ctx.set_default_verify_paths();
+      if (!opt_.ca_file.empty()) ctx.load_verify_file(opt_.ca_file);
+      if (!opt_.cert_file.empty()) {
+        ctx.use_certificate_chain_file(opt_.cert_file);
+        ctx.use_private_key_file(opt_.key_file.empty() ? opt_.cert_file : opt_.key_file, ssl::context::pem);
+      }
+      ctx.set_verify_mode(ssl::verify_peer);
+      conn_->tls_ctx.emplace(std::move(ctx));
+    }
+  } catch (const boost::system::system_error& e) {
+    throw SinkError(prefix() + ": TLS setup failed: " + e.what());
+  }
+  SendResult r = send({});
+  if (r.status != SendStatus::ok) {
+    if (r.status == SendStatus::fatal) throw SinkError(r.error);
+    spdlog::warn("{}: not connected yet, will retry: {}", prefix(), r.error);
+  }
+}
+
+SendResult SyslogSink::send(std::span<const EventPtr> batch) {
+  Conn& c = *conn_;
+  const std::string where = opt_.host + ":" + std::to_string(opt_.port);
+
+  // (Re)connect when needed; for stream transports, first drop a connection the receiver closed.
+  if (c.open() && opt_.protocol != Protocol::udp && !c.healthy(std::chrono::milliseconds(0))) {
+    spdlog::info("{}: connection to {} closed by the receiver ({}); reconnecting", prefix(), where, c.peer_gone_why);
+    c.close();
+  }
+  if (!c.open()) {
+    try {
+      if (opt_.protocol == Protocol::udp) {
+        udp::resolver res(c.io);
+        auto eps = res.resolve(opt_.host, std::to_string(opt_.port));
+        c.udp_sock.emplace(c.io);
+        c.udp_sock->connect(*eps.begin());
+      } else {
+        tcp::resolver res(c.io);
+        auto eps = res.resolve(opt_.host, std::to_string(opt_.port));
+        bool done = false;
+        error_code ec = asio::error::timed_out;
+        if (opt_.protocol == Protocol::tls) {
+          c.tls_sock.emplace(c.io, *c.tls_ctx);
+        } else {
+          c.tcp_sock.emplace(c.io);
+        }
+        asio::async_connect(*c.stream_socket(), eps, [&](const error_code& e, const tcp::endpoint&) {
+          ec = e;
+          done = true;
+        });
+        c.run_until(done, opt_.connect_timeout);
+        if (!done || ec) {
+          c.close();
+          throw std::runtime_error("cannot connect to " + where + ": " + (done ? ec.message() : "timed out"));
+        }
+        c.stream_socket()->set_option(tcp::no_delay(true));
+        c.stream_socket()->set_option(asio::socket_base::keep_alive(true));
+        if (opt_.protocol == Protocol::tls) {
+          SSL* s = c.tls_sock->native_handle();
+          // Name check by OpenSSL itself (so a mismatch is reported as X509_V_ERR_HOSTNAME_MISMATCH).
+          error_code not_ip;
+          asio::ip::make_address(opt_.server_name, not_ip);
+          X509_VERIFY_PARAM* param = SSL_get0_param(s);
+          if (not_ip) {
+            X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            X509_VERIFY_PARAM_set1_host(param, opt_.server_name.c_str(), opt_.server_name.size());
+            // SNI carries host names only (SSL_set_tlsext_host_name without its C-style cast).
+            SSL_ctrl(s, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                     const_cast<char*>(opt_.server_name.c_str()));
+          } else {
+            X509_VERIFY_PARAM_set1_ip_asc(param, opt_.server_name.c_str());
+          }
+          done = false;
+          ec = asio::error::timed_out;
+          c.tls_sock->async_handshake(ssl::stream_base::client, [&](const error_code& e) {
+            ec = e;
+            done = true;
+          });
+          c.run_until(done, opt_.connect_timeout);
+          if (!done || ec) {
+            std::string verr = c.tls_sock ? verify_error_text(s) : std::string();
+            c.close();
+            if (!verr.empty())
+              throw TlsVerifyError(prefix() + ": TLS certificate of " + where + " rejected (verifying name '" +
+                                   opt_.server_name + "'): " + verr);
+            throw std::runtime_error("TLS handshake with " + where + " failed: " +
+                                     (done ? ec.message() : std::string("timed out")));
+          }
+        }
+      }
+      c.watch();
+      ++connects_;
+      spdlog::info("{}: connected to {} over {}", prefix(), where,
+                   opt_.protocol == Protocol::udp ? "udp" : opt_.protocol == Protocol::tcp ? "tcp" : "tls");
+    } catch (const TlsVerifyError& e) {
+      return SendResult::fatal_error(e.what());
+    } catch (const std::exception& e) {
+      c.close();
+      return SendResult::retry_from(0, prefix() + ": " + e.what());
+    }
+  }
+  if (batch.empty()) return SendResult::success();
+
+  // Build the framed messages and remember where each one ends.
+  std::string out;
+  std::vector<std::size_t> ends;
+  ends.reserve(batch.size());
+  std::uint64_t truncated = 0;
+  for (const auto& ev : batch) {
+    Formatted f = format_message(*ev, ev->payload(opt_.body), opt_.format);
+    if (f.truncated) ++truncated;
+    if (opt_.protocol == Protocol::udp) {
+      out.append(f.message);
+    } else {
+      append_framed(out, f.message, opt_.framing);
+    }
+    ends.push_back(out.size());
+  }
+  if (truncated > 0) {
+    auto before = truncated_.fetch_add(truncated);
+    if (before == 0 || (before + truncated) / 1000 != before / 1000)
+      spdlog::warn("{}: {} message(s) longer than max_message_size {} truncated so far", prefix(), before + truncated,
+                   opt_.format.max_message_size);
+  }
+
+  if (opt_.protocol == Protocol::udp) {
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < ends.size(); ++i) {
+      error_code ec;
+      c.udp_sock->send(asio::buffer(out.data() + start, ends[i] - start), 0, ec);
+      if (ec) {
+        c.close();
+        return SendResult::retry_from(i, prefix() + ": send to " + where + " failed: " + ec.message());
+      }
+      start = ends[i];
+    }
+    return SendResult::success();
+  }
+
+  bool done = false;
+  error_code ec = asio::error::timed_out;
+  std::size_t written = 0;
+  auto on_write = [&](const error_code& e, std::size_t n) {
+    ec = e;
+    written = n;
+    done = true;
+  };
+  if (c.tls_sock) asio::async_write(*c.tls_sock, asio::buffer(out), on_write);
+  else asio::async_write(*c.tcp_sock, asio::buffer(out), on_write);
+  c.run_until(done, opt_.write_timeout);
+  if (!done || ec) {
+    std::size_t complete = 0;
+    while (complete < ends.size() && ends[complete] <= written) ++complete;
+    c.close();
+    return SendResult::retry_from(complete, prefix() + ": write to " + where + " failed: " +
+                                                (done ? ec.message() : std::string("timed out")));
+  }
+  if (!c.healthy(opt_.confirm_wait)) {
+    std::string why = c.peer_gone_why;
+    c.close();
+    return SendResult::retry_from(0, prefix() + ": connection to " + where + " closed by the receiver (" + why +
+                                         ") right after writing; resending the batch");
+  }
+  return SendResult::success();
+}
+
+void SyslogSink::stop() {
+  Conn& c = *conn_;
+  if (c.tls_sock && c.tls_sock->lowest_layer().is_open()) {
+    bool done = false;
+    c.tls_sock->async_shutdown([&](const error_code&) { done = true; });
+    c.run_until(done, std::chrono::milliseconds(1000));
+  }
+  c.close();
+}
+
+SyslogSinkOptions read_syslog_options(const ConfigNode& cfg, const PluginContext& ctx, OutputFormat body) {
+  SyslogSinkOptions o;
+  o.name = ctx.name;
+  o.body = body;
+  o.host = cfg.required_string("host");
+  std::string proto = cfg.choice("protocol", {"udp", "tcp", "tls"}, "tcp");
+  o.protocol = proto == "udp" ? Protocol::udp : proto == "tls" ? Protocol::tls : Protocol::tcp;
+  o.port = static_cast<std::uint16_t>(cfg.integer("port", o.protocol == Protocol::tls ? 6514 : 514, 1, 65535));
+  std::string rfc = cfg.choice("rfc", {"5424", "3164"}, "5424");
+  o.format.rfc = rfc == "3164" ? Rfc::rfc3164 : Rfc::rfc5424;
+  std::string framing = cfg.choice("framing", {"octet_counting", "lf"},
+                                   o.format.rfc == Rfc::rfc5424 ? "octet_counting" : "lf");
+  o.framing = framing == "lf" ? Framing::lf : Framing::octet_counting;
+  if (o.protocol == Protocol::udp && cfg.has("framing"))
+    cfg.diagnostics().warning(cfg.location_of("framing"), cfg.path() + ".framing",
+                              "framing does not apply to udp (one message per datagram)");
+  std::string facility = cfg.string("facility", "local4");
+  if (auto f = facility_from_string(facility)) o.format.facility = *f;
+  else cfg.error_at("facility", "unknown syslog facility '" + facility + "' (use kern..local7 or 0-23)");
+  o.format.hostname = cfg.string("hostname", ctx.host_name.empty() ? "-" : ctx.host_name);
+  o.format.app_name = cfg.string("app_name", "siem-connector");
+  o.format.tag = cfg.string("tag", o.format.app_name);
+  o.format.sd_id = cfg.string("sd_id", "siem@32473");
+  if (!o.format.sd_id.empty()) {
+    const auto& id = o.format.sd_id;
+    bool ok = id.size() <= 32 && id.find_first_of(" =]\"") == std::string::npos;
+    auto at = id.find('@');
+    if (at == std::string::npos || at == 0 || at + 1 == id.size()) ok = false;
+    if (!ok) cfg.error_at("sd_id", "sd_id must look like name@PEN (at most 32 characters, no space, '=', ']' or '\"')");
+  }
+  o.format.bom = cfg.boolean("bom", false);
+  o.format.body_is_cef = body == OutputFormat::cef;
+  o.format.max_message_size = static_cast<std::size_t>(
+      cfg.bytes("max_message_size", o.protocol == Protocol::udp ? 2048 : 8192));
+  if (o.format.max_message_size < 480) cfg.error_at("max_message_size", "max_message_size must be at least 480 bytes");
+  o.connect_timeout = cfg.duration("connect_timeout", std::chrono::seconds(5));
+  o.write_timeout = cfg.duration("write_timeout", std::chrono::seconds(10));
+  o.confirm_wait = cfg.duration("confirm_wait", std::chrono::milliseconds(0));
+  ConfigNode tls = cfg.child("tls");
+  if (tls.valid()) {
+    if (o.protocol != Protocol::tls) cfg.error_at("tls", "tls settings need protocol: tls");
+    if (auto p = tls.existing_file("ca_file")) o.ca_file = p->string();
+    if (auto p = tls.existing_file("cert_file")) o.cert_file = p->string();
+    if (auto p = tls.existing_file("key_file")) o.key_file = p->string();
+    if (!o.key_file.empty() && o.cert_file.empty()) tls.error_at("key_file", "key_file needs cert_file");
+    o.server_name = tls.string("server_name", "");
+  }
+  return o;
+}
+
+}  // namespace siem::syslog
+
+namespace siem {
+
+void register_syslog_sink(PluginRegistry& registry) {
+  registry.add_sink("syslog", "RFC 5424/3164 syslog over UDP, TCP or TLS (RFC 6587 framing)",
+                    [](const ConfigNode& cfg, const PluginContext& ctx) {
+                      SinkInstance inst;
+                      inst.format = read_sink_format(cfg, OutputFormat::cef);
+                      inst.sink = std::make_unique<syslog::SyslogSink>(syslog::read_syslog_options(cfg, ctx, inst.format));
+                      return inst;
+                    });
+}
+
+}  // namespace siem
