@@ -9,6 +9,7 @@ void register_eventhub_kafka_source(PluginRegistry&);
 void register_file_sink(PluginRegistry&);
 void register_stdout_sink(PluginRegistry&);
 void register_kafka_sink(PluginRegistry&);
+void register_syslog_sink(PluginRegistry&);
 
 const PluginRegistry& PluginRegistry::builtin() {
   static const PluginRegistry registry = [] {
@@ -20,6 +21,7 @@ const PluginRegistry& PluginRegistry::builtin() {
     register_file_sink(r);
     register_stdout_sink(r);
     register_kafka_sink(r);
+    register_syslog_sink(r);
     return r;
   }();
   return registry;
