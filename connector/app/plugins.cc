@@ -10,6 +10,7 @@ void register_file_sink(PluginRegistry&);
 void register_stdout_sink(PluginRegistry&);
 void register_kafka_sink(PluginRegistry&);
 void register_syslog_sink(PluginRegistry&);
+void register_splunk_hec_sink(PluginRegistry&);
 
 const PluginRegistry& PluginRegistry::builtin() {
   static const PluginRegistry registry = [] {
@@ -22,6 +23,7 @@ const PluginRegistry& PluginRegistry::builtin() {
     register_stdout_sink(r);
     register_kafka_sink(r);
     register_syslog_sink(r);
+    register_splunk_hec_sink(r);
     return r;
   }();
   return registry;
