@@ -1,0 +1,243 @@
+// The HEC sink against the HEC emulator over real HTTPS on 127.0.0.1 with a test CA.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "sinks/splunk_hec/splunk_hec_sink.h"
+#include "tests/support/loopback_server.h"
+#include "tests/support/test_pki.h"
+#include "tools/hec_emulator/hec_emulator.h"
+
+using namespace siem;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kToken = "00000000-0000-0000-0000-00000000cafe";
+
+std::vector<EventPtr> make_events(std::size_t n, std::size_t pad = 0) {
+  std::vector<EventPtr> v;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto e = std::make_shared<MappedEvent>();
+    e->id = "evt-" + std::to_string(i);
+    e->kind = SourceKind::graph_directory_audit;
+    e->source_name = "entra-audit";
+    e->tenant_id = "tenant-1";
+    e->time_ms = 1772619330123 + static_cast<std::int64_t>(i);
+    e->ecs = R"({"event":{"id":")" + e->id + R"("},"message":")" + std::string(pad, 'x') + R"("})";
+    e->raw = R"({"id":")" + e->id + R"("})";
+    e->cef = "CEF:0|Microsoft|Entra ID|1.0|x|y|5|externalId=" + e->id;
+    v.push_back(std::move(e));
+  }
+  return v;
+}
+
+struct Fixture : ::testing::Test {
+  test::TestPki pki;
+  std::unique_ptr<test::LoopbackServer> server = test::make_tls_server(pki);
+  std::unique_ptr<hec::HecEmulator> hec;
+
+  void start_hec(hec::HecOptions o = {}) {
+    hec = std::make_unique<hec::HecEmulator>(std::move(o), *server);
+    server->start();
+  }
+  HecSinkSettings settings() {
+    HecSinkSettings s;
+    s.name = "siem";
+    s.url = server->base_url() + "/services/collector/event";
+    s.base_url = server->base_url();
+    s.token = Secret(kToken);
+    s.host = "connector01";
+    s.index = "identity";
+    s.http.ca_file = pki.ca_pem();
+    s.http.request_timeout = 5s;
+    s.ack_poll_interval = 20ms;
+    s.ack_timeout = 5s;
+    return s;
+  }
+  std::multiset<std::string> ids() const {
+    std::multiset<std::string> out;
+    for (const auto& e : hec->events()) out.insert(e.envelope["event"]["event"]["id"].get<std::string>());
+    return out;
+  }
+};
+
+// Sends like the SinkRunner does: resend what is not done, bounded number of attempts.
+SendResult deliver(SplunkHecSink& sink, std::vector<EventPtr> batch, int max_attempts, std::size_t& rejected) {
+  SendResult r;
+  for (int attempt = 0; attempt < max_attempts && !batch.empty(); ++attempt) {
+    r = sink.send(batch);
+    std::set<std::size_t> rej;
+    for (const auto& x : r.rejected) rej.insert(x.index);
+    rejected += rej.size();
+    if (r.status == SendStatus::ok) return r;
+    if (r.status == SendStatus::fatal) return r;
+    std::vector<EventPtr> rest;
+    for (std::size_t i = r.completed; i < batch.size(); ++i)
+      if (!rej.count(i)) rest.push_back(batch[i]);
+    batch = std::move(rest);
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_F(Fixture, AllEventsArriveWithEnvelopeAndIdsGzipped) {
+  start_hec();
+  SplunkHecSink sink(settings());
+  sink.start();
+  auto events = make_events(500);
+  auto r = sink.send(events);
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+  ASSERT_EQ(hec->event_count(), 500u);
+  auto got = ids();
+  for (std::size_t i = 0; i < 500; ++i) EXPECT_EQ(got.count("evt-" + std::to_string(i)), 1u);
+  auto first = hec->events().front().envelope;
+  EXPECT_EQ(first["host"], "connector01");
+  EXPECT_EQ(first["index"], "identity");
+  EXPECT_EQ(first["sourcetype"], "siem:ecs");
+  EXPECT_EQ(first["source"], "siem-connector:entra-audit");
+  EXPECT_EQ(first["fields"]["tenant_id"], "tenant-1");
+  EXPECT_DOUBLE_EQ(first["time"].get<double>(), 1772619330.123);
+  for (const auto& req : hec->requests()) {
+    EXPECT_TRUE(req.gzip);
+    EXPECT_EQ(req.channel, sink.channel());
+  }
+}
+
+TEST_F(Fixture, BatchesAreCutAtMaxBatchBytes) {
+  start_hec();
+  auto s = settings();
+  s.max_batch_bytes = 20'000;
+  s.gzip = false;
+  SplunkHecSink sink(s);
+  sink.start();
+  auto r = sink.send(make_events(100, 1000));
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+  EXPECT_EQ(hec->event_count(), 100u);
+  EXPECT_GE(hec->requests().size(), 5u);
+  for (const auto& req : hec->requests()) EXPECT_LE(req.body_bytes, 20'000u);
+}
+
+TEST_F(Fixture, IndexerAcksIncludingSlowAcks) {
+  hec::HecOptions o;
+  o.ack_enabled = true;
+  start_hec(o);
+  hec->set_slow_acks(200ms, 3);
+  auto s = settings();
+  s.ack = true;
+  SplunkHecSink sink(s);
+  sink.start();
+  auto r = sink.send(make_events(50));
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+  EXPECT_EQ(hec->event_count(), 50u);
+  EXPECT_GE(hec->ack_polls(), 3u);
+}
+
+TEST_F(Fixture, LostAcksTimeOutAndResendOnANewChannel) {
+  hec::HecOptions o;
+  o.ack_enabled = true;
+  start_hec(o);
+  hec->set_acks_lost(true);
+  auto s = settings();
+  s.ack = true;
+  s.ack_timeout = 300ms;
+  SplunkHecSink sink(s);
+  sink.start();
+  const std::string channel = sink.channel();
+  auto r = sink.send(make_events(10));
+  ASSERT_EQ(r.status, SendStatus::retry);
+  EXPECT_EQ(r.completed, 0u);
+  EXPECT_NE(sink.channel(), channel);
+  EXPECT_NE(r.error.find("not indexed"), std::string::npos) << r.error;
+  hec->set_acks_lost(false);
+  r = sink.send(make_events(10));
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+}
+
+TEST_F(Fixture, BusyStormThenRecoveryLosesNothing) {
+  start_hec();
+  hec->fail_busy(3);
+  SplunkHecSink sink(settings());
+  sink.start();
+  std::size_t rejected = 0;
+  auto r = deliver(sink, make_events(200), 10, rejected);
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+  auto got = ids();
+  for (std::size_t i = 0; i < 200; ++i) EXPECT_GE(got.count("evt-" + std::to_string(i)), 1u) << i;
+  EXPECT_EQ(rejected, 0u);
+}
+
+TEST_F(Fixture, DroppedConnectionIsRetriedWithoutLoss) {
+  start_hec();
+  SplunkHecSink sink(settings());
+  sink.start();
+  hec->drop_connections(1);
+  hec->drop_after_store(1);
+  std::size_t rejected = 0;
+  auto r = deliver(sink, make_events(30), 10, rejected);
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+  auto got = ids();
+  for (std::size_t i = 0; i < 30; ++i) EXPECT_GE(got.count("evt-" + std::to_string(i)), 1u) << i;
+}
+
+TEST_F(Fixture, TooLargeRequestsAreSplit) {
+  hec::HecOptions o;
+  o.max_content_length = 30'000;
+  start_hec(o);
+  auto s = settings();
+  s.gzip = false;
+  s.max_batch_bytes = 200'000;
+  SplunkHecSink sink(s);
+  sink.start();
+  auto r = sink.send(make_events(100, 1000));  // ~105 KB in one request -> 413 -> halves
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+  EXPECT_EQ(hec->event_count(), 100u);
+  bool saw_413 = false;
+  for (const auto& req : hec->requests()) saw_413 |= req.status == 413;
+  EXPECT_TRUE(saw_413);
+}
+
+TEST_F(Fixture, InvalidEventIsDeadLetteredAndTheRestDelivered) {
+  start_hec();
+  auto s = settings();
+  s.format = OutputFormat::raw;
+  SplunkHecSink sink(s);
+  sink.start();
+  auto events = make_events(10);
+  auto bad = std::make_shared<MappedEvent>(*events[4]);
+  bad->raw = "{not json";
+  events[4] = bad;
+  auto r = sink.send(events);
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].index, 4u);
+  EXPECT_NE(r.rejected[0].reason.find("code 6"), std::string::npos) << r.rejected[0].reason;
+  EXPECT_EQ(hec->event_count(), 9u);
+  EXPECT_EQ(hec->events().front().envelope["sourcetype"], "azure:aad:audit");
+}
+
+TEST_F(Fixture, WrongTokenIsOneClearFatalErrorNamingTheSink) {
+  start_hec();
+  auto s = settings();
+  s.token = Secret("11111111-2222-3333-4444-555555555555");
+  SplunkHecSink sink(s);
+  sink.start();  // health needs no valid token
+  auto r = sink.send(make_events(3));
+  ASSERT_EQ(r.status, SendStatus::fatal);
+  EXPECT_NE(r.error.find("'siem'"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("Invalid token"), std::string::npos) << r.error;
+  EXPECT_EQ(r.error.find("11111111-2222"), std::string::npos) << "token leaked: " << r.error;
+  EXPECT_EQ(hec->requests().size(), 1u);  // no spin
+}
+
+TEST_F(Fixture, UntrustedServerCertificateIsFatal) {
+  start_hec();
+  auto s = settings();
+  s.http.ca_file = pki.other_ca_pem();
+  SplunkHecSink sink(s);
+  EXPECT_THROW(sink.start(), SinkError);
+  auto r = sink.send(make_events(1));
+  EXPECT_EQ(r.status, SendStatus::fatal);
+  EXPECT_NE(r.error.find("verif"), std::string::npos) << r.error;
+}
