@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every shipped configuration (config/*.yaml) must pass `siem-connector validate`, with the
+# Every example configuration (config/examples/*.yaml) must pass `siem-connector validate`, with the
 # environment variables it documents set to harmless values. A config whose source or sink type
 # is not compiled into this build is reported as skipped (ctest SKIP, exit 77), never as passed.
 #   validate_examples.sh <siem-connector binary> <config dir> <scratch dir>
