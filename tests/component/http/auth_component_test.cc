@@ -1,0 +1,171 @@
+// Token acquisition for every auth method against loopback token endpoints (HTTPS, test CA).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+
+#include "connector/auth/token_provider.h"
+#include "tests/support/loopback_server.h"
+#include "tests/support/test_pki.h"
+
+using namespace siem;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct TokenEndpoint : ::testing::Test {
+  test::TestPki pki;
+  std::unique_ptr<test::LoopbackServer> srv = test::make_tls_server(pki);
+  std::atomic<int> calls{0};
+  std::mutex mu;
+  std::vector<test::Request> seen;
+
+  void SetUp() override {
+    srv->route("POST", "/tenant-1/oauth2/v2.0/token", [this](const test::Request& r) {
+      ++calls;
+      std::lock_guard lock(mu);
+      seen.push_back(r);
+      return test::Response::json(200, R"({"token_type":"Bearer","expires_in":3599,"access_token":"tok-)" +
+                                           std::to_string(calls.load()) + R"("})");
+    });
+    srv->route("POST", "/bad-tenant/oauth2/v2.0/token", [](const test::Request&) {
+      return test::Response::json(401, R"({"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.","error_codes":[7000215]})");
+    });
+    srv->start();
+  }
+  std::shared_ptr<http::Client> client() {
+    http::ClientOptions o;
+    o.ca_file = pki.ca_pem();
+    o.use_env_proxy = false;
+    o.request_timeout = 5s;
+    return std::make_shared<http::Client>(o);
+  }
+  auth::AuthSettings base(auth::AuthSettings::Method m) {
+    auth::AuthSettings s;
+    s.method = m;
+    s.tenant_id = "tenant-1";
+    s.client_id = "client-1";
+    s.cloud = *auth::builtin_cloud("public");
+    s.cloud.login = srv->base_url();
+    return s;
+  }
+  std::map<std::string, std::string> form(std::size_t i) {
+    std::lock_guard lock(mu);
+    test::Request r = seen.at(i);
+    r.query = r.body;
+    return r.query_params();
+  }
+};
+
+}  // namespace
+
+TEST_F(TokenEndpoint, ClientSecretIsCachedAndInvalidated) {
+  auto s = base(auth::AuthSettings::Method::client_secret);
+  s.client_secret = Secret("s3cr3t&=");
+  auto cache = std::make_shared<auth::TokenCache>();
+  auto p = auth::make_token_provider(s, client(), cache);
+  EXPECT_EQ(p->token("https://graph.microsoft.com"), "tok-1");
+  EXPECT_EQ(p->token("https://graph.microsoft.com"), "tok-1");
+  EXPECT_EQ(calls.load(), 1);
+  auto f = form(0);
+  EXPECT_EQ(f["grant_type"], "client_credentials");
+  EXPECT_EQ(f["client_id"], "client-1");
+  EXPECT_EQ(f["client_secret"], "s3cr3t&=");
+  EXPECT_EQ(f["scope"], "https://graph.microsoft.com/.default");
+  EXPECT_EQ(p->token("https://management.azure.com"), "tok-2");  // another resource, another token
+  p->invalidate("https://graph.microsoft.com");
+  EXPECT_EQ(p->token("https://graph.microsoft.com"), "tok-3");
+}
+
+TEST_F(TokenEndpoint, CertificateSendsASignedAssertion) {
+  auto s = base(auth::AuthSettings::Method::certificate);
+  s.certificate_file = pki.client_cert();
+  s.private_key_file = pki.client_key();
+  auto p = auth::make_token_provider(s, client(), std::make_shared<auth::TokenCache>());
+  EXPECT_EQ(p->token("https://graph.microsoft.com"), "tok-1");
+  auto f = form(0);
+  EXPECT_EQ(f["client_assertion_type"], "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+  EXPECT_EQ(std::count(f["client_assertion"].begin(), f["client_assertion"].end(), '.'), 2);
+  EXPECT_EQ(f.count("client_secret"), 0u);
+}
+
+TEST_F(TokenEndpoint, WorkloadIdentityRereadsTheTokenFile) {
+  test::TempDir dir;
+  auto file = (dir / "token").string();
+  std::ofstream(file) << "federated-1\n";
+  auto s = base(auth::AuthSettings::Method::workload_identity);
+  s.token_file = file;
+  auto p = auth::make_token_provider(s, client(), std::make_shared<auth::TokenCache>());
+  p->token("https://graph.microsoft.com");
+  std::ofstream(file) << "federated-2\n";  // kubelet rotation
+  p->invalidate("https://graph.microsoft.com");
+  p->token("https://graph.microsoft.com");
+  EXPECT_EQ(form(0)["client_assertion"], "federated-1");
+  EXPECT_EQ(form(1)["client_assertion"], "federated-2");
+}
+
+TEST_F(TokenEndpoint, PermanentErrorNamesTheCause) {
+  auto s = base(auth::AuthSettings::Method::client_secret);
+  s.tenant_id = "bad-tenant";
+  s.client_secret = Secret("wrong-secret-value");
+  auto p = auth::make_token_provider(s, client(), std::make_shared<auth::TokenCache>());
+  try {
+    p->token("https://graph.microsoft.com");
+    FAIL();
+  } catch (const auth::AuthError& e) {
+    EXPECT_TRUE(e.permanent());
+    EXPECT_EQ(e.aadsts(), "AADSTS7000215");
+    EXPECT_NE(std::string(e.what()).find("invalid client secret"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("wrong-secret-value"), std::string::npos);
+  }
+}
+
+TEST(ManagedIdentity, ImdsStyleWithRetryAndAppServiceStyle) {
+  auto srv = test::make_plain_server();
+  std::atomic<int> calls{0};
+  std::mutex mu;
+  std::vector<test::Request> seen;
+  srv->route("GET", "/metadata/identity/oauth2/token", [&](const test::Request& r) {
+    std::lock_guard lock(mu);
+    seen.push_back(r);
+    if (++calls == 1) return test::Response::json(410, R"({"error":"IMDS updating"})");
+    return test::Response::json(200, R"({"access_token":"mi-tok","expires_in":"3599","expires_on":"1","resource":"x","token_type":"Bearer"})");
+  });
+  srv->route("GET", "/msi/token", [&](const test::Request& r) {
+    std::lock_guard lock(mu);
+    seen.push_back(r);
+    if (r.header("X-IDENTITY-HEADER").value_or("") != "hdr-secret") return test::Response::json(401, R"({"error":"no header"})");
+    return test::Response::json(200, R"({"access_token":"as-tok","expires_on":"9999999999"})");
+  });
+  srv->start();
+  http::ClientOptions o;
+  o.use_env_proxy = false;
+  auto client = std::make_shared<http::Client>(o);
+
+  auth::AuthSettings s;
+  s.method = auth::AuthSettings::Method::managed_identity;
+  s.client_id = "uami-1";
+  s.managed_identity_endpoint = srv->base_url() + "/metadata/identity/oauth2/token";
+  s.managed_identity_retry_base = 10ms;
+  auto p = auth::make_token_provider(s, client, std::make_shared<auth::TokenCache>());
+  EXPECT_EQ(p->token("https://management.azure.com"), "mi-tok");
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[1].header("Metadata").value_or(""), "true");
+    auto q = seen[1].query_params();
+    EXPECT_EQ(q["resource"], "https://management.azure.com/");
+    EXPECT_EQ(q["api-version"], "2018-02-01");
+    EXPECT_EQ(q["client_id"], "uami-1");
+  }
+
+  auth::AuthSettings a;
+  a.method = auth::AuthSettings::Method::managed_identity;
+  a.managed_identity_endpoint = srv->base_url() + "/msi/token";
+  a.managed_identity_header = "hdr-secret";
+  auto pa = auth::make_token_provider(a, client, std::make_shared<auth::TokenCache>());
+  EXPECT_EQ(pa->token("https://graph.microsoft.com"), "as-tok");
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen.back().query_params()["api-version"], "2019-08-01");
+}
