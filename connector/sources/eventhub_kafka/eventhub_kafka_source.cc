@@ -117,6 +117,7 @@ EventHubKafkaSource::EventHubKafkaSource(EventHubKafkaOptions options) : options
 
 EventHubKafkaSource::~EventHubKafkaSource() {
   if (rk_ != nullptr) {
+    // Leaves the group (the revoke callback commits what was acknowledged) and frees the client.
     rd_kafka_consumer_close(rk_);
     rd_kafka_destroy(rk_);
     rk_ = nullptr;
@@ -366,11 +367,12 @@ void EventHubKafkaSource::on_committed(const std::string& checkpoint) {
       }
     }
   }
-  if (rk_ != nullptr && !mine.empty()) commit(mine, /*sync=*/false);
+  // After stop() nothing polls for the asynchronous result any more: commit synchronously.
+  if (rk_ != nullptr && !mine.empty()) commit(mine, /*sync=*/stopped_.load());
 }
 
 void EventHubKafkaSource::stop() {
-  if (rk_ == nullptr) return;
+  if (rk_ == nullptr || stopped_) return;
   KafkaOffsets mine;
   {
     std::lock_guard lock(mu_);
@@ -380,9 +382,14 @@ void EventHubKafkaSource::stop() {
     }
   }
   if (!mine.empty()) commit(mine, /*sync=*/true);
-  rd_kafka_consumer_close(rk_);  // leaves the group (revoke callback) and serves pending commits
-  rd_kafka_destroy(rk_);
-  rk_ = nullptr;
+  // The pipeline may still persist a final checkpoint and call on_committed() after this (while
+  // the sinks drain), so the consumer stays in the group, paused, and leaves it in the destructor.
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  if (rd_kafka_assignment(rk_, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts != nullptr) {
+    rd_kafka_pause_partitions(rk_, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+  }
+  stopped_ = true;
 }
 
 std::set<std::pair<std::string, std::int32_t>> EventHubKafkaSource::assignment() const {

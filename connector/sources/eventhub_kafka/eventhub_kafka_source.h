@@ -12,6 +12,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -74,6 +75,7 @@ class EventHubKafkaSource final : public Source {
   EventHubKafkaOptions options_;
   rd_kafka_t* rk_ = nullptr;
   bool cooperative_ = false;
+  std::atomic<bool> stopped_{false};  // stop() ran: paused, still in the group until destroyed
   KafkaOffsets persisted_;   // from start(): the checkpoint the pipeline last persisted
   KafkaOffsets positions_;   // next offset of everything handed to the pipeline
   mutable std::mutex mu_;    // guards the members below (poll thread vs commit thread)
