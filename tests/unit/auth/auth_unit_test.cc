@@ -199,3 +199,49 @@ TEST(Clouds, BuiltinEndpointsAndScopes) {
   EXPECT_EQ(scope_for("https://graph.microsoft.com/"), "https://graph.microsoft.com/.default");
   EXPECT_EQ(resource_for("https://management.azure.com"), "https://management.azure.com/");
 }
+
+#include "connector/auth/auth_config.h"
+
+TEST(AuthConfig, ReadsPinnedKeysAndReportsLocatedErrors) {
+  siem::Diagnostics diags;
+  auto doc = siem::ConfigDocument::load_string(R"(
+sources:
+  - name: audit
+    tenant_id: tenant-1
+    cloud: usgov
+    auth: {method: client_secret, client_id: app-1, client_secret: literal-secret}
+    request_timeout: 20s
+  - name: custom
+    tenant_id: t
+    cloud: custom
+    endpoints: {login: https://login.test/, graph: https://graph.test}
+    auth: {method: managed_identity, endpoint: http://127.0.0.1:1/token, client_id: mi}
+  - name: broken
+    cloud: mars
+    auth: {method: certificate, client_id: c, certificate_file: /does/not/exist.pem, jwt_algorithm: HS256}
+)", "test.yaml", diags);
+  auto list = doc->root().list("sources");
+  ASSERT_EQ(list.size(), 3u);
+  auto a = read_source_connection(list[0]);
+  EXPECT_EQ(a.auth.method, AuthSettings::Method::client_secret);
+  EXPECT_EQ(a.auth.cloud.graph, "https://graph.microsoft.us");
+  EXPECT_EQ(a.auth.client_secret.reveal(), "literal-secret");
+  EXPECT_EQ(a.http.request_timeout, std::chrono::seconds(20));
+  EXPECT_FALSE(diags.has_errors()) << diags.format();
+
+  auto c = read_source_connection(list[1]);
+  EXPECT_EQ(c.auth.method, AuthSettings::Method::managed_identity);
+  EXPECT_EQ(c.auth.cloud.login, "https://login.test");
+  EXPECT_EQ(c.auth.managed_identity_endpoint, "http://127.0.0.1:1/token");
+  const std::string custom_errors = diags.format();
+  EXPECT_NE(custom_errors.find("endpoints.arm"), std::string::npos) << custom_errors;
+
+  read_source_connection(list[2]);
+  const std::string all = diags.format();
+  EXPECT_NE(all.find("test.yaml:"), std::string::npos) << all;
+  EXPECT_NE(all.find("mars"), std::string::npos) << all;
+  EXPECT_NE(all.find("certificate_file"), std::string::npos) << all;
+  EXPECT_NE(all.find("tenant_id"), std::string::npos) << all;
+  EXPECT_NE(all.find("HS256"), std::string::npos) << all;
+  EXPECT_EQ(all.find("literal-secret"), std::string::npos);
+}
