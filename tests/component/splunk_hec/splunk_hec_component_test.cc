@@ -241,3 +241,57 @@ TEST_F(Fixture, UntrustedServerCertificateIsFatal) {
   EXPECT_EQ(r.status, SendStatus::fatal);
   EXPECT_NE(r.error.find("verif"), std::string::npos) << r.error;
 }
+
+TEST(HecConfig, ReadsKeysAndRejectsBadValuesWithLocations) {
+  Diagnostics diags;
+  auto doc = ConfigDocument::load_string(R"(
+sinks:
+  - name: siem
+    type: splunk_hec
+    format: raw
+    url: https://splunk.example:8088
+    token: abc
+    index: identity
+    ack: true
+    ack_timeout: 2m
+    sourcetypes: {graph_sign_in: ms:aad:signin}
+    fields: {env: prod}
+  - name: bad
+    type: splunk_hec
+    url: ftp://nope
+    channel: not-a-guid
+    sourcetypes: {graph_sign_inn: x}
+)", "hec.yaml", diags);
+  auto sinks = doc->root().list("sinks");
+  ASSERT_EQ(sinks.size(), 2u);
+  PluginContext ctx;
+  ctx.name = "siem";
+  ctx.host_name = "host-1";
+  auto s = read_hec_sink_settings(sinks[0], ctx);
+  EXPECT_FALSE(diags.has_errors()) << diags.format();
+  EXPECT_EQ(s.url, "https://splunk.example:8088/services/collector/event");
+  EXPECT_EQ(s.base_url, "https://splunk.example:8088");
+  EXPECT_EQ(s.format, OutputFormat::raw);
+  EXPECT_TRUE(s.ack);
+  EXPECT_TRUE(s.gzip);
+  EXPECT_EQ(s.max_batch_bytes, 900'000u);
+  EXPECT_EQ(s.ack_timeout, std::chrono::minutes(2));
+  EXPECT_EQ(s.host, "host-1");
+  EXPECT_EQ(s.sourcetypes.at(SourceKind::graph_sign_in), "ms:aad:signin");
+
+  ctx.name = "bad";
+  read_hec_sink_settings(sinks[1], ctx);
+  const std::string all = diags.format();
+  EXPECT_NE(all.find("hec.yaml:"), std::string::npos) << all;
+  EXPECT_NE(all.find("ftp"), std::string::npos) << all;
+  EXPECT_NE(all.find("token"), std::string::npos) << all;
+  EXPECT_NE(all.find("GUID"), std::string::npos) << all;
+  EXPECT_NE(all.find("did you mean 'graph_sign_in'"), std::string::npos) << all;
+}
+
+TEST(HecConfig, RegisteredInTheBuiltinRegistry) {
+  // The app library is not linked here; the registration function itself is.
+  PluginRegistry r;
+  register_splunk_hec_sink(r);
+  ASSERT_NE(r.sink("splunk_hec"), nullptr);
+}
