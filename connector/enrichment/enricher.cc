@@ -82,10 +82,13 @@ class EnricherImpl final : public Enricher {
     const Facts facts = extract_facts(kind, record);
     const std::int64_t event_ms = facts.time_ms.value_or(now_ms());
 
-    // Roles the event touches, resolved against the table.
-    std::vector<const RoleInfo*> privileged;
+    // Roles the event touches, resolved against the table. Rules see the privileged ones (Microsoft's
+    // "privileged" label, tier 0/1, or configured); the tier and role list cover every known role.
+    std::vector<const RoleInfo*> touched, privileged;
     auto add_role = [&](const RoleInfo* r) {
-      if (r && std::find(privileged.begin(), privileged.end(), r) == privileged.end()) privileged.push_back(r);
+      if (!r || std::find(touched.begin(), touched.end(), r) != touched.end()) return;
+      touched.push_back(r);
+      if (r->privileged || r->tier <= 1) privileged.push_back(r);
     };
     for (const auto& m : facts.roles) {
       const RoleInfo* r = m.id.empty() ? nullptr : roles_.by_id(m.id);
@@ -98,14 +101,18 @@ class EnricherImpl final : public Enricher {
     std::vector<RuleHit> hits;
     for (const auto& entry : detection_catalogue()) entry.rule(ctx, hits);
 
+    // Tier: the highest (lowest number) of the roles touched, the role that authorised the caller
+    // (Activity Log evidence) and the roster tiers of the actor.
     int tier = 3;
-    for (const auto* r : privileged) tier = std::min(tier, r->tier);
+    for (const auto* r : touched) tier = std::min(tier, r->tier);
+    if (!facts.actor_role_id.empty())
+      if (const auto* r = roles_.by_id(facts.actor_role_id)) tier = std::min(tier, r->tier);
     for (const auto& k : {facts.actor.upn, facts.actor.id, facts.user_upn, facts.user_id}) {
       if (k.empty()) continue;
       if (auto t = roster_.tier_of(k); t && *t >= 0) tier = std::min(tier, *t);
     }
     result.tier = tier <= 2 ? tier : -1;
-    for (const auto* r : privileged) {
+    for (const auto* r : touched) {
       result.roles.push_back(r->name);
       result.role_ids.push_back(r->id);
     }
@@ -141,25 +148,42 @@ class EnricherImpl final : public Enricher {
       for (const auto& t : f.targets)
         for (const auto& k : {t.id, t.upn})
           if (!k.empty()) account_created_[lower(k)] = event_ms;
-      if (account_created_.size() > 50'000) {
+      if (account_created_.size() > kMaxNewAccounts) {
+        // Outside the window first; if a burst of creations still overflows, the oldest go.
         const std::int64_t cutoff = event_ms - settings_.new_account_window_ms;
         std::erase_if(account_created_, [&](const auto& kv) { return kv.second < cutoff; });
+        if (account_created_.size() > kMaxNewAccounts) {
+          std::vector<std::int64_t> times;
+          times.reserve(account_created_.size());
+          for (const auto& kv : account_created_) times.push_back(kv.second);
+          const auto drop = account_created_.size() - kMaxNewAccounts * 9 / 10;
+          std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(drop), times.end());
+          const std::int64_t oldest_kept = times[drop];
+          std::erase_if(account_created_, [&](const auto& kv) { return kv.second < oldest_kept; });
+        }
       }
     }
     if (privileged.empty()) return;
-    const bool add = is_role_add(f) || is_pim_activation(f) || f.family == Facts::Family::pim_instance;
-    const bool remove = is_role_remove(f);
+    const bool azure_write = f.family == Facts::Family::activity && f.success && !f.in_progress &&
+                             json::icontains(f.operation, "Microsoft.Authorization/roleAssignments/write");
+    const bool azure_delete = f.family == Facts::Family::activity && f.success && !f.in_progress &&
+                              json::icontains(f.operation, "Microsoft.Authorization/roleAssignments/delete");
+    const bool add = is_role_add(f) || is_pim_activation(f) || f.family == Facts::Family::pim_instance || azure_write;
+    const bool remove = is_role_remove(f) || azure_delete;
     if (!add && !remove) return;
+    // Eligible (may activate) vs active: PIM eligibility requests/instances and "eligible" audits.
+    const bool eligible = !is_pim_activation(f) && (f.eligible || json::icontains(f.operation, "eligible"));
     for (const auto& t : f.targets) {
       std::vector<std::string> keys{t.id, t.upn};
       if (keys[0].empty() && keys[1].empty()) continue;
       for (const auto* r : privileged) {
-        if (add) roster_.grant(keys, r->id, r->tier, event_ms);
+        if (add) roster_.grant(keys, r->id, r->tier, event_ms, eligible);
         else roster_.revoke(keys, r->id);
       }
     }
   }
 
+  static constexpr std::size_t kMaxNewAccounts = 50'000;
   EnrichmentSettings settings_;
   RoleTable roles_;
   Roster roster_;

@@ -47,6 +47,8 @@ std::optional<element> embedded(element e, std::string_view key, simdjson::dom::
 
 std::string scope_level_of(std::string_view scope) {
   std::string s = json::to_lower(scope);
+  // ".../providers/Microsoft.Authorization/roleAssignments/{id}" sits at the scope it is written to.
+  if (const auto auth = s.find("/providers/microsoft.authorization/"); auth != std::string::npos) s.resize(auth);
   while (!s.empty() && (s.back() == '/' || s.back() == ' ')) s.pop_back();
   if (s.empty() || s == "/") return "tenant";
   if (s.find("/providers/microsoft.management/managementgroups/") != std::string::npos) return "management_group";
@@ -54,6 +56,16 @@ std::string scope_level_of(std::string_view scope) {
   if (rg == std::string::npos) return s.rfind("/subscriptions/", 0) == 0 ? "subscription" : "resource";
   const auto after = s.find('/', rg + 16);
   return after == std::string::npos ? "resource_group" : "resource";
+}
+
+// Activity Log status: Started/Accepted (the operation is under way; its Succeeded/Failed twin
+// follows with the same operationId), Succeeded, Failed, Canceled, ...
+bool activity_in_progress(std::string_view s) {
+  return json::iequals(s, "Started") || json::iequals(s, "Start") || json::iequals(s, "Accepted") || json::iequals(s, "Active");
+}
+bool activity_succeeded(std::string_view s) {
+  return !(json::iequals(s, "Failed") || json::iequals(s, "Failure") || json::iequals(s, "Canceled") ||
+           json::iequals(s, "Cancelled"));
 }
 
 void audit_facts(element r, Facts& f) {
@@ -255,7 +267,8 @@ void role_assignment_body(element body, Facts& f) {
   const std::string role = text(props, "roleDefinitionId");
   if (!role.empty() && f.arm_role_definition_id.empty()) f.arm_role_definition_id = role;
   if (f.arm_principal_id.empty()) f.arm_principal_id = text(props, "principalId");
-  if (f.arm_scope.empty()) f.arm_scope = text(props, "scope");
+  // The assignment's own scope beats the authorization scope (the path of the assignment resource).
+  if (const std::string scope = text(props, "scope"); !scope.empty()) f.arm_scope = scope;
   if (f.targets.empty() && !f.arm_principal_id.empty()) {
     PrincipalRef t;
     t.id = f.arm_principal_id;
@@ -270,7 +283,8 @@ void activity_rest_facts(element r, Facts& f, simdjson::dom::parser& parser) {
   if (f.operation.empty()) f.operation = text(r, "operationName");
   f.category = path_text(r, "category.value");
   f.status = path_text(r, "status.value");
-  f.success = !json::iequals(f.status, "Failed");
+  f.success = activity_succeeded(f.status);
+  f.in_progress = activity_in_progress(f.status);
   f.caller = text(r, "caller");
   f.actor.upn = f.caller.find('@') != std::string::npos ? f.caller : "";
   f.actor.id = f.caller.find('@') == std::string::npos ? f.caller : "";
@@ -289,19 +303,17 @@ void activity_eventhub_facts(element r, Facts& f, simdjson::dom::parser& parser)
   f.operation = text(r, "operationName");
   f.category = text(r, "category");
   f.status = text(r, "resultType");
-  f.success = !json::iequals(f.status, "Failed");
+  f.success = activity_succeeded(f.status);
+  f.in_progress = activity_in_progress(f.status);
   if (auto identity = json::child(r, "identity")) {
     if (auto claims = json::child(*identity, "claims")) activity_common(*claims, f);
     if (auto ev = json::child(*identity, "authorization")) {
       f.arm_scope = text(*ev, "scope");
-      if (auto evidence = json::child(*ev, "evidence")) {
-        f.arm_role_definition_id = text(*evidence, "roleDefinitionId");  // the caller's role (32 hex)
-        (void)evidence;
-      }
+      // The evidence names the role that authorised the caller (32 hex digits, no dashes): an actor
+      // role for the event's tier, never the role a role-assignment event grants (that is in the body).
+      if (auto evidence = json::child(*ev, "evidence")) f.actor_role_id = text(*evidence, "roleDefinitionId");
     }
   }
-  // The evidence role is what authorised the caller; a role assignment's own role is in the body.
-  f.arm_role_definition_id.clear();
   if (auto props = json::child(r, "properties")) {
     for (std::string_view key : {"requestbody", "responseBody"})
       if (auto body = embedded(*props, key, parser)) role_assignment_body(*body, f);

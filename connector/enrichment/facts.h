@@ -34,6 +34,7 @@ struct Facts {
   std::string logged_by_service;  // audit: Core Directory, PIM, ...
   bool success = true;            // result / status
   std::string status;             // PIM request status, activity status
+  bool in_progress = false;       // Activity Log Started/Accepted: the outcome comes in a later record
 
   // Who did it.
   PrincipalRef actor;
@@ -68,7 +69,8 @@ struct Facts {
 
   // Activity Log.
   std::string caller;
-  std::string arm_role_definition_id;
+  std::string arm_role_definition_id;  // the role being assigned / removed (request or response body)
+  std::string actor_role_id;           // the role that authorised the caller (identity.authorization.evidence)
   std::string arm_scope;
   std::string arm_principal_id;
   std::string scope_level;        // management_group | subscription | resource_group | resource

@@ -50,7 +50,8 @@ void Roster::add_static(const std::string& upn_or_id) {
   index(entries_.size() - 1);
 }
 
-void Roster::grant(const std::vector<std::string>& keys, const std::string& role_id, int tier, std::int64_t now_ms) {
+void Roster::grant(const std::vector<std::string>& keys, const std::string& role_id, int tier, std::int64_t now_ms,
+                   bool eligible) {
   RosterEntry* e = find_mut(keys);
   if (!e) {
     if (entries_.size() >= kMaxPrincipals) return;
@@ -59,7 +60,10 @@ void Roster::grant(const std::vector<std::string>& keys, const std::string& role
   }
   for (const auto& k : keys)
     if (!k.empty()) e->keys.insert(lower(k));
+  const bool had_active = e->roles.count(role_id) && !e->eligible.count(role_id);
   e->roles[role_id] = tier;
+  if (!eligible) e->eligible.erase(role_id);
+  else if (!had_active) e->eligible.insert(role_id);
   e->updated_ms = now_ms;
   index(static_cast<std::size_t>(e - entries_.data()));
   dirty_ = true;
@@ -69,6 +73,7 @@ void Roster::revoke(const std::vector<std::string>& keys, const std::string& rol
   RosterEntry* e = find_mut(keys);
   if (!e) return;
   e->roles.erase(role_id);
+  e->eligible.erase(role_id);
   if (e->roles.empty() && !e->is_static) {
     entries_.erase(entries_.begin() + (e - entries_.data()));
     rebuild_index();
@@ -76,19 +81,28 @@ void Roster::revoke(const std::vector<std::string>& keys, const std::string& rol
   dirty_ = true;
 }
 
-void Roster::apply_snapshot(const std::vector<std::pair<std::vector<std::string>, std::map<std::string, int>>>& principals,
-                            std::int64_t now_ms) {
+void Roster::apply_snapshot(const std::vector<SnapshotPrincipal>& principals, std::int64_t now_ms) {
   std::vector<RosterEntry> kept;
   for (auto& e : entries_)
     if (e.is_static) {
       e.roles.clear();
+      e.eligible.clear();
       kept.push_back(std::move(e));
     }
   entries_ = std::move(kept);
   rebuild_index();
-  for (const auto& [keys, roles] : principals)
-    for (const auto& [role, tier] : roles) grant(keys, role, tier, now_ms);
+  for (const auto& p : principals) {
+    for (const auto& [role, tier] : p.eligible) grant(p.keys, role, tier, now_ms, true);
+    for (const auto& [role, tier] : p.active) grant(p.keys, role, tier, now_ms, false);
+  }
   dirty_ = true;
+}
+
+bool Roster::holds_active(const std::string& key) const {
+  const auto* e = find(key);
+  if (!e) return false;
+  if (e->roles.empty()) return e->is_static;
+  return e->roles.size() > e->eligible.size();
 }
 
 std::optional<int> Roster::tier_of(const std::string& key) const {
@@ -103,7 +117,7 @@ std::string Roster::serialize() const {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& e : entries_) {
     if (e.is_static) continue;  // config is the source of static entries
-    j.push_back({{"keys", e.keys}, {"roles", e.roles}, {"updated_ms", e.updated_ms}});
+    j.push_back({{"keys", e.keys}, {"roles", e.roles}, {"eligible", e.eligible}, {"updated_ms", e.updated_ms}});
   }
   return nlohmann::json{{"version", 1}, {"principals", j}}.dump();
 }
@@ -113,7 +127,9 @@ void Roster::deserialize(const std::string& text) {
   for (const auto& p : j.at("principals")) {
     const auto keys = p.at("keys").get<std::vector<std::string>>();
     const auto roles = p.at("roles").get<std::map<std::string, int>>();
-    for (const auto& [role, tier] : roles) grant(keys, role, tier, p.value("updated_ms", std::int64_t{0}));
+    const auto eligible = p.value("eligible", std::set<std::string>{});
+    for (const auto& [role, tier] : roles)
+      grant(keys, role, tier, p.value("updated_ms", std::int64_t{0}), eligible.count(role) > 0);
   }
   dirty_ = false;
 }

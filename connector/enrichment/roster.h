@@ -17,6 +17,7 @@ class StateStore;
 struct RosterEntry {
   std::set<std::string> keys;        // lower-case UPNs and object ids of this principal
   std::map<std::string, int> roles;  // role id -> tier
+  std::set<std::string> eligible;    // role ids held only as eligible (activation needed)
   bool is_static = false;            // listed in config: never removed by events
   std::int64_t updated_ms = 0;
 };
@@ -27,15 +28,28 @@ class Roster {
 
   void add_static(const std::string& upn_or_id);
   // A principal gained a role (ids and UPNs: any that are known).
-  void grant(const std::vector<std::string>& keys, const std::string& role_id, int tier, std::int64_t now_ms);
+  // `eligible`: the principal may activate the role (PIM eligibility) rather than hold it now; an
+  // active grant of the same role wins over an eligible one.
+  void grant(const std::vector<std::string>& keys, const std::string& role_id, int tier, std::int64_t now_ms,
+             bool eligible = false);
   void revoke(const std::vector<std::string>& keys, const std::string& role_id);
   // A full snapshot from Graph (principal keys -> roles): replaces learned entries.
-  void apply_snapshot(const std::vector<std::pair<std::vector<std::string>, std::map<std::string, int>>>& principals,
-                      std::int64_t now_ms);
+  // One principal of a Graph snapshot (roleAssignments + roleEligibilityScheduleInstances).
+  struct SnapshotPrincipal {
+    std::vector<std::string> keys;       // object id, UPN
+    std::map<std::string, int> active;   // role id -> tier
+    std::map<std::string, int> eligible; // role id -> tier
+  };
+  void apply_snapshot(const std::vector<SnapshotPrincipal>& principals, std::int64_t now_ms);
 
   // The best (lowest) tier the principal holds, or nullopt when not on the roster.
   std::optional<int> tier_of(const std::string& key) const;
   bool contains(const std::string& key) const { return find(key) != nullptr; }
+  // True when the principal holds at least one role actively (not only eligible). Static entries
+  // (roles unknown) count as active.
+  bool holds_active(const std::string& key) const;
+  // The entry of a principal, or null.
+  const RosterEntry* entry(const std::string& key) const { return find(key); }
   std::size_t size() const noexcept { return entries_.size(); }
 
   std::string serialize() const;

@@ -1,0 +1,36 @@
+// PIM activations: every activation, thin justifications, long activations.
+#include "connector/enrichment/rules/rules.h"
+
+#include <fmt/format.h>
+
+#include "connector/enrichment/rules/rule_util.h"
+
+namespace siem::rules {
+
+void pim_activation(const RuleContext& c, std::vector<RuleHit>& out) {
+  if (!is_pim_activation(c.facts)) return;
+  const std::string roles = c.privileged_roles.empty() ? std::string("a role") : role_names(c);
+  out.push_back({"pa.pim.activation", 5, fmt::format("{} activated {} through PIM", target_label(c.facts), roles)});
+}
+
+void pim_no_justification(const RuleContext& c, std::vector<RuleHit>& out) {
+  const auto& f = c.facts;
+  if (!is_pim_activation(f) || !f.has_justification) return;
+  std::string j = f.justification;
+  j.erase(std::remove_if(j.begin(), j.end(), [](unsigned char ch) { return std::isspace(ch); }), j.end());
+  if (j.size() >= c.settings.pim_min_justification_chars) return;
+  out.push_back({"pa.pim.no_justification", 7,
+                 fmt::format("activation justified with {} character(s), fewer than {}", j.size(),
+                             c.settings.pim_min_justification_chars)});
+}
+
+void pim_long_activation(const RuleContext& c, std::vector<RuleHit>& out) {
+  const auto& f = c.facts;
+  if (!is_pim_activation(f) || !f.duration_ms || *f.duration_ms <= c.settings.pim_max_activation_ms) return;
+  out.push_back({"pa.pim.long_activation", 6,
+                 fmt::format("activation for {:.1f} h, longer than the {:.1f} h maximum",
+                             static_cast<double>(*f.duration_ms) / 3.6e6,
+                             static_cast<double>(c.settings.pim_max_activation_ms) / 3.6e6)});
+}
+
+}  // namespace siem::rules

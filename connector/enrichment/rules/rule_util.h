@@ -1,0 +1,94 @@
+// Helpers shared by the detection rules (internal to connector/enrichment/rules).
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "connector/enrichment/detections.h"
+#include "connector/mapping/json_access.h"
+
+namespace siem::rules {
+
+using json::icontains;
+using json::iequals;
+using json::istarts_with;
+
+inline bool any_iequal(const std::vector<std::string>& list, std::string_view v) {
+  return std::any_of(list.begin(), list.end(), [&](const std::string& x) { return iequals(x, v); });
+}
+
+inline std::string lower(std::string_view s) { return json::to_lower(s); }
+
+inline int best_tier(const RuleContext& c) {
+  int t = 3;
+  for (const auto* r : c.privileged_roles) t = std::min(t, r->tier);
+  return t;
+}
+
+inline std::string role_names(const RuleContext& c) {
+  std::string out;
+  std::vector<std::string_view> seen;
+  for (const auto* r : c.privileged_roles) {
+    if (std::find(seen.begin(), seen.end(), r->name) != seen.end()) continue;
+    seen.push_back(r->name);
+    if (!out.empty()) out += ", ";
+    out += r->name;
+  }
+  return out;
+}
+
+inline std::string target_label(const Facts& f) {
+  for (const auto& t : f.targets) {
+    if (!t.upn.empty()) return t.upn;
+    if (!t.name.empty()) return t.name;
+    if (!t.id.empty()) return t.id;
+  }
+  return "a principal";
+}
+
+inline std::string actor_label(const Facts& f) {
+  if (!f.actor.upn.empty()) return f.actor.upn;
+  if (!f.actor_app.empty()) return f.actor_app;
+  if (!f.actor.id.empty()) return f.actor.id;
+  return f.caller.empty() ? "someone" : f.caller;
+}
+
+inline bool is_sign_in(const Facts& f) { return f.family == Facts::Family::sign_in; }
+
+// Sign-in by a principal on the roster (or a break-glass account, which is privileged by design).
+inline bool privileged_sign_in(const RuleContext& c) {
+  if (!is_sign_in(c.facts)) return false;
+  return c.roster.contains(c.facts.user_upn) || c.roster.contains(c.facts.user_id) ||
+         c.settings.break_glass.count(lower(c.facts.user_upn)) || c.settings.break_glass.count(lower(c.facts.user_id));
+}
+
+inline bool is_guest_or_external(const PrincipalRef& p, const EnrichmentSettings& s) {
+  if (icontains(p.upn, "#EXT#") || iequals(p.user_type, "Guest")) return true;
+  const auto at = p.upn.rfind('@');
+  if (at != std::string::npos) {
+    const auto domain = std::string_view(p.upn).substr(at + 1);
+    if (any_iequal(s.personal_domains, domain)) return true;
+  }
+  return false;
+}
+
+inline const std::vector<std::string_view> kCredentialOps = {
+    "reset user password", "change user password", "reset password (by admin)", "change password (self-service)",
+    "reset password (self-service)", "user registered security info", "user registered all required security info",
+    "admin registered security info", "user changed default security info", "user deleted security info",
+    "admin deleted security info", "update user authentication method", "admin updated security info",
+    "register security info", "user started security info registration"};
+
+inline const std::vector<std::string_view> kFederationOps = {
+    "set domain authentication", "set federation settings on domain", "set dirsyncenabled flag",
+    "set dirsync feature", "set password hash sync", "update domain", "add unverified domain",
+    "set company information", "enable password hash sync", "disable password hash sync"};
+
+inline bool op_in(const Facts& f, const std::vector<std::string_view>& ops) {
+  return std::any_of(ops.begin(), ops.end(), [&](std::string_view o) { return iequals(f.operation, o); });
+}
+
+
+}  // namespace siem::rules
