@@ -175,7 +175,13 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
     }
 
     std::optional<std::size_t> end;
-    if (text[pos] == '{' || text[pos] == '[') end = value_end(text, pos);
+    // Fast path for NDJSON: a line that starts with '{' and ends with '}' is taken as one record
+    // without scanning it here (the mapper parses it anyway and reports it if it is not JSON).
+    std::size_t last = eol;
+    while (last > pos && is_space(text[last - 1])) --last;
+    if (text[pos] == '{' && last > pos + 1 && text[last - 1] == '}' && (eol_raw != std::string_view::npos || !partial_tail))
+      end = last;
+    else if (text[pos] == '{' || text[pos] == '[') end = value_end(text, pos);
     std::string_view doc;
     std::size_t doc_end = 0;
     bool ok = false;

@@ -1,5 +1,7 @@
 #include "connector/mapping/encoding.h"
 
+#include <array>
+
 namespace siem::encoding {
 
 namespace {
@@ -21,6 +23,14 @@ std::size_t utf8_len(std::string_view s, std::size_t i) {
 
 constexpr char kHex[] = "0123456789abcdef";
 
+// 1 for bytes that end a run of plain JSON string content: control characters, '"', '\\' and
+// every non-ASCII byte (validated as UTF-8 separately).
+constexpr auto kSpecial = [] {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) ? 1 : 0;
+  return t;
+}();
+
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -28,7 +38,7 @@ void append_json_string(std::string& out, std::string_view s) {
   std::size_t run = 0;  // start of the pending run of bytes that need no escaping
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+    if (!kSpecial[c]) {
       ++i;
       continue;
     }

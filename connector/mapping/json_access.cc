@@ -9,13 +9,14 @@
 namespace siem::json {
 
 namespace {
-inline char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+// ASCII case folding without the locale machinery of std::tolower (this is the hot path).
+inline char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; }
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
+    if (a[i] != b[i] && lower(a[i]) != lower(b[i])) return false;
   return true;
 }
 
@@ -36,11 +37,12 @@ std::string to_lower(std::string_view s) {
 }
 
 std::optional<element> child(element obj, std::string_view key) {
-  simdjson::dom::object o;
-  if (obj.get_object().get(o) != simdjson::SUCCESS) return std::nullopt;
+  if (!obj.is_object()) return std::nullopt;
+  const simdjson::dom::object o = obj.get_object().value_unsafe();
   std::optional<element> exact, folded;
   for (auto field : o) {
-    if (field.key == key) exact = field.value;  // last duplicate wins
+    if (field.key.size() != key.size()) continue;
+    if (field.key == key) exact = field.value;  // duplicate keys: the last one wins
     else if (!exact && iequals(field.key, key)) folded = field.value;
   }
   if (exact) return exact;

@@ -45,6 +45,9 @@ class Path {
 
   // First match (for fan-out paths: the first element that resolves).
   std::optional<element> first(element root) const;
+
+  // A slot in a per-record lookup cache, assigned when a rule set interns its paths (-1: none).
+  int slot = -1;
   // Every match (fan-out paths give one per array element that resolves).
   void all(element root, std::vector<element>& out) const;
 

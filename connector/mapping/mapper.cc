@@ -133,6 +133,14 @@ class MapperImpl final : public Mapper {
       : set_(std::move(set)), enricher_(std::move(enricher)), host_(std::move(host)) {
     plans_.emplace(SourceKind::unknown, EcsPlan(set_.for_kind(SourceKind::unknown).ecs));
     for (auto k : all_source_kinds()) plans_.emplace(k, EcsPlan(set_.for_kind(k).ecs));
+    cache_.entries.resize(set_.path_slots());
+    auto action_rule = [](const mapping::KindMapping& m) -> int {
+      for (std::size_t i = 0; i < m.ecs.size(); ++i)
+        if (m.ecs[i].target == "event.action") return static_cast<int>(i);
+      return -1;
+    };
+    action_rule_[SourceKind::unknown] = action_rule(set_.for_kind(SourceKind::unknown));
+    for (auto k : all_source_kinds()) action_rule_[k] = action_rule(set_.for_kind(k));
   }
 
   std::optional<std::string> map(const RawRecord& record, std::optional<SourceKind> forced, FormatSet formats,
@@ -218,6 +226,8 @@ class MapperImpl final : public Mapper {
     out.severity = pa.severity;
 
     mapping::EvalContext ctx;
+    cache_.next_record();
+    ctx.cache = &cache_;
     ctx.record = root;
     ctx.kind = kind;
     ctx.time_ms = out.time_ms;
@@ -233,12 +243,7 @@ class MapperImpl final : public Mapper {
     out.ecs.clear();
     out.cef.clear();
     out.action.clear();
-    for (const auto& r : m.ecs) {
-      if (r.target == "event.action") {
-        out.action = r.evaluate(ctx).text();
-        break;
-      }
-    }
+    if (const int a = action_rule_.at(m.kind); a >= 0) out.action = m.ecs[static_cast<std::size_t>(a)].evaluate(ctx).text();
     // The effective severity: the mapping's base severity for the kind, raised by detections.
     const Value base = m.cef_severity.evaluate(ctx);
     out.severity = std::clamp(std::max(pa.severity, base.kind == Value::Kind::integer ? static_cast<int>(base.i) : 0), 0, 10);
@@ -337,6 +342,8 @@ class MapperImpl final : public Mapper {
 
   mapping::MappingSet set_;
   std::map<SourceKind, EcsPlan> plans_;
+  std::map<SourceKind, int> action_rule_;  // index of the event.action rule per kind
+  mapping::PathCache cache_;
   std::unique_ptr<Enricher> enricher_;
   std::string host_;
   simdjson::dom::parser parser_;

@@ -203,6 +203,19 @@ class Expr {
 
 namespace {
 
+std::optional<element> find_path(const json::Path& p, const EvalContext& ctx) {
+  if (p.slot < 0 || !ctx.cache) return p.first(ctx.record);
+  auto& e = ctx.cache->entries[static_cast<std::size_t>(p.slot)];
+  if (e.generation != ctx.cache->generation) {
+    e.generation = ctx.cache->generation;
+    auto v = p.first(ctx.record);
+    e.found = v.has_value();
+    if (v) e.value = *v;
+  }
+  if (!e.found) return std::nullopt;
+  return e.value;
+}
+
 Value virtual_value(const std::string& name, const EvalContext& ctx) {
   const auto* pa = ctx.enrichment;
   if (name == "$time") return str(format_time_ms(ctx.time_ms));
@@ -267,7 +280,7 @@ bool condition_holds(const Condition& c, const EvalContext& ctx) {
     auto v = virtual_value(c.virt, ctx);
     present = !v.empty();
     if (present) text = v.text();
-  } else if (auto e = c.path.first(ctx.record)) {
+  } else if (auto e = find_path(c.path, ctx)) {
     present = true;
     std::string s;
     if (json::scalar_text(*e, s)) text = std::move(s);
@@ -298,9 +311,10 @@ Value Expr::raw(const EvalContext& ctx) const {
       bool any = false;
       for (const auto& p : parts) {
         if (p.path) {
-          if (auto t = json::text_at(ctx.record, *p.path)) {
-            out += *t;
-            any = any || !t->empty();
+          std::string t;
+          if (auto e = find_path(*p.path, ctx); e && json::scalar_text(*e, t)) {
+            out += t;
+            any = any || !t.empty();
           }
         } else if (!p.virt.empty()) {
           auto v = virtual_value(p.virt, ctx).text();
@@ -327,7 +341,7 @@ Value Expr::raw(const EvalContext& ctx) const {
     }
     case Src::from:
       for (const auto& p : paths) {
-        if (auto e = p.first(ctx.record)) {
+        if (auto e = find_path(p, ctx)) {
           Value v = conversion == Conversion::elastic || conversion == Conversion::snake || conversion == Conversion::json
                         ? Value{}
                         : from_element(*e);
@@ -490,6 +504,18 @@ namespace {
 struct Compiler {
   Diagnostics& diags;
   std::string file;
+  std::map<std::string, int, std::less<>>* slots = nullptr;
+
+  // Every distinct path gets one slot of the per-record lookup cache.
+  json::Path make_path(std::string_view text) const {
+    json::Path p(text);
+    if (slots && !p.fans_out()) {
+      auto it = slots->find(text);
+      if (it == slots->end()) it = slots->emplace(std::string(text), static_cast<int>(slots->size())).first;
+      p.slot = it->second;
+    }
+    return p;
+  }
 
   Location loc(const YAML::Node& n) const {
     Location l;
@@ -546,7 +572,7 @@ struct Compiler {
       const std::string ref = text.substr(open + 1, close - open - 1);
       TemplatePart p;
       if (!ref.empty() && ref[0] == '$') p.virt = ref;
-      else p.path = json::Path(ref);
+      else p.path = make_path(ref);
       parts.push_back(std::move(p));
       i = close + 1;
     }
@@ -597,7 +623,7 @@ struct Compiler {
       else c.op = Condition::Op::exists;
     }
     if (!target.empty() && target[0] == '$') c.virt = target;
-    else c.path = json::Path(target);
+    else c.path = make_path(target);
     return c;
   }
 
@@ -610,7 +636,7 @@ struct Compiler {
         e->virt = s;
       } else {
         e->src = Expr::Src::from;
-        e->paths.emplace_back(s);
+        e->paths.push_back(make_path(s));
       }
       return e;
     }
@@ -630,12 +656,12 @@ struct Compiler {
       }
     }
     int sources = 0;
-    auto paths_of = [](const YAML::Node& v) {
+    auto paths_of = [this](const YAML::Node& v) {
       std::vector<json::Path> out;
       if (v.IsSequence())
-        for (const auto& x : v) out.emplace_back(x.Scalar());
+        for (const auto& x : v) out.push_back(make_path(x.Scalar()));
       else
-        out.emplace_back(v.Scalar());
+        out.push_back(make_path(v.Scalar()));
       return out;
     };
     if (n["from"]) {
@@ -773,8 +799,9 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
   static const std::vector<std::string> top_keys = {"kind", "id", "time", "tenant", "subscription", "ecs", "cef", "description"};
   static const std::vector<std::string> cef_keys = {"vendor", "product", "version", "class_id", "name", "severity", "extension"};
 
+  std::map<std::string, int, std::less<>> slots;
   for (const auto& file : files) {
-    Compiler c{diags, file};
+    Compiler c{diags, file, &slots};
     YAML::Node root;
     try {
       root = YAML::LoadFile(file);
@@ -927,6 +954,7 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
     }
     return m;
   };
+  set.path_slots_ = slots.size();
   set.fallback_ = build(SourceKind::unknown, drafts.count(SourceKind::unknown) ? &drafts[SourceKind::unknown] : nullptr);
   for (auto k : all_source_kinds()) set.kinds_[k] = build(k, drafts.count(k) ? &drafts[k] : nullptr);
   return set;

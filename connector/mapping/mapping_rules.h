@@ -33,8 +33,22 @@ struct Value {
   std::string text() const;       // lists joined with ','
 };
 
+// Per-record memo of path lookups: rules test the same paths again and again (conditions of
+// alternatives), so each distinct path is resolved at most once per record.
+struct PathCache {
+  struct Entry {
+    std::uint32_t generation = 0;
+    bool found = false;
+    simdjson::dom::element value;
+  };
+  std::vector<Entry> entries;
+  std::uint32_t generation = 1;
+  void next_record() { ++generation; }
+};
+
 // Everything an expression can see besides the record.
 struct EvalContext {
+  PathCache* cache = nullptr;
   simdjson::dom::element record;
   SourceKind kind = SourceKind::unknown;
   std::int64_t time_ms = 0;
@@ -75,10 +89,13 @@ class MappingSet {
   // `files`: shipped files first (common.yaml, then each kind), overrides after.
   static MappingSet load(const std::vector<std::string>& files, Diagnostics& diags);
   const KindMapping& for_kind(SourceKind kind) const;
+  // Number of distinct paths the rules use (the size a PathCache needs).
+  std::size_t path_slots() const noexcept { return path_slots_; }
 
  private:
   std::map<SourceKind, KindMapping> kinds_;
   KindMapping fallback_;
+  std::size_t path_slots_ = 0;
 };
 
 }  // namespace siem::mapping
