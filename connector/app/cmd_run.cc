@@ -18,10 +18,18 @@ namespace {
 std::stop_source* g_stop = nullptr;
 volatile std::sig_atomic_t g_signals = 0;
 
+volatile std::sig_atomic_t g_hangups = 0;
+
 extern "C" void on_signal(int) {
   g_signals = g_signals + 1;
   if (g_signals > 1) std::_Exit(130);
 }
+
+// SIGHUP does not reload: logs go to stderr (journald / the container runtime own the files, so
+// there is nothing to reopen) and a configuration change needs a restart, which is safe because
+// checkpoints only move past acknowledged events. The signal is logged and otherwise ignored, so a
+// stray HUP (closed terminal, `kill -HUP` habit) never kills the connector without a drain.
+extern "C" void on_hangup(int) { g_hangups = g_hangups + 1; }
 
 }  // namespace
 
@@ -62,10 +70,21 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  struct sigaction hup {};
+  hup.sa_handler = on_hangup;
+  sigemptyset(&hup.sa_mask);
+  hup.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &hup, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   // Signal handlers may only set a flag; this watcher turns it into a stop request.
   std::jthread watcher([&stop](std::stop_token st) {
+    std::sig_atomic_t hangups_seen = 0;
     while (!st.stop_requested()) {
+      if (g_hangups != hangups_seen) {
+        hangups_seen = g_hangups;
+        spdlog::info("SIGHUP ignored: configuration reload is not supported (restart to apply a new configuration; "
+                     "logs go to stderr, there is no log file to reopen)");
+      }
       if (g_signals > 0) {
         spdlog::info("signal received: draining (send it again to exit at once)");
         stop.request_stop();

@@ -66,6 +66,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
       if (auto s = did_you_mean(type, registry.source_types())) msg += fmt::format(" (did you mean '{}'?)", *s);
       msg += fmt::format("; known types: {}", types_list(registry.source_types()));
       cfg.error_at("type", msg);
+      doc.mark_free_form(cfg.yaml());  // its other keys belong to a type we do not know: no cascade
       continue;
     }
     try {
@@ -73,6 +74,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
       if (src) parts.sources.push_back(SourceSlot{ctx.name, std::move(src)});
     } catch (const std::exception& e) {
       cfg.error(e.what());
+      doc.mark_free_form(cfg.yaml());  // the factory stopped reading: unread keys are not typos
     }
   }
 
@@ -90,6 +92,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
       if (auto s = did_you_mean(type, registry.sink_types())) msg += fmt::format(" (did you mean '{}'?)", *s);
       msg += fmt::format("; known types: {}", types_list(registry.sink_types()));
       cfg.error_at("type", msg);
+      doc.mark_free_form(cfg.yaml());
       continue;
     }
     try {
@@ -98,6 +101,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
       if (inst.sink) parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), inst.format, options});
     } catch (const std::exception& e) {
       cfg.error(e.what());
+      doc.mark_free_form(cfg.yaml());
     }
   }
 

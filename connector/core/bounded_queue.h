@@ -1,5 +1,6 @@
 // A blocking multi-producer / multi-consumer queue bounded in items AND bytes. A full queue blocks
 // the producer: that is the pipeline's backpressure (nothing is dropped, memory stays bounded).
+// An entry may weigh more than one item (a source batch of N records counts N).
 #pragma once
 
 #include <chrono>
@@ -17,14 +18,15 @@ class BoundedQueue {
  public:
   BoundedQueue(std::size_t max_items, std::size_t max_bytes) : max_items_(max_items), max_bytes_(max_bytes) {}
 
-  // Blocks while full. An item larger than max_bytes is still accepted when the queue is empty,
-  // so one oversized item can never deadlock the pipeline. Returns false once closed.
-  bool push(T item, std::size_t bytes) {
+  // Blocks while full. An entry larger than max_bytes / max_items is still accepted when the queue
+  // is empty, so one oversized entry can never deadlock the pipeline. Returns false once closed.
+  bool push(T item, std::size_t bytes, std::size_t weight = 1) {
     std::unique_lock lock(mu_);
-    not_full_.wait(lock, [&] { return closed_ || fits(bytes); });
+    not_full_.wait(lock, [&] { return closed_ || fits(bytes, weight); });
     if (closed_) return false;
-    items_.push_back(Entry{std::move(item), bytes});
+    items_.push_back(Entry{std::move(item), bytes, weight});
     bytes_ += bytes;
+    weight_ += weight;
     not_empty_.notify_one();
     return true;
   }
@@ -73,6 +75,11 @@ class BoundedQueue {
     std::lock_guard lock(mu_);
     return bytes_;
   }
+  // The summed weight of the queued entries (== size() when every entry weighs 1).
+  std::size_t weight() const {
+    std::lock_guard lock(mu_);
+    return weight_;
+  }
   std::size_t max_items() const noexcept { return max_items_; }
   std::size_t max_bytes() const noexcept { return max_bytes_; }
 
@@ -80,15 +87,17 @@ class BoundedQueue {
   struct Entry {
     T item;
     std::size_t bytes;
+    std::size_t weight;
   };
-  bool fits(std::size_t bytes) const {
+  bool fits(std::size_t bytes, std::size_t weight) const {
     if (items_.empty()) return true;
-    return items_.size() < max_items_ && bytes_ + bytes <= max_bytes_;
+    return weight_ + weight <= max_items_ && bytes_ + bytes <= max_bytes_;
   }
   T take_front() {
     Entry e = std::move(items_.front());
     items_.pop_front();
     bytes_ -= e.bytes;
+    weight_ -= e.weight;
     not_full_.notify_all();
     return std::move(e.item);
   }
@@ -99,6 +108,7 @@ class BoundedQueue {
   std::condition_variable not_empty_, not_full_;
   std::deque<Entry> items_;
   std::size_t bytes_ = 0;
+  std::size_t weight_ = 0;
   bool closed_ = false;
 };
 

@@ -85,10 +85,11 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
         in.source = s.index;
         in.first_seq = acks_->begin_batch(s.index, n, std::move(batch.checkpoint));
         std::size_t bytes = 0;
-        for (const auto& r : batch.records) bytes += r.json.size() + 64;
+        for (const auto& r : batch.records)
+          bytes += sizeof(RawRecord) + r.json.size() + r.origin.size() + r.tenant_hint.size() + r.read_error.size();
         in.records = std::move(batch.records);
         s.read += n;
-        if (n > 0 && !input_->push(std::move(in), bytes)) break;  // closed: shutting down
+        if (n > 0 && !input_->push(std::move(in), bytes, n)) break;  // closed: shutting down
       }
       if (batch.caught_up) {
         s.caught_up = true;
@@ -292,9 +293,14 @@ std::string Pipeline::summary() const {
   out += "  sinks:\n";
   for (const auto& s : sinks_) {
     const auto& c = s->counters();
-    out += fmt::format("    {:<24} acked {:>8}  retried {:>4}  dead-lettered {:>4}  bytes {:>10}{}\n", s->name(),
-                       c.acked.load(), c.retried.load(), c.dead_lettered.load(), c.bytes.load(),
-                       c.failed.load() > 0 && !s->healthy() ? "  FAILED" : "");
+    const auto batches = c.batches.load();
+    const double latency_ms =
+        batches == 0 ? 0.0 : static_cast<double>(c.latency_us_total.load()) / 1000.0 / static_cast<double>(batches);
+    out += fmt::format(
+        "    {:<24} sent {:>8}  acked {:>8}  retried {:>4}  failed {:>4}  dead-lettered {:>4}  bytes {:>10}  "
+        "latency {:.1f} ms/batch{}\n",
+        s->name(), c.sent.load(), c.acked.load(), c.retried.load(), c.failed.load(), c.dead_lettered.load(),
+        c.bytes.load(), latency_ms, c.failed.load() > 0 && !s->healthy() ? "  FAILED" : "");
   }
   std::lock_guard lock(stats_mu_);
   if (!tag_counts_.empty()) {

@@ -10,6 +10,31 @@
 
 namespace siem {
 
+bool RepeatedErrorLog::report(const std::string& message, const std::string& suffix) {
+  const auto now = std::chrono::steady_clock::now();
+  if (message == last_ && now - last_logged_ < interval_) {
+    ++suppressed_;
+    spdlog::debug("{}{}", message, suffix);
+    return false;
+  }
+  if (message == last_ && suppressed_ > 0) {
+    spdlog::error("{}{} (still failing: {} more time(s) since the last report)", message, suffix, suppressed_);
+  } else {
+    spdlog::error("{}{}", message, suffix);
+  }
+  last_ = message;
+  last_logged_ = now;
+  suppressed_ = 0;
+  return true;
+}
+
+std::size_t SinkRunner::footprint(const MappedEvent& e) noexcept {
+  std::size_t n = sizeof(MappedEvent) + e.raw.size() + e.ecs.size() + e.cef.size() + e.source_name.size() +
+                  e.origin.size() + e.id.size() + e.tenant_id.size() + e.subscription_id.size() + e.action.size();
+  for (const auto& t : e.tags) n += sizeof(std::string) + t.size();
+  return n;
+}
+
 SinkRunnerOptions SinkRunnerOptions::from_config(const ConfigNode& cfg) {
   SinkRunnerOptions o;
   if (auto batch = cfg.child("batch"); batch.valid()) {
@@ -49,7 +74,7 @@ SinkRunner::~SinkRunner() {
 void SinkRunner::start() { thread_ = std::thread([this] { run(); }); }
 
 bool SinkRunner::enqueue(EventPtr event) {
-  const std::size_t bytes = event->payload(format_).size() + 64;
+  const std::size_t bytes = footprint(*event);
   return queue_.push(std::move(event), bytes);
 }
 
@@ -81,18 +106,21 @@ std::chrono::milliseconds SinkRunner::next_backoff(int attempt) {
 
 void SinkRunner::run() {
   int attempt = 0;
+  RepeatedErrorLog log(options_.repeat_log_interval);
   while (!aborted_) {
     try {
       sink_->start();
       started_sink_ = true;
       healthy_ = true;
+      if (attempt > 0) spdlog::info("sink {}: started after {} failed attempt(s)", name_, attempt);
       break;
     } catch (const std::exception& e) {
       ++counters_.failed;
       const std::string msg = fmt::format("sink {}: {}", name_, e.what());
-      spdlog::error("{}", msg);
+      const auto wait = next_backoff(attempt++);
+      log.report(msg, "; events are held, retrying start");
       if (on_fatal_) on_fatal_(msg);
-      if (!sleep_for(next_backoff(attempt++))) break;
+      if (!sleep_for(wait)) break;
     }
   }
   while (true) {
@@ -116,7 +144,7 @@ void SinkRunner::run() {
 
 void SinkRunner::deliver(std::vector<EventPtr> batch) {
   int attempt = 0;
-  bool reported_fatal = false;
+  RepeatedErrorLog fatal_log(options_.repeat_log_interval);
   while (!batch.empty() && !aborted_) {
     std::span<const EventPtr> pending(batch);
     counters_.sent += pending.size();
@@ -193,14 +221,12 @@ void SinkRunner::deliver(std::vector<EventPtr> batch) {
       continue;
     }
     // Fatal: the sink cannot go on as configured. Hold the events (never drop them), report once
-    // per streak, and try to start the sink again after a growing pause.
+    // per streak (again at a slow cadence while it lasts), and try to start the sink again after a
+    // growing pause.
     ++counters_.failed;
     healthy_ = false;
     const std::string msg = fmt::format("sink {}: {}", name_, r.error);
-    if (!reported_fatal) {
-      spdlog::error("{} — holding {} event(s)", msg, batch.size());
-      reported_fatal = true;
-    }
+    fatal_log.report(msg, fmt::format(" — holding {} event(s)", batch.size()));
     if (on_fatal_) on_fatal_(msg);
     if (!sleep_for(next_backoff(attempt++))) return;
     try {

@@ -29,6 +29,9 @@ struct SinkRunnerOptions {
   std::chrono::milliseconds batch_timeout{200};
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{60'000};
+  // A sink that keeps failing the same way (start failure, fatal results) is logged at error level
+  // once, then again at most this often while it lasts (every attempt is logged at debug level).
+  std::chrono::milliseconds repeat_log_interval{300'000};
 
   // Reads the common sink keys `batch: {max_events, max_bytes, timeout}`, `retry: {initial_backoff,
   // max_backoff}`, `buffer: {max_events, max_bytes}`.
@@ -36,14 +39,31 @@ struct SinkRunnerOptions {
 };
 
 struct SinkCounters {
-  std::atomic<std::uint64_t> sent{0};           // events handed to send()
+  std::atomic<std::uint64_t> sent{0};           // events handed to send() (a resent event counts again)
   std::atomic<std::uint64_t> acked{0};          // events the peer acknowledged
   std::atomic<std::uint64_t> retried{0};        // send() calls that asked for a retry
-  std::atomic<std::uint64_t> failed{0};         // fatal results
+  std::atomic<std::uint64_t> failed{0};         // fatal results and failed start() calls
   std::atomic<std::uint64_t> dead_lettered{0};  // events refused for good
   std::atomic<std::uint64_t> bytes{0};          // payload bytes acknowledged
   std::atomic<std::uint64_t> latency_us_total{0};  // sum of send() durations of successful calls
-  std::atomic<std::uint64_t> batches{0};
+  std::atomic<std::uint64_t> batches{0};        // batches fully delivered (their latency is summed)
+};
+
+// Logs a repeating failure once, then at most every `interval` while it lasts (with how many
+// times it happened meanwhile); a different message is logged at once. Not thread-safe: one per
+// runner thread.
+class RepeatedErrorLog {
+ public:
+  explicit RepeatedErrorLog(std::chrono::milliseconds interval) : interval_(interval) {}
+  // Returns true when the message was logged at error level.
+  bool report(const std::string& message, const std::string& suffix = {});
+  void reset() { last_.clear(); }
+
+ private:
+  std::chrono::milliseconds interval_;
+  std::string last_;
+  std::chrono::steady_clock::time_point last_logged_{};
+  std::uint64_t suppressed_ = 0;
 };
 
 class SinkRunner {
@@ -67,6 +87,12 @@ class SinkRunner {
   const SinkCounters& counters() const noexcept { return counters_; }
   bool healthy() const noexcept { return healthy_.load(); }
   std::size_t queued() const { return queue_.size(); }
+  std::size_t queued_bytes() const { return queue_.bytes(); }
+
+  // The bytes an event is charged in a sink queue: everything it keeps alive (the original record,
+  // every mapped payload, ids and tags), not only this sink's payload, so that buffer.max_bytes
+  // bounds the memory the queue actually holds.
+  static std::size_t footprint(const MappedEvent& event) noexcept;
 
  private:
   void run();

@@ -227,6 +227,87 @@ TEST_F(RunOnce, ValidateNamesEachProblemByLine) {
   EXPECT_NE(r.err.find(file + ":13:15: error: enrichment.roles_file: file /nonexistent/roles.yaml does not exist"), std::string::npos) << r.err;
 }
 
+TEST_F(RunOnce, ValidateUnknownPluginTypeReportsOnlyTheType) {
+  // The entry's other keys belong to a type we do not know: no cascade of "unknown key" errors.
+  std::ofstream(dir_ / "type.yaml") << "state_dir: state\n"
+                                       "sources:\n"
+                                       "  - name: audit\n"
+                                       "    type: fiel\n"
+                                       "    path: in.ndjson\n"
+                                       "    poll_interval: 10s\n"
+                                       "sinks:\n"
+                                       "  - name: out\n"
+                                       "    type: splunk\n"
+                                       "    url: https://splunk.example:8088\n"
+                                       "    token: abc\n"
+                                       "    batch: {max_events: 10}\n";
+  auto r = run({"validate", "-c", (dir_ / "type.yaml").string()});
+  EXPECT_EQ(r.status, 1);
+  const std::string file = (dir_ / "type.yaml").string();
+  EXPECT_NE(r.err.find(file + ":4:11: error: sources[0].type: unknown source type 'fiel' (did you mean 'file'?)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(file + ":9:11: error: sinks[0].type: unknown sink type 'splunk'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("unknown key"), std::string::npos) << r.err;
+  std::size_t errors = 0;
+  for (std::size_t pos = 0; (pos = r.err.find(": error: ", pos)) != std::string::npos; ++pos) ++errors;
+  EXPECT_EQ(errors, 2u) << r.err;
+}
+
+TEST_F(RunOnce, SighupIsLoggedAndIgnored) {
+  write_config();
+  append(0, 50);
+  const auto config = (dir_ / "config.yaml").string();
+  const pid_t pid = spawn({kBinary, "run", "-c", config}, dir_ / "stdout", dir_ / "stderr");
+  ASSERT_GT(pid, 0);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline && delivered_ids().size() < 50)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(delivered_ids().size(), 50u);
+  kill(pid, SIGHUP);
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline && slurp(dir_ / "stderr").find("SIGHUP ignored") == std::string::npos)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_NE(slurp(dir_ / "stderr").find("SIGHUP ignored"), std::string::npos) << slurp(dir_ / "stderr");
+  // Still running and still delivering after the hang-up.
+  EXPECT_EQ(waitpid(pid, nullptr, WNOHANG), 0) << "SIGHUP terminated the connector";
+  append(50, 80);
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline && delivered_ids().size() < 80)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(delivered_ids().size(), 80u);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(wait_for(pid, std::chrono::seconds(30)), 0) << slurp(dir_ / "stderr");
+}
+
+TEST_F(RunOnce, SummaryShowsPerSinkMetrics) {
+  write_config();
+  append(0, 40);
+  auto r = run({"run", "-c", (dir_ / "config.yaml").string(), "--once"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  // "out   sent 40  acked 40  retried 0  failed 0  dead-lettered 0  bytes N  latency X ms/batch"
+  const auto pos = r.err.find("  sinks:\n");
+  ASSERT_NE(pos, std::string::npos) << r.err;
+  std::istringstream line(r.err.substr(pos + 9));
+  std::string name, k_sent, k_acked, k_retried, k_failed, k_dead, k_bytes, k_latency, unit;
+  std::uint64_t sent = 0, acked = 0, retried = 0, failed = 0, dead = 0, bytes = 0;
+  double latency = -1;
+  line >> name >> k_sent >> sent >> k_acked >> acked >> k_retried >> retried >> k_failed >> failed >> k_dead >> dead >>
+      k_bytes >> bytes >> k_latency >> latency >> unit;
+  EXPECT_EQ(name, "out");
+  EXPECT_EQ(k_sent + k_acked + k_retried + k_failed + k_dead + k_bytes + k_latency,
+            "sentackedretriedfaileddead-letteredbyteslatency")
+      << r.err;
+  EXPECT_EQ(sent, 40u);
+  EXPECT_EQ(acked, 40u);
+  EXPECT_EQ(retried, 0u);
+  EXPECT_EQ(failed, 0u);
+  EXPECT_EQ(dead, 0u);
+  EXPECT_EQ(bytes + 40, std::filesystem::file_size(dir_ / "out.ndjson"));  // payloads + one newline each
+  EXPECT_GE(latency, 0.0);
+  EXPECT_EQ(unit, "ms/batch");
+}
+
 TEST_F(RunOnce, ValidateAcceptsEveryShippedConfig) {
   for (const auto& entry : fs::directory_iterator(std::string(SIEM_SOURCE_DIR) + "/config")) {
     if (entry.path().extension() != ".yaml") continue;

@@ -41,6 +41,30 @@ TEST(BoundedQueue, ByteBoundHoldsMemory) {
   EXPECT_EQ(q.bytes(), 60u);
 }
 
+TEST(BoundedQueue, WeightedEntriesCountTheirRecords) {
+  // A source batch of N records counts N against max_items (pipeline.queue_events is in records).
+  BoundedQueue<int> q(10, 1'000'000);
+  ASSERT_TRUE(q.push(1, 1, 6));
+  EXPECT_EQ(q.weight(), 6u);
+  std::atomic<bool> pushed{false};
+  std::thread producer([&] {
+    q.push(2, 1, 5);  // 6 + 5 > 10: blocks although only one entry is queued
+    pushed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(pushed.load());
+  EXPECT_EQ(q.pop(), 1);
+  producer.join();
+  EXPECT_TRUE(pushed.load());
+  EXPECT_EQ(q.weight(), 5u);
+  EXPECT_TRUE(q.push(3, 1, 5));  // 5 + 5 fits exactly
+  EXPECT_EQ(q.weight(), 10u);
+  // A batch heavier than the whole bound is still accepted by an empty queue (no deadlock).
+  BoundedQueue<int> small(4, 1'000'000);
+  EXPECT_TRUE(small.push(7, 1, 50));
+  EXPECT_EQ(small.weight(), 50u);
+}
+
 TEST(BoundedQueue, OversizedItemIsAcceptedWhenEmpty) {
   BoundedQueue<int> q(10, 100);
   EXPECT_TRUE(q.push(1, 500));

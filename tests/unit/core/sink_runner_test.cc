@@ -7,6 +7,9 @@
 #include <fstream>
 #include <mutex>
 
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
 namespace siem {
 namespace {
 
@@ -33,6 +36,37 @@ class ScriptedSink : public Sink {
     script.erase(script.begin());
     return r;
   }
+};
+
+// Captures what the runner logs, per level, while it is installed as the default logger.
+class CapturedLog {
+ public:
+  CapturedLog() : sink_(std::make_shared<Sink>()), previous_(spdlog::default_logger()) {
+    auto logger = std::make_shared<spdlog::logger>("capture", sink_);
+    logger->set_level(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  std::vector<std::string> at(spdlog::level::level_enum level) {
+    std::lock_guard l(sink_->lines_mu);
+    std::vector<std::string> out;
+    for (const auto& [lvl, text] : sink_->lines)
+      if (lvl == level) out.push_back(text);
+    return out;
+  }
+
+ private:
+  struct Sink : spdlog::sinks::base_sink<std::mutex> {
+    std::mutex lines_mu;
+    std::vector<std::pair<spdlog::level::level_enum, std::string>> lines;
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+      std::lock_guard l(lines_mu);
+      lines.emplace_back(msg.level, std::string(msg.payload.data(), msg.payload.size()));
+    }
+    void flush_() override {}
+  };
+  std::shared_ptr<Sink> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
 };
 
 EventPtr event(std::uint64_t seq) {
@@ -133,6 +167,85 @@ TEST_F(SinkRunnerTest, FatalHoldsEventsAndReportsUntilTheSinkRecovers) {
   EXPECT_GE(raw->starts, 3);         // restarted after each fatal result
   EXPECT_EQ(acks.outstanding(), 0u);
   EXPECT_EQ(dl.count(), 0u);         // held, never dropped or dead-lettered
+}
+
+TEST_F(SinkRunnerTest, StartFailureIsLoggedOnceThenAtASlowCadence) {
+  CapturedLog log;
+  AckTracker acks(1);
+  acks.add_source();
+  DeadLetterWriter dl(dl_path_);
+  auto sink = std::make_unique<ScriptedSink>();
+  auto* raw = sink.get();
+  raw->fail_start = true;
+  auto opts = fast();
+  opts.initial_backoff = std::chrono::milliseconds(1);
+  opts.max_backoff = std::chrono::milliseconds(2);
+  opts.repeat_log_interval = std::chrono::milliseconds(400);
+  std::atomic<int> fatals{0};
+  SinkRunner runner("hec", std::move(sink), OutputFormat::ecs, opts, acks, dl, [&](const std::string&) { ++fatals; });
+  runner.start();
+  // Within the first repeat interval: many attempts, one error line.
+  for (int i = 0; i < 200 && fatals.load() < 20; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_GE(fatals.load(), 20) << "the runner stopped retrying start()";
+  auto errors = log.at(spdlog::level::err);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("sink hec: bad token"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("retrying"), std::string::npos) << errors[0];
+  EXPECT_GE(log.at(spdlog::level::debug).size(), 10u);  // every attempt stays visible at debug level
+  // After the interval, the still-failing sink is reported again, with the count in between.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  runner.abort();
+  runner.close();
+  runner.join();
+  errors = log.at(spdlog::level::err);
+  ASSERT_GE(errors.size(), 2u);
+  ASSERT_LE(errors.size(), 4u);  // ~0.5 s / 0.4 s interval, not one per attempt
+  EXPECT_NE(errors[1].find("still failing"), std::string::npos) << errors[1];
+  EXPECT_EQ(runner.counters().failed.load(), static_cast<std::uint64_t>(fatals.load()));
+}
+
+TEST_F(SinkRunnerTest, QueueChargesTheWholeEventFootprintAndBlocksAtTheBound) {
+  AckTracker acks(1);
+  const auto s = acks.add_source();
+  acks.begin_batch(s, 100, std::string("cp"));
+  DeadLetterWriter dl(dl_path_);
+  auto sink = std::make_unique<ScriptedSink>();
+  for (int i = 0; i < 10'000; ++i) sink->script.push_back(SendResult::retry_from(0, "peer down"));
+  auto opts = fast();
+  opts.queue_events = 1'000;
+  opts.queue_bytes = 64 * 1024;
+  opts.batch_max_events = 1;
+  opts.initial_backoff = std::chrono::milliseconds(50);
+  opts.max_backoff = std::chrono::milliseconds(50);
+  SinkRunner runner("slow", std::move(sink), OutputFormat::cef, opts, acks, dl, nullptr);
+  runner.start();
+  auto big = [](std::uint64_t seq) {
+    auto e = std::make_shared<MappedEvent>();
+    e->ack = AckHandle{0, seq};
+    e->id = "e" + std::to_string(seq);
+    e->raw = std::string(4000, 'r');
+    e->ecs = std::string(4000, 'j');
+    e->cef = "CEF:0|x";  // the sink's own payload is tiny; the event is not
+    return e;
+  };
+  EXPECT_GE(SinkRunner::footprint(*big(0)), 8000u);
+  std::atomic<int> pushed{0};
+  std::thread producer([&] {
+    for (std::uint64_t i = 0; i < 100; ++i) {
+      if (!runner.enqueue(big(i))) return;
+      ++pushed;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // 64 KiB / ~8 KiB per event: the producer is blocked after a handful (+1 batch in flight).
+  EXPECT_LE(pushed.load(), 10);
+  EXPECT_GE(pushed.load(), 5);
+  EXPECT_LE(runner.queued_bytes(), opts.queue_bytes);
+  runner.abort();
+  runner.close();
+  producer.join();
+  runner.join();
+  EXPECT_EQ(acks.outstanding(), 100u);  // held, not acknowledged, not dropped
 }
 
 TEST_F(SinkRunnerTest, AbortLeavesEventsUnacknowledged) {

@@ -1,0 +1,487 @@
+// The real `siem-connector` binary against the real peers, with faults injected while it runs:
+// librdkafka's mock cluster (brokers down), a real rsyslogd (stopped and restarted), the HEC
+// emulator over HTTPS (a 503 "server busy" storm). For each sink: every record of the run arrives,
+// parses in the configured format and carries its id; the run completes once the peer is back and
+// the run summary accounts for it per sink. Plus the configuration errors each sink must report
+// as one clear line naming the sink: an unknown Kafka topic, a wrong HEC token, a TLS name mismatch.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/component/kafka/kafka_test_support.h"
+#include "tests/component/syslog/rsyslog_harness.h"
+#include "tests/support/loopback_server.h"
+#include "tests/support/test_pki.h"
+#include "tools/hec_emulator/hec_emulator.h"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using siem::testing::kcat_consume;
+using siem::testing::MockKafkaCluster;
+using siem::testing::Rsyslog;
+
+const std::string kBinary = std::string(SIEM_BINARY_DIR) + "/siem-connector";
+const std::string kToken = "00000000-0000-0000-0000-00000000cafe";
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// One siem-connector process; stdout/stderr go to files in `dir`.
+class Connector {
+ public:
+  Connector(const fs::path& dir, std::vector<std::string> args) : dir_(dir) {
+    args.insert(args.begin(), kBinary);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, (dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, (dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  ~Connector() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool started() const { return pid_ > 0; }
+  bool running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      exit_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return false;
+    }
+    return true;
+  }
+  void signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+  // Exit status, or -1 when it had to be killed after `timeout`.
+  int wait(std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    if (running()) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+      return -1;
+    }
+    return exit_;
+  }
+  std::string err() const { return slurp(dir_ / "stderr"); }
+
+ private:
+  fs::path dir_;
+  pid_t pid_ = -1;
+  int exit_ = -1;
+};
+
+// Polls `done` every 50 ms for at most `timeout`.
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return done();
+}
+
+std::string record_id(int i) { return "Directory_fault_" + std::to_string(i); }
+
+std::string record(int i) {
+  nlohmann::json r = {{"id", record_id(i)},
+                      {"category", "RoleManagement"},
+                      {"activityDisplayName", "Add member to role"},
+                      {"activityDateTime", "2026-03-04T10:15:30Z"},
+                      {"loggedByService", "Core Directory"},
+                      {"result", "success"},
+                      {"initiatedBy", {{"user", {{"userPrincipalName", "alice@contoso.example"}}}}},
+                      {"targetResources", nlohmann::json::array()}};
+  return r.dump();
+}
+
+std::set<std::string> ids(int from, int to) {
+  std::set<std::string> out;
+  for (int i = from; i < to; ++i) out.insert(record_id(i));
+  return out;
+}
+
+struct SinkSummary {
+  std::uint64_t sent = 0, acked = 0, retried = 0, failed = 0;
+  bool found = false;
+};
+
+// The per-sink line of the run summary printed on stderr at exit.
+SinkSummary summary_of(const std::string& err, const std::string& sink) {
+  const std::regex line("\\n\\s+" + sink + "\\s+sent\\s+(\\d+)\\s+acked\\s+(\\d+)\\s+retried\\s+(\\d+)\\s+failed\\s+(\\d+)"
+                        "\\s+dead-lettered\\s+\\d+\\s+bytes\\s+\\d+\\s+latency\\s+[0-9.]+ ms/batch");
+  std::smatch m;
+  SinkSummary s;
+  if (!std::regex_search(err, m, line)) return s;
+  s.found = true;
+  s.sent = std::stoull(m[1]);
+  s.acked = std::stoull(m[2]);
+  s.retried = std::stoull(m[3]);
+  s.failed = std::stoull(m[4]);
+  return s;
+}
+
+std::size_t count_lines_with(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    if (l.find(needle) != std::string::npos) ++n;
+  return n;
+}
+
+class SinkFaults : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(SIEM_BINARY_DIR) / "sink-faults-e2e" /
+           fmt::format("{}-{}", ::testing::UnitTest::GetInstance()->current_test_info()->name(), ::getpid());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  // A file source over in.ndjson (polled every 100 ms) into the given sink entry.
+  fs::path write_config(const std::string& sink_yaml, const std::string& drain_timeout = "60s") {
+    const auto cfg = dir_ / "config.yaml";
+    std::ofstream(cfg) << fmt::format(
+        "state_dir: {0}/state\n"
+        "dead_letter: {{path: {0}/dead-letter.ndjson}}\n"
+        "pipeline: {{drain_timeout: {2}}}\n"
+        "sources:\n"
+        "  - {{name: audit, type: file, path: {0}/in.ndjson, poll_interval: 100ms}}\n"
+        "sinks:\n"
+        "{1}",
+        dir_.string(), sink_yaml, drain_timeout);
+    std::ofstream(dir_ / "in.ndjson", std::ios::app).flush();
+    return cfg;
+  }
+  void append(int from, int to) {
+    std::ofstream out(dir_ / "in.ndjson", std::ios::app);
+    for (int i = from; i < to; ++i) out << record(i) << "\n";
+  }
+  void expect_no_dead_letters() {
+    const auto p = dir_ / "dead-letter.ndjson";
+    EXPECT_TRUE(!fs::exists(p) || fs::file_size(p) == 0) << slurp(p);
+  }
+
+  fs::path dir_;
+};
+
+// ---- Kafka --------------------------------------------------------------------------------------
+
+std::set<std::string> kafka_ids(const MockKafkaCluster& mc, const std::string& topic, std::size_t* total = nullptr) {
+  std::set<std::string> out;
+  const auto records = kcat_consume(mc.bootstraps(), topic);
+  for (const auto& r : records) {
+    const auto doc = nlohmann::json::parse(r.payload);  // ECS JSON or the test fails
+    const std::string id = doc["event"]["id"].get<std::string>();
+    EXPECT_EQ(r.key.substr(r.key.find(':') + 1), id);
+    out.insert(id);
+  }
+  if (total) *total = records.size();
+  return out;
+}
+
+std::string kafka_sink(const MockKafkaCluster& mc, const std::string& topic) {
+  return fmt::format(
+      "  - name: kafka-out\n    type: kafka\n    format: ecs\n    brokers: \"{}\"\n    topic: {}\n"
+      "    metadata_timeout: 5s\n    retry: {{initial_backoff: 100ms, max_backoff: 500ms}}\n"
+      "    properties: {{log_level: 0, message.timeout.ms: 60000}}\n",
+      mc.bootstraps(), topic);
+}
+
+TEST_F(SinkFaults, KafkaBrokersDownMidRunLoseNothing) {
+  MockKafkaCluster mc(3);
+  mc.create_topic("siem.faults", 3, 3);
+  const auto cfg = write_config(kafka_sink(mc, "siem.faults"));
+  append(0, 200);
+  Connector c(dir_, {"run", "-c", cfg.string()});
+  ASSERT_TRUE(c.started());
+  ASSERT_TRUE(eventually([&] { return kafka_ids(mc, "siem.faults").size() == 200; }, 60s)) << c.err();
+
+  for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_down(mc.get(), id);
+  append(200, 400);  // read and sent while every broker is down
+  std::this_thread::sleep_for(3s);
+  ASSERT_TRUE(c.running()) << c.err();
+  for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_up(mc.get(), id);
+
+  ASSERT_TRUE(eventually([&] { return kafka_ids(mc, "siem.faults").size() == 400; }, 90s)) << c.err();
+  c.signal(SIGTERM);
+  const int status = c.wait(60s);
+  const auto err = c.err();
+  EXPECT_EQ(status, 0) << err;
+  EXPECT_EQ(kafka_ids(mc, "siem.faults"), ids(0, 400));
+  const auto s = summary_of(err, "kafka-out");
+  ASSERT_TRUE(s.found) << err;
+  EXPECT_EQ(s.acked, 400u) << err;
+  EXPECT_EQ(s.failed, 0u) << err;
+  expect_no_dead_letters();
+}
+
+TEST_F(SinkFaults, KafkaRunOnceCompletesOnceTheBrokersAreBack) {
+  MockKafkaCluster mc(3);
+  mc.create_topic("siem.once", 3, 3);
+  const auto cfg = write_config(kafka_sink(mc, "siem.once"));
+  append(0, 300);
+  for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_down(mc.get(), id);
+  Connector c(dir_, {"run", "--once", "-c", cfg.string()});
+  ASSERT_TRUE(c.started());
+  std::this_thread::sleep_for(3s);
+  ASSERT_TRUE(c.running()) << "run --once gave up while the brokers were down\n" << c.err();
+  for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_up(mc.get(), id);
+  const int status = c.wait(120s);
+  const auto err = c.err();
+  EXPECT_EQ(status, 0) << err;
+  std::size_t total = 0;
+  EXPECT_EQ(kafka_ids(mc, "siem.once", &total), ids(0, 300));
+  EXPECT_GE(total, 300u);
+  EXPECT_EQ(summary_of(err, "kafka-out").acked, 300u) << err;
+  // Nothing is delivered twice by a second run: the checkpoint moved past all 300.
+  Connector again(dir_, {"run", "--once", "-c", cfg.string()});
+  EXPECT_EQ(again.wait(60s), 0) << again.err();
+  std::size_t after = 0;
+  kafka_ids(mc, "siem.once", &after);
+  EXPECT_EQ(after, total);
+}
+
+TEST_F(SinkFaults, KafkaUnknownTopicIsOneClearErrorNamingTheSink) {
+  MockKafkaCluster mc(3);  // clients may not auto-create topics (Metadata v4, allow.auto.create.topics off)
+  // A short drain: on SIGTERM the held events cannot be delivered, the sink is misconfigured.
+  const auto cfg = write_config(kafka_sink(mc, "siem.nosuchtopic"), "2s");
+  append(0, 10);
+  Connector once(dir_, {"run", "--once", "-c", cfg.string()});
+  const int status = once.wait(60s);
+  auto err = once.err();
+  EXPECT_EQ(status, 2) << err;
+  EXPECT_EQ(count_lines_with(err, "does not exist"), 1u) << err;
+  EXPECT_EQ(count_lines_with(err, "sink kafka-out: kafka topic 'siem.nosuchtopic' does not exist"), 1u) << err;
+  EXPECT_EQ(kcat_consume(mc.bootstraps(), "siem.nosuchtopic", 20).size(), 0u);
+
+  // A continuous run keeps retrying (events held) but reports it once, not on every attempt.
+  Connector cont(dir_, {"run", "-c", cfg.string()});
+  std::this_thread::sleep_for(4s);  // retry.max_backoff 500ms: several attempts
+  ASSERT_TRUE(cont.running()) << cont.err();
+  cont.signal(SIGTERM);
+  EXPECT_EQ(cont.wait(60s), 2) << cont.err();  // undelivered events are left for the next run
+  err = cont.err();
+  EXPECT_EQ(count_lines_with(err, "does not exist"), 1u) << err;
+  const auto s = summary_of(err, "kafka-out");
+  ASSERT_TRUE(s.found) << err;
+  EXPECT_GE(s.failed, 3u) << err;
+  EXPECT_EQ(s.acked, 0u);
+  expect_no_dead_letters();  // held, never dead-lettered
+}
+
+// ---- syslog -------------------------------------------------------------------------------------
+
+std::set<std::string> syslog_ids(const Rsyslog& rs, std::size_t* total = nullptr) {
+  std::set<std::string> out;
+  const auto lines = rs.lines();
+  for (const auto& l : lines) {
+    const auto p = siem::testing::parse5424(l);
+    if (!p) {
+      ADD_FAILURE() << "not RFC 5424: " << l;
+      continue;
+    }
+    const auto body = nlohmann::json::parse(p->body);  // ECS JSON or the test fails
+    EXPECT_EQ(body["event"]["id"], p->sd.at("id"));
+    out.insert(p->sd.at("id"));
+  }
+  if (total) *total = lines.size();
+  return out;
+}
+
+std::string syslog_sink(std::uint16_t port, const siem::test::TestPki& pki) {
+  return fmt::format(
+      "  - name: syslog-out\n    type: syslog\n    format: ecs\n    host: localhost\n    port: {}\n"
+      "    protocol: tls\n    rfc: 5424\n    framing: octet_counting\n    tls: {{ca_file: {}}}\n"
+      "    retry: {{initial_backoff: 100ms, max_backoff: 500ms}}\n",
+      port, pki.ca_pem());
+}
+
+TEST_F(SinkFaults, SyslogReceiverRestartedMidRunLosesNothing) {
+  siem::test::TestPki pki;
+  Rsyslog rs(dir_ / "rsyslog", pki);
+  rs.start();
+  const auto cfg = write_config(syslog_sink(rs.tls_port, pki));
+  append(0, 200);
+  Connector c(dir_, {"run", "-c", cfg.string()});
+  ASSERT_TRUE(c.started());
+  ASSERT_TRUE(eventually([&] { return syslog_ids(rs).size() == 200; }, 60s)) << c.err();
+
+  rs.stop();         // the receiver goes away; the connector's connection is closed under it
+  append(200, 400);  // read while the receiver is down: connects are refused, sends retried
+  std::this_thread::sleep_for(2s);
+  ASSERT_TRUE(c.running()) << c.err();
+  rs.start();
+
+  ASSERT_TRUE(eventually([&] { return syslog_ids(rs).size() == 400; }, 60s)) << c.err();
+  c.signal(SIGTERM);
+  const int status = c.wait(60s);
+  const auto err = c.err();
+  EXPECT_EQ(status, 0) << err;
+  EXPECT_EQ(syslog_ids(rs), ids(0, 400));
+  const auto s = summary_of(err, "syslog-out");
+  ASSERT_TRUE(s.found) << err;
+  EXPECT_EQ(s.acked, 400u) << err;
+  EXPECT_GE(s.retried, 1u) << "the outage was not noticed\n" << err;
+  expect_no_dead_letters();
+}
+
+TEST_F(SinkFaults, SyslogRunOnceCompletesOnceTheReceiverIsUp) {
+  siem::test::TestPki pki;
+  Rsyslog rs(dir_ / "rsyslog", pki);  // configured (ports chosen) but not started yet
+  const auto cfg = write_config(syslog_sink(rs.tls_port, pki));
+  append(0, 300);
+  Connector c(dir_, {"run", "--once", "-c", cfg.string()});
+  ASSERT_TRUE(c.started());
+  std::this_thread::sleep_for(2s);
+  ASSERT_TRUE(c.running()) << "run --once gave up while the receiver was down\n" << c.err();
+  rs.start();
+  const int status = c.wait(120s);
+  const auto err = c.err();
+  EXPECT_EQ(status, 0) << err;
+  ASSERT_TRUE(eventually([&] { return syslog_ids(rs).size() == 300; }, 15s));
+  EXPECT_EQ(syslog_ids(rs), ids(0, 300));
+  EXPECT_GE(summary_of(err, "syslog-out").retried, 1u) << err;
+}
+
+TEST_F(SinkFaults, SyslogTlsNameMismatchIsOneClearErrorNamingTheSink) {
+  siem::test::TestPki pki;
+  Rsyslog rs(dir_ / "rsyslog", pki, /*wrong_name_cert=*/true);
+  rs.start();
+  const auto cfg = write_config(syslog_sink(rs.tls_port, pki));
+  append(0, 10);
+  Connector c(dir_, {"run", "--once", "-c", cfg.string()});
+  const int status = c.wait(60s);
+  const auto err = c.err();
+  EXPECT_EQ(status, 2) << err;
+  EXPECT_EQ(count_lines_with(err, "hostname mismatch"), 1u) << err;
+  EXPECT_EQ(count_lines_with(err, "syslog sink 'syslog-out'"), 1u) << err;
+  EXPECT_TRUE(rs.lines().empty());
+}
+
+// ---- Splunk HEC ---------------------------------------------------------------------------------
+
+struct Hec {
+  siem::test::TestPki pki;
+  std::unique_ptr<siem::test::LoopbackServer> server = siem::test::make_tls_server(pki);
+  std::unique_ptr<siem::hec::HecEmulator> hec;
+  Hec() {
+    hec = std::make_unique<siem::hec::HecEmulator>(siem::hec::HecOptions{}, *server);
+    server->start();
+  }
+  std::set<std::string> ids(std::size_t* total = nullptr) const {
+    std::set<std::string> out;
+    const auto events = hec->events();
+    for (const auto& e : events) out.insert(e.envelope["event"]["event"]["id"].get<std::string>());
+    if (total) *total = events.size();
+    return out;
+  }
+  std::string sink(const std::string& token = kToken) const {
+    return fmt::format(
+        "  - name: hec-out\n    type: splunk_hec\n    format: ecs\n    url: {}\n    token: {}\n"
+        "    tls: {{ca_file: {}}}\n    batch: {{max_events: 50}}\n"
+        "    retry: {{initial_backoff: 100ms, max_backoff: 500ms}}\n",
+        server->base_url(), token, pki.ca_pem());
+  }
+};
+
+TEST_F(SinkFaults, HecBusyStormMidRunLosesNothing) {
+  Hec h;
+  const auto cfg = write_config(h.sink());
+  append(0, 200);
+  Connector c(dir_, {"run", "-c", cfg.string()});
+  ASSERT_TRUE(c.started());
+  ASSERT_TRUE(eventually([&] { return h.ids().size() == 200; }, 60s)) << c.err();
+
+  const auto requests_before = h.hec->requests().size();
+  h.hec->fail_busy(1'000'000);  // every data request: 503 "Server is busy", nothing stored
+  append(200, 400);
+  ASSERT_TRUE(eventually([&] { return h.hec->requests().size() >= requests_before + 3; }, 30s)) << c.err();
+  EXPECT_EQ(h.hec->event_count(), 200u);
+  ASSERT_TRUE(c.running()) << c.err();
+  h.hec->fail_busy(0);  // the storm is over
+
+  ASSERT_TRUE(eventually([&] { return h.ids().size() == 400; }, 60s)) << c.err();
+  c.signal(SIGTERM);
+  const int status = c.wait(60s);
+  const auto err = c.err();
+  EXPECT_EQ(status, 0) << err;
+  EXPECT_EQ(h.ids(), ids(0, 400));
+  const auto s = summary_of(err, "hec-out");
+  ASSERT_TRUE(s.found) << err;
+  EXPECT_EQ(s.acked, 400u) << err;
+  EXPECT_GE(s.retried, 3u) << err;
+  EXPECT_GT(s.sent, 400u) << "resent events count again in sent\n" << err;
+  expect_no_dead_letters();
+}
+
+TEST_F(SinkFaults, HecRunOnceCompletesAfterABusyStorm) {
+  Hec h;
+  h.hec->fail_busy(15);  // the first 15 data requests of the run are refused
+  const auto cfg = write_config(h.sink());
+  append(0, 300);
+  Connector c(dir_, {"run", "--once", "-c", cfg.string()});
+  const int status = c.wait(120s);
+  const auto err = c.err();
+  EXPECT_EQ(status, 0) << err;
+  EXPECT_EQ(h.ids(), ids(0, 300));
+  const auto s = summary_of(err, "hec-out");
+  EXPECT_EQ(s.acked, 300u) << err;
+  EXPECT_GE(s.retried, 15u) << err;
+}
+
+TEST_F(SinkFaults, HecWrongTokenIsOneClearErrorNamingTheSink) {
+  Hec h;
+  const auto cfg = write_config(h.sink("11111111-2222-3333-4444-555555555555"));
+  append(0, 10);
+  Connector c(dir_, {"run", "--once", "-c", cfg.string()});
+  const int status = c.wait(60s);
+  const auto err = c.err();
+  EXPECT_EQ(status, 2) << err;
+  EXPECT_EQ(count_lines_with(err, "Invalid token"), 1u) << err;
+  EXPECT_EQ(count_lines_with(err, "'hec-out'"), 1u) << err;
+  EXPECT_EQ(err.find("11111111-2222"), std::string::npos) << "token leaked:\n" << err;
+  EXPECT_EQ(h.hec->event_count(), 0u);
+  expect_no_dead_letters();
+}
+
+}  // namespace
