@@ -63,6 +63,12 @@ Path::Path(std::string_view dotted) : text_(dotted) {
     auto dot = dotted.find('.', start);
     if (dot == std::string_view::npos) dot = dotted.size();
     std::string_view seg = dotted.substr(start, dot - start);
+    // A URI key (token claims: "claims.http://schemas.microsoft.com/identity/claims/objectidentifier")
+    // or an OData annotation ("@odata.type") holds dots of its own: it takes the rest of the path.
+    if (seg.find("://") != std::string_view::npos || (!seg.empty() && seg.front() == '@')) {
+      dot = dotted.size();
+      seg = dotted.substr(start);
+    }
     if (!seg.empty()) {
       Segment s;
       std::size_t idx = 0;

@@ -34,7 +34,9 @@ std::optional<element> child(element obj, std::string_view key);
 std::optional<element> at(element arr, std::size_t index);
 
 // A dotted path compiled once: "initiatedBy.user.userPrincipalName", "targetResources.0.id",
-// "targetResources.*.userPrincipalName" (fan-out over arrays).
+// "targetResources.*.userPrincipalName" (fan-out over arrays). A segment holding "://" (a token
+// claim URI such as "claims.http://schemas.microsoft.com/identity/claims/objectidentifier") or
+// starting with '@' (an OData annotation such as "@odata.type") takes the rest of the path as one key.
 class Path {
  public:
   Path() = default;
