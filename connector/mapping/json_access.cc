@@ -1,6 +1,7 @@
 #include "connector/mapping/json_access.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 
@@ -120,6 +121,108 @@ std::optional<element> Path::first(element root) const {
 }
 
 void Path::all(element root, std::vector<element>& out) const { walk(root, 0, out, false); }
+
+void PathSet::add(const Path& path, int slot) {
+  std::uint32_t cur = 0;
+  for (const auto& seg : path.segments_) {
+    // Wildcards are rejected by contract; a numeric segment matches the key "N" in objects.
+    const std::string key = seg.index ? std::to_string(*seg.index) : seg.key;
+    std::uint32_t next = 0;
+    for (auto c : nodes_[cur].children)
+      if (nodes_[c].key == key && nodes_[c].index == seg.index) next = c;
+    if (next == 0) {
+      Node n;
+      n.key = key;
+      n.index = seg.index;
+      nodes_.push_back(std::move(n));
+      next = static_cast<std::uint32_t>(nodes_.size() - 1);
+      auto& kids = nodes_[cur].children;
+      const auto len = nodes_[next].key.size();
+      auto at = std::upper_bound(kids.begin(), kids.end(), len,
+                                 [this](std::size_t l, std::uint32_t c) { return l < nodes_[c].key.size(); });
+      kids.insert(at, next);
+      if (seg.index) nodes_[cur].any_index_child = true;
+    }
+    cur = next;
+  }
+  nodes_[cur].slots.push_back(slot);  // several spellings of one path ("a.0", "a.00") share a node; "" is the root
+  slots_.push_back(slot);
+}
+
+void PathSet::resolve(element root, std::vector<Result>& results, std::uint32_t generation) const {
+  for (int s : slots_) {
+    auto& r = results[static_cast<std::size_t>(s)];
+    r.generation = generation;
+    r.found = false;
+  }
+  if (!root.is_null())
+    for (int s : nodes_[0].slots) {
+      auto& r = results[static_cast<std::size_t>(s)];
+      r.found = true;
+      r.value = root;
+    }
+  walk(0, root, results);
+}
+
+void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results) const {
+  const Node& node = nodes_[index];
+  auto settle = [&](std::uint32_t c, element value) {
+    const Node& child_node = nodes_[c];
+    if (!value.is_null()) {
+      for (int slot : child_node.slots) {
+        auto& r = results[static_cast<std::size_t>(slot)];
+        r.found = true;
+        r.value = value;
+      }
+    }
+    if (!child_node.children.empty()) walk(c, value, results);
+  };
+  if (node.children.empty()) return;
+  if (e.is_array()) {
+    if (!node.any_index_child) return;
+    for (auto c : node.children)
+      if (nodes_[c].index)
+        if (auto item = at(e, *nodes_[c].index)) settle(c, *item);
+    return;
+  }
+  if (!e.is_object()) return;
+  const auto& kids = node.children;
+  constexpr std::size_t kMaxKids = 128;
+  if (kids.size() > kMaxKids) {  // not seen in shipped mappings: one lookup per key
+    for (auto c : kids)
+      if (auto v = child(e, nodes_[c].key)) settle(c, *v);
+    return;
+  }
+  struct Match {
+    element exact, folded;
+    bool has_exact = false, has_folded = false;
+  };
+  std::array<Match, kMaxKids> m;
+  const std::size_t min_len = nodes_[kids.front()].key.size(), max_len = nodes_[kids.back()].key.size();
+  const simdjson::dom::object obj = e.get_object().value_unsafe();
+  for (auto field : obj) {
+    const std::string_view k = field.key;
+    if (k.size() < min_len || k.size() > max_len) continue;
+    // Children are sorted by key length: only those of this length can match.
+    auto lo = std::lower_bound(kids.begin(), kids.end(), k.size(),
+                               [this](std::uint32_t c, std::size_t l) { return nodes_[c].key.size() < l; });
+    for (auto it = lo; it != kids.end() && nodes_[*it].key.size() == k.size(); ++it) {
+      auto& mm = m[static_cast<std::size_t>(it - kids.begin())];
+      const std::string& want = nodes_[*it].key;
+      if (k == want) {
+        mm.exact = field.value;  // duplicate keys: the last one wins
+        mm.has_exact = true;
+      } else if (!mm.has_exact && iequals(k, want)) {
+        mm.folded = field.value;
+        mm.has_folded = true;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < kids.size(); ++i) {
+    if (m[i].has_exact) settle(kids[i], m[i].exact);
+    else if (m[i].has_folded) settle(kids[i], m[i].folded);
+  }
+}
 
 bool scalar_text(element e, std::string& out) {
   switch (e.type()) {

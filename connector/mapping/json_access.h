@@ -54,6 +54,7 @@ class Path {
   void all(element root, std::vector<element>& out) const;
 
  private:
+  friend class PathSet;
   struct Segment {
     std::string key;
     std::optional<std::size_t> index;
@@ -63,6 +64,39 @@ class Path {
   std::vector<Segment> segments_;
   std::string text_;
   bool fans_out_ = false;
+};
+
+// Many paths resolved together against one record: a trie of their segments, so each object on
+// the way is scanned once (one pass over its fields, matching every key the paths want there)
+// instead of once per path and segment. Results are exactly those of Path::first() for each path:
+// exact key match first (the last duplicate wins), else a case-insensitive one; a numeric segment
+// is a position in an array and a key in an object; null at the end is "not found". Fan-out
+// paths are not accepted (they have no single result).
+class PathSet {
+ public:
+  struct Result {
+    std::uint32_t generation = 0;  // the resolve() call that set it
+    bool found = false;
+    element value;
+  };
+  // Adds `path` (fans_out() must be false) with its result at results[slot] (slot >= 0).
+  void add(const Path& path, int slot);
+  bool empty() const noexcept { return slots_.empty(); }
+  // Resolves every path against `root` into results[slot], stamping each with `generation`
+  // (found or not). `results` must be large enough for every slot added.
+  void resolve(element root, std::vector<Result>& results, std::uint32_t generation) const;
+
+ private:
+  struct Node {
+    std::string key;                  // object key this node is reached by ("3" for index segments)
+    std::optional<std::size_t> index; // array position, for numeric segments
+    std::vector<int> slots;           // the paths that end here
+    std::vector<std::uint32_t> children;  // sorted by key length: a key's candidates are one run
+    bool any_index_child = false;
+  };
+  void walk(std::uint32_t node, element e, std::vector<Result>& results) const;
+  std::vector<Node> nodes_{Node{}};
+  std::vector<int> slots_;            // every slot added
 };
 
 // Scalar as text: strings as is, numbers and booleans in JSON form; false for null/objects/arrays.

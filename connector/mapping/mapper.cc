@@ -175,11 +175,18 @@ class MapperImpl final : public Mapper {
       extra_tags.emplace_back("schema_unknown");
     }
     const auto& m = set_.for_kind(kind);
+    cache_.resolve(m, root);  // every path the kind's rules use, in one pass over the record
+    auto text_at = [&](const json::Path& p) -> std::optional<std::string> {
+      auto e = cache_.find(p, root);
+      std::string s;
+      if (!e || !json::scalar_text(*e, s)) return std::nullopt;
+      return s;
+    };
 
     out.kind = kind;
     out.id.clear();
     for (const auto& p : m.id_paths) {
-      if (auto t = json::text_at(root, p); t && !t->empty()) {
+      if (auto t = text_at(p); t && !t->empty()) {
         out.id = std::move(*t);
         break;
       }
@@ -192,7 +199,7 @@ class MapperImpl final : public Mapper {
     }
     std::optional<std::int64_t> time;
     for (const auto& p : m.time_paths) {
-      if (auto t = json::text_at(root, p)) {
+      if (auto t = text_at(p)) {
         time = parse_time_ms(*t);
         if (time) break;
       }
@@ -206,14 +213,14 @@ class MapperImpl final : public Mapper {
     out.time_ms = *time;
     out.tenant_id.clear();
     for (const auto& p : m.tenant_paths)
-      if (auto t = json::text_at(root, p); t && !t->empty()) {
+      if (auto t = text_at(p); t && !t->empty()) {
         out.tenant_id = std::move(*t);
         break;
       }
     if (out.tenant_id.empty()) out.tenant_id = record.tenant_hint;
     out.subscription_id.clear();
     for (const auto& p : m.subscription_paths)
-      if (auto t = json::text_at(root, p); t && !t->empty()) {
+      if (auto t = text_at(p); t && !t->empty()) {
         out.subscription_id = std::move(*t);
         break;
       }
@@ -226,7 +233,6 @@ class MapperImpl final : public Mapper {
     out.severity = pa.severity;
 
     mapping::EvalContext ctx;
-    cache_.next_record();
     ctx.cache = &cache_;
     ctx.record = root;
     ctx.kind = kind;

@@ -17,6 +17,26 @@ namespace siem::mapping {
 
 using json::element;
 
+// ---------------------------------------------------------------- PathCache
+
+void PathCache::resolve(const KindMapping& m, element record) {
+  ++generation;
+  m.paths.resolve(record, entries, generation);
+}
+
+std::optional<element> PathCache::find(const json::Path& p, element record) {
+  if (p.slot < 0 || static_cast<std::size_t>(p.slot) >= entries.size()) return p.first(record);
+  auto& e = entries[static_cast<std::size_t>(p.slot)];
+  if (e.generation != generation) {
+    e.generation = generation;
+    auto v = p.first(record);
+    e.found = v.has_value();
+    if (v) e.value = *v;
+  }
+  if (!e.found) return std::nullopt;
+  return e.value;
+}
+
 // ---------------------------------------------------------------- Value
 
 bool Value::empty() const noexcept {
@@ -205,15 +225,7 @@ namespace {
 
 std::optional<element> find_path(const json::Path& p, const EvalContext& ctx) {
   if (p.slot < 0 || !ctx.cache) return p.first(ctx.record);
-  auto& e = ctx.cache->entries[static_cast<std::size_t>(p.slot)];
-  if (e.generation != ctx.cache->generation) {
-    e.generation = ctx.cache->generation;
-    auto v = p.first(ctx.record);
-    e.found = v.has_value();
-    if (v) e.value = *v;
-  }
-  if (!e.found) return std::nullopt;
-  return e.value;
+  return ctx.cache->find(p, ctx.record);
 }
 
 Value virtual_value(const std::string& name, const EvalContext& ctx) {
@@ -790,6 +802,30 @@ struct KindDraft {
   OrderedRules ecs, cef_header, cef_ext;
 };
 
+// Every slotted path of a kind's rules into m.paths, each once.
+void collect_paths(KindMapping& m) {
+  std::set<int> seen;
+  auto add = [&](const json::Path& p) {
+    if (p.slot >= 0 && !p.fans_out() && seen.insert(p.slot).second) m.paths.add(p, p.slot);
+  };
+  auto add_rule = [&](const Rule& r) {
+    for (const auto& e : r.alternatives) {
+      for (const auto& c : e->when)
+        if (c.virt.empty()) add(c.path);
+      if (e->src == Expr::Src::from)
+        for (const auto& p : e->paths) add(p);
+      for (const auto& part : e->parts)
+        if (part.path) add(*part.path);
+    }
+  };
+  for (const auto* paths : {&m.id_paths, &m.time_paths, &m.tenant_paths, &m.subscription_paths})
+    for (const auto& p : *paths) add(p);
+  for (const auto& r : m.ecs) add_rule(r);
+  for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name, &m.cef_severity})
+    add_rule(*r);
+  for (const auto& r : m.cef_extension) add_rule(r);
+}
+
 }  // namespace
 
 MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& diags) {
@@ -852,9 +888,9 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
       if (auto n = root[key]) {
         out.clear();
         if (n.IsSequence())
-          for (const auto& x : n) out.emplace_back(x.Scalar());
+          for (const auto& x : n) out.push_back(c.make_path(x.Scalar()));
         else if (n.IsScalar())
-          out.emplace_back(n.Scalar());
+          out.push_back(c.make_path(n.Scalar()));
         else
           c.error(n, key, "expected a path or a list of paths");
       }
@@ -952,6 +988,7 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
       else if (r.target == "name") m.cef_name = r;
       else if (r.target == "severity") m.cef_severity = r;
     }
+    collect_paths(m);
     return m;
   };
   set.path_slots_ = slots.size();

@@ -33,17 +33,19 @@ struct Value {
   std::string text() const;       // lists joined with ','
 };
 
-// Per-record memo of path lookups: rules test the same paths again and again (conditions of
-// alternatives), so each distinct path is resolved at most once per record.
+struct KindMapping;
+
+// Per-record results of the rules' path lookups. Every path a kind's rules use is resolved in one
+// pass over the record when the record starts (resolve()); a path outside that set is looked up
+// on first use and memoised like the others.
 struct PathCache {
-  struct Entry {
-    std::uint32_t generation = 0;
-    bool found = false;
-    simdjson::dom::element value;
-  };
-  std::vector<Entry> entries;
+  std::vector<json::PathSet::Result> entries;  // by Path::slot
   std::uint32_t generation = 1;
   void next_record() { ++generation; }
+  // Starts a record of kind `m`: resolves all of m's paths against `record`.
+  void resolve(const KindMapping& m, simdjson::dom::element record);
+  // The first match of `p` in `record` (the record of the current generation).
+  std::optional<simdjson::dom::element> find(const json::Path& p, simdjson::dom::element record);
 };
 
 // Everything an expression can see besides the record.
@@ -81,6 +83,8 @@ struct KindMapping {
   // CEF
   Rule cef_vendor, cef_product, cef_version, cef_class_id, cef_name, cef_severity;
   std::vector<Rule> cef_extension;
+  // Every cacheable path the rules above (and the id/time/tenant/subscription paths) use.
+  json::PathSet paths;
 };
 
 // Loads and compiles a set of mapping files. Errors (with file:line:column) go to `diags`.

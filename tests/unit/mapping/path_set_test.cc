@@ -1,0 +1,100 @@
+// PathSet (all of a kind's paths resolved in one pass) must give exactly what Path::first() gives
+// for each path: exact key before case-folded, last duplicate wins, numeric segments as array
+// positions or object keys, null at the end is "not found", the empty path is the record.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "connector/mapping/json_access.h"
+
+namespace siem::json {
+namespace {
+
+const char* kRecord = R"({
+  "id": "first", "ID": "folded", "id": "last",
+  "Level": "4",
+  "level2": null,
+  "properties": {"Status": {"errorCode": 50126}, "status": {"errorCode": 0, "failureReason": "x"},
+                 "targets": [{"id": "t0"}, {"id": "t1", "type": "User"}],
+                 "byKey": {"0": "zero", "1": {"deep": true}}},
+  "PROPERTIES": {"onlyFolded": "no"},
+  "odd": {"a": 1, "A": 2, "A": 3},
+  "arr": [[1, 2], [3, {"k": "v"}]]
+})";
+
+std::vector<std::string> paths() {
+  return {"id", "Id", "iD", "level", "Level", "level2", "missing", "properties", "properties.status.errorCode",
+          "properties.Status.errorCode", "properties.STATUS.failureReason", "properties.targets.0.id",
+          "properties.targets.1.type", "properties.targets.2.id", "properties.targets.id", "properties.byKey.0",
+          "properties.byKey.1.deep", "properties.byKey.01.deep", "PROPERTIES.onlyFolded", "properties.onlyFolded",
+          "odd.a", "odd.A", "arr.1.1.k", "arr.0.1", "arr.0.1.x", "id.x", "", "odd"};
+}
+
+std::string describe(const std::optional<element>& e) {
+  if (!e) return "<none>";
+  return to_json(*e);
+}
+
+TEST(PathSet, ResolvesLikePathFirstForEveryPath) {
+  simdjson::dom::parser parser;
+  element root;
+  ASSERT_EQ(parser.parse(std::string(kRecord)).get(root), simdjson::SUCCESS);
+  const auto texts = paths();
+  std::vector<Path> compiled;
+  PathSet set;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    compiled.emplace_back(texts[i]);
+    set.add(compiled.back(), static_cast<int>(i));
+  }
+  std::vector<PathSet::Result> results(texts.size());
+  set.resolve(root, results, 7);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    SCOPED_TRACE("path '" + texts[i] + "'");
+    EXPECT_EQ(results[i].generation, 7u);
+    const auto expected = compiled[i].first(root);
+    const std::optional<element> got = results[i].found ? std::optional<element>(results[i].value) : std::nullopt;
+    EXPECT_EQ(describe(got), describe(expected));
+  }
+  // Spot checks of the semantics themselves.
+  EXPECT_EQ(describe(results[0].found ? std::optional<element>(results[0].value) : std::nullopt), "\"last\"");
+  EXPECT_FALSE(results[5].found);  // null at the end
+  EXPECT_EQ(to_json(results[8].value), "0");
+}
+
+TEST(PathSet, SpellingsOfOnePathShareTheResult) {
+  simdjson::dom::parser parser;
+  element root;
+  ASSERT_EQ(parser.parse(std::string(kRecord)).get(root), simdjson::SUCCESS);
+  PathSet set;
+  const Path a("properties.targets.1.id"), b("properties.targets.01.id"), c("properties..targets.1.id");
+  set.add(a, 0);
+  set.add(b, 1);
+  set.add(c, 2);
+  std::vector<PathSet::Result> results(3);
+  set.resolve(root, results, 1);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(results[static_cast<std::size_t>(i)].found) << i;
+    EXPECT_EQ(to_json(results[static_cast<std::size_t>(i)].value), "\"t1\"") << i;
+  }
+}
+
+TEST(PathSet, AStaleResultIsResetOnTheNextRecord) {
+  simdjson::dom::parser parser;
+  PathSet set;
+  const Path p("user.name");
+  set.add(p, 0);
+  std::vector<PathSet::Result> results(1);
+  element root;
+  ASSERT_EQ(parser.parse(std::string(R"({"user":{"name":"alice"}})")).get(root), simdjson::SUCCESS);
+  set.resolve(root, results, 1);
+  EXPECT_TRUE(results[0].found);
+  ASSERT_EQ(parser.parse(std::string(R"({"user":"alice"})")).get(root), simdjson::SUCCESS);
+  set.resolve(root, results, 2);
+  EXPECT_EQ(results[0].generation, 2u);
+  EXPECT_FALSE(results[0].found);
+}
+
+}  // namespace
+}  // namespace siem::json
