@@ -6,6 +6,7 @@ namespace siem {
 
 void register_file_source(PluginRegistry&);
 void register_eventhub_kafka_source(PluginRegistry&);
+void register_graph_sources(PluginRegistry&);  // graph_directory_audits, graph_sign_ins, graph_pim, azure_activity
 void register_file_sink(PluginRegistry&);
 void register_stdout_sink(PluginRegistry&);
 void register_kafka_sink(PluginRegistry&);
@@ -18,6 +19,7 @@ const PluginRegistry& PluginRegistry::builtin() {
     // ---- sources
     register_file_source(r);
     register_eventhub_kafka_source(r);
+    register_graph_sources(r);
     // ---- sinks
     register_file_sink(r);
     register_stdout_sink(r);
