@@ -118,8 +118,11 @@ bool split_list(std::string_view doc, std::size_t doc_line, const RecordReader::
       }
       return true;
     }
-    i = vend;
-    while (i < doc.size() && (is_space(doc[i]) || doc[i] == ',')) ++i;
+    // Count the lines skipped to the next key: a list after other keys on earlier lines (e.g.
+    // "@odata.context") starts further down than the document.
+    std::size_t next = vend;
+    while (next < doc.size() && (is_space(doc[next]) || doc[next] == ',')) ++next;
+    advance_to(std::min(next, doc.size()));
   }
   return false;
 }

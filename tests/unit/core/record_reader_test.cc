@@ -71,6 +71,19 @@ TEST(RecordReader, GraphListDocumentSplitsIntoRecordsWithTheirLines) {
   EXPECT_EQ(list.records[1].second, 2u);
 }
 
+// Found by fuzz_record_reader: the lines between the keys before the list (pretty-printed Graph
+// responses put "@odata.context" first) were not counted, so every record reported a line too low.
+TEST(RecordReader, PrettyListAfterOtherKeysReportsEachRecordsOwnLine) {
+  auto s = split("{\n  \"@odata.context\": \"x\",\n\n  \"value\": [\n    {\"id\": \"1\"},\n    {\"id\": \"2\"}\n  ]\n}\n");
+  ASSERT_EQ(s.records.size(), 2u);
+  EXPECT_TRUE(s.errors.empty());
+  EXPECT_EQ(s.records[0].second, 5u);
+  EXPECT_EQ(s.records[1].second, 6u);
+  auto env = split("{\"@odata.nextLink\": \"y\",\n\"records\":\n[\n{\"a\":1}]}\n");
+  ASSERT_EQ(env.records.size(), 1u);
+  EXPECT_EQ(env.records[0].second, 4u);
+}
+
 TEST(RecordReader, RecordWithAValueFieldIsNotAList) {
   auto s = split("{\"id\":\"x\",\"value\":[1,2],\"other\":true}\n");
   ASSERT_EQ(s.records.size(), 1u);
