@@ -71,5 +71,21 @@ TEST(JsonEscaping, ControlCharactersAndInvalidUtf8) {
   EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001\xEF\xBF\xBD\"");
 }
 
+// Found by fuzz_cef_encoder: overlong forms, UTF-16 surrogates and code points above U+10FFFF
+// passed through as if valid, giving JSON text that strict parsers reject.
+TEST(JsonEscaping, OverlongSurrogateAndOutOfRangeSequencesAreReplaced) {
+  const std::string bad[] = {"\xE0\x80\x80", "\xC0\xAF", "\xED\xA0\x80", "\xF0\x80\x80\x80", "\xF4\x90\x80\x80"};
+  for (const auto& b : bad) {
+    std::string out;
+    encoding::append_json_string(out, "x" + b);
+    EXPECT_EQ(out.find(b), std::string::npos) << out;
+    EXPECT_EQ(out.rfind("\"x\xEF\xBF\xBD", 0), 0u) << out;
+  }
+  const std::string good = "\xE0\xA0\x80 \xED\x9F\xBF \xF0\x90\x80\x80 \xF4\x8F\xBF\xBF \xEF\xBF\xBD";
+  std::string out;
+  encoding::append_json_string(out, good);
+  EXPECT_EQ(out, "\"" + good + "\"");
+}
+
 }  // namespace
 }  // namespace siem
