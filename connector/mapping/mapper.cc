@@ -244,6 +244,9 @@ class MapperImpl final : public Mapper {
     ctx.host = &host_;
     ctx.extra_tags = &extra_tags;
     ctx.raw = &record.json;
+    const std::string time_text = format_time_ms(out.time_ms), now_text = format_time_ms(now_ms);
+    ctx.time_text = &time_text;
+    ctx.now_text = &now_text;
 
     out.raw = record.json;
     out.ecs.clear();

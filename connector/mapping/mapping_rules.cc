@@ -185,10 +185,34 @@ const std::vector<std::pair<std::string_view, Conversion>>& conversions() {
   return c;
 }
 
+// The $variables, resolved from their names when the rules are compiled (never per event).
+enum class Var : std::uint8_t {
+  unknown, time, time_ms, now, kind, id, tenant, host, version, severity, record, tags, pa_tags,
+  pa_detection_names, pa_tier, pa_severity, pa_risk_score, pa_roles, pa_role_ids, pa_detections
+};
+
+Var var_of(std::string_view name) {
+  static const std::pair<std::string_view, Var> names[] = {
+      {"$time", Var::time},         {"$time_ms", Var::time_ms},
+      {"$now", Var::now},           {"$kind", Var::kind},
+      {"$id", Var::id},             {"$tenant", Var::tenant},
+      {"$host", Var::host},         {"$version", Var::version},
+      {"$severity", Var::severity}, {"$record", Var::record},
+      {"$tags", Var::tags},         {"$pa.tags", Var::pa_tags},
+      {"$pa.detection_names", Var::pa_detection_names}, {"$pa.tier", Var::pa_tier},
+      {"$pa.severity", Var::pa_severity}, {"$pa.risk_score", Var::pa_risk_score},
+      {"$pa.roles", Var::pa_roles}, {"$pa.role_ids", Var::pa_role_ids},
+      {"$pa.detections", Var::pa_detections}};
+  for (const auto& [n, v] : names)
+    if (n == name) return v;
+  return Var::unknown;  // yields nothing, as an unknown name always has
+}
+
 struct Condition {
   enum class Op { exists, missing, equals, not_equals, in, not_in, contains, starts_with } op = Op::exists;
   json::Path path;
   std::string virt;  // "$kind" etc.
+  Var var = Var::unknown;
   std::vector<std::string> values;
 };
 
@@ -196,6 +220,7 @@ struct TemplatePart {
   std::string literal;
   std::optional<json::Path> path;
   std::string virt;
+  Var var = Var::unknown;
 };
 
 }  // namespace
@@ -207,6 +232,7 @@ class Expr {
   Value constant;
   std::vector<TemplatePart> parts;
   std::string virt;
+  Var var = Var::unknown;
   std::vector<Condition> when;
   std::vector<std::pair<std::string, Value>> lookup;
   bool has_lookup = false;
@@ -228,68 +254,77 @@ std::optional<element> find_path(const json::Path& p, const EvalContext& ctx) {
   return ctx.cache->find(p, ctx.record);
 }
 
-Value virtual_value(const std::string& name, const EvalContext& ctx) {
+Value virtual_value(Var var, const EvalContext& ctx) {
   const auto* pa = ctx.enrichment;
-  if (name == "$time") return str(format_time_ms(ctx.time_ms));
-  if (name == "$time_ms") return integer(ctx.time_ms);
-  if (name == "$now") return str(format_time_ms(ctx.now_ms));
-  if (name == "$kind") return str(std::string(to_string(ctx.kind)));
-  if (name == "$id") return ctx.id ? str(*ctx.id) : Value{};
-  if (name == "$tenant") return ctx.tenant ? str(*ctx.tenant) : Value{};
-  if (name == "$host") return ctx.host ? str(*ctx.host) : Value{};
-  if (name == "$version") return str(SIEM_VERSION);
-  if (name == "$severity") return integer(ctx.severity);
-  if (name == "$record") return ctx.raw ? str(*ctx.raw) : Value{};
-  if (name == "$tags") {
+  auto list = [](const std::vector<std::string>& l) {
     Value v;
     v.kind = Value::Kind::list;
-    if (pa) v.list = pa->tags;
-    if (ctx.extra_tags) v.list.insert(v.list.end(), ctx.extra_tags->begin(), ctx.extra_tags->end());
+    v.list = l;
     return v;
+  };
+  switch (var) {
+    case Var::unknown: return {};
+    case Var::time: return str(ctx.time_text ? *ctx.time_text : format_time_ms(ctx.time_ms));
+    case Var::time_ms: return integer(ctx.time_ms);
+    case Var::now: return str(ctx.now_text ? *ctx.now_text : format_time_ms(ctx.now_ms));
+    case Var::kind: return str(std::string(to_string(ctx.kind)));
+    case Var::id: return ctx.id ? str(*ctx.id) : Value{};
+    case Var::tenant: return ctx.tenant ? str(*ctx.tenant) : Value{};
+    case Var::host: return ctx.host ? str(*ctx.host) : Value{};
+    case Var::version: return str(SIEM_VERSION);
+    case Var::severity: return integer(ctx.severity);
+    case Var::record: return ctx.raw ? str(*ctx.raw) : Value{};
+    case Var::tags: {
+      Value v;
+      v.kind = Value::Kind::list;
+      if (pa) v.list = pa->tags;
+      if (ctx.extra_tags) v.list.insert(v.list.end(), ctx.extra_tags->begin(), ctx.extra_tags->end());
+      return v;
+    }
+    default: break;
   }
   if (!pa) return {};
-  if (name == "$pa.tags" || name == "$pa.detection_names") {
-    Value v;
-    v.kind = Value::Kind::list;
-    v.list = name == "$pa.tags" ? pa->tags : std::vector<std::string>{};
-    if (name == "$pa.detection_names")
+  switch (var) {
+    case Var::pa_tags: return list(pa->tags);
+    case Var::pa_detection_names: {
+      Value v;
+      v.kind = Value::Kind::list;
       for (const auto& d : pa->detections) v.list.push_back(d.name);
-    return v;
-  }
-  if (name == "$pa.tier") return pa->tier >= 0 ? integer(pa->tier) : Value{};
-  if (name == "$pa.severity") return pa->severity > 0 ? integer(pa->severity) : Value{};
-  if (name == "$pa.risk_score") return pa->severity > 0 ? real(pa->risk_score) : Value{};
-  if (name == "$pa.roles" || name == "$pa.role_ids") {
-    Value v;
-    v.kind = Value::Kind::list;
-    v.list = name == "$pa.roles" ? pa->roles : pa->role_ids;
-    return v;
-  }
-  if (name == "$pa.detections") {
-    if (pa->detections.empty()) return {};
-    Value v;
-    v.kind = Value::Kind::json;
-    v.s = "[";
-    for (std::size_t i = 0; i < pa->detections.size(); ++i) {
-      const auto& d = pa->detections[i];
-      if (i > 0) v.s += ',';
-      v.s += "{\"name\":";
-      encoding::append_json_string(v.s, d.name);
-      v.s += fmt::format(",\"severity\":{},\"reason\":", d.severity);
-      encoding::append_json_string(v.s, d.reason);
-      v.s += '}';
+      return v;
     }
-    v.s += ']';
-    return v;
+    case Var::pa_tier: return pa->tier >= 0 ? integer(pa->tier) : Value{};
+    case Var::pa_severity: return pa->severity > 0 ? integer(pa->severity) : Value{};
+    case Var::pa_risk_score: return pa->severity > 0 ? real(pa->risk_score) : Value{};
+    case Var::pa_roles: return list(pa->roles);
+    case Var::pa_role_ids: return list(pa->role_ids);
+    case Var::pa_detections: {
+      if (pa->detections.empty()) return {};
+      Value v;
+      v.kind = Value::Kind::json;
+      v.s = "[";
+      for (std::size_t i = 0; i < pa->detections.size(); ++i) {
+        const auto& d = pa->detections[i];
+        if (i > 0) v.s += ',';
+        v.s += "{\"name\":";
+        encoding::append_json_string(v.s, d.name);
+        v.s += ",\"severity\":";
+        v.s += std::to_string(d.severity);
+        v.s += ",\"reason\":";
+        encoding::append_json_string(v.s, d.reason);
+        v.s += '}';
+      }
+      v.s += ']';
+      return v;
+    }
+    default: return {};
   }
-  return {};
 }
 
 bool condition_holds(const Condition& c, const EvalContext& ctx) {
   std::optional<std::string> text;
   bool present = false;
   if (!c.virt.empty()) {
-    auto v = virtual_value(c.virt, ctx);
+    auto v = virtual_value(c.var, ctx);
     present = !v.empty();
     if (present) text = v.text();
   } else if (auto e = find_path(c.path, ctx)) {
@@ -317,7 +352,7 @@ bool condition_holds(const Condition& c, const EvalContext& ctx) {
 Value Expr::raw(const EvalContext& ctx) const {
   switch (src) {
     case Src::value: return constant;
-    case Src::virt: return virtual_value(virt, ctx);
+    case Src::virt: return virtual_value(var, ctx);
     case Src::tpl: {
       std::string out;
       bool any = false;
@@ -329,7 +364,7 @@ Value Expr::raw(const EvalContext& ctx) const {
             any = any || !t.empty();
           }
         } else if (!p.virt.empty()) {
-          auto v = virtual_value(p.virt, ctx).text();
+          auto v = virtual_value(p.var, ctx).text();
           any = any || !v.empty();
           out += v;
         } else {
@@ -374,6 +409,20 @@ Value Expr::raw(const EvalContext& ctx) const {
 
 Value Expr::convert(Value v, const EvalContext&, std::optional<element>) const {
   if (v.kind == Value::Kind::none) return v;
+  switch (conversion) {
+    case Conversion::none:
+    case Conversion::json:
+    case Conversion::elastic:
+    case Conversion::snake: return v;
+    case Conversion::string:
+      if (v.kind == Value::Kind::string || v.kind == Value::Kind::list) return v;
+      break;
+    case Conversion::ip:
+      if (v.kind == Value::Kind::list) return v;
+      if (v.kind == Value::Kind::string) return valid_ip(v.s) ? v : Value{};
+      break;
+    default: break;
+  }
   const std::string t = v.kind == Value::Kind::list ? std::string() : v.text();
   switch (conversion) {
     case Conversion::none:
@@ -583,7 +632,7 @@ struct Compiler {
       }
       const std::string ref = text.substr(open + 1, close - open - 1);
       TemplatePart p;
-      if (!ref.empty() && ref[0] == '$') p.virt = ref;
+      if (!ref.empty() && ref[0] == '$') p.virt = ref, p.var = var_of(ref);
       else p.path = make_path(ref);
       parts.push_back(std::move(p));
       i = close + 1;
@@ -634,7 +683,7 @@ struct Compiler {
       else if (n["starts_with"]) c.op = Condition::Op::starts_with, c.values = values_of(n["starts_with"]);
       else c.op = Condition::Op::exists;
     }
-    if (!target.empty() && target[0] == '$') c.virt = target;
+    if (!target.empty() && target[0] == '$') c.virt = target, c.var = var_of(target);
     else c.path = make_path(target);
     return c;
   }
@@ -646,6 +695,7 @@ struct Compiler {
       if (!s.empty() && s[0] == '$') {
         e->src = Expr::Src::virt;
         e->virt = s;
+        e->var = var_of(s);
       } else {
         e->src = Expr::Src::from;
         e->paths.push_back(make_path(s));
@@ -683,6 +733,7 @@ struct Compiler {
       if (f.IsScalar() && !f.Scalar().empty() && f.Scalar()[0] == '$') {
         e->src = Expr::Src::virt;
         e->virt = f.Scalar();
+        e->var = var_of(e->virt);
       } else {
         e->paths = paths_of(f);
       }

@@ -154,8 +154,25 @@ std::string format_time_ms(std::int64_t epoch_ms) {
   const unsigned mp = (5 * doy + 2) / 153;
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", y + (m <= 2), m, d, rem / 3600, rem / 60 % 60,
-                     rem % 60, ms);
+  const std::int64_t year = y + (m <= 2);
+  if (year < 0 || year > 9999)
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", year, m, d, rem / 3600, rem / 60 % 60, rem % 60, ms);
+  // The common case without the formatting machinery (this runs for every event).
+  char buf[25] = "0000-00-00T00:00:00.000Z";
+  auto put = [&buf](std::size_t at, std::int64_t v, int width) {
+    for (int k = width - 1; k >= 0; --k) {
+      buf[at + static_cast<std::size_t>(k)] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    }
+  };
+  put(0, year, 4);
+  put(5, m, 2);
+  put(8, d, 2);
+  put(11, rem / 3600, 2);
+  put(14, rem / 60 % 60, 2);
+  put(17, rem % 60, 2);
+  put(20, ms, 3);
+  return std::string(buf, 24);
 }
 
 std::optional<std::int64_t> parse_iso_duration_ms(std::string_view s) {
