@@ -303,6 +303,7 @@ StreamPoller::PageResult StreamPoller::on_page(const std::string& url, std::stri
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("value") || !doc["value"].is_array())
     throw std::runtime_error("response from " + url.substr(0, url.find('?')) + " is not a list (no 'value' array)");
   PageResult result;
+  std::vector<Micros> times;  // event time per returned record, for the oldest-first order below
   std::size_t index = 0;
   for (const auto& rec : doc["value"]) {
     ++index;
@@ -338,6 +339,19 @@ StreamPoller::PageResult StreamPoller::on_page(const std::string& url, std::stri
     raw.kind_hint = spec_.kind();
     raw.tenant_hint = tenant;
     result.records.push_back(std::move(raw));
+    times.push_back(when);
+  }
+  // Graph and ARM list newest first; hand a page over oldest first (stable for equal times) so
+  // stateful enrichment (new account then role grant, activation then use) sees events in the
+  // order they happened, at least within a page.
+  if (*spec_.time_field() && !std::is_sorted(times.begin(), times.end())) {
+    std::vector<std::size_t> order(times.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return times[a] < times[b]; });
+    std::vector<RawRecord> sorted;
+    sorted.reserve(order.size());
+    for (std::size_t i : order) sorted.push_back(std::move(result.records[i]));
+    result.records = std::move(sorted);
   }
   std::string next;
   for (const char* field : {"@odata.nextLink", "nextLink"})

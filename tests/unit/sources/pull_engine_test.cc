@@ -250,3 +250,28 @@ TEST(Poller, ActivityDedupesOnEventDataIdAndRejectsNonLists) {
 
 }  // namespace
 }  // namespace siem::sources
+
+namespace siem::sources {
+namespace {
+
+TEST(Poller, PageIsHandedOverOldestFirst) {
+  WindowOptions o;
+  o.lookback = 10 * kMin;
+  o.safety_lag = 0;
+  o.initial_lookback = 10 * kMin;
+  StreamPoller p({"directoryAudits", StreamType::directory_audits, "https://g"}, o);
+  p.restore(std::nullopt, std::nullopt);
+  auto url = p.begin(T("2024-01-01T01:00:00Z"));
+  ASSERT_TRUE(url);
+  // Graph lists newest first; equal times keep their page order.
+  auto r = p.on_page(*url, page({audit("c", "2024-01-01T00:58:00Z"), audit("b2", "2024-01-01T00:55:00Z"),
+                                 audit("b1", "2024-01-01T00:55:00Z"), audit("a", "2024-01-01T00:51:00Z")}), "t");
+  ASSERT_EQ(r.records.size(), 4u);
+  std::vector<std::string> ids;
+  for (const auto& rec : r.records) ids.push_back(json::parse(rec.json)["id"].get<std::string>());
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "b2", "b1", "c"}));
+  EXPECT_EQ(r.records[0].origin, "https://g/v1.0/auditLogs/directoryAudits#4");  // origin still names the page position
+}
+
+}  // namespace
+}  // namespace siem::sources
