@@ -311,9 +311,10 @@ struct Emulator::Impl {
   std::map<std::string, Token> tokens;
   std::int64_t tokens_issued = 0;
   struct Hit {
-    std::int64_t at_ms;
+    std::int64_t at_ms;        // response written
     int status;
-    std::string tenant;
+    std::int64_t received_ms;  // request read (what a rate limit counts)
+    std::string target;        // path?query
   };
   std::map<std::string, std::vector<Hit>> hits;
   std::map<std::string, std::deque<std::int64_t>> report_windows;  // tenant -> request times (us)
@@ -706,12 +707,15 @@ Response Emulator::Impl::admin(const Request& req) {
       out["tokens_issued"] = tokens_issued;
       json eps = json::object();
       for (const auto& [name, list] : hits) {
-        json times = json::array(), statuses = json::array();
+        json times = json::array(), statuses = json::array(), received = json::array(), targets = json::array();
         for (const auto& h : list) {
           times.push_back(h.at_ms);
           statuses.push_back(h.status);
+          received.push_back(h.received_ms);
+          targets.push_back(h.target);
         }
-        eps[name] = {{"count", list.size()}, {"times_ms", times}, {"statuses", statuses}};
+        eps[name] = {{"count", list.size()}, {"times_ms", times}, {"statuses", statuses}, {"received_ms", received},
+                     {"targets", targets}};
       }
       out["endpoints"] = eps;
       json counts = json::object();
@@ -821,9 +825,12 @@ Emulator::Emulator(Options options, httpd::HttpServer& server) : impl_(std::make
   server.on_request([im](const httpd::RequestLogEntry& e) {
     std::string name = endpoint_name(e.path);
     if (name == "admin") return;
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(e.at.time_since_epoch()).count();
+    auto ms = [](Clock::time_point t) { return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count(); };
+    std::string target = e.path;
+    // Token requests carry secrets in the body only; the query of a token request is never logged.
+    if (!e.query.empty() && name != "token") target += "?" + e.query;
     std::lock_guard lock(im->mu);
-    im->hits[name].push_back({ms, e.status, {}});
+    im->hits[name].push_back({ms(e.at), e.status, ms(e.received), std::move(target)});
   });
 }
 

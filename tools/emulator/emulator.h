@@ -81,4 +81,18 @@ class Emulator {
 std::vector<std::pair<std::string, nlohmann::json>> seed_records(Clock::time_point now, const std::string& tenant_id,
                                                                   const std::vector<std::string>& subscriptions);
 
+// Scenario records from a file (one JSON record per line, or a Graph/ARM list document
+// `{"value":[...]}` / JSON array), each placed into its collection by shape (directoryAudit,
+// signIn, PIM schedule request, Activity Log EventData, ARM PIM request) and re-timed for replay:
+// file order is kept, record i of n is moved to now - last_gap - (n - 1 - i) * spacing and every
+// other timestamp inside it by the same amount; ids that repeat within a collection get a "-N"
+// suffix (the connector removes duplicates by id, a scenario means distinct events); sign-ins
+// without signInEventTypes get one from isInteractive; Activity Log records of a subscription the
+// emulator does not serve are moved to the first served one. Throws std::runtime_error naming the
+// file and line of a record it cannot place.
+std::vector<std::pair<std::string, nlohmann::json>> load_seed_file(const std::filesystem::path& file, Clock::time_point now,
+                                                                    const std::vector<std::string>& subscriptions,
+                                                                    std::chrono::seconds last_gap = std::chrono::seconds(120),
+                                                                    std::chrono::seconds spacing = std::chrono::seconds(5));
+
 }  // namespace siem::emulator

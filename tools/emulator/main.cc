@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   int reports_limit = 0;
   bool no_seed = false, plain = false;
   std::vector<std::string> faults;
+  std::vector<std::string> seed_files;
   app.add_option("--listen", listen, "address:port to listen on (port 0 = ephemeral)")->capture_default_str();
   app.add_option("--port-file", port_file, "write the bound port to this file once listening");
   app.add_option("--pki-dir", pki_dir, "generate a CA + localhost certificate here (ca.pem is what clients trust)");
@@ -51,7 +52,9 @@ int main(int argc, char** argv) {
   app.add_option("--subscription", subscriptions, "Azure subscription id served by the Activity Log (repeatable)");
   app.add_option("--token-lifetime", token_lifetime, "access token lifetime in seconds")->capture_default_str();
   app.add_option("--reports-limit", reports_limit, "directoryAudits/signIns requests allowed per 10 s per tenant (0 = unlimited)");
-  app.add_flag("--no-seed", no_seed, "start with no records");
+  app.add_flag("--no-seed", no_seed, "start without the built-in privileged-access scenario");
+  app.add_option("--seed-file", seed_files,
+                 "also serve the records of this file (NDJSON or {\"value\":[...]}), re-timed to end 2 min ago (repeatable)");
   app.add_option("--fault", faults, "PATH_PREFIX:STATUS:COUNT[:RETRY_AFTER] or PATH_PREFIX:drop:COUNT or PATH_PREFIX:delay-MS:COUNT");
   CLI11_PARSE(app, argc, argv);
 
@@ -87,6 +90,13 @@ int main(int argc, char** argv) {
 
     siem::httpd::HttpServer server(so);
     siem::emulator::Emulator emulator(eo, server);
+    std::size_t seeded = 0;
+    for (const auto& file : seed_files) {
+      for (auto& [collection, rec] : siem::emulator::load_seed_file(file, eo.now, subscriptions)) {
+        emulator.add_record(collection, std::move(rec));
+        ++seeded;
+      }
+    }
     for (const auto& spec : faults) {
       // PATH_PREFIX:STATUS:COUNT[:RETRY_AFTER]
       std::vector<std::string> parts;
@@ -108,7 +118,8 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::cout << "siem-emulator listening on " << server.base_url() << " (tenant " << reg.tenant_id << ", client "
-              << reg.client_id << ")" << (pki ? ", trust " + pki->ca_pem().string() : std::string()) << std::endl;
+              << reg.client_id << ")" << (seeded ? ", " + std::to_string(seeded) + " record(s) from seed files" : std::string())
+              << (pki ? ", trust " + pki->ca_pem().string() : std::string()) << std::endl;
     if (!port_file.empty()) {
       std::string tmp = port_file + ".tmp";
       {

@@ -1,7 +1,12 @@
 // The seeded privileged-access scenario. Shapes follow the real Graph/ARM samples in tests/data
 // (directoryAudit, signIn beta, unifiedRoleAssignmentScheduleRequest, EventData, ARM PIM request);
 // every time is relative to `now` so the scenario always sits inside the sources' first window.
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
 
 #include "tools/emulator/emulator.h"
 
@@ -334,6 +339,132 @@ std::vector<std::pair<std::string, json>> seed_records(Clock::time_point now_tp,
                              {{"scope", {{"id", "/subscriptions/" + sub}, {"displayName", "Production"}, {"type", "subscription"}}},
                               {"roleDefinition", {{"id", kAzureOwner}, {"displayName", "Owner"}, {"type", "BuiltInRole"}}},
                               {"principal", {{"id", kAlice.id}, {"displayName", kAlice.name}, {"email", kAlice.upn}, {"type", "User"}}}}}}}});
+  }
+  return out;
+}
+
+}  // namespace siem::emulator
+
+// ------------------------------------------------------------------ scenario files
+namespace siem::emulator {
+namespace {
+
+std::string classify(const json& r) {
+  auto has = [&](const char* k) { return r.contains(k); };
+  if (has("activityDateTime")) return "directoryAudits";
+  if (has("eventDataId") || has("eventTimestamp")) return "activity";
+  if (has("properties") && r["properties"].is_object() && r["properties"].contains("createdOn"))
+    return "armRoleAssignmentScheduleRequests";
+  if (has("roleDefinitionId") && has("action") && has("createdDateTime")) {
+    std::string context = r.value("@odata.context", "");
+    return context.find("roleEligibilityScheduleRequests") != std::string::npos ? "roleEligibilityScheduleRequests"
+                                                                                 : "roleAssignmentScheduleRequests";
+  }
+  if (has("createdDateTime") && (has("appDisplayName") || has("signInEventTypes") || has("isInteractive") || has("clientAppUsed")))
+    return "signIns";
+  return {};
+}
+
+// The field that orders a record of `collection` (a '/' path).
+const char* primary_time(const std::string& collection) {
+  if (collection == "directoryAudits") return "activityDateTime";
+  if (collection == "activity") return "eventTimestamp";
+  if (collection == "armRoleAssignmentScheduleRequests") return "properties/createdOn";
+  return "createdDateTime";
+}
+
+json* at_path(json& r, std::string_view path) {
+  json* p = &r;
+  while (true) {
+    auto slash = path.find('/');
+    std::string part(path.substr(0, slash));
+    if (!p->is_object() || !p->contains(part)) return nullptr;
+    p = &(*p)[part];
+    if (slash == std::string_view::npos) return p;
+    path.remove_prefix(slash + 1);
+  }
+}
+
+// Moves every timestamp string inside `v` by `delta` microseconds.
+void shift_times(json& v, std::int64_t delta) {
+  if (v.is_object() || v.is_array()) {
+    for (auto& child : v) shift_times(child, delta);
+  } else if (v.is_string()) {
+    if (auto t = parse_time_us(v.get<std::string>())) v = format_time(*t + delta);
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, json>> load_seed_file(const std::filesystem::path& file, Clock::time_point now_tp,
+                                                         const std::vector<std::string>& subscriptions,
+                                                         std::chrono::seconds last_gap, std::chrono::seconds spacing) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error("seed file " + file.string() + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+
+  std::vector<std::pair<std::size_t, json>> raw;  // (line, record)
+  json whole = json::parse(text, nullptr, false);
+  if (!whole.is_discarded() && (whole.is_array() || (whole.is_object() && whole.contains("value")))) {
+    const json& list = whole.is_array() ? whole : whole["value"];
+    if (!list.is_array()) throw std::runtime_error("seed file " + file.string() + ": 'value' is not an array");
+    for (const auto& r : list) raw.emplace_back(1, r);
+  } else if (!whole.is_discarded() && whole.is_object()) {
+    raw.emplace_back(1, whole);
+  } else {
+    std::size_t line_no = 0, pos = 0;
+    while (pos < text.size()) {
+      auto nl = text.find('\n', pos);
+      std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      pos = nl == std::string::npos ? text.size() : nl + 1;
+      ++line_no;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      json r = json::parse(line, nullptr, false);
+      if (r.is_discarded() || !r.is_object())
+        throw std::runtime_error("seed file " + file.string() + ":" + std::to_string(line_no) + ": not a JSON object");
+      raw.emplace_back(line_no, std::move(r));
+    }
+  }
+
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(now_tp.time_since_epoch()).count();
+  const std::int64_t gap_us = std::chrono::duration_cast<std::chrono::microseconds>(last_gap).count();
+  const std::int64_t spacing_us = std::chrono::duration_cast<std::chrono::microseconds>(spacing).count();
+  std::map<std::string, std::map<std::string, int>> ids;  // collection -> id -> times seen
+  std::vector<std::pair<std::string, json>> out;
+  const std::size_t n = raw.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& [line, rec] = raw[i];
+    const std::string where = file.string() + ":" + std::to_string(line);
+    if (!rec.is_object()) throw std::runtime_error("seed file " + where + ": record is not a JSON object");
+    std::string collection = classify(rec);
+    if (collection.empty())
+      throw std::runtime_error("seed file " + where +
+                               ": not a directoryAudit, signIn, PIM schedule request, Activity Log event or ARM PIM request");
+    rec.erase("@odata.context");
+    json* t = at_path(rec, primary_time(collection));
+    std::optional<std::int64_t> original = t && t->is_string() ? parse_time_us(t->get<std::string>()) : std::nullopt;
+    if (!original) throw std::runtime_error("seed file " + where + ": missing or unreadable " + primary_time(collection));
+    const std::int64_t target = now - gap_us - static_cast<std::int64_t>(n - 1 - i) * spacing_us;
+    shift_times(rec, target - *original);
+
+    const char* id_field = collection == "activity" ? "eventDataId" : "id";
+    if (rec.contains(id_field) && rec[id_field].is_string()) {
+      std::string id = rec[id_field].get<std::string>();
+      int seen = ++ids[collection][id];
+      if (seen > 1) rec[id_field] = id + "-" + std::to_string(seen);
+    }
+    if (collection == "signIns" && !(rec.contains("signInEventTypes") && rec["signInEventTypes"].is_array() &&
+                                     !rec["signInEventTypes"].empty())) {
+      bool interactive = !rec.contains("isInteractive") || !rec["isInteractive"].is_boolean() || rec["isInteractive"].get<bool>();
+      rec["signInEventTypes"] = json::array({interactive ? "interactiveUser" : "nonInteractiveUser"});
+    }
+    if (collection == "activity" && !subscriptions.empty()) {
+      std::string sub = rec.value("subscriptionId", "");
+      if (std::find(subscriptions.begin(), subscriptions.end(), sub) == subscriptions.end()) rec["subscriptionId"] = subscriptions.front();
+    }
+    out.emplace_back(std::move(collection), std::move(rec));
   }
   return out;
 }

@@ -180,6 +180,7 @@ struct HttpServer::Impl {
       if (ec) return;  // peer closed, reset, or stop() shut the socket down
       auto& msg = parser.get();
 
+      const auto received = std::chrono::system_clock::now();
       Request req;
       req.method = std::string(msg.method_string());
       req.target = std::string(msg.target());
@@ -237,7 +238,7 @@ struct HttpServer::Impl {
         std::lock_guard lock(mu);
         obs = observer;
       }
-      if (obs) (*obs)(RequestLogEntry{std::chrono::system_clock::now(), req.method, req.path, res.status});
+      if (obs) (*obs)(RequestLogEntry{std::chrono::system_clock::now(), req.method, req.path, res.status, received, req.query});
       if (ec || !keep_alive) return;
     }
   }

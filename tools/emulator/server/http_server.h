@@ -98,10 +98,12 @@ struct ServerOptions {
 
 // One line per request, for logging by the owner (never request bodies: they may carry secrets).
 struct RequestLogEntry {
-  std::chrono::system_clock::time_point at;
+  std::chrono::system_clock::time_point at;        // when the response was written
   std::string method;
   std::string path;
   int status = 0;
+  std::chrono::system_clock::time_point received;  // when the request was fully read (rate checks)
+  std::string query;                               // raw query string (never a body)
 };
 
 class HttpServer {
