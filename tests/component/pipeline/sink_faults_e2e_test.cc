@@ -402,9 +402,9 @@ TEST_F(SinkFaults, SyslogTlsNameMismatchIsOneClearErrorNamingTheSink) {
 
 struct Hec {
   siem::test::TestPki pki;
-  std::unique_ptr<siem::test::LoopbackServer> server = siem::test::make_tls_server(pki);
+  std::unique_ptr<siem::test::LoopbackServer> server;
   std::unique_ptr<siem::hec::HecEmulator> hec;
-  Hec() {
+  explicit Hec(bool wrong_name_cert = false) : server(siem::test::make_tls_server(pki, wrong_name_cert)) {
     hec = std::make_unique<siem::hec::HecEmulator>(siem::hec::HecOptions{}, *server);
     server->start();
   }
@@ -480,6 +480,22 @@ TEST_F(SinkFaults, HecWrongTokenIsOneClearErrorNamingTheSink) {
   EXPECT_EQ(count_lines_with(err, "Invalid token"), 1u) << err;
   EXPECT_EQ(count_lines_with(err, "'hec-out'"), 1u) << err;
   EXPECT_EQ(err.find("11111111-2222"), std::string::npos) << "token leaked:\n" << err;
+  EXPECT_EQ(h.hec->event_count(), 0u);
+  expect_no_dead_letters();
+}
+
+TEST_F(SinkFaults, HecTlsNameMismatchIsOneClearErrorNamingTheSink) {
+  Hec h(/*wrong_name_cert=*/true);  // trusted CA, certificate for another name
+  const auto cfg = write_config(h.sink());
+  append(0, 10);
+  Connector c(dir_, {"run", "--once", "-c", cfg.string()});
+  const int status = c.wait(60s);
+  const auto err = c.err();
+  EXPECT_EQ(status, 2) << err;
+  EXPECT_EQ(count_lines_with(err, "sink hec-out: "), 1u) << err;
+  // The URL names 127.0.0.1, the certificate another address: OpenSSL reports an IP mismatch.
+  EXPECT_EQ(count_lines_with(err, "TLS certificate verification failed for 127.0.0.1"), 1u) << err;
+  EXPECT_EQ(count_lines_with(err, "address mismatch"), 1u) << err;
   EXPECT_EQ(h.hec->event_count(), 0u);
   expect_no_dead_letters();
 }
