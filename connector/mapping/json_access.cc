@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "connector/mapping/encoding.h"
+
 namespace siem::json {
 
 namespace {
@@ -193,11 +195,20 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
       if (auto v = child(e, nodes_[c].key)) settle(c, *v);
     return;
   }
+  // Per child: the last exact and the last case-folded match. Only the first kids.size() entries
+  // are used, so only their flags are cleared (this runs for every object of every record).
   struct Match {
     element exact, folded;
-    bool has_exact = false, has_folded = false;
   };
-  std::array<Match, kMaxKids> m;
+  union Scratch {
+    Scratch() {}
+    ~Scratch() {}
+    Match m[kMaxKids];
+  } scratch;
+  Match* m = scratch.m;
+  enum : std::uint8_t { kExact = 1, kFolded = 2 };
+  std::array<std::uint8_t, kMaxKids> flags;
+  std::fill_n(flags.begin(), kids.size(), std::uint8_t{0});
   const std::size_t min_len = nodes_[kids.front()].key.size(), max_len = nodes_[kids.back()].key.size();
   const simdjson::dom::object obj = e.get_object().value_unsafe();
   for (auto field : obj) {
@@ -207,20 +218,20 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
     auto lo = std::lower_bound(kids.begin(), kids.end(), k.size(),
                                [this](std::uint32_t c, std::size_t l) { return nodes_[c].key.size() < l; });
     for (auto it = lo; it != kids.end() && nodes_[*it].key.size() == k.size(); ++it) {
-      auto& mm = m[static_cast<std::size_t>(it - kids.begin())];
+      const auto i = static_cast<std::size_t>(it - kids.begin());
       const std::string& want = nodes_[*it].key;
       if (k == want) {
-        mm.exact = field.value;  // duplicate keys: the last one wins
-        mm.has_exact = true;
-      } else if (!mm.has_exact && iequals(k, want)) {
-        mm.folded = field.value;
-        mm.has_folded = true;
+        m[i].exact = field.value;  // duplicate keys: the last one wins
+        flags[i] |= kExact;
+      } else if (!(flags[i] & kExact) && iequals(k, want)) {
+        m[i].folded = field.value;
+        flags[i] |= kFolded;
       }
     }
   }
   for (std::size_t i = 0; i < kids.size(); ++i) {
-    if (m[i].has_exact) settle(kids[i], m[i].exact);
-    else if (m[i].has_folded) settle(kids[i], m[i].folded);
+    if (flags[i] & kExact) settle(kids[i], m[i].exact);
+    else if (flags[i] & kFolded) settle(kids[i], m[i].folded);
   }
 }
 
@@ -243,7 +254,59 @@ std::optional<std::string> text_at(element root, const Path& path) {
   return s;
 }
 
-std::string to_json(element e) { return simdjson::to_string(e); }
+void append_json(std::string& out, element e) {
+  char digits[24];
+  switch (e.type()) {
+    case simdjson::dom::element_type::STRING:
+      // simdjson escapes exactly like append_json_string for the valid UTF-8 a parsed document holds.
+      encoding::append_json_string(out, e.get_string().value_unsafe());
+      return;
+    case simdjson::dom::element_type::INT64: {
+      auto r = std::to_chars(digits, digits + sizeof digits, e.get_int64().value_unsafe());
+      out.append(digits, r.ptr);
+      return;
+    }
+    case simdjson::dom::element_type::UINT64: {
+      auto r = std::to_chars(digits, digits + sizeof digits, e.get_uint64().value_unsafe());
+      out.append(digits, r.ptr);
+      return;
+    }
+    case simdjson::dom::element_type::BOOL: out += e.get_bool().value_unsafe() ? "true" : "false"; return;
+    case simdjson::dom::element_type::NULL_VALUE: out += "null"; return;
+    case simdjson::dom::element_type::OBJECT: {
+      out += '{';
+      bool first = true;
+      for (auto field : as_object(e)) {
+        if (!first) out += ',';
+        first = false;
+        encoding::append_json_string(out, field.key);
+        out += ':';
+        append_json(out, field.value);
+      }
+      out += '}';
+      return;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      out += '[';
+      bool first = true;
+      for (element item : as_array(e)) {
+        if (!first) out += ',';
+        first = false;
+        append_json(out, item);
+      }
+      out += ']';
+      return;
+    }
+    case simdjson::dom::element_type::DOUBLE: break;
+  }
+  out += simdjson::to_string(e);  // simdjson's shortest round-trip form for doubles
+}
+
+std::string to_json(element e) {
+  std::string out;
+  append_json(out, e);
+  return out;
+}
 
 std::string unquote(std::string_view s) {
   if (s.size() >= 2 && s.front() == '"' && s.back() == '"') {

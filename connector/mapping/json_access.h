@@ -102,7 +102,8 @@ class PathSet {
 // Scalar as text: strings as is, numbers and booleans in JSON form; false for null/objects/arrays.
 bool scalar_text(element e, std::string& out);
 std::optional<std::string> text_at(element root, const Path& path);
-// Compact JSON text of any element.
+// Compact JSON text of any element (exactly simdjson::to_string's), appended / returned.
+void append_json(std::string& out, element e);
 std::string to_json(element e);
 
 // Case-insensitive ASCII helpers.

@@ -74,6 +74,7 @@ std::size_t cef_max_length(std::string_view key) {
 
 struct EcsNode {
   std::string key;
+  std::string prefix;  // the key as written: "key": (escaped once, when the plan is built)
   std::vector<std::size_t> children;
   int rule = -1;
 };
@@ -96,7 +97,7 @@ struct EcsPlan {
         for (auto c : nodes[cur].children)
           if (nodes[c].key == seg) next = c;
         if (next == SIZE_MAX) {
-          nodes.push_back(EcsNode{seg, {}, -1});
+          nodes.push_back(EcsNode{seg, {}, {}, -1});
           next = nodes.size() - 1;
           nodes[cur].children.push_back(next);
         }
@@ -104,6 +105,10 @@ struct EcsPlan {
         start = dot + 1;
       }
       nodes[cur].rule = static_cast<int>(r);
+    }
+    for (auto& n : nodes) {
+      encoding::append_json_string(n.prefix, n.key);
+      n.prefix += ':';
     }
   }
 };
@@ -274,8 +279,7 @@ class MapperImpl final : public Mapper {
     const auto& node = plan.nodes[index];
     const std::size_t mark = out.size();
     if (!first) out += ',';
-    encoding::append_json_string(out, node.key);
-    out += ':';
+    out += node.prefix;
     if (node.rule >= 0) {
       Value v = m.ecs[static_cast<std::size_t>(node.rule)].evaluate(ctx);
       if (v.empty()) {

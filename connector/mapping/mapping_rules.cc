@@ -109,23 +109,43 @@ Value from_element(element e) {
   }
 }
 
-std::string snake_case(std::string_view key) {
-  std::string out;
-  out.reserve(key.size() + 4);
+inline bool ascii_upper(char c) { return c >= 'A' && c <= 'Z'; }
+inline bool ascii_lower(char c) { return c >= 'a' && c <= 'z'; }
+inline bool ascii_digit(char c) { return c >= '0' && c <= '9'; }
+
+// camelCase / PascalCase to snake_case: "userPrincipalName" -> user_principal_name,
+// "IPAddress" -> ip_address. Appends to `out`.
+void append_snake(std::string& out, std::string_view key) {
   for (std::size_t i = 0; i < key.size(); ++i) {
     const char c = key[i];
-    if (std::isupper(static_cast<unsigned char>(c))) {
-      const bool prev_lower = i > 0 && (std::islower(static_cast<unsigned char>(key[i - 1])) ||
-                                        std::isdigit(static_cast<unsigned char>(key[i - 1])));
-      const bool next_lower = i + 1 < key.size() && std::islower(static_cast<unsigned char>(key[i + 1]));
-      const bool prev_upper = i > 0 && std::isupper(static_cast<unsigned char>(key[i - 1]));
+    if (ascii_upper(c)) {
+      const bool prev_lower = i > 0 && (ascii_lower(key[i - 1]) || ascii_digit(key[i - 1]));
+      const bool next_lower = i + 1 < key.size() && ascii_lower(key[i + 1]);
+      const bool prev_upper = i > 0 && ascii_upper(key[i - 1]);
       if (prev_lower || (prev_upper && next_lower)) out += '_';
-      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out += static_cast<char>(c | 0x20);
     } else {
       out += c;
     }
   }
-  return out;
+}
+
+// The key in snake_case as a JSON string. Keys needing no escaping (all real ones) are written
+// straight into `out`.
+void append_snake_key(std::string& out, std::string_view key) {
+  const bool plain = std::none_of(key.begin(), key.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+  });
+  if (plain) {
+    out += '"';
+    append_snake(out, key);
+    out += '"';
+    return;
+  }
+  std::string snake;
+  append_snake(snake, key);
+  encoding::append_json_string(out, snake);
 }
 
 // Elastic's shape: object keys in snake_case, arrays turned into objects keyed "0", "1", ...
@@ -137,7 +157,7 @@ void write_elastic(std::string& out, element e, bool arrays_as_objects) {
       for (auto field : json::as_object(e)) {
         if (!first) out += ',';
         first = false;
-        encoding::append_json_string(out, snake_case(field.key));
+        append_snake_key(out, field.key);
         out += ':';
         write_elastic(out, field.value, arrays_as_objects);
       }
@@ -160,7 +180,7 @@ void write_elastic(std::string& out, element e, bool arrays_as_objects) {
       out += arrays_as_objects ? '}' : ']';
       return;
     }
-    default: out += json::to_json(e);
+    default: json::append_json(out, e);
   }
 }
 
