@@ -42,6 +42,9 @@ struct RuleContext {
   std::int64_t now_ms;
   // Resolved roles of the event (privileged only) with their tiers.
   const std::vector<const RoleInfo*>& privileged_roles;
+  // A sign-in by a principal on the roster or a break-glass account (computed once per event:
+  // several sign-in rules ask).
+  bool privileged_sign_in = false;
 };
 
 struct RuleHit {

@@ -11,6 +11,7 @@
 #include "connector/enrichment/facts.h"
 #include "connector/enrichment/role_table.h"
 #include "connector/enrichment/roster.h"
+#include "connector/enrichment/rules/rule_util.h"
 #include "connector/mapping/json_access.h"
 #include "connector/mapping/shipped_files.h"
 #include "connector/state/state_store.h"
@@ -98,6 +99,7 @@ class EnricherImpl final : public Enricher {
     if (!facts.arm_role_definition_id.empty()) add_role(roles_.by_id(facts.arm_role_definition_id));
 
     RuleContext ctx{facts, settings_, roles_, roster_, account_created_, event_ms, privileged};
+    ctx.privileged_sign_in = rules::compute_privileged_sign_in(facts, settings_, roster_);
     std::vector<RuleHit> hits;
     for (const auto& entry : detection_catalogue()) entry.rule(ctx, hits);
 

@@ -15,13 +15,42 @@ std::string text(element e, std::string_view key) {
   return s;
 }
 
-std::string path_text(element e, std::string_view dotted) {
-  const json::Path p(dotted);
-  return json::text_at(e, p).value_or("");
+// The dotted paths the extraction reads, compiled once (this runs for every record).
+struct FactPaths {
+  const json::Path authorization_scope{"authorization.scope"};
+  const json::Path category_value{"category.value"};
+  const json::Path created_by_application_id{"createdBy.application.id"};
+  const json::Path created_by_user_id{"createdBy.user.id"};
+  const json::Path device_detail_is_compliant{"deviceDetail.isCompliant"};
+  const json::Path device_detail_is_managed{"deviceDetail.isManaged"};
+  const json::Path expanded_properties_principal_display_name{"expandedProperties.principal.displayName"};
+  const json::Path expanded_properties_principal_email{"expandedProperties.principal.email"};
+  const json::Path expanded_properties_role_definition_display_name{"expandedProperties.roleDefinition.displayName"};
+  const json::Path mfa_detail_auth_method{"mfaDetail.authMethod"};
+  const json::Path operation_name_value{"operationName.value"};
+  const json::Path principal_user_principal_name{"principal.userPrincipalName"};
+  const json::Path role_definition_display_name{"roleDefinition.displayName"};
+  const json::Path schedule_info_expiration_duration{"scheduleInfo.expiration.duration"};
+  const json::Path schedule_info_expiration_end_date_time{"scheduleInfo.expiration.endDateTime"};
+  const json::Path schedule_info_expiration_type{"scheduleInfo.expiration.type"};
+  const json::Path schedule_info_start_date_time{"scheduleInfo.startDateTime"};
+  const json::Path status_error_code{"status.errorCode"};
+  const json::Path status_value{"status.value"};
+  // The record's activity time, in order of preference.
+  const std::vector<json::Path> time{
+      json::Path("activityDateTime"),           json::Path("createdDateTime"),
+      json::Path("eventTimestamp"),             json::Path("properties.activityDateTime"),
+      json::Path("properties.createdDateTime"), json::Path("properties.createdOn"),
+      json::Path("startDateTime"),              json::Path("time")};
+};
+const FactPaths& paths() {
+  static const FactPaths p;
+  return p;
 }
 
-std::optional<bool> path_bool(element e, std::string_view dotted) {
-  const json::Path p(dotted);
+std::string path_text(element e, const json::Path& p) { return json::text_at(e, p).value_or(""); }
+
+std::optional<bool> path_bool(element e, const json::Path& p) {
   auto v = p.first(e);
   if (!v) return std::nullopt;
   if (v->is_bool()) return v->get_bool().value_unsafe();
@@ -157,7 +186,7 @@ void sign_in_facts(element r, Facts& f) {
   f.user_type = text(r, "userType");
   f.actor.upn = f.user_upn;
   f.actor.id = f.user_id;
-  const std::string code = path_text(r, "status.errorCode");
+  const std::string code = path_text(r, paths().status_error_code);
   f.error_code = code.empty() ? 0 : std::strtoll(code.c_str(), nullptr, 10);
   f.success = f.error_code == 0;
   f.auth_requirement = text(r, "authenticationRequirement");
@@ -168,10 +197,10 @@ void sign_in_facts(element r, Facts& f) {
       if (json::icontains(req, "MFA") && ok && ok->is_bool() && ok->get_bool().value_unsafe()) f.mfa_step_succeeded = true;
     }
   }
-  if (!path_text(r, "mfaDetail.authMethod").empty()) f.mfa_step_succeeded = true;
+  if (!path_text(r, paths().mfa_detail_auth_method).empty()) f.mfa_step_succeeded = true;
   f.client_app = text(r, "clientAppUsed");
-  f.device_compliant = path_bool(r, "deviceDetail.isCompliant");
-  f.device_managed = path_bool(r, "deviceDetail.isManaged");
+  f.device_compliant = path_bool(r, paths().device_detail_is_compliant);
+  f.device_managed = path_bool(r, paths().device_detail_is_managed);
   f.risk_during = text(r, "riskLevelDuringSignIn");
   f.risk_aggregated = text(r, "riskLevelAggregated");
   f.app_name = text(r, "appDisplayName");
@@ -191,26 +220,26 @@ void pim_request_facts(element r, Facts& f) {
   f.success = !(json::iequals(f.status, "Denied") || json::iequals(f.status, "Failed") ||
                 json::iequals(f.status, "Canceled") || json::iequals(f.status, "Revoked"));
   f.principal_id = text(r, "principalId");
-  f.roles.push_back(RoleMention{text(r, "roleDefinitionId"), path_text(r, "roleDefinition.displayName")});
+  f.roles.push_back(RoleMention{text(r, "roleDefinitionId"), path_text(r, paths().role_definition_display_name)});
   if (auto j = json::child(r, "justification")) {
     json::scalar_text(*j, f.justification);
     f.has_justification = true;
   } else {
     f.has_justification = true;  // a request without the field has no justification
   }
-  const std::string exp_type = path_text(r, "scheduleInfo.expiration.type");
+  const std::string exp_type = path_text(r, paths().schedule_info_expiration_type);
   f.no_expiration = json::iequals(exp_type, "noExpiration");
-  if (auto d = parse_iso_duration_ms(path_text(r, "scheduleInfo.expiration.duration"))) f.duration_ms = d;
-  const auto start = parse_time_ms(path_text(r, "scheduleInfo.startDateTime"));
-  const auto end = parse_time_ms(path_text(r, "scheduleInfo.expiration.endDateTime"));
+  if (auto d = parse_iso_duration_ms(path_text(r, paths().schedule_info_expiration_duration))) f.duration_ms = d;
+  const auto start = parse_time_ms(path_text(r, paths().schedule_info_start_date_time));
+  const auto end = parse_time_ms(path_text(r, paths().schedule_info_expiration_end_date_time));
   if (!f.duration_ms && start && end && *end > *start) f.duration_ms = *end - *start;
   PrincipalRef target;
   target.id = f.principal_id;
-  target.upn = path_text(r, "principal.userPrincipalName");
+  target.upn = path_text(r, paths().principal_user_principal_name);
   target.type = "User";
   f.targets.push_back(std::move(target));
-  f.actor.id = path_text(r, "createdBy.user.id");
-  if (f.actor.id.empty()) f.actor.id = path_text(r, "createdBy.application.id");
+  f.actor.id = path_text(r, paths().created_by_user_id);
+  if (f.actor.id.empty()) f.actor.id = path_text(r, paths().created_by_application_id);
   // Eligibility requests carry no `targetScheduleId` of an assignment... the odata type says it.
   f.eligible = json::icontains(text(r, "@odata.type"), "Eligibility") || json::icontains(text(r, "@odata.context"), "Eligibility");
 }
@@ -224,17 +253,17 @@ void arm_pim_facts(element r, Facts& f) {
   f.status = text(*p, "status");
   f.success = !(json::iequals(f.status, "Denied") || json::iequals(f.status, "Failed") || json::iequals(f.status, "Canceled"));
   f.principal_id = text(*p, "principalId");
-  f.roles.push_back(RoleMention{text(*p, "roleDefinitionId"), path_text(*p, "expandedProperties.roleDefinition.displayName")});
+  f.roles.push_back(RoleMention{text(*p, "roleDefinitionId"), path_text(*p, paths().expanded_properties_role_definition_display_name)});
   f.arm_scope = text(*p, "scope");
   f.scope_level = scope_level_of(f.arm_scope);
   if (auto j = json::child(*p, "justification")) json::scalar_text(*j, f.justification);
   f.has_justification = true;
-  f.no_expiration = json::iequals(path_text(*p, "scheduleInfo.expiration.type"), "NoExpiration");
-  if (auto d = parse_iso_duration_ms(path_text(*p, "scheduleInfo.expiration.duration"))) f.duration_ms = d;
+  f.no_expiration = json::iequals(path_text(*p, paths().schedule_info_expiration_type), "NoExpiration");
+  if (auto d = parse_iso_duration_ms(path_text(*p, paths().schedule_info_expiration_duration))) f.duration_ms = d;
   PrincipalRef target;
   target.id = f.principal_id;
-  target.upn = path_text(*p, "expandedProperties.principal.email");
-  target.name = path_text(*p, "expandedProperties.principal.displayName");
+  target.upn = path_text(*p, paths().expanded_properties_principal_email);
+  target.name = path_text(*p, paths().expanded_properties_principal_display_name);
   target.type = text(*p, "principalType");
   f.targets.push_back(std::move(target));
   f.actor.id = text(*p, "requestorId");
@@ -279,17 +308,17 @@ void role_assignment_body(element body, Facts& f) {
 
 void activity_rest_facts(element r, Facts& f, simdjson::dom::parser& parser) {
   f.family = Facts::Family::activity;
-  f.operation = path_text(r, "operationName.value");
+  f.operation = path_text(r, paths().operation_name_value);
   if (f.operation.empty()) f.operation = text(r, "operationName");
-  f.category = path_text(r, "category.value");
-  f.status = path_text(r, "status.value");
+  f.category = path_text(r, paths().category_value);
+  f.status = path_text(r, paths().status_value);
   f.success = activity_succeeded(f.status);
   f.in_progress = activity_in_progress(f.status);
   f.caller = text(r, "caller");
   f.actor.upn = f.caller.find('@') != std::string::npos ? f.caller : "";
   f.actor.id = f.caller.find('@') == std::string::npos ? f.caller : "";
   if (auto claims = json::child(r, "claims")) activity_common(*claims, f);
-  f.arm_scope = path_text(r, "authorization.scope");
+  f.arm_scope = path_text(r, paths().authorization_scope);
   if (auto props = json::child(r, "properties")) {
     for (std::string_view key : {"requestbody", "responseBody"})
       if (auto body = embedded(*props, key, parser)) role_assignment_body(*body, f);
@@ -347,8 +376,7 @@ Facts extract_facts(SourceKind kind, simdjson::dom::element r) {
     case SourceKind::unknown: break;
   }
   // The record's activity time (never the envelope's processing time when the activity time exists).
-  for (std::string_view p : {"activityDateTime", "createdDateTime", "eventTimestamp", "properties.activityDateTime",
-                             "properties.createdDateTime", "properties.createdOn", "startDateTime", "time"}) {
+  for (const auto& p : paths().time) {
     const std::string t = path_text(r, p);
     if (auto ms = t.empty() ? std::nullopt : parse_time_ms(t)) {
       f.time_ms = ms;

@@ -58,11 +58,13 @@ inline std::string actor_label(const Facts& f) {
 inline bool is_sign_in(const Facts& f) { return f.family == Facts::Family::sign_in; }
 
 // Sign-in by a principal on the roster (or a break-glass account, which is privileged by design).
-inline bool privileged_sign_in(const RuleContext& c) {
-  if (!is_sign_in(c.facts)) return false;
-  return c.roster.contains(c.facts.user_upn) || c.roster.contains(c.facts.user_id) ||
-         c.settings.break_glass.count(lower(c.facts.user_upn)) || c.settings.break_glass.count(lower(c.facts.user_id));
+// The enricher computes it once per event into RuleContext::privileged_sign_in.
+inline bool compute_privileged_sign_in(const Facts& f, const EnrichmentSettings& s, const Roster& roster) {
+  if (!is_sign_in(f)) return false;
+  return roster.contains(f.user_upn) || roster.contains(f.user_id) || s.break_glass.count(lower(f.user_upn)) ||
+         s.break_glass.count(lower(f.user_id));
 }
+inline bool privileged_sign_in(const RuleContext& c) { return c.privileged_sign_in; }
 
 inline bool is_guest_or_external(const PrincipalRef& p, const EnrichmentSettings& s) {
   if (icontains(p.upn, "#EXT#") || iequals(p.user_type, "Guest")) return true;
