@@ -281,7 +281,18 @@ class MapperImpl final : public Mapper {
     if (!first) out += ',';
     out += node.prefix;
     if (node.rule >= 0) {
-      Value v = m.ecs[static_cast<std::size_t>(node.rule)].evaluate(ctx);
+      const auto& rule = m.ecs[static_cast<std::size_t>(node.rule)];
+      if (rule.plain) {
+        if (const auto written = rule.append_json(ctx, out)) {
+          if (!*written) {
+            out.resize(mark);
+            return false;
+          }
+          first = false;
+          return true;
+        }
+      }
+      Value v = rule.evaluate(ctx);
       if (v.empty()) {
         out.resize(mark);
         return false;

@@ -262,6 +262,14 @@ class Expr {
 
   Value eval(const EvalContext& ctx) const;
 
+  bool plain() const noexcept {
+    return src == Src::from && !has_lookup && !fallback && !multiply &&
+           (conversion == Conversion::none || conversion == Conversion::ip || conversion == Conversion::json ||
+            conversion == Conversion::elastic || conversion == Conversion::snake);
+  }
+  enum class Written { value, nothing, unsupported };
+  Written append_plain_json(const EvalContext& ctx, std::string& out) const;
+
  private:
   Value raw(const EvalContext& ctx) const;
   Value convert(Value v, const EvalContext& ctx, std::optional<element> source) const;
@@ -570,6 +578,76 @@ Value Expr::eval(const EvalContext& ctx) const {
   return v;
 }
 
+Expr::Written Expr::append_plain_json(const EvalContext& ctx, std::string& out) const {
+  for (const auto& c : when)
+    if (!condition_holds(c, ctx)) return Written::nothing;
+  // Like raw(): the first path with a non-empty value decides.
+  for (const auto& p : paths) {
+    const auto e = find_path(p, ctx);
+    if (!e) continue;
+    const auto type = e->type();
+    const std::size_t mark = out.size();
+    if (conversion == Conversion::json || conversion == Conversion::elastic || conversion == Conversion::snake) {
+      if (conversion == Conversion::json) json::append_json(out, *e);
+      else write_elastic(out, *e, conversion == Conversion::elastic);
+      const std::string_view written(out.data() + mark, out.size() - mark);
+      if (written.empty() || written == "null" || written == "{}" || written == "[]") {  // Value::empty()
+        out.resize(mark);
+        continue;
+      }
+      return Written::value;
+    }
+    if (type == simdjson::dom::element_type::STRING) {
+      const std::string_view sv = e->get_string().value_unsafe();
+      if (sv.empty()) continue;
+      if (conversion == Conversion::ip && !valid_ip(std::string(sv))) return Written::nothing;
+      encoding::append_json_string(out, sv);
+      return Written::value;
+    }
+    if (conversion == Conversion::ip) return Written::unsupported;
+    char digits[24];
+    switch (type) {
+      case simdjson::dom::element_type::INT64: {
+        auto r = std::to_chars(digits, digits + sizeof digits, e->get_int64().value_unsafe());
+        out.append(digits, r.ptr);
+        return Written::value;
+      }
+      case simdjson::dom::element_type::UINT64: {  // as from_element(): a signed integer
+        auto r = std::to_chars(digits, digits + sizeof digits, static_cast<std::int64_t>(e->get_uint64().value_unsafe()));
+        out.append(digits, r.ptr);
+        return Written::value;
+      }
+      case simdjson::dom::element_type::BOOL:
+        out += e->get_bool().value_unsafe() ? "true" : "false";
+        return Written::value;
+      case simdjson::dom::element_type::NULL_VALUE: continue;
+      case simdjson::dom::element_type::OBJECT:
+      case simdjson::dom::element_type::ARRAY: {
+        json::append_json(out, *e);
+        const std::string_view written(out.data() + mark, out.size() - mark);
+        if (written == "{}" || written == "[]") {
+          out.resize(mark);
+          continue;
+        }
+        return Written::value;
+      }
+      default: return Written::unsupported;  // doubles: formatted by Value
+    }
+  }
+  return Written::nothing;
+}
+
+std::optional<bool> Rule::append_json(const EvalContext& ctx, std::string& out) const {
+  for (const auto& a : alternatives) {
+    switch (a->append_plain_json(ctx, out)) {
+      case Expr::Written::value: return true;
+      case Expr::Written::nothing: continue;
+      case Expr::Written::unsupported: return std::nullopt;
+    }
+  }
+  return false;
+}
+
 Value Rule::evaluate(const EvalContext& ctx) const {
   for (const auto& a : alternatives) {
     Value v = a->eval(ctx);
@@ -844,6 +922,7 @@ struct Compiler {
       if (n.IsMap() && n["label"]) r.label = n["label"].Scalar();
       r.alternatives.push_back(std::move(e));
     }
+    r.plain = std::all_of(r.alternatives.begin(), r.alternatives.end(), [](const ExprPtr& e) { return e->plain(); });
     return r;
   }
 };

@@ -75,7 +75,14 @@ struct Rule {
   std::vector<ExprPtr> alternatives;
   std::string label;  // CEF csN/cnN label
   Location where;
+  // Every alternative copies from record paths as they are (no lookup, default, multiply, and a
+  // type of none / ip / json / elastic / snake): append_json() can write it straight from the record.
+  bool plain = false;
   Value evaluate(const EvalContext& ctx) const;
+  // For plain rules: appends the value as JSON exactly as evaluate() + JSON encoding would, without
+  // building a Value. true: written; false: no value (nothing appended); nullopt: a case it leaves
+  // to evaluate() (a double, a non-string under `ip`), nothing appended.
+  std::optional<bool> append_json(const EvalContext& ctx, std::string& out) const;
 };
 
 struct KindMapping {
