@@ -113,25 +113,6 @@ struct EcsPlan {
   }
 };
 
-void append_value_json(std::string& out, const Value& v) {
-  switch (v.kind) {
-    case Value::Kind::string: encoding::append_json_string(out, v.s); break;
-    case Value::Kind::integer: out += std::to_string(v.i); break;
-    case Value::Kind::real: out += fmt::format("{}", v.d); break;
-    case Value::Kind::boolean: out += v.b ? "true" : "false"; break;
-    case Value::Kind::json: out += v.s; break;
-    case Value::Kind::list:
-      out += '[';
-      for (std::size_t i = 0; i < v.list.size(); ++i) {
-        if (i > 0) out += ',';
-        encoding::append_json_string(out, v.list[i]);
-      }
-      out += ']';
-      break;
-    case Value::Kind::none: out += "null"; break;
-  }
-}
-
 class MapperImpl final : public Mapper {
  public:
   MapperImpl(mapping::MappingSet set, std::unique_ptr<Enricher> enricher, std::string host)
@@ -297,7 +278,7 @@ class MapperImpl final : public Mapper {
         out.resize(mark);
         return false;
       }
-      append_value_json(out, v);
+      mapping::append_value_json(out, v);
       first = false;
       return true;
     }

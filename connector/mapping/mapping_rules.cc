@@ -17,6 +17,25 @@ namespace siem::mapping {
 
 using json::element;
 
+void append_value_json(std::string& out, const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::string: encoding::append_json_string(out, v.s); break;
+    case Value::Kind::integer: out += std::to_string(v.i); break;
+    case Value::Kind::real: out += fmt::format("{}", v.d); break;
+    case Value::Kind::boolean: out += v.b ? "true" : "false"; break;
+    case Value::Kind::json: out += v.s; break;
+    case Value::Kind::list:
+      out += '[';
+      for (std::size_t i = 0; i < v.list.size(); ++i) {
+        if (i > 0) out += ',';
+        encoding::append_json_string(out, v.list[i]);
+      }
+      out += ']';
+      break;
+    case Value::Kind::none: out += "null"; break;
+  }
+}
+
 // ---------------------------------------------------------------- PathCache
 
 void PathCache::resolve(const KindMapping& m, element record) {
@@ -263,7 +282,9 @@ class Expr {
   Value eval(const EvalContext& ctx) const;
 
   bool plain() const noexcept {
-    return src == Src::from && !has_lookup && !fallback && !multiply &&
+    if (has_lookup || fallback || multiply) return false;
+    if (src == Src::value || src == Src::virt) return conversion == Conversion::none;
+    return src == Src::from &&
            (conversion == Conversion::none || conversion == Conversion::ip || conversion == Conversion::json ||
             conversion == Conversion::elastic || conversion == Conversion::snake);
   }
@@ -581,6 +602,31 @@ Value Expr::eval(const EvalContext& ctx) const {
 Expr::Written Expr::append_plain_json(const EvalContext& ctx, std::string& out) const {
   for (const auto& c : when)
     if (!condition_holds(c, ctx)) return Written::nothing;
+  if (src == Src::value) {
+    if (constant.empty()) return Written::nothing;
+    append_value_json(out, constant);
+    return Written::value;
+  }
+  if (src == Src::virt) {
+    const std::string* text = nullptr;  // the string-valued variables, without a copy
+    switch (var) {
+      case Var::time: text = ctx.time_text; break;
+      case Var::now: text = ctx.now_text; break;
+      case Var::id: text = ctx.id; break;
+      case Var::tenant: text = ctx.tenant; break;
+      case Var::host: text = ctx.host; break;
+      default: break;
+    }
+    if (text) {
+      if (text->empty()) return Written::nothing;
+      encoding::append_json_string(out, *text);
+      return Written::value;
+    }
+    const Value v = virtual_value(var, ctx);
+    if (v.empty()) return Written::nothing;
+    append_value_json(out, v);
+    return Written::value;
+  }
   // Like raw(): the first path with a non-empty value decides.
   for (const auto& p : paths) {
     const auto e = find_path(p, ctx);

@@ -66,6 +66,9 @@ struct EvalContext {
   int severity = 0;  // effective severity: max(mapping base severity, detections)
 };
 
+// A value as JSON: strings quoted, lists as arrays of strings, Kind::json as is, none as null.
+void append_value_json(std::string& out, const Value& v);
+
 class Expr;
 using ExprPtr = std::shared_ptr<const Expr>;
 
@@ -76,7 +79,8 @@ struct Rule {
   std::string label;  // CEF csN/cnN label
   Location where;
   // Every alternative copies from record paths as they are (no lookup, default, multiply, and a
-  // type of none / ip / json / elastic / snake): append_json() can write it straight from the record.
+  // type of none / ip / json / elastic / snake), or is a constant or a $variable without a type:
+  // append_json() can write it straight into the document.
   bool plain = false;
   Value evaluate(const EvalContext& ctx) const;
   // For plain rules: appends the value as JSON exactly as evaluate() + JSON encoding would, without
