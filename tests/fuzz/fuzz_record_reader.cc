@@ -7,7 +7,8 @@
 //   - split() consumes everything in Tail::complete mode and never more than the input otherwise;
 //     every record and error it reports lies inside the input, on the line it claims;
 //   - every mapped record yields one ECS line that is a valid JSON object (strict UTF-8) and one
-//     CEF line that parses under the strict CEF parser, with externalId equal to the event id.
+//     CEF line that parses under the strict CEF parser, with externalId equal to the event id (after
+//     the encoder's documented control-character substitution).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -84,7 +85,11 @@ void check_mapped(const siem::MappedEvent& ev, FormatSet formats) {
     std::string error;
     auto cef = siem::parse_cef_strict(ev.cef, &error);
     if (!cef) violation(("CEF line rejected by the strict parser: " + error).c_str(), ev.cef);
-    if (ev.id.size() <= 4096 && cef->get("externalId") != ev.id)
+    // The encoder's documented substitution: control characters other than CR/LF become a space.
+    std::string id = ev.id;
+    for (auto& c : id)
+      if ((static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\r') || c == 0x7F) c = ' ';
+    if (ev.id.size() <= 4096 && cef->get("externalId") != id)
       violation(("CEF externalId differs from the event id " + ev.id).c_str(), ev.cef);
     if (cef->severity != ev.severity) violation("CEF severity differs from the event severity", ev.cef);
   }
