@@ -36,16 +36,27 @@ struct FactPaths {
   const json::Path schedule_info_start_date_time{"scheduleInfo.startDateTime"};
   const json::Path status_error_code{"status.errorCode"};
   const json::Path status_value{"status.value"};
-  // The record's activity time, in order of preference.
+  // The record's activity time, in order of preference, resolved together in one pass.
   const std::vector<json::Path> time{
       json::Path("activityDateTime"),           json::Path("createdDateTime"),
       json::Path("eventTimestamp"),             json::Path("properties.activityDateTime"),
       json::Path("properties.createdDateTime"), json::Path("properties.createdOn"),
       json::Path("startDateTime"),              json::Path("time")};
+  json::PathSet time_set;
+  FactPaths() {
+    for (std::size_t i = 0; i < time.size(); ++i) time_set.add(time[i], static_cast<int>(i));
+  }
 };
 const FactPaths& paths() {
   static const FactPaths p;
   return p;
+}
+
+// Many keys of one object: index it once (json::Fields) instead of scanning it per key.
+std::string text(const json::Fields& o, std::string_view key) {
+  std::string s;
+  if (auto c = o.get(key)) json::scalar_text(*c, s);
+  return s;
 }
 
 std::string path_text(element e, const json::Path& p) { return json::text_at(e, p).value_or(""); }
@@ -98,13 +109,14 @@ bool activity_succeeded(std::string_view s) {
 }
 
 void audit_facts(element r, Facts& f) {
+  const json::Fields R(r);
   f.family = Facts::Family::audit;
-  f.operation = text(r, "activityDisplayName");
-  f.category = text(r, "category");
-  f.logged_by_service = text(r, "loggedByService");
-  const std::string result = text(r, "result");
+  f.operation = text(R, "activityDisplayName");
+  f.category = text(R, "category");
+  f.logged_by_service = text(R, "loggedByService");
+  const std::string result = text(R, "result");
   f.success = result.empty() || json::iequals(result, "success") || result == "0";
-  if (auto by = json::child(r, "initiatedBy")) {
+  if (auto by = R.get("initiatedBy")) {
     if (auto u = json::child(*by, "user"); u && u->is_object()) {
       f.actor.id = text(*u, "id");
       f.actor.upn = text(*u, "userPrincipalName");
@@ -117,7 +129,7 @@ void audit_facts(element r, Facts& f) {
       if (f.actor.id.empty()) f.actor.id = text(*a, "servicePrincipalId");
     }
   }
-  if (auto details = json::child(r, "additionalDetails"); details && details->is_array()) {
+  if (auto details = R.get("additionalDetails"); details && details->is_array()) {
     for (element d : json::as_array(*details)) {
       f.details.emplace_back(text(d, "key"), text(d, "value"));
       const auto& [k, v] = f.details.back();
@@ -137,7 +149,7 @@ void audit_facts(element r, Facts& f) {
     }
     if (start && end && *end > *start) f.duration_ms = *end - *start;
   }
-  if (auto targets = json::child(r, "targetResources"); targets && targets->is_array()) {
+  if (auto targets = R.get("targetResources"); targets && targets->is_array()) {
     for (element t : json::as_array(*targets)) {
       const std::string type = text(t, "type");
       const std::string name = text(t, "displayName");
@@ -173,24 +185,25 @@ void audit_facts(element r, Facts& f) {
   }
   // PIM audit records carry the justification in resultReason.
   if (!f.has_justification && json::iequals(f.logged_by_service, "PIM") && json::icontains(f.operation, "activation")) {
-    f.justification = text(r, "resultReason");
+    f.justification = text(R, "resultReason");
     f.has_justification = true;
   }
 }
 
 void sign_in_facts(element r, Facts& f) {
+  const json::Fields R(r);
   f.family = Facts::Family::sign_in;
   f.operation = "Sign-in activity";
-  f.user_upn = text(r, "userPrincipalName");
-  f.user_id = text(r, "userId");
-  f.user_type = text(r, "userType");
+  f.user_upn = text(R, "userPrincipalName");
+  f.user_id = text(R, "userId");
+  f.user_type = text(R, "userType");
   f.actor.upn = f.user_upn;
   f.actor.id = f.user_id;
   const std::string code = path_text(r, paths().status_error_code);
   f.error_code = code.empty() ? 0 : std::strtoll(code.c_str(), nullptr, 10);
   f.success = f.error_code == 0;
-  f.auth_requirement = text(r, "authenticationRequirement");
-  if (auto steps = json::child(r, "authenticationDetails"); steps && steps->is_array()) {
+  f.auth_requirement = text(R, "authenticationRequirement");
+  if (auto steps = R.get("authenticationDetails"); steps && steps->is_array()) {
     for (element s : json::as_array(*steps)) {
       const std::string req = text(s, "authenticationStepRequirement");
       const auto ok = json::child(s, "succeeded");
@@ -198,14 +211,14 @@ void sign_in_facts(element r, Facts& f) {
     }
   }
   if (!path_text(r, paths().mfa_detail_auth_method).empty()) f.mfa_step_succeeded = true;
-  f.client_app = text(r, "clientAppUsed");
+  f.client_app = text(R, "clientAppUsed");
   f.device_compliant = path_bool(r, paths().device_detail_is_compliant);
   f.device_managed = path_bool(r, paths().device_detail_is_managed);
-  f.risk_during = text(r, "riskLevelDuringSignIn");
-  f.risk_aggregated = text(r, "riskLevelAggregated");
-  f.app_name = text(r, "appDisplayName");
-  f.app_id = text(r, "appId");
-  if (auto types = json::child(r, "signInEventTypes"); types && types->is_array()) {
+  f.risk_during = text(R, "riskLevelDuringSignIn");
+  f.risk_aggregated = text(R, "riskLevelAggregated");
+  f.app_name = text(R, "appDisplayName");
+  f.app_id = text(R, "appId");
+  if (auto types = R.get("signInEventTypes"); types && types->is_array()) {
     std::string s;
     for (element t : json::as_array(*types))
       if (json::scalar_text(t, s)) f.sign_in_event_types.push_back(s);
@@ -213,15 +226,16 @@ void sign_in_facts(element r, Facts& f) {
 }
 
 void pim_request_facts(element r, Facts& f) {
+  const json::Fields R(r);
   f.family = Facts::Family::pim_request;
-  f.pim_action = text(r, "action");
+  f.pim_action = text(R, "action");
   f.operation = f.pim_action;
-  f.status = text(r, "status");
+  f.status = text(R, "status");
   f.success = !(json::iequals(f.status, "Denied") || json::iequals(f.status, "Failed") ||
                 json::iequals(f.status, "Canceled") || json::iequals(f.status, "Revoked"));
-  f.principal_id = text(r, "principalId");
-  f.roles.push_back(RoleMention{text(r, "roleDefinitionId"), path_text(r, paths().role_definition_display_name)});
-  if (auto j = json::child(r, "justification")) {
+  f.principal_id = text(R, "principalId");
+  f.roles.push_back(RoleMention{text(R, "roleDefinitionId"), path_text(r, paths().role_definition_display_name)});
+  if (auto j = R.get("justification")) {
     json::scalar_text(*j, f.justification);
     f.has_justification = true;
   } else {
@@ -241,7 +255,7 @@ void pim_request_facts(element r, Facts& f) {
   f.actor.id = path_text(r, paths().created_by_user_id);
   if (f.actor.id.empty()) f.actor.id = path_text(r, paths().created_by_application_id);
   // Eligibility requests carry no `targetScheduleId` of an assignment... the odata type says it.
-  f.eligible = json::icontains(text(r, "@odata.type"), "Eligibility") || json::icontains(text(r, "@odata.context"), "Eligibility");
+  f.eligible = json::icontains(text(R, "@odata.type"), "Eligibility") || json::icontains(text(R, "@odata.context"), "Eligibility");
 }
 
 void arm_pim_facts(element r, Facts& f) {
@@ -376,8 +390,12 @@ Facts extract_facts(SourceKind kind, simdjson::dom::element r) {
     case SourceKind::unknown: break;
   }
   // The record's activity time (never the envelope's processing time when the activity time exists).
-  for (const auto& p : paths().time) {
-    const std::string t = path_text(r, p);
+  thread_local std::vector<json::PathSet::Result> found;
+  found.resize(paths().time.size());
+  paths().time_set.resolve(r, found, 1);
+  for (const auto& hit : found) {
+    std::string t;
+    if (!hit.found || !json::scalar_text(hit.value, t)) continue;
     if (auto ms = t.empty() ? std::nullopt : parse_time_ms(t)) {
       f.time_ms = ms;
       break;

@@ -52,6 +52,27 @@ std::optional<element> child(element obj, std::string_view key) {
   return folded;
 }
 
+Fields::Fields(element obj) {
+  simdjson::dom::object o;
+  if (obj.get_object().get(o) != simdjson::SUCCESS) return;
+  entries_.reserve(o.size());
+  for (auto field : o) entries_.push_back(Entry{field.key, field.value});
+  std::stable_sort(entries_.begin(), entries_.end(),
+                   [](const Entry& a, const Entry& b) { return a.key.size() < b.key.size(); });
+}
+
+std::optional<element> Fields::get(std::string_view key) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), key.size(),
+                             [](const Entry& e, std::size_t len) { return e.key.size() < len; });
+  std::optional<element> exact, folded;
+  for (; it != entries_.end() && it->key.size() == key.size(); ++it) {
+    if (it->key == key) exact = it->value;  // document order: the last duplicate wins
+    else if (!exact && iequals(it->key, key)) folded = it->value;
+  }
+  if (exact) return exact;
+  return folded;
+}
+
 std::optional<element> at(element arr, std::size_t index) {
   simdjson::dom::array a;
   if (arr.get_array().get(a) != simdjson::SUCCESS) return std::nullopt;

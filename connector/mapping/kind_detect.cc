@@ -7,10 +7,11 @@ namespace siem {
 namespace {
 
 bool has(simdjson::dom::element e, std::string_view key) { return json::child(e, key).has_value(); }
+bool has(const json::Fields& o, std::string_view key) { return o.has(key); }
 
-std::string text(simdjson::dom::element e, std::string_view key) {
+std::string text(const json::Fields& o, std::string_view key) {
   std::string s;
-  if (auto c = json::child(e, key)) json::scalar_text(*c, s);
+  if (auto c = o.get(key)) json::scalar_text(*c, s);
   return s;
 }
 
@@ -23,12 +24,13 @@ bool is_activity_category(std::string_view c) {
 
 }  // namespace
 
-SourceKind detect_kind(simdjson::dom::element r) {
-  if (!r.is_object()) return SourceKind::unknown;
+SourceKind detect_kind(simdjson::dom::element record) {
+  if (!record.is_object()) return SourceKind::unknown;
+  const json::Fields r(record);  // a dozen keys of the same object: index it once
 
   // Diagnostic-settings (Event Hubs / storage) records: category + properties + envelope fields.
   const std::string category = text(r, "category");
-  auto props = json::child(r, "properties");
+  auto props = r.get("properties");
   const bool envelope = has(r, "time") && (has(r, "resourceId") || has(r, "operationName"));
   if (!category.empty() && ((props && props->is_object()) || envelope) &&
       (has(r, "time") || has(r, "resourceId") || has(r, "operationName"))) {
