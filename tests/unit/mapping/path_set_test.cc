@@ -98,3 +98,26 @@ TEST(PathSet, AStaleResultIsResetOnTheNextRecord) {
 
 }  // namespace
 }  // namespace siem::json
+
+namespace siem::json {
+namespace {
+
+TEST(Fields, AnswersLikeChildForEveryKey) {
+  simdjson::dom::parser parser;
+  element root;
+  ASSERT_EQ(parser.parse(std::string(kRecord)).get(root), simdjson::SUCCESS);
+  const Fields fields(root);
+  for (std::string_view key : {"id", "ID", "Id", "level", "Level", "LEVEL", "level2", "properties", "PROPERTIES",
+                               "Properties", "odd", "arr", "missing", "", "i"}) {
+    SCOPED_TRACE(std::string(key));
+    EXPECT_EQ(describe(fields.get(key)), describe(child(root, key)));
+  }
+  const Fields odd(*child(root, "odd"));
+  EXPECT_EQ(describe(odd.get("A")), "3");  // exact, last duplicate
+  EXPECT_EQ(describe(odd.get("a")), "1");
+  const Fields not_an_object(*child(root, "arr"));
+  EXPECT_FALSE(not_an_object.get("0").has_value());
+}
+
+}  // namespace
+}  // namespace siem::json
