@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -98,6 +99,14 @@ class PullSource final : public Source {
 
   SourceBatch poll(std::stop_token stop) override {
     SourceBatch batch;
+    // Every stream has read up to "now" (as of its window's start) since the last report: say so.
+    // `run --once` ends here even when reading takes longer than poll_interval (a tight rate
+    // limit, a slow tenant), where "no stream is due" would never happen.
+    if (!streams_.empty() && std::all_of(streams_.begin(), streams_.end(), [](const StreamState& st) { return st.fresh && !st.url; })) {
+      for (auto& st : streams_) st.fresh = false;
+      batch.caught_up = true;
+      return batch;
+    }
     if (idle_last_poll_) {
       sleep_for(s_.poll_interval, stop);
       if (stop.stop_requested()) return batch;
@@ -109,7 +118,9 @@ class PullSource final : public Source {
       if (!st.url) {
         if (now_steady < st.next_due) continue;
         const auto interval = is_roster(st.poller.spec()) ? s_.roster_interval : s_.poll_interval;
-        st.url = st.poller.begin(sources::to_micros(std::chrono::system_clock::now()));
+        const Micros now_us = sources::to_micros(std::chrono::system_clock::now());
+        st.url = st.poller.begin(now_us);
+        st.began_at = now_us;
         st.next_due = now_steady + interval;
         if (!st.url) continue;
         st.pages = 0;
@@ -133,6 +144,8 @@ class PullSource final : public Source {
     StreamPoller poller;
     std::optional<std::string> url;  // next page of the window in progress
     std::chrono::steady_clock::time_point next_due{};
+    Micros began_at = 0;  // wall clock when the window in progress was started
+    bool fresh = false;   // completed a window up to its start time since the last caught_up report
     int pages = 0;
   };
 
@@ -168,14 +181,15 @@ class PullSource final : public Source {
     completed_[spec.name] = st.poller.completed();
     batch.checkpoint = sources::encode_checkpoint(completed_);
     // A window cut short by max_window (backfill, or a first run reading initial_lookback) is
-    // followed at once by the next one: the stream is caught up only when its window reached
-    // now - safety_lag (within one poll interval).
-    const Micros behind =
-        sources::to_micros(std::chrono::system_clock::now()) - s_.window.safety_lag - st.poller.window().end;
-    if (spec.windowed() && behind > static_cast<Micros>(s_.poll_interval.count()) * 1000) {
+    // followed at once by the next one; a window that reached now - safety_lag (as of its start)
+    // means the stream is caught up until the next poll_interval.
+    const Micros reachable = (st.began_at - s_.window.safety_lag) / sources::kSecond * sources::kSecond;
+    if (!spec.windowed() || st.poller.window().end >= reachable) {
+      st.fresh = true;
+    } else {
       st.next_due = std::chrono::steady_clock::now();
-      spdlog::info("source {}: stream {} backfilled up to {} ({} s behind)", name_, spec.name,
-                   sources::format_time(st.poller.window().end), behind / sources::kSecond);
+      spdlog::info("source {}: stream {} backfilled up to {} ({} s to go)", name_, spec.name,
+                   sources::format_time(st.poller.window().end), (reachable - st.poller.window().end) / sources::kSecond);
     }
   }
 

@@ -1,0 +1,185 @@
+// The pull sources end to end: the real `siem-connector run --once` binary against the Graph/ARM
+// emulator over HTTPS on 127.0.0.1 (test CA made at test time), file sink in raw format, asserting
+// by record id (Graph `id`, Activity Log `eventDataId`):
+//   * every record of every source type exactly once across pages, a 429 with Retry-After and a
+//     503; a second run delivers nothing; late records inside the lookback window (one with a time
+//     equal to the newest sign-in already delivered, the case the widely used add-on loses) are
+//     delivered by the third run and nothing else is repeated;
+//   * a usgov sign-in query (v1.0, no beta event-type filter) works;
+//   * wrong secret, expired secret, wrong tenant, TLS name mismatch and untrusted CA: one error
+//     naming the source and the cause, non-zero exit, and a handful of requests (no busy loop);
+// The reports budget is pull_rate_test.cc (label heavy).
+// The engine-level behaviour (window arithmetic, dedupe across restarts) is covered without the
+// binary by pull_engine_emulator_test.cc.
+#include "tests/component/sources/pull_fixture.h"
+
+namespace siem::pulltest {
+namespace {
+
+TEST_F(PullRunOnce, EveryRecordOnceAcrossPagesThrottlingRunsAndLateRecords) {
+  start_emulator();
+  const std::string common = "page_size: 7\nrequests_per_10s: 1000";
+  write_config(source("audit", "graph_directory_audits", common) +
+               source("signins", "graph_sign_ins", common + "\nevent_types: [interactiveUser, nonInteractiveUser, servicePrincipal, managedIdentity]") +
+               source("pim", "graph_pim", common + "\nroster: false") +
+               source("activity", "azure_activity", common + "\nsubscriptions: [" + kSub + "]"));
+  // Throttling and an outage mid-paging: the second audit page gets a 429 with a fractional
+  // Retry-After, a sign-in page a 503.
+  server_->add_fault(httpd::Fault::with_status("/v1.0/auditLogs/directoryAudits", 429, 1, {{"Retry-After", "1.2"}},
+                                               R"({"error":{"code":"TooManyRequests","message":"Please retry again later."}})"));
+  server_->add_fault(httpd::Fault::with_status("/beta/auditLogs/signIns", 503, 1, {{"Retry-After", "1"}}, "{}"));
+
+  auto r1 = run();
+  ASSERT_EQ(r1.status, 0) << r1.err;
+  std::size_t lines1 = 0;
+  auto first = delivered(0, &lines1);
+  const auto expected = emulator_ids({"directoryAudits", "signIns", "roleAssignmentScheduleRequests", "roleEligibilityScheduleRequests",
+                                      "activity", "armRoleAssignmentScheduleRequests"});
+  ASSERT_GT(expected.size(), 90u);
+  EXPECT_EQ(first.size(), expected.size());
+  for (const auto& id : expected) EXPECT_EQ(first.count(id) ? first[id] : 0, 1) << "record " << id;
+  for (const auto& [id, n] : first) EXPECT_TRUE(expected.count(id)) << "unexpected record " << id;
+  // Paging really happened (several pages per stream) and both faults were served and retried.
+  auto audits = endpoint_stats("graph.directoryAudits");
+  EXPECT_GE(audits["count"].get<int>(), 7);
+  auto statuses = audits["statuses"];
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 429), 1);
+  auto signins = endpoint_stats("graph.signIns")["statuses"];
+  EXPECT_EQ(std::count(signins.begin(), signins.end(), 503), 1);
+  // Retry-After honoured: the request after the 429 arrived at least 1.2 s later.
+  for (std::size_t i = 0; i + 1 < statuses.size(); ++i)
+    if (statuses[i] == 429) {
+      EXPECT_GE(audits["received_ms"][i + 1].get<std::int64_t>() - audits["received_ms"][i].get<std::int64_t>(), 1200);
+    }
+
+  // Nothing new: the second run re-reads the lookback window of every time-ordered stream (in a
+  // later second than the first run's window end) and delivers nothing.
+  emu_->reset_stats();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto r2 = run();
+  ASSERT_EQ(r2.status, 0) << r2.err;
+  EXPECT_GE(endpoint_stats("graph.directoryAudits")["count"].get<int>(), 1);
+  EXPECT_GE(endpoint_stats("graph.signIns")["count"].get<int>(), 4);
+  EXPECT_GE(endpoint_stats("arm.activity")["count"].get<int>(), 1);
+  std::size_t lines2 = 0;
+  EXPECT_TRUE(delivered(lines1, &lines2).empty());
+  EXPECT_EQ(lines2, lines1);
+
+  // Late records appear inside the lookback window: an audit and an activity event 10 minutes
+  // old, and two interactive sign-ins stamped with the newest sign-in time already delivered and
+  // one second before it (checkpointing "newest seen" and querying after it would lose both).
+  std::set<std::string> late;
+  for (const char* c : {"directoryAudits", "activity"}) {
+    auto res = test::http_fetch("POST", url_ + "/_emulator/late",
+                                json{{"collection", c}, {"age_seconds", 600}}.dump(), {}, pki_->ca_pem());
+    ASSERT_EQ(res.status, 200) << res.body;
+    late.insert(json::parse(res.body)["id"].get<std::string>());
+  }
+  std::string newest;
+  json newest_rec;
+  for (const auto& s : emu_->records("signIns"))
+    if (s["signInEventTypes"][0] == "interactiveUser" && s["createdDateTime"].get<std::string>() > newest) {
+      newest = s["createdDateTime"].get<std::string>();
+      newest_rec = s;
+    }
+  ASSERT_FALSE(newest.empty());
+  for (int back : {0, 1}) {
+    json rec = newest_rec;
+    rec["id"] = "late-signin-" + std::to_string(back);
+    rec["createdDateTime"] = emulator::format_time(*emulator::parse_time_us(newest) - back * 1'000'000LL);
+    emu_->add_record("signIns", rec);
+    late.insert(rec["id"].get<std::string>());
+  }
+  // Windows end on whole seconds and a stream reads again only once now - safety_lag has moved
+  // past its checkpoint; make sure this run is not in the same second as the last one.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto r3 = run();
+  ASSERT_EQ(r3.status, 0) << r3.err;
+  auto third = delivered(lines2);
+  EXPECT_EQ(third.size(), late.size());
+  for (const auto& id : late) EXPECT_EQ(third.count(id) ? third[id] : 0, 1) << "late record " << id;
+  for (const auto& [id, n] : third) EXPECT_TRUE(late.count(id)) << "repeated " << id;
+}
+
+TEST_F(PullRunOnce, SovereignCloudSignInsUseTheV1Query) {
+  start_emulator();
+  // cloud: usgov with the roots pointed at the emulator: v1.0, interactive sign-ins only.
+  write_config(source("gov-signins", "graph_sign_ins", "page_size: 50", kTenant, "usgov"));
+  auto r = run();
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::set<std::string> expected;
+  for (const auto& s : emu_->records("signIns"))
+    if (s["signInEventTypes"][0] == "interactiveUser") expected.insert(s["id"].get<std::string>());
+  auto got = delivered(0);
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EQ(got.size(), expected.size());
+  for (const auto& id : expected) EXPECT_EQ(got.count(id) ? got[id] : 0, 1) << id;
+  auto targets = endpoint_stats("graph.signIns")["targets"];
+  ASSERT_FALSE(targets.empty());
+  for (const auto& t : targets) {
+    const std::string target = t.get<std::string>();
+    EXPECT_EQ(target.rfind("/v1.0/auditLogs/signIns?", 0), 0u) << target;
+    EXPECT_EQ(target.find("signInEventTypes"), std::string::npos) << target;
+  }
+  // And a beta event type is refused by validate for that cloud, naming the key.
+  write_config(source("gov-signins", "graph_sign_ins", "event_types: [interactiveUser, servicePrincipal]", kTenant, "usgov"));
+  auto v = run_binary({"validate", "-c", (dir_ / "config.yaml").string()}, dir_, std::chrono::seconds(30));
+  EXPECT_NE(v.status, 0);
+  EXPECT_NE(v.err.find("event_types"), std::string::npos) << v.err;
+  EXPECT_NE(v.err.find("usgov"), std::string::npos) << v.err;
+}
+
+struct FailureCase {
+  const char* name;
+  std::function<void(emulator::AppRegistration&)> app;  // how the emulator's app registration differs
+  const char* tenant;
+  bool wrong_name_cert;
+  bool other_ca;
+  std::vector<const char*> cause;  // every one must appear in the error line
+};
+
+void PrintTo(const FailureCase& c, std::ostream* os) { *os << c.name; }
+
+class PullFailures : public PullRunOnce, public ::testing::WithParamInterface<FailureCase> {};
+
+TEST_P(PullFailures, OneClearErrorNamingSourceAndCauseWithoutBusyRetry) {
+  const FailureCase& c = GetParam();
+  auto a = app();
+  if (c.app) c.app(a);
+  start_emulator(a, 0, c.wrong_name_cert);
+  write_config(source("entra-audit", "graph_directory_audits", "", c.tenant, "custom", c.other_ca ? pki_->other_ca_pem() : ""));
+  const auto started = std::chrono::steady_clock::now();
+  auto r = run(std::chrono::seconds(60));
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_NE(r.status, 0) << r.err;
+  EXPECT_NE(r.status, -1) << "the run did not end by itself: " << r.err;
+  EXPECT_LT(took, std::chrono::seconds(30)) << r.err;
+  auto errors = error_lines(r.err);
+  std::vector<std::string> naming;
+  for (const auto& line : errors)
+    if (line.find("entra-audit") != std::string::npos) naming.push_back(line);
+  ASSERT_EQ(naming.size(), 1u) << r.err;
+  std::printf("%s: %s\n", c.name, naming[0].c_str());  // what an operator sees, in the test log
+  for (const char* cause : c.cause) EXPECT_NE(naming[0].find(cause), std::string::npos) << "missing '" << cause << "' in: " << naming[0];
+  EXPECT_EQ(r.err.find(kSecret), std::string::npos) << "secret logged";
+  // No busy loop: the token endpoint (or the TLS listener) saw only a handful of attempts, and
+  // Graph was never called without a token.
+  EXPECT_LE(endpoint_stats("token")["count"].get<int>(), 2);
+  EXPECT_EQ(endpoint_stats("graph.directoryAudits")["count"].get<int>(), 0);
+  EXPECT_LE(server_->connections_accepted(), 3u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Causes, PullFailures,
+    ::testing::Values(
+        FailureCase{"WrongSecret", [](emulator::AppRegistration& a) { a.client_secret = "another-secret"; }, kTenant, false, false,
+                    {"AADSTS7000215"}},
+        FailureCase{"ExpiredSecret", [](emulator::AppRegistration& a) { a.secret_expired = true; }, kTenant, false, false,
+                    {"AADSTS7000222", "expired"}},
+        FailureCase{"WrongTenant", nullptr, "99999999-9999-9999-9999-999999999999", false, false, {"AADSTS90002", "tenant"}},
+        FailureCase{"TlsNameMismatch", nullptr, kTenant, true, false, {"certificate"}},
+        FailureCase{"UntrustedCa", nullptr, kTenant, false, true, {"certificate"}}),
+    [](const ::testing::TestParamInfo<FailureCase>& param_info) { return std::string(param_info.param.name); });
+
+}  // namespace
+}  // namespace siem::pulltest
