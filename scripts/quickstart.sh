@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds siem-connector and runs the main job once on the bundled quickstart configuration:
-# realistic Entra ID / Azure privileged-access activity, mapped to CEF on the terminal and to ECS
-# in build/quickstart/events.ecs.ndjson, then a summary (events per source, detection and sink).
-# When config/quickstart.yaml pulls from the bundled Graph/ARM emulator, the emulator is started
-# on 127.0.0.1 first and stopped on exit.
+# Builds siem-connector and the Graph/ARM emulator, starts the emulator on 127.0.0.1 (HTTPS, with a
+# CA generated into build/quickstart/pki, seeded with the privileged-access scenario of
+# config/quickstart-data), and runs the main job once on config/quickstart.yaml: it pulls directory
+# audits, every sign-in type, PIM requests and roster, and the Azure Activity Log from the emulator,
+# prints CEF to the terminal, writes ECS to build/quickstart/events.ecs.ndjson, and ends with a
+# summary (events per source, detection and sink). The emulator is stopped on exit. Every run
+# starts from an empty build/quickstart (checkpoints included), so a second run shows the same.
 #   SIEM_JOBS=N                  build parallelism (default 2)
 #   SIEM_QUICKSTART_TIMEOUT=S    upper bound for the run in seconds (default 300)
 set -euo pipefail
@@ -36,8 +38,18 @@ if grep -q 'SIEM_EMULATOR_URL\|siem-emulator' config/quickstart.yaml; then
     echo "quickstart: config/quickstart.yaml needs build/siem-emulator, which was not built" >&2
     exit 1
   fi
+  # A fresh client secret per run; the connector reads it from SIEM_EMULATOR_SECRET.
+  SIEM_EMULATOR_SECRET="qs-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+  export SIEM_EMULATOR_SECRET
   build/siem-emulator --listen 127.0.0.1:0 --port-file build/quickstart/emulator.port \
-    --pki-dir build/quickstart/pki >build/quickstart/emulator.log 2>&1 &
+    --pki-dir build/quickstart/pki --client-secret "$SIEM_EMULATOR_SECRET" \
+    --subscription dfa2a084-766f-4003-8ae1-c4aeb893a99f \
+    --seed-file config/quickstart-data/privileged-scenario.ndjson \
+    --seed-file config/quickstart-data/graph-directory-audits.json \
+    --seed-file config/quickstart-data/graph-signins.json \
+    --seed-file config/quickstart-data/graph-pim-requests.json \
+    --seed-file config/quickstart-data/arm-activity.json \
+    >build/quickstart/emulator.log 2>&1 &
   emulator_pid=$!
   for _ in $(seq 1 100); do
     [ -s build/quickstart/emulator.port ] && break
@@ -50,7 +62,9 @@ if grep -q 'SIEM_EMULATOR_URL\|siem-emulator' config/quickstart.yaml; then
     exit 1
   fi
   SIEM_EMULATOR_URL="https://127.0.0.1:$(cat build/quickstart/emulator.port)"
-  export SIEM_EMULATOR_URL
+  # Relative paths in the config are resolved against the config file's directory.
+  SIEM_EMULATOR_CA=../build/quickstart/pki/ca.pem
+  export SIEM_EMULATOR_URL SIEM_EMULATOR_CA
   echo "quickstart: emulator listening on $SIEM_EMULATOR_URL" >&2
 fi
 
