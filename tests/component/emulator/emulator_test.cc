@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <fstream>
 #include <set>
 
 #include "tests/support/loopback_server.h"
@@ -252,6 +253,51 @@ TEST_F(EmulatorTest, ReportsBudgetThrottlesWithFractionalRetryAfter) {
   double ra = std::stod(third.header("Retry-After"));
   EXPECT_GT(ra, 0.0);
   EXPECT_LE(ra, 10.0);
+}
+
+
+// --seed-file: records placed by shape, re-timed in file order to end 2 min before now, every
+// timestamp in a record moved together, repeated ids made distinct, sign-in types filled in,
+// foreign subscriptions moved to a served one; unplaceable records named by file:line.
+TEST(EmulatorSeedFile, PlacesRetimesAndDisambiguatesScenarioRecords) {
+  TempDir dir;
+  const auto file = dir.path() / "scenario.ndjson";
+  {
+    std::ofstream out(file);
+    out << R"({"id":"A","activityDateTime":"2026-03-04T10:15:30Z","additionalDetails":[{"key":"StartTime","value":"2026-03-04T10:15:40Z"}]})" << "\n"
+        << R"({"id":"A","activityDateTime":"2026-03-04T10:15:30Z"})" << "\n\n"
+        << R"({"id":"S","createdDateTime":"2026-03-04T10:21:07.456Z","appDisplayName":"Azure Portal","isInteractive":false})" << "\n"
+        << R"({"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#roleManagement/directory/roleEligibilityScheduleRequests/$entity","id":"P","action":"adminAssign","roleDefinitionId":"r","createdDateTime":"2026-03-04T10:15:30Z"})" << "\n"
+        << R"({"eventDataId":"E","eventTimestamp":"2026-03-04T10:15:30Z","subscriptionId":"not-served"})" << "\n";
+  }
+  const auto now = emulator::Clock::now();
+  auto recs = emulator::load_seed_file(file, now, {"sub-1"});
+  ASSERT_EQ(recs.size(), 5u);
+  EXPECT_EQ(recs[0].first, "directoryAudits");
+  EXPECT_EQ(recs[1].first, "directoryAudits");
+  EXPECT_EQ(recs[2].first, "signIns");
+  EXPECT_EQ(recs[3].first, "roleEligibilityScheduleRequests");
+  EXPECT_EQ(recs[4].first, "activity");
+  EXPECT_EQ(recs[0].second["id"], "A");
+  EXPECT_EQ(recs[1].second["id"], "A-2");
+  EXPECT_EQ(recs[2].second["signInEventTypes"], json::array({"nonInteractiveUser"}));
+  EXPECT_FALSE(recs[3].second.contains("@odata.context"));
+  EXPECT_EQ(recs[4].second["subscriptionId"], "sub-1");
+  const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+  auto t = [](const json& v) { return emulator::parse_time_us(v.get<std::string>()).value(); };
+  // Last record 2 min before now, 5 s apart, in file order; the inner StartTime moved along.
+  EXPECT_EQ(t(recs[4].second["eventTimestamp"]), now_us - 120'000'000);
+  EXPECT_EQ(t(recs[0].second["activityDateTime"]), now_us - 120'000'000 - 4 * 5'000'000);
+  EXPECT_EQ(t(recs[0].second["additionalDetails"][0]["value"]) - t(recs[0].second["activityDateTime"]), 10'000'000);
+  EXPECT_EQ(t(recs[2].second["createdDateTime"]), now_us - 120'000'000 - 2 * 5'000'000);
+
+  std::ofstream(dir.path() / "bad.ndjson") << R"({"id":"A","activityDateTime":"2026-03-04T10:15:30Z"})" << "\n" << R"({"foo":1})" << "\n";
+  try {
+    emulator::load_seed_file(dir.path() / "bad.ndjson", now, {});
+    FAIL() << "an unplaceable record was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.ndjson:2"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
