@@ -161,7 +161,10 @@ class MapperImpl final : public Mapper {
       extra_tags.emplace_back("schema_unknown");
     }
     const auto& m = set_.for_kind(kind);
-    cache_.resolve(m, root);  // every path the kind's rules use, in one pass over the record
+    // ECS / CEF read most of the kind's paths: resolve them all in one pass over the record. A
+    // raw-only pipeline reads a handful (id, time, tenant, action): look those up on demand.
+    if (formats & (format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef))) cache_.resolve(m, root);
+    else cache_.next_record();
     auto text_at = [&](const json::Path& p) -> std::optional<std::string> {
       auto e = cache_.find(p, root);
       std::string s;
