@@ -210,7 +210,7 @@ class PullSource final : public Source {
       try {
         token = tokens_->token(resource);
       } catch (const auth::AuthError& e) {
-        if (e.permanent()) throw SourceError(std::string("authentication failed: ") + e.what());
+        if (e.permanent()) throw SourceError(std::string("cannot get an access token: ") + e.what());
         throw std::runtime_error(std::string("token request failed: ") + e.what());
       }
       http::Request req;
