@@ -1129,6 +1129,15 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
             }
             for (auto e = it->second.begin(); e != it->second.end(); ++e) {
               const std::string key = e->first.Scalar();
+              // The key is written verbatim into the line: anything but a CEF key word would end
+              // the previous value or start a bogus key.
+              if (key.empty() || !std::all_of(key.begin(), key.end(), [](char ch) {
+                    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+                  })) {
+                c.error(e->first, "cef.extension",
+                        fmt::format("CEF extension key '{}' must be letters, digits or '_'", key));
+                continue;
+              }
               if (e->second.IsNull()) {
                 draft->cef_ext.set(key, std::nullopt);
                 continue;

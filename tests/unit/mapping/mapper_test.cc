@@ -203,5 +203,19 @@ TEST_F(OverrideTest, MappingErrorsNameFileAndLine) {
   EXPECT_NE(text.find("unknown type 'integr' (did you mean 'integer'?)"), std::string::npos) << text;
 }
 
+// Found by fuzz_mapping_override: a CEF extension key is written verbatim into the line, so a key
+// that is not a CEF key word ("src ip", a control character) produced lines a strict parser rejects.
+TEST_F(OverrideTest, CefExtensionKeysMustBeKeyWords) {
+  std::ofstream(dir_ / "keys.yaml") << "kind: graph_sign_in\ncef:\n  extension:\n    src ip: {from: ipAddress}\n"
+                                       "    \"\\x19cs3\": {value: x, label: y}\n    cs3=x: {value: z}\n    cs2: {value: ok}\n";
+  Fixture f("mappings: {overrides: [keys.yaml]}\n", dir_);
+  const auto text = f.diags.format();
+  EXPECT_NE(text.find((dir_ / "keys.yaml").string() + ":4:"), std::string::npos) << text;
+  EXPECT_NE(text.find("CEF extension key 'src ip' must be letters, digits or '_'"), std::string::npos) << text;
+  EXPECT_NE(text.find((dir_ / "keys.yaml").string() + ":5:"), std::string::npos) << text;
+  EXPECT_NE(text.find("CEF extension key 'cs3=x'"), std::string::npos) << text;
+  EXPECT_EQ(text.find("'cs2'"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace siem
