@@ -320,14 +320,7 @@ class MapperImpl final : public Mapper {
     bool first = true;
     std::string truncated;
     std::string cs5_value;
-    for (const auto& r : m.cef_extension) {
-      Value v = r.evaluate(ctx);
-      if (v.empty()) continue;
-      std::string text = v.text();
-      if (encoding::truncate_utf8(text, cef_max_length(r.target))) {
-        if (!truncated.empty()) truncated += ',';
-        truncated += r.target;
-      }
+    auto append_pair = [&](const mapping::Rule& r, std::string_view text) {
       if (!r.label.empty()) {
         if (!first) out += ' ';
         out += r.target;
@@ -340,6 +333,26 @@ class MapperImpl final : public Mapper {
       out += '=';
       encoding::append_cef_extension_value(out, text);
       first = false;
+    };
+    for (const auto& r : m.cef_extension) {
+      if (r.plain) {  // a string straight from the record / context: no Value, no copy
+        std::string_view text;
+        if (const auto found = r.string_view(ctx, text)) {
+          if (!*found) continue;
+          if (text.size() <= cef_max_length(r.target)) {
+            append_pair(r, text);
+            continue;
+          }
+        }
+      }
+      Value v = r.evaluate(ctx);
+      if (v.empty()) continue;
+      std::string text = v.text();
+      if (encoding::truncate_utf8(text, cef_max_length(r.target))) {
+        if (!truncated.empty()) truncated += ',';
+        truncated += r.target;
+      }
+      append_pair(r, text);
     }
     if (!truncated.empty()) {
       out += first ? "" : " ";

@@ -290,6 +290,7 @@ class Expr {
   }
   enum class Written { value, nothing, unsupported };
   Written append_plain_json(const EvalContext& ctx, std::string& out) const;
+  Written plain_string(const EvalContext& ctx, std::string_view& text) const;
 
  private:
   Value raw(const EvalContext& ctx) const;
@@ -681,6 +682,55 @@ Expr::Written Expr::append_plain_json(const EvalContext& ctx, std::string& out) 
     }
   }
   return Written::nothing;
+}
+
+Expr::Written Expr::plain_string(const EvalContext& ctx, std::string_view& text) const {
+  for (const auto& c : when)
+    if (!condition_holds(c, ctx)) return Written::nothing;
+  if (src == Src::value) {
+    if (constant.kind != Value::Kind::string) return Written::unsupported;
+    if (constant.s.empty()) return Written::nothing;
+    text = constant.s;
+    return Written::value;
+  }
+  if (src == Src::virt) {
+    const std::string* s = nullptr;
+    switch (var) {
+      case Var::time: s = ctx.time_text; break;
+      case Var::id: s = ctx.id; break;
+      case Var::tenant: s = ctx.tenant; break;
+      case Var::host: s = ctx.host; break;
+      default: return Written::unsupported;
+    }
+    if (!s) return Written::unsupported;
+    if (s->empty()) return Written::nothing;
+    text = *s;
+    return Written::value;
+  }
+  if (conversion != Conversion::none && conversion != Conversion::ip) return Written::unsupported;
+  for (const auto& p : paths) {
+    const auto e = find_path(p, ctx);
+    if (!e) continue;
+    if (e->type() == simdjson::dom::element_type::NULL_VALUE) continue;
+    if (e->type() != simdjson::dom::element_type::STRING) return Written::unsupported;
+    const std::string_view sv = e->get_string().value_unsafe();
+    if (sv.empty()) continue;
+    if (conversion == Conversion::ip && !valid_ip(std::string(sv))) return Written::nothing;
+    text = sv;
+    return Written::value;
+  }
+  return Written::nothing;
+}
+
+std::optional<bool> Rule::string_view(const EvalContext& ctx, std::string_view& text) const {
+  for (const auto& a : alternatives) {
+    switch (a->plain_string(ctx, text)) {
+      case Expr::Written::value: return true;
+      case Expr::Written::nothing: continue;
+      case Expr::Written::unsupported: return std::nullopt;
+    }
+  }
+  return false;
 }
 
 std::optional<bool> Rule::append_json(const EvalContext& ctx, std::string& out) const {

@@ -87,6 +87,11 @@ struct Rule {
   // building a Value. true: written; false: no value (nothing appended); nullopt: a case it leaves
   // to evaluate() (a double, a non-string under `ip`), nothing appended.
   std::optional<bool> append_json(const EvalContext& ctx, std::string& out) const;
+  // For plain rules whose value is a string (a record string, a string constant, $id, $tenant,
+  // $host, $time): that string without a copy, as evaluate().text() would give it (valid while
+  // the record and the context live). true: `text` set; false: no value; nullopt: anything else,
+  // left to evaluate().
+  std::optional<bool> string_view(const EvalContext& ctx, std::string_view& text) const;
 };
 
 struct KindMapping {
