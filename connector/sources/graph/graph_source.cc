@@ -147,7 +147,12 @@ class PullSource final : public Source {
     Micros began_at = 0;  // wall clock when the window in progress was started
     bool fresh = false;   // completed a window up to its start time since the last caught_up report
     int pages = 0;
+    int failed_windows = 0;  // consecutive windows abandoned because retries were exhausted
   };
+
+  // After this many consecutive abandoned windows the failure is reported to the pipeline, which
+  // backs off (continuous run, up to pipeline.source_retry_max) or ends the source (`run --once`).
+  static constexpr int kMaxFailedWindows = 3;
 
   static bool is_roster(const StreamSpec& s) {
     return s.type == StreamType::roster_assignments || s.type == StreamType::roster_eligibilities;
@@ -163,12 +168,18 @@ class PullSource final : public Source {
       throw;
     } catch (const std::exception& e) {
       // Retries exhausted mid-window: the window is read again from its start next time.
-      spdlog::warn("source {}: stream {}: {}; the window will be read again from its start", name_, spec.name, e.what());
       st.poller.restart_window();
       st.url.reset();
       st.next_due = std::chrono::steady_clock::now();
+      if (++st.failed_windows >= kMaxFailedWindows) {
+        st.failed_windows = 0;
+        throw std::runtime_error("stream " + spec.name + ": " + e.what() + " (" + std::to_string(kMaxFailedWindows) +
+                                 " windows in a row)");
+      }
+      spdlog::warn("source {}: stream {}: {}; the window will be read again from its start", name_, spec.name, e.what());
       return;
     }
+    st.failed_windows = 0;
     if (!res) return;  // stopping
     auto page = st.poller.on_page(url, res->body, s_.connection.auth.tenant_id);
     ++st.pages;

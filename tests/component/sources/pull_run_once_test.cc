@@ -138,6 +138,27 @@ struct FailureCase {
   std::vector<const char*> cause;  // every one must appear in the error line
 };
 
+// A Graph outage that outlasts the retries: `run --once` does not retry the window forever; after
+// three abandoned windows it ends with one error naming the source and the status, exit non-zero,
+// and nothing is checkpointed past what was delivered.
+TEST_F(PullRunOnce, PersistentOutageEndsRunOnceWithAnError) {
+  start_emulator();
+  write_config(source("entra-audit", "graph_directory_audits", "page_size: 7\nrequests_per_10s: 1000"));
+  server_->add_fault(httpd::Fault::with_status("/v1.0/auditLogs/directoryAudits", 503, 1000, {{"Retry-After", "0.05"}}, "{}"));
+  auto r = run(std::chrono::seconds(120));
+  EXPECT_NE(r.status, 0) << r.err;
+  EXPECT_NE(r.status, -1) << "the run did not end by itself: " << r.err;
+  auto errors = error_lines(r.err);
+  std::vector<std::string> naming;
+  for (const auto& line : errors)
+    if (line.find("entra-audit") != std::string::npos) naming.push_back(line);
+  ASSERT_EQ(naming.size(), 1u) << r.err;
+  EXPECT_NE(naming[0].find("503"), std::string::npos) << naming[0];
+  // Three windows of six attempts each, then the source gave up: bounded, not a busy loop.
+  EXPECT_EQ(endpoint_stats("graph.directoryAudits")["count"].get<int>(), 18);
+  EXPECT_TRUE(delivered(0).empty());
+}
+
 void PrintTo(const FailureCase& c, std::ostream* os) { *os << c.name; }
 
 class PullFailures : public PullRunOnce, public ::testing::WithParamInterface<FailureCase> {};
