@@ -55,6 +55,9 @@ struct RawRecord {
   // Set when the source could not even delimit the record (e.g. an unterminated line): the
   // pipeline dead-letters it with this reason instead of mapping it.
   std::string read_error;
+  // State, not activity (e.g. a periodic role roster snapshot): the mapping stage runs it through
+  // enrichment so the roster learns from it, then acknowledges it without sending it to the sinks.
+  bool state_only = false;
 };
 
 // The result of mapping one record, shared read-only by every sink (std::shared_ptr<const>).

@@ -24,6 +24,7 @@ struct Pipeline::SourceState {
   std::atomic<bool> caught_up{false};
   std::atomic<std::uint64_t> read{0};
   std::atomic<std::uint64_t> dead_lettered{0};
+  std::atomic<std::uint64_t> state_only{0};  // records that only fed enrichment (roster snapshots)
   std::atomic<std::uint64_t> committed{0};
 };
 
@@ -152,6 +153,11 @@ void Pipeline::mapping_loop() {
         reasons.push_back(std::move(*error));
         letters.push_back(DeadLetter{rec.read_error.empty() ? "map" : "read", s.name, rec.origin, reasons.back(), rec.json});
         failed.push_back(handle);
+        continue;
+      }
+      if (rec.state_only) {  // enrichment has seen it; nothing to deliver
+        acks_->complete(handle);
+        ++s.state_only;
         continue;
       }
       ev->ack = handle;
@@ -287,8 +293,10 @@ std::string Pipeline::summary() const {
                      dead_letters_.count(), secs);
   out += "  sources:\n";
   for (const auto& s : sources_) {
-    out += fmt::format("    {:<24} read {:>8}  dead-lettered {:>6}  checkpoints {:>4}{}\n", s->name, s->read.load(),
-                       s->dead_lettered.load(), s->committed.load(), s->failed ? "  FAILED" : "");
+    out += fmt::format("    {:<24} read {:>8}  dead-lettered {:>6}  checkpoints {:>4}{}{}\n", s->name, s->read.load(),
+                       s->dead_lettered.load(), s->committed.load(),
+                       s->state_only ? fmt::format("  roster-only {}", s->state_only.load()) : "",
+                       s->failed ? "  FAILED" : "");
   }
   out += "  sinks:\n";
   for (const auto& s : sinks_) {

@@ -44,6 +44,7 @@ struct Settings {
   std::optional<Micros> start_at;
   std::chrono::milliseconds poll_interval{60'000};
   std::chrono::milliseconds roster_interval{3'600'000};
+  bool roster_events = false;  // also deliver each roster snapshot to the sinks
   std::vector<StreamSpec> streams;
   std::size_t dedupe_max = 200'000;
   int reports_per_10s = 5;
@@ -184,6 +185,8 @@ class PullSource final : public Source {
     auto page = st.poller.on_page(url, res->body, s_.connection.auth.tenant_id);
     ++st.pages;
     batch.records = std::move(page.records);
+    if (is_roster(spec) && !s_.roster_events)
+      for (auto& r : batch.records) r.state_only = true;  // feeds the enrichment roster only
     if (page.next_url) {
       st.url = page.next_url;
       return;
@@ -335,6 +338,7 @@ Settings read_settings(SourceType type, const ConfigNode& cfg) {
       add(StreamSpec("roleAssignmentScheduleRequests", StreamType::pim_assignment_requests, graph));
       add(StreamSpec("roleEligibilityScheduleRequests", StreamType::pim_eligibility_requests, graph));
       if (cfg.boolean("roster", true)) {
+        s.roster_events = cfg.boolean("roster_events", false);
         add(StreamSpec("roster.assignments", StreamType::roster_assignments, graph));
         add(StreamSpec("roster.eligibilities", StreamType::roster_eligibilities, graph));
       }

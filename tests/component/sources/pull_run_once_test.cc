@@ -138,6 +138,32 @@ struct FailureCase {
   std::vector<const char*> cause;  // every one must appear in the error line
 };
 
+// Roster snapshots are state, not activity: by default they feed the enrichment roster and are
+// acknowledged without reaching the sinks (so every hourly refresh does not repeat them in the
+// SIEM); `roster_events: true` delivers them too.
+TEST_F(PullRunOnce, RosterSnapshotsFeedEnrichmentOnlyUnlessAskedFor) {
+  start_emulator();
+  const auto roster = emulator_ids({"roleAssignmentScheduleInstances", "roleEligibilityScheduleInstances"});
+  ASSERT_FALSE(roster.empty());
+  write_config(source("pim", "graph_pim", "requests_per_10s: 1000"));
+  auto r1 = run();
+  ASSERT_EQ(r1.status, 0) << r1.err;
+  std::size_t lines = 0;
+  auto first = delivered(0, &lines);
+  for (const auto& id : roster) EXPECT_EQ(first.count(id), 0u) << "roster record delivered: " << id;
+  EXPECT_FALSE(first.empty());  // the schedule requests are delivered
+  EXPECT_NE(r1.err.find("roster-only " + std::to_string(roster.size())), std::string::npos) << r1.err;
+  EXPECT_GE(endpoint_stats("graph.roleAssignmentScheduleInstances")["count"].get<int>(), 1);
+
+  std::filesystem::remove_all(dir_ / "state");
+  std::filesystem::remove(dir_ / "out.ndjson");
+  write_config(source("pim", "graph_pim", "requests_per_10s: 1000\nroster_events: true"));
+  auto r2 = run();
+  ASSERT_EQ(r2.status, 0) << r2.err;
+  auto second = delivered(0);
+  for (const auto& id : roster) EXPECT_EQ(second.count(id), 1u) << "roster record missing: " << id;
+}
+
 // A Graph outage that outlasts the retries: `run --once` does not retry the window forever; after
 // three abandoned windows it ends with one error naming the source and the status, exit non-zero,
 // and nothing is checkpointed past what was delivered.
