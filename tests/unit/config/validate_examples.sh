@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every example configuration (config/examples/*.yaml) must pass `siem-connector validate`, with the
-# environment variables it documents set to harmless values. A config whose source or sink type
-# is not compiled into this build is reported as skipped (ctest SKIP, exit 77), never as passed.
+# environment variables it documents set to harmless values, and without them (their placeholders).
+# A config whose source or sink type is not compiled into this build is reported as skipped (ctest
+# SKIP, exit 77), never as passed.
 #   validate_examples.sh <siem-connector binary> <config dir> <scratch dir>
 set -uo pipefail
 bin=$1 config_dir=$2 scratch=$3
@@ -38,6 +39,15 @@ for f in "$config_dir"/*.yaml; do
   echo "FAIL $f (exit $rc):"
   echo "$out"
   failed=$((failed + 1))
+done
+# With none of those variables set (a fresh machine), the placeholders must still validate.
+for f in "$config_dir"/*.yaml; do
+  if ! out=$(env -i PATH="$PATH" HOME="${HOME:-/tmp}" "$bin" validate -c "$f" 2>&1) &&
+     ! grep -q "unknown s\(ource\|ink\) type" <<<"$out"; then
+    echo "FAIL $f without its environment:"
+    echo "$out"
+    failed=$((failed + 1))
+  fi
 done
 for secret in not-a-real-secret not-a-real-password bm90LWEta2V5; do
   if "$bin" validate -c "$config_dir"/eventhub-to-kafka.yaml 2>&1 | grep -q "$secret"; then
