@@ -1,6 +1,8 @@
 #include "connector/mapping/encoding.h"
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 
 namespace siem::encoding {
 
@@ -43,12 +45,64 @@ constexpr auto kSpecial = [] {
   return t;
 }();
 
+// Whether one of the 8 bytes at `p` is special for JSON (kSpecial): below 0x20, '"', '\\' or
+// non-ASCII. Lets the escaper skip plain text a word at a time instead of a byte at a time (most
+// output is plain ASCII). The word tricks are exact as a yes/no answer; the bytes of a word that
+// answers yes are then looked at one by one.
+inline bool word_has_json_special(const char* p) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+  std::uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  const auto has_zero_byte = [](std::uint64_t x) { return (x - kOnes) & ~x & kHighs; };
+  const std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighs;  // a byte < 0x20 (or >= 0x80)
+  return ((w & kHighs) | below_space | has_zero_byte(w ^ (kOnes * '"')) | has_zero_byte(w ^ (kOnes * '\\'))) != 0;
+}
+
+// What a CEF escaper does with a byte: keep it, or write a replacement (an escape or a space).
+// One table per context, built at compile time, so the loop appends whole runs of kept bytes.
+struct CefTable {
+  std::array<const char*, 256> replace{};  // nullptr: the byte is kept as is
+};
+
+// Control characters and DEL become a space in both contexts (CR and LF are not allowed in the
+// header; extension values escape them), see encoding.h.
+constexpr CefTable cef_table(bool extension) {
+  CefTable t;
+  for (int c = 0; c < 0x20; ++c) t.replace[static_cast<std::size_t>(c)] = " ";
+  t.replace[0x7F] = " ";
+  t.replace['\\'] = "\\\\";
+  if (extension) {
+    t.replace['='] = "\\=";
+    t.replace['\n'] = "\\n";
+    t.replace['\r'] = "\\r";
+  } else {
+    t.replace['|'] = "\\|";
+  }
+  return t;
+}
+constexpr CefTable kCefHeader = cef_table(false);
+constexpr CefTable kCefExtension = cef_table(true);
+
+void append_cef_escaped(std::string& out, std::string_view s, const CefTable& table) {
+  std::size_t run = 0;  // start of the pending run of bytes kept as they are
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char* replacement = table.replace[static_cast<unsigned char>(s[i])];
+    if (!replacement) continue;
+    out.append(s.data() + run, i - run);
+    out += replacement;
+    run = i + 1;
+  }
+  out.append(s.data() + run, s.size() - run);
+}
+
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   std::size_t run = 0;  // start of the pending run of bytes that need no escaping
   for (std::size_t i = 0; i < s.size();) {
+    while (i + 8 <= s.size() && !word_has_json_special(s.data() + i)) i += 8;
+    if (i == s.size()) break;
     const auto c = static_cast<unsigned char>(s[i]);
     if (!kSpecial[c]) {
       ++i;
@@ -85,27 +139,9 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-void append_cef_header(std::string& out, std::string_view s) {
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == '\\') out += "\\\\";
-    else if (ch == '|') out += "\\|";
-    else if (c < 0x20 || c == 0x7F) out += ' ';
-    else out += ch;
-  }
-}
+void append_cef_header(std::string& out, std::string_view s) { append_cef_escaped(out, s, kCefHeader); }
 
-void append_cef_extension_value(std::string& out, std::string_view s) {
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == '\\') out += "\\\\";
-    else if (ch == '=') out += "\\=";
-    else if (ch == '\n') out += "\\n";
-    else if (ch == '\r') out += "\\r";
-    else if (c < 0x20 || c == 0x7F) out += ' ';
-    else out += ch;
-  }
-}
+void append_cef_extension_value(std::string& out, std::string_view s) { append_cef_escaped(out, s, kCefExtension); }
 
 bool truncate_utf8(std::string& s, std::size_t max_bytes) {
   if (s.size() <= max_bytes) return false;

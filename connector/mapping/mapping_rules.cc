@@ -133,20 +133,26 @@ inline bool ascii_lower(char c) { return c >= 'a' && c <= 'z'; }
 inline bool ascii_digit(char c) { return c >= '0' && c <= '9'; }
 
 // camelCase / PascalCase to snake_case: "userPrincipalName" -> user_principal_name,
-// "IPAddress" -> ip_address. Appends to `out`.
+// "IPAddress" -> ip_address. Appends to `out`. Every key of an elastic/snake shape goes through
+// here, so it writes into space reserved up front (at most one '_' per character) rather than
+// appending character by character.
 void append_snake(std::string& out, std::string_view key) {
+  const std::size_t start = out.size();
+  out.resize(start + 2 * key.size());
+  char* p = out.data() + start;
   for (std::size_t i = 0; i < key.size(); ++i) {
     const char c = key[i];
     if (ascii_upper(c)) {
       const bool prev_lower = i > 0 && (ascii_lower(key[i - 1]) || ascii_digit(key[i - 1]));
       const bool next_lower = i + 1 < key.size() && ascii_lower(key[i + 1]);
       const bool prev_upper = i > 0 && ascii_upper(key[i - 1]);
-      if (prev_lower || (prev_upper && next_lower)) out += '_';
-      out += static_cast<char>(c | 0x20);
+      if (prev_lower || (prev_upper && next_lower)) *p++ = '_';
+      *p++ = static_cast<char>(c | 0x20);
     } else {
-      out += c;
+      *p++ = c;
     }
   }
+  out.resize(static_cast<std::size_t>(p - out.data()));
 }
 
 // The key in snake_case as a JSON string. Keys needing no escaping (all real ones) are written
