@@ -3,27 +3,15 @@
 // scenario. See emulator.h for the routes and docs/sources.md for the admin API.
 #include <CLI/CLI.hpp>
 
-#include <csignal>
-#include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <optional>
-#include <thread>
 
 #include "tools/emulator/emulator.h"
-#include "tools/emulator/server/pki.h"
-
-namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-extern "C" void on_signal(int) { g_stop = 1; }
-
-}  // namespace
+#include "tools/emulator/server/emulator_cli.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"siem-emulator: Entra ID / Microsoft Graph / Azure Resource Manager emulator (loopback HTTPS)"};
-  std::string listen = "127.0.0.1:0";
-  std::string port_file, pki_dir, cert, key;
+  siem::httpd::ListenOptions listen;
   siem::emulator::AppRegistration reg;
   reg.tenant_id = "00000000-0000-0000-0000-00000000e1d0";
   reg.client_id = "00000000-0000-0000-0000-0000000000a1";
@@ -32,15 +20,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> subscriptions;
   long token_lifetime = 3599;
   int reports_limit = 0;
-  bool no_seed = false, plain = false;
+  bool no_seed = false;
   std::vector<std::string> faults;
   std::vector<std::string> seed_files;
-  app.add_option("--listen", listen, "address:port to listen on (port 0 = ephemeral)")->capture_default_str();
-  app.add_option("--port-file", port_file, "write the bound port to this file once listening");
-  app.add_option("--pki-dir", pki_dir, "generate a CA + localhost certificate here (ca.pem is what clients trust)");
-  app.add_option("--cert", cert, "server certificate chain (PEM) instead of --pki-dir");
-  app.add_option("--key", key, "server private key (PEM) for --cert");
-  app.add_flag("--plain-http", plain, "serve plain HTTP (tests only)");
+  siem::httpd::add_listen_options(app, listen);
   app.add_option("--tenant", reg.tenant_id, "tenant id of the registered app")->capture_default_str();
   app.add_option("--client-id", reg.client_id, "client id of the registered app")->capture_default_str();
   app.add_option("--client-secret", reg.client_secret, "client secret of the registered app (empty: none)");
@@ -59,25 +42,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    auto colon = listen.rfind(':');
-    if (colon == std::string::npos) throw std::runtime_error("--listen must be address:port, got '" + listen + "'");
-    siem::httpd::ServerOptions so;
-    so.address = listen.substr(0, colon);
-    so.port = static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1)));
     std::optional<siem::httpd::Pki> pki;
-    if (!plain) {
-      so.tls = true;
-      if (!cert.empty()) {
-        so.cert_file = cert;
-        so.key_file = key.empty() ? cert : key;
-      } else {
-        if (pki_dir.empty()) throw std::runtime_error("give --pki-dir (generated certificate) or --cert/--key, or --plain-http");
-        pki.emplace(pki_dir, "siem-emulator CA");
-        auto paths = pki->issue_server("server", {"localhost", "127.0.0.1"}, 30);
-        so.cert_file = paths.cert.string();
-        so.key_file = paths.key.string();
-      }
-    }
+    const auto so = siem::httpd::server_options(listen, "siem-emulator CA", pki);
     if (subscriptions.empty()) subscriptions.push_back("00000000-0000-0000-0000-0000000005b1");
     reg.certificate = client_cert;
     reg.federation_cert = federation_cert;
@@ -115,21 +81,10 @@ int main(int argc, char** argv) {
       server.add_fault(std::move(f));
     }
     server.start();
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
     std::cout << "siem-emulator listening on " << server.base_url() << " (tenant " << reg.tenant_id << ", client "
               << reg.client_id << ")" << (seeded ? ", " + std::to_string(seeded) + " record(s) from seed files" : std::string())
               << (pki ? ", trust " + pki->ca_pem().string() : std::string()) << std::endl;
-    if (!port_file.empty()) {
-      std::string tmp = port_file + ".tmp";
-      {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << server.port() << "\n";
-      }
-      std::rename(tmp.c_str(), port_file.c_str());
-    }
-    while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    server.stop();
+    siem::httpd::serve_until_signalled(server, listen.port_file);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "siem-emulator: " << e.what() << std::endl;
