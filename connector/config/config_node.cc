@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -221,14 +222,10 @@ std::optional<std::uint64_t> parse_bytes(std::string_view text) {
   return static_cast<std::uint64_t>(v * it->second + 0.5);
 }
 
-// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+// Days since 1970-01-01 of a civil date; a day past the month's end rolls into the next month.
+std::int64_t days_since_epoch(int y, int m, int d) {
+  using namespace std::chrono;
+  return (sys_days{year{y} / month{static_cast<unsigned>(m)} / 1} + days{d - 1}).time_since_epoch().count();
 }
 
 std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
@@ -272,7 +269,7 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
     return std::nullopt;  // a timestamp in config must say its zone
   }
   if (i != s.size()) return std::nullopt;
-  const std::int64_t days = days_from_civil(*Y, static_cast<unsigned>(*Mo), static_cast<unsigned>(*D));
+  const std::int64_t days = days_since_epoch(*Y, *Mo, *D);
   const std::int64_t secs = days * 86400 + *h * 3600 + *mi * 60 + *se - offset_min * 60;
   return secs * 1000 + ms;
 }

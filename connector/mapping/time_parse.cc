@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <chrono>
 
 #include <fmt/format.h>
 
@@ -9,13 +10,10 @@ namespace siem {
 
 namespace {
 
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+// Days since 1970-01-01 of a civil date; a day past the month's end rolls into the next month.
+std::int64_t days_since_epoch(int y, int m, int d) {
+  using namespace std::chrono;
+  return (sys_days{year{y} / month{static_cast<unsigned>(m)} / 1} + days{d - 1}).time_since_epoch().count();
 }
 
 struct Cursor {
@@ -43,7 +41,7 @@ struct Cursor {
 
 std::optional<std::int64_t> assemble(int Y, int M, int D, int h, int mi, int se, std::int64_t ms, std::int64_t offset_min) {
   if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
-  const std::int64_t days = days_from_civil(Y, static_cast<unsigned>(M), static_cast<unsigned>(D));
+  const std::int64_t days = days_since_epoch(Y, M, D);
   return (days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60) * 1000 + ms;
 }
 

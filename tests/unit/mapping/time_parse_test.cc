@@ -24,6 +24,15 @@ TEST(TimeParse, FormsAzureReallySends) {
   EXPECT_EQ(parse_time_ms(" 2026-03-04T10:15:30Z "), base);
 }
 
+TEST(TimeParse, CalendarEdges) {
+  EXPECT_EQ(parse_time_ms("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(parse_time_ms("1969-12-31T23:59:59Z"), -1000);
+  EXPECT_EQ(parse_time_ms("2000-02-29T00:00:00Z"), 951782400000);  // a leap day of a century leap year
+  EXPECT_EQ(parse_time_ms("2024-03-01T00:00:00Z"), 1709251200000);
+  EXPECT_EQ(parse_time_ms("2025-12-31T23:59:59.999Z"), 1767225599999);
+  EXPECT_EQ(parse_time_ms("2026-01-01T00:30:00+01:00"), 1767223800000);  // the offset crosses the year
+}
+
 TEST(TimeParse, RejectsGarbage) {
   for (const char* bad : {"", "yesterday", "2026-13-04T10:15:30Z", "2026-03-04T25:15:30Z", "2026-03-04T10:15:30Zjunk",
                           "13/45/2026 1:00:00 AM", "2026/03/04", "11/14/2025 13:48:53 PM"})
