@@ -19,7 +19,7 @@
 namespace siem {
 
 struct EnrichmentSettings {
-  std::set<std::string> break_glass;            // lower-case UPNs / object ids
+  std::set<std::string, std::less<>> break_glass;  // lower-case UPNs / object ids (transparent: see is_break_glass)
   std::vector<std::string> admin_apps;          // app display names that count as administration
   std::vector<std::string> everyday_apps;       // mail, Teams, Office...
   std::vector<std::string> legacy_protocols;    // clientAppUsed values of legacy authentication

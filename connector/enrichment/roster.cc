@@ -1,28 +1,28 @@
 #include "connector/enrichment/roster.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include <nlohmann/json.hpp>
+
+#include "connector/mapping/json_access.h"
 
 namespace siem {
 
 namespace {
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
+// ASCII lower-casing, the same as the lookups' json::LowerKey (and as std::tolower in the C locale
+// the connector runs in).
+std::string lower(std::string_view s) { return json::to_lower(s); }
 }  // namespace
 
 const RosterEntry* Roster::find(const std::string& key) const {
-  auto it = by_key_.find(lower(key));
+  auto it = by_key_.find(json::LowerKey(key).view());
   return it == by_key_.end() ? nullptr : &entries_[it->second];
 }
 
 RosterEntry* Roster::find_mut(const std::vector<std::string>& keys) {
   for (const auto& k : keys) {
     if (k.empty()) continue;
-    auto it = by_key_.find(lower(k));
+    auto it = by_key_.find(json::LowerKey(k).view());
     if (it != by_key_.end()) return &entries_[it->second];
   }
   return nullptr;

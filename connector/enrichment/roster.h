@@ -64,7 +64,7 @@ class Roster {
   void rebuild_index();
 
   std::vector<RosterEntry> entries_;
-  std::map<std::string, std::size_t> by_key_;
+  std::map<std::string, std::size_t, std::less<>> by_key_;  // transparent: looked up by LowerKey
   bool dirty_ = false;
 };
 

@@ -39,6 +39,16 @@ std::string to_lower(std::string_view s) {
   return out;
 }
 
+LowerKey::LowerKey(std::string_view s) {
+  if (s.size() > inline_.size()) {
+    heap_ = to_lower(s);
+    view_ = heap_;
+    return;
+  }
+  std::transform(s.begin(), s.end(), inline_.begin(), lower);
+  view_ = std::string_view(inline_.data(), s.size());
+}
+
 std::optional<element> child(element obj, std::string_view key) {
   if (!obj.is_object()) return std::nullopt;
   const simdjson::dom::object o = obj.get_object().value_unsafe();
@@ -111,8 +121,7 @@ Path::Path(std::string_view dotted) : text_(dotted) {
   }
 }
 
-void Path::walk(element e, std::size_t i, std::vector<element>& out, bool first_only) const {
-  if (first_only && !out.empty()) return;
+void Path::walk(element e, std::size_t i, std::vector<element>& out) const {
   if (i == segments_.size()) {
     if (!e.is_null()) out.push_back(e);
     return;
@@ -121,29 +130,47 @@ void Path::walk(element e, std::size_t i, std::vector<element>& out, bool first_
   if (s.wildcard) {
     simdjson::dom::array a;
     if (e.get_array().get(a) != simdjson::SUCCESS) return;
-    for (element item : a) walk(item, i + 1, out, first_only);
+    for (element item : a) walk(item, i + 1, out);
     return;
   }
   if (s.index) {
     // An index on an object is taken as a key ("0"), on an array as a position.
     if (e.is_array()) {
-      if (auto c = at(e, *s.index)) walk(*c, i + 1, out, first_only);
+      if (auto c = at(e, *s.index)) walk(*c, i + 1, out);
       return;
     }
-    if (auto c = child(e, std::to_string(*s.index))) walk(*c, i + 1, out, first_only);
+    if (auto c = child(e, std::to_string(*s.index))) walk(*c, i + 1, out);
     return;
   }
-  if (auto c = child(e, s.key)) walk(*c, i + 1, out, first_only);
+  if (auto c = child(e, s.key)) walk(*c, i + 1, out);
 }
 
-std::optional<element> Path::first(element root) const {
-  std::vector<element> out;
-  walk(root, 0, out, true);
-  if (out.empty()) return std::nullopt;
-  return out.front();
+// The first match of walk(), found without collecting every match into a vector (the enrichment
+// and the raw-only mapping resolve paths this way for every record).
+std::optional<element> Path::first_from(element e, std::size_t i) const {
+  for (; i < segments_.size(); ++i) {
+    const auto& s = segments_[i];
+    if (s.wildcard) {
+      simdjson::dom::array a;
+      if (e.get_array().get(a) != simdjson::SUCCESS) return std::nullopt;
+      for (element item : a)
+        if (auto found = first_from(item, i + 1)) return found;
+      return std::nullopt;
+    }
+    std::optional<element> c;
+    if (!s.index) c = child(e, s.key);
+    else if (e.is_array()) c = at(e, *s.index);  // an index on an array is a position,
+    else c = child(e, std::to_string(*s.index));  // on an object a key ("0")
+    if (!c) return std::nullopt;
+    e = *c;
+  }
+  if (e.is_null()) return std::nullopt;
+  return e;
 }
 
-void Path::all(element root, std::vector<element>& out) const { walk(root, 0, out, false); }
+std::optional<element> Path::first(element root) const { return first_from(root, 0); }
+
+void Path::all(element root, std::vector<element>& out) const { walk(root, 0, out); }
 
 void PathSet::add(const Path& path, int slot) {
   std::uint32_t cur = 0;

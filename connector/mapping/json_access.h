@@ -3,6 +3,7 @@
 // scalar-to-text conversion.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -76,7 +77,8 @@ class Path {
     std::optional<std::size_t> index;
     bool wildcard = false;
   };
-  void walk(element e, std::size_t i, std::vector<element>& out, bool first_only) const;
+  void walk(element e, std::size_t i, std::vector<element>& out) const;
+  std::optional<element> first_from(element e, std::size_t i) const;
   std::vector<Segment> segments_;
   std::string text_;
   bool fans_out_ = false;
@@ -127,6 +129,22 @@ bool iequals(std::string_view a, std::string_view b);
 bool icontains(std::string_view haystack, std::string_view needle);
 bool istarts_with(std::string_view s, std::string_view prefix);
 std::string to_lower(std::string_view s);
+
+// `s` lower-cased like to_lower(), for looking it up among lower-case keys (roster, break-glass
+// accounts) without allocating: the enrichment does such lookups for every event, and UPNs and
+// object ids fit the inline buffer (longer keys use the heap). Not copyable: view() points inside.
+class LowerKey {
+ public:
+  explicit LowerKey(std::string_view s);
+  LowerKey(const LowerKey&) = delete;
+  LowerKey& operator=(const LowerKey&) = delete;
+  std::string_view view() const noexcept { return view_; }
+
+ private:
+  std::array<char, 128> inline_;
+  std::string heap_;
+  std::string_view view_;
+};
 
 // Strips one level of JSON quoting: "\"Global Administrator\"" -> Global Administrator. Values that
 // are not quoted strings come back unchanged.

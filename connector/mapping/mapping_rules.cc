@@ -376,29 +376,46 @@ Value virtual_value(Var var, const EvalContext& ctx) {
   }
 }
 
-bool condition_holds(const Condition& c, const EvalContext& ctx) {
-  std::optional<std::string> text;
-  bool present = false;
+// The value a condition compares: a record string as is (no copy), other values as text.
+// Returns false when there is no value.
+bool condition_text(const Condition& c, const EvalContext& ctx, std::string& owned, std::string_view& text) {
   if (!c.virt.empty()) {
-    auto v = virtual_value(c.var, ctx);
-    present = !v.empty();
-    if (present) text = v.text();
-  } else if (auto e = find_path(c.path, ctx)) {
-    present = true;
-    std::string s;
-    if (json::scalar_text(*e, s)) text = std::move(s);
-    else text = json::to_json(*e);
+    const Value v = virtual_value(c.var, ctx);
+    if (v.empty()) return false;
+    owned = v.text();
+    text = owned;
+    return true;
   }
+  const auto e = find_path(c.path, ctx);
+  if (!e) return false;
+  if (e->is_string()) {
+    text = e->get_string().value_unsafe();
+    return true;
+  }
+  if (!json::scalar_text(*e, owned)) owned = json::to_json(*e);
+  text = owned;
+  return true;
+}
+
+bool condition_holds(const Condition& c, const EvalContext& ctx) {
   using Op = Condition::Op;
+  if (c.op == Op::exists || c.op == Op::missing) {  // presence only: no text needed
+    const bool present = c.virt.empty() ? find_path(c.path, ctx).has_value() : !virtual_value(c.var, ctx).empty();
+    return present == (c.op == Op::exists);
+  }
+  std::string owned;
+  std::string_view text;
+  const bool present = condition_text(c, ctx, owned, text);
+  const auto any = [&](auto&& match) { return std::any_of(c.values.begin(), c.values.end(), match); };
   switch (c.op) {
-    case Op::exists: return present;
-    case Op::missing: return !present;
-    case Op::equals: return text && std::any_of(c.values.begin(), c.values.end(), [&](auto& x) { return json::iequals(*text, x); });
-    case Op::in: return text && std::any_of(c.values.begin(), c.values.end(), [&](auto& x) { return json::iequals(*text, x); });
+    case Op::exists:
+    case Op::missing: break;  // answered above
+    case Op::equals:
+    case Op::in: return present && any([&](const std::string& x) { return json::iequals(text, x); });
     case Op::not_equals:
-    case Op::not_in: return !text || std::none_of(c.values.begin(), c.values.end(), [&](auto& x) { return json::iequals(*text, x); });
-    case Op::contains: return text && std::any_of(c.values.begin(), c.values.end(), [&](auto& x) { return json::icontains(*text, x); });
-    case Op::starts_with: return text && std::any_of(c.values.begin(), c.values.end(), [&](auto& x) { return json::istarts_with(*text, x); });
+    case Op::not_in: return !present || !any([&](const std::string& x) { return json::iequals(text, x); });
+    case Op::contains: return present && any([&](const std::string& x) { return json::icontains(text, x); });
+    case Op::starts_with: return present && any([&](const std::string& x) { return json::istarts_with(text, x); });
   }
   return false;
 }

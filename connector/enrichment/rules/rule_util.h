@@ -57,12 +57,17 @@ inline std::string actor_label(const Facts& f) {
 
 inline bool is_sign_in(const Facts& f) { return f.family == Facts::Family::sign_in; }
 
+// One of the configured break-glass accounts (compared case-insensitively, without a copy).
+inline bool is_break_glass(const EnrichmentSettings& s, std::string_view upn_or_id) {
+  return !s.break_glass.empty() && s.break_glass.count(json::LowerKey(upn_or_id).view()) > 0;
+}
+
 // Sign-in by a principal on the roster (or a break-glass account, which is privileged by design).
 // The enricher computes it once per event into RuleContext::privileged_sign_in.
 inline bool compute_privileged_sign_in(const Facts& f, const EnrichmentSettings& s, const Roster& roster) {
   if (!is_sign_in(f)) return false;
-  return roster.contains(f.user_upn) || roster.contains(f.user_id) || s.break_glass.count(lower(f.user_upn)) ||
-         s.break_glass.count(lower(f.user_id));
+  return roster.contains(f.user_upn) || roster.contains(f.user_id) || is_break_glass(s, f.user_upn) ||
+         is_break_glass(s, f.user_id);
 }
 inline bool privileged_sign_in(const RuleContext& c) { return c.privileged_sign_in; }
 
