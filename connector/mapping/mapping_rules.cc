@@ -397,6 +397,20 @@ bool condition_text(const Condition& c, const EvalContext& ctx, std::string& own
   return true;
 }
 
+// Appends the scalar text of `e` (json::scalar_text) to `out`, a record string without a copy.
+// Returns whether it appended anything (false for an empty string or a non-scalar).
+bool append_scalar_text(element e, std::string& out) {
+  if (e.is_string()) {
+    const std::string_view sv = e.get_string().value_unsafe();
+    out += sv;
+    return !sv.empty();
+  }
+  std::string t;
+  if (!json::scalar_text(e, t)) return false;
+  out += t;
+  return !t.empty();
+}
+
 bool condition_holds(const Condition& c, const EvalContext& ctx) {
   using Op = Condition::Op;
   if (c.op == Op::exists || c.op == Op::missing) {  // presence only: no text needed
@@ -431,11 +445,7 @@ Value Expr::raw(const EvalContext& ctx) const {
       bool any = false;
       for (const auto& p : parts) {
         if (p.path) {
-          std::string t;
-          if (auto e = find_path(*p.path, ctx); e && json::scalar_text(*e, t)) {
-            out += t;
-            any = any || !t.empty();
-          }
+          if (auto e = find_path(*p.path, ctx)) any = append_scalar_text(*e, out) || any;
         } else if (!p.virt.empty()) {
           auto v = virtual_value(p.var, ctx).text();
           any = any || !v.empty();
@@ -450,7 +460,10 @@ Value Expr::raw(const EvalContext& ctx) const {
       Value v;
       v.kind = Value::Kind::list;
       std::vector<element> found;
-      for (const auto& p : paths) p.all(ctx.record, found);
+      for (const auto& p : paths) {
+        if (p.fans_out()) p.all(ctx.record, found);
+        else if (auto e = find_path(p, ctx)) found.push_back(*e);  // at most one match: the resolved one
+      }
       std::string s;
       for (auto e : found) {
         if (!json::scalar_text(e, s) || s.empty()) continue;
@@ -1081,7 +1094,7 @@ void collect_paths(KindMapping& m) {
     for (const auto& e : r.alternatives) {
       for (const auto& c : e->when)
         if (c.virt.empty()) add(c.path);
-      if (e->src == Expr::Src::from)
+      if (e->src == Expr::Src::from || e->src == Expr::Src::all)
         for (const auto& p : e->paths) add(p);
       for (const auto& part : e->parts)
         if (part.path) add(*part.path);
