@@ -216,7 +216,7 @@ bool valid_ip(const std::string& s) {
 
 enum class Conversion {
   none, string, integer, real, boolean, ip, timestamp, epoch_ms, unquote, lower, upper, upn_user, upn_domain,
-  json, elastic, snake, list, iso_duration_ms
+  json, elastic, snake, list, iso_duration_ms, arm_subscription
 };
 
 const std::vector<std::pair<std::string_view, Conversion>>& conversions() {
@@ -226,7 +226,8 @@ const std::vector<std::pair<std::string_view, Conversion>>& conversions() {
       {"timestamp", Conversion::timestamp}, {"epoch_ms", Conversion::epoch_ms},  {"json_unquote", Conversion::unquote},
       {"lower", Conversion::lower},         {"upper", Conversion::upper},        {"upn_user", Conversion::upn_user},
       {"upn_domain", Conversion::upn_domain}, {"json", Conversion::json},        {"elastic", Conversion::elastic},
-      {"snake", Conversion::snake},         {"list", Conversion::list},          {"iso_duration_ms", Conversion::iso_duration_ms}};
+      {"snake", Conversion::snake},         {"list", Conversion::list},          {"iso_duration_ms", Conversion::iso_duration_ms},
+      {"arm_subscription", Conversion::arm_subscription}};
   return c;
 }
 
@@ -575,6 +576,14 @@ Value Expr::convert(Value v, const EvalContext&, std::optional<element>) const {
     case Conversion::upn_domain: {
       const auto at = t.find('@');
       return at == std::string::npos ? Value{} : str(t.substr(at + 1));
+    }
+    case Conversion::arm_subscription: {
+      // "/subscriptions/<id>[/...]" (any case: Azure upper-cases resource ids in diagnostic logs)
+      // -> "<id>" in lower case, as ARM's own subscriptionId fields spell it.
+      constexpr std::string_view prefix = "/subscriptions/";
+      if (!json::istarts_with(t, prefix)) return {};
+      const auto id = std::string_view(t).substr(prefix.size(), t.find('/', prefix.size()) - prefix.size());
+      return id.empty() ? Value{} : str(json::to_lower(id));
     }
     case Conversion::list: {
       if (v.kind == Value::Kind::list) break;
