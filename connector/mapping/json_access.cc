@@ -62,22 +62,34 @@ std::optional<element> child(element obj, std::string_view key) {
   return folded;
 }
 
+std::size_t Fields::bucket_of(std::string_view key) noexcept {
+  if (key.empty()) return 0;
+  const auto first = static_cast<unsigned char>(lower(key.front()));
+  const auto last = static_cast<unsigned char>(lower(key.back()));
+  return (key.size() * 31 + first * 7 + last) % kBuckets;
+}
+
 Fields::Fields(element obj) {
+  heads_.fill(kNone);
   simdjson::dom::object o;
   if (obj.get_object().get(o) != simdjson::SUCCESS) return;
   entries_.reserve(o.size());
   for (auto field : o) entries_.push_back(Entry{field.key, field.value});
-  std::stable_sort(entries_.begin(), entries_.end(),
-                   [](const Entry& a, const Entry& b) { return a.key.size() < b.key.size(); });
+  // Chained back to front, so each bucket lists its keys in document order.
+  for (auto i = static_cast<std::uint32_t>(entries_.size()); i-- > 0;) {
+    auto& head = heads_[bucket_of(entries_[i].key)];
+    entries_[i].next = head;
+    head = i;
+  }
 }
 
 std::optional<element> Fields::get(std::string_view key) const {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), key.size(),
-                             [](const Entry& e, std::size_t len) { return e.key.size() < len; });
   std::optional<element> exact, folded;
-  for (; it != entries_.end() && it->key.size() == key.size(); ++it) {
-    if (it->key == key) exact = it->value;  // document order: the last duplicate wins
-    else if (!exact && iequals(it->key, key)) folded = it->value;
+  for (auto i = heads_[bucket_of(key)]; i != kNone; i = entries_[i].next) {
+    const Entry& e = entries_[i];
+    if (e.key.size() != key.size()) continue;
+    if (e.key == key) exact = e.value;  // document order: the last duplicate wins
+    else if (!exact && iequals(e.key, key)) folded = e.value;
   }
   if (exact) return exact;
   return folded;

@@ -40,11 +40,19 @@ class Fields {
   bool has(std::string_view key) const { return get(key).has_value(); }
 
  private:
+  static constexpr std::uint32_t kNone = UINT32_MAX;
   struct Entry {
     std::string_view key;
     element value;
+    std::uint32_t next = kNone;  // the next entry of the same bucket, in document order
   };
-  std::vector<Entry> entries_;  // stable-sorted by key length: document order within a length
+  // Keys are bucketed by a case-insensitive hash (length, first and last character), so a lookup
+  // compares only the few keys of one bucket; building the index is one pass (no sort, which
+  // cost more than the lookups it saved).
+  static constexpr std::size_t kBuckets = 64;
+  static std::size_t bucket_of(std::string_view key) noexcept;
+  std::vector<Entry> entries_;  // document order
+  std::array<std::uint32_t, kBuckets> heads_;  // first entry of each bucket
 };
 
 // Child by array index.
