@@ -53,7 +53,8 @@ struct RuleHit {
   std::string reason;
 };
 
-using DetectionRule = std::function<void(const RuleContext&, std::vector<RuleHit>&)>;
+// A plain function (every rule is one): called for every event, without std::function's indirection.
+using DetectionRule = void (*)(const RuleContext&, std::vector<RuleHit>&);
 
 struct DetectionEntry {
   std::string name;

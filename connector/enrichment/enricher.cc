@@ -1,6 +1,7 @@
 #include "connector/enrichment/enricher.h"
 
 #include <algorithm>
+#include <functional>
 #include <chrono>
 #include <map>
 
@@ -109,7 +110,9 @@ class EnricherImpl final : public Enricher {
     for (const auto* r : touched) tier = std::min(tier, r->tier);
     if (!facts.actor_role_id.empty())
       if (const auto* r = roles_.by_id(facts.actor_role_id)) tier = std::min(tier, r->tier);
-    for (const auto& k : {facts.actor.upn, facts.actor.id, facts.user_upn, facts.user_id}) {
+    // By reference: a braced list of the strings themselves would copy each of them per event.
+    for (const std::string& k : {std::cref(facts.actor.upn), std::cref(facts.actor.id), std::cref(facts.user_upn),
+                                 std::cref(facts.user_id)}) {
       if (k.empty()) continue;
       if (auto t = roster_.tier_of(k); t && *t >= 0) tier = std::min(tier, *t);
     }
@@ -148,7 +151,7 @@ class EnricherImpl final : public Enricher {
     // New accounts, for pa.account.new_admin (bounded: oldest entries go first).
     if (f.family == Facts::Family::audit && f.success && json::iequals(f.operation, "Add user")) {
       for (const auto& t : f.targets)
-        for (const auto& k : {t.id, t.upn})
+        for (const std::string& k : {std::cref(t.id), std::cref(t.upn)})
           if (!k.empty()) account_created_[lower(k)] = event_ms;
       if (account_created_.size() > kMaxNewAccounts) {
         // Outside the window first; if a burst of creations still overflows, the oldest go.

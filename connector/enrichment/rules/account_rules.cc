@@ -44,7 +44,7 @@ void new_admin(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!is_role_add(f) || c.privileged_roles.empty()) return;
   for (const auto& t : f.targets) {
-    for (const auto& k : {t.id, t.upn}) {
+    for (const std::string& k : {std::cref(t.id), std::cref(t.upn)}) {
       if (k.empty()) continue;
       auto it = c.account_created_ms.find(lower(k));
       if (it != c.account_created_ms.end() && c.now_ms - it->second <= c.settings.new_account_window_ms) {

@@ -19,7 +19,7 @@ void breakglass_signin(const RuleContext& c, std::vector<RuleHit>& out) {
 void breakglass_activity(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (is_sign_in(f) || f.family == Facts::Family::other || f.family == Facts::Family::pim_instance) return;
-  for (const auto& k : {f.actor.upn, f.actor.id, f.caller}) {
+  for (const std::string& k : {std::cref(f.actor.upn), std::cref(f.actor.id), std::cref(f.caller)}) {
     if (!k.empty() && is_break_glass(c.settings, k)) {
       out.push_back({"pa.breakglass.activity", 9, fmt::format("break-glass account {} performed '{}'", k, f.operation)});
       return;

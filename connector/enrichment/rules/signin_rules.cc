@@ -43,7 +43,7 @@ void signin_nonadmin_app(const RuleContext& c, std::vector<RuleHit>& out) {
 void signin_risky(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!privileged_sign_in(c)) return;
-  for (const auto& level : {f.risk_during, f.risk_aggregated}) {
+  for (const std::string& level : {std::cref(f.risk_during), std::cref(f.risk_aggregated)}) {
     if (iequals(level, "medium") || iequals(level, "high")) {
       out.push_back({"pa.signin.risky", 8, fmt::format("privileged sign-in by {} at {} risk", f.user_upn, level)});
       return;
