@@ -21,12 +21,9 @@ struct FactPaths {
   const json::Path category_value{"category.value"};
   const json::Path created_by_application_id{"createdBy.application.id"};
   const json::Path created_by_user_id{"createdBy.user.id"};
-  const json::Path device_detail_is_compliant{"deviceDetail.isCompliant"};
-  const json::Path device_detail_is_managed{"deviceDetail.isManaged"};
   const json::Path expanded_properties_principal_display_name{"expandedProperties.principal.displayName"};
   const json::Path expanded_properties_principal_email{"expandedProperties.principal.email"};
   const json::Path expanded_properties_role_definition_display_name{"expandedProperties.roleDefinition.displayName"};
-  const json::Path mfa_detail_auth_method{"mfaDetail.authMethod"};
   const json::Path operation_name_value{"operationName.value"};
   const json::Path principal_user_principal_name{"principal.userPrincipalName"};
   const json::Path role_definition_display_name{"roleDefinition.displayName"};
@@ -34,18 +31,13 @@ struct FactPaths {
   const json::Path schedule_info_expiration_end_date_time{"scheduleInfo.expiration.endDateTime"};
   const json::Path schedule_info_expiration_type{"scheduleInfo.expiration.type"};
   const json::Path schedule_info_start_date_time{"scheduleInfo.startDateTime"};
-  const json::Path status_error_code{"status.errorCode"};
   const json::Path status_value{"status.value"};
-  // The record's activity time, in order of preference, resolved together in one pass.
+  // The record's activity time, in order of preference.
   const std::vector<json::Path> time{
       json::Path("activityDateTime"),           json::Path("createdDateTime"),
       json::Path("eventTimestamp"),             json::Path("properties.activityDateTime"),
       json::Path("properties.createdDateTime"), json::Path("properties.createdOn"),
       json::Path("startDateTime"),              json::Path("time")};
-  json::PathSet time_set;
-  FactPaths() {
-    for (std::size_t i = 0; i < time.size(); ++i) time_set.add(time[i], static_cast<int>(i));
-  }
 };
 const FactPaths& paths() {
   static const FactPaths p;
@@ -59,10 +51,25 @@ std::string text(const json::Fields& o, std::string_view key) {
   return s;
 }
 
-std::string path_text(element e, const json::Path& p) { return json::text_at(e, p).value_or(""); }
+// "key.sub" of an indexed object, as json::Path("key.sub").first() finds it: `key` through the
+// index, `sub` by a scan of that (small) nested object, rather than a second scan of the record.
+std::optional<element> nested(const json::Fields& o, std::string_view key, std::string_view sub) {
+  const auto outer = o.get(key);
+  if (!outer) return std::nullopt;
+  const auto inner = json::child(*outer, sub);
+  if (!inner || inner->is_null()) return std::nullopt;
+  return inner;
+}
 
-std::optional<bool> path_bool(element e, const json::Path& p) {
-  auto v = p.first(e);
+std::string text_of(const std::optional<element>& v) {
+  std::string s;
+  if (v) json::scalar_text(*v, s);
+  return s;
+}
+
+std::string path_text(element e, const json::Path& p) { return text_of(p.first(e)); }
+
+std::optional<bool> bool_of(const std::optional<element>& v) {
   if (!v) return std::nullopt;
   if (v->is_bool()) return v->get_bool().value_unsafe();
   std::string s;
@@ -199,7 +206,7 @@ void sign_in_facts(element r, Facts& f) {
   f.user_type = text(R, "userType");
   f.actor.upn = f.user_upn;
   f.actor.id = f.user_id;
-  const std::string code = path_text(r, paths().status_error_code);
+  const std::string code = text_of(nested(R, "status", "errorCode"));
   f.error_code = code.empty() ? 0 : std::strtoll(code.c_str(), nullptr, 10);
   f.success = f.error_code == 0;
   f.auth_requirement = text(R, "authenticationRequirement");
@@ -210,10 +217,10 @@ void sign_in_facts(element r, Facts& f) {
       if (json::icontains(req, "MFA") && ok && ok->is_bool() && ok->get_bool().value_unsafe()) f.mfa_step_succeeded = true;
     }
   }
-  if (!path_text(r, paths().mfa_detail_auth_method).empty()) f.mfa_step_succeeded = true;
+  if (!text_of(nested(R, "mfaDetail", "authMethod")).empty()) f.mfa_step_succeeded = true;
   f.client_app = text(R, "clientAppUsed");
-  f.device_compliant = path_bool(r, paths().device_detail_is_compliant);
-  f.device_managed = path_bool(r, paths().device_detail_is_managed);
+  f.device_compliant = bool_of(nested(R, "deviceDetail", "isCompliant"));
+  f.device_managed = bool_of(nested(R, "deviceDetail", "isManaged"));
   f.risk_during = text(R, "riskLevelDuringSignIn");
   f.risk_aggregated = text(R, "riskLevelAggregated");
   f.app_name = text(R, "appDisplayName");
@@ -390,12 +397,12 @@ Facts extract_facts(SourceKind kind, simdjson::dom::element r) {
     case SourceKind::unknown: break;
   }
   // The record's activity time (never the envelope's processing time when the activity time exists).
-  thread_local std::vector<json::PathSet::Result> found;
-  found.resize(paths().time.size());
-  paths().time_set.resolve(r, found, 1);
-  for (const auto& hit : found) {
+  // Looked up in order, stopping at the first usable one (most records have an early one), which
+  // costs less than resolving all of them in one pass over the record.
+  for (const auto& path : paths().time) {
+    const auto hit = path.first(r);
     std::string t;
-    if (!hit.found || !json::scalar_text(hit.value, t)) continue;
+    if (!hit || !json::scalar_text(*hit, t)) continue;
     if (auto ms = t.empty() ? std::nullopt : parse_time_ms(t)) {
       f.time_ms = ms;
       break;
