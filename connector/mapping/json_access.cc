@@ -195,6 +195,7 @@ void PathSet::add(const Path& path, int slot) {
     if (next == 0) {
       Node n;
       n.key = key;
+      n.folded_first = key.empty() ? '\0' : lower(key.front());
       n.index = seg.index;
       nodes_.push_back(std::move(n));
       next = static_cast<std::uint32_t>(nodes_.size() - 1);
@@ -277,7 +278,10 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
     // Children are sorted by key length: only those of this length can match.
     auto lo = std::lower_bound(kids.begin(), kids.end(), k.size(),
                                [this](std::uint32_t c, std::size_t l) { return nodes_[c].key.size() < l; });
+    const char k0 = k.empty() ? '\0' : lower(k.front());
     for (auto it = lo; it != kids.end() && nodes_[*it].key.size() == k.size(); ++it) {
+      // Keys of one length often differ in the first character: a cheap reject before comparing.
+      if (nodes_[*it].folded_first != k0) continue;
       const auto i = static_cast<std::size_t>(it - kids.begin());
       const std::string& want = nodes_[*it].key;
       if (k == want) {

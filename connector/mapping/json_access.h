@@ -115,6 +115,7 @@ class PathSet {
  private:
   struct Node {
     std::string key;                  // object key this node is reached by ("3" for index segments)
+    char folded_first = '\0';         // key's first character, lower-cased (a quick reject)
     std::optional<std::size_t> index; // array position, for numeric segments
     std::vector<int> slots;           // the paths that end here
     std::vector<std::uint32_t> children;  // sorted by key length: a key's candidates are one run
