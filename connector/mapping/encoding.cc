@@ -45,23 +45,32 @@ constexpr auto kSpecial = [] {
   return t;
 }();
 
-// Whether one of the 8 bytes at `p` is special for JSON (kSpecial): below 0x20, '"', '\\' or
-// non-ASCII. Lets the escaper skip plain text a word at a time instead of a byte at a time (most
-// output is plain ASCII). The word tricks are exact as a yes/no answer; the bytes of a word that
-// answers yes are then looked at one by one.
-inline bool word_has_json_special(const char* p) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+// Word-at-a-time tests on 8 bytes (the classic bit tricks): each answers exactly whether some byte
+// of the word qualifies (not which one), which lets the escapers skip plain text a word at a time
+// instead of a byte at a time; the bytes of a word that answers yes are looked at one by one.
+constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+
+inline std::uint64_t load_word(const char* p) {
   std::uint64_t w;
   std::memcpy(&w, p, sizeof w);
-  const auto has_zero_byte = [](std::uint64_t x) { return (x - kOnes) & ~x & kHighs; };
-  const std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighs;  // a byte < 0x20 (or >= 0x80)
-  return ((w & kHighs) | below_space | has_zero_byte(w ^ (kOnes * '"')) | has_zero_byte(w ^ (kOnes * '\\'))) != 0;
+  return w;
+}
+inline std::uint64_t has_zero_byte(std::uint64_t x) { return (x - kOnes) & ~x & kHighs; }
+inline std::uint64_t has_byte(std::uint64_t w, char c) { return has_zero_byte(w ^ (kOnes * static_cast<unsigned char>(c))); }
+inline std::uint64_t has_byte_below_space(std::uint64_t w) { return (w - kOnes * 0x20) & ~w & kHighs; }
+
+// Whether one of the 8 bytes at `p` is special for JSON (kSpecial): below 0x20, '"', '\\' or
+// non-ASCII.
+inline bool word_has_json_special(const char* p) {
+  const std::uint64_t w = load_word(p);
+  return ((w & kHighs) | has_byte_below_space(w) | has_byte(w, '"') | has_byte(w, '\\')) != 0;
 }
 
 // What a CEF escaper does with a byte: keep it, or write a replacement (an escape or a space).
 // One table per context, built at compile time, so the loop appends whole runs of kept bytes.
 struct CefTable {
   std::array<const char*, 256> replace{};  // nullptr: the byte is kept as is
+  char escaped[2] = {};  // the two printable characters it escapes ('\\' and '|' or '=')
 };
 
 // Control characters and DEL become a space in both contexts (CR and LF are not allowed in the
@@ -71,6 +80,8 @@ constexpr CefTable cef_table(bool extension) {
   for (int c = 0; c < 0x20; ++c) t.replace[static_cast<std::size_t>(c)] = " ";
   t.replace[0x7F] = " ";
   t.replace['\\'] = "\\\\";
+  t.escaped[0] = '\\';
+  t.escaped[1] = extension ? '=' : '|';
   if (extension) {
     t.replace['='] = "\\=";
     t.replace['\n'] = "\\n";
@@ -83,14 +94,23 @@ constexpr CefTable cef_table(bool extension) {
 constexpr CefTable kCefHeader = cef_table(false);
 constexpr CefTable kCefExtension = cef_table(true);
 
+// Whether one of the 8 bytes at `p` is one `table` replaces (as word_has_json_special).
+inline bool word_has_cef_special(const char* p, const CefTable& table) {
+  const std::uint64_t w = load_word(p);
+  return (has_byte_below_space(w) | has_byte(w, '\x7F') | has_byte(w, table.escaped[0]) | has_byte(w, table.escaped[1])) != 0;
+}
+
 void append_cef_escaped(std::string& out, std::string_view s, const CefTable& table) {
   std::size_t run = 0;  // start of the pending run of bytes kept as they are
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char* replacement = table.replace[static_cast<unsigned char>(s[i])];
-    if (!replacement) continue;
-    out.append(s.data() + run, i - run);
-    out += replacement;
-    run = i + 1;
+  for (std::size_t i = 0; i < s.size();) {
+    while (i + 8 <= s.size() && !word_has_cef_special(s.data() + i, table)) i += 8;
+    if (i == s.size()) break;
+    if (const char* replacement = table.replace[static_cast<unsigned char>(s[i])]) {
+      out.append(s.data() + run, i - run);
+      out += replacement;
+      run = i + 1;
+    }
+    ++i;
   }
   out.append(s.data() + run, s.size() - run);
 }

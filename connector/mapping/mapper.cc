@@ -306,13 +306,25 @@ class MapperImpl final : public Mapper {
     out += '}';
   }
 
+  static void append_cef_header_field(const mapping::Rule& r, const mapping::EvalContext& ctx, std::size_t max_length,
+                                      std::string& out) {
+    if (r.plain) {  // a string straight from the record / context (vendor, product...): no Value, no copy
+      std::string_view text;
+      if (const auto found = r.string_view(ctx, text); found && text.size() <= max_length) {
+        if (*found) encoding::append_cef_header(out, text);
+        return;
+      }
+    }
+    std::string v = r.evaluate(ctx).text();
+    encoding::truncate_utf8(v, max_length);
+    encoding::append_cef_header(out, v);
+  }
+
   static void write_cef(const mapping::KindMapping& m, const mapping::EvalContext& ctx, int severity, std::string& out) {
     out.reserve(1024);
     out += "CEF:0|";
     for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name}) {
-      std::string v = r->evaluate(ctx).text();
-      encoding::truncate_utf8(v, r == &m.cef_name ? 512 : r == &m.cef_class_id ? 1023 : 63);
-      encoding::append_cef_header(out, v);
+      append_cef_header_field(*r, ctx, r == &m.cef_name ? 512 : r == &m.cef_class_id ? 1023 : 63, out);
       out += '|';
     }
     out += std::to_string(std::clamp(severity, 0, 10));
