@@ -8,6 +8,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -120,9 +121,19 @@ std::string aadsts_meaning(const std::string& code) {
   return it == known.end() ? std::string() : it->second;
 }
 
+// Longest token lifetime believed. The bound keeps the arithmetic below in range: system_clock
+// counts nanoseconds (up to the year 2262), so an expires_on such as App Service's 9999999999 or
+// a huge expires_in would overflow (undefined behaviour). Refreshing such a token after a day is
+// harmless: real tokens live 1 to 24 hours.
+constexpr std::chrono::seconds kMaxTokenLifetime = std::chrono::hours(24);
+
 std::chrono::seconds parse_seconds(const json& v) {
   if (v.is_number_integer()) return std::chrono::seconds(v.get<std::int64_t>());
-  if (v.is_number()) return std::chrono::seconds(static_cast<std::int64_t>(v.get<double>()));
+  if (v.is_number()) {
+    // Converting a double outside the int64 range is undefined; 1e15 s is far beyond any bound used.
+    const double d = std::clamp(v.get<double>(), -1e15, 1e15);
+    return std::chrono::seconds(static_cast<std::int64_t>(d));
+  }
   if (v.is_string()) {
     const std::string s = v.get<std::string>();
     char* end = nullptr;
@@ -144,9 +155,12 @@ AccessToken parse_token_response(const std::string& body, SysClock::time_point n
   if (j.contains("expires_in")) life = parse_seconds(j["expires_in"]);
   if (life.count() < 0 && j.contains("expires_on")) {
     auto on = parse_seconds(j["expires_on"]);
-    if (on.count() > 0) life = std::chrono::duration_cast<std::chrono::seconds>(SysClock::time_point(on) - now);
+    // In seconds, not as a time_point: see kMaxTokenLifetime.
+    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
+    if (on.count() > 0) life = on > now_s ? on - now_s : std::chrono::seconds(0);
   }
   if (life.count() <= 0) life = std::chrono::seconds(300);  // unknown lifetime: be conservative
+  life = std::min(life, kMaxTokenLifetime);
   t.expires_at = now + life;
   return t;
 }
