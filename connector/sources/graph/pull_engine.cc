@@ -334,7 +334,16 @@ StreamPoller::PageResult StreamPoller::on_page(const std::string& url, std::stri
       continue;
     }
     RawRecord raw;
-    raw.json = rec.dump();
+    if (spec_.type == StreamType::pim_eligibility_requests && !rec.contains("@odata.type")) {
+      // List items carry no type annotation, and an eligibility request looks like an assignment
+      // request field for field: name the entity type as Graph does on a single-entity read, so
+      // enrichment records eligibility (may activate), not an active role.
+      json typed = rec;
+      typed["@odata.type"] = "#microsoft.graph.unifiedRoleEligibilityScheduleRequest";
+      raw.json = typed.dump();
+    } else {
+      raw.json = rec.dump();
+    }
     raw.origin = url.substr(0, url.find('?')) + "#" + std::to_string(index);
     raw.kind_hint = spec_.kind();
     raw.tenant_hint = tenant;

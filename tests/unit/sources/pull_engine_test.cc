@@ -232,6 +232,32 @@ TEST(Poller, PimRequestsDedupeOnIdAndStatus) {
   EXPECT_EQ(r2.records[0].kind_hint, SourceKind::graph_pim_request);
 }
 
+TEST(Poller, EligibilityRequestsAreNamedAsSuchForEnrichment) {
+  // An eligibility request list item looks like an assignment request; only the stream knows.
+  WindowOptions o;
+  Micros now = T("2024-01-02T00:00:00Z");
+  json item = {{"id", "r1"}, {"status", "Provisioned"}, {"action", "adminAssign"}, {"createdDateTime", "2024-01-01T23:00:00Z"}};
+  StreamPoller elig({"pimEligibility", StreamType::pim_eligibility_requests, "https://g"}, o);
+  elig.restore(std::nullopt, std::nullopt);
+  auto r = elig.on_page(*elig.begin(now), page({item}), "t");
+  ASSERT_EQ(r.records.size(), 1u);
+  const json typed = json::parse(r.records[0].json);
+  EXPECT_EQ(typed.value("@odata.type", ""), "#microsoft.graph.unifiedRoleEligibilityScheduleRequest");
+  EXPECT_EQ(typed["id"], "r1");
+  // A type the server did send is kept; assignment requests are left as they came.
+  json annotated = item;
+  annotated["id"] = "r2";
+  annotated["@odata.type"] = "#microsoft.graph.somethingElse";
+  auto r2 = elig.on_page(*elig.begin(now + kMin), page({annotated}), "t");
+  ASSERT_EQ(r2.records.size(), 1u);
+  EXPECT_EQ(json::parse(r2.records[0].json)["@odata.type"], "#microsoft.graph.somethingElse");
+  StreamPoller assign({"pim", StreamType::pim_assignment_requests, "https://g"}, o);
+  assign.restore(std::nullopt, std::nullopt);
+  auto a = assign.on_page(*assign.begin(now), page({item}), "t");
+  ASSERT_EQ(a.records.size(), 1u);
+  EXPECT_FALSE(json::parse(a.records[0].json).contains("@odata.type"));
+}
+
 TEST(Poller, ActivityDedupesOnEventDataIdAndRejectsNonLists) {
   WindowOptions o;
   o.safety_lag = 0;
