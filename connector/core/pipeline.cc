@@ -219,10 +219,17 @@ void Pipeline::commit_ready() {
   }
 }
 
+bool Pipeline::sinks_cannot_drain() const {
+  if (options_.once) return sink_fatal_;
+  for (const auto& s : sinks_)
+    if (!s->healthy() && s->counters().failed > 0) return true;
+  return false;
+}
+
 bool Pipeline::wait_until_drained(Clock::time_point deadline) {
   while (Clock::now() < deadline) {
     if (acks_->outstanding() == 0 && input_->size() == 0) return true;
-    if (options_.once && sink_fatal_) return false;  // fail fast: a misconfigured sink will not recover
+    if (sinks_cannot_drain()) return false;  // fail fast: a misconfigured sink will not recover
     commit_ready();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -256,7 +263,7 @@ int Pipeline::run(std::stop_token stop) {
                stop.stop_requested() ? "stop requested" : (options_.once ? "sources caught up" : "stopping"),
                options_.drain_timeout.count());
   for (auto& s : sources_) s->thread.request_stop();
-  while (!all_sources_finished() && Clock::now() < deadline && !(options_.once && sink_fatal_)) {
+  while (!all_sources_finished() && Clock::now() < deadline && !sinks_cannot_drain()) {
     commit_ready();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

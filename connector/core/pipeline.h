@@ -84,6 +84,11 @@ class Pipeline {
   void mapping_loop();
   void commit_ready();
   bool wait_until_drained(std::chrono::steady_clock::time_point deadline);
+  // True when waiting for the sinks can no longer help the drain: with --once, any sink failed
+  // fatally during the run; otherwise a sink is failing right now (did not start, or its last
+  // delivery failed fatally). A checkpoint needs every sink's acknowledgement, so the other sinks'
+  // deliveries cannot move it either; the held events are read again after the restart.
+  bool sinks_cannot_drain() const;
 
   PipelineOptions options_;
   std::vector<std::unique_ptr<SourceState>> sources_;
