@@ -74,15 +74,28 @@ std::size_t cef_max_length(std::string_view key) {
 
 struct EcsNode {
   std::string key;
-  std::string prefix;  // the key as written: "key": (escaped once, when the plan is built)
+  // The key as written, escaped once when the plan is built: "key": for a rule, "key":{ for an
+  // object; and the same after a separating comma.
+  std::string prefix, prefix_comma;
   std::vector<std::size_t> children;
   int rule = -1;
+  // The whole member ("key":value) when it never depends on the record or the event: a constant
+  // rule, or an object of constant members only.
+  bool constant = false;
+  std::string text;
+  // What an object writes, in order: runs of consecutive constant members pre-encoded as one
+  // piece (without / with a leading comma), and the other members one by one.
+  struct Item {
+    std::size_t node = SIZE_MAX;  // SIZE_MAX: the pre-encoded run
+    std::string first, rest;
+  };
+  std::vector<Item> items;
 };
 
 struct EcsPlan {
   std::vector<EcsNode> nodes;  // nodes[0] is the root
 
-  explicit EcsPlan(const std::vector<mapping::Rule>& rules) {
+  EcsPlan(const std::vector<mapping::Rule>& rules, const std::string& host) {
     nodes.emplace_back();
     for (std::size_t r = 0; r < rules.size(); ++r) {
       std::size_t cur = 0;
@@ -97,7 +110,7 @@ struct EcsPlan {
         for (auto c : nodes[cur].children)
           if (nodes[c].key == seg) next = c;
         if (next == SIZE_MAX) {
-          nodes.push_back(EcsNode{seg, {}, {}, -1});
+          nodes.push_back(EcsNode{seg, {}, {}, {}, -1, false, {}, {}});
           next = nodes.size() - 1;
           nodes[cur].children.push_back(next);
         }
@@ -109,6 +122,45 @@ struct EcsPlan {
     for (auto& n : nodes) {
       encoding::append_json_string(n.prefix, n.key);
       n.prefix += ':';
+      if (n.rule < 0) n.prefix += '{';
+      n.prefix_comma = ',' + n.prefix;
+    }
+    // Children are created after their parent: deciding from the last node back sees every
+    // child's answer before its parent's.
+    for (std::size_t i = nodes.size(); i-- > 1;) {
+      auto& n = nodes[i];
+      if (n.rule >= 0) {
+        std::string value;
+        if (rules[static_cast<std::size_t>(n.rule)].constant_json(host, value)) {
+          n.constant = true;
+          n.text = n.prefix + value;
+        }
+        continue;
+      }
+      n.constant = !n.children.empty() &&
+                   std::all_of(n.children.begin(), n.children.end(), [&](std::size_t c) { return nodes[c].constant; });
+      if (n.constant) {
+        n.text = n.prefix;
+        for (std::size_t k = 0; k < n.children.size(); ++k) {
+          if (k > 0) n.text += ',';
+          n.text += nodes[n.children[k]].text;
+        }
+        n.text += '}';
+      }
+    }
+    for (auto& n : nodes) {
+      if (n.rule >= 0) continue;
+      for (auto c : n.children) {
+        if (!nodes[c].constant) {
+          n.items.push_back(EcsNode::Item{c, {}, {}});
+          continue;
+        }
+        if (n.items.empty() || n.items.back().node != SIZE_MAX) n.items.push_back(EcsNode::Item{});
+        auto& run = n.items.back();
+        if (!run.first.empty()) run.first += ',';
+        run.first += nodes[c].text;
+        run.rest = ',' + run.first;
+      }
     }
   }
 };
@@ -117,8 +169,8 @@ class MapperImpl final : public Mapper {
  public:
   MapperImpl(mapping::MappingSet set, std::unique_ptr<Enricher> enricher, std::string host)
       : set_(std::move(set)), enricher_(std::move(enricher)), host_(std::move(host)) {
-    plans_.emplace(SourceKind::unknown, EcsPlan(set_.for_kind(SourceKind::unknown).ecs));
-    for (auto k : all_source_kinds()) plans_.emplace(k, EcsPlan(set_.for_kind(k).ecs));
+    plans_.emplace(SourceKind::unknown, EcsPlan(set_.for_kind(SourceKind::unknown).ecs, host_));
+    for (auto k : all_source_kinds()) plans_.emplace(k, EcsPlan(set_.for_kind(k).ecs, host_));
     cache_.entries.resize(set_.path_slots());
     auto action_rule = [](const mapping::KindMapping& m) -> int {
       for (std::size_t i = 0; i < m.ecs.size(); ++i)
@@ -262,8 +314,7 @@ class MapperImpl final : public Mapper {
                          const mapping::EvalContext& ctx, std::string& out, bool& first) {
     const auto& node = plan.nodes[index];
     const std::size_t mark = out.size();
-    if (!first) out += ',';
-    out += node.prefix;
+    out += first ? node.prefix : node.prefix_comma;
     if (node.rule >= 0) {
       const auto& rule = m.ecs[static_cast<std::size_t>(node.rule)];
       if (rule.plain) {
@@ -285,9 +336,8 @@ class MapperImpl final : public Mapper {
       first = false;
       return true;
     }
-    out += '{';
     bool child_first = true;
-    for (auto c : node.children) write_node(plan, c, m, ctx, out, child_first);
+    write_members(plan, node, m, ctx, out, child_first);
     if (child_first) {  // nothing inside: drop the key
       out.resize(mark);
       return false;
@@ -297,12 +347,24 @@ class MapperImpl final : public Mapper {
     return true;
   }
 
+  static void write_members(const EcsPlan& plan, const EcsNode& node, const mapping::KindMapping& m,
+                            const mapping::EvalContext& ctx, std::string& out, bool& first) {
+    for (const auto& item : node.items) {
+      if (item.node != SIZE_MAX) {
+        write_node(plan, item.node, m, ctx, out, first);
+      } else {
+        out += first ? item.first : item.rest;
+        first = false;
+      }
+    }
+  }
+
   static void write_ecs(const EcsPlan& plan, const mapping::KindMapping& m, const mapping::EvalContext& ctx,
                         std::string& out) {
     out.reserve(2048);
     out += '{';
     bool first = true;
-    for (auto c : plan.nodes[0].children) write_node(plan, c, m, ctx, out, first);
+    write_members(plan, plan.nodes[0], m, ctx, out, first);
     out += '}';
   }
 

@@ -295,6 +295,24 @@ class Expr {
            (conversion == Conversion::none || conversion == Conversion::ip || conversion == Conversion::json ||
             conversion == Conversion::elastic || conversion == Conversion::snake);
   }
+  bool constant_json(const std::string& host, std::string& out) const {
+    if (!when.empty() || !plain()) return false;
+    if (src == Src::value) {
+      if (constant.empty()) return false;
+      append_value_json(out, constant);
+      return true;
+    }
+    if (src != Src::virt) return false;
+    if (var == Var::version) {
+      append_value_json(out, str(SIEM_VERSION));
+      return true;
+    }
+    if (var == Var::host && !host.empty()) {
+      encoding::append_json_string(out, host);
+      return true;
+    }
+    return false;
+  }
   enum class Written { value, nothing, unsupported };
   Written append_plain_json(const EvalContext& ctx, std::string& out) const;
   Written plain_string(const EvalContext& ctx, std::string_view& text) const;
@@ -787,6 +805,10 @@ std::optional<bool> Rule::append_json(const EvalContext& ctx, std::string& out) 
     }
   }
   return false;
+}
+
+bool Rule::constant_json(const std::string& host, std::string& out) const {
+  return !alternatives.empty() && alternatives.front()->constant_json(host, out);
 }
 
 Value Rule::evaluate(const EvalContext& ctx) const {

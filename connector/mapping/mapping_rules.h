@@ -92,6 +92,11 @@ struct Rule {
   // the record and the context live). true: `text` set; false: no value; nullopt: anything else,
   // left to evaluate().
   std::optional<bool> string_view(const EvalContext& ctx, std::string_view& text) const;
+  // For rules whose value never depends on the record or the event (the first alternative is a
+  // non-empty constant without conditions, $version, or $host given the mapper's `host`): appends
+  // that value as JSON exactly as append_json() / evaluate() would write it, and returns true.
+  // false: the value depends on the record; nothing appended.
+  bool constant_json(const std::string& host, std::string& out) const;
 };
 
 struct KindMapping {
