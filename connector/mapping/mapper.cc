@@ -317,7 +317,7 @@ class MapperImpl final : public Mapper {
     out += first ? node.prefix : node.prefix_comma;
     if (node.rule >= 0) {
       const auto& rule = m.ecs[static_cast<std::size_t>(node.rule)];
-      if (rule.plain) {
+      if (rule.direct) {
         if (const auto written = rule.append_json(ctx, out)) {
           if (!*written) {
             out.resize(mark);

@@ -82,10 +82,15 @@ struct Rule {
   // type of none / ip / json / elastic / snake), or is a constant or a $variable without a type:
   // append_json() can write it straight into the document.
   bool plain = false;
+  // Every alternative is plain, or one of the common computed shapes append_json() also writes
+  // without a Value: a type of int (with multiply) / float / bool / list / upn_user / upn_domain /
+  // timestamp over record paths, a `map` (with default, type lower), `all`, or a template.
+  bool direct = false;
   Value evaluate(const EvalContext& ctx) const;
-  // For plain rules: appends the value as JSON exactly as evaluate() + JSON encoding would, without
-  // building a Value. true: written; false: no value (nothing appended); nullopt: a case it leaves
-  // to evaluate() (a double, a non-string under `ip`), nothing appended.
+  // For direct (and plain) rules: appends the value as JSON exactly as evaluate() + JSON encoding
+  // would, without building a Value. true: written; false: no value (nothing appended); nullopt: a
+  // case it leaves to evaluate() (a double, a non-string under `ip`, a number under `list`...),
+  // nothing appended.
   std::optional<bool> append_json(const EvalContext& ctx, std::string& out) const;
   // For plain rules whose value is a string (a record string, a string constant, $id, $tenant,
   // $host, $time): that string without a copy, as evaluate().text() would give it (valid while
