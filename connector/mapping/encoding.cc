@@ -118,9 +118,19 @@ void append_cef_escaped(std::string& out, std::string_view s, const CefTable& ta
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
+  // Most strings need no escaping: find the first byte that might, a word at a time.
+  std::size_t i = 0;
+  while (i + 8 <= s.size() && !word_has_json_special(s.data() + i)) i += 8;
+  while (i < s.size() && !kSpecial[static_cast<unsigned char>(s[i])]) ++i;
+  if (i == s.size()) {  // quotes and text in one append (no byte-by-byte pushes)
+    const std::size_t at = out.size();
+    out.append(s.size() + 2, '"');
+    if (!s.empty()) std::memcpy(out.data() + at + 1, s.data(), s.size());
+    return;
+  }
   out += '"';
   std::size_t run = 0;  // start of the pending run of bytes that need no escaping
-  for (std::size_t i = 0; i < s.size();) {
+  for (; i < s.size();) {
     while (i + 8 <= s.size() && !word_has_json_special(s.data() + i)) i += 8;
     if (i == s.size()) break;
     const auto c = static_cast<unsigned char>(s[i]);
