@@ -288,6 +288,7 @@ class Expr {
 
   Value eval(const EvalContext& ctx) const;
 
+  bool is_plain = false;  // plain(), decided once when the rule is compiled
   bool plain() const noexcept {
     if (has_lookup || fallback || multiply) return false;
     if (src == Src::value || src == Src::virt) return conversion == Conversion::none;
@@ -866,7 +867,7 @@ Expr::Written Expr::append_lookup_json(const EvalContext& ctx, std::string& out)
 }
 
 Expr::Written Expr::append_direct_json(const EvalContext& ctx, std::string& out) const {
-  if (plain()) return append_plain_json(ctx, out);
+  if (is_plain) return append_plain_json(ctx, out);
   for (const auto& c : when)
     if (!condition_holds(c, ctx)) return Written::nothing;
   if (src == Src::tpl) {
@@ -1237,6 +1238,12 @@ struct Compiler {
   }
 
   ExprPtr parse_expr(const YAML::Node& n, const std::string& path) const {
+    auto e = parse_expr_fields(n, path);
+    if (e) e->is_plain = e->plain();
+    return e;
+  }
+
+  std::shared_ptr<Expr> parse_expr_fields(const YAML::Node& n, const std::string& path) const {
     auto e = std::make_shared<Expr>();
     if (n.IsScalar()) {
       const std::string& s = n.Scalar();
@@ -1560,6 +1567,7 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
             auto e = std::make_shared<Expr>();
             e->src = Expr::Src::value;
             e->constant = Compiler::yaml_value(spec);
+            e->is_plain = e->plain();
             rule.alternatives.push_back(e);
             r = rule;
           } else {
