@@ -3,9 +3,11 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <set>
 
 #include <fmt/format.h>
@@ -173,17 +175,57 @@ void append_snake_key(std::string& out, std::string_view key) {
   encoding::append_json_string(out, snake);
 }
 
+// Records repeat the same keys (every sign-in's conditional access policies, device detail...):
+// each key's snake_case member prefix (,"snake_key":) is remembered per thread in a small table
+// indexed by a hash of the key, so a key seen before is one compare and one append instead of a
+// conversion. A slot holds the last key that hashed there; a different key just replaces it.
+class SnakeKeyCache {
+ public:
+  // Appends `key` as an object member's key in snake_case: ,"snake_key": (no comma when `first`).
+  void append(std::string& out, std::string_view key, bool first) {
+    Slot& slot = slots_[hash(key) % kSlots];
+    if (!slot.valid || slot.key != key) {
+      slot.valid = true;
+      slot.key.assign(key);
+      slot.text.assign(1, ',');
+      append_snake_key(slot.text, key);
+      slot.text += ':';
+    }
+    const std::size_t skip = first ? 1 : 0;
+    out.append(slot.text.data() + skip, slot.text.size() - skip);
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 512;
+  struct Slot {
+    bool valid = false;
+    std::string key, text;
+  };
+  // Length and the first and last 8 bytes (keys of one record differ there, not in the middle).
+  static std::size_t hash(std::string_view key) noexcept {
+    std::uint64_t head = 0, tail = 0;
+    if (key.size() >= 8) {
+      std::memcpy(&head, key.data(), 8);
+      std::memcpy(&tail, key.data() + key.size() - 8, 8);
+    } else if (!key.empty()) {
+      std::memcpy(&head, key.data(), key.size());
+    }
+    const std::uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^ (key.size() * 0x165667B19E3779F9ull);
+    return static_cast<std::size_t>(h >> 32);
+  }
+  std::array<Slot, kSlots> slots_;
+};
+
 // Elastic's shape: object keys in snake_case, arrays turned into objects keyed "0", "1", ...
 void write_elastic(std::string& out, element e, bool arrays_as_objects) {
   switch (e.type()) {
     case simdjson::dom::element_type::OBJECT: {
+      static thread_local SnakeKeyCache keys;
       out += '{';
       bool first = true;
       for (auto field : json::as_object(e)) {
-        if (!first) out += ',';
+        keys.append(out, field.key, first);
         first = false;
-        append_snake_key(out, field.key);
-        out += ':';
         write_elastic(out, field.value, arrays_as_objects);
       }
       out += '}';
