@@ -45,7 +45,7 @@ void PathCache::resolve(const KindMapping& m, element record) {
   m.paths.resolve(record, entries, generation);
 }
 
-std::optional<element> PathCache::find(const json::Path& p, element record) {
+std::optional<element> PathCache::find_slow(const json::Path& p, element record) {
   if (p.slot < 0 || static_cast<std::size_t>(p.slot) >= entries.size()) return p.first(record);
   auto& e = entries[static_cast<std::size_t>(p.slot)];
   if (e.generation != generation) {

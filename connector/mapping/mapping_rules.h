@@ -45,7 +45,18 @@ struct PathCache {
   // Starts a record of kind `m`: resolves all of m's paths against `record`.
   void resolve(const KindMapping& m, simdjson::dom::element record);
   // The first match of `p` in `record` (the record of the current generation).
-  std::optional<simdjson::dom::element> find(const json::Path& p, simdjson::dom::element record);
+  std::optional<simdjson::dom::element> find(const json::Path& p, simdjson::dom::element record) {
+    // Inline for the common case: a path resolved when the record started.
+    if (p.slot >= 0 && static_cast<std::size_t>(p.slot) < entries.size()) {
+      const auto& e = entries[static_cast<std::size_t>(p.slot)];
+      if (e.generation == generation) {
+        if (!e.found) return std::nullopt;
+        return e.value;
+      }
+    }
+    return find_slow(p, record);
+  }
+  std::optional<simdjson::dom::element> find_slow(const json::Path& p, simdjson::dom::element record);
 };
 
 // Everything an expression can see besides the record.
