@@ -205,6 +205,12 @@ void PathSet::add(const Path& path, int slot) {
                                  [this](std::size_t l, std::uint32_t c) { return l < nodes_[c].key.size(); });
       kids.insert(at, next);
       if (seg.index) nodes_[cur].any_index_child = true;
+      auto& starts = nodes_[cur].run_start;
+      starts.assign(nodes_[kids.back()].key.size() + 2, 0);
+      for (std::size_t l = 0, k = 0; l < starts.size(); ++l) {
+        while (k < kids.size() && nodes_[kids[k]].key.size() < l) ++k;
+        starts[l] = static_cast<std::uint32_t>(k);
+      }
     }
     cur = next;
   }
@@ -276,10 +282,9 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
     const std::string_view k = field.key;
     if (k.size() < min_len || k.size() > max_len) continue;
     // Children are sorted by key length: only those of this length can match.
-    auto lo = std::lower_bound(kids.begin(), kids.end(), k.size(),
-                               [this](std::uint32_t c, std::size_t l) { return nodes_[c].key.size() < l; });
+    const auto lo = kids.begin() + node.run_start[k.size()], hi = kids.begin() + node.run_start[k.size() + 1];
     const char k0 = k.empty() ? '\0' : lower(k.front());
-    for (auto it = lo; it != kids.end() && nodes_[*it].key.size() == k.size(); ++it) {
+    for (auto it = lo; it != hi; ++it) {
       // Keys of one length often differ in the first character: a cheap reject before comparing.
       if (nodes_[*it].folded_first != k0) continue;
       const auto i = static_cast<std::size_t>(it - kids.begin());

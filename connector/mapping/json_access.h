@@ -119,6 +119,9 @@ class PathSet {
     std::optional<std::size_t> index; // array position, for numeric segments
     std::vector<int> slots;           // the paths that end here
     std::vector<std::uint32_t> children;  // sorted by key length: a key's candidates are one run
+    // For each key length L up to the longest child key + 1: the position in `children` of the
+    // first child whose key is at least L long (where the run of length L starts).
+    std::vector<std::uint32_t> run_start;
     bool any_index_child = false;
   };
   void walk(std::uint32_t node, element e, std::vector<Result>& results) const;
