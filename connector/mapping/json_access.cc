@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -26,8 +27,16 @@ bool iequals(std::string_view a, std::string_view b) {
 bool icontains(std::string_view h, std::string_view n) {
   if (n.empty()) return true;
   if (n.size() > h.size()) return false;
-  for (std::size_t i = 0; i + n.size() <= h.size(); ++i)
-    if (iequals(h.substr(i, n.size()), n)) return true;
+  const char first = lower(n.front());
+  if (n.size() == 1 && !(first >= 'a' && first <= 'z'))  // "@", ".", ":": no case to fold
+    return std::memchr(h.data(), first, h.size()) != nullptr;
+  // Candidates start with the needle's first character (folded): compare the rest only there.
+  for (std::size_t i = 0; i + n.size() <= h.size(); ++i) {
+    if (lower(h[i]) != first) continue;
+    std::size_t k = 1;
+    while (k < n.size() && lower(h[i + k]) == lower(n[k])) ++k;
+    if (k == n.size()) return true;
+  }
   return false;
 }
 

@@ -120,4 +120,23 @@ TEST(Fields, AnswersLikeChildForEveryKey) {
 }
 
 }  // namespace
+// icontains skips to candidates by the needle's first character (memchr for a caseless one):
+// the answer must stay that of comparing the needle at every position case-insensitively.
+TEST(CaseInsensitive, IcontainsFindsWhatAFullScanFinds) {
+  const auto naive = [](std::string_view h, std::string_view n) {
+    if (n.size() > h.size()) return false;
+    for (std::size_t i = 0; i + n.size() <= h.size(); ++i)
+      if (iequals(h.substr(i, n.size()), n)) return true;
+    return false;
+  };
+  const std::vector<std::string> haystacks = {"", "a", "user@Contoso.com", "Add member to role (PIM activation)",
+                                              "fe80::1", "10.0.0.1", "aaab", "AAAB", "x@", "@", "#EXT#user",
+                                              std::string("nul\0byte", 8), "Z[`{@", "ab\xc3\xa9" "cd"};
+  const std::vector<std::string> needles = {"", "@", ".", ":", "a", "A", "ab", "AAB", "aab", "to role", "(pim activation)",
+                                            "#ext#", "x", "@C", "[", "`", "{", "Z", "z", std::string("\0", 1), "\xc3\xa9",
+                                            "Add member to role (PIM activation) and more"};
+  for (const auto& h : haystacks)
+    for (const auto& n : needles) EXPECT_EQ(icontains(h, n), naive(h, n)) << "'" << h << "' contains '" << n << "'";
+}
+
 }  // namespace siem::json
