@@ -285,15 +285,25 @@ class MapperImpl final : public Mapper {
     ctx.host = &host_;
     ctx.extra_tags = &extra_tags;
     ctx.raw = &record.json;
-    const std::string time_text = format_time_ms(out.time_ms), now_text = format_time_ms(now_ms);
+    const std::string time_text = format_time_ms(out.time_ms);
+    if (now_ms != now_ms_) {  // the clock moves on every millisecond, not every record
+      now_ms_ = now_ms;
+      now_text_ = format_time_ms(now_ms);
+    }
     ctx.time_text = &time_text;
-    ctx.now_text = &now_text;
+    ctx.now_text = &now_text_;
 
     out.raw = record.json;
     out.ecs.clear();
     out.cef.clear();
     out.action.clear();
-    if (const int a = action_rule_.at(m.kind); a >= 0) out.action = m.ecs[static_cast<std::size_t>(a)].evaluate(ctx).text();
+    if (const int a = action_rule_.at(m.kind); a >= 0) {
+      const auto& rule = m.ecs[static_cast<std::size_t>(a)];
+      std::string_view text;  // a plain string rule (most are): no Value, no copy
+      const auto found = rule.plain ? rule.string_view(ctx, text) : std::nullopt;
+      if (!found) out.action = rule.evaluate(ctx).text();
+      else if (*found) out.action.assign(text);
+    }
     // The effective severity: the mapping's base severity for the kind, raised by detections.
     const Value base = m.cef_severity.evaluate(ctx);
     out.severity = std::clamp(std::max(pa.severity, base.kind == Value::Kind::integer ? static_cast<int>(base.i) : 0), 0, 10);
@@ -439,6 +449,8 @@ class MapperImpl final : public Mapper {
   std::map<SourceKind, EcsPlan> plans_;
   std::map<SourceKind, int> action_rule_;  // index of the event.action rule per kind
   mapping::PathCache cache_;
+  std::int64_t now_ms_ = INT64_MIN;  // $now of the previous record, and its text
+  std::string now_text_;
   std::unique_ptr<Enricher> enricher_;
   std::string host_;
   simdjson::dom::parser parser_;
