@@ -323,6 +323,21 @@ class MapperImpl final : public Mapper {
   static bool write_node(const EcsPlan& plan, std::size_t index, const mapping::KindMapping& m,
                          const mapping::EvalContext& ctx, std::string& out, bool& first) {
     const auto& node = plan.nodes[index];
+    if (node.rule >= 0) {
+      const auto& rule = m.ecs[static_cast<std::size_t>(node.rule)];
+      if (const json::Path* p = rule.single_path) {  // {from: path}: most members
+        const auto e = p->slot >= 0 && ctx.cache ? ctx.cache->find(*p, ctx.record) : p->first(ctx.record);
+        if (!e) return false;
+        if (e->is_string()) {
+          const std::string_view text = e->get_string().value_unsafe();
+          if (text.empty()) return false;
+          out += first ? node.prefix : node.prefix_comma;
+          encoding::append_json_string(out, text);
+          first = false;
+          return true;
+        }
+      }
+    }
     const std::size_t mark = out.size();
     out += first ? node.prefix : node.prefix_comma;
     if (node.rule >= 0) {

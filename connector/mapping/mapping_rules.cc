@@ -1423,6 +1423,12 @@ struct Compiler {
     }
     r.plain = std::all_of(r.alternatives.begin(), r.alternatives.end(), [](const ExprPtr& e) { return e->plain(); });
     r.direct = std::all_of(r.alternatives.begin(), r.alternatives.end(), [](const ExprPtr& e) { return e->direct(); });
+    if (r.alternatives.size() == 1) {
+      const Expr& e = *r.alternatives.front();
+      if (e.is_plain && e.src == Expr::Src::from && e.when.empty() && e.conversion == Conversion::none &&
+          e.paths.size() == 1)
+        r.single_path = &e.paths.front();
+    }
     return r;
   }
 };

@@ -97,6 +97,10 @@ struct Rule {
   // without a Value: a type of int (with multiply) / float / bool / list / upn_user / upn_domain /
   // timestamp over record paths, a `map` (with default, type lower), `all`, or a template.
   bool direct = false;
+  // The record path of a rule that copies one path's value as it is ({from: a.b}: one plain
+  // alternative, no condition, no type): write_node() looks it up itself and writes a string
+  // straight away, or nothing (not even the key) when it is missing. Null otherwise.
+  const json::Path* single_path = nullptr;
   Value evaluate(const EvalContext& ctx) const;
   // For direct (and plain) rules: appends the value as JSON exactly as evaluate() + JSON encoding
   // would, without building a Value. true: written; false: no value (nothing appended); nullopt: a
