@@ -3,9 +3,11 @@
 // An entry may weigh more than one item (a source batch of N records counts N).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -22,21 +24,36 @@ class BoundedQueue {
   // is empty, so one oversized entry can never deadlock the pipeline. Returns false once closed.
   bool push(T item, std::size_t bytes, std::size_t weight = 1) {
     std::unique_lock lock(mu_);
-    not_full_.wait(lock, [&] { return closed_ || fits(bytes, weight); });
+    if (!closed_ && !fits(bytes, weight)) {
+      // Full: a consumer lingering for a fuller batch takes what is here now.
+      ++times_full_;
+      if (lingering_ > 0) not_empty_.notify_all();
+      not_full_.wait(lock, [&] { return closed_ || fits(bytes, weight); });
+    }
     if (closed_) return false;
     items_.push_back(Entry{std::move(item), bytes, weight});
     bytes_ += bytes;
     weight_ += weight;
-    not_empty_.notify_one();
+    // A consumer waiting for its first item is woken at once; one that lingers to fill a batch only
+    // once the batch can be full (it wakes at its deadline anyway): not once per pushed event,
+    // which cost a futex wake and two context switches per event.
+    if (idle_waiters_ > 0) {
+      if (lingering_ > 0) not_empty_.notify_all();  // one condition for both kinds of waiter
+      else not_empty_.notify_one();
+    } else if (lingering_ > 0 && (items_.size() >= linger_items_ || bytes_ >= linger_bytes_)) {
+      not_empty_.notify_all();
+    }
     return true;
   }
 
   // Blocks until an item is available; nullopt once closed and drained.
   std::optional<T> pop() {
     std::unique_lock lock(mu_);
-    not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    wait_for_first(lock);
     if (items_.empty()) return std::nullopt;
-    return take_front();
+    T item = take_front();
+    not_full_.notify_all();
+    return item;
   }
 
   // Collects up to max_items / max_bytes, waiting at most `linger` after the first item for the
@@ -44,18 +61,26 @@ class BoundedQueue {
   std::vector<T> pop_batch(std::size_t max_items, std::size_t max_bytes, std::chrono::milliseconds linger) {
     std::vector<T> out;
     std::unique_lock lock(mu_);
-    not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    wait_for_first(lock);
     const auto deadline = std::chrono::steady_clock::now() + linger;
     std::size_t batch_bytes = 0;
-    while (out.size() < max_items) {
-      if (items_.empty()) {
-        if (closed_ || !not_empty_.wait_until(lock, deadline, [&] { return closed_ || !items_.empty(); })) break;
-        if (items_.empty()) break;
+    bool timed_out = false;
+    while (true) {
+      while (!items_.empty() && out.size() < max_items &&
+             (out.empty() || batch_bytes + items_.front().bytes <= max_bytes)) {
+        batch_bytes += items_.front().bytes;
+        out.push_back(take_front());
       }
-      if (!out.empty() && batch_bytes + items_.front().bytes > max_bytes) break;
-      batch_bytes += items_.front().bytes;
-      out.push_back(take_front());
+      // Full by count, full by bytes (the next entry does not fit), closing, or out of time.
+      if (out.size() >= max_items || !items_.empty() || closed_ || timed_out) break;
+      // The queue is empty and the batch is not full: free the room taken so far, then wait until
+      // what is queued can complete the batch, the queue is full (a producer waits), it closes, or
+      // the deadline passes.
+      not_full_.notify_all();
+      timed_out = !linger_wait(lock, deadline, max_items - out.size(),
+                               max_bytes > batch_bytes ? max_bytes - batch_bytes : 0);
     }
+    not_full_.notify_all();
     return out;
   }
 
@@ -93,14 +118,39 @@ class BoundedQueue {
     if (items_.empty()) return true;
     return weight_ + weight <= max_items_ && bytes_ + bytes <= max_bytes_;
   }
+  // Callers wake the producers (not_full_) once they are done taking.
   T take_front() {
     Entry e = std::move(items_.front());
     items_.pop_front();
     bytes_ -= e.bytes;
     weight_ -= e.weight;
-    not_full_.notify_all();
     return std::move(e.item);
   }
+  void wait_for_first(std::unique_lock<std::mutex>& lock) {
+    ++idle_waiters_;
+    not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    --idle_waiters_;
+  }
+  // False when the deadline passed first.
+  bool linger_wait(std::unique_lock<std::mutex>& lock, std::chrono::steady_clock::time_point deadline,
+                   std::size_t need_items, std::size_t need_bytes) {
+    ++lingering_;
+    linger_items_ = std::min(linger_items_, need_items);
+    linger_bytes_ = std::min(linger_bytes_, need_bytes);
+    // A producer already waiting was just given room; only one that finds the queue full again
+    // while this consumer waits ends the wait.
+    const std::uint64_t full_before = times_full_;
+    const bool woke = not_empty_.wait_until(lock, deadline, [&] {
+      return closed_ || times_full_ != full_before || items_.size() >= need_items || bytes_ >= need_bytes;
+    });
+    if (--lingering_ == 0) {
+      linger_items_ = kNoNeed;
+      linger_bytes_ = kNoNeed;
+    }
+    return woke;
+  }
+
+  static constexpr std::size_t kNoNeed = static_cast<std::size_t>(-1);
 
   const std::size_t max_items_;
   const std::size_t max_bytes_;
@@ -108,6 +158,11 @@ class BoundedQueue {
   std::condition_variable not_empty_, not_full_;
   std::deque<Entry> items_;
   std::size_t bytes_ = 0;
+  std::size_t idle_waiters_ = 0;            // consumers waiting for a first item
+  std::uint64_t times_full_ = 0;            // how often a producer found the queue full
+  std::size_t lingering_ = 0;               // consumers waiting for a batch to fill
+  std::size_t linger_items_ = kNoNeed;      // the smallest count / bytes that completes one of those
+  std::size_t linger_bytes_ = kNoNeed;
   std::size_t weight_ = 0;
   bool closed_ = false;
 };

@@ -26,6 +26,9 @@ struct ReadError {
   std::string_view text;  // the offending text (a line, or the document), for the dead-letter file
 };
 
+// Number of '\n' in `text` (memchr from one newline to the next: records are long, lines few).
+std::size_t count_newlines(std::string_view text) noexcept;
+
 class RecordReader {
  public:
   using RecordFn = std::function<void(const RecordSlice&)>;

@@ -135,7 +135,7 @@ SourceBatch FileSource::poll(std::stop_token stop) {
       },
       pos_.line, at_eof ? RecordReader::Tail::growing_file : RecordReader::Tail::cut_chunk);
   if (consumed > 0) {
-    pos_.line += static_cast<std::uint64_t>(std::count(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(consumed), '\n'));
+    pos_.line += count_newlines(std::string_view(chunk).substr(0, consumed));
     pos_.offset += consumed;
     // The fingerprint covers the first bytes read so far (up to kFingerprintBytes).
     pos_.fingerprint = fingerprint_of(options_.path, std::min<std::uint64_t>(pos_.offset, kFingerprintBytes));

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
+#include <vector>
 #include <thread>
 
 namespace siem {
@@ -93,6 +96,72 @@ TEST(BoundedQueue, PopBatchRespectsLimitsAndLinger) {
   EXPECT_EQ(b.size(), 4u);  // the rest, after lingering briefly
   q.close();
   EXPECT_TRUE(q.pop_batch(10, 1000, std::chrono::milliseconds(10)).empty());
+}
+
+// A consumer lingering for a batch is woken when the batch can be complete, not per push (and
+// not only at its deadline): each of these would time out against a 60 s linger otherwise.
+constexpr auto kLongLinger = std::chrono::seconds(60);
+constexpr auto kBound = std::chrono::seconds(20);
+
+TEST(BoundedQueue, LingeringBatchReturnsOnceFull) {
+  BoundedQueue<int> q(100, 1'000'000);
+  auto batch = std::async(std::launch::async, [&] { return q.pop_batch(5, 1'000'000, kLongLinger); });
+  for (int i = 0; i < 5; ++i) {
+    q.push(i, 10);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const bool ready = batch.wait_for(kBound) == std::future_status::ready;
+  q.close();  // releases the consumer if it is still waiting
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(batch.get(), (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST(BoundedQueue, LingeringBatchReturnsOnceFullByBytes) {
+  BoundedQueue<int> q(100, 1'000'000);
+  auto batch = std::async(std::launch::async, [&] { return q.pop_batch(100, 25, kLongLinger); });
+  for (int i = 0; i < 3; ++i) q.push(i, 10);
+  const bool ready = batch.wait_for(kBound) == std::future_status::ready;
+  q.close();
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(batch.get(), (std::vector<int>{0, 1}));  // the third would exceed 25 bytes
+}
+
+TEST(BoundedQueue, LingeringBatchTakesWhatIsThereWhenTheProducerIsBlocked) {
+  // The queue holds 3; the consumer wants batches of 100: it must not wait for a batch that can
+  // never fill while the producer waits for room.
+  BoundedQueue<int> q(3, 1'000'000);
+  auto consumer = std::async(std::launch::async, [&] {
+    std::vector<int> all;
+    const auto give_up = std::chrono::steady_clock::now() + kBound;
+    while (all.size() < 12 && std::chrono::steady_clock::now() < give_up) {
+      auto b = q.pop_batch(100, 1'000'000, kLongLinger);
+      if (b.empty()) break;
+      all.insert(all.end(), b.begin(), b.end());
+    }
+    return all;
+  });
+  auto producer = std::async(std::launch::async, [&] {
+    for (int i = 0; i < 12; ++i) q.push(i, 10);
+  });
+  // The producer gets through 12 pushes into room for 3 only if the lingering consumer takes
+  // what is queued each time the queue fills (else it would wait out 60 s per batch).
+  const bool done = producer.wait_for(kBound) == std::future_status::ready;
+  q.close();  // the last partial batch is handed over at once
+  ASSERT_TRUE(done);
+  ASSERT_EQ(consumer.wait_for(kBound), std::future_status::ready);
+  std::vector<int> all = consumer.get();
+  ASSERT_EQ(all.size(), 12u);
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(all[static_cast<std::size_t>(i)], i);
+}
+
+TEST(BoundedQueue, CloseWakesALingeringConsumer) {
+  BoundedQueue<int> q(100, 1'000'000);
+  q.push(7, 10);
+  auto batch = std::async(std::launch::async, [&] { return q.pop_batch(100, 1'000'000, kLongLinger); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  q.close();
+  ASSERT_EQ(batch.wait_for(kBound), std::future_status::ready);
+  EXPECT_EQ(batch.get(), (std::vector<int>{7}));
 }
 
 }  // namespace
