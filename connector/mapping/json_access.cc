@@ -71,7 +71,8 @@ std::optional<element> child(element obj, std::string_view key) {
   return folded;
 }
 
-std::size_t Fields::bucket_of(std::string_view key) noexcept {
+// Inline (only this file uses it): every key of every indexed object goes through here.
+inline std::size_t Fields::bucket_of(std::string_view key) noexcept {
   if (key.empty()) return 0;
   const auto first = static_cast<unsigned char>(lower(key.front()));
   const auto last = static_cast<unsigned char>(lower(key.back()));
