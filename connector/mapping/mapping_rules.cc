@@ -747,6 +747,40 @@ Expr::Written Expr::append_plain_json(const EvalContext& ctx, std::string& out) 
       encoding::append_json_string(out, *text);
       return Written::value;
     }
+    // The numeric and list variables every event has ($severity, $tags, $pa.*), without building a
+    // Value (the lists were copied into one): what virtual_value() + append_value_json() write.
+    const auto* pa = ctx.enrichment;
+    const auto write_int = [&out](std::int64_t i) {
+      char digits[24];
+      const auto r = std::to_chars(digits, digits + sizeof digits, i);
+      out.append(digits, r.ptr);
+      return Written::value;
+    };
+    const auto write_list = [&out](const std::vector<std::string>* a, const std::vector<std::string>* b) {
+      if ((!a || a->empty()) && (!b || b->empty())) return Written::nothing;
+      out += '[';
+      bool first = true;
+      for (const auto* l : {a, b}) {
+        if (!l) continue;
+        for (const auto& x : *l) {
+          if (!first) out += ',';
+          first = false;
+          encoding::append_json_string(out, x);
+        }
+      }
+      out += ']';
+      return Written::value;
+    };
+    switch (var) {
+      case Var::severity: return write_int(ctx.severity);
+      case Var::time_ms: return write_int(ctx.time_ms);
+      case Var::tags: return write_list(pa ? &pa->tags : nullptr, ctx.extra_tags);
+      case Var::pa_tags: return pa ? write_list(&pa->tags, nullptr) : Written::nothing;
+      case Var::pa_roles: return pa ? write_list(&pa->roles, nullptr) : Written::nothing;
+      case Var::pa_role_ids: return pa ? write_list(&pa->role_ids, nullptr) : Written::nothing;
+      case Var::pa_tier: return pa && pa->tier >= 0 ? write_int(pa->tier) : Written::nothing;
+      default: break;
+    }
     const Value v = virtual_value(var, ctx);
     if (v.empty()) return Written::nothing;
     append_value_json(out, v);
