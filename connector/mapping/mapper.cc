@@ -305,8 +305,13 @@ class MapperImpl final : public Mapper {
       else if (*found) out.action.assign(text);
     }
     // The effective severity: the mapping's base severity for the kind, raised by detections.
-    const Value base = m.cef_severity.evaluate(ctx);
-    out.severity = std::clamp(std::max(pa.severity, base.kind == Value::Kind::integer ? static_cast<int>(base.i) : 0), 0, 10);
+    int base_severity = 0;
+    if (std::optional<std::int64_t> constant; m.cef_severity.integer_constant(ctx, constant)) {
+      if (constant) base_severity = static_cast<int>(*constant);
+    } else if (const Value base = m.cef_severity.evaluate(ctx); base.kind == Value::Kind::integer) {
+      base_severity = static_cast<int>(base.i);
+    }
+    out.severity = std::clamp(std::max(pa.severity, base_severity), 0, 10);
     ctx.severity = out.severity;
     if (formats & format_bit(OutputFormat::ecs)) write_ecs(plans_.at(m.kind), m, ctx, out.ecs);
     if (formats & format_bit(OutputFormat::cef)) write_cef(m, ctx, out.severity, out.cef);

@@ -1171,6 +1171,21 @@ std::optional<bool> Rule::append_json(const EvalContext& ctx, std::string& out) 
   return false;
 }
 
+bool Rule::integer_constant(const EvalContext& ctx, std::optional<std::int64_t>& value) const {
+  const bool all_integers = std::all_of(alternatives.begin(), alternatives.end(), [](const ExprPtr& e) {
+    return e->is_plain && e->src == Expr::Src::value && e->constant.kind == Value::Kind::integer;
+  });
+  if (!all_integers) return false;
+  value.reset();
+  for (const auto& a : alternatives) {
+    if (std::all_of(a->when.begin(), a->when.end(), [&](const Condition& c) { return condition_holds(c, ctx); })) {
+      value = a->constant.i;
+      break;
+    }
+  }
+  return true;
+}
+
 bool Rule::constant_json(const std::string& host, std::string& out) const {
   return !alternatives.empty() && alternatives.front()->constant_json(host, out);
 }

@@ -117,6 +117,9 @@ struct Rule {
   // that value as JSON exactly as append_json() / evaluate() would write it, and returns true.
   // false: the value depends on the record; nothing appended.
   bool constant_json(const std::string& host, std::string& out) const;
+  // For rules whose alternatives are all integer constants (with conditions: a CEF severity): the
+  // value evaluate() gives (nullopt: none applies), and true. false: another shape, left to evaluate().
+  bool integer_constant(const EvalContext& ctx, std::optional<std::int64_t>& value) const;
 };
 
 struct KindMapping {
