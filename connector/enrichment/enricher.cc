@@ -111,11 +111,15 @@ class EnricherImpl final : public Enricher {
     if (!facts.actor_role_id.empty())
       if (const auto* r = roles_.by_id(facts.actor_role_id)) tier = std::min(tier, r->tier);
     // By reference: a braced list of the strings themselves would copy each of them per event.
-    for (const std::string& k : {std::cref(facts.actor.upn), std::cref(facts.actor.id), std::cref(facts.user_upn),
-                                 std::cref(facts.user_id)}) {
-      if (k.empty()) continue;
+    // A sign-in's actor is its user (the same strings): each distinct key is looked up once.
+    auto roster_tier = [&](const std::string& k) {
+      if (k.empty()) return;
       if (auto t = roster_.tier_of(k); t && *t >= 0) tier = std::min(tier, *t);
-    }
+    };
+    roster_tier(facts.actor.upn);
+    roster_tier(facts.actor.id);
+    if (facts.user_upn != facts.actor.upn) roster_tier(facts.user_upn);
+    if (facts.user_id != facts.actor.id) roster_tier(facts.user_id);
     result.tier = tier <= 2 ? tier : -1;
     for (const auto* r : touched) {
       result.roles.push_back(r->name);
