@@ -15,6 +15,29 @@ namespace siem::json {
 namespace {
 // ASCII case folding without the locale machinery of std::tolower (this is the hot path).
 inline char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; }
+
+// lower() of eight bytes at once: a byte gets 0x20 when it is 'A'..'Z' (high bit clear, its low
+// seven bits >= 'A' and not > 'Z'); other bytes, non-ASCII ones included, are unchanged.
+inline std::uint64_t lower8(std::uint64_t x) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  const std::uint64_t low7 = x & ~kHigh;
+  const std::uint64_t ge_a = low7 + kOnes * (0x80 - 'A');
+  const std::uint64_t gt_z = low7 + kOnes * (0x7f - 'Z');
+  const std::uint64_t upper = ge_a & ~gt_z & ~x & kHigh;
+  return x | (upper >> 2);
+}
+
+// lower() of s into out (s.size() bytes), a word at a time.
+inline void lower_into(std::string_view s, char* out) {
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    w = lower8(w);
+    std::memcpy(out + i, &w, 8);
+  }
+  for (; i < s.size(); ++i) out[i] = lower(s[i]);
+}
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -43,8 +66,8 @@ bool icontains(std::string_view h, std::string_view n) {
 bool istarts_with(std::string_view s, std::string_view p) { return s.size() >= p.size() && iequals(s.substr(0, p.size()), p); }
 
 std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
+  std::string out(s.size(), '\0');
+  lower_into(s, out.data());
   return out;
 }
 
@@ -54,7 +77,7 @@ LowerKey::LowerKey(std::string_view s) {
     view_ = heap_;
     return;
   }
-  std::transform(s.begin(), s.end(), inline_.begin(), lower);
+  lower_into(s, inline_.data());
   view_ = std::string_view(inline_.data(), s.size());
 }
 

@@ -139,4 +139,25 @@ TEST(CaseInsensitive, IcontainsFindsWhatAFullScanFinds) {
     for (const auto& n : needles) EXPECT_EQ(icontains(h, n), naive(h, n)) << "'" << h << "' contains '" << n << "'";
 }
 
+// to_lower and LowerKey fold eight bytes at a time: every byte value, at every position of keys of
+// every length around the word size and the inline buffer, must fold as the byte-wise ASCII rule.
+TEST(CaseInsensitive, LowerFoldsEveryByteLikeTheAsciiRule) {
+  const auto naive = [](std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+    return out;
+  };
+  std::string all;
+  for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
+  for (std::size_t len : {0u, 1u, 7u, 8u, 9u, 15u, 16u, 17u, 36u, 127u, 128u, 129u, 256u})
+    for (std::size_t start = 0; start + len <= all.size(); start += len ? 5 : 1) {
+      const std::string_view s = std::string_view(all).substr(start, len);
+      EXPECT_EQ(to_lower(s), naive(s)) << start << "+" << len;
+      EXPECT_EQ(LowerKey(s).view(), naive(s)) << start << "+" << len;
+      if (!len) break;
+    }
+  EXPECT_EQ(to_lower("User@Contoso.COM [Z@`{]"), "user@contoso.com [z@`{]");
+}
+
 }  // namespace siem::json
