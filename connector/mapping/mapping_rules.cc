@@ -251,7 +251,28 @@ void write_elastic(std::string& out, element e, bool arrays_as_objects) {
   }
 }
 
-bool valid_ip(const std::string& s) {
+// A dotted-quad IPv4 address exactly as inet_pton(AF_INET) accepts one: four decimal octets of at
+// most 255 without leading zeros, three dots, nothing else. Only a shortcut: anything it does not
+// accept still goes to inet_pton (IPv6, and whatever it would reject).
+bool plain_ipv4(std::string_view s) {
+  std::size_t i = 0;
+  for (int octet = 0; octet < 4; ++octet) {
+    if (octet > 0) {
+      if (i >= s.size() || s[i] != '.') return false;
+      ++i;
+    }
+    const std::size_t start = i;
+    unsigned value = 0;
+    while (i < s.size() && i - start < 3 && s[i] >= '0' && s[i] <= '9') value = value * 10 + static_cast<unsigned>(s[i++] - '0');
+    const std::size_t digits = i - start;
+    if (digits == 0 || value > 255 || (digits > 1 && s[start] == '0')) return false;
+  }
+  return i == s.size();
+}
+
+bool valid_ip(std::string_view sv) {
+  if (plain_ipv4(sv)) return true;
+  const std::string s(sv);
   unsigned char buf[16];
   return ::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
@@ -805,7 +826,7 @@ Expr::Written Expr::append_plain_json(const EvalContext& ctx, std::string& out) 
     if (type == simdjson::dom::element_type::STRING) {
       const std::string_view sv = e->get_string().value_unsafe();
       if (sv.empty()) continue;
-      if (conversion == Conversion::ip && !valid_ip(std::string(sv))) return Written::nothing;
+      if (conversion == Conversion::ip && !valid_ip(sv)) return Written::nothing;
       encoding::append_json_string(out, sv);
       return Written::value;
     }
@@ -999,7 +1020,7 @@ Expr::Written Expr::append_direct_json(const EvalContext& ctx, std::string& out)
       }
       const std::string_view sv = e.get_string().value_unsafe();
       if (sv.empty()) continue;
-      if (conversion == Conversion::ip && !valid_ip(std::string(sv))) continue;
+      if (conversion == Conversion::ip && !valid_ip(sv)) continue;
       if (std::find(texts, texts + n, sv) != texts + n) continue;
       if (n == kMax) return Written::unsupported;
       texts[n++] = sv;
@@ -1142,7 +1163,7 @@ Expr::Written Expr::plain_string(const EvalContext& ctx, std::string_view& text)
     if (e->type() != simdjson::dom::element_type::STRING) return Written::unsupported;
     const std::string_view sv = e->get_string().value_unsafe();
     if (sv.empty()) continue;
-    if (conversion == Conversion::ip && !valid_ip(std::string(sv))) return Written::nothing;
+    if (conversion == Conversion::ip && !valid_ip(sv)) return Written::nothing;
     text = sv;
     return Written::value;
   }

@@ -1,6 +1,7 @@
 #include "connector/mapping/mapper.h"
 
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -215,6 +216,29 @@ TEST_F(OverrideTest, CefExtensionKeysMustBeKeyWords) {
   EXPECT_NE(text.find((dir_ / "keys.yaml").string() + ":5:"), std::string::npos) << text;
   EXPECT_NE(text.find("CEF extension key 'cs3=x'"), std::string::npos) << text;
   EXPECT_EQ(text.find("'cs2'"), std::string::npos) << text;
+}
+
+// type: ip takes a plain dotted quad without inet_pton: what it keeps must stay exactly what
+// inet_pton (IPv4, then IPv6) accepts.
+TEST_F(OverrideTest, IpTypeKeepsWhatInetPtonAccepts) {
+  std::ofstream(dir_ / "ip.yaml") << "kind: graph_sign_in\necs:\n  labels.ipcheck: {from: ipAddress, type: ip}\n";
+  Fixture f("mappings: {overrides: [ip.yaml]}\n", dir_);
+  ASSERT_FALSE(f.diags.has_errors()) << f.diags.format();
+  auto record = nlohmann::json::parse(records_of("graph-signins-list-beta-mfa-fido2.json").at(0));
+  for (const std::string ip :
+       {"10.0.0.1", "0.0.0.0", "255.255.255.255", "256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.04", "1.2.3.0",
+        "1.2.3.4 ", " 1.2.3.4", "1..3.4", "1.2.3.", ".1.2.3", "1234.1.1.1", "1.2.3.999", "192.168.001.1", "100.200.250.199",
+        "1.2.3.a", "fe80::1", "::ffff:1.2.3.4", "2001:db8::", "x", "1.2.3.4/24", "09.1.1.1", "9.1.1.1", "1.2.3.256"}) {
+    record["ipAddress"] = ip;
+    RawRecord rec;
+    rec.json = record.dump();
+    MappedEvent ev;
+    ASSERT_FALSE(f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev));
+    const auto ecs = nlohmann::json::parse(ev.ecs);
+    unsigned char buf[16];
+    const bool valid = ::inet_pton(AF_INET, ip.c_str(), buf) == 1 || ::inet_pton(AF_INET6, ip.c_str(), buf) == 1;
+    EXPECT_EQ(ecs.contains("labels") && ecs["labels"].contains("ipcheck"), valid) << ip;
+  }
 }
 
 }  // namespace
