@@ -401,8 +401,12 @@ Facts extract_facts(SourceKind kind, simdjson::dom::element r) {
   // costs less than resolving all of them in one pass over the record.
   for (const auto& path : paths().time) {
     const auto hit = path.first(r);
-    std::string t;
-    if (!hit || !json::scalar_text(*hit, t)) continue;
+    if (!hit) continue;
+    std::string owned;
+    std::string_view t;
+    if (hit->is_string()) t = hit->get_string().value_unsafe();  // parsed in place, not copied
+    else if (json::scalar_text(*hit, owned)) t = owned;
+    else continue;
     if (auto ms = t.empty() ? std::nullopt : parse_time_ms(t)) {
       f.time_ms = ms;
       break;

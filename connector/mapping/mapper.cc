@@ -217,21 +217,17 @@ class MapperImpl final : public Mapper {
     // raw-only pipeline reads a handful (id, time, tenant, action): look those up on demand.
     if (formats & (format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef))) cache_.resolve(m, root);
     else cache_.next_record();
-    auto text_at = [&](const json::Path& p) -> std::optional<std::string> {
+    // The scalar text at p written into `into` (whose buffer is reused); false when it is missing or
+    // not a scalar (then `into` is left as it was).
+    auto text_into = [&](const json::Path& p, std::string& into) {
       auto e = cache_.find(p, root);
-      std::string s;
-      if (!e || !json::scalar_text(*e, s)) return std::nullopt;
-      return s;
+      return e && json::scalar_text(*e, into);
     };
 
     out.kind = kind;
     out.id.clear();
-    for (const auto& p : m.id_paths) {
-      if (auto t = text_at(p); t && !t->empty()) {
-        out.id = std::move(*t);
-        break;
-      }
-    }
+    for (const auto& p : m.id_paths)
+      if (text_into(p, out.id) && !out.id.empty()) break;
     if (out.id.empty()) {
       // No id in the record: a stable content hash, so replays still de-duplicate.
       std::uint64_t h = 1469598103934665603ull;
@@ -240,10 +236,16 @@ class MapperImpl final : public Mapper {
     }
     std::optional<std::int64_t> time;
     for (const auto& p : m.time_paths) {
-      if (auto t = text_at(p)) {
-        time = parse_time_ms(*t);
-        if (time) break;
+      auto e = cache_.find(p, root);
+      if (!e) continue;
+      if (e->is_string()) {  // parsed in place, not copied
+        time = parse_time_ms(e->get_string().value_unsafe());
+      } else {
+        std::string t;
+        if (!json::scalar_text(*e, t)) continue;
+        time = parse_time_ms(t);
       }
+      if (time) break;
     }
     const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch()).count();
@@ -254,17 +256,11 @@ class MapperImpl final : public Mapper {
     out.time_ms = *time;
     out.tenant_id.clear();
     for (const auto& p : m.tenant_paths)
-      if (auto t = text_at(p); t && !t->empty()) {
-        out.tenant_id = std::move(*t);
-        break;
-      }
+      if (text_into(p, out.tenant_id) && !out.tenant_id.empty()) break;
     if (out.tenant_id.empty()) out.tenant_id = record.tenant_hint;
     out.subscription_id.clear();
     for (const auto& p : m.subscription_paths)
-      if (auto t = text_at(p); t && !t->empty()) {
-        out.subscription_id = std::move(*t);
-        break;
-      }
+      if (text_into(p, out.subscription_id) && !out.subscription_id.empty()) break;
 
     EnrichmentResult pa;
     if (enricher_) pa = enricher_->enrich(kind, root);
