@@ -78,10 +78,10 @@ class EnricherImpl final : public Enricher {
     for (const auto& p : static_roster) roster_.add_static(p);
   }
 
-  EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record) override {
+  EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields) override {
     EnrichmentResult result;
     if (kind == SourceKind::unknown) return result;
-    const Facts facts = extract_facts(kind, record);
+    const Facts facts = extract_facts(kind, record, record_fields);
     const std::int64_t event_ms = facts.time_ms.value_or(now_ms());
 
     // Roles the event touches, resolved against the table. Rules see the privileged ones (Microsoft's

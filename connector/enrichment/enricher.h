@@ -32,6 +32,10 @@ struct EnrichmentResult {
   double risk_score = 0;              // 0-100, derived from severity
 };
 
+namespace json {
+class Fields;
+}
+
 class Enricher {
  public:
   virtual ~Enricher() = default;
@@ -43,7 +47,9 @@ class Enricher {
   // Evaluates every rule on one record (the whole record as received: for Event Hubs shapes the
   // envelope with its `properties`). Learns roster changes from role events. Called from one
   // mapping thread at a time.
-  virtual EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record) = 0;
+  // `record_fields`, when given, is the index (json::Fields) of `record` the caller already built.
+  virtual EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record,
+                                  const json::Fields* record_fields = nullptr) = 0;
 
   // Persists the learned roster to the state store (no-op without one).
   virtual void save() = 0;

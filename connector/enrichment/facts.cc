@@ -115,8 +115,9 @@ bool activity_succeeded(std::string_view s) {
            json::iequals(s, "Cancelled"));
 }
 
-void audit_facts(element r, Facts& f) {
-  const json::Fields R(r);
+void audit_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
+  std::optional<json::Fields> own;
+  const json::Fields& R = fields ? *fields : own.emplace(r);
   f.family = Facts::Family::audit;
   f.operation = text(R, "activityDisplayName");
   f.category = text(R, "category");
@@ -197,8 +198,9 @@ void audit_facts(element r, Facts& f) {
   }
 }
 
-void sign_in_facts(element r, Facts& f) {
-  const json::Fields R(r);
+void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
+  std::optional<json::Fields> own;
+  const json::Fields& R = fields ? *fields : own.emplace(r);
   f.family = Facts::Family::sign_in;
   f.operation = "Sign-in activity";
   f.user_upn = text(R, "userPrincipalName");
@@ -232,8 +234,9 @@ void sign_in_facts(element r, Facts& f) {
   }
 }
 
-void pim_request_facts(element r, Facts& f) {
-  const json::Fields R(r);
+void pim_request_facts(element r, Facts& f, const json::Fields* fields) {
+  std::optional<json::Fields> own;
+  const json::Fields& R = fields ? *fields : own.emplace(r);
   f.family = Facts::Family::pim_request;
   f.pim_action = text(R, "action");
   f.operation = f.pim_action;
@@ -375,21 +378,21 @@ void activity_eventhub_facts(element r, Facts& f, simdjson::dom::parser& parser)
 
 }  // namespace
 
-Facts extract_facts(SourceKind kind, simdjson::dom::element r) {
+Facts extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields* record_fields) {
   thread_local simdjson::dom::parser parser;  // for JSON embedded in strings (ARM bodies)
   Facts f;
   f.kind = kind;
   switch (kind) {
-    case SourceKind::graph_directory_audit: audit_facts(r, f); break;
+    case SourceKind::graph_directory_audit: audit_facts(r, f, record_fields); break;
     case SourceKind::eventhub_audit:
       if (auto p = json::child(r, "properties")) audit_facts(*p, f);
       if (f.operation.empty()) f.operation = text(r, "operationName");
       break;
-    case SourceKind::graph_sign_in: sign_in_facts(r, f); break;
+    case SourceKind::graph_sign_in: sign_in_facts(r, f, record_fields); break;
     case SourceKind::eventhub_sign_in:
       if (auto p = json::child(r, "properties")) sign_in_facts(*p, f);
       break;
-    case SourceKind::graph_pim_request: pim_request_facts(r, f); break;
+    case SourceKind::graph_pim_request: pim_request_facts(r, f, record_fields); break;
     case SourceKind::arm_pim_request: arm_pim_facts(r, f); break;
     case SourceKind::graph_pim_instance: pim_instance_facts(r, f); break;
     case SourceKind::azure_activity: activity_rest_facts(r, f, parser); break;

@@ -13,6 +13,10 @@
 
 namespace siem {
 
+namespace json {
+class Fields;
+}
+
 struct PrincipalRef {
   std::string id, upn, name;
   std::string type;       // User, Group, ServicePrincipal, ... as the record says
@@ -76,6 +80,7 @@ struct Facts {
   std::string scope_level;        // management_group | subscription | resource_group | resource
 };
 
-Facts extract_facts(SourceKind kind, simdjson::dom::element record);
+// `record_fields`, when given, is the json::Fields index of `record` (reused instead of built again).
+Facts extract_facts(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields = nullptr);
 
 }  // namespace siem

@@ -26,7 +26,10 @@ bool is_activity_category(std::string_view c) {
 
 SourceKind detect_kind(simdjson::dom::element record) {
   if (!record.is_object()) return SourceKind::unknown;
-  const json::Fields r(record);  // a dozen keys of the same object: index it once
+  return detect_kind(json::Fields(record));  // a dozen keys of the same object: index it once
+}
+
+SourceKind detect_kind(const json::Fields& r) {
 
   // Diagnostic-settings (Event Hubs / storage) records: category + properties + envelope fields.
   const std::string category = text(r, "category");

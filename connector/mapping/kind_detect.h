@@ -7,6 +7,12 @@
 
 namespace siem {
 
+namespace json {
+class Fields;
+}
+
 SourceKind detect_kind(simdjson::dom::element record);
+// The same on the record's index (json::Fields of the record object), which the caller can reuse.
+SourceKind detect_kind(const json::Fields& record);
 
 }  // namespace siem

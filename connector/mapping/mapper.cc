@@ -206,7 +206,10 @@ class MapperImpl final : public Mapper {
       return std::string("invalid record: expected a JSON object");
     }
 
-    SourceKind kind = forced ? *forced : detect_kind(root);
+    // The record's index, built once for kind detection and reused by the enrichment.
+    std::optional<json::Fields> root_fields;
+    if (!forced) root_fields.emplace(root);
+    SourceKind kind = forced ? *forced : detect_kind(*root_fields);
     if (kind == SourceKind::unknown && !forced && record.kind_hint != SourceKind::unknown) kind = record.kind_hint;
     if (kind == SourceKind::unknown) {
       ++stats_.schema_unknown;
@@ -263,7 +266,7 @@ class MapperImpl final : public Mapper {
       if (text_into(p, out.subscription_id) && !out.subscription_id.empty()) break;
 
     EnrichmentResult pa;
-    if (enricher_) pa = enricher_->enrich(kind, root);
+    if (enricher_) pa = enricher_->enrich(kind, root, root_fields ? &*root_fields : nullptr);
     out.tags = pa.tags;
     out.tags.insert(out.tags.end(), extra_tags.begin(), extra_tags.end());
     out.tier = pa.tier;
