@@ -38,6 +38,20 @@ struct FactPaths {
       json::Path("eventTimestamp"),             json::Path("properties.activityDateTime"),
       json::Path("properties.createdDateTime"), json::Path("properties.createdOn"),
       json::Path("startDateTime"),              json::Path("time")};
+  // The same paths as a key of the record and the rest below it (none when the key is the whole
+  // path), for looking the key up in the record's index rather than scanning the record per path.
+  struct Split {
+    std::string_view key;
+    std::optional<json::Path> rest;
+  };
+  const std::vector<Split> time_split{{"activityDateTime", std::nullopt},
+                                      {"createdDateTime", std::nullopt},
+                                      {"eventTimestamp", std::nullopt},
+                                      {"properties", json::Path("activityDateTime")},
+                                      {"properties", json::Path("createdDateTime")},
+                                      {"properties", json::Path("createdOn")},
+                                      {"startDateTime", std::nullopt},
+                                      {"time", std::nullopt}};
 };
 const FactPaths& paths() {
   static const FactPaths p;
@@ -402,8 +416,17 @@ Facts extract_facts(SourceKind kind, simdjson::dom::element r, const json::Field
   // The record's activity time (never the envelope's processing time when the activity time exists).
   // Looked up in order, stopping at the first usable one (most records have an early one), which
   // costs less than resolving all of them in one pass over the record.
-  for (const auto& path : paths().time) {
-    const auto hit = path.first(r);
+  const auto& P = paths();
+  for (std::size_t i = 0; i < P.time.size(); ++i) {
+    // Path::first(r) is child(r, key) then the rest; the record's index answers child() the same.
+    std::optional<element> hit;
+    if (record_fields) {
+      const auto& split = P.time_split[i];
+      if (const auto c = record_fields->get(split.key))
+        hit = split.rest ? split.rest->first(*c) : (c->is_null() ? std::nullopt : c);
+    } else {
+      hit = P.time[i].first(r);
+    }
     if (!hit) continue;
     std::string owned;
     std::string_view t;
