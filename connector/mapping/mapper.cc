@@ -284,12 +284,12 @@ class MapperImpl final : public Mapper {
     ctx.host = &host_;
     ctx.extra_tags = &extra_tags;
     ctx.raw = &record.json;
-    const std::string time_text = format_time_ms(out.time_ms);
+    format_time_ms(out.time_ms, time_text_);  // into the mapper's buffer: no allocation per event
     if (now_ms != now_ms_) {  // the clock moves on every millisecond, not every record
       now_ms_ = now_ms;
-      now_text_ = format_time_ms(now_ms);
+      format_time_ms(now_ms, now_text_);
     }
-    ctx.time_text = &time_text;
+    ctx.time_text = &time_text_;
     ctx.now_text = &now_text_;
 
     out.raw = record.json;
@@ -470,6 +470,7 @@ class MapperImpl final : public Mapper {
   mapping::PathCache cache_;
   std::int64_t now_ms_ = INT64_MIN;  // $now of the previous record, and its text
   std::string now_text_;
+  std::string time_text_;  // the current record's time, formatted (a buffer reused across records)
   std::unique_ptr<Enricher> enricher_;
   std::string host_;
   simdjson::dom::parser parser_;

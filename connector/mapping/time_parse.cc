@@ -130,6 +130,12 @@ std::optional<std::int64_t> parse_time_ms(std::string_view text) {
 }
 
 std::string format_time_ms(std::int64_t epoch_ms) {
+  std::string out;
+  format_time_ms(epoch_ms, out);
+  return out;
+}
+
+void format_time_ms(std::int64_t epoch_ms, std::string& out) {
   std::int64_t secs = epoch_ms / 1000;
   std::int64_t ms = epoch_ms % 1000;
   if (ms < 0) {
@@ -153,8 +159,10 @@ std::string format_time_ms(std::int64_t epoch_ms) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   const std::int64_t year = y + (m <= 2);
-  if (year < 0 || year > 9999)
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", year, m, d, rem / 3600, rem / 60 % 60, rem % 60, ms);
+  if (year < 0 || year > 9999) {
+    out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", year, m, d, rem / 3600, rem / 60 % 60, rem % 60, ms);
+    return;
+  }
   // The common case without the formatting machinery (this runs for every event).
   char buf[25] = "0000-00-00T00:00:00.000Z";
   auto put = [&buf](std::size_t at, std::int64_t v, int width) {
@@ -170,7 +178,7 @@ std::string format_time_ms(std::int64_t epoch_ms) {
   put(14, rem / 60 % 60, 2);
   put(17, rem % 60, 2);
   put(20, ms, 3);
-  return std::string(buf, 24);
+  out.assign(buf, 24);
 }
 
 std::optional<std::int64_t> parse_iso_duration_ms(std::string_view s) {

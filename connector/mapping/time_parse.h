@@ -14,6 +14,8 @@ namespace siem {
 std::optional<std::int64_t> parse_time_ms(std::string_view text);
 // RFC 3339 UTC with milliseconds: 2026-03-04T10:15:30.123Z
 std::string format_time_ms(std::int64_t epoch_ms);
+// The same written into `out` (replacing its contents, reusing its buffer).
+void format_time_ms(std::int64_t epoch_ms, std::string& out);
 // ISO 8601 duration (PT5H, P1DT2H30M, PT90S) -> milliseconds.
 std::optional<std::int64_t> parse_iso_duration_ms(std::string_view text);
 

@@ -45,6 +45,18 @@ TEST(TimeParse, FormatsUtcMilliseconds) {
   EXPECT_EQ(format_time_ms(951782400000), "2000-02-29T00:00:00.000Z");
 }
 
+// The mapper formats every record's time into one reused string: the contents are replaced, whatever
+// was there before (longer, shorter), and the same as the returning form for any time.
+TEST(TimeParse, FormatsIntoAReusedString) {
+  std::string out = "previous contents, longer than a timestamp";
+  for (std::int64_t ms : {1772619330123LL, 0LL, -1LL, 951782400000LL, 253402300800000LL, -62167219200001LL}) {
+    format_time_ms(ms, out);
+    EXPECT_EQ(out, format_time_ms(ms)) << ms;
+  }
+  format_time_ms(1772619330123, out);
+  EXPECT_EQ(out, "2026-03-04T10:15:30.123Z");
+}
+
 TEST(TimeParse, IsoDurations) {
   EXPECT_EQ(parse_iso_duration_ms("PT5H"), 5 * 3600 * 1000);
   EXPECT_EQ(parse_iso_duration_ms("PT90S"), 90 * 1000);
