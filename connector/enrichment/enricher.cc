@@ -81,7 +81,8 @@ class EnricherImpl final : public Enricher {
   EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields) override {
     EnrichmentResult result;
     if (kind == SourceKind::unknown) return result;
-    const Facts facts = extract_facts(kind, record, record_fields);
+    extract_facts(kind, record, record_fields, facts_);  // into the reused Facts: its buffers serve every record
+    const Facts& facts = facts_;
     const std::int64_t event_ms = facts.time_ms.value_or(now_ms());
 
     // Roles the event touches, resolved against the table. Rules see the privileged ones (Microsoft's
@@ -198,6 +199,7 @@ class EnricherImpl final : public Enricher {
   Roster roster_;
   StateStore* state_;
   std::map<std::string, std::int64_t> account_created_;
+  Facts facts_;  // the current record's, reused across records
 };
 
 std::vector<std::string> list_or(const ConfigNode& cfg, std::string_view key, const std::vector<std::string>& dflt) {

@@ -65,6 +65,12 @@ std::string text(const json::Fields& o, std::string_view key) {
   return s;
 }
 
+// text(o, key) written into `out` (its buffer reused).
+void text_into(const json::Fields& o, std::string_view key, std::string& out) {
+  out.clear();
+  if (auto c = o.get(key)) json::scalar_text(*c, out);
+}
+
 // "key.sub" of an indexed object, as json::Path("key.sub").first() finds it: `key` through the
 // index, `sub` by a scan of that (small) nested object, rather than a second scan of the record.
 std::optional<element> nested(const json::Fields& o, std::string_view key, std::string_view sub) {
@@ -217,30 +223,35 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
   const json::Fields& R = fields ? *fields : own.emplace(r);
   f.family = Facts::Family::sign_in;
   f.operation = "Sign-in activity";
-  f.user_upn = text(R, "userPrincipalName");
-  f.user_id = text(R, "userId");
-  f.user_type = text(R, "userType");
+  text_into(R, "userPrincipalName", f.user_upn);
+  text_into(R, "userId", f.user_id);
+  text_into(R, "userType", f.user_type);
   f.actor.upn = f.user_upn;
   f.actor.id = f.user_id;
   const std::string code = text_of(nested(R, "status", "errorCode"));
   f.error_code = code.empty() ? 0 : std::strtoll(code.c_str(), nullptr, 10);
   f.success = f.error_code == 0;
-  f.auth_requirement = text(R, "authenticationRequirement");
+  text_into(R, "authenticationRequirement", f.auth_requirement);
   if (auto steps = R.get("authenticationDetails"); steps && steps->is_array()) {
     for (element s : json::as_array(*steps)) {
-      const std::string req = text(s, "authenticationStepRequirement");
+      std::string owned;
+      std::string_view req;  // a string in place, other scalars as text
+      if (auto c = json::child(s, "authenticationStepRequirement")) {
+        if (c->is_string()) req = c->get_string().value_unsafe();
+        else if (json::scalar_text(*c, owned)) req = owned;
+      }
       const auto ok = json::child(s, "succeeded");
       if (json::icontains(req, "MFA") && ok && ok->is_bool() && ok->get_bool().value_unsafe()) f.mfa_step_succeeded = true;
     }
   }
   if (!text_of(nested(R, "mfaDetail", "authMethod")).empty()) f.mfa_step_succeeded = true;
-  f.client_app = text(R, "clientAppUsed");
+  text_into(R, "clientAppUsed", f.client_app);
   f.device_compliant = bool_of(nested(R, "deviceDetail", "isCompliant"));
   f.device_managed = bool_of(nested(R, "deviceDetail", "isManaged"));
-  f.risk_during = text(R, "riskLevelDuringSignIn");
-  f.risk_aggregated = text(R, "riskLevelAggregated");
-  f.app_name = text(R, "appDisplayName");
-  f.app_id = text(R, "appId");
+  text_into(R, "riskLevelDuringSignIn", f.risk_during);
+  text_into(R, "riskLevelAggregated", f.risk_aggregated);
+  text_into(R, "appDisplayName", f.app_name);
+  text_into(R, "appId", f.app_id);
   if (auto types = R.get("signInEventTypes"); types && types->is_array()) {
     std::string s;
     for (element t : json::as_array(*types))
@@ -393,8 +404,72 @@ void activity_eventhub_facts(element r, Facts& f, simdjson::dom::parser& parser)
 }  // namespace
 
 Facts extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields* record_fields) {
-  thread_local simdjson::dom::parser parser;  // for JSON embedded in strings (ARM bodies)
   Facts f;
+  extract_facts(kind, r, record_fields, f);
+  return f;
+}
+
+namespace {
+void reset(PrincipalRef& p) {
+  p.id.clear();
+  p.upn.clear();
+  p.name.clear();
+  p.type.clear();
+  p.user_type.clear();
+}
+
+// Every member back to its initial value, as in a new Facts; strings keep their buffers.
+void reset(Facts& f) {
+  f.kind = SourceKind::unknown;
+  f.time_ms.reset();
+  f.family = Facts::Family::other;
+  f.operation.clear();
+  f.category.clear();
+  f.logged_by_service.clear();
+  f.success = true;
+  f.status.clear();
+  f.in_progress = false;
+  reset(f.actor);
+  f.actor_app.clear();
+  f.actor_app_id.clear();
+  f.targets.clear();
+  f.roles.clear();
+  f.modified_properties.clear();
+  f.details.clear();
+  f.app_role_value.clear();
+  f.pim_action.clear();
+  f.justification.clear();
+  f.has_justification = false;
+  f.no_expiration = false;
+  f.duration_ms.reset();
+  f.eligible = false;
+  f.principal_id.clear();
+  f.user_upn.clear();
+  f.user_id.clear();
+  f.user_type.clear();
+  f.error_code = 0;
+  f.auth_requirement.clear();
+  f.mfa_step_succeeded = false;
+  f.client_app.clear();
+  f.device_compliant.reset();
+  f.device_managed.reset();
+  f.risk_during.clear();
+  f.risk_aggregated.clear();
+  f.app_name.clear();
+  f.app_id.clear();
+  f.sign_in_event_types.clear();
+  f.caller.clear();
+  f.arm_role_definition_id.clear();
+  f.actor_role_id.clear();
+  f.arm_scope.clear();
+  f.arm_principal_id.clear();
+  f.scope_level.clear();
+}
+}  // namespace
+
+void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields* record_fields, Facts& f) {
+  thread_local simdjson::dom::parser parser;  // for JSON embedded in strings (ARM bodies)
+  reset(f);
   f.kind = kind;
   switch (kind) {
     case SourceKind::graph_directory_audit: audit_facts(r, f, record_fields); break;
@@ -438,7 +513,6 @@ Facts extract_facts(SourceKind kind, simdjson::dom::element r, const json::Field
       break;
     }
   }
-  return f;
 }
 
 }  // namespace siem

@@ -82,5 +82,8 @@ struct Facts {
 
 // `record_fields`, when given, is the json::Fields index of `record` (reused instead of built again).
 Facts extract_facts(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields = nullptr);
+// The same into `out`, whose members are all reset first (strings cleared, keeping their buffers for
+// the next record: the enrichment reuses one Facts). A new member of Facts must be reset there too.
+void extract_facts(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields, Facts& out);
 
 }  // namespace siem
