@@ -136,8 +136,8 @@ bool activity_succeeded(std::string_view s) {
 }
 
 void audit_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
-  std::optional<json::Fields> own;
-  const json::Fields& R = fields ? *fields : own.emplace(r);
+  thread_local json::Fields own;  // storage reused across records (this does not call itself)
+  const json::Fields& R = fields ? *fields : (own.assign(r), own);
   f.family = Facts::Family::audit;
   f.operation = text(R, "activityDisplayName");
   f.category = text(R, "category");
@@ -219,8 +219,8 @@ void audit_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
 }
 
 void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
-  std::optional<json::Fields> own;
-  const json::Fields& R = fields ? *fields : own.emplace(r);
+  thread_local json::Fields own;  // storage reused across records (this does not call itself)
+  const json::Fields& R = fields ? *fields : (own.assign(r), own);
   f.family = Facts::Family::sign_in;
   f.operation = "Sign-in activity";
   text_into(R, "userPrincipalName", f.user_upn);
@@ -260,8 +260,8 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
 }
 
 void pim_request_facts(element r, Facts& f, const json::Fields* fields) {
-  std::optional<json::Fields> own;
-  const json::Fields& R = fields ? *fields : own.emplace(r);
+  thread_local json::Fields own;  // storage reused across records (this does not call itself)
+  const json::Fields& R = fields ? *fields : (own.assign(r), own);
   f.family = Facts::Family::pim_request;
   f.pim_action = text(R, "action");
   f.operation = f.pim_action;

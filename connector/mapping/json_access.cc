@@ -102,8 +102,11 @@ inline std::size_t Fields::bucket_of(std::string_view key) noexcept {
   return (key.size() * 31 + first * 7 + last) % kBuckets;
 }
 
-Fields::Fields(element obj) {
+Fields::Fields(element obj) { assign(obj); }
+
+void Fields::assign(element obj) {
   heads_.fill(kNone);
+  entries_.clear();
   simdjson::dom::object o;
   if (obj.get_object().get(o) != simdjson::SUCCESS) return;
   entries_.reserve(o.size());

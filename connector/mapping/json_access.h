@@ -36,6 +36,9 @@ std::optional<element> child(element obj, std::string_view key);
 class Fields {
  public:
   explicit Fields(element obj);
+  Fields() { heads_.fill(kNone); }  // an empty index, for assign()
+  // Indexes `obj` instead, reusing the storage (an index kept across records allocates once).
+  void assign(element obj);
   std::optional<element> get(std::string_view key) const;
   bool has(std::string_view key) const { return get(key).has_value(); }
 

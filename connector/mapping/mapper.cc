@@ -207,8 +207,11 @@ class MapperImpl final : public Mapper {
     }
 
     // The record's index, built once for kind detection and reused by the enrichment.
-    std::optional<json::Fields> root_fields;
-    if (!forced) root_fields.emplace(root);
+    const json::Fields* root_fields = nullptr;
+    if (!forced) {
+      root_fields_.assign(root);
+      root_fields = &root_fields_;
+    }
     SourceKind kind = forced ? *forced : detect_kind(*root_fields);
     if (kind == SourceKind::unknown && !forced && record.kind_hint != SourceKind::unknown) kind = record.kind_hint;
     if (kind == SourceKind::unknown) {
@@ -266,7 +269,7 @@ class MapperImpl final : public Mapper {
       if (text_into(p, out.subscription_id) && !out.subscription_id.empty()) break;
 
     EnrichmentResult pa;
-    if (enricher_) pa = enricher_->enrich(kind, root, root_fields ? &*root_fields : nullptr);
+    if (enricher_) pa = enricher_->enrich(kind, root, root_fields);
     out.tags = pa.tags;
     out.tags.insert(out.tags.end(), extra_tags.begin(), extra_tags.end());
     out.tier = pa.tier;
@@ -470,6 +473,7 @@ class MapperImpl final : public Mapper {
   mapping::PathCache cache_;
   std::int64_t now_ms_ = INT64_MIN;  // $now of the previous record, and its text
   std::string now_text_;
+  json::Fields root_fields_;  // the current record's index (its storage reused across records)
   std::string time_text_;  // the current record's time, formatted (a buffer reused across records)
   std::unique_ptr<Enricher> enricher_;
   std::string host_;

@@ -119,6 +119,28 @@ TEST(Fields, AnswersLikeChildForEveryKey) {
   EXPECT_FALSE(not_an_object.get("0").has_value());
 }
 
+// An index kept across records (the mapper's) is re-pointed with assign(): it then answers for the
+// new object only, nothing of the previous one left over.
+TEST(Fields, AssignIndexesTheNewObjectOnly) {
+  simdjson::dom::parser parser;
+  element root;
+  ASSERT_EQ(parser.parse(std::string(kRecord)).get(root), simdjson::SUCCESS);
+  Fields fields;
+  EXPECT_FALSE(fields.get("id").has_value());
+  fields.assign(root);
+  EXPECT_EQ(describe(fields.get("id")), describe(child(root, "id")));
+  const element odd = *child(root, "odd");
+  fields.assign(odd);
+  for (std::string_view key : {"id", "ID", "Level", "properties", "A", "a", "missing"}) {
+    SCOPED_TRACE(std::string(key));
+    EXPECT_EQ(describe(fields.get(key)), describe(child(odd, key)));
+  }
+  fields.assign(*child(root, "arr"));
+  EXPECT_FALSE(fields.get("A").has_value());
+  fields.assign(root);
+  EXPECT_EQ(describe(fields.get("Level")), describe(child(root, "Level")));
+}
+
 }  // namespace
 // icontains skips to candidates by the needle's first character (memchr for a caseless one):
 // the answer must stay that of comparing the needle at every position case-insensitively.
