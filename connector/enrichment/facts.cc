@@ -228,8 +228,12 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
   text_into(R, "userType", f.user_type);
   f.actor.upn = f.user_upn;
   f.actor.id = f.user_id;
-  const std::string code = text_of(nested(R, "status", "errorCode"));
-  f.error_code = code.empty() ? 0 : std::strtoll(code.c_str(), nullptr, 10);
+  if (const auto c = nested(R, "status", "errorCode"); c && c->is_int64()) {
+    f.error_code = c->get_int64().value_unsafe();  // what strtoll of its text gives, without the text
+  } else {
+    const std::string code = text_of(c);
+    f.error_code = code.empty() ? 0 : std::strtoll(code.c_str(), nullptr, 10);
+  }
   f.success = f.error_code == 0;
   text_into(R, "authenticationRequirement", f.auth_requirement);
   if (auto steps = R.get("authenticationDetails"); steps && steps->is_array()) {
@@ -246,8 +250,16 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
   }
   if (!text_of(nested(R, "mfaDetail", "authMethod")).empty()) f.mfa_step_succeeded = true;
   text_into(R, "clientAppUsed", f.client_app);
-  f.device_compliant = bool_of(nested(R, "deviceDetail", "isCompliant"));
-  f.device_managed = bool_of(nested(R, "deviceDetail", "isManaged"));
+  // nested(R, "deviceDetail", ...) twice, with the one lookup of deviceDetail.
+  const auto device = R.get("deviceDetail");
+  auto device_field = [&](std::string_view sub) -> std::optional<element> {
+    if (!device) return std::nullopt;
+    const auto inner = json::child(*device, sub);
+    if (!inner || inner->is_null()) return std::nullopt;
+    return inner;
+  };
+  f.device_compliant = bool_of(device_field("isCompliant"));
+  f.device_managed = bool_of(device_field("isManaged"));
   text_into(R, "riskLevelDuringSignIn", f.risk_during);
   text_into(R, "riskLevelAggregated", f.risk_aggregated);
   text_into(R, "appDisplayName", f.app_name);
