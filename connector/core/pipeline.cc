@@ -26,6 +26,8 @@ struct Pipeline::SourceState {
   std::atomic<std::uint64_t> dead_lettered{0};
   std::atomic<std::uint64_t> state_only{0};  // records that only fed enrichment (roster snapshots)
   std::atomic<std::uint64_t> committed{0};
+  bool feeds_state = false;  // Source::feeds_enrichment_state()
+  bool warm = false;         // feeds_state and caught up once (Pipeline::warm_mu_)
 };
 
 PipelineOptions PipelineOptions::from_config(const ConfigNode& cfg) {
@@ -51,6 +53,8 @@ Pipeline::Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std
     s->name = std::move(slot.name);
     s->source = std::move(slot.source);
     s->index = acks_->add_source();
+    s->feeds_state = s->source->feeds_enrichment_state();
+    if (s->feeds_state) ++cold_state_sources_;
     sources_.push_back(std::move(s));
   }
   for (auto& slot : sinks) {
@@ -67,8 +71,28 @@ Pipeline::~Pipeline() {
   for (auto& s : sinks_) s->close();
 }
 
+void Pipeline::mark_warm(SourceState& s) {
+  if (!s.feeds_state) return;
+  std::lock_guard lock(warm_mu_);
+  if (s.warm) return;
+  s.warm = true;
+  if (--cold_state_sources_ == 0) warm_cv_.notify_all();
+}
+
+void Pipeline::wait_for_state_sources(std::stop_token stop, const SourceState& s) {
+  if (s.feeds_state) return;
+  std::unique_lock lock(warm_mu_);
+  if (cold_state_sources_ == 0) return;
+  spdlog::info("source {}: waiting for the sources that feed the privileged-role roster to catch up", s.name);
+  if (!warm_cv_.wait_for(lock, stop, options_.state_warmup_max, [&] { return cold_state_sources_ == 0; }) &&
+      !stop.stop_requested())
+    spdlog::warn("source {}: starting after {} ms although the roster sources have not caught up yet", s.name,
+                 options_.state_warmup_max.count());
+}
+
 void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
   auto& src = *s.source;
+  wait_for_state_sources(stop, s);
   std::chrono::milliseconds backoff{5'000};
   bool started = false;
   while (!stop.stop_requested()) {
@@ -94,6 +118,7 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
       }
       if (batch.caught_up) {
         s.caught_up = true;
+        mark_warm(s);  // after its records were queued: the mapping stage sees them first
         if (options_.once) break;
       }
       backoff = std::chrono::milliseconds{5'000};
@@ -105,6 +130,7 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
     } catch (const std::exception& e) {
       spdlog::error("source {}: {}", s.name, e.what());
       s.failed = true;
+      mark_warm(s);  // the others do not wait for a failing source
       if (options_.once) break;
       // Permanent errors (bad credentials, missing file) are not retried in a busy loop: the pause
       // grows to source_retry_max, and the error is logged once per attempt.
@@ -121,6 +147,7 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
   } catch (const std::exception& e) {
     spdlog::warn("source {}: error while stopping: {}", s.name, e.what());
   }
+  mark_warm(s);
   s.finished = true;
 }
 

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,9 @@ struct PipelineOptions {
   std::chrono::milliseconds checkpoint_interval{1'000};
   std::chrono::milliseconds state_save_interval{30'000};
   std::chrono::milliseconds source_retry_max{600'000};  // backoff cap after a source error
+  // How long the other sources wait at start-up for the sources that feed the enrichment's state
+  // to catch up once (see Source::feeds_enrichment_state); they start anyway after it.
+  std::chrono::milliseconds state_warmup_max{120'000};
   bool once = false;
 
   // Reads the `pipeline:` section.
@@ -81,6 +85,10 @@ class Pipeline {
   };
 
   void source_loop(std::stop_token stop, SourceState& s);
+  // Start-up order: a source that feeds the enrichment's state marks itself warm once it caught up
+  // (or failed, or stopped); the others wait for all of those, at most state_warmup_max.
+  void mark_warm(SourceState& s);
+  void wait_for_state_sources(std::stop_token stop, const SourceState& s);
   void mapping_loop();
   void commit_ready();
   bool wait_until_drained(std::chrono::steady_clock::time_point deadline);
@@ -105,6 +113,9 @@ class Pipeline {
   std::atomic<std::uint64_t> mapped_{0};
   std::atomic<std::uint64_t> map_failed_{0};
   std::atomic<bool> sink_fatal_{false};
+  std::mutex warm_mu_;
+  std::condition_variable_any warm_cv_;
+  std::size_t cold_state_sources_ = 0;  // state-feeding sources not caught up yet (warm_mu_)
   std::atomic<bool> fatal_error_{false};
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point finished_;

@@ -61,6 +61,9 @@ class PullSource final : public Source {
  public:
   PullSource(std::string name, Settings s) : name_(std::move(name)), s_(std::move(s)) {}
 
+  // PIM requests and role roster snapshots teach the enrichment who is privileged.
+  bool feeds_enrichment_state() const override { return s_.type == SourceType::pim; }
+
   void start(const std::optional<std::string>& checkpoint) override {
     std::map<std::string, sources::StreamCheckpoint> saved;
     if (checkpoint) {

@@ -6,6 +6,8 @@
 //     equal to the newest sign-in already delivered, the case the widely used add-on loses) are
 //     delivered by the third run and nothing else is repeated;
 //   * a usgov sign-in query (v1.0, no beta event-type filter) works;
+//   * graph_pim (the roster) catches up before the other sources read, so privileged users'
+//     sign-ins are tagged on a first run;
 //   * wrong secret, expired secret, wrong tenant, TLS name mismatch and untrusted CA: one error
 //     naming the source and the cause, non-zero exit, and a handful of requests (no busy loop);
 // The reports budget is pull_rate_test.cc (label heavy).
@@ -162,6 +164,43 @@ TEST_F(PullRunOnce, RosterSnapshotsFeedEnrichmentOnlyUnlessAskedFor) {
   ASSERT_EQ(r2.status, 0) << r2.err;
   auto second = delivered(0);
   for (const auto& id : roster) EXPECT_EQ(second.count(id), 1u) << "roster record missing: " << id;
+}
+
+// At start-up the sources that teach the enrichment who is privileged (graph_pim: PIM requests and
+// the role roster) catch up before the others read, so a sign-in by a user the roster names is
+// tagged even when the sign-ins source comes first in the config and the PIM endpoints are slow.
+TEST_F(PullRunOnce, RosterSourcesCatchUpBeforeTheOthersRead) {
+  start_emulator();
+  std::set<std::string> roster_users;
+  for (const auto& r : emu_->records("roleAssignmentScheduleInstances")) roster_users.insert(r.value("principalId", ""));
+  std::set<std::string> privileged_sign_ins;
+  for (const auto& r : emu_->records("signIns"))
+    if (roster_users.count(r.value("userId", ""))) privileged_sign_ins.insert(r.value("id", ""));
+  ASSERT_FALSE(privileged_sign_ins.empty());
+  httpd::Fault slow;
+  slow.path_prefix = "/v1.0/roleManagement";
+  slow.count = 20;
+  slow.delay = std::chrono::milliseconds(400);
+  server_->add_fault(slow);
+  const std::string sources = source("sign-ins", "graph_sign_ins", "requests_per_10s: 1000") +
+                              source("pim", "graph_pim", "requests_per_10s: 1000");
+  std::ofstream(dir_ / "config.yaml") << "state_dir: " << (dir_ / "state").string() << "\n"
+                                      << "dead_letter: {path: " << (dir_ / "dead-letter.ndjson").string() << "}\n"
+                                      << "sources:\n" << sources << "sinks:\n  - {name: out, type: file, format: ecs, path: "
+                                      << (dir_ / "out.ndjson").string() << "}\n";
+  auto r = run();
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("source sign-ins: waiting for the sources that feed the privileged-role roster"), std::string::npos)
+      << r.err;
+  std::set<std::string> tagged;
+  std::ifstream in(dir_ / "out.ndjson");
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto doc = json::parse(line);
+    for (const auto& t : doc.value("tags", json::array()))
+      if (t == "pa.signin.privileged") tagged.insert(doc["event"]["id"].get<std::string>());
+  }
+  for (const auto& id : privileged_sign_ins) EXPECT_EQ(tagged.count(id), 1u) << "sign-in not tagged privileged: " << id;
 }
 
 // A Graph outage that outlasts the retries: `run --once` does not retry the window forever; after
