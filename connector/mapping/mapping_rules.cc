@@ -92,6 +92,12 @@ std::string Value::text() const {
 
 namespace {
 
+void append_int(std::string& out, std::int64_t i) {
+  char digits[24];
+  const auto r = std::to_chars(digits, digits + sizeof digits, i);
+  out.append(digits, r.ptr);
+}
+
 Value str(std::string s) {
   Value v;
   v.kind = Value::Kind::string;
@@ -772,9 +778,7 @@ Expr::Written Expr::append_plain_json(const EvalContext& ctx, std::string& out) 
     // Value (the lists were copied into one): what virtual_value() + append_value_json() write.
     const auto* pa = ctx.enrichment;
     const auto write_int = [&out](std::int64_t i) {
-      char digits[24];
-      const auto r = std::to_chars(digits, digits + sizeof digits, i);
-      out.append(digits, r.ptr);
+      append_int(out, i);
       return Written::value;
     };
     const auto write_list = [&out](const std::vector<std::string>* a, const std::vector<std::string>* b) {
@@ -889,12 +893,6 @@ bool Expr::first_value(const EvalContext& ctx, element& e) const {
 }
 
 namespace {
-
-void append_int(std::string& out, std::int64_t i) {
-  char digits[24];
-  const auto r = std::to_chars(digits, digits + sizeof digits, i);
-  out.append(digits, r.ptr);
-}
 
 // `text` lower-cased as a JSON string (escaping commutes with ASCII lower-casing: escapes and the
 // replacement character hold no upper-case ASCII letters).
