@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <map>
+#include <memory>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -72,45 +74,53 @@ std::size_t cef_max_length(std::string_view key) {
   return 1023;
 }
 
-struct EcsNode {
-  std::string key;
-  // The key as written, escaped once when the plan is built: "key": for a rule, "key":{ for an
-  // object; and the same after a separating comma.
-  std::string prefix, prefix_comma;
-  std::vector<std::size_t> children;
-  int rule = -1;
-  // The whole member ("key":value) when it never depends on the record or the event: a constant
-  // rule, or an object of constant members only.
-  bool constant = false;
-  std::string text;
-  // What an object writes, in order: runs of consecutive constant members pre-encoded as one
-  // piece (without / with a leading comma), and the other members one by one.
-  struct Item {
-    std::size_t node = SIZE_MAX;  // SIZE_MAX: the pre-encoded run
-    std::string first, rest;
+// The ECS document of one source kind as a flat list of steps, run in order: the target tree
+// walked once when the mappings load (pre-order), so writing an event is one pass over a
+// contiguous array with no recursion. A realistic mix rotates through the kinds, and a compact
+// plan per kind is what stays in the CPU's cache from one event of a kind to the next.
+struct EcsProgram {
+  struct Step {
+    enum Op : std::uint8_t {
+      field,     // a rule's member: "key":value, dropped when the rule has no value
+      constant,  // a run of members that never depend on the record, encoded once
+      open,      // "key":{ -- dropped with its close when nothing inside was written
+      close,
+    };
+    Op op = field;
+    std::int32_t slot = -1;              // field with a single record path: its PathCache slot
+    std::uint32_t text_at = 0, text_size = 0;  // in `text`, starting with the separating comma
+    std::uint32_t rule = 0;              // field: index in KindMapping::ecs
+    const json::Path* path = nullptr;    // field: Rule::single_path
   };
-  std::vector<Item> items;
-};
+  std::vector<Step> steps;
+  // Every key prefix and constant run, each stored once with its leading comma (",\"key\":");
+  // the first member of an object skips that comma.
+  std::string text;
+  std::size_t max_depth = 0;
 
-struct EcsPlan {
-  std::vector<EcsNode> nodes;  // nodes[0] is the root
-
-  EcsPlan(const std::vector<mapping::Rule>& rules, const std::string& host) {
-    nodes.emplace_back();
+  EcsProgram(const std::vector<mapping::Rule>& rules, const std::string& host) {
+    // The target tree: "a.b.c" is member c of object b of object a.
+    struct Node {
+      std::string key;
+      std::vector<std::size_t> children;
+      int rule = -1;
+      bool constant = false;
+      std::string text;  // constant: the whole member ("key":value)
+    };
+    std::vector<Node> nodes(1);  // nodes[0] is the root
     for (std::size_t r = 0; r < rules.size(); ++r) {
       std::size_t cur = 0;
       std::string_view t = rules[r].target;
       std::size_t start = 0;
       while (start <= t.size()) {
         auto dot = t.find('.', start);
-        // "@timestamp" and keys with dots inside quotes are not split further than ECS needs.
         if (dot == std::string_view::npos) dot = t.size();
         const std::string seg(t.substr(start, dot - start));
         std::size_t next = SIZE_MAX;
         for (auto c : nodes[cur].children)
           if (nodes[c].key == seg) next = c;
         if (next == SIZE_MAX) {
-          nodes.push_back(EcsNode{seg, {}, {}, {}, -1, false, {}, {}});
+          nodes.push_back(Node{seg, {}, -1, false, {}});
           next = nodes.size() - 1;
           nodes[cur].children.push_back(next);
         }
@@ -119,12 +129,13 @@ struct EcsPlan {
       }
       nodes[cur].rule = static_cast<int>(r);
     }
-    for (auto& n : nodes) {
-      encoding::append_json_string(n.prefix, n.key);
-      n.prefix += ':';
-      if (n.rule < 0) n.prefix += '{';
-      n.prefix_comma = ',' + n.prefix;
-    }
+    auto prefix = [](const Node& n) {
+      std::string p;
+      encoding::append_json_string(p, n.key);
+      p += ':';
+      if (n.rule < 0) p += '{';
+      return p;
+    };
     // Children are created after their parent: deciding from the last node back sees every
     // child's answer before its parent's.
     for (std::size_t i = nodes.size(); i-- > 1;) {
@@ -133,14 +144,14 @@ struct EcsPlan {
         std::string value;
         if (rules[static_cast<std::size_t>(n.rule)].constant_json(host, value)) {
           n.constant = true;
-          n.text = n.prefix + value;
+          n.text = prefix(n) + value;
         }
         continue;
       }
       n.constant = !n.children.empty() &&
                    std::all_of(n.children.begin(), n.children.end(), [&](std::size_t c) { return nodes[c].constant; });
       if (n.constant) {
-        n.text = n.prefix;
+        n.text = prefix(n);
         for (std::size_t k = 0; k < n.children.size(); ++k) {
           if (k > 0) n.text += ',';
           n.text += nodes[n.children[k]].text;
@@ -148,20 +159,53 @@ struct EcsPlan {
         n.text += '}';
       }
     }
-    for (auto& n : nodes) {
-      if (n.rule >= 0) continue;
-      for (auto c : n.children) {
-        if (!nodes[c].constant) {
-          n.items.push_back(EcsNode::Item{c, {}, {}});
+    auto add_text = [this](Step& step, std::string_view body) {
+      step.text_at = static_cast<std::uint32_t>(text.size());
+      text += ',';
+      text += body;
+      step.text_size = static_cast<std::uint32_t>(text.size() - step.text_at);
+    };
+    // Pre-order emission; consecutive constant members become one step.
+    auto emit = [&](auto& self, std::size_t index, std::size_t depth) -> void {
+      max_depth = std::max(max_depth, depth);
+      std::string run;
+      auto flush = [&] {
+        if (run.empty()) return;
+        Step step;
+        step.op = Step::constant;
+        add_text(step, run);
+        steps.push_back(step);
+        run.clear();
+      };
+      for (auto c : nodes[index].children) {
+        const auto& child = nodes[c];
+        if (child.constant) {
+          if (!run.empty()) run += ',';
+          run += child.text;
           continue;
         }
-        if (n.items.empty() || n.items.back().node != SIZE_MAX) n.items.push_back(EcsNode::Item{});
-        auto& run = n.items.back();
-        if (!run.first.empty()) run.first += ',';
-        run.first += nodes[c].text;
-        run.rest = ',' + run.first;
+        flush();
+        Step step;
+        add_text(step, prefix(child));
+        if (child.rule >= 0) {
+          const auto& rule = rules[static_cast<std::size_t>(child.rule)];
+          step.op = Step::field;
+          step.rule = static_cast<std::uint32_t>(child.rule);
+          step.path = rule.single_path;
+          step.slot = rule.single_path ? rule.single_path->slot : -1;
+          steps.push_back(step);
+        } else {
+          step.op = Step::open;
+          steps.push_back(step);
+          self(self, c, depth + 1);
+          Step end;
+          end.op = Step::close;
+          steps.push_back(end);
+        }
       }
-    }
+      flush();
+    };
+    emit(emit, 0, 0);
   }
 };
 
@@ -169,8 +213,8 @@ class MapperImpl final : public Mapper {
  public:
   MapperImpl(mapping::MappingSet set, std::unique_ptr<Enricher> enricher, std::string host)
       : set_(std::move(set)), enricher_(std::move(enricher)), host_(std::move(host)) {
-    plans_.emplace(SourceKind::unknown, EcsPlan(set_.for_kind(SourceKind::unknown).ecs, host_));
-    for (auto k : all_source_kinds()) plans_.emplace(k, EcsPlan(set_.for_kind(k).ecs, host_));
+    plans_.emplace(SourceKind::unknown, EcsProgram(set_.for_kind(SourceKind::unknown).ecs, host_));
+    for (auto k : all_source_kinds()) plans_.emplace(k, EcsProgram(set_.for_kind(k).ecs, host_));
     cache_.entries.resize(set_.path_slots());
     auto action_rule = [](const mapping::KindMapping& m) -> int {
       for (std::size_t i = 0; i < m.ecs.size(); ++i)
@@ -327,76 +371,87 @@ class MapperImpl final : public Mapper {
   }
 
  private:
-  static bool write_node(const EcsPlan& plan, std::size_t index, const mapping::KindMapping& m,
-                         const mapping::EvalContext& ctx, std::string& out, bool& first) {
-    const auto& node = plan.nodes[index];
-    if (node.rule >= 0) {
-      const auto& rule = m.ecs[static_cast<std::size_t>(node.rule)];
-      if (const json::Path* p = rule.single_path) {  // {from: path}: most members
-        const auto e = p->slot >= 0 && ctx.cache ? ctx.cache->find(*p, ctx.record) : p->first(ctx.record);
-        if (!e) return false;
-        if (e->is_string()) {
-          const std::string_view text = e->get_string().value_unsafe();
-          if (text.empty()) return false;
-          out += first ? node.prefix : node.prefix_comma;
-          encoding::append_json_string(out, text);
-          first = false;
-          return true;
-        }
+  // One ECS member from a rule: "key":value after a comma unless it is its object's first;
+  // nothing when the rule has no value. true: written.
+  static bool write_field(const EcsProgram::Step& step, std::string_view prefix, const mapping::KindMapping& m,
+                          const mapping::EvalContext& ctx, std::string& out) {
+    if (const json::Path* p = step.path) {  // {from: path}: most members
+      const auto e = step.slot >= 0 && ctx.cache ? ctx.cache->find(*p, ctx.record) : p->first(ctx.record);
+      if (!e) return false;
+      if (e->is_string()) {
+        const std::string_view text = e->get_string().value_unsafe();
+        if (text.empty()) return false;
+        out += prefix;
+        encoding::append_json_string(out, text);
+        return true;
       }
     }
     const std::size_t mark = out.size();
-    out += first ? node.prefix : node.prefix_comma;
-    if (node.rule >= 0) {
-      const auto& rule = m.ecs[static_cast<std::size_t>(node.rule)];
-      if (rule.direct) {
-        if (const auto written = rule.append_json(ctx, out)) {
-          if (!*written) {
-            out.resize(mark);
-            return false;
-          }
-          first = false;
-          return true;
-        }
+    out += prefix;
+    const auto& rule = m.ecs[step.rule];
+    if (rule.direct) {
+      if (const auto written = rule.append_json(ctx, out)) {
+        if (!*written) out.resize(mark);
+        return *written;
       }
-      Value v = rule.evaluate(ctx);
-      if (v.empty()) {
-        out.resize(mark);
-        return false;
-      }
-      mapping::append_value_json(out, v);
-      first = false;
-      return true;
     }
-    bool child_first = true;
-    write_members(plan, node, m, ctx, out, child_first);
-    if (child_first) {  // nothing inside: drop the key
+    Value v = rule.evaluate(ctx);
+    if (v.empty()) {
       out.resize(mark);
       return false;
     }
-    out += '}';
-    first = false;
+    mapping::append_value_json(out, v);
     return true;
   }
 
-  static void write_members(const EcsPlan& plan, const EcsNode& node, const mapping::KindMapping& m,
-                            const mapping::EvalContext& ctx, std::string& out, bool& first) {
-    for (const auto& item : node.items) {
-      if (item.node != SIZE_MAX) {
-        write_node(plan, item.node, m, ctx, out, first);
-      } else {
-        out += first ? item.first : item.rest;
-        first = false;
-      }
-    }
-  }
-
-  static void write_ecs(const EcsPlan& plan, const mapping::KindMapping& m, const mapping::EvalContext& ctx,
+  static void write_ecs(const EcsProgram& plan, const mapping::KindMapping& m, const mapping::EvalContext& ctx,
                         std::string& out) {
     out.reserve(2048);
     out += '{';
-    bool first = true;
-    write_members(plan, plan.nodes[0], m, ctx, out, first);
+    // One level per open object: where its key began (to drop it if it stays empty) and whether
+    // it was its parent's first member.
+    struct Level {
+      std::size_t mark;
+      bool first;
+    };
+    Level fixed[16];
+    std::unique_ptr<Level[]> deep;
+    Level* levels = fixed;
+    if (plan.max_depth > std::size(fixed)) levels = (deep = std::make_unique<Level[]>(plan.max_depth)).get();
+    std::size_t depth = 0;
+    bool first = true;  // nothing written yet in the current object
+    const char* text = plan.text.data();
+    // A step's text without its leading comma for an object's first member.
+    auto prefix = [&](const EcsProgram::Step& step) {
+      return std::string_view(text + step.text_at + first, step.text_size - first);
+    };
+    for (const auto& step : plan.steps) {
+      switch (step.op) {
+        case EcsProgram::Step::field:
+          if (write_field(step, prefix(step), m, ctx, out)) first = false;
+          break;
+        case EcsProgram::Step::constant:
+          out += prefix(step);
+          first = false;
+          break;
+        case EcsProgram::Step::open:
+          levels[depth++] = Level{out.size(), first};
+          out += prefix(step);
+          first = true;
+          break;
+        case EcsProgram::Step::close: {
+          const Level& level = levels[--depth];
+          if (first) {  // nothing inside: drop the key
+            out.resize(level.mark);
+            first = level.first;
+          } else {
+            out += '}';
+            first = false;
+          }
+          break;
+        }
+      }
+    }
     out += '}';
   }
 
@@ -468,7 +523,7 @@ class MapperImpl final : public Mapper {
   }
 
   mapping::MappingSet set_;
-  std::map<SourceKind, EcsPlan> plans_;
+  std::map<SourceKind, EcsProgram> plans_;
   std::map<SourceKind, int> action_rule_;  // index of the event.action rule per kind
   mapping::PathCache cache_;
   std::int64_t now_ms_ = INT64_MIN;  // $now of the previous record, and its text

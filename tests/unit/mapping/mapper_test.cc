@@ -218,6 +218,37 @@ TEST_F(OverrideTest, CefExtensionKeysMustBeKeyWords) {
   EXPECT_EQ(text.find("'cs2'"), std::string::npos) << text;
 }
 
+// The ECS writer runs a flat plan per kind: objects whose members all come out empty vanish with
+// their keys, at any depth (deeper than its fixed stack of 16 levels too), constants next to them
+// stay, and the commas between members are right whichever of them is missing.
+TEST_F(OverrideTest, EcsObjectsNestDeeplyAndEmptyOnesVanish) {
+  std::string deep = "labels";
+  for (int i = 0; i < 20; ++i) deep += ".l" + std::to_string(i);
+  std::ofstream(dir_ / "deep.yaml") << "kind: graph_sign_in\necs:\n"
+                                    << "  " << deep << ".x: {from: ipAddress}\n"
+                                    << "  " << deep << ".gone: {from: noSuchField}\n"
+                                    << "  labels.empty.a.b: {from: noSuchField}\n"
+                                    << "  labels.empty.c: {from: alsoMissing}\n"
+                                    << "  labels.k1: {value: one}\n"
+                                    << "  labels.mid.none: {from: noSuchField}\n"
+                                    << "  labels.k2: {value: two}\n";
+  Fixture f("mappings: {overrides: [deep.yaml]}\n", dir_);
+  ASSERT_FALSE(f.diags.has_errors()) << f.diags.format();
+  RawRecord rec;
+  rec.json = records_of("graph-signins-list-beta-mfa-fido2.json").at(0);
+  MappedEvent ev;
+  ASSERT_FALSE(f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev));
+  const auto ecs = nlohmann::json::parse(ev.ecs);  // throws on a stray or missing comma
+  const auto& labels = ecs.at("labels");
+  EXPECT_FALSE(labels.contains("empty")) << labels.dump();
+  EXPECT_FALSE(labels.contains("mid")) << labels.dump();
+  EXPECT_EQ(labels.at("k1"), "one");
+  EXPECT_EQ(labels.at("k2"), "two");
+  const nlohmann::json* node = &labels;
+  for (int i = 0; i < 20; ++i) node = &node->at("l" + std::to_string(i));
+  EXPECT_EQ(*node, nlohmann::json({{"x", "131.107.159.37"}}));
+}
+
 // type: ip takes a plain dotted quad without inet_pton: what it keeps must stay exactly what
 // inet_pton (IPv4, then IPv6) accepts.
 TEST_F(OverrideTest, IpTypeKeepsWhatInetPtonAccepts) {
