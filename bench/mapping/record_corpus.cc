@@ -105,7 +105,7 @@ std::vector<const CorpusRecord*> Corpus::of_kind(SourceKind kind) const {
   return out;
 }
 
-std::vector<const CorpusRecord*> Corpus::mix(std::size_t n) const {
+std::vector<const CorpusRecord*> Corpus::mix(std::size_t n, std::size_t run) const {
   struct Lane {
     std::vector<const CorpusRecord*> records;
     long weight = 0;
@@ -125,15 +125,18 @@ std::vector<const CorpusRecord*> Corpus::mix(std::size_t n) const {
   std::vector<const CorpusRecord*> out;
   if (lanes.empty()) return out;
   out.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
+  run = std::max<std::size_t>(run, 1);
+  while (out.size() < n) {
     Lane* best = nullptr;
     for (auto& lane : lanes) {
       lane.current += lane.weight;
       if (!best || lane.current > best->current) best = &lane;
     }
     best->current -= total;
-    out.push_back(best->records[best->next]);
-    best->next = (best->next + 1) % best->records.size();
+    for (std::size_t k = 0; k < run && out.size() < n; ++k) {
+      out.push_back(best->records[best->next]);
+      best->next = (best->next + 1) % best->records.size();
+    }
   }
   return out;
 }

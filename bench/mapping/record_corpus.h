@@ -40,7 +40,10 @@ class Corpus {
 
   // `n` records interleaved by realistic_weights() (smooth weighted round robin: every prefix
   // holds the kinds in proportion), cycling through the samples of each kind. Deterministic.
-  std::vector<const CorpusRecord*> mix(std::size_t n) const;
+  // `run` > 1: the round robin picks a kind per run of `run` consecutive records, the way the
+  // pipeline maps them (a source hands over a page or an Event Hubs batch of one kind at a time);
+  // run = 1 interleaves kind by kind, the worst case for the CPU's caches.
+  std::vector<const CorpusRecord*> mix(std::size_t n, std::size_t run = 1) const;
 
  private:
   std::vector<CorpusRecord> records_;

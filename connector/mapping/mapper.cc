@@ -376,7 +376,7 @@ class MapperImpl final : public Mapper {
   static bool write_field(const EcsProgram::Step& step, std::string_view prefix, const mapping::KindMapping& m,
                           const mapping::EvalContext& ctx, std::string& out) {
     if (const json::Path* p = step.path) {  // {from: path}: most members
-      const auto e = step.slot >= 0 && ctx.cache ? ctx.cache->find(*p, ctx.record) : p->first(ctx.record);
+      const auto e = step.slot >= 0 && ctx.cache ? ctx.cache->find(step.slot, *p, ctx.record) : p->first(ctx.record);
       if (!e) return false;
       if (e->is_string()) {
         const std::string_view text = e->get_string().value_unsafe();

@@ -46,9 +46,13 @@ struct PathCache {
   void resolve(const KindMapping& m, simdjson::dom::element record);
   // The first match of `p` in `record` (the record of the current generation).
   std::optional<simdjson::dom::element> find(const json::Path& p, simdjson::dom::element record) {
+    return find(p.slot, p, record);
+  }
+  // The same with p's slot already at hand (p itself is read only when the slot is not resolved).
+  std::optional<simdjson::dom::element> find(int slot, const json::Path& p, simdjson::dom::element record) {
     // Inline for the common case: a path resolved when the record started.
-    if (p.slot >= 0 && static_cast<std::size_t>(p.slot) < entries.size()) {
-      const auto& e = entries[static_cast<std::size_t>(p.slot)];
+    if (slot >= 0 && static_cast<std::size_t>(slot) < entries.size()) {
+      const auto& e = entries[static_cast<std::size_t>(slot)];
       if (e.generation == generation) {
         if (!e.found) return std::nullopt;
         return e.value;
