@@ -559,22 +559,11 @@ std::unique_ptr<Mapper> Mapper::create(const ConfigNode& mappings, const ConfigN
     }
   }
   const auto base = find_mappings_dir(dir);
-  std::vector<std::string> files;
-  std::error_code ec;
-  if (!std::filesystem::exists(base / "common.yaml", ec)) {
+  std::vector<std::string> files = shipped_mapping_files(base);
+  if (files.empty()) {
     Location l;
     l.file = (base / "common.yaml").string();
     diags.error(l, "mappings", "the shipped mapping files were not found (set mappings.dir or SIEM_MAPPINGS_DIR)");
-  } else {
-    files.push_back((base / "common.yaml").string());
-    std::vector<std::string> kind_files;
-    for (const auto& entry : std::filesystem::directory_iterator(base, ec)) {
-      const auto name = entry.path().filename().string();
-      if (entry.path().extension() == ".yaml" && name != "common.yaml" && name != "privileged-roles.yaml")
-        kind_files.push_back(entry.path().string());
-    }
-    std::sort(kind_files.begin(), kind_files.end());
-    files.insert(files.end(), kind_files.begin(), kind_files.end());
   }
   files.insert(files.end(), overrides.begin(), overrides.end());
   auto set = mapping::MappingSet::load(files, diags);

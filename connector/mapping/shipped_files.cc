@@ -1,5 +1,6 @@
 #include "connector/mapping/shipped_files.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <system_error>
 
@@ -21,6 +22,20 @@ std::filesystem::path find_mappings_dir(const std::optional<std::filesystem::pat
     }
   }
   return SIEM_SOURCE_MAPPINGS_DIR;
+}
+
+std::vector<std::string> shipped_mapping_files(const std::filesystem::path& dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / "common.yaml", ec)) return files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const auto name = entry.path().filename().string();
+    if (entry.path().extension() == ".yaml" && name != "common.yaml" && name != "privileged-roles.yaml")
+      files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  files.insert(files.begin(), (dir / "common.yaml").string());
+  return files;
 }
 
 }  // namespace siem

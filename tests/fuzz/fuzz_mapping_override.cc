@@ -7,6 +7,8 @@
 //   - an override that compiles without errors never makes the output invalid: every record of
 //     every kind still maps to one-line ECS that strict JSON parsing accepts and to a CEF line the
 //     strict CEF parser accepts;
+//   - every rule's fast paths (Rule::append_json, string_view, integer_constant) give what
+//     Rule::evaluate() gives (tests/support/fast_path_check.h), for every rule shape it accepts;
 //   - no crash, hang, leak or undefined behaviour (ASan/UBSan).
 // The records are the small samples in tests/data (one per kind), read once at start-up.
 #include <unistd.h>
@@ -24,12 +26,17 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include "connector/config/config_node.h"
 #include "connector/core/record_reader.h"
 #include "connector/mapping/cef_parser.h"
+#include "connector/mapping/kind_detect.h"
 #include "connector/mapping/mapper.h"
+#include "connector/mapping/mapping_rules.h"
+#include "connector/mapping/shipped_files.h"
+#include "tests/support/fast_path_check.h"
 
 #if !defined(SIEM_FUZZ_DATA_DIR) || !defined(SIEM_FUZZ_MAPPINGS_DIR)
 #error "SIEM_FUZZ_DATA_DIR and SIEM_FUZZ_MAPPINGS_DIR must name tests/data and mappings"
@@ -123,6 +130,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     std::string error;
     if (!siem::parse_cef_strict(ev.cef, &error)) violation(("CEF line rejected by the strict parser: " + error).c_str(), ev.cef);
+  }
+
+  // The rules the override wrote, through the fast paths and through evaluate(): the same values.
+  auto files = siem::shipped_mapping_files(std::filesystem::path(work_dir()) / "shipped");
+  files.push_back(override_path());
+  siem::Diagnostics set_diags;
+  const auto set = siem::mapping::MappingSet::load(files, set_diags);
+  if (set_diags.has_errors()) violation("the mapping set failed to load where the mapper did not", set_diags.format());
+  siem::testing::FastPathReport report;
+  for (std::size_t i = 0; i < records().size(); ++i) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    if (parser.parse(records()[i]).get(root) != simdjson::SUCCESS) continue;
+    siem::testing::check_fast_paths(set, set.for_kind(siem::detect_kind(root)), records()[i], i % 2 == 0, report);
+    if (!report.disagreements.empty())
+      violation("a fast path disagrees with evaluate()", report.disagreements.front() + "\noverride:\n" +
+                std::string(reinterpret_cast<const char*>(data), size));
   }
   return 0;
 }

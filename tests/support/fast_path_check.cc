@@ -1,0 +1,113 @@
+#include "tests/support/fast_path_check.h"
+
+#include <optional>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "connector/enrichment/enricher.h"
+#include "connector/mapping/time_parse.h"
+
+namespace siem::testing {
+
+using mapping::EvalContext;
+using mapping::Rule;
+using mapping::Value;
+
+namespace {
+
+void check_string_view(const Rule& r, const EvalContext& ctx, const Value& v, FastPathReport& report,
+                       const std::string& where) {
+  if (!r.plain) return;
+  std::string_view text;
+  const auto found = r.string_view(ctx, text);
+  if (!found) return;  // another shape: left to evaluate()
+  ++report.compared;
+  if (*found && (v.empty() || text != v.text()))
+    report.disagreements.push_back(fmt::format("string_view {:?} but evaluate {:?}{}: {}", text, v.text(),
+                                               v.empty() ? " (empty)" : "", where));
+  if (!*found && !v.empty())
+    report.disagreements.push_back(fmt::format("string_view no value but evaluate {:?}: {}", v.text(), where));
+}
+
+}  // namespace
+
+void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping& m, const std::string& json,
+                      bool with_enrichment, FastPathReport& report) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json).get(root) != simdjson::SUCCESS || !root.is_object()) {
+    report.disagreements.push_back("not a JSON object: " + json);
+    return;
+  }
+  mapping::PathCache cache;
+  cache.entries.resize(set.path_slots());
+  cache.resolve(m, root);
+  EnrichmentResult pa;
+  if (with_enrichment) {
+    pa.tags = {"pa.role.assigned", "pa.role.tier0"};
+    pa.roles = {"Global Administrator", "Privileged \"Role\" Administrator"};
+    pa.role_ids = {"62e90394-69f5-4237-9190-012177145e10"};
+    pa.tier = 0;
+    pa.severity = 8;
+    pa.risk_score = 80;
+    pa.detections.push_back(Detection{"pa.role.assigned", 8, "a role was assigned"});
+  }
+  const std::string id = "id-1", tenant = with_enrichment ? "tenant-1" : "", host = "host\"1";
+  const std::vector<std::string> extra =
+      with_enrichment ? std::vector<std::string>{"schema_unknown"} : std::vector<std::string>{};
+  constexpr std::int64_t kTime = 1'772'619'330'123, kNow = 1'772'619'999'000;
+  std::string time_text, now_text;
+  format_time_ms(kTime, time_text);
+  format_time_ms(kNow, now_text);
+  EvalContext ctx;
+  ctx.cache = &cache;
+  ctx.record = root;
+  ctx.kind = m.kind;
+  ctx.time_ms = kTime;
+  ctx.now_ms = kNow;
+  ctx.id = &id;
+  ctx.tenant = &tenant;
+  ctx.enrichment = &pa;
+  ctx.host = &host;
+  ctx.extra_tags = &extra;
+  ctx.raw = &json;
+  ctx.time_text = &time_text;
+  ctx.now_text = &now_text;
+  ctx.severity = with_enrichment ? 8 : 3;
+
+  auto where = [&](const Rule& r) {
+    return fmt::format("rule {} of {} on {}", r.target, to_string(m.kind), json.substr(0, 2000));
+  };
+  for (const auto& r : m.ecs) {
+    const Value v = r.evaluate(ctx);
+    std::string expected;
+    if (!v.empty()) mapping::append_value_json(expected, v);
+    if (r.direct) {
+      std::string direct = "<";  // what the output held before must stay untouched
+      const auto written = r.append_json(ctx, direct);
+      ++report.compared;
+      if (!written && direct != "<")
+        report.disagreements.push_back(fmt::format("append_json unsupported yet wrote {:?}: {}", direct, where(r)));
+      if (written && *written && direct != "<" + expected)
+        report.disagreements.push_back(fmt::format("append_json {:?} but evaluate {:?}: {}", direct.substr(1), expected, where(r)));
+      if (written && !*written && (direct != "<" || !v.empty()))
+        report.disagreements.push_back(fmt::format("append_json no value but evaluate {:?}: {}", expected, where(r)));
+    }
+    check_string_view(r, ctx, v, report, where(r));
+  }
+  for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name})
+    check_string_view(*r, ctx, r->evaluate(ctx), report, where(*r));
+  for (const auto& r : m.cef_extension) check_string_view(r, ctx, r.evaluate(ctx), report, where(r));
+  if (std::optional<std::int64_t> constant; m.cef_severity.integer_constant(ctx, constant)) {
+    ++report.compared;
+    const Value v = m.cef_severity.evaluate(ctx);
+    const bool agree = constant ? v.kind == Value::Kind::integer && v.i == *constant : v.empty();
+    if (!agree)
+      report.disagreements.push_back(fmt::format("integer_constant {} but evaluate {:?}: {}",
+                                                 constant ? std::to_string(*constant) : "none", v.text(), where(m.cef_severity)));
+  }
+}
+
+}  // namespace siem::testing
