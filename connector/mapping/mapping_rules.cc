@@ -283,7 +283,7 @@ bool valid_ip(std::string_view sv) {
   return ::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
-enum class Conversion {
+enum class Conversion : std::uint8_t {
   none, string, integer, real, boolean, ip, timestamp, epoch_ms, unquote, lower, upper, upn_user, upn_domain,
   json, elastic, snake, list, iso_duration_ms, arm_subscription
 };
@@ -324,11 +324,12 @@ Var var_of(std::string_view name) {
 }
 
 struct Condition {
-  enum class Op { exists, missing, equals, not_equals, in, not_in, contains, starts_with } op = Op::exists;
-  json::Path path;
-  std::string virt;  // "$kind" etc.
+  // Ordered for condition_holds(): op, var, values and virt's size share the first cache line.
+  enum class Op : std::uint8_t { exists, missing, equals, not_equals, in, not_in, contains, starts_with } op = Op::exists;
   Var var = Var::unknown;
   std::vector<std::string> values;
+  std::string virt;  // "$kind" etc.
+  json::Path path;
 };
 
 struct TemplatePart {
@@ -342,22 +343,24 @@ struct TemplatePart {
 
 class Expr {
  public:
-  enum class Src { from, all, value, tpl, virt } src = Src::from;
+  // What the writers read for every event comes first, so it shares the object's first cache line
+  // (a mix of kinds runs through many expressions per event, few of them still in the L1 cache).
+  enum class Src : std::uint8_t { from, all, value, tpl, virt } src = Src::from;
+  bool is_plain = false;  // plain(), decided once when the rule is compiled
+  bool has_lookup = false;
+  Var var = Var::unknown;
+  Conversion conversion = Conversion::none;
   std::vector<json::Path> paths;
+  std::vector<Condition> when;
+  std::optional<double> multiply;
   Value constant;
   std::vector<TemplatePart> parts;
   std::string virt;
-  Var var = Var::unknown;
-  std::vector<Condition> when;
   std::vector<std::pair<std::string, Value>> lookup;
-  bool has_lookup = false;
   std::optional<Value> fallback;
-  Conversion conversion = Conversion::none;
-  std::optional<double> multiply;
 
   Value eval(const EvalContext& ctx) const;
 
-  bool is_plain = false;  // plain(), decided once when the rule is compiled
   bool plain() const noexcept {
     if (has_lookup || fallback || multiply) return false;
     if (src == Src::value || src == Src::virt) return conversion == Conversion::none;

@@ -89,10 +89,7 @@ using ExprPtr = std::shared_ptr<const Expr>;
 
 // One ECS target or CEF key: alternatives tried in order; the first non-empty value wins.
 struct Rule {
-  std::string target;
-  std::vector<ExprPtr> alternatives;
-  std::string label;  // CEF csN/cnN label
-  Location where;
+  // What the writers read for every event first (one cache line), the rest after.
   // Every alternative copies from record paths as they are (no lookup, default, multiply, and a
   // type of none / ip / json / elastic / snake), or is a constant or a $variable without a type:
   // append_json() can write it straight into the document.
@@ -102,9 +99,14 @@ struct Rule {
   // timestamp over record paths, a `map` (with default, type lower), `all`, or a template.
   bool direct = false;
   // The record path of a rule that copies one path's value as it is ({from: a.b}: one plain
-  // alternative, no condition, no type): write_node() looks it up itself and writes a string
+  // alternative, no condition, no type): the ECS writer looks it up itself and writes a string
   // straight away, or nothing (not even the key) when it is missing. Null otherwise.
   const json::Path* single_path = nullptr;
+  std::vector<ExprPtr> alternatives;
+  std::string target;
+  std::string label;  // CEF csN/cnN label
+  Location where;
+
   Value evaluate(const EvalContext& ctx) const;
   // For direct (and plain) rules: appends the value as JSON exactly as evaluate() + JSON encoding
   // would, without building a Value. true: written; false: no value (nothing appended); nullopt: a
