@@ -235,6 +235,9 @@ void PathSet::add(const Path& path, int slot) {
       n.index = seg.index;
       nodes_.push_back(std::move(n));
       next = static_cast<std::uint32_t>(nodes_.size() - 1);
+      key_at_.resize(nodes_.size(), 0);
+      key_at_[next] = static_cast<std::uint32_t>(keys_.size());
+      keys_ += key;
       auto& kids = nodes_[cur].children;
       const auto len = nodes_[next].key.size();
       auto at = std::upper_bound(kids.begin(), kids.end(), len,
@@ -247,6 +250,10 @@ void PathSet::add(const Path& path, int slot) {
         while (k < kids.size() && nodes_[kids[k]].key.size() < l) ++k;
         starts[l] = static_cast<std::uint32_t>(k);
       }
+      auto& table = nodes_[cur].kids;
+      table.clear();
+      for (auto c : kids)
+        table.push_back(Node::Kid{c, key_at_[c], static_cast<std::uint32_t>(nodes_[c].key.size()), nodes_[c].folded_first});
     }
     cur = next;
   }
@@ -291,11 +298,11 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
     return;
   }
   if (!e.is_object()) return;
-  const auto& kids = node.children;
+  const auto& kids = node.kids;
   constexpr std::size_t kMaxKids = 128;
   if (kids.size() > kMaxKids) {  // not seen in shipped mappings: one lookup per key
-    for (auto c : kids)
-      if (auto v = child(e, nodes_[c].key)) settle(c, *v);
+    for (const auto& kid : kids)
+      if (auto v = child(e, nodes_[kid.node].key)) settle(kid.node, *v);
     return;
   }
   // Per child: the last exact and the last case-folded match. Only the first kids.size() entries
@@ -312,7 +319,8 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
   enum : std::uint8_t { kExact = 1, kFolded = 2 };
   std::array<std::uint8_t, kMaxKids> flags;
   std::fill_n(flags.begin(), kids.size(), std::uint8_t{0});
-  const std::size_t min_len = nodes_[kids.front()].key.size(), max_len = nodes_[kids.back()].key.size();
+  const std::size_t min_len = kids.front().key_size, max_len = kids.back().key_size;
+  const char* keys = keys_.data();
   const simdjson::dom::object obj = e.get_object().value_unsafe();
   for (auto field : obj) {
     const std::string_view k = field.key;
@@ -322,9 +330,9 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
     const char k0 = k.empty() ? '\0' : lower(k.front());
     for (auto it = lo; it != hi; ++it) {
       // Keys of one length often differ in the first character: a cheap reject before comparing.
-      if (nodes_[*it].folded_first != k0) continue;
+      if (it->folded_first != k0) continue;
       const auto i = static_cast<std::size_t>(it - kids.begin());
-      const std::string& want = nodes_[*it].key;
+      const std::string_view want(keys + it->key_at, it->key_size);
       if (k == want) {
         m[i].exact = field.value;  // duplicate keys: the last one wins
         flags[i] |= kExact;
@@ -335,8 +343,8 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
     }
   }
   for (std::size_t i = 0; i < kids.size(); ++i) {
-    if (flags[i] & kExact) settle(kids[i], m[i].exact);
-    else if (flags[i] & kFolded) settle(kids[i], m[i].folded);
+    if (flags[i] & kExact) settle(kids[i].node, m[i].exact);
+    else if (flags[i] & kFolded) settle(kids[i].node, m[i].folded);
   }
 }
 

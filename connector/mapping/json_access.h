@@ -125,9 +125,20 @@ class PathSet {
     // For each key length L up to the longest child key + 1: the position in `children` of the
     // first child whose key is at least L long (where the run of length L starts).
     std::vector<std::uint32_t> run_start;
+    // `children` again, each with what matching a key needs, side by side (walk() scans them for
+    // every key of every object; a node's key lives in keys_, not in the child node).
+    struct Kid {
+      std::uint32_t node;
+      std::uint32_t key_at;  // in keys_
+      std::uint32_t key_size;
+      char folded_first;
+    };
+    std::vector<Kid> kids;
     bool any_index_child = false;
   };
   void walk(std::uint32_t node, element e, std::vector<Result>& results) const;
+  std::string keys_;  // every node's key, one after another
+  std::vector<std::uint32_t> key_at_;  // by node: where its key starts in keys_
   std::vector<Node> nodes_{Node{}};
   std::vector<int> slots_;            // every slot added
 };
