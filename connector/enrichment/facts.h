@@ -21,11 +21,13 @@ struct PrincipalRef {
   std::string id, upn, name;
   std::string type;       // User, Group, ServicePrincipal, ... as the record says
   std::string user_type;  // Member / Guest when known
+  bool operator==(const PrincipalRef&) const = default;
 };
 
 struct RoleMention {
   std::string id;    // template / definition id as found (any form)
   std::string name;  // display name as found
+  bool operator==(const RoleMention&) const = default;
 };
 
 struct Facts {
@@ -78,12 +80,15 @@ struct Facts {
   std::string arm_scope;
   std::string arm_principal_id;
   std::string scope_level;        // management_group | subscription | resource_group | resource
+
+  bool operator==(const Facts&) const = default;  // member by member (tests: reuse == new)
 };
 
 // `record_fields`, when given, is the json::Fields index of `record` (reused instead of built again).
 Facts extract_facts(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields = nullptr);
 // The same into `out`, whose members are all reset first (strings cleared, keeping their buffers for
-// the next record: the enrichment reuses one Facts). A new member of Facts must be reset there too.
+// the next record: the enrichment reuses one Facts). A new member of Facts must be reset there too
+// (tests/unit/enrichment/facts_test.cc fails when a sample fills a member the reset misses).
 void extract_facts(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields, Facts& out);
 
 }  // namespace siem
