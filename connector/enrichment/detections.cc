@@ -49,6 +49,15 @@ bool is_role_remove(const Facts& f) {
          iequals(op, "Remove permanent direct role assignment") || iequals(op, "Remove permanent eligible role assignment");
 }
 
+bool is_pim_deactivation(const Facts& f) {
+  if (!f.success) return false;
+  if (f.family == Facts::Family::pim_request) return iequals(f.pim_action, "selfDeactivate");
+  if (f.family != Facts::Family::audit) return false;
+  const auto& op = f.operation;
+  return istarts_with(op, "Remove member from role") && !icontains(op, "requested") &&
+         (icontains(op, "(PIM deactivate)") || icontains(op, "(PIM activation expired)"));
+}
+
 const std::vector<DetectionEntry>& detection_catalogue() {
   static const std::vector<DetectionEntry> catalogue = {
       {"pa.role.assigned", 6, rules::role_assigned},

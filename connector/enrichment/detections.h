@@ -68,6 +68,8 @@ const std::vector<DetectionEntry>& detection_catalogue();
 // Event classification helpers shared by rules and roster learning.
 bool is_role_add(const Facts& f);
 bool is_role_remove(const Facts& f);
+// An activation ended (deactivated, or expired): the principal keeps any eligibility.
+bool is_pim_deactivation(const Facts& f);
 bool is_pim_activation(const Facts& f);
 bool is_pim_service(const Facts& f);
 

@@ -101,7 +101,7 @@ class EnricherImpl final : public Enricher {
     if (!facts.arm_role_definition_id.empty()) add_role(roles_.by_id(facts.arm_role_definition_id));
 
     RuleContext ctx{facts, settings_, roles_, roster_, account_created_, event_ms, privileged};
-    ctx.privileged_sign_in = rules::compute_privileged_sign_in(facts, settings_, roster_);
+    ctx.privileged_sign_in = rules::compute_privileged_sign_in(facts, settings_, roster_, event_ms);
     std::vector<RuleHit> hits;
     for (const auto& entry : detection_catalogue()) entry.rule(ctx, hits);
 
@@ -115,7 +115,7 @@ class EnricherImpl final : public Enricher {
     // A sign-in's actor is its user (the same strings): each distinct key is looked up once.
     auto roster_tier = [&](const std::string& k) {
       if (k.empty()) return;
-      if (auto t = roster_.tier_of(k); t && *t >= 0) tier = std::min(tier, *t);
+      if (auto t = roster_.tier_of(k, event_ms); t && *t >= 0) tier = std::min(tier, *t);
     };
     roster_tier(facts.actor.upn);
     roster_tier(facts.actor.id);
@@ -179,15 +179,19 @@ class EnricherImpl final : public Enricher {
     const bool azure_delete = f.family == Facts::Family::activity && f.success && !f.in_progress &&
                               json::icontains(f.operation, "Microsoft.Authorization/roleAssignments/delete");
     const bool add = is_role_add(f) || is_pim_activation(f) || f.family == Facts::Family::pim_instance || azure_write;
+    const bool deactivation = is_pim_deactivation(f);
     const bool remove = is_role_remove(f) || azure_delete;
-    if (!add && !remove) return;
+    if (!add && !deactivation && !remove) return;
     // Eligible (may activate) vs active: PIM eligibility requests/instances and "eligible" audits.
     const bool eligible = !is_pim_activation(f) && (f.eligible || json::icontains(f.operation, "eligible"));
+    // A time-bound assignment or an activation ends (PIM schedules); other grants hold until removed.
+    const std::int64_t until = f.ends_ms ? *f.ends_ms : RoleHold::kForever;
     for (const auto& t : f.targets) {
       std::vector<std::string> keys{t.id, t.upn};
       if (keys[0].empty() && keys[1].empty()) continue;
       for (const auto* r : privileged) {
-        if (add) roster_.grant(keys, r->id, r->tier, event_ms, eligible);
+        if (add) roster_.grant(keys, r->id, r->tier, event_ms, eligible, until);
+        else if (deactivation) roster_.end_active(keys, r->id, event_ms);  // an eligibility stays
         else roster_.revoke(keys, r->id);
       }
     }

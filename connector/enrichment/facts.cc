@@ -176,6 +176,8 @@ void audit_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
       if (json::iequals(k, "ExpirationTime") || json::iequals(k, "EndTime")) end = parse_time_ms(v);
     }
     if (start && end && *end > *start) f.duration_ms = *end - *start;
+    f.starts_ms = start;
+    f.ends_ms = end;
   }
   if (auto targets = R.get("targetResources"); targets && targets->is_array()) {
     for (element t : json::as_array(*targets)) {
@@ -294,6 +296,8 @@ void pim_request_facts(element r, Facts& f, const json::Fields* fields) {
   const auto start = parse_time_ms(path_text(r, paths().schedule_info_start_date_time));
   const auto end = parse_time_ms(path_text(r, paths().schedule_info_expiration_end_date_time));
   if (!f.duration_ms && start && end && *end > *start) f.duration_ms = *end - *start;
+  f.starts_ms = start;
+  if (!f.no_expiration) f.ends_ms = end;
   PrincipalRef target;
   target.id = f.principal_id;
   target.upn = path_text(r, paths().principal_user_principal_name);
@@ -321,6 +325,8 @@ void arm_pim_facts(element r, Facts& f) {
   f.has_justification = true;
   f.no_expiration = json::iequals(path_text(*p, paths().schedule_info_expiration_type), "NoExpiration");
   if (auto d = parse_iso_duration_ms(path_text(*p, paths().schedule_info_expiration_duration))) f.duration_ms = d;
+  f.starts_ms = parse_time_ms(path_text(*p, paths().schedule_info_start_date_time));
+  if (!f.no_expiration) f.ends_ms = parse_time_ms(path_text(*p, paths().schedule_info_expiration_end_date_time));
   PrincipalRef target;
   target.id = f.principal_id;
   target.upn = path_text(*p, paths().expanded_properties_principal_email);
@@ -339,6 +345,8 @@ void pim_instance_facts(element r, Facts& f) {
   target.id = f.principal_id;
   f.targets.push_back(std::move(target));
   f.eligible = !json::child(r, "assignmentType").has_value();
+  f.starts_ms = parse_time_ms(text(r, "startDateTime"));
+  f.ends_ms = parse_time_ms(text(r, "endDateTime"));  // null: the assignment does not end
 }
 
 void activity_common(element identity_claims, Facts& f) {
@@ -454,6 +462,8 @@ void reset(Facts& f) {
   f.has_justification = false;
   f.no_expiration = false;
   f.duration_ms.reset();
+  f.starts_ms.reset();
+  f.ends_ms.reset();
   f.eligible = false;
   f.principal_id.clear();
   f.user_upn.clear();
@@ -525,6 +535,10 @@ void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields
       break;
     }
   }
+  // A request for a duration without an end date: it ends that long after it starts (its
+  // scheduled start, else the request's time).
+  if (!f.ends_ms && f.duration_ms && !f.no_expiration && f.family == Facts::Family::pim_request)
+    if (const auto base = f.starts_ms ? f.starts_ms : f.time_ms) f.ends_ms = *base + *f.duration_ms;
 }
 
 }  // namespace siem

@@ -59,6 +59,10 @@ struct Facts {
   bool has_justification = false;
   bool no_expiration = false;     // scheduleInfo.expiration.type == noExpiration
   std::optional<std::int64_t> duration_ms;
+  // When the assignment / activation the record grants starts and ends (epoch ms; no end: permanent
+  // or not known). PIM requests and instances (scheduleInfo, start/endDateTime), PIM audits
+  // (additionalDetails StartTime / ExpirationTime).
+  std::optional<std::int64_t> starts_ms, ends_ms;
   bool eligible = false;          // eligibility (not active) assignment
   std::string principal_id;       // PIM request / instance principal
 

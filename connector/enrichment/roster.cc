@@ -51,7 +51,7 @@ void Roster::add_static(const std::string& upn_or_id) {
 }
 
 void Roster::grant(const std::vector<std::string>& keys, const std::string& role_id, int tier, std::int64_t now_ms,
-                   bool eligible) {
+                   bool eligible, std::int64_t until_ms) {
   RosterEntry* e = find_mut(keys);
   if (!e) {
     if (entries_.size() >= kMaxPrincipals) return;
@@ -60,24 +60,39 @@ void Roster::grant(const std::vector<std::string>& keys, const std::string& role
   }
   for (const auto& k : keys)
     if (!k.empty()) e->keys.insert(lower(k));
-  const bool had_active = e->roles.count(role_id) && !e->eligible.count(role_id);
-  e->roles[role_id] = tier;
-  if (!eligible) e->eligible.erase(role_id);
-  else if (!had_active) e->eligible.insert(role_id);
-  e->updated_ms = now_ms;
+  RoleHold& hold = e->roles[role_id];
+  hold.tier = tier;
+  (eligible ? hold.eligible_until : hold.active_until) = until_ms;
+  e->updated_ms = std::max(e->updated_ms, now_ms);
+  // Holds that ended long before this event are forgotten (bounded memory and state).
+  const std::int64_t horizon = e->updated_ms - kEndedRetentionMs;
+  std::erase_if(e->roles, [&](const auto& kv) { return !kv.second.held_at(horizon); });
   index(static_cast<std::size_t>(e - entries_.data()));
   dirty_ = true;
+}
+
+void Roster::erase_if_empty(RosterEntry* e) {
+  if (!e->roles.empty() || e->is_static) return;
+  entries_.erase(entries_.begin() + (e - entries_.data()));
+  rebuild_index();
 }
 
 void Roster::revoke(const std::vector<std::string>& keys, const std::string& role_id) {
   RosterEntry* e = find_mut(keys);
   if (!e) return;
   e->roles.erase(role_id);
-  e->eligible.erase(role_id);
-  if (e->roles.empty() && !e->is_static) {
-    entries_.erase(entries_.begin() + (e - entries_.data()));
-    rebuild_index();
-  }
+  erase_if_empty(e);
+  dirty_ = true;
+}
+
+void Roster::end_active(const std::vector<std::string>& keys, const std::string& role_id, std::int64_t at_ms) {
+  RosterEntry* e = find_mut(keys);
+  if (!e) return;
+  const auto it = e->roles.find(role_id);
+  if (it == e->roles.end()) return;
+  it->second.active_until = std::min(it->second.active_until, at_ms);
+  if (it->second.eligible_until == 0 && it->second.active_until <= e->updated_ms - kEndedRetentionMs) e->roles.erase(it);
+  erase_if_empty(e);
   dirty_ = true;
 }
 
@@ -86,7 +101,6 @@ void Roster::apply_snapshot(const std::vector<SnapshotPrincipal>& principals, st
   for (auto& e : entries_)
     if (e.is_static) {
       e.roles.clear();
-      e.eligible.clear();
       kept.push_back(std::move(e));
     }
   entries_ = std::move(kept);
@@ -98,38 +112,68 @@ void Roster::apply_snapshot(const std::vector<SnapshotPrincipal>& principals, st
   dirty_ = true;
 }
 
-bool Roster::holds_active(const std::string& key) const {
+bool Roster::contains(const std::string& key, std::int64_t at_ms) const {
+  const auto* e = find(key);
+  if (!e) return false;
+  if (e->is_static) return true;
+  return std::any_of(e->roles.begin(), e->roles.end(), [&](const auto& kv) { return kv.second.held_at(at_ms); });
+}
+
+bool Roster::holds_active(const std::string& key, std::int64_t at_ms) const {
   const auto* e = find(key);
   if (!e) return false;
   if (e->roles.empty()) return e->is_static;
-  return e->roles.size() > e->eligible.size();
+  return std::any_of(e->roles.begin(), e->roles.end(), [&](const auto& kv) { return kv.second.active_at(at_ms); });
 }
 
-std::optional<int> Roster::tier_of(const std::string& key) const {
+std::optional<int> Roster::tier_of(const std::string& key, std::int64_t at_ms) const {
   const auto* e = find(key);
   if (!e) return std::nullopt;
   int best = 3;
-  for (const auto& [role, tier] : e->roles) best = std::min(best, tier);
-  return best == 3 ? std::optional<int>(-1) : std::optional<int>(best);  // -1: listed, tier unknown
+  for (const auto& [role, hold] : e->roles)
+    if (hold.held_at(at_ms)) best = std::min(best, hold.tier);
+  if (best < 3) return best;
+  if (e->is_static) return -1;  // listed, tier unknown
+  return std::nullopt;
 }
+
+namespace {
+// A hold's end in the state: absent when it does not end (kForever), 0 when not held that way.
+nlohmann::json until_json(std::int64_t until) {
+  return until == RoleHold::kForever ? nlohmann::json(nullptr) : nlohmann::json(until);
+}
+std::int64_t until_of(const nlohmann::json& j) { return j.is_null() ? RoleHold::kForever : j.get<std::int64_t>(); }
+}  // namespace
 
 std::string Roster::serialize() const {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& e : entries_) {
     if (e.is_static) continue;  // config is the source of static entries
-    j.push_back({{"keys", e.keys}, {"roles", e.roles}, {"eligible", e.eligible}, {"updated_ms", e.updated_ms}});
+    nlohmann::json holds = nlohmann::json::object();
+    for (const auto& [role, h] : e.roles)
+      holds[role] = {{"tier", h.tier}, {"active_until", until_json(h.active_until)}, {"eligible_until", until_json(h.eligible_until)}};
+    j.push_back({{"keys", e.keys}, {"holds", holds}, {"updated_ms", e.updated_ms}});
   }
-  return nlohmann::json{{"version", 1}, {"principals", j}}.dump();
+  return nlohmann::json{{"version", 2}, {"principals", j}}.dump();
 }
 
 void Roster::deserialize(const std::string& text) {
   const auto j = nlohmann::json::parse(text);
+  const int version = j.value("version", 1);
   for (const auto& p : j.at("principals")) {
     const auto keys = p.at("keys").get<std::vector<std::string>>();
-    const auto roles = p.at("roles").get<std::map<std::string, int>>();
-    const auto eligible = p.value("eligible", std::set<std::string>{});
-    for (const auto& [role, tier] : roles)
-      grant(keys, role, tier, p.value("updated_ms", std::int64_t{0}), eligible.count(role) > 0);
+    const auto updated = p.value("updated_ms", std::int64_t{0});
+    if (version < 2) {  // roles (id -> tier) and the ids held only as eligible; nothing ended
+      const auto eligible = p.value("eligible", std::set<std::string>{});
+      for (const auto& [role, tier] : p.at("roles").get<std::map<std::string, int>>())
+        grant(keys, role, tier, updated, eligible.count(role) > 0);
+      continue;
+    }
+    for (const auto& [role, h] : p.at("holds").items()) {
+      const int tier = h.at("tier").get<int>();
+      if (const auto a = until_of(h.at("active_until")); a != 0) grant(keys, role, tier, updated, false, a);
+      if (const auto el = until_of(h.at("eligible_until")); el != 0) grant(keys, role, tier, updated, true, el);
+    }
   }
   dirty_ = false;
 }

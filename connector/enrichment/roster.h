@@ -3,6 +3,7 @@
 // snapshots by the pull source. Persisted in the state store (key "roster") so a restart is not blind.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -14,45 +15,65 @@ namespace siem {
 
 class StateStore;
 
+// One role of a principal: held actively and/or as an eligibility (may activate), each until a
+// time (PIM activations and time-bound assignments end; kForever: no end; 0: not held that way).
+struct RoleHold {
+  static constexpr std::int64_t kForever = INT64_MAX;
+  int tier = 3;
+  std::int64_t active_until = 0;
+  std::int64_t eligible_until = 0;
+  bool active_at(std::int64_t t) const noexcept { return active_until > t; }
+  bool held_at(std::int64_t t) const noexcept { return active_until > t || eligible_until > t; }
+};
+
 struct RosterEntry {
-  std::set<std::string> keys;        // lower-case UPNs and object ids of this principal
-  std::map<std::string, int> roles;  // role id -> tier
-  std::set<std::string> eligible;    // role ids held only as eligible (activation needed)
-  bool is_static = false;            // listed in config: never removed by events
+  std::set<std::string> keys;            // lower-case UPNs and object ids of this principal
+  std::map<std::string, RoleHold> roles;  // role id -> how it is held
+  bool is_static = false;                // listed in config: never removed by events
   std::int64_t updated_ms = 0;
 };
 
 class Roster {
  public:
   static constexpr std::size_t kMaxPrincipals = 100'000;
+  // Holds that ended this long before the latest event of their principal are forgotten (they
+  // still answer for events of that period until then: records arrive late and out of order).
+  static constexpr std::int64_t kEndedRetentionMs = 7LL * 24 * 3600 * 1000;
 
   void add_static(const std::string& upn_or_id);
-  // A principal gained a role (ids and UPNs: any that are known).
-  // `eligible`: the principal may activate the role (PIM eligibility) rather than hold it now; an
-  // active grant of the same role wins over an eligible one.
+  // A principal gained a role (ids and UPNs: any that are known), actively or as an eligibility
+  // (PIM: may activate), until `until_ms` (kForever: no end). A grant replaces the same kind of
+  // hold of that role (a renewal moves its end); the other kind is kept.
   void grant(const std::vector<std::string>& keys, const std::string& role_id, int tier, std::int64_t now_ms,
-             bool eligible = false);
+             bool eligible = false, std::int64_t until_ms = RoleHold::kForever);
+  // The role is gone entirely (removed, both kinds of hold).
   void revoke(const std::vector<std::string>& keys, const std::string& role_id);
-  // A full snapshot from Graph (principal keys -> roles): replaces learned entries.
+  // An activation ended early (deactivated) or expired at `at_ms`: the active hold ends, an
+  // eligibility stays.
+  void end_active(const std::vector<std::string>& keys, const std::string& role_id, std::int64_t at_ms);
+
   // One principal of a Graph snapshot (roleAssignments + roleEligibilityScheduleInstances).
   struct SnapshotPrincipal {
     std::vector<std::string> keys;       // object id, UPN
     std::map<std::string, int> active;   // role id -> tier
     std::map<std::string, int> eligible; // role id -> tier
   };
+  // A full snapshot from Graph (principal keys -> roles): replaces learned entries.
   void apply_snapshot(const std::vector<SnapshotPrincipal>& principals, std::int64_t now_ms);
 
-  // The best (lowest) tier the principal holds, or nullopt when not on the roster.
-  std::optional<int> tier_of(const std::string& key) const;
-  bool contains(const std::string& key) const { return find(key) != nullptr; }
-  // True when the principal holds at least one role actively (not only eligible). Static entries
-  // (roles unknown) count as active.
-  bool holds_active(const std::string& key) const;
-  // The entry of a principal, or null.
+  // Queries at the time of the event being enriched: roles that ended before `at_ms` do not count.
+  // The best (lowest) tier the principal holds, -1 for a static entry without known roles, or
+  // nullopt when the principal holds nothing at that time.
+  std::optional<int> tier_of(const std::string& key, std::int64_t at_ms) const;
+  bool contains(const std::string& key, std::int64_t at_ms) const;
+  // At least one role held actively (not only eligible). Static entries without known roles count.
+  bool holds_active(const std::string& key, std::int64_t at_ms) const;
+  // The entry of a principal (whatever its holds' times), or null.
   const RosterEntry* entry(const std::string& key) const { return find(key); }
   std::size_t size() const noexcept { return entries_.size(); }
 
   std::string serialize() const;
+  // Reads what serialize() wrote (also the version 1 format: roles and an eligible list, no ends).
   void deserialize(const std::string& text);  // throws on malformed text
   bool dirty() const noexcept { return dirty_; }
   void clear_dirty() noexcept { dirty_ = false; }
@@ -62,7 +83,7 @@ class Roster {
   RosterEntry* find_mut(const std::vector<std::string>& keys);
   void index(std::size_t entry);
   void rebuild_index();
-
+  void erase_if_empty(RosterEntry* e);
   std::vector<RosterEntry> entries_;
   std::map<std::string, std::size_t, std::less<>> by_key_;  // transparent: looked up by LowerKey
   bool dirty_ = false;

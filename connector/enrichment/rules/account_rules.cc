@@ -33,7 +33,7 @@ void credential_change(const RuleContext& c, std::vector<RuleHit>& out) {
   for (const auto& t : f.targets) keys.insert(keys.end(), {t.upn, t.id});
   if (f.targets.empty()) keys.insert(keys.end(), {f.actor.upn, f.actor.id});
   for (const auto& k : keys) {
-    if (!k.empty() && (c.roster.contains(k) || is_break_glass(c.settings, k))) {
+    if (!k.empty() && (c.roster.contains(k, c.now_ms) || is_break_glass(c.settings, k))) {
       out.push_back({"pa.account.credential_change", 6, fmt::format("'{}' on privileged account {}", f.operation, k)});
       return;
     }

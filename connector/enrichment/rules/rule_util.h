@@ -65,9 +65,10 @@ inline bool is_break_glass(const EnrichmentSettings& s, std::string_view upn_or_
 
 // Sign-in by a principal on the roster (or a break-glass account, which is privileged by design).
 // The enricher computes it once per event into RuleContext::privileged_sign_in.
-inline bool compute_privileged_sign_in(const Facts& f, const EnrichmentSettings& s, const Roster& roster) {
+inline bool compute_privileged_sign_in(const Facts& f, const EnrichmentSettings& s, const Roster& roster,
+                                       std::int64_t at_ms) {
   if (!is_sign_in(f)) return false;
-  return roster.contains(f.user_upn) || roster.contains(f.user_id) || is_break_glass(s, f.user_upn) ||
+  return roster.contains(f.user_upn, at_ms) || roster.contains(f.user_id, at_ms) || is_break_glass(s, f.user_upn) ||
          is_break_glass(s, f.user_id);
 }
 inline bool privileged_sign_in(const RuleContext& c) { return c.privileged_sign_in; }

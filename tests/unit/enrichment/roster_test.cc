@@ -1,0 +1,106 @@
+// The privileged-principal roster: holds that end (PIM activations, time-bound assignments), an
+// eligibility that outlives its activation, and the state format across versions.
+#include "connector/enrichment/roster.h"
+
+#include <gtest/gtest.h>
+
+namespace siem {
+namespace {
+
+constexpr std::int64_t kHour = 3'600'000;
+constexpr std::int64_t kT0 = 1'772'619'330'000;  // 2026-03-04T10:15:30Z
+const std::string kGa = "62e90394-69f5-4237-9190-012177145e10";
+const std::string kHelpdesk = "729827e3-9c14-49f7-bb1b-9608f156bbb8";
+
+TEST(Roster, ATimeBoundActivationCountsUntilItEnds) {
+  Roster r;
+  r.grant({"id-1", "Frank@Contoso.example"}, kGa, 0, kT0, false, kT0 + 2 * kHour);
+  EXPECT_TRUE(r.contains("frank@contoso.example", kT0 + kHour));
+  EXPECT_TRUE(r.holds_active("id-1", kT0 + kHour));
+  EXPECT_EQ(r.tier_of("id-1", kT0 + kHour), 0);
+  EXPECT_FALSE(r.contains("id-1", kT0 + 2 * kHour));  // ends at (not after) its end time
+  EXPECT_FALSE(r.holds_active("id-1", kT0 + 3 * kHour));
+  EXPECT_EQ(r.tier_of("id-1", kT0 + 3 * kHour), std::nullopt);
+}
+
+TEST(Roster, AnEligibilityOutlivesItsActivation) {
+  Roster r;
+  r.grant({"id-1"}, kGa, 0, kT0, true);                        // eligible, no end
+  r.grant({"id-1"}, kGa, 0, kT0, false, kT0 + 8 * kHour);      // activated for 8 hours
+  EXPECT_TRUE(r.holds_active("id-1", kT0 + kHour));
+  r.end_active({"id-1"}, kGa, kT0 + 2 * kHour);                // deactivated early
+  EXPECT_TRUE(r.holds_active("id-1", kT0 + kHour));            // events of the active period still see it
+  EXPECT_FALSE(r.holds_active("id-1", kT0 + 3 * kHour));
+  EXPECT_TRUE(r.contains("id-1", kT0 + 3 * kHour));            // still eligible: privileged
+  EXPECT_EQ(r.tier_of("id-1", kT0 + 3 * kHour), 0);
+  r.revoke({"id-1"}, kGa);                                     // eligibility removed as well
+  EXPECT_FALSE(r.contains("id-1", kT0 + 3 * kHour));
+  EXPECT_EQ(r.size(), 0u);
+}
+
+TEST(Roster, TheBestTierAmongHoldsThatStillCount) {
+  Roster r;
+  r.grant({"id-1"}, kHelpdesk, 1, kT0, false);                 // permanent tier 1
+  r.grant({"id-1"}, kGa, 0, kT0, false, kT0 + kHour);          // tier 0 for an hour
+  EXPECT_EQ(r.tier_of("id-1", kT0), 0);
+  EXPECT_EQ(r.tier_of("id-1", kT0 + 2 * kHour), 1);
+  r.grant({"id-1"}, kGa, 0, kT0 + 3 * kHour, false);           // assigned permanently later
+  EXPECT_EQ(r.tier_of("id-1", kT0 + 30 * 24 * kHour), 0);
+}
+
+TEST(Roster, StaticEntriesCountWithoutRoles) {
+  Roster r;
+  r.add_static("Admin@Contoso.example");
+  EXPECT_TRUE(r.contains("admin@contoso.example", kT0));
+  EXPECT_TRUE(r.holds_active("admin@contoso.example", kT0));
+  EXPECT_EQ(r.tier_of("admin@contoso.example", kT0), -1);
+  r.grant({"admin@contoso.example"}, kGa, 0, kT0, false, kT0 + kHour);
+  EXPECT_EQ(r.tier_of("admin@contoso.example", kT0 + 2 * kHour), -1);  // ended; still listed
+  EXPECT_TRUE(r.contains("admin@contoso.example", kT0 + 2 * kHour));
+}
+
+TEST(Roster, HoldsThatEndedLongBeforeTheLatestEventAreForgotten) {
+  Roster r;
+  r.grant({"id-1"}, kGa, 0, kT0, false, kT0 + kHour);
+  r.grant({"id-1"}, kHelpdesk, 1, kT0 + 6 * 24 * kHour, true);  // 6 days later: the GA hold is kept
+  ASSERT_NE(r.entry("id-1"), nullptr);
+  EXPECT_EQ(r.entry("id-1")->roles.count(kGa), 1u);
+  EXPECT_TRUE(r.contains("id-1", kT0 + kHour / 2));              // a late record of that hour
+  r.grant({"id-1"}, kHelpdesk, 1, kT0 + 9 * 24 * kHour, true);  // 9 days later: forgotten
+  EXPECT_EQ(r.entry("id-1")->roles.count(kGa), 0u);
+  EXPECT_EQ(r.tier_of("id-1", kT0 + kHour / 2), 1);
+}
+
+TEST(Roster, StateRoundTripKeepsEnds) {
+  Roster r;
+  r.grant({"id-1", "frank@contoso.example"}, kGa, 0, kT0, true);
+  r.grant({"id-1"}, kGa, 0, kT0, false, kT0 + 2 * kHour);
+  r.grant({"id-2"}, kHelpdesk, 1, kT0, false);
+  r.add_static("static@contoso.example");  // config's: not written
+  Roster back;
+  back.deserialize(r.serialize());
+  EXPECT_FALSE(back.dirty());
+  EXPECT_EQ(back.size(), 2u);
+  EXPECT_TRUE(back.holds_active("frank@contoso.example", kT0 + kHour));
+  EXPECT_FALSE(back.holds_active("id-1", kT0 + 3 * kHour));
+  EXPECT_TRUE(back.contains("id-1", kT0 + 3 * kHour));  // the eligibility has no end
+  EXPECT_EQ(back.tier_of("id-2", kT0 + 1000 * kHour), 1);
+  EXPECT_FALSE(back.contains("static@contoso.example", kT0));
+  EXPECT_EQ(back.serialize(), r.serialize());  // nothing lost or added on the way
+}
+
+TEST(Roster, ReadsTheVersionOneStateOfEarlierReleases) {
+  Roster r;
+  r.deserialize(R"({"version":1,"principals":[{"keys":["id-1","frank@contoso.example"],)"
+                R"("roles":{")" + kGa + R"(":0,")" + kHelpdesk + R"(":1},"eligible":[")" + kGa + R"("],"updated_ms":1}]})");
+  EXPECT_EQ(r.size(), 1u);
+  EXPECT_EQ(r.tier_of("frank@contoso.example", kT0), 0);
+  EXPECT_TRUE(r.holds_active("id-1", kT0));  // Helpdesk is active; GA only eligible
+  r.revoke({"id-1"}, kHelpdesk);
+  EXPECT_FALSE(r.holds_active("id-1", kT0));
+  EXPECT_TRUE(r.contains("id-1", kT0));
+  EXPECT_THROW(r.deserialize("{\"principals\": 5"), std::exception);
+}
+
+}  // namespace
+}  // namespace siem
