@@ -4,10 +4,7 @@
 // number was, null, {}, [], escapes, an object where a string was): byte for byte the same.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
 #include <functional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,27 +12,14 @@
 #include <simdjson.h>
 
 #include "connector/config/config_node.h"
-#include "connector/core/record_reader.h"
 #include "connector/mapping/kind_detect.h"
 #include "connector/mapping/mapping_rules.h"
 #include "connector/mapping/shipped_files.h"
 #include "tests/support/fast_path_check.h"
+#include "tests/support/sample_records.h"
 
 namespace siem {
 namespace {
-
-std::vector<std::string> sample_records() {
-  std::vector<std::string> out;
-  for (const auto& entry : std::filesystem::directory_iterator(SIEM_TEST_DATA_DIR)) {
-    const auto ext = entry.path().extension();
-    if (ext != ".json" && ext != ".ndjson") continue;
-    std::ifstream in(entry.path());
-    std::stringstream ss;
-    ss << in.rdbuf();
-    RecordReader::split(ss.str(), [&](const RecordSlice& s) { out.emplace_back(s.json); }, [](const ReadError&) {});
-  }
-  return out;
-}
 
 // Values a field may hold instead of what the sample has.
 const std::vector<nlohmann::json>& replacements() {
@@ -114,23 +98,23 @@ class FastPaths : public ::testing::Test {
 mapping::MappingSet* FastPaths::set_ = nullptr;
 
 TEST_F(FastPaths, AgreeWithEvaluateOnEverySampleUnderEveryKind) {
-  const auto records = sample_records();
+  const auto records = testing::sample_records();
   ASSERT_GT(records.size(), 30u);
   std::vector<SourceKind> kinds(all_source_kinds().begin(), all_source_kinds().end());
   kinds.push_back(SourceKind::unknown);
-  for (const auto& json : records)
+  for (const auto& sample : records)
     for (auto kind : kinds)
-      for (bool enriched : {false, true}) check(set_->for_kind(kind), json, enriched);
+      for (bool enriched : {false, true}) check(set_->for_kind(kind), sample.json, enriched);
   EXPECT_GT(report_.compared, 10'000u);  // the fast paths were really taken
 }
 
 TEST_F(FastPaths, AgreeWithEvaluateWhenValuesChangeType) {
   std::size_t n = 0;
-  for (const auto& json : sample_records()) {
+  for (const auto& sample : testing::sample_records()) {
     simdjson::dom::element root;
-    ASSERT_EQ(parser_.parse(json).get(root), simdjson::SUCCESS);
+    ASSERT_EQ(parser_.parse(sample.json).get(root), simdjson::SUCCESS) << sample.file;
     const auto& m = set_->for_kind(detect_kind(root));
-    for (const auto& variant : variants(json)) {
+    for (const auto& variant : variants(sample.json)) {
       check(m, variant, ++n % 2 == 0);
       if (HasFailure()) return;  // one record's report is enough to act on
     }
