@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git ca-certificates openssl
   libboost-dev libboost-system-dev libboost-program-options-dev
-  libssl-dev zlib1g-dev
+  libssl-dev zlib1g-dev libjemalloc-dev
   librdkafka-dev kcat
   nlohmann-json3-dev libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
