@@ -58,6 +58,11 @@ struct RawRecord {
   // State, not activity (e.g. a periodic role roster snapshot): the mapping stage runs it through
   // enrichment so the roster learns from it, then acknowledges it without sending it to the sinks.
   bool state_only = false;
+  // Set on the last record of a complete role roster snapshot (Graph schedule instances, all
+  // pages): the enrichment then ends the holds of that kind the snapshot no longer lists, unless an
+  // event granted them after `snapshot_read_ms` (when the snapshot's first page was requested).
+  enum class SnapshotEnd : std::uint8_t { none, assignments, eligibilities } snapshot_end = SnapshotEnd::none;
+  std::int64_t snapshot_read_ms = 0;
 };
 
 // The result of mapping one record, shared read-only by every sink (std::shared_ptr<const>).

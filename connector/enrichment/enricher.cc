@@ -145,6 +145,16 @@ class EnricherImpl final : public Enricher {
     return result;
   }
 
+  void roster_snapshot_complete(bool eligibilities, std::int64_t read_ms) override {
+    const std::size_t ended = roster_.complete_snapshot(eligibilities, read_ms, [this](const std::string& id) {
+      const RoleInfo* r = roles_.by_id(id);
+      return r && r->scope == "entra";  // the snapshot lists directory roles, not Azure RBAC
+    });
+    if (ended > 0)
+      spdlog::info("enrichment: the role roster snapshot ({}) no longer lists {} role hold(s); they end", 
+                   eligibilities ? "eligibilities" : "assignments", ended);
+  }
+
   void save() override {
     if (!state_ || !roster_.dirty()) return;
     state_->put("roster", roster_.serialize());
@@ -186,11 +196,13 @@ class EnricherImpl final : public Enricher {
     const bool eligible = !is_pim_activation(f) && (f.eligible || json::icontains(f.operation, "eligible"));
     // A time-bound assignment or an activation ends (PIM schedules); other grants hold until removed.
     const std::int64_t until = f.ends_ms ? *f.ends_ms : RoleHold::kForever;
+    // Schedule instances are Graph's state (the roster snapshots), the rest are events.
+    const bool snapshot = f.family == Facts::Family::pim_instance;
     for (const auto& t : f.targets) {
       std::vector<std::string> keys{t.id, t.upn};
       if (keys[0].empty() && keys[1].empty()) continue;
       for (const auto* r : privileged) {
-        if (add) roster_.grant(keys, r->id, r->tier, event_ms, eligible, until);
+        if (add) roster_.grant(keys, r->id, r->tier, event_ms, eligible, until, snapshot);
         else if (deactivation) roster_.end_active(keys, r->id, event_ms);  // an eligibility stays
         else roster_.revoke(keys, r->id);
       }

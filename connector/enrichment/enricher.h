@@ -51,6 +51,11 @@ class Enricher {
   virtual EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record,
                                   const json::Fields* record_fields = nullptr) = 0;
 
+  // A complete role roster snapshot (every schedule instance of one kind, read from Graph from
+  // `read_ms` on) has been enriched: holds of that kind it did not list end at `read_ms`, unless an
+  // event granted them since. Called in stream order, after the snapshot's last record.
+  virtual void roster_snapshot_complete(bool eligibilities, std::int64_t read_ms) = 0;
+
   // Persists the learned roster to the state store (no-op without one).
   virtual void save() = 0;
 };

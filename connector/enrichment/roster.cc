@@ -51,7 +51,7 @@ void Roster::add_static(const std::string& upn_or_id) {
 }
 
 void Roster::grant(const std::vector<std::string>& keys, const std::string& role_id, int tier, std::int64_t now_ms,
-                   bool eligible, std::int64_t until_ms) {
+                   bool eligible, std::int64_t until_ms, bool from_snapshot) {
   RosterEntry* e = find_mut(keys);
   if (!e) {
     if (entries_.size() >= kMaxPrincipals) return;
@@ -63,6 +63,12 @@ void Roster::grant(const std::vector<std::string>& keys, const std::string& role
   RoleHold& hold = e->roles[role_id];
   hold.tier = tier;
   (eligible ? hold.eligible_until : hold.active_until) = until_ms;
+  if (from_snapshot) {
+    (eligible ? hold.eligible_snapshot : hold.active_snapshot) = snapshot_[eligible ? 1 : 0];
+  } else {
+    auto& granted = eligible ? hold.eligible_granted_ms : hold.active_granted_ms;
+    granted = std::max(granted, now_ms);
+  }
   e->updated_ms = std::max(e->updated_ms, now_ms);
   // Holds that ended long before this event are forgotten (bounded memory and state).
   const std::int64_t horizon = e->updated_ms - kEndedRetentionMs;
@@ -96,20 +102,22 @@ void Roster::end_active(const std::vector<std::string>& keys, const std::string&
   dirty_ = true;
 }
 
-void Roster::apply_snapshot(const std::vector<SnapshotPrincipal>& principals, std::int64_t now_ms) {
-  std::vector<RosterEntry> kept;
-  for (auto& e : entries_)
-    if (e.is_static) {
-      e.roles.clear();
-      kept.push_back(std::move(e));
+std::size_t Roster::complete_snapshot(bool eligible, std::int64_t read_ms,
+                                      const std::function<bool(const std::string& role_id)>& covers) {
+  const std::uint32_t number = snapshot_[eligible ? 1 : 0]++;
+  std::size_t ended = 0;
+  for (auto& e : entries_) {
+    for (auto& [role, hold] : e.roles) {
+      auto& until = eligible ? hold.eligible_until : hold.active_until;
+      const auto listed = eligible ? hold.eligible_snapshot : hold.active_snapshot;
+      const auto granted = eligible ? hold.eligible_granted_ms : hold.active_granted_ms;
+      if (until <= read_ms || listed == number || granted >= read_ms || !covers(role)) continue;
+      until = read_ms;
+      ++ended;
     }
-  entries_ = std::move(kept);
-  rebuild_index();
-  for (const auto& p : principals) {
-    for (const auto& [role, tier] : p.eligible) grant(p.keys, role, tier, now_ms, true);
-    for (const auto& [role, tier] : p.active) grant(p.keys, role, tier, now_ms, false);
   }
-  dirty_ = true;
+  if (ended > 0) dirty_ = true;
+  return ended;
 }
 
 bool Roster::contains(const std::string& key, std::int64_t at_ms) const {
@@ -151,7 +159,11 @@ std::string Roster::serialize() const {
     if (e.is_static) continue;  // config is the source of static entries
     nlohmann::json holds = nlohmann::json::object();
     for (const auto& [role, h] : e.roles)
-      holds[role] = {{"tier", h.tier}, {"active_until", until_json(h.active_until)}, {"eligible_until", until_json(h.eligible_until)}};
+      holds[role] = {{"tier", h.tier},
+                     {"active_until", until_json(h.active_until)},
+                     {"eligible_until", until_json(h.eligible_until)},
+                     {"active_granted_ms", h.active_granted_ms},
+                     {"eligible_granted_ms", h.eligible_granted_ms}};
     j.push_back({{"keys", e.keys}, {"holds", holds}, {"updated_ms", e.updated_ms}});
   }
   return nlohmann::json{{"version", 2}, {"principals", j}}.dump();
@@ -173,6 +185,11 @@ void Roster::deserialize(const std::string& text) {
       const int tier = h.at("tier").get<int>();
       if (const auto a = until_of(h.at("active_until")); a != 0) grant(keys, role, tier, updated, false, a);
       if (const auto el = until_of(h.at("eligible_until")); el != 0) grant(keys, role, tier, updated, true, el);
+      // grant() stamped `updated`; the saved grant times are what they were.
+      if (auto* e = find_mut(keys); e && e->roles.count(role)) {
+        e->roles[role].active_granted_ms = h.value("active_granted_ms", std::int64_t{0});
+        e->roles[role].eligible_granted_ms = h.value("eligible_granted_ms", std::int64_t{0});
+      }
     }
   }
   dirty_ = false;

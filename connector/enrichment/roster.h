@@ -5,6 +5,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -22,6 +23,10 @@ struct RoleHold {
   int tier = 3;
   std::int64_t active_until = 0;
   std::int64_t eligible_until = 0;
+  // The latest event (its time) that granted each kind of hold, and the number of the latest
+  // roster snapshot that listed it (0: none since start-up; snapshot numbers are not saved).
+  std::int64_t active_granted_ms = 0, eligible_granted_ms = 0;
+  std::uint32_t active_snapshot = 0, eligible_snapshot = 0;
   bool active_at(std::int64_t t) const noexcept { return active_until > t; }
   bool held_at(std::int64_t t) const noexcept { return active_until > t || eligible_until > t; }
 };
@@ -44,22 +49,23 @@ class Roster {
   // A principal gained a role (ids and UPNs: any that are known), actively or as an eligibility
   // (PIM: may activate), until `until_ms` (kForever: no end). A grant replaces the same kind of
   // hold of that role (a renewal moves its end); the other kind is kept.
+  // `from_snapshot`: the grant is a schedule instance of the roster snapshot in progress.
   void grant(const std::vector<std::string>& keys, const std::string& role_id, int tier, std::int64_t now_ms,
-             bool eligible = false, std::int64_t until_ms = RoleHold::kForever);
+             bool eligible = false, std::int64_t until_ms = RoleHold::kForever, bool from_snapshot = false);
   // The role is gone entirely (removed, both kinds of hold).
   void revoke(const std::vector<std::string>& keys, const std::string& role_id);
   // An activation ended early (deactivated) or expired at `at_ms`: the active hold ends, an
   // eligibility stays.
   void end_active(const std::vector<std::string>& keys, const std::string& role_id, std::int64_t at_ms);
 
-  // One principal of a Graph snapshot (roleAssignments + roleEligibilityScheduleInstances).
-  struct SnapshotPrincipal {
-    std::vector<std::string> keys;       // object id, UPN
-    std::map<std::string, int> active;   // role id -> tier
-    std::map<std::string, int> eligible; // role id -> tier
-  };
-  // A full snapshot from Graph (principal keys -> roles): replaces learned entries.
-  void apply_snapshot(const std::vector<SnapshotPrincipal>& principals, std::int64_t now_ms);
+  // The roster snapshot in progress (active assignments, or eligibilities) is complete; it was read
+  // from `read_ms` on. Every hold of that kind of a role the snapshot covers (`covers`: Entra
+  // directory roles; Azure RBAC roles are not in it) still running at `read_ms` that the snapshot
+  // did not list ends at `read_ms`, unless an event granted it at or after `read_ms` (newer than
+  // the snapshot). Static entries stay listed. Returns the number of holds ended; the next
+  // snapshot of that kind starts.
+  std::size_t complete_snapshot(bool eligible, std::int64_t read_ms,
+                                const std::function<bool(const std::string& role_id)>& covers);
 
   // Queries at the time of the event being enriched: roles that ended before `at_ms` do not count.
   // The best (lowest) tier the principal holds, -1 for a static entry without known roles, or
@@ -86,6 +92,7 @@ class Roster {
   void erase_if_empty(RosterEntry* e);
   std::vector<RosterEntry> entries_;
   std::map<std::string, std::size_t, std::less<>> by_key_;  // transparent: looked up by LowerKey
+  std::uint32_t snapshot_[2] = {1, 1};  // the snapshot in progress: [0] assignments, [1] eligibilities
   bool dirty_ = false;
 };
 

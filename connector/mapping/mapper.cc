@@ -227,6 +227,17 @@ class MapperImpl final : public Mapper {
 
   std::optional<std::string> map(const RawRecord& record, std::optional<SourceKind> forced, FormatSet formats,
                                  MappedEvent& out) override {
+    auto result = map_record(record, forced, formats, out);
+    // The last record of a complete roster snapshot, mapped or not: the snapshot is complete.
+    if (record.snapshot_end != RawRecord::SnapshotEnd::none && enricher_)
+      enricher_->roster_snapshot_complete(record.snapshot_end == RawRecord::SnapshotEnd::eligibilities,
+                                          record.snapshot_read_ms);
+    return result;
+  }
+
+ private:
+  std::optional<std::string> map_record(const RawRecord& record, std::optional<SourceKind> forced, FormatSet formats,
+                                        MappedEvent& out) {
     simdjson::dom::element root;
     std::vector<std::string> extra_tags;
     auto err = parser_.parse(record.json).get(root);
@@ -365,6 +376,7 @@ class MapperImpl final : public Mapper {
     return std::nullopt;
   }
 
+ public:
   MapperStats stats() const override { return stats_; }
   void save_state() override {
     if (enricher_) enricher_->save();

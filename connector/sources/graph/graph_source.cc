@@ -162,6 +162,24 @@ class PullSource final : public Source {
     return s.type == StreamType::roster_assignments || s.type == StreamType::roster_eligibilities;
   }
 
+  // Every page of a roster snapshot has been read: its last record (or a marker record, when the
+  // last page was empty) tells the enrichment, which then ends the holds the snapshot no longer
+  // lists. The marker is state only: it is never delivered.
+  static void mark_snapshot_end(SourceBatch& batch, const StreamSpec& spec, Micros read_at) {
+    if (batch.records.empty()) {
+      RawRecord marker;
+      marker.json = "{}";
+      marker.origin = spec.name + " (end of snapshot)";
+      marker.kind_hint = SourceKind::graph_pim_instance;
+      marker.state_only = true;
+      batch.records.push_back(std::move(marker));
+    }
+    auto& last = batch.records.back();
+    last.snapshot_end = spec.type == StreamType::roster_assignments ? RawRecord::SnapshotEnd::assignments
+                                                                    : RawRecord::SnapshotEnd::eligibilities;
+    last.snapshot_read_ms = read_at / 1000;
+  }
+
   void read_page(StreamState& st, SourceBatch& batch, std::stop_token stop) {
     const StreamSpec& spec = st.poller.spec();
     const std::string url = *st.url;
@@ -195,6 +213,7 @@ class PullSource final : public Source {
       return;
     }
     st.url.reset();
+    if (is_roster(spec)) mark_snapshot_end(batch, spec, st.began_at);
     completed_[spec.name] = st.poller.completed();
     batch.checkpoint = sources::encode_checkpoint(completed_);
     // A window cut short by max_window (backfill, or a first run reading initial_lookback) is

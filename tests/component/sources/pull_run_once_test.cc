@@ -13,6 +13,7 @@
 // The reports budget is pull_rate_test.cc (label heavy).
 // The engine-level behaviour (window arithmetic, dedupe across restarts) is covered without the
 // binary by pull_engine_emulator_test.cc.
+#include "connector/state/state_store.h"
 #include "tests/component/sources/pull_fixture.h"
 
 namespace siem::pulltest {
@@ -164,6 +165,53 @@ TEST_F(PullRunOnce, RosterSnapshotsFeedEnrichmentOnlyUnlessAskedFor) {
   ASSERT_EQ(r2.status, 0) << r2.err;
   auto second = delivered(0);
   for (const auto& id : roster) EXPECT_EQ(second.count(id), 1u) << "roster record missing: " << id;
+}
+
+// A complete roster snapshot ends the role holds it no longer lists: a principal the saved roster
+// says holds Global Administrator (learned before, removed since without an event the connector
+// saw) no longer does after graph_pim has read the snapshots, while the principals the snapshots
+// list still do. The roster the run saves shows both.
+TEST_F(PullRunOnce, RosterSnapshotsEndRolesTheyNoLongerList) {
+  start_emulator();
+  std::set<std::string> listed;
+  for (const auto& r : emu_->records("roleAssignmentScheduleInstances")) listed.insert(r.value("principalId", ""));
+  ASSERT_FALSE(listed.empty());
+  const std::string kGa = "62e90394-69f5-4237-9190-012177145e10";
+  {
+    StateStore state(dir_ / "state");
+    state.put("roster", json{{"version", 2},
+                             {"principals",
+                              {{{"keys", {"stale-principal-0001"}},
+                                {"holds", {{kGa, {{"tier", 0}, {"active_until", nullptr}, {"eligible_until", 0},
+                                                  {"active_granted_ms", 1}, {"eligible_granted_ms", 0}}}}},
+                                {"updated_ms", 1}}}}}
+                            .dump());
+  }
+  write_config(source("pim", "graph_pim", "requests_per_10s: 1000"));
+  const auto started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count();
+  auto r = run();
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("role roster snapshot (assignments) no longer lists"), std::string::npos) << r.err;
+  StateStore state(dir_ / "state");
+  const auto saved = state.get("roster");
+  ASSERT_TRUE(saved);
+  std::map<std::string, json> holds_by_key;
+  const auto doc = json::parse(*saved);
+  for (const auto& p : doc.at("principals"))
+    for (const auto& k : p.at("keys")) holds_by_key[k.get<std::string>()] = p.at("holds");
+  ASSERT_TRUE(holds_by_key.count("stale-principal-0001")) << *saved;
+  const auto& stale = holds_by_key["stale-principal-0001"].at(kGa);
+  ASSERT_TRUE(stale.at("active_until").is_number()) << stale.dump();  // ended ...
+  EXPECT_GE(stale.at("active_until").get<std::int64_t>(), started_ms);  // ... when the snapshot was read
+  for (const auto& id : listed) {
+    ASSERT_TRUE(holds_by_key.count(id)) << "listed principal missing from the roster: " << id;
+    bool running = false;
+    for (const auto& [role, h] : holds_by_key[id].items())
+      running = running || h.at("active_until").is_null() ||
+                h.at("active_until").get<std::int64_t>() > started_ms;
+    EXPECT_TRUE(running) << "listed principal's roles ended: " << id << " " << holds_by_key[id].dump();
+  }
 }
 
 // At start-up the sources that teach the enrichment who is privileged (graph_pim: PIM requests and

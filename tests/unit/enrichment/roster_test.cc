@@ -71,6 +71,37 @@ TEST(Roster, HoldsThatEndedLongBeforeTheLatestEventAreForgotten) {
   EXPECT_EQ(r.tier_of("id-1", kT0 + kHour / 2), 1);
 }
 
+TEST(Roster, ACompleteSnapshotEndsTheHoldsItNoLongerLists) {
+  const auto entra = [](const std::string& id) { return id != "azure-owner"; };
+  Roster r;
+  r.add_static("static@contoso.example");
+  r.grant({"static@contoso.example"}, kGa, 0, kT0, false);                  // learned for a static entry
+  r.grant({"listed"}, kGa, 0, kT0, false, RoleHold::kForever, true);         // in the snapshot
+  r.grant({"stale"}, kGa, 0, kT0, false);                                    // removed, no event seen
+  r.grant({"stale"}, kHelpdesk, 1, kT0, true);                               // its eligibility: other snapshot
+  r.grant({"azure"}, "azure-owner", 0, kT0, false);                          // Azure RBAC: not in the snapshot
+  const std::int64_t read = kT0 + 10 * kHour;
+  r.grant({"newer"}, kGa, 0, read + 1, false);  // an event newer than the snapshot's read time
+  r.clear_dirty();
+  EXPECT_EQ(r.complete_snapshot(false, read, entra), 2u);  // stale's GA, and the static entry's GA
+  EXPECT_TRUE(r.dirty());
+  EXPECT_TRUE(r.holds_active("listed", read + kHour));
+  EXPECT_TRUE(r.holds_active("newer", read + kHour));
+  EXPECT_TRUE(r.holds_active("azure", read + kHour));
+  EXPECT_FALSE(r.holds_active("stale", read + kHour));
+  EXPECT_TRUE(r.holds_active("stale", read - kHour));     // late records of before the snapshot
+  EXPECT_TRUE(r.contains("stale", read + kHour));          // still eligible for Helpdesk
+  EXPECT_EQ(r.tier_of("stale", read + kHour), 1);
+  EXPECT_TRUE(r.contains("static@contoso.example", read + kHour));
+  EXPECT_EQ(r.tier_of("static@contoso.example", read + kHour), -1);
+  // The next snapshot: "listed" is not in it any more.
+  EXPECT_EQ(r.complete_snapshot(false, read + 2 * kHour, entra), 2u);  // listed, newer
+  EXPECT_FALSE(r.contains("listed", read + 3 * kHour));
+  // The eligibility snapshot lists nobody: stale's Helpdesk eligibility ends too.
+  EXPECT_EQ(r.complete_snapshot(true, read + 2 * kHour, entra), 1u);
+  EXPECT_FALSE(r.contains("stale", read + 3 * kHour));
+}
+
 TEST(Roster, StateRoundTripKeepsEnds) {
   Roster r;
   r.grant({"id-1", "frank@contoso.example"}, kGa, 0, kT0, true);
