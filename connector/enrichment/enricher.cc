@@ -151,7 +151,7 @@ class EnricherImpl final : public Enricher {
       return r && r->scope == "entra";  // the snapshot lists directory roles, not Azure RBAC
     });
     if (ended > 0)
-      spdlog::info("enrichment: the role roster snapshot ({}) no longer lists {} role hold(s); they end", 
+      spdlog::info("enrichment: the role roster snapshot ({}) no longer lists {} role hold(s); they end",
                    eligibilities ? "eligibilities" : "assignments", ended);
   }
 

@@ -96,9 +96,7 @@ void Roster::end_active(const std::vector<std::string>& keys, const std::string&
   if (!e) return;
   const auto it = e->roles.find(role_id);
   if (it == e->roles.end()) return;
-  it->second.active_until = std::min(it->second.active_until, at_ms);
-  if (it->second.eligible_until == 0 && it->second.active_until <= e->updated_ms - kEndedRetentionMs) e->roles.erase(it);
-  erase_if_empty(e);
+  it->second.active_until = std::min(it->second.active_until, at_ms);  // kept for earlier events; grant() prunes
   dirty_ = true;
 }
 
