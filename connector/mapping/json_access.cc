@@ -235,8 +235,7 @@ void PathSet::add(const Path& path, int slot) {
       n.index = seg.index;
       nodes_.push_back(std::move(n));
       next = static_cast<std::uint32_t>(nodes_.size() - 1);
-      key_at_.resize(nodes_.size(), 0);
-      key_at_[next] = static_cast<std::uint32_t>(keys_.size());
+      nodes_[next].key_at = static_cast<std::uint32_t>(keys_.size());
       keys_ += key;
       auto& kids = nodes_[cur].children;
       const auto len = nodes_[next].key.size();
@@ -253,7 +252,7 @@ void PathSet::add(const Path& path, int slot) {
       auto& table = nodes_[cur].kids;
       table.clear();
       for (auto c : kids)
-        table.push_back(Node::Kid{c, key_at_[c], static_cast<std::uint32_t>(nodes_[c].key.size()), nodes_[c].folded_first});
+        table.push_back(Node::Kid{c, nodes_[c].key_at, static_cast<std::uint32_t>(nodes_[c].key.size()), nodes_[c].folded_first});
     }
     cur = next;
   }

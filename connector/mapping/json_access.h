@@ -118,6 +118,7 @@ class PathSet {
  private:
   struct Node {
     std::string key;                  // object key this node is reached by ("3" for index segments)
+    std::uint32_t key_at = 0;         // where the same key starts in keys_
     char folded_first = '\0';         // key's first character, lower-cased (a quick reject)
     std::optional<std::size_t> index; // array position, for numeric segments
     std::vector<int> slots;           // the paths that end here
@@ -138,7 +139,6 @@ class PathSet {
   };
   void walk(std::uint32_t node, element e, std::vector<Result>& results) const;
   std::string keys_;  // every node's key, one after another
-  std::vector<std::uint32_t> key_at_;  // by node: where its key starts in keys_
   std::vector<Node> nodes_{Node{}};
   std::vector<int> slots_;            // every slot added
 };
