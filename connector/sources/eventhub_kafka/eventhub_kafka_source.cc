@@ -116,12 +116,37 @@ EventHubKafkaOptions read_eventhub_kafka_options(const ConfigNode& cfg, const st
 EventHubKafkaSource::EventHubKafkaSource(EventHubKafkaOptions options) : options_(std::move(options)) {}
 
 EventHubKafkaSource::~EventHubKafkaSource() {
-  if (rk_ != nullptr) {
-    // Leaves the group (the revoke callback commits what was acknowledged) and frees the client.
-    rd_kafka_consumer_close(rk_);
-    rd_kafka_destroy(rk_);
-    rk_ = nullptr;
+  if (rk_ != nullptr) close_consumer();
+}
+
+void EventHubKafkaSource::close_consumer() {
+  // Leaves the group (the revoke callback commits what was acknowledged) and frees the client.
+  // The close runs on librdkafka's threads; its rebalance events come back on `events`, served
+  // here, for at most close_timeout.
+  bool closed = false;
+  rd_kafka_queue_t* events = rd_kafka_queue_new(rk_);
+  if (rd_kafka_error_t* e = rd_kafka_consumer_close_queue(rk_, events)) {
+    spdlog::warn("source {}: cannot leave group '{}': {}", options_.name, options_.group_id, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  } else {
+    const auto deadline = Clock::now() + options_.close_timeout;
+    while (!(closed = rd_kafka_consumer_closed(rk_) != 0) && Clock::now() < deadline) {
+      rd_kafka_event_t* ev = rd_kafka_queue_poll(events, 100);
+      if (ev == nullptr) continue;
+      if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+        on_rebalance(rk_, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), this);
+      rd_kafka_event_destroy(ev);
+    }
+    if (!closed)
+      spdlog::warn("source {}: leaving group '{}' did not finish within {} ms; its coordinator reassigns the "
+                   "partitions after session.timeout.ms",
+                   options_.name, options_.group_id, options_.close_timeout.count());
   }
+  rd_kafka_queue_destroy(events);
+  if (commit_queue_ != nullptr) rd_kafka_queue_destroy(commit_queue_);
+  commit_queue_ = nullptr;
+  rd_kafka_destroy_flags(rk_, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  rk_ = nullptr;
 }
 
 void EventHubKafkaSource::on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
@@ -238,10 +263,34 @@ void EventHubKafkaSource::commit(const KafkaOffsets& offsets, bool sync) {
   for (const auto& [topic, parts] : offsets)
     for (const auto& [p, off] : parts) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = off;
   if (list->cnt == 0) return;
-  const auto err = rd_kafka_commit(rk_, list.get(), sync ? 0 : 1);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+  const auto err = sync ? commit_and_wait(list.get()) : rd_kafka_commit(rk_, list.get(), 1);
+  if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
+    spdlog::warn("source {}: group '{}' did not confirm an offset commit within {} ms (the local checkpoint still "
+                 "holds the offsets; records may be read again after a rebalance)",
+                 options_.name, options_.group_id, options_.commit_timeout.count());
+  else if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
     spdlog::warn("source {}: committing offsets to group '{}' failed: {}", options_.name, options_.group_id,
                  rd_kafka_err2str(err));
+}
+
+rd_kafka_resp_err_t EventHubKafkaSource::commit_and_wait(const rd_kafka_topic_partition_list_t* list) {
+  std::lock_guard lock(commit_mu_);
+  const std::uintptr_t id = ++commit_seq_;
+  if (const auto err = rd_kafka_commit_queue(rk_, list, commit_queue_, nullptr, reinterpret_cast<void*>(id));
+      err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return err;
+  const auto deadline = Clock::now() + options_.commit_timeout;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return RD_KAFKA_RESP_ERR__TIMED_OUT;
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(commit_queue_, static_cast<int>(left));
+    if (ev == nullptr) continue;
+    const bool mine = rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT &&
+                      reinterpret_cast<std::uintptr_t>(rd_kafka_event_opaque(ev)) == id;
+    const auto err = rd_kafka_event_error(ev);
+    rd_kafka_event_destroy(ev);
+    if (mine) return err;  // anything else is the late result of an abandoned commit
+  }
 }
 
 void EventHubKafkaSource::start(const std::optional<std::string>& checkpoint) {
@@ -263,6 +312,7 @@ void EventHubKafkaSource::start(const std::optional<std::string>& checkpoint) {
   if (rk_ == nullptr) throw SourceError(fmt::format("cannot create the Kafka consumer: {}", err));
   conf.release();
   rd_kafka_poll_set_consumer(rk_);
+  commit_queue_ = rd_kafka_queue_new(rk_);
   cooperative_ = std::string_view(rd_kafka_rebalance_protocol(rk_)) == "COOPERATIVE";
 
   auto topics = make_list(1);

@@ -8,6 +8,12 @@
 // offsets to the group. On a partition assignment the start offset is the larger of the group's
 // committed offset and the locally persisted one, so replicas sharing a group (scale-out) hand
 // partitions over without losing records (duplicates are possible: at-least-once).
+//
+// No call waits without a deadline: librdkafka's synchronous commit and consumer close can wait
+// for a group coordinator indefinitely (a rebalance that never settles), which would stall the
+// source thread and a SIGTERM drain. Synchronous commits wait at most `commit_timeout` for their
+// result (the local checkpoint still holds the offsets when one is abandoned), and leaving the
+// group at most `close_timeout` (the coordinator then notices after session.timeout.ms).
 #pragma once
 
 #include <librdkafka/rdkafka.h>
@@ -36,7 +42,8 @@ struct EventHubKafkaOptions {
   SourceKind kind_hint = SourceKind::unknown;
   std::chrono::milliseconds poll_interval{1'000};  // longest poll() waits for a batch to fill
   std::size_t max_batch_records = 1'000;
-  std::chrono::milliseconds commit_timeout{10'000};
+  std::chrono::milliseconds commit_timeout{10'000};  // longest wait for a synchronous commit's result
+  std::chrono::milliseconds close_timeout{30'000};   // longest wait for leaving the group on shutdown
 };
 
 EventHubKafkaOptions read_eventhub_kafka_options(const ConfigNode& cfg, const std::string& name);
@@ -70,10 +77,15 @@ class EventHubKafkaSource final : public Source {
   void handle_assign(rd_kafka_topic_partition_list_t* parts);
   void handle_revoke(rd_kafka_topic_partition_list_t* parts);
   void commit(const KafkaOffsets& offsets, bool sync);
+  rd_kafka_resp_err_t commit_and_wait(const rd_kafka_topic_partition_list_t* list);
+  void close_consumer();
   bool caught_up_locked() const;
 
   EventHubKafkaOptions options_;
   rd_kafka_t* rk_ = nullptr;
+  rd_kafka_queue_t* commit_queue_ = nullptr;  // results of synchronous commits (waited for with a deadline)
+  std::mutex commit_mu_;                      // one synchronous commit waits on commit_queue_ at a time
+  std::uintptr_t commit_seq_ = 0;             // tells a late result of an abandoned commit from the awaited one
   bool cooperative_ = false;
   std::atomic<bool> stopped_{false};  // stop() ran: paused, still in the group until destroyed
   KafkaOffsets persisted_;   // from start(): the checkpoint the pipeline last persisted

@@ -1,9 +1,11 @@
 // The eventhub_kafka source against librdkafka's mock cluster, fed by kcat as an outside producer.
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <stop_token>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -171,6 +173,29 @@ TEST(EventHubKafkaSourceComponent, LocalCheckpointIsHonouredWhenTheGroupHasNoOff
   b->source->stop();
 }
 
+// A replica as the pipeline runs it: its own thread polling, acknowledging each batch at once.
+class Replica {
+ public:
+  explicit Replica(EventHubKafkaSource& src)
+      : src_(src), thread_([this](std::stop_token stop) {
+          while (!stop.stop_requested()) {
+            auto b = src_.poll(stop);
+            read_ += b.records.size();
+            if (b.checkpoint) src_.on_committed(*b.checkpoint);
+          }
+        }) {}
+  std::size_t read() const { return read_; }
+  void join() {
+    thread_.request_stop();
+    thread_.join();
+  }
+
+ private:
+  EventHubKafkaSource& src_;
+  std::atomic<std::size_t> read_{0};
+  std::jthread thread_;
+};
+
 TEST(EventHubKafkaSourceComponent, ReplicasInOneGroupShareThePartitions) {
   MockKafkaCluster mc(3);
   mc.create_topic("hub4", 4, 3);
@@ -182,23 +207,55 @@ TEST(EventHubKafkaSourceComponent, ReplicasInOneGroupShareThePartitions) {
   auto b = build_source(mc, "hub4", "scale");
   a->source->start(std::nullopt);
   b->source->start(std::nullopt);
-  std::stop_source never;
-  std::size_t got_a = 0, got_b = 0;
-  bool shared = false;
-  for (int i = 0; i < 120 && !(shared && got_a + got_b >= total); ++i) {  // at most ~60 s
-    auto ba = a->source->poll(never.get_token());
-    auto bb = b->source->poll(never.get_token());
-    got_a += ba.records.size();
-    got_b += bb.records.size();
-    if (ba.checkpoint) a->source->on_committed(*ba.checkpoint);
-    if (bb.checkpoint) b->source->on_committed(*bb.checkpoint);
-    shared = !a->source->assignment().empty() && !b->source->assignment().empty();
-  }
-  EXPECT_TRUE(shared) << "the group never spread the partitions over both members";
-  EXPECT_GE(got_a + got_b, total);  // at-least-once: a rebalance may repeat, never skip
+  Replica ra(*a->source), rb(*b->source);
+  const auto both_own_some = [&] { return !a->source->assignment().empty() && !b->source->assignment().empty(); };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!(both_own_some() && ra.read() + rb.read() >= total) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ra.join();
+  rb.join();
+  EXPECT_TRUE(both_own_some()) << "the group never spread the partitions over both members";
+  EXPECT_GE(ra.read() + rb.read(), total);  // at-least-once: a rebalance may repeat, never skip
   EXPECT_EQ(a->source->assignment().size() + b->source->assignment().size(), 4u);
   a->source->stop();
   b->source->stop();
+}
+
+// A group coordinator that stops answering (every response delayed by a minute) cannot stall the
+// source: the synchronous commit of stop() gives up at commit_timeout (librdkafka's own
+// synchronous commit waits for the answer, here a minute), and leaving the group on destruction
+// at close_timeout; freeing the client then waits for librdkafka's request timeouts
+// (socket.timeout.ms, 10 s here). The local checkpoint still holds the offsets.
+TEST(EventHubKafkaSourceComponent, UnansweringCoordinatorCannotStallStopOrShutdown) {
+  MockKafkaCluster mc(1);
+  mc.create_topic("hub", 1, 1);
+  const std::string audit = compact_file("eventhub-auditlogs-records-envelope.json");
+  kcat_produce(mc, "hub", {audit});
+  Diagnostics diags;
+  auto doc = ConfigDocument::load_string(
+      fmt::format("brokers: \"{}\"\ntopic: hub\ngroup_id: g\npoll_interval: 500ms\nproperties:\n  log_level: 0\n"
+                  "  socket.timeout.ms: 10000\n",
+                  mc.bootstraps()),
+      "source.yaml", diags);
+  auto options = read_eventhub_kafka_options(doc->root(), "eh-test");
+  options.commit_timeout = std::chrono::milliseconds(1'000);
+  options.close_timeout = std::chrono::milliseconds(2'000);
+  auto src = std::make_unique<EventHubKafkaSource>(std::move(options));
+  src->start(std::nullopt);
+  const auto d = drain(*src);
+  ASSERT_TRUE(d.caught_up);
+  ASSERT_TRUE(d.checkpoint);
+  src->on_committed(*d.checkpoint);  // acknowledged: stop() commits it synchronously
+
+  ASSERT_EQ(rd_kafka_mock_broker_set_rtt(mc.get(), 1, 60'000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  const auto t0 = std::chrono::steady_clock::now();
+  src->stop();
+  const auto stopped = std::chrono::steady_clock::now() - t0;
+  src.reset();
+  const auto closed = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(stopped, std::chrono::seconds(5)) << "stop() waited for the coordinator";
+  EXPECT_LT(closed, std::chrono::seconds(20)) << "leaving the group waited for the coordinator";
+  EXPECT_EQ(rd_kafka_mock_broker_set_rtt(mc.get(), 1, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
 TEST(EventHubKafkaSourceComponent, BrokenMessageBecomesAReadErrorAndTheRestIsRead) {
