@@ -283,21 +283,30 @@ std::vector<std::pair<std::string, json>> seed_records(Clock::time_point now_tp,
   out.emplace_back("roleEligibilityScheduleRequests",
                    pim_request(seeded_guid(5, 4), ago(38), "adminAssign", kEve, kPrivRoleAdmin, "contractor onboarding", "Provisioned",
                                "noExpiration", nullptr));
-  auto instance = [&](unsigned n, const Person& p, const char* role, bool eligible) {
+  // The schedule instances agree with the requests above, as Graph's do: each provisioned request
+  // is listed (an activation as "Activated" until it expires), so a roster snapshot ends no role
+  // an earlier request granted.
+  auto instance = [&](unsigned n, const Person& p, const char* role, bool eligible, std::int64_t start,
+                      const char* assignment_type = "Assigned", std::int64_t end = 0) {
     json j = {{"id", seeded_guid(n, 5)}, {"principalId", p.id}, {"roleDefinitionId", role}, {"directoryScopeId", "/"},
-              {"appScopeId", nullptr}, {"startDateTime", format_time(ago(60 * 24 * 30))}, {"endDateTime", nullptr}, {"memberType", "Direct"}};
+              {"appScopeId", nullptr}, {"startDateTime", format_time(start)},
+              {"endDateTime", end != 0 ? json(format_time(end)) : json(nullptr)}, {"memberType", "Direct"}};
     if (eligible) j["roleEligibilityScheduleId"] = seeded_guid(n, 6);
     else {
-      j["assignmentType"] = "Assigned";
+      j["assignmentType"] = assignment_type;
       j["roleAssignmentScheduleId"] = seeded_guid(n, 6);
     }
     return j;
   };
-  out.emplace_back("roleEligibilityScheduleInstances", instance(1, kAlice, kGlobalAdmin, true));
-  out.emplace_back("roleEligibilityScheduleInstances", instance(2, kAlice, kSecurityAdmin, true));
-  out.emplace_back("roleEligibilityScheduleInstances", instance(3, kEve, kPrivRoleAdmin, true));
-  out.emplace_back("roleAssignmentScheduleInstances", instance(4, kBreakGlass, kGlobalAdmin, false));
-  out.emplace_back("roleAssignmentScheduleInstances", instance(5, kEve, kGlobalAdmin, false));
+  const auto month_ago = ago(60 * 24 * 30);
+  out.emplace_back("roleEligibilityScheduleInstances", instance(1, kAlice, kGlobalAdmin, true, month_ago));
+  out.emplace_back("roleEligibilityScheduleInstances", instance(2, kAlice, kSecurityAdmin, true, month_ago));
+  out.emplace_back("roleEligibilityScheduleInstances", instance(3, kEve, kPrivRoleAdmin, true, ago(38)));
+  out.emplace_back("roleAssignmentScheduleInstances", instance(4, kBreakGlass, kGlobalAdmin, false, month_ago));
+  out.emplace_back("roleAssignmentScheduleInstances", instance(5, kEve, kGlobalAdmin, false, ago(33)));
+  out.emplace_back("roleAssignmentScheduleInstances", instance(9, kAlice, kGlobalAdmin, false, ago(45), "Activated", ago(45 - 8 * 60)));
+  out.emplace_back("roleAssignmentScheduleInstances", instance(10, kAlice, kSecurityAdmin, false, ago(40), "Activated", ago(40 - 2 * 60)));
+  out.emplace_back("roleAssignmentScheduleInstances", instance(11, kBob, kGroupsAdmin, false, ago(20)));
   for (auto [n, p, role] : {std::tuple{6u, kBreakGlass, kGlobalAdmin}, std::tuple{7u, kEve, kGlobalAdmin}, std::tuple{8u, kBob, kGroupsAdmin}}) {
     out.emplace_back("roleAssignments", json{{"id", seeded_guid(n, 7)}, {"principalId", p.id}, {"roleDefinitionId", role},
                                              {"directoryScopeId", "/"}, {"appScopeId", nullptr}});

@@ -13,6 +13,9 @@
 // The reports budget is pull_rate_test.cc (label heavy).
 // The engine-level behaviour (window arithmetic, dedupe across restarts) is covered without the
 // binary by pull_engine_emulator_test.cc.
+#include <algorithm>
+#include <map>
+
 #include "connector/state/state_store.h"
 #include "tests/component/sources/pull_fixture.h"
 
@@ -219,11 +222,19 @@ TEST_F(PullRunOnce, RosterSnapshotsEndRolesTheyNoLongerList) {
 // tagged even when the sign-ins source comes first in the config and the PIM endpoints are slow.
 TEST_F(PullRunOnce, RosterSourcesCatchUpBeforeTheOthersRead) {
   start_emulator();
-  std::set<std::string> roster_users;
-  for (const auto& r : emu_->records("roleAssignmentScheduleInstances")) roster_users.insert(r.value("principalId", ""));
-  std::set<std::string> privileged_sign_ins;
-  for (const auto& r : emu_->records("signIns"))
-    if (roster_users.count(r.value("userId", ""))) privileged_sign_ins.insert(r.value("id", ""));
+  std::map<std::string, std::string> active_since;  // principal -> start of its earliest active role
+  for (const auto& r : emu_->records("roleAssignmentScheduleInstances")) {
+    const auto start = r.value("startDateTime", "");
+    auto [it, added] = active_since.emplace(r.value("principalId", ""), start);
+    if (!added) it->second = std::min(it->second, start);
+  }
+  std::set<std::string> privileged_sign_ins;  // interactive sign-ins (the stream read here) while holding a role
+  for (const auto& r : emu_->records("signIns")) {
+    if (!r.value("isInteractive", false)) continue;
+    const auto held = active_since.find(r.value("userId", ""));
+    if (held != active_since.end() && r.value("createdDateTime", "") >= held->second)
+      privileged_sign_ins.insert(r.value("id", ""));
+  }
   ASSERT_FALSE(privileged_sign_ins.empty());
   httpd::Fault slow;
   slow.path_prefix = "/v1.0/roleManagement";
@@ -241,14 +252,18 @@ TEST_F(PullRunOnce, RosterSourcesCatchUpBeforeTheOthersRead) {
   EXPECT_NE(r.err.find("source sign-ins: waiting for the sources that feed the privileged-role roster"), std::string::npos)
       << r.err;
   std::set<std::string> tagged;
+  std::map<std::string, std::string> delivered_docs;
   std::ifstream in(dir_ / "out.ndjson");
   std::string line;
   while (std::getline(in, line)) {
     const auto doc = json::parse(line);
+    const auto id = doc["event"]["id"].get<std::string>();
+    delivered_docs[id] = line;
     for (const auto& t : doc.value("tags", json::array()))
-      if (t == "pa.signin.privileged") tagged.insert(doc["event"]["id"].get<std::string>());
+      if (t == "pa.signin.privileged") tagged.insert(id);
   }
-  for (const auto& id : privileged_sign_ins) EXPECT_EQ(tagged.count(id), 1u) << "sign-in not tagged privileged: " << id;
+  for (const auto& id : privileged_sign_ins)
+    EXPECT_EQ(tagged.count(id), 1u) << "sign-in not tagged privileged: " << id << " " << delivered_docs[id];
 }
 
 // A Graph outage that outlasts the retries: `run --once` does not retry the window forever; after
