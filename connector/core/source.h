@@ -50,8 +50,8 @@ class Source {
   // Called once when the pipeline shuts down, after the last poll.
   virtual void stop() {}
 
-  // True for a source whose records teach the enrichment who is privileged (PIM requests and role
-  // roster snapshots). At start-up the pipeline lets such sources catch up once before the other
+  // True for a source whose records teach the enrichment who is privileged (PIM requests, role
+  // roster snapshots, role assignments in audit and activity logs). At start-up the pipeline lets such sources catch up once before the other
   // sources read anything, so the mapping stage (one thread, first in first out) learns the roster
   // before it sees the sign-ins and audits of the same period.
   virtual bool feeds_enrichment_state() const { return false; }

@@ -61,8 +61,10 @@ class PullSource final : public Source {
  public:
   PullSource(std::string name, Settings s) : name_(std::move(name)), s_(std::move(s)) {}
 
-  // PIM requests and role roster snapshots teach the enrichment who is privileged.
-  bool feeds_enrichment_state() const override { return s_.type == SourceType::pim; }
+  // Records that teach the enrichment who is privileged: PIM requests and role roster snapshots,
+  // role assignments in the directory audits (the only trace of one made outside PIM), Azure role
+  // assignments and ARM PIM requests in the Activity Log. Sign-ins are what they inform.
+  bool feeds_enrichment_state() const override { return s_.type != SourceType::sign_ins; }
 
   void start(const std::optional<std::string>& checkpoint) override {
     std::map<std::string, sources::StreamCheckpoint> saved;

@@ -133,6 +133,10 @@ class PullRunOnce : public ::testing::Test {
   }
   void start_emulator() { start_emulator(app()); }
 
+  // Defined in pull_run_once_test.cc (start-up order tests).
+  void expect_sign_ins_tagged_after_roster_source(const std::string& roster_source, const std::string& slow_prefix,
+                                                  const std::set<std::string>& expected);
+
   static emulator::AppRegistration app() {
     emulator::AppRegistration a;
     a.tenant_id = kTenant;

@@ -20,6 +20,54 @@
 #include "tests/component/sources/pull_fixture.h"
 
 namespace siem::pulltest {
+
+// Interactive sign-ins (the stream graph_sign_ins reads by default) made while the user held a role
+// that `grants` (principal id -> time the role started) names.
+static std::set<std::string> sign_ins_while_holding(const std::vector<json>& sign_ins, const std::map<std::string, std::string>& grants) {
+  std::set<std::string> out;
+  for (const auto& r : sign_ins) {
+    if (!r.value("isInteractive", false)) continue;
+    const auto held = grants.find(r.value("userId", ""));
+    if (held != grants.end() && r.value("createdDateTime", "") >= held->second) out.insert(r.value("id", ""));
+  }
+  return out;
+}
+
+// Runs `sign-ins` (first in the config) with `roster_source` while the roster source's endpoints
+// under `slow_prefix` answer slowly, and checks every sign-in of `expected` is tagged privileged.
+void PullRunOnce::expect_sign_ins_tagged_after_roster_source(const std::string& roster_source,
+                                                             const std::string& slow_prefix,
+                                                             const std::set<std::string>& expected) {
+  ASSERT_FALSE(expected.empty());
+  httpd::Fault slow;
+  slow.path_prefix = slow_prefix;
+  slow.count = 20;
+  slow.delay = std::chrono::milliseconds(400);
+  server_->add_fault(slow);
+  std::ofstream(dir_ / "config.yaml") << "state_dir: " << (dir_ / "state").string() << "\n"
+                                      << "dead_letter: {path: " << (dir_ / "dead-letter.ndjson").string() << "}\n"
+                                      << "sources:\n" << source("sign-ins", "graph_sign_ins", "requests_per_10s: 1000")
+                                      << roster_source << "sinks:\n  - {name: out, type: file, format: ecs, path: "
+                                      << (dir_ / "out.ndjson").string() << "}\n";
+  auto r = run();
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("source sign-ins: waiting for the sources that feed the privileged-role roster"), std::string::npos)
+      << r.err;
+  std::set<std::string> tagged;
+  std::map<std::string, std::string> delivered_docs;
+  std::ifstream in(dir_ / "out.ndjson");
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto doc = json::parse(line);
+    const auto id = doc["event"]["id"].get<std::string>();
+    delivered_docs[id] = line;
+    for (const auto& t : doc.value("tags", json::array()))
+      if (t == "pa.signin.privileged") tagged.insert(id);
+  }
+  for (const auto& id : expected)
+    EXPECT_EQ(tagged.count(id), 1u) << "sign-in not tagged privileged: " << id << " " << delivered_docs[id];
+}
+
 namespace {
 
 TEST_F(PullRunOnce, EveryRecordOnceAcrossPagesThrottlingRunsAndLateRecords) {
@@ -217,9 +265,10 @@ TEST_F(PullRunOnce, RosterSnapshotsEndRolesTheyNoLongerList) {
   }
 }
 
-// At start-up the sources that teach the enrichment who is privileged (graph_pim: PIM requests and
-// the role roster) catch up before the others read, so a sign-in by a user the roster names is
-// tagged even when the sign-ins source comes first in the config and the PIM endpoints are slow.
+// At start-up the sources that teach the enrichment who is privileged catch up before the others
+// read, so a sign-in by a user the roster names is tagged even when the sign-ins source comes
+// first in the config and the roster's endpoints are slow. graph_pim: PIM requests and the role
+// roster snapshots.
 TEST_F(PullRunOnce, RosterSourcesCatchUpBeforeTheOthersRead) {
   start_emulator();
   std::map<std::string, std::string> active_since;  // principal -> start of its earliest active role
@@ -228,42 +277,23 @@ TEST_F(PullRunOnce, RosterSourcesCatchUpBeforeTheOthersRead) {
     auto [it, added] = active_since.emplace(r.value("principalId", ""), start);
     if (!added) it->second = std::min(it->second, start);
   }
-  std::set<std::string> privileged_sign_ins;  // interactive sign-ins (the stream read here) while holding a role
-  for (const auto& r : emu_->records("signIns")) {
-    if (!r.value("isInteractive", false)) continue;
-    const auto held = active_since.find(r.value("userId", ""));
-    if (held != active_since.end() && r.value("createdDateTime", "") >= held->second)
-      privileged_sign_ins.insert(r.value("id", ""));
+  expect_sign_ins_tagged_after_roster_source(source("pim", "graph_pim", "requests_per_10s: 1000"), "/v1.0/roleManagement",
+                                             sign_ins_while_holding(emu_->records("signIns"), active_since));
+}
+
+// graph_directory_audits teaches the roster too: a role assigned directly (outside PIM, so only the
+// directory audit tells) counts for the assignee's later sign-ins on the very first run.
+TEST_F(PullRunOnce, DirectoryAuditsTeachTheRosterBeforeSignInsAreRead) {
+  start_emulator();
+  std::map<std::string, std::string> assigned_at;  // target user -> time of "Add member to role"
+  for (const auto& a : emu_->records("directoryAudits")) {
+    if (a.value("activityDisplayName", "") != "Add member to role") continue;
+    for (const auto& t : a.value("targetResources", json::array()))
+      if (t.value("type", "") == "User") assigned_at.emplace(t.value("id", ""), a.value("activityDateTime", ""));
   }
-  ASSERT_FALSE(privileged_sign_ins.empty());
-  httpd::Fault slow;
-  slow.path_prefix = "/v1.0/roleManagement";
-  slow.count = 20;
-  slow.delay = std::chrono::milliseconds(400);
-  server_->add_fault(slow);
-  const std::string sources = source("sign-ins", "graph_sign_ins", "requests_per_10s: 1000") +
-                              source("pim", "graph_pim", "requests_per_10s: 1000");
-  std::ofstream(dir_ / "config.yaml") << "state_dir: " << (dir_ / "state").string() << "\n"
-                                      << "dead_letter: {path: " << (dir_ / "dead-letter.ndjson").string() << "}\n"
-                                      << "sources:\n" << sources << "sinks:\n  - {name: out, type: file, format: ecs, path: "
-                                      << (dir_ / "out.ndjson").string() << "}\n";
-  auto r = run();
-  ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.err.find("source sign-ins: waiting for the sources that feed the privileged-role roster"), std::string::npos)
-      << r.err;
-  std::set<std::string> tagged;
-  std::map<std::string, std::string> delivered_docs;
-  std::ifstream in(dir_ / "out.ndjson");
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto doc = json::parse(line);
-    const auto id = doc["event"]["id"].get<std::string>();
-    delivered_docs[id] = line;
-    for (const auto& t : doc.value("tags", json::array()))
-      if (t == "pa.signin.privileged") tagged.insert(id);
-  }
-  for (const auto& id : privileged_sign_ins)
-    EXPECT_EQ(tagged.count(id), 1u) << "sign-in not tagged privileged: " << id << " " << delivered_docs[id];
+  expect_sign_ins_tagged_after_roster_source(
+      source("audit", "graph_directory_audits", "requests_per_10s: 1000"), "/v1.0/auditLogs/directoryAudits",
+      sign_ins_while_holding(emu_->records("signIns"), assigned_at));
 }
 
 // A Graph outage that outlasts the retries: `run --once` does not retry the window forever; after
