@@ -34,7 +34,7 @@ const std::vector<std::string> kDefaultEverydayApps = {
 
 const std::vector<std::string> kDefaultLegacyProtocols = {
     "Exchange ActiveSync", "IMAP4", "IMAP", "POP3", "POP", "SMTP", "Authenticated SMTP", "Other clients",
-    "MAPI Over HTTP", "Offline Address Book", "Outlook Anywhere (RPC over HTTP)", "Exchange Web Services",
+    "MAPI", "MAPI Over HTTP", "Offline Address Book", "Outlook Anywhere (RPC over HTTP)", "Exchange Web Services",
     "Exchange Online PowerShell", "AutoDiscover", "Reporting Web Services", "Exchange ActiveSync (supported)",
     "Exchange ActiveSync (unsupported)"};
 

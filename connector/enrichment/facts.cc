@@ -247,7 +247,10 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
         else if (json::scalar_text(*c, owned)) req = owned;
       }
       const auto ok = json::child(s, "succeeded");
-      if (json::icontains(req, "MFA") && ok && ok->is_bool() && ok->get_bool().value_unsafe()) f.mfa_step_succeeded = true;
+      // "MFA", or Entra's wording "Multi-factor authentication" / "Multifactor authentication".
+      const bool mfa = json::icontains(req, "MFA") || json::icontains(req, "multi-factor") ||
+                       json::icontains(req, "multifactor");
+      if (mfa && ok && ok->is_bool() && ok->get_bool().value_unsafe()) f.mfa_step_succeeded = true;
     }
   }
   if (!text_of(nested(R, "mfaDetail", "authMethod")).empty()) f.mfa_step_succeeded = true;

@@ -19,9 +19,24 @@ void signin_no_mfa(const RuleContext& c, std::vector<RuleHit>& out) {
   out.push_back({"pa.signin.no_mfa", 8, fmt::format("privileged account {} signed in with a single factor", f.user_upn)});
 }
 
+namespace {
+
+// `clientAppUsed` as Entra writes it, or a refinement of it ("Other clients; Older Office
+// clients", "Other clients; IMAP/POP/SMTP/MAPI"): the part before ';' names the client family.
+bool legacy_client(const std::vector<std::string>& legacy, std::string_view client) {
+  if (any_iequal(legacy, client)) return true;
+  const auto semi = client.find(';');
+  if (semi == std::string_view::npos) return false;
+  auto family = client.substr(0, semi);
+  while (!family.empty() && family.back() == ' ') family.remove_suffix(1);
+  return !family.empty() && any_iequal(legacy, family);
+}
+
+}  // namespace
+
 void signin_legacy_auth(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
-  if (!privileged_sign_in(c) || f.client_app.empty() || !any_iequal(c.settings.legacy_protocols, f.client_app)) return;
+  if (!privileged_sign_in(c) || f.client_app.empty() || !legacy_client(c.settings.legacy_protocols, f.client_app)) return;
   out.push_back({"pa.signin.legacy_auth", 8, fmt::format("privileged account {} used legacy client '{}'", f.user_upn, f.client_app)});
 }
 
