@@ -177,10 +177,23 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
   std::size_t pos = 0;
   std::size_t line = first_line;
   auto count_lines = [&](std::size_t from, std::size_t to) { line += count_newlines(text.substr(from, to - from)); };
+  if (first_line == 1 && (text.starts_with("\xFF\xFE") || text.starts_with("\xFE\xFF"))) {
+    // UTF-16 (Windows PowerShell's Out-File writes it): one clear error instead of one per line.
+    on_error(ReadError{1, "the file is UTF-16 text (byte-order mark " +
+                              std::string(text[0] == '\xFF' ? "FF FE" : "FE FF") +
+                              "); records must be UTF-8, e.g. iconv -f UTF-16 -t UTF-8",
+                       text});
+    return text.size();
+  }
   while (pos < text.size()) {
-    // Skip blank space between documents.
+    // Skip blank space between documents, and a UTF-8 byte-order mark (Windows tools start files
+    // with one; concatenated files carry one per file).
     std::size_t start = pos;
-    while (start < text.size() && is_space(text[start])) ++start;
+    while (start < text.size()) {
+      if (is_space(text[start])) ++start;
+      else if (text.compare(start, 3, "\xEF\xBB\xBF") == 0) start += 3;
+      else break;
+    }
     count_lines(pos, start);
     pos = start;
     if (pos >= text.size()) break;

@@ -57,6 +57,32 @@ TEST(RecordReader, BrokenLineIsReportedAndTheRestStillRead) {
   EXPECT_TRUE(t.errors.empty());
 }
 
+// Windows tools start files with a UTF-8 byte-order mark, and concatenated exports carry one per
+// file: it is skipped like blank space, in NDJSON and before a pretty-printed document.
+TEST(RecordReader, Utf8ByteOrderMarksAreSkipped) {
+  auto s = split("\xEF\xBB\xBF{\"a\":1}\n{\"b\":2}\n\xEF\xBB\xBF{\"c\":3}\n");
+  EXPECT_TRUE(s.errors.empty());
+  ASSERT_EQ(s.records.size(), 3u);
+  EXPECT_EQ(s.records[0].first, "{\"a\":1}");
+  EXPECT_EQ(s.records[2].first, "{\"c\":3}");
+  EXPECT_EQ(s.records[2].second, 3u);
+  auto pretty = split("\xEF\xBB\xBF{\n  \"value\": [\n    {\"id\": \"x\"},\n    {\"id\": \"y\"}\n  ]\n}\n");
+  EXPECT_TRUE(pretty.errors.empty());
+  ASSERT_EQ(pretty.records.size(), 2u);
+  EXPECT_EQ(pretty.records[1].second, 4u);
+}
+
+// UTF-16 text (Windows PowerShell's Out-File) is one error naming the encoding, not one per line.
+TEST(RecordReader, Utf16TextIsOneClearError) {
+  const std::string utf16le("\xFF\xFE{\0\"\0a\0\"\0:\0001\0}\0\n\0{\0}\0\n\0", 22);
+  auto s = split(utf16le);
+  EXPECT_TRUE(s.records.empty());
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_EQ(s.errors[0].first, 1u);
+  EXPECT_NE(s.errors[0].second.find("UTF-16"), std::string::npos) << s.errors[0].second;
+  EXPECT_EQ(s.consumed, utf16le.size());
+}
+
 TEST(RecordReader, GraphListDocumentSplitsIntoRecordsWithTheirLines) {
   auto s = split(read("graph-signins-list-beta-failed-50126.json"));
   ASSERT_EQ(s.records.size(), 1u);
