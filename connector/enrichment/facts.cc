@@ -276,6 +276,15 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
   }
 }
 
+// A PIM request (Graph or ARM) took effect unless its status says it was refused, withdrawn or
+// failed, or is still waiting (PendingApproval, PendingAdminDecision, PendingProvisioning,
+// PendingScheduleCreation, ...: nothing is granted until it is approved and provisioned).
+bool pim_request_in_effect(std::string_view status) {
+  for (std::string_view no : {"Denied", "AdminDenied", "Failed", "Canceled", "Revoked", "TimedOut", "Invalid"})
+    if (json::iequals(status, no)) return false;
+  return !(json::istarts_with(status, "Pending") || json::istarts_with(status, "Failed"));
+}
+
 void pim_request_facts(element r, Facts& f, const json::Fields* fields) {
   thread_local json::Fields own;  // storage reused across records (this does not call itself)
   const json::Fields& R = fields ? *fields : (own.assign(r), own);
@@ -283,8 +292,7 @@ void pim_request_facts(element r, Facts& f, const json::Fields* fields) {
   f.pim_action = text(R, "action");
   f.operation = f.pim_action;
   f.status = text(R, "status");
-  f.success = !(json::iequals(f.status, "Denied") || json::iequals(f.status, "Failed") ||
-                json::iequals(f.status, "Canceled") || json::iequals(f.status, "Revoked"));
+  f.success = pim_request_in_effect(f.status);
   f.principal_id = text(R, "principalId");
   f.roles.push_back(RoleMention{text(R, "roleDefinitionId"), path_text(r, paths().role_definition_display_name)});
   if (auto j = R.get("justification")) {
@@ -319,7 +327,7 @@ void arm_pim_facts(element r, Facts& f) {
   f.pim_action = text(*p, "requestType");
   f.operation = f.pim_action;
   f.status = text(*p, "status");
-  f.success = !(json::iequals(f.status, "Denied") || json::iequals(f.status, "Failed") || json::iequals(f.status, "Canceled"));
+  f.success = pim_request_in_effect(f.status);
   f.principal_id = text(*p, "principalId");
   f.roles.push_back(RoleMention{text(*p, "roleDefinitionId"), path_text(*p, paths().expanded_properties_role_definition_display_name)});
   f.arm_scope = text(*p, "scope");
