@@ -64,6 +64,32 @@ std::optional<std::string> repair_json(std::string_view in) {
   return out;
 }
 
+// A top-level `properties` holding a JSON object as a string (some Azure diagnostic exports send
+// it so): the record rebuilt with the object in its place. nullopt when `properties` is absent, is
+// already an object, or is a string that is not a JSON object (then it stays a string).
+std::optional<std::string> decode_string_properties(simdjson::dom::element root) {
+  simdjson::dom::element props;
+  if (root.at_key("properties").get(props) != simdjson::SUCCESS || !props.is_string()) return std::nullopt;
+  const std::string_view inner = props.get_string().value_unsafe();
+  const auto first = inner.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || inner[first] != '{') return std::nullopt;
+  thread_local simdjson::dom::parser inner_parser;
+  simdjson::dom::element decoded;
+  if (inner_parser.parse(inner).get(decoded) != simdjson::SUCCESS || !decoded.is_object()) return std::nullopt;
+  std::string out;
+  out.reserve(inner.size() * 2);
+  out += '{';
+  const simdjson::dom::object fields = root.get_object().value_unsafe();
+  for (const auto field : fields) {
+    if (out.size() > 1) out += ',';
+    encoding::append_json_string(out, field.key);
+    out += ':';
+    out += simdjson::minify(field.key == "properties" ? decoded : field.value);
+  }
+  out += '}';
+  return out;
+}
+
 // CEF extension limits (implementation standard rev. 25). externalId is pinned to the whole id.
 std::size_t cef_max_length(std::string_view key) {
   if (key == "act" || key == "outcome") return 63;
@@ -259,6 +285,16 @@ class MapperImpl final : public Mapper {
     if (!root.is_object()) {
       ++stats_.failed;
       return std::string("invalid record: expected a JSON object");
+    }
+    if (auto decoded = decode_string_properties(root)) {
+      // `properties` sent as a JSON document in a string (some diagnostic exports do): the
+      // record is mapped as if it had been an object. `decoded` outlives `root`'s use.
+      repaired = std::move(*decoded);
+      if (parser_.parse(repaired).get(root) != simdjson::SUCCESS) {
+        ++stats_.failed;
+        return std::string("invalid record: cannot re-read it with its decoded 'properties'");
+      }
+      ++stats_.decoded_properties;
     }
 
     // The record's index, built once for kind detection and reused by the enrichment.

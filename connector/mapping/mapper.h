@@ -19,6 +19,7 @@ struct MapperStats {
   std::uint64_t failed = 0;           // dead-lettered
   std::uint64_t repaired_json = 0;    // invalid JSON that was repaired
   std::uint64_t schema_unknown = 0;   // routed to the generic mapping
+  std::uint64_t decoded_properties = 0;  // `properties` sent as a JSON string, decoded
 };
 
 class Mapper {
