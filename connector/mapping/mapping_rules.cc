@@ -276,22 +276,44 @@ bool plain_ipv4(std::string_view s) {
   return i == s.size();
 }
 
-bool valid_ip(std::string_view sv) {
+bool valid_ipv4(std::string_view sv) {
   if (plain_ipv4(sv)) return true;
   const std::string s(sv);
-  unsigned char buf[16];
-  return ::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
+  unsigned char buf[4];
+  return ::inet_pton(AF_INET, s.c_str(), buf) == 1;
 }
 
+bool valid_ipv6(std::string_view sv) {
+  if (sv.find(':') == std::string_view::npos) return false;
+  const std::string s(sv);
+  unsigned char buf[16];
+  return ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+bool valid_ip(std::string_view sv) { return valid_ipv4(sv) || valid_ipv6(sv); }
+
 enum class Conversion : std::uint8_t {
-  none, string, integer, real, boolean, ip, timestamp, epoch_ms, unquote, lower, upper, upn_user, upn_domain,
-  json, elastic, snake, list, iso_duration_ms, arm_subscription
+  none, string, integer, real, boolean, ip, ipv4, ipv6, timestamp, epoch_ms, unquote, lower, upper, upn_user,
+  upn_domain, json, elastic, snake, list, iso_duration_ms, arm_subscription
 };
+
+// `ip` keeps an IPv4 or IPv6 address, `ipv4` / `ipv6` only that family (CEF's src vs c6a2); what
+// the conversion does not accept is dropped.
+bool is_ip(Conversion c) { return c == Conversion::ip || c == Conversion::ipv4 || c == Conversion::ipv6; }
+bool ip_rejects(Conversion c, std::string_view sv) {
+  switch (c) {
+    case Conversion::ip: return !valid_ip(sv);
+    case Conversion::ipv4: return !valid_ipv4(sv);
+    case Conversion::ipv6: return !valid_ipv6(sv);
+    default: return false;
+  }
+}
 
 const std::vector<std::pair<std::string_view, Conversion>>& conversions() {
   static const std::vector<std::pair<std::string_view, Conversion>> c = {
       {"string", Conversion::string},       {"int", Conversion::integer},        {"integer", Conversion::integer},
       {"float", Conversion::real},          {"bool", Conversion::boolean},       {"ip", Conversion::ip},
+      {"ipv4", Conversion::ipv4},           {"ipv6", Conversion::ipv6},
       {"timestamp", Conversion::timestamp}, {"epoch_ms", Conversion::epoch_ms},  {"json_unquote", Conversion::unquote},
       {"lower", Conversion::lower},         {"upper", Conversion::upper},        {"upn_user", Conversion::upn_user},
       {"upn_domain", Conversion::upn_domain}, {"json", Conversion::json},        {"elastic", Conversion::elastic},
@@ -365,7 +387,7 @@ class Expr {
     if (has_lookup || fallback || multiply) return false;
     if (src == Src::value || src == Src::virt) return conversion == Conversion::none;
     return src == Src::from &&
-           (conversion == Conversion::none || conversion == Conversion::ip || conversion == Conversion::json ||
+           (conversion == Conversion::none || is_ip(conversion) || conversion == Conversion::json ||
             conversion == Conversion::elastic || conversion == Conversion::snake);
   }
   // The shapes append_direct_json() writes besides plain ones.
@@ -380,7 +402,7 @@ class Expr {
              conversion == Conversion::upn_domain || conversion == Conversion::timestamp;
     }
     if (has_lookup || fallback || multiply) return false;
-    if (src == Src::all) return conversion == Conversion::none || conversion == Conversion::ip;
+    if (src == Src::all) return conversion == Conversion::none || is_ip(conversion);
     return src == Src::tpl && conversion == Conversion::none;
   }
   bool constant_json(const std::string& host, std::string& out) const {
@@ -577,7 +599,7 @@ Value Expr::raw(const EvalContext& ctx) const {
       std::string s;
       for (auto e : found) {
         if (!json::scalar_text(e, s) || s.empty()) continue;
-        if (conversion == Conversion::ip && !valid_ip(s)) continue;
+        if (ip_rejects(conversion, s)) continue;
         if (std::find(v.list.begin(), v.list.end(), s) == v.list.end()) v.list.push_back(s);
       }
       return v;
@@ -614,8 +636,10 @@ Value Expr::convert(Value v, const EvalContext&, std::optional<element>) const {
       if (v.kind == Value::Kind::string || v.kind == Value::Kind::list) return v;
       break;
     case Conversion::ip:
+    case Conversion::ipv4:
+    case Conversion::ipv6:
       if (v.kind == Value::Kind::list) return v;
-      if (v.kind == Value::Kind::string) return valid_ip(v.s) ? v : Value{};
+      if (v.kind == Value::Kind::string) return ip_rejects(conversion, v.s) ? Value{} : v;
       break;
     default: break;
   }
@@ -657,8 +681,10 @@ Value Expr::convert(Value v, const EvalContext&, std::optional<element>) const {
       return b;
     }
     case Conversion::ip:
+    case Conversion::ipv4:
+    case Conversion::ipv6:
       if (v.kind == Value::Kind::list) break;
-      return valid_ip(t) ? str(t) : Value{};
+      return ip_rejects(conversion, t) ? Value{} : str(t);
     case Conversion::timestamp: {
       auto ms = v.kind == Value::Kind::integer ? std::optional<std::int64_t>(v.i) : parse_time_ms(t);
       return ms ? str(format_time_ms(*ms)) : Value{};
@@ -833,11 +859,11 @@ Expr::Written Expr::append_plain_json(const EvalContext& ctx, std::string& out) 
     if (type == simdjson::dom::element_type::STRING) {
       const std::string_view sv = e->get_string().value_unsafe();
       if (sv.empty()) continue;
-      if (conversion == Conversion::ip && !valid_ip(sv)) return Written::nothing;
+      if (ip_rejects(conversion, sv)) return Written::nothing;
       encoding::append_json_string(out, sv);
       return Written::value;
     }
-    if (conversion == Conversion::ip) return Written::unsupported;
+    if (is_ip(conversion)) return Written::unsupported;
     char digits[24];
     switch (type) {
       case simdjson::dom::element_type::INT64: {
@@ -1021,7 +1047,7 @@ Expr::Written Expr::append_direct_json(const EvalContext& ctx, std::string& out)
       }
       const std::string_view sv = e.get_string().value_unsafe();
       if (sv.empty()) continue;
-      if (conversion == Conversion::ip && !valid_ip(sv)) continue;
+      if (ip_rejects(conversion, sv)) continue;
       if (std::find(texts, texts + n, sv) != texts + n) continue;
       if (n == kMax) return Written::unsupported;
       texts[n++] = sv;
@@ -1156,7 +1182,7 @@ Expr::Written Expr::plain_string(const EvalContext& ctx, std::string_view& text)
     text = *s;
     return Written::value;
   }
-  if (conversion != Conversion::none && conversion != Conversion::ip) return Written::unsupported;
+  if (conversion != Conversion::none && !is_ip(conversion)) return Written::unsupported;
   for (const auto& p : paths) {
     const auto e = find_path(p, ctx);
     if (!e) continue;
@@ -1164,7 +1190,7 @@ Expr::Written Expr::plain_string(const EvalContext& ctx, std::string_view& text)
     if (e->type() != simdjson::dom::element_type::STRING) return Written::unsupported;
     const std::string_view sv = e->get_string().value_unsafe();
     if (sv.empty()) continue;
-    if (conversion == Conversion::ip && !valid_ip(sv)) return Written::nothing;
+    if (ip_rejects(conversion, sv)) return Written::nothing;
     text = sv;
     return Written::value;
   }
