@@ -26,8 +26,8 @@ struct Pipeline::SourceState {
   std::atomic<std::uint64_t> dead_lettered{0};
   std::atomic<std::uint64_t> state_only{0};  // records that only fed enrichment (roster snapshots)
   std::atomic<std::uint64_t> committed{0};
-  bool feeds_state = false;  // Source::feeds_enrichment_state()
-  bool warm = false;         // feeds_state and caught up once (Pipeline::warm_mu_)
+  int stage = 0;      // Source::startup_stage()
+  bool warm = false;  // caught up once, failed or stopped (Pipeline::warm_mu_)
 };
 
 PipelineOptions PipelineOptions::from_config(const ConfigNode& cfg) {
@@ -53,8 +53,8 @@ Pipeline::Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std
     s->name = std::move(slot.name);
     s->source = std::move(slot.source);
     s->index = acks_->add_source();
-    s->feeds_state = s->source->feeds_enrichment_state();
-    if (s->feeds_state) ++cold_state_sources_;
+    s->stage = static_cast<int>(s->source->startup_stage());
+    ++cold_sources_[static_cast<std::size_t>(s->stage)];
     sources_.push_back(std::move(s));
   }
   for (auto& slot : sinks) {
@@ -72,19 +72,23 @@ Pipeline::~Pipeline() {
 }
 
 void Pipeline::mark_warm(SourceState& s) {
-  if (!s.feeds_state) return;
   std::lock_guard lock(warm_mu_);
   if (s.warm) return;
   s.warm = true;
-  if (--cold_state_sources_ == 0) warm_cv_.notify_all();
+  if (--cold_sources_[static_cast<std::size_t>(s.stage)] == 0) warm_cv_.notify_all();
+}
+
+bool Pipeline::earlier_stages_warm(int stage) const {
+  for (int k = 0; k < stage; ++k)
+    if (cold_sources_[static_cast<std::size_t>(k)] != 0) return false;
+  return true;
 }
 
 void Pipeline::wait_for_state_sources(std::stop_token stop, const SourceState& s) {
-  if (s.feeds_state) return;
   std::unique_lock lock(warm_mu_);
-  if (cold_state_sources_ == 0) return;
+  if (earlier_stages_warm(s.stage)) return;
   spdlog::info("source {}: waiting for the sources that feed the privileged-role roster to catch up", s.name);
-  if (!warm_cv_.wait_for(lock, stop, options_.state_warmup_max, [&] { return cold_state_sources_ == 0; }) &&
+  if (!warm_cv_.wait_for(lock, stop, options_.state_warmup_max, [&] { return earlier_stages_warm(s.stage); }) &&
       !stop.stop_requested())
     spdlog::warn("source {}: starting after {} ms although the roster sources have not caught up yet", s.name,
                  options_.state_warmup_max.count());

@@ -6,6 +6,7 @@
 // queue, then the mapping stage blocks, then the input queue fills, then sources stop polling.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -35,7 +36,7 @@ struct PipelineOptions {
   std::chrono::milliseconds state_save_interval{30'000};
   std::chrono::milliseconds source_retry_max{600'000};  // backoff cap after a source error
   // How long the other sources wait at start-up for the sources that feed the enrichment's state
-  // to catch up once (see Source::feeds_enrichment_state); they start anyway after it.
+  // to catch up once (see Source::startup_stage); they start anyway after it.
   std::chrono::milliseconds state_warmup_max{120'000};
   bool once = false;
 
@@ -85,9 +86,11 @@ class Pipeline {
   };
 
   void source_loop(std::stop_token stop, SourceState& s);
-  // Start-up order: a source that feeds the enrichment's state marks itself warm once it caught up
-  // (or failed, or stopped); the others wait for all of those, at most state_warmup_max.
+  // Start-up order (Source::startup_stage): a source marks itself warm once it caught up (or failed,
+  // or stopped); a source waits until every source of the earlier stages is warm, at most
+  // state_warmup_max in all.
   void mark_warm(SourceState& s);
+  bool earlier_stages_warm(int stage) const;  // warm_mu_ held
   void wait_for_state_sources(std::stop_token stop, const SourceState& s);
   void mapping_loop();
   void commit_ready();
@@ -115,7 +118,7 @@ class Pipeline {
   std::atomic<bool> sink_fatal_{false};
   std::mutex warm_mu_;
   std::condition_variable_any warm_cv_;
-  std::size_t cold_state_sources_ = 0;  // state-feeding sources not caught up yet (warm_mu_)
+  std::array<std::size_t, 3> cold_sources_{};  // per start-up stage: sources not warm yet (warm_mu_)
   std::atomic<bool> fatal_error_{false};
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point finished_;

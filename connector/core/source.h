@@ -50,11 +50,15 @@ class Source {
   // Called once when the pipeline shuts down, after the last poll.
   virtual void stop() {}
 
-  // True for a source whose records teach the enrichment who is privileged (PIM requests, role
-  // roster snapshots, role assignments in audit and activity logs). At start-up the pipeline lets such sources catch up once before the other
-  // sources read anything, so the mapping stage (one thread, first in first out) learns the roster
-  // before it sees the sign-ins and audits of the same period.
-  virtual bool feeds_enrichment_state() const { return false; }
+  // Start-up order for the enrichment's state (who is privileged). At start-up a source of a stage
+  // reads only once every source of the earlier stages has caught up once, so the mapping stage
+  // (one thread, first in first out) learns the roster before it sees the events it informs:
+  //   roster_state  the role roster itself (PIM requests and schedule snapshots);
+  //   role_events   logs whose role assignments also teach it, and whose actors it tiers
+  //                 (directory audits, Activity Log);
+  //   other         everything else (sign-ins, and sources whose content is not known in advance).
+  enum class StartupStage { roster_state = 0, role_events = 1, other = 2 };
+  virtual StartupStage startup_stage() const { return StartupStage::other; }
 };
 
 }  // namespace siem

@@ -61,10 +61,18 @@ class PullSource final : public Source {
  public:
   PullSource(std::string name, Settings s) : name_(std::move(name)), s_(std::move(s)) {}
 
-  // Records that teach the enrichment who is privileged: PIM requests and role roster snapshots,
-  // role assignments in the directory audits (the only trace of one made outside PIM), Azure role
-  // assignments and ARM PIM requests in the Activity Log. Sign-ins are what they inform.
-  bool feeds_enrichment_state() const override { return s_.type != SourceType::sign_ins; }
+  // PIM requests and role roster snapshots are the roster; role assignments in the directory audits
+  // (the only trace of one made outside PIM) and Azure role assignments and ARM PIM requests in the
+  // Activity Log teach it too. Sign-ins are what they inform.
+  StartupStage startup_stage() const override {
+    switch (s_.type) {
+      case SourceType::pim: return StartupStage::roster_state;
+      case SourceType::directory_audits:
+      case SourceType::activity: return StartupStage::role_events;
+      case SourceType::sign_ins: break;
+    }
+    return StartupStage::other;
+  }
 
   void start(const std::optional<std::string>& checkpoint) override {
     std::map<std::string, sources::StreamCheckpoint> saved;
