@@ -300,13 +300,42 @@ enum class Conversion : std::uint8_t {
 // `ip` keeps an IPv4 or IPv6 address, `ipv4` / `ipv6` only that family (CEF's src vs c6a2); what
 // the conversion does not accept is dropped.
 bool is_ip(Conversion c) { return c == Conversion::ip || c == Conversion::ipv4 || c == Conversion::ipv6; }
-bool ip_rejects(Conversion c, std::string_view sv) {
+bool ip_accepts(Conversion c, std::string_view sv) {
   switch (c) {
-    case Conversion::ip: return !valid_ip(sv);
-    case Conversion::ipv4: return !valid_ipv4(sv);
-    case Conversion::ipv6: return !valid_ipv6(sv);
-    default: return false;
+    case Conversion::ipv4: return valid_ipv4(sv);
+    case Conversion::ipv6: return valid_ipv6(sv);
+    default: return valid_ip(sv);
   }
+}
+
+// An address as logs also write it: with a port ("20.190.128.5:443", "[2001:db8::5]:443") or an
+// IPv6 zone ("fe80::1%eth0"), which ECS ip fields and CEF address keys do not take: the bare part.
+std::string_view strip_port_and_zone(std::string_view sv) {
+  auto is_port = [](std::string_view p) {
+    return !p.empty() && p.size() <= 5 && std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!sv.empty() && sv.front() == '[') {
+    const auto close = sv.find(']');
+    if (close == std::string_view::npos) return sv;
+    const auto rest = sv.substr(close + 1);
+    if (!rest.empty() && !(rest.front() == ':' && is_port(rest.substr(1)))) return sv;
+    sv = sv.substr(1, close - 1);
+  } else if (const auto colon = sv.find(':');
+             colon != std::string_view::npos && sv.find(':', colon + 1) == std::string_view::npos) {
+    if (!is_port(sv.substr(colon + 1))) return sv;
+    sv = sv.substr(0, colon);  // IPv4 and a port
+  }
+  if (const auto zone = sv.find('%'); zone != std::string_view::npos) sv = sv.substr(0, zone);
+  return sv;
+}
+
+// What an ip conversion keeps of `sv` (a part of it, so a view into the same text), or nullopt;
+// other conversions keep it whole.
+std::optional<std::string_view> ip_address(Conversion c, std::string_view sv) {
+  if (!is_ip(c) || ip_accepts(c, sv)) return sv;
+  const auto bare = strip_port_and_zone(sv);
+  if (bare.size() != sv.size() && ip_accepts(c, bare)) return bare;
+  return std::nullopt;
 }
 
 const std::vector<std::pair<std::string_view, Conversion>>& conversions() {
@@ -599,8 +628,9 @@ Value Expr::raw(const EvalContext& ctx) const {
       std::string s;
       for (auto e : found) {
         if (!json::scalar_text(e, s) || s.empty()) continue;
-        if (ip_rejects(conversion, s)) continue;
-        if (std::find(v.list.begin(), v.list.end(), s) == v.list.end()) v.list.push_back(s);
+        const auto a = ip_address(conversion, s);
+        if (!a) continue;
+        if (std::find(v.list.begin(), v.list.end(), *a) == v.list.end()) v.list.emplace_back(*a);
       }
       return v;
     }
@@ -639,7 +669,12 @@ Value Expr::convert(Value v, const EvalContext&, std::optional<element>) const {
     case Conversion::ipv4:
     case Conversion::ipv6:
       if (v.kind == Value::Kind::list) return v;
-      if (v.kind == Value::Kind::string) return ip_rejects(conversion, v.s) ? Value{} : v;
+      if (v.kind == Value::Kind::string) {
+        const auto a = ip_address(conversion, v.s);
+        if (!a) return Value{};
+        v.s = std::string(*a);
+        return v;
+      }
       break;
     default: break;
   }
@@ -684,7 +719,8 @@ Value Expr::convert(Value v, const EvalContext&, std::optional<element>) const {
     case Conversion::ipv4:
     case Conversion::ipv6:
       if (v.kind == Value::Kind::list) break;
-      return ip_rejects(conversion, t) ? Value{} : str(t);
+      if (const auto a = ip_address(conversion, t)) return str(std::string(*a));
+      return Value{};
     case Conversion::timestamp: {
       auto ms = v.kind == Value::Kind::integer ? std::optional<std::int64_t>(v.i) : parse_time_ms(t);
       return ms ? str(format_time_ms(*ms)) : Value{};
@@ -859,8 +895,9 @@ Expr::Written Expr::append_plain_json(const EvalContext& ctx, std::string& out) 
     if (type == simdjson::dom::element_type::STRING) {
       const std::string_view sv = e->get_string().value_unsafe();
       if (sv.empty()) continue;
-      if (ip_rejects(conversion, sv)) return Written::nothing;
-      encoding::append_json_string(out, sv);
+      const auto a = ip_address(conversion, sv);
+      if (!a) return Written::nothing;
+      encoding::append_json_string(out, *a);
       return Written::value;
     }
     if (is_ip(conversion)) return Written::unsupported;
@@ -1045,12 +1082,13 @@ Expr::Written Expr::append_direct_json(const EvalContext& ctx, std::string& out)
         case simdjson::dom::element_type::ARRAY: continue;  // no scalar text
         default: return Written::unsupported;
       }
-      const std::string_view sv = e.get_string().value_unsafe();
-      if (sv.empty()) continue;
-      if (ip_rejects(conversion, sv)) continue;
-      if (std::find(texts, texts + n, sv) != texts + n) continue;
+      const std::string_view raw = e.get_string().value_unsafe();
+      if (raw.empty()) continue;
+      const auto sv = ip_address(conversion, raw);
+      if (!sv) continue;
+      if (std::find(texts, texts + n, *sv) != texts + n) continue;
       if (n == kMax) return Written::unsupported;
-      texts[n++] = sv;
+      texts[n++] = *sv;
     }
     if (n == 0) return Written::nothing;
     out += '[';
@@ -1190,8 +1228,9 @@ Expr::Written Expr::plain_string(const EvalContext& ctx, std::string_view& text)
     if (e->type() != simdjson::dom::element_type::STRING) return Written::unsupported;
     const std::string_view sv = e->get_string().value_unsafe();
     if (sv.empty()) continue;
-    if (ip_rejects(conversion, sv)) return Written::nothing;
-    text = sv;
+    const auto a = ip_address(conversion, sv);
+    if (!a) return Written::nothing;
+    text = *a;
     return Written::value;
   }
   return Written::nothing;

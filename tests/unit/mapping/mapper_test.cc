@@ -322,5 +322,33 @@ TEST_F(OverrideTest, IpTypeKeepsWhatInetPtonAccepts) {
   }
 }
 
+// Logs also write an address with a port or an IPv6 zone; ip / ipv4 / ipv6 keep the bare address,
+// and only of their family.
+TEST_F(OverrideTest, IpTypesDropPortAndZoneAndKeepTheirFamily) {
+  std::ofstream(dir_ / "ip.yaml") << "kind: graph_sign_in\necs:\n  labels.any: {from: ipAddress, type: ip}\n"
+                                     "  labels.v4: {from: ipAddress, type: ipv4}\n  labels.v6: {from: ipAddress, type: ipv6}\n";
+  Fixture f("mappings: {overrides: [ip.yaml]}\n", dir_);
+  ASSERT_FALSE(f.diags.has_errors()) << f.diags.format();
+  auto record = nlohmann::json::parse(records_of("graph-signins-list-beta-mfa-fido2.json").at(0));
+  struct Case {
+    std::string in, v4, v6;  // expected labels (empty: absent)
+  };
+  for (const Case& c : {Case{"20.190.128.5", "20.190.128.5", ""}, Case{"20.190.128.5:443", "20.190.128.5", ""},
+                        Case{"[2001:db8::5]:443", "", "2001:db8::5"}, Case{"[2001:db8::5]", "", "2001:db8::5"},
+                        Case{"fe80::1%eth0", "", "fe80::1"}, Case{"2001:db8::5", "", "2001:db8::5"},
+                        Case{"::ffff:203.0.113.9", "", "::ffff:203.0.113.9"}, Case{"1.2.3.4:x", "", ""},
+                        Case{"[1.2.3.4]:80", "1.2.3.4", ""}, Case{"host.example:443", "", ""}}) {
+    record["ipAddress"] = c.in;
+    RawRecord rec;
+    rec.json = record.dump();
+    MappedEvent ev;
+    ASSERT_FALSE(f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev));
+    const auto labels = nlohmann::json::parse(ev.ecs).value("labels", nlohmann::json::object());
+    EXPECT_EQ(labels.value("v4", ""), c.v4) << c.in;
+    EXPECT_EQ(labels.value("v6", ""), c.v6) << c.in;
+    EXPECT_EQ(labels.value("any", ""), c.v4.empty() ? c.v6 : c.v4) << c.in;
+  }
+}
+
 }  // namespace
 }  // namespace siem
