@@ -223,6 +223,8 @@ class SnakeKeyCache {
 };
 
 // Elastic's shape: object keys in snake_case, arrays turned into objects keyed "0", "1", ...
+// Members that are null or an empty string are left out, as everywhere in the output (an array
+// keeps its items, whose positions are their keys).
 void write_elastic(std::string& out, element e, bool arrays_as_objects) {
   switch (e.type()) {
     case simdjson::dom::element_type::OBJECT: {
@@ -230,6 +232,10 @@ void write_elastic(std::string& out, element e, bool arrays_as_objects) {
       out += '{';
       bool first = true;
       for (auto field : json::as_object(e)) {
+        const auto type = field.value.type();
+        if (type == simdjson::dom::element_type::NULL_VALUE ||
+            (type == simdjson::dom::element_type::STRING && field.value.get_string().value_unsafe().empty()))
+          continue;
         keys.append(out, field.key, first);
         first = false;
         write_elastic(out, field.value, arrays_as_objects);
