@@ -82,6 +82,8 @@ std::optional<std::int64_t> parse_time_ms(std::string_view text) {
   int a = 0;
   if (!c.digits(1, 4, a)) return std::nullopt;
   if (c.i == 4 && c.eat('-')) {  // ISO: YYYY-MM-DD[T ]hh:mm[:ss[.f]][zone]
+    // A year before 1900 is no event's time: Graph writes 0001-01-01T00:00:00Z for "no date".
+    if (a < 1900) return std::nullopt;
     int M = 0, D = 0, h = 0, mi = 0, se = 0;
     if (!c.digits(2, 2, M) || !c.eat('-') || !c.digits(2, 2, D)) return std::nullopt;
     if (c.done()) return assemble(a, M, D, 0, 0, 0, 0, 0);
@@ -99,7 +101,7 @@ std::optional<std::int64_t> parse_time_ms(std::string_view text) {
   }
   if (c.eat('/')) {  // US: M/D/YYYY h:mm:ss [AM|PM]
     int D = 0, Y = 0, h = 0, mi = 0, se = 0;
-    if (!c.digits(1, 2, D) || !c.eat('/') || !c.digits(4, 4, Y)) return std::nullopt;
+    if (!c.digits(1, 2, D) || !c.eat('/') || !c.digits(4, 4, Y) || Y < 1900) return std::nullopt;
     std::int64_t ms = 0;
     if (c.eat(' ')) {
       if (!c.digits(1, 2, h) || !c.eat(':') || !c.digits(2, 2, mi)) return std::nullopt;

@@ -1,7 +1,8 @@
 // Timestamps as Azure really sends them, to epoch milliseconds UTC:
 //   2026-03-04T10:15:30Z, 2026-03-04T10:15:30.1234567Z (7 fraction digits), offsets (+01:00,
 //   -05:00, +0100), no zone (taken as UTC), space instead of T ("2024-03-07 13:08:04.123"),
-//   US form "11/14/2025 1:48:53 AM", and epoch numbers (seconds or milliseconds).
+//   US form "11/14/2025 1:48:53 AM", and epoch numbers (seconds or milliseconds). A date before
+//   1900 is no time (Graph's "no date" is 0001-01-01T00:00:00Z).
 #pragma once
 
 #include <cstdint>

@@ -39,6 +39,13 @@ TEST(TimeParse, RejectsGarbage) {
     EXPECT_FALSE(parse_time_ms(bad).has_value()) << bad;
 }
 
+// Graph writes 0001-01-01T00:00:00Z for "no date": a year before 1900 is no event's time.
+TEST(TimeParse, SentinelDatesAreNoTime) {
+  for (const char* none : {"0001-01-01T00:00:00Z", "0001-01-01T00:00:00.0000000Z", "1899-12-31T23:59:59Z", "1/1/0001 12:00:00 AM"})
+    EXPECT_FALSE(parse_time_ms(none).has_value()) << none;
+  EXPECT_TRUE(parse_time_ms("1900-01-01T00:00:00Z").has_value());
+}
+
 TEST(TimeParse, FormatsUtcMilliseconds) {
   EXPECT_EQ(format_time_ms(1772619330123), "2026-03-04T10:15:30.123Z");
   EXPECT_EQ(format_time_ms(0), "1970-01-01T00:00:00.000Z");
