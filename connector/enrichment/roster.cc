@@ -62,19 +62,26 @@ void Roster::grant(const std::vector<std::string>& keys, const std::string& role
     if (!k.empty()) e->keys.insert(lower(k));
   RoleHold& hold = e->roles[role_id];
   hold.tier = tier;
-  (eligible ? hold.eligible_until : hold.active_until) = until_ms;
+  auto& until = eligible ? hold.eligible_until : hold.active_until;
   if (from_snapshot) {
+    until = until_ms;
     (eligible ? hold.eligible_snapshot : hold.active_snapshot) = snapshot_[eligible ? 1 : 0];
   } else {
     auto& granted = eligible ? hold.eligible_granted_ms : hold.active_granted_ms;
+    const bool older = now_ms < granted || (!eligible && now_ms < hold.active_ended_ms);
+    if (!older) until = until_ms;
     granted = std::max(granted, now_ms);
   }
   e->updated_ms = std::max(e->updated_ms, now_ms);
   // Holds that ended long before this event are forgotten (bounded memory and state).
   const std::int64_t horizon = e->updated_ms - kEndedRetentionMs;
   std::erase_if(e->roles, [&](const auto& kv) { return !kv.second.held_at(horizon); });
-  index(static_cast<std::size_t>(e - entries_.data()));
   dirty_ = true;
+  if (e->roles.empty() && !e->is_static) {  // a grant that had already ended long ago
+    erase_if_empty(e);
+    return;
+  }
+  index(static_cast<std::size_t>(e - entries_.data()));
 }
 
 void Roster::erase_if_empty(RosterEntry* e) {
@@ -96,7 +103,10 @@ void Roster::end_active(const std::vector<std::string>& keys, const std::string&
   if (!e) return;
   const auto it = e->roles.find(role_id);
   if (it == e->roles.end()) return;
-  it->second.active_until = std::min(it->second.active_until, at_ms);  // kept for earlier events; grant() prunes
+  RoleHold& hold = it->second;
+  if (at_ms < hold.active_granted_ms) return;  // a previous activation's end
+  hold.active_until = std::min(hold.active_until, at_ms);  // kept for earlier events; grant() prunes
+  hold.active_ended_ms = std::max(hold.active_ended_ms, at_ms);
   dirty_ = true;
 }
 
@@ -144,7 +154,7 @@ std::optional<int> Roster::tier_of(const std::string& key, std::int64_t at_ms) c
 }
 
 namespace {
-// A hold's end in the state: absent when it does not end (kForever), 0 when not held that way.
+// A hold's end in the state: null when it does not end (kForever), 0 when not held that way.
 nlohmann::json until_json(std::int64_t until) {
   return until == RoleHold::kForever ? nlohmann::json(nullptr) : nlohmann::json(until);
 }
@@ -161,7 +171,8 @@ std::string Roster::serialize() const {
                      {"active_until", until_json(h.active_until)},
                      {"eligible_until", until_json(h.eligible_until)},
                      {"active_granted_ms", h.active_granted_ms},
-                     {"eligible_granted_ms", h.eligible_granted_ms}};
+                     {"eligible_granted_ms", h.eligible_granted_ms},
+                     {"active_ended_ms", h.active_ended_ms}};
     j.push_back({{"keys", e.keys}, {"holds", holds}, {"updated_ms", e.updated_ms}});
   }
   return nlohmann::json{{"version", 2}, {"principals", j}}.dump();
@@ -187,6 +198,7 @@ void Roster::deserialize(const std::string& text) {
       if (auto* e = find_mut(keys); e && e->roles.count(role)) {
         e->roles[role].active_granted_ms = h.value("active_granted_ms", std::int64_t{0});
         e->roles[role].eligible_granted_ms = h.value("eligible_granted_ms", std::int64_t{0});
+        e->roles[role].active_ended_ms = h.value("active_ended_ms", std::int64_t{0});
       }
     }
   }

@@ -26,6 +26,7 @@ struct RoleHold {
   // The latest event (its time) that granted each kind of hold, and the number of the latest
   // roster snapshot that listed it (0: none since start-up; snapshot numbers are not saved).
   std::int64_t active_granted_ms = 0, eligible_granted_ms = 0;
+  std::int64_t active_ended_ms = 0;  // the latest event that ended the active hold (end_active)
   std::uint32_t active_snapshot = 0, eligible_snapshot = 0;
   bool active_at(std::int64_t t) const noexcept { return active_until > t; }
   bool held_at(std::int64_t t) const noexcept { return active_until > t || eligible_until > t; }
@@ -48,14 +49,17 @@ class Roster {
   void add_static(const std::string& upn_or_id);
   // A principal gained a role (ids and UPNs: any that are known), actively or as an eligibility
   // (PIM: may activate), until `until_ms` (kForever: no end). A grant replaces the same kind of
-  // hold of that role (a renewal moves its end); the other kind is kept.
+  // hold of that role (a renewal moves its end); the other kind is kept. Records arrive out of
+  // order (several sources, late records): an event older than the one that last granted or ended
+  // that hold does not move its end.
   // `from_snapshot`: the grant is a schedule instance of the roster snapshot in progress.
   void grant(const std::vector<std::string>& keys, const std::string& role_id, int tier, std::int64_t now_ms,
              bool eligible = false, std::int64_t until_ms = RoleHold::kForever, bool from_snapshot = false);
   // The role is gone entirely (removed, both kinds of hold).
   void revoke(const std::vector<std::string>& keys, const std::string& role_id);
   // An activation ended early (deactivated) or expired at `at_ms`: the active hold ends, an
-  // eligibility stays.
+  // eligibility stays. An end older than the latest grant of the active hold (a previous
+  // activation's) changes nothing.
   void end_active(const std::vector<std::string>& keys, const std::string& role_id, std::int64_t at_ms);
 
   // The roster snapshot in progress (active assignments, or eligibilities) is complete; it was read

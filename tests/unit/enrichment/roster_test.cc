@@ -38,6 +38,26 @@ TEST(Roster, AnEligibilityOutlivesItsActivation) {
   EXPECT_EQ(r.size(), 0u);
 }
 
+// Several sources report the same role changes and records arrive late: the latest event decides.
+TEST(Roster, OlderEventsDoNotUndoNewerOnes) {
+  Roster r;
+  r.grant({"id-1"}, kGa, 0, kT0 + kHour, false, kT0 + 10 * kHour);  // extended until +10 h (the newer request)
+  r.grant({"id-1"}, kGa, 0, kT0, false, kT0 + 2 * kHour);            // the original activation, read later
+  EXPECT_TRUE(r.holds_active("id-1", kT0 + 5 * kHour));
+  r.end_active({"id-1"}, kGa, kT0 + 6 * kHour);                      // deactivated
+  r.grant({"id-1"}, kGa, 0, kT0 + kHour, false, kT0 + 10 * kHour);  // the extension again, from another source
+  EXPECT_FALSE(r.holds_active("id-1", kT0 + 7 * kHour));
+  EXPECT_TRUE(r.holds_active("id-1", kT0 + 5 * kHour));
+  r.grant({"id-1"}, kGa, 0, kT0 + 8 * kHour, false, kT0 + 9 * kHour); // activated again
+  r.end_active({"id-1"}, kGa, kT0 + 6 * kHour);                      // the earlier deactivation, read late
+  EXPECT_TRUE(r.holds_active("id-1", kT0 + 8 * kHour + 1));
+  EXPECT_FALSE(r.holds_active("id-1", kT0 + 9 * kHour));
+  Roster back;  // the order survives a restart
+  back.deserialize(r.serialize());
+  back.grant({"id-1"}, kGa, 0, kT0, false, kT0 + 20 * kHour);
+  EXPECT_FALSE(back.holds_active("id-1", kT0 + 10 * kHour));
+}
+
 TEST(Roster, TheBestTierAmongHoldsThatStillCount) {
   Roster r;
   r.grant({"id-1"}, kHelpdesk, 1, kT0, false);                 // permanent tier 1
@@ -69,6 +89,10 @@ TEST(Roster, HoldsThatEndedLongBeforeTheLatestEventAreForgotten) {
   r.grant({"id-1"}, kHelpdesk, 1, kT0 + 9 * 24 * kHour, true);  // 9 days later: forgotten
   EXPECT_EQ(r.entry("id-1")->roles.count(kGa), 0u);
   EXPECT_EQ(r.tier_of("id-1", kT0 + kHour / 2), 1);
+  // A principal left with nothing is no entry at all (entries count toward kMaxPrincipals).
+  r.grant({"id-2"}, kGa, 0, kT0 + 9 * 24 * kHour, false, kT0 + kHour);  // already ended 9 days before
+  EXPECT_EQ(r.entry("id-2"), nullptr);
+  EXPECT_EQ(r.size(), 1u);
 }
 
 TEST(Roster, ACompleteSnapshotEndsTheHoldsItNoLongerLists) {
