@@ -170,6 +170,12 @@ std::size_t count_newlines(std::string_view text) noexcept {
   return n;
 }
 
+std::optional<std::string> utf16_reason(std::string_view start) {
+  if (!start.starts_with("\xFF\xFE") && !start.starts_with("\xFE\xFF")) return std::nullopt;
+  return std::string("the text is UTF-16 (byte-order mark ") + (start[0] == '\xFF' ? "FF FE" : "FE FF") +
+         "); records must be UTF-8, e.g. iconv -f UTF-16 -t UTF-8";
+}
+
 std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record, const ErrorFn& on_error,
                                 std::size_t first_line, Tail tail) {
   const bool partial_tail = tail != Tail::complete;
@@ -177,13 +183,11 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
   std::size_t pos = 0;
   std::size_t line = first_line;
   auto count_lines = [&](std::size_t from, std::size_t to) { line += count_newlines(text.substr(from, to - from)); };
-  if (first_line == 1 && (text.starts_with("\xFF\xFE") || text.starts_with("\xFE\xFF"))) {
-    // UTF-16 (Windows PowerShell's Out-File writes it): one clear error instead of one per line.
-    on_error(ReadError{1, "the file is UTF-16 text (byte-order mark " +
-                              std::string(text[0] == '\xFF' ? "FF FE" : "FE FF") +
-                              "); records must be UTF-8, e.g. iconv -f UTF-16 -t UTF-8",
-                       text});
-    return text.size();
+  if (first_line == 1) {
+    if (auto why = utf16_reason(text)) {  // one clear error instead of one per line
+      on_error(ReadError{1, std::move(*why), text});
+      return text.size();
+    }
   }
   while (pos < text.size()) {
     // Skip blank space between documents, and a UTF-8 byte-order mark (Windows tools start files

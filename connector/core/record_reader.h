@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,10 @@ struct ReadError {
   std::string reason;
   std::string_view text;  // the offending text (a line, or the document), for the dead-letter file
 };
+
+// When `start` (the beginning of a file or message) is UTF-16 text (a byte-order mark FF FE or FE FF,
+// as Windows PowerShell's Out-File writes): why it cannot be read. Records must be UTF-8.
+std::optional<std::string> utf16_reason(std::string_view start);
 
 // Number of '\n' in `text` (memchr from one newline to the next: records are long, lines few).
 std::size_t count_newlines(std::string_view text) noexcept;

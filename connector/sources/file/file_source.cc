@@ -114,6 +114,10 @@ SourceBatch FileSource::poll(std::stop_token stop) {
   in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
   chunk.resize(static_cast<std::size_t>(in.gcount()));
   const bool at_eof = chunk.size() < options_.read_chunk;
+  // A UTF-16 file (read in chunks, whose lines the reader would each report): the source stops
+  // with one error and reads nothing, so nothing is lost once it is converted.
+  if (pos_.offset == 0)
+    if (auto why = utf16_reason(chunk)) throw SourceError(fmt::format("{}: {}", options_.path.string(), *why));
 
   const std::string full_prefix = options_.path.string() + ":";
   // Whole documents only: a list document's records are committed together with its end.

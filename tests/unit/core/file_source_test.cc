@@ -86,6 +86,30 @@ TEST_F(FileSourceTest, RotationAndTruncationRestartAtTheBeginning) {
   EXPECT_EQ(b3.records[0].json, "{\"x\":1}");
 }
 
+// A UTF-16 file larger than one read chunk: one error naming the file and the encoding, nothing
+// read (so nothing is lost once it is converted), not one error per line of each chunk.
+TEST_F(FileSourceTest, Utf16FileIsOneErrorAndNothingIsRead) {
+  std::string text("\xFF\xFE", 2);
+  for (int i = 0; i < 20'000; ++i) text += std::string("{\0}\0\n\0", 6);
+  append(text);
+  FileSourceOptions o;
+  o.path = path_;
+  o.poll_interval = std::chrono::milliseconds(1);
+  o.read_chunk = 4096;
+  FileSource s("f", o);
+  s.start(std::nullopt);
+  std::stop_source stop;
+  for (int attempt = 0; attempt < 2; ++attempt) {  // and again on the retry
+    try {
+      (void)s.poll(stop.get_token());
+      FAIL() << "no error for a UTF-16 file";
+    } catch (const SourceError& e) {
+      EXPECT_NE(std::string(e.what()).find(path_.string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("UTF-16"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST_F(FileSourceTest, MalformedCheckpointIsAnError) {
   append("{\"id\":1}\n");
   auto s = source();
