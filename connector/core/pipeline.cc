@@ -26,7 +26,7 @@ struct Pipeline::SourceState {
   std::atomic<std::uint64_t> dead_lettered{0};
   std::atomic<std::uint64_t> state_only{0};  // records that only fed enrichment (roster snapshots)
   std::atomic<std::uint64_t> committed{0};
-  int stage = 0;      // Source::startup_stage()
+  Source::StartupStage stage = Source::StartupStage::other;
   bool warm = false;  // caught up once, failed or stopped (Pipeline::warm_mu_)
 };
 
@@ -53,7 +53,7 @@ Pipeline::Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std
     s->name = std::move(slot.name);
     s->source = std::move(slot.source);
     s->index = acks_->add_source();
-    s->stage = static_cast<int>(s->source->startup_stage());
+    s->stage = s->source->startup_stage();
     ++cold_sources_[static_cast<std::size_t>(s->stage)];
     sources_.push_back(std::move(s));
   }
@@ -78,9 +78,9 @@ void Pipeline::mark_warm(SourceState& s) {
   if (--cold_sources_[static_cast<std::size_t>(s.stage)] == 0) warm_cv_.notify_all();
 }
 
-bool Pipeline::earlier_stages_warm(int stage) const {
-  for (int k = 0; k < stage; ++k)
-    if (cold_sources_[static_cast<std::size_t>(k)] != 0) return false;
+bool Pipeline::earlier_stages_warm(Source::StartupStage stage) const {
+  for (std::size_t k = 0; k < static_cast<std::size_t>(stage); ++k)
+    if (cold_sources_[k] != 0) return false;
   return true;
 }
 

@@ -90,7 +90,7 @@ class Pipeline {
   // or stopped); a source waits until every source of the earlier stages is warm, at most
   // state_warmup_max in all.
   void mark_warm(SourceState& s);
-  bool earlier_stages_warm(int stage) const;  // warm_mu_ held
+  bool earlier_stages_warm(Source::StartupStage stage) const;  // warm_mu_ held
   void wait_for_state_sources(std::stop_token stop, const SourceState& s);
   void mapping_loop();
   void commit_ready();
@@ -118,7 +118,8 @@ class Pipeline {
   std::atomic<bool> sink_fatal_{false};
   std::mutex warm_mu_;
   std::condition_variable_any warm_cv_;
-  std::array<std::size_t, 3> cold_sources_{};  // per start-up stage: sources not warm yet (warm_mu_)
+  static constexpr std::size_t kStages = static_cast<std::size_t>(Source::StartupStage::other) + 1;
+  std::array<std::size_t, kStages> cold_sources_{};  // per start-up stage: sources not warm yet (warm_mu_)
   std::atomic<bool> fatal_error_{false};
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point finished_;

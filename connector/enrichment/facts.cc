@@ -280,7 +280,7 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
 // failed, or is still waiting (PendingApproval, PendingAdminDecision, PendingProvisioning,
 // PendingScheduleCreation, ...: nothing is granted until it is approved and provisioned).
 bool pim_request_in_effect(std::string_view status) {
-  for (std::string_view no : {"Denied", "AdminDenied", "Failed", "Canceled", "Revoked", "TimedOut", "Invalid"})
+  for (std::string_view no : {"Denied", "AdminDenied", "Canceled", "Revoked", "TimedOut", "Invalid"})
     if (json::iequals(status, no)) return false;
   return !(json::istarts_with(status, "Pending") || json::istarts_with(status, "Failed"));
 }

@@ -65,11 +65,9 @@ std::optional<std::string> repair_json(std::string_view in) {
 }
 
 // A top-level `properties` holding a JSON object as a string (some Azure diagnostic exports send
-// it so): the record rebuilt with the object in its place. nullopt when `properties` is absent, is
-// already an object, or is a string that is not a JSON object (then it stays a string).
-std::optional<std::string> decode_string_properties(simdjson::dom::element root) {
-  simdjson::dom::element props;
-  if (root.at_key("properties").get(props) != simdjson::SUCCESS || !props.is_string()) return std::nullopt;
+// it so): the record rebuilt with the object in its place. nullopt when the string is not a JSON
+// object (then it stays a string). `props` is that member of `root`, a string.
+std::optional<std::string> decode_string_properties(simdjson::dom::element root, simdjson::dom::element props) {
   const std::string_view inner = props.get_string().value_unsafe();
   const auto first = inner.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos || inner[first] != '{') return std::nullopt;
@@ -84,7 +82,7 @@ std::optional<std::string> decode_string_properties(simdjson::dom::element root)
     if (out.size() > 1) out += ',';
     encoding::append_json_string(out, field.key);
     out += ':';
-    out += simdjson::minify(field.key == "properties" ? decoded : field.value);
+    out += simdjson::minify(json::iequals(field.key, "properties") && field.value.is_string() ? decoded : field.value);
   }
   out += '}';
   return out;
@@ -286,22 +284,25 @@ class MapperImpl final : public Mapper {
       ++stats_.failed;
       return std::string("invalid record: expected a JSON object");
     }
-    if (auto decoded = decode_string_properties(root)) {
-      // `properties` sent as a JSON document in a string (some diagnostic exports do): the
-      // record is mapped as if it had been an object. `decoded` outlives `root`'s use.
-      repaired = std::move(*decoded);
-      if (parser_.parse(repaired).get(root) != simdjson::SUCCESS) {
-        ++stats_.failed;
-        return std::string("invalid record: cannot re-read it with its decoded 'properties'");
-      }
-      ++stats_.decoded_properties;
-    }
-
     // The record's index, built once for kind detection and reused by the enrichment.
     const json::Fields* root_fields = nullptr;
     if (!forced) {
       root_fields_.assign(root);
       root_fields = &root_fields_;
+    }
+    const auto props = root_fields ? root_fields->get("properties") : json::child(root, "properties");
+    if (props && props->is_string()) {
+      if (auto decoded = decode_string_properties(root, *props)) {
+        // `properties` sent as a JSON document in a string (some diagnostic exports do): the
+        // record is mapped as if it had been an object. `repaired` holds the text from here on.
+        repaired = std::move(*decoded);
+        if (parser_.parse(repaired).get(root) != simdjson::SUCCESS) {
+          ++stats_.failed;
+          return std::string("invalid record: cannot re-read it with its decoded 'properties'");
+        }
+        if (root_fields) root_fields_.assign(root);
+        ++stats_.decoded_properties;
+      }
     }
     SourceKind kind = forced ? *forced : detect_kind(*root_fields);
     if (kind == SourceKind::unknown && !forced && record.kind_hint != SourceKind::unknown) kind = record.kind_hint;

@@ -282,18 +282,23 @@ bool plain_ipv4(std::string_view s) {
   return i == s.size();
 }
 
+// inet_pton on a NUL-terminated copy on the stack (no address text is longer than 45 bytes).
+bool inet_pton_accepts(int family, std::string_view sv) {
+  char text[64];
+  if (sv.size() >= sizeof text) return false;
+  std::memcpy(text, sv.data(), sv.size());
+  text[sv.size()] = '\0';
+  unsigned char buf[16];
+  return ::inet_pton(family, text, buf) == 1;
+}
+
 bool valid_ipv4(std::string_view sv) {
   if (plain_ipv4(sv)) return true;
-  const std::string s(sv);
-  unsigned char buf[4];
-  return ::inet_pton(AF_INET, s.c_str(), buf) == 1;
+  return sv.find(':') == std::string_view::npos && inet_pton_accepts(AF_INET, sv);
 }
 
 bool valid_ipv6(std::string_view sv) {
-  if (sv.find(':') == std::string_view::npos) return false;
-  const std::string s(sv);
-  unsigned char buf[16];
-  return ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
+  return sv.find(':') != std::string_view::npos && inet_pton_accepts(AF_INET6, sv);
 }
 
 bool valid_ip(std::string_view sv) { return valid_ipv4(sv) || valid_ipv6(sv); }
