@@ -78,7 +78,8 @@ class EnricherImpl final : public Enricher {
     for (const auto& p : static_roster) roster_.add_static(p);
   }
 
-  EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields) override {
+  EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields,
+                          std::string_view tenant) override {
     EnrichmentResult result;
     if (kind == SourceKind::unknown) return result;
     extract_facts(kind, record, record_fields, facts_);  // into the reused Facts: its buffers serve every record
@@ -141,15 +142,16 @@ class EnricherImpl final : public Enricher {
     if (result.tier == 1) result.tags.emplace_back("pa.role.tier1");
     result.risk_score = static_cast<double>(result.severity) * 10.0;
 
-    learn(facts, privileged, event_ms);
+    learn(facts, privileged, event_ms, tenant);
     return result;
   }
 
-  void roster_snapshot_complete(bool eligibilities, std::int64_t read_ms) override {
-    const std::size_t ended = roster_.complete_snapshot(eligibilities, read_ms, [this](const std::string& id) {
+  void roster_snapshot_complete(bool eligibilities, std::int64_t read_ms, std::string_view tenant) override {
+    const auto entra_role = [this](const std::string& id) {
       const RoleInfo* r = roles_.by_id(id);
       return r && r->scope == "entra";  // the snapshot lists directory roles, not Azure RBAC
-    });
+    };
+    const std::size_t ended = roster_.complete_snapshot(eligibilities, read_ms, entra_role, tenant);
     if (ended > 0)
       spdlog::info("enrichment: the role roster snapshot ({}) no longer lists {} role hold(s); they end",
                    eligibilities ? "eligibilities" : "assignments", ended);
@@ -162,7 +164,8 @@ class EnricherImpl final : public Enricher {
   }
 
  private:
-  void learn(const Facts& f, const std::vector<const RoleInfo*>& privileged, std::int64_t event_ms) {
+  void learn(const Facts& f, const std::vector<const RoleInfo*>& privileged, std::int64_t event_ms,
+             std::string_view tenant) {
     // New accounts, for pa.account.new_admin (bounded: oldest entries go first).
     if (f.family == Facts::Family::audit && f.success && json::iequals(f.operation, "Add user")) {
       for (const auto& t : f.targets)
@@ -202,7 +205,7 @@ class EnricherImpl final : public Enricher {
       std::vector<std::string> keys{t.id, t.upn};
       if (keys[0].empty() && keys[1].empty()) continue;
       for (const auto* r : privileged) {
-        if (add) roster_.grant(keys, r->id, r->tier, event_ms, eligible, until, snapshot);
+        if (add) roster_.grant(keys, r->id, r->tier, event_ms, eligible, until, snapshot, tenant);
         else if (deactivation) roster_.end_active(keys, r->id, event_ms);  // an eligibility stays
         else roster_.revoke(keys, r->id);
       }

@@ -48,13 +48,15 @@ class Enricher {
   // envelope with its `properties`). Learns roster changes from role events. Called from one
   // mapping thread at a time.
   // `record_fields`, when given, is the index (json::Fields) of `record` the caller already built.
+  // `tenant`: the record's tenant, when known (the roster keeps each principal's).
   virtual EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record,
-                                  const json::Fields* record_fields = nullptr) = 0;
+                                  const json::Fields* record_fields = nullptr, std::string_view tenant = {}) = 0;
 
   // A complete role roster snapshot (every schedule instance of one kind, read from Graph from
   // `read_ms` on) has been enriched: holds of that kind it did not list end at `read_ms`, unless an
-  // event granted them since. Called in stream order, after the snapshot's last record.
-  virtual void roster_snapshot_complete(bool eligibilities, std::int64_t read_ms) = 0;
+  // event granted them since. Called in stream order, after the snapshot's last record. The
+  // snapshot is of `tenant`'s roles: other tenants' principals are left alone.
+  virtual void roster_snapshot_complete(bool eligibilities, std::int64_t read_ms, std::string_view tenant = {}) = 0;
 
   // Persists the learned roster to the state store (no-op without one).
   virtual void save() = 0;

@@ -50,14 +50,27 @@ void Roster::add_static(const std::string& upn_or_id) {
   index(entries_.size() - 1);
 }
 
+std::uint16_t Roster::tenant_id(std::string_view tenant) {
+  if (tenant.empty()) return 0;
+  const std::string t = lower(tenant);
+  for (std::size_t i = 1; i < tenants_.size(); ++i)
+    if (tenants_[i] == t) return static_cast<std::uint16_t>(i);
+  if (tenants_.size() > UINT16_MAX) return 0;  // beyond any real deployment: treated as not known
+  tenants_.push_back(t);
+  snapshot_.push_back({1, 1});
+  return static_cast<std::uint16_t>(tenants_.size() - 1);
+}
+
 void Roster::grant(const std::vector<std::string>& keys, const std::string& role_id, int tier, std::int64_t now_ms,
-                   bool eligible, std::int64_t until_ms, bool from_snapshot) {
+                   bool eligible, std::int64_t until_ms, bool from_snapshot, std::string_view tenant) {
+  const std::uint16_t tid = tenant_id(tenant);
   RosterEntry* e = find_mut(keys);
   if (!e) {
     if (entries_.size() >= kMaxPrincipals) return;
     entries_.emplace_back();
     e = &entries_.back();
   }
+  if (tid != 0) e->tenant = tid;
   for (const auto& k : keys)
     if (!k.empty()) e->keys.insert(lower(k));
   RoleHold& hold = e->roles[role_id];
@@ -65,7 +78,7 @@ void Roster::grant(const std::vector<std::string>& keys, const std::string& role
   auto& until = eligible ? hold.eligible_until : hold.active_until;
   if (from_snapshot) {
     until = until_ms;
-    (eligible ? hold.eligible_snapshot : hold.active_snapshot) = snapshot_[eligible ? 1 : 0];
+    (eligible ? hold.eligible_snapshot : hold.active_snapshot) = snapshot_[e->tenant][eligible ? 1 : 0];
   } else {
     auto& granted = eligible ? hold.eligible_granted_ms : hold.active_granted_ms;
     const bool older = now_ms < granted || (!eligible && now_ms < hold.active_ended_ms);
@@ -111,10 +124,13 @@ void Roster::end_active(const std::vector<std::string>& keys, const std::string&
 }
 
 std::size_t Roster::complete_snapshot(bool eligible, std::int64_t read_ms,
-                                      const std::function<bool(const std::string& role_id)>& covers) {
-  const std::uint32_t number = snapshot_[eligible ? 1 : 0]++;
+                                      const std::function<bool(const std::string& role_id)>& covers,
+                                      std::string_view tenant) {
+  const std::uint16_t tid = tenant_id(tenant);
+  const std::uint32_t number = snapshot_[tid][eligible ? 1 : 0]++;
   std::size_t ended = 0;
   for (auto& e : entries_) {
+    if (tid != 0 && e.tenant != 0 && e.tenant != tid) continue;  // another tenant's principal
     for (auto& [role, hold] : e.roles) {
       auto& until = eligible ? hold.eligible_until : hold.active_until;
       const auto listed = eligible ? hold.eligible_snapshot : hold.active_snapshot;
@@ -173,7 +189,9 @@ std::string Roster::serialize() const {
                      {"active_granted_ms", h.active_granted_ms},
                      {"eligible_granted_ms", h.eligible_granted_ms},
                      {"active_ended_ms", h.active_ended_ms}};
-    j.push_back({{"keys", e.keys}, {"holds", holds}, {"updated_ms", e.updated_ms}});
+    nlohmann::json entry = {{"keys", e.keys}, {"holds", holds}, {"updated_ms", e.updated_ms}};
+    if (e.tenant != 0) entry["tenant"] = tenants_[e.tenant];
+    j.push_back(std::move(entry));
   }
   return nlohmann::json{{"version", 2}, {"principals", j}}.dump();
 }
@@ -184,6 +202,7 @@ void Roster::deserialize(const std::string& text) {
   for (const auto& p : j.at("principals")) {
     const auto keys = p.at("keys").get<std::vector<std::string>>();
     const auto updated = p.value("updated_ms", std::int64_t{0});
+    const auto tenant = p.value("tenant", std::string());
     if (version < 2) {  // roles (id -> tier) and the ids held only as eligible; nothing ended
       const auto eligible = p.value("eligible", std::set<std::string>{});
       for (const auto& [role, tier] : p.at("roles").get<std::map<std::string, int>>())
@@ -192,8 +211,9 @@ void Roster::deserialize(const std::string& text) {
     }
     for (const auto& [role, h] : p.at("holds").items()) {
       const int tier = h.at("tier").get<int>();
-      if (const auto a = until_of(h.at("active_until")); a != 0) grant(keys, role, tier, updated, false, a);
-      if (const auto el = until_of(h.at("eligible_until")); el != 0) grant(keys, role, tier, updated, true, el);
+      if (const auto a = until_of(h.at("active_until")); a != 0) grant(keys, role, tier, updated, false, a, false, tenant);
+      if (const auto el = until_of(h.at("eligible_until")); el != 0)
+        grant(keys, role, tier, updated, true, el, false, tenant);
       // grant() stamped `updated`; the saved grant times are what they were.
       if (auto* e = find_mut(keys); e && e->roles.count(role)) {
         e->roles[role].active_granted_ms = h.value("active_granted_ms", std::int64_t{0});

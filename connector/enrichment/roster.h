@@ -4,12 +4,14 @@
 #pragma once
 
 #include <climits>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace siem {
@@ -37,6 +39,7 @@ struct RosterEntry {
   std::map<std::string, RoleHold> roles;  // role id -> how it is held
   bool is_static = false;                // listed in config: never removed by events
   std::int64_t updated_ms = 0;
+  std::uint16_t tenant = 0;              // Roster::tenant_id() of its tenant; 0: not known
 };
 
 class Roster {
@@ -53,8 +56,10 @@ class Roster {
   // order (several sources, late records): an event older than the one that last granted or ended
   // that hold does not move its end.
   // `from_snapshot`: the grant is a schedule instance of the roster snapshot in progress.
+  // `tenant`: the principal's tenant, when known (a snapshot's are always).
   void grant(const std::vector<std::string>& keys, const std::string& role_id, int tier, std::int64_t now_ms,
-             bool eligible = false, std::int64_t until_ms = RoleHold::kForever, bool from_snapshot = false);
+             bool eligible = false, std::int64_t until_ms = RoleHold::kForever, bool from_snapshot = false,
+             std::string_view tenant = {});
   // The role is gone entirely (removed, both kinds of hold).
   void revoke(const std::vector<std::string>& keys, const std::string& role_id);
   // An activation ended early (deactivated) or expired at `at_ms`: the active hold ends, an
@@ -67,9 +72,11 @@ class Roster {
   // directory roles; Azure RBAC roles are not in it) still running at `read_ms` that the snapshot
   // did not list ends at `read_ms`, unless an event granted it at or after `read_ms` (newer than
   // the snapshot). Static entries stay listed. Returns the number of holds ended; the next
-  // snapshot of that kind starts.
+  // snapshot of that kind starts. A snapshot covers one `tenant` (several roster sources may read
+  // several tenants): principals known to belong to another tenant are not its business.
   std::size_t complete_snapshot(bool eligible, std::int64_t read_ms,
-                                const std::function<bool(const std::string& role_id)>& covers);
+                                const std::function<bool(const std::string& role_id)>& covers,
+                                std::string_view tenant = {});
 
   // Queries at the time of the event being enriched: roles that ended before `at_ms` do not count.
   // The best (lowest) tier the principal holds, -1 for a static entry without known roles, or
@@ -94,9 +101,13 @@ class Roster {
   void index(std::size_t entry);
   void rebuild_index();
   void erase_if_empty(RosterEntry* e);
+  // A small number for a tenant id (0 for an empty one), the same for every spelling's case.
+  std::uint16_t tenant_id(std::string_view tenant);
   std::vector<RosterEntry> entries_;
   std::map<std::string, std::size_t, std::less<>> by_key_;  // transparent: looked up by LowerKey
-  std::uint32_t snapshot_[2] = {1, 1};  // the snapshot in progress: [0] assignments, [1] eligibilities
+  std::vector<std::string> tenants_{std::string()};  // tenant_id() -> tenant ([0]: not known)
+  // Per tenant, the snapshot in progress: [0] assignments, [1] eligibilities.
+  std::vector<std::array<std::uint32_t, 2>> snapshot_{{1, 1}};
   bool dirty_ = false;
 };
 

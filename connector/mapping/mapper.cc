@@ -255,7 +255,7 @@ class MapperImpl final : public Mapper {
     // The last record of a complete roster snapshot, mapped or not: the snapshot is complete.
     if (record.snapshot_end != RawRecord::SnapshotEnd::none && enricher_)
       enricher_->roster_snapshot_complete(record.snapshot_end == RawRecord::SnapshotEnd::eligibilities,
-                                          record.snapshot_read_ms);
+                                          record.snapshot_read_ms, record.tenant_hint);
     return result;
   }
 
@@ -361,7 +361,7 @@ class MapperImpl final : public Mapper {
       if (text_into(p, out.subscription_id) && !out.subscription_id.empty()) break;
 
     EnrichmentResult pa;
-    if (enricher_) pa = enricher_->enrich(kind, root, root_fields);
+    if (enricher_) pa = enricher_->enrich(kind, root, root_fields, out.tenant_id);
     out.tags = pa.tags;
     out.tags.insert(out.tags.end(), extra_tags.begin(), extra_tags.end());
     out.tier = pa.tier;

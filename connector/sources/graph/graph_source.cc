@@ -175,12 +175,13 @@ class PullSource final : public Source {
   // Every page of a roster snapshot has been read: its last record (or a marker record, when the
   // last page was empty) tells the enrichment, which then ends the holds the snapshot no longer
   // lists. The marker is state only: it is never delivered.
-  static void mark_snapshot_end(SourceBatch& batch, const StreamSpec& spec, Micros read_at) {
+  void mark_snapshot_end(SourceBatch& batch, const StreamSpec& spec, Micros read_at) const {
     if (batch.records.empty()) {
       RawRecord marker;
       marker.json = "{}";
       marker.origin = spec.name + " (end of snapshot)";
       marker.kind_hint = SourceKind::graph_pim_instance;
+      marker.tenant_hint = s_.connection.auth.tenant_id;  // the snapshot is of this tenant's roles
       marker.state_only = true;
       batch.records.push_back(std::move(marker));
     }

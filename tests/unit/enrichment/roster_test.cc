@@ -126,6 +126,34 @@ TEST(Roster, ACompleteSnapshotEndsTheHoldsItNoLongerLists) {
   EXPECT_FALSE(r.contains("stale", read + 3 * kHour));
 }
 
+// Several graph_pim sources read several tenants: a tenant's snapshot ends holds of its own
+// principals (and of principals whose tenant is not known), never another tenant's, also after a
+// restart.
+TEST(Roster, ASnapshotEndsOnlyItsOwnTenantsHolds) {
+  const auto entra = [](const std::string&) { return true; };
+  const std::string kA = "aaaaaaaa-0000-0000-0000-00000000000a", kB = "BBBBBBBB-0000-0000-0000-00000000000B";
+  Roster r;
+  r.grant({"a-listed"}, kGa, 0, kT0, false, RoleHold::kForever, true, kA);
+  r.grant({"a-stale"}, kGa, 0, kT0, false, RoleHold::kForever, false, kA);  // learned from tenant A's audit
+  r.grant({"b-listed"}, kGa, 0, kT0, false, RoleHold::kForever, true, kB);
+  r.grant({"b-event"}, kGa, 0, kT0, false, RoleHold::kForever, false, kB);
+  r.grant({"unknown"}, kGa, 0, kT0, false);  // a record without a tenant
+  const std::int64_t read = kT0 + kHour;
+  EXPECT_EQ(r.complete_snapshot(false, read, entra, kA), 2u);  // a-stale, unknown
+  EXPECT_TRUE(r.holds_active("a-listed", read + 1));
+  EXPECT_FALSE(r.holds_active("a-stale", read + 1));
+  EXPECT_FALSE(r.holds_active("unknown", read + 1));
+  EXPECT_TRUE(r.holds_active("b-listed", read + 1));  // tenant B's snapshot is not complete yet
+  EXPECT_TRUE(r.holds_active("b-event", read + 1));
+  Roster back;  // the tenants survive a restart; snapshot numbers do not (the next snapshot decides)
+  back.deserialize(r.serialize());
+  back.grant({"b-listed"}, kGa, 0, read, false, RoleHold::kForever, true, "bbbbbbbb-0000-0000-0000-00000000000b");
+  EXPECT_EQ(back.complete_snapshot(false, read + kHour, entra, kB), 1u);  // b-event
+  EXPECT_TRUE(back.holds_active("b-listed", read + 2 * kHour));
+  EXPECT_FALSE(back.holds_active("b-event", read + 2 * kHour));
+  EXPECT_TRUE(back.holds_active("a-listed", read + 2 * kHour));
+}
+
 TEST(Roster, StateRoundTripKeepsEnds) {
   Roster r;
   r.grant({"id-1", "frank@contoso.example"}, kGa, 0, kT0, true);
