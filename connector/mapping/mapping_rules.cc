@@ -399,6 +399,9 @@ struct TemplatePart {
   std::optional<json::Path> path;
   std::string virt;
   Var var = Var::unknown;
+  // '[' and ']' of an optional group: what is between them is left out when every placeholder in
+  // it is empty ("signed in[ to {appDisplayName}][ from {ipAddress}]").
+  enum class Group : std::uint8_t { none, open, close } group = Group::none;
 };
 
 }  // namespace
@@ -608,25 +611,57 @@ bool condition_holds(const Condition& c, const EvalContext& ctx) {
 
 }  // namespace
 
+// A template's text appended to `out`; false when every placeholder was empty (then the rule
+// gives no value). An optional group whose placeholders are all empty is taken out again.
+bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, std::string& out) {
+  bool any = false;
+  bool group_any = false;
+  std::size_t group_start = 0;
+  for (const auto& p : parts) {
+    bool filled = false;
+    if (p.group == TemplatePart::Group::open) {
+      group_start = out.size();
+      group_any = false;
+      continue;
+    }
+    if (p.group == TemplatePart::Group::close) {
+      if (!group_any) out.resize(group_start);
+      continue;
+    }
+    if (p.path) {
+      if (auto e = find_path(*p.path, ctx)) filled = append_scalar_text(*e, out);
+    } else if (!p.virt.empty()) {
+      const std::string* known = nullptr;  // the variables the context holds as text: no Value
+      switch (p.var) {
+        case Var::id: known = ctx.id; break;
+        case Var::tenant: known = ctx.tenant; break;
+        case Var::host: known = ctx.host; break;
+        default: break;
+      }
+      if (known) {
+        filled = !known->empty();
+        out += *known;
+      } else {
+        const auto v = virtual_value(p.var, ctx).text();
+        filled = !v.empty();
+        out += v;
+      }
+    } else {
+      out += p.literal;
+    }
+    any = any || filled;
+    group_any = group_any || filled;
+  }
+  return any;
+}
+
 Value Expr::raw(const EvalContext& ctx) const {
   switch (src) {
     case Src::value: return constant;
     case Src::virt: return virtual_value(var, ctx);
     case Src::tpl: {
       std::string out;
-      bool any = false;
-      for (const auto& p : parts) {
-        if (p.path) {
-          if (auto e = find_path(*p.path, ctx)) any = append_scalar_text(*e, out) || any;
-        } else if (!p.virt.empty()) {
-          auto v = virtual_value(p.var, ctx).text();
-          any = any || !v.empty();
-          out += v;
-        } else {
-          out += p.literal;
-        }
-      }
-      return any ? str(std::move(out)) : Value{};
+      return render_template(parts, ctx, out) ? str(std::move(out)) : Value{};
     }
     case Src::all: {
       Value v;
@@ -1046,31 +1081,7 @@ Expr::Written Expr::append_direct_json(const EvalContext& ctx, std::string& out)
     // The text raw() builds, in a buffer kept between records (no Value, no allocation).
     static thread_local std::string text;
     text.clear();
-    bool any = false;
-    for (const auto& p : parts) {
-      if (p.path) {
-        if (auto e = find_path(*p.path, ctx)) any = append_scalar_text(*e, text) || any;
-      } else if (!p.virt.empty()) {
-        const std::string* s = nullptr;
-        switch (p.var) {
-          case Var::id: s = ctx.id; break;
-          case Var::tenant: s = ctx.tenant; break;
-          case Var::host: s = ctx.host; break;
-          default: break;
-        }
-        if (s) {
-          any = any || !s->empty();
-          text += *s;
-        } else {
-          const auto v = virtual_value(p.var, ctx).text();
-          any = any || !v.empty();
-          text += v;
-        }
-      } else {
-        text += p.literal;
-      }
-    }
-    if (!any) return Written::nothing;
+    if (!render_template(parts, ctx, text)) return Written::nothing;
     encoding::append_json_string(out, text);
     return Written::value;
   }
@@ -1353,27 +1364,50 @@ struct Compiler {
     return str(s);
   }
 
+  // Literal text, {path} / {$variable} placeholders and [optional groups] (not nested).
   bool parse_template(const std::string& text, std::vector<TemplatePart>& parts, const YAML::Node& n,
                       const std::string& path) const {
     std::size_t i = 0;
+    bool in_group = false;
+    auto literal = [&](std::size_t from, std::size_t to) {
+      if (to > from) parts.push_back(TemplatePart{text.substr(from, to - from), std::nullopt, {}});
+    };
     while (i < text.size()) {
-      const auto open = text.find('{', i);
-      if (open == std::string::npos) {
-        parts.push_back(TemplatePart{text.substr(i), std::nullopt, {}});
+      const auto next = text.find_first_of("{[]", i);
+      if (next == std::string::npos) {
+        literal(i, text.size());
         break;
       }
-      if (open > i) parts.push_back(TemplatePart{text.substr(i, open - i), std::nullopt, {}});
-      const auto close = text.find('}', open);
+      literal(i, next);
+      const char c = text[next];
+      if (c == '[' || c == ']') {
+        if ((c == '[') == in_group) {
+          error(n, path, c == '[' ? fmt::format("'[' inside an optional group in template \"{}\" (groups do not nest)", text)
+                                  : fmt::format("']' without its '[' in template \"{}\"", text));
+          return false;
+        }
+        in_group = c == '[';
+        TemplatePart g;
+        g.group = in_group ? TemplatePart::Group::open : TemplatePart::Group::close;
+        parts.push_back(std::move(g));
+        i = next + 1;
+        continue;
+      }
+      const auto close = text.find('}', next);
       if (close == std::string::npos) {
         error(n, path, fmt::format("unclosed '{{' in template \"{}\"", text));
         return false;
       }
-      const std::string ref = text.substr(open + 1, close - open - 1);
+      const std::string ref = text.substr(next + 1, close - next - 1);
       TemplatePart p;
       if (!ref.empty() && ref[0] == '$') p.virt = ref, p.var = var_of(ref);
       else p.path = make_path(ref);
       parts.push_back(std::move(p));
       i = close + 1;
+    }
+    if (in_group) {
+      error(n, path, fmt::format("unclosed '[' in template \"{}\"", text));
+      return false;
     }
     return true;
   }

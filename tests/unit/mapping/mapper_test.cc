@@ -261,6 +261,41 @@ TEST_F(OverrideTest, MappingErrorsNameFileAndLine) {
   EXPECT_NE(text.find("unknown type 'integr' (did you mean 'integer'?)"), std::string::npos) << text;
 }
 
+// A template's [optional group] is left out when every placeholder in it is empty (a missing,
+// null or empty value), in ECS (Value path) and CEF alike; unbalanced brackets name file and line.
+TEST_F(OverrideTest, TemplateOptionalGroupsDropWhenTheirPlaceholdersAreEmpty) {
+  std::ofstream(dir_ / "t.yaml")
+      << "kind: graph_sign_in\necs:\n  message: {template: \"{userPrincipalName} signed in[ to {appDisplayName}]"
+         "[ from {ipAddress}][ ({$tenant})]\"}\ncef:\n  extension:\n    msg: {template: \"[{appDisplayName}: ]{userPrincipalName}\"}\n";
+  Fixture f("mappings: {overrides: [t.yaml]}\n", dir_);
+  ASSERT_FALSE(f.diags.has_errors()) << f.diags.format();
+  auto record = nlohmann::json::parse(records_of("graph-signins-list-beta-mfa-fido2.json").at(0));
+  record["userPrincipalName"] = "a@b.c";
+  record["appDisplayName"] = "Portal";
+  record["ipAddress"] = "";
+  record.erase("tenantId");
+  record.erase("resourceTenantId");
+  record.erase("homeTenantId");
+  const auto formats = format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef);
+  auto run = [&] {
+    RawRecord rec;
+    rec.json = record.dump();
+    MappedEvent ev;
+    EXPECT_FALSE(f.mapper->map(rec, std::nullopt, formats, ev));
+    return std::pair(nlohmann::json::parse(ev.ecs).value("message", ""), parse_cef_strict(ev.cef)->get("msg").value_or(""));
+  };
+  EXPECT_EQ(run(), std::pair(std::string("a@b.c signed in to Portal"), std::string("Portal: a@b.c")));
+  record["ipAddress"] = "192.0.2.1";
+  record["appDisplayName"] = nullptr;
+  EXPECT_EQ(run(), std::pair(std::string("a@b.c signed in from 192.0.2.1"), std::string("a@b.c")));
+
+  for (const std::string bad : {"x[ {a}", "x] {a}", "[[{a}]]"}) {
+    std::ofstream(dir_ / "bad.yaml") << "kind: graph_sign_in\necs:\n  message: {template: \"" << bad << "\"}\n";
+    Fixture g("mappings: {overrides: [bad.yaml]}\n", dir_);
+    EXPECT_NE(g.diags.format().find((dir_ / "bad.yaml").string() + ":3:"), std::string::npos) << bad << g.diags.format();
+  }
+}
+
 // Found by fuzz_mapping_override: a CEF extension key is written verbatim into the line, so a key
 // that is not a CEF key word ("src ip", a control character) produced lines a strict parser rejects.
 TEST_F(OverrideTest, CefExtensionKeysMustBeKeyWords) {
