@@ -14,6 +14,7 @@
 
 #include "connector/core/record_reader.h"
 #include "connector/mapping/cef_parser.h"
+#include "tests/support/sample_records.h"
 
 namespace siem {
 namespace {
@@ -54,27 +55,23 @@ TEST(Mapper, EverySampleMapsToValidEcsAndStrictCef) {
   Fixture f;
   ASSERT_FALSE(f.diags.has_errors()) << f.diags.format();
   std::size_t mapped = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(SIEM_TEST_DATA_DIR)) {
-    const auto name = entry.path().filename().string();
-    if (entry.path().extension() != ".json" && entry.path().extension() != ".ndjson") continue;
-    for (const auto& json : records_of(name)) {
-      RawRecord rec;
-      rec.json = json;
-      MappedEvent ev;
-      auto err = f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef), ev);
-      ASSERT_FALSE(err) << name << ": " << *err;
-      auto ecs = nlohmann::json::parse(ev.ecs);
-      EXPECT_EQ(ecs["event"]["id"], ev.id) << name;
-      EXPECT_TRUE(kKinds.count(ecs["event"]["kind"].get<std::string>())) << name;
-      for (const auto& c : ecs["event"].value("category", nlohmann::json::array())) EXPECT_TRUE(kCategories.count(c.get<std::string>())) << name << " " << c;
-      for (const auto& t : ecs["event"].value("type", nlohmann::json::array())) EXPECT_TRUE(kTypes.count(t.get<std::string>())) << name << " " << t;
-      ASSERT_TRUE(ecs.contains("@timestamp")) << name;
-      std::string cef_error;
-      auto cef = parse_cef_strict(ev.cef, &cef_error);
-      ASSERT_TRUE(cef) << name << ": " << cef_error << "\n" << ev.cef;
-      EXPECT_EQ(cef->get("externalId"), ev.id) << name;
-      ++mapped;
-    }
+  for (const auto& [json, name] : testing::sample_records()) {
+    RawRecord rec;
+    rec.json = json;
+    MappedEvent ev;
+    auto err = f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef), ev);
+    ASSERT_FALSE(err) << name << ": " << *err;
+    auto ecs = nlohmann::json::parse(ev.ecs);
+    EXPECT_EQ(ecs["event"]["id"], ev.id) << name;
+    EXPECT_TRUE(kKinds.count(ecs["event"]["kind"].get<std::string>())) << name;
+    for (const auto& c : ecs["event"].value("category", nlohmann::json::array())) EXPECT_TRUE(kCategories.count(c.get<std::string>())) << name << " " << c;
+    for (const auto& t : ecs["event"].value("type", nlohmann::json::array())) EXPECT_TRUE(kTypes.count(t.get<std::string>())) << name << " " << t;
+    ASSERT_TRUE(ecs.contains("@timestamp")) << name;
+    std::string cef_error;
+    auto cef = parse_cef_strict(ev.cef, &cef_error);
+    ASSERT_TRUE(cef) << name << ": " << cef_error << "\n" << ev.cef;
+    EXPECT_EQ(cef->get("externalId"), ev.id) << name;
+    ++mapped;
   }
   EXPECT_GE(mapped, 30u);
 }
