@@ -285,10 +285,13 @@ std::string node_type_name(const YAML::Node& n) {
 }
 
 // YAML allows a key twice in a mapping and yaml-cpp silently keeps one of them; in a config that is
-// always a mistake (two `sources:` sections, a pasted block), so it is reported.
+// always a mistake (two `sources:` sections, a pasted block), so it is reported. `budget` bounds the
+// nodes visited: aliases make a document a graph (`s: &s [*s, *s]` doubles at every level), and a
+// real config has a few hundred nodes.
 void report_duplicate_keys(const YAML::Node& node, const std::string& file, const std::string& path,
-                           Diagnostics& diags, int depth = 0) {
-  if (depth > 64) return;  // pathological nesting; yaml-cpp has already parsed it
+                           Diagnostics& diags, std::size_t& budget, int depth = 0) {
+  if (depth > 64 || budget == 0) return;  // pathological nesting or aliasing; yaml-cpp has parsed it
+  --budget;
   if (node.IsMap()) {
     std::map<std::string, YAML::Mark, std::less<>> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
@@ -298,11 +301,11 @@ void report_duplicate_keys(const YAML::Node& node, const std::string& file, cons
       if (!inserted)
         diags.error(mark_location(file, it->first.Mark()), path,
                     fmt::format("duplicate key '{}' (first defined at line {})", key, pos->second.line + 1));
-      report_duplicate_keys(it->second, file, join_path(path, key), diags, depth + 1);
+      report_duplicate_keys(it->second, file, join_path(path, key), diags, budget, depth + 1);
     }
   } else if (node.IsSequence()) {
     for (std::size_t i = 0; i < node.size(); ++i)
-      report_duplicate_keys(node[i], file, fmt::format("{}[{}]", path, i), diags, depth + 1);
+      report_duplicate_keys(node[i], file, fmt::format("{}[{}]", path, i), diags, budget, depth + 1);
   }
 }
 
@@ -342,7 +345,8 @@ std::shared_ptr<ConfigDocument> ConfigDocument::load_string(std::string_view tex
                   "the configuration must be a mapping of keys, not " + node_type_name(doc->root_));
       doc->root_ = YAML::Node(YAML::NodeType::Undefined);
     } else {
-      report_duplicate_keys(doc->root_, doc->file_, "", diags);
+      std::size_t budget = 100'000;
+      report_duplicate_keys(doc->root_, doc->file_, "", diags, budget);
     }
   } catch (const YAML::Exception& e) {
     diags.error(mark_location(doc->file_, e.mark), "", "YAML syntax error: " + e.msg);
