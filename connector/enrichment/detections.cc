@@ -78,12 +78,17 @@ const std::vector<DetectionEntry>& detection_catalogue() {
       {"pa.account.external_admin", 9, rules::external_admin},
       {"pa.account.credential_change", 6, rules::credential_change},
       {"pa.account.new_admin", 8, rules::new_admin},
+      {"pa.account.mfa_removed", 8, rules::mfa_removed},
       {"pa.tenant.federation_change", 9, rules::federation_change},
       {"pa.tenant.conditional_access_change", 7, rules::conditional_access_change},
+      {"pa.tenant.auth_policy_change", 7, rules::auth_policy_change},
       {"pa.app.privileged_permission", 8, rules::app_privileged_permission},
+      {"pa.app.credential_added", 6, rules::app_credential_added},
+      {"pa.app.consent_granted", 6, rules::app_consent_granted},
       {"pa.azure.privileged_role_assignment", 7, rules::azure_privileged_role_assignment},
       {"pa.azure.role_assignment_removed", 3, rules::azure_role_assignment_removed},
       {"pa.azure.subscription_ownership", 8, rules::subscription_ownership},
+      {"pa.azure.elevate_access", 9, rules::elevate_access},
   };
   return catalogue;
 }

@@ -23,7 +23,8 @@ struct EnrichmentSettings {
   std::vector<std::string> admin_apps;          // app display names that count as administration
   std::vector<std::string> everyday_apps;       // mail, Teams, Office...
   std::vector<std::string> legacy_protocols;    // clientAppUsed values of legacy authentication
-  std::vector<std::string> privileged_app_roles;
+  std::vector<std::string> privileged_app_roles;  // permission names and well-known ids
+  std::vector<std::string> resolved_risk_states; // riskState values pa.signin.risky ignores
   std::vector<std::string> azure_privileged_roles;  // role definition ids (canonical)
   std::vector<std::string> personal_domains;    // consumer Microsoft account domains
   std::size_t pim_min_justification_chars = 10;

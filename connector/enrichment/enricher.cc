@@ -44,7 +44,18 @@ const std::vector<std::string> kDefaultPrivilegedAppRoles = {
     "RoleEligibilitySchedule.ReadWrite.Directory", "PrivilegedAccess.ReadWrite.AzureAD",
     "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup", "UserAuthenticationMethod.ReadWrite.All",
     "Policy.ReadWrite.ConditionalAccess", "Domain.ReadWrite.All", "GroupMember.ReadWrite.All", "Group.ReadWrite.All",
-    "User.ReadWrite.All", "Policy.ReadWrite.AuthenticationMethod", "Organization.ReadWrite.All"};
+    "User.ReadWrite.All", "Policy.ReadWrite.AuthenticationMethod", "Organization.ReadWrite.All",
+    "Directory.AccessAsUser.All", "Mail.ReadWrite", "full_access_as_app"};
+
+// The names above and the well-known ids of those permissions (audits name a manifest's by id).
+std::vector<std::string> default_privileged_permissions() {
+  std::vector<std::string> out = kDefaultPrivilegedAppRoles;
+  for (const auto& k : rules::kWellKnownPermissions) out.emplace_back(k.id);
+  return out;
+}
+
+// Risk states after which a risky sign-in is no longer flagged (`[]`: flag every risk).
+const std::vector<std::string> kDefaultResolvedRiskStates = {"dismissed", "remediated", "confirmedSafe"};
 
 const std::vector<std::string> kDefaultAzurePrivilegedRoles = {
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",  // Owner
@@ -120,6 +131,7 @@ class EnricherImpl final : public Enricher {
     };
     roster_tier(facts.actor.upn);
     roster_tier(facts.actor.id);
+    roster_tier(facts.actor.app_id);  // a service principal's sign-in
     if (facts.user_upn != facts.actor.upn) roster_tier(facts.user_upn);
     if (facts.user_id != facts.actor.id) roster_tier(facts.user_id);
     result.tier = tier <= 2 ? tier : -1;
@@ -186,6 +198,7 @@ class EnricherImpl final : public Enricher {
         }
       }
     }
+    learn_app_role(f, event_ms, tenant);
     if (privileged.empty()) return;
     const bool azure_write = f.family == Facts::Family::activity && f.success && !f.in_progress &&
                              json::icontains(f.operation, "Microsoft.Authorization/roleAssignments/write");
@@ -202,14 +215,29 @@ class EnricherImpl final : public Enricher {
     // Schedule instances are Graph's state (the roster snapshots), the rest are events.
     const bool snapshot = f.family == Facts::Family::pim_instance;
     for (const auto& t : f.targets) {
-      std::vector<std::string> keys{t.id, t.upn};
-      if (keys[0].empty() && keys[1].empty()) continue;
+      std::vector<std::string> keys{t.id, t.upn, t.app_id};
+      if (keys[0].empty() && keys[1].empty() && keys[2].empty()) continue;
       for (const auto* r : privileged) {
         if (add) roster_.grant(keys, r->id, r->tier, event_ms, eligible, until, snapshot, tenant);
         else if (deactivation) roster_.end_active(keys, r->id, event_ms);  // an eligibility stays
         else roster_.revoke(keys, r->id);
       }
     }
+  }
+
+  // A high-privilege app role (privileged_app_roles) granted to a service principal makes it a
+  // privileged principal, keyed by object id and application id, until the assignment is removed.
+  // The hold's role id is "approle:" and the permission in lower case (no Entra role snapshot
+  // lists it, so snapshots leave it alone); tier 1.
+  void learn_app_role(const Facts& f, std::int64_t event_ms, std::string_view tenant) {
+    if (f.family != Facts::Family::audit || !f.success || f.app_role_value.empty() ||
+        !json::icontains(f.operation, "app role assignment") || !rules::privileged_permission(settings_, f.app_role_value))
+      return;
+    const std::vector<std::string> keys{f.grantee.id, f.grantee.app_id};
+    if (keys[0].empty() && keys[1].empty()) return;
+    const std::string role = "approle:" + lower(f.app_role_value);
+    if (json::istarts_with(f.operation, "Add")) roster_.grant(keys, role, 1, event_ms, false, RoleHold::kForever, false, tenant);
+    else if (json::istarts_with(f.operation, "Remove")) roster_.revoke(keys, role);
   }
 
   static constexpr std::size_t kMaxNewAccounts = 50'000;
@@ -257,7 +285,8 @@ std::unique_ptr<Enricher> Enricher::create(const ConfigNode& cfg, StateStore* st
   s.admin_apps = list_or(cfg, "admin_apps", kDefaultAdminApps);
   s.everyday_apps = list_or(cfg, "everyday_apps", kDefaultEverydayApps);
   s.legacy_protocols = list_or(cfg, "legacy_protocols", kDefaultLegacyProtocols);
-  s.privileged_app_roles = list_or(cfg, "privileged_app_roles", kDefaultPrivilegedAppRoles);
+  s.privileged_app_roles = list_or(cfg, "privileged_app_roles", default_privileged_permissions());
+  s.resolved_risk_states = list_or(cfg, "resolved_risk_states", kDefaultResolvedRiskStates);
   s.personal_domains = kPersonalDomains;
   // An app on the admin list never counts as an everyday app.
   std::erase_if(s.everyday_apps, [&](const std::string& a) {

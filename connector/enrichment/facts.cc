@@ -9,6 +9,8 @@ namespace {
 
 using json::element;
 
+constexpr std::string_view kUserAccessAdministrator = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";  // Azure RBAC
+
 std::string text(element e, std::string_view key) {
   std::string s;
   if (auto c = json::child(e, key)) json::scalar_text(*c, s);
@@ -135,6 +137,35 @@ bool activity_succeeded(std::string_view s) {
            json::iequals(s, "Cancelled"));
 }
 
+// One modifiedProperties entry of an audit target (`target`: its principal, or null).
+void modified_property(element m, PrincipalRef* target, Facts& f) {
+  ModifiedProperty& p = f.modified_properties.emplace_back();
+  p.name = text(m, "displayName");
+  p.old_value = json::unquote(text(m, "oldValue"));
+  p.new_value = json::unquote(text(m, "newValue"));
+  const std::string& pname = p.name;
+  const std::string& value = p.new_value;
+  if (json::iequals(pname, "Role.TemplateId") || json::iequals(pname, "TemplateId") ||
+      json::iequals(pname, "Role.ObjectID") || json::iequals(pname, "RoleDefinitionOriginId")) {
+    if (!value.empty()) f.roles.push_back(RoleMention{value, {}});
+  } else if (json::iequals(pname, "Role.DisplayName")) {
+    if (!value.empty()) f.roles.push_back(RoleMention{{}, value});
+  } else if (json::iequals(pname, "AppRole.Value")) {
+    f.app_role_value = value.empty() ? p.old_value : value;  // a removal names it in oldValue
+  } else if (json::iequals(pname, "User.UserType") || json::iequals(pname, "UserType")) {
+    if (!f.targets.empty()) f.targets.back().user_type = value;
+  } else if (json::istarts_with(pname, "ServicePrincipal.")) {
+    const std::string& v = value.empty() ? p.old_value : value;
+    const std::string_view field = std::string_view(pname).substr(17);
+    if (json::iequals(field, "ObjectID")) f.grantee.id = v;
+    else if (json::iequals(field, "AppId")) f.grantee.app_id = v;
+    else if (json::iequals(field, "DisplayName")) f.grantee.name = v;
+    if (!f.grantee.id.empty() || !f.grantee.app_id.empty()) f.grantee.type = "ServicePrincipal";
+  } else if (target && target->app_id.empty() && (json::iequals(pname, "AppId") || json::iequals(pname, "AppPrincipalId"))) {
+    target->app_id = value;
+  }
+}
+
 void audit_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
   thread_local json::Fields own;  // storage reused across records (this does not call itself)
   const json::Fields& R = fields ? *fields : (own.assign(r), own);
@@ -157,11 +188,14 @@ void audit_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
       if (f.actor.id.empty()) f.actor.id = text(*a, "servicePrincipalId");
     }
   }
+  std::string details_app_id;
   if (auto details = R.get("additionalDetails"); details && details->is_array()) {
     for (element d : json::as_array(*details)) {
       f.details.emplace_back(text(d, "key"), text(d, "value"));
       const auto& [k, v] = f.details.back();
-      if (json::iequals(k, "Justification")) {
+      if (json::iequals(k, "AppId")) {
+        details_app_id = v;
+      } else if (json::iequals(k, "Justification")) {
         f.justification = v;
         f.has_justification = true;
       } else if (json::iequals(k, "TemplateId") || json::iequals(k, "RoleDefinitionOriginId")) {
@@ -184,6 +218,7 @@ void audit_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
       const std::string type = text(t, "type");
       const std::string name = text(t, "displayName");
       const std::string id = text(t, "id");
+      PrincipalRef* target = nullptr;  // this entry's principal, when it is one
       if (json::iequals(type, "Role")) {
         f.roles.push_back(RoleMention{id, name});
       } else if (!json::iequals(type, "Request") && !json::iequals(type, "Directory") && !json::iequals(type, "Other")) {
@@ -192,27 +227,18 @@ void audit_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
         p.upn = text(t, "userPrincipalName");
         p.name = name;
         p.type = type;
+        // Application management audits name the application (client) id in additionalDetails.
+        if (json::iequals(type, "ServicePrincipal") || json::iequals(type, "Application")) p.app_id = details_app_id;
         f.targets.push_back(std::move(p));
+        target = &f.targets.back();
       }
-      if (auto mods = json::child(t, "modifiedProperties"); mods && mods->is_array()) {
-        for (element m : json::as_array(*mods)) {
-          const std::string pname = text(m, "displayName");
-          const std::string value = json::unquote(text(m, "newValue"));
-          f.modified_properties.push_back(pname);
-          if (json::iequals(pname, "Role.TemplateId") || json::iequals(pname, "TemplateId") ||
-              json::iequals(pname, "Role.ObjectID") || json::iequals(pname, "RoleDefinitionOriginId")) {
-            if (!value.empty()) f.roles.push_back(RoleMention{value, {}});
-          } else if (json::iequals(pname, "Role.DisplayName")) {
-            if (!value.empty()) f.roles.push_back(RoleMention{{}, value});
-          } else if (json::iequals(pname, "AppRole.Value")) {
-            f.app_role_value = value;
-          } else if (json::iequals(pname, "User.UserType") || json::iequals(pname, "UserType")) {
-            if (!f.targets.empty()) f.targets.back().user_type = value;
-          }
-        }
-      }
+      if (auto mods = json::child(t, "modifiedProperties"); mods && mods->is_array())
+        for (element m : json::as_array(*mods)) modified_property(m, target, f);
     }
   }
+  // "User has elevated their access to User Access Administrator for their Azure Resources".
+  if (json::icontains(f.operation, "elevated their access to User Access Administrator"))
+    f.roles.push_back(RoleMention{std::string(kUserAccessAdministrator), {}});
   // PIM audit records carry the justification in resultReason.
   if (!f.has_justification && json::iequals(f.logged_by_service, "PIM") && json::icontains(f.operation, "activation")) {
     f.justification = text(R, "resultReason");
@@ -267,12 +293,30 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
   f.device_managed = bool_of(device_field("isManaged"));
   text_into(R, "riskLevelDuringSignIn", f.risk_during);
   text_into(R, "riskLevelAggregated", f.risk_aggregated);
+  text_into(R, "riskState", f.risk_state);
   text_into(R, "appDisplayName", f.app_name);
   text_into(R, "appId", f.app_id);
+  bool workload_type = false;  // signInEventTypes says servicePrincipal / managedIdentity
   if (auto types = R.get("signInEventTypes"); types && types->is_array()) {
     std::string s;
-    for (element t : json::as_array(*types))
-      if (json::scalar_text(t, s)) f.sign_in_event_types.push_back(s);
+    for (element t : json::as_array(*types)) {
+      if (!json::scalar_text(t, s)) continue;
+      workload_type = workload_type || json::iequals(s, "servicePrincipal") || json::iequals(s, "managedIdentity");
+      f.sign_in_event_types.push_back(s);
+    }
+  }
+  // Service principal and managed identity sign-ins (Graph beta, ServicePrincipalSignInLogs,
+  // ManagedIdentitySignInLogs) name no user: the principal is servicePrincipalId, with its appId.
+  if (f.user_upn.empty() && f.user_id.empty()) {
+    text_into(R, "servicePrincipalId", f.sp_id);
+    text_into(R, "servicePrincipalName", f.sp_name);
+    f.sp_sign_in = !f.sp_id.empty() || (workload_type && !f.app_id.empty());
+    if (f.sp_sign_in) {
+      f.actor.id = f.sp_id;
+      f.actor.name = f.sp_name;
+      f.actor.app_id = f.app_id;
+      f.actor.type = "ServicePrincipal";
+    }
   }
 }
 
@@ -386,6 +430,14 @@ void role_assignment_body(element body, Facts& f) {
   }
 }
 
+// Elevate access (Microsoft.Authorization/elevateAccess/action) grants its caller User Access
+// Administrator at the root scope "/": the role of the event, for its tier and role list.
+void elevate_access_role(Facts& f) {
+  if (!json::icontains(f.operation, "Microsoft.Authorization/elevateAccess/action")) return;
+  if (f.arm_role_definition_id.empty()) f.arm_role_definition_id = kUserAccessAdministrator;
+  f.arm_scope = "/";
+}
+
 void activity_rest_facts(element r, Facts& f, simdjson::dom::parser& parser) {
   f.family = Facts::Family::activity;
   f.operation = path_text(r, paths().operation_name_value);
@@ -403,6 +455,7 @@ void activity_rest_facts(element r, Facts& f, simdjson::dom::parser& parser) {
     for (std::string_view key : {"requestbody", "responseBody"})
       if (auto body = embedded(*props, key, parser)) role_assignment_body(*body, f);
   }
+  elevate_access_role(f);
   if (f.arm_scope.empty()) f.arm_scope = text(r, "resourceId");
   f.scope_level = scope_level_of(f.arm_scope);
 }
@@ -428,6 +481,7 @@ void activity_eventhub_facts(element r, Facts& f, simdjson::dom::parser& parser)
       if (auto body = embedded(*props, key, parser)) role_assignment_body(*body, f);
     if (f.caller.empty()) f.caller = text(*props, "caller");
   }
+  elevate_access_role(f);
   if (f.arm_scope.empty()) f.arm_scope = text(r, "resourceId");
   f.scope_level = scope_level_of(f.arm_scope);
 }
@@ -447,6 +501,7 @@ void reset(PrincipalRef& p) {
   p.name.clear();
   p.type.clear();
   p.user_type.clear();
+  p.app_id.clear();
 }
 
 // Every member back to its initial value, as in a new Facts; strings keep their buffers.
@@ -468,6 +523,7 @@ void reset(Facts& f) {
   f.modified_properties.clear();
   f.details.clear();
   f.app_role_value.clear();
+  reset(f.grantee);
   f.pim_action.clear();
   f.justification.clear();
   f.has_justification = false;
@@ -488,6 +544,10 @@ void reset(Facts& f) {
   f.device_managed.reset();
   f.risk_during.clear();
   f.risk_aggregated.clear();
+  f.risk_state.clear();
+  f.sp_sign_in = false;
+  f.sp_id.clear();
+  f.sp_name.clear();
   f.app_name.clear();
   f.app_id.clear();
   f.sign_in_event_types.clear();

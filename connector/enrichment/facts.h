@@ -21,7 +21,14 @@ struct PrincipalRef {
   std::string id, upn, name;
   std::string type;       // User, Group, ServicePrincipal, ... as the record says
   std::string user_type;  // Member / Guest when known
+  std::string app_id;     // a service principal's / application's application (client) id, when known
   bool operator==(const PrincipalRef&) const = default;
+};
+
+// One entry of an audit target's modifiedProperties, values with one level of JSON quoting removed.
+struct ModifiedProperty {
+  std::string name, old_value, new_value;
+  bool operator==(const ModifiedProperty&) const = default;
 };
 
 struct RoleMention {
@@ -49,9 +56,13 @@ struct Facts {
   // Who / what it was done to.
   std::vector<PrincipalRef> targets;
   std::vector<RoleMention> roles;
-  std::vector<std::string> modified_properties;  // display names of modifiedProperties
+  std::vector<ModifiedProperty> modified_properties;  // of every target, in order
   std::vector<std::pair<std::string, std::string>> details;  // additionalDetails key/value
-  std::string app_role_value;     // an app role granted ("RoleManagement.ReadWrite.Directory")
+  std::string app_role_value;     // an app role granted or removed ("RoleManagement.ReadWrite.Directory")
+  // The service principal an app role assignment, delegated permission grant or consent is for
+  // (modifiedProperties ServicePrincipal.ObjectID / .AppId / .DisplayName); the record's first
+  // target is then the resource (Microsoft Graph, ...).
+  PrincipalRef grantee;
 
   // PIM.
   std::string pim_action;         // selfActivate, adminAssign, ...
@@ -74,7 +85,11 @@ struct Facts {
   std::string client_app;         // clientAppUsed
   std::optional<bool> device_compliant, device_managed;
   std::string risk_during, risk_aggregated;
+  std::string risk_state;         // none, atRisk, confirmedCompromised, dismissed, remediated, confirmedSafe
   std::string app_name, app_id;
+  // A service principal or managed identity signed in (no user; servicePrincipalId / appId name it).
+  bool sp_sign_in = false;
+  std::string sp_id, sp_name;
   std::vector<std::string> sign_in_event_types;
 
   // Activity Log.

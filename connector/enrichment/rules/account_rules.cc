@@ -19,25 +19,46 @@ void external_admin(const RuleContext& c, std::vector<RuleHit>& out) {
   }
 }
 
+namespace {
+// The privileged account an account-level audit is about: a target on the roster (or a
+// break-glass account), else the actor when the record names no target (self-service).
+std::string privileged_subject(const RuleContext& c) {
+  const auto& f = c.facts;
+  for (const auto& t : f.targets)
+    if (auto k = privileged_key(c, t); !k.empty()) return k;
+  return f.targets.empty() ? privileged_key(c, f.actor) : std::string();
+}
+}  // namespace
+
 void credential_change(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
-  if (f.family != Facts::Family::audit || !f.success) return;
+  if (!is_audit_success(f)) return;
   bool credential = op_in(f, kCredentialOps);
   if (!credential && iequals(f.operation, "Update user")) {
     for (const auto& p : f.modified_properties)
-      if (icontains(p, "StrongAuthentication") || icontains(p, "PasswordProfile") || icontains(p, "SearchableDeviceKey"))
+      if (icontains(p.name, "StrongAuthentication") || icontains(p.name, "PasswordProfile") ||
+          icontains(p.name, "SearchableDeviceKey"))
         credential = true;
   }
   if (!credential) return;
-  std::vector<std::string> keys;
-  for (const auto& t : f.targets) keys.insert(keys.end(), {t.upn, t.id});
-  if (f.targets.empty()) keys.insert(keys.end(), {f.actor.upn, f.actor.id});
-  for (const auto& k : keys) {
-    if (!k.empty() && (c.roster.contains(k, c.now_ms) || is_break_glass(c.settings, k))) {
-      out.push_back({"pa.account.credential_change", 6, fmt::format("'{}' on privileged account {}", f.operation, k)});
-      return;
-    }
+  if (const auto k = privileged_subject(c); !k.empty())
+    out.push_back({"pa.account.credential_change", 6, fmt::format("'{}' on privileged account {}", f.operation, k)});
+}
+
+void mfa_removed(const RuleContext& c, std::vector<RuleHit>& out) {
+  const auto& f = c.facts;
+  if (!is_audit_success(f)) return;
+  bool removed = op_in(f, kMfaRemovalOps);
+  if (!removed && iequals(f.operation, "Update user")) {
+    // A StrongAuthentication* property (methods, requirements, phone app details) that had a value
+    // and now has none: MFA was switched off or its methods cleared.
+    for (const auto& p : f.modified_properties)
+      if (istarts_with(p.name, "StrongAuthentication") && !empty_value(p.old_value) && empty_value(p.new_value))
+        removed = true;
   }
+  if (!removed) return;
+  if (const auto k = privileged_subject(c); !k.empty())
+    out.push_back({"pa.account.mfa_removed", 8, fmt::format("'{}' removed strong authentication of privileged account {}", f.operation, k)});
 }
 
 void new_admin(const RuleContext& c, std::vector<RuleHit>& out) {

@@ -1,4 +1,5 @@
-// Azure RBAC (Activity Log): privileged role assignments, their removal, subscription ownership.
+// Azure RBAC (Activity Log): privileged role assignments, their removal, subscription ownership,
+// elevated access (also from its Entra audit record).
 #include "connector/enrichment/rules/rules.h"
 
 #include <fmt/format.h>
@@ -47,6 +48,19 @@ void subscription_ownership(const RuleContext& c, std::vector<RuleHit>& out) {
         icontains(op, "billingSubscriptions/write")));
   if (!ownership) return;
   out.push_back({"pa.azure.subscription_ownership", 8, fmt::format("subscription ownership operation '{}' by {}", op, actor_label(f))});
+}
+
+void elevate_access(const RuleContext& c, std::vector<RuleHit>& out) {
+  const auto& f = c.facts;
+  if (!f.success) return;
+  if (f.family == Facts::Family::audit) {
+    if (!icontains(f.operation, "elevated their access to User Access Administrator")) return;
+  } else if (f.family != Facts::Family::activity || f.in_progress ||
+             !icontains(f.operation, "Microsoft.Authorization/elevateAccess/action")) {
+    return;
+  }
+  out.push_back({"pa.azure.elevate_access", 9,
+                 fmt::format("{} elevated to User Access Administrator at root scope (every subscription)", actor_label(f))});
 }
 
 }  // namespace siem::rules

@@ -35,14 +35,21 @@ void signin_risky(const RuleContext& c, std::vector<RuleHit>& out);
 void external_admin(const RuleContext& c, std::vector<RuleHit>& out);
 void credential_change(const RuleContext& c, std::vector<RuleHit>& out);
 void new_admin(const RuleContext& c, std::vector<RuleHit>& out);
+void mfa_removed(const RuleContext& c, std::vector<RuleHit>& out);
 
-// Tenant controls and app permissions (tenant_rules.cc)
+// Tenant-wide controls (tenant_rules.cc)
 void federation_change(const RuleContext& c, std::vector<RuleHit>& out);
 void conditional_access_change(const RuleContext& c, std::vector<RuleHit>& out);
+void auth_policy_change(const RuleContext& c, std::vector<RuleHit>& out);
+
+// Applications and service principals (app_rules.cc)
 void app_privileged_permission(const RuleContext& c, std::vector<RuleHit>& out);
+void app_credential_added(const RuleContext& c, std::vector<RuleHit>& out);
+void app_consent_granted(const RuleContext& c, std::vector<RuleHit>& out);
 
 // Azure RBAC (azure_rules.cc)
 void azure_privileged_role_assignment(const RuleContext& c, std::vector<RuleHit>& out);
 void azure_role_assignment_removed(const RuleContext& c, std::vector<RuleHit>& out);
 void subscription_ownership(const RuleContext& c, std::vector<RuleHit>& out);
+void elevate_access(const RuleContext& c, std::vector<RuleHit>& out);
 }  // namespace siem::rules

@@ -1,4 +1,5 @@
-// Sign-ins by principals on the privileged roster.
+// Sign-ins by principals on the privileged roster: users, and service principals / managed
+// identities (pa.signin.privileged and .risky; MFA, client, device and app do not apply to them).
 #include "connector/enrichment/rules/rules.h"
 
 #include <fmt/format.h>
@@ -9,14 +10,16 @@ namespace siem::rules {
 
 void signin_privileged(const RuleContext& c, std::vector<RuleHit>& out) {
   if (!privileged_sign_in(c)) return;
-  out.push_back({"pa.signin.privileged", 3, fmt::format("sign-in by privileged account {}", c.facts.user_upn)});
+  out.push_back({"pa.signin.privileged", 3,
+                 fmt::format("sign-in by privileged {} {}", c.facts.sp_sign_in ? "service principal" : "account",
+                             signin_label(c.facts))});
 }
 
 void signin_no_mfa(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
-  if (!privileged_sign_in(c) || !f.success) return;
+  if (!privileged_sign_in(c) || !f.success || f.sp_sign_in) return;
   if (!iequals(f.auth_requirement, "singleFactorAuthentication") || f.mfa_step_succeeded) return;
-  out.push_back({"pa.signin.no_mfa", 8, fmt::format("privileged account {} signed in with a single factor", f.user_upn)});
+  out.push_back({"pa.signin.no_mfa", 8, fmt::format("privileged account {} signed in with a single factor", signin_label(f))});
 }
 
 namespace {
@@ -36,31 +39,34 @@ bool legacy_client(const std::vector<std::string>& legacy, std::string_view clie
 
 void signin_legacy_auth(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
-  if (!privileged_sign_in(c) || f.client_app.empty() || !legacy_client(c.settings.legacy_protocols, f.client_app)) return;
-  out.push_back({"pa.signin.legacy_auth", 8, fmt::format("privileged account {} used legacy client '{}'", f.user_upn, f.client_app)});
+  if (!privileged_sign_in(c) || f.sp_sign_in || f.client_app.empty() || !legacy_client(c.settings.legacy_protocols, f.client_app)) return;
+  out.push_back({"pa.signin.legacy_auth", 8, fmt::format("privileged account {} used legacy client '{}'", signin_label(f), f.client_app)});
 }
 
 void signin_unmanaged_device(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
-  if (!privileged_sign_in(c) || !f.success) return;
+  if (!privileged_sign_in(c) || !f.success || f.sp_sign_in) return;  // a workload has no device
   if (f.device_compliant.value_or(false) || f.device_managed.value_or(false)) return;
   out.push_back({"pa.signin.unmanaged_device", 6,
-                 fmt::format("privileged account {} signed in from a device that is neither compliant nor managed", f.user_upn)});
+                 fmt::format("privileged account {} signed in from a device that is neither compliant nor managed", signin_label(f))});
 }
 
 void signin_nonadmin_app(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
-  if (!privileged_sign_in(c) || f.app_name.empty() || !any_iequal(c.settings.everyday_apps, f.app_name)) return;
+  if (!privileged_sign_in(c) || f.sp_sign_in || f.app_name.empty() || !any_iequal(c.settings.everyday_apps, f.app_name)) return;
   out.push_back({"pa.signin.nonadmin_app", 5,
-                 fmt::format("privileged account {} signed in to everyday app '{}'", f.user_upn, f.app_name)});
+                 fmt::format("privileged account {} signed in to everyday app '{}'", signin_label(f), f.app_name)});
 }
 
 void signin_risky(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!privileged_sign_in(c)) return;
+  // A risk an administrator or Identity Protection already closed (dismissed, remediated,
+  // confirmed safe by default) is no longer a lead.
+  if (!f.risk_state.empty() && any_iequal(c.settings.resolved_risk_states, f.risk_state)) return;
   for (const std::string& level : {std::cref(f.risk_during), std::cref(f.risk_aggregated)}) {
     if (iequals(level, "medium") || iequals(level, "high")) {
-      out.push_back({"pa.signin.risky", 8, fmt::format("privileged sign-in by {} at {} risk", f.user_upn, level)});
+      out.push_back({"pa.signin.risky", 8, fmt::format("privileged sign-in by {} at {} risk", signin_label(f), level)});
       return;
     }
   }

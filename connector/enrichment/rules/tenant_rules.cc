@@ -1,4 +1,4 @@
-// Tenant-wide controls: federation, Conditional Access, privileged application permissions.
+// Tenant-wide controls: federation, Conditional Access, authentication methods and identity providers.
 #include "connector/enrichment/rules/rules.h"
 
 #include <fmt/format.h>
@@ -13,8 +13,8 @@ void federation_change(const RuleContext& c, std::vector<RuleHit>& out) {
   if (iequals(f.operation, "Update domain") || iequals(f.operation, "Set Company Information")) {
     bool relevant = false;
     for (const auto& p : f.modified_properties)
-      if (icontains(p, "Authentication") || icontains(p, "Federat") || icontains(p, "PasswordSync") ||
-          icontains(p, "DirSync") || icontains(p, "LiveType"))
+      if (icontains(p.name, "Authentication") || icontains(p.name, "Federat") || icontains(p.name, "PasswordSync") ||
+          icontains(p.name, "DirSync") || icontains(p.name, "LiveType"))
         relevant = true;
     if (!relevant) return;
   }
@@ -31,25 +31,40 @@ void conditional_access_change(const RuleContext& c, std::vector<RuleHit>& out) 
   out.push_back({"pa.tenant.conditional_access_change", 7, fmt::format("'{}' by {}", f.operation, actor_label(f))});
 }
 
-void app_privileged_permission(const RuleContext& c, std::vector<RuleHit>& out) {
+namespace {
+
+// An audit that only reads (never written for these policies today, but cheap to rule out).
+bool read_only(std::string_view op) {
+  return istarts_with(op, "Get") || istarts_with(op, "List") || istarts_with(op, "Read");
+}
+
+// An external identity provider or external authentication method (OIDC): a new place that may
+// vouch for the tenant's users, as much as a federation change.
+bool names_external_provider(const Facts& f) {
+  if (icontains(f.operation, "identity provider")) return true;
+  for (const auto& p : f.modified_properties)
+    for (const std::string& s : {std::cref(p.name), std::cref(p.new_value)})
+      if (icontains(s, "externalAuthenticationMethod") || icontains(s, "openIdConnect") || icontains(s, "discoveryUrl"))
+        return true;
+  return false;
+}
+
+}  // namespace
+
+void auth_policy_change(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
-  if (f.family != Facts::Family::audit || !f.success) return;
-  if (icontains(f.operation, "app role assignment") && istarts_with(f.operation, "Add")) {
-    if (!f.app_role_value.empty() && any_iequal(c.settings.privileged_app_roles, f.app_role_value)) {
-      out.push_back({"pa.app.privileged_permission", 8,
-                     fmt::format("application granted {} ({})", f.app_role_value, target_label(f))});
-    }
+  if (!is_audit_success(f)) return;
+  const auto& op = f.operation;
+  // "Authentication Methods Policy Update" / "… Reset", "Update a partner cross-tenant access
+  // setting", "Add identity provider", security defaults.
+  const bool auth_methods = icontains(op, "authentication method") && icontains(op, "polic");
+  if (!(auth_methods || icontains(op, "cross-tenant access") || icontains(op, "identity provider") ||
+        icontains(op, "security defaults")) ||
+      read_only(op))
     return;
-  }
-  if (is_role_add(f) && !c.privileged_roles.empty()) {
-    for (const auto& t : f.targets) {
-      if (iequals(t.type, "ServicePrincipal") || iequals(t.type, "Application")) {
-        out.push_back({"pa.app.privileged_permission", 8,
-                       fmt::format("service principal {} was given {}", t.name.empty() ? t.id : t.name, role_names(c))});
-        return;
-      }
-    }
-  }
+  const bool external = names_external_provider(f) && !istarts_with(op, "Delete") && !istarts_with(op, "Remove");
+  out.push_back({"pa.tenant.auth_policy_change", external ? 9 : 7,
+                 fmt::format("'{}' by {}{}", op, actor_label(f), external ? " (external identity provider)" : "")});
 }
 
 }  // namespace siem::rules
