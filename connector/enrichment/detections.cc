@@ -58,37 +58,45 @@ bool is_pim_deactivation(const Facts& f) {
          (icontains(op, "(PIM deactivate)") || icontains(op, "(PIM activation expired)"));
 }
 
+namespace {
+constexpr FamilyMask kAudit = family_bit(Facts::Family::audit);
+constexpr FamilyMask kSignIn = family_bit(Facts::Family::sign_in);
+constexpr FamilyMask kActivity = family_bit(Facts::Family::activity);
+// Role grants and PIM activations: directory / PIM audits and PIM requests (is_role_add, ...).
+constexpr FamilyMask kRoleEvents = kAudit | family_bit(Facts::Family::pim_request);
+}  // namespace
+
 const std::vector<DetectionEntry>& detection_catalogue() {
   static const std::vector<DetectionEntry> catalogue = {
-      {"pa.role.assigned", 6, rules::role_assigned},
-      {"pa.role.assigned_outside_pim", 8, rules::assigned_outside_pim},
-      {"pa.role.permanent", 6, rules::permanent},
-      {"pa.role.removed", 3, rules::removed},
-      {"pa.pim.activation", 5, rules::pim_activation},
-      {"pa.pim.no_justification", 7, rules::pim_no_justification},
-      {"pa.pim.long_activation", 6, rules::pim_long_activation},
-      {"pa.breakglass.signin", 10, rules::breakglass_signin},
-      {"pa.breakglass.activity", 9, rules::breakglass_activity},
-      {"pa.signin.privileged", 3, rules::signin_privileged},
-      {"pa.signin.no_mfa", 8, rules::signin_no_mfa},
-      {"pa.signin.legacy_auth", 8, rules::signin_legacy_auth},
-      {"pa.signin.unmanaged_device", 6, rules::signin_unmanaged_device},
-      {"pa.signin.nonadmin_app", 5, rules::signin_nonadmin_app},
-      {"pa.signin.risky", 8, rules::signin_risky},
-      {"pa.account.external_admin", 9, rules::external_admin},
-      {"pa.account.credential_change", 6, rules::credential_change},
-      {"pa.account.new_admin", 8, rules::new_admin},
-      {"pa.account.mfa_removed", 8, rules::mfa_removed},
-      {"pa.tenant.federation_change", 9, rules::federation_change},
-      {"pa.tenant.conditional_access_change", 7, rules::conditional_access_change},
-      {"pa.tenant.auth_policy_change", 7, rules::auth_policy_change},
-      {"pa.app.privileged_permission", 8, rules::app_privileged_permission},
-      {"pa.app.credential_added", 6, rules::app_credential_added},
-      {"pa.app.consent_granted", 6, rules::app_consent_granted},
-      {"pa.azure.privileged_role_assignment", 7, rules::azure_privileged_role_assignment},
-      {"pa.azure.role_assignment_removed", 3, rules::azure_role_assignment_removed},
-      {"pa.azure.subscription_ownership", 8, rules::subscription_ownership},
-      {"pa.azure.elevate_access", 9, rules::elevate_access},
+      {"pa.role.assigned", 6, rules::role_assigned, kRoleEvents},
+      {"pa.role.assigned_outside_pim", 8, rules::assigned_outside_pim, kAudit},
+      {"pa.role.permanent", 6, rules::permanent, kRoleEvents},
+      {"pa.role.removed", 3, rules::removed, kRoleEvents},
+      {"pa.pim.activation", 5, rules::pim_activation, kRoleEvents},
+      {"pa.pim.no_justification", 7, rules::pim_no_justification, kRoleEvents},
+      {"pa.pim.long_activation", 6, rules::pim_long_activation, kRoleEvents},
+      {"pa.breakglass.signin", 10, rules::breakglass_signin, kSignIn},
+      {"pa.breakglass.activity", 9, rules::breakglass_activity, kRoleEvents | kActivity},
+      {"pa.signin.privileged", 3, rules::signin_privileged, kSignIn},
+      {"pa.signin.no_mfa", 8, rules::signin_no_mfa, kSignIn},
+      {"pa.signin.legacy_auth", 8, rules::signin_legacy_auth, kSignIn},
+      {"pa.signin.unmanaged_device", 6, rules::signin_unmanaged_device, kSignIn},
+      {"pa.signin.nonadmin_app", 5, rules::signin_nonadmin_app, kSignIn},
+      {"pa.signin.risky", 8, rules::signin_risky, kSignIn},
+      {"pa.account.external_admin", 9, rules::external_admin, kRoleEvents},
+      {"pa.account.credential_change", 6, rules::credential_change, kAudit},
+      {"pa.account.new_admin", 8, rules::new_admin, kRoleEvents},
+      {"pa.account.mfa_removed", 8, rules::mfa_removed, kAudit},
+      {"pa.tenant.federation_change", 9, rules::federation_change, kAudit},
+      {"pa.tenant.conditional_access_change", 7, rules::conditional_access_change, kAudit},
+      {"pa.tenant.auth_policy_change", 7, rules::auth_policy_change, kAudit},
+      {"pa.app.privileged_permission", 8, rules::app_privileged_permission, kAudit},
+      {"pa.app.credential_added", 6, rules::app_credential_added, kAudit},
+      {"pa.app.consent_granted", 6, rules::app_consent_granted, kAudit},
+      {"pa.azure.privileged_role_assignment", 7, rules::azure_privileged_role_assignment, kActivity},
+      {"pa.azure.role_assignment_removed", 3, rules::azure_role_assignment_removed, kActivity},
+      {"pa.azure.subscription_ownership", 8, rules::subscription_ownership, kActivity},
+      {"pa.azure.elevate_access", 9, rules::elevate_access, kAudit | kActivity},
   };
   return catalogue;
 }

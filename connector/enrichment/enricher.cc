@@ -115,7 +115,9 @@ class EnricherImpl final : public Enricher {
     RuleContext ctx{facts, settings_, roles_, roster_, account_created_, event_ms, privileged};
     ctx.privileged_sign_in = rules::compute_privileged_sign_in(facts, settings_, roster_, event_ms);
     std::vector<RuleHit> hits;
-    for (const auto& entry : detection_catalogue()) entry.rule(ctx, hits);
+    const FamilyMask family = family_bit(facts.family);
+    for (const auto& entry : detection_catalogue())
+      if (entry.families & family) entry.rule(ctx, hits);
 
     // Tier: the highest (lowest number) of the roles touched, the role that authorised the caller
     // (Activity Log evidence) and the roster tiers of the actor.

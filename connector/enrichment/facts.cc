@@ -1,5 +1,7 @@
 #include "connector/enrichment/facts.h"
 
+#include <algorithm>
+
 #include "connector/mapping/json_access.h"
 #include "connector/mapping/time_parse.h"
 
@@ -293,23 +295,24 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
   f.device_managed = bool_of(device_field("isManaged"));
   text_into(R, "riskLevelDuringSignIn", f.risk_during);
   text_into(R, "riskLevelAggregated", f.risk_aggregated);
-  text_into(R, "riskState", f.risk_state);
+  // The risk's state matters only for a risk a rule would flag (most sign-ins have none).
+  const auto flaggable = [](const std::string& level) { return json::iequals(level, "medium") || json::iequals(level, "high"); };
+  if (flaggable(f.risk_during) || flaggable(f.risk_aggregated)) text_into(R, "riskState", f.risk_state);
   text_into(R, "appDisplayName", f.app_name);
   text_into(R, "appId", f.app_id);
-  bool workload_type = false;  // signInEventTypes says servicePrincipal / managedIdentity
   if (auto types = R.get("signInEventTypes"); types && types->is_array()) {
     std::string s;
-    for (element t : json::as_array(*types)) {
-      if (!json::scalar_text(t, s)) continue;
-      workload_type = workload_type || json::iequals(s, "servicePrincipal") || json::iequals(s, "managedIdentity");
-      f.sign_in_event_types.push_back(s);
-    }
+    for (element t : json::as_array(*types))
+      if (json::scalar_text(t, s)) f.sign_in_event_types.push_back(s);
   }
   // Service principal and managed identity sign-ins (Graph beta, ServicePrincipalSignInLogs,
   // ManagedIdentitySignInLogs) name no user: the principal is servicePrincipalId, with its appId.
   if (f.user_upn.empty() && f.user_id.empty()) {
     text_into(R, "servicePrincipalId", f.sp_id);
     text_into(R, "servicePrincipalName", f.sp_name);
+    const bool workload_type = std::any_of(f.sign_in_event_types.begin(), f.sign_in_event_types.end(), [](const std::string& t) {
+      return json::iequals(t, "servicePrincipal") || json::iequals(t, "managedIdentity");
+    });
     f.sp_sign_in = !f.sp_id.empty() || (workload_type && !f.app_id.empty());
     if (f.sp_sign_in) {
       f.actor.id = f.sp_id;

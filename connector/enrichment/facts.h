@@ -85,7 +85,7 @@ struct Facts {
   std::string client_app;         // clientAppUsed
   std::optional<bool> device_compliant, device_managed;
   std::string risk_during, risk_aggregated;
-  std::string risk_state;         // none, atRisk, confirmedCompromised, dismissed, remediated, confirmedSafe
+  std::string risk_state;         // riskState (atRisk, dismissed, remediated, ...), read when a risk level is medium/high
   std::string app_name, app_id;
   // A service principal or managed identity signed in (no user; servicePrincipalId / appId name it).
   bool sp_sign_in = false;

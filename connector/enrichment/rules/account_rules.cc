@@ -53,7 +53,7 @@ void mfa_removed(const RuleContext& c, std::vector<RuleHit>& out) {
     // A StrongAuthentication* property (methods, requirements, phone app details) that had a value
     // and now has none: MFA was switched off or its methods cleared.
     for (const auto& p : f.modified_properties)
-      if (istarts_with(p.name, "StrongAuthentication") && !empty_value(p.old_value) && empty_value(p.new_value))
+      if (istarts_with(p.name, "StrongAuthentication") && empty_value(p.new_value) && !empty_value(p.old_value))
         removed = true;
   }
   if (!removed) return;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -164,11 +165,17 @@ inline const std::vector<std::string_view> kMfaRemovalOps = {"disable strong aut
                                                              "user deleted security info"};
 
 // A modified property's value that holds nothing: empty, [], {}, null (whitespace ignored).
+// (No copy: a long value is not empty after its first few characters.)
 inline bool empty_value(std::string_view v) {
-  std::string compact;
-  for (char ch : v)
-    if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') compact += ch;
-  return compact.empty() || compact == "[]" || compact == "{}" || compact == "null" || compact == "[\"\"]";
+  std::array<char, 4> buf{};
+  std::size_t n = 0;
+  for (char ch : v) {
+    if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') continue;
+    if (n == buf.size()) return false;
+    buf[n++] = ch;
+  }
+  const std::string_view c(buf.data(), n);
+  return c.empty() || c == "[]" || c == "{}" || c == "null" || c == "[\"\"]";
 }
 
 inline bool op_in(const Facts& f, const std::vector<std::string_view>& ops) {
