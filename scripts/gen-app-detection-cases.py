@@ -149,8 +149,8 @@ def case(file, name, inp=None, tags=(), absent=(), tier="skip", severity=None, c
 
 
 # ---------------------------------------------------------------- applications (apps.yaml)
-KEY_NEW = "[KeyIdentifier=8f1e3c0a-5b6d-4e7f-9a0b-1c2d3e4f5a6b,KeyType=Password,KeyUsage=Verify,DisplayName=backup-2026]"
-KEY_OLD = "[KeyIdentifier=2a7b9c1d-0e3f-4a5b-8c6d-7e8f9a0b1c2d,KeyType=AsymmetricX509Cert,KeyUsage=Verify,DisplayName=CN=contoso-backup]"
+KEY_NEW = "[KeyIdentifier=8f1e3c0a-5b6d-4e7f-9a0b-1c2d3e4f5a6b, KeyType=Password, KeyUsage=Verify, DisplayName=backup-2026]"
+KEY_OLD = "[KeyIdentifier=2a7b9c1d-0e3f-4a5b-8c6d-7e8f9a0b1c2d, KeyType=AsymmetricX509Cert, KeyUsage=Verify, DisplayName=CN=contoso-backup]"
 APP_DETAILS = [{"key": "User-Agent", "value": "python-requests/2.31.0"}, {"key": "AppId", "value": CLIENT_APP}]
 sp_cred = audit("Add service principal credentials", "ApplicationManagement",
                 [target(CLIENT_SP, "Contoso Backup Automation", "ServicePrincipal",

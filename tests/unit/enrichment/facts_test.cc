@@ -49,3 +49,80 @@ TEST(Facts, ReusedFactsEqualNewFactsForEveryPairOfSamples) {
 
 }  // namespace
 }  // namespace siem
+
+namespace siem {
+namespace {
+
+// The facts the application and service-principal detections read, from records no sample of
+// tests/data has (a service principal's sign-in, an app role grant): extracted right, and reset
+// when the reused Facts moves on to another record.
+constexpr std::string_view kSpSignIn = R"({"id":"5e1f","createdDateTime":"2026-03-05T09:12:44Z",
+  "appId":"B7E0E9A4-0000-0000-0000-0000000000A9","appDisplayName":"Contoso Backup","servicePrincipalId":"3c2a9b10-0000-0000-0000-0000000000c5",
+  "servicePrincipalName":"Contoso Backup","userId":"","userPrincipalName":"","signInEventTypes":["servicePrincipal"],
+  "riskLevelDuringSignIn":"high","riskState":"dismissed","status":{"errorCode":0}})";
+constexpr std::string_view kAppRoleGrant = R"({"id":"Directory_1","activityDisplayName":"Add app role assignment to service principal",
+  "activityDateTime":"2026-03-05T08:01:02Z","result":"success","initiatedBy":{"user":{"userPrincipalName":"alice@contoso.example"}},
+  "additionalDetails":[{"key":"AppId","value":"b7e0e9a4-0000-0000-0000-0000000000a9"}],
+  "targetResources":[{"id":"6f1c-graph","displayName":"Microsoft Graph","type":"ServicePrincipal","modifiedProperties":[
+    {"displayName":"AppRole.Value","oldValue":null,"newValue":"\"RoleManagement.ReadWrite.Directory\""},
+    {"displayName":"ServicePrincipal.ObjectID","oldValue":null,"newValue":"\"3c2a9b10-0000-0000-0000-0000000000c5\""},
+    {"displayName":"ServicePrincipal.AppId","oldValue":null,"newValue":"\"b7e0e9a4-0000-0000-0000-0000000000a9\""},
+    {"displayName":"ServicePrincipal.DisplayName","oldValue":"\"old name\"","newValue":"\"Contoso Backup\""}]}]})";
+constexpr std::string_view kUserSignIn = R"({"id":"66ea","createdDateTime":"2026-03-05T10:21:07Z","userPrincipalName":"carol@contoso.example",
+  "userId":"c1","appId":"c44b4083-3bb0-49c1-b47d-974e53cbdf3c","servicePrincipalId":"","riskLevelDuringSignIn":"none",
+  "riskState":"atRisk","status":{"errorCode":0}})";
+
+Facts facts_of(SourceKind kind, std::string_view json, Facts* reused = nullptr) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  EXPECT_EQ(parser.parse(std::string(json)).get(root), simdjson::SUCCESS);
+  Facts f;
+  extract_facts(kind, root, nullptr, reused ? *reused : f);
+  return reused ? *reused : f;
+}
+
+TEST(Facts, AServicePrincipalSignInNamesTheServicePrincipal) {
+  const Facts f = facts_of(SourceKind::graph_sign_in, kSpSignIn);
+  EXPECT_TRUE(f.sp_sign_in);
+  EXPECT_EQ(f.sp_id, "3c2a9b10-0000-0000-0000-0000000000c5");
+  EXPECT_EQ(f.sp_name, "Contoso Backup");
+  EXPECT_EQ(f.actor.id, f.sp_id);
+  EXPECT_EQ(f.actor.app_id, "B7E0E9A4-0000-0000-0000-0000000000A9");
+  EXPECT_EQ(f.risk_state, "dismissed");  // read: the risk is high
+  // A user's sign-in is never a service principal's, whatever servicePrincipalId says; its
+  // riskState is not read when no risk level is medium or high.
+  const Facts u = facts_of(SourceKind::graph_sign_in, kUserSignIn);
+  EXPECT_FALSE(u.sp_sign_in);
+  EXPECT_TRUE(u.actor.app_id.empty());
+  EXPECT_TRUE(u.risk_state.empty());
+}
+
+TEST(Facts, AnAppRoleGrantNamesItsGranteeAndKeepsOldAndNewValues) {
+  const Facts f = facts_of(SourceKind::graph_directory_audit, kAppRoleGrant);
+  EXPECT_EQ(f.app_role_value, "RoleManagement.ReadWrite.Directory");
+  EXPECT_EQ(f.grantee.id, "3c2a9b10-0000-0000-0000-0000000000c5");
+  EXPECT_EQ(f.grantee.app_id, "b7e0e9a4-0000-0000-0000-0000000000a9");
+  EXPECT_EQ(f.grantee.name, "Contoso Backup");
+  ASSERT_EQ(f.targets.size(), 1u);
+  EXPECT_EQ(f.targets[0].name, "Microsoft Graph");
+  EXPECT_EQ(f.targets[0].app_id, "b7e0e9a4-0000-0000-0000-0000000000a9");  // additionalDetails AppId
+  ASSERT_EQ(f.modified_properties.size(), 4u);
+  EXPECT_EQ(f.modified_properties[3].old_value, "old name");
+  EXPECT_EQ(f.modified_properties[3].new_value, "Contoso Backup");
+}
+
+TEST(Facts, ReusedFactsForgetTheServicePrincipalAndGrantee) {
+  for (const auto& [first, first_kind] : {std::pair{kSpSignIn, SourceKind::graph_sign_in},
+                                          std::pair{kAppRoleGrant, SourceKind::graph_directory_audit}}) {
+    for (const auto& [second, second_kind] : {std::pair{kUserSignIn, SourceKind::graph_sign_in},
+                                              std::pair{kAppRoleGrant, SourceKind::graph_directory_audit},
+                                              std::pair{kSpSignIn, SourceKind::graph_sign_in}}) {
+      Facts reused = facts_of(first_kind, first);
+      facts_of(second_kind, second, &reused);
+      EXPECT_TRUE(reused == facts_of(second_kind, second)) << first << "\nthen\n" << second;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace siem
