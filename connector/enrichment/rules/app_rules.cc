@@ -10,6 +10,10 @@ namespace siem::rules {
 
 namespace {
 
+// At most this many key ids, permission ids or scopes are read from one value: Entra keeps far
+// fewer per application, and comparing old and new lists stays bounded whatever a record holds.
+constexpr std::size_t kMaxItems = 256;
+
 // Case-insensitive find of `needle` in `hay` from `from`; npos when absent.
 std::size_t ifind(std::string_view hay, std::string_view needle, std::size_t from = 0) {
   if (needle.size() > hay.size()) return std::string_view::npos;
@@ -22,7 +26,8 @@ std::size_t ifind(std::string_view hay, std::string_view needle, std::size_t fro
 // `,`, `;`, `]`, `}`, `"` or whitespace.
 std::vector<std::string_view> values_after(std::string_view text, std::string_view marker) {
   std::vector<std::string_view> out;
-  for (std::size_t at = ifind(text, marker); at != std::string_view::npos; at = ifind(text, marker, at + 1)) {
+  for (std::size_t at = ifind(text, marker); at != std::string_view::npos && out.size() < kMaxItems;
+       at = ifind(text, marker, at + 1)) {
     std::size_t b = at + marker.size();
     while (b < text.size() && (text[b] == '"' || text[b] == ':' || text[b] == '=' || text[b] == ' ')) ++b;
     std::size_t e = b;
@@ -65,7 +70,7 @@ bool adds_credential(const ModifiedProperty& p) {
 std::vector<std::string_view> words(std::string_view s) {
   std::vector<std::string_view> out;
   std::size_t i = 0;
-  while (i < s.size()) {
+  while (i < s.size() && out.size() < kMaxItems) {
     while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
     std::size_t e = i;
     while (e < s.size() && s[e] != ' ' && s[e] != '\t') ++e;
@@ -88,7 +93,8 @@ std::vector<std::string_view> consent_scopes(std::string_view permissions) {
   for (std::size_t at = ifind(granted, "Scope:"); at != std::string_view::npos; at = ifind(granted, "Scope:", at + 1)) {
     auto rest = granted.substr(at + 6);
     rest = rest.substr(0, rest.find(','));
-    for (auto w : words(rest)) out.push_back(w);
+    for (auto w : words(rest))
+      if (out.size() < kMaxItems) out.push_back(w);
   }
   return out;
 }
