@@ -233,6 +233,12 @@ case(APPS, "pa.app.privileged_permission: manifest adds RoleManagement.ReadWrite
 case(APPS, "pa.app.privileged_permission: manifest adds Exchange full_access_as_app (Event Hubs)",
      eventhub(manifest(rra(("dc890d15-9560-4a4c-9b7f-a736ec74ec40", True), resource="00000002-0000-0ff1-ce00-000000000000"), "[]")),
      tags=["pa.app.privileged_permission"], tier=None, severity=8)
+case(APPS, "pa.app.privileged_permission: a configured list naming RoleManagement.ReadWrite.Directory matches the manifest's id",
+     manifest(rra(USER_READ, ("9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8", True)), rra(USER_READ)),
+     config={"privileged_app_roles": ["RoleManagement.ReadWrite.Directory"]}, tags=["pa.app.privileged_permission"], severity=8)
+case(APPS, "pa.app.privileged_permission near miss: a configured list without full_access_as_app leaves its id silent",
+     manifest(rra(("dc890d15-9560-4a4c-9b7f-a736ec74ec40", True), resource="00000002-0000-0ff1-ce00-000000000000"), "[]"),
+     config={"privileged_app_roles": ["RoleManagement.ReadWrite.Directory"]}, tags=[], absent=["pa.app.privileged_permission"])
 case(APPS, "pa.app.privileged_permission near miss: manifest adds User.Read.All (not on the list)",
      manifest(rra(USER_READ, ("df021288-bdef-4463-88db-98f22de89214", True)), rra(USER_READ)),
      tags=[], absent=["pa.app.privileged_permission"], tier=None)

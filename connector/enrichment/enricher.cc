@@ -47,11 +47,12 @@ const std::vector<std::string> kDefaultPrivilegedAppRoles = {
     "User.ReadWrite.All", "Policy.ReadWrite.AuthenticationMethod", "Organization.ReadWrite.All",
     "Directory.AccessAsUser.All", "Mail.ReadWrite", "full_access_as_app"};
 
-// The names above and the well-known ids of those permissions (audits name a manifest's by id).
-std::vector<std::string> default_privileged_permissions() {
-  std::vector<std::string> out = kDefaultPrivilegedAppRoles;
-  for (const auto& k : rules::kWellKnownPermissions) out.emplace_back(k.id);
-  return out;
+// A permission list (default or configured) with the well-known ids of the permissions it names
+// added: audits name a manifest's required permissions by id, grants by name.
+std::vector<std::string> with_well_known_ids(std::vector<std::string> permissions) {
+  for (const auto& k : rules::kWellKnownPermissions)
+    if (rules::any_iequal(permissions, k.name) && !rules::any_iequal(permissions, k.id)) permissions.emplace_back(k.id);
+  return permissions;
 }
 
 // Risk states after which a risky sign-in is no longer flagged (`[]`: flag every risk).
@@ -287,7 +288,7 @@ std::unique_ptr<Enricher> Enricher::create(const ConfigNode& cfg, StateStore* st
   s.admin_apps = list_or(cfg, "admin_apps", kDefaultAdminApps);
   s.everyday_apps = list_or(cfg, "everyday_apps", kDefaultEverydayApps);
   s.legacy_protocols = list_or(cfg, "legacy_protocols", kDefaultLegacyProtocols);
-  s.privileged_app_roles = list_or(cfg, "privileged_app_roles", default_privileged_permissions());
+  s.privileged_app_roles = with_well_known_ids(list_or(cfg, "privileged_app_roles", kDefaultPrivilegedAppRoles));
   s.resolved_risk_states = list_or(cfg, "resolved_risk_states", kDefaultResolvedRiskStates);
   s.personal_domains = kPersonalDomains;
   // An app on the admin list never counts as an everyday app.
