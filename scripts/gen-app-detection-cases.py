@@ -353,6 +353,11 @@ case(AP, "pa.tenant.auth_policy_change: partner cross-tenant access setting trus
 case(AP, "pa.tenant.auth_policy_change near miss: a token lifetime policy updated",
      audit("Update policy", "Policy", policy_target("WebPolicyScenario", [prop("PolicyDetail", json.dumps(["{\"TokenLifetimePolicy\":{\"Version\":1,\"AccessTokenLifetime\":\"02:00:00\"}}"]), raw=True)])),
      tags=[], absent=["pa.tenant.auth_policy_change", "pa.tenant.conditional_access_change", "pa.tenant.federation_change"], tier=None)
+case(AP, "pa.tenant.auth_policy_change near miss: a B2C user signed in through a federated identity provider",
+     audit("Federate with an identity provider", "Authentication",
+           [target("2f3e0000-0000-0000-0000-0000000001d9", "fabrikam-oidc", "Other", [])],
+           service="B2C", op_type="Other"),
+     tags=[], absent=["pa.tenant.auth_policy_change"], tier=None)
 case(AP, "pa.tenant.auth_policy_change near miss: the authentication methods policy update failed", dict(tap, result="failure"),
      tags=[], absent=["pa.tenant.auth_policy_change"], tier=None)
 

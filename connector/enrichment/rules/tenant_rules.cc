@@ -64,6 +64,9 @@ void auth_policy_change(const RuleContext& c, std::vector<RuleHit>& out) {
   const bool auth_methods = has("authentication method") && has("polic");
   if (!(auth_methods || has("cross-tenant access") || has("identity provider") || has("security defaults")) || read_only(op))
     return;
+  // Azure AD B2C logs "Federate with an identity provider" for each user sign-in through a
+  // federated provider: an authentication, not a change to the tenant's policy.
+  if (has("federate with an identity provider")) return;
   const bool external = names_external_provider(f) && !istarts_with(op, "Delete") && !istarts_with(op, "Remove");
   out.push_back({"pa.tenant.auth_policy_change", external ? 9 : 7,
                  fmt::format("'{}' by {}{}", op, actor_label(f), external ? " (external identity provider)" : "")});
