@@ -146,15 +146,25 @@ inline constexpr KnownPermission kWellKnownPermissions[] = {
     {"Directory.ReadWrite.All", "c5366453-9fb0-48a5-a156-24f0c49a4b84"},  // delegated
     {"Directory.AccessAsUser.All", "0e263e50-5827-48a4-b97c-d940288653c7"},  // delegated only
     {"Domain.ReadWrite.All", "7e05723c-0bb0-42da-be95-ae9f08a6e53c"},
+    {"Domain.ReadWrite.All", "0b5d694c-a244-4bde-86e6-eb5cd07730fe"},  // delegated
     {"Policy.ReadWrite.AuthenticationMethod", "29c18626-4985-4dcd-85c0-193eef327366"},
+    {"Policy.ReadWrite.AuthenticationMethod", "7e823077-d88e-468f-a337-e18f1f0e6c7c"},  // delegated
     {"UserAuthenticationMethod.ReadWrite.All", "50483e42-d915-4231-9639-7fdb7fd190e5"},
+    {"UserAuthenticationMethod.ReadWrite.All", "b7887744-6746-4312-813d-72daeaee7e2d"},  // delegated
     {"Policy.ReadWrite.ConditionalAccess", "01c0a623-fc9b-48e9-b794-0756f8e8f067"},
+    {"Policy.ReadWrite.ConditionalAccess", "ad902697-1014-4ef5-81ef-2b4301988e8c"},  // delegated
     {"User.ReadWrite.All", "741f803b-c850-494e-b5df-cde7c675a1ca"},
+    {"User.ReadWrite.All", "204e0828-b5ca-4ad8-b9f3-f32a958e7cc4"},  // delegated
     {"Group.ReadWrite.All", "62a82d76-70ea-41e2-9197-370581804d09"},
+    {"Group.ReadWrite.All", "4e46008b-f24c-477d-8fff-7bb4ec7aafe0"},  // delegated
     {"GroupMember.ReadWrite.All", "dbaae8cf-10b5-4b86-a4a1-f871c94c6695"},
+    {"GroupMember.ReadWrite.All", "f81125ac-d3b7-4573-a3b2-7099cc39df9e"},  // delegated
     {"Organization.ReadWrite.All", "292d869f-3427-49a8-9dab-8c70152b74e9"},
+    {"Organization.ReadWrite.All", "46ca0847-7e6b-426e-9775-ea810a948356"},  // delegated
     {"RoleAssignmentSchedule.ReadWrite.Directory", "dd199f4a-f148-40a4-a2ec-f0069cc799ec"},
+    {"RoleAssignmentSchedule.ReadWrite.Directory", "8c026be3-8e26-4774-9372-8d5d6f21daff"},  // delegated
     {"RoleEligibilitySchedule.ReadWrite.Directory", "fee28b28-e1f3-4841-818e-2704dc62245f"},
+    {"RoleEligibilitySchedule.ReadWrite.Directory", "62ade113-f8e0-4bf9-a6ba-5acb31db32fd"},  // delegated
     {"Mail.ReadWrite", "e2a3a72e-5f79-4c64-b1b1-878b674786c9"},
     {"Mail.ReadWrite", "024d486e-b451-40bb-833d-3e66d98c5c73"},  // delegated
     {"full_access_as_app", "dc890d15-9560-4a4c-9b7f-a736ec74ec40"},  // Office 365 Exchange Online
