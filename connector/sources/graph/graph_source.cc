@@ -182,18 +182,10 @@ class PullSource final : public Source {
   // quiet spell, with the likely cause when it is waiting for the clock to reach its checkpoint.
   void warn_stalled_streams() {
     const Micros now = sources::to_micros(std::chrono::system_clock::now());
-    for (auto& st : streams_) {
-      const auto quiet = st.stall.due(now);
-      if (!quiet) continue;
-      const auto& end = st.poller.completed().end;
-      const Micros limit = now - s_.window.safety_lag;
-      const std::string why = st.poller.spec().windowed() && end && *end >= limit
-                                  ? " (its checkpoint end " + sources::format_time(*end) + " is not before now - safety_lag " +
-                                        sources::format_time(limit) + ": the clock went back?)"
-                                  : "";
-      spdlog::warn("source {}: stream {} has read nothing for {} min (warned after {} min without a page){}", name_,
-                   st.poller.spec().name, *quiet / (60 * sources::kSecond), st.stall.threshold() / (60 * sources::kSecond), why);
-    }
+    for (auto& st : streams_)
+      if (const auto quiet = st.stall.due(now))
+        spdlog::warn("source {}: {}", name_,
+                     sources::stall_message(st.poller.spec(), st.poller.completed(), *quiet, st.stall.threshold(), now, s_.window));
   }
 
   // Every page of a roster snapshot has been read: its last record (or a marker record, when the

@@ -241,6 +241,17 @@ std::optional<Micros> StallWatch::due(Micros now) noexcept {
 
 Micros stall_threshold(Micros interval) { return std::max(3 * interval, 5 * 60 * kSecond); }
 
+std::string stall_message(const StreamSpec& spec, const StreamCheckpoint& cp, Micros quiet, Micros threshold, Micros now,
+                          const WindowOptions& o) {
+  std::string out = "stream " + spec.name + " has read nothing for " + std::to_string(quiet / (60 * kSecond)) +
+                    " min (warned after " + std::to_string(threshold / (60 * kSecond)) + " min without a page)";
+  const Micros limit = floor_second(now - o.safety_lag);
+  if (spec.windowed() && cp.end && *cp.end >= limit)
+    out += ": its checkpoint end " + format_time(*cp.end) + " is not before now - safety_lag (" + format_time(limit) +
+           "), the clock went back?";
+  return out;
+}
+
 // ------------------------------------------------------------------ dedupe
 bool DedupeWindow::insert(const std::string& key, Micros time) {
   if (!keys_.insert(key).second) return false;

@@ -137,6 +137,10 @@ class StallWatch {
 };
 // The stall threshold of a stream polled every `interval`: three polls, at least five minutes.
 Micros stall_threshold(Micros interval);
+// The warn line of a stall ("stream X has read nothing for ..."), with the likely cause when the
+// stream waits for the clock to pass its checkpoint end.
+std::string stall_message(const StreamSpec& spec, const StreamCheckpoint& checkpoint, Micros quiet, Micros threshold,
+                          Micros now, const WindowOptions& options);
 
 // ------------------------------------------------------------------ dedupe window
 class DedupeWindow {

@@ -211,6 +211,18 @@ TEST(Windows, StallWatchWarnsOncePerQuietSpell) {
   EXPECT_TRUE(w.due(66 * kMin));
 }
 
+TEST(Windows, StallMessageNamesTheStreamAndACheckpointAheadOfTheClock) {
+  WindowOptions o;
+  o.safety_lag = 2 * kMin;
+  const Micros now = T("2024-06-01T12:00:00Z");
+  StreamSpec s{"directoryAudits", StreamType::directory_audits, "https://g"};
+  EXPECT_EQ(stall_message(s, at(now - 10 * kMin), 7 * kMin, 5 * kMin, now, o),
+            "stream directoryAudits has read nothing for 7 min (warned after 5 min without a page)");
+  EXPECT_EQ(stall_message(s, at(now + 5 * kMin), 7 * kMin, 5 * kMin, now, o),
+            "stream directoryAudits has read nothing for 7 min (warned after 5 min without a page): its checkpoint end "
+            "2024-06-01T12:05:00Z is not before now - safety_lag (2024-06-01T11:58:00Z), the clock went back?");
+}
+
 TEST(Dedupe, BoundedByTimeAndSize) {
   DedupeWindow d(3);
   EXPECT_TRUE(d.insert("a", 10));
