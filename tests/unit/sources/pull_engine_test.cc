@@ -338,6 +338,32 @@ TEST(Poller, RestartedWindowDoesNotRedeliverEarlierPages) {
   EXPECT_EQ(r2.duplicates, 2u);
 }
 
+TEST(Poller, AFullDedupeWindowIsAWarning) {
+  WindowOptions o;
+  o.lookback = 10 * kMin;
+  o.safety_lag = 0;
+  StreamPoller p({"directoryAudits", StreamType::directory_audits, "https://g"}, o, 2);
+  p.set_log_name("source audit: stream directoryAudits");
+  p.restore(std::nullopt, T("2024-01-01T00:00:00Z"));
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  const Micros now = T("2024-01-01T00:20:00Z");
+  // Three records inside the lookback (they will be re-read) and room for two keys.
+  p.on_page(*p.begin(now), page({audit("a", "2024-01-01T00:15:00Z"), audit("b", "2024-01-01T00:16:00Z"),
+                                 audit("c", "2024-01-01T00:17:00Z")}), "t");
+  auto full = sink->last_formatted();
+  // A window whose keys fit says nothing.
+  p.on_page(*p.begin(now + kMin), page({audit("c", "2024-01-01T00:17:00Z")}), "t");
+  auto later = sink->last_formatted();
+  spdlog::set_default_logger(previous);
+  ASSERT_EQ(full.size(), 1u);
+  EXPECT_NE(full[0].find("[warning] source audit: stream directoryAudits: the dedupe window is full (2 keys, dedupe_max): 1 "
+                         "key(s) were forgotten"),
+            std::string::npos) << full[0];
+  EXPECT_EQ(later.size(), 1u);
+}
+
 TEST(Poller, PimRequestsDedupeOnIdAndStatus) {
   WindowOptions o;
   StreamPoller p({"pim", StreamType::pim_assignment_requests, "https://g"}, o);
