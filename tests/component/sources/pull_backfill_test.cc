@@ -15,12 +15,14 @@ constexpr int kPageSize = 50;
 // A copy of `tmpl` as record `i` of `kPerStream`, spread over the last three hours.
 json spread(const json& tmpl, const std::string& collection, int i, std::int64_t now_us) {
   const std::int64_t span = (3 * 3600 - 120) * std::int64_t{1'000'000};
-  const std::int64_t t = now_us - 3 * 3600 * std::int64_t{1'000'000} + 60'000'000 + span * i / kPerStream + 1234 * i;
+  const std::int64_t t =
+      now_us - 3 * 3600 * std::int64_t{1'000'000} + 60'000'000 + span * i / kPerStream + 1234 * i;
   json r = tmpl;
   const std::string id = collection + "-backfill-" + std::to_string(i);
   if (collection == "activity") {
     r["eventDataId"] = id;
-    r["id"] = "/subscriptions/" + std::string(kSub) + "/providers/Microsoft.Insights/eventtypes/management/values/" + id;
+    r["id"] = "/subscriptions/" + std::string(kSub) +
+              "/providers/Microsoft.Insights/eventtypes/management/values/" + id;
     r["eventTimestamp"] = emulator::format_time(t);
   } else {
     r["id"] = id;
@@ -46,7 +48,9 @@ TEST_F(PullRunOnce, ThreeHourBackfillWithTwoHourLookbackTakesAHandfulOfRequestsP
   lookback_ = "2h";
   window_keys_ = "    initial_lookback: 3h\n";  // max_window stays at its default, 1h
   start_emulator();
-  const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   const std::map<std::string, json> templates = {
       {"directoryAudits", template_of("directoryAudits", [](const json&) { return true; })},
       {"signIns", template_of("signIns", [](const json& r) { return r.value("isInteractive", false); })},
@@ -55,8 +59,9 @@ TEST_F(PullRunOnce, ThreeHourBackfillWithTwoHourLookbackTakesAHandfulOfRequestsP
   for (const auto& [collection, tmpl] : templates)
     for (int i = 0; i < kPerStream; ++i) emu_->add_record(collection, spread(tmpl, collection, i, now_us));
   const std::string common = "page_size: " + std::to_string(kPageSize) + "\nrequests_per_10s: 1000";
-  write_config(source("audit", "graph_directory_audits", common) + source("signins", "graph_sign_ins", common) +
-               source("activity", "azure_activity", common + "\nsubscriptions: [" + kSub + "]\npim_requests: false"));
+  write_config(
+      source("audit", "graph_directory_audits", common) + source("signins", "graph_sign_ins", common) +
+      source("activity", "azure_activity", common + "\nsubscriptions: [" + kSub + "]\npim_requests: false"));
 
   auto r = run();
   ASSERT_EQ(r.status, 0) << r.err;

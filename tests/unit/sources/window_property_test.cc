@@ -68,7 +68,8 @@ struct Query {
 
 class SimServer {
  public:
-  SimServer(StreamSpec spec, Micros retention, int page_size) : spec_(std::move(spec)), retention_(retention), page_size_(page_size) {}
+  SimServer(StreamSpec spec, Micros retention, int page_size)
+      : spec_(std::move(spec)), retention_(retention), page_size_(page_size) {}
 
   void add(SimRecord r) { records_.push_back(std::move(r)); }
   const std::vector<SimRecord>& records() const { return records_; }
@@ -98,9 +99,11 @@ class SimServer {
     const Query q = queries_.at(qid);
     std::vector<const SimRecord*> match;
     for (const auto& r : records_)
-      if (r.visible <= now && r.event >= now - retention_ && r.event >= q.from && (q.to_inclusive ? r.event <= q.to : r.event < q.to))
+      if (r.visible <= now && r.event >= now - retention_ && r.event >= q.from &&
+          (q.to_inclusive ? r.event <= q.to : r.event < q.to))
         match.push_back(&r);
-    std::stable_sort(match.begin(), match.end(), [](const SimRecord* a, const SimRecord* b) { return a->event > b->event; });
+    std::stable_sort(match.begin(), match.end(),
+                     [](const SimRecord* a, const SimRecord* b) { return a->event > b->event; });
     json page = {{"value", json::array()}};
     for (std::size_t i = offset; i < match.size() && i < offset + static_cast<std::size_t>(page_size_); ++i) {
       page["value"].push_back(json::parse(match[i]->body));
@@ -108,7 +111,8 @@ class SimServer {
     }
     if (offset + static_cast<std::size_t>(page_size_) < match.size()) {
       page[spec_.arm() ? "nextLink" : "@odata.nextLink"] =
-          "sim://next/" + std::to_string(qid) + "/" + std::to_string(offset + static_cast<std::size_t>(page_size_));
+          "sim://next/" + std::to_string(qid) + "/" +
+          std::to_string(offset + static_cast<std::size_t>(page_size_));
     }
     return page.dump();
   }
@@ -116,10 +120,11 @@ class SimServer {
  private:
   // Checks the URL is the stream's own query and reads its time range.
   Query parse(const std::string& url) {
-    const std::string path = spec_.type == StreamType::activity_log
-                                 ? spec_.root + spec_.scope + "/providers/Microsoft.Insights/eventtypes/management/values?"
-                             : spec_.type == StreamType::sign_ins ? spec_.root + "/beta/auditLogs/signIns?"
-                                                                  : spec_.root + "/v1.0/auditLogs/directoryAudits?";
+    const std::string path =
+        spec_.type == StreamType::activity_log
+            ? spec_.root + spec_.scope + "/providers/Microsoft.Insights/eventtypes/management/values?"
+        : spec_.type == StreamType::sign_ins ? spec_.root + "/beta/auditLogs/signIns?"
+                                             : spec_.root + "/v1.0/auditLogs/directoryAudits?";
     if (url.rfind(path, 0) != 0) throw std::runtime_error("unexpected URL " + url);
     const auto f = url.find("$filter=");
     if (f == std::string::npos) throw std::runtime_error("no $filter in " + url);
@@ -137,8 +142,10 @@ class SimServer {
         if (m[1] != spec_.time_field()) throw std::runtime_error("filter on " + m[1].str() + " in " + filter);
         if ((m[3].length() == 1) != quoted || m[3] != m[5]) throw std::runtime_error("quoting of " + term);
         const Micros t = parse_time(m[4].str()).value();
-        if (m[2] == "ge") q.from = t;
-        else q.to = t, q.to_inclusive = m[2] == "le";
+        if (m[2] == "ge")
+          q.from = t;
+        else
+          q.to = t, q.to_inclusive = m[2] == "le";
         ++terms;
       } else if (term != "signInEventTypes/any(t: t eq '" + spec_.sign_in_event_type + "')") {
         throw std::runtime_error("unexpected filter term '" + term + "' in " + filter);
@@ -162,13 +169,13 @@ class SimServer {
 struct Scenario {
   WindowOptions window;
   Micros poll_interval = 0;
-  Micros max_delay = 0;      // arrival delay bound
+  Micros max_delay = 0;       // arrival delay bound
   Micros max_skew_ahead = 0;  // max_delay + max_skew_ahead <= lookback
   Micros max_skew_behind = 0;
   Micros start_at = 0;
   int page_size = 0;
-  Micros t0 = 0;             // true time the connector first starts
-  Micros disturbed = 0;      // length of the phase with restarts, clock steps and failures
+  Micros t0 = 0;         // true time the connector first starts
+  Micros disturbed = 0;  // length of the phase with restarts, clock steps and failures
   double restart_p = 0, step_p = 0, fail_p = 0, jump_p = 0;
 };
 
@@ -208,7 +215,8 @@ class Simulation {
     while (!caught_up_ && steps_ < kMaxSteps) step(false);
     ASSERT_TRUE(caught_up_) << "backfill did not finish in " << kMaxSteps << " requests";
     const Micros span = last_end_ - backfill_from;
-    const auto bound = static_cast<std::size_t>((span + sc_.window.max_window - 1) / sc_.window.max_window) + 2;
+    const auto bound =
+        static_cast<std::size_t>((span + sc_.window.max_window - 1) / sc_.window.max_window) + 2;
     EXPECT_LE(server_.windows(), bound) << "window requests for a backfill of " << span / kSecond << " s";
     for (const auto& [id, windows] : server_.returned())
       EXPECT_LE(windows.size(), 2u) << "record " << id << " returned by that many backfill windows";
@@ -225,7 +233,8 @@ class Simulation {
     // Everything old enough to have arrived before the last window reaching now - lag began must
     // be delivered, and the settled point has caught up with it.
     ASSERT_GE(last_began_, caught_up_at + sc_.window.lookback);
-    const Micros must_to = std::min(last_began_ - sc_.window.safety_lag, last_began_ - sc_.window.lookback) / kSecond * kSecond;
+    const Micros must_to =
+        std::min(last_began_ - sc_.window.safety_lag, last_began_ - sc_.window.lookback) / kSecond * kSecond;
     ASSERT_TRUE(poller_->completed().settled);
     EXPECT_GE(*poller_->completed().settled, must_to) << "the settled point lags behind";
     check(must_to);
@@ -246,8 +255,12 @@ class Simulation {
     r.visible = visible;
     json body;
     switch (spec_.type) {
-      case StreamType::directory_audits: body = {{"id", r.id}, {"activityDateTime", format_time(event)}}; break;
-      case StreamType::sign_ins: body = {{"id", r.id}, {"createdDateTime", format_time(event)}}; break;
+      case StreamType::directory_audits:
+        body = {{"id", r.id}, {"activityDateTime", format_time(event)}};
+        break;
+      case StreamType::sign_ins:
+        body = {{"id", r.id}, {"createdDateTime", format_time(event)}};
+        break;
       default:
         body = {{"id", "/subscriptions/s/providers/microsoft.insights/eventtypes/management/values/" + r.id},
                 {"eventDataId", r.id},
@@ -266,12 +279,14 @@ class Simulation {
   void step(bool disturb) {
     if (disturb && chance(sc_.restart_p)) restart();
     if (disturb && chance(sc_.step_p)) {
-      skew_ = std::clamp(skew_ + uniform(-sc_.max_skew_behind - sc_.max_skew_ahead, sc_.max_skew_ahead + sc_.max_skew_behind),
+      skew_ = std::clamp(skew_ + uniform(-sc_.max_skew_behind - sc_.max_skew_ahead,
+                                         sc_.max_skew_ahead + sc_.max_skew_behind),
                          -sc_.max_skew_behind, sc_.max_skew_ahead);
     }
     if (disturb && chance(sc_.jump_p)) true_now_ += uniform(0, 3 * kHour);  // suspended / stopped
     const Micros began = conn_now();
-    if (poller_->completed().end && *poller_->completed().end > began + sc_.window.future_tolerance) clamps_.push_back(began);
+    if (poller_->completed().end && *poller_->completed().end > began + sc_.window.future_tolerance)
+      clamps_.push_back(began);
     auto url = poller_->begin(began);
     ++steps_;
     if (!url) {
@@ -315,7 +330,8 @@ class Simulation {
   }
 
   void deliver(const json& rec) {
-    const std::string id = rec.contains("eventDataId") ? rec["eventDataId"].get<std::string>() : rec["id"].get<std::string>();
+    const std::string id =
+        rec.contains("eventDataId") ? rec["eventDataId"].get<std::string>() : rec["id"].get<std::string>();
     ++delivered_[id];
     in_flight_.push_back(id);
   }
@@ -330,14 +346,16 @@ class Simulation {
       if (r.event >= must_from && r.event < must_to) {
         ++expected;
         if (n == 0 && ++missing <= 5)
-          ADD_FAILURE() << "record " << r.id << " (event " << format_time(r.event) << ", visible " << format_time(r.visible)
-                        << ") was never delivered";
+          ADD_FAILURE() << "record " << r.id << " (event " << format_time(r.event) << ", visible "
+                        << format_time(r.visible) << ") was never delivered";
       }
       // A clamped checkpoint from the future re-reads the lookback before the clamp.
-      const bool clamped = std::any_of(clamps_.begin(), clamps_.end(),
-                                       [&](Micros at) { return r.event >= at / kSecond * kSecond - sc_.window.lookback; });
+      const bool clamped = std::any_of(clamps_.begin(), clamps_.end(), [&](Micros at) {
+        return r.event >= at / kSecond * kSecond - sc_.window.lookback;
+      });
       if (n > 1 && !may_repeat_.count(r.id)) {
-        EXPECT_TRUE(clamped) << "record " << r.id << " (event " << format_time(r.event) << ") delivered " << n << " times";
+        EXPECT_TRUE(clamped) << "record " << r.id << " (event " << format_time(r.event) << ") delivered " << n
+                             << " times";
       }
       if (r.event < sc_.start_at && !clamped) {
         EXPECT_EQ(n, 0) << "record " << r.id << " before start_at";
@@ -363,7 +381,9 @@ class Simulation {
 };
 
 Scenario random_scenario(std::mt19937_64& rng) {
-  auto pick = [&](std::initializer_list<Micros> v) { return *(v.begin() + std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng)); };
+  auto pick = [&](std::initializer_list<Micros> v) {
+    return *(v.begin() + std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng));
+  };
   auto uniform = [&](Micros lo, Micros hi) { return std::uniform_int_distribution<Micros>(lo, hi)(rng); };
   Scenario s;
   s.window.lookback = pick({0, kMin, 10 * kMin, 30 * kMin, 2 * kHour, uniform(kSecond, 3 * kHour)});
@@ -403,7 +423,8 @@ void property(const StreamSpec& spec) {
     const std::uint64_t seed = base_seed() + static_cast<std::uint64_t>(i);
     std::mt19937_64 rng(seed);
     const Scenario sc = random_scenario(rng);
-    SCOPED_TRACE("SIEM_PROPERTY_SEED=" + std::to_string(seed) + " SIEM_PROPERTY_RUNS=1 (" + describe(sc) + ")");
+    SCOPED_TRACE("SIEM_PROPERTY_SEED=" + std::to_string(seed) + " SIEM_PROPERTY_RUNS=1 (" + describe(sc) +
+                 ")");
     Simulation sim(spec, sc, rng);
     sim.add_records(sc.t0 - 32 * kHour, sc.t0 + sc.disturbed + 10 * kHour);
     sim.run();
@@ -412,10 +433,13 @@ void property(const StreamSpec& spec) {
   spdlog::set_level(spdlog::level::info);
 }
 
-TEST(WindowProperty, DirectoryAudits) { property({"directoryAudits", StreamType::directory_audits, "https://graph.test"}); }
+TEST(WindowProperty, DirectoryAudits) {
+  property({"directoryAudits", StreamType::directory_audits, "https://graph.test"});
+}
 
 TEST(WindowProperty, SignIns) {
-  property({"signIns.nonInteractiveUser", StreamType::sign_ins, "https://graph.test", "nonInteractiveUser", true});
+  property(
+      {"signIns.nonInteractiveUser", StreamType::sign_ins, "https://graph.test", "nonInteractiveUser", true});
 }
 
 TEST(WindowProperty, ActivityLog) {

@@ -32,13 +32,20 @@ enum class Fault { none, crash_before, crash_after, crash_mid_write, fail_enospc
 
 const char* name(Fault f) {
   switch (f) {
-    case Fault::none: return "none";
-    case Fault::crash_before: return "crash before";
-    case Fault::crash_after: return "crash after";
-    case Fault::crash_mid_write: return "crash after half the bytes of";
-    case Fault::fail_enospc: return "ENOSPC from";
-    case Fault::fail_eio: return "EIO from";
-    case Fault::short_writes: return "short writes";
+    case Fault::none:
+      return "none";
+    case Fault::crash_before:
+      return "crash before";
+    case Fault::crash_after:
+      return "crash after";
+    case Fault::crash_mid_write:
+      return "crash after half the bytes of";
+    case Fault::fail_enospc:
+      return "ENOSPC from";
+    case Fault::fail_eio:
+      return "EIO from";
+    case Fault::short_writes:
+      return "short writes";
   }
   return "?";
 }
@@ -50,7 +57,8 @@ class FaultyOps final : public StateFileOps {
   std::vector<std::string> steps;
 
   ssize_t write(int fd, const void* data, std::size_t size) override {
-    if (fault_ == Fault::short_writes) return StateFileOps::write(fd, data, std::max<std::size_t>(1, size / 3));
+    if (fault_ == Fault::short_writes)
+      return StateFileOps::write(fd, data, std::max<std::size_t>(1, size / 3));
     if (hit("write")) {
       if (fault_ == Fault::crash_mid_write) {
         (void)!StateFileOps::write(fd, data, size / 2);
@@ -60,11 +68,15 @@ class FaultyOps final : public StateFileOps {
     }
     return StateFileOps::write(fd, data, size);
   }
-  int fsync(int fd) override { return step("fsync", [&] { return StateFileOps::fsync(fd); }); }
+  int fsync(int fd) override {
+    return step("fsync", [&] { return StateFileOps::fsync(fd); });
+  }
   int rename(const char* from, const char* to) override {
     return step("rename", [&] { return StateFileOps::rename(from, to); });
   }
-  int fsync_dir(int fd) override { return step("fsync_dir", [&] { return StateFileOps::fsync_dir(fd); }); }
+  int fsync_dir(int fd) override {
+    return step("fsync_dir", [&] { return StateFileOps::fsync_dir(fd); });
+  }
 
  private:
   bool hit(const char* what) {
@@ -74,13 +86,19 @@ class FaultyOps final : public StateFileOps {
   // The fault at this step: exits for crashes, returns -1 with errno for failures.
   std::optional<int> inject(const std::function<int()>& op) {
     switch (fault_) {
-      case Fault::crash_before: ::_exit(kCrashed);
+      case Fault::crash_before:
+        ::_exit(kCrashed);
       case Fault::crash_after:
         (void)op();
         ::_exit(kCrashed);
-      case Fault::fail_enospc: errno = ENOSPC; return -1;
-      case Fault::fail_eio: errno = EIO; return -1;
-      default: return std::nullopt;
+      case Fault::fail_enospc:
+        errno = ENOSPC;
+        return -1;
+      case Fault::fail_eio:
+        errno = EIO;
+        return -1;
+      default:
+        return std::nullopt;
     }
   }
   int step(const char* what, const std::function<int()>& op) {
@@ -114,7 +132,8 @@ std::vector<Kind> kinds() {
   r2 = r1;
   r2.grant({"bob@contoso.example", "b2"}, "e8611ab8-c189-46e8-94e1-60213ab1f814", 1, 1'700'000'100'000, true);
   return {
-      {"checkpoint.graph-audits", encode_checkpoint({{"directoryAudits", a}}), encode_checkpoint({{"directoryAudits", b}}),
+      {"checkpoint.graph-audits", encode_checkpoint({{"directoryAudits", a}}),
+       encode_checkpoint({{"directoryAudits", b}}),
        [](const std::string& v) { return encode_checkpoint(decode_checkpoint(v)); }},
       {"roster", r1.serialize(), r2.serialize(),
        [](const std::string& v) {
@@ -148,7 +167,8 @@ class StateCrashTest : public ::testing::Test {
   int put_with_fault(const Kind& k, bool with_old, Fault fault, int step, std::string* error) {
     std::filesystem::remove_all(dir_);
     if (with_old) StateStore(dir_).put(k.key, k.old_value);
-    const bool crash = fault == Fault::crash_before || fault == Fault::crash_after || fault == Fault::crash_mid_write;
+    const bool crash =
+        fault == Fault::crash_before || fault == Fault::crash_after || fault == Fault::crash_mid_write;
     if (!crash) {
       StateStore s(dir_, std::make_shared<FaultyOps>(fault, step));
       try {
@@ -182,11 +202,12 @@ TEST_F(StateCrashTest, EveryStepOfEveryWriteRecoversThePreviousOrTheNewState) {
   int cases = 0;
   for (const auto& k : kinds()) {
     for (const bool with_old : {true, false}) {
-      for (const Fault fault : {Fault::crash_before, Fault::crash_after, Fault::crash_mid_write, Fault::fail_enospc, Fault::fail_eio}) {
+      for (const Fault fault : {Fault::crash_before, Fault::crash_after, Fault::crash_mid_write,
+                                Fault::fail_enospc, Fault::fail_eio}) {
         for (int step = 0; step < static_cast<int>(steps.size()); ++step) {
           if (fault == Fault::crash_mid_write && steps[step] != "write") continue;
-          SCOPED_TRACE(k.key + ": " + name(fault) + " step " + std::to_string(step) + " (" + steps[step] + ")" +
-                       (with_old ? "" : ", first write"));
+          SCOPED_TRACE(k.key + ": " + name(fault) + " step " + std::to_string(step) + " (" + steps[step] +
+                       ")" + (with_old ? "" : ", first write"));
           ++cases;
           std::string error;
           const int exit = put_with_fault(k, with_old, fault, step, &error);
@@ -203,7 +224,8 @@ TEST_F(StateCrashTest, EveryStepOfEveryWriteRecoversThePreviousOrTheNewState) {
           std::optional<std::string> got;
           ASSERT_NO_THROW(got = next.get(k.key));
           for (const auto& e : std::filesystem::directory_iterator(dir_))
-            EXPECT_TRUE(e.path().filename() == "LOCK" || e.path().extension() == ".state") << "left behind: " << e.path();
+            EXPECT_TRUE(e.path().filename() == "LOCK" || e.path().extension() == ".state")
+                << "left behind: " << e.path();
           if (!renamed && !with_old) {
             EXPECT_FALSE(got) << "a value that was never completely written";
             continue;
@@ -245,7 +267,8 @@ TEST_F(StateCrashTest, ADamagedStateFileIsRefusedNamingIt) {
       ADD_FAILURE() << k.key << ": a torn state file was accepted";
     } catch (const StateCorruptError& e) {
       EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("refusing to start from scratch silently"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("refusing to start from scratch silently"), std::string::npos)
+          << e.what();
     }
   }
 }
