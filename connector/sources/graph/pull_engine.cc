@@ -223,13 +223,16 @@ std::optional<Window> next_window(const StreamCheckpoint& cp, std::optional<Micr
 std::optional<std::string> clamp_future_checkpoint(StreamCheckpoint& cp, Micros now, const WindowOptions& o) {
   if (!cp.end || *cp.end <= now + o.future_tolerance) return std::nullopt;
   const Micros was = *cp.end;
-  cp.end = floor_second(now);
-  cp.settled = std::min(cp.settled.value_or(was - o.lookback), *cp.end - o.lookback);
+  // Resume with the lookback before now - safety_lag, as a stream caught up now would: the first
+  // window can start at once (run --once included), and late records of that span are read.
+  const Micros resume = floor_second(now - o.safety_lag) - std::max(o.lookback, kSecond);
+  cp.end = resume;
+  cp.settled = std::min(cp.settled.value_or(was - o.lookback), resume);
   return "checkpoint end " + format_time(was) + " is " + std::to_string((was - now) / (60 * kSecond)) +
          " min after now (" + format_time(now) + "; tolerance " + std::to_string(o.future_tolerance / (60 * kSecond)) +
-         " min): the clock went back or the state was edited. Clamped to now: the stream re-reads from " +
-         format_time(*cp.settled) + " (records of that span may be delivered again; records between the real last "
-         "read and then are not re-read, set start_at and remove the state file to read them)";
+         " min): the clock went back or the state was edited. Clamped to now: the stream reads again from " +
+         format_time(*cp.settled) + " (records from then on may be delivered again; records between the real last "
+         "read and then are not re-read: set start_at and remove the state file to read them)";
 }
 
 std::optional<Micros> StallWatch::due(Micros now) noexcept {

@@ -113,9 +113,10 @@ std::optional<Window> next_window(const StreamCheckpoint& checkpoint, std::optio
                                   const WindowOptions& options);
 
 // A checkpoint end later than now + future_tolerance (a clock that went back, an edited state
-// file) would stop the stream until the clock got there: it is clamped to now (whole seconds) and
-// the settled point to at most now - lookback. Returns a description when it clamped (the caller
-// logs it at error level), nullopt otherwise.
+// file) would stop the stream until the clock got there: it is clamped to now, that is to where a
+// stream caught up now resumes, now - safety_lag - lookback (whole seconds), as is the settled
+// point when it was later. Returns a description when it clamped (the caller logs it at error
+// level), nullopt otherwise.
 std::optional<std::string> clamp_future_checkpoint(StreamCheckpoint& checkpoint, Micros now, const WindowOptions& options);
 
 // Says when a stream has read nothing (no page) for longer than `threshold`: once per quiet spell.

@@ -3,7 +3,8 @@
 // window scheduler was fixed this made 182 requests and delivered 282 of 610 records: each window
 // started at checkpoint_end - lookback and ended one second later. Now each stream makes a handful
 // of window requests (counted on the emulator side, next pages apart) and every record reaches
-// the file sink exactly once (by id).
+// the file sink exactly once (by id). Also: a checkpoint from the future is clamped in `run --once`.
+#include "connector/state/state_store.h"
 #include "tests/component/sources/pull_fixture.h"
 
 namespace siem::pulltest {
@@ -87,6 +88,40 @@ TEST_F(PullRunOnce, ThreeHourBackfillWithTwoHourLookbackTakesAHandfulOfRequestsP
     EXPECT_LE(windows, kMaxWindows) << endpoint;
     EXPECT_LE(stats["count"].get<int>(), kMaxRequests) << endpoint;
   }
+}
+
+// A checkpoint end years ahead (an edited state file, a clock that went back): one error line
+// naming the stream, and the stream reads its lookback again in the same `run --once`, saving a
+// checkpoint that is no longer in the future.
+TEST_F(PullRunOnce, CheckpointFromTheFutureIsClampedAndTheStreamReadsAgain) {
+  seed_ = false;
+  start_emulator();
+  const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  json recent = template_of("directoryAudits", [](const json&) { return true; });
+  recent["id"] = "recent-audit";
+  recent["activityDateTime"] = emulator::format_time(now_us - 5 * 60 * std::int64_t{1'000'000});
+  emu_->add_record("directoryAudits", recent);
+  write_config(source("audit", "graph_directory_audits", "requests_per_10s: 1000"));
+  {
+    StateStore state(dir_ / "state");
+    state.put(StateStore::checkpoint_key("audit"),
+              R"({"v":1,"streams":{"directoryAudits":{"end":"2031-01-01T00:00:00Z","seen":[]}}})");
+  }
+  auto r = run();
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto errors = error_lines(r.err);
+  ASSERT_EQ(errors.size(), 1u) << r.err;
+  EXPECT_NE(errors[0].find("source audit: stream directoryAudits: checkpoint end 2031-01-01T00:00:00Z is "),
+            std::string::npos)
+      << errors[0];
+  EXPECT_EQ(delivered(0), (std::map<std::string, int>{{"recent-audit", 1}}));
+  StateStore state(dir_ / "state");
+  const auto saved = state.get(StateStore::checkpoint_key("audit"));
+  ASSERT_TRUE(saved);
+  const auto end = json::parse(*saved)["streams"]["directoryAudits"]["end"].get<std::string>();
+  EXPECT_LE(*emulator::parse_time_us(end), now_us + 60 * std::int64_t{1'000'000}) << *saved;
 }
 
 }  // namespace

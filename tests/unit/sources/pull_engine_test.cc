@@ -163,10 +163,11 @@ TEST(Windows, CheckpointFromTheFutureIsClampedToNow) {
   auto far = at(T("2030-01-01T00:00:00Z"));
   auto msg = clamp_future_checkpoint(far, now, o);
   ASSERT_TRUE(msg);
-  EXPECT_EQ(far.end, T("2024-06-01T12:00:00Z"));
-  EXPECT_EQ(far.settled, T("2024-06-01T11:30:00Z"));
+  // Where a stream caught up now resumes: the lookback before now - safety_lag (2 min).
+  EXPECT_EQ(far.end, T("2024-06-01T11:28:00Z"));
+  EXPECT_EQ(far.settled, T("2024-06-01T11:28:00Z"));
   EXPECT_NE(msg->find("checkpoint end 2030-01-01T00:00:00Z is "), std::string::npos) << *msg;
-  EXPECT_NE(msg->find("Clamped to now: the stream re-reads from 2024-06-01T11:30:00Z"), std::string::npos) << *msg;
+  EXPECT_NE(msg->find("Clamped to now: the stream reads again from 2024-06-01T11:28:00Z"), std::string::npos) << *msg;
   // A settled point that was already earlier is kept.
   auto kept = at(now + 11 * kMin, T("2024-06-01T10:00:00Z"));
   ASSERT_TRUE(clamp_future_checkpoint(kept, now, o));
@@ -186,14 +187,13 @@ TEST(Windows, PollerClampsAFutureCheckpointAndLogsAnError) {
   auto previous = spdlog::default_logger();
   spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
   const Micros now = T("2024-06-01T12:00:00Z");
-  EXPECT_FALSE(p.begin(now));  // clamped to now: nothing new yet
-  auto url = p.begin(now + kMin);
+  auto url = p.begin(now);
   auto lines = sink->last_formatted();
   spdlog::set_default_logger(previous);
-  // Without the clamp the stream would wait until 2031; with it, it re-reads its lookback.
+  // Without the clamp the stream would wait until 2031; with it, it reads its lookback at once.
   ASSERT_TRUE(url);
   EXPECT_EQ(p.window().start, now - o.lookback);
-  EXPECT_EQ(p.window().end, now + kMin);
+  EXPECT_EQ(p.window().end, now);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find("[error] source audit: stream directoryAudits: checkpoint end 2031-05-05T00:00:00Z"),
             std::string::npos) << lines[0];

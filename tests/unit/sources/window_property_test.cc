@@ -349,9 +349,9 @@ class Simulation {
           ADD_FAILURE() << "record " << r.id << " (event " << format_time(r.event) << ", visible "
                         << format_time(r.visible) << ") was never delivered";
       }
-      // A clamped checkpoint from the future re-reads the lookback before the clamp.
+      // A clamped checkpoint from the future re-reads the lookback before now - safety_lag.
       const bool clamped = std::any_of(clamps_.begin(), clamps_.end(), [&](Micros at) {
-        return r.event >= at / kSecond * kSecond - sc_.window.lookback;
+        return r.event >= (at - sc_.window.safety_lag) / kSecond * kSecond - std::max(sc_.window.lookback, kSecond);
       });
       if (n > 1 && !may_repeat_.count(r.id)) {
         EXPECT_TRUE(clamped) << "record " << r.id << " (event " << format_time(r.event) << ") delivered " << n
