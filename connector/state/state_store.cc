@@ -41,9 +41,9 @@ std::uint32_t crc32c(std::string_view data) {
 
 std::string errno_text() { return std::strerror(errno); }
 
-void write_all(int fd, std::string_view data, const std::filesystem::path& path) {
+void write_all(StateFileOps& ops, int fd, std::string_view data, const std::filesystem::path& path) {
   while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
+    const ssize_t n = ops.write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       throw std::runtime_error(fmt::format("state: cannot write {}: {}", path.string(), errno_text()));
@@ -52,17 +52,23 @@ void write_all(int fd, std::string_view data, const std::filesystem::path& path)
   }
 }
 
-void fsync_dir(const std::filesystem::path& dir) {
+void fsync_dir(StateFileOps& ops, const std::filesystem::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw std::runtime_error(fmt::format("state: cannot open {}: {}", dir.string(), errno_text()));
-  const int rc = ::fsync(fd);
+  const int rc = ops.fsync_dir(fd);
   ::close(fd);
   if (rc != 0) throw std::runtime_error(fmt::format("state: cannot sync {}: {}", dir.string(), errno_text()));
 }
 
 }  // namespace
 
-StateStore::StateStore(std::filesystem::path dir) : dir_(std::move(dir)) {
+ssize_t StateFileOps::write(int fd, const void* data, std::size_t size) { return ::write(fd, data, size); }
+int StateFileOps::fsync(int fd) { return ::fsync(fd); }
+int StateFileOps::rename(const char* from, const char* to) { return ::rename(from, to); }
+int StateFileOps::fsync_dir(int dir_fd) { return ::fsync(dir_fd); }
+
+StateStore::StateStore(std::filesystem::path dir, std::shared_ptr<StateFileOps> ops)
+    : dir_(std::move(dir)), ops_(ops ? std::move(ops) : std::make_shared<StateFileOps>()) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) throw std::runtime_error(fmt::format("state: cannot create state_dir {}: {}", dir_.string(), ec.message()));
@@ -173,21 +179,21 @@ void StateStore::put(std::string_view key, std::string_view value) {
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) throw std::runtime_error(fmt::format("state: cannot create {}: {}", tmp.string(), errno_text()));
   try {
-    write_all(fd, header, tmp);
-    write_all(fd, value, tmp);
-    if (::fsync(fd) != 0) throw std::runtime_error(fmt::format("state: cannot sync {}: {}", tmp.string(), errno_text()));
+    write_all(*ops_, fd, header, tmp);
+    write_all(*ops_, fd, value, tmp);
+    if (ops_->fsync(fd) != 0) throw std::runtime_error(fmt::format("state: cannot sync {}: {}", tmp.string(), errno_text()));
   } catch (...) {
     ::close(fd);
     ::unlink(tmp.c_str());
     throw;
   }
   ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (ops_->rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string why = errno_text();
     ::unlink(tmp.c_str());
     throw std::runtime_error(fmt::format("state: cannot replace {}: {}", path.string(), why));
   }
-  fsync_dir(dir_);
+  fsync_dir(*ops_, dir_);
 }
 
 void StateStore::erase(std::string_view key) {
@@ -195,7 +201,7 @@ void StateStore::erase(std::string_view key) {
   const auto path = file_for(key);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
     throw std::runtime_error(fmt::format("state: cannot remove {}: {}", path.string(), errno_text()));
-  fsync_dir(dir_);
+  fsync_dir(*ops_, dir_);
 }
 
 }  // namespace siem

@@ -4,7 +4,11 @@
 // silently treated as "no state".
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -20,10 +24,23 @@ class StateCorruptError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The steps of a write (put / erase) that can fail or be cut short by a crash, behind one seam so
+// tests can fail or kill the process at each of them (tests/unit/state/state_crash_test.cc). The
+// default implementation calls the system; opening files is not part of it.
+class StateFileOps {
+ public:
+  virtual ~StateFileOps() = default;
+  virtual ssize_t write(int fd, const void* data, std::size_t size);  // the temporary file
+  virtual int fsync(int fd);                                          // the temporary file
+  virtual int rename(const char* from, const char* to);               // temporary -> state file
+  virtual int fsync_dir(int dir_fd);                                  // state_dir, after rename / unlink
+};
+
 class StateStore {
  public:
   // Creates `dir` if needed; takes an exclusive lock file so two connectors never share a state dir.
-  explicit StateStore(std::filesystem::path dir);
+  // `ops` replaces the system calls of a write (tests only).
+  explicit StateStore(std::filesystem::path dir, std::shared_ptr<StateFileOps> ops = nullptr);
   ~StateStore();
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
@@ -42,6 +59,7 @@ class StateStore {
 
  private:
   std::filesystem::path dir_;
+  std::shared_ptr<StateFileOps> ops_;
   int lock_fd_ = -1;
   mutable std::mutex mu_;
 };

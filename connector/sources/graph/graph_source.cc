@@ -86,6 +86,10 @@ class PullSource final : public Source {
     }
     for (const auto& spec : s_.streams) {
       StreamState st{StreamPoller(spec, s_.window, s_.dedupe_max)};
+      st.poller.set_log_name("source " + name_ + ": stream " + spec.name);
+      const auto interval = is_roster(spec) ? s_.roster_interval : s_.poll_interval;
+      st.stall = sources::StallWatch(sources::stall_threshold(static_cast<Micros>(interval.count()) * 1000),
+                                     sources::to_micros(std::chrono::system_clock::now()));
       auto it = saved.find(spec.name);
       st.poller.restore(it == saved.end() ? std::nullopt : std::optional(it->second), s_.start_at);
       if (it != saved.end()) completed_[spec.name] = it->second;
@@ -125,6 +129,7 @@ class PullSource final : public Source {
       sleep_for(s_.poll_interval, stop);
       if (stop.stop_requested()) return batch;
     }
+    warn_stalled_streams();
     // Round-robin: continue a window in progress, else start the next due window.
     const auto now_steady = std::chrono::steady_clock::now();
     for (std::size_t n = 0; n < streams_.size(); ++n) {
@@ -156,6 +161,7 @@ class PullSource final : public Source {
   struct StreamState {
     explicit StreamState(StreamPoller p) : poller(std::move(p)) {}
     StreamPoller poller;
+    sources::StallWatch stall{0, 0};  // set in start()
     std::optional<std::string> url;  // next page of the window in progress
     std::chrono::steady_clock::time_point next_due{};
     Micros began_at = 0;  // wall clock when the window in progress was started
@@ -170,6 +176,16 @@ class PullSource final : public Source {
 
   static bool is_roster(const StreamSpec& s) {
     return s.type == StreamType::roster_assignments || s.type == StreamType::roster_eligibilities;
+  }
+
+  // A stream that has read no page for three of its polls (at least 5 min) says so, once per
+  // quiet spell, with the likely cause when it is waiting for the clock to reach its checkpoint.
+  void warn_stalled_streams() {
+    const Micros now = sources::to_micros(std::chrono::system_clock::now());
+    for (auto& st : streams_)
+      if (const auto quiet = st.stall.due(now))
+        spdlog::warn("source {}: {}", name_,
+                     sources::stall_message(st.poller.spec(), st.poller.completed(), *quiet, st.stall.threshold(), now, s_.window));
   }
 
   // Every page of a roster snapshot has been read: its last record (or a marker record, when the
@@ -215,6 +231,7 @@ class PullSource final : public Source {
     st.failed_windows = 0;
     if (!res) return;  // stopping
     auto page = st.poller.on_page(url, res->body, s_.connection.auth.tenant_id);
+    st.stall.on_read(sources::to_micros(std::chrono::system_clock::now()));
     ++st.pages;
     batch.records = std::move(page.records);
     if (is_roster(spec) && !s_.roster_events)

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <stdexcept>
 
 namespace siem::sources {
@@ -190,22 +191,68 @@ std::string build_url(const StreamSpec& spec, Micros start, Micros end) {
 }
 
 // ------------------------------------------------------------------ windows
-std::optional<Window> next_window(std::optional<Micros> checkpoint_end, std::optional<Micros> start_at, Micros now,
+namespace {
+// Whole seconds keep the filter text short and the boundaries exact.
+Micros floor_second(Micros t) { return (t >= 0 ? t : t - kSecond + 1) / kSecond * kSecond; }
+Micros ceil_second(Micros t) { return floor_second(t + kSecond - 1); }
+}  // namespace
+
+std::optional<Window> next_window(const StreamCheckpoint& cp, std::optional<Micros> start_at, Micros now,
                                   const WindowOptions& o) {
-  // Whole seconds keep the filter text short and the boundaries exact.
-  Micros limit = (now - o.safety_lag) / kSecond * kSecond;
-  Micros floor = now - o.retention + 60 * kSecond;  // stay inside retention (with a minute to spare)
-  Micros start;
-  if (checkpoint_end) {
-    if (limit <= *checkpoint_end) return std::nullopt;  // nothing new yet
-    start = *checkpoint_end - o.lookback;
+  const Micros limit = floor_second(now - o.safety_lag);
+  const Micros floor = ceil_second(now - o.retention + 60 * kSecond);  // inside retention, a minute to spare
+  Micros end_from;  // C: the checkpoint end (reading resumes there)
+  Micros settled;   // S: nothing before it can still arrive; [S, C) may still get late records
+  if (cp.end) {
+    if (limit <= *cp.end) return std::nullopt;  // nothing new yet
+    end_from = std::max(*cp.end, floor);
+    settled = std::clamp(cp.settled.value_or(*cp.end - o.lookback), floor, end_from);
   } else {
-    start = start_at ? *start_at : limit - o.initial_lookback;
+    end_from = settled = std::max(start_at ? *start_at : limit - o.initial_lookback, floor);
   }
-  start = std::max(start, floor);
-  if (start >= limit) return std::nullopt;
-  Micros end = std::min(limit, start + std::max(o.max_window, o.lookback + kSecond));
-  return Window{start, end};
+  if (end_from >= limit) return std::nullopt;
+  Window w;
+  w.end = std::min(limit, end_from + o.max_window);
+  // Catching up (the chunk ends before now - lag): no re-read, the settled point waits. Reaching now:
+  // re-read from the settled point, which then moves up to what can no longer change.
+  w.start = w.end == limit ? settled : end_from;
+  w.settled = w.start == settled ? std::max(settled, std::min(w.end, floor_second(now - o.lookback))) : settled;
+  return w;
+}
+
+std::optional<std::string> clamp_future_checkpoint(StreamCheckpoint& cp, Micros now, const WindowOptions& o) {
+  if (!cp.end || *cp.end <= now + o.future_tolerance) return std::nullopt;
+  const Micros was = *cp.end;
+  // Resume with the lookback before now - safety_lag, as a stream caught up now would: the first
+  // window can start at once (run --once included), and late records of that span are read.
+  const Micros resume = floor_second(now - o.safety_lag) - std::max(o.lookback, kSecond);
+  cp.end = resume;
+  cp.settled = std::min(cp.settled.value_or(was - o.lookback), resume);
+  return "checkpoint end " + format_time(was) + " is " + std::to_string((was - now) / (60 * kSecond)) +
+         " min after now (" + format_time(now) + "; tolerance " + std::to_string(o.future_tolerance / (60 * kSecond)) +
+         " min): the clock went back or the state was edited. Clamped to now: the stream reads again from " +
+         format_time(*cp.settled) + " (records from then on may be delivered again; records between the real last "
+         "read and then are not re-read: set start_at and remove the state file to read them)";
+}
+
+std::optional<Micros> StallWatch::due(Micros now) noexcept {
+  const Micros quiet = now - last_read_;
+  if (warned_ || quiet <= threshold_) return std::nullopt;
+  warned_ = true;
+  return quiet;
+}
+
+Micros stall_threshold(Micros interval) { return std::max(3 * interval, 5 * 60 * kSecond); }
+
+std::string stall_message(const StreamSpec& spec, const StreamCheckpoint& cp, Micros quiet, Micros threshold, Micros now,
+                          const WindowOptions& o) {
+  std::string out = "stream " + spec.name + " has read nothing for " + std::to_string(quiet / (60 * kSecond)) +
+                    " min (warned after " + std::to_string(threshold / (60 * kSecond)) + " min without a page)";
+  const Micros limit = floor_second(now - o.safety_lag);
+  if (spec.windowed() && cp.end && *cp.end >= limit)
+    out += ": its checkpoint end " + format_time(*cp.end) + " is not before now - safety_lag (" + format_time(limit) +
+           "), the clock went back?";
+  return out;
 }
 
 // ------------------------------------------------------------------ dedupe
@@ -215,6 +262,7 @@ bool DedupeWindow::insert(const std::string& key, Micros time) {
   while (order_.size() > max_) {
     keys_.erase(order_.front().first);
     order_.pop_front();
+    ++evicted_;
   }
   return true;
 }
@@ -239,6 +287,7 @@ std::string encode_checkpoint(const std::map<std::string, StreamCheckpoint>& str
   for (const auto& [name, cp] : streams) {
     json s = json::object();
     if (cp.end) s["end"] = format_time(*cp.end);
+    if (cp.settled) s["settled"] = format_time(*cp.settled);
     json seen = json::array();
     for (const auto& [key, t] : cp.seen) seen.push_back(json::array({key, t}));
     s["seen"] = std::move(seen);
@@ -259,6 +308,11 @@ std::map<std::string, StreamCheckpoint> decode_checkpoint(std::string_view text)
       if (!s["end"].is_string()) throw std::invalid_argument("checkpoint stream '" + name + "': 'end' is not a string");
       cp.end = parse_time(s["end"].get<std::string>());
       if (!cp.end) throw std::invalid_argument("checkpoint stream '" + name + "': bad 'end' timestamp");
+    }
+    if (s.contains("settled")) {
+      if (!s["settled"].is_string()) throw std::invalid_argument("checkpoint stream '" + name + "': 'settled' is not a string");
+      cp.settled = parse_time(s["settled"].get<std::string>());
+      if (!cp.settled) throw std::invalid_argument("checkpoint stream '" + name + "': bad 'settled' timestamp");
     }
     if (s.contains("seen")) {
       for (const auto& e : s["seen"]) {
@@ -286,7 +340,9 @@ void StreamPoller::restore(const std::optional<StreamCheckpoint>& checkpoint, st
 
 std::optional<std::string> StreamPoller::begin(Micros now) {
   if (spec_.windowed()) {
-    auto w = next_window(completed_.end, start_at_, now, options_);
+    if (auto clamped = clamp_future_checkpoint(completed_, now, options_))
+      spdlog::error("{}: {}", log_name_.empty() ? "stream " + spec_.name : log_name_, *clamped);
+    auto w = next_window(completed_, start_at_, now, options_);
     if (!w) return std::nullopt;
     window_ = *w;
   } else {
@@ -372,9 +428,17 @@ StreamPoller::PageResult StreamPoller::on_page(const std::string& url, std::stri
   // Window complete: the checkpoint moves to the window end, with the dedupe window pruned to what
   // the next window can still return.
   in_window_ = false;
-  Micros horizon = spec_.windowed() ? window_.end - options_.lookback : window_.end - options_.retention;
+  // Every later window starts at or after the settled point: older keys can never match again.
+  Micros horizon = spec_.windowed() ? window_.settled : window_.end - options_.retention;
   seen_.prune_before(horizon);
+  if (seen_.evicted() > evicted_reported_) {
+    spdlog::warn("{}: the dedupe window is full ({} keys, dedupe_max): {} key(s) were forgotten before they aged "
+                 "out, so records the lookback re-reads may be delivered twice; raise dedupe_max",
+                 log_name_.empty() ? "stream " + spec_.name : log_name_, seen_.size(), seen_.evicted() - evicted_reported_);
+    evicted_reported_ = seen_.evicted();
+  }
   completed_.end = window_.end;
+  if (spec_.windowed()) completed_.settled = window_.settled;
   completed_.seen.assign(seen_.entries().begin(), seen_.entries().end());
   return result;
 }

@@ -3,13 +3,17 @@
 // machine that turns pages into records and emits a checkpoint only at the end of a window.
 //
 // Correctness rules (docs/sources.md):
-//  * each poll reads the half-open window [checkpoint_end - lookback, now - safety_lag);
+//  * windows are scheduled by next_window() (docs/sources.md, "Window scheduling"): a chunk ends at
+//    min(checkpoint_end + max_window, now - safety_lag); it starts at the checkpoint end while
+//    catching up, and at the settled point (before which no late record can still arrive) when it
+//    reaches now - safety_lag, so the lookback is re-read only where late records are possible;
 //    servers that only offer `le` get `le end` and records at or after `end` are dropped here;
 //  * nextLink is followed verbatim; a failure mid-window restarts the window from its start;
 //  * records are de-duplicated by key (id; sign-ins id+createdDateTime; activity eventDataId;
 //    PIM requests id+status) against a window that is persisted with the checkpoint and pruned by
-//    time (a record older than the next window start can never be read again) and by size;
-//  * the checkpoint is the window END (never "newest timestamp seen") plus the dedupe window.
+//    time (a record older than the settled point can never be read again) and by size;
+//  * the checkpoint is the window END (never "newest timestamp seen"), the settled point and the
+//    dedupe window; an end more than future_tolerance after now is logged and clamped to now.
 #pragma once
 
 #include <chrono>
@@ -78,21 +82,66 @@ std::string build_url(const StreamSpec& spec, Micros start, Micros end);
 
 // ------------------------------------------------------------------ windows
 struct WindowOptions {
-  Micros lookback = 30 * 60 * kSecond;     // re-read overlap for late records
+  Micros lookback = 30 * 60 * kSecond;     // a record becomes visible at most this long after its event time
   Micros safety_lag = 2 * 60 * kSecond;    // never read closer than this to now
-  Micros max_window = 60 * 60 * kSecond;   // backfill in chunks of at most this
+  Micros max_window = 60 * 60 * kSecond;   // each window moves the checkpoint end by at most this
   Micros retention = 30LL * 86400 * kSecond;  // the service keeps this much (audits/sign-ins P1/P2: 30 d)
   Micros initial_lookback = 60 * 60 * kSecond;  // first run without start_at
+  Micros future_tolerance = 10 * 60 * kSecond;  // a checkpoint end later than now + this is clamped to now
 };
 
 struct Window {
   Micros start = 0;
   Micros end = 0;
+  Micros settled = 0;  // the stream's settled point once this window is complete (see next_window)
 };
 
+struct StreamCheckpoint;
+
 // The next window to read, or nullopt when nothing new can be read yet (now - lag <= checkpoint end).
-std::optional<Window> next_window(std::optional<Micros> checkpoint_end, std::optional<Micros> start_at, Micros now,
+// With C = checkpoint end, S = settled point (every record with an event time before S was read at a
+// moment when no late record before S could still arrive; C - lookback for checkpoints without it),
+// L = now - safety_lag and F = now - retention + 1 min (all whole seconds):
+//   end   = min(L, C + max_window)                    progress >= min(max_window, L - C) > 0
+//   start = S when end == L (the window reaches now), else C (catching up: no re-read)
+//   settled after it = max(S, min(end, now - lookback)) when start == S, else S
+// A first run starts at start_at (or L - initial_lookback) with S = that start; everything is
+// clamped to F. Hence: no gap ([S, C) is re-read before S moves past it), every record whose
+// arrival delay is within lookback is read (its last re-read happens after event time + lookback),
+// and a backfill reads each record at most twice (its chunk, then the one re-read at the end).
+std::optional<Window> next_window(const StreamCheckpoint& checkpoint, std::optional<Micros> start_at, Micros now,
                                   const WindowOptions& options);
+
+// A checkpoint end later than now + future_tolerance (a clock that went back, an edited state
+// file) would stop the stream until the clock got there: it is clamped to now, that is to where a
+// stream caught up now resumes, now - safety_lag - lookback (whole seconds), as is the settled
+// point when it was later. Returns a description when it clamped (the caller logs it at error
+// level), nullopt otherwise.
+std::optional<std::string> clamp_future_checkpoint(StreamCheckpoint& checkpoint, Micros now, const WindowOptions& options);
+
+// Says when a stream has read nothing (no page) for longer than `threshold`: once per quiet spell.
+class StallWatch {
+ public:
+  StallWatch(Micros threshold, Micros now) : threshold_(threshold), last_read_(now) {}
+  void on_read(Micros now) noexcept {
+    last_read_ = now;
+    warned_ = false;
+  }
+  // The quiet time when it first exceeds the threshold (then nullopt until the next read).
+  std::optional<Micros> due(Micros now) noexcept;
+  Micros threshold() const noexcept { return threshold_; }
+
+ private:
+  Micros threshold_;
+  Micros last_read_;
+  bool warned_ = false;
+};
+// The stall threshold of a stream polled every `interval`: three polls, at least five minutes.
+Micros stall_threshold(Micros interval);
+// The warn line of a stall ("stream X has read nothing for ..."), with the likely cause when the
+// stream waits for the clock to pass its checkpoint end.
+std::string stall_message(const StreamSpec& spec, const StreamCheckpoint& checkpoint, Micros quiet, Micros threshold,
+                          Micros now, const WindowOptions& options);
 
 // ------------------------------------------------------------------ dedupe window
 class DedupeWindow {
@@ -104,11 +153,14 @@ class DedupeWindow {
   // Forgets entries older than `horizon` (they can never be read again).
   void prune_before(Micros horizon);
   std::size_t size() const noexcept { return keys_.size(); }
+  // Entries forgotten because the window was full (not because they aged out).
+  std::size_t evicted() const noexcept { return evicted_; }
   const std::deque<std::pair<std::string, Micros>>& entries() const noexcept { return order_; }
   void clear();
 
  private:
   std::size_t max_;
+  std::size_t evicted_ = 0;
   std::unordered_set<std::string> keys_;
   std::deque<std::pair<std::string, Micros>> order_;  // insertion order
 };
@@ -117,8 +169,9 @@ class DedupeWindow {
 struct StreamCheckpoint {
   std::optional<Micros> end;                           // last completed window end (windowed streams)
   std::vector<std::pair<std::string, Micros>> seen;    // dedupe window
+  std::optional<Micros> settled;                       // settled point (next_window); absent: end - lookback
 };
-// {"v":1,"streams":{"<name>":{"end":"...","seen":[["key",micros],...]}}}
+// {"v":1,"streams":{"<name>":{"end":"...","settled":"...","seen":[["key",micros],...]}}}
 std::string encode_checkpoint(const std::map<std::string, StreamCheckpoint>& streams);
 // Throws std::invalid_argument naming what is wrong.
 std::map<std::string, StreamCheckpoint> decode_checkpoint(std::string_view text);
@@ -127,11 +180,14 @@ std::map<std::string, StreamCheckpoint> decode_checkpoint(std::string_view text)
 class StreamPoller {
  public:
   StreamPoller(StreamSpec spec, WindowOptions options, std::size_t dedupe_max = 200'000);
+  // Names the stream in log lines ("source X: stream Y").
+  void set_log_name(std::string name) { log_name_ = std::move(name); }
 
   // Restores from a committed checkpoint (or starts fresh: start_at, else now - initial_lookback).
   void restore(const std::optional<StreamCheckpoint>& checkpoint, std::optional<Micros> start_at);
 
   // Starts the next window; returns the first URL, or nullopt when nothing new can be read yet.
+  // Clamps a checkpoint from the future first (error line, see clamp_future_checkpoint).
   std::optional<std::string> begin(Micros now);
   bool in_window() const noexcept { return in_window_; }
   const Window& window() const noexcept { return window_; }
@@ -159,6 +215,8 @@ class StreamPoller {
   DedupeWindow seen_;
   StreamCheckpoint completed_;
   std::optional<Micros> start_at_;
+  std::string log_name_;
+  std::size_t evicted_reported_ = 0;
   Window window_{};
   bool in_window_ = false;
 };

@@ -126,6 +126,7 @@ class PullRunOnce : public ::testing::Test {
     o.apps = {std::move(app)};
     o.subscriptions = {kSub};
     o.reports_limit_per_10s = reports_limit;
+    o.seed = seed_;
     server_ = test::make_tls_server(*pki_, wrong_name);
     emu_ = std::make_unique<emulator::Emulator>(o, *server_);
     server_->start();
@@ -153,7 +154,7 @@ class PullRunOnce : public ::testing::Test {
                     "\n    endpoints: {login: " + url_ + ", graph: " + url_ + ", arm: " + url_ + "}\n" +
                     "    auth:\n      method: client_secret\n      client_id: " + kClient + "\n      client_secret: ${SIEM_PULL_TEST_SECRET}\n" +
                     "    tls: {ca_file: " + ca + "}\n" +
-                    "    poll_interval: 1s\n    lookback: 30m\n    safety_lag: 0s\n" + window_keys_ +
+                    "    poll_interval: 1s\n    lookback: " + lookback_ + "\n    safety_lag: 0s\n" + window_keys_ +
                     "    connect_timeout: 5s\n    request_timeout: 10s\n";
     std::istringstream lines(extra);
     std::string line;
@@ -218,6 +219,8 @@ class PullRunOnce : public ::testing::Test {
   fs::path dir_;
   // First-run window keys of every source: by default two 1 h windows overlapping by the lookback.
   std::string window_keys_ = "    initial_lookback: 2h\n";
+  std::string lookback_ = "30m";
+  bool seed_ = true;  // the emulator's built-in scenario
 };
 
 }  // namespace siem::pulltest

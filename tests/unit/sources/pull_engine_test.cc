@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+
 #include "connector/sources/graph/pull_engine.h"
 
 namespace siem::sources {
@@ -73,6 +76,13 @@ TEST(Clouds, RootsPerNationalCloud) {
   EXPECT_TRUE(cloud_has_beta_sign_ins("global"));
 }
 
+StreamCheckpoint at(std::optional<Micros> end, std::optional<Micros> settled = std::nullopt) {
+  StreamCheckpoint cp;
+  cp.end = end;
+  cp.settled = settled;
+  return cp;
+}
+
 TEST(Windows, OverlapLagChunkingAndRetention) {
   WindowOptions o;
   o.lookback = 30 * kMin;
@@ -80,30 +90,137 @@ TEST(Windows, OverlapLagChunkingAndRetention) {
   o.max_window = 60 * kMin;
   Micros now = T("2024-06-01T12:00:30Z");
   // First run, no start_at: the initial lookback before now - lag.
-  auto w0 = next_window(std::nullopt, std::nullopt, now, o);
+  auto w0 = next_window(at(std::nullopt), std::nullopt, now, o);
   ASSERT_TRUE(w0);
   EXPECT_EQ(w0->end, T("2024-06-01T11:58:30Z"));
   EXPECT_EQ(w0->start, w0->end - o.initial_lookback);
-  // Steady state: re-read the lookback before the checkpoint, up to now - lag.
-  auto w1 = next_window(T("2024-06-01T11:50:00Z"), std::nullopt, now, o);
+  EXPECT_EQ(w0->settled, T("2024-06-01T11:30:30Z"));  // now - lookback: later records may still arrive
+  // Steady state, checkpoint without a settled point (written before it existed): re-read the
+  // lookback before the checkpoint, up to now - lag.
+  auto w1 = next_window(at(T("2024-06-01T11:50:00Z")), std::nullopt, now, o);
   EXPECT_EQ(w1->start, T("2024-06-01T11:20:00Z"));
   EXPECT_EQ(w1->end, T("2024-06-01T11:58:30Z"));
+  EXPECT_EQ(w1->settled, T("2024-06-01T11:30:30Z"));
+  // With a settled point: re-read from there.
+  auto w2 = next_window(at(T("2024-06-01T11:57:00Z"), T("2024-06-01T11:29:00Z")), std::nullopt, now, o);
+  EXPECT_EQ(w2->start, T("2024-06-01T11:29:00Z"));
+  EXPECT_EQ(w2->end, T("2024-06-01T11:58:30Z"));
   // Nothing new when the checkpoint is already at now - lag.
-  EXPECT_FALSE(next_window(T("2024-06-01T11:58:30Z"), std::nullopt, now, o));
-  // Backfill from start_at in chunks of max_window.
-  auto b = next_window(std::nullopt, T("2024-06-01T00:00:00Z"), now, o);
-  EXPECT_EQ(b->start, T("2024-06-01T00:00:00Z"));
-  EXPECT_EQ(b->end, T("2024-06-01T01:00:00Z"));
-  auto b2 = next_window(b->end, T("2024-06-01T00:00:00Z"), now, o);
-  EXPECT_EQ(b2->start, T("2024-06-01T00:30:00Z"));
-  EXPECT_GT(b2->end, b->end);
+  EXPECT_FALSE(next_window(at(T("2024-06-01T11:58:30Z")), std::nullopt, now, o));
   // start_at beyond retention is clamped into it.
-  auto old = next_window(std::nullopt, T("2023-01-01T00:00:00Z"), now, o);
+  auto old = next_window(at(std::nullopt), T("2023-01-01T00:00:00Z"), now, o);
   EXPECT_GE(old->start, now - o.retention);
-  // A max_window smaller than the lookback still makes progress.
+  EXPECT_EQ(old->end, old->start + o.max_window);
+  // A checkpoint older than retention resumes at the retention floor, not below it.
+  auto stale = next_window(at(T("2023-01-01T00:00:00Z")), std::nullopt, now, o);
+  EXPECT_EQ(stale->start, old->start);
+}
+
+// The case of issue 18: lookback 2h with the default 1h max_window advanced one second per
+// request. Each chunk now moves the checkpoint by max_window and re-reads nothing while catching up;
+// the chunk that reaches now - lag re-reads from the settled point once.
+TEST(Windows, BackfillWithLookbackLongerThanMaxWindowMovesAWindowPerRequest) {
+  WindowOptions o;
+  o.lookback = 120 * kMin;
+  o.safety_lag = 0;
+  o.max_window = 60 * kMin;
+  const Micros now = T("2024-06-01T12:00:00Z");
+  StreamCheckpoint cp;
+  std::vector<Window> windows;
+  for (int i = 0; i < 10; ++i) {
+    auto w = next_window(cp, T("2024-06-01T09:00:00Z"), now, o);
+    if (!w) break;
+    windows.push_back(*w);
+    cp.end = w->end;
+    cp.settled = w->settled;
+  }
+  ASSERT_EQ(windows.size(), 3u);
+  EXPECT_EQ(windows[0].start, T("2024-06-01T09:00:00Z"));
+  EXPECT_EQ(windows[0].end, T("2024-06-01T10:00:00Z"));
+  EXPECT_EQ(windows[0].settled, T("2024-06-01T10:00:00Z"));  // read more than lookback after it ended
+  EXPECT_EQ(windows[1].start, T("2024-06-01T10:00:00Z"));
+  EXPECT_EQ(windows[1].end, T("2024-06-01T11:00:00Z"));
+  EXPECT_EQ(windows[1].settled, T("2024-06-01T10:00:00Z"));  // now - lookback: may still change
+  EXPECT_EQ(windows[2].start, T("2024-06-01T10:00:00Z"));    // reaches now: re-read from settled
+  EXPECT_EQ(windows[2].end, now);
+  EXPECT_EQ(windows[2].settled, T("2024-06-01T10:00:00Z"));
+  // A max_window far smaller than the lookback still moves max_window per request.
   o.max_window = kMin;
-  auto small = next_window(T("2024-06-01T11:00:00Z"), std::nullopt, now, o);
-  EXPECT_GT(small->end, T("2024-06-01T11:00:00Z"));
+  auto small = next_window(at(T("2024-06-01T11:00:00Z"), T("2024-06-01T10:00:00Z")), std::nullopt, now, o);
+  EXPECT_EQ(small->start, T("2024-06-01T11:00:00Z"));
+  EXPECT_EQ(small->end, T("2024-06-01T11:01:00Z"));
+  EXPECT_EQ(small->settled, T("2024-06-01T10:00:00Z"));  // [settled, end) not re-read yet: it waits
+}
+
+TEST(Windows, CheckpointFromTheFutureIsClampedToNow) {
+  WindowOptions o;
+  o.lookback = 30 * kMin;
+  const Micros now = T("2024-06-01T12:00:00.5Z");
+  // Within the tolerance (a small clock step back): left alone, the stream waits.
+  auto near = at(now + 10 * kMin, now - 20 * kMin);
+  EXPECT_FALSE(clamp_future_checkpoint(near, now, o));
+  EXPECT_EQ(near.end, now + 10 * kMin);
+  auto far = at(T("2030-01-01T00:00:00Z"));
+  auto msg = clamp_future_checkpoint(far, now, o);
+  ASSERT_TRUE(msg);
+  // Where a stream caught up now resumes: the lookback before now - safety_lag (2 min).
+  EXPECT_EQ(far.end, T("2024-06-01T11:28:00Z"));
+  EXPECT_EQ(far.settled, T("2024-06-01T11:28:00Z"));
+  EXPECT_NE(msg->find("checkpoint end 2030-01-01T00:00:00Z is "), std::string::npos) << *msg;
+  EXPECT_NE(msg->find("Clamped to now: the stream reads again from 2024-06-01T11:28:00Z"), std::string::npos) << *msg;
+  // A settled point that was already earlier is kept.
+  auto kept = at(now + 11 * kMin, T("2024-06-01T10:00:00Z"));
+  ASSERT_TRUE(clamp_future_checkpoint(kept, now, o));
+  EXPECT_EQ(kept.settled, T("2024-06-01T10:00:00Z"));
+  StreamCheckpoint none;  // collections have no end
+  EXPECT_FALSE(clamp_future_checkpoint(none, now, o));
+}
+
+TEST(Windows, PollerClampsAFutureCheckpointAndLogsAnError) {
+  WindowOptions o;
+  o.lookback = 30 * kMin;
+  o.safety_lag = 0;
+  StreamPoller p({"directoryAudits", StreamType::directory_audits, "https://g"}, o);
+  p.set_log_name("source audit: stream directoryAudits");
+  p.restore(at(T("2031-05-05T00:00:00Z")), std::nullopt);
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  const Micros now = T("2024-06-01T12:00:00Z");
+  auto url = p.begin(now);
+  auto lines = sink->last_formatted();
+  spdlog::set_default_logger(previous);
+  // Without the clamp the stream would wait until 2031; with it, it reads its lookback at once.
+  ASSERT_TRUE(url);
+  EXPECT_EQ(p.window().start, now - o.lookback);
+  EXPECT_EQ(p.window().end, now);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("[error] source audit: stream directoryAudits: checkpoint end 2031-05-05T00:00:00Z"),
+            std::string::npos) << lines[0];
+}
+
+TEST(Windows, StallWatchWarnsOncePerQuietSpell) {
+  EXPECT_EQ(stall_threshold(60 * kSecond), 5 * kMin);   // 3 polls of 1 min, but at least 5 min
+  EXPECT_EQ(stall_threshold(10 * kMin), 30 * kMin);     // 3 polls
+  StallWatch w(stall_threshold(60 * kSecond), 0);
+  EXPECT_FALSE(w.due(5 * kMin));
+  EXPECT_EQ(w.due(5 * kMin + 1), 5 * kMin + 1);
+  EXPECT_FALSE(w.due(50 * kMin));  // once
+  w.on_read(60 * kMin);
+  EXPECT_FALSE(w.due(64 * kMin));
+  EXPECT_TRUE(w.due(66 * kMin));
+}
+
+TEST(Windows, StallMessageNamesTheStreamAndACheckpointAheadOfTheClock) {
+  WindowOptions o;
+  o.safety_lag = 2 * kMin;
+  const Micros now = T("2024-06-01T12:00:00Z");
+  StreamSpec s{"directoryAudits", StreamType::directory_audits, "https://g"};
+  EXPECT_EQ(stall_message(s, at(now - 10 * kMin), 7 * kMin, 5 * kMin, now, o),
+            "stream directoryAudits has read nothing for 7 min (warned after 5 min without a page)");
+  EXPECT_EQ(stall_message(s, at(now + 5 * kMin), 7 * kMin, 5 * kMin, now, o),
+            "stream directoryAudits has read nothing for 7 min (warned after 5 min without a page): its checkpoint end "
+            "2024-06-01T12:05:00Z is not before now - safety_lag (2024-06-01T11:58:00Z), the clock went back?");
 }
 
 TEST(Dedupe, BoundedByTimeAndSize) {
@@ -123,14 +240,19 @@ TEST(Dedupe, BoundedByTimeAndSize) {
 
 TEST(Checkpoint, RoundTripAndErrors) {
   std::map<std::string, StreamCheckpoint> m;
-  m["signIns.interactiveUser"] = {T("2024-01-01T00:05:00Z"), {{"id1|2024-01-01T00:01:00Z", T("2024-01-01T00:01:00Z")}}};
-  m["pim"] = {std::nullopt, {}};
+  m["signIns.interactiveUser"] = {T("2024-01-01T00:05:00Z"), {{"id1|2024-01-01T00:01:00Z", T("2024-01-01T00:01:00Z")}},
+                                   T("2024-01-01T00:00:30Z")};
+  m["pim"] = {std::nullopt, {}, std::nullopt};
   auto text = encode_checkpoint(m);
   auto back = decode_checkpoint(text);
   ASSERT_EQ(back.size(), 2u);
   EXPECT_EQ(back["signIns.interactiveUser"].end, m["signIns.interactiveUser"].end);
   EXPECT_EQ(back["signIns.interactiveUser"].seen, m["signIns.interactiveUser"].seen);
+  EXPECT_EQ(back["signIns.interactiveUser"].settled, T("2024-01-01T00:00:30Z"));
   EXPECT_FALSE(back["pim"].end);
+  EXPECT_FALSE(back["pim"].settled);
+  EXPECT_FALSE(json::parse(text)["streams"]["pim"].contains("settled")) << text;
+  EXPECT_THROW(decode_checkpoint(R"({"v":1,"streams":{"x":{"end":"2024-01-01T00:00:00Z","settled":7}}})"), std::invalid_argument);
   EXPECT_THROW(decode_checkpoint("[]"), std::invalid_argument);
   EXPECT_THROW(decode_checkpoint(R"({"v":2,"streams":{}})"), std::invalid_argument);
   EXPECT_THROW(decode_checkpoint(R"({"v":1,"streams":{"x":{"end":"soon"}}})"), std::invalid_argument);
@@ -214,6 +336,32 @@ TEST(Poller, RestartedWindowDoesNotRedeliverEarlierPages) {
   auto r2 = p.on_page(*u2, page({s1, s1b, {{"id", "y"}, {"createdDateTime", "2024-01-01T00:02:00Z"}}}), "t");
   ASSERT_EQ(r2.records.size(), 1u);
   EXPECT_EQ(r2.duplicates, 2u);
+}
+
+TEST(Poller, AFullDedupeWindowIsAWarning) {
+  WindowOptions o;
+  o.lookback = 10 * kMin;
+  o.safety_lag = 0;
+  StreamPoller p({"directoryAudits", StreamType::directory_audits, "https://g"}, o, 2);
+  p.set_log_name("source audit: stream directoryAudits");
+  p.restore(std::nullopt, T("2024-01-01T00:00:00Z"));
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  const Micros now = T("2024-01-01T00:20:00Z");
+  // Three records inside the lookback (they will be re-read) and room for two keys.
+  p.on_page(*p.begin(now), page({audit("a", "2024-01-01T00:15:00Z"), audit("b", "2024-01-01T00:16:00Z"),
+                                 audit("c", "2024-01-01T00:17:00Z")}), "t");
+  auto full = sink->last_formatted();
+  // A window whose keys fit says nothing.
+  p.on_page(*p.begin(now + kMin), page({audit("c", "2024-01-01T00:17:00Z")}), "t");
+  auto later = sink->last_formatted();
+  spdlog::set_default_logger(previous);
+  ASSERT_EQ(full.size(), 1u);
+  EXPECT_NE(full[0].find("[warning] source audit: stream directoryAudits: the dedupe window is full (2 keys, dedupe_max): 1 "
+                         "key(s) were forgotten"),
+            std::string::npos) << full[0];
+  EXPECT_EQ(later.size(), 1u);
 }
 
 TEST(Poller, PimRequestsDedupeOnIdAndStatus) {
