@@ -209,6 +209,7 @@ class CachingProvider : public TokenProvider {
     http::Request req;
     req.method = "POST";
     req.url = token_endpoint(settings_.cloud.login, settings_.tenant_id);
+    req.pin = settings_.cloud.login;  // the secret or assertion goes to the configured authority only
     req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}};
     req.body = form(fields);
     const std::string context = fmt::format("{} token request to {}", describe(), req.url);
@@ -317,6 +318,8 @@ class ManagedIdentityProvider final : public CachingProvider {
     if (!settings_.msi_res_id.empty()) url += (app_service_ ? "&mi_res_id=" : "&msi_res_id=") + url_encode(settings_.msi_res_id);
     http::Request req;
     req.url = url;
+    req.pin = endpoint_;
+    req.direct = true;  // the identity endpoint is on this machine or link: never through a proxy
     if (app_service_) req.headers = {{"X-IDENTITY-HEADER", header_}};
     else req.headers = {{"Metadata", "true"}};
     const std::string context = fmt::format("{} token request to {}", describe(), endpoint_);

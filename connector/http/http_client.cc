@@ -399,7 +399,11 @@ struct Client::Impl {
     };
     auto check = [&](const char* step) {
       received_any = received_any || parser.got_some();
-      if (ec == bhttp::error::body_limit) throw too_large("body above the limit");
+      if (ec == bhttp::error::body_limit) {  // Beast checks an announced length against the limit itself
+        const auto length = parser.content_length();
+        throw too_large(std::string(step) == "header" ? fmt::format("Content-Length {}", length ? std::to_string(*length) : "above the limit")
+                                                      : "body above the limit");
+      }
       if (ec) throw Error(Error::Kind::protocol, fmt::format("reading the response {} to {} failed: {}", step, what, ec.message()));
     };
     if (c.tls) bhttp::async_read_header(*c.tls, c.buffer, parser, on_done);
