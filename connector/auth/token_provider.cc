@@ -423,10 +423,11 @@ AuthError classify_token_error(int status, const std::string& body, const std::s
     permanent = status >= 400;  // invalid_client, unauthorized_client, invalid_request (tenant), invalid_scope...
   std::string meaning = aadsts_meaning(aadsts);
   std::string msg = fmt::format("{} failed: HTTP {}", context, status);
-  if (!error.empty()) msg += ", " + error;
+  if (!error.empty()) msg += ", " + http::printable(error, 100);
   if (!aadsts.empty()) msg += " (" + aadsts + (meaning.empty() ? "" : ": " + meaning) + ")";
-  if (!description.empty() && meaning.empty()) msg += ": " + description.substr(0, 300);
-  if (error.empty() && description.empty() && !body.empty()) msg += ": " + body.substr(0, 200);
+  // Server text goes into log lines: control and non-ASCII bytes escaped.
+  if (!description.empty() && meaning.empty()) msg += ": " + http::printable(description, 300);
+  if (error.empty() && description.empty() && !body.empty()) msg += ": " + http::printable(body, 200);
   return AuthError(std::move(msg), permanent, std::move(error), std::move(aadsts));
 }
 

@@ -341,12 +341,8 @@ class PullSource final : public Source {
 
   static std::string redact(const std::string& url) { return http::printable(url.substr(0, url.find('?'))); }
 
-  static std::string error_text(const std::string& body) {
-    std::string out = body.substr(0, 400);
-    for (char& c : out)
-      if (c == '\n' || c == '\r') c = ' ';
-    return out;
-  }
+  // The start of a server's error body for a log line: control and non-ASCII bytes escaped.
+  static std::string error_text(const std::string& body) { return http::printable(body, 400); }
 
   std::string name_;
   Settings s_;

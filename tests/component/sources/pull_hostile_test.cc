@@ -221,5 +221,20 @@ TEST_F(PullHostile, OversizedRecordIsDeadLetteredWithItsReason) {
   EXPECT_NE(letters.find("exceeds max_record_bytes (65536 bytes)"), std::string::npos) << letters.substr(0, 300);
 }
 
+TEST_F(PullHostile, EndlessDistinctPagesStopAtTheCapAndLongWindowsAreReported) {
+  serve_audits([&](const httpd::Request&, int n) { return page(json::array(), url_ + kAudits + "?$skiptoken=p" + std::to_string(n)); });
+  write_config(source("audit", "graph_directory_audits", "requests_per_10s: 1000\nmax_pages_per_window: 4\nwindow_warn_pages: 2"));
+  auto r = run(std::chrono::seconds(60));
+  expect_failed_run(r);
+  EXPECT_NE(the_error(r).find("the window has read 4 pages and the server offers more (max_pages_per_window 4)"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(seen().size(), 12u) << "four pages per window, three windows";
+  // One warn line per window that went past window_warn_pages.
+  std::size_t warns = 0;
+  for (std::size_t at = r.err.find("has taken 3 pages"); at != std::string::npos; at = r.err.find("has taken 3 pages", at + 1)) ++warns;
+  EXPECT_EQ(warns, 3u) << r.err;
+  EXPECT_EQ(r.err.find("has taken 4 pages"), std::string::npos) << "warned once per window: " << r.err;
+}
+
 }  // namespace
 }  // namespace siem::pulltest
