@@ -5,7 +5,9 @@
 // Correctness rules (docs/sources.md):
 //  * each poll reads the half-open window [checkpoint_end - lookback, now - safety_lag);
 //    servers that only offer `le` get `le end` and records at or after `end` are dropped here;
-//  * nextLink is followed verbatim; a failure mid-window restarts the window from its start;
+//  * nextLink is followed as given, but only within the stream's configured origin (the HTTP client
+//    checks Request::pin), never twice in one window and for at most max_pages pages; a failure
+//    mid-window restarts the window from its start;
 //  * records are de-duplicated by key (id; sign-ins id+createdDateTime; activity eventDataId;
 //    PIM requests id+status) against a window that is persisted with the checkpoint and pruned by
 //    time (a record older than the next window start can never be read again) and by size;

@@ -236,5 +236,25 @@ TEST_F(PullHostile, EndlessDistinctPagesStopAtTheCapAndLongWindowsAreReported) {
   EXPECT_EQ(r.err.find("has taken 4 pages"), std::string::npos) << "warned once per window: " << r.err;
 }
 
+TEST_F(PullHostile, ConfiguredAndEnvironmentProxiesSeeNothingOfManagedIdentityOrLoopback) {
+  start_emulator();
+  auto proxy = test::make_plain_server();  // answers 404 to anything: it must see no connection at all
+  proxy->start();
+  std::string src = source("audit", "graph_directory_audits", "requests_per_10s: 1000\nproxy: " + proxy->base_url());
+  const auto auth_at = src.find("    auth:\n");
+  const auto tls_at = src.find("    tls:");
+  src.replace(auth_at, tls_at - auth_at, "    auth: {method: managed_identity, endpoint: " + url_ + "/metadata/identity/oauth2/token}\n");
+  write_config(src);
+  ::setenv("HTTPS_PROXY", proxy->base_url().c_str(), 1);
+  ::setenv("HTTP_PROXY", proxy->base_url().c_str(), 1);
+  auto r = run(std::chrono::seconds(60));
+  ::unsetenv("HTTPS_PROXY");
+  ::unsetenv("HTTP_PROXY");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_GE(endpoint_stats("imds")["count"].get<int>(), 1) << "the identity endpoint issued the token";
+  EXPECT_FALSE(delivered(0).empty()) << r.err;
+  EXPECT_EQ(proxy->connections_accepted(), 0u);
+}
+
 }  // namespace
 }  // namespace siem::pulltest
