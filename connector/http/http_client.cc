@@ -190,11 +190,25 @@ bool no_proxy_matches(std::string_view host_in, std::uint16_t port, std::string_
   return false;
 }
 
+namespace {
+// A proxy URL without "user:password@": proxy authentication is not supported, and credentials
+// in HTTPS_PROXY must appear neither on the wire nor in an error message.
+std::string without_userinfo(std::string_view proxy) {
+  const auto scheme_end = proxy.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(proxy);
+  const auto start = scheme_end + 3;
+  const auto end = proxy.find_first_of("/?#", start);
+  const auto at = proxy.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start).rfind('@');
+  if (at == std::string_view::npos) return std::string(proxy);
+  return std::string(proxy.substr(0, start)) + std::string(proxy.substr(start + at + 1));
+}
+}  // namespace
+
 std::string select_proxy(const Url& url, const ClientOptions& options) {
   // Loopback and link-local (IMDS) destinations never leave the machine / link through a proxy.
   if (is_loopback_host(url.host) || is_link_local_host(url.host)) return {};
   if (!options.no_proxy.empty() && no_proxy_matches(url.host, url.port, options.no_proxy)) return {};
-  if (!options.proxy.empty()) return options.proxy;
+  if (!options.proxy.empty()) return without_userinfo(options.proxy);
   if (!options.use_env_proxy) return {};
   std::string proxy = url.scheme == "https" ? env("HTTPS_PROXY") : env("HTTP_PROXY");
   if (proxy.empty()) proxy = url.scheme == "https" ? env("https_proxy") : env("http_proxy");
@@ -202,7 +216,7 @@ std::string select_proxy(const Url& url, const ClientOptions& options) {
   std::string np = env("NO_PROXY");
   if (np.empty()) np = env("no_proxy");
   if (no_proxy_matches(url.host, url.port, np)) return {};
-  return proxy;
+  return without_userinfo(proxy);
 }
 
 // ------------------------------------------------------------------------------------------ client

@@ -184,6 +184,10 @@ TEST(NoProxy, SelectProxyHonoursConfigEnvAndNeverImds) {
   o.proxy = "http://proxy:3128";
   EXPECT_EQ(select_proxy(parse_url("https://graph.microsoft.com/v1.0"), o), "http://proxy:3128");
   EXPECT_EQ(select_proxy(parse_url("http://169.254.169.254/metadata"), o), "");
+  // Proxy credentials are not supported: dropped, so they are neither sent nor logged.
+  o.proxy = "http://user:pa55@proxy:3128";
+  EXPECT_EQ(select_proxy(parse_url("https://graph.microsoft.com/v1.0"), o), "http://proxy:3128");
+  o.proxy = "http://proxy:3128";
   // Loopback and link-local destinations never go through a proxy, whatever configured it.
   EXPECT_EQ(select_proxy(parse_url("http://127.0.0.1:41234/msi/token"), o), "");
   EXPECT_EQ(select_proxy(parse_url("https://localhost:8088/"), o), "");
