@@ -142,7 +142,6 @@ class PullSource final : public Source {
         st.warned = false;
         st.next_due = now_steady + interval;
         if (!st.url) continue;
-        st.pages = 0;
         if (st.poller.spec().windowed())
           spdlog::debug("source {}: stream {} window [{}, {})", name_, st.poller.spec().name,
                         sources::format_time(st.poller.window().start), sources::format_time(st.poller.window().end));
@@ -167,7 +166,6 @@ class PullSource final : public Source {
     std::chrono::steady_clock::time_point began_steady{};
     bool warned = false;  // the window in progress has been reported as long
     bool fresh = false;   // completed a window up to its start time since the last caught_up report
-    int pages = 0;
     int failed_windows = 0;  // windows abandoned (retries exhausted, refused URL, loop) since one completed
   };
 
@@ -245,7 +243,6 @@ class PullSource final : public Source {
       fail_window(st, e.what());
       return;
     }
-    ++st.pages;
     warn_if_long(st);
     batch.records = std::move(page.records);
     if (is_roster(spec) && !s_.roster_events)
