@@ -236,6 +236,25 @@ TEST_F(PullHostile, EndlessDistinctPagesStopAtTheCapAndLongWindowsAreReported) {
   EXPECT_EQ(r.err.find("has taken 4 pages"), std::string::npos) << "warned once per window: " << r.err;
 }
 
+TEST_F(PullHostile, AWindowPastWindowWarnAfterIsReportedOncePerWindow) {
+  // Three pages per window; window_warn_after: 0s makes every window "long" from its first page.
+  serve_audits([&](const httpd::Request& r, int) {
+    const auto at = r.target.find("$skiptoken=");
+    const int next = at == std::string::npos ? 1 : std::stoi(r.target.substr(at + 11)) + 1;
+    return page(json::array(), next < 3 ? std::optional(url_ + kAudits + "?$skiptoken=" + std::to_string(next)) : std::nullopt);
+  });
+  write_config(source("audit", "graph_directory_audits", "requests_per_10s: 1000\nwindow_warn_after: 0s"));
+  auto r = run(std::chrono::seconds(60));
+  EXPECT_EQ(r.status, 0) << r.err;
+  const std::size_t windows = seen().size() / 3;
+  EXPECT_EQ(seen().size(), windows * 3) << "three pages per window";
+  EXPECT_GE(windows, 2u);
+  std::size_t warns = 0;
+  for (std::size_t at = r.err.find("has taken 1 pages"); at != std::string::npos; at = r.err.find("has taken 1 pages", at + 1)) ++warns;
+  EXPECT_EQ(warns, windows) << r.err;
+  EXPECT_EQ(r.err.find("has taken 2 pages"), std::string::npos) << "warned once per window: " << r.err;
+}
+
 TEST_F(PullHostile, ConfiguredAndEnvironmentProxiesSeeNothingOfManagedIdentityOrLoopback) {
   start_emulator();
   auto proxy = test::make_plain_server();  // answers 404 to anything: it must see no connection at all
