@@ -15,7 +15,7 @@ case "$seconds" in
 esac
 jobs=${SIEM_JOBS:-2}
 build=build-fuzz
-all_targets=(fuzz_record_reader fuzz_cef_encoder fuzz_config fuzz_syslog_format fuzz_mapping_override)
+all_targets=(fuzz_record_reader fuzz_cef_encoder fuzz_config fuzz_syslog_format fuzz_mapping_override fuzz_page_reader)
 read -r -a targets <<<"${SIEM_FUZZ_TARGETS:-${all_targets[*]}}"
 
 scripts/install-deps.sh  # clang and libclang-rt (libFuzzer, sanitizer runtimes) are listed there

@@ -1,5 +1,7 @@
 #include "connector/auth/auth_config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
 namespace siem::auth {
@@ -14,6 +16,50 @@ std::string strip_slash(std::string s) {
   while (!s.empty() && s.back() == '/') s.pop_back();
   return s;
 }
+
+// A directory (tenant) id as Entra accepts it: a GUID or a domain name. It becomes a path segment
+// of the token URL, so nothing else may pass.
+bool valid_tenant_id(std::string_view t) {
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  if (t.size() == 36) {
+    bool guid = true;
+    for (std::size_t i = 0; i < t.size(); ++i)
+      guid = guid && ((i == 8 || i == 13 || i == 18 || i == 23) ? t[i] == '-' : hex(t[i]));
+    if (guid) return true;
+  }
+  if (t.empty() || t.size() > 253) return false;
+  std::size_t start = 0;
+  while (start <= t.size()) {
+    auto dot = t.find('.', start);
+    if (dot == std::string_view::npos) dot = t.size();
+    const auto label = t.substr(start, dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    if (!std::all_of(label.begin(), label.end(), [](unsigned char c) { return std::isalnum(c) || c == '-'; })) return false;
+    start = dot + 1;
+  }
+  return true;
+}
+
+// Credentials and tokens travel to these endpoints: plain http is allowed only to this machine
+// (tests, emulators, sidecars), to the link-local IMDS for managed identity, or when the operator
+// says so with allow_insecure_http (then a warning).
+struct PlainHttpPolicy {
+  bool allowed = false;  // allow_insecure_http: true
+
+  // Empty when `url` may be used; otherwise why not.
+  std::string problem(std::string_view url, bool link_local_ok) const {
+    http::Url u;
+    try {
+      u = http::parse_url(url);
+    } catch (const http::Error& e) {
+      return e.what();
+    }
+    if (u.scheme == "https" || allowed || http::is_loopback_host(u.host)) return {};
+    if (link_local_ok && http::is_link_local_host(u.host)) return {};
+    return "plain http to " + u.origin() + " would send credentials or tokens unencrypted: use https, or set "
+           "allow_insecure_http: true on the source (a test setup only)";
+  }
+};
 
 }  // namespace
 
@@ -32,6 +78,13 @@ SourceConnection read_source_connection(const ConfigNode& source) {
   SourceConnection out;
   AuthSettings& a = out.auth;
 
+  PlainHttpPolicy plain_http;
+  plain_http.allowed = source.boolean("allow_insecure_http", false);
+  if (plain_http.allowed)
+    source.diagnostics().warning(source.location_of("allow_insecure_http"), source.path() + ".allow_insecure_http",
+                                 "allow_insecure_http is on: client secrets, assertions and access tokens of this source may "
+                                 "travel over plain http to any host its endpoints name");
+
   // Cloud and endpoints.
   const std::string cloud = source.choice("cloud", {"public", "usgov", "dod", "china", "custom"}, "public");
   ConfigNode endpoints = source.child("endpoints");
@@ -47,6 +100,8 @@ SourceConnection read_source_connection(const ConfigNode& source) {
       if (v) {
         if (!(v->starts_with("https://") || v->starts_with("http://")))
           endpoints.error_at(key, "must be an http(s):// URL");
+        else if (auto why = plain_http.problem(*v, false); !why.empty())
+          endpoints.error_at(key, why);
         target = strip_slash(*v);
       } else if (cloud == "custom") {
         endpoints.error_at(key, std::string("cloud: custom needs endpoints.") + std::string(key));
@@ -66,6 +121,8 @@ SourceConnection read_source_connection(const ConfigNode& source) {
   const std::string method =
       auth.choice("method", {"client_secret", "certificate", "workload_identity", "managed_identity"}, "client_secret");
   a.tenant_id = source.string("tenant_id");
+  if (!a.tenant_id.empty() && !valid_tenant_id(a.tenant_id))
+    source.error_at("tenant_id", "tenant_id must be a directory id (GUID) or a domain name such as contoso.onmicrosoft.com");
   a.client_id = auth.string("client_id");
   if (method == "client_secret") {
     a.method = AuthSettings::Method::client_secret;
@@ -87,9 +144,13 @@ SourceConnection read_source_connection(const ConfigNode& source) {
     if (auto f = auth.file_path("token_file")) a.token_file = f->string();
     else a.token_file = env_or("AZURE_FEDERATED_TOKEN_FILE");
     if (!endpoints.valid() || !endpoints.has("login")) {
-      if (auto host = env_or("AZURE_AUTHORITY_HOST"); !host.empty() && cloud == "public") a.cloud.login = strip_slash(host);
+      if (auto host = env_or("AZURE_AUTHORITY_HOST"); !host.empty() && cloud == "public") {
+        if (auto why = plain_http.problem(host, false); !why.empty()) auth.error_at("method", "AZURE_AUTHORITY_HOST: " + why);
+        a.cloud.login = strip_slash(host);
+      }
     }
     if (a.tenant_id.empty()) source.error_at("tenant_id", "workload_identity auth needs tenant_id (or AZURE_TENANT_ID)");
+    else if (!source.has("tenant_id") && !valid_tenant_id(a.tenant_id)) source.error_at("tenant_id", "AZURE_TENANT_ID must be a directory id (GUID) or a domain name");
     if (a.client_id.empty()) auth.error_at("client_id", "workload_identity auth needs client_id (or AZURE_CLIENT_ID)");
     if (a.token_file.empty())
       auth.error_at("token_file", "workload_identity auth needs token_file (or AZURE_FEDERATED_TOKEN_FILE)");
@@ -97,6 +158,7 @@ SourceConnection read_source_connection(const ConfigNode& source) {
     a.method = AuthSettings::Method::managed_identity;
     if (auto ep = auth.optional_string("endpoint")) {
       if (!(ep->starts_with("http://") || ep->starts_with("https://"))) auth.error_at("endpoint", "must be an http(s):// URL");
+      else if (auto why = plain_http.problem(*ep, true); !why.empty()) auth.error_at("endpoint", why);
       a.managed_identity_endpoint = *ep;
     }
     a.managed_identity_header = auth.secret("identity_header").reveal();
@@ -113,6 +175,9 @@ SourceConnection read_source_connection(const ConfigNode& source) {
   out.http.no_proxy = source.string("no_proxy");
   out.http.connect_timeout = source.duration("connect_timeout", out.http.connect_timeout);
   out.http.request_timeout = source.duration("request_timeout", out.http.request_timeout);
+  // A Graph/ARM page of 1000 rows is a few MiB; the client refuses anything larger on the wire.
+  out.http.max_response_bytes = source.bytes("max_page_bytes", 32u * 1024 * 1024);
+  if (out.http.max_response_bytes < 64 * 1024) source.error_at("max_page_bytes", "max_page_bytes must be at least 64KiB");
   return out;
 }
 

@@ -209,6 +209,7 @@ class CachingProvider : public TokenProvider {
     http::Request req;
     req.method = "POST";
     req.url = token_endpoint(settings_.cloud.login, settings_.tenant_id);
+    req.pin = settings_.cloud.login;  // the secret or assertion goes to the configured authority only
     req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}};
     req.body = form(fields);
     const std::string context = fmt::format("{} token request to {}", describe(), req.url);
@@ -317,6 +318,8 @@ class ManagedIdentityProvider final : public CachingProvider {
     if (!settings_.msi_res_id.empty()) url += (app_service_ ? "&mi_res_id=" : "&msi_res_id=") + url_encode(settings_.msi_res_id);
     http::Request req;
     req.url = url;
+    req.pin = endpoint_;
+    req.direct = true;  // the identity endpoint is on this machine or link: never through a proxy
     if (app_service_) req.headers = {{"X-IDENTITY-HEADER", header_}};
     else req.headers = {{"Metadata", "true"}};
     const std::string context = fmt::format("{} token request to {}", describe(), endpoint_);
@@ -420,10 +423,11 @@ AuthError classify_token_error(int status, const std::string& body, const std::s
     permanent = status >= 400;  // invalid_client, unauthorized_client, invalid_request (tenant), invalid_scope...
   std::string meaning = aadsts_meaning(aadsts);
   std::string msg = fmt::format("{} failed: HTTP {}", context, status);
-  if (!error.empty()) msg += ", " + error;
+  if (!error.empty()) msg += ", " + http::printable(error, 100);
   if (!aadsts.empty()) msg += " (" + aadsts + (meaning.empty() ? "" : ": " + meaning) + ")";
-  if (!description.empty() && meaning.empty()) msg += ": " + description.substr(0, 300);
-  if (error.empty() && description.empty() && !body.empty()) msg += ": " + body.substr(0, 200);
+  // Server text goes into log lines: control and non-ASCII bytes escaped.
+  if (!description.empty() && meaning.empty()) msg += ": " + http::printable(description, 300);
+  if (error.empty() && description.empty() && !body.empty()) msg += ": " + http::printable(body, 200);
   return AuthError(std::move(msg), permanent, std::move(error), std::move(aadsts));
 }
 

@@ -60,19 +60,6 @@ std::string env(const char* name) {
   return v ? std::string(v) : std::string();
 }
 
-bool is_ip_literal(const std::string& host) {
-  boost::system::error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
-
-bool is_loopback(const Url& u) {
-  if (u.host == "localhost" || u.host.ends_with(".localhost")) return true;
-  boost::system::error_code ec;
-  auto a = asio::ip::make_address(u.host, ec);
-  return !ec && a.is_loopback();
-}
-
 // Decodes gzip, zlib or raw deflate; throws Error{protocol} when corrupt or above `limit`.
 std::string inflate_body(const std::string& in, bool gzip, std::size_t limit) {
   auto attempt = [&](int window_bits, std::string& out) -> bool {
@@ -93,7 +80,7 @@ std::string inflate_body(const std::string& in, bool gzip, std::size_t limit) {
       out.append(chunk, sizeof chunk - zs.avail_out);
       if (out.size() > limit) {
         inflateEnd(&zs);
-        throw Error(Error::Kind::protocol, fmt::format("decoded response body exceeds {} bytes", limit));
+        throw Error(Error::Kind::too_large, fmt::format("decoded response body exceeds the limit of {} bytes", limit));
       }
       if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) break;  // truncated input
     }
@@ -160,87 +147,10 @@ void run_until(Connection& c, const bool& done, SteadyClock::time_point deadline
 
 // ------------------------------------------------------------------------------------------ misc
 
-bool Error::transient() const noexcept {
-  switch (kind_) {
-    case Kind::resolve:
-    case Kind::connect:
-    case Kind::tls_handshake:
-    case Kind::timeout:
-    case Kind::protocol:
-    case Kind::proxy:
-      return true;
-    case Kind::tls_verify:
-    case Kind::url:
-      return false;
-  }
-  return false;
-}
-
 std::optional<std::string> Response::header(std::string_view name) const {
   for (const auto& [k, v] : headers)
     if (iequals(k, name)) return v;
   return std::nullopt;
-}
-
-std::string Url::authority() const {
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  bool default_port = (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
-  return default_port ? h : fmt::format("{}:{}", h, port);
-}
-
-Url parse_url(std::string_view url) {
-  auto fail = [&](std::string_view why) {
-    return Error(Error::Kind::url, fmt::format("invalid URL '{}': {}", url, why));
-  };
-  Url u;
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) throw fail("missing scheme (expected http:// or https://)");
-  u.scheme = lower(url.substr(0, scheme_end));
-  if (u.scheme != "http" && u.scheme != "https") throw fail("unsupported scheme '" + u.scheme + "'");
-  std::string_view rest = url.substr(scheme_end + 3);
-  auto path_start = rest.find_first_of("/?#");
-  std::string_view auth = rest.substr(0, path_start);
-  std::string_view tail = path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
-  if (auto at = auth.rfind('@'); at != std::string_view::npos) auth = auth.substr(at + 1);  // userinfo ignored
-  if (auth.empty()) throw fail("missing host");
-  std::string_view port_text;
-  if (auth.front() == '[') {
-    auto close = auth.find(']');
-    if (close == std::string_view::npos) throw fail("unterminated IPv6 literal");
-    u.host = lower(auth.substr(1, close - 1));
-    auto after = auth.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') throw fail("garbage after IPv6 literal");
-      port_text = after.substr(1);
-    }
-  } else {
-    auto colon = auth.rfind(':');
-    if (colon != std::string_view::npos) {
-      port_text = auth.substr(colon + 1);
-      auth = auth.substr(0, colon);
-    }
-    u.host = lower(auth);
-  }
-  if (u.host.empty()) throw fail("missing host");
-  for (char ch : u.host)
-    if (std::isspace(static_cast<unsigned char>(ch)) || ch == '/' || ch == '\\') throw fail("invalid character in host");
-  if (!port_text.empty()) {
-    unsigned long p = 0;
-    for (char ch : port_text) {
-      if (!std::isdigit(static_cast<unsigned char>(ch))) throw fail("port is not a number");
-      p = p * 10 + static_cast<unsigned long>(ch - '0');
-      if (p > 65535) throw fail("port out of range");
-    }
-    if (p == 0) throw fail("port 0");
-    u.port = static_cast<std::uint16_t>(p);
-  } else {
-    u.port = u.scheme == "https" ? 443 : 80;
-  }
-  if (auto hash = tail.find('#'); hash != std::string_view::npos) tail = tail.substr(0, hash);
-  u.target = tail.empty() ? "/" : std::string(tail);
-  if (u.target.front() == '?') u.target.insert(u.target.begin(), '/');
-  u.is_ip = is_ip_literal(u.host);
-  return u;
 }
 
 bool no_proxy_matches(std::string_view host_in, std::uint16_t port, std::string_view no_proxy) {
@@ -280,18 +190,33 @@ bool no_proxy_matches(std::string_view host_in, std::uint16_t port, std::string_
   return false;
 }
 
+namespace {
+// A proxy URL without "user:password@": proxy authentication is not supported, and credentials
+// in HTTPS_PROXY must appear neither on the wire nor in an error message.
+std::string without_userinfo(std::string_view proxy) {
+  const auto scheme_end = proxy.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(proxy);
+  const auto start = scheme_end + 3;
+  const auto end = proxy.find_first_of("/?#", start);
+  const auto at = proxy.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start).rfind('@');
+  if (at == std::string_view::npos) return std::string(proxy);
+  return std::string(proxy.substr(0, start)) + std::string(proxy.substr(start + at + 1));
+}
+}  // namespace
+
 std::string select_proxy(const Url& url, const ClientOptions& options) {
-  if (url.host == "169.254.169.254") return {};  // IMDS is link-local: never through a proxy
+  // Loopback and link-local (IMDS) destinations never leave the machine / link through a proxy.
+  if (is_loopback_host(url.host) || is_link_local_host(url.host)) return {};
   if (!options.no_proxy.empty() && no_proxy_matches(url.host, url.port, options.no_proxy)) return {};
-  if (!options.proxy.empty()) return options.proxy;
+  if (!options.proxy.empty()) return without_userinfo(options.proxy);
   if (!options.use_env_proxy) return {};
   std::string proxy = url.scheme == "https" ? env("HTTPS_PROXY") : env("HTTP_PROXY");
   if (proxy.empty()) proxy = url.scheme == "https" ? env("https_proxy") : env("http_proxy");
   if (proxy.empty()) return {};
   std::string np = env("NO_PROXY");
   if (np.empty()) np = env("no_proxy");
-  if (no_proxy_matches(url.host, url.port, np) || is_loopback(url)) return {};
-  return proxy;
+  if (no_proxy_matches(url.host, url.port, np)) return {};
+  return without_userinfo(proxy);
 }
 
 // ------------------------------------------------------------------------------------------ client
@@ -467,6 +392,50 @@ struct Client::Impl {
     return c;
   }
 
+  // Reads one response into `parser`, enforcing the body limit on the wire: a Content-Length
+  // above it is refused right after the header (before any body is read), and a chunked or
+  // close-delimited body is checked after every read. The unparsed bytes held in the connection's
+  // buffer are bounded by one read (64 KiB), so the memory used is bounded by the limit too.
+  void read_response(Connection& c, bhttp::response_parser<bhttp::string_body>& parser, bool head, const std::string& what,
+                     SteadyClock::time_point deadline, bool& received_any) {
+    const std::size_t limit = options.max_response_bytes;
+    parser.body_limit(limit);
+    parser.header_limit(64 * 1024);
+    if (head) parser.skip(true);
+    bool done = false;
+    boost::system::error_code ec;
+    auto on_done = [&](const boost::system::error_code& e, std::size_t) {
+      ec = e;
+      done = true;
+    };
+    auto too_large = [&](std::string detail) {
+      return Error(Error::Kind::too_large, fmt::format("response to {} refused: {} (limit {} bytes)", what, detail, limit));
+    };
+    auto check = [&](const char* step) {
+      received_any = received_any || parser.got_some();
+      if (ec == bhttp::error::body_limit) {  // Beast checks an announced length against the limit itself
+        const auto length = parser.content_length();
+        throw too_large(std::string(step) == "header" ? fmt::format("Content-Length {}", length ? std::to_string(*length) : "above the limit")
+                                                      : "body above the limit");
+      }
+      if (ec) throw Error(Error::Kind::protocol, fmt::format("reading the response {} to {} failed: {}", step, what, ec.message()));
+    };
+    if (c.tls) bhttp::async_read_header(*c.tls, c.buffer, parser, on_done);
+    else bhttp::async_read_header(c.socket, c.buffer, parser, on_done);
+    run_until(c, done, deadline, [] {}, fmt::format("waiting for the response to {}", what));
+    check("header");
+    if (auto length = parser.content_length(); length && *length > limit)
+      throw too_large(fmt::format("Content-Length {}", *length));
+    while (!parser.is_done()) {
+      done = false;
+      if (c.tls) bhttp::async_read_some(*c.tls, c.buffer, parser, on_done);
+      else bhttp::async_read_some(c.socket, c.buffer, parser, on_done);
+      run_until(c, done, deadline, [] {}, fmt::format("reading the response to {}", what));
+      check("body");
+      if (parser.get().body().size() > limit) throw too_large("body above the limit");
+    }
+  }
+
   // One exchange on `c`. `received_any` tells whether the peer answered anything (for the
   // stale-keep-alive retry decision).
   Response exchange(Connection& c, const Url& u, bool via_proxy_plain, const Request& request,
@@ -498,16 +467,7 @@ struct Client::Impl {
     if (ec) throw Error(Error::Kind::protocol, fmt::format("sending {} failed: {}", what, ec.message()));
 
     bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(options.max_response_bytes);
-    parser.header_limit(64 * 1024);
-    if (verb == bhttp::verb::head) parser.skip(true);
-    done = false;
-    if (c.tls) bhttp::async_read(*c.tls, c.buffer, parser, on_done);
-    else bhttp::async_read(c.socket, c.buffer, parser, on_done);
-    run_until(c, done, deadline, [] {}, fmt::format("waiting for the response to {}", what));
-    received_any = parser.got_some();
-    if (ec) throw Error(Error::Kind::protocol, fmt::format("reading the response to {} failed: {}", what, ec.message()));
-
+    read_response(c, parser, verb == bhttp::verb::head, what, deadline, received_any);
     auto& msg = parser.get();
     keep_alive = msg.keep_alive();
     Response res;
@@ -533,7 +493,10 @@ struct Client::Impl {
   Response send(const Request& request) {
     requests.fetch_add(1, std::memory_order_relaxed);
     Url u = parse_url(request.url);
-    std::string proxy = select_proxy(u, options);
+    if (!request.pin.empty()) check_same_origin(u, parse_url(request.pin));
+    for (const auto& [name, value] : request.headers) check_header(name, value);
+    check_header("User-Agent", options.user_agent);
+    std::string proxy = request.direct ? std::string() : select_proxy(u, options);
     const bool plain_via_proxy = !proxy.empty() && u.scheme == "http";
     const auto deadline = SteadyClock::now() + request.timeout.value_or(options.request_timeout);
     const std::string key = origin_key(u, proxy);

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "connector/http/url.h"
+
 namespace siem::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -24,6 +26,12 @@ struct Request {
   Headers headers;
   std::string body;
   std::optional<std::chrono::milliseconds> timeout;  // whole request; default from ClientOptions
+  // Origin pinning: when set (the configured root URL of the stream, token authority, identity
+  // endpoint or HEC), `url` must have its scheme, host and port, else Error(Kind::origin) is
+  // thrown before anything is sent. Set it on every request whose URL a server had a hand in.
+  std::string pin;
+  // Never through a proxy, whatever configured one (the managed-identity endpoint).
+  bool direct = false;
 };
 
 struct Response {
@@ -32,19 +40,6 @@ struct Response {
   std::string body;  // decoded (gzip/deflate removed)
   // Case-insensitive header lookup.
   std::optional<std::string> header(std::string_view name) const;
-};
-
-// Transport-level failure (no HTTP status): the kind lets callers tell a bad CA from a timeout.
-class Error : public std::runtime_error {
- public:
-  enum class Kind { resolve, connect, tls_handshake, tls_verify, timeout, protocol, proxy, url };
-  Error(Kind kind, std::string message) : std::runtime_error(std::move(message)), kind_(kind) {}
-  Kind kind() const noexcept { return kind_; }
-  // Retrying may help (timeouts, refused connections, resets) - not for verify/url errors.
-  bool transient() const noexcept;
-
- private:
-  Kind kind_;
 };
 
 struct ClientOptions {
@@ -58,31 +53,22 @@ struct ClientOptions {
   std::size_t max_idle_per_host = 4;
   std::string user_agent = "siem-connector/" SIEM_VERSION;
   bool accept_gzip = true;
-  std::size_t max_response_bytes = 256u * 1024 * 1024;  // decoded body limit (protocol error above)
+  // Body limit, decoded and on the wire: a larger Content-Length is refused right after the
+  // header, a body growing past it is cut at the first read that crosses it (Error{too_large}).
+  std::size_t max_response_bytes = 256u * 1024 * 1024;
   std::chrono::milliseconds max_idle{50'000};           // idle keep-alive connections older are closed
 };
-
-// An absolute http(s) URL split for connecting. Host is lower-cased, IPv6 without brackets.
-struct Url {
-  std::string scheme;   // "http" | "https"
-  std::string host;
-  std::uint16_t port = 0;  // explicit or the scheme default
-  std::string target;   // path + query, at least "/"
-  bool is_ip = false;   // host is an IPv4/IPv6 literal (verified against IP SANs)
-  std::string authority() const;  // host[:port] as used in Host and CONNECT ("[::1]:8443")
-};
-// Throws Error(Kind::url) naming the URL and what is wrong with it.
-Url parse_url(std::string_view url);
 
 // NO_PROXY semantics (curl/Go style): comma/space separated; "*" matches everything; an entry
 // matches the host itself and its subdomains ("example.com", ".example.com" and "*.example.com"
 // all match "a.example.com"); an entry with ":port" only matches that port. Case-insensitive.
 bool no_proxy_matches(std::string_view host, std::uint16_t port, std::string_view no_proxy);
 
-// The proxy ("http://host:port") to use for `url`, or empty for a direct connection: never for
-// 169.254.169.254 (IMDS); the configured proxy unless NO_PROXY matches; else, with use_env_proxy,
-// HTTPS_PROXY/https_proxy (HTTP_PROXY/http_proxy for http URLs) unless NO_PROXY/no_proxy matches
-// or the host is loopback (localhost, 127.0.0.0/8, ::1), as Go's ProxyFromEnvironment does.
+// The proxy ("http://host:port") to use for `url`, or empty for a direct connection: never for a
+// loopback (localhost, 127.0.0.0/8, ::1) or link-local (169.254.0.0/16 with IMDS, fe80::/10)
+// host, whatever configured the proxy; the configured proxy unless NO_PROXY matches; else, with
+// use_env_proxy, HTTPS_PROXY/https_proxy (HTTP_PROXY/http_proxy for http URLs) unless
+// NO_PROXY/no_proxy matches.
 std::string select_proxy(const Url& url, const ClientOptions& options);
 
 // Counters for tests and metrics.
@@ -100,7 +86,9 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // Sends one request, reusing an idle keep-alive connection to the same origin when possible.
-  // Throws http::Error on transport failure; any HTTP status is returned, not thrown. Thread-safe.
+  // Before anything is sent: the URL is parsed strictly, checked against `pin`, and every header
+  // checked (check_header). Throws http::Error on transport failure or a refused URL/header; any
+  // HTTP status is returned, not thrown. Thread-safe.
   Response send(const Request& request);
 
   ClientStats stats() const;

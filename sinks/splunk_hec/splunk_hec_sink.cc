@@ -198,6 +198,7 @@ void SplunkHecSink::start() {
   }
   http::Request req;
   req.url = s_.base_url + "/services/collector/health";
+  req.pin = s_.base_url;
   req.headers = {{"Authorization", auth_header_}};
   try {
     http::Response res = client_->send(req);
@@ -276,6 +277,7 @@ SplunkHecSink::Reply SplunkHecSink::post(const std::string& body) {
   http::Request req;
   req.method = "POST";
   req.url = s_.url;
+  req.pin = s_.base_url;  // the HEC token goes to the configured origin only
   req.headers = {{"Authorization", auth_header_},
                  {"X-Splunk-Request-Channel", channel_},
                  {"Content-Type", "application/json"}};
@@ -469,6 +471,7 @@ SendResult SplunkHecSink::send(std::span<const EventPtr> batch) {
       http::Request req;
       req.method = "POST";
       req.url = s_.base_url + "/services/collector/ack?channel=" + channel_;
+      req.pin = s_.base_url;
       req.headers = {{"Authorization", auth_header_}, {"X-Splunk-Request-Channel", channel_}, {"Content-Type", "application/json"}};
       req.body = json{{"acks", ids}}.dump();
       http::Response res;

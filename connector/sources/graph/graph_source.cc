@@ -48,6 +48,9 @@ struct Settings {
   std::vector<StreamSpec> streams;
   std::size_t dedupe_max = 200'000;
   int reports_per_10s = 5;
+  sources::PagingLimits limits;                       // max_pages_per_window, max_record_bytes
+  std::size_t warn_pages = 1000;                      // window_warn_pages
+  std::chrono::milliseconds warn_after{30 * 60'000};  // window_warn_after
 };
 
 void sleep_for(std::chrono::milliseconds d, std::stop_token stop) {
@@ -85,7 +88,7 @@ class PullSource final : public Source {
       }
     }
     for (const auto& spec : s_.streams) {
-      StreamState st{StreamPoller(spec, s_.window, s_.dedupe_max)};
+      StreamState st{StreamPoller(spec, s_.window, s_.dedupe_max, s_.limits)};
       st.poller.set_log_name("source " + name_ + ": stream " + spec.name);
       const auto interval = is_roster(spec) ? s_.roster_interval : s_.poll_interval;
       st.stall = sources::StallWatch(sources::stall_threshold(static_cast<Micros>(interval.count()) * 1000),
@@ -140,9 +143,10 @@ class PullSource final : public Source {
         const Micros now_us = sources::to_micros(std::chrono::system_clock::now());
         st.url = st.poller.begin(now_us);
         st.began_at = now_us;
+        st.began_steady = now_steady;
+        st.warned = false;
         st.next_due = now_steady + interval;
         if (!st.url) continue;
-        st.pages = 0;
         if (st.poller.spec().windowed())
           spdlog::debug("source {}: stream {} window [{}, {})", name_, st.poller.spec().name,
                         sources::format_time(st.poller.window().start), sources::format_time(st.poller.window().end));
@@ -165,9 +169,10 @@ class PullSource final : public Source {
     std::optional<std::string> url;  // next page of the window in progress
     std::chrono::steady_clock::time_point next_due{};
     Micros began_at = 0;  // wall clock when the window in progress was started
+    std::chrono::steady_clock::time_point began_steady{};
+    bool warned = false;  // the window in progress has been reported as long
     bool fresh = false;   // completed a window up to its start time since the last caught_up report
-    int pages = 0;
-    int failed_windows = 0;  // consecutive windows abandoned because retries were exhausted
+    int failed_windows = 0;  // windows abandoned (retries exhausted, refused URL, loop) since one completed
   };
 
   // After this many consecutive abandoned windows the failure is reported to the pipeline, which
@@ -207,6 +212,33 @@ class PullSource final : public Source {
     last.snapshot_read_ms = read_at / 1000;
   }
 
+  // The window in progress cannot be completed now: it is read again from its start, and after
+  // kMaxFailedWindows in a row the failure goes to the pipeline.
+  void fail_window(StreamState& st, const std::string& why) {
+    const std::string& stream = st.poller.spec().name;
+    st.poller.restart_window();
+    st.url.reset();
+    st.next_due = std::chrono::steady_clock::now();
+    if (++st.failed_windows >= kMaxFailedWindows) {
+      st.failed_windows = 0;
+      throw std::runtime_error("stream " + stream + ": " + why + " (" + std::to_string(kMaxFailedWindows) + " windows in a row)");
+    }
+    spdlog::warn("source {}: stream {}: {}; the window will be read again from its start", name_, stream, why);
+  }
+
+  // One warn line per window that takes longer than window_warn_pages pages or window_warn_after.
+  void warn_if_long(StreamState& st) {
+    const auto elapsed = std::chrono::steady_clock::now() - st.began_steady;
+    if (st.warned || (st.poller.pages() <= s_.warn_pages && elapsed <= s_.warn_after)) return;
+    st.warned = true;
+    spdlog::warn("source {}: stream {}: the window [{}, {}) has taken {} pages and {} s so far (window_warn_pages {}, "
+                 "window_warn_after {} s; the window fails at max_pages_per_window {})",
+                 name_, st.poller.spec().name, sources::format_time(st.poller.window().start),
+                 sources::format_time(st.poller.window().end), st.poller.pages(),
+                 std::chrono::duration_cast<std::chrono::seconds>(elapsed).count(), s_.warn_pages,
+                 std::chrono::duration_cast<std::chrono::seconds>(s_.warn_after).count(), s_.limits.max_pages);
+  }
+
   void read_page(StreamState& st, SourceBatch& batch, std::stop_token stop) {
     const StreamSpec& spec = st.poller.spec();
     const std::string url = *st.url;
@@ -216,23 +248,19 @@ class PullSource final : public Source {
     } catch (const SourceError&) {
       throw;
     } catch (const std::exception& e) {
-      // Retries exhausted mid-window: the window is read again from its start next time.
-      st.poller.restart_window();
-      st.url.reset();
-      st.next_due = std::chrono::steady_clock::now();
-      if (++st.failed_windows >= kMaxFailedWindows) {
-        st.failed_windows = 0;
-        throw std::runtime_error("stream " + spec.name + ": " + e.what() + " (" + std::to_string(kMaxFailedWindows) +
-                                 " windows in a row)");
-      }
-      spdlog::warn("source {}: stream {}: {}; the window will be read again from its start", name_, spec.name, e.what());
+      fail_window(st, e.what());  // retries exhausted, or a URL/page the window cannot go on with
       return;
     }
-    st.failed_windows = 0;
     if (!res) return;  // stopping
-    auto page = st.poller.on_page(url, res->body, s_.connection.auth.tenant_id);
+    StreamPoller::PageResult page;
+    try {
+      page = st.poller.on_page(url, res->body, s_.connection.auth.tenant_id);
+    } catch (const sources::WindowError& e) {
+      fail_window(st, e.what());
+      return;
+    }
     st.stall.on_read(sources::to_micros(std::chrono::system_clock::now()));
-    ++st.pages;
+    warn_if_long(st);
     batch.records = std::move(page.records);
     if (is_roster(spec) && !s_.roster_events)
       for (auto& r : batch.records) r.state_only = true;  // feeds the enrichment roster only
@@ -241,6 +269,7 @@ class PullSource final : public Source {
       return;
     }
     st.url.reset();
+    st.failed_windows = 0;  // a completed window ends a run of failed ones
     if (is_roster(spec)) mark_snapshot_end(batch, spec, st.began_at);
     completed_[spec.name] = st.poller.completed();
     batch.checkpoint = sources::encode_checkpoint(completed_);
@@ -279,6 +308,7 @@ class PullSource final : public Source {
       }
       http::Request req;
       req.url = url;
+      req.pin = spec.root;  // nextLinks are followed only to the configured Graph/ARM origin
       req.headers = {{"Authorization", "Bearer " + token}, {"Accept", "application/json"}};
       if (!spec.arm()) req.headers.emplace_back("x-ms-throttle-priority", "low");
       http::RetryPolicy::Outcome out;
@@ -287,6 +317,10 @@ class PullSource final : public Source {
         res = client_->send(req);
         out = policy.on_response(res);
       } catch (const http::Error& e) {
+        using Kind = http::Error::Kind;
+        // A URL, header or page the server handed us that cannot be used: the window fails.
+        if (e.kind() == Kind::origin || e.kind() == Kind::url || e.kind() == Kind::header || e.kind() == Kind::too_large)
+          throw sources::WindowError(e.what());
         out = policy.on_error(e);
         if (out.decision == http::RetryDecision::fail) {
           if (!e.transient())
@@ -319,14 +353,10 @@ class PullSource final : public Source {
     }
   }
 
-  static std::string redact(const std::string& url) { return url.substr(0, url.find('?')); }
+  static std::string redact(const std::string& url) { return http::printable(url.substr(0, url.find('?'))); }
 
-  static std::string error_text(const std::string& body) {
-    std::string out = body.substr(0, 400);
-    for (char& c : out)
-      if (c == '\n' || c == '\r') c = ' ';
-    return out;
-  }
+  // The start of a server's error body for a log line: control and non-ASCII bytes escaped.
+  static std::string error_text(const std::string& body) { return http::printable(body, 400); }
 
   std::string name_;
   Settings s_;
@@ -356,6 +386,11 @@ Settings read_settings(SourceType type, const ConfigNode& cfg) {
   s.reports_per_10s = static_cast<int>(cfg.integer("requests_per_10s", 5, 1, 1000));
   s.roster_interval = cfg.duration("roster_interval", s.roster_interval);
   int page_size = static_cast<int>(cfg.integer("page_size", 1000, 1, 1000));
+  s.limits.max_pages = static_cast<std::size_t>(cfg.integer("max_pages_per_window", 10'000, 1, 10'000'000));
+  s.limits.page.max_record_bytes = cfg.bytes("max_record_bytes", 1024 * 1024);
+  if (s.limits.page.max_record_bytes < 1024) cfg.error_at("max_record_bytes", "max_record_bytes must be at least 1KiB");
+  s.warn_pages = static_cast<std::size_t>(cfg.integer("window_warn_pages", 1000, 1, 10'000'000));
+  s.warn_after = cfg.duration("window_warn_after", s.warn_after);
   const std::string cloud_name = s.connection.auth.cloud.name;
   const std::string& graph = s.connection.auth.cloud.graph;
   const std::string& arm = s.connection.auth.cloud.arm;

@@ -327,8 +327,8 @@ std::map<std::string, StreamCheckpoint> decode_checkpoint(std::string_view text)
 }
 
 // ------------------------------------------------------------------ poller
-StreamPoller::StreamPoller(StreamSpec spec, WindowOptions options, std::size_t dedupe_max)
-    : spec_(std::move(spec)), options_(options), seen_(dedupe_max) {}
+StreamPoller::StreamPoller(StreamSpec spec, WindowOptions options, std::size_t dedupe_max, PagingLimits limits)
+    : spec_(std::move(spec)), options_(options), seen_(dedupe_max), limits_(limits) {}
 
 void StreamPoller::restore(const std::optional<StreamCheckpoint>& checkpoint, std::optional<Micros> start_at) {
   seen_.clear();
@@ -349,20 +349,76 @@ std::optional<std::string> StreamPoller::begin(Micros now) {
     window_ = Window{now - options_.retention, now};  // whole collection; time only prunes the dedupe window
   }
   in_window_ = true;
-  return build_url(spec_, window_.start, window_.end);
+  std::string url = build_url(spec_, window_.start, window_.end);
+  pages_ = 0;
+  urls_ = {url};
+  return url;
 }
 
 void StreamPoller::restart_window() { in_window_ = false; }
 
+namespace {
+
+// The record text with "@odata.type" added first (no re-serialisation of the rest).
+std::string with_odata_type(std::string_view record, std::string_view type) {
+  const auto open = record.find('{');
+  const auto next = record.find_first_not_of(" \t\r\n", open + 1);
+  const bool empty = next == std::string_view::npos || record[next] == '}';
+  std::string out;
+  out.reserve(record.size() + type.size() + 20);
+  out.append(record.substr(0, open + 1));
+  out.append("\"@odata.type\":\"").append(type).append(empty ? "\"" : "\",");
+  out.append(record.substr(open + 1));
+  return out;
+}
+
+}  // namespace
+
 StreamPoller::PageResult StreamPoller::on_page(const std::string& url, std::string_view body, const std::string& tenant) {
-  json doc = json::parse(body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object() || !doc.contains("value") || !doc["value"].is_array())
-    throw std::runtime_error("response from " + url.substr(0, url.find('?')) + " is not a list (no 'value' array)");
+  const std::string where = url.substr(0, url.find('?'));
+  Page page;
+  try {
+    page = split_page(body, limits_.page);
+  } catch (const PageError& e) {
+    throw WindowError("response from " + where + " is not a list: " + e.what());
+  }
+  ++pages_;
+  // A loop or a runaway window is refused before any record of the page counts as delivered.
+  if (page.next_link) {
+    if (pages_ >= limits_.max_pages)
+      throw WindowError("the window has read " + std::to_string(pages_) + " pages and the server offers more (max_pages_per_window " +
+                        std::to_string(limits_.max_pages) + ")");
+    if (urls_.count(*page.next_link))
+      throw WindowError("the nextLink of page " + std::to_string(pages_) + " repeats a URL already read in this window (a paging loop)");
+  }
   PageResult result;
   std::vector<Micros> times;  // event time per returned record, for the oldest-first order below
   std::size_t index = 0;
-  for (const auto& rec : doc["value"]) {
+  for (const auto& slice : page.records) {
     ++index;
+    auto make_raw = [&](std::string text) {
+      RawRecord raw;
+      raw.json = std::move(text);
+      raw.origin = where + "#" + std::to_string(index);
+      raw.kind_hint = spec_.kind();
+      raw.tenant_hint = tenant;
+      return raw;
+    };
+    if (!slice.error.empty()) {  // never parsed: the pipeline dead-letters it with the reason
+      RawRecord raw = make_raw(std::string(slice.text));
+      raw.read_error = slice.error;
+      result.records.push_back(std::move(raw));
+      times.push_back(window_.end);
+      continue;
+    }
+    const json rec = json::parse(slice.text, nullptr, false);
+    if (rec.is_discarded()) {
+      RawRecord raw = make_raw(std::string(slice.text));
+      raw.read_error = "record is not valid JSON";
+      result.records.push_back(std::move(raw));
+      times.push_back(window_.end);
+      continue;
+    }
     if (!rec.is_object()) continue;
     const json* timed = &rec;
     if (spec_.type == StreamType::arm_pim_requests && rec.contains("properties") && rec["properties"].is_object())
@@ -389,20 +445,12 @@ StreamPoller::PageResult StreamPoller::on_page(const std::string& url, std::stri
       ++result.duplicates;
       continue;
     }
-    RawRecord raw;
-    if (spec_.type == StreamType::pim_eligibility_requests && !rec.contains("@odata.type")) {
-      // List items carry no type annotation, and an eligibility request looks like an assignment
-      // request field for field: name the entity type as Graph does on a single-entity read, so
-      // enrichment records eligibility (may activate), not an active role.
-      json typed = rec;
-      typed["@odata.type"] = "#microsoft.graph.unifiedRoleEligibilityScheduleRequest";
-      raw.json = typed.dump();
-    } else {
-      raw.json = rec.dump();
-    }
-    raw.origin = url.substr(0, url.find('?')) + "#" + std::to_string(index);
-    raw.kind_hint = spec_.kind();
-    raw.tenant_hint = tenant;
+    // List items carry no type annotation, and an eligibility request looks like an assignment
+    // request field for field: name the entity type as Graph does on a single-entity read, so
+    // enrichment records eligibility (may activate), not an active role.
+    const bool add_type = spec_.type == StreamType::pim_eligibility_requests && !rec.contains("@odata.type");
+    RawRecord raw = make_raw(add_type ? with_odata_type(slice.text, "#microsoft.graph.unifiedRoleEligibilityScheduleRequest")
+                                      : std::string(slice.text));
     result.records.push_back(std::move(raw));
     times.push_back(when);
   }
@@ -418,11 +466,9 @@ StreamPoller::PageResult StreamPoller::on_page(const std::string& url, std::stri
     for (std::size_t i : order) sorted.push_back(std::move(result.records[i]));
     result.records = std::move(sorted);
   }
-  std::string next;
-  for (const char* field : {"@odata.nextLink", "nextLink"})
-    if (doc.contains(field) && doc[field].is_string()) next = doc[field].get<std::string>();
-  if (!next.empty()) {
-    result.next_url = next;
+  if (page.next_link && !page.next_link->empty()) {
+    urls_.insert(*page.next_link);
+    result.next_url = std::move(page.next_link);
     return result;
   }
   // Window complete: the checkpoint moves to the window end, with the dedupe window pruned to what

@@ -8,7 +8,9 @@
 //    catching up, and at the settled point (before which no late record can still arrive) when it
 //    reaches now - safety_lag, so the lookback is re-read only where late records are possible;
 //    servers that only offer `le` get `le end` and records at or after `end` are dropped here;
-//  * nextLink is followed verbatim; a failure mid-window restarts the window from its start;
+//  * nextLink is followed as given, but only within the stream's configured origin (the HTTP client
+//    checks Request::pin), never twice in one window and for at most max_pages pages; a failure
+//    mid-window restarts the window from its start;
 //  * records are de-duplicated by key (id; sign-ins id+createdDateTime; activity eventDataId;
 //    PIM requests id+status) against a window that is persisted with the checkpoint and pruned by
 //    time (a record older than the settled point can never be read again) and by size;
@@ -21,12 +23,14 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
 
 #include "connector/core/event.h"
+#include "connector/sources/graph/page_reader.h"
 
 namespace siem::sources {
 
@@ -177,9 +181,22 @@ std::string encode_checkpoint(const std::map<std::string, StreamCheckpoint>& str
 std::map<std::string, StreamCheckpoint> decode_checkpoint(std::string_view text);
 
 // ------------------------------------------------------------------ per-stream state machine
+// A window that cannot be completed as the server answers it: a paging loop (a nextLink repeating
+// a URL of the same window), more pages than the cap, a page that is not a list. The caller fails
+// the window (it is read again from its start) and counts it like a window whose retries ran out.
+class WindowError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct PagingLimits {
+  PageLimits page;                 // depth and record size inside a page
+  std::size_t max_pages = 10'000;  // pages in one window (max_pages_per_window)
+};
+
 class StreamPoller {
  public:
-  StreamPoller(StreamSpec spec, WindowOptions options, std::size_t dedupe_max = 200'000);
+  StreamPoller(StreamSpec spec, WindowOptions options, std::size_t dedupe_max = 200'000, PagingLimits limits = {});
   // Names the stream in log lines ("source X: stream Y").
   void set_log_name(std::string name) { log_name_ = std::move(name); }
 
@@ -198,8 +215,12 @@ class StreamPoller {
     std::size_t duplicates = 0;            // records skipped as already delivered
     std::size_t outside = 0;               // records outside [start, end) dropped
   };
-  // Consumes one page body. Throws std::runtime_error when the body is not a Graph/ARM list.
+  // Consumes one page body. Records nested deeper than the limit or larger than the record cap
+  // come back with `read_error` set (the pipeline dead-letters them); the others keep their text
+  // from the page. Throws WindowError when the body is not a Graph/ARM list, when the nextLink
+  // repeats a URL already read in this window, or when the window would exceed max_pages.
   PageResult on_page(const std::string& url, std::string_view body, const std::string& tenant);
+  std::size_t pages() const noexcept { return pages_; }  // pages read in the current window
 
   // Abandons the current window (a page failed after retries): it is read again from its start.
   // Records already returned stay in the dedupe window and are not delivered twice.
@@ -219,6 +240,9 @@ class StreamPoller {
   std::size_t evicted_reported_ = 0;
   Window window_{};
   bool in_window_ = false;
+  PagingLimits limits_;
+  std::size_t pages_ = 0;
+  std::unordered_set<std::string> urls_;  // every URL read in the current window (loop detection)
 };
 
 }  // namespace siem::sources

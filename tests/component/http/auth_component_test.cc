@@ -169,3 +169,32 @@ TEST(ManagedIdentity, ImdsStyleWithRetryAndAppServiceStyle) {
   std::lock_guard lock(mu);
   EXPECT_EQ(seen.back().query_params()["api-version"], "2019-08-01");
 }
+
+TEST(ManagedIdentity, NeverGoesThroughAConfiguredProxy) {
+  auto srv = test::make_plain_server();
+  std::mutex mu;
+  std::vector<test::Request> seen;
+  srv->route("GET", "/msi/token", [&](const test::Request& r) {
+    std::lock_guard lock(mu);
+    seen.push_back(r);
+    return test::Response::json(200, R"({"access_token":"as-tok","expires_on":"9999999999"})");
+  });
+  srv->start();
+  auto proxy = test::make_plain_server();  // would answer 404 to anything: it must see nothing at all
+  proxy->start();
+  http::ClientOptions o;
+  o.use_env_proxy = false;
+  o.proxy = proxy->base_url();
+  auto client = std::make_shared<http::Client>(o);
+  auth::AuthSettings a;
+  a.method = auth::AuthSettings::Method::managed_identity;
+  a.managed_identity_endpoint = srv->localhost_url() + "/msi/token";
+  a.managed_identity_header = "hdr-secret";
+  auto p = auth::make_token_provider(a, client, std::make_shared<auth::TokenCache>());
+  EXPECT_EQ(p->token("https://graph.microsoft.com"), "as-tok");
+  EXPECT_EQ(proxy->connections_accepted(), 0u);
+  EXPECT_EQ(proxy->requests_served(), 0u);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].header("X-IDENTITY-HEADER").value_or(""), "hdr-secret");
+}

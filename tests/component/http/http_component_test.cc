@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <boost/asio.hpp>
+#include <fstream>
 #include <thread>
 
 #include "connector/http/http_client.h"
@@ -62,6 +63,7 @@ class TinyProxy {
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
   std::atomic<int> tunnels{0};
+  std::atomic<int> accepted{0};  // connections, whatever they asked for
   std::string last_connect;
 
  private:
@@ -72,6 +74,7 @@ class TinyProxy {
       tcp::socket client(ioc_);
       acceptor_.accept(client, ec);
       if (ec || stop_) return;
+      ++accepted;
       boost::asio::streambuf buf;
       boost::asio::read_until(client, buf, "\r\n\r\n", ec);
       if (ec) continue;
@@ -231,17 +234,153 @@ TEST(HttpClient, UntrustedCaIsATlsVerifyErrorWithTheReason) {
 }
 
 TEST(HttpClient, TunnelsThroughAConnectProxy) {
+  // Loopback never goes through a proxy: the server is named wrong-name.invalid (its certificate's
+  // only name), which the client leaves to the proxy to resolve; the proxy connects to 127.0.0.1.
   test::TestPki pki;
-  auto srv = test::make_tls_server(pki);
+  auto srv = test::make_tls_server(pki, /*wrong_name=*/true);
   srv->route("POST", "/echo", [](const test::Request& r) { return test::Response::text(200, r.body); });
   srv->start();
   TinyProxy proxy;
   http::ClientOptions o = trusting(pki);
   o.proxy = proxy.url();
   http::Client client(o);
-  auto res = client.send(make(srv->localhost_url() + "/echo", "POST", "through the tunnel"));
+  const std::string authority = "wrong-name.invalid:" + std::to_string(srv->port());
+  auto res = client.send(make("https://" + authority + "/echo", "POST", "through the tunnel"));
   EXPECT_EQ(res.status, 200);
   EXPECT_EQ(res.body, "through the tunnel");
   EXPECT_EQ(proxy.tunnels.load(), 1);
-  EXPECT_EQ(proxy.last_connect, "CONNECT localhost:" + std::to_string(srv->port()));
+  EXPECT_EQ(proxy.last_connect, "CONNECT " + authority);
+}
+
+TEST(HttpClient, LoopbackDestinationsNeverGoThroughAConfiguredProxy) {
+  test::TestPki pki;
+  auto srv = test::make_tls_server(pki);
+  srv->route("GET", "/direct", [](const test::Request&) { return test::Response::text(200, "direct"); });
+  srv->start();
+  TinyProxy proxy;
+  http::ClientOptions o = trusting(pki);
+  o.proxy = proxy.url();
+  http::Client client(o);
+  EXPECT_EQ(client.send(make(srv->localhost_url() + "/direct")).body, "direct");
+  EXPECT_EQ(client.send(make(srv->base_url() + "/direct")).body, "direct");
+  EXPECT_EQ(proxy.accepted.load(), 0);
+}
+
+// ------------------------------------------------------------------ hostile responses
+namespace {
+
+// A plain-TCP peer on 127.0.0.1 that answers the first request of one connection with `head`
+// followed by `body_bytes` of 'x' (streamed in 64 KiB writes, or in the same write as the head),
+// until the client hangs up. Counts what it managed to write.
+class RawResponder {
+ public:
+  RawResponder(std::string head, std::size_t body_bytes, bool one_write)
+      : head_(std::move(head)), body_bytes_(body_bytes), one_write_(one_write),
+        acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~RawResponder() { thread_.join(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/page"; }
+  std::atomic<std::size_t> written{0};
+
+ private:
+  void serve() {
+    using boost::asio::ip::tcp;
+    boost::system::error_code ec;
+    tcp::socket s(ioc_);
+    acceptor_.accept(s, ec);
+    if (ec) return;
+    boost::asio::streambuf req;
+    boost::asio::read_until(s, req, "\r\n\r\n", ec);
+    if (ec) return;
+    if (one_write_) {
+      std::string all = head_ + std::string(body_bytes_, 'x');
+      written = boost::asio::write(s, boost::asio::buffer(all), ec);
+      return;
+    }
+    written = boost::asio::write(s, boost::asio::buffer(head_), ec);
+    const std::string chunk(64 * 1024, 'x');
+    while (!ec && written < head_.size() + body_bytes_) written += boost::asio::write(s, boost::asio::buffer(chunk), ec);
+  }
+  std::string head_;
+  std::size_t body_bytes_;
+  bool one_write_;
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+// Peak resident set of this process (kB).
+long peak_rss_kb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+http::ClientOptions limited(std::size_t limit) {
+  http::ClientOptions o;
+  o.use_env_proxy = false;
+  o.request_timeout = 20s;
+  o.max_response_bytes = limit;
+  return o;
+}
+
+void expect_too_large(http::Client& client, const std::string& url, const std::string& detail) {
+  try {
+    client.send(make(url));
+    ADD_FAILURE() << "expected the response to be refused";
+  } catch (const http::Error& e) {
+    EXPECT_EQ(e.kind(), http::Error::Kind::too_large) << e.what();
+    EXPECT_FALSE(e.transient());
+    EXPECT_NE(std::string(e.what()).find(detail), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+
+TEST(HttpClientLimits, HeaderAndOversizedBodyInOneWriteAreRefusedAtTheHeader) {
+  constexpr std::size_t kLimit = 1024 * 1024;
+  RawResponder peer("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(2 * kLimit) + "\r\n\r\n",
+                    2 * kLimit, /*one_write=*/true);
+  http::Client client(limited(kLimit));
+  expect_too_large(client, peer.url(), "Content-Length 2097152");
+}
+
+TEST(HttpClientLimits, BodyWithoutLengthInOneWriteIsCutAtTheLimit) {
+  constexpr std::size_t kLimit = 1024 * 1024;
+  RawResponder peer("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n", 3 * kLimit, /*one_write=*/true);
+  http::Client client(limited(kLimit));
+  expect_too_large(client, peer.url(), "body above the limit");
+}
+
+TEST(HttpClientLimits, HugeContentLengthIsRefusedBeforeTheBodyWithBoundedMemory) {
+  // 3 GB announced and streamed (the peer stops at 1 GiB or when the client hangs up).
+  RawResponder peer("HTTP/1.1 200 OK\r\nContent-Length: 3000000000\r\n\r\n", std::size_t{1} << 30, /*one_write=*/false);
+  const long rss_before = peak_rss_kb();
+  http::Client client(limited(32 * 1024 * 1024));
+  expect_too_large(client, peer.url(), "Content-Length 3000000000");
+  EXPECT_LT(peak_rss_kb() - rss_before, 16 * 1024) << "kB of peak RSS growth";
+}
+
+TEST(HttpClientLimits, EndlessStreamWithoutLengthStopsAtTheLimitWithBoundedMemory) {
+  constexpr std::size_t kLimit = 8 * 1024 * 1024;
+  RawResponder peer("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", std::size_t{1} << 30, /*one_write=*/false);
+  const long rss_before = peak_rss_kb();
+  http::Client client(limited(kLimit));
+  expect_too_large(client, peer.url(), "body above the limit");
+  EXPECT_LT(peak_rss_kb() - rss_before, 3 * static_cast<long>(kLimit) / 1024) << "kB of peak RSS growth";
+}
+
+TEST(HttpClientLimits, GzipBombIsCutAfterInflate) {
+  test::TestPki pki;
+  auto srv = test::make_tls_server(pki);
+  const std::string bomb = gzip(std::string(8 * 1024 * 1024, 'a'));  // ~8 KiB on the wire
+  srv->route("GET", "/bomb", [&](const test::Request&) { return test::Response::text(200, bomb).with_header("Content-Encoding", "gzip"); });
+  srv->start();
+  http::ClientOptions o = trusting(pki);
+  o.max_response_bytes = 1024 * 1024;
+  http::Client client(o);
+  expect_too_large(client, srv->base_url() + "/bomb", "decoded response body exceeds the limit");
 }

@@ -245,3 +245,74 @@ sources:
   EXPECT_NE(all.find("HS256"), std::string::npos) << all;
   EXPECT_EQ(all.find("literal-secret"), std::string::npos);
 }
+
+TEST(AuthConfig, TenantIdMustBeAGuidOrADomainName) {
+  for (const char* good : {"11111111-2222-3333-4444-555555555555", "contoso.onmicrosoft.com", "tenant-1", "Contoso.COM"}) {
+    siem::Diagnostics diags;
+    auto doc = siem::ConfigDocument::load_string(std::string("tenant_id: ") + good +
+                                                     "\nauth: {method: client_secret, client_id: c, client_secret: s}\n",
+                                                 "t.yaml", diags);
+    read_source_connection(doc->root());
+    EXPECT_FALSE(diags.has_errors()) << good << ": " << diags.format();
+  }
+  for (const char* bad : {"'x@evil.example'", "'../common'", "'a b'", "'tenant?x=1'", "'-lead.example'", "'a..b'", "'a/b'",
+                          "'caf\xc3\xa9.example'", "\"a\\r\\nb\""}) {
+    siem::Diagnostics diags;
+    auto doc = siem::ConfigDocument::load_string(std::string("tenant_id: ") + bad +
+                                                     "\nauth: {method: client_secret, client_id: c, client_secret: s}\n",
+                                                 "t.yaml", diags);
+    read_source_connection(doc->root());
+    const std::string all = diags.format();
+    EXPECT_NE(all.find("t.yaml:1:"), std::string::npos) << bad << ": " << all;
+    EXPECT_NE(all.find("tenant_id must be a directory id (GUID) or a domain name"), std::string::npos) << bad << ": " << all;
+  }
+}
+
+TEST(AuthConfig, PlainHttpEndpointsAreErrorsUnlessLoopbackOrAllowed) {
+  const std::string base = "tenant_id: contoso.example\ncloud: custom\nauth: {method: client_secret, client_id: c, client_secret: s}\n";
+  auto run = [&](const std::string& extra) {
+    siem::Diagnostics diags;
+    auto doc = siem::ConfigDocument::load_string(base + extra, "t.yaml", diags);
+    read_source_connection(doc->root());
+    return diags;
+  };
+  auto plain = run("endpoints: {login: 'http://login.example', graph: 'https://g.example', arm: 'http://arm.example:8080'}\n");
+  const std::string errors = plain.format();
+  EXPECT_NE(errors.find("t.yaml:4:"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("plain http to http://login.example:80 would send credentials or tokens unencrypted"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("http://arm.example:8080"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find("g.example"), std::string::npos) << errors;
+
+  auto loopback = run("endpoints: {login: 'http://127.0.0.1:8443', graph: 'http://localhost:1', arm: 'http://[::1]:2'}\n");
+  EXPECT_FALSE(loopback.has_errors()) << loopback.format();
+  EXPECT_TRUE(loopback.items().empty()) << loopback.format();
+
+  auto allowed = run("endpoints: {login: 'http://login.example', graph: 'http://g.example', arm: 'http://a.example'}\nallow_insecure_http: true\n");
+  EXPECT_FALSE(allowed.has_errors()) << allowed.format();
+  ASSERT_EQ(allowed.items().size(), 1u) << allowed.format();
+  EXPECT_EQ(allowed.items()[0].severity, siem::Diagnostic::Severity::warning);
+  EXPECT_NE(allowed.format().find("t.yaml:5:"), std::string::npos) << allowed.format();
+  EXPECT_NE(allowed.format().find("allow_insecure_http is on: client secrets, assertions and access tokens of this source may travel "
+                                  "over plain http"),
+            std::string::npos)
+      << allowed.format();
+
+  siem::Diagnostics mi;
+  auto doc = siem::ConfigDocument::load_string(
+      "auth: {method: managed_identity, endpoint: 'http://mi.example/token'}\n---\n", "m.yaml", mi);
+  read_source_connection(doc->root());
+  EXPECT_NE(mi.format().find("plain http to http://mi.example:80"), std::string::npos) << mi.format();
+  siem::Diagnostics imds;
+  auto doc2 = siem::ConfigDocument::load_string("auth: {method: managed_identity, endpoint: 'http://169.254.169.254/metadata/identity/oauth2/token'}\n",
+                                                "m.yaml", imds);
+  read_source_connection(doc2->root());
+  EXPECT_FALSE(imds.has_errors()) << imds.format();
+
+  ::setenv("AZURE_AUTHORITY_HOST", "http://login.example/", 1);
+  siem::Diagnostics wi;
+  auto doc3 = siem::ConfigDocument::load_string(
+      "tenant_id: contoso.example\nauth: {method: workload_identity, client_id: c, token_file: /dev/null}\n", "w.yaml", wi);
+  read_source_connection(doc3->root());
+  ::unsetenv("AZURE_AUTHORITY_HOST");
+  EXPECT_NE(wi.format().find("AZURE_AUTHORITY_HOST: plain http to http://login.example:80"), std::string::npos) << wi.format();
+}

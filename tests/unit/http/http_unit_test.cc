@@ -31,8 +31,121 @@ TEST(Url, ParsesSchemesPortsTargetsAndIpLiterals) {
   EXPECT_TRUE(w.is_ip);
   EXPECT_EQ(w.authority(), "[::1]:8443");
 
-  EXPECT_EQ(parse_url("http://user:pw@host?q").target, "/?q");
-  EXPECT_EQ(parse_url("http://user:pw@host?q").host, "host");
+  EXPECT_EQ(parse_url("http://host?q").target, "/?q");
+  EXPECT_EQ(parse_url("https://graph.microsoft.com:8443/v1.0").origin(), "https://graph.microsoft.com:8443");
+  EXPECT_EQ(parse_url("https://graph.microsoft.com/v1.0").origin(), "https://graph.microsoft.com:443");
+  EXPECT_EQ(parse_url("https://[::1]/a").origin(), "https://[::1]:443");
+}
+
+TEST(Url, RejectsControlBytesSpacesDelNonAsciiAndUserinfo) {
+  for (const std::string& bad : {std::string("https://h/a\r\nX-Injected: 1"), std::string("https://h/a b"),
+                                 std::string("https://h/a\tb"), std::string("https://h/a\0b", 13), std::string("https://h/a\x7f"),
+                                 std::string("https://h/caf\xc3\xa9"), std::string("https://h\n.example/"),
+                                 std::string("https://graph.microsoft.com@evil.example/v1.0"),
+                                 std::string("https://user:pw@graph.microsoft.com/"), std::string("https://h/%zz"),
+                                 std::string("https://h/%4"), std::string("https://ho$t/"), std::string("https://[nothex]/"),
+                                 std::string("https://h:/")}) {
+    try {
+      parse_url(bad);
+      ADD_FAILURE() << printable(bad);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), Error::Kind::url) << printable(bad);
+      const std::string msg = e.what();
+      EXPECT_EQ(msg.find_first_of(std::string("\r\n\0\x7f", 4)), std::string::npos) << "raw control byte in: " << printable(msg);
+    }
+  }
+  try {
+    parse_url("https://graph.microsoft.com@evil.example/");
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("userinfo"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Url, PercentEncodesPrintablesOutsideRfc3986AndKeepsValidEscapes) {
+  EXPECT_EQ(parse_url("https://h/a|b?x={y}&z=%20\"q\"").target, "/a%7Cb?x=%7By%7D&z=%20%22q%22");
+  EXPECT_EQ(parse_url("https://h/v1.0/x?$filter=a%20ge%202024-01-01T00:00:00Z&$top=5").target,
+            "/v1.0/x?$filter=a%20ge%202024-01-01T00:00:00Z&$top=5");
+}
+
+TEST(Url, PrintableEscapesAndCuts) {
+  EXPECT_EQ(printable("a\r\nb\x7f\xc3"), "a\\x0d\\x0ab\\x7f\\xc3");
+  EXPECT_EQ(printable(std::string(300, 'a'), 10), "aaaaaaaaaa...");
+}
+
+TEST(Origin, SameSchemeHostAndPortOnly) {
+  const Url root = parse_url("https://graph.microsoft.com");
+  EXPECT_NO_THROW(check_same_origin(parse_url("https://GRAPH.microsoft.com:443/v1.0/x?$skiptoken=1"), root));
+  for (const char* other : {"https://evil.example/v1.0/x", "https://graph.microsoft.com:8443/v1.0/x",
+                            "http://graph.microsoft.com/v1.0/x", "https://graph.microsoft.com.evil.example/x"}) {
+    try {
+      check_same_origin(parse_url(other), root);
+      ADD_FAILURE() << other;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), Error::Kind::origin);
+      EXPECT_FALSE(e.transient());
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(parse_url(other).origin()), std::string::npos) << msg;
+      EXPECT_NE(msg.find("https://graph.microsoft.com:443"), std::string::npos) << msg;
+      EXPECT_EQ(msg.find("/v1.0"), std::string::npos) << "the path is not named: " << msg;
+    }
+  }
+}
+
+TEST(Header, RefusesCrLfNulAndBadNamesWithoutShowingTheValue) {
+  EXPECT_NO_THROW(check_header("Authorization", "Bearer abc.def"));
+  EXPECT_NO_THROW(check_header("X-IDENTITY-HEADER", "tab\tis-fine"));
+  for (const std::string& v : {std::string("Bearer s3cret\r\nX-Injected: 1"), std::string("s3cret\n"),
+                               std::string("s3cret\0x", 8), std::string("\rs3cret")}) {
+    try {
+      check_header("Authorization", v);
+      ADD_FAILURE() << printable(v);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), Error::Kind::header);
+      EXPECT_EQ(std::string(e.what()).find("s3cret"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("Authorization"), std::string::npos) << e.what();
+    }
+  }
+  for (const char* name : {"", "Bad Name", "Bad:Name", "X\r\nY"}) EXPECT_THROW(check_header(name, "v"), Error) << printable(name);
+}
+
+TEST(Header, ClientRefusesAnInjectedHeaderBeforeConnecting) {
+  ClientOptions o;
+  o.use_env_proxy = false;
+  Client client(o);
+  Request r;
+  r.url = "http://127.0.0.1:9/never";  // discard port: nothing is listening, nothing may be sent
+  r.headers = {{"Authorization", "Bearer t\r\nX-Injected: 1"}};
+  try {
+    client.send(r);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), Error::Kind::header) << e.what();
+  }
+  EXPECT_EQ(client.stats().connections_opened, 0u);
+}
+
+TEST(Origin, ClientRefusesAUrlOutsideItsPinBeforeConnecting) {
+  ClientOptions o;
+  o.use_env_proxy = false;
+  Client client(o);
+  Request r;
+  r.url = "http://127.0.0.2:9/next";
+  r.pin = "http://127.0.0.1:9";
+  try {
+    client.send(r);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), Error::Kind::origin) << e.what();
+  }
+  EXPECT_EQ(client.stats().connections_opened, 0u);
+}
+
+TEST(Host, LoopbackAndLinkLocal) {
+  for (const char* h : {"localhost", "a.localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "::ffff:127.0.0.1"})
+    EXPECT_TRUE(is_loopback_host(h)) << h;
+  for (const char* h : {"localhost.example", "128.0.0.1", "10.0.0.1", "::2", "graph.microsoft.com"}) EXPECT_FALSE(is_loopback_host(h)) << h;
+  for (const char* h : {"169.254.169.254", "169.254.0.1", "fe80::1", "::ffff:169.254.169.254"}) EXPECT_TRUE(is_link_local_host(h)) << h;
+  for (const char* h : {"169.253.1.1", "10.0.0.1", "fec0::1", "example.com"}) EXPECT_FALSE(is_link_local_host(h)) << h;
 }
 
 TEST(Url, RejectsMalformedWithUrlError) {
@@ -71,6 +184,15 @@ TEST(NoProxy, SelectProxyHonoursConfigEnvAndNeverImds) {
   o.proxy = "http://proxy:3128";
   EXPECT_EQ(select_proxy(parse_url("https://graph.microsoft.com/v1.0"), o), "http://proxy:3128");
   EXPECT_EQ(select_proxy(parse_url("http://169.254.169.254/metadata"), o), "");
+  // Proxy credentials are not supported: dropped, so they are neither sent nor logged.
+  o.proxy = "http://user:pa55@proxy:3128";
+  EXPECT_EQ(select_proxy(parse_url("https://graph.microsoft.com/v1.0"), o), "http://proxy:3128");
+  o.proxy = "http://proxy:3128";
+  // Loopback and link-local destinations never go through a proxy, whatever configured it.
+  EXPECT_EQ(select_proxy(parse_url("http://127.0.0.1:41234/msi/token"), o), "");
+  EXPECT_EQ(select_proxy(parse_url("https://localhost:8088/"), o), "");
+  EXPECT_EQ(select_proxy(parse_url("http://[fe80::1]/"), o), "");
+  EXPECT_EQ(select_proxy(parse_url("http://169.254.1.2/"), o), "");
   o.no_proxy = ".microsoft.com";
   EXPECT_EQ(select_proxy(parse_url("https://graph.microsoft.com/v1.0"), o), "");
 

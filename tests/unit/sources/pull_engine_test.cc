@@ -449,3 +449,127 @@ TEST(Poller, PageIsHandedOverOldestFirst) {
 
 }  // namespace
 }  // namespace siem::sources
+
+// ------------------------------------------------------------------ hostile pages
+namespace siem::sources {
+namespace {
+
+std::string deep_record(std::size_t depth) {
+  return R"({"id":"deep","activityDateTime":"2024-01-01T00:55:00Z","x":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+}
+
+TEST(PageReader, KeepsEachRecordsTextAsInThePage) {
+  const std::string body = R"({ "@odata.context":"c", "value" : [ {"z":1, "a" : "x\"]}"} , {"b":[1,{"c":null}]} ],
+                              "@odata.nextLink":"https://g/n?$skiptoken=a%20b" })";
+  const Page p = split_page(body);
+  ASSERT_EQ(p.records.size(), 2u);
+  EXPECT_EQ(p.records[0].text, R"({"z":1, "a" : "x\"]}"})");
+  EXPECT_EQ(p.records[1].text, R"({"b":[1,{"c":null}]})");
+  EXPECT_TRUE(p.records[0].error.empty());
+  EXPECT_EQ(p.next_link.value_or(""), "https://g/n?$skiptoken=a%20b");
+  EXPECT_FALSE(split_page(R"({"value":[],"nextLink":null})").next_link);
+  EXPECT_EQ(split_page(R"({"value":[],"@odata.deltaLink":"https://g/d"})").delta_link.value_or(""), "https://g/d");
+}
+
+TEST(PageReader, TooDeepAndTooLargeRecordsComeBackWithTheirReasonUnparsed) {
+  PageLimits limits;
+  limits.max_record_bytes = 300'000;
+  const std::string deep = deep_record(100'000);
+  const std::string big = R"({"id":"big","f":")" + std::string(400'000, 'a') + "\"}";
+  const std::string body = R"({"value":[{"id":"ok"},)" + deep + "," + big + "]}";
+  const Page p = split_page(body, limits);
+  ASSERT_EQ(p.records.size(), 3u);
+  EXPECT_TRUE(p.records[0].error.empty());
+  EXPECT_EQ(p.records[1].text, deep);
+  EXPECT_EQ(p.records[1].error, "record nested 100001 levels deep (limit 512)");
+  EXPECT_EQ(p.records[2].error, "record of 400019 bytes exceeds max_record_bytes (300000 bytes)");
+  // 512 levels are fine, 513 are not.
+  EXPECT_TRUE(split_page(R"({"value":[)" + std::string(511, '[') + "{}" + std::string(511, ']') + "]}").records[0].error.empty());
+  EXPECT_FALSE(split_page(R"({"value":[)" + std::string(512, '[') + "{}" + std::string(512, ']') + "]}").records[0].error.empty());
+}
+
+TEST(PageReader, RefusesWhatIsNotAListPage) {
+  for (const std::string& bad : {std::string("[]"), std::string(R"({"error":{"code":"x"}})"), std::string(R"({"value":{}})"),
+                                 std::string(R"({"value":[{"a":1}])"), std::string(R"({"value":[{"a":"1}]})"),
+                                 std::string(R"({"value":[] } trailing)"), std::string(R"({"value":[],"value":[]})"),
+                                 std::string(R"({"value":[],"@odata.nextLink":42})"), std::string(R"({"value":[1 2]})"),
+                                 std::string(R"({"value":[],"x":)") + std::string(600, '[') + std::string(600, ']') + "}", std::string()})
+    EXPECT_THROW(split_page(bad), PageError) << bad.substr(0, 80);
+}
+
+StreamPoller audit_poller(PagingLimits limits = {}) {
+  WindowOptions o;
+  o.safety_lag = 0;
+  StreamPoller p({"directoryAudits", StreamType::directory_audits, "https://g"}, o, 1000, limits);
+  p.restore(std::nullopt, T("2024-01-01T00:00:00Z"));
+  return p;
+}
+
+TEST(Poller, SelfLinkingPageFailsTheWindow) {
+  auto p = audit_poller();
+  auto url = p.begin(T("2024-01-01T01:00:00Z"));
+  try {
+    p.on_page(*url, page({audit("a", "2024-01-01T00:55:00Z")}, *url), "t");
+    FAIL();
+  } catch (const WindowError& e) {
+    EXPECT_NE(std::string(e.what()).find("repeats a URL already read in this window"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(p.completed().end);
+}
+
+TEST(Poller, TwoPageCycleFailsTheWindowAndANewWindowStartsClean) {
+  auto p = audit_poller();
+  auto url = p.begin(T("2024-01-01T01:00:00Z"));
+  auto r1 = p.on_page(*url, page({audit("a", "2024-01-01T00:55:00Z")}, "https://g/b"), "t");
+  ASSERT_EQ(r1.next_url.value_or(""), "https://g/b");
+  EXPECT_THROW(p.on_page("https://g/b", page({}, *url), "t"), WindowError);
+  p.restart_window();
+  url = p.begin(T("2024-01-01T01:00:00Z"));
+  EXPECT_EQ(p.on_page(*url, page({}, "https://g/b"), "t").next_url.value_or(""), "https://g/b");
+  EXPECT_EQ(p.pages(), 1u);
+}
+
+TEST(Poller, PageCapFailsAWindowThatKeepsOfferingPages) {
+  PagingLimits limits;
+  limits.max_pages = 3;
+  auto p = audit_poller(limits);
+  std::string url = *p.begin(T("2024-01-01T01:00:00Z"));
+  for (int i = 1; i < 3; ++i) url = *p.on_page(url, page({}, "https://g/p" + std::to_string(i)), "t").next_url;
+  try {
+    p.on_page(url, page({}, "https://g/p3"), "t");
+    FAIL();
+  } catch (const WindowError& e) {
+    EXPECT_NE(std::string(e.what()).find("max_pages_per_window 3"), std::string::npos) << e.what();
+  }
+  // The last page of a window may be page max_pages.
+  auto q = audit_poller(limits);
+  url = *q.begin(T("2024-01-01T01:00:00Z"));
+  for (int i = 1; i < 3; ++i) url = *q.on_page(url, page({}, "https://g/p" + std::to_string(i)), "t").next_url;
+  EXPECT_FALSE(q.on_page(url, page({}), "t").next_url);
+  EXPECT_TRUE(q.completed().end);
+}
+
+TEST(Poller, DeepRecordIsHandedOnForTheDeadLetterFileWithItsReason) {
+  auto p = audit_poller();
+  auto url = p.begin(T("2024-01-01T01:00:00Z"));
+  const std::string deep = deep_record(100'000);
+  auto r = p.on_page(*url, R"({"value":[)" + deep + R"(,{"id":"ok","activityDateTime":"2024-01-01T00:50:00Z"}]})", "t");
+  ASSERT_EQ(r.records.size(), 2u);
+  EXPECT_EQ(r.records[0].json, R"({"id":"ok","activityDateTime":"2024-01-01T00:50:00Z"})");
+  EXPECT_TRUE(r.records[0].read_error.empty());
+  EXPECT_EQ(r.records[1].json, deep);
+  EXPECT_EQ(r.records[1].read_error, "record nested 100001 levels deep (limit 512)");
+  EXPECT_EQ(r.records[1].origin, "https://g/v1.0/auditLogs/directoryAudits#1");
+}
+
+TEST(Poller, EligibilityTypeIsAddedToTheOriginalText) {
+  WindowOptions o;
+  StreamPoller elig({"pimEligibility", StreamType::pim_eligibility_requests, "https://g"}, o);
+  elig.restore(std::nullopt, std::nullopt);
+  auto r = elig.on_page(*elig.begin(T("2024-01-02T00:00:00Z")), R"({"value":[ { "id" : "r1", "status":"Provisioned"} ]})", "t");
+  ASSERT_EQ(r.records.size(), 1u);
+  EXPECT_EQ(r.records[0].json, R"({"@odata.type":"#microsoft.graph.unifiedRoleEligibilityScheduleRequest", "id" : "r1", "status":"Provisioned"})");
+}
+
+}  // namespace
+}  // namespace siem::sources
