@@ -354,8 +354,25 @@ bool scalar_text(element e, std::string& out) {
     case simdjson::dom::element_type::UINT64: out = std::to_string(e.get_uint64().value_unsafe()); return true;
     case simdjson::dom::element_type::DOUBLE: out = fmt::format("{}", e.get_double().value_unsafe()); return true;
     case simdjson::dom::element_type::BOOL: out = e.get_bool().value_unsafe() ? "true" : "false"; return true;
+    case simdjson::dom::element_type::OBJECT:
+      if (const auto v = localized_value(e)) return scalar_text(*v, out);
+      return false;
     default: return false;
   }
+}
+
+std::optional<element> localized_value(element e) {
+  simdjson::dom::object o;
+  if (e.get_object().get(o) != simdjson::SUCCESS) return std::nullopt;
+  std::optional<element> value;
+  std::size_t members = 0;
+  for (const auto field : o) {
+    if (++members > 2) return std::nullopt;
+    if (iequals(field.key, "value")) value = field.value;
+    else if (!iequals(field.key, "localizedValue")) return std::nullopt;
+  }
+  if (!value || value->is_null() || value->is_object() || value->is_array()) return std::nullopt;
+  return value;
 }
 
 std::optional<std::string> text_at(element root, const Path& path) {

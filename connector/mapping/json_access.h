@@ -143,7 +143,13 @@ class PathSet {
   std::vector<int> slots_;            // every slot added
 };
 
-// Scalar as text: strings as is, numbers and booleans in JSON form; false for null/objects/arrays.
+// An Azure LocalizableString ({"value": "Administrative", "localizedValue": "Administrative"}: the
+// Activity Log's operationName, category, status, subStatus, resourceType ... in the REST shape and
+// in some Event Hubs records): its `value` when `e` is an object of `value` (a scalar, not null) and
+// at most `localizedValue` besides; nullopt for anything else.
+std::optional<element> localized_value(element e);
+// Scalar as text: strings as is, numbers and booleans in JSON form, a LocalizableString as its
+// value; false for null, other objects and arrays.
 bool scalar_text(element e, std::string& out);
 std::optional<std::string> text_at(element root, const Path& path);
 // Compact JSON text of any element (exactly simdjson::to_string's), appended / returned.

@@ -16,6 +16,7 @@
 #include "connector/mapping/json_access.h"
 #include "connector/mapping/kind_detect.h"
 #include "connector/mapping/mapping_rules.h"
+#include "connector/mapping/record_shape.h"
 #include "connector/mapping/shipped_files.h"
 #include "connector/mapping/time_parse.h"
 
@@ -304,8 +305,35 @@ class MapperImpl final : public Mapper {
         ++stats_.decoded_properties;
       }
     }
-    SourceKind kind = forced ? *forced : detect_kind(*root_fields);
-    if (kind == SourceKind::unknown && !forced && record.kind_hint != SourceKind::unknown) kind = record.kind_hint;
+    // Log Analytics rows: rewritten into the Event Hubs shape of the same record, which the
+    // mappings and the enrichment read (the original text stays the raw record).
+    std::optional<SourceKind> shape_kind;
+    bool ambiguous = false;
+    {
+      json::Fields& index = root_fields_;
+      if (!root_fields) index.assign(root);  // forced kind: the shape still decides the paths
+      ShapeResult shape = normalize_log_analytics(index, root);
+      if (!shape.rewritten.empty()) {
+        repaired = std::move(shape.rewritten);
+        if (parser_.parse(repaired).get(root) != simdjson::SUCCESS) {
+          ++stats_.failed;
+          return std::string("invalid record: cannot re-read the Log Analytics row in its Event Hubs shape");
+        }
+        if (root_fields) root_fields_.assign(root);
+        shape_kind = shape.kind;
+        ++stats_.log_analytics_rows;
+      }
+      ambiguous = shape.conflicting;
+    }
+    SourceKind kind = forced ? *forced : shape_kind ? *shape_kind : detect_kind(*root_fields, ambiguous);
+    if (kind == SourceKind::unknown && !forced && !ambiguous && record.kind_hint != SourceKind::unknown)
+      kind = record.kind_hint;
+    if (ambiguous && !forced) {
+      // Two kinds' fields (or a Type that its columns contradict): mapped as unknown and tagged,
+      // never as one of them at a guess.
+      ++stats_.kind_ambiguous;
+      extra_tags.emplace_back("kind_ambiguous");
+    }
     if (kind == SourceKind::unknown) {
       ++stats_.schema_unknown;
       extra_tags.emplace_back("schema_unknown");
