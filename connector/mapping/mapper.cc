@@ -325,7 +325,10 @@ class MapperImpl final : public Mapper {
       }
       ambiguous = shape.conflicting;
     }
-    SourceKind kind = forced ? *forced : shape_kind ? *shape_kind : detect_kind(*root_fields, ambiguous);
+    SourceKind kind = SourceKind::unknown;
+    if (forced) kind = *forced;
+    else if (shape_kind) kind = *shape_kind;
+    else if (!ambiguous) kind = detect_kind(*root_fields, ambiguous);
     if (kind == SourceKind::unknown && !forced && !ambiguous && record.kind_hint != SourceKind::unknown)
       kind = record.kind_hint;
     if (ambiguous && !forced) {
