@@ -270,7 +270,9 @@ void rewrite_entra(const json::Fields& r, element row, const Table& t, const Tar
       }
     }
   }
-  for (const auto field : json::as_object(row)) {
+  simdjson::dom::object columns;
+  if (row.get_object().get(columns) != simdjson::SUCCESS) return;  // the caller passes the row object
+  for (const auto field : columns) {
     if (field.value.is_null() || consumed(field.key, targets)) continue;
     w.member(camel(field.key), field.value, false);
   }
@@ -312,13 +314,14 @@ void rewrite_activity(const json::Fields& r, Writer& w) {
   if (auto p = column(r, props)) {
     thread_local simdjson::dom::parser inner;
     element decoded = *p;
-    if (p->is_string()) {
-      if (inner.parse(p->get_string().value_unsafe()).get(decoded) != simdjson::SUCCESS) decoded = *p;
-    }
-    for (const auto field : json::as_object(decoded)) {
-      w.member(field.key, field.value, false);
-      caller = caller || json::iequals(field.key, "caller");
-      subscription = subscription || json::iequals(field.key, "subscriptionId");
+    if (p->is_string() && inner.parse(p->get_string().value_unsafe()).get(decoded) != simdjson::SUCCESS) decoded = *p;
+    simdjson::dom::object members;  // not an object (nor JSON text of one): nothing to copy
+    if (decoded.get_object().get(members) == simdjson::SUCCESS) {
+      for (const auto field : members) {
+        w.member(field.key, field.value, false);
+        caller = caller || json::iequals(field.key, "caller");
+        subscription = subscription || json::iequals(field.key, "subscriptionId");
+      }
     }
   }
   if (auto v = r.get("Caller"); v && !caller && !v->is_null()) w.member("caller", *v, false);
