@@ -44,19 +44,20 @@ struct EntraContent {
 EntraContent entra_content(simdjson::dom::element o) {
   EntraContent c;
   for (const auto field : json::as_object(o)) {
-    if (field.value.is_null()) continue;  // null is absent, everywhere
     const std::string_view k = field.key;
+    // A key of a candidate's length and name, not null (null is absent, everywhere).
+    const auto is = [&](std::string_view name) { return json::iequals(k, name) && !field.value.is_null(); };
     switch (k.size()) {  // compare only keys of a candidate's length
-      case 5: c.app_id = c.app_id || json::iequals(k, "appId"); break;
-      case 11: c.initiated_by = c.initiated_by || json::iequals(k, "initiatedBy"); break;
+      case 5: c.app_id = c.app_id || is("appId"); break;
+      case 11: c.initiated_by = c.initiated_by || is("initiatedBy"); break;
       case 15:
-        c.target_resources = c.target_resources || json::iequals(k, "targetResources");
-        c.logged_by_service = c.logged_by_service || json::iequals(k, "loggedByService");
-        c.created_date_time = c.created_date_time || json::iequals(k, "createdDateTime");
+        c.target_resources = c.target_resources || is("targetResources");
+        c.logged_by_service = c.logged_by_service || is("loggedByService");
+        c.created_date_time = c.created_date_time || is("createdDateTime");
         break;
-      case 17: c.user_principal_name = c.user_principal_name || json::iequals(k, "userPrincipalName"); break;
-      case 18: c.service_principal_id = c.service_principal_id || json::iequals(k, "servicePrincipalId"); break;
-      case 19: c.activity_display_name = c.activity_display_name || json::iequals(k, "activityDisplayName"); break;
+      case 17: c.user_principal_name = c.user_principal_name || is("userPrincipalName"); break;
+      case 18: c.service_principal_id = c.service_principal_id || is("servicePrincipalId"); break;
+      case 19: c.activity_display_name = c.activity_display_name || is("activityDisplayName"); break;
       default: break;
     }
   }
@@ -70,6 +71,14 @@ SourceKind diagnostic_kind(const json::Fields& r, std::string_view category, std
   const std::string_view resource = view(r, "resourceId");
   const bool arm_resource = json::istarts_with(resource, "/subscriptions/") ||
                             json::istarts_with(resource, "/providers/microsoft.management");
+  // An Azure resource's Activity Log category: the Activity Log (its properties never hold an Entra
+  // record), without reading them.
+  if (arm_resource && is_activity_category(category)) return SourceKind::eventhub_activity;
+  // Every sign-in category's envelope says "Sign-in activity" (an audit's names its activity): such
+  // a record's properties are a signIn, without reading their forty-odd keys.
+  if (props && is_sign_in_category(category) && json::iequals(view(r, "operationName"), "Sign-in activity") &&
+      !arm_resource)
+    return SourceKind::eventhub_sign_in;
   const EntraContent c = props ? entra_content(*props) : EntraContent{};
   const bool audit = c.audit(), sign_in = c.sign_in();
   if (audit || sign_in) {

@@ -312,7 +312,8 @@ class MapperImpl final : public Mapper {
     {
       json::Fields& index = root_fields_;
       if (!root_fields) index.assign(root);  // forced kind: the shape still decides the paths
-      ShapeResult shape = normalize_log_analytics(index, root);
+      // Every Log Analytics row has TimeGenerated, no other shape does: one lookup for the others.
+      ShapeResult shape = index.has("TimeGenerated") ? normalize_log_analytics(index, root) : ShapeResult{};
       if (!shape.rewritten.empty()) {
         repaired = std::move(shape.rewritten);
         if (parser_.parse(repaired).get(root) != simdjson::SUCCESS) {
