@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstring>
 
+#include <emmintrin.h>
+
 #include <fmt/format.h>
 
 #include "connector/mapping/encoding.h"
@@ -53,12 +55,31 @@ bool icontains(std::string_view h, std::string_view n) {
   const char first = lower(n.front());
   if (n.size() == 1 && !(first >= 'a' && first <= 'z'))  // "@", ".", ":": no case to fold
     return std::memchr(h.data(), first, h.size()) != nullptr;
-  // Candidates start with the needle's first character (folded): compare the rest only there.
-  for (std::size_t i = 0; i + n.size() <= h.size(); ++i) {
-    if (lower(h[i]) != first) continue;
+  // Candidates start with the needle's first character in either case: found 16 bytes at a time
+  // (SSE2), the rest compared only there. Bytes that are not ASCII letters match only themselves.
+  const char upper = first >= 'a' && first <= 'z' ? static_cast<char>(first & ~0x20) : first;
+  const __m128i lo = _mm_set1_epi8(first), up = _mm_set1_epi8(upper);
+  const std::size_t candidates = h.size() - n.size() + 1;  // positions a match can start at
+  std::size_t i = 0;
+  while (i < candidates) {
+    if (i + 16 <= h.size()) {
+      const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h.data() + i));
+      const unsigned mask = static_cast<unsigned>(
+          _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(block, lo), _mm_cmpeq_epi8(block, up))));
+      if (mask == 0) {
+        i += 16;
+        continue;
+      }
+      i += static_cast<std::size_t>(__builtin_ctz(mask));
+      if (i >= candidates) return false;
+    } else if (lower(h[i]) != first) {
+      ++i;
+      continue;
+    }
     std::size_t k = 1;
     while (k < n.size() && lower(h[i + k]) == lower(n[k])) ++k;
     if (k == n.size()) return true;
+    ++i;
   }
   return false;
 }

@@ -142,7 +142,8 @@ TEST(Fields, AssignIndexesTheNewObjectOnly) {
 }
 
 }  // namespace
-// icontains skips to candidates by the needle's first character (memchr for a caseless one):
+// icontains skips to candidates by the needle's first character (16 bytes at a time; memchr for a
+// caseless one-byte needle):
 // the answer must stay that of comparing the needle at every position case-insensitively.
 TEST(CaseInsensitive, IcontainsFindsWhatAFullScanFinds) {
   const auto naive = [](std::string_view h, std::string_view n) {
@@ -159,6 +160,17 @@ TEST(CaseInsensitive, IcontainsFindsWhatAFullScanFinds) {
                                             "Add member to role (PIM activation) and more"};
   for (const auto& h : haystacks)
     for (const auto& n : needles) EXPECT_EQ(icontains(h, n), naive(h, n)) << "'" << h << "' contains '" << n << "'";
+  // Haystacks of 1 to 70 bytes, past the 16-byte blocks the candidate search reads at once, with a
+  // match at every position (and none), the needle's first character repeated before it.
+  const std::vector<std::string> long_needles = {"aB", "ab", "AB", "b", "xa", "@c", "xxxxxxxxxxxxxxxxaB", "aaB", "Ba"};
+  for (std::size_t len = 1; len <= 70; ++len) {
+    for (std::size_t at = 0; at <= len; ++at) {
+      std::string h(len, 'x');
+      if (at + 2 <= len) h.replace(at, 2, "aB");
+      if (at > 0 && at < len) h[at - 1] = 'A';
+      for (const auto& n : long_needles) EXPECT_EQ(icontains(h, n), naive(h, n)) << "'" << h << "' contains '" << n << "'";
+    }
+  }
 }
 
 // to_lower and LowerKey fold eight bytes at a time: every byte value, at every position of keys of
