@@ -98,6 +98,14 @@ TEST(Mapper, KindDetectionOnRealPayloads) {
       {"elastic-eventhub-activitylogs.ndjson", SourceKind::eventhub_activity},
       {"eventhub-activitylog-records-envelope.json", SourceKind::eventhub_activity},
       {"token-response-client-credentials.json", SourceKind::unknown},
+      // Log Analytics rows: the kind of their Event Hubs shape
+      {"loganalytics-auditlogs.ndjson", SourceKind::eventhub_audit},
+      {"loganalytics-signinlogs.ndjson", SourceKind::eventhub_sign_in},
+      {"loganalytics-aadnoninteractiveusersigninlogs.ndjson", SourceKind::eventhub_sign_in},
+      {"loganalytics-aadserviceprincipalsigninlogs.ndjson", SourceKind::eventhub_sign_in},
+      {"loganalytics-aadmanagedidentitysigninlogs.ndjson", SourceKind::eventhub_sign_in},
+      {"loganalytics-azureactivity.ndjson", SourceKind::eventhub_activity},
+      {"loganalytics-counterparts-eventhub.ndjson", SourceKind::eventhub_sign_in},
   };
   for (const auto& [file, kind] : expected) {
     for (const auto& json : records_of(file)) {
