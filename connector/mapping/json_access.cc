@@ -382,6 +382,23 @@ bool scalar_text(element e, std::string& out) {
   }
 }
 
+namespace {
+// `[]` and `{}` parsed once and never changed: their views are valid for the whole run, from any
+// thread (read only).
+struct EmptyContainers {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  EmptyContainers() { root = parser.parse(std::string_view(R"({"a":[],"o":{}})")).value(); }
+};
+const EmptyContainers& empty_containers() {
+  static const EmptyContainers e;
+  return e;
+}
+}  // namespace
+
+simdjson::dom::array empty_array() { return empty_containers().root["a"].get_array().value_unsafe(); }
+simdjson::dom::object empty_object() { return empty_containers().root["o"].get_object().value_unsafe(); }
+
 std::optional<element> localized_value(element e) {
   simdjson::dom::object o;
   if (e.get_object().get(o) != simdjson::SUCCESS) return std::nullopt;

@@ -16,16 +16,21 @@ namespace siem::json {
 
 using simdjson::dom::element;
 
+// An empty array / object of a document parsed once (a default-constructed simdjson view has no
+// document: iterating it dereferences a null tape).
+simdjson::dom::array empty_array();
+simdjson::dom::object empty_object();
+
 // Array / object views of an element (empty when it is not one). Returned by value: iterating the
 // member of a temporary simdjson_result would dangle.
 inline simdjson::dom::array as_array(element e) {
   simdjson::dom::array a;
-  if (e.get_array().get(a) != simdjson::SUCCESS) return {};
+  if (e.get_array().get(a) != simdjson::SUCCESS) return empty_array();
   return a;
 }
 inline simdjson::dom::object as_object(element e) {
   simdjson::dom::object o;
-  if (e.get_object().get(o) != simdjson::SUCCESS) return {};
+  if (e.get_object().get(o) != simdjson::SUCCESS) return empty_object();
   return o;
 }
 

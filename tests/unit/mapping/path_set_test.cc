@@ -145,6 +145,29 @@ TEST(Fields, AssignIndexesTheNewObjectOnly) {
 // icontains skips to candidates by the needle's first character (16 bytes at a time; memchr for a
 // caseless one-byte needle):
 // the answer must stay that of comparing the needle at every position case-insensitively.
+// as_array / as_object of an element that is not one are empty views that can be iterated (a
+// default simdjson view cannot: it has no document), and of one that is, the element itself.
+TEST(JsonViews, AsArrayAndAsObjectOfOtherTypesAreEmpty) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(std::string_view(R"({"s":"x","n":1,"z":null,"a":[1,2],"o":{"k":1}})")).get(root), simdjson::SUCCESS);
+  for (const char* key : {"s", "n", "z", "o"}) {
+    std::size_t n = 0;
+    for ([[maybe_unused]] auto item : siem::json::as_array(root[key].value())) ++n;
+    EXPECT_EQ(n, 0u) << key;
+  }
+  for (const char* key : {"s", "n", "z", "a"}) {
+    std::size_t n = 0;
+    for (auto field : siem::json::as_object(root[key].value())) n += field.key.size() + 1;
+    EXPECT_EQ(n, 0u) << key;
+  }
+  std::size_t items = 0, fields = 0;
+  for (auto item : siem::json::as_array(root["a"].value())) items += item.is_int64() ? 1 : 0;
+  for (auto field : siem::json::as_object(root["o"].value())) fields += field.key == "k" ? 1 : 0;
+  EXPECT_EQ(items, 2u);
+  EXPECT_EQ(fields, 1u);
+}
+
 TEST(CaseInsensitive, IcontainsFindsWhatAFullScanFinds) {
   const auto naive = [](std::string_view h, std::string_view n) {
     if (n.size() > h.size()) return false;
