@@ -1,5 +1,6 @@
 #include "connector/mapping/record_shape.h"
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -166,12 +167,15 @@ const Table* table_of(const json::Fields& r, bool& conflicting) {
   }
   if (content.count() > 1) conflicting = true;
   if (content.count() != 1) return nullptr;
-  if (content.audit) return &kTables[0];
-  if (content.activity) return &kTables[5];
+  const auto table = [](LogAnalyticsTable which) {
+    return &*std::find_if(kTables.begin(), kTables.end(), [&](const Table& t) { return t.table == which; });
+  };
+  if (content.audit) return table(LogAnalyticsTable::audit_logs);
+  if (content.activity) return table(LogAnalyticsTable::azure_activity);
   const std::string category = text(r, "Category");  // the sign-in tables carry their category
   for (const auto& t : kTables)
     if (t.family == Family::sign_in && json::iequals(category, t.category)) return &t;
-  return &kTables[1];
+  return table(LogAnalyticsTable::signin_logs);
 }
 
 // The row rewritten member by member.
@@ -341,7 +345,7 @@ ShapeResult normalize_log_analytics(const json::Fields& fields, element record) 
                 : t->family == Family::sign_in ? SourceKind::eventhub_sign_in
                                                : SourceKind::eventhub_activity;
   std::string& out = result.rewritten;
-  out.reserve(record.is_object() ? 4096 : 0);
+  out.reserve(4096);
   out += '{';
   Writer w(out);
   switch (t->family) {
