@@ -305,27 +305,9 @@ class MapperImpl final : public Mapper {
         ++stats_.decoded_properties;
       }
     }
-    // Log Analytics rows: rewritten into the Event Hubs shape of the same record, which the
-    // mappings and the enrichment read (the original text stays the raw record).
     std::optional<SourceKind> shape_kind;
     bool ambiguous = false;
-    {
-      json::Fields& index = root_fields_;
-      if (!root_fields) index.assign(root);  // forced kind: the shape still decides the paths
-      // Every Log Analytics row has TimeGenerated, no other shape does: one lookup for the others.
-      ShapeResult shape = index.has("TimeGenerated") ? normalize_log_analytics(index, root) : ShapeResult{};
-      if (!shape.rewritten.empty()) {
-        repaired = std::move(shape.rewritten);
-        if (parser_.parse(repaired).get(root) != simdjson::SUCCESS) {
-          ++stats_.failed;
-          return std::string("invalid record: cannot re-read the Log Analytics row in its Event Hubs shape");
-        }
-        if (root_fields) root_fields_.assign(root);
-        shape_kind = shape.kind;
-        ++stats_.log_analytics_rows;
-      }
-      ambiguous = shape.conflicting;
-    }
+    if (auto error = rewrite_log_analytics(root, root_fields != nullptr, repaired, shape_kind, ambiguous)) return error;
     SourceKind kind = SourceKind::unknown;
     if (forced) kind = *forced;
     else if (shape_kind) kind = *shape_kind;
@@ -442,6 +424,30 @@ class MapperImpl final : public Mapper {
     if (formats & format_bit(OutputFormat::ecs)) write_ecs(plans_.at(m.kind), m, ctx, out.ecs);
     if (formats & format_bit(OutputFormat::cef)) write_cef(m, ctx, out.severity, out.cef);
     ++stats_.mapped;
+    return std::nullopt;
+  }
+
+  // A Log Analytics row (record_shape.h) is rewritten into the Event Hubs shape of the same record,
+  // which the mappings and the enrichment read; the original text stays the raw record. `root`
+  // (and the record index, when `indexed`) then describe the rewritten record, held in `repaired`;
+  // `kind` is its kind. `ambiguous`: a row whose Type its columns contradict. Returns the reason a
+  // rewritten row cannot be read back (then it is dead-lettered).
+  std::optional<std::string> rewrite_log_analytics(simdjson::dom::element& root, bool indexed, std::string& repaired,
+                                                   std::optional<SourceKind>& kind, bool& ambiguous) {
+    if (!indexed) root_fields_.assign(root);  // forced kind: the shape still decides the paths
+    // Every Log Analytics row has TimeGenerated, no other shape does: one lookup for the others.
+    if (!root_fields_.has("TimeGenerated")) return std::nullopt;
+    ShapeResult shape = normalize_log_analytics(root_fields_, root);
+    ambiguous = shape.conflicting;
+    if (shape.rewritten.empty()) return std::nullopt;
+    repaired = std::move(shape.rewritten);
+    if (parser_.parse(repaired).get(root) != simdjson::SUCCESS) {
+      ++stats_.failed;
+      return std::string("invalid record: cannot re-read the Log Analytics row in its Event Hubs shape");
+    }
+    if (indexed) root_fields_.assign(root);
+    kind = shape.kind;
+    ++stats_.log_analytics_rows;
     return std::nullopt;
   }
 
