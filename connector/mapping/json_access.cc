@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstring>
 
+#include <emmintrin.h>
+
 #include <fmt/format.h>
 
 #include "connector/mapping/encoding.h"
@@ -53,12 +55,31 @@ bool icontains(std::string_view h, std::string_view n) {
   const char first = lower(n.front());
   if (n.size() == 1 && !(first >= 'a' && first <= 'z'))  // "@", ".", ":": no case to fold
     return std::memchr(h.data(), first, h.size()) != nullptr;
-  // Candidates start with the needle's first character (folded): compare the rest only there.
-  for (std::size_t i = 0; i + n.size() <= h.size(); ++i) {
-    if (lower(h[i]) != first) continue;
+  // Candidates start with the needle's first character in either case: found 16 bytes at a time
+  // (SSE2), the rest compared only there. Bytes that are not ASCII letters match only themselves.
+  const char upper = first >= 'a' && first <= 'z' ? static_cast<char>(first & ~0x20) : first;
+  const __m128i lo = _mm_set1_epi8(first), up = _mm_set1_epi8(upper);
+  const std::size_t candidates = h.size() - n.size() + 1;  // positions a match can start at
+  std::size_t i = 0;
+  while (i < candidates) {
+    if (i + 16 <= h.size()) {
+      const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h.data() + i));
+      const unsigned mask = static_cast<unsigned>(
+          _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(block, lo), _mm_cmpeq_epi8(block, up))));
+      if (mask == 0) {
+        i += 16;
+        continue;
+      }
+      i += static_cast<std::size_t>(__builtin_ctz(mask));
+      if (i >= candidates) return false;
+    } else if (lower(h[i]) != first) {
+      ++i;
+      continue;
+    }
     std::size_t k = 1;
     while (k < n.size() && lower(h[i + k]) == lower(n[k])) ++k;
     if (k == n.size()) return true;
+    ++i;
   }
   return false;
 }
@@ -354,8 +375,42 @@ bool scalar_text(element e, std::string& out) {
     case simdjson::dom::element_type::UINT64: out = std::to_string(e.get_uint64().value_unsafe()); return true;
     case simdjson::dom::element_type::DOUBLE: out = fmt::format("{}", e.get_double().value_unsafe()); return true;
     case simdjson::dom::element_type::BOOL: out = e.get_bool().value_unsafe() ? "true" : "false"; return true;
+    case simdjson::dom::element_type::OBJECT:
+      if (const auto v = localized_value(e)) return scalar_text(*v, out);
+      return false;
     default: return false;
   }
+}
+
+namespace {
+// `[]` and `{}` parsed once and never changed: their views are valid for the whole run, from any
+// thread (read only).
+struct EmptyContainers {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  EmptyContainers() { root = parser.parse(std::string_view(R"({"a":[],"o":{}})")).value(); }
+};
+const EmptyContainers& empty_containers() {
+  static const EmptyContainers e;
+  return e;
+}
+}  // namespace
+
+simdjson::dom::array empty_array() { return empty_containers().root["a"].get_array().value_unsafe(); }
+simdjson::dom::object empty_object() { return empty_containers().root["o"].get_object().value_unsafe(); }
+
+std::optional<element> localized_value(element e) {
+  simdjson::dom::object o;
+  if (e.get_object().get(o) != simdjson::SUCCESS) return std::nullopt;
+  std::optional<element> value;
+  std::size_t members = 0;
+  for (const auto field : o) {
+    if (++members > 2) return std::nullopt;
+    if (iequals(field.key, "value")) value = field.value;
+    else if (!iequals(field.key, "localizedValue")) return std::nullopt;
+  }
+  if (!value || value->is_null() || value->is_object() || value->is_array()) return std::nullopt;
+  return value;
 }
 
 std::optional<std::string> text_at(element root, const Path& path) {

@@ -16,16 +16,21 @@ namespace siem::json {
 
 using simdjson::dom::element;
 
+// An empty array / object of a document parsed once (a default-constructed simdjson view has no
+// document: iterating it dereferences a null tape).
+simdjson::dom::array empty_array();
+simdjson::dom::object empty_object();
+
 // Array / object views of an element (empty when it is not one). Returned by value: iterating the
 // member of a temporary simdjson_result would dangle.
 inline simdjson::dom::array as_array(element e) {
   simdjson::dom::array a;
-  if (e.get_array().get(a) != simdjson::SUCCESS) return {};
+  if (e.get_array().get(a) != simdjson::SUCCESS) return empty_array();
   return a;
 }
 inline simdjson::dom::object as_object(element e) {
   simdjson::dom::object o;
-  if (e.get_object().get(o) != simdjson::SUCCESS) return {};
+  if (e.get_object().get(o) != simdjson::SUCCESS) return empty_object();
   return o;
 }
 
@@ -143,7 +148,13 @@ class PathSet {
   std::vector<int> slots_;            // every slot added
 };
 
-// Scalar as text: strings as is, numbers and booleans in JSON form; false for null/objects/arrays.
+// An Azure LocalizableString ({"value": "Administrative", "localizedValue": "Administrative"}: the
+// Activity Log's operationName, category, status, subStatus, resourceType ... in the REST shape and
+// in some Event Hubs records): its `value` when `e` is an object of `value` (a scalar, not null) and
+// at most `localizedValue` besides; nullopt for anything else.
+std::optional<element> localized_value(element e);
+// Scalar as text: strings as is, numbers and booleans in JSON form, a LocalizableString as its
+// value; false for null, other objects and arrays.
 bool scalar_text(element e, std::string& out);
 std::optional<std::string> text_at(element root, const Path& path);
 // Compact JSON text of any element (exactly simdjson::to_string's), appended / returned.

@@ -16,6 +16,7 @@
 #include "connector/mapping/json_access.h"
 #include "connector/mapping/kind_detect.h"
 #include "connector/mapping/mapping_rules.h"
+#include "connector/mapping/record_shape.h"
 #include "connector/mapping/shipped_files.h"
 #include "connector/mapping/time_parse.h"
 
@@ -304,8 +305,21 @@ class MapperImpl final : public Mapper {
         ++stats_.decoded_properties;
       }
     }
-    SourceKind kind = forced ? *forced : detect_kind(*root_fields);
-    if (kind == SourceKind::unknown && !forced && record.kind_hint != SourceKind::unknown) kind = record.kind_hint;
+    std::optional<SourceKind> shape_kind;
+    bool ambiguous = false;
+    if (auto error = rewrite_log_analytics(root, root_fields != nullptr, repaired, shape_kind, ambiguous)) return error;
+    SourceKind kind = SourceKind::unknown;
+    if (forced) kind = *forced;
+    else if (shape_kind) kind = *shape_kind;
+    else if (!ambiguous) kind = detect_kind(*root_fields, ambiguous);
+    if (kind == SourceKind::unknown && !forced && !ambiguous && record.kind_hint != SourceKind::unknown)
+      kind = record.kind_hint;
+    if (ambiguous && !forced) {
+      // Two kinds' fields (or a Type that its columns contradict): mapped as unknown and tagged,
+      // never as one of them at a guess.
+      ++stats_.kind_ambiguous;
+      extra_tags.emplace_back("kind_ambiguous");
+    }
     if (kind == SourceKind::unknown) {
       ++stats_.schema_unknown;
       extra_tags.emplace_back("schema_unknown");
@@ -410,6 +424,30 @@ class MapperImpl final : public Mapper {
     if (formats & format_bit(OutputFormat::ecs)) write_ecs(plans_.at(m.kind), m, ctx, out.ecs);
     if (formats & format_bit(OutputFormat::cef)) write_cef(m, ctx, out.severity, out.cef);
     ++stats_.mapped;
+    return std::nullopt;
+  }
+
+  // A Log Analytics row (record_shape.h) is rewritten into the Event Hubs shape of the same record,
+  // which the mappings and the enrichment read; the original text stays the raw record. `root`
+  // (and the record index, when `indexed`) then describe the rewritten record, held in `repaired`;
+  // `kind` is its kind. `ambiguous`: a row whose Type its columns contradict. Returns the reason a
+  // rewritten row cannot be read back (then it is dead-lettered).
+  std::optional<std::string> rewrite_log_analytics(simdjson::dom::element& root, bool indexed, std::string& repaired,
+                                                   std::optional<SourceKind>& kind, bool& ambiguous) {
+    if (!indexed) root_fields_.assign(root);  // forced kind: the shape still decides the paths
+    // Every Log Analytics row has TimeGenerated, no other shape does: one lookup for the others.
+    if (!root_fields_.has("TimeGenerated")) return std::nullopt;
+    ShapeResult shape = normalize_log_analytics(root_fields_, root);
+    ambiguous = shape.conflicting;
+    if (shape.rewritten.empty()) return std::nullopt;
+    repaired = std::move(shape.rewritten);
+    if (parser_.parse(repaired).get(root) != simdjson::SUCCESS) {
+      ++stats_.failed;
+      return std::string("invalid record: cannot re-read the Log Analytics row in its Event Hubs shape");
+    }
+    if (indexed) root_fields_.assign(root);
+    kind = shape.kind;
+    ++stats_.log_analytics_rows;
     return std::nullopt;
   }
 

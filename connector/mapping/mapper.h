@@ -20,6 +20,8 @@ struct MapperStats {
   std::uint64_t repaired_json = 0;    // invalid JSON that was repaired
   std::uint64_t schema_unknown = 0;   // routed to the generic mapping
   std::uint64_t decoded_properties = 0;  // `properties` sent as a JSON string, decoded
+  std::uint64_t log_analytics_rows = 0;  // Log Analytics rows rewritten into the Event Hubs shape
+  std::uint64_t kind_ambiguous = 0;      // records with the fields of two kinds (mapped as unknown)
 };
 
 class Mapper {

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <set>
 
 #include <fmt/format.h>
@@ -279,7 +280,7 @@ bool plain_ipv4(std::string_view s) {
     const std::size_t digits = i - start;
     if (digits == 0 || value > 255 || (digits > 1 && s[start] == '0')) return false;
   }
-  return i == s.size();
+  return i == s.size() && s != "0.0.0.0";  // the unspecified address names no host
 }
 
 // inet_pton on a NUL-terminated copy on the stack (no address text is longer than 45 bytes).
@@ -288,8 +289,10 @@ bool inet_pton_accepts(int family, std::string_view sv) {
   if (sv.size() >= sizeof text) return false;
   std::memcpy(text, sv.data(), sv.size());
   text[sv.size()] = '\0';
-  unsigned char buf[16];
-  return ::inet_pton(family, text, buf) == 1;
+  unsigned char buf[16] = {};
+  if (::inet_pton(family, text, buf) != 1) return false;
+  // The unspecified address (0.0.0.0, ::, Entra's placeholder for "no address") names no host.
+  return std::any_of(std::begin(buf), std::end(buf), [](unsigned char b) { return b != 0; });
 }
 
 bool valid_ipv4(std::string_view sv) {
@@ -425,6 +428,22 @@ class Expr {
   std::optional<Value> fallback;
 
   Value eval(const EvalContext& ctx) const;
+
+  // A `from` whose type keeps the record's structure (json, elastic, snake, list). Any other `from`
+  // gives a scalar: an object or an array found at its path counts as absent (the next path is
+  // tried), except a LocalizableString, which gives its `value` (json::localized_value).
+  bool structured() const noexcept {
+    return conversion == Conversion::json || conversion == Conversion::elastic || conversion == Conversion::snake ||
+           conversion == Conversion::list;
+  }
+  // The element a `from` takes its value from at `found`: itself, or for a scalar rule the value of
+  // a LocalizableString; nullopt for another object or an array under a scalar rule.
+  std::optional<element> from_value(element found) const {
+    if (structured()) return found;
+    const auto type = found.type();
+    if (type != simdjson::dom::element_type::OBJECT && type != simdjson::dom::element_type::ARRAY) return found;
+    return json::localized_value(found);
+  }
 
   bool plain() const noexcept {
     if (has_lookup || fallback || multiply) return false;
@@ -682,7 +701,9 @@ Value Expr::raw(const EvalContext& ctx) const {
     }
     case Src::from:
       for (const auto& p : paths) {
-        if (auto e = find_path(p, ctx)) {
+        auto e = find_path(p, ctx);
+        if (e) e = from_value(*e);
+        if (e) {
           Value v = conversion == Conversion::elastic || conversion == Conversion::snake || conversion == Conversion::json
                         ? Value{}
                         : from_element(*e);
@@ -924,9 +945,14 @@ Expr::Written Expr::append_plain_json(const EvalContext& ctx, std::string& out) 
   }
   // Like raw(): the first path with a non-empty value decides.
   for (const auto& p : paths) {
-    const auto e = find_path(p, ctx);
+    auto e = find_path(p, ctx);
     if (!e) continue;
-    const auto type = e->type();
+    auto type = e->type();
+    if ((type == simdjson::dom::element_type::OBJECT || type == simdjson::dom::element_type::ARRAY) && !structured()) {
+      e = json::localized_value(*e);  // as from_value()
+      if (!e) continue;
+      type = e->type();
+    }
     const std::size_t mark = out.size();
     if (conversion == Conversion::json || conversion == Conversion::elastic || conversion == Conversion::snake) {
       if (conversion == Conversion::json) json::append_json(out, *e);
@@ -983,7 +1009,8 @@ Expr::Written Expr::append_plain_json(const EvalContext& ctx, std::string& out) 
 // not empty (null, "", {} and [] are). false: none.
 bool Expr::first_value(const EvalContext& ctx, element& e) const {
   for (const auto& p : paths) {
-    const auto found = find_path(p, ctx);
+    auto found = find_path(p, ctx);
+    if (found) found = from_value(*found);
     if (!found) continue;
     switch (found->type()) {
       case simdjson::dom::element_type::NULL_VALUE: continue;
@@ -1097,6 +1124,11 @@ Expr::Written Expr::append_direct_json(const EvalContext& ctx, std::string& out)
     std::string_view texts[kMax];
     std::size_t n = 0;
     for (auto e : found) {
+      if (e.type() == simdjson::dom::element_type::OBJECT) {  // a LocalizableString gives its value
+        const auto v = json::localized_value(e);
+        if (!v) continue;
+        e = *v;
+      }
       switch (e.type()) {
         case simdjson::dom::element_type::STRING: break;
         case simdjson::dom::element_type::NULL_VALUE:

@@ -4,11 +4,9 @@
 // number was, null, {}, [], escapes, an object where a string was): byte for byte the same.
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <simdjson.h>
 
 #include "connector/config/config_node.h"
@@ -16,60 +14,11 @@
 #include "connector/mapping/mapping_rules.h"
 #include "connector/mapping/shipped_files.h"
 #include "tests/support/fast_path_check.h"
+#include "tests/support/record_variants.h"
 #include "tests/support/sample_records.h"
 
 namespace siem {
 namespace {
-
-// Values a field may hold instead of what the sample has.
-const std::vector<nlohmann::json>& replacements() {
-  static const std::vector<nlohmann::json> values = {
-      "", "Ünïcode \"quoted\" back\\slash\nnew line\ttab \x01 ctl", 0, -7, 3.25, 1e300, true, false, nullptr,
-      nlohmann::json::object(), nlohmann::json::array(), "10.0.0.1", "2001:db8::1", "2026-03-04T10:15:30.1234567Z",
-      "not-an-ip", nlohmann::json::array({"a", "b"}), nlohmann::json({{"k", 1}}), 18446744073709551615ull, "4294967296",
-      "Global Administrator", "62e90394-69f5-4237-9190-012177145e10", "MFA"};
-  return values;
-}
-
-// Variants of `record`: for each i, every scalar field gets replacements()[(k + i) % n] (k: the
-// field's position), so every field takes every replacement once; then variants where every
-// n-th object or array is replaced by a scalar or an empty container.
-std::vector<std::string> variants(const std::string& record) {
-  std::vector<std::string> out;
-  const auto original = nlohmann::json::parse(record, nullptr, false);
-  if (original.is_discarded()) return out;
-  const auto& values = replacements();
-  for (std::size_t shift = 0; shift < values.size(); ++shift) {
-    auto copy = original;
-    std::size_t k = 0;
-    std::function<void(nlohmann::json&)> walk = [&](nlohmann::json& j) {
-      if (j.is_object() || j.is_array()) {
-        for (auto& child : j) walk(child);
-      } else {
-        j = values[(k++ + shift) % values.size()];
-      }
-    };
-    walk(copy);
-    out.push_back(copy.dump());
-  }
-  const std::vector<nlohmann::json> containers = {"x", 5, nullptr, nlohmann::json::array(), nlohmann::json::object(), true};
-  constexpr std::size_t kEvery = 3;
-  for (std::size_t phase = 0; phase < kEvery * containers.size(); ++phase) {
-    auto copy = original;
-    std::size_t k = 0;
-    std::function<void(nlohmann::json&, bool)> walk = [&](nlohmann::json& j, bool root) {
-      if (!j.is_object() && !j.is_array()) return;
-      if (!root && k++ % kEvery == phase % kEvery) {
-        j = containers[phase / kEvery];
-        return;
-      }
-      for (auto& child : j) walk(child, false);
-    };
-    walk(copy, true);
-    out.push_back(copy.dump());
-  }
-  return out;
-}
 
 class FastPaths : public ::testing::Test {
  protected:
@@ -114,7 +63,7 @@ TEST_F(FastPaths, AgreeWithEvaluateWhenValuesChangeType) {
     simdjson::dom::element root;
     ASSERT_EQ(parser_.parse(sample.json).get(root), simdjson::SUCCESS) << sample.file;
     const auto& m = set_->for_kind(detect_kind(root));
-    for (const auto& variant : variants(sample.json)) {
+    for (const auto& variant : testing::record_variants(sample.json)) {
       check(m, variant, ++n % 2 == 0);
       if (HasFailure()) return;  // one record's report is enough to act on
     }

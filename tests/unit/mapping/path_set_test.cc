@@ -142,8 +142,32 @@ TEST(Fields, AssignIndexesTheNewObjectOnly) {
 }
 
 }  // namespace
-// icontains skips to candidates by the needle's first character (memchr for a caseless one):
+// icontains skips to candidates by the needle's first character (16 bytes at a time; memchr for a
+// caseless one-byte needle):
 // the answer must stay that of comparing the needle at every position case-insensitively.
+// as_array / as_object of an element that is not one are empty views that can be iterated (a
+// default simdjson view cannot: it has no document), and of one that is, the element itself.
+TEST(JsonViews, AsArrayAndAsObjectOfOtherTypesAreEmpty) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(std::string_view(R"({"s":"x","n":1,"z":null,"a":[1,2],"o":{"k":1}})")).get(root), simdjson::SUCCESS);
+  for (const char* key : {"s", "n", "z", "o"}) {
+    std::size_t n = 0;
+    for ([[maybe_unused]] auto item : siem::json::as_array(root[key].value())) ++n;
+    EXPECT_EQ(n, 0u) << key;
+  }
+  for (const char* key : {"s", "n", "z", "a"}) {
+    std::size_t n = 0;
+    for (auto field : siem::json::as_object(root[key].value())) n += field.key.size() + 1;
+    EXPECT_EQ(n, 0u) << key;
+  }
+  std::size_t items = 0, fields = 0;
+  for (auto item : siem::json::as_array(root["a"].value())) items += item.is_int64() ? 1 : 0;
+  for (auto field : siem::json::as_object(root["o"].value())) fields += field.key == "k" ? 1 : 0;
+  EXPECT_EQ(items, 2u);
+  EXPECT_EQ(fields, 1u);
+}
+
 TEST(CaseInsensitive, IcontainsFindsWhatAFullScanFinds) {
   const auto naive = [](std::string_view h, std::string_view n) {
     if (n.size() > h.size()) return false;
@@ -159,6 +183,17 @@ TEST(CaseInsensitive, IcontainsFindsWhatAFullScanFinds) {
                                             "Add member to role (PIM activation) and more"};
   for (const auto& h : haystacks)
     for (const auto& n : needles) EXPECT_EQ(icontains(h, n), naive(h, n)) << "'" << h << "' contains '" << n << "'";
+  // Haystacks of 1 to 70 bytes, past the 16-byte blocks the candidate search reads at once, with a
+  // match at every position (and none), the needle's first character repeated before it.
+  const std::vector<std::string> long_needles = {"aB", "ab", "AB", "b", "xa", "@c", "xxxxxxxxxxxxxxxxaB", "aaB", "Ba"};
+  for (std::size_t len = 1; len <= 70; ++len) {
+    for (std::size_t at = 0; at <= len; ++at) {
+      std::string h(len, 'x');
+      if (at + 2 <= len) h.replace(at, 2, "aB");
+      if (at > 0 && at < len) h[at - 1] = 'A';
+      for (const auto& n : long_needles) EXPECT_EQ(icontains(h, n), naive(h, n)) << "'" << h << "' contains '" << n << "'";
+    }
+  }
 }
 
 // to_lower and LowerKey fold eight bytes at a time: every byte value, at every position of keys of
