@@ -2,6 +2,9 @@
 // roster, dedupe windows. Each key is one file written as temp + fsync + rename + directory fsync,
 // framed with a header and a CRC-32C so a torn or corrupted file is detected and reported, never
 // silently treated as "no state".
+// state_dir is private (0700, owned by this user; anything else is refused) and every file in it
+// is opened relative to the directory opened once, never through a symbolic link; temporary files
+// are created exclusively under an unpredictable name.
 #pragma once
 
 #include <filesystem>
@@ -22,7 +25,8 @@ class StateCorruptError : public std::runtime_error {
 
 class StateStore {
  public:
-  // Creates `dir` if needed; takes an exclusive lock file so two connectors never share a state dir.
+  // Creates `dir` (0700) if needed and refuses one that others can reach (files::open_private_dir);
+  // takes an exclusive lock file (LOCK, 0600) so two connectors never share a state dir.
   explicit StateStore(std::filesystem::path dir);
   ~StateStore();
   StateStore(const StateStore&) = delete;
@@ -42,6 +46,7 @@ class StateStore {
 
  private:
   std::filesystem::path dir_;
+  int dir_fd_ = -1;
   int lock_fd_ = -1;
   mutable std::mutex mu_;
 };
