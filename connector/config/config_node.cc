@@ -614,7 +614,8 @@ std::vector<std::string> ConfigNode::string_list(std::string_view key) const {
   return out;
 }
 
-bool ConfigNode::read_secret_file(const std::filesystem::path& p, std::string_view key, std::string& out) const {
+bool ConfigNode::read_secret_file(const std::filesystem::path& p, std::string_view key,
+                                  std::string& out) const {
   // O_NONBLOCK: a FIFO at the path must not hang `validate`; only a regular file is read.
   const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
@@ -638,16 +639,17 @@ bool ConfigNode::read_secret_file(const std::filesystem::path& p, std::string_vi
   ::close(fd);
   out.resize(got);
   if (got > kMaxSecretFileBytes) {
-    error_at(key, fmt::format("secret file {} is larger than 64 KiB: a secret is a password, token or key, not a "
-                              "file that size (is the path right?)",
+    error_at(key, fmt::format("secret file {} is larger than 64 KiB: a secret is a password, token or key, "
+                              "not a file that size (is the path right?)",
                               p.string()));
     out.clear();
     return false;
   }
   if ((st.st_mode & 0044) != 0)
-    diagnostics().warning(location_of(key), join_path(path_, key),
-                          fmt::format("secret file {} is readable by group or others (mode {:04o}): chmod 600 {}",
-                                      p.string(), st.st_mode & 07777, p.string()));
+    diagnostics().warning(
+        location_of(key), join_path(path_, key),
+        fmt::format("secret file {} is readable by group or others (mode {:04o}): chmod 600 {}", p.string(),
+                    st.st_mode & 07777, p.string()));
   return true;
 }
 
@@ -690,8 +692,8 @@ Secret ConfigNode::secret(std::string_view key, bool required) const {
   const unsigned mode = doc_->file_mode();
   if (!raw.empty() && raw.find("${") == std::string::npos && (mode & 0044) != 0)
     diagnostics().warning(location_of(key), join_path(path_, key),
-                          fmt::format("a literal secret in {}, which group or others can read (mode {:04o}): use "
-                                      "${{ENV_VAR}} or file:/path for it, or chmod 600 {}",
+                          fmt::format("a literal secret in {}, which group or others can read (mode {:04o}): "
+                                      "use ${{ENV_VAR}} or file:/path for it, or chmod 600 {}",
                                       doc_->file_name(), mode, doc_->file_name()));
   return Secret(std::move(expanded));
 }

@@ -1,5 +1,6 @@
 #include "connector/mapping/encoding.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -124,18 +125,23 @@ void append_cef_escaped(std::string& out, std::string_view s, const CefTable& ta
   for (std::size_t i = 0; i < s.size();) {
     while (i + 8 <= s.size() && !word_has_cef_special(s.data() + i, table)) i += 8;
     if (i == s.size()) break;
-    if (const char* replacement = table.replace[static_cast<unsigned char>(s[i])]) {
-      out.append(s.data() + run, i - run);
-      out += replacement;
-      run = i + 1;
-    } else if (const std::size_t n = unicode_line_break(s, i)) {
-      out.append(s.data() + run, i - run);
-      out += table.line_break;
-      run = i + n;
-      i += n;
-      continue;
+    // The bytes of the word that answered yes (or of the tail), one by one; a line break that
+    // starts in it may end past it.
+    const std::size_t end = std::min(i + 8, s.size());
+    while (i < end) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (const char* replacement = table.replace[c]) {
+        out.append(s.data() + run, i - run);
+        out += replacement;
+        run = ++i;
+      } else if (const std::size_t n = c >= 0xC2 ? unicode_line_break(s, i) : 0) {
+        out.append(s.data() + run, i - run);
+        out += table.line_break;
+        run = i += n;
+      } else {
+        ++i;
+      }
     }
-    ++i;
   }
   out.append(s.data() + run, s.size() - run);
 }

@@ -1,6 +1,7 @@
 #include "connector/state/private_files.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,8 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 namespace siem::files {
 
@@ -44,18 +43,21 @@ int open_private_dir(const std::filesystem::path& dir, std::string_view what) {
   const uid_t euid = ::geteuid();
   std::string problem;
   if (st.st_uid != euid) {
-    problem = fmt::format("is owned by uid {}, not by the user this process runs as (uid {}); another user could "
-                          "replace its checkpoints or read its dead letters. Give it to this user (chown) or "
-                          "choose a state_dir this user owns",
-                          st.st_uid, euid);
+    problem = fmt::format(
+        "is owned by uid {}, not by the user this process runs as (uid {}); another user could "
+        "replace its checkpoints or read its dead letters. Give it to this user (chown) or "
+        "choose a state_dir this user owns",
+        st.st_uid, euid);
   } else if ((st.st_mode & 0022) != 0) {
-    problem = fmt::format("is writable by group or others (mode {}): they could plant links or replace "
-                          "checkpoints. Run chmod 700 {}",
-                          format_mode(st.st_mode), dir.string());
+    problem = fmt::format(
+        "is writable by group or others (mode {}): they could plant links or replace "
+        "checkpoints. Run chmod 700 {}",
+        format_mode(st.st_mode), dir.string());
   } else if ((st.st_mode & 0077) != 0) {
-    problem = fmt::format("is readable by group or others (mode {}) and holds checkpoints and dead-lettered audit "
-                          "records. Run chmod 700 {}",
-                          format_mode(st.st_mode), dir.string());
+    problem = fmt::format(
+        "is readable by group or others (mode {}) and holds checkpoints and dead-lettered audit "
+        "records. Run chmod 700 {}",
+        format_mode(st.st_mode), dir.string());
   }
   if (!problem.empty()) {
     ::close(fd);
@@ -64,7 +66,8 @@ int open_private_dir(const std::filesystem::path& dir, std::string_view what) {
   return fd;
 }
 
-AppendFile open_append_nofollow(const std::filesystem::path& path, mode_t create_mode, std::string_view what) {
+AppendFile open_append_nofollow(const std::filesystem::path& path, mode_t create_mode,
+                                std::string_view what) {
   AppendFile out;
   // O_NONBLOCK: a FIFO planted at the path must not block the open; it is refused below.
   constexpr int kFlags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
@@ -72,8 +75,9 @@ AppendFile open_append_nofollow(const std::filesystem::path& path, mode_t create
     out.fd = ::open(path.c_str(), kFlags);
     if (out.fd >= 0) break;
     if (errno == ELOOP)
-      fail(fmt::format("{} {} is a symbolic link; refusing to follow it (remove it, or configure the real path)",
-                       what, path.string()));
+      fail(fmt::format(
+          "{} {} is a symbolic link; refusing to follow it (remove it, or configure the real path)", what,
+          path.string()));
     if (errno == ENXIO) break;  // a FIFO or socket without a reader: not a regular file (below)
     if (errno != ENOENT) fail(fmt::format("{}: cannot open {}: {}", what, path.string(), errno_text(errno)));
     std::error_code ec;
@@ -92,9 +96,11 @@ AppendFile open_append_nofollow(const std::filesystem::path& path, mode_t create
       break;
     }
     // EEXIST: created (or linked) between the two opens; the next attempt sees what is there.
-    if (errno != EEXIST) fail(fmt::format("{}: cannot create {}: {}", what, path.string(), errno_text(errno)));
+    if (errno != EEXIST)
+      fail(fmt::format("{}: cannot create {}: {}", what, path.string(), errno_text(errno)));
   }
-  if (out.fd < 0 && errno != ENXIO) fail(fmt::format("{}: cannot open {}: it keeps changing", what, path.string()));
+  if (out.fd < 0 && errno != ENXIO)
+    fail(fmt::format("{}: cannot open {}: it keeps changing", what, path.string()));
   struct stat st {};
   if (out.fd < 0 || ::fstat(out.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     if (out.fd >= 0) ::close(out.fd);

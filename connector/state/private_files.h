@@ -23,8 +23,8 @@ int open_private_dir(const std::filesystem::path& dir, std::string_view what);
 
 struct AppendFile {
   int fd = -1;
-  bool created = false;   // the file did not exist: it was created with the requested mode
-  mode_t mode = 0;        // the file's permission bits after opening
+  bool created = false;  // the file did not exist: it was created with the requested mode
+  mode_t mode = 0;       // the file's permission bits after opening
 };
 
 // Opens `path` for appending without following a symbolic link in its last component, creating it

@@ -41,13 +41,14 @@ bool is_false(std::string_view v) {
 
 // Settings that expose credentials or events on the network are allowed (test brokers, private
 // networks) but never silent: each is a warning `validate` prints and `run` logs at start-up, at
-// the key that asks for it.
-// `sasl_node`: the config has a `sasl:` block (plain Kafka); `hostname_unchecked`: tls.verify_hostname
-// is false.
+// the key that asks for it. `sasl_node`: the config has a `sasl:` block (plain Kafka);
+// `hostname_unchecked`: tls.verify_hostname is false.
 void warn_insecure(const ConfigNode& cfg, const ClientConfig& out, bool sasl_node, const ConfigNode& tls,
                    bool hostname_unchecked) {
   auto& diags = cfg.diagnostics();
-  auto path_of = [&](std::string_view key) { return cfg.path().empty() ? std::string(key) : cfg.path() + "." + std::string(key); };
+  auto path_of = [&](std::string_view key) {
+    return cfg.path().empty() ? std::string(key) : cfg.path() + "." + std::string(key);
+  };
   const ConfigNode props = out.user_keys.empty() ? ConfigNode() : cfg.child("properties");
   auto warn_property = [&](const std::string& key, std::string message) {
     diags.warning(props.location_of(key), path_of("properties." + key), std::move(message));

@@ -141,7 +141,8 @@ SourceBatch FileSource::poll(std::stop_token stop) {
         rec.origin = full_prefix + std::to_string(e.line);
         rec.read_error = e.reason;
         if (final_read && static_cast<std::size_t>(e.text.data() - chunk.data()) >= unterminated_tail)
-          rec.read_error += " (the file's last line, which has no newline: run --once reads the file as it is)";
+          rec.read_error +=
+              " (the file's last line, which has no newline: run --once reads the file as it is)";
         batch.records.push_back(std::move(rec));
       },
       pos_.line,

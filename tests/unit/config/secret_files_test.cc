@@ -31,7 +31,8 @@ class SecretFiles : public ::testing::Test {
     return p;
   }
   // Loads `yaml` from a file of the given mode (as `validate` and `run` do) and reads secret `key`.
-  std::string diagnostics_reading(const std::string& yaml, mode_t config_mode, const char* key, Secret* value = nullptr) {
+  std::string diagnostics_reading(const std::string& yaml, mode_t config_mode, const char* key,
+                                  Secret* value = nullptr) {
     const auto config = write("config.yaml", yaml, config_mode);
     Diagnostics diags;
     auto doc = ConfigDocument::load_file(config, diags);
@@ -63,9 +64,10 @@ TEST_F(SecretFiles, SecretFileOthersCanReadIsAWarning) {
 TEST_F(SecretFiles, SecretFileOver64KiBIsAnErrorNamingIt) {
   const auto big = write("big", std::string(64 * 1024 + 1, 'x'), 0600);
   const auto text = diagnostics_reading("token: file:big\n", 0600, "token");
-  EXPECT_EQ(text, (dir_ / "config.yaml").string() + ":1:8: error: token: secret file " + big.string() +
-                      " is larger than 64 KiB: a secret is a password, token or key, not a file that size (is the "
-                      "path right?)\n");
+  EXPECT_EQ(text,
+            (dir_ / "config.yaml").string() + ":1:8: error: token: secret file " + big.string() +
+                " is larger than 64 KiB: a secret is a password, token or key, not a file that size (is the "
+                "path right?)\n");
   write("big", std::string(64 * 1024, 'x'), 0600);  // exactly the cap is fine
   EXPECT_EQ(diagnostics_reading("token: file:big\n", 0600, "token"), "");
 }
@@ -75,7 +77,8 @@ TEST_F(SecretFiles, SecretFileMustBeARegularFile) {
   EXPECT_NE(diagnostics_reading("token: file:fifo\n", 0600, "token").find("is not a regular file"),
             std::string::npos);
   fs::create_directory(dir_ / "d");
-  EXPECT_NE(diagnostics_reading("token: file:d\n", 0600, "token").find("is not a regular file"), std::string::npos);
+  EXPECT_NE(diagnostics_reading("token: file:d\n", 0600, "token").find("is not a regular file"),
+            std::string::npos);
 }
 
 TEST_F(SecretFiles, LiteralSecretInAConfigOthersCanReadIsAWarning) {
@@ -84,9 +87,11 @@ TEST_F(SecretFiles, LiteralSecretInAConfigOthersCanReadIsAWarning) {
   write("config.yaml", "token: hunter2\n", 0644);
   auto doc = ConfigDocument::load_file(dir_ / "config.yaml", diags);
   EXPECT_EQ(doc->root().secret("token").reveal(), "hunter2");
-  EXPECT_EQ(diags.format(), config + ":1:8: warning: token: a literal secret in " + config +
-                                ", which group or others can read (mode 0644): use ${ENV_VAR} or file:/path for it, "
-                                "or chmod 600 " + config + "\n");
+  EXPECT_EQ(diags.format(),
+            config + ":1:8: warning: token: a literal secret in " + config +
+                ", which group or others can read (mode 0644): use ${ENV_VAR} or file:/path for it, "
+                "or chmod 600 " +
+                config + "\n");
   EXPECT_EQ(diags.format().find("hunter2"), std::string::npos);
   // The same config private to its owner, or a secret from the environment: nothing to say.
   EXPECT_EQ(diagnostics_reading("token: hunter2\n", 0600, "token"), "");

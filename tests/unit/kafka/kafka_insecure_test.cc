@@ -41,33 +41,36 @@ TEST(KafkaInsecureSettings, SaslWithoutTls) {
             "kafka.yaml:2:7: warning: sasl: SASL without TLS (security.protocol=SASL_PLAINTEXT): the SASL "
             "credentials and every event travel unencrypted; add 'tls: {enabled: true}'\n");
   // Asked for through the passthrough: the warning is at that property.
-  EXPECT_EQ(diagnostics_of("brokers: k:9092\n"
-                           "properties:\n"
-                           "  sasl.mechanism: PLAIN\n"
-                           "  security.protocol: sasl_plaintext\n"),
-            "kafka.yaml:4:22: warning: properties.security.protocol: SASL without TLS "
-            "(security.protocol=SASL_PLAINTEXT): the SASL credentials and every event travel unencrypted; add "
-            "'tls: {enabled: true}'\n");
+  EXPECT_EQ(
+      diagnostics_of("brokers: k:9092\n"
+                     "properties:\n"
+                     "  sasl.mechanism: PLAIN\n"
+                     "  security.protocol: sasl_plaintext\n"),
+      "kafka.yaml:4:22: warning: properties.security.protocol: SASL without TLS "
+      "(security.protocol=SASL_PLAINTEXT): the SASL credentials and every event travel unencrypted; add "
+      "'tls: {enabled: true}'\n");
 }
 
 TEST(KafkaInsecureSettings, VerifyHostnameFalse) {
-  EXPECT_EQ(diagnostics_of("brokers: k:9093\n"
-                           "tls:\n"
-                           "  enabled: true\n"
-                           "  verify_hostname: false\n"),
-            "kafka.yaml:4:20: warning: tls.verify_hostname: verify_hostname: false: the broker's certificate is "
-            "not checked against the broker's name, so any certificate the trusted CAs issued (for any host) is "
-            "accepted as the broker\n");
+  EXPECT_EQ(
+      diagnostics_of("brokers: k:9093\n"
+                     "tls:\n"
+                     "  enabled: true\n"
+                     "  verify_hostname: false\n"),
+      "kafka.yaml:4:20: warning: tls.verify_hostname: verify_hostname: false: the broker's certificate is "
+      "not checked against the broker's name, so any certificate the trusted CAs issued (for any host) is "
+      "accepted as the broker\n");
 }
 
 TEST(KafkaInsecureSettings, CertificateVerificationOffInThePassthrough) {
-  EXPECT_EQ(diagnostics_of("brokers: k:9093\n"
-                           "tls: {enabled: true}\n"
-                           "properties:\n"
-                           "  enable.ssl.certificate.verification: 'false'\n"),
-            "kafka.yaml:4:40: warning: properties.enable.ssl.certificate.verification: "
-            "enable.ssl.certificate.verification=false: the broker's certificate is not verified at all; anyone "
-            "on the network path can pose as the broker and receive the credentials and events\n");
+  EXPECT_EQ(
+      diagnostics_of("brokers: k:9093\n"
+                     "tls: {enabled: true}\n"
+                     "properties:\n"
+                     "  enable.ssl.certificate.verification: 'false'\n"),
+      "kafka.yaml:4:40: warning: properties.enable.ssl.certificate.verification: "
+      "enable.ssl.certificate.verification=false: the broker's certificate is not verified at all; anyone "
+      "on the network path can pose as the broker and receive the credentials and events\n");
 }
 
 TEST(KafkaInsecureSettings, EndpointIdentificationNoneInThePassthrough) {

@@ -3,9 +3,9 @@
 // line break as \n and header fields as a space (what the strict CEF parser reads back). Checked on
 // the encoders and on whole mapped events, ECS and CEF.
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <nlohmann/json.hpp>
-#include <simdjson.h>
 
 #include "connector/mapping/cef_parser.h"
 #include "connector/mapping/encoding.h"
@@ -24,7 +24,8 @@ bool has_raw_line_break(std::string_view text) {
 
 std::string replace_breaks(std::string s, std::string_view with) {
   for (const auto& b : {kNel, kLs, kPs})
-    for (auto p = s.find(b); p != std::string::npos; p = s.find(b, p + with.size())) s.replace(p, b.size(), with);
+    for (auto p = s.find(b); p != std::string::npos; p = s.find(b, p + with.size()))
+      s.replace(p, b.size(), with);
   return s;
 }
 
@@ -100,20 +101,22 @@ TEST(UnicodeLineBreaks, MappedEventsCarryNoneRaw) {
   auto doc = ConfigDocument::load_string("{}", "test.yaml", diags);
   auto mapper = Mapper::create(doc->root().child("mappings"), doc->root().child("enrichment"), nullptr);
   ASSERT_FALSE(diags.has_errors()) << diags.format();
-  nlohmann::json record = {{"id", "Directory_" + kLs + "1"},
-                           {"category", "UserManagement"},
-                           {"activityDisplayName", "Update user" + kNel + "injected line"},
-                           {"activityDateTime", "2026-03-04T10:15:30Z"},
-                           {"loggedByService", "Core Directory"},
-                           {"result", "success"},
-                           {"resultReason", "a" + kPs + "b"},
-                           {"initiatedBy", {{"user", {{"userPrincipalName", "alice" + kLs + "@contoso.example"}}}}},
-                           {"targetResources", nlohmann::json::array()}};
+  nlohmann::json record = {
+      {"id", "Directory_" + kLs + "1"},
+      {"category", "UserManagement"},
+      {"activityDisplayName", "Update user" + kNel + "injected line"},
+      {"activityDateTime", "2026-03-04T10:15:30Z"},
+      {"loggedByService", "Core Directory"},
+      {"result", "success"},
+      {"resultReason", "a" + kPs + "b"},
+      {"initiatedBy", {{"user", {{"userPrincipalName", "alice" + kLs + "@contoso.example"}}}}},
+      {"targetResources", nlohmann::json::array()}};
   RawRecord rec;
   rec.json = record.dump();  // nlohmann writes them raw: the input has them unescaped
   ASSERT_TRUE(has_raw_line_break(rec.json));
   MappedEvent ev;
-  auto err = mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef), ev);
+  auto err =
+      mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef), ev);
   ASSERT_FALSE(err) << *err;
   EXPECT_FALSE(has_raw_line_break(ev.ecs)) << ev.ecs;
   EXPECT_FALSE(has_raw_line_break(ev.cef)) << ev.cef;

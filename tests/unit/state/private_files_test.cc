@@ -1,6 +1,8 @@
 // Files at rest: state_dir, LOCK, state and temporary files, the dead-letter file and file-sink
 // outputs are never opened through a symbolic link (the link's target stays untouched), and what
 // the connector creates is private. A state_dir that others can reach is refused.
+#include "connector/state/private_files.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,7 +12,6 @@
 #include <sstream>
 
 #include "connector/core/dead_letter.h"
-#include "connector/state/private_files.h"
 #include "connector/state/state_store.h"
 #include "sinks/file/file_sink.h"
 
@@ -47,9 +48,8 @@ class PrivateFiles : public ::testing::Test {
  protected:
   void SetUp() override {
     old_umask_ = ::umask(022);  // the common default: what the connector creates must not depend on it
-    base_ = fs::temp_directory_path() /
-            ("siem-private-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    base_ = fs::temp_directory_path() / ("siem-private-" + std::to_string(::getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(base_);
     fs::create_directories(base_);
     state_ = base_ / "state";
@@ -161,8 +161,11 @@ TEST_F(PrivateFiles, DeadLetterFileIsCreated0600) {
 TEST_F(PrivateFiles, SymlinkedDeadLetterFileIsRefusedAndItsTargetUntouched) {
   fs::create_symlink(victim_, base_ / "dead-letter.ndjson");
   DeadLetterWriter w(base_ / "dead-letter.ndjson");
-  expect_error([&] { w.write(DeadLetter{"read", "src", "in:1", "invalid JSON", "{"}); },
-               {"dead-letter file", "symbolic link"});
+  expect_error(
+      [&] {
+        w.write(DeadLetter{"read", "src", "in:1", "invalid JSON", "{"});
+      },
+      {"dead-letter file", "symbolic link"});
   expect_victim_untouched();
 }
 
@@ -189,7 +192,7 @@ TEST_F(PrivateFiles, LinkPutInPlaceOfARotatedOutputIsNotFollowed) {
   FileSink sink("out", base_ / "out.ndjson", false);
   sink.start();
   fs::rename(base_ / "out.ndjson", base_ / "out.ndjson.1");  // logrotate moves it away
-  fs::create_symlink(victim_, base_ / "out.ndjson");          // someone plants a link
+  fs::create_symlink(victim_, base_ / "out.ndjson");         // someone plants a link
   const auto result = sink.send({});
   EXPECT_EQ(result.status, SendStatus::retry);
   EXPECT_NE(result.error.find("symbolic link"), std::string::npos) << result.error;
