@@ -93,6 +93,9 @@ TEST_F(SecretFiles, LiteralSecretInAConfigOthersCanReadIsAWarning) {
                 "or chmod 600 " +
                 config + "\n");
   EXPECT_EQ(diags.format().find("hunter2"), std::string::npos);
+  // Group-readable is enough.
+  EXPECT_NE(diagnostics_reading("token: hunter2\n", 0640, "token").find("can read (mode 0640)"),
+            std::string::npos);
   // The same config private to its owner, or a secret from the environment: nothing to say.
   EXPECT_EQ(diagnostics_reading("token: hunter2\n", 0600, "token"), "");
   ::setenv("SIEM_TEST_LITERAL_SECRET", "x", 1);
