@@ -689,13 +689,18 @@ Secret ConfigNode::secret(std::string_view key, bool required) const {
     return {};
   }
   if (expanded.empty() && required) error_at(key, "secret is empty");
-  const unsigned mode = doc_->file_mode();
-  if (!raw.empty() && raw.find("${") == std::string::npos && (mode & 0044) != 0)
-    diagnostics().warning(location_of(key), join_path(path_, key),
-                          fmt::format("a literal secret in {}, which group or others can read (mode {:04o}): "
-                                      "use ${{ENV_VAR}} or file:/path for it, or chmod 600 {}",
-                                      doc_->file_name(), mode, doc_->file_name()));
+  warn_if_readable_literal_secret(key, raw);
   return Secret(std::move(expanded));
+}
+
+void ConfigNode::warn_if_readable_literal_secret(std::string_view key, std::string_view raw) const {
+  if (!doc_ || raw.empty() || raw.find("${") != std::string_view::npos) return;
+  const unsigned mode = doc_->file_mode();
+  if ((mode & 0044) == 0) return;
+  diagnostics().warning(location_of(key), join_path(path_, key),
+                        fmt::format("a literal secret in {}, which group or others can read (mode {:04o}): "
+                                    "use ${{ENV_VAR}} or file:/path for it, or chmod 600 {}",
+                                    doc_->file_name(), mode, doc_->file_name()));
 }
 
 std::optional<std::filesystem::path> ConfigNode::file_path(std::string_view key) const {

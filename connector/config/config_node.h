@@ -106,6 +106,10 @@ class ConfigNode {
   // naming the key, never the value. A secret file must be a regular file of at most 64 KiB; one
   // that group or others can read, or a literal secret in a config file they can read, is a warning.
   Secret secret(std::string_view key, bool required = false) const;
+  // Warns when `raw`, the text of `key` as written (before ${VAR} expansion), is a literal secret in a
+  // config file that group or others can read. secret() does this itself; for secrets read otherwise
+  // (librdkafka `properties:`).
+  void warn_if_readable_literal_secret(std::string_view key, std::string_view raw) const;
   // A path that must name a readable file (resolved against base_dir()); error if it does not exist.
   std::optional<std::filesystem::path> existing_file(std::string_view key, bool required = false) const;
   // A path (resolved against base_dir()) that need not exist yet.

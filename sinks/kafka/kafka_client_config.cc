@@ -53,6 +53,12 @@ void warn_insecure(const ConfigNode& cfg, const ClientConfig& out, bool sasl_nod
   auto warn_property = [&](const std::string& key, std::string message) {
     diags.warning(props.location_of(key), path_of("properties." + key), std::move(message));
   };
+  const YAML::Node written = props.yaml();  // const: looking a key up never adds it
+  for (const auto& key : out.user_keys) {
+    if (!is_secret_property(key)) continue;
+    const YAML::Node raw = written[key];
+    if (raw.IsScalar()) props.warn_if_readable_literal_secret(key, raw.Scalar());
+  }
   const std::string* protocol = out.properties.get("security.protocol");
   if (protocol && iequals(trim(*protocol), "SASL_PLAINTEXT")) {
     std::string message =

@@ -2,6 +2,11 @@
 // the line that asks for them (the same diagnostics `validate` prints and `run` logs at start-up),
 // for the kafka sink and the eventhub_kafka source alike (both read kafka::read_client_config).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "connector/config/config_node.h"
 #include "sinks/kafka/kafka_client_config.h"
@@ -81,6 +86,33 @@ TEST(KafkaInsecureSettings, EndpointIdentificationNoneInThePassthrough) {
             "kafka.yaml:4:42: warning: properties.ssl.endpoint.identification.algorithm: "
             "ssl.endpoint.identification.algorithm=none: the broker's certificate is not checked against the "
             "broker's name, so any certificate the trusted CAs issued (for any host) is accepted\n");
+}
+
+// A literal librdkafka secret property (sasl.password, ssl.key.password...) in a config file others
+// can read is the same warning as a literal secret anywhere else.
+TEST(KafkaInsecureSettings, LiteralSecretPropertyInAReadableConfig) {
+  const auto file =
+      std::filesystem::temp_directory_path() / ("siem-kafka-" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(file) << "brokers: k:9093\ntls: {enabled: true}\nproperties:\n  sasl.mechanism: PLAIN\n"
+                         "  sasl.username: u\n  sasl.password: hunter2\n  security.protocol: SASL_SSL\n"
+                         "  linger.ms: 5\n";
+  for (mode_t mode : {0644u, 0600u}) {
+    ::chmod(file.c_str(), mode);
+    Diagnostics diags;
+    auto doc = ConfigDocument::load_file(file, diags);
+    (void)kafka::read_client_config(doc->root(), {});
+    if (mode == 0600) {
+      EXPECT_EQ(diags.format(), "");
+    } else {
+      EXPECT_EQ(diags.format(), file.string() +
+                                    ":6:18: warning: properties.sasl.password: a literal secret in " +
+                                    file.string() +
+                                    ", which group or others can read (mode 0644): use ${ENV_VAR} or "
+                                    "file:/path for it, or chmod 600 " +
+                                    file.string() + "\n");
+    }
+  }
+  std::filesystem::remove(file);
 }
 
 }  // namespace
