@@ -52,7 +52,9 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
     std::cerr << diags.format();
     return kExitError;
   }
-  for (const auto& d : diags.items()) spdlog::warn("{}", d.where.to_string() + ": " + d.message);
+  // The warnings `validate` prints (insecure settings, readable secrets), with the same location and path.
+  for (const auto& d : diags.items())
+    spdlog::warn("{}: {}{}", d.where.to_string(), d.path.empty() ? "" : d.path + ": ", d.message);
   if (!parts.log_level.empty() || !parts.log_format.empty()) {
     setup_logging(global.log_level_from_cli || parts.log_level.empty() ? global.log_level : parts.log_level,
                   global.log_format_from_cli || parts.log_format.empty() ? global.log_format : parts.log_format);

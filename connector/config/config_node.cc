@@ -11,6 +11,10 @@
 #include <sstream>
 #include <cstring>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 namespace siem {
@@ -367,7 +371,10 @@ std::shared_ptr<ConfigDocument> ConfigDocument::load_file(const std::filesystem:
   ss << in.rdbuf();
   auto base = file.parent_path();
   if (base.empty()) base = ".";
-  return load_string(ss.str(), file.string(), diags, base);
+  auto doc = load_string(ss.str(), file.string(), diags, base);
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0) doc->file_mode_ = st.st_mode & 07777;
+  return doc;
 }
 
 ConfigNode ConfigDocument::root() { return ConfigNode(shared_from_this(), root_, ""); }
@@ -607,6 +614,45 @@ std::vector<std::string> ConfigNode::string_list(std::string_view key) const {
   return out;
 }
 
+bool ConfigNode::read_secret_file(const std::filesystem::path& p, std::string_view key,
+                                  std::string& out) const {
+  // O_NONBLOCK: a FIFO at the path must not hang `validate`; only a regular file is read.
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    error_at(key, fmt::format("cannot read secret file {}: {}", p.string(), std::strerror(errno)));
+    return false;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    error_at(key, fmt::format("secret file {} is not a regular file", p.string()));
+    return false;
+  }
+  out.assign(kMaxSecretFileBytes + 1, '\0');
+  std::size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  out.resize(got);
+  if (got > kMaxSecretFileBytes) {
+    error_at(key, fmt::format("secret file {} is larger than 64 KiB: a secret is a password, token or key, "
+                              "not a file that size (is the path right?)",
+                              p.string()));
+    out.clear();
+    return false;
+  }
+  if ((st.st_mode & 0044) != 0)
+    diagnostics().warning(
+        location_of(key), join_path(path_, key),
+        fmt::format("secret file {} is readable by group or others (mode {:04o}): chmod 600 {}", p.string(),
+                    st.st_mode & 07777, p.string()));
+  return true;
+}
+
 Secret ConfigNode::secret(std::string_view key, bool required) const {
   auto n = lookup(key);
   if (!n) {
@@ -631,14 +677,8 @@ Secret ConfigNode::secret(std::string_view key, bool required) const {
     }
     std::filesystem::path p = path_text;
     if (p.is_relative()) p = base_dir() / p;
-    std::ifstream in(p, std::ios::binary);
-    if (!in) {
-      error_at(key, fmt::format("cannot read secret file {}: {}", p.string(), std::strerror(errno)));
-      return {};
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string v = ss.str();
+    std::string v;
+    if (!read_secret_file(p, key, v)) return {};
     while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
     if (v.empty() && required) error_at(key, fmt::format("secret file {} is empty", p.string()));
     return Secret(std::move(v));
@@ -649,7 +689,18 @@ Secret ConfigNode::secret(std::string_view key, bool required) const {
     return {};
   }
   if (expanded.empty() && required) error_at(key, "secret is empty");
+  warn_if_readable_literal_secret(key, raw);
   return Secret(std::move(expanded));
+}
+
+void ConfigNode::warn_if_readable_literal_secret(std::string_view key, std::string_view raw) const {
+  if (!doc_ || raw.empty() || raw.find("${") != std::string_view::npos) return;
+  const unsigned mode = doc_->file_mode();
+  if ((mode & 0044) == 0) return;
+  diagnostics().warning(location_of(key), join_path(path_, key),
+                        fmt::format("a literal secret in {}, which group or others can read (mode {:04o}): "
+                                    "use ${{ENV_VAR}} or file:/path for it, or chmod 600 {}",
+                                    doc_->file_name(), mode, doc_->file_name()));
 }
 
 std::optional<std::filesystem::path> ConfigNode::file_path(std::string_view key) const {

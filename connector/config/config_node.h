@@ -103,8 +103,13 @@ class ConfigNode {
 
   // A secret: literal, "${ENV_VAR}", or "file:/path" (content, trailing newline stripped; the path may
   // use ${VAR}, relative paths resolve against base_dir()). Missing variables/files are errors
-  // naming the key, never the value.
+  // naming the key, never the value. A secret file must be a regular file of at most 64 KiB; one
+  // that group or others can read, or a literal secret in a config file they can read, is a warning.
   Secret secret(std::string_view key, bool required = false) const;
+  // Warns when `raw`, the text of `key` as written (before ${VAR} expansion), is a literal secret in a
+  // config file that group or others can read. secret() does this itself; for secrets read otherwise
+  // (librdkafka `properties:`).
+  void warn_if_readable_literal_secret(std::string_view key, std::string_view raw) const;
   // A path that must name a readable file (resolved against base_dir()); error if it does not exist.
   std::optional<std::filesystem::path> existing_file(std::string_view key, bool required = false) const;
   // A path (resolved against base_dir()) that need not exist yet.
@@ -123,6 +128,9 @@ class ConfigNode {
   friend class ConfigDocument;
   ConfigNode(std::shared_ptr<ConfigDocument> doc, YAML::Node node, std::string path);
   std::optional<YAML::Node> lookup(std::string_view key) const;
+  // Reads a `file:` secret into `out`; false (with an error at `key`) when it cannot be used.
+  bool read_secret_file(const std::filesystem::path& p, std::string_view key, std::string& out) const;
+  static constexpr std::size_t kMaxSecretFileBytes = 64 * 1024;
 
   std::shared_ptr<ConfigDocument> doc_;
   YAML::Node node_;
@@ -141,6 +149,8 @@ class ConfigDocument : public std::enable_shared_from_this<ConfigDocument> {
   ConfigNode root();
   Diagnostics& diagnostics() noexcept { return *diags_; }
   const std::string& file_name() const noexcept { return file_; }
+  // Permission bits of the loaded file; 0 for a document loaded from a string.
+  unsigned file_mode() const noexcept { return file_mode_; }
   const std::filesystem::path& base_dir() const noexcept { return base_dir_; }
 
   // For every mapping a ConfigNode visited, reports keys that were never read, suggesting the
@@ -158,6 +168,7 @@ class ConfigDocument : public std::enable_shared_from_this<ConfigDocument> {
   struct Impl;
   std::string file_;
   std::filesystem::path base_dir_;
+  unsigned file_mode_ = 0;
   Diagnostics* diags_;
   std::shared_ptr<Impl> impl_;
   YAML::Node root_;

@@ -1,6 +1,5 @@
 #include "connector/core/dead_letter.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +10,9 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "connector/state/private_files.h"
 
 namespace siem {
 
@@ -22,11 +24,13 @@ DeadLetterWriter::~DeadLetterWriter() {
 
 void DeadLetterWriter::open_locked() {
   if (fd_ >= 0) return;
-  std::error_code ec;
-  if (path_.has_parent_path()) std::filesystem::create_directories(path_.parent_path(), ec);
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd_ < 0)
-    throw std::runtime_error(fmt::format("dead-letter: cannot open {}: {}", path_.string(), std::strerror(errno)));
+  // Whole audit records land here: private to this user, never written through a link.
+  const auto file = files::open_append_nofollow(path_, 0600, "dead-letter file");
+  fd_ = file.fd;
+  if (!file.created && (file.mode & 0077) != 0)
+    spdlog::warn("dead-letter file {} is readable or writable by group or others (mode {}); it holds whole audit "
+                 "records: chmod 600 {}",
+                 path_.string(), files::format_mode(file.mode), path_.string());
 }
 
 void DeadLetterWriter::write(const DeadLetter& letter) { write(std::vector<DeadLetter>{letter}); }

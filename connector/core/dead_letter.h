@@ -1,6 +1,7 @@
 // The dead-letter file: every record that cannot be read, mapped or delivered lands here as one
 // NDJSON line with where it came from and why, so nothing is ever dropped silently. A write is
-// fsync'ed before the event counts as done.
+// fsync'ed before the event counts as done. The file is created 0600 and never opened through a
+// symbolic link.
 #pragma once
 
 #include <atomic>

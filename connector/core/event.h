@@ -79,7 +79,7 @@ struct MappedEvent {
   int severity = 0;            // 0-10, CEF scale, raised by detections
   int tier = -1;               // highest privileged tier touched, -1 when none
   std::vector<std::string> tags;  // pa.* detection names (and schema_unknown etc.)
-  std::string raw;             // the original record JSON (always kept: dead-letter and `raw` format)
+  std::string raw;             // the record JSON (repaired when it was not valid JSON; dead letters, `raw`)
   std::string ecs;             // ECS JSON document, one line (when some sink wants ecs)
   std::string cef;             // CEF line, no syslog header, no newline (when some sink wants cef)
 

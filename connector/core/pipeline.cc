@@ -96,6 +96,7 @@ void Pipeline::wait_for_state_sources(std::stop_token stop, const SourceState& s
 
 void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
   auto& src = *s.source;
+  if (options_.once) src.set_run_once();
   wait_for_state_sources(stop, s);
   std::chrono::milliseconds backoff{5'000};
   bool started = false;

@@ -43,6 +43,11 @@ class Source {
   // never surface as a busy loop. Throws SourceError on a permanent failure.
   virtual SourceBatch poll(std::stop_token stop) = 0;
 
+  // Called once before start() under `run --once`: what the input holds now is all there is. A
+  // source that would otherwise wait for the rest of an incomplete record (the file source's last
+  // line without a newline) reports it instead, so nothing is left unread without a word.
+  virtual void set_run_once() {}
+
   // Called after `checkpoint` was durably persisted (e.g. a Kafka consumer commits offsets here).
   // Runs on the pipeline's commit thread; must not block for long.
   virtual void on_committed(const std::string& checkpoint) { (void)checkpoint; }

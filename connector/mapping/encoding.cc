@@ -1,5 +1,6 @@
 #include "connector/mapping/encoding.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -41,6 +42,17 @@ std::size_t utf8_len(std::string_view s, std::size_t i) {
 
 constexpr char kHex[] = "0123456789abcdef";
 
+// Length of U+0085 (NEL), U+2028 (LINE SEPARATOR) or U+2029 (PARAGRAPH SEPARATOR) starting at s[i],
+// else 0. They are valid text, but line breaks to JavaScript (before ES2019), to Unicode-aware
+// line readers and to some syslog and SIEM parsers: a value must not split the line it travels on.
+inline std::size_t unicode_line_break(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c == 0xC2) return i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x85 ? 2 : 0;
+  if (c != 0xE2 || i + 2 >= s.size() || static_cast<unsigned char>(s[i + 1]) != 0x80) return 0;
+  const auto c2 = static_cast<unsigned char>(s[i + 2]);
+  return c2 == 0xA8 || c2 == 0xA9 ? 3 : 0;
+}
+
 // 1 for bytes that end a run of plain JSON string content: control characters, '"', '\\' and
 // every non-ASCII byte (validated as UTF-8 separately).
 constexpr auto kSpecial = [] {
@@ -75,6 +87,7 @@ inline bool word_has_json_special(const char* p) {
 struct CefTable {
   std::array<const char*, 256> replace{};  // nullptr: the byte is kept as is
   char escaped[2] = {};  // the two printable characters it escapes ('\\' and '|' or '=')
+  const char* line_break = " ";  // for U+0085, U+2028 and U+2029 (unicode_line_break)
 };
 
 // Control characters and DEL become a space in both contexts (CR and LF are not allowed in the
@@ -87,6 +100,7 @@ constexpr CefTable cef_table(bool extension) {
   t.escaped[0] = '\\';
   t.escaped[1] = extension ? '=' : '|';
   if (extension) {
+    t.line_break = "\\n";  // a line break, as the escaped LF it stands for
     t.replace['='] = "\\=";
     t.replace['\n'] = "\\n";
     t.replace['\r'] = "\\r";
@@ -98,10 +112,12 @@ constexpr CefTable cef_table(bool extension) {
 constexpr CefTable kCefHeader = cef_table(false);
 constexpr CefTable kCefExtension = cef_table(true);
 
-// Whether one of the 8 bytes at `p` is one `table` replaces (as word_has_json_special).
+// Whether one of the 8 bytes at `p` is one `table` replaces (as word_has_json_special), or non-ASCII
+// (which may start a Unicode line break).
 inline bool word_has_cef_special(const char* p, const CefTable& table) {
   const std::uint64_t w = load_word(p);
-  return (has_byte_below_space(w) | has_byte(w, '\x7F') | has_byte(w, table.escaped[0]) | has_byte(w, table.escaped[1])) != 0;
+  return ((w & kHighs) | has_byte_below_space(w) | has_byte(w, '\x7F') | has_byte(w, table.escaped[0]) |
+          has_byte(w, table.escaped[1])) != 0;
 }
 
 void append_cef_escaped(std::string& out, std::string_view s, const CefTable& table) {
@@ -109,12 +125,23 @@ void append_cef_escaped(std::string& out, std::string_view s, const CefTable& ta
   for (std::size_t i = 0; i < s.size();) {
     while (i + 8 <= s.size() && !word_has_cef_special(s.data() + i, table)) i += 8;
     if (i == s.size()) break;
-    if (const char* replacement = table.replace[static_cast<unsigned char>(s[i])]) {
-      out.append(s.data() + run, i - run);
-      out += replacement;
-      run = i + 1;
+    // The bytes of the word that answered yes (or of the tail), one by one; a line break that
+    // starts in it may end past it.
+    const std::size_t end = std::min(i + 8, s.size());
+    while (i < end) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (const char* replacement = table.replace[c]) {
+        out.append(s.data() + run, i - run);
+        out += replacement;
+        run = ++i;
+      } else if (const std::size_t n = c >= 0xC2 ? unicode_line_break(s, i) : 0) {
+        out.append(s.data() + run, i - run);
+        out += table.line_break;
+        run = i += n;
+      } else {
+        ++i;
+      }
     }
-    ++i;
   }
   out.append(s.data() + run, s.size() - run);
 }
@@ -156,6 +183,11 @@ void append_json_string(std::string& out, std::string_view s) {
     if (c >= 0x80) {
       const std::size_t n = utf8_len(s, i);
       if (n > 0) {
+        if ((c == 0xC2 || c == 0xE2) && unicode_line_break(s, i) != 0) {  // valid JSON, but escaped
+          out.append(s.data() + run, i - run);
+          out += c == 0xC2 ? "\\u0085" : s[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
+          run = i + n;
+        }
         i = next_json_special(s.data(), i + n, s.size());
         continue;
       }

@@ -2,8 +2,11 @@
 //
 // CEF (implementation standard rev. 25): header fields escape `\` and `|`; CR and LF are not
 // allowed there and become a space. Extension values escape `\` and `=`, LF -> `\n`, CR -> `\r`;
-// the pipe stays literal. Other control characters become a space in both. Keys are never escaped
-// (they are our own constants).
+// the pipe stays literal. Other control characters become a space in both. The Unicode line breaks
+// U+0085, U+2028 and U+2029 become `\n` in extension values and a space in the header: CEF has no
+// other escape, and they must not split the line. Keys are never escaped (our own constants).
+// JSON strings escape them as \u0085, \u2028 and \u2029 (valid JSON either way, but they end lines
+// for JavaScript and Unicode-aware line readers).
 #pragma once
 
 #include <string>

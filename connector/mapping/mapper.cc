@@ -267,6 +267,9 @@ class MapperImpl final : public Mapper {
     std::vector<std::string> extra_tags;
     auto err = parser_.parse(record.json).get(root);
     std::string repaired;
+    // The `raw` output of a record that was not valid JSON is its repaired text: raw is embedded
+    // as JSON (HEC's "event", Kafka and file consumers), so it must parse.
+    std::optional<std::string> repaired_raw;
     if (err != simdjson::SUCCESS) {
       if (auto fixed = repair_json(record.json)) {
         repaired = std::move(*fixed);
@@ -274,6 +277,7 @@ class MapperImpl final : public Mapper {
           ++stats_.repaired_json;
           extra_tags.emplace_back("json_repaired");
           err = simdjson::SUCCESS;
+          repaired_raw = repaired;
         }
       }
       if (err != simdjson::SUCCESS) {
@@ -401,7 +405,8 @@ class MapperImpl final : public Mapper {
     ctx.time_text = &time_text_;
     ctx.now_text = &now_text_;
 
-    out.raw = record.json;
+    if (repaired_raw) out.raw = std::move(*repaired_raw);
+    else out.raw = record.json;
     out.ecs.clear();
     out.cef.clear();
     out.action.clear();

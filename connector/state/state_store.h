@@ -2,6 +2,9 @@
 // roster, dedupe windows. Each key is one file written as temp + fsync + rename + directory fsync,
 // framed with a header and a CRC-32C so a torn or corrupted file is detected and reported, never
 // silently treated as "no state".
+// state_dir is private (0700, owned by this user; anything else is refused) and every file in it
+// is opened relative to the directory opened once, never through a symbolic link; temporary files
+// are created exclusively under an unpredictable name.
 #pragma once
 
 #include <sys/types.h>
@@ -32,13 +35,14 @@ class StateFileOps {
   virtual ~StateFileOps() = default;
   virtual ssize_t write(int fd, const void* data, std::size_t size);  // the temporary file
   virtual int fsync(int fd);                                          // the temporary file
-  virtual int rename(const char* from, const char* to);               // temporary -> state file
+  virtual int rename(int dir_fd, const char* from, const char* to);   // temporary -> state file, in state_dir
   virtual int fsync_dir(int dir_fd);                                  // state_dir, after rename / unlink
 };
 
 class StateStore {
  public:
-  // Creates `dir` if needed; takes an exclusive lock file so two connectors never share a state dir.
+  // Creates `dir` (0700) if needed and refuses one that others can reach (files::open_private_dir);
+  // takes an exclusive lock file (LOCK, 0600) so two connectors never share a state dir.
   // `ops` replaces the system calls of a write (tests only).
   explicit StateStore(std::filesystem::path dir, std::shared_ptr<StateFileOps> ops = nullptr);
   ~StateStore();
@@ -60,6 +64,7 @@ class StateStore {
  private:
   std::filesystem::path dir_;
   std::shared_ptr<StateFileOps> ops_;
+  int dir_fd_ = -1;
   int lock_fd_ = -1;
   mutable std::mutex mu_;
 };

@@ -9,24 +9,29 @@
 
 #include <fmt/format.h>
 
+#include "connector/state/private_files.h"
+
 namespace siem {
 
-FileSink::FileSink(std::string name, std::filesystem::path path, bool sync)
-    : name_(std::move(name)), path_(std::move(path)), sync_(sync) {}
+FileSink::FileSink(std::string name, std::filesystem::path path, bool sync, mode_t mode)
+    : name_(std::move(name)), path_(std::move(path)), sync_(sync), mode_(mode) {}
 
 FileSink::~FileSink() { stop(); }
 
 void FileSink::open_file() {
   if (fd_ >= 0) ::close(fd_);
-  std::error_code ec;
-  if (path_.has_parent_path()) std::filesystem::create_directories(path_.parent_path(), ec);
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd_ < 0) throw SinkError(fmt::format("cannot open {}: {}", path_.string(), std::strerror(errno)));
+  fd_ = -1;
+  try {
+    fd_ = files::open_append_nofollow(path_, mode_, "file sink output").fd;
+  } catch (const std::runtime_error& e) {
+    throw SinkError(e.what());
+  }
 }
 
 bool FileSink::rotated() const {
   struct stat on_disk {}, open_file {};
-  if (::stat(path_.c_str(), &on_disk) != 0) return true;  // deleted or moved away
+  // lstat: a link put in the file's place is a change too (and is then refused by open_file).
+  if (::lstat(path_.c_str(), &on_disk) != 0) return true;  // deleted or moved away
   if (::fstat(fd_, &open_file) != 0) return true;
   return on_disk.st_ino != open_file.st_ino || on_disk.st_dev != open_file.st_dev;
 }
@@ -77,7 +82,21 @@ void register_file_sink(PluginRegistry& registry) {
                       std::filesystem::path path;
                       if (auto p = cfg.file_path("path")) path = *p;
                       else cfg.error("missing required key 'path'");
-                      auto sink = std::make_unique<FileSink>(ctx.name, path, cfg.boolean("sync", true));
+                      mode_t mode = 0600;
+                      if (auto m = cfg.optional_string("mode")) {
+                        if (auto parsed = files::parse_file_mode(*m)) {
+                          mode = *parsed;
+                          if ((mode & 0022) != 0)
+                            cfg.diagnostics().warning(cfg.location_of("mode"), cfg.path() + ".mode",
+                                                      fmt::format("mode {} lets other users write events into the "
+                                                                  "output (give write access to this user only)",
+                                                                  files::format_mode(mode)));
+                        } else
+                          cfg.error_at("mode", fmt::format("'{}' is not an octal file mode like 0600 or 0640 (at most "
+                                                           "0777, no set-id or sticky bits)",
+                                                           *m));
+                      }
+                      auto sink = std::make_unique<FileSink>(ctx.name, path, cfg.boolean("sync", true), mode);
                       sink->set_format(inst.format);
                       inst.sink = std::move(sink);
                       return inst;

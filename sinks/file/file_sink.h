@@ -1,6 +1,9 @@
 // `type: file` — appends one record per line to a file and fsyncs before acknowledging. If the
-// file is moved away (rotated by logrotate) or deleted, the next batch re-creates it.
+// file is moved away (rotated by logrotate) or deleted, the next batch re-creates it, with `mode`
+// (default 0600). A symbolic link at the path is never followed.
 #pragma once
+
+#include <sys/types.h>
 
 #include <filesystem>
 #include <string>
@@ -12,7 +15,7 @@ namespace siem {
 
 class FileSink final : public Sink {
  public:
-  FileSink(std::string name, std::filesystem::path path, bool sync);
+  FileSink(std::string name, std::filesystem::path path, bool sync, mode_t mode = 0600);
   ~FileSink() override;
   void start() override;
   SendResult send(std::span<const EventPtr> batch) override;
@@ -25,6 +28,7 @@ class FileSink final : public Sink {
   std::string name_;
   std::filesystem::path path_;
   bool sync_;
+  mode_t mode_;
   OutputFormat format_ = OutputFormat::ecs;
   int fd_ = -1;
   std::string buffer_;

@@ -34,6 +34,57 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   return out;
 }
 
+bool is_false(std::string_view v) {
+  const std::string t = trim(v);
+  return iequals(t, "false") || iequals(t, "0") || iequals(t, "no") || iequals(t, "off");
+}
+
+// Settings that expose credentials or events on the network are allowed (test brokers, private
+// networks) but never silent: each is a warning `validate` prints and `run` logs at start-up, at
+// the key that asks for it. `sasl_node`: the config has a `sasl:` block (plain Kafka);
+// `hostname_unchecked`: tls.verify_hostname is false.
+void warn_insecure(const ConfigNode& cfg, const ClientConfig& out, bool sasl_node, const ConfigNode& tls,
+                   bool hostname_unchecked) {
+  auto& diags = cfg.diagnostics();
+  auto path_of = [&](std::string_view key) {
+    return cfg.path().empty() ? std::string(key) : cfg.path() + "." + std::string(key);
+  };
+  const ConfigNode props = out.user_keys.empty() ? ConfigNode() : cfg.child("properties");
+  auto warn_property = [&](const std::string& key, std::string message) {
+    diags.warning(props.location_of(key), path_of("properties." + key), std::move(message));
+  };
+  const YAML::Node written = props.yaml();  // const: looking a key up never adds it
+  for (const auto& key : out.user_keys) {
+    if (!is_secret_property(key)) continue;
+    const YAML::Node raw = written[key];
+    if (raw.IsScalar()) props.warn_if_readable_literal_secret(key, raw.Scalar());
+  }
+  const std::string* protocol = out.properties.get("security.protocol");
+  if (protocol && iequals(trim(*protocol), "SASL_PLAINTEXT")) {
+    std::string message =
+        "SASL without TLS (security.protocol=SASL_PLAINTEXT): the SASL credentials and every event travel "
+        "unencrypted; add 'tls: {enabled: true}'";
+    if (out.user_keys.count("security.protocol") || !sasl_node)
+      warn_property("security.protocol", std::move(message));
+    else
+      diags.warning(cfg.location_of("sasl"), path_of("sasl"), std::move(message));
+  }
+  if (hostname_unchecked)
+    diags.warning(tls.location_of("verify_hostname"), path_of("tls.verify_hostname"),
+                  "verify_hostname: false: the broker's certificate is not checked against the broker's name, so "
+                  "any certificate the trusted CAs issued (for any host) is accepted as the broker");
+  if (const auto* v = out.properties.get("enable.ssl.certificate.verification");
+      v && out.user_keys.count("enable.ssl.certificate.verification") && is_false(*v))
+    warn_property("enable.ssl.certificate.verification",
+                  "enable.ssl.certificate.verification=false: the broker's certificate is not verified at all; "
+                  "anyone on the network path can pose as the broker and receive the credentials and events");
+  if (const auto* v = out.properties.get("ssl.endpoint.identification.algorithm");
+      v && out.user_keys.count("ssl.endpoint.identification.algorithm") && iequals(trim(*v), "none"))
+    warn_property("ssl.endpoint.identification.algorithm",
+                  "ssl.endpoint.identification.algorithm=none: the broker's certificate is not checked against "
+                  "the broker's name, so any certificate the trusted CAs issued (for any host) is accepted");
+}
+
 }  // namespace
 
 void ClientProperties::set(std::string key, std::string value) {
@@ -185,6 +236,7 @@ ClientConfig read_client_config(const ConfigNode& cfg, const ClientProperties& d
 
   // ---- TLS
   bool tls = false;
+  bool hostname_unchecked = false;
   const ConfigNode t = cfg.child("tls");
   if (t.valid()) {
     tls = t.boolean("enabled", true);
@@ -196,8 +248,9 @@ ClientConfig read_client_config(const ConfigNode& cfg, const ClientProperties& d
     if (cert) p.set("ssl.certificate.location", cert->string());
     if (key) p.set("ssl.key.location", key->string());
     if (t.has("key_password")) p.set("ssl.key.password", t.secret("key_password").reveal());
-    // Verification stays on; turning hostname checks off is explicit and logged by the caller.
-    if (!t.boolean("verify_hostname", true)) p.set("ssl.endpoint.identification.algorithm", "none");
+    // Verification stays on; turning hostname checks off is explicit and a warning (warn_insecure).
+    hostname_unchecked = !t.boolean("verify_hostname", true);
+    if (hostname_unchecked) p.set("ssl.endpoint.identification.algorithm", "none");
   }
   if (!eh.valid()) {
     if (sasl && tls) p.set("security.protocol", "SASL_SSL");
@@ -210,6 +263,7 @@ ClientConfig read_client_config(const ConfigNode& cfg, const ClientProperties& d
     out.user_keys.insert(k);
     p.set(k, v);
   }
+  warn_insecure(cfg, out, s.valid() && !eh.valid(), t, hostname_unchecked);
   return out;
 }
 

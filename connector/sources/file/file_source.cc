@@ -120,6 +120,11 @@ SourceBatch FileSource::poll(std::stop_token stop) {
     if (auto why = utf16_reason(chunk)) throw SourceError(fmt::format("{}: {}", options_.path.string(), *why));
 
   const std::string full_prefix = options_.path.string() + ":";
+  // Under --once the end of the file is the end of the input: a last line without a newline that
+  // is not a complete record is reported, not left waiting for a writer that will not come.
+  const bool final_read = at_eof && once_;
+  const std::size_t unterminated_tail =
+      !chunk.empty() && chunk.back() != '\n' ? chunk.rfind('\n') + 1 : chunk.size();  // npos + 1 == 0
   // Whole documents only: a list document's records are committed together with its end.
   const std::size_t consumed = RecordReader::split(
       chunk,
@@ -135,9 +140,14 @@ SourceBatch FileSource::poll(std::stop_token stop) {
         rec.json.assign(e.text);
         rec.origin = full_prefix + std::to_string(e.line);
         rec.read_error = e.reason;
+        if (final_read && static_cast<std::size_t>(e.text.data() - chunk.data()) >= unterminated_tail)
+          rec.read_error +=
+              " (the file's last line, which has no newline: run --once reads the file as it is)";
         batch.records.push_back(std::move(rec));
       },
-      pos_.line, at_eof ? RecordReader::Tail::growing_file : RecordReader::Tail::cut_chunk);
+      pos_.line,
+      final_read ? RecordReader::Tail::complete
+                 : at_eof ? RecordReader::Tail::growing_file : RecordReader::Tail::cut_chunk);
   if (consumed > 0) {
     pos_.line += count_newlines(std::string_view(chunk).substr(0, consumed));
     pos_.offset += consumed;

@@ -27,6 +27,9 @@ class FileSource final : public Source {
   FileSource(std::string name, FileSourceOptions options);
   void start(const std::optional<std::string>& checkpoint) override;
   SourceBatch poll(std::stop_token stop) override;
+  // Under --once the file is read as it is: an unterminated last line is a read error (dead letter
+  // with its reason), not a record still being written.
+  void set_run_once() override { once_ = true; }
 
   struct Position {
     std::uint64_t dev = 0, ino = 0;
@@ -43,6 +46,7 @@ class FileSource final : public Source {
   FileSourceOptions options_;
   Position pos_;
   bool idle_last_poll_ = false;
+  bool once_ = false;
 };
 
 void register_file_source(PluginRegistry& registry);

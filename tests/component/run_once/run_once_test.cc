@@ -326,4 +326,77 @@ TEST_F(RunOnce, SecretsAreNeverPrinted) {
   EXPECT_EQ(r.out.find("hunter2"), std::string::npos) << r.out;
 }
 
+// --once reads the file as it is: a last line without a newline that is not a complete record is
+// dead-lettered with its reason (exit 3, README), never left unread without a word; a complete
+// record without a newline is delivered.
+TEST_F(RunOnce, UnterminatedLastLineIsDeadLetteredWithItsReason) {
+  write_config();
+  append(0, 2);
+  std::ofstream(dir_ / "in.ndjson", std::ios::app) << record(2);  // complete, no newline
+  auto r = run({"run", "-c", (dir_ / "config.yaml").string(), "--once"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(delivered_ids().size(), 3u);
+  EXPECT_FALSE(fs::exists(dir_ / "dead-letter.ndjson"));
+
+  std::ofstream(dir_ / "in.ndjson", std::ios::app) << "\n" << record(3) << "\n{\"id\": \"Directory_e2e_4\", \"cat";
+  r = run({"run", "-c", (dir_ / "config.yaml").string(), "--once"});
+  EXPECT_EQ(r.status, 3) << r.err;  // done, with dead letters
+  EXPECT_EQ(delivered_ids().size(), 4u);
+  const auto dl = nlohmann::json::parse(slurp(dir_ / "dead-letter.ndjson"));
+  EXPECT_EQ(dl["origin"], (dir_ / "in.ndjson").string() + ":5");
+  EXPECT_EQ(dl["stage"], "read");
+  EXPECT_EQ(dl["record"], "{\"id\": \"Directory_e2e_4\", \"cat");
+  EXPECT_EQ(dl["reason"], "invalid JSON: unterminated object or array (the file's last line, which has no newline: "
+                          "run --once reads the file as it is)");
+  EXPECT_NE(r.err.find("in.ndjson:5"), std::string::npos) << r.err;
+
+  // Nothing is read twice: the next run has nothing to do.
+  r = run({"run", "-c", (dir_ / "config.yaml").string(), "--once"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(delivered_ids().size(), 4u);
+}
+
+// A state_dir other users can reach is refused at start-up with an error naming it; warnings
+// `validate` prints (here a file sink mode others can write) are logged by `run` at start-up.
+TEST_F(RunOnce, StateDirOthersCanReachIsRefusedAndWarningsAreLoggedAtStartUp) {
+  write_config("  - {name: shared, type: file, format: ecs, path: shared.ndjson, mode: '0666'}\n");
+  append(0, 3);
+  fs::create_directory(dir_ / "state");
+  fs::permissions(dir_ / "state", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                      fs::perms::others_read | fs::perms::others_exec);
+  auto r = run({"run", "-c", (dir_ / "config.yaml").string(), "--once"});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("state_dir " + (dir_ / "state").string() + " is readable by group or others (mode 0755)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "out.ndjson"));
+
+  fs::permissions(dir_ / "state", fs::perms::owner_all);
+  r = run({"run", "-c", (dir_ / "config.yaml").string(), "--once"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  const std::string warning = "sinks[1].mode: mode 0666 lets other users write events into the output";
+  EXPECT_NE(r.err.find(warning), std::string::npos) << r.err;
+  EXPECT_EQ(fs::status(dir_ / "shared.ndjson").permissions(), static_cast<fs::perms>(0666));
+  EXPECT_EQ(fs::status(dir_ / "out.ndjson").permissions(), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(dir_ / "state").permissions(), fs::perms::owner_all);
+  r = run({"validate", "-c", (dir_ / "config.yaml").string()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find((dir_ / "config.yaml").string() + ":7:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(": warning: " + warning), std::string::npos) << r.err;
+}
+
+// The Kafka warnings through the binary: exact text at file:line, exit 0 (a warning, not an error).
+TEST_F(RunOnce, ValidateWarnsAboutKafkaSaslWithoutTls) {
+  std::ofstream(dir_ / "k.yaml") << "state_dir: state\nsources:\n  - {name: a, type: file, path: in.ndjson}\n"
+                                    "sinks:\n  - name: k\n    type: kafka\n    topic: t\n    brokers: 127.0.0.1:9092\n"
+                                    "    sasl: {mechanism: PLAIN, username: u, password: p}\n";
+  auto r = run({"validate", "-c", (dir_ / "k.yaml").string()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find((dir_ / "k.yaml").string() +
+                       ":9:11: warning: sinks[0].sasl: SASL without TLS (security.protocol=SASL_PLAINTEXT): the SASL "
+                       "credentials and every event travel unencrypted; add 'tls: {enabled: true}'\n"),
+            std::string::npos)
+      << r.err;
+}
+
 }  // namespace

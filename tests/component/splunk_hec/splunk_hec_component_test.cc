@@ -1,8 +1,12 @@
 // The HEC sink against the HEC emulator over real HTTPS on 127.0.0.1 with a test CA.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
+#include "connector/mapping/mapper.h"
 #include "sinks/splunk_hec/splunk_hec_sink.h"
 #include "tests/support/loopback_server.h"
 #include "tests/support/test_pki.h"
@@ -294,4 +298,43 @@ TEST(HecConfig, RegisteredInTheBuiltinRegistry) {
   PluginRegistry r;
   register_splunk_hec_sink(r);
   ASSERT_NE(r.sink("splunk_hec"), nullptr);
+}
+
+// `raw` output embedded in the HEC envelope is valid JSON even when the record was not and the
+// mapper repaired it (raw control characters in strings, trailing commas): HEC accepts every event
+// and its "event" is the record, over HTTPS to the emulator.
+TEST_F(Fixture, RepairedRecordsTravelAsValidRawJson) {
+  start_hec();
+  auto s = settings();
+  s.format = OutputFormat::raw;
+  SplunkHecSink sink(s);
+  sink.start();
+  Diagnostics diags;
+  auto doc = ConfigDocument::load_string("{}", "test.yaml", diags);
+  auto mapper = Mapper::create(doc->root().child("mappings"), doc->root().child("enrichment"), nullptr);
+  const std::vector<std::string> broken = {
+      "{\"id\":\"Directory_r1\",\"category\":\"UserManagement\",\"activityDisplayName\":\"line1\nline2\","
+      "\"activityDateTime\":\"2026-03-04T10:15:30Z\"}",
+      "{\"id\":\"Directory_r2\",\"category\":\"UserManagement\",\"activityDisplayName\":\"tab\there\",}",
+      "{\"id\":\"Directory_r3\",\"targetResources\":[{\"id\":\"x\",},],\"activityDisplayName\":\"a\x01\"}"};
+  std::vector<EventPtr> events;
+  for (const auto& json : broken) {
+    RawRecord rec;
+    rec.json = json;
+    auto ev = std::make_shared<MappedEvent>();
+    const auto err = mapper->map(rec, std::nullopt, format_bit(OutputFormat::raw), *ev);
+    ASSERT_FALSE(err) << *err;
+    ev->source_name = "entra-audit";
+    events.push_back(std::move(ev));
+  }
+  std::size_t rejected = 0;
+  auto r = deliver(sink, events, 3, rejected);
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+  EXPECT_EQ(rejected, 0u);
+  ASSERT_EQ(hec->event_count(), 3u);
+  std::map<std::string, nlohmann::json> got;
+  for (const auto& e : hec->events()) got[e.envelope["event"]["id"].get<std::string>()] = e.envelope["event"];
+  EXPECT_EQ(got["Directory_r1"]["activityDisplayName"], "line1\nline2");
+  EXPECT_EQ(got["Directory_r2"]["activityDisplayName"], "tab\there");
+  EXPECT_EQ(got["Directory_r3"]["targetResources"][0]["id"], "x");
 }

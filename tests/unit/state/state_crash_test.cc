@@ -71,8 +71,8 @@ class FaultyOps final : public StateFileOps {
   int fsync(int fd) override {
     return step("fsync", [&] { return StateFileOps::fsync(fd); });
   }
-  int rename(const char* from, const char* to) override {
-    return step("rename", [&] { return StateFileOps::rename(from, to); });
+  int rename(int dir_fd, const char* from, const char* to) override {
+    return step("rename", [&] { return StateFileOps::rename(dir_fd, from, to); });
   }
   int fsync_dir(int fd) override {
     return step("fsync_dir", [&] { return StateFileOps::fsync_dir(fd); });
