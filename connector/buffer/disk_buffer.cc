@@ -329,7 +329,9 @@ void DiskBuffer::make_room(std::uint64_t need, std::unique_lock<std::mutex>& loc
     switch (options_.when_full) {
       case WhenFull::block:
         sync_write();  // what is written so far is readable and durable while this waits
+        ++waiting_;
         room_cv_.wait(lock, [&] { return interrupted_ || fits(need); });
+        --waiting_;
         break;
       case WhenFull::drop_newest:
         drop_this = true;
@@ -485,7 +487,7 @@ std::uint64_t DiskBuffer::pending() const {
 
 DiskBufferStats DiskBuffer::stats() const {
   std::lock_guard lock(mu_);
-  DiskBufferStats st{pending_, used_, options_.max_size, segs_.size(), dropped_, 0};
+  DiskBufferStats st{pending_, used_, options_.max_size, segs_.size(), dropped_, 0, waiting_ > 0};
   if (pending_ == 0) return st;
   const int fd = open_file(dir_fd_, seg_name(commit_.segment), O_RDONLY);
   if (fd < 0) return st;

@@ -60,6 +60,7 @@ struct DiskBufferStats {
   std::uint64_t segments = 0;
   std::uint64_t dropped = 0;      // since start (drop_newest / drop_oldest / too large)
   std::int64_t oldest_age_ms = 0; // age of the oldest record not yet delivered, 0 when empty
+  bool blocked = false;           // an append waits for room (when_full: block)
 };
 
 constexpr std::uint32_t kMaxBufferRecord = 64u << 20;  // a longer length field is corruption
@@ -142,6 +143,7 @@ class DiskBuffer {
   std::uint64_t unread_ = 0;     // records not read yet
   std::uint64_t dropped_ = 0;
   bool interrupted_ = false;
+  int waiting_ = 0;               // appends waiting for room
 };
 
 }  // namespace siem
