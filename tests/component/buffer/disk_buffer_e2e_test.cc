@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <string>
 #include <thread>
@@ -171,6 +172,8 @@ TEST_F(DiskBufferE2E, DeadSinkBuffersOnDiskWhileTheOtherSinkFlowsThenGetsEveryth
   buffer_peak = std::max(buffer_peak, dir_bytes(buffer_dir()));
   EXPECT_GT(buffer_peak, static_cast<std::uint64_t>(kTotal) * 2048) << "the buffer holds the events";
   EXPECT_LE(buffer_peak, max_size);
+  std::cout << "RSS " << rss_baseline << " KiB after a quarter of the load, peak " << rss_peak << " KiB after it; "
+            << "disk buffer peak " << buffer_peak << " bytes\n";
   // Flat memory: far less growth than what went to the buffer.
   EXPECT_GT(rss_baseline, 0u);
   EXPECT_LT(rss_peak, rss_baseline + 48 * 1024)
