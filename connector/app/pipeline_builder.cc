@@ -103,7 +103,10 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
       auto options = SinkRunnerOptions::from_config(cfg);
       std::unique_ptr<DiskBuffer> buffer;
       if (options.disk) {
-        if (!validate_only) buffer = DiskBuffer::open_for_sink(parts.state_dir, ctx.name, options.disk_options);
+        if (!buffer_files::valid_name(ctx.name))
+          cfg.error_at("name", "a sink with `buffer.type: disk` names its buffer directory: use letters, digits, "
+                               "'.', '_' and '-' only");
+        else if (!validate_only) buffer = DiskBuffer::open_for_sink(parts.state_dir, ctx.name, options.disk_options);
         disk_buffered.insert(ctx.name);
       }
       if (inst.sink)
