@@ -137,16 +137,18 @@ void DiskBuffer::recover() {
   }
   ::closedir(d);
   std::sort(ids.begin(), ids.end());
+  const auto cursor = read_cursor();
+  bool cursor_ok = false;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     Segment seg{ids[i], kHeader, 0, 0};
-    scan_segment(seg, i + 1 == ids.size());
+    scan_segment(seg, i + 1 == ids.size(), cursor, cursor_ok);
     next_id_ = ids[i] + 1;
     if (seg.file_bytes == 0) continue;  // set aside
     used_ += seg.file_bytes;
     pending_ += seg.records;
     segs_.push_back(seg);
   }
-  load_cursor();
+  place_cursor(cursor, cursor_ok);
   unread_ = pending_;
   read_ = commit_;
   if (pending_ > 0)
@@ -154,7 +156,8 @@ void DiskBuffer::recover() {
                  pending_, used_, segs_.size());
 }
 
-void DiskBuffer::scan_segment(Segment& seg, bool last) {
+void DiskBuffer::scan_segment(Segment& seg, bool last, const std::optional<BufferPosition>& cursor,
+                              bool& cursor_ok) {
   const std::string name = seg_name(seg.id);
   const int fd = open_file(dir_fd_, name, O_RDONLY);
   if (fd < 0) {
@@ -183,7 +186,10 @@ void DiskBuffer::scan_segment(Segment& seg, bool last) {
   seg.file_bytes = size;
   std::string payload;
   std::uint64_t off = kHeader;
-  while (off < size) {
+  const bool cursor_here = cursor && cursor->segment == seg.id;
+  while (true) {
+    if (cursor_here && cursor->offset == off && cursor->index == seg.records) cursor_ok = true;
+    if (off >= size) break;
     const std::string why = check_record(fd, off, size, payload, nullptr);
     if (!why.empty()) {
       spdlog::error("disk buffer {}: segment {}: {} at offset {} ({}): skipping the {} byte(s) from there to the "
@@ -199,41 +205,38 @@ void DiskBuffer::scan_segment(Segment& seg, bool last) {
   ::close(fd);
 }
 
-void DiskBuffer::load_cursor() {
-  commit_ = segs_.empty() ? BufferPosition{next_id_, kHeader, 0} : BufferPosition{segs_.front().id, kHeader, 0};
+std::optional<BufferPosition> DiskBuffer::read_cursor() const {
   const int fd = open_file(dir_fd_, std::string(kCursorFile), O_RDONLY);
-  if (fd < 0) return;
+  if (fd < 0) return std::nullopt;
   std::array<char, 128> buf{};
   const ssize_t n = ::read(fd, buf.data(), buf.size() - 1);
   ::close(fd);
   unsigned long long seg = 0, off = 0, idx = 0;
   const std::string text(buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
-  const bool parsed = text.rfind(kCursorMagic, 0) == 0 &&
-                      std::sscanf(text.c_str() + kCursorMagic.size(), " %llu %llu %llu", &seg, &off, &idx) == 3;
-  if (!parsed) {
-    spdlog::warn("disk buffer {}: unreadable cursor file in {}: delivering the buffer from its start (duplicates "
-                 "possible)", label_, dir_.string());
-    return;
-  }
+  if (text.rfind(kCursorMagic, 0) == 0 &&
+      std::sscanf(text.c_str() + kCursorMagic.size(), " %llu %llu %llu", &seg, &off, &idx) == 3)
+    return BufferPosition{seg, off, idx};
+  spdlog::warn("disk buffer {}: unreadable cursor file in {}: delivering the buffer from its start (duplicates "
+               "possible)", label_, dir_.string());
+  return std::nullopt;
+}
+
+void DiskBuffer::place_cursor(const std::optional<BufferPosition>& cursor, bool cursor_ok) {
+  commit_ = segs_.empty() ? BufferPosition{next_id_, kHeader, 0} : BufferPosition{segs_.front().id, kHeader, 0};
+  if (!cursor) return;
   // Segments before the cursor's were delivered (their deletion was interrupted).
-  while (!segs_.empty() && segs_.front().id < seg) {
+  while (!segs_.empty() && segs_.front().id < cursor->segment) {
     pending_ -= segs_.front().records;
     delete_front();
   }
-  if (segs_.empty()) {
-    commit_ = {std::max<std::uint64_t>(seg, next_id_), kHeader, 0};
+  if (segs_.empty() || segs_.front().id != cursor->segment) return;  // its segment was delivered and deleted
+  if (!cursor_ok) {
+    spdlog::warn("disk buffer {}: the cursor is not a record boundary of segment {} (a damaged cursor or segment): "
+                 "delivering that segment from its start (duplicates possible)", label_, seg_name(cursor->segment));
     return;
   }
-  const Segment& s = segs_.front();
-  if (s.id != seg || idx > s.records || off > s.end) {
-    commit_ = {s.id, kHeader, 0};
-    if (s.id == seg)
-      spdlog::warn("disk buffer {}: cursor points past the readable records of segment {}: delivering that segment "
-                   "from its start (duplicates possible)", label_, seg_name(s.id));
-    return;
-  }
-  commit_ = {seg, off, idx};
-  pending_ -= idx;
+  commit_ = *cursor;
+  pending_ -= cursor->index;
 }
 
 void DiskBuffer::save_cursor() {

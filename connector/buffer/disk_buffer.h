@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -108,8 +109,10 @@ class DiskBuffer {
   };
 
   void recover();
-  void scan_segment(Segment& seg, bool last);
-  void load_cursor();
+  // `cursor_ok` is set when the cursor is a record boundary of this segment.
+  void scan_segment(Segment& seg, bool last, const std::optional<BufferPosition>& cursor, bool& cursor_ok);
+  std::optional<BufferPosition> read_cursor() const;
+  void place_cursor(const std::optional<BufferPosition>& cursor, bool cursor_ok);
   void save_cursor();
   bool fits(std::uint64_t need) const;
   void make_room(std::uint64_t need, std::unique_lock<std::mutex>& lock, bool& drop_this);

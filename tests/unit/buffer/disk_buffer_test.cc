@@ -137,6 +137,21 @@ TEST_F(DiskBufferTest, ReopenResumesAfterTheLastCommit) {
   EXPECT_EQ(open()->pending(), 0u);
 }
 
+TEST_F(DiskBufferTest, ACursorOffRecordBoundariesRedeliversTheSegmentInsteadOfLosingIt) {
+  {
+    auto b = open();
+    b->append(recs(0, 6));
+    b->commit(b->read(2, 1 << 20, 0ms).back().end);
+  }
+  const auto seg = segments().at(0);
+  std::ofstream(dir() / "cursor", std::ios::trunc)
+      << fmt::format("SIEMBUFCURSOR 1 {} {} 2\n", std::stoull(seg.stem().string()), kHeader + 5);
+  LogCapture log;
+  auto b = open();
+  EXPECT_NE(log.text().find("the cursor is not a record boundary"), std::string::npos) << log.text();
+  EXPECT_EQ(drain(*b), recs(0, 6));
+}
+
 TEST_F(DiskBufferTest, SegmentsRotateAndDeliveredOnesAreDeleted) {
   DiskBufferOptions o;
   o.segment_size = 256;
