@@ -224,6 +224,8 @@ std::optional<BufferPosition> DiskBuffer::read_cursor() const {
 void DiskBuffer::place_cursor(const std::optional<BufferPosition>& cursor, bool cursor_ok) {
   commit_ = segs_.empty() ? BufferPosition{next_id_, kHeader, 0} : BufferPosition{segs_.front().id, kHeader, 0};
   if (!cursor) return;
+  // New segments must sort after the cursor's, even when every segment was delivered and deleted.
+  next_id_ = std::max(next_id_, cursor->segment + 1);
   // Segments before the cursor's were delivered (their deletion was interrupted).
   while (!segs_.empty() && segs_.front().id < cursor->segment) {
     pending_ -= segs_.front().records;

@@ -152,6 +152,15 @@ TEST_F(DiskBufferTest, ACursorOffRecordBoundariesRedeliversTheSegmentInsteadOfLo
   EXPECT_EQ(drain(*b), recs(0, 6));
 }
 
+TEST_F(DiskBufferTest, NewSegmentsSortAfterTheCursorOfAnEmptiedBuffer) {
+  open().reset();
+  std::ofstream(dir() / "cursor") << "SIEMBUFCURSOR 1 7 8 0\n";  // every segment up to 7 delivered
+  open()->append(recs(0, 3));
+  auto b = open();
+  EXPECT_EQ(b->pending(), 3u);
+  EXPECT_EQ(drain(*b), recs(0, 3));
+}
+
 TEST_F(DiskBufferTest, SegmentsRotateAndDeliveredOnesAreDeleted) {
   DiskBufferOptions o;
   o.segment_size = 256;
