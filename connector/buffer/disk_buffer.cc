@@ -268,7 +268,11 @@ bool DiskBuffer::fits(std::uint64_t need) const { return pending_ == 0 || used_ 
 
 void DiskBuffer::delete_front() {
   const Segment s = segs_.front();
-  if (write_fd_ >= 0 && segs_.size() == 1) close_write_segment();
+  if (write_fd_ >= 0 && segs_.size() == 1) {  // deleted anyway: no sync (and nothing to throw)
+    ::close(write_fd_);
+    write_fd_ = -1;
+    unsynced_ = false;
+  }
   if (read_fd_ >= 0 && read_fd_seg_ == s.id) {
     ::close(read_fd_);
     read_fd_ = -1;
@@ -291,8 +295,23 @@ void DiskBuffer::close_write_segment() {
 
 void DiskBuffer::sync_write() {
   if (write_fd_ < 0 || !unsynced_) return;
-  if (::fdatasync(write_fd_) != 0)
-    throw std::runtime_error(fmt::format("disk buffer {}: cannot sync {}: {}", label_, dir_.string(), errno_text()));
+  if (::fdatasync(write_fd_) != 0) {
+    // What this segment holds may not be on disk: none of it was acknowledged, the caller appends
+    // it again (duplicates at worst), into a new segment.
+    const std::string err = errno_text();
+    abandon_write_segment();
+    throw std::runtime_error(fmt::format("disk buffer {}: cannot sync {}: {}", label_, dir_.string(), err));
+  }
+  unsynced_ = false;
+}
+
+void DiskBuffer::abandon_write_segment() {
+  if (write_fd_ < 0) return;
+  if (::ftruncate(write_fd_, static_cast<off_t>(segs_.back().end)) != 0)
+    spdlog::warn("disk buffer {}: cannot cut a partial record off {}: {}", label_, seg_name(segs_.back().id),
+                 errno_text());
+  ::close(write_fd_);
+  write_fd_ = -1;
   unsynced_ = false;
 }
 
@@ -351,12 +370,16 @@ void DiskBuffer::make_room(std::uint64_t need, std::unique_lock<std::mutex>& loc
 AppendResult DiskBuffer::append(std::span<const std::string> records) {
   std::unique_lock lock(mu_);
   AppendResult r;
+  std::size_t full_drops = 0;
   std::string frame;
   for (const auto& rec : records) {
     const std::uint64_t need = kRecordHeader + rec.size() + kHeader;
     bool drop = rec.size() > kMaxBufferRecord;
     if (drop) spdlog::error("disk buffer {}: an event of {} byte(s) is too large to buffer; dropped", label_, rec.size());
-    if (!drop) make_room(need, lock, drop);
+    if (!drop) {
+      make_room(need, lock, drop);
+      if (drop) ++full_drops;
+    }
     if (interrupted_ && !drop) break;
     if (drop) {
       ++r.dropped;
@@ -374,7 +397,12 @@ AppendResult DiskBuffer::append(std::span<const std::string> records) {
     put_le(frame.data() + 8, static_cast<std::uint64_t>(now_ms()), 8);
     put_le(frame.data() + 4, record_crc(frame.data() + 8, rec), 4);
     frame += rec;
-    write_all(write_fd_, frame, (dir_ / seg_name(segs_.back().id)).string());
+    try {
+      write_all(write_fd_, frame, (dir_ / seg_name(segs_.back().id)).string());
+    } catch (...) {
+      abandon_write_segment();  // no partial record stays in front of the next ones
+      throw;
+    }
     unsynced_ = true;
     Segment& s = segs_.back();
     s.end += frame.size();
@@ -386,9 +414,9 @@ AppendResult DiskBuffer::append(std::span<const std::string> records) {
     ++r.handled;
   }
   sync_write();
-  if (r.dropped > 0)
+  if (full_drops > 0)
     spdlog::warn("disk buffer {}: full ({} of {} byte(s)), when_full drop_newest: dropped {} new event(s) ({} in all)",
-                 label_, used_, options_.max_size, r.dropped, dropped_);
+                 label_, used_, options_.max_size, full_drops, dropped_);
   data_cv_.notify_all();
   return r;
 }
@@ -421,7 +449,7 @@ bool DiskBuffer::read_one(std::string& payload, std::int64_t* append_ms) {
     const std::uint64_t lost = s->records - read_.index;
     spdlog::error("disk buffer {}: segment {}: {} at offset {} while reading: skipping its {} remaining event(s)",
                   label_, (dir_ / seg_name(s->id)).string(), why, read_.offset, lost);
-    if (s == &segs_.back()) close_write_segment();
+    if (s == &segs_.back()) abandon_write_segment();
     s->end = read_.offset;
     s->records = read_.index;
     unread_ -= lost;

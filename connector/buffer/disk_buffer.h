@@ -119,6 +119,7 @@ class DiskBuffer {
   bool drop_oldest_segment();
   void start_segment();
   void close_write_segment();
+  void abandon_write_segment();  // after a failed write or sync: cut the partial tail, close
   void delete_front();
   void sync_write();
   Segment* find(std::uint64_t id);
