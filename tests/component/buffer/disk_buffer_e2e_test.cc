@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -152,8 +153,13 @@ TEST_F(DiskBufferE2E, DeadSinkBuffersOnDiskWhileTheOtherSinkFlowsThenGetsEveryth
   ConnectorProcess c(dir_, {"run", "-c", cfg.string()});
   ASSERT_TRUE(c.started());
 
-  // Steady load: 40 chunks of 1000 records (about 3 KiB each in the buffer), one every 150 ms.
-  constexpr int kChunks = 40, kChunk = 1000, kTotal = kChunks * kChunk;
+  // Steady load: 40 000 records (about 3 KiB each in the buffer) in chunks every 150 ms, over 6 s;
+  // SIEM_DISK_BUFFER_LOAD_SECONDS=600 spreads them over ten minutes (the long form).
+  const int seconds = std::clamp(std::atoi(std::getenv("SIEM_DISK_BUFFER_LOAD_SECONDS") != nullptr
+                                               ? std::getenv("SIEM_DISK_BUFFER_LOAD_SECONDS")
+                                               : "6"),
+                                 1, 3600);
+  const int kChunks = std::max(4, seconds * 1000 / 150), kChunk = 40'000 / kChunks, kTotal = kChunks * kChunk;
   std::uint64_t rss_baseline = 0, rss_peak = 0, buffer_peak = 0;
   for (int k = 0; k < kChunks; ++k) {
     append(k * kChunk, (k + 1) * kChunk);
@@ -165,7 +171,7 @@ TEST_F(DiskBufferE2E, DeadSinkBuffersOnDiskWhileTheOtherSinkFlowsThenGetsEveryth
     if (k > kChunks / 4) rss_peak = std::max(rss_peak, rss);
   }
   // The file sink kept receiving; HEC got nothing; the sources were not stopped by HEC.
-  ASSERT_TRUE(eventually([&] { return count_lines(dir_ / "out.ndjson") == kTotal; }, 120s))
+  ASSERT_TRUE(eventually([&] { return count_lines(dir_ / "out.ndjson") == static_cast<std::size_t>(kTotal); }, 120s))
       << count_lines(dir_ / "out.ndjson") << "\n" << c.err();
   EXPECT_EQ(h.hec->event_count(), 0u);
   ASSERT_TRUE(eventually([&] { return checkpoint_at_end(); }, 30s)) << "the checkpoint waits for HEC";
