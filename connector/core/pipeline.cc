@@ -257,6 +257,15 @@ bool Pipeline::sinks_cannot_drain() const {
   return false;
 }
 
+void Pipeline::log_disk_buffers() const {
+  for (const auto& s : sinks_) {
+    const auto b = s->buffer_stats();
+    if (!b || b->records == 0) continue;
+    spdlog::info("sink {}: disk buffer holds {} event(s), {} of {} byte(s), oldest {} s{}", s->name(), b->records,
+                 b->bytes, b->max_size, b->oldest_age_ms / 1000, b->blocked ? "; FULL: the sources wait" : "");
+  }
+}
+
 void Pipeline::drain_disk_buffers(Clock::time_point deadline) {
   for (auto& s : sinks_) {
     if (!s->disk_buffered()) continue;
@@ -293,9 +302,14 @@ int Pipeline::run(std::stop_token stop) {
       if (!s->finished) return false;
     return true;
   };
+  auto buffers_logged = Clock::now();
   while (!stop.stop_requested() && !fatal_error_) {
     if (options_.once && (all_sources_finished() || sink_fatal_)) break;
     commit_ready();
+    if (Clock::now() - buffers_logged >= std::chrono::minutes(1)) {
+      log_disk_buffers();
+      buffers_logged = Clock::now();
+    }
     std::this_thread::sleep_for(std::min(options_.checkpoint_interval, std::chrono::milliseconds(50)));
   }
 

@@ -104,6 +104,8 @@ class Pipeline {
   // At shutdown, sinks with a disk buffer deliver from it until it is empty, their sink fails, or
   // `deadline`; what is left stays on disk for the next start.
   void drain_disk_buffers(std::chrono::steady_clock::time_point deadline);
+  // Every minute while running: size and age of each disk buffer that is not empty.
+  void log_disk_buffers() const;
 
   PipelineOptions options_;
   std::vector<std::unique_ptr<SourceState>> sources_;
