@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "connector/buffer/buffer_dir.h"
+
 namespace siem::app {
 
 std::string host_name() {
@@ -79,6 +81,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
   }
 
   names.clear();
+  std::set<std::string> disk_buffered;
   const auto sinks = root.list("sinks");
   if (sinks.empty() && root.valid()) root.error("at least one sink is required under 'sinks'");
   for (std::size_t i = 0; i < sinks.size(); ++i) {
@@ -98,12 +101,23 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
     try {
       auto inst = (*factory)(cfg, ctx);
       auto options = SinkRunnerOptions::from_config(cfg);
-      if (inst.sink) parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), inst.format, options});
+      std::unique_ptr<DiskBuffer> buffer;
+      if (options.disk) {
+        if (!buffer_files::valid_name(ctx.name))
+          cfg.error_at("name", "a sink with `buffer.type: disk` names its buffer directory: use letters, digits, "
+                               "'.', '_' and '-' only");
+        else if (!validate_only) buffer = DiskBuffer::open_for_sink(parts.state_dir, ctx.name, options.disk_options);
+        disk_buffered.insert(ctx.name);
+      }
+      if (inst.sink)
+        parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), inst.format, options, std::move(buffer)});
     } catch (const std::exception& e) {
       cfg.error(e.what());
       doc.mark_free_form(cfg.yaml());
     }
   }
+
+  if (!validate_only) buffer_files::report_stale(parts.state_dir, disk_buffered);
 
   parts.mapper = Mapper::create(root.child("mappings"), root.child("enrichment"), state);
   doc.report_unknown_keys();

@@ -61,7 +61,7 @@ Pipeline::Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std
     formats_ |= format_bit(slot.format);
     sinks_.push_back(std::make_unique<SinkRunner>(
         slot.name, std::move(slot.sink), slot.format, slot.options, *acks_, dead_letters_,
-        [this](const std::string&) { sink_fatal_ = true; }));
+        [this](const std::string&) { sink_fatal_ = true; }, std::move(slot.buffer)));
   }
 }
 
@@ -254,8 +254,28 @@ void Pipeline::commit_ready() {
 bool Pipeline::sinks_cannot_drain() const {
   if (options_.once) return sink_fatal_;
   for (const auto& s : sinks_)
-    if (!s->healthy() && s->counters().failed > 0) return true;
+    if (!s->disk_buffered() && !s->healthy() && s->counters().failed > 0) return true;
   return false;
+}
+
+void Pipeline::log_disk_buffers() const {
+  for (const auto& s : sinks_) {
+    const auto b = s->buffer_stats();
+    if (!b || b->records == 0) continue;
+    spdlog::info("sink {}: disk buffer holds {} event(s), {} of {} byte(s), oldest {} s{}", s->name(), b->records,
+                 b->bytes, b->max_size, b->oldest_age_ms / 1000, b->blocked ? "; FULL: the sources wait" : "");
+  }
+}
+
+void Pipeline::drain_disk_buffers(Clock::time_point deadline) {
+  for (auto& s : sinks_) {
+    if (!s->disk_buffered()) continue;
+    while (s->buffered() > 0 && Clock::now() < deadline && (s->healthy() || s->counters().failed == 0))
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (const auto left = s->buffered(); left > 0)
+      spdlog::info("sink {}: {} event(s) stay in its disk buffer, delivered after the next start", s->name(), left);
+    s->abort();
+  }
 }
 
 bool Pipeline::wait_until_drained(Clock::time_point deadline) {
@@ -283,9 +303,14 @@ int Pipeline::run(std::stop_token stop) {
       if (!s->finished) return false;
     return true;
   };
+  auto buffers_logged = Clock::now();
   while (!stop.stop_requested() && !fatal_error_) {
     if (options_.once && (all_sources_finished() || sink_fatal_)) break;
     commit_ready();
+    if (Clock::now() - buffers_logged >= std::chrono::minutes(1)) {
+      log_disk_buffers();
+      buffers_logged = Clock::now();
+    }
     std::this_thread::sleep_for(std::min(options_.checkpoint_interval, std::chrono::milliseconds(50)));
   }
 
@@ -307,6 +332,7 @@ int Pipeline::run(std::stop_token stop) {
   for (auto& s : sources_)
     if (s->thread.joinable()) s->thread.join();
   mapper.join();
+  drain_disk_buffers(deadline);
   for (auto& s : sinks_) s->join();
   commit_ready();
   finished_ = Clock::now();
@@ -348,6 +374,11 @@ std::string Pipeline::summary() const {
         "latency {:.1f} ms/batch{}\n",
         s->name(), c.sent.load(), c.acked.load(), c.retried.load(), c.failed.load(), c.dead_lettered.load(),
         c.bytes.load(), latency_ms, c.failed.load() > 0 && !s->healthy() ? "  FAILED" : "");
+    if (const auto b = s->buffer_stats())
+      out += fmt::format("    {:<24} disk buffer: {} event(s), {} of {} byte(s) in {} segment(s), oldest {:.1f} s, "
+                         "dropped {}{}\n",
+                         "", b->records, b->bytes, b->max_size, b->segments,
+                         static_cast<double>(b->oldest_age_ms) / 1000.0, b->dropped, b->blocked ? "  FULL" : "");
   }
   std::lock_guard lock(stats_mu_);
   if (!tag_counts_.empty()) {

@@ -54,6 +54,7 @@ struct SinkSlot {
   std::unique_ptr<Sink> sink;
   OutputFormat format = OutputFormat::ecs;
   SinkRunnerOptions options;
+  std::unique_ptr<DiskBuffer> buffer;  // with options.disk (opened by the builder)
 };
 
 // Process exit statuses of `run`.
@@ -100,6 +101,11 @@ class Pipeline {
   // delivery failed fatally). A checkpoint needs every sink's acknowledgement, so the other sinks'
   // deliveries cannot move it either; the held events are read again after the restart.
   bool sinks_cannot_drain() const;
+  // At shutdown, sinks with a disk buffer deliver from it until it is empty, their sink fails, or
+  // `deadline`; what is left stays on disk for the next start.
+  void drain_disk_buffers(std::chrono::steady_clock::time_point deadline);
+  // Every minute while running: size and age of each disk buffer that is not empty.
+  void log_disk_buffers() const;
 
   PipelineOptions options_;
   std::vector<std::unique_ptr<SourceState>> sources_;

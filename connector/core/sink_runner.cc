@@ -48,6 +48,17 @@ SinkRunnerOptions SinkRunnerOptions::from_config(const ConfigNode& cfg) {
     if (o.max_backoff < o.initial_backoff) retry.error_at("max_backoff", "must not be below initial_backoff");
   }
   if (auto buffer = cfg.child("buffer"); buffer.valid()) {
+    o.disk = buffer.choice("type", {"memory", "disk"}, "memory") == "disk";
+    if (o.disk) {
+      o.disk_options.max_size = buffer.bytes("max_size", o.disk_options.max_size);
+      const auto when_full = buffer.choice("when_full", {"block", "drop_newest", "drop_oldest"}, "block");
+      o.disk_options.when_full = when_full == "drop_newest"   ? WhenFull::drop_newest
+                                 : when_full == "drop_oldest" ? WhenFull::drop_oldest
+                                                              : WhenFull::block;
+    } else {
+      for (const auto* key : {"max_size", "when_full"})
+        if (buffer.has(key)) buffer.error_at(key, "applies to `type: disk` only");
+    }
     o.queue_events = static_cast<std::size_t>(buffer.integer("max_events", static_cast<std::int64_t>(o.queue_events), 1, 100'000'000));
     o.queue_bytes = buffer.bytes("max_bytes", o.queue_bytes);
   }
@@ -55,7 +66,8 @@ SinkRunnerOptions SinkRunnerOptions::from_config(const ConfigNode& cfg) {
 }
 
 SinkRunner::SinkRunner(std::string name, std::unique_ptr<Sink> sink, OutputFormat format, SinkRunnerOptions options,
-                       AckTracker& acks, DeadLetterWriter& dead_letters, std::function<void(const std::string&)> on_fatal)
+                       AckTracker& acks, DeadLetterWriter& dead_letters, std::function<void(const std::string&)> on_fatal,
+                       std::unique_ptr<DiskBuffer> disk)
     : name_(std::move(name)),
       sink_(std::move(sink)),
       format_(format),
@@ -63,7 +75,8 @@ SinkRunner::SinkRunner(std::string name, std::unique_ptr<Sink> sink, OutputForma
       acks_(acks),
       dead_letters_(dead_letters),
       on_fatal_(std::move(on_fatal)),
-      queue_(options.queue_events, options.queue_bytes) {}
+      queue_(options.queue_events, options.queue_bytes),
+      disk_(std::move(disk)) {}
 
 SinkRunner::~SinkRunner() {
   abort();
@@ -71,7 +84,10 @@ SinkRunner::~SinkRunner() {
   join();
 }
 
-void SinkRunner::start() { thread_ = std::thread([this] { run(); }); }
+void SinkRunner::start() {
+  thread_ = std::thread([this] { run(); });
+  if (disk_) spool_thread_ = std::thread([this] { spool(); });
+}
 
 bool SinkRunner::enqueue(EventPtr event) {
   const std::size_t bytes = footprint(*event);
@@ -82,11 +98,13 @@ void SinkRunner::close() { queue_.close(); }
 
 void SinkRunner::abort() {
   aborted_ = true;
+  if (disk_) disk_->interrupt();
   std::lock_guard lock(sleep_mu_);
   sleep_cv_.notify_all();
 }
 
 void SinkRunner::join() {
+  if (spool_thread_.joinable()) spool_thread_.join();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -104,7 +122,7 @@ std::chrono::milliseconds SinkRunner::next_backoff(int attempt) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(dist(rng)));
 }
 
-void SinkRunner::run() {
+bool SinkRunner::start_sink() {
   int attempt = 0;
   RepeatedErrorLog log(options_.repeat_log_interval);
   while (!aborted_) {
@@ -123,15 +141,24 @@ void SinkRunner::run() {
       if (!sleep_for(wait)) break;
     }
   }
-  while (true) {
-    auto batch = queue_.pop_batch(options_.batch_max_events, options_.batch_max_bytes, options_.batch_timeout);
-    if (batch.empty()) break;  // closed and drained
-    if (aborted_) {
-      // The drain deadline passed: these events stay unacknowledged, so their checkpoint does not
-      // move and they are read again on the next run.
-      continue;
+  return started_sink_;
+}
+
+void SinkRunner::run() {
+  start_sink();
+  if (disk_) {
+    if (started_sink_) send_from_disk();
+  } else {
+    while (true) {
+      auto batch = queue_.pop_batch(options_.batch_max_events, options_.batch_max_bytes, options_.batch_timeout);
+      if (batch.empty()) break;  // closed and drained
+      if (aborted_) {
+        // The drain deadline passed: these events stay unacknowledged, so their checkpoint does not
+        // move and they are read again on the next run.
+        continue;
+      }
+      deliver(std::move(batch));
     }
-    deliver(std::move(batch));
   }
   if (started_sink_) {
     try {
@@ -142,7 +169,7 @@ void SinkRunner::run() {
   }
 }
 
-void SinkRunner::deliver(std::vector<EventPtr> batch) {
+bool SinkRunner::deliver(std::vector<EventPtr> batch, bool track_acks) {
   int attempt = 0;
   RepeatedErrorLog fatal_log(options_.repeat_log_interval);
   while (!batch.empty() && !aborted_) {
@@ -197,27 +224,27 @@ void SinkRunner::deliver(std::vector<EventPtr> batch) {
       }
     }
     // Rejected events beyond `done` are acknowledged now but must not be sent again.
-    acks_.ack(handles);
+    if (track_acks) acks_.ack(handles);
     counters_.bytes += acked_bytes;
 
     if (r.status == SendStatus::ok) {
       ++counters_.batches;
       counters_.latency_us_total += static_cast<std::uint64_t>(elapsed.count());
       healthy_ = true;
-      return;
+      return true;
     }
     // Keep the not-yet-done events, dropping rejected ones.
     std::vector<EventPtr> rest;
     for (std::size_t i = done; i < pending.size(); ++i)
       if (!rejected[i]) rest.push_back(pending[i]);
     batch = std::move(rest);
-    if (batch.empty()) return;
+    if (batch.empty()) return true;
 
     if (r.status == SendStatus::retry) {
       ++counters_.retried;
       const auto wait = next_backoff(attempt++);
       spdlog::warn("sink {}: {} — retrying {} event(s) in {} ms", name_, r.error, batch.size(), wait.count());
-      if (!sleep_for(wait)) return;
+      if (!sleep_for(wait)) return false;
       continue;
     }
     // Fatal: the sink cannot go on as configured. Hold the events (never drop them), report once
@@ -228,13 +255,14 @@ void SinkRunner::deliver(std::vector<EventPtr> batch) {
     const std::string msg = fmt::format("sink {}: {}", name_, r.error);
     fatal_log.report(msg, fmt::format(" — holding {} event(s)", batch.size()));
     if (on_fatal_) on_fatal_(msg);
-    if (!sleep_for(next_backoff(attempt++))) return;
+    if (!sleep_for(next_backoff(attempt++))) return false;
     try {
       sink_->start();
     } catch (const std::exception& e) {
       spdlog::debug("sink {}: restart failed: {}", name_, e.what());
     }
   }
+  return batch.empty();
 }
 
 }  // namespace siem

@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "connector/buffer/disk_buffer.h"
 #include "connector/core/ack_tracker.h"
 #include "connector/core/bounded_queue.h"
 #include "connector/core/dead_letter.h"
@@ -33,8 +35,13 @@ struct SinkRunnerOptions {
   // once, then again at most this often while it lasts (every attempt is logged at debug level).
   std::chrono::milliseconds repeat_log_interval{300'000};
 
+  // `buffer: {type: disk}`: events are spooled to a disk buffer (DiskBuffer) and acknowledged
+  // once durable there; the queue above is then only the intake in front of it.
+  bool disk = false;
+  DiskBufferOptions disk_options;
+
   // Reads the common sink keys `batch: {max_events, max_bytes, timeout}`, `retry: {initial_backoff,
-  // max_backoff}`, `buffer: {max_events, max_bytes}`.
+  // max_backoff}`, `buffer: {type, max_events, max_bytes, max_size, when_full}`.
   static SinkRunnerOptions from_config(const ConfigNode& sink_cfg);
 };
 
@@ -70,8 +77,10 @@ class SinkRunner {
  public:
   // `on_fatal` is called (from the runner thread) each time the sink reports a fatal error or fails
   // to start, with a message that names the sink; the pipeline decides whether to give up.
+  // With `disk`, events are acknowledged once durable in it and delivered from it (disk_spool.cc).
   SinkRunner(std::string name, std::unique_ptr<Sink> sink, OutputFormat format, SinkRunnerOptions options,
-             AckTracker& acks, DeadLetterWriter& dead_letters, std::function<void(const std::string&)> on_fatal);
+             AckTracker& acks, DeadLetterWriter& dead_letters, std::function<void(const std::string&)> on_fatal,
+             std::unique_ptr<DiskBuffer> disk = nullptr);
   ~SinkRunner();
   SinkRunner(const SinkRunner&) = delete;
   SinkRunner& operator=(const SinkRunner&) = delete;
@@ -88,6 +97,12 @@ class SinkRunner {
   bool healthy() const noexcept { return healthy_.load(); }
   std::size_t queued() const { return queue_.size(); }
   std::size_t queued_bytes() const { return queue_.bytes(); }
+  bool disk_buffered() const noexcept { return disk_ != nullptr; }
+  // Events in the disk buffer not delivered yet (0 without one).
+  std::uint64_t buffered() const { return disk_ ? disk_->pending() : 0; }
+  std::optional<DiskBufferStats> buffer_stats() const {
+    return disk_ ? std::optional<DiskBufferStats>(disk_->stats()) : std::nullopt;
+  }
 
   // The bytes an event is charged in a sink queue: everything it keeps alive (the original record,
   // every mapped payload, ids and tags), not only this sink's payload, so that buffer.max_bytes
@@ -96,7 +111,12 @@ class SinkRunner {
 
  private:
   void run();
-  void deliver(std::vector<EventPtr> batch);
+  bool start_sink();  // false when aborted first
+  // True once every event of the batch is done (delivered or dead-lettered); false when aborted.
+  // `track_acks`: acknowledge to the AckTracker (not for events read back from the disk buffer).
+  bool deliver(std::vector<EventPtr> batch, bool track_acks = true);
+  void spool();           // disk buffer: intake queue -> disk, then acknowledge (disk_spool.cc)
+  void send_from_disk();  // disk buffer: disk -> sink, then commit (disk_spool.cc)
   bool sleep_for(std::chrono::milliseconds d);  // false when aborted
   std::chrono::milliseconds next_backoff(int attempt);
 
@@ -115,6 +135,9 @@ class SinkRunner {
   std::condition_variable sleep_cv_;
   std::thread thread_;
   bool started_sink_ = false;
+  std::unique_ptr<DiskBuffer> disk_;
+  std::thread spool_thread_;
+  std::atomic<bool> spool_done_{false};
 };
 
 }  // namespace siem
