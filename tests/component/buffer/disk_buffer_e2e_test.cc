@@ -290,6 +290,8 @@ TEST_F(DiskBufferE2E, ABufferNoSinkOwnsIsReportedAtStart) {
   Hec h;
   append(0, 5);
   fs::create_directories(dir_ / "state" / "buffers" / "old-siem");
+  for (const auto& d : {dir_ / "state", dir_ / "state" / "buffers", dir_ / "state" / "buffers" / "old-siem"})
+    fs::permissions(d, fs::perms::owner_all, fs::perm_options::replace);  // state_dir must be private
   std::ofstream(dir_ / "state" / "buffers" / "old-siem" / "00000000000000000001.seg") << std::string(1234, 'x');
   ConnectorProcess c(dir_, {"run", "--once", "-c", write_config(h, "64MiB").string()});
   EXPECT_EQ(c.wait(60s), 0) << c.err();
