@@ -162,7 +162,7 @@ class Soak : public ::testing::Test {
     write_seconds_ = static_cast<int>(env_long("SIEM_SOAK_WRITE_SECONDS", 45));
     kills_ = static_cast<int>(env_long("SIEM_SOAK_KILLS", 3));
     dead_seconds_ = static_cast<int>(env_long("SIEM_SOAK_DEAD_SECONDS", 8));
-    rss_ceiling_kb_ = static_cast<std::uint64_t>(env_long("SIEM_SOAK_RSS_CEILING_MB", 256)) * 1024;
+    rss_ceiling_kb_ = static_cast<std::uint64_t>(env_long("SIEM_SOAK_RSS_CEILING_MB", 128)) * 1024;
     drain_seconds_ = static_cast<int>(env_long("SIEM_SOAK_DRAIN_SECONDS", 90));
     std::cout << fmt::format("[soak] seed {} (replay: SIEM_SOAK_SEED={}); {} file + {} graph records over {} s, {} SIGKILLs, "
                              "dead sink {} s, RSS ceiling {} MiB",
@@ -546,18 +546,27 @@ TEST_F(Soak, ChaosLosesNothing) {
   }
 
   // ---- phase 2: SIGTERM while draining --------------------------------------------------------------
-  // Slow acks keep HEC batches in flight; the stop must drain or give up within drain_timeout (20 s).
-  hec_->set_slow_acks(1500ms, 2);
-  std::this_thread::sleep_for(std::chrono::milliseconds(uniform(1500, 3000)));
+  // HEC refuses everything for 2 s, so a backlog builds up behind it; then its next requests stall
+  // and acks are slow, and SIGTERM arrives: the connector must deliver the backlog within
+  // drain_timeout (20 s) or give up on it (exit 2, read again at the next start), never hang.
+  hec_->fail_busy(1'000'000'000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(uniform(2000, 3000)));
+  hec_->fail_busy(0);
+  hec_server_->add_fault(siem::httpd::Fault::slow("/services/collector/event", 1500ms, 2));
+  hec_->set_slow_acks(1000ms, 2);
+  std::this_thread::sleep_for(300ms);
   ASSERT_TRUE(connector_->running()) << err_tail();
+  const auto hec_at_term = hec_count();
   const auto term_at = Clock::now();
   connector_->signal(SIGTERM);
   const int term_status = connector_->wait(40s);
   const double term_seconds = std::chrono::duration<double>(Clock::now() - term_at).count();
   ++sigterms_;
-  note(fmt::format("connector SIGTERMed mid-drain: exit {} after {:.1f} s", term_status, term_seconds));
+  note(fmt::format("connector SIGTERMed mid-drain: exit {} after {:.1f} s, HEC received {} event(s) during the drain",
+                   term_status, term_seconds, hec_count() - hec_at_term));
   EXPECT_TRUE(term_status == 0 || term_status == 2) << "SIGTERM: exit " << term_status << "\n" << err_tail();
   EXPECT_LT(term_seconds, 35.0) << "the drain overran drain_timeout";
+  EXPECT_GT(hec_count(), hec_at_term) << "nothing was in flight at SIGTERM: not a drain";
   hec_->set_slow_acks(0ms, 0);
   start_connector();
   if (HasFatalFailure()) return;
