@@ -627,27 +627,32 @@ TEST_F(Soak, ChaosLosesNothing) {
     std::this_thread::sleep_for(std::chrono::milliseconds(uniform(500, 1500)));
   }
   // Recovered: everything written by now arrives, then fds and threads return to their start counts.
+  // (Not fatal when it fails: the checker below still reports what each peer lacks.)
   const std::size_t target = written();
-  ASSERT_TRUE(all_sinks_reach(target, std::chrono::seconds(drain_seconds_)))
-      << "hec " << hec_count() << " syslog " << syslog_count() << " kafka " << kafka_count() << " of " << target << "\n"
-      << err_tail();
+  const bool caught_up = all_sinks_reach(target, std::chrono::seconds(drain_seconds_));
+  EXPECT_TRUE(caught_up) << "after the storms: hec " << hec_count() << " syslog " << syslog_count() << " kafka "
+                         << kafka_count() << " of " << target << "\n"
+                         << err_tail();
   ASSERT_TRUE(connector_->running()) << err_tail();
   siem::test::ProcStats after;
-  const bool fds_back = eventually(
-      [&] {
-        after = proc_stats(pid_.load());
-        return after.fds <= baseline.fds && after.threads <= baseline.threads;
-      },
-      30s, 500ms);
-  note(fmt::format("after the storms: {} fds, {} threads", after.fds, after.threads));
-  EXPECT_TRUE(fds_back) << "fds " << baseline.fds << " -> " << after.fds << ", threads " << baseline.threads << " -> "
-                        << after.threads << "\n"
-                        << "ls -l /proc/" << pid_.load() << "/fd:\n"
-                        << siem::testing::run_command("ls -l /proc/" + std::to_string(pid_.load()) + "/fd 2>&1");
+  if (caught_up) {
+    const bool fds_back = eventually(
+        [&] {
+          after = proc_stats(pid_.load());
+          return after.fds <= baseline.fds && after.threads <= baseline.threads;
+        },
+        30s, 500ms);
+    note(fmt::format("after the storms: {} fds, {} threads", after.fds, after.threads));
+    EXPECT_TRUE(fds_back) << "fds " << baseline.fds << " -> " << after.fds << ", threads " << baseline.threads << " -> "
+                          << after.threads << "\n"
+                          << "ls -l /proc/" << pid_.load() << "/fd:\n"
+                          << siem::testing::run_command("ls -l /proc/" + std::to_string(pid_.load()) + "/fd 2>&1");
+  }
 
   // ---- phase 4: the rest of the load, then everything must be there -----------------------------
   ASSERT_TRUE(eventually([&] { return writers_done_.load(); }, std::chrono::seconds(write_seconds_ + 60), 250ms));
-  const bool done = eventually([&] { return complete(); }, std::chrono::seconds(drain_seconds_), 2000ms);
+  // (Once a catch-up failed, records are known to be missing: a short final wait is enough.)
+  const bool done = eventually([&] { return complete(); }, std::chrono::seconds(caught_up ? drain_seconds_ : 15), 2000ms);
   connector_->signal(SIGTERM);
   const int final_status = connector_->wait(40s);
   ++sigterms_;
