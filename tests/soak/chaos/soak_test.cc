@@ -350,14 +350,14 @@ class Soak : public ::testing::Test {
   int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
 
   void note(const std::string& what) {
-    ++faults_;
     std::cout << fmt::format("[soak] t+{:.1f}s {}",
                              std::chrono::duration<double>(Clock::now() - t0_).count(), what)
               << std::endl;
   }
 
-  // One random peer fault (or none), chosen by the seeded generator.
+  // One random peer fault, chosen by the seeded generator.
   void random_fault() {
+    ++faults_;
     switch (uniform(0, 8)) {
       case 0: {
         const int n = uniform(2, 8);
@@ -555,6 +555,7 @@ TEST_F(Soak, ChaosLosesNothing) {
   hec_->fail_busy(0);
   hec_server_->add_fault(siem::httpd::Fault::slow("/services/collector/event", 1500ms, 2));
   hec_->set_slow_acks(1000ms, 2);
+  faults_ += 2;
   std::this_thread::sleep_for(300ms);
   ASSERT_TRUE(connector_->running()) << err_tail();
   const auto hec_at_term = hec_count();
@@ -592,6 +593,7 @@ TEST_F(Soak, ChaosLosesNothing) {
   // The HEC sink is dead (every request refused) for dead_seconds_ under the steady load.
   dead_phase_ = true;
   hec_->fail_busy(1'000'000'000);
+  ++faults_;
   note(fmt::format("hec: dead for {} s", dead_seconds_));
   const auto dead_until = Clock::now() + std::chrono::seconds(dead_seconds_);
   std::this_thread::sleep_for(1s);  // a request already past the fault hook may still store
@@ -623,6 +625,7 @@ TEST_F(Soak, ChaosLosesNothing) {
     ++kafka_outages_;
     // (No leader moves here: the producer keeps connections to the leaders it needs, so moving
     // them would change the fd count for a reason other than a leak. Phase 1 moves leaders.)
+    faults_ += 3;
     note(fmt::format("reconnect storm round {}: rsyslog restarted, 3 HEC connections dropped, all brokers down 1.5 s",
                      round + 1));
     std::this_thread::sleep_for(std::chrono::milliseconds(uniform(500, 1500)));
