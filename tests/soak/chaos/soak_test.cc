@@ -142,6 +142,7 @@ struct SinkReport {
   std::vector<std::string> missing;         // expected, neither delivered nor dead-lettered
   std::size_t dead_lettered = 0;
   std::size_t duplicates = 0;               // received - distinct
+  int max_copies = 0;                       // most copies of one id
 };
 
 // Figures of the connector processes, sampled every second.
@@ -474,6 +475,7 @@ class Soak : public ::testing::Test {
       for (const auto& id : expected)
         if (!r.counts.count(id) && !d.count(id)) r.missing.push_back(id);
       r.duplicates = r.received - r.unexpected.size() - r.counts.size();
+      for (const auto& [id, n] : r.counts) r.max_copies = std::max(r.max_copies, n);
       out[sink] = std::move(r);
     }
     return out;
@@ -676,6 +678,8 @@ TEST_F(Soak, ChaosLosesNothing) {
   const std::size_t restarts = static_cast<std::size_t>(sigkills_ + sigterms_);
   const std::size_t peer_faults = static_cast<std::size_t>(faults_);
   const std::size_t dup_bound = restarts * window + peer_faults * kBatchEvents;
+  // And per record: each restart and each peer fault may send it once more, nothing else may.
+  const int copies_bound = 1 + static_cast<int>(restarts + peer_faults);
   std::cout << "[soak] ---------------------------------------------------------------- figures\n"
             << fmt::format("[soak] seed {}  records {} ({} file, {} graph)  connector starts {}  SIGKILL {}  SIGTERM {}  "
                            "peer faults {} (rsyslog restarts {}, kafka outages {}, leader changes {})\n",
@@ -683,9 +687,10 @@ TEST_F(Soak, ChaosLosesNothing) {
                            faults_, rsyslog_restarts_, kafka_outages_, leader_changes_);
   for (const auto& sink : kSinks) {
     const auto& r = report.at(sink);
-    std::cout << fmt::format("[soak] {:<11} delivered {}/{}  duplicates {} (bound {})  dead-lettered {}  missing {}  unexpected {}\n",
-                             sink, r.counts.size(), expected, r.duplicates, dup_bound, r.dead_lettered, r.missing.size(),
-                             r.unexpected.size());
+    std::cout << fmt::format("[soak] {:<11} delivered {}/{}  duplicates {} (bound {}), at most {} copies of one record "
+                             "(bound {})  dead-lettered {}  missing {}  unexpected {}\n",
+                             sink, r.counts.size(), expected, r.duplicates, dup_bound, r.max_copies, copies_bound,
+                             r.dead_lettered, r.missing.size(), r.unexpected.size());
     for (const auto& id : r.missing) std::cout << "[soak]   missing " << sink << " " << id << "\n";
     for (std::size_t i = 0; i < r.unexpected.size() && i < 20; ++i)
       std::cout << "[soak]   unexpected " << sink << " " << r.unexpected[i] << "\n";
@@ -711,6 +716,7 @@ TEST_F(Soak, ChaosLosesNothing) {
     EXPECT_TRUE(r.unexpected.empty()) << sink << ": " << r.unexpected.size() << " message(s) that were never written";
     EXPECT_EQ(r.counts.size() + r.dead_lettered, expected) << sink;
     EXPECT_LE(r.duplicates, dup_bound) << sink << ": duplicates beyond the documented bound";
+    EXPECT_LE(r.max_copies, copies_bound) << sink << ": a record was sent more often than restarts and faults explain";
     EXPECT_EQ(r.dead_lettered, 0u) << sink << ": valid records were dead-lettered\n" << slurp(dir_ / "dead-letter.ndjson").substr(0, 4000);
   }
 }
