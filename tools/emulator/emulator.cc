@@ -865,6 +865,14 @@ json Emulator::stats() const {
   return json::parse(impl_->admin(r).body);
 }
 
+void Emulator::add_fault(const json& spec) {
+  Request r;
+  r.method = "POST";
+  r.path = "/_emulator/faults";
+  r.body = spec.dump();
+  impl_->admin(r);
+}
+
 void Emulator::reset_stats() {
   std::lock_guard lock(impl_->mu);
   impl_->hits.clear();

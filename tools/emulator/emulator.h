@@ -71,6 +71,9 @@ class Emulator {
   void expire_tokens();
   nlohmann::json stats() const;
   void reset_stats();
+  // Injects a fault as POST /_emulator/faults does (Graph-shaped 429/5xx bodies, Retry-After):
+  // {"path_prefix": "/v1.0/auditLogs", "count": 2, "status": 429, "retry_after": "1", "delay_ms": 0, "drop": false}
+  void add_fault(const nlohmann::json& spec);
 
  private:
   struct Impl;

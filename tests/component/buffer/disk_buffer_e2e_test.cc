@@ -34,6 +34,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using siem::test::ConnectorProcess;
 using siem::test::eventually;
+using siem::test::proc_stats;
 using siem::test::slurp;
 
 const std::string kToken = "00000000-0000-0000-0000-00000000cafe";
@@ -166,7 +167,7 @@ TEST_F(DiskBufferE2E, DeadSinkBuffersOnDiskWhileTheOtherSinkFlowsThenGetsEveryth
     std::this_thread::sleep_for(150ms);  // the load's pace, not a wait for a condition
     ASSERT_TRUE(c.running()) << c.err();
     buffer_peak = std::max(buffer_peak, dir_bytes(buffer_dir()));
-    const auto rss = c.rss_kib();
+    const auto rss = proc_stats(c.pid()).rss_kb;
     if (k == kChunks / 4) rss_baseline = rss;
     if (k > kChunks / 4) rss_peak = std::max(rss_peak, rss);
   }

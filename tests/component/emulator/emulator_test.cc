@@ -243,6 +243,24 @@ TEST_F(EmulatorTest, FaultsLateRecordsTokenExpiryAndStats) {
   EXPECT_EQ(audits["times_ms"].size(), 3u);
 }
 
+// Emulator::add_fault (in-process callers, e.g. the soak) injects exactly what the admin endpoint
+// does: Graph-shaped 503 then 429 bodies with Retry-After, consumed in order, then normal answers.
+TEST_F(EmulatorTest, AddFaultInProcessMatchesTheAdminEndpoint) {
+  auto tok = token();
+  emu->add_fault({{"path_prefix", "/v1.0/auditLogs"}, {"status", 503}, {"count", 1}});
+  emu->add_fault({{"path_prefix", "/v1.0/auditLogs"}, {"status", 429}, {"retry_after", "1"}, {"count", 2}});
+  auto unavailable = get("/v1.0/auditLogs/directoryAudits", tok);
+  EXPECT_EQ(unavailable.status, 503);
+  EXPECT_EQ(json::parse(unavailable.body)["error"]["code"], "ServiceUnavailable");
+  for (int i = 0; i < 2; ++i) {
+    auto throttled = get("/v1.0/auditLogs/directoryAudits", tok);
+    EXPECT_EQ(throttled.status, 429);
+    EXPECT_EQ(throttled.header("Retry-After"), "1");
+    EXPECT_EQ(json::parse(throttled.body)["error"]["code"], "TooManyRequests");
+  }
+  EXPECT_EQ(get("/v1.0/auditLogs/directoryAudits", tok).status, 200);
+}
+
 TEST_F(EmulatorTest, ReportsBudgetThrottlesWithFractionalRetryAfter) {
   auto tok = token();
   http_fetch("POST", base + "/_emulator/throttle", R"({"reports_per_10s": 2})", {}, pki.ca_pem());

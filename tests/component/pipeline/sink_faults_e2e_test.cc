@@ -6,17 +6,13 @@
 // as one clear line naming the sink: an unknown Kafka topic, a wrong HEC token, a TLS name mismatch.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -28,11 +24,10 @@
 
 #include "tests/component/kafka/kafka_test_support.h"
 #include "tests/component/syslog/rsyslog_harness.h"
+#include "tests/support/connector_process.h"
 #include "tests/support/loopback_server.h"
 #include "tests/support/test_pki.h"
 #include "tools/hec_emulator/hec_emulator.h"
-
-extern char** environ;
 
 namespace {
 
@@ -42,80 +37,12 @@ using siem::testing::kcat_consume;
 using siem::testing::MockKafkaCluster;
 using siem::testing::Rsyslog;
 
-const std::string kBinary = std::string(SIEM_BINARY_DIR) + "/siem-connector";
+using siem::test::eventually;
+using siem::test::slurp;
+using siem::test::summary_of;
+using Connector = siem::test::ConnectorProcess;
+
 const std::string kToken = "00000000-0000-0000-0000-00000000cafe";
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// One siem-connector process; stdout/stderr go to files in `dir`.
-class Connector {
- public:
-  Connector(const fs::path& dir, std::vector<std::string> args) : dir_(dir) {
-    args.insert(args.begin(), kBinary);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, (dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, (dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  ~Connector() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool started() const { return pid_ > 0; }
-  bool running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      exit_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      return false;
-    }
-    return true;
-  }
-  void signal(int sig) {
-    if (pid_ > 0) ::kill(pid_, sig);
-  }
-  // Exit status, or -1 when it had to be killed after `timeout`.
-  int wait(std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
-    if (running()) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-      return -1;
-    }
-    return exit_;
-  }
-  std::string err() const { return slurp(dir_ / "stderr"); }
-
- private:
-  fs::path dir_;
-  pid_t pid_ = -1;
-  int exit_ = -1;
-};
-
-// Polls `done` every 50 ms for at most `timeout`.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
 
 std::string record_id(int i) { return "Directory_fault_" + std::to_string(i); }
 
@@ -135,26 +62,6 @@ std::set<std::string> ids(int from, int to) {
   std::set<std::string> out;
   for (int i = from; i < to; ++i) out.insert(record_id(i));
   return out;
-}
-
-struct SinkSummary {
-  std::uint64_t sent = 0, acked = 0, retried = 0, failed = 0;
-  bool found = false;
-};
-
-// The per-sink line of the run summary printed on stderr at exit.
-SinkSummary summary_of(const std::string& err, const std::string& sink) {
-  const std::regex line("\\n\\s+" + sink + "\\s+sent\\s+(\\d+)\\s+acked\\s+(\\d+)\\s+retried\\s+(\\d+)\\s+failed\\s+(\\d+)"
-                        "\\s+dead-lettered\\s+\\d+\\s+bytes\\s+\\d+\\s+latency\\s+[0-9.]+ ms/batch");
-  std::smatch m;
-  SinkSummary s;
-  if (!std::regex_search(err, m, line)) return s;
-  s.found = true;
-  s.sent = std::stoull(m[1]);
-  s.acked = std::stoull(m[2]);
-  s.retried = std::stoull(m[3]);
-  s.failed = std::stoull(m[4]);
-  return s;
 }
 
 std::size_t count_lines_with(const std::string& text, const std::string& needle) {
