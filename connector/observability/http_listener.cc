@@ -72,6 +72,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
         ec == asio::error::connection_reset || ec == asio::error::eof)
       return close();
+    // The request line was read (the body limit is checked once the header is): a non-GET method.
+    if (const auto m = parser_->get().method(); ec && m != bhttp::verb::get && m != bhttp::verb::unknown)
+      return write(Reply{405, "text/plain; charset=utf-8", "only GET\n"}, false);  // e.g. a POST with a body
     if (ec) {  // malformed, too large, body on a GET: answer 400 and close
       Reply bad{400, "text/plain; charset=utf-8", "bad request\n"};
       return write(std::move(bad), false);
