@@ -99,6 +99,14 @@ class Observability : public PullRunOnce {
     ASSERT_NE(port_, 0) << slurp(dir_ / "stderr");
   }
 
+  // `siem-connector probe` (the container HEALTHCHECK) against this endpoint: its exit status.
+  int probe(const std::string& path) const {
+    fs::create_directories(dir_ / "probe");
+    return run_binary({"probe", "--address", "127.0.0.1:" + std::to_string(port_), "--path", path}, dir_ / "probe",
+                      std::chrono::seconds(30))
+        .status;
+  }
+
   test::TestResponse get(const std::string& path, const httpd::Headers& headers = {}) const {
     return test::http_fetch("GET", "http://127.0.0.1:" + std::to_string(port_) + path, {}, headers);
   }
@@ -140,6 +148,7 @@ TEST_F(Observability, ReadyAfterFirstTokenMetricsMoveAndLagFalls) {
   EXPECT_NE(before.body.find("source audit: not ready"), std::string::npos) << before.body;
   EXPECT_NE(before.body.find("sink out: ok"), std::string::npos) << before.body;
   EXPECT_EQ(get("/healthz").status, 200);
+  EXPECT_EQ(probe("/readyz"), 1);
   EXPECT_EQ(endpoint_stats("token")["count"].get<int>(), 0) << "the token was answered before /readyz was asked";
 
   std::vector<double> lags, records;
@@ -155,6 +164,8 @@ TEST_F(Observability, ReadyAfterFirstTokenMetricsMoveAndLagFalls) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_TRUE(ready) << slurp(dir_ / "stderr");
+  EXPECT_EQ(probe("/readyz"), 0);
+  EXPECT_EQ(probe("/healthz"), 0);
   ASSERT_GE(lags.size(), 2u);
   EXPECT_GT(lags.front(), 600) << "the backfill was not seen in progress";
   EXPECT_LT(lags.back(), 120);
@@ -215,6 +226,8 @@ TEST_F(Observability, StoppedSinkShowsInReadyzAndSinkMetrics) {
   EXPECT_NE(ready.body.find("source audit: ok"), std::string::npos) << ready.body;
   EXPECT_NE(ready.body.find("sink hec: not ready"), std::string::npos) << ready.body;
   EXPECT_NE(ready.body.find("sink out: ok"), std::string::npos) << ready.body;
+  EXPECT_EQ(probe("/readyz"), 1);
+  EXPECT_EQ(probe("/healthz"), 0);
   EXPECT_EQ(s.value("siem_sink_connected", {{"sink", "hec"}}), 0.0);
   EXPECT_EQ(s.value("siem_sink_connected", {{"sink", "out"}}), 1.0);
   // Its deliveries are retried and the events held (in flight), none acknowledged; the file sink got them.
