@@ -20,7 +20,8 @@ int probe_command(const ProbeOptions& options) {
     req.pin = "http://" + options.address;
     const auto res = client.send(req);
     if (res.status == 200) return 0;
-    std::cerr << "siem-connector probe: HTTP " << res.status << " from " << req.url << "\n" << res.body.substr(0, 4096);
+    std::cerr << "siem-connector probe: HTTP " << res.status << " from " << req.url << "\n"
+              << res.body.substr(0, 4096);
   } catch (const std::exception& e) {
     std::cerr << "siem-connector probe: " << e.what() << "\n";
   }

@@ -20,7 +20,8 @@ constexpr std::chrono::seconds kAliveWithin{30};
 
 }  // namespace
 
-observability::Reply observability_reply(const Pipeline& pipeline, std::string_view path, std::string_view accept) {
+observability::Reply observability_reply(const Pipeline& pipeline, std::string_view path,
+                                         std::string_view accept) {
   if (path == "/metrics") {
     const bool om = accept.find("application/openmetrics-text") != std::string_view::npos;
     Exposition x(om);
@@ -40,9 +41,12 @@ observability::Reply observability_reply(const Pipeline& pipeline, std::string_v
   return {404, "text/plain; charset=utf-8", "not found (/metrics, /healthz, /readyz)\n"};
 }
 
-std::unique_ptr<observability::HttpListener> start_observability(const std::string& listen, const Pipeline& pipeline) {
+std::unique_ptr<observability::HttpListener> start_observability(const std::string& listen,
+                                                                 const Pipeline& pipeline) {
   auto l = std::make_unique<observability::HttpListener>(
-      listen, [&pipeline](std::string_view path, std::string_view accept) { return observability_reply(pipeline, path, accept); });
+      listen, [&pipeline](std::string_view path, std::string_view accept) {
+        return observability_reply(pipeline, path, accept);
+      });
   const auto host = observability::HttpListener::parse_listen(listen).first;
   spdlog::info("observability: serving /metrics, /healthz and /readyz on {}:{}",
                host.find(':') == std::string::npos ? host : "[" + host + "]", l->port());

@@ -27,10 +27,14 @@ std::string Exposition::escape_label(std::string_view value) {
   std::string out;
   out.reserve(value.size());
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -48,9 +52,12 @@ void Exposition::family(std::string_view name, Type type, std::string_view help)
   // HELP text escaping: backslash and newline (the help strings are ours, but keep it correct).
   std::string h;
   for (char c : help) {
-    if (c == '\\') h += "\\\\";
-    else if (c == '\n') h += "\\n";
-    else h += c;
+    if (c == '\\')
+      h += "\\\\";
+    else if (c == '\n')
+      h += "\\n";
+    else
+      h += c;
   }
   out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", fam, h, fam, t);
 }

@@ -22,8 +22,8 @@ class LatencyHistogram {
   static constexpr std::array<double, 12> kBounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                   0.1,   0.25,   0.5,   1.0,  2.5,   10.0};
   // The same bounds as `le` label values, in the canonical spelling OpenMetrics requires.
-  static constexpr std::array<const char*, 12> kBoundLabels{"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
-                                                            "0.1",   "0.25",   "0.5",   "1.0",  "2.5",   "10.0"};
+  static constexpr std::array<const char*, 12> kBoundLabels{
+      "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "10.0"};
   void observe_us(std::uint64_t us) noexcept;
   struct Snapshot {
     std::array<std::uint64_t, kBounds.size() + 1> cumulative{};  // last one: +Inf == count
@@ -58,8 +58,8 @@ class Exposition {
   static std::string escape_label(std::string_view value);
 
  private:
-  void line(std::string_view suffix, const Labels& labels, std::string_view extra_name, std::string_view extra_value,
-            double value);
+  void line(std::string_view suffix, const Labels& labels, std::string_view extra_name,
+            std::string_view extra_value, double value);
 
   bool openmetrics_;
   std::string out_;

@@ -22,7 +22,8 @@ double num(std::uint64_t v) { return static_cast<double>(v); }
 double load(const std::atomic<std::uint64_t>& a) { return num(a.load(std::memory_order_relaxed)); }
 
 std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 bool sink_connected(const SinkRunner& s) {
@@ -41,12 +42,14 @@ void Pipeline::write_metrics(Exposition& x) const {
   using Opt = std::optional<double>;
   per_source("siem_source_records", Type::counter, "Records read by the source.",
              [](const SourceState& s) -> Opt { return load(s.read); });
-  per_source("siem_source_dead_lettered", Type::counter, "Records of the source written to the dead-letter file.",
+  per_source("siem_source_dead_lettered", Type::counter,
+             "Records of the source written to the dead-letter file.",
              [](const SourceState& s) -> Opt { return load(s.dead_lettered); });
   per_source("siem_source_checkpoints", Type::counter, "Checkpoints persisted for the source.",
              [](const SourceState& s) -> Opt { return load(s.committed); });
-  per_source("siem_source_ready", Type::gauge, "1 once a poll of the source succeeded (authenticated and read).",
-             [](const SourceState& s) -> Opt { return s.polled_ok.load(std::memory_order_relaxed) ? 1.0 : 0.0; });
+  per_source(
+      "siem_source_ready", Type::gauge, "1 once a poll of the source succeeded (authenticated and read).",
+      [](const SourceState& s) -> Opt { return s.polled_ok.load(std::memory_order_relaxed) ? 1.0 : 0.0; });
   auto progress = [](auto field) {
     return [field](const SourceState& s) -> Opt {
       const auto* p = s.source->progress();
@@ -60,16 +63,19 @@ void Pipeline::write_metrics(Exposition& x) const {
              progress([](const SourceProgress& p) -> Opt { return load(p.windows_failed); }));
   per_source("siem_source_throttled_responses", Type::counter, "HTTP 429 responses.",
              progress([](const SourceProgress& p) -> Opt { return load(p.throttled); }));
-  per_source("siem_source_retry_after_seconds", Type::counter, "Time the servers asked to wait with Retry-After.",
+  per_source("siem_source_retry_after_seconds", Type::counter,
+             "Time the servers asked to wait with Retry-After.",
              progress([](const SourceProgress& p) -> Opt { return load(p.retry_after_ms) / 1000.0; }));
   const auto now = unix_now();
-  per_source("siem_source_lag_seconds", Type::gauge, "Seconds between now and the end of the committed checkpoint.",
+  per_source("siem_source_lag_seconds", Type::gauge,
+             "Seconds between now and the end of the committed checkpoint.",
              progress([now](const SourceProgress& p) -> Opt {
                const auto end = p.checkpoint_end.load(std::memory_order_relaxed);
                if (end <= 0) return std::nullopt;
                return static_cast<double>(std::max<std::int64_t>(0, now - end));
              }));
-  per_source("siem_source_last_window_timestamp_seconds", Type::gauge, "When a time window was last completed (Unix time).",
+  per_source("siem_source_last_window_timestamp_seconds", Type::gauge,
+             "When a time window was last completed (Unix time).",
              progress([](const SourceProgress& p) -> Opt {
                const auto t = p.last_window_ok.load(std::memory_order_relaxed);
                return t > 0 ? Opt(static_cast<double>(t)) : std::nullopt;
@@ -89,7 +95,8 @@ void Pipeline::write_metrics(Exposition& x) const {
            [](const SinkRunner& s) -> Opt { return load(s.counters().retried); });
   per_sink("siem_sink_failures", Type::counter, "Fatal delivery results and failed sink starts.",
            [](const SinkRunner& s) -> Opt { return load(s.counters().failed); });
-  per_sink("siem_sink_events_dead_lettered", Type::counter, "Events the peer refused for good (dead-letter file).",
+  per_sink("siem_sink_events_dead_lettered", Type::counter,
+           "Events the peer refused for good (dead-letter file).",
            [](const SinkRunner& s) -> Opt { return load(s.counters().dead_lettered); });
   per_sink("siem_sink_acked_bytes", Type::counter, "Payload bytes acknowledged.",
            [](const SinkRunner& s) -> Opt { return load(s.counters().bytes); });
@@ -113,10 +120,12 @@ void Pipeline::write_metrics(Exposition& x) const {
   x.family("siem_mapping_events", Type::counter, "Events mapped, by record kind.");
   for (std::size_t k = 0; k < kKinds; ++k)
     x.sample({{"kind", to_string(static_cast<SourceKind>(k))}}, load(mapped_by_kind_[k]));
-  x.family("siem_mapping_dead_lettered", Type::counter, "Records dead-lettered by the mapping stage, by kind and reason.");
+  x.family("siem_mapping_dead_lettered", Type::counter,
+           "Records dead-lettered by the mapping stage, by kind and reason.");
   for (std::size_t k = 0; k < kKinds; ++k)
     for (std::size_t r = 0; r < 2; ++r)
-      x.sample({{"kind", to_string(static_cast<SourceKind>(k))}, {"reason", r == 0 ? "read" : "map"}}, load(dead_by_kind_[k][r]));
+      x.sample({{"kind", to_string(static_cast<SourceKind>(k))}, {"reason", r == 0 ? "read" : "map"}},
+               load(dead_by_kind_[k][r]));
   x.family("siem_detection_events_tagged", Type::counter, "Events tagged by a detection, by tag.");
   std::lock_guard lock(stats_mu_);
   for (const auto& [tag, n] : tag_counts_) x.sample({{"tag", tag}}, num(n));
@@ -128,18 +137,20 @@ Pipeline::Readiness Pipeline::readiness() const {
   for (const auto& s : sources_) {
     const bool ok = s->polled_ok.load(std::memory_order_relaxed);
     r.ready = r.ready && ok;
-    r.text += fmt::format("source {}: {}\n", s->name, ok ? "ok" : "not ready (no successful poll yet: authenticating or unreachable)");
+    r.text += fmt::format("source {}: {}\n", s->name,
+                          ok ? "ok" : "not ready (no successful poll yet: authenticating or unreachable)");
   }
   for (const auto& s : sinks_) {
     const bool connected = sink_connected(*s);
     const bool ok = connected || disk_buffer_accepting(*s);
     r.ready = r.ready && ok;
-    r.text += fmt::format("sink {}: {}\n", s->name(),
-                          connected ? "ok"
-                          : ok      ? "buffering (peer unreachable, disk buffer accepting)"
-                                    : fmt::format("not ready ({}; {} event(s) queued)",
-                                                  s->healthy() ? "last delivery failed, retrying" : "not started or failing",
-                                                  s->queued() + s->counters().in_flight.load(std::memory_order_relaxed)));
+    r.text += fmt::format(
+        "sink {}: {}\n", s->name(),
+        connected ? "ok"
+        : ok      ? "buffering (peer unreachable, disk buffer accepting)"
+                  : fmt::format("not ready ({}; {} event(s) queued)",
+                           s->healthy() ? "last delivery failed, retrying" : "not started or failing",
+                                s->queued() + s->counters().in_flight.load(std::memory_order_relaxed)));
   }
   return r;
 }

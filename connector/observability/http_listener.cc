@@ -1,17 +1,17 @@
 #include "connector/observability/http_listener.h"
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <charconv>
 #include <optional>
 #include <stdexcept>
 #include <thread>
-
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 namespace siem::observability {
 
@@ -54,7 +54,8 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpListener::Handler& handler, const ListenerLimits& limits, std::atomic<std::size_t>& count)
+  Session(tcp::socket socket, HttpListener::Handler& handler, const ListenerLimits& limits,
+          std::atomic<std::size_t>& count)
       : stream_(std::move(socket)), handler_(handler), limits_(limits), count_(count) {}
   ~Session() { count_.fetch_sub(1); }
 
@@ -69,8 +70,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void on_read(beast::error_code ec) {
-    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-        ec == asio::error::connection_reset || ec == asio::error::eof)
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset || ec == asio::error::eof)
       return close();
     // The request line was read (the body limit is checked once the header is): a non-GET method.
     if (const auto m = parser_->get().method(); ec && m != bhttp::verb::get && m != bhttp::verb::unknown)
@@ -82,7 +83,8 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& req = parser_->get();
     ++requests_;
     const bool keep = req.keep_alive() && requests_ < limits_.max_requests_per_connection;
-    if (req.method() != bhttp::verb::get) return write(Reply{405, "text/plain; charset=utf-8", "only GET\n"}, false);
+    if (req.method() != bhttp::verb::get)
+      return write(Reply{405, "text/plain; charset=utf-8", "only GET\n"}, false);
     std::string_view target = req.target();
     target = target.substr(0, target.find('?'));
     Reply reply;
@@ -96,7 +98,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write(Reply r, bool keep) {
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
+    auto res =
+        std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
     res->set(bhttp::field::content_type, r.content_type);
     res->set(bhttp::field::cache_control, "no-store");
     if (r.status == 405) res->set(bhttp::field::allow, "GET");
@@ -104,10 +107,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res->body() = std::move(r.body);
     res->prepare_payload();
     stream_.expires_after(std::chrono::milliseconds(limits_.io_timeout_ms));
-    bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
-      if (ec || !keep) return self->close();
-      self->read();
-    });
+    bhttp::async_write(stream_, *res,
+                       [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
+                         if (ec || !keep) return self->close();
+                         self->read();
+                       });
   }
 
   void close() {
@@ -143,7 +147,8 @@ void HttpListener::Impl::accept() {
   });
 }
 
-HttpListener::HttpListener(std::string_view listen, Handler handler, ListenerLimits limits) : impl_(std::make_unique<Impl>()) {
+HttpListener::HttpListener(std::string_view listen, Handler handler, ListenerLimits limits)
+    : impl_(std::make_unique<Impl>()) {
   const auto [host, port] = parse_listen(listen);
   impl_->handler = std::move(handler);
   impl_->limits = limits;

@@ -23,7 +23,8 @@ double rss_bytes() {
 double open_fds() {
   std::error_code ec;
   std::size_t n = 0;
-  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end && n < 1'000'000; it.increment(ec))
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end && n < 1'000'000;
+       it.increment(ec))
     ++n;
   return static_cast<double>(n);
 }
@@ -37,7 +38,8 @@ void write_process_metrics(Exposition& x, double start_time) {
   x.sample({}, open_fds());
   x.family("process_max_fds", Exposition::Type::gauge, "Maximum number of open file descriptors.");
   x.sample({}, static_cast<double>(sysconf(_SC_OPEN_MAX)));
-  x.family("process_start_time_seconds", Exposition::Type::gauge, "Start time of the process since the Unix epoch in seconds.");
+  x.family("process_start_time_seconds", Exposition::Type::gauge,
+           "Start time of the process since the Unix epoch in seconds.");
   x.sample({}, start_time);
 }
 

@@ -4,8 +4,9 @@
 //     emulator, and 200 once the source has read;
 //   * /metrics scraped while a backfill runs parses with the Prometheus reference parser (text
 //     and OpenMetrics), its counters move and the source's lag falls;
-//   * a sink whose peer is down (nothing listens on its port) is named by /readyz and shows as
-//     disconnected, retrying and holding events in the sink families.
+//   * a sink whose peer stops mid-run (the HEC emulator), or never answered (nothing listens on its
+//     port), is named by /readyz and shows as disconnected, retrying and holding events in the
+//     sink families.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include <optional>
 
 #include "tests/component/sources/pull_fixture.h"
+#include "tools/hec_emulator/hec_emulator.h"
 
 namespace siem::pulltest {
 namespace {
@@ -22,7 +24,8 @@ struct Scrape {
   json types;
   json samples;
   // The value of the sample `name` whose labels include `labels`; nullopt when absent.
-  std::optional<double> value(const std::string& name, const std::map<std::string, std::string>& labels = {}) const {
+  std::optional<double> value(const std::string& name,
+                              const std::map<std::string, std::string>& labels = {}) const {
     for (const auto& s : samples) {
       if (s["name"] != name) continue;
       bool match = true;
@@ -67,12 +70,15 @@ class Observability : public PullRunOnce {
   }
 
   void write_config(const std::string& sources, const std::string& extra_sinks = {}) const {
-    std::ofstream(dir_ / "config.yaml") << "state_dir: " << (dir_ / "state").string() << "\n"
-                                        << "observability: {listen: \"127.0.0.1:0\"}\n"
-                                        << "pipeline: {drain_timeout: 2s}\n"
-                                        << "sources:\n" << sources
-                                        << "sinks:\n  - {name: out, type: file, format: ecs, path: "
-                                        << (dir_ / "out.ndjson").string() << "}\n" << extra_sinks;
+    std::ofstream(dir_ / "config.yaml")
+        << "state_dir: " << (dir_ / "state").string() << "\n"
+        << "observability: {listen: \"127.0.0.1:0\"}\n"
+        << "pipeline: {drain_timeout: 2s}\n"
+        << "sources:\n"
+        << sources
+        << "sinks:\n  - {name: out, type: file, format: ecs, path: " << (dir_ / "out.ndjson").string()
+        << "}\n"
+        << extra_sinks;
   }
 
   // Starts `run` (no --once) and waits for the endpoint's port in its log.
@@ -91,7 +97,8 @@ class Observability : public PullRunOnce {
     const std::string marker = "/readyz on 127.0.0.1:";
     for (int i = 0; i < 1000 && port_ == 0; ++i) {  // at most 20 s
       const std::string log = slurp(dir_ / "stderr");
-      if (auto at = log.find(marker); at != std::string::npos) port_ = std::stoi(log.substr(at + marker.size()));
+      if (auto at = log.find(marker); at != std::string::npos)
+        port_ = std::stoi(log.substr(at + marker.size()));
       int status = 0;
       ASSERT_NE(waitpid(pid_, &status, WNOHANG), pid_) << "exited early: " << log;
       if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -102,8 +109,8 @@ class Observability : public PullRunOnce {
   // `siem-connector probe` (the container HEALTHCHECK) against this endpoint: its exit status.
   int probe(const std::string& path) const {
     fs::create_directories(dir_ / "probe");
-    return run_binary({"probe", "--address", "127.0.0.1:" + std::to_string(port_), "--path", path}, dir_ / "probe",
-                      std::chrono::seconds(30))
+    return run_binary({"probe", "--address", "127.0.0.1:" + std::to_string(port_), "--path", path},
+                      dir_ / "probe", std::chrono::seconds(30))
         .status;
   }
 
@@ -117,11 +124,14 @@ class Observability : public PullRunOnce {
     if (openmetrics) h.emplace_back("Accept", "application/openmetrics-text; version=1.0.0");
     const auto r = get("/metrics", h);
     EXPECT_EQ(r.status, 200);
-    EXPECT_EQ(r.header("Content-Type").rfind(openmetrics ? "application/openmetrics-text" : "text/plain; version=0.0.4", 0), 0u);
+    EXPECT_EQ(r.header("Content-Type")
+                  .rfind(openmetrics ? "application/openmetrics-text" : "text/plain; version=0.0.4", 0),
+              0u);
     const auto text = dir_ / "scrape.txt", parsed = dir_ / "scrape.json";
     std::ofstream(text, std::ios::binary) << r.body;
     const std::string cmd = std::string(SIEM_SYSTEM_PYTHON) + " " + SIEM_PARSE_EXPOSITION + " " +
-                            (openmetrics ? "openmetrics" : "prometheus") + " < " + text.string() + " > " + parsed.string();
+                            (openmetrics ? "openmetrics" : "prometheus") + " < " + text.string() + " > " +
+                            parsed.string();
     const int rc = std::system(cmd.c_str());
     EXPECT_EQ(rc, 0) << "the reference parser refused the scrape:\n" << r.body;
     if (rc != 0) return {};
@@ -136,7 +146,8 @@ class Observability : public PullRunOnce {
 TEST_F(Observability, ReadyAfterFirstTokenMetricsMoveAndLagFalls) {
   start_emulator();
   // The first token request is held for 4 s: the source cannot have read before it is answered.
-  server_->add_fault(httpd::Fault::slow(std::string("/") + kTenant + "/oauth2", std::chrono::milliseconds(4000)));
+  server_->add_fault(
+      httpd::Fault::slow(std::string("/") + kTenant + "/oauth2", std::chrono::milliseconds(4000)));
   // Every page a little slow, so the 18-window backfill is seen in progress.
   server_->add_fault(httpd::Fault::slow("/v1.0/auditLogs", std::chrono::milliseconds(150), 200));
   window_keys_ = "    initial_lookback: 6h\n    max_window: 20m\n";
@@ -149,7 +160,8 @@ TEST_F(Observability, ReadyAfterFirstTokenMetricsMoveAndLagFalls) {
   EXPECT_NE(before.body.find("sink out: ok"), std::string::npos) << before.body;
   EXPECT_EQ(get("/healthz").status, 200);
   EXPECT_EQ(probe("/readyz"), 1);
-  EXPECT_EQ(endpoint_stats("token")["count"].get<int>(), 0) << "the token was answered before /readyz was asked";
+  EXPECT_EQ(endpoint_stats("token")["count"].get<int>(), 0)
+      << "the token was answered before /readyz was asked";
 
   std::vector<double> lags, records;
   bool ready = false;
@@ -172,7 +184,8 @@ TEST_F(Observability, ReadyAfterFirstTokenMetricsMoveAndLagFalls) {
   EXPECT_LT(lags.back(), lags.front());
   EXPECT_LT(records.front(), records.back()) << "records counter did not move between scrapes";
   EXPECT_GT(last.value("siem_source_pages_total", {{"source", "audit"}}).value_or(0), 18);
-  EXPECT_GT(last.value("siem_source_last_window_timestamp_seconds", {{"source", "audit"}}).value_or(0), 1.6e9);
+  EXPECT_GT(last.value("siem_source_last_window_timestamp_seconds", {{"source", "audit"}}).value_or(0),
+            1.6e9);
   EXPECT_EQ(last.value("siem_source_ready", {{"source", "audit"}}), 1.0);
   EXPECT_EQ(last.value("siem_sink_connected", {{"sink", "out"}}), 1.0);
   // Every record read reaches the sink and is acknowledged, and each delivery is in the histogram.
@@ -199,15 +212,72 @@ TEST_F(Observability, ReadyAfterFirstTokenMetricsMoveAndLagFalls) {
 
   // Only GET on the known paths.
   EXPECT_EQ(get("/nope").status, 404);
-  EXPECT_EQ(test::http_fetch("POST", "http://127.0.0.1:" + std::to_string(port_) + "/metrics", "x").status, 405);
+  EXPECT_EQ(test::http_fetch("POST", "http://127.0.0.1:" + std::to_string(port_) + "/metrics", "x").status,
+            405);
 }
 
-TEST_F(Observability, StoppedSinkShowsInReadyzAndSinkMetrics) {
+// The HEC emulator serves the `hec` sink until it is stopped mid-run; the next records then stay
+// with that sink: /readyz turns 503 naming it, and its metrics show it disconnected and retrying.
+TEST_F(Observability, SinkStoppedMidRunShowsInReadyzAndSinkMetrics) {
   start_emulator();
-  const std::string hec = "  - name: hec\n    type: splunk_hec\n    format: ecs\n    url: https://127.0.0.1:" +
-                          std::to_string(closed_port()) + "\n    token: 00000000-0000-0000-0000-000000000000\n" +
-                          "    tls: {ca_file: " + pki_->ca_pem() + "}\n" +
-                          "    retry: {initial_backoff: 100ms, max_backoff: 500ms}\n";
+  auto hec_server = test::make_tls_server(*pki_);
+  auto hec = std::make_unique<hec::HecEmulator>(hec::HecOptions{}, *hec_server);
+  hec_server->start();
+  const std::string sink = "  - name: hec\n    type: splunk_hec\n    format: ecs\n    url: " + hec_server->base_url() +
+                           "\n    token: ${SIEM_TEST_HEC_TOKEN}\n    tls: {ca_file: " + pki_->ca_pem() + "}\n" +
+                           "    batch: {timeout: 50ms}\n    retry: {initial_backoff: 100ms, max_backoff: 500ms}\n";
+  setenv("SIEM_TEST_HEC_TOKEN", hec::HecOptions{}.tokens.front().c_str(), 1);
+  write_config(source("audit", "graph_directory_audits", "requests_per_10s: 1000"), sink);
+  launch();
+
+  Scrape s;
+  int status = 0;
+  for (int i = 0; i < 1000 && !HasFailure(); ++i) {  // until everything read so far reached hec
+    status = get("/readyz").status;
+    s = scrape();
+    const auto read = s.value("siem_source_records_total", {{"source", "audit"}}).value_or(0);
+    if (status == 200 && read > 0 && s.value("siem_sink_events_acked_total", {{"sink", "hec"}}) == read) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(status, 200) << get("/readyz").body;
+  EXPECT_EQ(s.value("siem_sink_connected", {{"sink", "hec"}}), 1.0);
+  const auto read_before = s.value("siem_source_records_total", {{"source", "audit"}}).value_or(0);
+
+  hec.reset();
+  hec_server.reset();
+  auto rec = emu_->records("directoryAudits").front();
+  rec["id"] = "after-hec-stopped";
+  rec["activityDateTime"] = emulator::format_time(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count() -
+      5'000'000);
+  emu_->add_record("directoryAudits", rec);
+
+  test::TestResponse ready;
+  for (int i = 0; i < 1000 && !HasFailure(); ++i) {  // until the new record is held by hec
+    ready = get("/readyz");
+    s = scrape();
+    if (ready.status == 503 && s.value("siem_sink_events_in_flight", {{"sink", "hec"}}) > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  EXPECT_NE(ready.body.find("sink hec: not ready"), std::string::npos) << ready.body;
+  EXPECT_NE(ready.body.find("sink out: ok"), std::string::npos) << ready.body;
+  EXPECT_GT(s.value("siem_source_records_total", {{"source", "audit"}}).value_or(0), read_before);
+  EXPECT_EQ(s.value("siem_sink_connected", {{"sink", "hec"}}), 0.0);
+  EXPECT_GT(s.value("siem_sink_retries_total", {{"sink", "hec"}}).value_or(0), 0);
+  EXPECT_GT(s.value("siem_sink_events_in_flight", {{"sink", "hec"}}).value_or(0), 0);
+  EXPECT_EQ(s.value("siem_sink_events_acked_total", {{"sink", "hec"}}), read_before);
+  EXPECT_EQ(probe("/readyz"), 1);
+}
+
+// A sink whose peer never answered (nothing listens on its port) is not ready from the start.
+TEST_F(Observability, UnreachableSinkShowsInReadyzAndSinkMetrics) {
+  start_emulator();
+  const std::string hec =
+      "  - name: hec\n    type: splunk_hec\n    format: ecs\n    url: https://127.0.0.1:" +
+      std::to_string(closed_port()) + "\n    token: 00000000-0000-0000-0000-000000000000\n" +
+      "    tls: {ca_file: " + pki_->ca_pem() + "}\n" +
+      "    retry: {initial_backoff: 100ms, max_backoff: 500ms}\n";
   write_config(source("audit", "graph_directory_audits", "requests_per_10s: 1000"), hec);
   launch();
 
@@ -217,7 +287,8 @@ TEST_F(Observability, StoppedSinkShowsInReadyzAndSinkMetrics) {
     ready = get("/readyz");
     s = scrape();
     if (HasFailure()) return;
-    if (ready.body.find("source audit: ok") != std::string::npos && s.value("siem_sink_events_in_flight", {{"sink", "hec"}}) > 0 &&
+    if (ready.body.find("source audit: ok") != std::string::npos &&
+        s.value("siem_sink_events_in_flight", {{"sink", "hec"}}) > 0 &&
         s.value("siem_sink_retries_total", {{"sink", "hec"}}) > 0)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -234,7 +305,8 @@ TEST_F(Observability, StoppedSinkShowsInReadyzAndSinkMetrics) {
   EXPECT_GT(s.value("siem_sink_retries_total", {{"sink", "hec"}}).value_or(0), 0);
   EXPECT_EQ(s.value("siem_sink_events_acked_total", {{"sink", "hec"}}), 0.0);
   EXPECT_GT(s.value("siem_sink_events_in_flight", {{"sink", "hec"}}).value_or(0), 0);
-  EXPECT_EQ(s.value("siem_sink_events_acked_total", {{"sink", "out"}}), s.value("siem_source_records_total", {{"source", "audit"}}));
+  EXPECT_EQ(s.value("siem_sink_events_acked_total", {{"sink", "out"}}),
+            s.value("siem_source_records_total", {{"source", "audit"}}));
 }
 
 }  // namespace

@@ -16,7 +16,8 @@ TEST(Exposition, CounterFamilyNamesFollowEachFormat) {
   Exposition prom(false);
   prom.family("siem_x", Exposition::Type::counter, "Help.");
   prom.sample({{"sink", "a\"b"}}, 3);
-  EXPECT_EQ(prom.finish(), "# HELP siem_x_total Help.\n# TYPE siem_x_total counter\nsiem_x_total{sink=\"a\\\"b\"} 3\n");
+  EXPECT_EQ(prom.finish(),
+            "# HELP siem_x_total Help.\n# TYPE siem_x_total counter\nsiem_x_total{sink=\"a\\\"b\"} 3\n");
   Exposition om(true);
   om.family("siem_x", Exposition::Type::counter, "Help.");
   om.sample({}, 3);
@@ -25,9 +26,9 @@ TEST(Exposition, CounterFamilyNamesFollowEachFormat) {
 
 TEST(Exposition, HistogramHasCumulativeBucketsInfSumAndCount) {
   LatencyHistogram h;
-  h.observe_us(500);        // 0.0005 s: first bucket
-  h.observe_us(2'000'000);  // 2 s: le 2.5
-  h.observe_us(20'000'000); // 20 s: +Inf only
+  h.observe_us(500);         // 0.0005 s: first bucket
+  h.observe_us(2'000'000);   // 2 s: le 2.5
+  h.observe_us(20'000'000);  // 20 s: +Inf only
   Exposition x(false);
   x.family("siem_d_seconds", Exposition::Type::histogram, "D.");
   x.histogram({{"sink", "s"}}, h.snapshot());
