@@ -14,6 +14,10 @@ PACKAGES=(
   clang libclang-rt-14-dev
   rsyslog rsyslog-openssl
   python3
+  # The Prometheus reference parser for the /metrics tests (Debian has no prometheus-cpp; the
+  # exposition is written by connector/core/metrics.cc), and YAML parsing of the Helm chart in
+  # scripts/check-packaging.sh.
+  python3-prometheus-client python3-yaml
 )
 
 missing=()

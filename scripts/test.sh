@@ -20,6 +20,10 @@ jobs=${SIEM_JOBS:-2}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIEM_WERROR=ON "${extra[@]}" >/dev/null
 cmake --build "$build" -j"$jobs"
 (cd "$build" && ctest --output-on-failure -j"$jobs" --timeout 300)
+# The .deb, its maintainer scripts, the systemd unit and the Helm chart (a few seconds).
+if [ "${SIEM_SANITIZE:-0}" != "1" ]; then
+  scripts/check-packaging.sh "$build"
+fi
 
 fuzz_seconds=${SIEM_FUZZ_SECONDS:-20}
 if [ "$fuzz_seconds" != "0" ] && [ "${SIEM_SANITIZE:-0}" != "1" ] && [ -x scripts/fuzz.sh ]; then

@@ -7,6 +7,7 @@
 
 #include "connector/app/commands.h"
 #include "connector/app/logging.h"
+#include "connector/app/observability.h"
 #include "connector/app/pipeline_builder.h"
 #include "connector/state/state_store.h"
 
@@ -64,6 +65,16 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
   DeadLetterWriter dead_letters(parts.dead_letter_path);
   Pipeline pipeline(parts.options, std::move(parts.sources), std::move(parts.sinks), std::move(parts.mapper), *state,
                     dead_letters);
+
+  std::unique_ptr<observability::HttpListener> listener;
+  if (!parts.observability_listen.empty()) {
+    try {
+      listener = start_observability(parts.observability_listen, pipeline);
+    } catch (const std::exception& e) {
+      std::cerr << "siem-connector: observability: " << e.what() << "\n";
+      return kExitError;
+    }
+  }
 
   std::stop_source stop;
   g_stop = &stop;

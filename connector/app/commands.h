@@ -20,6 +20,11 @@ struct RunOptions {
   bool once = false;
 };
 
+struct ProbeOptions {
+  std::string address = "127.0.0.1:9464";  // observability.listen as seen from this host
+  std::string path = "/healthz";
+};
+
 struct ValidateOptions {
   std::string config_file;
 };
@@ -38,6 +43,7 @@ struct TestOptions {
 };
 
 int run_command(const RunOptions& options, const GlobalOptions& global);            // cmd_run.cc
+int probe_command(const ProbeOptions& options);                                   // cmd_probe.cc
 int validate_command(const ValidateOptions& options, const GlobalOptions& global);  // cmd_validate.cc
 int map_command(const MapOptions& options, const GlobalOptions& global);            // cmd_map.cc
 int test_command(const TestOptions& options, const GlobalOptions& global);          // cmd_test.cc

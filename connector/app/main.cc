@@ -42,6 +42,12 @@ int main(int argc, char** argv) {
   test_cmd->add_option("-c,--config", test.config_file, "Configuration whose enrichment/mappings apply to every case");
   test_cmd->add_flag("-v,--verbose", test.verbose, "Print every case");
 
+  ProbeOptions probe;
+  auto* probe_cmd = app.add_subcommand("probe", "GET a path of the observability endpoint; exit 0 on HTTP 200 (health checks)");
+  probe_cmd->add_option("--address", probe.address, "HOST:PORT of observability.listen (default 127.0.0.1:9464)");
+  probe_cmd->add_option("--path", probe.path, "/healthz (default), /readyz or /metrics")
+      ->check(CLI::IsMember({"/healthz", "/readyz", "/metrics"}));
+
   app.add_subcommand("version", "Print version, git revision and library versions");
 
   try {
@@ -59,6 +65,7 @@ int main(int argc, char** argv) {
 
   if (*run_cmd) return run_command(run, global);
   if (*validate_cmd) return validate_command(validate, global);
+  if (*probe_cmd) return probe_command(probe);
   if (*map_cmd) return map_command(map, global);
   if (*test_cmd) return test_command(test, global);
   return version_command();

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "connector/buffer/buffer_dir.h"
+#include "connector/observability/http_listener.h"
 
 namespace siem::app {
 
@@ -52,6 +53,16 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
     parts.log_format = log.choice("format", {"text", "json"}, "");
   }
   parts.options = PipelineOptions::from_config(root.child("pipeline"));
+  if (auto obs = root.child("observability"); obs.valid()) {
+    parts.observability_listen = obs.string("listen", "");
+    if (!parts.observability_listen.empty()) {
+      try {
+        observability::HttpListener::parse_listen(parts.observability_listen);
+      } catch (const std::exception& e) {
+        obs.error_at("listen", e.what());
+      }
+    }
+  }
 
   const std::string host = host_name();
   std::set<std::string> names;

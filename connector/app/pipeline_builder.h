@@ -22,6 +22,7 @@ struct PipelineParts {
   std::vector<SinkSlot> sinks;
   std::unique_ptr<Mapper> mapper;
   std::string log_level, log_format;  // from `log:`; empty when not set
+  std::string observability_listen;   // `observability: {listen}`; empty: no endpoint
 };
 
 // Reads the whole configuration. Problems go to the document's diagnostics (check has_errors());

@@ -1,4 +1,5 @@
 #include "connector/core/pipeline.h"
+#include "connector/core/pipeline_source_state.h"
 
 #include <condition_variable>
 #include <thread>
@@ -13,22 +14,6 @@
 namespace siem {
 
 using Clock = std::chrono::steady_clock;
-
-struct Pipeline::SourceState {
-  std::string name;
-  std::unique_ptr<Source> source;
-  std::uint32_t index = 0;
-  std::jthread thread;
-  std::atomic<bool> finished{false};
-  std::atomic<bool> failed{false};
-  std::atomic<bool> caught_up{false};
-  std::atomic<std::uint64_t> read{0};
-  std::atomic<std::uint64_t> dead_lettered{0};
-  std::atomic<std::uint64_t> state_only{0};  // records that only fed enrichment (roster snapshots)
-  std::atomic<std::uint64_t> committed{0};
-  Source::StartupStage stage = Source::StartupStage::other;
-  bool warm = false;  // caught up once, failed or stopped (Pipeline::warm_mu_)
-};
 
 PipelineOptions PipelineOptions::from_config(const ConfigNode& cfg) {
   PipelineOptions o;
@@ -109,6 +94,7 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
         spdlog::info("source {}: started{}", s.name, checkpoint ? " from its checkpoint" : " (no checkpoint yet)");
       }
       SourceBatch batch = src.poll(stop);
+      s.polled_ok.store(true, std::memory_order_relaxed);
       const std::size_t n = batch.records.size();
       if (n > 0 || batch.checkpoint) {
         InBatch in;
@@ -182,6 +168,8 @@ void Pipeline::mapping_loop() {
         }
       }
       if (error) {
+        dead_by_kind_[static_cast<std::size_t>(ev->kind) % kKinds][rec.read_error.empty() ? 1 : 0].fetch_add(
+            1, std::memory_order_relaxed);
         reasons.push_back(std::move(*error));
         letters.push_back(DeadLetter{rec.read_error.empty() ? "map" : "read", s.name, rec.origin, reasons.back(), rec.json});
         failed.push_back(handle);
@@ -197,6 +185,7 @@ void Pipeline::mapping_loop() {
       ev->origin = std::move(rec.origin);
       if (ev->raw.empty()) ev->raw = std::move(rec.json);
       ++mapped_;
+      mapped_by_kind_[static_cast<std::size_t>(ev->kind) % kKinds].fetch_add(1, std::memory_order_relaxed);
       if (!ev->tags.empty()) {
         std::lock_guard lock(stats_mu_);
         for (const auto& t : ev->tags) ++tag_counts_[t];
@@ -238,6 +227,7 @@ void Pipeline::mapping_loop() {
 }
 
 void Pipeline::commit_ready() {
+  heartbeat_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   for (auto& [index, token] : acks_->take_ready()) {
     auto& s = *sources_[index];
     try {

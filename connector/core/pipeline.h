@@ -19,6 +19,7 @@
 
 #include "connector/core/ack_tracker.h"
 #include "connector/core/dead_letter.h"
+#include "connector/core/metrics.h"
 #include "connector/core/sink_runner.h"
 #include "connector/core/source.h"
 
@@ -78,6 +79,20 @@ class Pipeline {
   // A short human-readable summary: events per source, per detection tag, per sink.
   std::string summary() const;
 
+  // For the observability endpoint (pipeline_metrics.cc); safe to call from any thread while run()
+  // runs, and before it.
+  // The pipeline's families of /metrics: per source, sink, detection tag and mapping kind.
+  void write_metrics(Exposition& out) const;
+  struct Readiness {
+    bool ready = false;
+    std::string text;  // one line per source and sink: "ok" or what it waits for
+  };
+  // Ready once every source has polled successfully at least once (it authenticated and read) and
+  // every sink is connected: started, and its last delivery did not fail.
+  Readiness readiness() const;
+  // The pipeline's control loop ran within `max_age` (it ticks at least every 50 ms while running).
+  bool alive(std::chrono::milliseconds max_age) const;
+
  private:
   struct SourceState;
   struct InBatch {
@@ -122,6 +137,11 @@ class Pipeline {
   std::atomic<std::uint64_t> mapped_{0};
   std::atomic<std::uint64_t> map_failed_{0};
   std::atomic<bool> sink_fatal_{false};
+  // Per mapping kind (SourceKind): events mapped, and dead-lettered as [kind][0 read, 1 map].
+  static constexpr std::size_t kKinds = static_cast<std::size_t>(SourceKind::eventhub_activity) + 1;
+  std::array<std::atomic<std::uint64_t>, kKinds> mapped_by_kind_{};
+  std::array<std::array<std::atomic<std::uint64_t>, 2>, kKinds> dead_by_kind_{};
+  std::atomic<std::int64_t> heartbeat_{0};  // steady-clock ticks of the last control-loop pass
   std::mutex warm_mu_;
   std::condition_variable_any warm_cv_;
   static constexpr std::size_t kStages = static_cast<std::size_t>(Source::StartupStage::other) + 1;

@@ -134,6 +134,7 @@ bool SinkRunner::start_sink() {
       break;
     } catch (const std::exception& e) {
       ++counters_.failed;
+      counters_.send_failing = true;
       const std::string msg = fmt::format("sink {}: {}", name_, e.what());
       const auto wait = next_backoff(attempt++);
       log.report(msg, "; events are held, retrying start");
@@ -175,6 +176,7 @@ bool SinkRunner::deliver(std::vector<EventPtr> batch, bool track_acks) {
   while (!batch.empty() && !aborted_) {
     std::span<const EventPtr> pending(batch);
     counters_.sent += pending.size();
+    counters_.in_flight.store(pending.size(), std::memory_order_relaxed);
     const auto t0 = std::chrono::steady_clock::now();
     SendResult r;
     try {
@@ -227,9 +229,12 @@ bool SinkRunner::deliver(std::vector<EventPtr> batch, bool track_acks) {
     if (track_acks) acks_.ack(handles);
     counters_.bytes += acked_bytes;
 
+    counters_.send_failing.store(r.status != SendStatus::ok, std::memory_order_relaxed);
     if (r.status == SendStatus::ok) {
       ++counters_.batches;
       counters_.latency_us_total += static_cast<std::uint64_t>(elapsed.count());
+      counters_.latency.observe_us(static_cast<std::uint64_t>(elapsed.count()));
+      counters_.in_flight.store(0, std::memory_order_relaxed);
       healthy_ = true;
       return true;
     }
@@ -238,6 +243,7 @@ bool SinkRunner::deliver(std::vector<EventPtr> batch, bool track_acks) {
     for (std::size_t i = done; i < pending.size(); ++i)
       if (!rejected[i]) rest.push_back(pending[i]);
     batch = std::move(rest);
+    counters_.in_flight.store(batch.size(), std::memory_order_relaxed);
     if (batch.empty()) return true;
 
     if (r.status == SendStatus::retry) {

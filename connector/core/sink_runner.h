@@ -17,6 +17,7 @@
 #include "connector/core/ack_tracker.h"
 #include "connector/core/bounded_queue.h"
 #include "connector/core/dead_letter.h"
+#include "connector/core/metrics.h"
 #include "connector/core/sink.h"
 
 namespace siem {
@@ -54,6 +55,9 @@ struct SinkCounters {
   std::atomic<std::uint64_t> bytes{0};          // payload bytes acknowledged
   std::atomic<std::uint64_t> latency_us_total{0};  // sum of send() durations of successful calls
   std::atomic<std::uint64_t> batches{0};        // batches fully delivered (their latency is summed)
+  LatencyHistogram latency;                     // send() durations of successful calls
+  std::atomic<std::uint64_t> in_flight{0};      // events in the send() call under way (or its retry)
+  std::atomic<bool> send_failing{false};        // the last send() or start() did not succeed
 };
 
 // Logs a repeating failure once, then at most every `interval` while it lasts (with how many

@@ -3,6 +3,8 @@
 // was acknowledged by every sink.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <stop_token>
@@ -30,9 +32,24 @@ class SourceError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What a source can say about its progress on /metrics (written by its poll thread with relaxed
+// stores, read by the metrics endpoint). Times are Unix seconds; 0 = not yet.
+struct SourceProgress {
+  std::atomic<std::uint64_t> pages{0};               // pages (responses) read
+  std::atomic<std::uint64_t> windows_failed{0};      // windows abandoned and read again
+  std::atomic<std::uint64_t> throttled{0};           // HTTP 429 responses
+  std::atomic<std::uint64_t> retry_after_ms{0};      // waits asked for by Retry-After, summed
+  std::atomic<std::int64_t> checkpoint_end{0};       // oldest stream's committed checkpoint end
+  std::atomic<std::int64_t> last_window_ok{0};       // when a window was last completed
+};
+
 class Source {
  public:
   virtual ~Source() = default;
+
+  // Progress counters for /metrics; null when the source keeps none (lag and pages are then not
+  // exported for it).
+  virtual const SourceProgress* progress() const { return nullptr; }
 
   // Called once before the first poll with the last committed checkpoint (nullopt on first run).
   // May do I/O (open files, fetch a token). Throws SourceError on a permanent failure.

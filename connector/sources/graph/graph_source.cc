@@ -98,6 +98,7 @@ class PullSource final : public Source {
       if (it != saved.end()) completed_[spec.name] = it->second;
       streams_.push_back(std::move(st));
     }
+    note_checkpoint(saved);
     client_ = std::make_shared<http::Client>(s_.connection.http);
     try {
       tokens_ = auth::make_token_provider(s_.connection.auth, client_);
@@ -116,6 +117,16 @@ class PullSource final : public Source {
                                                               http::RateLimit{300, std::chrono::seconds(10)});
     spdlog::info("source {} ({}): {} stream(s), tenant {}, {}", name_, type_name(s_.type), streams_.size(), a.tenant_id,
                  tokens_->describe());
+  }
+
+  const SourceProgress* progress() const override { return &progress_; }
+
+  void on_committed(const std::string& checkpoint) override {
+    try {
+      note_checkpoint(sources::decode_checkpoint(checkpoint));
+    } catch (const std::exception&) {
+      // Our own token: cannot happen; the metric just keeps its last value.
+    }
   }
 
   SourceBatch poll(std::stop_token stop) override {
@@ -179,6 +190,14 @@ class PullSource final : public Source {
   // backs off (continuous run, up to pipeline.source_retry_max) or ends the source (`run --once`).
   static constexpr int kMaxFailedWindows = 3;
 
+  // The lag metric: the oldest committed window end of the windowed streams.
+  void note_checkpoint(const std::map<std::string, sources::StreamCheckpoint>& cp) {
+    std::optional<Micros> oldest;
+    for (const auto& [name, c] : cp)
+      if (c.end && (!oldest || *c.end < *oldest)) oldest = c.end;
+    if (oldest) progress_.checkpoint_end.store(*oldest / sources::kSecond, std::memory_order_relaxed);
+  }
+
   static bool is_roster(const StreamSpec& s) {
     return s.type == StreamType::roster_assignments || s.type == StreamType::roster_eligibilities;
   }
@@ -219,6 +238,7 @@ class PullSource final : public Source {
     st.poller.restart_window();
     st.url.reset();
     st.next_due = std::chrono::steady_clock::now();
+    progress_.windows_failed.fetch_add(1, std::memory_order_relaxed);
     if (++st.failed_windows >= kMaxFailedWindows) {
       st.failed_windows = 0;
       throw std::runtime_error("stream " + stream + ": " + why + " (" + std::to_string(kMaxFailedWindows) + " windows in a row)");
@@ -260,6 +280,7 @@ class PullSource final : public Source {
       return;
     }
     st.stall.on_read(sources::to_micros(std::chrono::system_clock::now()));
+    progress_.pages.fetch_add(1, std::memory_order_relaxed);
     warn_if_long(st);
     batch.records = std::move(page.records);
     if (is_roster(spec) && !s_.roster_events)
@@ -270,6 +291,8 @@ class PullSource final : public Source {
     }
     st.url.reset();
     st.failed_windows = 0;  // a completed window ends a run of failed ones
+    progress_.last_window_ok.store(sources::to_micros(std::chrono::system_clock::now()) / sources::kSecond,
+                                   std::memory_order_relaxed);
     if (is_roster(spec)) mark_snapshot_end(batch, spec, st.began_at);
     completed_[spec.name] = st.poller.completed();
     batch.checkpoint = sources::encode_checkpoint(completed_);
@@ -338,7 +361,11 @@ class PullSource final : public Source {
           tokens_->invalidate(resource);
           continue;
         case http::RetryDecision::retry:
-          if (out.from_retry_after) bucket->pause_for(out.delay);
+          if (res.status == 429) progress_.throttled.fetch_add(1, std::memory_order_relaxed);
+          if (out.from_retry_after) {
+            bucket->pause_for(out.delay);
+            progress_.retry_after_ms.fetch_add(static_cast<std::uint64_t>(out.delay.count()), std::memory_order_relaxed);
+          }
           spdlog::warn("source {}: HTTP {} from {} (retrying in {} ms{})", name_, res.status, redact(url), out.delay.count(),
                        out.from_retry_after ? ", Retry-After" : "");
           sleep_for(out.delay, stop);
@@ -367,6 +394,7 @@ class PullSource final : public Source {
   std::shared_ptr<http::TokenBucket> reports_bucket_, arm_bucket_, graph_bucket_;
   std::size_t cursor_ = 0;
   bool idle_last_poll_ = false;
+  SourceProgress progress_;
 };
 
 Settings read_settings(SourceType type, const ConfigNode& cfg) {
@@ -422,8 +450,10 @@ Settings read_settings(SourceType type, const ConfigNode& cfg) {
     case SourceType::pim:
       add(StreamSpec("roleAssignmentScheduleRequests", StreamType::pim_assignment_requests, graph));
       add(StreamSpec("roleEligibilityScheduleRequests", StreamType::pim_eligibility_requests, graph));
+      // Both keys are read whatever `roster` says (roster_events has no effect without the roster),
+      // so neither is reported as unknown.
+      s.roster_events = cfg.boolean("roster_events", false);
       if (cfg.boolean("roster", true)) {
-        s.roster_events = cfg.boolean("roster_events", false);
         add(StreamSpec("roster.assignments", StreamType::roster_assignments, graph));
         add(StreamSpec("roster.eligibilities", StreamType::roster_eligibilities, graph));
       }

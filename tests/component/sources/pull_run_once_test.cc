@@ -218,6 +218,16 @@ TEST_F(PullRunOnce, RosterSnapshotsFeedEnrichmentOnlyUnlessAskedFor) {
   for (const auto& id : roster) EXPECT_EQ(second.count(id), 1u) << "roster record missing: " << id;
 }
 
+// `roster: false` with `roster_events: true` (both documented keys of graph_pim) validates: the
+// second one has no effect then, but it is not an unknown key.
+TEST_F(PullRunOnce, ValidateAcceptsRosterEventsWithTheRosterOff) {
+  start_emulator();
+  write_config(source("pim", "graph_pim", "roster: false\nroster_events: true"));
+  auto r = run_binary({"validate", "-c", (dir_ / "config.yaml").string()}, dir_, std::chrono::seconds(30));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("unknown key"), std::string::npos) << r.err;
+}
+
 // A complete roster snapshot ends the role holds it no longer lists: a principal the saved roster
 // says holds Global Administrator (learned before, removed since without an event the connector
 // saw) no longer does after graph_pim has read the snapshots, while the principals the snapshots

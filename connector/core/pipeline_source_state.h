@@ -1,0 +1,30 @@
+// The pipeline's per-source state (private to pipeline.cc and pipeline_metrics.cc).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "connector/core/pipeline.h"
+
+namespace siem {
+
+struct Pipeline::SourceState {
+  std::string name;
+  std::unique_ptr<Source> source;
+  std::uint32_t index = 0;
+  std::jthread thread;
+  std::atomic<bool> finished{false};
+  std::atomic<bool> failed{false};
+  std::atomic<bool> caught_up{false};
+  std::atomic<std::uint64_t> read{0};
+  std::atomic<std::uint64_t> dead_lettered{0};
+  std::atomic<std::uint64_t> state_only{0};  // records that only fed enrichment (roster snapshots)
+  std::atomic<std::uint64_t> committed{0};
+  std::atomic<bool> polled_ok{false};  // a poll succeeded (readiness)
+  Source::StartupStage stage = Source::StartupStage::other;
+  bool warm = false;  // caught up once, failed or stopped (Pipeline::warm_mu_)
+};
+
+}  // namespace siem
