@@ -90,7 +90,12 @@ constexpr int kGraphPageSize = 100;
 // Enabling the per-sink disk buffer (issue 18) for the soak is this one line, e.g.
 //   return "{type: disk, max_size: 256MiB, when_full: block, max_events: 500, max_bytes: 8MiB}";
 // With a disk buffer the dead-sink phase also requires the other sinks to keep receiving.
-std::string sink_buffer_yaml(const std::string& /*sink*/) { return "{max_events: 500, max_bytes: 8MiB}"; }
+std::string sink_buffer_yaml(const std::string& sink) {
+  // HEC, the sink the soak kills for a whole phase, spools to disk: its outage must not hold back
+  // the other sinks, and its buffer must survive every SIGKILL.
+  if (sink == "hec-out") return "{type: disk, max_size: 256MiB, when_full: block, max_events: 500, max_bytes: 8MiB}";
+  return "{max_events: 500, max_bytes: 8MiB}";
+}
 // (Still to come with the disk buffer: a phase that tears a buffer's tail before a restart.)
 bool disk_buffered(const std::string& sink) { return sink_buffer_yaml(sink).find("type: disk") != std::string::npos; }
 
@@ -604,9 +609,14 @@ TEST_F(Soak, ChaosLosesNothing) {
   const auto kafka_before = kafka_count();
   for (int i = 0; i < 100000 && Clock::now() < dead_until; ++i) std::this_thread::sleep_for(200ms);
   EXPECT_EQ(hec_count(), hec_before) << "the dead HEC stored events";
-  if (disk_buffered("hec-out")) {  // the other sinks keep receiving while the dead one buffers
-    EXPECT_GT(syslog_count(), syslog_before) << "syslog stalled behind the dead HEC sink";
-    EXPECT_GT(kafka_count(), kafka_before) << "kafka stalled behind the dead HEC sink";
+  if (disk_buffered("hec-out")) {
+    // The other sinks keep receiving while the dead one buffers. HEC stays dead until they have
+    // (bounded): a connector restarted just before this phase starts its file source only once the
+    // Graph source has caught up (start-up stages), which can take most of a short phase.
+    EXPECT_TRUE(eventually([&] { return syslog_count() > syslog_before && kafka_count() > kafka_before; }, 90s, 250ms))
+        << "syslog or kafka stalled behind the dead HEC sink: syslog +" << syslog_count() - syslog_before
+        << ", kafka +" << kafka_count() - kafka_before;
+    EXPECT_EQ(hec_count(), hec_before) << "the dead HEC stored events";
   }
   note(fmt::format("during the dead phase: syslog +{}, kafka +{}", syslog_count() - syslog_before,
                    kafka_count() - kafka_before));
@@ -641,11 +651,16 @@ TEST_F(Soak, ChaosLosesNothing) {
                          << err_tail();
   ASSERT_TRUE(connector_->running()) << err_tail();
   siem::test::ProcStats after;
+  // librdkafka may come back from "all brokers down" holding a connection to one broker more than
+  // before (a bootstrap connection next to the leaders'), seen once under a loaded CI run. A leak
+  // per reconnect grows by at least 9 over the three rounds (3 HEC drops, 1 rsyslog restart and
+  // 1 Kafka outage each), far above this slack.
+  constexpr std::size_t kFdSlack = 2;
   if (caught_up) {
     const bool fds_back = eventually(
         [&] {
           after = proc_stats(pid_.load());
-          return after.fds <= baseline.fds && after.threads <= baseline.threads;
+          return after.fds <= baseline.fds + kFdSlack && after.threads <= baseline.threads;
         },
         30s, 500ms);
     note(fmt::format("after the storms: {} fds, {} threads", after.fds, after.threads));
