@@ -101,18 +101,20 @@ class E2eTest : public ::testing::Test {
     if (!HasFailure()) fs::remove_all(dir_);
   }
 
-  // A file source over in.ndjson (polled every 100 ms) into the given sink entry.
-  fs::path write_config(const std::string& sink_yaml, const std::string& drain_timeout = "60s") {
-    const auto cfg = dir_ / "config.yaml";
+  // A file source over in.ndjson (polled every 100 ms) into the given sink entries; dead letters
+  // go to `dead_letter` (default: dead-letter.ndjson in the test directory).
+  fs::path write_config(const std::string& sink_yaml, const std::string& drain_timeout = "60s",
+                        const std::string& dead_letter = {}, const std::string& name = "config.yaml") {
+    const auto cfg = dir_ / name;
     std::ofstream(cfg) << fmt::format(
         "state_dir: {0}/state\n"
-        "dead_letter: {{path: {0}/dead-letter.ndjson}}\n"
-        "pipeline: {{drain_timeout: {2}}}\n"
+        "dead_letter: {{path: {3}}}\n"
+        "pipeline: {{drain_timeout: {2}, checkpoint_interval: 100ms}}\n"
         "sources:\n"
         "  - {{name: audit, type: file, path: {0}/in.ndjson, poll_interval: 100ms}}\n"
         "sinks:\n"
         "{1}",
-        dir_.string(), sink_yaml, drain_timeout);
+        dir_.string(), sink_yaml, drain_timeout, dead_letter.empty() ? (dir_ / "dead-letter.ndjson").string() : dead_letter);
     std::ofstream(dir_ / "in.ndjson", std::ios::app).flush();
     return cfg;
   }
@@ -157,8 +159,9 @@ struct Hec {
   siem::test::TestPki pki;
   std::unique_ptr<siem::test::LoopbackServer> server;
   std::unique_ptr<siem::hec::HecEmulator> hec;
-  explicit Hec(bool wrong_name_cert = false) : server(siem::test::make_tls_server(pki, wrong_name_cert)) {
-    hec = std::make_unique<siem::hec::HecEmulator>(siem::hec::HecOptions{}, *server);
+  explicit Hec(bool wrong_name_cert = false, siem::hec::HecOptions options = {})
+      : server(siem::test::make_tls_server(pki, wrong_name_cert)) {
+    hec = std::make_unique<siem::hec::HecEmulator>(std::move(options), *server);
     server->start();
   }
   std::set<std::string> ids(std::size_t* total = nullptr) const {
@@ -168,12 +171,13 @@ struct Hec {
     if (total) *total = events.size();
     return out;
   }
-  std::string sink(const std::string& token = kToken) const {
+  // `extra`: more keys of the sink entry, each line indented by four spaces.
+  std::string sink(const std::string& token = kToken, const std::string& extra = {}) const {
     return fmt::format(
         "  - name: hec-out\n    type: splunk_hec\n    format: ecs\n    url: {}\n    token: {}\n"
         "    tls: {{ca_file: {}}}\n    batch: {{max_events: 50}}\n"
-        "    retry: {{initial_backoff: 100ms, max_backoff: 500ms}}\n",
-        server->base_url(), token, pki.ca_pem());
+        "    retry: {{initial_backoff: 100ms, max_backoff: 500ms}}\n{}",
+        server->base_url(), token, pki.ca_pem(), extra);
   }
 };
 
