@@ -109,7 +109,7 @@ for p in "${mutants[@]}"; do
   secs=$(( $(date +%s) - t0 ))
   [ "$result" = killed ] || failed=1
   printf '%-44s %-9s %4ss  %s\n' "$name" "$result" "$secs" "$behaviour"
-  echo "| $name | $behaviour | \`$tests\` | $result | ${secs} s |" >>"$report"
+  echo "| $name | ${behaviour//|/\\|} | \`${tests//|/\\|}\` | $result | ${secs} s |" >>"$report"
 done
 # Leave the scratch build unmutated (the restored sources rebuilt) for the next run.
 cmake --build "$bld" -j"$jobs" --target $all_targets >"$work/restore-build.log" 2>&1 || true
