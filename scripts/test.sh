@@ -3,7 +3,7 @@
 # then builds the Release type too (warnings as errors; what a packager builds). Installs what is
 # missing first (Debian packages, via scripts/install-deps.sh). Idempotent: the second run only
 # rebuilds what changed (ccache + Ninja).
-#   SIEM_SANITIZE=1 scripts/test.sh   ASan + UBSan build (clang) in build-asan/
+#   SIEM_SANITIZE=1 scripts/test.sh   ASan + UBSan build in build-asan/
 #   SIEM_FUZZ_SECONDS=N               how long each fuzz target runs (default 20; 0 skips fuzzing)
 #   scripts/test.sh --matrix          also the Debug and clang sanitizer builds (scripts/build-matrix.sh)
 #   scripts/test.sh --mutation        also the mutation harness (scripts/mutation.sh, ~25 min)
@@ -26,7 +26,6 @@ extra=()
 if [ "${SIEM_SANITIZE:-0}" = "1" ]; then
   build=build-asan
   extra+=(-DSIEM_SANITIZE=ON)
-  export CC=clang CXX=clang++
 fi
 jobs=${SIEM_JOBS:-2}
 

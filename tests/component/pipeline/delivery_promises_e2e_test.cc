@@ -133,7 +133,7 @@ TEST_F(DeliveryPromises, MappingStageHoldsRecordsWhileTheDeadLetterFileCannotBeW
   Connector first(dir_, {"run", "-c", full.string()});
   ASSERT_TRUE(eventually([&] { return file_ids() == ids(0, 40); }, 60s)) << first.err();
   { std::ofstream(dir_ / "in.ndjson", std::ios::app) << "broken: not a JSON record\n"; }
-  EXPECT_EQ(first.wait(60s), 1) << first.err();
+  EXPECT_EQ(first.wait(30s), 1) << first.err();
   EXPECT_NE(first.err().find("left unacknowledged"), std::string::npos) << first.err();
   append(40, 80);
 
