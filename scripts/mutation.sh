@@ -68,15 +68,17 @@ run_tests() {  # regex -> 0 when every matching test passed (and at least one ra
 
 # Baseline: unmutated, every mutant's tests build and pass.
 all_targets=$(for p in "${mutants[@]}"; do header "$p" targets; done | tr ' ' '\n' | sort -u | tr '\n' ' ')
-all_tests=$(for p in "${mutants[@]}"; do header "$p" tests; done | paste -sd'|')
 echo "mutation: baseline build ($all_targets)"
 cmake --build "$bld" -j"$jobs" --target $all_targets >"$work/baseline-build.log" 2>&1 ||
   { echo "mutation: baseline build failed, see $work/baseline-build.log" >&2; exit 2; }
 echo "mutation: baseline tests"
-if ! run_tests "$all_tests"; then
-  echo "mutation: the tests fail without any mutant; see $work/last-ctest.log" >&2
-  exit 2
-fi
+# One ctest run per distinct regex (ctest's regular expressions cannot hold the union).
+while IFS= read -r regex; do
+  if ! run_tests "$regex"; then
+    echo "mutation: '$regex' fails (or matches nothing) without any mutant; see $work/last-ctest.log" >&2
+    exit 2
+  fi
+done < <(for p in "${mutants[@]}"; do header "$p" tests; done | sort -u)
 
 report=$work/mutation-report.md
 start_all=$(date +%s)
