@@ -9,6 +9,9 @@
 //     ecs: {"event.id": "...", "user.name": null}     # dotted paths; null = must be absent
 //     cef: {externalId: "...", name: "...", severity: 7}
 //     tags: [pa.pim.activation]   absent_tags: [...]   tier: 0   severity: 7
+//     ignore_tags: [pa.signin.*]      # pa.* tags the case does not care about (name or prefix*)
+// pa.* tags are exact: the record must carry every listed one and no other, unless ignore_tags
+// names it (no `tags` = no pa.* tag). Other tags are checked only when listed.
 // With `inputs`, every record is mapped in order through one mapper (so roster learning carries
 // over) and the expectations apply to the last one.
 #include <filesystem>
@@ -218,6 +221,22 @@ struct CaseRunner {
       if (!has(ecs_tags, t.Scalar())) problems.push_back(fmt::format("ECS tags lack {}", t.Scalar()));
       if (t.Scalar().rfind("pa.", 0) == 0 && !has(cef_tags, t.Scalar())) problems.push_back(fmt::format("CEF cs6 lacks {}", t.Scalar()));
     }
+    // Exact: every pa.* tag the record got is one the case expects, or one it says it does not
+    // care about (ignore_tags: a name, or a prefix ending in '*').
+    auto ignored = [&](const std::string& tag) {
+      for (const auto& p : expect["ignore_tags"]) {
+        const std::string& pat = p.Scalar();
+        if (pat == tag || (!pat.empty() && pat.back() == '*' && tag.rfind(pat.substr(0, pat.size() - 1), 0) == 0)) return true;
+      }
+      return false;
+    };
+    std::vector<std::string> listed;
+    for (const auto& t : expect["tags"]) listed.push_back(t.Scalar());
+    std::vector<std::string> unexpected;
+    for (const auto* got : {&ecs_tags, &cef_tags})
+      for (const auto& t : *got)
+        if (t.rfind("pa.", 0) == 0 && !has(listed, t) && !ignored(t) && !has(unexpected, t)) unexpected.push_back(t);
+    for (const auto& t : unexpected) problems.push_back(fmt::format("unexpected tag {} (list it in tags, or in ignore_tags)", t));
     for (const auto& t : expect["absent_tags"]) {
       if (has(ecs_tags, t.Scalar())) problems.push_back(fmt::format("ECS tags must not have {}", t.Scalar()));
       if (has(cef_tags, t.Scalar())) problems.push_back(fmt::format("CEF cs6 must not have {}", t.Scalar()));

@@ -21,7 +21,7 @@ bool is_pim_activation(const Facts& f) {
     return iequals(f.pim_action, "selfActivate") || iequals(f.pim_action, "SelfActivate");
   if (f.family != Facts::Family::audit) return false;
   return icontains(f.operation, "(PIM activation)") && istarts_with(f.operation, "Add member to role") &&
-         !icontains(f.operation, "canceled") && !icontains(f.operation, "expired");
+         !icontains(f.operation, "requested") && !icontains(f.operation, "canceled") && !icontains(f.operation, "expired");
 }
 
 bool is_role_add(const Facts& f) {

@@ -50,7 +50,9 @@ std::string_view token(std::string_view m, std::size_t& p) {
 // Parses one SD-ELEMENT at m[p] ('[' ... ']'), returning name=value pairs (values unescaped).
 std::vector<std::pair<std::string, std::string>> parse_sd(std::string_view m, std::size_t& p, std::string_view sd_id) {
   std::vector<std::pair<std::string, std::string>> params;
-  if (m.substr(p, 1 + sd_id.size()) != std::string(1, '[') + std::string(sd_id)) violation("SD-ID differs", m);
+  std::string sd_open(1, '[');  // appended, not '[' + id: GCC 12 -O3 reports a false -Wrestrict on that
+  sd_open += sd_id;
+  if (m.substr(p, sd_open.size()) != sd_open) violation("SD-ID differs", m);
   p += 1 + sd_id.size();
   while (p < m.size() && m[p] == ' ') {
     ++p;

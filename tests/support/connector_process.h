@@ -66,7 +66,7 @@ class ConnectorProcess {
   ConnectorProcess(const ConnectorProcess&) = delete;
   ConnectorProcess& operator=(const ConnectorProcess&) = delete;
 
-  bool started() const { return pid_ > 0; }
+  bool started() const { return pid_ > 0 || exit_ >= 0; }  // it ran (it may have ended since)
   pid_t pid() const { return pid_; }
   bool running() {
     if (pid_ <= 0) return false;

@@ -333,5 +333,16 @@ TEST(KafkaSinkComponent, FatalIdempotenceErrorRecreatesTheProducerAndResends) {
   expect_all_delivered(mc, "siem.fatal", all, OutputFormat::ecs);
 }
 
+// The read-back every test relies on fails loudly: an unknown topic or an unreachable cluster is a
+// kcat failure, never "no records".
+TEST(KcatReadBack, FailsWhenKcatCannotRead) {
+  MockKafkaCluster mc(1);
+  mc.create_topic("siem.present", 1, 1);
+  EXPECT_TRUE(kcat_consume(mc.bootstraps(), "siem.present", 20).empty());
+  EXPECT_TRUE(siem::testing::kcat_topic_exists(mc.bootstraps(), "siem.present"));
+  EXPECT_FALSE(siem::testing::kcat_topic_exists(mc.bootstraps(), "siem.absent"));
+  EXPECT_THROW(kcat_consume(mc.bootstraps(), "siem.absent", 20), std::runtime_error);
+}
+
 }  // namespace
 }  // namespace siem

@@ -74,13 +74,24 @@ struct ConsumedRecord {
 };
 
 // Reads every record of `topic` from the beginning with kcat -J and exits at the end of the
-// partitions; at most `timeout_s` seconds.
+// partitions; at most `timeout_s` seconds. Throws std::runtime_error (with kcat's messages) when
+// kcat fails or times out: "no records" must never stand for "kcat could not read".
 inline std::vector<ConsumedRecord> kcat_consume(const std::string& bootstraps, const std::string& topic,
                                                 int timeout_s = 60) {
   const std::string cmd = "timeout -k 5 " + std::to_string(timeout_s) + " kcat -C -q -b '" + bootstraps + "' -t '" +
-                          topic + "' -o beginning -e -J -X log_level=0 2>/dev/null";
+                          topic + "' -o beginning -e -J -X log_level=0 2>&1";
   int status = 0;
   const std::string out = run_command(cmd, &status);
+  if (status != 0) {
+    std::string messages;  // kcat's own lines (records are JSON objects)
+    for (std::size_t pos = 0; pos < out.size();) {
+      auto nl = out.find('\n', pos);
+      if (nl == std::string::npos) nl = out.size();
+      if (out[pos] != '{') messages += out.substr(pos, nl - pos) + "\n";
+      pos = nl + 1;
+    }
+    throw std::runtime_error("kcat failed on topic " + topic + " (wait status " + std::to_string(status) + "): " + messages);
+  }
   std::vector<ConsumedRecord> records;
   std::size_t pos = 0;
   while (pos < out.size()) {
@@ -107,6 +118,22 @@ inline std::vector<ConsumedRecord> kcat_consume(const std::string& bootstraps, c
     records.push_back(std::move(r));
   }
   return records;
+}
+
+// Whether the cluster knows `topic` (kcat -L metadata: listed with partitions). Throws when kcat
+// fails, like kcat_consume.
+inline bool kcat_topic_exists(const std::string& bootstraps, const std::string& topic, int timeout_s = 30) {
+  const std::string cmd = "timeout -k 5 " + std::to_string(timeout_s) + " kcat -L -J -b '" + bootstraps + "' -t '" + topic +
+                          "' -X log_level=0 -X allow.auto.create.topics=false 2>&1";
+  int status = 0;
+  const std::string out = run_command(cmd, &status);
+  const auto start = out.find('{');
+  if (status != 0 || start == std::string::npos)
+    throw std::runtime_error("kcat -L failed (wait status " + std::to_string(status) + "): " + out);
+  const auto meta = nlohmann::json::parse(out.substr(start));
+  for (const auto& t : meta.value("topics", nlohmann::json::array()))
+    if (t.value("topic", "") == topic && t.contains("partitions") && !t["partitions"].empty()) return true;
+  return false;
 }
 
 }  // namespace siem::testing

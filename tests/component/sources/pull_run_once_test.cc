@@ -5,6 +5,7 @@
 //     503; a second run delivers nothing; late records inside the lookback window (one with a time
 //     equal to the newest sign-in already delivered, the case the widely used add-on loses) are
 //     delivered by the third run and nothing else is repeated;
+//   * Retry-After on 429 and 503, as seconds and as an HTTP-date, measured on the emulator's clock;
 //   * a usgov sign-in query (v1.0, no beta event-type filter) works;
 //   * graph_pim (the roster) catches up before the other sources read, so privileged users'
 //     sign-ins are tagged on a first run;
@@ -313,7 +314,11 @@ TEST_F(PullRunOnce, PersistentOutageEndsRunOnceWithAnError) {
   start_emulator();
   write_config(source("entra-audit", "graph_directory_audits", "page_size: 7\nrequests_per_10s: 1000"));
   server_->add_fault(httpd::Fault::with_status("/v1.0/auditLogs/directoryAudits", 503, 1000, {{"Retry-After", "0.05"}}, "{}"));
+  const auto started = std::chrono::steady_clock::now();
   auto r = run(std::chrono::seconds(120));
+  // 18 requests 50 ms apart (Retry-After) plus start-up: seconds. Backing off instead of honouring
+  // Retry-After would take about a minute and a half.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30)) << r.err;
   EXPECT_NE(r.status, 0) << r.err;
   EXPECT_NE(r.status, -1) << "the run did not end by itself: " << r.err;
   auto errors = error_lines(r.err);
@@ -325,6 +330,64 @@ TEST_F(PullRunOnce, PersistentOutageEndsRunOnceWithAnError) {
   // Three windows of six attempts each, then the source gave up: bounded, not a busy loop.
   EXPECT_EQ(endpoint_stats("graph.directoryAudits")["count"].get<int>(), 18);
   EXPECT_TRUE(delivered(0).empty());
+}
+
+// An HTTP-date (RFC 9110 IMF-fixdate) for `t`, which must be a whole second.
+static std::string http_date(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  static const char* const kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday, kMonths[tm.tm_mon],
+                tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+// Retry-After on 429 and on 503, as delta-seconds and as an HTTP-date, measured on the connector's
+// own requests as the emulator received them (its clock): the retry of the refused request arrives
+// no earlier than the header allows. Without the header the first retry waits at most 2 s (full
+// jitter), so each wait below is one only Retry-After explains.
+TEST_F(PullRunOnce, RetryAfterOn429And503AsSecondsAndHttpDateIsHonoured) {
+  start_emulator();
+  // No roster source, so none waits for another: the audit and activity sources' first requests
+  // come well before the HTTP-date. (Sign-ins share the reports budget with the audits, which a
+  // Retry-After pauses: their refusal comes after the date, so theirs is measured relatively.)
+  const std::string common = "page_size: 50\nrequests_per_10s: 1000";
+  write_config(source("audit", "graph_directory_audits", common) +
+               source("signins", "graph_sign_ins", common + "\nevent_types: [interactiveUser]") +
+               source("activity", "azure_activity", common + "\nsubscriptions: [" + kSub + "]"));
+  using namespace std::chrono;
+  const auto not_before = time_point_cast<seconds>(system_clock::now()) + seconds(6);
+  const auto not_before_ms = duration_cast<milliseconds>(not_before.time_since_epoch()).count();
+  const std::string date = http_date(not_before);
+  const std::string busy = R"({"error":{"code":"TooManyRequests","message":"Please retry again later."}})";
+  server_->add_fault(httpd::Fault::with_status("/v1.0/auditLogs/directoryAudits", 503, 1, {{"Retry-After", date}}, "{}"));
+  server_->add_fault(httpd::Fault::with_status("/subscriptions/", 429, 1, {{"Retry-After", date}}, busy));
+  server_->add_fault(httpd::Fault::with_status("/v1.0/auditLogs/signIns", 503, 1, {{"Retry-After", "4"}}, "{}"));
+  auto r = run(std::chrono::seconds(90));
+  ASSERT_EQ(r.status, 0) << r.err;
+  // The first refusal with `status` and the next request's arrival times (ms since the epoch).
+  auto refused_and_retry = [&](const std::string& endpoint, int status) -> std::pair<std::int64_t, std::int64_t> {
+    const auto st = endpoint_stats(endpoint);
+    const auto& statuses = st["statuses"];
+    for (std::size_t i = 0; i + 1 < statuses.size(); ++i)
+      if (statuses[i] == status) return {st["received_ms"][i].get<std::int64_t>(), st["received_ms"][i + 1].get<std::int64_t>()};
+    ADD_FAILURE() << endpoint << ": no " << status << " followed by a retry: " << st.dump();
+    return {0, 0};
+  };
+  for (const auto& [endpoint, status] : {std::pair<std::string, int>{"graph.directoryAudits", 503}, {"arm.activity", 429}}) {
+    const auto [refused, retry] = refused_and_retry(endpoint, status);
+    EXPECT_LT(refused, not_before_ms - 2500) << endpoint << ": the refusal came too late to tell a Retry-After wait from a backoff";
+    EXPECT_GE(retry, not_before_ms) << endpoint << " " << status << " with Retry-After: " << date;
+    EXPECT_LT(retry, not_before_ms + 5000) << endpoint;
+  }
+  const auto [refused, retry] = refused_and_retry("graph.signIns", 503);
+  EXPECT_GE(retry - refused, 4000) << "503 with Retry-After: 4";
+  EXPECT_LT(retry - refused, 9000);
+  const auto got = delivered(0);
+  for (const auto& id : emulator_ids({"directoryAudits"})) EXPECT_EQ(got.count(id), 1u) << id;
 }
 
 void PrintTo(const FailureCase& c, std::ostream* os) { *os << c.name; }

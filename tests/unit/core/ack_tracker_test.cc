@@ -32,6 +32,27 @@ TEST(AckTracker, CheckpointWaitsForEverySinkAndEveryEarlierEvent) {
   EXPECT_TRUE(t.take_ready().empty());
 }
 
+// The overload the sink runners use: one acknowledgement per handle, from one sink.
+TEST(AckTracker, BatchAcknowledgementCountsForOneSinkOnly) {
+  AckTracker t(3);  // three sinks
+  const auto s = t.add_source();
+  t.begin_batch(s, 4, std::string("cp-after-4"));
+  const std::vector<AckHandle> all{{s, 0}, {s, 1}, {s, 2}, {s, 3}};
+  t.ack(all);  // sink A
+  t.ack(all);  // sink B
+  EXPECT_TRUE(t.take_ready().empty());
+  EXPECT_EQ(t.watermark(s), 0u);
+  EXPECT_EQ(t.outstanding(), 4u);
+  t.ack(std::vector<AckHandle>{{s, 0}, {s, 1}});  // sink C, part of the batch
+  EXPECT_TRUE(t.take_ready().empty());
+  EXPECT_EQ(t.watermark(s), 2u);
+  t.ack(std::vector<AckHandle>{{s, 3}, {s, 2}});
+  auto ready = t.take_ready();
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].second, "cp-after-4");
+  EXPECT_EQ(t.outstanding(), 0u);
+}
+
 TEST(AckTracker, DeadLetteredEventsCountAsDone) {
   AckTracker t(3);
   const auto s = t.add_source();

@@ -10,6 +10,8 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "tests/support/wait.h"
+
 namespace siem {
 namespace {
 
@@ -144,6 +146,37 @@ TEST_F(SinkRunnerTest, RejectedEventsAreDeadLetteredAndNotResent) {
   EXPECT_NE(line.find("e1"), std::string::npos);
 }
 
+// A refused event counts as done only once its dead letter is durable: while the dead-letter file
+// cannot be written (/dev/full: every write fails with ENOSPC), the whole batch is held and resent.
+TEST_F(SinkRunnerTest, RefusedEventsAreHeldWhileTheDeadLetterFileCannotBeWritten) {
+  AckTracker acks(1);
+  const auto s = acks.add_source();
+  acks.begin_batch(s, 3, std::string("cp"));
+  DeadLetterWriter dl("/dev/full");
+  auto sink = std::make_unique<ScriptedSink>();
+  auto* raw = sink.get();
+  for (int i = 0; i < 1000; ++i) {
+    SendResult r = SendResult::success();
+    r.rejected.push_back(Rejection{1, "Incorrect index (code 7)"});
+    raw->script.push_back(r);
+  }
+  SinkRunner runner("hec", std::move(sink), OutputFormat::ecs, fast(), acks, dl, nullptr);
+  runner.start();
+  for (std::uint64_t i = 0; i < 3; ++i) runner.enqueue(event(i));
+  ASSERT_TRUE(test::wait_until([&] {
+    std::lock_guard l(raw->mu);
+    return raw->calls.size() >= 3;
+  }, std::chrono::seconds(10)));
+  runner.abort();
+  runner.close();
+  runner.join();
+  EXPECT_EQ(acks.outstanding(), 3u);  // nothing acknowledged, the delivered ones neither
+  EXPECT_TRUE(acks.take_ready().empty());
+  std::lock_guard l(raw->mu);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(raw->calls[i], (std::vector<std::string>{"e0", "e1", "e2"})) << i;
+  EXPECT_EQ(runner.counters().acked.load(), 0u);
+}
+
 TEST_F(SinkRunnerTest, FatalHoldsEventsAndReportsUntilTheSinkRecovers) {
   AckTracker acks(1);
   const auto s = acks.add_source();
@@ -183,23 +216,27 @@ TEST_F(SinkRunnerTest, StartFailureIsLoggedOnceThenAtASlowCadence) {
   opts.repeat_log_interval = std::chrono::milliseconds(400);
   std::atomic<int> fatals{0};
   SinkRunner runner("hec", std::move(sink), OutputFormat::ecs, opts, acks, dl, [&](const std::string&) { ++fatals; });
+  const auto started = std::chrono::steady_clock::now();
   runner.start();
-  // Within the first repeat interval: many attempts, one error line.
-  for (int i = 0; i < 200 && fatals.load() < 20; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ASSERT_GE(fatals.load(), 20) << "the runner stopped retrying start()";
+  // Many attempts, and until the repeat interval has passed, one error line.
+  ASSERT_TRUE(test::wait_until([&] { return fatals.load() >= 20; }, std::chrono::seconds(10)))
+      << "the runner stopped retrying start()";
   auto errors = log.at(spdlog::level::err);
-  ASSERT_EQ(errors.size(), 1u);
+  ASSERT_GE(errors.size(), 1u);
   EXPECT_NE(errors[0].find("sink hec: bad token"), std::string::npos) << errors[0];
   EXPECT_NE(errors[0].find("retrying"), std::string::npos) << errors[0];
   EXPECT_GE(log.at(spdlog::level::debug).size(), 10u);  // every attempt stays visible at debug level
   // After the interval, the still-failing sink is reported again, with the count in between.
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(test::wait_until([&] { return log.at(spdlog::level::err).size() >= 2; }, std::chrono::seconds(10)));
   runner.abort();
   runner.close();
   runner.join();
+  const auto elapsed = std::chrono::steady_clock::now() - started;
   errors = log.at(spdlog::level::err);
-  ASSERT_GE(errors.size(), 2u);
-  ASSERT_LE(errors.size(), 4u);  // ~0.5 s / 0.4 s interval, not one per attempt
+  // One line per started 400 ms interval (however slow the machine), not one per attempt.
+  const auto intervals = static_cast<std::size_t>(elapsed / opts.repeat_log_interval) + 1;
+  EXPECT_LE(errors.size(), intervals) << "after " << std::chrono::duration<double>(elapsed).count() << " s";
+  EXPECT_LT(errors.size() * 5, static_cast<std::size_t>(fatals.load()));
   EXPECT_NE(errors[1].find("still failing"), std::string::npos) << errors[1];
   EXPECT_EQ(runner.counters().failed.load(), static_cast<std::uint64_t>(fatals.load()));
 }
@@ -236,7 +273,11 @@ TEST_F(SinkRunnerTest, QueueChargesTheWholeEventFootprintAndBlocksAtTheBound) {
       ++pushed;
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The sink never takes a batch beyond the first (always "peer down"), so once the queue holds
+  // as many bytes as the next event would overflow, the producer stays blocked: the count is final.
+  const std::size_t one = SinkRunner::footprint(*big(0));
+  ASSERT_TRUE(test::wait_until([&] { return runner.queued_bytes() + one > opts.queue_bytes; }, std::chrono::seconds(10)))
+      << runner.queued_bytes();
   // 64 KiB / ~8 KiB per event: the producer is blocked after a handful (+1 batch in flight).
   EXPECT_LE(pushed.load(), 10);
   EXPECT_GE(pushed.load(), 5);
@@ -254,13 +295,17 @@ TEST_F(SinkRunnerTest, AbortLeavesEventsUnacknowledged) {
   acks.begin_batch(s, 1, std::string("cp"));
   DeadLetterWriter dl(dl_path_);
   auto sink = std::make_unique<ScriptedSink>();
+  auto* raw = sink.get();
   for (int i = 0; i < 1000; ++i) sink->script.push_back(SendResult::retry_from(0, "down"));
   auto opts = fast();
   opts.initial_backoff = std::chrono::milliseconds(20);
   SinkRunner runner("down", std::move(sink), OutputFormat::ecs, opts, acks, dl, nullptr);
   runner.start();
   runner.enqueue(event(0));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(test::wait_until([&] {
+    std::lock_guard l(raw->mu);
+    return raw->calls.size() >= 3;
+  }, std::chrono::seconds(10)));  // retried a few times
   runner.abort();
   runner.close();
   runner.join();

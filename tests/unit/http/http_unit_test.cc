@@ -260,10 +260,24 @@ TEST(RetryPolicy, HonoursRetryAfterOn429And503AndReauthsOnce) {
 
   Response r503;
   r503.status = 503;
+  r503.headers = {{"Retry-After", "3"}};
+  o = p.on_response(r503);
+  EXPECT_EQ(o.decision, RetryDecision::retry);
+  EXPECT_TRUE(o.from_retry_after);
+  EXPECT_EQ(o.delay, 3'000ms);
+
+  r503.headers.clear();  // without the header: jittered backoff
   o = p.on_response(r503);
   EXPECT_EQ(o.decision, RetryDecision::retry);
   EXPECT_FALSE(o.from_retry_after);
   EXPECT_LE(o.delay, 1'000ms);
+
+  // A Retry-After beyond max_retry_after is clamped to it.
+  RetryPolicy clamped({.base = 100ms, .cap = 1'000ms, .max_retry_after = 60'000ms}, 1);
+  Response r429_day;
+  r429_day.status = 429;
+  r429_day.headers = {{"Retry-After", "86400"}};
+  EXPECT_EQ(clamped.on_response(r429_day).delay, 60'000ms);
 
   Response r401;
   r401.status = 401;

@@ -344,7 +344,7 @@ TEST_F(OverrideTest, EcsObjectsNestDeeplyAndEmptyOnesVanish) {
   EXPECT_EQ(labels.at("k1"), "one");
   EXPECT_EQ(labels.at("k2"), "two");
   const nlohmann::json* node = &labels;
-  for (int i = 0; i < 20; ++i) node = &node->at("l" + std::to_string(i));
+  for (int i = 0; i < 20; ++i) node = &node->at(std::string("l").append(std::to_string(i)));  // not "l" + …: GCC 12 -O3 -Wrestrict
   EXPECT_EQ(*node, nlohmann::json({{"x", "131.107.159.37"}}));
 }
 

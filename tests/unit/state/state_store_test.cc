@@ -1,9 +1,11 @@
 #include "connector/state/state_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -110,6 +112,23 @@ TEST_F(StateStoreTest, CrashBeforeRenameKeepsOldValue) {
   EXPECT_EQ(s.get("checkpoint.src"), "old");
   s.put("checkpoint.src", "new");
   EXPECT_EQ(s.get("checkpoint.src"), "new");
+}
+
+// A checkpoint is replaced whole or not at all: a write that fails half-way (here the file-size
+// limit, EFBIG, as a full disk would) leaves the previous value readable, not a torn file.
+TEST_F(StateStoreTest, WriteFailingHalfWayKeepsThePreviousValue) {
+  StateStore s(dir_);
+  s.put("checkpoint.src", "old");
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &before), 0);
+  rlimit small = before;
+  small.rlim_cur = 4096;
+  const auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of the signal
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  EXPECT_THROW(s.put("checkpoint.src", std::string(64 * 1024, 'x')), std::runtime_error);
+  ::setrlimit(RLIMIT_FSIZE, &before);
+  std::signal(SIGXFSZ, previous_handler);
+  EXPECT_EQ(s.get("checkpoint.src"), "old");
 }
 
 TEST_F(StateStoreTest, StaleTempFilesAreRemovedOnOpen) {
