@@ -13,8 +13,8 @@
 #include "connector/enrichment/role_table.h"
 #include "connector/enrichment/roster.h"
 #include "connector/enrichment/rules/rule_util.h"
-#include "connector/mapping/json_access.h"
-#include "connector/mapping/shipped_files.h"
+#include "connector/record/json_access.h"
+#include "connector/record/shipped_files.h"
 #include "connector/state/state_store.h"
 
 namespace siem {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "connector/mapping/encoding.h"
+#include "connector/record/encoding.h"
 
 namespace siem::mapping {
 

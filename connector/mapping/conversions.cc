@@ -14,9 +14,9 @@
 
 #include <fmt/format.h>
 
-#include "connector/mapping/encoding.h"
 #include "connector/mapping/expression.h"
-#include "connector/mapping/time_parse.h"
+#include "connector/record/encoding.h"
+#include "connector/record/time_parse.h"
 
 namespace siem::mapping {
 

@@ -7,8 +7,8 @@
 #include <map>
 #include <memory>
 
-#include "connector/mapping/encoding.h"
-#include "connector/mapping/json_access.h"
+#include "connector/record/encoding.h"
+#include "connector/record/json_access.h"
 
 namespace siem::mapping {
 

@@ -19,9 +19,9 @@
 
 #include <charconv>
 
-#include "connector/mapping/encoding.h"
-#include "connector/mapping/json_access.h"
 #include "connector/mapping/mapping_rules.h"
+#include "connector/record/encoding.h"
+#include "connector/record/json_access.h"
 
 namespace siem::mapping {
 

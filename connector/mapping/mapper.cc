@@ -11,12 +11,12 @@
 
 #include "connector/enrichment/enricher.h"
 #include "connector/mapping/encoder.h"
-#include "connector/mapping/json_access.h"
 #include "connector/mapping/kind_detect.h"
 #include "connector/mapping/mapping_rules.h"
 #include "connector/mapping/record_decoder.h"
-#include "connector/mapping/shipped_files.h"
-#include "connector/mapping/time_parse.h"
+#include "connector/record/json_access.h"
+#include "connector/record/shipped_files.h"
+#include "connector/record/time_parse.h"
 
 namespace siem {
 

@@ -16,7 +16,7 @@
 #include "connector/config/config_node.h"
 #include "connector/core/event.h"
 #include "connector/enrichment/enricher.h"
-#include "connector/mapping/json_access.h"
+#include "connector/record/json_access.h"
 
 namespace siem::mapping {
 

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "connector/mapping/encoding.h"
 #include "connector/mapping/record_shape.h"
+#include "connector/record/encoding.h"
 
 namespace siem::mapping {
 

@@ -11,8 +11,8 @@
 #include <simdjson.h>
 
 #include "connector/core/event.h"
-#include "connector/mapping/json_access.h"
 #include "connector/mapping/mapper.h"
+#include "connector/record/json_access.h"
 
 namespace siem::mapping {
 

@@ -3,8 +3,8 @@
 
 #include <fmt/format.h>
 
-#include "connector/mapping/encoding.h"
 #include "connector/mapping/expression.h"
+#include "connector/record/encoding.h"
 
 namespace siem::mapping {
 

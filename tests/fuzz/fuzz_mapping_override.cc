@@ -31,11 +31,11 @@
 
 #include "connector/config/config_node.h"
 #include "connector/core/record_reader.h"
-#include "connector/mapping/cef_parser.h"
 #include "connector/mapping/kind_detect.h"
 #include "connector/mapping/mapper.h"
 #include "connector/mapping/mapping_rules.h"
-#include "connector/mapping/shipped_files.h"
+#include "connector/record/cef_parser.h"
+#include "connector/record/shipped_files.h"
 #include "tests/support/fast_path_check.h"
 
 #if !defined(SIEM_FUZZ_DATA_DIR) || !defined(SIEM_FUZZ_MAPPINGS_DIR)

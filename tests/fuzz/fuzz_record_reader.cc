@@ -22,8 +22,8 @@
 
 #include "connector/config/config_node.h"
 #include "connector/core/record_reader.h"
-#include "connector/mapping/cef_parser.h"
 #include "connector/mapping/mapper.h"
+#include "connector/record/cef_parser.h"
 
 namespace {
 

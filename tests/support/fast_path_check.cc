@@ -7,7 +7,7 @@
 #include <simdjson.h>
 
 #include "connector/enrichment/enricher.h"
-#include "connector/mapping/time_parse.h"
+#include "connector/record/time_parse.h"
 
 namespace siem::testing {
 

@@ -12,7 +12,7 @@
 #include "connector/config/config_node.h"
 #include "connector/mapping/kind_detect.h"
 #include "connector/mapping/mapping_rules.h"
-#include "connector/mapping/shipped_files.h"
+#include "connector/record/shipped_files.h"
 #include "tests/support/fast_path_check.h"
 #include "tests/support/record_variants.h"
 #include "tests/support/sample_records.h"

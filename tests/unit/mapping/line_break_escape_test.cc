@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "connector/mapping/cef_parser.h"
-#include "connector/mapping/encoding.h"
 #include "connector/mapping/mapper.h"
+#include "connector/record/cef_parser.h"
+#include "connector/record/encoding.h"
 
 namespace siem {
 namespace {

@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "connector/core/record_reader.h"
-#include "connector/mapping/cef_parser.h"
+#include "connector/record/cef_parser.h"
 #include "tests/support/sample_records.h"
 
 namespace siem {

@@ -14,9 +14,9 @@
 
 #include "connector/config/config_node.h"
 #include "connector/core/record_reader.h"
-#include "connector/mapping/cef_parser.h"
 #include "connector/mapping/mapper.h"
-#include "connector/mapping/shipped_files.h"
+#include "connector/record/cef_parser.h"
+#include "connector/record/shipped_files.h"
 #include "tests/support/record_variants.h"
 #include "tests/support/sample_records.h"
 
