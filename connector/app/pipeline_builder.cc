@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "connector/enrichment/mapping_stage.h"
+
 namespace siem::app {
 
 std::string host_name() {
@@ -105,7 +107,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
     }
   }
 
-  parts.mapper = Mapper::create(root.child("mappings"), root.child("enrichment"), state);
+  parts.mapper = make_mapping_stage(root, state);
   doc.report_unknown_keys();
   return parts;
 }

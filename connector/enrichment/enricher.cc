@@ -259,7 +259,7 @@ std::vector<std::string> list_or(const ConfigNode& cfg, std::string_view key, co
 
 }  // namespace
 
-std::unique_ptr<Enricher> Enricher::create(const ConfigNode& cfg, StateStore* state) {
+std::unique_ptr<Enricher> make_enricher(const ConfigNode& cfg, StateStore* state) {
   EnrichmentSettings s;
   std::vector<std::string> static_roster;
   RoleTable roles;

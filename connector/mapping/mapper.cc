@@ -9,7 +9,6 @@
 
 #include <fmt/format.h>
 
-#include "connector/enrichment/enricher.h"
 #include "connector/mapping/encoder.h"
 #include "connector/mapping/kind_detect.h"
 #include "connector/mapping/mapping_rules.h"
@@ -210,7 +209,7 @@ std::string local_host_name() {
 
 }  // namespace
 
-std::unique_ptr<Mapper> Mapper::create(const ConfigNode& mappings, const ConfigNode& enrichment, StateStore* state) {
+std::unique_ptr<Mapper> Mapper::create(const ConfigNode& mappings, const EnricherFactory& make_enricher) {
   Diagnostics& diags = mappings.diagnostics();
   std::optional<std::filesystem::path> dir;
   std::vector<std::string> overrides;
@@ -233,7 +232,7 @@ std::unique_ptr<Mapper> Mapper::create(const ConfigNode& mappings, const ConfigN
   }
   files.insert(files.end(), overrides.begin(), overrides.end());
   auto set = mapping::MappingSet::load(files, diags);
-  auto enricher = Enricher::create(enrichment, state);
+  auto enricher = make_enricher();
   return std::make_unique<MapperImpl>(std::move(set), std::move(enricher), local_host_name());
 }
 

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include "connector/enrichment/enricher.h"
+#include "connector/mapping/enrichment_interface.h"
 #include "connector/record/time_parse.h"
 
 namespace siem::testing {

@@ -1,3 +1,4 @@
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
 
 #include <gtest/gtest.h>
@@ -28,7 +29,7 @@ struct Fixture {
   explicit Fixture(const std::string& yaml = "{}", const std::filesystem::path& base = ".") {
     doc = ConfigDocument::load_string(yaml, "test.yaml", diags, base);
     auto root = doc->root();
-    mapper = Mapper::create(root.child("mappings"), root.child("enrichment"), nullptr);
+    mapper = make_mapping_stage(root, nullptr);
   }
 };
 

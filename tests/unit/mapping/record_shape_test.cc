@@ -14,6 +14,7 @@
 
 #include "connector/config/config_node.h"
 #include "connector/core/record_reader.h"
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
 #include "connector/record/cef_parser.h"
 #include "connector/record/shipped_files.h"
@@ -30,7 +31,7 @@ struct Fixture {
   Fixture() {
     doc = ConfigDocument::load_string("{}", "test.yaml", diags, ".");
     auto root = doc->root();
-    mapper = Mapper::create(root.child("mappings"), root.child("enrichment"), nullptr);
+    mapper = make_mapping_stage(root, nullptr);
   }
 };
 
