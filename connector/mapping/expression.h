@@ -1,17 +1,20 @@
 // The mapping rules' internals, shared by the files that implement them (not for use outside
 // connector/mapping): the value constructors, the conversions (`type:`), the $variables, the
 // conditions and templates, and Expr, one alternative of a rule.
-//   value.cc          Value, PathCache, append_value_json, from_element
-//   conversions.cc    the conversion names, the elastic/snake shapes, IP addresses, Expr::convert
-//   expression.cc     the general evaluator: $variables, conditions, templates, Expr::eval
-//   fast_paths.cc     the writers' shortcuts (append_json, string_view...), equal to the evaluator
-//   rule_compiler.cc  YAML -> Expr / Rule
-//   mapping_loader.cc MappingSet::load: files, overrides, kinds
+//   value.cc               Value, PathCache, append_value_json, from_element
+//   conversion_table.cc    the conversions: one row each, general and fast implementation
+//   conversion_helpers.cc  the elastic/snake shapes, IP addresses
+//   expression.cc          the general evaluator: $variables, conditions, templates, Expr::eval
+//   fast_paths.cc          the writers' shortcuts (append_json, string_view...), equal to the evaluator
+//   rule_compiler.cc       YAML -> Expr / Rule
+//   mapping_loader.cc      MappingSet::load: files, overrides, kinds
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -71,8 +74,36 @@ inline bool is_ip(Conversion c) { return c == Conversion::ip || c == Conversion:
 // other conversions keep it whole.
 std::optional<std::string_view> ip_address(Conversion c, std::string_view sv);
 
-// The `type:` names and the conversion each stands for.
-const std::vector<std::pair<std::string_view, Conversion>>& conversions();
+// What a writer's shortcut did: wrote the value, found no value (nothing appended), or met a case
+// it leaves to the general evaluator (nothing appended).
+enum class Written { value, nothing, unsupported };
+
+// One conversion (conversion_table.cc): its `type:` names, and its general and fast
+// implementations side by side.
+struct ConversionRow {
+  // structured: keeps the record's structure (objects, arrays); scalar: an object or an array
+  // found at a path counts as absent, except a LocalizableString, which gives its `value`.
+  enum class Shape : std::uint8_t { scalar, structured };
+  Conversion id;
+  std::string_view name, alias;  // `type:` names; none has no name
+  Shape shape;
+  // The record's value written as it is, a string filtered by ip_address(), or a JSON shape:
+  // Expr::append_plain_json() writes it (a rule can then be `plain`).
+  bool plain;
+  // The general implementation: the value converted, as Rule::evaluate() gives it (never called
+  // with a Value of kind none).
+  Value (*general)(Value v);
+  // The fast implementation, or null: the first non-empty record value of a `from` written as
+  // JSON exactly as general() + append_value_json() would (`multiply` only with int);
+  // Written::unsupported leaves a case to general().
+  Written (*fast)(element e, const std::optional<double>& multiply, std::string& out);
+};
+
+inline constexpr std::size_t kConversionCount = static_cast<std::size_t>(Conversion::arm_subscription) + 1;
+extern const std::array<ConversionRow, kConversionCount> kConversionRows;
+
+inline const ConversionRow& conversion_row(Conversion c) { return kConversionRows[static_cast<std::size_t>(c)]; }
+inline std::span<const ConversionRow> conversion_table() { return kConversionRows; }
 
 // Elastic's shape (`elastic`: object keys in snake_case, arrays turned into objects keyed "0",
 // "1"...) or `snake` (arrays kept), appended to `out`.
@@ -133,10 +164,7 @@ class Expr {
   // A `from` whose type keeps the record's structure (json, elastic, snake, list). Any other `from`
   // gives a scalar: an object or an array found at its path counts as absent (the next path is
   // tried), except a LocalizableString, which gives its `value` (json::localized_value).
-  bool structured() const noexcept {
-    return conversion == Conversion::json || conversion == Conversion::elastic || conversion == Conversion::snake ||
-           conversion == Conversion::list;
-  }
+  bool structured() const noexcept { return conversion_row(conversion).shape == ConversionRow::Shape::structured; }
   // The element a `from` takes its value from at `found`: itself, or for a scalar rule the value of
   // a LocalizableString; nullopt for another object or an array under a scalar rule.
   std::optional<element> from_value(element found) const {
@@ -149,9 +177,7 @@ class Expr {
   bool plain() const noexcept {
     if (has_lookup || fallback || multiply) return false;
     if (src == Src::value || src == Src::virt) return conversion == Conversion::none;
-    return src == Src::from &&
-           (conversion == Conversion::none || is_ip(conversion) || conversion == Conversion::json ||
-            conversion == Conversion::elastic || conversion == Conversion::snake);
+    return src == Src::from && conversion_row(conversion).plain;
   }
   // The shapes append_direct_json() writes besides plain ones.
   bool direct() const noexcept {
@@ -160,9 +186,7 @@ class Expr {
       if (has_lookup) return !multiply && (conversion == Conversion::none || conversion == Conversion::lower);
       if (fallback) return false;
       if (multiply) return conversion == Conversion::integer;
-      return conversion == Conversion::integer || conversion == Conversion::real || conversion == Conversion::boolean ||
-             conversion == Conversion::list || conversion == Conversion::upn_user ||
-             conversion == Conversion::upn_domain || conversion == Conversion::timestamp;
+      return conversion_row(conversion).fast != nullptr;
     }
     if (has_lookup || fallback || multiply) return false;
     if (src == Src::all) return conversion == Conversion::none || is_ip(conversion);
@@ -186,7 +210,7 @@ class Expr {
     }
     return false;
   }
-  enum class Written { value, nothing, unsupported };
+  using Written = mapping::Written;
   Written append_plain_json(const EvalContext& ctx, std::string& out) const;
   Written append_direct_json(const EvalContext& ctx, std::string& out) const;
   Written plain_string(const EvalContext& ctx, std::string_view& text) const;

@@ -251,11 +251,14 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
   if (auto t = n["type"]) {
     bool found = false;
     std::vector<std::string> names;
-    for (const auto& [name, conv] : conversions()) {
-      names.emplace_back(name);
-      if (t.Scalar() == name) {
-        e->conversion = conv;
-        found = true;
+    for (const auto& row : conversion_table()) {
+      for (const std::string_view name : {row.name, row.alias}) {
+        if (name.empty()) continue;
+        names.emplace_back(name);
+        if (t.Scalar() == name) {
+          e->conversion = row.id;
+          found = true;
+        }
       }
     }
     if (!found) {
