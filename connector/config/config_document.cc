@@ -1,20 +1,13 @@
 // ConfigDocument: loading a YAML config, duplicate keys, unknown-key reports.
 #include "connector/config/config_internal.h"
 
-#include <algorithm>
-#include <cctype>
-#include <charconv>
-#include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 

@@ -1,20 +1,11 @@
 // ConfigNode: the typed getters over one node of a config document.
 #include "connector/config/config_internal.h"
 
-#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <map>
-#include <set>
-#include <sstream>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 

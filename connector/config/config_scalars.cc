@@ -1,20 +1,10 @@
 // Scalar parsing for config values: durations, byte sizes, RFC 3339 timestamps.
 #include "connector/config/config_internal.h"
 
-#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <map>
-#include <set>
-#include <sstream>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
