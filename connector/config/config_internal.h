@@ -1,6 +1,6 @@
 // Helpers shared by the files of the config module (not for use outside connector/config).
 //   diagnostics.cc      Location, Diagnostics, did_you_mean
-//   config_scalars.cc   durations, byte sizes, RFC 3339 timestamps
+//   config_scalars.cc   durations, byte sizes
 //   config_secrets.cc   ${VAR} expansion, secrets (literal, ${ENV}, file:/path)
 //   config_document.cc  ConfigDocument: loading, duplicate and unknown keys
 //   config_node.cc      ConfigNode's typed getters
@@ -26,8 +26,6 @@ std::string node_type_name(const YAML::Node& n);
 std::string trim(std::string_view s);
 // A byte size: a number with an optional unit (config_scalars.cc).
 std::optional<std::uint64_t> parse_bytes(std::string_view text);
-// YYYY-MM-DD[T ]hh:mm:ss[.fff](Z|+hh:mm), the zone required: milliseconds since the epoch.
-std::optional<std::int64_t> parse_rfc3339(std::string_view s);
 
 // Expands ${VAR} and ${VAR:-default} (config_secrets.cc).
 bool expand_env(std::string_view in, std::string& out, std::string& problem);

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "connector/record/time_parse.h"
+
 namespace siem {
 
 // ---------------------------------------------------------------- ConfigNode
@@ -179,7 +181,7 @@ std::uint64_t ConfigNode::bytes(std::string_view key, std::uint64_t default_valu
 std::optional<std::int64_t> ConfigNode::optional_timestamp(std::string_view key) const {
   auto s = optional_string(key);
   if (!s) return std::nullopt;
-  auto v = parse_rfc3339(trim(*s));
+  auto v = parse_rfc3339_ms(trim(*s));
   if (!v) {
     error_at(key, fmt::format("expected an RFC 3339 timestamp like 2026-11-01T00:00:00Z, found '{}'", *s));
     return std::nullopt;

@@ -1,4 +1,5 @@
-// Scalar parsing for config values: durations, byte sizes, RFC 3339 timestamps.
+// Scalar parsing for config values: durations and byte sizes (timestamps: parse_rfc3339_ms in
+// connector/record/time_parse.h, the parser the mapping engine uses too).
 #include "connector/config/config_internal.h"
 
 #include <cctype>
@@ -69,62 +70,6 @@ std::optional<std::uint64_t> parse_bytes(std::string_view text) {
   auto it = units.find(unit);
   if (it == units.end()) return std::nullopt;
   return static_cast<std::uint64_t>(v * it->second + 0.5);
-}
-
-namespace {
-
-// Days since 1970-01-01 of a civil date; a day past the month's end rolls into the next month.
-std::int64_t days_since_epoch(int y, int m, int d) {
-  using namespace std::chrono;
-  return (sys_days{year{y} / month{static_cast<unsigned>(m)} / 1} + days{d - 1}).time_since_epoch().count();
-}
-
-}  // namespace
-
-std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
-  // YYYY-MM-DD[T ]hh:mm:ss[.fff][Z|+hh:mm]
-  auto num = [&](std::size_t pos, std::size_t len) -> std::optional<int> {
-    if (pos + len > s.size()) return std::nullopt;
-    int v = 0;
-    for (std::size_t k = pos; k < pos + len; ++k) {
-      if (!std::isdigit(static_cast<unsigned char>(s[k]))) return std::nullopt;
-      v = v * 10 + (s[k] - '0');
-    }
-    return v;
-  };
-  auto Y = num(0, 4), Mo = num(5, 2), D = num(8, 2), h = num(11, 2), mi = num(14, 2), se = num(17, 2);
-  if (!Y || !Mo || !D || !h || !mi || !se || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      s[13] != ':' || s[16] != ':')
-    return std::nullopt;
-  if (*Mo < 1 || *Mo > 12 || *D < 1 || *D > 31 || *h > 23 || *mi > 59 || *se > 60) return std::nullopt;
-  std::size_t i = 19;
-  std::int64_t ms = 0;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    int digits = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
-      if (digits < 3) ms = ms * 10 + (s[i] - '0');
-      ++digits;
-      ++i;
-    }
-    if (digits == 0) return std::nullopt;
-    for (int k = digits; k < 3; ++k) ms *= 10;
-  }
-  std::int64_t offset_min = 0;
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
-    ++i;
-  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-    auto oh = num(i + 1, 2), om = num(i + 4, 2);
-    if (!oh || !om || s[i + 3] != ':') return std::nullopt;
-    offset_min = (*oh * 60 + *om) * (s[i] == '-' ? -1 : 1);
-    i += 6;
-  } else {
-    return std::nullopt;  // a timestamp in config must say its zone
-  }
-  if (i != s.size()) return std::nullopt;
-  const std::int64_t days = days_since_epoch(*Y, *Mo, *D);
-  const std::int64_t secs = days * 86400 + *h * 3600 + *mi * 60 + *se - offset_min * 60;
-  return secs * 1000 + ms;
 }
 
 }  // namespace siem
