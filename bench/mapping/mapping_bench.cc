@@ -24,6 +24,7 @@
 
 #include "bench/mapping/record_corpus.h"
 #include "connector/config/config_node.h"
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
 
 namespace {
@@ -61,7 +62,7 @@ struct MapperHolder {
   MapperHolder() {
     doc = siem::ConfigDocument::load_string("{}", "<bench>", diags);
     auto root = doc->root();
-    mapper = siem::Mapper::create(root.child("mappings"), root.child("enrichment"), nullptr);
+    mapper = siem::make_mapping_stage(root, nullptr);
   }
 };
 

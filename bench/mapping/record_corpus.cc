@@ -12,6 +12,7 @@
 
 #include "connector/config/config_node.h"
 #include "connector/core/record_reader.h"
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
 
 namespace siem::bench {
@@ -58,7 +59,7 @@ Corpus Corpus::load(const std::filesystem::path& data_dir) {
   Diagnostics diags;
   auto doc = ConfigDocument::load_string("{}", "<bench>", diags);
   auto root = doc->root();
-  auto mapper = Mapper::create(root.child("mappings"), root.child("enrichment"), nullptr);
+  auto mapper = make_mapping_stage(root, nullptr);
   if (diags.has_errors() || !mapper) throw std::runtime_error("mapping files: " + diags.format());
 
   std::vector<std::filesystem::path> files;

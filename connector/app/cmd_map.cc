@@ -9,6 +9,7 @@
 #include "connector/app/commands.h"
 #include "connector/config/config_node.h"
 #include "connector/core/record_reader.h"
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
 
 namespace siem::app {
@@ -38,7 +39,7 @@ int map_command(const MapOptions& options, const GlobalOptions&) {
   std::unique_ptr<Mapper> mapper;
   if (!diags.has_errors()) {
     auto root = doc->root();
-    mapper = Mapper::create(root.child("mappings"), root.child("enrichment"), nullptr);
+    mapper = make_mapping_stage(root, nullptr);
   }
   if (diags.has_errors() || !mapper) {
     std::cerr << diags.format();

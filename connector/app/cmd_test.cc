@@ -26,8 +26,9 @@
 #include "connector/app/commands.h"
 #include "connector/config/config_node.h"
 #include "connector/core/record_reader.h"
-#include "connector/mapping/cef_parser.h"
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
+#include "connector/record/cef_parser.h"
 
 namespace siem::app {
 
@@ -122,7 +123,7 @@ struct CaseRunner {
     Diagnostics diags;
     auto doc = ConfigDocument::load_string(emitter.c_str(), "<case config>", diags, case_dir);
     auto r = doc->root();
-    auto mapper = Mapper::create(r.child("mappings"), r.child("enrichment"), nullptr);
+    auto mapper = make_mapping_stage(r, nullptr);
     if (diags.has_errors()) {
       problems.push_back("invalid case config: " + diags.format());
       return nullptr;

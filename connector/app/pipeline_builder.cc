@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "connector/buffer/buffer_dir.h"
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/observability/http_listener.h"
 
 namespace siem::app {
@@ -130,7 +131,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
 
   if (!validate_only) buffer_files::report_stale(parts.state_dir, disk_buffered);
 
-  parts.mapper = Mapper::create(root.child("mappings"), root.child("enrichment"), state);
+  parts.mapper = make_mapping_stage(root, state);
   doc.report_unknown_keys();
   return parts;
 }

@@ -1,7 +1,7 @@
 #include "connector/enrichment/detections.h"
 
 #include "connector/enrichment/rules/rules.h"
-#include "connector/mapping/json_access.h"
+#include "connector/record/json_access.h"
 
 namespace siem {
 

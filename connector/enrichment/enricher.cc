@@ -13,8 +13,8 @@
 #include "connector/enrichment/role_table.h"
 #include "connector/enrichment/roster.h"
 #include "connector/enrichment/rules/rule_util.h"
-#include "connector/mapping/json_access.h"
-#include "connector/mapping/shipped_files.h"
+#include "connector/record/json_access.h"
+#include "connector/record/shipped_files.h"
 #include "connector/state/state_store.h"
 
 namespace siem {
@@ -259,7 +259,7 @@ std::vector<std::string> list_or(const ConfigNode& cfg, std::string_view key, co
 
 }  // namespace
 
-std::unique_ptr<Enricher> Enricher::create(const ConfigNode& cfg, StateStore* state) {
+std::unique_ptr<Enricher> make_enricher(const ConfigNode& cfg, StateStore* state) {
   EnrichmentSettings s;
   std::vector<std::string> static_roster;
   RoleTable roles;

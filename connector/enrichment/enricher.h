@@ -4,62 +4,16 @@
 #pragma once
 
 #include <memory>
-#include <string>
-#include <vector>
-
-#include <simdjson.h>
 
 #include "connector/config/config_node.h"
-#include "connector/core/event.h"
+#include "connector/mapping/enrichment_interface.h"
 
 namespace siem {
 
 class StateStore;
 
-struct Detection {
-  std::string name;    // e.g. "pa.pim.activation"
-  int severity = 0;    // 0-10
-  std::string reason;  // one short sentence for azure.privileged_access.detections
-};
-
-struct EnrichmentResult {
-  std::vector<Detection> detections;  // fired rules, highest severity first
-  std::vector<std::string> tags;      // detection names plus pa.role.tier0 / pa.role.tier1
-  int tier = -1;                      // highest tier touched (0-2), -1 when none
-  std::vector<std::string> roles;     // role display names involved
-  std::vector<std::string> role_ids;  // role template / definition ids involved
-  int severity = 0;                   // max over detections (0 when none)
-  double risk_score = 0;              // 0-100, derived from severity
-};
-
-namespace json {
-class Fields;
-}
-
-class Enricher {
- public:
-  virtual ~Enricher() = default;
-
-  // Reads the `enrichment:` section (may be an invalid node: defaults apply). `state` may be null
-  // (map/test/validate): the roster then lives in memory only. Problems go to the node's diagnostics.
-  static std::unique_ptr<Enricher> create(const ConfigNode& enrichment, StateStore* state);
-
-  // Evaluates every rule on one record (the whole record as received: for Event Hubs shapes the
-  // envelope with its `properties`). Learns roster changes from role events. Called from one
-  // mapping thread at a time.
-  // `record_fields`, when given, is the index (json::Fields) of `record` the caller already built.
-  // `tenant`: the record's tenant, when known (the roster keeps each principal's).
-  virtual EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record,
-                                  const json::Fields* record_fields = nullptr, std::string_view tenant = {}) = 0;
-
-  // A complete role roster snapshot (every schedule instance of one kind, read from Graph from
-  // `read_ms` on) has been enriched: holds of that kind it did not list end at `read_ms`, unless an
-  // event granted them since. Called in stream order, after the snapshot's last record. The
-  // snapshot is of `tenant`'s roles: other tenants' principals are left alone.
-  virtual void roster_snapshot_complete(bool eligibilities, std::int64_t read_ms, std::string_view tenant = {}) = 0;
-
-  // Persists the learned roster to the state store (no-op without one).
-  virtual void save() = 0;
-};
+// Reads the `enrichment:` section (may be an invalid node: defaults apply). `state` may be null
+// (map/test/validate): the roster then lives in memory only. Problems go to the node's diagnostics.
+std::unique_ptr<Enricher> make_enricher(const ConfigNode& enrichment, StateStore* state);
 
 }  // namespace siem

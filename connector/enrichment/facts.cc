@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "connector/mapping/json_access.h"
-#include "connector/mapping/time_parse.h"
+#include "connector/record/json_access.h"
+#include "connector/record/time_parse.h"
 
 namespace siem {
 

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "connector/mapping/json_access.h"
+#include "connector/record/json_access.h"
 
 namespace siem {
 

@@ -1,6 +1,6 @@
 #include "connector/mapping/kind_detect.h"
 
-#include "connector/mapping/json_access.h"
+#include "connector/record/json_access.h"
 
 namespace siem {
 

@@ -3,16 +3,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "connector/config/config_node.h"
 #include "connector/core/event.h"
+#include "connector/mapping/enrichment_interface.h"
 
 namespace siem {
-
-class StateStore;
 
 struct MapperStats {
   std::uint64_t mapped = 0;
@@ -28,11 +28,13 @@ class Mapper {
  public:
   virtual ~Mapper() = default;
 
-  // `mappings` and `enrichment` are the config sections of those names (either may be invalid:
-  // shipped defaults apply). Errors (a bad mapping file, with file:line) go to the diagnostics of
-  // the nodes; check has_errors() before use. `state` may be null (map/test/validate).
-  static std::unique_ptr<Mapper> create(const ConfigNode& mappings, const ConfigNode& enrichment,
-                                        StateStore* state);
+  // `mappings` is the config section of that name (may be invalid: shipped defaults apply).
+  // Errors (a bad mapping file, with file:line) go to its diagnostics; check has_errors() before
+  // use. `make_enricher` is called once, after the mapping files are loaded (their errors come
+  // first); it may return null (no enrichment). The app, the commands, tests and benchmarks build
+  // the stage with make_mapping_stage() (connector/enrichment/mapping_stage.h).
+  using EnricherFactory = std::function<std::unique_ptr<Enricher>()>;
+  static std::unique_ptr<Mapper> create(const ConfigNode& mappings, const EnricherFactory& make_enricher);
 
   // Maps one record, producing the formats in `formats` (raw is always kept). Returns nullopt on
   // success, or the reason the record cannot be mapped (it then goes to the dead-letter file /

@@ -15,8 +15,8 @@
 
 #include "connector/config/config_node.h"
 #include "connector/core/event.h"
-#include "connector/enrichment/enricher.h"
-#include "connector/mapping/json_access.h"
+#include "connector/mapping/enrichment_interface.h"
+#include "connector/record/json_access.h"
 
 namespace siem::mapping {
 

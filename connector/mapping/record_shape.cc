@@ -4,8 +4,8 @@
 #include <array>
 #include <vector>
 
-#include "connector/mapping/encoding.h"
-#include "connector/mapping/json_access.h"
+#include "connector/record/encoding.h"
+#include "connector/record/json_access.h"
 
 namespace siem {
 

@@ -1,5 +1,5 @@
 // Fuzz target: arbitrary strings as CEF header fields and extension values -> the CEF encoder
-// (connector/mapping/encoding, laid out exactly as the mapper writes a line, labels included) ->
+// (connector/record/encoding, laid out exactly as the mapper writes a line, labels included) ->
 // the strict CEF parser. Also the JSON string encoder -> a strict JSON parser.
 //
 // Must hold for every input (a violation aborts, so libFuzzer saves the input as a crash):
@@ -23,8 +23,8 @@
 #include <fuzzer/FuzzedDataProvider.h>
 #include <nlohmann/json.hpp>
 
-#include "connector/mapping/cef_parser.h"
-#include "connector/mapping/encoding.h"
+#include "connector/record/cef_parser.h"
+#include "connector/record/encoding.h"
 
 namespace {
 

@@ -31,11 +31,12 @@
 
 #include "connector/config/config_node.h"
 #include "connector/core/record_reader.h"
-#include "connector/mapping/cef_parser.h"
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/kind_detect.h"
 #include "connector/mapping/mapper.h"
 #include "connector/mapping/mapping_rules.h"
-#include "connector/mapping/shipped_files.h"
+#include "connector/record/cef_parser.h"
+#include "connector/record/shipped_files.h"
 #include "tests/support/fast_path_check.h"
 
 #if !defined(SIEM_FUZZ_DATA_DIR) || !defined(SIEM_FUZZ_MAPPINGS_DIR)
@@ -107,7 +108,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     auto doc = siem::ConfigDocument::load_string("mappings:\n  dir: '" + work_dir() + "/shipped'\n  overrides: ['" + override_path() + "']\n", "fuzz.yaml", diags);
     auto root = doc->root();
-    mapper = siem::Mapper::create(root.child("mappings"), root.child("enrichment"), nullptr);
+    mapper = siem::make_mapping_stage(root, nullptr);
   } catch (const std::exception& e) {
     violation((std::string("exception escaped mapping compilation: ") + e.what()).c_str(),
               std::string_view(reinterpret_cast<const char*>(data), size));

@@ -22,8 +22,9 @@
 
 #include "connector/config/config_node.h"
 #include "connector/core/record_reader.h"
-#include "connector/mapping/cef_parser.h"
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
+#include "connector/record/cef_parser.h"
 
 namespace {
 
@@ -46,7 +47,7 @@ struct Harness {
     // enrichment settings; no state store, so the learned roster lives in memory only.
     doc = siem::ConfigDocument::load_string("{}", "fuzz.yaml", diags);
     auto root = doc->root();
-    mapper = siem::Mapper::create(root.child("mappings"), root.child("enrichment"), nullptr);
+    mapper = siem::make_mapping_stage(root, nullptr);
     if (diags.has_errors()) {
       std::fprintf(stderr, "fuzz_record_reader: cannot load the shipped mappings:\n%s\n", diags.format().c_str());
       std::abort();

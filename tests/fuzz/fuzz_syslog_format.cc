@@ -20,7 +20,7 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include "connector/mapping/encoding.h"
+#include "connector/record/encoding.h"
 #include "sinks/syslog/syslog_format.h"
 
 namespace {

@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include "connector/enrichment/enricher.h"
-#include "connector/mapping/time_parse.h"
+#include "connector/mapping/enrichment_interface.h"
+#include "connector/record/time_parse.h"
 
 namespace siem::testing {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "connector/enrichment/detections.h"
-#include "connector/mapping/json_access.h"
+#include "connector/record/json_access.h"
 
 namespace siem::rules {
 

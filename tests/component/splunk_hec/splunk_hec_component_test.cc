@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
 #include "sinks/splunk_hec/splunk_hec_sink.h"
 #include "tests/support/loopback_server.h"
@@ -311,7 +312,7 @@ TEST_F(Fixture, RepairedRecordsTravelAsValidRawJson) {
   sink.start();
   Diagnostics diags;
   auto doc = ConfigDocument::load_string("{}", "test.yaml", diags);
-  auto mapper = Mapper::create(doc->root().child("mappings"), doc->root().child("enrichment"), nullptr);
+  auto mapper = make_mapping_stage(doc->root(), nullptr);
   const std::vector<std::string> broken = {
       "{\"id\":\"Directory_r1\",\"category\":\"UserManagement\",\"activityDisplayName\":\"line1\nline2\","
       "\"activityDateTime\":\"2026-03-04T10:15:30Z\"}",

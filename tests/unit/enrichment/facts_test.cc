@@ -11,8 +11,8 @@
 
 #include <simdjson.h>
 
-#include "connector/mapping/json_access.h"
 #include "connector/mapping/kind_detect.h"
+#include "connector/record/json_access.h"
 #include "tests/support/sample_records.h"
 
 namespace siem {

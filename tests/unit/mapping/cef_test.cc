@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "connector/mapping/cef_parser.h"
-#include "connector/mapping/encoding.h"
+#include "connector/record/cef_parser.h"
+#include "connector/record/encoding.h"
 
 namespace siem {
 namespace {

@@ -1,18 +1,22 @@
 // The fast paths of the mapping engine (Rule::append_json, string_view, integer_constant) against
 // Rule::evaluate() for every rule of every shipped mapping, over every sample record under every
 // kind's mapping, and over variants of the records whose values change type (a string where a
-// number was, null, {}, [], escapes, an object where a string was): byte for byte the same.
+// number was, null, {}, [], escapes, an object where a string was): byte for byte the same. And
+// every row of the conversion table: its fast implementation against its general one.
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <simdjson.h>
 
 #include "connector/config/config_node.h"
+#include "connector/mapping/expression.h"
 #include "connector/mapping/kind_detect.h"
 #include "connector/mapping/mapping_rules.h"
-#include "connector/mapping/shipped_files.h"
+#include "connector/record/shipped_files.h"
 #include "tests/support/fast_path_check.h"
 #include "tests/support/record_variants.h"
 #include "tests/support/sample_records.h"
@@ -70,6 +74,59 @@ TEST_F(FastPaths, AgreeWithEvaluateWhenValuesChangeType) {
   }
   EXPECT_GT(n, 1'000u);
   EXPECT_GT(report_.compared, 50'000u);
+}
+
+// Every conversion (conversion_table.cc), as `{from: v, type: <name>}` (int also with a multiply)
+// over values of every JSON type: Rule::append_json (the fast implementation, or the plain writer)
+// gives what Rule::evaluate (the general implementation) + append_value_json give, or leaves the
+// case to it.
+TEST(ConversionTable, FastImplementationsAgreeWithTheGeneralOnes) {
+  const std::vector<std::string> values = {
+      R"("")", R"("x")", R"("42")", R"(" 7 ")", R"("4.6")", R"("true")", R"("0")", R"("FALSE")",
+      R"("alice@contoso.com")", R"("@")", R"("a@")", R"("2026-03-04T10:15:30.123Z")", R"("3/4/2026 10:15:30 AM")",
+      R"("not a time")", R"("10.1.2.3")", R"("10.1.2.3:443")", R"("[2001:db8::5]:443")", R"("fe80::1%eth0")",
+      R"("0.0.0.0")", R"("/subscriptions/ABC-1/resourceGroups/x")", R"("PT1H30M")", R"("\"quoted\"")",
+      R"("Ünïcödé\u2028")", "0", "42", "-7", "18446744073709551615", "4.5", "-2.5", "1e300", "true", "false",
+      "null", "[]", R"(["a","",1,true,null,{"k":1}])", R"(["10.1.2.3"])", "{}",
+      R"({"value":"v","localizedValue":"V"})", R"({"userPrincipalName":"a@b.c","IPAddress":["1.2.3.4"]})"};
+  std::size_t compared = 0;
+  for (const auto& row : mapping::conversion_table()) {
+    for (const std::optional<double> multiply : {std::optional<double>(), std::optional<double>(2.5),
+                                                 std::optional<double>(1000)}) {
+      if (multiply && row.id != mapping::Conversion::integer) continue;
+      auto e = std::make_shared<mapping::Expr>();
+      e->src = mapping::Expr::Src::from;
+      e->paths.emplace_back("v");
+      e->conversion = row.id;
+      e->multiply = multiply;
+      e->is_plain = e->plain();
+      mapping::Rule rule;
+      rule.alternatives.push_back(e);
+      rule.plain = e->plain();
+      rule.direct = e->direct();
+      for (const auto& v : values) {
+        const std::string json = "{\"v\":" + v + "}";
+        simdjson::dom::parser parser;
+        simdjson::dom::element record;
+        ASSERT_EQ(parser.parse(json).get(record), simdjson::SUCCESS) << json;
+        mapping::EvalContext ctx;
+        ctx.record = record;
+        std::string general;
+        if (const auto value = rule.evaluate(ctx); !value.empty()) mapping::append_value_json(general, value);
+        std::string fast;
+        const auto written = rule.append_json(ctx, fast);
+        if (!written) {
+          EXPECT_EQ(fast, "") << "type " << row.name << " of " << v << ": left to evaluate() after appending";
+          continue;
+        }
+        ++compared;
+        EXPECT_EQ(fast, *written ? general : std::string())
+            << "type " << (row.name.empty() ? "none" : row.name) << (multiply ? " with multiply" : "") << " of " << v;
+        EXPECT_EQ(*written, !general.empty()) << "type " << row.name << " of " << v;
+      }
+    }
+  }
+  EXPECT_GT(compared, 300u);  // the fast implementations were really taken
 }
 
 }  // namespace

@@ -7,9 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "connector/mapping/cef_parser.h"
-#include "connector/mapping/encoding.h"
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
+#include "connector/record/cef_parser.h"
+#include "connector/record/encoding.h"
 
 namespace siem {
 namespace {
@@ -99,7 +100,7 @@ TEST(UnicodeLineBreaks, CefWritesThemAsLineBreaksTheStrictParserReadsBack) {
 TEST(UnicodeLineBreaks, MappedEventsCarryNoneRaw) {
   Diagnostics diags;
   auto doc = ConfigDocument::load_string("{}", "test.yaml", diags);
-  auto mapper = Mapper::create(doc->root().child("mappings"), doc->root().child("enrichment"), nullptr);
+  auto mapper = make_mapping_stage(doc->root(), nullptr);
   ASSERT_FALSE(diags.has_errors()) << diags.format();
   nlohmann::json record = {
       {"id", "Directory_" + kLs + "1"},

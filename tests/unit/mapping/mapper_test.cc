@@ -1,3 +1,4 @@
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
 
 #include <gtest/gtest.h>
@@ -15,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "connector/core/record_reader.h"
-#include "connector/mapping/cef_parser.h"
+#include "connector/record/cef_parser.h"
 #include "tests/support/sample_records.h"
 
 namespace siem {
@@ -28,7 +29,7 @@ struct Fixture {
   explicit Fixture(const std::string& yaml = "{}", const std::filesystem::path& base = ".") {
     doc = ConfigDocument::load_string(yaml, "test.yaml", diags, base);
     auto root = doc->root();
-    mapper = Mapper::create(root.child("mappings"), root.child("enrichment"), nullptr);
+    mapper = make_mapping_stage(root, nullptr);
   }
 };
 

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include "connector/mapping/json_access.h"
+#include "connector/record/json_access.h"
 
 namespace siem::json {
 namespace {

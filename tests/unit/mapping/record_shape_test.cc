@@ -14,9 +14,10 @@
 
 #include "connector/config/config_node.h"
 #include "connector/core/record_reader.h"
-#include "connector/mapping/cef_parser.h"
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
-#include "connector/mapping/shipped_files.h"
+#include "connector/record/cef_parser.h"
+#include "connector/record/shipped_files.h"
 #include "tests/support/record_variants.h"
 #include "tests/support/sample_records.h"
 
@@ -30,7 +31,7 @@ struct Fixture {
   Fixture() {
     doc = ConfigDocument::load_string("{}", "test.yaml", diags, ".");
     auto root = doc->root();
-    mapper = Mapper::create(root.child("mappings"), root.child("enrichment"), nullptr);
+    mapper = make_mapping_stage(root, nullptr);
   }
 };
 

@@ -1,4 +1,4 @@
-#include "connector/mapping/time_parse.h"
+#include "connector/record/time_parse.h"
 
 #include <gtest/gtest.h>
 

@@ -13,6 +13,11 @@
 namespace siem {
 
 std::optional<std::int64_t> parse_time_ms(std::string_view text);
+// Strict RFC 3339, as a configuration value must be written: YYYY-MM-DD(T|t| )hh:mm:ss[.fraction]
+// then Z, z or an offset +hh:mm / -hh:mm (the zone is required), nothing before or after. The
+// same grammar as parse_time_ms()'s ISO form, without its leniencies (missing seconds or zone,
+// spaces, ',' fractions, "no date" years): epoch milliseconds, or nullopt.
+std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text);
 // RFC 3339 UTC with milliseconds: 2026-03-04T10:15:30.123Z
 std::string format_time_ms(std::int64_t epoch_ms);
 // The same written into `out` (replacing its contents, reusing its buffer).

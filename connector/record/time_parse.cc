@@ -1,4 +1,4 @@
-#include "connector/mapping/time_parse.h"
+#include "connector/record/time_parse.h"
 
 #include <cctype>
 #include <charconv>
@@ -73,6 +73,31 @@ std::optional<std::int64_t> zone_minutes(Cursor& c) {
 }
 
 }  // namespace
+
+std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
+  Cursor c{text};
+  int Y = 0, M = 0, D = 0, h = 0, mi = 0, se = 0;
+  if (!c.digits(4, 4, Y) || !c.eat('-') || !c.digits(2, 2, M) || !c.eat('-') || !c.digits(2, 2, D)) return std::nullopt;
+  if (!(c.eat('T') || c.eat('t') || c.eat(' '))) return std::nullopt;
+  if (!c.digits(2, 2, h) || !c.eat(':') || !c.digits(2, 2, mi) || !c.eat(':') || !c.digits(2, 2, se))
+    return std::nullopt;
+  std::int64_t ms = 0;
+  if (c.eat('.')) {
+    if (c.done() || !std::isdigit(static_cast<unsigned char>(c.s[c.i]))) return std::nullopt;  // a digit at least
+    ms = fraction_ms(c);
+  }
+  std::int64_t offset_min = 0;
+  if (!(c.eat('Z') || c.eat('z'))) {
+    if (c.done() || (c.s[c.i] != '+' && c.s[c.i] != '-')) return std::nullopt;  // the zone is required
+    const bool west = c.s[c.i] == '-';
+    ++c.i;
+    int oh = 0, om = 0;
+    if (!c.digits(2, 2, oh) || !c.eat(':') || !c.digits(2, 2, om)) return std::nullopt;
+    offset_min = (oh * 60 + om) * (west ? -1 : 1);
+  }
+  if (!c.done()) return std::nullopt;
+  return assemble(Y, M, D, h, mi, se, ms, offset_min);
+}
 
 std::optional<std::int64_t> parse_time_ms(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);

@@ -1,4 +1,4 @@
-#include "connector/mapping/encoding.h"
+#include "connector/record/encoding.h"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "connector/mapping/json_access.h"
+#include "connector/record/json_access.h"
 
 #include <algorithm>
 #include <array>
@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "connector/mapping/encoding.h"
+#include "connector/record/encoding.h"
 
 namespace siem::json {
 

@@ -1,4 +1,4 @@
-#include "connector/mapping/shipped_files.h"
+#include "connector/record/shipped_files.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "connector/mapping/cef_parser.h"
+#include "connector/record/cef_parser.h"
 
 #include <cctype>
 

@@ -1,0 +1,158 @@
+// ConfigDocument: loading a YAML config, duplicate keys, unknown-key reports.
+#include "connector/config/config_internal.h"
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+namespace siem {
+
+std::string join_path(const std::string& base, std::string_view key) {
+  if (base.empty()) return std::string(key);
+  return base + "." + std::string(key);
+}
+
+Location mark_location(const std::string& file, const YAML::Mark& mark) {
+  Location loc;
+  loc.file = file;
+  if (mark.line >= 0) {
+    loc.line = mark.line + 1;
+    loc.column = mark.column + 1;
+  }
+  return loc;
+}
+
+std::string node_type_name(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Null: return "null";
+    default: return "undefined";
+  }
+}
+
+// YAML allows a key twice in a mapping and yaml-cpp silently keeps one of them; in a config that is
+// always a mistake (two `sources:` sections, a pasted block), so it is reported. `budget` bounds the
+// nodes visited: aliases make a document a graph (`s: &s [*s, *s]` doubles at every level), and a
+// real config has a few hundred nodes.
+void report_duplicate_keys(const YAML::Node& node, const std::string& file, const std::string& path,
+                           Diagnostics& diags, std::size_t& budget, int depth = 0) {
+  if (depth > 64 || budget == 0) return;  // pathological nesting or aliasing; yaml-cpp has parsed it
+  --budget;
+  if (node.IsMap()) {
+    std::map<std::string, YAML::Mark, std::less<>> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      const std::string& key = it->first.Scalar();
+      auto [pos, inserted] = seen.emplace(key, it->first.Mark());
+      if (!inserted)
+        diags.error(mark_location(file, it->first.Mark()), path,
+                    fmt::format("duplicate key '{}' (first defined at line {})", key, pos->second.line + 1));
+      report_duplicate_keys(it->second, file, join_path(path, key), diags, budget, depth + 1);
+    }
+  } else if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i)
+      report_duplicate_keys(node[i], file, fmt::format("{}[{}]", path, i), diags, budget, depth + 1);
+  }
+}
+
+// ---------------------------------------------------------------- ConfigDocument
+
+struct ConfigDocument::Impl {
+  // Mappings visited through a ConfigNode, keyed by yaml-cpp node identity, with the keys read.
+  struct Visited {
+    YAML::Node node;
+    std::string path;
+    std::set<std::string, std::less<>> known;
+    bool free_form = false;
+  };
+  std::vector<Visited> visited;  // configs are small: a linear scan is fine
+
+  Visited& entry(const YAML::Node& map, const std::string& path) {
+    // yaml-cpp nodes share memory through node_ref; is() compares identity.
+    for (auto& v : visited)
+      if (v.node.is(map)) return v;
+    visited.push_back({map, path, {}, false});
+    return visited.back();
+  }
+};
+
+ConfigDocument::ConfigDocument(std::string file, std::filesystem::path base_dir, Diagnostics& diags)
+    : file_(std::move(file)), base_dir_(std::move(base_dir)), diags_(&diags), impl_(std::make_shared<Impl>()) {}
+
+std::shared_ptr<ConfigDocument> ConfigDocument::load_string(std::string_view text, std::string display_name,
+                                                            Diagnostics& diags, std::filesystem::path base_dir) {
+  auto doc = std::make_shared<ConfigDocument>(std::move(display_name), std::move(base_dir), diags);
+  try {
+    doc->root_ = YAML::Load(std::string(text));
+    if (doc->root_.IsDefined() && !doc->root_.IsNull() && !doc->root_.IsMap()) {
+      diags.error(mark_location(doc->file_, doc->root_.Mark()), "",
+                  "the configuration must be a mapping of keys, not " + node_type_name(doc->root_));
+      doc->root_ = YAML::Node(YAML::NodeType::Undefined);
+    } else {
+      std::size_t budget = 100'000;
+      report_duplicate_keys(doc->root_, doc->file_, "", diags, budget);
+    }
+  } catch (const YAML::Exception& e) {
+    diags.error(mark_location(doc->file_, e.mark), "", "YAML syntax error: " + e.msg);
+    doc->root_ = YAML::Node(YAML::NodeType::Undefined);
+  }
+  return doc;
+}
+
+std::shared_ptr<ConfigDocument> ConfigDocument::load_file(const std::filesystem::path& file, Diagnostics& diags) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    Location loc;
+    loc.file = file.string();
+    diags.error(loc, "", "cannot read the configuration file: " + std::string(std::strerror(errno)));
+    return std::make_shared<ConfigDocument>(file.string(), file.parent_path(), diags);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto base = file.parent_path();
+  if (base.empty()) base = ".";
+  auto doc = load_string(ss.str(), file.string(), diags, base);
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0) doc->file_mode_ = st.st_mode & 07777;
+  return doc;
+}
+
+ConfigNode ConfigDocument::root() { return ConfigNode(shared_from_this(), root_, ""); }
+
+void ConfigDocument::mark_known(const YAML::Node& map, std::string_view key) {
+  auto& e = impl_->entry(map, "");
+  e.known.emplace(key);
+}
+
+void ConfigDocument::visit(const YAML::Node& map, const std::string& path) { impl_->entry(map, path).path = path; }
+
+void ConfigDocument::mark_free_form(const YAML::Node& map) { impl_->entry(map, "").free_form = true; }
+
+void ConfigDocument::report_unknown_keys() {
+  for (auto& v : impl_->visited) {
+    if (v.free_form || !v.node.IsMap()) continue;
+    std::vector<std::string> known(v.known.begin(), v.known.end());
+    for (auto it = v.node.begin(); it != v.node.end(); ++it) {
+      std::string key;
+      try {
+        key = it->first.as<std::string>();
+      } catch (const YAML::Exception&) {
+        continue;
+      }
+      if (v.known.count(key) != 0) continue;
+      std::string msg = fmt::format("unknown key '{}'", key);
+      if (auto s = did_you_mean(key, known)) msg += fmt::format(" (did you mean '{}'?)", *s);
+      diags_->error(mark_location(file_, it->first.Mark()), v.path, msg);
+    }
+  }
+}
+
+}  // namespace siem

@@ -1,0 +1,12 @@
+#include "connector/enrichment/mapping_stage.h"
+
+#include "connector/enrichment/enricher.h"
+
+namespace siem {
+
+std::unique_ptr<Mapper> make_mapping_stage(const ConfigNode& root, StateStore* state) {
+  const ConfigNode enrichment = root.child("enrichment");
+  return Mapper::create(root.child("mappings"), [&] { return make_enricher(enrichment, state); });
+}
+
+}  // namespace siem

@@ -1,0 +1,237 @@
+// What the conversions and the writers share: the elastic/snake shapes of a record's objects and
+// the IP address checks (ip, ipv4, ipv6). The conversions themselves are in conversion_table.cc.
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "connector/mapping/expression.h"
+#include "connector/record/encoding.h"
+#include "connector/record/time_parse.h"
+
+namespace siem::mapping {
+
+namespace {
+
+inline bool ascii_upper(char c) { return c >= 'A' && c <= 'Z'; }
+inline bool ascii_lower(char c) { return c >= 'a' && c <= 'z'; }
+inline bool ascii_digit(char c) { return c >= '0' && c <= '9'; }
+
+// camelCase / PascalCase to snake_case: "userPrincipalName" -> user_principal_name,
+// "IPAddress" -> ip_address. Appends to `out`. Every key of an elastic/snake shape goes through
+// here, so it writes into space reserved up front (at most one '_' per character) rather than
+// appending character by character.
+void append_snake(std::string& out, std::string_view key) {
+  const std::size_t start = out.size();
+  out.resize(start + 2 * key.size());
+  char* p = out.data() + start;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    const char c = key[i];
+    if (ascii_upper(c)) {
+      const bool prev_lower = i > 0 && (ascii_lower(key[i - 1]) || ascii_digit(key[i - 1]));
+      const bool next_lower = i + 1 < key.size() && ascii_lower(key[i + 1]);
+      const bool prev_upper = i > 0 && ascii_upper(key[i - 1]);
+      if (prev_lower || (prev_upper && next_lower)) *p++ = '_';
+      *p++ = static_cast<char>(c | 0x20);
+    } else {
+      *p++ = c;
+    }
+  }
+  out.resize(static_cast<std::size_t>(p - out.data()));
+}
+
+// The key in snake_case as a JSON string. Keys needing no escaping (all real ones) are written
+// straight into `out`.
+void append_snake_key(std::string& out, std::string_view key) {
+  const bool plain = std::none_of(key.begin(), key.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+  });
+  if (plain) {
+    out += '"';
+    append_snake(out, key);
+    out += '"';
+    return;
+  }
+  std::string snake;
+  append_snake(snake, key);
+  encoding::append_json_string(out, snake);
+}
+
+// Records repeat the same keys (every sign-in's conditional access policies, device detail...):
+// each key's snake_case member prefix (,"snake_key":) is remembered per thread in a small table
+// indexed by a hash of the key, so a key seen before is one compare and one append instead of a
+// conversion. A slot holds the last key that hashed there; a different key just replaces it.
+class SnakeKeyCache {
+ public:
+  // Appends `key` as an object member's key in snake_case: ,"snake_key": (no comma when `first`).
+  void append(std::string& out, std::string_view key, bool first) {
+    Slot& slot = slots_[hash(key) % kSlots];
+    if (!slot.valid || slot.key != key) {
+      slot.valid = true;
+      slot.key.assign(key);
+      slot.text.assign(1, ',');
+      append_snake_key(slot.text, key);
+      slot.text += ':';
+    }
+    const std::size_t skip = first ? 1 : 0;
+    out.append(slot.text.data() + skip, slot.text.size() - skip);
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 512;
+  struct Slot {
+    bool valid = false;
+    std::string key, text;
+  };
+  // Length and the first and last 8 bytes (keys of one record differ there, not in the middle).
+  static std::size_t hash(std::string_view key) noexcept {
+    std::uint64_t head = 0, tail = 0;
+    if (key.size() >= 8) {
+      std::memcpy(&head, key.data(), 8);
+      std::memcpy(&tail, key.data() + key.size() - 8, 8);
+    } else if (!key.empty()) {
+      std::memcpy(&head, key.data(), key.size());
+    }
+    const std::uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^ (key.size() * 0x165667B19E3779F9ull);
+    return static_cast<std::size_t>(h >> 32);
+  }
+  std::array<Slot, kSlots> slots_;
+};
+
+}  // namespace
+
+// Elastic's shape: object keys in snake_case, arrays turned into objects keyed "0", "1", ...
+// Members that are null or an empty string are left out, as everywhere in the output (an array
+// keeps its items, whose positions are their keys).
+void write_elastic(std::string& out, element e, bool arrays_as_objects) {
+  switch (e.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      static thread_local SnakeKeyCache keys;
+      out += '{';
+      bool first = true;
+      for (auto field : json::as_object(e)) {
+        const auto type = field.value.type();
+        if (type == simdjson::dom::element_type::NULL_VALUE ||
+            (type == simdjson::dom::element_type::STRING && field.value.get_string().value_unsafe().empty()))
+          continue;
+        keys.append(out, field.key, first);
+        first = false;
+        write_elastic(out, field.value, arrays_as_objects);
+      }
+      out += '}';
+      return;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      out += arrays_as_objects ? '{' : '[';
+      std::size_t i = 0;
+      for (element item : json::as_array(e)) {
+        if (i > 0) out += ',';
+        if (arrays_as_objects) {
+          out += '"';
+          out += std::to_string(i);
+          out += "\":";
+        }
+        write_elastic(out, item, arrays_as_objects);
+        ++i;
+      }
+      out += arrays_as_objects ? '}' : ']';
+      return;
+    }
+    default: json::append_json(out, e);
+  }
+}
+
+namespace {
+
+
+// A dotted-quad IPv4 address exactly as inet_pton(AF_INET) accepts one: four decimal octets of at
+// most 255 without leading zeros, three dots, nothing else. Only a shortcut: anything it does not
+// accept still goes to inet_pton (IPv6, and whatever it would reject).
+bool plain_ipv4(std::string_view s) {
+  std::size_t i = 0;
+  for (int octet = 0; octet < 4; ++octet) {
+    if (octet > 0) {
+      if (i >= s.size() || s[i] != '.') return false;
+      ++i;
+    }
+    const std::size_t start = i;
+    unsigned value = 0;
+    while (i < s.size() && i - start < 3 && s[i] >= '0' && s[i] <= '9') value = value * 10 + static_cast<unsigned>(s[i++] - '0');
+    const std::size_t digits = i - start;
+    if (digits == 0 || value > 255 || (digits > 1 && s[start] == '0')) return false;
+  }
+  return i == s.size() && s != "0.0.0.0";  // the unspecified address names no host
+}
+
+// inet_pton on a NUL-terminated copy on the stack (no address text is longer than 45 bytes).
+bool inet_pton_accepts(int family, std::string_view sv) {
+  char text[64];
+  if (sv.size() >= sizeof text) return false;
+  std::memcpy(text, sv.data(), sv.size());
+  text[sv.size()] = '\0';
+  unsigned char buf[16] = {};
+  if (::inet_pton(family, text, buf) != 1) return false;
+  // The unspecified address (0.0.0.0, ::, Entra's placeholder for "no address") names no host.
+  return std::any_of(std::begin(buf), std::end(buf), [](unsigned char b) { return b != 0; });
+}
+
+bool valid_ipv4(std::string_view sv) {
+  if (plain_ipv4(sv)) return true;
+  return sv.find(':') == std::string_view::npos && inet_pton_accepts(AF_INET, sv);
+}
+
+bool valid_ipv6(std::string_view sv) {
+  return sv.find(':') != std::string_view::npos && inet_pton_accepts(AF_INET6, sv);
+}
+
+bool valid_ip(std::string_view sv) { return valid_ipv4(sv) || valid_ipv6(sv); }
+
+bool ip_accepts(Conversion c, std::string_view sv) {
+  switch (c) {
+    case Conversion::ipv4: return valid_ipv4(sv);
+    case Conversion::ipv6: return valid_ipv6(sv);
+    default: return valid_ip(sv);
+  }
+}
+
+// An address as logs also write it: with a port ("20.190.128.5:443", "[2001:db8::5]:443") or an
+// IPv6 zone ("fe80::1%eth0"), which ECS ip fields and CEF address keys do not take: the bare part.
+std::string_view strip_port_and_zone(std::string_view sv) {
+  auto is_port = [](std::string_view p) {
+    return !p.empty() && p.size() <= 5 && std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!sv.empty() && sv.front() == '[') {
+    const auto close = sv.find(']');
+    if (close == std::string_view::npos) return sv;
+    const auto rest = sv.substr(close + 1);
+    if (!rest.empty() && !(rest.front() == ':' && is_port(rest.substr(1)))) return sv;
+    sv = sv.substr(1, close - 1);
+  } else if (const auto colon = sv.find(':');
+             colon != std::string_view::npos && sv.find(':', colon + 1) == std::string_view::npos) {
+    if (!is_port(sv.substr(colon + 1))) return sv;
+    sv = sv.substr(0, colon);  // IPv4 and a port
+  }
+  if (const auto zone = sv.find('%'); zone != std::string_view::npos) sv = sv.substr(0, zone);
+  return sv;
+}
+
+}  // namespace
+
+// What an ip conversion keeps of `sv` (a part of it, so a view into the same text), or nullopt;
+// other conversions keep it whole.
+std::optional<std::string_view> ip_address(Conversion c, std::string_view sv) {
+  if (!is_ip(c) || ip_accepts(c, sv)) return sv;
+  const auto bare = strip_port_and_zone(sv);
+  if (bare.size() != sv.size() && ip_accepts(c, bare)) return bare;
+  return std::nullopt;
+}
+
+}  // namespace siem::mapping

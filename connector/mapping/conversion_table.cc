@@ -1,0 +1,296 @@
+// The conversions a rule's `type:` names, one row each: its names, its general implementation
+// (Expr::convert: a Value to the converted Value, what Rule::evaluate() gives) and, when the
+// writers have one, its fast implementation (a record element written straight as JSON, what
+// Rule::append_json() gives). Both implementations sit side by side in one row;
+// tests/unit/mapping/fast_paths_test.cc runs every row's fast implementation against its general
+// one. Adding a conversion is a value of Conversion (expression.h) and a row here.
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "connector/mapping/expression.h"
+#include "connector/record/encoding.h"
+#include "connector/record/time_parse.h"
+
+namespace siem::mapping {
+
+namespace {
+
+using simdjson::dom::element_type;
+
+// What the general implementations convert: a list has no text (its conversions look at the list).
+std::string text_of(const Value& v) { return v.kind == Value::Kind::list ? std::string() : v.text(); }
+
+// ------------------------------------------------ general implementations (Value in, Value out)
+
+Value keep(Value v) { return v; }
+
+Value to_string_value(Value v) {
+  if (v.kind == Value::Kind::string || v.kind == Value::Kind::list) return v;
+  return str(text_of(v));
+}
+
+template <Conversion C>
+Value to_ip(Value v) {
+  if (v.kind == Value::Kind::list) return v;
+  if (v.kind == Value::Kind::string) {
+    const auto a = ip_address(C, v.s);
+    if (!a) return Value{};
+    v.s = std::string(*a);
+    return v;
+  }
+  if (const auto a = ip_address(C, text_of(v))) return str(std::string(*a));
+  return Value{};
+}
+
+Value to_integer(Value v) {
+  if (v.kind == Value::Kind::integer) return v;
+  if (v.kind == Value::Kind::real) return integer(static_cast<std::int64_t>(std::llround(v.d)));
+  const std::string t = text_of(v);
+  std::int64_t i = 0;
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), i);
+  if (ec != std::errc() || p != t.data() + t.size()) {
+    double d = 0;
+    auto [p2, ec2] = std::from_chars(t.data(), t.data() + t.size(), d);
+    if (ec2 != std::errc() || p2 != t.data() + t.size()) return {};
+    return integer(static_cast<std::int64_t>(std::llround(d)));
+  }
+  return integer(i);
+}
+
+Value to_real(Value v) {
+  if (v.kind == Value::Kind::real) return v;
+  if (v.kind == Value::Kind::integer) return real(static_cast<double>(v.i));
+  const std::string t = text_of(v);
+  double d = 0;
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
+  if (ec != std::errc() || p != t.data() + t.size()) return {};
+  return real(d);
+}
+
+Value to_boolean(Value v) {
+  if (v.kind == Value::Kind::boolean) return v;
+  const std::string t = text_of(v);
+  Value b;
+  b.kind = Value::Kind::boolean;
+  if (json::iequals(t, "true") || t == "1") b.b = true;
+  else if (json::iequals(t, "false") || t == "0") b.b = false;
+  else return {};
+  return b;
+}
+
+Value to_timestamp(Value v) {
+  auto ms = v.kind == Value::Kind::integer ? std::optional<std::int64_t>(v.i) : parse_time_ms(text_of(v));
+  return ms ? str(format_time_ms(*ms)) : Value{};
+}
+
+Value to_epoch_ms(Value v) {
+  auto ms = parse_time_ms(text_of(v));
+  return ms ? integer(*ms) : Value{};
+}
+
+Value to_iso_duration_ms(Value v) {
+  auto ms = parse_iso_duration_ms(text_of(v));
+  return ms ? integer(*ms) : Value{};
+}
+
+Value to_unquoted(Value v) { return str(json::unquote(text_of(v))); }
+Value to_lower(Value v) { return str(json::to_lower(text_of(v))); }
+
+Value to_upper(Value v) {
+  std::string u = text_of(v);
+  for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return str(u);
+}
+
+Value to_upn_user(Value v) {
+  const std::string t = text_of(v);
+  const auto at = t.find('@');
+  return at == std::string::npos ? Value{} : str(t.substr(0, at));
+}
+
+Value to_upn_domain(Value v) {
+  const std::string t = text_of(v);
+  const auto at = t.find('@');
+  return at == std::string::npos ? Value{} : str(t.substr(at + 1));
+}
+
+// "/subscriptions/<id>[/...]" (any case: Azure upper-cases resource ids in diagnostic logs) ->
+// "<id>" in lower case, as ARM's own subscriptionId fields spell it.
+Value to_arm_subscription(Value v) {
+  const std::string t = text_of(v);
+  constexpr std::string_view prefix = "/subscriptions/";
+  if (!json::istarts_with(t, prefix)) return {};
+  const auto id = std::string_view(t).substr(prefix.size(), t.find('/', prefix.size()) - prefix.size());
+  return id.empty() ? Value{} : str(json::to_lower(id));
+}
+
+Value to_list(Value v) {
+  if (v.kind == Value::Kind::list) return v;
+  Value l;
+  l.kind = Value::Kind::list;
+  if (v.kind == Value::Kind::json) {
+    simdjson::dom::parser p;
+    element e;
+    if (p.parse(v.s).get(e) == simdjson::SUCCESS && e.is_array()) {
+      std::string s;
+      for (element item : json::as_array(e))
+        if (json::scalar_text(item, s) && !s.empty()) l.list.push_back(s);
+    }
+  } else if (const std::string t = text_of(v); !t.empty()) {
+    l.list.push_back(t);
+  }
+  return l;
+}
+
+// ------------------------------------------------ fast implementations (record element in, JSON out)
+// `e` is the first non-empty value of the rule's paths; `multiply` only ever with `int`.
+// Written::unsupported: a case left to the general implementation (nothing appended).
+
+Written integer_json(element e, const std::optional<double>& multiply, std::string& out) {
+  std::int64_t i = 0;
+  switch (e.type()) {
+    case element_type::INT64: i = e.get_int64().value_unsafe(); break;
+    case element_type::UINT64: i = static_cast<std::int64_t>(e.get_uint64().value_unsafe()); break;
+    case element_type::DOUBLE: i = static_cast<std::int64_t>(std::llround(e.get_double().value_unsafe())); break;
+    case element_type::BOOL: return Written::nothing;  // "true" is no number
+    default: return Written::unsupported;
+  }
+  if (!multiply) {
+    append_int(out, i);
+    return Written::value;
+  }
+  const double r = static_cast<double>(i) * *multiply;
+  if (std::floor(r) == r && std::fabs(r) < 9e18) append_int(out, static_cast<std::int64_t>(r));
+  else fmt::format_to(std::back_inserter(out), "{}", r);
+  return Written::value;
+}
+
+Written real_json(element e, const std::optional<double>&, std::string& out) {
+  double d = 0;
+  switch (e.type()) {
+    case element_type::DOUBLE: d = e.get_double().value_unsafe(); break;
+    case element_type::INT64: d = static_cast<double>(e.get_int64().value_unsafe()); break;
+    case element_type::UINT64: d = static_cast<double>(static_cast<std::int64_t>(e.get_uint64().value_unsafe())); break;
+    case element_type::BOOL: return Written::nothing;
+    default: return Written::unsupported;
+  }
+  fmt::format_to(std::back_inserter(out), "{}", d);
+  return Written::value;
+}
+
+Written boolean_json(element e, const std::optional<double>&, std::string& out) {
+  if (e.type() != element_type::BOOL) return Written::unsupported;
+  out += e.get_bool().value_unsafe() ? "true" : "false";
+  return Written::value;
+}
+
+template <bool User>
+Written upn_part_json(element e, const std::optional<double>&, std::string& out) {
+  if (e.type() != element_type::STRING) return Written::unsupported;
+  const std::string_view t = e.get_string().value_unsafe();
+  const auto at = t.find('@');
+  if (at == std::string_view::npos) return Written::nothing;
+  const auto part = User ? t.substr(0, at) : t.substr(at + 1);
+  if (part.empty()) return Written::nothing;
+  encoding::append_json_string(out, part);
+  return Written::value;
+}
+
+Written timestamp_json(element e, const std::optional<double>&, std::string& out) {
+  if (e.type() != element_type::STRING) return Written::unsupported;
+  const auto ms = parse_time_ms(e.get_string().value_unsafe());
+  if (!ms) return Written::nothing;
+  encoding::append_json_string(out, format_time_ms(*ms));
+  return Written::value;
+}
+
+Written list_json(element e, const std::optional<double>&, std::string& out) {
+  const auto type = e.type();
+  if (type == element_type::OBJECT) return Written::nothing;  // no array: an empty list
+  if (type == element_type::STRING) {
+    out += '[';
+    encoding::append_json_string(out, e.get_string().value_unsafe());
+    out += ']';
+    return Written::value;
+  }
+  if (type != element_type::ARRAY) return Written::unsupported;
+  // to_list() re-parses the array's JSON text: the same items, the same scalar texts.
+  const std::size_t mark = out.size();
+  out += '[';
+  bool first = true;
+  std::string s;
+  for (element item : json::as_array(e)) {
+    if (item.is_string()) {
+      const std::string_view sv = item.get_string().value_unsafe();
+      if (sv.empty()) continue;
+      if (!first) out += ',';
+      first = false;
+      encoding::append_json_string(out, sv);
+      continue;
+    }
+    if (!json::scalar_text(item, s) || s.empty()) continue;
+    if (!first) out += ',';
+    first = false;
+    encoding::append_json_string(out, s);
+  }
+  if (first) {
+    out.resize(mark);
+    return Written::nothing;
+  }
+  out += ']';
+  return Written::value;
+}
+
+using C = Conversion;
+using Shape = ConversionRow::Shape;
+
+}  // namespace
+
+// In the order of Conversion's values (conversion_row() indexes it).
+constexpr std::array<ConversionRow, kConversionCount> kConversionRows = {{
+    {C::none, "", "", Shape::scalar, true, keep, nullptr},
+    {C::string, "string", "", Shape::scalar, false, to_string_value, nullptr},
+    {C::integer, "int", "integer", Shape::scalar, false, to_integer, integer_json},
+    {C::real, "float", "", Shape::scalar, false, to_real, real_json},
+    {C::boolean, "bool", "", Shape::scalar, false, to_boolean, boolean_json},
+    {C::ip, "ip", "", Shape::scalar, true, to_ip<C::ip>, nullptr},
+    {C::ipv4, "ipv4", "", Shape::scalar, true, to_ip<C::ipv4>, nullptr},
+    {C::ipv6, "ipv6", "", Shape::scalar, true, to_ip<C::ipv6>, nullptr},
+    {C::timestamp, "timestamp", "", Shape::scalar, false, to_timestamp, timestamp_json},
+    {C::epoch_ms, "epoch_ms", "", Shape::scalar, false, to_epoch_ms, nullptr},
+    {C::unquote, "json_unquote", "", Shape::scalar, false, to_unquoted, nullptr},
+    {C::lower, "lower", "", Shape::scalar, false, to_lower, nullptr},
+    {C::upper, "upper", "", Shape::scalar, false, to_upper, nullptr},
+    {C::upn_user, "upn_user", "", Shape::scalar, false, to_upn_user, upn_part_json<true>},
+    {C::upn_domain, "upn_domain", "", Shape::scalar, false, to_upn_domain, upn_part_json<false>},
+    {C::json, "json", "", Shape::structured, true, keep, nullptr},
+    {C::elastic, "elastic", "", Shape::structured, true, keep, nullptr},
+    {C::snake, "snake", "", Shape::structured, true, keep, nullptr},
+    {C::list, "list", "", Shape::structured, false, to_list, list_json},
+    {C::iso_duration_ms, "iso_duration_ms", "", Shape::scalar, false, to_iso_duration_ms, nullptr},
+    {C::arm_subscription, "arm_subscription", "", Shape::scalar, false, to_arm_subscription, nullptr},
+}};
+
+namespace {
+
+constexpr bool rows_in_order() {
+  for (std::size_t i = 0; i < kConversionRows.size(); ++i)
+    if (static_cast<std::size_t>(kConversionRows[i].id) != i) return false;
+  return true;
+}
+static_assert(rows_in_order(), "kConversionRows must list the conversions in the order of Conversion's values");
+
+}  // namespace
+
+Value Expr::convert(Value v, const EvalContext&, std::optional<element>) const {
+  if (v.kind == Value::Kind::none) return v;
+  return conversion_row(conversion).general(std::move(v));
+}
+
+}  // namespace siem::mapping

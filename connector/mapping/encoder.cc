@@ -1,0 +1,25 @@
+// The output formats' encoders, in output order.
+#include "connector/mapping/encoder.h"
+
+#include "connector/mapping/cef_encoder.h"
+#include "connector/mapping/ecs_encoder.h"
+
+namespace siem::mapping {
+
+std::vector<std::unique_ptr<Encoder>> make_encoders(const MappingSet& set, const std::string& host) {
+  std::vector<std::unique_ptr<Encoder>> encoders;
+  encoders.push_back(make_ecs_encoder(set, host));
+  encoders.push_back(make_cef_encoder());
+  return encoders;
+}
+
+std::string& encoded_output(MappedEvent& event, OutputFormat format) {
+  switch (format) {
+    case OutputFormat::ecs: return event.ecs;
+    case OutputFormat::cef: return event.cef;
+    case OutputFormat::raw: break;
+  }
+  return event.raw;
+}
+
+}  // namespace siem::mapping

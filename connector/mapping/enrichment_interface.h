@@ -1,0 +1,62 @@
+// The enrichment the mapper is given: the interface it calls for every record and the result
+// it reads (the $pa.* variables, tags, tier and severity). Declared on the mapping side so the
+// mapping engine does not depend on the enrichment rules; connector/enrichment implements it and
+// connector/enrichment/mapping_stage.h puts the two together.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "connector/core/event.h"
+
+namespace siem {
+
+struct Detection {
+  std::string name;    // e.g. "pa.pim.activation"
+  int severity = 0;    // 0-10
+  std::string reason;  // one short sentence for azure.privileged_access.detections
+};
+
+struct EnrichmentResult {
+  std::vector<Detection> detections;  // fired rules, highest severity first
+  std::vector<std::string> tags;      // detection names plus pa.role.tier0 / pa.role.tier1
+  int tier = -1;                      // highest tier touched (0-2), -1 when none
+  std::vector<std::string> roles;     // role display names involved
+  std::vector<std::string> role_ids;  // role template / definition ids involved
+  int severity = 0;                   // max over detections (0 when none)
+  double risk_score = 0;              // 0-100, derived from severity
+};
+
+namespace json {
+class Fields;
+}
+
+// What the mapper calls for every record (the privileged-access enrichment in
+// connector/enrichment implements it; the mapper only knows this interface).
+class Enricher {
+ public:
+  virtual ~Enricher() = default;
+
+  // Evaluates every rule on one record (the whole record as received: for Event Hubs shapes the
+  // envelope with its `properties`). Learns roster changes from role events. Called from one
+  // mapping thread at a time.
+  // `record_fields`, when given, is the index (json::Fields) of `record` the caller already built.
+  // `tenant`: the record's tenant, when known (the roster keeps each principal's).
+  virtual EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record,
+                                  const json::Fields* record_fields = nullptr, std::string_view tenant = {}) = 0;
+
+  // A complete role roster snapshot (every schedule instance of one kind, read from Graph from
+  // `read_ms` on) has been enriched: holds of that kind it did not list end at `read_ms`, unless an
+  // event granted them since. Called in stream order, after the snapshot's last record. The
+  // snapshot is of `tenant`'s roles: other tenants' principals are left alone.
+  virtual void roster_snapshot_complete(bool eligibilities, std::int64_t read_ms, std::string_view tenant = {}) = 0;
+
+  // Persists the learned roster to the state store (no-op without one).
+  virtual void save() = 0;
+};
+
+}  // namespace siem

@@ -1,0 +1,297 @@
+// The general evaluator: $variables, conditions, templates and Expr::eval(), which every rule can
+// take (the writers' shortcuts in fast_paths.cc give the same output for the shapes they know).
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "connector/mapping/expression.h"
+#include "connector/record/encoding.h"
+#include "connector/record/time_parse.h"
+
+namespace siem::mapping {
+
+Var var_of(std::string_view name) {
+  static const std::pair<std::string_view, Var> names[] = {
+      {"$time", Var::time},         {"$time_ms", Var::time_ms},
+      {"$now", Var::now},           {"$kind", Var::kind},
+      {"$id", Var::id},             {"$tenant", Var::tenant},
+      {"$host", Var::host},         {"$version", Var::version},
+      {"$severity", Var::severity}, {"$record", Var::record},
+      {"$tags", Var::tags},         {"$pa.tags", Var::pa_tags},
+      {"$pa.detection_names", Var::pa_detection_names}, {"$pa.tier", Var::pa_tier},
+      {"$pa.severity", Var::pa_severity}, {"$pa.risk_score", Var::pa_risk_score},
+      {"$pa.roles", Var::pa_roles}, {"$pa.role_ids", Var::pa_role_ids},
+      {"$pa.detections", Var::pa_detections}};
+  for (const auto& [n, v] : names)
+    if (n == name) return v;
+  return Var::unknown;  // yields nothing, as an unknown name always has
+}
+
+Value virtual_value(Var var, const EvalContext& ctx) {
+  const auto* pa = ctx.enrichment;
+  auto list = [](const std::vector<std::string>& l) {
+    Value v;
+    v.kind = Value::Kind::list;
+    v.list = l;
+    return v;
+  };
+  switch (var) {
+    case Var::unknown: return {};
+    case Var::time: return str(ctx.time_text ? *ctx.time_text : format_time_ms(ctx.time_ms));
+    case Var::time_ms: return integer(ctx.time_ms);
+    case Var::now: return str(ctx.now_text ? *ctx.now_text : format_time_ms(ctx.now_ms));
+    case Var::kind: return str(std::string(to_string(ctx.kind)));
+    case Var::id: return ctx.id ? str(*ctx.id) : Value{};
+    case Var::tenant: return ctx.tenant ? str(*ctx.tenant) : Value{};
+    case Var::host: return ctx.host ? str(*ctx.host) : Value{};
+    case Var::version: return str(SIEM_VERSION);
+    case Var::severity: return integer(ctx.severity);
+    case Var::record: return ctx.raw ? str(*ctx.raw) : Value{};
+    case Var::tags: {
+      Value v;
+      v.kind = Value::Kind::list;
+      if (pa) v.list = pa->tags;
+      if (ctx.extra_tags) v.list.insert(v.list.end(), ctx.extra_tags->begin(), ctx.extra_tags->end());
+      return v;
+    }
+    default: break;
+  }
+  if (!pa) return {};
+  switch (var) {
+    case Var::pa_tags: return list(pa->tags);
+    case Var::pa_detection_names: {
+      Value v;
+      v.kind = Value::Kind::list;
+      for (const auto& d : pa->detections) v.list.push_back(d.name);
+      return v;
+    }
+    case Var::pa_tier: return pa->tier >= 0 ? integer(pa->tier) : Value{};
+    case Var::pa_severity: return pa->severity > 0 ? integer(pa->severity) : Value{};
+    case Var::pa_risk_score: return pa->severity > 0 ? real(pa->risk_score) : Value{};
+    case Var::pa_roles: return list(pa->roles);
+    case Var::pa_role_ids: return list(pa->role_ids);
+    case Var::pa_detections: {
+      if (pa->detections.empty()) return {};
+      Value v;
+      v.kind = Value::Kind::json;
+      v.s = "[";
+      for (std::size_t i = 0; i < pa->detections.size(); ++i) {
+        const auto& d = pa->detections[i];
+        if (i > 0) v.s += ',';
+        v.s += "{\"name\":";
+        encoding::append_json_string(v.s, d.name);
+        v.s += ",\"severity\":";
+        v.s += std::to_string(d.severity);
+        v.s += ",\"reason\":";
+        encoding::append_json_string(v.s, d.reason);
+        v.s += '}';
+      }
+      v.s += ']';
+      return v;
+    }
+    default: return {};
+  }
+}
+
+namespace {
+
+// The value a condition compares: a record string as is (no copy), other values as text.
+// Returns false when there is no value.
+bool condition_text(const Condition& c, const EvalContext& ctx, std::string& owned, std::string_view& text) {
+  if (!c.virt.empty()) {
+    const Value v = virtual_value(c.var, ctx);
+    if (v.empty()) return false;
+    owned = v.text();
+    text = owned;
+    return true;
+  }
+  const auto e = find_path(c.path, ctx);
+  if (!e) return false;
+  if (e->is_string()) {
+    text = e->get_string().value_unsafe();
+    return true;
+  }
+  if (!json::scalar_text(*e, owned)) owned = json::to_json(*e);
+  text = owned;
+  return true;
+}
+
+// Appends the scalar text of `e` (json::scalar_text) to `out`, a record string without a copy.
+// Returns whether it appended anything (false for an empty string or a non-scalar).
+bool append_scalar_text(element e, std::string& out) {
+  if (e.is_string()) {
+    const std::string_view sv = e.get_string().value_unsafe();
+    out += sv;
+    return !sv.empty();
+  }
+  std::string t;
+  if (!json::scalar_text(e, t)) return false;
+  out += t;
+  return !t.empty();
+}
+
+}  // namespace
+
+bool condition_holds(const Condition& c, const EvalContext& ctx) {
+  using Op = Condition::Op;
+  if (c.op == Op::exists || c.op == Op::missing) {  // presence only: no text needed
+    const bool present = c.virt.empty() ? find_path(c.path, ctx).has_value() : !virtual_value(c.var, ctx).empty();
+    return present == (c.op == Op::exists);
+  }
+  std::string owned;
+  std::string_view text;
+  const bool present = condition_text(c, ctx, owned, text);
+  const auto any = [&](auto&& match) { return std::any_of(c.values.begin(), c.values.end(), match); };
+  switch (c.op) {
+    case Op::exists:
+    case Op::missing: break;  // answered above
+    case Op::equals:
+    case Op::in: return present && any([&](const std::string& x) { return json::iequals(text, x); });
+    case Op::not_equals:
+    case Op::not_in: return !present || !any([&](const std::string& x) { return json::iequals(text, x); });
+    case Op::contains: return present && any([&](const std::string& x) { return json::icontains(text, x); });
+    case Op::starts_with: return present && any([&](const std::string& x) { return json::istarts_with(text, x); });
+  }
+  return false;
+}
+
+// A template's text appended to `out`; false when every placeholder was empty (then the rule
+// gives no value). An optional group whose placeholders are all empty is taken out again.
+bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, std::string& out) {
+  bool any = false;
+  bool group_any = false;
+  std::size_t group_start = 0;
+  for (const auto& p : parts) {
+    bool filled = false;
+    if (p.group == TemplatePart::Group::open) {
+      group_start = out.size();
+      group_any = false;
+      continue;
+    }
+    if (p.group == TemplatePart::Group::close) {
+      if (!group_any) out.resize(group_start);
+      continue;
+    }
+    if (p.path) {
+      if (auto e = find_path(*p.path, ctx)) filled = append_scalar_text(*e, out);
+    } else if (!p.virt.empty()) {
+      const std::string* known = nullptr;  // the variables the context holds as text: no Value
+      switch (p.var) {
+        case Var::id: known = ctx.id; break;
+        case Var::tenant: known = ctx.tenant; break;
+        case Var::host: known = ctx.host; break;
+        default: break;
+      }
+      if (known) {
+        filled = !known->empty();
+        out += *known;
+      } else {
+        const auto v = virtual_value(p.var, ctx).text();
+        filled = !v.empty();
+        out += v;
+      }
+    } else {
+      out += p.literal;
+    }
+    any = any || filled;
+    group_any = group_any || filled;
+  }
+  return any;
+}
+
+Value Expr::raw(const EvalContext& ctx) const {
+  switch (src) {
+    case Src::value: return constant;
+    case Src::virt: return virtual_value(var, ctx);
+    case Src::tpl: {
+      std::string out;
+      return render_template(parts, ctx, out) ? str(std::move(out)) : Value{};
+    }
+    case Src::all: {
+      Value v;
+      v.kind = Value::Kind::list;
+      std::vector<element> found;
+      for (const auto& p : paths) {
+        if (p.fans_out()) p.all(ctx.record, found);
+        else if (auto e = find_path(p, ctx)) found.push_back(*e);  // at most one match: the resolved one
+      }
+      std::string s;
+      for (auto e : found) {
+        if (!json::scalar_text(e, s) || s.empty()) continue;
+        const auto a = ip_address(conversion, s);
+        if (!a) continue;
+        if (std::find(v.list.begin(), v.list.end(), *a) == v.list.end()) v.list.emplace_back(*a);
+      }
+      return v;
+    }
+    case Src::from:
+      for (const auto& p : paths) {
+        auto e = find_path(p, ctx);
+        if (e) e = from_value(*e);
+        if (e) {
+          Value v = conversion == Conversion::elastic || conversion == Conversion::snake || conversion == Conversion::json
+                        ? Value{}
+                        : from_element(*e);
+          if (conversion == Conversion::elastic || conversion == Conversion::snake) {
+            v.kind = Value::Kind::json;
+            write_elastic(v.s, *e, conversion == Conversion::elastic);
+          } else if (conversion == Conversion::json) {
+            v.kind = Value::Kind::json;
+            v.s = json::to_json(*e);
+          }
+          if (!v.empty()) return v;
+        }
+      }
+      return {};
+  }
+  return {};
+}
+
+Value Expr::eval(const EvalContext& ctx) const {
+  for (const auto& c : when)
+    if (!condition_holds(c, ctx)) return {};
+  Value v = raw(ctx);
+  if (has_lookup && !v.empty()) {
+    const std::string key = v.text();
+    bool hit = false;
+    for (const auto& [k, mapped] : lookup) {
+      if (json::iequals(k, key)) {
+        v = mapped;
+        hit = true;
+        break;
+      }
+    }
+    if (!hit && fallback) v = *fallback;
+  }
+  if (v.empty() && fallback) v = *fallback;
+  v = convert(std::move(v), ctx, std::nullopt);
+  if (multiply && !v.empty()) {
+    if (v.kind == Value::Kind::integer) {
+      const double r = static_cast<double>(v.i) * *multiply;
+      v = std::floor(r) == r && std::fabs(r) < 9e18 ? integer(static_cast<std::int64_t>(r)) : real(r);
+    } else if (v.kind == Value::Kind::real) {
+      v = real(v.d * *multiply);
+    } else {
+      double d = 0;
+      const auto t = v.text();
+      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
+      if (ec == std::errc() && p == t.data() + t.size()) {
+        const double r = d * *multiply;
+        v = std::floor(r) == r && std::fabs(r) < 9e18 ? integer(static_cast<std::int64_t>(r)) : real(r);
+      } else {
+        v = {};
+      }
+    }
+  }
+  return v;
+}
+
+Value Rule::evaluate(const EvalContext& ctx) const {
+  for (const auto& a : alternatives) {
+    Value v = a->eval(ctx);
+    if (!v.empty()) return v;
+  }
+  return {};
+}
+
+}  // namespace siem::mapping

@@ -1,0 +1,237 @@
+// The mapping rules' internals, shared by the files that implement them (not for use outside
+// connector/mapping): the value constructors, the conversions (`type:`), the $variables, the
+// conditions and templates, and Expr, one alternative of a rule.
+//   value.cc               Value, PathCache, append_value_json, from_element
+//   conversion_table.cc    the conversions: one row each, general and fast implementation
+//   conversion_helpers.cc  the elastic/snake shapes, IP addresses
+//   expression.cc          the general evaluator: $variables, conditions, templates, Expr::eval
+//   fast_paths.cc          the writers' shortcuts (append_json, string_view...), equal to the evaluator
+//   rule_compiler.cc       YAML -> Expr / Rule
+//   mapping_loader.cc      MappingSet::load: files, overrides, kinds
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <charconv>
+
+#include "connector/mapping/mapping_rules.h"
+#include "connector/record/encoding.h"
+#include "connector/record/json_access.h"
+
+namespace siem::mapping {
+
+using json::element;
+
+// ---------------------------------------------------------------- values
+
+inline void append_int(std::string& out, std::int64_t i) {
+  char digits[24];
+  const auto r = std::to_chars(digits, digits + sizeof digits, i);
+  out.append(digits, r.ptr);
+}
+
+inline Value str(std::string s) {
+  Value v;
+  v.kind = Value::Kind::string;
+  v.s = std::move(s);
+  return v;
+}
+inline Value integer(std::int64_t i) {
+  Value v;
+  v.kind = Value::Kind::integer;
+  v.i = i;
+  return v;
+}
+inline Value real(double d) {
+  Value v;
+  v.kind = Value::Kind::real;
+  v.d = d;
+  return v;
+}
+
+// The value of a record element (objects and arrays as JSON text).
+Value from_element(json::element e);
+
+// ---------------------------------------------------------------- conversions
+
+enum class Conversion : std::uint8_t {
+  none, string, integer, real, boolean, ip, ipv4, ipv6, timestamp, epoch_ms, unquote, lower, upper, upn_user,
+  upn_domain, json, elastic, snake, list, iso_duration_ms, arm_subscription
+};
+
+// `ip` keeps an IPv4 or IPv6 address, `ipv4` / `ipv6` only that family (CEF's src vs c6a2).
+inline bool is_ip(Conversion c) { return c == Conversion::ip || c == Conversion::ipv4 || c == Conversion::ipv6; }
+
+// What an ip conversion keeps of `sv` (a part of it, so a view into the same text), or nullopt;
+// other conversions keep it whole.
+std::optional<std::string_view> ip_address(Conversion c, std::string_view sv);
+
+// What a writer's shortcut did: wrote the value, found no value (nothing appended), or met a case
+// it leaves to the general evaluator (nothing appended).
+enum class Written { value, nothing, unsupported };
+
+// One conversion (conversion_table.cc): its `type:` names, and its general and fast
+// implementations side by side.
+struct ConversionRow {
+  // structured: keeps the record's structure (objects, arrays); scalar: an object or an array
+  // found at a path counts as absent, except a LocalizableString, which gives its `value`.
+  enum class Shape : std::uint8_t { scalar, structured };
+  Conversion id;
+  std::string_view name, alias;  // `type:` names; none has no name
+  Shape shape;
+  // The record's value written as it is, a string filtered by ip_address(), or a JSON shape:
+  // Expr::append_plain_json() writes it (a rule can then be `plain`).
+  bool plain;
+  // The general implementation: the value converted, as Rule::evaluate() gives it (never called
+  // with a Value of kind none).
+  Value (*general)(Value v);
+  // The fast implementation, or null: the first non-empty record value of a `from` written as
+  // JSON exactly as general() + append_value_json() would (`multiply` only with int);
+  // Written::unsupported leaves a case to general().
+  Written (*fast)(element e, const std::optional<double>& multiply, std::string& out);
+};
+
+inline constexpr std::size_t kConversionCount = static_cast<std::size_t>(Conversion::arm_subscription) + 1;
+extern const std::array<ConversionRow, kConversionCount> kConversionRows;
+
+inline const ConversionRow& conversion_row(Conversion c) { return kConversionRows[static_cast<std::size_t>(c)]; }
+inline std::span<const ConversionRow> conversion_table() { return kConversionRows; }
+
+// Elastic's shape (`elastic`: object keys in snake_case, arrays turned into objects keyed "0",
+// "1"...) or `snake` (arrays kept), appended to `out`.
+void write_elastic(std::string& out, element e, bool arrays_as_objects);
+
+// ---------------------------------------------------------------- variables, conditions, templates
+
+// The $variables, resolved from their names when the rules are compiled (never per event).
+enum class Var : std::uint8_t {
+  unknown, time, time_ms, now, kind, id, tenant, host, version, severity, record, tags, pa_tags,
+  pa_detection_names, pa_tier, pa_severity, pa_risk_score, pa_roles, pa_role_ids, pa_detections
+};
+
+// The variable a `$name` stands for (resolved when the rules are compiled).
+Var var_of(std::string_view name);
+
+struct Condition {
+  // Ordered for condition_holds(): op, var, values and virt's size share the first cache line.
+  enum class Op : std::uint8_t { exists, missing, equals, not_equals, in, not_in, contains, starts_with } op = Op::exists;
+  Var var = Var::unknown;
+  std::vector<std::string> values;
+  std::string virt;  // "$kind" etc.
+  json::Path path;
+};
+
+struct TemplatePart {
+  std::string literal;
+  std::optional<json::Path> path;
+  std::string virt;
+  Var var = Var::unknown;
+  // '[' and ']' of an optional group: what is between them is left out when every placeholder in
+  // it is empty ("signed in[ to {appDisplayName}][ from {ipAddress}]").
+  enum class Group : std::uint8_t { none, open, close } group = Group::none;
+};
+
+// ---------------------------------------------------------------- expressions
+
+class Expr {
+ public:
+  // What the writers read for every event comes first, so it shares the object's first cache line
+  // (a mix of kinds runs through many expressions per event, few of them still in the L1 cache).
+  enum class Src : std::uint8_t { from, all, value, tpl, virt } src = Src::from;
+  bool is_plain = false;  // plain(), decided once when the rule is compiled
+  bool has_lookup = false;
+  Var var = Var::unknown;
+  Conversion conversion = Conversion::none;
+  std::vector<json::Path> paths;
+  std::vector<Condition> when;
+  std::optional<double> multiply;
+  Value constant;
+  std::vector<TemplatePart> parts;
+  std::string virt;
+  std::vector<std::pair<std::string, Value>> lookup;
+  std::optional<Value> fallback;
+
+  Value eval(const EvalContext& ctx) const;
+
+  // A `from` whose type keeps the record's structure (json, elastic, snake, list). Any other `from`
+  // gives a scalar: an object or an array found at its path counts as absent (the next path is
+  // tried), except a LocalizableString, which gives its `value` (json::localized_value).
+  bool structured() const noexcept { return conversion_row(conversion).shape == ConversionRow::Shape::structured; }
+  // The element a `from` takes its value from at `found`: itself, or for a scalar rule the value of
+  // a LocalizableString; nullopt for another object or an array under a scalar rule.
+  std::optional<element> from_value(element found) const {
+    if (structured()) return found;
+    const auto type = found.type();
+    if (type != simdjson::dom::element_type::OBJECT && type != simdjson::dom::element_type::ARRAY) return found;
+    return json::localized_value(found);
+  }
+
+  bool plain() const noexcept {
+    if (has_lookup || fallback || multiply) return false;
+    if (src == Src::value || src == Src::virt) return conversion == Conversion::none;
+    return src == Src::from && conversion_row(conversion).plain;
+  }
+  // The shapes append_direct_json() writes besides plain ones.
+  bool direct() const noexcept {
+    if (plain()) return true;
+    if (src == Src::from) {
+      if (has_lookup) return !multiply && (conversion == Conversion::none || conversion == Conversion::lower);
+      if (fallback) return false;
+      if (multiply) return conversion == Conversion::integer;
+      return conversion_row(conversion).fast != nullptr;
+    }
+    if (has_lookup || fallback || multiply) return false;
+    if (src == Src::all) return conversion == Conversion::none || is_ip(conversion);
+    return src == Src::tpl && conversion == Conversion::none;
+  }
+  bool constant_json(const std::string& host, std::string& out) const {
+    if (!when.empty() || !plain()) return false;
+    if (src == Src::value) {
+      if (constant.empty()) return false;
+      append_value_json(out, constant);
+      return true;
+    }
+    if (src != Src::virt) return false;
+    if (var == Var::version) {
+      append_value_json(out, str(SIEM_VERSION));
+      return true;
+    }
+    if (var == Var::host && !host.empty()) {
+      encoding::append_json_string(out, host);
+      return true;
+    }
+    return false;
+  }
+  using Written = mapping::Written;
+  Written append_plain_json(const EvalContext& ctx, std::string& out) const;
+  Written append_direct_json(const EvalContext& ctx, std::string& out) const;
+  Written plain_string(const EvalContext& ctx, std::string_view& text) const;
+
+ private:
+  Value raw(const EvalContext& ctx) const;
+  bool first_value(const EvalContext& ctx, element& e) const;
+  Written append_lookup_json(const EvalContext& ctx, std::string& out) const;
+  Value convert(Value v, const EvalContext& ctx, std::optional<element> source) const;
+};
+
+inline std::optional<element> find_path(const json::Path& p, const EvalContext& ctx) {
+  if (p.slot < 0 || !ctx.cache) return p.first(ctx.record);
+  return ctx.cache->find(p, ctx.record);
+}
+
+// The value of a $variable for this record.
+Value virtual_value(Var var, const EvalContext& ctx);
+bool condition_holds(const Condition& c, const EvalContext& ctx);
+// A template's text appended to `out`; false when every placeholder was empty (then the rule
+// gives no value). An optional group whose placeholders are all empty is taken out again.
+bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, std::string& out);
+
+}  // namespace siem::mapping

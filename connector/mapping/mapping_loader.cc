@@ -1,0 +1,251 @@
+// MappingSet: loads the shipped mapping files and the operator's overrides, merges them per record
+// kind (common.yaml under every kind) and compiles each kind's rules (rule_compiler.cc).
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "connector/mapping/expression.h"
+#include "connector/mapping/mapping_rules.h"
+#include "connector/mapping/rule_compiler.h"
+
+namespace siem::mapping {
+
+namespace {
+
+// Rules by target, in first-definition order; later definitions replace in place, null deletes.
+struct OrderedRules {
+  std::vector<std::pair<std::string, std::optional<Rule>>> items;
+  void set(const std::string& target, std::optional<Rule> rule) {
+    for (auto& [t, r] : items) {
+      if (t == target) {
+        r = std::move(rule);
+        return;
+      }
+    }
+    items.emplace_back(target, std::move(rule));
+  }
+  std::vector<Rule> compiled() const {
+    std::vector<Rule> out;
+    for (const auto& [t, r] : items)
+      if (r) out.push_back(*r);
+    return out;
+  }
+};
+
+struct KindDraft {
+  std::vector<json::Path> id_paths, time_paths, tenant_paths, subscription_paths;
+  OrderedRules ecs, cef_header, cef_ext;
+};
+
+// Every slotted path of a kind's rules into m.paths, each once.
+void collect_paths(KindMapping& m) {
+  std::set<int> seen;
+  auto add = [&](const json::Path& p) {
+    if (p.slot >= 0 && !p.fans_out() && seen.insert(p.slot).second) m.paths.add(p, p.slot);
+  };
+  auto add_rule = [&](const Rule& r) {
+    for (const auto& e : r.alternatives) {
+      for (const auto& c : e->when)
+        if (c.virt.empty()) add(c.path);
+      if (e->src == Expr::Src::from || e->src == Expr::Src::all)
+        for (const auto& p : e->paths) add(p);
+      for (const auto& part : e->parts)
+        if (part.path) add(*part.path);
+    }
+  };
+  for (const auto* paths : {&m.id_paths, &m.time_paths, &m.tenant_paths, &m.subscription_paths})
+    for (const auto& p : *paths) add(p);
+  for (const auto& r : m.ecs) add_rule(r);
+  for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name, &m.cef_severity})
+    add_rule(*r);
+  for (const auto& r : m.cef_extension) add_rule(r);
+}
+
+}  // namespace
+
+MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& diags) {
+  MappingSet set;
+  KindDraft common;
+  std::map<SourceKind, KindDraft> drafts;
+  static const std::vector<std::string> top_keys = {"kind", "id", "time", "tenant", "subscription", "ecs", "cef", "description"};
+  static const std::vector<std::string> cef_keys = {"vendor", "product", "version", "class_id", "name", "severity", "extension"};
+
+  std::map<std::string, int, std::less<>> slots;
+  for (const auto& file : files) {
+    Compiler c{diags, file, &slots};
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(file);
+    } catch (const YAML::BadFile&) {
+      Location l;
+      l.file = file;
+      diags.error(l, "", "cannot read mapping file");
+      continue;
+    } catch (const YAML::Exception& e) {
+      Location l;
+      l.file = file;
+      l.line = e.mark.line + 1;
+      l.column = e.mark.column + 1;
+      diags.error(l, "", "YAML syntax error: " + e.msg);
+      continue;
+    }
+    if (!root.IsMap()) {
+      c.error(root, "", "a mapping file is a YAML mapping with 'kind', 'ecs' and 'cef'");
+      continue;
+    }
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      const auto k = it->first.Scalar();
+      if (std::find(top_keys.begin(), top_keys.end(), k) == top_keys.end()) {
+        std::string msg = fmt::format("unknown key '{}'", k);
+        if (auto s = did_you_mean(k, top_keys)) msg += fmt::format(" (did you mean '{}'?)", *s);
+        c.error(it->first, "", msg);
+      }
+    }
+    if (!root["kind"]) {
+      c.error(root, "", "missing 'kind' (a record kind such as graph_sign_in, or 'common')");
+      continue;
+    }
+    const std::string kind_name = root["kind"].Scalar();
+    KindDraft* draft = nullptr;
+    if (kind_name == "common") {
+      draft = &common;
+    } else if (auto k = source_kind_from_string(kind_name)) {
+      draft = &drafts[*k];
+    } else {
+      std::vector<std::string> names{"common", "unknown"};
+      for (auto k2 : all_source_kinds()) names.emplace_back(to_string(k2));
+      std::string msg = fmt::format("unknown kind '{}'", kind_name);
+      if (auto s = did_you_mean(kind_name, names)) msg += fmt::format(" (did you mean '{}'?)", *s);
+      c.error(root["kind"], "kind", msg);
+      continue;
+    }
+    auto paths = [&](const char* key, std::vector<json::Path>& out) {
+      if (auto n = root[key]) {
+        out.clear();
+        if (n.IsSequence())
+          for (const auto& x : n) out.push_back(c.make_path(x.Scalar()));
+        else if (n.IsScalar())
+          out.push_back(c.make_path(n.Scalar()));
+        else
+          c.error(n, key, "expected a path or a list of paths");
+      }
+    };
+    paths("id", draft->id_paths);
+    paths("time", draft->time_paths);
+    paths("tenant", draft->tenant_paths);
+    paths("subscription", draft->subscription_paths);
+    if (auto ecs = root["ecs"]) {
+      if (!ecs.IsMap()) {
+        c.error(ecs, "ecs", "expected a mapping of ECS field -> rule");
+      } else {
+        for (auto it = ecs.begin(); it != ecs.end(); ++it) {
+          const std::string target = it->first.Scalar();
+          const std::string path = "ecs." + target;
+          if (it->second.IsNull()) {
+            draft->ecs.set(target, std::nullopt);
+            continue;
+          }
+          if (auto r = c.parse_rule(target, it->second, path)) draft->ecs.set(target, std::move(*r));
+        }
+      }
+    }
+    if (auto cef = root["cef"]) {
+      if (!cef.IsMap()) {
+        c.error(cef, "cef", "expected a mapping with vendor, product, version, class_id, name, severity, extension");
+      } else {
+        for (auto it = cef.begin(); it != cef.end(); ++it) {
+          const std::string k = it->first.Scalar();
+          if (std::find(cef_keys.begin(), cef_keys.end(), k) == cef_keys.end()) {
+            std::string msg = fmt::format("unknown CEF key '{}'", k);
+            if (auto s = did_you_mean(k, cef_keys)) msg += fmt::format(" (did you mean '{}'?)", *s);
+            c.error(it->first, "cef", msg);
+            continue;
+          }
+          if (k == "extension") {
+            if (!it->second.IsMap()) {
+              c.error(it->second, "cef.extension", "expected a mapping of CEF key -> rule");
+              continue;
+            }
+            for (auto e = it->second.begin(); e != it->second.end(); ++e) {
+              const std::string key = e->first.Scalar();
+              // The key is written verbatim into the line: anything but a CEF key word would end
+              // the previous value or start a bogus key.
+              if (key.empty() || !std::all_of(key.begin(), key.end(), [](char ch) {
+                    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+                  })) {
+                c.error(e->first, "cef.extension",
+                        fmt::format("CEF extension key '{}' must be letters, digits or '_'", key));
+                continue;
+              }
+              if (e->second.IsNull()) {
+                draft->cef_ext.set(key, std::nullopt);
+                continue;
+              }
+              if (auto r = c.parse_rule(key, e->second, "cef.extension." + key)) draft->cef_ext.set(key, std::move(*r));
+            }
+            continue;
+          }
+          // Header fields: a plain scalar is a constant here (vendor: Microsoft).
+          YAML::Node spec = it->second;
+          std::optional<Rule> r;
+          if (spec.IsScalar() && (spec.Scalar().empty() || spec.Scalar()[0] != '$')) {
+            Rule rule;
+            rule.target = k;
+            auto e = std::make_shared<Expr>();
+            e->src = Expr::Src::value;
+            e->constant = Compiler::yaml_value(spec);
+            e->is_plain = e->plain();
+            rule.alternatives.push_back(e);
+            r = rule;
+          } else {
+            r = c.parse_rule(k, spec, "cef." + k);
+          }
+          if (r) draft->cef_header.set(k, std::move(*r));
+        }
+      }
+    }
+  }
+
+  auto build = [&](SourceKind kind, const KindDraft* specific) {
+    KindMapping m;
+    m.kind = kind;
+    OrderedRules ecs = common.ecs, header = common.cef_header, ext = common.cef_ext;
+    m.id_paths = common.id_paths;
+    m.time_paths = common.time_paths;
+    m.tenant_paths = common.tenant_paths;
+    m.subscription_paths = common.subscription_paths;
+    if (specific) {
+      for (const auto& [t, r] : specific->ecs.items) ecs.set(t, r);
+      for (const auto& [t, r] : specific->cef_header.items) header.set(t, r);
+      for (const auto& [t, r] : specific->cef_ext.items) ext.set(t, r);
+      if (!specific->id_paths.empty()) m.id_paths = specific->id_paths;
+      if (!specific->time_paths.empty()) m.time_paths = specific->time_paths;
+      if (!specific->tenant_paths.empty()) m.tenant_paths = specific->tenant_paths;
+      if (!specific->subscription_paths.empty()) m.subscription_paths = specific->subscription_paths;
+    }
+    m.ecs = ecs.compiled();
+    m.cef_extension = ext.compiled();
+    for (auto& r : header.compiled()) {
+      if (r.target == "vendor") m.cef_vendor = r;
+      else if (r.target == "product") m.cef_product = r;
+      else if (r.target == "version") m.cef_version = r;
+      else if (r.target == "class_id") m.cef_class_id = r;
+      else if (r.target == "name") m.cef_name = r;
+      else if (r.target == "severity") m.cef_severity = r;
+    }
+    collect_paths(m);
+    return m;
+  };
+  set.path_slots_ = slots.size();
+  set.fallback_ = build(SourceKind::unknown, drafts.count(SourceKind::unknown) ? &drafts[SourceKind::unknown] : nullptr);
+  for (auto k : all_source_kinds()) set.kinds_[k] = build(k, drafts.count(k) ? &drafts[k] : nullptr);
+  return set;
+}
+
+const KindMapping& MappingSet::for_kind(SourceKind kind) const {
+  auto it = kinds_.find(kind);
+  return it == kinds_.end() ? fallback_ : it->second;
+}
+
+}  // namespace siem::mapping

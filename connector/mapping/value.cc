@@ -1,0 +1,101 @@
+// The value model: Value, its JSON form, and the per-record path cache.
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "connector/mapping/expression.h"
+#include "connector/record/encoding.h"
+
+namespace siem::mapping {
+
+void append_value_json(std::string& out, const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::string: encoding::append_json_string(out, v.s); break;
+    case Value::Kind::integer: out += std::to_string(v.i); break;
+    case Value::Kind::real: out += fmt::format("{}", v.d); break;
+    case Value::Kind::boolean: out += v.b ? "true" : "false"; break;
+    case Value::Kind::json: out += v.s; break;
+    case Value::Kind::list:
+      out += '[';
+      for (std::size_t i = 0; i < v.list.size(); ++i) {
+        if (i > 0) out += ',';
+        encoding::append_json_string(out, v.list[i]);
+      }
+      out += ']';
+      break;
+    case Value::Kind::none: out += "null"; break;
+  }
+}
+
+// ---------------------------------------------------------------- PathCache
+
+void PathCache::resolve(const KindMapping& m, element record) {
+  ++generation;
+  m.paths.resolve(record, entries, generation);
+}
+
+std::optional<element> PathCache::find_slow(const json::Path& p, element record) {
+  if (p.slot < 0 || static_cast<std::size_t>(p.slot) >= entries.size()) return p.first(record);
+  auto& e = entries[static_cast<std::size_t>(p.slot)];
+  if (e.generation != generation) {
+    e.generation = generation;
+    auto v = p.first(record);
+    e.found = v.has_value();
+    if (v) e.value = *v;
+  }
+  if (!e.found) return std::nullopt;
+  return e.value;
+}
+
+// ---------------------------------------------------------------- Value
+
+bool Value::empty() const noexcept {
+  switch (kind) {
+    case Kind::none: return true;
+    case Kind::string: return s.empty();
+    case Kind::list: return list.empty();
+    case Kind::json: return s.empty() || s == "null" || s == "{}" || s == "[]";
+    default: return false;
+  }
+}
+
+std::string Value::text() const {
+  switch (kind) {
+    case Kind::none: return {};
+    case Kind::string:
+    case Kind::json: return s;
+    case Kind::integer: return std::to_string(i);
+    case Kind::real: return fmt::format("{}", d);
+    case Kind::boolean: return b ? "true" : "false";
+    case Kind::list: {
+      std::string out;
+      for (const auto& x : list) {
+        if (!out.empty()) out += ',';
+        out += x;
+      }
+      return out;
+    }
+  }
+  return {};
+}
+
+Value from_element(element e) {
+  Value v;
+  switch (e.type()) {
+    case simdjson::dom::element_type::STRING: return str(std::string(e.get_string().value_unsafe()));
+    case simdjson::dom::element_type::INT64: return integer(e.get_int64().value_unsafe());
+    case simdjson::dom::element_type::UINT64: return integer(static_cast<std::int64_t>(e.get_uint64().value_unsafe()));
+    case simdjson::dom::element_type::DOUBLE: return real(e.get_double().value_unsafe());
+    case simdjson::dom::element_type::BOOL:
+      v.kind = Value::Kind::boolean;
+      v.b = e.get_bool().value_unsafe();
+      return v;
+    case simdjson::dom::element_type::NULL_VALUE: return v;
+    default:
+      v.kind = Value::Kind::json;
+      v.s = json::to_json(e);
+      return v;
+  }
+}
+
+}  // namespace siem::mapping
