@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/wait.h"
+
 extern char** environ;
 
 namespace siem::test {
@@ -107,15 +109,10 @@ class ConnectorProcess {
   int exit_ = -1;
 };
 
-// Polls `done` every `step` for at most `timeout`.
+// Polls `done` every `step` for at most `timeout` (tests/support/wait.h).
 inline bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout,
                        std::chrono::milliseconds step = std::chrono::milliseconds(50)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(step);
-  }
-  return done();
+  return wait_until(done, timeout, step);
 }
 
 struct SinkSummary {
