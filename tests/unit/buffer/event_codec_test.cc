@@ -13,8 +13,8 @@ MappedEvent sample() {
   e.source_name = "signins";
   e.origin = "file:12";
   e.id = "abc";
-  e.tenant_id = "t";
-  e.subscription_id = "s";
+  e.tenant_id = "tenant-1";
+  e.subscription_id = "subscription-1";
   e.action = "Sign-in";
   e.time_ms = 1'700'000'000'123;
   e.severity = 7;
