@@ -100,7 +100,7 @@ bool build_next(std::shared_ptr<LoadedConfig>& current, std::shared_ptr<LoadedCo
     for (auto i = before; i < (*c)->diags.items().size(); ++i) {
       const auto& d = (*c)->diags.items()[i];
       if (d.severity == Diagnostic::Severity::error)
-        errors += fmt::format("{}: {}{}\n", d.where.to_string(), d.path.empty() ? "" : d.path + ": ", d.message);
+        errors += fmt::format("{}: error: {}{}\n", d.where.to_string(), d.path.empty() ? "" : d.path + ": ", d.message);
     }
     if (errors.empty()) {
       current = *c;

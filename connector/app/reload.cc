@@ -40,13 +40,14 @@ std::int64_t unix_now() {
       .count();
 }
 
-// The errors a document reported from item `from` on, one per line (as `validate` prints them).
+// The errors a document reported from item `from` on, one per line, as `validate` prints them
+// (Diagnostics::format).
 std::string errors_since(const Diagnostics& d, std::size_t from) {
   std::string out;
   for (std::size_t i = from; i < d.items().size(); ++i) {
     const auto& item = d.items()[i];
     if (item.severity != Diagnostic::Severity::error) continue;
-    out += item.where.to_string() + ": " + (item.path.empty() ? "" : item.path + ": ") + item.message + "\n";
+    out += item.where.to_string() + ": error: " + (item.path.empty() ? "" : item.path + ": ") + item.message + "\n";
   }
   return out;
 }
