@@ -9,6 +9,7 @@
 #include "connector/app/logging.h"
 #include "connector/app/observability.h"
 #include "connector/app/pipeline_builder.h"
+#include "connector/app/progress.h"
 #include "connector/app/reload.h"
 #include "connector/state/state_store.h"
 
@@ -83,10 +84,25 @@ void release(std::shared_ptr<Generation>& gen) {
 }
 
 void print_summary(const Generation& gen) {
-  std::cerr << gen.pipeline->summary();
+  std::string text = gen.pipeline->summary();
   if (gen.dead_letters.count() > 0)
-    std::cerr << fmt::format("  {} record(s) written to the dead-letter file {}\n", gen.dead_letters.count(),
-                             gen.dead_letters.path().string());
+    text += fmt::format("  {} record(s) written to the dead-letter file {}\n", gen.dead_letters.count(),
+                        gen.dead_letters.path().string());
+  write_stderr(text);
+}
+
+// What the progress display shows while a source catches up (a backfill, `--once`).
+ProgressSample run_progress(const Pipeline& pipeline) {
+  const auto p = pipeline.progress();
+  ProgressSample s;
+  s.active = p.catching_up > 0;
+  s.records = p.read;
+  if (p.oldest_checkpoint_end) {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    s.lag_seconds = std::max<std::int64_t>(0, now - *p.oldest_checkpoint_end);
+  }
+  return s;
 }
 
 // Builds the parts of `next`; when that fails (the file or a mapping file changed between the check
@@ -136,10 +152,11 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
   // The warnings `validate` prints (insecure settings, readable secrets), with the same location and path.
   for (const auto& d : diags.items())
     spdlog::warn("{}: {}{}", d.where.to_string(), d.path.empty() ? "" : d.path + ": ", d.message);
-  if (!parts.log_level.empty() || !parts.log_format.empty()) {
+  const std::string log_format =
+      global.log_format_from_cli || parts.log_format.empty() ? global.log_format : parts.log_format;
+  if (!parts.log_level.empty() || !parts.log_format.empty())
     setup_logging(global.log_level_from_cli || parts.log_level.empty() ? global.log_level : parts.log_level,
-                  global.log_format_from_cli || parts.log_format.empty() ? global.log_format : parts.log_format);
-  }
+                  log_format);
 
   ReloadMetrics reload_metrics;
   ReloadController controller(options.config_file, PluginRegistry::builtin(), *state, reload_metrics,
@@ -191,7 +208,11 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
     std::stop_callback forward(stop.get_token(), [&gen_stop] { gen_stop.request_stop(); });
     if (!options.once) controller.set_generation(config, gen->mapper, &gen_stop);
     current.set(gen);
-    status = gen->pipeline->run(gen_stop.get_token());
+    {
+      ProgressReporter progress("catching up", [&gen] { return run_progress(*gen->pipeline); },
+                                ProgressReporter::mode_for(log_format));
+      status = gen->pipeline->run(gen_stop.get_token());
+    }
     controller.set_generation(nullptr, nullptr, nullptr);
     current.set(nullptr);
     print_summary(*gen);
