@@ -94,7 +94,7 @@ class Pipeline {
   // The pipeline's control loop ran within `max_age` (it ticks at least every 50 ms while running).
   bool alive(std::chrono::milliseconds max_age) const;
   // For the progress display of `run` (pipeline_metrics.cc; any thread): records read, sources still
-  // catching up (not caught up once, not stopped), and the oldest committed checkpoint end (Unix
+  // catching up (not caught up once, not stopped, not failed), and the oldest committed checkpoint end (Unix
   // seconds) of the sources that keep one.
   struct Progress {
     std::uint64_t read = 0;
