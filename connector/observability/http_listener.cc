@@ -75,11 +75,9 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset || ec == asio::error::eof)
       return close();
     // The request line was read (the body limit is checked once the header is): a non-GET method.
-    if (const auto m = parser_->get().method(); ec && m != bhttp::verb::get && m != bhttp::verb::unknown) {
-      if (m == bhttp::verb::post && post_)
-        return write(Reply{400, "text/plain; charset=utf-8", "a POST takes no body\n"}, false);
-      return write(Reply{405, "text/plain; charset=utf-8", allowed_text()}, false);  // e.g. a PUT with a body
-    }
+    // A POST with a body is refused the same way: the POST served takes none.
+    if (const auto m = parser_->get().method(); ec && m != bhttp::verb::get && m != bhttp::verb::unknown)
+      return write(Reply{405, "text/plain; charset=utf-8", allowed_text()}, false);  // e.g. a POST with a body
     if (ec) {  // malformed, too large, body on a GET: answer 400 and close
       Reply bad{400, "text/plain; charset=utf-8", "bad request\n"};
       return write(std::move(bad), false);
@@ -134,7 +132,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.close();
   }
 
-  std::string allowed_text() const { return post_ ? "only GET, and POST for /-/reload\n" : "only GET\n"; }
+  std::string allowed_text() const { return post_ ? "only GET, and POST without a body\n" : "only GET\n"; }
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;

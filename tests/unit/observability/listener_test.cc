@@ -153,7 +153,7 @@ TEST_F(PostListener, BodylessPostReachesTheHandlerWithThePeerFacts) {
 
 TEST_F(PostListener, PostWithABodyAndOtherMethodsAreRefused) {
   auto r = exchange(listener_.port(), "POST /-/reload HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab");
-  EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r;
+  EXPECT_EQ(r.rfind("HTTP/1.1 405", 0), 0u) << r;
   for (const char* m : {"PUT", "DELETE"}) {
     r = exchange(listener_.port(), std::string(m) + " /-/reload HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(r.rfind("HTTP/1.1 405", 0), 0u) << m << ": " << r;
