@@ -205,7 +205,7 @@ TEST_F(Reload, BrokenConfigurationIsRejectedAndTheOldOneKeepsRunning) {
 }
 
 TEST_F(Reload, NoEventLostOrDuplicatedAcrossReloadsUnderLoad) {
-  write_override("m0");
+  write_override("marker0");
   write_config();
   launch();
   // The writer appends until the reloads are done (at most kMax ids), so every reload happens
@@ -226,7 +226,7 @@ TEST_F(Reload, NoEventLostOrDuplicatedAcrossReloadsUnderLoad) {
     if (r % 2 == 1) {
       // A mapping swap, applied with the next record mapped (the writer keeps them coming).
       const auto applied = count(err(), kApplied);
-      write_override("m" + std::to_string(r));
+      write_override(fmt::format("marker{}", r));
       hangup_and_wait(kSwapped);
       ASSERT_TRUE(eventually([&] { return count(err(), kApplied) > applied; }, seconds(60))) << err();
     } else {
