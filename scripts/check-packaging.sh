@@ -79,6 +79,7 @@ else
   echo "skip systemd-analyze verify: systemd-analyze is not installed"
 fi
 check "unit: ExecStart runs the packaged binary" "grep -q '^ExecStart=/usr/bin/siem-connector run ' '$unit'"
+check "unit: ExecReload validates, then sends SIGHUP" "grep -q '^ExecReload=/usr/bin/siem-connector validate ' '$unit' && grep -q '^ExecReload=/bin/kill -HUP \\\$MAINPID' '$unit'"
 
 # ---- 3. Helm chart
 if command -v helm >/dev/null 2>&1; then

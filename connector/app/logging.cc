@@ -1,4 +1,5 @@
 #include "connector/app/logging.h"
+#include "connector/app/progress.h"
 
 #include <chrono>
 #include <memory>
@@ -7,7 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 namespace siem::app {
@@ -29,10 +30,21 @@ class JsonFormatter final : public spdlog::formatter {
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
 };
 
+// Standard error, clearing the progress line (progress.h) before each log line.
+class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t buf;
+    formatter_->format(msg, buf);
+    write_stderr(std::string_view(buf.data(), buf.size()));
+  }
+  void flush_() override { std::fflush(stderr); }
+};
+
 }  // namespace
 
 bool setup_logging(const std::string& level, const std::string& format, std::string* error) {
-  auto logger = std::make_shared<spdlog::logger>("siem-connector", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("siem-connector", std::make_shared<StderrSink>());
   const auto lvl = spdlog::level::from_str(level == "warning" ? "warn" : level);
   if (lvl == spdlog::level::off && level != "off") {
     if (error) *error = fmt::format("unknown log level '{}' (trace, debug, info, warn, error, off)", level);

@@ -56,6 +56,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
   parts.options = PipelineOptions::from_config(root.child("pipeline"));
   if (auto obs = root.child("observability"); obs.valid()) {
     parts.observability_listen = obs.string("listen", "");
+    parts.observability_reload = obs.choice("reload", {"off", "loopback", "any"}, "loopback");
     if (!parts.observability_listen.empty()) {
       try {
         observability::HttpListener::parse_listen(parts.observability_listen);

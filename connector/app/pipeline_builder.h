@@ -23,6 +23,7 @@ struct PipelineParts {
   std::unique_ptr<Mapper> mapper;
   std::string log_level, log_format;  // from `log:`; empty when not set
   std::string observability_listen;   // `observability: {listen}`; empty: no endpoint
+  std::string observability_reload = "loopback";  // `observability.reload`: off, loopback or any
 };
 
 // Reads the whole configuration. Problems go to the document's diagnostics (check has_errors());

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -92,6 +93,15 @@ class Pipeline {
   Readiness readiness() const;
   // The pipeline's control loop ran within `max_age` (it ticks at least every 50 ms while running).
   bool alive(std::chrono::milliseconds max_age) const;
+  // For the progress display of `run` (pipeline_metrics.cc; any thread): records read, sources still
+  // catching up (not caught up once, not stopped, not failed), and the oldest committed checkpoint end (Unix
+  // seconds) of the sources that keep one.
+  struct Progress {
+    std::uint64_t read = 0;
+    std::size_t catching_up = 0;
+    std::optional<std::int64_t> oldest_checkpoint_end;
+  };
+  Progress progress() const;
 
  private:
   struct SourceState;

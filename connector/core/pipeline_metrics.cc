@@ -167,4 +167,20 @@ bool Pipeline::alive(std::chrono::milliseconds max_age) const {
   return Clock::now().time_since_epoch() - Clock::duration(beat) <= max_age;
 }
 
+Pipeline::Progress Pipeline::progress() const {
+  Progress p;
+  for (const auto& s : sources_) {
+    p.read += s->read.load(std::memory_order_relaxed);
+    // A source that failed is not catching up (its errors are logged; the display would only repeat
+    // itself while it retries).
+    if (!s->caught_up.load(std::memory_order_relaxed) && !s->finished.load(std::memory_order_relaxed) &&
+        !s->failed.load(std::memory_order_relaxed))
+      ++p.catching_up;
+    const auto* sp = s->source->progress();
+    if (const auto end = sp ? sp->checkpoint_end.load(std::memory_order_relaxed) : 0; end > 0)
+      p.oldest_checkpoint_end = p.oldest_checkpoint_end ? std::min(*p.oldest_checkpoint_end, end) : end;
+  }
+  return p;
+}
+
 }  // namespace siem

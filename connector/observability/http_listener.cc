@@ -40,6 +40,7 @@ std::pair<std::string, std::uint16_t> HttpListener::parse_listen(std::string_vie
 struct HttpListener::Impl {
   // Declared before io: the sessions io may still hold at destruction use them.
   Handler handler;
+  PostHandler post;
   ListenerLimits limits;
   std::atomic<std::size_t> connections{0};
   asio::io_context io{1};
@@ -54,15 +55,15 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpListener::Handler& handler, const ListenerLimits& limits,
-          std::atomic<std::size_t>& count)
-      : stream_(std::move(socket)), handler_(handler), limits_(limits), count_(count) {}
+  Session(tcp::socket socket, HttpListener::Handler& handler, HttpListener::PostHandler& post,
+          const ListenerLimits& limits, std::atomic<std::size_t>& count)
+      : stream_(std::move(socket)), handler_(handler), post_(post), limits_(limits), count_(count) {}
   ~Session() { count_.fetch_sub(1); }
 
   void read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
-    parser_->body_limit(0);  // GET has no body; anything else is refused
+    parser_->body_limit(0);  // GET and POST /-/reload have no body; one is refused
     stream_.expires_after(std::chrono::milliseconds(limits_.io_timeout_ms));
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -74,8 +75,9 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset || ec == asio::error::eof)
       return close();
     // The request line was read (the body limit is checked once the header is): a non-GET method.
+    // A POST with a body is refused the same way: the POST served takes none.
     if (const auto m = parser_->get().method(); ec && m != bhttp::verb::get && m != bhttp::verb::unknown)
-      return write(Reply{405, "text/plain; charset=utf-8", "only GET\n"}, false);  // e.g. a POST with a body
+      return write(Reply{405, "text/plain; charset=utf-8", allowed_text()}, false);  // e.g. a POST with a body
     if (ec) {  // malformed, too large, body on a GET: answer 400 and close
       Reply bad{400, "text/plain; charset=utf-8", "bad request\n"};
       return write(std::move(bad), false);
@@ -83,13 +85,23 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& req = parser_->get();
     ++requests_;
     const bool keep = req.keep_alive() && requests_ < limits_.max_requests_per_connection;
-    if (req.method() != bhttp::verb::get)
-      return write(Reply{405, "text/plain; charset=utf-8", "only GET\n"}, false);
+    const bool post = req.method() == bhttp::verb::post && post_;
+    if (req.method() != bhttp::verb::get && !post)
+      return write(Reply{405, "text/plain; charset=utf-8", allowed_text()}, false);
     std::string_view target = req.target();
     target = target.substr(0, target.find('?'));
     Reply reply;
     try {
-      reply = handler_(target, req[bhttp::field::accept]);
+      if (post) {
+        beast::error_code peer_ec;
+        const auto peer = stream_.socket().remote_endpoint(peer_ec).address();
+        const bool loopback = !peer_ec && (peer.is_loopback() || (peer.is_v6() && peer.to_v6().is_v4_mapped() &&
+                                                                  asio::ip::make_address_v4(asio::ip::v4_mapped, peer.to_v6()).is_loopback()));
+        const bool browser = req.find(bhttp::field::origin) != req.end() || req.find("Sec-Fetch-Site") != req.end();
+        reply = post_(HttpListener::PostRequest{target, loopback, browser});
+      } else {
+        reply = handler_(target, req[bhttp::field::accept]);
+      }
     } catch (const std::exception& e) {
       spdlog::warn("observability: {}: {}", std::string(target.substr(0, 100)), e.what());
       reply = Reply{500, "text/plain; charset=utf-8", "internal error\n"};
@@ -102,7 +114,7 @@ class Session : public std::enable_shared_from_this<Session> {
         std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
     res->set(bhttp::field::content_type, r.content_type);
     res->set(bhttp::field::cache_control, "no-store");
-    if (r.status == 405) res->set(bhttp::field::allow, "GET");
+    if (r.status == 405) res->set(bhttp::field::allow, post_ ? "GET, POST" : "GET");
     res->keep_alive(keep);
     res->body() = std::move(r.body);
     res->prepare_payload();
@@ -120,10 +132,13 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.close();
   }
 
+  std::string allowed_text() const { return post_ ? "only GET, and POST without a body\n" : "only GET\n"; }
+
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::empty_body>> parser_;
   HttpListener::Handler& handler_;
+  HttpListener::PostHandler& post_;
   const ListenerLimits& limits_;
   std::atomic<std::size_t>& count_;
   std::size_t requests_ = 0;
@@ -140,17 +155,18 @@ void HttpListener::Impl::accept() {
         beast::error_code ignored;
         socket.close(ignored);  // over the limit: refused at once
       } else {
-        std::make_shared<Session>(std::move(socket), handler, limits, connections)->read();
+        std::make_shared<Session>(std::move(socket), handler, post, limits, connections)->read();
       }
     }
     accept();
   });
 }
 
-HttpListener::HttpListener(std::string_view listen, Handler handler, ListenerLimits limits)
+HttpListener::HttpListener(std::string_view listen, Handler handler, ListenerLimits limits, PostHandler post)
     : impl_(std::make_unique<Impl>()) {
   const auto [host, port] = parse_listen(listen);
   impl_->handler = std::move(handler);
+  impl_->post = std::move(post);
   impl_->limits = limits;
   const tcp::endpoint ep(asio::ip::make_address(host), port);
   beast::error_code ec;

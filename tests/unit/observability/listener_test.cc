@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -110,6 +111,56 @@ TEST(ListenAddress, ParsesHostAndPortAndRefusesTheRest) {
   EXPECT_EQ(HttpListener::parse_listen("0.0.0.0:0").second, 0);
   for (const char* bad : {"9464", "localhost:9464", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:9x", ":9464"})
     EXPECT_THROW(HttpListener::parse_listen(bad), std::invalid_argument) << bad;
+}
+
+// With a POST handler: a body-less POST reaches it with what the listener knows of the peer; a POST
+// with a body and other methods do not.
+class PostListener : public ::testing::Test {
+ protected:
+  PostListener()
+      : listener_(
+            "127.0.0.1:0", [](std::string_view, std::string_view) { return Reply{200, "text/plain", "get\n"}; },
+            ListenerLimits{8 * 1024, 4, 1000, 10'000},
+            [this](const HttpListener::PostRequest& r) {
+              std::lock_guard lock(mu_);
+              seen_.push_back(r);
+              paths_.emplace_back(r.path);
+              return Reply{200, "text/plain", "posted\n"};
+            }) {}
+  std::mutex mu_;
+  std::vector<HttpListener::PostRequest> seen_;
+  std::vector<std::string> paths_;
+  HttpListener listener_;
+};
+
+TEST_F(PostListener, BodylessPostReachesTheHandlerWithThePeerFacts) {
+  auto r = exchange(listener_.port(), "POST /-/reload?x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_NE(r.find("posted"), std::string::npos) << r;
+  r = exchange(listener_.port(),
+               "POST /-/reload HTTP/1.1\r\nHost: a\r\nOrigin: http://x.test\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  r = exchange(listener_.port(),
+               "POST /-/reload HTTP/1.1\r\nHost: a\r\nSec-Fetch-Site: cross-site\r\nConnection: close\r\n\r\n");
+  std::lock_guard lock(mu_);
+  ASSERT_EQ(seen_.size(), 3u);
+  EXPECT_EQ(paths_[0], "/-/reload");
+  EXPECT_TRUE(seen_[0].from_loopback);
+  EXPECT_FALSE(seen_[0].from_browser);
+  EXPECT_TRUE(seen_[1].from_browser);
+  EXPECT_TRUE(seen_[2].from_browser);
+}
+
+TEST_F(PostListener, PostWithABodyAndOtherMethodsAreRefused) {
+  auto r = exchange(listener_.port(), "POST /-/reload HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab");
+  EXPECT_EQ(r.rfind("HTTP/1.1 405", 0), 0u) << r;
+  for (const char* m : {"PUT", "DELETE"}) {
+    r = exchange(listener_.port(), std::string(m) + " /-/reload HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(r.rfind("HTTP/1.1 405", 0), 0u) << m << ": " << r;
+    EXPECT_NE(r.find("Allow: GET, POST"), std::string::npos) << r;
+  }
+  std::lock_guard lock(mu_);
+  EXPECT_TRUE(seen_.empty());
 }
 
 }  // namespace
