@@ -63,7 +63,7 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
   parts.options.once = options.once;
 
   DeadLetterWriter dead_letters(parts.dead_letter_path);
-  Pipeline pipeline(parts.options, std::move(parts.sources), std::move(parts.sinks), std::move(parts.mapper), *state,
+  Pipeline pipeline(parts.options, std::move(parts.sources), std::move(parts.sinks), std::move(parts.processors), *state,
                     dead_letters);
 
   std::unique_ptr<observability::HttpListener> listener;

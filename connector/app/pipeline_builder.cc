@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "connector/buffer/buffer_dir.h"
-#include "connector/enrichment/mapping_stage.h"
+#include "connector/enrichment/mapping_processor.h"
 #include "connector/observability/http_listener.h"
 
 namespace siem::app {
@@ -131,7 +131,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
 
   if (!validate_only) buffer_files::report_stale(parts.state_dir, disk_buffered);
 
-  parts.mapper = make_mapping_stage(root, state);
+  parts.processors.push_back(make_mapping_processor(root, state));
   doc.report_unknown_keys();
   return parts;
 }

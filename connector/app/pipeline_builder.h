@@ -10,7 +10,7 @@
 #include "connector/config/config_node.h"
 #include "connector/core/pipeline.h"
 #include "connector/core/registry.h"
-#include "connector/mapping/mapper.h"
+#include "connector/core/processor.h"
 
 namespace siem::app {
 
@@ -20,7 +20,7 @@ struct PipelineParts {
   PipelineOptions options;
   std::vector<SourceSlot> sources;
   std::vector<SinkSlot> sinks;
-  std::unique_ptr<Mapper> mapper;
+  std::vector<std::unique_ptr<Processor>> processors;  // in chain order: mapping first
   std::string log_level, log_format;  // from `log:`; empty when not set
   std::string observability_listen;   // `observability: {listen}`; empty: no endpoint
 };
