@@ -9,6 +9,7 @@
 #include "connector/buffer/buffer_dir.h"
 #include "connector/enrichment/mapping_processor.h"
 #include "connector/observability/http_listener.h"
+#include "connector/processors/dedupe_processor.h"
 
 namespace siem::app {
 
@@ -132,6 +133,15 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
   if (!validate_only) buffer_files::report_stale(parts.state_dir, disk_buffered);
 
   parts.processors.push_back(make_mapping_processor(root, state));
+  // After the mapper: the cross-path dedupe (pipeline.dedupe), when enabled.
+  std::vector<std::string> source_names;
+  for (const auto& s : parts.sources) source_names.push_back(s.name);
+  try {
+    if (auto dedupe = make_dedupe_processor(root.child("pipeline"), state, source_names))
+      parts.processors.push_back(std::move(dedupe));
+  } catch (const std::exception& e) {
+    root.child("pipeline").error_at("dedupe", e.what());
+  }
   doc.report_unknown_keys();
   return parts;
 }
