@@ -179,7 +179,14 @@ void Pipeline::save_processor_state() {
 void Pipeline::processing_loop() {
   std::vector<std::string> names;
   for (const auto& s : sources_) names.push_back(s->name);
-  for (auto& p : processors_) p->start(names);
+  try {
+    for (auto& p : processors_) p->start(names);
+  } catch (const std::exception& e) {
+    spdlog::error("processing: cannot start: {}", e.what());
+    fatal_error_ = true;
+    for (auto& sink : sinks_) sink->close();
+    return;
+  }
   auto last_save = Clock::now();
   while (true) {
     auto batch = input_->pop();

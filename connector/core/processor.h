@@ -41,7 +41,8 @@ class Processor {
   virtual std::string_view consumed_label() const { return "consumed"; }
 
   // Called once before the first record, with the names of the pipeline's sources in index order
-  // (ProcessContext::source), on the thread that will call process().
+  // (ProcessContext::source), on the thread that will call process(). An exception stops the
+  // pipeline (exit status 1): check what can fail (config, state) when the processor is built.
   virtual void start(const std::vector<std::string>& source_names) { (void)source_names; }
 
   // One record. `event` is what the earlier processors produced (default-constructed for the
