@@ -48,10 +48,13 @@ void install_signal_handlers() {
 // starts the next.
 struct Generation {
   Generation(PipelineParts& parts, StateStore& state) : dead_letters(parts.dead_letter_path) {
-    auto wrapper = std::make_unique<ReloadableMapper>(std::move(parts.mapper));
+    // The mapping processor's mapper goes behind the reload wrapper.
+    auto wrapper = std::make_unique<ReloadableMapper>(parts.mapping->exchange_mapper(nullptr));
     mapper = wrapper.get();
+    parts.mapping->exchange_mapper(std::move(wrapper));
+    parts.mapping = nullptr;
     pipeline = std::make_unique<Pipeline>(parts.options, std::move(parts.sources), std::move(parts.sinks),
-                                          std::move(wrapper), state, dead_letters);
+                                          std::move(parts.processors), state, dead_letters);
   }
   DeadLetterWriter dead_letters;
   ReloadableMapper* mapper = nullptr;

@@ -7,8 +7,9 @@
 #include <fmt/format.h>
 
 #include "connector/buffer/buffer_dir.h"
-#include "connector/enrichment/mapping_stage.h"
+#include "connector/enrichment/mapping_processor.h"
 #include "connector/observability/http_listener.h"
+#include "connector/processors/dedupe_processor.h"
 
 namespace siem::app {
 
@@ -132,7 +133,20 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
 
   if (!validate_only) buffer_files::report_stale(parts.state_dir, disk_buffered);
 
-  parts.mapper = make_mapping_stage(root, state);
+  {
+    auto mapping = make_mapping_processor(root, state);
+    parts.mapping = mapping.get();
+    parts.processors.push_back(std::move(mapping));
+  }
+  // After the mapper: the cross-path dedupe (pipeline.dedupe), when enabled.
+  std::vector<std::string> source_names;
+  for (const auto& s : parts.sources) source_names.push_back(s.name);
+  try {
+    if (auto dedupe = make_dedupe_processor(root.child("pipeline"), state, source_names))
+      parts.processors.push_back(std::move(dedupe));
+  } catch (const std::exception& e) {
+    root.child("pipeline").error_at("dedupe", e.what());
+  }
   doc.report_unknown_keys();
   return parts;
 }

@@ -10,7 +10,8 @@
 #include "connector/config/config_node.h"
 #include "connector/core/pipeline.h"
 #include "connector/core/registry.h"
-#include "connector/mapping/mapper.h"
+#include "connector/core/processor.h"
+#include "connector/enrichment/mapping_processor.h"
 
 namespace siem::app {
 
@@ -20,7 +21,8 @@ struct PipelineParts {
   PipelineOptions options;
   std::vector<SourceSlot> sources;
   std::vector<SinkSlot> sinks;
-  std::unique_ptr<Mapper> mapper;
+  std::vector<std::unique_ptr<Processor>> processors;  // in chain order: mapping first
+  MappingProcessor* mapping = nullptr;                  // processors.front() (run wraps its mapper for reload)
   std::string log_level, log_format;  // from `log:`; empty when not set
   std::string observability_listen;   // `observability: {listen}`; empty: no endpoint
   std::string observability_reload = "loopback";  // `observability.reload`: off, loopback or any

@@ -5,7 +5,7 @@
 //                     DiskBuffer::commit once the whole batch is done.
 #include <spdlog/spdlog.h>
 
-#include "connector/buffer/event_codec.h"
+#include "connector/core/event_codec.h"
 #include "connector/core/sink_runner.h"
 
 namespace siem {

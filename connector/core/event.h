@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "connector/core/record_attributes.h"
+
 namespace siem {
 
 // What a record is. Sources give a hint when they know (a Graph sign-in poller knows it reads
@@ -55,14 +57,9 @@ struct RawRecord {
   // Set when the source could not even delimit the record (e.g. an unterminated line): the
   // pipeline dead-letters it with this reason instead of mapping it.
   std::string read_error;
-  // State, not activity (e.g. a periodic role roster snapshot): the mapping stage runs it through
-  // enrichment so the roster learns from it, then acknowledges it without sending it to the sinks.
-  bool state_only = false;
-  // Set on the last record of a complete role roster snapshot (Graph schedule instances, all
-  // pages): the enrichment then ends the holds of that kind the snapshot no longer lists, unless an
-  // event granted them after `snapshot_read_ms` (when the snapshot's first page was requested).
-  enum class SnapshotEnd : std::uint8_t { none, assignments, eligibilities } snapshot_end = SnapshotEnd::none;
-  std::int64_t snapshot_read_ms = 0;
+  // What the source tells the processors about this record (e.g. "state only", "end of a
+  // snapshot"); core passes it along without reading it (record_attributes.h).
+  RecordAttributes attributes;
 };
 
 // The result of mapping one record, shared read-only by every sink (std::shared_ptr<const>).

@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 
 #include "connector/config/config_node.h"
-#include "connector/mapping/mapper.h"
 #include "connector/state/state_store.h"
 
 namespace siem {
@@ -29,8 +28,9 @@ PipelineOptions PipelineOptions::from_config(const ConfigNode& cfg) {
 }
 
 Pipeline::Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std::vector<SinkSlot> sinks,
-                   std::unique_ptr<Mapper> mapper, StateStore& state, DeadLetterWriter& dead_letters)
-    : options_(options), mapper_(std::move(mapper)), state_(state), dead_letters_(dead_letters) {
+                   std::vector<std::unique_ptr<Processor>> processors, StateStore& state, DeadLetterWriter& dead_letters)
+    : options_(options), processors_(std::move(processors)), state_(state), dead_letters_(dead_letters) {
+  if (processors_.empty()) throw std::invalid_argument("pipeline: at least one processor is required");
   acks_ = std::make_unique<AckTracker>(static_cast<std::uint32_t>(sinks.size()));
   input_ = std::make_unique<BoundedQueue<InBatch>>(options_.queue_events, options_.queue_bytes);
   for (auto& slot : sources) {
@@ -38,8 +38,8 @@ Pipeline::Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std
     s->name = std::move(slot.name);
     s->source = std::move(slot.source);
     s->index = acks_->add_source();
-    s->stage = s->source->startup_stage();
-    ++cold_sources_[static_cast<std::size_t>(s->stage)];
+    s->startup_order = s->source->startup_order();
+    s->consumed = std::make_unique<std::atomic<std::uint64_t>[]>(processors_.size());
     sources_.push_back(std::move(s));
   }
   for (auto& slot : sinks) {
@@ -60,20 +60,20 @@ void Pipeline::mark_warm(SourceState& s) {
   std::lock_guard lock(warm_mu_);
   if (s.warm) return;
   s.warm = true;
-  if (--cold_sources_[static_cast<std::size_t>(s.stage)] == 0) warm_cv_.notify_all();
+  warm_cv_.notify_all();
 }
 
-bool Pipeline::earlier_stages_warm(Source::StartupStage stage) const {
-  for (std::size_t k = 0; k < static_cast<std::size_t>(stage); ++k)
-    if (cold_sources_[k] != 0) return false;
+bool Pipeline::earlier_sources_warm(int order) const {
+  for (const auto& other : sources_)
+    if (other->startup_order < order && !other->warm) return false;
   return true;
 }
 
 void Pipeline::wait_for_state_sources(std::stop_token stop, const SourceState& s) {
   std::unique_lock lock(warm_mu_);
-  if (earlier_stages_warm(s.stage)) return;
+  if (earlier_sources_warm(s.startup_order)) return;
   spdlog::info("source {}: waiting for the sources that feed the privileged-role roster to catch up", s.name);
-  if (!warm_cv_.wait_for(lock, stop, options_.state_warmup_max, [&] { return earlier_stages_warm(s.stage); }) &&
+  if (!warm_cv_.wait_for(lock, stop, options_.state_warmup_max, [&] { return earlier_sources_warm(s.startup_order); }) &&
       !stop.stop_requested())
     spdlog::warn("source {}: starting after {} ms although the roster sources have not caught up yet", s.name,
                  options_.state_warmup_max.count());
@@ -109,7 +109,7 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
       }
       if (batch.caught_up) {
         s.caught_up = true;
-        mark_warm(s);  // after its records were queued: the mapping stage sees them first
+        mark_warm(s);  // after its records were queued: the processors see them first
         if (options_.once) break;
       }
       backoff = std::chrono::milliseconds{5'000};
@@ -142,12 +142,57 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
   s.finished = true;
 }
 
-void Pipeline::mapping_loop() {
+Verdict Pipeline::process(const RawRecord& rec, const ProcessContext& ctx, MappedEvent& ev, std::string& reason,
+                          std::size_t& consumed_by) {
+  for (std::size_t p = 0; p < processors_.size(); ++p) {
+    auto& proc = *processors_[p];
+    Verdict v = Verdict::dead_letter;
+    try {
+      v = proc.process(rec, ctx, ev, reason);
+    } catch (const std::exception& e) {
+      reason = fmt::format("{} failed: {}", proc.name(), e.what());
+    }
+    if (v == Verdict::deliver) continue;
+    consumed_by = p;
+    return v;
+  }
+  return Verdict::deliver;
+}
+
+// The hand-off of processed events to the sinks.
+bool Pipeline::hand_to_sinks(const EventPtr& event) {
+  for (auto& sink : sinks_)
+    if (!sink->enqueue(event)) return false;
+  return true;
+}
+
+void Pipeline::save_processor_state() {
+  for (auto& p : processors_) {
+    try {
+      p->save_state();
+    } catch (const std::exception& e) {
+      spdlog::error("{}: cannot save state: {}", p->name(), e.what());
+    }
+  }
+}
+
+void Pipeline::processing_loop() {
+  std::vector<std::string> names;
+  for (const auto& s : sources_) names.push_back(s->name);
+  try {
+    for (auto& p : processors_) p->start(names);
+  } catch (const std::exception& e) {
+    spdlog::error("processing: cannot start: {}", e.what());
+    fatal_error_ = true;
+    for (auto& sink : sinks_) sink->close();
+    return;
+  }
   auto last_save = Clock::now();
   while (true) {
     auto batch = input_->pop();
     if (!batch) break;
     auto& s = *sources_[batch->source];
+    const ProcessContext ctx{s.name, batch->source, formats_};
     std::vector<DeadLetter> letters;
     std::vector<AckHandle> failed;
     std::vector<std::string> reasons;
@@ -156,28 +201,22 @@ void Pipeline::mapping_loop() {
     for (std::size_t i = 0; i < batch->records.size() && !closed; ++i) {
       auto& rec = batch->records[i];
       const AckHandle handle{batch->source, batch->first_seq + i};
-      std::optional<std::string> error;
       auto ev = std::make_shared<MappedEvent>();
-      if (!rec.read_error.empty()) {
-        error = rec.read_error;
-      } else {
-        try {
-          error = mapper_->map(rec, std::nullopt, formats_, *ev);
-        } catch (const std::exception& e) {
-          error = std::string("mapping failed: ") + e.what();
-        }
-      }
-      if (error) {
-        dead_by_kind_[static_cast<std::size_t>(ev->kind) % kKinds][rec.read_error.empty() ? 1 : 0].fetch_add(
-            1, std::memory_order_relaxed);
-        reasons.push_back(std::move(*error));
-        letters.push_back(DeadLetter{rec.read_error.empty() ? "map" : "read", s.name, rec.origin, reasons.back(), rec.json});
+      std::string reason;
+      std::size_t by = 0;
+      const Verdict verdict = rec.read_error.empty() ? process(rec, ctx, *ev, reason, by) : Verdict::dead_letter;
+      if (verdict == Verdict::dead_letter) {
+        const bool read = !rec.read_error.empty();
+        dead_by_kind_[static_cast<std::size_t>(ev->kind) % kKinds][read ? 0 : 1].fetch_add(1, std::memory_order_relaxed);
+        reasons.push_back(read ? rec.read_error : std::move(reason));
+        letters.push_back(DeadLetter{read ? std::string_view("read") : processors_[by]->dead_letter_stage(), s.name,
+                                     rec.origin, reasons.back(), rec.json});
         failed.push_back(handle);
         continue;
       }
-      if (rec.state_only) {  // enrichment has seen it; nothing to deliver
+      if (verdict == Verdict::consumed) {  // state only, or dropped on purpose: nothing to deliver
         acks_->complete(handle);
-        ++s.state_only;
+        s.consumed[by].fetch_add(1, std::memory_order_relaxed);
         continue;
       }
       ev->ack = handle;
@@ -190,13 +229,7 @@ void Pipeline::mapping_loop() {
         std::lock_guard lock(stats_mu_);
         for (const auto& t : ev->tags) ++tag_counts_[t];
       }
-      EventPtr shared = std::move(ev);
-      for (auto& sink : sinks_) {
-        if (!sink->enqueue(shared)) {
-          closed = true;
-          break;
-        }
-      }
+      closed = !hand_to_sinks(std::move(ev));
     }
     if (!letters.empty()) {
       // Dead letters must be durable before their events count as done; if the file cannot be
@@ -213,16 +246,12 @@ void Pipeline::mapping_loop() {
       }
     }
     if (Clock::now() - last_save > options_.state_save_interval) {
-      mapper_->save_state();
+      save_processor_state();
       last_save = Clock::now();
     }
     if (closed) break;
   }
-  try {
-    mapper_->save_state();
-  } catch (const std::exception& e) {
-    spdlog::error("mapping: cannot save enrichment state: {}", e.what());
-  }
+  save_processor_state();
   for (auto& sink : sinks_) sink->close();
 }
 
@@ -281,7 +310,7 @@ bool Pipeline::wait_until_drained(Clock::time_point deadline) {
 int Pipeline::run(std::stop_token stop) {
   started_ = Clock::now();
   for (auto& s : sinks_) s->start();
-  std::thread mapper([this] { mapping_loop(); });
+  std::thread processing([this] { processing_loop(); });
   for (auto& s : sources_) {
     SourceState* raw = s.get();
     s->thread = std::jthread([this, raw](std::stop_token st) { source_loop(st, *raw); });
@@ -321,7 +350,7 @@ int Pipeline::run(std::stop_token stop) {
   input_->close();
   for (auto& s : sources_)
     if (s->thread.joinable()) s->thread.join();
-  mapper.join();
+  processing.join();
   drain_disk_buffers(deadline);
   for (auto& s : sinks_) s->join();
   commit_ready();
@@ -341,6 +370,14 @@ int Pipeline::run(std::stop_token stop) {
   return kExitOk;
 }
 
+std::string Pipeline::consumed_counts(const SourceState& s) const {
+  std::string out;
+  for (std::size_t p = 0; p < processors_.size(); ++p)
+    if (const auto n = s.consumed[p].load(std::memory_order_relaxed))
+      out += fmt::format("  {} {}", processors_[p]->consumed_label(), n);
+  return out;
+}
+
 std::string Pipeline::summary() const {
   std::string out;
   const auto secs = std::chrono::duration<double>(finished_ - started_).count();
@@ -350,7 +387,7 @@ std::string Pipeline::summary() const {
   for (const auto& s : sources_) {
     out += fmt::format("    {:<24} read {:>8}  dead-lettered {:>6}  checkpoints {:>4}{}{}\n", s->name, s->read.load(),
                        s->dead_lettered.load(), s->committed.load(),
-                       s->state_only ? fmt::format("  roster-only {}", s->state_only.load()) : "",
+                       consumed_counts(*s),
                        s->failed ? "  FAILED" : "");
   }
   out += "  sinks:\n";
@@ -370,6 +407,7 @@ std::string Pipeline::summary() const {
                          "", b->records, b->bytes, b->max_size, b->segments,
                          static_cast<double>(b->oldest_age_ms) / 1000.0, b->dropped, b->blocked ? "  FULL" : "");
   }
+  for (const auto& p : processors_) out += p->summary();
   std::lock_guard lock(stats_mu_);
   if (!tag_counts_.empty()) {
     out += "  detections:\n";

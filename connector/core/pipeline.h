@@ -1,9 +1,9 @@
-// The pipeline: sources -> bounded input queue -> mapping stage -> per-sink runners, with end-to-end
+// The pipeline: sources -> bounded input queue -> processor chain -> per-sink runners, with end-to-end
 // acknowledgement (AckTracker) driving the source checkpoints, and a bounded graceful drain.
 //
 // Memory bound: input queue (queue_events records / queue_bytes) + per sink (buffer.max_events /
 // buffer.max_bytes) + one batch in flight per source and per sink. A slow or dead sink fills its
-// queue, then the mapping stage blocks, then the input queue fills, then sources stop polling.
+// queue, then the processing thread blocks, then the input queue fills, then sources stop polling.
 #pragma once
 
 #include <array>
@@ -21,12 +21,12 @@
 #include "connector/core/ack_tracker.h"
 #include "connector/core/dead_letter.h"
 #include "connector/core/metrics.h"
+#include "connector/core/processor.h"
 #include "connector/core/sink_runner.h"
 #include "connector/core/source.h"
 
 namespace siem {
 
-class Mapper;
 class StateStore;
 class ConfigNode;
 
@@ -38,7 +38,7 @@ struct PipelineOptions {
   std::chrono::milliseconds state_save_interval{30'000};
   std::chrono::milliseconds source_retry_max{600'000};  // backoff cap after a source error
   // How long the other sources wait at start-up for the sources that feed the enrichment's state
-  // to catch up once (see Source::startup_stage); they start anyway after it.
+  // to catch up once (see Source::startup_order); they start anyway after it.
   std::chrono::milliseconds state_warmup_max{120'000};
   bool once = false;
 
@@ -69,8 +69,9 @@ enum ExitStatus : int {
 
 class Pipeline {
  public:
+  // `processors` run in order over every record (at least one: the first produces the event).
   Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std::vector<SinkSlot> sinks,
-           std::unique_ptr<Mapper> mapper, StateStore& state, DeadLetterWriter& dead_letters);
+           std::vector<std::unique_ptr<Processor>> processors, StateStore& state, DeadLetterWriter& dead_letters);
   ~Pipeline();
 
   // Runs until `stop` is requested (or, with options.once, until every source is caught up and
@@ -112,13 +113,20 @@ class Pipeline {
   };
 
   void source_loop(std::stop_token stop, SourceState& s);
-  // Start-up order (Source::startup_stage): a source marks itself warm once it caught up (or failed,
-  // or stopped); a source waits until every source of the earlier stages is warm, at most
+  // Start-up order (Source::startup_order): a source marks itself warm once it caught up (or failed,
+  // or stopped); a source waits until every source with a smaller number is warm, at most
   // state_warmup_max in all.
   void mark_warm(SourceState& s);
-  bool earlier_stages_warm(Source::StartupStage stage) const;  // warm_mu_ held
+  bool earlier_sources_warm(int order) const;  // warm_mu_ held
   void wait_for_state_sources(std::stop_token stop, const SourceState& s);
-  void mapping_loop();
+  void processing_loop();
+  // Runs the processor chain over one record; on dead_letter, `reason` says why.
+  Verdict process(const RawRecord& rec, const ProcessContext& ctx, MappedEvent& ev, std::string& reason,
+                  std::size_t& consumed_by);
+  // Hands one processed event to every sink; false once the sinks are closed (shutting down).
+  bool hand_to_sinks(const EventPtr& event);
+  void save_processor_state();
+  std::string consumed_counts(const SourceState& s) const;  // "  <label> N" per processor that consumed
   void commit_ready();
   bool wait_until_drained(std::chrono::steady_clock::time_point deadline);
   // True when waiting for the sinks can no longer help the drain: with --once, any sink failed
@@ -135,7 +143,7 @@ class Pipeline {
   PipelineOptions options_;
   std::vector<std::unique_ptr<SourceState>> sources_;
   std::vector<std::unique_ptr<SinkRunner>> sinks_;
-  std::unique_ptr<Mapper> mapper_;
+  std::vector<std::unique_ptr<Processor>> processors_;
   StateStore& state_;
   DeadLetterWriter& dead_letters_;
   std::unique_ptr<AckTracker> acks_;
@@ -154,8 +162,6 @@ class Pipeline {
   std::atomic<std::int64_t> heartbeat_{0};  // steady-clock ticks of the last control-loop pass
   std::mutex warm_mu_;
   std::condition_variable_any warm_cv_;
-  static constexpr std::size_t kStages = static_cast<std::size_t>(Source::StartupStage::other) + 1;
-  std::array<std::size_t, kStages> cold_sources_{};  // per start-up stage: sources not warm yet (warm_mu_)
   std::atomic<bool> fatal_error_{false};
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point finished_;

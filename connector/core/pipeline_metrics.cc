@@ -132,6 +132,7 @@ void Pipeline::write_metrics(Exposition& x) const {
     for (std::size_t r = 0; r < 2; ++r)
       x.sample({{"kind", to_string(static_cast<SourceKind>(k))}, {"reason", r == 0 ? "read" : "map"}},
                load(dead_by_kind_[k][r]));
+  for (const auto& p : processors_) p->write_metrics(x);
   x.family("siem_detection_events_tagged", Type::counter, "Events tagged by a detection, by tag.");
   std::lock_guard lock(stats_mu_);
   for (const auto& [tag, n] : tag_counts_) x.sample({{"tag", tag}}, num(n));

@@ -20,10 +20,11 @@ struct Pipeline::SourceState {
   std::atomic<bool> caught_up{false};
   std::atomic<std::uint64_t> read{0};
   std::atomic<std::uint64_t> dead_lettered{0};
-  std::atomic<std::uint64_t> state_only{0};  // records that only fed enrichment (roster snapshots)
+  // Records each processor consumed (Verdict::consumed), by processor index.
+  std::unique_ptr<std::atomic<std::uint64_t>[]> consumed;
   std::atomic<std::uint64_t> committed{0};
   std::atomic<bool> polled_ok{false};  // a poll succeeded (readiness)
-  Source::StartupStage stage = Source::StartupStage::other;
+  int startup_order = Source::kDefaultStartupOrder;
   bool warm = false;  // caught up once, failed or stopped (Pipeline::warm_mu_)
 };
 

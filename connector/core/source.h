@@ -72,15 +72,12 @@ class Source {
   // Called once when the pipeline shuts down, after the last poll.
   virtual void stop() {}
 
-  // Start-up order for the enrichment's state (who is privileged). At start-up a source of a stage
-  // reads only once every source of the earlier stages has caught up once, so the mapping stage
-  // (one thread, first in first out) learns the roster before it sees the events it informs:
-  //   roster_state  the role roster itself (PIM requests and schedule snapshots);
-  //   role_events   logs whose role assignments also teach it, and whose actors it tiers
-  //                 (directory audits, Activity Log);
-  //   other         everything else (sign-ins, and sources whose content is not known in advance).
-  enum class StartupStage { roster_state = 0, role_events = 1, other = 2 };
-  virtual StartupStage startup_stage() const { return StartupStage::other; }
+  // Start-up order. At start-up a source reads only once every source with a smaller number has
+  // caught up once (or failed, or stopped; at most PipelineOptions::state_warmup_max), so what the
+  // earlier ones queued reaches the processors first. The pipeline only compares the numbers; the
+  // sources that use them document what they mean (connector/sources/graph/graph_source.h).
+  static constexpr int kDefaultStartupOrder = 100;
+  virtual int startup_order() const { return kDefaultStartupOrder; }
 };
 
 }  // namespace siem

@@ -14,6 +14,7 @@
 #include "connector/mapping/mapping_rules.h"
 #include "connector/mapping/record_decoder.h"
 #include "connector/record/json_access.h"
+#include "connector/record/record_attributes.h"
 #include "connector/record/shipped_files.h"
 #include "connector/record/time_parse.h"
 
@@ -42,9 +43,9 @@ class MapperImpl final : public Mapper {
                                  MappedEvent& out) override {
     auto result = map_record(record, forced, formats, out);
     // The last record of a complete roster snapshot, mapped or not: the snapshot is complete.
-    if (record.snapshot_end != RawRecord::SnapshotEnd::none && enricher_)
-      enricher_->roster_snapshot_complete(record.snapshot_end == RawRecord::SnapshotEnd::eligibilities,
-                                          record.snapshot_read_ms, record.tenant_hint);
+    if (const auto end = record.attributes.get(attr::snapshot_end); end && enricher_)
+      enricher_->roster_snapshot_complete(*end == attr::snapshot_eligibilities,
+                                          record.attributes.get(attr::snapshot_read_ms).value_or(0), record.tenant_hint);
     return result;
   }
 

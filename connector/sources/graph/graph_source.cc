@@ -11,6 +11,7 @@
 #include "connector/auth/token_provider.h"
 #include "connector/http/retry_policy.h"
 #include "connector/http/token_bucket.h"
+#include "connector/record/record_attributes.h"
 #include "connector/sources/graph/pull_engine.h"
 
 namespace siem {
@@ -67,14 +68,15 @@ class PullSource final : public Source {
   // PIM requests and role roster snapshots are the roster; role assignments in the directory audits
   // (the only trace of one made outside PIM) and Azure role assignments and ARM PIM requests in the
   // Activity Log teach it too. Sign-ins are what they inform.
-  StartupStage startup_stage() const override {
+  // The start-up orders are documented in graph_source.h.
+  int startup_order() const override {
     switch (s_.type) {
-      case SourceType::pim: return StartupStage::roster_state;
+      case SourceType::pim: return kStartupOrderRoster;
       case SourceType::directory_audits:
-      case SourceType::activity: return StartupStage::role_events;
+      case SourceType::activity: return kStartupOrderRoleEvents;
       case SourceType::sign_ins: break;
     }
-    return StartupStage::other;
+    return kDefaultStartupOrder;
   }
 
   void start(const std::optional<std::string>& checkpoint) override {
@@ -222,13 +224,13 @@ class PullSource final : public Source {
       marker.origin = spec.name + " (end of snapshot)";
       marker.kind_hint = SourceKind::graph_pim_instance;
       marker.tenant_hint = s_.connection.auth.tenant_id;  // the snapshot is of this tenant's roles
-      marker.state_only = true;
+      marker.attributes.set(attr::state_only, 1);
       batch.records.push_back(std::move(marker));
     }
     auto& last = batch.records.back();
-    last.snapshot_end = spec.type == StreamType::roster_assignments ? RawRecord::SnapshotEnd::assignments
-                                                                    : RawRecord::SnapshotEnd::eligibilities;
-    last.snapshot_read_ms = read_at / 1000;
+    last.attributes.set(attr::snapshot_end, spec.type == StreamType::roster_assignments ? attr::snapshot_assignments
+                                                                                         : attr::snapshot_eligibilities);
+    last.attributes.set(attr::snapshot_read_ms, read_at / 1000);
   }
 
   // The window in progress cannot be completed now: it is read again from its start, and after
@@ -284,7 +286,7 @@ class PullSource final : public Source {
     warn_if_long(st);
     batch.records = std::move(page.records);
     if (is_roster(spec) && !s_.roster_events)
-      for (auto& r : batch.records) r.state_only = true;  // feeds the enrichment roster only
+      for (auto& r : batch.records) r.attributes.set(attr::state_only, 1);  // feeds the enrichment roster only
     if (page.next_url) {
       st.url = page.next_url;
       return;

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "connector/buffer/event_codec.h"
+#include "connector/core/event_codec.h"
 
 namespace {
 

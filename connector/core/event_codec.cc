@@ -1,4 +1,4 @@
-#include "connector/buffer/event_codec.h"
+#include "connector/core/event_codec.h"
 
 #include <cstdint>
 #include <cstring>
