@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "connector/app/route_config.h"
 #include "connector/buffer/buffer_dir.h"
 #include "connector/enrichment/mapping_stage.h"
 #include "connector/observability/http_listener.h"
@@ -92,6 +94,18 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
     }
   }
 
+  // Routing: what the sources deliver and the tags the mapping stage produces, for the checks.
+  RouteContext routes;
+  for (const auto& name : names) {
+    auto it = std::find_if(parts.sources.begin(), parts.sources.end(), [&](const SourceSlot& s) { return s.name == name; });
+    routes.sources.emplace_back(name, it == parts.sources.end() ? std::vector<SourceKind>{} : it->source->delivered_kinds());
+  }
+  routes.known_tags = producible_tags();
+  auto& diags = doc.diagnostics();
+  const auto errors_before_drop = diags.items().size();
+  parts.options.drop = read_drop_rule(root.child("pipeline"), routes);
+  const bool drop_ok = diags.items().size() == errors_before_drop;
+
   names.clear();
   std::set<std::string> disk_buffered;
   const auto sinks = root.list("sinks");
@@ -110,6 +124,9 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
       doc.mark_free_form(cfg.yaml());
       continue;
     }
+    const auto items_before_route = diags.items().size();
+    Route route = read_route(cfg, routes);
+    if (drop_ok && diags.items().size() == items_before_route) check_reachable(cfg, route, parts.options.drop, routes);
     try {
       auto inst = (*factory)(cfg, ctx);
       auto options = SinkRunnerOptions::from_config(cfg);
@@ -122,7 +139,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
         disk_buffered.insert(ctx.name);
       }
       if (inst.sink)
-        parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), inst.format, options, std::move(buffer)});
+        parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), inst.format, options, std::move(buffer), std::move(route)});
     } catch (const std::exception& e) {
       cfg.error(e.what());
       doc.mark_free_form(cfg.yaml());

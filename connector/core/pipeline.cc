@@ -42,12 +42,15 @@ Pipeline::Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std
     ++cold_sources_[static_cast<std::size_t>(s->stage)];
     sources_.push_back(std::move(s));
   }
+  std::vector<Route> routes;
   for (auto& slot : sinks) {
+    routes.push_back(std::move(slot.route));
     formats_ |= format_bit(slot.format);
     sinks_.push_back(std::make_unique<SinkRunner>(
         slot.name, std::move(slot.sink), slot.format, slot.options, *acks_, dead_letters_,
         [this](const std::string&) { sink_fatal_ = true; }, std::move(slot.buffer)));
   }
+  routing_.init(std::move(options_.drop), std::move(routes));
 }
 
 Pipeline::~Pipeline() {
@@ -190,13 +193,7 @@ void Pipeline::mapping_loop() {
         std::lock_guard lock(stats_mu_);
         for (const auto& t : ev->tags) ++tag_counts_[t];
       }
-      EventPtr shared = std::move(ev);
-      for (auto& sink : sinks_) {
-        if (!sink->enqueue(shared)) {
-          closed = true;
-          break;
-        }
-      }
+      if (!route_event(std::move(ev))) closed = true;
     }
     if (!letters.empty()) {
       // Dead letters must be durable before their events count as done; if the file cannot be
@@ -370,6 +367,7 @@ std::string Pipeline::summary() const {
                          "", b->records, b->bytes, b->max_size, b->segments,
                          static_cast<double>(b->oldest_age_ms) / 1000.0, b->dropped, b->blocked ? "  FULL" : "");
   }
+  out += routing_summary();
   std::lock_guard lock(stats_mu_);
   if (!tag_counts_.empty()) {
     out += "  detections:\n";

@@ -20,6 +20,7 @@
 #include "connector/core/ack_tracker.h"
 #include "connector/core/dead_letter.h"
 #include "connector/core/metrics.h"
+#include "connector/core/route.h"
 #include "connector/core/sink_runner.h"
 #include "connector/core/source.h"
 
@@ -40,6 +41,9 @@ struct PipelineOptions {
   // to catch up once (see Source::startup_stage); they start anyway after it.
   std::chrono::milliseconds state_warmup_max{120'000};
   bool once = false;
+  // `pipeline.drop`: events any of these match are acknowledged and sent to no sink (route.h;
+  // read by the app, connector/app/route_config.cc).
+  std::vector<EventMatch> drop;
 
   // Reads the `pipeline:` section.
   static PipelineOptions from_config(const ConfigNode& pipeline_cfg);
@@ -56,6 +60,7 @@ struct SinkSlot {
   OutputFormat format = OutputFormat::ecs;
   SinkRunnerOptions options;
   std::unique_ptr<DiskBuffer> buffer;  // with options.disk (opened by the builder)
+  Route route;                         // what the sink takes (`route:`); default: everything
 };
 
 // Process exit statuses of `run`.
@@ -109,6 +114,11 @@ class Pipeline {
   bool earlier_stages_warm(Source::StartupStage stage) const;  // warm_mu_ held
   void wait_for_state_sources(std::stop_token stop, const SourceState& s);
   void mapping_loop();
+  // Hands a mapped event to the sinks its routes select (pipeline_routing.cc); false once the
+  // sink queues are closed (shutting down).
+  bool route_event(EventPtr event);
+  void write_routing_metrics(Exposition& out) const;
+  std::string routing_summary() const;
   void commit_ready();
   bool wait_until_drained(std::chrono::steady_clock::time_point deadline);
   // True when waiting for the sinks can no longer help the drain: with --once, any sink failed
@@ -131,6 +141,7 @@ class Pipeline {
   std::unique_ptr<AckTracker> acks_;
   std::unique_ptr<BoundedQueue<InBatch>> input_;
   FormatSet formats_ = 0;
+  RoutingState routing_;
 
   mutable std::mutex stats_mu_;
   std::map<std::string, std::uint64_t> tag_counts_;
