@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/component/pipeline/e2e_support.h"
+#include "tests/support/test_http.h"
 
 namespace {
 
@@ -73,9 +74,10 @@ std::set<std::string> joined(std::set<std::string> a, const std::set<std::string
 class Routing : public E2eTest {
  protected:
   // A file source over in.ndjson and the given sinks; `pipeline_extra`: more keys of `pipeline:`.
-  fs::path config(const std::string& sinks, const std::string& pipeline_extra = {}) {
+  // `top_extra`: more top-level keys.
+  fs::path config(const std::string& sinks, const std::string& pipeline_extra = {}, const std::string& top_extra = {}) {
     const auto cfg = dir_ / "config.yaml";
-    std::ofstream(cfg) << fmt::format(
+    std::ofstream(cfg) << top_extra << fmt::format(
         "state_dir: {0}/state\n"
         "dead_letter: {{path: {0}/dead-letter.ndjson}}\n"
         "pipeline:\n  drain_timeout: 60s\n  checkpoint_interval: 100ms\n{2}"
@@ -202,7 +204,8 @@ TEST_F(Routing, FailingSinkHoldsTheCheckpointWhileTheOthersTakeTheirEvents) {
   Hec h;
   h.hec->fail_busy(1'000'000);
   config(file_sink("directory", "raw", "{kinds: [graph_directory_audit, graph_sign_in]}") +
-         h.sink(kToken, "    route: {kinds: [graph_pim_request]}\n"));
+             h.sink(kToken, "    route: {kinds: [graph_pim_request]}\n"),
+         {}, "observability: {listen: \"127.0.0.1:0\"}\n");
   write_mix(0, 50);
   const auto others = joined(named("audit", 0, 50), named("signin", 0, 50));
   {
@@ -212,6 +215,20 @@ TEST_F(Routing, FailingSinkHoldsTheCheckpointWhileTheOthersTakeTheirEvents) {
     const auto seen = h.hec->requests().size();
     ASSERT_TRUE(eventually([&] { return h.hec->requests().size() >= seen + 4; }, 30s)) << c.err();
     EXPECT_EQ(h.hec->event_count(), 0u);
+    // The routing counters on /metrics.
+    const std::string marker = "/readyz on 127.0.0.1:";
+    const auto log = c.err();
+    const auto at = log.find(marker);
+    ASSERT_NE(at, std::string::npos) << log;
+    const auto metrics =
+        siem::test::http_fetch("GET", fmt::format("http://127.0.0.1:{}/metrics", std::stoi(log.substr(at + marker.size()))));
+    ASSERT_EQ(metrics.status, 200);
+    for (const auto* sample : {"siem_sink_events_routed_total{sink=\"directory\"} 100\n",
+                               "siem_sink_events_routed_total{sink=\"hec-out\"} 50\n",
+                               "siem_sink_events_not_taken_total{sink=\"directory\"} 50\n",
+                               "siem_sink_events_not_taken_total{sink=\"hec-out\"} 100\n",
+                               "siem_pipeline_events_dropped_total 0\n", "siem_pipeline_events_unrouted_total 0\n"})
+      EXPECT_NE(metrics.body.find(sample), std::string::npos) << sample << metrics.body;
     ASSERT_TRUE(c.running()) << c.err();
     c.kill9();
   }
