@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -95,12 +94,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
   }
 
   // Routing: what the sources deliver and the tags the mapping stage produces, for the checks.
-  RouteContext routes;
-  for (const auto& name : names) {
-    auto it = std::find_if(parts.sources.begin(), parts.sources.end(), [&](const SourceSlot& s) { return s.name == name; });
-    routes.sources.emplace_back(name, it == parts.sources.end() ? std::vector<SourceKind>{} : it->source->delivered_kinds());
-  }
-  routes.known_tags = producible_tags();
+  const RouteContext routes = route_context(names, parts.sources);
   auto& diags = doc.diagnostics();
   const auto errors_before_drop = diags.items().size();
   parts.options.drop = read_drop_rule(root.child("pipeline"), routes);
@@ -139,7 +133,8 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
         disk_buffered.insert(ctx.name);
       }
       if (inst.sink)
-        parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), inst.format, options, std::move(buffer), std::move(route)});
+        parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), inst.format, options, std::move(buffer),
+                                       std::move(route)});
     } catch (const std::exception& e) {
       cfg.error(e.what());
       doc.mark_free_form(cfg.yaml());

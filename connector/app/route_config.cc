@@ -1,8 +1,10 @@
 #include "connector/app/route_config.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
-#include <fmt/format.h>
+#include "connector/enrichment/mapping_stage.h"
 
 namespace siem::app {
 
@@ -52,15 +54,19 @@ std::optional<int> read_severity(const ConfigNode& cfg, std::string_view key) {
 
 void check_pattern(const ConfigNode& cfg, std::size_t i, std::size_t n, const std::string& pattern,
                    const RouteContext& ctx) {
-  const bool printable = std::all_of(pattern.begin(), pattern.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  const bool printable =
+      std::all_of(pattern.begin(), pattern.end(), [](char c) { return c > 0x20 && c < 0x7f; });
   if (pattern.empty() || pattern.size() > kMaxPatternChars || !printable) {
-    element_error(cfg, "tags", i, n,
-                  fmt::format("a tag pattern is 1 to {} printable ASCII characters without spaces", kMaxPatternChars));
+    element_error(
+        cfg, "tags", i, n,
+        fmt::format("a tag pattern is 1 to {} printable ASCII characters without spaces", kMaxPatternChars));
     return;
   }
-  if (std::any_of(ctx.known_tags.begin(), ctx.known_tags.end(), [&](const auto& t) { return glob_match(pattern, t); }))
+  if (std::any_of(ctx.known_tags.begin(), ctx.known_tags.end(),
+                  [&](const auto& t) { return glob_match(pattern, t); }))
     return;
-  std::string msg = fmt::format("tag pattern '{}' matches no tag the detections or the mapping produce", pattern);
+  std::string msg =
+      fmt::format("tag pattern '{}' matches no tag the detections or the mapping produce", pattern);
   // Suggest a tag, or a family pattern ("pa.signin.*") for a pattern with a wildcard.
   std::vector<std::string> candidates = ctx.known_tags;
   for (const auto& t : ctx.known_tags)
@@ -129,6 +135,19 @@ bool only_structural(const EventMatch& m) { return m.tags.empty() && !m.min_seve
 
 }  // namespace
 
+RouteContext route_context(const std::set<std::string>& source_names,
+                           const std::vector<SourceSlot>& sources) {
+  RouteContext ctx;
+  for (const auto& name : source_names) {
+    auto it =
+        std::find_if(sources.begin(), sources.end(), [&](const SourceSlot& s) { return s.name == name; });
+    ctx.sources.emplace_back(name,
+                             it == sources.end() ? std::vector<SourceKind>{} : it->source->delivered_kinds());
+  }
+  ctx.known_tags = producible_tags();
+  return ctx;
+}
+
 Route read_route(const ConfigNode& sink_cfg, const RouteContext& ctx) {
   Route r;
   if (!sink_cfg.has("route")) return r;
@@ -150,7 +169,8 @@ void check_reachable(const ConfigNode& sink_cfg, const Route& route, const std::
   // the drop rule that do not depend on the event's content.
   const EventMatch take = structural(route.take);
   auto removed = [](const std::vector<EventMatch>& rule, const MappedEvent& e) {
-    return std::any_of(rule.begin(), rule.end(), [&](const EventMatch& m) { return only_structural(m) && m.matches(e); });
+    return std::any_of(rule.begin(), rule.end(),
+                       [&](const EventMatch& m) { return only_structural(m) && m.matches(e); });
   };
   std::string takes;
   for (const auto k : route.take.kinds) takes += (takes.empty() ? "" : ", ") + std::string(to_string(k));
@@ -160,7 +180,8 @@ void check_reachable(const ConfigNode& sink_cfg, const Route& route, const std::
     kinds.push_back(SourceKind::unknown);
     std::string names;
     for (const auto k : delivered) names += (names.empty() ? "" : ", ") + std::string(to_string(k));
-    delivers += fmt::format("{}{} delivers {}", delivers.empty() ? "" : "; ", name, delivered.empty() ? "any kind" : names);
+    delivers += fmt::format("{}{} delivers {}", delivers.empty() ? "" : "; ", name,
+                            delivered.empty() ? "any kind" : names);
     MappedEvent e;
     e.source_name = name;
     for (const auto k : kinds) {
@@ -168,10 +189,11 @@ void check_reachable(const ConfigNode& sink_cfg, const Route& route, const std::
       if (take.matches(e) && !removed(route.exclude, e) && !removed(drop, e)) return;
     }
   }
-  sink_cfg.error_at("route", fmt::format("no event can reach this sink: its route takes {}{}, after pipeline.drop "
-                                         "and its exclude, from sources that deliver none of it ({})",
-                                         takes.empty() ? "every kind" : "kinds " + takes,
-                                         route.take.sources.empty() ? "" : " of " + joined(route.take.sources), delivers));
+  sink_cfg.error_at(
+      "route", fmt::format("no event can reach this sink: its route takes {}{}, after pipeline.drop "
+                           "and its exclude, from sources that deliver none of it ({})",
+                           takes.empty() ? "every kind" : "kinds " + takes,
+                           route.take.sources.empty() ? "" : " of " + joined(route.take.sources), delivers));
 }
 
 }  // namespace siem::app

@@ -5,11 +5,13 @@
 // sink no event can reach.
 #pragma once
 
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "connector/config/config_node.h"
+#include "connector/core/pipeline.h"
 #include "connector/core/route.h"
 
 namespace siem::app {
@@ -21,6 +23,10 @@ struct RouteContext {
   std::vector<std::pair<std::string, std::vector<SourceKind>>> sources;
   std::vector<std::string> known_tags;  // every tag the mapping stage can produce
 };
+
+// From the configured source names (a source whose factory failed delivers any kind) and the
+// sources built, plus the tags the mapping stage can produce.
+RouteContext route_context(const std::set<std::string>& source_names, const std::vector<SourceSlot>& sources);
 
 // The sink's `route:` (absent: takes everything).
 Route read_route(const ConfigNode& sink_cfg, const RouteContext& ctx);

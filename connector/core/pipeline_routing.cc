@@ -42,7 +42,8 @@ void Pipeline::write_routing_metrics(Exposition& x) const {
     x.sample({{"sink", sinks_[i]->name()}}, static_cast<double>(r.routed[i].load(std::memory_order_relaxed)));
   x.family("siem_sink_events_not_taken", Exposition::Type::counter, "Events the sink's route did not take.");
   for (std::size_t i = 0; i < sinks_.size(); ++i)
-    x.sample({{"sink", sinks_[i]->name()}}, static_cast<double>(r.not_taken[i].load(std::memory_order_relaxed)));
+    x.sample({{"sink", sinks_[i]->name()}},
+             static_cast<double>(r.not_taken[i].load(std::memory_order_relaxed)));
   x.family("siem_pipeline_events_dropped", Exposition::Type::counter,
            "Events removed by pipeline.drop before every sink (acknowledged).");
   x.sample({}, static_cast<double>(r.dropped.load(std::memory_order_relaxed)));

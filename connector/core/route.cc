@@ -28,7 +28,8 @@ bool glob_match(std::string_view pattern, std::string_view text) noexcept {
 }
 
 bool EventMatch::matches(const MappedEvent& event) const noexcept {
-  if (!sources.empty() && std::find(sources.begin(), sources.end(), event.source_name) == sources.end()) return false;
+  if (!sources.empty() && std::find(sources.begin(), sources.end(), event.source_name) == sources.end())
+    return false;
   if (!kinds.empty() && std::find(kinds.begin(), kinds.end(), event.kind) == kinds.end()) return false;
   if (min_severity && event.severity < *min_severity) return false;
   if (max_severity && event.severity > *max_severity) return false;
@@ -59,7 +60,8 @@ void RoutingState::init(std::vector<EventMatch> drop_rule, std::vector<Route> si
 }
 
 bool RoutingState::configured() const noexcept {
-  return !drop.empty() || std::any_of(routes.begin(), routes.end(), [](const Route& r) { return !r.everything(); });
+  return !drop.empty() ||
+         std::any_of(routes.begin(), routes.end(), [](const Route& r) { return !r.everything(); });
 }
 
 }  // namespace siem

@@ -28,9 +28,9 @@ bool glob_match(std::string_view pattern, std::string_view text) noexcept;
 struct EventMatch {
   std::vector<std::string> sources;  // configured source names
   std::vector<SourceKind> kinds;
-  std::vector<std::string> tags;     // glob patterns; an event matches when one of its tags does
-  std::optional<int> min_severity;   // 0-10, inclusive
-  std::optional<int> max_severity;   // 0-10, inclusive
+  std::vector<std::string> tags;    // glob patterns; an event matches when one of its tags does
+  std::optional<int> min_severity;  // 0-10, inclusive
+  std::optional<int> max_severity;  // 0-10, inclusive
 
   bool matches(const MappedEvent& event) const noexcept;
   bool empty() const noexcept {
@@ -53,12 +53,12 @@ bool any_matches(const std::vector<EventMatch>& matches, const MappedEvent& even
 // writes them, /metrics and the summary read them: relaxed atomics).
 struct RoutingState {
   std::vector<EventMatch> drop;
-  std::vector<Route> routes;  // per sink, in sink order
+  std::vector<Route> routes;                                // per sink, in sink order
   std::unique_ptr<std::atomic<std::uint64_t>[]> routed;     // per sink: events it took
   std::unique_ptr<std::atomic<std::uint64_t>[]> not_taken;  // per sink: events its route refused
-  std::atomic<std::uint64_t> dropped{0};   // removed by the drop rule
-  std::atomic<std::uint64_t> unrouted{0};  // taken by no sink
-  std::vector<std::uint8_t> taken;         // scratch of the mapping thread, one per sink
+  std::atomic<std::uint64_t> dropped{0};                    // removed by the drop rule
+  std::atomic<std::uint64_t> unrouted{0};                   // taken by no sink
+  std::vector<std::uint8_t> taken;                          // scratch of the mapping thread, one per sink
 
   void init(std::vector<EventMatch> drop_rule, std::vector<Route> sink_routes);
   // Something other than "every sink takes every event" is configured.

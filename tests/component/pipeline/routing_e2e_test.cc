@@ -6,14 +6,13 @@
 //     checkpoint moves (the next run reads nothing), the summary counts them;
 //   * a sink that fails while the others take their events holds the checkpoint: killed and
 //     restarted with its peer back, every event it takes reaches it.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <string>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "tests/component/pipeline/e2e_support.h"
 #include "tests/support/test_http.h"
@@ -75,16 +74,18 @@ class Routing : public E2eTest {
  protected:
   // A file source over in.ndjson and the given sinks; `pipeline_extra`: more keys of `pipeline:`.
   // `top_extra`: more top-level keys.
-  fs::path config(const std::string& sinks, const std::string& pipeline_extra = {}, const std::string& top_extra = {}) {
+  fs::path config(const std::string& sinks, const std::string& pipeline_extra = {},
+                  const std::string& top_extra = {}) {
     const auto cfg = dir_ / "config.yaml";
-    std::ofstream(cfg) << top_extra << fmt::format(
-        "state_dir: {0}/state\n"
-        "dead_letter: {{path: {0}/dead-letter.ndjson}}\n"
-        "pipeline:\n  drain_timeout: 60s\n  checkpoint_interval: 100ms\n{2}"
-        "sources:\n"
-        "  - {{name: logs, type: file, path: {0}/in.ndjson, poll_interval: 100ms}}\n"
-        "sinks:\n{1}",
-        dir_.string(), sinks, pipeline_extra);
+    std::ofstream(cfg) << top_extra
+                       << fmt::format(
+                              "state_dir: {0}/state\n"
+                              "dead_letter: {{path: {0}/dead-letter.ndjson}}\n"
+                              "pipeline:\n  drain_timeout: 60s\n  checkpoint_interval: 100ms\n{2}"
+                              "sources:\n"
+                              "  - {{name: logs, type: file, path: {0}/in.ndjson, poll_interval: 100ms}}\n"
+                              "sinks:\n{1}",
+                              dir_.string(), sinks, pipeline_extra);
     std::ofstream(dir_ / "in.ndjson", std::ios::app).flush();
     return cfg;
   }
@@ -107,8 +108,10 @@ class Routing : public E2eTest {
       if (format == "cef") {
         EXPECT_EQ(line.rfind("CEF:0|", 0), 0u) << line;
         std::smatch m;
-        if (std::regex_search(line, m, external_id)) out.insert(m[1]);
-        else ADD_FAILURE() << "no externalId: " << line;
+        if (std::regex_search(line, m, external_id))
+          out.insert(m[1]);
+        else
+          ADD_FAILURE() << "no externalId: " << line;
       } else if (format == "ecs") {
         out.insert(nlohmann::json::parse(line).at("event").at("id").get<std::string>());
       } else {
@@ -139,19 +142,23 @@ std::uint64_t source_read(const std::string& err) {
 TEST_F(Routing, ByKindByTagAndSeverityEachSinkInItsOwnFormat) {
   config(file_sink("pim-cef", "cef", "{kinds: [graph_pim_request]}") +
          file_sink("signins-ecs", "ecs", "{kinds: [graph_sign_in]}") +
-         file_sink("tier0-alerts", "ecs", "{tags: [\"pa.role.*\"], min_severity: 5, exclude: [{sources: [nobody]}]}") +
-         file_sink("audit-or-signin", "raw", "{kinds: [graph_directory_audit, graph_sign_in], max_severity: 2}") +
+         file_sink("tier0-alerts", "ecs",
+                   "{tags: [\"pa.role.*\"], min_severity: 5, exclude: [{sources: [nobody]}]}") +
+         file_sink("audit-or-signin", "raw",
+                   "{kinds: [graph_directory_audit, graph_sign_in], max_severity: 2}") +
          file_sink("everything", "raw", ""));
   write_mix(0, 30);
   std::string err;
   ASSERT_EQ(run_once(&err), 1) << err;  // `nobody` is not a configured source: validate's error stops the run
-  EXPECT_NE(err.find("sinks[2].route.exclude[0].sources[0]: unknown source 'nobody'"), std::string::npos) << err;
+  EXPECT_NE(err.find("sinks[2].route.exclude[0].sources[0]: unknown source 'nobody'"), std::string::npos)
+      << err;
 
-  config(file_sink("pim-cef", "cef", "{kinds: [graph_pim_request]}") +
-         file_sink("signins-ecs", "ecs", "{kinds: [graph_sign_in]}") +
-         file_sink("tier0-alerts", "ecs", "{tags: [\"pa.role.*\"], min_severity: 5}") +
-         file_sink("low-severity", "raw", "{kinds: [graph_directory_audit, graph_sign_in], max_severity: 2}") +
-         file_sink("everything", "raw", ""));
+  config(
+      file_sink("pim-cef", "cef", "{kinds: [graph_pim_request]}") +
+      file_sink("signins-ecs", "ecs", "{kinds: [graph_sign_in]}") +
+      file_sink("tier0-alerts", "ecs", "{tags: [\"pa.role.*\"], min_severity: 5}") +
+      file_sink("low-severity", "raw", "{kinds: [graph_directory_audit, graph_sign_in], max_severity: 2}") +
+      file_sink("everything", "raw", ""));
   ASSERT_EQ(run_once(&err), 0) << err;
   const auto pims = named("pim", 0, 30), signins = named("signin", 0, 30), audits = named("audit", 0, 30);
   EXPECT_EQ(file_ids("pim-cef", "cef"), std::multiset<std::string>(pims.begin(), pims.end()));
@@ -160,14 +167,18 @@ TEST_F(Routing, ByKindByTagAndSeverityEachSinkInItsOwnFormat) {
   EXPECT_EQ(unique_ids("low-severity", "raw"), signins);  // audits are severity 3
   EXPECT_EQ(unique_ids("everything", "raw"), joined(joined(pims, signins), audits));
   EXPECT_NE(err.find("routing: 0 dropped by pipeline.drop, 0 taken by no sink"), std::string::npos) << err;
-  EXPECT_TRUE(std::regex_search(err, std::regex("\\n\\s+pim-cef\\s+routed\\s+30\\s+not taken\\s+60\\n"))) << err;
+  EXPECT_TRUE(std::regex_search(err, std::regex("\\n\\s+pim-cef\\s+routed\\s+30\\s+not taken\\s+60\\n")))
+      << err;
   expect_no_dead_letters();
 }
 
 TEST_F(Routing, DroppedAndUnroutedEventsAreAcknowledgedAndCounted) {
-  config(file_sink("pim-only", "ecs", "{kinds: [graph_pim_request], exclude: [{tags: [pa.pim.no_justification]}, {min_severity: 9}]}") +
-             file_sink("audits", "raw", "{kinds: [graph_directory_audit]}"),
-         "  drop:\n    - {kinds: [graph_directory_audit]}\n");
+  config(
+      file_sink(
+          "pim-only", "ecs",
+          "{kinds: [graph_pim_request], exclude: [{tags: [pa.pim.no_justification]}, {min_severity: 9}]}") +
+          file_sink("audits", "raw", "{kinds: [graph_directory_audit]}"),
+      "  drop:\n    - {kinds: [graph_directory_audit]}\n");
   write_mix(0, 20);
   {
     std::ofstream out(dir_ / "in.ndjson", std::ios::app);  // justified: not excluded from pim-only
@@ -182,7 +193,9 @@ TEST_F(Routing, DroppedAndUnroutedEventsAreAcknowledgedAndCounted) {
   ASSERT_EQ(run_once(&err), 1) << err;
   EXPECT_NE(err.find("sinks[1].route: no event can reach this sink"), std::string::npos) << err;
 
-  config(file_sink("pim-only", "ecs", "{kinds: [graph_pim_request], exclude: [{tags: [pa.pim.no_justification]}, {min_severity: 9}]}"),
+  config(file_sink(
+             "pim-only", "ecs",
+             "{kinds: [graph_pim_request], exclude: [{tags: [pa.pim.no_justification]}, {min_severity: 9}]}"),
          "  drop:\n    - {kinds: [graph_directory_audit]}\n");
   ASSERT_EQ(run_once(&err), 0) << err;
   EXPECT_EQ(unique_ids("pim-only", "ecs"), named("pim", 100, 110));
@@ -220,14 +233,15 @@ TEST_F(Routing, FailingSinkHoldsTheCheckpointWhileTheOthersTakeTheirEvents) {
     const auto log = c.err();
     const auto at = log.find(marker);
     ASSERT_NE(at, std::string::npos) << log;
-    const auto metrics =
-        siem::test::http_fetch("GET", fmt::format("http://127.0.0.1:{}/metrics", std::stoi(log.substr(at + marker.size()))));
+    const auto metrics = siem::test::http_fetch(
+        "GET", fmt::format("http://127.0.0.1:{}/metrics", std::stoi(log.substr(at + marker.size()))));
     ASSERT_EQ(metrics.status, 200);
-    for (const auto* sample : {"siem_sink_events_routed_total{sink=\"directory\"} 100\n",
-                               "siem_sink_events_routed_total{sink=\"hec-out\"} 50\n",
-                               "siem_sink_events_not_taken_total{sink=\"directory\"} 50\n",
-                               "siem_sink_events_not_taken_total{sink=\"hec-out\"} 100\n",
-                               "siem_pipeline_events_dropped_total 0\n", "siem_pipeline_events_unrouted_total 0\n"})
+    for (const auto* sample :
+         {"siem_sink_events_routed_total{sink=\"directory\"} 100\n",
+          "siem_sink_events_routed_total{sink=\"hec-out\"} 50\n",
+          "siem_sink_events_not_taken_total{sink=\"directory\"} 50\n",
+          "siem_sink_events_not_taken_total{sink=\"hec-out\"} 100\n",
+          "siem_pipeline_events_dropped_total 0\n", "siem_pipeline_events_unrouted_total 0\n"})
       EXPECT_NE(metrics.body.find(sample), std::string::npos) << sample << metrics.body;
     ASSERT_TRUE(c.running()) << c.err();
     c.kill9();
@@ -235,7 +249,8 @@ TEST_F(Routing, FailingSinkHoldsTheCheckpointWhileTheOthersTakeTheirEvents) {
   h.hec->fail_busy(0);
   Connector again(dir_, {"run", "-c", (dir_ / "config.yaml").string()});
   EXPECT_TRUE(eventually([&] { return h.ids() == named("pim", 0, 50); }, 60s))
-      << h.ids().size() << " of 50 reached the HEC sink after the restart\n" << again.err();
+      << h.ids().size() << " of 50 reached the HEC sink after the restart\n"
+      << again.err();
   again.signal(SIGTERM);
   EXPECT_EQ(again.wait(60s), 0) << again.err();
   std::size_t total = 0;

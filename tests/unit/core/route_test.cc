@@ -72,7 +72,8 @@ TEST(Route, TakesWhatItsMatchTakesMinusItsExcludes) {
   Route r;
   EXPECT_TRUE(r.everything());
   const auto pim = event("pim", SourceKind::graph_pim_request, {"pa.pim.activation"}, 3);
-  const auto noisy = event("pim", SourceKind::graph_pim_request, {"pa.pim.activation", "pa.pim.no_justification"}, 5);
+  const auto noisy =
+      event("pim", SourceKind::graph_pim_request, {"pa.pim.activation", "pa.pim.no_justification"}, 5);
   EXPECT_TRUE(r.takes(pim));
   r.take.kinds = {SourceKind::graph_pim_request};
   EventMatch ex;
