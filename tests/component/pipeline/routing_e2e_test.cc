@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 
+#include "tests/component/kafka/kafka_test_support.h"
 #include "tests/component/pipeline/e2e_support.h"
 #include "tests/support/test_http.h"
 
@@ -206,6 +207,43 @@ TEST_F(Routing, DroppedAndUnroutedEventsAreAcknowledgedAndCounted) {
   ASSERT_EQ(run_once(&err), 0) << err;
   EXPECT_EQ(source_read(err), 0u) << err;
   EXPECT_EQ(unique_ids("pim-only", "ecs"), named("pim", 100, 110));
+  expect_no_dead_letters();
+}
+
+// CEF to a real rsyslogd over TLS (the detections of severity 5 or more) and ECS to Kafka (librdkafka's
+// mock cluster, everything but the directory audits), from one `run --once`.
+TEST_F(Routing, CefToSyslogAndEcsToKafkaFromOneRun) {
+  siem::test::TestPki pki;
+  Rsyslog rs(dir_ / "rsyslog", pki);
+  rs.start();
+  siem::testing::MockKafkaCluster mc(1);
+  mc.create_topic("siem.routed", 1, 1);
+  config(
+      fmt::format("  - name: siem\n    type: syslog\n    format: cef\n    host: localhost\n    port: {}\n"
+                  "    protocol: tls\n    rfc: 5424\n    framing: octet_counting\n    tls: {{ca_file: {}}}\n"
+                  "    route: {{tags: [\"pa.*\"], min_severity: 5}}\n",
+                  rs.tls_port, pki.ca_pem()) +
+      fmt::format("  - name: datalake\n    type: kafka\n    format: ecs\n    brokers: \"{}\"\n"
+                  "    topic: siem.routed\n    properties: {{log_level: 0}}\n"
+                  "    route: {{exclude: [{{kinds: [graph_directory_audit]}}]}}\n",
+                  mc.bootstraps()));
+  write_mix(0, 25);
+  std::string err;
+  ASSERT_EQ(run_once(&err), 0) << err;
+  std::set<std::string> syslog;
+  for (const auto& l : rs.lines()) {
+    const auto p = siem::testing::parse5424(l);
+    ASSERT_TRUE(p) << "not RFC 5424: " << l;
+    EXPECT_EQ(p->body.rfind("CEF:0|", 0), 0u) << p->body;
+    EXPECT_NE(p->body.find(" externalId=" + p->sd.at("id")), std::string::npos) << p->body;
+    syslog.insert(p->sd.at("id"));
+  }
+  EXPECT_EQ(syslog, named("pim", 0, 25));
+  std::set<std::string> kafka;
+  for (const auto& r : siem::testing::kcat_consume(mc.bootstraps(), "siem.routed"))
+    kafka.insert(
+        nlohmann::json::parse(r.payload).at("event").at("id").get<std::string>());  // ECS or it fails
+  EXPECT_EQ(kafka, joined(named("pim", 0, 25), named("signin", 0, 25)));
   expect_no_dead_letters();
 }
 
