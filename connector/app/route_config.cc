@@ -1,8 +1,8 @@
 #include "connector/app/route_config.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
+
+#include <fmt/format.h>
 
 #include "connector/enrichment/mapping_stage.h"
 
