@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "connector/app/route_config.h"
 #include "connector/buffer/buffer_dir.h"
 #include "connector/enrichment/mapping_processor.h"
 #include "connector/observability/http_listener.h"
@@ -94,6 +95,13 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
     }
   }
 
+  // Routing: what the sources deliver and the tags the mapping stage produces, for the checks.
+  const RouteContext routes = route_context(names, parts.sources);
+  auto& diags = doc.diagnostics();
+  const auto errors_before_drop = diags.items().size();
+  parts.options.drop = read_drop_rule(root.child("pipeline"), routes);
+  const bool drop_ok = diags.items().size() == errors_before_drop;
+
   names.clear();
   std::set<std::string> disk_buffered;
   const auto sinks = root.list("sinks");
@@ -112,6 +120,9 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
       doc.mark_free_form(cfg.yaml());
       continue;
     }
+    const auto items_before_route = diags.items().size();
+    Route route = read_route(cfg, routes);
+    if (drop_ok && diags.items().size() == items_before_route) check_reachable(cfg, route, parts.options.drop, routes);
     try {
       auto inst = (*factory)(cfg, ctx);
       auto options = SinkRunnerOptions::from_config(cfg);
@@ -124,7 +135,8 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
         disk_buffered.insert(ctx.name);
       }
       if (inst.sink)
-        parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), inst.format, options, std::move(buffer)});
+        parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), inst.format, options, std::move(buffer),
+                                       std::move(route)});
     } catch (const std::exception& e) {
       cfg.error(e.what());
       doc.mark_free_form(cfg.yaml());

@@ -69,6 +69,13 @@ void AckTracker::complete(AckHandle handle) {
   advance(s);
 }
 
+void AckTracker::release(AckHandle handle, std::uint32_t count) {
+  std::lock_guard lock(mu_);
+  auto& s = sources_.at(handle.source);
+  settle(s, handle.seq, count);
+  advance(s);
+}
+
 std::vector<std::pair<std::uint32_t, std::string>> AckTracker::take_ready() {
   std::lock_guard lock(mu_);
   std::vector<std::pair<std::uint32_t, std::string>> out;

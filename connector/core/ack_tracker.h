@@ -33,6 +33,8 @@ class AckTracker {
   void ack(AckHandle handle);
   // Marks an event done regardless of the sinks (dead-lettered before reaching them).
   void complete(AckHandle handle);
+  // `count` sinks will never acknowledge the event: routing did not give it to them.
+  void release(AckHandle handle, std::uint32_t count);
 
   // Checkpoints that became eligible since the last call: the newest one per source.
   std::vector<std::pair<std::uint32_t, std::string>> take_ready();

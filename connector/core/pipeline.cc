@@ -42,12 +42,15 @@ Pipeline::Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std
     s->consumed = std::make_unique<std::atomic<std::uint64_t>[]>(processors_.size());
     sources_.push_back(std::move(s));
   }
+  std::vector<Route> routes;
   for (auto& slot : sinks) {
+    routes.push_back(std::move(slot.route));
     formats_ |= format_bit(slot.format);
     sinks_.push_back(std::make_unique<SinkRunner>(
         slot.name, std::move(slot.sink), slot.format, slot.options, *acks_, dead_letters_,
         [this](const std::string&) { sink_fatal_ = true; }, std::move(slot.buffer)));
   }
+  routing_.init(std::move(options_.drop), std::move(routes));
 }
 
 Pipeline::~Pipeline() {
@@ -160,12 +163,6 @@ Verdict Pipeline::process(const RawRecord& rec, const ProcessContext& ctx, Mappe
 }
 
 // The hand-off of processed events to the sinks.
-bool Pipeline::hand_to_sinks(const EventPtr& event) {
-  for (auto& sink : sinks_)
-    if (!sink->enqueue(event)) return false;
-  return true;
-}
-
 void Pipeline::save_processor_state() {
   for (auto& p : processors_) {
     try {
@@ -229,7 +226,7 @@ void Pipeline::processing_loop() {
         std::lock_guard lock(stats_mu_);
         for (const auto& t : ev->tags) ++tag_counts_[t];
       }
-      closed = !hand_to_sinks(std::move(ev));
+      closed = !route_event(std::move(ev));
     }
     if (!letters.empty()) {
       // Dead letters must be durable before their events count as done; if the file cannot be
@@ -408,6 +405,7 @@ std::string Pipeline::summary() const {
                          static_cast<double>(b->oldest_age_ms) / 1000.0, b->dropped, b->blocked ? "  FULL" : "");
   }
   for (const auto& p : processors_) out += p->summary();
+  out += routing_summary();
   std::lock_guard lock(stats_mu_);
   if (!tag_counts_.empty()) {
     out += "  detections:\n";

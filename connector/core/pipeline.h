@@ -22,6 +22,7 @@
 #include "connector/core/dead_letter.h"
 #include "connector/core/metrics.h"
 #include "connector/core/processor.h"
+#include "connector/core/route.h"
 #include "connector/core/sink_runner.h"
 #include "connector/core/source.h"
 
@@ -41,6 +42,9 @@ struct PipelineOptions {
   // to catch up once (see Source::startup_order); they start anyway after it.
   std::chrono::milliseconds state_warmup_max{120'000};
   bool once = false;
+  // `pipeline.drop`: events any of these match are acknowledged and sent to no sink (route.h;
+  // read by the app, connector/app/route_config.cc).
+  std::vector<EventMatch> drop;
 
   // Reads the `pipeline:` section.
   static PipelineOptions from_config(const ConfigNode& pipeline_cfg);
@@ -57,6 +61,7 @@ struct SinkSlot {
   OutputFormat format = OutputFormat::ecs;
   SinkRunnerOptions options;
   std::unique_ptr<DiskBuffer> buffer;  // with options.disk (opened by the builder)
+  Route route;                         // what the sink takes (`route:`); default: everything
 };
 
 // Process exit statuses of `run`.
@@ -123,8 +128,11 @@ class Pipeline {
   // Runs the processor chain over one record; on dead_letter, `reason` says why.
   Verdict process(const RawRecord& rec, const ProcessContext& ctx, MappedEvent& ev, std::string& reason,
                   std::size_t& consumed_by);
-  // Hands one processed event to every sink; false once the sinks are closed (shutting down).
-  bool hand_to_sinks(const EventPtr& event);
+  // Hands a processed event to the sinks its routes select (pipeline_routing.cc); false once the
+  // sink queues are closed (shutting down).
+  bool route_event(EventPtr event);
+  void write_routing_metrics(Exposition& out) const;
+  std::string routing_summary() const;
   void save_processor_state();
   std::string consumed_counts(const SourceState& s) const;  // "  <label> N" per processor that consumed
   void commit_ready();
@@ -149,6 +157,7 @@ class Pipeline {
   std::unique_ptr<AckTracker> acks_;
   std::unique_ptr<BoundedQueue<InBatch>> input_;
   FormatSet formats_ = 0;
+  RoutingState routing_;
 
   mutable std::mutex stats_mu_;
   std::map<std::string, std::uint64_t> tag_counts_;

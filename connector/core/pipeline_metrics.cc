@@ -121,6 +121,7 @@ void Pipeline::write_metrics(Exposition& x) const {
            [](const SinkRunner& s) -> Opt { return sink_connected(s) ? 1.0 : 0.0; });
   x.family("siem_sink_send_duration_seconds", Type::histogram, "Duration of successful send calls.");
   for (const auto& s : sinks_) x.histogram({{"sink", s->name()}}, s->counters().latency.snapshot());
+  write_routing_metrics(x);
 
   // Per mapping kind (a fixed set) and per detection tag (the catalogue's tags).
   x.family("siem_mapping_events", Type::counter, "Events mapped, by record kind.");

@@ -51,6 +51,11 @@ class Source {
   // exported for it).
   virtual const SourceProgress* progress() const { return nullptr; }
 
+  // The record kinds the source can deliver to the sinks, besides `unknown` (a record whose kind
+  // the mapping stage does not recognise); empty: any kind, its content is not known in advance
+  // (files, Event Hubs). `validate` uses it to find a sink whose `route:` no event can reach.
+  virtual std::vector<SourceKind> delivered_kinds() const { return {}; }
+
   // Called once before the first poll with the last committed checkpoint (nullopt on first run).
   // May do I/O (open files, fetch a token). Throws SourceError on a permanent failure.
   virtual void start(const std::optional<std::string>& checkpoint) = 0;

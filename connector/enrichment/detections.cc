@@ -66,6 +66,14 @@ constexpr FamilyMask kActivity = family_bit(Facts::Family::activity);
 constexpr FamilyMask kRoleEvents = kAudit | family_bit(Facts::Family::pim_request);
 }  // namespace
 
+std::vector<std::string> enrichment_tags() {
+  std::vector<std::string> tags;
+  for (const auto& d : detection_catalogue()) tags.push_back(d.name);
+  tags.emplace_back(kTier0Tag);
+  tags.emplace_back(kTier1Tag);
+  return tags;
+}
+
 const std::vector<DetectionEntry>& detection_catalogue() {
   static const std::vector<DetectionEntry> catalogue = {
       {"pa.role.assigned", 6, rules::role_assigned, kRoleEvents},

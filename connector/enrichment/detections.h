@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "connector/enrichment/enricher.h"
@@ -72,6 +73,12 @@ struct DetectionEntry {
 
 // The catalogue, in evaluation order.
 const std::vector<DetectionEntry>& detection_catalogue();
+
+// The tier tags the enricher adds to an event touching a tier 0 / tier 1 role.
+inline constexpr std::string_view kTier0Tag = "pa.role.tier0";
+inline constexpr std::string_view kTier1Tag = "pa.role.tier1";
+// Every tag the enrichment can put on an event: the catalogue's names, then the tier tags.
+std::vector<std::string> enrichment_tags();
 
 // Event classification helpers shared by rules and roster learning.
 bool is_role_add(const Facts& f);

@@ -153,8 +153,8 @@ class EnricherImpl final : public Enricher {
       if (std::find(result.tags.begin(), result.tags.end(), d.name) == result.tags.end()) result.tags.push_back(d.name);
       result.severity = std::max(result.severity, d.severity);
     }
-    if (result.tier == 0) result.tags.emplace_back("pa.role.tier0");
-    if (result.tier == 1) result.tags.emplace_back("pa.role.tier1");
+    if (result.tier == 0) result.tags.emplace_back(kTier0Tag);
+    if (result.tier == 1) result.tags.emplace_back(kTier1Tag);
     result.risk_score = static_cast<double>(result.severity) * 10.0;
 
     learn(facts, privileged, event_ms, tenant);

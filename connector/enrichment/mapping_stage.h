@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "connector/config/config_node.h"
 #include "connector/mapping/mapper.h"
@@ -15,5 +17,9 @@ class StateStore;
 // missing: shipped defaults apply). Errors go to the document's diagnostics; check has_errors()
 // before use. `state` may be null (map/test/validate, tests): the roster then lives in memory.
 std::unique_ptr<Mapper> make_mapping_stage(const ConfigNode& root, StateStore* state);
+
+// Every tag the mapping stage can put on an event: the detection catalogue's names, the tier tags
+// and the mapping engine's own tags (for `validate`'s check of route tag patterns).
+std::vector<std::string> producible_tags();
 
 }  // namespace siem

@@ -237,4 +237,9 @@ std::unique_ptr<Mapper> Mapper::create(const ConfigNode& mappings, const Enriche
   return std::make_unique<MapperImpl>(std::move(set), std::move(enricher), local_host_name());
 }
 
+const std::vector<std::string>& mapping_engine_tags() {
+  static const std::vector<std::string> tags{"schema_unknown", "kind_ambiguous", "json_repaired", "timestamp_missing"};
+  return tags;
+}
+
 }  // namespace siem

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "connector/config/config_node.h"
 #include "connector/core/event.h"
@@ -47,5 +48,10 @@ class Mapper {
   // Persists learned state (the roster) — called periodically and at shutdown.
   virtual void save_state() = 0;
 };
+
+// The tags the mapping engine itself puts on events, besides the enrichment's (docs/mapping.md,
+// `$tags`): schema_unknown, kind_ambiguous (mapper.cc), json_repaired (record_decoder.cc),
+// timestamp_missing (mapper.cc). `validate` checks route tag patterns against them.
+const std::vector<std::string>& mapping_engine_tags();
 
 }  // namespace siem

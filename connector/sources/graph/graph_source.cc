@@ -79,6 +79,16 @@ class PullSource final : public Source {
     return kDefaultStartupOrder;
   }
 
+  // Each stream's kind; the roster snapshots only when they are delivered (roster_events).
+  std::vector<SourceKind> delivered_kinds() const override {
+    std::vector<SourceKind> kinds;
+    for (const auto& spec : s_.streams) {
+      if (is_roster(spec) && !s_.roster_events) continue;
+      if (std::find(kinds.begin(), kinds.end(), spec.kind()) == kinds.end()) kinds.push_back(spec.kind());
+    }
+    return kinds;
+  }
+
   void start(const std::optional<std::string>& checkpoint) override {
     std::map<std::string, sources::StreamCheckpoint> saved;
     if (checkpoint) {
