@@ -97,7 +97,7 @@ TEST_F(PullRunOnce, RiskDetectionsOnceAcrossPagesThrottlingLateRecordsAndStateCh
   EXPECT_EQ(count_status(endpoint_stats("graph.servicePrincipalRiskDetections"), 503), 1);
   const std::string target = users["targets"][0].get<std::string>();
   EXPECT_NE(target.find("detectedDateTime%20ge%20"), std::string::npos) << target;
-  EXPECT_NE(target.find("%24top=20"), std::string::npos) << target;
+  EXPECT_NE(target.find("&$top=20"), std::string::npos) << target;
 
   // Nothing new: the lookback is read again and every record is a duplicate.
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
