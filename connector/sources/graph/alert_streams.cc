@@ -1,6 +1,8 @@
 #include "connector/sources/graph/alert_streams.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 namespace siem::sources {
@@ -14,6 +16,20 @@ std::string member_text(const nlohmann::json& rec, const char* key) {
   if (it->is_string()) return it->get<std::string>();
   if (it->is_primitive()) return it->dump();
   return {};
+}
+
+// A key longer than this (a server sending kilobytes of "lastUpdatedDateTime") is kept as its
+// start and a hash of the whole: the dedupe window and the persisted checkpoint stay small.
+constexpr std::size_t kMaxKeyBytes = 512;
+
+std::string bounded(std::string key) {
+  if (key.size() <= kMaxKeyBytes) return key;
+  std::uint64_t h = 14695981039346656037ULL;  // FNV-1a 64
+  for (unsigned char c : key) h = (h ^ c) * 1099511628211ULL;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  key.resize(kMaxKeyBytes / 2);
+  return key + "#" + hex;
 }
 
 }  // namespace
@@ -46,10 +62,10 @@ std::string alert_stream_url(const StreamSpec& spec, Micros start, Micros end) {
 std::string alert_stream_key(StreamType type, const nlohmann::json& rec, const std::string& id) {
   if (id.empty() || !rec.is_object()) return {};
   if (type == StreamType::pim_alerts)
-    return id + "|" + member_text(rec, "lastModifiedDateTime") + "|" + member_text(rec, "isActive") + "|" +
-           member_text(rec, "incidentCount");
-  return id + "|" + member_text(rec, "lastUpdatedDateTime") + "|" + member_text(rec, "riskState") + "|" +
-         member_text(rec, "riskLevel") + "|" + member_text(rec, "riskDetail");
+    return bounded(id + "|" + member_text(rec, "lastModifiedDateTime") + "|" + member_text(rec, "isActive") + "|" +
+                   member_text(rec, "incidentCount"));
+  return bounded(id + "|" + member_text(rec, "lastUpdatedDateTime") + "|" + member_text(rec, "riskState") + "|" +
+                 member_text(rec, "riskLevel") + "|" + member_text(rec, "riskDetail"));
 }
 
 }  // namespace siem::sources

@@ -26,7 +26,8 @@ bool is_alert_stream(StreamType type) noexcept;
 // directory-role scope filter the API requires, with alertDefinition and alertIncidents expanded.
 std::string alert_stream_url(const StreamSpec& spec, Micros start, Micros end);
 
-// The de-duplication key of a record of an alert stream (see above); empty without an id.
+// The de-duplication key of a record of an alert stream (see above); empty without an id. A key
+// longer than 512 bytes is kept as its first 256 bytes and a hash of the whole.
 std::string alert_stream_key(StreamType type, const nlohmann::json& record, const std::string& id);
 
 }  // namespace siem::sources

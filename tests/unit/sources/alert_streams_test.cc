@@ -107,5 +107,16 @@ TEST(AlertStreams, PimAlertSnapshotsDeliverNewChangedAndResolvedAlertsOnce) {
   EXPECT_EQ(q.completed().seen.size(), 2u);
 }
 
+TEST(AlertStreams, KeysStayShortWhateverTheServerSends) {
+  json r = risk("r1", "2024-01-01T00:30:00Z", "2024-01-01T00:30:00Z", "atRisk");
+  r["lastUpdatedDateTime"] = std::string(100'000, 'x');
+  const std::string k1 = alert_stream_key(StreamType::risk_detections, r, "r1");
+  EXPECT_LE(k1.size(), 512u);
+  r["lastUpdatedDateTime"] = std::string(99'999, 'x') + "y";  // differs only at the end
+  EXPECT_NE(alert_stream_key(StreamType::risk_detections, r, "r1"), k1);
+  EXPECT_EQ(alert_stream_key(StreamType::risk_detections, r, ""), "");  // no id, no key
+  EXPECT_EQ(alert_stream_key(StreamType::pim_alerts, alert("a", false, 0, "x"), "a"), "a|x|false|0");
+}
+
 }  // namespace
 }  // namespace siem::sources
