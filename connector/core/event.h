@@ -25,7 +25,13 @@ enum class SourceKind : std::uint8_t {
   eventhub_audit,         // diagnostic-settings record, category AuditLogs
   eventhub_sign_in,       // diagnostic-settings record, any *SignInLogs category
   eventhub_activity,      // diagnostic-settings Activity Log record
+  // Identity Protection and PIM alerts (graph_risk_detections, graph_pim_alerts sources).
+  graph_risk_detection,   // Graph /identityProtection/riskDetections or servicePrincipalRiskDetections item
+  graph_pim_alert,        // Graph beta /identityGovernance/roleManagementAlerts/alerts item (incidents expanded)
 };
+
+// The last value of SourceKind (array sizes, decoding bounds).
+constexpr SourceKind kLastSourceKind = SourceKind::graph_pim_alert;
 
 // Stable spelling used in config, CLI (`--source`), logs, Kafka headers and metrics.
 std::string_view to_string(SourceKind kind) noexcept;

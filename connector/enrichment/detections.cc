@@ -105,6 +105,9 @@ const std::vector<DetectionEntry>& detection_catalogue() {
       {"pa.azure.role_assignment_removed", 3, rules::azure_role_assignment_removed, kActivity},
       {"pa.azure.subscription_ownership", 8, rules::subscription_ownership, kActivity},
       {"pa.azure.elevate_access", 9, rules::elevate_access, kAudit | kActivity},
+      // Alerts Microsoft computes (graph_pim_alerts, graph_risk_detections).
+      {"pa.pim.alert", 7, rules::pim_alert, family_bit(Facts::Family::pim_alert)},
+      {"pa.risk.privileged", 9, rules::risk_privileged, family_bit(Facts::Family::risk)},
   };
   return catalogue;
 }

@@ -61,8 +61,9 @@ using DetectionRule = void (*)(const RuleContext&, std::vector<RuleHit>&);
 // The record families a rule can fire on (bits of Facts::Family): the enricher calls a rule only
 // for an event of one of them, so the ~30 rules cost nothing on the families they ignore (a rule
 // still checks the family itself).
-using FamilyMask = std::uint8_t;
+using FamilyMask = std::uint16_t;
 constexpr FamilyMask family_bit(Facts::Family f) { return static_cast<FamilyMask>(1u << static_cast<unsigned>(f)); }
+static_assert(static_cast<unsigned>(Facts::Family::pim_alert) < 16, "FamilyMask has a bit per family");
 
 struct DetectionEntry {
   std::string name;

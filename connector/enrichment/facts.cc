@@ -1,5 +1,7 @@
 #include "connector/enrichment/facts.h"
 
+#include "connector/enrichment/alert_facts.h"
+
 #include <algorithm>
 
 #include "connector/record/json_access.h"
@@ -560,6 +562,11 @@ void reset(Facts& f) {
   f.arm_scope.clear();
   f.arm_principal_id.clear();
   f.scope_level.clear();
+  f.risk_level.clear();
+  f.risk_event_type.clear();
+  f.alert_active = false;
+  f.alert_incidents = 0;
+  f.alert_severity.clear();
 }
 }  // namespace
 
@@ -582,6 +589,8 @@ void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields
     case SourceKind::graph_pim_instance: pim_instance_facts(r, f); break;
     case SourceKind::azure_activity: activity_rest_facts(r, f, parser); break;
     case SourceKind::eventhub_activity: activity_eventhub_facts(r, f, parser); break;
+    case SourceKind::graph_risk_detection: risk_detection_facts(r, f); break;
+    case SourceKind::graph_pim_alert: pim_alert_facts(r, f); break;
     case SourceKind::unknown: break;
   }
   // The record's activity time (never the envelope's processing time when the activity time exists).

@@ -40,7 +40,7 @@ struct RoleMention {
 struct Facts {
   SourceKind kind = SourceKind::unknown;
   std::optional<std::int64_t> time_ms;  // the record's activity time
-  enum class Family { other, audit, sign_in, pim_request, pim_instance, activity } family = Family::other;
+  enum class Family { other, audit, sign_in, pim_request, pim_instance, activity, risk, pim_alert } family = Family::other;
 
   std::string operation;          // activityDisplayName / operationName.value / PIM action
   std::string category;           // audit category / activity category
@@ -99,6 +99,14 @@ struct Facts {
   std::string arm_scope;
   std::string arm_principal_id;
   std::string scope_level;        // management_group | subscription | resource_group | resource
+
+  // Identity Protection risk detection (the principal is `actor`: a user, or a service principal
+  // with its app id) and PIM alert (alert_facts.cc).
+  std::string risk_level;         // low, medium, high, hidden, none
+  std::string risk_event_type;    // unfamiliarFeatures, investigationsThreatIntelligence, ...
+  bool alert_active = false;      // PIM alert isActive
+  std::int64_t alert_incidents = 0;  // PIM alert incidentCount
+  std::string alert_severity;     // alertDefinition.severityLevel: low, medium, high
 
   bool operator==(const Facts&) const = default;  // member by member (tests: reuse == new)
 };

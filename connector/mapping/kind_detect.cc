@@ -134,6 +134,12 @@ SourceKind detect_kind(const json::Fields& r, bool& ambiguous) {
   if (props && (json::icontains(text(r, "type"), "Microsoft.Authorization/role") || has(*props, "requestType")))
     return SourceKind::arm_pim_request;
 
+  // Identity Protection riskDetection / servicePrincipalRiskDetection, and PIM alerts
+  // (unifiedRoleManagementAlert): fields no log record has.
+  if (has(r, "riskEventType") && has(r, "detectedDateTime")) return SourceKind::graph_risk_detection;
+  if (has(r, "alertDefinitionId") && has(r, "scopeType") && (has(r, "isActive") || has(r, "incidentCount")))
+    return SourceKind::graph_pim_alert;
+
   // Graph directoryAudit and signIn; a record with the fields of both is neither.
   const bool audit = has(r, "activityDisplayName") && (has(r, "activityDateTime") || has(r, "initiatedBy"));
   const bool sign_in = has(r, "createdDateTime") &&

@@ -87,6 +87,8 @@ std::string default_hec_sourcetype(OutputFormat format, SourceKind kind) {
     case SourceKind::eventhub_audit:
     case SourceKind::eventhub_sign_in: return "azure:monitor:aad";
     case SourceKind::eventhub_activity: return "azure:monitor:activity";
+    case SourceKind::graph_risk_detection: return "azure:aad:identity_protection:risk_detection";
+    case SourceKind::graph_pim_alert: return "azure:aad:pim:alert";
     case SourceKind::unknown: break;
   }
   return "siem:raw";

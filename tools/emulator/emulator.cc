@@ -1,5 +1,7 @@
 #include "tools/emulator/emulator.h"
 
+#include "tools/emulator/alert_collections.h"
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -188,6 +190,8 @@ std::string time_field(const std::string& collection) {
   if (collection == "directoryAudits") return "activityDateTime";
   if (collection == "activity") return "eventTimestamp";
   if (collection == "armRoleAssignmentScheduleRequests") return "properties/createdOn";
+  if (collection == "riskDetections" || collection == "servicePrincipalRiskDetections") return "detectedDateTime";
+  if (collection == "roleManagementAlerts") return "";
   if (collection.find("Instances") != std::string::npos || collection == "roleAssignments") return "";
   return "createdDateTime";
 }
@@ -224,6 +228,17 @@ bool time_ok(std::int64_t v, const std::vector<TimeTerm>& terms) {
   return true;
 }
 
+// Merges `set` into every record whose id is `id`; how many there were.
+std::size_t patch_records(std::vector<json>& records, const std::string& id, const json& set) {
+  std::size_t changed = 0;
+  for (auto& rec : records)
+    if (rec.is_object() && rec.value("id", "") == id) {
+      rec.merge_patch(set);
+      ++changed;
+    }
+  return changed;
+}
+
 std::string endpoint_name(const std::string& path) {
   static const std::vector<std::pair<std::string, std::string>> names = {
       {"/oauth2/v2.0/token", "token"},
@@ -235,6 +250,9 @@ std::string endpoint_name(const std::string& path) {
       {"/roleManagement/directory/roleAssignmentScheduleInstances", "graph.roleAssignmentScheduleInstances"},
       {"/roleManagement/directory/roleEligibilityScheduleInstances", "graph.roleEligibilityScheduleInstances"},
       {"/roleManagement/directory/roleAssignments", "graph.roleAssignments"},
+      {"/identityProtection/riskDetections", "graph.riskDetections"},
+      {"/identityProtection/servicePrincipalRiskDetections", "graph.servicePrincipalRiskDetections"},
+      {"/roleManagementAlerts/alerts", "graph.roleManagementAlerts"},
       {"/eventtypes/management/values", "arm.activity"},
       {"/Microsoft.Authorization/roleAssignmentScheduleRequests", "arm.roleAssignmentScheduleRequests"},
       {"/_emulator", "admin"},
@@ -554,6 +572,8 @@ struct Emulator::Impl {
           if (m[2] == "le" || m[2] == "lt") has_upper = true;
         } else if (collection == "signIns" && graph_beta && std::regex_match(term, m, any_re) && m[1] == m[2]) {
           event_type = m[3].str();
+        } else if (collection == "roleManagementAlerts" && std::regex_match(term, m, eq_re)) {
+          eq_terms.emplace_back(m[1].str(), m[2].str());
         } else if (arm && std::regex_match(term, m, eq_re) &&
                    (m[1] == "resourceGroupName" || m[1] == "resourceUri" || m[1] == "resourceProvider" ||
                     m[1] == "correlationId" || m[1] == "status" || m[1] == "levels")) {
@@ -566,18 +586,22 @@ struct Emulator::Impl {
         }
       }
     }
+    if (collection == "roleManagementAlerts")
+      if (auto bad = check_alert_scope(eq_terms)) return graph_error(400, "BadRequest", *bad);
     if (collection == "activity" && (!has_lower || !has_upper))
       return arm_error(400, "BadRequest", "The $filter must contain an eventTimestamp range (ge and le).");
-    int top = 1000;
+    const PageSizes sizes = page_sizes(collection);
+    int top = sizes.default_top;
     if (q.count("$top")) {
       try {
         top = std::stoi(q["$top"]);
       } catch (const std::exception&) {
         top = -1;
       }
-      if (top < 1 || top > 1000)
+      if (top < 1 || top > sizes.max_top)
         return arm ? arm_error(400, "BadRequest", "$top must be between 1 and 1000.")
-                   : graph_error(400, "BadRequest", "Invalid page size specified: '" + q["$top"] + "'. Must be between 1 and 1000 inclusive.");
+                   : graph_error(400, "BadRequest", "Invalid page size specified: '" + q["$top"] + "'. Must be between 1 and " +
+                                                        std::to_string(sizes.max_top) + " inclusive.");
     }
     std::size_t offset = 0;
     if (q.count("$skiptoken")) {
@@ -612,6 +636,7 @@ struct Emulator::Impl {
         if (!eq_ok) continue;
         json out = rec;
         if (collection == "signIns" && !graph_beta) out.erase("signInEventTypes");
+        apply_expand(collection, q.count("$expand") ? q["$expand"] : std::string(), out);
         matched.push_back(std::move(out));
       }
     }
@@ -655,9 +680,14 @@ struct Emulator::Impl {
         {"/roleManagement/directory/roleAssignmentScheduleInstances", "roleAssignmentScheduleInstances"},
         {"/roleManagement/directory/roleEligibilityScheduleInstances", "roleEligibilityScheduleInstances"},
         {"/roleManagement/directory/roleAssignments", "roleAssignments"},
+        {"/identityProtection/riskDetections", "riskDetections"},
+        {"/identityProtection/servicePrincipalRiskDetections", "servicePrincipalRiskDetections"},
+        {"/identityGovernance/roleManagementAlerts/alerts", "roleManagementAlerts"},
     };
     for (const auto& [path, collection] : routes) {
       if (rest != path) continue;
+      if (collection == "roleManagementAlerts" && !beta)  // beta only
+        return graph_error(400, "BadRequest", "Resource not found for the segment 'roleManagementAlerts'.");
       if (collection == "directoryAudits" || collection == "signIns")
         if (auto throttled = reports_budget(tenant)) return *throttled;
       return list(req, collection, false, beta, nullptr);
@@ -774,6 +804,16 @@ Response Emulator::Impl::admin(const Request& req) {
       for (const auto& r : body["records"]) collections[collection].push_back(r);
     return Response::json(200, "{}");
   }
+  if (what == "update") {
+    // A record changed in place (a risk detection remediated, a PIM alert resolved):
+    // {"collection": "riskDetections", "id": "...", "set": {"riskState": "remediated", ...}}
+    std::string collection = body.value("collection", ""), id = body.value("id", "");
+    if (collection.empty() || id.empty() || !body.contains("set") || !body["set"].is_object())
+      return Response::json(400, R"({"error":"collection, id and set are required"})");
+    std::lock_guard lock(mu);
+    if (patch_records(collections[collection], id, body["set"]) == 0) return Response::json(404, R"({"error":"no record with that id"})");
+    return Response::json(200, "{}");
+  }
   if (what == "late") {
     // A late-arriving record: a copy of the newest record of `collection` with a fresh id and an
     // activity time `age_seconds` in the past (inside the sources' lookback window).
@@ -810,6 +850,8 @@ Emulator::Emulator(Options options, httpd::HttpServer& server) : impl_(std::make
                                                      : impl_->options.apps.front().tenant_id;
     for (auto& [collection, rec] : seed_records(impl_->options.now, tenant, impl_->options.subscriptions))
       impl_->collections[collection].push_back(std::move(rec));
+    const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(impl_->options.now.time_since_epoch()).count();
+    for (auto& [collection, rec] : seed_alert_records(now_us, tenant)) impl_->collections[collection].push_back(std::move(rec));
   }
   Impl* im = impl_.get();
   server.route("POST", "/", [im](const Request& r) {
@@ -851,6 +893,11 @@ std::vector<json> Emulator::records(const std::string& collection) const {
   std::lock_guard lock(impl_->mu);
   auto it = impl_->collections.find(collection);
   return it == impl_->collections.end() ? std::vector<json>{} : it->second;
+}
+
+bool Emulator::update_record(const std::string& collection, const std::string& id, const json& set) {
+  std::lock_guard lock(impl_->mu);
+  return patch_records(impl_->collections[collection], id, set) > 0;
 }
 
 void Emulator::expire_tokens() {

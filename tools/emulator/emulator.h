@@ -8,7 +8,9 @@
 //        roleAssignmentScheduleInstances, roleEligibilityScheduleInstances, roleAssignments}
 //   GET  /subscriptions/{id}/providers/Microsoft.Insights/eventtypes/management/values
 //   GET  {scope}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests
-//   admin: GET /_emulator/stats, POST /_emulator/{faults,records,late,expire-tokens,reset-stats,throttle}
+//   GET  /v1.0/identityProtection/{riskDetections,servicePrincipalRiskDetections},
+//        /beta/identityGovernance/roleManagementAlerts/alerts (alert_collections.h)
+//   admin: GET /_emulator/stats, POST /_emulator/{faults,records,late,update,expire-tokens,reset-stats,throttle}
 // `$filter` time terms (ge/gt/le/lt/eq joined by `and`) are evaluated for real; unknown terms get
 // a Graph/ARM-shaped 400. Paging uses `$top` (max 1000) and an opaque `$skiptoken`.
 #pragma once
@@ -63,10 +65,13 @@ class Emulator {
 
   // Collections: directoryAudits, signIns, roleAssignmentScheduleRequests, roleEligibilityScheduleRequests,
   // roleAssignmentScheduleInstances, roleEligibilityScheduleInstances, roleAssignments, activity,
-  // armRoleAssignmentScheduleRequests.
+  // armRoleAssignmentScheduleRequests, riskDetections, servicePrincipalRiskDetections, roleManagementAlerts.
   void add_record(const std::string& collection, nlohmann::json record);
   std::size_t record_count(const std::string& collection) const;
   std::vector<nlohmann::json> records(const std::string& collection) const;
+  // Merges `set` into the record(s) of `collection` with that id, as POST /_emulator/update does
+  // (a risk detection remediated, a PIM alert resolved); false when there is none.
+  bool update_record(const std::string& collection, const std::string& id, const nlohmann::json& set);
   // Invalidates every issued token (the next Graph/ARM call gets 401).
   void expire_tokens();
   nlohmann::json stats() const;

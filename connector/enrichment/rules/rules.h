@@ -52,4 +52,8 @@ void azure_privileged_role_assignment(const RuleContext& c, std::vector<RuleHit>
 void azure_role_assignment_removed(const RuleContext& c, std::vector<RuleHit>& out);
 void subscription_ownership(const RuleContext& c, std::vector<RuleHit>& out);
 void elevate_access(const RuleContext& c, std::vector<RuleHit>& out);
+
+// PIM alerts and Identity Protection risk (alert_rules.cc)
+void pim_alert(const RuleContext& c, std::vector<RuleHit>& out);
+void risk_privileged(const RuleContext& c, std::vector<RuleHit>& out);
 }  // namespace siem::rules

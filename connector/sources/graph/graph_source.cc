@@ -12,6 +12,7 @@
 #include "connector/http/retry_policy.h"
 #include "connector/http/token_bucket.h"
 #include "connector/record/record_attributes.h"
+#include "connector/sources/graph/alert_streams.h"
 #include "connector/sources/graph/pull_engine.h"
 
 namespace siem {
@@ -23,7 +24,7 @@ using sources::StreamPoller;
 using sources::StreamSpec;
 using sources::StreamType;
 
-enum class SourceType { directory_audits, sign_ins, pim, activity };
+enum class SourceType { directory_audits, sign_ins, pim, activity, risk_detections, pim_alerts };
 
 // Identity-and-access reports budget window: Graph's 10 s plus 500 ms of margin (see start()).
 constexpr std::chrono::milliseconds kReportsWindow{10'500};
@@ -34,6 +35,8 @@ const char* type_name(SourceType t) {
     case SourceType::sign_ins: return "graph_sign_ins";
     case SourceType::pim: return "graph_pim";
     case SourceType::activity: return "azure_activity";
+    case SourceType::risk_detections: return "graph_risk_detections";
+    case SourceType::pim_alerts: return "graph_pim_alerts";
   }
   return "?";
 }
@@ -74,7 +77,9 @@ class PullSource final : public Source {
       case SourceType::pim: return kStartupOrderRoster;
       case SourceType::directory_audits:
       case SourceType::activity: return kStartupOrderRoleEvents;
-      case SourceType::sign_ins: break;
+      case SourceType::sign_ins:
+      case SourceType::risk_detections:
+      case SourceType::pim_alerts: break;
     }
     return kDefaultStartupOrder;
   }
@@ -414,8 +419,11 @@ Settings read_settings(SourceType type, const ConfigNode& cfg) {
   s.type = type;
   s.connection = auth::read_source_connection(cfg);
   auto ms_to_us = [](std::chrono::milliseconds d) { return static_cast<Micros>(d.count()) * 1000; };
-  s.poll_interval = cfg.duration("poll_interval", s.poll_interval);
-  s.window.lookback = ms_to_us(cfg.duration("lookback", std::chrono::minutes(30)));
+  const bool alerts = type == SourceType::risk_detections || type == SourceType::pim_alerts;
+  s.poll_interval = cfg.duration("poll_interval", alerts ? std::chrono::minutes(5) : s.poll_interval);
+  // A risk detection's state changes after it is detected: the lookback re-reads a day of them.
+  s.window.lookback = ms_to_us(cfg.duration("lookback", type == SourceType::risk_detections ? std::chrono::minutes(24 * 60)
+                                                                                            : std::chrono::minutes(30)));
   s.window.safety_lag = ms_to_us(cfg.duration("safety_lag", std::chrono::minutes(2)));
   s.window.max_window = ms_to_us(cfg.duration("max_window", std::chrono::hours(1)));
   s.window.initial_lookback = ms_to_us(cfg.duration("initial_lookback", std::chrono::hours(1)));
@@ -486,6 +494,10 @@ Settings read_settings(SourceType type, const ConfigNode& cfg) {
       }
       break;
     }
+    case SourceType::risk_detections:
+    case SourceType::pim_alerts:
+      for (auto& spec : sources::alert_source_streams(type == SourceType::pim_alerts, cfg, cloud_name, graph)) add(std::move(spec));
+      break;
   }
   return s;
 }
@@ -503,6 +515,8 @@ void register_graph_sources(PluginRegistry& r) {
   add_type(r, SourceType::sign_ins, "Microsoft Graph sign-in logs, one stream per event type (pull)");
   add_type(r, SourceType::pim, "Entra PIM schedule requests and role roster snapshots via Microsoft Graph (pull)");
   add_type(r, SourceType::activity, "Azure Activity Log and ARM PIM requests per subscription (pull)");
+  add_type(r, SourceType::risk_detections, "Entra ID Protection risk detections of users and service principals via Microsoft Graph (pull)");
+  add_type(r, SourceType::pim_alerts, "Entra PIM alerts of directory roles with their incidents via Microsoft Graph (pull, state)");
 }
 
 }  // namespace siem

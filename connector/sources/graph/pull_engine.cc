@@ -1,5 +1,7 @@
 #include "connector/sources/graph/pull_engine.h"
 
+#include "connector/sources/graph/alert_streams.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -112,8 +114,11 @@ std::string encode_query_value(std::string_view v) {
 }
 
 bool StreamSpec::windowed() const noexcept {
-  return type == StreamType::directory_audits || type == StreamType::sign_ins || type == StreamType::activity_log;
+  return type == StreamType::directory_audits || type == StreamType::sign_ins || type == StreamType::activity_log ||
+         type == StreamType::risk_detections || type == StreamType::sp_risk_detections;
 }
+
+bool StreamSpec::snapshot_dedupe() const noexcept { return type == StreamType::pim_alerts; }
 
 bool StreamSpec::arm() const noexcept { return type == StreamType::activity_log || type == StreamType::arm_pim_requests; }
 
@@ -127,6 +132,9 @@ SourceKind StreamSpec::kind() const noexcept {
     case StreamType::roster_eligibilities: return SourceKind::graph_pim_instance;
     case StreamType::activity_log: return SourceKind::azure_activity;
     case StreamType::arm_pim_requests: return SourceKind::arm_pim_request;
+    case StreamType::risk_detections:
+    case StreamType::sp_risk_detections: return SourceKind::graph_risk_detection;
+    case StreamType::pim_alerts: return SourceKind::graph_pim_alert;
   }
   return SourceKind::unknown;
 }
@@ -137,7 +145,10 @@ const char* StreamSpec::time_field() const noexcept {
     case StreamType::activity_log: return "eventTimestamp";
     case StreamType::arm_pim_requests: return "createdOn";  // under properties
     case StreamType::roster_assignments:
-    case StreamType::roster_eligibilities: return "";
+    case StreamType::roster_eligibilities:
+    case StreamType::pim_alerts: return "";
+    case StreamType::risk_detections:
+    case StreamType::sp_risk_detections: return "detectedDateTime";
     default: return "createdDateTime";
   }
 }
@@ -186,6 +197,9 @@ std::string build_url(const StreamSpec& spec, Micros start, Micros end) {
       return spec.root + "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances?" + top;
     case StreamType::roster_eligibilities:
       return spec.root + "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances?" + top;
+    case StreamType::risk_detections:
+    case StreamType::sp_risk_detections:
+    case StreamType::pim_alerts: return alert_stream_url(spec, start, end);
   }
   return {};
 }
@@ -276,6 +290,15 @@ void DedupeWindow::prune_before(Micros horizon) {
   order_.swap(kept);
 }
 
+void DedupeWindow::retain_only(const std::unordered_set<std::string>& keep) {
+  std::deque<std::pair<std::string, Micros>> kept;
+  for (auto& e : order_) {
+    if (keep.count(e.first)) kept.push_back(std::move(e));
+    else keys_.erase(e.first);
+  }
+  order_.swap(kept);
+}
+
 void DedupeWindow::clear() {
   keys_.clear();
   order_.clear();
@@ -352,6 +375,7 @@ std::optional<std::string> StreamPoller::begin(Micros now) {
   std::string url = build_url(spec_, window_.start, window_.end);
   pages_ = 0;
   urls_ = {url};
+  snapshot_keys_.clear();
   return url;
 }
 
@@ -440,7 +464,8 @@ StreamPoller::PageResult StreamPoller::on_page(const std::string& url, std::stri
     std::string status;
     if (rec.contains("status") && rec["status"].is_string()) status = rec["status"].get<std::string>();
     else if (timed->contains("status") && (*timed)["status"].is_string()) status = (*timed)["status"].get<std::string>();
-    std::string key = spec_.dedupe_key(id, time_text, status);
+    std::string key = is_alert_stream(spec_.type) ? alert_stream_key(spec_.type, rec, id) : spec_.dedupe_key(id, time_text, status);
+    if (spec_.snapshot_dedupe() && !key.empty()) snapshot_keys_.insert(key);
     if (!key.empty() && !seen_.insert(key, when)) {
       ++result.duplicates;
       continue;
@@ -477,6 +502,8 @@ StreamPoller::PageResult StreamPoller::on_page(const std::string& url, std::stri
   // Every later window starts at or after the settled point: older keys can never match again.
   Micros horizon = spec_.windowed() ? window_.settled : window_.end - options_.retention;
   seen_.prune_before(horizon);
+  // A state snapshot: keys of records no longer listed (or listed changed) can never match again.
+  if (spec_.snapshot_dedupe()) seen_.retain_only(snapshot_keys_);
   if (seen_.evicted() > evicted_reported_) {
     spdlog::warn("{}: the dedupe window is full ({} keys, dedupe_max): {} key(s) were forgotten before they aged "
                  "out, so records the lookback re-reads may be delivered twice; raise dedupe_max",

@@ -58,7 +58,9 @@ bool cloud_has_beta_sign_ins(std::string_view cloud);
 std::string encode_query_value(std::string_view v);
 
 enum class StreamType { directory_audits, sign_ins, pim_assignment_requests, pim_eligibility_requests,
-                        activity_log, arm_pim_requests, roster_assignments, roster_eligibilities };
+                        activity_log, arm_pim_requests, roster_assignments, roster_eligibilities,
+                        // Identity Protection and PIM alerts (alert_streams.h)
+                        risk_detections, sp_risk_detections, pim_alerts };
 
 struct StreamSpec {
   StreamSpec() = default;
@@ -75,6 +77,9 @@ struct StreamSpec {
 
   bool windowed() const noexcept;        // time-filtered report (audits, sign-ins, activity)
   bool arm() const noexcept;             // needs an ARM token
+  // State read whole every poll whose dedupe window keeps only the keys of the last complete
+  // snapshot (PIM alerts): an unchanged record is never delivered again, however long it lasts.
+  bool snapshot_dedupe() const noexcept;
   SourceKind kind() const noexcept;
   const char* time_field() const noexcept;  // record field holding the event time
   // Dedupe key of a parsed record; empty when the record has no id.
@@ -154,6 +159,8 @@ class DedupeWindow {
   // True when the key was not seen before (and records it).
   bool insert(const std::string& key, Micros time);
   bool contains(const std::string& key) const { return keys_.count(key) != 0; }
+  // Forgets every entry whose key is not in `keep`.
+  void retain_only(const std::unordered_set<std::string>& keep);
   // Forgets entries older than `horizon` (they can never be read again).
   void prune_before(Micros horizon);
   std::size_t size() const noexcept { return keys_.size(); }
@@ -243,6 +250,7 @@ class StreamPoller {
   PagingLimits limits_;
   std::size_t pages_ = 0;
   std::unordered_set<std::string> urls_;  // every URL read in the current window (loop detection)
+  std::unordered_set<std::string> snapshot_keys_;  // snapshot_dedupe(): every key read in the current window
 };
 
 }  // namespace siem::sources

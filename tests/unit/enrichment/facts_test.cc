@@ -126,3 +126,50 @@ TEST(Facts, ReusedFactsForgetTheServicePrincipalAndGrantee) {
 
 }  // namespace
 }  // namespace siem
+
+namespace siem {
+namespace {
+
+// Identity Protection risk detections and PIM alerts (alert_facts.cc).
+TEST(Facts, RiskDetectionsNameTheirPrincipalAndPimAlertsTheirIncidents) {
+  const Facts sp = facts_of(SourceKind::graph_risk_detection,
+                            R"({"id":"r","riskEventType":"leakedCredentials","riskLevel":"high","riskState":"atRisk",
+                                "detectedDateTime":"2026-03-05T09:00:00Z","servicePrincipalId":"sp1","appId":"app1",
+                                "servicePrincipalDisplayName":"Backup"})");
+  EXPECT_EQ(sp.family, Facts::Family::risk);
+  EXPECT_EQ(sp.actor.id, "sp1");
+  EXPECT_EQ(sp.actor.app_id, "app1");
+  EXPECT_EQ(sp.actor.type, "ServicePrincipal");
+  EXPECT_TRUE(sp.user_id.empty());
+  EXPECT_EQ(sp.risk_level, "high");
+  EXPECT_EQ(sp.risk_state, "atRisk");
+  EXPECT_EQ(sp.risk_event_type, "leakedCredentials");
+  Facts reused = sp;
+  const Facts user = facts_of(SourceKind::graph_risk_detection,
+                              R"({"id":"r2","riskEventType":"unlikelyTravel","riskLevel":"low","riskState":"remediated",
+                                  "detectedDateTime":"2026-03-05T09:00:00Z","userId":"u1","userPrincipalName":"a@b.example"})",
+                              &reused);
+  EXPECT_EQ(user.actor.upn, "a@b.example");
+  EXPECT_EQ(user.user_id, "u1");
+  EXPECT_TRUE(user.actor.app_id.empty());
+  EXPECT_TRUE(user.sp_id.empty());
+  const Facts alert = facts_of(SourceKind::graph_pim_alert,
+                               R"({"id":"a","alertDefinitionId":"a","scopeType":"DirectoryRole","isActive":true,"incidentCount":2,
+                                   "alertDefinition":{"displayName":"Too many","severityLevel":"high"},
+                                   "alertIncidents":[{"assigneeId":"u1","assigneeUserPrincipalName":"a@b.example",
+                                                      "roleTemplateId":"62e90394-69f5-4237-9190-012177145e10","roleDisplayName":"Global Administrator"},
+                                                     {"assigneeId":"u2","roleTemplateId":"62e90394-69f5-4237-9190-012177145e10",
+                                                      "roleDisplayName":"Global Administrator"}, 7]})");
+  EXPECT_EQ(alert.family, Facts::Family::pim_alert);
+  EXPECT_TRUE(alert.alert_active);
+  EXPECT_EQ(alert.alert_incidents, 2);
+  EXPECT_EQ(alert.alert_severity, "high");
+  EXPECT_EQ(alert.operation, "Too many");
+  ASSERT_EQ(alert.targets.size(), 2u);
+  EXPECT_EQ(alert.targets[1].id, "u2");
+  ASSERT_EQ(alert.roles.size(), 1u);  // the same role once
+  EXPECT_EQ(alert.roles[0].name, "Global Administrator");
+}
+
+}  // namespace
+}  // namespace siem

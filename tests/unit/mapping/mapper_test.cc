@@ -98,6 +98,10 @@ TEST(Mapper, KindDetectionOnRealPayloads) {
       {"elastic-eventhub-auditlogs.ndjson", SourceKind::eventhub_audit},
       {"elastic-eventhub-activitylogs.ndjson", SourceKind::eventhub_activity},
       {"eventhub-activitylog-records-envelope.json", SourceKind::eventhub_activity},
+      {"graph-riskdetections-list-v1.json", SourceKind::graph_risk_detection},
+      {"graph-serviceprincipalriskdetections-list-v1.json", SourceKind::graph_risk_detection},
+      {"graph-rolemanagementalerts-list-beta.json", SourceKind::graph_pim_alert},
+      {"graph-rolemanagementalerts-list-beta-inactive.json", SourceKind::graph_pim_alert},
       {"token-response-client-credentials.json", SourceKind::unknown},
       // Log Analytics rows: the kind of their Event Hubs shape
       {"loganalytics-auditlogs.ndjson", SourceKind::eventhub_audit},
