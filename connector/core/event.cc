@@ -5,7 +5,7 @@
 namespace siem {
 
 namespace {
-constexpr std::array<std::pair<SourceKind, std::string_view>, 10> kKindNames{{
+constexpr std::array<std::pair<SourceKind, std::string_view>, 12> kKindNames{{
     {SourceKind::unknown, "unknown"},
     {SourceKind::graph_directory_audit, "graph_directory_audit"},
     {SourceKind::graph_sign_in, "graph_sign_in"},
@@ -16,6 +16,8 @@ constexpr std::array<std::pair<SourceKind, std::string_view>, 10> kKindNames{{
     {SourceKind::eventhub_audit, "eventhub_audit"},
     {SourceKind::eventhub_sign_in, "eventhub_sign_in"},
     {SourceKind::eventhub_activity, "eventhub_activity"},
+    {SourceKind::graph_security_alert, "graph_security_alert"},
+    {SourceKind::azure_defender_alert, "azure_defender_alert"},
 }};
 }  // namespace
 
@@ -32,6 +34,8 @@ std::optional<SourceKind> source_kind_from_string(std::string_view name) noexcep
   if (name == "graph_directory_audits") return SourceKind::graph_directory_audit;
   if (name == "graph_sign_ins") return SourceKind::graph_sign_in;
   if (name == "graph_pim") return SourceKind::graph_pim_request;
+  if (name == "graph_security_alerts") return SourceKind::graph_security_alert;
+  if (name == "azure_defender_alerts") return SourceKind::azure_defender_alert;
   if (name == "generic") return SourceKind::unknown;
   return std::nullopt;
 }

@@ -23,7 +23,12 @@ enum class SourceKind : std::uint8_t {
   eventhub_audit,         // diagnostic-settings record, category AuditLogs
   eventhub_sign_in,       // diagnostic-settings record, any *SignInLogs category
   eventhub_activity,      // diagnostic-settings Activity Log record
+  // Security alerts (docs/sources.md, "Security alerts").
+  graph_security_alert,   // Graph /security/alerts_v2 item (Defender XDR, Defender for Cloud Apps/Identity, ID Protection)
+  azure_defender_alert,   // ARM Microsoft.Security/alerts item (Defender for Cloud)
 };
+// The last value of SourceKind (tables indexed by kind are sized with it).
+inline constexpr SourceKind kLastSourceKind = SourceKind::azure_defender_alert;
 
 // Stable spelling used in config, CLI (`--source`), logs, Kafka headers and metrics.
 std::string_view to_string(SourceKind kind) noexcept;

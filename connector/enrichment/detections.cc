@@ -97,6 +97,8 @@ const std::vector<DetectionEntry>& detection_catalogue() {
       {"pa.azure.role_assignment_removed", 3, rules::azure_role_assignment_removed, kActivity},
       {"pa.azure.subscription_ownership", 8, rules::subscription_ownership, kActivity},
       {"pa.azure.elevate_access", 9, rules::elevate_access, kAudit | kActivity},
+      // Security alerts (Graph alerts_v2, Defender for Cloud).
+      {"pa.alert.privileged_principal", 9, rules::alert_privileged_principal, family_bit(Facts::Family::alert)},
   };
   return catalogue;
 }

@@ -40,7 +40,7 @@ struct RoleMention {
 struct Facts {
   SourceKind kind = SourceKind::unknown;
   std::optional<std::int64_t> time_ms;  // the record's activity time
-  enum class Family { other, audit, sign_in, pim_request, pim_instance, activity } family = Family::other;
+  enum class Family { other, audit, sign_in, pim_request, pim_instance, activity, alert } family = Family::other;
 
   std::string operation;          // activityDisplayName / operationName.value / PIM action
   std::string category;           // audit category / activity category
@@ -99,6 +99,11 @@ struct Facts {
   std::string arm_scope;
   std::string arm_principal_id;
   std::string scope_level;        // management_group | subscription | resource_group | resource
+
+  // Security alerts (alert_facts.cc): operation = title, category = kill-chain category / intent,
+  // status, logged_by_service = the service that raised it, targets = principals of its evidence,
+  // user_upn / user_id = the first of them.
+  std::string alert_severity;     // high, medium, low, informational (as the service spells it)
 
   bool operator==(const Facts&) const = default;  // member by member (tests: reuse == new)
 };

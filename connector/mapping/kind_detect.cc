@@ -130,9 +130,19 @@ SourceKind detect_kind(const json::Fields& r, bool& ambiguous) {
   // ARM Activity Log REST (EventData).
   if (has(r, "eventDataId") && (has(r, "eventTimestamp") || has(r, "operationName"))) return SourceKind::azure_activity;
 
+  // Defender for Cloud alerts (ARM Microsoft.Security/alerts): {id, name, type, properties{alertType,
+  // systemAlertId | alertDisplayName, ...}}.
+  if (props && (json::icontains(text(r, "type"), "Microsoft.Security/Locations/alerts") ||
+                (has(*props, "alertType") && (has(*props, "systemAlertId") || has(*props, "alertDisplayName")))))
+    return SourceKind::azure_defender_alert;
+
   // ARM PIM requests: {id, name, type, properties{requestType, roleDefinitionId, principalId ...}}.
   if (props && (json::icontains(text(r, "type"), "Microsoft.Authorization/role") || has(*props, "requestType")))
     return SourceKind::arm_pim_request;
+
+  // Graph security alerts (alerts_v2): the service that raised it and the alert's own update time.
+  if (has(r, "serviceSource") && has(r, "lastUpdateDateTime") && (has(r, "detectionSource") || has(r, "evidence")))
+    return SourceKind::graph_security_alert;
 
   // Graph directoryAudit and signIn; a record with the fields of both is neither.
   const bool audit = has(r, "activityDisplayName") && (has(r, "activityDateTime") || has(r, "initiatedBy"));

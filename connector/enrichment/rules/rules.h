@@ -52,4 +52,7 @@ void azure_privileged_role_assignment(const RuleContext& c, std::vector<RuleHit>
 void azure_role_assignment_removed(const RuleContext& c, std::vector<RuleHit>& out);
 void subscription_ownership(const RuleContext& c, std::vector<RuleHit>& out);
 void elevate_access(const RuleContext& c, std::vector<RuleHit>& out);
+
+// Security alerts (alert_rules.cc)
+void alert_privileged_principal(const RuleContext& c, std::vector<RuleHit>& out);
 }  // namespace siem::rules

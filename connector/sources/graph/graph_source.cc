@@ -11,6 +11,7 @@
 #include "connector/auth/token_provider.h"
 #include "connector/http/retry_policy.h"
 #include "connector/http/token_bucket.h"
+#include "connector/sources/graph/alert_sources.h"
 #include "connector/sources/graph/pull_engine.h"
 
 namespace siem {
@@ -22,7 +23,7 @@ using sources::StreamPoller;
 using sources::StreamSpec;
 using sources::StreamType;
 
-enum class SourceType { directory_audits, sign_ins, pim, activity };
+enum class SourceType { directory_audits, sign_ins, pim, activity, security_alerts, defender_alerts };
 
 // Identity-and-access reports budget window: Graph's 10 s plus 500 ms of margin (see start()).
 constexpr std::chrono::milliseconds kReportsWindow{10'500};
@@ -33,6 +34,8 @@ const char* type_name(SourceType t) {
     case SourceType::sign_ins: return "graph_sign_ins";
     case SourceType::pim: return "graph_pim";
     case SourceType::activity: return "azure_activity";
+    case SourceType::security_alerts: return "graph_security_alerts";
+    case SourceType::defender_alerts: return "azure_defender_alerts";
   }
   return "?";
 }
@@ -72,7 +75,9 @@ class PullSource final : public Source {
       case SourceType::pim: return StartupStage::roster_state;
       case SourceType::directory_audits:
       case SourceType::activity: return StartupStage::role_events;
-      case SourceType::sign_ins: break;
+      case SourceType::sign_ins:
+      case SourceType::security_alerts:
+      case SourceType::defender_alerts: break;
     }
     return StartupStage::other;
   }
@@ -115,6 +120,9 @@ class PullSource final : public Source {
                                                             http::RateLimit{100, std::chrono::seconds(10)});
     graph_bucket_ = http::TokenBucketRegistry::instance().get({a.cloud.login, a.tenant_id, a.client_id, "graph_identity"},
                                                               http::RateLimit{300, std::chrono::seconds(10)});
+    // Graph's security detections and incidents service: 150 requests per minute per app and tenant.
+    security_bucket_ = http::TokenBucketRegistry::instance().get({a.cloud.login, a.tenant_id, a.client_id, "graph_security"},
+                                                                 http::RateLimit{25, std::chrono::seconds(10)});
     spdlog::info("source {} ({}): {} stream(s), tenant {}, {}", name_, type_name(s_.type), streams_.size(), a.tenant_id,
                  tokens_->describe());
   }
@@ -319,6 +327,7 @@ class PullSource final : public Source {
     http::RetryPolicy policy(ro);
     auto& bucket = spec.arm() ? arm_bucket_
                    : (spec.type == StreamType::directory_audits || spec.type == StreamType::sign_ins) ? reports_bucket_
+                   : spec.type == StreamType::security_alerts                                         ? security_bucket_
                                                                                                      : graph_bucket_;
     for (;;) {
       if (!bucket->acquire(stop)) return std::nullopt;
@@ -391,7 +400,7 @@ class PullSource final : public Source {
   std::map<std::string, sources::StreamCheckpoint> completed_;
   std::shared_ptr<http::Client> client_;
   std::shared_ptr<auth::TokenProvider> tokens_;
-  std::shared_ptr<http::TokenBucket> reports_bucket_, arm_bucket_, graph_bucket_;
+  std::shared_ptr<http::TokenBucket> reports_bucket_, arm_bucket_, graph_bucket_, security_bucket_;
   std::size_t cursor_ = 0;
   bool idle_last_poll_ = false;
   SourceProgress progress_;
@@ -407,8 +416,8 @@ Settings read_settings(SourceType type, const ConfigNode& cfg) {
   s.window.safety_lag = ms_to_us(cfg.duration("safety_lag", std::chrono::minutes(2)));
   s.window.max_window = ms_to_us(cfg.duration("max_window", std::chrono::hours(1)));
   s.window.initial_lookback = ms_to_us(cfg.duration("initial_lookback", std::chrono::hours(1)));
-  s.window.retention = ms_to_us(cfg.duration("retention", type == SourceType::activity ? std::chrono::hours(24 * 90)
-                                                                                        : std::chrono::hours(24 * 30)));
+  const bool ninety_days = type == SourceType::activity || type == SourceType::defender_alerts;
+  s.window.retention = ms_to_us(cfg.duration("retention", ninety_days ? std::chrono::hours(24 * 90) : std::chrono::hours(24 * 30)));
   if (auto t = cfg.optional_timestamp("start_at")) s.start_at = *t * 1000;
   s.dedupe_max = static_cast<std::size_t>(cfg.integer("dedupe_max", 200'000, 1000, 10'000'000));
   s.reports_per_10s = static_cast<int>(cfg.integer("requests_per_10s", 5, 1, 1000));
@@ -474,6 +483,8 @@ Settings read_settings(SourceType type, const ConfigNode& cfg) {
       }
       break;
     }
+    case SourceType::security_alerts:
+    case SourceType::defender_alerts: sources::add_alert_streams(type == SourceType::defender_alerts, cfg, graph, arm, add); break;
   }
   return s;
 }
@@ -491,6 +502,8 @@ void register_graph_sources(PluginRegistry& r) {
   add_type(r, SourceType::sign_ins, "Microsoft Graph sign-in logs, one stream per event type (pull)");
   add_type(r, SourceType::pim, "Entra PIM schedule requests and role roster snapshots via Microsoft Graph (pull)");
   add_type(r, SourceType::activity, "Azure Activity Log and ARM PIM requests per subscription (pull)");
+  add_type(r, SourceType::security_alerts, "Microsoft Graph security alerts (alerts_v2: Defender XDR, Cloud Apps, Identity, ID Protection) (pull)");
+  add_type(r, SourceType::defender_alerts, "Microsoft Defender for Cloud alerts per subscription via ARM (pull)");
 }
 
 }  // namespace siem
