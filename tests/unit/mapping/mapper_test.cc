@@ -98,6 +98,8 @@ TEST(Mapper, KindDetectionOnRealPayloads) {
       {"elastic-eventhub-auditlogs.ndjson", SourceKind::eventhub_audit},
       {"elastic-eventhub-activitylogs.ndjson", SourceKind::eventhub_activity},
       {"eventhub-activitylog-records-envelope.json", SourceKind::eventhub_activity},
+      {"graph-security-alerts-v2-list.json", SourceKind::graph_security_alert},
+      {"arm-defender-alerts-subscription-list.json", SourceKind::azure_defender_alert},
       {"token-response-client-credentials.json", SourceKind::unknown},
       // Log Analytics rows: the kind of their Event Hubs shape
       {"loganalytics-auditlogs.ndjson", SourceKind::eventhub_audit},
