@@ -801,15 +801,18 @@ Response Emulator::Impl::admin(const Request& req) {
     json rec = recs.back();
     std::string id = "late-" + guid();
     std::string ts = format_time(now_us() - age * 1'000'000);
+    if (!alert_time_field(collection).empty()) {
+      make_late_alert(rec, collection, id, ts);
+      recs.push_back(rec);
+      return Response::json(200, json{{"id", id}, {"time", ts}}.dump());
+    }
     if (collection == "activity") {
       rec["eventDataId"] = id;
       rec["id"] = rec.value("resourceId", std::string("/subscriptions/x")) + "/events/" + id + "/ticks/0";
     } else {
       rec["id"] = id;
     }
-    if (!alert_time_field(collection).empty())
-      make_late_alert(rec, collection, id, ts);
-    else if (tfield.find('/') == std::string::npos)
+    if (tfield.find('/') == std::string::npos)
       rec[tfield] = ts;
     else
       rec["properties"]["createdOn"] = ts;
