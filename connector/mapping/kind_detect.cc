@@ -130,19 +130,15 @@ SourceKind detect_kind(const json::Fields& r, bool& ambiguous) {
   // ARM Activity Log REST (EventData).
   if (has(r, "eventDataId") && (has(r, "eventTimestamp") || has(r, "operationName"))) return SourceKind::azure_activity;
 
-  // Defender for Cloud alerts (ARM Microsoft.Security/alerts): {id, name, type, properties{alertType,
-  // systemAlertId | alertDisplayName, ...}}.
-  if (props && (json::icontains(text(r, "type"), "Microsoft.Security/Locations/alerts") ||
-                (has(*props, "alertType") && (has(*props, "systemAlertId") || has(*props, "alertDisplayName")))))
-    return SourceKind::azure_defender_alert;
-
   // ARM PIM requests: {id, name, type, properties{requestType, roleDefinitionId, principalId ...}}.
   if (props && (json::icontains(text(r, "type"), "Microsoft.Authorization/role") || has(*props, "requestType")))
     return SourceKind::arm_pim_request;
 
-  // Graph security alerts (alerts_v2): the service that raised it and the alert's own update time.
-  if (has(r, "serviceSource") && has(r, "lastUpdateDateTime") && (has(r, "detectionSource") || has(r, "evidence")))
-    return SourceKind::graph_security_alert;
+  // Defender for Cloud alerts (ARM Microsoft.Security/alerts): {id, name, type, properties{alertType,
+  // systemAlertId | alertDisplayName, ...}}. After the kinds of the usual mix, which never match it.
+  if (props && (json::icontains(text(r, "type"), "Microsoft.Security/Locations/alerts") ||
+                (has(*props, "alertType") && (has(*props, "systemAlertId") || has(*props, "alertDisplayName")))))
+    return SourceKind::azure_defender_alert;
 
   // Graph directoryAudit and signIn; a record with the fields of both is neither.
   const bool audit = has(r, "activityDisplayName") && (has(r, "activityDateTime") || has(r, "initiatedBy"));
@@ -162,6 +158,11 @@ SourceKind detect_kind(const json::Fields& r, bool& ambiguous) {
   }
 
   if (sign_in) return SourceKind::graph_sign_in;
+
+  // Graph security alerts (alerts_v2): the service that raised it and the alert's own update time.
+  // Last: none of the kinds above has these fields, and they are the bulk of the traffic.
+  if (has(r, "serviceSource") && has(r, "lastUpdateDateTime") && (has(r, "detectionSource") || has(r, "evidence")))
+    return SourceKind::graph_security_alert;
   return SourceKind::unknown;
 }
 
