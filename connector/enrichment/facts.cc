@@ -1,6 +1,6 @@
 #include "connector/enrichment/facts.h"
 
-#include "connector/enrichment/alert_facts.h"
+#include "connector/enrichment/security_alert_facts.h"
 
 #include <algorithm>
 

@@ -100,7 +100,7 @@ struct Facts {
   std::string arm_principal_id;
   std::string scope_level;        // management_group | subscription | resource_group | resource
 
-  // Security alerts (alert_facts.cc): operation = title, category = kill-chain category / intent,
+  // Security alerts (security_alert_facts.cc): operation = title, category = kill-chain category / intent,
   // status, logged_by_service = the service that raised it, targets = principals of its evidence,
   // user_upn / user_id = the first of them.
   std::string alert_severity;     // high, medium, low, informational (as the service spells it)

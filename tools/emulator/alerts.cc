@@ -150,7 +150,7 @@ json defender_alert(const std::string& sub, unsigned n, const char* type, const 
 
 }  // namespace
 
-std::string alert_time_field(const std::string& collection) {
+std::string security_alert_time_field(const std::string& collection) {
   if (collection == kSecurityAlerts) return "lastUpdateDateTime";
   if (collection == kDefenderAlerts) return "properties/timeGeneratedUtc";
   return "";

@@ -17,7 +17,7 @@ inline constexpr const char* kSecurityAlerts = "securityAlerts";
 inline constexpr const char* kDefenderAlerts = "defenderAlerts";
 
 // The time field (slash-separated) of an alert collection; empty for other collections.
-std::string alert_time_field(const std::string& collection);
+std::string security_alert_time_field(const std::string& collection);
 
 // POST /_emulator/update: an alert changes in place, as the services change them.
 // {"collection": "securityAlerts", "id": "...", "status": "resolved", "age_seconds": 60}: Graph

@@ -187,7 +187,7 @@ std::optional<Jwt> decode_jwt(const std::string& token) {
 
 // Time field that orders a collection and that `$filter` time terms apply to.
 std::string time_field(const std::string& collection) {
-  if (auto alert = alert_time_field(collection); !alert.empty()) return alert;
+  if (auto alert = security_alert_time_field(collection); !alert.empty()) return alert;
   if (collection == "directoryAudits") return "activityDateTime";
   if (collection == "activity") return "eventTimestamp";
   if (collection == "armRoleAssignmentScheduleRequests") return "properties/createdOn";
@@ -801,7 +801,7 @@ Response Emulator::Impl::admin(const Request& req) {
     json rec = recs.back();
     std::string id = "late-" + guid();
     std::string ts = format_time(now_us() - age * 1'000'000);
-    if (!alert_time_field(collection).empty()) {
+    if (!security_alert_time_field(collection).empty()) {
       make_late_alert(rec, collection, id, ts);
       recs.push_back(rec);
       return Response::json(200, json{{"id", id}, {"time", ts}}.dump());

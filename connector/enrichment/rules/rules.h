@@ -53,6 +53,6 @@ void azure_role_assignment_removed(const RuleContext& c, std::vector<RuleHit>& o
 void subscription_ownership(const RuleContext& c, std::vector<RuleHit>& out);
 void elevate_access(const RuleContext& c, std::vector<RuleHit>& out);
 
-// Security alerts (alert_rules.cc)
+// Security alerts (security_alert_rules.cc)
 void alert_privileged_principal(const RuleContext& c, std::vector<RuleHit>& out);
 }  // namespace siem::rules

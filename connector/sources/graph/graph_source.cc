@@ -11,7 +11,7 @@
 #include "connector/auth/token_provider.h"
 #include "connector/http/retry_policy.h"
 #include "connector/http/token_bucket.h"
-#include "connector/sources/graph/alert_sources.h"
+#include "connector/sources/graph/security_alert_sources.h"
 #include "connector/sources/graph/pull_engine.h"
 
 namespace siem {
@@ -484,7 +484,7 @@ Settings read_settings(SourceType type, const ConfigNode& cfg) {
       break;
     }
     case SourceType::security_alerts:
-    case SourceType::defender_alerts: sources::add_alert_streams(type == SourceType::defender_alerts, cfg, graph, arm, add); break;
+    case SourceType::defender_alerts: sources::add_security_alert_streams(type == SourceType::defender_alerts, cfg, graph, arm, add); break;
   }
   return s;
 }

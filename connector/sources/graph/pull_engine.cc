@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
-#include "connector/sources/graph/alert_streams.h"
+#include "connector/sources/graph/security_alert_streams.h"
 
 namespace siem::sources {
 
@@ -137,7 +137,7 @@ SourceKind StreamSpec::kind() const noexcept {
     case StreamType::activity_log: return SourceKind::azure_activity;
     case StreamType::arm_pim_requests: return SourceKind::arm_pim_request;
     case StreamType::security_alerts:
-    case StreamType::defender_alerts: return alert_stream_kind(type);
+    case StreamType::defender_alerts: return security_alert_stream_kind(type);
   }
   return SourceKind::unknown;
 }
@@ -150,7 +150,7 @@ const char* StreamSpec::time_field() const noexcept {
     case StreamType::roster_assignments:
     case StreamType::roster_eligibilities: return "";
     case StreamType::security_alerts:
-    case StreamType::defender_alerts: return alert_time_field(type);
+    case StreamType::defender_alerts: return security_alert_time_field(type);
     default: return "createdDateTime";
   }
 }
@@ -165,7 +165,7 @@ std::string StreamSpec::dedupe_key(const std::string& id, const std::string& tim
     case StreamType::pim_eligibility_requests:
     case StreamType::arm_pim_requests: return id + "|" + status;  // a request moves through statuses
     case StreamType::security_alerts:
-    case StreamType::defender_alerts: return alert_dedupe_key(type, id, time, status);
+    case StreamType::defender_alerts: return security_alert_dedupe_key(type, id, time, status);
     default: return id;
   }
 }
@@ -202,7 +202,7 @@ std::string build_url(const StreamSpec& spec, Micros start, Micros end) {
     case StreamType::roster_eligibilities:
       return spec.root + "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances?" + top;
     case StreamType::security_alerts:
-    case StreamType::defender_alerts: return alert_stream_url(spec, start, end);
+    case StreamType::defender_alerts: return security_alert_stream_url(spec, start, end);
   }
   return {};
 }
@@ -451,7 +451,7 @@ StreamPoller::PageResult StreamPoller::on_page(const std::string& url, std::stri
     }
     // A state stream's dedupe keys are forgotten once older than the retention: a record that old
     // would come back as new, so it is not read at all.
-    if (state_horizon(spec_.type) && t && *t < window_.start) {
+    if (security_state_horizon(spec_.type) && t && *t < window_.start) {
       ++result.outside;
       continue;
     }

@@ -59,7 +59,7 @@ std::string encode_query_value(std::string_view v);
 
 enum class StreamType { directory_audits, sign_ins, pim_assignment_requests, pim_eligibility_requests,
                         activity_log, arm_pim_requests, roster_assignments, roster_eligibilities,
-                        // security alerts (alert_streams.cc)
+                        // security alerts (security_alert_streams.cc)
                         security_alerts, defender_alerts };
 
 struct StreamSpec {

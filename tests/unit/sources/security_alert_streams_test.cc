@@ -1,11 +1,11 @@
-// The security-alert streams of the I/O-free pull engine (alert_streams.h): URLs per cloud, the
+// The security-alert streams of the I/O-free pull engine (security_alert_streams.h): URLs per cloud, the
 // Graph alerts_v2 window on lastUpdateDateTime with one record per alert version, and the Defender
 // for Cloud list read as state (id + status, retention horizon, restart from the checkpoint).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "connector/sources/graph/alert_streams.h"
+#include "connector/sources/graph/security_alert_streams.h"
 #include "connector/sources/graph/pull_engine.h"
 
 namespace siem::sources {
@@ -133,12 +133,12 @@ TEST(AlertStreams, DefenderListIsStateKeyedByIdAndStatusWithARetentionHorizon) {
 }
 
 TEST(AlertStreams, DedupeKeys) {
-  EXPECT_EQ(alert_dedupe_key(StreamType::security_alerts, "a", "2024-01-01T00:00:00.1200000Z", "new"),
-            alert_dedupe_key(StreamType::security_alerts, "a", "2024-01-01T00:00:00.12Z", "resolved"));
-  EXPECT_NE(alert_dedupe_key(StreamType::security_alerts, "a", "2024-01-01T00:00:00Z", "new"),
-            alert_dedupe_key(StreamType::security_alerts, "a", "2024-01-01T00:00:01Z", "new"));
-  EXPECT_NE(alert_dedupe_key(StreamType::defender_alerts, "a", "t", "Active"), alert_dedupe_key(StreamType::defender_alerts, "a", "t", "Resolved"));
-  EXPECT_EQ(alert_dedupe_key(StreamType::defender_alerts, "a", "t1", "Active"), alert_dedupe_key(StreamType::defender_alerts, "a", "t2", "Active"));
+  EXPECT_EQ(security_alert_dedupe_key(StreamType::security_alerts, "a", "2024-01-01T00:00:00.1200000Z", "new"),
+            security_alert_dedupe_key(StreamType::security_alerts, "a", "2024-01-01T00:00:00.12Z", "resolved"));
+  EXPECT_NE(security_alert_dedupe_key(StreamType::security_alerts, "a", "2024-01-01T00:00:00Z", "new"),
+            security_alert_dedupe_key(StreamType::security_alerts, "a", "2024-01-01T00:00:01Z", "new"));
+  EXPECT_NE(security_alert_dedupe_key(StreamType::defender_alerts, "a", "t", "Active"), security_alert_dedupe_key(StreamType::defender_alerts, "a", "t", "Resolved"));
+  EXPECT_EQ(security_alert_dedupe_key(StreamType::defender_alerts, "a", "t1", "Active"), security_alert_dedupe_key(StreamType::defender_alerts, "a", "t2", "Active"));
 }
 
 }  // namespace

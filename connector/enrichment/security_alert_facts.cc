@@ -1,4 +1,4 @@
-#include "connector/enrichment/alert_facts.h"
+#include "connector/enrichment/security_alert_facts.h"
 
 #include "connector/record/json_access.h"
 #include "connector/record/time_parse.h"

@@ -21,11 +21,11 @@ namespace siem::sources {
 // Microsoft.Security/alerts api-version.
 inline constexpr const char* kDefenderAlertsApiVersion = "2022-01-01";
 
-SourceKind alert_stream_kind(StreamType type) noexcept;
-const char* alert_time_field(StreamType type) noexcept;
-std::string alert_dedupe_key(StreamType type, const std::string& id, const std::string& time, const std::string& status);
-std::string alert_stream_url(const StreamSpec& spec, Micros start, Micros end);
+SourceKind security_alert_stream_kind(StreamType type) noexcept;
+const char* security_alert_time_field(StreamType type) noexcept;
+std::string security_alert_dedupe_key(StreamType type, const std::string& id, const std::string& time, const std::string& status);
+std::string security_alert_stream_url(const StreamSpec& spec, Micros start, Micros end);
 // A stream read as state whose records older than the retention are skipped (defender_alerts).
-bool state_horizon(StreamType type) noexcept;
+bool security_state_horizon(StreamType type) noexcept;
 
 }  // namespace siem::sources

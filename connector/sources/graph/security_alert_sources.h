@@ -1,5 +1,5 @@
 // Config of the security-alert pull sources (graph_security_alerts, azure_defender_alerts): which
-// streams they read (docs/sources.md, "Security alerts"; alert_streams.h has the engine side).
+// streams they read (docs/sources.md, "Security alerts"; security_alert_streams.h has the engine side).
 #pragma once
 
 #include <functional>
@@ -13,7 +13,7 @@ namespace siem::sources {
 // graph_security_alerts: one stream "alerts_v2". azure_defender_alerts (`defender`): one stream
 // "defender.<subscription>" per entry of `subscriptions` (at least one; each an Azure subscription
 // id, a GUID). Errors are reported on `cfg`.
-void add_alert_streams(bool defender, const ConfigNode& cfg, const std::string& graph_root, const std::string& arm_root,
+void add_security_alert_streams(bool defender, const ConfigNode& cfg, const std::string& graph_root, const std::string& arm_root,
                        const std::function<void(StreamSpec)>& add);
 
 // An Azure subscription id: a GUID (8-4-4-4-12 hex digits).

@@ -1,4 +1,4 @@
-#include "connector/sources/graph/alert_sources.h"
+#include "connector/sources/graph/security_alert_sources.h"
 
 namespace siem::sources {
 
@@ -15,7 +15,7 @@ bool is_subscription_id(std::string_view s) noexcept {
   return true;
 }
 
-void add_alert_streams(bool defender, const ConfigNode& cfg, const std::string& graph_root, const std::string& arm_root,
+void add_security_alert_streams(bool defender, const ConfigNode& cfg, const std::string& graph_root, const std::string& arm_root,
                        const std::function<void(StreamSpec)>& add) {
   if (!defender) {
     add(StreamSpec("alerts_v2", StreamType::security_alerts, graph_root));

@@ -1,26 +1,26 @@
-#include "connector/sources/graph/alert_streams.h"
+#include "connector/sources/graph/security_alert_streams.h"
 
 #include <algorithm>
 
 namespace siem::sources {
 
-SourceKind alert_stream_kind(StreamType type) noexcept {
+SourceKind security_alert_stream_kind(StreamType type) noexcept {
   return type == StreamType::security_alerts ? SourceKind::graph_security_alert : SourceKind::azure_defender_alert;
 }
 
-const char* alert_time_field(StreamType type) noexcept {
+const char* security_alert_time_field(StreamType type) noexcept {
   // defender_alerts: under `properties` (StreamSpec::properties_record).
   return type == StreamType::security_alerts ? "lastUpdateDateTime" : "timeGeneratedUtc";
 }
 
-std::string alert_dedupe_key(StreamType type, const std::string& id, const std::string& time, const std::string& status) {
+std::string security_alert_dedupe_key(StreamType type, const std::string& id, const std::string& time, const std::string& status) {
   if (type == StreamType::defender_alerts) return id + "|" + status;
   // The version's time in one spelling, whatever number of fraction digits the page used.
   const auto t = parse_time(time);
   return id + "|" + (t ? format_time(*t) : time);
 }
 
-std::string alert_stream_url(const StreamSpec& spec, Micros start, Micros end) {
+std::string security_alert_stream_url(const StreamSpec& spec, Micros start, Micros end) {
   if (spec.type == StreamType::defender_alerts)
     return spec.root + spec.scope + "/providers/Microsoft.Security/alerts?api-version=" + kDefenderAlertsApiVersion;
   const std::string filter = "lastUpdateDateTime ge " + format_time(start) + " and lastUpdateDateTime lt " + format_time(end);
@@ -28,6 +28,6 @@ std::string alert_stream_url(const StreamSpec& spec, Micros start, Micros end) {
          "&$top=" + std::to_string(std::clamp(spec.page_size, 1, 1000));
 }
 
-bool state_horizon(StreamType type) noexcept { return type == StreamType::defender_alerts; }
+bool security_state_horizon(StreamType type) noexcept { return type == StreamType::defender_alerts; }
 
 }  // namespace siem::sources
