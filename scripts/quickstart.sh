@@ -2,7 +2,8 @@
 # Builds siem-connector and the Graph/ARM emulator, starts the emulator on 127.0.0.1 (HTTPS, with a
 # CA generated into build/quickstart/pki, seeded with the privileged-access scenario of
 # config/quickstart-data), and runs the main job once on config/quickstart.yaml: it pulls directory
-# audits, every sign-in type, PIM requests and roster, and the Azure Activity Log from the emulator,
+# audits, every sign-in type, PIM requests and roster, the Azure Activity Log and the security
+# alerts (Graph alerts_v2, Defender for Cloud) from the emulator,
 # prints CEF to the terminal, writes ECS to build/quickstart/events.ecs.ndjson, and ends with a
 # summary (events per source, detection and sink). The emulator is stopped on exit. Every run
 # starts from an empty build/quickstart (checkpoints included), so a second run shows the same.

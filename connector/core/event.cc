@@ -18,6 +18,8 @@ constexpr std::array<std::pair<SourceKind, std::string_view>, 12> kKindNames{{
     {SourceKind::eventhub_activity, "eventhub_activity"},
     {SourceKind::graph_risk_detection, "graph_risk_detection"},
     {SourceKind::graph_pim_alert, "graph_pim_alert"},
+    {SourceKind::graph_security_alert, "graph_security_alert"},
+    {SourceKind::azure_defender_alert, "azure_defender_alert"},
 }};
 }  // namespace
 
@@ -36,6 +38,8 @@ std::optional<SourceKind> source_kind_from_string(std::string_view name) noexcep
   if (name == "graph_pim") return SourceKind::graph_pim_request;
   if (name == "graph_risk_detections") return SourceKind::graph_risk_detection;
   if (name == "graph_pim_alerts") return SourceKind::graph_pim_alert;
+  if (name == "graph_security_alerts") return SourceKind::graph_security_alert;
+  if (name == "azure_defender_alerts") return SourceKind::azure_defender_alert;
   if (name == "generic") return SourceKind::unknown;
   return std::nullopt;
 }

@@ -28,7 +28,12 @@ enum class SourceKind : std::uint8_t {
   // Identity Protection and PIM alerts (graph_risk_detections, graph_pim_alerts sources).
   graph_risk_detection,   // Graph /identityProtection/riskDetections or servicePrincipalRiskDetections item
   graph_pim_alert,        // Graph beta /identityGovernance/roleManagementAlerts/alerts item (incidents expanded)
+  // Security alerts (docs/sources.md, "Security alerts").
+  graph_security_alert,   // Graph /security/alerts_v2 item (Defender XDR, Defender for Cloud Apps/Identity, ID Protection)
+  azure_defender_alert,   // ARM Microsoft.Security/alerts item (Defender for Cloud)
 };
+// The last value of SourceKind (tables indexed by kind are sized with it).
+inline constexpr SourceKind kLastSourceKind = SourceKind::azure_defender_alert;
 
 // The last value of SourceKind (array sizes, decoding bounds).
 constexpr SourceKind kLastSourceKind = SourceKind::graph_pim_alert;

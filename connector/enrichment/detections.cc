@@ -108,6 +108,8 @@ const std::vector<DetectionEntry>& detection_catalogue() {
       // Alerts Microsoft computes (graph_pim_alerts, graph_risk_detections).
       {"pa.pim.alert", 7, rules::pim_alert, family_bit(Facts::Family::pim_alert)},
       {"pa.risk.privileged", 9, rules::risk_privileged, family_bit(Facts::Family::risk)},
+      // Security alerts (Graph alerts_v2, Defender for Cloud).
+      {"pa.alert.privileged_principal", 9, rules::alert_privileged_principal, family_bit(Facts::Family::alert)},
   };
   return catalogue;
 }

@@ -1,6 +1,7 @@
 #include "connector/enrichment/facts.h"
 
 #include "connector/enrichment/alert_facts.h"
+#include "connector/enrichment/security_alert_facts.h"
 
 #include <algorithm>
 
@@ -591,13 +592,15 @@ void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields
     case SourceKind::eventhub_activity: activity_eventhub_facts(r, f, parser); break;
     case SourceKind::graph_risk_detection: risk_detection_facts(r, f); break;
     case SourceKind::graph_pim_alert: pim_alert_facts(r, f); break;
+    case SourceKind::graph_security_alert: graph_security_alert_facts(r, f); break;
+    case SourceKind::azure_defender_alert: azure_defender_alert_facts(r, f); break;
     case SourceKind::unknown: break;
   }
   // The record's activity time (never the envelope's processing time when the activity time exists).
   // Looked up in order, stopping at the first usable one (most records have an early one), which
   // costs less than resolving all of them in one pass over the record.
   const auto& P = paths();
-  for (std::size_t i = 0; i < P.time.size(); ++i) {
+  for (std::size_t i = 0; !f.time_ms && i < P.time.size(); ++i) {  // unless the kind's own facts set it
     // Path::first(r) is child(r, key) then the rest; the record's index answers child() the same.
     std::optional<element> hit;
     if (record_fields) {

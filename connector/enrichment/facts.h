@@ -40,7 +40,7 @@ struct RoleMention {
 struct Facts {
   SourceKind kind = SourceKind::unknown;
   std::optional<std::int64_t> time_ms;  // the record's activity time
-  enum class Family { other, audit, sign_in, pim_request, pim_instance, activity, risk, pim_alert } family = Family::other;
+  enum class Family { other, audit, sign_in, pim_request, pim_instance, activity, risk, pim_alert, alert } family = Family::other;
 
   std::string operation;          // activityDisplayName / operationName.value / PIM action
   std::string category;           // audit category / activity category
@@ -107,6 +107,10 @@ struct Facts {
   bool alert_active = false;      // PIM alert isActive
   std::int64_t alert_incidents = 0;  // PIM alert incidentCount
   std::string alert_severity;     // alertDefinition.severityLevel: low, medium, high
+  // Security alerts (security_alert_facts.cc): operation = title, category = kill-chain category / intent,
+  // status, logged_by_service = the service that raised it, targets = principals of its evidence,
+  // user_upn / user_id = the first of them.
+  // alert_severity (above): high, medium, low, informational (as the service spells it)
 
   bool operator==(const Facts&) const = default;  // member by member (tests: reuse == new)
 };

@@ -111,7 +111,7 @@ class SnakeKeyCache {
 // Elastic's shape: object keys in snake_case, arrays turned into objects keyed "0", "1", ...
 // Members that are null or an empty string are left out, as everywhere in the output (an array
 // keeps its items, whose positions are their keys).
-void write_elastic(std::string& out, element e, bool arrays_as_objects) {
+void write_elastic(std::string& out, element e, bool arrays_as_objects, std::size_t max_items) {
   switch (e.type()) {
     case simdjson::dom::element_type::OBJECT: {
       static thread_local SnakeKeyCache keys;
@@ -133,6 +133,7 @@ void write_elastic(std::string& out, element e, bool arrays_as_objects) {
       out += arrays_as_objects ? '{' : '[';
       std::size_t i = 0;
       for (element item : json::as_array(e)) {
+        if (i == max_items) break;
         if (i > 0) out += ',';
         if (arrays_as_objects) {
           out += '"';

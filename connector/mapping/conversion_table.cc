@@ -130,6 +130,21 @@ Value to_arm_subscription(Value v) {
   return id.empty() ? Value{} : str(json::to_lower(id));
 }
 
+// The number of items of an array (its JSON text), 1 for a scalar.
+Value to_count(Value v) {
+  if (v.kind == Value::Kind::list) return integer(static_cast<std::int64_t>(v.list.size()));
+  if (v.kind == Value::Kind::json) {
+    simdjson::dom::parser p;
+    element e;
+    if (p.parse(v.s).get(e) != simdjson::SUCCESS) return {};
+    if (!e.is_array()) return integer(1);
+    std::int64_t n = 0;
+    for ([[maybe_unused]] element item : json::as_array(e)) ++n;
+    return integer(n);
+  }
+  return integer(1);
+}
+
 Value to_list(Value v) {
   if (v.kind == Value::Kind::list) return v;
   Value l;
@@ -275,6 +290,7 @@ constexpr std::array<ConversionRow, kConversionCount> kConversionRows = {{
     {C::list, "list", "", Shape::structured, false, to_list, list_json},
     {C::iso_duration_ms, "iso_duration_ms", "", Shape::scalar, false, to_iso_duration_ms, nullptr},
     {C::arm_subscription, "arm_subscription", "", Shape::scalar, false, to_arm_subscription, nullptr},
+    {C::count, "count", "", Shape::structured, false, to_count, nullptr},
 }};
 
 namespace {

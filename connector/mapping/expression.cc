@@ -199,6 +199,21 @@ bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& 
   return any;
 }
 
+namespace {
+// The first `n` items of an array, as JSON.
+std::string head_json(element array, std::size_t n) {
+  std::string out = "[";
+  std::size_t i = 0;
+  for (element item : json::as_array(array)) {
+    if (i == n) break;
+    if (i++ > 0) out += ',';
+    json::append_json(out, item);
+  }
+  out += ']';
+  return out;
+}
+}  // namespace
+
 Value Expr::raw(const EvalContext& ctx) const {
   switch (src) {
     case Src::value: return constant;
@@ -234,10 +249,12 @@ Value Expr::raw(const EvalContext& ctx) const {
                         : from_element(*e);
           if (conversion == Conversion::elastic || conversion == Conversion::snake) {
             v.kind = Value::Kind::json;
-            write_elastic(v.s, *e, conversion == Conversion::elastic);
+            write_elastic(v.s, *e, conversion == Conversion::elastic, max_items.value_or(std::numeric_limits<std::size_t>::max()));
           } else if (conversion == Conversion::json) {
             v.kind = Value::Kind::json;
-            v.s = json::to_json(*e);
+            v.s = max_items && e->is_array() ? head_json(*e, *max_items) : json::to_json(*e);
+          } else if (max_items && e->is_array() && conversion == Conversion::list) {
+            v.s = head_json(*e, *max_items);
           }
           if (!v.empty()) return v;
         }
@@ -246,6 +263,7 @@ Value Expr::raw(const EvalContext& ctx) const {
   }
   return {};
 }
+
 
 Value Expr::eval(const EvalContext& ctx) const {
   for (const auto& c : when)
@@ -265,6 +283,8 @@ Value Expr::eval(const EvalContext& ctx) const {
   }
   if (v.empty() && fallback) v = *fallback;
   v = convert(std::move(v), ctx, std::nullopt);
+  if (max_items && conversion == Conversion::count && v.kind == Value::Kind::integer)
+    v = v.i > static_cast<std::int64_t>(*max_items) ? integer(v.i - static_cast<std::int64_t>(*max_items)) : Value{};
   if (multiply && !v.empty()) {
     if (v.kind == Value::Kind::integer) {
       const double r = static_cast<double>(v.i) * *multiply;

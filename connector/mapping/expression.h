@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -64,7 +65,7 @@ Value from_element(json::element e);
 
 enum class Conversion : std::uint8_t {
   none, string, integer, real, boolean, ip, ipv4, ipv6, timestamp, epoch_ms, unquote, lower, upper, upn_user,
-  upn_domain, json, elastic, snake, list, iso_duration_ms, arm_subscription
+  upn_domain, json, elastic, snake, list, iso_duration_ms, arm_subscription, count
 };
 
 // `ip` keeps an IPv4 or IPv6 address, `ipv4` / `ipv6` only that family (CEF's src vs c6a2).
@@ -99,7 +100,7 @@ struct ConversionRow {
   Written (*fast)(element e, const std::optional<double>& multiply, std::string& out);
 };
 
-inline constexpr std::size_t kConversionCount = static_cast<std::size_t>(Conversion::arm_subscription) + 1;
+inline constexpr std::size_t kConversionCount = static_cast<std::size_t>(Conversion::count) + 1;
 extern const std::array<ConversionRow, kConversionCount> kConversionRows;
 
 inline const ConversionRow& conversion_row(Conversion c) { return kConversionRows[static_cast<std::size_t>(c)]; }
@@ -107,7 +108,9 @@ inline std::span<const ConversionRow> conversion_table() { return kConversionRow
 
 // Elastic's shape (`elastic`: object keys in snake_case, arrays turned into objects keyed "0",
 // "1"...) or `snake` (arrays kept), appended to `out`.
-void write_elastic(std::string& out, element e, bool arrays_as_objects);
+// `max_items`: an array at the top is cut to its first max_items items.
+void write_elastic(std::string& out, element e, bool arrays_as_objects,
+                   std::size_t max_items = std::numeric_limits<std::size_t>::max());
 
 // ---------------------------------------------------------------- variables, conditions, templates
 
@@ -153,6 +156,9 @@ class Expr {
   std::vector<json::Path> paths;
   std::vector<Condition> when;
   std::optional<double> multiply;
+  // `max_items: N`: an array found by a `from` keeps its first N items (json, snake, elastic, list);
+  // with `type: count` the rule gives the number of items beyond N (no value when there are none).
+  std::optional<std::size_t> max_items;
   Value constant;
   std::vector<TemplatePart> parts;
   std::string virt;
@@ -175,13 +181,14 @@ class Expr {
   }
 
   bool plain() const noexcept {
-    if (has_lookup || fallback || multiply) return false;
+    if (has_lookup || fallback || multiply || max_items) return false;
     if (src == Src::value || src == Src::virt) return conversion == Conversion::none;
     return src == Src::from && conversion_row(conversion).plain;
   }
   // The shapes append_direct_json() writes besides plain ones.
   bool direct() const noexcept {
     if (plain()) return true;
+    if (max_items) return false;
     if (src == Src::from) {
       if (has_lookup) return !multiply && (conversion == Conversion::none || conversion == Conversion::lower);
       if (fallback) return false;

@@ -139,6 +139,11 @@ SourceKind detect_kind(const json::Fields& r, bool& ambiguous) {
   if (has(r, "riskEventType") && has(r, "detectedDateTime")) return SourceKind::graph_risk_detection;
   if (has(r, "alertDefinitionId") && has(r, "scopeType") && (has(r, "isActive") || has(r, "incidentCount")))
     return SourceKind::graph_pim_alert;
+  // Defender for Cloud alerts (ARM Microsoft.Security/alerts): {id, name, type, properties{alertType,
+  // systemAlertId | alertDisplayName, ...}}. After the kinds of the usual mix, which never match it.
+  if (props && (json::icontains(text(r, "type"), "Microsoft.Security/Locations/alerts") ||
+                (has(*props, "alertType") && (has(*props, "systemAlertId") || has(*props, "alertDisplayName")))))
+    return SourceKind::azure_defender_alert;
 
   // Graph directoryAudit and signIn; a record with the fields of both is neither.
   const bool audit = has(r, "activityDisplayName") && (has(r, "activityDateTime") || has(r, "initiatedBy"));
@@ -158,6 +163,11 @@ SourceKind detect_kind(const json::Fields& r, bool& ambiguous) {
   }
 
   if (sign_in) return SourceKind::graph_sign_in;
+
+  // Graph security alerts (alerts_v2): the service that raised it and the alert's own update time.
+  // Last: none of the kinds above has these fields, and they are the bulk of the traffic.
+  if (has(r, "serviceSource") && has(r, "lastUpdateDateTime") && (has(r, "detectionSource") || has(r, "evidence")))
+    return SourceKind::graph_security_alert;
   return SourceKind::unknown;
 }
 

@@ -176,7 +176,7 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
     return nullptr;
   }
   static const std::vector<std::string> keys = {"from", "all", "value", "template", "when", "map", "default",
-                                                "type", "multiply", "label"};
+                                                "type", "multiply", "max_items", "label"};
   for (auto it = n.begin(); it != n.end(); ++it) {
     const std::string k = it->first.Scalar();
     if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
@@ -267,6 +267,22 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
       error(t, path, msg);
       return nullptr;
     }
+  }
+  if (auto m = n["max_items"]) {
+    long long v = -1;
+    try {
+      v = m.as<long long>();
+    } catch (const YAML::Exception&) {
+    }
+    if (v < 1 || v > 100'000) {
+      error(m, path, "'max_items' must be an integer from 1 to 100000");
+      return nullptr;
+    }
+    if (e->src != Expr::Src::from || (!e->structured() && e->conversion != Conversion::count)) {
+      error(m, path, "'max_items' needs `from` with type json, snake, elastic, list or count");
+      return nullptr;
+    }
+    e->max_items = static_cast<std::size_t>(v);
   }
   if (auto m = n["multiply"]) {
     try {

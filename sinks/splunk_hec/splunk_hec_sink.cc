@@ -89,6 +89,8 @@ std::string default_hec_sourcetype(OutputFormat format, SourceKind kind) {
     case SourceKind::eventhub_activity: return "azure:monitor:activity";
     case SourceKind::graph_risk_detection: return "azure:aad:identity_protection:risk_detection";
     case SourceKind::graph_pim_alert: return "azure:aad:pim:alert";
+    case SourceKind::graph_security_alert: return "GraphSecurityAlert";  // Microsoft Graph Security add-on
+    case SourceKind::azure_defender_alert: return "mscs:azure:security:alert";  // Microsoft Cloud Services add-on
     case SourceKind::unknown: break;
   }
   return "siem:raw";

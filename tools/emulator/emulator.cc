@@ -1,6 +1,7 @@
 #include "tools/emulator/emulator.h"
 
 #include "tools/emulator/alert_collections.h"
+#include "tools/emulator/alerts.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -187,6 +188,7 @@ std::optional<Jwt> decode_jwt(const std::string& token) {
 
 // Time field that orders a collection and that `$filter` time terms apply to.
 std::string time_field(const std::string& collection) {
+  if (auto alert = security_alert_time_field(collection); !alert.empty()) return alert;
   if (collection == "directoryAudits") return "activityDateTime";
   if (collection == "activity") return "eventTimestamp";
   if (collection == "armRoleAssignmentScheduleRequests") return "properties/createdOn";
@@ -255,6 +257,8 @@ std::string endpoint_name(const std::string& path) {
       {"/roleManagementAlerts/alerts", "graph.roleManagementAlerts"},
       {"/eventtypes/management/values", "arm.activity"},
       {"/Microsoft.Authorization/roleAssignmentScheduleRequests", "arm.roleAssignmentScheduleRequests"},
+      {"/security/alerts_v2", "graph.securityAlerts"},
+      {"/Microsoft.Security/alerts", "arm.defenderAlerts"},
       {"/_emulator", "admin"},
   };
   for (const auto& [needle, name] : names)
@@ -591,7 +595,7 @@ struct Emulator::Impl {
     if (collection == "activity" && (!has_lower || !has_upper))
       return arm_error(400, "BadRequest", "The $filter must contain an eventTimestamp range (ge and le).");
     const PageSizes sizes = page_sizes(collection);
-    int top = sizes.default_top;
+    int top = arm ? std::clamp(options.arm_page_size, 1, sizes.max_top) : sizes.default_top;
     if (q.count("$top")) {
       try {
         top = std::stoi(q["$top"]);
@@ -683,6 +687,7 @@ struct Emulator::Impl {
         {"/identityProtection/riskDetections", "riskDetections"},
         {"/identityProtection/servicePrincipalRiskDetections", "servicePrincipalRiskDetections"},
         {"/identityGovernance/roleManagementAlerts/alerts", "roleManagementAlerts"},
+        {"/security/alerts_v2", kSecurityAlerts},
     };
     for (const auto& [path, collection] : routes) {
       if (rest != path) continue;
@@ -709,6 +714,15 @@ struct Emulator::Impl {
       if (std::find(options.subscriptions.begin(), options.subscriptions.end(), sub) == options.subscriptions.end())
         return arm_error(404, "SubscriptionNotFound", "The subscription '" + sub + "' could not be found.");
       return list(req, "activity", true, false, [sub](const json& r) { return r.value("subscriptionId", "") == sub; });
+    }
+    static const std::string defender_suffix = "/providers/Microsoft.Security/alerts";
+    if (ends_with(defender_suffix)) {
+      std::string scope = req.path.substr(0, req.path.size() - defender_suffix.size());  // /subscriptions/{id}
+      std::string sub = scope.substr(scope.rfind('/') + 1);
+      if (std::find(options.subscriptions.begin(), options.subscriptions.end(), sub) == options.subscriptions.end())
+        return arm_error(404, "SubscriptionNotFound", "The subscription '" + sub + "' could not be found.");
+      const std::string prefix = lower(scope) + "/";
+      return list(req, kDefenderAlerts, true, false, [prefix](const json& r) { return lower(r.value("id", "")).rfind(prefix, 0) == 0; });
     }
     if (ends_with(pim_suffix)) {
       std::string scope = lower(req.path.substr(0, req.path.size() - pim_suffix.size()));
@@ -826,6 +840,11 @@ Response Emulator::Impl::admin(const Request& req) {
     json rec = recs.back();
     std::string id = "late-" + guid();
     std::string ts = format_time(now_us() - age * 1'000'000);
+    if (!security_alert_time_field(collection).empty()) {
+      make_late_alert(rec, collection, id, ts);
+      recs.push_back(rec);
+      return Response::json(200, json{{"id", id}, {"time", ts}}.dump());
+    }
     if (collection == "activity") {
       rec["eventDataId"] = id;
       rec["id"] = rec.value("resourceId", std::string("/subscriptions/x")) + "/events/" + id + "/ticks/0";
@@ -838,6 +857,13 @@ Response Emulator::Impl::admin(const Request& req) {
       rec["properties"]["createdOn"] = ts;
     recs.push_back(rec);
     return Response::json(200, json{{"id", id}, {"time", ts}}.dump());
+  }
+  if (what == "update") {
+    std::string collection = body.value("collection", kSecurityAlerts);
+    std::lock_guard lock(mu);
+    const std::string error = update_alert(collections[collection], collection, body, now_us());
+    if (!error.empty()) return Response::json(400, json{{"error", error}}.dump());
+    return Response::json(200, "{}");
   }
   return Response::json(404, R"({"error":"unknown admin operation"})");
 }

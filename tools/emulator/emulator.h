@@ -10,6 +10,7 @@
 //   GET  {scope}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests
 //   GET  /v1.0/identityProtection/{riskDetections,servicePrincipalRiskDetections},
 //        /beta/identityGovernance/roleManagementAlerts/alerts (alert_collections.h)
+//   GET  /v1.0/security/alerts_v2, /subscriptions/{id}/providers/Microsoft.Security/alerts (alerts.h)
 //   admin: GET /_emulator/stats, POST /_emulator/{faults,records,late,update,expire-tokens,reset-stats,throttle}
 // `$filter` time terms (ge/gt/le/lt/eq joined by `and`) are evaluated for real; unknown terms get
 // a Graph/ARM-shaped 400. Paging uses `$top` (max 1000) and an opaque `$skiptoken`.
@@ -50,6 +51,8 @@ struct Options {
   Clock::time_point now = Clock::now();        // seed anchor
   // Identity-and-access reports budget (requests per 10 s per tenant); 0 = unlimited.
   int reports_limit_per_10s = 0;
+  // Page size of ARM lists the client does not size with $top (Microsoft.Security/alerts).
+  int arm_page_size = 1000;
 };
 
 // Parses/prints Graph timestamps (ISO-8601 UTC, up to 7 fractional digits) as epoch microseconds.

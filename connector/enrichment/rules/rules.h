@@ -56,4 +56,6 @@ void elevate_access(const RuleContext& c, std::vector<RuleHit>& out);
 // PIM alerts and Identity Protection risk (alert_rules.cc)
 void pim_alert(const RuleContext& c, std::vector<RuleHit>& out);
 void risk_privileged(const RuleContext& c, std::vector<RuleHit>& out);
+// Security alerts (security_alert_rules.cc)
+void alert_privileged_principal(const RuleContext& c, std::vector<RuleHit>& out);
 }  // namespace siem::rules

@@ -13,6 +13,7 @@
 #include "connector/http/token_bucket.h"
 #include "connector/record/record_attributes.h"
 #include "connector/sources/graph/alert_streams.h"
+#include "connector/sources/graph/security_alert_sources.h"
 #include "connector/sources/graph/pull_engine.h"
 
 namespace siem {
@@ -24,7 +25,7 @@ using sources::StreamPoller;
 using sources::StreamSpec;
 using sources::StreamType;
 
-enum class SourceType { directory_audits, sign_ins, pim, activity, risk_detections, pim_alerts };
+enum class SourceType { directory_audits, sign_ins, pim, activity, risk_detections, pim_alerts, security_alerts, defender_alerts };
 
 // Identity-and-access reports budget window: Graph's 10 s plus 500 ms of margin (see start()).
 constexpr std::chrono::milliseconds kReportsWindow{10'500};
@@ -37,6 +38,8 @@ const char* type_name(SourceType t) {
     case SourceType::activity: return "azure_activity";
     case SourceType::risk_detections: return "graph_risk_detections";
     case SourceType::pim_alerts: return "graph_pim_alerts";
+    case SourceType::security_alerts: return "graph_security_alerts";
+    case SourceType::defender_alerts: return "azure_defender_alerts";
   }
   return "?";
 }
@@ -79,7 +82,9 @@ class PullSource final : public Source {
       case SourceType::activity: return kStartupOrderRoleEvents;
       case SourceType::sign_ins:
       case SourceType::risk_detections:
-      case SourceType::pim_alerts: break;
+      case SourceType::pim_alerts:
+      case SourceType::security_alerts:
+      case SourceType::defender_alerts: break;
     }
     return kDefaultStartupOrder;
   }
@@ -132,6 +137,9 @@ class PullSource final : public Source {
                                                             http::RateLimit{100, std::chrono::seconds(10)});
     graph_bucket_ = http::TokenBucketRegistry::instance().get({a.cloud.login, a.tenant_id, a.client_id, "graph_identity"},
                                                               http::RateLimit{300, std::chrono::seconds(10)});
+    // Graph's security detections and incidents service: 150 requests per minute per app and tenant.
+    security_bucket_ = http::TokenBucketRegistry::instance().get({a.cloud.login, a.tenant_id, a.client_id, "graph_security"},
+                                                                 http::RateLimit{25, std::chrono::seconds(10)});
     spdlog::info("source {} ({}): {} stream(s), tenant {}, {}", name_, type_name(s_.type), streams_.size(), a.tenant_id,
                  tokens_->describe());
   }
@@ -336,6 +344,7 @@ class PullSource final : public Source {
     http::RetryPolicy policy(ro);
     auto& bucket = spec.arm() ? arm_bucket_
                    : (spec.type == StreamType::directory_audits || spec.type == StreamType::sign_ins) ? reports_bucket_
+                   : spec.type == StreamType::security_alerts                                         ? security_bucket_
                                                                                                      : graph_bucket_;
     for (;;) {
       if (!bucket->acquire(stop)) return std::nullopt;
@@ -408,7 +417,7 @@ class PullSource final : public Source {
   std::map<std::string, sources::StreamCheckpoint> completed_;
   std::shared_ptr<http::Client> client_;
   std::shared_ptr<auth::TokenProvider> tokens_;
-  std::shared_ptr<http::TokenBucket> reports_bucket_, arm_bucket_, graph_bucket_;
+  std::shared_ptr<http::TokenBucket> reports_bucket_, arm_bucket_, graph_bucket_, security_bucket_;
   std::size_t cursor_ = 0;
   bool idle_last_poll_ = false;
   SourceProgress progress_;
@@ -427,8 +436,8 @@ Settings read_settings(SourceType type, const ConfigNode& cfg) {
   s.window.safety_lag = ms_to_us(cfg.duration("safety_lag", std::chrono::minutes(2)));
   s.window.max_window = ms_to_us(cfg.duration("max_window", std::chrono::hours(1)));
   s.window.initial_lookback = ms_to_us(cfg.duration("initial_lookback", std::chrono::hours(1)));
-  s.window.retention = ms_to_us(cfg.duration("retention", type == SourceType::activity ? std::chrono::hours(24 * 90)
-                                                                                        : std::chrono::hours(24 * 30)));
+  const bool ninety_days = type == SourceType::activity || type == SourceType::defender_alerts;
+  s.window.retention = ms_to_us(cfg.duration("retention", ninety_days ? std::chrono::hours(24 * 90) : std::chrono::hours(24 * 30)));
   if (auto t = cfg.optional_timestamp("start_at")) s.start_at = *t * 1000;
   s.dedupe_max = static_cast<std::size_t>(cfg.integer("dedupe_max", 200'000, 1000, 10'000'000));
   s.reports_per_10s = static_cast<int>(cfg.integer("requests_per_10s", 5, 1, 1000));
@@ -498,6 +507,8 @@ Settings read_settings(SourceType type, const ConfigNode& cfg) {
     case SourceType::pim_alerts:
       for (auto& spec : sources::alert_source_streams(type == SourceType::pim_alerts, cfg, cloud_name, graph)) add(std::move(spec));
       break;
+    case SourceType::security_alerts:
+    case SourceType::defender_alerts: sources::add_security_alert_streams(type == SourceType::defender_alerts, cfg, graph, arm, add); break;
   }
   return s;
 }
@@ -517,6 +528,8 @@ void register_graph_sources(PluginRegistry& r) {
   add_type(r, SourceType::activity, "Azure Activity Log and ARM PIM requests per subscription (pull)");
   add_type(r, SourceType::risk_detections, "Entra ID Protection risk detections of users and service principals via Microsoft Graph (pull)");
   add_type(r, SourceType::pim_alerts, "Entra PIM alerts of directory roles with their incidents via Microsoft Graph (pull, state)");
+  add_type(r, SourceType::security_alerts, "Microsoft Graph security alerts (alerts_v2: Defender XDR, Cloud Apps, Identity, ID Protection) (pull)");
+  add_type(r, SourceType::defender_alerts, "Microsoft Defender for Cloud alerts per subscription via ARM (pull)");
 }
 
 }  // namespace siem

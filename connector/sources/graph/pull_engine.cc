@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
+#include "connector/sources/graph/security_alert_streams.h"
+
 namespace siem::sources {
 
 using nlohmann::json;
@@ -115,12 +117,19 @@ std::string encode_query_value(std::string_view v) {
 
 bool StreamSpec::windowed() const noexcept {
   return type == StreamType::directory_audits || type == StreamType::sign_ins || type == StreamType::activity_log ||
-         type == StreamType::risk_detections || type == StreamType::sp_risk_detections;
+         type == StreamType::risk_detections || type == StreamType::sp_risk_detections ||
+         type == StreamType::security_alerts;
 }
 
 bool StreamSpec::snapshot_dedupe() const noexcept { return type == StreamType::pim_alerts; }
 
-bool StreamSpec::arm() const noexcept { return type == StreamType::activity_log || type == StreamType::arm_pim_requests; }
+bool StreamSpec::arm() const noexcept {
+  return type == StreamType::activity_log || type == StreamType::arm_pim_requests || type == StreamType::defender_alerts;
+}
+
+bool StreamSpec::properties_record() const noexcept {
+  return type == StreamType::arm_pim_requests || type == StreamType::defender_alerts;
+}
 
 SourceKind StreamSpec::kind() const noexcept {
   switch (type) {
@@ -135,6 +144,8 @@ SourceKind StreamSpec::kind() const noexcept {
     case StreamType::risk_detections:
     case StreamType::sp_risk_detections: return SourceKind::graph_risk_detection;
     case StreamType::pim_alerts: return SourceKind::graph_pim_alert;
+    case StreamType::security_alerts:
+    case StreamType::defender_alerts: return security_alert_stream_kind(type);
   }
   return SourceKind::unknown;
 }
@@ -149,6 +160,8 @@ const char* StreamSpec::time_field() const noexcept {
     case StreamType::pim_alerts: return "";
     case StreamType::risk_detections:
     case StreamType::sp_risk_detections: return "detectedDateTime";
+    case StreamType::security_alerts:
+    case StreamType::defender_alerts: return security_alert_time_field(type);
     default: return "createdDateTime";
   }
 }
@@ -162,6 +175,8 @@ std::string StreamSpec::dedupe_key(const std::string& id, const std::string& tim
     case StreamType::pim_assignment_requests:
     case StreamType::pim_eligibility_requests:
     case StreamType::arm_pim_requests: return id + "|" + status;  // a request moves through statuses
+    case StreamType::security_alerts:
+    case StreamType::defender_alerts: return security_alert_dedupe_key(type, id, time, status);
     default: return id;
   }
 }
@@ -200,6 +215,8 @@ std::string build_url(const StreamSpec& spec, Micros start, Micros end) {
     case StreamType::risk_detections:
     case StreamType::sp_risk_detections:
     case StreamType::pim_alerts: return alert_stream_url(spec, start, end);
+    case StreamType::security_alerts:
+    case StreamType::defender_alerts: return security_alert_stream_url(spec, start, end);
   }
   return {};
 }
@@ -445,7 +462,7 @@ StreamPoller::PageResult StreamPoller::on_page(const std::string& url, std::stri
     }
     if (!rec.is_object()) continue;
     const json* timed = &rec;
-    if (spec_.type == StreamType::arm_pim_requests && rec.contains("properties") && rec["properties"].is_object())
+    if (spec_.properties_record() && rec.contains("properties") && rec["properties"].is_object())
       timed = &rec["properties"];
     std::string time_text;
     const char* tf = spec_.time_field();
@@ -454,6 +471,12 @@ StreamPoller::PageResult StreamPoller::on_page(const std::string& url, std::stri
     Micros when = t.value_or(window_.end);
     if (spec_.windowed() && t && (*t < window_.start || *t >= window_.end)) {
       ++result.outside;  // half-open window enforced here for `le`-only servers
+      continue;
+    }
+    // A state stream's dedupe keys are forgotten once older than the retention: a record that old
+    // would come back as new, so it is not read at all.
+    if (security_state_horizon(spec_.type) && t && *t < window_.start) {
+      ++result.outside;
       continue;
     }
     std::string id;

@@ -60,7 +60,9 @@ std::string encode_query_value(std::string_view v);
 enum class StreamType { directory_audits, sign_ins, pim_assignment_requests, pim_eligibility_requests,
                         activity_log, arm_pim_requests, roster_assignments, roster_eligibilities,
                         // Identity Protection and PIM alerts (alert_streams.h)
-                        risk_detections, sp_risk_detections, pim_alerts };
+                        risk_detections, sp_risk_detections, pim_alerts,
+                        // security alerts (security_alert_streams.cc)
+                        security_alerts, defender_alerts };
 
 struct StreamSpec {
   StreamSpec() = default;
@@ -72,7 +74,7 @@ struct StreamSpec {
   std::string root;        // Graph or ARM root URL (no trailing slash)
   std::string sign_in_event_type;  // sign_ins: interactiveUser, nonInteractiveUser, servicePrincipal, managedIdentity
   bool use_beta = false;   // sign_ins: beta + signInEventTypes filter
-  std::string scope;       // activity_log / arm_pim_requests: "/subscriptions/{id}"
+  std::string scope;       // activity_log / arm_pim_requests / defender_alerts: "/subscriptions/{id}"
   int page_size = 1000;    // $top (1..1000)
 
   bool windowed() const noexcept;        // time-filtered report (audits, sign-ins, activity)
@@ -80,6 +82,7 @@ struct StreamSpec {
   // State read whole every poll whose dedupe window keeps only the keys of the last complete
   // snapshot (PIM alerts): an unchanged record is never delivered again, however long it lasts.
   bool snapshot_dedupe() const noexcept;
+  bool properties_record() const noexcept;  // ARM resource: time and status under `properties`
   SourceKind kind() const noexcept;
   const char* time_field() const noexcept;  // record field holding the event time
   // Dedupe key of a parsed record; empty when the record has no id.

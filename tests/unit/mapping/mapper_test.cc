@@ -102,6 +102,8 @@ TEST(Mapper, KindDetectionOnRealPayloads) {
       {"graph-serviceprincipalriskdetections-list-v1.json", SourceKind::graph_risk_detection},
       {"graph-rolemanagementalerts-list-beta.json", SourceKind::graph_pim_alert},
       {"graph-rolemanagementalerts-list-beta-inactive.json", SourceKind::graph_pim_alert},
+      {"graph-security-alerts-v2-list.json", SourceKind::graph_security_alert},
+      {"arm-defender-alerts-subscription-list.json", SourceKind::azure_defender_alert},
       {"token-response-client-credentials.json", SourceKind::unknown},
       // Log Analytics rows: the kind of their Event Hubs shape
       {"loganalytics-auditlogs.ndjson", SourceKind::eventhub_audit},
