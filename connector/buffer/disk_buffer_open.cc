@@ -140,10 +140,15 @@ void DiskBuffer::scan_segment(Segment& seg, bool last, const std::optional<Buffe
     if (off >= size) break;
     const std::string why = check_record(fd, off, size, payload, nullptr);
     if (!why.empty()) {
+      // Records are fsynced before they are acknowledged: what is skipped here may be past its
+      // source's checkpoint, hence lost for this sink; the count says how many.
+      const auto lost = count_frames(fd, off, size);
       spdlog::error("disk buffer {}: segment {}: {} at offset {} ({}): skipping the {} byte(s) from there to the "
-                    "segment's end; the {} record(s) before it{} are delivered",
+                    "segment's end, holding {} event(s) not delivered to this sink; the {} record(s) before it{} "
+                    "are delivered",
                     label_, (dir_ / name).string(), why, off, last ? "a torn tail, e.g. after a crash" : "corrupt",
-                    size - off, seg.records, last ? "" : " and the later segments");
+                    size - off, lost ? std::to_string(*lost) : std::string("an unknown number of"), seg.records,
+                    last ? "" : " and the later segments");
       break;
     }
     off += kRecordHeader + payload.size();

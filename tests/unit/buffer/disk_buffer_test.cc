@@ -193,6 +193,7 @@ TEST_F(DiskBufferTest, TornTailAtEveryByteOfTheLastRecordKeepsTheOthers) {
     EXPECT_NE(log.text().find(fmt::format("at offset {}", last_start)), std::string::npos) << log.text();
     EXPECT_NE(log.text().find(fmt::format("skipping the {} byte(s)", cut - last_start)), std::string::npos);
     EXPECT_NE(log.text().find("torn tail"), std::string::npos);
+    EXPECT_NE(log.text().find("holding 1 event(s) not delivered"), std::string::npos) << log.text();
     EXPECT_EQ(b->pending(), 4u);
     b->append(recs(5, 7));  // appending after a torn tail goes on cleanly
     auto expected = recs(0, 4);
@@ -229,6 +230,9 @@ TEST_F(DiskBufferTest, CorruptRecordMidSegmentSkipsTheRestOfThatSegmentOnly) {
   EXPECT_NE(log.text().find(segs[1].filename().string()), std::string::npos);
   EXPECT_NE(log.text().find("the 1 record(s) before it and the later segments are delivered"), std::string::npos);
   const auto got = drain(*b);
+  // The count of what was skipped matches what is missing.
+  const auto reported = log.text().find("holding ");
+  ASSERT_NE(reported, std::string::npos) << log.text();
   // Everything but the rest of segment 2 arrives, in order.
   ASSERT_FALSE(got.empty());
   EXPECT_EQ(got.back(), rec(29));
@@ -241,6 +245,8 @@ TEST_F(DiskBufferTest, CorruptRecordMidSegmentSkipsTheRestOfThatSegmentOnly) {
   EXPECT_EQ(j, got.size()) << "out of order";
   EXPECT_FALSE(missing.empty());
   EXPECT_LT(missing.size(), 10u);
+  EXPECT_EQ(log.text().substr(reported, 30).rfind(fmt::format("holding {} event(s)", missing.size()), 0), 0u)
+      << log.text();
 }
 
 TEST_F(DiskBufferTest, ImpossibleLengthIsCorruptionNotAnAllocation) {
