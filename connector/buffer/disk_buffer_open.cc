@@ -16,6 +16,7 @@
 
 #include "connector/buffer/buffer_dir.h"
 #include "connector/buffer/segment_format.h"
+#include "connector/state/state_store.h"
 
 namespace siem {
 
@@ -30,7 +31,10 @@ constexpr std::string_view kCursorMagic = "SIEMBUFCURSOR 1";
 }  // namespace
 
 DiskBuffer::DiskBuffer(std::filesystem::path dir, std::string label, DiskBufferOptions options)
-    : dir_(std::move(dir)), label_(std::move(label)), options_(options) {
+    : dir_(std::move(dir)),
+      label_(std::move(label)),
+      options_(options),
+      ops_(options_.file_ops ? options_.file_ops : std::make_shared<StateFileOps>()) {
   if (options_.segment_size == 0)
     options_.segment_size = std::clamp<std::uint64_t>(options_.max_size / 8, 4096, 64ull << 20);
   const int parent = ::open(dir_.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

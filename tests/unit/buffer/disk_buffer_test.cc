@@ -14,11 +14,11 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "connector/buffer/buffer_dir.h"
 #include "connector/buffer/disk_buffer.h"
+#include "tests/unit/buffer/buffer_test_support.h"
 
 namespace {
 
@@ -39,20 +39,7 @@ std::vector<std::string> recs(int from, int to) {
   return out;
 }
 
-// Captures what the buffer logs.
-class LogCapture {
- public:
-  LogCapture() : old_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
-  }
-  ~LogCapture() { spdlog::set_default_logger(old_); }
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> old_;
-};
+using siem::testing::LogCapture;
 
 class DiskBufferTest : public ::testing::Test {
  protected:
