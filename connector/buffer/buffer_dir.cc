@@ -10,6 +10,8 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+
+#include "connector/state/state_store.h"
 #include <spdlog/spdlog.h>
 
 namespace siem::buffer_files {
@@ -42,8 +44,9 @@ int open_dir(int parent_fd, const std::string& name) {
   return fd;
 }
 
-int open_file(int dir_fd, const std::string& name, int flags) {
-  const int fd = ::openat(dir_fd, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+int open_file(int dir_fd, const std::string& name, int flags, StateFileOps* ops) {
+  const int all = flags | O_NOFOLLOW | O_CLOEXEC;
+  const int fd = ops != nullptr ? ops->open_at(dir_fd, name.c_str(), all, 0600) : ::openat(dir_fd, name.c_str(), all, 0600);
   if (fd < 0) return -1;
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -54,9 +57,9 @@ int open_file(int dir_fd, const std::string& name, int flags) {
   return fd;
 }
 
-void write_all(int fd, std::string_view data, const std::string& what) {
+void write_all(int fd, std::string_view data, const std::string& what, StateFileOps* ops) {
   while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
+    const ssize_t n = ops != nullptr ? ops->write(fd, data.data(), data.size()) : ::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       throw std::runtime_error(fmt::format("cannot write {}: {}", what, errno_text()));

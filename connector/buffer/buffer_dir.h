@@ -8,6 +8,10 @@
 #include <string>
 #include <string_view>
 
+namespace siem {
+class StateFileOps;
+}
+
 namespace siem::buffer_files {
 
 // A sink name usable as a directory name: [A-Za-z0-9._-], 1..128 characters, not "." or "..".
@@ -17,9 +21,9 @@ bool valid_name(std::string_view name);
 // missing; a symlink or a non-directory is refused, group/other permissions are removed. Throws.
 int open_dir(int parent_fd, const std::string& name);
 // openat(dir_fd, name, flags | O_NOFOLLOW | O_CLOEXEC, 0600); a non-regular file is refused. -1 +
-// errno on failure.
-int open_file(int dir_fd, const std::string& name, int flags);
-void write_all(int fd, std::string_view data, const std::string& what);
+// errno on failure. `ops`: the system calls (tests inject failures), nullptr for the system's.
+int open_file(int dir_fd, const std::string& name, int flags, StateFileOps* ops = nullptr);
+void write_all(int fd, std::string_view data, const std::string& what, StateFileOps* ops = nullptr);
 // Reads exactly `n` bytes at `offset`; false when the file is shorter.
 bool pread_exact(int fd, void* buf, std::size_t n, std::uint64_t offset);
 std::string errno_text();

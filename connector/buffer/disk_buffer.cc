@@ -12,6 +12,7 @@
 
 #include "connector/buffer/buffer_dir.h"
 #include "connector/buffer/segment_format.h"
+#include "connector/state/state_store.h"
 
 namespace siem {
 
@@ -55,10 +56,11 @@ void DiskBuffer::close_write_segment() {
 
 void DiskBuffer::sync_write() {
   if (write_fd_ < 0 || !unsynced_) return;
-  if (::fdatasync(write_fd_) != 0) {
+  if (ops_->fdatasync(write_fd_) != 0) {
     // What this segment holds may not be on disk: none of it was acknowledged, the caller appends
     // it again (duplicates at worst), into a new segment.
     const std::string err = errno_text();
+    ++io_errors_;
     abandon_write_segment();
     throw std::runtime_error(fmt::format("disk buffer {}: cannot sync {}: {}", label_, dir_.string(), err));
   }
@@ -75,18 +77,34 @@ void DiskBuffer::abandon_write_segment() {
   unsynced_ = false;
 }
 
+void DiskBuffer::cut_partial_write() {
+  if (::ftruncate(write_fd_, static_cast<off_t>(segs_.back().end)) != 0) abandon_write_segment();
+}
+
 void DiskBuffer::start_segment() {
   close_write_segment();
-  const std::uint64_t id = next_id_++;
+  const std::uint64_t id = next_id_;  // taken only once created: a retry names the same file
   const std::string name = seg_name(id);
-  const int fd = open_file(dir_fd_, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND);
-  if (fd < 0)
-    throw std::runtime_error(
-        fmt::format("disk buffer {}: cannot create {}: {}", label_, (dir_ / name).string(), errno_text()));
+  const std::string path = (dir_ / name).string();
+  const int fd = open_file(dir_fd_, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, ops_.get());
+  if (fd < 0) {
+    ++io_errors_;
+    throw std::runtime_error(fmt::format("disk buffer {}: cannot create {}: {}", label_, path, errno_text()));
+  }
   std::string header(kMagic);
   header.push_back(static_cast<char>(kBufferFormatVersion));
-  write_all(fd, header, name);
-  ::fsync(dir_fd_);  // the new entry survives an OS crash with the records synced into it
+  try {
+    write_all(fd, header, path, ops_.get());
+    // The new entry must survive an OS crash with the records synced into it.
+    if (ops_->fsync_dir(dir_fd_) != 0)
+      throw std::runtime_error(fmt::format("cannot sync the directory {}: {}", dir_.string(), errno_text()));
+  } catch (const std::exception& e) {
+    ++io_errors_;
+    ::close(fd);
+    ::unlinkat(dir_fd_, name.c_str(), 0);
+    throw std::runtime_error(fmt::format("disk buffer {}: cannot create {}: {}", label_, path, e.what()));
+  }
+  ++next_id_;
   write_fd_ = fd;
   unsynced_ = true;
   if (segs_.empty()) read_ = commit_ = {id, kHeader, 0};
@@ -158,10 +176,11 @@ AppendResult DiskBuffer::append(std::span<const std::string> records) {
     put_le(frame.data() + 4, record_crc(frame.data() + 8, rec), 4);
     frame += rec;
     try {
-      write_all(write_fd_, frame, (dir_ / seg_name(segs_.back().id)).string());
-    } catch (...) {
-      abandon_write_segment();  // no partial record stays in front of the next ones
-      throw;
+      write_all(write_fd_, frame, (dir_ / seg_name(segs_.back().id)).string(), ops_.get());
+    } catch (const std::exception& e) {
+      ++io_errors_;
+      cut_partial_write();  // no partial record stays in front of the next ones
+      throw std::runtime_error(fmt::format("disk buffer {}: {}", label_, e.what()));
     }
     unsynced_ = true;
     Segment& s = segs_.back();
@@ -280,7 +299,7 @@ std::uint64_t DiskBuffer::pending() const {
 
 DiskBufferStats DiskBuffer::stats() const {
   std::lock_guard lock(mu_);
-  DiskBufferStats st{pending_, used_, options_.max_size, segs_.size(), dropped_, 0, waiting_ > 0};
+  DiskBufferStats st{pending_, used_, options_.max_size, segs_.size(), dropped_, 0, waiting_ > 0, io_errors_};
   if (pending_ == 0) return st;
   const int fd = open_file(dir_fd_, seg_name(commit_.segment), O_RDONLY);
   if (fd < 0) return st;

@@ -29,12 +29,17 @@
 
 namespace siem {
 
+class StateFileOps;
+
 enum class WhenFull { block, drop_newest, drop_oldest };
 
 struct DiskBufferOptions {
   std::uint64_t max_size = 1ull << 30;  // bytes of segment files on disk
   std::uint64_t segment_size = 0;       // 0: max_size / 8, within [4 KiB, 64 MiB]
   WhenFull when_full = WhenFull::block;
+  // The system calls that write segments (connector/state's seam); nullptr: the system's. Tests
+  // make them fail (ENOSPC, EIO).
+  std::shared_ptr<StateFileOps> file_ops;
 };
 
 // A place in the queue: segment id, byte offset in it, and how many records precede it there.
@@ -62,6 +67,7 @@ struct DiskBufferStats {
   std::uint64_t dropped = 0;      // since start (drop_newest / drop_oldest / too large)
   std::int64_t oldest_age_ms = 0; // age of the oldest record not yet delivered, 0 when empty
   bool blocked = false;           // an append waits for room (when_full: block)
+  std::uint64_t io_errors = 0;    // since start: appends that failed (write, sync or a new segment)
 };
 
 constexpr std::uint32_t kMaxBufferRecord = 64u << 20;  // a longer length field is corruption
@@ -82,7 +88,10 @@ class DiskBuffer {
   DiskBuffer& operator=(const DiskBuffer&) = delete;
 
   // Appends in order and fsyncs. When full: block waits for commit() to free room, drop_newest
-  // drops the incoming record, drop_oldest deletes the oldest segment. Throws on I/O errors.
+  // drops the incoming record, drop_oldest deletes the oldest segment. Throws on I/O errors
+  // (ENOSPC, EIO: the message names the file): then no record of the call counts as handled (the
+  // caller appends them all again; some may then be stored twice), a partial record is cut off,
+  // and after a failed sync the next append starts a new segment.
   AppendResult append(std::span<const std::string> records);
 
   // Up to max_records / max_bytes (at least one record when any) after the last read, waiting at
@@ -120,6 +129,7 @@ class DiskBuffer {
   void start_segment();
   void close_write_segment();
   void abandon_write_segment();  // after a failed write or sync: cut the partial tail, close
+  void cut_partial_write();      // after a failed write: cut the partial record, keep the segment
   void delete_front();
   void sync_write();
   Segment* find(std::uint64_t id);
@@ -131,6 +141,7 @@ class DiskBuffer {
   const std::filesystem::path dir_;
   const std::string label_;
   DiskBufferOptions options_;
+  std::shared_ptr<StateFileOps> ops_;
   int dir_fd_ = -1;
   int write_fd_ = -1;             // open on segs_.back() when this run created it
   bool unsynced_ = false;
@@ -146,6 +157,7 @@ class DiskBuffer {
   std::uint64_t pending_ = 0;    // records not committed
   std::uint64_t unread_ = 0;     // records not read yet
   std::uint64_t dropped_ = 0;
+  std::uint64_t io_errors_ = 0;
   bool interrupted_ = false;
   int waiting_ = 0;               // appends waiting for room
 };

@@ -16,6 +16,7 @@
 
 #include "connector/buffer/buffer_dir.h"
 #include "connector/buffer/segment_format.h"
+#include "connector/state/state_store.h"
 
 namespace siem {
 
@@ -30,7 +31,10 @@ constexpr std::string_view kCursorMagic = "SIEMBUFCURSOR 1";
 }  // namespace
 
 DiskBuffer::DiskBuffer(std::filesystem::path dir, std::string label, DiskBufferOptions options)
-    : dir_(std::move(dir)), label_(std::move(label)), options_(options) {
+    : dir_(std::move(dir)),
+      label_(std::move(label)),
+      options_(options),
+      ops_(options_.file_ops ? options_.file_ops : std::make_shared<StateFileOps>()) {
   if (options_.segment_size == 0)
     options_.segment_size = std::clamp<std::uint64_t>(options_.max_size / 8, 4096, 64ull << 20);
   const int parent = ::open(dir_.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -140,10 +144,15 @@ void DiskBuffer::scan_segment(Segment& seg, bool last, const std::optional<Buffe
     if (off >= size) break;
     const std::string why = check_record(fd, off, size, payload, nullptr);
     if (!why.empty()) {
+      // Records are fsynced before they are acknowledged: what is skipped here may be past its
+      // source's checkpoint, hence lost for this sink; the count says how many.
+      const auto lost = count_frames(fd, off, size);
       spdlog::error("disk buffer {}: segment {}: {} at offset {} ({}): skipping the {} byte(s) from there to the "
-                    "segment's end; the {} record(s) before it{} are delivered",
+                    "segment's end, holding {} event(s) not delivered to this sink; the {} record(s) before it{} "
+                    "are delivered",
                     label_, (dir_ / name).string(), why, off, last ? "a torn tail, e.g. after a crash" : "corrupt",
-                    size - off, seg.records, last ? "" : " and the later segments");
+                    size - off, lost ? std::to_string(*lost) : std::string("an unknown number of"), seg.records,
+                    last ? "" : " and the later segments");
       break;
     }
     off += kRecordHeader + payload.size();

@@ -53,6 +53,19 @@ std::string check_record(int fd, std::uint64_t offset, std::uint64_t end, std::s
   return {};
 }
 
+std::optional<std::uint64_t> count_frames(int fd, std::uint64_t offset, std::uint64_t end) {
+  std::uint64_t n = 0;
+  std::array<char, 4> len{};
+  while (offset < end) {
+    ++n;
+    if (end - offset < kRecordHeader || !pread_exact(fd, len.data(), len.size(), offset)) break;
+    const std::uint64_t l = get_le(len.data(), 4);
+    if (l > kMaxBufferRecord) return std::nullopt;
+    offset += kRecordHeader + l;
+  }
+  return n;
+}
+
 bool parse_segment_name(const char* name, std::uint64_t& id) {
   const std::string_view n(name);
   if (n.size() != 24 || n.substr(20) != ".seg") return false;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,10 @@ std::int64_t now_ms();
 // Why the record at `offset` of a segment whose valid bytes end at `end` cannot be read, or empty
 // when it can (payload filled, and the append time when `time_ms` is set).
 std::string check_record(int fd, std::uint64_t offset, std::uint64_t end, std::string& payload, std::int64_t* time_ms);
+// How many records the bytes [offset, end) of a segment hold by their length fields (a record cut
+// short counts as one), checksums not checked; nullopt when a length field is impossible, i.e. the
+// count cannot be known.
+std::optional<std::uint64_t> count_frames(int fd, std::uint64_t offset, std::uint64_t end);
 // "<20 digits>.seg" -> id (never 0).
 bool parse_segment_name(const char* name, std::uint64_t& id);
 

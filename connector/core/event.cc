@@ -5,7 +5,7 @@
 namespace siem {
 
 namespace {
-constexpr std::array<std::pair<SourceKind, std::string_view>, 12> kKindNames{{
+constexpr std::array<std::pair<SourceKind, std::string_view>, static_cast<std::size_t>(kLastSourceKind) + 1> kKindNames{{
     {SourceKind::unknown, "unknown"},
     {SourceKind::graph_directory_audit, "graph_directory_audit"},
     {SourceKind::graph_sign_in, "graph_sign_in"},

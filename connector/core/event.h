@@ -32,11 +32,8 @@ enum class SourceKind : std::uint8_t {
   graph_security_alert,   // Graph /security/alerts_v2 item (Defender XDR, Defender for Cloud Apps/Identity, ID Protection)
   azure_defender_alert,   // ARM Microsoft.Security/alerts item (Defender for Cloud)
 };
-// The last value of SourceKind (tables indexed by kind are sized with it).
+// The last value of SourceKind (tables indexed by kind are sized with it; decoding bounds).
 inline constexpr SourceKind kLastSourceKind = SourceKind::azure_defender_alert;
-
-// The last value of SourceKind (array sizes, decoding bounds).
-constexpr SourceKind kLastSourceKind = SourceKind::graph_pim_alert;
 
 // Stable spelling used in config, CLI (`--source`), logs, Kafka headers and metrics.
 std::string_view to_string(SourceKind kind) noexcept;

@@ -400,9 +400,10 @@ std::string Pipeline::summary() const {
         c.bytes.load(), latency_ms, c.failed.load() > 0 && !s->healthy() ? "  FAILED" : "");
     if (const auto b = s->buffer_stats())
       out += fmt::format("    {:<24} disk buffer: {} event(s), {} of {} byte(s) in {} segment(s), oldest {:.1f} s, "
-                         "dropped {}{}\n",
+                         "dropped {}, io errors {}{}\n",
                          "", b->records, b->bytes, b->max_size, b->segments,
-                         static_cast<double>(b->oldest_age_ms) / 1000.0, b->dropped, b->blocked ? "  FULL" : "");
+                         static_cast<double>(b->oldest_age_ms) / 1000.0, b->dropped, b->io_errors,
+                         b->blocked ? "  FULL" : "");
   }
   for (const auto& p : processors_) out += p->summary();
   out += routing_summary();

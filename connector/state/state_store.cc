@@ -78,6 +78,8 @@ ssize_t StateFileOps::write(int fd, const void* data, std::size_t size) { return
 int StateFileOps::fsync(int fd) { return ::fsync(fd); }
 int StateFileOps::rename(int dir_fd, const char* from, const char* to) { return ::renameat(dir_fd, from, dir_fd, to); }
 int StateFileOps::fsync_dir(int dir_fd) { return ::fsync(dir_fd); }
+int StateFileOps::open_at(int dir_fd, const char* name, int flags, mode_t mode) { return ::openat(dir_fd, name, flags, mode); }
+int StateFileOps::fdatasync(int fd) { return ::fdatasync(fd); }
 
 StateStore::StateStore(std::filesystem::path dir, std::shared_ptr<StateFileOps> ops)
     : dir_(std::move(dir)), ops_(ops ? std::move(ops) : std::make_shared<StateFileOps>()) {

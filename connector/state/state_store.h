@@ -29,7 +29,9 @@ class StateCorruptError : public std::runtime_error {
 
 // The steps of a write (put / erase) that can fail or be cut short by a crash, behind one seam so
 // tests can fail or kill the process at each of them (tests/unit/state/state_crash_test.cc). The
-// default implementation calls the system; opening files is not part of it.
+// default implementation calls the system. The disk buffers use the same seam for their segments
+// (DiskBufferOptions::file_ops; tests/unit/buffer/disk_buffer_faults_test.cc): write, fsync_dir,
+// and open_at / fdatasync, which the state store does not use.
 class StateFileOps {
  public:
   virtual ~StateFileOps() = default;
@@ -37,6 +39,8 @@ class StateFileOps {
   virtual int fsync(int fd);                                          // the temporary file
   virtual int rename(int dir_fd, const char* from, const char* to);   // temporary -> state file, in state_dir
   virtual int fsync_dir(int dir_fd);                                  // state_dir, after rename / unlink
+  virtual int open_at(int dir_fd, const char* name, int flags, mode_t mode);  // ::openat
+  virtual int fdatasync(int fd);
 };
 
 class StateStore {

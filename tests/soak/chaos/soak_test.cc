@@ -96,7 +96,6 @@ std::string sink_buffer_yaml(const std::string& sink) {
   if (sink == "hec-out") return "{type: disk, max_size: 256MiB, when_full: block, max_events: 500, max_bytes: 8MiB}";
   return "{max_events: 500, max_bytes: 8MiB}";
 }
-// (Still to come with the disk buffer: a phase that tears a buffer's tail before a restart.)
 bool disk_buffered(const std::string& sink) { return sink_buffer_yaml(sink).find("type: disk") != std::string::npos; }
 
 const std::vector<std::string> kSinks = {"hec-out", "syslog-out", "kafka-out"};
@@ -138,6 +137,45 @@ std::int64_t kafka_high_watermarks(const std::string& bootstraps) {
     ++found;
   }
   return found == kKafkaPartitions ? sum : -1;
+}
+
+// ---- the disk buffer's segments (layout in connector/buffer/disk_buffer.h) -----------------------
+struct SegmentRecord {
+  std::uint64_t offset = 0;
+  std::string payload;
+};
+
+// The complete records of a segment file, walked by their length fields.
+std::vector<SegmentRecord> segment_records(const fs::path& seg) {
+  const std::string bytes = slurp(seg);
+  std::vector<SegmentRecord> out;
+  std::uint64_t off = 8;  // "SIEMBUF" + version
+  for (int i = 0; i < 10'000'000 && off + 16 <= bytes.size(); ++i) {
+    std::uint64_t len = 0;
+    for (int b = 3; b >= 0; --b) len = (len << 8) | static_cast<unsigned char>(bytes[off + static_cast<std::uint64_t>(b)]);
+    if (off + 16 + len > bytes.size()) break;
+    out.push_back({off, bytes.substr(off + 16, len)});
+    off += 16 + len;
+  }
+  return out;
+}
+
+// The newest segment of a sink's disk buffer (none: empty path).
+fs::path newest_segment(const fs::path& buffer_dir) {
+  fs::path newest;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(buffer_dir, ec))
+    if (e.path().extension() == ".seg" && (newest.empty() || e.path().filename() > newest.filename())) newest = e.path();
+  return newest;
+}
+
+// The soak's record ids named in a buffered event.
+std::set<std::string> ids_in(const std::string& payload) {
+  std::set<std::string> out;
+  for (const std::string prefix : {"soak-file-", "soak-graph-"})
+    for (auto p = payload.find(prefix); p != std::string::npos; p = payload.find(prefix, p + 1))
+      out.insert(payload.substr(p, prefix.size() + 6));
+  return out;
 }
 
 struct SinkReport {
@@ -347,7 +385,7 @@ class Soak : public ::testing::Test {
   bool all_sinks_reach(std::size_t n, std::chrono::seconds timeout) {
     return eventually(
         [&] {
-          return hec_count() >= n && syslog_count() >= n && kafka_count() >= static_cast<std::int64_t>(n);
+          return hec_count() + torn_ids_.size() >= n && syslog_count() >= n && kafka_count() >= static_cast<std::int64_t>(n);
         },
         timeout, 250ms);
   }
@@ -425,6 +463,63 @@ class Soak : public ::testing::Test {
     }
   }
 
+  // ---- the torn buffer tail -----------------------------------------------------------------------
+  // With HEC dead and events arriving in its disk buffer, the connector is SIGKILLed and the last
+  // record of the buffer's newest segment is cut in half, then the connector restarts with HEC back.
+  // Appends are fsynced before they are acknowledged, so that record may already be behind its
+  // source's checkpoint: the documented promise (docs/configuration.md, disk buffer) is one error
+  // line naming the segment file, the offset and the count of events skipped, no crash, and every
+  // other record delivered. The torn record itself is delivered only when its source reads it again.
+  void kill_and_tear_hec_buffer() {
+    const fs::path buf = dir_ / "state" / "buffers" / "hec-out";
+    hec_->fail_busy(1'000'000'000);
+    ++faults_;
+    std::this_thread::sleep_for(1s);  // a request already past the fault hook may still store
+    const auto hec_dead_at = hec_count();
+    const auto seg0 = newest_segment(buf);
+    const std::size_t n0 = seg0.empty() ? 0 : segment_records(seg0).size();
+    // A few events appended while HEC is dead: in no delivered batch, so past the buffer's cursor.
+    ASSERT_TRUE(eventually(
+        [&] {
+          const auto seg = newest_segment(buf);
+          return !seg.empty() && (seg != seg0 || segment_records(seg).size() >= n0 + 3);
+        },
+        30s, 200ms))
+        << "nothing reached the HEC disk buffer while HEC was dead\n" << err_tail();
+    connector_->signal(SIGKILL);
+    EXPECT_EQ(connector_->wait(10s), 128 + SIGKILL);
+    ++sigkills_;
+    EXPECT_EQ(hec_count(), hec_dead_at) << "the dead HEC stored events";
+    const auto seg = newest_segment(buf);
+    const auto recs = segment_records(seg);
+    ASSERT_FALSE(recs.empty()) << seg;
+    const auto& last = recs.back();
+    torn_ids_ = ids_in(last.payload);
+    ASSERT_EQ(torn_ids_.size(), 1u) << last.payload.substr(0, 400);
+    fs::resize_file(seg, last.offset + 16 + last.payload.size() / 2);
+    note(fmt::format("connector SIGKILLed ({} of {}) with HEC dead; tore the tail of {} at offset {} (the record of {})",
+                     sigkills_, kills_, seg.filename().string(), last.offset, *torn_ids_.begin()));
+    hec_->fail_busy(0);
+    const std::size_t err_before = slurp(dir_ / "stderr").size();
+    start_connector();
+    if (HasFatalFailure()) return;
+    const std::string line = fmt::format("segment {}: a truncated record ({} byte(s) announced) at offset {}",
+                                         seg.string(), last.payload.size(), last.offset);
+    EXPECT_TRUE(eventually(
+        [&] {
+          const auto err = slurp(dir_ / "stderr").substr(err_before);
+          const auto at = err.find(line);
+          return at != std::string::npos && err.find("holding 1 event(s) not delivered to this sink", at) != std::string::npos;
+        },
+        30s, 200ms))
+        << "no log line '" << line << " ... holding 1 event(s)'\n" << err_tail();
+    EXPECT_TRUE(connector_->running()) << err_tail();
+  }
+  // The ids an expected record may be missing from `sink` for: the torn record, in the HEC sink.
+  bool may_be_torn(const std::string& sink, const std::string& id) const {
+    return sink == "hec-out" && torn_ids_.count(id) > 0;
+  }
+
   // ---- the checker --------------------------------------------------------------------------------
   std::set<std::string> expected_ids() const {
     std::set<std::string> out;
@@ -489,11 +584,12 @@ class Soak : public ::testing::Test {
   // Every expected id has reached every sink (or its dead-letter file).
   bool complete() const {
     const auto n = written();
-    if (hec_count() < n || syslog_count() < n) return false;
+    if (hec_count() + torn_ids_.size() < n || syslog_count() < n) return false;
     const auto k = kafka_count();
     if (k < static_cast<std::int64_t>(n)) return false;
     for (const auto& [sink, r] : check())
-      if (!r.missing.empty()) return false;
+      for (const auto& id : r.missing)
+        if (!may_be_torn(sink, id)) return false;
     return true;
   }
 
@@ -520,6 +616,8 @@ class Soak : public ::testing::Test {
   int starts_ = 0, sigkills_ = 0, sigterms_ = 0;
   int faults_ = 0, rsyslog_restarts_ = 0, kafka_outages_ = 0, leader_changes_ = 0;
 
+  std::set<std::string> torn_ids_;  // the record cut in half in HEC's disk buffer
+
   std::thread sampler_;
   std::atomic<bool> stop_sampler_{false}, dead_phase_{false}, rss_over_ceiling_{false};
   std::mutex figures_mu_;
@@ -545,6 +643,11 @@ TEST_F(Soak, ChaosLosesNothing) {
       std::this_thread::sleep_for(std::chrono::milliseconds(uniform(200, 1000)));
     }
     ASSERT_TRUE(connector_->running()) << "the connector exited on its own\n" << err_tail();
+    if (k == 0 && disk_buffered("hec-out")) {  // the first kill tears HEC's buffer tail
+      kill_and_tear_hec_buffer();
+      if (HasFatalFailure()) return;
+      continue;
+    }
     connector_->signal(SIGKILL);
     EXPECT_EQ(connector_->wait(10s), 128 + SIGKILL);
     ++sigkills_;
@@ -706,10 +809,15 @@ TEST_F(Soak, ChaosLosesNothing) {
                              "(bound {})  dead-lettered {}  missing {}  unexpected {}\n",
                              sink, r.counts.size(), expected, r.duplicates, dup_bound, r.max_copies, copies_bound,
                              r.dead_lettered, r.missing.size(), r.unexpected.size());
-    for (const auto& id : r.missing) std::cout << "[soak]   missing " << sink << " " << id << "\n";
+    for (const auto& id : r.missing)
+      std::cout << "[soak]   missing " << sink << " " << id << (may_be_torn(sink, id) ? " (the torn record)" : "") << "\n";
     for (std::size_t i = 0; i < r.unexpected.size() && i < 20; ++i)
       std::cout << "[soak]   unexpected " << sink << " " << r.unexpected[i] << "\n";
   }
+  for (const auto& id : torn_ids_)
+    std::cout << fmt::format("[soak] torn HEC buffer tail: {} {}\n", id,
+                             report.at("hec-out").counts.count(id) ? "delivered (its source read it again)"
+                                                                   : "lost after its checkpoint, reported in the log");
   {
     std::lock_guard lock(figures_mu_);
     std::cout << fmt::format("[soak] RSS peak {:.1f} MiB (dead-sink phase {:.1f} MiB, ceiling {} MiB) over {} samples\n",
@@ -727,9 +835,13 @@ TEST_F(Soak, ChaosLosesNothing) {
   EXPECT_GE(rsyslog_restarts_, 1);
   for (const auto& sink : kSinks) {
     const auto& r = report.at(sink);
-    EXPECT_TRUE(r.missing.empty()) << sink << ": " << r.missing.size() << " record(s) neither delivered nor dead-lettered";
+    std::size_t torn_lost = 0;
+    for (const auto& id : r.missing) {
+      EXPECT_TRUE(may_be_torn(sink, id)) << sink << ": " << id << " neither delivered nor dead-lettered";
+      torn_lost += may_be_torn(sink, id) ? 1 : 0;
+    }
     EXPECT_TRUE(r.unexpected.empty()) << sink << ": " << r.unexpected.size() << " message(s) that were never written";
-    EXPECT_EQ(r.counts.size() + r.dead_lettered, expected) << sink;
+    EXPECT_EQ(r.counts.size() + r.dead_lettered + torn_lost, expected) << sink;
     EXPECT_LE(r.duplicates, dup_bound) << sink << ": duplicates beyond the documented bound";
     EXPECT_LE(r.max_copies, copies_bound) << sink << ": a record was sent more often than restarts and faults explain";
     EXPECT_EQ(r.dead_lettered, 0u) << sink << ": valid records were dead-lettered\n" << slurp(dir_ / "dead-letter.ndjson").substr(0, 4000);

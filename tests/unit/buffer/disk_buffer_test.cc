@@ -14,11 +14,11 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "connector/buffer/buffer_dir.h"
 #include "connector/buffer/disk_buffer.h"
+#include "tests/unit/buffer/buffer_test_support.h"
 
 namespace {
 
@@ -39,20 +39,7 @@ std::vector<std::string> recs(int from, int to) {
   return out;
 }
 
-// Captures what the buffer logs.
-class LogCapture {
- public:
-  LogCapture() : old_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
-  }
-  ~LogCapture() { spdlog::set_default_logger(old_); }
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> old_;
-};
+using siem::testing::LogCapture;
 
 class DiskBufferTest : public ::testing::Test {
  protected:
@@ -193,6 +180,7 @@ TEST_F(DiskBufferTest, TornTailAtEveryByteOfTheLastRecordKeepsTheOthers) {
     EXPECT_NE(log.text().find(fmt::format("at offset {}", last_start)), std::string::npos) << log.text();
     EXPECT_NE(log.text().find(fmt::format("skipping the {} byte(s)", cut - last_start)), std::string::npos);
     EXPECT_NE(log.text().find("torn tail"), std::string::npos);
+    EXPECT_NE(log.text().find("holding 1 event(s) not delivered"), std::string::npos) << log.text();
     EXPECT_EQ(b->pending(), 4u);
     b->append(recs(5, 7));  // appending after a torn tail goes on cleanly
     auto expected = recs(0, 4);
@@ -229,6 +217,9 @@ TEST_F(DiskBufferTest, CorruptRecordMidSegmentSkipsTheRestOfThatSegmentOnly) {
   EXPECT_NE(log.text().find(segs[1].filename().string()), std::string::npos);
   EXPECT_NE(log.text().find("the 1 record(s) before it and the later segments are delivered"), std::string::npos);
   const auto got = drain(*b);
+  // The count of what was skipped matches what is missing.
+  const auto reported = log.text().find("holding ");
+  ASSERT_NE(reported, std::string::npos) << log.text();
   // Everything but the rest of segment 2 arrives, in order.
   ASSERT_FALSE(got.empty());
   EXPECT_EQ(got.back(), rec(29));
@@ -241,6 +232,8 @@ TEST_F(DiskBufferTest, CorruptRecordMidSegmentSkipsTheRestOfThatSegmentOnly) {
   EXPECT_EQ(j, got.size()) << "out of order";
   EXPECT_FALSE(missing.empty());
   EXPECT_LT(missing.size(), 10u);
+  EXPECT_EQ(log.text().substr(reported, 30).rfind(fmt::format("holding {} event(s)", missing.size()), 0), 0u)
+      << log.text();
 }
 
 TEST_F(DiskBufferTest, ImpossibleLengthIsCorruptionNotAnAllocation) {

@@ -1,6 +1,6 @@
 // A SinkRunner with a disk buffer: events are acknowledged to the pipeline once durable in the
 // buffer (the sink may be down), delivered from it in order once the sink accepts them, and never
-// acknowledged when they did not reach the buffer.
+// acknowledged when they did not reach the buffer (a full buffer, or a disk full: ENOSPC).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "connector/core/sink_runner.h"
+#include "tests/unit/buffer/buffer_test_support.h"
 
 namespace siem {
 namespace {
@@ -132,6 +133,46 @@ TEST_F(DiskSpoolTest, EventsThatDidNotReachAFullBufferStayUnacknowledged) {
   runner.join();
   EXPECT_EQ(acks.outstanding(), 200u - buffered);
   EXPECT_EQ(acks.watermark(source), buffered);  // the checkpoint covers only what is on disk
+}
+
+TEST_F(DiskSpoolTest, DiskFullHoldsTheCheckpointLogsOnceAndDeliversEverythingOnceSpaceIsBack) {
+  AckTracker acks(1);
+  const auto source = acks.add_source();
+  DeadLetterWriter dead(root_ / "dead.ndjson");
+  auto sink = std::make_unique<FlakySink>();
+  FlakySink& flaky = *sink;
+  flaky.up = true;
+  auto ops = std::make_shared<testing::FailingFileOps>();
+  ops->write_errno = ENOSPC;
+  auto o = options(1 << 20);
+  o.disk_options.file_ops = ops;
+  testing::LogCapture log;
+  SinkRunner runner("hec", std::move(sink), OutputFormat::ecs, o, acks, dead, {},
+                    DiskBuffer::open_for_sink(root_, "hec", o.disk_options));
+  runner.start();
+  feed(runner, acks, source, 0, 20);
+  ASSERT_TRUE(eventually([&] { return runner.buffer_stats()->io_errors >= 5; }));  // retried, still failing
+  EXPECT_EQ(acks.outstanding(), 20u);
+  EXPECT_EQ(acks.watermark(source), 0u);  // the checkpoint does not move past an event not on disk
+  EXPECT_TRUE(acks.take_ready().empty());
+  EXPECT_TRUE(flaky.got().empty());
+  const auto text = log.text();
+  const std::string line = "No space left on device";
+  const auto first = text.find(line);
+  ASSERT_NE(first, std::string::npos) << text;
+  EXPECT_NE(text.find((root_ / "buffers" / "hec").string()), std::string::npos) << text;
+  EXPECT_EQ(text.find(line, first + 1), std::string::npos) << "logged more than once:\n" << text;
+
+  ops->write_errno = 0;  // space is back
+  ASSERT_TRUE(eventually([&] { return acks.outstanding() == 0 && runner.buffered() == 0; })) << acks.outstanding();
+  const auto ready = acks.take_ready();
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].second, "cp20");
+  std::vector<std::string> expected;
+  for (int i = 0; i < 20; ++i) expected.push_back(fmt::format("ev{:03}|{{\"n\":{}}}", i, i));
+  EXPECT_EQ(flaky.got(), expected);
+  runner.close();
+  runner.join();
 }
 
 }  // namespace
