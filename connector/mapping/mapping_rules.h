@@ -79,6 +79,8 @@ struct EvalContext {
   const std::string* time_text = nullptr;  // $time / $now formatted once per record (optional)
   const std::string* now_text = nullptr;
   int severity = 0;  // effective severity: max(mapping base severity, detections)
+  // OCSF: the event's class and activity ($ocsf.*), set by the OCSF encoder; -1 when not known.
+  std::int32_t ocsf_class_uid = -1, ocsf_activity_id = -1;
 };
 
 // A value as JSON: strings quoted, lists as arrays of strings, Kind::json as is, none as null.
@@ -135,6 +137,8 @@ struct KindMapping {
   // CEF
   Rule cef_vendor, cef_product, cef_version, cef_class_id, cef_name, cef_severity;
   std::vector<Rule> cef_extension;
+  // OCSF attribute (dotted; a numeric segment is an array element) -> rule, in output order.
+  std::vector<Rule> ocsf;
   // Every cacheable path the rules above (and the id/time/tenant/subscription paths) use.
   json::PathSet paths;
 };

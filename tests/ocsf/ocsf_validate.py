@@ -64,7 +64,9 @@ class Schema:
                 continue
             merged = dict(into.get(name, {}))
             merged.update(spec)
-            if profile is not None and name not in into:
+            if profile is None:
+                merged.pop("_profile", None)  # defined by the class or object itself
+            elif name not in into:
                 merged["_profile"] = profile
             into[name] = merged
 

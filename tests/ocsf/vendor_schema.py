@@ -15,6 +15,7 @@ import sys
 CLASSES = [
     "events/base_event.json", "events/iam/iam.json", "events/iam/account_change.json",
     "events/iam/user_access.json", "events/iam/group_management.json", "events/iam/authentication.json",
+    "events/iam/entity_management.json",
     "events/application/application.json", "events/application/api.json",
     "events/findings/finding.json", "events/findings/detection_finding.json",
 ]
