@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   test_cmd->add_option("dir", test.dir, "Directory of test cases (default: mappings/tests)");
   test_cmd->add_option("-c,--config", test.config_file, "Configuration whose enrichment/mappings apply to every case");
   test_cmd->add_flag("-v,--verbose", test.verbose, "Print every case");
+  test_cmd->add_option("--ocsf-out", test.ocsf_out, "Write every case's OCSF event to this file (one per line)");
 
   ProbeOptions probe;
   auto* probe_cmd = app.add_subcommand("probe", "GET a path of the observability endpoint; exit 0 on HTTP 200 (health checks)");

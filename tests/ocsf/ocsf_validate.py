@@ -131,11 +131,12 @@ class Validator:
         return t, is_array, enum
 
     def check_attributes(self, path, value, attrs, constraints, profiles, depth, top=False):
+        here = path.rstrip(".") or "event"
         if not isinstance(value, dict):
-            self.problem(path or "event", f"expected an object, got {type(value).__name__}")
+            self.problem(here, f"expected an object, got {type(value).__name__}")
             return
         if depth > MAX_DEPTH:
-            self.problem(path, "nested too deeply")
+            self.problem(here, "nested too deeply")
             return
         allowed = {k: v for k, v in attrs.items() if v.get("_profile") is None or v["_profile"] in profiles}
         for name, spec in allowed.items():
@@ -143,9 +144,9 @@ class Validator:
                 self.problem(f"{path}{name}", "required attribute missing")
         for group in constraints.get("at_least_one", []) and [constraints["at_least_one"]]:
             if not any(k in value for k in group):
-                self.problem(path or "event", f"needs at least one of {', '.join(group)}")
+                self.problem(here, f"needs at least one of {', '.join(group)}")
         if "just_one" in constraints and sum(k in value for k in constraints["just_one"]) != 1:
-            self.problem(path or "event", f"needs exactly one of {', '.join(constraints['just_one'])}")
+            self.problem(here, f"needs exactly one of {', '.join(constraints['just_one'])}")
         for name, v in value.items():
             where = f"{path}{name}"
             if name not in allowed:
