@@ -38,11 +38,13 @@ struct KindDraft {
   OrderedRules ecs, cef_header, cef_ext, ocsf;
 };
 
-// Every slotted path of a kind's rules into m.paths, each once.
+// Every slotted path of a kind's rules into m.paths, each once; the paths only the OCSF rules use
+// into m.ocsf_paths (resolved only when an OCSF event is wanted).
 void collect_paths(KindMapping& m) {
   std::set<int> seen;
+  json::PathSet* into = &m.paths;
   auto add = [&](const json::Path& p) {
-    if (p.slot >= 0 && !p.fans_out() && seen.insert(p.slot).second) m.paths.add(p, p.slot);
+    if (p.slot >= 0 && !p.fans_out() && seen.insert(p.slot).second) into->add(p, p.slot);
   };
   auto add_rule = [&](const Rule& r) {
     for (const auto& e : r.alternatives) {
@@ -60,6 +62,7 @@ void collect_paths(KindMapping& m) {
   for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name, &m.cef_severity})
     add_rule(*r);
   for (const auto& r : m.cef_extension) add_rule(r);
+  into = &m.ocsf_paths;
   for (const auto& r : m.ocsf) add_rule(r);
 }
 

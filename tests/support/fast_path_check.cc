@@ -43,7 +43,7 @@ void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping
   }
   mapping::PathCache cache;
   cache.entries.resize(set.path_slots());
-  cache.resolve(m, root);
+  cache.resolve(m, root, true);
   EnrichmentResult pa;
   if (with_enrichment) {
     pa.tags = {"pa.role.assigned", "pa.role.tier0"};
@@ -80,7 +80,14 @@ void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping
   auto where = [&](const Rule& r) {
     return fmt::format("rule {} of {} on {}", r.target, to_string(m.kind), json.substr(0, 2000));
   };
-  for (const auto& r : m.ecs) {
+  // The OCSF rules see the event's class and activity, as the OCSF encoder gives them.
+  for (const auto& r : m.ocsf) {
+    const Value v = r.evaluate(ctx);
+    if (v.kind == Value::Kind::integer && r.target == "class_uid") ctx.ocsf_class_uid = static_cast<std::int32_t>(v.i);
+    if (v.kind == Value::Kind::integer && r.target == "activity_id") ctx.ocsf_activity_id = static_cast<std::int32_t>(v.i);
+  }
+  for (const auto* rules : {&m.ecs, &m.ocsf})
+  for (const auto& r : *rules) {
     const Value v = r.evaluate(ctx);
     std::string expected;
     if (!v.empty()) mapping::append_value_json(expected, v);

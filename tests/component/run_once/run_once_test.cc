@@ -172,7 +172,7 @@ TEST_F(RunOnce, OcsfSinkDeliversEventsAndDeadLettersMalformedRecords) {
   while (std::getline(in, line)) {
     const auto e = nlohmann::json::parse(line);
     EXPECT_EQ(e["class_uid"], 3004) << line;  // "Update user" without targets: Entity Management
-    EXPECT_EQ(e["type_uid"], 300403) << line;
+    EXPECT_EQ(e["type_uid"], 300499) << line;  // no operationType: activity Other (99)
     EXPECT_EQ(e["time"], 1772619330000) << line;
     EXPECT_EQ(e["metadata"]["version"], "1.3.0") << line;
     uids.insert(e["metadata"]["uid"].get<std::string>());
