@@ -55,6 +55,14 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
     }
     nodes[cur].rule = static_cast<int>(r);
   }
+  // An object with both index and name members ("a.0.x" and "a.y") stays an object: its index
+  // members are keys ("0"), so the document is valid JSON whatever the targets say.
+  for (auto& n : nodes) {
+    if (!n.array) continue;
+    if (std::all_of(n.children.begin(), n.children.end(), [&](std::size_t c) { return nodes[c].element; })) continue;
+    n.array = false;
+    for (auto c : n.children) nodes[c].element = false;
+  }
   auto prefix = [](const Node& n) {
     std::string p;
     if (!n.element) {
