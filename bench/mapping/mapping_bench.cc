@@ -144,14 +144,14 @@ int main(int argc, char** argv) {
     if (records.empty()) continue;
     sets.push_back(raw_records(records));
     const auto& set = sets.back();
-    for (auto format : {OutputFormat::ecs, OutputFormat::cef}) {
+    for (auto format : {OutputFormat::ecs, OutputFormat::cef, OutputFormat::ocsf}) {
       const std::string name = "map/" + std::string(siem::to_string(kind)) + "/" + std::string(siem::to_string(format));
       add(benchmark::RegisterBenchmark(name.c_str(), [&set, format](benchmark::State& s) { map_records(s, set, format); }));
     }
   }
   sets.push_back(raw_records(corpus.mix(kMixRecords)));
   const auto& mix = sets.back();
-  for (auto format : {OutputFormat::ecs, OutputFormat::cef, OutputFormat::raw}) {
+  for (auto format : {OutputFormat::ecs, OutputFormat::cef, OutputFormat::ocsf, OutputFormat::raw}) {
     const std::string name = "map/mix/" + std::string(siem::to_string(format));
     add(benchmark::RegisterBenchmark(name.c_str(), [&mix, format](benchmark::State& s) { map_records(s, mix, format); }));
   }
@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
   // The same mix as the pipeline's mapping thread meets it: kinds in runs of kSourceRun records.
   sets.push_back(raw_records(corpus.mix(kMixRecords, kSourceRun)));
   const auto& batched = sets.back();
-  for (auto format : {OutputFormat::ecs, OutputFormat::cef, OutputFormat::raw}) {
+  for (auto format : {OutputFormat::ecs, OutputFormat::cef, OutputFormat::ocsf, OutputFormat::raw}) {
     const std::string name = "map/mix_in_source_runs/" + std::string(siem::to_string(format));
     add(benchmark::RegisterBenchmark(name.c_str(), [&batched, format](benchmark::State& s) { map_records(s, batched, format); }));
   }

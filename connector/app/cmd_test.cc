@@ -8,12 +8,17 @@
 //   expect:
 //     ecs: {"event.id": "...", "user.name": null}     # dotted paths; null = must be absent
 //     cef: {externalId: "...", name: "...", severity: 7}
+//     ocsf: {class_uid: 3002, "user.name": "...", "enrichments.0.value": tier0}   # as ecs
 //     tags: [pa.pim.activation]   absent_tags: [...]   tier: 0   severity: 7
 //     ignore_tags: [pa.signin.*]      # pa.* tags the case does not care about (name or prefix*)
 // pa.* tags are exact: the record must carry every listed one and no other, unless ignore_tags
 // names it (no `tags` = no pa.* tag). Other tags are checked only when listed.
 // With `inputs`, every record is mapped in order through one mapper (so roster learning carries
 // over) and the expectations apply to the last one.
+// Every case's OCSF event must be valid JSON; `--ocsf-out FILE` writes them (one per line) for the
+// schema validator (tests/ocsf/ocsf_validate.py).
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -100,6 +105,7 @@ struct CaseRunner {
   const std::optional<std::string>& base_config;
   std::size_t passed = 0, failed = 0;
   bool verbose = false;
+  std::ofstream* ocsf_out = nullptr;  // --ocsf-out: every case's OCSF event
 
   std::unique_ptr<Mapper> make_mapper(const YAML::Node& overrides, std::vector<std::string>& problems,
                                       const std::filesystem::path& case_dir) {
@@ -159,34 +165,50 @@ struct CaseRunner {
     return out;
   }
 
+  // Expectations of a JSON output (ecs, ocsf): dotted paths (array indexes allowed); null = absent.
+  static void check_json(const YAML::Node& e, const char* format, const nlohmann::json& doc,
+                         std::vector<std::string>& problems) {
+    for (auto it = e.begin(); it != e.end(); ++it) {
+      const std::string path = it->first.Scalar();
+      const auto want = yaml_to_json(it->second);
+      const auto* got = ecs_lookup(doc, path);
+      if (want.is_null()) {
+        if (got) problems.push_back(fmt::format("{} {}: expected absent, got {}", format, path, got->dump()));
+      } else if (!got) {
+        problems.push_back(fmt::format("{} {}: expected {}, missing", format, path, want.dump()));
+      } else if (!same(want, *got)) {
+        problems.push_back(fmt::format("{} {}: expected {}, got {}", format, path, want.dump(), got->dump()));
+      }
+    }
+  }
+
   void check(const YAML::Node& expect, const MappedEvent& ecs_ev, const MappedEvent& cef_ev, std::vector<std::string>& problems) {
-    nlohmann::json ecs;
+    nlohmann::json ecs, ocsf;
     try {
       ecs = nlohmann::json::parse(ecs_ev.ecs);
     } catch (const std::exception& e) {
       problems.push_back(fmt::format("ECS output is not valid JSON: {}", e.what()));
       return;
     }
+    try {
+      ocsf = nlohmann::json::parse(ecs_ev.ocsf);
+    } catch (const std::exception& e) {
+      problems.push_back(fmt::format("OCSF output is not valid JSON: {}", e.what()));
+      return;
+    }
+    if (ocsf_out) *ocsf_out << ecs_ev.ocsf << '\n';
+    // One identity across formats: OCSF metadata.uid is ECS event.id.
+    if (const auto *uid = ecs_lookup(ocsf, "metadata.uid"), *id = ecs_lookup(ecs, "event.id"); !uid || !id || *uid != *id)
+      problems.push_back(fmt::format("ocsf metadata.uid {} is not ecs event.id {}", uid ? uid->dump() : "(absent)",
+                                     id ? id->dump() : "(absent)"));
+    if (auto e = expect["ocsf"]) check_json(e, "ocsf", ocsf, problems);
     std::string cef_error;
     auto cef = parse_cef_strict(cef_ev.cef, &cef_error);
     if (!cef) {
       problems.push_back(fmt::format("CEF output does not parse ({}): {}", cef_error, cef_ev.cef));
       return;
     }
-    if (auto e = expect["ecs"]) {
-      for (auto it = e.begin(); it != e.end(); ++it) {
-        const std::string path = it->first.Scalar();
-        const auto want = yaml_to_json(it->second);
-        const auto* got = ecs_lookup(ecs, path);
-        if (want.is_null()) {
-          if (got) problems.push_back(fmt::format("ecs {}: expected absent, got {}", path, got->dump()));
-        } else if (!got) {
-          problems.push_back(fmt::format("ecs {}: expected {}, missing", path, want.dump()));
-        } else if (!same(want, *got)) {
-          problems.push_back(fmt::format("ecs {}: expected {}, got {}", path, want.dump(), got->dump()));
-        }
-      }
-    }
+    if (auto e = expect["ecs"]) check_json(e, "ecs", ecs, problems);
     auto cef_field = [&](const std::string& key) -> std::optional<std::string> {
       if (key == "name") return cef->name;
       if (key == "vendor") return cef->vendor;
@@ -279,7 +301,8 @@ struct CaseRunner {
         RawRecord rec;
         rec.json = inputs[i];
         rec.origin = where;
-        auto e1 = ecs_mapper->map(rec, forced, format_bit(OutputFormat::ecs), ecs_ev);
+        // ECS and OCSF from one mapper (OCSF is written from the same mapping result), CEF alone.
+        auto e1 = ecs_mapper->map(rec, forced, format_bit(OutputFormat::ecs) | format_bit(OutputFormat::ocsf), ecs_ev);
         auto e2 = cef_mapper->map(rec, forced, format_bit(OutputFormat::cef), cef_ev);
         if (e1 || e2) {
           if (c["expect"] && c["expect"]["error"]) {
@@ -346,8 +369,21 @@ int test_command(const TestOptions& options, const GlobalOptions&) {
   std::sort(files.begin(), files.end());
   CaseRunner runner{options.config_file};
   runner.verbose = options.verbose;
+  std::ofstream ocsf_out;
+  if (options.ocsf_out) {
+    ocsf_out.open(*options.ocsf_out, std::ios::binary | std::ios::trunc);
+    if (!ocsf_out) {
+      std::cerr << fmt::format("siem-connector test: cannot write {}: {}\n", *options.ocsf_out, std::strerror(errno));
+      return 2;
+    }
+    runner.ocsf_out = &ocsf_out;
+  }
   for (const auto& f : files) runner.run_file(f);
   std::cout << fmt::format("{} passed, {} failed\n", runner.passed, runner.failed);
+  if (options.ocsf_out && !ocsf_out.flush()) {
+    std::cerr << fmt::format("siem-connector test: cannot write {}\n", *options.ocsf_out);
+    return 2;
+  }
   return runner.failed == 0 && runner.passed > 0 ? 0 : 1;
 }
 

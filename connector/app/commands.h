@@ -30,7 +30,7 @@ struct ValidateOptions {
 };
 
 struct MapOptions {
-  std::string format;                         // ecs|cef|raw
+  std::string format;                         // ecs|cef|ocsf|raw
   std::optional<std::string> config_file;     // only `enrichment` and `mappings` are used
   std::optional<std::string> source_kind;     // forces the kind (SourceKind spelling)
   std::vector<std::string> files;             // empty or "-" = stdin
@@ -40,6 +40,7 @@ struct TestOptions {
   std::string dir = "mappings/tests";
   std::optional<std::string> config_file;
   bool verbose = false;
+  std::optional<std::string> ocsf_out;  // --ocsf-out: every case's OCSF event, one per line
 };
 
 int run_command(const RunOptions& options, const GlobalOptions& global);            // cmd_run.cc

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
 
   MapOptions map;
   auto* map_cmd = app.add_subcommand("map", "Map records from files or stdin to ECS, CEF or raw, one per line");
-  map_cmd->add_option("--format", map.format, "ecs, cef or raw")->required()->check(CLI::IsMember({"ecs", "cef", "raw"}));
+  map_cmd->add_option("--format", map.format, "ecs, cef, ocsf or raw")->required()->check(CLI::IsMember({"ecs", "cef", "ocsf", "raw"}));
   map_cmd->add_option("-c,--config", map.config_file, "Configuration (only enrichment and mappings are used)");
   map_cmd->add_option("--source", map.source_kind, "Force the record kind instead of detecting it per record");
   map_cmd->add_option("files", map.files, "Input files (default: standard input; '-' is standard input)");
@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   test_cmd->add_option("dir", test.dir, "Directory of test cases (default: mappings/tests)");
   test_cmd->add_option("-c,--config", test.config_file, "Configuration whose enrichment/mappings apply to every case");
   test_cmd->add_flag("-v,--verbose", test.verbose, "Print every case");
+  test_cmd->add_option("--ocsf-out", test.ocsf_out, "Write every case's OCSF event to this file (one per line)");
 
   ProbeOptions probe;
   auto* probe_cmd = app.add_subcommand("probe", "GET a path of the observability endpoint; exit 0 on HTTP 200 (health checks)");

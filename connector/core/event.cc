@@ -58,6 +58,7 @@ std::string_view to_string(OutputFormat f) noexcept {
   switch (f) {
     case OutputFormat::ecs: return "ecs";
     case OutputFormat::cef: return "cef";
+    case OutputFormat::ocsf: return "ocsf";
     case OutputFormat::raw: return "raw";
   }
   return "raw";
@@ -66,6 +67,7 @@ std::string_view to_string(OutputFormat f) noexcept {
 std::optional<OutputFormat> output_format_from_string(std::string_view name) noexcept {
   if (name == "ecs") return OutputFormat::ecs;
   if (name == "cef") return OutputFormat::cef;
+  if (name == "ocsf") return OutputFormat::ocsf;
   if (name == "raw") return OutputFormat::raw;
   return std::nullopt;
 }

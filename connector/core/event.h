@@ -43,7 +43,7 @@ std::optional<SourceKind> source_kind_from_string(std::string_view name) noexcep
 const std::vector<SourceKind>& all_source_kinds();
 
 // Output encodings a sink can ask for. The mapping stage only produces what some sink needs.
-enum class OutputFormat : std::uint8_t { raw = 1, ecs = 2, cef = 4 };
+enum class OutputFormat : std::uint8_t { raw = 1, ecs = 2, cef = 4, ocsf = 8 };
 using FormatSet = std::uint8_t;  // bit-or of OutputFormat values
 constexpr FormatSet format_bit(OutputFormat f) noexcept { return static_cast<FormatSet>(f); }
 std::string_view to_string(OutputFormat f) noexcept;
@@ -87,12 +87,14 @@ struct MappedEvent {
   std::string raw;             // the record JSON (repaired when it was not valid JSON; dead letters, `raw`)
   std::string ecs;             // ECS JSON document, one line (when some sink wants ecs)
   std::string cef;             // CEF line, no syslog header, no newline (when some sink wants cef)
+  std::string ocsf;            // OCSF 1.3.0 JSON event, one line (when some sink wants ocsf)
 
-  // The payload in the given format (raw, ecs or cef).
+  // The payload in the given format (raw, ecs, cef or ocsf).
   const std::string& payload(OutputFormat f) const noexcept {
     switch (f) {
       case OutputFormat::ecs: return ecs;
       case OutputFormat::cef: return cef;
+      case OutputFormat::ocsf: return ocsf;
       case OutputFormat::raw: break;
     }
     return raw;

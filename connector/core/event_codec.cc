@@ -83,6 +83,7 @@ std::optional<MappedEvent> decode_buffered_event(std::string_view data, OutputFo
   if (!r.str(payload)) return std::nullopt;
   if (format == OutputFormat::ecs) e.ecs = std::move(payload);
   if (format == OutputFormat::cef) e.cef = std::move(payload);
+  if (format == OutputFormat::ocsf) e.ocsf = std::move(payload);
   std::uint64_t ntags = 0;
   if (!r.u64(ntags) || ntags > kMaxTags) return std::nullopt;
   e.tags.resize(static_cast<std::size_t>(ntags));

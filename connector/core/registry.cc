@@ -33,7 +33,7 @@ std::vector<std::string> PluginRegistry::sink_types() const {
 }
 
 OutputFormat read_sink_format(const ConfigNode& cfg, OutputFormat default_format) {
-  const auto s = cfg.choice("format", {"ecs", "cef", "raw"}, to_string(default_format));
+  const auto s = cfg.choice("format", {"ecs", "cef", "ocsf", "raw"}, to_string(default_format));
   return output_format_from_string(s).value_or(default_format);
 }
 

@@ -29,7 +29,7 @@ bool RepeatedErrorLog::report(const std::string& message, const std::string& suf
 }
 
 std::size_t SinkRunner::footprint(const MappedEvent& e) noexcept {
-  std::size_t n = sizeof(MappedEvent) + e.raw.size() + e.ecs.size() + e.cef.size() + e.source_name.size() +
+  std::size_t n = sizeof(MappedEvent) + e.raw.size() + e.ecs.size() + e.cef.size() + e.ocsf.size() + e.source_name.size() +
                   e.origin.size() + e.id.size() + e.tenant_id.size() + e.subscription_id.size() + e.action.size();
   for (const auto& t : e.tags) n += sizeof(std::string) + t.size();
   return n;

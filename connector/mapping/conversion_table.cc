@@ -48,6 +48,16 @@ Value to_ip(Value v) {
   return Value{};
 }
 
+// `not_ip`: the text that `ip` drops (a host name, a placeholder such as "<IP ADDRESS>", the
+// unspecified addresses), nothing for an address `ip` keeps: an OCSF endpoint's name when it has
+// no usable address.
+Value to_not_ip(Value v) {
+  if (v.kind == Value::Kind::list) return Value{};
+  const std::string t = text_of(v);
+  if (t.empty() || ip_address(Conversion::ip, t)) return Value{};
+  return str(t);
+}
+
 Value to_integer(Value v) {
   if (v.kind == Value::Kind::integer) return v;
   if (v.kind == Value::Kind::real) return integer(static_cast<std::int64_t>(std::llround(v.d)));
@@ -291,6 +301,7 @@ constexpr std::array<ConversionRow, kConversionCount> kConversionRows = {{
     {C::iso_duration_ms, "iso_duration_ms", "", Shape::scalar, false, to_iso_duration_ms, nullptr},
     {C::arm_subscription, "arm_subscription", "", Shape::scalar, false, to_arm_subscription, nullptr},
     {C::count, "count", "", Shape::structured, false, to_count, nullptr},
+    {C::not_ip, "not_ip", "", Shape::scalar, false, to_not_ip, nullptr},
 }};
 
 namespace {

@@ -3,6 +3,7 @@
 
 #include "connector/mapping/cef_encoder.h"
 #include "connector/mapping/ecs_encoder.h"
+#include "connector/mapping/ocsf_encoder.h"
 
 namespace siem::mapping {
 
@@ -10,6 +11,7 @@ std::vector<std::unique_ptr<Encoder>> make_encoders(const MappingSet& set, const
   std::vector<std::unique_ptr<Encoder>> encoders;
   encoders.push_back(make_ecs_encoder(set, host));
   encoders.push_back(make_cef_encoder());
+  encoders.push_back(make_ocsf_encoder(set, host));
   return encoders;
 }
 
@@ -17,6 +19,7 @@ std::string& encoded_output(MappedEvent& event, OutputFormat format) {
   switch (format) {
     case OutputFormat::ecs: return event.ecs;
     case OutputFormat::cef: return event.cef;
+    case OutputFormat::ocsf: return event.ocsf;
     case OutputFormat::raw: break;
   }
   return event.raw;

@@ -21,7 +21,9 @@ Var var_of(std::string_view name) {
       {"$pa.detection_names", Var::pa_detection_names}, {"$pa.tier", Var::pa_tier},
       {"$pa.severity", Var::pa_severity}, {"$pa.risk_score", Var::pa_risk_score},
       {"$pa.roles", Var::pa_roles}, {"$pa.role_ids", Var::pa_role_ids},
-      {"$pa.detections", Var::pa_detections}};
+      {"$pa.detections", Var::pa_detections},
+      {"$ocsf.class_uid", Var::ocsf_class_uid}, {"$ocsf.activity_id", Var::ocsf_activity_id},
+      {"$ocsf.category_uid", Var::ocsf_category_uid}, {"$ocsf.type_uid", Var::ocsf_type_uid}};
   for (const auto& [n, v] : names)
     if (n == name) return v;
   return Var::unknown;  // yields nothing, as an unknown name always has
@@ -47,6 +49,14 @@ Value virtual_value(Var var, const EvalContext& ctx) {
     case Var::version: return str(SIEM_VERSION);
     case Var::severity: return integer(ctx.severity);
     case Var::record: return ctx.raw ? str(*ctx.raw) : Value{};
+    // The OCSF class and activity of the event being written (set by the OCSF encoder from the
+    // kind's class_uid / activity_id rules); category and type follow from them.
+    case Var::ocsf_class_uid: return ctx.ocsf_class_uid >= 0 ? integer(ctx.ocsf_class_uid) : Value{};
+    case Var::ocsf_activity_id: return ctx.ocsf_activity_id >= 0 ? integer(ctx.ocsf_activity_id) : Value{};
+    case Var::ocsf_category_uid: return ctx.ocsf_class_uid >= 0 ? integer(ctx.ocsf_class_uid / 1000) : Value{};
+    case Var::ocsf_type_uid:
+      if (ctx.ocsf_class_uid < 0 || ctx.ocsf_activity_id < 0) return {};
+      return integer(std::int64_t{ctx.ocsf_class_uid} * 100 + ctx.ocsf_activity_id);
     case Var::tags: {
       Value v;
       v.kind = Value::Kind::list;

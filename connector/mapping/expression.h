@@ -65,7 +65,7 @@ Value from_element(json::element e);
 
 enum class Conversion : std::uint8_t {
   none, string, integer, real, boolean, ip, ipv4, ipv6, timestamp, epoch_ms, unquote, lower, upper, upn_user,
-  upn_domain, json, elastic, snake, list, iso_duration_ms, arm_subscription, count
+  upn_domain, json, elastic, snake, list, iso_duration_ms, arm_subscription, count, not_ip
 };
 
 // `ip` keeps an IPv4 or IPv6 address, `ipv4` / `ipv6` only that family (CEF's src vs c6a2).
@@ -100,7 +100,7 @@ struct ConversionRow {
   Written (*fast)(element e, const std::optional<double>& multiply, std::string& out);
 };
 
-inline constexpr std::size_t kConversionCount = static_cast<std::size_t>(Conversion::count) + 1;
+inline constexpr std::size_t kConversionCount = static_cast<std::size_t>(Conversion::not_ip) + 1;
 extern const std::array<ConversionRow, kConversionCount> kConversionRows;
 
 inline const ConversionRow& conversion_row(Conversion c) { return kConversionRows[static_cast<std::size_t>(c)]; }
@@ -117,7 +117,8 @@ void write_elastic(std::string& out, element e, bool arrays_as_objects,
 // The $variables, resolved from their names when the rules are compiled (never per event).
 enum class Var : std::uint8_t {
   unknown, time, time_ms, now, kind, id, tenant, host, version, severity, record, tags, pa_tags,
-  pa_detection_names, pa_tier, pa_severity, pa_risk_score, pa_roles, pa_role_ids, pa_detections
+  pa_detection_names, pa_tier, pa_severity, pa_risk_score, pa_roles, pa_role_ids, pa_detections,
+  ocsf_class_uid, ocsf_activity_id, ocsf_category_uid, ocsf_type_uid
 };
 
 // The variable a `$name` stands for (resolved when the rules are compiled).

@@ -77,9 +77,11 @@ class MapperImpl final : public Mapper {
       extra_tags.emplace_back("schema_unknown");
     }
     const auto& m = set_.for_kind(kind);
-    // ECS / CEF read most of the kind's paths: resolve them all in one pass over the record. A
+    // ECS / CEF / OCSF read most of the kind's paths: resolve them all in one pass over the record. A
     // raw-only pipeline reads a handful (id, time, tenant, action): look those up on demand.
-    if (formats & (format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef))) cache_.resolve(m, root);
+    // OCSF's own paths only when an OCSF event is wanted: ECS and CEF cost what they did.
+    if (formats & (format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef) | format_bit(OutputFormat::ocsf)))
+      cache_.resolve(m, root, (formats & format_bit(OutputFormat::ocsf)) != 0);
     else cache_.next_record();
     // The scalar text at p written into `into` (whose buffer is reused); false when it is missing or
     // not a scalar (then `into` is left as it was).

@@ -35,14 +35,16 @@ struct OrderedRules {
 
 struct KindDraft {
   std::vector<json::Path> id_paths, time_paths, tenant_paths, subscription_paths;
-  OrderedRules ecs, cef_header, cef_ext;
+  OrderedRules ecs, cef_header, cef_ext, ocsf;
 };
 
-// Every slotted path of a kind's rules into m.paths, each once.
+// Every slotted path of a kind's rules into m.paths, each once; the paths only the OCSF rules use
+// into m.ocsf_paths (resolved only when an OCSF event is wanted).
 void collect_paths(KindMapping& m) {
   std::set<int> seen;
+  json::PathSet* into = &m.paths;
   auto add = [&](const json::Path& p) {
-    if (p.slot >= 0 && !p.fans_out() && seen.insert(p.slot).second) m.paths.add(p, p.slot);
+    if (p.slot >= 0 && !p.fans_out() && seen.insert(p.slot).second) into->add(p, p.slot);
   };
   auto add_rule = [&](const Rule& r) {
     for (const auto& e : r.alternatives) {
@@ -60,6 +62,8 @@ void collect_paths(KindMapping& m) {
   for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name, &m.cef_severity})
     add_rule(*r);
   for (const auto& r : m.cef_extension) add_rule(r);
+  into = &m.ocsf_paths;
+  for (const auto& r : m.ocsf) add_rule(r);
 }
 
 }  // namespace
@@ -68,7 +72,7 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
   MappingSet set;
   KindDraft common;
   std::map<SourceKind, KindDraft> drafts;
-  static const std::vector<std::string> top_keys = {"kind", "id", "time", "tenant", "subscription", "ecs", "cef", "description"};
+  static const std::vector<std::string> top_keys = {"kind", "id", "time", "tenant", "subscription", "ecs", "cef", "ocsf", "description"};
   static const std::vector<std::string> cef_keys = {"vendor", "product", "version", "class_id", "name", "severity", "extension"};
 
   std::map<std::string, int, std::less<>> slots;
@@ -135,21 +139,26 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
     paths("time", draft->time_paths);
     paths("tenant", draft->tenant_paths);
     paths("subscription", draft->subscription_paths);
-    if (auto ecs = root["ecs"]) {
-      if (!ecs.IsMap()) {
-        c.error(ecs, "ecs", "expected a mapping of ECS field -> rule");
-      } else {
-        for (auto it = ecs.begin(); it != ecs.end(); ++it) {
-          const std::string target = it->first.Scalar();
-          const std::string path = "ecs." + target;
-          if (it->second.IsNull()) {
-            draft->ecs.set(target, std::nullopt);
-            continue;
-          }
-          if (auto r = c.parse_rule(target, it->second, path)) draft->ecs.set(target, std::move(*r));
-        }
+    // ecs: and ocsf: are documents of dotted targets -> rules.
+    auto document = [&](const char* key, const char* what, OrderedRules& into) {
+      auto doc = root[key];
+      if (!doc) return;
+      if (!doc.IsMap()) {
+        c.error(doc, key, fmt::format("expected a mapping of {} -> rule", what));
+        return;
       }
-    }
+      for (auto it = doc.begin(); it != doc.end(); ++it) {
+        const std::string target = it->first.Scalar();
+        const std::string path = std::string(key) + "." + target;
+        if (it->second.IsNull()) {
+          into.set(target, std::nullopt);
+          continue;
+        }
+        if (auto r = c.parse_rule(target, it->second, path)) into.set(target, std::move(*r));
+      }
+    };
+    document("ecs", "ECS field", draft->ecs);
+    document("ocsf", "OCSF attribute", draft->ocsf);
     if (auto cef = root["cef"]) {
       if (!cef.IsMap()) {
         c.error(cef, "cef", "expected a mapping with vendor, product, version, class_id, name, severity, extension");
@@ -210,7 +219,7 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
   auto build = [&](SourceKind kind, const KindDraft* specific) {
     KindMapping m;
     m.kind = kind;
-    OrderedRules ecs = common.ecs, header = common.cef_header, ext = common.cef_ext;
+    OrderedRules ecs = common.ecs, header = common.cef_header, ext = common.cef_ext, ocsf = common.ocsf;
     m.id_paths = common.id_paths;
     m.time_paths = common.time_paths;
     m.tenant_paths = common.tenant_paths;
@@ -219,6 +228,7 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
       for (const auto& [t, r] : specific->ecs.items) ecs.set(t, r);
       for (const auto& [t, r] : specific->cef_header.items) header.set(t, r);
       for (const auto& [t, r] : specific->cef_ext.items) ext.set(t, r);
+      for (const auto& [t, r] : specific->ocsf.items) ocsf.set(t, r);
       if (!specific->id_paths.empty()) m.id_paths = specific->id_paths;
       if (!specific->time_paths.empty()) m.time_paths = specific->time_paths;
       if (!specific->tenant_paths.empty()) m.tenant_paths = specific->tenant_paths;
@@ -226,6 +236,7 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
     }
     m.ecs = ecs.compiled();
     m.cef_extension = ext.compiled();
+    m.ocsf = ocsf.compiled();
     for (auto& r : header.compiled()) {
       if (r.target == "vendor") m.cef_vendor = r;
       else if (r.target == "product") m.cef_product = r;

@@ -42,8 +42,9 @@ struct PathCache {
   std::vector<json::PathSet::Result> entries;  // by Path::slot
   std::uint32_t generation = 1;
   void next_record() { ++generation; }
-  // Starts a record of kind `m`: resolves all of m's paths against `record`.
-  void resolve(const KindMapping& m, simdjson::dom::element record);
+  // Starts a record of kind `m`: resolves all of m's paths against `record` (with_ocsf: and the
+  // paths only its OCSF rules use).
+  void resolve(const KindMapping& m, simdjson::dom::element record, bool with_ocsf = false);
   // The first match of `p` in `record` (the record of the current generation).
   std::optional<simdjson::dom::element> find(const json::Path& p, simdjson::dom::element record) {
     return find(p.slot, p, record);
@@ -79,6 +80,8 @@ struct EvalContext {
   const std::string* time_text = nullptr;  // $time / $now formatted once per record (optional)
   const std::string* now_text = nullptr;
   int severity = 0;  // effective severity: max(mapping base severity, detections)
+  // OCSF: the event's class and activity ($ocsf.*), set by the OCSF encoder; -1 when not known.
+  std::int32_t ocsf_class_uid = -1, ocsf_activity_id = -1;
 };
 
 // A value as JSON: strings quoted, lists as arrays of strings, Kind::json as is, none as null.
@@ -135,8 +138,11 @@ struct KindMapping {
   // CEF
   Rule cef_vendor, cef_product, cef_version, cef_class_id, cef_name, cef_severity;
   std::vector<Rule> cef_extension;
-  // Every cacheable path the rules above (and the id/time/tenant/subscription paths) use.
-  json::PathSet paths;
+  // OCSF attribute (dotted; a numeric segment is an array element) -> rule, in output order.
+  std::vector<Rule> ocsf;
+  // Every cacheable path the rules above (and the id/time/tenant/subscription paths) use, but for
+  // those only the OCSF rules use: ocsf_paths.
+  json::PathSet paths, ocsf_paths;
 };
 
 // Loads and compiles a set of mapping files. Errors (with file:line:column) go to `diags`.

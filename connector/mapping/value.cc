@@ -29,9 +29,10 @@ void append_value_json(std::string& out, const Value& v) {
 
 // ---------------------------------------------------------------- PathCache
 
-void PathCache::resolve(const KindMapping& m, element record) {
+void PathCache::resolve(const KindMapping& m, element record, bool with_ocsf) {
   ++generation;
   m.paths.resolve(record, entries, generation);
+  if (with_ocsf && !m.ocsf_paths.empty()) m.ocsf_paths.resolve(record, entries, generation);
 }
 
 std::optional<element> PathCache::find_slow(const json::Path& p, element record) {

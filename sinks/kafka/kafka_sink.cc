@@ -29,6 +29,7 @@ std::string_view schema_of(OutputFormat f) {
   switch (f) {
     case OutputFormat::ecs: return "ecs/8.11";
     case OutputFormat::cef: return "cef/0";
+    case OutputFormat::ocsf: return "ocsf/1.3.0";
     case OutputFormat::raw: break;
   }
   return "raw";

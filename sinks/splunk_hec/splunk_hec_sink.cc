@@ -77,6 +77,7 @@ struct SplunkHecSink::Reply {
 std::string default_hec_sourcetype(OutputFormat format, SourceKind kind) {
   if (format == OutputFormat::ecs) return "siem:ecs";
   if (format == OutputFormat::cef) return "cef";
+  if (format == OutputFormat::ocsf) return "siem:ocsf";
   switch (kind) {
     case SourceKind::graph_directory_audit: return "azure:aad:audit";
     case SourceKind::graph_sign_in: return "azure:aad:signin";
@@ -272,7 +273,7 @@ void SplunkHecSink::append_envelope(std::string& out, const MappedEvent& ev) con
   out += "},\"event\":";
   const std::string& payload = ev.payload(s_.format);
   if (s_.format == OutputFormat::cef) append_json_string(out, payload);
-  else out += payload;  // ECS document / raw record: already one JSON object
+  else out += payload;  // ECS / OCSF document, raw record: already one JSON object
   out += '}';
 }
 

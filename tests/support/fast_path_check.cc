@@ -43,7 +43,7 @@ void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping
   }
   mapping::PathCache cache;
   cache.entries.resize(set.path_slots());
-  cache.resolve(m, root);
+  cache.resolve(m, root, true);
   EnrichmentResult pa;
   if (with_enrichment) {
     pa.tags = {"pa.role.assigned", "pa.role.tier0"};
@@ -80,22 +80,30 @@ void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping
   auto where = [&](const Rule& r) {
     return fmt::format("rule {} of {} on {}", r.target, to_string(m.kind), json.substr(0, 2000));
   };
-  for (const auto& r : m.ecs) {
+  // The OCSF rules see the event's class and activity, as the OCSF encoder gives them.
+  for (const auto& r : m.ocsf) {
     const Value v = r.evaluate(ctx);
-    std::string expected;
-    if (!v.empty()) mapping::append_value_json(expected, v);
-    if (r.direct) {
-      std::string direct = "<";  // what the output held before must stay untouched
-      const auto written = r.append_json(ctx, direct);
-      ++report.compared;
-      if (!written && direct != "<")
-        report.disagreements.push_back(fmt::format("append_json unsupported yet wrote {:?}: {}", direct, where(r)));
-      if (written && *written && direct != "<" + expected)
-        report.disagreements.push_back(fmt::format("append_json {:?} but evaluate {:?}: {}", direct.substr(1), expected, where(r)));
-      if (written && !*written && (direct != "<" || !v.empty()))
-        report.disagreements.push_back(fmt::format("append_json no value but evaluate {:?}: {}", expected, where(r)));
+    if (v.kind == Value::Kind::integer && r.target == "class_uid") ctx.ocsf_class_uid = static_cast<std::int32_t>(v.i);
+    if (v.kind == Value::Kind::integer && r.target == "activity_id") ctx.ocsf_activity_id = static_cast<std::int32_t>(v.i);
+  }
+  for (const auto* rules : {&m.ecs, &m.ocsf}) {
+    for (const auto& r : *rules) {
+      const Value v = r.evaluate(ctx);
+      std::string expected;
+      if (!v.empty()) mapping::append_value_json(expected, v);
+      if (r.direct) {
+        std::string direct = "<";  // what the output held before must stay untouched
+        const auto written = r.append_json(ctx, direct);
+        ++report.compared;
+        if (!written && direct != "<")
+          report.disagreements.push_back(fmt::format("append_json unsupported yet wrote {:?}: {}", direct, where(r)));
+        if (written && *written && direct != "<" + expected)
+          report.disagreements.push_back(fmt::format("append_json {:?} but evaluate {:?}: {}", direct.substr(1), expected, where(r)));
+        if (written && !*written && (direct != "<" || !v.empty()))
+          report.disagreements.push_back(fmt::format("append_json no value but evaluate {:?}: {}", expected, where(r)));
+      }
+      check_string_view(r, ctx, v, report, where(r));
     }
-    check_string_view(r, ctx, v, report, where(r));
   }
   for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name})
     check_string_view(*r, ctx, r->evaluate(ctx), report, where(*r));

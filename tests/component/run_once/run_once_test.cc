@@ -84,13 +84,14 @@ class RunOnce : public ::testing::Test {
     return r;
   }
 
-  void write_config(const std::string& extra_sink = "") {
+  void write_config(const std::string& extra_sink = "", const std::string& format = "ecs") {
     std::ofstream(dir_ / "config.yaml") << "state_dir: state\n"
                                            "dead_letter: {path: dead-letter.ndjson}\n"
                                            "sources:\n"
                                            "  - {name: audit, type: file, path: in.ndjson}\n"
                                            "sinks:\n"
-                                           "  - {name: out, type: file, format: ecs, path: out.ndjson}\n"
+                                           "  - {name: out, type: file, format: "
+                                        << format << ", path: out.ndjson}\n"
                                         << extra_sink;
   }
 
@@ -156,6 +157,31 @@ TEST_F(RunOnce, DeliversGoodRecordsDeadLettersBadOnesAndNeverTwice) {
   ids = delivered_ids();
   EXPECT_EQ(ids.size(), 23u);
   for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id;
+}
+
+// format: ocsf end to end: every good record is one OCSF event (its class, type_uid, and the
+// record's id as metadata.uid), a malformed record goes to the dead-letter file with its reason.
+TEST_F(RunOnce, OcsfSinkDeliversEventsAndDeadLettersMalformedRecords) {
+  write_config("", "ocsf");
+  append(0, 10, {3});
+  auto r = run({"run", "-c", (dir_ / "config.yaml").string(), "--once"});
+  EXPECT_EQ(r.status, 3) << r.err;  // done, with dead letters
+  std::ifstream in(dir_ / "out.ndjson");
+  std::string line;
+  std::set<std::string> uids;
+  while (std::getline(in, line)) {
+    const auto e = nlohmann::json::parse(line);
+    EXPECT_EQ(e["class_uid"], 3004) << line;  // "Update user" without targets: Entity Management
+    EXPECT_EQ(e["type_uid"], 300499) << line;  // no operationType: activity Other (99)
+    EXPECT_EQ(e["time"], 1772619330000) << line;
+    EXPECT_EQ(e["metadata"]["version"], "1.3.0") << line;
+    uids.insert(e["metadata"]["uid"].get<std::string>());
+  }
+  EXPECT_EQ(uids.size(), 9u);
+  EXPECT_EQ(uids.count("Directory_e2e_3"), 0u);
+  const auto dl = nlohmann::json::parse(slurp(dir_ / "dead-letter.ndjson"));
+  EXPECT_EQ(dl["origin"], (dir_ / "in.ndjson").string() + ":4");
+  EXPECT_NE(dl["reason"].get<std::string>().find("invalid JSON"), std::string::npos) << dl.dump();
 }
 
 TEST_F(RunOnce, KillNineLosesNothing) {

@@ -23,12 +23,13 @@ MappedEvent sample() {
   e.raw = R"({"id":"abc"})";
   e.ecs = R"({"event":{"id":"abc"}})";
   e.cef = "CEF:0|x";
+  e.ocsf = "{\"class_uid\":3002}";
   return e;
 }
 
 TEST(EventCodec, RoundTripKeepsWhatTheSinkReads) {
   const auto e = sample();
-  for (auto f : {OutputFormat::ecs, OutputFormat::cef, OutputFormat::raw}) {
+  for (auto f : {OutputFormat::ecs, OutputFormat::cef, OutputFormat::ocsf, OutputFormat::raw}) {
     const auto d = siem::decode_buffered_event(siem::encode_buffered_event(e, f), f);
     ASSERT_TRUE(d);
     EXPECT_EQ(d->payload(f), e.payload(f));

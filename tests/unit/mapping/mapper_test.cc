@@ -265,6 +265,30 @@ TEST_F(OverrideTest, OverridesMergeOverShippedRules) {
   EXPECT_EQ(parse_cef_strict(ev.cef)->get("cs5"), "hq");
 }
 
+// OCSF rules are overridden like ECS ones; numeric target segments are array elements, and an
+// object whose members mix indexes and names stays an object (the document is JSON either way).
+TEST_F(OverrideTest, OcsfOverridesArraysAndMixedIndexesGiveValidJson) {
+  std::ofstream(dir_ / "o.yaml") << "kind: graph_sign_in\nocsf:\n  unmapped.riskState: null\n"
+                                    "  observables.0.name: {value: user.name}\n  observables.0.type_id: {value: 4}\n"
+                                    "  observables.0.value: {from: userPrincipalName}\n  observables.1.name: {from: nothing.here}\n"
+                                    "  unmapped.mixed.0: {value: a}\n  unmapped.mixed.b: {value: b}\n";
+  Fixture f("mappings: {overrides: [o.yaml]}\n", dir_);
+  ASSERT_FALSE(f.diags.has_errors()) << f.diags.format();
+  RawRecord rec;
+  rec.json = records_of("graph-signins-list-beta-mfa-fido2.json").at(0);
+  MappedEvent ev;
+  ASSERT_FALSE(f.mapper->map(rec, std::nullopt, format_bit(OutputFormat::ocsf), ev));
+  EXPECT_TRUE(ev.ecs.empty());  // only the formats asked for
+  const auto o = nlohmann::json::parse(ev.ocsf);
+  EXPECT_EQ(o["class_uid"], 3002);
+  EXPECT_EQ(o["type_uid"], 300201);
+  ASSERT_TRUE(o["observables"].is_array()) << ev.ocsf;
+  ASSERT_EQ(o["observables"].size(), 1u) << ev.ocsf;  // element 1 has no value: left out
+  EXPECT_EQ(o["observables"][0]["value"], "testaccount1@contoso.com");
+  EXPECT_FALSE(o["unmapped"].contains("riskState"));
+  EXPECT_EQ(o["unmapped"]["mixed"], nlohmann::json({{"0", "a"}, {"b", "b"}}));
+}
+
 TEST_F(OverrideTest, MappingErrorsNameFileAndLine) {
   std::ofstream(dir_ / "bad.yaml") << "kind: graph_sign_in\necs:\n  user.name: {form: userPrincipalName}\n  user.id: {from: userId, type: integr}\n";
   Fixture f("mappings: {overrides: [bad.yaml]}\n", dir_);

@@ -1,0 +1,48 @@
+// A JSON document written from dotted targets ("a.b.c" -> {"a":{"b":{"c":...}}}) and their rules:
+// the writer shared by the ECS and OCSF encoders. The target tree is compiled once per kind into a
+// flat program of steps; writing an event is one pass over it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "connector/mapping/mapping_rules.h"
+
+namespace siem::mapping {
+
+// The document of one source kind as a flat list of steps, run in order: the target tree walked
+// once when the mappings load (pre-order), so writing an event is one pass over a contiguous array
+// with no recursion. A realistic mix rotates through the kinds, and a compact plan per kind is what
+// stays in the CPU's cache from one event of a kind to the next.
+struct JsonProgram {
+  struct Step {
+    enum Op : std::uint8_t {
+      field,        // a rule's member: "key":value, dropped when the rule has no value
+      constant,     // a run of members that never depend on the record, encoded once
+      open,         // "key":{ (or "key":[ / an array element's {) -- dropped with its close when empty
+      close,        // }
+      close_array,  // ]
+    };
+    Op op = field;
+    std::int32_t slot = -1;              // field with a single record path: its PathCache slot
+    std::uint32_t text_at = 0, text_size = 0;  // in `text`, starting with the separating comma
+    std::uint32_t rule = 0;              // field: index in the rules
+    const json::Path* path = nullptr;    // field: Rule::single_path
+  };
+  std::vector<Step> steps;
+  // Every key prefix and constant run, each stored once with its leading comma (",\"key\":");
+  // the first member of an object skips that comma.
+  std::string text;
+  std::size_t max_depth = 0;
+
+  // `arrays`: a target segment of digits ("enrichments.0.name") is an element of an array, written
+  // in the order the indexes first appear; otherwise every segment is an object key (ECS).
+  JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays);
+};
+
+// Writes the document of `plan` (compiled from `rules`) for one record into `out`.
+void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules, const EvalContext& ctx,
+                         std::string& out);
+
+}  // namespace siem::mapping
