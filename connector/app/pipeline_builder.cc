@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "connector/app/inventory_source.h"
 #include "connector/buffer/buffer_dir.h"
 #include "connector/enrichment/mapping_stage.h"
 #include "connector/observability/http_listener.h"
@@ -67,6 +69,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
 
   const std::string host = host_name();
   std::set<std::string> names;
+  std::vector<std::pair<ConfigNode, InventorySettings>> inventories;  // graph_pim sources with `inventory:`
   const auto sources = root.list("sources");
   if (sources.empty() && root.valid()) root.error("at least one source is required under 'sources'");
   for (std::size_t i = 0; i < sources.size(); ++i) {
@@ -86,6 +89,8 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
     try {
       auto src = (*factory)(cfg, ctx);
       if (src) parts.sources.push_back(SourceSlot{ctx.name, std::move(src)});
+      if (type == "graph_pim")
+        if (auto inv = read_inventory_section(cfg, ctx.name)) inventories.emplace_back(cfg, std::move(*inv));
     } catch (const std::exception& e) {
       cfg.error(e.what());
       doc.mark_free_form(cfg.yaml());  // the factory stopped reading: unread keys are not typos
@@ -132,6 +137,17 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
   if (!validate_only) buffer_files::report_stale(parts.state_dir, disk_buffered);
 
   parts.mapper = make_mapping_stage(root, state);
+  // Each graph_pim source's inventory runs as a source of its own (connector/app/inventory_source.h).
+  if (!doc.diagnostics().has_errors())
+    for (auto& [cfg, inv] : inventories) {
+      const std::string name = inv.source_name + ".inventory";
+      if (std::any_of(parts.sources.begin(), parts.sources.end(), [&](const SourceSlot& x) { return x.name == name; })) {
+        cfg.error_at("inventory", fmt::format("the inventory runs as source '{}', a name another source has", name));
+        continue;
+      }
+      complete_inventory_settings(inv, cfg, root.child("enrichment"));
+      parts.sources.push_back(SourceSlot{name, make_inventory_source(std::move(inv), state)});
+    }
   doc.report_unknown_keys();
   return parts;
 }

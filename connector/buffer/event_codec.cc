@@ -68,7 +68,7 @@ std::string encode_buffered_event(const MappedEvent& e, OutputFormat format) {
 std::optional<MappedEvent> decode_buffered_event(std::string_view data, OutputFormat format) {
   if (data.size() < 2 || static_cast<std::uint8_t>(data[0]) != kEventFormat) return std::nullopt;
   const auto kind = static_cast<std::uint8_t>(data[1]);
-  if (kind > static_cast<std::uint8_t>(SourceKind::eventhub_activity)) return std::nullopt;
+  if (kind > static_cast<std::uint8_t>(SourceKind::privileged_inventory)) return std::nullopt;
   MappedEvent e;
   e.kind = static_cast<SourceKind>(kind);
   Reader r(data.substr(2));

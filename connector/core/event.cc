@@ -5,7 +5,7 @@
 namespace siem {
 
 namespace {
-constexpr std::array<std::pair<SourceKind, std::string_view>, 10> kKindNames{{
+constexpr std::array<std::pair<SourceKind, std::string_view>, 11> kKindNames{{
     {SourceKind::unknown, "unknown"},
     {SourceKind::graph_directory_audit, "graph_directory_audit"},
     {SourceKind::graph_sign_in, "graph_sign_in"},
@@ -16,6 +16,7 @@ constexpr std::array<std::pair<SourceKind, std::string_view>, 10> kKindNames{{
     {SourceKind::eventhub_audit, "eventhub_audit"},
     {SourceKind::eventhub_sign_in, "eventhub_sign_in"},
     {SourceKind::eventhub_activity, "eventhub_activity"},
+    {SourceKind::privileged_inventory, "privileged_inventory"},
 }};
 }  // namespace
 

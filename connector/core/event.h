@@ -23,6 +23,7 @@ enum class SourceKind : std::uint8_t {
   eventhub_audit,         // diagnostic-settings record, category AuditLogs
   eventhub_sign_in,       // diagnostic-settings record, any *SignInLogs category
   eventhub_activity,      // diagnostic-settings Activity Log record
+  privileged_inventory,   // built by the connector: one privileged principal, or a change between inventories
 };
 
 // Stable spelling used in config, CLI (`--source`), logs, Kafka headers and metrics.

@@ -138,7 +138,7 @@ class Pipeline {
   std::atomic<std::uint64_t> map_failed_{0};
   std::atomic<bool> sink_fatal_{false};
   // Per mapping kind (SourceKind): events mapped, and dead-lettered as [kind][0 read, 1 map].
-  static constexpr std::size_t kKinds = static_cast<std::size_t>(SourceKind::eventhub_activity) + 1;
+  static constexpr std::size_t kKinds = static_cast<std::size_t>(SourceKind::privileged_inventory) + 1;
   std::array<std::atomic<std::uint64_t>, kKinds> mapped_by_kind_{};
   std::array<std::array<std::atomic<std::uint64_t>, 2>, kKinds> dead_by_kind_{};
   std::atomic<std::int64_t> heartbeat_{0};  // steady-clock ticks of the last control-loop pass

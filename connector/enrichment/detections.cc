@@ -62,6 +62,7 @@ namespace {
 constexpr FamilyMask kAudit = family_bit(Facts::Family::audit);
 constexpr FamilyMask kSignIn = family_bit(Facts::Family::sign_in);
 constexpr FamilyMask kActivity = family_bit(Facts::Family::activity);
+constexpr FamilyMask kInventory = family_bit(Facts::Family::inventory);
 // Role grants and PIM activations: directory / PIM audits and PIM requests (is_role_add, ...).
 constexpr FamilyMask kRoleEvents = kAudit | family_bit(Facts::Family::pim_request);
 }  // namespace
@@ -97,6 +98,11 @@ const std::vector<DetectionEntry>& detection_catalogue() {
       {"pa.azure.role_assignment_removed", 3, rules::azure_role_assignment_removed, kActivity},
       {"pa.azure.subscription_ownership", 8, rules::subscription_ownership, kActivity},
       {"pa.azure.elevate_access", 9, rules::elevate_access, kAudit | kActivity},
+      {"pa.inventory.new_principal", 5, rules::inventory_new_principal, kInventory},
+      {"pa.inventory.new_global_admin", 9, rules::inventory_new_global_admin, kInventory},
+      {"pa.inventory.new_tier0", 8, rules::inventory_new_tier0, kInventory},
+      {"pa.inventory.made_permanent", 8, rules::inventory_made_permanent, kInventory},
+      {"pa.inventory.role_removed", 4, rules::inventory_role_removed, kInventory},
   };
   return catalogue;
 }

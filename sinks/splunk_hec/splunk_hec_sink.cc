@@ -87,6 +87,7 @@ std::string default_hec_sourcetype(OutputFormat format, SourceKind kind) {
     case SourceKind::eventhub_audit:
     case SourceKind::eventhub_sign_in: return "azure:monitor:aad";
     case SourceKind::eventhub_activity: return "azure:monitor:activity";
+    case SourceKind::privileged_inventory: return "siem:pa:inventory";
     case SourceKind::unknown: break;
   }
   return "siem:raw";

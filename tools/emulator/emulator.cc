@@ -1,4 +1,5 @@
 #include "tools/emulator/emulator.h"
+#include "tools/emulator/directory.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -235,6 +236,7 @@ std::string endpoint_name(const std::string& path) {
       {"/roleManagement/directory/roleAssignmentScheduleInstances", "graph.roleAssignmentScheduleInstances"},
       {"/roleManagement/directory/roleEligibilityScheduleInstances", "graph.roleEligibilityScheduleInstances"},
       {"/roleManagement/directory/roleAssignments", "graph.roleAssignments"},
+      {"/transitiveMembers", "graph.transitiveMembers"},
       {"/eventtypes/management/values", "arm.activity"},
       {"/Microsoft.Authorization/roleAssignmentScheduleRequests", "arm.roleAssignmentScheduleRequests"},
       {"/_emulator", "admin"},
@@ -591,6 +593,10 @@ struct Emulator::Impl {
       offset = static_cast<std::size_t>(std::stoull(decoded.substr(5)));
     }
 
+    // $expand=principal: the schedule instances' principal (user, service principal or group).
+    const bool expand_principal = q.count("$expand") && collection.find("Instances") != std::string::npos;
+    if (q.count("$expand") && (!expand_principal || q["$expand"] != "principal"))
+      return graph_error(400, "BadRequest", "Could not find a property named '" + q["$expand"] + "' on type 'microsoft.graph.entity'.");
     std::vector<json> matched;
     {
       std::lock_guard lock(mu);
@@ -612,6 +618,8 @@ struct Emulator::Impl {
         if (!eq_ok) continue;
         json out = rec;
         if (collection == "signIns" && !graph_beta) out.erase("signInEventTypes");
+        if (expand_principal) out["principal"] = directory_object(collections["directoryObjects"], rec.value("principalId", ""))
+                                                     .value_or(json(nullptr));
         matched.push_back(std::move(out));
       }
     }
@@ -656,6 +664,19 @@ struct Emulator::Impl {
         {"/roleManagement/directory/roleEligibilityScheduleInstances", "roleEligibilityScheduleInstances"},
         {"/roleManagement/directory/roleAssignments", "roleAssignments"},
     };
+    // /groups/{id}/transitiveMembers: the group's members, nested groups' included, paged.
+    static const std::regex members_re(R"(^/groups/([0-9a-fA-F-]{36})/transitiveMembers$)");
+    if (std::smatch m; std::regex_match(rest, m, members_re)) {
+      const std::string id = m[1].str();
+      {
+        std::lock_guard lock(mu);
+        auto members = transitive_members(collections["directoryObjects"], id);
+        if (!members)
+          return graph_error(404, "Request_ResourceNotFound", "Resource '" + id + "' does not exist or one of its queried reference-property objects are not present.");
+        collections["_transitiveMembers." + id] = std::move(*members);
+      }
+      return list(req, "_transitiveMembers." + id, false, beta, nullptr);
+    }
     for (const auto& [path, collection] : routes) {
       if (rest != path) continue;
       if (collection == "directoryAudits" || collection == "signIns")

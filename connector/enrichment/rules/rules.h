@@ -52,4 +52,11 @@ void azure_privileged_role_assignment(const RuleContext& c, std::vector<RuleHit>
 void azure_role_assignment_removed(const RuleContext& c, std::vector<RuleHit>& out);
 void subscription_ownership(const RuleContext& c, std::vector<RuleHit>& out);
 void elevate_access(const RuleContext& c, std::vector<RuleHit>& out);
+
+// Changes between two privileged-identity inventories (inventory_rules.cc)
+void inventory_new_principal(const RuleContext& c, std::vector<RuleHit>& out);
+void inventory_new_global_admin(const RuleContext& c, std::vector<RuleHit>& out);
+void inventory_new_tier0(const RuleContext& c, std::vector<RuleHit>& out);
+void inventory_made_permanent(const RuleContext& c, std::vector<RuleHit>& out);
+void inventory_role_removed(const RuleContext& c, std::vector<RuleHit>& out);
 }  // namespace siem::rules
