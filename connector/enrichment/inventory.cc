@@ -262,7 +262,8 @@ std::vector<Json> inventory_changes(const Json& previous, const std::vector<Json
   }
   for (const auto& [id, old] : before.items()) {
     if (now.contains(id)) continue;
-    for (const auto& [key, o] : old.value("roles", Json::object()).items())
+    const Json old_roles = old.value("roles", Json::object());  // named: items() of a temporary would dangle
+    for (const auto& [key, o] : old_roles.items())
       out.push_back(change("roleRemoved", old.value("principal", Json::object()), o, nullptr, time_ms, previous_ms));
   }
   return out;
