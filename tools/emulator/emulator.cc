@@ -862,6 +862,11 @@ void Emulator::add_record(const std::string& collection, json record) {
   impl_->collections[collection].push_back(std::move(record));
 }
 
+std::size_t Emulator::remove_records(const std::string& collection, const std::function<bool(const json&)>& remove) {
+  std::lock_guard lock(impl_->mu);
+  return static_cast<std::size_t>(std::erase_if(impl_->collections[collection], remove));
+}
+
 std::size_t Emulator::record_count(const std::string& collection) const {
   std::lock_guard lock(impl_->mu);
   auto it = impl_->collections.find(collection);

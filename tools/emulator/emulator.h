@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -67,6 +68,8 @@ class Emulator {
   void add_record(const std::string& collection, nlohmann::json record);
   std::size_t record_count(const std::string& collection) const;
   std::vector<nlohmann::json> records(const std::string& collection) const;
+  // Removes the records of a collection `remove` selects (a role assignment that is gone); returns how many.
+  std::size_t remove_records(const std::string& collection, const std::function<bool(const nlohmann::json&)>& remove);
   // Invalidates every issued token (the next Graph/ARM call gets 401).
   void expire_tokens();
   nlohmann::json stats() const;
