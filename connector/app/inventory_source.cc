@@ -32,8 +32,9 @@ class InventorySource final : public Source {
  public:
   InventorySource(InventorySettings s, StateStore* state) : s_(std::move(s)), state_(state) {}
 
-  // After the roster and the sign-ins: the saved roster then knows the latest privileged sign-ins.
-  StartupStage startup_stage() const override { return StartupStage::other; }
+  // After every other source caught up: the saved roster then knows the latest privileged sign-ins
+  // (once their events are delivered and the state saved: a first run may not report them yet).
+  StartupStage startup_stage() const override { return StartupStage::derived; }
 
   void start(const std::optional<std::string>& checkpoint) override {
     if (checkpoint) {

@@ -144,7 +144,7 @@ class Pipeline {
   std::atomic<std::int64_t> heartbeat_{0};  // steady-clock ticks of the last control-loop pass
   std::mutex warm_mu_;
   std::condition_variable_any warm_cv_;
-  static constexpr std::size_t kStages = static_cast<std::size_t>(Source::StartupStage::other) + 1;
+  static constexpr std::size_t kStages = static_cast<std::size_t>(Source::StartupStage::derived) + 1;
   std::array<std::size_t, kStages> cold_sources_{};  // per start-up stage: sources not warm yet (warm_mu_)
   std::atomic<bool> fatal_error_{false};
   std::chrono::steady_clock::time_point started_;

@@ -78,8 +78,10 @@ class Source {
   //   roster_state  the role roster itself (PIM requests and schedule snapshots);
   //   role_events   logs whose role assignments also teach it, and whose actors it tiers
   //                 (directory audits, Activity Log);
-  //   other         everything else (sign-ins, and sources whose content is not known in advance).
-  enum class StartupStage { roster_state = 0, role_events = 1, other = 2 };
+  //   other         everything else (sign-ins, and sources whose content is not known in advance);
+  //   derived       what is built from what the others taught the enrichment (the privileged-identity
+  //                 inventory reports the last privileged sign-ins the roster saw).
+  enum class StartupStage { roster_state = 0, role_events = 1, other = 2, derived = 3 };
   virtual StartupStage startup_stage() const { return StartupStage::other; }
 };
 

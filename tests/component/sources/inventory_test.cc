@@ -123,7 +123,8 @@ TEST_F(InventoryE2E, CommandExitStatuses) {
 // since the inventory the state store kept, with their tags; then nothing (not due).
 TEST_F(InventoryE2E, ChangesBetweenInventoriesAreEventsAcrossRestarts) {
   start_emulator();
-  write_ecs_config(source("pim", "graph_pim", "requests_per_10s: 1000\ninventory: {interval: 24h}"));
+  write_ecs_config(source("pim", "graph_pim", "requests_per_10s: 1000\ninventory: {interval: 24h}") +
+                   source("sign-ins", "graph_sign_ins", "requests_per_10s: 1000"));
   auto r = run();
   ASSERT_EQ(r.status, 0) << r.err;
   std::size_t lines = 0;
@@ -161,10 +162,12 @@ TEST_F(InventoryE2E, ChangesBetweenInventoriesAreEventsAcrossRestarts) {
   events = inventory_events(lines, &lines);
   std::map<std::string, std::vector<std::string>> changes;  // "user change role" -> pa.* tags
   std::size_t principals = 0;
+  std::set<std::string> signed_in;  // principals with a last privileged sign-in (the roster run 1 saved)
   for (const auto& e : events) {
     const auto& inv = e["azure"]["privileged_access"]["inventory"];
     if (inv["record_type"] == "principal") {
       ++principals;
+      if (inv.contains("last_privileged_sign_in")) signed_in.insert(e["user"]["id"].get<std::string>());
       continue;
     }
     std::vector<std::string> tags;
@@ -180,6 +183,7 @@ TEST_F(InventoryE2E, ChangesBetweenInventoriesAreEventsAcrossRestarts) {
       {kBob + " roleRemoved Groups Administrator", {"pa.inventory.role_removed", "pa.role.tier1"}},
   };
   EXPECT_EQ(changes, expected) << r.err;
+  EXPECT_TRUE(signed_in.count(kAlice)) << "Alice's privileged sign-ins (run 1) are not reported";
 
   // Not due again: a third run (a new process) delivers no inventory.
   r = run();
