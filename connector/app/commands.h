@@ -43,11 +43,19 @@ struct TestOptions {
   std::optional<std::string> ocsf_out;  // --ocsf-out: every case's OCSF event, one per line
 };
 
+struct InventoryOptions {
+  std::string config_file;
+  std::string format = "json";            // ecs|cef|raw|json
+  std::optional<std::string> output;      // -o FILE (default: standard output)
+  std::optional<std::string> source;      // which graph_pim source (default: the first)
+};
+
 int run_command(const RunOptions& options, const GlobalOptions& global);            // cmd_run.cc
 int probe_command(const ProbeOptions& options);                                   // cmd_probe.cc
 int validate_command(const ValidateOptions& options, const GlobalOptions& global);  // cmd_validate.cc
 int map_command(const MapOptions& options, const GlobalOptions& global);            // cmd_map.cc
 int test_command(const TestOptions& options, const GlobalOptions& global);          // cmd_test.cc
+int inventory_command(const InventoryOptions& options, const GlobalOptions& global);  // cmd_inventory.cc
 int version_command();                                                              // cmd_version.cc
 
 }  // namespace siem::app

@@ -43,6 +43,15 @@ int main(int argc, char** argv) {
   test_cmd->add_flag("-v,--verbose", test.verbose, "Print every case");
   test_cmd->add_option("--ocsf-out", test.ocsf_out, "Write every case's OCSF event to this file (one per line)");
 
+  InventoryOptions inventory;
+  auto* inventory_cmd = app.add_subcommand(
+      "inventory", "Read the privileged-identity inventory from Graph now and print one record per privileged principal");
+  inventory_cmd->add_option("-c,--config", inventory.config_file, "Configuration (a graph_pim source's connection)")->required();
+  inventory_cmd->add_option("--format", inventory.format, "ecs, cef, raw (the inventory records) or json (one document; default)")
+      ->check(CLI::IsMember({"ecs", "cef", "raw", "json"}));
+  inventory_cmd->add_option("-o,--output", inventory.output, "Write to this file (created 0600; default: standard output)");
+  inventory_cmd->add_option("--source", inventory.source, "The graph_pim source to read with (default: the first)");
+
   ProbeOptions probe;
   auto* probe_cmd = app.add_subcommand("probe", "GET a path of the observability endpoint; exit 0 on HTTP 200 (health checks)");
   probe_cmd->add_option("--address", probe.address, "HOST:PORT of observability.listen (default 127.0.0.1:9464)");
@@ -69,5 +78,6 @@ int main(int argc, char** argv) {
   if (*probe_cmd) return probe_command(probe);
   if (*map_cmd) return map_command(map, global);
   if (*test_cmd) return test_command(test, global);
+  if (*inventory_cmd) return inventory_command(inventory, global);
   return version_command();
 }

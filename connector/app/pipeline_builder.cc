@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "connector/app/route_config.h"
+#include "connector/app/inventory_source.h"
 #include "connector/buffer/buffer_dir.h"
 #include "connector/enrichment/mapping_processor.h"
 #include "connector/observability/http_listener.h"
@@ -70,6 +72,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
 
   const std::string host = host_name();
   std::set<std::string> names;
+  std::vector<std::pair<ConfigNode, InventorySettings>> inventories;  // graph_pim sources with `inventory:`
   const auto sources = root.list("sources");
   if (sources.empty() && root.valid()) root.error("at least one source is required under 'sources'");
   for (std::size_t i = 0; i < sources.size(); ++i) {
@@ -89,6 +92,8 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
     try {
       auto src = (*factory)(cfg, ctx);
       if (src) parts.sources.push_back(SourceSlot{ctx.name, std::move(src)});
+      if (type == "graph_pim")
+        if (auto inv = read_inventory_section(cfg, ctx.name)) inventories.emplace_back(cfg, std::move(*inv));
     } catch (const std::exception& e) {
       cfg.error(e.what());
       doc.mark_free_form(cfg.yaml());  // the factory stopped reading: unread keys are not typos
@@ -145,6 +150,17 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
 
   if (!validate_only) buffer_files::report_stale(parts.state_dir, disk_buffered);
 
+  // Each graph_pim source's inventory runs as a source of its own (connector/app/inventory_source.h).
+  if (!doc.diagnostics().has_errors())
+    for (auto& [cfg, inv] : inventories) {
+      const std::string name = inv.source_name + ".inventory";
+      if (std::any_of(parts.sources.begin(), parts.sources.end(), [&](const SourceSlot& x) { return x.name == name; })) {
+        cfg.error_at("inventory", fmt::format("the inventory runs as source '{}', a name another source has", name));
+        continue;
+      }
+      complete_inventory_settings(inv, cfg, root.child("enrichment"));
+      parts.sources.push_back(SourceSlot{name, make_inventory_source(std::move(inv), state)});
+    }
   {
     auto mapping = make_mapping_processor(root, state);
     parts.mapping = mapping.get();

@@ -20,6 +20,7 @@ constexpr std::array<std::pair<SourceKind, std::string_view>, static_cast<std::s
     {SourceKind::graph_pim_alert, "graph_pim_alert"},
     {SourceKind::graph_security_alert, "graph_security_alert"},
     {SourceKind::azure_defender_alert, "azure_defender_alert"},
+    {SourceKind::privileged_inventory, "privileged_inventory"},
 }};
 }  // namespace
 

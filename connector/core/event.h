@@ -31,9 +31,10 @@ enum class SourceKind : std::uint8_t {
   // Security alerts (docs/sources.md, "Security alerts").
   graph_security_alert,   // Graph /security/alerts_v2 item (Defender XDR, Defender for Cloud Apps/Identity, ID Protection)
   azure_defender_alert,   // ARM Microsoft.Security/alerts item (Defender for Cloud)
+  privileged_inventory,   // built by the connector: one privileged principal, or a change between inventories
 };
 // The last value of SourceKind (tables indexed by kind are sized with it; decoding bounds).
-inline constexpr SourceKind kLastSourceKind = SourceKind::azure_defender_alert;
+inline constexpr SourceKind kLastSourceKind = SourceKind::privileged_inventory;
 
 // Stable spelling used in config, CLI (`--source`), logs, Kafka headers and metrics.
 std::string_view to_string(SourceKind kind) noexcept;

@@ -62,6 +62,7 @@ namespace {
 constexpr FamilyMask kAudit = family_bit(Facts::Family::audit);
 constexpr FamilyMask kSignIn = family_bit(Facts::Family::sign_in);
 constexpr FamilyMask kActivity = family_bit(Facts::Family::activity);
+constexpr FamilyMask kInventory = family_bit(Facts::Family::inventory);
 // Role grants and PIM activations: directory / PIM audits and PIM requests (is_role_add, ...).
 constexpr FamilyMask kRoleEvents = kAudit | family_bit(Facts::Family::pim_request);
 }  // namespace
@@ -110,6 +111,11 @@ const std::vector<DetectionEntry>& detection_catalogue() {
       {"pa.risk.privileged", 9, rules::risk_privileged, family_bit(Facts::Family::risk)},
       // Security alerts (Graph alerts_v2, Defender for Cloud).
       {"pa.alert.privileged_principal", 9, rules::alert_privileged_principal, family_bit(Facts::Family::alert)},
+      {"pa.inventory.new_principal", 5, rules::inventory_new_principal, kInventory},
+      {"pa.inventory.new_global_admin", 9, rules::inventory_new_global_admin, kInventory},
+      {"pa.inventory.new_tier0", 8, rules::inventory_new_tier0, kInventory},
+      {"pa.inventory.made_permanent", 8, rules::inventory_made_permanent, kInventory},
+      {"pa.inventory.role_removed", 4, rules::inventory_role_removed, kInventory},
   };
   return catalogue;
 }

@@ -158,6 +158,11 @@ class EnricherImpl final : public Enricher {
     result.risk_score = static_cast<double>(result.severity) * 10.0;
 
     learn(facts, privileged, event_ms, tenant);
+    // The inventory reports each privileged principal's latest privileged sign-in.
+    if (ctx.privileged_sign_in && facts.success && facts.family == Facts::Family::sign_in)
+      roster_.note_privileged_sign_in(facts.sp_sign_in ? std::vector<std::string>{facts.sp_id, facts.app_id}
+                                                       : std::vector<std::string>{facts.user_id, facts.user_upn},
+                                      event_ms);
     return result;
   }
 
@@ -259,11 +264,39 @@ std::vector<std::string> list_or(const ConfigNode& cfg, std::string_view key, co
 
 }  // namespace
 
+RoleTable load_role_table(const ConfigNode& cfg, std::vector<std::string>* alert_on_assignment) {
+  RoleTable roles;
+  std::optional<std::filesystem::path> roles_file;
+  if (cfg.valid()) roles_file = cfg.existing_file("roles_file");
+  Diagnostics& diags = cfg.diagnostics();
+  const auto table = roles_file ? *roles_file : find_mappings_dir() / "privileged-roles.yaml";
+  roles.load_file(table.string(), diags);
+  if (cfg.valid()) {
+    for (const auto& r : cfg.list("roles")) {
+      RoleInfo info;
+      const auto id = RoleTable::canonical_id(r.required_string("id"));
+      if (!id) {
+        r.error_at("id", "expected a role template / definition id (GUID)");
+        continue;
+      }
+      info.id = *id;
+      const auto* existing = roles.by_id(info.id);
+      info.name = r.string("name", existing ? existing->name : info.id);
+      info.scope = r.choice("scope", {"entra", "azure"}, existing ? existing->scope : "entra");
+      info.tier = static_cast<int>(r.integer("tier", existing ? existing->tier : 1, 0, 2));
+      info.privileged = true;
+      if (info.scope == "azure" && r.boolean("alert_on_assignment", false) && alert_on_assignment)
+        alert_on_assignment->push_back(info.id);
+      roles.add(std::move(info));
+    }
+  }
+  return roles;
+}
+
 std::unique_ptr<Enricher> make_enricher(const ConfigNode& cfg, StateStore* state) {
   EnrichmentSettings s;
   std::vector<std::string> static_roster;
   RoleTable roles;
-  std::optional<std::filesystem::path> roles_file;
   if (cfg.valid()) {
     for (const auto& b : cfg.string_list("break_glass_accounts")) s.break_glass.insert(lower(b));
     static_roster = cfg.string_list("privileged_principals");
@@ -271,7 +304,6 @@ std::unique_ptr<Enricher> make_enricher(const ConfigNode& cfg, StateStore* state
         static_cast<std::size_t>(cfg.integer("pim_min_justification_chars", 10, 0, 10'000));
     s.pim_max_activation_ms = cfg.duration("pim_max_activation", std::chrono::hours(8)).count();
     s.new_account_window_ms = cfg.duration("new_account_window", std::chrono::hours(24)).count();
-    roles_file = cfg.existing_file("roles_file");
     for (const auto& [name, value] : cfg.string_map("severities")) {
       bool known = false;
       for (const auto& d : detection_catalogue()) known = known || d.name == name;
@@ -300,27 +332,7 @@ std::unique_ptr<Enricher> make_enricher(const ConfigNode& cfg, StateStore* state
     else cfg.error_at("azure_privileged_roles", fmt::format("'{}' is not a role definition id", id));
   }
 
-  Diagnostics& diags = cfg.diagnostics();
-  const auto table = roles_file ? *roles_file : find_mappings_dir() / "privileged-roles.yaml";
-  roles.load_file(table.string(), diags);
-  if (cfg.valid()) {
-    for (const auto& r : cfg.list("roles")) {
-      RoleInfo info;
-      const auto id = RoleTable::canonical_id(r.required_string("id"));
-      if (!id) {
-        r.error_at("id", "expected a role template / definition id (GUID)");
-        continue;
-      }
-      info.id = *id;
-      const auto* existing = roles.by_id(info.id);
-      info.name = r.string("name", existing ? existing->name : info.id);
-      info.scope = r.choice("scope", {"entra", "azure"}, existing ? existing->scope : "entra");
-      info.tier = static_cast<int>(r.integer("tier", existing ? existing->tier : 1, 0, 2));
-      info.privileged = true;
-      if (info.scope == "azure" && r.boolean("alert_on_assignment", false)) s.azure_privileged_roles.push_back(info.id);
-      roles.add(std::move(info));
-    }
-  }
+  roles = load_role_table(cfg, &s.azure_privileged_roles);
   return std::make_unique<EnricherImpl>(std::move(s), std::move(roles), state, std::move(static_roster));
 }
 

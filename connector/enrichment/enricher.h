@@ -4,6 +4,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "connector/config/config_node.h"
 #include "connector/mapping/enrichment_interface.h"
@@ -15,5 +17,11 @@ class StateStore;
 // Reads the `enrichment:` section (may be an invalid node: defaults apply). `state` may be null
 // (map/test/validate): the roster then lives in memory only. Problems go to the node's diagnostics.
 std::unique_ptr<Enricher> make_enricher(const ConfigNode& enrichment, StateStore* state);
+
+class RoleTable;
+// The privileged roles table the enrichment uses: mappings/privileged-roles.yaml (or
+// `enrichment.roles_file`) with the `enrichment.roles` overrides. `alert_on_assignment`, when
+// given, receives the Azure roles whose override asks for pa.azure.privileged_role_assignment.
+RoleTable load_role_table(const ConfigNode& enrichment, std::vector<std::string>* alert_on_assignment = nullptr);
 
 }  // namespace siem

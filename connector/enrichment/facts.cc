@@ -410,6 +410,33 @@ void pim_instance_facts(element r, Facts& f) {
   f.ends_ms = parse_time_ms(text(r, "endDateTime"));  // null: the assignment does not end
 }
 
+// A privileged_inventory record (connector/enrichment/inventory.h): a principal's roles, or one
+// change between two inventories (operation = changeType; the role changed; eligible/permanent as
+// the role is held now).
+void inventory_facts(element r, Facts& f) {
+  f.family = Facts::Family::inventory;
+  f.operation = text(r, "changeType");
+  if (f.operation.empty()) f.operation = text(r, "recordType");
+  if (const auto p = json::child(r, "principal")) {
+    PrincipalRef target;
+    target.id = text(*p, "id");
+    target.upn = text(*p, "userPrincipalName");
+    target.name = text(*p, "displayName");
+    target.type = text(*p, "type");
+    target.app_id = text(*p, "appId");
+    f.principal_id = target.id;
+    f.targets.push_back(std::move(target));
+  }
+  const auto add_role = [&f](element role) { f.roles.push_back(RoleMention{text(role, "roleDefinitionId"), text(role, "roleName")}); };
+  if (const auto role = json::child(r, "role")) {
+    add_role(*role);
+    f.eligible = bool_of(json::child(*role, "eligible")).value_or(false) && !bool_of(json::child(*role, "active")).value_or(false);
+    f.no_expiration = bool_of(json::child(*role, "permanentActive")).value_or(false);
+  }
+  if (const auto roles = json::child(r, "roles"))
+    for (element role : json::as_array(*roles)) add_role(role);
+}
+
 void activity_common(element identity_claims, Facts& f) {
   if (f.actor.upn.empty()) {
     f.actor.upn = text(identity_claims, "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn");
@@ -594,6 +621,7 @@ void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields
     case SourceKind::graph_pim_alert: pim_alert_facts(r, f); break;
     case SourceKind::graph_security_alert: graph_security_alert_facts(r, f); break;
     case SourceKind::azure_defender_alert: azure_defender_alert_facts(r, f); break;
+    case SourceKind::privileged_inventory: inventory_facts(r, f); break;
     case SourceKind::unknown: break;
   }
   // The record's activity time (never the envelope's processing time when the activity time exists).

@@ -40,9 +40,9 @@ struct RoleMention {
 struct Facts {
   SourceKind kind = SourceKind::unknown;
   std::optional<std::int64_t> time_ms;  // the record's activity time
-  enum class Family { other, audit, sign_in, pim_request, pim_instance, activity, risk, pim_alert, alert } family = Family::other;
+  enum class Family { other, audit, sign_in, pim_request, pim_instance, activity, risk, pim_alert, alert, inventory } family = Family::other;
 
-  std::string operation;          // activityDisplayName / operationName.value / PIM action
+  std::string operation;          // activityDisplayName / operationName.value / PIM action / inventory changeType
   std::string category;           // audit category / activity category
   std::string logged_by_service;  // audit: Core Directory, PIM, ...
   bool success = true;            // result / status

@@ -140,8 +140,30 @@ std::size_t Roster::complete_snapshot(bool eligible, std::int64_t read_ms,
       ++ended;
     }
   }
-  if (ended > 0) dirty_ = true;
+  // Forget what ended long before this snapshot (a principal whose roles are all gone goes too):
+  // holds end here or in end_active(), but only a later grant of the same principal pruned them.
+  const std::int64_t horizon = read_ms - kEndedRetentionMs;
+  const std::size_t before = entries_.size();
+  bool pruned = false;
+  for (auto& e : entries_)
+    pruned |= std::erase_if(e.roles, [&](const auto& kv) { return !kv.second.held_at(horizon); }) > 0;
+  std::erase_if(entries_, [](const RosterEntry& e) { return e.roles.empty() && !e.is_static; });
+  if (entries_.size() != before) rebuild_index();
+  if (ended > 0 || pruned) dirty_ = true;
   return ended;
+}
+
+void Roster::note_privileged_sign_in(const std::vector<std::string>& keys, std::int64_t at_ms) {
+  RosterEntry* e = find_mut(keys);
+  if (!e || at_ms <= e->last_privileged_sign_in_ms) return;
+  e->last_privileged_sign_in_ms = at_ms;
+  dirty_ = true;
+}
+
+std::optional<std::int64_t> Roster::last_privileged_sign_in(const std::string& key) const {
+  const auto* e = find(key);
+  if (!e || e->last_privileged_sign_in_ms == 0) return std::nullopt;
+  return e->last_privileged_sign_in_ms;
 }
 
 bool Roster::contains(const std::string& key, std::int64_t at_ms) const {
@@ -191,6 +213,7 @@ std::string Roster::serialize() const {
                      {"active_ended_ms", h.active_ended_ms}};
     nlohmann::json entry = {{"keys", e.keys}, {"holds", holds}, {"updated_ms", e.updated_ms}};
     if (e.tenant != 0) entry["tenant"] = tenants_[e.tenant];
+    if (e.last_privileged_sign_in_ms != 0) entry["last_privileged_sign_in_ms"] = e.last_privileged_sign_in_ms;
     j.push_back(std::move(entry));
   }
   return nlohmann::json{{"version", 2}, {"principals", j}}.dump();
@@ -221,6 +244,8 @@ void Roster::deserialize(const std::string& text) {
         e->roles[role].active_ended_ms = h.value("active_ended_ms", std::int64_t{0});
       }
     }
+    if (const auto last = p.value("last_privileged_sign_in_ms", std::int64_t{0}); last != 0)
+      if (auto* e = find_mut(keys)) e->last_privileged_sign_in_ms = std::max(e->last_privileged_sign_in_ms, last);
   }
   dirty_ = false;
 }

@@ -40,6 +40,7 @@ struct RosterEntry {
   bool is_static = false;                // listed in config: never removed by events
   std::int64_t updated_ms = 0;
   std::uint16_t tenant = 0;              // Roster::tenant_id() of its tenant; 0: not known
+  std::int64_t last_privileged_sign_in_ms = 0;  // the latest privileged sign-in seen (0: none)
 };
 
 class Roster {
@@ -72,11 +73,18 @@ class Roster {
   // directory roles; Azure RBAC roles are not in it) still running at `read_ms` that the snapshot
   // did not list ends at `read_ms`, unless an event granted it at or after `read_ms` (newer than
   // the snapshot). Static entries stay listed. Returns the number of holds ended; the next
-  // snapshot of that kind starts. A snapshot covers one `tenant` (several roster sources may read
+  // snapshot of that kind starts. Holds that ended more than kEndedRetentionMs before `read_ms`
+  // are forgotten, and so are the principals left without any (not static): the roster and its
+  // saved state only keep what is held, or ended recently enough for late records. A snapshot covers one `tenant` (several roster sources may read
   // several tenants): principals known to belong to another tenant are not its business.
   std::size_t complete_snapshot(bool eligible, std::int64_t read_ms,
                                 const std::function<bool(const std::string& role_id)>& covers,
                                 std::string_view tenant = {});
+
+  // A privileged sign-in of a principal on the roster (any of its keys) at `at_ms`: kept as its
+  // latest one (the inventory reports it). Principals not on the roster are not added.
+  void note_privileged_sign_in(const std::vector<std::string>& keys, std::int64_t at_ms);
+  std::optional<std::int64_t> last_privileged_sign_in(const std::string& key) const;
 
   // Queries at the time of the event being enriched: roles that ended before `at_ms` do not count.
   // The best (lowest) tier the principal holds, -1 for a static entry without known roles, or

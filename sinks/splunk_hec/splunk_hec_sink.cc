@@ -92,6 +92,7 @@ std::string default_hec_sourcetype(OutputFormat format, SourceKind kind) {
     case SourceKind::graph_pim_alert: return "azure:aad:pim:alert";
     case SourceKind::graph_security_alert: return "GraphSecurityAlert";  // Microsoft Graph Security add-on
     case SourceKind::azure_defender_alert: return "mscs:azure:security:alert";  // Microsoft Cloud Services add-on
+    case SourceKind::privileged_inventory: return "siem:pa:inventory";
     case SourceKind::unknown: break;
   }
   return "siem:raw";

@@ -1,4 +1,5 @@
 #include "tools/emulator/emulator.h"
+#include "tools/emulator/directory.h"
 
 #include "tools/emulator/alert_collections.h"
 #include "tools/emulator/alerts.h"
@@ -255,6 +256,7 @@ std::string endpoint_name(const std::string& path) {
       {"/identityProtection/riskDetections", "graph.riskDetections"},
       {"/identityProtection/servicePrincipalRiskDetections", "graph.servicePrincipalRiskDetections"},
       {"/roleManagementAlerts/alerts", "graph.roleManagementAlerts"},
+      {"/transitiveMembers", "graph.transitiveMembers"},
       {"/eventtypes/management/values", "arm.activity"},
       {"/Microsoft.Authorization/roleAssignmentScheduleRequests", "arm.roleAssignmentScheduleRequests"},
       {"/security/alerts_v2", "graph.securityAlerts"},
@@ -619,6 +621,11 @@ struct Emulator::Impl {
       offset = static_cast<std::size_t>(std::stoull(decoded.substr(5)));
     }
 
+    // $expand=principal: the schedule instances' principal (user, service principal or group).
+    const bool expand_principal = q.count("$expand") && collection.find("Instances") != std::string::npos;
+    // (PIM alerts expand alertDefinition / alertIncidents: alert_collections.h.)
+    if (q.count("$expand") && collection != "roleManagementAlerts" && (!expand_principal || q["$expand"] != "principal"))
+      return graph_error(400, "BadRequest", "Could not find a property named '" + q["$expand"] + "' on type 'microsoft.graph.entity'.");
     std::vector<json> matched;
     {
       std::lock_guard lock(mu);
@@ -641,6 +648,8 @@ struct Emulator::Impl {
         json out = rec;
         if (collection == "signIns" && !graph_beta) out.erase("signInEventTypes");
         apply_expand(collection, q.count("$expand") ? q["$expand"] : std::string(), out);
+        if (expand_principal) out["principal"] = directory_object(collections["directoryObjects"], rec.value("principalId", ""))
+                                                     .value_or(json(nullptr));
         matched.push_back(std::move(out));
       }
     }
@@ -689,6 +698,19 @@ struct Emulator::Impl {
         {"/identityGovernance/roleManagementAlerts/alerts", "roleManagementAlerts"},
         {"/security/alerts_v2", kSecurityAlerts},
     };
+    // /groups/{id}/transitiveMembers: the group's members, nested groups' included, paged.
+    static const std::regex members_re(R"(^/groups/([0-9a-fA-F-]{36})/transitiveMembers$)");
+    if (std::smatch m; std::regex_match(rest, m, members_re)) {
+      const std::string id = m[1].str();
+      {
+        std::lock_guard lock(mu);
+        auto members = transitive_members(collections["directoryObjects"], id);
+        if (!members)
+          return graph_error(404, "Request_ResourceNotFound", "Resource '" + id + "' does not exist or one of its queried reference-property objects are not present.");
+        collections["_transitiveMembers." + id] = std::move(*members);
+      }
+      return list(req, "_transitiveMembers." + id, false, beta, nullptr);
+    }
     for (const auto& [path, collection] : routes) {
       if (rest != path) continue;
       if (collection == "roleManagementAlerts" && !beta)  // beta only
@@ -907,6 +929,11 @@ Emulator::~Emulator() = default;
 void Emulator::add_record(const std::string& collection, json record) {
   std::lock_guard lock(impl_->mu);
   impl_->collections[collection].push_back(std::move(record));
+}
+
+std::size_t Emulator::remove_records(const std::string& collection, const std::function<bool(const json&)>& remove) {
+  std::lock_guard lock(impl_->mu);
+  return static_cast<std::size_t>(std::erase_if(impl_->collections[collection], remove));
 }
 
 std::size_t Emulator::record_count(const std::string& collection) const {

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -75,6 +76,8 @@ class Emulator {
   // Merges `set` into the record(s) of `collection` with that id, as POST /_emulator/update does
   // (a risk detection remediated, a PIM alert resolved); false when there is none.
   bool update_record(const std::string& collection, const std::string& id, const nlohmann::json& set);
+  // Removes the records of a collection `remove` selects (a role assignment that is gone); returns how many.
+  std::size_t remove_records(const std::string& collection, const std::function<bool(const nlohmann::json&)>& remove);
   // Invalidates every issued token (the next Graph/ARM call gets 401).
   void expire_tokens();
   nlohmann::json stats() const;

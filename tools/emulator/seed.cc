@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "tools/emulator/alerts.h"
+#include "tools/emulator/directory.h"
 #include "tools/emulator/emulator.h"
 #include "tools/emulator/seed_people.h"
 
@@ -303,6 +304,14 @@ std::vector<std::pair<std::string, json>> seed_records(Clock::time_point now_tp,
   out.emplace_back("roleAssignmentScheduleInstances", instance(9, kAlice, kGlobalAdmin, false, ago(45), "Activated", ago(45 - 8 * 60)));
   out.emplace_back("roleAssignmentScheduleInstances", instance(10, kAlice, kSecurityAdmin, false, ago(40), "Activated", ago(40 - 2 * 60)));
   out.emplace_back("roleAssignmentScheduleInstances", instance(11, kBob, kGroupsAdmin, false, ago(20)));
+  // The directory behind them (principals for $expand=principal) and a role-assignable group
+  // holding a tier-0 role, whose members the inventory expands.
+  {
+    std::vector<json> users;
+    for (const Person* p : {&kAlice, &kBob, &kBreakGlass, &kEve})
+      users.push_back({{"id", p->id}, {"displayName", p->name}, {"userPrincipalName", p->upn}});
+    for (auto& r : seed_directory(users, format_time(month_ago))) out.push_back(std::move(r));
+  }
   for (auto [n, p, role] : {std::tuple{6u, kBreakGlass, kGlobalAdmin}, std::tuple{7u, kEve, kGlobalAdmin}, std::tuple{8u, kBob, kGroupsAdmin}}) {
     out.emplace_back("roleAssignments", json{{"id", seeded_guid(n, 7)}, {"principalId", p.id}, {"roleDefinitionId", role},
                                              {"directoryScopeId", "/"}, {"appScopeId", nullptr}});

@@ -58,4 +58,10 @@ void pim_alert(const RuleContext& c, std::vector<RuleHit>& out);
 void risk_privileged(const RuleContext& c, std::vector<RuleHit>& out);
 // Security alerts (security_alert_rules.cc)
 void alert_privileged_principal(const RuleContext& c, std::vector<RuleHit>& out);
+// Changes between two privileged-identity inventories (inventory_rules.cc)
+void inventory_new_principal(const RuleContext& c, std::vector<RuleHit>& out);
+void inventory_new_global_admin(const RuleContext& c, std::vector<RuleHit>& out);
+void inventory_new_tier0(const RuleContext& c, std::vector<RuleHit>& out);
+void inventory_made_permanent(const RuleContext& c, std::vector<RuleHit>& out);
+void inventory_role_removed(const RuleContext& c, std::vector<RuleHit>& out);
 }  // namespace siem::rules

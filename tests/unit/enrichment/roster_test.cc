@@ -126,6 +126,56 @@ TEST(Roster, ACompleteSnapshotEndsTheHoldsItNoLongerLists) {
   EXPECT_FALSE(r.contains("stale", read + 3 * kHour));
 }
 
+// Snapshots prune: a hold a snapshot ended is kept for late records (kEndedRetentionMs), then a
+// later snapshot forgets it, and the principal with it once nothing is left (also in the saved
+// state). A hold an event granted after that snapshot was read is kept.
+TEST(Roster, SnapshotsPruneRolesThatAreGone) {
+  const auto entra = [](const std::string&) { return true; };
+  Roster r;
+  r.grant({"gone", "gone@contoso.example"}, kGa, 0, kT0, false);    // learned from an event
+  r.grant({"kept"}, kGa, 0, kT0, false, RoleHold::kForever, true);  // in snapshot 1
+  r.add_static("static@contoso.example");
+  r.grant({"static@contoso.example"}, kGa, 0, kT0, false);
+  const std::int64_t read1 = kT0 + kHour;
+  r.grant({"kept"}, kGa, 0, read1 + 1, false);  // listed again by an event after snapshot 1 was read
+  EXPECT_EQ(r.complete_snapshot(false, read1, entra), 2u);  // gone's GA and the static entry's GA end
+  EXPECT_EQ(r.size(), 3u);                                   // ended holds stay for late records
+  EXPECT_TRUE(r.holds_active("gone", read1 - 1));
+  EXPECT_NE(r.serialize().find("gone@contoso.example"), std::string::npos);
+  // Past the retention: the next snapshot (listing nobody) forgets gone's role and gone.
+  const std::int64_t read2 = read1 + Roster::kEndedRetentionMs + kHour;
+  r.grant({"later"}, kGa, 0, read2 + 5, false);  // an event newer than snapshot 2's read time
+  r.clear_dirty();
+  r.complete_snapshot(false, read2, entra);
+  EXPECT_TRUE(r.dirty());
+  EXPECT_EQ(r.entry("gone"), nullptr);
+  EXPECT_EQ(r.entry("gone@contoso.example"), nullptr);
+  EXPECT_EQ(r.serialize().find("gone@contoso.example"), std::string::npos);
+  EXPECT_TRUE(r.holds_active("later", read2 + kHour));        // granted after the read: kept
+  EXPECT_TRUE(r.contains("static@contoso.example", read2));   // static entries stay listed
+  EXPECT_EQ(r.tier_of("static@contoso.example", read2), -1);  // without the role that is gone
+  EXPECT_NE(r.entry("kept"), nullptr);  // ended at read2 (not listed), within the retention
+  EXPECT_FALSE(r.holds_active("kept", read2 + 1));
+  Roster back;
+  back.deserialize(r.serialize());
+  EXPECT_EQ(back.entry("gone"), nullptr);
+  EXPECT_TRUE(back.holds_active("later", read2 + kHour));
+}
+
+// The latest privileged sign-in of a roster principal is kept (by any key) and saved.
+TEST(Roster, KeepsTheLastPrivilegedSignIn) {
+  Roster r;
+  r.grant({"id-1", "admin@contoso.example"}, kGa, 0, kT0, false);
+  r.note_privileged_sign_in({"", "ADMIN@contoso.example"}, kT0 + kHour);
+  r.note_privileged_sign_in({"id-1"}, kT0 + 10);  // older: ignored
+  r.note_privileged_sign_in({"stranger"}, kT0);   // not on the roster: not added
+  EXPECT_EQ(r.last_privileged_sign_in("id-1"), kT0 + kHour);
+  EXPECT_EQ(r.entry("stranger"), nullptr);
+  Roster back;
+  back.deserialize(r.serialize());
+  EXPECT_EQ(back.last_privileged_sign_in("admin@contoso.example"), kT0 + kHour);
+}
+
 // Several graph_pim sources read several tenants: a tenant's snapshot ends holds of its own
 // principals (and of principals whose tenant is not known), never another tenant's, also after a
 // restart.
