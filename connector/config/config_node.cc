@@ -1,11 +1,13 @@
 // ConfigNode: the typed getters over one node of a config document.
 #include "connector/config/config_internal.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -15,9 +17,56 @@ namespace siem {
 
 // ---------------------------------------------------------------- ConfigNode
 
-ConfigNode::ConfigNode(std::shared_ptr<ConfigDocument> doc, YAML::Node node, std::string path)
-    : doc_(std::move(doc)), node_(std::move(node)), path_(std::move(path)) {
-  if (doc_ && node_.IsDefined() && node_.IsMap()) doc_->visit(node_, path_);
+ConfigNode::ConfigNode(std::shared_ptr<ConfigDocument> doc, YAML::Node node, std::string path, Sections sections,
+                       bool free_form)
+    : doc_(std::move(doc)), node_(std::move(node)), path_(std::move(path)), sections_(sections), free_form_(free_form) {
+  if (doc_ && node_.IsDefined() && node_.IsMap()) {
+    doc_->visit(node_, path_, sections_);
+    if (free_form_) doc_->mark_free_form(node_);
+  }
+}
+
+ConfigNode ConfigNode::with_section(const config::Section& keys) const {
+  ConfigNode out = *this;
+  for (auto& s : out.sections_) {
+    if (s == &keys) return out;
+    if (s == nullptr) {
+      s = &keys;
+      if (doc_ && node_.IsDefined() && node_.IsMap()) doc_->visit(node_, path_, out.sections_);
+      return out;
+    }
+  }
+  throw std::logic_error("ConfigNode::with_section: more than four tables on one node");
+}
+
+const config::Key* ConfigNode::declaration(std::string_view key) const {
+  for (const auto* s : sections_)
+    if (s != nullptr)
+      if (const auto* k = s->find(key)) return k;
+  return nullptr;
+}
+
+const config::Key* ConfigNode::check_declared(std::string_view key) const {
+  if (!doc_ || doc_->schema() == nullptr || free_form_) return nullptr;
+  if (const auto* k = declaration(key)) return k;
+  const config::Section* last = nullptr;
+  for (const auto* s : sections_)
+    if (s != nullptr) last = s;
+  if (last != nullptr)
+    doc_->record_violation(config::undeclared_key_message(*last, path_, key));
+  else
+    doc_->record_violation(fmt::format("{}: the code reads key '{}' from a mapping that has no key table: give the "
+                                       "key that holds it a config::Section (Key::section) in its parent's table",
+                                       path_, key));
+  return nullptr;
+}
+
+ConfigNode ConfigNode::child_node(YAML::Node node, std::string path, std::string_view key) const {
+  const config::Key* k = check_declared(key);
+  Sections sections{};
+  if (k != nullptr) sections[0] = k->section;
+  const bool free_form = k != nullptr && k->type == config::Type::map;
+  return ConfigNode(doc_, std::move(node), std::move(path), sections, free_form || free_form_);
 }
 
 Diagnostics& ConfigNode::diagnostics() const {
@@ -52,6 +101,7 @@ void ConfigNode::error_at(std::string_view key, std::string message) const {
 }
 
 std::optional<YAML::Node> ConfigNode::lookup(std::string_view key) const {
+  check_declared(key);
   if (!doc_ || !node_.IsDefined() || !node_.IsMap()) return std::nullopt;
   doc_->mark_known(node_, key);
   YAML::Node n = node_[std::string(key)];
@@ -93,6 +143,11 @@ std::string ConfigNode::required_string(std::string_view key) const {
 
 std::string ConfigNode::choice(std::string_view key, std::initializer_list<std::string_view> allowed,
                                std::string_view default_value) const {
+  if (const auto* k = declaration(key); k != nullptr && doc_ && doc_->schema() != nullptr &&
+                                        !std::equal(allowed.begin(), allowed.end(), k->allowed.begin(), k->allowed.end()))
+    doc_->record_violation(fmt::format("{}: the values the code accepts for '{}' differ from the 'allowed' list its "
+                                       "table declares: update the table's line for '{}'",
+                                       path_, key, key));
   auto v = optional_string(key);
   if (!v) return std::string(default_value);
   for (auto a : allowed)
@@ -250,12 +305,12 @@ std::optional<std::filesystem::path> ConfigNode::existing_file(std::string_view 
 
 ConfigNode ConfigNode::child(std::string_view key) const {
   auto n = lookup(key);
-  if (!n) return ConfigNode(doc_, YAML::Node(YAML::NodeType::Undefined), join_path(path_, key));
+  if (!n) return child_node(YAML::Node(YAML::NodeType::Undefined), join_path(path_, key), key);
   if (!n->IsMap()) {
     error_at(key, "expected a mapping of keys, found " + node_type_name(*n));
-    return ConfigNode(doc_, YAML::Node(YAML::NodeType::Undefined), join_path(path_, key));
+    return child_node(YAML::Node(YAML::NodeType::Undefined), join_path(path_, key), key);
   }
-  return ConfigNode(doc_, *n, join_path(path_, key));
+  return child_node(*n, join_path(path_, key), key);
 }
 
 std::vector<ConfigNode> ConfigNode::list(std::string_view key) const {
@@ -274,7 +329,7 @@ std::vector<ConfigNode> ConfigNode::list(std::string_view key) const {
                           "expected a mapping of keys, found " + node_type_name(item));
       continue;
     }
-    out.push_back(ConfigNode(doc_, item, p));
+    out.push_back(child_node(item, p, key));
   }
   return out;
 }
