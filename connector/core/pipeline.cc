@@ -15,6 +15,19 @@ namespace siem {
 
 using Clock = std::chrono::steady_clock;
 
+const config::Section& PipelineOptions::keys() {
+  using config::Type;
+  static const config::Section s{"pipeline", "pipeline", {}, {
+      {"queue_events", Type::integer, "10000", "bound on records between the sources and the mapping stage; when it is full, sources stop pulling (backpressure, nothing is dropped)"},
+      {"queue_bytes", Type::size, "64MiB", "the same bound in bytes (record text + bookkeeping)"},
+      {"drain_timeout", Type::duration, "30s", "on SIGTERM or at the end of `--once`: how long to wait for in-flight events. Keep it below the service manager's stop timeout"},
+      {"checkpoint_interval", Type::duration, "1s", "how often acknowledged positions are committed to the sources and saved"},
+      {"state_save_interval", Type::duration, "30s", "how often enrichment state (roster) is saved"},
+      {"mapping_workers", Type::integer, "1", "only `1` today: enrichment learns from the stream in order"},
+  }};
+  return s;
+}
+
 PipelineOptions PipelineOptions::from_config(const ConfigNode& cfg) {
   PipelineOptions o;
   if (!cfg.valid()) return o;
