@@ -25,6 +25,12 @@ struct ProbeOptions {
   std::string path = "/healthz";
 };
 
+struct DescribeOptions {
+  std::optional<std::string> name;         // a source/sink type or a section; none: list them
+  std::string format = "text";             // text|markdown
+  std::optional<std::string> splice_file;  // regenerate the key tables of this Markdown file
+};
+
 struct ValidateOptions {
   std::string config_file;
 };
@@ -47,6 +53,7 @@ int probe_command(const ProbeOptions& options);                                 
 int validate_command(const ValidateOptions& options, const GlobalOptions& global);  // cmd_validate.cc
 int map_command(const MapOptions& options, const GlobalOptions& global);            // cmd_map.cc
 int test_command(const TestOptions& options, const GlobalOptions& global);          // cmd_test.cc
-int version_command();                                                              // cmd_version.cc
+int version_command();
+int describe_command(const DescribeOptions& options);                               // cmd_describe.cc                                                              // cmd_version.cc
 
 }  // namespace siem::app

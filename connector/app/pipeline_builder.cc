@@ -30,7 +30,7 @@ const config::Section& source_common_keys() {
 }
 
 const config::Section& sink_common_keys() {
-  static const config::Section s{"sink_entry", "sinks[] (every type)", {}, {
+  static const config::Section s{"sink", "sinks[] (every type)", {}, {
       {"name", Type::string, "required", "*pinned.* unique; appears in logs, metrics and the run summary"},
       {"type", Type::string, "required", "*pinned.* the sink type (`siem-connector describe` lists them)"},
   }};

@@ -72,7 +72,7 @@ const config::Section& buffer_keys() {
 // The common keys of every sink. `format` is read by read_sink_format() (registry.cc), which each
 // sink factory calls with its default; the others by from_config() below.
 const config::Section& SinkRunnerOptions::keys() {
-  static const config::Section s{"sink", "sinks[] (every type)", {}, {
+  static const config::Section s{"sink_delivery", "sinks[] (every type)", {}, {
       {"format", Type::choice, "ecs", "*pinned.* the payload the sink sends (`syslog` defaults to `cef`)", {"ecs", "cef", "raw"}},
       {"batch", Type::section, "", "batching in front of the sink", {}, &batch_keys()},
       {"retry", Type::section, "", "backoff between retries (retries never give up)", {}, &retry_keys()},
