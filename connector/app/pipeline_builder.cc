@@ -56,7 +56,7 @@ const config::Section& log_keys() {
 
 const config::Section& observability_keys() {
   static const config::Section s{"observability", "observability", {}, {
-      {"listen", Type::string, "off", "`HOST:PORT` serving `/metrics`, `/healthz` and `/readyz` over plain HTTP ([deploy.md](deploy.md#metrics-health-and-readiness)). HOST is an IP address (`127.0.0.1`, `0.0.0.0`, `::`, `[::1]`); port `0` picks a free one (logged). Off when unset or empty. No authentication: bind it to loopback or a pod network only"},
+      {"listen", Type::string, "off", "`HOST:PORT` serving `/metrics`, `/healthz` and `/readyz` over plain HTTP ([deploy.md](deploy.md#metrics-health-and-readiness)). HOST is an IP address (`127.0.0.1`, `0.0.0.0`, `::`, `[::1]`); port `0` picks a free one (logged). Off when unset or empty; the examples read it from `SIEM_OBSERVABILITY_LISTEN`, which the container image sets to `0.0.0.0:9464`. No authentication: bind it to loopback or a pod network only"},
   }};
   return s;
 }

@@ -88,14 +88,14 @@ const config::Section& endpoints_keys() {
 
 const config::Section& auth_keys() {
   static const config::Section s{"auth", "sources[].auth", {}, {
-      {"method", Type::choice, "client_secret", "how the source gets its tokens", {"client_secret", "certificate", "workload_identity", "managed_identity"}},
-      {"client_id", Type::string, "", "application (client) id; `workload_identity`: default `AZURE_CLIENT_ID`; `managed_identity`: selects a user-assigned identity"},
-      {"client_secret", Type::secret, "", "`client_secret`: the application's secret"},
-      {"certificate_file", Type::path, "", "`certificate`: PEM certificate (and key, unless `private_key_file`); the assertion is signed with the key"},
-      {"private_key_file", Type::path, "", "`certificate`: PEM private key when not in `certificate_file`"},
+      {"method", Type::choice, "client_secret", "*pinned.* how the source gets its tokens", {"client_secret", "certificate", "workload_identity", "managed_identity"}},
+      {"client_id", Type::string, "", "*pinned.* application (client) id; `workload_identity`: default `AZURE_CLIENT_ID`; `managed_identity`: selects a user-assigned identity"},
+      {"client_secret", Type::secret, "", "*pinned.* `client_secret`: the application's secret"},
+      {"certificate_file", Type::path, "", "*pinned.* `certificate`: PEM certificate (and key, unless `private_key_file`); the assertion is signed with the key"},
+      {"private_key_file", Type::path, "", "*pinned.* `certificate`: PEM private key when not in `certificate_file`"},
       {"jwt_algorithm", Type::choice, "PS256", "`certificate`: signature algorithm of the client assertion", {"PS256", "RS256"}},
       {"send_x5t", Type::boolean, "false", "`certificate`: also send the legacy SHA-1 `x5t` thumbprint header"},
-      {"token_file", Type::path, "AZURE_FEDERATED_TOKEN_FILE", "`workload_identity`: the federated token file (Kubernetes)"},
+      {"token_file", Type::path, "AZURE_FEDERATED_TOKEN_FILE", "*pinned.* `workload_identity`: the federated token file (Kubernetes `AZURE_FEDERATED_TOKEN_FILE`)"},
       {"endpoint", Type::string, "IMDS / IDENTITY_ENDPOINT", "`managed_identity`: token endpoint override"},
       {"identity_header", Type::secret, "IDENTITY_HEADER", "`managed_identity`: App Service / Container Apps identity header"},
       {"object_id", Type::string, "", "`managed_identity`: user-assigned identity by object id"},

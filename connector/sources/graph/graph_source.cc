@@ -402,7 +402,7 @@ using config::Type;
 // Keys of every Graph/ARM pull source besides the connection (auth_config.cc).
 const config::Section& pull_keys() {
   static const config::Section s{"graph_common", "sources[] of the Graph and ARM types", {&auth::source_connection_keys()}, {
-      {"poll_interval", Type::duration, "60s", "time between polls once the source has caught up"},
+      {"poll_interval", Type::duration, "60s", "*pinned.* time between polls once the source has caught up"},
       {"lookback", Type::duration, "30m", "*pinned.* how late a record may arrive after its event time; once caught up, polls re-read the part of the timeline where late records can still arrive, and duplicates are removed by id ([sources.md](sources.md#window-scheduling))"},
       {"safety_lag", Type::duration, "2m", "windows end this long before now (records still being written)"},
       {"max_window", Type::duration, "1h", "backfill chunk: the longest window read in one go"},
@@ -416,7 +416,7 @@ const config::Section& pull_keys() {
       {"max_pages_per_window", Type::integer, "10000", "a window whose server keeps offering pages beyond this fails"},
       {"window_warn_pages", Type::integer, "1000", "one warn line when a window has read more pages than this"},
       {"window_warn_after", Type::duration, "30m", "one warn line when a window has been read for longer than this"},
-      {"roster_interval", Type::duration, "1h", "`graph_pim`: how often the role schedule snapshots (the roster) are read"},
+      {"roster_interval", Type::duration, "1h", "*pinned.* `graph_pim`: how often the role schedule snapshots (the roster) are read"},
   }};
   return s;
 }
@@ -424,14 +424,14 @@ const config::Section& pull_keys() {
 const config::Section& type_keys(SourceType type) {
   static const config::Section directory_audits{"graph_directory_audits", "sources[] with type: graph_directory_audits", {&pull_keys()}, {}};
   static const config::Section sign_ins{"graph_sign_ins", "sources[] with type: graph_sign_ins", {&pull_keys()}, {
-      {"event_types", Type::list, "[interactiveUser]", "any of `interactiveUser`, `nonInteractiveUser`, `servicePrincipal`, `managedIdentity`. The default reads Graph v1.0, which every cloud serves; the other types come from the beta endpoint (public cloud only) and non-interactive sign-ins are often tens of times the interactive volume, so they are read only when listed"},
+      {"event_types", Type::list, "[interactiveUser]", "*pinned.* any of `interactiveUser`, `nonInteractiveUser`, `servicePrincipal`, `managedIdentity`. The default reads Graph v1.0, which every cloud serves; the other types come from the beta endpoint (public cloud only) and non-interactive sign-ins are often tens of times the interactive volume, so they are read only when listed"},
   }};
   static const config::Section pim{"graph_pim", "sources[] with type: graph_pim", {&pull_keys()}, {
-      {"roster", Type::boolean, "true", "also read the role schedule snapshots (the roster of who holds a role), every `roster_interval`"},
-      {"roster_events", Type::boolean, "false", "also deliver the roster snapshots to the sinks (not only to the enrichment). Accepted with `roster: false`, where it has no effect"},
+      {"roster", Type::boolean, "true", "*pinned.* also read the role schedule snapshots (the roster of who holds a role), every `roster_interval`"},
+      {"roster_events", Type::boolean, "false", "*pinned.* also deliver the roster snapshots to the sinks (not only to the enrichment). Accepted with `roster: false`, where it has no effect"},
   }};
   static const config::Section activity{"azure_activity", "sources[] with type: azure_activity", {&pull_keys()}, {
-      {"subscriptions", Type::list, "required", "subscription ids"},
+      {"subscriptions", Type::list, "required", "*pinned.* subscription ids"},
       {"pim_requests", Type::boolean, "true", "also read the ARM PIM role assignment schedule requests of each subscription"},
   }};
   switch (type) {
