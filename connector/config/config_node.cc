@@ -61,6 +61,15 @@ const config::Key* ConfigNode::check_declared(std::string_view key) const {
   return nullptr;
 }
 
+void ConfigNode::check_type(std::string_view key, std::initializer_list<config::Type> read_as) const {
+  if (!doc_ || doc_->schema() == nullptr) return;
+  const config::Key* k = declaration(key);
+  if (k == nullptr || std::find(read_as.begin(), read_as.end(), k->type) != read_as.end()) return;
+  doc_->record_violation(fmt::format("{}: the code reads '{}' as {}, but its table declares it as {}: fix the "
+                                     "type in the table's line for '{}'",
+                                     path_, key, config::to_string(*read_as.begin()), config::to_string(k->type), key));
+}
+
 ConfigNode ConfigNode::child_node(YAML::Node node, std::string path, std::string_view key) const {
   const config::Key* k = check_declared(key);
   Sections sections{};
@@ -111,7 +120,7 @@ std::optional<YAML::Node> ConfigNode::lookup(std::string_view key) const {
 
 bool ConfigNode::has(std::string_view key) const { return lookup(key).has_value(); }
 
-std::optional<std::string> ConfigNode::optional_string(std::string_view key) const {
+std::optional<std::string> ConfigNode::scalar(std::string_view key) const {
   auto n = lookup(key);
   if (!n) return std::nullopt;
   if (!n->IsScalar()) {
@@ -124,6 +133,11 @@ std::optional<std::string> ConfigNode::optional_string(std::string_view key) con
     return std::nullopt;
   }
   return expanded;
+}
+
+std::optional<std::string> ConfigNode::optional_string(std::string_view key) const {
+  check_type(key, {config::Type::string});
+  return scalar(key);
 }
 
 std::string ConfigNode::string(std::string_view key, std::string_view default_value) const {
@@ -143,12 +157,13 @@ std::string ConfigNode::required_string(std::string_view key) const {
 
 std::string ConfigNode::choice(std::string_view key, std::initializer_list<std::string_view> allowed,
                                std::string_view default_value) const {
+  check_type(key, {config::Type::choice});
   if (const auto* k = declaration(key); k != nullptr && doc_ && doc_->schema() != nullptr &&
                                         !std::equal(allowed.begin(), allowed.end(), k->allowed.begin(), k->allowed.end()))
     doc_->record_violation(fmt::format("{}: the values the code accepts for '{}' differ from the 'allowed' list its "
                                        "table declares: update the table's line for '{}'",
                                        path_, key, key));
-  auto v = optional_string(key);
+  auto v = scalar(key);
   if (!v) return std::string(default_value);
   for (auto a : allowed)
     if (*v == a) return *v;
@@ -167,7 +182,8 @@ std::string ConfigNode::choice(std::string_view key, std::initializer_list<std::
 
 std::int64_t ConfigNode::integer(std::string_view key, std::int64_t default_value, std::int64_t min,
                                  std::int64_t max) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::integer});
+  auto s = scalar(key);
   if (!s) return default_value;
   std::int64_t v = 0;
   const std::string t = trim(*s);
@@ -184,7 +200,8 @@ std::int64_t ConfigNode::integer(std::string_view key, std::int64_t default_valu
 }
 
 double ConfigNode::number(std::string_view key, double default_value) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::number});
+  auto s = scalar(key);
   if (!s) return default_value;
   double v = 0;
   const std::string t = trim(*s);
@@ -197,7 +214,8 @@ double ConfigNode::number(std::string_view key, double default_value) const {
 }
 
 bool ConfigNode::boolean(std::string_view key, bool default_value) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::boolean});
+  auto s = scalar(key);
   if (!s) return default_value;
   std::string t = trim(*s);
   std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -208,7 +226,8 @@ bool ConfigNode::boolean(std::string_view key, bool default_value) const {
 }
 
 std::optional<std::chrono::milliseconds> ConfigNode::optional_duration(std::string_view key) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::duration});
+  auto s = scalar(key);
   if (!s) return std::nullopt;
   auto d = parse_duration(*s);
   if (!d) {
@@ -223,7 +242,8 @@ std::chrono::milliseconds ConfigNode::duration(std::string_view key, std::chrono
 }
 
 std::uint64_t ConfigNode::bytes(std::string_view key, std::uint64_t default_value) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::size});
+  auto s = scalar(key);
   if (!s) return default_value;
   auto v = parse_bytes(*s);
   if (!v) {
@@ -234,7 +254,8 @@ std::uint64_t ConfigNode::bytes(std::string_view key, std::uint64_t default_valu
 }
 
 std::optional<std::int64_t> ConfigNode::optional_timestamp(std::string_view key) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::timestamp});
+  auto s = scalar(key);
   if (!s) return std::nullopt;
   auto v = parse_rfc3339_ms(trim(*s));
   if (!v) {
@@ -245,11 +266,12 @@ std::optional<std::int64_t> ConfigNode::optional_timestamp(std::string_view key)
 }
 
 std::vector<std::string> ConfigNode::string_list(std::string_view key) const {
+  check_type(key, {config::Type::list});
   std::vector<std::string> out;
   auto n = lookup(key);
   if (!n) return out;
   if (n->IsScalar()) {
-    if (auto s = optional_string(key)) out.push_back(*s);
+    if (auto s = scalar(key)) out.push_back(*s);
     return out;
   }
   if (!n->IsSequence()) {
@@ -276,7 +298,8 @@ std::vector<std::string> ConfigNode::string_list(std::string_view key) const {
 }
 
 std::optional<std::filesystem::path> ConfigNode::file_path(std::string_view key) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::path});
+  auto s = scalar(key);
   if (!s || s->empty()) return std::nullopt;
   std::filesystem::path p(*s);
   if (p.is_relative()) p = base_dir() / p;
@@ -304,6 +327,7 @@ std::optional<std::filesystem::path> ConfigNode::existing_file(std::string_view 
 }
 
 ConfigNode ConfigNode::child(std::string_view key) const {
+  check_type(key, {config::Type::section, config::Type::map});
   auto n = lookup(key);
   if (!n) return child_node(YAML::Node(YAML::NodeType::Undefined), join_path(path_, key), key);
   if (!n->IsMap()) {
@@ -314,6 +338,7 @@ ConfigNode ConfigNode::child(std::string_view key) const {
 }
 
 std::vector<ConfigNode> ConfigNode::list(std::string_view key) const {
+  check_type(key, {config::Type::sections});
   std::vector<ConfigNode> out;
   auto n = lookup(key);
   if (!n) return out;
@@ -335,6 +360,7 @@ std::vector<ConfigNode> ConfigNode::list(std::string_view key) const {
 }
 
 std::vector<std::pair<std::string, std::string>> ConfigNode::string_map(std::string_view key) const {
+  check_type(key, {config::Type::map});
   std::vector<std::pair<std::string, std::string>> out;
   auto n = lookup(key);
   if (!n) return out;

@@ -143,6 +143,10 @@ class ConfigNode {
   ConfigNode child_node(YAML::Node node, std::string path, std::string_view key) const;
   // Records a schema violation when `key` is read but not declared (documents with a schema only).
   const config::Key* check_declared(std::string_view key) const;
+  // Records a schema violation when `key` is declared with a type other than `read_as`.
+  void check_type(std::string_view key, std::initializer_list<config::Type> read_as) const;
+  // optional_string() without its type check (the typed getters parse the scalar themselves).
+  std::optional<std::string> scalar(std::string_view key) const;
   std::optional<YAML::Node> lookup(std::string_view key) const;
   // Reads a `file:` secret into `out`; false (with an error at `key`) when it cannot be used.
   bool read_secret_file(const std::filesystem::path& p, std::string_view key, std::string& out) const;

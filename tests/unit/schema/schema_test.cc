@@ -161,6 +161,20 @@ TEST(ConfigSchema, ChoiceValuesMustMatchTheTable) {
   EXPECT_NE(doc->schema_violations()[0].find("differ from the 'allowed' list"), std::string::npos);
 }
 
+TEST(ConfigSchema, GetterTypeMustMatchTheTable) {
+  Diagnostics diags;
+  auto doc = ConfigDocument::load_string("declared: '5'\n", "t.yaml", diags);
+  doc->set_schema(test_table());
+  auto root = doc->root();
+  EXPECT_EQ(root.string("declared"), "5");
+  root.child("free");
+  EXPECT_TRUE(doc->schema_violations().empty()) << lines(doc->schema_violations());
+  EXPECT_EQ(root.integer("declared", 0), 5);
+  ASSERT_EQ(doc->schema_violations().size(), 1u);
+  EXPECT_NE(doc->schema_violations()[0].find("reads 'declared' as integer, but its table declares it as string"),
+            std::string::npos) << doc->schema_violations()[0];
+}
+
 // A plugin that reads a key its table lacks, and one registered without a table, are caught
 // through build_pipeline as `validate` and `run` use it.
 TEST(ConfigSchema, PluginReadsAreCheckedAgainstItsTable) {
