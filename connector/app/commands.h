@@ -25,6 +25,12 @@ struct ProbeOptions {
   std::string path = "/healthz";
 };
 
+struct DescribeOptions {
+  std::optional<std::string> name;         // a source/sink type or a section; none: list them
+  std::string format = "text";             // text|markdown
+  std::optional<std::string> splice_file;  // regenerate the key tables of this Markdown file
+};
+
 struct ValidateOptions {
   std::string config_file;
 };
@@ -57,5 +63,6 @@ int map_command(const MapOptions& options, const GlobalOptions& global);        
 int test_command(const TestOptions& options, const GlobalOptions& global);          // cmd_test.cc
 int inventory_command(const InventoryOptions& options, const GlobalOptions& global);  // cmd_inventory.cc
 int version_command();                                                              // cmd_version.cc
+int describe_command(const DescribeOptions& options);                               // cmd_describe.cc
 
 }  // namespace siem::app

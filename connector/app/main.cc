@@ -58,6 +58,13 @@ int main(int argc, char** argv) {
   probe_cmd->add_option("--path", probe.path, "/healthz (default), /readyz or /metrics")
       ->check(CLI::IsMember({"/healthz", "/readyz", "/metrics"}));
 
+  DescribeOptions describe;
+  auto* describe_cmd = app.add_subcommand("describe", "List the configuration keys of a source or sink type or a section");
+  describe_cmd->add_option("name", describe.name, "Source or sink type, or section (default: list them)");
+  describe_cmd->add_option("--format", describe.format, "text (default) or markdown")->check(CLI::IsMember({"text", "markdown"}));
+  describe_cmd->add_option("--splice", describe.splice_file,
+                           "Print this Markdown file with its key tables (<!-- keys: ID --> regions) regenerated");
+
   app.add_subcommand("version", "Print version, git revision and library versions");
 
   try {
@@ -76,6 +83,7 @@ int main(int argc, char** argv) {
   if (*run_cmd) return run_command(run, global);
   if (*validate_cmd) return validate_command(validate, global);
   if (*probe_cmd) return probe_command(probe);
+  if (*describe_cmd) return describe_command(describe);
   if (*map_cmd) return map_command(map, global);
   if (*test_cmd) return test_command(test, global);
   if (*inventory_cmd) return inventory_command(inventory, global);

@@ -11,6 +11,8 @@
 #include "connector/app/inventory_source.h"
 #include "connector/buffer/buffer_dir.h"
 #include "connector/enrichment/mapping_processor.h"
+#include "connector/enrichment/enricher.h"
+#include "connector/enrichment/mapping_stage.h"
 #include "connector/observability/http_listener.h"
 #include "connector/processors/dedupe_processor.h"
 
@@ -22,7 +24,68 @@ std::string host_name() {
   return buf;
 }
 
+using config::Type;
+
+const config::Section& source_common_keys() {
+  static const config::Section s{"source", "sources[] (every type)", {}, {
+      {"name", Type::string, "required", "*pinned.* unique; appears in logs, checkpoints (`checkpoint.<name>`) and the run summary"},
+      {"type", Type::string, "required", "*pinned.* the source type (`siem-connector describe` lists them)"},
+  }};
+  return s;
+}
+
+const config::Section& sink_common_keys() {
+  static const config::Section s{"sink", "sinks[] (every type)", {}, {
+      {"name", Type::string, "required", "*pinned.* unique; appears in logs, metrics and the run summary"},
+      {"type", Type::string, "required", "*pinned.* the sink type (`siem-connector describe` lists them)"},
+  }};
+  return s;
+}
+
+namespace {
+
+const config::Section& dead_letter_keys() {
+  static const config::Section s{"dead_letter", "dead_letter", {}, {
+      {"path", Type::path, "<state_dir>/dead-letter.ndjson", "*pinned.* records that could not be parsed, mapped or delivered, one JSON object per line with the reason. Created mode 0600, never opened through a symbolic link"},
+  }};
+  return s;
+}
+
+const config::Section& log_keys() {
+  static const config::Section s{"log", "log", {}, {
+      {"level", Type::choice, "info", "overridden by `--log-level`", {"trace", "debug", "info", "warn", "warning", "error", "off"}},
+      {"format", Type::choice, "text", "`json` writes one JSON object per line; overridden by `--log-format`", {"text", "json"}},
+  }};
+  return s;
+}
+
+const config::Section& observability_keys() {
+  static const config::Section s{"observability", "observability", {}, {
+      {"listen", Type::string, "off", "`HOST:PORT` serving `/metrics`, `/healthz` and `/readyz` over plain HTTP ([deploy.md](deploy.md#metrics-health-and-readiness)). HOST is an IP address (`127.0.0.1`, `0.0.0.0`, `::`, `[::1]`); port `0` picks a free one (logged). Off when unset or empty; the examples read it from `SIEM_OBSERVABILITY_LISTEN`, which the container image sets to `0.0.0.0:9464`. No authentication: bind it to loopback or a pod network only"},
+      {"reload", Type::choice, "loopback", "who may `POST /-/reload`: clients on a loopback address, nobody, or anyone reaching the port (requests with browser headers are always refused)", {"off", "loopback", "any"}},
+  }};
+  return s;
+}
+
+}  // namespace
+
+const config::Section& top_level_keys() {
+  static const config::Section s{"top_level", "the top level of the file", {}, {
+      {"state_dir", Type::path, "/var/lib/siem-connector", "*pinned.* holds checkpoints, the privileged-principal roster and dedupe windows. It is locked: a second process using the same directory fails to start with a clear error. Created mode 0700; a state_dir owned by another user, or with any permission for group or others, is refused (`chmod 700` it)"},
+      {"dead_letter", Type::section, "", "*pinned.* the dead-letter file", {}, &dead_letter_keys()},
+      {"sources", Type::sections, "required", "*pinned.* at least one", {}, &source_common_keys()},
+      {"sinks", Type::sections, "required", "*pinned.* at least one", {}, &sink_common_keys()},
+      {"pipeline", Type::section, "", "queues, draining and checkpoints", {}, &PipelineOptions::keys()},
+      {"enrichment", Type::section, "", "*pinned.* detections' settings", {}, &enrichment_keys()},
+      {"mappings", Type::section, "", "mapping files", {}, &Mapper::config_keys()},
+      {"log", Type::section, "", "logging (the command line wins)", {}, &log_keys()},
+      {"observability", Type::section, "", "the metrics and health endpoint", {}, &observability_keys()},
+  }};
+  return s;
+}
+
 std::filesystem::path read_state_dir(ConfigDocument& doc) {
+  doc.set_schema(top_level_keys());
   auto root = doc.root();
   auto p = root.file_path("state_dir");
   return p ? *p : std::filesystem::path("/var/lib/siem-connector");
@@ -37,6 +100,16 @@ std::string plugin_name(const ConfigNode& cfg, const std::string& kind, std::siz
   return name;
 }
 
+// The entry with its plugin's key table; a plugin registered without one is a schema violation.
+ConfigNode with_plugin_keys(ConfigDocument& doc, const ConfigNode& cfg, const config::Section* keys,
+                            std::string_view kind, const std::string& type) {
+  if (keys != nullptr) return cfg.with_section(*keys);
+  doc.record_violation(fmt::format("{} type '{}' registers no key table: pass its config::Section to add_{}()", kind,
+                                   type, kind));
+  doc.mark_free_form(cfg.yaml());
+  return cfg;
+}
+
 std::string types_list(const std::vector<std::string>& types) {
   std::string out;
   for (const auto& t : types) out += (out.empty() ? "" : ", ") + t;
@@ -47,6 +120,7 @@ std::string types_list(const std::vector<std::string>& types) {
 
 PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry, bool validate_only, StateStore* state) {
   PipelineParts parts;
+  doc.set_schema(top_level_keys());
   auto root = doc.root();
   parts.state_dir = read_state_dir(doc);
   if (auto dl = root.child("dead_letter"); dl.valid()) {
@@ -76,7 +150,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
   const auto sources = root.list("sources");
   if (sources.empty() && root.valid()) root.error("at least one source is required under 'sources'");
   for (std::size_t i = 0; i < sources.size(); ++i) {
-    const auto& cfg = sources[i];
+    auto cfg = sources[i];
     PluginContext ctx{plugin_name(cfg, "source", i, names), validate_only, state, host};
     const std::string type = cfg.required_string("type");
     if (type.empty()) continue;
@@ -89,6 +163,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
       doc.mark_free_form(cfg.yaml());  // its other keys belong to a type we do not know: no cascade
       continue;
     }
+    cfg = with_plugin_keys(doc, cfg, registry.source_keys(type), "source", type);
     try {
       auto src = (*factory)(cfg, ctx);
       if (src) parts.sources.push_back(SourceSlot{ctx.name, std::move(src)});
@@ -112,7 +187,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
   const auto sinks = root.list("sinks");
   if (sinks.empty() && root.valid()) root.error("at least one sink is required under 'sinks'");
   for (std::size_t i = 0; i < sinks.size(); ++i) {
-    const auto& cfg = sinks[i];
+    auto cfg = sinks[i];
     PluginContext ctx{plugin_name(cfg, "sink", i, names), validate_only, state, host};
     const std::string type = cfg.required_string("type");
     if (type.empty()) continue;
@@ -125,6 +200,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
       doc.mark_free_form(cfg.yaml());
       continue;
     }
+    cfg = with_plugin_keys(doc, cfg.with_section(SinkRunnerOptions::keys()), registry.sink_keys(type), "sink", type);
     const auto items_before_route = diags.items().size();
     Route route = read_route(cfg, routes);
     if (drop_ok && diags.items().size() == items_before_route) check_reachable(cfg, route, parts.options.drop, routes);

@@ -36,6 +36,12 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
 // Reads just `state_dir` (the state store must exist before plugins are built for `run`).
 std::filesystem::path read_state_dir(ConfigDocument& doc);
 
+// The key tables build_pipeline() reads with: the top level, and the keys every source / sink
+// entry has (`name`, `type`; a sink also SinkRunnerOptions::keys()) besides its plugin's table.
+const config::Section& top_level_keys();
+const config::Section& source_common_keys();
+const config::Section& sink_common_keys();
+
 std::string host_name();
 
 }  // namespace siem::app

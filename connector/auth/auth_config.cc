@@ -63,6 +63,66 @@ struct PlainHttpPolicy {
 
 }  // namespace
 
+using config::Type;
+
+const config::Section& http_tls_keys() {
+  static const config::Section s{"tls.https", "tls of an HTTPS source or sink", {}, {
+      {"ca_file", Type::path, "", "*pinned.* extra trust anchors (PEM) in addition to the system store. Verification is always on"},
+      {"client_cert_file", Type::path, "", "client certificate (PEM) for mutual TLS"},
+      {"client_key_file", Type::path, "", "its private key (PEM); needs `client_cert_file`"},
+      {"verify", Type::boolean, "true", "accepted only as `true`: verification cannot be turned off (add the CA with `ca_file`)"},
+  }};
+  return s;
+}
+
+namespace {
+
+const config::Section& endpoints_keys() {
+  static const config::Section s{"endpoints", "sources[].endpoints", {}, {
+      {"login", Type::string, "", "login (token) endpoint root, e.g. `https://login.microsoftonline.com`"},
+      {"graph", Type::string, "", "Microsoft Graph root, e.g. `https://graph.microsoft.com`"},
+      {"arm", Type::string, "", "Azure Resource Manager root, e.g. `https://management.azure.com`"},
+  }};
+  return s;
+}
+
+const config::Section& auth_keys() {
+  static const config::Section s{"auth", "sources[].auth", {}, {
+      {"method", Type::choice, "client_secret", "*pinned.* how the source gets its tokens", {"client_secret", "certificate", "workload_identity", "managed_identity"}},
+      {"client_id", Type::string, "", "*pinned.* application (client) id; `workload_identity`: default `AZURE_CLIENT_ID`; `managed_identity`: selects a user-assigned identity"},
+      {"client_secret", Type::secret, "", "*pinned.* `client_secret`: the application's secret"},
+      {"certificate_file", Type::path, "", "*pinned.* `certificate`: PEM certificate (and key, unless `private_key_file`); the assertion is signed with the key"},
+      {"private_key_file", Type::path, "", "*pinned.* `certificate`: PEM private key when not in `certificate_file`"},
+      {"jwt_algorithm", Type::choice, "PS256", "`certificate`: signature algorithm of the client assertion", {"PS256", "RS256"}},
+      {"send_x5t", Type::boolean, "false", "`certificate`: also send the legacy SHA-1 `x5t` thumbprint header"},
+      {"token_file", Type::path, "AZURE_FEDERATED_TOKEN_FILE", "*pinned.* `workload_identity`: the federated token file (Kubernetes `AZURE_FEDERATED_TOKEN_FILE`)"},
+      {"endpoint", Type::string, "IMDS / IDENTITY_ENDPOINT", "`managed_identity`: token endpoint override"},
+      {"identity_header", Type::secret, "IDENTITY_HEADER", "`managed_identity`: App Service / Container Apps identity header"},
+      {"object_id", Type::string, "", "`managed_identity`: user-assigned identity by object id"},
+      {"msi_res_id", Type::string, "", "`managed_identity`: user-assigned identity by resource id"},
+  }};
+  return s;
+}
+
+}  // namespace
+
+const config::Section& source_connection_keys() {
+  static const config::Section s{"graph_connection", "sources[] of the Graph and ARM types", {}, {
+      {"tenant_id", Type::string, "required", "*pinned.* directory (tenant) id: a GUID or a domain name; `workload_identity`: default `AZURE_TENANT_ID`; `managed_identity` does not need it"},
+      {"cloud", Type::choice, "public", "*pinned.* selects the login, Graph and ARM endpoints", {"public", "usgov", "dod", "china", "custom"}},
+      {"endpoints", Type::section, "", "*pinned.* `{login, graph, arm}` URLs: required with `cloud: custom` (also used to point at the bundled emulator)", {}, &endpoints_keys()},
+      {"auth", Type::section, "required", "*pinned.* credentials", {}, &auth_keys()},
+      {"tls", Type::section, "", "*pinned.* TLS to Entra ID, Graph and ARM", {}, &http_tls_keys()},
+      {"proxy", Type::string, "HTTPS_PROXY", "`http://host:port` of an HTTP proxy"},
+      {"no_proxy", Type::string, "NO_PROXY", "comma-separated hosts reached without the proxy"},
+      {"connect_timeout", Type::duration, "10s", "bound on establishing a connection"},
+      {"request_timeout", Type::duration, "60s", "bound on one request and its response"},
+      {"max_page_bytes", Type::size, "32MiB", "largest response body (on the wire and after gzip/deflate); a larger `Content-Length` is refused before the body is read. Fails the window"},
+      {"allow_insecure_http", Type::boolean, "false", "allows `http://` endpoints (`endpoints.login/graph/arm`, `auth.endpoint`, `AZURE_AUTHORITY_HOST`) on hosts other than loopback; secrets and tokens then travel in clear. Draws a warning from `validate` and at start-up"},
+  }};
+  return s;
+}
+
 void read_tls_options(const ConfigNode& tls, http::ClientOptions& options) {
   if (!tls.valid()) return;
   if (auto ca = tls.existing_file("ca_file")) options.ca_file = ca->string();

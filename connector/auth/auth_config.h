@@ -38,4 +38,9 @@ SourceConnection read_source_connection(const ConfigNode& source);
 // Reads only the `tls:` child (ca_file, client_cert_file, client_key_file) into `options`.
 void read_tls_options(const ConfigNode& tls, http::ClientOptions& options);
 
+// The key tables of what the two functions above read (a pull source includes the first; an
+// HTTPS sink gives its `tls` key the second).
+const config::Section& source_connection_keys();
+const config::Section& http_tls_keys();
+
 }  // namespace siem::auth

@@ -1,6 +1,7 @@
 // ConfigDocument: loading a YAML config, duplicate keys, unknown-key reports.
 #include "connector/config/config_internal.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -72,6 +73,7 @@ struct ConfigDocument::Impl {
     std::string path;
     std::set<std::string, std::less<>> known;
     bool free_form = false;
+    std::array<const config::Section*, 4> sections{};  // the tables declaring its keys
   };
   std::vector<Visited> visited;  // configs are small: a linear scan is fine
 
@@ -79,7 +81,7 @@ struct ConfigDocument::Impl {
     // yaml-cpp nodes share memory through node_ref; is() compares identity.
     for (auto& v : visited)
       if (v.node.is(map)) return v;
-    visited.push_back({map, path, {}, false});
+    visited.push_back({map, path, {}, false, {}});
     return visited.back();
   }
 };
@@ -125,21 +127,44 @@ std::shared_ptr<ConfigDocument> ConfigDocument::load_file(const std::filesystem:
   return doc;
 }
 
-ConfigNode ConfigDocument::root() { return ConfigNode(shared_from_this(), root_, ""); }
+ConfigNode ConfigDocument::root() {
+  ConfigNode::Sections sections{};
+  sections[0] = schema_;
+  return ConfigNode(shared_from_this(), root_, "", sections);
+}
+
+void ConfigDocument::record_violation(std::string message) {
+  if (std::find(violations_.begin(), violations_.end(), message) == violations_.end())
+    violations_.push_back(std::move(message));
+}
 
 void ConfigDocument::mark_known(const YAML::Node& map, std::string_view key) {
   auto& e = impl_->entry(map, "");
   e.known.emplace(key);
 }
 
-void ConfigDocument::visit(const YAML::Node& map, const std::string& path) { impl_->entry(map, path).path = path; }
+void ConfigDocument::visit(const YAML::Node& map, const std::string& path,
+                           const std::array<const config::Section*, 4>& sections) {
+  auto& e = impl_->entry(map, path);
+  e.path = path;
+  for (const auto* s : sections) {
+    if (s == nullptr || std::find(e.sections.begin(), e.sections.end(), s) != e.sections.end()) continue;
+    if (auto free = std::find(e.sections.begin(), e.sections.end(), nullptr); free != e.sections.end()) *free = s;
+  }
+}
 
 void ConfigDocument::mark_free_form(const YAML::Node& map) { impl_->entry(map, "").free_form = true; }
 
 void ConfigDocument::report_unknown_keys() {
   for (auto& v : impl_->visited) {
     if (v.free_form || !v.node.IsMap()) continue;
-    std::vector<std::string> known(v.known.begin(), v.known.end());
+    // A mapping with a key table accepts what the table declares (whether or not this run read it:
+    // `roster_events` with `roster: false` is valid); one without accepts the keys that were read.
+    std::set<std::string, std::less<>> accepted = v.known;
+    for (const auto* s : v.sections)
+      if (s != nullptr)
+        for (auto& name : s->key_names()) accepted.insert(std::move(name));
+    std::vector<std::string> known(accepted.begin(), accepted.end());
     for (auto it = v.node.begin(); it != v.node.end(); ++it) {
       std::string key;
       try {
@@ -147,7 +172,7 @@ void ConfigDocument::report_unknown_keys() {
       } catch (const YAML::Exception&) {
         continue;
       }
-      if (v.known.count(key) != 0) continue;
+      if (accepted.count(key) != 0) continue;
       std::string msg = fmt::format("unknown key '{}'", key);
       if (auto s = did_you_mean(key, known)) msg += fmt::format(" (did you mean '{}'?)", *s);
       diags_->error(mark_location(file_, it->first.Mark()), v.path, msg);

@@ -4,6 +4,7 @@
 //   config_secrets.cc   ${VAR} expansion, secrets (literal, ${ENV}, file:/path)
 //   config_document.cc  ConfigDocument: loading, duplicate and unknown keys
 //   config_node.cc      ConfigNode's typed getters
+//   schema.cc           the key tables (schema.h)
 #pragma once
 
 #include <cstdint>

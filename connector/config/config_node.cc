@@ -1,11 +1,13 @@
 // ConfigNode: the typed getters over one node of a config document.
 #include "connector/config/config_internal.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -15,9 +17,65 @@ namespace siem {
 
 // ---------------------------------------------------------------- ConfigNode
 
-ConfigNode::ConfigNode(std::shared_ptr<ConfigDocument> doc, YAML::Node node, std::string path)
-    : doc_(std::move(doc)), node_(std::move(node)), path_(std::move(path)) {
-  if (doc_ && node_.IsDefined() && node_.IsMap()) doc_->visit(node_, path_);
+ConfigNode::ConfigNode(std::shared_ptr<ConfigDocument> doc, YAML::Node node, std::string path, Sections sections,
+                       bool free_form)
+    : doc_(std::move(doc)), node_(std::move(node)), path_(std::move(path)), sections_(sections), free_form_(free_form) {
+  if (doc_ && node_.IsDefined() && node_.IsMap()) {
+    doc_->visit(node_, path_, sections_);
+    if (free_form_) doc_->mark_free_form(node_);
+  }
+}
+
+ConfigNode ConfigNode::with_section(const config::Section& keys) const {
+  ConfigNode out = *this;
+  for (auto& s : out.sections_) {
+    if (s == &keys) return out;
+    if (s == nullptr) {
+      s = &keys;
+      if (doc_ && node_.IsDefined() && node_.IsMap()) doc_->visit(node_, path_, out.sections_);
+      return out;
+    }
+  }
+  throw std::logic_error("ConfigNode::with_section: more than four tables on one node");
+}
+
+const config::Key* ConfigNode::declaration(std::string_view key) const {
+  for (const auto* s : sections_)
+    if (s != nullptr)
+      if (const auto* k = s->find(key)) return k;
+  return nullptr;
+}
+
+const config::Key* ConfigNode::check_declared(std::string_view key) const {
+  if (!doc_ || doc_->schema() == nullptr || free_form_) return nullptr;
+  if (const auto* k = declaration(key)) return k;
+  const config::Section* last = nullptr;
+  for (const auto* s : sections_)
+    if (s != nullptr) last = s;
+  if (last != nullptr)
+    doc_->record_violation(config::undeclared_key_message(*last, path_, key));
+  else
+    doc_->record_violation(fmt::format("{}: the code reads key '{}' from a mapping that has no key table: give the "
+                                       "key that holds it a config::Section (Key::section) in its parent's table",
+                                       path_, key));
+  return nullptr;
+}
+
+void ConfigNode::check_type(std::string_view key, std::initializer_list<config::Type> read_as) const {
+  if (!doc_ || doc_->schema() == nullptr) return;
+  const config::Key* k = declaration(key);
+  if (k == nullptr || std::find(read_as.begin(), read_as.end(), k->type) != read_as.end()) return;
+  doc_->record_violation(fmt::format("{}: the code reads '{}' as {}, but its table declares it as {}: fix the "
+                                     "type in the table's line for '{}'",
+                                     path_, key, config::to_string(*read_as.begin()), config::to_string(k->type), key));
+}
+
+ConfigNode ConfigNode::child_node(YAML::Node node, std::string path, std::string_view key) const {
+  const config::Key* k = check_declared(key);
+  Sections sections{};
+  if (k != nullptr) sections[0] = k->section;
+  const bool free_form = k != nullptr && k->type == config::Type::map;
+  return ConfigNode(doc_, std::move(node), std::move(path), sections, free_form || free_form_);
 }
 
 Diagnostics& ConfigNode::diagnostics() const {
@@ -52,6 +110,7 @@ void ConfigNode::error_at(std::string_view key, std::string message) const {
 }
 
 std::optional<YAML::Node> ConfigNode::lookup(std::string_view key) const {
+  check_declared(key);
   if (!doc_ || !node_.IsDefined() || !node_.IsMap()) return std::nullopt;
   doc_->mark_known(node_, key);
   YAML::Node n = node_[std::string(key)];
@@ -61,7 +120,7 @@ std::optional<YAML::Node> ConfigNode::lookup(std::string_view key) const {
 
 bool ConfigNode::has(std::string_view key) const { return lookup(key).has_value(); }
 
-std::optional<std::string> ConfigNode::optional_string(std::string_view key) const {
+std::optional<std::string> ConfigNode::scalar(std::string_view key) const {
   auto n = lookup(key);
   if (!n) return std::nullopt;
   if (!n->IsScalar()) {
@@ -74,6 +133,11 @@ std::optional<std::string> ConfigNode::optional_string(std::string_view key) con
     return std::nullopt;
   }
   return expanded;
+}
+
+std::optional<std::string> ConfigNode::optional_string(std::string_view key) const {
+  check_type(key, {config::Type::string});
+  return scalar(key);
 }
 
 std::string ConfigNode::string(std::string_view key, std::string_view default_value) const {
@@ -93,7 +157,13 @@ std::string ConfigNode::required_string(std::string_view key) const {
 
 std::string ConfigNode::choice(std::string_view key, std::initializer_list<std::string_view> allowed,
                                std::string_view default_value) const {
-  auto v = optional_string(key);
+  check_type(key, {config::Type::choice});
+  if (const auto* k = declaration(key); k != nullptr && doc_ && doc_->schema() != nullptr &&
+                                        !std::equal(allowed.begin(), allowed.end(), k->allowed.begin(), k->allowed.end()))
+    doc_->record_violation(fmt::format("{}: the values the code accepts for '{}' differ from the 'allowed' list its "
+                                       "table declares: update the table's line for '{}'",
+                                       path_, key, key));
+  auto v = scalar(key);
   if (!v) return std::string(default_value);
   for (auto a : allowed)
     if (*v == a) return *v;
@@ -112,7 +182,8 @@ std::string ConfigNode::choice(std::string_view key, std::initializer_list<std::
 
 std::int64_t ConfigNode::integer(std::string_view key, std::int64_t default_value, std::int64_t min,
                                  std::int64_t max) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::integer});
+  auto s = scalar(key);
   if (!s) return default_value;
   std::int64_t v = 0;
   const std::string t = trim(*s);
@@ -129,7 +200,8 @@ std::int64_t ConfigNode::integer(std::string_view key, std::int64_t default_valu
 }
 
 double ConfigNode::number(std::string_view key, double default_value) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::number});
+  auto s = scalar(key);
   if (!s) return default_value;
   double v = 0;
   const std::string t = trim(*s);
@@ -142,7 +214,8 @@ double ConfigNode::number(std::string_view key, double default_value) const {
 }
 
 bool ConfigNode::boolean(std::string_view key, bool default_value) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::boolean});
+  auto s = scalar(key);
   if (!s) return default_value;
   std::string t = trim(*s);
   std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -153,7 +226,8 @@ bool ConfigNode::boolean(std::string_view key, bool default_value) const {
 }
 
 std::optional<std::chrono::milliseconds> ConfigNode::optional_duration(std::string_view key) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::duration});
+  auto s = scalar(key);
   if (!s) return std::nullopt;
   auto d = parse_duration(*s);
   if (!d) {
@@ -168,7 +242,8 @@ std::chrono::milliseconds ConfigNode::duration(std::string_view key, std::chrono
 }
 
 std::uint64_t ConfigNode::bytes(std::string_view key, std::uint64_t default_value) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::size});
+  auto s = scalar(key);
   if (!s) return default_value;
   auto v = parse_bytes(*s);
   if (!v) {
@@ -179,7 +254,8 @@ std::uint64_t ConfigNode::bytes(std::string_view key, std::uint64_t default_valu
 }
 
 std::optional<std::int64_t> ConfigNode::optional_timestamp(std::string_view key) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::timestamp});
+  auto s = scalar(key);
   if (!s) return std::nullopt;
   auto v = parse_rfc3339_ms(trim(*s));
   if (!v) {
@@ -190,11 +266,12 @@ std::optional<std::int64_t> ConfigNode::optional_timestamp(std::string_view key)
 }
 
 std::vector<std::string> ConfigNode::string_list(std::string_view key) const {
+  check_type(key, {config::Type::list});
   std::vector<std::string> out;
   auto n = lookup(key);
   if (!n) return out;
   if (n->IsScalar()) {
-    if (auto s = optional_string(key)) out.push_back(*s);
+    if (auto s = scalar(key)) out.push_back(*s);
     return out;
   }
   if (!n->IsSequence()) {
@@ -221,7 +298,8 @@ std::vector<std::string> ConfigNode::string_list(std::string_view key) const {
 }
 
 std::optional<std::filesystem::path> ConfigNode::file_path(std::string_view key) const {
-  auto s = optional_string(key);
+  check_type(key, {config::Type::path});
+  auto s = scalar(key);
   if (!s || s->empty()) return std::nullopt;
   std::filesystem::path p(*s);
   if (p.is_relative()) p = base_dir() / p;
@@ -249,16 +327,18 @@ std::optional<std::filesystem::path> ConfigNode::existing_file(std::string_view 
 }
 
 ConfigNode ConfigNode::child(std::string_view key) const {
+  check_type(key, {config::Type::section, config::Type::map});
   auto n = lookup(key);
-  if (!n) return ConfigNode(doc_, YAML::Node(YAML::NodeType::Undefined), join_path(path_, key));
+  if (!n) return child_node(YAML::Node(YAML::NodeType::Undefined), join_path(path_, key), key);
   if (!n->IsMap()) {
     error_at(key, "expected a mapping of keys, found " + node_type_name(*n));
-    return ConfigNode(doc_, YAML::Node(YAML::NodeType::Undefined), join_path(path_, key));
+    return child_node(YAML::Node(YAML::NodeType::Undefined), join_path(path_, key), key);
   }
-  return ConfigNode(doc_, *n, join_path(path_, key));
+  return child_node(*n, join_path(path_, key), key);
 }
 
 std::vector<ConfigNode> ConfigNode::list(std::string_view key) const {
+  check_type(key, {config::Type::sections});
   std::vector<ConfigNode> out;
   auto n = lookup(key);
   if (!n) return out;
@@ -274,12 +354,13 @@ std::vector<ConfigNode> ConfigNode::list(std::string_view key) const {
                           "expected a mapping of keys, found " + node_type_name(item));
       continue;
     }
-    out.push_back(ConfigNode(doc_, item, p));
+    out.push_back(child_node(item, p, key));
   }
   return out;
 }
 
 std::vector<std::pair<std::string, std::string>> ConfigNode::string_map(std::string_view key) const {
+  check_type(key, {config::Type::map});
   std::vector<std::pair<std::string, std::string>> out;
   auto n = lookup(key);
   if (!n) return out;

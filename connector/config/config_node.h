@@ -1,9 +1,11 @@
 // Typed, located access to the YAML configuration. Every getter records the key as known, reports
 // type errors with file:line:column into Diagnostics instead of throwing, and returns the default
 // so validation can report every problem in one pass. After plugins have read their settings,
-// ConfigDocument::report_unknown_keys() names each key nobody read, with a "did you mean".
+// ConfigDocument::report_unknown_keys() names each key that its section's table (schema.h) does
+// not declare (or, in a mapping no table covers, that nobody read), with a "did you mean".
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -15,6 +17,8 @@
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
+
+#include "connector/config/schema.h"
 
 namespace siem {
 
@@ -124,9 +128,25 @@ class ConfigNode {
   // The underlying YAML, for code that must walk it itself (mapping files). Marks `key` known.
   YAML::Node yaml() const { return node_; }
 
+  // This node, also accepting the keys of `keys` (e.g. a plugin's table on a `sinks[]` entry whose
+  // `name` and `type` the pipeline read). Children read through child()/list() get the table the
+  // parent declares for them.
+  ConfigNode with_section(const config::Section& keys) const;
+  // The declaration of `key` in this node's tables; null when undeclared (or no table applies).
+  const config::Key* declaration(std::string_view key) const;
+
  private:
   friend class ConfigDocument;
-  ConfigNode(std::shared_ptr<ConfigDocument> doc, YAML::Node node, std::string path);
+  using Sections = std::array<const config::Section*, 4>;
+  ConfigNode(std::shared_ptr<ConfigDocument> doc, YAML::Node node, std::string path, Sections sections = {},
+             bool free_form = false);
+  ConfigNode child_node(YAML::Node node, std::string path, std::string_view key) const;
+  // Records a schema violation when `key` is read but not declared (documents with a schema only).
+  const config::Key* check_declared(std::string_view key) const;
+  // Records a schema violation when `key` is declared with a type other than `read_as`.
+  void check_type(std::string_view key, std::initializer_list<config::Type> read_as) const;
+  // optional_string() without its type check (the typed getters parse the scalar themselves).
+  std::optional<std::string> scalar(std::string_view key) const;
   std::optional<YAML::Node> lookup(std::string_view key) const;
   // Reads a `file:` secret into `out`; false (with an error at `key`) when it cannot be used.
   bool read_secret_file(const std::filesystem::path& p, std::string_view key, std::string& out) const;
@@ -135,6 +155,8 @@ class ConfigNode {
   std::shared_ptr<ConfigDocument> doc_;
   YAML::Node node_;
   std::string path_;
+  Sections sections_{};     // the tables declaring this node's keys
+  bool free_form_ = false;  // a `map` key: its keys are data, not settings
 };
 
 // A loaded YAML file plus the bookkeeping for unknown keys.
@@ -147,6 +169,12 @@ class ConfigDocument : public std::enable_shared_from_this<ConfigDocument> {
                                                      Diagnostics& diags, std::filesystem::path base_dir = ".");
 
   ConfigNode root();
+  // Declares the top-level table: root() then carries it, every key read is checked against the
+  // table of its section, and a read no table declares is a schema violation.
+  void set_schema(const config::Section& top_level) noexcept { schema_ = &top_level; }
+  const config::Section* schema() const noexcept { return schema_; }
+  // Keys the code read that no table declares (a programming error; the schema test fails on any).
+  const std::vector<std::string>& schema_violations() const noexcept { return violations_; }
   Diagnostics& diagnostics() noexcept { return *diags_; }
   const std::string& file_name() const noexcept { return file_; }
   // Permission bits of the loaded file; 0 for a document loaded from a string.
@@ -160,7 +188,9 @@ class ConfigDocument : public std::enable_shared_from_this<ConfigDocument> {
   // Implementation detail of ConfigNode (public for it only).
   void mark_known(const YAML::Node& map, std::string_view key);
   void mark_free_form(const YAML::Node& map);
-  void visit(const YAML::Node& map, const std::string& path);
+  void visit(const YAML::Node& map, const std::string& path,
+             const std::array<const config::Section*, 4>& sections = {});
+  void record_violation(std::string message);
 
   ConfigDocument(std::string file, std::filesystem::path base_dir, Diagnostics& diags);
 
@@ -172,6 +202,8 @@ class ConfigDocument : public std::enable_shared_from_this<ConfigDocument> {
   Diagnostics* diags_;
   std::shared_ptr<Impl> impl_;
   YAML::Node root_;
+  const config::Section* schema_ = nullptr;
+  std::vector<std::string> violations_;
 };
 
 // Closest candidate by edit distance, if close enough to be a plausible typo.

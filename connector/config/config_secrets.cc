@@ -108,6 +108,7 @@ bool ConfigNode::read_secret_file(const std::filesystem::path& p, std::string_vi
 }
 
 Secret ConfigNode::secret(std::string_view key, bool required) const {
+  check_type(key, {config::Type::secret});
   auto n = lookup(key);
   if (!n) {
     if (required) error(fmt::format("missing required secret '{}'", key));

@@ -1,4 +1,6 @@
 #include "connector/core/pipeline.h"
+
+#include "connector/core/route.h"
 #include "connector/core/pipeline_source_state.h"
 
 #include <condition_variable>
@@ -13,6 +15,34 @@
 namespace siem {
 
 using Clock = std::chrono::steady_clock;
+
+namespace {
+// `pipeline.dedupe`: read by the cross-path dedupe processor (connector/processors/dedupe_processor.cc).
+const config::Section& dedupe_keys() {
+  using config::Type;
+  static const config::Section s{"pipeline.dedupe", "pipeline.dedupe", {}, {
+      {"enabled", Type::boolean, "false", "drop the second copy of a record that arrives by another source (below)"},
+      {"window", Type::duration, "24h", "how long an id is remembered after it was first seen (1m to 30d)"},
+      {"max_ids", Type::integer, "1000000", "at most this many ids are remembered; the oldest are forgotten first (1 to 50000000)"},
+  }};
+  return s;
+}
+}  // namespace
+
+const config::Section& PipelineOptions::keys() {
+  using config::Type;
+  static const config::Section s{"pipeline", "pipeline", {}, {
+      {"queue_events", Type::integer, "10000", "bound on records between the sources and the mapping stage; when it is full, sources stop pulling (backpressure, nothing is dropped)"},
+      {"queue_bytes", Type::size, "64MiB", "the same bound in bytes (record text + bookkeeping)"},
+      {"drain_timeout", Type::duration, "30s", "on SIGTERM or at the end of `--once`: how long to wait for in-flight events. Keep it below the service manager's stop timeout"},
+      {"checkpoint_interval", Type::duration, "1s", "how often acknowledged positions are committed to the sources and saved"},
+      {"state_save_interval", Type::duration, "30s", "how often the processors' state (roster, dedupe table) is saved"},
+      {"mapping_workers", Type::integer, "1", "only `1` today: enrichment learns from the stream in order"},
+      {"drop", Type::sections, "none", "events any entry matches (`sources`, `kinds`, `tags`, `min_severity`, `max_severity`, `exclude`) are sent to no sink, acknowledged and counted; see [Routing](#routing)", {}, &route_match_keys()},
+      {"dedupe", Type::section, "off", "cross-path dedupe, one event per record when the same logs arrive by two paths (below; the processor is connector/processors/dedupe_processor.cc)", {}, &dedupe_keys()},
+  }};
+  return s;
+}
 
 PipelineOptions PipelineOptions::from_config(const ConfigNode& cfg) {
   PipelineOptions o;

@@ -30,6 +30,7 @@ namespace siem {
 
 class StateStore;
 class ConfigNode;
+namespace config { class Section; }
 
 struct PipelineOptions {
   std::size_t queue_events = 10'000;
@@ -48,6 +49,7 @@ struct PipelineOptions {
 
   // Reads the `pipeline:` section.
   static PipelineOptions from_config(const ConfigNode& pipeline_cfg);
+  static const config::Section& keys();  // the table of `pipeline:` (pipeline.cc)
 };
 
 struct SourceSlot {

@@ -2,12 +2,34 @@
 
 namespace siem {
 
-void PluginRegistry::add_source(std::string type, std::string description, SourceFactory factory) {
-  sources_[std::move(type)] = SourceEntry{std::move(description), std::move(factory)};
+void PluginRegistry::add_source(std::string type, std::string description, SourceFactory factory,
+                                const config::Section* keys) {
+  sources_[std::move(type)] = SourceEntry{std::move(description), std::move(factory), keys};
 }
 
-void PluginRegistry::add_sink(std::string type, std::string description, SinkFactory factory) {
-  sinks_[std::move(type)] = SinkEntry{std::move(description), std::move(factory)};
+void PluginRegistry::add_sink(std::string type, std::string description, SinkFactory factory,
+                              const config::Section* keys) {
+  sinks_[std::move(type)] = SinkEntry{std::move(description), std::move(factory), keys};
+}
+
+const config::Section* PluginRegistry::source_keys(const std::string& type) const {
+  auto it = sources_.find(type);
+  return it == sources_.end() ? nullptr : it->second.keys;
+}
+
+const config::Section* PluginRegistry::sink_keys(const std::string& type) const {
+  auto it = sinks_.find(type);
+  return it == sinks_.end() ? nullptr : it->second.keys;
+}
+
+std::string PluginRegistry::source_description(const std::string& type) const {
+  auto it = sources_.find(type);
+  return it == sources_.end() ? std::string() : it->second.description;
+}
+
+std::string PluginRegistry::sink_description(const std::string& type) const {
+  auto it = sinks_.find(type);
+  return it == sinks_.end() ? std::string() : it->second.description;
 }
 
 const SourceFactory* PluginRegistry::source(const std::string& type) const {

@@ -37,8 +37,16 @@ using SinkFactory = std::function<SinkInstance(const ConfigNode& cfg, const Plug
 
 class PluginRegistry {
  public:
-  void add_source(std::string type, std::string description, SourceFactory factory);
-  void add_sink(std::string type, std::string description, SinkFactory factory);
+  // `keys`: the plugin's key table (config/schema.h), declared next to the code that reads them;
+  // `describe` prints it, the docs are generated from it and unknown keys are checked against it.
+  void add_source(std::string type, std::string description, SourceFactory factory,
+                  const config::Section* keys = nullptr);
+  void add_sink(std::string type, std::string description, SinkFactory factory,
+                const config::Section* keys = nullptr);
+  const config::Section* source_keys(const std::string& type) const;
+  const config::Section* sink_keys(const std::string& type) const;
+  std::string source_description(const std::string& type) const;
+  std::string sink_description(const std::string& type) const;
 
   const SourceFactory* source(const std::string& type) const;
   const SinkFactory* sink(const std::string& type) const;
@@ -49,8 +57,8 @@ class PluginRegistry {
   static const PluginRegistry& builtin();
 
  private:
-  struct SourceEntry { std::string description; SourceFactory factory; };
-  struct SinkEntry { std::string description; SinkFactory factory; };
+  struct SourceEntry { std::string description; SourceFactory factory; const config::Section* keys = nullptr; };
+  struct SinkEntry { std::string description; SinkFactory factory; const config::Section* keys = nullptr; };
   std::map<std::string, SourceEntry> sources_;
   std::map<std::string, SinkEntry> sinks_;
 };

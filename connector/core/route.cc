@@ -4,6 +4,26 @@
 
 namespace siem {
 
+const config::Section& route_match_keys() {
+  using config::Type;
+  static const config::Section s{"route match", "a match (pipeline.drop[], route.exclude[])", {}, {
+      {"sources", Type::list, "any", "source names (as configured)"},
+      {"kinds", Type::list, "any", "record kinds (`graph_sign_in`, `graph_pim_request`, ...; `siem-connector describe` and docs/mapping.md list them)"},
+      {"tags", Type::list, "any", "detection tags, globs with `*` and `?` (e.g. `pa.*`)"},
+      {"min_severity", Type::integer, "0", "lowest event severity (0-10)"},
+      {"max_severity", Type::integer, "10", "highest event severity (0-10)"},
+  }};
+  return s;
+}
+
+const config::Section& route_keys() {
+  using config::Type;
+  static const config::Section s{"route", "sinks[].route", {&route_match_keys()}, {
+      {"exclude", Type::sections, "none", "matches the sink does not take even when the route does", {}, &route_match_keys()},
+  }};
+  return s;
+}
+
 bool glob_match(std::string_view pattern, std::string_view text) noexcept {
   // Iterative matcher with one backtrack point (the last `*`): linear in practice, never
   // exponential, whatever the pattern.

@@ -17,9 +17,15 @@
 #include <string_view>
 #include <vector>
 
+#include "connector/config/schema.h"
 #include "connector/core/event.h"
 
 namespace siem {
+
+// The declared keys of one match (a `pipeline.drop` entry, an `exclude` entry) and of a sink's
+// `route:` (a match plus `exclude`), read by connector/app/route_config.cc.
+const config::Section& route_match_keys();
+const config::Section& route_keys();
 
 // `*` matches any run of characters (dots included: "pa.*" matches "pa.role.tier0"), `?` one
 // character; everything else matches itself (case-sensitive, as tags are spelled).

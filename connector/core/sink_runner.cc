@@ -1,5 +1,7 @@
 #include "connector/core/sink_runner.h"
 
+#include "connector/core/route.h"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -33,6 +35,53 @@ std::size_t SinkRunner::footprint(const MappedEvent& e) noexcept {
                   e.origin.size() + e.id.size() + e.tenant_id.size() + e.subscription_id.size() + e.action.size();
   for (const auto& t : e.tags) n += sizeof(std::string) + t.size();
   return n;
+}
+
+namespace {
+
+using config::Type;
+
+const config::Section& batch_keys() {
+  static const config::Section s{"sink.batch", "sinks[].batch", {}, {
+      {"max_events", Type::integer, "500", "largest batch handed to the sink"},
+      {"max_bytes", Type::size, "4MiB", "largest batch in bytes"},
+      {"timeout", Type::duration, "200ms", "a partial batch is sent after this long"},
+  }};
+  return s;
+}
+
+const config::Section& retry_keys() {
+  static const config::Section s{"sink.retry", "sinks[].retry", {}, {
+      {"initial_backoff", Type::duration, "500ms", "retries use exponential backoff with full jitter"},
+      {"max_backoff", Type::duration, "60s", "must not be below `initial_backoff`"},
+  }};
+  return s;
+}
+
+const config::Section& buffer_keys() {
+  static const config::Section s{"sink.buffer", "sinks[].buffer", {}, {
+      {"type", Type::choice, "memory", "`disk`: events for this sink wait in a disk buffer under `state_dir/buffers/<name>` (the sink name may then use only letters, digits, `.`, `_`, `-`); `max_events` / `max_bytes` then bound only the in-memory intake in front of it. See \"Disk buffer\" in `docs/sinks.md`", {"memory", "disk"}},
+      {"max_events", Type::integer, "10000", "events queued for this sink; when it is full, the pipeline stops pulling"},
+      {"max_bytes", Type::size, "64MiB", "the same bound in bytes: each event is charged its whole footprint (original record + every mapped payload)"},
+      {"max_size", Type::size, "1GiB", "`type: disk` only: bound on the buffer's segment files on disk"},
+      {"when_full", Type::choice, "block", "`type: disk` only: what a full disk buffer does. `block` stops the sources (backpressure, nothing lost); `drop_newest` drops the incoming events, `drop_oldest` the oldest segment: every dropped event is counted and logged", {"block", "drop_newest", "drop_oldest"}},
+  }};
+  return s;
+}
+
+}  // namespace
+
+// The common keys of every sink. `format` is read by read_sink_format() (registry.cc), which each
+// sink factory calls with its default; the others by from_config() below.
+const config::Section& SinkRunnerOptions::keys() {
+  static const config::Section s{"sink_delivery", "sinks[] (every type)", {}, {
+      {"format", Type::choice, "ecs", "*pinned.* the payload the sink sends (`syslog` defaults to `cef`; `ocsf`: OCSF 1.3.0 JSON events, [mapping.md](mapping.md#ocsf-output))", {"ecs", "cef", "ocsf", "raw"}},
+      {"route", Type::section, "every event", "what the sink takes: `sources`, `kinds`, `tags`, `min_severity`, `max_severity`, `exclude`; see [Routing](#routing)", {}, &route_keys()},
+      {"batch", Type::section, "", "batching in front of the sink", {}, &batch_keys()},
+      {"retry", Type::section, "", "backoff between retries (retries never give up)", {}, &retry_keys()},
+      {"buffer", Type::section, "", "the queue (memory or disk) in front of the sink", {}, &buffer_keys()},
+  }};
+  return s;
 }
 
 SinkRunnerOptions SinkRunnerOptions::from_config(const ConfigNode& cfg) {

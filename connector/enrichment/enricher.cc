@@ -262,6 +262,19 @@ std::vector<std::string> list_or(const ConfigNode& cfg, std::string_view key, co
   return cfg.string_list(key);
 }
 
+using config::Type;
+
+const config::Section& role_keys() {
+  static const config::Section s{"enrichment.roles", "enrichment.roles[]", {}, {
+      {"id", Type::string, "required", "role template / definition id (GUID)"},
+      {"name", Type::string, "the table's name, else the id", "display name"},
+      {"scope", Type::choice, "entra (or the table's)", "where the role lives", {"entra", "azure"}},
+      {"tier", Type::integer, "1 (or the table's)", "0 (most privileged) to 2"},
+      {"alert_on_assignment", Type::boolean, "false", "`scope: azure`: treat the role as privileged (assignments are flagged)"},
+  }};
+  return s;
+}
+
 }  // namespace
 
 RoleTable load_role_table(const ConfigNode& cfg, std::vector<std::string>* alert_on_assignment) {
@@ -291,6 +304,26 @@ RoleTable load_role_table(const ConfigNode& cfg, std::vector<std::string>* alert
     }
   }
   return roles;
+}
+
+const config::Section& enrichment_keys() {
+  static const config::Section s{"enrichment", "enrichment", {}, {
+      {"break_glass_accounts", Type::list, "[]", "*pinned.* UPNs or object ids of emergency-access accounts: any sign-in or change by them is flagged"},
+      {"privileged_principals", Type::list, "[]", "*pinned.* static additions to the roster of privileged principals; the rest of the roster is learned from role assignments"},
+      {"admin_apps", Type::list, "built-in list", "application names or ids that count as administrative tools"},
+      {"everyday_apps", Type::list, "built-in list", "apps in which a privileged sign-in is unusual"},
+      {"legacy_protocols", Type::list, "built-in list", "client apps counted as legacy authentication"},
+      {"privileged_app_roles", Type::list, "built-in list", "Graph / Exchange permissions treated as privileged, by name or well-known id"},
+      {"resolved_risk_states", Type::list, "[dismissed, remediated, confirmedSafe]", "sign-in `riskState` values `pa.signin.risky` ignores"},
+      {"azure_privileged_roles", Type::list, "built-in list", "Azure role definition ids treated as privileged"},
+      {"pim_min_justification_chars", Type::integer, "10", "shorter PIM justifications are flagged"},
+      {"pim_max_activation", Type::duration, "8h", "longer PIM activations are flagged"},
+      {"new_account_window", Type::duration, "24h", "a principal created within this window and then given privilege is flagged"},
+      {"roles_file", Type::path, "shipped mappings/privileged-roles.yaml", "role table (tiers)"},
+      {"roles", Type::sections, "", "overrides and additions to the role table", {}, &role_keys()},
+      {"severities", Type::map, "", "per-detection severity overrides 0-10; names as in `pa.*` tags"},
+  }};
+  return s;
 }
 
 std::unique_ptr<Enricher> make_enricher(const ConfigNode& cfg, StateStore* state) {

@@ -17,6 +17,7 @@ class StateStore;
 // Reads the `enrichment:` section (may be an invalid node: defaults apply). `state` may be null
 // (map/test/validate): the roster then lives in memory only. Problems go to the node's diagnostics.
 std::unique_ptr<Enricher> make_enricher(const ConfigNode& enrichment, StateStore* state);
+const config::Section& enrichment_keys();  // the table of `enrichment:`
 
 class RoleTable;
 // The privileged roles table the enrichment uses: mappings/privileged-roles.yaml (or

@@ -212,6 +212,15 @@ std::string local_host_name() {
 
 }  // namespace
 
+const config::Section& Mapper::config_keys() {
+  using config::Type;
+  static const config::Section s{"mappings", "mappings", {}, {
+      {"dir", Type::path, "shipped mappings", "directory of mapping files (`common.yaml` + one per record kind). If unset: `$SIEM_MAPPINGS_DIR`, then `../share/siem-connector/mappings` next to the binary, then the source tree"},
+      {"overrides", Type::list, "[]", "extra mapping files (paths) applied after the shipped ones"},
+  }};
+  return s;
+}
+
 std::unique_ptr<Mapper> Mapper::create(const ConfigNode& mappings, const EnricherFactory& make_enricher) {
   Diagnostics& diags = mappings.diagnostics();
   std::optional<std::filesystem::path> dir;

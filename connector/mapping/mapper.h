@@ -36,6 +36,7 @@ class Mapper {
   // the stage with make_mapping_stage() (connector/enrichment/mapping_stage.h).
   using EnricherFactory = std::function<std::unique_ptr<Enricher>()>;
   static std::unique_ptr<Mapper> create(const ConfigNode& mappings, const EnricherFactory& make_enricher);
+  static const config::Section& config_keys();  // the table of `mappings:` (mapper.cc)
 
   // Maps one record, producing the formats in `formats` (raw is always kept). Returns nullopt on
   // success, or the reason the record cannot be mapped (it then goes to the dead-letter file /

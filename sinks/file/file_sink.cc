@@ -74,6 +74,20 @@ void FileSink::stop() {
   }
 }
 
+namespace {
+
+const config::Section& file_sink_keys() {
+  using config::Type;
+  static const config::Section s{"file_sink", "sinks[] with type: file", {}, {
+      {"path", Type::path, "required", "appended to, one event per line. Never opened through a symbolic link"},
+      {"mode", Type::string, "\"0600\"", "octal permissions of the file when the connector creates it (also after rotation), applied exactly (the umask does not change them), e.g. `\"0640\"` for a log shipper in the file's group. At most `0777`; a mode that lets group or others write is a warning"},
+      {"sync", Type::boolean, "true", "`fsync` before acknowledging. Turning it off weakens the delivery guarantee to \"written to the page cache\""},
+  }};
+  return s;
+}
+
+}  // namespace
+
 void register_file_sink(PluginRegistry& registry) {
   registry.add_sink("file", "one record per line to a file, fsync'ed before acknowledging",
                     [](const ConfigNode& cfg, const PluginContext& ctx) {
@@ -100,7 +114,7 @@ void register_file_sink(PluginRegistry& registry) {
                       sink->set_format(inst.format);
                       inst.sink = std::move(sink);
                       return inst;
-                    });
+                    }, &file_sink_keys());
 }
 
 }  // namespace siem

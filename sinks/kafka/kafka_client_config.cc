@@ -177,6 +177,51 @@ bool parse_eventhubs_connection_string(std::string_view text, EventHubsConnectio
   return true;
 }
 
+namespace {
+
+using config::Type;
+
+const config::Section& eventhubs_keys() {
+  static const config::Section s{"kafka.eventhubs", "eventhubs of a kafka sink or eventhub_kafka source", {}, {
+      {"connection_string", Type::secret, "required", "a namespace or hub connection string. Sets brokers, SASL_SSL/PLAIN and the Event Hubs client settings"},
+  }};
+  return s;
+}
+
+const config::Section& sasl_keys() {
+  static const config::Section s{"kafka.sasl", "sasl of a kafka sink or eventhub_kafka source", {}, {
+      {"mechanism", Type::choice, "PLAIN", "SASL mechanism", {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}},
+      {"username", Type::string, "required", "SASL user (not with OAUTHBEARER); `$$ConnectionString` for Event Hubs"},
+      {"password", Type::secret, "required", "SASL password (not with OAUTHBEARER)"},
+  }};
+  return s;
+}
+
+const config::Section& kafka_tls_keys() {
+  static const config::Section s{"kafka.tls", "tls of a kafka sink or eventhub_kafka source", {}, {
+      {"enabled", Type::boolean, "true", "TLS to the brokers (the default when `tls` is given)"},
+      {"ca_file", Type::path, "", "trust anchors (PEM) for the brokers' certificates"},
+      {"cert_file", Type::path, "", "client certificate (PEM); goes with `key_file`"},
+      {"key_file", Type::path, "", "client private key (PEM); goes with `cert_file`"},
+      {"key_password", Type::secret, "", "password of `key_file`"},
+      {"verify_hostname", Type::boolean, "true", "check the broker's name in its certificate; `false` is a warning"},
+  }};
+  return s;
+}
+
+}  // namespace
+
+const config::Section& client_keys() {
+  static const config::Section s{"kafka_client", "a kafka sink or eventhub_kafka source", {}, {
+      {"brokers", Type::list, "required (or from the connection string)", "*pinned.* `host:port` of the bootstrap brokers"},
+      {"eventhubs", Type::section, "", "the Event Hubs Kafka endpoint (cannot be combined with `sasl`)", {}, &eventhubs_keys()},
+      {"sasl", Type::section, "", "*pinned.* SASL for plain Kafka; `sasl` without `tls` (SASL_PLAINTEXT) is a warning", {}, &sasl_keys()},
+      {"tls", Type::section, "", "TLS to the brokers", {}, &kafka_tls_keys()},
+      {"properties", Type::map, "", "*pinned.* librdkafka properties, passed as is; your values win"},
+  }};
+  return s;
+}
+
 ClientConfig read_client_config(const ConfigNode& cfg, const ClientProperties& defaults) {
   ClientConfig out;
   out.properties = defaults;

@@ -52,6 +52,9 @@ struct ClientConfig {
 // Errors go to the node's diagnostics with their location. `defaults` are applied first (the
 // caller's design values), then connection settings, then the user's properties verbatim.
 ClientConfig read_client_config(const ConfigNode& cfg, const ClientProperties& defaults);
+// The table of the keys read_client_config() reads (the Kafka sink and the eventhub_kafka source
+// include it).
+const config::Section& client_keys();
 
 // Checks every property against librdkafka (unknown names, bad values) without creating a client;
 // problems are reported at `properties` (user keys) or at the node. `type` is producer|consumer.

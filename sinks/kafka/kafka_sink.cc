@@ -200,6 +200,17 @@ std::vector<std::pair<std::string, std::string>> kafka_message_headers(const Map
 
 // ------------------------------------------------------------------------------------- settings
 
+const config::Section& kafka_sink_keys() {
+  using config::Type;
+  static const config::Section s{"kafka", "sinks[] with type: kafka", {&kafka::client_keys()}, {
+      {"topic", Type::string, "required", "*pinned.* a name, or a template with `{kind}` and `{source}`, e.g. `entra.{kind}`"},
+      {"compression", Type::choice, "zstd (gzip with Event Hubs)", "message compression", {"none", "gzip", "snappy", "lz4", "zstd"}},
+      {"delivery_timeout", Type::duration, "600s", "`message.timeout.ms`"},
+      {"metadata_timeout", Type::duration, "10s", "bound on the metadata request at start-up"},
+  }};
+  return s;
+}
+
 KafkaSinkSettings read_kafka_sink_settings(const ConfigNode& cfg, const std::string& name) {
   KafkaSinkSettings s;
   s.name = name;
@@ -590,7 +601,7 @@ void register_kafka_sink(PluginRegistry& registry) {
                       inst.format = settings.format;
                       inst.sink = std::make_unique<KafkaSink>(std::move(settings));
                       return inst;
-                    });
+                    }, &kafka_sink_keys());
 }
 
 }  // namespace siem

@@ -98,6 +98,32 @@ std::string default_hec_sourcetype(OutputFormat format, SourceKind kind) {
   return "siem:raw";
 }
 
+const config::Section& splunk_hec_keys() {
+  using config::Type;
+  static const config::Section s{"splunk_hec", "sinks[] with type: splunk_hec", {}, {
+      {"url", Type::string, "required", "*pinned.* the HEC base `https://host:8088` (or its `/services/collector/event` endpoint)"},
+      {"token", Type::secret, "required", "*pinned.* the HEC token"},
+      {"index", Type::string, "the token's default", "*pinned.* target index"},
+      {"sourcetype", Type::string, "depends on `format` and kind", "*pinned.* sourcetype of every event (see `sourcetypes` and docs/sinks.md)"},
+      {"sourcetypes", Type::map, "", "sourcetype per record kind, e.g. `{graph_sign_in: azure:aad:signin}`"},
+      {"host", Type::string, "this machine's name", "`host` of the events"},
+      {"source", Type::string, "", "`source` of the events"},
+      {"fields", Type::map, "", "indexed fields added to every event"},
+      {"gzip", Type::boolean, "true", "compress request bodies"},
+      {"gzip_level", Type::integer, "4", "gzip level 1-9"},
+      {"ack", Type::boolean, "false", "*pinned.* waits for indexer acknowledgement before acknowledging events"},
+      {"channel", Type::string, "a random GUID", "HEC channel (a GUID)"},
+      {"ack_timeout", Type::duration, "10m", "`ack: true`: a batch not acknowledged by then is sent again on a new channel"},
+      {"ack_poll_interval", Type::duration, "1s", "`ack: true`: how often acknowledgements are polled"},
+      {"max_batch_bytes", Type::size, "900000", "bytes per request before compression (Splunk Cloud: 1 MB); at least 1KiB"},
+      {"tls", Type::section, "", "TLS to the HEC server", {}, &auth::http_tls_keys()},
+      {"proxy", Type::string, "HTTPS_PROXY", "`http://host:port` of an HTTP proxy"},
+      {"connect_timeout", Type::duration, "10s", "bound on establishing a connection"},
+      {"request_timeout", Type::duration, "30s", "bound on one request and its response"},
+  }};
+  return s;
+}
+
 HecSinkSettings read_hec_sink_settings(const ConfigNode& cfg, const PluginContext& ctx) {
   HecSinkSettings s;
   s.name = ctx.name;
@@ -522,7 +548,7 @@ void register_splunk_hec_sink(PluginRegistry& registry) {
                       inst.format = settings.format;
                       inst.sink = std::make_unique<SplunkHecSink>(std::move(settings));
                       return inst;
-                    });
+                    }, &splunk_hec_keys());
 }
 
 }  // namespace siem

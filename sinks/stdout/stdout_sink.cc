@@ -33,13 +33,18 @@ class StdoutSink final : public Sink {
 
 }  // namespace
 
+const config::Section& stdout_keys() {
+  static const config::Section s{"stdout", "sinks[] with type: stdout", {}, {}};  // only the common sink keys
+  return s;
+}
+
 void register_stdout_sink(PluginRegistry& registry) {
   registry.add_sink("stdout", "one record per line on standard output", [](const ConfigNode& cfg, const PluginContext&) {
     SinkInstance inst;
     inst.format = read_sink_format(cfg);
     inst.sink = std::make_unique<StdoutSink>(inst.format);
     return inst;
-  });
+  }, &stdout_keys());
 }
 
 }  // namespace siem

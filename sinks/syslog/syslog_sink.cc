@@ -318,6 +318,44 @@ void SyslogSink::stop() {
   c.close();
 }
 
+namespace {
+
+using config::Type;
+
+const config::Section& syslog_tls_keys() {
+  static const config::Section s{"syslog.tls", "sinks[].tls with type: syslog", {}, {
+      {"ca_file", Type::path, "", "*pinned.* trust anchors (PEM) for the server's certificate"},
+      {"cert_file", Type::path, "", "client certificate (PEM) for mutual TLS"},
+      {"key_file", Type::path, "", "its private key (PEM); needs `cert_file`"},
+      {"server_name", Type::string, "`host`", "name verified in the certificate (and sent as SNI)"},
+  }};
+  return s;
+}
+
+}  // namespace
+
+const config::Section& syslog_keys() {
+  static const config::Section s{"syslog", "sinks[] with type: syslog", {}, {
+      {"host", Type::string, "required", "*pinned.* the syslog server"},
+      {"protocol", Type::choice, "tcp", "*pinned.* use `tls` across networks", {"udp", "tcp", "tls"}},
+      {"port", Type::integer, "514 (tls 6514)", "*pinned.* server port"},
+      {"rfc", Type::choice, "5424", "*pinned.* header format", {"5424", "3164"}},
+      {"framing", Type::choice, "octet_counting (rfc 3164: lf)", "*pinned.* TCP/TLS only (RFC 6587)", {"octet_counting", "lf"}},
+      {"facility", Type::string, "local4", "name (`kern`...`local7`) or 0-23"},
+      {"hostname", Type::string, "this machine's name", "HOSTNAME field"},
+      {"app_name", Type::string, "siem-connector", "5424 APP-NAME"},
+      {"tag", Type::string, "`app_name`", "3164 TAG; empty gives ArcSight's form `<PRI>Mmm dd hh:mm:ss host CEF:0|...`"},
+      {"sd_id", Type::string, "siem@32473", "5424 SD-ID (`name@PEN`; 32473 is the documentation PEN: use your own); empty: no SD"},
+      {"bom", Type::boolean, "false", "UTF-8 BOM before a 5424 MSG"},
+      {"max_message_size", Type::size, "8192 (udp 2048)", "whole message, header included, framing excluded (min 480)"},
+      {"connect_timeout", Type::duration, "5s", "bound on connecting"},
+      {"write_timeout", Type::duration, "10s", "bound on one write"},
+      {"confirm_wait", Type::duration, "0ms", "after writing a batch, wait this long for a close/reset before acknowledging"},
+      {"tls", Type::section, "", "`protocol: tls` only", {}, &syslog_tls_keys()},
+  }};
+  return s;
+}
+
 SyslogSinkOptions read_syslog_options(const ConfigNode& cfg, const PluginContext& ctx, OutputFormat body) {
   SyslogSinkOptions o;
   o.name = ctx.name;
@@ -379,7 +417,7 @@ void register_syslog_sink(PluginRegistry& registry) {
                       inst.format = read_sink_format(cfg, OutputFormat::cef);
                       inst.sink = std::make_unique<syslog::SyslogSink>(syslog::read_syslog_options(cfg, ctx, inst.format));
                       return inst;
-                    });
+                    }, &syslog::syslog_keys());
 }
 
 }  // namespace siem

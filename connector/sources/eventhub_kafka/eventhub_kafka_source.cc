@@ -73,6 +73,19 @@ KafkaOffsets decode_kafka_offsets(const std::string& token) {
 
 // ------------------------------------------------------------------------------------- options
 
+const config::Section& eventhub_kafka_keys() {
+  using config::Type;
+  static const config::Section s{"eventhub_kafka", "sources[] with type: eventhub_kafka", {&kafka::client_keys()}, {
+      {"topic", Type::string, "required (or the hub of the connection string)", "*pinned.* the event hub, e.g. `insights-logs-auditlogs`"},
+      {"group_id", Type::string, "required", "*pinned.* Kafka consumer group; offsets are committed only after every sink has acknowledged"},
+      {"initial_offset", Type::choice, "earliest", "where a group with no committed offset starts", {"earliest", "latest"}},
+      {"poll_interval", Type::duration, "1s", "longest a poll waits for a batch to fill"},
+      {"max_batch_records", Type::integer, "1000", "most records per poll"},
+      {"kind", Type::string, "detected per record", "forces the record kind, e.g. `eventhub_audit`"},
+  }};
+  return s;
+}
+
 EventHubKafkaOptions read_eventhub_kafka_options(const ConfigNode& cfg, const std::string& name) {
   EventHubKafkaOptions o;
   o.name = name;
@@ -453,7 +466,7 @@ void register_eventhub_kafka_source(PluginRegistry& registry) {
                       "sinks acknowledged",
                       [](const ConfigNode& cfg, const PluginContext& ctx) -> std::unique_ptr<Source> {
                         return std::make_unique<EventHubKafkaSource>(read_eventhub_kafka_options(cfg, ctx.name));
-                      });
+                      }, &eventhub_kafka_keys());
 }
 
 }  // namespace siem

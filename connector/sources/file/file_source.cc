@@ -163,6 +163,20 @@ SourceBatch FileSource::poll(std::stop_token stop) {
   return batch;
 }
 
+namespace {
+
+const config::Section& file_source_keys() {
+  using config::Type;
+  static const config::Section s{"file", "sources[] with type: file", {}, {
+      {"path", Type::path, "required", "*pinned.* one JSON record per line, a Graph/ARM list (`{\"value\":[...]}`) or an Event Hubs envelope (`{\"records\":[...]}`). The position is checkpointed, and a truncated or replaced file is read again from the start. An unterminated last line waits for its end; with `run --once` it is dead-lettered with its reason instead"},
+      {"poll_interval", Type::duration, "1s", "how often to look for new data"},
+      {"kind", Type::string, "detected per record", "forces the record kind, e.g. `graph_directory_audit`"},
+  }};
+  return s;
+}
+
+}  // namespace
+
 void register_file_source(PluginRegistry& registry) {
   registry.add_source("file", "JSON records from a file (NDJSON, Graph/ARM lists, Event Hubs envelopes)",
                       [](const ConfigNode& cfg, const PluginContext& ctx) -> std::unique_ptr<Source> {
@@ -175,7 +189,7 @@ void register_file_source(PluginRegistry& registry) {
                           else cfg.error_at("kind", fmt::format("unknown record kind '{}'", *kind));
                         }
                         return std::make_unique<FileSource>(ctx.name, std::move(o));
-                      });
+                      }, &file_source_keys());
 }
 
 }  // namespace siem

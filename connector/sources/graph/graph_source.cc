@@ -423,6 +423,77 @@ class PullSource final : public Source {
   SourceProgress progress_;
 };
 
+using config::Type;
+
+// Keys of every Graph/ARM pull source besides the connection (auth_config.cc).
+const config::Section& pull_keys() {
+  static const config::Section s{"graph_common", "sources[] of the Graph and ARM types", {&auth::source_connection_keys()}, {
+      {"poll_interval", Type::duration, "60s", "*pinned.* time between polls once the source has caught up"},
+      {"lookback", Type::duration, "30m", "*pinned.* how late a record may arrive after its event time; once caught up, polls re-read the part of the timeline where late records can still arrive, and duplicates are removed by id ([sources.md](sources.md#window-scheduling))"},
+      {"safety_lag", Type::duration, "2m", "windows end this long before now (records still being written)"},
+      {"max_window", Type::duration, "1h", "backfill chunk: the longest window read in one go"},
+      {"initial_lookback", Type::duration, "1h", "first run without `start_at`: how far back to start"},
+      {"retention", Type::duration, "30d (azure_activity 90d)", "how long the service keeps records: no window starts before now - retention"},
+      {"start_at", Type::timestamp, "now - lookback", "*pinned.* first run only: where to start (backfill); ignored once a checkpoint exists"},
+      {"dedupe_max", Type::integer, "200000", "record ids remembered per stream to remove duplicates of re-read windows"},
+      {"requests_per_10s", Type::integer, "5", "request budget per 10 s (the Graph reports budget is shared per app and tenant)"},
+      {"page_size", Type::integer, "1000", "records per page (`$top`), 1-1000"},
+      {"max_record_bytes", Type::size, "1MiB", "a larger record goes to the dead-letter file (`record of N bytes exceeds max_record_bytes`) instead of the sinks"},
+      {"max_pages_per_window", Type::integer, "10000", "a window whose server keeps offering pages beyond this fails"},
+      {"window_warn_pages", Type::integer, "1000", "one warn line when a window has read more pages than this"},
+      {"window_warn_after", Type::duration, "30m", "one warn line when a window has been read for longer than this"},
+      {"roster_interval", Type::duration, "1h", "*pinned.* `graph_pim`: how often the role schedule snapshots (the roster) are read"},
+  }};
+  return s;
+}
+
+const config::Section& inventory_keys() {
+  static const config::Section s{"graph_pim.inventory", "sources[] with type: graph_pim, inventory:", {}, {
+      {"enabled", Type::boolean, "true", "`false` keeps the section but takes no scheduled inventory (the `inventory` command still works)"},
+      {"interval", Type::duration, "24h", "time between inventories (at least `1m`); the first one at the first start, a restart waits for the rest of the interval"},
+      {"page_size", Type::integer, "999", "`$top` of the `transitiveMembers` pages (1-999)"},
+      {"max_pages", Type::integer, "1000", "pages of one collection (the schedule instances, or one group's members); beyond it the inventory fails and is retried like a failed window"},
+      {"max_groups", Type::integer, "1000", "groups holding roles whose members are read; more fail the inventory"},
+      {"max_group_members", Type::integer, "10000", "members read per group; the rest are left out (`groupMembersTruncated: true` on the group's roles, a warning)"},
+  }};
+  return s;
+}
+
+const config::Section& type_keys(SourceType type) {
+  static const config::Section directory_audits{"graph_directory_audits", "sources[] with type: graph_directory_audits", {&pull_keys()}, {}};
+  static const config::Section sign_ins{"graph_sign_ins", "sources[] with type: graph_sign_ins", {&pull_keys()}, {
+      {"event_types", Type::list, "[interactiveUser]", "*pinned.* any of `interactiveUser`, `nonInteractiveUser`, `servicePrincipal`, `managedIdentity`. The default reads Graph v1.0, which every cloud serves; the other types come from the beta endpoint (public cloud only) and non-interactive sign-ins are often tens of times the interactive volume, so they are read only when listed"},
+  }};
+  static const config::Section pim{"graph_pim", "sources[] with type: graph_pim", {&pull_keys()}, {
+      {"roster", Type::boolean, "true", "*pinned.* also read the role schedule snapshots (the roster of who holds a role), every `roster_interval`"},
+      {"roster_events", Type::boolean, "false", "*pinned.* also deliver the roster snapshots to the sinks (not only to the enrichment). Accepted with `roster: false`, where it has no effect"},
+      {"inventory", Type::section, "not set", "take the privileged-identity inventory on a schedule, as the companion source `<name>.inventory` (docs/detections.md, \"Privileged-identity inventory\")", {}, &inventory_keys()},
+  }};
+  static const config::Section activity{"azure_activity", "sources[] with type: azure_activity", {&pull_keys()}, {
+      {"subscriptions", Type::list, "required", "*pinned.* subscription ids"},
+      {"pim_requests", Type::boolean, "true", "also read the ARM PIM role assignment schedule requests of each subscription"},
+  }};
+  static const config::Section risk{"graph_risk_detections", "sources[] with type: graph_risk_detections", {&pull_keys()}, {
+      {"service_principals", Type::boolean, "true", "also read `servicePrincipalRiskDetections` (needs Workload ID Premium; set `false` without it, since a 403 stops the source)"},
+  }};
+  static const config::Section pim_alerts{"graph_pim_alerts", "sources[] with type: graph_pim_alerts", {&pull_keys()}, {}};
+  static const config::Section security_alerts{"graph_security_alerts", "sources[] with type: graph_security_alerts", {&pull_keys()}, {}};
+  static const config::Section defender{"azure_defender_alerts", "sources[] with type: azure_defender_alerts", {&pull_keys()}, {
+      {"subscriptions", Type::list, "required", "subscription ids whose Defender for Cloud alerts are read"},
+  }};
+  switch (type) {
+    case SourceType::directory_audits: return directory_audits;
+    case SourceType::sign_ins: return sign_ins;
+    case SourceType::pim: return pim;
+    case SourceType::activity: return activity;
+    case SourceType::risk_detections: return risk;
+    case SourceType::pim_alerts: return pim_alerts;
+    case SourceType::security_alerts: return security_alerts;
+    case SourceType::defender_alerts: return defender;
+  }
+  return directory_audits;
+}
+
 Settings read_settings(SourceType type, const ConfigNode& cfg) {
   Settings s;
   s.type = type;
@@ -516,7 +587,7 @@ Settings read_settings(SourceType type, const ConfigNode& cfg) {
 void add_type(PluginRegistry& r, SourceType type, std::string description) {
   r.add_source(type_name(type), std::move(description), [type](const ConfigNode& cfg, const PluginContext& ctx) -> std::unique_ptr<Source> {
     return std::make_unique<PullSource>(ctx.name, read_settings(type, cfg));
-  });
+  }, &type_keys(type));
 }
 
 }  // namespace
