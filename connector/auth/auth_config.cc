@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <utility>
+
+#include <fmt/format.h>
 
 namespace siem::auth {
 namespace {
@@ -225,6 +228,16 @@ SourceConnection read_source_connection(const ConfigNode& source) {
     a.object_id = auth.string("object_id");
     a.msi_res_id = auth.string("msi_res_id");
   }
+  // A key of another method is an error, not silently ignored: a secret next to `method:
+  // certificate` is a leftover the operator should remove (and would otherwise keep on disk).
+  static constexpr std::pair<const char*, const char*> kMethodOfKey[] = {
+      {"client_secret", "client_secret"},   {"certificate_file", "certificate"}, {"private_key_file", "certificate"},
+      {"jwt_algorithm", "certificate"},     {"send_x5t", "certificate"},         {"token_file", "workload_identity"},
+      {"endpoint", "managed_identity"},     {"identity_header", "managed_identity"},
+      {"object_id", "managed_identity"},    {"msi_res_id", "managed_identity"}};
+  for (const auto& [key, owner] : kMethodOfKey)
+    if (method != owner && auth.has(key))
+      auth.error_at(key, fmt::format("'{}' belongs to `method: {}`, not to `method: {}`: remove it", key, owner, method));
 
   // Transport.
   read_tls_options(source.child("tls"), out.http);

@@ -840,9 +840,10 @@ Response Emulator::Impl::admin(const Request& req) {
       for (const auto& r : body["records"]) collections[collection].push_back(r);
     return Response::json(200, "{}");
   }
-  if (what == "update") {
+  if (what == "update" && body.contains("set")) {
     // A record changed in place (a risk detection remediated, a PIM alert resolved):
     // {"collection": "riskDetections", "id": "...", "set": {"riskState": "remediated", ...}}
+    // (Without `set`: a security alert's new version, below.)
     std::string collection = body.value("collection", ""), id = body.value("id", "");
     if (collection.empty() || id.empty() || !body.contains("set") || !body["set"].is_object())
       return Response::json(400, R"({"error":"collection, id and set are required"})");
@@ -881,6 +882,7 @@ Response Emulator::Impl::admin(const Request& req) {
     return Response::json(200, json{{"id", id}, {"time", ts}}.dump());
   }
   if (what == "update") {
+    // A security alert's new version: {"collection": ..., "id": ..., "status": ..., "age_seconds": ...}.
     std::string collection = body.value("collection", kSecurityAlerts);
     std::lock_guard lock(mu);
     const std::string error = update_alert(collections[collection], collection, body, now_us());

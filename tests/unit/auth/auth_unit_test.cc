@@ -268,6 +268,21 @@ TEST(AuthConfig, TenantIdMustBeAGuidOrADomainName) {
   }
 }
 
+TEST(AuthConfig, KeysOfAnotherMethodAreErrors) {
+  siem::Diagnostics diags;
+  auto doc = siem::ConfigDocument::load_string(
+      "tenant_id: contoso.example\nauth: {method: workload_identity, client_id: c, token_file: /t,\n"
+      "       client_secret: leftover, certificate_file: /c.pem}\n",
+      "t.yaml", diags);
+  read_source_connection(doc->root());
+  const std::string all = diags.format();
+  EXPECT_NE(all.find("t.yaml:3:23: error: auth.client_secret: "), std::string::npos) << all;
+  EXPECT_NE(all.find("'client_secret' belongs to `method: client_secret`, not to `method: workload_identity`"),
+            std::string::npos) << all;
+  EXPECT_NE(all.find("'certificate_file' belongs to `method: certificate`"), std::string::npos) << all;
+  EXPECT_EQ(all.find("token_file"), std::string::npos) << all;
+}
+
 TEST(AuthConfig, PlainHttpEndpointsAreErrorsUnlessLoopbackOrAllowed) {
   const std::string base = "tenant_id: contoso.example\ncloud: custom\nauth: {method: client_secret, client_id: c, client_secret: s}\n";
   auto run = [&](const std::string& extra) {

@@ -16,7 +16,8 @@ import sys
 ALLOWED = {
     "connector/record": set(),
     "connector/state": set(),
-    "connector/buffer": set(),
+    # the disk buffer writes its segments through the state store's file-operation seam (StateFileOps)
+    "connector/buffer": {"connector/state"},
     "connector/http": set(),
     "connector/config": {"connector/record"},
     "connector/auth": {"connector/config", "connector/http"},

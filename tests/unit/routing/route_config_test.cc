@@ -76,7 +76,8 @@ TEST(RouteConfig, UnknownKindWithDidYouMean) {
       "routes.yaml:9:40: error: sinks[0].route.kinds[1]: unknown record kind 'graph_signin' (did you mean "
       "'graph_sign_in'?); known kinds: unknown, graph_directory_audit, graph_sign_in, graph_pim_request, "
       "graph_pim_instance, azure_activity, arm_pim_request, eventhub_audit, eventhub_sign_in, "
-      "eventhub_activity\n");
+      "eventhub_activity, graph_risk_detection, graph_pim_alert, graph_security_alert, azure_defender_alert, "
+            "privileged_inventory\n");
 }
 
 TEST(RouteConfig, UnknownSourceName) {
