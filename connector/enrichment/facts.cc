@@ -16,11 +16,7 @@ using json::element;
 
 constexpr std::string_view kUserAccessAdministrator = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";  // Azure RBAC
 
-std::string text(element e, std::string_view key) {
-  std::string s;
-  if (auto c = json::child(e, key)) json::scalar_text(*c, s);
-  return s;
-}
+std::string text(element e, std::string_view key) { return json::child_text(e, key); }
 
 // The dotted paths the extraction reads, compiled once (this runs for every record).
 struct FactPaths {

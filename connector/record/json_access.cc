@@ -368,6 +368,12 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
   }
 }
 
+std::string child_text(element obj, std::string_view key) {
+  std::string s;
+  if (auto c = child(obj, key)) scalar_text(*c, s);
+  return s;
+}
+
 bool scalar_text(element e, std::string& out) {
   switch (e.type()) {
     case simdjson::dom::element_type::STRING: out.assign(std::string_view(e.get_string().value_unsafe())); return true;

@@ -156,6 +156,8 @@ std::optional<element> localized_value(element e);
 // Scalar as text: strings as is, numbers and booleans in JSON form, a LocalizableString as its
 // value; false for null, other objects and arrays.
 bool scalar_text(element e, std::string& out);
+// The scalar text of obj[key] (scalar_text), or empty when the key is missing or not a scalar.
+std::string child_text(element obj, std::string_view key);
 std::optional<std::string> text_at(element root, const Path& path);
 // Compact JSON text of any element (exactly simdjson::to_string's), appended / returned.
 void append_json(std::string& out, element e);
