@@ -18,6 +18,7 @@ CLASSES = [
     "events/iam/entity_management.json",
     "events/application/application.json", "events/application/api.json",
     "events/findings/finding.json", "events/findings/detection_finding.json",
+    "events/discovery/discovery.json", "events/discovery/user_inventory.json",
 ]
 PROFILES = ["profiles/cloud.json"]  # the profiles the mappings declare in metadata.profiles
 
