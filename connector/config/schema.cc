@@ -27,7 +27,7 @@ std::string_view to_string(Type t) noexcept {
 
 namespace {
 
-// The path of a source file relative to the project root (source_location gives the compiler's).
+// The path of a source file relative to the project root (__builtin_FILE gives the compiler's).
 std::string project_relative(std::string_view file) {
   for (std::string_view root : {"/connector/", "/sinks/", "/tests/", "/tools/"}) {
     if (auto at = file.rfind(root); at != std::string_view::npos) return std::string(file.substr(at + 1));
@@ -38,13 +38,13 @@ std::string project_relative(std::string_view file) {
 }  // namespace
 
 Section::Section(std::string_view id, std::string_view where, std::vector<const Section*> includes,
-                 std::vector<Key> keys, std::source_location declared_at)
+                 std::vector<Key> keys, const char* declared_file, unsigned declared_line)
     : id_(id),
       where_(where),
       includes_(std::move(includes)),
       keys_(std::move(keys)),
-      file_(project_relative(declared_at.file_name())),
-      line_(declared_at.line()) {}
+      file_(project_relative(declared_file)),
+      line_(declared_line) {}
 
 const Key* Section::find(std::string_view name) const {
   for (const auto* inc : includes_)

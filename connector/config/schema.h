@@ -17,7 +17,6 @@
 // and the key tables in docs/configuration.md are generated from it.
 #pragma once
 
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,8 +58,10 @@ class Section {
  public:
   // `id` names the table (`describe ID`); `where` says where it appears in a config file.
   // `includes`: tables whose keys this section accepts too (common keys), looked up first.
+  // The declaring file and line come from the call site (__builtin_FILE/LINE rather than
+  // std::source_location, which the clang of the fuzz build cannot compile with libstdc++ 12).
   Section(std::string_view id, std::string_view where, std::vector<const Section*> includes, std::vector<Key> keys,
-          std::source_location declared_at = std::source_location::current());
+          const char* declared_file = __builtin_FILE(), unsigned declared_line = __builtin_LINE());
 
   std::string_view id() const noexcept { return id_; }
   std::string_view where() const noexcept { return where_; }
