@@ -663,6 +663,14 @@ TEST_F(Soak, ChaosLosesNothing) {
   hec_->fail_busy(1'000'000'000);
   std::this_thread::sleep_for(std::chrono::milliseconds(uniform(2000, 3000)));
   hec_->fail_busy(0);
+  // SIGTERM only comes once HEC took events again, so that the slow requests below are a drain in
+  // progress. Two things can hold events back after the restarts above: the drain does not wait for
+  // a sink whose last delivery failed (docs/architecture.md, "Shutdown"), and the file source waits
+  // at start-up for the Graph source (start-up order) while that one backs off from the 503s, at
+  // most PipelineOptions::state_warmup_max (120 s); the bound covers both.
+  const auto hec_recovering = hec_count();
+  ASSERT_TRUE(eventually([&] { return hec_count() > hec_recovering; }, 130s, 50ms))
+      << "HEC received nothing after it stopped refusing\n" << err_tail();
   hec_server_->add_fault(siem::httpd::Fault::slow("/services/collector/event", 1500ms, 2));
   hec_->set_slow_acks(1000ms, 2);
   faults_ += 2;
