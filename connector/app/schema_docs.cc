@@ -42,7 +42,10 @@ void flatten(const std::vector<const Key*>& keys, const std::string& prefix, con
 std::string type_text(const Key& k, std::string_view separator) {
   if (k.type != Type::choice) return std::string(config::to_string(k.type));
   std::string out;
-  for (auto a : k.allowed) out += (out.empty() ? "" : std::string(separator)) + std::string(a);
+  for (auto a : k.allowed) {
+    if (!out.empty()) out += separator;
+    out += a;
+  }
   return out;
 }
 
