@@ -37,14 +37,7 @@ void ReloadableMapper::apply_pending() {
     if (outcome) outcome(false, error);
     return;
   }
-  const auto s = current_->stats();
-  earlier_.mapped += s.mapped;
-  earlier_.failed += s.failed;
-  earlier_.repaired_json += s.repaired_json;
-  earlier_.schema_unknown += s.schema_unknown;
-  earlier_.decoded_properties += s.decoded_properties;
-  earlier_.log_analytics_rows += s.log_analytics_rows;
-  earlier_.kind_ambiguous += s.kind_ambiguous;
+  earlier_ += current_->stats();
   current_ = std::move(next);
   swaps_.fetch_add(1, std::memory_order_relaxed);
   if (outcome) outcome(true, {});
@@ -58,13 +51,7 @@ std::optional<std::string> ReloadableMapper::map(const RawRecord& record, std::o
 
 MapperStats ReloadableMapper::stats() const {
   auto s = current_->stats();
-  s.mapped += earlier_.mapped;
-  s.failed += earlier_.failed;
-  s.repaired_json += earlier_.repaired_json;
-  s.schema_unknown += earlier_.schema_unknown;
-  s.decoded_properties += earlier_.decoded_properties;
-  s.log_analytics_rows += earlier_.log_analytics_rows;
-  s.kind_ambiguous += earlier_.kind_ambiguous;
+  s += earlier_;
   return s;
 }
 

@@ -23,6 +23,17 @@ struct MapperStats {
   std::uint64_t decoded_properties = 0;  // `properties` sent as a JSON string, decoded
   std::uint64_t log_analytics_rows = 0;  // Log Analytics rows rewritten into the Event Hubs shape
   std::uint64_t kind_ambiguous = 0;      // records with the fields of two kinds (mapped as unknown)
+
+  MapperStats& operator+=(const MapperStats& o) noexcept {
+    mapped += o.mapped;
+    failed += o.failed;
+    repaired_json += o.repaired_json;
+    schema_unknown += o.schema_unknown;
+    decoded_properties += o.decoded_properties;
+    log_analytics_rows += o.log_analytics_rows;
+    kind_ambiguous += o.kind_ambiguous;
+    return *this;
+  }
 };
 
 class Mapper {
