@@ -49,6 +49,40 @@ std::optional<std::string> ReloadableMapper::map(const RawRecord& record, std::o
   return current_->map(record, forced, formats, out);
 }
 
+namespace {
+// The current mapper's scratch, made again after a swap (the swap count tells).
+struct WrappedScratch final : Mapper::Scratch {
+  std::unique_ptr<Mapper::Scratch> inner;
+  std::uint64_t generation = 0;
+};
+}  // namespace
+
+std::unique_ptr<Mapper::Scratch> ReloadableMapper::make_scratch() const {
+  auto s = std::make_unique<WrappedScratch>();
+  s->generation = swaps();
+  s->inner = current_->make_scratch();
+  return s;
+}
+
+std::optional<std::string> ReloadableMapper::prepare(Scratch& scratch, const RawRecord& record,
+                                                     std::optional<SourceKind> forced, FormatSet formats,
+                                                     MappedEvent& out) const {
+  auto& s = static_cast<WrappedScratch&>(scratch);
+  if (s.generation != swaps()) {  // made by the mapper a swap replaced
+    s.inner = current_->make_scratch();
+    s.generation = swaps();
+  }
+  return current_->prepare(*s.inner, record, forced, formats, out);
+}
+
+void ReloadableMapper::enrich(Scratch& scratch, const RawRecord& record, MappedEvent& out) {
+  current_->enrich(*static_cast<WrappedScratch&>(scratch).inner, record, out);
+}
+
+void ReloadableMapper::finish(Scratch& scratch, const RawRecord& record, FormatSet formats, MappedEvent& out) const {
+  current_->finish(*static_cast<WrappedScratch&>(scratch).inner, record, formats, out);
+}
+
 MapperStats ReloadableMapper::stats() const {
   auto s = current_->stats();
   s += earlier_;

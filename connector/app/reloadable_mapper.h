@@ -1,6 +1,8 @@
 // The mapping stage of `run` behind a wrapper whose mapper can be replaced while the pipeline runs
 // (a reload that changed only `mappings:`, `enrichment:` or the mapping files on disk). The swap
-// happens on the mapping thread, before the next record is mapped: the old mapper saves its
+// happens before the next record is mapped (map()), or, with the pipeline's workers using the
+// phases, when the pipeline has let every record in flight finish (apply_pending_swap(), called
+// with the workers quiesced; their scratches are made again by the new mapper): the old mapper saves its
 // learned state (the roster) first, then the new one is built from the new configuration and loads
 // that state, so no record is mapped twice, none is skipped, and the roster carries over.
 #pragma once
@@ -32,13 +34,20 @@ class ReloadableMapper final : public Mapper {
 
   std::optional<std::string> map(const RawRecord& record, std::optional<SourceKind> forced, FormatSet formats,
                                  MappedEvent& out) override;
+  std::unique_ptr<Scratch> make_scratch() const override;
+  std::optional<std::string> prepare(Scratch& scratch, const RawRecord& record, std::optional<SourceKind> forced,
+                                     FormatSet formats, MappedEvent& out) const override;
+  void enrich(Scratch& scratch, const RawRecord& record, MappedEvent& out) override;
+  void finish(Scratch& scratch, const RawRecord& record, FormatSet formats, MappedEvent& out) const override;
+  bool swap_pending() const override { return pending_.load(std::memory_order_acquire); }
+  void apply_pending_swap() override { apply_pending(); }
   MapperStats stats() const override;
   void save_state() override;
 
  private:
   void apply_pending();
 
-  std::unique_ptr<Mapper> current_;  // mapping thread only
+  std::unique_ptr<Mapper> current_;  // replaced only with nothing in flight
   std::atomic<bool> pending_{false};
   std::mutex mu_;
   Factory factory_;  // mu_

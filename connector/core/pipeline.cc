@@ -1,5 +1,6 @@
 #include "connector/core/pipeline.h"
 
+#include "connector/core/cpu_budget.h"
 #include "connector/core/route.h"
 #include "connector/core/pipeline_source_state.h"
 
@@ -37,7 +38,8 @@ const config::Section& PipelineOptions::keys() {
       {"drain_timeout", Type::duration, "30s", "on SIGTERM or at the end of `--once`: how long to wait for in-flight events. Keep it below the service manager's stop timeout"},
       {"checkpoint_interval", Type::duration, "1s", "how often acknowledged positions are committed to the sources and saved"},
       {"state_save_interval", Type::duration, "30s", "how often the processors' state (roster, dedupe table) is saved"},
-      {"mapping_workers", Type::integer, "1", "only `1` today: enrichment learns from the stream in order"},
+      {"workers", Type::integer, "the CPUs the process may use", "threads running the mapping stage (1 to 64). Default: the smaller of the CPU affinity and the cgroup's CPU quota (`cpu.max`, or v1 `cpu.cfs_quota_us`), rounded up, at least 1. Outputs, their order and the enrichment's state are the same whatever the number: what depends on earlier records runs in input order"},
+      {"mapping_workers", Type::integer, "`workers`", "the older name of `workers` (1 to 64); giving both with different values is an error"},
       {"drop", Type::sections, "none", "events any entry matches (`sources`, `kinds`, `tags`, `min_severity`, `max_severity`, `exclude`) are sent to no sink, acknowledged and counted; see [Routing](#routing)", {}, &route_match_keys()},
       {"dedupe", Type::section, "off", "cross-path dedupe, one event per record when the same logs arrive by two paths (below; the processor is connector/processors/dedupe_processor.cc)", {}, &dedupe_keys()},
   }};
@@ -52,8 +54,19 @@ PipelineOptions PipelineOptions::from_config(const ConfigNode& cfg) {
   o.drain_timeout = cfg.duration("drain_timeout", o.drain_timeout);
   o.checkpoint_interval = cfg.duration("checkpoint_interval", o.checkpoint_interval);
   o.state_save_interval = cfg.duration("state_save_interval", o.state_save_interval);
-  const auto workers = cfg.integer("mapping_workers", 1, 1, 1);
-  (void)workers;  // one mapping thread today: enrichment learns from the stream in order
+  const auto max_workers = static_cast<std::int64_t>(PipelineOptions::kMaxWorkers);
+  const bool has_workers = cfg.has("workers");
+  const bool has_synonym = cfg.has("mapping_workers");
+  std::int64_t workers = 0;
+  if (has_workers) workers = cfg.integer("workers", 1, 1, max_workers);
+  if (has_synonym) {
+    const auto synonym = cfg.integer("mapping_workers", 1, 1, max_workers);
+    if (!has_workers) workers = synonym;
+    else if (synonym != workers)
+      cfg.error_at("mapping_workers", fmt::format("mapping_workers ({}) is the older name of workers ({}): give one of them",
+                                                  synonym, workers));
+  }
+  o.workers = workers > 0 ? static_cast<std::size_t>(workers) : std::min(usable_cpus(), PipelineOptions::kMaxWorkers);
   return o;
 }
 
@@ -175,23 +188,6 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
   s.finished = true;
 }
 
-Verdict Pipeline::process(const RawRecord& rec, const ProcessContext& ctx, MappedEvent& ev, std::string& reason,
-                          std::size_t& consumed_by) {
-  for (std::size_t p = 0; p < processors_.size(); ++p) {
-    auto& proc = *processors_[p];
-    Verdict v = Verdict::dead_letter;
-    try {
-      v = proc.process(rec, ctx, ev, reason);
-    } catch (const std::exception& e) {
-      reason = fmt::format("{} failed: {}", proc.name(), e.what());
-    }
-    if (v == Verdict::deliver) continue;
-    consumed_by = p;
-    return v;
-  }
-  return Verdict::deliver;
-}
-
 // The hand-off of processed events to the sinks.
 void Pipeline::save_processor_state() {
   for (auto& p : processors_) {
@@ -201,85 +197,6 @@ void Pipeline::save_processor_state() {
       spdlog::error("{}: cannot save state: {}", p->name(), e.what());
     }
   }
-}
-
-void Pipeline::processing_loop() {
-  std::vector<std::string> names;
-  for (const auto& s : sources_) names.push_back(s->name);
-  try {
-    for (auto& p : processors_) p->start(names);
-  } catch (const std::exception& e) {
-    spdlog::error("processing: cannot start: {}", e.what());
-    fatal_error_ = true;
-    for (auto& sink : sinks_) sink->close();
-    return;
-  }
-  auto last_save = Clock::now();
-  while (true) {
-    auto batch = input_->pop();
-    if (!batch) break;
-    auto& s = *sources_[batch->source];
-    const ProcessContext ctx{s.name, batch->source, formats_};
-    std::vector<DeadLetter> letters;
-    std::vector<AckHandle> failed;
-    std::vector<std::string> reasons;
-    reasons.reserve(batch->records.size());
-    bool closed = false;
-    for (std::size_t i = 0; i < batch->records.size() && !closed; ++i) {
-      auto& rec = batch->records[i];
-      const AckHandle handle{batch->source, batch->first_seq + i};
-      auto ev = std::make_shared<MappedEvent>();
-      std::string reason;
-      std::size_t by = 0;
-      const Verdict verdict = rec.read_error.empty() ? process(rec, ctx, *ev, reason, by) : Verdict::dead_letter;
-      if (verdict == Verdict::dead_letter) {
-        const bool read = !rec.read_error.empty();
-        dead_by_kind_[static_cast<std::size_t>(ev->kind) % kKinds][read ? 0 : 1].fetch_add(1, std::memory_order_relaxed);
-        reasons.push_back(read ? rec.read_error : std::move(reason));
-        letters.push_back(DeadLetter{read ? std::string_view("read") : processors_[by]->dead_letter_stage(), s.name,
-                                     rec.origin, reasons.back(), rec.json});
-        failed.push_back(handle);
-        continue;
-      }
-      if (verdict == Verdict::consumed) {  // state only, or dropped on purpose: nothing to deliver
-        acks_->complete(handle);
-        s.consumed[by].fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      ev->ack = handle;
-      ev->source_name = s.name;
-      ev->origin = std::move(rec.origin);
-      if (ev->raw.empty()) ev->raw = std::move(rec.json);
-      ++mapped_;
-      mapped_by_kind_[static_cast<std::size_t>(ev->kind) % kKinds].fetch_add(1, std::memory_order_relaxed);
-      if (!ev->tags.empty()) {
-        std::lock_guard lock(stats_mu_);
-        for (const auto& t : ev->tags) ++tag_counts_[t];
-      }
-      closed = !route_event(std::move(ev));
-    }
-    if (!letters.empty()) {
-      // Dead letters must be durable before their events count as done; if the file cannot be
-      // written, the events stay unacknowledged (they will be read again), never lost.
-      try {
-        dead_letters_.write(letters);
-        for (const auto& h : failed) acks_->complete(h);
-        s.dead_lettered += letters.size();
-        map_failed_ += letters.size();
-        for (const auto& l : letters) spdlog::warn("source {}: {}: {}", s.name, l.origin, l.reason);
-      } catch (const std::exception& e) {
-        spdlog::error("source {}: {}; {} record(s) left unacknowledged", s.name, e.what(), letters.size());
-        fatal_error_ = true;
-      }
-    }
-    if (Clock::now() - last_save > options_.state_save_interval) {
-      save_processor_state();
-      last_save = Clock::now();
-    }
-    if (closed) break;
-  }
-  save_processor_state();
-  for (auto& sink : sinks_) sink->close();
 }
 
 void Pipeline::commit_ready() {

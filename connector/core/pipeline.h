@@ -42,6 +42,10 @@ struct PipelineOptions {
   // How long the other sources wait at start-up for the sources that feed the enrichment's state
   // to catch up once (see Source::startup_order); they start anyway after it.
   std::chrono::milliseconds state_warmup_max{120'000};
+  // `pipeline.workers`: threads running the processor chain (pipeline_workers.cc). From the
+  // configuration the default is the CPUs the process may use (cpu_budget.h).
+  std::size_t workers = 1;
+  static constexpr std::size_t kMaxWorkers = 64;
   bool once = false;
   // `pipeline.drop`: events any of these match are acknowledged and sent to no sink (route.h;
   // read by the app, connector/app/route_config.cc).
@@ -126,10 +130,18 @@ class Pipeline {
   void mark_warm(SourceState& s);
   bool earlier_sources_warm(int order) const;  // warm_mu_ held
   void wait_for_state_sources(std::stop_token stop, const SourceState& s);
+  // The processing workers (pipeline_workers.cc): `options_.workers` threads take chunks of the
+  // input in order and run the processor chain over them; what must see the records in input
+  // order (the first processor's ordered part, the other processors, the hand-off to the sinks)
+  // runs in each chunk's turn.
+  struct Chunk;
+  struct Worker;
   void processing_loop();
-  // Runs the processor chain over one record; on dead_letter, `reason` says why.
-  Verdict process(const RawRecord& rec, const ProcessContext& ctx, MappedEvent& ev, std::string& reason,
-                  std::size_t& consumed_by);
+  void worker_loop();
+  bool next_chunk(Chunk& chunk);  // false once the input is closed and drained, or the sinks closed
+  void run_chunk(Chunk& chunk, Worker& worker);
+  void hand_off(Chunk& chunk, Worker& worker);  // the chunk's outcomes, in its turn
+  void quiesce();                               // dispense_mu_ held
   // Hands a processed event to the sinks its routes select (pipeline_routing.cc); false once the
   // sink queues are closed (shutting down).
   bool route_event(EventPtr event);
@@ -160,6 +172,20 @@ class Pipeline {
   std::unique_ptr<BoundedQueue<InBatch>> input_;
   FormatSet formats_ = 0;
   RoutingState routing_;
+
+  // The workers' dispenser of chunks, and the turns that keep the ordered parts in input order.
+  std::mutex dispense_mu_;
+  std::shared_ptr<InBatch> dispensing_;  // the batch chunks are cut from (dispense_mu_)
+  std::size_t dispensed_ = 0;            // its records handed out (dispense_mu_)
+  std::uint64_t issued_ = 0;             // chunks handed out (dispense_mu_)
+  std::chrono::steady_clock::time_point last_save_;  // dispense_mu_
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::uint64_t done_ = 0;  // chunks finished (done_mu_)
+  std::atomic<std::uint64_t> slot_generation_{0};  // bumped when a processor changed itself (quiesced())
+  std::atomic<std::uint64_t> ordered_turn_{0};     // the chunk whose ordered part runs now
+  std::atomic<std::uint64_t> handoff_turn_{0};     // the chunk whose outcomes are handed off now
+  std::atomic<bool> closed_{false};                // the sink queues closed: shutting down
 
   mutable std::mutex stats_mu_;
   std::map<std::string, std::uint64_t> tag_counts_;

@@ -90,21 +90,32 @@ class EnricherImpl final : public Enricher {
     for (const auto& p : static_roster) roster_.add_static(p);
   }
 
-  EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields,
-                          std::string_view tenant) override {
-    EnrichmentResult result;
-    if (kind == SourceKind::unknown) return result;
-    extract_facts(kind, record, record_fields, facts_);  // into the reused Facts: its buffers serve every record
-    const Facts& facts = facts_;
-    const std::int64_t event_ms = facts.time_ms.value_or(now_ms());
+  // The record's facts and the roles it touches: pure, any worker (Enricher::prepare).
+  struct PreparedFacts final : Prepared {
+    Facts facts;  // reused across records: its buffers serve every record of the slot
+    std::int64_t event_ms = 0;
+    std::vector<const RoleInfo*> touched, privileged;
+  };
 
+  std::unique_ptr<Prepared> make_prepared() const override { return std::make_unique<PreparedFacts>(); }
+
+  void prepare(Prepared& base, SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields,
+               std::string_view tenant) const override {
+    auto& p = static_cast<PreparedFacts&>(base);
+    p.kind = kind;
+    p.tenant = tenant;
+    p.touched.clear();
+    p.privileged.clear();
+    if (kind == SourceKind::unknown) return;
+    extract_facts(kind, record, record_fields, p.facts);
+    const Facts& facts = p.facts;
+    p.event_ms = facts.time_ms.value_or(now_ms());
     // Roles the event touches, resolved against the table. Rules see the privileged ones (Microsoft's
     // "privileged" label, tier 0/1, or configured); the tier and role list cover every known role.
-    std::vector<const RoleInfo*> touched, privileged;
     auto add_role = [&](const RoleInfo* r) {
-      if (!r || std::find(touched.begin(), touched.end(), r) != touched.end()) return;
-      touched.push_back(r);
-      if (r->privileged || r->tier <= 1) privileged.push_back(r);
+      if (!r || std::find(p.touched.begin(), p.touched.end(), r) != p.touched.end()) return;
+      p.touched.push_back(r);
+      if (r->privileged || r->tier <= 1) p.privileged.push_back(r);
     };
     for (const auto& m : facts.roles) {
       const RoleInfo* r = m.id.empty() ? nullptr : roles_.by_id(m.id);
@@ -112,7 +123,24 @@ class EnricherImpl final : public Enricher {
       add_role(r);
     }
     if (!facts.arm_role_definition_id.empty()) add_role(roles_.by_id(facts.arm_role_definition_id));
+  }
 
+  EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields,
+                          std::string_view tenant) override {
+    prepare(own_, kind, record, record_fields, tenant);
+    return apply(own_);
+  }
+
+  // The rules against the roster, and what the record teaches it: in input order.
+  EnrichmentResult apply(Prepared& base) override {
+    auto& p = static_cast<PreparedFacts&>(base);
+    EnrichmentResult result;
+    if (p.kind == SourceKind::unknown) return result;
+    const Facts& facts = p.facts;
+    const std::int64_t event_ms = p.event_ms;
+    const std::string_view tenant = p.tenant;
+    const auto& touched = p.touched;
+    const auto& privileged = p.privileged;
     RuleContext ctx{facts, settings_, roles_, roster_, account_created_, event_ms, privileged};
     ctx.privileged_sign_in = rules::compute_privileged_sign_in(facts, settings_, roster_, event_ms);
     std::vector<RuleHit> hits;
@@ -254,7 +282,7 @@ class EnricherImpl final : public Enricher {
   Roster roster_;
   StateStore* state_;
   std::map<std::string, std::int64_t> account_created_;
-  Facts facts_;  // the current record's, reused across records
+  PreparedFacts own_;  // enrich()'s, reused across records
 };
 
 std::vector<std::string> list_or(const ConfigNode& cfg, std::string_view key, const std::vector<std::string>& dflt) {

@@ -25,8 +25,20 @@ class MappingProcessor final : public Processor {
   Verdict process(const RawRecord& record, const ProcessContext& ctx, MappedEvent& event,
                   std::string& reason) override;
   void save_state() override { mapper_->save_state(); }
+
+  // The phases (several workers): decoding and the enrichment's reading of the record in
+  // prepare(), the enrichment's state in ordered(), the encoders in finish() (Mapper's split).
+  bool phased() const override { return true; }
+  std::unique_ptr<Slot> make_slot() override;
+  Verdict prepare(Slot& slot, const RawRecord& record, const ProcessContext& ctx, MappedEvent& event,
+                  std::string& reason) override;
+  Verdict ordered(Slot& slot, const RawRecord& record, const ProcessContext& ctx, MappedEvent& event,
+                  std::string& reason, Verdict prepared) override;
+  void finish(Slot& slot, const RawRecord& record, const ProcessContext& ctx, MappedEvent& event) override;
+  bool wants_quiesce() const override { return mapper_->swap_pending(); }
+  void quiesced() override { mapper_->apply_pending_swap(); }
   // Puts `mapper` in place of the current one and returns that (run wraps it for live reload).
-  // Not while the pipeline runs.
+  // Not while the pipeline runs (slots made before it are stale).
   std::unique_ptr<Mapper> exchange_mapper(std::unique_ptr<Mapper> mapper) {
     mapper_.swap(mapper);
     return mapper;

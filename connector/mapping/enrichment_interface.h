@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,30 @@ class Enricher {
   // `tenant`: the record's tenant, when known (the roster keeps each principal's).
   virtual EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record,
                                   const json::Fields* record_fields = nullptr, std::string_view tenant = {}) = 0;
+
+  // The same in two phases, for several mapping workers: prepare() reads the record into a
+  // Prepared of the caller's (any thread, at the same time as other records' prepare(): it reads
+  // the record and the enrichment's fixed settings only); apply() evaluates the rules against the
+  // learned state and learns from the record, in input order, one record at a time. The record
+  // (its document) stays valid from prepare() to apply(). enrich() is prepare() then apply().
+  // The defaults keep the record for apply() to enrich(): correct, with all the work ordered.
+  class Prepared {
+   public:
+    virtual ~Prepared() = default;
+    SourceKind kind = SourceKind::unknown;
+    simdjson::dom::element record;
+    const json::Fields* fields = nullptr;
+    std::string_view tenant;
+  };
+  virtual std::unique_ptr<Prepared> make_prepared() const { return std::make_unique<Prepared>(); }
+  virtual void prepare(Prepared& p, SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields,
+                       std::string_view tenant) const {
+    p.kind = kind;
+    p.record = record;
+    p.fields = record_fields;
+    p.tenant = tenant;
+  }
+  virtual EnrichmentResult apply(Prepared& p) { return enrich(p.kind, p.record, p.fields, p.tenant); }
 
   // A complete role roster snapshot (every schedule instance of one kind, read from Graph from
   // `read_ms` on) has been enriched: holds of that kind it did not list end at `read_ms`, unless an

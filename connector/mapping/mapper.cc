@@ -24,12 +24,33 @@ namespace {
 
 using mapping::Value;
 
+// One record in flight: everything the three phases carry from one to the next, and the buffers
+// they reuse for the next record of the same scratch.
+struct RecordScratch final : Mapper::Scratch {
+  explicit RecordScratch(std::size_t path_slots, std::unique_ptr<Enricher::Prepared> prepared_in)
+      : prepared(std::move(prepared_in)) {
+    cache.entries.resize(path_slots);
+  }
+  MapperStats stats;  // counted while preparing, added to the mapper's in input order
+  mapping::RecordDecoder decoder{stats};
+  mapping::DecodedRecord decoded;
+  mapping::PathCache cache;
+  std::vector<std::string> extra_tags;
+  const mapping::KindMapping* m = nullptr;
+  std::int64_t now_ms = 0;
+  std::int64_t last_now_ms = INT64_MIN;  // $now of the previous record, and its text
+  std::string now_text;
+  std::string time_text;  // the current record's time, formatted (a buffer reused across records)
+  bool ok = false;        // prepare() succeeded
+  std::unique_ptr<Enricher::Prepared> prepared;  // null without enrichment
+  EnrichmentResult pa;
+};
+
 class MapperImpl final : public Mapper {
  public:
   MapperImpl(mapping::MappingSet set, std::unique_ptr<Enricher> enricher, std::string host)
       : set_(std::move(set)), enricher_(std::move(enricher)), host_(std::move(host)),
         encoders_(mapping::make_encoders(set_, host_)) {
-    cache_.entries.resize(set_.path_slots());
     auto action_rule = [](const mapping::KindMapping& m) -> int {
       for (std::size_t i = 0; i < m.ecs.size(); ++i)
         if (m.ecs[i].target == "event.action") return static_cast<int>(i);
@@ -37,26 +58,32 @@ class MapperImpl final : public Mapper {
     };
     action_rule_[SourceKind::unknown] = action_rule(set_.for_kind(SourceKind::unknown));
     for (auto k : all_source_kinds()) action_rule_[k] = action_rule(set_.for_kind(k));
+    own_ = make_scratch();
   }
 
   std::optional<std::string> map(const RawRecord& record, std::optional<SourceKind> forced, FormatSet formats,
                                  MappedEvent& out) override {
-    auto result = map_record(record, forced, formats, out);
-    // The last record of a complete roster snapshot, mapped or not: the snapshot is complete.
-    if (const auto end = record.attributes.get(attr::snapshot_end); end && enricher_)
-      enricher_->roster_snapshot_complete(*end == attr::snapshot_eligibilities,
-                                          record.attributes.get(attr::snapshot_read_ms).value_or(0), record.tenant_hint);
+    auto result = prepare(*own_, record, forced, formats, out);
+    enrich(*own_, record, out);
+    if (!result) finish(*own_, record, formats, out);
     return result;
   }
 
- private:
-  // Orchestration: decode the record, detect its kind, its identity and time, enrich it, then let
-  // each requested output format's encoder write it.
-  std::optional<std::string> map_record(const RawRecord& record, std::optional<SourceKind> forced, FormatSet formats,
-                                        MappedEvent& out) {
-    std::vector<std::string> extra_tags;
-    mapping::DecodedRecord decoded;
-    if (auto error = decoder_.decode(record.json, !forced, extra_tags, decoded)) return error;
+  std::unique_ptr<Scratch> make_scratch() const override {
+    return std::make_unique<RecordScratch>(set_.path_slots(), enricher_ ? enricher_->make_prepared() : nullptr);
+  }
+
+  // Decode the record, detect its kind, its identity and time, and read what the enrichment needs
+  // from it: nothing here reads or changes state that other records change.
+  std::optional<std::string> prepare(Scratch& base, const RawRecord& record, std::optional<SourceKind> forced,
+                                     FormatSet formats, MappedEvent& out) const override {
+    auto& s = static_cast<RecordScratch&>(base);
+    s.ok = false;
+    s.extra_tags.clear();
+    s.decoded = mapping::DecodedRecord{};
+    auto& extra_tags = s.extra_tags;
+    auto& decoded = s.decoded;
+    if (auto error = s.decoder.decode(record.json, !forced, extra_tags, decoded)) return error;
     const simdjson::dom::element root = decoded.root;
     const json::Fields* root_fields = decoded.fields;
     bool ambiguous = decoded.ambiguous;
@@ -69,24 +96,26 @@ class MapperImpl final : public Mapper {
     if (ambiguous && !forced) {
       // Two kinds' fields (or a Type that its columns contradict): mapped as unknown and tagged,
       // never as one of them at a guess.
-      ++stats_.kind_ambiguous;
+      ++s.stats.kind_ambiguous;
       extra_tags.emplace_back("kind_ambiguous");
     }
     if (kind == SourceKind::unknown) {
-      ++stats_.schema_unknown;
+      ++s.stats.schema_unknown;
       extra_tags.emplace_back("schema_unknown");
     }
     const auto& m = set_.for_kind(kind);
+    s.m = &m;
+    auto& cache = s.cache;
     // ECS / CEF / OCSF read most of the kind's paths: resolve them all in one pass over the record. A
     // raw-only pipeline reads a handful (id, time, tenant, action): look those up on demand.
     // OCSF's own paths only when an OCSF event is wanted: ECS and CEF cost what they did.
     if (formats & (format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef) | format_bit(OutputFormat::ocsf)))
-      cache_.resolve(m, root, (formats & format_bit(OutputFormat::ocsf)) != 0);
-    else cache_.next_record();
+      cache.resolve(m, root, (formats & format_bit(OutputFormat::ocsf)) != 0);
+    else cache.next_record();
     // The scalar text at p written into `into` (whose buffer is reused); false when it is missing or
     // not a scalar (then `into` is left as it was).
     auto text_into = [&](const json::Path& p, std::string& into) {
-      auto e = cache_.find(p, root);
+      auto e = cache.find(p, root);
       return e && json::scalar_text(*e, into);
     };
 
@@ -102,7 +131,7 @@ class MapperImpl final : public Mapper {
     }
     std::optional<std::int64_t> time;
     for (const auto& p : m.time_paths) {
-      auto e = cache_.find(p, root);
+      auto e = cache.find(p, root);
       if (!e) continue;
       if (e->is_string()) {  // parsed in place, not copied
         time = parse_time_ms(e->get_string().value_unsafe());
@@ -113,11 +142,11 @@ class MapperImpl final : public Mapper {
       }
       if (time) break;
     }
-    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
+    s.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
     if (!time) {
       extra_tags.emplace_back("timestamp_missing");
-      time = now_ms;
+      time = s.now_ms;
     }
     out.time_ms = *time;
     out.tenant_id.clear();
@@ -127,35 +156,59 @@ class MapperImpl final : public Mapper {
     out.subscription_id.clear();
     for (const auto& p : m.subscription_paths)
       if (text_into(p, out.subscription_id) && !out.subscription_id.empty()) break;
+    if (s.prepared) enricher_->prepare(*s.prepared, kind, root, root_fields, out.tenant_id);
+    s.ok = true;
+    return std::nullopt;
+  }
 
-    EnrichmentResult pa;
-    if (enricher_) pa = enricher_->enrich(kind, root, root_fields, out.tenant_id);
-    out.tags = pa.tags;
-    out.tags.insert(out.tags.end(), extra_tags.begin(), extra_tags.end());
-    out.tier = pa.tier;
-    out.severity = pa.severity;
+  // In input order: the enrichment's rules against its learned state, and what the record teaches
+  // it; the end of a roster snapshot; the counters.
+  void enrich(Scratch& base, const RawRecord& record, MappedEvent& out) override {
+    auto& s = static_cast<RecordScratch&>(base);
+    stats_ += s.stats;
+    s.stats = MapperStats{};
+    if (s.ok) {
+      s.pa = s.prepared ? enricher_->apply(*s.prepared) : EnrichmentResult{};
+      out.tags = s.pa.tags;
+      out.tags.insert(out.tags.end(), s.extra_tags.begin(), s.extra_tags.end());
+      out.tier = s.pa.tier;
+      out.severity = s.pa.severity;
+      ++stats_.mapped;
+    }
+    // The last record of a complete roster snapshot, mapped or not: the snapshot is complete.
+    if (const auto end = record.attributes.get(attr::snapshot_end); end && enricher_)
+      enricher_->roster_snapshot_complete(*end == attr::snapshot_eligibilities,
+                                          record.attributes.get(attr::snapshot_read_ms).value_or(0), record.tenant_hint);
+  }
 
+  // The effective severity and each requested output format's encoder.
+  void finish(Scratch& scratch, const RawRecord& record, FormatSet formats, MappedEvent& out) const override {
+    auto& s = static_cast<RecordScratch&>(scratch);
+    if (!s.ok) return;
+    const auto& m = *s.m;
+    const simdjson::dom::element root = s.decoded.root;
+    const EnrichmentResult& pa = s.pa;
     mapping::EvalContext ctx;
-    ctx.cache = &cache_;
+    ctx.cache = &s.cache;
     ctx.record = root;
-    ctx.kind = kind;
+    ctx.kind = out.kind;
     ctx.time_ms = out.time_ms;
-    ctx.now_ms = now_ms;
+    ctx.now_ms = s.now_ms;
     ctx.id = &out.id;
     ctx.tenant = &out.tenant_id;
     ctx.enrichment = &pa;
     ctx.host = &host_;
-    ctx.extra_tags = &extra_tags;
+    ctx.extra_tags = &s.extra_tags;
     ctx.raw = &record.json;
-    format_time_ms(out.time_ms, time_text_);  // into the mapper's buffer: no allocation per event
-    if (now_ms != now_ms_) {  // the clock moves on every millisecond, not every record
-      now_ms_ = now_ms;
-      format_time_ms(now_ms, now_text_);
+    format_time_ms(out.time_ms, s.time_text);  // into the scratch's buffer: no allocation per event
+    if (s.now_ms != s.last_now_ms) {  // the clock moves on every millisecond, not every record
+      s.last_now_ms = s.now_ms;
+      format_time_ms(s.now_ms, s.now_text);
     }
-    ctx.time_text = &time_text_;
-    ctx.now_text = &now_text_;
+    ctx.time_text = &s.time_text;
+    ctx.now_text = &s.now_text;
 
-    if (decoded.repaired_raw) out.raw = std::move(*decoded.repaired_raw);
+    if (s.decoded.repaired_raw) out.raw = std::move(*s.decoded.repaired_raw);
     else out.raw = record.json;
     out.action.clear();
     if (const int a = action_rule_.at(m.kind); a >= 0) {
@@ -180,11 +233,8 @@ class MapperImpl final : public Mapper {
       text.clear();
       if (formats & format_bit(encoder->format())) encoder->encode(mapped, text);
     }
-    ++stats_.mapped;
-    return std::nullopt;
   }
 
- public:
   MapperStats stats() const override { return stats_; }
   void save_state() override {
     if (enricher_) enricher_->save();
@@ -193,15 +243,11 @@ class MapperImpl final : public Mapper {
  private:
   mapping::MappingSet set_;
   std::map<SourceKind, int> action_rule_;  // index of the event.action rule per kind
-  mapping::PathCache cache_;
-  std::int64_t now_ms_ = INT64_MIN;  // $now of the previous record, and its text
-  std::string now_text_;
-  std::string time_text_;  // the current record's time, formatted (a buffer reused across records)
   std::unique_ptr<Enricher> enricher_;
   std::string host_;
   std::vector<std::unique_ptr<mapping::Encoder>> encoders_;  // after set_ and host_, built from them
   MapperStats stats_;
-  mapping::RecordDecoder decoder_{stats_};
+  std::unique_ptr<Scratch> own_;  // map()'s
 };
 
 std::string local_host_name() {

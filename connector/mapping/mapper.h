@@ -52,9 +52,36 @@ class Mapper {
   // Maps one record, producing the formats in `formats` (raw is always kept). Returns nullopt on
   // success, or the reason the record cannot be mapped (it then goes to the dead-letter file /
   // is reported as "FILE:LINE: reason"). `forced` overrides kind detection. Not thread-safe: one
-  // Mapper per mapping thread.
+  // thread at a time (several workers use the phases below).
   virtual std::optional<std::string> map(const RawRecord& record, std::optional<SourceKind> forced,
                                          FormatSet formats, MappedEvent& out) = 0;
+
+  // The same split in three phases, for several mapping workers (`pipeline.workers`). A Scratch
+  // carries one record through them and holds the buffers the phases reuse (the parsed document,
+  // its path cache); each worker makes its own. prepare() and finish() may run on several threads
+  // at once, each with its own Scratch: they read only the compiled rules. enrich() runs in input
+  // order, one record at a time: the enrichment's state (the roster) is read and changed there
+  // only. map() is the three in a row on the mapper's own scratch.
+  class Scratch {
+   public:
+    virtual ~Scratch() = default;
+  };
+  virtual std::unique_ptr<Scratch> make_scratch() const = 0;
+  // Decoding, kind, identity, time, and the enrichment's reading of the record. Returns the reason
+  // the record cannot be mapped, like map().
+  virtual std::optional<std::string> prepare(Scratch& scratch, const RawRecord& record,
+                                             std::optional<SourceKind> forced, FormatSet formats,
+                                             MappedEvent& out) const = 0;
+  // In input order, for every record prepare() returned from (also when it failed: a roster
+  // snapshot's last record ends the snapshot either way).
+  virtual void enrich(Scratch& scratch, const RawRecord& record, MappedEvent& out) = 0;
+  // Severity and the encoders; nothing when prepare() failed.
+  virtual void finish(Scratch& scratch, const RawRecord& record, FormatSet formats, MappedEvent& out) const = 0;
+  // A live reload: true when a replacement waits to be put in place; apply_pending_swap() puts it
+  // there, called with no record between prepare() and finish() (scratches made before it are
+  // made again by the mapper that takes them).
+  virtual bool swap_pending() const { return false; }
+  virtual void apply_pending_swap() {}
 
   virtual MapperStats stats() const = 0;
   // Persists learned state (the roster) — called periodically and at shutdown.

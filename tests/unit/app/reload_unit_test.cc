@@ -49,6 +49,13 @@ class StampMapper final : public Mapper {
     ++mapped_;
     return std::nullopt;
   }
+  std::unique_ptr<Scratch> make_scratch() const override { return std::make_unique<Scratch>(); }
+  std::optional<std::string> prepare(Scratch&, const RawRecord&, std::optional<SourceKind>, FormatSet,
+                                     MappedEvent&) const override {
+    return std::nullopt;
+  }
+  void enrich(Scratch&, const RawRecord& rec, MappedEvent& out) override { map(rec, std::nullopt, 0, out); }
+  void finish(Scratch&, const RawRecord&, FormatSet, MappedEvent&) const override {}
   MapperStats stats() const override { return MapperStats{mapped_, 0, 0, 0, 0, 0, 0}; }
   void save_state() override { ++saves_; }
 

@@ -1,0 +1,269 @@
+// The pipeline's processing workers (pipeline_workers.cc) with test doubles: whatever the number of
+// workers, a phased processor's ordered() and the later processors see the records one at a time in
+// input order, the sinks receive the events in input order, every record is acknowledged (the
+// checkpoint moves to the last batch), save_state() and a processor's live change (quiesced()) run
+// with nothing in flight, and the slots made before such a change are made again.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "connector/core/pipeline.h"
+#include "connector/state/state_store.h"
+
+namespace siem {
+namespace {
+
+namespace fs = std::filesystem;
+
+// `total` records "r<i>" in batches of varied sizes (1, 7, 64, 333, ...), then caught up.
+class BatchesSource : public Source {
+ public:
+  explicit BatchesSource(int total) : total_(total) {}
+  void start(const std::optional<std::string>&) override {}
+  SourceBatch poll(std::stop_token) override {
+    static constexpr int kSizes[] = {1, 7, 64, 333, 2, 31, 33, 100};
+    SourceBatch b;
+    if (next_ < total_) {
+      const int n = std::min(kSizes[batch_++ % 8], total_ - next_);
+      for (int i = 0; i < n; ++i, ++next_) {
+        RawRecord r;
+        r.json = fmt::format("r{}", next_);
+        r.origin = fmt::format("line {}", next_ + 1);
+        if (next_ % 97 == 13) r.read_error = "unreadable";  // dead-lettered before any processor
+        b.records.push_back(std::move(r));
+      }
+      b.checkpoint = fmt::format("token-{}", batch_);
+    }
+    b.caught_up = next_ >= total_;
+    return b;
+  }
+  std::string last_token() const { return fmt::format("token-{}", batch_); }
+
+ private:
+  int total_;
+  int next_ = 0;
+  int batch_ = 0;
+};
+
+struct Received {
+  std::mutex mu;
+  std::vector<std::string> events;  // id | raw
+};
+
+class CollectingSink : public Sink {
+ public:
+  explicit CollectingSink(Received& r) : r_(r) {}
+  void start() override {}
+  SendResult send(std::span<const EventPtr> batch) override {
+    std::lock_guard l(r_.mu);
+    for (const auto& e : batch) r_.events.push_back(e->id + "|" + e->raw);
+    return SendResult::success();
+  }
+
+ private:
+  Received& r_;
+};
+
+std::uint64_t fnv(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// Phased: prepare() hashes the record (and works a little, so workers overlap); ordered() folds
+// the hash into a running state (which therefore depends on every earlier record, in order) and
+// dead-letters every 50th; finish() writes the "encoding". `swap_after`: asks for a live change
+// after that many records; the change bumps `generation`, which the slots must carry.
+class RunningHashProcessor : public Processor {
+ public:
+  std::atomic<int> in_flight{0};       // between prepare() and the end of ordered()/finish()
+  std::atomic<int> ordered_inside{0};  // ordered() calls running right now
+  std::atomic<bool> overlap{false};
+  std::atomic<bool> unsafe_save{false};
+  std::atomic<bool> stale_slot{false};
+  std::atomic<int> saves{0};
+  std::atomic<std::uint64_t> generation{0};
+  int swap_after = -1;
+  std::atomic<int> ordered_calls{0};  // changed in ordered() only; read by wants_quiesce()
+
+  std::string_view name() const override { return "hash"; }
+  bool phased() const override { return true; }
+  struct HashSlot : Slot {
+    std::uint64_t h = 0;
+    std::uint64_t generation = 0;
+  };
+  std::unique_ptr<Slot> make_slot() override {
+    auto s = std::make_unique<HashSlot>();
+    s->generation = generation.load();
+    return s;
+  }
+  Verdict process(const RawRecord&, const ProcessContext&, MappedEvent&, std::string&) override {
+    ADD_FAILURE() << "a phased processor is called through its phases";
+    return Verdict::dead_letter;
+  }
+  Verdict prepare(Slot& slot, const RawRecord& rec, const ProcessContext&, MappedEvent&, std::string&) override {
+    ++in_flight;
+    auto& s = static_cast<HashSlot&>(slot);
+    if (s.generation != generation.load()) stale_slot = true;
+    std::uint64_t h = fnv(rec.json);
+    for (int i = 0; i < 2000; ++i) h = h * 6364136223846793005ull + 1442695040888963407ull;
+    s.h = h;
+    return Verdict::deliver;
+  }
+  Verdict ordered(Slot& slot, const RawRecord& rec, const ProcessContext&, MappedEvent& ev, std::string& reason,
+                  Verdict prepared) override {
+    if (ordered_inside.fetch_add(1) != 0) overlap = true;
+    state_ = state_ * 31 + static_cast<HashSlot&>(slot).h;
+    ++ordered_calls;
+    ev.id = fmt::format("{}@{:x}/g{}", rec.json, state_, generation.load());
+    Verdict v = prepared;
+    if (v == Verdict::deliver && ordered_calls % 50 == 0) {
+      reason = "every 50th";
+      v = Verdict::dead_letter;
+    }
+    if (v != Verdict::deliver) --in_flight;
+    ordered_inside.fetch_sub(1);
+    return v;
+  }
+  void finish(Slot&, const RawRecord&, const ProcessContext&, MappedEvent& ev) override {
+    ev.raw = "encoded:" + ev.id;
+    --in_flight;
+  }
+  void save_state() override {
+    if (in_flight.load() != 0) unsafe_save = true;
+    ++saves;
+  }
+  bool wants_quiesce() const override { return swap_after >= 0 && ordered_calls >= swap_after && generation.load() == 0; }
+  void quiesced() override {
+    if (in_flight.load() != 0) unsafe_save = true;
+    ++generation;
+  }
+
+ private:
+  std::uint64_t state_ = 0;
+};
+
+// Not phased, after the first: sees the records in input order (the ids' order is checked by the
+// sink), consumes every 10th like a dedupe table would.
+class OrderedDropProcessor : public Processor {
+ public:
+  std::string_view name() const override { return "drop"; }
+  std::string_view consumed_label() const override { return "dropped"; }
+  Verdict process(const RawRecord&, const ProcessContext&, MappedEvent&, std::string&) override {
+    return ++seen_ % 10 == 0 ? Verdict::consumed : Verdict::deliver;
+  }
+
+ private:
+  int seen_ = 0;
+};
+
+struct Outcome {
+  std::vector<std::string> events;
+  std::string dead_letters;
+  std::optional<std::string> checkpoint;
+  std::string expected_checkpoint;
+  bool overlap = false, unsafe_save = false, stale_slot = false;
+  int saves = 0;
+  std::uint64_t generation = 0;
+};
+
+Outcome run_with(std::size_t workers, int records, int swap_after = -1) {
+  const fs::path dir = fs::temp_directory_path() / fmt::format("siem-workers-{}-{}", ::getpid(), workers);
+  fs::remove_all(dir);
+  Outcome out;
+  Received received;
+  {
+    StateStore state(dir / "state");
+    DeadLetterWriter dead(dir / "dead.ndjson");
+    auto source = std::make_unique<BatchesSource>(records);
+    auto* src = source.get();
+    std::vector<SourceSlot> sources;
+    sources.push_back(SourceSlot{"src", std::move(source)});
+    std::vector<SinkSlot> sinks;
+    SinkSlot sink;
+    sink.name = "out";
+    sink.sink = std::make_unique<CollectingSink>(received);
+    sink.format = OutputFormat::raw;
+    sinks.push_back(std::move(sink));
+    auto hash = std::make_unique<RunningHashProcessor>();
+    hash->swap_after = swap_after;
+    auto* h = hash.get();
+    std::vector<std::unique_ptr<Processor>> chain;
+    chain.push_back(std::move(hash));
+    chain.push_back(std::make_unique<OrderedDropProcessor>());
+    PipelineOptions o;
+    o.once = true;
+    o.workers = workers;
+    o.drain_timeout = std::chrono::seconds(60);
+    o.state_save_interval = std::chrono::milliseconds(0);  // a save (with the workers quiesced) at every chunk
+    Pipeline p(o, std::move(sources), std::move(sinks), std::move(chain), state, dead);
+    EXPECT_EQ(p.run(std::stop_token{}), kExitDeadLettered);
+    out.checkpoint = state.get(StateStore::checkpoint_key("src"));
+    out.expected_checkpoint = src->last_token();
+    out.overlap = h->overlap;
+    out.unsafe_save = h->unsafe_save;
+    out.stale_slot = h->stale_slot;
+    out.saves = h->saves;
+    out.generation = h->generation;
+  }
+  out.events = received.events;
+  std::ifstream in(dir / "dead.ndjson");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  out.dead_letters = ss.str();
+  fs::remove_all(dir);
+  return out;
+}
+
+// Dead-letter lines without their time stamp (the rest is the record and its reason).
+std::string without_times(const std::string& letters) {
+  std::string out;
+  std::istringstream in(letters);
+  for (std::string l; std::getline(in, l);) {
+    const auto t = l.find("\"time\":\"");
+    if (t != std::string::npos) l.erase(t, l.find('"', t + 8) + 1 - t);
+    out += l + "\n";
+  }
+  return out;
+}
+
+TEST(PipelineWorkers, OutputsOrderAndStateAreTheSameWithOneTwoAndFourWorkers) {
+  constexpr int kRecords = 3000;
+  const Outcome one = run_with(1, kRecords);
+  ASSERT_EQ(one.checkpoint, std::optional<std::string>(one.expected_checkpoint));
+  ASSERT_FALSE(one.events.empty());
+  EXPECT_EQ(one.events.front().rfind("r0@", 0), 0u) << one.events.front();
+  for (const std::size_t workers : {2, 4}) {
+    const Outcome many = run_with(workers, kRecords);
+    EXPECT_EQ(many.events, one.events) << workers << " workers: the sink received other events, or in another order";
+    EXPECT_EQ(without_times(many.dead_letters), without_times(one.dead_letters)) << workers << " workers";
+    EXPECT_EQ(many.checkpoint, std::optional<std::string>(many.expected_checkpoint))
+        << workers << " workers: every record is acknowledged, the checkpoint is the last batch's";
+    EXPECT_FALSE(many.overlap) << "ordered() ran for two records at once";
+    EXPECT_FALSE(many.unsafe_save) << "save_state() ran with records in flight";
+    EXPECT_GE(many.saves, 2);
+  }
+}
+
+TEST(PipelineWorkers, ALiveChangeRunsWithNothingInFlightAndSlotsAreMadeAgain) {
+  const Outcome o = run_with(4, 2000, 700);
+  EXPECT_EQ(o.generation, 1u);
+  EXPECT_FALSE(o.unsafe_save) << "quiesced() ran with records in flight";
+  EXPECT_FALSE(o.stale_slot) << "a slot made before the change was used after it";
+  // Every event before the change carries generation 0, every one after it 1: one switch point.
+  std::size_t switches = 0;
+  for (std::size_t i = 1; i < o.events.size(); ++i)
+    if (o.events[i - 1].find("/g0") != std::string::npos && o.events[i].find("/g1") != std::string::npos) ++switches;
+  EXPECT_EQ(switches, 1u);
+  EXPECT_NE(o.events.back().find("/g1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace siem
