@@ -48,6 +48,7 @@ const config::Section& PipelineOptions::keys() {
 
 PipelineOptions PipelineOptions::from_config(const ConfigNode& cfg) {
   PipelineOptions o;
+  o.workers = std::min(usable_cpus(), PipelineOptions::kMaxWorkers);
   if (!cfg.valid()) return o;
   o.queue_events = static_cast<std::size_t>(cfg.integer("queue_events", static_cast<std::int64_t>(o.queue_events), 1, 100'000'000));
   o.queue_bytes = cfg.bytes("queue_bytes", o.queue_bytes);
@@ -66,7 +67,7 @@ PipelineOptions PipelineOptions::from_config(const ConfigNode& cfg) {
       cfg.error_at("mapping_workers", fmt::format("mapping_workers ({}) is the older name of workers ({}): give one of them",
                                                   synonym, workers));
   }
-  o.workers = workers > 0 ? static_cast<std::size_t>(workers) : std::min(usable_cpus(), PipelineOptions::kMaxWorkers);
+  if (workers > 0) o.workers = static_cast<std::size_t>(workers);
   return o;
 }
 

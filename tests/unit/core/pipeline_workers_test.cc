@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "connector/config/config_node.h"
+#include "connector/core/cpu_budget.h"
 #include "connector/core/pipeline.h"
 #include "connector/state/state_store.h"
 
@@ -269,6 +271,31 @@ TEST(PipelineWorkers, ALiveChangeRunsWithNothingInFlightAndSlotsAreMadeAgain) {
     if (o.events[i - 1].find("/g0") != std::string::npos && o.events[i].find("/g1") != std::string::npos) ++switches;
   EXPECT_EQ(switches, 1u);
   EXPECT_NE(o.events.back().find("/g1"), std::string::npos);
+}
+
+// `pipeline.workers`, its older name `mapping_workers`, and the default.
+TEST(PipelineWorkers, ConfigKeys) {
+  auto read = [](const std::string& yaml, std::string* errors = nullptr) {
+    Diagnostics diags;
+    auto doc = ConfigDocument::load_string(yaml, "cfg.yaml", diags);
+    const auto o = PipelineOptions::from_config(doc->root().child("pipeline"));
+    if (errors) *errors = diags.has_errors() ? diags.format() : std::string();
+    else EXPECT_FALSE(diags.has_errors()) << diags.format();
+    return o.workers;
+  };
+  EXPECT_EQ(read("pipeline:\n  workers: 3\n"), 3u);
+  EXPECT_EQ(read("pipeline:\n  mapping_workers: 2\n"), 2u);
+  EXPECT_EQ(read("pipeline:\n  workers: 4\n  mapping_workers: 4\n"), 4u);
+  EXPECT_EQ(read("pipeline:\n  queue_events: 10\n"), std::min<std::size_t>(usable_cpus(), 64));
+  EXPECT_EQ(read("{}"), std::min<std::size_t>(usable_cpus(), 64));
+  std::string errors;
+  read("pipeline:\n  workers: 3\n  mapping_workers: 2\n", &errors);
+  EXPECT_NE(errors.find("cfg.yaml:3"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("older name of workers"), std::string::npos) << errors;
+  read("pipeline:\n  workers: 65\n", &errors);
+  EXPECT_NE(errors.find("cfg.yaml:2"), std::string::npos) << errors;
+  read("pipeline:\n  workers: 0\n", &errors);
+  EXPECT_NE(errors.find("cfg.yaml:2"), std::string::npos) << errors;
 }
 
 }  // namespace
