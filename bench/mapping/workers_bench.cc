@@ -1,0 +1,142 @@
+// The mapping stage on `pipeline.workers` threads: the real Pipeline (its workers, chunks and turns,
+// core/pipeline_workers.cc) with the mapping processor (full mapping and enrichment) between an
+// in-memory source and a sink that takes every batch at once, so what is measured is the mapping
+// stage and its scheduling. The realistic mix (bench/mapping/record_corpus.h) in source runs of 25
+// records, handed over in batches of 500. workers/<format>/<N>: N workers; items/s is wall-clock
+// events per second (UseRealTime), CPU is the process's CPU time (all threads) per iteration.
+//
+// Run (quiet machine, for the wall-clock ratio of 2 to 1 workers):
+//   build/bench/mapping/workers_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// SIEM_BENCH_RECORDS=N records per iteration (default 100000); SIEM_BENCH_ITERATIONS=N iterations.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <spdlog/spdlog.h>
+
+#include "bench/mapping/record_corpus.h"
+#include "connector/config/config_node.h"
+#include "connector/core/pipeline.h"
+#include "connector/enrichment/mapping_processor.h"
+#include "connector/state/state_store.h"
+
+namespace {
+
+using namespace siem;
+
+constexpr std::size_t kBatch = 500;
+
+// `total` records cycled from `mix`, in batches of kBatch (copies: a source's records are its own).
+class MixSource : public Source {
+ public:
+  MixSource(const std::vector<const bench::CorpusRecord*>& mix, std::size_t total) : mix_(mix), total_(total) {}
+  void start(const std::optional<std::string>&) override {}
+  SourceBatch poll(std::stop_token) override {
+    SourceBatch b;
+    const std::size_t n = std::min(kBatch, total_ - sent_);
+    b.records.reserve(n);
+    for (std::size_t i = 0; i < n; ++i, ++sent_) {
+      RawRecord r;
+      r.json = mix_[sent_ % mix_.size()]->json;
+      b.records.push_back(std::move(r));
+    }
+    if (n > 0) b.checkpoint = std::to_string(sent_);
+    b.caught_up = sent_ >= total_;
+    return b;
+  }
+
+ private:
+  const std::vector<const bench::CorpusRecord*>& mix_;
+  std::size_t total_;
+  std::size_t sent_ = 0;
+};
+
+class NullSink : public Sink {
+ public:
+  void start() override {}
+  SendResult send(std::span<const EventPtr> batch) override {
+    for (const auto& e : batch) benchmark::DoNotOptimize(e->ecs.data());
+    return SendResult::success();
+  }
+};
+
+void run_workers(benchmark::State& state, const std::vector<const bench::CorpusRecord*>& mix, OutputFormat format,
+                 std::size_t workers, std::size_t records) {
+  const auto dir = std::filesystem::temp_directory_path() / ("siem-workers-bench-" + std::to_string(::getpid()));
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    Diagnostics diags;
+    auto doc = ConfigDocument::load_string("{}", "<bench>", diags);
+    auto mapping = make_mapping_processor(doc->root(), nullptr);
+    if (diags.has_errors()) {
+      state.SkipWithError(diags.format().c_str());
+      break;
+    }
+    StateStore store(dir / "state");
+    DeadLetterWriter dead(dir / "dead.ndjson");
+    std::vector<SourceSlot> sources;
+    sources.push_back(SourceSlot{"mix", std::make_unique<MixSource>(mix, records)});
+    std::vector<SinkSlot> sinks;
+    SinkSlot sink;
+    sink.name = "null";
+    sink.sink = std::make_unique<NullSink>();
+    sink.format = format;
+    sinks.push_back(std::move(sink));
+    std::vector<std::unique_ptr<Processor>> chain;
+    chain.push_back(std::move(mapping));
+    PipelineOptions o;
+    o.once = true;
+    o.workers = workers;
+    o.checkpoint_interval = std::chrono::milliseconds(1);
+    Pipeline p(o, std::move(sources), std::move(sinks), std::move(chain), store, dead);
+    state.ResumeTiming();
+    const int status = p.run(std::stop_token{});
+    state.PauseTiming();
+    if (status != kExitOk) state.SkipWithError(("pipeline exit status " + std::to_string(status)).c_str());
+    state.ResumeTiming();
+  }
+  std::filesystem::remove_all(dir);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * records));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  spdlog::set_level(spdlog::level::warn);
+  const char* fixed = std::getenv("SIEM_BENCH_ITERATIONS");
+  const auto iterations = fixed ? std::strtoll(fixed, nullptr, 10) : 0;
+  const char* n = std::getenv("SIEM_BENCH_RECORDS");
+  const std::size_t records = n ? static_cast<std::size_t>(std::strtoull(n, nullptr, 10)) : 100'000;
+
+  static bench::Corpus corpus;
+  try {
+    corpus = bench::Corpus::load(SIEM_TEST_DATA_DIR);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "workers_bench: %s\n", e.what());
+    return 1;
+  }
+  static const auto mix = corpus.mix(2000, 25);
+  for (auto format : {OutputFormat::ecs, OutputFormat::cef}) {
+    for (std::size_t workers : {1, 2}) {
+      const std::string name = "workers/" + std::string(to_string(format)) + "/" + std::to_string(workers);
+      auto* b = benchmark::RegisterBenchmark(name.c_str(), [format, workers, records](benchmark::State& s) {
+        run_workers(s, mix, format, workers, records);
+      });
+      b->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
+      if (iterations > 0) b->Iterations(iterations);
+    }
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
