@@ -101,15 +101,16 @@ class E2eTest : public ::testing::Test {
     if (!HasFailure()) fs::remove_all(dir_);
   }
 
-  // A file source over in.ndjson (polled every 100 ms) into the given sink entries; dead letters
-  // go to `dead_letter` (default: dead-letter.ndjson in the test directory).
+  // A file source over in.ndjson (polled every 100 ms) into the given sink entries, mapped by four
+  // workers (more than a small machine's cores: the delivery promises hold whatever the number);
+  // dead letters go to `dead_letter` (default: dead-letter.ndjson in the test directory).
   fs::path write_config(const std::string& sink_yaml, const std::string& drain_timeout = "60s",
                         const std::string& dead_letter = {}, const std::string& name = "config.yaml") {
     const auto cfg = dir_ / name;
     std::ofstream(cfg) << fmt::format(
         "state_dir: {0}/state\n"
         "dead_letter: {{path: {3}}}\n"
-        "pipeline: {{drain_timeout: {2}, checkpoint_interval: 100ms}}\n"
+        "pipeline: {{workers: 4, drain_timeout: {2}, checkpoint_interval: 100ms}}\n"
         "sources:\n"
         "  - {{name: audit, type: file, path: {0}/in.ndjson, poll_interval: 100ms}}\n"
         "sinks:\n"

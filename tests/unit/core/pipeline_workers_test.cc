@@ -1,4 +1,4 @@
-// The pipeline's processing workers (pipeline_workers.cc) with test doubles: whatever the number of
+// The pipeline's processing workers (pipeline_workers.cc) with test doubles and two sources: whatever the number of
 // workers, a phased processor's ordered() and the later processors see the records one at a time in
 // input order, the sinks receive the events in input order, every record is acknowledged (the
 // checkpoint moves to the last batch), save_state() and a processor's live change (quiesced()) run
@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -24,10 +25,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// `total` records "r<i>" in batches of varied sizes (1, 7, 64, 333, ...), then caught up.
+// `total` records "<prefix><i>" in batches of varied sizes (1, 7, 64, 333, ...), then caught up.
 class BatchesSource : public Source {
  public:
-  explicit BatchesSource(int total) : total_(total) {}
+  BatchesSource(std::string prefix, int total) : prefix_(std::move(prefix)), total_(total) {}
   void start(const std::optional<std::string>&) override {}
   SourceBatch poll(std::stop_token) override {
     static constexpr int kSizes[] = {1, 7, 64, 333, 2, 31, 33, 100};
@@ -36,7 +37,7 @@ class BatchesSource : public Source {
       const int n = std::min(kSizes[batch_++ % 8], total_ - next_);
       for (int i = 0; i < n; ++i, ++next_) {
         RawRecord r;
-        r.json = fmt::format("r{}", next_);
+        r.json = fmt::format("{}{}", prefix_, next_);
         r.origin = fmt::format("line {}", next_ + 1);
         if (next_ % 97 == 13) r.read_error = "unreadable";  // dead-lettered before any processor
         b.records.push_back(std::move(r));
@@ -49,6 +50,7 @@ class BatchesSource : public Source {
   std::string last_token() const { return fmt::format("token-{}", batch_); }
 
  private:
+  std::string prefix_;
   int total_;
   int next_ = 0;
   int batch_ = 0;
@@ -80,8 +82,8 @@ std::uint64_t fnv(std::string_view s) {
 }
 
 // Phased: prepare() hashes the record (and works a little, so workers overlap); ordered() folds
-// the hash into a running state (which therefore depends on every earlier record, in order) and
-// dead-letters every 50th; finish() writes the "encoding". `swap_after`: asks for a live change
+// the hash into a running state per source (which therefore depends on every earlier record of
+// the source, in order) and dead-letters every 50th of a source; finish() writes the "encoding". `swap_after`: asks for a live change
 // after that many records; the change bumps `generation`, which the slots must carry.
 class RunningHashProcessor : public Processor {
  public:
@@ -94,6 +96,7 @@ class RunningHashProcessor : public Processor {
   std::atomic<std::uint64_t> generation{0};
   int swap_after = -1;
   std::atomic<int> ordered_calls{0};  // changed in ordered() only; read by wants_quiesce()
+  std::map<std::uint32_t, std::pair<std::uint64_t, int>> per_source;  // ordered() only: state, calls
 
   std::string_view name() const override { return "hash"; }
   bool phased() const override { return true; }
@@ -119,14 +122,15 @@ class RunningHashProcessor : public Processor {
     s.h = h;
     return Verdict::deliver;
   }
-  Verdict ordered(Slot& slot, const RawRecord& rec, const ProcessContext&, MappedEvent& ev, std::string& reason,
+  Verdict ordered(Slot& slot, const RawRecord& rec, const ProcessContext& ctx, MappedEvent& ev, std::string& reason,
                   Verdict prepared) override {
     if (ordered_inside.fetch_add(1) != 0) overlap = true;
-    state_ = state_ * 31 + static_cast<HashSlot&>(slot).h;
+    auto& [state, calls] = per_source[ctx.source];
+    state = state * 31 + static_cast<HashSlot&>(slot).h;
     ++ordered_calls;
-    ev.id = fmt::format("{}@{:x}/g{}", rec.json, state_, generation.load());
+    ev.id = fmt::format("{}@{:x}/g{}", rec.json, state, generation.load());
     Verdict v = prepared;
-    if (v == Verdict::deliver && ordered_calls % 50 == 0) {
+    if (v == Verdict::deliver && ++calls % 50 == 0) {
       reason = "every 50th";
       v = Verdict::dead_letter;
     }
@@ -147,9 +151,6 @@ class RunningHashProcessor : public Processor {
     if (in_flight.load() != 0) unsafe_save = true;
     ++generation;
   }
-
- private:
-  std::uint64_t state_ = 0;
 };
 
 // Not phased, after the first: sees the records in input order (the ids' order is checked by the
@@ -158,19 +159,19 @@ class OrderedDropProcessor : public Processor {
  public:
   std::string_view name() const override { return "drop"; }
   std::string_view consumed_label() const override { return "dropped"; }
-  Verdict process(const RawRecord&, const ProcessContext&, MappedEvent&, std::string&) override {
-    return ++seen_ % 10 == 0 ? Verdict::consumed : Verdict::deliver;
+  Verdict process(const RawRecord&, const ProcessContext& ctx, MappedEvent&, std::string&) override {
+    return ++seen_[ctx.source] % 10 == 0 ? Verdict::consumed : Verdict::deliver;
   }
 
  private:
-  int seen_ = 0;
+  std::map<std::uint32_t, int> seen_;
 };
 
 struct Outcome {
-  std::vector<std::string> events;
+  std::vector<std::string> events;  // in the sink's order (the two sources interleaved)
   std::string dead_letters;
-  std::optional<std::string> checkpoint;
-  std::string expected_checkpoint;
+  std::optional<std::string> checkpoint, checkpoint_b;
+  std::string expected_checkpoint, expected_checkpoint_b;
   bool overlap = false, unsafe_save = false, stale_slot = false;
   int saves = 0;
   std::uint64_t generation = 0;
@@ -184,10 +185,13 @@ Outcome run_with(std::size_t workers, int records, std::chrono::milliseconds sav
   {
     StateStore state(dir / "state");
     DeadLetterWriter dead(dir / "dead.ndjson");
-    auto source = std::make_unique<BatchesSource>(records);
+    auto source = std::make_unique<BatchesSource>("a", records);
+    auto source_b = std::make_unique<BatchesSource>("b", records / 2);
     auto* src = source.get();
+    auto* src_b = source_b.get();
     std::vector<SourceSlot> sources;
-    sources.push_back(SourceSlot{"src", std::move(source)});
+    sources.push_back(SourceSlot{"a", std::move(source)});
+    sources.push_back(SourceSlot{"b", std::move(source_b)});
     std::vector<SinkSlot> sinks;
     SinkSlot sink;
     sink.name = "out";
@@ -207,8 +211,10 @@ Outcome run_with(std::size_t workers, int records, std::chrono::milliseconds sav
     o.state_save_interval = save_interval;  // 0: a save (with the workers quiesced) before every chunk
     Pipeline p(o, std::move(sources), std::move(sinks), std::move(chain), state, dead);
     EXPECT_EQ(p.run(std::stop_token{}), kExitDeadLettered);
-    out.checkpoint = state.get(StateStore::checkpoint_key("src"));
+    out.checkpoint = state.get(StateStore::checkpoint_key("a"));
     out.expected_checkpoint = src->last_token();
+    out.checkpoint_b = state.get(StateStore::checkpoint_key("b"));
+    out.expected_checkpoint_b = src_b->last_token();
     out.overlap = h->overlap;
     out.unsafe_save = h->unsafe_save;
     out.stale_slot = h->stale_slot;
@@ -224,14 +230,22 @@ Outcome run_with(std::size_t workers, int records, std::chrono::milliseconds sav
   return out;
 }
 
-// Dead-letter lines without their time stamp (the rest is the record and its reason).
-std::string without_times(const std::string& letters) {
-  std::string out;
+// The lines of one source ("a" or "b"): the events whose record starts with it, or the dead
+// letters naming it (without their time stamp; the rest is the record and its reason).
+std::vector<std::string> of_source(const std::vector<std::string>& events, char source) {
+  std::vector<std::string> out;
+  for (const auto& e : events)
+    if (!e.empty() && e[0] == source) out.push_back(e);
+  return out;
+}
+std::vector<std::string> letters_of(const std::string& letters, char source) {
+  std::vector<std::string> out;
   std::istringstream in(letters);
   for (std::string l; std::getline(in, l);) {
+    if (l.find(fmt::format("\"source\":\"{}\"", source)) == std::string::npos) continue;
     const auto t = l.find("\"time\":\"");
     if (t != std::string::npos) l.erase(t, l.find('"', t + 8) + 1 - t);
-    out += l + "\n";
+    out.push_back(l);
   }
   return out;
 }
@@ -240,14 +254,23 @@ TEST(PipelineWorkers, OutputsOrderAndStateAreTheSameWithOneTwoAndFourWorkers) {
   constexpr int kRecords = 3000;
   const Outcome one = run_with(1, kRecords, std::chrono::minutes(10));
   ASSERT_EQ(one.checkpoint, std::optional<std::string>(one.expected_checkpoint));
-  ASSERT_FALSE(one.events.empty());
-  EXPECT_EQ(one.events.front().rfind("r0@", 0), 0u) << one.events.front();
+  ASSERT_EQ(one.checkpoint_b, std::optional<std::string>(one.expected_checkpoint_b));
+  ASSERT_FALSE(of_source(one.events, 'a').empty());
+  EXPECT_EQ(of_source(one.events, 'a').front().rfind("a0@", 0), 0u);
+  ASSERT_FALSE(letters_of(one.dead_letters, 'b').empty());
+  // The two sources interleave as their threads queued them; each source's own events and dead
+  // letters are the same, in the same order, whatever the number of workers.
   for (const std::size_t workers : {2, 4}) {
     const Outcome many = run_with(workers, kRecords, std::chrono::minutes(10));
-    EXPECT_EQ(many.events, one.events) << workers << " workers: the sink received other events, or in another order";
-    EXPECT_EQ(without_times(many.dead_letters), without_times(one.dead_letters)) << workers << " workers";
+    for (const char source : {'a', 'b'}) {
+      EXPECT_EQ(of_source(many.events, source), of_source(one.events, source))
+          << workers << " workers, source " << source << ": the sink received other events, or in another order";
+      EXPECT_EQ(letters_of(many.dead_letters, source), letters_of(one.dead_letters, source)) << workers << " workers";
+    }
+    EXPECT_EQ(many.events.size(), one.events.size());
     EXPECT_EQ(many.checkpoint, std::optional<std::string>(many.expected_checkpoint))
         << workers << " workers: every record is acknowledged, the checkpoint is the last batch's";
+    EXPECT_EQ(many.checkpoint_b, std::optional<std::string>(many.expected_checkpoint_b));
     EXPECT_FALSE(many.overlap) << "ordered() ran for two records at once";
     EXPECT_EQ(many.saves, 1) << "at shutdown";
   }
@@ -258,6 +281,7 @@ TEST(PipelineWorkers, StateIsSavedWithNothingInFlight) {
   EXPECT_FALSE(o.unsafe_save) << "save_state() ran with records in flight";
   EXPECT_GE(o.saves, 10);
   EXPECT_EQ(o.checkpoint, std::optional<std::string>(o.expected_checkpoint));
+  EXPECT_EQ(o.checkpoint_b, std::optional<std::string>(o.expected_checkpoint_b));
 }
 
 TEST(PipelineWorkers, ALiveChangeRunsWithNothingInFlightAndSlotsAreMadeAgain) {
