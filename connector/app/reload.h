@@ -3,8 +3,8 @@
 // invalid one is rejected (its file:line:column diagnostics logged, the failure counted) and the
 // running one stays. A valid one is applied in one of two ways:
 //   * only `mappings:`, `enrichment:` or `log.level` changed in the file (or nothing did: mapping
-//     override and role files on disk may have): the mapping stage is rebuilt and swapped on the
-//     mapping thread before the next record (ReloadableMapper); sources and sinks keep running;
+//     override and role files on disk may have): the mapping stage is rebuilt and swapped before
+//     the next record, with the mapping workers quiesced (ReloadableMapper); sources and sinks keep running;
 //   * anything else changed (sources, sinks, pipeline, dead_letter): the running pipeline is
 //     stopped gracefully (sources stop, what was read is delivered and acknowledged, checkpoints
 //     are committed) and a new one is built from the new configuration; its sources resume from

@@ -18,8 +18,8 @@ namespace siem::app {
 
 class ReloadableMapper final : public Mapper {
  public:
-  // Builds the replacement (on the mapping thread). Returns null, with the reason in `error`, when
-  // it cannot be built; the current mapper then stays.
+  // Builds the replacement (where the swap happens: map(), or apply_pending_swap()). Returns null,
+  // with the reason in `error`, when it cannot be built; the current mapper then stays.
   using Factory = std::function<std::unique_ptr<Mapper>(std::string& error)>;
   // Told the outcome of a swap: true when applied, false (with the reason) when the build failed.
   using Outcome = std::function<void(bool applied, const std::string& error)>;
@@ -53,7 +53,7 @@ class ReloadableMapper final : public Mapper {
   Factory factory_;  // mu_
   Outcome outcome_;  // mu_
   std::atomic<std::uint64_t> swaps_{0};
-  MapperStats earlier_;  // the stats of the mappers replaced so far (mapping thread only)
+  MapperStats earlier_;  // the stats of the mappers replaced so far (changed by a swap only)
 };
 
 }  // namespace siem::app

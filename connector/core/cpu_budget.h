@@ -19,7 +19,8 @@ std::optional<std::size_t> cpus_of_cfs(std::string_view quota, std::string_view 
 // The tightest quota of the cgroup `/proc/self/cgroup` (its text: `proc_self_cgroup`) names, read
 // under `cgroup_root` (normally /sys/fs/cgroup: its v2 unified tree, or v1 controllers under
 // `cpu` / `cpu,cpuacct`); nullopt when no quota applies or nothing is readable.
-std::optional<std::size_t> cgroup_cpu_limit(const std::filesystem::path& cgroup_root, std::string_view proc_self_cgroup);
+std::optional<std::size_t> cgroup_cpu_limit(const std::filesystem::path& cgroup_root,
+                                            std::string_view proc_self_cgroup);
 
 // min(affinity, cgroup limit), at least 1, for this process.
 std::size_t usable_cpus();

@@ -3,7 +3,7 @@
 //
 // Memory bound: input queue (queue_events records / queue_bytes) + per sink (buffer.max_events /
 // buffer.max_bytes) + one batch in flight per source and per sink. A slow or dead sink fills its
-// queue, then the processing thread blocks, then the input queue fills, then sources stop polling.
+// queue, then the processing workers block, then the input queue fills, then sources stop polling.
 #pragma once
 
 #include <array>

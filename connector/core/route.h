@@ -55,8 +55,8 @@ struct Route {
 // Any of the matches matches (the drop rule; empty: drops nothing).
 bool any_matches(const std::vector<EventMatch>& matches, const MappedEvent& event) noexcept;
 
-// A pipeline's routing: each sink's route and the counters of what they took (the mapping thread
-// writes them, /metrics and the summary read them: relaxed atomics).
+// A pipeline's routing: each sink's route and the counters of what they took (the hand-off turn
+// of the processing workers writes them, one worker at a time; /metrics and the summary read them: relaxed atomics).
 struct RoutingState {
   std::vector<EventMatch> drop;
   std::vector<Route> routes;                                // per sink, in sink order
@@ -64,7 +64,7 @@ struct RoutingState {
   std::unique_ptr<std::atomic<std::uint64_t>[]> not_taken;  // per sink: events its route refused
   std::atomic<std::uint64_t> dropped{0};                    // removed by the drop rule
   std::atomic<std::uint64_t> unrouted{0};                   // taken by no sink
-  std::vector<std::uint8_t> taken;                          // scratch of the mapping thread, one per sink
+  std::vector<std::uint8_t> taken;                          // scratch of the hand-off turn, one per sink
 
   void init(std::vector<EventMatch> drop_rule, std::vector<Route> sink_routes);
   // Something other than "every sink takes every event" is configured.
