@@ -24,6 +24,10 @@ namespace {
 
 using mapping::Value;
 
+// What a scratch's decoder keeps between records: typical records (2-3 KB) parse in far less, so
+// it is reused; the buffers of a larger one are freed once it is mapped.
+constexpr std::size_t kKeptDecoderBytes = 256 * 1024;
+
 // One record in flight: everything the three phases carry from one to the next, and the buffers
 // they reuse for the next record of the same scratch.
 struct RecordScratch final : Mapper::Scratch {
@@ -78,6 +82,7 @@ class MapperImpl final : public Mapper {
   std::optional<std::string> prepare(Scratch& base, const RawRecord& record, std::optional<SourceKind> forced,
                                      FormatSet formats, MappedEvent& out) const override {
     auto& s = static_cast<RecordScratch&>(base);
+    s.decoder.trim(kKeptDecoderBytes);  // the scratch's previous record is done
     s.ok = false;
     s.extra_tags.clear();
     s.decoded = mapping::DecodedRecord{};
@@ -233,6 +238,7 @@ class MapperImpl final : public Mapper {
       text.clear();
       if (formats & format_bit(encoder->format())) encoder->encode(mapped, text);
     }
+    s.decoder.trim(kKeptDecoderBytes);
   }
 
   MapperStats stats() const override { return stats_; }

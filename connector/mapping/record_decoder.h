@@ -39,6 +39,14 @@ class RecordDecoder {
   std::optional<std::string> decode(const std::string& json, bool indexed, std::vector<std::string>& tags,
                                     DecodedRecord& out);
 
+  // Frees the buffers a large record grew past `max_bytes` (the next record allocates what it
+  // needs): a mapper keeps a decoder per record in flight, and an occasional large record must not
+  // leave each of them holding its size. Invalidates the last decoded document.
+  void trim(std::size_t max_bytes) {
+    if (parser_.capacity() > max_bytes) parser_ = simdjson::dom::parser{};
+    if (rewritten_.capacity() > max_bytes) std::string().swap(rewritten_);
+  }
+
  private:
   std::optional<std::string> rewrite_log_analytics(simdjson::dom::element& root, bool indexed,
                                                    std::optional<SourceKind>& kind, bool& ambiguous);
