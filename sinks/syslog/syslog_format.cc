@@ -130,10 +130,16 @@ void append_rfc3164(std::string& out, std::int64_t time_ms) {
 }
 
 void append_sd_value(std::string& out, std::string_view v) {
-  for (char c : v) {
-    if (c == '"' || c == '\\' || c == ']') out.push_back('\\');
-    out.push_back(c);
+  // Runs without a special character are appended whole (ids and names rarely have one).
+  std::size_t from = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (c != '"' && c != '\\' && c != ']') continue;
+    out.append(v.data() + from, i - from);
+    out += '\\';
+    from = i;
   }
+  out.append(v.data() + from, v.size() - from);
 }
 
 void append_header_field(std::string& out, std::string_view v, std::size_t max) {

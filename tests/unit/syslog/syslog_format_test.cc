@@ -60,6 +60,9 @@ TEST(SyslogFormat, SdEscapingAndConfigurableId) {
   auto e = event();
   e.id = R"(a"b\c]d)";
   e.tier = -1;
+  EXPECT_EQ(escape_sd_value(R"("]\)"), R"(\"\]\\)");  // specials first, adjacent, last
+  EXPECT_EQ(escape_sd_value(""), "");
+  EXPECT_EQ(escape_sd_value("plain"), "plain");
   auto f = format_message(e, "x", o);
   EXPECT_NE(f.message.find(R"([conn@99999 source="entra-audit" kind="graph_directory_audit" id="a\"b\\c\]d"] x)"),
             std::string::npos)
