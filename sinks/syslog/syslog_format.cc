@@ -1,7 +1,11 @@
 #include "sinks/syslog/syslog_format.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace siem::syslog {
@@ -28,51 +32,228 @@ std::optional<int> facility_from_string(std::string_view name) noexcept {
 }
 
 namespace {
+
 std::tm utc_tm(std::int64_t time_ms) {
   std::time_t secs = static_cast<std::time_t>(time_ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   return tm;
 }
+
+// Up to the end of year 9999 the date is computed here (no gmtime_r: it takes glibc's time-zone
+// lock, and snprintf costs more than the arithmetic); beyond, the gmtime_r/snprintf path writes
+// what it always wrote.
+constexpr std::int64_t kFastTimeLimitMs = 253'402'300'800'000;  // 10000-01-01T00:00:00Z
+
+struct CivilTime {
+  int year, month, day, hour, minute, second, millis;
+};
+
+CivilTime civil_utc(std::int64_t time_ms) {
+  using namespace std::chrono;
+  const sys_time<milliseconds> t{milliseconds{time_ms}};
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const auto ms = (t - day).count();
+  return {static_cast<int>(ymd.year()), static_cast<int>(static_cast<unsigned>(ymd.month())),
+          static_cast<int>(static_cast<unsigned>(ymd.day())), static_cast<int>(ms / 3'600'000),
+          static_cast<int>(ms / 60'000 % 60), static_cast<int>(ms / 1000 % 60), static_cast<int>(ms % 1000)};
+}
+
+// `width` decimal digits of v (0 <= v < 10^width), zero-padded.
+char* put_digits(char* p, int v, int width) {
+  for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+  return p + width;
+}
+
+void append_rfc3339(std::string& out, std::int64_t time_ms) {
+  if (time_ms <= 0) {
+    out += '-';
+    return;
+  }
+  char buf[40];
+  std::size_t n;
+  if (time_ms < kFastTimeLimitMs) {
+    const CivilTime c = civil_utc(time_ms);
+    char* p = put_digits(buf, c.year, 4);
+    *p++ = '-';
+    p = put_digits(p, c.month, 2);
+    *p++ = '-';
+    p = put_digits(p, c.day, 2);
+    *p++ = 'T';
+    p = put_digits(p, c.hour, 2);
+    *p++ = ':';
+    p = put_digits(p, c.minute, 2);
+    *p++ = ':';
+    p = put_digits(p, c.second, 2);
+    *p++ = '.';
+    p = put_digits(p, c.millis, 3);
+    *p++ = 'Z';
+    n = static_cast<std::size_t>(p - buf);
+  } else {
+    std::tm tm = utc_tm(time_ms);
+    n = static_cast<std::size_t>(std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                                               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                               tm.tm_min, tm.tm_sec, static_cast<int>(time_ms % 1000)));
+  }
+  out.append(buf, n);
+}
+
+constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+void append_rfc3164(std::string& out, std::int64_t time_ms) {
+  const std::int64_t t = time_ms > 0 ? time_ms : 0;
+  char buf[32];
+  std::size_t n;
+  if (t < kFastTimeLimitMs) {
+    const CivilTime c = civil_utc(t);
+    char* p = buf;
+    for (const char* m = kMonths[static_cast<std::size_t>(c.month - 1)]; *m; ++m) *p++ = *m;
+    *p++ = ' ';
+    *p++ = c.day < 10 ? ' ' : static_cast<char>('0' + c.day / 10);
+    *p++ = static_cast<char>('0' + c.day % 10);
+    *p++ = ' ';
+    p = put_digits(p, c.hour, 2);
+    *p++ = ':';
+    p = put_digits(p, c.minute, 2);
+    *p++ = ':';
+    p = put_digits(p, c.second, 2);
+    n = static_cast<std::size_t>(p - buf);
+  } else {
+    std::tm tm = utc_tm(t);
+    n = static_cast<std::size_t>(std::snprintf(buf, sizeof buf, "%s %2d %02d:%02d:%02d",
+                                               kMonths[static_cast<std::size_t>(tm.tm_mon)], tm.tm_mday,
+                                               tm.tm_hour, tm.tm_min, tm.tm_sec));
+  }
+  out.append(buf, n);
+}
+
+void append_sd_value(std::string& out, std::string_view v) {
+  // Runs without a special character are appended whole (ids and names rarely have one).
+  std::size_t from = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (c != '"' && c != '\\' && c != ']') continue;
+    out.append(v.data() + from, i - from);
+    out += '\\';
+    from = i;
+  }
+  out.append(v.data() + from, v.size() - from);
+}
+
+void append_header_field(std::string& out, std::string_view v, std::size_t max) {
+  const std::size_t n = std::min(v.size(), max);
+  if (n == 0) {
+    out += '-';
+    return;
+  }
+  const std::size_t at = out.size();
+  out.append(v.data(), n);
+  for (std::size_t i = at; i < out.size(); ++i) {
+    const auto u = static_cast<unsigned char>(out[i]);
+    if (u < 33 || u > 126) out[i] = '_';
+  }
+}
+
+void append_uint(std::string& out, unsigned long long v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+// The message's header: PRI, the RFC 5424 or 3164 header, 5424 structured data and BOM.
+void append_header(std::string& head, const MappedEvent& ev, const FormatOptions& opt) {
+  const int pri = opt.facility * 8 + severity_from_cef(ev.severity);
+  head += '<';
+  append_uint(head, static_cast<unsigned long long>(pri));
+  head += '>';
+  if (opt.rfc == Rfc::rfc5424) {
+    head += "1 ";
+    append_rfc3339(head, ev.time_ms);
+    head += ' ';
+    append_header_field(head, opt.hostname, 255);
+    head += ' ';
+    append_header_field(head, opt.app_name, 48);
+    head += " - ";
+    append_header_field(head, to_string(ev.kind), 32);
+    head += ' ';
+    const std::size_t sd_at = head.size();
+    if (!opt.sd_id.empty()) {
+      head += '[';
+      head += opt.sd_id;
+      head += " source=\"";
+      append_sd_value(head, ev.source_name);
+      head += "\" kind=\"";
+      append_sd_value(head, to_string(ev.kind));
+      head += "\" id=\"";
+      append_sd_value(head, ev.id);
+      head += '"';
+      if (ev.tier >= 0) {
+        head += " tier=\"";
+        head += std::to_string(ev.tier);
+        head += '"';
+      }
+      head += ']';
+      // Structured data that does not fit in the message (with the space after it) is dropped.
+      if (head.size() + 1 > opt.max_message_size) head.resize(sd_at);
+    }
+    if (head.size() == sd_at) head += '-';
+    head += ' ';
+    if (opt.bom) head += "\xEF\xBB\xBF";
+  } else {
+    append_rfc3164(head, ev.time_ms);
+    head += ' ';
+    std::string_view host = opt.hostname;
+    host = host.substr(0, host.find('.'));
+    append_header_field(head, host, 255);
+    head += ' ';
+    if (!opt.tag.empty()) {
+      append_header_field(head, opt.tag, 32);
+      head += ": ";
+    }
+  }
+}
+
+// LF framing: a CR or LF inside the message would end the frame early, so it becomes a space.
+void blank_line_breaks(char* p, std::size_t n) noexcept {
+  for (const char c : {'\n', '\r'}) {
+    char* at = p;
+    char* const end = p + n;
+    while (at < end) {
+      auto* hit = static_cast<char*>(std::memchr(at, c, static_cast<std::size_t>(end - at)));
+      if (!hit) break;
+      *hit = ' ';
+      at = hit + 1;
+    }
+  }
+}
+
 }  // namespace
 
 std::string rfc3339_utc(std::int64_t time_ms) {
-  if (time_ms <= 0) return "-";
-  std::tm tm = utc_tm(time_ms);
-  char buf[40];
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(time_ms % 1000));
-  return std::string(buf, static_cast<std::size_t>(n));
+  std::string out;
+  append_rfc3339(out, time_ms);
+  return out;
 }
 
 std::string rfc3164_time(std::int64_t time_ms) {
-  static constexpr std::array<const char*, 12> months = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::tm tm = utc_tm(time_ms > 0 ? time_ms : 0);
-  char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "%s %2d %02d:%02d:%02d", months[static_cast<std::size_t>(tm.tm_mon)],
-                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return std::string(buf, static_cast<std::size_t>(n));
+  std::string out;
+  append_rfc3164(out, time_ms);
+  return out;
 }
 
 std::string escape_sd_value(std::string_view v) {
   std::string out;
   out.reserve(v.size() + 4);
-  for (char c : v) {
-    if (c == '"' || c == '\\' || c == ']') out.push_back('\\');
-    out.push_back(c);
-  }
+  append_sd_value(out, v);
   return out;
 }
 
 std::string header_field(std::string_view v, std::size_t max) {
   std::string out;
-  for (char c : v) {
-    if (out.size() >= max) break;
-    auto u = static_cast<unsigned char>(c);
-    out.push_back(u >= 33 && u <= 126 ? c : '_');
-  }
-  return out.empty() ? "-" : out;
+  append_header_field(out, v, max);
+  return out;
 }
 
 std::size_t safe_cut(std::string_view body, std::size_t limit, bool cef) noexcept {
@@ -91,62 +272,49 @@ std::size_t safe_cut(std::string_view body, std::size_t limit, bool cef) noexcep
 }
 
 Formatted format_message(const MappedEvent& ev, std::string_view body, const FormatOptions& opt) {
-  const int pri = opt.facility * 8 + severity_from_cef(ev.severity);
-  std::string head = "<" + std::to_string(pri) + ">";
-  if (opt.rfc == Rfc::rfc5424) {
-    head += "1 ";
-    head += rfc3339_utc(ev.time_ms);
-    head += ' ';
-    head += header_field(opt.hostname, 255);
-    head += ' ';
-    head += header_field(opt.app_name, 48);
-    head += " - ";
-    head += header_field(to_string(ev.kind), 32);
-    head += ' ';
-    std::string sd = "-";
-    if (!opt.sd_id.empty()) {
-      sd = "[" + opt.sd_id + " source=\"" + escape_sd_value(ev.source_name) + "\" kind=\"" +
-           escape_sd_value(to_string(ev.kind)) + "\" id=\"" + escape_sd_value(ev.id) + "\"";
-      if (ev.tier >= 0) sd += " tier=\"" + std::to_string(ev.tier) + "\"";
-      sd += "]";
-      if (head.size() + sd.size() + 1 > opt.max_message_size) sd = "-";
-    }
-    head += sd;
-    head += ' ';
-    if (opt.bom) head += "\xEF\xBB\xBF";
-  } else {
-    head += rfc3164_time(ev.time_ms);
-    head += ' ';
-    std::string_view host = opt.hostname;
-    host = host.substr(0, host.find('.'));
-    head += header_field(host, 255);
-    head += ' ';
-    if (!opt.tag.empty()) {
-      head += header_field(opt.tag, 32);
-      head += ": ";
-    }
-  }
   Formatted f;
-  std::size_t budget = opt.max_message_size > head.size() ? opt.max_message_size - head.size() : 0;
-  std::size_t cut = safe_cut(body, budget, opt.body_is_cef);
+  append_header(f.message, ev, opt);
+  const std::size_t budget = opt.max_message_size > f.message.size() ? opt.max_message_size - f.message.size() : 0;
+  const std::size_t cut = safe_cut(body, budget, opt.body_is_cef);
   f.truncated = cut < body.size();
-  f.message = std::move(head);
   f.message.append(body.substr(0, cut));
   return f;
 }
 
 void append_framed(std::string& out, std::string_view message, Framing framing) {
   if (framing == Framing::octet_counting) {
-    out += std::to_string(message.size());
+    append_uint(out, message.size());
     out += ' ';
     out.append(message);
     return;
   }
-  std::size_t start = out.size();
+  const std::size_t start = out.size();
   out.append(message);
-  for (std::size_t i = start; i < out.size(); ++i)
-    if (out[i] == '\n' || out[i] == '\r') out[i] = ' ';
+  blank_line_breaks(out.data() + start, message.size());
   out += '\n';
+}
+
+bool append_message(std::string& out, std::string& head, const MappedEvent& ev, std::string_view body,
+                    const FormatOptions& opt, std::optional<Framing> framing) {
+  head.clear();
+  append_header(head, ev, opt);
+  const std::size_t budget = opt.max_message_size > head.size() ? opt.max_message_size - head.size() : 0;
+  const std::size_t cut = safe_cut(body, budget, opt.body_is_cef);
+  const bool truncated = cut < body.size();
+  body = body.substr(0, cut);
+  const std::size_t size = head.size() + body.size();
+  if (framing == Framing::octet_counting) {
+    append_uint(out, size);
+    out += ' ';
+  }
+  const std::size_t start = out.size();
+  out.append(head);
+  out.append(body);
+  if (framing == Framing::lf) {
+    blank_line_breaks(out.data() + start, size);
+    out += '\n';
+  }
+  return truncated;
 }
 
 }  // namespace siem::syslog

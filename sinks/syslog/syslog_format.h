@@ -59,4 +59,11 @@ Formatted format_message(const MappedEvent& ev, std::string_view body, const For
 // Appends `message` framed per RFC 6587: "LEN SP MSG" or MSG with CR/LF replaced by spaces + "\n".
 void append_framed(std::string& out, std::string_view message, Framing framing);
 
+// The sink's path: appends the message for one event to `out`, framed (nullopt: unframed, one UDP
+// datagram), with the same bytes as append_framed(out, format_message(ev, body, opt).message, *framing)
+// but without a string per message: the header is built in `head` (scratch, reused by the caller)
+// and the body is copied once, straight into `out`. Returns whether the body was truncated.
+bool append_message(std::string& out, std::string& head, const MappedEvent& ev, std::string_view body,
+                    const FormatOptions& opt, std::optional<Framing> framing);
+
 }  // namespace siem::syslog

@@ -245,19 +245,19 @@ SendResult SyslogSink::send(std::span<const EventPtr> batch) {
   }
   if (batch.empty()) return SendResult::success();
 
-  // Build the framed messages and remember where each one ends.
-  std::string out;
-  std::vector<std::size_t> ends;
-  ends.reserve(batch.size());
+  // Build the whole batch's framed messages in one buffer (kept across batches: no allocation per
+  // message or per batch once warm) and remember where each one ends: one write for the batch.
+  std::string& out = frames_;
+  std::vector<std::size_t>& ends = frame_ends_;
+  // An unusually large buffer (the last batch had big messages) is not kept for good.
+  if (out.capacity() > kKeptFrameBytes) std::string().swap(out);
+  out.clear();
+  ends.clear();
   std::uint64_t truncated = 0;
+  const std::optional<Framing> framing =
+      opt_.protocol == Protocol::udp ? std::nullopt : std::optional<Framing>(opt_.framing);
   for (const auto& ev : batch) {
-    Formatted f = format_message(*ev, ev->payload(opt_.body), opt_.format);
-    if (f.truncated) ++truncated;
-    if (opt_.protocol == Protocol::udp) {
-      out.append(f.message);
-    } else {
-      append_framed(out, f.message, opt_.framing);
-    }
+    if (append_message(out, head_, *ev, ev->payload(opt_.body), opt_.format, framing)) ++truncated;
     ends.push_back(out.size());
   }
   if (truncated > 0) {

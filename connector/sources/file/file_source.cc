@@ -2,9 +2,11 @@
 
 #include <sys/stat.h>
 
-#include <condition_variable>
 #include <algorithm>
+#include <charconv>
+#include <condition_variable>
 #include <fstream>
+#include <memory>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -110,16 +112,25 @@ SourceBatch FileSource::poll(std::stop_token stop) {
   std::ifstream in(options_.path, std::ios::binary);
   if (!in) throw SourceError(fmt::format("cannot read {}", options_.path.string()));
   in.seekg(static_cast<std::streamoff>(pos_.offset));
-  std::string chunk(options_.read_chunk, '\0');
-  in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-  chunk.resize(static_cast<std::size_t>(in.gcount()));
+  // Not zero-filled first (4 MiB of memset per poll was ~2 k instructions per record): only the
+  // bytes read are looked at.
+  const auto buffer = std::make_unique_for_overwrite<char[]>(options_.read_chunk);
+  in.read(buffer.get(), static_cast<std::streamsize>(options_.read_chunk));
+  const std::string_view chunk(buffer.get(), static_cast<std::size_t>(in.gcount()));
   const bool at_eof = chunk.size() < options_.read_chunk;
   // A UTF-16 file (read in chunks, whose lines the reader would each report): the source stops
   // with one error and reads nothing, so nothing is lost once it is converted.
   if (pos_.offset == 0)
     if (auto why = utf16_reason(chunk)) throw SourceError(fmt::format("{}: {}", options_.path.string(), *why));
 
-  const std::string full_prefix = options_.path.string() + ":";
+  // "PATH:LINE", built in place (no temporary per record).
+  const std::string path = options_.path.string();
+  auto origin_of = [&path](std::string& out, std::size_t line) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, line).ptr;
+    out.reserve(path.size() + 1 + static_cast<std::size_t>(end - digits));
+    out.append(path).append(1, ':').append(digits, end);
+  };
   // Under --once the end of the file is the end of the input: a last line without a newline that
   // is not a complete record is reported, not left waiting for a writer that will not come.
   const bool final_read = at_eof && once_;
@@ -129,16 +140,15 @@ SourceBatch FileSource::poll(std::stop_token stop) {
   const std::size_t consumed = RecordReader::split(
       chunk,
       [&](const RecordSlice& r) {
-        RawRecord rec;
+        RawRecord& rec = batch.records.emplace_back();
         rec.json.assign(r.json);
-        rec.origin = full_prefix + std::to_string(r.line);
+        origin_of(rec.origin, r.line);
         rec.kind_hint = options_.kind_hint;
-        batch.records.push_back(std::move(rec));
       },
       [&](const ReadError& e) {
         RawRecord rec;
         rec.json.assign(e.text);
-        rec.origin = full_prefix + std::to_string(e.line);
+        origin_of(rec.origin, e.line);
         rec.read_error = e.reason;
         if (final_read && static_cast<std::size_t>(e.text.data() - chunk.data()) >= unterminated_tail)
           rec.read_error +=

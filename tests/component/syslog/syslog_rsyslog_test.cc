@@ -292,4 +292,57 @@ TEST(SyslogRsyslog, OversizeMessageTruncatedNeverSplit) {
   EXPECT_EQ(second->body, events[1]->cef);
 }
 
+// The sink builds a whole batch's frames in one buffer that it keeps across batches: a batch far
+// larger than the socket buffers (and than the 8 MiB the sink keeps between batches) is written
+// whole, in one write that completes across many partial sends, and the smaller batches after it
+// carry none of its bytes. Over TCP and TLS, octet-counting and LF framing.
+TEST(SyslogRsyslog, BatchLargerThanTheSocketBufferThenSmallBatchesArriveWhole) {
+  struct Transport {
+    Protocol protocol;
+    Framing framing;
+  };
+  for (const Transport t : {Transport{Protocol::tcp, Framing::octet_counting}, Transport{Protocol::tls, Framing::lf}}) {
+    SCOPED_TRACE(t.protocol == Protocol::tcp ? "tcp" : "tls");
+    siem::test::TempDir dir("siem-syslog");
+    siem::test::TestPki pki;
+    Rsyslog rs(dir.path(), pki);
+    rs.start();
+    SyslogSinkOptions o;
+    o.name = "big-batches";
+    o.host = t.protocol == Protocol::tls ? "localhost" : "127.0.0.1";
+    o.protocol = t.protocol;
+    o.port = t.protocol == Protocol::tls ? rs.tls_port : rs.tcp_port;
+    o.framing = t.framing;
+    o.ca_file = pki.ca_pem();
+    SyslogSink sink(o);
+    sink.start();
+    const int big = 1500, small = 60;
+    std::vector<siem::EventPtr> events;
+    for (int i = 0; i < big + small; ++i) {
+      auto e = std::make_shared<siem::MappedEvent>(*make_event(i));
+      if (i < big) e->cef += " cs1=" + std::string(6000, static_cast<char>('a' + i % 26));  // ~9.3 MB in all
+      events.push_back(std::move(e));
+    }
+    const std::span<const siem::EventPtr> all(events);
+    const auto first = sink.send(all.first(big));
+    ASSERT_EQ(first.status, siem::SendStatus::ok) << first.error;
+    deliver_all(sink, std::vector<siem::EventPtr>(events.begin() + big, events.end()), 20);
+    auto got = rs.wait_for(static_cast<std::size_t>(big + small), 60s);
+    sink.stop();
+    ASSERT_EQ(got.size(), static_cast<std::size_t>(big + small));
+    std::set<std::string> seen;
+    for (const auto& line : got) {
+      auto p = parse5424(line);
+      ASSERT_TRUE(p) << line.substr(0, 200);
+      const auto k = p->body.find("externalId=");
+      ASSERT_NE(k, std::string::npos);
+      const std::string num = p->body.substr(k + 11, p->body.find(' ', k) - k - 11);
+      ASSERT_EQ(p->body, events.at(static_cast<std::size_t>(std::stoi(num)))->cef) << "message " << num;
+      seen.insert(num);
+    }
+    EXPECT_EQ(seen.size(), static_cast<std::size_t>(big + small));
+    EXPECT_EQ(sink.truncated_count(), 0u);
+  }
+}
+
 }  // namespace

@@ -116,6 +116,29 @@ TEST(RecordReader, RecordWithAValueFieldIsNotAList) {
   EXPECT_EQ(s.records[0].first, "{\"id\":\"x\",\"value\":[1,2],\"other\":true}");
 }
 
+// One-line documents are parsed by the reader only when a `value` or `records` key is followed by
+// an array: list documents are found whatever their spacing or key order, with a key written
+// with \u escapes too, and records with such a field of another type are handed on untouched.
+TEST(RecordReader, OneLineListDocumentsAreFoundWhateverTheirSpelling) {
+  EXPECT_EQ(split("{\"value\" :\t[ {\"id\":\"1\"} , {\"id\":\"2\"} ] }\n").records.size(), 2u);
+  EXPECT_EQ(split("{\"@odata.nextLink\":\"n\",\"records\":[{\"a\":1},{\"b\":[2]},{\"c\":3}]}\n").records.size(), 3u);
+  // A list key written with \u escapes: the document was found to be a list, but its records were
+  // looked for under the key as written, and none was reported; it is now handed on whole.
+  const std::string escaped_list = "{\"v\\u0061lue\":[{\"a\":1},{\"b\":2}],\"@odata.context\":\"value\"}";
+  auto escaped = split(escaped_list + "\n");
+  ASSERT_EQ(escaped.records.size(), 1u);
+  EXPECT_EQ(escaped.records[0].first, escaped_list);
+  for (const std::string& record : std::vector<std::string>{
+           "{\"id\":\"x\",\"value\":\"v\",\"tags\":[\"a\"],\"records\":\"r\"}", "{\"value\":\"x\",\"records\":[{\"a\":1}]}",
+        "{\"additionalDetails\":[{\"key\":\"k\",\"value\":\"v\"}],\"name\":\"\\\"value\\\":[1]\"}",
+        "{\"" + std::string(60, 'k') + "\\\"value\":[{\"a\":1}]}"}) {
+    auto s = split(record + "\n");
+    ASSERT_EQ(s.records.size(), 1u) << record;
+    EXPECT_EQ(s.records[0].first, record);
+    EXPECT_TRUE(s.errors.empty()) << record;
+  }
+}
+
 TEST(RecordReader, EverySampleFileSplitsWithoutErrors) {
   const std::map<std::string, std::size_t> expected = {
       {"graph-directoryaudits-list-v1.json", 1}, {"graph-signins-list-v1-nextlink.json", 1},

@@ -1,6 +1,11 @@
 // Syslog message construction: PRI, RFC 5424 / 3164 headers, SD escaping, truncation, framing.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <vector>
+
 #include "sinks/syslog/syslog_format.h"
 
 namespace {
@@ -55,6 +60,9 @@ TEST(SyslogFormat, SdEscapingAndConfigurableId) {
   auto e = event();
   e.id = R"(a"b\c]d)";
   e.tier = -1;
+  EXPECT_EQ(escape_sd_value(R"("]\)"), R"(\"\]\\)");  // specials first, adjacent, last
+  EXPECT_EQ(escape_sd_value(""), "");
+  EXPECT_EQ(escape_sd_value("plain"), "plain");
   auto f = format_message(e, "x", o);
   EXPECT_NE(f.message.find(R"([conn@99999 source="entra-audit" kind="graph_directory_audit" id="a\"b\\c\]d"] x)"),
             std::string::npos)
@@ -124,6 +132,103 @@ TEST(SyslogFormat, Framing) {
   out.clear();
   append_framed(out, "x\ny\rz", Framing::lf);
   EXPECT_EQ(out, "x y z\n");
+}
+
+// The RFC 3339 and RFC 3164 timestamps, computed without gmtime_r/snprintf up to year 9999, are the
+// ones the C library gives, across leap days, century years, the ends of the fast range and beyond.
+std::string libc_rfc3339(std::int64_t ms) {
+  if (ms <= 0) return "-";
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+std::string libc_rfc3164(std::int64_t ms) {
+  static const char* const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::time_t secs = static_cast<std::time_t>((ms > 0 ? ms : 0) / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  const int n = std::snprintf(buf, sizeof buf, "%s %2d %02d:%02d:%02d", months[tm.tm_mon], tm.tm_mday, tm.tm_hour,
+                              tm.tm_min, tm.tm_sec);
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+TEST(SyslogFormat, TimestampsMatchTheCLibrary) {
+  std::vector<std::int64_t> times = {-5, 0, 1, 999, 1000, 59'999, 86'399'999, 86'400'000,
+                                     951'782'400'000,      // 2000-02-29
+                                     4'107'456'000'000,    // 2100-02-28
+                                     4'107'542'400'000,    // 2100-03-01
+                                     1'772'619'331'002,    // 2026-03-04T10:15:31.002Z
+                                     253'402'300'799'999,  // 9999-12-31T23:59:59.999Z, the last fast one
+                                     253'402'300'800'000,  // 10000-01-01: the C library's path
+                                     253'402'300'800'001, 300'000'000'000'000};
+  std::uint64_t x = 88172645463325252ull;  // xorshift64: a fixed, bounded sample of the fast range
+  for (int i = 0; i < 20'000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    times.push_back(static_cast<std::int64_t>(x % 253'402'300'800'000ull));
+  }
+  for (const auto t : times) {
+    ASSERT_EQ(rfc3339_utc(t), libc_rfc3339(t)) << t;
+    ASSERT_EQ(rfc3164_time(t), libc_rfc3164(t)) << t;
+  }
+}
+
+// append_message (the sink's path: header in a reused scratch string, body copied once into the
+// batch buffer) writes exactly append_framed(format_message(...)), for every header option,
+// truncation, line breaks in any field, both framings and none (UDP), after earlier messages.
+TEST(SyslogFormat, AppendMessageIsFormatThenFrame) {
+  std::vector<siem::MappedEvent> events;
+  events.push_back(event());
+  auto odd = event();
+  odd.source_name = "a\nb\r\"]\\";
+  odd.id = "id\r\nwith breaks";
+  odd.tier = -1;
+  odd.severity = 10;
+  odd.time_ms = 0;
+  events.push_back(odd);
+  auto big = event();
+  big.id = std::string(600, 'i');  // structured data alone exceeds a small max_message_size
+  events.push_back(big);
+  const std::vector<std::string> bodies = {"", "CEF:0|Microsoft|Entra|1|x|y|5|msg=a\\\\b\nc\r",
+                                           "{\"a\":\"line\\nbreak\"}\n", std::string(9000, 'x') + "\r\n",
+                                           "CEF:0|x|" + std::string(470, 'a') + "\\=" + std::string(40, 'b')};
+  std::string out, expected, head = "stale";
+  int checked = 0;
+  for (const auto rfc : {Rfc::rfc5424, Rfc::rfc3164})
+    for (const std::size_t max : {std::size_t{480}, std::size_t{8192}})
+      for (const bool bom : {false, true})
+        for (const std::string sd : {"", "siem@32473"})
+          for (const bool cef : {true, false})
+            for (const auto framing : {std::optional<Framing>(), std::optional(Framing::lf),
+                                       std::optional(Framing::octet_counting)}) {
+              FormatOptions o;
+              o.rfc = rfc;
+              o.max_message_size = max;
+              o.bom = bom;
+              o.sd_id = sd;
+              o.body_is_cef = cef;
+              o.hostname = "host.example\n";
+              out = "earlier";
+              expected = out;
+              for (const auto& e : events)
+                for (const auto& b : bodies) {
+                  const auto f = format_message(e, b, o);
+                  if (framing) append_framed(expected, f.message, *framing);
+                  else expected += f.message;
+                  ASSERT_EQ(append_message(out, head, e, b, o, framing), f.truncated);
+                  ++checked;
+                }
+              ASSERT_EQ(out, expected);
+            }
+  EXPECT_EQ(checked, 96 * 15);
 }
 
 }  // namespace
