@@ -146,20 +146,43 @@ void append_cef_escaped(std::string& out, std::string_view s, const CefTable& ta
   out.append(s.data() + run, s.size() - run);
 }
 
+// Whether one of the 4 bytes at `p` is special for JSON (word_has_json_special on half a word).
+inline bool half_word_has_json_special(const char* p) {
+  std::uint32_t h;
+  std::memcpy(&h, p, sizeof h);
+  const std::uint64_t w = h | 0x2020202000000000ull;  // the upper half: plain spaces
+  return ((w & kHighs) | has_byte_below_space(w) | has_byte(w, '"') | has_byte(w, '\\')) != 0;
+}
+
 // Position of the first byte at or after `i` that kSpecial marks (or `n`): 16 bytes at a time with
 // SSE2 (a signed compare below 0x20 catches control characters and every non-ASCII byte at once,
-// and the mask gives the exact position), then a word, then byte by byte.
-inline std::size_t next_json_special(const char* p, std::size_t i, std::size_t n) {
+// and the mask gives the exact position); the last partial block is read as the 16 bytes ending
+// at `n`, overlapping bytes already found plain. Shorter texts are tested by overlapping words
+// (most strings are clean: one or two tests answer for the whole of them), and only a word that
+// answers yes is looked at byte by byte. Never reads outside [p, p + n).
+[[gnu::always_inline]] inline std::size_t next_json_special(const char* p, std::size_t i, std::size_t n) {
 #if defined(__SSE2__)
   const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-  for (; i + 16 <= n; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                                         _mm_cmplt_epi8(v, space));
-    if (const int mask = _mm_movemask_epi8(special)) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  auto special_mask = [&](const char* at) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), _mm_cmplt_epi8(v, space))));
+  };
+  for (; i + 16 <= n; i += 16)
+    if (const unsigned mask = special_mask(p + i)) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+  if (i == n) return n;
+  if (n >= 16) {
+    // Bit j of the mask is byte n - 16 + j; the bytes before i are known to be plain.
+    const unsigned mask = special_mask(p + n - 16) >> (16 - (n - i));
+    return mask ? i + static_cast<std::size_t>(__builtin_ctz(mask)) : n;
   }
 #endif
-  while (i + 8 <= n && !word_has_json_special(p + i)) i += 8;
+  const std::size_t left = n - i;
+  if (left >= 8) {
+    if (!word_has_json_special(p + i) && !word_has_json_special(p + n - 8)) return n;
+  } else if (left >= 4) {
+    if (!half_word_has_json_special(p + i) && !half_word_has_json_special(p + n - 4)) return n;
+  }
   while (i < n && !kSpecial[static_cast<unsigned char>(p[i])]) ++i;
   return i;
 }
