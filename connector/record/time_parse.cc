@@ -99,10 +99,48 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
   return assemble(Y, M, D, h, mi, se, ms, offset_min);
 }
 
+namespace {
+
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+inline int two_digits(const char* p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
+
+// The form nearly every record's time has, YYYY-MM-DDThh:mm:ss[.fraction]Z, read at its fixed
+// positions. false: not exactly that form (then the general reader decides, and gives the same
+// result for this form: the year-1900 floor, the fraction kept to milliseconds, range checks).
+bool parse_canonical_utc(std::string_view t, std::optional<std::int64_t>& result) {
+  if (t.size() < 20 || t.size() > 64 || t.back() != 'Z' || t[4] != '-' || t[7] != '-' || t[10] != 'T' ||
+      t[13] != ':' || t[16] != ':')
+    return false;
+  for (const std::size_t at : {0u, 1u, 2u, 3u, 5u, 6u, 8u, 9u, 11u, 12u, 14u, 15u, 17u, 18u})
+    if (!is_digit(t[at])) return false;
+  std::int64_t ms = 0;
+  const std::size_t end = t.size() - 1;  // the 'Z'
+  if (end > 19) {
+    if (t[19] != '.') return false;
+    int n = 0;
+    for (std::size_t i = 20; i < end; ++i, ++n) {
+      if (!is_digit(t[i])) return false;
+      if (n < 3) ms = ms * 10 + (t[i] - '0');
+    }
+    for (; n < 3; ++n) ms *= 10;
+  }
+  const int year = two_digits(t.data()) * 100 + two_digits(t.data() + 2);
+  if (year < 1900) {
+    result = std::nullopt;
+    return true;
+  }
+  result = assemble(year, two_digits(t.data() + 5), two_digits(t.data() + 8), two_digits(t.data() + 11),
+                    two_digits(t.data() + 14), two_digits(t.data() + 17), ms, 0);
+  return true;
+}
+
+}  // namespace
+
 std::optional<std::int64_t> parse_time_ms(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
   if (text.empty()) return std::nullopt;
+  if (std::optional<std::int64_t> result; parse_canonical_utc(text, result)) return result;
   Cursor c{text};
   int a = 0;
   if (!c.digits(1, 4, a)) return std::nullopt;
@@ -192,19 +230,24 @@ void format_time_ms(std::int64_t epoch_ms, std::string& out) {
   }
   // The common case without the formatting machinery (this runs for every event).
   char buf[25] = "0000-00-00T00:00:00.000Z";
-  auto put = [&buf](std::size_t at, std::int64_t v, int width) {
-    for (int k = width - 1; k >= 0; --k) {
-      buf[at + static_cast<std::size_t>(k)] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    }
+  // Two digits at a time from a table (every value here is below 100 once split).
+  static constexpr char kPairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
+  auto put2 = [&buf](std::size_t at, std::int64_t v) {
+    buf[at] = kPairs[2 * v];
+    buf[at + 1] = kPairs[2 * v + 1];
   };
-  put(0, year, 4);
-  put(5, m, 2);
-  put(8, d, 2);
-  put(11, rem / 3600, 2);
-  put(14, rem / 60 % 60, 2);
-  put(17, rem % 60, 2);
-  put(20, ms, 3);
+  put2(0, year / 100);
+  put2(2, year % 100);
+  put2(5, m);
+  put2(8, d);
+  put2(11, rem / 3600);
+  put2(14, rem / 60 % 60);
+  put2(17, rem % 60);
+  buf[20] = static_cast<char>('0' + ms / 100);
+  put2(21, ms % 100);
   out.assign(buf, 24);
 }
 
