@@ -75,10 +75,11 @@ TEST(TimeParse, IsoDurations) {
   EXPECT_FALSE(parse_iso_duration_ms("PT"));
 }
 
-// The fixed-position reader of YYYY-MM-DDThh:mm:ss[.f]Z must give what the general reader gives: the
-// same text with a lower-case 'z' takes the general reader, so both are compared over fraction
-// lengths 0-9, calendar rollovers, out-of-range fields, the year floor and near misses.
-TEST(TimeParse, CanonicalUtcFormReadsAsTheGeneralReader) {
+// The fixed-position reader of YYYY-MM-DDThh:mm:ss[.f] + Z or +hh:mm must give what the general
+// reader gives: the same text with a lower-case 'z' (or a space before the offset) takes the general
+// reader, so both are compared over fraction lengths 0-9, offsets, calendar rollovers, out-of-range
+// fields, the year floor and near misses.
+TEST(TimeParse, CanonicalFormsReadAsTheGeneralReader) {
   std::vector<std::string> bases = {"2026-12-07T04:21:36", "2024-02-29T23:59:59", "2023-02-29T00:00:00",
                                     "2026-01-31T24:00:00", "2026-13-01T00:00:00", "2026-00-10T00:00:00",
                                     "2026-04-31T12:60:00", "2016-12-31T23:59:60", "1899-12-31T23:59:59",
@@ -90,7 +91,13 @@ TEST(TimeParse, CanonicalUtcFormReadsAsTheGeneralReader) {
       const std::string text = b + f;
       EXPECT_EQ(parse_time_ms(text + "Z"), parse_time_ms(text + "z")) << text;
       EXPECT_EQ(parse_time_ms("  " + text + "Z\n"), parse_time_ms(text + "z")) << text;
+      // Offsets: the general reader takes them after a space too.
+      for (const std::string zone : {"+00:00", "-05:30", "+14:00", "-12:59", "+99:99"})
+        EXPECT_EQ(parse_time_ms(text + zone), parse_time_ms(text + " " + zone)) << text << zone;
     }
+  for (const std::string zone : {"+0530", "+05", "+05:3", "+05:300", "05:30", "+a5:30", "*05:30"})
+    EXPECT_EQ(parse_time_ms("2026-12-07T04:21:36.1234567" + zone), parse_time_ms("2026-12-07T04:21:36.1234567 " + zone)) << zone;
+  EXPECT_EQ(parse_time_ms("2026-12-07T04:21:36.5-01:00"), std::optional<std::int64_t>(1796617296500 + 3600000));
   // Near misses of the form: not read as UTC at fixed positions.
   EXPECT_EQ(parse_time_ms("2026-12-07T04:21:36.12aZ"), std::nullopt);
   EXPECT_EQ(parse_time_ms("2026-12-07T04:21:36,5Z"), parse_time_ms("2026-12-07T04:21:36,5z"));
