@@ -120,28 +120,69 @@ inline bool word_has_cef_special(const char* p, const CefTable& table) {
           has_byte(w, table.escaped[1])) != 0;
 }
 
+// Whether one of the 4 bytes at `p` is one `table` replaces, or non-ASCII (word_has_cef_special on
+// half a word; the upper half is filled with spaces, which no table replaces).
+inline bool half_word_has_cef_special(const char* p, const CefTable& table) {
+  std::uint32_t h;
+  std::memcpy(&h, p, sizeof h);
+  const std::uint64_t w = h | 0x2020202000000000ull;
+  return ((w & kHighs) | has_byte_below_space(w) | has_byte(w, '\x7F') | has_byte(w, table.escaped[0]) |
+          has_byte(w, table.escaped[1])) != 0;
+}
+
+// Position of the first byte at or after `i` that `table` replaces or that is non-ASCII (it may
+// start a Unicode line break), or `n`: as next_json_special, 16 bytes at a time (the last block
+// overlapping), shorter texts by overlapping words, never reading outside [p, p + n).
+[[gnu::always_inline]] inline std::size_t next_cef_special(const char* p, std::size_t i, std::size_t n,
+                                                           const CefTable& table) {
+#if defined(__SSE2__)
+  const __m128i del = _mm_set1_epi8('\x7F'), e0 = _mm_set1_epi8(table.escaped[0]), e1 = _mm_set1_epi8(table.escaped[1]),
+                space = _mm_set1_epi8(0x20);
+  // A signed compare below 0x20 catches control characters and every non-ASCII byte at once.
+  auto special_mask = [&](const char* at) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmplt_epi8(v, space)),
+                                      _mm_or_si128(_mm_cmpeq_epi8(v, e0), _mm_cmpeq_epi8(v, e1)));
+    return static_cast<unsigned>(_mm_movemask_epi8(hits));
+  };
+  for (; i + 16 <= n; i += 16)
+    if (const unsigned mask = special_mask(p + i)) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+  if (i == n) return n;
+  if (n >= 16) {
+    const unsigned mask = special_mask(p + n - 16) >> (16 - (n - i));  // bit j: byte n - 16 + j
+    return mask ? i + static_cast<std::size_t>(__builtin_ctz(mask)) : n;
+  }
+#endif
+  const std::size_t left = n - i;
+  if (left >= 8) {
+    if (!word_has_cef_special(p + i, table) && !word_has_cef_special(p + n - 8, table)) return n;
+  } else if (left >= 4) {
+    if (!half_word_has_cef_special(p + i, table) && !half_word_has_cef_special(p + n - 4, table)) return n;
+  }
+  for (; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c >= 0x80 || table.replace[c]) return i;
+  }
+  return n;
+}
+
 void append_cef_escaped(std::string& out, std::string_view s, const CefTable& table) {
   std::size_t run = 0;  // start of the pending run of bytes kept as they are
-  for (std::size_t i = 0; i < s.size();) {
-    while (i + 8 <= s.size() && !word_has_cef_special(s.data() + i, table)) i += 8;
-    if (i == s.size()) break;
-    // The bytes of the word that answered yes (or of the tail), one by one; a line break that
-    // starts in it may end past it.
-    const std::size_t end = std::min(i + 8, s.size());
-    while (i < end) {
-      const auto c = static_cast<unsigned char>(s[i]);
-      if (const char* replacement = table.replace[c]) {
-        out.append(s.data() + run, i - run);
-        out += replacement;
-        run = ++i;
-      } else if (const std::size_t n = c >= 0xC2 ? unicode_line_break(s, i) : 0) {
-        out.append(s.data() + run, i - run);
-        out += table.line_break;
-        run = i += n;
-      } else {
-        ++i;
-      }
+  std::size_t i = next_cef_special(s.data(), 0, s.size(), table);
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (const char* replacement = table.replace[c]) {
+      out.append(s.data() + run, i - run);
+      out += replacement;
+      run = ++i;
+    } else if (const std::size_t n = c >= 0xC2 ? unicode_line_break(s, i) : 0) {  // may end past a block
+      out.append(s.data() + run, i - run);
+      out += table.line_break;
+      run = i += n;
+    } else {
+      ++i;  // other non-ASCII bytes are kept
     }
+    i = next_cef_special(s.data(), i, s.size(), table);
   }
   out.append(s.data() + run, s.size() - run);
 }

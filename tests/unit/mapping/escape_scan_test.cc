@@ -112,5 +112,60 @@ TEST(JsonEscapeScan, ReadsNothingPastTheView) {
   }
 }
 
+// CEF escaping byte by byte: header fields escape '\\' and '|', extension values '\\' and '=' and
+// write CR / LF as \\r / \\n; other control characters and DEL become a space; U+0085, U+2028 and
+// U+2029 become a space (header) or \\n (extension); every other byte is kept.
+std::string reference_cef(const std::string& s, bool extension) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::string rest = s.substr(i, 3);
+    if (rest.rfind("\xC2\x85", 0) == 0 || rest == "\xE2\x80\xA8" || rest == "\xE2\x80\xA9") {
+      out += extension ? "\\n" : " ";
+      i += c == 0xC2 ? 2 : 3;
+      continue;
+    }
+    if (c == '\\') out += "\\\\";
+    else if (!extension && c == '|') out += "\\|";
+    else if (extension && c == '=') out += "\\=";
+    else if (extension && c == '\n') out += "\\n";
+    else if (extension && c == '\r') out += "\\r";
+    else if (c < 0x20 || c == 0x7F) out += ' ';
+    else out += static_cast<char>(c);
+    ++i;
+  }
+  return out;
+}
+
+TEST(CefEscapeScan, EveryLengthAndPositionMatchesTheByteByByteEscaper) {
+  const std::vector<std::string> cef_specials{"|", "=", "\\", "\n", "\r", "\x01", "\x7F", "\xC3\xA9", "\xE2\x80\xA8",
+                                              "\xE2\x80\xA9", "\xC2\x85", "\xE2\x80", "\xFF", "\xC2"};
+  for (std::size_t len = 0; len <= 70; ++len) {
+    const std::string plain(len, 'a');
+    for (const auto& sp : cef_specials) {
+      for (std::size_t at = 0; at <= len; ++at) {
+        std::string s = plain;
+        s.insert(at, sp);
+        for (std::size_t at2 = at + sp.size(); at2 <= s.size() + 1; at2 += 3) {
+          std::string t = s;
+          if (at2 <= t.size()) t.insert(at2, "=|");
+          std::string header = "x", ext = "x";
+          encoding::append_cef_header(header, t);
+          encoding::append_cef_extension_value(ext, t);
+          ASSERT_EQ(header.substr(1), reference_cef(t, false)) << "length " << len << ", specials at " << at << ", " << at2;
+          ASSERT_EQ(ext.substr(1), reference_cef(t, true)) << "length " << len << ", specials at " << at << ", " << at2;
+        }
+      }
+    }
+  }
+  // Reads nothing past the view.
+  const std::string backing = std::string(40, 'b') + "|=\\\n";
+  for (std::size_t len = 0; len <= 40; ++len) {
+    std::string out;
+    encoding::append_cef_extension_value(out, std::string_view(backing).substr(40 - len, len));
+    EXPECT_EQ(out, std::string(len, 'b')) << len;
+  }
+}
+
 }  // namespace
 }  // namespace siem
