@@ -230,6 +230,53 @@ inline bool half_word_has_json_special(const char* p) {
 
 }  // namespace
 
+namespace {
+
+// dst[0, n) = src[0, n) for the short texts of one member, without a call: 16-byte moves, the last
+// one overlapping, then words for shorter texts.
+inline void copy_short(char* dst, const char* src, std::size_t n) {
+#if defined(__SSE2__)
+  if (n >= 16) {
+    for (std::size_t i = 0; i + 16 < n; i += 16)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + n - 16),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + n - 16)));
+    return;
+  }
+#endif
+  if (n >= 8) {
+    const std::uint64_t head = load_word(src), tail = load_word(src + n - 8);
+    std::memcpy(dst, &head, 8);
+    std::memcpy(dst + n - 8, &tail, 8);
+  } else if (n >= 4) {
+    std::uint32_t head, tail;
+    std::memcpy(&head, src, 4);
+    std::memcpy(&tail, src + n - 4, 4);
+    std::memcpy(dst, &head, 4);
+    std::memcpy(dst + n - 4, &tail, 4);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view prefix, std::string_view s) {
+  constexpr std::size_t kBuffer = 256;
+  if (prefix.size() + s.size() + 2 <= kBuffer && next_json_special(s.data(), 0, s.size()) == s.size()) {
+    // The whole member built on the stack, then one append (no separate quote and copy calls).
+    char buf[kBuffer];
+    copy_short(buf, prefix.data(), prefix.size());
+    buf[prefix.size()] = '"';
+    copy_short(buf + prefix.size() + 1, s.data(), s.size());
+    buf[prefix.size() + 1 + s.size()] = '"';
+    out.append(buf, prefix.size() + s.size() + 2);
+    return;
+  }
+  out += prefix;
+  append_json_string(out, s);
+}
+
 void append_json_string(std::string& out, std::string_view s) {
   // Most strings need no escaping: one scan finds that, and they are written with their quotes in
   // one append (no byte-by-byte pushes).

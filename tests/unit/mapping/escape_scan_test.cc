@@ -78,6 +78,13 @@ const std::vector<std::string>& specials() {
 std::string escaped(const std::string& s) {
   std::string out = "prefix";  // appended to what is there
   encoding::append_json_string(out, s);
+  // The member form (a key, then the string) writes the key and the same string, for short and
+  // long keys (the one-append path holds up to 256 bytes).
+  for (const std::string& key : {std::string(",\"k\":"), std::string(200, 'k'), std::string(250, 'k')}) {
+    std::string member = "prefix";
+    encoding::append_json_string(member, key, s);
+    EXPECT_EQ(member, "prefix" + key + out.substr(6)) << key.size() << " " << s.size();
+  }
   return out.substr(6);
 }
 
