@@ -167,8 +167,9 @@ void Fields::assign(element obj) {
   if (obj.get_object().get(o) != simdjson::SUCCESS) return;
   entries_.reserve(o.size());
   for (auto field : o) entries_.push_back(Entry{field.key, field.value});
-  // Chained back to front, so each bucket lists its keys in document order.
-  for (auto i = static_cast<std::uint32_t>(entries_.size()); i-- > 0;) {
+  // Chained front to back, so each bucket lists its keys in reverse document order: the first
+  // exact match a lookup meets is the last duplicate, which wins.
+  for (std::uint32_t i = 0; i < entries_.size(); ++i) {
     auto& head = heads_[bucket_of(entries_[i].key)];
     entries_[i].next = head;
     head = i;
@@ -176,14 +177,13 @@ void Fields::assign(element obj) {
 }
 
 std::optional<element> Fields::get(std::string_view key) const {
-  std::optional<element> exact, folded;
+  std::optional<element> folded;  // the last case-folded match in document order: the first met
   for (auto i = heads_[bucket_of(key)]; i != kNone; i = entries_[i].next) {
     const Entry& e = entries_[i];
     if (e.key.size() != key.size()) continue;
-    if (same_bytes(e.key.data(), key.data(), key.size())) exact = e.value;  // document order: the last duplicate wins
-    else if (!exact && iequals(e.key, key)) folded = e.value;
+    if (same_bytes(e.key.data(), key.data(), key.size())) return e.value;  // exact before folded
+    if (!folded && iequals(e.key, key)) folded = e.value;
   }
-  if (exact) return exact;
   return folded;
 }
 
