@@ -34,6 +34,33 @@ void append_cef_header_field(const Rule& r, const EvalContext& ctx, std::size_t 
   encoding::append_cef_header(out, v);
 }
 
+// Value::text() without the copy for the kinds that hold their text (strings and JSON); the others
+// are formatted into `scratch`.
+std::string_view value_text(const Value& v, std::string& scratch) {
+  if (v.kind == Value::Kind::string || v.kind == Value::Kind::json) return v.s;
+  scratch = v.text();
+  return scratch;
+}
+
+// " key=" (no space before an event's first key) in one append: `key` is a rule's CEF key or
+// key + "Label", short names from the mapping files.
+void append_key(std::string& out, std::string_view key, std::string_view suffix, bool first) {
+  char buf[64];
+  if (key.size() + suffix.size() + 2 > sizeof buf) {  // not a real CEF key: the plain way
+    if (!first) out += ' ';
+    out += key;
+    out += suffix;
+    out += '=';
+    return;
+  }
+  buf[0] = ' ';
+  std::copy(key.begin(), key.end(), buf + 1);
+  std::copy(suffix.begin(), suffix.end(), buf + 1 + key.size());
+  buf[1 + key.size() + suffix.size()] = '=';
+  const std::size_t skip = first ? 1 : 0;
+  out.append(buf + skip, key.size() + suffix.size() + 2 - skip);
+}
+
 void write_cef(const KindMapping& m, const EvalContext& ctx, int severity, std::string& out) {
   out.reserve(1024);
   out += "CEF:0|";
@@ -46,17 +73,14 @@ void write_cef(const KindMapping& m, const EvalContext& ctx, int severity, std::
   bool first = true;
   std::string truncated;
   std::string cs5_value;
+  std::string scratch, owned;
   auto append_pair = [&](const Rule& r, std::string_view text) {
     if (!r.label.empty()) {
-      if (!first) out += ' ';
-      out += r.target;
-      out += "Label=";
+      append_key(out, r.target, "Label", first);
       encoding::append_cef_extension_value(out, r.label);
       first = false;
     }
-    if (!first) out += ' ';
-    out += r.target;
-    out += '=';
+    append_key(out, r.target, "", first);
     encoding::append_cef_extension_value(out, text);
     first = false;
   };
@@ -71,10 +95,13 @@ void write_cef(const KindMapping& m, const EvalContext& ctx, int severity, std::
         }
       }
     }
-    Value v = r.evaluate(ctx);
+    const Value v = r.evaluate(ctx);
     if (v.empty()) continue;
-    std::string text = v.text();
-    if (encoding::truncate_utf8(text, cef_max_length(r.target))) {
+    std::string_view text = value_text(v, scratch);  // a string value in place: no copy
+    if (const std::size_t max = cef_max_length(r.target); text.size() > max) {
+      owned.assign(text);
+      encoding::truncate_utf8(owned, max);
+      text = owned;
       if (!truncated.empty()) truncated += ',';
       truncated += r.target;
     }

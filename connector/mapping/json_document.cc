@@ -156,8 +156,7 @@ bool write_field(const JsonProgram::Step& step, std::string_view prefix, const s
     if (e->is_string()) {
       const std::string_view text = e->get_string().value_unsafe();
       if (text.empty()) return false;
-      out += prefix;
-      encoding::append_json_string(out, text);
+      encoding::append_json_string(out, prefix, text);
       return true;
     }
   }

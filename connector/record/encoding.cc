@@ -120,51 +120,162 @@ inline bool word_has_cef_special(const char* p, const CefTable& table) {
           has_byte(w, table.escaped[1])) != 0;
 }
 
+// Whether one of the 4 bytes at `p` is one `table` replaces, or non-ASCII (word_has_cef_special on
+// half a word; the upper half is filled with spaces, which no table replaces).
+inline bool half_word_has_cef_special(const char* p, const CefTable& table) {
+  std::uint32_t h;
+  std::memcpy(&h, p, sizeof h);
+  const std::uint64_t w = h | 0x2020202000000000ull;
+  return ((w & kHighs) | has_byte_below_space(w) | has_byte(w, '\x7F') | has_byte(w, table.escaped[0]) |
+          has_byte(w, table.escaped[1])) != 0;
+}
+
+// Position of the first byte at or after `i` that `table` replaces or that is non-ASCII (it may
+// start a Unicode line break), or `n`: as next_json_special, 16 bytes at a time (the last block
+// overlapping), shorter texts by overlapping words, never reading outside [p, p + n).
+[[gnu::always_inline]] inline std::size_t next_cef_special(const char* p, std::size_t i, std::size_t n,
+                                                           const CefTable& table) {
+#if defined(__SSE2__)
+  const __m128i del = _mm_set1_epi8('\x7F'), e0 = _mm_set1_epi8(table.escaped[0]), e1 = _mm_set1_epi8(table.escaped[1]),
+                space = _mm_set1_epi8(0x20);
+  // A signed compare below 0x20 catches control characters and every non-ASCII byte at once.
+  auto special_mask = [&](const char* at) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmplt_epi8(v, space)),
+                                      _mm_or_si128(_mm_cmpeq_epi8(v, e0), _mm_cmpeq_epi8(v, e1)));
+    return static_cast<unsigned>(_mm_movemask_epi8(hits));
+  };
+  for (; i + 16 <= n; i += 16)
+    if (const unsigned mask = special_mask(p + i)) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+  if (i == n) return n;
+  if (n >= 16) {
+    const unsigned mask = special_mask(p + n - 16) >> (16 - (n - i));  // bit j: byte n - 16 + j
+    return mask ? i + static_cast<std::size_t>(__builtin_ctz(mask)) : n;
+  }
+#endif
+  const std::size_t left = n - i;
+  if (left >= 8) {
+    if (!word_has_cef_special(p + i, table) && !word_has_cef_special(p + n - 8, table)) return n;
+  } else if (left >= 4) {
+    if (!half_word_has_cef_special(p + i, table) && !half_word_has_cef_special(p + n - 4, table)) return n;
+  }
+  for (; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c >= 0x80 || table.replace[c]) return i;
+  }
+  return n;
+}
+
 void append_cef_escaped(std::string& out, std::string_view s, const CefTable& table) {
   std::size_t run = 0;  // start of the pending run of bytes kept as they are
-  for (std::size_t i = 0; i < s.size();) {
-    while (i + 8 <= s.size() && !word_has_cef_special(s.data() + i, table)) i += 8;
-    if (i == s.size()) break;
-    // The bytes of the word that answered yes (or of the tail), one by one; a line break that
-    // starts in it may end past it.
-    const std::size_t end = std::min(i + 8, s.size());
-    while (i < end) {
-      const auto c = static_cast<unsigned char>(s[i]);
-      if (const char* replacement = table.replace[c]) {
-        out.append(s.data() + run, i - run);
-        out += replacement;
-        run = ++i;
-      } else if (const std::size_t n = c >= 0xC2 ? unicode_line_break(s, i) : 0) {
-        out.append(s.data() + run, i - run);
-        out += table.line_break;
-        run = i += n;
-      } else {
-        ++i;
-      }
+  std::size_t i = next_cef_special(s.data(), 0, s.size(), table);
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (const char* replacement = table.replace[c]) {
+      out.append(s.data() + run, i - run);
+      out += replacement;
+      run = ++i;
+    } else if (const std::size_t n = c >= 0xC2 ? unicode_line_break(s, i) : 0) {  // may end past a block
+      out.append(s.data() + run, i - run);
+      out += table.line_break;
+      run = i += n;
+    } else {
+      ++i;  // other non-ASCII bytes are kept
     }
+    i = next_cef_special(s.data(), i, s.size(), table);
   }
   out.append(s.data() + run, s.size() - run);
 }
 
+// Whether one of the 4 bytes at `p` is special for JSON (word_has_json_special on half a word).
+inline bool half_word_has_json_special(const char* p) {
+  std::uint32_t h;
+  std::memcpy(&h, p, sizeof h);
+  const std::uint64_t w = h | 0x2020202000000000ull;  // the upper half: plain spaces
+  return ((w & kHighs) | has_byte_below_space(w) | has_byte(w, '"') | has_byte(w, '\\')) != 0;
+}
+
 // Position of the first byte at or after `i` that kSpecial marks (or `n`): 16 bytes at a time with
 // SSE2 (a signed compare below 0x20 catches control characters and every non-ASCII byte at once,
-// and the mask gives the exact position), then a word, then byte by byte.
-inline std::size_t next_json_special(const char* p, std::size_t i, std::size_t n) {
+// and the mask gives the exact position); the last partial block is read as the 16 bytes ending
+// at `n`, overlapping bytes already found plain. Shorter texts are tested by overlapping words
+// (most strings are clean: one or two tests answer for the whole of them), and only a word that
+// answers yes is looked at byte by byte. Never reads outside [p, p + n).
+[[gnu::always_inline]] inline std::size_t next_json_special(const char* p, std::size_t i, std::size_t n) {
 #if defined(__SSE2__)
   const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-  for (; i + 16 <= n; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                                         _mm_cmplt_epi8(v, space));
-    if (const int mask = _mm_movemask_epi8(special)) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  auto special_mask = [&](const char* at) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), _mm_cmplt_epi8(v, space))));
+  };
+  for (; i + 16 <= n; i += 16)
+    if (const unsigned mask = special_mask(p + i)) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+  if (i == n) return n;
+  if (n >= 16) {
+    // Bit j of the mask is byte n - 16 + j; the bytes before i are known to be plain.
+    const unsigned mask = special_mask(p + n - 16) >> (16 - (n - i));
+    return mask ? i + static_cast<std::size_t>(__builtin_ctz(mask)) : n;
   }
 #endif
-  while (i + 8 <= n && !word_has_json_special(p + i)) i += 8;
+  const std::size_t left = n - i;
+  if (left >= 8) {
+    if (!word_has_json_special(p + i) && !word_has_json_special(p + n - 8)) return n;
+  } else if (left >= 4) {
+    if (!half_word_has_json_special(p + i) && !half_word_has_json_special(p + n - 4)) return n;
+  }
   while (i < n && !kSpecial[static_cast<unsigned char>(p[i])]) ++i;
   return i;
 }
 
 }  // namespace
+
+namespace {
+
+// dst[0, n) = src[0, n) for the short texts of one member, without a call: 16-byte moves, the last
+// one overlapping, then words for shorter texts.
+inline void copy_short(char* dst, const char* src, std::size_t n) {
+#if defined(__SSE2__)
+  if (n >= 16) {
+    for (std::size_t i = 0; i + 16 < n; i += 16)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + n - 16),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + n - 16)));
+    return;
+  }
+#endif
+  if (n >= 8) {
+    const std::uint64_t head = load_word(src), tail = load_word(src + n - 8);
+    std::memcpy(dst, &head, 8);
+    std::memcpy(dst + n - 8, &tail, 8);
+  } else if (n >= 4) {
+    std::uint32_t head, tail;
+    std::memcpy(&head, src, 4);
+    std::memcpy(&tail, src + n - 4, 4);
+    std::memcpy(dst, &head, 4);
+    std::memcpy(dst + n - 4, &tail, 4);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view prefix, std::string_view s) {
+  constexpr std::size_t kBuffer = 256;
+  if (prefix.size() + s.size() + 2 <= kBuffer && next_json_special(s.data(), 0, s.size()) == s.size()) {
+    // The whole member built on the stack, then one append (no separate quote and copy calls).
+    char buf[kBuffer];
+    copy_short(buf, prefix.data(), prefix.size());
+    buf[prefix.size()] = '"';
+    copy_short(buf + prefix.size() + 1, s.data(), s.size());
+    buf[prefix.size() + 1 + s.size()] = '"';
+    out.append(buf, prefix.size() + s.size() + 2);
+    return;
+  }
+  out += prefix;
+  append_json_string(out, s);
+}
 
 void append_json_string(std::string& out, std::string_view s) {
   // Most strings need no escaping: one scan finds that, and they are written with their quotes in

@@ -16,6 +16,9 @@ namespace siem::encoding {
 
 // Appends `s` as a JSON string literal (with quotes). Invalid UTF-8 bytes become U+FFFD.
 void append_json_string(std::string& out, std::string_view s);
+// `prefix` as it is (an object member's `,"key":`), then `s` as append_json_string writes it: the
+// same bytes, in one append when `s` needs no escaping.
+void append_json_string(std::string& out, std::string_view prefix, std::string_view s);
 
 void append_cef_header(std::string& out, std::string_view s);
 void append_cef_extension_value(std::string& out, std::string_view s);

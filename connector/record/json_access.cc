@@ -29,6 +29,31 @@ inline std::uint64_t lower8(std::uint64_t x) {
   return x | (upper >> 2);
 }
 
+inline std::uint64_t load8(const char* p) {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+inline std::uint32_t load4(const char* p) {
+  std::uint32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
+}
+
+// a[0, n) == b[0, n), compared a word at a time with the last word overlapping the one before
+// (keys are short: this stays inline instead of calling memcmp for each candidate).
+inline bool same_bytes(const char* a, const char* b, std::size_t n) {
+  if (n >= 8) {
+    for (std::size_t i = 0; i + 8 < n; i += 8)
+      if (load8(a + i) != load8(b + i)) return false;
+    return load8(a + n - 8) == load8(b + n - 8);
+  }
+  if (n >= 4) return load4(a) == load4(b) && load4(a + n - 4) == load4(b + n - 4);
+  for (std::size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
 // lower() of s into out (s.size() bytes), a word at a time.
 inline void lower_into(std::string_view s, char* out) {
   std::size_t i = 0;
@@ -44,7 +69,16 @@ inline void lower_into(std::string_view s, char* out) {
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
+  const std::size_t n = a.size();
+  if (n >= 8) {  // a word at a time, the last word overlapping the one before
+    for (std::size_t i = 0; i + 8 < n; i += 8) {
+      const std::uint64_t x = load8(a.data() + i), y = load8(b.data() + i);
+      if (x != y && lower8(x) != lower8(y)) return false;
+    }
+    const std::uint64_t x = load8(a.data() + n - 8), y = load8(b.data() + n - 8);
+    return x == y || lower8(x) == lower8(y);
+  }
+  for (std::size_t i = 0; i < n; ++i)
     if (a[i] != b[i] && lower(a[i]) != lower(b[i])) return false;
   return true;
 }
@@ -108,7 +142,7 @@ std::optional<element> child(element obj, std::string_view key) {
   std::optional<element> exact, folded;
   for (auto field : o) {
     if (field.key.size() != key.size()) continue;
-    if (field.key == key) exact = field.value;  // duplicate keys: the last one wins
+    if (same_bytes(field.key.data(), key.data(), key.size())) exact = field.value;  // duplicate keys: the last one wins
     else if (!exact && iequals(field.key, key)) folded = field.value;
   }
   if (exact) return exact;
@@ -118,8 +152,9 @@ std::optional<element> child(element obj, std::string_view key) {
 // Inline (only this file uses it): every key of every indexed object goes through here.
 inline std::size_t Fields::bucket_of(std::string_view key) noexcept {
   if (key.empty()) return 0;
-  const auto first = static_cast<unsigned char>(lower(key.front()));
-  const auto last = static_cast<unsigned char>(lower(key.back()));
+  // c | 0x20 folds the case of letters (and merges a few punctuation pairs: only more compares).
+  const auto first = static_cast<unsigned char>(key.front() | 0x20);
+  const auto last = static_cast<unsigned char>(key.back() | 0x20);
   return (key.size() * 31 + first * 7 + last) % kBuckets;
 }
 
@@ -132,8 +167,9 @@ void Fields::assign(element obj) {
   if (obj.get_object().get(o) != simdjson::SUCCESS) return;
   entries_.reserve(o.size());
   for (auto field : o) entries_.push_back(Entry{field.key, field.value});
-  // Chained back to front, so each bucket lists its keys in document order.
-  for (auto i = static_cast<std::uint32_t>(entries_.size()); i-- > 0;) {
+  // Chained front to back, so each bucket lists its keys in reverse document order: the first
+  // exact match a lookup meets is the last duplicate, which wins.
+  for (std::uint32_t i = 0; i < entries_.size(); ++i) {
     auto& head = heads_[bucket_of(entries_[i].key)];
     entries_[i].next = head;
     head = i;
@@ -141,14 +177,13 @@ void Fields::assign(element obj) {
 }
 
 std::optional<element> Fields::get(std::string_view key) const {
-  std::optional<element> exact, folded;
+  std::optional<element> folded;  // the last case-folded match in document order: the first met
   for (auto i = heads_[bucket_of(key)]; i != kNone; i = entries_[i].next) {
     const Entry& e = entries_[i];
     if (e.key.size() != key.size()) continue;
-    if (e.key == key) exact = e.value;  // document order: the last duplicate wins
-    else if (!exact && iequals(e.key, key)) folded = e.value;
+    if (same_bytes(e.key.data(), key.data(), key.size())) return e.value;  // exact before folded
+    if (!folded && iequals(e.key, key)) folded = e.value;
   }
-  if (exact) return exact;
   return folded;
 }
 
@@ -353,7 +388,7 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
       if (it->folded_first != k0) continue;
       const auto i = static_cast<std::size_t>(it - kids.begin());
       const std::string_view want(keys + it->key_at, it->key_size);
-      if (k == want) {
+      if (same_bytes(k.data(), want.data(), k.size())) {  // k.size() == want.size()
         m[i].exact = field.value;  // duplicate keys: the last one wins
         flags[i] |= kExact;
       } else if (!(flags[i] & kExact) && iequals(k, want)) {

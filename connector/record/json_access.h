@@ -52,7 +52,7 @@ class Fields {
   struct Entry {
     std::string_view key;
     element value;
-    std::uint32_t next = kNone;  // the next entry of the same bucket, in document order
+    std::uint32_t next = kNone;  // the next entry of the same bucket, in reverse document order
   };
   // Keys are bucketed by a case-insensitive hash (length, first and last character), so a lookup
   // compares only the few keys of one bucket; building the index is one pass (no sort, which

@@ -99,10 +99,66 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
   return assemble(Y, M, D, h, mi, se, ms, offset_min);
 }
 
+namespace {
+
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+inline int two_digits(const char* p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
+
+// The forms nearly every record's time has, YYYY-MM-DDThh:mm:ss[.fraction] and then Z or +hh:mm /
+// -hh:mm, read at their fixed positions. false: not exactly one of those (then the general reader
+// decides, and gives the same result for these forms: the year-1900 floor, the fraction kept to
+// milliseconds, the range checks of assemble()).
+bool parse_canonical(std::string_view t, std::optional<std::int64_t>& result) {
+  if (t.size() < 20 || t.size() > 64 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':')
+    return false;
+  const char* p = t.data();
+  // Bitwise, not short-circuit: one branch for the fourteen digits.
+  const bool digits = is_digit(p[0]) & is_digit(p[1]) & is_digit(p[2]) & is_digit(p[3]) & is_digit(p[5]) &
+                      is_digit(p[6]) & is_digit(p[8]) & is_digit(p[9]) & is_digit(p[11]) & is_digit(p[12]) &
+                      is_digit(p[14]) & is_digit(p[15]) & is_digit(p[17]) & is_digit(p[18]);
+  if (!digits) return false;
+  std::size_t end = t.size();
+  std::int64_t offset_min = 0;
+  if (t.back() == 'Z') {
+    end -= 1;
+  } else if (end >= 25 && (p[end - 6] == '+' || p[end - 6] == '-') && p[end - 3] == ':' && is_digit(p[end - 5]) &&
+             is_digit(p[end - 4]) && is_digit(p[end - 2]) && is_digit(p[end - 1])) {
+    offset_min = (two_digits(p + end - 5) * 60 + two_digits(p + end - 2)) * (p[end - 6] == '-' ? -1 : 1);
+    end -= 6;
+  } else {
+    return false;
+  }
+  std::int64_t ms = 0;
+  if (end > 19) {
+    if (p[19] != '.') return false;
+    int n = 0;
+    for (std::size_t i = 20; i < end; ++i, ++n) {
+      if (!is_digit(p[i])) return false;
+      if (n < 3) ms = ms * 10 + (p[i] - '0');
+    }
+    for (; n < 3; ++n) ms *= 10;
+  }
+  const int year = two_digits(p) * 100 + two_digits(p + 2);
+  if (year < 1900) {
+    result = std::nullopt;
+    return true;
+  }
+  result = assemble(year, two_digits(p + 5), two_digits(p + 8), two_digits(p + 11), two_digits(p + 14),
+                    two_digits(p + 17), ms, offset_min);
+  return true;
+}
+
+}  // namespace
+
 std::optional<std::int64_t> parse_time_ms(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  // (A digit or 'Z' is no space in any locale: the common first and last bytes skip isspace.)
+  while (!text.empty() && !is_digit(text.front()) && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && !is_digit(text.back()) && text.back() != 'Z' &&
+         std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   if (text.empty()) return std::nullopt;
+  if (std::optional<std::int64_t> result; parse_canonical(text, result)) return result;
   Cursor c{text};
   int a = 0;
   if (!c.digits(1, 4, a)) return std::nullopt;
@@ -192,19 +248,24 @@ void format_time_ms(std::int64_t epoch_ms, std::string& out) {
   }
   // The common case without the formatting machinery (this runs for every event).
   char buf[25] = "0000-00-00T00:00:00.000Z";
-  auto put = [&buf](std::size_t at, std::int64_t v, int width) {
-    for (int k = width - 1; k >= 0; --k) {
-      buf[at + static_cast<std::size_t>(k)] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    }
+  // Two digits at a time from a table (every value here is below 100 once split).
+  static constexpr char kPairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
+  auto put2 = [&buf](std::size_t at, std::int64_t v) {
+    buf[at] = kPairs[2 * v];
+    buf[at + 1] = kPairs[2 * v + 1];
   };
-  put(0, year, 4);
-  put(5, m, 2);
-  put(8, d, 2);
-  put(11, rem / 3600, 2);
-  put(14, rem / 60 % 60, 2);
-  put(17, rem % 60, 2);
-  put(20, ms, 3);
+  put2(0, year / 100);
+  put2(2, year % 100);
+  put2(5, m);
+  put2(8, d);
+  put2(11, rem / 3600);
+  put2(14, rem / 60 % 60);
+  put2(17, rem % 60);
+  buf[20] = static_cast<char>('0' + ms / 100);
+  put2(21, ms % 100);
   out.assign(buf, 24);
 }
 

@@ -1,6 +1,7 @@
 // PathSet (all of a kind's paths resolved in one pass) must give exactly what Path::first() gives
 // for each path: exact key before case-folded, last duplicate wins, numeric segments as array
 // positions or object keys, null at the end is "not found", the empty path is the record.
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -215,6 +216,49 @@ TEST(CaseInsensitive, LowerFoldsEveryByteLikeTheAsciiRule) {
       if (!len) break;
     }
   EXPECT_EQ(to_lower("User@Contoso.COM [Z@`{]"), "user@contoso.com [z@`{]");
+}
+
+// iequals and the exact key compares of child(), Fields and PathSet read keys a word at a time (the
+// last word overlapping): every length around the word sizes, with a difference or a case change at
+// every position and every byte value at one position, must answer as the byte-wise rules.
+TEST(CaseInsensitive, KeyComparesAnswerAsTheByteWiseRules) {
+  const auto fold = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
+  const auto naive = [&](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (fold(static_cast<unsigned char>(a[i])) != fold(static_cast<unsigned char>(b[i]))) return false;
+    return true;
+  };
+  for (std::size_t len = 1; len <= 40; ++len) {
+    std::string key;
+    for (std::size_t i = 0; i < len; ++i) key += static_cast<char>('a' + i % 26);
+    for (std::size_t at = 0; at < len; ++at) {
+      for (int b = 0; b < 256; b += (at == len / 2 ? 1 : 37)) {
+        std::string other = key;
+        other[at] = static_cast<char>(b);
+        EXPECT_EQ(iequals(other, key), naive(other, key)) << len << " " << at << " " << b;
+        // The record has the changed key only: found exactly, case-folded or not at all.
+        simdjson::dom::parser parser;
+        std::string doc = "{\"";
+        for (char c : other) {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "\\u%04x", static_cast<unsigned char>(c) < 0x80 ? static_cast<unsigned char>(c) : 0x3f);
+          doc += hex;
+        }
+        doc += "\":1}";
+        const element root = parser.parse(doc).value();
+        const std::string stored(as_object(root).begin().key());
+        const bool expect = naive(stored, key);
+        EXPECT_EQ(child(root, key).has_value(), expect) << len << " " << at << " " << b;
+        EXPECT_EQ(Fields(root).get(key).has_value(), expect) << len << " " << at << " " << b;
+        PathSet set;
+        set.add(Path(key), 0);
+        std::vector<PathSet::Result> results(1);
+        set.resolve(root, results, 1);
+        EXPECT_EQ(results[0].found, expect) << len << " " << at << " " << b;
+      }
+    }
+  }
 }
 
 }  // namespace siem::json

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace siem {
 namespace {
 
@@ -70,6 +73,39 @@ TEST(TimeParse, IsoDurations) {
   EXPECT_EQ(parse_iso_duration_ms("P1DT2H30M"), (24 * 3600 + 2 * 3600 + 30 * 60) * 1000LL);
   EXPECT_FALSE(parse_iso_duration_ms("5H"));
   EXPECT_FALSE(parse_iso_duration_ms("PT"));
+}
+
+// The fixed-position reader of YYYY-MM-DDThh:mm:ss[.f] + Z or +hh:mm must give what the general
+// reader gives: the same text with a lower-case 'z' (or a space before the offset) takes the general
+// reader, so both are compared over fraction lengths 0-9, offsets, calendar rollovers, out-of-range
+// fields, the year floor and near misses.
+TEST(TimeParse, CanonicalFormsReadAsTheGeneralReader) {
+  std::vector<std::string> bases = {"2026-12-07T04:21:36", "2024-02-29T23:59:59", "2023-02-29T00:00:00",
+                                    "2026-01-31T24:00:00", "2026-13-01T00:00:00", "2026-00-10T00:00:00",
+                                    "2026-04-31T12:60:00", "2016-12-31T23:59:60", "1899-12-31T23:59:59",
+                                    "1900-01-01T00:00:00", "0001-01-01T00:00:00", "9999-12-31T23:59:59",
+                                    "2026-12-07T04:21:61", "2026-12-00T04:21:00"};
+  std::vector<std::string> fractions = {"", ".", ".1", ".12", ".123", ".1234", ".999999", ".1234567", ".123456789"};
+  for (const auto& b : bases)
+    for (const auto& f : fractions) {
+      const std::string text = b + f;
+      EXPECT_EQ(parse_time_ms(text + "Z"), parse_time_ms(text + "z")) << text;
+      EXPECT_EQ(parse_time_ms("  " + text + "Z\n"), parse_time_ms(text + "z")) << text;
+      // Offsets: the general reader takes them after a space too.
+      for (const std::string zone : {"+00:00", "-05:30", "+14:00", "-12:59", "+99:99"})
+        EXPECT_EQ(parse_time_ms(text + zone), parse_time_ms(text + " " + zone)) << text << zone;
+    }
+  for (const std::string zone : {"+0530", "+05", "+05:3", "+05:300", "05:30", "+a5:30", "*05:30"})
+    EXPECT_EQ(parse_time_ms("2026-12-07T04:21:36.1234567" + zone), parse_time_ms("2026-12-07T04:21:36.1234567 " + zone)) << zone;
+  EXPECT_EQ(parse_time_ms("2026-12-07T04:21:36.5-01:00"), std::optional<std::int64_t>(1796617296500 + 3600000));
+  // Near misses of the form: not read as UTC at fixed positions.
+  EXPECT_EQ(parse_time_ms("2026-12-07T04:21:36.12aZ"), std::nullopt);
+  EXPECT_EQ(parse_time_ms("2026-12-07T04:21:36,5Z"), parse_time_ms("2026-12-07T04:21:36,5z"));
+  EXPECT_EQ(parse_time_ms("2026-12-07T04:21:36.5Z"), parse_time_ms("2026-12-07T04:21:36.500+00:00"));
+  EXPECT_EQ(parse_time_ms("2026-1a-07T04:21:36Z"), std::nullopt);
+  EXPECT_EQ(parse_time_ms("2026-12-07X04:21:36Z"), std::nullopt);
+  EXPECT_EQ(parse_time_ms("2026-12-07 04:21:36Z"), parse_time_ms("2026-12-07T04:21:36z"));
+  EXPECT_EQ(parse_time_ms("2026-12-07T04:21:36.123Z"), std::optional<std::int64_t>(1796617296123));
 }
 
 }  // namespace

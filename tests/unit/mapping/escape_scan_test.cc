@@ -1,0 +1,178 @@
+// The JSON string escaper finds the bytes that need attention a block or a word at a time, with the
+// last partial block or word read overlapping the bytes before it. Every length from 0 to 70 with
+// every kind of special byte at every position (and two at once) must give exactly what a byte by
+// byte escaper gives, so the boundaries of the blocks and words hide nothing.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "connector/record/encoding.h"
+
+namespace siem {
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i] (RFC 3629), else 0.
+std::size_t reference_utf8_len(const std::string& s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n = 0;
+  unsigned lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c >= 0xE0 && c <= 0xEF) n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+  else if (c >= 0xF0 && c <= 0xF4) n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+  else return 0;
+  if (i + n > s.size()) return 0;
+  const auto c1 = static_cast<unsigned char>(s[i + 1]);
+  if (c1 < lo || c1 > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  return n;
+}
+
+// One byte at a time: the escaping docs/security.md describes.
+std::string reference_json_string(const std::string& s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const std::size_t n = reference_utf8_len(s, i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";
+        ++i;
+        continue;
+      }
+      const std::string seq = s.substr(i, n);
+      out += seq == "\xC2\x85" ? "\\u0085" : seq == "\xE2\x80\xA8" ? "\\u2028" : seq == "\xE2\x80\xA9" ? "\\u2029" : seq;
+      i += n;
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 0xF];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+    ++i;
+  }
+  return out + "\"";
+}
+
+const std::vector<std::string>& specials() {
+  static const std::vector<std::string> s{"\"", "\\", "\n", "\x01", "\x1F", "\x7F", "\xC3\xA9", "\xE2\x80\xA8",
+                                          "\xC2\x85", "\xFF", "\xC3", "\xF0\x9F\x94\x91", "\xED\xA0\x80"};
+  return s;
+}
+
+std::string escaped(const std::string& s) {
+  std::string out = "prefix";  // appended to what is there
+  encoding::append_json_string(out, s);
+  // The member form (a key, then the string) writes the key and the same string, for short and
+  // long keys (the one-append path holds up to 256 bytes).
+  for (const std::string& key : {std::string(",\"k\":"), std::string(200, 'k'), std::string(250, 'k')}) {
+    std::string member = "prefix";
+    encoding::append_json_string(member, key, s);
+    EXPECT_EQ(member, "prefix" + key + out.substr(6)) << key.size() << " " << s.size();
+  }
+  return out.substr(6);
+}
+
+TEST(JsonEscapeScan, EveryLengthAndPositionMatchesTheByteByByteEscaper) {
+  for (std::size_t len = 0; len <= 70; ++len) {
+    const std::string plain(len, 'a');
+    ASSERT_EQ(escaped(plain), reference_json_string(plain)) << len;
+    for (const auto& sp : specials()) {
+      for (std::size_t at = 0; at <= len; ++at) {
+        std::string s = plain;
+        s.insert(at, sp);
+        ASSERT_EQ(escaped(s), reference_json_string(s)) << "length " << len << ", special at " << at;
+        // A second special after the first: the scan resumes mid-block.
+        for (std::size_t at2 = at + sp.size(); at2 <= s.size(); at2 += 3) {
+          std::string t = s;
+          t.insert(at2, "\"");
+          ASSERT_EQ(escaped(t), reference_json_string(t)) << "length " << len << ", specials at " << at << ", " << at2;
+        }
+      }
+    }
+  }
+}
+
+// The scan reads only the bytes of the view: the bytes right after it, special or not, change
+// nothing (a view into a longer text).
+TEST(JsonEscapeScan, ReadsNothingPastTheView) {
+  const std::string backing = std::string(40, 'b') + "\"\\\n\xFF";
+  for (std::size_t len = 0; len <= 40; ++len) {
+    std::string out;
+    encoding::append_json_string(out, std::string_view(backing).substr(40 - len, len));
+    EXPECT_EQ(out, "\"" + std::string(len, 'b') + "\"") << len;
+  }
+}
+
+// CEF escaping byte by byte: header fields escape '\\' and '|', extension values '\\' and '=' and
+// write CR / LF as \\r / \\n; other control characters and DEL become a space; U+0085, U+2028 and
+// U+2029 become a space (header) or \\n (extension); every other byte is kept.
+std::string reference_cef(const std::string& s, bool extension) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::string rest = s.substr(i, 3);
+    if (rest.rfind("\xC2\x85", 0) == 0 || rest == "\xE2\x80\xA8" || rest == "\xE2\x80\xA9") {
+      out += extension ? "\\n" : " ";
+      i += c == 0xC2 ? 2 : 3;
+      continue;
+    }
+    if (c == '\\') out += "\\\\";
+    else if (!extension && c == '|') out += "\\|";
+    else if (extension && c == '=') out += "\\=";
+    else if (extension && c == '\n') out += "\\n";
+    else if (extension && c == '\r') out += "\\r";
+    else if (c < 0x20 || c == 0x7F) out += ' ';
+    else out += static_cast<char>(c);
+    ++i;
+  }
+  return out;
+}
+
+TEST(CefEscapeScan, EveryLengthAndPositionMatchesTheByteByByteEscaper) {
+  const std::vector<std::string> cef_specials{"|", "=", "\\", "\n", "\r", "\x01", "\x7F", "\xC3\xA9", "\xE2\x80\xA8",
+                                              "\xE2\x80\xA9", "\xC2\x85", "\xE2\x80", "\xFF", "\xC2"};
+  for (std::size_t len = 0; len <= 70; ++len) {
+    const std::string plain(len, 'a');
+    for (const auto& sp : cef_specials) {
+      for (std::size_t at = 0; at <= len; ++at) {
+        std::string s = plain;
+        s.insert(at, sp);
+        for (std::size_t at2 = at + sp.size(); at2 <= s.size() + 1; at2 += 3) {
+          std::string t = s;
+          if (at2 <= t.size()) t.insert(at2, "=|");
+          std::string header = "x", ext = "x";
+          encoding::append_cef_header(header, t);
+          encoding::append_cef_extension_value(ext, t);
+          ASSERT_EQ(header.substr(1), reference_cef(t, false)) << "length " << len << ", specials at " << at << ", " << at2;
+          ASSERT_EQ(ext.substr(1), reference_cef(t, true)) << "length " << len << ", specials at " << at << ", " << at2;
+        }
+      }
+    }
+  }
+  // Reads nothing past the view.
+  const std::string backing = std::string(40, 'b') + "|=\\\n";
+  for (std::size_t len = 0; len <= 40; ++len) {
+    std::string out;
+    encoding::append_cef_extension_value(out, std::string_view(backing).substr(40 - len, len));
+    EXPECT_EQ(out, std::string(len, 'b')) << len;
+  }
+}
+
+}  // namespace
+}  // namespace siem
