@@ -34,7 +34,7 @@ namespace config { class Section; }
 
 struct PipelineOptions {
   std::size_t queue_events = 10'000;
-  std::size_t queue_bytes = 64ull << 20;
+  std::size_t queue_bytes = 8ull << 20;
   std::chrono::milliseconds drain_timeout{30'000};
   std::chrono::milliseconds checkpoint_interval{1'000};
   std::chrono::milliseconds state_save_interval{30'000};
