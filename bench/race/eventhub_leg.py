@@ -18,18 +18,24 @@ PARTITION_BYTES = 4 << 20  # under the mock's 5 MiB per partition
 
 
 class MockCluster:
-    def __init__(self, binary, envelopes_path):
-        # Envelopes in file order, each partition filled up to kPartitionBytes before the next.
-        self.shares = [[]]
-        size = 0
+    def __init__(self, binary, envelopes_path, work):
+        # Envelopes in file order, each partition filled up to PARTITION_BYTES before the next, one
+        # file per partition, streamed (the race holds none of it: a child's peak RSS from wait4
+        # counts the memory of the process it was started from).
+        self.files = []
+        out, size = None, 0
         with open(envelopes_path, "rb") as f:
             for line in f:
-                if size + len(line) > PARTITION_BYTES and self.shares[-1]:
-                    self.shares.append([])
-                    size = 0
-                self.shares[-1].append(line)
+                if out is None or (size + len(line) > PARTITION_BYTES and size > 0):
+                    if out:
+                        out.close()
+                    self.files.append(os.path.join(work, f"partition-{len(self.files)}.json"))
+                    out, size = open(self.files[-1], "wb"), 0
+                out.write(line)
                 size += len(line)
-        self.partitions = len(self.shares)
+        if out:
+            out.close()
+        self.partitions = len(self.files)
         self.proc = subprocess.Popen([binary, "--topic", TOPIC, "--partitions", str(self.partitions)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         line = self.proc.stdout.readline().decode().split()
@@ -38,20 +44,18 @@ class MockCluster:
             raise RuntimeError(f"siem-mock-kafka did not start (said {line!r})")
         self.bootstraps = line[1]
 
-    def produce(self, work, timeout=120):
+    def produce(self, timeout=120):
         """Each envelope as one message into its partition (kcat -P -p N per partition, bounded)."""
-        path = os.path.join(work, "partition-share.json")
-        for partition, share in enumerate(self.shares):
-            with open(path, "wb") as f:
-                f.writelines(share)
+        for partition, path in enumerate(self.files):
             subprocess.run(["kcat", "-P", "-q", "-b", self.bootstraps, "-t", TOPIC, "-p", str(partition),
                             "-X", "log_level=0", "-X", "message.max.bytes=8000000", "-l", path],
                            check=True, timeout=timeout)
-        os.remove(path)
+            os.remove(path)
 
-    def source_line(self, group):
+    def source_line(self, group, properties=""):
+        extra = f", {properties}" if properties else ""
         return (f"  - {{name: race, type: eventhub_kafka, brokers: \"{self.bootstraps}\", topic: {TOPIC}, "
-                f"group_id: {group}, poll_interval: 200ms, properties: {{log_level: 3}}}}\n")
+                f"group_id: {group}, poll_interval: 200ms, properties: {{log_level: 3{extra}}}}}\n")
 
     def close(self):
         if self.proc.poll() is None:

@@ -161,7 +161,8 @@ class Race:
         with open(cfg, "w") as f:
             f.write(f"state_dir: {run_dir}/state\n"
                     f"dead_letter: {{path: {run_dir}/dead-letter.ndjson}}\n"
-                    "sources:\n" + (self.kafka.source_line(f"race-{os.path.basename(run_dir)}") if self.kafka else
+                    "sources:\n" + (self.kafka.source_line(f"race-{os.path.basename(run_dir)}",
+                                                                          self.args.kafka_properties) if self.kafka else
                                      f"  - {{name: race, type: file, path: {input_path}}}\n") +
                     f"sinks:\n{sink}")
         return [binary, "run", "-c", cfg, "--once"], out, True
@@ -275,6 +276,8 @@ def main():
     ap.add_argument("--source", choices=["file", "eventhub_kafka"], default="file",
                     help="eventhub_kafka: the envelopes through librdkafka's mock cluster (eventhub_leg.py)")
     ap.add_argument("--mock-kafka", default="", help="siem-mock-kafka, for --source eventhub_kafka")
+    ap.add_argument("--kafka-properties", default="",
+                    help="more librdkafka properties of that source, YAML flow entries: 'fetch.max.bytes: 1048576'")
     ap.add_argument("--dest", choices=["tcp", "file"], default="tcp")
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--work", default="build/race")
@@ -298,8 +301,8 @@ def main():
     if args.source == "eventhub_kafka":
         sys.path.insert(0, HERE)
         from eventhub_leg import MockCluster
-        race.kafka = MockCluster(os.path.abspath(args.mock_kafka), input_path)
-        race.kafka.produce(race.work)
+        race.kafka = MockCluster(os.path.abspath(args.mock_kafka), input_path, race.work)
+        race.kafka.produce()
     if args.dead_sink:
         sys.path.insert(0, HERE)
         from dead_sink import main_dead_sink
