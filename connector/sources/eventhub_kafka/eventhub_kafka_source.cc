@@ -108,11 +108,6 @@ EventHubKafkaOptions read_eventhub_kafka_options(const ConfigNode& cfg, const st
   defaults.set("enable.auto.offset.store", "false");
   defaults.set("auto.offset.reset", initial);
   defaults.set("allow.auto.create.topics", "false");
-  // librdkafka prefetches up to 64 MiB (queued.max.messages.kbytes) and fetches up to 50 MiB per
-  // request by default: more than the pipeline's own queues (docs/configuration.md, "Memory bound").
-  // 8 MiB of each keeps a poll batch of 1 MB Event Hubs messages in hand; `properties` may raise them.
-  defaults.set("queued.max.messages.kbytes", "8192");
-  defaults.set("fetch.max.bytes", "8388608");
   o.client = kafka::read_client_config(cfg, defaults);
   // Needed to tell when every assigned partition is read to its end (`run --once`).
   o.client.properties.set("enable.partition.eof", "true");
