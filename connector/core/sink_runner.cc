@@ -58,7 +58,7 @@ const config::Section& buffer_keys() {
   static const config::Section s{"sink.buffer", "sinks[].buffer", {}, {
       {"type", Type::choice, "memory", "`disk`: events for this sink wait in a disk buffer under `state_dir/buffers/<name>` (the sink name may then use only letters, digits, `.`, `_`, `-`); `max_events` / `max_bytes` then bound only the in-memory intake in front of it. See \"Disk buffer\" in `docs/sinks.md`", {"memory", "disk"}},
       {"max_events", Type::integer, "10000", "events queued for this sink; when it is full, the pipeline stops pulling"},
-      {"max_bytes", Type::size, "8MiB", "the same bound in bytes: each event is charged its whole footprint (original record + every mapped payload, as allocated)"},
+      {"max_bytes", Type::size, "6MiB", "the same bound in bytes: each event is charged its whole footprint (original record + every mapped payload, as allocated)"},
       {"max_size", Type::size, "1GiB", "`type: disk` only: bound on the buffer's segment files on disk"},
       {"when_full", Type::choice, "block", "`type: disk` only: what a full disk buffer does. `block` stops the sources (backpressure, nothing lost); `drop_newest` drops the incoming events, `drop_oldest` the oldest segment: every dropped event is counted and logged", {"block", "drop_newest", "drop_oldest"}},
   }};
