@@ -7,7 +7,13 @@ one run. syslog-ng and rsyslog parse each record as JSON and fill a 15-field CEF
 connector runs its full mapping and privileged-access enrichment (CEF and ECS). Reported per
 contender and run: events per CPU-second (user+sys of the contender's process, from wait4),
 wall events/s (launch to last event received), peak RSS; then, per round, each connector
-format's ratio to syslog-ng, and the median over rounds.
+format's ratio to syslog-ng, and the median over rounds. Peak RSS is wait4's ru_maxrss, which also
+counts the memory of the process a child was started from (this one: ~14 MiB), so the race keeps
+nothing large in memory.
+
+Modes: `--baseline BINARY` races another build of the connector too (baseline-cef/-ecs);
+`--source eventhub_kafka` reads the envelopes through librdkafka's mock cluster (eventhub_leg.py);
+`--dead-sink SECONDS` measures RSS while the sink takes nothing, instead of racing (dead_sink.py).
 
 Run through bench/race/run.sh, which builds what is needed and unpacks syslog-ng if it is not
 installed (it conflicts with rsyslog as a Debian package). See docs/performance.md.
