@@ -305,11 +305,13 @@ def main():
     race = Race(args)
     input_path, expected = race.make_input()
     if args.source == "eventhub_kafka":
+        sys.dont_write_bytecode = True  # no __pycache__ in the source tree
         sys.path.insert(0, HERE)
         from eventhub_leg import MockCluster
         race.kafka = MockCluster(os.path.abspath(args.mock_kafka), input_path, race.work)
         race.kafka.produce()
     if args.dead_sink:
+        sys.dont_write_bytecode = True  # no __pycache__ in the source tree
         sys.path.insert(0, HERE)
         from dead_sink import main_dead_sink
         return main_dead_sink(args, input_path, race.work)
