@@ -7,7 +7,13 @@ one run. syslog-ng and rsyslog parse each record as JSON and fill a 15-field CEF
 connector runs its full mapping and privileged-access enrichment (CEF and ECS). Reported per
 contender and run: events per CPU-second (user+sys of the contender's process, from wait4),
 wall events/s (launch to last event received), peak RSS; then, per round, each connector
-format's ratio to syslog-ng, and the median over rounds.
+format's ratio to syslog-ng, and the median over rounds. Peak RSS is wait4's ru_maxrss, which also
+counts the memory of the process a child was started from (this one: ~14 MiB), so the race keeps
+nothing large in memory.
+
+Modes: `--baseline BINARY` races another build of the connector too (baseline-cef/-ecs);
+`--source eventhub_kafka` reads the envelopes through librdkafka's mock cluster (eventhub_leg.py);
+`--dead-sink SECONDS` measures RSS while the sink takes nothing, instead of racing (dead_sink.py).
 
 Run through bench/race/run.sh, which builds what is needed and unpacks syslog-ng if it is not
 installed (it conflicts with rsyslog as a Debian package). See docs/performance.md.
@@ -124,6 +130,7 @@ class Race:
         self.args = args
         self.work = os.path.abspath(args.work)
         self.receiver = Receiver()
+        self.kafka = None  # eventhub_leg.MockCluster with --source eventhub_kafka
 
     # -- inputs --------------------------------------------------------------------------------
     def make_input(self):
@@ -151,7 +158,7 @@ class Race:
         return path, n
 
     # -- contenders ----------------------------------------------------------------------------
-    def connector_cmd(self, fmt, input_path, run_dir):
+    def connector_cmd(self, fmt, input_path, run_dir, binary):
         out = os.path.join(run_dir, "out.txt")
         sink = (f"  - {{name: out, type: syslog, format: {fmt}, host: 127.0.0.1, port: {self.receiver.port}, "
                 f"protocol: tcp, framing: lf}}\n") if self.args.dest == "tcp" else \
@@ -160,9 +167,11 @@ class Race:
         with open(cfg, "w") as f:
             f.write(f"state_dir: {run_dir}/state\n"
                     f"dead_letter: {{path: {run_dir}/dead-letter.ndjson}}\n"
-                    f"sources:\n  - {{name: race, type: file, path: {input_path}}}\n"
+                    "sources:\n" + (self.kafka.source_line(f"race-{os.path.basename(run_dir)}",
+                                                                          self.args.kafka_properties) if self.kafka else
+                                     f"  - {{name: race, type: file, path: {input_path}}}\n") +
                     f"sinks:\n{sink}")
-        return [self.args.connector, "run", "-c", cfg, "--once"], out, True
+        return [binary, "run", "-c", cfg, "--once"], out, True
 
     def syslog_ng_cmd(self, input_path, run_dir):
         out = os.path.join(run_dir, "out.txt")
@@ -213,8 +222,9 @@ class Race:
         shutil.rmtree(run_dir, ignore_errors=True)
         os.makedirs(run_dir)
         extra_env = {}
-        if name.startswith("connector-"):
-            cmd, out, exits, = self.connector_cmd(name.split("-", 1)[1], input_path, run_dir)
+        if name.startswith(("connector-", "baseline-")):
+            binary = self.args.connector if name.startswith("connector-") else self.args.baseline
+            cmd, out, exits, = self.connector_cmd(name.split("-", 1)[1], input_path, run_dir, binary)
         elif name == "syslog-ng":
             cmd, out, exits, extra_env = self.syslog_ng_cmd(input_path, run_dir)
         else:
@@ -262,30 +272,58 @@ class Race:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--connector", required=True)
+    ap.add_argument("--baseline", default="", help="another siem-connector binary, raced as baseline-cef/-ecs")
     ap.add_argument("--load", required=True, help="siem-load, used to generate the input")
     ap.add_argument("--syslog-ng", default="", help="root of an unpacked syslog-ng-core (usr/sbin/syslog-ng)")
     ap.add_argument("--rsyslog", action="store_true", help="also race rsyslogd (when installed)")
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--shape", choices=["lines", "envelopes"], default="lines")
+    ap.add_argument("--source", choices=["file", "eventhub_kafka"], default="file",
+                    help="eventhub_kafka: the envelopes through librdkafka's mock cluster (eventhub_leg.py)")
+    ap.add_argument("--mock-kafka", default="", help="siem-mock-kafka, for --source eventhub_kafka")
+    ap.add_argument("--kafka-properties", default="",
+                    help="more librdkafka properties of that source, YAML flow entries: 'fetch.max.bytes: 1048576'")
     ap.add_argument("--dest", choices=["tcp", "file"], default="tcp")
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--work", default="build/race")
     ap.add_argument("--json", help="write the rows here as JSON")
+    ap.add_argument("--dead-sink", type=float, metavar="SECONDS",
+                    help="instead of the race: run the connector this long against a sink that takes nothing, "
+                         "sampling its RSS every second (dead_sink.py)")
+    ap.add_argument("--dead-mode", choices=["stalled", "closed"], default="stalled",
+                    help="stalled: a receiver that accepts and never reads; closed: a port nobody listens on")
     args = ap.parse_args()
     args.connector, args.load = os.path.abspath(args.connector), os.path.abspath(args.load)
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
     if args.syslog_ng:
         args.syslog_ng = os.path.abspath(args.syslog_ng)
 
+    if args.source == "eventhub_kafka":
+        args.shape = "envelopes"  # the daemons cannot consume Event Hubs: the connector races alone
     race = Race(args)
     input_path, expected = race.make_input()
+    if args.source == "eventhub_kafka":
+        sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+        sys.path.insert(0, HERE)
+        from eventhub_leg import MockCluster
+        race.kafka = MockCluster(os.path.abspath(args.mock_kafka), input_path, race.work)
+        race.kafka.produce()
+    if args.dead_sink:
+        sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+        sys.path.insert(0, HERE)
+        from dead_sink import main_dead_sink
+        return main_dead_sink(args, input_path, race.work)
     contenders = []
     if args.syslog_ng and args.shape == "lines":
         contenders.append("syslog-ng")
     if args.rsyslog and args.shape == "lines" and shutil.which("rsyslogd"):
         contenders.append("rsyslog")
     contenders += ["connector-cef", "connector-ecs"]
-    print(f"race: {expected} records from {input_path} -> {args.dest}; contenders: {', '.join(contenders)}; "
+    if args.baseline:  # another build of the connector, A B A B with this one
+        contenders += ["baseline-cef", "baseline-ecs"]
+    print(f"race: {expected} records from {input_path}{f' via eventhub_kafka ({race.kafka.partitions} partitions)' if race.kafka else ''} -> {args.dest}; contenders: {', '.join(contenders)}; "
           f"{args.rounds} rounds", flush=True)
     rows = []
     for r in range(1, args.rounds + 1):
@@ -305,13 +343,15 @@ def main():
         print("\n| ratio to syslog-ng per CPU-second | " + " | ".join(f"round {r}" for r in range(1, args.rounds + 1)) +
               " | median |")
         print("|---|" + "---|" * (args.rounds + 1))
-        for name in [c for c in contenders if c.startswith("connector-")]:
+        for name in [c for c in contenders if c.startswith(("connector-", "baseline-"))]:
             ratios = []
             for r in range(1, args.rounds + 1):
                 base = next(x for x in rows if x["round"] == r and x["contender"] == "syslog-ng")
                 mine = next(x for x in rows if x["round"] == r and x["contender"] == name)
                 ratios.append(mine["events_per_cpu_s"] / base["events_per_cpu_s"] if base["events_per_cpu_s"] else 0)
             print(f"| {name} | " + " | ".join(f"{x:.2f}" for x in ratios) + f" | {statistics.median(ratios):.2f} |")
+    if race.kafka:
+        race.kafka.close()
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

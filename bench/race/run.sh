@@ -5,6 +5,8 @@
 # bench/race/race.py. Arguments go to race.py, e.g.:
 #   bench/race/run.sh --records 200000 --rounds 3 --rsyslog
 #   bench/race/run.sh --shape envelopes --rounds 3
+#   bench/race/run.sh --source eventhub_kafka --rounds 3   (the envelopes through the mock cluster)
+#   bench/race/run.sh --dead-sink 120                      (RSS while the sink takes nothing)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${SIEM_BUILD_DIR:-build}
@@ -21,6 +23,6 @@ if [[ ! -x "$root/usr/sbin/syslog-ng" ]]; then
   dpkg -x "$build"/race/deb/syslog-ng-core_*.deb "$root"
 fi
 
-cmake --build "$build" -j2 --target siem-connector siem-load >/dev/null
+cmake --build "$build" -j2 --target siem-connector siem-load siem-mock-kafka >/dev/null
 exec python3 bench/race/race.py --connector "$build/siem-connector" --load "$build/bench/load/siem-load" \
-  --syslog-ng "$root" --work "$build/race/work" "$@"
+  --syslog-ng "$root" --mock-kafka "$build/bench/race/siem-mock-kafka" --work "$build/race/work" "$@"

@@ -3,6 +3,7 @@
 #include "connector/core/cpu_budget.h"
 #include "connector/core/route.h"
 #include "connector/core/pipeline_source_state.h"
+#include "connector/core/footprint.h"
 
 #include <condition_variable>
 #include <thread>
@@ -34,7 +35,7 @@ const config::Section& PipelineOptions::keys() {
   using config::Type;
   static const config::Section s{"pipeline", "pipeline", {}, {
       {"queue_events", Type::integer, "10000", "bound on records between the sources and the mapping stage; when it is full, sources stop pulling (backpressure, nothing is dropped)"},
-      {"queue_bytes", Type::size, "64MiB", "the same bound in bytes (record text + bookkeeping)"},
+      {"queue_bytes", Type::size, "8MiB", "the same bound in bytes: each record is charged the heap it holds (text capacity in allocator size classes + bookkeeping)"},
       {"drain_timeout", Type::duration, "30s", "on SIGTERM or at the end of `--once`: how long to wait for in-flight events. Keep it below the service manager's stop timeout"},
       {"checkpoint_interval", Type::duration, "1s", "how often acknowledged positions are committed to the sources and saved"},
       {"state_save_interval", Type::duration, "30s", "how often the processors' state (roster, dedupe table) is saved"},
@@ -149,7 +150,7 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
         in.first_seq = acks_->begin_batch(s.index, n, std::move(batch.checkpoint));
         std::size_t bytes = 0;
         for (const auto& r : batch.records)
-          bytes += sizeof(RawRecord) + r.json.size() + r.origin.size() + r.tenant_hint.size() + r.read_error.size();
+          bytes += footprint(r);
         in.records = std::move(batch.records);
         s.read += n;
         if (n > 0 && !input_->push(std::move(in), bytes, n)) break;  // closed: shutting down

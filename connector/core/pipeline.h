@@ -2,8 +2,11 @@
 // acknowledgement (AckTracker) driving the source checkpoints, and a bounded graceful drain.
 //
 // Memory bound: input queue (queue_events records / queue_bytes) + per sink (buffer.max_events /
-// buffer.max_bytes) + one batch in flight per source and per sink. A slow or dead sink fills its
-// queue, then the processing workers block, then the input queue fills, then sources stop polling.
+// buffer.max_bytes) + one batch in flight per source, per processing worker and per sink (with the
+// sink's encoded copy of it), + one entry over a limit that arrives at an empty queue. Queues charge
+// what an entry holds on the heap (footprint.h), so the bound is on resident bytes; the figure for
+// the defaults is in docs/configuration.md ("Memory bound"). A slow or dead sink fills its queue,
+// then the processing workers block, then the input queue fills, then sources stop polling.
 #pragma once
 
 #include <array>
@@ -34,7 +37,7 @@ namespace config { class Section; }
 
 struct PipelineOptions {
   std::size_t queue_events = 10'000;
-  std::size_t queue_bytes = 64ull << 20;
+  std::size_t queue_bytes = 8ull << 20;
   std::chrono::milliseconds drain_timeout{30'000};
   std::chrono::milliseconds checkpoint_interval{1'000};
   std::chrono::milliseconds state_save_interval{30'000};

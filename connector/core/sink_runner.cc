@@ -1,6 +1,7 @@
 #include "connector/core/sink_runner.h"
 
 #include "connector/core/route.h"
+#include "connector/core/footprint.h"
 
 #include <algorithm>
 #include <cmath>
@@ -30,12 +31,7 @@ bool RepeatedErrorLog::report(const std::string& message, const std::string& suf
   return true;
 }
 
-std::size_t SinkRunner::footprint(const MappedEvent& e) noexcept {
-  std::size_t n = sizeof(MappedEvent) + e.raw.size() + e.ecs.size() + e.cef.size() + e.ocsf.size() + e.source_name.size() +
-                  e.origin.size() + e.id.size() + e.tenant_id.size() + e.subscription_id.size() + e.action.size();
-  for (const auto& t : e.tags) n += sizeof(std::string) + t.size();
-  return n;
-}
+std::size_t SinkRunner::footprint(const MappedEvent& e) noexcept { return siem::footprint(e); }
 
 namespace {
 
@@ -62,7 +58,7 @@ const config::Section& buffer_keys() {
   static const config::Section s{"sink.buffer", "sinks[].buffer", {}, {
       {"type", Type::choice, "memory", "`disk`: events for this sink wait in a disk buffer under `state_dir/buffers/<name>` (the sink name may then use only letters, digits, `.`, `_`, `-`); `max_events` / `max_bytes` then bound only the in-memory intake in front of it. See \"Disk buffer\" in `docs/sinks.md`", {"memory", "disk"}},
       {"max_events", Type::integer, "10000", "events queued for this sink; when it is full, the pipeline stops pulling"},
-      {"max_bytes", Type::size, "64MiB", "the same bound in bytes: each event is charged its whole footprint (original record + every mapped payload)"},
+      {"max_bytes", Type::size, "6MiB", "the same bound in bytes: each event is charged its whole footprint (original record + every mapped payload, as allocated)"},
       {"max_size", Type::size, "1GiB", "`type: disk` only: bound on the buffer's segment files on disk"},
       {"when_full", Type::choice, "block", "`type: disk` only: what a full disk buffer does. `block` stops the sources (backpressure, nothing lost); `drop_newest` drops the incoming events, `drop_oldest` the oldest segment: every dropped event is counted and logged", {"block", "drop_newest", "drop_oldest"}},
   }};

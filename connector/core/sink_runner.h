@@ -27,7 +27,7 @@ namespace config { class Section; }
 
 struct SinkRunnerOptions {
   std::size_t queue_events = 10'000;
-  std::size_t queue_bytes = 64ull << 20;
+  std::size_t queue_bytes = 6ull << 20;
   std::size_t batch_max_events = 500;
   std::size_t batch_max_bytes = 4ull << 20;
   std::chrono::milliseconds batch_timeout{200};

@@ -1,0 +1,59 @@
+// The bytes the pipeline's queues charge a record or an event (connector/core/footprint.h): what it
+// holds on the heap, so that `queue_bytes` / `buffer.max_bytes` bound the resident size.
+#include "connector/core/footprint.h"
+
+#include <gtest/gtest.h>
+
+namespace siem {
+namespace {
+
+TEST(Footprint, AllocationSizesFollowTheAllocatorsClasses) {
+  EXPECT_EQ(allocation_size(1), 16u);
+  EXPECT_EQ(allocation_size(16), 16u);
+  EXPECT_EQ(allocation_size(17), 32u);
+  EXPECT_EQ(allocation_size(128), 128u);
+  EXPECT_EQ(allocation_size(129), 160u);   // four classes between 128 and 256
+  EXPECT_EQ(allocation_size(256), 256u);
+  EXPECT_EQ(allocation_size(2049), 2560u);
+  EXPECT_EQ(allocation_size(5000), 5120u);
+  for (std::size_t n = 1; n < 1'000'000; n = n * 3 / 2 + 1) {
+    EXPECT_GE(allocation_size(n), n);
+    EXPECT_LE(allocation_size(n), n + n / 4 + 16) << n;  // never more than a class step above
+  }
+}
+
+TEST(Footprint, ARecordIsChargedTheCapacityOfItsText) {
+  RawRecord r;
+  r.json = "{\"id\":1}";  // inline: no heap
+  const std::size_t small = footprint(r);
+  EXPECT_EQ(small, sizeof(RawRecord));
+  r.json.reserve(64 * 1024);  // the text is short, the allocation is not
+  EXPECT_GE(footprint(r), small + 64 * 1024);
+  r.origin = std::string(100, 'o');
+  r.tenant_hint = std::string(40, 't');
+  r.read_error = std::string(50, 'e');
+  EXPECT_GE(footprint(r), small + 64 * 1024 + 190);
+}
+
+TEST(Footprint, AnEventIsChargedEveryPayloadAsAllocated) {
+  MappedEvent e;
+  const std::size_t empty = footprint(e);
+  EXPECT_GE(empty, sizeof(MappedEvent));
+  e.raw = std::string(2000, 'r');
+  e.ecs = std::string(2300, 'j');
+  e.cef = std::string(700, 'c');
+  e.ocsf = std::string(1600, 'o');
+  e.id = std::string(36, 'i');
+  e.tags = {std::string(30, 'a'), std::string(30, 'b')};
+  const std::size_t filled = footprint(e);
+  EXPECT_GE(filled, empty + 2000 + 2300 + 700 + 1600 + 36 + 60 + 2 * sizeof(std::string));
+  // A document grown by appending keeps its larger allocation: that is what the queue holds.
+  std::string grown;
+  for (int i = 0; i < 2300; ++i) grown += 'j';
+  ASSERT_GT(grown.capacity(), grown.size() + 100);
+  e.ecs = std::move(grown);
+  EXPECT_GE(footprint(e), filled - allocation_size(2301) + e.ecs.capacity());
+}
+
+}  // namespace
+}  // namespace siem
