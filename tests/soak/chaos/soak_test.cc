@@ -1013,6 +1013,8 @@ TEST_F(Soak, DiskBufferFullBlocksTheSourcesAndLosesNothing) {
   file_records_ = 1800;
   graph_records_ = 450;
   write_seconds_ = 45;
+  note(fmt::format("variant: {} file + {} graph records over {} s, HEC on {}, no SIGKILLs", file_records_, graph_records_,
+                   write_seconds_, hec_buffer_yaml_));
   start_peers();
   if (HasFatalFailure()) return;
   config_ = write_config();
