@@ -41,8 +41,9 @@ struct SourceProgress {
   std::atomic<std::uint64_t> retry_after_ms{0};      // waits asked for by Retry-After, summed
   std::atomic<std::int64_t> checkpoint_end{0};       // oldest stream's committed checkpoint end
   std::atomic<std::int64_t> last_window_ok{0};       // when a window was last completed
-  // Error backoff: set while a request failed and the source waits to retry it, cleared once a
-  // request succeeds. The pipeline counts such a source as caught up for the start-up order.
+  // Error backoff: set while a request failed (a 5xx, a transport error; not a 429, which is
+  // throttling) and the source waits to retry it, cleared once a request succeeds. The pipeline
+  // counts such a source as caught up for the start-up order.
   std::atomic<bool> backing_off{false};
 };
 

@@ -397,7 +397,8 @@ class PullSource final : public Source {
           }
           spdlog::warn("source {}: HTTP {} from {} (retrying in {} ms{})", name_, res.status, redact(url), out.delay.count(),
                        out.from_retry_after ? ", Retry-After" : "");
-          progress_.backing_off.store(true, std::memory_order_relaxed);
+          // Throttling (429) is reading at the allowed rate, not an outage: only errors count.
+          if (res.status != 429) progress_.backing_off.store(true, std::memory_order_relaxed);
           sleep_for(out.delay, stop);
           if (stop.stop_requested()) return std::nullopt;
           continue;

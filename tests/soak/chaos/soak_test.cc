@@ -737,8 +737,9 @@ TEST_F(Soak, ChaosLosesNothing) {
   // SIGTERM only comes once HEC took events again, so that the slow requests below are a drain in
   // progress. Two things can hold events back after the restarts above: the drain does not wait for
   // a sink whose last delivery failed (docs/architecture.md, "Shutdown"), and the file source waits
-  // at start-up for the Graph source (start-up order) while that one backs off from the 503s, at
-  // most PipelineOptions::state_warmup_max (120 s); the bound covers both.
+  // at start-up for the Graph source to catch up (start-up order; no longer once that one is in
+  // error backoff, e.g. from 503s, but a 429 Retry-After is throttling, not an error), at most
+  // PipelineOptions::state_warmup_max (120 s); the bound covers both.
   const auto hec_recovering = hec_count();
   ASSERT_TRUE(eventually([&] { return hec_count() > hec_recovering; }, 130s, 50ms))
       << "HEC received nothing after it stopped refusing\n" << err_tail();
