@@ -2,7 +2,8 @@
 # Runs the chaos soak (tests/soak/chaos, docs/testing.md "Chaos soak") against the real
 # siem-connector binary, the Graph and HEC emulators, a real rsyslogd and librdkafka's mock cluster.
 #   scripts/soak.sh                 the short form (the one ctest runs: ~3000 records, 3 SIGKILLs)
-#   scripts/soak.sh --long          the release form: 50 000 records, 10 SIGKILLs, HEC dead 10 min
+#   scripts/soak.sh --long          the release form: 50 000 records, 10 SIGKILLs, HEC dead 10 min on
+#                                   its disk buffer (then the disk-buffer-full variant: Soak.DiskBufferFull*)
 #   SIEM_SOAK_SEED=N scripts/soak.sh [--long]    replay a run (the seed is printed at the start)
 # Any SIEM_SOAK_* variable set in the environment wins over the form's value (see soak_test.cc).
 # The figures are printed at the end ("[soak] ..." lines); the whole log is kept in
@@ -25,6 +26,7 @@ if [ "$form" = long ]; then
   export SIEM_SOAK_KILLS=${SIEM_SOAK_KILLS:-10}
   export SIEM_SOAK_DEAD_SECONDS=${SIEM_SOAK_DEAD_SECONDS:-600}
   export SIEM_SOAK_DRAIN_SECONDS=${SIEM_SOAK_DRAIN_SECONDS:-600}
+  export SIEM_SOAK_HEC_BUFFER_MB=${SIEM_SOAK_HEC_BUFFER_MB:-256}   # holds the 10-minute outage (~100 MiB)
   limit=5400   # the whole run is bounded: 90 minutes
 else
   limit=300
@@ -33,10 +35,14 @@ fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIEM_WERROR=ON >/dev/null
 cmake --build build --target siem-connector soak_test -j"$jobs"
 
-mkdir -p build/soak
+# The run uses copies of the binaries: a rebuild in build/ during a long run changes nothing under test.
+bin=build/soak/bin-$form
+rm -rf "$bin" && mkdir -p "$bin"
+cp build/siem-connector build/tests/soak/chaos/soak_test "$bin"/
+export SIEM_CONNECTOR_BINARY=$PWD/$bin/siem-connector
 log=build/soak/last-$form.log
-echo "scripts/soak.sh${1:+ $1}: log in $log"
+echo "scripts/soak.sh${1:+ $1}: log in $log (binaries of $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
 status=0
-timeout -k 30 "$limit" build/tests/soak/chaos/soak_test 2>&1 | tee "$log" || status=$?
+timeout -k 30 "$limit" "$bin"/soak_test 2>&1 | tee "$log" || status=$?
 grep '^\[soak\]' "$log" | sed -n '/figures/,$p' || true
 exit "$status"

@@ -108,7 +108,7 @@ void DiskBuffer::start_segment() {
   write_fd_ = fd;
   unsynced_ = true;
   if (segs_.empty()) read_ = commit_ = {id, kHeader, 0};
-  segs_.push_back(Segment{id, kHeader, kHeader, 0});
+  segs_.push_back(Segment{id, kHeader, kHeader, 0, {}});
   used_ += kHeader;
 }
 
@@ -218,6 +218,11 @@ bool DiskBuffer::read_one(std::string& payload, std::int64_t* append_ms) {
       read_ = {it->id, kHeader, 0};
       continue;
     }
+    if (const auto gap = std::find_if(s->gaps.begin(), s->gaps.end(), [&](const auto& g) { return g.first == read_.offset; });
+        gap != s->gaps.end()) {
+      read_.offset = gap->second;  // corrupt bytes found at start-up (scan_segment)
+      continue;
+    }
     const int fd = read_fd_for(s->id);
     const std::string why = fd < 0 ? "cannot open: " + errno_text() : check_record(fd, read_.offset, s->end, payload, append_ms);
     if (why.empty()) {
@@ -303,8 +308,12 @@ DiskBufferStats DiskBuffer::stats() const {
   if (pending_ == 0) return st;
   const int fd = open_file(dir_fd_, seg_name(commit_.segment), O_RDONLY);
   if (fd < 0) return st;
+  std::uint64_t oldest = commit_.offset;
+  for (const auto& s : segs_)
+    for (const auto& g : s.gaps)
+      if (s.id == commit_.segment && g.first == oldest) oldest = g.second;  // skipped corrupt bytes
   std::array<char, kRecordHeader> h{};
-  if (pread_exact(fd, h.data(), h.size(), commit_.offset))
+  if (pread_exact(fd, h.data(), h.size(), oldest))
     st.oldest_age_ms = std::max<std::int64_t>(0, now_ms() - static_cast<std::int64_t>(get_le(h.data() + 8, 8)));
   ::close(fd);
   return st;

@@ -11,8 +11,10 @@
 //                      delivered; replaced by rename after every committed batch (not fsynced: an
 //                      OS crash can only make it older, i.e. cause duplicates, never a loss).
 // Segments left by an earlier run are read-only; appends always go to a segment created by this
-// run. On open every segment is checked record by record: a torn tail or a corrupt record ends
-// that segment (what follows in it is skipped and logged), the next segments are still delivered.
+// run. On open every segment is checked record by record: a corrupt record is skipped up to the
+// next valid record of the segment (segment_format::find_next_record), or, when none follows (a
+// torn tail), ends the segment; each is logged with the bytes and events skipped, and the rest,
+// the next segments included, is delivered.
 #pragma once
 
 #include <chrono>
@@ -25,6 +27,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace siem {
@@ -115,6 +118,8 @@ class DiskBuffer {
     std::uint64_t end = 0;         // end of the valid records
     std::uint64_t file_bytes = 0;  // size on disk (counted against max_size)
     std::uint64_t records = 0;
+    // Corrupt bytes found at start-up and skipped to the next valid record: [from, to) offsets.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps;
   };
 
   void recover();

@@ -27,6 +27,21 @@ namespace {
 
 constexpr std::string_view kCursorFile = "cursor";
 constexpr std::string_view kCursorMagic = "SIEMBUFCURSOR 1";
+constexpr std::int64_t kDayMs = 86'400'000;
+constexpr std::int64_t kYear2001Ms = 978'307'200'000;  // no buffer record is older
+
+// How many records the bytes [from, to) held by their length fields, when those lead exactly to
+// `to`; nullopt when a corrupt length field makes the count unknowable.
+std::optional<std::uint64_t> frames_between(int fd, std::uint64_t from, std::uint64_t to) {
+  const auto n = count_frames(fd, from, to);
+  std::uint64_t off = from;
+  std::array<char, 4> len{};
+  for (std::uint64_t i = 0; n && i < *n && off < to; ++i) {
+    if (!pread_exact(fd, len.data(), len.size(), off)) return std::nullopt;
+    off += kRecordHeader + get_le(len.data(), 4);
+  }
+  return n && off == to ? n : std::nullopt;
+}
 
 }  // namespace
 
@@ -92,7 +107,7 @@ void DiskBuffer::recover() {
   const auto cursor = read_cursor();
   bool cursor_ok = false;
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    Segment seg{ids[i], kHeader, 0, 0};
+    Segment seg{ids[i], kHeader, 0, 0, {}};
     scan_segment(seg, i + 1 == ids.size(), cursor, cursor_ok);
     next_id_ = ids[i] + 1;
     if (seg.file_bytes == 0) continue;  // set aside
@@ -138,12 +153,29 @@ void DiskBuffer::scan_segment(Segment& seg, bool last, const std::optional<Buffe
   seg.file_bytes = size;
   std::string payload;
   std::uint64_t off = kHeader;
+  std::int64_t last_time = 0;  // append time of the last valid record
   const bool cursor_here = cursor && cursor->segment == seg.id;
   while (true) {
     if (cursor_here && cursor->offset == off && cursor->index == seg.records) cursor_ok = true;
     if (off >= size) break;
-    const std::string why = check_record(fd, off, size, payload, nullptr);
+    std::int64_t time = 0;
+    const std::string why = check_record(fd, off, size, payload, &time);
     if (!why.empty()) {
+      // Resynchronise on the next valid record of this segment: appends are in time order, so its
+      // append time is at most a day (clock steps) before the last valid one, and not in the future.
+      const auto next = find_next_record(fd, off, size, last_time > 0 ? last_time - kDayMs : kYear2001Ms,
+                                         now_ms() + kDayMs);
+      if (next) {
+        const auto lost = frames_between(fd, off, *next);
+        spdlog::error("disk buffer {}: segment {}: {} at offset {} (corrupt): skipping the {} byte(s) up to the next "
+                      "valid record at offset {}, holding {} event(s) not delivered to this sink; the records "
+                      "before and after them are delivered",
+                      label_, (dir_ / name).string(), why, off, *next - off, *next,
+                      lost ? std::to_string(*lost) : std::string("an unknown number of"));
+        seg.gaps.emplace_back(off, *next);
+        off = *next;
+        continue;
+      }
       // Records are fsynced before they are acknowledged: what is skipped here may be past its
       // source's checkpoint, hence lost for this sink; the count says how many.
       const auto lost = count_frames(fd, off, size);
@@ -156,6 +188,7 @@ void DiskBuffer::scan_segment(Segment& seg, bool last, const std::optional<Buffe
       break;
     }
     off += kRecordHeader + payload.size();
+    last_time = time;
     ++seg.records;
   }
   seg.end = off;

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -64,6 +65,28 @@ std::optional<std::uint64_t> count_frames(int fd, std::uint64_t offset, std::uin
     offset += kRecordHeader + l;
   }
   return n;
+}
+
+std::optional<std::uint64_t> find_next_record(int fd, std::uint64_t from, std::uint64_t end, std::int64_t min_time_ms,
+                                              std::int64_t max_time_ms) {
+  constexpr std::uint64_t kChunk = 64 << 10;
+  std::string chunk, payload;
+  int candidates = 0;
+  // Chunks overlap by a record header, so every offset's header is seen whole in one of them.
+  for (std::uint64_t base = from + 1; base + kRecordHeader <= end; base += kChunk) {
+    const std::uint64_t n = std::min<std::uint64_t>(kChunk + kRecordHeader - 1, end - base);
+    chunk.resize(n);
+    if (!pread_exact(fd, chunk.data(), n, base)) return std::nullopt;
+    for (std::uint64_t i = 0; i < kChunk && i + kRecordHeader <= n; ++i) {
+      const std::uint64_t at = base + i;
+      const std::uint64_t len = get_le(chunk.data() + i, 4);
+      const auto time = static_cast<std::int64_t>(get_le(chunk.data() + i + 8, 8));
+      if (len > kMaxBufferRecord || len > end - at - kRecordHeader || time < min_time_ms || time > max_time_ms) continue;
+      if (++candidates > kMaxResyncCandidates) return std::nullopt;
+      if (check_record(fd, at, end, payload, nullptr).empty()) return at;
+    }
+  }
+  return std::nullopt;
 }
 
 bool parse_segment_name(const char* name, std::uint64_t& id) {

@@ -25,6 +25,15 @@ std::string check_record(int fd, std::uint64_t offset, std::uint64_t end, std::s
 // short counts as one), checksums not checked; nullopt when a length field is impossible, i.e. the
 // count cannot be known.
 std::optional<std::uint64_t> count_frames(int fd, std::uint64_t offset, std::uint64_t end);
+// Resynchronisation after a corrupt record at `from`: the offset of the first record after it,
+// before `end`, whose length fits, whose append time lies in [min_time_ms, max_time_ms] and whose
+// checksum matches; nullopt when there is none. Bounded: the scan reads [from, end) once in
+// chunks and checks at most kMaxResyncCandidates payloads. Records have no sync marker, so the
+// time window is what makes a false match in random bytes negligible (with the CRC-32, about
+// 2^-32 times 10^-11 per offset); see docs/sinks.md, "Start-up and damage".
+constexpr int kMaxResyncCandidates = 4096;
+std::optional<std::uint64_t> find_next_record(int fd, std::uint64_t from, std::uint64_t end, std::int64_t min_time_ms,
+                                              std::int64_t max_time_ms);
 // "<20 digits>.seg" -> id (never 0).
 bool parse_segment_name(const char* name, std::uint64_t& id);
 

@@ -118,13 +118,35 @@ bool Pipeline::earlier_sources_warm(int order) const {
 }
 
 void Pipeline::wait_for_state_sources(std::stop_token stop, const SourceState& s) {
+  // An earlier source in error backoff (a request failed, it waits to retry: SourceProgress::
+  // backing_off) counts as warm: an outage of its server must not hold this one back for
+  // state_warmup_max. Its retries are not signalled, so the wait looks again every 200 ms.
+  const auto release_backing_off = [&] {
+    for (auto& other : sources_) {
+      if (other->startup_order >= s.startup_order || other->warm) continue;
+      const SourceProgress* p = other->source->progress();
+      if (p == nullptr || !p->backing_off.load(std::memory_order_relaxed)) continue;
+      other->warm = true;
+      spdlog::info("source {}: no longer waiting for source {} (start-up order): it is in error backoff (its last "
+                   "request failed and it waits to retry)",
+                   s.name, other->name);
+    }
+    return earlier_sources_warm(s.startup_order);
+  };
   std::unique_lock lock(warm_mu_);
-  if (earlier_sources_warm(s.startup_order)) return;
+  if (release_backing_off()) return;
   spdlog::info("source {}: waiting for the sources that feed the privileged-role roster to catch up", s.name);
-  if (!warm_cv_.wait_for(lock, stop, options_.state_warmup_max, [&] { return earlier_sources_warm(s.startup_order); }) &&
-      !stop.stop_requested())
-    spdlog::warn("source {}: starting after {} ms although the roster sources have not caught up yet", s.name,
-                 options_.state_warmup_max.count());
+  const auto deadline = Clock::now() + options_.state_warmup_max;
+  while (!stop.stop_requested()) {
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      spdlog::warn("source {}: starting after {} ms although the roster sources have not caught up yet", s.name,
+                   options_.state_warmup_max.count());
+      return;
+    }
+    const auto slice = std::min<Clock::duration>(deadline - now, std::chrono::milliseconds(200));
+    if (warm_cv_.wait_for(lock, stop, slice, release_backing_off)) return;
+  }
 }
 
 void Pipeline::source_loop(std::stop_token stop, SourceState& s) {

@@ -128,8 +128,8 @@ class Pipeline {
 
   void source_loop(std::stop_token stop, SourceState& s);
   // Start-up order (Source::startup_order): a source marks itself warm once it caught up (or failed,
-  // or stopped); a source waits until every source with a smaller number is warm, at most
-  // state_warmup_max in all.
+  // or stopped; a waiting source also counts one in error backoff as warm); a source waits until
+  // every source with a smaller number is warm, at most state_warmup_max in all.
   void mark_warm(SourceState& s);
   bool earlier_sources_warm(int order) const;  // warm_mu_ held
   void wait_for_state_sources(std::stop_token stop, const SourceState& s);

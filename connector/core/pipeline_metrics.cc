@@ -117,6 +117,12 @@ void Pipeline::write_metrics(Exposition& x) const {
              const auto b = disk_buffer_bytes(s);
              return b ? Opt(num(*b)) : std::nullopt;
            });
+  per_sink("siem_sink_buffer_io_errors", Type::counter,
+           "Disk buffer writes that failed (a record's write or fsync, or a new segment) since start (sinks with one).",
+           [](const SinkRunner& s) -> Opt {
+             const auto b = s.buffer_stats();
+             return b ? Opt(num(b->io_errors)) : std::nullopt;
+           });
   per_sink("siem_sink_connected", Type::gauge, "1 while the sink is started and its last delivery succeeded.",
            [](const SinkRunner& s) -> Opt { return sink_connected(s) ? 1.0 : 0.0; });
   x.family("siem_sink_send_duration_seconds", Type::histogram, "Duration of successful send calls.");

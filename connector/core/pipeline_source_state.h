@@ -25,7 +25,7 @@ struct Pipeline::SourceState {
   std::atomic<std::uint64_t> committed{0};
   std::atomic<bool> polled_ok{false};  // a poll succeeded (readiness)
   int startup_order = Source::kDefaultStartupOrder;
-  bool warm = false;  // caught up once, failed or stopped (Pipeline::warm_mu_)
+  bool warm = false;  // caught up once, failed, stopped or seen in error backoff (Pipeline::warm_mu_)
 };
 
 }  // namespace siem

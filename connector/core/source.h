@@ -41,6 +41,10 @@ struct SourceProgress {
   std::atomic<std::uint64_t> retry_after_ms{0};      // waits asked for by Retry-After, summed
   std::atomic<std::int64_t> checkpoint_end{0};       // oldest stream's committed checkpoint end
   std::atomic<std::int64_t> last_window_ok{0};       // when a window was last completed
+  // Error backoff: set while a request failed (a 5xx, a transport error; not a 429, which is
+  // throttling) and the source waits to retry it, cleared once a request succeeds. The pipeline
+  // counts such a source as caught up for the start-up order.
+  std::atomic<bool> backing_off{false};
 };
 
 class Source {
@@ -78,7 +82,8 @@ class Source {
   virtual void stop() {}
 
   // Start-up order. At start-up a source reads only once every source with a smaller number has
-  // caught up once (or failed, or stopped; at most PipelineOptions::state_warmup_max), so what the
+  // caught up once (or failed, or stopped, or is in error backoff: SourceProgress::backing_off; at
+  // most PipelineOptions::state_warmup_max), so what the
   // earlier ones queued reaches the processors first. The pipeline only compares the numbers; the
   // sources that use them document what they mean (connector/sources/graph/graph_source.h).
   static constexpr int kDefaultStartupOrder = 100;

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -32,7 +33,12 @@ extern char** environ;
 
 namespace siem::test {
 
-inline std::string connector_binary() { return std::string(SIEM_BINARY_DIR) + "/siem-connector"; }
+// The binary under test: SIEM_CONNECTOR_BINARY when set (scripts/soak.sh runs a copy, so that a
+// rebuild during a long run does not change it), else the build's.
+inline std::string connector_binary() {
+  if (const char* b = std::getenv("SIEM_CONNECTOR_BINARY"); b != nullptr && *b != '\0') return b;
+  return std::string(SIEM_BINARY_DIR) + "/siem-connector";
+}
 
 inline std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);

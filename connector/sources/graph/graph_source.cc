@@ -377,12 +377,15 @@ class PullSource final : public Source {
           throw std::runtime_error(std::string("request to ") + redact(url) + " failed: " + e.what());
         }
         spdlog::warn("source {}: {} (retrying in {} ms)", name_, e.what(), out.delay.count());
+        progress_.backing_off.store(true, std::memory_order_relaxed);
         sleep_for(out.delay, stop);
         if (stop.stop_requested()) return std::nullopt;
         continue;
       }
       switch (out.decision) {
-        case http::RetryDecision::done: return res;
+        case http::RetryDecision::done:
+          progress_.backing_off.store(false, std::memory_order_relaxed);
+          return res;
         case http::RetryDecision::reauth:
           tokens_->invalidate(resource);
           continue;
@@ -394,6 +397,8 @@ class PullSource final : public Source {
           }
           spdlog::warn("source {}: HTTP {} from {} (retrying in {} ms{})", name_, res.status, redact(url), out.delay.count(),
                        out.from_retry_after ? ", Retry-After" : "");
+          // Throttling (429) is reading at the allowed rate, not an outage: only errors count.
+          if (res.status != 429) progress_.backing_off.store(true, std::memory_order_relaxed);
           sleep_for(out.delay, stop);
           if (stop.stop_requested()) return std::nullopt;
           continue;

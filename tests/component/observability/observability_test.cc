@@ -6,11 +6,13 @@
 //     and OpenMetrics), its counters move and the source's lag falls;
 //   * a sink whose peer stops mid-run (the HEC emulator), or never answered (nothing listens on its
 //     port), is named by /readyz and shows as disconnected, retrying and holding events in the
-//     sink families.
+//     sink families;
+//   * a disk buffer whose writes fail counts them in siem_sink_buffer_io_errors_total.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 
@@ -313,6 +315,50 @@ TEST_F(Observability, UnreachableSinkShowsInReadyzAndSinkMetrics) {
   EXPECT_GT(s.value("siem_sink_events_in_flight", {{"sink", "hec"}}).value_or(0), 0);
   EXPECT_EQ(s.value("siem_sink_events_acked_total", {{"sink", "out"}}),
             s.value("siem_source_records_total", {{"source", "audit"}}));
+}
+
+// A disk buffer whose writes fail: its first segment cannot be created (a directory already has
+// its name, EEXIST), so every append fails and is retried. The failures are counted on /metrics
+// (both formats, parsed by the reference parser); once the name is free the events are delivered
+// and the counter keeps what it counted.
+TEST_F(Observability, DiskBufferIoErrorsAreCounted) {
+  std::ofstream(dir_ / "in.ndjson").flush();
+  write_config("  - {name: audit-file, type: file, path: " + (dir_ / "in.ndjson").string() + ", poll_interval: 100ms}\n",
+               "  - {name: spooled, type: file, format: raw, path: " + (dir_ / "spooled.ndjson").string() +
+                   ", buffer: {type: disk, max_size: 1MiB}, retry: {initial_backoff: 100ms, max_backoff: 500ms}}\n");
+  launch();
+  // The buffer was opened before the endpoint started: its first segment name is taken now.
+  const fs::path blocker = dir_ / "state" / "buffers" / "spooled" / "00000000000000000001.seg";
+  ASSERT_TRUE(fs::create_directory(blocker)) << blocker;
+  {
+    std::ofstream in(dir_ / "in.ndjson");
+    for (int i = 0; i < 5; ++i)
+      in << R"({"id":"io-)" << i << R"(","category":"RoleManagement","activityDisplayName":"Add member to role",)"
+         << R"("activityDateTime":"2026-03-04T10:15:30Z","loggedByService":"Core Directory","result":"success"})" << "\n";
+  }
+  Scrape s;
+  for (int i = 0; i < 500 && !HasFailure(); ++i) {  // at most about 10 s
+    s = scrape();
+    if (s.value("siem_sink_buffer_io_errors_total", {{"sink", "spooled"}}).value_or(0) >= 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(s.value("siem_sink_buffer_io_errors_total", {{"sink", "spooled"}}).value_or(0), 2) << get("/metrics").body;
+  EXPECT_EQ(s.types.value("siem_sink_buffer_io_errors", ""), "counter") << s.types.dump();
+  EXPECT_FALSE(s.value("siem_sink_buffer_io_errors_total", {{"sink", "out"}})) << "a sink without a disk buffer";
+  const auto om = scrape(/*openmetrics=*/true);
+  EXPECT_GE(om.value("siem_sink_buffer_io_errors_total", {{"sink", "spooled"}}).value_or(0), 2);
+  EXPECT_NE(slurp(dir_ / "stderr").find("cannot create " + blocker.string()), std::string::npos) << slurp(dir_ / "stderr");
+
+  fs::remove(blocker);
+  bool delivered = false;
+  for (int i = 0; i < 500 && !delivered; ++i) {  // at most about 10 s
+    const auto text = slurp(dir_ / "spooled.ndjson");
+    delivered = std::count(text.begin(), text.end(), '\n') == 5;
+    if (!delivered) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(delivered) << slurp(dir_ / "stderr");
+  const auto counted = s.value("siem_sink_buffer_io_errors_total", {{"sink", "spooled"}}).value_or(0);
+  EXPECT_GE(scrape().value("siem_sink_buffer_io_errors_total", {{"sink", "spooled"}}).value_or(0), counted);
 }
 
 }  // namespace

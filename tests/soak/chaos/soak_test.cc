@@ -17,8 +17,8 @@
 // Parameters (environment; defaults are the short form that runs in CI, scripts/soak.sh --long
 // sets the release form): SIEM_SOAK_SEED, SIEM_SOAK_FILE_RECORDS, SIEM_SOAK_GRAPH_RECORDS,
 // SIEM_SOAK_WRITE_SECONDS, SIEM_SOAK_KILLS, SIEM_SOAK_DEAD_SECONDS, SIEM_SOAK_RSS_CEILING_MB,
-// SIEM_SOAK_DRAIN_SECONDS (bound of the final catch-up). docs/testing.md describes the soak and
-// keeps its figures.
+// SIEM_SOAK_DRAIN_SECONDS (bound of the final catch-up), SIEM_SOAK_HEC_BUFFER_MB (max_size of HEC's
+// disk buffer). docs/testing.md describes the soak and keeps its figures.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -45,9 +45,11 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/component/kafka/kafka_test_support.h"
+#include "tests/soak/chaos/soak_checks.h"
 #include "tests/component/syslog/rsyslog_harness.h"
 #include "tests/support/connector_process.h"
 #include "tests/support/loopback_server.h"
+#include "tests/support/test_http.h"
 #include "tests/support/test_pki.h"
 #include "tools/emulator/emulator.h"
 #include "tools/hec_emulator/hec_emulator.h"
@@ -90,10 +92,14 @@ constexpr int kGraphPageSize = 100;
 // Enabling the per-sink disk buffer (issue 18) for the soak is this one line, e.g.
 //   return "{type: disk, max_size: 256MiB, when_full: block, max_events: 500, max_bytes: 8MiB}";
 // With a disk buffer the dead-sink phase also requires the other sinks to keep receiving.
+std::uint64_t hec_buffer_max_bytes() { return static_cast<std::uint64_t>(env_long("SIEM_SOAK_HEC_BUFFER_MB", 256)) << 20; }
 std::string sink_buffer_yaml(const std::string& sink) {
   // HEC, the sink the soak kills for a whole phase, spools to disk: its outage must not hold back
-  // the other sinks, and its buffer must survive every SIGKILL.
-  if (sink == "hec-out") return "{type: disk, max_size: 256MiB, when_full: block, max_events: 500, max_bytes: 8MiB}";
+  // the other sinks, and its buffer must survive every SIGKILL. max_size must hold the whole
+  // outage (about 1.7 KiB per soak event on disk; the long form's 10 minutes took 56 MiB).
+  if (sink == "hec-out")
+    return fmt::format("{{type: disk, max_size: {}MiB, when_full: block, max_events: 500, max_bytes: 8MiB}}",
+                       hec_buffer_max_bytes() >> 20);
   return "{max_events: 500, max_bytes: 8MiB}";
 }
 bool disk_buffered(const std::string& sink) { return sink_buffer_yaml(sink).find("type: disk") != std::string::npos; }
@@ -194,6 +200,7 @@ struct ResourceFigures {
   std::uint64_t peak_rss_dead_phase_kb = 0;
   std::size_t peak_fds = 0, peak_threads = 0;
   std::size_t samples = 0;
+  std::vector<std::pair<double, double>> dead_phase_rss;  // (seconds into the phase, KiB), every second
 };
 
 class Soak : public ::testing::Test {
@@ -257,6 +264,7 @@ class Soak : public ::testing::Test {
     const std::string url = graph_server_->base_url();
     const auto cfg = dir_ / "config.yaml";
     std::ofstream out(cfg);
+    if (observability_) out << "observability: {listen: \"127.0.0.1:0\"}\n";
     out << fmt::format(
         "state_dir: {dir}/state\n"
         "dead_letter: {{path: {dir}/dead-letter.ndjson}}\n"
@@ -286,7 +294,7 @@ class Soak : public ::testing::Test {
         "    retry: {{initial_backoff: 100ms, max_backoff: 1s}}\n",
         kBatchEvents);
     out << "  - name: hec-out\n    type: splunk_hec\n" << common
-        << "    buffer: " << sink_buffer_yaml("hec-out") << "\n"
+        << "    buffer: " << hec_buffer_yaml_ << "\n"
         << fmt::format("    url: {}\n    token: {}\n    tls: {{ca_file: {}}}\n    ack: true\n    ack_poll_interval: 200ms\n"
                        "    ack_timeout: 20s\n    request_timeout: 10s\n",
                        hec_server_->base_url(), kHecToken, pki_->ca_pem());
@@ -362,7 +370,11 @@ class Soak : public ::testing::Test {
           std::lock_guard lock(figures_mu_);
           ++figures_.samples;
           figures_.peak_rss_kb = std::max(figures_.peak_rss_kb, s.rss_kb);
-          if (dead_phase_) figures_.peak_rss_dead_phase_kb = std::max(figures_.peak_rss_dead_phase_kb, s.rss_kb);
+          if (dead_phase_) {
+            figures_.peak_rss_dead_phase_kb = std::max(figures_.peak_rss_dead_phase_kb, s.rss_kb);
+            figures_.dead_phase_rss.emplace_back(std::chrono::duration<double>(Clock::now() - dead_started_.load()).count(),
+                                                 static_cast<double>(s.rss_kb));
+          }
           figures_.peak_fds = std::max(figures_.peak_fds, s.fds);
           figures_.peak_threads = std::max(figures_.peak_threads, s.threads);
           if (s.rss_kb > rss_ceiling_kb_) rss_over_ceiling_ = true;
@@ -374,6 +386,25 @@ class Soak : public ::testing::Test {
   void stop_sampler() {
     stop_sampler_ = true;
     if (sampler_.joinable()) sampler_.join();
+  }
+
+  // ---- /metrics (with observability_) --------------------------------------------------------------
+  // The port the connector serves /metrics on, from its log (0 until it says so).
+  int metrics_port() const {
+    const std::string marker = "/readyz on 127.0.0.1:";
+    const auto err = slurp(dir_ / "stderr");
+    const auto at = err.rfind(marker);
+    return at == std::string::npos ? 0 : std::atoi(err.c_str() + at + marker.size());
+  }
+  // The value of the sample of `family` whose labels include `label` (e.g. source="soak-file").
+  std::optional<double> metric(const std::string& family, const std::string& label) const {
+    const int port = metrics_port();
+    if (port == 0) return std::nullopt;
+    const auto r = siem::test::http_fetch("GET", fmt::format("http://127.0.0.1:{}/metrics", port));
+    std::istringstream in(r.body);
+    for (std::string l; std::getline(in, l);)
+      if (l.rfind(family + "{", 0) == 0 && l.find(label) != std::string::npos) return std::strtod(l.c_str() + l.rfind(' ') + 1, nullptr);
+    return std::nullopt;
   }
 
   // ---- progress (cheap) ---------------------------------------------------------------------------
@@ -520,6 +551,34 @@ class Soak : public ::testing::Test {
     return sink == "hec-out" && torn_ids_.count(id) > 0;
   }
 
+  // ---- order per source at HEC ------------------------------------------------------------------
+  // The records HEC received for the first time from position `from` on, in order per source: the
+  // file source's order is its ids' (one appending writer); the Graph source's is the order in
+  // which the pipeline handled them, as syslog (one TCP connection, fed by the same processing
+  // thread) received them first.
+  siem::soak::OrderReport hec_order(const std::map<std::string, std::vector<std::string>>& received, std::size_t from) const {
+    std::map<std::string, long> syslog_rank;
+    for (const auto& id : received.at("syslog-out")) syslog_rank.emplace(id, static_cast<long>(syslog_rank.size()));
+    return siem::soak::check_order_per_source(
+        received.at("hec-out"), from,
+        [](const std::string& id) -> std::string {
+          if (id.rfind("soak-file-", 0) == 0) return "soak-file";
+          if (id.rfind("soak-graph-", 0) == 0) return "soak-graph";
+          return {};
+        },
+        [&](const std::string& id) -> std::optional<long> {
+          if (id.rfind("soak-file-", 0) == 0) return std::strtol(id.c_str() + 10, nullptr, 10);
+          const auto it = syslog_rank.find(id);
+          return it == syslog_rank.end() ? std::nullopt : std::optional<long>(it->second);
+        });
+  }
+  void print_order(const char* what, const siem::soak::OrderReport& o) const {
+    std::cout << fmt::format("[soak] hec-out order {}: {} file and {} graph records first delivered, {} out of order\n", what,
+                             o.checked.count("soak-file") ? o.checked.at("soak-file") : 0,
+                             o.checked.count("soak-graph") ? o.checked.at("soak-graph") : 0, o.violation_count);
+    for (const auto& v : o.violations) std::cout << "[soak]   out of order: " << v << "\n";
+  }
+
   // ---- the checker --------------------------------------------------------------------------------
   std::set<std::string> expected_ids() const {
     std::set<std::string> out;
@@ -545,8 +604,9 @@ class Soak : public ::testing::Test {
     return out;
   }
 
-  std::map<std::string, SinkReport> check() const {
-    std::map<std::string, std::vector<std::string>> received;  // sink -> ids as received
+  // Sink -> the ids each peer received, in the order it received them.
+  std::map<std::string, std::vector<std::string>> received_ids() const {
+    std::map<std::string, std::vector<std::string>> received;
     for (const auto& e : hec_->events()) {
       const auto& ev = e.envelope["event"];
       received["hec-out"].push_back(ev.is_object() && ev.contains("event") ? ev["event"].value("id", "") : std::string());
@@ -560,6 +620,12 @@ class Soak : public ::testing::Test {
       received["kafka-out"].push_back(doc.is_object() && doc.contains("event") ? doc["event"].value("id", "")
                                                                                : "unparsable: " + r.payload.substr(0, 80));
     }
+    return received;
+  }
+
+  std::map<std::string, SinkReport> check() const { return check(received_ids()); }
+  std::map<std::string, SinkReport> check(const std::map<std::string, std::vector<std::string>>& received_by_sink) const {
+    auto received = received_by_sink;
     const auto expected = expected_ids();
     const auto dead = dead_letters();
     std::map<std::string, SinkReport> out;
@@ -620,6 +686,11 @@ class Soak : public ::testing::Test {
 
   std::thread sampler_;
   std::atomic<bool> stop_sampler_{false}, dead_phase_{false}, rss_over_ceiling_{false};
+  std::atomic<Clock::time_point> dead_started_{Clock::now()};
+  std::size_t hec_dead_from_ = 0;  // HEC's event count when it died
+  std::uint64_t buffer_first_ = 0, buffer_last_ = 0, buffer_peak_ = 0;  // HEC's disk buffer in the dead phase
+  std::string hec_buffer_yaml_ = sink_buffer_yaml("hec-out");  // the variant below makes it small
+  bool observability_ = false;                                 // /metrics on 127.0.0.1 (the variant)
   std::mutex figures_mu_;
   ResourceFigures figures_;
 };
@@ -666,8 +737,9 @@ TEST_F(Soak, ChaosLosesNothing) {
   // SIGTERM only comes once HEC took events again, so that the slow requests below are a drain in
   // progress. Two things can hold events back after the restarts above: the drain does not wait for
   // a sink whose last delivery failed (docs/architecture.md, "Shutdown"), and the file source waits
-  // at start-up for the Graph source (start-up order) while that one backs off from the 503s, at
-  // most PipelineOptions::state_warmup_max (120 s); the bound covers both.
+  // at start-up for the Graph source to catch up (start-up order; no longer once that one is in
+  // error backoff, e.g. from 503s, but a 429 Retry-After is throttling, not an error), at most
+  // PipelineOptions::state_warmup_max (120 s); the bound covers both.
   const auto hec_recovering = hec_count();
   ASSERT_TRUE(eventually([&] { return hec_count() > hec_recovering; }, 130s, 50ms))
       << "HEC received nothing after it stopped refusing\n" << err_tail();
@@ -712,7 +784,11 @@ TEST_F(Soak, ChaosLosesNothing) {
   ASSERT_GT(baseline.fds, 0u) << err_tail();
   note(fmt::format("baseline: {} fds, {} threads", baseline.fds, baseline.threads));
 
-  // The HEC sink is dead (every request refused) for dead_seconds_ under the steady load.
+  // The HEC sink is dead (every request refused) for dead_seconds_ under the steady load. Sampled
+  // every second: the segment bytes of HEC's disk buffer, and (by the sampler) the connector's RSS;
+  // every minute (a quarter of a phase shorter than two minutes) the other sinks' counts.
+  const fs::path hec_buffer = dir_ / "state" / "buffers" / "hec-out";
+  dead_started_ = Clock::now();
   dead_phase_ = true;
   hec_->fail_busy(1'000'000'000);
   ++faults_;
@@ -720,17 +796,61 @@ TEST_F(Soak, ChaosLosesNothing) {
   const auto dead_until = Clock::now() + std::chrono::seconds(dead_seconds_);
   std::this_thread::sleep_for(1s);  // a request already past the fault hook may still store
   const auto hec_before = hec_count();
+  hec_dead_from_ = hec_before;
   const auto syslog_before = syslog_count();
   const auto kafka_before = kafka_count();
-  for (int i = 0; i < 100000 && Clock::now() < dead_until; ++i) std::this_thread::sleep_for(200ms);
+  const int check_every = dead_seconds_ >= 120 ? 60 : std::max(1, dead_seconds_ / 4);
+  struct Mark {
+    double seconds;  // since the sampling started
+    std::size_t syslog;
+    std::int64_t kafka;
+    std::uint64_t buffer;
+  };
+  const auto sampled_from = Clock::now();
+  const auto since = [&] { return std::chrono::duration<double>(Clock::now() - sampled_from).count(); };
+  const auto mark = [&] { return Mark{since(), syslog_count(), kafka_count(), siem::soak::segment_bytes(hec_buffer)}; };
+  std::vector<Mark> marks{{0.0, syslog_before, kafka_before, siem::soak::segment_bytes(hec_buffer)}};
+  buffer_first_ = buffer_peak_ = marks.front().buffer;
+  for (int i = 1; i <= 2 * dead_seconds_ + 2 && Clock::now() < dead_until; ++i) {
+    std::this_thread::sleep_until(std::min(dead_until, sampled_from + i * 1s));
+    buffer_peak_ = std::max(buffer_peak_, siem::soak::segment_bytes(hec_buffer));
+    if (i % check_every == 0) marks.push_back(mark());
+  }
+  // The rest of the phase is an interval of its own when it is at least half a one long.
+  if (since() - marks.back().seconds >= check_every / 2.0) marks.push_back(mark());
+  buffer_last_ = siem::soak::segment_bytes(hec_buffer);
+  buffer_peak_ = std::max(buffer_peak_, buffer_last_);
   EXPECT_EQ(hec_count(), hec_before) << "the dead HEC stored events";
+  std::string per_interval;
+  bool every_interval_rose = true, buffer_grew = true;
+  for (std::size_t m = 1; m < marks.size(); ++m) {
+    per_interval += fmt::format("\n[soak]   {:.0f}-{:.0f} s: syslog +{}, kafka +{}, hec buffer {:.1f} MiB",
+                                marks[m - 1].seconds, marks[m].seconds, marks[m].syslog - marks[m - 1].syslog,
+                                marks[m].kafka - marks[m - 1].kafka, marks[m].buffer / 1048576.0);
+    every_interval_rose = every_interval_rose && marks[m].syslog > marks[m - 1].syslog && marks[m].kafka > marks[m - 1].kafka;
+    buffer_grew = buffer_grew && marks[m].buffer > marks[m - 1].buffer;
+  }
+  note(fmt::format("during the dead phase, every {} s:{}", check_every, per_interval));
   if (disk_buffered("hec-out")) {
-    // The other sinks keep receiving while the dead one buffers. HEC stays dead until they have
-    // (bounded): a connector restarted just before this phase starts its file source only once the
-    // Graph source has caught up (start-up stages), which can take most of a short phase.
-    EXPECT_TRUE(eventually([&] { return syslog_count() > syslog_before && kafka_count() > kafka_before; }, 90s, 250ms))
-        << "syslog or kafka stalled behind the dead HEC sink: syslog +" << syslog_count() - syslog_before
-        << ", kafka +" << kafka_count() - kafka_before;
+    if (dead_seconds_ >= 120) {
+      // The long form: the other sinks received in every minute of the outage, and the buffer grew.
+      EXPECT_TRUE(every_interval_rose) << "syslog or kafka stalled in some minute of HEC's outage:" << per_interval;
+      EXPECT_TRUE(buffer_grew) << "HEC's disk buffer did not grow in some minute of its outage:" << per_interval;
+    }
+    // The other sinks keep receiving while the dead one buffers, and its buffer grows. HEC stays
+    // dead until they have (bounded), for a phase too short to show it by itself: a connector
+    // restarted just before it starts its file source once the Graph source caught up.
+    EXPECT_TRUE(eventually(
+        [&] {
+          buffer_last_ = siem::soak::segment_bytes(hec_buffer);
+          buffer_peak_ = std::max(buffer_peak_, buffer_last_);
+          return syslog_count() > syslog_before && kafka_count() > kafka_before && buffer_last_ > buffer_first_;
+        },
+        90s, 250ms))
+        << "syslog or kafka stalled behind the dead HEC sink, or its buffer did not grow: syslog +"
+        << syslog_count() - syslog_before << ", kafka +" << kafka_count() - kafka_before << ", buffer " << buffer_first_
+        << " -> " << buffer_last_ << " byte(s)";
+    EXPECT_LE(buffer_peak_, hec_buffer_max_bytes()) << "HEC's disk buffer went over its max_size";
     EXPECT_EQ(hec_count(), hec_before) << "the dead HEC stored events";
   }
   note(fmt::format("during the dead phase: syslog +{}, kafka +{}", syslog_count() - syslog_before,
@@ -797,7 +917,8 @@ TEST_F(Soak, ChaosLosesNothing) {
   EXPECT_EQ(final_status, 0) << err_tail();
 
   // ---- the checker's report -----------------------------------------------------------------------
-  const auto report = check();
+  const auto received = received_ids();
+  const auto report = check(received);
   const std::size_t expected = written();
   // Documented bound (docs/testing.md): a restart re-sends at most the in-flight window, a peer fault
   // at most the batches in flight when it struck.
@@ -842,7 +963,34 @@ TEST_F(Soak, ChaosLosesNothing) {
               << std::endl;
     EXPECT_FALSE(rss_over_ceiling_.load()) << "RSS went over the ceiling";
     EXPECT_GT(figures_.peak_rss_dead_phase_kb, 0u) << "no RSS sample during the dead-sink phase";
+    // Flat RSS while HEC is dead: the events go to its disk buffer, not to memory. The trend over
+    // the phase (least squares over the 1 s samples) must not add up to more than 12 MiB; a buffer
+    // held in memory would grow by the buffer's size (56 MiB in the long form).
+    const auto& rss = figures_.dead_phase_rss;
+    const double slope = siem::soak::slope_kib_per_minute(rss);
+    const double minutes = rss.empty() ? 0.0 : (rss.back().first - rss.front().first) / 60.0;
+    double low = 0, high = 0;
+    for (std::size_t i = 0; i < rss.size(); ++i) {
+      low = i == 0 ? rss[i].second : std::min(low, rss[i].second);
+      high = std::max(high, rss[i].second);
+    }
+    std::cout << fmt::format("[soak] RSS while HEC was dead: {} samples over {:.1f} min, min {:.1f} MiB, max {:.1f} MiB, "
+                             "slope {:+.1f} KiB/min ({:+.2f} MiB over the phase)\n",
+                             rss.size(), minutes, low / 1024.0, high / 1024.0, slope, slope * minutes / 1024.0)
+              << fmt::format("[soak] hec-out disk buffer while HEC was dead: {:.1f} MiB -> {:.1f} MiB, peak {:.1f} MiB "
+                             "(max_size {} MiB)",
+                             buffer_first_ / 1048576.0, buffer_last_ / 1048576.0, buffer_peak_ / 1048576.0,
+                             hec_buffer_max_bytes() >> 20)
+              << std::endl;
+    if (dead_seconds_ >= 120) {
+      EXPECT_LT(slope * minutes, 12.0 * 1024) << "RSS grew while HEC was dead";
+    }
   }
+  // When HEC came back it got the backlog of its outage and everything after it in order per source.
+  const auto order = hec_order(received, hec_dead_from_);
+  print_order("from the outage on", order);
+  EXPECT_EQ(order.violation_count, 0u) << "HEC received records of a source out of order";
+  EXPECT_GT(order.checked.count("soak-file") ? order.checked.at("soak-file") : 0, 0u) << "no order was checked";
   EXPECT_GE(sigkills_, std::min(kills_, 3));
   EXPECT_GE(rsyslog_restarts_, 1);
   for (const auto& sink : kSinks) {
@@ -857,6 +1005,96 @@ TEST_F(Soak, ChaosLosesNothing) {
     EXPECT_LE(r.duplicates, dup_bound) << sink << ": duplicates beyond the documented bound";
     EXPECT_LE(r.max_copies, copies_bound) << sink << ": a record was sent more often than restarts and faults explain";
     EXPECT_EQ(r.dead_lettered, 0u) << sink << ": valid records were dead-lettered\n" << slurp(dir_ / "dead-letter.ndjson").substr(0, 4000);
+  }
+}
+
+// The variant with a disk buffer too small for the outage, `when_full: block`: HEC dies, its buffer
+// fills up to max_size and stays within it, the sources stop reading (their read counters on
+// /metrics stand still while records wait in the input), and once HEC is back every record reaches
+// every sink, HEC's in order per source. No SIGKILLs or other faults here.
+TEST_F(Soak, DiskBufferFullBlocksTheSourcesAndLosesNothing) {
+  constexpr std::uint64_t kMaxSize = 256 << 10;
+  hec_buffer_yaml_ = "{type: disk, max_size: 256KiB, when_full: block, max_events: 100, max_bytes: 8MiB}";
+  observability_ = true;
+  file_records_ = 1800;
+  graph_records_ = 450;
+  write_seconds_ = 45;
+  note(fmt::format("variant: {} file + {} graph records over {} s, HEC on {}, no SIGKILLs", file_records_, graph_records_,
+                   write_seconds_, hec_buffer_yaml_));
+  start_peers();
+  if (HasFatalFailure()) return;
+  config_ = write_config();
+  t0_ = Clock::now();
+  start_writers();
+  start_sampler();
+  start_connector();
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(all_sinks_reach(1, 60s)) << "nothing delivered to some sink\n" << err_tail();
+
+  hec_->fail_busy(1'000'000'000);
+  note("hec: dead until the sources stopped");
+  const fs::path hec_buffer = dir_ / "state" / "buffers" / "hec-out";
+  std::uint64_t buffer_peak = 0;
+  // The sources stopped: their read counters stand still for 4 s while records wait unread.
+  std::optional<double> file_read, graph_read;
+  int still = 0;
+  const bool stopped = eventually(
+      [&] {
+        buffer_peak = std::max(buffer_peak, siem::soak::segment_bytes(hec_buffer));
+        const auto f = metric("siem_source_records_total", "source=\"soak-file\"");
+        const auto g = metric("siem_source_records_total", "source=\"soak-graph\"");
+        still = f && g && f == file_read && g == graph_read ? still + 1 : 0;
+        file_read = f;
+        graph_read = g;
+        return still >= 4 && f && *f < static_cast<double>(files_written_.load());
+      },
+      90s, 1000ms);
+  const auto buffer_metric = metric("siem_sink_buffer_bytes", "sink=\"hec-out\"");
+  buffer_peak = std::max(buffer_peak, siem::soak::segment_bytes(hec_buffer));
+  note(fmt::format("sources stopped: {}; file read {} of {} written, graph read {}; hec buffer {} byte(s) on disk, "
+                   "{} on /metrics (max_size {})",
+                   stopped, file_read.value_or(-1), files_written_.load(), graph_read.value_or(-1), buffer_peak,
+                   buffer_metric.value_or(-1), kMaxSize));
+  EXPECT_TRUE(stopped) << "the sources did not stop with HEC's disk buffer full\n" << err_tail();
+  EXPECT_LE(buffer_peak, kMaxSize) << "the disk buffer went over its max_size";
+  EXPECT_GT(buffer_peak, kMaxSize / 2) << "the disk buffer did not fill up";
+  EXPECT_LE(buffer_metric.value_or(0), static_cast<double>(kMaxSize));
+  hec_->fail_busy(0);
+  note("hec: back");
+
+  ASSERT_TRUE(eventually([&] { return writers_done_.load(); }, std::chrono::seconds(write_seconds_ + 60), 250ms));
+  const bool done = eventually([&] { return complete(); }, std::chrono::seconds(drain_seconds_), 1000ms);
+  connector_->signal(SIGTERM);
+  const int final_status = connector_->wait(40s);
+  stop_sampler();
+  EXPECT_TRUE(done) << "not everything arrived within " << drain_seconds_ << " s\n" << err_tail();
+  EXPECT_EQ(final_status, 0) << err_tail();
+
+  const auto received = received_ids();
+  const auto report = check(received);
+  const std::size_t expected = written();
+  std::cout << "[soak] ---------------------------------------------------------------- figures (disk buffer full)\n";
+  for (const auto& sink : kSinks) {
+    const auto& r = report.at(sink);
+    std::cout << fmt::format("[soak] {:<11} delivered {}/{}  duplicates {}  dead-lettered {}  missing {}  unexpected {}\n",
+                             sink, r.counts.size(), expected, r.duplicates, r.dead_lettered, r.missing.size(),
+                             r.unexpected.size());
+    for (std::size_t i = 0; i < r.missing.size() && i < 20; ++i) std::cout << "[soak]   missing " << sink << " " << r.missing[i] << "\n";
+    EXPECT_TRUE(r.missing.empty()) << sink << ": " << r.missing.size() << " record(s) lost";
+    EXPECT_TRUE(r.unexpected.empty()) << sink;
+    EXPECT_EQ(r.counts.size(), expected) << sink;
+    EXPECT_EQ(r.dead_lettered, 0u) << sink;
+  }
+  const auto order = hec_order(received, 0);
+  print_order("over the whole run", order);
+  EXPECT_EQ(order.violation_count, 0u) << "HEC received records of a source out of order";
+  {
+    std::lock_guard lock(figures_mu_);
+    std::cout << fmt::format("[soak] hec buffer peak {} byte(s) of max_size {}; RSS peak {:.1f} MiB; wall time {:.0f} s",
+                             buffer_peak, kMaxSize, figures_.peak_rss_kb / 1024.0,
+                             std::chrono::duration<double>(Clock::now() - t0_).count())
+              << std::endl;
+    EXPECT_FALSE(rss_over_ceiling_.load()) << "RSS went over the ceiling";
   }
 }
 
