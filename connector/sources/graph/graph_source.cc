@@ -3,16 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
 #include "connector/auth/auth_config.h"
 #include "connector/auth/token_provider.h"
-#include "connector/http/retry_policy.h"
 #include "connector/http/token_bucket.h"
 #include "connector/record/record_attributes.h"
 #include "connector/sources/graph/alert_streams.h"
+#include "connector/sources/graph/graph_get.h"
 #include "connector/sources/graph/security_alert_sources.h"
 #include "connector/sources/graph/pull_engine.h"
 
@@ -59,13 +56,6 @@ struct Settings {
   std::size_t warn_pages = 1000;                      // window_warn_pages
   std::chrono::milliseconds warn_after{30 * 60'000};  // window_warn_after
 };
-
-void sleep_for(std::chrono::milliseconds d, std::stop_token stop) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock lock(m);
-  cv.wait_for(lock, stop, d, [] { return false; });
-}
 
 class PullSource final : public Source {
  public:
@@ -121,12 +111,15 @@ class PullSource final : public Source {
       streams_.push_back(std::move(st));
     }
     note_checkpoint(saved);
-    client_ = std::make_shared<http::Client>(s_.connection.http);
+    auto client = std::make_shared<http::Client>(s_.connection.http);
     try {
-      tokens_ = auth::make_token_provider(s_.connection.auth, client_);
+      tokens_ = auth::make_token_provider(s_.connection.auth, client);
     } catch (const auth::AuthError& e) {
       throw SourceError(e.what());
     }
+    sources::GraphGetOptions get_options;
+    get_options.log_name = "source " + name_;
+    getter_ = std::make_unique<sources::GraphGetter>(client, tokens_, std::move(get_options), &progress_);
     const auto& a = s_.connection.auth;
     // Graph counts requests as they arrive; the limiter counts them as they leave. A 10 s window
     // plus a margin for connection set-up and network jitter keeps every server-side 10 s window
@@ -165,7 +158,7 @@ class PullSource final : public Source {
       return batch;
     }
     if (idle_last_poll_) {
-      sleep_for(s_.poll_interval, stop);
+      sources::sleep_for(s_.poll_interval, stop);
       if (stop.stop_requested()) return batch;
     }
     warn_stalled_streams();
@@ -289,11 +282,13 @@ class PullSource final : public Source {
     const std::string url = *st.url;
     std::optional<http::Response> res;
     try {
-      res = fetch(spec, url, stop);
-    } catch (const SourceError&) {
-      throw;
-    } catch (const std::exception& e) {
+      res = getter_->get(target(spec), url, stop);
+    } catch (const sources::GraphGetError& e) {
+      if (e.kind() == sources::GraphGetError::Kind::permanent) throw SourceError(e.what());
       fail_window(st, e.what());  // retries exhausted, or a URL/page the window cannot go on with
+      return;
+    } catch (const std::exception& e) {
+      fail_window(st, e.what());
       return;
     }
     if (!res) return;  // stopping
@@ -334,89 +329,22 @@ class PullSource final : public Source {
     }
   }
 
-  // One GET with token, rate limit and retries. nullopt when stopping. Throws SourceError on a
-  // permanent failure (auth, TLS, 4xx) and std::runtime_error when retries are exhausted.
-  std::optional<http::Response> fetch(const StreamSpec& spec, const std::string& url, std::stop_token stop) {
+  // The target of a stream's GETs: its resource, configured root and rate budget.
+  sources::GraphTarget target(const StreamSpec& spec) const {
     const auto& cloud = s_.connection.auth.cloud;
-    const std::string& resource = spec.arm() ? cloud.arm : cloud.graph;
-    http::RetryOptions ro;
-    ro.max_attempts = 6;
-    http::RetryPolicy policy(ro);
-    auto& bucket = spec.arm() ? arm_bucket_
-                   : (spec.type == StreamType::directory_audits || spec.type == StreamType::sign_ins) ? reports_bucket_
-                   : spec.type == StreamType::security_alerts                                         ? security_bucket_
-                                                                                                     : graph_bucket_;
-    for (;;) {
-      if (!bucket->acquire(stop)) return std::nullopt;
-      std::string token;
-      try {
-        token = tokens_->token(resource);
-      } catch (const auth::AuthError& e) {
-        if (e.permanent()) throw SourceError(std::string("cannot get an access token: ") + e.what());
-        throw std::runtime_error(std::string("token request failed: ") + e.what());
-      }
-      http::Request req;
-      req.url = url;
-      req.pin = spec.root;  // nextLinks are followed only to the configured Graph/ARM origin
-      req.headers = {{"Authorization", "Bearer " + token}, {"Accept", "application/json"}};
-      if (!spec.arm()) req.headers.emplace_back("x-ms-throttle-priority", "low");
-      http::RetryPolicy::Outcome out;
-      http::Response res;
-      try {
-        res = client_->send(req);
-        out = policy.on_response(res);
-      } catch (const http::Error& e) {
-        using Kind = http::Error::Kind;
-        // A URL, header or page the server handed us that cannot be used: the window fails.
-        if (e.kind() == Kind::origin || e.kind() == Kind::url || e.kind() == Kind::header || e.kind() == Kind::too_large)
-          throw sources::WindowError(e.what());
-        out = policy.on_error(e);
-        if (out.decision == http::RetryDecision::fail) {
-          if (!e.transient())
-            throw SourceError(std::string("cannot reach ") + redact(url) + ": " + e.what());
-          throw std::runtime_error(std::string("request to ") + redact(url) + " failed: " + e.what());
-        }
-        spdlog::warn("source {}: {} (retrying in {} ms)", name_, e.what(), out.delay.count());
-        sleep_for(out.delay, stop);
-        if (stop.stop_requested()) return std::nullopt;
-        continue;
-      }
-      switch (out.decision) {
-        case http::RetryDecision::done: return res;
-        case http::RetryDecision::reauth:
-          tokens_->invalidate(resource);
-          continue;
-        case http::RetryDecision::retry:
-          if (res.status == 429) progress_.throttled.fetch_add(1, std::memory_order_relaxed);
-          if (out.from_retry_after) {
-            bucket->pause_for(out.delay);
-            progress_.retry_after_ms.fetch_add(static_cast<std::uint64_t>(out.delay.count()), std::memory_order_relaxed);
-          }
-          spdlog::warn("source {}: HTTP {} from {} (retrying in {} ms{})", name_, res.status, redact(url), out.delay.count(),
-                       out.from_retry_after ? ", Retry-After" : "");
-          sleep_for(out.delay, stop);
-          if (stop.stop_requested()) return std::nullopt;
-          continue;
-        case http::RetryDecision::fail:
-          if (res.status >= 500 || res.status == 429)
-            throw std::runtime_error("HTTP " + std::to_string(res.status) + " from " + redact(url) + " after " +
-                                     std::to_string(policy.attempts()) + " attempts");
-          throw SourceError("HTTP " + std::to_string(res.status) + " from " + redact(url) + ": " + error_text(res.body));
-      }
-    }
+    const auto& bucket = spec.arm() ? arm_bucket_
+                         : (spec.type == StreamType::directory_audits || spec.type == StreamType::sign_ins) ? reports_bucket_
+                         : spec.type == StreamType::security_alerts                                         ? security_bucket_
+                                                                                                           : graph_bucket_;
+    return sources::GraphTarget{spec.arm() ? cloud.arm : cloud.graph, spec.root, bucket, !spec.arm()};
   }
-
-  static std::string redact(const std::string& url) { return http::printable(url.substr(0, url.find('?'))); }
-
-  // The start of a server's error body for a log line: control and non-ASCII bytes escaped.
-  static std::string error_text(const std::string& body) { return http::printable(body, 400); }
 
   std::string name_;
   Settings s_;
   std::vector<StreamState> streams_;
   std::map<std::string, sources::StreamCheckpoint> completed_;
-  std::shared_ptr<http::Client> client_;
   std::shared_ptr<auth::TokenProvider> tokens_;
+  std::unique_ptr<sources::GraphGetter> getter_;
   std::shared_ptr<http::TokenBucket> reports_bucket_, arm_bucket_, graph_bucket_, security_bucket_;
   std::size_t cursor_ = 0;
   bool idle_last_poll_ = false;
