@@ -204,6 +204,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
     const auto items_before_route = diags.items().size();
     Route route = read_route(cfg, routes);
     if (drop_ok && diags.items().size() == items_before_route) check_reachable(cfg, route, parts.options.drop, routes);
+    ctx.format = read_sink_format(cfg, registry.sink_default_format(type));
     try {
       auto inst = (*factory)(cfg, ctx);
       auto options = SinkRunnerOptions::from_config(cfg);
@@ -216,7 +217,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
         disk_buffered.insert(ctx.name);
       }
       if (inst.sink)
-        parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), inst.format, options, std::move(buffer),
+        parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), ctx.format, options, std::move(buffer),
                                        std::move(route)});
     } catch (const std::exception& e) {
       cfg.error(e.what());

@@ -211,10 +211,10 @@ const config::Section& kafka_sink_keys() {
   return s;
 }
 
-KafkaSinkSettings read_kafka_sink_settings(const ConfigNode& cfg, const std::string& name) {
+KafkaSinkSettings read_kafka_sink_settings(const ConfigNode& cfg, const std::string& name, OutputFormat format) {
   KafkaSinkSettings s;
   s.name = name;
-  s.format = read_sink_format(cfg);
+  s.format = format;
 
   const bool eventhubs = cfg.has("eventhubs");
   const std::string compression =
@@ -596,9 +596,8 @@ void KafkaSink::stop() {
 void register_kafka_sink(PluginRegistry& registry) {
   registry.add_sink("kafka", "idempotent Kafka producer (librdkafka, acks=all), also the Event Hubs Kafka endpoint",
                     [](const ConfigNode& cfg, const PluginContext& ctx) {
-                      KafkaSinkSettings settings = read_kafka_sink_settings(cfg, ctx.name);
+                      KafkaSinkSettings settings = read_kafka_sink_settings(cfg, ctx.name, ctx.format);
                       SinkInstance inst;
-                      inst.format = settings.format;
                       inst.sink = std::make_unique<KafkaSink>(std::move(settings));
                       return inst;
                     }, &kafka_sink_keys());

@@ -127,7 +127,7 @@ const config::Section& splunk_hec_keys() {
 HecSinkSettings read_hec_sink_settings(const ConfigNode& cfg, const PluginContext& ctx) {
   HecSinkSettings s;
   s.name = ctx.name;
-  s.format = read_sink_format(cfg, OutputFormat::ecs);
+  s.format = ctx.format;
   std::string url = cfg.required_string("url");
   if (!url.empty()) {
     try {
@@ -545,7 +545,6 @@ void register_splunk_hec_sink(PluginRegistry& registry) {
                     [](const ConfigNode& cfg, const PluginContext& ctx) {
                       HecSinkSettings settings = read_hec_sink_settings(cfg, ctx);
                       SinkInstance inst;
-                      inst.format = settings.format;
                       inst.sink = std::make_unique<SplunkHecSink>(std::move(settings));
                       return inst;
                     }, &splunk_hec_keys());

@@ -47,7 +47,7 @@ struct HecSinkSettings {
   http::ClientOptions http;
 };
 
-// Reads and validates the sink's keys (never touches the network).
+// Reads and validates the sink's keys (never touches the network); the format is ctx.format.
 HecSinkSettings read_hec_sink_settings(const ConfigNode& cfg, const PluginContext& ctx);
 
 // The sourcetype used for an event when `sourcetype` is not set (formats.md §3.6 design): raw Graph

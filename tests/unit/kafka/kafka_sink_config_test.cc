@@ -22,7 +22,7 @@ struct Loaded {
 std::unique_ptr<Loaded> load(const std::string& yaml) {
   auto l = std::make_unique<Loaded>();
   l->doc = ConfigDocument::load_string(yaml, "sink.yaml", l->diags);
-  l->settings = read_kafka_sink_settings(l->doc->root(), "to-kafka");
+  l->settings = read_kafka_sink_settings(l->doc->root(), "to-kafka", read_sink_format(l->doc->root()));
   return l;
 }
 
