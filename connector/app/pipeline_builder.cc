@@ -116,6 +116,17 @@ std::string types_list(const std::vector<std::string>& types) {
   return out;
 }
 
+// An entry whose `type` no plugin registered: one error at `type` naming the known types (and
+// the closest one), and the entry's other keys left unchecked (they belong to a type we do not know).
+void report_unknown_type(ConfigDocument& doc, const ConfigNode& cfg, const std::string& kind, const std::string& type,
+                         const std::vector<std::string>& known) {
+  std::string msg = fmt::format("unknown {} type '{}'", kind, type);
+  if (auto s = did_you_mean(type, known)) msg += fmt::format(" (did you mean '{}'?)", *s);
+  msg += fmt::format("; known types: {}", types_list(known));
+  cfg.error_at("type", msg);
+  doc.mark_free_form(cfg.yaml());
+}
+
 }  // namespace
 
 PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry, bool validate_only, StateStore* state) {
@@ -156,11 +167,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
     if (type.empty()) continue;
     const auto* factory = registry.source(type);
     if (!factory) {
-      std::string msg = fmt::format("unknown source type '{}'", type);
-      if (auto s = did_you_mean(type, registry.source_types())) msg += fmt::format(" (did you mean '{}'?)", *s);
-      msg += fmt::format("; known types: {}", types_list(registry.source_types()));
-      cfg.error_at("type", msg);
-      doc.mark_free_form(cfg.yaml());  // its other keys belong to a type we do not know: no cascade
+      report_unknown_type(doc, cfg, "source", type, registry.source_types());
       continue;
     }
     cfg = with_plugin_keys(doc, cfg, registry.source_keys(type), "source", type);
@@ -193,11 +200,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
     if (type.empty()) continue;
     const auto* factory = registry.sink(type);
     if (!factory) {
-      std::string msg = fmt::format("unknown sink type '{}'", type);
-      if (auto s = did_you_mean(type, registry.sink_types())) msg += fmt::format(" (did you mean '{}'?)", *s);
-      msg += fmt::format("; known types: {}", types_list(registry.sink_types()));
-      cfg.error_at("type", msg);
-      doc.mark_free_form(cfg.yaml());
+      report_unknown_type(doc, cfg, "sink", type, registry.sink_types());
       continue;
     }
     cfg = with_plugin_keys(doc, cfg.with_section(SinkRunnerOptions::keys()), registry.sink_keys(type), "sink", type);

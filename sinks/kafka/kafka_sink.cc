@@ -316,13 +316,10 @@ void KafkaSink::on_log(const rd_kafka_t* rk, int level, const char* fac, const c
 }
 
 void KafkaSink::create_producer() {
-  std::unique_ptr<rd_kafka_conf_t, decltype(&rd_kafka_conf_destroy)> conf(rd_kafka_conf_new(), rd_kafka_conf_destroy);
+  std::string why;
+  kafka::RdKafkaConf conf = kafka::make_conf(settings_.client.properties, why);
+  if (!conf) throw SinkError(why);
   char err[512];
-  for (const auto& [k, v] : settings_.client.properties.items()) {
-    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
-      throw SinkError(kafka::is_secret_property(k) ? fmt::format("invalid value for librdkafka property '{}'", k)
-                                                   : fmt::format("librdkafka property '{}': {}", k, err));
-  }
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaSink::on_delivery);
   rd_kafka_conf_set_error_cb(conf.get(), &KafkaSink::on_error);

@@ -80,6 +80,26 @@ TEST(KafkaSinkConfig, UnknownOrInvalidLibrdkafkaPropertyIsReportedOffline) {
   EXPECT_TRUE(v->diags.has_errors());
 }
 
+// The one place the sink and the eventhub_kafka source build their librdkafka configuration:
+// a refused property is named, its value shown only when it is not a secret.
+TEST(KafkaSinkConfig, MakeConfNamesTheRefusedPropertyAndNeverShowsASecret) {
+  kafka::ClientProperties good;
+  good.set("linger.ms", "5");
+  good.set("sasl.password", "hunter2");
+  std::string why;
+  EXPECT_TRUE(kafka::make_conf(good, why)) << why;
+  kafka::ClientProperties bad = good;
+  bad.set("linger.ms", "soon");
+  auto conf = kafka::make_conf(bad, why);
+  EXPECT_FALSE(conf);
+  EXPECT_EQ(why.rfind("librdkafka property 'linger.ms': ", 0), 0u) << why;
+  kafka::RdKafkaConf raw(rd_kafka_conf_new(), rd_kafka_conf_destroy);
+  const auto secret = kafka::set_property(raw.get(), "custom.secret.token", "hunter2");
+  ASSERT_TRUE(secret);
+  EXPECT_EQ(*secret, "invalid value for librdkafka property 'custom.secret.token'");
+  EXPECT_FALSE(kafka::set_property(raw.get(), "linger.ms", "7"));
+}
+
 TEST(KafkaSinkConfig, MissingBrokersAndTopicAreNamed) {
   auto l = load("format: cef\n");
   const std::string text = l->diags.format();
