@@ -68,6 +68,8 @@ struct KafkaSinkSettings {
 
 // Reads and validates a `type: kafka` sink node (offline); `format` is its `format:` as the pipeline
 // builder read it (PluginContext::format). Problems go to the node's diagnostics.
+// The table of the keys it reads (besides the common sink keys).
+const config::Section& kafka_sink_keys();
 KafkaSinkSettings read_kafka_sink_settings(const ConfigNode& cfg, const std::string& name, OutputFormat format);
 
 class KafkaSink final : public Sink {
