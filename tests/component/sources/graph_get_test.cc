@@ -14,43 +14,18 @@
 #include "connector/http/token_bucket.h"
 #include "connector/sources/graph/graph_get.h"
 #include "connector/sources/graph/page_reader.h"
-#include "tests/support/loopback_server.h"
+#include "tests/component/sources/emulator_fixture.h"
 #include "tests/support/wait.h"
-#include "tools/emulator/emulator.h"
 
 namespace siem::sources {
 namespace {
 
 using nlohmann::json;
 using Kind = GraphGetError::Kind;
-constexpr const char* kTenant = "11111111-1111-1111-1111-111111111111";
-constexpr const char* kClient = "22222222-2222-2222-2222-222222222222";
 constexpr const char* kAudits = "/v1.0/auditLogs/directoryAudits";
 
-class GraphGetTest : public ::testing::Test {
+class GraphGetTest : public test::EmulatorOverTls {
  protected:
-  static void SetUpTestSuite() { pki_ = new test::TestPki(); }
-  static void TearDownTestSuite() {
-    delete pki_;
-    pki_ = nullptr;
-  }
-
-  void SetUp() override {
-    emulator::AppRegistration app;
-    app.tenant_id = kTenant;
-    app.client_id = kClient;
-    app.client_secret = "s3cret";
-    emulator::Options o;
-    o.apps = {app};
-    server_ = test::make_tls_server(*pki_);
-    emu_ = std::make_unique<emulator::Emulator>(o, *server_);
-    server_->start();
-    base_ = server_->base_url();
-  }
-
-  // The server first: its request log hook writes into the emulator after each response.
-  void TearDown() override { server_.reset(); }
-
   // A getter of this test's own identity and token cache (nothing shared with another test).
   std::unique_ptr<GraphGetter> getter(GraphGetOptions options = {}, std::size_t max_response_bytes = 0) {
     http::ClientOptions co;
@@ -62,7 +37,7 @@ class GraphGetTest : public ::testing::Test {
     a.method = auth::AuthSettings::Method::client_secret;
     a.tenant_id = kTenant;
     a.client_id = kClient;
-    a.client_secret = Secret("s3cret");
+    a.client_secret = Secret(kSecret);
     a.cloud = auth::CloudEndpoints{"custom", base_, base_, base_};
     auto tokens = auth::make_token_provider(a, client, std::make_shared<auth::TokenCache>());
     options.log_name = "test";
@@ -93,15 +68,9 @@ class GraphGetTest : public ::testing::Test {
     return GraphGetError(Kind::permanent, "none");
   }
 
-  static test::TestPki* pki_;
-  std::unique_ptr<test::LoopbackServer> server_;
-  std::unique_ptr<emulator::Emulator> emu_;
-  std::string base_;
   std::shared_ptr<http::TokenBucket> bucket_ = std::make_shared<http::TokenBucket>(http::RateLimit{1000, std::chrono::seconds(10)});
   SourceProgress progress_;
 };
-
-test::TestPki* GraphGetTest::pki_ = nullptr;
 
 TEST_F(GraphGetTest, FetchesAPageWithABearerTokenAndLowPriority) {
   std::atomic<int> seen{0};
