@@ -57,7 +57,7 @@ struct Fixture {
         fmt::format("brokers: \"{}\"\ntopic: bench\ncompression: {}\nproperties:\n  log_level: 3\n",
                     rd_kafka_mock_cluster_bootstraps(mc), compression),
         "bench.yaml", diags);
-    sink = std::make_unique<KafkaSink>(read_kafka_sink_settings(doc->root(), "bench"));
+    sink = std::make_unique<KafkaSink>(read_kafka_sink_settings(doc->root(), "bench", OutputFormat::ecs));
     sink->start();
   }
   ~Fixture() {

@@ -116,6 +116,17 @@ std::string types_list(const std::vector<std::string>& types) {
   return out;
 }
 
+// An entry whose `type` no plugin registered: one error at `type` naming the known types (and
+// the closest one), and the entry's other keys left unchecked (they belong to a type we do not know).
+void report_unknown_type(ConfigDocument& doc, const ConfigNode& cfg, const std::string& kind, const std::string& type,
+                         const std::vector<std::string>& known) {
+  std::string msg = fmt::format("unknown {} type '{}'", kind, type);
+  if (auto s = did_you_mean(type, known)) msg += fmt::format(" (did you mean '{}'?)", *s);
+  msg += fmt::format("; known types: {}", types_list(known));
+  cfg.error_at("type", msg);
+  doc.mark_free_form(cfg.yaml());
+}
+
 }  // namespace
 
 PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry, bool validate_only, StateStore* state) {
@@ -156,11 +167,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
     if (type.empty()) continue;
     const auto* factory = registry.source(type);
     if (!factory) {
-      std::string msg = fmt::format("unknown source type '{}'", type);
-      if (auto s = did_you_mean(type, registry.source_types())) msg += fmt::format(" (did you mean '{}'?)", *s);
-      msg += fmt::format("; known types: {}", types_list(registry.source_types()));
-      cfg.error_at("type", msg);
-      doc.mark_free_form(cfg.yaml());  // its other keys belong to a type we do not know: no cascade
+      report_unknown_type(doc, cfg, "source", type, registry.source_types());
       continue;
     }
     cfg = with_plugin_keys(doc, cfg, registry.source_keys(type), "source", type);
@@ -193,17 +200,14 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
     if (type.empty()) continue;
     const auto* factory = registry.sink(type);
     if (!factory) {
-      std::string msg = fmt::format("unknown sink type '{}'", type);
-      if (auto s = did_you_mean(type, registry.sink_types())) msg += fmt::format(" (did you mean '{}'?)", *s);
-      msg += fmt::format("; known types: {}", types_list(registry.sink_types()));
-      cfg.error_at("type", msg);
-      doc.mark_free_form(cfg.yaml());
+      report_unknown_type(doc, cfg, "sink", type, registry.sink_types());
       continue;
     }
     cfg = with_plugin_keys(doc, cfg.with_section(SinkRunnerOptions::keys()), registry.sink_keys(type), "sink", type);
     const auto items_before_route = diags.items().size();
     Route route = read_route(cfg, routes);
     if (drop_ok && diags.items().size() == items_before_route) check_reachable(cfg, route, parts.options.drop, routes);
+    ctx.format = read_sink_format(cfg, registry.sink_default_format(type));
     try {
       auto inst = (*factory)(cfg, ctx);
       auto options = SinkRunnerOptions::from_config(cfg);
@@ -216,7 +220,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
         disk_buffered.insert(ctx.name);
       }
       if (inst.sink)
-        parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), inst.format, options, std::move(buffer),
+        parts.sinks.push_back(SinkSlot{ctx.name, std::move(inst.sink), ctx.format, options, std::move(buffer),
                                        std::move(route)});
     } catch (const std::exception& e) {
       cfg.error(e.what());

@@ -238,11 +238,36 @@ void Pipeline::commit_ready() {
   }
 }
 
+namespace {
+bool failing(const SinkRunner& s) { return !s.healthy() && s.counters().failed > 0; }
+}  // namespace
+
+bool Pipeline::failing_sink_took_events(std::size_t i) const {
+  return failing(*sinks_[i]) && routing_.routed[i].load(std::memory_order_relaxed) > 0;
+}
+
 bool Pipeline::sinks_cannot_drain() const {
-  if (options_.once) return sink_fatal_;
+  if (options_.once) {
+    if (!sink_fatal_) return false;
+    for (std::size_t i = 0; i < sinks_.size(); ++i)
+      if (failing_sink_took_events(i)) return true;
+    return false;
+  }
   for (const auto& s : sinks_)
-    if (!s->disk_buffered() && !s->healthy() && s->counters().failed > 0) return true;
+    if (!s->disk_buffered() && failing(*s)) return true;
   return false;
+}
+
+void Pipeline::stop_failing_sinks() {
+  for (std::size_t i = 0; i < sinks_.size(); ++i) {
+    auto& s = *sinks_[i];
+    if (!failing(s)) continue;
+    if (routing_.routed[i].load(std::memory_order_relaxed) == 0)
+      spdlog::error("sink {}: FAILED (see the error above) and was routed no event in this run: nothing was lost, but "
+                    "it delivers nothing until it is fixed",
+                    s.name());
+    s.abort();
+  }
 }
 
 void Pipeline::log_disk_buffers() const {
@@ -292,7 +317,7 @@ int Pipeline::run(std::stop_token stop) {
   };
   auto buffers_logged = Clock::now();
   while (!stop.stop_requested() && !fatal_error_) {
-    if (options_.once && (all_sources_finished() || sink_fatal_)) break;
+    if (options_.once && (all_sources_finished() || (sink_fatal_ && sinks_cannot_drain()))) break;
     commit_ready();
     if (Clock::now() - buffers_logged >= std::chrono::minutes(1)) {
       log_disk_buffers();
@@ -315,6 +340,7 @@ int Pipeline::run(std::stop_token stop) {
   if (!drained) {
     for (auto& s : sinks_) s->abort();
   }
+  stop_failing_sinks();
   input_->close();
   for (auto& s : sources_)
     if (s->thread.joinable()) s->thread.join();

@@ -154,11 +154,19 @@ class Pipeline {
   std::string consumed_counts(const SourceState& s) const;  // "  <label> N" per processor that consumed
   void commit_ready();
   bool wait_until_drained(std::chrono::steady_clock::time_point deadline);
-  // True when waiting for the sinks can no longer help the drain: with --once, any sink failed
-  // fatally during the run; otherwise a sink is failing right now (did not start, or its last
-  // delivery failed fatally). A checkpoint needs every sink's acknowledgement, so the other sinks'
-  // deliveries cannot move it either; the held events are read again after the restart.
+  // True when waiting for the sinks can no longer help the drain: with --once, a sink that failed
+  // fatally during the run was routed at least one event; otherwise a sink is failing right now
+  // (did not start, or its last delivery failed fatally). A checkpoint needs every sink's
+  // acknowledgement, so the other sinks' deliveries cannot move it either; the held events are
+  // read again after the restart. A failing sink no event was routed to owes nothing: it cannot
+  // hold a checkpoint, so it neither ends a --once run early nor fails its exit status.
   bool sinks_cannot_drain() const;
+  // Sink i is failing (did not start, or its last delivery failed fatally) and was routed at least
+  // one event in this run.
+  bool failing_sink_took_events(std::size_t i) const;
+  // After the drain: stops the runners of the sinks that are failing (their start() retries would
+  // otherwise keep join() waiting) and logs, at error level, each one that no event was routed to.
+  void stop_failing_sinks();
   // At shutdown, sinks with a disk buffer deliver from it until it is empty, their sink fails, or
   // `deadline`; what is left stays on disk for the next start.
   void drain_disk_buffers(std::chrono::steady_clock::time_point deadline);

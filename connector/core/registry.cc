@@ -8,8 +8,8 @@ void PluginRegistry::add_source(std::string type, std::string description, Sourc
 }
 
 void PluginRegistry::add_sink(std::string type, std::string description, SinkFactory factory,
-                              const config::Section* keys) {
-  sinks_[std::move(type)] = SinkEntry{std::move(description), std::move(factory), keys};
+                              const config::Section* keys, OutputFormat default_format) {
+  sinks_[std::move(type)] = SinkEntry{std::move(description), std::move(factory), keys, default_format};
 }
 
 const config::Section* PluginRegistry::source_keys(const std::string& type) const {
@@ -30,6 +30,11 @@ std::string PluginRegistry::source_description(const std::string& type) const {
 std::string PluginRegistry::sink_description(const std::string& type) const {
   auto it = sinks_.find(type);
   return it == sinks_.end() ? std::string() : it->second.description;
+}
+
+OutputFormat PluginRegistry::sink_default_format(const std::string& type) const {
+  auto it = sinks_.find(type);
+  return it == sinks_.end() ? OutputFormat::ecs : it->second.default_format;
 }
 
 const SourceFactory* PluginRegistry::source(const std::string& type) const {

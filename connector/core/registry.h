@@ -25,13 +25,15 @@ struct PluginContext {
   bool validate_only = false;     // true under `validate`: build, check, never connect
   StateStore* state = nullptr;    // null under validate; sources may keep extra state here
   std::string host_name;          // this machine's name (syslog HOSTNAME, HEC host)
+  // Sinks: the payload format the sink sends, its `format:` key read once by the pipeline builder
+  // with the type's default (add_sink), like route/batch/retry/buffer. Unused by sources.
+  OutputFormat format = OutputFormat::ecs;
 };
 
 using SourceFactory = std::function<std::unique_ptr<Source>(const ConfigNode& cfg, const PluginContext& ctx)>;
-// A sink factory also tells which output format the sink consumes (its `format` key).
+// What a sink factory builds; the format it sends is PluginContext::format.
 struct SinkInstance {
   std::unique_ptr<Sink> sink;
-  OutputFormat format = OutputFormat::ecs;
 };
 using SinkFactory = std::function<SinkInstance(const ConfigNode& cfg, const PluginContext& ctx)>;
 
@@ -39,14 +41,16 @@ class PluginRegistry {
  public:
   // `keys`: the plugin's key table (config/schema.h), declared next to the code that reads them;
   // `describe` prints it, the docs are generated from it and unknown keys are checked against it.
+  // `default_format`: a sink's `format` when the key is not set.
   void add_source(std::string type, std::string description, SourceFactory factory,
                   const config::Section* keys = nullptr);
   void add_sink(std::string type, std::string description, SinkFactory factory,
-                const config::Section* keys = nullptr);
+                const config::Section* keys = nullptr, OutputFormat default_format = OutputFormat::ecs);
   const config::Section* source_keys(const std::string& type) const;
   const config::Section* sink_keys(const std::string& type) const;
   std::string source_description(const std::string& type) const;
   std::string sink_description(const std::string& type) const;
+  OutputFormat sink_default_format(const std::string& type) const;
 
   const SourceFactory* source(const std::string& type) const;
   const SinkFactory* sink(const std::string& type) const;
@@ -58,15 +62,19 @@ class PluginRegistry {
 
  private:
   struct SourceEntry { std::string description; SourceFactory factory; const config::Section* keys = nullptr; };
-  struct SinkEntry { std::string description; SinkFactory factory; const config::Section* keys = nullptr; };
+  struct SinkEntry {
+    std::string description;
+    SinkFactory factory;
+    const config::Section* keys = nullptr;
+    OutputFormat default_format = OutputFormat::ecs;
+  };
   std::map<std::string, SourceEntry> sources_;
   std::map<std::string, SinkEntry> sinks_;
 };
 
-// Common sink keys every sink accepts (read by the core, not the plugin):
-//   format: ecs|cef|raw, batch: {max_events, max_bytes, timeout}, retry: {initial_backoff,
-//   max_backoff}, buffer: {max_events}. A sink factory should call read_sink_format(cfg) for
-//   SinkInstance::format and must not read those other keys itself.
+// Common sink keys every sink accepts (read by the core, not the plugin): format: ecs|cef|ocsf|raw
+// (here, by the pipeline builder, which hands it to the factory as PluginContext::format), route,
+// batch, retry and buffer (SinkRunnerOptions::from_config). A sink factory reads none of them.
 OutputFormat read_sink_format(const ConfigNode& cfg, OutputFormat default_format = OutputFormat::ecs);
 
 }  // namespace siem

@@ -67,8 +67,9 @@ const config::Section& buffer_keys() {
 
 }  // namespace
 
-// The common keys of every sink. `format` is read by read_sink_format() (registry.cc), which each
-// sink factory calls with its default; the others by from_config() below.
+// The common keys of every sink. `format` is read by read_sink_format() (registry.cc), once, by the
+// pipeline builder with the type's default (PluginRegistry::add_sink), which hands it to the sink
+// factory (PluginContext::format); the others by from_config() below.
 const config::Section& SinkRunnerOptions::keys() {
   static const config::Section s{"sink_delivery", "sinks[] (every type)", {}, {
       {"format", Type::choice, "ecs", "*pinned.* the payload the sink sends (`syslog` defaults to `cef`; `ocsf`: OCSF 1.3.0 JSON events, [mapping.md](mapping.md#ocsf-output))", {"ecs", "cef", "ocsf", "raw"}},

@@ -45,8 +45,8 @@ struct SinkRunnerOptions {
   // Reads the common sink keys `batch: {max_events, max_bytes, timeout}`, `retry: {initial_backoff,
   // max_backoff}`, `buffer: {type, max_events, max_bytes, max_size, when_full}`.
   static SinkRunnerOptions from_config(const ConfigNode& sink_cfg);
-  // The table of the keys every sink accepts (format, batch, retry, buffer): read here and by
-  // read_sink_format(), never by a sink plugin.
+  // The table of the keys every sink accepts (format, route, batch, retry, buffer): read here, by
+  // read_sink_format() and read_route(), never by a sink plugin.
   static const config::Section& keys();
 };
 

@@ -92,7 +92,6 @@ void register_file_sink(PluginRegistry& registry) {
   registry.add_sink("file", "one record per line to a file, fsync'ed before acknowledging",
                     [](const ConfigNode& cfg, const PluginContext& ctx) {
                       SinkInstance inst;
-                      inst.format = read_sink_format(cfg);
                       std::filesystem::path path;
                       if (auto p = cfg.file_path("path")) path = *p;
                       else cfg.error("missing required key 'path'");
@@ -111,7 +110,7 @@ void register_file_sink(PluginRegistry& registry) {
                                                            *m));
                       }
                       auto sink = std::make_unique<FileSink>(ctx.name, path, cfg.boolean("sync", true), mode);
-                      sink->set_format(inst.format);
+                      sink->set_format(ctx.format);
                       inst.sink = std::move(sink);
                       return inst;
                     }, &file_sink_keys());

@@ -312,17 +312,32 @@ ClientConfig read_client_config(const ConfigNode& cfg, const ClientProperties& d
   return out;
 }
 
-void check_properties_offline(const ConfigNode& cfg, const ClientConfig& client) {
-  std::unique_ptr<rd_kafka_conf_t, decltype(&rd_kafka_conf_destroy)> conf(rd_kafka_conf_new(), rd_kafka_conf_destroy);
+std::optional<std::string> set_property(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
   char err[512];
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) == RD_KAFKA_CONF_OK) return std::nullopt;
+  // Never echo a secret value: librdkafka's message may contain it.
+  return is_secret_property(key) ? fmt::format("invalid value for librdkafka property '{}'", key)
+                                 : fmt::format("librdkafka property '{}': {}", key, err);
+}
+
+RdKafkaConf make_conf(const ClientProperties& properties, std::string& error) {
+  RdKafkaConf conf(rd_kafka_conf_new(), rd_kafka_conf_destroy);
+  for (const auto& [k, v] : properties.items()) {
+    if (auto why = set_property(conf.get(), k, v)) {
+      error = std::move(*why);
+      return RdKafkaConf(nullptr, rd_kafka_conf_destroy);
+    }
+  }
+  return conf;
+}
+
+void check_properties_offline(const ConfigNode& cfg, const ClientConfig& client) {
+  RdKafkaConf conf(rd_kafka_conf_new(), rd_kafka_conf_destroy);
   for (const auto& [k, v] : client.properties.items()) {
     if (k == "bootstrap.servers" && v.empty()) continue;
-    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      // Never echo a secret value: librdkafka's message may contain it.
-      const std::string msg = is_secret_property(k) ? fmt::format("invalid value for librdkafka property '{}'", k)
-                                                    : fmt::format("librdkafka property '{}': {}", k, err);
-      if (client.user_keys.count(k)) cfg.error_at("properties", msg);
-      else cfg.error(msg);
+    if (auto msg = set_property(conf.get(), k, v)) {
+      if (client.user_keys.count(k)) cfg.error_at("properties", *msg);
+      else cfg.error(*msg);
     }
   }
 }

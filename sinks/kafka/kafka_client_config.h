@@ -3,7 +3,11 @@
 // passthrough. Everything here is offline (no network), so `validate` can run it.
 #pragma once
 
+#include <librdkafka/rdkafka.h>
+
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -55,6 +59,17 @@ ClientConfig read_client_config(const ConfigNode& cfg, const ClientProperties& d
 // The table of the keys read_client_config() reads (the Kafka sink and the eventhub_kafka source
 // include it).
 const config::Section& client_keys();
+
+// A librdkafka configuration object (owned until rd_kafka_new takes it: release() then).
+using RdKafkaConf = std::unique_ptr<rd_kafka_conf_t, decltype(&rd_kafka_conf_destroy)>;
+
+// Sets one property on `conf`; nullopt when librdkafka took it, else the error to report, which
+// never shows a secret property's value (librdkafka's own message may echo it).
+std::optional<std::string> set_property(rd_kafka_conf_t* conf, const std::string& key, const std::string& value);
+
+// A configuration with every property set, in order; null (and `error` set) at the first one
+// librdkafka refuses.
+RdKafkaConf make_conf(const ClientProperties& properties, std::string& error);
 
 // Checks every property against librdkafka (unknown names, bad values) without creating a client;
 // problems are reported at `properties` (user keys) or at the node. `type` is producer|consumer.

@@ -66,8 +66,11 @@ struct KafkaSinkSettings {
   std::chrono::milliseconds report_margin{30'000};      // waited beyond message_timeout for reports
 };
 
-// Reads and validates a `type: kafka` sink node (offline). Problems go to the node's diagnostics.
-KafkaSinkSettings read_kafka_sink_settings(const ConfigNode& cfg, const std::string& name);
+// Reads and validates a `type: kafka` sink node (offline); `format` is its `format:` as the pipeline
+// builder read it (PluginContext::format). Problems go to the node's diagnostics.
+// The table of the keys it reads (besides the common sink keys).
+const config::Section& kafka_sink_keys();
+KafkaSinkSettings read_kafka_sink_settings(const ConfigNode& cfg, const std::string& name, OutputFormat format);
 
 class KafkaSink final : public Sink {
  public:

@@ -47,7 +47,9 @@ struct HecSinkSettings {
   http::ClientOptions http;
 };
 
-// Reads and validates the sink's keys (never touches the network).
+// Reads and validates the sink's keys (never touches the network); the format is ctx.format.
+// The table of the keys it reads (besides the common sink keys).
+const config::Section& splunk_hec_keys();
 HecSinkSettings read_hec_sink_settings(const ConfigNode& cfg, const PluginContext& ctx);
 
 // The sourcetype used for an event when `sourcetype` is not set (formats.md §3.6 design): raw Graph

@@ -39,10 +39,9 @@ const config::Section& stdout_keys() {
 }
 
 void register_stdout_sink(PluginRegistry& registry) {
-  registry.add_sink("stdout", "one record per line on standard output", [](const ConfigNode& cfg, const PluginContext&) {
+  registry.add_sink("stdout", "one record per line on standard output", [](const ConfigNode&, const PluginContext& ctx) {
     SinkInstance inst;
-    inst.format = read_sink_format(cfg);
-    inst.sink = std::make_unique<StdoutSink>(inst.format);
+    inst.sink = std::make_unique<StdoutSink>(ctx.format);
     return inst;
   }, &stdout_keys());
 }

@@ -414,10 +414,9 @@ void register_syslog_sink(PluginRegistry& registry) {
   registry.add_sink("syslog", "RFC 5424/3164 syslog over UDP, TCP or TLS (RFC 6587 framing)",
                     [](const ConfigNode& cfg, const PluginContext& ctx) {
                       SinkInstance inst;
-                      inst.format = read_sink_format(cfg, OutputFormat::cef);
-                      inst.sink = std::make_unique<syslog::SyslogSink>(syslog::read_syslog_options(cfg, ctx, inst.format));
+                      inst.sink = std::make_unique<syslog::SyslogSink>(syslog::read_syslog_options(cfg, ctx, ctx.format));
                       return inst;
-                    }, &syslog::syslog_keys());
+                    }, &syslog::syslog_keys(), OutputFormat::cef);
 }
 
 }  // namespace siem

@@ -309,13 +309,10 @@ rd_kafka_resp_err_t EventHubKafkaSource::commit_and_wait(const rd_kafka_topic_pa
 void EventHubKafkaSource::start(const std::optional<std::string>& checkpoint) {
   if (checkpoint) persisted_ = decode_kafka_offsets(*checkpoint);
   if (rk_ != nullptr) return;
-  std::unique_ptr<rd_kafka_conf_t, decltype(&rd_kafka_conf_destroy)> conf(rd_kafka_conf_new(), rd_kafka_conf_destroy);
+  std::string why;
+  kafka::RdKafkaConf conf = kafka::make_conf(options_.client.properties, why);
+  if (!conf) throw SourceError(why);
   char err[512];
-  for (const auto& [k, v] : options_.client.properties.items()) {
-    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
-      throw SourceError(kafka::is_secret_property(k) ? fmt::format("invalid value for librdkafka property '{}'", k)
-                                                     : fmt::format("librdkafka property '{}': {}", k, err));
-  }
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &EventHubKafkaSource::on_rebalance);
   rd_kafka_conf_set_offset_commit_cb(conf.get(), &EventHubKafkaSource::on_commit_result);

@@ -3,17 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <unordered_set>
 
 #include "connector/auth/token_provider.h"
-#include "connector/http/http_client.h"
-#include "connector/http/retry_policy.h"
 #include "connector/http/token_bucket.h"
+#include "connector/sources/graph/graph_get.h"
 #include "connector/sources/graph/page_reader.h"
 
 namespace siem::sources {
@@ -46,81 +42,28 @@ bool is_guid(std::string_view s) {
   return true;
 }
 
-std::string redact(const std::string& url) { return http::printable(url.substr(0, url.find('?'))); }
-
-void sleep_for(std::chrono::milliseconds d, std::stop_token stop) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock lock(m);
-  cv.wait_for(lock, stop, d, [] { return false; });
-}
-
 }  // namespace
 
 struct InventoryReader::Impl {
   auth::SourceConnection conn;
   InventoryReadOptions opt;
-  std::shared_ptr<http::Client> client;
-  std::shared_ptr<auth::TokenProvider> tokens;
   std::shared_ptr<http::TokenBucket> bucket;
-  std::atomic<std::size_t> requests{0};
+  std::unique_ptr<GraphGetter> getter;
   std::size_t skipped = 0;
 
-  // One GET with token, shared rate limit and retries; nullopt when stopping.
+  // One GET through the shared helper (token, budget, pinned origin, retries); nullopt when stopping.
   std::optional<std::string> get(const std::string& url, std::stop_token stop) {
-    const std::string& resource = conn.auth.cloud.graph;
-    http::RetryOptions ro;
-    ro.max_attempts = 6;
-    http::RetryPolicy policy(ro);
-    for (;;) {
-      if (!bucket->acquire(stop)) return std::nullopt;
-      std::string token;
-      try {
-        token = tokens->token(resource);
-      } catch (const auth::AuthError& e) {
-        if (e.permanent()) throw InventoryError(std::string("cannot get an access token: ") + e.what());
-        throw std::runtime_error(std::string("token request failed: ") + e.what());
+    try {
+      auto res = getter->get(GraphTarget{conn.auth.cloud.graph, conn.auth.cloud.graph, bucket, true}, url, stop);
+      if (!res) return std::nullopt;
+      return std::move(res->body);
+    } catch (const GraphGetError& e) {
+      switch (e.kind()) {
+        case GraphGetError::Kind::permanent: throw InventoryError(e.what());
+        case GraphGetError::Kind::unusable: throw std::runtime_error("unusable page from " + redact_url(url) + ": " + e.what());
+        case GraphGetError::Kind::exhausted: break;
       }
-      http::Request req;
-      req.url = url;
-      req.pin = conn.auth.cloud.graph;  // nextLinks are followed only to the configured Graph origin
-      req.headers = {{"Authorization", "Bearer " + token}, {"Accept", "application/json"}, {"x-ms-throttle-priority", "low"}};
-      http::Response res;
-      http::RetryPolicy::Outcome out;
-      ++requests;
-      try {
-        res = client->send(req);
-        out = policy.on_response(res);
-      } catch (const http::Error& e) {
-        using Kind = http::Error::Kind;
-        if (e.kind() == Kind::origin || e.kind() == Kind::url || e.kind() == Kind::header || e.kind() == Kind::too_large)
-          throw std::runtime_error(std::string("unusable page from ") + redact(url) + ": " + e.what());
-        out = policy.on_error(e);
-        if (out.decision == http::RetryDecision::fail) {
-          if (!e.transient()) throw InventoryError("cannot reach " + redact(url) + ": " + e.what());
-          throw std::runtime_error("request to " + redact(url) + " failed: " + e.what());
-        }
-        spdlog::warn("inventory: {} (retrying in {} ms)", e.what(), out.delay.count());
-        sleep_for(out.delay, stop);
-        if (stop.stop_requested()) return std::nullopt;
-        continue;
-      }
-      switch (out.decision) {
-        case http::RetryDecision::done: return std::move(res.body);
-        case http::RetryDecision::reauth: tokens->invalidate(resource); continue;
-        case http::RetryDecision::retry:
-          if (out.from_retry_after) bucket->pause_for(out.delay);
-          spdlog::warn("inventory: HTTP {} from {} (retrying in {} ms)", res.status, redact(url), out.delay.count());
-          sleep_for(out.delay, stop);
-          if (stop.stop_requested()) return std::nullopt;
-          continue;
-        case http::RetryDecision::fail:
-          if (res.status >= 500 || res.status == 429)
-            throw std::runtime_error("HTTP " + std::to_string(res.status) + " from " + redact(url) + " after " +
-                                     std::to_string(policy.attempts()) + " attempts");
-          throw InventoryError("HTTP " + std::to_string(res.status) + " from " + redact(url) + ": " +
-                               http::printable(res.body, 400));
-      }
+      throw std::runtime_error(e.what());
     }
   }
 
@@ -132,16 +75,16 @@ struct InventoryReader::Impl {
     std::unordered_set<std::string> seen;
     for (std::size_t pages = 0;; ++pages) {
       if (pages >= opt.max_pages)
-        throw std::runtime_error("more than " + std::to_string(opt.max_pages) + " pages from " + redact(url) +
+        throw std::runtime_error("more than " + std::to_string(opt.max_pages) + " pages from " + redact_url(url) +
                                  " (inventory.max_pages)");
-      if (!seen.insert(url).second) throw std::runtime_error("paging loop: " + redact(url) + " was already read");
+      if (!seen.insert(url).second) throw std::runtime_error("paging loop: " + redact_url(url) + " was already read");
       const auto body = get(url, stop);
       if (!body) return false;
       Page page;
       try {
         page = split_page(*body, limits);
       } catch (const PageError& e) {
-        throw std::runtime_error("the page from " + redact(url) + " is not a Graph list: " + e.what());
+        throw std::runtime_error("the page from " + redact_url(url) + " is not a Graph list: " + e.what());
       }
       for (const auto& r : page.records) {
         json j = r.error.empty() ? json::parse(r.text, nullptr, false) : json();
@@ -162,12 +105,16 @@ InventoryReader::InventoryReader(auth::SourceConnection connection, InventoryRea
     : impl_(std::make_unique<Impl>()) {
   impl_->conn = std::move(connection);
   impl_->opt = options;
-  impl_->client = std::make_shared<http::Client>(impl_->conn.http);
+  auto client = std::make_shared<http::Client>(impl_->conn.http);
+  std::shared_ptr<auth::TokenProvider> tokens;
   try {
-    impl_->tokens = auth::make_token_provider(impl_->conn.auth, impl_->client);
+    tokens = auth::make_token_provider(impl_->conn.auth, client);
   } catch (const auth::AuthError& e) {
     throw InventoryError(e.what());
   }
+  GraphGetOptions get_options;
+  get_options.log_name = "inventory";
+  impl_->getter = std::make_unique<GraphGetter>(std::move(client), std::move(tokens), std::move(get_options));
   const auto& a = impl_->conn.auth;
   // The same budget as the graph_pim source's roster and request streams of this identity.
   impl_->bucket = http::TokenBucketRegistry::instance().get({a.cloud.login, a.tenant_id, a.client_id, "graph_identity"},
@@ -176,7 +123,7 @@ InventoryReader::InventoryReader(auth::SourceConnection connection, InventoryRea
 
 InventoryReader::~InventoryReader() = default;
 
-std::size_t InventoryReader::requests() const noexcept { return impl_->requests.load(); }
+std::size_t InventoryReader::requests() const noexcept { return impl_->getter->requests(); }
 
 json InventoryReader::read(std::stop_token stop) {
   Impl& m = *impl_;

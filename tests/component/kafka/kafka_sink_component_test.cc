@@ -63,7 +63,7 @@ struct Built {
 std::unique_ptr<Built> build_sink(const std::string& yaml) {
   auto b = std::make_unique<Built>();
   b->doc = ConfigDocument::load_string(yaml, "kafka-test.yaml", b->diags);
-  auto settings = read_kafka_sink_settings(b->doc->root(), "kafka-test");
+  auto settings = read_kafka_sink_settings(b->doc->root(), "kafka-test", read_sink_format(b->doc->root()));
   EXPECT_FALSE(b->diags.has_errors()) << b->diags.format();
   b->sink = std::make_unique<KafkaSink>(std::move(settings));
   return b;

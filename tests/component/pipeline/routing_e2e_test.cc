@@ -5,7 +5,10 @@
 //   * the drop rule and events no sink takes are acknowledged: `run --once` exits 0, the
 //     checkpoint moves (the next run reads nothing), the summary counts them;
 //   * a sink that fails while the others take their events holds the checkpoint: killed and
-//     restarted with its peer back, every event it takes reaches it.
+//     restarted with its peer back, every event it takes reaches it;
+//   * a sink that fails and was routed no event owes nothing: `run --once` delivers the others'
+//     events and exits 0 (the failure logged at error level, FAILED in the summary), a SIGTERM'd
+//     run exits 0 at once; as soon as an event is routed to it, `run --once` exits 2.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -293,6 +296,52 @@ TEST_F(Routing, FailingSinkHoldsTheCheckpointWhileTheOthersTakeTheirEvents) {
   EXPECT_EQ(again.wait(60s), 0) << again.err();
   std::size_t total = 0;
   EXPECT_EQ(h.ids(&total), named("pim", 0, 50));  // only what its route takes
+  EXPECT_EQ(unique_ids("directory", "raw"), others);
+  expect_no_dead_letters();
+}
+
+// A sink that cannot start (its output path is a symbolic link, which it refuses) and whose route
+// takes the PIM requests only. While no PIM request comes, it owes no acknowledgement and cannot
+// hold a checkpoint: `run --once` delivers everything else and exits 0, saying loudly that the
+// sink failed, and a continuous run stops on SIGTERM without waiting for it. Once PIM requests
+// come, they cannot be delivered: exit 2, their checkpoint unmoved, until the sink is fixed.
+TEST_F(Routing, FailingSinkNoEventWasRoutedToDoesNotFailTheRun) {
+  fs::create_symlink(dir_ / "elsewhere.out", dir_ / "pim.out");
+  config(file_sink("directory", "raw", "{kinds: [graph_directory_audit, graph_sign_in]}") +
+         file_sink("pim", "raw", "{kinds: [graph_pim_request]}"));
+  {
+    std::ofstream out(dir_ / "in.ndjson", std::ios::app);
+    for (int i = 0; i < 20; ++i) out << audit(i) << "\n" << signin(i) << "\n";
+  }
+  const auto others = joined(named("audit", 0, 20), named("signin", 0, 20));
+  std::string err;
+  ASSERT_EQ(run_once(&err), 0) << err;
+  EXPECT_EQ(unique_ids("directory", "raw"), others);
+  EXPECT_NE(err.find("symbolic link"), std::string::npos) << err;
+  EXPECT_NE(err.find("error sink pim: FAILED (see the error above) and was routed no event in this run"), std::string::npos)
+      << err;
+  EXPECT_GE(summary_of(err, "pim").failed, 1u) << err;
+  EXPECT_NE(err.find("ms/batch  FAILED"), std::string::npos) << err;
+  ASSERT_EQ(run_once(&err), 0) << err;
+  EXPECT_EQ(source_read(err), 0u) << err;  // the checkpoint moved past everything delivered
+
+  {
+    Connector c(dir_, {"run", "-c", (dir_ / "config.yaml").string()});
+    ASSERT_TRUE(c.started());
+    ASSERT_TRUE(eventually([&] { return c.err().find("retrying start") != std::string::npos; }, 30s)) << c.err();
+    c.signal(SIGTERM);
+    EXPECT_EQ(c.wait(30s), 0) << c.err();
+  }
+
+  {
+    std::ofstream out(dir_ / "in.ndjson", std::ios::app);
+    for (int i = 0; i < 5; ++i) out << pim(i) << "\n";
+  }
+  ASSERT_EQ(run_once(&err), 2) << err;
+  EXPECT_EQ(err.find("was routed no event"), std::string::npos) << err;
+  fs::remove(dir_ / "pim.out");
+  ASSERT_EQ(run_once(&err), 0) << err;
+  EXPECT_EQ(unique_ids("pim", "raw"), named("pim", 0, 5));
   EXPECT_EQ(unique_ids("directory", "raw"), others);
   expect_no_dead_letters();
 }

@@ -11,41 +11,21 @@
 #include <thread>
 
 #include "connector/sources/graph/pull_engine.h"
-#include "tests/support/loopback_server.h"
+#include "tests/component/sources/emulator_fixture.h"
 #include "tests/support/test_http.h"
-#include "tools/emulator/emulator.h"
 
 namespace siem::sources {
 namespace {
 
 using nlohmann::json;
-constexpr const char* kTenant = "11111111-1111-1111-1111-111111111111";
-constexpr const char* kClient = "22222222-2222-2222-2222-222222222222";
-constexpr const char* kSub = "33333333-3333-3333-3333-333333333333";
 
-class PullAgainstEmulator : public ::testing::Test {
+class PullAgainstEmulator : public test::EmulatorOverTls {
  protected:
-  static void SetUpTestSuite() { pki_ = new test::TestPki(); }
-  static void TearDownTestSuite() {
-    delete pki_;
-    pki_ = nullptr;
-  }
-
   void SetUp() override {
-    emulator::AppRegistration app;
-    app.tenant_id = kTenant;
-    app.client_id = kClient;
-    app.client_secret = "s3cret";
-    emulator::Options o;
-    o.apps = {app};
-    o.subscriptions = {kSub};
-    server_ = test::make_tls_server(*pki_);
-    emu_ = std::make_unique<emulator::Emulator>(o, *server_);
-    server_->start();
-    base_ = server_->base_url();
+    EmulatorOverTls::SetUp();
     auto r = test::http_fetch("POST", base_ + "/" + kTenant + "/oauth2/v2.0/token",
                               "grant_type=client_credentials&client_id=" + std::string(kClient) +
-                                  "&client_secret=s3cret&scope=" + encode_query_value(base_ + "/.default"),
+                                  "&client_secret=" + std::string(kSecret) + "&scope=" + encode_query_value(base_ + "/.default"),
                               {}, pki_->ca_pem());
     ASSERT_EQ(r.status, 200) << r.body;
     token_ = json::parse(r.body)["access_token"];
@@ -79,10 +59,7 @@ class PullAgainstEmulator : public ::testing::Test {
     return out;
   }
 
-  static inline test::TestPki* pki_ = nullptr;
-  std::unique_ptr<test::LoopbackServer> server_;
-  std::unique_ptr<emulator::Emulator> emu_;
-  std::string base_, token_;
+  std::string token_;
 };
 
 WindowOptions opts() {

@@ -272,6 +272,7 @@ sinks:
   PluginContext ctx;
   ctx.name = "siem";
   ctx.host_name = "host-1";
+  ctx.format = read_sink_format(sinks[0]);  // as the pipeline builder reads it
   auto s = read_hec_sink_settings(sinks[0], ctx);
   EXPECT_FALSE(diags.has_errors()) << diags.format();
   EXPECT_EQ(s.url, "https://splunk.example:8088/services/collector/event");

@@ -22,7 +22,7 @@ struct Loaded {
 std::unique_ptr<Loaded> load(const std::string& yaml) {
   auto l = std::make_unique<Loaded>();
   l->doc = ConfigDocument::load_string(yaml, "sink.yaml", l->diags);
-  l->settings = read_kafka_sink_settings(l->doc->root(), "to-kafka");
+  l->settings = read_kafka_sink_settings(l->doc->root(), "to-kafka", read_sink_format(l->doc->root()));
   return l;
 }
 
@@ -78,6 +78,26 @@ TEST(KafkaSinkConfig, UnknownOrInvalidLibrdkafkaPropertyIsReportedOffline) {
   EXPECT_NE(l->diags.format().find("linger.msec"), std::string::npos) << l->diags.format();
   auto v = load("brokers: k1:9092\ntopic: siem\nproperties:\n  linger.ms: soon\n");
   EXPECT_TRUE(v->diags.has_errors());
+}
+
+// The one place the sink and the eventhub_kafka source build their librdkafka configuration:
+// a refused property is named, its value shown only when it is not a secret.
+TEST(KafkaSinkConfig, MakeConfNamesTheRefusedPropertyAndNeverShowsASecret) {
+  kafka::ClientProperties good;
+  good.set("linger.ms", "5");
+  good.set("sasl.password", "hunter2");
+  std::string why;
+  EXPECT_TRUE(kafka::make_conf(good, why)) << why;
+  kafka::ClientProperties bad = good;
+  bad.set("linger.ms", "soon");
+  auto conf = kafka::make_conf(bad, why);
+  EXPECT_FALSE(conf);
+  EXPECT_EQ(why.rfind("librdkafka property 'linger.ms': ", 0), 0u) << why;
+  kafka::RdKafkaConf raw(rd_kafka_conf_new(), rd_kafka_conf_destroy);
+  const auto secret = kafka::set_property(raw.get(), "custom.secret.token", "hunter2");
+  ASSERT_TRUE(secret);
+  EXPECT_EQ(*secret, "invalid value for librdkafka property 'custom.secret.token'");
+  EXPECT_FALSE(kafka::set_property(raw.get(), "linger.ms", "7"));
 }
 
 TEST(KafkaSinkConfig, MissingBrokersAndTopicAreNamed) {

@@ -201,6 +201,46 @@ TEST(ConfigSchema, PluginReadsAreCheckedAgainstItsTable) {
   EXPECT_EQ(all.find("'declared'"), std::string::npos) << all;
 }
 
+// A sink's `format` is read once, with the common sink keys, by the builder: the factory gets it
+// (PluginContext::format) without reading the key, the type's default applies when it is not set,
+// and a bad value is reported at its line.
+TEST(ConfigSchema, SinkFormatIsReadOnceAndHandedToTheFactory) {
+  struct NullSink final : Sink {
+    void start() override {}
+    SendResult send(std::span<const EventPtr>) override { return SendResult::success(); }
+  };
+  static const config::Section table{"probe_sink", "sinks[] with type: probe", {}, {}};
+  std::vector<OutputFormat> handed;
+  PluginRegistry registry;
+  registry.add_source("probe", "test source", [](const ConfigNode&, const PluginContext&) -> std::unique_ptr<Source> {
+    return nullptr;
+  }, &table);
+  registry.add_sink("probe", "test sink", [&](const ConfigNode&, const PluginContext& ctx) {
+    handed.push_back(ctx.format);
+    return SinkInstance{std::make_unique<NullSink>()};
+  }, &table, OutputFormat::cef);
+  Diagnostics diags;
+  auto doc = ConfigDocument::load_string("state_dir: state\nsources: [{name: a, type: probe}]\n"
+                                         "sinks: [{name: b, type: probe}, {name: c, type: probe, format: ocsf}]\n",
+                                         "test.yaml", diags);
+  auto parts = app::build_pipeline(*doc, registry, /*validate_only=*/true, nullptr);
+  EXPECT_FALSE(diags.has_errors()) << diags.format();
+  EXPECT_TRUE(doc->schema_violations().empty()) << lines(doc->schema_violations());
+  ASSERT_EQ(handed, (std::vector<OutputFormat>{OutputFormat::cef, OutputFormat::ocsf}));
+  ASSERT_EQ(parts.sinks.size(), 2u);
+  EXPECT_EQ(parts.sinks[0].format, OutputFormat::cef);
+  EXPECT_EQ(parts.sinks[1].format, OutputFormat::ocsf);
+
+  Diagnostics bad_diags;
+  auto bad = ConfigDocument::load_string("state_dir: state\nsources: [{name: a, type: probe}]\n"
+                                         "sinks:\n  - {name: b, type: probe, format: xml}\n",
+                                         "test.yaml", bad_diags);
+  app::build_pipeline(*bad, registry, /*validate_only=*/true, nullptr);
+  EXPECT_NE(bad_diags.format().find("test.yaml:4:"), std::string::npos) << bad_diags.format();
+  EXPECT_NE(bad_diags.format().find("sinks[0].format: 'xml' is not one of: ecs, cef, ocsf, raw"), std::string::npos)
+      << bad_diags.format();
+}
+
 namespace {
 
 std::string pim_config(const std::string& extra) {
