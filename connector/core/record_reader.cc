@@ -224,9 +224,21 @@ std::optional<std::string> utf16_reason(std::string_view start) {
          "); records must be UTF-8, e.g. iconv -f UTF-16 -t UTF-8";
 }
 
+std::string_view oversize_prefix(std::string_view text) noexcept {
+  if (text.size() <= kOversizePrefixBytes) return text;
+  std::size_t n = kOversizePrefixBytes;
+  // Back off over continuation bytes (10xxxxxx) to the start of the sequence they belong to.
+  for (int i = 0; i < 3 && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80; ++i) --n;
+  return text.substr(0, n);
+}
+
 OversizeSkip::OversizeSkip(std::string_view head, std::size_t limit) noexcept {
   const std::size_t first_eol = head.find('\n');
   by_brackets_ = first_eol != std::string_view::npos && first_eol < limit;
+}
+
+std::string_view OversizeSkip::prefix(std::string_view head) const noexcept {
+  return oversize_prefix(by_brackets_ ? head : head.substr(0, head.find('\n')));
 }
 
 std::optional<std::size_t> OversizeSkip::feed(std::string_view piece) noexcept {
@@ -327,7 +339,7 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
       return pos;
     }
     if (!ok && eol - pos > max_document) {
-      on_error(ReadError{line, {}, text.substr(pos, kOversizePrefixBytes), eol - pos});
+      on_error(ReadError{line, {}, oversize_prefix(text.substr(pos, eol - pos)), eol - pos});
       count_lines(pos, eol);
       pos = eol;
       continue;
@@ -350,7 +362,7 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
     }
 
     if (doc.size() > max_document) {
-      on_error(ReadError{line, {}, doc.substr(0, kOversizePrefixBytes), doc.size()});
+      on_error(ReadError{line, {}, oversize_prefix(doc), doc.size()});
       count_lines(pos, doc_end);
       pos = doc_end;
       continue;

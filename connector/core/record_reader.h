@@ -34,6 +34,9 @@ struct ReadError {
 // How much of a document over the size limit is kept for the dead-letter file.
 inline constexpr std::size_t kOversizePrefixBytes = 4096;
 
+// The first kOversizePrefixBytes of `text`, shortened so as not to end inside a UTF-8 sequence.
+std::string_view oversize_prefix(std::string_view text) noexcept;
+
 // Finds the end of a document over the size limit without holding it: fed the input from the
 // document's first byte on, in pieces of any size. A document whose first line alone is over the
 // limit (NDJSON, a one-line Graph page) ends at the end of that line; a document over several
@@ -45,6 +48,8 @@ class OversizeSkip {
   // Looks at the next piece; returns how many bytes of it belong to the document (through its
   // last newline) when the document ends in it, nullopt when all of it belongs to the document.
   std::optional<std::size_t> feed(std::string_view piece) noexcept;
+  // What of `head` (as given to the constructor) is kept for the dead-letter file.
+  std::string_view prefix(std::string_view head) const noexcept;
   std::uint64_t bytes() const noexcept { return bytes_; }  // bytes of the document fed so far
   std::uint64_t newlines() const noexcept { return newlines_; }
 

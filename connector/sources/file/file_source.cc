@@ -34,10 +34,10 @@ void append_origin(std::string& out, std::string_view path, std::uint64_t line) 
 
 constexpr std::string_view kOnceTail = "the file's last line, which has no newline: run --once reads the file as it is";
 
-std::string oversize_reason(std::string_view origin, std::size_t limit, std::uint64_t size, bool once_tail) {
+std::string oversize_reason(std::string_view origin, std::size_t limit, std::uint64_t size, bool once_tail,
+                            std::size_t kept) {
   return fmt::format("record at {} exceeds max_record_bytes ({}): {} bytes{}; only its first {} bytes are kept here",
-                     origin, limit, size, once_tail ? fmt::format(" ({})", kOnceTail) : std::string(),
-                     std::min<std::uint64_t>(size, kOversizePrefixBytes));
+                     origin, limit, size, once_tail ? fmt::format(" ({})", kOnceTail) : std::string(), kept);
 }
 
 std::string not_regular(const std::filesystem::path& path) {
@@ -217,7 +217,8 @@ SourceBatch FileSource::poll(std::stop_token stop) {
         const bool once_tail =
             final_read && static_cast<std::size_t>(e.text.data() - chunk.data()) >= unterminated_tail;
         if (e.oversize_bytes > 0) {
-          rec.read_error = oversize_reason(rec.origin, options_.max_record_bytes, e.oversize_bytes, once_tail);
+          rec.read_error =
+              oversize_reason(rec.origin, options_.max_record_bytes, e.oversize_bytes, once_tail, rec.json.size());
         } else {
           rec.read_error = e.reason;
           if (once_tail) rec.read_error += fmt::format(" ({})", kOnceTail);
@@ -238,8 +239,8 @@ SourceBatch FileSource::poll(std::stop_token stop) {
     // A single document larger than the read chunk. Over the limit: passed over to its end, in
     // pieces, without holding it; otherwise read with a larger buffer next time.
     if (chunk.size() > options_.max_record_bytes) {
-      skip_.emplace(Skip{OversizeSkip(chunk, options_.max_record_bytes), pos_.line, pos_.offset,
-                         std::string(chunk.substr(0, kOversizePrefixBytes))});
+      const OversizeSkip scan(chunk, options_.max_record_bytes);
+      skip_.emplace(Skip{scan, pos_.line, pos_.offset, std::string(scan.prefix(chunk))});
       skip_oversize(chunk, at_eof, batch);
       return batch;
     }
@@ -264,7 +265,7 @@ void FileSource::skip_oversize(std::string_view piece, bool at_eof, SourceBatch&
   rec.json = std::move(skip_->prefix);
   append_origin(rec.origin, options_.path.string(), skip_->line);
   const std::uint64_t size = skip_->scan.bytes() - (end ? 1 : 0);  // without its newline
-  rec.read_error = oversize_reason(rec.origin, options_.max_record_bytes, size, !end);
+  rec.read_error = oversize_reason(rec.origin, options_.max_record_bytes, size, !end, rec.json.size());
   pos_.offset = skip_->next;
   pos_.line = skip_->line + skip_->scan.newlines();
   pos_.fingerprint = fingerprint_of(options_.path, std::min<std::uint64_t>(pos_.offset, kFingerprintBytes));

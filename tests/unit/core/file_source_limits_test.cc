@@ -234,5 +234,12 @@ TEST_F(FileSourceLimits, ASymbolicLinkToARegularFileIsRead) {
   EXPECT_THROW(FileSource("f", o).start(std::nullopt), SourceError);
 }
 
+TEST(OversizePrefix, NeverEndsInsideAUtf8Sequence) {
+  EXPECT_EQ(oversize_prefix(std::string(4095, 'a') + "\xC3\xA9" + "tail").size(), 4095u);       // é
+  EXPECT_EQ(oversize_prefix(std::string(4094, 'a') + "\xE2\x82\xAC" + "tail").size(), 4094u);  // €
+  EXPECT_EQ(oversize_prefix(std::string(5000, 'a')).size(), 4096u);
+  EXPECT_EQ(oversize_prefix("short"), "short");
+}
+
 }  // namespace
 }  // namespace siem
