@@ -255,12 +255,22 @@ std::optional<std::size_t> OversizeSkip::feed(std::string_view piece) noexcept {
   }
   for (std::size_t i = 0; i < piece.size(); ++i) {
     const char c = piece[i];
+    // A line starting with '{' while the document is still open starts the next document (the
+    // lines inside a pretty-printed one are indented): this one was broken and ends before it,
+    // so a missing bracket cannot swallow the rest of the file.
+    if (line_start_ && c == '{' && depth_ > 0) {
+      bytes_ += i;
+      return i;
+    }
+    line_start_ = c == '\n';
     if (c == '\n') {
       ++newlines_;
+      in_string_ = escape_ = false;  // a JSON string holds no raw newline
       if (opened_ && depth_ == 0) {
         bytes_ += i + 1;
         return i + 1;
       }
+      continue;
     }
     if (in_string_) {
       if (escape_) escape_ = false;

@@ -40,7 +40,8 @@ std::string_view oversize_prefix(std::string_view text) noexcept;
 // Finds the end of a document over the size limit without holding it: fed the input from the
 // document's first byte on, in pieces of any size. A document whose first line alone is over the
 // limit (NDJSON, a one-line Graph page) ends at the end of that line; a document over several
-// lines (pretty-printed) ends at the end of the line where its brackets close.
+// lines (pretty-printed) ends at the end of the line where its brackets close, or, when it is
+// broken, before the next line that starts with '{' (a new document; inner lines are indented).
 class OversizeSkip {
  public:
   // `head` is the start of the document (at least `limit` bytes of it, or all of it read so far).
@@ -55,7 +56,7 @@ class OversizeSkip {
 
  private:
   bool by_brackets_ = false;
-  bool opened_ = false, in_string_ = false, escape_ = false;
+  bool opened_ = false, in_string_ = false, escape_ = false, line_start_ = false;
   std::uint64_t depth_ = 0;
   std::uint64_t bytes_ = 0, newlines_ = 0;
 };

@@ -155,6 +155,25 @@ TEST_F(FileSourceLimits, OversizeListDocumentsAreDeadLetteredWhole) {
   expect_checkpoint(5 + static_cast<std::uint64_t>(pretty_lines));
 }
 
+// A pretty-printed page over the limit that lacks its closing brackets ends before the next line
+// that starts a document, instead of swallowing the rest of the file.
+TEST_F(FileSourceLimits, BrokenOversizePrettyDocumentDoesNotSwallowTheRest) {
+  std::string pretty = "{\n  \"value\": [\n";
+  int lines = 2;
+  while (pretty.size() < 6 * kMiB) {
+    pretty += "    {\"id\": \"" + std::string(200, 'b') + "\"},\n";
+    ++lines;
+  }
+  append("{\"id\":1}\n" + pretty + "{\"id\":3}\n{\"id\":4}\n");
+  make_source();
+  drain();
+  ASSERT_EQ(records_.size(), 4u);
+  expect_dead_letter(records_[1], oversize(2, pretty.size() - 1), origin(2));
+  expect_record(records_[2], "{\"id\":3}", origin(2 + lines));
+  expect_record(records_[3], "{\"id\":4}", origin(3 + lines));
+  expect_checkpoint(4 + static_cast<std::uint64_t>(lines));
+}
+
 TEST_F(FileSourceLimits, OnceReportsAnOversizeUnterminatedLastLine) {
   const std::string line = huge_line(40 * kMiB);
   append("{\"id\":1}\n" + line);
