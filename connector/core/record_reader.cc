@@ -224,8 +224,73 @@ std::optional<std::string> utf16_reason(std::string_view start) {
          "); records must be UTF-8, e.g. iconv -f UTF-16 -t UTF-8";
 }
 
+std::string_view oversize_prefix(std::string_view text) noexcept {
+  if (text.size() <= kOversizePrefixBytes) return text;
+  std::size_t n = kOversizePrefixBytes;
+  // Back off over continuation bytes (10xxxxxx) to the start of the sequence they belong to.
+  for (int i = 0; i < 3 && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80; ++i) --n;
+  return text.substr(0, n);
+}
+
+OversizeSkip::OversizeSkip(std::string_view head, std::size_t limit) noexcept {
+  const std::size_t first_eol = head.find('\n');
+  by_brackets_ = first_eol != std::string_view::npos && first_eol < limit;
+}
+
+std::string_view OversizeSkip::prefix(std::string_view head) const noexcept {
+  return oversize_prefix(by_brackets_ ? head : head.substr(0, head.find('\n')));
+}
+
+std::optional<std::size_t> OversizeSkip::feed(std::string_view piece) noexcept {
+  if (!by_brackets_) {
+    const void* nl = std::memchr(piece.data(), '\n', piece.size());
+    if (!nl) {
+      bytes_ += piece.size();
+      return std::nullopt;
+    }
+    const auto n = static_cast<std::size_t>(static_cast<const char*>(nl) - piece.data()) + 1;
+    bytes_ += n;
+    ++newlines_;
+    return n;
+  }
+  for (std::size_t i = 0; i < piece.size(); ++i) {
+    const char c = piece[i];
+    // A line starting with '{' while the document is still open starts the next document (the
+    // lines inside a pretty-printed one are indented): this one was broken and ends before it,
+    // so a missing bracket cannot swallow the rest of the file.
+    if (line_start_ && c == '{' && depth_ > 0) {
+      bytes_ += i;
+      return i;
+    }
+    line_start_ = c == '\n';
+    if (c == '\n') {
+      ++newlines_;
+      in_string_ = escape_ = false;  // a JSON string holds no raw newline
+      if (opened_ && depth_ == 0) {
+        bytes_ += i + 1;
+        return i + 1;
+      }
+      continue;
+    }
+    if (in_string_) {
+      if (escape_) escape_ = false;
+      else if (c == '\\') escape_ = true;
+      else if (c == '"') in_string_ = false;
+    } else if (c == '"') {
+      in_string_ = true;
+    } else if (c == '{' || c == '[') {
+      ++depth_;
+      opened_ = true;
+    } else if ((c == '}' || c == ']') && depth_ > 0) {
+      --depth_;
+    }
+  }
+  bytes_ += piece.size();
+  return std::nullopt;
+}
+
 std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record, const ErrorFn& on_error,
-                                std::size_t first_line, Tail tail) {
+                                std::size_t first_line, Tail tail, std::size_t max_document) {
   const bool partial_tail = tail != Tail::complete;
   thread_local simdjson::dom::parser parser;
   std::size_t pos = 0;
@@ -283,6 +348,12 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
       // An unterminated document at the tail of a growing file: wait for more.
       return pos;
     }
+    if (!ok && eol - pos > max_document) {
+      on_error(ReadError{line, {}, oversize_prefix(text.substr(pos, eol - pos)), eol - pos});
+      count_lines(pos, eol);
+      pos = eol;
+      continue;
+    }
     if (!ok) {
       // Not a well-delimited document: report this line and go on with the next one.
       const std::string_view bad = text.substr(pos, eol - pos);
@@ -300,6 +371,12 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
       continue;
     }
 
+    if (doc.size() > max_document) {
+      on_error(ReadError{line, {}, oversize_prefix(doc), doc.size()});
+      count_lines(pos, doc_end);
+      pos = doc_end;
+      continue;
+    }
     // A complete single-line record is handed on without parsing when it cannot be a list
     // document (the mapper parses it anyway); anything else is validated here.
     // (eol is the first newline at or after pos, so a document ending before it is one line.)

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -25,6 +26,39 @@ struct ReadError {
   std::size_t line = 0;   // 1-based line of the offending document
   std::string reason;
   std::string_view text;  // the offending text (a line, or the document), for the dead-letter file
+  // Non-zero when the document is longer than the caller's limit: its size in bytes. `text` then
+  // holds only its first kOversizePrefixBytes and `reason` is empty (the caller names the limit).
+  std::size_t oversize_bytes = 0;
+};
+
+// How much of a document over the size limit is kept for the dead-letter file.
+inline constexpr std::size_t kOversizePrefixBytes = 4096;
+
+// The first kOversizePrefixBytes of `text`, shortened so as not to end inside a UTF-8 sequence.
+std::string_view oversize_prefix(std::string_view text) noexcept;
+
+// Finds the end of a document over the size limit without holding it: fed the input from the
+// document's first byte on, in pieces of any size. A document whose first line alone is over the
+// limit (NDJSON, a one-line Graph page) ends at the end of that line; a document over several
+// lines (pretty-printed) ends at the end of the line where its brackets close, or, when it is
+// broken, before the next line that starts with '{' (a new document; inner lines are indented).
+class OversizeSkip {
+ public:
+  // `head` is the start of the document (at least `limit` bytes of it, or all of it read so far).
+  OversizeSkip(std::string_view head, std::size_t limit) noexcept;
+  // Looks at the next piece; returns how many bytes of it belong to the document (through its
+  // last newline) when the document ends in it, nullopt when all of it belongs to the document.
+  std::optional<std::size_t> feed(std::string_view piece) noexcept;
+  // What of `head` (as given to the constructor) is kept for the dead-letter file.
+  std::string_view prefix(std::string_view head) const noexcept;
+  std::uint64_t bytes() const noexcept { return bytes_; }  // bytes of the document fed so far
+  std::uint64_t newlines() const noexcept { return newlines_; }
+
+ private:
+  bool by_brackets_ = false;
+  bool opened_ = false, in_string_ = false, escape_ = false, line_start_ = false;
+  std::uint64_t depth_ = 0;
+  std::uint64_t bytes_ = 0, newlines_ = 0;
 };
 
 // When `start` (the beginning of a file or message) is UTF-16 text (a byte-order mark FF FE or FE FF,
@@ -48,9 +82,11 @@ class RecordReader {
 
   // Splits `text`. `first_line` is the line number of text[0]. Returns the number of bytes consumed
   // (whole documents only): with Tail::growing_file / cut_chunk an incomplete last document is not
-  // consumed, so the caller can read it again once more arrives.
+  // consumed, so the caller can read it again once more arrives. A document (or broken line) longer
+  // than `max_document` bytes is reported as a ReadError with `oversize_bytes` set.
   static std::size_t split(std::string_view text, const RecordFn& on_record, const ErrorFn& on_error,
-                           std::size_t first_line = 1, Tail tail = Tail::complete);
+                           std::size_t first_line = 1, Tail tail = Tail::complete,
+                           std::size_t max_document = SIZE_MAX);
 };
 
 }  // namespace siem

@@ -4,6 +4,7 @@
 //
 // Must hold for every input (a violation aborts, so libFuzzer saves the input as a crash):
 //   - no crash, hang, leak, or undefined behaviour (ASan/UBSan);
+//   - with a size limit, no record and no kept error text is longer than it allows;
 //   - split() consumes everything in Tail::complete mode and never more than the input otherwise;
 //     every record and error it reports lies inside the input, on the line it claims;
 //   - every mapped record yields one ECS line that is a valid JSON object (strict UTF-8) and one
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -128,21 +130,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   constexpr std::size_t first_line = 7;  // a chunk that does not start at line 1
 
+  // Without a size limit, and with a small one (a document over it is one error, kept short).
+  for (const std::size_t limit : {SIZE_MAX, std::size_t{64}})
   for (auto tail : {siem::RecordReader::Tail::complete, siem::RecordReader::Tail::growing_file,
                     siem::RecordReader::Tail::cut_chunk}) {
-    const bool map = tail == siem::RecordReader::Tail::complete;
+    const bool map = tail == siem::RecordReader::Tail::complete && limit == SIZE_MAX;
     const std::size_t consumed = siem::RecordReader::split(
         text,
         [&](const siem::RecordSlice& r) {
           if (!inside(text, r.json)) violation("record outside the input", r.json);
           if (r.json.empty()) violation("empty record", text);
+          if (r.json.size() > limit) violation("record over the size limit", r.json);
           if (r.line != line_of(text, r.json.data(), first_line))
             violation(("record reported on line " + std::to_string(r.line) + ", starts on line " +
                        std::to_string(line_of(text, r.json.data(), first_line))).c_str(), r.json);
           if (map) map_record(r.json, r.line);
         },
         [&](const siem::ReadError& e) {
-          if (e.reason.empty()) violation("error without a reason", e.text);
+          if (e.reason.empty() != (e.oversize_bytes > 0)) violation("error without a reason", e.text);
+          if (e.oversize_bytes > 0 && (e.oversize_bytes <= limit || e.text.size() > siem::kOversizePrefixBytes))
+            violation("oversize error within the limit, or keeping too much", e.text);
           if (!e.text.empty()) {
             if (!inside(text, e.text)) violation("error text outside the input", e.text);
             if (e.line != line_of(text, e.text.data(), first_line))
@@ -150,7 +157,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                          std::to_string(line_of(text, e.text.data(), first_line))).c_str(), e.text);
           }
         },
-        first_line, tail);
+        first_line, tail, limit);
+    if (map || limit != SIZE_MAX) {
+      // The scan that passes over a document too long to hold ends inside what it is given.
+      siem::OversizeSkip skip(text, 16);
+      const std::size_t half = text.size() / 2;
+      const auto first = skip.feed(text.substr(0, half));
+      const auto second = first ? std::nullopt : skip.feed(text.substr(half));
+      if ((first && *first > half) || (second && *second > text.size() - half) || skip.bytes() > text.size())
+        violation("oversize scan ran past its input", text);
+    }
     if (consumed > text.size()) violation("consumed more than the input", text);
     if (map && consumed != text.size()) violation("Tail::complete did not consume the whole input", text);
     if (!map && consumed < text.size()) {

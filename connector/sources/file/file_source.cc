@@ -1,11 +1,14 @@
 #include "connector/sources/file/file_source.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <condition_variable>
-#include <fstream>
 #include <memory>
 #include <mutex>
 
@@ -21,16 +24,81 @@ namespace {
 
 constexpr std::size_t kFingerprintBytes = 256;
 
+// "PATH:LINE", built in place (no temporary per record).
+void append_origin(std::string& out, std::string_view path, std::uint64_t line) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, line).ptr;
+  out.reserve(path.size() + 1 + static_cast<std::size_t>(end - digits));
+  out.append(path).append(1, ':').append(digits, end);
+}
+
+constexpr std::string_view kOnceTail = "the file's last line, which has no newline: run --once reads the file as it is";
+
+std::string oversize_reason(std::string_view origin, std::size_t limit, std::uint64_t size, bool once_tail,
+                            std::size_t kept) {
+  return fmt::format("record at {} exceeds max_record_bytes ({}): {} bytes{}; only its first {} bytes are kept here",
+                     origin, limit, size, once_tail ? fmt::format(" ({})", kOnceTail) : std::string(), kept);
+}
+
+std::string not_regular(const std::filesystem::path& path) {
+  return fmt::format("{} is not a regular file (a FIFO, device, socket or directory); the file source reads "
+                     "regular files only",
+                     path.string());
+}
+
+// The input is opened non-blocking (a FIFO put in its place must not block the source) and checked
+// on the descriptor it is read through.
+class InputFile {
+ public:
+  explicit InputFile(const std::filesystem::path& path)
+      : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)), path_(path) {
+    if (fd_ < 0) throw SourceError(fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)));
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd_);
+      throw SourceError(not_regular(path));
+    }
+  }
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+  ~InputFile() { ::close(fd_); }
+  // Reads up to `size` bytes at `offset`; fewer only at the end of the file.
+  std::size_t read_at(char* out, std::size_t size, std::uint64_t offset) const {
+    std::size_t got = 0;
+    while (got < size) {
+      const ssize_t n = ::pread(fd_, out + got, size - got, static_cast<off_t>(offset + got));
+      if (n == 0) break;
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw SourceError(fmt::format("cannot read {}: {}", path_.string(), std::strerror(errno)));
+      }
+      got += static_cast<std::size_t>(n);
+    }
+    return got;
+  }
+
+ private:
+  int fd_;
+  const std::filesystem::path& path_;
+};
+
 std::string fingerprint_of(const std::filesystem::path& path, std::uint64_t size) {
   if (size == 0) return {};
-  std::ifstream in(path, std::ios::binary);
-  std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(size, kFingerprintBytes)), '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<std::size_t>(in.gcount()));
+  // Non-blocking and regular files only, like the input itself; unreadable: no fingerprint (the
+  // file then counts as rewritten).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return {};
+  struct stat st {};
+  char head[kFingerprintBytes];
+  ssize_t got = -1;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+    got = ::pread(fd, head, static_cast<std::size_t>(std::min<std::uint64_t>(size, kFingerprintBytes)), 0);
+  ::close(fd);
+  if (got < 0) return {};
   // FNV-1a 64: cheap, stable, enough to tell two files apart at the same inode.
   std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : head) h = (h ^ c) * 1099511628211ull;
-  return fmt::format("{:016x}:{}", h, head.size());
+  for (ssize_t i = 0; i < got; ++i) h = (h ^ static_cast<unsigned char>(head[i])) * 1099511628211ull;
+  return fmt::format("{:016x}:{}", h, got);
 }
 
 }  // namespace
@@ -70,6 +138,7 @@ void FileSource::start(const std::optional<std::string>& checkpoint) {
 bool FileSource::reopen_if_changed() {
   struct stat st {};
   if (::stat(options_.path.c_str(), &st) != 0) return false;
+  if (!S_ISREG(st.st_mode)) throw SourceError(not_regular(options_.path));
   const auto size = static_cast<std::uint64_t>(st.st_size);
   const auto dev = static_cast<std::uint64_t>(st.st_dev);
   const auto ino = static_cast<std::uint64_t>(st.st_ino);
@@ -82,8 +151,8 @@ bool FileSource::reopen_if_changed() {
   std::string reason;
   if (dev != pos_.dev || ino != pos_.ino) {
     reason = "was replaced (rotated)";
-  } else if (size < pos_.offset) {
-    reason = fmt::format("shrank from {} to {} bytes (truncated)", pos_.offset, size);
+  } else if (const auto read_to = skip_ ? skip_->next : pos_.offset; size < read_to) {
+    reason = fmt::format("shrank from {} to {} bytes (truncated)", read_to, size);
   } else if (!pos_.fingerprint.empty()) {
     const auto covered = std::stoull(pos_.fingerprint.substr(pos_.fingerprint.find(':') + 1));
     if (fingerprint_of(options_.path, covered) != pos_.fingerprint) reason = "was rewritten in place";
@@ -91,6 +160,7 @@ bool FileSource::reopen_if_changed() {
   if (reason.empty()) return true;
   spdlog::warn("source {}: {} {}; reading it from the start", name_, options_.path.string(), reason);
   pos_ = Position{dev, ino, {}, 0, 1};
+  skip_.reset();
   return true;
 }
 
@@ -109,28 +179,23 @@ SourceBatch FileSource::poll(std::stop_token stop) {
     batch.caught_up = true;
     return batch;
   }
-  std::ifstream in(options_.path, std::ios::binary);
-  if (!in) throw SourceError(fmt::format("cannot read {}", options_.path.string()));
-  in.seekg(static_cast<std::streamoff>(pos_.offset));
+  const InputFile in(options_.path);
+  const std::uint64_t from = skip_ ? skip_->next : pos_.offset;
   // Not zero-filled first (4 MiB of memset per poll was ~2 k instructions per record): only the
   // bytes read are looked at.
   const auto buffer = std::make_unique_for_overwrite<char[]>(options_.read_chunk);
-  in.read(buffer.get(), static_cast<std::streamsize>(options_.read_chunk));
-  const std::string_view chunk(buffer.get(), static_cast<std::size_t>(in.gcount()));
+  const std::string_view chunk(buffer.get(), in.read_at(buffer.get(), options_.read_chunk, from));
   const bool at_eof = chunk.size() < options_.read_chunk;
+  if (skip_) {
+    skip_oversize(chunk, at_eof, batch);
+    return batch;
+  }
   // A UTF-16 file (read in chunks, whose lines the reader would each report): the source stops
   // with one error and reads nothing, so nothing is lost once it is converted.
   if (pos_.offset == 0)
     if (auto why = utf16_reason(chunk)) throw SourceError(fmt::format("{}: {}", options_.path.string(), *why));
 
-  // "PATH:LINE", built in place (no temporary per record).
   const std::string path = options_.path.string();
-  auto origin_of = [&path](std::string& out, std::size_t line) {
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof digits, line).ptr;
-    out.reserve(path.size() + 1 + static_cast<std::size_t>(end - digits));
-    out.append(path).append(1, ':').append(digits, end);
-  };
   // Under --once the end of the file is the end of the input: a last line without a newline that
   // is not a complete record is reported, not left waiting for a writer that will not come.
   const bool final_read = at_eof && once_;
@@ -142,22 +207,28 @@ SourceBatch FileSource::poll(std::stop_token stop) {
       [&](const RecordSlice& r) {
         RawRecord& rec = batch.records.emplace_back();
         rec.json.assign(r.json);
-        origin_of(rec.origin, r.line);
+        append_origin(rec.origin, path, r.line);
         rec.kind_hint = options_.kind_hint;
       },
       [&](const ReadError& e) {
         RawRecord rec;
         rec.json.assign(e.text);
-        origin_of(rec.origin, e.line);
-        rec.read_error = e.reason;
-        if (final_read && static_cast<std::size_t>(e.text.data() - chunk.data()) >= unterminated_tail)
-          rec.read_error +=
-              " (the file's last line, which has no newline: run --once reads the file as it is)";
+        append_origin(rec.origin, path, e.line);
+        const bool once_tail =
+            final_read && static_cast<std::size_t>(e.text.data() - chunk.data()) >= unterminated_tail;
+        if (e.oversize_bytes > 0) {
+          rec.read_error =
+              oversize_reason(rec.origin, options_.max_record_bytes, e.oversize_bytes, once_tail, rec.json.size());
+        } else {
+          rec.read_error = e.reason;
+          if (once_tail) rec.read_error += fmt::format(" ({})", kOnceTail);
+        }
         batch.records.push_back(std::move(rec));
       },
       pos_.line,
       final_read ? RecordReader::Tail::complete
-                 : at_eof ? RecordReader::Tail::growing_file : RecordReader::Tail::cut_chunk);
+                 : at_eof ? RecordReader::Tail::growing_file : RecordReader::Tail::cut_chunk,
+      options_.max_record_bytes);
   if (consumed > 0) {
     pos_.line += count_newlines(std::string_view(chunk).substr(0, consumed));
     pos_.offset += consumed;
@@ -165,12 +236,42 @@ SourceBatch FileSource::poll(std::stop_token stop) {
     pos_.fingerprint = fingerprint_of(options_.path, std::min<std::uint64_t>(pos_.offset, kFingerprintBytes));
     batch.checkpoint = encode(pos_);
   } else if (!at_eof && !chunk.empty()) {
-    // A single document larger than the read chunk: read more next time.
-    options_.read_chunk *= 2;
+    // A single document larger than the read chunk. Over the limit: passed over to its end, in
+    // pieces, without holding it; otherwise read with a larger buffer next time.
+    if (chunk.size() > options_.max_record_bytes) {
+      const OversizeSkip scan(chunk, options_.max_record_bytes);
+      skip_.emplace(Skip{scan, pos_.line, pos_.offset, std::string(scan.prefix(chunk))});
+      skip_oversize(chunk, at_eof, batch);
+      return batch;
+    }
+    options_.read_chunk = std::min(options_.read_chunk * 2, options_.max_record_bytes + 1);
   }
   batch.caught_up = at_eof && batch.records.empty();
   idle_last_poll_ = batch.records.empty() && at_eof;
   return batch;
+}
+
+// Feeds the next piece of a document over the limit (read at skip_->next). At its end, or at the
+// end of the file under --once, it becomes one dead letter and the position moves past it.
+void FileSource::skip_oversize(std::string_view piece, bool at_eof, SourceBatch& batch) {
+  const auto end = skip_->scan.feed(piece);
+  skip_->next += end ? *end : piece.size();
+  if (!end && !(at_eof && once_)) {  // more of it to come, now or once the writer adds it
+    batch.caught_up = at_eof;
+    idle_last_poll_ = at_eof;
+    return;
+  }
+  RawRecord& rec = batch.records.emplace_back();
+  rec.json = std::move(skip_->prefix);
+  append_origin(rec.origin, options_.path.string(), skip_->line);
+  const std::uint64_t size = skip_->scan.bytes() - (end ? 1 : 0);  // without its newline
+  rec.read_error = oversize_reason(rec.origin, options_.max_record_bytes, size, !end, rec.json.size());
+  pos_.offset = skip_->next;
+  pos_.line = skip_->line + skip_->scan.newlines();
+  pos_.fingerprint = fingerprint_of(options_.path, std::min<std::uint64_t>(pos_.offset, kFingerprintBytes));
+  batch.checkpoint = encode(pos_);
+  skip_.reset();
+  idle_last_poll_ = false;
 }
 
 namespace {
@@ -178,7 +279,8 @@ namespace {
 const config::Section& file_source_keys() {
   using config::Type;
   static const config::Section s{"file", "sources[] with type: file", {}, {
-      {"path", Type::path, "required", "*pinned.* one JSON record per line, a Graph/ARM list (`{\"value\":[...]}`) or an Event Hubs envelope (`{\"records\":[...]}`). The position is checkpointed, and a truncated or replaced file is read again from the start. An unterminated last line waits for its end; with `run --once` it is dead-lettered with its reason instead"},
+      {"path", Type::path, "required", "*pinned.* one JSON record per line, a Graph/ARM list (`{\"value\":[...]}`) or an Event Hubs envelope (`{\"records\":[...]}`). The position is checkpointed, and a truncated or replaced file is read again from the start. An unterminated last line waits for its end; with `run --once` it is dead-lettered with its reason instead. The path may be a symbolic link (log directories and Kubernetes volume mounts are links; the file is only read), but what it names must be a regular file: a FIFO, device, socket or directory stops the source with an error naming the path"},
+      {"max_record_bytes", Type::size, "16MiB", "a longer line or document (a list document counts whole) goes to the dead-letter file (`record at PATH:LINE exceeds max_record_bytes (N): M bytes`, with only its first 4 KiB) and reading goes on after it; it is passed over in pieces, never held. Event Hubs messages are at most 1 MiB and a Graph page of 1000 records a few MiB, so 16 MiB leaves room. The read buffer never exceeds the larger of 4 MiB and this limit plus one byte. Between 1KiB and 1GiB"},
       {"poll_interval", Type::duration, "1s", "how often to look for new data"},
       {"kind", Type::string, "detected per record", "forces the record kind, e.g. `graph_directory_audit`"},
   }};
@@ -194,6 +296,9 @@ void register_file_source(PluginRegistry& registry) {
                         if (auto p = cfg.file_path("path")) o.path = *p;
                         else cfg.error("missing required key 'path'");
                         o.poll_interval = cfg.duration("poll_interval", o.poll_interval);
+                        o.max_record_bytes = cfg.bytes("max_record_bytes", o.max_record_bytes);
+                        if (o.max_record_bytes < 1024 || o.max_record_bytes > (1u << 30))
+                          cfg.error_at("max_record_bytes", "max_record_bytes must be between 1KiB and 1GiB");
                         if (auto kind = cfg.optional_string("kind")) {
                           if (auto k = source_kind_from_string(*kind)) o.kind_hint = *k;
                           else cfg.error_at("kind", fmt::format("unknown record kind '{}'", *kind));

@@ -7,8 +7,11 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 
+#include "connector/core/record_reader.h"
 #include "connector/core/registry.h"
 #include "connector/core/source.h"
 
@@ -18,6 +21,9 @@ struct FileSourceOptions {
   std::filesystem::path path;
   std::chrono::milliseconds poll_interval{1'000};
   std::size_t read_chunk = 4u << 20;        // bytes read per poll
+  // A line or document longer than this goes to the dead-letter file and is skipped without being
+  // held: the read buffer never grows past max(read_chunk, max_record_bytes + 1).
+  std::size_t max_record_bytes = 16u << 20;
   std::size_t max_batch_records = 1'000;
   SourceKind kind_hint = SourceKind::unknown;
 };
@@ -40,11 +46,25 @@ class FileSource final : public Source {
   static std::string encode(const Position& p);
   static Position decode(const std::string& token);  // throws SourceError when malformed
 
+  // The size of the read buffer the next poll allocates (it grows for a document larger than a
+  // read, up to the bound above).
+  std::size_t read_buffer_bytes() const noexcept { return options_.read_chunk; }
+
  private:
+  // A document over max_record_bytes being passed over, from `line` on; `next` is the offset of
+  // the next byte to look at. Nothing is committed until its end is found.
+  struct Skip {
+    OversizeSkip scan;
+    std::uint64_t line = 0;
+    std::uint64_t next = 0;
+    std::string prefix;  // its first bytes, for the dead-letter file
+  };
   bool reopen_if_changed();
+  void skip_oversize(std::string_view piece, bool at_eof, SourceBatch& batch);
   std::string name_;
   FileSourceOptions options_;
   Position pos_;
+  std::optional<Skip> skip_;
   bool idle_last_poll_ = false;
   bool once_ = false;
 };

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -382,6 +383,38 @@ TEST_F(RunOnce, UnterminatedLastLineIsDeadLetteredWithItsReason) {
   r = run({"run", "-c", (dir_ / "config.yaml").string(), "--once"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(delivered_ids().size(), 4u);
+}
+
+// A line over the file source's max_record_bytes is dead-lettered with its PATH:LINE and size and
+// passed over; the records around it are delivered; an oversize last line without a newline too.
+TEST_F(RunOnce, OversizeLinesAreDeadLetteredAndTheRestDelivered) {
+  std::ofstream(dir_ / "config.yaml") << "state_dir: state\n"
+                                         "dead_letter: {path: dead-letter.ndjson}\n"
+                                         "sources:\n"
+                                         "  - {name: audit, type: file, path: in.ndjson, max_record_bytes: 1MiB}\n"
+                                         "sinks:\n"
+                                         "  - {name: out, type: file, format: ecs, path: out.ndjson}\n";
+  const std::string huge = "{\"id\": \"" + std::string(40u << 20, 'x') + "\"}";
+  std::ofstream(dir_ / "in.ndjson", std::ios::binary) << record(0) << "\n" << huge << "\n" << record(2) << "\n" << huge;
+  auto r = run({"run", "-c", (dir_ / "config.yaml").string(), "--once"});
+  EXPECT_EQ(r.status, 3) << r.err;  // done, with dead letters
+  EXPECT_EQ(delivered_ids(), (std::map<std::string, int>{{"Directory_e2e_0", 1}, {"Directory_e2e_2", 1}}));
+  std::istringstream lines(slurp(dir_ / "dead-letter.ndjson"));
+  std::vector<nlohmann::json> letters;
+  for (std::string line; std::getline(lines, line);) letters.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(letters.size(), 2u);
+  const std::string path = (dir_ / "in.ndjson").string();
+  EXPECT_EQ(letters[0]["origin"], path + ":2");
+  EXPECT_EQ(letters[0]["reason"], "record at " + path + ":2 exceeds max_record_bytes (1048576): " +
+                                      std::to_string(huge.size()) + " bytes; only its first 4096 bytes are kept here");
+  EXPECT_EQ(letters[0]["record"], huge.substr(0, 4096));
+  EXPECT_EQ(letters[1]["origin"], path + ":4");
+  EXPECT_NE(letters[1]["reason"].get<std::string>().find("record at " + path + ":4 exceeds max_record_bytes"),
+            std::string::npos);
+  // Nothing is read twice.
+  r = run({"run", "-c", (dir_ / "config.yaml").string(), "--once"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(delivered_ids().size(), 2u);
 }
 
 // A state_dir other users can reach is refused at start-up with an error naming it; warnings
