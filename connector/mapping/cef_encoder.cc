@@ -21,25 +21,57 @@ std::size_t cef_max_length(std::string_view key) {
   return 1023;
 }
 
-void append_cef_header_field(const Rule& r, const EvalContext& ctx, std::size_t max_length, std::string& out) {
-  if (r.plain) {  // a string straight from the record / context (vendor, product...): no Value, no copy
-    std::string_view text;
-    if (const auto found = r.string_view(ctx, text); found && text.size() <= max_length) {
-      if (*found) encoding::append_cef_header(out, text);
-      return;
+// Where a rule's text is taken from, kept between the rules of an event and between events (no
+// allocation per event once grown).
+struct TextScratch {
+  std::string written;  // append_text()'s output, or a Value's formatted text
+  std::string owned;    // a text cut to its key's limit
+  Value held;           // evaluate()'s value, for the shapes the fast paths leave to it
+};
+
+// The text evaluate().text() gives for `r`, without a Value where the fast paths know the shape:
+// a view of the record's or the context's string (plain rules), the text written into
+// `scratch.written` (direct rules: templates, maps, numbers, lists, conversions), else the value
+// evaluate() gives (a string value in place). false: no value. `text` stays valid until the next
+// call with the same scratch.
+bool rule_text(const Rule& r, const EvalContext& ctx, TextScratch& scratch, std::string_view& text) {
+  if (r.plain) {
+    if (const auto found = r.string_view(ctx, text)) return *found;
+  }
+  if (r.direct) {
+    scratch.written.clear();
+    if (const auto written = r.append_text(ctx, scratch.written)) {
+      text = scratch.written;
+      return *written;
     }
   }
-  std::string v = r.evaluate(ctx).text();
-  encoding::truncate_utf8(v, max_length);
-  encoding::append_cef_header(out, v);
+  scratch.held = r.evaluate(ctx);
+  const Value& v = scratch.held;
+  if (v.empty()) return false;
+  if (v.kind == Value::Kind::string || v.kind == Value::Kind::json) {
+    text = v.s;
+  } else {
+    scratch.written = v.text();
+    text = scratch.written;
+  }
+  return true;
 }
 
-// Value::text() without the copy for the kinds that hold their text (strings and JSON); the others
-// are formatted into `scratch`.
-std::string_view value_text(const Value& v, std::string& scratch) {
-  if (v.kind == Value::Kind::string || v.kind == Value::Kind::json) return v.s;
-  scratch = v.text();
-  return scratch;
+// `text` cut to `max` bytes (whole UTF-8 characters) in `scratch.owned` when longer. true: cut.
+bool cut_to(std::string_view& text, std::size_t max, TextScratch& scratch) {
+  if (text.size() <= max) return false;
+  scratch.owned.assign(text);
+  encoding::truncate_utf8(scratch.owned, max);
+  text = scratch.owned;
+  return true;
+}
+
+void append_cef_header_field(const Rule& r, const EvalContext& ctx, std::size_t max_length, TextScratch& scratch,
+                             std::string& out) {
+  std::string_view text;
+  if (!rule_text(r, ctx, scratch, text)) return;
+  cut_to(text, max_length, scratch);
+  encoding::append_cef_header(out, text);
 }
 
 // " key=" (no space before an event's first key) in one append: `key` is a rule's CEF key or
@@ -62,18 +94,17 @@ void append_key(std::string& out, std::string_view key, std::string_view suffix,
 }
 
 void write_cef(const KindMapping& m, const EvalContext& ctx, int severity, std::string& out) {
+  static thread_local TextScratch scratch;
   out.reserve(1024);
   out += "CEF:0|";
   for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name}) {
-    append_cef_header_field(*r, ctx, r == &m.cef_name ? 512 : r == &m.cef_class_id ? 1023 : 63, out);
+    append_cef_header_field(*r, ctx, r == &m.cef_name ? 512 : r == &m.cef_class_id ? 1023 : 63, scratch, out);
     out += '|';
   }
   out += std::to_string(std::clamp(severity, 0, 10));
   out += '|';
   bool first = true;
   std::string truncated;
-  std::string cs5_value;
-  std::string scratch, owned;
   auto append_pair = [&](const Rule& r, std::string_view text) {
     if (!r.label.empty()) {
       append_key(out, r.target, "Label", first);
@@ -85,23 +116,9 @@ void write_cef(const KindMapping& m, const EvalContext& ctx, int severity, std::
     first = false;
   };
   for (const auto& r : m.cef_extension) {
-    if (r.plain) {  // a string straight from the record / context: no Value, no copy
-      std::string_view text;
-      if (const auto found = r.string_view(ctx, text)) {
-        if (!*found) continue;
-        if (text.size() <= cef_max_length(r.target)) {
-          append_pair(r, text);
-          continue;
-        }
-      }
-    }
-    const Value v = r.evaluate(ctx);
-    if (v.empty()) continue;
-    std::string_view text = value_text(v, scratch);  // a string value in place: no copy
-    if (const std::size_t max = cef_max_length(r.target); text.size() > max) {
-      owned.assign(text);
-      encoding::truncate_utf8(owned, max);
-      text = owned;
+    std::string_view text;
+    if (!rule_text(r, ctx, scratch, text)) continue;
+    if (cut_to(text, cef_max_length(r.target), scratch)) {
       if (!truncated.empty()) truncated += ',';
       truncated += r.target;
     }

@@ -1,7 +1,8 @@
 // The conversions a rule's `type:` names, one row each: its names, its general implementation
 // (Expr::convert: a Value to the converted Value, what Rule::evaluate() gives) and, when the
 // writers have one, its fast implementation (a record element written straight as JSON, what
-// Rule::append_json() gives). Both implementations sit side by side in one row;
+// Rule::append_json() gives, or as text, what Rule::append_text() gives). Both implementations
+// sit side by side in one row;
 // tests/unit/mapping/fast_paths_test.cc runs every row's fast implementation against its general
 // one. Adding a conversion is a value of Conversion (expression.h) and a row here.
 #include <algorithm>
@@ -173,11 +174,12 @@ Value to_list(Value v) {
   return l;
 }
 
-// ------------------------------------------------ fast implementations (record element in, JSON out)
-// `e` is the first non-empty value of the rule's paths; `multiply` only ever with `int`.
+// ------------------------------------------------ fast implementations (record element in, JSON or text out)
+// `e` is the first non-empty value of the rule's paths; `multiply` only ever with `int`. Numbers
+// and booleans read the same in both forms.
 // Written::unsupported: a case left to the general implementation (nothing appended).
 
-Written integer_json(element e, const std::optional<double>& multiply, std::string& out) {
+Written integer_json(element e, const std::optional<double>& multiply, Form, std::string& out) {
   std::int64_t i = 0;
   switch (e.type()) {
     case element_type::INT64: i = e.get_int64().value_unsafe(); break;
@@ -196,7 +198,7 @@ Written integer_json(element e, const std::optional<double>& multiply, std::stri
   return Written::value;
 }
 
-Written real_json(element e, const std::optional<double>&, std::string& out) {
+Written real_json(element e, const std::optional<double>&, Form, std::string& out) {
   double d = 0;
   switch (e.type()) {
     case element_type::DOUBLE: d = e.get_double().value_unsafe(); break;
@@ -209,66 +211,67 @@ Written real_json(element e, const std::optional<double>&, std::string& out) {
   return Written::value;
 }
 
-Written boolean_json(element e, const std::optional<double>&, std::string& out) {
+Written boolean_json(element e, const std::optional<double>&, Form, std::string& out) {
   if (e.type() != element_type::BOOL) return Written::unsupported;
   out += e.get_bool().value_unsafe() ? "true" : "false";
   return Written::value;
 }
 
 template <bool User>
-Written upn_part_json(element e, const std::optional<double>&, std::string& out) {
+Written upn_part_json(element e, const std::optional<double>&, Form form, std::string& out) {
   if (e.type() != element_type::STRING) return Written::unsupported;
   const std::string_view t = e.get_string().value_unsafe();
   const auto at = t.find('@');
   if (at == std::string_view::npos) return Written::nothing;
   const auto part = User ? t.substr(0, at) : t.substr(at + 1);
   if (part.empty()) return Written::nothing;
-  encoding::append_json_string(out, part);
+  append_string(out, part, form);
   return Written::value;
 }
 
-Written timestamp_json(element e, const std::optional<double>&, std::string& out) {
+Written timestamp_json(element e, const std::optional<double>&, Form form, std::string& out) {
   if (e.type() != element_type::STRING) return Written::unsupported;
   const auto ms = parse_time_ms(e.get_string().value_unsafe());
   if (!ms) return Written::nothing;
-  encoding::append_json_string(out, format_time_ms(*ms));
+  append_string(out, format_time_ms(*ms), form);
   return Written::value;
 }
 
-Written list_json(element e, const std::optional<double>&, std::string& out) {
+// A list: a JSON array, or its (never empty) items joined with ',' as Value::text() gives them.
+Written list_json(element e, const std::optional<double>&, Form form, std::string& out) {
   const auto type = e.type();
   if (type == element_type::OBJECT) return Written::nothing;  // no array: an empty list
+  const char* open = form == Form::json ? "[" : "";
+  const char* close = form == Form::json ? "]" : "";
   if (type == element_type::STRING) {
-    out += '[';
-    encoding::append_json_string(out, e.get_string().value_unsafe());
-    out += ']';
+    out += open;
+    append_string(out, e.get_string().value_unsafe(), form);
+    out += close;
     return Written::value;
   }
   if (type != element_type::ARRAY) return Written::unsupported;
   // to_list() re-parses the array's JSON text: the same items, the same scalar texts.
   const std::size_t mark = out.size();
-  out += '[';
+  out += open;
   bool first = true;
   std::string s;
   for (element item : json::as_array(e)) {
+    std::string_view sv;
     if (item.is_string()) {
-      const std::string_view sv = item.get_string().value_unsafe();
-      if (sv.empty()) continue;
-      if (!first) out += ',';
-      first = false;
-      encoding::append_json_string(out, sv);
-      continue;
+      sv = item.get_string().value_unsafe();
+    } else if (json::scalar_text(item, s)) {
+      sv = s;
     }
-    if (!json::scalar_text(item, s) || s.empty()) continue;
+    if (sv.empty()) continue;
     if (!first) out += ',';
     first = false;
-    encoding::append_json_string(out, s);
+    append_string(out, sv, form);
   }
   if (first) {
     out.resize(mark);
     return Written::nothing;
   }
-  out += ']';
+  out += close;
   return Written::value;
 }
 

@@ -79,6 +79,17 @@ std::optional<std::string_view> ip_address(Conversion c, std::string_view sv);
 // it leaves to the general evaluator (nothing appended).
 enum class Written { value, nothing, unsupported };
 
+// The two forms the shortcuts write a value in: JSON (the ECS / OCSF writer: what
+// append_value_json(evaluate()) gives) or text (the CEF encoder: what evaluate().text() gives).
+// They differ only for strings (quoted and escaped, or as they are) and lists (a JSON array, or
+// the items joined with ',').
+enum class Form : std::uint8_t { json, text };
+
+inline void append_string(std::string& out, std::string_view s, Form form) {
+  if (form == Form::json) encoding::append_json_string(out, s);
+  else out.append(s);
+}
+
 // One conversion (conversion_table.cc): its `type:` names, and its general and fast
 // implementations side by side.
 struct ConversionRow {
@@ -89,15 +100,15 @@ struct ConversionRow {
   std::string_view name, alias;  // `type:` names; none has no name
   Shape shape;
   // The record's value written as it is, a string filtered by ip_address(), or a JSON shape:
-  // Expr::append_plain_json() writes it (a rule can then be `plain`).
+  // Expr::append_plain() writes it (a rule can then be `plain`).
   bool plain;
   // The general implementation: the value converted, as Rule::evaluate() gives it (never called
   // with a Value of kind none).
   Value (*general)(Value v);
-  // The fast implementation, or null: the first non-empty record value of a `from` written as
-  // JSON exactly as general() + append_value_json() would (`multiply` only with int);
-  // Written::unsupported leaves a case to general().
-  Written (*fast)(element e, const std::optional<double>& multiply, std::string& out);
+  // The fast implementation, or null: the first non-empty record value of a `from` written in
+  // `form` exactly as general() + append_value_json() (Form::json) or general().text()
+  // (Form::text) would (`multiply` only with int); Written::unsupported leaves a case to general().
+  Written (*fast)(element e, const std::optional<double>& multiply, Form form, std::string& out);
 };
 
 inline constexpr std::size_t kConversionCount = static_cast<std::size_t>(Conversion::not_ip) + 1;
@@ -186,7 +197,7 @@ class Expr {
     if (src == Src::value || src == Src::virt) return conversion == Conversion::none;
     return src == Src::from && conversion_row(conversion).plain;
   }
-  // The shapes append_direct_json() writes besides plain ones.
+  // The shapes append_direct() writes besides plain ones.
   bool direct() const noexcept {
     if (plain()) return true;
     if (max_items) return false;
@@ -219,14 +230,21 @@ class Expr {
     return false;
   }
   using Written = mapping::Written;
-  Written append_plain_json(const EvalContext& ctx, std::string& out) const;
-  Written append_direct_json(const EvalContext& ctx, std::string& out) const;
+  // One instance per form (fast_paths.cc): the form is known where it is tested, so the JSON
+  // writer pays nothing for the text form.
+  template <Form form>
+  Written append_plain(const EvalContext& ctx, std::string& out) const;
+  template <Form form>
+  Written append_direct(const EvalContext& ctx, std::string& out) const;
   Written plain_string(const EvalContext& ctx, std::string_view& text) const;
 
  private:
   Value raw(const EvalContext& ctx) const;
   bool first_value(const EvalContext& ctx, element& e) const;
-  Written append_lookup_json(const EvalContext& ctx, std::string& out) const;
+  template <Form form>
+  Written append_lookup(const EvalContext& ctx, std::string& out) const;
+  template <Form form>
+  Written append_all(const EvalContext& ctx, std::string& out) const;
   Value convert(Value v, const EvalContext& ctx, std::optional<element> source) const;
 };
 

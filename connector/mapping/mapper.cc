@@ -12,6 +12,7 @@
 #include "connector/mapping/encoder.h"
 #include "connector/mapping/kind_detect.h"
 #include "connector/mapping/mapping_rules.h"
+#include "connector/record/encoding.h"
 #include "connector/mapping/record_decoder.h"
 #include "connector/record/json_access.h"
 #include "connector/record/record_attributes.h"
@@ -130,9 +131,7 @@ class MapperImpl final : public Mapper {
       if (text_into(p, out.id) && !out.id.empty()) break;
     if (out.id.empty()) {
       // No id in the record: a stable content hash, so replays still de-duplicate.
-      std::uint64_t h = 1469598103934665603ull;
-      for (unsigned char c : record.json) h = (h ^ c) * 1099511628211ull;
-      out.id = fmt::format("siem-{:016x}", h);
+      out.id = fmt::format("siem-{:016x}", encoding::fnv1a_64(record.json));
     }
     std::optional<std::int64_t> time;
     for (const auto& p : m.time_paths) {

@@ -116,6 +116,10 @@ struct Rule {
   // case it leaves to evaluate() (a double, a non-string under `ip`, a number under `list`...),
   // nothing appended.
   std::optional<bool> append_json(const EvalContext& ctx, std::string& out) const;
+  // For direct (and plain) rules: appends the value's text exactly as evaluate().text() gives it
+  // (the CEF encoder's form), under the same answers as append_json(): true written, false no
+  // value (evaluate() empty, nothing appended), nullopt left to evaluate() (nothing appended).
+  std::optional<bool> append_text(const EvalContext& ctx, std::string& out) const;
   // For plain rules whose value is a string (a record string, a string constant, $id, $tenant,
   // $host, $time): that string without a copy, as evaluate().text() would give it (valid while
   // the record and the context live). true: `text` set; false: no value; nullopt: anything else,

@@ -9,6 +9,7 @@
 // for JavaScript and Unicode-aware line readers).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,11 @@ void append_json_string(std::string& out, std::string_view prefix, std::string_v
 
 void append_cef_header(std::string& out, std::string_view s);
 void append_cef_extension_value(std::string& out, std::string_view s);
+
+// The records' content-hash ids: 64-bit FNV-1a of `s` with the prime 1099511628211 and the offset
+// basis 1469598103934665603 the ids have always used (not the published 14695981039346656037:
+// changing it would change every content-hash id). The byte-by-byte values, eight bytes per iteration.
+std::uint64_t fnv1a_64(std::string_view s);
 
 // Truncates `s` to at most `max_bytes` bytes without cutting a UTF-8 sequence. Returns true when cut.
 bool truncate_utf8(std::string& s, std::size_t max_bytes);

@@ -31,6 +31,21 @@ void check_string_view(const Rule& r, const EvalContext& ctx, const Value& v, Fa
     report.disagreements.push_back(fmt::format("string_view no value but evaluate {:?}: {}", v.text(), where));
 }
 
+// Rule::append_text against evaluate().text() (the CEF encoder's form), for direct rules.
+void check_text(const Rule& r, const EvalContext& ctx, const Value& v, FastPathReport& report, const std::string& where) {
+  if (!r.direct) return;
+  std::string text = "<";  // what the output held before must stay untouched
+  const auto written = r.append_text(ctx, text);
+  ++report.compared;
+  if (!written && text != "<")
+    report.disagreements.push_back(fmt::format("append_text unsupported yet wrote {:?}: {}", text, where));
+  if (written && *written && (v.empty() || text != "<" + v.text()))
+    report.disagreements.push_back(fmt::format("append_text {:?} but evaluate {:?}{}: {}", text.substr(1), v.text(),
+                                               v.empty() ? " (empty)" : "", where));
+  if (written && !*written && (text != "<" || !v.empty()))
+    report.disagreements.push_back(fmt::format("append_text no value but evaluate {:?}: {}", v.text(), where));
+}
+
 }  // namespace
 
 void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping& m, const std::string& json,
@@ -103,11 +118,16 @@ void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping
           report.disagreements.push_back(fmt::format("append_json no value but evaluate {:?}: {}", expected, where(r)));
       }
       check_string_view(r, ctx, v, report, where(r));
+      check_text(r, ctx, v, report, where(r));
     }
   }
-  for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name})
-    check_string_view(*r, ctx, r->evaluate(ctx), report, where(*r));
-  for (const auto& r : m.cef_extension) check_string_view(r, ctx, r.evaluate(ctx), report, where(r));
+  const auto check_cef = [&](const Rule& r) {
+    const Value v = r.evaluate(ctx);
+    check_string_view(r, ctx, v, report, where(r));
+    check_text(r, ctx, v, report, where(r));
+  };
+  for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name}) check_cef(*r);
+  for (const auto& r : m.cef_extension) check_cef(r);
   if (std::optional<std::int64_t> constant; m.cef_severity.integer_constant(ctx, constant)) {
     ++report.compared;
     const Value v = m.cef_severity.evaluate(ctx);

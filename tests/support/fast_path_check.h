@@ -1,6 +1,6 @@
 // The mapping engine writes most values through fast paths that skip building a Value:
-// Rule::append_json (the ECS writer), Rule::string_view (CEF header fields and extensions) and
-// Rule::integer_constant (the base severity). Each must give exactly what the general path,
+// Rule::append_json (the ECS writer), Rule::append_text and Rule::string_view (CEF header fields
+// and extensions) and Rule::integer_constant (the base severity). Each must give exactly what the general path,
 // Rule::evaluate(), gives. check_fast_paths() runs both for every rule of one kind's mapping on
 // one record and reports each disagreement. Used by the unit tests and the mapping-override fuzzer
 // (which explores rule shapes operators may write), compiled into each (no library: the fuzzer

@@ -4,6 +4,7 @@
 // byte escaper gives, so the boundaries of the blocks and words hide nothing.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -172,6 +173,25 @@ TEST(CefEscapeScan, EveryLengthAndPositionMatchesTheByteByByteEscaper) {
     encoding::append_cef_extension_value(out, std::string_view(backing).substr(40 - len, len));
     EXPECT_EQ(out, std::string(len, 'b')) << len;
   }
+}
+
+// The content-hash id: the unrolled FNV-1a gives the byte-by-byte values (ids are output identity)
+// for every length around the eight-byte steps, and the values pinned before the unrolling.
+TEST(ContentHash, UnrolledFnvGivesTheByteByByteValues) {
+  const auto reference = [](std::string_view s) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    return h;
+  };
+  std::string text;
+  for (std::size_t len = 0; len <= 70; ++len) {
+    EXPECT_EQ(encoding::fnv1a_64(text), reference(text)) << "length " << len;
+    text += static_cast<char>((len * 37 + 11) & 0xFF);  // every byte value class, 0x80+ included
+  }
+  // Pinned values (the ids already out there): "" is the offset basis itself.
+  EXPECT_EQ(encoding::fnv1a_64(""), 1469598103934665603ull);
+  EXPECT_EQ(encoding::fnv1a_64("a"), 4953267810257967366ull);
+  EXPECT_EQ(encoding::fnv1a_64("foobar"), 9870438755804841970ull);
 }
 
 }  // namespace

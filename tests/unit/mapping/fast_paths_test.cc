@@ -1,4 +1,4 @@
-// The fast paths of the mapping engine (Rule::append_json, string_view, integer_constant) against
+// The fast paths of the mapping engine (Rule::append_json, append_text, string_view, integer_constant) against
 // Rule::evaluate() for every rule of every shipped mapping, over every sample record under every
 // kind's mapping, and over variants of the records whose values change type (a string where a
 // number was, null, {}, [], escapes, an object where a string was): byte for byte the same. And
@@ -78,8 +78,8 @@ TEST_F(FastPaths, AgreeWithEvaluateWhenValuesChangeType) {
 
 // Every conversion (conversion_table.cc), as `{from: v, type: <name>}` (int also with a multiply)
 // over values of every JSON type: Rule::append_json (the fast implementation, or the plain writer)
-// gives what Rule::evaluate (the general implementation) + append_value_json give, or leaves the
-// case to it.
+// gives what Rule::evaluate (the general implementation) + append_value_json give, and
+// Rule::append_text what evaluate().text() gives, or leaves the case to it.
 TEST(ConversionTable, FastImplementationsAgreeWithTheGeneralOnes) {
   const std::vector<std::string> values = {
       R"("")", R"("x")", R"("42")", R"(" 7 ")", R"("4.6")", R"("true")", R"("0")", R"("FALSE")",
@@ -113,20 +113,30 @@ TEST(ConversionTable, FastImplementationsAgreeWithTheGeneralOnes) {
         ctx.record = record;
         std::string general;
         if (const auto value = rule.evaluate(ctx); !value.empty()) mapping::append_value_json(general, value);
+        const auto value = rule.evaluate(ctx);
+        const std::string general_text = value.empty() ? std::string() : value.text();
+        const std::string name = std::string(row.name.empty() ? "none" : row.name) + (multiply ? " with multiply" : "");
+        std::string text;
+        if (const auto written = rule.append_text(ctx, text)) {
+          ++compared;
+          EXPECT_EQ(text, general_text) << "text of type " << name << " of " << v;
+          EXPECT_EQ(*written, !value.empty()) << "text of type " << name << " of " << v;
+        } else {
+          EXPECT_EQ(text, "") << "type " << name << " of " << v << ": text left to evaluate() after appending";
+        }
         std::string fast;
         const auto written = rule.append_json(ctx, fast);
         if (!written) {
-          EXPECT_EQ(fast, "") << "type " << row.name << " of " << v << ": left to evaluate() after appending";
+          EXPECT_EQ(fast, "") << "type " << name << " of " << v << ": left to evaluate() after appending";
           continue;
         }
         ++compared;
-        EXPECT_EQ(fast, *written ? general : std::string())
-            << "type " << (row.name.empty() ? "none" : row.name) << (multiply ? " with multiply" : "") << " of " << v;
-        EXPECT_EQ(*written, !general.empty()) << "type " << row.name << " of " << v;
+        EXPECT_EQ(fast, *written ? general : std::string()) << "type " << name << " of " << v;
+        EXPECT_EQ(*written, !general.empty()) << "type " << name << " of " << v;
       }
     }
   }
-  EXPECT_GT(compared, 300u);  // the fast implementations were really taken
+  EXPECT_GT(compared, 600u);  // the fast implementations were really taken, in both forms
 }
 
 }  // namespace

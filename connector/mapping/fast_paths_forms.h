@@ -1,0 +1,328 @@
+// The writers' shortcuts that write a rule's value in one of the two forms (expression.h, Form):
+// JSON for the ECS / OCSF writer (Rule::append_json, fast_paths.cc) and text for the CEF encoder
+// (Rule::append_text, fast_paths_text.cc). Templates on the form, instantiated in those two files
+// only, so the JSON writer's code is compiled (and inlined) as if the text form did not exist.
+// Internal to connector/mapping; each must equal the general evaluator (expression.cc) byte for
+// byte (tests/unit/mapping/fast_paths_test.cc).
+#pragma once
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "connector/mapping/expression.h"
+#include "connector/record/encoding.h"
+#include "connector/record/time_parse.h"
+
+namespace siem::mapping {
+
+namespace fast_paths_detail {
+
+// append_value_json(v) or v.text(), by form.
+inline void append_value(std::string& out, const Value& v, Form form) {
+  if (form == Form::json) append_value_json(out, v);
+  else if (v.kind == Value::Kind::string || v.kind == Value::Kind::json) out += v.s;
+  else out += v.text();
+}
+
+// A list's item after those since `mark`: JSON items are separated by ','; Value::text() puts a ','
+// before an item once its text is not empty.
+inline void append_list_item(std::string& out, std::size_t mark, std::string_view item, Form form) {
+  if (form == Form::json) {
+    if (out.size() > mark + 1) out += ',';  // after the '['
+  } else if (out.size() > mark) {
+    out += ',';
+  }
+  append_string(out, item, form);
+}
+
+}  // namespace fast_paths_detail
+
+template <Form form>
+Expr::Written Expr::append_plain(const EvalContext& ctx, std::string& out) const {
+  for (const auto& c : when)
+    if (!condition_holds(c, ctx)) return Written::nothing;
+  if (src == Src::value) {
+    if (constant.empty()) return Written::nothing;
+    fast_paths_detail::append_value(out, constant, form);
+    return Written::value;
+  }
+  if (src == Src::virt) {
+    const std::string* text = nullptr;  // the string-valued variables, without a copy
+    switch (var) {
+      case Var::time: text = ctx.time_text; break;
+      case Var::now: text = ctx.now_text; break;
+      case Var::id: text = ctx.id; break;
+      case Var::tenant: text = ctx.tenant; break;
+      case Var::host: text = ctx.host; break;
+      default: break;
+    }
+    if (text) {
+      if (text->empty()) return Written::nothing;
+      append_string(out, *text, form);
+      return Written::value;
+    }
+    // The numeric and list variables every event has ($severity, $tags, $pa.*), without building a
+    // Value (the lists were copied into one): what virtual_value() + append_value_json() write.
+    const auto* pa = ctx.enrichment;
+    const auto write_int = [&out](std::int64_t i) {
+      append_int(out, i);
+      return Written::value;
+    };
+    const auto write_list = [&out](const std::vector<std::string>* a, const std::vector<std::string>* b) {
+      if ((!a || a->empty()) && (!b || b->empty())) return Written::nothing;
+      const std::size_t mark = out.size();
+      if (form == Form::json) out += '[';
+      for (const auto* l : {a, b}) {
+        if (!l) continue;
+        for (const auto& x : *l) fast_paths_detail::append_list_item(out, mark, x, form);
+      }
+      if (form == Form::json) out += ']';
+      return Written::value;
+    };
+    switch (var) {
+      case Var::severity: return write_int(ctx.severity);
+      case Var::time_ms: return write_int(ctx.time_ms);
+      case Var::tags: return write_list(pa ? &pa->tags : nullptr, ctx.extra_tags);
+      case Var::pa_tags: return pa ? write_list(&pa->tags, nullptr) : Written::nothing;
+      case Var::pa_roles: return pa ? write_list(&pa->roles, nullptr) : Written::nothing;
+      case Var::pa_role_ids: return pa ? write_list(&pa->role_ids, nullptr) : Written::nothing;
+      case Var::pa_tier: return pa && pa->tier >= 0 ? write_int(pa->tier) : Written::nothing;
+      default: break;
+    }
+    const Value v = virtual_value(var, ctx);
+    if (v.empty()) return Written::nothing;
+    fast_paths_detail::append_value(out, v, form);
+    return Written::value;
+  }
+  // Like raw(): the first path with a non-empty value decides.
+  for (const auto& p : paths) {
+    auto e = find_path(p, ctx);
+    if (!e) continue;
+    auto type = e->type();
+    if ((type == simdjson::dom::element_type::OBJECT || type == simdjson::dom::element_type::ARRAY) && !structured()) {
+      e = json::localized_value(*e);  // as from_value()
+      if (!e) continue;
+      type = e->type();
+    }
+    const std::size_t mark = out.size();
+    if (conversion == Conversion::json || conversion == Conversion::elastic || conversion == Conversion::snake) {
+      if (conversion == Conversion::json) json::append_json(out, *e);
+      else write_elastic(out, *e, conversion == Conversion::elastic);
+      const std::string_view written(out.data() + mark, out.size() - mark);
+      if (written.empty() || written == "null" || written == "{}" || written == "[]") {  // Value::empty()
+        out.resize(mark);
+        continue;
+      }
+      return Written::value;
+    }
+    if (type == simdjson::dom::element_type::STRING) {
+      const std::string_view sv = e->get_string().value_unsafe();
+      if (sv.empty()) continue;
+      const auto a = ip_address(conversion, sv);
+      if (!a) return Written::nothing;
+      append_string(out, *a, form);
+      return Written::value;
+    }
+    if (is_ip(conversion)) return Written::unsupported;
+    char digits[24];
+    switch (type) {
+      case simdjson::dom::element_type::INT64: {
+        auto r = std::to_chars(digits, digits + sizeof digits, e->get_int64().value_unsafe());
+        out.append(digits, r.ptr);
+        return Written::value;
+      }
+      case simdjson::dom::element_type::UINT64: {  // as from_element(): a signed integer
+        auto r = std::to_chars(digits, digits + sizeof digits, static_cast<std::int64_t>(e->get_uint64().value_unsafe()));
+        out.append(digits, r.ptr);
+        return Written::value;
+      }
+      case simdjson::dom::element_type::BOOL:
+        out += e->get_bool().value_unsafe() ? "true" : "false";
+        return Written::value;
+      case simdjson::dom::element_type::DOUBLE: {  // as Value's text and JSON of a real: fmt's shortest form
+        // The longest, "-1.7976931348623157e+308", fits the 24 bytes; anything longer: left to Value.
+        const auto r = fmt::format_to_n(digits, sizeof digits, "{}", e->get_double().value_unsafe());
+        if (r.size > sizeof digits) return Written::unsupported;
+        out.append(digits, r.size);
+        return Written::value;
+      }
+      case simdjson::dom::element_type::NULL_VALUE: continue;
+      case simdjson::dom::element_type::OBJECT:
+      case simdjson::dom::element_type::ARRAY: {
+        json::append_json(out, *e);
+        const std::string_view written(out.data() + mark, out.size() - mark);
+        if (written == "{}" || written == "[]") {
+          out.resize(mark);
+          continue;
+        }
+        return Written::value;
+      }
+      default: return Written::unsupported;
+    }
+  }
+  return Written::nothing;
+}
+
+
+namespace fast_paths_detail {
+
+// `text` lower-cased, as a JSON string or as it is (escaping commutes with ASCII lower-casing:
+// escapes and the replacement character hold no upper-case ASCII letters).
+inline void append_lower(std::string& out, std::string_view text, Form form) {
+  const std::size_t mark = out.size();
+  append_string(out, text, form);
+  for (std::size_t i = mark; i < out.size(); ++i)
+    if (out[i] >= 'A' && out[i] <= 'Z') out[i] = static_cast<char>(out[i] | 0x20);
+}
+
+// The text Value::text() gives from_element(e) for a string, an integer or a boolean (the key a
+// `map` looks up). false for other types.
+inline bool lookup_text(element e, std::string_view& text, char (&digits)[24]) {
+  switch (e.type()) {
+    case simdjson::dom::element_type::STRING: text = e.get_string().value_unsafe(); return true;
+    case simdjson::dom::element_type::INT64:
+    case simdjson::dom::element_type::UINT64: {
+      const auto i = e.type() == simdjson::dom::element_type::INT64 ? e.get_int64().value_unsafe()
+                                                                    : static_cast<std::int64_t>(e.get_uint64().value_unsafe());
+      const auto r = std::to_chars(digits, digits + sizeof digits, i);
+      text = std::string_view(digits, static_cast<std::size_t>(r.ptr - digits));
+      return true;
+    }
+    case simdjson::dom::element_type::BOOL: text = e.get_bool().value_unsafe() ? "true" : "false"; return true;
+    default: return false;
+  }
+}
+
+}  // namespace fast_paths_detail
+
+// eval() of a `from` expression with a `map` (and maybe a default, a type none or lower).
+template <Form form>
+Expr::Written Expr::append_lookup(const EvalContext& ctx, std::string& out) const {
+  element e;
+  const Value* chosen = nullptr;  // a map / default value; null: the record's value as it is
+  std::string_view text;
+  char digits[24];
+  if (first_value(ctx, e)) {
+    if (!fast_paths_detail::lookup_text(e, text, digits)) return Written::unsupported;
+    for (const auto& [k, mapped] : lookup) {
+      if (json::iequals(k, text)) {
+        chosen = &mapped;
+        break;
+      }
+    }
+    if (!chosen && fallback) chosen = &*fallback;
+  } else {
+    if (!fallback) return Written::nothing;
+    chosen = &*fallback;
+  }
+  if (chosen && chosen->empty() && fallback) chosen = &*fallback;
+  if (!chosen) {  // the record's value, not in the map and no default
+    if (conversion == Conversion::lower) fast_paths_detail::append_lower(out, text, form);
+    else if (e.type() == simdjson::dom::element_type::STRING) append_string(out, text, form);
+    else out += text;  // an integer or a boolean: JSON as their text
+    return Written::value;
+  }
+  if (conversion == Conversion::lower) {
+    if (chosen->kind == Value::Kind::none || chosen->kind == Value::Kind::list) return Written::nothing;
+    const std::string t = chosen->text();
+    if (t.empty()) return Written::nothing;
+    fast_paths_detail::append_lower(out, t, form);
+    return Written::value;
+  }
+  if (chosen->empty()) return Written::nothing;
+  fast_paths_detail::append_value(out, *chosen, form);
+  return Written::value;
+}
+
+// eval() of an `all` expression: raw()'s distinct non-empty texts of every match, in order;
+// strings only here. Apart from append_direct() so that its array stays off the common path.
+template <Form form>
+Expr::Written Expr::append_all(const EvalContext& ctx, std::string& out) const {
+  static thread_local std::vector<element> found;
+  found.clear();
+  for (const auto& p : paths) {
+    if (p.fans_out()) p.all(ctx.record, found);
+    else if (auto e = find_path(p, ctx)) found.push_back(*e);
+  }
+  constexpr std::size_t kMax = 32;
+  std::string_view texts[kMax];
+  std::size_t n = 0;
+  for (auto e : found) {
+    if (e.type() == simdjson::dom::element_type::OBJECT) {  // a LocalizableString gives its value
+      const auto v = json::localized_value(e);
+      if (!v) continue;
+      e = *v;
+    }
+    switch (e.type()) {
+      case simdjson::dom::element_type::STRING: break;
+      case simdjson::dom::element_type::NULL_VALUE:
+      case simdjson::dom::element_type::OBJECT:
+      case simdjson::dom::element_type::ARRAY: continue;  // no scalar text
+      default: return Written::unsupported;
+    }
+    const std::string_view raw = e.get_string().value_unsafe();
+    if (raw.empty()) continue;
+    const auto sv = ip_address(conversion, raw);
+    if (!sv) continue;
+    if (std::find(texts, texts + n, *sv) != texts + n) continue;
+    if (n == kMax) return Written::unsupported;
+    texts[n++] = *sv;
+  }
+  if (n == 0) return Written::nothing;
+  const std::size_t mark = out.size();
+  if (form == Form::json) out += '[';
+  for (std::size_t i = 0; i < n; ++i) fast_paths_detail::append_list_item(out, mark, texts[i], form);
+  if (form == Form::json) out += ']';
+  return Written::value;
+}
+
+template <Form form>
+Expr::Written Expr::append_direct(const EvalContext& ctx, std::string& out) const {
+  if (is_plain) return append_plain<form>(ctx, out);
+  for (const auto& c : when)
+    if (!condition_holds(c, ctx)) return Written::nothing;
+  if (src == Src::tpl && form == Form::text) {  // raw()'s text, rendered in place
+    const std::size_t mark = out.size();
+    if (render_template(parts, ctx, out) && out.size() > mark) return Written::value;
+    out.resize(mark);
+    return Written::nothing;
+  }
+  if (src == Src::tpl) {
+    // The text raw() builds, in a buffer kept between records (no Value, no allocation).
+    static thread_local std::string text;
+    text.clear();
+    if (!render_template(parts, ctx, text)) return Written::nothing;
+    encoding::append_json_string(out, text);
+    return Written::value;
+  }
+  if (src == Src::all) return append_all<form>(ctx, out);
+  if (has_lookup) return append_lookup<form>(ctx, out);
+  element e;
+  if (!first_value(ctx, e)) return Written::nothing;
+  const auto fast = conversion_row(conversion).fast;
+  return fast ? fast(e, multiply, form, out) : Written::unsupported;
+}
+
+
+namespace fast_paths_detail {
+
+template <Form form>
+std::optional<bool> append_in_form(const std::vector<ExprPtr>& alternatives, const EvalContext& ctx, std::string& out) {
+  for (const auto& a : alternatives) {
+    // Most expressions are plain: called straight, without append_direct()'s larger frame.
+    switch (a->is_plain ? a->template append_plain<form>(ctx, out) : a->template append_direct<form>(ctx, out)) {
+      case Expr::Written::value: return true;
+      case Expr::Written::nothing: continue;
+      case Expr::Written::unsupported: return std::nullopt;
+    }
+  }
+  return false;
+}
+
+}  // namespace fast_paths_detail
+
+}  // namespace siem::mapping
