@@ -5,6 +5,7 @@
 #include "connector/core/pipeline_source_state.h"
 #include "connector/core/footprint.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <thread>
 
@@ -39,7 +40,7 @@ const config::Section& PipelineOptions::keys() {
       {"drain_timeout", Type::duration, "30s", "on SIGTERM or at the end of `--once`: how long to wait for in-flight events. Keep it below the service manager's stop timeout"},
       {"checkpoint_interval", Type::duration, "1s", "how often acknowledged positions are committed to the sources and saved"},
       {"state_save_interval", Type::duration, "30s", "how often the processors' state (roster, dedupe table) is saved"},
-      {"workers", Type::integer, "the CPUs the process may use", "threads running the mapping stage (1 to 64). Default: the smaller of the CPU affinity and the cgroup's CPU quota (`cpu.max`, or v1 `cpu.cfs_quota_us`), rounded up, at least 1. Outputs, their order and the enrichment's state are the same whatever the number: what depends on earlier records runs in input order"},
+      {"workers", Type::integer, "the CPUs the process may use, less one", "threads running the mapping stage (1 to 64). Default: the usable CPUs less one (left to the sources and sinks), at least 1; usable CPUs are the smaller of the CPU affinity and the cgroup's CPU quota (`cpu.max`, or v1 `cpu.cfs_quota_us`), rounded up. Outputs, their order and the enrichment's state are the same whatever the number: what depends on earlier records runs in input order"},
       {"mapping_workers", Type::integer, "`workers`", "the older name of `workers` (1 to 64); giving both with different values is an error"},
       {"drop", Type::sections, "none", "events any entry matches (`sources`, `kinds`, `tags`, `min_severity`, `max_severity`, `exclude`) are sent to no sink, acknowledged and counted; see [Routing](#routing)", {}, &route_match_keys()},
       {"dedupe", Type::section, "off", "cross-path dedupe, one event per record when the same logs arrive by two paths (below; the processor is connector/processors/dedupe_processor.cc)", {}, &dedupe_keys()},
@@ -47,9 +48,18 @@ const config::Section& PipelineOptions::keys() {
   return s;
 }
 
+// The default of `pipeline.workers`: one CPU is left to the sources, the sink runners and
+// librdkafka's threads. With 2 CPUs a second worker made the whole run slower, not faster (file ->
+// syslog TCP, 200 000 records, quiet machine: CEF 175 k -> 163 k events/s wall, 137 k -> 112 k per
+// CPU-second; docs/performance.md, "Mapping workers").
+std::size_t PipelineOptions::default_workers() {
+  const std::size_t cpus = usable_cpus();
+  return std::clamp<std::size_t>(cpus > 1 ? cpus - 1 : 1, 1, kMaxWorkers);
+}
+
 PipelineOptions PipelineOptions::from_config(const ConfigNode& cfg) {
   PipelineOptions o;
-  o.workers = std::min(usable_cpus(), PipelineOptions::kMaxWorkers);
+  o.workers = default_workers();
   if (!cfg.valid()) return o;
   o.queue_events = static_cast<std::size_t>(cfg.integer("queue_events", static_cast<std::int64_t>(o.queue_events), 1, 100'000'000));
   o.queue_bytes = cfg.bytes("queue_bytes", o.queue_bytes);

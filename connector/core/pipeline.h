@@ -46,7 +46,7 @@ struct PipelineOptions {
   // to catch up once (see Source::startup_order); they start anyway after it.
   std::chrono::milliseconds state_warmup_max{120'000};
   // `pipeline.workers`: threads running the processor chain (pipeline_workers.cc). From the
-  // configuration the default is the CPUs the process may use (cpu_budget.h).
+  // configuration the default is default_workers(): the CPUs the process may use, less one.
   std::size_t workers = 1;
   static constexpr std::size_t kMaxWorkers = 64;
   bool once = false;
@@ -56,6 +56,8 @@ struct PipelineOptions {
 
   // Reads the `pipeline:` section.
   static PipelineOptions from_config(const ConfigNode& pipeline_cfg);
+  // The default of `workers`: the usable CPUs (cpu_budget.h) less one, at least 1.
+  static std::size_t default_workers();
   static const config::Section& keys();  // the table of `pipeline:` (pipeline.cc)
 };
 

@@ -310,8 +310,10 @@ TEST(PipelineWorkers, ConfigKeys) {
   EXPECT_EQ(read("pipeline:\n  workers: 3\n"), 3u);
   EXPECT_EQ(read("pipeline:\n  mapping_workers: 2\n"), 2u);
   EXPECT_EQ(read("pipeline:\n  workers: 4\n  mapping_workers: 4\n"), 4u);
-  EXPECT_EQ(read("pipeline:\n  queue_events: 10\n"), std::min<std::size_t>(usable_cpus(), 64));
-  EXPECT_EQ(read("{}"), std::min<std::size_t>(usable_cpus(), 64));
+  EXPECT_EQ(read("pipeline:\n  queue_events: 10\n"), PipelineOptions::default_workers());
+  EXPECT_EQ(read("{}"), PipelineOptions::default_workers());
+  // The usable CPUs less one, at least 1.
+  EXPECT_EQ(PipelineOptions::default_workers(), usable_cpus() > 1 ? std::min<std::size_t>(usable_cpus() - 1, 64) : 1u);
   std::string errors;
   read("pipeline:\n  workers: 3\n  mapping_workers: 2\n", &errors);
   EXPECT_NE(errors.find("cfg.yaml:3"), std::string::npos) << errors;
