@@ -66,6 +66,15 @@ char* put_digits(char* p, int v, int width) {
   return p + width;
 }
 
+// "hh:mm:ss", the time of day both header formats share.
+char* put_hms(char* p, const CivilTime& c) {
+  p = put_digits(p, c.hour, 2);
+  *p++ = ':';
+  p = put_digits(p, c.minute, 2);
+  *p++ = ':';
+  return put_digits(p, c.second, 2);
+}
+
 void append_rfc3339(std::string& out, std::int64_t time_ms) {
   if (time_ms <= 0) {
     out += '-';
@@ -81,11 +90,7 @@ void append_rfc3339(std::string& out, std::int64_t time_ms) {
     *p++ = '-';
     p = put_digits(p, c.day, 2);
     *p++ = 'T';
-    p = put_digits(p, c.hour, 2);
-    *p++ = ':';
-    p = put_digits(p, c.minute, 2);
-    *p++ = ':';
-    p = put_digits(p, c.second, 2);
+    p = put_hms(p, c);
     *p++ = '.';
     p = put_digits(p, c.millis, 3);
     *p++ = 'Z';
@@ -114,11 +119,7 @@ void append_rfc3164(std::string& out, std::int64_t time_ms) {
     *p++ = c.day < 10 ? ' ' : static_cast<char>('0' + c.day / 10);
     *p++ = static_cast<char>('0' + c.day % 10);
     *p++ = ' ';
-    p = put_digits(p, c.hour, 2);
-    *p++ = ':';
-    p = put_digits(p, c.minute, 2);
-    *p++ = ':';
-    p = put_digits(p, c.second, 2);
+    p = put_hms(p, c);
     n = static_cast<std::size_t>(p - buf);
   } else {
     std::tm tm = utc_tm(t);
