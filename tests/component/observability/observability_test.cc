@@ -291,13 +291,17 @@ TEST_F(Observability, UnreachableSinkShowsInReadyzAndSinkMetrics) {
 
   test::TestResponse ready;
   Scrape s;
-  for (int i = 0; i < 1000; ++i) {  // at most 1000 rounds: until the source has read and hec holds events
+  // At most 1000 rounds: until the source has read, hec holds events and the file sink has
+  // acknowledged everything read so far (it writes on its own thread, so that can come later).
+  for (int i = 0; i < 1000; ++i) {
     ready = get("/readyz");
     s = scrape();
     if (HasFailure()) return;
+    const auto read = s.value("siem_source_records_total", {{"source", "audit"}}).value_or(0);
     if (ready.body.find("source audit: ok") != std::string::npos &&
         s.value("siem_sink_events_in_flight", {{"sink", "hec"}}) > 0 &&
-        s.value("siem_sink_retries_total", {{"sink", "hec"}}) > 0)
+        s.value("siem_sink_retries_total", {{"sink", "hec"}}) > 0 && read > 0 &&
+        s.value("siem_sink_events_acked_total", {{"sink", "out"}}) == read)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
