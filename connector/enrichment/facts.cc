@@ -43,18 +43,20 @@ struct FactPaths {
       json::Path("startDateTime"),              json::Path("time")};
   // The same paths as a key of the record and the rest below it (none when the key is the whole
   // path), for looking the key up in the record's index rather than scanning the record per path.
+  // `rest_key`: the rest as one key (each rest here is a single key).
   struct Split {
     std::string_view key;
     std::optional<json::Path> rest;
+    std::string_view rest_key;
   };
-  const std::vector<Split> time_split{{"activityDateTime", std::nullopt},
-                                      {"createdDateTime", std::nullopt},
-                                      {"eventTimestamp", std::nullopt},
-                                      {"properties", json::Path("activityDateTime")},
-                                      {"properties", json::Path("createdDateTime")},
-                                      {"properties", json::Path("createdOn")},
-                                      {"startDateTime", std::nullopt},
-                                      {"time", std::nullopt}};
+  const std::vector<Split> time_split{{"activityDateTime", std::nullopt, {}},
+                                      {"createdDateTime", std::nullopt, {}},
+                                      {"eventTimestamp", std::nullopt, {}},
+                                      {"properties", json::Path("activityDateTime"), "activityDateTime"},
+                                      {"properties", json::Path("createdDateTime"), "createdDateTime"},
+                                      {"properties", json::Path("createdOn"), "createdOn"},
+                                      {"startDateTime", std::nullopt, {}},
+                                      {"time", std::nullopt, {}}};
 };
 const FactPaths& paths() {
   static const FactPaths p;
@@ -596,17 +598,32 @@ void reset(Facts& f) {
 
 void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields* record_fields, Facts& f) {
   thread_local simdjson::dom::parser parser;  // for JSON embedded in strings (ARM bodies)
+  // An Event Hubs sign-in or audit keeps its activity in `properties`: that object is indexed once
+  // here and read through the index by the kind's facts and by the time lookup below (which would
+  // otherwise scan it once per time path it tries). Storage reused across records.
+  thread_local json::Fields properties_index;
+  const json::Fields* properties = nullptr;
+  // child(r, "properties"), through the record's index when there is one (the same answer).
+  const auto record_properties = [&] { return record_fields ? record_fields->get("properties") : json::child(r, "properties"); };
   reset(f);
   f.kind = kind;
   switch (kind) {
     case SourceKind::graph_directory_audit: audit_facts(r, f, record_fields); break;
     case SourceKind::eventhub_audit:
-      if (auto p = json::child(r, "properties")) audit_facts(*p, f);
+      if (auto p = record_properties()) {
+        properties_index.assign(*p);
+        properties = &properties_index;
+        audit_facts(*p, f, properties);
+      }
       if (f.operation.empty()) f.operation = text(r, "operationName");
       break;
     case SourceKind::graph_sign_in: sign_in_facts(r, f, record_fields); break;
     case SourceKind::eventhub_sign_in:
-      if (auto p = json::child(r, "properties")) sign_in_facts(*p, f);
+      if (auto p = record_properties()) {
+        properties_index.assign(*p);
+        properties = &properties_index;
+        sign_in_facts(*p, f, properties);
+      }
       break;
     case SourceKind::graph_pim_request: pim_request_facts(r, f, record_fields); break;
     case SourceKind::arm_pim_request: arm_pim_facts(r, f); break;
@@ -627,8 +644,11 @@ void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields
   for (std::size_t i = 0; !f.time_ms && i < P.time.size(); ++i) {  // unless the kind's own facts set it
     // Path::first(r) is child(r, key) then the rest; the record's index answers child() the same.
     std::optional<element> hit;
-    if (record_fields) {
-      const auto& split = P.time_split[i];
+    const auto& split = P.time_split[i];
+    if (properties && split.key == "properties") {
+      // "properties.<key>": `properties` is the object indexed above, so its key through the index.
+      if (const auto c = properties->get(split.rest_key); c && !c->is_null()) hit = c;
+    } else if (record_fields) {
       if (const auto c = record_fields->get(split.key))
         hit = split.rest ? split.rest->first(*c) : (c->is_null() ? std::nullopt : c);
     } else {
