@@ -143,9 +143,11 @@ bool activity_succeeded(std::string_view s) {
 // One modifiedProperties entry of an audit target (`target`: its principal, or null).
 void modified_property(element m, PrincipalRef* target, Facts& f) {
   ModifiedProperty& p = f.modified_properties.emplace_back();
-  p.name = text(m, "displayName");
-  p.old_value = json::unquote(text(m, "oldValue"));
-  p.new_value = json::unquote(text(m, "newValue"));
+  static constexpr std::array<std::string_view, 3> kKeys{"displayName", "oldValue", "newValue"};
+  const auto [name, old_value, new_value] = json::children(m, kKeys);
+  p.name = text_of(name);
+  p.old_value = json::unquote(text_of(old_value));
+  p.new_value = json::unquote(text_of(new_value));
   const std::string& pname = p.name;
   const std::string& value = p.new_value;
   if (json::iequals(pname, "Role.TemplateId") || json::iequals(pname, "TemplateId") ||
@@ -179,22 +181,30 @@ void audit_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
   const std::string result = text(R, "result");
   f.success = result.empty() || json::iequals(result, "success") || result == "0";
   if (auto by = R.get("initiatedBy")) {
-    if (auto u = json::child(*by, "user"); u && u->is_object()) {
-      f.actor.id = text(*u, "id");
-      f.actor.upn = text(*u, "userPrincipalName");
-      f.actor.name = text(*u, "displayName");
+    static constexpr std::array<std::string_view, 2> kBy{"user", "app"};
+    const auto [u, a] = json::children(*by, kBy);
+    if (u && u->is_object()) {
+      static constexpr std::array<std::string_view, 3> kUser{"id", "userPrincipalName", "displayName"};
+      const auto [id, upn, name] = json::children(*u, kUser);
+      f.actor.id = text_of(id);
+      f.actor.upn = text_of(upn);
+      f.actor.name = text_of(name);
       f.actor.type = "User";
     }
-    if (auto a = json::child(*by, "app"); a && a->is_object()) {
-      f.actor_app = text(*a, "displayName");
-      f.actor_app_id = text(*a, "appId");
-      if (f.actor.id.empty()) f.actor.id = text(*a, "servicePrincipalId");
+    if (a && a->is_object()) {
+      static constexpr std::array<std::string_view, 3> kApp{"displayName", "appId", "servicePrincipalId"};
+      const auto [name, app_id, sp_id] = json::children(*a, kApp);
+      f.actor_app = text_of(name);
+      f.actor_app_id = text_of(app_id);
+      if (f.actor.id.empty()) f.actor.id = text_of(sp_id);
     }
   }
   std::string details_app_id;
   if (auto details = R.get("additionalDetails"); details && details->is_array()) {
     for (element d : json::as_array(*details)) {
-      f.details.emplace_back(text(d, "key"), text(d, "value"));
+      static constexpr std::array<std::string_view, 2> kDetail{"key", "value"};
+      const auto [key, value] = json::children(d, kDetail);
+      f.details.emplace_back(text_of(key), text_of(value));
       const auto& [k, v] = f.details.back();
       if (json::iequals(k, "AppId")) {
         details_app_id = v;
@@ -218,16 +228,20 @@ void audit_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
   }
   if (auto targets = R.get("targetResources"); targets && targets->is_array()) {
     for (element t : json::as_array(*targets)) {
-      const std::string type = text(t, "type");
-      const std::string name = text(t, "displayName");
-      const std::string id = text(t, "id");
+      // The keys read of a target, in one pass over it.
+      static constexpr std::array<std::string_view, 5> kTarget{"type", "displayName", "id", "userPrincipalName",
+                                                                "modifiedProperties"};
+      const auto [type_e, name_e, id_e, upn_e, mods] = json::children(t, kTarget);
+      const std::string type = text_of(type_e);
+      const std::string name = text_of(name_e);
+      const std::string id = text_of(id_e);
       PrincipalRef* target = nullptr;  // this entry's principal, when it is one
       if (json::iequals(type, "Role")) {
         f.roles.push_back(RoleMention{id, name});
       } else if (!json::iequals(type, "Request") && !json::iequals(type, "Directory") && !json::iequals(type, "Other")) {
         PrincipalRef p;
         p.id = id;
-        p.upn = text(t, "userPrincipalName");
+        p.upn = text_of(upn_e);
         p.name = name;
         p.type = type;
         // Application management audits name the application (client) id in additionalDetails.
@@ -235,7 +249,7 @@ void audit_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
         f.targets.push_back(std::move(p));
         target = &f.targets.back();
       }
-      if (auto mods = json::child(t, "modifiedProperties"); mods && mods->is_array())
+      if (mods && mods->is_array())
         for (element m : json::as_array(*mods)) modified_property(m, target, f);
     }
   }
@@ -271,11 +285,12 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
     for (element s : json::as_array(*steps)) {
       std::string owned;
       std::string_view req;  // a string in place, other scalars as text
-      if (auto c = json::child(s, "authenticationStepRequirement")) {
+      static constexpr std::array<std::string_view, 2> kStep{"authenticationStepRequirement", "succeeded"};
+      const auto [c, ok] = json::children(s, kStep);
+      if (c) {
         if (c->is_string()) req = c->get_string().value_unsafe();
         else if (json::scalar_text(*c, owned)) req = owned;
       }
-      const auto ok = json::child(s, "succeeded");
       // "MFA", or Entra's wording "Multi-factor authentication" / "Multifactor authentication".
       const bool mfa = json::icontains(req, "MFA") || json::icontains(req, "multi-factor") ||
                        json::icontains(req, "multifactor");
@@ -284,16 +299,14 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
   }
   if (!text_of(nested(R, "mfaDetail", "authMethod")).empty()) f.mfa_step_succeeded = true;
   text_into(R, "clientAppUsed", f.client_app);
-  // nested(R, "deviceDetail", ...) twice, with the one lookup of deviceDetail.
-  const auto device = R.get("deviceDetail");
-  auto device_field = [&](std::string_view sub) -> std::optional<element> {
-    if (!device) return std::nullopt;
-    const auto inner = json::child(*device, sub);
-    if (!inner || inner->is_null()) return std::nullopt;
-    return inner;
-  };
-  f.device_compliant = bool_of(device_field("isCompliant"));
-  f.device_managed = bool_of(device_field("isManaged"));
+  // nested(R, "deviceDetail", ...) twice, with one lookup of deviceDetail and one pass over it.
+  if (const auto device = R.get("deviceDetail")) {
+    static constexpr std::array<std::string_view, 2> kDevice{"isCompliant", "isManaged"};
+    const auto [compliant, managed] = json::children(*device, kDevice);
+    const auto not_null = [](const std::optional<element>& e) { return e && !e->is_null() ? e : std::nullopt; };
+    f.device_compliant = bool_of(not_null(compliant));
+    f.device_managed = bool_of(not_null(managed));
+  }
   text_into(R, "riskLevelDuringSignIn", f.risk_during);
   text_into(R, "riskLevelAggregated", f.risk_aggregated);
   // The risk's state matters only for a risk a rule would flag (most sign-ins have none).
@@ -436,12 +449,16 @@ void inventory_facts(element r, Facts& f) {
 }
 
 void activity_common(element identity_claims, Facts& f) {
+  // The claims object is large (~25 members): the four keys read here in one pass over it.
+  static constexpr std::array<std::string_view, 4> kClaims{"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn", "upn",
+                                                           "http://schemas.microsoft.com/identity/claims/objectidentifier", "name"};
+  const auto [upn_uri, upn, oid, name] = json::children(identity_claims, kClaims);
   if (f.actor.upn.empty()) {
-    f.actor.upn = text(identity_claims, "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn");
-    if (f.actor.upn.empty()) f.actor.upn = text(identity_claims, "upn");
+    f.actor.upn = text_of(upn_uri);
+    if (f.actor.upn.empty()) f.actor.upn = text_of(upn);
   }
-  if (f.actor.id.empty()) f.actor.id = text(identity_claims, "http://schemas.microsoft.com/identity/claims/objectidentifier");
-  if (f.actor.name.empty()) f.actor.name = text(identity_claims, "name");
+  if (f.actor.id.empty()) f.actor.id = text_of(oid);
+  if (f.actor.name.empty()) f.actor.name = text_of(name);
 }
 
 void role_assignment_body(element body, Facts& f) {

@@ -149,6 +149,31 @@ std::optional<element> child(element obj, std::string_view key) {
   return folded;
 }
 
+void children(element obj, const std::string_view* keys, std::size_t n, std::optional<element>* out) {
+  for (std::size_t i = 0; i < n; ++i) out[i].reset();
+  if (!obj.is_object() || n == 0) return;
+  constexpr std::size_t kMax = 8;
+  if (n > kMax) {  // not used so: one scan per key
+    for (std::size_t i = 0; i < n; ++i) out[i] = child(obj, keys[i]);
+    return;
+  }
+  // Per key as in child(): the last exact match, else the last case-folded one.
+  bool exact[kMax] = {};
+  const simdjson::dom::object o = obj.get_object().value_unsafe();
+  for (auto field : o) {
+    const std::string_view k = field.key;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (k.size() != keys[i].size()) continue;
+      if (same_bytes(k.data(), keys[i].data(), k.size())) {
+        out[i] = field.value;
+        exact[i] = true;
+      } else if (!exact[i] && iequals(k, keys[i])) {
+        out[i] = field.value;
+      }
+    }
+  }
+}
+
 // Inline (only this file uses it): every key of every indexed object goes through here.
 inline std::size_t Fields::bucket_of(std::string_view key) noexcept {
   if (key.empty()) return 0;

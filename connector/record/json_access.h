@@ -36,6 +36,16 @@ inline simdjson::dom::object as_object(element e) {
 
 // Child by key: exact match first, then case-insensitive. Duplicate keys: the last one wins.
 std::optional<element> child(element obj, std::string_view key);
+// child(obj, keys[i]) into out[i] for each of the n keys, in one pass over obj (for a few keys of
+// a small object read together, where an index would cost more than it saves). n <= 8.
+void children(element obj, const std::string_view* keys, std::size_t n, std::optional<element>* out);
+template <std::size_t N>
+std::array<std::optional<element>, N> children(element obj, const std::array<std::string_view, N>& keys) {
+  static_assert(N <= 8);
+  std::array<std::optional<element>, N> out;
+  children(obj, keys.data(), N, out.data());
+  return out;
+}
 // One object's fields indexed once, for code that looks up many keys of the same object (the
 // enrichment facts, kind detection): get() answers exactly like child() without a scan per key.
 class Fields {
