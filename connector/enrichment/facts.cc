@@ -20,21 +20,17 @@ std::string text(element e, std::string_view key) { return json::child_text(e, k
 
 // The dotted paths the extraction reads, compiled once (this runs for every record).
 struct FactPaths {
-  const json::Path authorization_scope{"authorization.scope"};
-  const json::Path category_value{"category.value"};
   const json::Path created_by_application_id{"createdBy.application.id"};
   const json::Path created_by_user_id{"createdBy.user.id"};
   const json::Path expanded_properties_principal_display_name{"expandedProperties.principal.displayName"};
   const json::Path expanded_properties_principal_email{"expandedProperties.principal.email"};
   const json::Path expanded_properties_role_definition_display_name{"expandedProperties.roleDefinition.displayName"};
-  const json::Path operation_name_value{"operationName.value"};
   const json::Path principal_user_principal_name{"principal.userPrincipalName"};
   const json::Path role_definition_display_name{"roleDefinition.displayName"};
   const json::Path schedule_info_expiration_duration{"scheduleInfo.expiration.duration"};
   const json::Path schedule_info_expiration_end_date_time{"scheduleInfo.expiration.endDateTime"};
   const json::Path schedule_info_expiration_type{"scheduleInfo.expiration.type"};
   const json::Path schedule_info_start_date_time{"scheduleInfo.startDateTime"};
-  const json::Path status_value{"status.value"};
   // The record's activity time, in order of preference.
   const std::vector<json::Path> time{
       json::Path("activityDateTime"),           json::Path("createdDateTime"),
@@ -486,36 +482,38 @@ void elevate_access_role(Facts& f) {
   f.arm_scope.assign(1, '/');  // (not = "/": GCC 12 -O3 reports a false -Wrestrict overlap)
 }
 
-void activity_rest_facts(element r, Facts& f, simdjson::dom::parser& parser) {
+// `R`: the record's index (its top-level keys are read through it, not by a scan each).
+void activity_rest_facts(const json::Fields& R, Facts& f, simdjson::dom::parser& parser) {
   f.family = Facts::Family::activity;
-  f.operation = path_text(r, paths().operation_name_value);
-  if (f.operation.empty()) f.operation = text(r, "operationName");
-  f.category = path_text(r, paths().category_value);
-  f.status = path_text(r, paths().status_value);
+  f.operation = text_of(nested(R, "operationName", "value"));
+  if (f.operation.empty()) f.operation = text(R, "operationName");
+  f.category = text_of(nested(R, "category", "value"));
+  f.status = text_of(nested(R, "status", "value"));
   f.success = activity_succeeded(f.status);
   f.in_progress = activity_in_progress(f.status);
-  f.caller = text(r, "caller");
+  f.caller = text(R, "caller");
   f.actor.upn = f.caller.find('@') != std::string::npos ? f.caller : "";
   f.actor.id = f.caller.find('@') == std::string::npos ? f.caller : "";
-  if (auto claims = json::child(r, "claims")) activity_common(*claims, f);
-  f.arm_scope = path_text(r, paths().authorization_scope);
-  if (auto props = json::child(r, "properties")) {
+  if (auto claims = R.get("claims")) activity_common(*claims, f);
+  f.arm_scope = text_of(nested(R, "authorization", "scope"));
+  if (auto props = R.get("properties")) {
     for (std::string_view key : {"requestbody", "responseBody"})
       if (auto body = embedded(*props, key, parser)) role_assignment_body(*body, f);
   }
   elevate_access_role(f);
-  if (f.arm_scope.empty()) f.arm_scope = text(r, "resourceId");
+  if (f.arm_scope.empty()) f.arm_scope = text(R, "resourceId");
   f.scope_level = scope_level_of(f.arm_scope);
 }
 
-void activity_eventhub_facts(element r, Facts& f, simdjson::dom::parser& parser) {
+// `R`: the record's index, as for activity_rest_facts.
+void activity_eventhub_facts(const json::Fields& R, Facts& f, simdjson::dom::parser& parser) {
   f.family = Facts::Family::activity;
-  f.operation = text(r, "operationName");
-  f.category = text(r, "category");
-  f.status = text(r, "resultType");
+  f.operation = text(R, "operationName");
+  f.category = text(R, "category");
+  f.status = text(R, "resultType");
   f.success = activity_succeeded(f.status);
   f.in_progress = activity_in_progress(f.status);
-  if (auto identity = json::child(r, "identity")) {
+  if (auto identity = R.get("identity")) {
     if (auto claims = json::child(*identity, "claims")) activity_common(*claims, f);
     if (auto ev = json::child(*identity, "authorization")) {
       f.arm_scope = text(*ev, "scope");
@@ -524,13 +522,13 @@ void activity_eventhub_facts(element r, Facts& f, simdjson::dom::parser& parser)
       if (auto evidence = json::child(*ev, "evidence")) f.actor_role_id = text(*evidence, "roleDefinitionId");
     }
   }
-  if (auto props = json::child(r, "properties")) {
+  if (auto props = R.get("properties")) {
     for (std::string_view key : {"requestbody", "responseBody"})
       if (auto body = embedded(*props, key, parser)) role_assignment_body(*body, f);
     if (f.caller.empty()) f.caller = text(*props, "caller");
   }
   elevate_access_role(f);
-  if (f.arm_scope.empty()) f.arm_scope = text(r, "resourceId");
+  if (f.arm_scope.empty()) f.arm_scope = text(R, "resourceId");
   f.scope_level = scope_level_of(f.arm_scope);
 }
 
@@ -645,8 +643,15 @@ void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields
     case SourceKind::graph_pim_request: pim_request_facts(r, f, record_fields); break;
     case SourceKind::arm_pim_request: arm_pim_facts(r, f); break;
     case SourceKind::graph_pim_instance: pim_instance_facts(r, f); break;
-    case SourceKind::azure_activity: activity_rest_facts(r, f, parser); break;
-    case SourceKind::eventhub_activity: activity_eventhub_facts(r, f, parser); break;
+    case SourceKind::azure_activity:
+    case SourceKind::eventhub_activity: {
+      // Many top-level keys: through the record's index (built here when the caller has none).
+      thread_local json::Fields own;
+      const json::Fields& R = record_fields ? *record_fields : (own.assign(r), own);
+      if (kind == SourceKind::azure_activity) activity_rest_facts(R, f, parser);
+      else activity_eventhub_facts(R, f, parser);
+      break;
+    }
     case SourceKind::graph_risk_detection: risk_detection_facts(r, f); break;
     case SourceKind::graph_pim_alert: pim_alert_facts(r, f); break;
     case SourceKind::graph_security_alert: graph_security_alert_facts(r, f); break;
