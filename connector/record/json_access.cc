@@ -54,6 +54,11 @@ inline bool same_bytes(const char* a, const char* b, std::size_t n) {
   return true;
 }
 
+// A cheap reject before iequals(k, key) for a key k of key's (non-zero) length: its last byte must
+// fold to `last`, lower(key.back()). Same-length keys mostly differ there (URIs, ids with one
+// shared prefix), and iequals would compare them from the start.
+inline bool folds_to(std::string_view k, char last) { return lower(k.back()) == last; }
+
 // lower() of s into out (s.size() bytes), a word at a time.
 inline void lower_into(std::string_view s, char* out) {
   std::size_t i = 0;
@@ -140,10 +145,11 @@ std::optional<element> child(element obj, std::string_view key) {
   if (!obj.is_object()) return std::nullopt;
   const simdjson::dom::object o = obj.get_object().value_unsafe();
   std::optional<element> exact, folded;
+  const char last = key.empty() ? '\0' : lower(key.back());
   for (auto field : o) {
     if (field.key.size() != key.size()) continue;
     if (same_bytes(field.key.data(), key.data(), key.size())) exact = field.value;  // duplicate keys: the last one wins
-    else if (!exact && iequals(field.key, key)) folded = field.value;
+    else if (!exact && folds_to(field.key, last) && iequals(field.key, key)) folded = field.value;
   }
   if (exact) return exact;
   return folded;
@@ -167,7 +173,7 @@ void children(element obj, const std::string_view* keys, std::size_t n, std::opt
       if (same_bytes(k.data(), keys[i].data(), k.size())) {
         out[i] = field.value;
         exact[i] = true;
-      } else if (!exact[i] && iequals(k, keys[i])) {
+      } else if (!exact[i] && folds_to(k, lower(keys[i].back())) && iequals(k, keys[i])) {
         out[i] = field.value;
       }
     }
@@ -203,11 +209,12 @@ void Fields::assign(element obj) {
 
 std::optional<element> Fields::get(std::string_view key) const {
   std::optional<element> folded;  // the last case-folded match in document order: the first met
+  const char last = key.empty() ? '\0' : lower(key.back());
   for (auto i = heads_[bucket_of(key)]; i != kNone; i = entries_[i].next) {
     const Entry& e = entries_[i];
     if (e.key.size() != key.size()) continue;
     if (same_bytes(e.key.data(), key.data(), key.size())) return e.value;  // exact before folded
-    if (!folded && iequals(e.key, key)) folded = e.value;
+    if (!folded && folds_to(e.key, last) && iequals(e.key, key)) folded = e.value;
   }
   return folded;
 }

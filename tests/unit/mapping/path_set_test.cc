@@ -251,6 +251,11 @@ TEST(CaseInsensitive, KeyComparesAnswerAsTheByteWiseRules) {
         const bool expect = naive(stored, key);
         EXPECT_EQ(child(root, key).has_value(), expect) << len << " " << at << " " << b;
         EXPECT_EQ(Fields(root).get(key).has_value(), expect) << len << " " << at << " " << b;
+        const std::string_view keys[] = {"zz", key};  // a second key of another length
+        std::optional<element> found[2];
+        children(root, keys, 2, found);
+        EXPECT_EQ(found[1].has_value(), expect) << len << " " << at << " " << b;
+        EXPECT_FALSE(found[0].has_value());
         PathSet set;
         set.add(Path(key), 0);
         std::vector<PathSet::Result> results(1);
@@ -259,6 +264,36 @@ TEST(CaseInsensitive, KeyComparesAnswerAsTheByteWiseRules) {
       }
     }
   }
+}
+
+// children() reads several keys in one pass: for each key the answer of child() (the last exact
+// match, else the last case-folded one, null values included), whatever the other keys are.
+TEST(Children, AnswerAsChildForEachKey) {
+  simdjson::dom::parser parser;
+  const element root =
+      parser
+          .parse(std::string_view(R"({"Id":1,"id":2,"ID":3,"name":null,"NAME":"x","Type":"a","type":"b","TYPE":"c",)"
+                                  R"("upn":"u","UPN":"U","other":[1],"iD":4,"Name":"y"})"))
+          .value();
+  const std::vector<std::string_view> all{"id", "ID", "name", "Name", "nAmE", "type", "TyPe", "upn", "missing", "other", "iD", ""};
+  for (std::size_t n = 1; n <= 8; ++n)
+    for (std::size_t start = 0; start + n <= all.size(); ++start) {
+      std::optional<element> found[8];
+      children(root, all.data() + start, n, found);
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto want = child(root, all[start + i]);
+        ASSERT_EQ(found[i].has_value(), want.has_value()) << all[start + i];
+        if (want) {
+          EXPECT_EQ(to_json(*found[i]), to_json(*want)) << all[start + i];
+        }
+      }
+    }
+  // The template form, as the facts use it.
+  static constexpr std::array<std::string_view, 3> kKeys{"type", "NAME", "nothing"};
+  const auto [type, name, nothing] = children(root, kKeys);
+  EXPECT_EQ(to_json(*type), "\"b\"");
+  EXPECT_EQ(to_json(*name), "\"x\"");
+  EXPECT_FALSE(nothing.has_value());
 }
 
 }  // namespace siem::json
