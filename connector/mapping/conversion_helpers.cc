@@ -71,8 +71,9 @@ void append_snake_key(std::string& out, std::string_view key) {
 // conversion. A slot holds the last key that hashed there; a different key just replaces it.
 class SnakeKeyCache {
  public:
-  // Appends `key` as an object member's key in snake_case: ,"snake_key": (no comma when `first`).
-  void append(std::string& out, std::string_view key, bool first) {
+  // `key` as an object member's key in snake_case: ,"snake_key": (no comma when `first`). Valid
+  // until the next call.
+  std::string_view prefix(std::string_view key, bool first) {
     Slot& slot = slots_[hash(key) % kSlots];
     if (!slot.valid || slot.key != key) {
       slot.valid = true;
@@ -82,7 +83,7 @@ class SnakeKeyCache {
       slot.text += ':';
     }
     const std::size_t skip = first ? 1 : 0;
-    out.append(slot.text.data() + skip, slot.text.size() - skip);
+    return std::string_view(slot.text.data() + skip, slot.text.size() - skip);
   }
 
  private:
@@ -122,8 +123,13 @@ void write_elastic(std::string& out, element e, bool arrays_as_objects, std::siz
         if (type == simdjson::dom::element_type::NULL_VALUE ||
             (type == simdjson::dom::element_type::STRING && field.value.get_string().value_unsafe().empty()))
           continue;
-        keys.append(out, field.key, first);
+        const std::string_view prefix = keys.prefix(field.key, first);
         first = false;
+        if (type == simdjson::dom::element_type::STRING) {  // the member in one append (as append_json writes it)
+          encoding::append_json_string(out, prefix, field.value.get_string().value_unsafe());
+          continue;
+        }
+        out += prefix;
         write_elastic(out, field.value, arrays_as_objects);
       }
       out += '}';
@@ -134,13 +140,23 @@ void write_elastic(std::string& out, element e, bool arrays_as_objects, std::siz
       std::size_t i = 0;
       for (element item : json::as_array(e)) {
         if (i == max_items) break;
-        if (i > 0) out += ',';
+        // The separator and (elastic) the position's key, ,"N": -- joined to a string item's append.
+        char buf[32];
+        char* p = buf;
+        if (i > 0) *p++ = ',';
         if (arrays_as_objects) {
-          out += '"';
-          out += std::to_string(i);
-          out += "\":";
+          *p++ = '"';
+          p = std::to_chars(p, buf + sizeof buf, i).ptr;
+          *p++ = '"';
+          *p++ = ':';
         }
-        write_elastic(out, item, arrays_as_objects);
+        const std::string_view prefix(buf, static_cast<std::size_t>(p - buf));
+        if (item.type() == simdjson::dom::element_type::STRING) {
+          encoding::append_json_string(out, prefix, item.get_string().value_unsafe());
+        } else {
+          out += prefix;
+          write_elastic(out, item, arrays_as_objects);
+        }
         ++i;
       }
       out += arrays_as_objects ? '}' : ']';

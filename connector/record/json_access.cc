@@ -517,9 +517,13 @@ void append_json(std::string& out, element e) {
       out += '{';
       bool first = true;
       for (auto field : as_object(e)) {
-        if (!first) out += ',';
+        // ,"key": then the value, the separators joined to the strings' appends (fewer calls).
+        encoding::append_json_string(out, first ? std::string_view() : std::string_view(",", 1), field.key);
         first = false;
-        encoding::append_json_string(out, field.key);
+        if (field.value.is_string()) {
+          encoding::append_json_string(out, ":", field.value.get_string().value_unsafe());
+          continue;
+        }
         out += ':';
         append_json(out, field.value);
       }

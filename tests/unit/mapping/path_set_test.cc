@@ -2,6 +2,9 @@
 // for each path: exact key before case-folded, last duplicate wins, numeric segments as array
 // positions or object keys, null at the end is "not found", the empty path is the record.
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -294,6 +297,39 @@ TEST(Children, AnswerAsChildForEachKey) {
   EXPECT_EQ(to_json(*type), "\"b\"");
   EXPECT_EQ(to_json(*name), "\"x\"");
   EXPECT_FALSE(nothing.has_value());
+}
+
+// append_json / to_json write a member's key, separator and string value with joined appends: the
+// text must stay simdjson's own compact form, for every record sample and a few hand-made shapes.
+TEST(AppendJson, WritesSimdjsonsCompactForm) {
+  simdjson::dom::parser parser;
+  const auto same = [&](const std::string& text, const std::string& what) {
+    element root;
+    ASSERT_EQ(parser.parse(text).get(root), simdjson::SUCCESS) << what;
+    EXPECT_EQ(to_json(root), simdjson::to_string(root)) << what;
+  };
+  same(R"({"a":"x\"y","":"","b":["s",1,{"c":"d","e":[]},{}],"f":{"g":"h","i":null,"j":true,"k":-1.5},"l":"\\"})", "shapes");
+  same(R"(["a",{"b":"c"},[{"d":""}]])", "array");
+  std::size_t records = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(SIEM_TEST_DATA_DIR)) {
+    const auto ext = entry.path().extension();
+    if (ext != ".json" && ext != ".ndjson") continue;
+    std::ifstream in(entry.path());
+    if (ext == ".json") {
+      std::stringstream text;
+      text << in.rdbuf();
+      same(text.str(), entry.path().filename().string());
+      ++records;
+      continue;
+    }
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      if (line.empty()) continue;
+      same(line, entry.path().filename().string() + ":" + std::to_string(n));
+      ++records;
+    }
+  }
+  EXPECT_GT(records, 40u);
 }
 
 }  // namespace siem::json
