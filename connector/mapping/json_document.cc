@@ -147,21 +147,23 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
 namespace {
 
 // One member from a rule: "key":value after a comma unless it is its object's first; nothing when
-// the rule has no value. true: written.
-bool write_field(const JsonProgram::Step& step, std::string_view prefix, const std::vector<Rule>& rules,
+// the rule has no value. true: written. `plan_text`: the plan's text; the member's prefix is taken from
+// it only once there is a value (most members of a plan are absent from a given record).
+bool write_field(const JsonProgram::Step& step, const char* plan_text, bool first, const std::vector<Rule>& rules,
                  const EvalContext& ctx, std::string& out) {
+  const auto prefix_of = [&] { return std::string_view(plan_text + step.text_at + first, step.text_size - first); };
   if (const json::Path* p = step.path) {  // {from: path}: most members
     const auto e = step.slot >= 0 && ctx.cache ? ctx.cache->find(step.slot, *p, ctx.record) : p->first(ctx.record);
     if (!e) return false;
     if (e->is_string()) {
       const std::string_view text = e->get_string().value_unsafe();
       if (text.empty()) return false;
-      encoding::append_json_string(out, prefix, text);
+      encoding::append_json_string(out, prefix_of(), text);
       return true;
     }
   }
   const std::size_t mark = out.size();
-  out += prefix;
+  out += prefix_of();
   const auto& rule = rules[step.rule];
   if (rule.direct) {
     if (const auto written = rule.append_json(ctx, out)) {
@@ -204,7 +206,7 @@ void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules
   for (const auto& step : plan.steps) {
     switch (step.op) {
       case JsonProgram::Step::field:
-        if (write_field(step, prefix(step), rules, ctx, out)) first = false;
+        if (write_field(step, text, first, rules, ctx, out)) first = false;
         break;
       case JsonProgram::Step::constant:
         out += prefix(step);
