@@ -269,15 +269,18 @@ bool Pipeline::sinks_cannot_drain() const {
 }
 
 void Pipeline::stop_failing_sinks() {
-  for (std::size_t i = 0; i < sinks_.size(); ++i) {
-    auto& s = *sinks_[i];
-    if (!failing(s)) continue;
-    if (routing_.routed[i].load(std::memory_order_relaxed) == 0)
+  for (auto& s : sinks_)
+    if (failing(*s)) s->abort();
+}
+
+// After the sinks' threads ended: a sink can also fail after stop_failing_sinks() looked (its
+// first start attempt came late), and it stopped retrying then since nothing was owed.
+void Pipeline::report_idle_failed_sinks() const {
+  for (std::size_t i = 0; i < sinks_.size(); ++i)
+    if (failing(*sinks_[i]) && routing_.routed[i].load(std::memory_order_relaxed) == 0)
       spdlog::error("sink {}: FAILED (see the error above) and was routed no event in this run: nothing was lost, but "
                     "it delivers nothing until it is fixed",
-                    s.name());
-    s.abort();
-  }
+                    sinks_[i]->name());
 }
 
 void Pipeline::log_disk_buffers() const {
@@ -357,6 +360,7 @@ int Pipeline::run(std::stop_token stop) {
   processing.join();
   drain_disk_buffers(deadline);
   for (auto& s : sinks_) s->join();
+  report_idle_failed_sinks();
   commit_ready();
   finished_ = Clock::now();
 

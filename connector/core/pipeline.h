@@ -169,6 +169,7 @@ class Pipeline {
   // After the drain: stops the runners of the sinks that are failing (their start() retries would
   // otherwise keep join() waiting) and logs, at error level, each one that no event was routed to.
   void stop_failing_sinks();
+  void report_idle_failed_sinks() const;
   // At shutdown, sinks with a disk buffer deliver from it until it is empty, their sink fails, or
   // `deadline`; what is left stays on disk for the next start.
   void drain_disk_buffers(std::chrono::steady_clock::time_point deadline);

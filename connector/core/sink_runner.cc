@@ -140,7 +140,14 @@ bool SinkRunner::enqueue(EventPtr event) {
   return queue_.push(std::move(event), bytes);
 }
 
-void SinkRunner::close() { queue_.close(); }
+void SinkRunner::close() {
+  queue_.close();
+  closed_ = true;
+  std::lock_guard lock(sleep_mu_);
+  sleep_cv_.notify_all();  // a start retry with nothing owed stops (start_sink)
+}
+
+bool SinkRunner::owes_nothing() const { return !disk_ && closed_.load() && queue_.size() == 0; }
 
 void SinkRunner::abort() {
   aborted_ = true;
@@ -154,9 +161,9 @@ void SinkRunner::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool SinkRunner::sleep_for(std::chrono::milliseconds d) {
+bool SinkRunner::sleep_for(std::chrono::milliseconds d, bool until_nothing_owed) {
   std::unique_lock lock(sleep_mu_);
-  return !sleep_cv_.wait_for(lock, d, [&] { return aborted_.load(); });
+  return !sleep_cv_.wait_for(lock, d, [&] { return aborted_.load() || (until_nothing_owed && owes_nothing()); });
 }
 
 std::chrono::milliseconds SinkRunner::next_backoff(int attempt) {
@@ -185,7 +192,10 @@ bool SinkRunner::start_sink() {
       const auto wait = next_backoff(attempt++);
       log.report(msg, "; events are held, retrying start");
       if (on_fatal_) on_fatal_(msg);
-      if (!sleep_for(wait)) break;
+      // The pipeline closed this sink's queue and nothing was queued: no event is owed, so there
+      // is nothing to start for (the pipeline reports the failure). Without this, a start that
+      // failed only after the pipeline's last look at its sinks was retried forever at shutdown.
+      if (!sleep_for(wait, true) || owes_nothing()) break;
     }
   }
   return started_sink_;

@@ -125,7 +125,9 @@ class SinkRunner {
   bool deliver(std::vector<EventPtr> batch, bool track_acks = true);
   void spool();           // disk buffer: intake queue -> disk, then acknowledge (disk_spool.cc)
   void send_from_disk();  // disk buffer: disk -> sink, then commit (disk_spool.cc)
-  bool sleep_for(std::chrono::milliseconds d);  // false when aborted
+  // False when aborted, or (`until_nothing_owed`) once the queue is closed and empty.
+  bool sleep_for(std::chrono::milliseconds d, bool until_nothing_owed = false);
+  bool owes_nothing() const;  // no disk buffer, queue closed and empty: no event can come
   std::chrono::milliseconds next_backoff(int attempt);
 
   std::string name_;
@@ -139,6 +141,7 @@ class SinkRunner {
   SinkCounters counters_;
   std::atomic<bool> healthy_{false};
   std::atomic<bool> aborted_{false};
+  std::atomic<bool> closed_{false};
   std::mutex sleep_mu_;
   std::condition_variable sleep_cv_;
   std::thread thread_;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 
 #include <spdlog/sinks/base_sink.h>
@@ -239,6 +240,52 @@ TEST_F(SinkRunnerTest, StartFailureIsLoggedOnceThenAtASlowCadence) {
   EXPECT_LT(errors.size() * 5, static_cast<std::size_t>(fatals.load()));
   EXPECT_NE(errors[1].find("still failing"), std::string::npos) << errors[1];
   EXPECT_EQ(runner.counters().failed.load(), static_cast<std::uint64_t>(fatals.load()));
+}
+
+// A sink whose start fails only after the pipeline closed its queue with nothing in it (its thread
+// ran late): no event is owed, so the runner stops retrying and its thread ends without an abort.
+// With events queued it keeps retrying: they are owed.
+TEST_F(SinkRunnerTest, StartFailingAfterAnEmptyCloseEndsButQueuedEventsKeepItRetrying) {
+  AckTracker acks(1);
+  const auto s = acks.add_source();
+  DeadLetterWriter dl(dl_path_);
+  auto opts = fast();
+  opts.initial_backoff = std::chrono::milliseconds(60'000);  // a sleeping retry must be woken, not waited out
+  opts.max_backoff = std::chrono::milliseconds(60'000);
+  {
+    auto sink = std::make_unique<ScriptedSink>();
+    sink->fail_start = true;
+    SinkRunner runner("idle", std::move(sink), OutputFormat::ecs, opts, acks, dl, nullptr);
+    runner.close();  // before the thread's first start attempt
+    runner.start();
+    auto joined = std::async(std::launch::async, [&] { runner.join(); });
+    EXPECT_EQ(joined.wait_for(std::chrono::seconds(30)), std::future_status::ready) << "retried start with nothing owed";
+    runner.abort();
+    joined.wait();
+    EXPECT_GE(runner.counters().failed.load(), 1u);  // tried once, and the failure shows
+  }
+  {
+    acks.begin_batch(s, 1, std::string("cp"));
+    auto sink = std::make_unique<ScriptedSink>();
+    auto* raw = sink.get();
+    raw->fail_start = true;
+    std::atomic<int> fatals{0};
+    opts.initial_backoff = std::chrono::milliseconds(1);
+    opts.max_backoff = std::chrono::milliseconds(2);
+    SinkRunner runner("owed", std::move(sink), OutputFormat::ecs, opts, acks, dl, [&](const std::string&) { ++fatals; });
+    runner.enqueue(event(0));
+    runner.close();
+    runner.start();
+    ASSERT_TRUE(test::wait_until([&] { return fatals.load() >= 5; }, std::chrono::seconds(30)))
+        << "stopped retrying start with an event owed";
+    {
+      std::lock_guard l(raw->mu);
+      raw->fail_start = false;
+    }
+    ASSERT_TRUE(test::wait_until([&] { return runner.counters().acked.load() == 1; }, std::chrono::seconds(30)));
+    runner.join();
+    EXPECT_EQ(acks.outstanding(), 0u);
+  }
 }
 
 TEST_F(SinkRunnerTest, QueueChargesTheWholeEventFootprintAndBlocksAtTheBound) {
