@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "tests/component/sources/pull_fixture.h"
+#include "tests/support/connector_process.h"
 #include "tools/hec_emulator/hec_emulator.h"
 
 namespace siem::pulltest {
@@ -96,11 +97,9 @@ class Observability : public PullRunOnce {
     argv.push_back(nullptr);
     ASSERT_EQ(posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ), 0);
     posix_spawn_file_actions_destroy(&fa);
-    const std::string marker = "/readyz on 127.0.0.1:";
     for (int i = 0; i < 1000 && port_ == 0; ++i) {  // at most 20 s
       const std::string log = slurp(dir_ / "stderr");
-      if (auto at = log.find(marker); at != std::string::npos)
-        port_ = std::stoi(log.substr(at + marker.size()));
+      port_ = test::port_in_log(log);
       int status = 0;
       ASSERT_NE(waitpid(pid_, &status, WNOHANG), pid_) << "exited early: " << log;
       if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -106,12 +106,9 @@ class Reload : public ::testing::Test {
   void launch() {
     proc_ = std::make_unique<ConnectorProcess>(dir_, std::vector<std::string>{"run", "-c", (dir_ / "config.yaml").string()});
     ASSERT_TRUE(proc_->started());
-    const std::string marker = "/readyz on 127.0.0.1:";
-    ASSERT_TRUE(eventually([&] { return err().find(marker) != std::string::npos || !proc_->running(); }, seconds(30)))
-        << err();
+    ASSERT_TRUE(eventually([&] { return port_in_log(err()) != 0 || !proc_->running(); }, seconds(30))) << err();
     ASSERT_TRUE(proc_->running()) << err();
-    const auto log = err();
-    port_ = std::stoi(log.substr(log.find(marker) + marker.size()));
+    port_ = port_in_log(err());
   }
   // SIGHUP, then waits until the log shows the outcome `what` once more than before.
   void hangup_and_wait(const std::string& what) {
