@@ -250,8 +250,9 @@ TEST_F(Observability, SinkStoppedMidRunShowsInReadyzAndSinkMetrics) {
   EXPECT_EQ(s.value("siem_sink_connected", {{"sink", "hec"}}), 1.0);
   const auto read_before = s.value("siem_source_records_total", {{"source", "audit"}}).value_or(0);
 
-  hec.reset();
+  // The server first: its connection threads call into the emulator while the connector sends.
   hec_server.reset();
+  hec.reset();
   auto rec = emu_->records("directoryAudits").front();
   rec["id"] = "after-hec-stopped";
   rec["activityDateTime"] = emulator::format_time(
@@ -260,10 +261,16 @@ TEST_F(Observability, SinkStoppedMidRunShowsInReadyzAndSinkMetrics) {
   emu_->add_record("directoryAudits", rec);
 
   test::TestResponse ready;
-  for (int i = 0; i < 1000 && !HasFailure(); ++i) {  // until the new record is held by hec
+  // Until the new record is held by hec and its failed delivery shows in every figure asserted
+  // below (the sink's thread sets them one after the other, between this test's requests).
+  for (int i = 0; i < 1000 && !HasFailure(); ++i) {
     ready = get("/readyz");
     s = scrape();
-    if (ready.status == 503 && s.value("siem_sink_events_in_flight", {{"sink", "hec"}}) > 0) break;
+    if (ready.status == 503 && s.value("siem_sink_events_in_flight", {{"sink", "hec"}}) > 0 &&
+        s.value("siem_sink_connected", {{"sink", "hec"}}) == 0.0 &&
+        s.value("siem_sink_retries_total", {{"sink", "hec"}}).value_or(0) > 0 &&
+        s.value("siem_source_records_total", {{"source", "audit"}}).value_or(0) > read_before)
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_EQ(ready.status, 503) << ready.body;
