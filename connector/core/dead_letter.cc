@@ -27,6 +27,10 @@ void DeadLetterWriter::open_locked() {
   // Whole audit records land here: private to this user, never written through a link.
   const auto file = files::open_append_nofollow(path_, 0600, "dead-letter file");
   fd_ = file.fd;
+  if (!file.created && files::end_torn_line(fd_))
+    spdlog::warn("dead-letter file {} ended with a line cut short (an earlier run stopped while writing it); a "
+                 "newline now ends it, so the next letters start on a line of their own",
+                 path_.string());
   if (!file.created && (file.mode & 0077) != 0)
     spdlog::warn("dead-letter file {} is readable or writable by group or others (mode {}); it holds whole audit "
                  "records: chmod 600 {}",

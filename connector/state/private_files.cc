@@ -111,6 +111,19 @@ AppendFile open_append_nofollow(const std::filesystem::path& path, mode_t create
   return out;
 }
 
+bool end_torn_line(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return false;
+  // The descriptor is write-only: the last byte is read through a second one to the same file
+  // (reopened through /proc, so no path is looked up again).
+  const int rfd = ::open(fmt::format("/proc/self/fd/{}", fd).c_str(), O_RDONLY | O_CLOEXEC);
+  if (rfd < 0) return false;
+  char last = '\n';
+  const bool read = ::pread(rfd, &last, 1, st.st_size - 1) == 1;
+  ::close(rfd);
+  return read && last != '\n' && ::write(fd, "\n", 1) == 1;
+}
+
 std::string random_suffix() {
   unsigned char bytes[8];
   std::size_t got = 0;

@@ -33,6 +33,13 @@ struct AppendFile {
 // file, is refused. Throws std::runtime_error naming `what` and the path.
 AppendFile open_append_nofollow(const std::filesystem::path& path, mode_t create_mode, std::string_view what);
 
+// Ends a line a crash cut short: when the file open for appending on `fd` is not empty and does not
+// end with a newline (what a process killed in the middle of a write() leaves: the kernel stops
+// copying at the pending SIGKILL), appends one, so that the next line written is not glued to the
+// fragment (a line no reader could parse). Returns whether it did. Best effort: a file this user
+// cannot read back is left as it is.
+bool end_torn_line(int fd);
+
 // 16 lowercase hex digits from the kernel's random source, for names nobody can predict.
 std::string random_suffix();
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "connector/state/private_files.h"
 
@@ -21,11 +22,19 @@ FileSink::~FileSink() { stop(); }
 void FileSink::open_file() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  files::AppendFile file;
   try {
-    fd_ = files::open_append_nofollow(path_, mode_, "file sink output").fd;
+    file = files::open_append_nofollow(path_, mode_, "file sink output");
   } catch (const std::runtime_error& e) {
     throw SinkError(e.what());
   }
+  fd_ = file.fd;
+  // The events of a line cut short by a crash were not acknowledged: they are written again, on
+  // lines of their own.
+  if (!file.created && files::end_torn_line(fd_))
+    spdlog::warn("sink {}: {} ended with a line cut short (an earlier run stopped while writing it); a newline now "
+                 "ends it, so the next events start on a line of their own",
+                 name_, path_.string());
 }
 
 bool FileSink::rotated() const {

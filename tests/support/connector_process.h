@@ -115,6 +115,17 @@ class ConnectorProcess {
   int exit_ = -1;
 };
 
+// The port named by the last "<marker><port>" line of a log, once that line is complete (0
+// before): a test may read the log while the connector is writing that very line, and "...:4"
+// cut from "...:41234" is not the port.
+inline int port_in_log(const std::string& log, const std::string& marker = "/readyz on 127.0.0.1:") {
+  const auto at = log.rfind(marker);
+  if (at == std::string::npos) return 0;
+  const auto end = log.find('\n', at);
+  if (end == std::string::npos) return 0;
+  return std::atoi(log.substr(at + marker.size(), end - at - marker.size()).c_str());
+}
+
 // Polls `done` every `step` for at most `timeout` (tests/support/wait.h).
 inline bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout,
                        std::chrono::milliseconds step = std::chrono::milliseconds(50)) {

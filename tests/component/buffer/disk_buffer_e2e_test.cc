@@ -89,6 +89,10 @@ struct Hec {
     hec = std::make_unique<siem::hec::HecEmulator>(siem::hec::HecOptions{}, *server);
     server->start();
   }
+  // The server stops (joining its connection threads) before the emulator they call is destroyed.
+  ~Hec() { server->stop(); }
+  Hec(const Hec&) = delete;
+  Hec& operator=(const Hec&) = delete;
   // Record numbers in the order HEC stored them.
   std::vector<int> received() const {
     std::vector<int> out;

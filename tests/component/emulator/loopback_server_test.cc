@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "tests/support/loopback_server.h"
 #include "tests/support/test_http.h"
@@ -27,6 +29,30 @@ TEST(LoopbackServer, PlainRoutingLongestPrefixAndQuery) {
   EXPECT_EQ(r.body, "ab:x ge 2024");
   EXPECT_EQ(http_fetch("POST", srv->base_url() + "/a").status, 404);
   EXPECT_EQ(srv->requests_served(), 3u);
+}
+
+// A client that received a response finds the request in the server's log (the emulators' request
+// statistics), even when the observer is slow: tests read those statistics right after the peer
+// under test got its last answer (and exited).
+TEST(LoopbackServer, ARequestIsLoggedBeforeItsResponseReachesTheClient) {
+  std::mutex mu;
+  std::vector<httpd::RequestLogEntry> log;
+  auto srv = make_plain_server();
+  srv->route("GET", "/x", [](const Request&) { return Response::text(200, "ok"); });
+  srv->on_request([&](const httpd::RequestLogEntry& e) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a slow observer widens the window
+    std::lock_guard lock(mu);
+    log.push_back(e);
+  });
+  srv->start();
+  for (std::size_t i = 1; i <= 3; ++i) {
+    EXPECT_EQ(http_fetch("GET", srv->base_url() + "/x").status, 200);
+    std::lock_guard lock(mu);
+    ASSERT_EQ(log.size(), i) << "the response reached the client before its request was logged";
+    EXPECT_EQ(log.back().status, 200);
+    EXPECT_EQ(log.back().path, "/x");
+  }
+  srv->stop();
 }
 
 TEST(LoopbackServer, TlsVerifiedAgainstTestCaByNameAndIp) {

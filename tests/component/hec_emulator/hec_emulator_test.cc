@@ -30,6 +30,10 @@ struct Fixture {
     hec = std::make_unique<HecEmulator>(o, *server);
     server->start();
   }
+  // The server stops (joining its connection threads) before the emulator they call is destroyed.
+  ~Fixture() { server->stop(); }
+  Fixture(const Fixture&) = delete;
+  Fixture& operator=(const Fixture&) = delete;
   siem::test::TestResponse post(const std::string& path, const std::string& body, siem::httpd::Headers extra = {},
                                 bool auth = true) {
     siem::httpd::Headers h = std::move(extra);

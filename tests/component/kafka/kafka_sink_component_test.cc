@@ -272,7 +272,8 @@ TEST(KafkaSinkComponent, UnknownTopicThroughRunnerNamesTheSinkAndTopic) {
     fatals.push_back(m);
   });
   runner.start();
-  for (int i = 0; i < 50; ++i) {  // at most 5 s
+  // At most 60 s (the metadata request may take a while on a loaded machine; metadata_timeout 10 s).
+  for (int i = 0; i < 600; ++i) {
     {
       std::lock_guard lock(mu);
       if (!fatals.empty()) break;

@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "tests/component/sources/pull_fixture.h"
+#include "tests/support/connector_process.h"
 #include "tools/hec_emulator/hec_emulator.h"
 
 namespace siem::pulltest {
@@ -96,11 +97,9 @@ class Observability : public PullRunOnce {
     argv.push_back(nullptr);
     ASSERT_EQ(posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ), 0);
     posix_spawn_file_actions_destroy(&fa);
-    const std::string marker = "/readyz on 127.0.0.1:";
     for (int i = 0; i < 1000 && port_ == 0; ++i) {  // at most 20 s
       const std::string log = slurp(dir_ / "stderr");
-      if (auto at = log.find(marker); at != std::string::npos)
-        port_ = std::stoi(log.substr(at + marker.size()));
+      port_ = test::port_in_log(log);
       int status = 0;
       ASSERT_NE(waitpid(pid_, &status, WNOHANG), pid_) << "exited early: " << log;
       if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -251,8 +250,9 @@ TEST_F(Observability, SinkStoppedMidRunShowsInReadyzAndSinkMetrics) {
   EXPECT_EQ(s.value("siem_sink_connected", {{"sink", "hec"}}), 1.0);
   const auto read_before = s.value("siem_source_records_total", {{"source", "audit"}}).value_or(0);
 
-  hec.reset();
+  // The server first: its connection threads call into the emulator while the connector sends.
   hec_server.reset();
+  hec.reset();
   auto rec = emu_->records("directoryAudits").front();
   rec["id"] = "after-hec-stopped";
   rec["activityDateTime"] = emulator::format_time(
@@ -261,10 +261,16 @@ TEST_F(Observability, SinkStoppedMidRunShowsInReadyzAndSinkMetrics) {
   emu_->add_record("directoryAudits", rec);
 
   test::TestResponse ready;
-  for (int i = 0; i < 1000 && !HasFailure(); ++i) {  // until the new record is held by hec
+  // Until the new record is held by hec and its failed delivery shows in every figure asserted
+  // below (the sink's thread sets them one after the other, between this test's requests).
+  for (int i = 0; i < 1000 && !HasFailure(); ++i) {
     ready = get("/readyz");
     s = scrape();
-    if (ready.status == 503 && s.value("siem_sink_events_in_flight", {{"sink", "hec"}}) > 0) break;
+    if (ready.status == 503 && s.value("siem_sink_events_in_flight", {{"sink", "hec"}}) > 0 &&
+        s.value("siem_sink_connected", {{"sink", "hec"}}) == 0.0 &&
+        s.value("siem_sink_retries_total", {{"sink", "hec"}}).value_or(0) > 0 &&
+        s.value("siem_source_records_total", {{"source", "audit"}}).value_or(0) > read_before)
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_EQ(ready.status, 503) << ready.body;

@@ -165,6 +165,10 @@ struct Hec {
     hec = std::make_unique<siem::hec::HecEmulator>(std::move(options), *server);
     server->start();
   }
+  // The server stops (joining its connection threads) before the emulator they call is destroyed.
+  ~Hec() { server->stop(); }
+  Hec(const Hec&) = delete;
+  Hec& operator=(const Hec&) = delete;
   std::set<std::string> ids(std::size_t* total = nullptr) const {
     std::set<std::string> out;
     const auto events = hec->events();

@@ -148,6 +148,7 @@ class StartupOrder : public ::testing::Test {
     runner.join();
     log_ = log.text();
     graph_stats_ = graph.stats().dump();
+    server->stop();  // joins its connection threads before the emulator they call is destroyed
   }
 
   fs::path dir_;

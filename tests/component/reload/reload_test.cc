@@ -106,12 +106,9 @@ class Reload : public ::testing::Test {
   void launch() {
     proc_ = std::make_unique<ConnectorProcess>(dir_, std::vector<std::string>{"run", "-c", (dir_ / "config.yaml").string()});
     ASSERT_TRUE(proc_->started());
-    const std::string marker = "/readyz on 127.0.0.1:";
-    ASSERT_TRUE(eventually([&] { return err().find(marker) != std::string::npos || !proc_->running(); }, seconds(30)))
-        << err();
+    ASSERT_TRUE(eventually([&] { return port_in_log(err()) != 0 || !proc_->running(); }, seconds(30))) << err();
     ASSERT_TRUE(proc_->running()) << err();
-    const auto log = err();
-    port_ = std::stoi(log.substr(log.find(marker) + marker.size()));
+    port_ = port_in_log(err());
   }
   // SIGHUP, then waits until the log shows the outcome `what` once more than before.
   void hangup_and_wait(const std::string& what) {
@@ -137,6 +134,20 @@ class Reload : public ::testing::Test {
     for (const auto& s : doc["samples"])
       if (s["labels"].empty()) out[s["name"].get<std::string>()] = s["value"].get<double>();
     return out;
+  }
+  // Scrapes until /metrics shows every one of `expected` (bounded): the reload thread counts an
+  // outcome just after it logs it, and sets the figures one after the other.
+  std::map<std::string, double> scrape_until(const std::map<std::string, double>& expected) const {
+    std::map<std::string, double> m;
+    eventually(
+        [&] {
+          m = scrape();
+          for (const auto& [name, value] : expected)
+            if (const auto it = m.find(name); it == m.end() || it->second != value) return false;
+          return true;
+        },
+        seconds(30));
+    return m;
   }
 
   fs::path dir_;
@@ -192,14 +203,14 @@ TEST_F(Reload, BrokenConfigurationIsRejectedAndTheOldOneKeepsRunning) {
   EXPECT_NE(first_error.find("unknown key 'pathh'"), std::string::npos) << first_error;
   const auto log = err();
   EXPECT_NE(log.find(first_error), std::string::npos) << first_error << "\n" << log;
-  auto m = scrape();
+  auto m = scrape_until({{"siem_config_reload_failures_total", 1}, {"siem_config_last_reload_successful", 0}});
   EXPECT_EQ(m.at("siem_config_reload_failures_total"), 1);
   EXPECT_EQ(m.at("siem_config_reload_successes_total"), 0);
   EXPECT_EQ(m.at("siem_config_last_reload_successful"), 0);
   // A YAML syntax error is rejected too.
   std::ofstream(dir_ / "config.yaml", std::ios::app) << "sources: [\n";
   hangup_and_wait(kRejected);
-  EXPECT_EQ(scrape().at("siem_config_reload_failures_total"), 2);
+  EXPECT_EQ(scrape_until({{"siem_config_reload_failures_total", 2}}).at("siem_config_reload_failures_total"), 2);
   // The old configuration (and its mapping) still delivers.
   append(2, 5);
   ASSERT_TRUE(eventually([&] { return delivered_count(5); }, seconds(60))) << err();

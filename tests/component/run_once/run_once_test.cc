@@ -113,14 +113,23 @@ class RunOnce : public ::testing::Test {
     for (int i = from; i < to; ++i) out << (malformed.count(i) ? "{\"id\": \"broken-" + std::to_string(i) + "\", " : record(i)) << "\n";
   }
 
-  std::map<std::string, int> delivered_ids() {
+  // `cut_short`: counts the lines that are not events instead of failing on them (after a kill -9,
+  // the line the connector was writing, cut short and ended by the next start; its events were not
+  // acknowledged and are written again).
+  std::map<std::string, int> delivered_ids(std::size_t* cut_short = nullptr) {
     std::map<std::string, int> ids;
     // The connector may be writing while this reads: a last line without its newline yet is not
     // a delivered event (yet), so only complete lines are parsed.
     const std::string text = slurp(dir_ / "out.ndjson");
     std::size_t start = 0;
-    for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
-      ids[nlohmann::json::parse(text.substr(start, nl - start))["event"]["id"].get<std::string>()]++;
+    for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+      const auto line = text.substr(start, nl - start);
+      if (cut_short != nullptr && !nlohmann::json::accept(line)) {
+        ++*cut_short;
+        continue;
+      }
+      ids[nlohmann::json::parse(line)["event"]["id"].get<std::string>()]++;
+    }
     return ids;
   }
 
@@ -208,12 +217,18 @@ TEST_F(RunOnce, KillNineLosesNothing) {
   // Restart until done: every record must be there at least once (duplicates are allowed).
   auto r = run({"run", "-c", config, "--once"}, std::chrono::seconds(120));
   EXPECT_EQ(r.status, 0) << r.err;
-  const auto ids = delivered_ids();
+  // At most one line is not an event: the one the kill cut short (when it came during a write),
+  // ended by the restart so that the next events start on lines of their own.
+  std::size_t cut_short = 0;
+  const auto ids = delivered_ids(&cut_short);
   EXPECT_EQ(ids.size(), static_cast<std::size_t>(kRecords));
+  EXPECT_LE(cut_short, 1u);
   // The checkpoint never ran ahead of the sink: a third run adds nothing.
   r = run({"run", "-c", config, "--once"});
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(delivered_ids().size(), static_cast<std::size_t>(kRecords));
+  cut_short = 0;
+  EXPECT_EQ(delivered_ids(&cut_short).size(), static_cast<std::size_t>(kRecords));
+  EXPECT_LE(cut_short, 1u);
 }
 
 TEST_F(RunOnce, SigtermDrainsAndExitsCleanly) {
@@ -222,7 +237,7 @@ TEST_F(RunOnce, SigtermDrainsAndExitsCleanly) {
   const auto config = (dir_ / "config.yaml").string();
   const pid_t pid = spawn({kBinary, "run", "-c", config}, dir_ / "stdout", dir_ / "stderr");
   ASSERT_GT(pid, 0);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline && delivered_ids().size() < 100)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_EQ(delivered_ids().size(), 100u);
@@ -292,19 +307,19 @@ TEST_F(RunOnce, SighupReloadsAndKeepsDelivering) {
   const auto config = (dir_ / "config.yaml").string();
   const pid_t pid = spawn({kBinary, "run", "-c", config}, dir_ / "stdout", dir_ / "stderr");
   ASSERT_GT(pid, 0);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline && delivered_ids().size() < 50)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_EQ(delivered_ids().size(), 50u);
   kill(pid, SIGHUP);
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline && slurp(dir_ / "stderr").find("the mapping stage is rebuilt") == std::string::npos)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_NE(slurp(dir_ / "stderr").find("the mapping stage is rebuilt"), std::string::npos) << slurp(dir_ / "stderr");
   // Still running and still delivering after the hang-up.
   EXPECT_EQ(waitpid(pid, nullptr, WNOHANG), 0) << "SIGHUP terminated the connector";
   append(50, 80);
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline && delivered_ids().size() < 80)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(delivered_ids().size(), 80u);

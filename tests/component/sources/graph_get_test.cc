@@ -46,8 +46,8 @@ class GraphGetTest : public test::EmulatorOverTls {
 
   GraphTarget target() const { return GraphTarget{base_, base_, bucket_, true}; }
 
-  // The emulator's log of an endpoint once it holds `count` requests (it is written after each
-  // response went out, so it may trail the client by a moment).
+  // The emulator's log of an endpoint once it holds `count` requests (bounded wait; the server logs
+  // a request before writing its response, so the wait normally ends at once).
   json endpoint(const std::string& name, std::size_t count) {
     json ep;
     test::wait_until([&] {

@@ -116,8 +116,9 @@ class PullRunOnce : public ::testing::Test {
     setenv("SIEM_PULL_TEST_SECRET", kSecret, 1);
   }
   void TearDown() override {
-    emu_.reset();
+    // The server first: its connection threads call into the emulator (routes, request log).
     server_.reset();
+    emu_.reset();
     if (!HasFailure()) fs::remove_all(dir_);
   }
 

@@ -41,6 +41,8 @@ struct Fixture : ::testing::Test {
   test::TestPki pki;
   std::unique_ptr<test::LoopbackServer> server = test::make_tls_server(pki);
   std::unique_ptr<hec::HecEmulator> hec;
+  // The server stops (joining its connection threads) before the emulator they call is destroyed.
+  ~Fixture() override { server->stop(); }
 
   void start_hec(hec::HecOptions o = {}) {
     hec = std::make_unique<hec::HecEmulator>(std::move(o), *server);

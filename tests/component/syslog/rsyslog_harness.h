@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <regex>
@@ -127,11 +128,16 @@ class Rsyslog {
     pid_ = -1;
   }
 
+  // The messages written so far: complete lines only. rsyslogd may be writing while this reads
+  // (omfile flushes its buffer in chunks that can end mid-message), and a message cut short is not
+  // received yet.
   std::vector<std::string> lines() const {
     std::vector<std::string> out;
-    std::ifstream in(out_file());
-    for (std::string l; std::getline(in, l);)
-      if (!l.empty()) out.push_back(l);
+    std::ifstream in(out_file(), std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+      if (nl > start) out.push_back(text.substr(start, nl - start));
     return out;
   }
   // Bounded wait for at least n received messages.

@@ -349,7 +349,7 @@ TEST_F(DiskBufferTest, WhenFullBlockWaitsForDeliveryThenAppends) {
   AppendResult r;
   std::thread writer([&] { r = b->append(recs(n, n + 1)); });
   bool blocked = false;
-  for (int i = 0; i < 500 && !blocked; ++i) {  // bounded: 5 s
+  for (int i = 0; i < 3000 && !blocked; ++i) {  // bounded: 30 s (the writer thread may start late under load)
     blocked = b->stats().blocked;
     if (!blocked) std::this_thread::sleep_for(10ms);
   }
@@ -370,7 +370,7 @@ TEST_F(DiskBufferTest, WhenFullBlockEndsOnInterruptWithoutTakingTheRecord) {
   const int n = fill(*b, o);
   AppendResult r{99, 99};
   std::thread writer([&] { r = b->append(recs(n, n + 3)); });
-  for (int i = 0; i < 500 && !b->stats().blocked; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 3000 && !b->stats().blocked; ++i) std::this_thread::sleep_for(10ms);  // at most 30 s
   EXPECT_TRUE(b->stats().blocked);
   b->interrupt();
   writer.join();

@@ -81,6 +81,9 @@ EventPtr event(std::uint64_t seq) {
   return e;
 }
 
+// The tests that assert on the batches a sink was sent queue their events before start(): the
+// runner takes a batch after lingering `batch_timeout` (5 ms here), and a test thread preempted
+// between two enqueues on a loaded machine would otherwise split the batch.
 class SinkRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -108,8 +111,8 @@ TEST_F(SinkRunnerTest, RetriesFromTheFirstUndeliveredEvent) {
   auto* raw = sink.get();
   raw->script.push_back(SendResult::retry_from(2, "503 busy"));
   SinkRunner runner("test", std::move(sink), OutputFormat::ecs, fast(), acks, dl, nullptr);
+  for (std::uint64_t i = 0; i < 5; ++i) runner.enqueue(event(i));  // queued first: one batch of 5
   runner.start();
-  for (std::uint64_t i = 0; i < 5; ++i) runner.enqueue(event(i));
   runner.close();
   runner.join();
   ASSERT_EQ(raw->calls.size(), 2u);
@@ -131,8 +134,8 @@ TEST_F(SinkRunnerTest, RejectedEventsAreDeadLetteredAndNotResent) {
   r.rejected.push_back(Rejection{1, "Invalid data format (code 6)"});
   raw->script.push_back(r);
   SinkRunner runner("hec", std::move(sink), OutputFormat::ecs, fast(), acks, dl, nullptr);
+  for (std::uint64_t i = 0; i < 3; ++i) runner.enqueue(event(i));  // queued first: one batch of 3
   runner.start();
-  for (std::uint64_t i = 0; i < 3; ++i) runner.enqueue(event(i));
   runner.close();
   runner.join();
   ASSERT_EQ(raw->calls.size(), 2u);
@@ -162,8 +165,8 @@ TEST_F(SinkRunnerTest, RefusedEventsAreHeldWhileTheDeadLetterFileCannotBeWritten
     raw->script.push_back(r);
   }
   SinkRunner runner("hec", std::move(sink), OutputFormat::ecs, fast(), acks, dl, nullptr);
+  for (std::uint64_t i = 0; i < 3; ++i) runner.enqueue(event(i));  // queued first: one batch of 3
   runner.start();
-  for (std::uint64_t i = 0; i < 3; ++i) runner.enqueue(event(i));
   ASSERT_TRUE(test::wait_until([&] {
     std::lock_guard l(raw->mu);
     return raw->calls.size() >= 3;
@@ -192,8 +195,8 @@ TEST_F(SinkRunnerTest, FatalHoldsEventsAndReportsUntilTheSinkRecovers) {
     EXPECT_NE(msg.find("sink hec"), std::string::npos);
     ++fatals;
   });
+  for (std::uint64_t i = 0; i < 2; ++i) runner.enqueue(event(i));  // queued first: one batch of 2
   runner.start();
-  for (std::uint64_t i = 0; i < 2; ++i) runner.enqueue(event(i));
   runner.close();
   runner.join();
   EXPECT_EQ(fatals.load(), 2);

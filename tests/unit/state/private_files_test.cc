@@ -169,6 +169,26 @@ TEST_F(PrivateFiles, SymlinkedDeadLetterFileIsRefusedAndItsTargetUntouched) {
   expect_victim_untouched();
 }
 
+// A process killed in the middle of a write() leaves the file's last line cut short (the kernel
+// stops copying at the pending SIGKILL). The next start must not glue its first line onto that
+// fragment: the line it writes would be one no reader can parse, and it counts as delivered.
+TEST_F(PrivateFiles, DeadLetterAfterALineCutShortStartsOnALineOfItsOwn) {
+  const auto path = state_ / "dead-letter.ndjson";
+  make_state_dir();
+  std::ofstream(path, std::ios::binary) << "{\"time\":\"2026-03-04T10:15:30Z\",\"stage\":\"re";  // the torn tail
+  ::chmod(path.c_str(), 0600);
+  DeadLetterWriter w(path);
+  w.write(DeadLetter{"read", "src", "in:1", "invalid JSON", "{"});
+  std::istringstream lines(slurp(path));
+  std::string torn, line;
+  ASSERT_TRUE(std::getline(lines, torn));
+  EXPECT_EQ(torn, "{\"time\":\"2026-03-04T10:15:30Z\",\"stage\":\"re");
+  ASSERT_TRUE(std::getline(lines, line));
+  EXPECT_EQ(line.rfind("{\"origin\":\"in:1\",", 0), 0u) << line;  // the whole letter, on its own line
+  EXPECT_EQ(line.back(), '}') << line;
+  EXPECT_FALSE(std::getline(lines, line));
+}
+
 // ------------------------------------------------------------------ file sink
 
 TEST_F(PrivateFiles, FileSinkOutputIsCreated0600OrWithItsConfiguredMode) {
@@ -179,6 +199,23 @@ TEST_F(PrivateFiles, FileSinkOutputIsCreated0600OrWithItsConfiguredMode) {
   FileSink shipper("out", base_ / "out" / "b.ndjson", false, 0640);
   shipper.start();
   EXPECT_EQ(mode_of(base_ / "out" / "b.ndjson"), 0640u);
+}
+
+TEST_F(PrivateFiles, FileSinkOutputAfterALineCutShortStartsOnALineOfItsOwn) {
+  const auto path = base_ / "out.ndjson";
+  std::ofstream(path, std::ios::binary) << "{\"id\":\"a\"}\n{\"id\":\"b";  // one line, then a torn tail
+  ::chmod(path.c_str(), 0600);
+  FileSink sink("out", path, false);
+  sink.start();
+  auto ev = std::make_shared<MappedEvent>();
+  ev->ecs = R"({"id":"c"})";  // the default format
+  ASSERT_EQ(sink.send(std::vector<EventPtr>{ev}).status, SendStatus::ok);
+  EXPECT_EQ(slurp(path), "{\"id\":\"a\"}\n{\"id\":\"b\n{\"id\":\"c\"}\n");
+  // A file that ends with its newline is left as it is.
+  FileSink again("out", path, false);
+  again.start();
+  ASSERT_EQ(again.send(std::vector<EventPtr>{ev}).status, SendStatus::ok);
+  EXPECT_EQ(slurp(path), "{\"id\":\"a\"}\n{\"id\":\"b\n{\"id\":\"c\"}\n{\"id\":\"c\"}\n");
 }
 
 TEST_F(PrivateFiles, SymlinkedFileSinkOutputIsRefusedAndItsTargetUntouched) {

@@ -232,13 +232,15 @@ struct HttpServer::Impl {
       out.keep_alive(keep_alive);
       out.prepare_payload();
       owner->served_.fetch_add(1);  // counted before the write so a client that saw it sees the count
-      bhttp::write(stream, out, ec);
+      // Logged before the write for the same reason: a client that got the response (and a test
+      // reading the log after it) finds it in the log, in the order the responses were given.
       std::shared_ptr<std::function<void(const RequestLogEntry&)>> obs;
       {
         std::lock_guard lock(mu);
         obs = observer;
       }
       if (obs) (*obs)(RequestLogEntry{std::chrono::system_clock::now(), req.method, req.path, res.status, received, req.query});
+      bhttp::write(stream, out, ec);
       if (ec || !keep_alive) return;
     }
   }

@@ -98,7 +98,7 @@ struct ServerOptions {
 
 // One line per request, for logging by the owner (never request bodies: they may carry secrets).
 struct RequestLogEntry {
-  std::chrono::system_clock::time_point at;        // when the response was written
+  std::chrono::system_clock::time_point at;        // when the response was about to be written
   std::string method;
   std::string path;
   int status = 0;
@@ -132,7 +132,8 @@ class HttpServer {
 
   std::size_t requests_served() const noexcept { return served_.load(); }
   std::size_t connections_accepted() const noexcept { return accepted_.load(); }
-  // Optional observer called after each request (from connection threads).
+  // Optional observer called for each request (from connection threads) just before its response
+  // is written, so a client that received a response finds it already logged.
   void on_request(std::function<void(const RequestLogEntry&)> observer);
 
  private:
