@@ -6,7 +6,11 @@
 #   bench/load/e2e_profile.sh callgrind CONNECTOR ecs|cef tcp|tcp-octet|file INPUT WORK
 #       instructions per event of the whole run, without start-up (build_pipeline), and per thread
 #   bench/load/e2e_profile.sh cpu CONNECTOR ecs|cef tcp|tcp-octet|file INPUT WORK
-#       the run's user and system CPU seconds (GNU time) and events per CPU-second
+#       the run's user and system CPU seconds (GNU time), events per CPU-second and peak RSS
+#   bench/load/e2e_profile.sh perf CONNECTOR ecs|cef tcp|tcp-octet|file INPUT WORK
+#       a `perf record -e cpu-clock --call-graph dwarf` profile of the run, kernel included, in WORK/perf.data
+#       and each thread's share of the samples with the parts docs/performance.md tabulates
+#       (read it further with `perf report -i WORK/perf.data --no-children --sort dso,sym`)
 set -euo pipefail
 mode=$1 connector=$(realpath "$2") format=$3 dest=$4 input=$(realpath "$5") work=$(realpath -m "$6")
 records=$(grep -c '' "$input")
@@ -43,16 +47,45 @@ printf 'state_dir: %s/state\ndead_letter: {path: %s/dead-letter.ndjson}\nsources
 
 wrapper=()
 [[ $mode == callgrind ]] && wrapper=(valgrind --tool=callgrind "--callgrind-out-file=$work/callgrind.out")
+[[ $mode == perf ]] && wrapper=(perf record -q -e cpu-clock -F 10000 --call-graph dwarf,16384 -o "$work/perf.data" --)
 status=0
-/usr/bin/time -f "%U %S" -o "$work/time.txt" "${wrapper[@]}" "$connector" run -c "$work/config.yaml" --once \
+/usr/bin/time -f "%U %S %M" -o "$work/time.txt" "${wrapper[@]}" "$connector" run -c "$work/config.yaml" --once \
   >"$work/stdout" 2>"$work/stderr" || status=$?
 [[ $dest != file ]] && wait "$receiver"
 [[ $status -eq 0 ]] || { echo "the connector exited with $status; see $work/stderr" >&2; exit 1; }
 
-if [[ $mode == cpu ]]; then
-  read -r user sys <"$work/time.txt"
-  awk -v u="$user" -v s="$sys" -v n="$records" \
-    'BEGIN { printf "%d records: user %.2f s, sys %.2f s, %.0f events per CPU-second\n", n, u, s, n / (u + s) }'
+if [[ $mode == cpu || $mode == perf ]]; then
+  read -r user sys rss <"$work/time.txt"
+  awk -v u="$user" -v s="$sys" -v m="$rss" -v n="$records" \
+    'BEGIN { printf "%d records: user %.2f s, sys %.2f s, %.0f events per CPU-second, peak RSS %.1f MiB\n", n, u, s, n / (u + s), m / 1024 }'
+  [[ $mode == perf ]] || exit 0
+  # A sample belongs to the thread whose loop is under it; a part, to the frames it contains.
+  perf script -i "$work/perf.data" -F ip,sym --no-inline 2>/dev/null | python3 -c '
+import sys
+samples, cur = [], []
+for line in sys.stdin:
+    parts = line.split(None, 1)
+    if not parts:
+        if cur: samples.append(cur)
+        cur = []
+    elif len(parts) == 2: cur.append(parts[1].strip())
+if cur: samples.append(cur)
+total = len(samples) or 1
+threads = {"mapping": "Pipeline::processing_loop", "sink": "SinkRunner::run", "source": "Pipeline::source_loop"}
+parts = {"mapping": {"parse": ["parse_into_document"], "string growth": ["_M_mutate"], "memmove (self)": [None]},
+         "sink": {"tcp_sendmsg": ["tcp_sendmsg"], "framing": ["append_message"], "event free": ["_M_dispose"]},
+         "source": {"pread": ["pread"], "record copies": ["RecordSlice"]}}
+rest = total
+for name, loop in threads.items():
+    mine = [s for s in samples if any(loop in f for f in s)]
+    rest -= len(mine)
+    line = f"  {name} thread {100 * len(mine) / total:.1f} %:"
+    for part, keys in parts[name].items():
+        n = sum(1 for s in mine if (s[0].startswith("__memmove") if keys == [None] else any(k in f for f in s for k in keys)))
+        line += f" {part} {100 * n / total:.1f} %,"
+    print(line.rstrip(","))
+print(f"  start-up, checkpoint commits, other {100 * rest / total:.1f} % ({total} samples)")
+'
   exit 0
 fi
 total=$(grep -o 'Collected : [0-9]*' "$work/stderr" | awk '{print $3}')

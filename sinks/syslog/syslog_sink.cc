@@ -289,8 +289,12 @@ SendResult SyslogSink::send(std::span<const EventPtr> batch) {
     written = n;
     done = true;
   };
-  if (c.tls_sock) asio::async_write(*c.tls_sock, asio::buffer(out), on_write);
-  else asio::async_write(*c.tcp_sock, asio::buffer(out), on_write);
+  // As much as the socket takes per write: asio's own completion conditions (transfer_all) hand
+  // the socket at most 64 KiB at a time, so a 1 MB batch took ~20 send() calls, each after an
+  // epoll_wait for room.
+  auto rest = [&out](const error_code& e, std::size_t n) -> std::size_t { return e ? 0 : out.size() - n; };
+  if (c.tls_sock) asio::async_write(*c.tls_sock, asio::buffer(out), rest, on_write);
+  else asio::async_write(*c.tcp_sock, asio::buffer(out), rest, on_write);
   c.run_until(done, opt_.write_timeout);
   if (!done || ec) {
     std::size_t complete = 0;

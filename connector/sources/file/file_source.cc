@@ -206,7 +206,7 @@ SourceBatch FileSource::poll(std::stop_token stop) {
       chunk,
       [&](const RecordSlice& r) {
         RawRecord& rec = batch.records.emplace_back();
-        rec.json.assign(r.json);
+        assign_record_text(rec.json, r.json);  // with room for the parser to read it in place
         append_origin(rec.origin, path, r.line);
         rec.kind_hint = options_.kind_hint;
       },

@@ -1,6 +1,7 @@
 #include "connector/sources/file/file_source.h"
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -108,6 +109,23 @@ TEST_F(FileSourceTest, Utf16FileIsOneErrorAndNothingIsRead) {
       EXPECT_NE(std::string(e.what()).find("UTF-16"), std::string::npos) << e.what();
     }
   }
+}
+
+// Each record is handed on with room after its text for the mapping stage's parser, which then
+// reads it where it is instead of copying it into a padded buffer of its own (record_reader.h).
+static_assert(kRecordParseSlack >= simdjson::SIMDJSON_PADDING, "simdjson needs more room after a record");
+
+TEST_F(FileSourceTest, RecordsLeaveRoomForTheParserAfterTheirText) {
+  const std::string big = "{\"id\":\"" + std::string(3000, 'x') + "\"}";
+  append(big + "\n{\"id\":2}\n" + big + "\n");
+  std::stop_source stop;
+  auto s = source();
+  s->start(std::nullopt);
+  const auto b = s->poll(stop.get_token());
+  ASSERT_EQ(b.records.size(), 3u);
+  EXPECT_EQ(b.records[0].json, big);
+  EXPECT_EQ(b.records[1].json, "{\"id\":2}");
+  for (const auto& r : b.records) EXPECT_GE(r.json.capacity() - r.json.size(), kRecordParseSlack) << r.origin;
 }
 
 TEST_F(FileSourceTest, MalformedCheckpointIsAnError) {
