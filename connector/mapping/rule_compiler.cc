@@ -18,6 +18,26 @@ json::Path Compiler::make_path(std::string_view text) const {
   return p;
 }
 
+// yaml-cpp's own lookup (`node["key"]` on a const node) formats the key through a std::stringstream
+// on every miss (to name it in a later InvalidNode error), and each lookup or iteration walks the
+// map again: a rule checks a dozen optional keys, which was ~25 % of loading the mappings. A rule's
+// keys are read once here. Same matching as yaml-cpp's: the first scalar key equal to `key`.
+Entries::Entries(const YAML::Node& map) {
+  if (!map.IsMap()) return;
+  items_.reserve(map.size());
+  for (auto it = map.begin(); it != map.end(); ++it) items_.emplace_back(it->first, it->second);
+}
+
+YAML::Node Entries::operator[](std::string_view key) const {
+  for (const auto& [k, v] : items_)
+    if (k.IsScalar() && k.Scalar() == key) return v;
+  static const YAML::Node empty(YAML::NodeType::Map);
+  static const YAML::Node missing = empty[""];  // undefined (IsDefined() false), like a missed lookup
+  return missing;
+}
+
+YAML::Node Compiler::child(const YAML::Node& map, std::string_view key) { return Entries(map)[key]; }
+
 Location Compiler::loc(const YAML::Node& n) const {
   Location l;
   l.file = file;
@@ -112,10 +132,11 @@ std::optional<Condition> Compiler::parse_condition(const YAML::Node& n, const st
   std::string target;
   static const std::set<std::string> keys = {"path", "exists", "missing", "equals", "not_equals", "in",
                                              "not_in", "contains", "starts_with"};
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    const std::string k = it->first.Scalar();
+  const Entries fields(n);
+  for (const auto& [key, value] : fields.items()) {
+    const std::string& k = key.Scalar();
     if (!keys.count(k)) {
-      error(it->first, path, fmt::format("unknown condition key '{}'", k));
+      error(key, path, fmt::format("unknown condition key '{}'", k));
       return std::nullopt;
     }
   }
@@ -126,24 +147,24 @@ std::optional<Condition> Compiler::parse_condition(const YAML::Node& n, const st
     else if (v.IsScalar()) out.push_back(v.Scalar());
     return out;
   };
-  if (n["exists"]) {
-    target = n["exists"].Scalar();
+  if (fields["exists"]) {
+    target = fields["exists"].Scalar();
     c.op = Condition::Op::exists;
-  } else if (n["missing"]) {
-    target = n["missing"].Scalar();
+  } else if (fields["missing"]) {
+    target = fields["missing"].Scalar();
     c.op = Condition::Op::missing;
   } else {
-    if (!n["path"]) {
+    if (!fields["path"]) {
       error(n, path, "a condition needs 'path' (or 'exists' / 'missing')");
       return std::nullopt;
     }
-    target = n["path"].Scalar();
-    if (n["equals"]) c.op = Condition::Op::equals, c.values = values_of(n["equals"]);
-    else if (n["not_equals"]) c.op = Condition::Op::not_equals, c.values = values_of(n["not_equals"]);
-    else if (n["in"]) c.op = Condition::Op::in, c.values = values_of(n["in"]);
-    else if (n["not_in"]) c.op = Condition::Op::not_in, c.values = values_of(n["not_in"]);
-    else if (n["contains"]) c.op = Condition::Op::contains, c.values = values_of(n["contains"]);
-    else if (n["starts_with"]) c.op = Condition::Op::starts_with, c.values = values_of(n["starts_with"]);
+    target = fields["path"].Scalar();
+    if (fields["equals"]) c.op = Condition::Op::equals, c.values = values_of(fields["equals"]);
+    else if (fields["not_equals"]) c.op = Condition::Op::not_equals, c.values = values_of(fields["not_equals"]);
+    else if (fields["in"]) c.op = Condition::Op::in, c.values = values_of(fields["in"]);
+    else if (fields["not_in"]) c.op = Condition::Op::not_in, c.values = values_of(fields["not_in"]);
+    else if (fields["contains"]) c.op = Condition::Op::contains, c.values = values_of(fields["contains"]);
+    else if (fields["starts_with"]) c.op = Condition::Op::starts_with, c.values = values_of(fields["starts_with"]);
     else c.op = Condition::Op::exists;
   }
   if (!target.empty() && target[0] == '$') c.virt = target, c.var = var_of(target);
@@ -177,12 +198,13 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
   }
   static const std::vector<std::string> keys = {"from", "all", "value", "template", "when", "map", "default",
                                                 "type", "multiply", "max_items", "label"};
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    const std::string k = it->first.Scalar();
+  const Entries fields(n);
+  for (const auto& [key, value] : fields.items()) {
+    const std::string& k = key.Scalar();
     if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
       std::string msg = fmt::format("unknown rule key '{}'", k);
       if (auto s = did_you_mean(k, keys)) msg += fmt::format(" (did you mean '{}'?)", *s);
-      error(it->first, path, msg);
+      error(key, path, msg);
       return nullptr;
     }
   }
@@ -195,10 +217,10 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
       out.push_back(make_path(v.Scalar()));
     return out;
   };
-  if (n["from"]) {
+  if (fields["from"]) {
     ++sources;
     e->src = Expr::Src::from;
-    const auto f = n["from"];
+    const auto f = fields["from"];
     if (f.IsScalar() && !f.Scalar().empty() && f.Scalar()[0] == '$') {
       e->src = Expr::Src::virt;
       e->virt = f.Scalar();
@@ -207,26 +229,26 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
       e->paths = paths_of(f);
     }
   }
-  if (n["all"]) {
+  if (fields["all"]) {
     ++sources;
     e->src = Expr::Src::all;
-    e->paths = paths_of(n["all"]);
+    e->paths = paths_of(fields["all"]);
   }
-  if (n["value"]) {
+  if (fields["value"]) {
     ++sources;
     e->src = Expr::Src::value;
-    e->constant = yaml_value(n["value"]);
+    e->constant = yaml_value(fields["value"]);
   }
-  if (n["template"]) {
+  if (fields["template"]) {
     ++sources;
     e->src = Expr::Src::tpl;
-    if (!parse_template(n["template"].Scalar(), e->parts, n["template"], path)) return nullptr;
+    if (!parse_template(fields["template"].Scalar(), e->parts, fields["template"], path)) return nullptr;
   }
   if (sources != 1) {
     error(n, path, "a rule needs exactly one of 'from', 'all', 'value' or 'template'");
     return nullptr;
   }
-  if (auto w = n["when"]) {
+  if (auto w = fields["when"]) {
     if (w.IsSequence()) {
       for (const auto& c : w) {
         auto cond = parse_condition(c, path);
@@ -239,7 +261,7 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
       e->when.push_back(std::move(*cond));
     }
   }
-  if (auto m = n["map"]) {
+  if (auto m = fields["map"]) {
     if (!m.IsMap()) {
       error(m, path, "'map' must be a mapping of input value to output value");
       return nullptr;
@@ -247,8 +269,8 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
     e->has_lookup = true;
     for (auto it = m.begin(); it != m.end(); ++it) e->lookup.emplace_back(it->first.Scalar(), yaml_value(it->second));
   }
-  if (auto d = n["default"]) e->fallback = yaml_value(d);
-  if (auto t = n["type"]) {
+  if (auto d = fields["default"]) e->fallback = yaml_value(d);
+  if (auto t = fields["type"]) {
     bool found = false;
     std::vector<std::string> names;
     for (const auto& row : conversion_table()) {
@@ -268,7 +290,7 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
       return nullptr;
     }
   }
-  if (auto m = n["max_items"]) {
+  if (auto m = fields["max_items"]) {
     long long v = -1;
     try {
       v = m.as<long long>();
@@ -284,7 +306,7 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
     }
     e->max_items = static_cast<std::size_t>(v);
   }
-  if (auto m = n["multiply"]) {
+  if (auto m = fields["multiply"]) {
     try {
       e->multiply = m.as<double>();
     } catch (const YAML::Exception&) {
@@ -303,13 +325,13 @@ std::optional<Rule> Compiler::parse_rule(const std::string& target, const YAML::
     for (const auto& alt : n) {
       auto e = parse_expr(alt, path);
       if (!e) return std::nullopt;
-      if (alt.IsMap() && alt["label"]) r.label = alt["label"].Scalar();
+      if (auto l = child(alt, "label")) r.label = l.Scalar();
       r.alternatives.push_back(std::move(e));
     }
   } else {
     auto e = parse_expr(n, path);
     if (!e) return std::nullopt;
-    if (n.IsMap() && n["label"]) r.label = n["label"].Scalar();
+    if (auto l = child(n, "label")) r.label = l.Scalar();
     r.alternatives.push_back(std::move(e));
   }
   r.plain = std::all_of(r.alternatives.begin(), r.alternatives.end(), [](const ExprPtr& e) { return e->plain(); });

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -15,6 +16,18 @@
 
 namespace siem::mapping {
 
+// A YAML mapping's entries, read once: yaml-cpp walks the map on every lookup and builds a
+// std::stringstream for every missed key. Empty when `map` is not a mapping.
+class Entries {
+ public:
+  explicit Entries(const YAML::Node& map);
+  YAML::Node operator[](std::string_view key) const;  // undefined (IsDefined() false) when absent
+  const std::vector<std::pair<YAML::Node, YAML::Node>>& items() const noexcept { return items_; }
+
+ private:
+  std::vector<std::pair<YAML::Node, YAML::Node>> items_;
+};
+
 struct Compiler {
   Diagnostics& diags;
   std::string file;
@@ -22,6 +35,9 @@ struct Compiler {
 
   // Every distinct path gets one slot of the per-record lookup cache.
   json::Path make_path(std::string_view text) const;
+
+  // A map's value for `key`, or an undefined node (Entries(map)[key]).
+  static YAML::Node child(const YAML::Node& map, std::string_view key);
 
   Location loc(const YAML::Node& n) const;
   void error(const YAML::Node& n, const std::string& path, const std::string& msg) const;
