@@ -18,27 +18,7 @@ json::Path Compiler::make_path(std::string_view text) const {
   return p;
 }
 
-// yaml-cpp's own lookup (`node["key"]` on a const node) formats the key through a std::stringstream
-// on every miss (to name it in a later InvalidNode error), and each lookup or iteration walks the
-// map again: a rule checks a dozen optional keys, which was ~25 % of loading the mappings. A rule's
-// keys are read once here. Same matching as yaml-cpp's: the first scalar key equal to `key`.
-Entries::Entries(const YAML::Node& map) {
-  if (!map.IsMap()) return;
-  items_.reserve(map.size());
-  for (auto it = map.begin(); it != map.end(); ++it) items_.emplace_back(it->first, it->second);
-}
-
-YAML::Node Entries::operator[](std::string_view key) const {
-  for (const auto& [k, v] : items_)
-    if (k.IsScalar() && k.Scalar() == key) return v;
-  static const YAML::Node empty(YAML::NodeType::Map);
-  static const YAML::Node missing = empty[""];  // undefined (IsDefined() false), like a missed lookup
-  return missing;
-}
-
-YAML::Node Compiler::child(const YAML::Node& map, std::string_view key) { return Entries(map)[key]; }
-
-Location Compiler::loc(const YAML::Node& n) const {
+Location Compiler::loc(const yaml::Node& n) const {
   Location l;
   l.file = file;
   if (n.IsDefined() && n.Mark().line >= 0) {
@@ -48,15 +28,15 @@ Location Compiler::loc(const YAML::Node& n) const {
   return l;
 }
 
-void Compiler::error(const YAML::Node& n, const std::string& path, const std::string& msg) const {
+void Compiler::error(const yaml::Node& n, const std::string& path, const std::string& msg) const {
   diags.error(loc(n), path, msg);
 }
 
-Value Compiler::yaml_value(const YAML::Node& n) {
+Value Compiler::yaml_value(const yaml::Node& n) {
   if (n.IsSequence()) {
     Value v;
     v.kind = Value::Kind::list;
-    for (const auto& item : n)
+    for (const auto& item : n.elements())
       if (item.IsScalar()) v.list.push_back(item.Scalar());
     return v;
   }
@@ -77,7 +57,7 @@ Value Compiler::yaml_value(const YAML::Node& n) {
 }
 
 // Literal text, {path} / {$variable} placeholders and [optional groups] (not nested).
-bool Compiler::parse_template(const std::string& text, std::vector<TemplatePart>& parts, const YAML::Node& n, const std::string& path) const {
+bool Compiler::parse_template(const std::string& text, std::vector<TemplatePart>& parts, const yaml::Node& n, const std::string& path) const {
   std::size_t i = 0;
   bool in_group = false;
   auto literal = [&](std::size_t from, std::size_t to) {
@@ -123,7 +103,7 @@ bool Compiler::parse_template(const std::string& text, std::vector<TemplatePart>
   return true;
 }
 
-std::optional<Condition> Compiler::parse_condition(const YAML::Node& n, const std::string& path) const {
+std::optional<Condition> Compiler::parse_condition(const yaml::Node& n, const std::string& path) const {
   if (!n.IsMap()) {
     error(n, path, "a condition is a mapping like {path: category, equals: RoleManagement}");
     return std::nullopt;
@@ -132,39 +112,38 @@ std::optional<Condition> Compiler::parse_condition(const YAML::Node& n, const st
   std::string target;
   static const std::set<std::string> keys = {"path", "exists", "missing", "equals", "not_equals", "in",
                                              "not_in", "contains", "starts_with"};
-  const Entries fields(n);
-  for (const auto& [key, value] : fields.items()) {
+  for (const auto& [key, value] : n.entries()) {
     const std::string& k = key.Scalar();
     if (!keys.count(k)) {
       error(key, path, fmt::format("unknown condition key '{}'", k));
       return std::nullopt;
     }
   }
-  auto values_of = [&](const YAML::Node& v) {
+  auto values_of = [&](const yaml::Node& v) {
     std::vector<std::string> out;
     if (v.IsSequence())
-      for (const auto& x : v) out.push_back(x.Scalar());
+      for (const auto& x : v.elements()) out.push_back(x.Scalar());
     else if (v.IsScalar()) out.push_back(v.Scalar());
     return out;
   };
-  if (fields["exists"]) {
-    target = fields["exists"].Scalar();
+  if (n["exists"]) {
+    target = n["exists"].Scalar();
     c.op = Condition::Op::exists;
-  } else if (fields["missing"]) {
-    target = fields["missing"].Scalar();
+  } else if (n["missing"]) {
+    target = n["missing"].Scalar();
     c.op = Condition::Op::missing;
   } else {
-    if (!fields["path"]) {
+    if (!n["path"]) {
       error(n, path, "a condition needs 'path' (or 'exists' / 'missing')");
       return std::nullopt;
     }
-    target = fields["path"].Scalar();
-    if (fields["equals"]) c.op = Condition::Op::equals, c.values = values_of(fields["equals"]);
-    else if (fields["not_equals"]) c.op = Condition::Op::not_equals, c.values = values_of(fields["not_equals"]);
-    else if (fields["in"]) c.op = Condition::Op::in, c.values = values_of(fields["in"]);
-    else if (fields["not_in"]) c.op = Condition::Op::not_in, c.values = values_of(fields["not_in"]);
-    else if (fields["contains"]) c.op = Condition::Op::contains, c.values = values_of(fields["contains"]);
-    else if (fields["starts_with"]) c.op = Condition::Op::starts_with, c.values = values_of(fields["starts_with"]);
+    target = n["path"].Scalar();
+    if (n["equals"]) c.op = Condition::Op::equals, c.values = values_of(n["equals"]);
+    else if (n["not_equals"]) c.op = Condition::Op::not_equals, c.values = values_of(n["not_equals"]);
+    else if (n["in"]) c.op = Condition::Op::in, c.values = values_of(n["in"]);
+    else if (n["not_in"]) c.op = Condition::Op::not_in, c.values = values_of(n["not_in"]);
+    else if (n["contains"]) c.op = Condition::Op::contains, c.values = values_of(n["contains"]);
+    else if (n["starts_with"]) c.op = Condition::Op::starts_with, c.values = values_of(n["starts_with"]);
     else c.op = Condition::Op::exists;
   }
   if (!target.empty() && target[0] == '$') c.virt = target, c.var = var_of(target);
@@ -172,13 +151,13 @@ std::optional<Condition> Compiler::parse_condition(const YAML::Node& n, const st
   return c;
 }
 
-ExprPtr Compiler::parse_expr(const YAML::Node& n, const std::string& path) const {
+ExprPtr Compiler::parse_expr(const yaml::Node& n, const std::string& path) const {
   auto e = parse_expr_fields(n, path);
   if (e) e->is_plain = e->plain();
   return e;
 }
 
-std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std::string& path) const {
+std::shared_ptr<Expr> Compiler::parse_expr_fields(const yaml::Node& n, const std::string& path) const {
   auto e = std::make_shared<Expr>();
   if (n.IsScalar()) {
     const std::string& s = n.Scalar();
@@ -198,8 +177,7 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
   }
   static const std::vector<std::string> keys = {"from", "all", "value", "template", "when", "map", "default",
                                                 "type", "multiply", "max_items", "label"};
-  const Entries fields(n);
-  for (const auto& [key, value] : fields.items()) {
+  for (const auto& [key, value] : n.entries()) {
     const std::string& k = key.Scalar();
     if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
       std::string msg = fmt::format("unknown rule key '{}'", k);
@@ -209,18 +187,18 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
     }
   }
   int sources = 0;
-  auto paths_of = [this](const YAML::Node& v) {
+  auto paths_of = [this](const yaml::Node& v) {
     std::vector<json::Path> out;
     if (v.IsSequence())
-      for (const auto& x : v) out.push_back(make_path(x.Scalar()));
+      for (const auto& x : v.elements()) out.push_back(make_path(x.Scalar()));
     else
       out.push_back(make_path(v.Scalar()));
     return out;
   };
-  if (fields["from"]) {
+  if (n["from"]) {
     ++sources;
     e->src = Expr::Src::from;
-    const auto f = fields["from"];
+    const auto f = n["from"];
     if (f.IsScalar() && !f.Scalar().empty() && f.Scalar()[0] == '$') {
       e->src = Expr::Src::virt;
       e->virt = f.Scalar();
@@ -229,28 +207,28 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
       e->paths = paths_of(f);
     }
   }
-  if (fields["all"]) {
+  if (n["all"]) {
     ++sources;
     e->src = Expr::Src::all;
-    e->paths = paths_of(fields["all"]);
+    e->paths = paths_of(n["all"]);
   }
-  if (fields["value"]) {
+  if (n["value"]) {
     ++sources;
     e->src = Expr::Src::value;
-    e->constant = yaml_value(fields["value"]);
+    e->constant = yaml_value(n["value"]);
   }
-  if (fields["template"]) {
+  if (n["template"]) {
     ++sources;
     e->src = Expr::Src::tpl;
-    if (!parse_template(fields["template"].Scalar(), e->parts, fields["template"], path)) return nullptr;
+    if (!parse_template(n["template"].Scalar(), e->parts, n["template"], path)) return nullptr;
   }
   if (sources != 1) {
     error(n, path, "a rule needs exactly one of 'from', 'all', 'value' or 'template'");
     return nullptr;
   }
-  if (auto w = fields["when"]) {
+  if (auto w = n["when"]) {
     if (w.IsSequence()) {
-      for (const auto& c : w) {
+      for (const auto& c : w.elements()) {
         auto cond = parse_condition(c, path);
         if (!cond) return nullptr;
         e->when.push_back(std::move(*cond));
@@ -261,16 +239,16 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
       e->when.push_back(std::move(*cond));
     }
   }
-  if (auto m = fields["map"]) {
+  if (auto m = n["map"]) {
     if (!m.IsMap()) {
       error(m, path, "'map' must be a mapping of input value to output value");
       return nullptr;
     }
     e->has_lookup = true;
-    for (auto it = m.begin(); it != m.end(); ++it) e->lookup.emplace_back(it->first.Scalar(), yaml_value(it->second));
+    for (const auto& [k, v] : m.entries()) e->lookup.emplace_back(k.Scalar(), yaml_value(v));
   }
-  if (auto d = fields["default"]) e->fallback = yaml_value(d);
-  if (auto t = fields["type"]) {
+  if (auto d = n["default"]) e->fallback = yaml_value(d);
+  if (auto t = n["type"]) {
     bool found = false;
     std::vector<std::string> names;
     for (const auto& row : conversion_table()) {
@@ -290,7 +268,7 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
       return nullptr;
     }
   }
-  if (auto m = fields["max_items"]) {
+  if (auto m = n["max_items"]) {
     long long v = -1;
     try {
       v = m.as<long long>();
@@ -306,7 +284,7 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
     }
     e->max_items = static_cast<std::size_t>(v);
   }
-  if (auto m = fields["multiply"]) {
+  if (auto m = n["multiply"]) {
     try {
       e->multiply = m.as<double>();
     } catch (const YAML::Exception&) {
@@ -317,21 +295,21 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
   return e;
 }
 
-std::optional<Rule> Compiler::parse_rule(const std::string& target, const YAML::Node& n, const std::string& path) const {
+std::optional<Rule> Compiler::parse_rule(const std::string& target, const yaml::Node& n, const std::string& path) const {
   Rule r;
   r.target = target;
   r.where = loc(n);
   if (n.IsSequence()) {
-    for (const auto& alt : n) {
+    for (const auto& alt : n.elements()) {
       auto e = parse_expr(alt, path);
       if (!e) return std::nullopt;
-      if (auto l = child(alt, "label")) r.label = l.Scalar();
+      if (auto l = alt["label"]) r.label = l.Scalar();
       r.alternatives.push_back(std::move(e));
     }
   } else {
     auto e = parse_expr(n, path);
     if (!e) return std::nullopt;
-    if (auto l = child(n, "label")) r.label = l.Scalar();
+    if (auto l = n["label"]) r.label = l.Scalar();
     r.alternatives.push_back(std::move(e));
   }
   r.plain = std::all_of(r.alternatives.begin(), r.alternatives.end(), [](const ExprPtr& e) { return e->plain(); });
