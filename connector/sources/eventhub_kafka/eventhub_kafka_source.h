@@ -59,7 +59,9 @@ EventHubKafkaOptions read_eventhub_kafka_options(const ConfigNode& cfg, const st
 // queue budget: the queue a quarter of it (at least 1 MiB), a fetch response an eighth (at least
 // 1 MiB, and at least message.max.bytes), a partition's share of a fetch a quarter of that. A
 // record larger than these still arrives: the broker returns a partition's first batch whatever
-// its size (bounded by receive.message.max.bytes, 100 MB). The user's `properties:` win.
+// its size (bounded by receive.message.max.bytes, 100 MB). The user's `properties:` win. The
+// bound also caps the rate against a broker faster than the connector: librdkafka 2.0 looks at a
+// full queue again only after up to 1 s (docs/performance.md, "Event Hubs prefetch bound").
 struct KafkaPrefetch {
   std::size_t queued_kbytes = 0;          // queued.max.messages.kbytes
   std::size_t fetch_max_bytes = 0;        // fetch.max.bytes
