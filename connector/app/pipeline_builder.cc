@@ -163,6 +163,7 @@ PipelineParts build_pipeline(ConfigDocument& doc, const PluginRegistry& registry
   for (std::size_t i = 0; i < sources.size(); ++i) {
     auto cfg = sources[i];
     PluginContext ctx{plugin_name(cfg, "source", i, names), validate_only, state, host};
+    ctx.queue_bytes = parts.options.queue_bytes;
     const std::string type = cfg.required_string("type");
     if (type.empty()) continue;
     const auto* factory = registry.source(type);

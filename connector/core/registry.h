@@ -4,6 +4,7 @@
 // plugin offline; I/O starts in Source::start() / Sink::start().
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,6 +29,9 @@ struct PluginContext {
   // Sinks: the payload format the sink sends, its `format:` key read once by the pipeline builder
   // with the type's default (add_sink), like route/batch/retry/buffer. Unused by sources.
   OutputFormat format = OutputFormat::ecs;
+  // Sources: the pipeline's input queue budget (`pipeline.queue_bytes`); a source that buffers
+  // ahead of the pipeline (the Kafka consumer's prefetch) sizes its buffers from it.
+  std::size_t queue_bytes = 8ull << 20;
 };
 
 using SourceFactory = std::function<std::unique_ptr<Source>(const ConfigNode& cfg, const PluginContext& ctx)>;

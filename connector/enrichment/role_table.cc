@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "connector/config/yaml_tree.h"
+
 namespace siem {
 
 std::optional<std::string> RoleTable::canonical_id(std::string_view text) {
@@ -19,12 +21,25 @@ std::optional<std::string> RoleTable::canonical_id(std::string_view text) {
   return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" + hex.substr(20);
 }
 
+namespace {
+
+// r[key] converted to T, failing as yaml-cpp's r[key].as<T>() does (its message is reported).
+template <typename T>
+T get(const yaml::Node& r, const std::string& key) {
+  if (r.IsScalar()) throw YAML::BadSubscript(YAML::Mark::null_mark(), key);
+  const auto v = r[key];
+  if (!v) throw YAML::InvalidNode(key);
+  return v.as<T>();
+}
+
+}  // namespace
+
 bool RoleTable::load_file(const std::string& path, Diagnostics& diags) {
-  YAML::Node root;
+  yaml::Node root;
   Location where;
   where.file = path;
   try {
-    root = YAML::LoadFile(path);
+    root = yaml::load_file(path);
   } catch (const YAML::Exception& e) {
     where.line = e.mark.line + 1;
     where.column = e.mark.column + 1;
@@ -36,20 +51,21 @@ bool RoleTable::load_file(const std::string& path, Diagnostics& diags) {
     diags.error(where, "roles_file", "expected a top-level 'roles:' list");
     return false;
   }
-  for (const auto& r : roles) {
+  for (const auto& r : roles.elements()) {
     Location l{path, r.Mark().line + 1, r.Mark().column + 1};
     try {
       RoleInfo info;
-      auto id = canonical_id(r["id"].as<std::string>());
+      const auto text = get<std::string>(r, "id");
+      auto id = canonical_id(text);
       if (!id) {
-        diags.error(l, "roles", fmt::format("'{}' is not a role id (a GUID)", r["id"].as<std::string>()));
+        diags.error(l, "roles", fmt::format("'{}' is not a role id (a GUID)", text));
         continue;
       }
       info.id = *id;
-      info.name = r["name"].as<std::string>();
-      info.scope = r["scope"] ? r["scope"].as<std::string>() : "entra";
-      info.tier = r["tier"] ? r["tier"].as<int>() : 2;
-      info.privileged = r["privileged"] && r["privileged"].as<bool>();
+      info.name = get<std::string>(r, "name");
+      info.scope = r["scope"] ? get<std::string>(r, "scope") : "entra";
+      info.tier = r["tier"] ? get<int>(r, "tier") : 2;
+      info.privileged = r["privileged"] && get<bool>(r, "privileged");
       if (info.tier < 0 || info.tier > 2) {
         diags.error(l, "roles", fmt::format("tier of '{}' must be 0, 1 or 2", info.name));
         continue;

@@ -78,9 +78,9 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
   std::map<std::string, int, std::less<>> slots;
   for (const auto& file : files) {
     Compiler c{diags, file, &slots};
-    YAML::Node root;
+    yaml::Node root;
     try {
-      root = YAML::LoadFile(file);
+      root = yaml::load_file(file);
     } catch (const YAML::BadFile&) {
       Location l;
       l.file = file;
@@ -98,12 +98,12 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
       c.error(root, "", "a mapping file is a YAML mapping with 'kind', 'ecs' and 'cef'");
       continue;
     }
-    for (auto it = root.begin(); it != root.end(); ++it) {
-      const auto k = it->first.Scalar();
+    for (const auto& [key, value] : root.entries()) {
+      const auto& k = key.Scalar();
       if (std::find(top_keys.begin(), top_keys.end(), k) == top_keys.end()) {
         std::string msg = fmt::format("unknown key '{}'", k);
         if (auto s = did_you_mean(k, top_keys)) msg += fmt::format(" (did you mean '{}'?)", *s);
-        c.error(it->first, "", msg);
+        c.error(key, "", msg);
       }
     }
     if (!root["kind"]) {
@@ -128,7 +128,7 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
       if (auto n = root[key]) {
         out.clear();
         if (n.IsSequence())
-          for (const auto& x : n) out.push_back(c.make_path(x.Scalar()));
+          for (const auto& x : n.elements()) out.push_back(c.make_path(x.Scalar()));
         else if (n.IsScalar())
           out.push_back(c.make_path(n.Scalar()));
         else
@@ -147,14 +147,14 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
         c.error(doc, key, fmt::format("expected a mapping of {} -> rule", what));
         return;
       }
-      for (auto it = doc.begin(); it != doc.end(); ++it) {
-        const std::string target = it->first.Scalar();
+      for (const auto& [name, rule] : doc.entries()) {
+        const std::string& target = name.Scalar();
         const std::string path = std::string(key) + "." + target;
-        if (it->second.IsNull()) {
+        if (rule.IsNull()) {
           into.set(target, std::nullopt);
           continue;
         }
-        if (auto r = c.parse_rule(target, it->second, path)) into.set(target, std::move(*r));
+        if (auto r = c.parse_rule(target, rule, path)) into.set(target, std::move(*r));
       }
     };
     document("ecs", "ECS field", draft->ecs);
@@ -163,40 +163,40 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
       if (!cef.IsMap()) {
         c.error(cef, "cef", "expected a mapping with vendor, product, version, class_id, name, severity, extension");
       } else {
-        for (auto it = cef.begin(); it != cef.end(); ++it) {
-          const std::string k = it->first.Scalar();
+        for (const auto& [cef_key, cef_value] : cef.entries()) {
+          const std::string& k = cef_key.Scalar();
           if (std::find(cef_keys.begin(), cef_keys.end(), k) == cef_keys.end()) {
             std::string msg = fmt::format("unknown CEF key '{}'", k);
             if (auto s = did_you_mean(k, cef_keys)) msg += fmt::format(" (did you mean '{}'?)", *s);
-            c.error(it->first, "cef", msg);
+            c.error(cef_key, "cef", msg);
             continue;
           }
           if (k == "extension") {
-            if (!it->second.IsMap()) {
-              c.error(it->second, "cef.extension", "expected a mapping of CEF key -> rule");
+            if (!cef_value.IsMap()) {
+              c.error(cef_value, "cef.extension", "expected a mapping of CEF key -> rule");
               continue;
             }
-            for (auto e = it->second.begin(); e != it->second.end(); ++e) {
-              const std::string key = e->first.Scalar();
+            for (const auto& [ext_key, ext_rule] : cef_value.entries()) {
+              const std::string& key = ext_key.Scalar();
               // The key is written verbatim into the line: anything but a CEF key word would end
               // the previous value or start a bogus key.
               if (key.empty() || !std::all_of(key.begin(), key.end(), [](char ch) {
                     return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
                   })) {
-                c.error(e->first, "cef.extension",
+                c.error(ext_key, "cef.extension",
                         fmt::format("CEF extension key '{}' must be letters, digits or '_'", key));
                 continue;
               }
-              if (e->second.IsNull()) {
+              if (ext_rule.IsNull()) {
                 draft->cef_ext.set(key, std::nullopt);
                 continue;
               }
-              if (auto r = c.parse_rule(key, e->second, "cef.extension." + key)) draft->cef_ext.set(key, std::move(*r));
+              if (auto r = c.parse_rule(key, ext_rule, "cef.extension." + key)) draft->cef_ext.set(key, std::move(*r));
             }
             continue;
           }
           // Header fields: a plain scalar is a constant here (vendor: Microsoft).
-          YAML::Node spec = it->second;
+          const yaml::Node& spec = cef_value;
           std::optional<Rule> r;
           if (spec.IsScalar() && (spec.Scalar().empty() || spec.Scalar()[0] != '$')) {
             Rule rule;

@@ -18,7 +18,7 @@ json::Path Compiler::make_path(std::string_view text) const {
   return p;
 }
 
-Location Compiler::loc(const YAML::Node& n) const {
+Location Compiler::loc(const yaml::Node& n) const {
   Location l;
   l.file = file;
   if (n.IsDefined() && n.Mark().line >= 0) {
@@ -28,15 +28,15 @@ Location Compiler::loc(const YAML::Node& n) const {
   return l;
 }
 
-void Compiler::error(const YAML::Node& n, const std::string& path, const std::string& msg) const {
+void Compiler::error(const yaml::Node& n, const std::string& path, const std::string& msg) const {
   diags.error(loc(n), path, msg);
 }
 
-Value Compiler::yaml_value(const YAML::Node& n) {
+Value Compiler::yaml_value(const yaml::Node& n) {
   if (n.IsSequence()) {
     Value v;
     v.kind = Value::Kind::list;
-    for (const auto& item : n)
+    for (const auto& item : n.elements())
       if (item.IsScalar()) v.list.push_back(item.Scalar());
     return v;
   }
@@ -57,7 +57,7 @@ Value Compiler::yaml_value(const YAML::Node& n) {
 }
 
 // Literal text, {path} / {$variable} placeholders and [optional groups] (not nested).
-bool Compiler::parse_template(const std::string& text, std::vector<TemplatePart>& parts, const YAML::Node& n, const std::string& path) const {
+bool Compiler::parse_template(const std::string& text, std::vector<TemplatePart>& parts, const yaml::Node& n, const std::string& path) const {
   std::size_t i = 0;
   bool in_group = false;
   auto literal = [&](std::size_t from, std::size_t to) {
@@ -103,7 +103,7 @@ bool Compiler::parse_template(const std::string& text, std::vector<TemplatePart>
   return true;
 }
 
-std::optional<Condition> Compiler::parse_condition(const YAML::Node& n, const std::string& path) const {
+std::optional<Condition> Compiler::parse_condition(const yaml::Node& n, const std::string& path) const {
   if (!n.IsMap()) {
     error(n, path, "a condition is a mapping like {path: category, equals: RoleManagement}");
     return std::nullopt;
@@ -112,17 +112,17 @@ std::optional<Condition> Compiler::parse_condition(const YAML::Node& n, const st
   std::string target;
   static const std::set<std::string> keys = {"path", "exists", "missing", "equals", "not_equals", "in",
                                              "not_in", "contains", "starts_with"};
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    const std::string k = it->first.Scalar();
+  for (const auto& [key, value] : n.entries()) {
+    const std::string& k = key.Scalar();
     if (!keys.count(k)) {
-      error(it->first, path, fmt::format("unknown condition key '{}'", k));
+      error(key, path, fmt::format("unknown condition key '{}'", k));
       return std::nullopt;
     }
   }
-  auto values_of = [&](const YAML::Node& v) {
+  auto values_of = [&](const yaml::Node& v) {
     std::vector<std::string> out;
     if (v.IsSequence())
-      for (const auto& x : v) out.push_back(x.Scalar());
+      for (const auto& x : v.elements()) out.push_back(x.Scalar());
     else if (v.IsScalar()) out.push_back(v.Scalar());
     return out;
   };
@@ -151,13 +151,13 @@ std::optional<Condition> Compiler::parse_condition(const YAML::Node& n, const st
   return c;
 }
 
-ExprPtr Compiler::parse_expr(const YAML::Node& n, const std::string& path) const {
+ExprPtr Compiler::parse_expr(const yaml::Node& n, const std::string& path) const {
   auto e = parse_expr_fields(n, path);
   if (e) e->is_plain = e->plain();
   return e;
 }
 
-std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std::string& path) const {
+std::shared_ptr<Expr> Compiler::parse_expr_fields(const yaml::Node& n, const std::string& path) const {
   auto e = std::make_shared<Expr>();
   if (n.IsScalar()) {
     const std::string& s = n.Scalar();
@@ -177,20 +177,20 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
   }
   static const std::vector<std::string> keys = {"from", "all", "value", "template", "when", "map", "default",
                                                 "type", "multiply", "max_items", "label"};
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    const std::string k = it->first.Scalar();
+  for (const auto& [key, value] : n.entries()) {
+    const std::string& k = key.Scalar();
     if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
       std::string msg = fmt::format("unknown rule key '{}'", k);
       if (auto s = did_you_mean(k, keys)) msg += fmt::format(" (did you mean '{}'?)", *s);
-      error(it->first, path, msg);
+      error(key, path, msg);
       return nullptr;
     }
   }
   int sources = 0;
-  auto paths_of = [this](const YAML::Node& v) {
+  auto paths_of = [this](const yaml::Node& v) {
     std::vector<json::Path> out;
     if (v.IsSequence())
-      for (const auto& x : v) out.push_back(make_path(x.Scalar()));
+      for (const auto& x : v.elements()) out.push_back(make_path(x.Scalar()));
     else
       out.push_back(make_path(v.Scalar()));
     return out;
@@ -228,7 +228,7 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
   }
   if (auto w = n["when"]) {
     if (w.IsSequence()) {
-      for (const auto& c : w) {
+      for (const auto& c : w.elements()) {
         auto cond = parse_condition(c, path);
         if (!cond) return nullptr;
         e->when.push_back(std::move(*cond));
@@ -245,7 +245,7 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
       return nullptr;
     }
     e->has_lookup = true;
-    for (auto it = m.begin(); it != m.end(); ++it) e->lookup.emplace_back(it->first.Scalar(), yaml_value(it->second));
+    for (const auto& [k, v] : m.entries()) e->lookup.emplace_back(k.Scalar(), yaml_value(v));
   }
   if (auto d = n["default"]) e->fallback = yaml_value(d);
   if (auto t = n["type"]) {
@@ -295,21 +295,21 @@ std::shared_ptr<Expr> Compiler::parse_expr_fields(const YAML::Node& n, const std
   return e;
 }
 
-std::optional<Rule> Compiler::parse_rule(const std::string& target, const YAML::Node& n, const std::string& path) const {
+std::optional<Rule> Compiler::parse_rule(const std::string& target, const yaml::Node& n, const std::string& path) const {
   Rule r;
   r.target = target;
   r.where = loc(n);
   if (n.IsSequence()) {
-    for (const auto& alt : n) {
+    for (const auto& alt : n.elements()) {
       auto e = parse_expr(alt, path);
       if (!e) return std::nullopt;
-      if (alt.IsMap() && alt["label"]) r.label = alt["label"].Scalar();
+      if (auto l = alt["label"]) r.label = l.Scalar();
       r.alternatives.push_back(std::move(e));
     }
   } else {
     auto e = parse_expr(n, path);
     if (!e) return std::nullopt;
-    if (n.IsMap() && n["label"]) r.label = n["label"].Scalar();
+    if (auto l = n["label"]) r.label = l.Scalar();
     r.alternatives.push_back(std::move(e));
   }
   r.plain = std::all_of(r.alternatives.begin(), r.alternatives.end(), [](const ExprPtr& e) { return e->plain(); });

@@ -1,6 +1,7 @@
 #include "connector/sources/eventhub_kafka/eventhub_kafka_source.h"
 
 #include <algorithm>
+#include <charconv>
 #include <memory>
 #include <stdexcept>
 
@@ -86,7 +87,46 @@ const config::Section& eventhub_kafka_keys() {
   return s;
 }
 
-EventHubKafkaOptions read_eventhub_kafka_options(const ConfigNode& cfg, const std::string& name) {
+KafkaPrefetch prefetch_defaults(std::size_t queue_bytes) {
+  constexpr std::size_t mib = 1u << 20;
+  KafkaPrefetch p;
+  p.queued_kbytes = std::clamp<std::size_t>(queue_bytes / 4, mib, std::size_t{2'097'151} << 10) >> 10;
+  p.fetch_max_bytes = std::clamp<std::size_t>(queue_bytes / 8, mib, std::size_t{2'147'483'135});
+  p.partition_fetch_bytes = p.fetch_max_bytes / 4;
+  return p;
+}
+
+namespace {
+
+std::optional<std::size_t> integer_property(const kafka::ClientProperties& props, std::string_view key) {
+  const std::string* v = props.get(key);
+  std::size_t n = 0;
+  if (v == nullptr) return std::nullopt;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || end != v->data() + v->size()) return std::nullopt;  // librdkafka reports it
+  return n;
+}
+
+// Sets the prefetch bounds the user did not set, consistent with what they did set: librdkafka
+// refuses a fetch.max.bytes below message.max.bytes, or above receive.message.max.bytes - 512.
+void bound_prefetch(kafka::ClientConfig& client, std::size_t queue_bytes) {
+  const KafkaPrefetch p = prefetch_defaults(queue_bytes);
+  auto& props = client.properties;
+  const auto user = [&](const char* key) { return client.user_keys.count(key) > 0; };
+  if (!user("queued.max.messages.kbytes")) props.set("queued.max.messages.kbytes", std::to_string(p.queued_kbytes));
+  if (!user("max.partition.fetch.bytes") && !user("fetch.message.max.bytes"))
+    props.set("max.partition.fetch.bytes", std::to_string(p.partition_fetch_bytes));
+  if (!user("fetch.max.bytes")) {
+    std::size_t fetch = std::max<std::size_t>(p.fetch_max_bytes, integer_property(props, "message.max.bytes").value_or(0));
+    if (auto recv = integer_property(props, "receive.message.max.bytes"); recv && *recv > 512)
+      fetch = std::min(fetch, *recv - 512);
+    props.set("fetch.max.bytes", std::to_string(fetch));
+  }
+}
+
+}  // namespace
+
+EventHubKafkaOptions read_eventhub_kafka_options(const ConfigNode& cfg, const std::string& name, std::size_t queue_bytes) {
   EventHubKafkaOptions o;
   o.name = name;
   o.group_id = cfg.string("group_id");
@@ -109,6 +149,7 @@ EventHubKafkaOptions read_eventhub_kafka_options(const ConfigNode& cfg, const st
   defaults.set("auto.offset.reset", initial);
   defaults.set("allow.auto.create.topics", "false");
   o.client = kafka::read_client_config(cfg, defaults);
+  bound_prefetch(o.client, queue_bytes);
   // Needed to tell when every assigned partition is read to its end (`run --once`).
   o.client.properties.set("enable.partition.eof", "true");
   if (const auto* v = o.client.properties.get("enable.auto.commit"); v && *v != "false")
@@ -462,7 +503,8 @@ void register_eventhub_kafka_source(PluginRegistry& registry) {
                       "Event Hubs Kafka endpoint (or any Kafka topic): consumer group, offsets committed after the "
                       "sinks acknowledged",
                       [](const ConfigNode& cfg, const PluginContext& ctx) -> std::unique_ptr<Source> {
-                        return std::make_unique<EventHubKafkaSource>(read_eventhub_kafka_options(cfg, ctx.name));
+                        return std::make_unique<EventHubKafkaSource>(
+                            read_eventhub_kafka_options(cfg, ctx.name, ctx.queue_bytes));
                       }, &eventhub_kafka_keys());
 }
 

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -46,7 +47,27 @@ struct EventHubKafkaOptions {
   std::chrono::milliseconds close_timeout{30'000};   // longest wait for leaving the group on shutdown
 };
 
-EventHubKafkaOptions read_eventhub_kafka_options(const ConfigNode& cfg, const std::string& name);
+// `queue_bytes`: the pipeline's input queue budget (`pipeline.queue_bytes`), from which the
+// consumer's prefetch defaults are sized (prefetch_defaults()).
+EventHubKafkaOptions read_eventhub_kafka_options(const ConfigNode& cfg, const std::string& name,
+                                                 std::size_t queue_bytes = 8ull << 20);
+
+// librdkafka prefetches ahead of poll(): its consumer queue fills up to queued.max.messages.kbytes
+// (64 MiB by default) and each broker's fetch response (fetch.max.bytes, 50 MiB by default, up to
+// max.partition.fetch.bytes per partition) comes on top, so with librdkafka's defaults the
+// consumer alone held ~100 MiB against three brokers. The defaults here bound it by the pipeline's
+// queue budget: the queue a quarter of it (at least 1 MiB), a fetch response an eighth (at least
+// 1 MiB, and at least message.max.bytes), a partition's share of a fetch a quarter of that. A
+// record larger than these still arrives: the broker returns a partition's first batch whatever
+// its size (bounded by receive.message.max.bytes, 100 MB). The user's `properties:` win. The
+// bound also caps the rate against a broker faster than the connector: librdkafka 2.0 looks at a
+// full queue again only after up to 1 s (docs/performance.md, "Event Hubs prefetch bound").
+struct KafkaPrefetch {
+  std::size_t queued_kbytes = 0;          // queued.max.messages.kbytes
+  std::size_t fetch_max_bytes = 0;        // fetch.max.bytes
+  std::size_t partition_fetch_bytes = 0;  // max.partition.fetch.bytes
+};
+KafkaPrefetch prefetch_defaults(std::size_t queue_bytes);
 
 // topic -> partition -> next offset to read.
 using KafkaOffsets = std::map<std::string, std::map<std::int32_t, std::int64_t>>;

@@ -45,22 +45,40 @@ void kcat_produce(const MockKafkaCluster& mc, const std::string& topic, const st
   ASSERT_EQ(status, 0) << "kcat producer failed";
 }
 
+// Like kcat_produce, for messages above the producer's default message.max.bytes (1 MB).
+void kcat_produce_large(const MockKafkaCluster& mc, const std::string& topic, const std::vector<std::string>& messages) {
+  const auto file = std::filesystem::path(SIEM_BINARY_DIR) / fmt::format("kcat-large-{}.ndjson", ::getpid());
+  {
+    std::ofstream out(file);
+    for (const auto& m : messages) out << m << '\n';
+  }
+  int status = 0;
+  run_command(fmt::format("timeout -k 5 60 kcat -P -q -b '{}' -t '{}' -X log_level=0 -X message.max.bytes=16000000 "
+                          "-l '{}' 2>&1",
+                          mc.bootstraps(), topic, file.string()),
+              &status);
+  std::filesystem::remove(file);
+  ASSERT_EQ(status, 0) << "kcat producer failed";
+}
+
 struct Built {
   Diagnostics diags;
   std::shared_ptr<ConfigDocument> doc;
+  EventHubKafkaOptions source_options;  // what the source was built with
   std::unique_ptr<EventHubKafkaSource> source;
 };
 
 std::unique_ptr<Built> build_source(const MockKafkaCluster& mc, const std::string& topic, const std::string& group,
-                                    const std::string& extra = "") {
+                                    const std::string& extra = "", std::size_t queue_bytes = 8ull << 20) {
   auto b = std::make_unique<Built>();
   b->doc = ConfigDocument::load_string(
       fmt::format("brokers: \"{}\"\ntopic: {}\ngroup_id: {}\npoll_interval: 500ms\nproperties:\n  log_level: 3\n"
                   "  session.timeout.ms: 6000\n  heartbeat.interval.ms: 500\n{}",
                   mc.bootstraps(), topic, group, extra),
       "source.yaml", b->diags);
-  auto options = read_eventhub_kafka_options(b->doc->root(), "eh-test");
+  auto options = read_eventhub_kafka_options(b->doc->root(), "eh-test", queue_bytes);
   EXPECT_FALSE(b->diags.has_errors()) << b->diags.format();
+  b->source_options = options;
   b->source = std::make_unique<EventHubKafkaSource>(std::move(options));
   return b;
 }
@@ -271,6 +289,89 @@ TEST(EventHubKafkaSourceComponent, BrokenMessageBecomesAReadErrorAndTheRestIsRea
   for (const auto& r : d.records) errors += r.read_error.empty() ? 0 : 1;
   EXPECT_EQ(errors, 1u);
   EXPECT_EQ(d.records.size() - errors, 2 * records_in(audit));
+  a->source->stop();
+}
+
+EventHubKafkaOptions options_from(const std::string& yaml, std::size_t queue_bytes, Diagnostics& diags) {
+  auto doc = ConfigDocument::load_string("brokers: \"127.0.0.1:9\"\ntopic: hub\ngroup_id: g\n" + yaml, "source.yaml", diags);
+  auto o = read_eventhub_kafka_options(doc->root(), "eh-test", queue_bytes);
+  kafka::RdKafkaConf conf(nullptr, rd_kafka_conf_destroy);
+  std::string why;
+  conf = kafka::make_conf(o.client.properties, why);
+  EXPECT_TRUE(conf) << why;
+  if (conf) {  // librdkafka's own consistency checks run when a client is made from the configuration
+    rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t*, int, const char*, const char*) {});  // nothing listens
+    char err[512];
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
+    EXPECT_NE(rk, nullptr) << err;
+    if (rk != nullptr) {
+      conf.release();
+      rd_kafka_destroy(rk);
+    }
+  }
+  return o;
+}
+
+std::string prop(const EventHubKafkaOptions& o, const char* key) {
+  const auto* v = o.client.properties.get(key);
+  return v ? *v : std::string("<unset>");
+}
+
+TEST(EventHubKafkaOptions, PrefetchIsSizedFromTheQueueBudgetAndPropertiesWin) {
+  Diagnostics diags;
+  const auto d = options_from("", 8u << 20, diags);
+  EXPECT_EQ(prop(d, "queued.max.messages.kbytes"), "2048");  // a quarter of the 8 MiB budget
+  EXPECT_EQ(prop(d, "fetch.max.bytes"), "1048576");
+  EXPECT_EQ(prop(d, "max.partition.fetch.bytes"), "262144");
+  const auto big = options_from("", 64u << 20, diags);
+  EXPECT_EQ(prop(big, "queued.max.messages.kbytes"), "16384");
+  EXPECT_EQ(prop(big, "fetch.max.bytes"), "8388608");
+  EXPECT_EQ(prop(big, "max.partition.fetch.bytes"), "2097152");
+  // The user's properties win, and the defaults left give way to what librdkafka requires of them.
+  const auto user = options_from(
+      "properties: {queued.max.messages.kbytes: 65536, fetch.message.max.bytes: 4194304, message.max.bytes: 3000000}\n",
+      8u << 20, diags);
+  EXPECT_EQ(prop(user, "queued.max.messages.kbytes"), "65536");
+  EXPECT_EQ(prop(user, "fetch.message.max.bytes"), "4194304");
+  EXPECT_EQ(prop(user, "max.partition.fetch.bytes"), "<unset>");  // the alias the user set stands alone
+  EXPECT_EQ(prop(user, "fetch.max.bytes"), "3000000");             // >= message.max.bytes
+  const auto recv = options_from("properties: {receive.message.max.bytes: 600000, message.max.bytes: 500000}\n",
+                                 8u << 20, diags);
+  EXPECT_EQ(prop(recv, "fetch.max.bytes"), "599488");  // <= receive.message.max.bytes - 512
+  const auto own = options_from("properties: {fetch.max.bytes: 52428800}\n", 8u << 20, diags);
+  EXPECT_EQ(prop(own, "fetch.max.bytes"), "52428800");
+  EXPECT_FALSE(diags.has_errors()) << diags.format();
+}
+
+// The prefetch bounds (queued.max.messages.kbytes, fetch.max.bytes, max.partition.fetch.bytes) are
+// sizes librdkafka asks for, not limits on a record: a message larger than all of them is still
+// read (the broker returns a partition's first batch whatever its size), and the ones around it.
+TEST(EventHubKafkaSourceComponent, MessageLargerThanThePrefetchBoundsIsRead) {
+  MockKafkaCluster mc(3);
+  mc.create_topic("hub", 1, 3);
+  const std::string audit = compact_file("eventhub-auditlogs-records-envelope.json");
+  // One envelope of > 2.5 MiB: the audit envelope's records repeated.
+  auto big = nlohmann::json::parse(audit);
+  const auto records = big.at("records");
+  while (big.dump().size() < (5u << 19))
+    for (const auto& r : records) big["records"].push_back(r);
+  const std::string large = big.dump();
+  const std::size_t large_records = big.at("records").size();
+  kcat_produce_large(mc, "hub", {audit, large, audit});
+  // A 1 MiB queue budget: 1 MiB queue and fetch, 256 KiB per partition, all under the message.
+  auto a = build_source(mc, "hub", "g", "", 1u << 20);
+  const auto& props = a->source_options.client.properties;
+  ASSERT_NE(props.get("fetch.max.bytes"), nullptr);
+  EXPECT_LT(std::stoull(*props.get("fetch.max.bytes")), large.size());
+  EXPECT_LT(std::stoull(*props.get("max.partition.fetch.bytes")), large.size());
+  EXPECT_LT(std::stoull(*props.get("queued.max.messages.kbytes")) << 10, large.size());
+  a->source->start(std::nullopt);
+  const auto d = drain(*a->source);
+  ASSERT_TRUE(d.caught_up) << "the consumer stalled at the large message";
+  for (const auto& r : d.records) EXPECT_TRUE(r.read_error.empty()) << r.read_error;
+  EXPECT_EQ(d.records.size(), 2 * records_in(audit) + large_records);
+  ASSERT_TRUE(d.checkpoint.has_value());
+  EXPECT_EQ(decode_kafka_offsets(*d.checkpoint).at("hub").at(0), 3);
   a->source->stop();
 }
 
