@@ -39,24 +39,33 @@ struct Cursor {
   bool done() const { return i >= s.size(); }
 };
 
-std::optional<std::int64_t> assemble(int Y, int M, int D, int h, int mi, int se, std::int64_t ms, std::int64_t offset_min) {
+// Epoch seconds of a civil date and time at a UTC offset; nullopt when a field is out of range.
+std::optional<std::int64_t> epoch_seconds(int Y, int M, int D, int h, int mi, int se, std::int64_t offset_min) {
   if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
   const std::int64_t days = days_since_epoch(Y, M, D);
-  return (days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60) * 1000 + ms;
+  return days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
 }
 
-// Fraction digits after '.', any count, kept to milliseconds.
-std::int64_t fraction_ms(Cursor& c) {
-  std::int64_t ms = 0;
+std::optional<std::int64_t> assemble(int Y, int M, int D, int h, int mi, int se, std::int64_t ms, std::int64_t offset_min) {
+  const auto secs = epoch_seconds(Y, M, D, h, mi, se, offset_min);
+  if (!secs) return std::nullopt;
+  return *secs * 1000 + ms;
+}
+
+// Fraction digits after '.', any count, kept to `keep` digits (3: milliseconds, 6: microseconds).
+std::int64_t fraction(Cursor& c, int keep) {
+  std::int64_t v = 0;
   int n = 0;
   while (!c.done() && std::isdigit(static_cast<unsigned char>(c.s[c.i]))) {
-    if (n < 3) ms = ms * 10 + (c.s[c.i] - '0');
+    if (n < keep) v = v * 10 + (c.s[c.i] - '0');
     ++n;
     ++c.i;
   }
-  for (int k = n; k < 3; ++k) ms *= 10;
-  return ms;
+  for (int k = n; k < keep; ++k) v *= 10;
+  return v;
 }
+
+std::int64_t fraction_ms(Cursor& c) { return fraction(c, 3); }
 
 std::optional<std::int64_t> zone_minutes(Cursor& c) {
   if (c.done()) return 0;  // no zone: UTC (what Azure means when it omits it)
@@ -74,20 +83,23 @@ std::optional<std::int64_t> zone_minutes(Cursor& c) {
 
 }  // namespace
 
-std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
+std::optional<std::int64_t> parse_rfc3339_us(std::string_view text, const Rfc3339Rules& rules) {
   Cursor c{text};
   int Y = 0, M = 0, D = 0, h = 0, mi = 0, se = 0;
   if (!c.digits(4, 4, Y) || !c.eat('-') || !c.digits(2, 2, M) || !c.eat('-') || !c.digits(2, 2, D)) return std::nullopt;
+  if (Y < rules.min_year) return std::nullopt;
   if (!(c.eat('T') || c.eat('t') || c.eat(' '))) return std::nullopt;
   if (!c.digits(2, 2, h) || !c.eat(':') || !c.digits(2, 2, mi) || !c.eat(':') || !c.digits(2, 2, se))
     return std::nullopt;
-  std::int64_t ms = 0;
+  std::int64_t us = 0;
   if (c.eat('.')) {
     if (c.done() || !std::isdigit(static_cast<unsigned char>(c.s[c.i]))) return std::nullopt;  // a digit at least
-    ms = fraction_ms(c);
+    us = fraction(c, 6);
   }
   std::int64_t offset_min = 0;
-  if (!(c.eat('Z') || c.eat('z'))) {
+  if (c.done() && rules.zone_optional) {
+    // no zone: UTC
+  } else if (!(c.eat('Z') || c.eat('z'))) {
     if (c.done() || (c.s[c.i] != '+' && c.s[c.i] != '-')) return std::nullopt;  // the zone is required
     const bool west = c.s[c.i] == '-';
     ++c.i;
@@ -96,7 +108,16 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
     offset_min = (oh * 60 + om) * (west ? -1 : 1);
   }
   if (!c.done()) return std::nullopt;
-  return assemble(Y, M, D, h, mi, se, ms, offset_min);
+  const auto secs = epoch_seconds(Y, M, D, h, mi, se, offset_min);
+  if (!secs) return std::nullopt;
+  return *secs * 1'000'000 + us;
+}
+
+std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
+  const auto us = parse_rfc3339_us(text);
+  if (!us) return std::nullopt;
+  // Floor, not truncation: the fraction's first three digits, also before 1970.
+  return *us >= 0 ? *us / 1000 : -((-*us + 999) / 1000);
 }
 
 namespace {

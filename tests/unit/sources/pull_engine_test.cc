@@ -28,6 +28,21 @@ TEST(Time, ParsesGraphPrecisionAndOffsetsAndFormatsBack) {
   EXPECT_FALSE(parse_time("2024-01-01T00:00:00 PST"));
 }
 
+// The engine reads times with the shared RFC 3339 reader: a time without a zone is UTC, nothing
+// before 1970 is a time, and a checkpoint's 7-digit end comes back to the microsecond.
+TEST(Time, GraphTimesWithoutZoneAreUtcAndCheckpointEndsRoundTrip) {
+  EXPECT_EQ(T("2024-01-01T00:00:00.25"), T("2024-01-01T00:00:00.25Z"));
+  EXPECT_FALSE(parse_time("1969-12-31T23:59:59Z"));
+  for (const char* text : {"2026-11-20T10:00:00.0000010Z", "2026-11-20T10:00:00.9999990Z", "2026-11-20T10:00:00Z"})
+    EXPECT_EQ(format_time(T(text)), text);
+  StreamCheckpoint cp;
+  cp.end = T("2026-11-20T10:00:00.1234560Z");
+  cp.settled = *cp.end - 1;
+  const auto back = decode_checkpoint(encode_checkpoint({{"s", cp}}));
+  EXPECT_EQ(back.at("s").end, cp.end);
+  EXPECT_EQ(back.at("s").settled, cp.settled);
+}
+
 TEST(Urls, GraphAuditsUseDollarParamsAndHalfOpenFilter) {
   StreamSpec s{"directoryAudits", StreamType::directory_audits, "https://graph.microsoft.com"};
   s.page_size = 500;
