@@ -39,33 +39,25 @@ struct Cursor {
   bool done() const { return i >= s.size(); }
 };
 
-// Epoch seconds of a civil date and time at a UTC offset; nullopt when a field is out of range.
-std::optional<std::int64_t> epoch_seconds(int Y, int M, int D, int h, int mi, int se, std::int64_t offset_min) {
+std::optional<std::int64_t> assemble(int Y, int M, int D, int h, int mi, int se, std::int64_t ms, std::int64_t offset_min) {
   if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
   const std::int64_t days = days_since_epoch(Y, M, D);
-  return days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
+  return (days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60) * 1000 + ms;
 }
 
-std::optional<std::int64_t> assemble(int Y, int M, int D, int h, int mi, int se, std::int64_t ms, std::int64_t offset_min) {
-  const auto secs = epoch_seconds(Y, M, D, h, mi, se, offset_min);
-  if (!secs) return std::nullopt;
-  return *secs * 1000 + ms;
-}
-
-// Fraction digits after '.', any count, kept to `keep` digits (3: milliseconds, 6: microseconds).
-std::int64_t fraction(Cursor& c, int keep) {
+// Fraction digits after '.', any count, kept to `Keep` digits (3: milliseconds, 6: microseconds).
+template <int Keep>
+std::int64_t fraction(Cursor& c) {
   std::int64_t v = 0;
   int n = 0;
   while (!c.done() && std::isdigit(static_cast<unsigned char>(c.s[c.i]))) {
-    if (n < keep) v = v * 10 + (c.s[c.i] - '0');
+    if (n < Keep) v = v * 10 + (c.s[c.i] - '0');
     ++n;
     ++c.i;
   }
-  for (int k = n; k < keep; ++k) v *= 10;
+  for (int k = n; k < Keep; ++k) v *= 10;
   return v;
 }
-
-std::int64_t fraction_ms(Cursor& c) { return fraction(c, 3); }
 
 std::optional<std::int64_t> zone_minutes(Cursor& c) {
   if (c.done()) return 0;  // no zone: UTC (what Azure means when it omits it)
@@ -94,7 +86,7 @@ std::optional<std::int64_t> parse_rfc3339_us(std::string_view text, const Rfc333
   std::int64_t us = 0;
   if (c.eat('.')) {
     if (c.done() || !std::isdigit(static_cast<unsigned char>(c.s[c.i]))) return std::nullopt;  // a digit at least
-    us = fraction(c, 6);
+    us = fraction<6>(c);
   }
   std::int64_t offset_min = 0;
   if (c.done() && rules.zone_optional) {
@@ -108,9 +100,9 @@ std::optional<std::int64_t> parse_rfc3339_us(std::string_view text, const Rfc333
     offset_min = (oh * 60 + om) * (west ? -1 : 1);
   }
   if (!c.done()) return std::nullopt;
-  const auto secs = epoch_seconds(Y, M, D, h, mi, se, offset_min);
-  if (!secs) return std::nullopt;
-  return *secs * 1'000'000 + us;
+  const auto whole_ms = assemble(Y, M, D, h, mi, se, 0, offset_min);  // whole seconds, in ms
+  if (!whole_ms) return std::nullopt;
+  return *whole_ms * 1000 + us;
 }
 
 std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
@@ -195,7 +187,7 @@ std::optional<std::int64_t> parse_time_ms(std::string_view text) {
     std::int64_t ms = 0;
     if (c.eat(':')) {
       if (!c.digits(2, 2, se)) return std::nullopt;
-      if (c.eat('.') || c.eat(',')) ms = fraction_ms(c);
+      if (c.eat('.') || c.eat(',')) ms = fraction<3>(c);
     }
     c.eat(' ');
     auto z = zone_minutes(c);
@@ -209,7 +201,7 @@ std::optional<std::int64_t> parse_time_ms(std::string_view text) {
     if (c.eat(' ')) {
       if (!c.digits(1, 2, h) || !c.eat(':') || !c.digits(2, 2, mi)) return std::nullopt;
       if (c.eat(':') && !c.digits(2, 2, se)) return std::nullopt;
-      if (c.eat('.')) ms = fraction_ms(c);
+      if (c.eat('.')) ms = fraction<3>(c);
       c.eat(' ');
       if (!c.done()) {
         std::string_view rest = c.s.substr(c.i, 2);
