@@ -36,13 +36,7 @@ using siem::test::eventually;
 using siem::test::proc_stats;
 
 TEST_F(Soak, ChaosLosesNothing) {
-  start_peers();
-  if (HasFatalFailure()) return;
-  config_ = write_config();
-  t0_ = Clock::now();
-  start_writers();
-  start_sampler();
-  start_connector();
+  start_run();
   if (HasFatalFailure()) return;
   ASSERT_TRUE(all_sinks_reach(1, 60s)) << "nothing delivered to some sink\n" << err_tail();
 

@@ -27,13 +27,7 @@ TEST_F(Soak, DiskBufferFullBlocksTheSourcesAndLosesNothing) {
   write_seconds_ = 45;
   note(fmt::format("variant: {} file + {} graph records over {} s, HEC on {}, no SIGKILLs", file_records_, graph_records_,
                    write_seconds_, hec_buffer_yaml_));
-  start_peers();
-  if (HasFatalFailure()) return;
-  config_ = write_config();
-  t0_ = Clock::now();
-  start_writers();
-  start_sampler();
-  start_connector();
+  start_run();
   if (HasFatalFailure()) return;
   ASSERT_TRUE(all_sinks_reach(1, 60s)) << "nothing delivered to some sink\n" << err_tail();
 

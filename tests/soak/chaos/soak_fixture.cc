@@ -162,6 +162,16 @@ void Soak::start_connector() {
   ++starts_;
 }
 
+void Soak::start_run() {
+  start_peers();
+  if (HasFatalFailure()) return;
+  config_ = write_config();
+  t0_ = Clock::now();
+  start_writers();
+  start_sampler();
+  start_connector();
+}
+
 void Soak::start_sampler() {
   sampler_ = std::thread([this] {
     // Bounded: at most 4 hours of 1 s samples.

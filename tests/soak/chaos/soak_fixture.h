@@ -70,6 +70,9 @@ class Soak : public ::testing::Test {
 
   // ---- the connector ------------------------------------------------------------------------------
   void start_connector();
+  // The start of every scenario: the peers, the configuration, the writers, the sampler and the
+  // connector (check HasFatalFailure() after it).
+  void start_run();
   std::string err_tail() const {
     const auto err = slurp(dir_ / "stderr");
     return err.size() > 6000 ? err.substr(err.size() - 6000) : err;

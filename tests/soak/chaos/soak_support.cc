@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "tests/component/kafka/kafka_test_support.h"
+#include "tests/support/audit_record.h"
 #include "tests/support/connector_process.h"
 
 namespace siem::soak {
@@ -35,16 +36,10 @@ std::string sink_buffer_yaml(const std::string& sink) {
 bool disk_buffered(const std::string& sink) { return sink_buffer_yaml(sink).find("type: disk") != std::string::npos; }
 
 json audit_record(const std::string& id, const std::string& when) {
-  return {{"id", id},
-          {"category", "RoleManagement"},
-          {"correlationId", "0d8f6a1e-0000-4000-8000-000000000000"},
-          {"activityDisplayName", "Add member to role"},
-          {"activityDateTime", when},
-          {"loggedByService", "Core Directory"},
-          {"operationType", "Assign"},
-          {"result", "success"},
-          {"initiatedBy", {{"user", {{"userPrincipalName", "soak@contoso.example"}}}}},
-          {"targetResources", json::array()}};
+  json r = siem::test::directory_audit(id, "RoleManagement", "Add member to role", when, "soak@contoso.example");
+  r["correlationId"] = "0d8f6a1e-0000-4000-8000-000000000000";
+  r["operationType"] = "Assign";
+  return r;
 }
 
 std::int64_t now_us() {
