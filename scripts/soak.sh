@@ -5,7 +5,7 @@
 #   scripts/soak.sh --long          the release form: 50 000 records, 10 SIGKILLs, HEC dead 10 min on
 #                                   its disk buffer (then the disk-buffer-full variant: Soak.DiskBufferFull*)
 #   SIEM_SOAK_SEED=N scripts/soak.sh [--long]    replay a run (the seed is printed at the start)
-# Any SIEM_SOAK_* variable set in the environment wins over the form's value (see soak_test.cc).
+# Any SIEM_SOAK_* variable set in the environment wins over the form's value (see tests/soak/chaos/soak_chaos_test.cc).
 # The figures are printed at the end ("[soak] ..." lines); the whole log is kept in
 # build/soak/last-<form>.log. Exits non-zero when the soak fails.
 set -euo pipefail

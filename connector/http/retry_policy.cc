@@ -1,5 +1,7 @@
 #include "connector/http/retry_policy.h"
 
+#include "connector/http/http_text.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -10,11 +12,7 @@
 namespace siem::http {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using text::trim;
 
 int month_index(std::string_view m) {
   static constexpr std::string_view names[] = {"jan", "feb", "mar", "apr", "may", "jun",

@@ -4,6 +4,8 @@
 // http/https, reg-name or IP host, RFC 3986 path/query characters) is small.
 #include "connector/http/url.h"
 
+#include "connector/http/http_text.h"
+
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/address_v4.hpp>
@@ -16,11 +18,7 @@
 namespace siem::http {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using text::lower;
 
 bool is_hex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
 

@@ -45,17 +45,18 @@ std::optional<std::int64_t> assemble(int Y, int M, int D, int h, int mi, int se,
   return (days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60) * 1000 + ms;
 }
 
-// Fraction digits after '.', any count, kept to milliseconds.
-std::int64_t fraction_ms(Cursor& c) {
-  std::int64_t ms = 0;
+// Fraction digits after '.', any count, kept to `Keep` digits (3: milliseconds, 6: microseconds).
+template <int Keep>
+std::int64_t fraction(Cursor& c) {
+  std::int64_t v = 0;
   int n = 0;
   while (!c.done() && std::isdigit(static_cast<unsigned char>(c.s[c.i]))) {
-    if (n < 3) ms = ms * 10 + (c.s[c.i] - '0');
+    if (n < Keep) v = v * 10 + (c.s[c.i] - '0');
     ++n;
     ++c.i;
   }
-  for (int k = n; k < 3; ++k) ms *= 10;
-  return ms;
+  for (int k = n; k < Keep; ++k) v *= 10;
+  return v;
 }
 
 std::optional<std::int64_t> zone_minutes(Cursor& c) {
@@ -74,20 +75,23 @@ std::optional<std::int64_t> zone_minutes(Cursor& c) {
 
 }  // namespace
 
-std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
+std::optional<std::int64_t> parse_rfc3339_us(std::string_view text, const Rfc3339Rules& rules) {
   Cursor c{text};
   int Y = 0, M = 0, D = 0, h = 0, mi = 0, se = 0;
   if (!c.digits(4, 4, Y) || !c.eat('-') || !c.digits(2, 2, M) || !c.eat('-') || !c.digits(2, 2, D)) return std::nullopt;
+  if (Y < rules.min_year) return std::nullopt;
   if (!(c.eat('T') || c.eat('t') || c.eat(' '))) return std::nullopt;
   if (!c.digits(2, 2, h) || !c.eat(':') || !c.digits(2, 2, mi) || !c.eat(':') || !c.digits(2, 2, se))
     return std::nullopt;
-  std::int64_t ms = 0;
+  std::int64_t us = 0;
   if (c.eat('.')) {
     if (c.done() || !std::isdigit(static_cast<unsigned char>(c.s[c.i]))) return std::nullopt;  // a digit at least
-    ms = fraction_ms(c);
+    us = fraction<6>(c);
   }
   std::int64_t offset_min = 0;
-  if (!(c.eat('Z') || c.eat('z'))) {
+  if (c.done() && rules.zone_optional) {
+    // no zone: UTC
+  } else if (!(c.eat('Z') || c.eat('z'))) {
     if (c.done() || (c.s[c.i] != '+' && c.s[c.i] != '-')) return std::nullopt;  // the zone is required
     const bool west = c.s[c.i] == '-';
     ++c.i;
@@ -96,7 +100,16 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
     offset_min = (oh * 60 + om) * (west ? -1 : 1);
   }
   if (!c.done()) return std::nullopt;
-  return assemble(Y, M, D, h, mi, se, ms, offset_min);
+  const auto whole_ms = assemble(Y, M, D, h, mi, se, 0, offset_min);  // whole seconds, in ms
+  if (!whole_ms) return std::nullopt;
+  return *whole_ms * 1000 + us;
+}
+
+std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
+  const auto us = parse_rfc3339_us(text);
+  if (!us) return std::nullopt;
+  // Floor, not truncation: the fraction's first three digits, also before 1970.
+  return *us >= 0 ? *us / 1000 : -((-*us + 999) / 1000);
 }
 
 namespace {
@@ -174,7 +187,7 @@ std::optional<std::int64_t> parse_time_ms(std::string_view text) {
     std::int64_t ms = 0;
     if (c.eat(':')) {
       if (!c.digits(2, 2, se)) return std::nullopt;
-      if (c.eat('.') || c.eat(',')) ms = fraction_ms(c);
+      if (c.eat('.') || c.eat(',')) ms = fraction<3>(c);
     }
     c.eat(' ');
     auto z = zone_minutes(c);
@@ -188,7 +201,7 @@ std::optional<std::int64_t> parse_time_ms(std::string_view text) {
     if (c.eat(' ')) {
       if (!c.digits(1, 2, h) || !c.eat(':') || !c.digits(2, 2, mi)) return std::nullopt;
       if (c.eat(':') && !c.digits(2, 2, se)) return std::nullopt;
-      if (c.eat('.')) ms = fraction_ms(c);
+      if (c.eat('.')) ms = fraction<3>(c);
       c.eat(' ');
       if (!c.done()) {
         std::string_view rest = c.s.substr(c.i, 2);

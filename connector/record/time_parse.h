@@ -18,6 +18,15 @@ std::optional<std::int64_t> parse_time_ms(std::string_view text);
 // same grammar as parse_time_ms()'s ISO form, without its leniencies (missing seconds or zone,
 // spaces, ',' fractions, "no date" years): epoch milliseconds, or nullopt.
 std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text);
+// The same grammar to epoch MICROseconds (fraction digits past the sixth dropped), for the pull
+// sources' windows and checkpoints, which must round-trip Graph's 7-digit times without losing a
+// microsecond. `rules` relaxes or tightens it: zone_optional reads a time without a zone as UTC;
+// min_year refuses an earlier year.
+struct Rfc3339Rules {
+  bool zone_optional = false;
+  int min_year = 0;
+};
+std::optional<std::int64_t> parse_rfc3339_us(std::string_view text, const Rfc3339Rules& rules = {});
 // RFC 3339 UTC with milliseconds: 2026-03-04T10:15:30.123Z
 std::string format_time_ms(std::int64_t epoch_ms);
 // The same written into `out` (replacing its contents, reusing its buffer).

@@ -57,6 +57,10 @@ struct Options {
 };
 
 // Parses/prints Graph timestamps (ISO-8601 UTC, up to 7 fractional digits) as epoch microseconds.
+// Deliberately not the connector's reader (connector/record/time_parse.h): the emulator is the
+// connector's outside peer and reads the $filter times the connector writes the way Graph does
+// (UTC only, 'Z' or +00:00); sharing the connector's code would let a bug there be mirrored here
+// and pass every test. It links nothing of the product.
 std::optional<std::int64_t> parse_time_us(std::string_view text);
 std::string format_time(std::int64_t epoch_us);  // "2026-11-25T06:12:00.1234567Z"
 

@@ -204,7 +204,7 @@ std::string endpoint_name(const std::string& path) {
 }  // namespace detail
 
 std::optional<std::int64_t> parse_time_us(std::string_view s) {
-  // YYYY-MM-DDTHH:MM:SS[.fffffff](Z|+00:00)
+  // YYYY-MM-DDTHH:MM:SS[.fffffff](Z|+00:00). Independent of the connector on purpose (emulator.h).
   if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
     return std::nullopt;
   auto num = [&](std::size_t pos, std::size_t len) -> int {

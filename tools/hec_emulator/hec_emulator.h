@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/emulator/server/http_server.h"
+#include "tools/hec_emulator/hec_protocol.h"
 
 namespace siem::hec {
 
@@ -136,11 +137,5 @@ class HecEmulator {
   bool acks_lost_ = false;
   int health_ = 17;
 };
-
-// Inflates a gzip (or zlib) body; throws std::runtime_error when it is corrupt or would exceed
-// `limit` bytes once inflated.
-std::string gunzip(const std::string& in, std::size_t limit);
-// True for a canonical 8-4-4-4-12 hex GUID.
-bool is_guid(const std::string& s);
 
 }  // namespace siem::hec

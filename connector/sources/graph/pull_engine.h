@@ -1,6 +1,7 @@
 // The I/O-free core of the Graph / ARM pull sources: cloud roots, query URL building, poll-window
-// arithmetic, the bounded de-duplication window and checkpoint encoding, and a per-stream state
-// machine that turns pages into records and emits a checkpoint only at the end of a window.
+// arithmetic, the bounded de-duplication window and checkpoint encoding (pull_engine.cc), and a
+// per-stream state machine that turns pages into records and emits a checkpoint only at the end of
+// a window (StreamPoller, stream_poller.cc).
 //
 // Correctness rules (docs/sources.md):
 //  * windows are scheduled by next_window() (docs/sources.md, "Window scheduling"): a chunk ends at

@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/audit_record.h"
 #include "tests/support/connector_process.h"
 #include "tests/support/loopback_server.h"
 #include "tests/support/test_pki.h"
@@ -42,15 +43,8 @@ const std::string kToken = "00000000-0000-0000-0000-00000000cafe";
 const std::string kPad(1024, 'p');
 
 std::string record(int i) {
-  nlohmann::json r = {{"id", fmt::format("Directory_buf_{:06}", i)},
-                      {"category", "RoleManagement"},
-                      {"activityDisplayName", "Add member to role"},
-                      {"activityDateTime", "2026-03-04T10:15:30Z"},
-                      {"loggedByService", "Core Directory"},
-                      {"result", "success"},
-                      {"resultReason", kPad},
-                      {"initiatedBy", {{"user", {{"userPrincipalName", "alice@contoso.example"}}}}},
-                      {"targetResources", nlohmann::json::array()}};
+  nlohmann::json r = siem::test::directory_audit(fmt::format("Directory_buf_{:06}", i));
+  r["resultReason"] = kPad;
   return r.dump();
 }
 

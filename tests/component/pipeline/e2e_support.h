@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/component/syslog/rsyslog_harness.h"
+#include "tests/support/audit_record.h"
 #include "tests/support/connector_process.h"
 #include "tests/support/loopback_server.h"
 #include "tests/support/test_pki.h"
@@ -43,17 +44,7 @@ inline bool eventually(const std::function<bool()>& done, std::chrono::milliseco
 
 inline std::string record_id(int i) { return "Directory_fault_" + std::to_string(i); }
 
-inline std::string record(int i) {
-  nlohmann::json r = {{"id", record_id(i)},
-                      {"category", "RoleManagement"},
-                      {"activityDisplayName", "Add member to role"},
-                      {"activityDateTime", "2026-03-04T10:15:30Z"},
-                      {"loggedByService", "Core Directory"},
-                      {"result", "success"},
-                      {"initiatedBy", {{"user", {{"userPrincipalName", "alice@contoso.example"}}}}},
-                      {"targetResources", nlohmann::json::array()}};
-  return r.dump();
-}
+inline std::string record(int i) { return siem::test::directory_audit(record_id(i)).dump(); }
 
 inline std::set<std::string> ids(int from, int to) {
   std::set<std::string> out;

@@ -19,6 +19,7 @@
 
 #include "tests/component/kafka/kafka_test_support.h"
 #include "tests/component/pipeline/e2e_support.h"
+#include "tests/support/audit_record.h"
 #include "tests/support/test_http.h"
 
 namespace {
@@ -29,15 +30,7 @@ using namespace siem::e2e;
 // no tag, severity 1), "pim-N" (graph_pim_request, a tier 0 self-activation: pa.pim.activation,
 // pa.role.tier0 and, without a justification, pa.pim.no_justification; severity 7).
 std::string audit(int i) {
-  return nlohmann::json{{"id", fmt::format("audit-{}", i)},
-                        {"category", "RoleManagement"},
-                        {"activityDisplayName", "Add member to role"},
-                        {"activityDateTime", "2026-03-04T10:15:30Z"},
-                        {"loggedByService", "Core Directory"},
-                        {"result", "success"},
-                        {"initiatedBy", {{"user", {{"userPrincipalName", "alice@contoso.example"}}}}},
-                        {"targetResources", nlohmann::json::array()}}
-      .dump();
+  return siem::test::directory_audit(fmt::format("audit-{}", i)).dump();
 }
 std::string signin(int i) {
   return nlohmann::json{{"id", fmt::format("signin-{}", i)},

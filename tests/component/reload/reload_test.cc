@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/audit_record.h"
 #include "tests/support/connector_process.h"
 #include "tests/support/test_http.h"
 
@@ -29,15 +30,7 @@ using json = nlohmann::json;
 using std::chrono::seconds;
 
 std::string record(int i) {
-  return json{{"id", "Directory_reload_" + std::to_string(i)},
-              {"category", "UserManagement"},
-              {"activityDisplayName", "Update user"},
-              {"activityDateTime", "2026-03-04T10:15:30Z"},
-              {"loggedByService", "Core Directory"},
-              {"result", "success"},
-              {"initiatedBy", {{"user", {{"userPrincipalName", "alice@contoso.example"}}}}},
-              {"targetResources", json::array()}}
-      .dump();
+  return siem::test::directory_audit("Directory_reload_" + std::to_string(i), "UserManagement", "Update user").dump();
 }
 
 std::size_t count(const std::string& text, const std::string& what) {

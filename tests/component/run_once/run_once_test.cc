@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/audit_record.h"
+
 extern char** environ;
 
 namespace {
@@ -97,15 +99,7 @@ class RunOnce : public ::testing::Test {
   }
 
   static std::string record(int i) {
-    nlohmann::json r = {{"id", "Directory_e2e_" + std::to_string(i)},
-                        {"category", "UserManagement"},
-                        {"activityDisplayName", "Update user"},
-                        {"activityDateTime", "2026-03-04T10:15:30Z"},
-                        {"loggedByService", "Core Directory"},
-                        {"result", "success"},
-                        {"initiatedBy", {{"user", {{"userPrincipalName", "alice@contoso.example"}}}}},
-                        {"targetResources", nlohmann::json::array()}};
-    return r.dump();
+    return siem::test::directory_audit("Directory_e2e_" + std::to_string(i), "UserManagement", "Update user").dump();
   }
 
   void append(int from, int to, const std::set<int>& malformed = {}) {

@@ -108,5 +108,38 @@ TEST(TimeParse, CanonicalFormsReadAsTheGeneralReader) {
   EXPECT_EQ(parse_time_ms("2026-12-07T04:21:36.123Z"), std::optional<std::int64_t>(1796617296123));
 }
 
+
+// The microsecond form the pull sources' windows and checkpoints read (parse_rfc3339_us): Graph's
+// seven fraction digits kept to the microsecond, the zone optional or required by rule, a floor
+// year, and parse_rfc3339_ms() its floor in milliseconds.
+TEST(TimeParse, Rfc3339MicrosecondsKeepGraphPrecision) {
+  const std::int64_t base = 1772619330000000;  // 2026-03-04T10:15:30Z
+  EXPECT_EQ(parse_rfc3339_us("2026-03-04T10:15:30Z"), base);
+  EXPECT_EQ(parse_rfc3339_us("2026-03-04T10:15:30.1234567Z"), base + 123456);  // the 7th digit dropped
+  EXPECT_EQ(parse_rfc3339_us("2026-03-04T10:15:30.000001z"), base + 1);
+  EXPECT_EQ(parse_rfc3339_us("2026-03-04t11:15:30.5+01:00"), base + 500000);
+  EXPECT_EQ(parse_rfc3339_us("2026-03-04 05:15:30-05:00"), base);
+  EXPECT_EQ(parse_rfc3339_us("2016-12-31T23:59:60Z"), parse_rfc3339_us("2017-01-01T00:00:00Z"));  // a leap second
+  EXPECT_EQ(parse_rfc3339_us("1969-12-31T23:59:59.9999995Z"), -1);
+  EXPECT_EQ(parse_rfc3339_ms("1969-12-31T23:59:59.9995Z"), -1);  // floored, as before
+  EXPECT_EQ(parse_rfc3339_ms("2026-03-04T10:15:30.1239Z"), base / 1000 + 123);
+}
+
+TEST(TimeParse, Rfc3339MicrosecondRules) {
+  const Rfc3339Rules pull{.zone_optional = true, .min_year = 1970};
+  // No zone: refused by default, UTC when the rule allows it.
+  EXPECT_EQ(parse_rfc3339_us("2026-03-04T10:15:30.25"), std::nullopt);
+  EXPECT_EQ(parse_rfc3339_us("2026-03-04T10:15:30.25", pull), parse_rfc3339_us("2026-03-04T10:15:30.25Z"));
+  EXPECT_EQ(parse_rfc3339_us("2026-03-04T10:15:30", pull), std::optional<std::int64_t>(1772619330000000));
+  // The year floor: before it nothing, from it on the offset still applies (a negative time).
+  EXPECT_EQ(parse_rfc3339_us("1969-12-31T23:59:59Z", pull), std::nullopt);
+  EXPECT_EQ(parse_rfc3339_us("1969-12-31T23:59:59Z"), -1000000);
+  EXPECT_EQ(parse_rfc3339_us("1970-01-01T00:30:00+01:00", pull), -1800LL * 1000000);
+  for (const char* bad : {"2026-03-04T10:15:30.Z", "2026-03-04T10:15:30+0a:00", "2026-03-04T10:15:30+01", "2026-03-04T10:15",
+                          "2026-13-04T10:15:30Z", "2026-03-04T24:00:00Z", "2026-03-04T10:15:30Z ", "2026-03-04T10:15:30 PST",
+                          " 2026-03-04T10:15:30Z", "26-03-04T10:15:30Z", ""})
+    EXPECT_EQ(parse_rfc3339_us(bad, pull), std::nullopt) << bad;
+}
+
 }  // namespace
 }  // namespace siem

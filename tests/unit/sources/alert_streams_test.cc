@@ -8,20 +8,13 @@
 
 #include "connector/sources/graph/alert_streams.h"
 #include "connector/sources/graph/pull_engine.h"
+#include "tests/unit/sources/engine_test_support.h"
 
 namespace siem::sources {
 namespace {
 
 using nlohmann::json;
-constexpr Micros kMin = 60 * kSecond;
-
-Micros T(const char* iso) { return parse_time(iso).value(); }
-
-std::string page(std::vector<json> items, const std::string& next = {}) {
-  json p = {{"value", items}};
-  if (!next.empty()) p["@odata.nextLink"] = next;
-  return p.dump();
-}
+using namespace engine_test;
 
 json risk(const std::string& id, const char* detected, const char* updated, const char* state) {
   return {{"id", id}, {"riskEventType", "unfamiliarFeatures"}, {"riskLevel", "high"}, {"riskState", state},
@@ -52,12 +45,8 @@ TEST(AlertStreams, UrlsAreTheRealApis) {
 }
 
 TEST(AlertStreams, ARiskStateChangeIsANewRecordAndAReReadIsNot) {
-  WindowOptions o;
-  o.lookback = 60 * kMin;
-  o.safety_lag = 0;
-  o.initial_lookback = 60 * kMin;
-  StreamPoller p({"riskDetections", StreamType::risk_detections, "https://g"}, o);
-  p.restore(std::nullopt, std::nullopt);
+  const WindowOptions o = lookback_options(60 * kMin);
+  auto p = fresh_poller({"riskDetections", StreamType::risk_detections, "https://g"}, o);
   const Micros now = T("2024-01-01T01:00:00Z");
   const json open = risk("r1", "2024-01-01T00:30:00Z", "2024-01-01T00:30:00Z", "atRisk");
   auto r1 = p.on_page(*p.begin(now), page({open, risk("r2", "2024-01-01T00:40:00Z", "2024-01-01T00:40:00Z", "atRisk")}), "t");

@@ -7,20 +7,13 @@
 
 #include "connector/sources/graph/security_alert_streams.h"
 #include "connector/sources/graph/pull_engine.h"
+#include "tests/unit/sources/engine_test_support.h"
 
 namespace siem::sources {
 namespace {
 
 using nlohmann::json;
-constexpr Micros kMin = 60 * kSecond;
-
-Micros T(const char* iso) { return parse_time(iso).value(); }
-
-std::string page(const std::vector<json>& records, const std::string& next = {}, const char* next_key = "@odata.nextLink") {
-  json p = {{"value", records}};
-  if (!next.empty()) p[next_key] = next;
-  return p.dump();
-}
+using namespace engine_test;
 
 json graph_alert(const std::string& id, const std::string& updated, const std::string& status = "new") {
   return {{"id", id}, {"status", status}, {"severity", "high"}, {"serviceSource", "microsoftDefenderForIdentity"},
