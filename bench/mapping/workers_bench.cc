@@ -7,7 +7,8 @@
 //
 // Run (quiet machine, for the wall-clock ratio of 2 to 1 workers):
 //   build/bench/mapping/workers_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
-// SIEM_BENCH_RECORDS=N records per iteration (default 100000); SIEM_BENCH_ITERATIONS=N iterations.
+// SIEM_BENCH_RECORDS=N records per iteration (default 100000); SIEM_BENCH_ITERATIONS=N iterations;
+// SIEM_BENCH_LOG=debug also prints each worker's chunks and how it got its turns.
 #include <unistd.h>
 
 #include <cstdio>
@@ -124,7 +125,9 @@ void run_workers(benchmark::State& state, const std::vector<const bench::CorpusR
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  spdlog::set_level(spdlog::level::warn);
+  // SIEM_BENCH_LOG=debug: the pipeline's debug lines too (each worker's chunks and turn waits).
+  const char* log = std::getenv("SIEM_BENCH_LOG");
+  spdlog::set_level(log ? spdlog::level::from_str(log) : spdlog::level::warn);
   const char* fixed = std::getenv("SIEM_BENCH_ITERATIONS");
   const auto iterations = fixed ? std::strtoll(fixed, nullptr, 10) : 0;
   const char* n = std::getenv("SIEM_BENCH_RECORDS");
