@@ -18,6 +18,8 @@
 // sink receives its events in input order: the outputs do not depend on the number of workers.
 // Saving the processors' state and a processor's live change (quiesced()) happen with nothing in
 // flight: the dispenser stops handing out chunks until every chunk handed out was handed off.
+#include <time.h>
+
 #include <algorithm>
 #include <array>
 #include <thread>
@@ -122,7 +124,16 @@ void Pipeline::processing_loop() {
   for (auto& sink : sinks_) sink->close();
 }
 
+namespace {
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+}  // namespace
+
 void Pipeline::worker_loop() {
+  const double cpu_before = thread_cpu_seconds();
   Worker w;
   while (true) {
     Outcomes& out = free_outcomes(w);
@@ -135,9 +146,10 @@ void Pipeline::worker_loop() {
     ++w.chunks;
     submit(out, w);
   }
-  spdlog::debug("processing worker: {} chunks; ordered turn ready {}, got spinning {}, slept for {}; handed off {} "
-                "chunks; waited {} times for a chunk's outcomes",
-                w.chunks, w.ordered_waits[0], w.ordered_waits[1], w.ordered_waits[2], w.handed_off, w.outcomes_waits);
+  spdlog::debug("processing worker: {} chunks in {:.3f} CPU s; ordered turn ready {}, got spinning {}, slept for {}; "
+                "handed off {} chunks; waited {} times for a chunk's outcomes",
+                w.chunks, thread_cpu_seconds() - cpu_before, w.ordered_waits[0], w.ordered_waits[1],
+                w.ordered_waits[2], w.handed_off, w.outcomes_waits);
 }
 
 Pipeline::Outcomes& Pipeline::free_outcomes(Worker& w) {
