@@ -131,7 +131,6 @@ void run_workers(benchmark::State& state, const std::vector<const bench::CorpusR
     PipelineOptions o;
     o.once = true;
     o.workers = workers;
-    o.checkpoint_interval = std::chrono::milliseconds(1);
     Pipeline p(o, std::move(sources), std::move(sinks), std::move(chain), store, dead);
     state.ResumeTiming();
     const auto start = std::chrono::steady_clock::now();
