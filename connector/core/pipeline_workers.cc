@@ -38,13 +38,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // A chunk: records of one batch up to kChunkBytes of record text or kChunkRecords records, at
-// least one. Each chunk costs two turns (a wait, and a wake-up when the other worker is asleep),
-// so a chunk should be long against a turn (~100 us of mapping at least); the workers' slots (one
-// record's parsed document and buffers each) grow with the records per chunk. 32 records of the
-// realistic mix (2.6 KB each) were ~150 us of CEF mapping; 64 records or 128 KiB halve the turns
-// (docs/performance.md, "Mapping workers").
-constexpr std::size_t kChunkRecords = 64;
-constexpr std::size_t kChunkBytes = 128 * 1024;
+// least one. A chunk is long against its ordered turn (a wait, and a futex wake-up when the other
+// worker sleeps) and short enough that what prepare() leaves in the slots (a parsed document,
+// tens of KiB per record of the realistic mix) is still in the core's cache when finish() reads
+// it: 64 records of 2.6 KB cost 5-8 % more CPU per event than 32, with 1 worker as with 2; 64 KiB
+// (24 such records) did best with 2 workers (docs/performance.md, "Mapping workers").
+constexpr std::size_t kChunkRecords = 32;
+constexpr std::size_t kChunkBytes = 64 * 1024;
 
 // Chunks a worker may have between its hand-out and its hand-off: the one it runs and one finished
 // before an earlier chunk was handed off.
