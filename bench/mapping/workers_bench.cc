@@ -87,7 +87,8 @@ class NullSink : public Sink {
 // of its size waits up to its batch timeout (200 ms), noise as large as the 2-worker run itself.
 class LastRecordClock : public Processor {
  public:
-  LastRecordClock(std::size_t expected, std::chrono::steady_clock::time_point& last) : expected_(expected), last_(last) {}
+  LastRecordClock(std::size_t expected, std::chrono::steady_clock::time_point& last)
+      : expected_(expected), last_(last) {}
   std::string_view name() const override { return "last-record-clock"; }
   Verdict process(const RawRecord&, const ProcessContext&, MappedEvent&, std::string&) override {
     if (++seen_ == expected_) last_ = std::chrono::steady_clock::now();

@@ -70,7 +70,7 @@ struct Pipeline::Outcomes {
   std::vector<Verdict> verdicts;
   std::vector<std::string> reasons;
   std::vector<bool> skip;  // no ordered() (a read error, or prepare() threw)
-  bool in_use = false;          // between the hand-out and the hand-off (handoff_mu_)
+  bool in_use = false;     // from before its hand-out to its hand-off (handoff_mu_)
 };
 
 // One worker: its per-record slots for the chunk it runs, its chunks' outcomes.
@@ -114,7 +114,8 @@ void Pipeline::processing_loop() {
   const std::size_t n = std::clamp<std::size_t>(options_.workers, 1, PipelineOptions::kMaxWorkers);
   if (n > 1) spdlog::info("processing: {} workers", n);
   // More workers than CPUs: a spinning waiter would keep the turn's holder from running.
-  ordered_turn_.set_spin(n <= usable_cpus() ? std::chrono::nanoseconds(kTurnSpin) : std::chrono::nanoseconds(0));
+  ordered_turn_.set_spin(n <= usable_cpus() ? std::chrono::nanoseconds(kTurnSpin)
+                                            : std::chrono::nanoseconds(0));
   ready_.assign(n * kOutcomesPerWorker, nullptr);
   std::vector<std::thread> others;
   for (std::size_t i = 1; i < n; ++i) others.emplace_back([this] { worker_loop(); });
@@ -168,8 +169,9 @@ Pipeline::Outcomes& Pipeline::free_outcomes(Worker& w) {
 void Pipeline::submit(Outcomes& out, Worker& w) {
   std::unique_lock lock(handoff_mu_);
   ready_[out.chunk.seq % ready_.size()] = &out;
-  if (handing_off_ || out.chunk.seq != handoff_next_) return;  // the worker handing off, or the one
-                                                                // finishing chunk handoff_next_, takes it
+  // Someone hands off now (and takes this chunk when it is next), or an earlier chunk is still
+  // running (its worker takes this one after it).
+  if (handing_off_ || out.chunk.seq != handoff_next_) return;
   handing_off_ = true;
   std::uint64_t handed = 0;
   while (Outcomes* next = ready_[handoff_next_ % ready_.size()]) {

@@ -9,8 +9,8 @@
 // it sleeps, a context switch per turn when other threads are runnable, and for 64-bit atomics it
 // sleeps on a proxy word shared through a global table.
 //
-// The turn is compared in its low 32 bits: a chunk waits only for chunks handed out before it,
-// never more than PipelineOptions::kMaxWorkers behind, so the comparison is unambiguous.
+// The turn is compared in its low 32 bits: a chunk waits only for chunks handed out before it and
+// not yet handed off, at most two per worker (a few hundred), so the comparison is unambiguous.
 #pragma once
 
 #include <atomic>
