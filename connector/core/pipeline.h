@@ -28,6 +28,7 @@
 #include "connector/core/route.h"
 #include "connector/core/sink_runner.h"
 #include "connector/core/source.h"
+#include "connector/core/turn.h"
 
 namespace siem {
 
@@ -140,13 +141,19 @@ class Pipeline {
   // order (the first processor's ordered part, the other processors, the hand-off to the sinks)
   // runs in each chunk's turn.
   struct Chunk;
+  struct Outcomes;
   struct Worker;
   void processing_loop();
   void worker_loop();
   bool next_chunk(Chunk& chunk);  // false once the input is closed and drained, or the sinks closed
-  void run_chunk(Chunk& chunk, Worker& worker);
-  void hand_off(Chunk& chunk, Worker& worker);  // the chunk's outcomes, in its turn
-  void quiesce();                               // dispense_mu_ held
+  void run_chunk(Outcomes& out, Worker& worker);
+  // A finished chunk goes to the hand-off: handed off now when it is the next in input order and
+  // nobody is handing off, else left to the worker handing off (which goes on with every later
+  // chunk already finished), so that a worker never waits for an earlier chunk's end.
+  void submit(Outcomes& out, Worker& worker);
+  Outcomes& free_outcomes(Worker& worker);  // one of the worker's, once the hand-off returned it
+  void hand_off(Outcomes& out);             // the chunk's outcomes, in input order
+  void quiesce();                           // dispense_mu_ held
   // Hands a processed event to the sinks its routes select (pipeline_routing.cc); false once the
   // sink queues are closed (shutting down).
   bool route_event(EventPtr event);
@@ -197,9 +204,16 @@ class Pipeline {
   std::condition_variable done_cv_;
   std::uint64_t done_ = 0;  // chunks finished (done_mu_)
   std::atomic<std::uint64_t> slot_generation_{0};  // bumped when a processor changed itself (quiesced())
-  std::atomic<std::uint64_t> ordered_turn_{0};     // the chunk whose ordered part runs now
-  std::atomic<std::uint64_t> handoff_turn_{0};     // the chunk whose outcomes are handed off now
-  std::atomic<bool> closed_{false};                // the sink queues closed: shutting down
+  Turn ordered_turn_;  // the chunk whose ordered part runs now (a cache line of its own)
+  // The hand-off: finished chunks waiting for the earlier ones, by sequence number modulo its size
+  // (at most every worker's every Outcomes in flight); the next chunk due; whether a worker is
+  // handing off now. handoff_cv_: a worker waits there for one of its Outcomes to come back.
+  alignas(64) std::mutex handoff_mu_;
+  std::condition_variable handoff_cv_;
+  std::vector<Outcomes*> ready_;     // handoff_mu_
+  std::uint64_t handoff_next_ = 0;   // handoff_mu_
+  bool handing_off_ = false;         // handoff_mu_
+  alignas(64) std::atomic<bool> closed_{false};    // the sink queues closed: shutting down
 
   mutable std::mutex stats_mu_;
   std::map<std::string, std::uint64_t> tag_counts_;

@@ -1,24 +1,33 @@
 // The processing workers: `pipeline.workers` threads run the processor chain over the input.
 //
-// The input is cut into chunks of at most kChunkRecords records of one source batch, numbered in
-// input order as they are handed out. A worker runs a chunk in four phases:
+// The input is cut into chunks of one source batch (at most kChunkRecords records or kChunkBytes
+// of record text), numbered in input order as they are handed out. A worker runs a chunk in four
+// phases:
 //   1. prepare   (any worker, concurrently): the first processor's prepare() per record (decoding,
 //                the enrichment's reading of the record);
 //   2. ordered   (the chunk's turn, chunks in input order): its ordered() (the enrichment's state),
 //                or process() for a processor without phases;
 //   3. finish    (any worker, concurrently): its finish() (the encoders);
-//   4. hand-off  (the chunk's turn again): the later processors' process(), dead letters, consumed
-//                records' acknowledgements and the routing to the sinks, in input order.
+//   4. hand-off  (chunks in input order): the later processors' process(), dead letters, consumed
+//                records' acknowledgements and the routing to the sinks. A worker whose chunk
+//                finished before the earlier ones does not wait: it leaves the chunk's outcomes
+//                to the worker handing off, which hands off every finished chunk that is next in
+//                order, and takes another chunk (each worker has kOutcomesPerWorker chunks' outcomes
+//                to fill; it waits only when all are waiting for the hand-off).
 // So every state a processor keeps changes in input order exactly as with one worker, and every
 // sink receives its events in input order: the outputs do not depend on the number of workers.
 // Saving the processors' state and a processor's live change (quiesced()) happen with nothing in
-// flight: the dispenser stops handing out chunks until every chunk handed out is done.
+// flight: the dispenser stops handing out chunks until every chunk handed out was handed off.
+#include <time.h>
+
 #include <algorithm>
+#include <array>
 #include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "connector/core/cpu_budget.h"
 #include "connector/core/pipeline.h"
 #include "connector/core/pipeline_source_state.h"
 
@@ -28,19 +37,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Records per chunk: large enough that the turns cost nothing per record, small enough that the
-// workers' slots (one parsed document each) stay small and a chunk's turn is short.
+// A chunk: records of one batch up to kChunkBytes of record text or kChunkRecords records, at
+// least one. A chunk is long against its ordered turn (a wait, and a futex wake-up when the other
+// worker sleeps) and short enough that what prepare() leaves in the slots (a parsed document,
+// tens of KiB per record of the realistic mix) is still in the core's cache when finish() reads
+// it: 64 records of 2.6 KB cost 5-8 % more CPU per event than 32, with 1 worker as with 2; 64 KiB
+// (24 such records) did best with 2 workers (docs/performance.md, "Mapping workers").
 constexpr std::size_t kChunkRecords = 32;
+constexpr std::size_t kChunkBytes = 64 * 1024;
 
-void wait_turn(const std::atomic<std::uint64_t>& turn, std::uint64_t seq) {
-  for (auto now = turn.load(std::memory_order_acquire); now != seq; now = turn.load(std::memory_order_acquire))
-    turn.wait(now, std::memory_order_acquire);
-}
+// Chunks a worker may have between its hand-out and its hand-off: the one it runs and one finished
+// before an earlier chunk was handed off.
+constexpr std::size_t kOutcomesPerWorker = 2;
 
-void pass_turn(std::atomic<std::uint64_t>& turn, std::uint64_t seq) {
-  turn.store(seq + 1, std::memory_order_release);
-  turn.notify_all();
-}
+// How long a worker spins on a turn before it sleeps: a few times the ordered part of a chunk,
+// far less than a futex sleep and wake-up costs on a virtual machine.
+constexpr auto kTurnSpin = std::chrono::microseconds(50);
 
 }  // namespace
 
@@ -51,15 +63,25 @@ struct Pipeline::Chunk {
   std::uint64_t seq = 0;
 };
 
-// One worker's per-record state for the chunk it runs (reused across chunks).
-struct Pipeline::Worker {
-  std::vector<std::unique_ptr<Processor::Slot>> slots;
-  std::uint64_t slot_generation = 0;
+// A chunk's outcomes per record, from its prepare() to its hand-off (reused across chunks).
+struct Pipeline::Outcomes {
+  Chunk chunk;
   std::vector<std::shared_ptr<MappedEvent>> events;
   std::vector<Verdict> verdicts;
   std::vector<std::string> reasons;
-  std::vector<std::size_t> by;  // the processor that decided a record's verdict
-  std::vector<bool> skip;       // no ordered() (a read error, or prepare() threw)
+  std::vector<bool> skip;  // no ordered() (a read error, or prepare() threw)
+  bool in_use = false;     // from before its hand-out to its hand-off (handoff_mu_)
+};
+
+// One worker: its per-record slots for the chunk it runs, its chunks' outcomes.
+struct Pipeline::Worker {
+  std::vector<std::unique_ptr<Processor::Slot>> slots;
+  std::uint64_t slot_generation = 0;
+  std::array<Outcomes, kOutcomesPerWorker> outcomes;
+  std::uint64_t chunks = 0;
+  std::array<std::uint64_t, 3> ordered_waits{};  // the ordered turn found ready, got spinning, slept for
+  std::uint64_t handed_off = 0;                  // chunks this worker handed off (its own and others')
+  std::uint64_t outcomes_waits = 0;              // waits for one of its outcomes to come back
 };
 
 namespace {
@@ -91,6 +113,10 @@ void Pipeline::processing_loop() {
   last_save_ = Clock::now();
   const std::size_t n = std::clamp<std::size_t>(options_.workers, 1, PipelineOptions::kMaxWorkers);
   if (n > 1) spdlog::info("processing: {} workers", n);
+  // More workers than CPUs: a spinning waiter would keep the turn's holder from running.
+  ordered_turn_.set_spin(n <= usable_cpus() ? std::chrono::nanoseconds(kTurnSpin)
+                                            : std::chrono::nanoseconds(0));
+  ready_.assign(n * kOutcomesPerWorker, nullptr);
   std::vector<std::thread> others;
   for (std::size_t i = 1; i < n; ++i) others.emplace_back([this] { worker_loop(); });
   worker_loop();
@@ -99,16 +125,73 @@ void Pipeline::processing_loop() {
   for (auto& sink : sinks_) sink->close();
 }
 
+namespace {
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+}  // namespace
+
 void Pipeline::worker_loop() {
+  const double cpu_before = thread_cpu_seconds();
   Worker w;
-  Chunk chunk;
-  while (next_chunk(chunk)) {
-    run_chunk(chunk, w);
-    chunk.batch.reset();
-    std::lock_guard lock(done_mu_);
-    ++done_;
-    done_cv_.notify_all();
+  while (true) {
+    Outcomes& out = free_outcomes(w);
+    if (!next_chunk(out.chunk)) {
+      std::lock_guard lock(handoff_mu_);
+      out.in_use = false;
+      break;
+    }
+    run_chunk(out, w);
+    ++w.chunks;
+    submit(out, w);
   }
+  spdlog::debug("processing worker: {} chunks in {:.3f} CPU s; ordered turn ready {}, got spinning {}, slept for {}; "
+                "handed off {} chunks; waited {} times for a chunk's outcomes",
+                w.chunks, thread_cpu_seconds() - cpu_before, w.ordered_waits[0], w.ordered_waits[1],
+                w.ordered_waits[2], w.handed_off, w.outcomes_waits);
+}
+
+Pipeline::Outcomes& Pipeline::free_outcomes(Worker& w) {
+  std::unique_lock lock(handoff_mu_);
+  while (true) {
+    for (auto& o : w.outcomes) {
+      if (o.in_use) continue;
+      o.in_use = true;
+      return o;
+    }
+    ++w.outcomes_waits;
+    handoff_cv_.wait(lock);
+  }
+}
+
+void Pipeline::submit(Outcomes& out, Worker& w) {
+  std::unique_lock lock(handoff_mu_);
+  ready_[out.chunk.seq % ready_.size()] = &out;
+  // Someone hands off now (and takes this chunk when it is next), or an earlier chunk is still
+  // running (its worker takes this one after it).
+  if (handing_off_ || out.chunk.seq != handoff_next_) return;
+  handing_off_ = true;
+  std::uint64_t handed = 0;
+  while (Outcomes* next = ready_[handoff_next_ % ready_.size()]) {
+    if (next->chunk.seq != handoff_next_) break;  // a later chunk's (in the slot modulo the size)
+    ready_[handoff_next_ % ready_.size()] = nullptr;
+    lock.unlock();
+    hand_off(*next);
+    next->chunk.batch.reset();
+    ++handed;
+    lock.lock();
+    next->in_use = false;
+    ++handoff_next_;
+  }
+  handing_off_ = false;
+  lock.unlock();
+  handoff_cv_.notify_all();
+  w.handed_off += handed;
+  std::lock_guard done(done_mu_);
+  done_ += handed;
+  done_cv_.notify_all();
 }
 
 void Pipeline::quiesce() {
@@ -144,13 +227,18 @@ bool Pipeline::next_chunk(Chunk& chunk) {
   }
   chunk.batch = dispensing_;
   chunk.begin = dispensed_;
-  chunk.end = std::min(dispensed_ + kChunkRecords, dispensing_->records.size());
+  const auto& records = dispensing_->records;
+  std::size_t end = dispensed_;
+  for (std::size_t bytes = 0; end < records.size() && end - dispensed_ < kChunkRecords && bytes < kChunkBytes; ++end)
+    bytes += records[end].json.size();
+  chunk.end = end;
   chunk.seq = issued_++;
   dispensed_ = chunk.end;
   return true;
 }
 
-void Pipeline::run_chunk(Chunk& chunk, Worker& w) {
+void Pipeline::run_chunk(Outcomes& o, Worker& w) {
+  const Chunk& chunk = o.chunk;
   auto& batch = *chunk.batch;
   const auto& s = *sources_[batch.source];
   const ProcessContext ctx{s.name, batch.source, formats_};
@@ -162,64 +250,61 @@ void Pipeline::run_chunk(Chunk& chunk, Worker& w) {
     w.slot_generation = slot_generation_.load(std::memory_order_relaxed);
   }
   if (w.slots.size() < n) w.slots.resize(n);
-  w.events.resize(n);
-  w.verdicts.assign(n, Verdict::deliver);
-  w.reasons.resize(n);
-  w.by.assign(n, 0);
-  w.skip.assign(n, false);
+  o.events.resize(n);
+  o.verdicts.assign(n, Verdict::deliver);
+  o.reasons.resize(n);
+  o.skip.assign(n, false);
 
   // 1. prepare: concurrently with the other workers.
   for (std::size_t i = 0; i < n; ++i) {
     const RawRecord& rec = batch.records[chunk.begin + i];
-    w.events[i] = std::make_shared<MappedEvent>();
-    w.reasons[i].clear();
+    o.events[i] = std::make_shared<MappedEvent>();
+    o.reasons[i].clear();
     if (!rec.read_error.empty()) {
-      w.verdicts[i] = Verdict::dead_letter;
-      w.skip[i] = true;
+      o.verdicts[i] = Verdict::dead_letter;
+      o.skip[i] = true;
       continue;
     }
     if (!phased) continue;
     if (!w.slots[i]) w.slots[i] = first.make_slot();
     bool threw = true;
-    w.verdicts[i] = guarded(first, w.reasons[i], [&] {
-      const Verdict v = first.prepare(*w.slots[i], rec, ctx, *w.events[i], w.reasons[i]);
+    o.verdicts[i] = guarded(first, o.reasons[i], [&] {
+      const Verdict v = first.prepare(*w.slots[i], rec, ctx, *o.events[i], o.reasons[i]);
       threw = false;
       return v;
     });
-    w.skip[i] = threw;
+    o.skip[i] = threw;
   }
 
   // 2. ordered: the chunks one after the other, in input order.
-  wait_turn(ordered_turn_, chunk.seq);
+  ++w.ordered_waits[static_cast<std::size_t>(ordered_turn_.wait(chunk.seq))];
   for (std::size_t i = 0; i < n; ++i) {
-    if (w.skip[i]) continue;
+    if (o.skip[i]) continue;
     const RawRecord& rec = batch.records[chunk.begin + i];
-    w.verdicts[i] = guarded(first, w.reasons[i], [&] {
-      if (phased) return first.ordered(*w.slots[i], rec, ctx, *w.events[i], w.reasons[i], w.verdicts[i]);
-      return first.process(rec, ctx, *w.events[i], w.reasons[i]);
+    o.verdicts[i] = guarded(first, o.reasons[i], [&] {
+      if (phased) return first.ordered(*w.slots[i], rec, ctx, *o.events[i], o.reasons[i], o.verdicts[i]);
+      return first.process(rec, ctx, *o.events[i], o.reasons[i]);
     });
   }
-  pass_turn(ordered_turn_, chunk.seq);
+  ordered_turn_.pass(chunk.seq);
 
   // 3. finish: concurrently again.
   if (phased) {
     for (std::size_t i = 0; i < n; ++i) {
-      if (w.verdicts[i] != Verdict::deliver) continue;
+      if (o.verdicts[i] != Verdict::deliver) continue;
       const RawRecord& rec = batch.records[chunk.begin + i];
-      w.verdicts[i] = guarded(first, w.reasons[i], [&] {
-        first.finish(*w.slots[i], rec, ctx, *w.events[i]);
+      o.verdicts[i] = guarded(first, o.reasons[i], [&] {
+        first.finish(*w.slots[i], rec, ctx, *o.events[i]);
         return Verdict::deliver;
       });
     }
   }
 
-  // 4. hand-off: in input order.
-  wait_turn(handoff_turn_, chunk.seq);
-  hand_off(chunk, w);
-  pass_turn(handoff_turn_, chunk.seq);
+  // 4. hand-off: in input order (submit()).
 }
 
-void Pipeline::hand_off(Chunk& chunk, Worker& w) {
+void Pipeline::hand_off(Outcomes& o) {
+  const Chunk& chunk = o.chunk;
   auto& batch = *chunk.batch;
   auto& s = *sources_[batch.source];
   const ProcessContext ctx{s.name, batch.source, formats_};
@@ -228,19 +313,19 @@ void Pipeline::hand_off(Chunk& chunk, Worker& w) {
   for (std::size_t i = 0; i < chunk.end - chunk.begin; ++i) {
     auto& rec = batch.records[chunk.begin + i];
     const AckHandle handle{batch.source, batch.first_seq + chunk.begin + i};
-    std::shared_ptr<MappedEvent> ev = std::move(w.events[i]);
-    Verdict verdict = w.verdicts[i];
+    std::shared_ptr<MappedEvent> ev = std::move(o.events[i]);
+    Verdict verdict = o.verdicts[i];
     std::size_t by = 0;
     for (std::size_t p = 1; p < processors_.size() && verdict == Verdict::deliver; ++p) {
       auto& proc = *processors_[p];
-      verdict = guarded(proc, w.reasons[i], [&] { return proc.process(rec, ctx, *ev, w.reasons[i]); });
+      verdict = guarded(proc, o.reasons[i], [&] { return proc.process(rec, ctx, *ev, o.reasons[i]); });
       by = p;
     }
     if (verdict == Verdict::dead_letter) {
       const bool read = !rec.read_error.empty();
       dead_by_kind_[static_cast<std::size_t>(ev->kind) % kKinds][read ? 0 : 1].fetch_add(1, std::memory_order_relaxed);
       letters.push_back(DeadLetter{read ? std::string_view("read") : processors_[by]->dead_letter_stage(), s.name,
-                                   rec.origin, read ? rec.read_error : w.reasons[i], rec.json});
+                                   rec.origin, read ? rec.read_error : o.reasons[i], rec.json});
       failed.push_back(handle);
       continue;
     }

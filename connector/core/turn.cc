@@ -1,0 +1,67 @@
+#include "connector/core/turn.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <climits>
+
+namespace siem {
+
+namespace {
+
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected) {
+  // Returns at once when `word` no longer holds `expected`; spurious returns are fine (the caller
+  // checks again).
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr,
+            nullptr, 0);
+}
+
+void futex_wake_all(std::atomic<std::uint32_t>& word) {
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr,
+            0);
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free && sizeof(std::atomic<std::uint32_t>) == 4,
+              "the futex word is a plain 32-bit integer");
+
+Turn::Waited Turn::wait(std::uint64_t seq) {
+  const auto want = static_cast<std::uint32_t>(seq);
+  if (now_.load(std::memory_order_acquire) == want) return Waited::ready;
+  if (spin_.count() > 0) {
+    const auto until = std::chrono::steady_clock::now() + spin_;
+    for (unsigned i = 1;; ++i) {
+      cpu_relax();
+      if (now_.load(std::memory_order_acquire) == want) return Waited::spun;
+      if (i % 64 == 0 && std::chrono::steady_clock::now() >= until) break;
+    }
+  }
+  // Sleeping: announce it first, then look again. pass() stores the turn before it reads
+  // sleepers_ (both sequentially consistent), so either it sees this sleeper and wakes it, or this
+  // load sees the new turn; and a pass() between the load and the futex call changes the word,
+  // which the kernel compares before sleeping.
+  while (true) {
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t now = now_.load(std::memory_order_seq_cst);
+    if (now != want) futex_wait(now_, now);
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    if (now_.load(std::memory_order_acquire) == want) return Waited::slept;
+  }
+}
+
+void Turn::pass(std::uint64_t seq) {
+  now_.store(static_cast<std::uint32_t>(seq + 1), std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(now_);
+}
+
+}  // namespace siem
