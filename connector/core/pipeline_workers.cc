@@ -139,8 +139,11 @@ void Pipeline::worker_loop() {
   while (true) {
     Outcomes& out = free_outcomes(w);
     if (!next_chunk(out.chunk)) {
-      std::lock_guard lock(handoff_mu_);
+      std::unique_lock lock(handoff_mu_);
       out.in_use = false;
+      // A chunk this worker submitted may still wait in ready_ for an earlier one, to be handed
+      // off by another worker: its outcomes live in `w`, so the worker stays until they are.
+      handoff_cv_.wait(lock, [&] { return std::none_of(w.outcomes.begin(), w.outcomes.end(), [](const Outcomes& o) { return o.in_use; }); });
       break;
     }
     run_chunk(out, w);
