@@ -229,12 +229,31 @@ Node Node::operator[](std::string_view key) const {
   return Node();
 }
 
-Node from_yaml_cpp(const YAML::Node& node) {
-  auto d = std::make_shared<Node::Data>();
+namespace {
+// yaml-cpp shares an aliased node; the copy below does not, so an alias repeated at every level
+// (a "billion laughs" document) or one that names itself would grow without end: both are refused.
+constexpr std::size_t kMaxCopiedNodes = 1'000'000;
+constexpr std::size_t kMaxCopiedDepth = 1'000;
+
+struct CopyBudget {
+  std::size_t nodes = 0;
+  std::size_t depth = 0;
+};
+
+Node from_yaml_cpp(const YAML::Node& node, CopyBudget& budget) {
   const auto m = node.Mark();
+  if (++budget.nodes > kMaxCopiedNodes)
+    throw YAML::ParserException(m, "more than " + std::to_string(kMaxCopiedNodes) +
+                                       " nodes once aliases are expanded (an alias repeated at every level?)");
+  if (budget.depth >= kMaxCopiedDepth)
+    throw YAML::ParserException(m, "nested deeper than " + std::to_string(kMaxCopiedDepth) +
+                                       " levels once aliases are expanded (an alias inside its own anchor?)");
+  ++budget.depth;
+  auto d = std::make_shared<Node::Data>();
   d->mark = {m.line, m.column};
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
+      --budget.depth;
       return Node();
     case YAML::NodeType::Null:
       d->type = Node::Type::null;
@@ -247,15 +266,23 @@ Node from_yaml_cpp(const YAML::Node& node) {
     case YAML::NodeType::Sequence:
       d->type = Node::Type::sequence;
       d->tag = node.Tag();
-      for (const auto& item : node) d->items.push_back(from_yaml_cpp(item));
+      for (const auto& item : node) d->items.push_back(from_yaml_cpp(item, budget));
       break;
     case YAML::NodeType::Map:
       d->type = Node::Type::map;
       d->tag = node.Tag();
-      for (auto it = node.begin(); it != node.end(); ++it) d->pairs.emplace_back(from_yaml_cpp(it->first), from_yaml_cpp(it->second));
+      for (auto it = node.begin(); it != node.end(); ++it)
+        d->pairs.emplace_back(from_yaml_cpp(it->first, budget), from_yaml_cpp(it->second, budget));
       break;
   }
+  --budget.depth;
   return Node(std::move(d));
+}
+}  // namespace
+
+Node from_yaml_cpp(const YAML::Node& node) {
+  CopyBudget budget;
+  return from_yaml_cpp(node, budget);
 }
 
 Node load(std::string_view text) {
@@ -263,7 +290,14 @@ Node load(std::string_view text) {
   bool lone_cr = false;
   for (std::size_t i = text.find('\r'); i != std::string_view::npos && !lone_cr; i = text.find('\r', i + 1))
     lone_cr = i + 1 == text.size() || text[i + 1] != '\n';
-  if (!lone_cr)
+  // NEL, LS and PS (U+0085, U+2028, U+2029) are line breaks to libyaml, and it writes the escapes
+  // \N \_ \L \P as UTF-8 where yaml-cpp writes other bytes: such text is read by yaml-cpp too,
+  // so that the two readers never give a mapping two meanings.
+  static constexpr std::string_view kReadDifferently[] = {"\xC2\x85", "\xE2\x80\xA8", "\xE2\x80\xA9",
+                                                          "\\N",      "\\_",           "\\L", "\\P"};
+  const bool differs = lone_cr || std::any_of(std::begin(kReadDifferently), std::end(kReadDifferently),
+                                              [&](std::string_view s) { return text.find(s) != std::string_view::npos; });
+  if (!differs)
     if (auto n = Builder(text).run()) return *n;
   return from_yaml_cpp(YAML::Load(std::string(text)));  // throws its ParserException for bad YAML
 }

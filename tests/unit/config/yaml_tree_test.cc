@@ -135,5 +135,42 @@ TEST(YamlTree, DeepNestingIsLeftToYamlCppsGuard) {
   EXPECT_EQ(ours, theirs);
 }
 
+// Text read through yaml-cpp (here: a lone carriage return sends it there) is copied node by node;
+// an alias naming itself, or one repeated at every level, is refused with a position instead of
+// recursing without end or expanding into gigabytes.
+TEST(YamlTree, AliasesExpandedWithoutBoundAreRefused) {
+  std::string why;
+  try {
+    (void)load("x: 1\r\na: &a [*a]\n");
+  } catch (const YAML::ParserException& e) {
+    why = e.what();
+  }
+  EXPECT_NE(why.find("alias inside its own anchor"), std::string::npos) << why;
+
+  std::string bomb = "# lone\rcarriage return\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 8; ++i)
+    bomb += fmt::format("a{0}: &a{0} [*a{1}, *a{1}, *a{1}, *a{1}, *a{1}, *a{1}, *a{1}, *a{1}, *a{1}, *a{1}]\n", i, i - 1);
+  why.clear();
+  try {
+    (void)load(bomb);
+  } catch (const YAML::ParserException& e) {
+    why = e.what();
+  }
+  EXPECT_NE(why.find("once aliases are expanded"), std::string::npos) << why;
+  // Aliases within the bound are copied as yaml-cpp reads them.
+  EXPECT_EQ(against_yaml_cpp("# lone\rcarriage return\nbase: &b {k: v}\nuse: [*b, *b]\n"), "");
+}
+
+// Line breaks libyaml knows and yaml-cpp does not (NEL, LS, PS) and the escapes the two write
+// differently: the text is read by yaml-cpp, so the tree is the one yaml-cpp gives.
+TEST(YamlTree, LineBreaksAndEscapesTheReadersDisagreeOnAreYamlCpps) {
+  for (const std::string text : {"a: \"x\xC2\x85y\"\n", "a: 'x\xE2\x80\xA8y'\n", "a: \"\\N\\_\"\n", "a: \"\\L\\P\"\n"})
+    EXPECT_EQ(against_yaml_cpp(text), "") << text;
+  // libyaml would read two keys here; yaml-cpp refuses the text, and so does load().
+  EXPECT_THROW((void)load("enabled: x\xC2\x85kind: y\n"), YAML::ParserException);
+  Node n = load("a: \"x\xC2\x85y\"\n");
+  EXPECT_EQ(n["a"].Scalar(), "x\xC2\x85y");
+}
+
 }  // namespace
 }  // namespace siem::yaml
