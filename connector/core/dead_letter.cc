@@ -64,7 +64,13 @@ void DeadLetterWriter::write(const std::vector<DeadLetter>& letters) {
     const ssize_t n = ::write(fd_, rest.data(), rest.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw std::runtime_error(fmt::format("dead-letter: cannot write {}: {}", path_.string(), std::strerror(errno)));
+      const int error = errno;
+      if (rest.size() != out.size()) {
+        // A line may be cut short (a full disk): reopening ends it (open_locked) before the next letters.
+        ::close(fd_);
+        fd_ = -1;
+      }
+      throw std::runtime_error(fmt::format("dead-letter: cannot write {}: {}", path_.string(), std::strerror(error)));
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
   }

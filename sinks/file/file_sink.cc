@@ -29,6 +29,7 @@ void FileSink::open_file() {
     throw SinkError(e.what());
   }
   fd_ = file.fd;
+  torn_ = false;  // an earlier file's; this one is checked below
   // The events of a line cut short by a crash were not acknowledged: they are written again, on
   // lines of their own.
   if (!file.created && files::end_torn_line(fd_))
@@ -55,6 +56,15 @@ SendResult FileSink::send(std::span<const EventPtr> batch) {
   } catch (const SinkError& e) {
     return SendResult::retry_from(0, e.what());
   }
+  // A write that failed part way (a full disk, a file size limit) left a line cut short: it is
+  // ended before these events, which are written again on lines of their own.
+  while (torn_) {
+    if (::write(fd_, "\n", 1) == 1) {
+      torn_ = false;
+    } else if (errno != EINTR) {
+      return SendResult::retry_from(0, fmt::format("cannot write {}: {}", path_.string(), std::strerror(errno)));
+    }
+  }
   buffer_.clear();
   for (const auto& ev : batch) {
     buffer_ += ev->payload(format_);
@@ -65,9 +75,12 @@ SendResult FileSink::send(std::span<const EventPtr> batch) {
     const ssize_t n = ::write(fd_, rest.data(), rest.size());
     if (n < 0) {
       if (errno == EINTR) continue;
+      const int error = errno;
+      const std::size_t written = buffer_.size() - rest.size();
+      torn_ = written > 0 && buffer_[written - 1] != '\n';
       // Lines already written are not acknowledged either: a partial batch is written again (at
       // least once), never lost.
-      return SendResult::retry_from(0, fmt::format("cannot write {}: {}", path_.string(), std::strerror(errno)));
+      return SendResult::retry_from(0, fmt::format("cannot write {}: {}", path_.string(), std::strerror(error)));
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
   }

@@ -31,6 +31,7 @@ class FileSink final : public Sink {
   mode_t mode_;
   OutputFormat format_ = OutputFormat::ecs;
   int fd_ = -1;
+  bool torn_ = false;  // a failed write left a line of the open file cut short
   std::string buffer_;
 };
 

@@ -4,12 +4,16 @@
 #include "connector/state/private_files.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include "connector/core/dead_letter.h"
 #include "connector/state/state_store.h"
@@ -216,6 +220,39 @@ TEST_F(PrivateFiles, FileSinkOutputAfterALineCutShortStartsOnALineOfItsOwn) {
   again.start();
   ASSERT_EQ(again.send(std::vector<EventPtr>{ev}).status, SendStatus::ok);
   EXPECT_EQ(slurp(path), "{\"id\":\"a\"}\n{\"id\":\"b\n{\"id\":\"c\"}\n{\"id\":\"c\"}\n");
+}
+
+// A write that fails part way through a batch (here the file size limit; a full disk alike) leaves
+// a line cut short in the open file: the retry ends it first, so the events written again start
+// on lines of their own.
+TEST_F(PrivateFiles, FileSinkRetryAfterAWriteFailedPartWayStartsOnALineOfItsOwn) {
+  const auto path = base_ / "out.ndjson";
+  FileSink sink("out", path, false);
+  sink.start();
+  std::vector<EventPtr> batch;
+  for (int i = 0; i < 4; ++i) {
+    auto ev = std::make_shared<MappedEvent>();
+    ev->ecs = fmt::format(R"({{"id":"{}","pad":"{}"}})", i, std::string(40, 'x'));
+    batch.push_back(ev);
+  }
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &before), 0);
+  const auto previous = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = before;
+  small.rlim_cur = 100;  // the second line is cut at byte 100
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const auto failed = sink.send(batch).status;
+  ::setrlimit(RLIMIT_FSIZE, &before);
+  std::signal(SIGXFSZ, previous);
+  ASSERT_EQ(failed, SendStatus::retry);
+  ASSERT_EQ(sink.send(batch).status, SendStatus::ok);
+  std::istringstream lines(slurp(path));
+  std::vector<std::string> got;
+  for (std::string line; std::getline(lines, line);) got.push_back(line);
+  ASSERT_EQ(got.size(), 6u) << slurp(path);  // 1 whole and 1 cut short, then the batch again
+  EXPECT_EQ(got[0], batch[0]->ecs);
+  EXPECT_EQ(got[1].size(), 100 - got[0].size() - 1) << got[1];
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(got[2 + i], batch[i]->ecs);
 }
 
 TEST_F(PrivateFiles, SymlinkedFileSinkOutputIsRefusedAndItsTargetUntouched) {
