@@ -117,7 +117,12 @@ void bound_prefetch(kafka::ClientConfig& client, std::size_t queue_bytes) {
   if (!user("max.partition.fetch.bytes") && !user("fetch.message.max.bytes"))
     props.set("max.partition.fetch.bytes", std::to_string(p.partition_fetch_bytes));
   if (!user("fetch.max.bytes")) {
-    std::size_t fetch = std::max<std::size_t>(p.fetch_max_bytes, integer_property(props, "message.max.bytes").value_or(0));
+    std::size_t fetch = p.fetch_max_bytes;
+    // A queue bound the user set bounds the fetch too (librdkafka's own clamp, which applies only
+    // when fetch.max.bytes is not set).
+    if (auto kb = user("queued.max.messages.kbytes") ? integer_property(props, "queued.max.messages.kbytes") : std::nullopt)
+      fetch = std::min(fetch, *kb * 1024);
+    fetch = std::max<std::size_t>(fetch, integer_property(props, "message.max.bytes").value_or(1'000'000));  // librdkafka's default
     if (auto recv = integer_property(props, "receive.message.max.bytes"); recv && *recv > 512)
       fetch = std::min(fetch, *recv - 512);
     props.set("fetch.max.bytes", std::to_string(fetch));

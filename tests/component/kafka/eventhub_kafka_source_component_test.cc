@@ -338,6 +338,9 @@ TEST(EventHubKafkaOptions, PrefetchIsSizedFromTheQueueBudgetAndPropertiesWin) {
   const auto recv = options_from("properties: {receive.message.max.bytes: 600000, message.max.bytes: 500000}\n",
                                  8u << 20, diags);
   EXPECT_EQ(prop(recv, "fetch.max.bytes"), "599488");  // <= receive.message.max.bytes - 512
+  // A smaller queue the user asked for bounds the fetch too (as librdkafka does when it sets both).
+  const auto small = options_from("properties: {queued.max.messages.kbytes: 512}\n", 8u << 20, diags);
+  EXPECT_EQ(prop(small, "fetch.max.bytes"), "1000000");  // not below message.max.bytes (its default)
   const auto own = options_from("properties: {fetch.max.bytes: 52428800}\n", 8u << 20, diags);
   EXPECT_EQ(prop(own, "fetch.max.bytes"), "52428800");
   EXPECT_FALSE(diags.has_errors()) << diags.format();
