@@ -146,11 +146,13 @@ void modified_property(element m, PrincipalRef* target, Facts& f) {
   p.new_value = json::unquote(text_of(new_value));
   const std::string& pname = p.name;
   const std::string& value = p.new_value;
+  // A role's own properties: a removal ("Remove member from role") names the role in oldValue.
+  const std::string& role_value = value.empty() ? p.old_value : value;
   if (json::iequals(pname, "Role.TemplateId") || json::iequals(pname, "TemplateId") ||
       json::iequals(pname, "Role.ObjectID") || json::iequals(pname, "RoleDefinitionOriginId")) {
-    if (!value.empty()) f.roles.push_back(RoleMention{value, {}});
+    if (!role_value.empty()) f.roles.push_back(RoleMention{role_value, {}});
   } else if (json::iequals(pname, "Role.DisplayName")) {
-    if (!value.empty()) f.roles.push_back(RoleMention{{}, value});
+    if (!role_value.empty()) f.roles.push_back(RoleMention{{}, role_value});
   } else if (json::iequals(pname, "AppRole.Value")) {
     f.app_role_value = value.empty() ? p.old_value : value;  // a removal names it in oldValue
   } else if (json::iequals(pname, "User.UserType") || json::iequals(pname, "UserType")) {

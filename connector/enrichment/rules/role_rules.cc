@@ -28,7 +28,7 @@ void role_assigned(const RuleContext& c, std::vector<RuleHit>& out) {
 
 void assigned_outside_pim(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
-  if (!is_role_add(f) || c.privileged_roles.empty() || f.family != Facts::Family::audit) return;
+  if (!role_added(c) || c.privileged_roles.empty() || f.family != Facts::Family::audit) return;
   const bool explicit_outside = icontains(f.operation, "outside of PIM");
   const bool direct = (iequals(f.operation, "Add member to role") && !is_pim_service(f)) || group_add_outside_pim(c);
   if (!explicit_outside && !direct) return;
