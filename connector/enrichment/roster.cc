@@ -213,12 +213,16 @@ std::optional<int> Roster::tier_of(const std::string& key, std::int64_t at_ms) c
   return std::nullopt;
 }
 
-void Roster::mark_group(const std::string& group_id) {
-  if (group_id.empty()) return;
-  if (auto* g = find_mut({group_id}); g && !g->is_group) {
+void Roster::mark_group(const std::string& group_id) { mark_known_group(group_id); }
+
+bool Roster::mark_known_group(const std::string& group_id) {
+  RosterEntry* g = group_id.empty() ? nullptr : find_mut({group_id});
+  if (!g) return false;
+  if (!g->is_group) {
     g->is_group = true;
     dirty_ = true;
   }
+  return true;
 }
 
 bool Roster::is_group(const std::string& key) const {
@@ -237,7 +241,9 @@ std::map<std::string, int> Roster::group_roles(const std::string& group_id, std:
 
 bool Roster::add_member(const std::string& group_id, const std::vector<std::string>& member_keys, std::int64_t at_ms,
                         std::string_view tenant) {
-  if (!is_group(group_id)) return false;
+  // The id comes from a membership audit's group: on the roster, it is a group holding a role
+  // (whether or not the role event or snapshot that put it there said it was a group).
+  if (!mark_known_group(group_id)) return false;
   const std::string group = lower(group_id);
   if (std::find(member_keys.begin(), member_keys.end(), group_id) != member_keys.end()) return true;  // itself
   const std::uint16_t tid = tenant_id(tenant);
@@ -267,7 +273,7 @@ bool Roster::add_member(const std::string& group_id, const std::vector<std::stri
 }
 
 bool Roster::remove_member(const std::string& group_id, const std::vector<std::string>& member_keys, std::int64_t at_ms) {
-  if (!is_group(group_id)) return false;
+  if (!mark_known_group(group_id)) return false;
   RosterEntry* e = find_mut(member_keys);
   if (!e) return true;
   const auto it = e->groups.find(lower(group_id));

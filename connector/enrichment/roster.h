@@ -101,8 +101,9 @@ class Roster {
   void mark_group(const std::string& group_id);
   bool is_group(const std::string& key) const;
   // A member was added to / removed from a group at `at_ms` (membership audits). Memberships are
-  // only kept for groups on the roster (holding a role); returns whether the group is one. An add
-  // or remove older than the latest of the other kind for that membership changes nothing.
+  // only kept for groups on the roster (holding a role: the group is then marked as one, as the
+  // snapshots' schedule instances do not say a principal is a group); returns whether it is one.
+  // An add or remove older than the latest of the other kind for that membership changes nothing.
   bool add_member(const std::string& group_id, const std::vector<std::string>& member_keys, std::int64_t at_ms,
                   std::string_view tenant = {});
   bool remove_member(const std::string& group_id, const std::vector<std::string>& member_keys, std::int64_t at_ms);
@@ -137,6 +138,7 @@ class Roster {
   void index(std::size_t entry);
   void rebuild_index();
   void erase_if_empty(RosterEntry* e);
+  bool mark_known_group(const std::string& group_id);  // false: not on the roster
   // Calls f(hold) for every hold of the principal at `at_ms`: its own, and its groups'.
   template <class F>
   void for_each_hold(const RosterEntry& e, std::int64_t at_ms, F&& f) const;

@@ -79,10 +79,20 @@ TEST(RosterGroups, TheGroupLosingTheRoleEndsItForItsMembers) {
 TEST(RosterGroups, MembershipsOfGroupsHoldingNothingAreNotKept) {
   Roster r;
   EXPECT_FALSE(r.add_member(kGroup, kBob, kT0));  // not on the roster
-  r.grant({kGroup}, kGa, 0, kT0);                 // on the roster, not known as a group
-  EXPECT_FALSE(r.add_member(kGroup, kBob, kT0));
-  EXPECT_EQ(r.size(), 1u);
+  EXPECT_FALSE(r.remove_member(kGroup, kBob, kT0));
+  EXPECT_EQ(r.size(), 0u);
   EXPECT_EQ(r.tier_of(kBob[0], kT0), std::nullopt);
+}
+
+// Schedule instances (the roster snapshots) name a principal id only: a group holding a role is
+// known as one from the first membership audit naming it.
+TEST(RosterGroups, AMembershipAuditShowsAPrincipalOnTheRosterIsAGroup) {
+  Roster r;
+  r.grant({kGroup}, kGa, 0, kT0, false, RoleHold::kForever, /*from_snapshot=*/true);
+  EXPECT_FALSE(r.is_group(kGroup));
+  EXPECT_TRUE(r.add_member(kGroup, kBob, kT0 + kHour));
+  EXPECT_TRUE(r.is_group(kGroup));
+  EXPECT_EQ(r.tier_of(kBob[0], kT0 + 2 * kHour), 0);
 }
 
 // Several sources, late records: the latest membership event decides.
@@ -160,7 +170,6 @@ TEST(RosterGroups, ReadsTheStateSavedBeforeGroups) {
   EXPECT_EQ(r.size(), 1u);
   EXPECT_EQ(r.tier_of(kGroup, kT0), 0);
   EXPECT_FALSE(r.is_group(kGroup));
-  r.mark_group(kGroup);
   EXPECT_TRUE(r.add_member(kGroup, kBob, kT0));
   EXPECT_EQ(r.tier_of(kBob[1], kT0), 0);
   EXPECT_THROW(r.deserialize(R"({"version":2,"principals":[{"keys":["x"],"holds":{},"member_of":{"g":5}}]})"),
