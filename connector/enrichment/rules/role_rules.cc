@@ -32,8 +32,13 @@ void assigned_outside_pim(const RuleContext& c, std::vector<RuleHit>& out) {
   const bool explicit_outside = icontains(f.operation, "outside of PIM");
   const bool direct = (iequals(f.operation, "Add member to role") && !is_pim_service(f)) || group_add_outside_pim(c);
   if (!explicit_outside && !direct) return;
-  out.push_back({"pa.role.assigned_outside_pim", 8,
-                 fmt::format("{} was made an active {}{} directly, not through PIM", assignee(c), role_names(c), via_group(c))});
+  if (c.group_change)  // a membership written directly, not a PIM for Groups assignment
+    out.push_back({"pa.role.assigned_outside_pim", 8,
+                   fmt::format("{} was made an active {}{} by a membership not made through PIM", assignee(c), role_names(c),
+                               via_group(c))});
+  else
+    out.push_back({"pa.role.assigned_outside_pim", 8,
+                   fmt::format("{} was made an active {} directly, not through PIM", target_label(f), role_names(c))});
 }
 
 void permanent(const RuleContext& c, std::vector<RuleHit>& out) {
