@@ -26,9 +26,10 @@ bool is_pim_activation(const Facts& f) {
 
 std::optional<GroupChange> group_membership_change(const Facts& f) {
   if (f.family != Facts::Family::audit || !f.success) return std::nullopt;
+  const bool added = iequals(f.operation, "Add member to group");
+  if (!added && !iequals(f.operation, "Remove member from group")) return std::nullopt;
   GroupChange c;
-  if (iequals(f.operation, "Add member to group")) c.added = true;
-  else if (!iequals(f.operation, "Remove member from group")) return std::nullopt;
+  c.added = added;
   for (const auto& t : f.targets) {
     if (iequals(t.type, "Group")) {
       if (c.group_id.empty()) {
