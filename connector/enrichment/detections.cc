@@ -24,6 +24,35 @@ bool is_pim_activation(const Facts& f) {
          !icontains(f.operation, "requested") && !icontains(f.operation, "canceled") && !icontains(f.operation, "expired");
 }
 
+std::optional<GroupChange> group_membership_change(const Facts& f) {
+  if (f.family != Facts::Family::audit || !f.success) return std::nullopt;
+  const bool added = iequals(f.operation, "Add member to group");
+  if (!added && !iequals(f.operation, "Remove member from group")) return std::nullopt;
+  GroupChange c;
+  c.added = added;
+  for (const auto& t : f.targets) {
+    if (iequals(t.type, "Group")) {
+      if (c.group_id.empty()) {
+        c.group_id = t.id;
+        c.group_name = t.name;
+      }
+    } else if (!c.member && (!t.id.empty() || !t.upn.empty())) {
+      c.member = &t;
+    }
+  }
+  // Log Analytics / Graph records name the group in the member's modifiedProperties as well (the
+  // group target's displayName is often null): new values on an add, old values on a remove.
+  const auto mod = [&](std::string_view name) -> std::string {
+    for (const auto& m : f.modified_properties)
+      if (iequals(m.name, name)) return c.added || m.old_value.empty() ? m.new_value : m.old_value;
+    return {};
+  };
+  if (c.group_id.empty()) c.group_id = mod("Group.ObjectID");
+  if (c.group_name.empty()) c.group_name = mod("Group.DisplayName");
+  if (c.group_id.empty() || !c.member) return std::nullopt;
+  return c;
+}
+
 bool is_role_add(const Facts& f) {
   if (!f.success) return false;
   if (f.family == Facts::Family::pim_request) {

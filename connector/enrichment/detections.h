@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -34,6 +35,17 @@ struct EnrichmentSettings {
   std::map<std::string, int> severities;        // per detection overrides
 };
 
+// A directory audit "Add member to group" / "Remove member from group" (success): the group (the
+// target of type Group, else the member's modifiedProperties Group.ObjectID / Group.DisplayName)
+// and the member (the other target). Role-assignable groups pass their roles to their members.
+struct GroupChange {
+  bool added = false;
+  std::string group_id, group_name;
+  const PrincipalRef* member = nullptr;  // into the Facts' targets
+};
+// The membership change an audit records, or nullopt (another operation, failed, no group or member).
+std::optional<GroupChange> group_membership_change(const Facts& f);
+
 // What a rule sees besides the facts.
 struct RuleContext {
   const Facts& facts;
@@ -47,6 +59,9 @@ struct RuleContext {
   // A sign-in by a principal on the roster or a break-glass account (computed once per event:
   // several sign-in rules ask).
   bool privileged_sign_in = false;
+  // A member added to / removed from a group holding privileged roles (privileged_roles are the
+  // group's): a role assignment by another path. Null otherwise.
+  const GroupChange* group_change = nullptr;
 };
 
 struct RuleHit {

@@ -141,7 +141,12 @@ class EnricherImpl final : public Enricher {
     const std::string_view tenant = p.tenant;
     const auto& touched = p.touched;
     const auto& privileged = p.privileged;
+    // A member added to / removed from a group holding roles: the group's roles are the event's
+    // (the roster is read here, in input order, never in prepare()).
+    const std::optional<GroupChange> group_change = group_membership_change(facts);
+    if (group_change) add_group_roles(p, group_change->group_id, event_ms);
     RuleContext ctx{facts, settings_, roles_, roster_, account_created_, event_ms, privileged};
+    if (group_change && !privileged.empty()) ctx.group_change = &*group_change;
     ctx.privileged_sign_in = rules::compute_privileged_sign_in(facts, settings_, roster_, event_ms);
     std::vector<RuleHit> hits;
     const FamilyMask family = family_bit(facts.family);
@@ -186,6 +191,7 @@ class EnricherImpl final : public Enricher {
     result.risk_score = static_cast<double>(result.severity) * 10.0;
 
     learn(facts, privileged, event_ms, tenant);
+    if (group_change) learn_membership(*group_change, event_ms, tenant);
     // The inventory reports each privileged principal's latest privileged sign-in.
     if (ctx.privileged_sign_in && facts.success && facts.family == Facts::Family::sign_in)
       roster_.note_privileged_sign_in(facts.sp_sign_in ? std::vector<std::string>{facts.sp_id, facts.app_id}
@@ -212,6 +218,31 @@ class EnricherImpl final : public Enricher {
   }
 
  private:
+  // The roles the group holds at the event's time, as roles the event touches.
+  void add_group_roles(PreparedFacts& p, const std::string& group_id, std::int64_t event_ms) const {
+    for (const auto& [id, tier] : roster_.group_roles(group_id, event_ms)) {
+      const RoleInfo* r = roles_.by_id(id);
+      if (!r || std::find(p.touched.begin(), p.touched.end(), r) != p.touched.end()) continue;
+      p.touched.push_back(r);
+      if (r->privileged || r->tier <= 1) p.privileged.push_back(r);
+    }
+  }
+
+  // Memberships are kept for groups on the roster only (Roster::add_member).
+  void learn_membership(const GroupChange& c, std::int64_t event_ms, std::string_view tenant) {
+    const std::vector<std::string> keys{c.member->id, c.member->upn, c.member->app_id};
+    if (c.added) roster_.add_member(c.group_id, keys, event_ms, tenant);
+    else roster_.remove_member(c.group_id, keys, event_ms);
+  }
+
+  // A role event's target is a group: its @odata.type / type says so, or the roster knows its id as one.
+  bool is_group_target(const PrincipalRef& t) const {
+    return iequals_group(t.type) || roster_.is_group(t.id);
+  }
+  static bool iequals_group(std::string_view type) {
+    return json::iequals(type, "Group") || json::iequals(type, "#microsoft.graph.group");
+  }
+
   void learn(const Facts& f, const std::vector<const RoleInfo*>& privileged, std::int64_t event_ms,
              std::string_view tenant) {
     // New accounts, for pa.account.new_admin (bounded: oldest entries go first).
@@ -253,11 +284,13 @@ class EnricherImpl final : public Enricher {
     for (const auto& t : f.targets) {
       std::vector<std::string> keys{t.id, t.upn, t.app_id};
       if (keys[0].empty() && keys[1].empty() && keys[2].empty()) continue;
+      const bool group = is_group_target(t);
       for (const auto* r : privileged) {
         if (add) roster_.grant(keys, r->id, r->tier, event_ms, eligible, until, snapshot, tenant);
         else if (deactivation) roster_.end_active(keys, r->id, event_ms);  // an eligibility stays
         else roster_.revoke(keys, r->id);
       }
+      if (add && group) roster_.mark_group(t.id);  // its members hold its roles
     }
   }
 

@@ -146,11 +146,13 @@ void modified_property(element m, PrincipalRef* target, Facts& f) {
   p.new_value = json::unquote(text_of(new_value));
   const std::string& pname = p.name;
   const std::string& value = p.new_value;
+  // A role's own properties: a removal ("Remove member from role") names the role in oldValue.
+  const std::string& role_value = value.empty() ? p.old_value : value;
   if (json::iequals(pname, "Role.TemplateId") || json::iequals(pname, "TemplateId") ||
       json::iequals(pname, "Role.ObjectID") || json::iequals(pname, "RoleDefinitionOriginId")) {
-    if (!value.empty()) f.roles.push_back(RoleMention{value, {}});
+    if (!role_value.empty()) f.roles.push_back(RoleMention{role_value, {}});
   } else if (json::iequals(pname, "Role.DisplayName")) {
-    if (!value.empty()) f.roles.push_back(RoleMention{{}, value});
+    if (!role_value.empty()) f.roles.push_back(RoleMention{{}, role_value});
   } else if (json::iequals(pname, "AppRole.Value")) {
     f.app_role_value = value.empty() ? p.old_value : value;  // a removal names it in oldValue
   } else if (json::iequals(pname, "User.UserType") || json::iequals(pname, "UserType")) {
@@ -342,6 +344,14 @@ bool pim_request_in_effect(std::string_view status) {
   return !(json::istarts_with(status, "Pending") || json::istarts_with(status, "Failed"));
 }
 
+
+// A schedule request's / instance's expanded principal (`principal`, Graph's $expand) names a group
+// principal by its @odata.type: role-assignable groups hold roles for their members.
+void principal_type_into(element r, PrincipalRef& target) {
+  if (const auto p = json::child(r, "principal"))
+    if (json::icontains(text(*p, "@odata.type"), "graph.group")) target.type = "Group";
+}
+
 void pim_request_facts(element r, Facts& f, const json::Fields* fields) {
   thread_local json::Fields own;  // storage reused across records (this does not call itself)
   const json::Fields& R = fields ? *fields : (own.assign(r), own);
@@ -370,6 +380,7 @@ void pim_request_facts(element r, Facts& f, const json::Fields* fields) {
   target.id = f.principal_id;
   target.upn = path_text(r, paths().principal_user_principal_name);
   target.type = "User";
+  principal_type_into(r, target);
   f.targets.push_back(std::move(target));
   f.actor.id = path_text(r, paths().created_by_user_id);
   if (f.actor.id.empty()) f.actor.id = path_text(r, paths().created_by_application_id);
@@ -411,6 +422,7 @@ void pim_instance_facts(element r, Facts& f) {
   f.roles.push_back(RoleMention{text(r, "roleDefinitionId"), {}});
   PrincipalRef target;
   target.id = f.principal_id;
+  principal_type_into(r, target);
   f.targets.push_back(std::move(target));
   f.eligible = !json::child(r, "assignmentType").has_value();
   f.starts_ms = parse_time_ms(text(r, "startDateTime"));

@@ -12,6 +12,8 @@ namespace {
 // ASCII lower-casing, the same as the lookups' json::LowerKey (and as std::tolower in the C locale
 // the connector runs in).
 std::string lower(std::string_view s) { return json::to_lower(s); }
+// Nothing to keep: no role, no membership, not from config.
+bool unused(const RosterEntry& e) { return e.roles.empty() && e.groups.empty() && !e.is_static; }
 }  // namespace
 
 const RosterEntry* Roster::find(const std::string& key) const {
@@ -90,7 +92,7 @@ void Roster::grant(const std::vector<std::string>& keys, const std::string& role
   const std::int64_t horizon = e->updated_ms - kEndedRetentionMs;
   std::erase_if(e->roles, [&](const auto& kv) { return !kv.second.held_at(horizon); });
   dirty_ = true;
-  if (e->roles.empty() && !e->is_static) {  // a grant that had already ended long ago
+  if (unused(*e)) {  // a grant that had already ended long ago
     erase_if_empty(e);
     return;
   }
@@ -98,7 +100,7 @@ void Roster::grant(const std::vector<std::string>& keys, const std::string& role
 }
 
 void Roster::erase_if_empty(RosterEntry* e) {
-  if (!e->roles.empty() || e->is_static) return;
+  if (!unused(*e)) return;
   entries_.erase(entries_.begin() + (e - entries_.data()));
   rebuild_index();
 }
@@ -145,9 +147,13 @@ std::size_t Roster::complete_snapshot(bool eligible, std::int64_t read_ms,
   const std::int64_t horizon = read_ms - kEndedRetentionMs;
   const std::size_t before = entries_.size();
   bool pruned = false;
-  for (auto& e : entries_)
+  for (auto& e : entries_) {
     pruned |= std::erase_if(e.roles, [&](const auto& kv) { return !kv.second.held_at(horizon); }) > 0;
-  std::erase_if(entries_, [](const RosterEntry& e) { return e.roles.empty() && !e.is_static; });
+    const std::size_t memberships = e.groups.size();
+    prune_groups(e, horizon);
+    pruned |= e.groups.size() != memberships;
+  }
+  std::erase_if(entries_, unused);
   if (entries_.size() != before) rebuild_index();
   if (ended > 0 || pruned) dirty_ = true;
   return ended;
@@ -166,29 +172,120 @@ std::optional<std::int64_t> Roster::last_privileged_sign_in(const std::string& k
   return e->last_privileged_sign_in_ms;
 }
 
+template <class F>
+void Roster::for_each_hold(const RosterEntry& e, std::int64_t at_ms, F&& f) const {
+  for (const auto& [role, hold] : e.roles) f(hold);
+  for (const auto& [group, m] : e.groups) {
+    if (!m.member_at(at_ms)) continue;
+    const RosterEntry* g = find(group);
+    if (!g || !g->is_group || g == &e) continue;
+    for (const auto& [role, hold] : g->roles) f(hold);  // a group's own holds only: no nesting
+  }
+}
+
 bool Roster::contains(const std::string& key, std::int64_t at_ms) const {
   const auto* e = find(key);
   if (!e) return false;
   if (e->is_static) return true;
-  return std::any_of(e->roles.begin(), e->roles.end(), [&](const auto& kv) { return kv.second.held_at(at_ms); });
+  bool held = false;
+  for_each_hold(*e, at_ms, [&](const RoleHold& h) { held = held || h.held_at(at_ms); });
+  return held;
 }
 
 bool Roster::holds_active(const std::string& key, std::int64_t at_ms) const {
   const auto* e = find(key);
   if (!e) return false;
-  if (e->roles.empty()) return e->is_static;
-  return std::any_of(e->roles.begin(), e->roles.end(), [&](const auto& kv) { return kv.second.active_at(at_ms); });
+  if (e->roles.empty() && e->groups.empty()) return e->is_static;
+  bool active = false;
+  for_each_hold(*e, at_ms, [&](const RoleHold& h) { active = active || h.active_at(at_ms); });
+  return active;
 }
 
 std::optional<int> Roster::tier_of(const std::string& key, std::int64_t at_ms) const {
   const auto* e = find(key);
   if (!e) return std::nullopt;
   int best = 3;
-  for (const auto& [role, hold] : e->roles)
-    if (hold.held_at(at_ms)) best = std::min(best, hold.tier);
+  for_each_hold(*e, at_ms, [&](const RoleHold& h) {
+    if (h.held_at(at_ms)) best = std::min(best, h.tier);
+  });
   if (best < 3) return best;
   if (e->is_static) return -1;  // listed, tier unknown
   return std::nullopt;
+}
+
+void Roster::mark_group(const std::string& group_id) { mark_known_group(group_id); }
+
+bool Roster::mark_known_group(const std::string& group_id) {
+  RosterEntry* g = group_id.empty() ? nullptr : find_mut({group_id});
+  if (!g) return false;
+  if (!g->is_group) {
+    g->is_group = true;
+    dirty_ = true;
+  }
+  return true;
+}
+
+bool Roster::is_group(const std::string& key) const {
+  const auto* e = key.empty() ? nullptr : find(key);
+  return e && e->is_group;
+}
+
+std::map<std::string, int> Roster::group_roles(const std::string& group_id, std::int64_t at_ms) const {
+  std::map<std::string, int> out;
+  const auto* g = group_id.empty() ? nullptr : find(group_id);
+  if (!g || !g->is_group) return out;
+  for (const auto& [role, hold] : g->roles)
+    if (hold.held_at(at_ms)) out.emplace(role, hold.tier);
+  return out;
+}
+
+bool Roster::add_member(const std::string& group_id, const std::vector<std::string>& member_keys, std::int64_t at_ms,
+                        std::string_view tenant) {
+  // The id comes from a membership audit's group: on the roster, it is a group holding a role
+  // (whether or not the role event or snapshot that put it there said it was a group).
+  if (!mark_known_group(group_id)) return false;
+  const std::string group = lower(group_id);
+  if (std::find(member_keys.begin(), member_keys.end(), group_id) != member_keys.end()) return true;  // itself
+  const std::uint16_t tid = tenant_id(tenant);
+  RosterEntry* e = find_mut(member_keys);
+  const bool any_key = std::any_of(member_keys.begin(), member_keys.end(), [](const std::string& k) { return !k.empty(); });
+  if (!e) {
+    if (!any_key || entries_.size() >= kMaxPrincipals) return true;
+    entries_.emplace_back();
+    e = &entries_.back();
+  }
+  if (!e->groups.count(group) && e->groups.size() >= kMaxGroupsPerPrincipal) prune_groups(*e, at_ms - kEndedRetentionMs);
+  if (e->groups.count(group) || e->groups.size() < kMaxGroupsPerPrincipal) {
+    Membership& m = e->groups[group];
+    m.added_ms = std::max(m.added_ms, at_ms);  // a remove newer than this add still wins
+  }
+  if (tid != 0) e->tenant = tid;
+  for (const auto& k : member_keys)
+    if (!k.empty()) e->keys.insert(lower(k));
+  e->updated_ms = std::max(e->updated_ms, at_ms);
+  dirty_ = true;
+  if (unused(*e)) {
+    erase_if_empty(e);
+    return true;
+  }
+  index(static_cast<std::size_t>(e - entries_.data()));
+  return true;
+}
+
+bool Roster::remove_member(const std::string& group_id, const std::vector<std::string>& member_keys, std::int64_t at_ms) {
+  if (!mark_known_group(group_id)) return false;
+  RosterEntry* e = find_mut(member_keys);
+  if (!e) return true;
+  const auto it = e->groups.find(lower(group_id));
+  if (it == e->groups.end()) return true;
+  it->second.removed_ms = std::max(it->second.removed_ms, at_ms);  // an add newer than this remove still wins
+  e->updated_ms = std::max(e->updated_ms, at_ms);
+  dirty_ = true;
+  return true;
+}
+
+void Roster::prune_groups(RosterEntry& e, std::int64_t horizon) const {
+  std::erase_if(e.groups, [&](const auto& kv) { return !kv.second.member_at(horizon) || !is_group(kv.first); });
 }
 
 namespace {
@@ -212,6 +309,12 @@ std::string Roster::serialize() const {
                      {"eligible_granted_ms", h.eligible_granted_ms},
                      {"active_ended_ms", h.active_ended_ms}};
     nlohmann::json entry = {{"keys", e.keys}, {"holds", holds}, {"updated_ms", e.updated_ms}};
+    if (e.is_group) entry["group"] = true;
+    if (!e.groups.empty()) {  // group id -> [added_ms, removed_ms]
+      nlohmann::json groups = nlohmann::json::object();
+      for (const auto& [g, m] : e.groups) groups[g] = {m.added_ms, m.removed_ms};
+      entry["member_of"] = std::move(groups);
+    }
     if (e.tenant != 0) entry["tenant"] = tenants_[e.tenant];
     if (e.last_privileged_sign_in_ms != 0) entry["last_privileged_sign_in_ms"] = e.last_privileged_sign_in_ms;
     j.push_back(std::move(entry));
@@ -242,6 +345,24 @@ void Roster::deserialize(const std::string& text) {
         e->roles[role].active_granted_ms = h.value("active_granted_ms", std::int64_t{0});
         e->roles[role].eligible_granted_ms = h.value("eligible_granted_ms", std::int64_t{0});
         e->roles[role].active_ended_ms = h.value("active_ended_ms", std::int64_t{0});
+      }
+    }
+    if (p.value("group", false))
+      if (auto* e = find_mut(keys)) e->is_group = true;
+    if (const auto member_of = p.find("member_of"); member_of != p.end() && !member_of->empty()) {
+      RosterEntry* e = find_mut(keys);
+      if (!e && entries_.size() < kMaxPrincipals) {  // a member holding nothing directly
+        entries_.emplace_back();
+        e = &entries_.back();
+        for (const auto& k : keys)
+          if (!k.empty()) e->keys.insert(lower(k));
+        e->tenant = tenant_id(tenant);
+        e->updated_ms = updated;
+        index(entries_.size() - 1);
+      }
+      for (const auto& [g, m] : member_of->items()) {
+        if (!e || e->groups.size() >= kMaxGroupsPerPrincipal) break;
+        e->groups[lower(g)] = Membership{m.at(0).get<std::int64_t>(), m.at(1).get<std::int64_t>()};
       }
     }
     if (const auto last = p.value("last_privileged_sign_in_ms", std::int64_t{0}); last != 0)

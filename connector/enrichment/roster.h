@@ -34,10 +34,22 @@ struct RoleHold {
   bool held_at(std::int64_t t) const noexcept { return active_until > t || eligible_until > t; }
 };
 
+// A principal's membership of a role-assignable group, from the membership events (the latest add
+// and the latest remove, by event time: an older event does not undo a newer one).
+struct Membership {
+  std::int64_t added_ms = 0, removed_ms = 0;
+  // A member at `t`: added, and not removed since (events of before a removal still see it).
+  bool member_at(std::int64_t t) const noexcept { return added_ms != 0 && (added_ms > removed_ms || t < removed_ms); }
+};
+
 struct RosterEntry {
   std::set<std::string> keys;            // lower-case UPNs and object ids of this principal
-  std::map<std::string, RoleHold> roles;  // role id -> how it is held
+  std::map<std::string, RoleHold> roles;  // role id -> how it is held (directly; a group's: its own)
+  // Groups holding roles this principal is a member of: lower-case group id -> membership. The
+  // principal holds the group's roles through it (queries add them), apart from its own holds.
+  std::map<std::string, Membership> groups;
   bool is_static = false;                // listed in config: never removed by events
+  bool is_group = false;                 // a group (its roles pass to its members)
   std::int64_t updated_ms = 0;
   std::uint16_t tenant = 0;              // Roster::tenant_id() of its tenant; 0: not known
   std::int64_t last_privileged_sign_in_ms = 0;  // the latest privileged sign-in seen (0: none)
@@ -45,7 +57,10 @@ struct RosterEntry {
 
 class Roster {
  public:
-  static constexpr std::size_t kMaxPrincipals = 100'000;
+  static constexpr std::size_t kMaxPrincipals = 100'000;  // groups and members included
+  // Role-holding groups one principal is remembered a member of (Entra allows 500 role-assignable
+  // groups per tenant).
+  static constexpr std::size_t kMaxGroupsPerPrincipal = 512;
   // Holds that ended this long before the latest event of their principal are forgotten (they
   // still answer for events of that period until then: records arrive late and out of order).
   static constexpr std::int64_t kEndedRetentionMs = 7LL * 24 * 3600 * 1000;
@@ -81,6 +96,20 @@ class Roster {
                                 const std::function<bool(const std::string& role_id)>& covers,
                                 std::string_view tenant = {});
 
+  // Role-assignable groups. A role granted to a group (grant() with the group's id) is held by its
+  // members through it. mark_group(): the principal with `group_id` (on the roster) is a group.
+  void mark_group(const std::string& group_id);
+  bool is_group(const std::string& key) const;
+  // A member was added to / removed from a group at `at_ms` (membership audits). Memberships are
+  // only kept for groups on the roster (holding a role: the group is then marked as one, as the
+  // snapshots' schedule instances do not say a principal is a group); returns whether it is one.
+  // An add or remove older than the latest of the other kind for that membership changes nothing.
+  bool add_member(const std::string& group_id, const std::vector<std::string>& member_keys, std::int64_t at_ms,
+                  std::string_view tenant = {});
+  bool remove_member(const std::string& group_id, const std::vector<std::string>& member_keys, std::int64_t at_ms);
+  // The roles a group holds at `at_ms` (role id -> tier), empty when it is not a group on the roster.
+  std::map<std::string, int> group_roles(const std::string& group_id, std::int64_t at_ms) const;
+
   // A privileged sign-in of a principal on the roster (any of its keys) at `at_ms`: kept as its
   // latest one (the inventory reports it). Principals not on the roster are not added.
   void note_privileged_sign_in(const std::vector<std::string>& keys, std::int64_t at_ms);
@@ -109,6 +138,12 @@ class Roster {
   void index(std::size_t entry);
   void rebuild_index();
   void erase_if_empty(RosterEntry* e);
+  bool mark_known_group(const std::string& group_id);  // false: not on the roster
+  // Calls f(hold) for every hold of the principal at `at_ms`: its own, and its groups'.
+  template <class F>
+  void for_each_hold(const RosterEntry& e, std::int64_t at_ms, F&& f) const;
+  // Memberships removed long before `horizon`, and of groups no longer on the roster: forgotten.
+  void prune_groups(RosterEntry& e, std::int64_t horizon) const;
   // A small number for a tenant id (0 for an empty one), the same for every spelling's case.
   std::uint16_t tenant_id(std::string_view tenant);
   std::vector<RosterEntry> entries_;

@@ -9,7 +9,7 @@ namespace siem::rules {
 
 void external_admin(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
-  if (!is_role_add(f) || c.privileged_roles.empty()) return;
+  if (!role_added(c) || c.privileged_roles.empty()) return;
   for (const auto& t : f.targets) {
     if (is_guest_or_external(t, c.settings)) {
       out.push_back({"pa.account.external_admin", 9,
@@ -63,7 +63,7 @@ void mfa_removed(const RuleContext& c, std::vector<RuleHit>& out) {
 
 void new_admin(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
-  if (!is_role_add(f) || c.privileged_roles.empty()) return;
+  if (!role_added(c) || c.privileged_roles.empty()) return;
   for (const auto& t : f.targets) {
     for (const std::string& k : {std::cref(t.id), std::cref(t.upn)}) {
       if (k.empty()) continue;

@@ -41,6 +41,24 @@ inline std::string role_names(const RuleContext& c) {
   return out;
 }
 
+// A privileged role given / taken: directly (is_role_add / is_role_remove) or through a group
+// holding it (a member added to / removed from the group).
+inline bool role_added(const RuleContext& c) { return is_role_add(c.facts) || (c.group_change && c.group_change->added); }
+inline bool role_removed(const RuleContext& c) { return is_role_remove(c.facts) || (c.group_change && !c.group_change->added); }
+
+inline std::string principal_label(const PrincipalRef& t) {
+  if (!t.upn.empty()) return t.upn;
+  if (!t.name.empty()) return t.name;
+  return t.id;
+}
+
+// " through group <name> (<id>)" for a group membership change, else empty.
+inline std::string via_group(const RuleContext& c) {
+  if (!c.group_change) return {};
+  const auto& g = *c.group_change;
+  return g.group_name.empty() ? " through group " + g.group_id : " through group " + g.group_name + " (" + g.group_id + ")";
+}
+
 inline std::string target_label(const Facts& f) {
   for (const auto& t : f.targets) {
     if (!t.upn.empty()) return t.upn;

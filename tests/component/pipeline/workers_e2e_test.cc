@@ -71,11 +71,27 @@ std::string pim_user_sign_in(int n) {
   return r.dump();
 }
 
+// A role given to a group, a user added to that group, and the user's single-factor sign-in
+// (tests/data/enrichment): the sign-in's pa.signin.no_mfa depends on both earlier records.
+std::vector<std::string> group_sequence() {
+  std::vector<std::string> out;
+  std::ifstream in(kData / "enrichment" / "role-group-membership-sequence.ndjson");
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(nlohmann::json::parse(l).dump());
+  return out;
+}
+
 // `total` records of the mix, deterministic, with the sign-ins of the PIM user around its activation.
 std::vector<std::string> mix(std::size_t total) {
   const auto pool = sample_records();
+  const auto group = group_sequence();
   std::vector<std::string> out;
   for (std::size_t i = 0; out.size() < total; ++i) {
+    if (out.size() == 120 && group.size() == 3) {  // the group's role, the member added, then in later chunks its sign-in
+      out.push_back(group[0]);
+      out.push_back(group[1]);
+    }
+    if (out.size() == 150 && group.size() == 3) out.push_back(group[2]);
     if (out.size() == 40) out.push_back(pim_user_sign_in(1));  // before the activation: not privileged
     if (out.size() == 100) out.push_back(pim_activation());
     if (out.size() == 101) out.push_back(pim_user_sign_in(2));  // the same chunk
@@ -145,6 +161,13 @@ TEST_F(Workers, OutputsAreByteIdenticalWithOneTwoAndFourWorkers) {
     privileged += tagged;
   }
   EXPECT_EQ(privileged, 4u) << "the sign-ins after the PIM activation";
+  // The member of the group holding Global Administrator: its sign-in after the add is privileged.
+  const auto member_sign_in = one.ecs.find("66ea54eb-0000-4ee5-be62-ff5a759b0201");
+  ASSERT_NE(member_sign_in, std::string::npos);
+  const auto line_start = one.ecs.rfind('\n', member_sign_in) + 1;  // npos + 1 == 0 on the first line
+  const std::string line = one.ecs.substr(line_start, one.ecs.find('\n', member_sign_in) - line_start);
+  EXPECT_NE(line.find("pa.signin.no_mfa"), std::string::npos) << line;
+  EXPECT_NE(line.find("pa.signin.privileged"), std::string::npos) << line;
   for (const int workers : {2, 4}) {
     const Output many = run_with(workers, records);
     EXPECT_EQ(many.status, 0);

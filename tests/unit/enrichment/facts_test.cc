@@ -173,3 +173,28 @@ TEST(Facts, RiskDetectionsNameTheirPrincipalAndPimAlertsTheirIncidents) {
 
 }  // namespace
 }  // namespace siem
+
+namespace siem {
+namespace {
+
+// A schedule request or instance read with $expand=principal names a group principal by its
+// @odata.type (role-assignable groups); without it, a request's principal is taken for a user.
+TEST(Facts, AnExpandedGroupPrincipalOfAScheduleRequestOrInstanceIsAGroup) {
+  const std::string group = R"("principal":{"@odata.type":"#microsoft.graph.group","id":"0b5c1a2e-7d1f-4c3e-9a40-3c1d2e4f5a60"})";
+  const std::string request = R"({"id":"r1","status":"Provisioned","action":"adminAssign","principalId":"0b5c1a2e-7d1f-4c3e-9a40-3c1d2e4f5a60",)"
+                              R"("roleDefinitionId":"62e90394-69f5-4237-9190-012177145e10","directoryScopeId":"/",)";
+  const Facts r = facts_of(SourceKind::graph_pim_request, request + group + "}");
+  ASSERT_EQ(r.targets.size(), 1u);
+  EXPECT_EQ(r.targets[0].type, "Group");
+  const Facts u = facts_of(SourceKind::graph_pim_request, request + R"("principal":{"@odata.type":"#microsoft.graph.user"}})");
+  EXPECT_EQ(u.targets[0].type, "User");
+  const std::string instance = R"({"id":"i1","principalId":"0b5c1a2e-7d1f-4c3e-9a40-3c1d2e4f5a60",)"
+                               R"("roleDefinitionId":"62e90394-69f5-4237-9190-012177145e10","assignmentType":"Assigned",)";
+  const Facts i = facts_of(SourceKind::graph_pim_instance, instance + group + "}");
+  ASSERT_EQ(i.targets.size(), 1u);
+  EXPECT_EQ(i.targets[0].type, "Group");
+  EXPECT_TRUE(facts_of(SourceKind::graph_pim_instance, instance + R"("memberType":"Direct"})").targets[0].type.empty());
+}
+
+}  // namespace
+}  // namespace siem
