@@ -341,6 +341,8 @@ void Pipeline::hand_off(Outcomes& o) {
     ev->ack = handle;
     ev->source_name = s.name;
     ev->origin = std::move(rec.origin);
+    // The mapper's finish() leaves the record's text to be moved here (a repaired record's text
+    // is set already): nothing reads the record after this point.
     if (ev->raw.empty()) ev->raw = std::move(rec.json);
     ++mapped_;
     mapped_by_kind_[static_cast<std::size_t>(ev->kind) % kKinds].fetch_add(1, std::memory_order_relaxed);

@@ -70,7 +70,10 @@ class MapperImpl final : public Mapper {
                                  MappedEvent& out) override {
     auto result = prepare(*own_, record, forced, formats, out);
     enrich(*own_, record, out);
-    if (!result) finish(*own_, record, formats, out);
+    if (!result) {
+      finish(*own_, record, formats, out);
+      if (out.raw.empty()) out.raw = record.json;  // the caller keeps its record: a copy
+    }
     return result;
   }
 
@@ -212,8 +215,10 @@ class MapperImpl final : public Mapper {
     ctx.time_text = &s.time_text;
     ctx.now_text = &s.now_text;
 
+    // The record's own text is left to the caller, who moves it in once the record is no longer
+    // read (the pipeline's hand-off) or copies it (map()): not a ~2 KB copy per event here.
     if (s.decoded.repaired_raw) out.raw = std::move(*s.decoded.repaired_raw);
-    else out.raw = record.json;
+    else out.raw.clear();
     out.action.clear();
     if (const int a = action_rule_.at(m.kind); a >= 0) {
       const auto& rule = m.ecs[static_cast<std::size_t>(a)];

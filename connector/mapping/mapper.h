@@ -49,7 +49,8 @@ class Mapper {
   static std::unique_ptr<Mapper> create(const ConfigNode& mappings, const EnricherFactory& make_enricher);
   static const config::Section& config_keys();  // the table of `mappings:` (mapper.cc)
 
-  // Maps one record, producing the formats in `formats` (raw is always kept). Returns nullopt on
+  // Maps one record, producing the formats in `formats` (raw is always kept: out.raw is a copy of
+  // the record's text, or its repaired text). Returns nullopt on
   // success, or the reason the record cannot be mapped (it then goes to the dead-letter file /
   // is reported as "FILE:LINE: reason"). `forced` overrides kind detection. Not thread-safe: one
   // thread at a time (several workers use the phases below).
@@ -75,7 +76,10 @@ class Mapper {
   // In input order, for every record prepare() returned from (also when it failed: a roster
   // snapshot's last record ends the snapshot either way).
   virtual void enrich(Scratch& scratch, const RawRecord& record, MappedEvent& out) = 0;
-  // Severity and the encoders; nothing when prepare() failed.
+  // Severity and the encoders; nothing when prepare() failed. out.raw is set only to a repaired
+  // text (a record that was not valid JSON) and is otherwise left empty: the caller moves
+  // record.json into it once nothing reads the record any more (the pipeline's hand-off does,
+  // after the later processors and the dead-letter decision); map() copies it.
   virtual void finish(Scratch& scratch, const RawRecord& record, FormatSet formats, MappedEvent& out) const = 0;
   // A live reload: true when a replacement waits to be put in place; apply_pending_swap() puts it
   // there, called with no record between prepare() and finish() (scratches made before it are

@@ -74,5 +74,34 @@ TEST(MappingProcessor, ReservesWhatTheLastEventOfTheKindNeededAndWritesTheSameTe
   }
 }
 
+// The phases leave a valid record's text for the pipeline to move into the event once nothing
+// reads the record any more (its hand-off): no copy of it here. A repaired record's repaired text
+// is the event's own and is set. map(), whose caller keeps the record, copies it.
+TEST(MappingProcessor, LeavesTheRecordTextToBeMovedAndSetsARepairedOne) {
+  Fixture f;
+  MappingProcessor p(f.mapper());
+  auto slot = p.make_slot();
+  const FormatSet formats = format_bit(OutputFormat::ecs);
+  RawRecord rec;
+  rec.json = sample("eventhub-signinlogs-record.json");
+  const MappedEvent phased = run_phases(p, *slot, rec, formats);
+  EXPECT_TRUE(phased.raw.empty());
+  EXPECT_FALSE(phased.ecs.empty());
+  MappedEvent whole;
+  whole.raw = "left from an earlier record";
+  const auto mapper = f.mapper();
+  ASSERT_FALSE(mapper->map(rec, std::nullopt, formats, whole));
+  EXPECT_EQ(whole.raw, rec.json);
+
+  RawRecord bad;  // a trailing comma: repaired, the raw output is the repaired text
+  bad.json = R"({"id":"x1","activityDisplayName":"Add user","activityDateTime":"2026-01-01T00:00:00Z","initiatedBy":{},})";
+  const MappedEvent repaired = run_phases(p, *slot, bad, formats);
+  ASSERT_FALSE(repaired.raw.empty());
+  EXPECT_NE(repaired.raw, bad.json);
+  MappedEvent whole_repaired;
+  ASSERT_FALSE(mapper->map(bad, std::nullopt, formats, whole_repaired));
+  EXPECT_EQ(whole_repaired.raw, repaired.raw);
+}
+
 }  // namespace
 }  // namespace siem
