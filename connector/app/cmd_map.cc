@@ -13,6 +13,7 @@
 #include "connector/app/commands.h"
 #include "connector/app/progress.h"
 #include "connector/config/config_node.h"
+#include "connector/core/one_line.h"
 #include "connector/core/record_reader.h"
 #include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
@@ -118,7 +119,8 @@ int map_command(const MapOptions& options, const GlobalOptions& global) {
             ++failed;
             return;
           }
-          out += ev.payload(format);
+          if (format == OutputFormat::raw) append_one_line(out, ev.payload(format));  // one record per line
+          else out += ev.payload(format);
           out += '\n';
           ++mapped;
           if (out.size() > (1u << 20)) {

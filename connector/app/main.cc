@@ -70,7 +70,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; a command line that cannot be parsed is a usage error, status 1
+    // like every other configuration or start-up error (CLI11's own codes are 100 and up).
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 1;
   }
   std::string error;
   if (!setup_logging(global.log_level, global.log_format, &error)) {

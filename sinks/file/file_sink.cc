@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "connector/core/one_line.h"
 #include "connector/state/private_files.h"
 
 namespace siem {
@@ -67,7 +68,8 @@ SendResult FileSink::send(std::span<const EventPtr> batch) {
   }
   buffer_.clear();
   for (const auto& ev : batch) {
-    buffer_ += ev->payload(format_);
+    if (format_ == OutputFormat::raw) append_one_line(buffer_, ev->payload(format_));  // NDJSON: one line per record
+    else buffer_ += ev->payload(format_);
     buffer_ += '\n';
   }
   std::string_view rest = buffer_;

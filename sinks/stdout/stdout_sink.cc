@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "connector/core/one_line.h"
 #include "connector/core/registry.h"
 #include "connector/core/sink.h"
 
@@ -17,7 +18,8 @@ class StdoutSink final : public Sink {
   SendResult send(std::span<const EventPtr> batch) override {
     buffer_.clear();
     for (const auto& ev : batch) {
-      buffer_ += ev->payload(format_);
+      if (format_ == OutputFormat::raw) append_one_line(buffer_, ev->payload(format_));  // one line per record
+      else buffer_ += ev->payload(format_);
       buffer_ += '\n';
     }
     if (std::fwrite(buffer_.data(), 1, buffer_.size(), stdout) != buffer_.size() || std::fflush(stdout) != 0) {
