@@ -2,6 +2,9 @@
 // splunk_hec_sink.cc.
 #include "sinks/splunk_hec/splunk_hec_sink.h"
 
+#include <cctype>
+#include <string_view>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +21,15 @@ const std::vector<std::pair<std::string_view, SourceKind>>& kind_names() {
     return v;
   }();
   return names;
+}
+
+bool is_guid(std::string_view v) {
+  if (v.size() != 36) return false;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? v[i] != '-' : !std::isxdigit(static_cast<unsigned char>(v[i]))) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -125,7 +137,10 @@ HecSinkSettings read_hec_sink_settings(const ConfigNode& cfg, const PluginContex
   s.gzip_level = static_cast<int>(cfg.integer("gzip_level", 4, 1, 9));
   s.ack = cfg.boolean("ack", false);
   s.channel = cfg.string("channel");
-  if (!s.channel.empty() && s.channel.size() != 36) cfg.error_at("channel", "channel must be a GUID (8-4-4-4-12)");
+  // formats.md §3.3: a malformed channel is HEC code 11, a fatal error at the first request; the
+  // value is also sent as a header, so only the GUID's own characters are let through.
+  if (!s.channel.empty() && !is_guid(s.channel))
+    cfg.error_at("channel", "channel must be a GUID (8-4-4-4-12 hexadecimal digits, e.g. 0f8e4c5a-1b2c-4d3e-9f40-123456789abc)");
   s.ack_timeout = cfg.duration("ack_timeout", s.ack_timeout);
   s.ack_poll_interval = cfg.duration("ack_poll_interval", s.ack_poll_interval);
   if (s.ack_poll_interval.count() <= 0) cfg.error_at("ack_poll_interval", "must be positive");

@@ -1,5 +1,8 @@
 #include "sinks/syslog/syslog_sink.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -351,7 +354,7 @@ const config::Section& syslog_keys() {
       {"tag", Type::string, "`app_name`", "3164 TAG; empty gives ArcSight's form `<PRI>Mmm dd hh:mm:ss host CEF:0|...`"},
       {"sd_id", Type::string, "siem@32473", "5424 SD-ID (`name@PEN`; 32473 is the documentation PEN: use your own); empty: no SD"},
       {"bom", Type::boolean, "false", "UTF-8 BOM before a 5424 MSG"},
-      {"max_message_size", Type::size, "8192 (udp 2048)", "whole message, header included, framing excluded (min 480)"},
+      {"max_message_size", Type::size, "8192 (udp 2048, udp with rfc 3164 1024)", "whole message, header included, framing excluded (min 480)"},
       {"connect_timeout", Type::duration, "5s", "bound on connecting"},
       {"write_timeout", Type::duration, "10s", "bound on one write"},
       {"confirm_wait", Type::duration, "0ms", "after writing a batch, wait this long for a close/reset before acknowledging"},
@@ -382,18 +385,36 @@ SyslogSinkOptions read_syslog_options(const ConfigNode& cfg, const PluginContext
   o.format.hostname = cfg.string("hostname", ctx.host_name.empty() ? "-" : ctx.host_name);
   o.format.app_name = cfg.string("app_name", "siem-connector");
   o.format.tag = cfg.string("tag", o.format.app_name);
+  // RFC 3164 §5.3: a TAG of at most 32 characters, ended by the first character that is not part
+  // of it; '-', '_', '.' and '/' are accepted by every receiver in use (rsyslog, syslog-ng, ArcSight).
+  if (const auto& tag = o.format.tag;
+      o.format.rfc == Rfc::rfc3164 && (tag.size() > 32 || std::any_of(tag.begin(), tag.end(), [](char c) {
+        return !std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '/';
+      })))
+    cfg.error_at(cfg.has("tag") ? "tag" : "app_name",
+                 "the RFC 3164 tag must be at most 32 letters, digits, '-', '_', '.' or '/' (it is '" + tag + "')");
   o.format.sd_id = cfg.string("sd_id", "siem@32473");
   if (!o.format.sd_id.empty()) {
+    // RFC 5424 §6.3.2/§7.2.2: SD-NAME is 1-32 printable US-ASCII characters other than '=', space,
+    // ']' and '"'; a private SD-ID is name@<private enterprise number>.
     const auto& id = o.format.sd_id;
-    bool ok = id.size() <= 32 && id.find_first_of(" =]\"") == std::string::npos;
-    auto at = id.find('@');
-    if (at == std::string::npos || at == 0 || at + 1 == id.size()) ok = false;
-    if (!ok) cfg.error_at("sd_id", "sd_id must look like name@PEN (at most 32 characters, no space, '=', ']' or '\"')");
+    bool ok = id.size() <= 32 && std::all_of(id.begin(), id.end(), [](char c) {
+      return c > 32 && c < 127 && c != '=' && c != ']' && c != '"';
+    });
+    const auto at = id.find('@');
+    if (at == std::string::npos || at == 0 || at + 1 == id.size() || id.find('@', at + 1) != std::string::npos ||
+        !std::all_of(id.begin() + static_cast<std::ptrdiff_t>(at) + 1, id.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; }))
+      ok = false;
+    if (!ok)
+      cfg.error_at("sd_id", "sd_id must look like name@PEN: at most 32 printable ASCII characters, no space, '=', ']' "
+                            "or '\"', one '@' followed by the private enterprise number");
   }
   o.format.bom = cfg.boolean("bom", false);
   o.format.body_is_cef = body == OutputFormat::cef;
-  o.format.max_message_size = static_cast<std::size_t>(
-      cfg.bytes("max_message_size", o.protocol == Protocol::udp ? 2048 : 8192));
+  // UDP: 2048 (formats.md §4.5), and 1024 for RFC 3164, whose packet is at most 1024 bytes (§4.1).
+  o.format.max_message_size = static_cast<std::size_t>(cfg.bytes(
+      "max_message_size", o.protocol != Protocol::udp ? 8192 : o.format.rfc == Rfc::rfc3164 ? 1024 : 2048));
   if (o.format.max_message_size < 480) cfg.error_at("max_message_size", "max_message_size must be at least 480 bytes");
   o.connect_timeout = cfg.duration("connect_timeout", std::chrono::seconds(5));
   o.write_timeout = cfg.duration("write_timeout", std::chrono::seconds(10));

@@ -1,8 +1,12 @@
 // The interfaces of interfaces.md as a user scripts them, checked with the real binary: the
 // command line's exit statuses and the line-oriented outputs (one record per line).
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,6 +141,78 @@ TEST_F(Cli, UsageErrorsExitOne) {
   }
   EXPECT_EQ(run({"--help"}).status, 0);
   EXPECT_EQ(run({"map", "--help"}).status, 0);
+}
+
+// validate names file:line:column and the key for identifiers that would break the peer's parse:
+// an RFC 5424 SD-ID outside printable ASCII or without a numeric PEN (§6.3.2, §7.2.2), an RFC 3164
+// TAG with a space or colon (§5.3), a HEC channel that is not a GUID (formats.md §3.3: code 11).
+TEST_F(Cli, ValidateRejectsMalformedSyslogAndHecIdentifiers) {
+  std::ofstream(dir_ / "in.json") << "";
+  std::ofstream(dir_ / "c.yaml")
+      << "state_dir: ./state\n"
+         "sources: [{name: f, type: file, path: ./in.json}]\n"
+         "sinks:\n"
+         "  - {name: s1, type: syslog, host: 127.0.0.1, sd_id: \"s\u00e4ge@32473\"}\n"
+         "  - {name: s2, type: syslog, host: 127.0.0.1, sd_id: \"conn@abc\"}\n"
+         "  - {name: s3, type: syslog, host: 127.0.0.1, rfc: 3164, tag: \"my app:x\"}\n"
+         "  - {name: s4, type: splunk_hec, url: \"https://127.0.0.1:8088\", token: \"${T:-x}\",\n"
+         "     channel: \"not-a-guid-but-36-characters-long!!!\"}\n"
+         "  - {name: s5, type: syslog, host: 127.0.0.1, app_name: \"My App\", sd_id: \"conn@32473.1\"}\n";
+  const Result r = run({"validate", "-c", "c.yaml"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("c.yaml:4:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sinks[0].sd_id"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("c.yaml:5:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sinks[1].sd_id"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("c.yaml:6:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sinks[2].tag"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sinks[3].channel"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("sinks[4]"), std::string::npos) << "5424 has no TAG; a dotted PEN is valid: " << r.err;
+  EXPECT_NE(r.err.find("4 error(s)"), std::string::npos) << r.err;
+}
+
+// formats.md §4.3: an RFC 3164 packet is at most 1024 bytes. A UDP 3164 sink without a
+// max_message_size sends a long CEF event as one datagram of at most 1024 bytes, cut inside the
+// extension (never inside an escape pair), its header intact.
+TEST_F(Cli, Rfc3164OverUdpFitsTheRfcPacketSize) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+  nlohmann::json rec = {{"id", "Directory_long_1"},
+                        {"category", "RoleManagement"},
+                        {"activityDisplayName", "Add member to role"},
+                        {"activityDateTime", "2026-03-04T10:15:30.123Z"},
+                        {"result", "failure"},
+                        {"resultReason", std::string(1500, 'r')},
+                        {"loggedByService", "Core Directory"},
+                        {"operationType", "Assign"},
+                        {"initiatedBy", {{"user", {{"id", "u1"}, {"userPrincipalName", "alice@contoso.example"}}}}},
+                        {"targetResources", nlohmann::json::array()}};
+  std::ofstream(dir_ / "in.json") << rec.dump() << "\n";
+  std::ofstream(dir_ / "c.yaml") << "state_dir: ./state\n"
+                                    "dead_letter: {path: ./dl.ndjson}\n"
+                                    "sources: [{name: f, type: file, path: ./in.json}]\n"
+                                    "sinks: [{name: s, type: syslog, format: cef, host: 127.0.0.1, protocol: udp, rfc: 3164,\n"
+                                    "         hostname: connector01.contoso.example, port: "
+                                 << port << "}]\n";
+  const Result r = run({"run", "-c", "c.yaml", "--once"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 10000), 1) << "no datagram";
+  std::string buf(65536, '\0');
+  const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+  ::close(fd);
+  ASSERT_GT(n, 0);
+  buf.resize(static_cast<std::size_t>(n));
+  EXPECT_LE(buf.size(), 1024u);
+  EXPECT_GT(buf.size(), 900u) << "the body is cut at the limit, not dropped";
+  EXPECT_EQ(buf.rfind("<165>Mar  4 10:15:30 connector01 siem-connector: CEF:0|Microsoft|Entra ID|", 0), 0u) << buf;
 }
 
 }  // namespace
