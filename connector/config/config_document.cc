@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -64,6 +65,72 @@ void report_duplicate_keys(const YAML::Node& node, const std::string& file, cons
   }
 }
 
+// `${VAR}` unquoted inside a flow mapping (`auth: {client_secret: ${GRAPH_SECRET}}`, the form
+// interfaces.md shows) is not YAML: braces end a flow scalar. When a text does not parse, each
+// `${NAME}` / `${NAME:-default}` is read as `$(NAME…)` (same length, so every position holds) and
+// turned back after parsing; a text that already holds `$(` is left alone, so whatever comes back
+// as `$(` was written as `${`. nullopt when there is nothing to rewrite.
+std::optional<std::string> braces_to_parens(std::string_view text) {
+  if (text.find("${") == std::string_view::npos || text.find("$(") != std::string_view::npos) return std::nullopt;
+  std::string out(text);
+  bool changed = false;
+  for (std::size_t at = out.find("${"); at != std::string::npos; at = out.find("${", at + 2)) {
+    const std::size_t close = out.find_first_of("}{()\n", at + 2);
+    if (close == std::string::npos || out[close] != '}') continue;
+    out[at + 1] = '(';
+    out[close] = ')';
+    changed = true;
+  }
+  if (!changed) return std::nullopt;
+  return out;
+}
+
+void parens_to_braces(std::string& s) {
+  for (std::size_t at = s.find("$("); at != std::string::npos; at = s.find("$(", at + 2)) {
+    const std::size_t close = s.find(')', at + 2);
+    if (close == std::string::npos) return;
+    s[at + 1] = '{';
+    s[close] = '}';
+  }
+}
+
+// Turns the scalars read from braces_to_parens() text back (keys included); marks are kept.
+void restore_braces(YAML::Node node, std::size_t& budget, int depth = 0) {
+  if (depth > 64 || budget == 0) return;
+  --budget;
+  if (node.IsScalar()) {
+    if (node.Scalar().find("$(") == std::string::npos) return;
+    std::string s = node.Scalar();
+    parens_to_braces(s);
+    node = s;  // Node::Assign(std::string) sets the scalar only: the mark stays
+  } else if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      restore_braces(it->first, budget, depth + 1);
+      restore_braces(it->second, budget, depth + 1);
+    }
+  } else if (node.IsSequence()) {
+    for (auto it = node.begin(); it != node.end(); ++it) restore_braces(*it, budget, depth + 1);
+  }
+}
+
+YAML::Node load_yaml(std::string_view text) {
+  try {
+    return YAML::Load(std::string(text));
+  } catch (const YAML::Exception& first) {
+    const auto rewritten = braces_to_parens(text);
+    if (!rewritten) throw;
+    YAML::Node root;
+    try {
+      root = YAML::Load(*rewritten);
+    } catch (const YAML::Exception&) {
+      throw first;  // not (only) the braces: the error of the text as written is the one reported
+    }
+    std::size_t budget = 100'000;
+    restore_braces(root, budget);
+    return root;
+  }
+}
+
 // ---------------------------------------------------------------- ConfigDocument
 
 struct ConfigDocument::Impl {
@@ -93,7 +160,7 @@ std::shared_ptr<ConfigDocument> ConfigDocument::load_string(std::string_view tex
                                                             Diagnostics& diags, std::filesystem::path base_dir) {
   auto doc = std::make_shared<ConfigDocument>(std::move(display_name), std::move(base_dir), diags);
   try {
-    doc->root_ = YAML::Load(std::string(text));
+    doc->root_ = load_yaml(text);
     if (doc->root_.IsDefined() && !doc->root_.IsNull() && !doc->root_.IsMap()) {
       diags.error(mark_location(doc->file_, doc->root_.Mark()), "",
                   "the configuration must be a mapping of keys, not " + node_type_name(doc->root_));

@@ -87,6 +87,34 @@ TEST(ConfigNode, EnvironmentExpansion) {
   EXPECT_NE(l->diags.format().find("environment variable 'SIEM_TEST_UNSET' is not set"), std::string::npos);
 }
 
+// interfaces.md shows `auth: {method: client_secret, client_id: …, client_secret: ${GRAPH_SECRET}}`:
+// `${VAR}` unquoted in a flow mapping, which YAML alone refuses (braces end a flow scalar). It reads
+// as written, positions included; a flow mapping broken otherwise still reports its own error.
+TEST(ConfigNode, EnvironmentVariablesInFlowMappings) {
+  ::setenv("SIEM_TEST_SECRET_F", "s3cr3t", 1);
+  ::setenv("SIEM_TEST_HOST_F", "hec.example", 1);
+  ::unsetenv("SIEM_TEST_UNSET_F");
+  auto l = load("auth: {method: client_secret, client_id: abc, client_secret: ${SIEM_TEST_SECRET_F}}\n"
+                "endpoints: {graph: \"https://${SIEM_TEST_HOST_F}\", arm: ${SIEM_TEST_UNSET_F:-https://arm.example}}\n"
+                "list: [${SIEM_TEST_HOST_F}, $${LITERAL}, x]\n"
+                "missing: {a: ${SIEM_TEST_UNSET_F}}\n");
+  ASSERT_FALSE(l->diags.format().find("YAML syntax error") != std::string::npos) << l->diags.format();
+  auto root = l->doc->root();
+  auto auth = root.child("auth");
+  EXPECT_EQ(auth.secret("client_secret").reveal(), "s3cr3t");
+  EXPECT_EQ(auth.string("client_id"), "abc");
+  EXPECT_EQ(root.child("endpoints").string("graph"), "https://hec.example");
+  EXPECT_EQ(root.child("endpoints").string("arm"), "https://arm.example");
+  EXPECT_EQ(root.string_list("list"), (std::vector<std::string>{"hec.example", "${LITERAL}", "x"}));
+  EXPECT_EQ(root.child("missing").string("a", "dflt"), "dflt");
+  EXPECT_NE(l->diags.format().find("test.yaml:4:14: error: missing.a: environment variable 'SIEM_TEST_UNSET_F'"),
+            std::string::npos)
+      << l->diags.format();
+
+  auto broken = load("a: {b: ${SIEM_TEST_HOST_F}\nc: d\n");
+  EXPECT_NE(broken->diags.format().find("YAML syntax error"), std::string::npos) << broken->diags.format();
+}
+
 TEST(ConfigNode, SecretsFromEnvAndFileAreNeverPrinted) {
   const auto dir = std::filesystem::temp_directory_path() / ("siem-secret-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
