@@ -206,7 +206,9 @@ void append_header(std::string& head, const MappedEvent& ev, const FormatOptions
     append_rfc3164(head, ev.time_ms);
     head += ' ';
     std::string_view host = opt.hostname;
-    host = host.substr(0, host.find('.'));
+    // The name without its domain; an IPv4 or IPv6 address stays whole (RFC 3164 §4.1.2).
+    if (host.find(':') == std::string_view::npos && host.find_first_not_of("0123456789.") != std::string_view::npos)
+      host = host.substr(0, host.find('.'));
     append_header_field(head, host, 255);
     head += ' ';
     if (!opt.tag.empty()) {

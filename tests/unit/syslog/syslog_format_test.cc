@@ -88,6 +88,20 @@ TEST(SyslogFormat, Rfc3164Header) {
   EXPECT_EQ(format_message(e, "CEF:0|x", o).message, "<163>Mar  1 10:15:31 connector01 CEF:0|x");
 }
 
+// RFC 3164 §4.1.2: HOSTNAME is the name without its domain, or the IP address: an address keeps
+// its dots (and an IPv6 address its colons).
+TEST(SyslogFormat, Rfc3164HostnameKeepsAnIpAddressWhole) {
+  FormatOptions o;
+  o.rfc = Rfc::rfc3164;
+  auto e = event();
+  o.hostname = "192.0.2.17";
+  EXPECT_EQ(format_message(e, "CEF:0|x", o).message, "<163>Mar  4 10:15:31 192.0.2.17 siem-connector: CEF:0|x");
+  o.hostname = "2001:db8::17";
+  EXPECT_EQ(format_message(e, "CEF:0|x", o).message, "<163>Mar  4 10:15:31 2001:db8::17 siem-connector: CEF:0|x");
+  o.hostname = "host-1.example";
+  EXPECT_EQ(format_message(e, "CEF:0|x", o).message, "<163>Mar  4 10:15:31 host-1 siem-connector: CEF:0|x");
+}
+
 TEST(SyslogFormat, NoTimeGivesNilValue) {
   FormatOptions o;
   auto e = event();
