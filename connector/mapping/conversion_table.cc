@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cmath>
 #include <iterator>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -139,6 +140,47 @@ Value to_arm_subscription(Value v) {
   if (!json::istarts_with(t, prefix)) return {};
   const auto id = std::string_view(t).substr(prefix.size(), t.find('/', prefix.size()) - prefix.size());
   return id.empty() ? Value{} : str(json::to_lower(id));
+}
+
+// An ARM resource id split as Elastic's azure integration splits it (formats.md §2.4: "resourceId
+// split into azure.resource.{id,group,provider,name}"): the segment after `resourceGroups`; after
+// `providers`, the namespace and type (`Microsoft.Network/networkSecurityGroups`, or the namespace
+// alone when nothing follows, `/tenants/<id>/providers/Microsoft.aadiam`) and the rest, the name
+// (`srv1/databases/db1` for a child resource). Segment names in any case; values as written.
+enum class ArmPart { group, provider, name };
+
+template <ArmPart part>
+Value to_arm_part(Value v) {
+  const std::string t = text_of(v);
+  std::vector<std::string_view> seg;
+  for (std::size_t at = 0; at < t.size();) {
+    const std::size_t end = std::min(t.find('/', at), t.size());
+    if (end > at) seg.emplace_back(std::string_view(t).substr(at, end - at));
+    at = end + 1;
+  }
+  auto after = [&](std::string_view key) -> std::size_t {
+    for (std::size_t i = 0; i + 1 < seg.size(); ++i)
+      if (json::iequals(seg[i], key)) return i + 1;
+    return seg.size();
+  };
+  auto join = [&](std::size_t from, std::size_t to) {
+    std::string out;
+    for (std::size_t i = from; i < to; ++i) {
+      if (i > from) out += '/';
+      out += seg[i];
+    }
+    return out;
+  };
+  if constexpr (part == ArmPart::group) {
+    const std::size_t g = after("resourceGroups");
+    return g < seg.size() ? str(std::string(seg[g])) : Value{};
+  } else {
+    const std::size_t p = after("providers");
+    if (p >= seg.size()) return {};
+    const std::size_t type_end = std::min(p + 2, seg.size());
+    if constexpr (part == ArmPart::provider) return str(join(p, type_end));
+    return type_end < seg.size() ? str(join(type_end, seg.size())) : Value{};
+  }
 }
 
 // The number of items of an array (its JSON text), 1 for a scalar.
@@ -305,6 +347,9 @@ constexpr std::array<ConversionRow, kConversionCount> kConversionRows = {{
     {C::arm_subscription, "arm_subscription", "", Shape::scalar, false, to_arm_subscription, nullptr},
     {C::count, "count", "", Shape::structured, false, to_count, nullptr},
     {C::not_ip, "not_ip", "", Shape::scalar, false, to_not_ip, nullptr},
+    {C::arm_resource_group, "arm_resource_group", "", Shape::scalar, false, to_arm_part<ArmPart::group>, nullptr},
+    {C::arm_resource_provider, "arm_resource_provider", "", Shape::scalar, false, to_arm_part<ArmPart::provider>, nullptr},
+    {C::arm_resource_name, "arm_resource_name", "", Shape::scalar, false, to_arm_part<ArmPart::name>, nullptr},
 }};
 
 namespace {

@@ -65,7 +65,8 @@ Value from_element(json::element e);
 
 enum class Conversion : std::uint8_t {
   none, string, integer, real, boolean, ip, ipv4, ipv6, timestamp, epoch_ms, unquote, lower, upper, upn_user,
-  upn_domain, json, elastic, snake, list, iso_duration_ms, arm_subscription, count, not_ip
+  upn_domain, json, elastic, snake, list, iso_duration_ms, arm_subscription, count, not_ip,
+  arm_resource_group, arm_resource_provider, arm_resource_name
 };
 
 // `ip` keeps an IPv4 or IPv6 address, `ipv4` / `ipv6` only that family (CEF's src vs c6a2).
@@ -111,7 +112,7 @@ struct ConversionRow {
   Written (*fast)(element e, const std::optional<double>& multiply, Form form, std::string& out);
 };
 
-inline constexpr std::size_t kConversionCount = static_cast<std::size_t>(Conversion::not_ip) + 1;
+inline constexpr std::size_t kConversionCount = static_cast<std::size_t>(Conversion::arm_resource_name) + 1;
 extern const std::array<ConversionRow, kConversionCount> kConversionRows;
 
 inline const ConversionRow& conversion_row(Conversion c) { return kConversionRows[static_cast<std::size_t>(c)]; }
