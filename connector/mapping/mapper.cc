@@ -285,9 +285,12 @@ std::unique_ptr<Mapper> Mapper::create(const ConfigNode& mappings, const Enriche
     dir = mappings.file_path("dir");
     for (const auto& o : mappings.string_list("overrides")) {
       std::filesystem::path p(o);
-      if (p.is_relative()) p = mappings.base_dir() / p;
+      if (p.is_relative()) p = (mappings.base_dir() / p).lexically_normal();  // "local.yaml", not "././local.yaml"
       std::error_code ec;
-      if (!std::filesystem::is_regular_file(p, ec)) mappings.error_at("overrides", fmt::format("mapping file {} does not exist", p.string()));
+      if (!std::filesystem::is_regular_file(p, ec)) {
+        mappings.error_at("overrides", fmt::format("mapping file {} does not exist", p.string()));
+        continue;  // reported once, here (not again as unreadable)
+      }
       overrides.push_back(p.string());
     }
   }

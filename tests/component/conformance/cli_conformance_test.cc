@@ -171,6 +171,26 @@ TEST_F(Cli, ValidateRejectsMalformedSyslogAndHecIdentifiers) {
   EXPECT_NE(r.err.find("4 error(s)"), std::string::npos) << r.err;
 }
 
+// interfaces.md, validate: "errors name file:line:column" for the mapping files it loads too: an
+// override file's errors name that file as the user wrote it, a missing one is one error.
+TEST_F(Cli, ValidateNamesMappingOverrideFiles) {
+  std::ofstream(dir_ / "in.json") << "";
+  std::ofstream(dir_ / "local.yaml") << "kind: graph_sign_in\necs:\n  user.name: {form: userPrincipalName}\n";
+  std::ofstream(dir_ / "c.yaml") << "state_dir: ./state\n"
+                                    "sources: [{name: f, type: file, path: ./in.json}]\n"
+                                    "sinks: [{name: o, type: stdout}]\n"
+                                    "mappings: {overrides: [./local.yaml, ./missing.yaml]}\n";
+  const Result r = run({"validate", "-c", "c.yaml"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("\nlocal.yaml:3:15: error: ecs.user.name: unknown rule key 'form' (did you mean 'from'?)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("c.yaml:4:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("mapping file missing.yaml does not exist"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("missing.yaml", r.err.find("missing.yaml") + 1), std::string::npos) << "reported twice: " << r.err;
+  EXPECT_NE(r.err.find("2 error(s)"), std::string::npos) << r.err;
+}
+
 // formats.md §4.3: an RFC 3164 packet is at most 1024 bytes. A UDP 3164 sink without a
 // max_message_size sends a long CEF event as one datagram of at most 1024 bytes, cut inside the
 // extension (never inside an escape pair), its header intact.
