@@ -187,6 +187,13 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
                         fmt::format("CEF extension key '{}' must be letters, digits or '_'", key));
                 continue;
               }
+              // formats.md §1.3: truncated keys are listed in cs5 (cs5Label=truncatedKeys); a rule of
+              // its own would give an event two cs5 keys as soon as a value is cut.
+              if (key == "cs5" || key == "cs5Label") {
+                c.error(ext_key, "cef.extension",
+                        "CEF key 'cs5' is written by the engine (cs5Label=truncatedKeys); use another key, e.g. flexString1");
+                continue;
+              }
               if (ext_rule.IsNull()) {
                 draft->cef_ext.set(key, std::nullopt);
                 continue;

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -189,6 +190,45 @@ TEST_F(Cli, ValidateNamesMappingOverrideFiles) {
   EXPECT_NE(r.err.find("mapping file missing.yaml does not exist"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("missing.yaml", r.err.find("missing.yaml") + 1), std::string::npos) << "reported twice: " << r.err;
   EXPECT_NE(r.err.find("2 error(s)"), std::string::npos) << r.err;
+}
+
+// formats.md §1.3: "list truncated keys in cs5 (cs5Label=truncatedKeys)". A security alert whose
+// description exceeds msg's 1023 characters keeps its detectionSource and names msg in cs5; no CEF
+// key appears twice (a parser keeps one of two, losing the other's value).
+TEST_F(Cli, CefTruncatedKeysNeverShareAKey) {
+  auto list = nlohmann::json::parse(slurp(kData / "graph-security-alerts-v2-list.json"));
+  auto alert = list.at("value").at(0);
+  alert["description"] = std::string(1500, 'd');
+  std::ofstream(dir_ / "alert.json") << alert.dump() << "\n";
+  const Result r = run({"map", "--format", "cef", "alert.json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string line = r.out.substr(0, r.out.find('\n'));
+  EXPECT_NE(line.find(" cs5Label=truncatedKeys cs5=msg"), std::string::npos) << line;
+  EXPECT_NE(line.find("=detectionSource "), std::string::npos) << line;
+  // Every key (a word followed by an unescaped '=' after a space) at most once.
+  std::set<std::string> keys;
+  const std::size_t ext = line.find('|', line.find("|", line.find("CEF:0|") + 6));
+  for (std::size_t at = line.find(' ', ext); at != std::string::npos; at = line.find(' ', at + 1)) {
+    std::size_t end = at + 1;
+    while (end < line.size() && std::isalnum(static_cast<unsigned char>(line[end]))) ++end;
+    if (end == at + 1 || end >= line.size() || line[end] != '=') continue;
+    const std::string key = line.substr(at + 1, end - at - 1);
+    EXPECT_TRUE(keys.insert(key).second) << "key " << key << " twice: " << line.substr(0, 300);
+  }
+}
+
+// A mapping override cannot claim cs5: validate says which key is reserved, where.
+TEST_F(Cli, ValidateRefusesAMappingRuleForCs5) {
+  std::ofstream(dir_ / "in.json") << "";
+  std::ofstream(dir_ / "local.yaml") << "kind: graph_sign_in\ncef:\n  extension:\n    cs5: {from: appId, label: appId}\n";
+  std::ofstream(dir_ / "c.yaml") << "state_dir: ./state\n"
+                                    "sources: [{name: f, type: file, path: ./in.json}]\n"
+                                    "sinks: [{name: o, type: stdout}]\n"
+                                    "mappings: {overrides: [local.yaml]}\n";
+  const Result r = run({"validate", "-c", "c.yaml"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("local.yaml:4:5: error: cef.extension: CEF key 'cs5' is written by the engine"), std::string::npos)
+      << r.err;
 }
 
 // formats.md §4.3: an RFC 3164 packet is at most 1024 bytes. A UDP 3164 sink without a
