@@ -5,8 +5,10 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cctype>
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 namespace siem::syslog {
 
@@ -232,6 +234,77 @@ void blank_line_breaks(char* p, std::size_t n) noexcept {
   }
 }
 
+// Where a CEF line's extension starts (after the seventh unescaped '|'), or npos.
+std::size_t cef_extension_start(std::string_view body) noexcept {
+  if (body.rfind("CEF:", 0) != 0) return std::string_view::npos;
+  int pipes = 0;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    if (body[i] == '\\') {
+      ++i;  // an escape pair: \\ or \|
+      continue;
+    }
+    if (body[i] == '|' && ++pipes == 7) return i + 1;
+  }
+  return std::string_view::npos;
+}
+
+bool is_key_char(char c) noexcept { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+
+// formats.md §4.6: a CEF line longer than `budget` loses bytes from its largest msg or csN value
+// first (cs5, the engine's list of truncated keys, and cs6, the pinned privileged-access tags, are
+// kept), each cut on a character boundary and never inside an escape pair, so every key arrives.
+// Returns the shortened line in `out`; false when `body` is not CEF-shaped (then it is cut at its end).
+bool shrink_cef_values(std::string_view body, std::size_t budget, std::string& out) {
+  const std::size_t ext = cef_extension_start(body);
+  if (ext == std::string_view::npos) return false;
+  struct Pair {
+    std::size_t value, end;  // the value's bytes in `body`: [value, end)
+    std::size_t keep;        // how many of them are kept
+    bool shrinkable;
+  };
+  std::vector<Pair> pairs;
+  for (std::size_t i = ext; i < body.size(); ++i) {
+    if (i != ext && body[i - 1] != ' ') continue;
+    std::size_t k = i;
+    while (k < body.size() && is_key_char(body[k])) ++k;
+    if (k == i || k >= body.size() || body[k] != '=') continue;  // a key is a word and an '=' (values escape theirs)
+    const std::string_view key = body.substr(i, k - i);
+    if (!pairs.empty()) pairs.back().end = i - 1;  // the previous value ends before the space
+    const bool cs = key.size() == 3 && key[0] == 'c' && key[1] == 's' && key[2] >= '1' && key[2] <= '6' &&
+                    key[2] != '5' && key[2] != '6';
+    pairs.push_back({k + 1, body.size(), 0, cs || key == "msg"});
+    i = k;
+  }
+  for (auto& p : pairs) p.keep = p.end - p.value;
+  std::size_t size = body.size();
+  for (int round = 0; size > budget && round < 64; ++round) {
+    Pair* largest = nullptr;
+    for (auto& p : pairs)
+      if (p.shrinkable && p.keep > 0 && (!largest || p.keep > largest->keep)) largest = &p;
+    if (!largest) break;
+    const std::size_t excess = size - budget;
+    const std::size_t want = largest->keep > excess ? largest->keep - excess : 0;
+    const std::size_t keep = safe_cut(body.substr(largest->value, largest->keep), want, true);
+    size -= largest->keep - keep;
+    largest->keep = keep;
+  }
+  out.clear();
+  std::size_t from = 0;
+  for (const auto& p : pairs) {
+    out.append(body.substr(from, p.value + p.keep - from));
+    from = p.end;
+  }
+  out.append(body.substr(from));
+  return true;
+}
+
+// The body to send when it exceeds `budget`: a CEF line shortened value by value (in `scratch`),
+// else the body itself, which the caller cuts at its end.
+std::string_view fit_body(std::string_view body, std::size_t budget, bool cef, std::string& scratch) {
+  if (!cef || body.size() <= budget) return body;
+  return shrink_cef_values(body, budget, scratch) ? std::string_view(scratch) : body;
+}
+
 }  // namespace
 
 std::string rfc3339_utc(std::int64_t time_ms) {
@@ -278,9 +351,11 @@ Formatted format_message(const MappedEvent& ev, std::string_view body, const For
   Formatted f;
   append_header(f.message, ev, opt);
   const std::size_t budget = opt.max_message_size > f.message.size() ? opt.max_message_size - f.message.size() : 0;
-  const std::size_t cut = safe_cut(body, budget, opt.body_is_cef);
-  f.truncated = cut < body.size();
-  f.message.append(body.substr(0, cut));
+  std::string shrunk;
+  const std::string_view fitted = fit_body(body, budget, opt.body_is_cef, shrunk);
+  const std::size_t cut = safe_cut(fitted, budget, opt.body_is_cef);
+  f.truncated = fitted.size() < body.size() || cut < fitted.size();
+  f.message.append(fitted.substr(0, cut));
   return f;
 }
 
@@ -302,8 +377,11 @@ bool append_message(std::string& out, std::string& head, const MappedEvent& ev, 
   head.clear();
   append_header(head, ev, opt);
   const std::size_t budget = opt.max_message_size > head.size() ? opt.max_message_size - head.size() : 0;
+  static thread_local std::string shrunk;  // only an oversize CEF line is copied here
+  const std::size_t original = body.size();
+  body = fit_body(body, budget, opt.body_is_cef, shrunk);
   const std::size_t cut = safe_cut(body, budget, opt.body_is_cef);
-  const bool truncated = cut < body.size();
+  const bool truncated = cut < original;
   body = body.substr(0, cut);
   const std::size_t size = head.size() + body.size();
   if (framing == Framing::octet_counting) {

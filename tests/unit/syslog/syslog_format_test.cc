@@ -139,6 +139,50 @@ TEST(SyslogFormat, TruncatesBodyToMaxMessageSize) {
   EXPECT_EQ(exact.message.size(), 480u);
 }
 
+// formats.md §4.6: "The largest cs* or msg value is shortened first, and events are never split."
+// Every key still arrives; the longest value loses the excess (whole characters, whole escape
+// pairs); cs6 (the pinned privileged-access tags) and the keys after the cut value stay intact.
+TEST(SyslogFormat, OversizeCefShortensTheLargestValueFirst) {
+  FormatOptions o;
+  o.max_message_size = 600;
+  const std::string cs1 = std::string(300, 'r') + "\\=" + std::string(100, 'x');
+  const std::string body = "CEF:0|Microsoft|Entra ID|1.0|c\\|d|n|8|rt=1 cs6Label=privilegedAccessTags cs6=pa.role.tier0 "
+                           "cs1Label=roleName cs1=" + cs1 + " cs4=abc msg=" + std::string(250, 'm') + " cn3=0";
+  for (bool direct : {false, true}) {
+    std::string m;
+    bool truncated = false;
+    if (direct) {
+      std::string head;
+      truncated = append_message(m, head, event(), body, o, std::nullopt);
+    } else {
+      auto f = format_message(event(), body, o);
+      m = f.message;
+      truncated = f.truncated;
+    }
+    EXPECT_TRUE(truncated);
+    EXPECT_EQ(m.size(), 600u) << m;
+    const std::string got = m.substr(m.find("CEF:0|"));
+    EXPECT_EQ(got.rfind("CEF:0|Microsoft|Entra ID|1.0|c\\|d|n|8|rt=1 cs6Label=privilegedAccessTags cs6=pa.role.tier0 cs1Label=roleName cs1=rrr", 0), 0u) << got;
+    EXPECT_NE(got.find(" cs4=abc msg=" + std::string(250, 'm') + " cn3=0"), std::string::npos) << "the keys after the cut value arrive whole: " << got;
+    const std::size_t v = got.find(" cs1=") + 5;
+    const std::string kept = got.substr(v, got.find(" cs4=") - v);
+    EXPECT_EQ(cs1.rfind(kept, 0), 0u) << "the shortened value is a prefix of the original";
+    EXPECT_LT(kept.size(), cs1.size());
+  }
+  // The escape pair is never split: a cut that would end inside "\=" keeps neither half.
+  o.max_message_size = 600 - 0;
+  const std::string body2 = "CEF:0|V|P|1|c|n|5|cs1=" + std::string(2000, 'a') + " msg=" + std::string(10, '\\') + "==";
+  auto f2 = format_message(event(), body2, o);
+  EXPECT_EQ(f2.message.size(), 600u);
+  EXPECT_NE(f2.message.find(" msg="), std::string::npos);
+  // Not CEF-shaped (ECS JSON, or fewer than seven pipes): cut at the end as before.
+  FormatOptions j;
+  j.max_message_size = 480;
+  j.body_is_cef = false;
+  const std::string json = "{\"message\":\"" + std::string(1000, 'a') + "\"}";
+  EXPECT_EQ(json.rfind(format_message(event(), json, j).message.substr(format_message(event(), json, j).message.find('{')), 0), 0u);
+}
+
 TEST(SyslogFormat, Framing) {
   std::string out;
   append_framed(out, "<13>1 - - - - - a\nb", Framing::octet_counting);
