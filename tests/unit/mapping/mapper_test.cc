@@ -251,7 +251,7 @@ class OverrideTest : public ::testing::Test {
 
 TEST_F(OverrideTest, OverridesMergeOverShippedRules) {
   std::ofstream(dir_ / "site.yaml") << "kind: graph_sign_in\necs:\n  event.provider: {value: Contoso IdP}\n  host.os.full: null\n"
-                                       "  labels.site: {value: hq}\ncef:\n  extension:\n    cs5: {value: hq, label: site}\n";
+                                       "  labels.site: {value: hq}\ncef:\n  extension:\n    flexString2: {value: hq, label: site}\n";
   Fixture f("mappings: {overrides: [site.yaml]}\n", dir_);
   ASSERT_FALSE(f.diags.has_errors()) << f.diags.format();
   RawRecord rec;
@@ -262,7 +262,7 @@ TEST_F(OverrideTest, OverridesMergeOverShippedRules) {
   EXPECT_EQ(ecs["event"]["provider"], "Contoso IdP");
   EXPECT_EQ(ecs["labels"]["site"], "hq");
   EXPECT_FALSE(ecs.contains("host"));
-  EXPECT_EQ(parse_cef_strict(ev.cef)->get("cs5"), "hq");
+  EXPECT_EQ(parse_cef_strict(ev.cef)->get("flexString2"), "hq");  // cs5 is the engine's truncatedKeys
 }
 
 // OCSF rules are overridden like ECS ones; numeric target segments are array elements, and an
