@@ -142,7 +142,9 @@ Settings read_settings(SourceType type, const ConfigNode& cfg) {
                                           "' (expected interactiveUser, nonInteractiveUser, servicePrincipal, managedIdentity)");
           continue;
         }
-        bool beta = !(types.size() == 1 && t == "interactiveUser");
+        // Without beta (v1.0 serves interactive sign-ins only) interactiveUser is read through v1.0;
+        // only the other types are errors.
+        bool beta = !(types.size() == 1 && t == "interactiveUser") && !(t == "interactiveUser" && !beta_ok);
         if (beta && !beta_ok) {
           cfg.error_at("event_types", "cloud '" + cloud_name + "' serves interactive sign-ins only (v1.0); remove '" + t + "'");
           continue;

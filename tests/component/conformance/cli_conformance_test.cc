@@ -231,6 +231,29 @@ TEST_F(Cli, ValidateRefusesAMappingRuleForCs5) {
       << r.err;
 }
 
+// sources.md §2.2: v1.0 returns interactive sign-ins only, beta adds the other types. In a cloud
+// without beta the error names the types to remove, not interactiveUser, which v1.0 serves.
+TEST_F(Cli, ValidateSignInTypesWithoutBetaNamesOnlyTheUnservedTypes) {
+  std::ofstream(dir_ / "c.yaml")
+      << "state_dir: ./state\n"
+         "sources:\n"
+         "  - name: s\n"
+         "    type: graph_sign_ins\n"
+         "    tenant_id: 00000000-0000-0000-0000-000000000000\n"
+         "    cloud: usgov\n"
+         "    auth: {method: client_secret, client_id: 11111111-1111-1111-1111-111111111111, client_secret: \"${S:-x}\"}\n"
+         "    event_types: [interactiveUser, nonInteractiveUser]\n"
+         "sinks: [{name: o, type: stdout}]\n";
+  const Result r = run({"validate", "-c", "c.yaml"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("c.yaml:8:18: error: sources[0].event_types: cloud 'usgov' serves interactive sign-ins only (v1.0); "
+                       "remove 'nonInteractiveUser'"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("remove 'interactiveUser'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 error(s)"), std::string::npos) << r.err;
+}
+
 // formats.md §4.3: an RFC 3164 packet is at most 1024 bytes. A UDP 3164 sink without a
 // max_message_size sends a long CEF event as one datagram of at most 1024 bytes, cut inside the
 // extension (never inside an escape pair), its header intact.
