@@ -233,15 +233,23 @@ CefPlan make_plan(const KindMapping& m, const std::string& host) {
 }
 
 // Appends a rule's value, escaped, after its ` key=` prefix (already in `out`, from `start`):
-// written straight into `out` by the text shortcuts and escaped there when it must be (most values
-// need nothing), cut to `max` first. false: no value (`out` is left at `start`). true with `cut`:
+// copied or written straight into `out` by the text shortcuts, cut to `max` first, and escaped
+// there when it must be (most values need nothing). false: no value (`out` is left at `start`). true with `cut`:
 // the value was cut to its limit.
 bool append_value(const Rule& r, const EvalContext& ctx, std::size_t max, TextScratch& scratch, std::string& out,
                   bool& cut) {
   const std::size_t start = out.size();
   std::string_view text;
   bool found = false, in_out = false;
-  if (r.plain) {
+  if (const json::Path* p = r.single_path) {  // {from: path}: most keys; a string at once
+    const auto e = find_path(*p, ctx);
+    if (!e) return false;
+    if (e->is_string()) {
+      text = e->get_string().value_unsafe();
+      if (text.empty()) return false;
+      found = true;
+    }
+  } else if (r.plain) {
     if (const auto viewed = r.string_view(ctx, text)) {
       if (!*viewed) return false;
       found = true;
@@ -254,17 +262,18 @@ bool append_value(const Rule& r, const EvalContext& ctx, std::size_t max, TextSc
     }
   }
   if (!found && !evaluated_text(r, ctx, scratch, text)) return false;
-  if (in_out) {
-    if (out.size() - start <= max) {
-      encoding::escape_cef_extension_tail(out, start, scratch.owned);
-      return true;
-    }
+  if (in_out && out.size() - start > max) {  // written, but too long: cut as a view
     scratch.written.assign(out, start);
     out.resize(start);
     text = scratch.written;
+    in_out = false;
   }
-  cut = cut_to(text, max, scratch);
-  encoding::append_cef_extension_value(out, text);
+  if (!in_out) {
+    cut = cut_to(text, max, scratch);
+    out.append(text);
+  }
+  // Escaped where it lies: the scan can read the 16 bytes ending the line, whatever the value's length.
+  encoding::escape_cef_extension_tail(out, start, scratch.owned);
   return true;
 }
 
