@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "connector/mapping/cef_encoder.h"
 #include "connector/mapping/enrichment_interface.h"
 #include "connector/record/time_parse.h"
 
@@ -130,6 +131,16 @@ void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping
   };
   for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name}) check_cef(*r);
   for (const auto& r : m.cef_extension) check_cef(r);
+  // The CEF encoder (a plan per kind, values written by the text shortcuts and escaped in place)
+  // against the general path, for the whole line.
+  const auto cef = mapping::make_cef_encoder(set, host);
+  std::string line, general;
+  cef->encode(mapping::MappedRecord{m, ctx}, line);
+  mapping::write_cef_general(m, ctx, general);
+  ++report.compared;
+  if (line != general)
+    report.disagreements.push_back(fmt::format("CEF encoder {:?} but the general path {:?}: kind {} on {}", line, general,
+                                               to_string(m.kind), json.substr(0, 2000)));
   if (std::optional<std::int64_t> constant; m.cef_severity.integer_constant(ctx, constant)) {
     ++report.compared;
     const Value v = m.cef_severity.evaluate(ctx);
