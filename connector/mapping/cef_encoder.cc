@@ -187,6 +187,9 @@ struct CefPlan {
     const Rule* rule;
     std::string text;
     std::size_t max;
+    // The rule is exactly `$id`, `$tenant`, `$host`, `$time` or `$time_ms`: read from the context
+    // (Var::unknown: any other rule).
+    Var var = Var::unknown;
   };
 
   const KindMapping* mapping = nullptr;
@@ -195,6 +198,30 @@ struct CefPlan {
   std::string header_tail;  // after the last field that depends on the event, up to the severity
   std::vector<Extension> extensions;
 };
+
+// The variable a rule is exactly (one alternative `$name`, no condition, no type), for those the
+// encoder reads from the context itself; Var::unknown otherwise.
+Var variable_of(const Rule& r) {
+  if (r.alternatives.size() != 1) return Var::unknown;
+  const Expr& e = *r.alternatives.front();
+  if (e.src != Expr::Src::virt || !e.when.empty() || !e.plain()) return Var::unknown;
+  switch (e.var) {
+    case Var::id: case Var::tenant: case Var::host: case Var::time: case Var::time_ms: return e.var;
+    default: return Var::unknown;
+  }
+}
+
+// The context's string for a string variable of variable_of(); null when the context has none
+// (then the text shortcuts or evaluate() decide, as for any rule).
+const std::string* variable_text(Var var, const EvalContext& ctx) {
+  switch (var) {
+    case Var::id: return ctx.id;
+    case Var::tenant: return ctx.tenant;
+    case Var::host: return ctx.host;
+    case Var::time: return ctx.time_text;
+    default: return nullptr;
+  }
+}
 
 CefPlan make_plan(const KindMapping& m, const std::string& host) {
   CefPlan plan;
@@ -226,7 +253,7 @@ CefPlan make_plan(const KindMapping& m, const std::string& host) {
       plan.extensions.push_back({nullptr, std::move(prefix), max});
       plan.host_constant = plan.host_constant || uses_host(r);
     } else {
-      plan.extensions.push_back({&r, std::move(prefix), max});
+      plan.extensions.push_back({&r, std::move(prefix), max, variable_of(r)});
     }
   }
   return plan;
@@ -236,12 +263,24 @@ CefPlan make_plan(const KindMapping& m, const std::string& host) {
 // copied or written straight into `out` by the text shortcuts, cut to `max` first, and escaped
 // there when it must be (most values need nothing). false: no value (`out` is left at `start`). true with `cut`:
 // the value was cut to its limit.
-bool append_value(const Rule& r, const EvalContext& ctx, std::size_t max, TextScratch& scratch, std::string& out,
+bool append_value(const CefPlan::Extension& x, const EvalContext& ctx, TextScratch& scratch, std::string& out,
                   bool& cut) {
+  const Rule& r = *x.rule;
+  const std::size_t max = x.max;
   const std::size_t start = out.size();
   std::string_view text;
   bool found = false, in_out = false;
-  if (const json::Path* p = r.single_path) {  // {from: path}: most keys; a string at once
+  if (x.var == Var::time_ms) {  // rt: every event
+    append_int(out, ctx.time_ms);
+    return true;  // digits: nothing to escape, within any key's limit
+  }
+  if (x.var != Var::unknown) {  // $id, $tenant, $host, $time
+    if (const std::string* s = variable_text(x.var, ctx)) {
+      if (s->empty()) return false;
+      text = *s;
+      found = true;
+    }
+  } else if (const json::Path* p = r.single_path) {  // {from: path}: most keys; a string at once
     const auto e = find_path(*p, ctx);
     if (!e) return false;
     if (e->is_string()) {
@@ -301,7 +340,7 @@ void write_cef(const CefPlan& plan, const EvalContext& ctx, std::string& out) {
     const std::size_t mark = out.size();
     out.append(e.text, skip);
     bool cut = false;
-    if (!append_value(*e.rule, ctx, e.max, scratch, out, cut)) {
+    if (!append_value(e, ctx, scratch, out, cut)) {
       out.resize(mark);
       continue;
     }
