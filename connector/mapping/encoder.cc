@@ -10,7 +10,7 @@ namespace siem::mapping {
 std::vector<std::unique_ptr<Encoder>> make_encoders(const MappingSet& set, const std::string& host) {
   std::vector<std::unique_ptr<Encoder>> encoders;
   encoders.push_back(make_ecs_encoder(set, host));
-  encoders.push_back(make_cef_encoder());
+  encoders.push_back(make_cef_encoder(set, host));
   encoders.push_back(make_ocsf_encoder(set, host));
   return encoders;
 }

@@ -117,9 +117,10 @@ class MapperImpl final : public Mapper {
     auto& cache = s.cache;
     // ECS / CEF / OCSF read most of the kind's paths: resolve them all in one pass over the record. A
     // raw-only pipeline reads a handful (id, time, tenant, action): look those up on demand.
-    // OCSF's own paths only when an OCSF event is wanted: ECS and CEF cost what they did.
+    // OCSF's own paths only when an OCSF event is wanted: ECS and CEF cost what they did; CEF
+    // alone resolves only the paths CEF reads.
     if (formats & (format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef) | format_bit(OutputFormat::ocsf)))
-      cache.resolve(m, root, (formats & format_bit(OutputFormat::ocsf)) != 0);
+      cache.resolve_for(m, root, formats);
     else cache.next_record();
     // The scalar text at p written into `into` (whose buffer is reused); false when it is missing or
     // not a scalar (then `into` is left as it was).

@@ -39,7 +39,8 @@ struct KindDraft {
 };
 
 // Every slotted path of a kind's rules into m.paths, each once; the paths only the OCSF rules use
-// into m.ocsf_paths (resolved only when an OCSF event is wanted).
+// into m.ocsf_paths (resolved only when an OCSF event is wanted); and those a pipeline that wants
+// CEF alone reads into m.cef_paths.
 void collect_paths(KindMapping& m) {
   std::set<int> seen;
   json::PathSet* into = &m.paths;
@@ -56,14 +57,26 @@ void collect_paths(KindMapping& m) {
         if (part.path) add(*part.path);
     }
   };
-  for (const auto* paths : {&m.id_paths, &m.time_paths, &m.tenant_paths, &m.subscription_paths})
-    for (const auto& p : *paths) add(p);
+  auto add_identity = [&] {
+    for (const auto* paths : {&m.id_paths, &m.time_paths, &m.tenant_paths, &m.subscription_paths})
+      for (const auto& p : *paths) add(p);
+  };
+  auto add_cef = [&] {
+    for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name, &m.cef_severity})
+      add_rule(*r);
+    for (const auto& r : m.cef_extension) add_rule(r);
+  };
+  add_identity();
   for (const auto& r : m.ecs) add_rule(r);
-  for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name, &m.cef_severity})
-    add_rule(*r);
-  for (const auto& r : m.cef_extension) add_rule(r);
+  add_cef();
   into = &m.ocsf_paths;
   for (const auto& r : m.ocsf) add_rule(r);
+  seen.clear();
+  into = &m.cef_paths;
+  add_identity();
+  add_cef();
+  for (const auto& r : m.ecs)
+    if (r.target == "event.action") add_rule(r);
 }
 
 }  // namespace

@@ -45,6 +45,9 @@ struct PathCache {
   // Starts a record of kind `m`: resolves all of m's paths against `record` (with_ocsf: and the
   // paths only its OCSF rules use).
   void resolve(const KindMapping& m, simdjson::dom::element record, bool with_ocsf = false);
+  // The same for the formats a pipeline wants (bits of OutputFormat): CEF alone resolves only
+  // m.cef_paths (a path outside the resolved set is looked up on first use, as always).
+  void resolve_for(const KindMapping& m, simdjson::dom::element record, FormatSet formats);
   // The first match of `p` in `record` (the record of the current generation).
   std::optional<simdjson::dom::element> find(const json::Path& p, simdjson::dom::element record) {
     return find(p.slot, p, record);
@@ -145,8 +148,10 @@ struct KindMapping {
   // OCSF attribute (dotted; a numeric segment is an array element) -> rule, in output order.
   std::vector<Rule> ocsf;
   // Every cacheable path the rules above (and the id/time/tenant/subscription paths) use, but for
-  // those only the OCSF rules use: ocsf_paths.
-  json::PathSet paths, ocsf_paths;
+  // those only the OCSF rules use: ocsf_paths. cef_paths: the id/time/tenant/subscription paths,
+  // the CEF rules' and the event.action rule's (the mapper reads it for every event), which is all
+  // a pipeline that wants CEF alone reads.
+  json::PathSet paths, ocsf_paths, cef_paths;
 };
 
 // Loads and compiles a set of mapping files. Errors (with file:line:column) go to `diags`.

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "connector/mapping/json_document.h"
 
@@ -16,9 +17,16 @@ namespace siem::mapping {
 namespace {
 
 // An integer-valued rule's value for this record, -1 when it has none (or it is not an integer).
+// Integer constants under conditions (every shipped class_uid and activity_id rule) without a
+// Value, through Rule::integer_constant() (which equals evaluate(): fast_path_check.cc).
 std::int32_t integer_of(const std::vector<Rule>& rules, int index, const EvalContext& ctx) {
   if (index < 0) return -1;
-  const Value v = rules[static_cast<std::size_t>(index)].evaluate(ctx);
+  const Rule& rule = rules[static_cast<std::size_t>(index)];
+  if (std::optional<std::int64_t> constant; rule.integer_constant(ctx, constant)) {
+    if (constant && *constant >= 0 && *constant <= 0x7fffffff) return static_cast<std::int32_t>(*constant);
+    return -1;
+  }
+  const Value v = rule.evaluate(ctx);
   if (v.kind == Value::Kind::integer && v.i >= 0 && v.i <= 0x7fffffff) return static_cast<std::int32_t>(v.i);
   return -1;
 }

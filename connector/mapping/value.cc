@@ -35,6 +35,15 @@ void PathCache::resolve(const KindMapping& m, element record, bool with_ocsf) {
   if (with_ocsf && !m.ocsf_paths.empty()) m.ocsf_paths.resolve(record, entries, generation);
 }
 
+void PathCache::resolve_for(const KindMapping& m, element record, FormatSet formats) {
+  if (formats & format_bit(OutputFormat::cef) && !(formats & (format_bit(OutputFormat::ecs) | format_bit(OutputFormat::ocsf)))) {
+    ++generation;
+    m.cef_paths.resolve(record, entries, generation);
+    return;
+  }
+  resolve(m, record, (formats & format_bit(OutputFormat::ocsf)) != 0);
+}
+
 std::optional<element> PathCache::find_slow(const json::Path& p, element record) {
   if (p.slot < 0 || static_cast<std::size_t>(p.slot) >= entries.size()) return p.first(record);
   auto& e = entries[static_cast<std::size_t>(p.slot)];

@@ -333,6 +333,16 @@ void append_cef_header(std::string& out, std::string_view s) { append_cef_escape
 
 void append_cef_extension_value(std::string& out, std::string_view s) { append_cef_escaped(out, s, kCefExtension); }
 
+void escape_cef_extension_tail(std::string& out, std::size_t from, std::string& scratch) {
+  const std::size_t at = next_cef_special(out.data(), from, out.size(), kCefExtension);
+  if (at == out.size()) return;
+  // Every byte before `at` is kept as it is and ASCII, so `at` starts a character: escaping the
+  // rest on its own gives the same bytes as escaping the whole value.
+  scratch.assign(out, at);
+  out.resize(at);
+  append_cef_escaped(out, scratch, kCefExtension);
+}
+
 bool truncate_utf8(std::string& s, std::size_t max_bytes) {
   if (s.size() <= max_bytes) return false;
   std::size_t cut = max_bytes;

@@ -23,6 +23,11 @@ void append_json_string(std::string& out, std::string_view prefix, std::string_v
 
 void append_cef_header(std::string& out, std::string_view s);
 void append_cef_extension_value(std::string& out, std::string_view s);
+// Escapes, in place, what a writer appended to `out` from `from` on as an extension value: `out`
+// ends as if those bytes had been given to append_cef_extension_value. Most values need nothing
+// and are only scanned; otherwise the part from the first byte needing attention is moved to
+// `scratch` and appended escaped.
+void escape_cef_extension_tail(std::string& out, std::size_t from, std::string& scratch);
 
 // The records' content-hash ids: 64-bit FNV-1a of `s` with the prime 1099511628211 and the offset
 // basis 1469598103934665603 the ids have always used (not the published 14695981039346656037:

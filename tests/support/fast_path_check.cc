@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "connector/mapping/cef_encoder.h"
 #include "connector/mapping/enrichment_interface.h"
 #include "connector/record/time_parse.h"
 
@@ -130,14 +131,30 @@ void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping
   };
   for (const auto* r : {&m.cef_vendor, &m.cef_product, &m.cef_version, &m.cef_class_id, &m.cef_name}) check_cef(*r);
   for (const auto& r : m.cef_extension) check_cef(r);
-  if (std::optional<std::int64_t> constant; m.cef_severity.integer_constant(ctx, constant)) {
+  // The CEF encoder (a plan per kind, values written by the text shortcuts and escaped in place)
+  // against the general path, for the whole line.
+  const auto cef = mapping::make_cef_encoder(set, host);
+  std::string line, general;
+  cef->encode(mapping::MappedRecord{m, ctx}, line);
+  mapping::write_cef_general(m, ctx, general);
+  ++report.compared;
+  if (line != general)
+    report.disagreements.push_back(fmt::format("CEF encoder {:?} but the general path {:?}: kind {} on {}", line, general,
+                                               to_string(m.kind), json.substr(0, 2000)));
+  // Integer constants under conditions (the CEF base severity, OCSF class_uid / activity_id).
+  const auto check_integer = [&](const Rule& r) {
+    std::optional<std::int64_t> constant;
+    if (!r.integer_constant(ctx, constant)) return;
     ++report.compared;
-    const Value v = m.cef_severity.evaluate(ctx);
+    const Value v = r.evaluate(ctx);
     const bool agree = constant ? v.kind == Value::Kind::integer && v.i == *constant : v.empty();
     if (!agree)
       report.disagreements.push_back(fmt::format("integer_constant {} but evaluate {:?}: {}",
-                                                 constant ? std::to_string(*constant) : "none", v.text(), where(m.cef_severity)));
-  }
+                                                 constant ? std::to_string(*constant) : "none", v.text(), where(r)));
+  };
+  check_integer(m.cef_severity);
+  for (const auto* rules : {&m.ecs, &m.ocsf, &m.cef_extension})
+    for (const auto& r : *rules) check_integer(r);
 }
 
 }  // namespace siem::testing

@@ -175,6 +175,40 @@ TEST(CefEscapeScan, EveryLengthAndPositionMatchesTheByteByByteEscaper) {
   }
 }
 
+// escape_cef_extension_tail() (the CEF encoder escapes a value where it was written): the line
+// ends as append_cef_extension_value() would have written the value, for every length and every
+// special byte at every position, after a line of any length (short ones take the word tests,
+// longer ones read the 16 bytes ending the line, bytes of the prefix included), and the prefix is
+// never touched, even when it holds bytes the escaper would replace.
+TEST(CefEscapeScan, EscapingInPlaceEqualsEscapingOnAppend) {
+  const std::vector<std::string> cef_specials{"|", "=", "\\", "\n", "\r", "\x01", "\x7F", "\xC3\xA9", "\xE2\x80\xA8",
+                                              "\xE2\x80\xA9", "\xC2\x85", "\xE2\x80", "\xFF", "\xC2"};
+  std::string scratch;
+  std::size_t compared = 0;
+  const std::vector<std::string> prefixes{"", "k=", "a=b\\n ", "CEF:0|v|p|1|c|n|3|rt=1 msg=", std::string(40, '=')};
+  for (const auto& prefix : prefixes) {
+    for (std::size_t len = 0; len <= 40; ++len) {
+      const std::string plain(len, 'a');
+      for (const auto& sp : cef_specials) {
+        for (std::size_t at = 0; at <= len; ++at) {
+          std::string value = plain;
+          value.insert(at, sp);
+          std::string expected = prefix;
+          encoding::append_cef_extension_value(expected, value);
+          std::string line = prefix + value;
+          encoding::escape_cef_extension_tail(line, prefix.size(), scratch);
+          ASSERT_EQ(line, expected) << "prefix " << prefix.size() << ", length " << len << ", special at " << at;
+          ++compared;
+        }
+      }
+      std::string line = prefix + plain;  // nothing to escape: nothing moves
+      encoding::escape_cef_extension_tail(line, prefix.size(), scratch);
+      ASSERT_EQ(line, prefix + plain);
+    }
+  }
+  EXPECT_GT(compared, 10'000u);
+}
+
 // The content-hash id: the unrolled FNV-1a gives the byte-by-byte values (ids are output identity)
 // for every length around the eight-byte steps, and the values pinned before the unrolling.
 TEST(ContentHash, UnrolledFnvGivesTheByteByByteValues) {
