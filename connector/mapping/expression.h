@@ -255,7 +255,14 @@ inline std::optional<element> find_path(const json::Path& p, const EvalContext& 
 
 // The value of a $variable for this record.
 Value virtual_value(Var var, const EvalContext& ctx);
-bool condition_holds(const Condition& c, const EvalContext& ctx);
+bool condition_holds_general(const Condition& c, const EvalContext& ctx);
+// Whether condition `c` holds for this record. Most conditions ask whether a record path is present:
+// answered here from the path cache, without the general function's frame.
+inline bool condition_holds(const Condition& c, const EvalContext& ctx) {
+  if ((c.op == Condition::Op::exists || c.op == Condition::Op::missing) && c.virt.empty())
+    return find_path(c.path, ctx).has_value() == (c.op == Condition::Op::exists);
+  return condition_holds_general(c, ctx);
+}
 // A template's text appended to `out`; false when every placeholder was empty (then the rule
 // gives no value). An optional group whose placeholders are all empty is taken out again.
 bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, std::string& out);
