@@ -2,10 +2,14 @@
 #include "connector/mapping/json_document.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <optional>
 
+#include "connector/mapping/expression.h"
 #include "connector/record/encoding.h"
 #include "connector/record/json_access.h"
 
@@ -17,9 +21,44 @@ bool is_index(std::string_view s) {
   return !s.empty() && s.size() <= 4 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// The step a rule's member becomes: `field` (Rule::append_json / evaluate), or one of the shapes the
+// writer handles itself when the rule is a single plain alternative without conditions.
+void classify(const Rule& rule, JsonProgram::Step& step) {
+  using Step = JsonProgram::Step;
+  step.op = Step::field;
+  step.path = rule.single_path;
+  step.slot = rule.single_path ? rule.single_path->slot : -1;
+  if (rule.single_path || rule.alternatives.size() != 1) return;
+  const Expr& only = *rule.alternatives.front();
+  if (!only.is_plain || !only.when.empty()) return;
+  if (only.src == Expr::Src::virt) {
+    switch (only.var) {
+      case Var::time: step.op = Step::text_var, step.shape = Step::Shape::time; break;
+      case Var::now: step.op = Step::text_var, step.shape = Step::Shape::now; break;
+      case Var::id: step.op = Step::text_var, step.shape = Step::Shape::id; break;
+      case Var::tenant: step.op = Step::text_var, step.shape = Step::Shape::tenant; break;
+      case Var::severity: step.op = Step::int_var, step.shape = Step::Shape::severity; break;
+      case Var::time_ms: step.op = Step::int_var, step.shape = Step::Shape::time_ms; break;
+      default: break;
+    }
+    return;
+  }
+  if (only.src != Expr::Src::from || only.paths.size() != 1) return;
+  switch (only.conversion) {
+    case Conversion::json: step.shape = Step::Shape::json; break;
+    case Conversion::elastic: step.shape = Step::Shape::elastic; break;
+    case Conversion::snake: step.shape = Step::Shape::snake; break;
+    default: return;
+  }
+  step.op = Step::structured;
+  step.path = &only.paths.front();
+  step.slot = step.path->slot;
+}
+
 }  // namespace
 
-JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays) {
+JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays, Writer writer) {
+  const bool general = writer == Writer::general;
   // The target tree: "a.b.c" is member c of object b of object a.
   struct Node {
     std::string key;
@@ -78,7 +117,7 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
     auto& n = nodes[i];
     if (n.rule >= 0) {
       std::string value;
-      if (rules[static_cast<std::size_t>(n.rule)].constant_json(host, value)) {
+      if (!general && rules[static_cast<std::size_t>(n.rule)].constant_json(host, value)) {
         n.constant = true;
         n.text = prefix(n) + value;
       }
@@ -124,11 +163,9 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
       Step step;
       add_text(step, prefix(child));
       if (child.rule >= 0) {
-        const auto& rule = rules[static_cast<std::size_t>(child.rule)];
-        step.op = Step::field;
         step.rule = static_cast<std::uint32_t>(child.rule);
-        step.path = rule.single_path;
-        step.slot = rule.single_path ? rule.single_path->slot : -1;
+        if (general) step.op = Step::general;
+        else classify(rules[step.rule], step);
         steps.push_back(step);
       } else {
         step.op = Step::open;
@@ -146,13 +183,25 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
 
 namespace {
 
+// The rule's value from Rule::evaluate(), after the member's prefix written from `mark` on (taken
+// out again when there is no value).
+bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx, std::string& out) {
+  Value v = rule.evaluate(ctx);
+  if (v.empty()) {
+    out.resize(mark);
+    return false;
+  }
+  append_value_json(out, v);
+  return true;
+}
+
 // One member from a rule: "key":value after a comma unless it is its object's first; nothing when
 // the rule has no value. true: written. `plan_text`: the plan's text; the member's prefix is taken from
 // it only once there is a value (most members of a plan are absent from a given record).
-bool write_field(const JsonProgram::Step& step, const char* plan_text, bool first, const std::vector<Rule>& rules,
+[[gnu::always_inline]] inline bool write_field(const JsonProgram::Step& step, const char* plan_text, bool first, const std::vector<Rule>& rules,
                  const EvalContext& ctx, std::string& out) {
   const auto prefix_of = [&] { return std::string_view(plan_text + step.text_at + first, step.text_size - first); };
-  if (const json::Path* p = step.path) {  // {from: path}: most members
+  if (const json::Path* p = step.op == JsonProgram::Step::field ? step.path : nullptr) {  // {from: path}: most members
     const auto e = step.slot >= 0 && ctx.cache ? ctx.cache->find(step.slot, *p, ctx.record) : p->first(ctx.record);
     if (!e) return false;
     if (e->is_string()) {
@@ -171,13 +220,54 @@ bool write_field(const JsonProgram::Step& step, const char* plan_text, bool firs
       return *written;
     }
   }
-  Value v = rule.evaluate(ctx);
-  if (v.empty()) {
-    out.resize(mark);
-    return false;
+  return write_evaluated(rule, mark, ctx, out);
+}
+
+// A member of the shapes write_json_document() handles itself (JsonProgram::Step::Shape), the same
+// bytes as write_field() would write through the rule. true: written; false: no value (nothing
+// appended); nullopt: a case left to write_field() (nothing appended).
+[[gnu::noinline]] std::optional<bool> write_shape(const JsonProgram::Step& step, std::string_view prefix, const EvalContext& ctx,
+                                std::string& out) {
+  using Shape = JsonProgram::Step::Shape;
+  switch (step.op) {
+    case JsonProgram::Step::text_var: {  // as append_plain(): the context's string, if it has one
+      const std::string* text = nullptr;
+      switch (step.shape) {
+        case Shape::time: text = ctx.time_text; break;
+        case Shape::now: text = ctx.now_text; break;
+        case Shape::id: text = ctx.id; break;
+        default: text = ctx.tenant; break;
+      }
+      if (!text) return std::nullopt;
+      if (text->empty()) return false;
+      encoding::append_json_string(out, prefix, *text);
+      return true;
+    }
+    case JsonProgram::Step::int_var: {
+      char buf[64];
+      if (prefix.size() > sizeof buf - 24) return std::nullopt;
+      std::memcpy(buf, prefix.data(), prefix.size());
+      const std::int64_t i = step.shape == Shape::severity ? ctx.severity : ctx.time_ms;
+      const auto r = std::to_chars(buf + prefix.size(), buf + sizeof buf, i);
+      out.append(buf, r.ptr);
+      return true;
+    }
+    default: {  // structured: as append_plain() for json / elastic / snake
+      const auto e = find_path(*step.path, ctx);
+      if (!e) return false;
+      const std::size_t mark = out.size();
+      out += prefix;
+      const std::size_t start = out.size();
+      if (step.shape == Shape::json) json::append_json(out, *e);
+      else write_elastic(out, *e, step.shape == Shape::elastic);
+      const std::string_view written(out.data() + start, out.size() - start);
+      if (written.empty() || written == "null" || written == "{}" || written == "[]") {  // Value::empty()
+        out.resize(mark);
+        return false;
+      }
+      return true;
+    }
   }
-  append_value_json(out, v);
-  return true;
 }
 
 }  // namespace
@@ -207,6 +297,21 @@ void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules
     switch (step.op) {
       case JsonProgram::Step::field:
         if (write_field(step, text, first, rules, ctx, out)) first = false;
+        break;
+      case JsonProgram::Step::general: {
+        const std::size_t mark = out.size();
+        out += prefix(step);
+        if (write_evaluated(rules[step.rule], mark, ctx, out)) first = false;
+        break;
+      }
+      case JsonProgram::Step::text_var:
+      case JsonProgram::Step::int_var:
+      case JsonProgram::Step::structured:
+        if (const auto written = write_shape(step, prefix(step), ctx, out)) {
+          if (*written) first = false;
+        } else if (write_field(step, text, first, rules, ctx, out)) {
+          first = false;
+        }
         break;
       case JsonProgram::Step::constant:
         out += prefix(step);
