@@ -242,13 +242,54 @@ std::string_view strip_port_and_zone(std::string_view sv) {
 
 }  // namespace
 
-// What an ip conversion keeps of `sv` (a part of it, so a view into the same text), or nullopt;
-// other conversions keep it whole.
-std::optional<std::string_view> ip_address(Conversion c, std::string_view sv) {
+std::optional<std::string_view> ip_address_checked(Conversion c, std::string_view sv) {
   if (!is_ip(c) || ip_accepts(c, sv)) return sv;
   const auto bare = strip_port_and_zone(sv);
   if (bare.size() != sv.size() && ip_accepts(c, bare)) return bare;
   return std::nullopt;
+}
+
+namespace {
+
+// The last address text checked on this thread and the answer: one record's address is checked by
+// several rules (source.ip, client.ip, related.ip), each time the same bytes. Keyed
+// by the text itself (compared byte for byte, never by where it lies: a parser reuses its buffers).
+struct IpMemo {
+  static constexpr std::size_t kMax = 46;  // the longest IPv6 text, and short ones with a port
+  char text[kMax] = {};
+  std::uint8_t size = 0;
+  Conversion conversion = Conversion::none;  // none: nothing remembered
+  bool found = false;
+  std::uint8_t at = 0, length = 0;  // the part kept, within text
+};
+constinit thread_local IpMemo ip_memo;
+
+}  // namespace
+
+// What an ip conversion keeps of `sv` (a part of it, so a view into the same text), or nullopt;
+// other conversions keep it whole.
+std::optional<std::string_view> ip_address(Conversion c, std::string_view sv) {
+  if (!is_ip(c)) return sv;
+  // Only `ip` is remembered: ECS and OCSF check one address several times with it; CEF checks it
+  // once as ipv4 and once as ipv6, where remembering would only cost.
+  if (c != Conversion::ip) return ip_address_checked(c, sv);
+  IpMemo& m = ip_memo;
+  if (m.conversion == c && m.size == sv.size() && std::memcmp(m.text, sv.data(), sv.size()) == 0) {
+    if (!m.found) return std::nullopt;
+    return sv.substr(m.at, m.length);
+  }
+  const auto kept = ip_address_checked(c, sv);
+  if (sv.size() <= IpMemo::kMax) {
+    std::memcpy(m.text, sv.data(), sv.size());
+    m.size = static_cast<std::uint8_t>(sv.size());
+    m.conversion = c;
+    m.found = kept.has_value();
+    if (kept) {
+      m.at = static_cast<std::uint8_t>(kept->data() - sv.data());
+      m.length = static_cast<std::uint8_t>(kept->size());
+    }
+  }
+  return kept;
 }
 
 }  // namespace siem::mapping

@@ -72,8 +72,11 @@ enum class Conversion : std::uint8_t {
 inline bool is_ip(Conversion c) { return c == Conversion::ip || c == Conversion::ipv4 || c == Conversion::ipv6; }
 
 // What an ip conversion keeps of `sv` (a part of it, so a view into the same text), or nullopt;
-// other conversions keep it whole.
+// other conversions keep it whole. The last answer for `ip` is remembered per thread (by the text's
+// bytes).
 std::optional<std::string_view> ip_address(Conversion c, std::string_view sv);
+// The same, always checked (no memory of the last answer): what the tests compare ip_address with.
+std::optional<std::string_view> ip_address_checked(Conversion c, std::string_view sv);
 
 // What a writer's shortcut did: wrote the value, found no value (nothing appended), or met a case
 // it leaves to the general evaluator (nothing appended).
