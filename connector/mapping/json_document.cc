@@ -39,18 +39,23 @@ void classify(const Rule& rule, JsonProgram::Step& step) {
       case Var::tenant: step.op = Step::text_var, step.shape = Step::Shape::tenant; break;
       case Var::severity: step.op = Step::int_var, step.shape = Step::Shape::severity; break;
       case Var::time_ms: step.op = Step::int_var, step.shape = Step::Shape::time_ms; break;
+      case Var::tags: step.op = Step::list_var, step.shape = Step::Shape::tags; break;
+      case Var::pa_tags: step.op = Step::list_var, step.shape = Step::Shape::pa_tags; break;
+      case Var::pa_roles: step.op = Step::list_var, step.shape = Step::Shape::pa_roles; break;
+      case Var::pa_role_ids: step.op = Step::list_var, step.shape = Step::Shape::pa_role_ids; break;
       default: break;
     }
     return;
   }
   if (only.src != Expr::Src::from || only.paths.size() != 1) return;
+  step.op = Step::structured;
   switch (only.conversion) {
     case Conversion::json: step.shape = Step::Shape::json; break;
     case Conversion::elastic: step.shape = Step::Shape::elastic; break;
     case Conversion::snake: step.shape = Step::Shape::snake; break;
-    default: return;
+    case Conversion::ip: step.op = Step::address; break;
+    default: step.op = Step::field; return;
   }
-  step.op = Step::structured;
   step.path = &only.paths.front();
   step.slot = step.path->slot;
 }
@@ -252,6 +257,40 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
       out.append(buf, r.ptr);
       return true;
     }
+    case JsonProgram::Step::list_var: {  // as append_plain(): a JSON array of the strings, if any
+      const auto* pa = ctx.enrichment;
+      const std::vector<std::string>* a = nullptr;
+      const std::vector<std::string>* b = nullptr;
+      switch (step.shape) {
+        case Shape::tags: a = pa ? &pa->tags : nullptr, b = ctx.extra_tags; break;
+        case Shape::pa_tags: a = pa ? &pa->tags : nullptr; break;
+        case Shape::pa_roles: a = pa ? &pa->roles : nullptr; break;
+        default: a = pa ? &pa->role_ids : nullptr; break;
+      }
+      if ((!a || a->empty()) && (!b || b->empty())) return false;
+      out += prefix;
+      out += '[';
+      bool first = true;
+      for (const auto* list : {a, b}) {
+        if (!list) continue;
+        for (const auto& item : *list) {
+          encoding::append_json_string(out, first ? std::string_view() : std::string_view(",", 1), item);
+          first = false;
+        }
+      }
+      out += ']';
+      return true;
+    }
+    case JsonProgram::Step::address: {  // a non-empty record string; anything else: left to the rule
+      const auto e = find_path(*step.path, ctx);
+      if (!e || !e->is_string()) return e ? std::nullopt : std::optional<bool>(false);
+      const std::string_view text = e->get_string().value_unsafe();
+      if (text.empty()) return std::nullopt;
+      const auto kept = ip_address(Conversion::ip, text);
+      if (!kept) return false;
+      encoding::append_json_string(out, prefix, *kept);
+      return true;
+    }
     default: {  // structured: as append_plain() for json / elastic / snake
       const auto e = find_path(*step.path, ctx);
       if (!e) return false;
@@ -306,6 +345,8 @@ void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules
       }
       case JsonProgram::Step::text_var:
       case JsonProgram::Step::int_var:
+      case JsonProgram::Step::list_var:
+      case JsonProgram::Step::address:
       case JsonProgram::Step::structured:
         if (const auto written = write_shape(step, prefix(step), ctx, out)) {
           if (*written) first = false;

@@ -27,17 +27,21 @@ struct JsonProgram {
       // Rule::append_json (the same bytes, fewer calls; a case they do not cover goes to `field`):
       text_var,     // $time, $now, $id, $tenant: the context's string
       int_var,      // $severity, $time_ms
+      list_var,     // $tags, $pa.tags, $pa.roles, $pa.role_ids
+      address,      // {from: one path, type: ip}: a record string that is an address
       structured,   // {from: one path, type: json / elastic / snake}: the record's object or array
       general,      // a rule's member from Rule::evaluate() alone (JsonProgram::Writer::general)
     };
-    // text_var, int_var and structured: which one.
-    enum class Shape : std::uint8_t { json, elastic, snake, severity, time_ms, time, now, id, tenant };
+    // text_var, int_var, list_var and structured: which one.
+    enum class Shape : std::uint8_t {
+      json, elastic, snake, severity, time_ms, time, now, id, tenant, tags, pa_tags, pa_roles, pa_role_ids
+    };
     Op op = field;
     Shape shape = Shape::json;
     std::int32_t slot = -1;              // field with a single record path: its PathCache slot
     std::uint32_t text_at = 0, text_size = 0;  // in `text`, starting with the separating comma
     std::uint32_t rule = 0;              // field (and the others' fallback): index in the rules
-    const json::Path* path = nullptr;    // field: Rule::single_path; structured: its path
+    const json::Path* path = nullptr;    // field: Rule::single_path; address, structured: its path
   };
   std::vector<Step> steps;
   // Every key prefix and constant run, each stored once with its leading comma (",\"key\":");
