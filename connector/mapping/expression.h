@@ -125,6 +125,9 @@ inline std::span<const ConversionRow> conversion_table() { return kConversionRow
 // `max_items`: an array at the top is cut to its first max_items items.
 void write_elastic(std::string& out, element e, bool arrays_as_objects,
                    std::size_t max_items = std::numeric_limits<std::size_t>::max());
+// What json::append_json() writes (simdjson's compact form), keys remembered like the elastic
+// shape's: a member whose value is a string is one append.
+void write_compact_json(std::string& out, element e);
 
 // ---------------------------------------------------------------- variables, conditions, templates
 

@@ -297,7 +297,7 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
       const std::size_t mark = out.size();
       out += prefix;
       const std::size_t start = out.size();
-      if (step.shape == Shape::json) json::append_json(out, *e);
+      if (step.shape == Shape::json) write_compact_json(out, *e);
       else write_elastic(out, *e, step.shape == Shape::elastic);
       const std::string_view written(out.data() + start, out.size() - start);
       if (written.empty() || written == "null" || written == "{}" || written == "[]") {  // Value::empty()
