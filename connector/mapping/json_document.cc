@@ -176,9 +176,19 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
         step.op = Step::open;
         steps.push_back(step);
         self(self, c, depth + 1);
-        Step end;
-        end.op = child.array ? Step::close_array : Step::close;
-        steps.push_back(end);
+        // Objects and arrays that end together are one step: their closing bytes, innermost first.
+        const char closer = child.array ? ']' : '}';
+        if (steps.back().op == Step::close && steps.back().text_at + steps.back().text_size == text.size()) {
+          text += closer;
+          ++steps.back().text_size;
+        } else {
+          Step end;
+          end.op = Step::close;
+          end.text_at = static_cast<std::uint32_t>(text.size());
+          end.text_size = 1;
+          text += closer;
+          steps.push_back(end);
+        }
       }
     }
     flush();
@@ -363,14 +373,18 @@ void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules
         out += prefix(step);
         first = true;
         break;
-      case JsonProgram::Step::close:
-      case JsonProgram::Step::close_array: {
-        const Level& level = levels[--depth];
-        if (first) {  // nothing inside: drop the key
+      case JsonProgram::Step::close: {  // one level or more, innermost first
+        std::size_t closed = 0;
+        for (; closed < step.text_size && first; ++closed) {  // nothing inside: drop the key
+          const Level& level = levels[--depth];
           out.resize(level.mark);
           first = level.first;
-        } else {
-          out += step.op == JsonProgram::Step::close ? '}' : ']';
+        }
+        if (closed < step.text_size) {  // a level with content: it and those around it are closed
+          const std::size_t rest = step.text_size - closed;
+          depth -= rest;
+          if (rest == 1) out += text[step.text_at + closed];
+          else out.append(text + step.text_at + closed, rest);
           first = false;
         }
         break;

@@ -21,8 +21,7 @@ struct JsonProgram {
       field,        // a rule's member: "key":value, dropped when the rule has no value
       constant,     // a run of members that never depend on the record, encoded once
       open,         // "key":{ (or "key":[ / an array element's {) -- dropped with its close when empty
-      close,        // }
-      close_array,  // ]
+      close,        // } or ] of one level, or of several that end together: their bytes in `text`
       // Shapes of a single-alternative rule without conditions, written here rather than through
       // Rule::append_json (the same bytes, fewer calls; a case they do not cover goes to `field`):
       text_var,     // $time, $now, $id, $tenant: the context's string
