@@ -62,7 +62,8 @@ void classify(const Rule& rule, JsonProgram::Step& step) {
 
 }  // namespace
 
-JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays, Writer writer) {
+JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays,
+                         Writer writer) {
   const bool general = writer == Writer::general;
   // The target tree: "a.b.c" is member c of object b of object a.
   struct Node {
@@ -213,10 +214,13 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
 // One member from a rule: "key":value after a comma unless it is its object's first; nothing when
 // the rule has no value. true: written. `plan_text`: the plan's text; the member's prefix is taken from
 // it only once there is a value (most members of a plan are absent from a given record).
-[[gnu::always_inline]] inline bool write_field(const JsonProgram::Step& step, const char* plan_text, bool first, const std::vector<Rule>& rules,
-                 const EvalContext& ctx, std::string& out) {
+// Inlined into the writer's loop (two call sites, one of them rare: GCC would otherwise call it).
+[[gnu::always_inline]] inline bool write_field(const JsonProgram::Step& step, const char* plan_text,
+                                               bool first, const std::vector<Rule>& rules,
+                                               const EvalContext& ctx, std::string& out) {
   const auto prefix_of = [&] { return std::string_view(plan_text + step.text_at + first, step.text_size - first); };
-  if (const json::Path* p = step.op == JsonProgram::Step::field ? step.path : nullptr) {  // {from: path}: most members
+  // {from: path}: most members (the shapes' steps use `path` for their own path)
+  if (const json::Path* p = step.op == JsonProgram::Step::field ? step.path : nullptr) {
     const auto e = step.slot >= 0 && ctx.cache ? ctx.cache->find(step.slot, *p, ctx.record) : p->first(ctx.record);
     if (!e) return false;
     if (e->is_string()) {
@@ -241,8 +245,8 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
 // A member of the shapes write_json_document() handles itself (JsonProgram::Step::Shape), the same
 // bytes as write_field() would write through the rule. true: written; false: no value (nothing
 // appended); nullopt: a case left to write_field() (nothing appended).
-[[gnu::noinline]] std::optional<bool> write_shape(const JsonProgram::Step& step, std::string_view prefix, const EvalContext& ctx,
-                                std::string& out) {
+[[gnu::noinline]] std::optional<bool> write_shape(const JsonProgram::Step& step, std::string_view prefix,
+                                                  const EvalContext& ctx, std::string& out) {
   using Shape = JsonProgram::Step::Shape;
   switch (step.op) {
     case JsonProgram::Step::text_var: {  // as append_plain(): the context's string, if it has one

@@ -139,9 +139,10 @@ void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping
       std::size_t at = 0;
       while (at < written.size() && at < expected.size() && written[at] == expected[at]) ++at;
       const std::size_t from = at > 60 ? at - 60 : 0;
-      report.disagreements.push_back(fmt::format("{} document differs at byte {}: {:?} but general {:?}: kind {} on {}",
-                                                 ocsf ? "ocsf" : "ecs", at, written.substr(from, 160),
-                                                 expected.substr(from, 160), to_string(m.kind), json.substr(0, 2000)));
+      report.disagreements.push_back(
+          fmt::format("{} document differs at byte {}: {:?} but general {:?}: kind {} on {}",
+                      ocsf ? "ocsf" : "ecs", at, written.substr(from, 160), expected.substr(from, 160),
+                      to_string(m.kind), json.substr(0, 2000)));
     }
   }
   const auto check_cef = [&](const Rule& r) {
