@@ -66,22 +66,17 @@ void append_snake_key(std::string& out, std::string_view key) {
 }
 
 // Records repeat the same keys (every sign-in's conditional access policies, device detail...):
-// each key's snake_case member prefix (,"snake_key":) is remembered per thread in a small table
-// indexed by a hash of the key, so a key seen before is one compare and one append instead of a
-// conversion. A slot holds the last key that hashed there; a different key just replaces it.
-class SnakeKeyCache {
+// each key's member prefix (,"snake_key": or, for the compact JSON form, ,"key":) is remembered per
+// thread in a small table indexed by a hash of the key, so a key seen before is one compare and one
+// append instead of a conversion. A slot holds the last key that hashed there; a different key just
+// replaces it.
+class KeyCache {
  public:
-  // `key` as an object member's key in snake_case: ,"snake_key": (no comma when `first`). Valid
-  // until the next call.
+  explicit KeyCache(bool snake) : snake_(snake) {}
+  // `key` as an object member's key: ,"key": (no comma when `first`). Valid until the next call.
   std::string_view prefix(std::string_view key, bool first) {
     Slot& slot = slots_[hash(key) % kSlots];
-    if (!slot.valid || slot.key != key) {
-      slot.valid = true;
-      slot.key.assign(key);
-      slot.text.assign(1, ',');
-      append_snake_key(slot.text, key);
-      slot.text += ':';
-    }
+    if (!slot.valid || slot.key != key) fill(slot, key);
     const std::size_t skip = first ? 1 : 0;
     return std::string_view(slot.text.data() + skip, slot.text.size() - skip);
   }
@@ -92,6 +87,15 @@ class SnakeKeyCache {
     bool valid = false;
     std::string key, text;
   };
+  // A key not seen before (or no longer): out of line, so that the common case stays small.
+  [[gnu::noinline]] void fill(Slot& slot, std::string_view key) const {
+    slot.valid = true;
+    slot.key.assign(key);
+    slot.text.assign(1, ',');
+    if (snake_) append_snake_key(slot.text, key);
+    else encoding::append_json_string(slot.text, key);
+    slot.text += ':';
+  }
   // Length and the first and last 8 bytes (keys of one record differ there, not in the middle).
   static std::size_t hash(std::string_view key) noexcept {
     std::uint64_t head = 0, tail = 0;
@@ -104,6 +108,7 @@ class SnakeKeyCache {
     const std::uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^ (key.size() * 0x165667B19E3779F9ull);
     return static_cast<std::size_t>(h >> 32);
   }
+  bool snake_;
   std::array<Slot, kSlots> slots_;
 };
 
@@ -115,7 +120,7 @@ class SnakeKeyCache {
 void write_elastic(std::string& out, element e, bool arrays_as_objects, std::size_t max_items) {
   switch (e.type()) {
     case simdjson::dom::element_type::OBJECT: {
-      static thread_local SnakeKeyCache keys;
+      static thread_local KeyCache keys(true);
       out += '{';
       bool first = true;
       for (auto field : json::as_object(e)) {
@@ -164,6 +169,29 @@ void write_elastic(std::string& out, element e, bool arrays_as_objects, std::siz
     }
     default: json::append_json(out, e);
   }
+}
+
+// json::append_json()'s compact text with the members' key prefixes remembered (KeyCache): an object
+// member whose value is a string is one append. Arrays and scalars are json::append_json()'s.
+void write_compact_json(std::string& out, element e) {
+  if (e.type() != simdjson::dom::element_type::OBJECT) {
+    json::append_json(out, e);
+    return;
+  }
+  static thread_local KeyCache keys(false);
+  out += '{';
+  bool first = true;
+  for (auto field : json::as_object(e)) {
+    const std::string_view prefix = keys.prefix(field.key, first);
+    first = false;
+    if (field.value.type() == simdjson::dom::element_type::STRING) {
+      encoding::append_json_string(out, prefix, field.value.get_string().value_unsafe());
+      continue;
+    }
+    out += prefix;
+    write_compact_json(out, field.value);
+  }
+  out += '}';
 }
 
 namespace {
@@ -242,13 +270,54 @@ std::string_view strip_port_and_zone(std::string_view sv) {
 
 }  // namespace
 
-// What an ip conversion keeps of `sv` (a part of it, so a view into the same text), or nullopt;
-// other conversions keep it whole.
-std::optional<std::string_view> ip_address(Conversion c, std::string_view sv) {
+std::optional<std::string_view> ip_address_checked(Conversion c, std::string_view sv) {
   if (!is_ip(c) || ip_accepts(c, sv)) return sv;
   const auto bare = strip_port_and_zone(sv);
   if (bare.size() != sv.size() && ip_accepts(c, bare)) return bare;
   return std::nullopt;
+}
+
+namespace {
+
+// The last address text checked on this thread and the answer: one record's address is checked by
+// several rules (source.ip, client.ip, related.ip), each time the same bytes. Keyed
+// by the text itself (compared byte for byte, never by where it lies: a parser reuses its buffers).
+struct IpMemo {
+  static constexpr std::size_t kMax = 46;  // the longest IPv6 text, and short ones with a port
+  char text[kMax] = {};
+  std::uint8_t size = 0;
+  Conversion conversion = Conversion::none;  // none: nothing remembered
+  bool found = false;
+  std::uint8_t at = 0, length = 0;  // the part kept, within text
+};
+constinit thread_local IpMemo ip_memo;
+
+}  // namespace
+
+// What an ip conversion keeps of `sv` (a part of it, so a view into the same text), or nullopt;
+// other conversions keep it whole.
+std::optional<std::string_view> ip_address(Conversion c, std::string_view sv) {
+  if (!is_ip(c)) return sv;
+  // Only `ip` is remembered: ECS and OCSF check one address several times with it; CEF checks it
+  // once as ipv4 and once as ipv6, where remembering would only cost.
+  if (c != Conversion::ip) return ip_address_checked(c, sv);
+  IpMemo& m = ip_memo;
+  if (m.conversion == c && m.size == sv.size() && std::memcmp(m.text, sv.data(), sv.size()) == 0) {
+    if (!m.found) return std::nullopt;
+    return sv.substr(m.at, m.length);
+  }
+  const auto kept = ip_address_checked(c, sv);
+  if (sv.size() <= IpMemo::kMax) {
+    std::memcpy(m.text, sv.data(), sv.size());
+    m.size = static_cast<std::uint8_t>(sv.size());
+    m.conversion = c;
+    m.found = kept.has_value();
+    if (kept) {
+      m.at = static_cast<std::uint8_t>(kept->data() - sv.data());
+      m.length = static_cast<std::uint8_t>(kept->size());
+    }
+  }
+  return kept;
 }
 
 }  // namespace siem::mapping

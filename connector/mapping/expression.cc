@@ -107,7 +107,8 @@ namespace {
 
 // The value a condition compares: a record string as is (no copy), other values as text.
 // Returns false when there is no value.
-bool condition_text(const Condition& c, const EvalContext& ctx, std::string& owned, std::string_view& text) {
+bool condition_text(const Condition& c, const EvalContext& ctx, std::string& owned, char (&digits)[24],
+                    std::string_view& text) {
   if (!c.virt.empty()) {
     const Value v = virtual_value(c.var, ctx);
     if (v.empty()) return false;
@@ -119,6 +120,15 @@ bool condition_text(const Condition& c, const EvalContext& ctx, std::string& own
   if (!e) return false;
   if (e->is_string()) {
     text = e->get_string().value_unsafe();
+    return true;
+  }
+  // Integers (an error code against "0") as scalar_text() writes them, in `digits` (no string).
+  const auto type = e->type();
+  if (type == simdjson::dom::element_type::INT64 || type == simdjson::dom::element_type::UINT64) {
+    const auto r = type == simdjson::dom::element_type::INT64
+                       ? std::to_chars(digits, digits + sizeof digits, e->get_int64().value_unsafe())
+                       : std::to_chars(digits, digits + sizeof digits, e->get_uint64().value_unsafe());
+    text = std::string_view(digits, static_cast<std::size_t>(r.ptr - digits));
     return true;
   }
   if (!json::scalar_text(*e, owned)) owned = json::to_json(*e);
@@ -142,15 +152,16 @@ bool append_scalar_text(element e, std::string& out) {
 
 }  // namespace
 
-bool condition_holds(const Condition& c, const EvalContext& ctx) {
+bool condition_holds_general(const Condition& c, const EvalContext& ctx) {
   using Op = Condition::Op;
   if (c.op == Op::exists || c.op == Op::missing) {  // presence only: no text needed
     const bool present = c.virt.empty() ? find_path(c.path, ctx).has_value() : !virtual_value(c.var, ctx).empty();
     return present == (c.op == Op::exists);
   }
   std::string owned;
+  char digits[24];
   std::string_view text;
-  const bool present = condition_text(c, ctx, owned, text);
+  const bool present = condition_text(c, ctx, owned, digits, text);
   const auto any = [&](auto&& match) { return std::any_of(c.values.begin(), c.values.end(), match); };
   switch (c.op) {
     case Op::exists:

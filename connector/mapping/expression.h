@@ -73,8 +73,11 @@ enum class Conversion : std::uint8_t {
 inline bool is_ip(Conversion c) { return c == Conversion::ip || c == Conversion::ipv4 || c == Conversion::ipv6; }
 
 // What an ip conversion keeps of `sv` (a part of it, so a view into the same text), or nullopt;
-// other conversions keep it whole.
+// other conversions keep it whole. The last answer for `ip` is remembered per thread (by the text's
+// bytes).
 std::optional<std::string_view> ip_address(Conversion c, std::string_view sv);
+// The same, always checked (no memory of the last answer): what the tests compare ip_address with.
+std::optional<std::string_view> ip_address_checked(Conversion c, std::string_view sv);
 
 // What a writer's shortcut did: wrote the value, found no value (nothing appended), or met a case
 // it leaves to the general evaluator (nothing appended).
@@ -123,6 +126,9 @@ inline std::span<const ConversionRow> conversion_table() { return kConversionRow
 // `max_items`: an array at the top is cut to its first max_items items.
 void write_elastic(std::string& out, element e, bool arrays_as_objects,
                    std::size_t max_items = std::numeric_limits<std::size_t>::max());
+// What json::append_json() writes (simdjson's compact form), keys remembered like the elastic
+// shape's: a member whose value is a string is one append.
+void write_compact_json(std::string& out, element e);
 
 // ---------------------------------------------------------------- variables, conditions, templates
 
@@ -256,7 +262,14 @@ inline std::optional<element> find_path(const json::Path& p, const EvalContext& 
 
 // The value of a $variable for this record.
 Value virtual_value(Var var, const EvalContext& ctx);
-bool condition_holds(const Condition& c, const EvalContext& ctx);
+bool condition_holds_general(const Condition& c, const EvalContext& ctx);
+// Whether condition `c` holds for this record. Most conditions ask whether a record path is present:
+// answered here from the path cache, without the general function's frame.
+inline bool condition_holds(const Condition& c, const EvalContext& ctx) {
+  if ((c.op == Condition::Op::exists || c.op == Condition::Op::missing) && c.virt.empty())
+    return find_path(c.path, ctx).has_value() == (c.op == Condition::Op::exists);
+  return condition_holds_general(c, ctx);
+}
 // A template's text appended to `out`; false when every placeholder was empty (then the rule
 // gives no value). An optional group whose placeholders are all empty is taken out again.
 bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, std::string& out);

@@ -2,10 +2,14 @@
 #include "connector/mapping/json_document.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <optional>
 
+#include "connector/mapping/expression.h"
 #include "connector/record/encoding.h"
 #include "connector/record/json_access.h"
 
@@ -17,9 +21,50 @@ bool is_index(std::string_view s) {
   return !s.empty() && s.size() <= 4 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// The step a rule's member becomes: `field` (Rule::append_json / evaluate), or one of the shapes the
+// writer handles itself when the rule is a single plain alternative without conditions.
+void classify(const Rule& rule, JsonProgram::Step& step) {
+  using Step = JsonProgram::Step;
+  step.op = Step::field;
+  step.path = rule.single_path;
+  step.slot = rule.single_path ? rule.single_path->slot : -1;
+  if (rule.single_path || rule.alternatives.size() != 1) return;
+  const Expr& only = *rule.alternatives.front();
+  if (!only.is_plain || !only.when.empty()) return;
+  if (only.src == Expr::Src::virt) {
+    switch (only.var) {
+      case Var::time: step.op = Step::text_var, step.shape = Step::Shape::time; break;
+      case Var::now: step.op = Step::text_var, step.shape = Step::Shape::now; break;
+      case Var::id: step.op = Step::text_var, step.shape = Step::Shape::id; break;
+      case Var::tenant: step.op = Step::text_var, step.shape = Step::Shape::tenant; break;
+      case Var::severity: step.op = Step::int_var, step.shape = Step::Shape::severity; break;
+      case Var::time_ms: step.op = Step::int_var, step.shape = Step::Shape::time_ms; break;
+      case Var::tags: step.op = Step::list_var, step.shape = Step::Shape::tags; break;
+      case Var::pa_tags: step.op = Step::list_var, step.shape = Step::Shape::pa_tags; break;
+      case Var::pa_roles: step.op = Step::list_var, step.shape = Step::Shape::pa_roles; break;
+      case Var::pa_role_ids: step.op = Step::list_var, step.shape = Step::Shape::pa_role_ids; break;
+      default: break;
+    }
+    return;
+  }
+  if (only.src != Expr::Src::from || only.paths.size() != 1) return;
+  step.op = Step::structured;
+  switch (only.conversion) {
+    case Conversion::json: step.shape = Step::Shape::json; break;
+    case Conversion::elastic: step.shape = Step::Shape::elastic; break;
+    case Conversion::snake: step.shape = Step::Shape::snake; break;
+    case Conversion::ip: step.op = Step::address; break;
+    default: step.op = Step::field; return;
+  }
+  step.path = &only.paths.front();
+  step.slot = step.path->slot;
+}
+
 }  // namespace
 
-JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays) {
+JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays,
+                         Writer writer) {
+  const bool general = writer == Writer::general;
   // The target tree: "a.b.c" is member c of object b of object a.
   struct Node {
     std::string key;
@@ -78,7 +123,7 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
     auto& n = nodes[i];
     if (n.rule >= 0) {
       std::string value;
-      if (rules[static_cast<std::size_t>(n.rule)].constant_json(host, value)) {
+      if (!general && rules[static_cast<std::size_t>(n.rule)].constant_json(host, value)) {
         n.constant = true;
         n.text = prefix(n) + value;
       }
@@ -124,19 +169,27 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
       Step step;
       add_text(step, prefix(child));
       if (child.rule >= 0) {
-        const auto& rule = rules[static_cast<std::size_t>(child.rule)];
-        step.op = Step::field;
         step.rule = static_cast<std::uint32_t>(child.rule);
-        step.path = rule.single_path;
-        step.slot = rule.single_path ? rule.single_path->slot : -1;
+        if (general) step.op = Step::general;
+        else classify(rules[step.rule], step);
         steps.push_back(step);
       } else {
         step.op = Step::open;
         steps.push_back(step);
         self(self, c, depth + 1);
-        Step end;
-        end.op = child.array ? Step::close_array : Step::close;
-        steps.push_back(end);
+        // Objects and arrays that end together are one step: their closing bytes, innermost first.
+        const char closer = child.array ? ']' : '}';
+        if (steps.back().op == Step::close && steps.back().text_at + steps.back().text_size == text.size()) {
+          text += closer;
+          ++steps.back().text_size;
+        } else {
+          Step end;
+          end.op = Step::close;
+          end.text_at = static_cast<std::uint32_t>(text.size());
+          end.text_size = 1;
+          text += closer;
+          steps.push_back(end);
+        }
       }
     }
     flush();
@@ -146,13 +199,28 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
 
 namespace {
 
+// The rule's value from Rule::evaluate(), after the member's prefix written from `mark` on (taken
+// out again when there is no value).
+bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx, std::string& out) {
+  Value v = rule.evaluate(ctx);
+  if (v.empty()) {
+    out.resize(mark);
+    return false;
+  }
+  append_value_json(out, v);
+  return true;
+}
+
 // One member from a rule: "key":value after a comma unless it is its object's first; nothing when
 // the rule has no value. true: written. `plan_text`: the plan's text; the member's prefix is taken from
 // it only once there is a value (most members of a plan are absent from a given record).
-bool write_field(const JsonProgram::Step& step, const char* plan_text, bool first, const std::vector<Rule>& rules,
-                 const EvalContext& ctx, std::string& out) {
+// Inlined into the writer's loop (two call sites, one of them rare: GCC would otherwise call it).
+[[gnu::always_inline]] inline bool write_field(const JsonProgram::Step& step, const char* plan_text,
+                                               bool first, const std::vector<Rule>& rules,
+                                               const EvalContext& ctx, std::string& out) {
   const auto prefix_of = [&] { return std::string_view(plan_text + step.text_at + first, step.text_size - first); };
-  if (const json::Path* p = step.path) {  // {from: path}: most members
+  // {from: path}: most members (the shapes' steps use `path` for their own path)
+  if (const json::Path* p = step.op == JsonProgram::Step::field ? step.path : nullptr) {
     const auto e = step.slot >= 0 && ctx.cache ? ctx.cache->find(step.slot, *p, ctx.record) : p->first(ctx.record);
     if (!e) return false;
     if (e->is_string()) {
@@ -171,13 +239,88 @@ bool write_field(const JsonProgram::Step& step, const char* plan_text, bool firs
       return *written;
     }
   }
-  Value v = rule.evaluate(ctx);
-  if (v.empty()) {
-    out.resize(mark);
-    return false;
+  return write_evaluated(rule, mark, ctx, out);
+}
+
+// A member of the shapes write_json_document() handles itself (JsonProgram::Step::Shape), the same
+// bytes as write_field() would write through the rule. true: written; false: no value (nothing
+// appended); nullopt: a case left to write_field() (nothing appended).
+[[gnu::noinline]] std::optional<bool> write_shape(const JsonProgram::Step& step, std::string_view prefix,
+                                                  const EvalContext& ctx, std::string& out) {
+  using Shape = JsonProgram::Step::Shape;
+  switch (step.op) {
+    case JsonProgram::Step::text_var: {  // as append_plain(): the context's string, if it has one
+      const std::string* text = nullptr;
+      switch (step.shape) {
+        case Shape::time: text = ctx.time_text; break;
+        case Shape::now: text = ctx.now_text; break;
+        case Shape::id: text = ctx.id; break;
+        default: text = ctx.tenant; break;
+      }
+      if (!text) return std::nullopt;
+      if (text->empty()) return false;
+      encoding::append_json_string(out, prefix, *text);
+      return true;
+    }
+    case JsonProgram::Step::int_var: {
+      char buf[64];
+      if (prefix.size() > sizeof buf - 24) return std::nullopt;
+      std::memcpy(buf, prefix.data(), prefix.size());
+      const std::int64_t i = step.shape == Shape::severity ? ctx.severity : ctx.time_ms;
+      const auto r = std::to_chars(buf + prefix.size(), buf + sizeof buf, i);
+      out.append(buf, r.ptr);
+      return true;
+    }
+    case JsonProgram::Step::list_var: {  // as append_plain(): a JSON array of the strings, if any
+      const auto* pa = ctx.enrichment;
+      const std::vector<std::string>* a = nullptr;
+      const std::vector<std::string>* b = nullptr;
+      switch (step.shape) {
+        case Shape::tags: a = pa ? &pa->tags : nullptr, b = ctx.extra_tags; break;
+        case Shape::pa_tags: a = pa ? &pa->tags : nullptr; break;
+        case Shape::pa_roles: a = pa ? &pa->roles : nullptr; break;
+        default: a = pa ? &pa->role_ids : nullptr; break;
+      }
+      if ((!a || a->empty()) && (!b || b->empty())) return false;
+      out += prefix;
+      out += '[';
+      bool first = true;
+      for (const auto* list : {a, b}) {
+        if (!list) continue;
+        for (const auto& item : *list) {
+          encoding::append_json_string(out, first ? std::string_view() : std::string_view(",", 1), item);
+          first = false;
+        }
+      }
+      out += ']';
+      return true;
+    }
+    case JsonProgram::Step::address: {  // a non-empty record string; anything else: left to the rule
+      const auto e = find_path(*step.path, ctx);
+      if (!e || !e->is_string()) return e ? std::nullopt : std::optional<bool>(false);
+      const std::string_view text = e->get_string().value_unsafe();
+      if (text.empty()) return std::nullopt;
+      const auto kept = ip_address(Conversion::ip, text);
+      if (!kept) return false;
+      encoding::append_json_string(out, prefix, *kept);
+      return true;
+    }
+    default: {  // structured: as append_plain() for json / elastic / snake
+      const auto e = find_path(*step.path, ctx);
+      if (!e) return false;
+      const std::size_t mark = out.size();
+      out += prefix;
+      const std::size_t start = out.size();
+      if (step.shape == Shape::json) write_compact_json(out, *e);
+      else write_elastic(out, *e, step.shape == Shape::elastic);
+      const std::string_view written(out.data() + start, out.size() - start);
+      if (written.empty() || written == "null" || written == "{}" || written == "[]") {  // Value::empty()
+        out.resize(mark);
+        return false;
+      }
+      return true;
+    }
   }
-  append_value_json(out, v);
-  return true;
 }
 
 }  // namespace
@@ -208,6 +351,23 @@ void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules
       case JsonProgram::Step::field:
         if (write_field(step, text, first, rules, ctx, out)) first = false;
         break;
+      case JsonProgram::Step::general: {
+        const std::size_t mark = out.size();
+        out += prefix(step);
+        if (write_evaluated(rules[step.rule], mark, ctx, out)) first = false;
+        break;
+      }
+      case JsonProgram::Step::text_var:
+      case JsonProgram::Step::int_var:
+      case JsonProgram::Step::list_var:
+      case JsonProgram::Step::address:
+      case JsonProgram::Step::structured:
+        if (const auto written = write_shape(step, prefix(step), ctx, out)) {
+          if (*written) first = false;
+        } else if (write_field(step, text, first, rules, ctx, out)) {
+          first = false;
+        }
+        break;
       case JsonProgram::Step::constant:
         out += prefix(step);
         first = false;
@@ -217,14 +377,18 @@ void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules
         out += prefix(step);
         first = true;
         break;
-      case JsonProgram::Step::close:
-      case JsonProgram::Step::close_array: {
-        const Level& level = levels[--depth];
-        if (first) {  // nothing inside: drop the key
+      case JsonProgram::Step::close: {  // one level or more, innermost first
+        std::size_t closed = 0;
+        for (; closed < step.text_size && first; ++closed) {  // nothing inside: drop the key
+          const Level& level = levels[--depth];
           out.resize(level.mark);
           first = level.first;
-        } else {
-          out += step.op == JsonProgram::Step::close ? '}' : ']';
+        }
+        if (closed < step.text_size) {  // a level with content: it and those around it are closed
+          const std::size_t rest = step.text_size - closed;
+          depth -= rest;
+          if (rest == 1) out += text[step.text_at + closed];
+          else out.append(text + step.text_at + closed, rest);
           first = false;
         }
         break;

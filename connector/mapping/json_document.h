@@ -21,14 +21,26 @@ struct JsonProgram {
       field,        // a rule's member: "key":value, dropped when the rule has no value
       constant,     // a run of members that never depend on the record, encoded once
       open,         // "key":{ (or "key":[ / an array element's {) -- dropped with its close when empty
-      close,        // }
-      close_array,  // ]
+      close,        // } or ] of one level, or of several that end together: their bytes in `text`
+      // Shapes of a single-alternative rule without conditions, written here rather than through
+      // Rule::append_json (the same bytes, fewer calls; a case they do not cover goes to `field`):
+      text_var,     // $time, $now, $id, $tenant: the context's string
+      int_var,      // $severity, $time_ms
+      list_var,     // $tags, $pa.tags, $pa.roles, $pa.role_ids
+      address,      // {from: one path, type: ip}: a record string that is an address
+      structured,   // {from: one path, type: json / elastic / snake}: the record's object or array
+      general,      // a rule's member from Rule::evaluate() alone (JsonProgram::Writer::general)
+    };
+    // text_var, int_var, list_var and structured: which one.
+    enum class Shape : std::uint8_t {
+      json, elastic, snake, severity, time_ms, time, now, id, tenant, tags, pa_tags, pa_roles, pa_role_ids
     };
     Op op = field;
+    Shape shape = Shape::json;
     std::int32_t slot = -1;              // field with a single record path: its PathCache slot
     std::uint32_t text_at = 0, text_size = 0;  // in `text`, starting with the separating comma
-    std::uint32_t rule = 0;              // field: index in the rules
-    const json::Path* path = nullptr;    // field: Rule::single_path
+    std::uint32_t rule = 0;              // field (and the others' fallback): index in the rules
+    const json::Path* path = nullptr;    // field: Rule::single_path; address, structured: its path
   };
   std::vector<Step> steps;
   // Every key prefix and constant run, each stored once with its leading comma (",\"key\":");
@@ -36,9 +48,14 @@ struct JsonProgram {
   std::string text;
   std::size_t max_depth = 0;
 
+  // shortcuts: what the encoders use. general: every member from Rule::evaluate() and no constant
+  // folded in advance -- the reference the tests compare the shortcuts' documents with.
+  enum class Writer : std::uint8_t { shortcuts, general };
+
   // `arrays`: a target segment of digits ("enrichments.0.name") is an element of an array, written
   // in the order the indexes first appear; otherwise every segment is an object key (ECS).
-  JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays);
+  JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays,
+              Writer writer = Writer::shortcuts);
 };
 
 // Writes the document of `plan` (compiled from `rules`) for one record into `out`.

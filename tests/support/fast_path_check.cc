@@ -8,6 +8,7 @@
 
 #include "connector/mapping/cef_encoder.h"
 #include "connector/mapping/enrichment_interface.h"
+#include "connector/mapping/json_document.h"
 #include "connector/record/time_parse.h"
 
 namespace siem::testing {
@@ -122,6 +123,27 @@ void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping
       }
       check_string_view(r, ctx, v, report, where(r));
       check_text(r, ctx, v, report, where(r));
+    }
+  }
+  // The whole documents of the ECS and OCSF writers against their general form (every member from
+  // evaluate(), no constant folded in advance): the writer's own shortcuts (record strings,
+  // $variables, nested objects) and the rules' fast paths, in place.
+  for (const bool ocsf : {false, true}) {
+    const auto& rules = ocsf ? m.ocsf : m.ecs;
+    const mapping::JsonProgram fast(rules, host, ocsf);
+    const mapping::JsonProgram general(rules, host, ocsf, mapping::JsonProgram::Writer::general);
+    std::string written = "<", expected = "<";  // what the output held before must stay untouched
+    mapping::write_json_document(fast, rules, ctx, written);
+    mapping::write_json_document(general, rules, ctx, expected);
+    ++report.compared;
+    if (written != expected) {
+      std::size_t at = 0;
+      while (at < written.size() && at < expected.size() && written[at] == expected[at]) ++at;
+      const std::size_t from = at > 60 ? at - 60 : 0;
+      report.disagreements.push_back(
+          fmt::format("{} document differs at byte {}: {:?} but general {:?}: kind {} on {}",
+                      ocsf ? "ocsf" : "ecs", at, written.substr(from, 160), expected.substr(from, 160),
+                      to_string(m.kind), json.substr(0, 2000)));
     }
   }
   const auto check_cef = [&](const Rule& r) {

@@ -2,10 +2,11 @@
 // Rule::append_json (the ECS writer), Rule::append_text and Rule::string_view (CEF header fields
 // and extensions) and Rule::integer_constant (the base severity). Each must give exactly what the general path,
 // Rule::evaluate(), gives. check_fast_paths() runs both for every rule of one kind's mapping on
-// one record and reports each disagreement; and the CEF encoder's whole line against
-// write_cef_general() (every value through evaluate()). Used by the unit tests and the mapping-override fuzzer
-// (which explores rule shapes operators may write), compiled into each (no library: the fuzzer
-// build has no test support library).
+// one record, writes the kind's ECS and OCSF documents both with the writer's shortcuts and in its
+// general form (JsonProgram::Writer::general), and the CEF encoder's whole line against
+// write_cef_general() (every value through evaluate()), and reports each disagreement. Used by the
+// unit tests and the mapping-override fuzzer (which explores rule shapes operators may write),
+// compiled into each (no library: the fuzzer build has no test support library).
 #pragma once
 
 #include <cstddef>

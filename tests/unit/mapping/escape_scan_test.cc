@@ -79,9 +79,12 @@ const std::vector<std::string>& specials() {
 std::string escaped(const std::string& s) {
   std::string out = "prefix";  // appended to what is there
   encoding::append_json_string(out, s);
-  // The member form (a key, then the string) writes the key and the same string, for short and
-  // long keys (the one-append path holds up to 256 bytes).
-  for (const std::string& key : {std::string(",\"k\":"), std::string(200, 'k'), std::string(250, 'k')}) {
+  // The member form (a key, then the string) writes the key and the same string, for keys of every
+  // length 0-20 (each byte different: the short copies move them in overlapping pieces) and long
+  // ones (the one-append path holds up to 256 bytes).
+  std::vector<std::string> keys{std::string(",\"k\":"), std::string(200, 'k'), std::string(250, 'k')};
+  for (std::size_t n = 0; n <= 20; ++n) keys.push_back(std::string("0123456789ABCDEFGHIJ").substr(0, n));
+  for (const std::string& key : keys) {
     std::string member = "prefix";
     encoding::append_json_string(member, key, s);
     EXPECT_EQ(member, "prefix" + key + out.substr(6)) << key.size() << " " << s.size();
@@ -93,6 +96,11 @@ TEST(JsonEscapeScan, EveryLengthAndPositionMatchesTheByteByByteEscaper) {
   for (std::size_t len = 0; len <= 70; ++len) {
     const std::string plain(len, 'a');
     ASSERT_EQ(escaped(plain), reference_json_string(plain)) << len;
+    // Plain bytes, each different from its neighbours: a short copy that misplaces one shows.
+    constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    std::string distinct;
+    for (std::size_t i = 0; i < len; ++i) distinct += kAlphabet[i % kAlphabet.size()];
+    ASSERT_EQ(escaped(distinct), reference_json_string(distinct)) << len;
     for (const auto& sp : specials()) {
       for (std::size_t at = 0; at <= len; ++at) {
         std::string s = plain;

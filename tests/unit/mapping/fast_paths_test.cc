@@ -139,5 +139,46 @@ TEST(ConversionTable, FastImplementationsAgreeWithTheGeneralOnes) {
   EXPECT_GT(compared, 600u);  // the fast implementations were really taken, in both forms
 }
 
+// ip_address() remembers its last answer per thread; it must answer as the check itself does for
+// any sequence of texts: the same text again, another text of the same length, and another text
+// written over the same buffer (a parser reuses its buffers, so where a text lies means nothing).
+TEST(IpAddress, RememberedAnswersEqualTheChecks) {
+  const std::vector<std::string> texts = {
+      "10.1.2.3", "10.1.2.4", "10.1.2.3:443", "10.1.2.3:44", "0.0.0.0", "256.1.2.3", "1.2.3", "01.2.3.4",
+      "2001:db8::5", "2001:db8::6", "[2001:db8::5]:443", "fe80::1%eth0", "fe80::1%eth1", "::", "::1",
+      "<IP ADDRESS>", "", "x", "1.2.3.4 ", "2001:0db8:0000:0000:0000:ff00:0042:8329", "::ffff:192.0.2.128",
+      "[2001:0db8:0000:0000:0000:ff00:0042:8329]:65535", "20.190.128.5:443", "20.190.128.5:4430000"};
+  const mapping::Conversion conversions[] = {mapping::Conversion::ip, mapping::Conversion::ipv4,
+                                             mapping::Conversion::ipv6, mapping::Conversion::none};
+  std::size_t compared = 0;
+  const auto same = [&](mapping::Conversion c, std::string_view sv, const std::string& what) {
+    const auto remembered = mapping::ip_address(c, sv);
+    const auto checked = mapping::ip_address_checked(c, sv);
+    ++compared;
+    ASSERT_EQ(remembered.has_value(), checked.has_value()) << what;
+    if (checked) {
+      EXPECT_EQ(remembered->data(), checked->data()) << what;  // a view into the same text
+      EXPECT_EQ(remembered->size(), checked->size()) << what;
+    }
+  };
+  for (const auto c1 : conversions)
+    for (const auto c2 : conversions)
+      for (const auto& a : texts)
+        for (const auto& b : texts) {
+          const std::string what = "\"" + a + "\" then \"" + b + "\"";
+          same(c1, a, what);
+          same(c2, b, what);
+          same(c2, b, what + " twice");
+          // b written over a's buffer (as long as a): the same address, other bytes.
+          std::string buffer = a;
+          same(c1, buffer, what + " in one buffer");
+          buffer.assign(b.substr(0, a.size()));
+          buffer.resize(a.size(), '9');
+          same(c2, buffer, what + " in one buffer");
+          if (::testing::Test::HasFailure()) return;
+        }
+  EXPECT_GT(compared, 40'000u);
+}
+
 }  // namespace
 }  // namespace siem
