@@ -15,7 +15,8 @@
 // Counters per iteration (averages): worker_cpu_ms, the workers' thread CPU; other_cpu_ms, the
 // rest of the process's CPU during run() (source, sink runner, commit and control threads);
 // turn_wait_ms / outcome_wait_ms, wall time the workers spent waiting for an ordered turn / for
-// a chunk's outcomes to come back from the hand-off, and waits, how often they slept for either.
+// a chunk's outcomes to come back from the hand-off, and waits, how often they slept for either;
+// handoff_ms, wall time in the hand-off (a full sink queue blocks it: the sink runner is behind).
 // At the end: items_per_second of 2 workers against 1 per format (medians with repetitions).
 #include <time.h>
 #include <unistd.h>
@@ -215,6 +216,7 @@ void run_workers(benchmark::State& state, const std::vector<const bench::CorpusR
     totals.cpu_s += t.cpu_s;
     totals.turn_wait_s += t.turn_wait_s;
     totals.outcomes_wait_s += t.outcomes_wait_s;
+    totals.handoff_s += t.handoff_s;
     totals.turn_slept += t.turn_slept;
     totals.outcomes_waits += t.outcomes_waits;
     if (status != kExitOk) state.SkipWithError(("pipeline exit status " + std::to_string(status)).c_str());
@@ -229,6 +231,7 @@ void run_workers(benchmark::State& state, const std::vector<const bench::CorpusR
   state.counters["other_cpu_ms"] = per_iteration(other_cpu_s * 1e3);
   state.counters["turn_wait_ms"] = per_iteration(totals.turn_wait_s * 1e3);
   state.counters["outcome_wait_ms"] = per_iteration(totals.outcomes_wait_s * 1e3);
+  state.counters["handoff_ms"] = per_iteration(totals.handoff_s * 1e3);
   state.counters["waits"] = per_iteration(static_cast<double>(totals.turn_slept + totals.outcomes_waits));
 }
 

@@ -129,6 +129,7 @@ class Pipeline {
     std::uint64_t handed_off_others = 0;  // chunks handed off by a worker that did not run them
     double turn_wait_s = 0;               // wall time waiting for the ordered turn
     double outcomes_wait_s = 0;           // wall time waiting for outcomes
+    double handoff_s = 0;                 // wall time handing off, blocked on a full sink queue too
     double cpu_s = 0;                     // the workers' thread CPU time
   };
   WorkerTotals worker_totals() const;

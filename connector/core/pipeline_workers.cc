@@ -49,7 +49,7 @@ constexpr std::size_t kChunkBytes = 64 * 1024;
 
 // Chunks a worker may have between its hand-out and its hand-off: the one it runs and one finished
 // before an earlier chunk was handed off.
-constexpr std::size_t kOutcomesPerWorker = 2;
+constexpr std::size_t kOutcomesPerWorker = 4;
 
 // How long a worker spins on a turn before it sleeps: a few times the ordered part of a chunk,
 // far less than a futex sleep and wake-up costs on a virtual machine.
@@ -87,6 +87,7 @@ struct Pipeline::Worker {
   std::uint64_t outcomes_waits = 0;              // waits for one of its outcomes to come back
   Clock::duration turn_wait{};                   // wall time waiting for the ordered turn
   Clock::duration outcomes_wait{};               // wall time waiting for an outcome
+  Clock::duration handoff_time{};                // wall time handing off (blocked too, when a sink queue is full)
 };
 
 namespace {
@@ -159,10 +160,11 @@ void Pipeline::worker_loop() {
   const double cpu = thread_cpu_seconds() - cpu_before;
   const auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
   spdlog::debug("processing worker: {} chunks in {:.3f} CPU s; ordered turn ready {}, got spinning {}, slept for {} "
-                "({:.1f} ms waiting); handed off {} chunks ({} of other workers); waited {} times for a chunk's "
-                "outcomes ({:.1f} ms)",
+                "({:.1f} ms waiting); handed off {} chunks ({} of other workers) in {:.1f} ms; waited {} times for a "
+                "chunk's outcomes ({:.1f} ms)",
                 w.chunks, cpu, w.ordered_waits[0], w.ordered_waits[1], w.ordered_waits[2], seconds(w.turn_wait) * 1e3,
-                w.handed_off, w.handed_off_others, w.outcomes_waits, seconds(w.outcomes_wait) * 1e3);
+                w.handed_off, w.handed_off_others, seconds(w.handoff_time) * 1e3, w.outcomes_waits,
+                seconds(w.outcomes_wait) * 1e3);
   std::lock_guard lock(totals_mu_);
   auto& t = worker_totals_;
   t.chunks += w.chunks;
@@ -173,6 +175,7 @@ void Pipeline::worker_loop() {
   t.handed_off_others += w.handed_off_others;
   t.turn_wait_s += seconds(w.turn_wait);
   t.outcomes_wait_s += seconds(w.outcomes_wait);
+  t.handoff_s += seconds(w.handoff_time);
   t.cpu_s += cpu;
 }
 
@@ -209,7 +212,9 @@ void Pipeline::submit(Outcomes& out, Worker& w) {
     if (next->chunk.seq != handoff_next_) break;  // a later chunk's (in the slot modulo the size)
     ready_[handoff_next_ % ready_.size()] = nullptr;
     lock.unlock();
+    const auto began = Clock::now();
     hand_off(*next);
+    w.handoff_time += Clock::now() - began;
     next->chunk.batch.reset();
     ++handed;
     if (next->chunk.owner != &w) ++w.handed_off_others;
