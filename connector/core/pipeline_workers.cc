@@ -47,12 +47,15 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kChunkRecords = 32;
 constexpr std::size_t kChunkBytes = 64 * 1024;
 
-// Chunks a worker may have between its hand-out and its hand-off: the one it runs and one finished
-// before an earlier chunk was handed off.
+// Chunks a worker may have between its hand-out and its hand-off: the one it runs and up to three
+// finished before an earlier chunk was handed off. With two, a worker slept whenever the worker of
+// an earlier chunk was held up for one chunk's time (preempted by the sink runner on 2 CPUs, or
+// handing off into a full sink queue); the chunks in flight stay consecutive in input order, so
+// the memory they hold grows by two chunks per worker (docs/performance.md, "Mapping workers").
 constexpr std::size_t kOutcomesPerWorker = 4;
 
-// How long a worker spins on a turn before it sleeps: a few times the ordered part of a chunk,
-// far less than a futex sleep and wake-up costs on a virtual machine.
+// The most a worker spins on a turn before it sleeps (Turn adapts it below this): a few times the
+// ordered part of a chunk, far less than a futex sleep and wake-up costs on a virtual machine.
 constexpr auto kTurnSpin = std::chrono::microseconds(50);
 
 }  // namespace

@@ -9,12 +9,13 @@
 // did not halves it (down to `spin` / 16). A spin fails when the turn's holder is not running (a
 // sink runner or another process took its CPU): spinning on then only takes CPU from the threads
 // that would let the holder run, so after failures the waiters sleep almost at once, and after
-// successes they spin long enough to skip the futex sleep and wake-up. C++20's atomic wait is not used: libstdc++'s yields the CPU (sched_yield) before
-// it sleeps, a context switch per turn when other threads are runnable, and for 64-bit atomics it
-// sleeps on a proxy word shared through a global table.
+// successes they spin long enough to skip the futex sleep and wake-up. C++20's atomic wait is not
+// used: libstdc++'s yields the CPU (sched_yield) before it sleeps, a context switch per turn when
+// other threads are runnable, and for 64-bit atomics it sleeps on a proxy word shared through a
+// global table.
 //
 // The turn is compared in its low 32 bits: a chunk waits only for chunks handed out before it and
-// not yet handed off, at most two per worker (a few hundred), so the comparison is unambiguous.
+// not yet handed off, at most four per worker (a few hundred), so the comparison is unambiguous.
 #pragma once
 
 #include <atomic>
