@@ -11,17 +11,30 @@
 //   build/bench/mapping/workers_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // SIEM_BENCH_RECORDS=N records per iteration (default 100000); SIEM_BENCH_ITERATIONS=N iterations;
 // SIEM_BENCH_LOG=debug also prints each worker's chunks, CPU time and how it got its turns.
+//
+// Counters per iteration (averages): worker_cpu_ms, the workers' thread CPU; other_cpu_ms, the
+// rest of the process's CPU during run() (source, sink runner, commit and control threads);
+// turn_wait_ms / outcome_wait_ms, wall time the workers spent waiting for an ordered turn / for
+// a chunk's outcomes to come back from the hand-off, and waits, how often they slept for either;
+// handoff_ms, wall time in the hand-off (a full sink queue blocks it: the sink runner is behind).
+// At the end: items_per_second of 2 workers against 1 per format (medians with repetitions).
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
+
+#if SIEM_BENCH_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
 
 #include "bench/mapping/record_corpus.h"
 #include "connector/config/config_node.h"
@@ -34,6 +47,53 @@ namespace {
 using namespace siem;
 
 constexpr std::size_t kBatch = 500;
+
+// The records made before the timed part are freed by the sink runner while the workers run. On
+// the connector's jemalloc their pages would go back to the system (dirty_decay_ms, madvise on the
+// sink runner's thread: ~40 % of its CPU, 6 ms per 40 000 CEF events, competing with the workers
+// for the CPUs) because no thread allocates from their arena again during the run: a source
+// making its records while the run goes on reuses them instead. So they come from an arena of
+// their own that keeps its pages (and serves the next iteration's records); the workers' and the
+// sink's allocations stay on the connector's settings.
+class RecordArena {
+ public:
+  RecordArena() {
+#if SIEM_BENCH_JEMALLOC
+    std::size_t size = sizeof(index_);
+    if (mallctl("arenas.create", &index_, &size, nullptr, 0) != 0) return;
+    ssize_t never = -1;
+    const std::string key = "arena." + std::to_string(index_) + ".dirty_decay_ms";
+    ok_ = mallctl(key.c_str(), nullptr, nullptr, &never, sizeof(never)) == 0;
+#endif
+  }
+  // Allocations of this thread come from the arena while `use` lives.
+  class Use {
+   public:
+    explicit Use(const RecordArena& a) {
+#if SIEM_BENCH_JEMALLOC
+      std::size_t size = sizeof(previous_);
+      if (a.ok_) on_ = mallctl("thread.arena", &previous_, &size, const_cast<unsigned*>(&a.index_), sizeof(unsigned)) == 0;
+#else
+      (void)a;
+#endif
+    }
+    ~Use() {
+#if SIEM_BENCH_JEMALLOC
+      if (on_) mallctl("thread.arena", nullptr, nullptr, &previous_, sizeof(previous_));
+#endif
+    }
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+
+   private:
+    unsigned previous_ = 0;
+    bool on_ = false;
+  };
+
+ private:
+  unsigned index_ = 0;
+  bool ok_ = false;
+};
 
 // `total` records cycled from `mix`, in batches of kBatch. The batches are made (the records
 // copied: a source's records are its own) when the source is built, outside the timed part, so
@@ -101,9 +161,17 @@ class LastRecordClock : public Processor {
   std::chrono::steady_clock::time_point& last_;
 };
 
+double process_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 void run_workers(benchmark::State& state, const std::vector<const bench::CorpusRecord*>& mix, OutputFormat format,
                  std::size_t workers, std::size_t records) {
   const auto dir = std::filesystem::temp_directory_path() / ("siem-workers-bench-" + std::to_string(::getpid()));
+  Pipeline::WorkerTotals totals;
+  double other_cpu_s = 0;
   for (auto _ : state) {
     state.PauseTiming();
     std::filesystem::remove_all(dir);
@@ -118,7 +186,11 @@ void run_workers(benchmark::State& state, const std::vector<const bench::CorpusR
     StateStore store(dir / "state");
     DeadLetterWriter dead(dir / "dead.ndjson");
     std::vector<SourceSlot> sources;
-    sources.push_back(SourceSlot{"mix", std::make_unique<MixSource>(mix, records)});
+    {
+      static const RecordArena arena;
+      const RecordArena::Use use(arena);
+      sources.push_back(SourceSlot{"mix", std::make_unique<MixSource>(mix, records)});
+    }
     std::vector<SinkSlot> sinks;
     SinkSlot sink;
     sink.name = "null";
@@ -135,8 +207,18 @@ void run_workers(benchmark::State& state, const std::vector<const bench::CorpusR
     Pipeline p(o, std::move(sources), std::move(sinks), std::move(chain), store, dead);
     state.ResumeTiming();
     const auto start = std::chrono::steady_clock::now();
+    const double cpu_before = process_cpu_seconds();
     const int status = p.run(std::stop_token{});
+    const double cpu = process_cpu_seconds() - cpu_before;
     state.PauseTiming();
+    const auto t = p.worker_totals();
+    other_cpu_s += cpu - t.cpu_s;
+    totals.cpu_s += t.cpu_s;
+    totals.turn_wait_s += t.turn_wait_s;
+    totals.outcomes_wait_s += t.outcomes_wait_s;
+    totals.handoff_s += t.handoff_s;
+    totals.turn_slept += t.turn_slept;
+    totals.outcomes_waits += t.outcomes_waits;
     if (status != kExitOk) state.SkipWithError(("pipeline exit status " + std::to_string(status)).c_str());
     if (last == std::chrono::steady_clock::time_point{}) state.SkipWithError("not every record was mapped");
     state.SetIterationTime(std::chrono::duration<double>(last - start).count());
@@ -144,7 +226,45 @@ void run_workers(benchmark::State& state, const std::vector<const bench::CorpusR
   }
   std::filesystem::remove_all(dir);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * records));
+  const auto per_iteration = [](double v) { return benchmark::Counter(v, benchmark::Counter::kAvgIterations); };
+  state.counters["worker_cpu_ms"] = per_iteration(totals.cpu_s * 1e3);
+  state.counters["other_cpu_ms"] = per_iteration(other_cpu_s * 1e3);
+  state.counters["turn_wait_ms"] = per_iteration(totals.turn_wait_s * 1e3);
+  state.counters["outcome_wait_ms"] = per_iteration(totals.outcomes_wait_s * 1e3);
+  state.counters["handoff_ms"] = per_iteration(totals.handoff_s * 1e3);
+  state.counters["waits"] = per_iteration(static_cast<double>(totals.turn_slept + totals.outcomes_waits));
 }
+
+// The console report, and at the end the ratio the target is about: items_per_second of
+// workers/<format>/2 against workers/<format>/1 (the medians when there are repetitions).
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  // Colours only on a terminal, as the default reporter.
+  RatioReporter() : ConsoleReporter(::isatty(STDOUT_FILENO) ? OO_Defaults : OO_Tabular) {}
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const auto& r : runs) {
+      if (r.error_occurred || (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median")) continue;
+      const auto it = r.counters.find("items_per_second");
+      if (it == r.counters.end()) continue;
+      // Without repetitions the single run's figure is taken; with them, the median replaces it.
+      rates_[r.run_name.function_name] = it->second.value;
+    }
+  }
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    for (const char* format : {"ecs", "cef"}) {
+      const auto one = rates_.find(std::string("workers/") + format + "/1");
+      const auto two = rates_.find(std::string("workers/") + format + "/2");
+      if (one == rates_.end() || two == rates_.end() || one->second <= 0) continue;
+      std::printf("%s: 2 workers %.1fk/s against 1 worker %.1fk/s = %.2fx\n", format, two->second / 1e3,
+                  one->second / 1e3, two->second / one->second);
+    }
+  }
+
+ private:
+  std::map<std::string, double> rates_;
+};
 
 }  // namespace
 
@@ -177,7 +297,8 @@ int main(int argc, char** argv) {
       if (iterations > 0) b->Iterations(iterations);
     }
   }
-  benchmark::RunSpecifiedBenchmarks();
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;
 }

@@ -120,6 +120,19 @@ class Pipeline {
     std::optional<std::int64_t> oldest_checkpoint_end;
   };
   Progress progress() const;
+  // What the processing workers did, summed over the workers and every run() so far (read after
+  // run() returned; for the workers benchmark and the debug log).
+  struct WorkerTotals {
+    std::uint64_t chunks = 0;
+    std::uint64_t turn_ready = 0, turn_spun = 0, turn_slept = 0;  // how the ordered turn was got
+    std::uint64_t outcomes_waits = 0;     // a worker waited for one of its chunks' outcomes
+    std::uint64_t handed_off_others = 0;  // chunks handed off by a worker that did not run them
+    double turn_wait_s = 0;               // wall time waiting for the ordered turn
+    double outcomes_wait_s = 0;           // wall time waiting for outcomes
+    double handoff_s = 0;                 // wall time handing off, blocked on a full sink queue too
+    double cpu_s = 0;                     // the workers' thread CPU time
+  };
+  WorkerTotals worker_totals() const;
 
  private:
   struct SourceState;
@@ -214,6 +227,8 @@ class Pipeline {
   std::uint64_t handoff_next_ = 0;   // handoff_mu_
   bool handing_off_ = false;         // handoff_mu_
   alignas(64) std::atomic<bool> closed_{false};    // the sink queues closed: shutting down
+  mutable std::mutex totals_mu_;
+  WorkerTotals worker_totals_;  // totals_mu_
 
   mutable std::mutex stats_mu_;
   std::map<std::string, std::uint64_t> tag_counts_;

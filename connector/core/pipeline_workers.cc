@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -46,18 +47,22 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kChunkRecords = 32;
 constexpr std::size_t kChunkBytes = 64 * 1024;
 
-// Chunks a worker may have between its hand-out and its hand-off: the one it runs and one finished
-// before an earlier chunk was handed off.
-constexpr std::size_t kOutcomesPerWorker = 2;
+// Chunks a worker may have between its hand-out and its hand-off: the one it runs and up to three
+// finished before an earlier chunk was handed off. With two, a worker slept whenever the worker of
+// an earlier chunk was held up for one chunk's time (preempted by the sink runner on 2 CPUs, or
+// handing off into a full sink queue); the chunks in flight stay consecutive in input order, so
+// the memory they hold grows by two chunks per worker (docs/performance.md, "Mapping workers").
+constexpr std::size_t kOutcomesPerWorker = 4;
 
-// How long a worker spins on a turn before it sleeps: a few times the ordered part of a chunk,
-// far less than a futex sleep and wake-up costs on a virtual machine.
+// The most a worker spins on a turn before it sleeps (Turn adapts it below this): a few times the
+// ordered part of a chunk, far less than a futex sleep and wake-up costs on a virtual machine.
 constexpr auto kTurnSpin = std::chrono::microseconds(50);
 
 }  // namespace
 
 struct Pipeline::Chunk {
   std::shared_ptr<InBatch> batch;
+  const Worker* owner = nullptr;  // the worker running it
   std::size_t begin = 0;
   std::size_t end = 0;
   std::uint64_t seq = 0;
@@ -81,7 +86,11 @@ struct Pipeline::Worker {
   std::uint64_t chunks = 0;
   std::array<std::uint64_t, 3> ordered_waits{};  // the ordered turn found ready, got spinning, slept for
   std::uint64_t handed_off = 0;                  // chunks this worker handed off (its own and others')
+  std::uint64_t handed_off_others = 0;           // of which other workers' chunks
   std::uint64_t outcomes_waits = 0;              // waits for one of its outcomes to come back
+  Clock::duration turn_wait{};                   // wall time waiting for the ordered turn
+  Clock::duration outcomes_wait{};               // wall time waiting for an outcome
+  Clock::duration handoff_time{};                // wall time handing off (blocked too, when a sink queue is full)
 };
 
 namespace {
@@ -146,24 +155,49 @@ void Pipeline::worker_loop() {
       handoff_cv_.wait(lock, [&] { return std::none_of(w.outcomes.begin(), w.outcomes.end(), [](const Outcomes& o) { return o.in_use; }); });
       break;
     }
+    out.chunk.owner = &w;
     run_chunk(out, w);
     ++w.chunks;
     submit(out, w);
   }
-  spdlog::debug("processing worker: {} chunks in {:.3f} CPU s; ordered turn ready {}, got spinning {}, slept for {}; "
-                "handed off {} chunks; waited {} times for a chunk's outcomes",
-                w.chunks, thread_cpu_seconds() - cpu_before, w.ordered_waits[0], w.ordered_waits[1],
-                w.ordered_waits[2], w.handed_off, w.outcomes_waits);
+  const double cpu = thread_cpu_seconds() - cpu_before;
+  const auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  spdlog::debug("processing worker: {} chunks in {:.3f} CPU s; ordered turn ready {}, got spinning {}, slept for {} "
+                "({:.1f} ms waiting); handed off {} chunks ({} of other workers) in {:.1f} ms; waited {} times for a "
+                "chunk's outcomes ({:.1f} ms)",
+                w.chunks, cpu, w.ordered_waits[0], w.ordered_waits[1], w.ordered_waits[2], seconds(w.turn_wait) * 1e3,
+                w.handed_off, w.handed_off_others, seconds(w.handoff_time) * 1e3, w.outcomes_waits,
+                seconds(w.outcomes_wait) * 1e3);
+  std::lock_guard lock(totals_mu_);
+  auto& t = worker_totals_;
+  t.chunks += w.chunks;
+  t.turn_ready += w.ordered_waits[0];
+  t.turn_spun += w.ordered_waits[1];
+  t.turn_slept += w.ordered_waits[2];
+  t.outcomes_waits += w.outcomes_waits;
+  t.handed_off_others += w.handed_off_others;
+  t.turn_wait_s += seconds(w.turn_wait);
+  t.outcomes_wait_s += seconds(w.outcomes_wait);
+  t.handoff_s += seconds(w.handoff_time);
+  t.cpu_s += cpu;
+}
+
+Pipeline::WorkerTotals Pipeline::worker_totals() const {
+  std::lock_guard lock(totals_mu_);
+  return worker_totals_;
 }
 
 Pipeline::Outcomes& Pipeline::free_outcomes(Worker& w) {
   std::unique_lock lock(handoff_mu_);
+  std::optional<Clock::time_point> since;
   while (true) {
     for (auto& o : w.outcomes) {
       if (o.in_use) continue;
       o.in_use = true;
+      if (since) w.outcomes_wait += Clock::now() - *since;
       return o;
     }
+    if (!since) since = Clock::now();
     ++w.outcomes_waits;
     handoff_cv_.wait(lock);
   }
@@ -181,9 +215,12 @@ void Pipeline::submit(Outcomes& out, Worker& w) {
     if (next->chunk.seq != handoff_next_) break;  // a later chunk's (in the slot modulo the size)
     ready_[handoff_next_ % ready_.size()] = nullptr;
     lock.unlock();
+    const auto began = Clock::now();
     hand_off(*next);
+    w.handoff_time += Clock::now() - began;
     next->chunk.batch.reset();
     ++handed;
+    if (next->chunk.owner != &w) ++w.handed_off_others;
     lock.lock();
     next->in_use = false;
     ++handoff_next_;
@@ -280,7 +317,10 @@ void Pipeline::run_chunk(Outcomes& o, Worker& w) {
   }
 
   // 2. ordered: the chunks one after the other, in input order.
-  ++w.ordered_waits[static_cast<std::size_t>(ordered_turn_.wait(chunk.seq))];
+  const auto turn_asked = Clock::now();
+  const Turn::Waited waited = ordered_turn_.wait(chunk.seq);
+  ++w.ordered_waits[static_cast<std::size_t>(waited)];
+  if (waited != Turn::Waited::ready) w.turn_wait += Clock::now() - turn_asked;
   for (std::size_t i = 0; i < n; ++i) {
     if (o.skip[i]) continue;
     const RawRecord& rec = batch.records[chunk.begin + i];

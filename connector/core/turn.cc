@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 
 namespace siem {
@@ -35,16 +36,32 @@ inline void cpu_relax() {
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free && sizeof(std::atomic<std::uint32_t>) == 4,
               "the futex word is a plain 32-bit integer");
 
+std::chrono::nanoseconds Turn::next_spin(std::chrono::nanoseconds spin, std::chrono::nanoseconds most, bool got_it) {
+  const auto least = most / 16;
+  return got_it ? std::min(most, std::max(spin * 2, least)) : std::max(least, spin / 2);
+}
+
+void Turn::adapt(bool got_it) {
+  // Racy on purpose: waiters of different turns may update it at once; any of their values is fine.
+  const std::int64_t now = budget_.load(std::memory_order_relaxed);
+  const std::int64_t next = next_spin(std::chrono::nanoseconds(now), spin_, got_it).count();
+  if (next != now) budget_.store(next, std::memory_order_relaxed);
+}
+
 Turn::Waited Turn::wait(std::uint64_t seq) {
   const auto want = static_cast<std::uint32_t>(seq);
   if (now_.load(std::memory_order_acquire) == want) return Waited::ready;
-  if (spin_.count() > 0) {
-    const auto until = std::chrono::steady_clock::now() + spin_;
+  if (const std::int64_t budget = budget_.load(std::memory_order_relaxed); budget > 0) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(budget);
     for (unsigned i = 1;; ++i) {
       cpu_relax();
-      if (now_.load(std::memory_order_acquire) == want) return Waited::spun;
+      if (now_.load(std::memory_order_acquire) == want) {
+        adapt(true);
+        return Waited::spun;
+      }
       if (i % 64 == 0 && std::chrono::steady_clock::now() >= until) break;
     }
+    adapt(false);
   }
   // Sleeping: announce it first, then look again. pass() stores the turn before it reads
   // sleepers_ (both sequentially consistent), so either it sees this sleeper and wakes it, or this

@@ -90,11 +90,16 @@ class EnricherImpl final : public Enricher {
     for (const auto& p : static_roster) roster_.add_static(p);
   }
 
-  // The record's facts and the roles it touches: pure, any worker (Enricher::prepare).
+  // The record's facts and the roles it touches: pure, any worker (Enricher::prepare). What reads
+  // only the record and the role table is worked out here, so that apply(), which runs in input
+  // order one record at a time across the workers, does only what needs the roster.
   struct PreparedFacts final : Prepared {
     Facts facts;  // reused across records: its buffers serve every record of the slot
     std::int64_t event_ms = 0;
     std::vector<const RoleInfo*> touched, privileged;
+    std::size_t record_roles = 0;  // touched[0, record_roles): the record's own; apply() adds a group's
+    int record_tier = 3;           // the highest tier of the record's roles and the caller's role
+    std::optional<GroupChange> group_change;  // its member points into `facts`
   };
 
   std::unique_ptr<Prepared> make_prepared() const override { return std::make_unique<PreparedFacts>(); }
@@ -106,6 +111,9 @@ class EnricherImpl final : public Enricher {
     p.tenant = tenant;
     p.touched.clear();
     p.privileged.clear();
+    p.record_roles = 0;
+    p.record_tier = 3;
+    p.group_change.reset();
     if (kind == SourceKind::unknown) return;
     extract_facts(kind, record, record_fields, p.facts);
     const Facts& facts = p.facts;
@@ -123,6 +131,13 @@ class EnricherImpl final : public Enricher {
       add_role(r);
     }
     if (!facts.arm_role_definition_id.empty()) add_role(roles_.by_id(facts.arm_role_definition_id));
+    p.record_roles = p.touched.size();
+    // Tier: the highest (lowest number) of the roles touched and of the role that authorised the
+    // caller (Activity Log evidence); apply() adds a group's roles and the actor's roster tiers.
+    for (const auto* r : p.touched) p.record_tier = std::min(p.record_tier, r->tier);
+    if (!facts.actor_role_id.empty())
+      if (const auto* r = roles_.by_id(facts.actor_role_id)) p.record_tier = std::min(p.record_tier, r->tier);
+    p.group_change = group_membership_change(facts);
   }
 
   EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields,
@@ -143,7 +158,7 @@ class EnricherImpl final : public Enricher {
     const auto& privileged = p.privileged;
     // A member added to / removed from a group holding roles: the group's roles are the event's
     // (the roster is read here, in input order, never in prepare()).
-    const std::optional<GroupChange> group_change = group_membership_change(facts);
+    const std::optional<GroupChange>& group_change = p.group_change;
     if (group_change) add_group_roles(p, group_change->group_id, event_ms);
     RuleContext ctx{facts, settings_, roles_, roster_, account_created_, event_ms, privileged};
     if (group_change && !privileged.empty()) ctx.group_change = &*group_change;
@@ -153,12 +168,9 @@ class EnricherImpl final : public Enricher {
     for (const auto& entry : detection_catalogue())
       if (entry.families & family) entry.rule(ctx, hits);
 
-    // Tier: the highest (lowest number) of the roles touched, the role that authorised the caller
-    // (Activity Log evidence) and the roster tiers of the actor.
-    int tier = 3;
-    for (const auto* r : touched) tier = std::min(tier, r->tier);
-    if (!facts.actor_role_id.empty())
-      if (const auto* r = roles_.by_id(facts.actor_role_id)) tier = std::min(tier, r->tier);
+    // Tier: prepare()'s, a group's roles and the roster tiers of the actor.
+    int tier = p.record_tier;
+    for (std::size_t i = p.record_roles; i < touched.size(); ++i) tier = std::min(tier, touched[i]->tier);
     // By reference: a braced list of the strings themselves would copy each of them per event.
     // A sign-in's actor is its user (the same strings): each distinct key is looked up once.
     auto roster_tier = [&](const std::string& k) {

@@ -297,6 +297,84 @@ TEST(PipelineWorkers, ALiveChangeRunsWithNothingInFlightAndSlotsAreMadeAgain) {
   EXPECT_NE(o.events.back().find("/g1"), std::string::npos);
 }
 
+// Takes the events of records before `hold_from` ("a<index>"); refuses (retry) the first event of a
+// record at or after it and every one after it, so those are not acknowledged before the drain
+// gives up on them (after 2 s, some 200 refusals at 20 ms backoff with full jitter). It gives in
+// after 500 refusals (~5 s), so that a pipeline that acknowledged them early ends (and fails the
+// test) rather than waiting on it for ever.
+class HoldingSink : public Sink {
+ public:
+  HoldingSink(int hold_from, std::atomic<int>& first_held) : hold_from_(hold_from), first_held_(first_held) {}
+  void start() override {}
+  SendResult send(std::span<const EventPtr> batch) override {
+    if (++refusals_ > 500) return SendResult::success();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const std::string& id = batch[i]->id;  // "a<index>@..."
+      const int index = std::stoi(id.substr(1, id.find('@') - 1));
+      if (index < hold_from_) continue;
+      int none = -1;
+      first_held_.compare_exchange_strong(none, index);
+      return SendResult::retry_from(i, "held");
+    }
+    return SendResult::success();
+  }
+
+ private:
+  int hold_from_;
+  std::atomic<int>& first_held_;
+  int refusals_ = 0;
+};
+
+// The checkpoint a HoldingSink allows: the last batch of BatchesSource whose records all come
+// before the first refused one (the records consumed or dead-lettered are acknowledged without it).
+std::string checkpoint_before(int first_held) {
+  static constexpr int kSizes[] = {1, 7, 64, 333, 2, 31, 33, 100};
+  int batches = 0;
+  for (int end = 0; end + kSizes[batches % 8] <= first_held;) end += kSizes[batches++ % 8];
+  return fmt::format("token-{}", batches);
+}
+
+// With a sink that stops acknowledging at one record, the checkpoint stops exactly before it,
+// whatever the number of workers: acknowledgements are not early (an event handed off but not
+// delivered does not count) nor lost (every record before it counts, the dropped and
+// dead-lettered ones too).
+TEST(PipelineWorkers, TheCheckpointStopsExactlyBeforeTheFirstEventTheSinkDidNotTake) {
+  for (const std::size_t workers : {1, 2, 4}) {
+    const fs::path dir = fs::temp_directory_path() / fmt::format("siem-workers-held-{}-{}", ::getpid(), workers);
+    fs::remove_all(dir);
+    std::atomic<int> first_held{-1};
+    std::optional<std::string> checkpoint;
+    {
+      StateStore state(dir / "state");
+      DeadLetterWriter dead(dir / "dead.ndjson");
+      std::vector<SourceSlot> sources;
+      sources.push_back(SourceSlot{"a", std::make_unique<BatchesSource>("a", 3000)});
+      std::vector<SinkSlot> sinks;
+      SinkSlot sink;
+      sink.name = "held";
+      sink.sink = std::make_unique<HoldingSink>(1500, first_held);
+      sink.format = OutputFormat::raw;
+      sink.options.initial_backoff = std::chrono::milliseconds(20);
+      sink.options.max_backoff = std::chrono::milliseconds(20);
+      sinks.push_back(std::move(sink));
+      std::vector<std::unique_ptr<Processor>> chain;
+      chain.push_back(std::make_unique<RunningHashProcessor>());
+      chain.push_back(std::make_unique<OrderedDropProcessor>());
+      PipelineOptions o;
+      o.once = true;
+      o.workers = workers;
+      o.drain_timeout = std::chrono::seconds(2);
+      Pipeline p(o, std::move(sources), std::move(sinks), std::move(chain), state, dead);
+      EXPECT_EQ(p.run(std::stop_token{}), kExitUndelivered);
+      checkpoint = state.get(StateStore::checkpoint_key("a"));
+    }
+    fs::remove_all(dir);
+    ASSERT_GE(first_held.load(), 1500) << workers << " workers";
+    EXPECT_EQ(checkpoint, std::optional<std::string>(checkpoint_before(first_held.load())))
+        << workers << " workers; the first record not taken: " << first_held.load();
+  }
+}
+
 // `pipeline.workers`, its older name `mapping_workers`, and the default.
 TEST(PipelineWorkers, ConfigKeys) {
   auto read = [](const std::string& yaml, std::string* errors = nullptr) {

@@ -86,5 +86,39 @@ TEST(Turn, AReadyTurnIsTakenWithoutWaiting) {
   EXPECT_EQ(turn.wait(1), Turn::Waited::ready);
 }
 
+// A waiter whose spin ends before the turn comes halves the next spin (the holder is not running:
+// spinning only takes its CPU), down to a sixteenth of the most.
+TEST(Turn, ASpinThatDidNotGetTheTurnHalvesTheNextDownToASixteenth) {
+  auto sh = std::make_shared<Shared>(64us);
+  EXPECT_EQ(sh->turn.spin_budget(), 64us);
+  for (std::uint64_t seq = 1; seq <= 6; ++seq) {
+    const auto before = sh->turn.spin_budget();
+    std::vector<std::thread> ts;
+    ts.emplace_back([sh, seq] {
+      sh->turn.wait(seq);
+      ++sh->finished;
+    });
+    // The turn is passed only once the waiter gave up spinning (its budget changed) or, at the
+    // floor, where it no longer changes, once it sleeps.
+    EXPECT_TRUE(test::wait_until([&] { return sh->turn.spin_budget() < before || before == 4us; }, 10s));
+    if (before == 4us) std::this_thread::sleep_for(20ms);
+    sh->turn.pass(seq - 1);
+    join_or_give_up(ts, sh, static_cast<int>(seq));
+    if (sh->finished.load() != static_cast<int>(seq)) return;
+  }
+  EXPECT_EQ(sh->turn.spin_budget(), 4us);
+}
+
+TEST(Turn, TheSpinDoublesAfterASpinThatGotTheTurnAndHalvesAfterOneThatDidNot) {
+  EXPECT_EQ(Turn::next_spin(8us, 64us, true), 16us);
+  EXPECT_EQ(Turn::next_spin(48us, 64us, true), 64us);  // never more than the most
+  EXPECT_EQ(Turn::next_spin(64us, 64us, true), 64us);
+  EXPECT_EQ(Turn::next_spin(0us, 64us, true), 4us);    // from nothing, a sixteenth
+  EXPECT_EQ(Turn::next_spin(64us, 64us, false), 32us);
+  EXPECT_EQ(Turn::next_spin(6us, 64us, false), 4us);   // never less than a sixteenth
+  EXPECT_EQ(Turn::next_spin(0us, 0us, false), 0us);    // no spinning asked for: none
+  EXPECT_EQ(Turn::next_spin(0us, 0us, true), 0us);
+}
+
 }  // namespace
 }  // namespace siem
