@@ -119,8 +119,8 @@ class MapperImpl final : public Mapper {
     // raw-only pipeline reads a handful (id, time, tenant, action): look those up on demand.
     // OCSF's own paths only when an OCSF event is wanted: ECS and CEF cost what they did.
     if (formats & (format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef) | format_bit(OutputFormat::ocsf)))
-      cache.resolve(m, root, (formats & format_bit(OutputFormat::ocsf)) != 0);
-    else cache.next_record();
+      cache.resolve(m, root, (formats & format_bit(OutputFormat::ocsf)) != 0, root_fields);
+    else cache.next_record(root_fields);
     // The scalar text at p written into `into` (whose buffer is reused); false when it is missing or
     // not a scalar (then `into` is left as it was).
     auto text_into = [&](const json::Path& p, std::string& into) {

@@ -41,10 +41,18 @@ struct KindMapping;
 struct PathCache {
   std::vector<json::PathSet::Result> entries;  // by Path::slot
   std::uint32_t generation = 1;
-  void next_record() { ++generation; }
+  // The current record's index (json::Fields of its root), when there is one: a path looked up on
+  // demand takes its first key through it rather than a scan of the record's fields.
+  const json::Fields* root_fields = nullptr;
+  // Starts a record whose paths are looked up on demand (`fields`: its index, or null).
+  void next_record(const json::Fields* fields = nullptr) {
+    ++generation;
+    root_fields = fields;
+  }
   // Starts a record of kind `m`: resolves all of m's paths against `record` (with_ocsf: and the
-  // paths only its OCSF rules use).
-  void resolve(const KindMapping& m, simdjson::dom::element record, bool with_ocsf = false);
+  // paths only its OCSF rules use). `fields`: the record's index, or null.
+  void resolve(const KindMapping& m, simdjson::dom::element record, bool with_ocsf = false,
+               const json::Fields* fields = nullptr);
   // The first match of `p` in `record` (the record of the current generation).
   std::optional<simdjson::dom::element> find(const json::Path& p, simdjson::dom::element record) {
     return find(p.slot, p, record);

@@ -29,18 +29,19 @@ void append_value_json(std::string& out, const Value& v) {
 
 // ---------------------------------------------------------------- PathCache
 
-void PathCache::resolve(const KindMapping& m, element record, bool with_ocsf) {
-  ++generation;
+void PathCache::resolve(const KindMapping& m, element record, bool with_ocsf, const json::Fields* fields) {
+  next_record(fields);
   m.paths.resolve(record, entries, generation);
   if (with_ocsf && !m.ocsf_paths.empty()) m.ocsf_paths.resolve(record, entries, generation);
 }
 
 std::optional<element> PathCache::find_slow(const json::Path& p, element record) {
-  if (p.slot < 0 || static_cast<std::size_t>(p.slot) >= entries.size()) return p.first(record);
+  const auto lookup = [&] { return root_fields ? p.first(record, *root_fields) : p.first(record); };
+  if (p.slot < 0 || static_cast<std::size_t>(p.slot) >= entries.size()) return lookup();
   auto& e = entries[static_cast<std::size_t>(p.slot)];
   if (e.generation != generation) {
     e.generation = generation;
-    auto v = p.first(record);
+    auto v = lookup();
     e.found = v.has_value();
     if (v) e.value = *v;
   }

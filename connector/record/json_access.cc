@@ -306,6 +306,16 @@ std::optional<element> Path::first_from(element e, std::size_t i) const {
 
 std::optional<element> Path::first(element root) const { return first_from(root, 0); }
 
+std::optional<element> Path::first(element root, const Fields& index) const {
+  if (segments_.empty() || !root.is_object()) return first_from(root, 0);
+  const auto& s = segments_.front();
+  if (s.wildcard) return std::nullopt;  // an object is not an array: first_from() finds nothing either
+  // child(root, key) is what first_from() takes for a key and, on an object, for an index ("0").
+  const auto c = s.index ? index.get(std::to_string(*s.index)) : index.get(s.key);
+  if (!c) return std::nullopt;
+  return first_from(*c, 1);
+}
+
 void Path::all(element root, std::vector<element>& out) const { walk(root, 0, out); }
 
 void PathSet::add(const Path& path, int slot) {

@@ -90,6 +90,9 @@ class Path {
 
   // First match (for fan-out paths: the first element that resolves).
   std::optional<element> first(element root) const;
+  // The same answer for an object `root` whose fields `index` holds (json::Fields of root): the
+  // first segment through the index instead of a scan of root's fields.
+  std::optional<element> first(element root, const Fields& index) const;
 
   // A slot in a per-record lookup cache, assigned when a rule set interns its paths (-1: none).
   int slot = -1;

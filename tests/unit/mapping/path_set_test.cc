@@ -67,6 +67,26 @@ TEST(PathSet, ResolvesLikePathFirstForEveryPath) {
   EXPECT_EQ(to_json(results[8].value), "0");
 }
 
+// Path::first(root, index): the first key through the root's index answers as the scan does, for
+// every path (fan-out and numeric first segments included) of records with duplicate, case-folded
+// and numeric keys.
+TEST(PathFirst, ThroughTheRootIndexAnswersLikeTheScan) {
+  simdjson::dom::parser parser;
+  auto texts = paths();
+  for (const char* more : {"*", "*.id", "properties.targets.*.id", "0", "00", "1.x", "a.0", "*.0"})
+    texts.emplace_back(more);
+  for (const char* record : {kRecord, R"({"0": "zero", "00": "double", "1": {"x": "one"}, "a": [7], "id": null})"}) {
+    element root;
+    ASSERT_EQ(parser.parse(std::string(record)).get(root), simdjson::SUCCESS);
+    const Fields index(root);
+    for (const auto& text : texts) {
+      SCOPED_TRACE("path '" + text + "' of " + record);
+      const Path p(text);
+      EXPECT_EQ(describe(p.first(root, index)), describe(p.first(root)));
+    }
+  }
+}
+
 TEST(PathSet, SpellingsOfOnePathShareTheResult) {
   simdjson::dom::parser parser;
   element root;
