@@ -31,7 +31,8 @@ void append_value_json(std::string& out, const Value& v) {
 
 void PathCache::resolve(const KindMapping& m, element record, bool with_ocsf, const json::Fields* fields) {
   next_record(fields);
-  m.paths.resolve(record, entries, generation);
+  if (fields) m.paths.resolve(record, *fields, entries, generation);
+  else m.paths.resolve(record, entries, generation);
   if (with_ocsf && !m.ocsf_paths.empty()) m.ocsf_paths.resolve(record, entries, generation);
 }
 

@@ -132,6 +132,9 @@ class PathSet {
   // Resolves every path against `root` into results[slot], stamping each with `generation`
   // (found or not). `results` must be large enough for every slot added.
   void resolve(element root, std::vector<Result>& results, std::uint32_t generation) const;
+  // The same, `root_index` the json::Fields of `root` (an object): the root's children looked up
+  // through it instead of a scan of the root's fields.
+  void resolve(element root, const Fields& root_index, std::vector<Result>& results, std::uint32_t generation) const;
 
  private:
   struct Node {
@@ -156,6 +159,8 @@ class PathSet {
     bool any_index_child = false;
   };
   void walk(std::uint32_t node, element e, std::vector<Result>& results) const;
+  void settle(std::uint32_t node, element value, std::vector<Result>& results) const;
+  void stamp(element root, std::vector<Result>& results, std::uint32_t generation) const;
   std::string keys_;  // every node's key, one after another
   std::vector<Node> nodes_{Node{}};
   std::vector<int> slots_;            // every slot added

@@ -61,6 +61,15 @@ TEST(PathSet, ResolvesLikePathFirstForEveryPath) {
     const std::optional<element> got = results[i].found ? std::optional<element>(results[i].value) : std::nullopt;
     EXPECT_EQ(describe(got), describe(expected));
   }
+  // Through the root's index (the mapper's resolve): the same results.
+  std::vector<PathSet::Result> indexed(texts.size());
+  set.resolve(root, Fields(root), indexed, 8);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    SCOPED_TRACE("path '" + texts[i] + "' through the root index");
+    EXPECT_EQ(indexed[i].generation, 8u);
+    const std::optional<element> got = indexed[i].found ? std::optional<element>(indexed[i].value) : std::nullopt;
+    EXPECT_EQ(describe(got), describe(compiled[i].first(root)));
+  }
   // Spot checks of the semantics themselves.
   EXPECT_EQ(describe(results[0].found ? std::optional<element>(results[0].value) : std::nullopt), "\"last\"");
   EXPECT_FALSE(results[5].found);  // null at the end
