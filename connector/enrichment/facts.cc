@@ -15,6 +15,12 @@ namespace {
 
 using namespace facts_detail;
 
+// The record's activity time: the paths tried, in order of preference (FactPaths::time; the last
+// of fact_paths() of the sign-ins).
+constexpr std::array<std::string_view, 8> kTimePaths{"activityDateTime", "createdDateTime", "eventTimestamp",
+                                                     "properties.activityDateTime", "properties.createdDateTime",
+                                                     "properties.createdOn", "startDateTime", "time"};
+
 // The dotted paths the extraction reads, compiled once (this runs for every record).
 struct FactPaths {
   const json::Path created_by_application_id{"createdBy.application.id"};
@@ -29,11 +35,7 @@ struct FactPaths {
   const json::Path schedule_info_expiration_type{"scheduleInfo.expiration.type"};
   const json::Path schedule_info_start_date_time{"scheduleInfo.startDateTime"};
   // The record's activity time, in order of preference.
-  const std::vector<json::Path> time{
-      json::Path("activityDateTime"),           json::Path("createdDateTime"),
-      json::Path("eventTimestamp"),             json::Path("properties.activityDateTime"),
-      json::Path("properties.createdDateTime"), json::Path("properties.createdOn"),
-      json::Path("startDateTime"),              json::Path("time")};
+  const std::vector<json::Path> time = std::vector<json::Path>(kTimePaths.begin(), kTimePaths.end());
   // The same paths as a key of the record and the rest below it (none when the key is the whole
   // path), for looking the key up in the record's index rather than scanning the record per path.
   // `rest_key`: the rest as one key (each rest here is a single key).
@@ -379,7 +381,28 @@ void reset(Facts& f) {
 }
 }  // namespace
 
-void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields* record_fields, Facts& f) {
+const std::vector<std::string>& fact_paths(SourceKind kind) {
+  // A sign-in's keys (below `prefix`), then the time paths (of the whole record).
+  const auto sign_in = [](std::string_view prefix) {
+    std::vector<std::string> out;
+    for (const auto& [key, sub] : kSignInPaths)
+      out.push_back(std::string(prefix) + std::string(key) + (sub.empty() ? "" : ".") + std::string(sub));
+    for (const auto t : kTimePaths) out.emplace_back(t);
+    return out;
+  };
+  static const std::vector<std::string> graph = sign_in(""), eventhub = sign_in("properties."), none;
+  switch (kind) {
+    case SourceKind::graph_sign_in: return graph;
+    case SourceKind::eventhub_sign_in: return eventhub;
+    default: return none;
+  }
+}
+
+void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields* record_fields, Facts& f,
+                   const RecordPaths* resolved) {
+  // The values of fact_paths(kind), when the caller resolved them (the sign-ins'): their keys and
+  // activity times are read there. Anything else (none for this kind): the record is read.
+  const RecordPaths* values = resolved && resolved->count != 0 && resolved->count == fact_paths(kind).size() ? resolved : nullptr;
   thread_local simdjson::dom::parser parser;  // for JSON embedded in strings (ARM bodies)
   // An Event Hubs sign-in or audit keeps its activity in `properties`: that object is indexed once
   // here and read through the index by the kind's facts and by the time lookup below (which would
@@ -400,9 +423,16 @@ void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields
       }
       if (f.operation.empty()) f.operation = text(r, "operationName");
       break;
-    case SourceKind::graph_sign_in: sign_in_facts(r, f, record_fields); break;
+    case SourceKind::graph_sign_in:
+      if (values) sign_in_facts(*values, f);
+      else sign_in_facts(r, f, record_fields);
+      break;
     case SourceKind::eventhub_sign_in:
       if (auto p = record_properties()) {
+        if (values) {  // `properties` present (even null: a sign-in of empty facts, as below)
+          sign_in_facts(*values, f);
+          break;
+        }
         properties_index.assign(*p);
         properties = &properties_index;
         sign_in_facts(*p, f, properties);
@@ -435,7 +465,9 @@ void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields
     // Path::first(r) is child(r, key) then the rest; the record's index answers child() the same.
     std::optional<element> hit;
     const auto& split = P.time_split[i];
-    if (properties && split.key == "properties") {
+    if (values) {
+      hit = values->value(kSignInKeys + i);  // Path::first(r) of the i-th time path
+    } else if (properties && split.key == "properties") {
       // "properties.<key>": `properties` is the object indexed above, so its key through the index.
       if (const auto c = properties->get(split.rest_key); c && !c->is_null()) hit = c;
     } else if (record_fields) {

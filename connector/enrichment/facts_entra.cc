@@ -137,25 +137,28 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
   }
 }
 
-void sign_in_facts(element r, Facts& f, const json::Fields* fields) {
-  thread_local json::Fields own;  // storage reused across records (this does not call itself)
-  const json::Fields& R = fields ? *fields : (own.assign(r), own);
+namespace {
+
+// A sign-in's facts from get(k), the value of its key k (SignInKey) as json::child() or
+// json::Path::first() gives it: every read treats null as missing, so both give the same facts.
+template <class Get>
+void sign_in_facts_from(const Get& get, Facts& f) {
   f.family = Facts::Family::sign_in;
   f.operation = "Sign-in activity";
-  text_into(R, "userPrincipalName", f.user_upn);
-  text_into(R, "userId", f.user_id);
-  text_into(R, "userType", f.user_type);
+  text_into(get(kUpn), f.user_upn);
+  text_into(get(kUserId), f.user_id);
+  text_into(get(kUserType), f.user_type);
   f.actor.upn = f.user_upn;
   f.actor.id = f.user_id;
-  if (const auto c = nested(R, "status", "errorCode"); c && c->is_int64()) {
+  if (const auto c = get(kErrorCode); c && c->is_int64()) {
     f.error_code = c->get_int64().value_unsafe();  // what strtoll of its text gives, without the text
   } else {
     const std::string code = text_of(c);
     f.error_code = code.empty() ? 0 : std::strtoll(code.c_str(), nullptr, 10);
   }
   f.success = f.error_code == 0;
-  text_into(R, "authenticationRequirement", f.auth_requirement);
-  if (auto steps = R.get("authenticationDetails"); steps && steps->is_array()) {
+  text_into(get(kAuthRequirement), f.auth_requirement);
+  if (auto steps = get(kAuthDetails); steps && steps->is_array()) {
     for (element s : json::as_array(*steps)) {
       std::string owned;
       std::string_view req;  // a string in place, other scalars as text
@@ -171,24 +174,19 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields) {
       if (mfa && ok && ok->is_bool() && ok->get_bool().value_unsafe()) f.mfa_step_succeeded = true;
     }
   }
-  if (!text_of(nested(R, "mfaDetail", "authMethod")).empty()) f.mfa_step_succeeded = true;
-  text_into(R, "clientAppUsed", f.client_app);
-  // nested(R, "deviceDetail", ...) twice, with one lookup of deviceDetail and one pass over it.
-  if (const auto device = R.get("deviceDetail")) {
-    static constexpr std::array<std::string_view, 2> kDevice{"isCompliant", "isManaged"};
-    const auto [compliant, managed] = json::children(*device, kDevice);
-    const auto not_null = [](const std::optional<element>& e) { return e && !e->is_null() ? e : std::nullopt; };
-    f.device_compliant = bool_of(not_null(compliant));
-    f.device_managed = bool_of(not_null(managed));
-  }
-  text_into(R, "riskLevelDuringSignIn", f.risk_during);
-  text_into(R, "riskLevelAggregated", f.risk_aggregated);
+  if (!text_of(get(kMfaMethod)).empty()) f.mfa_step_succeeded = true;
+  text_into(get(kClientApp), f.client_app);
+  const auto not_null = [](const std::optional<element>& e) { return e && !e->is_null() ? e : std::nullopt; };
+  f.device_compliant = bool_of(not_null(get(kDeviceCompliant)));
+  f.device_managed = bool_of(not_null(get(kDeviceManaged)));
+  text_into(get(kRiskDuring), f.risk_during);
+  text_into(get(kRiskAggregated), f.risk_aggregated);
   // The risk's state matters only for a risk a rule would flag (most sign-ins have none).
   const auto flaggable = [](const std::string& level) { return json::iequals(level, "medium") || json::iequals(level, "high"); };
-  if (flaggable(f.risk_during) || flaggable(f.risk_aggregated)) text_into(R, "riskState", f.risk_state);
-  text_into(R, "appDisplayName", f.app_name);
-  text_into(R, "appId", f.app_id);
-  if (auto types = R.get("signInEventTypes"); types && types->is_array()) {
+  if (flaggable(f.risk_during) || flaggable(f.risk_aggregated)) text_into(get(kRiskState), f.risk_state);
+  text_into(get(kAppName), f.app_name);
+  text_into(get(kAppId), f.app_id);
+  if (auto types = get(kEventTypes); types && types->is_array()) {
     std::string s;
     for (element t : json::as_array(*types))
       if (json::scalar_text(t, s)) f.sign_in_event_types.push_back(s);
@@ -196,8 +194,8 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields) {
   // Service principal and managed identity sign-ins (Graph beta, ServicePrincipalSignInLogs,
   // ManagedIdentitySignInLogs) name no user: the principal is servicePrincipalId, with its appId.
   if (f.user_upn.empty() && f.user_id.empty()) {
-    text_into(R, "servicePrincipalId", f.sp_id);
-    text_into(R, "servicePrincipalName", f.sp_name);
+    text_into(get(kSpId), f.sp_id);
+    text_into(get(kSpName), f.sp_name);
     const bool workload_type = std::any_of(f.sign_in_event_types.begin(), f.sign_in_event_types.end(), [](const std::string& t) {
       return json::iequals(t, "servicePrincipal") || json::iequals(t, "managedIdentity");
     });
@@ -209,6 +207,23 @@ void sign_in_facts(element r, Facts& f, const json::Fields* fields) {
       f.actor.type = "ServicePrincipal";
     }
   }
+}
+
+}  // namespace
+
+void sign_in_facts(element r, Facts& f, const json::Fields* fields) {
+  thread_local json::Fields own;  // storage reused across records (this does not call itself)
+  const json::Fields& R = fields ? *fields : (own.assign(r), own);
+  sign_in_facts_from(
+      [&R](SignInKey k) {
+        const auto [key, sub] = kSignInPaths[k];
+        return sub.empty() ? R.get(key) : nested(R, key, sub);  // "key.sub" as Path::first() finds it
+      },
+      f);
+}
+
+void sign_in_facts(const RecordPaths& paths, Facts& f) {
+  sign_in_facts_from([&paths](SignInKey k) { return paths.value(k); }, f);
 }
 
 }  // namespace siem::facts_detail

@@ -2,7 +2,9 @@
 // to connector/enrichment.
 #pragma once
 
+#include <array>
 #include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 
@@ -61,8 +63,31 @@ inline std::optional<bool> bool_of(const std::optional<element>& v) {
   return std::nullopt;
 }
 
+// `out` = the scalar text of `v` (cleared when v is missing or not a scalar), its buffer reused.
+inline void text_into(const std::optional<element>& v, std::string& out) {
+  out.clear();
+  if (v) json::scalar_text(*v, out);
+}
+
 // Entra ID directory audits and sign-ins (facts_entra.cc). `fields`, when given, is the index of `r`.
 void audit_facts(element r, Facts& f, const json::Fields* fields = nullptr);
 void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr);
+
+// What a sign-in's facts read: a member of the signIn (the record, or an Event Hubs record's
+// `properties`) and, for the nested ones, its member. fact_paths() lists them in this order (then
+// the activity-time paths), and sign_in_facts(RecordPaths) reads value(k) for key k.
+enum SignInKey : std::size_t {
+  kUpn, kUserId, kUserType, kErrorCode, kAuthRequirement, kAuthDetails, kMfaMethod, kClientApp,
+  kDeviceCompliant, kDeviceManaged, kRiskDuring, kRiskAggregated, kRiskState, kAppName, kAppId,
+  kEventTypes, kSpId, kSpName, kSignInKeys
+};
+inline constexpr std::array<std::pair<std::string_view, std::string_view>, kSignInKeys> kSignInPaths{{
+    {"userPrincipalName", {}}, {"userId", {}}, {"userType", {}}, {"status", "errorCode"},
+    {"authenticationRequirement", {}}, {"authenticationDetails", {}}, {"mfaDetail", "authMethod"},
+    {"clientAppUsed", {}}, {"deviceDetail", "isCompliant"}, {"deviceDetail", "isManaged"},
+    {"riskLevelDuringSignIn", {}}, {"riskLevelAggregated", {}}, {"riskState", {}}, {"appDisplayName", {}},
+    {"appId", {}}, {"signInEventTypes", {}}, {"servicePrincipalId", {}}, {"servicePrincipalName", {}}}};
+// The same facts from the values of the kind's fact_paths() (the first kSignInKeys of them).
+void sign_in_facts(const RecordPaths& paths, Facts& f);
 
 }  // namespace siem::facts_detail

@@ -53,6 +53,12 @@ struct PathCache {
   // paths only its OCSF rules use). `fields`: the record's index, or null.
   void resolve(const KindMapping& m, simdjson::dom::element record, bool with_ocsf = false,
                const json::Fields* fields = nullptr);
+  // Resolves `set`'s paths too against the current record (its generation), e.g. what another
+  // reader asked for when the kind's rules are not resolved up front.
+  void resolve_also(const json::PathSet& set, simdjson::dom::element record) {
+    if (root_fields) set.resolve(record, *root_fields, entries, generation);
+    else set.resolve(record, entries, generation);
+  }
   // The first match of `p` in `record` (the record of the current generation).
   std::optional<simdjson::dom::element> find(const json::Path& p, simdjson::dom::element record) {
     return find(p.slot, p, record);
@@ -165,11 +171,17 @@ class MappingSet {
   const KindMapping& for_kind(SourceKind kind) const;
   // Number of distinct paths the rules use (the size a PathCache needs).
   std::size_t path_slots() const noexcept { return path_slots_; }
+  // Adds the dotted path `text` (not fanning out: std::invalid_argument) to the paths resolved
+  // with `kind`'s rules when a record of that kind starts, for another reader of the record (the
+  // enrichment's facts, Enricher::record_paths()). Returns its slot: the rules' slot for the same
+  // text, else a new one (path_slots() grows: make PathCaches after the last call).
+  int add_path(SourceKind kind, const std::string& text);
 
  private:
   std::map<SourceKind, KindMapping> kinds_;
   KindMapping fallback_;
   std::size_t path_slots_ = 0;
+  std::map<std::string, int, std::less<>> slots_;  // path text -> slot, for add_path()
 };
 
 }  // namespace siem::mapping

@@ -358,6 +358,8 @@ void PathSet::add(const Path& path, int slot) {
   slots_.push_back(slot);
 }
 
+bool PathSet::contains(int slot) const noexcept { return std::find(slots_.begin(), slots_.end(), slot) != slots_.end(); }
+
 void PathSet::resolve(element root, std::vector<Result>& results, std::uint32_t generation) const {
   stamp(root, results, generation);
   walk(0, root, results);

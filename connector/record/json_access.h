@@ -129,6 +129,8 @@ class PathSet {
   // Adds `path` (fans_out() must be false) with its result at results[slot] (slot >= 0).
   void add(const Path& path, int slot);
   bool empty() const noexcept { return slots_.empty(); }
+  // Whether a path was added with this slot.
+  bool contains(int slot) const noexcept;
   // Resolves every path against `root` into results[slot], stamping each with `generation`
   // (found or not). `results` must be large enough for every slot added.
   void resolve(element root, std::vector<Result>& results, std::uint32_t generation) const;
