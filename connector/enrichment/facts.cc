@@ -482,7 +482,9 @@ void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields
     if (hit->is_string()) t = hit->get_string().value_unsafe();  // parsed in place, not copied
     else if (json::scalar_text(*hit, owned)) t = owned;
     else continue;
-    if (auto ms = t.empty() ? std::nullopt : parse_time_ms(t)) {
+    // The string the mapper parsed as the record's time (the same bytes of the document): its result.
+    const bool parsed = resolved && !t.empty() && t.data() == resolved->time_text.data() && t.size() == resolved->time_text.size();
+    if (auto ms = t.empty() ? std::nullopt : parsed ? resolved->time_ms : parse_time_ms(t)) {
       f.time_ms = ms;
       break;
     }

@@ -40,6 +40,10 @@ struct RecordPaths {
   const json::PathSet::Result* results = nullptr;  // the mapper's per-record results, by slot
   const int* slots = nullptr;                       // the slot of each path, in record_paths() order
   std::size_t count = 0;                            // == record_paths(kind).size()
+  // A record string the mapper read as a time (in place: its bytes in the record's document) and
+  // what parse_time_ms() gave for it, so that the same string is not parsed twice. Empty: none.
+  std::string_view time_text;
+  std::optional<std::int64_t> time_ms;
   // What json::Path(record_paths(kind)[i]).first(record) gives: the first match, nullopt when the
   // path is missing or null. i < count.
   std::optional<simdjson::dom::element> value(std::size_t i) const {

@@ -153,11 +153,14 @@ class MapperImpl final : public Mapper {
       out.id = fmt::format("siem-{:016x}", encoding::fnv1a_64(record.json));
     }
     std::optional<std::int64_t> time;
+    std::string_view time_text;  // the last string parsed in place, and what it gave (for the enrichment)
+    std::optional<std::int64_t> time_text_ms;
     for (const auto& p : m.time_paths) {
       auto e = cache.find(p, root);
       if (!e) continue;
       if (e->is_string()) {  // parsed in place, not copied
-        time = parse_time_ms(e->get_string().value_unsafe());
+        time_text = e->get_string().value_unsafe();
+        time = time_text_ms = parse_time_ms(time_text);
       } else {
         std::string t;
         if (!json::scalar_text(*e, t)) continue;
@@ -180,7 +183,8 @@ class MapperImpl final : public Mapper {
     for (const auto& p : m.subscription_paths)
       if (text_into(p, out.subscription_id) && !out.subscription_id.empty()) break;
     if (s.prepared) {
-      const RecordPaths paths{cache.entries.data(), enricher_paths.slots.data(), enricher_paths.slots.size()};
+      const RecordPaths paths{cache.entries.data(), enricher_paths.slots.data(), enricher_paths.slots.size(),
+                              time_text, time_text_ms};
       enricher_->prepare(*s.prepared, kind, root, root_fields, out.tenant_id, &paths);
     }
     s.ok = true;

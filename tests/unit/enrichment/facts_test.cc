@@ -13,6 +13,7 @@
 
 #include "connector/mapping/kind_detect.h"
 #include "connector/record/json_access.h"
+#include "connector/record/time_parse.h"
 #include "tests/support/sample_records.h"
 
 namespace siem {
@@ -247,7 +248,7 @@ TEST(Facts, ResolvedPathsGiveTheFactsReadFromTheRecord) {
       const Facts read = extract_facts(kind, root, &fields);
       std::vector<json::PathSet::Result> results(texts.size());
       set.resolve(root, fields, results, 1);
-      const RecordPaths values{results.data(), slots.data(), slots.size()};
+      const RecordPaths values{results.data(), slots.data(), slots.size(), {}, std::nullopt};
       Facts resolved;
       extract_facts(kind, root, &fields, resolved, &values);
       EXPECT_TRUE(resolved == read) << to_string(kind) << ": " << json;
@@ -255,6 +256,32 @@ TEST(Facts, ResolvedPathsGiveTheFactsReadFromTheRecord) {
     }
   }
   EXPECT_GT(compared, 80u);
+  // The mapper's parsed time is taken for the same string of the document only: another string of
+  // the same length (and another time) is parsed, the same one is not parsed again.
+  const auto& texts = fact_paths(SourceKind::graph_sign_in);
+  json::PathSet set;
+  std::vector<json::Path> compiled;
+  compiled.reserve(texts.size());
+  std::vector<int> slots;
+  for (const auto& t : texts) {
+    compiled.emplace_back(t);
+    slots.push_back(static_cast<int>(slots.size()));
+    set.add(compiled.back(), slots.back());
+  }
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(std::string(R"({"createdDateTime":"2026-03-05T10:21:07Z","other":"2025-01-01T00:00:00Z"})")).get(root),
+            simdjson::SUCCESS);
+  std::vector<json::PathSet::Result> results(texts.size());
+  set.resolve(root, results, 1);
+  RecordPaths values{results.data(), slots.data(), slots.size(), {}, std::nullopt};
+  values.time_text = json::child(root, "other")->get_string().value_unsafe();
+  values.time_ms = 1;
+  Facts f;
+  extract_facts(SourceKind::graph_sign_in, root, nullptr, f, &values);
+  EXPECT_EQ(f.time_ms, parse_time_ms("2026-03-05T10:21:07Z"));
+  values.time_text = json::child(root, "createdDateTime")->get_string().value_unsafe();
+  extract_facts(SourceKind::graph_sign_in, root, nullptr, f, &values);
+  EXPECT_EQ(f.time_ms, 1);
   // The sign-in kinds have such paths; a kind without them ignores values given for another.
   EXPECT_FALSE(fact_paths(SourceKind::graph_sign_in).empty());
   EXPECT_FALSE(fact_paths(SourceKind::eventhub_sign_in).empty());
