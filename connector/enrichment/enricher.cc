@@ -104,8 +104,10 @@ class EnricherImpl final : public Enricher {
 
   std::unique_ptr<Prepared> make_prepared() const override { return std::make_unique<PreparedFacts>(); }
 
+  std::vector<std::string> record_paths(SourceKind kind) const override { return fact_paths(kind); }
+
   void prepare(Prepared& base, SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields,
-               std::string_view tenant) const override {
+               std::string_view tenant, const RecordPaths* paths) const override {
     auto& p = static_cast<PreparedFacts&>(base);
     p.kind = kind;
     p.tenant = tenant;
@@ -115,7 +117,7 @@ class EnricherImpl final : public Enricher {
     p.record_tier = 3;
     p.group_change.reset();
     if (kind == SourceKind::unknown) return;
-    extract_facts(kind, record, record_fields, p.facts);
+    extract_facts(kind, record, record_fields, p.facts, paths);
     const Facts& facts = p.facts;
     p.event_ms = facts.time_ms.value_or(now_ms());
     // Roles the event touches, resolved against the table. Rules see the privileged ones (Microsoft's
@@ -142,7 +144,7 @@ class EnricherImpl final : public Enricher {
 
   EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields,
                           std::string_view tenant) override {
-    prepare(own_, kind, record, record_fields, tenant);
+    prepare(own_, kind, record, record_fields, tenant, nullptr);
     return apply(own_);
   }
 

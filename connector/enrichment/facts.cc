@@ -1,6 +1,7 @@
 #include "connector/enrichment/facts.h"
 
 #include "connector/enrichment/alert_facts.h"
+#include "connector/enrichment/facts_internal.h"
 #include "connector/enrichment/security_alert_facts.h"
 
 #include <algorithm>
@@ -12,11 +13,13 @@ namespace siem {
 
 namespace {
 
-using json::element;
+using namespace facts_detail;
 
-constexpr std::string_view kUserAccessAdministrator = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";  // Azure RBAC
-
-std::string text(element e, std::string_view key) { return json::child_text(e, key); }
+// The record's activity time: the paths tried, in order of preference (FactPaths::time; the last
+// of fact_paths() of the sign-ins).
+constexpr std::array<std::string_view, 8> kTimePaths{"activityDateTime", "createdDateTime", "eventTimestamp",
+                                                     "properties.activityDateTime", "properties.createdDateTime",
+                                                     "properties.createdOn", "startDateTime", "time"};
 
 // The dotted paths the extraction reads, compiled once (this runs for every record).
 struct FactPaths {
@@ -32,11 +35,7 @@ struct FactPaths {
   const json::Path schedule_info_expiration_type{"scheduleInfo.expiration.type"};
   const json::Path schedule_info_start_date_time{"scheduleInfo.startDateTime"};
   // The record's activity time, in order of preference.
-  const std::vector<json::Path> time{
-      json::Path("activityDateTime"),           json::Path("createdDateTime"),
-      json::Path("eventTimestamp"),             json::Path("properties.activityDateTime"),
-      json::Path("properties.createdDateTime"), json::Path("properties.createdOn"),
-      json::Path("startDateTime"),              json::Path("time")};
+  const std::vector<json::Path> time = std::vector<json::Path>(kTimePaths.begin(), kTimePaths.end());
   // The same paths as a key of the record and the rest below it (none when the key is the whole
   // path), for looking the key up in the record's index rather than scanning the record per path.
   // `rest_key`: the rest as one key (each rest here is a single key).
@@ -57,48 +56,6 @@ struct FactPaths {
 const FactPaths& paths() {
   static const FactPaths p;
   return p;
-}
-
-// Many keys of one object: index it once (json::Fields) instead of scanning it per key.
-std::string text(const json::Fields& o, std::string_view key) {
-  std::string s;
-  if (auto c = o.get(key)) json::scalar_text(*c, s);
-  return s;
-}
-
-// text(o, key) written into `out` (its buffer reused).
-void text_into(const json::Fields& o, std::string_view key, std::string& out) {
-  out.clear();
-  if (auto c = o.get(key)) json::scalar_text(*c, out);
-}
-
-// "key.sub" of an indexed object, as json::Path("key.sub").first() finds it: `key` through the
-// index, `sub` by a scan of that (small) nested object, rather than a second scan of the record.
-std::optional<element> nested(const json::Fields& o, std::string_view key, std::string_view sub) {
-  const auto outer = o.get(key);
-  if (!outer) return std::nullopt;
-  const auto inner = json::child(*outer, sub);
-  if (!inner || inner->is_null()) return std::nullopt;
-  return inner;
-}
-
-std::string text_of(const std::optional<element>& v) {
-  std::string s;
-  if (v) json::scalar_text(*v, s);
-  return s;
-}
-
-std::string path_text(element e, const json::Path& p) { return text_of(p.first(e)); }
-
-std::optional<bool> bool_of(const std::optional<element>& v) {
-  if (!v) return std::nullopt;
-  if (v->is_bool()) return v->get_bool().value_unsafe();
-  std::string s;
-  if (json::scalar_text(*v, s)) {
-    if (json::iequals(s, "true")) return true;
-    if (json::iequals(s, "false")) return false;
-  }
-  return std::nullopt;
 }
 
 // A JSON-in-a-string field (ARM requestbody / responseBody) or an object: either way an element.
@@ -134,205 +91,6 @@ bool activity_in_progress(std::string_view s) {
 bool activity_succeeded(std::string_view s) {
   return !(json::iequals(s, "Failed") || json::iequals(s, "Failure") || json::iequals(s, "Canceled") ||
            json::iequals(s, "Cancelled"));
-}
-
-// One modifiedProperties entry of an audit target (`target`: its principal, or null).
-void modified_property(element m, PrincipalRef* target, Facts& f) {
-  ModifiedProperty& p = f.modified_properties.emplace_back();
-  static constexpr std::array<std::string_view, 3> kKeys{"displayName", "oldValue", "newValue"};
-  const auto [name, old_value, new_value] = json::children(m, kKeys);
-  p.name = text_of(name);
-  p.old_value = json::unquote(text_of(old_value));
-  p.new_value = json::unquote(text_of(new_value));
-  const std::string& pname = p.name;
-  const std::string& value = p.new_value;
-  // A role's own properties: a removal ("Remove member from role") names the role in oldValue.
-  const std::string& role_value = value.empty() ? p.old_value : value;
-  if (json::iequals(pname, "Role.TemplateId") || json::iequals(pname, "TemplateId") ||
-      json::iequals(pname, "Role.ObjectID") || json::iequals(pname, "RoleDefinitionOriginId")) {
-    if (!role_value.empty()) f.roles.push_back(RoleMention{role_value, {}});
-  } else if (json::iequals(pname, "Role.DisplayName")) {
-    if (!role_value.empty()) f.roles.push_back(RoleMention{{}, role_value});
-  } else if (json::iequals(pname, "AppRole.Value")) {
-    f.app_role_value = value.empty() ? p.old_value : value;  // a removal names it in oldValue
-  } else if (json::iequals(pname, "User.UserType") || json::iequals(pname, "UserType")) {
-    if (!f.targets.empty()) f.targets.back().user_type = value;
-  } else if (json::istarts_with(pname, "ServicePrincipal.")) {
-    const std::string& v = value.empty() ? p.old_value : value;
-    const std::string_view field = std::string_view(pname).substr(17);
-    if (json::iequals(field, "ObjectID")) f.grantee.id = v;
-    else if (json::iequals(field, "AppId")) f.grantee.app_id = v;
-    else if (json::iequals(field, "DisplayName")) f.grantee.name = v;
-    if (!f.grantee.id.empty() || !f.grantee.app_id.empty()) f.grantee.type = "ServicePrincipal";
-  } else if (target && target->app_id.empty() && (json::iequals(pname, "AppId") || json::iequals(pname, "AppPrincipalId"))) {
-    target->app_id = value;
-  }
-}
-
-void audit_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
-  thread_local json::Fields own;  // storage reused across records (this does not call itself)
-  const json::Fields& R = fields ? *fields : (own.assign(r), own);
-  f.family = Facts::Family::audit;
-  f.operation = text(R, "activityDisplayName");
-  f.category = text(R, "category");
-  f.logged_by_service = text(R, "loggedByService");
-  const std::string result = text(R, "result");
-  f.success = result.empty() || json::iequals(result, "success") || result == "0";
-  if (auto by = R.get("initiatedBy")) {
-    static constexpr std::array<std::string_view, 2> kBy{"user", "app"};
-    const auto [u, a] = json::children(*by, kBy);
-    if (u && u->is_object()) {
-      static constexpr std::array<std::string_view, 3> kUser{"id", "userPrincipalName", "displayName"};
-      const auto [id, upn, name] = json::children(*u, kUser);
-      f.actor.id = text_of(id);
-      f.actor.upn = text_of(upn);
-      f.actor.name = text_of(name);
-      f.actor.type = "User";
-    }
-    if (a && a->is_object()) {
-      static constexpr std::array<std::string_view, 3> kApp{"displayName", "appId", "servicePrincipalId"};
-      const auto [name, app_id, sp_id] = json::children(*a, kApp);
-      f.actor_app = text_of(name);
-      f.actor_app_id = text_of(app_id);
-      if (f.actor.id.empty()) f.actor.id = text_of(sp_id);
-    }
-  }
-  std::string details_app_id;
-  if (auto details = R.get("additionalDetails"); details && details->is_array()) {
-    for (element d : json::as_array(*details)) {
-      static constexpr std::array<std::string_view, 2> kDetail{"key", "value"};
-      const auto [key, value] = json::children(d, kDetail);
-      f.details.emplace_back(text_of(key), text_of(value));
-      const auto& [k, v] = f.details.back();
-      if (json::iequals(k, "AppId")) {
-        details_app_id = v;
-      } else if (json::iequals(k, "Justification")) {
-        f.justification = v;
-        f.has_justification = true;
-      } else if (json::iequals(k, "TemplateId") || json::iequals(k, "RoleDefinitionOriginId")) {
-        f.roles.push_back(RoleMention{v, {}});
-      } else if (json::iequals(k, "ExpirationTime") || json::iequals(k, "EndTime")) {
-        // duration from StartTime/EndTime below
-      }
-    }
-    std::optional<std::int64_t> start, end;
-    for (const auto& [k, v] : f.details) {
-      if (json::iequals(k, "StartTime")) start = parse_time_ms(v);
-      if (json::iequals(k, "ExpirationTime") || json::iequals(k, "EndTime")) end = parse_time_ms(v);
-    }
-    if (start && end && *end > *start) f.duration_ms = *end - *start;
-    f.starts_ms = start;
-    f.ends_ms = end;
-  }
-  if (auto targets = R.get("targetResources"); targets && targets->is_array()) {
-    for (element t : json::as_array(*targets)) {
-      // The keys read of a target, in one pass over it.
-      static constexpr std::array<std::string_view, 5> kTarget{"type", "displayName", "id", "userPrincipalName",
-                                                                "modifiedProperties"};
-      const auto [type_e, name_e, id_e, upn_e, mods] = json::children(t, kTarget);
-      const std::string type = text_of(type_e);
-      const std::string name = text_of(name_e);
-      const std::string id = text_of(id_e);
-      PrincipalRef* target = nullptr;  // this entry's principal, when it is one
-      if (json::iequals(type, "Role")) {
-        f.roles.push_back(RoleMention{id, name});
-      } else if (!json::iequals(type, "Request") && !json::iequals(type, "Directory") && !json::iequals(type, "Other")) {
-        PrincipalRef p;
-        p.id = id;
-        p.upn = text_of(upn_e);
-        p.name = name;
-        p.type = type;
-        // Application management audits name the application (client) id in additionalDetails.
-        if (json::iequals(type, "ServicePrincipal") || json::iequals(type, "Application")) p.app_id = details_app_id;
-        f.targets.push_back(std::move(p));
-        target = &f.targets.back();
-      }
-      if (mods && mods->is_array())
-        for (element m : json::as_array(*mods)) modified_property(m, target, f);
-    }
-  }
-  // "User has elevated their access to User Access Administrator for their Azure Resources".
-  if (json::icontains(f.operation, "elevated their access to User Access Administrator"))
-    f.roles.push_back(RoleMention{std::string(kUserAccessAdministrator), {}});
-  // PIM audit records carry the justification in resultReason.
-  if (!f.has_justification && json::iequals(f.logged_by_service, "PIM") && json::icontains(f.operation, "activation")) {
-    f.justification = text(R, "resultReason");
-    f.has_justification = true;
-  }
-}
-
-void sign_in_facts(element r, Facts& f, const json::Fields* fields = nullptr) {
-  thread_local json::Fields own;  // storage reused across records (this does not call itself)
-  const json::Fields& R = fields ? *fields : (own.assign(r), own);
-  f.family = Facts::Family::sign_in;
-  f.operation = "Sign-in activity";
-  text_into(R, "userPrincipalName", f.user_upn);
-  text_into(R, "userId", f.user_id);
-  text_into(R, "userType", f.user_type);
-  f.actor.upn = f.user_upn;
-  f.actor.id = f.user_id;
-  if (const auto c = nested(R, "status", "errorCode"); c && c->is_int64()) {
-    f.error_code = c->get_int64().value_unsafe();  // what strtoll of its text gives, without the text
-  } else {
-    const std::string code = text_of(c);
-    f.error_code = code.empty() ? 0 : std::strtoll(code.c_str(), nullptr, 10);
-  }
-  f.success = f.error_code == 0;
-  text_into(R, "authenticationRequirement", f.auth_requirement);
-  if (auto steps = R.get("authenticationDetails"); steps && steps->is_array()) {
-    for (element s : json::as_array(*steps)) {
-      std::string owned;
-      std::string_view req;  // a string in place, other scalars as text
-      static constexpr std::array<std::string_view, 2> kStep{"authenticationStepRequirement", "succeeded"};
-      const auto [c, ok] = json::children(s, kStep);
-      if (c) {
-        if (c->is_string()) req = c->get_string().value_unsafe();
-        else if (json::scalar_text(*c, owned)) req = owned;
-      }
-      // "MFA", or Entra's wording "Multi-factor authentication" / "Multifactor authentication".
-      const bool mfa = json::icontains(req, "MFA") || json::icontains(req, "multi-factor") ||
-                       json::icontains(req, "multifactor");
-      if (mfa && ok && ok->is_bool() && ok->get_bool().value_unsafe()) f.mfa_step_succeeded = true;
-    }
-  }
-  if (!text_of(nested(R, "mfaDetail", "authMethod")).empty()) f.mfa_step_succeeded = true;
-  text_into(R, "clientAppUsed", f.client_app);
-  // nested(R, "deviceDetail", ...) twice, with one lookup of deviceDetail and one pass over it.
-  if (const auto device = R.get("deviceDetail")) {
-    static constexpr std::array<std::string_view, 2> kDevice{"isCompliant", "isManaged"};
-    const auto [compliant, managed] = json::children(*device, kDevice);
-    const auto not_null = [](const std::optional<element>& e) { return e && !e->is_null() ? e : std::nullopt; };
-    f.device_compliant = bool_of(not_null(compliant));
-    f.device_managed = bool_of(not_null(managed));
-  }
-  text_into(R, "riskLevelDuringSignIn", f.risk_during);
-  text_into(R, "riskLevelAggregated", f.risk_aggregated);
-  // The risk's state matters only for a risk a rule would flag (most sign-ins have none).
-  const auto flaggable = [](const std::string& level) { return json::iequals(level, "medium") || json::iequals(level, "high"); };
-  if (flaggable(f.risk_during) || flaggable(f.risk_aggregated)) text_into(R, "riskState", f.risk_state);
-  text_into(R, "appDisplayName", f.app_name);
-  text_into(R, "appId", f.app_id);
-  if (auto types = R.get("signInEventTypes"); types && types->is_array()) {
-    std::string s;
-    for (element t : json::as_array(*types))
-      if (json::scalar_text(t, s)) f.sign_in_event_types.push_back(s);
-  }
-  // Service principal and managed identity sign-ins (Graph beta, ServicePrincipalSignInLogs,
-  // ManagedIdentitySignInLogs) name no user: the principal is servicePrincipalId, with its appId.
-  if (f.user_upn.empty() && f.user_id.empty()) {
-    text_into(R, "servicePrincipalId", f.sp_id);
-    text_into(R, "servicePrincipalName", f.sp_name);
-    const bool workload_type = std::any_of(f.sign_in_event_types.begin(), f.sign_in_event_types.end(), [](const std::string& t) {
-      return json::iequals(t, "servicePrincipal") || json::iequals(t, "managedIdentity");
-    });
-    f.sp_sign_in = !f.sp_id.empty() || (workload_type && !f.app_id.empty());
-    if (f.sp_sign_in) {
-      f.actor.id = f.sp_id;
-      f.actor.name = f.sp_name;
-      f.actor.app_id = f.app_id;
-      f.actor.type = "ServicePrincipal";
-    }
-  }
 }
 
 // A PIM request (Graph or ARM) took effect unless its status says it was refused, withdrawn or
@@ -623,7 +381,28 @@ void reset(Facts& f) {
 }
 }  // namespace
 
-void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields* record_fields, Facts& f) {
+const std::vector<std::string>& fact_paths(SourceKind kind) {
+  // A sign-in's keys (below `prefix`), then the time paths (of the whole record).
+  const auto sign_in = [](std::string_view prefix) {
+    std::vector<std::string> out;
+    for (const auto& [key, sub] : kSignInPaths)
+      out.push_back(std::string(prefix) + std::string(key) + (sub.empty() ? "" : ".") + std::string(sub));
+    for (const auto t : kTimePaths) out.emplace_back(t);
+    return out;
+  };
+  static const std::vector<std::string> graph = sign_in(""), eventhub = sign_in("properties."), none;
+  switch (kind) {
+    case SourceKind::graph_sign_in: return graph;
+    case SourceKind::eventhub_sign_in: return eventhub;
+    default: return none;
+  }
+}
+
+void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields* record_fields, Facts& f,
+                   const RecordPaths* resolved) {
+  // The values of fact_paths(kind), when the caller resolved them (the sign-ins'): their keys and
+  // activity times are read there. Anything else (none for this kind): the record is read.
+  const RecordPaths* values = resolved && resolved->count != 0 && resolved->count == fact_paths(kind).size() ? resolved : nullptr;
   thread_local simdjson::dom::parser parser;  // for JSON embedded in strings (ARM bodies)
   // An Event Hubs sign-in or audit keeps its activity in `properties`: that object is indexed once
   // here and read through the index by the kind's facts and by the time lookup below (which would
@@ -644,9 +423,16 @@ void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields
       }
       if (f.operation.empty()) f.operation = text(r, "operationName");
       break;
-    case SourceKind::graph_sign_in: sign_in_facts(r, f, record_fields); break;
+    case SourceKind::graph_sign_in:
+      if (values) sign_in_facts(*values, f);
+      else sign_in_facts(r, f, record_fields);
+      break;
     case SourceKind::eventhub_sign_in:
       if (auto p = record_properties()) {
+        if (values) {  // `properties` present (even null: a sign-in of empty facts, as below)
+          sign_in_facts(*values, f);
+          break;
+        }
         properties_index.assign(*p);
         properties = &properties_index;
         sign_in_facts(*p, f, properties);
@@ -679,7 +465,9 @@ void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields
     // Path::first(r) is child(r, key) then the rest; the record's index answers child() the same.
     std::optional<element> hit;
     const auto& split = P.time_split[i];
-    if (properties && split.key == "properties") {
+    if (values) {
+      hit = values->value(kSignInKeys + i);  // Path::first(r) of the i-th time path
+    } else if (properties && split.key == "properties") {
       // "properties.<key>": `properties` is the object indexed above, so its key through the index.
       if (const auto c = properties->get(split.rest_key); c && !c->is_null()) hit = c;
     } else if (record_fields) {
@@ -694,7 +482,9 @@ void extract_facts(SourceKind kind, simdjson::dom::element r, const json::Fields
     if (hit->is_string()) t = hit->get_string().value_unsafe();  // parsed in place, not copied
     else if (json::scalar_text(*hit, owned)) t = owned;
     else continue;
-    if (auto ms = t.empty() ? std::nullopt : parse_time_ms(t)) {
+    // The string the mapper parsed as the record's time (the same bytes of the document): its result.
+    const bool parsed = resolved && !t.empty() && t.data() == resolved->time_text.data() && t.size() == resolved->time_text.size();
+    if (auto ms = t.empty() ? std::nullopt : parsed ? resolved->time_ms : parse_time_ms(t)) {
       f.time_ms = ms;
       break;
     }

@@ -10,12 +10,9 @@
 #include <simdjson.h>
 
 #include "connector/core/event.h"
+#include "connector/mapping/enrichment_interface.h"
 
 namespace siem {
-
-namespace json {
-class Fields;
-}
 
 struct PrincipalRef {
   std::string id, upn, name;
@@ -120,6 +117,13 @@ Facts extract_facts(SourceKind kind, simdjson::dom::element record, const json::
 // The same into `out`, whose members are all reset first (strings cleared, keeping their buffers for
 // the next record: the enrichment reuses one Facts). A new member of Facts must be reset there too
 // (tests/unit/enrichment/facts_test.cc fails when a sample fills a member the reset misses).
-void extract_facts(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields, Facts& out);
+// `paths`, when given, holds the values of fact_paths(kind) for `record` (resolved by the mapper with
+// its rules' paths): they are read from there, not looked up again; the facts are the same.
+void extract_facts(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields, Facts& out,
+                   const RecordPaths* paths = nullptr);
+// The record paths extract_facts() reads of `kind`'s records through RecordPaths, in its order
+// (Enricher::record_paths()): a sign-in's fields and the activity-time paths; empty for the kinds
+// it reads itself.
+const std::vector<std::string>& fact_paths(SourceKind kind);
 
 }  // namespace siem

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@
 #include <simdjson.h>
 
 #include "connector/core/event.h"
+#include "connector/record/json_access.h"
 
 namespace siem {
 
@@ -32,9 +34,24 @@ struct EnrichmentResult {
   double risk_score = 0;              // 0-100, derived from severity
 };
 
-namespace json {
-class Fields;
-}
+// The values of an enricher's own record paths (Enricher::record_paths() of the record's kind) for
+// one record, resolved by the mapper in the same pass over the record as its rules' paths.
+struct RecordPaths {
+  const json::PathSet::Result* results = nullptr;  // the mapper's per-record results, by slot
+  const int* slots = nullptr;                       // the slot of each path, in record_paths() order
+  std::size_t count = 0;                            // == record_paths(kind).size()
+  // A record string the mapper read as a time (in place: its bytes in the record's document) and
+  // what parse_time_ms() gave for it, so that the same string is not parsed twice. Empty: none.
+  std::string_view time_text;
+  std::optional<std::int64_t> time_ms;
+  // What json::Path(record_paths(kind)[i]).first(record) gives: the first match, nullopt when the
+  // path is missing or null. i < count.
+  std::optional<simdjson::dom::element> value(std::size_t i) const {
+    const auto& r = results[static_cast<std::size_t>(slots[i])];
+    if (!r.found) return std::nullopt;
+    return r.value;
+  }
+};
 
 // What the mapper calls for every record (the privileged-access enrichment in
 // connector/enrichment implements it; the mapper only knows this interface).
@@ -65,8 +82,14 @@ class Enricher {
     std::string_view tenant;
   };
   virtual std::unique_ptr<Prepared> make_prepared() const { return std::make_unique<Prepared>(); }
+  // The dotted paths (none fanning out) prepare() reads of `kind`'s records when the caller gives
+  // their values (`paths`): the mapper resolves them with its rules' paths, in one pass over the
+  // record. Asked once per kind when the mapper is built.
+  virtual std::vector<std::string> record_paths(SourceKind /*kind*/) const { return {}; }
+  // `paths`: the values of record_paths(kind) for this record, or null (prepare() then reads the
+  // record itself).
   virtual void prepare(Prepared& p, SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields,
-                       std::string_view tenant) const {
+                       std::string_view tenant, const RecordPaths* /*paths*/ = nullptr) const {
     p.kind = kind;
     p.record = record;
     p.fields = record_fields;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -63,7 +64,18 @@ class MapperImpl final : public Mapper {
     };
     action_rule_[SourceKind::unknown] = action_rule(set_.for_kind(SourceKind::unknown));
     for (auto k : all_source_kinds()) action_rule_[k] = action_rule(set_.for_kind(k));
-    own_ = make_scratch();
+    // The enrichment's own record paths, resolved with the kind's rules' paths (one pass over the
+    // record), or on their own when no rules are run (a raw-only pipeline).
+    if (enricher_)
+      for (auto k : all_source_kinds()) {
+        auto& own = enricher_paths_[static_cast<std::size_t>(k)];
+        for (const auto& text : enricher_->record_paths(k)) {
+          const int slot = set_.add_path(k, text);
+          own.slots.push_back(slot);
+          own.alone.add(json::Path(text), slot);
+        }
+      }
+    own_ = make_scratch();  // after add_path(): sized for every slot
   }
 
   std::optional<std::string> map(const RawRecord& record, std::optional<SourceKind> forced, FormatSet formats,
@@ -118,10 +130,14 @@ class MapperImpl final : public Mapper {
     // ECS / CEF / OCSF read most of the kind's paths: resolve them all in one pass over the record. A
     // raw-only pipeline reads a handful (id, time, tenant, action): look those up on demand.
     // OCSF's own paths only when an OCSF event is wanted: ECS and CEF cost what they did; CEF
-    // alone resolves only the paths CEF reads.
-    if (formats & (format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef) | format_bit(OutputFormat::ocsf)))
-      cache.resolve_for(m, root, formats);
-    else cache.next_record();
+    // alone resolves only the paths CEF reads (with the enrichment's: MappingSet::add_path).
+    const auto& enricher_paths = enricher_paths_[static_cast<std::size_t>(kind)];
+    if (formats & (format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef) | format_bit(OutputFormat::ocsf))) {
+      cache.resolve_for(m, root, formats, root_fields);
+    } else {
+      cache.next_record(root_fields);
+      if (!enricher_paths.slots.empty()) cache.resolve_also(enricher_paths.alone, root);
+    }
     // The scalar text at p written into `into` (whose buffer is reused); false when it is missing or
     // not a scalar (then `into` is left as it was).
     auto text_into = [&](const json::Path& p, std::string& into) {
@@ -138,11 +154,14 @@ class MapperImpl final : public Mapper {
       out.id = fmt::format("siem-{:016x}", encoding::fnv1a_64(record.json));
     }
     std::optional<std::int64_t> time;
+    std::string_view time_text;  // the last string parsed in place, and what it gave (for the enrichment)
+    std::optional<std::int64_t> time_text_ms;
     for (const auto& p : m.time_paths) {
       auto e = cache.find(p, root);
       if (!e) continue;
       if (e->is_string()) {  // parsed in place, not copied
-        time = parse_time_ms(e->get_string().value_unsafe());
+        time_text = e->get_string().value_unsafe();
+        time = time_text_ms = parse_time_ms(time_text);
       } else {
         std::string t;
         if (!json::scalar_text(*e, t)) continue;
@@ -164,7 +183,11 @@ class MapperImpl final : public Mapper {
     out.subscription_id.clear();
     for (const auto& p : m.subscription_paths)
       if (text_into(p, out.subscription_id) && !out.subscription_id.empty()) break;
-    if (s.prepared) enricher_->prepare(*s.prepared, kind, root, root_fields, out.tenant_id);
+    if (s.prepared) {
+      const RecordPaths paths{cache.entries.data(), enricher_paths.slots.data(), enricher_paths.slots.size(),
+                              time_text, time_text_ms};
+      enricher_->prepare(*s.prepared, kind, root, root_fields, out.tenant_id, &paths);
+    }
     s.ok = true;
     return std::nullopt;
   }
@@ -255,6 +278,13 @@ class MapperImpl final : public Mapper {
   mapping::MappingSet set_;
   std::map<SourceKind, int> action_rule_;  // index of the event.action rule per kind
   std::unique_ptr<Enricher> enricher_;
+  // Per kind: the slots of the enricher's record_paths() (added to the kind's rules' paths), and
+  // the same paths alone.
+  struct EnricherPaths {
+    std::vector<int> slots;
+    json::PathSet alone;
+  };
+  std::array<EnricherPaths, static_cast<std::size_t>(kLastSourceKind) + 1> enricher_paths_;
   std::string host_;
   std::vector<std::unique_ptr<mapping::Encoder>> encoders_;  // after set_ and host_, built from them
   MapperStats stats_;

@@ -2,6 +2,7 @@
 // kind (common.yaml under every kind) and compiles each kind's rules (rule_compiler.cc).
 #include <algorithm>
 #include <set>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -271,7 +272,25 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
   set.path_slots_ = slots.size();
   set.fallback_ = build(SourceKind::unknown, drafts.count(SourceKind::unknown) ? &drafts[SourceKind::unknown] : nullptr);
   for (auto k : all_source_kinds()) set.kinds_[k] = build(k, drafts.count(k) ? &drafts[k] : nullptr);
+  set.slots_ = std::move(slots);
   return set;
+}
+
+int MappingSet::add_path(SourceKind kind, const std::string& text) {
+  const json::Path path(text);
+  if (path.fans_out()) throw std::invalid_argument("a fan-out path has no single value: " + text);
+  auto it = slots_.find(text);
+  if (it == slots_.end()) {
+    it = slots_.emplace(text, static_cast<int>(path_slots_)).first;
+    ++path_slots_;
+  }
+  auto kind_it = kinds_.find(kind);
+  KindMapping& m = kind_it == kinds_.end() ? fallback_ : kind_it->second;
+  // Into both sets a pipeline may resolve in its one pass (PathCache::resolve_for): the enrichment
+  // reads these values by slot (RecordPaths), so a CEF-only pipeline must resolve them too.
+  if (!m.paths.contains(it->second)) m.paths.add(path, it->second);
+  if (!m.cef_paths.contains(it->second)) m.cef_paths.add(path, it->second);
+  return it->second;
 }
 
 const KindMapping& MappingSet::for_kind(SourceKind kind) const {

@@ -41,13 +41,28 @@ struct KindMapping;
 struct PathCache {
   std::vector<json::PathSet::Result> entries;  // by Path::slot
   std::uint32_t generation = 1;
-  void next_record() { ++generation; }
+  // The current record's index (json::Fields of its root), when there is one: a path looked up on
+  // demand takes its first key through it rather than a scan of the record's fields.
+  const json::Fields* root_fields = nullptr;
+  // Starts a record whose paths are looked up on demand (`fields`: its index, or null).
+  void next_record(const json::Fields* fields = nullptr) {
+    ++generation;
+    root_fields = fields;
+  }
   // Starts a record of kind `m`: resolves all of m's paths against `record` (with_ocsf: and the
-  // paths only its OCSF rules use).
-  void resolve(const KindMapping& m, simdjson::dom::element record, bool with_ocsf = false);
+  // paths only its OCSF rules use). `fields`: the record's index, or null.
+  void resolve(const KindMapping& m, simdjson::dom::element record, bool with_ocsf = false,
+               const json::Fields* fields = nullptr);
   // The same for the formats a pipeline wants (bits of OutputFormat): CEF alone resolves only
   // m.cef_paths (a path outside the resolved set is looked up on first use, as always).
-  void resolve_for(const KindMapping& m, simdjson::dom::element record, FormatSet formats);
+  void resolve_for(const KindMapping& m, simdjson::dom::element record, FormatSet formats,
+                   const json::Fields* fields = nullptr);
+  // Resolves `set`'s paths too against the current record (its generation), e.g. what another
+  // reader asked for when the kind's rules are not resolved up front.
+  void resolve_also(const json::PathSet& set, simdjson::dom::element record) {
+    if (root_fields) set.resolve(record, *root_fields, entries, generation);
+    else set.resolve(record, entries, generation);
+  }
   // The first match of `p` in `record` (the record of the current generation).
   std::optional<simdjson::dom::element> find(const json::Path& p, simdjson::dom::element record) {
     return find(p.slot, p, record);
@@ -162,11 +177,17 @@ class MappingSet {
   const KindMapping& for_kind(SourceKind kind) const;
   // Number of distinct paths the rules use (the size a PathCache needs).
   std::size_t path_slots() const noexcept { return path_slots_; }
+  // Adds the dotted path `text` (not fanning out: std::invalid_argument) to the paths resolved
+  // with `kind`'s rules when a record of that kind starts, for another reader of the record (the
+  // enrichment's facts, Enricher::record_paths()). Returns its slot: the rules' slot for the same
+  // text, else a new one (path_slots() grows: make PathCaches after the last call).
+  int add_path(SourceKind kind, const std::string& text);
 
  private:
   std::map<SourceKind, KindMapping> kinds_;
   KindMapping fallback_;
   std::size_t path_slots_ = 0;
+  std::map<std::string, int, std::less<>> slots_;  // path text -> slot, for add_path()
 };
 
 }  // namespace siem::mapping

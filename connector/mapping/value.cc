@@ -29,27 +29,30 @@ void append_value_json(std::string& out, const Value& v) {
 
 // ---------------------------------------------------------------- PathCache
 
-void PathCache::resolve(const KindMapping& m, element record, bool with_ocsf) {
-  ++generation;
-  m.paths.resolve(record, entries, generation);
+void PathCache::resolve(const KindMapping& m, element record, bool with_ocsf, const json::Fields* fields) {
+  next_record(fields);
+  if (fields) m.paths.resolve(record, *fields, entries, generation);
+  else m.paths.resolve(record, entries, generation);
   if (with_ocsf && !m.ocsf_paths.empty()) m.ocsf_paths.resolve(record, entries, generation);
 }
 
-void PathCache::resolve_for(const KindMapping& m, element record, FormatSet formats) {
+void PathCache::resolve_for(const KindMapping& m, element record, FormatSet formats, const json::Fields* fields) {
   if (formats & format_bit(OutputFormat::cef) && !(formats & (format_bit(OutputFormat::ecs) | format_bit(OutputFormat::ocsf)))) {
-    ++generation;
-    m.cef_paths.resolve(record, entries, generation);
+    next_record(fields);
+    if (fields) m.cef_paths.resolve(record, *fields, entries, generation);
+    else m.cef_paths.resolve(record, entries, generation);
     return;
   }
-  resolve(m, record, (formats & format_bit(OutputFormat::ocsf)) != 0);
+  resolve(m, record, (formats & format_bit(OutputFormat::ocsf)) != 0, fields);
 }
 
 std::optional<element> PathCache::find_slow(const json::Path& p, element record) {
-  if (p.slot < 0 || static_cast<std::size_t>(p.slot) >= entries.size()) return p.first(record);
+  const auto lookup = [&] { return root_fields ? p.first(record, *root_fields) : p.first(record); };
+  if (p.slot < 0 || static_cast<std::size_t>(p.slot) >= entries.size()) return lookup();
   auto& e = entries[static_cast<std::size_t>(p.slot)];
   if (e.generation != generation) {
     e.generation = generation;
-    auto v = p.first(record);
+    auto v = lookup();
     e.found = v.has_value();
     if (v) e.value = *v;
   }

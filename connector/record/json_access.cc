@@ -306,6 +306,16 @@ std::optional<element> Path::first_from(element e, std::size_t i) const {
 
 std::optional<element> Path::first(element root) const { return first_from(root, 0); }
 
+std::optional<element> Path::first(element root, const Fields& index) const {
+  if (segments_.empty() || !root.is_object()) return first_from(root, 0);
+  const auto& s = segments_.front();
+  if (s.wildcard) return std::nullopt;  // an object is not an array: first_from() finds nothing either
+  // child(root, key) is what first_from() takes for a key and, on an object, for an index ("0").
+  const auto c = s.index ? index.get(std::to_string(*s.index)) : index.get(s.key);
+  if (!c) return std::nullopt;
+  return first_from(*c, 1);
+}
+
 void Path::all(element root, std::vector<element>& out) const { walk(root, 0, out); }
 
 void PathSet::add(const Path& path, int slot) {
@@ -348,7 +358,34 @@ void PathSet::add(const Path& path, int slot) {
   slots_.push_back(slot);
 }
 
+bool PathSet::contains(int slot) const noexcept { return std::find(slots_.begin(), slots_.end(), slot) != slots_.end(); }
+
 void PathSet::resolve(element root, std::vector<Result>& results, std::uint32_t generation) const {
+  stamp(root, results, generation);
+  walk(0, root, results);
+}
+
+void PathSet::resolve(element root, const Fields& root_index, std::vector<Result>& results,
+                      std::uint32_t generation) const {
+  stamp(root, results, generation);
+  if (!root.is_object()) return walk(0, root, results);
+  for (const auto c : nodes_[0].children)
+    if (const auto v = root_index.get(nodes_[c].key)) settle(c, *v, results);
+}
+
+[[gnu::always_inline]] inline void PathSet::settle(std::uint32_t c, element value, std::vector<Result>& results) const {
+  const Node& child_node = nodes_[c];
+  if (!value.is_null()) {
+    for (int slot : child_node.slots) {
+      auto& r = results[static_cast<std::size_t>(slot)];
+      r.found = true;
+      r.value = value;
+    }
+  }
+  if (!child_node.children.empty()) walk(c, value, results);
+}
+
+void PathSet::stamp(element root, std::vector<Result>& results, std::uint32_t generation) const {
   for (int s : slots_) {
     auto& r = results[static_cast<std::size_t>(s)];
     r.generation = generation;
@@ -360,28 +397,16 @@ void PathSet::resolve(element root, std::vector<Result>& results, std::uint32_t 
       r.found = true;
       r.value = root;
     }
-  walk(0, root, results);
 }
 
 void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results) const {
   const Node& node = nodes_[index];
-  auto settle = [&](std::uint32_t c, element value) {
-    const Node& child_node = nodes_[c];
-    if (!value.is_null()) {
-      for (int slot : child_node.slots) {
-        auto& r = results[static_cast<std::size_t>(slot)];
-        r.found = true;
-        r.value = value;
-      }
-    }
-    if (!child_node.children.empty()) walk(c, value, results);
-  };
   if (node.children.empty()) return;
   if (e.is_array()) {
     if (!node.any_index_child) return;
     for (auto c : node.children)
       if (nodes_[c].index)
-        if (auto item = at(e, *nodes_[c].index)) settle(c, *item);
+        if (auto item = at(e, *nodes_[c].index)) settle(c, *item, results);
     return;
   }
   if (!e.is_object()) return;
@@ -389,7 +414,7 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
   constexpr std::size_t kMaxKids = 128;
   if (kids.size() > kMaxKids) {  // not seen in shipped mappings: one lookup per key
     for (const auto& kid : kids)
-      if (auto v = child(e, nodes_[kid.node].key)) settle(kid.node, *v);
+      if (auto v = child(e, nodes_[kid.node].key)) settle(kid.node, *v, results);
     return;
   }
   // Per child: the last exact and the last case-folded match. Only the first kids.size() entries
@@ -430,8 +455,8 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
     }
   }
   for (std::size_t i = 0; i < kids.size(); ++i) {
-    if (flags[i] & kExact) settle(kids[i].node, m[i].exact);
-    else if (flags[i] & kFolded) settle(kids[i].node, m[i].folded);
+    if (flags[i] & kExact) settle(kids[i].node, m[i].exact, results);
+    else if (flags[i] & kFolded) settle(kids[i].node, m[i].folded, results);
   }
 }
 

@@ -90,6 +90,9 @@ class Path {
 
   // First match (for fan-out paths: the first element that resolves).
   std::optional<element> first(element root) const;
+  // The same answer for an object `root` whose fields `index` holds (json::Fields of root): the
+  // first segment through the index instead of a scan of root's fields.
+  std::optional<element> first(element root, const Fields& index) const;
 
   // A slot in a per-record lookup cache, assigned when a rule set interns its paths (-1: none).
   int slot = -1;
@@ -126,9 +129,14 @@ class PathSet {
   // Adds `path` (fans_out() must be false) with its result at results[slot] (slot >= 0).
   void add(const Path& path, int slot);
   bool empty() const noexcept { return slots_.empty(); }
+  // Whether a path was added with this slot.
+  bool contains(int slot) const noexcept;
   // Resolves every path against `root` into results[slot], stamping each with `generation`
   // (found or not). `results` must be large enough for every slot added.
   void resolve(element root, std::vector<Result>& results, std::uint32_t generation) const;
+  // The same, `root_index` the json::Fields of `root` (an object): the root's children looked up
+  // through it instead of a scan of the root's fields.
+  void resolve(element root, const Fields& root_index, std::vector<Result>& results, std::uint32_t generation) const;
 
  private:
   struct Node {
@@ -153,6 +161,8 @@ class PathSet {
     bool any_index_child = false;
   };
   void walk(std::uint32_t node, element e, std::vector<Result>& results) const;
+  void settle(std::uint32_t node, element value, std::vector<Result>& results) const;
+  void stamp(element root, std::vector<Result>& results, std::uint32_t generation) const;
   std::string keys_;  // every node's key, one after another
   std::vector<Node> nodes_{Node{}};
   std::vector<int> slots_;            // every slot added

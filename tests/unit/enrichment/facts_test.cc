@@ -13,6 +13,7 @@
 
 #include "connector/mapping/kind_detect.h"
 #include "connector/record/json_access.h"
+#include "connector/record/time_parse.h"
 #include "tests/support/sample_records.h"
 
 namespace siem {
@@ -194,6 +195,97 @@ TEST(Facts, AnExpandedGroupPrincipalOfAScheduleRequestOrInstanceIsAGroup) {
   ASSERT_EQ(i.targets.size(), 1u);
   EXPECT_EQ(i.targets[0].type, "Group");
   EXPECT_TRUE(facts_of(SourceKind::graph_pim_instance, instance + R"("memberType":"Direct"})").targets[0].type.empty());
+}
+
+}  // namespace
+}  // namespace siem
+
+namespace siem {
+namespace {
+
+// The mapper resolves fact_paths(kind) with its rules' paths and hands the values over
+// (RecordPaths): the facts must be exactly those read from the record itself, for every sample read
+// as each kind that has such paths, and for records with what a hostile or odd producer sends
+// (null members, case-folded and duplicate keys, members of the wrong type, no or a non-object
+// `properties`).
+TEST(Facts, ResolvedPathsGiveTheFactsReadFromTheRecord) {
+  std::vector<std::string> records;
+  for (const auto& s : testing::sample_records()) records.push_back(s.json);
+  const std::string odd_sign_in =
+      R"("USERPRINCIPALNAME":"Folded@contoso.example","userId":null,"userType":["x"],"status":{"ErrorCode":"50126"},)"
+      R"("authenticationDetails":[{"authenticationStepRequirement":"Multifactor authentication","succeeded":true}],)"
+      R"("mfaDetail":{"authMethod":null},"deviceDetail":{"isCompliant":"TRUE","isManaged":null,"ISMANAGED":false},)"
+      R"("riskLevelDuringSignIn":"High","riskState":"atRisk","riskState":"remediated","appId":7,)"
+      R"("signInEventTypes":["managedIdentity",null,3],"servicePrincipalId":"","servicePrincipalName":{"value":"sp"},)"
+      R"("createdDateTime":"2026-03-05T10:21:07+02:00","CreatedDateTime":"bad")";
+  for (const std::string& r : std::vector<std::string>{
+           "{" + odd_sign_in + "}",
+           R"({"time":"2026-03-05T10:21:07Z","category":"SignInLogs","properties":{)" + odd_sign_in + "}}",
+           R"({"time":"2026-03-05T10:21:07Z","Properties":{"userId":"u1"},"properties":{"userId":"u2"}})",
+           R"({"time":"2026-03-05T10:21:07Z","properties":null})", R"({"time":null,"properties":"text"})",
+           R"({"properties":[{"userId":"u"}],"status":{"errorCode":0},"deviceDetail":"none"})",
+           R"({"userId":"u","status":[{"errorCode":1}],"signInEventTypes":"servicePrincipal","time":7})",
+           "{}"})
+    records.push_back(r);
+  simdjson::dom::parser parser;
+  std::size_t compared = 0;
+  for (const SourceKind kind : all_source_kinds()) {
+    const auto& texts = fact_paths(kind);
+    if (texts.empty()) continue;
+    json::PathSet set;
+    std::vector<json::Path> compiled;
+    compiled.reserve(texts.size());
+    std::vector<int> slots;
+    for (const auto& t : texts) {
+      compiled.emplace_back(t);
+      slots.push_back(static_cast<int>(slots.size()));
+      set.add(compiled.back(), slots.back());
+    }
+    for (const auto& json : records) {
+      simdjson::dom::element root;
+      ASSERT_EQ(parser.parse(json).get(root), simdjson::SUCCESS) << json;
+      const json::Fields fields(root);
+      const Facts read = extract_facts(kind, root, &fields);
+      std::vector<json::PathSet::Result> results(texts.size());
+      set.resolve(root, fields, results, 1);
+      const RecordPaths values{results.data(), slots.data(), slots.size(), {}, std::nullopt};
+      Facts resolved;
+      extract_facts(kind, root, &fields, resolved, &values);
+      EXPECT_TRUE(resolved == read) << to_string(kind) << ": " << json;
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 80u);
+  // The mapper's parsed time is taken for the same string of the document only: another string of
+  // the same length (and another time) is parsed, the same one is not parsed again.
+  const auto& texts = fact_paths(SourceKind::graph_sign_in);
+  json::PathSet set;
+  std::vector<json::Path> compiled;
+  compiled.reserve(texts.size());
+  std::vector<int> slots;
+  for (const auto& t : texts) {
+    compiled.emplace_back(t);
+    slots.push_back(static_cast<int>(slots.size()));
+    set.add(compiled.back(), slots.back());
+  }
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(std::string(R"({"createdDateTime":"2026-03-05T10:21:07Z","other":"2025-01-01T00:00:00Z"})")).get(root),
+            simdjson::SUCCESS);
+  std::vector<json::PathSet::Result> results(texts.size());
+  set.resolve(root, results, 1);
+  RecordPaths values{results.data(), slots.data(), slots.size(), {}, std::nullopt};
+  values.time_text = json::child(root, "other")->get_string().value_unsafe();
+  values.time_ms = 1;
+  Facts f;
+  extract_facts(SourceKind::graph_sign_in, root, nullptr, f, &values);
+  EXPECT_EQ(f.time_ms, parse_time_ms("2026-03-05T10:21:07Z"));
+  values.time_text = json::child(root, "createdDateTime")->get_string().value_unsafe();
+  extract_facts(SourceKind::graph_sign_in, root, nullptr, f, &values);
+  EXPECT_EQ(f.time_ms, 1);
+  // The sign-in kinds have such paths; a kind without them ignores values given for another.
+  EXPECT_FALSE(fact_paths(SourceKind::graph_sign_in).empty());
+  EXPECT_FALSE(fact_paths(SourceKind::eventhub_sign_in).empty());
+  EXPECT_TRUE(fact_paths(SourceKind::graph_directory_audit).empty());
 }
 
 }  // namespace

@@ -61,10 +61,39 @@ TEST(PathSet, ResolvesLikePathFirstForEveryPath) {
     const std::optional<element> got = results[i].found ? std::optional<element>(results[i].value) : std::nullopt;
     EXPECT_EQ(describe(got), describe(expected));
   }
+  // Through the root's index (the mapper's resolve): the same results.
+  std::vector<PathSet::Result> indexed(texts.size());
+  set.resolve(root, Fields(root), indexed, 8);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    SCOPED_TRACE("path '" + texts[i] + "' through the root index");
+    EXPECT_EQ(indexed[i].generation, 8u);
+    const std::optional<element> got = indexed[i].found ? std::optional<element>(indexed[i].value) : std::nullopt;
+    EXPECT_EQ(describe(got), describe(compiled[i].first(root)));
+  }
   // Spot checks of the semantics themselves.
   EXPECT_EQ(describe(results[0].found ? std::optional<element>(results[0].value) : std::nullopt), "\"last\"");
   EXPECT_FALSE(results[5].found);  // null at the end
   EXPECT_EQ(to_json(results[8].value), "0");
+}
+
+// Path::first(root, index): the first key through the root's index answers as the scan does, for
+// every path (fan-out and numeric first segments included) of records with duplicate, case-folded
+// and numeric keys.
+TEST(PathFirst, ThroughTheRootIndexAnswersLikeTheScan) {
+  simdjson::dom::parser parser;
+  auto texts = paths();
+  for (const char* more : {"*", "*.id", "properties.targets.*.id", "0", "00", "1.x", "a.0", "*.0"})
+    texts.emplace_back(more);
+  for (const char* record : {kRecord, R"({"0": "zero", "00": "double", "1": {"x": "one"}, "a": [7], "id": null})"}) {
+    element root;
+    ASSERT_EQ(parser.parse(std::string(record)).get(root), simdjson::SUCCESS);
+    const Fields index(root);
+    for (const auto& text : texts) {
+      SCOPED_TRACE("path '" + text + "' of " + record);
+      const Path p(text);
+      EXPECT_EQ(describe(p.first(root, index)), describe(p.first(root)));
+    }
+  }
 }
 
 TEST(PathSet, SpellingsOfOnePathShareTheResult) {
