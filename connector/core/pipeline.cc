@@ -20,10 +20,6 @@ namespace siem {
 using Clock = std::chrono::steady_clock;
 
 namespace {
-// Delivered events kept for reuse (event_pool.h): about one sink batch of the realistic mix.
-constexpr std::size_t kPooledEvents = 1024;
-constexpr std::size_t kPooledEventBytes = 4u << 20;
-
 // `pipeline.dedupe`: read by the cross-path dedupe processor (connector/processors/dedupe_processor.cc).
 const config::Section& dedupe_keys() {
   using config::Type;
@@ -102,14 +98,12 @@ Pipeline::Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std
     sources_.push_back(std::move(s));
   }
   std::vector<Route> routes;
-  event_pool_ = std::make_shared<EventPool>(kPooledEvents, kPooledEventBytes);
   for (auto& slot : sinks) {
     routes.push_back(std::move(slot.route));
     formats_ |= format_bit(slot.format);
     sinks_.push_back(std::make_unique<SinkRunner>(
         slot.name, std::move(slot.sink), slot.format, slot.options, *acks_, dead_letters_,
         [this](const std::string&) { sink_fatal_ = true; }, std::move(slot.buffer)));
-    sinks_.back()->recycle_to(event_pool_);
   }
   routing_.init(std::move(options_.drop), std::move(routes));
 }

@@ -185,8 +185,6 @@ class Pipeline {
 
   PipelineOptions options_;
   std::vector<std::unique_ptr<SourceState>> sources_;
-  // Delivered events recycled from the sink runners to the workers (event_pool.h).
-  std::shared_ptr<EventPool> event_pool_;
   std::vector<std::unique_ptr<SinkRunner>> sinks_;
   std::vector<std::unique_ptr<Processor>> processors_;
   StateStore& state_;

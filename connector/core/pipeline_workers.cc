@@ -261,7 +261,7 @@ void Pipeline::run_chunk(Outcomes& o, Worker& w) {
   // 1. prepare: concurrently with the other workers.
   for (std::size_t i = 0; i < n; ++i) {
     const RawRecord& rec = batch.records[chunk.begin + i];
-    o.events[i] = event_pool_->take();
+    o.events[i] = std::make_shared<MappedEvent>();
     o.reasons[i].clear();
     if (!rec.read_error.empty()) {
       o.verdicts[i] = Verdict::dead_letter;

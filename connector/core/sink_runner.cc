@@ -292,7 +292,6 @@ bool SinkRunner::deliver(std::vector<EventPtr> batch, bool track_acks) {
       counters_.latency.observe_us(static_cast<std::uint64_t>(elapsed.count()));
       counters_.in_flight.store(0, std::memory_order_relaxed);
       healthy_ = true;
-      if (pool_) pool_->give_back(batch);  // done with: the mapping stage reuses what it can
       return true;
     }
     // Keep the not-yet-done events, dropping rejected ones.

@@ -17,7 +17,6 @@
 #include "connector/core/ack_tracker.h"
 #include "connector/core/bounded_queue.h"
 #include "connector/core/dead_letter.h"
-#include "connector/core/event_pool.h"
 #include "connector/core/metrics.h"
 #include "connector/core/sink.h"
 
@@ -94,8 +93,6 @@ class SinkRunner {
   SinkRunner(const SinkRunner&) = delete;
   SinkRunner& operator=(const SinkRunner&) = delete;
 
-  // Delivered events this runner holds the last reference to go back to `pool` (before start()).
-  void recycle_to(std::shared_ptr<EventPool> pool) { pool_ = std::move(pool); }
   void start();                       // starts the worker thread (which starts the sink)
   bool enqueue(EventPtr event);       // blocks while the queue is full (backpressure)
   void close();                       // no more events: drain what is queued, then stop
@@ -150,7 +147,6 @@ class SinkRunner {
   std::thread thread_;
   bool started_sink_ = false;
   std::unique_ptr<DiskBuffer> disk_;
-  std::shared_ptr<EventPool> pool_;
   std::thread spool_thread_;
   std::atomic<bool> spool_done_{false};
 };

@@ -363,29 +363,5 @@ TEST_F(SinkRunnerTest, AbortLeavesEventsUnacknowledged) {
   EXPECT_TRUE(acks.take_ready().empty());
 }
 
-// Delivered events the runner holds the last reference to go back to the pool; one another holder
-// keeps (another sink's queue), and those not delivered (held for a retry), do not.
-TEST_F(SinkRunnerTest, DeliveredEventsAreRecycledToThePool) {
-  AckTracker acks(1);
-  const auto s = acks.add_source();
-  acks.begin_batch(s, 5, std::string("cp"));
-  DeadLetterWriter dl(dl_path_);
-  auto sink = std::make_unique<ScriptedSink>();
-  sink->script.push_back(SendResult::retry_from(0, "busy"));  // the first attempt delivers nothing
-  auto pool = std::make_shared<EventPool>(100, 1u << 20);
-  SinkRunner runner("test", std::move(sink), OutputFormat::ecs, fast(), acks, dl, nullptr);
-  runner.recycle_to(pool);
-  const EventPtr shared = event(4);
-  for (std::uint64_t i = 0; i < 4; ++i) runner.enqueue(event(i));
-  runner.enqueue(shared);
-  runner.start();
-  runner.close();
-  runner.join();
-  EXPECT_EQ(acks.outstanding(), 0u);
-  EXPECT_EQ(pool->size(), 4u);
-  EXPECT_EQ(shared->id, "e4");  // still the other holder's, untouched
-  EXPECT_FALSE(shared->raw.empty());
-}
-
 }  // namespace
 }  // namespace siem
