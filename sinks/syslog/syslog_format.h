@@ -85,7 +85,7 @@ class HeaderBuilder {
   std::string last_source_;                // the last source name
   std::string last_source_sd_;             // its escaped SD value
   std::int64_t day_ = -1;                  // the day whose date day_text_ holds (days since 1970)
-  char day_text_[16] = {};                 // "YYYY-MM-DDT"
+  char day_text_[16] = {};                 // "YYYY-MM-DDT" (3164: "Mmm dd ")
 };
 
 // The sink's path: appends the message for one event to `out`, framed (nullopt: unframed, one UDP
