@@ -71,8 +71,9 @@ class BoundedQueue {
         batch_bytes += items_.front().bytes;
         out.push_back(take_front());
       }
-      // Full by count, full by bytes (the next entry does not fit), closing, or out of time.
-      if (out.size() >= max_items || !items_.empty() || closed_ || timed_out) break;
+      // Full by count, full by bytes (the next entry does not fit, or no more bytes may come),
+      // closing, or out of time.
+      if (out.size() >= max_items || batch_bytes >= max_bytes || !items_.empty() || closed_ || timed_out) break;
       // The queue is empty and the batch is not full: free the room taken so far, then wait until
       // what is queued can complete the batch, the queue is full (a producer waits), it closes, or
       // the deadline passes.

@@ -85,7 +85,15 @@ bool may_be_list(std::string_view doc) noexcept {
     // Its opening quote: the nearest '"' before it not escaped by an odd run of backslashes.
     bool escapes = false;
     std::optional<std::size_t> open;
-    for (std::size_t i = close; i > 0 && close - i <= kMaxKeyText;) {
+    // The common case at memrchr/memchr speed: the nearest '"' within the window, no backslash
+    // between it and the closing quote nor right before it. That is what the loop below finds
+    // (the same window: the kMaxKeyText + 1 bytes before the closing quote).
+    const std::size_t window = std::min(close, kMaxKeyText + 1);
+    if (const auto* q = static_cast<const char*>(::memrchr(base + close - window, '"', window))) {
+      const auto quote = static_cast<std::size_t>(q - base);
+      if ((quote == 0 || doc[quote - 1] != '\\') && !std::memchr(q + 1, '\\', close - quote - 1)) open = quote;
+    }
+    for (std::size_t i = close; !open && i > 0 && close - i <= kMaxKeyText;) {
       --i;
       if (doc[i] == '\\') {
         escapes = true;

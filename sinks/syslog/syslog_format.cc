@@ -372,10 +372,137 @@ void append_framed(std::string& out, std::string_view message, Framing framing) 
   out += '\n';
 }
 
-bool append_message(std::string& out, std::string& head, const MappedEvent& ev, std::string_view body,
-                    const FormatOptions& opt, std::optional<Framing> framing) {
-  head.clear();
-  append_header(head, ev, opt);
+HeaderBuilder::HeaderBuilder(FormatOptions opt) : opt_(std::move(opt)) {
+  for (int sev = 0; sev < 7; ++sev) {
+    std::string& p = pri_[sev];
+    p += '<';
+    append_uint(p, static_cast<unsigned long long>(opt_.facility * 8 + sev));
+    p += '>';
+    if (opt_.rfc == Rfc::rfc5424) p += "1 ";
+  }
+  after_time_ += ' ';
+  if (opt_.rfc == Rfc::rfc5424) {
+    append_header_field(after_time_, opt_.hostname, 255);
+    after_time_ += ' ';
+    append_header_field(after_time_, opt_.app_name, 48);
+    after_time_ += " - ";
+  } else {
+    std::string_view host = opt_.hostname;
+    append_header_field(after_time_, host.substr(0, host.find('.')), 255);
+    after_time_ += ' ';
+    if (!opt_.tag.empty()) {
+      append_header_field(after_time_, opt_.tag, 32);
+      after_time_ += ": ";
+    }
+  }
+  const std::size_t kinds = static_cast<std::size_t>(kLastSourceKind) + 1;
+  msgid_.resize(kinds);
+  sd_kind_.resize(kinds);
+  for (std::size_t k = 0; k < kinds; ++k) {
+    const std::string_view name = to_string(static_cast<SourceKind>(k));
+    append_header_field(msgid_[k], name, 32);
+    msgid_[k] += ' ';
+    sd_kind_[k] = "\" kind=\"";
+    append_sd_value(sd_kind_[k], name);
+    sd_kind_[k] += "\" id=\"";
+  }
+  sd_open_ = '[' + opt_.sd_id + " source=\"";
+}
+
+void HeaderBuilder::append_time(std::int64_t time_ms) {
+  if (time_ms <= 0 || time_ms >= kFastTimeLimitMs) {
+    if (opt_.rfc == Rfc::rfc5424) append_rfc3339(head_, time_ms);
+    else append_rfc3164(head_, time_ms);
+    return;
+  }
+  constexpr std::int64_t kDayMs = 86'400'000;
+  const std::int64_t day = time_ms / kDayMs;
+  if (day != day_) {  // a new day: its date, once (civil_utc: the calendar arithmetic)
+    const CivilTime c = civil_utc(day * kDayMs);
+    char* p = day_text_;
+    if (opt_.rfc == Rfc::rfc5424) {
+      p = put_digits(p, c.year, 4);
+      *p++ = '-';
+      p = put_digits(p, c.month, 2);
+      *p++ = '-';
+      p = put_digits(p, c.day, 2);
+      *p++ = 'T';
+    } else {
+      for (const char* m = kMonths[static_cast<std::size_t>(c.month - 1)]; *m; ++m) *p++ = *m;
+      *p++ = ' ';
+      *p++ = c.day < 10 ? ' ' : static_cast<char>('0' + c.day / 10);
+      *p++ = static_cast<char>('0' + c.day % 10);
+      *p++ = ' ';
+    }
+    day_ = day;
+  }
+  const std::size_t date = opt_.rfc == Rfc::rfc5424 ? 11 : 7;
+  const int ms = static_cast<int>(time_ms % kDayMs);
+  const CivilTime c{0, 0, 0, ms / 3'600'000, ms / 60'000 % 60, ms / 1000 % 60, ms % 1000};
+  char buf[32];
+  std::memcpy(buf, day_text_, date);
+  char* p = put_hms(buf + date, c);
+  if (opt_.rfc == Rfc::rfc5424) {
+    *p++ = '.';
+    p = put_digits(p, c.millis, 3);
+    *p++ = 'Z';
+  }
+  head_.append(buf, static_cast<std::size_t>(p - buf));
+}
+
+std::string_view HeaderBuilder::build(const MappedEvent& ev) {
+  head_.clear();
+  head_ += pri_[severity_from_cef(ev.severity)];
+  append_time(ev.time_ms);
+  head_ += after_time_;
+  if (opt_.rfc == Rfc::rfc3164) return head_;
+  const auto kind = static_cast<std::size_t>(ev.kind);
+  const bool known = kind < msgid_.size();
+  if (known) head_ += msgid_[kind];
+  else {
+    append_header_field(head_, to_string(ev.kind), 32);
+    head_ += ' ';
+  }
+  const std::size_t sd_at = head_.size();
+  if (!opt_.sd_id.empty()) {
+    head_ += sd_open_;
+    if (!source_cached_ || ev.source_name != last_source_) {
+      last_source_ = ev.source_name;
+      last_source_sd_.clear();
+      append_sd_value(last_source_sd_, ev.source_name);
+      source_cached_ = true;
+    }
+    head_ += last_source_sd_;
+    if (known) head_ += sd_kind_[kind];
+    else {
+      head_ += "\" kind=\"";
+      append_sd_value(head_, to_string(ev.kind));
+      head_ += "\" id=\"";
+    }
+    // Ids rarely hold a character to escape: strcspn (vectorised) finds the first one, if any.
+    const std::size_t plain = std::strcspn(ev.id.c_str(), "\"\\]");
+    if (plain >= ev.id.size()) head_ += ev.id;
+    else append_sd_value(head_, ev.id);
+    head_ += '"';
+    if (ev.tier >= 0) {
+      head_ += " tier=\"";
+      append_uint(head_, static_cast<unsigned long long>(ev.tier));
+      head_ += '"';
+    }
+    head_ += ']';
+    // Structured data that does not fit in the message (with the space after it) is dropped.
+    if (head_.size() + 1 > opt_.max_message_size) head_.resize(sd_at);
+  }
+  if (head_.size() == sd_at) head_ += '-';
+  head_ += ' ';
+  if (opt_.bom) head_ += "\xEF\xBB\xBF";
+  return head_;
+}
+
+bool append_message(std::string& out, HeaderBuilder& builder, const MappedEvent& ev, std::string_view body,
+                    std::optional<Framing> framing) {
+  const FormatOptions& opt = builder.options();
+  const std::string_view head = builder.build(ev);
   const std::size_t budget = opt.max_message_size > head.size() ? opt.max_message_size - head.size() : 0;
   static thread_local std::string shrunk;  // only an oversize CEF line is copied here
   const std::size_t original = body.size();

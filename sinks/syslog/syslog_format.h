@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "connector/core/event.h"
 
@@ -59,11 +60,39 @@ Formatted format_message(const MappedEvent& ev, std::string_view body, const For
 // Appends `message` framed per RFC 6587: "LEN SP MSG" or MSG with CR/LF replaced by spaces + "\n".
 void append_framed(std::string& out, std::string_view message, Framing framing);
 
+// The sink's header writer: the same bytes as format_message()'s header (the reference), built with
+// what does not change from one message to the next prepared once: the RFC 5424 part between the
+// timestamp and the kind (hostname, app-name, the nil PROCID), the PRI per severity, each kind's
+// MSGID and SD parameter, the last source name's SD value and the last day's date. One per sink
+// thread (not thread-safe); the header it returns is valid until the next build().
+class HeaderBuilder {
+ public:
+  explicit HeaderBuilder(FormatOptions opt);
+  const FormatOptions& options() const noexcept { return opt_; }
+  std::string_view build(const MappedEvent& ev);
+
+ private:
+  void append_time(std::int64_t time_ms);
+
+  FormatOptions opt_;
+  std::string head_;
+  std::string after_time_;                 // 5424: " HOST APP - "; 3164: " HOST " [TAG ": "]
+  std::string pri_[7];                     // "<PRI>" (+ "1 " for 5424) per syslog severity
+  std::vector<std::string> msgid_;         // per kind: "MSGID "
+  std::vector<std::string> sd_kind_;       // per kind: "\" kind=\"KIND\" id=\""
+  std::string sd_open_;                    // "[SD-ID source=\""
+  bool source_cached_ = false;
+  std::string last_source_;                // the last source name
+  std::string last_source_sd_;             // its escaped SD value
+  std::int64_t day_ = -1;                  // the day whose date day_text_ holds (days since 1970)
+  char day_text_[16] = {};                 // "YYYY-MM-DDT" (3164: "Mmm dd ")
+};
+
 // The sink's path: appends the message for one event to `out`, framed (nullopt: unframed, one UDP
 // datagram), with the same bytes as append_framed(out, format_message(ev, body, opt).message, *framing)
-// but without a string per message: the header is built in `head` (scratch, reused by the caller)
-// and the body is copied once, straight into `out`. Returns whether the body was truncated.
-bool append_message(std::string& out, std::string& head, const MappedEvent& ev, std::string_view body,
-                    const FormatOptions& opt, std::optional<Framing> framing);
+// but without a string per message: the header is built by `head` (reused by the caller, holding the
+// options) and the body is copied once, straight into `out`. Returns whether the body was truncated.
+bool append_message(std::string& out, HeaderBuilder& head, const MappedEvent& ev, std::string_view body,
+                    std::optional<Framing> framing);
 
 }  // namespace siem::syslog

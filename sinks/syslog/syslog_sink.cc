@@ -123,7 +123,8 @@ struct SyslogSink::Conn {
   }
 };
 
-SyslogSink::SyslogSink(SyslogSinkOptions options) : opt_(std::move(options)), conn_(std::make_unique<Conn>()) {
+SyslogSink::SyslogSink(SyslogSinkOptions options)
+    : opt_(std::move(options)), conn_(std::make_unique<Conn>()), head_(opt_.format) {
   if (opt_.port == 0) opt_.port = opt_.protocol == Protocol::tls ? 6514 : 514;
   if (opt_.server_name.empty()) opt_.server_name = opt_.host;
 }
@@ -260,7 +261,7 @@ SendResult SyslogSink::send(std::span<const EventPtr> batch) {
   const std::optional<Framing> framing =
       opt_.protocol == Protocol::udp ? std::nullopt : std::optional<Framing>(opt_.framing);
   for (const auto& ev : batch) {
-    if (append_message(out, head_, *ev, ev->payload(opt_.body), opt_.format, framing)) ++truncated;
+    if (append_message(out, head_, *ev, ev->payload(opt_.body), framing)) ++truncated;
     ends.push_back(out.size());
   }
   if (truncated > 0) {

@@ -58,11 +58,11 @@ class SyslogSink final : public Sink {
   std::unique_ptr<Conn> conn_;
   std::atomic<std::uint64_t> truncated_{0};
   std::atomic<std::uint64_t> connects_{0};
-  // The batch's framed messages, where each ends, and one message's header (reused by send()).
+  // The batch's framed messages, where each ends, and the header writer (reused by send()).
   static constexpr std::size_t kKeptFrameBytes = 8u << 20;
   std::string frames_;
   std::vector<std::size_t> frame_ends_;
-  std::string head_;
+  HeaderBuilder head_;
 };
 
 // Reads the sink's configuration (host, port, protocol, rfc, framing, facility, app_name,

@@ -211,11 +211,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       violation("LF frame malformed", fr);
   }
   // The sink's single-copy path writes the same bytes, framed and unframed (UDP).
-  std::string direct = "prefix", head;
-  if (siem::syslog::append_message(direct, head, ev, body, opt, framing) != f.truncated || direct != framed)
+  // The header comes from the sink's HeaderBuilder, used twice (its cached day, source and kind).
+  std::string direct = "prefix";
+  siem::syslog::HeaderBuilder head(opt);
+  if (siem::syslog::append_message(direct, head, ev, body, framing) != f.truncated || direct != framed)
     violation("append_message differs from format_message + append_framed", direct);
   direct = "prefix";
-  siem::syslog::append_message(direct, head, ev, body, opt, std::nullopt);
+  siem::syslog::append_message(direct, head, ev, body, std::nullopt);
   if (std::string_view(direct).substr(6) != m) violation("unframed append_message differs from format_message", direct);
   return 0;
 }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <chrono>
 #include <future>
 #include <vector>
@@ -162,6 +164,28 @@ TEST(BoundedQueue, CloseWakesALingeringConsumer) {
   q.close();
   ASSERT_EQ(batch.wait_for(kBound), std::future_status::ready);
   EXPECT_EQ(batch.get(), (std::vector<int>{7}));
+}
+
+// A batch that is full by bytes exactly (or a first entry alone over the bytes) while the queue is
+// empty is returned at once: it used to leave the consumer spinning with the queue's lock held
+// (nothing more could complete it, and its wait's condition, "the bytes it still needs are there",
+// was true of zero bytes), which kept the producers out: the connector hung.
+TEST(BoundedQueue, BatchFullByBytesExactlyReturnsAtOnce) {
+  for (const std::size_t first : {std::size_t{10}, std::size_t{40}}) {
+    BoundedQueue<int> q(100, 1'000'000);
+    q.push(1, first);
+    if (first == 10) {
+      q.push(2, 10);
+      q.push(3, 10);
+    }
+    auto batch = std::async(std::launch::async, [&] { return q.pop_batch(100, 30, kLongLinger); });
+    if (batch.wait_for(kBound) != std::future_status::ready) {
+      // Stuck with the queue's lock held: nothing (close() included) can release it.
+      std::fprintf(stderr, "FAILED: pop_batch did not return (first entry %zu bytes)\n", first);
+      std::_Exit(1);
+    }
+    EXPECT_EQ(batch.get().size(), first == 10 ? 3u : 1u);
+  }
 }
 
 }  // namespace

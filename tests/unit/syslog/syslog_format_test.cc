@@ -239,9 +239,10 @@ TEST(SyslogFormat, TimestampsMatchTheCLibrary) {
   }
 }
 
-// append_message (the sink's path: header in a reused scratch string, body copied once into the
+// append_message (the sink's path: the header from a HeaderBuilder, body copied once into the
 // batch buffer) writes exactly append_framed(format_message(...)), for every header option,
-// truncation, line breaks in any field, both framings and none (UDP), after earlier messages.
+// truncation, line breaks in any field, both framings and none (UDP), after earlier messages, with
+// the builder's cached day, source and kind changing from one message to the next.
 TEST(SyslogFormat, AppendMessageIsFormatThenFrame) {
   std::vector<siem::MappedEvent> events;
   events.push_back(event());
@@ -255,10 +256,26 @@ TEST(SyslogFormat, AppendMessageIsFormatThenFrame) {
   auto big = event();
   big.id = std::string(600, 'i');  // structured data alone exceeds a small max_message_size
   events.push_back(big);
+  // What the sink's header writer keeps from one message to the next (the day's date, the last
+  // source name, each kind's MSGID and SD parameter) changes between these.
+  auto other = event();
+  other.kind = siem::SourceKind::azure_activity;
+  other.source_name = "arm]\\";
+  other.id = std::string("a\0\"b", 4);  // a NUL before the character to escape
+  other.time_ms = 1772619331002 + 86'400'000;  // the next day
+  events.push_back(other);
+  auto later = event();
+  later.time_ms = 1772619331002 + 3'600'000 * 13 + 999;  // the first day again, later
+  later.kind = siem::SourceKind::unknown;
+  events.push_back(later);
+  auto far = event();
+  far.time_ms = 253'402'300'800'001;  // past 9999: the C library's path
+  far.severity = 0;
+  events.push_back(far);
   const std::vector<std::string> bodies = {"", "CEF:0|Microsoft|Entra|1|x|y|5|msg=a\\\\b\nc\r",
                                            "{\"a\":\"line\\nbreak\"}\n", std::string(9000, 'x') + "\r\n",
                                            "CEF:0|x|" + std::string(470, 'a') + "\\=" + std::string(40, 'b')};
-  std::string out, expected, head = "stale";
+  std::string out, expected;
   int checked = 0;
   for (const auto rfc : {Rfc::rfc5424, Rfc::rfc3164})
     for (const std::size_t max : {std::size_t{480}, std::size_t{8192}})
@@ -274,6 +291,7 @@ TEST(SyslogFormat, AppendMessageIsFormatThenFrame) {
               o.sd_id = sd;
               o.body_is_cef = cef;
               o.hostname = "host.example\n";
+              HeaderBuilder head(o);
               out = "earlier";
               expected = out;
               for (const auto& e : events)
@@ -281,12 +299,12 @@ TEST(SyslogFormat, AppendMessageIsFormatThenFrame) {
                   const auto f = format_message(e, b, o);
                   if (framing) append_framed(expected, f.message, *framing);
                   else expected += f.message;
-                  ASSERT_EQ(append_message(out, head, e, b, o, framing), f.truncated);
+                  ASSERT_EQ(append_message(out, head, e, b, framing), f.truncated);
                   ++checked;
                 }
               ASSERT_EQ(out, expected);
             }
-  EXPECT_EQ(checked, 96 * 15);
+  EXPECT_EQ(checked, 96 * 30);
 }
 
 }  // namespace
