@@ -6,6 +6,8 @@
 
 #include <simdjson.h>
 
+#include "connector/core/record_reader_array.h"
+
 namespace siem {
 
 namespace {
@@ -232,16 +234,48 @@ std::string_view oversize_prefix(std::string_view text) noexcept {
   return text.substr(0, n);
 }
 
-OversizeSkip::OversizeSkip(std::string_view head, std::size_t limit) noexcept {
+OversizeSkip::OversizeSkip(std::string_view head, std::size_t limit, bool array_element) noexcept
+    : element_(array_element) {
   const std::size_t first_eol = head.find('\n');
   by_brackets_ = first_eol != std::string_view::npos && first_eol < limit;
 }
 
-std::string_view OversizeSkip::prefix(std::string_view head) const noexcept {
-  return oversize_prefix(by_brackets_ ? head : head.substr(0, head.find('\n')));
+std::optional<std::size_t> OversizeSkip::feed_element(std::string_view piece) noexcept {
+  for (std::size_t i = 0; i < piece.size(); ++i) {
+    const char c = piece[i];
+    std::optional<std::size_t> end;  // bytes of the piece through the element, when it ends here
+    if (in_string_) {
+      if (escape_) {
+        escape_ = false;
+      } else if (c == '\\') {
+        escape_ = true;
+      } else if (c == '"') {
+        in_string_ = false;
+        if (depth_ == 0) end = i + 1;  // a string element
+      }
+    } else if (c == '"') {
+      in_string_ = opened_ = true;
+    } else if (c == '{' || c == '[') {
+      ++depth_;
+      opened_ = true;
+    } else if (c == '}' || c == ']') {
+      if (depth_ == 0) end = i;  // a number or literal ends before the array's ']'
+      else if (--depth_ == 0) end = i + 1;
+    } else if (!opened_ && (c == ',' || is_space(c))) {
+      end = i;  // a number or literal ends
+    }
+    if (end) {
+      bytes_ += *end;
+      return end;
+    }
+    newlines_ += c == '\n';
+  }
+  bytes_ += piece.size();
+  return std::nullopt;
 }
 
 std::optional<std::size_t> OversizeSkip::feed(std::string_view piece) noexcept {
+  if (element_) return feed_element(piece);
   if (!by_brackets_) {
     const void* nl = std::memchr(piece.data(), '\n', piece.size());
     if (!nl) {
@@ -290,7 +324,7 @@ std::optional<std::size_t> OversizeSkip::feed(std::string_view piece) noexcept {
 }
 
 std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record, const ErrorFn& on_error,
-                                std::size_t first_line, Tail tail, std::size_t max_document) {
+                                std::size_t first_line, Tail tail, std::size_t max_document, ArrayCursor* cursor) {
   const bool partial_tail = tail != Tail::complete;
   thread_local simdjson::dom::parser parser;
   std::size_t pos = 0;
@@ -301,6 +335,13 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
       on_error(ReadError{1, std::move(*why), text});
       return text.size();
     }
+  }
+  ArrayCursor own;
+  ArrayCursor& array = cursor ? *cursor : own;
+  if (array.inside) {  // resuming inside a top-level array
+    const auto step = detail::split_array(text, pos, line, array, on_record, on_error, tail, max_document);
+    if (step.wait) return step.pos;
+    pos = step.pos;
   }
   while (pos < text.size()) {
     // Skip blank space between documents, and a UTF-8 byte-order mark (Windows tools start files
@@ -314,6 +355,14 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
     count_lines(pos, start);
     pos = start;
     if (pos >= text.size()) break;
+    if (text[pos] == '[') {
+      // A top-level array of records: its elements are read one by one (record_reader_array.cc).
+      array = ArrayCursor{true, false, 0, line};
+      const auto step = detail::split_array(text, pos + 1, line, array, on_record, on_error, tail, max_document);
+      if (step.wait) return step.pos;
+      pos = step.pos;
+      continue;
+    }
 
     const std::size_t eol_raw = text.find('\n', pos);
     const std::size_t eol = eol_raw == std::string_view::npos ? text.size() : eol_raw;
