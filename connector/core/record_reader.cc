@@ -274,6 +274,10 @@ std::optional<std::size_t> OversizeSkip::feed_element(std::string_view piece) no
   return std::nullopt;
 }
 
+std::string_view OversizeSkip::prefix(std::string_view head) const noexcept {
+  return oversize_prefix(by_brackets_ ? head : head.substr(0, head.find('\n')));
+}
+
 std::optional<std::size_t> OversizeSkip::feed(std::string_view piece) noexcept {
   if (element_) return feed_element(piece);
   if (!by_brackets_) {

@@ -70,7 +70,7 @@ ArrayStep split_array(std::string_view text, std::size_t pos, std::size_t& line,
                          fmt::format("invalid JSON: the JSON array opened at line {} is not closed (the input "
                                      "ends after {} elements)",
                                      cur.open_line, cur.next_index),
-                         {}});
+                         text.substr(pos)});
       cur = ArrayCursor{};
       return {pos, false};
     }
