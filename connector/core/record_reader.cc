@@ -359,20 +359,13 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
     count_lines(pos, start);
     pos = start;
     if (pos >= text.size()) break;
-    if (text[pos] == '[') {
-      // A top-level array of records: its elements are read one by one (record_reader_array.cc).
-      array = ArrayCursor{true, false, 0, line};
-      const auto step = detail::split_array(text, pos + 1, line, array, on_record, on_error, tail, max_document);
-      if (step.wait) return step.pos;
-      pos = step.pos;
-      continue;
-    }
 
     const std::size_t eol_raw = text.find('\n', pos);
     const std::size_t eol = eol_raw == std::string_view::npos ? text.size() : eol_raw;
-    if (partial_tail && eol_raw == std::string_view::npos) {
-      // The last line has no newline yet: a writer may still be appending to it.
-      if (text[pos] != '{' && text[pos] != '[') return pos;
+    if (partial_tail && eol_raw == std::string_view::npos && text[pos] != '[') {
+      // The last line has no newline yet: a writer may still be appending to it. (An array is
+      // read element by element below.)
+      if (text[pos] != '{') return pos;
       auto end = value_end(text, pos);
       if (!end) return pos;
     }
@@ -384,7 +377,15 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
     while (last > pos && is_space(text[last - 1])) --last;
     if (text[pos] == '{' && last > pos + 1 && text[last - 1] == '}' && (eol_raw != std::string_view::npos || !partial_tail))
       end = last;
-    else if (text[pos] == '{' || text[pos] == '[') end = value_end(text, pos);
+    else if (text[pos] == '[') {
+      // A top-level array of records: its elements are read one by one (record_reader_array.cc),
+      // and it may end anywhere (a large one is read in pieces).
+      array = ArrayCursor{true, false, 0, line};
+      const auto step = detail::split_array(text, pos + 1, line, array, on_record, on_error, tail, max_document);
+      if (step.wait) return step.pos;
+      pos = step.pos;
+      continue;
+    } else if (text[pos] == '{') end = value_end(text, pos);
     std::string_view doc;
     std::size_t doc_end = 0;
     bool ok = false;
