@@ -70,7 +70,10 @@ ArrayStep split_array(std::string_view text, std::size_t pos, std::size_t& line,
                          fmt::format("invalid JSON: the JSON array opened at line {} is not closed (the input "
                                      "ends after {} elements)",
                                      cur.open_line, cur.next_index),
-                         text.substr(pos)});
+                         // No text to keep (only blank space follows the last element); an empty
+                         // view at the start, not at the end, so that a caller does not take it
+                         // for an unterminated last line.
+                         text.substr(0, 0)});
       cur = ArrayCursor{};
       return {pos, false};
     }

@@ -103,6 +103,22 @@ TEST_F(FileSourceArrayTest, OversizeElementIsOneDeadLetterAndTheNextElementsOnIt
   }
 }
 
+// Under --once the end of the file ends the array: a missing ']' is one dead letter with its
+// reason (not taken for an unterminated last line), after the elements that are there.
+TEST_F(FileSourceArrayTest, UnclosedArrayUnderOnceIsOneDeadLetterAfterItsElements) {
+  write("[\n  {\"id\":1},\n  {\"id\":2}\n");
+  auto s = source();
+  s->set_run_once();
+  s->start(std::nullopt);
+  const auto got = drain(*s);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[1].json, "{\"id\":2}");
+  EXPECT_EQ(got[1].origin, path_.string() + ":3#1");
+  EXPECT_EQ(got[2].read_error,
+            "invalid JSON: the JSON array opened at line 1 is not closed (the input ends after 2 elements)");
+  EXPECT_EQ(got[2].origin, path_.string() + ":1");
+}
+
 TEST_F(FileSourceArrayTest, EmptyArrayFileGivesNothingAndCatchesUp) {
   write("[\n]\n");
   auto s = source();
