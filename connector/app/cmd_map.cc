@@ -115,7 +115,11 @@ int map_command(const MapOptions& options, const GlobalOptions& global) {
           done_bytes.store(files_bytes + static_cast<std::uint64_t>(slice.json.data() - text.data()),
                            std::memory_order_relaxed);
           if (auto err = mapper->map(rec, forced, formats, ev)) {
-            write_stderr(fmt::format("{}: {}\n", rec.origin, *err));
+            // FILE:LINE stays the prefix; an element of a top-level array (several may share a
+            // line) is named by its index.
+            const std::string element =
+                slice.index == kNoElement ? std::string() : fmt::format("element {} of the JSON array: ", slice.index);
+            write_stderr(fmt::format("{}: {}{}\n", rec.origin, element, *err));
             ++failed;
             return;
           }

@@ -6,6 +6,8 @@
 
 #include <simdjson.h>
 
+#include "connector/core/record_reader_array.h"
+
 namespace siem {
 
 namespace {
@@ -240,9 +242,44 @@ std::string_view oversize_prefix(std::string_view text) noexcept {
   return text.substr(0, n);
 }
 
-OversizeSkip::OversizeSkip(std::string_view head, std::size_t limit) noexcept {
+OversizeSkip::OversizeSkip(std::string_view head, std::size_t limit, bool array_element) noexcept
+    : element_(array_element) {
   const std::size_t first_eol = head.find('\n');
   by_brackets_ = first_eol != std::string_view::npos && first_eol < limit;
+}
+
+std::optional<std::size_t> OversizeSkip::feed_element(std::string_view piece) noexcept {
+  for (std::size_t i = 0; i < piece.size(); ++i) {
+    const char c = piece[i];
+    std::optional<std::size_t> end;  // bytes of the piece through the element, when it ends here
+    if (in_string_) {
+      if (escape_) {
+        escape_ = false;
+      } else if (c == '\\') {
+        escape_ = true;
+      } else if (c == '"') {
+        in_string_ = false;
+        if (depth_ == 0) end = i + 1;  // a string element
+      }
+    } else if (c == '"') {
+      in_string_ = opened_ = true;
+    } else if (c == '{' || c == '[') {
+      ++depth_;
+      opened_ = true;
+    } else if (c == '}' || c == ']') {
+      if (depth_ == 0) end = i;  // a number or literal ends before the array's ']'
+      else if (--depth_ == 0) end = i + 1;
+    } else if (!opened_ && (c == ',' || is_space(c))) {
+      end = i;  // a number or literal ends
+    }
+    if (end) {
+      bytes_ += *end;
+      return end;
+    }
+    newlines_ += c == '\n';
+  }
+  bytes_ += piece.size();
+  return std::nullopt;
 }
 
 std::string_view OversizeSkip::prefix(std::string_view head) const noexcept {
@@ -250,6 +287,7 @@ std::string_view OversizeSkip::prefix(std::string_view head) const noexcept {
 }
 
 std::optional<std::size_t> OversizeSkip::feed(std::string_view piece) noexcept {
+  if (element_) return feed_element(piece);
   if (!by_brackets_) {
     const void* nl = std::memchr(piece.data(), '\n', piece.size());
     if (!nl) {
@@ -298,7 +336,7 @@ std::optional<std::size_t> OversizeSkip::feed(std::string_view piece) noexcept {
 }
 
 std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record, const ErrorFn& on_error,
-                                std::size_t first_line, Tail tail, std::size_t max_document) {
+                                std::size_t first_line, Tail tail, std::size_t max_document, ArrayCursor* cursor) {
   const bool partial_tail = tail != Tail::complete;
   thread_local simdjson::dom::parser parser;
   std::size_t pos = 0;
@@ -309,6 +347,13 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
       on_error(ReadError{1, std::move(*why), text});
       return text.size();
     }
+  }
+  ArrayCursor own;
+  ArrayCursor& array = cursor ? *cursor : own;
+  if (array.inside) {  // resuming inside a top-level array
+    const auto step = detail::split_array(text, pos, line, array, on_record, on_error, tail, max_document);
+    if (step.wait) return step.pos;
+    pos = step.pos;
   }
   while (pos < text.size()) {
     // Skip blank space between documents, and a UTF-8 byte-order mark (Windows tools start files
@@ -325,9 +370,10 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
 
     const std::size_t eol_raw = text.find('\n', pos);
     const std::size_t eol = eol_raw == std::string_view::npos ? text.size() : eol_raw;
-    if (partial_tail && eol_raw == std::string_view::npos) {
-      // The last line has no newline yet: a writer may still be appending to it.
-      if (text[pos] != '{' && text[pos] != '[') return pos;
+    if (partial_tail && eol_raw == std::string_view::npos && text[pos] != '[') {
+      // The last line has no newline yet: a writer may still be appending to it. (An array is
+      // read element by element below.)
+      if (text[pos] != '{') return pos;
       auto end = value_end(text, pos);
       if (!end) return pos;
     }
@@ -339,7 +385,15 @@ std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record
     while (last > pos && is_space(text[last - 1])) --last;
     if (text[pos] == '{' && last > pos + 1 && text[last - 1] == '}' && (eol_raw != std::string_view::npos || !partial_tail))
       end = last;
-    else if (text[pos] == '{' || text[pos] == '[') end = value_end(text, pos);
+    else if (text[pos] == '[') {
+      // A top-level array of records: its elements are read one by one (record_reader_array.cc),
+      // and it may end anywhere (a large one is read in pieces).
+      array = ArrayCursor{true, false, 0, line};
+      const auto step = detail::split_array(text, pos + 1, line, array, on_record, on_error, tail, max_document);
+      if (step.wait) return step.pos;
+      pos = step.pos;
+      continue;
+    } else if (text[pos] == '{') end = value_end(text, pos);
     std::string_view doc;
     std::size_t doc_end = 0;
     bool ok = false;

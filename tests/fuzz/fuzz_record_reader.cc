@@ -1,5 +1,5 @@
 // Fuzz target: arbitrary bytes as an input file -> RecordReader (NDJSON, {"value":[...]} lists,
-// {"records":[...]} envelopes, multi-line documents, a partial tail) -> kind detection -> mapping to
+// {"records":[...]} envelopes, top-level [...] arrays, multi-line documents, a partial tail) -> kind detection -> mapping to
 // ECS and CEF -> privileged-access enrichment.
 //
 // Must hold for every input (a violation aborts, so libFuzzer saves the input as a crash):
@@ -160,12 +160,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         first_line, tail, limit);
     if (map || limit != SIZE_MAX) {
       // The scan that passes over a document too long to hold ends inside what it is given.
-      siem::OversizeSkip skip(text, 16);
-      const std::size_t half = text.size() / 2;
-      const auto first = skip.feed(text.substr(0, half));
-      const auto second = first ? std::nullopt : skip.feed(text.substr(half));
-      if ((first && *first > half) || (second && *second > text.size() - half) || skip.bytes() > text.size())
-        violation("oversize scan ran past its input", text);
+      // (Also the scan for one element of a top-level array, which ends at its closing bracket.)
+      for (const bool element : {false, true}) {
+        siem::OversizeSkip skip(text, 16, element);
+        const std::size_t half = text.size() / 2;
+        const auto first = skip.feed(text.substr(0, half));
+        const auto second = first ? std::nullopt : skip.feed(text.substr(half));
+        if ((first && *first > half) || (second && *second > text.size() - half) || skip.bytes() > text.size())
+          violation("oversize scan ran past its input", text);
+      }
     }
     if (consumed > text.size()) violation("consumed more than the input", text);
     if (map && consumed != text.size()) violation("Tail::complete did not consume the whole input", text);

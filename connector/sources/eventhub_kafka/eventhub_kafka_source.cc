@@ -434,14 +434,16 @@ SourceBatch EventHubKafkaSource::poll(std::stop_token stop) {
         [&](const RecordSlice& r) {
           RawRecord rec;
           rec.json = std::string(r.json);
-          rec.origin = fmt::format("{}:{}", where, r.line);
+          rec.origin = r.index == kNoElement ? fmt::format("{}:{}", where, r.line)
+                                             : fmt::format("{}:{}#{}", where, r.line, r.index);
           rec.kind_hint = options_.kind_hint;
           batch.records.push_back(std::move(rec));
         },
         [&](const ReadError& e) {
           RawRecord rec;
           rec.json = std::string(e.text);
-          rec.origin = fmt::format("{}:{}", where, e.line);
+          rec.origin = e.index == kNoElement ? fmt::format("{}:{}", where, e.line)
+                                             : fmt::format("{}:{}#{}", where, e.line, e.index);
           rec.kind_hint = options_.kind_hint;
           rec.read_error = e.reason;
           batch.records.push_back(std::move(rec));

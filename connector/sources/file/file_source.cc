@@ -24,10 +24,15 @@ namespace {
 
 constexpr std::size_t kFingerprintBytes = 256;
 
-// "PATH:LINE", built in place (no temporary per record).
-void append_origin(std::string& out, std::string_view path, std::uint64_t line) {
-  char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, line).ptr;
+// "PATH:LINE", built in place (no temporary per record); "PATH:LINE#INDEX" for an element of a
+// top-level JSON array (the index from 0, as for the elements of a Graph page).
+void append_origin(std::string& out, std::string_view path, std::uint64_t line, std::size_t index = kNoElement) {
+  char digits[48];
+  auto end = std::to_chars(digits, digits + 24, line).ptr;
+  if (index != kNoElement) {
+    *end++ = '#';
+    end = std::to_chars(end, digits + sizeof digits, index).ptr;
+  }
   out.reserve(path.size() + 1 + static_cast<std::size_t>(end - digits));
   out.append(path).append(1, ':').append(digits, end);
 }
@@ -107,6 +112,8 @@ FileSource::FileSource(std::string name, FileSourceOptions options) : name_(std:
 
 std::string FileSource::encode(const Position& p) {
   nlohmann::json j{{"dev", p.dev}, {"ino", p.ino}, {"fingerprint", p.fingerprint}, {"offset", p.offset}, {"line", p.line}};
+  if (p.array.inside)
+    j["array"] = {{"next", p.array.next_index}, {"after_element", p.array.after_element}, {"line", p.array.open_line}};
   return j.dump();
 }
 
@@ -119,6 +126,12 @@ FileSource::Position FileSource::decode(const std::string& token) {
     p.fingerprint = j.at("fingerprint").get<std::string>();
     p.offset = j.at("offset").get<std::uint64_t>();
     p.line = j.value("line", std::uint64_t{1});
+    if (const auto a = j.find("array"); a != j.end()) {
+      p.array.inside = true;
+      p.array.next_index = a->at("next").get<std::size_t>();
+      p.array.after_element = a->at("after_element").get<bool>();
+      p.array.open_line = a->at("line").get<std::size_t>();
+    }
     return p;
   } catch (const std::exception& e) {
     throw SourceError(fmt::format("checkpoint is not a file position: {}", e.what()));
@@ -159,7 +172,7 @@ bool FileSource::reopen_if_changed() {
   }
   if (reason.empty()) return true;
   spdlog::warn("source {}: {} {}; reading it from the start", name_, options_.path.string(), reason);
-  pos_ = Position{dev, ino, {}, 0, 1};
+  pos_ = Position{dev, ino, {}, 0, 1, {}};
   skip_.reset();
   return true;
 }
@@ -201,19 +214,20 @@ SourceBatch FileSource::poll(std::stop_token stop) {
   const bool final_read = at_eof && once_;
   const std::size_t unterminated_tail =
       !chunk.empty() && chunk.back() != '\n' ? chunk.rfind('\n') + 1 : chunk.size();  // npos + 1 == 0
-  // Whole documents only: a list document's records are committed together with its end.
+  // Whole documents only: a list document's records are committed together with its end. A
+  // top-level JSON array is committed element by element (pos_.array says where in it).
   const std::size_t consumed = RecordReader::split(
       chunk,
       [&](const RecordSlice& r) {
         RawRecord& rec = batch.records.emplace_back();
         assign_record_text(rec.json, r.json);  // with room for the parser to read it in place
-        append_origin(rec.origin, path, r.line);
+        append_origin(rec.origin, path, r.line, r.index);
         rec.kind_hint = options_.kind_hint;
       },
       [&](const ReadError& e) {
         RawRecord rec;
         rec.json.assign(e.text);
-        append_origin(rec.origin, path, e.line);
+        append_origin(rec.origin, path, e.line, e.index);
         const bool once_tail =
             final_read && static_cast<std::size_t>(e.text.data() - chunk.data()) >= unterminated_tail;
         if (e.oversize_bytes > 0) {
@@ -228,7 +242,7 @@ SourceBatch FileSource::poll(std::stop_token stop) {
       pos_.line,
       final_read ? RecordReader::Tail::complete
                  : at_eof ? RecordReader::Tail::growing_file : RecordReader::Tail::cut_chunk,
-      options_.max_record_bytes);
+      options_.max_record_bytes, &pos_.array);
   if (consumed > 0) {
     pos_.line += count_newlines(std::string_view(chunk).substr(0, consumed));
     pos_.offset += consumed;
@@ -239,7 +253,7 @@ SourceBatch FileSource::poll(std::stop_token stop) {
     // A single document larger than the read chunk. Over the limit: passed over to its end, in
     // pieces, without holding it; otherwise read with a larger buffer next time.
     if (chunk.size() > options_.max_record_bytes) {
-      const OversizeSkip scan(chunk, options_.max_record_bytes);
+      const OversizeSkip scan(chunk, options_.max_record_bytes, pos_.array.inside);
       skip_.emplace(Skip{scan, pos_.line, pos_.offset, std::string(scan.prefix(chunk))});
       skip_oversize(chunk, at_eof, batch);
       return batch;
@@ -263,8 +277,13 @@ void FileSource::skip_oversize(std::string_view piece, bool at_eof, SourceBatch&
   }
   RawRecord& rec = batch.records.emplace_back();
   rec.json = std::move(skip_->prefix);
-  append_origin(rec.origin, options_.path.string(), skip_->line);
-  const std::uint64_t size = skip_->scan.bytes() - (end ? 1 : 0);  // without its newline
+  const bool element = skip_->scan.array_element();  // of a top-level array: read on after it
+  append_origin(rec.origin, options_.path.string(), skip_->line, element ? pos_.array.next_index : kNoElement);
+  const std::uint64_t size = skip_->scan.bytes() - (end && !element ? 1 : 0);  // without its newline
+  if (element) {
+    pos_.array.after_element = true;
+    ++pos_.array.next_index;
+  }
   rec.read_error = oversize_reason(rec.origin, options_.max_record_bytes, size, !end, rec.json.size());
   pos_.offset = skip_->next;
   pos_.line = skip_->line + skip_->scan.newlines();
@@ -279,8 +298,8 @@ namespace {
 const config::Section& file_source_keys() {
   using config::Type;
   static const config::Section s{"file", "sources[] with type: file", {}, {
-      {"path", Type::path, "required", "*pinned.* one JSON record per line, a Graph/ARM list (`{\"value\":[...]}`) or an Event Hubs envelope (`{\"records\":[...]}`). The position is checkpointed, and a truncated or replaced file is read again from the start. An unterminated last line waits for its end; with `run --once` it is dead-lettered with its reason instead. The path may be a symbolic link (log directories and Kubernetes volume mounts are links; the file is only read), but what it names must be a regular file: a FIFO, device, socket or directory stops the source with an error naming the path"},
-      {"max_record_bytes", Type::size, "16MiB", "a longer line or document (a list document counts whole) goes to the dead-letter file (`record at PATH:LINE exceeds max_record_bytes (N): M bytes`, with only its first 4 KiB) and reading goes on after it; it is passed over in pieces, never held. Event Hubs messages are at most 1 MiB and a Graph page of 1000 records a few MiB, so 16 MiB leaves room. The read buffer never exceeds the larger of 4 MiB and this limit plus one byte. Between 1KiB and 1GiB"},
+      {"path", Type::path, "required", "*pinned.* one JSON record per line, a Graph/ARM list (`{\"value\":[...]}`), an Event Hubs envelope (`{\"records\":[...]}`) or a top-level JSON array of records (`[{...},...]`: the Entra admin center's JSON download, `az monitor activity-log list`), read element by element at any size; each element is a record (origin `PATH:LINE#INDEX`), one that is not an object is dead-lettered naming its index. The position is checkpointed, and a truncated or replaced file is read again from the start. An unterminated last line waits for its end; with `run --once` it is dead-lettered with its reason instead. The path may be a symbolic link (log directories and Kubernetes volume mounts are links; the file is only read), but what it names must be a regular file: a FIFO, device, socket or directory stops the source with an error naming the path"},
+      {"max_record_bytes", Type::size, "16MiB", "a longer line or document (a list document counts whole; in a top-level array, each element) goes to the dead-letter file (`record at PATH:LINE exceeds max_record_bytes (N): M bytes`, with only its first 4 KiB) and reading goes on after it; it is passed over in pieces, never held. Event Hubs messages are at most 1 MiB and a Graph page of 1000 records a few MiB, so 16 MiB leaves room. The read buffer never exceeds the larger of 4 MiB and this limit plus one byte. Between 1KiB and 1GiB"},
       {"poll_interval", Type::duration, "1s", "how often to look for new data"},
       {"kind", Type::string, "detected per record", "forces the record kind, e.g. `graph_directory_audit`"},
   }};

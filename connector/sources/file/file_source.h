@@ -42,6 +42,9 @@ class FileSource final : public Source {
     std::string fingerprint;  // hex of a hash of the first up-to-256 bytes
     std::uint64_t offset = 0;
     std::uint64_t line = 1;   // line number at offset
+    // Inside a top-level JSON array at offset (read in pieces): which element comes next. The
+    // offset is then right after an element (or the '['), so a restart reads on from there.
+    ArrayCursor array;
   };
   static std::string encode(const Position& p);
   static Position decode(const std::string& token);  // throws SourceError when malformed
