@@ -152,8 +152,8 @@ TEST(SyslogFormat, OversizeCefShortensTheLargestValueFirst) {
     std::string m;
     bool truncated = false;
     if (direct) {
-      std::string head;
-      truncated = append_message(m, head, event(), body, o, std::nullopt);
+      HeaderBuilder head(o);
+      truncated = append_message(m, head, event(), body, std::nullopt);
     } else {
       auto f = format_message(event(), body, o);
       m = f.message;
