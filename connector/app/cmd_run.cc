@@ -204,6 +204,10 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
 
   spdlog::info("siem-connector {} starting{}", SIEM_VERSION, options.once ? " (--once)" : "");
   int status = kExitOk;
+  // Records dead-lettered by a pipeline that a reload replaced stay in the dead-letter file: the
+  // exit status covers the whole process, not only the last pipeline (undelivered events of a
+  // replaced pipeline are read again by the next one, so only the dead letters carry over).
+  bool dead_lettered_before = false;
   while (true) {
     parts.options.once = options.once;
     auto gen = std::make_shared<Generation>(parts, *state);
@@ -221,6 +225,7 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
     print_summary(*gen);
     auto next = controller.take_restart();
     if (!next || stop.stop_requested() || status == kExitError) break;
+    dead_lettered_before = dead_lettered_before || status == kExitDeadLettered;
     release(gen);
     if (!build_next(config, std::move(next), *state, reload_metrics, parts)) {
       status = kExitError;
@@ -229,6 +234,7 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
     spdlog::info("pipeline: starting with the reloaded configuration");
   }
   watcher.request_stop();
+  if (status == kExitOk && dead_lettered_before) status = kExitDeadLettered;
   return status;
 }
 

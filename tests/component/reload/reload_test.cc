@@ -314,5 +314,28 @@ TEST_F(Reload, PostReloadRefusedWhenOff) {
   hangup_and_wait(kSwapped);
 }
 
+// The exit status of `run` covers the whole process, not only the pipeline built by the last
+// reload (README "Exit status of run": 3, some records went to the dead-letter file). A record
+// dead-lettered before a reload that restarts the pipeline still makes SIGTERM exit 3.
+TEST_F(Reload, DeadLettersBeforeAPipelineRestartStillSetTheExitStatus) {
+  write_override("m");
+  write_config();
+  launch();
+  append(0, 5);
+  std::ofstream(dir_ / "in.ndjson", std::ios::app) << "{\"id\": \"broken\", \n";
+  append(5, 10);
+  ASSERT_TRUE(eventually([&] { return delivered_count(10) && fs::exists(dir_ / "state" / "dead-letter.ndjson") &&
+                                      slurp(dir_ / "state" / "dead-letter.ndjson").find("broken") != std::string::npos; },
+                         seconds(60)))
+      << err();
+  write_config("{drain_timeout: 20s, workers: 2}");
+  hangup_and_wait(kRestarted);
+  append(10, 15);
+  ASSERT_TRUE(eventually([&] { return delivered_count(15); }, seconds(60))) << err();
+  proc_->signal(SIGTERM);
+  EXPECT_EQ(proc_->wait(seconds(60)), 3) << err();
+  proc_.reset();
+}
+
 }  // namespace
 }  // namespace siem::test
