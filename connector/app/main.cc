@@ -70,7 +70,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help prints and exits 0; a command line that cannot be parsed is a start-up error (exit
+    // 1, README "Exit status"), not one of the parser's own codes.
+    return app.exit(e) == 0 ? 0 : 1;
   }
   std::string error;
   if (!setup_logging(global.log_level, global.log_format, &error)) {

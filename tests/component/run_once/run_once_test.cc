@@ -318,6 +318,26 @@ TEST_F(RunOnce, ValidateRefusesControlCharactersInNames) {
   EXPECT_NE(r.err.find("source name contains a control character"), std::string::npos) << r.err;
 }
 
+// A command line that cannot be parsed is a start-up error (README "Exit status of run": 1), not
+// one of the parser's own codes (105, 106, 109...) that no table documents; --help still exits 0.
+TEST_F(RunOnce, CommandLineErrorsExitOneWithTheReason) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"run"}, "--config is required"},
+      {{}, "A subcommand is required"},
+      {{"bogus"}, "A subcommand is required"},
+      {{"map", "--format", "xyz"}, "--format: xyz not in"},
+      {{"run", "-c", "x.yaml", "--onse"}, "--onse"},
+      {{"probe", "--path", "/nothing"}, "--path: /nothing not in"},
+  };
+  for (const auto& [args, reason] : cases) {
+    const auto r = run(args);
+    EXPECT_EQ(r.status, 1) << testing::PrintToString(args) << ": " << r.err;
+    EXPECT_NE(r.err.find(reason), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(run({"--help"}).status, 0);
+  EXPECT_EQ(run({"run", "--help"}).status, 0);
+}
+
 // SIGHUP with an unchanged configuration reloads it (the mapping stage is rebuilt; reload details
 // in tests/component/reload) and never stops the connector.
 TEST_F(RunOnce, SighupReloadsAndKeepsDelivering) {
