@@ -1,5 +1,4 @@
 #include <csignal>
-#include <iostream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -91,7 +90,7 @@ void print_summary(const Generation& gen) {
   if (gen.dead_letters.count() > 0)
     text += fmt::format("  {} record(s) written to the dead-letter file {}\n", gen.dead_letters.count(),
                         gen.dead_letters.path().string());
-  write_stderr(text);
+  report("info", text);
 }
 
 // What the progress display shows while a source catches up (a backfill, `--once`).
@@ -137,19 +136,19 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
   auto config = LoadedConfig::load(options.config_file);
   Diagnostics& diags = config->diags;
   if (diags.has_errors()) {
-    std::cerr << diags.format();
+    report("error", diags.format());
     return kExitError;
   }
   std::unique_ptr<StateStore> state;
   try {
     state = std::make_unique<StateStore>(read_state_dir(*config->doc));
   } catch (const std::exception& e) {
-    std::cerr << "siem-connector: " << e.what() << "\n";
+    report("error", fmt::format("siem-connector: {}\n", e.what()));
     return kExitError;
   }
   PipelineParts parts = build_pipeline(*config->doc, PluginRegistry::builtin(), /*validate_only=*/false, state.get());
   if (diags.has_errors()) {
-    std::cerr << diags.format();
+    report("error", diags.format());
     return kExitError;
   }
   // The warnings `validate` prints (insecure settings, readable secrets), with the same location and path.
@@ -175,7 +174,7 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
     try {
       listener = start_observability(parts.observability_listen, std::move(ctx));
     } catch (const std::exception& e) {
-      std::cerr << "siem-connector: observability: " << e.what() << "\n";
+      report("error", fmt::format("siem-connector: observability: {}\n", e.what()));
       return kExitError;
     }
   }
