@@ -133,6 +133,10 @@ bool build_next(std::shared_ptr<LoadedConfig>& current, std::shared_ptr<LoadedCo
 }  // namespace
 
 int run_command(const RunOptions& options, const GlobalOptions& global) {
+  // First of all: a SIGHUP (`systemctl reload` just after `start`) or SIGTERM while the
+  // configuration is read and the pipeline built must not kill the process with the default
+  // action; the watcher below acts on what arrived meanwhile.
+  install_signal_handlers();
   auto config = LoadedConfig::load(options.config_file);
   Diagnostics& diags = config->diags;
   if (diags.has_errors()) {
@@ -180,7 +184,6 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
   }
 
   std::stop_source stop;
-  install_signal_handlers();
   // Signal handlers may only set a flag; this watcher turns it into a stop or a reload.
   std::jthread watcher([&stop, &controller, once = options.once](std::stop_token st) {
     std::sig_atomic_t hangups_seen = 0;
