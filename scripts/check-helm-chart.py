@@ -54,6 +54,7 @@ for c in dep["containers"] + dep.get("initContainers", []):
     expect(sc.get("readOnlyRootFilesystem") is True, f"{c['name']}: readOnlyRootFilesystem is not true")
     expect(sc.get("allowPrivilegeEscalation") is False, f"{c['name']}: allowPrivilegeEscalation is not false")
     expect(sc.get("capabilities", {}).get("drop") == ["ALL"], f"{c['name']}: capabilities are not all dropped")
+    expect("resources" in c, f"{c['name']}: no resources (a namespace quota requiring them refuses the pod)")
 main = next(c for c in dep["containers"] if c["name"] == "siem-connector")
 expect({"name": "metrics", "containerPort": "TEMPLATED", "protocol": "TCP"} in main.get("ports", []),
        "container: no metrics port")

@@ -1,5 +1,4 @@
 #include <csignal>
-#include <iostream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -91,7 +90,7 @@ void print_summary(const Generation& gen) {
   if (gen.dead_letters.count() > 0)
     text += fmt::format("  {} record(s) written to the dead-letter file {}\n", gen.dead_letters.count(),
                         gen.dead_letters.path().string());
-  write_stderr(text);
+  report("info", text);
 }
 
 // What the progress display shows while a source catches up (a backfill, `--once`).
@@ -134,22 +133,26 @@ bool build_next(std::shared_ptr<LoadedConfig>& current, std::shared_ptr<LoadedCo
 }  // namespace
 
 int run_command(const RunOptions& options, const GlobalOptions& global) {
+  // First of all: a SIGHUP (`systemctl reload` just after `start`) or SIGTERM while the
+  // configuration is read and the pipeline built must not kill the process with the default
+  // action; the watcher below acts on what arrived meanwhile.
+  install_signal_handlers();
   auto config = LoadedConfig::load(options.config_file);
   Diagnostics& diags = config->diags;
   if (diags.has_errors()) {
-    std::cerr << diags.format();
+    report("error", diags.format());
     return kExitError;
   }
   std::unique_ptr<StateStore> state;
   try {
     state = std::make_unique<StateStore>(read_state_dir(*config->doc));
   } catch (const std::exception& e) {
-    std::cerr << "siem-connector: " << e.what() << "\n";
+    report("error", fmt::format("siem-connector: {}\n", e.what()));
     return kExitError;
   }
   PipelineParts parts = build_pipeline(*config->doc, PluginRegistry::builtin(), /*validate_only=*/false, state.get());
   if (diags.has_errors()) {
-    std::cerr << diags.format();
+    report("error", diags.format());
     return kExitError;
   }
   // The warnings `validate` prints (insecure settings, readable secrets), with the same location and path.
@@ -175,13 +178,12 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
     try {
       listener = start_observability(parts.observability_listen, std::move(ctx));
     } catch (const std::exception& e) {
-      std::cerr << "siem-connector: observability: " << e.what() << "\n";
+      report("error", fmt::format("siem-connector: observability: {}\n", e.what()));
       return kExitError;
     }
   }
 
   std::stop_source stop;
-  install_signal_handlers();
   // Signal handlers may only set a flag; this watcher turns it into a stop or a reload.
   std::jthread watcher([&stop, &controller, once = options.once](std::stop_token st) {
     std::sig_atomic_t hangups_seen = 0;
@@ -204,6 +206,10 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
 
   spdlog::info("siem-connector {} starting{}", SIEM_VERSION, options.once ? " (--once)" : "");
   int status = kExitOk;
+  // Records dead-lettered by a pipeline that a reload replaced stay in the dead-letter file: the
+  // exit status covers the whole process, not only the last pipeline (undelivered events of a
+  // replaced pipeline are read again by the next one, so only the dead letters carry over).
+  bool dead_lettered_before = false;
   while (true) {
     parts.options.once = options.once;
     auto gen = std::make_shared<Generation>(parts, *state);
@@ -221,6 +227,7 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
     print_summary(*gen);
     auto next = controller.take_restart();
     if (!next || stop.stop_requested() || status == kExitError) break;
+    dead_lettered_before = dead_lettered_before || status == kExitDeadLettered;
     release(gen);
     if (!build_next(config, std::move(next), *state, reload_metrics, parts)) {
       status = kExitError;
@@ -229,6 +236,7 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
     spdlog::info("pipeline: starting with the reloaded configuration");
   }
   watcher.request_stop();
+  if (status == kExitOk && dead_lettered_before) status = kExitDeadLettered;
   return status;
 }
 

@@ -96,6 +96,15 @@ namespace {
 std::string plugin_name(const ConfigNode& cfg, const std::string& kind, std::size_t index, std::set<std::string>& seen) {
   std::string name = cfg.required_string("name");
   if (name.empty()) name = fmt::format("{}{}", kind, index);
+  // The name is a metrics label, a line of /readyz and the summary, and a part of log lines: a
+  // control character (a newline above all) would forge lines there.
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      cfg.error_at("name", fmt::format("{} name contains a control character (0x{:02x})", kind, u));
+      break;
+    }
+  }
   if (!seen.insert(name).second) cfg.error_at("name", fmt::format("duplicate {} name '{}'", kind, name));
   return name;
 }

@@ -6,8 +6,12 @@
 //   * ids appended while the configuration is reloaded several times (mapping swaps and pipeline
 //     restarts) reach the sink exactly once each;
 //   * POST /-/reload reloads from a loopback client, and is refused for a browser request, a
-//     request with a body, and when `observability.reload: off`.
+//     request with a body, and when `observability.reload: off`;
+//   * a SIGHUP while `run` is still reading its configuration does not kill it.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <map>
@@ -312,6 +316,52 @@ TEST_F(Reload, PostReloadRefusedWhenOff) {
   EXPECT_EQ(count(err(), "reload (POST"), 0u);
   // SIGHUP still works.
   hangup_and_wait(kSwapped);
+}
+
+// The exit status of `run` covers the whole process, not only the pipeline built by the last
+// reload (README "Exit status of run": 3, some records went to the dead-letter file). A record
+// dead-lettered before a reload that restarts the pipeline still makes SIGTERM exit 3.
+TEST_F(Reload, DeadLettersBeforeAPipelineRestartStillSetTheExitStatus) {
+  write_override("m");
+  write_config();
+  launch();
+  append(0, 5);
+  std::ofstream(dir_ / "in.ndjson", std::ios::app) << "{\"id\": \"broken\", \n";
+  append(5, 10);
+  ASSERT_TRUE(eventually([&] { return delivered_count(10) && fs::exists(dir_ / "state" / "dead-letter.ndjson") &&
+                                      slurp(dir_ / "state" / "dead-letter.ndjson").find("broken") != std::string::npos; },
+                         seconds(60)))
+      << err();
+  write_config("{drain_timeout: 20s, workers: 2}");
+  hangup_and_wait(kRestarted);
+  append(10, 15);
+  ASSERT_TRUE(eventually([&] { return delivered_count(15); }, seconds(60))) << err();
+  proc_->signal(SIGTERM);
+  EXPECT_EQ(proc_->wait(seconds(60)), 3) << err();
+  proc_.reset();
+}
+
+// `systemctl reload` (SIGHUP) or a SIGTERM that arrives while `run` is still starting (reading its
+// configuration, building the pipeline) must not kill it with the signal's default action: the
+// signals are handled from the start. The configuration is a FIFO here, so the test knows the
+// connector is reading it (the FIFO has a reader) when it sends SIGHUP.
+TEST_F(Reload, SighupWhileStartingDoesNotKillTheConnector) {
+  write_override("m");
+  write_config();
+  const auto text = slurp(dir_ / "config.yaml");
+  const auto fifo = dir_ / "config.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  ConnectorProcess p(dir_, {"run", "--once", "-c", fifo.string()});
+  ASSERT_TRUE(p.started());
+  int fd = -1;
+  ASSERT_TRUE(eventually([&] { return (fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) >= 0; }, seconds(30)))
+      << "the connector never opened its configuration";
+  p.signal(SIGHUP);
+  ::signal(SIGPIPE, SIG_IGN);  // a connector the signal killed has left the FIFO without a reader
+  ::fcntl(fd, F_SETFL, 0);
+  EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ::close(fd);
+  EXPECT_EQ(p.wait(seconds(60)), 0) << slurp(dir_ / "stderr");
 }
 
 }  // namespace

@@ -252,6 +252,51 @@ TEST_F(RunOnce, ValidateUnknownPluginTypeReportsOnlyTheType) {
   EXPECT_EQ(errors, 2u) << r.err;
 }
 
+// A source or sink name becomes a metrics label, a /readyz line, a file name and part of log lines:
+// one with a control character (here a newline that would forge a "sink x: ok" line in /readyz) is
+// refused by validate and run, naming the key by line.
+TEST_F(RunOnce, ValidateRefusesControlCharactersInNames) {
+  std::ofstream(dir_ / "names.yaml") << "state_dir: state\n"
+                                        "sources:\n"
+                                        "  - {name: \"audit\\nsink out: ok\", type: file, path: in.ndjson}\n"
+                                        "sinks:\n"
+                                        "  - name: \"out\\t\"\n"
+                                        "    type: file\n"
+                                        "    path: out.ndjson\n";
+  const std::string file = (dir_ / "names.yaml").string();
+  auto r = run({"validate", "-c", file});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find(file + ":3:12: error: sources[0].name: source name contains a control character (0x0a)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(file + ":5:11: error: sinks[0].name: sink name contains a control character (0x09)"),
+            std::string::npos)
+      << r.err;
+  r = run({"run", "--once", "-c", file});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("source name contains a control character"), std::string::npos) << r.err;
+}
+
+// A command line that cannot be parsed is a start-up error (README "Exit status of run": 1), not
+// one of the parser's own codes (105, 106, 109...) that no table documents; --help still exits 0.
+TEST_F(RunOnce, CommandLineErrorsExitOneWithTheReason) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"run"}, "--config is required"},
+      {{}, "A subcommand is required"},
+      {{"bogus"}, "A subcommand is required"},
+      {{"map", "--format", "xyz"}, "--format: xyz not in"},
+      {{"run", "-c", "x.yaml", "--onse"}, "--onse"},
+      {{"probe", "--path", "/nothing"}, "--path: /nothing not in"},
+  };
+  for (const auto& [args, reason] : cases) {
+    const auto r = run(args);
+    EXPECT_EQ(r.status, 1) << testing::PrintToString(args) << ": " << r.err;
+    EXPECT_NE(r.err.find(reason), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(run({"--help"}).status, 0);
+  EXPECT_EQ(run({"run", "--help"}).status, 0);
+}
+
 // SIGHUP with an unchanged configuration reloads it (the mapping stage is rebuilt; reload details
 // in tests/component/reload) and never stops the connector.
 TEST_F(RunOnce, SighupReloadsAndKeepsDelivering) {
