@@ -165,6 +165,33 @@ void append_uint(std::string& out, unsigned long long v) {
   out.append(buf, static_cast<std::size_t>(r.ptr - buf));
 }
 
+// RFC 3164 §4.1.2 HOSTNAME: the name without its domain; an IPv4 or IPv6 address stays whole.
+std::string_view rfc3164_hostname(std::string_view host) noexcept {
+  if (host.find(':') == std::string_view::npos && host.find_first_not_of("0123456789.") != std::string_view::npos)
+    return host.substr(0, host.find('.'));
+  return host;
+}
+
+// The header's part between the timestamp and what depends on the event, the same for every
+// message: 5424 " HOST APP - " (the nil PROCID), 3164 " HOST " and, with a tag, "TAG: ".
+// format_message() and HeaderBuilder both write it here, so their headers cannot diverge.
+void append_after_time(std::string& out, const FormatOptions& opt) {
+  out += ' ';
+  if (opt.rfc == Rfc::rfc5424) {
+    append_header_field(out, opt.hostname, 255);
+    out += ' ';
+    append_header_field(out, opt.app_name, 48);
+    out += " - ";
+    return;
+  }
+  append_header_field(out, rfc3164_hostname(opt.hostname), 255);
+  out += ' ';
+  if (!opt.tag.empty()) {
+    append_header_field(out, opt.tag, 32);
+    out += ": ";
+  }
+}
+
 // The message's header: PRI, the RFC 5424 or 3164 header, 5424 structured data and BOM.
 void append_header(std::string& head, const MappedEvent& ev, const FormatOptions& opt) {
   const int pri = opt.facility * 8 + severity_from_cef(ev.severity);
@@ -174,11 +201,7 @@ void append_header(std::string& head, const MappedEvent& ev, const FormatOptions
   if (opt.rfc == Rfc::rfc5424) {
     head += "1 ";
     append_rfc3339(head, ev.time_ms);
-    head += ' ';
-    append_header_field(head, opt.hostname, 255);
-    head += ' ';
-    append_header_field(head, opt.app_name, 48);
-    head += " - ";
+    append_after_time(head, opt);
     append_header_field(head, to_string(ev.kind), 32);
     head += ' ';
     const std::size_t sd_at = head.size();
@@ -206,17 +229,7 @@ void append_header(std::string& head, const MappedEvent& ev, const FormatOptions
     if (opt.bom) head += "\xEF\xBB\xBF";
   } else {
     append_rfc3164(head, ev.time_ms);
-    head += ' ';
-    std::string_view host = opt.hostname;
-    // The name without its domain; an IPv4 or IPv6 address stays whole (RFC 3164 §4.1.2).
-    if (host.find(':') == std::string_view::npos && host.find_first_not_of("0123456789.") != std::string_view::npos)
-      host = host.substr(0, host.find('.'));
-    append_header_field(head, host, 255);
-    head += ' ';
-    if (!opt.tag.empty()) {
-      append_header_field(head, opt.tag, 32);
-      head += ": ";
-    }
+    append_after_time(head, opt);
   }
 }
 
@@ -380,21 +393,7 @@ HeaderBuilder::HeaderBuilder(FormatOptions opt) : opt_(std::move(opt)) {
     p += '>';
     if (opt_.rfc == Rfc::rfc5424) p += "1 ";
   }
-  after_time_ += ' ';
-  if (opt_.rfc == Rfc::rfc5424) {
-    append_header_field(after_time_, opt_.hostname, 255);
-    after_time_ += ' ';
-    append_header_field(after_time_, opt_.app_name, 48);
-    after_time_ += " - ";
-  } else {
-    std::string_view host = opt_.hostname;
-    append_header_field(after_time_, host.substr(0, host.find('.')), 255);
-    after_time_ += ' ';
-    if (!opt_.tag.empty()) {
-      append_header_field(after_time_, opt_.tag, 32);
-      after_time_ += ": ";
-    }
-  }
+  append_after_time(after_time_, opt_);
   const std::size_t kinds = static_cast<std::size_t>(kLastSourceKind) + 1;
   msgid_.resize(kinds);
   sd_kind_.resize(kinds);

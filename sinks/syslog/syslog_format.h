@@ -19,7 +19,7 @@ enum class Framing { octet_counting, lf };
 struct FormatOptions {
   Rfc rfc = Rfc::rfc5424;
   int facility = 20;                   // local4
-  std::string hostname = "-";          // HOSTNAME (3164: the part before the first dot)
+  std::string hostname = "-";          // HOSTNAME (3164: the part before the first dot; an IP address whole)
   std::string app_name = "siem-connector";
   std::string tag = "siem-connector";  // 3164 TAG; empty: ArcSight form `<PRI>Mmm dd hh:mm:ss HOST CEF:...`
   std::string sd_id = "siem@32473";    // 5424 SD-ID (name@PEN); empty: no structured data (`-`)

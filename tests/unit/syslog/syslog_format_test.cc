@@ -1,9 +1,12 @@
 // Syslog message construction: PRI, RFC 5424 / 3164 headers, SD escaping, truncation, framing.
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <cstdio>
 #include <ctime>
 #include <optional>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "sinks/syslog/syslog_format.h"
@@ -100,6 +103,12 @@ TEST(SyslogFormat, Rfc3164HostnameKeepsAnIpAddressWhole) {
   EXPECT_EQ(format_message(e, "CEF:0|x", o).message, "<163>Mar  4 10:15:31 2001:db8::17 siem-connector: CEF:0|x");
   o.hostname = "host-1.example";
   EXPECT_EQ(format_message(e, "CEF:0|x", o).message, "<163>Mar  4 10:15:31 host-1 siem-connector: CEF:0|x");
+  // The sink's header writer follows the same rule.
+  o.hostname = "10.0.0.1";
+  HeaderBuilder head(o);
+  std::string out;
+  append_message(out, head, e, "CEF:0|x", std::nullopt);
+  EXPECT_EQ(out, "<163>Mar  4 10:15:31 10.0.0.1 siem-connector: CEF:0|x");
 }
 
 TEST(SyslogFormat, NoTimeGivesNilValue) {
@@ -305,6 +314,125 @@ TEST(SyslogFormat, AppendMessageIsFormatThenFrame) {
               ASSERT_EQ(out, expected);
             }
   EXPECT_EQ(checked, 96 * 30);
+}
+
+// Randomized differential check (fixed seed, bounded count): the sink's path (one HeaderBuilder per
+// option set, reused across all its events, so its cached day, source and kind parts are exercised
+// as they change) against the reference format_message + append_framed, over days changing both
+// ways, seconds around midnight, times <= 0 and past year 9999, unknown kinds, ids and source names
+// with NUL, `"`, `]`, `\` and line breaks, severities out of range, both RFCs, with and without SD,
+// IP-address and dotted hostnames, and oversize CEF lines (the largest msg/csN value shrinks).
+class Differential {
+ public:
+  std::mt19937_64 rng{20261207};
+
+  std::size_t below(std::size_t n) { return static_cast<std::size_t>(rng() % n); }
+
+  std::string text(std::size_t max_len) {
+    static const std::vector<std::string> pieces = {"a", "Z", "0", "-", " ", "\"", "]", "\\", std::string(1, '\0'),
+                                                    "\n", "\r", "\xC3\xA9", "\xE2\x82\xAC", "=", "|", "x.y"};
+    std::string s;
+    const std::size_t n = below(max_len + 1);
+    while (s.size() < n) s += pieces[below(pieces.size())];
+    return s;
+  }
+
+  // A CEF extension value: plain text, UTF-8 and escape pairs (\\ \= \n), `len` pieces long.
+  std::string cef_value(std::size_t len) {
+    static const std::vector<std::string> pieces = {"v", "w", " ", "\\\\", "\\=", "\\n", "\xC3\xA9", "\xF0\x9F\x94\x91"};
+    std::string s;
+    for (std::size_t i = 0; i < len; ++i) s += pieces[below(pieces.size())];
+    return s;
+  }
+
+  std::string body() {
+    switch (below(5)) {
+      case 0: return "";
+      case 1: return "{\"a\":\"" + text(200) + "\"}\n";
+      case 2: return text(9000);
+      default: {  // a CEF line, often larger than the message limit
+        static const std::vector<std::string> keys = {"msg", "cs1", "cs2", "cs3", "cs4", "cs5", "cs6",
+                                                      "act", "suser", "cs1Label", "externalId"};
+        std::string line = "CEF:0|Microsoft|Entra \\| ID|1.0|" + text(8) + "|name|" + std::to_string(below(11)) + "|";
+        const std::size_t pairs = below(8);
+        for (std::size_t i = 0; i < pairs; ++i) {
+          if (i) line += ' ';
+          line += keys[below(keys.size())] + "=" + cef_value(below(4) == 0 ? below(3000) : below(40));
+        }
+        return line;
+      }
+    }
+  }
+
+  std::int64_t time(std::int64_t& day) {
+    constexpr std::int64_t kDay = 86'400'000;
+    constexpr std::int64_t kFastLimit = 253'402'300'800'000;  // 10000-01-01T00:00:00Z
+    switch (below(9)) {
+      case 0: return 0;
+      case 1: return -static_cast<std::int64_t>(below(1'000'000'000'000ULL)) - 1;
+      case 2: return kFastLimit - 1 + static_cast<std::int64_t>(below(3)) * static_cast<std::int64_t>(below(2) ? 1 : kDay * 400);
+      case 3: day += 1; break;
+      case 4: day -= 1; break;
+      case 5: day = static_cast<std::int64_t>(below(kFastLimit / kDay)); break;
+      case 6: return day * kDay + static_cast<std::int64_t>(below(4001)) - 2000;  // around midnight
+      default: break;
+    }
+    return day * kDay + static_cast<std::int64_t>(below(kDay));
+  }
+
+  siem::MappedEvent event(std::int64_t& day) {
+    static const std::vector<std::string> sources = {"entra-audit", "arm]\\", "a\"b", ""};
+    siem::MappedEvent e;
+    e.kind = static_cast<siem::SourceKind>(below(static_cast<std::size_t>(siem::kLastSourceKind) + 4));
+    e.source_name = below(4) == 0 ? text(20) : sources[below(sources.size())];
+    e.id = below(10) == 0 ? std::string(700, 'i') : text(40);
+    e.time_ms = time(day);
+    const int severities[] = {INT_MIN, -1, 0, 3, 5, 8, 10, 11, INT_MAX};
+    e.severity = severities[below(std::size(severities))];
+    const int tiers[] = {-7, -1, 0, 1, 2, 12345};
+    e.tier = tiers[below(std::size(tiers))];
+    return e;
+  }
+};
+
+TEST(SyslogFormat, AppendMessageMatchesTheReferenceOnRandomEvents) {
+  Differential d;
+  const std::vector<std::string> hosts = {"connector01.contoso.example", "10.0.0.1", "2001:db8::17", "plainhost",
+                                          "", "host\n.example", "10.0.0.1.example"};
+  const std::size_t maxes[] = {64, 480, 1024, 8192};
+  const std::optional<Framing> framings[] = {std::nullopt, Framing::lf, Framing::octet_counting};
+  int checked = 0, truncated = 0;
+  std::int64_t day = 20'516;  // 2026-03-04
+  for (const auto rfc : {Rfc::rfc5424, Rfc::rfc3164})
+    for (const std::string sd : {"", "siem@32473"})
+      for (const auto& host : hosts) {
+        FormatOptions o;
+        o.rfc = rfc;
+        o.sd_id = sd;
+        o.hostname = host;
+        o.max_message_size = maxes[d.below(std::size(maxes))];
+        o.bom = d.below(2) == 0;
+        o.body_is_cef = d.below(4) != 0;
+        if (d.below(3) == 0) o.tag.clear();
+        HeaderBuilder head(o);
+        std::string out, expected;
+        for (int i = 0; i < 150; ++i) {
+          const auto e = d.event(day);
+          const std::string b = d.body();
+          const auto framing = framings[d.below(std::size(framings))];
+          if (d.below(8) == 0) out.clear();  // mostly appended after earlier messages
+          expected = out;
+          const auto f = format_message(e, b, o);
+          if (framing) append_framed(expected, f.message, *framing);
+          else expected += f.message;
+          ASSERT_EQ(append_message(out, head, e, b, framing), f.truncated) << "event " << checked;
+          ASSERT_EQ(out, expected) << "event " << checked << " host " << host << " time " << e.time_ms;
+          ++checked;
+          truncated += f.truncated ? 1 : 0;
+        }
+      }
+  EXPECT_EQ(checked, 2 * 2 * 7 * 150);
+  EXPECT_GT(truncated, checked / 10);  // the oversize paths are exercised, not only the plain one
 }
 
 }  // namespace
