@@ -75,7 +75,10 @@ class KeyCache {
   explicit KeyCache(bool snake) : snake_(snake) {}
   // `key` as an object member's key: ,"key": (no comma when `first`). Valid until the next call.
   std::string_view prefix(std::string_view key, bool first) {
-    Slot& slot = slots_[hash(key) % kSlots];
+    // Keys come from the record: only short ones are remembered, so the table stays a few tens of
+    // KiB per thread whatever the records hold; a longer key is converted each time into one
+    // scratch slot, released again once it grew large.
+    Slot& slot = key.size() <= kMaxCachedKey ? slots_[hash(key) % kSlots] : long_key(key);
     if (!slot.valid || slot.key != key) fill(slot, key);
     const std::size_t skip = first ? 1 : 0;
     return std::string_view(slot.text.data() + skip, slot.text.size() - skip);
@@ -83,6 +86,7 @@ class KeyCache {
 
  private:
   static constexpr std::size_t kSlots = 512;
+  static constexpr std::size_t kMaxCachedKey = 64;
   struct Slot {
     bool valid = false;
     std::string key, text;
@@ -96,6 +100,11 @@ class KeyCache {
     else encoding::append_json_string(slot.text, key);
     slot.text += ':';
   }
+  [[gnu::noinline]] Slot& long_key(std::string_view key) {
+    if (long_.key.capacity() > 4 * kMaxCachedKey + key.size()) long_ = Slot{};  // let a big one go
+    long_.valid = false;
+    return long_;
+  }
   // Length and the first and last 8 bytes (keys of one record differ there, not in the middle).
   static std::size_t hash(std::string_view key) noexcept {
     std::uint64_t head = 0, tail = 0;
@@ -106,10 +115,11 @@ class KeyCache {
       std::memcpy(&head, key.data(), key.size());
     }
     const std::uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^ (key.size() * 0x165667B19E3779F9ull);
-    return static_cast<std::size_t>(h >> 32);
+    return static_cast<std::size_t>(h >> 55);  // the top bits: they depend on every byte read
   }
   bool snake_;
   std::array<Slot, kSlots> slots_;
+  Slot long_;  // a key longer than kMaxCachedKey, converted on each use
 };
 
 }  // namespace
