@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -68,6 +69,22 @@ nlohmann::json yaml_to_json(const YAML::Node& n) {
       return s;
     }
     default: return nullptr;
+  }
+}
+
+// yaml-cpp keeps one of two equal keys silently: in an expectation that hides a check, so it is an error.
+void duplicate_keys(const YAML::Node& n, const std::string& path, std::vector<std::string>& problems, int depth = 0) {
+  if (depth > 16) return;
+  if (n.IsMap()) {
+    std::set<std::string, std::less<>> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string();
+      if (!seen.insert(key).second)
+        problems.push_back(fmt::format("duplicate key '{}' in {} (line {})", key, path, it->first.Mark().line + 1));
+      duplicate_keys(it->second, path + "." + key, problems, depth + 1);
+    }
+  } else if (n.IsSequence()) {
+    for (std::size_t i = 0; i < n.size(); ++i) duplicate_keys(n[i], fmt::format("{}[{}]", path, i), problems, depth + 1);
   }
 }
 
@@ -286,6 +303,7 @@ struct CaseRunner {
     const std::string name = c["name"] ? c["name"].Scalar() : fmt::format("case {}", index);
     const std::string where = location(file, c);
     std::vector<std::string> problems;
+    duplicate_keys(c["expect"], "expect", problems);
     const auto dir = std::filesystem::path(file).parent_path();
     std::optional<SourceKind> forced;
     if (c["source"]) {

@@ -94,23 +94,26 @@ void parens_to_braces(std::string& s) {
   }
 }
 
-// Turns the scalars read from braces_to_parens() text back (keys included); marks are kept.
-void restore_braces(YAML::Node node, std::size_t& budget, int depth = 0) {
-  if (depth > 64 || budget == 0) return;
+// Turns the scalars read from braces_to_parens() text back (keys included); marks are kept. False
+// when the rewrite does not read as written: a `$(` left in a scalar (`[${HOSTS:-a,b}]` splits into
+// `$(HOSTS:-a` and `b)`) or a document past the node budget / depth, whose rest stays unrestored.
+bool restore_braces(YAML::Node node, std::size_t& budget, int depth = 0) {
+  if (depth > 64 || budget == 0) return false;
   --budget;
   if (node.IsScalar()) {
-    if (node.Scalar().find("$(") == std::string::npos) return;
+    if (node.Scalar().find("$(") == std::string::npos) return true;
     std::string s = node.Scalar();
     parens_to_braces(s);
+    if (s.find("$(") != std::string::npos) return false;
     node = s;  // Node::Assign(std::string) sets the scalar only: the mark stays
   } else if (node.IsMap()) {
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      restore_braces(it->first, budget, depth + 1);
-      restore_braces(it->second, budget, depth + 1);
-    }
+    for (auto it = node.begin(); it != node.end(); ++it)
+      if (!restore_braces(it->first, budget, depth + 1) || !restore_braces(it->second, budget, depth + 1)) return false;
   } else if (node.IsSequence()) {
-    for (auto it = node.begin(); it != node.end(); ++it) restore_braces(*it, budget, depth + 1);
+    for (auto it = node.begin(); it != node.end(); ++it)
+      if (!restore_braces(*it, budget, depth + 1)) return false;
   }
+  return true;
 }
 
 YAML::Node load_yaml(std::string_view text) {
@@ -126,7 +129,7 @@ YAML::Node load_yaml(std::string_view text) {
       throw first;  // not (only) the braces: the error of the text as written is the one reported
     }
     std::size_t budget = 100'000;
-    restore_braces(root, budget);
+    if (!restore_braces(root, budget)) throw first;  // the rewrite misread the text: YAML's own error
     return root;
   }
 }

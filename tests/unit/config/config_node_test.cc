@@ -115,6 +115,27 @@ TEST(ConfigNode, EnvironmentVariablesInFlowMappings) {
   EXPECT_NE(broken->diags.format().find("YAML syntax error"), std::string::npos) << broken->diags.format();
 }
 
+// The flow-mapping rewrite never reads a text other than as written: a default holding a comma
+// splits a flow list (`[${HOSTS:-a,b}]` would be `$(HOSTS:-a` and `b)`), and a document past the
+// restore budget would keep `$(` text. Both report YAML's own error of the text, with its position.
+TEST(ConfigNode, EnvironmentVariablesInFlowMappingsNeverMisread) {
+  auto split = load("sinks:\n  kafka: {brokers: [${SIEM_TEST_HOSTS_F:-a,b}]}\n");
+  const auto text = split->diags.format();
+  EXPECT_NE(text.find("test.yaml:2:"), std::string::npos) << text;
+  EXPECT_NE(text.find("YAML syntax error"), std::string::npos) << text;
+  EXPECT_EQ(text.find("$("), std::string::npos) << text;
+  EXPECT_FALSE(split->doc->root().valid());
+
+  std::string big = "a: [";
+  for (int i = 0; i < 100'001; ++i) big += "x,";
+  big += "x]\nb: {c: ${SIEM_TEST_HOST_F}}\n";
+  auto over = load(big);
+  const auto over_text = over->diags.format();
+  EXPECT_NE(over_text.find("test.yaml:2:"), std::string::npos) << over_text;
+  EXPECT_NE(over_text.find("YAML syntax error"), std::string::npos) << over_text;
+  EXPECT_FALSE(over->doc->root().valid());
+}
+
 TEST(ConfigNode, SecretsFromEnvAndFileAreNeverPrinted) {
   const auto dir = std::filesystem::temp_directory_path() / ("siem-secret-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
