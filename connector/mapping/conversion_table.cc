@@ -317,6 +317,55 @@ Written list_json(element e, const std::optional<double>&, Form form, std::strin
   return Written::value;
 }
 
+// to_arm_part() without a Value or a vector: the segments of an ARM resource id (empty ones, from
+// repeated slashes, skipped) kept on the stack; an id of more segments than that is left to the
+// general path.
+template <ArmPart part>
+Written arm_part_json(element e, const std::optional<double>&, Form form, std::string& out) {
+  if (e.type() != element_type::STRING) return Written::unsupported;
+  const std::string_view t = e.get_string().value_unsafe();
+  std::array<std::string_view, 32> seg;
+  std::size_t n = 0;
+  for (std::size_t at = 0; at < t.size();) {
+    const std::size_t end = std::min(t.find('/', at), t.size());
+    if (end > at) {
+      if (n == seg.size()) return Written::unsupported;
+      seg[n++] = t.substr(at, end - at);
+    }
+    at = end + 1;
+  }
+  auto after = [&](std::string_view key) -> std::size_t {
+    for (std::size_t i = 0; i + 1 < n; ++i)
+      if (json::iequals(seg[i], key)) return i + 1;
+    return n;
+  };
+  // Segments [from, to) joined with '/', written as one string.
+  auto write = [&](std::size_t from, std::size_t to) {
+    if (from + 1 == to) {
+      append_string(out, seg[from], form);
+      return Written::value;
+    }
+    static thread_local std::string joined;
+    joined.clear();
+    for (std::size_t i = from; i < to; ++i) {
+      if (i > from) joined += '/';
+      joined += seg[i];
+    }
+    append_string(out, joined, form);
+    return Written::value;
+  };
+  if constexpr (part == ArmPart::group) {
+    const std::size_t g = after("resourceGroups");
+    return g < n ? write(g, g + 1) : Written::nothing;
+  } else {
+    const std::size_t p = after("providers");
+    if (p >= n) return Written::nothing;
+    const std::size_t type_end = std::min(p + 2, n);
+    if constexpr (part == ArmPart::provider) return write(p, type_end);
+    return type_end < n ? write(type_end, n) : Written::nothing;
+  }
+}
+
 using C = Conversion;
 using Shape = ConversionRow::Shape;
 
@@ -347,9 +396,9 @@ constexpr std::array<ConversionRow, kConversionCount> kConversionRows = {{
     {C::arm_subscription, "arm_subscription", "", Shape::scalar, false, to_arm_subscription, nullptr},
     {C::count, "count", "", Shape::structured, false, to_count, nullptr},
     {C::not_ip, "not_ip", "", Shape::scalar, false, to_not_ip, nullptr},
-    {C::arm_resource_group, "arm_resource_group", "", Shape::scalar, false, to_arm_part<ArmPart::group>, nullptr},
-    {C::arm_resource_provider, "arm_resource_provider", "", Shape::scalar, false, to_arm_part<ArmPart::provider>, nullptr},
-    {C::arm_resource_name, "arm_resource_name", "", Shape::scalar, false, to_arm_part<ArmPart::name>, nullptr},
+    {C::arm_resource_group, "arm_resource_group", "", Shape::scalar, false, to_arm_part<ArmPart::group>, arm_part_json<ArmPart::group>},
+    {C::arm_resource_provider, "arm_resource_provider", "", Shape::scalar, false, to_arm_part<ArmPart::provider>, arm_part_json<ArmPart::provider>},
+    {C::arm_resource_name, "arm_resource_name", "", Shape::scalar, false, to_arm_part<ArmPart::name>, arm_part_json<ArmPart::name>},
 }};
 
 namespace {
