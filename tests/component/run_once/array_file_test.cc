@@ -17,25 +17,9 @@ namespace {
 
 using namespace siem::test::binary;  // NOLINT(google-build-using-namespace): the helpers of run_binary.h
 
-class ArrayFile : public ::testing::Test {
+class ArrayFile : public BinaryTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("siem-array-" + std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  Result run(const std::vector<std::string>& extra, std::chrono::seconds timeout = std::chrono::seconds(120)) {
-    std::vector<std::string> args{kBinary};
-    args.insert(args.end(), extra.begin(), extra.end());
-    const pid_t pid = spawn(args, dir_ / "stdout", dir_ / "stderr");
-    Result r;
-    r.status = wait_for(pid, timeout);
-    r.out = slurp(dir_ / "stdout");
-    r.err = slurp(dir_ / "stderr");
-    return r;
-  }
+  ArrayFile() : BinaryTest("siem-array", std::chrono::seconds(120)) {}
   // The event ids in the file sink's output (complete lines only), with how often each came;
   // `cut_short` counts lines that are not JSON (the one a kill may cut).
   std::map<std::string, int> delivered_ids(std::size_t& cut_short) {
@@ -52,7 +36,6 @@ class ArrayFile : public ::testing::Test {
     }
     return ids;
   }
-  fs::path dir_;
 };
 
 // ECS's event.created is the time of mapping: the only part of two runs that differs.

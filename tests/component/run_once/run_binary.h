@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 extern char** environ;
 
 namespace siem::test::binary {
@@ -61,5 +63,37 @@ inline int wait_for(pid_t pid, std::chrono::seconds timeout) {
   waitpid(pid, &status, 0);
   return -1;
 }
+
+// A test of the binary with a directory of its own ("<prefix>-<pid>-<test name>" under the
+// temporary directory, made empty before and removed after) and run(): the binary with `extra` as
+// its arguments, its standard output and error kept in that directory, killed after `timeout`.
+class BinaryTest : public ::testing::Test {
+ protected:
+  BinaryTest(std::string prefix, std::chrono::seconds timeout) : prefix_(std::move(prefix)), timeout_(timeout) {}
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           (prefix_ + "-" + std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  Result run(const std::vector<std::string>& extra) { return run(extra, timeout_); }
+  Result run(const std::vector<std::string>& extra, std::chrono::seconds timeout) {
+    std::vector<std::string> args{kBinary};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const pid_t pid = spawn(args, dir_ / "stdout", dir_ / "stderr");
+    Result r;
+    r.status = wait_for(pid, timeout);
+    r.out = slurp(dir_ / "stdout");
+    r.err = slurp(dir_ / "stderr");
+    return r;
+  }
+
+  fs::path dir_;
+
+ private:
+  std::string prefix_;
+  std::chrono::seconds timeout_;
+};
 
 }  // namespace siem::test::binary

@@ -25,26 +25,9 @@ namespace {
 
 using namespace siem::test::binary;  // NOLINT(google-build-using-namespace): the helpers of run_binary.h
 
-class RunOnce : public ::testing::Test {
+class RunOnce : public BinaryTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("siem-e2e-" + std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  Result run(const std::vector<std::string>& extra, std::chrono::seconds timeout = std::chrono::seconds(60)) {
-    std::vector<std::string> args{kBinary};
-    args.insert(args.end(), extra.begin(), extra.end());
-    const pid_t pid = spawn(args, dir_ / "stdout", dir_ / "stderr");
-    Result r;
-    r.status = wait_for(pid, timeout);
-    r.out = slurp(dir_ / "stdout");
-    r.err = slurp(dir_ / "stderr");
-    return r;
-  }
+  RunOnce() : BinaryTest("siem-e2e", std::chrono::seconds(60)) {}
 
   void write_config(const std::string& extra_sink = "", const std::string& format = "ecs") {
     std::ofstream(dir_ / "config.yaml") << "state_dir: state\n"
@@ -85,8 +68,6 @@ class RunOnce : public ::testing::Test {
     }
     return ids;
   }
-
-  fs::path dir_;
 };
 
 TEST_F(RunOnce, DeliversGoodRecordsDeadLettersBadOnesAndNeverTwice) {
