@@ -44,11 +44,14 @@ struct RecordPaths {
   // what parse_time_ms() gave for it, so that the same string is not parsed twice. Empty: none.
   std::string_view time_text;
   std::optional<std::int64_t> time_ms;
+  // The path cache's generation for this record (PathSet::Result::generation); 0: not checked. A
+  // slot not resolved for this record reads as missing, never as an earlier record's element.
+  std::uint32_t generation = 0;
   // What json::Path(record_paths(kind)[i]).first(record) gives: the first match, nullopt when the
   // path is missing or null. i < count.
   std::optional<simdjson::dom::element> value(std::size_t i) const {
     const auto& r = results[static_cast<std::size_t>(slots[i])];
-    if (!r.found) return std::nullopt;
+    if (!r.found || (generation != 0 && r.generation != generation)) return std::nullopt;
     return r.value;
   }
 };

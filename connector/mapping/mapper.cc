@@ -185,7 +185,7 @@ class MapperImpl final : public Mapper {
       if (text_into(p, out.subscription_id) && !out.subscription_id.empty()) break;
     if (s.prepared) {
       const RecordPaths paths{cache.entries.data(), enricher_paths.slots.data(), enricher_paths.slots.size(),
-                              time_text, time_text_ms};
+                              time_text, time_text_ms, cache.generation};
       enricher_->prepare(*s.prepared, kind, root, root_fields, out.tenant_id, &paths);
     }
     s.ok = true;

@@ -288,5 +288,21 @@ TEST(Facts, ResolvedPathsGiveTheFactsReadFromTheRecord) {
   EXPECT_TRUE(fact_paths(SourceKind::graph_directory_audit).empty());
 }
 
+// A slot the mapper did not resolve for this record (an older generation) reads as missing, never
+// as the element of an earlier record, whose document may be gone.
+TEST(RecordPathsTest, ASlotOfAnEarlierRecordReadsAsMissing) {
+  simdjson::dom::parser parser;
+  const simdjson::dom::element doc = parser.parse(std::string_view(R"({"a":1})")).value();
+  std::vector<json::PathSet::Result> results(1);
+  results[0].generation = 7;
+  results[0].found = true;
+  results[0].value = doc;
+  const std::vector<int> slots{0};
+  RecordPaths current{results.data(), slots.data(), 1, {}, std::nullopt, 7};
+  EXPECT_TRUE(current.value(0).has_value());
+  RecordPaths later{results.data(), slots.data(), 1, {}, std::nullopt, 8};
+  EXPECT_FALSE(later.value(0).has_value()) << "a stale slot was read";
+}
+
 }  // namespace
 }  // namespace siem
