@@ -203,6 +203,23 @@ TEST(Facts, AnExpandedGroupPrincipalOfAScheduleRequestOrInstanceIsAGroup) {
 namespace siem {
 namespace {
 
+// A kind's fact paths as the mapper hands them over: each compiled, in slot order, in one set.
+struct FactPathSet {
+  json::PathSet set;
+  std::vector<json::Path> compiled;
+  std::vector<int> slots;
+  explicit FactPathSet(const std::vector<std::string>& texts) {
+    compiled.reserve(texts.size());
+    for (const auto& t : texts) {
+      compiled.emplace_back(t);
+      slots.push_back(static_cast<int>(slots.size()));
+      set.add(compiled.back(), slots.back());
+    }
+  }
+  FactPathSet(const FactPathSet&) = delete;
+  FactPathSet& operator=(const FactPathSet&) = delete;
+};
+
 // The mapper resolves fact_paths(kind) with its rules' paths and hands the values over
 // (RecordPaths): the facts must be exactly those read from the record itself, for every sample read
 // as each kind that has such paths, and for records with what a hostile or odd producer sends
@@ -232,15 +249,8 @@ TEST(Facts, ResolvedPathsGiveTheFactsReadFromTheRecord) {
   for (const SourceKind kind : all_source_kinds()) {
     const auto& texts = fact_paths(kind);
     if (texts.empty()) continue;
-    json::PathSet set;
-    std::vector<json::Path> compiled;
-    compiled.reserve(texts.size());
-    std::vector<int> slots;
-    for (const auto& t : texts) {
-      compiled.emplace_back(t);
-      slots.push_back(static_cast<int>(slots.size()));
-      set.add(compiled.back(), slots.back());
-    }
+    const FactPathSet paths(texts);
+    const auto& [set, compiled, slots] = paths;
     for (const auto& json : records) {
       simdjson::dom::element root;
       ASSERT_EQ(parser.parse(json).get(root), simdjson::SUCCESS) << json;
@@ -259,15 +269,8 @@ TEST(Facts, ResolvedPathsGiveTheFactsReadFromTheRecord) {
   // The mapper's parsed time is taken for the same string of the document only: another string of
   // the same length (and another time) is parsed, the same one is not parsed again.
   const auto& texts = fact_paths(SourceKind::graph_sign_in);
-  json::PathSet set;
-  std::vector<json::Path> compiled;
-  compiled.reserve(texts.size());
-  std::vector<int> slots;
-  for (const auto& t : texts) {
-    compiled.emplace_back(t);
-    slots.push_back(static_cast<int>(slots.size()));
-    set.add(compiled.back(), slots.back());
-  }
+  const FactPathSet paths(texts);
+  const auto& [set, compiled, slots] = paths;
   simdjson::dom::element root;
   ASSERT_EQ(parser.parse(std::string(R"({"createdDateTime":"2026-03-05T10:21:07Z","other":"2025-01-01T00:00:00Z"})")).get(root),
             simdjson::SUCCESS);
