@@ -82,7 +82,10 @@ bool StreamSpec::windowed() const noexcept {
          type == StreamType::security_alerts;
 }
 
-bool StreamSpec::snapshot_dedupe() const noexcept { return type == StreamType::pim_alerts; }
+bool StreamSpec::snapshot_dedupe() const noexcept {
+  return type == StreamType::pim_alerts || type == StreamType::pim_assignment_requests ||
+         type == StreamType::pim_eligibility_requests || type == StreamType::arm_pim_requests;
+}
 
 bool StreamSpec::arm() const noexcept {
   return type == StreamType::activity_log || type == StreamType::arm_pim_requests || type == StreamType::defender_alerts;

@@ -81,7 +81,8 @@ struct StreamSpec {
   bool windowed() const noexcept;        // time-filtered report (audits, sign-ins, activity)
   bool arm() const noexcept;             // needs an ARM token
   // State read whole every poll whose dedupe window keeps only the keys of the last complete
-  // snapshot (PIM alerts): an unchanged record is never delivered again, however long it lasts.
+  // snapshot, whatever their age (PIM alerts, PIM requests: Graph and ARM list requests older than
+  // the retention): an unchanged record is never delivered again, however long it lasts.
   bool snapshot_dedupe() const noexcept;
   bool properties_record() const noexcept;  // ARM resource: time and status under `properties`
   SourceKind kind() const noexcept;

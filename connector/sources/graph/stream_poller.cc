@@ -168,11 +168,11 @@ StreamPoller::PageResult StreamPoller::on_page(const std::string& url, std::stri
   // Window complete: the checkpoint moves to the window end, with the dedupe window pruned to what
   // the next window can still return.
   in_window_ = false;
-  // Every later window starts at or after the settled point: older keys can never match again.
-  Micros horizon = spec_.windowed() ? window_.settled : window_.end - options_.retention;
-  seen_.prune_before(horizon);
-  // A state snapshot: keys of records no longer listed (or listed changed) can never match again.
+  // A state snapshot: keys of records no longer listed (or listed changed) can never match again;
+  // a key still listed is kept however old its record (it is listed again on the next poll).
   if (spec_.snapshot_dedupe()) seen_.retain_only(snapshot_keys_);
+  // Every later window starts at or after the settled point: older keys can never match again.
+  else seen_.prune_before(spec_.windowed() ? window_.settled : window_.end - options_.retention);
   if (seen_.evicted() > evicted_reported_) {
     spdlog::warn("{}: the dedupe window is full ({} keys, dedupe_max): {} key(s) were forgotten before they aged "
                  "out, so records the lookback re-reads may be delivered twice; raise dedupe_max",

@@ -137,5 +137,30 @@ TEST_F(PullAgainstEmulator, SignInsEveryEventTypeOnceAndActivityPerSubscription)
   EXPECT_TRUE(read_window(p, to_micros(std::chrono::system_clock::now())).empty());  // nothing changed: nothing again
 }
 
+// PIM request collections are read whole on every poll, and Graph / ARM keep requests for longer
+// than the stream's retention: a request created 40 days ago is delivered once, not again on every
+// poll after its dedupe key aged out of the retention.
+TEST_F(PullAgainstEmulator, PimRequestOlderThanTheRetentionIsDeliveredOnce) {
+  for (const auto& [collection, type] : {std::pair{"roleAssignmentScheduleRequests", StreamType::pim_assignment_requests},
+                                         std::pair{"armRoleAssignmentScheduleRequests", StreamType::arm_pim_requests}}) {
+    auto old = test::http_fetch("POST", base_ + "/_emulator/late",
+                                json{{"collection", collection}, {"age_seconds", 40 * 86400}}.dump(), {}, pki_->ca_pem());
+    ASSERT_EQ(old.status, 200) << old.body;
+    const std::string old_id = json::parse(old.body)["id"];
+    StreamSpec spec(collection, type, base_);  // ARM: no scope, every request the emulator holds
+    StreamPoller p(spec, opts());
+    p.restore(std::nullopt, std::nullopt);
+    const Micros now = to_micros(std::chrono::system_clock::now());
+    auto first = read_window(p, now);
+    EXPECT_EQ(std::count_if(first.begin(), first.end(), [&](const RawRecord& r) { return json::parse(r.json)["id"] == old_id; }), 1)
+        << collection;
+    // The next poll, and one after a restart from the checkpoint, list the same collection: nothing is new.
+    EXPECT_TRUE(read_window(p, now + 60 * kSecond).empty()) << collection;
+    StreamPoller q(spec, opts());
+    q.restore(decode_checkpoint(encode_checkpoint({{spec.name, p.completed()}}))[spec.name], std::nullopt);
+    EXPECT_TRUE(read_window(q, now + 120 * kSecond).empty()) << collection;
+  }
+}
+
 }  // namespace
 }  // namespace siem::sources
