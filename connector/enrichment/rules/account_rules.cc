@@ -1,7 +1,12 @@
 // Privileged accounts themselves: external holders, credential changes, brand-new admins.
 #include "connector/enrichment/rules/rules.h"
 
+#include <cstdint>
+#include <optional>
+#include <set>
+
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "connector/enrichment/rules/rule_util.h"
 
@@ -45,15 +50,40 @@ void credential_change(const RuleContext& c, std::vector<RuleHit>& out) {
     out.push_back({"pa.account.credential_change", 6, fmt::format("'{}' on privileged account {}", f.operation, k)});
 }
 
+namespace {
+// The MethodType numbers of a StrongAuthenticationMethod value ([{"MethodType":6,"Default":true},...]);
+// nullopt when it is not such a list.
+std::optional<std::set<std::int64_t>> method_types(const std::string& value) {
+  const auto doc = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_array()) return std::nullopt;
+  std::set<std::int64_t> types;
+  for (const auto& m : doc) {
+    if (!m.is_object()) return std::nullopt;
+    for (const auto& [key, v] : m.items())
+      if (iequals(key, "MethodType") && v.is_number_integer()) types.insert(v.get<std::int64_t>());
+  }
+  return types;
+}
+
+// A registered strong authentication method that the new StrongAuthenticationMethod list no longer
+// holds (a method deleted; a change of the default method keeps every type).
+bool method_deleted(const ModifiedProperty& p) {
+  if (!iequals(p.name, "StrongAuthenticationMethod") || empty_value(p.old_value) || empty_value(p.new_value)) return false;
+  const auto before = method_types(p.old_value), after = method_types(p.new_value);
+  return before && after && !std::includes(after->begin(), after->end(), before->begin(), before->end());
+}
+}  // namespace
+
 void mfa_removed(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!is_audit_success(f)) return;
   bool removed = op_in(f, kMfaRemovalOps);
   if (!removed && iequals(f.operation, "Update user")) {
     // A StrongAuthentication* property (methods, requirements, phone app details) that had a value
-    // and now has none: MFA was switched off or its methods cleared.
+    // and now has none: MFA was switched off or its methods cleared; or a method of the list deleted.
     for (const auto& p : f.modified_properties)
-      if (istarts_with(p.name, "StrongAuthentication") && empty_value(p.new_value) && !empty_value(p.old_value))
+      if ((istarts_with(p.name, "StrongAuthentication") && empty_value(p.new_value) && !empty_value(p.old_value)) ||
+          method_deleted(p))
         removed = true;
   }
   if (!removed) return;
