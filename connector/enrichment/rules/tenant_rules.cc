@@ -9,7 +9,7 @@ namespace siem::rules {
 
 void federation_change(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
-  if (f.family != Facts::Family::audit || !op_in(f, kFederationOps)) return;
+  if (!is_audit_success(f) || !op_in(f, kFederationOps)) return;  // a failed attempt changed nothing
   if (iequals(f.operation, "Update domain") || iequals(f.operation, "Set Company Information")) {
     bool relevant = false;
     for (const auto& p : f.modified_properties)
@@ -24,7 +24,7 @@ void federation_change(const RuleContext& c, std::vector<RuleHit>& out) {
 
 void conditional_access_change(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
-  if (f.family != Facts::Family::audit) return;
+  if (!is_audit_success(f)) return;  // a failed attempt changed nothing
   if (!icontains(f.operation, "conditional access policy")) return;
   if (!(istarts_with(f.operation, "Add") || istarts_with(f.operation, "Update") || istarts_with(f.operation, "Delete")))
     return;
