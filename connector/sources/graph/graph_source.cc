@@ -136,7 +136,7 @@ class PullSource final : public Source {
       StreamState& st = streams_[(cursor_ + n) % streams_.size()];
       if (!st.url) {
         if (now_steady < st.next_due) continue;
-        const auto interval = is_roster(st.poller.spec()) ? s_.roster_interval : s_.poll_interval;
+        const auto interval = interval_of(st);
         const Micros now_us = sources::to_micros(std::chrono::system_clock::now());
         st.url = st.poller.begin(now_us);
         st.began_at = now_us;
@@ -170,11 +170,14 @@ class PullSource final : public Source {
     bool warned = false;  // the window in progress has been reported as long
     bool fresh = false;   // completed a window up to its start time since the last caught_up report
     int failed_windows = 0;  // windows abandoned (retries exhausted, refused URL, loop) since one completed
+    int refusals = 0;        // permanent refusals in a row (refuse_stream)
   };
 
   // After this many consecutive abandoned windows the failure is reported to the pipeline, which
   // backs off (continuous run, up to pipeline.source_retry_max) or ends the source (`run --once`).
   static constexpr int kMaxFailedWindows = 3;
+  // The longest a refused stream waits before it is asked again (refuse_stream).
+  static constexpr std::chrono::hours kMaxRefusedDelay{1};
 
   // The lag metric: the oldest committed window end of the windowed streams.
   void note_checkpoint(const std::map<std::string, sources::StreamCheckpoint>& cp) {
@@ -217,13 +220,38 @@ class PullSource final : public Source {
     last.attributes.set(attr::snapshot_read_ms, read_at / 1000);
   }
 
-  // The window in progress cannot be completed now: it is read again from its start, and after
-  // kMaxFailedWindows in a row the failure goes to the pipeline.
+  std::chrono::steady_clock::duration interval_of(const StreamState& st) const {
+    return is_roster(st.poller.spec()) ? s_.roster_interval : s_.poll_interval;
+  }
+
+  // The next poll starts with the stream after the one just read: a stream that keeps failing
+  // never keeps the others from their turns.
+  void pass_turn() { cursor_ = (cursor_ + 1) % streams_.size(); }
+
+  // The service refused the stream for good (a permission or licence missing, a subscription the
+  // app may not read): the failure goes to the pipeline (logged, backed off), the stream's window
+  // is read again from its start once it is due again, after its interval doubled for each refusal
+  // in a row (at most kMaxRefusedDelay), and the other streams go on meanwhile.
+  [[noreturn]] void refuse_stream(StreamState& st, const std::string& why) {
+    st.poller.restart_window();
+    st.url.reset();
+    const std::chrono::milliseconds interval = std::chrono::duration_cast<std::chrono::milliseconds>(interval_of(st));
+    const std::chrono::milliseconds doubled = interval * (std::int64_t{1} << std::min(st.refusals, 16));
+    const std::chrono::milliseconds delay = std::max(interval, std::min(doubled, std::chrono::milliseconds(kMaxRefusedDelay)));
+    st.refusals = std::min(st.refusals + 1, 16);
+    st.next_due = std::chrono::steady_clock::now() + delay;
+    pass_turn();
+    throw SourceError("stream " + st.poller.spec().name + ": " + why);
+  }
+
+  // The window in progress cannot be completed now: it is read again from its start (after the
+  // other streams' turns), and after kMaxFailedWindows in a row the failure goes to the pipeline.
   void fail_window(StreamState& st, const std::string& why) {
     const std::string& stream = st.poller.spec().name;
     st.poller.restart_window();
     st.url.reset();
     st.next_due = std::chrono::steady_clock::now();
+    pass_turn();
     progress_.windows_failed.fetch_add(1, std::memory_order_relaxed);
     if (++st.failed_windows >= kMaxFailedWindows) {
       st.failed_windows = 0;
@@ -252,7 +280,7 @@ class PullSource final : public Source {
     try {
       res = getter_->get(target(spec), url, stop);
     } catch (const sources::GraphGetError& e) {
-      if (e.kind() == sources::GraphGetError::Kind::permanent) throw SourceError(e.what());
+      if (e.kind() == sources::GraphGetError::Kind::permanent) refuse_stream(st, e.what());
       fail_window(st, e.what());  // retries exhausted, or a URL/page the window cannot go on with
       return;
     } catch (const std::exception& e) {
@@ -279,6 +307,7 @@ class PullSource final : public Source {
     }
     st.url.reset();
     st.failed_windows = 0;  // a completed window ends a run of failed ones
+    st.refusals = 0;
     progress_.last_window_ok.store(sources::to_micros(std::chrono::system_clock::now()) / sources::kSecond,
                                    std::memory_order_relaxed);
     if (is_roster(spec)) mark_snapshot_end(batch, spec, st.began_at);
