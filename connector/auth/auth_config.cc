@@ -20,6 +20,18 @@ std::string strip_slash(std::string s) {
   return s;
 }
 
+// The authority aliases of multi-tenant and personal-account sign-in: the identity platform refuses
+// app-only tokens for them (sources.md: the tenant GUID or a verified domain, never `common`).
+bool multi_tenant_alias(std::string_view t) {
+  for (std::string_view alias : {"common", "organizations", "consumers"}) {
+    if (t.size() == alias.size() && std::equal(t.begin(), t.end(), alias.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        }))
+      return true;
+  }
+  return false;
+}
+
 // A directory (tenant) id as Entra accepts it: a GUID or a domain name. It becomes a path segment
 // of the token URL, so nothing else may pass.
 bool valid_tenant_id(std::string_view t) {
@@ -186,6 +198,10 @@ SourceConnection read_source_connection(const ConfigNode& source) {
   a.tenant_id = source.string("tenant_id");
   if (!a.tenant_id.empty() && !valid_tenant_id(a.tenant_id))
     source.error_at("tenant_id", "tenant_id must be a directory id (GUID) or a domain name such as contoso.onmicrosoft.com");
+  else if (multi_tenant_alias(a.tenant_id))
+    source.error_at("tenant_id", fmt::format("tenant_id '{}' is a multi-tenant alias, which app-only (client credentials) tokens "
+                                             "cannot use: give the directory id (GUID) or a verified domain of the tenant",
+                                             a.tenant_id));
   a.client_id = auth.string("client_id");
   if (method == "client_secret") {
     a.method = AuthSettings::Method::client_secret;
@@ -213,7 +229,8 @@ SourceConnection read_source_connection(const ConfigNode& source) {
       }
     }
     if (a.tenant_id.empty()) source.error_at("tenant_id", "workload_identity auth needs tenant_id (or AZURE_TENANT_ID)");
-    else if (!source.has("tenant_id") && !valid_tenant_id(a.tenant_id)) source.error_at("tenant_id", "AZURE_TENANT_ID must be a directory id (GUID) or a domain name");
+    else if (!source.has("tenant_id") && (!valid_tenant_id(a.tenant_id) || multi_tenant_alias(a.tenant_id)))
+      source.error_at("tenant_id", "AZURE_TENANT_ID must be a directory id (GUID) or a domain name");
     if (a.client_id.empty()) auth.error_at("client_id", "workload_identity auth needs client_id (or AZURE_CLIENT_ID)");
     if (a.token_file.empty())
       auth.error_at("token_file", "workload_identity auth needs token_file (or AZURE_FEDERATED_TOKEN_FILE)");

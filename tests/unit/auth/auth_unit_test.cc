@@ -246,6 +246,21 @@ sources:
   EXPECT_EQ(all.find("literal-secret"), std::string::npos);
 }
 
+// App-only tokens need the tenant itself: the multi-tenant authority aliases are refused offline,
+// with the reason, rather than by the token endpoint at run time.
+TEST(AuthConfig, TenantIdIsNotAMultiTenantAlias) {
+  for (const char* alias : {"common", "organizations", "consumers", "Common"}) {
+    siem::Diagnostics diags;
+    auto doc = siem::ConfigDocument::load_string(std::string("tenant_id: ") + alias +
+                                                     "\nauth: {method: client_secret, client_id: c, client_secret: s}\n",
+                                                 "t.yaml", diags);
+    read_source_connection(doc->root());
+    const std::string all = diags.format();
+    EXPECT_NE(all.find("t.yaml:1:"), std::string::npos) << alias << ": " << all;
+    EXPECT_NE(all.find("is a multi-tenant alias"), std::string::npos) << alias << ": " << all;
+  }
+}
+
 TEST(AuthConfig, TenantIdMustBeAGuidOrADomainName) {
   for (const char* good : {"11111111-2222-3333-4444-555555555555", "contoso.onmicrosoft.com", "tenant-1", "Contoso.COM"}) {
     siem::Diagnostics diags;
