@@ -1,5 +1,6 @@
 // ConfigDocument: loading a YAML config, duplicate keys, unknown-key reports.
 #include "connector/config/config_internal.h"
+#include "connector/config/bounded_read.h"
 
 #include <algorithm>
 #include <cstring>
@@ -180,20 +181,18 @@ std::shared_ptr<ConfigDocument> ConfigDocument::load_string(std::string_view tex
 }
 
 std::shared_ptr<ConfigDocument> ConfigDocument::load_file(const std::filesystem::path& file, Diagnostics& diags) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
+  auto read = read_regular_file(file, kMaxConfigFileBytes);
+  if (read.status != ReadFileStatus::ok) {
     Location loc;
     loc.file = file.string();
-    diags.error(loc, "", "cannot read the configuration file: " + std::string(std::strerror(errno)));
+    diags.error(loc, "",
+                "cannot read the configuration file: " + describe_read_failure(file, read, kMaxConfigFileBytes));
     return std::make_shared<ConfigDocument>(file.string(), file.parent_path(), diags);
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
   auto base = file.parent_path();
   if (base.empty()) base = ".";
-  auto doc = load_string(ss.str(), file.string(), diags, base);
-  struct stat st {};
-  if (::stat(file.c_str(), &st) == 0) doc->file_mode_ = st.st_mode & 07777;
+  auto doc = load_string(read.text, file.string(), diags, base);
+  doc->file_mode_ = read.mode;
   return doc;
 }
 

@@ -1,5 +1,6 @@
 // Environment expansion (${VAR}, ${VAR:-default}) and secrets (literal, ${ENV}, file:/path).
 #include "connector/config/config_internal.h"
+#include "connector/config/bounded_read.h"
 
 #include <algorithm>
 #include <cctype>
@@ -70,40 +71,31 @@ std::ostream& operator<<(std::ostream& os, const Secret&) { return os << Secret:
 
 bool ConfigNode::read_secret_file(const std::filesystem::path& p, std::string_view key,
                                   std::string& out) const {
-  // O_NONBLOCK: a FIFO at the path must not hang `validate`; only a regular file is read.
-  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    error_at(key, fmt::format("cannot read secret file {}: {}", p.string(), std::strerror(errno)));
-    return false;
+  // A FIFO at the path must not hang `validate`: only a regular file is read.
+  auto file = read_regular_file(p, kMaxSecretFileBytes);
+  out.clear();
+  switch (file.status) {
+    case ReadFileStatus::ok:
+      break;
+    case ReadFileStatus::cannot_open:
+    case ReadFileStatus::read_error:
+      error_at(key, fmt::format("cannot read secret file {}: {}", p.string(), std::strerror(file.error)));
+      return false;
+    case ReadFileStatus::not_regular:
+      error_at(key, fmt::format("secret file {} is not a regular file", p.string()));
+      return false;
+    case ReadFileStatus::too_large:
+      error_at(key, fmt::format("secret file {} is larger than 64 KiB: a secret is a password, token or key, "
+                                "not a file that size (is the path right?)",
+                                p.string()));
+      return false;
   }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    error_at(key, fmt::format("secret file {} is not a regular file", p.string()));
-    return false;
-  }
-  out.assign(kMaxSecretFileBytes + 1, '\0');
-  std::size_t got = 0;
-  while (got < out.size()) {
-    const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  out.resize(got);
-  if (got > kMaxSecretFileBytes) {
-    error_at(key, fmt::format("secret file {} is larger than 64 KiB: a secret is a password, token or key, "
-                              "not a file that size (is the path right?)",
-                              p.string()));
-    out.clear();
-    return false;
-  }
-  if ((st.st_mode & 0044) != 0)
+  out = std::move(file.text);
+  if ((file.mode & 0044) != 0)
     diagnostics().warning(
         location_of(key), join_path(path_, key),
         fmt::format("secret file {} is readable by group or others (mode {:04o}): chmod 600 {}", p.string(),
-                    st.st_mode & 07777, p.string()));
+                    file.mode, p.string()));
   return true;
 }
 

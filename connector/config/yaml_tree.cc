@@ -1,5 +1,7 @@
 #include "connector/config/yaml_tree.h"
 
+#include "connector/config/bounded_read.h"
+
 #include <yaml.h>
 
 #include <algorithm>
@@ -303,11 +305,10 @@ Node load(std::string_view text) {
 }
 
 Node load_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw YAML::BadFile(path);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw YAML::BadFile(path);
-  return load(text);
+  const auto file = read_regular_file(path, kMaxConfigFileBytes);
+  if (file.status != ReadFileStatus::ok)
+    throw FileError(path, describe_read_failure(path, file, kMaxConfigFileBytes));
+  return load(file.text);
 }
 
 }  // namespace siem::yaml

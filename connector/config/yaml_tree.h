@@ -79,7 +79,14 @@ class Node {
 // The first document of `text` (a null node when there is none). Throws YAML::ParserException
 // (yaml-cpp's, with its mark) when the text is not YAML.
 Node load(std::string_view text);
-// load() of a file's content; throws YAML::BadFile when it cannot be read, as YAML::LoadFile does.
+// A file that cannot be read (missing, not a regular file, over kMaxConfigFileBytes): `reason` says
+// which, with the path.
+struct FileError : YAML::BadFile {
+  FileError(const std::string& path, std::string why) : YAML::BadFile(path), reason(std::move(why)) {}
+  std::string reason;
+};
+// load() of a file's content, read with read_regular_file() (bounded; a FIFO is refused);
+// throws FileError (a YAML::BadFile) when it cannot be read.
 Node load_file(const std::string& path);
 // The same tree from a yaml-cpp node (marks kept).
 Node from_yaml_cpp(const YAML::Node& node);

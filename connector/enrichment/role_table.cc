@@ -40,6 +40,9 @@ bool RoleTable::load_file(const std::string& path, Diagnostics& diags) {
   where.file = path;
   try {
     root = yaml::load_file(path);
+  } catch (const yaml::FileError& e) {
+    diags.error(where, "roles_file", "cannot load the privileged roles table: " + e.reason);
+    return false;
   } catch (const YAML::Exception& e) {
     where.line = e.mark.line + 1;
     where.column = e.mark.column + 1;

@@ -95,10 +95,10 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
     yaml::Node root;
     try {
       root = yaml::load_file(file);
-    } catch (const YAML::BadFile&) {
+    } catch (const yaml::FileError& e) {
       Location l;
       l.file = file;
-      diags.error(l, "", "cannot read mapping file");
+      diags.error(l, "", "cannot read mapping file: " + e.reason);
       continue;
     } catch (const YAML::Exception& e) {
       Location l;

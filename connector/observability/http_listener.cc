@@ -76,7 +76,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return close();
     // The request line was read (the body limit is checked once the header is): a non-GET method.
     // A POST with a body is refused the same way: the POST served takes none.
-    if (const auto m = parser_->get().method(); ec && m != bhttp::verb::get && m != bhttp::verb::unknown)
+    if (const auto m = parser_->get().method();
+        ec && m != bhttp::verb::get && m != bhttp::verb::head && m != bhttp::verb::unknown)
       return write(Reply{405, "text/plain; charset=utf-8", allowed_text()}, false);  // e.g. a POST with a body
     if (ec) {  // malformed, too large, body on a GET: answer 400 and close
       Reply bad{400, "text/plain; charset=utf-8", "bad request\n"};
@@ -86,7 +87,9 @@ class Session : public std::enable_shared_from_this<Session> {
     ++requests_;
     const bool keep = req.keep_alive() && requests_ < limits_.max_requests_per_connection;
     const bool post = req.method() == bhttp::verb::post && post_;
-    if (req.method() != bhttp::verb::get && !post)
+    // HEAD is GET without the body (RFC 9110 9.3.2): probes such as `wget --spider` send it.
+    head_ = req.method() == bhttp::verb::head;
+    if (req.method() != bhttp::verb::get && !head_ && !post)
       return write(Reply{405, "text/plain; charset=utf-8", allowed_text()}, false);
     std::string_view target = req.target();
     target = target.substr(0, target.find('?'));
@@ -114,10 +117,12 @@ class Session : public std::enable_shared_from_this<Session> {
         std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
     res->set(bhttp::field::content_type, r.content_type);
     res->set(bhttp::field::cache_control, "no-store");
-    if (r.status == 405) res->set(bhttp::field::allow, post_ ? "GET, POST" : "GET");
+    if (r.status == 405) res->set(bhttp::field::allow, post_ ? "GET, HEAD, POST" : "GET, HEAD");
     res->keep_alive(keep);
     res->body() = std::move(r.body);
     res->prepare_payload();
+    if (head_) res->body().clear();  // the Content-Length of the GET stays; no body follows
+    head_ = false;
     stream_.expires_after(std::chrono::milliseconds(limits_.io_timeout_ms));
     bhttp::async_write(stream_, *res,
                        [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
@@ -132,7 +137,9 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.close();
   }
 
-  std::string allowed_text() const { return post_ ? "only GET, and POST without a body\n" : "only GET\n"; }
+  std::string allowed_text() const {
+    return post_ ? "only GET, HEAD, and POST without a body\n" : "only GET and HEAD\n";
+  }
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
@@ -142,6 +149,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const ListenerLimits& limits_;
   std::atomic<std::size_t>& count_;
   std::size_t requests_ = 0;
+  bool head_ = false;  // the request being answered is a HEAD
 };
 
 }  // namespace

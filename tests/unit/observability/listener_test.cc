@@ -80,8 +80,24 @@ TEST_F(Listener, OversizedHeaderIsRefused) {
   EXPECT_EQ(calls_, 0);
 }
 
-TEST_F(Listener, OnlyGet) {
-  for (const char* m : {"POST", "PUT", "DELETE", "HEAD"}) {
+TEST_F(Listener, HeadIsGetWithoutTheBody) {
+  // A probe such as `wget --spider` asks with HEAD: the GET's status and Content-Length, no body,
+  // and the connection stays usable for the next request.
+  const auto r = exchange(listener_.port(),
+                          "HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n"
+                          "GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  const auto second = r.find("HTTP/1.1 200", 1);
+  ASSERT_NE(second, std::string::npos) << r;
+  const auto head = r.substr(0, second);
+  EXPECT_NE(head.find("Content-Length: 5\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.size(), head.find("\r\n\r\n") + 4) << head;  // nothing after the header
+  EXPECT_NE(r.find("\r\n\r\nbody\n", second), std::string::npos) << r;
+  EXPECT_EQ(calls_, 2);
+}
+
+TEST_F(Listener, OnlyGetAndHead) {
+  for (const char* m : {"POST", "PUT", "DELETE"}) {
     const auto r = exchange(listener_.port(),
                             std::string(m) + " /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab");
     EXPECT_EQ(r.rfind("HTTP/1.1 405", 0), 0u) << m << ": " << r;
@@ -157,7 +173,7 @@ TEST_F(PostListener, PostWithABodyAndOtherMethodsAreRefused) {
   for (const char* m : {"PUT", "DELETE"}) {
     r = exchange(listener_.port(), std::string(m) + " /-/reload HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(r.rfind("HTTP/1.1 405", 0), 0u) << m << ": " << r;
-    EXPECT_NE(r.find("Allow: GET, POST"), std::string::npos) << r;
+    EXPECT_NE(r.find("Allow: GET, HEAD, POST"), std::string::npos) << r;
   }
   std::lock_guard lock(mu_);
   EXPECT_TRUE(seen_.empty());

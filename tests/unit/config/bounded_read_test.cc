@@ -1,0 +1,104 @@
+// Operator files (configuration, mapping files, the role table) are read whole but bounded: a FIFO
+// or a device at the path is refused at once (never waited on), a file over 4 MiB is refused with
+// its path, and a link (how Kubernetes projects ConfigMaps) is followed.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "connector/config/bounded_read.h"
+#include "connector/config/config_node.h"
+#include "connector/config/yaml_tree.h"
+
+namespace siem {
+namespace {
+
+namespace fs = std::filesystem;
+
+class BoundedRead : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("siem-bounded-read-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path write(const std::string& name, const std::string& content) {
+    const auto p = dir_ / name;
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+  }
+  std::string config_diagnostics(const fs::path& p) {
+    Diagnostics diags;
+    auto doc = ConfigDocument::load_file(p, diags);
+    return diags.format();
+  }
+  fs::path dir_;
+};
+
+TEST_F(BoundedRead, ReadsARegularFileWholeUpToTheBound) {
+  const auto p = write("a", std::string(5000, 'x'));
+  auto r = read_regular_file(p, 5000);
+  EXPECT_EQ(r.status, ReadFileStatus::ok);
+  EXPECT_EQ(r.text, std::string(5000, 'x'));
+  r = read_regular_file(p, 4999);
+  EXPECT_EQ(r.status, ReadFileStatus::too_large);
+  EXPECT_TRUE(r.text.empty());
+  EXPECT_EQ(describe_read_failure(p, r, 4096), p.string() + " is larger than 4 KiB");
+  EXPECT_EQ(read_regular_file(write("empty", ""), 10).status, ReadFileStatus::ok);
+  EXPECT_EQ(read_regular_file(dir_ / "missing", 10).status, ReadFileStatus::cannot_open);
+}
+
+TEST_F(BoundedRead, ADeviceIsRefusedNotReadForever) {
+  // /dev/zero never ends: read whole, it would take all memory.
+  const auto r = read_regular_file("/dev/zero", kMaxConfigFileBytes);
+  EXPECT_EQ(r.status, ReadFileStatus::not_regular);
+  EXPECT_NE(config_diagnostics("/dev/zero").find("/dev/zero is not a regular file"), std::string::npos);
+}
+
+TEST_F(BoundedRead, AFifoIsRefusedWithoutWaitingForAWriter) {
+  const auto fifo = dir_ / "config.yaml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto d = config_diagnostics(fifo);
+  EXPECT_NE(d.find("cannot read the configuration file: " + fifo.string() + " is not a regular file"),
+            std::string::npos)
+      << d;
+}
+
+TEST_F(BoundedRead, AnOversizedConfigurationFileIsRefusedByName) {
+  const auto p = write("config.yaml", "# " + std::string(kMaxConfigFileBytes, 'x') + "\nsources: []\n");
+  const auto d = config_diagnostics(p);
+  EXPECT_NE(d.find(p.string() + ": error: cannot read the configuration file: " + p.string() +
+                   " is larger than 4096 KiB"),
+            std::string::npos)
+      << d.substr(0, 300);
+}
+
+TEST_F(BoundedRead, ALinkedConfigurationIsFollowed) {
+  // A Kubernetes ConfigMap volume: config.yaml -> ..data/config.yaml.
+  fs::create_directories(dir_ / "..data");
+  write("..data/config.yaml", "state_dir: /tmp/x\n");
+  fs::create_symlink("..data/config.yaml", dir_ / "config.yaml");
+  Diagnostics diags;
+  auto doc = ConfigDocument::load_file(dir_ / "config.yaml", diags);
+  EXPECT_FALSE(diags.has_errors()) << diags.format();
+  EXPECT_EQ(doc->root().string("state_dir"), "/tmp/x");
+}
+
+TEST_F(BoundedRead, MappingAndRoleFilesAreBoundedToo) {
+  const auto big = write("big.yaml", "# " + std::string(kMaxConfigFileBytes, 'x') + "\n");
+  try {
+    yaml::load_file(big.string());
+    FAIL() << "an oversized file was loaded";
+  } catch (const yaml::FileError& e) {
+    EXPECT_EQ(e.reason, big.string() + " is larger than 4096 KiB");
+  }
+  EXPECT_THROW(yaml::load_file("/dev/zero"), YAML::BadFile);
+  EXPECT_EQ(yaml::load_file(write("ok.yaml", "a: 1\n").string())["a"].Scalar(), "1");
+}
+
+}  // namespace
+}  // namespace siem
