@@ -11,6 +11,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace siem {
@@ -34,16 +35,39 @@ class BoundedQueue {
     items_.push_back(Entry{std::move(item), bytes, weight});
     bytes_ += bytes;
     weight_ += weight;
-    // A consumer waiting for its first item is woken at once; one that lingers to fill a batch only
-    // once the batch can be full (it wakes at its deadline anyway): not once per pushed event,
-    // which cost a futex wake and two context switches per event.
-    if (idle_waiters_ > 0) {
-      if (lingering_ > 0) not_empty_.notify_all();  // one condition for both kinds of waiter
-      else not_empty_.notify_one();
-    } else if (lingering_ > 0 && (items_.size() >= linger_items_ || bytes_ >= linger_bytes_)) {
-      not_empty_.notify_all();
-    }
+    wake_consumers(1, false);
     return true;
+  }
+
+  // Pushes items[i] (charged bytes[i], weight 1 each) in order under one lock, with at most one
+  // wake-up of the consumers for what it pushed (more only when it has to wait): the same bounds
+  // as push() entry by entry, never more (an entry over the bounds alone is accepted only by an
+  // empty queue). When the next entry does not fit, it wakes the consumers for what it pushed so
+  // far and waits for room, as push() does. Returns how many it pushed: all of them, or fewer
+  // once the queue closed (the entries from there on are left in `items`, not moved from).
+  std::size_t push_all(std::span<T> items, std::span<const std::size_t> bytes) {
+    const std::size_t n = std::min(items.size(), bytes.size());
+    std::unique_lock lock(mu_);
+    std::size_t i = 0;
+    std::size_t unannounced = 0;  // pushed since the consumers were last woken
+    while (i < n) {
+      if (!closed_ && !fits(bytes[i], 1)) {
+        // Full: the consumers get what was pushed (a lingering one takes what is here now).
+        ++times_full_;
+        wake_consumers(unannounced, true);
+        unannounced = 0;
+        not_full_.wait(lock, [&] { return closed_ || fits(bytes[i], 1); });
+      }
+      if (closed_) break;
+      do {
+        items_.push_back(Entry{std::move(items[i]), bytes[i], 1});
+        bytes_ += bytes[i];
+        weight_ += 1;
+        ++unannounced;
+      } while (++i < n && fits(bytes[i], 1));
+    }
+    wake_consumers(unannounced, false);
+    return i;
   }
 
   // Blocks until an item is available; nullopt once closed and drained.
@@ -115,6 +139,23 @@ class BoundedQueue {
     std::size_t bytes;
     std::size_t weight;
   };
+  // After `pushed` entries (mu_ held): a consumer waiting for its first item is woken at once; one
+  // that lingers to fill a batch only once the batch can be full, or (`full`) a producer found the
+  // queue full (it wakes at its deadline anyway): not once per pushed event, which cost a futex
+  // wake and two context switches per event.
+  void wake_consumers(std::size_t pushed, bool full) {
+    if (pushed == 0) {
+      if (full && lingering_ > 0) not_empty_.notify_all();
+      return;
+    }
+    if (idle_waiters_ > 0) {
+      // One condition for both kinds of waiter; several entries may serve several idle consumers.
+      if (lingering_ > 0 || (pushed > 1 && idle_waiters_ > 1)) not_empty_.notify_all();
+      else not_empty_.notify_one();
+    } else if (lingering_ > 0 && (full || items_.size() >= linger_items_ || bytes_ >= linger_bytes_)) {
+      not_empty_.notify_all();
+    }
+  }
   bool fits(std::size_t bytes, std::size_t weight) const {
     if (items_.empty()) return true;
     return weight_ + weight <= max_items_ && bytes_ + bytes <= max_bytes_;
