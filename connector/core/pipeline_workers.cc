@@ -390,8 +390,10 @@ void Pipeline::hand_off(Outcomes& o) {
       std::lock_guard lock(stats_mu_);
       for (const auto& t : ev->tags) ++tag_counts_[t];
     }
-    if (!route_event(std::move(ev))) closed_ = true;
+    route_event(std::move(ev));
   }
+  // The chunk's events, one push per sink queue (it blocks while a queue is full: backpressure).
+  if (!flush_routed()) closed_ = true;
   if (letters.empty()) return;
   // Dead letters must be durable before their events count as done; if the file cannot be
   // written, the events stay unacknowledged (they will be read again), never lost.
