@@ -16,11 +16,13 @@ void Pipeline::route_event(EventPtr event) {
     return;
   }
   std::uint32_t takers = 0;
+  std::size_t last = 0;  // the last sink that takes it: it gets the event, the others a copy
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
     const bool takes = r.routes[i].takes(*event);
     r.taken[i] = takes ? 1 : 0;
     takers += takes ? 1 : 0;
-    (takes ? r.routed[i] : r.not_taken[i]).fetch_add(1, std::memory_order_relaxed);
+    if (takes) last = i;
+    else r.not_taken[i].fetch_add(1, std::memory_order_relaxed);  // `routed` is counted by flush_routed()
   }
   if (takers == 0) {
     r.unrouted.fetch_add(1, std::memory_order_relaxed);
@@ -32,7 +34,7 @@ void Pipeline::route_event(EventPtr event) {
   const std::size_t bytes = SinkRunner::footprint(*event);
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
     if (!r.taken[i]) continue;
-    r.pending[i].push_back(event);
+    r.pending[i].push_back(i == last ? std::move(event) : event);
     r.pending_bytes[i].push_back(bytes);
   }
 }
@@ -42,6 +44,7 @@ bool Pipeline::flush_routed() {
   bool open = true;
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
     if (r.pending[i].empty()) continue;
+    r.routed[i].fetch_add(r.pending[i].size(), std::memory_order_relaxed);
     // Once a queue is closed, the other sinks' events are not queued either (as one event at a
     // time, whose hand-off stopped at the first closed queue): none of them is acknowledged.
     if (open) open = sinks_[i]->enqueue_all(r.pending[i], r.pending_bytes[i]);
