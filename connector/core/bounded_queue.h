@@ -35,7 +35,9 @@ class BoundedQueue {
     items_.push_back(Entry{std::move(item), bytes, weight});
     bytes_ += bytes;
     weight_ += weight;
-    wake_consumers(1, false);
+    const Wake w = consumers_to_wake(1, false);
+    lock.unlock();
+    wake(w);
     return true;
   }
 
@@ -54,7 +56,7 @@ class BoundedQueue {
       if (!closed_ && !fits(bytes[i], 1)) {
         // Full: the consumers get what was pushed (a lingering one takes what is here now).
         ++times_full_;
-        wake_consumers(unannounced, true);
+        wake(consumers_to_wake(unannounced, true));  // before the wait releases the lock
         unannounced = 0;
         not_full_.wait(lock, [&] { return closed_ || fits(bytes[i], 1); });
       }
@@ -66,7 +68,9 @@ class BoundedQueue {
         ++unannounced;
       } while (++i < n && fits(bytes[i], 1));
     }
-    wake_consumers(unannounced, false);
+    const Wake w = consumers_to_wake(unannounced, false);
+    lock.unlock();
+    wake(w);
     return i;
   }
 
@@ -76,7 +80,8 @@ class BoundedQueue {
     wait_for_first(lock);
     if (items_.empty()) return std::nullopt;
     T item = take_front();
-    not_full_.notify_all();
+    lock.unlock();
+    not_full_.notify_all();  // unlocked: a producer it wakes does not block on the lock at once
     return item;
   }
 
@@ -105,7 +110,8 @@ class BoundedQueue {
       timed_out = !linger_wait(lock, deadline, max_items - out.size(),
                                max_bytes > batch_bytes ? max_bytes - batch_bytes : 0);
     }
-    not_full_.notify_all();
+    lock.unlock();
+    not_full_.notify_all();  // unlocked: a producer it wakes does not block on the lock at once
     return out;
   }
 
@@ -139,22 +145,25 @@ class BoundedQueue {
     std::size_t bytes;
     std::size_t weight;
   };
-  // After `pushed` entries (mu_ held): a consumer waiting for its first item is woken at once; one
-  // that lingers to fill a batch only once the batch can be full, or (`full`) a producer found the
-  // queue full (it wakes at its deadline anyway): not once per pushed event, which cost a futex
-  // wake and two context switches per event.
-  void wake_consumers(std::size_t pushed, bool full) {
-    if (pushed == 0) {
-      if (full && lingering_ > 0) not_empty_.notify_all();
-      return;
-    }
+  // Which consumers to wake after `pushed` entries (mu_ held): one waiting for its first item at
+  // once; one that lingers to fill a batch only once the batch can be full, or (`full`) a producer
+  // found the queue full (it wakes at its deadline anyway): not once per pushed event, which cost
+  // a futex wake and two context switches per event. The wake-up itself may follow the unlock: a
+  // consumer that starts lingering in between found the queue empty (it took what was there), and
+  // an entry pushed later computes its own wake-up with that consumer counted.
+  enum class Wake : std::uint8_t { none, one, all };
+  Wake consumers_to_wake(std::size_t pushed, bool full) const {
+    if (pushed == 0) return full && lingering_ > 0 ? Wake::all : Wake::none;
     if (idle_waiters_ > 0) {
       // One condition for both kinds of waiter; several entries may serve several idle consumers.
-      if (lingering_ > 0 || (pushed > 1 && idle_waiters_ > 1)) not_empty_.notify_all();
-      else not_empty_.notify_one();
-    } else if (lingering_ > 0 && (full || items_.size() >= linger_items_ || bytes_ >= linger_bytes_)) {
-      not_empty_.notify_all();
+      return lingering_ > 0 || (pushed > 1 && idle_waiters_ > 1) ? Wake::all : Wake::one;
     }
+    if (lingering_ > 0 && (full || items_.size() >= linger_items_ || bytes_ >= linger_bytes_)) return Wake::all;
+    return Wake::none;
+  }
+  void wake(Wake w) {
+    if (w == Wake::one) not_empty_.notify_one();
+    else if (w == Wake::all) not_empty_.notify_all();
   }
   bool fits(std::size_t bytes, std::size_t weight) const {
     if (items_.empty()) return true;
