@@ -9,8 +9,9 @@
 //                or process() for a processor without phases;
 //   3. finish    (any worker, concurrently): its finish() (the encoders);
 //   4. hand-off  (chunks in input order): the later processors' process(), dead letters, consumed
-//                records' acknowledgements and the routing to the sinks. A worker whose chunk
-//                finished before the earlier ones does not wait: it leaves the chunk's outcomes
+//                records' acknowledgements and the routing to the sinks (one push per sink queue
+//                for the chunk's events). A worker whose chunk finished before the earlier ones
+//                does not wait: it leaves the chunk's outcomes
 //                to the worker handing off, which hands off every finished chunk that is next in
 //                order, and takes another chunk (each worker has kOutcomesPerWorker chunks' outcomes
 //                to fill; it waits only when all are waiting for the hand-off).
