@@ -11,6 +11,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace siem {
@@ -34,16 +35,43 @@ class BoundedQueue {
     items_.push_back(Entry{std::move(item), bytes, weight});
     bytes_ += bytes;
     weight_ += weight;
-    // A consumer waiting for its first item is woken at once; one that lingers to fill a batch only
-    // once the batch can be full (it wakes at its deadline anyway): not once per pushed event,
-    // which cost a futex wake and two context switches per event.
-    if (idle_waiters_ > 0) {
-      if (lingering_ > 0) not_empty_.notify_all();  // one condition for both kinds of waiter
-      else not_empty_.notify_one();
-    } else if (lingering_ > 0 && (items_.size() >= linger_items_ || bytes_ >= linger_bytes_)) {
-      not_empty_.notify_all();
-    }
+    const Wake w = consumers_to_wake(1, false);
+    lock.unlock();
+    wake(w);
     return true;
+  }
+
+  // Pushes items[i] (charged bytes[i], weight 1 each) in order under one lock, with at most one
+  // wake-up of the consumers for what it pushed (more only when it has to wait): the same bounds
+  // as push() entry by entry, never more (an entry over the bounds alone is accepted only by an
+  // empty queue). When the next entry does not fit, it wakes the consumers for what it pushed so
+  // far and waits for room, as push() does. Returns how many it pushed: all of them, or fewer
+  // once the queue closed (the entries from there on are left in `items`, not moved from).
+  std::size_t push_all(std::span<T> items, std::span<const std::size_t> bytes) {
+    const std::size_t n = std::min(items.size(), bytes.size());
+    std::unique_lock lock(mu_);
+    std::size_t i = 0;
+    std::size_t unannounced = 0;  // pushed since the consumers were last woken
+    while (i < n) {
+      if (!closed_ && !fits(bytes[i], 1)) {
+        // Full: the consumers get what was pushed (a lingering one takes what is here now).
+        ++times_full_;
+        wake(consumers_to_wake(unannounced, true));  // before the wait releases the lock
+        unannounced = 0;
+        not_full_.wait(lock, [&] { return closed_ || fits(bytes[i], 1); });
+      }
+      if (closed_) break;
+      do {
+        items_.push_back(Entry{std::move(items[i]), bytes[i], 1});
+        bytes_ += bytes[i];
+        weight_ += 1;
+        ++unannounced;
+      } while (++i < n && fits(bytes[i], 1));
+    }
+    const Wake w = consumers_to_wake(unannounced, false);
+    lock.unlock();
+    wake(w);
+    return i;
   }
 
   // Blocks until an item is available; nullopt once closed and drained.
@@ -52,7 +80,8 @@ class BoundedQueue {
     wait_for_first(lock);
     if (items_.empty()) return std::nullopt;
     T item = take_front();
-    not_full_.notify_all();
+    lock.unlock();
+    not_full_.notify_all();  // unlocked: a producer it wakes does not block on the lock at once
     return item;
   }
 
@@ -81,7 +110,8 @@ class BoundedQueue {
       timed_out = !linger_wait(lock, deadline, max_items - out.size(),
                                max_bytes > batch_bytes ? max_bytes - batch_bytes : 0);
     }
-    not_full_.notify_all();
+    lock.unlock();
+    not_full_.notify_all();  // unlocked: a producer it wakes does not block on the lock at once
     return out;
   }
 
@@ -115,6 +145,26 @@ class BoundedQueue {
     std::size_t bytes;
     std::size_t weight;
   };
+  // Which consumers to wake after `pushed` entries (mu_ held): one waiting for its first item at
+  // once; one that lingers to fill a batch only once the batch can be full, or (`full`) a producer
+  // found the queue full (it wakes at its deadline anyway): not once per pushed event, which cost
+  // a futex wake and two context switches per event. The wake-up itself may follow the unlock: a
+  // consumer that starts lingering in between found the queue empty (it took what was there), and
+  // an entry pushed later computes its own wake-up with that consumer counted.
+  enum class Wake : std::uint8_t { none, one, all };
+  Wake consumers_to_wake(std::size_t pushed, bool full) const {
+    if (pushed == 0) return full && lingering_ > 0 ? Wake::all : Wake::none;
+    if (idle_waiters_ > 0) {
+      // One condition for both kinds of waiter; several entries may serve several idle consumers.
+      return lingering_ > 0 || (pushed > 1 && idle_waiters_ > 1) ? Wake::all : Wake::one;
+    }
+    if (lingering_ > 0 && (full || items_.size() >= linger_items_ || bytes_ >= linger_bytes_)) return Wake::all;
+    return Wake::none;
+  }
+  void wake(Wake w) {
+    if (w == Wake::one) not_empty_.notify_one();
+    else if (w == Wake::all) not_empty_.notify_all();
+  }
   bool fits(std::size_t bytes, std::size_t weight) const {
     if (items_.empty()) return true;
     return weight_ + weight <= max_items_ && bytes_ + bytes <= max_bytes_;

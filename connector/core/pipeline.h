@@ -167,9 +167,12 @@ class Pipeline {
   Outcomes& free_outcomes(Worker& worker);  // one of the worker's, once the hand-off returned it
   void hand_off(Outcomes& out);             // the chunk's outcomes, in input order
   void quiesce();                           // dispense_mu_ held
-  // Hands a processed event to the sinks its routes select (pipeline_routing.cc); false once the
-  // sink queues are closed (shutting down).
-  bool route_event(EventPtr event);
+  // Routes a processed event to the sinks its routes select (pipeline_routing.cc): its
+  // acknowledgements are settled now, the event waits in routing_.pending until flush_routed()
+  // queues the chunk's events, one push per sink queue. flush_routed() is false once a sink
+  // queue is closed (shutting down): the events it did not queue are never acknowledged.
+  void route_event(EventPtr event);
+  bool flush_routed();
   void write_routing_metrics(Exposition& out) const;
   std::string routing_summary() const;
   void save_processor_state();

@@ -8,30 +8,50 @@
 
 namespace siem {
 
-bool Pipeline::route_event(EventPtr event) {
+void Pipeline::route_event(EventPtr event) {
   auto& r = routing_;
   if (any_matches(r.drop, *event)) {
     r.dropped.fetch_add(1, std::memory_order_relaxed);
     acks_->complete(event->ack);
-    return true;
+    return;
   }
   std::uint32_t takers = 0;
+  std::size_t last = 0;  // the last sink that takes it: it gets the event, the others a copy
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
     const bool takes = r.routes[i].takes(*event);
     r.taken[i] = takes ? 1 : 0;
     takers += takes ? 1 : 0;
-    (takes ? r.routed[i] : r.not_taken[i]).fetch_add(1, std::memory_order_relaxed);
+    if (takes) last = i;
+    else r.not_taken[i].fetch_add(1, std::memory_order_relaxed);  // `routed` is counted by flush_routed()
   }
   if (takers == 0) {
     r.unrouted.fetch_add(1, std::memory_order_relaxed);
     acks_->complete(event->ack);
-    return true;
+    return;
   }
   if (const auto skipped = static_cast<std::uint32_t>(sinks_.size()) - takers; skipped > 0)
     acks_->release(event->ack, skipped);
-  for (std::size_t i = 0; i < sinks_.size(); ++i)
-    if (r.taken[i] && !sinks_[i]->enqueue(event)) return false;
-  return true;
+  const std::size_t bytes = SinkRunner::footprint(*event);
+  for (std::size_t i = 0; i < sinks_.size(); ++i) {
+    if (!r.taken[i]) continue;
+    r.pending[i].push_back(i == last ? std::move(event) : event);
+    r.pending_bytes[i].push_back(bytes);
+  }
+}
+
+bool Pipeline::flush_routed() {
+  auto& r = routing_;
+  bool open = true;
+  for (std::size_t i = 0; i < sinks_.size(); ++i) {
+    if (r.pending[i].empty()) continue;
+    r.routed[i].fetch_add(r.pending[i].size(), std::memory_order_relaxed);
+    // Once a queue is closed, the other sinks' events are not queued either (as one event at a
+    // time, whose hand-off stopped at the first closed queue): none of them is acknowledged.
+    if (open) open = sinks_[i]->enqueue_all(r.pending[i], r.pending_bytes[i]);
+    r.pending[i].clear();  // the capacity stays for the next chunk
+    r.pending_bytes[i].clear();
+  }
+  return open;
 }
 
 void Pipeline::write_routing_metrics(Exposition& x) const {

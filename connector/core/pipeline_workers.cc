@@ -9,8 +9,9 @@
 //                or process() for a processor without phases;
 //   3. finish    (any worker, concurrently): its finish() (the encoders);
 //   4. hand-off  (chunks in input order): the later processors' process(), dead letters, consumed
-//                records' acknowledgements and the routing to the sinks. A worker whose chunk
-//                finished before the earlier ones does not wait: it leaves the chunk's outcomes
+//                records' acknowledgements and the routing to the sinks (one push per sink queue
+//                for the chunk's events). A worker whose chunk finished before the earlier ones
+//                does not wait: it leaves the chunk's outcomes
 //                to the worker handing off, which hands off every finished chunk that is next in
 //                order, and takes another chunk (each worker has kOutcomesPerWorker chunks' outcomes
 //                to fill; it waits only when all are waiting for the hand-off).
@@ -353,6 +354,9 @@ void Pipeline::hand_off(Outcomes& o) {
   const ProcessContext ctx{s.name, batch.source, formats_};
   std::vector<DeadLetter> letters;
   std::vector<AckHandle> failed;
+  // The chunk's mapped events by kind, added to the counters once, before its events reach a sink
+  // queue (so a counter never lags an event a sink could have acknowledged).
+  std::array<std::uint64_t, kKinds> mapped_by_kind{};
   for (std::size_t i = 0; i < chunk.end - chunk.begin; ++i) {
     auto& rec = batch.records[chunk.begin + i];
     const AckHandle handle{batch.source, batch.first_seq + chunk.begin + i};
@@ -384,14 +388,22 @@ void Pipeline::hand_off(Outcomes& o) {
     // The mapper's finish() leaves the record's text to be moved here (a repaired record's text
     // is set already): nothing reads the record after this point.
     if (ev->raw.empty()) ev->raw = std::move(rec.json);
-    ++mapped_;
-    mapped_by_kind_[static_cast<std::size_t>(ev->kind) % kKinds].fetch_add(1, std::memory_order_relaxed);
+    ++mapped_by_kind[static_cast<std::size_t>(ev->kind) % kKinds];
     if (!ev->tags.empty()) {
       std::lock_guard lock(stats_mu_);
       for (const auto& t : ev->tags) ++tag_counts_[t];
     }
-    if (!route_event(std::move(ev))) closed_ = true;
+    route_event(std::move(ev));
   }
+  std::uint64_t mapped = 0;
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    if (mapped_by_kind[k] == 0) continue;
+    mapped_by_kind_[k].fetch_add(mapped_by_kind[k], std::memory_order_relaxed);
+    mapped += mapped_by_kind[k];
+  }
+  if (mapped > 0) mapped_ += mapped;
+  // The chunk's events, one push per sink queue (it blocks while a queue is full: backpressure).
+  if (!flush_routed()) closed_ = true;
   if (letters.empty()) return;
   // Dead letters must be durable before their events count as done; if the file cannot be
   // written, the events stay unacknowledged (they will be read again), never lost.

@@ -77,6 +77,8 @@ void RoutingState::init(std::vector<EventMatch> drop_rule, std::vector<Route> si
   routed = std::make_unique<std::atomic<std::uint64_t>[]>(routes.size());
   not_taken = std::make_unique<std::atomic<std::uint64_t>[]>(routes.size());
   taken.assign(routes.size(), 0);
+  pending.assign(routes.size(), {});
+  pending_bytes.assign(routes.size(), {});
 }
 
 bool RoutingState::configured() const noexcept {

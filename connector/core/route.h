@@ -65,6 +65,10 @@ struct RoutingState {
   std::atomic<std::uint64_t> dropped{0};                    // removed by the drop rule
   std::atomic<std::uint64_t> unrouted{0};                   // taken by no sink
   std::vector<std::uint8_t> taken;                          // scratch of the hand-off turn, one per sink
+  // Per sink, scratch of the hand-off turn: the events routed to it and not queued yet, and the
+  // bytes each is charged in its queue (a chunk's events go into each sink queue in one push).
+  std::vector<std::vector<EventPtr>> pending;
+  std::vector<std::vector<std::size_t>> pending_bytes;
 
   void init(std::vector<EventMatch> drop_rule, std::vector<Route> sink_routes);
   // Something other than "every sink takes every event" is configured.

@@ -140,6 +140,10 @@ bool SinkRunner::enqueue(EventPtr event) {
   return queue_.push(std::move(event), bytes);
 }
 
+bool SinkRunner::enqueue_all(std::span<EventPtr> events, std::span<const std::size_t> bytes) {
+  return queue_.push_all(events, bytes) == events.size();
+}
+
 void SinkRunner::close() {
   queue_.close();
   closed_ = true;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -95,6 +96,9 @@ class SinkRunner {
 
   void start();                       // starts the worker thread (which starts the sink)
   bool enqueue(EventPtr event);       // blocks while the queue is full (backpressure)
+  // Queues events[i] (charged bytes[i], footprint()) in order, in one push; blocks while the rest
+  // does not fit. False once closed: the events from the first one not queued stay in `events`.
+  bool enqueue_all(std::span<EventPtr> events, std::span<const std::size_t> bytes);
   void close();                       // no more events: drain what is queued, then stop
   void abort();                       // stop retrying now (drain deadline passed)
   void join();

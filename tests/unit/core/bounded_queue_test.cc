@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +10,8 @@
 #include <future>
 #include <vector>
 #include <thread>
+
+#include "tests/support/wait.h"
 
 namespace siem {
 namespace {
@@ -186,6 +189,171 @@ TEST(BoundedQueue, BatchFullByBytesExactlyReturnsAtOnce) {
     }
     EXPECT_EQ(batch.get().size(), first == 10 ? 3u : 1u);
   }
+}
+
+// push_all: a batch of entries under one lock, the same bounds as push() entry by entry.
+std::vector<std::size_t> sizes(std::size_t n, std::size_t each) { return std::vector<std::size_t>(n, each); }
+std::vector<int> iota(int n) {
+  std::vector<int> v;
+  for (int i = 0; i < n; ++i) v.push_back(i);
+  return v;
+}
+
+TEST(BoundedQueue, PushAllQueuesInOrderWhenItFits) {
+  BoundedQueue<int> q(10, 1000);
+  ASSERT_TRUE(q.push(-1, 10));
+  std::vector<int> items = iota(5);
+  const auto bytes = sizes(5, 10);
+  EXPECT_EQ(q.push_all(items, bytes), 5u);
+  EXPECT_EQ(q.size(), 6u);
+  EXPECT_EQ(q.bytes(), 60u);
+  EXPECT_EQ(q.pop_batch(100, 1000, std::chrono::milliseconds(0)), (std::vector<int>{-1, 0, 1, 2, 3, 4}));
+  EXPECT_EQ(q.push_all(std::span<int>(), std::span<const std::size_t>()), 0u);  // nothing: no wait
+}
+
+// A batch larger than the room: what fits is queued, the rest waits for the consumer; the queue never
+// holds more than its bounds (by count here, by bytes below), and the order is the batch's.
+// Takes batches (lingering for 100 entries) until `n` entries came or the queue closed.
+std::vector<int> consume(BoundedQueue<int>& q, std::size_t n) {
+  std::vector<int> all;
+  const auto give_up = std::chrono::steady_clock::now() + kBound;
+  while (all.size() < n && std::chrono::steady_clock::now() < give_up) {
+    auto b = q.pop_batch(100, 1'000'000, kLongLinger);
+    if (b.empty()) break;
+    all.insert(all.end(), b.begin(), b.end());
+  }
+  return all;
+}
+
+// Pops `n` entries one at a time; before each, waits until the producer filled the queue to
+// `full` entries (or what is left to come) and checks that it holds exactly that: the producer
+// waits for room, it never pushes past the bound.
+std::vector<int> pop_when_full(BoundedQueue<int>& q, std::size_t n, std::size_t full) {
+  std::vector<int> all;
+  while (all.size() < n) {
+    const std::size_t expect = std::min(full, n - all.size());
+    if (!test::wait_until([&] { return q.size() >= expect; }, std::chrono::seconds(20))) break;
+    EXPECT_EQ(q.size(), expect);
+    auto v = q.pop();
+    if (!v) break;
+    all.push_back(*v);
+  }
+  return all;
+}
+
+TEST(BoundedQueue, PushAllWaitsForRoomAndNeverExceedsTheCountBound) {
+  BoundedQueue<int> q(3, 1'000'000);
+  std::vector<int> items = iota(20);
+  const auto bytes = sizes(20, 10);
+  auto producer = std::async(std::launch::async, [&] { return q.push_all(items, bytes); });
+  const std::vector<int> all = pop_when_full(q, 20, 3);
+  const bool done = producer.wait_for(kBound) == std::future_status::ready;
+  q.close();  // releases the producer if it still waits
+  ASSERT_TRUE(done);
+  EXPECT_EQ(producer.get(), 20u);
+  EXPECT_EQ(all, iota(20));
+}
+
+TEST(BoundedQueue, PushAllNeverExceedsTheByteBound) {
+  BoundedQueue<int> q(1000, 100);
+  std::vector<int> items = iota(7);
+  const auto bytes = sizes(7, 40);  // two fit in 100 bytes, a third does not
+  auto producer = std::async(std::launch::async, [&] { return q.push_all(items, bytes); });
+  const std::vector<int> all = pop_when_full(q, 7, 2);
+  const bool done = producer.wait_for(kBound) == std::future_status::ready;
+  q.close();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(producer.get(), 7u);
+  EXPECT_EQ(all, iota(7));
+}
+
+// A consumer lingering for a batch larger than the queue is handed what is there each time the
+// batch push waits for room (else it would wait out 60 s per batch); the order is the batch's.
+TEST(BoundedQueue, PushAllHandsALingeringConsumerWhatIsThereWhenFull) {
+  BoundedQueue<int> q(3, 1'000'000);
+  std::vector<int> items = iota(20);
+  const auto bytes = sizes(20, 10);
+  auto consumer = std::async(std::launch::async, [&] { return consume(q, 20); });
+  auto producer = std::async(std::launch::async, [&] { return q.push_all(items, bytes); });
+  const bool done = producer.wait_for(kBound) == std::future_status::ready;
+  q.close();  // the last partial batch is handed over at once
+  ASSERT_TRUE(done);
+  EXPECT_EQ(producer.get(), 20u);
+  ASSERT_EQ(consumer.wait_for(kBound), std::future_status::ready);
+  EXPECT_EQ(consumer.get(), iota(20));
+}
+
+// An entry over the bounds alone goes into an empty queue only: first in a batch it is queued at
+// once; after it, the next entry waits until the consumer took it.
+TEST(BoundedQueue, PushAllTakesAnOversizedFirstEntryAloneThenWaits) {
+  BoundedQueue<int> q(10, 100);
+  std::vector<int> items{1, 2, 3};
+  const std::vector<std::size_t> bytes{500, 10, 10};
+  auto producer = std::async(std::launch::async, [&] { return q.push_all(items, bytes); });
+  ASSERT_TRUE(test::wait_until([&] { return q.size() == 1; }, std::chrono::seconds(20)));
+  EXPECT_EQ(q.bytes(), 500u);  // alone: 510 would exceed 100 with a second entry
+  EXPECT_EQ(q.pop(), 1);
+  ASSERT_EQ(producer.wait_for(kBound), std::future_status::ready);
+  EXPECT_EQ(producer.get(), 3u);
+  EXPECT_EQ(q.pop_batch(100, 1000, std::chrono::milliseconds(0)), (std::vector<int>{2, 3}));
+  // An oversized entry after others waits for the queue to empty.
+  std::vector<int> more{4, 5};
+  const std::vector<std::size_t> more_bytes{10, 500};
+  auto second = std::async(std::launch::async, [&] { return q.push_all(more, more_bytes); });
+  ASSERT_TRUE(test::wait_until([&] { return q.size() == 1; }, std::chrono::seconds(20)));
+  EXPECT_EQ(q.pop(), 4);
+  ASSERT_EQ(second.wait_for(kBound), std::future_status::ready);
+  EXPECT_EQ(second.get(), 2u);
+  EXPECT_EQ(q.bytes(), 500u);
+}
+
+// The batch that makes a consumer's batch full by bytes exactly, or whose first entry alone is over
+// the batch's bytes, hands it over at once (the cases that once hung pop_batch, above), whether the
+// consumer waits for a first entry or lingers for more.
+TEST(BoundedQueue, PushAllCompletesAWaitingBatchAtOnce) {
+  for (const bool lingering : {false, true}) {
+    for (const std::size_t first : {std::size_t{10}, std::size_t{40}}) {
+      BoundedQueue<int> q(100, 1'000'000);
+      if (lingering) q.push(0, 10);  // the consumer has one entry and lingers for 30 more bytes
+      auto batch = std::async(std::launch::async, [&] { return q.pop_batch(100, lingering ? 40 : 30, kLongLinger); });
+      if (lingering) {
+        ASSERT_TRUE(test::wait_until([&] { return q.size() == 0; }, std::chrono::seconds(20)));
+      }
+      std::vector<int> items{1, 2, 3};
+      const std::vector<std::size_t> bytes = first == 10 ? sizes(3, 10) : std::vector<std::size_t>{first};
+      const std::size_t n = bytes.size();
+      EXPECT_EQ(q.push_all(std::span<int>(items.data(), n), bytes), n);
+      if (batch.wait_for(kBound) != std::future_status::ready) {
+        std::fprintf(stderr, "FAILED: pop_batch did not return (lingering %d, first entry %zu bytes)\n",
+                     lingering ? 1 : 0, first);
+        std::_Exit(1);
+      }
+      const auto got = batch.get();
+      // Full by bytes exactly (30 of 30, or 10 + 3 x 10 = 40 of 40); an entry over them alone
+      // (40 > 30), or after the first (10 + 40 > 40): left in the queue.
+      EXPECT_EQ(got.size(), first == 10 ? (lingering ? 4u : 3u) : 1u);
+      q.close();
+    }
+  }
+}
+
+// close() while a batch push waits for room: it returns how many it queued, the rest stay with
+// the caller; the consumer drains what was queued, in order.
+TEST(BoundedQueue, CloseReleasesAWaitingPushAll) {
+  BoundedQueue<int> q(3, 1'000'000);
+  ASSERT_TRUE(q.push(-1, 10));
+  std::vector<int> items = iota(5);
+  const auto bytes = sizes(5, 10);
+  auto producer = std::async(std::launch::async, [&] { return q.push_all(items, bytes); });
+  ASSERT_TRUE(test::wait_until([&] { return q.size() == 3; }, std::chrono::seconds(20)));
+  q.close();
+  ASSERT_EQ(producer.wait_for(kBound), std::future_status::ready);
+  EXPECT_EQ(producer.get(), 2u);
+  EXPECT_EQ(items[2], 2);  // not moved from: the caller still has it
+  EXPECT_EQ(q.pop_batch(100, 1'000'000, kLongLinger), (std::vector<int>{-1, 0, 1}));
+  EXPECT_FALSE(q.pop().has_value());
+  std::vector<int> late{7};
+  EXPECT_EQ(q.push_all(late, sizes(1, 10)), 0u);  // closed: nothing is queued
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -250,6 +251,18 @@ std::vector<std::string> letters_of(const std::string& letters, char source) {
   return out;
 }
 
+// The record numbers of a source's events ("a17@..." is record 17 of source "a") rise strictly:
+// the sink received them in input order.
+bool in_input_order(const std::vector<std::string>& events) {
+  long last = -1;
+  for (const auto& e : events) {
+    const long n = std::stol(e.substr(1, e.find('@') - 1));
+    if (n <= last) return false;
+    last = n;
+  }
+  return true;
+}
+
 TEST(PipelineWorkers, OutputsOrderAndStateAreTheSameWithOneTwoAndFourWorkers) {
   constexpr int kRecords = 3000;
   const Outcome one = run_with(1, kRecords, std::chrono::minutes(10));
@@ -257,6 +270,8 @@ TEST(PipelineWorkers, OutputsOrderAndStateAreTheSameWithOneTwoAndFourWorkers) {
   ASSERT_EQ(one.checkpoint_b, std::optional<std::string>(one.expected_checkpoint_b));
   ASSERT_FALSE(of_source(one.events, 'a').empty());
   EXPECT_EQ(of_source(one.events, 'a').front().rfind("a0@", 0), 0u);
+  EXPECT_TRUE(in_input_order(of_source(one.events, 'a')));
+  EXPECT_TRUE(in_input_order(of_source(one.events, 'b')));
   ASSERT_FALSE(letters_of(one.dead_letters, 'b').empty());
   // The two sources interleave as their threads queued them; each source's own events and dead
   // letters are the same, in the same order, whatever the number of workers.
