@@ -76,7 +76,7 @@ TEST(SingleLinePayloads, OnlyTheEncodedFormatsAreMarked) {
   RawRecord rec;
   rec.json = samples.front().json;
   MappedEvent ev;
-  ASSERT_FALSE(mapper->map(rec, std::nullopt, format_bit(OutputFormat::cef), ev));
+  ASSERT_FALSE(mapper->map(rec, std::nullopt, format_bit(OutputFormat::cef) | format_bit(OutputFormat::raw), ev));
   EXPECT_EQ(ev.single_line, format_bit(OutputFormat::cef));  // the raw record is never marked
   // An event built any other way (read back from a disk buffer, a test) is not marked.
   EXPECT_EQ(MappedEvent{}.single_line, 0);
