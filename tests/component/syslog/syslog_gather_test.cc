@@ -226,7 +226,7 @@ TEST(SyslogGather, ResetMidBatchThenTheRestFromTheFirstIncompleteEvent) {
 }
 
 TEST(SyslogGather, PeerThatNeverReadsTimesOut) {
-  const auto events = make_events(800);
+  const auto events = make_events(1500);  // more than the largest send buffer (tcp_wmem: 4 MiB)
   SlowPeer peer(4096, 0us, 0, false);
   auto o = options(peer.port(), Framing::octet_counting);
   o.write_timeout = 300ms;
