@@ -75,6 +75,10 @@ struct RawRecord {
 struct MappedEvent {
   AckHandle ack;
   SourceKind kind = SourceKind::unknown;
+  // The formats (format_bit) whose payload an encoder wrote and so holds no raw CR or LF byte
+  // (mapping::kSingleLineFormats); 0 for events built any other way (read back from a disk
+  // buffer, tests). LF-framed syslog skips the line-break scan of such a body.
+  FormatSet single_line = 0;
   std::string source_name;     // configured source name
   std::string origin;          // where the record came from ("file:line", URL#index)
   std::string id;              // the record's own id (ECS event.id, CEF externalId)

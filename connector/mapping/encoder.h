@@ -34,6 +34,14 @@ class Encoder {
 // (`host`: the value of $host, encoded once where a rule's value never changes).
 std::vector<std::unique_ptr<Encoder>> make_encoders(const MappingSet& set, const std::string& host);
 
+// The formats whose encoder never writes a raw CR or LF byte, whatever the record holds: ECS and
+// OCSF are JSON whose strings are written by encoding::append_json_string (control characters
+// escaped) and whose structure is compact (no whitespace between tokens); CEF escapes LF and CR in
+// extension values as `\n` / `\r` and turns them into spaces in header fields (formats.md §1.2).
+// The mapper marks those payloads in MappedEvent::single_line.
+inline constexpr FormatSet kSingleLineFormats =
+    format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef) | format_bit(OutputFormat::ocsf);
+
 // The member of `event` that holds a format's text.
 std::string& encoded_output(MappedEvent& event, OutputFormat format);
 

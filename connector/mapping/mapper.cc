@@ -266,6 +266,7 @@ class MapperImpl final : public Mapper {
       text.clear();
       if (formats & format_bit(encoder->format())) encoder->encode(mapped, text);
     }
+    out.single_line = static_cast<FormatSet>(formats & mapping::kSingleLineFormats);
     s.decoder.trim(kKeptDecoderBytes);
   }
 

@@ -498,16 +498,21 @@ std::string_view HeaderBuilder::build(const MappedEvent& ev) {
   return head_;
 }
 
-bool append_message(std::string& out, HeaderBuilder& builder, const MappedEvent& ev, std::string_view body,
-                    std::optional<Framing> framing) {
+namespace {
+
+// append_message() and append_message_head(): `copy_body` false leaves a body that can be sent as
+// it is out of `out` (returned instead).
+MessageHead append_frame(std::string& out, HeaderBuilder& builder, const MappedEvent& ev, std::string_view body,
+                         std::optional<Framing> framing, bool body_single_line, bool copy_body) {
   const FormatOptions& opt = builder.options();
   const std::string_view head = builder.build(ev);
   const std::size_t budget = opt.max_message_size > head.size() ? opt.max_message_size - head.size() : 0;
   static thread_local std::string shrunk;  // only an oversize CEF line is copied here
   const std::size_t original = body.size();
   body = fit_body(body, budget, opt.body_is_cef, shrunk);
+  const bool shrunk_here = body.data() == shrunk.data();  // the scratch is reused by the next message
   const std::size_t cut = safe_cut(body, budget, opt.body_is_cef);
-  const bool truncated = cut < original;
+  MessageHead result{{}, cut < original};
   body = body.substr(0, cut);
   const std::size_t size = head.size() + body.size();
   if (framing == Framing::octet_counting) {
@@ -516,12 +521,30 @@ bool append_message(std::string& out, HeaderBuilder& builder, const MappedEvent&
   }
   const std::size_t start = out.size();
   out.append(head);
-  out.append(body);
-  if (framing == Framing::lf) {
-    blank_line_breaks(out.data() + start, size);
-    out += '\n';
+  const bool lf = framing == Framing::lf;
+  if (copy_body || shrunk_here || (lf && !body_single_line)) {
+    out.append(body);
+  } else {
+    result.body = body;
   }
-  return truncated;
+  // The header can hold a line break (the source name and id in the structured data); a body the
+  // encoder wrote cannot, and a cut or shrunk one is made of its bytes.
+  if (lf) blank_line_breaks(out.data() + start, body_single_line ? head.size() : size);
+  return result;
+}
+
+}  // namespace
+
+bool append_message(std::string& out, HeaderBuilder& builder, const MappedEvent& ev, std::string_view body,
+                    std::optional<Framing> framing, bool body_single_line) {
+  const MessageHead m = append_frame(out, builder, ev, body, framing, body_single_line, true);
+  if (framing == Framing::lf) out += '\n';
+  return m.truncated;
+}
+
+MessageHead append_message_head(std::string& out, HeaderBuilder& builder, const MappedEvent& ev, std::string_view body,
+                                std::optional<Framing> framing, bool body_single_line) {
+  return append_frame(out, builder, ev, body, framing, body_single_line, false);
 }
 
 }  // namespace siem::syslog

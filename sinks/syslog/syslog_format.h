@@ -92,7 +92,22 @@ class HeaderBuilder {
 // datagram), with the same bytes as append_framed(out, format_message(ev, body, opt).message, *framing)
 // but without a string per message: the header is built by `head` (reused by the caller, holding the
 // options) and the body is copied once, straight into `out`. Returns whether the body was truncated.
+// `body_single_line`: the body holds no CR or LF byte (MappedEvent::single_line), so LF framing
+// scans only the header for line breaks; the bytes are the same either way when that is true.
 bool append_message(std::string& out, HeaderBuilder& head, const MappedEvent& ev, std::string_view body,
-                    std::optional<Framing> framing);
+                    std::optional<Framing> framing, bool body_single_line = false);
+
+// A gather write's part of the same message: append_message() with the body left out of `out`
+// where it can be sent from where it is. Appends the frame up to the body (octet count, header) to
+// `out` and returns the body to send next, a view into `body` (which must then outlive the write),
+// or an empty view when the body had to be appended to `out` after all (a CEF line shortened to
+// fit, or an LF-framed body not known to be single-line, whose line breaks are blanked). The frame
+// is then `out`'s new bytes, the returned body and, for LF framing, the '\n' the caller appends.
+struct MessageHead {
+  std::string_view body;  // to send after what was appended to `out`
+  bool truncated = false;
+};
+MessageHead append_message_head(std::string& out, HeaderBuilder& head, const MappedEvent& ev, std::string_view body,
+                                std::optional<Framing> framing, bool body_single_line);
 
 }  // namespace siem::syslog

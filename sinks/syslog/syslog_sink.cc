@@ -15,6 +15,11 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
+#include <system_error>
+
+#include <climits>
+#include <poll.h>
+#include <sys/socket.h>
 
 namespace siem::syslog {
 
@@ -248,6 +253,7 @@ SendResult SyslogSink::send(std::span<const EventPtr> batch) {
     }
   }
   if (batch.empty()) return SendResult::success();
+  if (opt_.protocol == Protocol::tcp) return send_gathered(batch, where);
 
   // Build the whole batch's framed messages in one buffer (kept across batches: no allocation per
   // message or per batch once warm) and remember where each one ends: one write for the batch.
@@ -261,15 +267,11 @@ SendResult SyslogSink::send(std::span<const EventPtr> batch) {
   const std::optional<Framing> framing =
       opt_.protocol == Protocol::udp ? std::nullopt : std::optional<Framing>(opt_.framing);
   for (const auto& ev : batch) {
-    if (append_message(out, head_, *ev, ev->payload(opt_.body), framing)) ++truncated;
+    if (append_message(out, head_, *ev, ev->payload(opt_.body), framing, ev->single_line & format_bit(opt_.body)))
+      ++truncated;
     ends.push_back(out.size());
   }
-  if (truncated > 0) {
-    auto before = truncated_.fetch_add(truncated);
-    if (before == 0 || (before + truncated) / 1000 != before / 1000)
-      spdlog::warn("{}: {} message(s) longer than max_message_size {} truncated so far", prefix(), before + truncated,
-                   opt_.format.max_message_size);
-  }
+  count_truncated(truncated);
 
   if (opt_.protocol == Protocol::udp) {
     std::size_t start = 0;
@@ -306,6 +308,101 @@ SendResult SyslogSink::send(std::span<const EventPtr> batch) {
     c.close();
     return SendResult::retry_from(complete, prefix() + ": write to " + where + " failed: " +
                                                 (done ? ec.message() : std::string("timed out")));
+  }
+  if (!c.healthy(opt_.confirm_wait)) {
+    std::string why = c.peer_gone_why;
+    c.close();
+    return SendResult::retry_from(0, prefix() + ": connection to " + where + " closed by the receiver (" + why +
+                                         ") right after writing; resending the batch");
+  }
+  return SendResult::success();
+}
+
+void SyslogSink::count_truncated(std::uint64_t truncated) {
+  if (truncated == 0) return;
+  auto before = truncated_.fetch_add(truncated);
+  if (before == 0 || (before + truncated) / 1000 != before / 1000)
+    spdlog::warn("{}: {} message(s) longer than max_message_size {} truncated so far", prefix(), before + truncated,
+                 opt_.format.max_message_size);
+}
+
+namespace {
+
+// Writes `iov` whole to the stream socket `fd` with sendmsg (at most IOV_MAX pieces a call),
+// resuming after a partial write in the middle of a piece (`iov` is consumed as it goes) and
+// waiting for room with poll() up to `deadline`. Adds what the socket took to `written`; returns
+// the error, empty once everything is written.
+std::string write_gathered(int fd, std::vector<iovec>& iov, std::chrono::steady_clock::time_point deadline,
+                           std::size_t& written) {
+  std::size_t at = 0;
+  while (at < iov.size()) {
+    msghdr m{};
+    m.msg_iov = iov.data() + at;
+    m.msg_iovlen = std::min<std::size_t>(iov.size() - at, IOV_MAX);
+    const ssize_t n = ::sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      if (err != EAGAIN && err != EWOULDBLOCK) return std::system_category().message(err);
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) return "timed out";
+      pollfd p{fd, POLLOUT, 0};
+      const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+      if (::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(ms, 60'000))) < 0 && errno != EINTR)
+        return std::system_category().message(errno);
+      continue;  // room, an error (the next sendmsg reports it) or the deadline (checked above)
+    }
+    written += static_cast<std::size_t>(n);
+    auto left = static_cast<std::size_t>(n);
+    while (at < iov.size() && left >= iov[at].iov_len) left -= iov[at++].iov_len;
+    if (left > 0) {  // the socket took part of this piece: the rest goes first next time
+      iov[at].iov_base = static_cast<char*>(iov[at].iov_base) + left;
+      iov[at].iov_len -= left;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+SendResult SyslogSink::send_gathered(std::span<const EventPtr> batch, const std::string& where) {
+  Conn& c = *conn_;
+  std::string& heads = frames_;
+  if (heads.capacity() > kKeptFrameBytes) std::string().swap(heads);
+  heads.clear();
+  frame_ends_.clear();
+  bodies_.clear();
+  std::uint64_t truncated = 0;
+  std::size_t stream = 0;  // the batch's bytes so far
+  const bool lf = opt_.framing == Framing::lf;
+  for (const auto& ev : batch) {
+    const std::size_t before = heads.size();
+    const MessageHead m = append_message_head(heads, head_, *ev, ev->payload(opt_.body), opt_.framing,
+                                              ev->single_line & format_bit(opt_.body));
+    if (m.truncated) ++truncated;
+    if (!m.body.empty()) bodies_.push_back({heads.size(), m.body});
+    if (lf) heads += '\n';
+    stream += heads.size() - before + m.body.size();
+    frame_ends_.push_back(stream);
+  }
+  count_truncated(truncated);
+  iov_.clear();
+  std::size_t from = 0;
+  for (const Body& b : bodies_) {
+    if (b.after > from) iov_.push_back({heads.data() + from, b.after - from});
+    iov_.push_back({const_cast<char*>(b.text.data()), b.text.size()});
+    from = b.after;
+  }
+  if (heads.size() > from) iov_.push_back({heads.data() + from, heads.size() - from});
+
+  std::size_t written = 0;
+  const std::string error =
+      write_gathered(c.tcp_sock->native_handle(), iov_, std::chrono::steady_clock::now() + opt_.write_timeout, written);
+  if (!error.empty()) {
+    std::size_t complete = 0;
+    while (complete < frame_ends_.size() && frame_ends_[complete] <= written) ++complete;
+    c.close();
+    return SendResult::retry_from(complete, prefix() + ": write to " + where + " failed: " + error);
   }
   if (!c.healthy(opt_.confirm_wait)) {
     std::string why = c.peer_gone_why;

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/uio.h>
+
 #include "connector/core/registry.h"
 #include "connector/core/sink.h"
 #include "sinks/syslog/syslog_format.h"
@@ -58,10 +60,22 @@ class SyslogSink final : public Sink {
   std::unique_ptr<Conn> conn_;
   std::atomic<std::uint64_t> truncated_{0};
   std::atomic<std::uint64_t> connects_{0};
-  // The batch's framed messages, where each ends, and the header writer (reused by send()).
+  // Plain TCP: the batch written with one gather write (sendmsg) of the frames' heads and the
+  // events' bodies where they are, instead of copying every body into frames_.
+  SendResult send_gathered(std::span<const EventPtr> batch, const std::string& where);
+  void count_truncated(std::uint64_t truncated);
+
+  // The batch's framed messages (over plain TCP: everything but the bodies sent where they are),
+  // where each message ends in the stream, and the header writer (reused by send()).
   static constexpr std::size_t kKeptFrameBytes = 8u << 20;
   std::string frames_;
   std::vector<std::size_t> frame_ends_;
+  struct Body {
+    std::size_t after;      // the body follows frames_[0, after)
+    std::string_view text;  // in the event's payload
+  };
+  std::vector<Body> bodies_;
+  std::vector<iovec> iov_;
   HeaderBuilder head_;
 };
 

@@ -216,6 +216,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   siem::syslog::HeaderBuilder head(opt);
   if (siem::syslog::append_message(direct, head, ev, body, framing) != f.truncated || direct != framed)
     violation("append_message differs from format_message + append_framed", direct);
+  // A body with no CR or LF (what an encoder writes) may be marked so: only the header is then
+  // scanned for line breaks, with the same bytes.
+  if (body.find_first_of("\r\n") == std::string_view::npos) {
+    direct = "prefix";
+    if (siem::syslog::append_message(direct, head, ev, body, framing, true) != f.truncated || direct != framed)
+      violation("append_message of a single-line body differs from format_message + append_framed", direct);
+  }
+  // The gather write's pieces (the head, the body where it is, the LF) make the same frame.
+  for (const bool single_line : {false, body.find_first_of("\r\n") == std::string::npos}) {
+    direct = "prefix";
+    const auto piece = siem::syslog::append_message_head(direct, head, ev, body, framing, single_line);
+    direct.append(piece.body);
+    if (framing == siem::syslog::Framing::lf) direct += '\n';
+    if (piece.truncated != f.truncated || direct != framed)
+      violation("append_message_head + body differs from format_message + append_framed", direct);
+  }
   direct = "prefix";
   siem::syslog::append_message(direct, head, ev, body, std::nullopt);
   if (std::string_view(direct).substr(6) != m) violation("unframed append_message differs from format_message", direct);

@@ -283,9 +283,12 @@ TEST(SyslogFormat, AppendMessageIsFormatThenFrame) {
   events.push_back(far);
   const std::vector<std::string> bodies = {"", "CEF:0|Microsoft|Entra|1|x|y|5|msg=a\\\\b\nc\r",
                                            "{\"a\":\"line\\nbreak\"}\n", std::string(9000, 'x') + "\r\n",
-                                           "CEF:0|x|" + std::string(470, 'a') + "\\=" + std::string(40, 'b')};
-  std::string out, expected;
-  int checked = 0;
+                                           "CEF:0|x|" + std::string(470, 'a') + "\\=" + std::string(40, 'b'),
+                                           "{\"a\":\"no\\nbreak\"}", std::string(9000, 'y')};
+  // The same messages written with the body marked single-line wherever it has no CR or LF (as
+  // an encoder's payload is): only the header is then scanned, and the bytes must not change.
+  std::string single, gathered, out, expected;
+  int checked = 0, viewed = 0;
   for (const auto rfc : {Rfc::rfc5424, Rfc::rfc3164})
     for (const std::size_t max : {std::size_t{480}, std::size_t{8192}})
       for (const bool bom : {false, true})
@@ -301,19 +304,38 @@ TEST(SyslogFormat, AppendMessageIsFormatThenFrame) {
               o.body_is_cef = cef;
               o.hostname = "host.example\n";
               HeaderBuilder head(o);
+              HeaderBuilder single_head(o), gather_head(o);
               out = "earlier";
               expected = out;
+              single = out;
+              gathered = out;
               for (const auto& e : events)
                 for (const auto& b : bodies) {
                   const auto f = format_message(e, b, o);
                   if (framing) append_framed(expected, f.message, *framing);
                   else expected += f.message;
                   ASSERT_EQ(append_message(out, head, e, b, framing), f.truncated);
+                  const bool no_breaks = b.find_first_of("\r\n") == std::string::npos;
+                  ASSERT_EQ(append_message(single, single_head, e, b, framing, no_breaks), f.truncated);
+                  // The gather write's pieces: the head, then the body where it is (or nothing when
+                  // it was copied after the head), then the LF; the body view is into `b`.
+                  const auto piece = append_message_head(gathered, gather_head, e, b, framing, no_breaks);
+                  ASSERT_EQ(piece.truncated, f.truncated);
+                  if (!piece.body.empty()) {
+                    ASSERT_GE(piece.body.data(), b.data());
+                    ASSERT_LE(piece.body.data() + piece.body.size(), b.data() + b.size());
+                    ++viewed;
+                  }
+                  gathered.append(piece.body);
+                  if (framing == Framing::lf) gathered += '\n';
                   ++checked;
                 }
               ASSERT_EQ(out, expected);
+              ASSERT_EQ(single, expected);
+              ASSERT_EQ(gathered, expected);
             }
-  EXPECT_EQ(checked, 96 * 30);
+  EXPECT_EQ(checked, 96 * 42);
+  EXPECT_GT(viewed, checked / 4);  // bodies sent where they are, not only the copied ones
 }
 
 // Randomized differential check (fixed seed, bounded count): the sink's path (one HeaderBuilder per
