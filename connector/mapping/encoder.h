@@ -34,7 +34,7 @@ class Encoder {
 // (`host`: the value of $host, encoded once where a rule's value never changes).
 std::vector<std::unique_ptr<Encoder>> make_encoders(const MappingSet& set, const std::string& host);
 
-// The member of `event` that holds a format's text.
+// The member of `event` that holds an encoded format's text (ecs, cef or ocsf; not raw).
 std::string& encoded_output(MappedEvent& event, OutputFormat format);
 
 }  // namespace siem::mapping
