@@ -22,7 +22,7 @@ namespace siem {
 struct FileSourceOptions {
   std::filesystem::path path;
   std::chrono::milliseconds poll_interval{1'000};
-  std::size_t read_chunk = 4u << 20;        // bytes read per poll
+  std::size_t read_chunk = 2u << 20;        // bytes read per poll
   // A line or document longer than this goes to the dead-letter file and is skipped without being
   // held: the read buffer never grows past max(read_chunk, max_record_bytes + 1).
   std::size_t max_record_bytes = 16u << 20;
