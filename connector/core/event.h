@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "connector/core/record_attributes.h"
+#include "connector/core/record_text.h"
 
 namespace siem {
 
@@ -59,7 +60,9 @@ struct AckHandle {
 
 // One record as read by a source: the JSON text of a single record (never a list document).
 struct RawRecord {
-  std::string json;                          // UTF-8 JSON text of one record (may be malformed)
+  // UTF-8 JSON text of one record (may be malformed): its own string, or a view into the read
+  // block the source split it from (record_text.h)
+  RecordText json;
   std::string origin;                        // where it came from, for errors: "file:line", URL#index
   SourceKind kind_hint = SourceKind::unknown;
   std::string tenant_hint;                   // tenant the source pulled it for, if known
@@ -89,13 +92,13 @@ struct MappedEvent {
   int severity = 0;            // 0-10, CEF scale, raised by detections
   int tier = -1;               // highest privileged tier touched, -1 when none
   std::vector<std::string> tags;  // pa.* detection names (and schema_unknown etc.)
-  std::string raw;             // the record JSON (repaired when it was not valid JSON; dead letters, `raw`)
+  RecordText raw;              // the record JSON (repaired when it was not valid JSON; dead letters, `raw`)
   std::string ecs;             // ECS JSON document, one line (when some sink wants ecs)
   std::string cef;             // CEF line, no syslog header, no newline (when some sink wants cef)
   std::string ocsf;            // OCSF 1.3.0 JSON event, one line (when some sink wants ocsf)
 
   // The payload in the given format (raw, ecs, cef or ocsf).
-  const std::string& payload(OutputFormat f) const noexcept {
+  std::string_view payload(OutputFormat f) const noexcept {
     switch (f) {
       case OutputFormat::ecs: return ecs;
       case OutputFormat::cef: return cef;

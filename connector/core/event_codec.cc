@@ -57,8 +57,9 @@ std::string encode_buffered_event(const MappedEvent& e, OutputFormat format) {
   put_u64(out, static_cast<std::uint64_t>(e.time_ms));
   put_u64(out, static_cast<std::uint64_t>(static_cast<std::int64_t>(e.severity)));
   put_u64(out, static_cast<std::uint64_t>(static_cast<std::int64_t>(e.tier)));
-  for (const std::string* s : {&e.source_name, &e.origin, &e.id, &e.tenant_id, &e.subscription_id, &e.action, &e.raw})
+  for (const std::string* s : {&e.source_name, &e.origin, &e.id, &e.tenant_id, &e.subscription_id, &e.action})
     put_str(out, *s);
+  put_str(out, e.raw);
   put_str(out, format == OutputFormat::raw ? std::string_view() : std::string_view(e.payload(format)));
   put_u64(out, e.tags.size());
   for (const auto& t : e.tags) put_str(out, t);
@@ -77,8 +78,11 @@ std::optional<MappedEvent> decode_buffered_event(std::string_view data, OutputFo
   if (severity < -1 || severity > 10 || tier < -1 || tier > 1000) return std::nullopt;
   e.severity = static_cast<int>(severity);
   e.tier = static_cast<int>(tier);
-  for (std::string* s : {&e.source_name, &e.origin, &e.id, &e.tenant_id, &e.subscription_id, &e.action, &e.raw})
+  for (std::string* s : {&e.source_name, &e.origin, &e.id, &e.tenant_id, &e.subscription_id, &e.action})
     if (!r.str(*s)) return std::nullopt;
+  std::string raw;
+  if (!r.str(raw)) return std::nullopt;
+  e.raw = std::move(raw);
   std::string payload;
   if (!r.str(payload)) return std::nullopt;
   if (format == OutputFormat::ecs) e.ecs = std::move(payload);

@@ -28,6 +28,13 @@ inline std::size_t heap_bytes(const std::string& s) noexcept {
   return s.capacity() > std::string().capacity() ? allocation_size(s.capacity() + 1) : 0;
 }
 
+// A record's text: its own string's allocation, or, for a view into a shared read block, its share
+// of the block (its length: the records split from a block cover it, and the file source bounds the
+// blocks alive, record_text.h).
+inline std::size_t heap_bytes(const RecordText& t) noexcept {
+  return t.shares_block() ? t.size() : heap_bytes(t.owned());
+}
+
 template <typename T>
 std::size_t heap_bytes(const std::vector<T>& v) noexcept {
   return v.capacity() > 0 ? allocation_size(v.capacity() * sizeof(T)) : 0;

@@ -79,21 +79,6 @@ class OversizeSkip {
 // as Windows PowerShell's Out-File writes): why it cannot be read. Records must be UTF-8.
 std::optional<std::string> utf16_reason(std::string_view start);
 
-// Bytes a source leaves allocated after a record's text (RawRecord::json) so that the mapping
-// stage's JSON parser can read the record where it is: simdjson reads up to SIMDJSON_PADDING (64)
-// bytes past the end of its input and, given a std::string with less room than that after its
-// size, first copies the whole record into a padded buffer of its own (a copy of every record, on
-// the mapping thread, of text the source wrote on another core). The queues' byte accounting
-// charges the string's capacity, so the slack is counted (core/footprint.h).
-inline constexpr std::size_t kRecordParseSlack = 64;
-
-// Sets `out` to `text` with kRecordParseSlack bytes of capacity after it (one allocation).
-inline void assign_record_text(std::string& out, std::string_view text) {
-  out.clear();
-  out.reserve(text.size() + kRecordParseSlack);
-  out.append(text);
-}
-
 // Number of '\n' in `text` (memchr from one newline to the next: records are long, lines few).
 std::size_t count_newlines(std::string_view text) noexcept;
 

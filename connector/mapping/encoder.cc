@@ -1,6 +1,8 @@
 // The output formats' encoders, in output order.
 #include "connector/mapping/encoder.h"
 
+#include <stdexcept>
+
 #include "connector/mapping/cef_encoder.h"
 #include "connector/mapping/ecs_encoder.h"
 #include "connector/mapping/ocsf_encoder.h"
@@ -22,7 +24,8 @@ std::string& encoded_output(MappedEvent& event, OutputFormat format) {
     case OutputFormat::ocsf: return event.ocsf;
     case OutputFormat::raw: break;
   }
-  return event.raw;
+  // The raw text is the record's own (MappedEvent::raw, a RecordText), never encoded.
+  throw std::invalid_argument("encoded_output: raw is not an encoded format");
 }
 
 }  // namespace siem::mapping

@@ -42,7 +42,7 @@ std::vector<std::unique_ptr<Encoder>> make_encoders(const MappingSet& set, const
 inline constexpr FormatSet kSingleLineFormats =
     format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef) | format_bit(OutputFormat::ocsf);
 
-// The member of `event` that holds a format's text.
+// The member of `event` that holds an encoded format's text (ecs, cef or ocsf; not raw).
 std::string& encoded_output(MappedEvent& event, OutputFormat format);
 
 }  // namespace siem::mapping

@@ -48,7 +48,7 @@ Value virtual_value(Var var, const EvalContext& ctx) {
     case Var::host: return ctx.host ? str(*ctx.host) : Value{};
     case Var::version: return str(SIEM_VERSION);
     case Var::severity: return integer(ctx.severity);
-    case Var::record: return ctx.raw ? str(*ctx.raw) : Value{};
+    case Var::record: return ctx.raw ? str(std::string(*ctx.raw)) : Value{};
     // The OCSF class and activity of the event being written (set by the OCSF encoder from the
     // kind's class_uid / activity_id rules); category and type follow from them.
     case Var::ocsf_class_uid: return ctx.ocsf_class_uid >= 0 ? integer(ctx.ocsf_class_uid) : Value{};

@@ -84,7 +84,7 @@ class MapperImpl final : public Mapper {
     enrich(*own_, record, out);
     if (!result) {
       finish(*own_, record, formats, out);
-      if (out.raw.empty()) out.raw = record.json;  // the caller keeps its record: a copy
+      if (out.raw.empty()) out.raw = record.json;  // the caller keeps its record: a copy (or a shared view)
     }
     return result;
   }

@@ -94,7 +94,7 @@ struct EvalContext {
   const EnrichmentResult* enrichment = nullptr;
   const std::string* host = nullptr;
   const std::vector<std::string>* extra_tags = nullptr;  // engine tags (schema_unknown, json_repaired)
-  const std::string* raw = nullptr;  // the record's original text ($record)
+  const RecordText* raw = nullptr;  // the record's original text ($record)
   const std::string* time_text = nullptr;  // $time / $now formatted once per record (optional)
   const std::string* now_text = nullptr;
   int severity = 0;  // effective severity: max(mapping base severity, detections)

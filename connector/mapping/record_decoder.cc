@@ -74,10 +74,11 @@ std::optional<std::string> decode_string_properties(simdjson::dom::element root,
 
 }  // namespace
 
-std::optional<std::string> RecordDecoder::decode(const std::string& json, bool indexed,
+std::optional<std::string> RecordDecoder::decode(const RecordText& json, bool indexed,
                                                  std::vector<std::string>& tags, DecodedRecord& out) {
   simdjson::dom::element& root = out.root;
-  auto err = parser_.parse(json).get(root);
+  static_assert(kRecordParseSlack >= simdjson::SIMDJSON_PADDING);
+  auto err = parser_.parse(json.data(), json.size(), !json.padded()).get(root);
   std::string& repaired = rewritten_;
   repaired.clear();
   if (err != simdjson::SUCCESS) {

@@ -35,8 +35,9 @@ class RecordDecoder {
 
   // Decodes `json` into `out`; `indexed`: build the record's index (out.fields). Engine tags
   // (json_repaired) are appended to `tags`. Returns the reason a record cannot be read (it is then
-  // dead-lettered), or nullopt.
-  std::optional<std::string> decode(const std::string& json, bool indexed, std::vector<std::string>& tags,
+  // dead-lettered), or nullopt. The text is parsed where it is when kRecordParseSlack bytes are
+  // readable after it (RecordText::padded()), else from a padded copy.
+  std::optional<std::string> decode(const RecordText& json, bool indexed, std::vector<std::string>& tags,
                                     DecodedRecord& out);
 
   // Frees the buffers a large record grew past `max_bytes` (the next record allocates what it

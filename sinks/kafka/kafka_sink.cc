@@ -224,7 +224,7 @@ SendResult KafkaSink::send(std::span<const EventPtr> batch) {
   bool stop_producing = false;
   for (std::size_t i = 0; i < n && !stop_producing; ++i) {
     const MappedEvent& ev = *batch[i];
-    const std::string& payload = ev.payload(settings_.format);
+    const std::string_view payload = ev.payload(settings_.format);
     const std::string key = kafka_message_key(ev);
     while (true) {
       rd_kafka_headers_t* hdrs = rd_kafka_headers_new(8);

@@ -172,7 +172,7 @@ void SplunkHecSink::append_envelope(std::string& out, const MappedEvent& ev) con
   if (!ev.tenant_id.empty() && !has_tenant) field("tenant_id", ev.tenant_id);
   if (!has_kind) field("source_kind", to_string(ev.kind));
   out += "},\"event\":";
-  const std::string& payload = ev.payload(s_.format);
+  const std::string_view payload = ev.payload(s_.format);
   if (s_.format == OutputFormat::cef) append_json_string(out, payload);
   else out += payload;  // ECS / OCSF document, raw record: already one JSON object
   out += '}';

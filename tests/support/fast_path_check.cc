@@ -91,7 +91,8 @@ void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping
   ctx.enrichment = &pa;
   ctx.host = &host;
   ctx.extra_tags = &extra;
-  ctx.raw = &json;
+  const RecordText raw = json;
+  ctx.raw = &raw;
   ctx.time_text = &time_text;
   ctx.now_text = &now_text;
   ctx.severity = with_enrichment ? 8 : 3;

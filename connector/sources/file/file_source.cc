@@ -108,7 +108,10 @@ std::string fingerprint_of(const std::filesystem::path& path, std::uint64_t size
 
 }  // namespace
 
-FileSource::FileSource(std::string name, FileSourceOptions options) : name_(std::move(name)), options_(std::move(options)) {}
+FileSource::FileSource(std::string name, FileSourceOptions options)
+    : name_(std::move(name)),
+      options_(std::move(options)),
+      blocks_(std::make_shared<ReadBlock::Budget>(options_.shared_blocks_bytes)) {}
 
 std::string FileSource::encode(const Position& p) {
   nlohmann::json j{{"dev", p.dev}, {"ino", p.ino}, {"fingerprint", p.fingerprint}, {"offset", p.offset}, {"line", p.line}};
@@ -195,10 +198,16 @@ SourceBatch FileSource::poll(std::stop_token stop) {
   const InputFile in(options_.path);
   const std::uint64_t from = skip_ ? skip_->next : pos_.offset;
   // Not zero-filled first (4 MiB of memset per poll was ~2 k instructions per record): only the
-  // bytes read are looked at.
-  const auto buffer = std::make_unique_for_overwrite<char[]>(options_.read_chunk);
-  const std::string_view chunk(buffer.get(), in.read_at(buffer.get(), options_.read_chunk, from));
+  // bytes read are looked at. The block is shared by the records split from it (views, no copy)
+  // when the budget of blocks alive allows and the read filled at least half of it; otherwise each
+  // record gets a copy of its own and the block is freed at the end of this poll.
+  const bool may_share = options_.share_blocks && blocks_->allows(options_.read_chunk);
+  auto block = std::make_shared<ReadBlock>(options_.read_chunk, may_share ? blocks_ : nullptr);
+  const std::string_view chunk(block->data(), in.read_at(block->data(), options_.read_chunk, from));
+  block->seal(chunk.size());
   const bool at_eof = chunk.size() < options_.read_chunk;
+  std::shared_ptr<const ReadBlock> shared;
+  if (may_share && chunk.size() >= options_.read_chunk / 2) shared = std::move(block);
   if (skip_) {
     skip_oversize(chunk, at_eof, batch);
     return batch;
@@ -220,7 +229,9 @@ SourceBatch FileSource::poll(std::stop_token stop) {
       chunk,
       [&](const RecordSlice& r) {
         RawRecord& rec = batch.records.emplace_back();
-        assign_record_text(rec.json, r.json);  // with room for the parser to read it in place
+        // A view into the shared block, or a copy with room for the parser to read it in place.
+        if (shared) rec.json = RecordText(shared, r.json);
+        else rec.json.assign(r.json);
         append_origin(rec.origin, path, r.line, r.index);
         rec.kind_hint = options_.kind_hint;
       },

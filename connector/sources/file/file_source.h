@@ -7,11 +7,13 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "connector/core/record_reader.h"
+#include "connector/core/record_text.h"
 #include "connector/core/registry.h"
 #include "connector/core/source.h"
 
@@ -20,11 +22,17 @@ namespace siem {
 struct FileSourceOptions {
   std::filesystem::path path;
   std::chrono::milliseconds poll_interval{1'000};
-  std::size_t read_chunk = 4u << 20;        // bytes read per poll
+  std::size_t read_chunk = 2u << 20;        // bytes read per poll
   // A line or document longer than this goes to the dead-letter file and is skipped without being
   // held: the read buffer never grows past max(read_chunk, max_record_bytes + 1).
   std::size_t max_record_bytes = 16u << 20;
   std::size_t max_batch_records = 1'000;
+  // Records are views into the read block they were split from (no copy per record) while the
+  // blocks still alive (held by records and events not yet delivered) total at most
+  // `shared_blocks_bytes`; past it, or for a read that filled less than half of its block, each
+  // record is copied out and the block freed at once. Bounds what slow events can pin.
+  bool share_blocks = true;
+  std::size_t shared_blocks_bytes = 16u << 20;
   SourceKind kind_hint = SourceKind::unknown;
 };
 
@@ -68,6 +76,7 @@ class FileSource final : public Source {
   FileSourceOptions options_;
   Position pos_;
   std::optional<Skip> skip_;
+  std::shared_ptr<ReadBlock::Budget> blocks_;  // the bytes of this source's read blocks alive
   bool idle_last_poll_ = false;
   bool once_ = false;
 };

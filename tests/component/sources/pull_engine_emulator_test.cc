@@ -55,7 +55,7 @@ class PullAgainstEmulator : public test::EmulatorOverTls {
 
   static std::multiset<std::string> keys(const std::vector<RawRecord>& recs, const char* id_field = "id") {
     std::multiset<std::string> out;
-    for (const auto& r : recs) out.insert(json::parse(r.json)[id_field].get<std::string>());
+    for (const auto& r : recs) out.insert(json::parse(std::string_view(r.json))[id_field].get<std::string>());
     return out;
   }
 
@@ -93,7 +93,7 @@ TEST_F(PullAgainstEmulator, AuditsExactlyOnceAcrossPagesFaultsRestartAndLateReco
   server_->add_fault(httpd::Fault::with_status("/v1.0/auditLogs", 503, 1, {{"Retry-After", "0"}}, "{}"));
   auto second = read_window(q, now + 5 * kSecond);
   ASSERT_EQ(second.size(), 1u);
-  EXPECT_EQ(json::parse(second[0].json)["id"], late["id"]);
+  EXPECT_EQ(json::parse(std::string_view(second[0].json))["id"], late["id"]);
 
   // Retry-After compliance from the emulator's own clock: the retry came >= 0.3 s after the 429.
   auto stats = emu_->stats()["endpoints"]["graph.directoryAudits"];
@@ -117,7 +117,7 @@ TEST_F(PullAgainstEmulator, SignInsEveryEventTypeOnceAndActivityPerSubscription)
     p.restore(std::nullopt, std::nullopt);
     auto recs = read_window(p, to_micros(std::chrono::system_clock::now()));
     EXPECT_FALSE(recs.empty()) << type;
-    for (const auto& r : recs) EXPECT_EQ(json::parse(r.json)["signInEventTypes"][0], type);
+    for (const auto& r : recs) EXPECT_EQ(json::parse(std::string_view(r.json))["signInEventTypes"][0], type);
     total += recs.size();
   }
   EXPECT_EQ(total, emu_->record_count("signIns"));

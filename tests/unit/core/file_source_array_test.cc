@@ -64,7 +64,7 @@ TEST_F(FileSourceArrayTest, LargeArrayIsReadInPiecesAndResumesExactlyFromEveryCh
   ASSERT_EQ(all.size(), n);
   for (std::size_t i = 0; i < n; ++i) {
     EXPECT_TRUE(all[i].read_error.empty()) << all[i].read_error;
-    EXPECT_NE(all[i].json.find("\"r" + std::to_string(i) + "\""), std::string::npos);
+    EXPECT_NE(std::string_view(all[i].json).find("\"r" + std::to_string(i) + "\""), std::string::npos);
     EXPECT_EQ(all[i].origin, path_.string() + ":" + std::to_string(2 + 4 * i) + "#" + std::to_string(i));
   }
   ASSERT_GT(checkpoints.size(), 5u);  // committed inside the array, not only at its end

@@ -27,7 +27,9 @@ TEST(Footprint, ARecordIsChargedTheCapacityOfItsText) {
   r.json = "{\"id\":1}";  // inline: no heap
   const std::size_t small = footprint(r);
   EXPECT_EQ(small, sizeof(RawRecord));
-  r.json.reserve(64 * 1024);  // the text is short, the allocation is not
+  std::string grown = "{\"id\":1}";
+  grown.reserve(64 * 1024);  // the text is short, the allocation is not
+  r.json = std::move(grown);
   EXPECT_GE(footprint(r), small + 64 * 1024);
   r.origin = std::string(100, 'o');
   r.tenant_hint = std::string(40, 't');

@@ -68,7 +68,7 @@ class CollectingSink : public Sink {
   void start() override {}
   SendResult send(std::span<const EventPtr> batch) override {
     std::lock_guard l(r_.mu);
-    for (const auto& e : batch) r_.events.push_back(e->id + "|" + e->raw);
+    for (const auto& e : batch) r_.events.push_back(e->id + "|" + std::string(e->raw));
     return SendResult::success();
   }
 

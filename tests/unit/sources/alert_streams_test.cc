@@ -62,7 +62,7 @@ TEST(AlertStreams, ARiskStateChangeIsANewRecordAndAReReadIsNot) {
   EXPECT_LE(q.window().start, T("2024-01-01T00:30:00Z"));
   auto r2 = q.on_page(*url, page({remediated, risk("r2", "2024-01-01T00:40:00Z", "2024-01-01T00:40:00Z", "atRisk"), open}), "t");
   ASSERT_EQ(r2.records.size(), 1u);
-  EXPECT_EQ(json::parse(r2.records[0].json)["riskState"], "remediated");
+  EXPECT_EQ(json::parse(std::string_view(r2.records[0].json))["riskState"], "remediated");
   EXPECT_EQ(r2.duplicates, 2u);
 }
 
@@ -91,7 +91,7 @@ TEST(AlertStreams, PimAlertSnapshotsDeliverNewChangedAndResolvedAlertsOnce) {
   const json b3 = alert("b", false, 0, "2024-06-01T00:00:00Z");
   auto r5 = q.on_page(*q.begin(now + 3 * kMin), page({a2, b3}), "t");
   ASSERT_EQ(r5.records.size(), 1u);
-  EXPECT_EQ(json::parse(r5.records[0].json)["isActive"], false);
+  EXPECT_EQ(json::parse(std::string_view(r5.records[0].json))["isActive"], false);
   // Only the keys of the last complete snapshot are kept.
   EXPECT_EQ(q.completed().seen.size(), 2u);
 }

@@ -30,7 +30,7 @@ json defender_alert(const std::string& name, const std::string& generated, const
 std::vector<std::string> ids(const StreamPoller::PageResult& r) {
   std::vector<std::string> out;
   for (const auto& rec : r.records) {
-    const json j = json::parse(rec.json);
+    const json j = json::parse(std::string_view(rec.json));
     const json& holder = j.contains("properties") ? j["properties"] : j;
     out.push_back(j["id"].get<std::string>() + "|" + holder.value("status", ""));
   }

@@ -302,7 +302,7 @@ class Simulation {
         return;
       }
       auto page = poller_->on_page(*url, body, "tenant");
-      for (const auto& raw : page.records) deliver(json::parse(raw.json));
+      for (const auto& raw : page.records) deliver(json::parse(std::string_view(raw.json)));
       if (!page.next_url) break;
       url = page.next_url;
       if (disturb && chance(sc_.restart_p)) {
