@@ -63,8 +63,9 @@ void classify(const Rule& rule, JsonProgram::Step& step) {
 }  // namespace
 
 JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays,
-                         Writer writer) {
-  const bool general = writer == Writer::general;
+                         Writer style)
+    : writer(style) {
+  const bool general = style == Writer::general;
   // The target tree: "a.b.c" is member c of object b of object a.
   struct Node {
     std::string key;
@@ -199,15 +200,134 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
 
 namespace {
 
-// The rule's value from Rule::evaluate(), after the member's prefix written from `mark` on (taken
-// out again when there is no value).
-bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx, std::string& out) {
-  Value v = rule.evaluate(ctx);
-  if (v.empty()) {
-    out.resize(mark);
+// Where a document's bytes go. The general writer (the reference the tests compare with) appends
+// them to the output string one by one (StringOut); the shortcuts' writer writes them through a
+// cursor into room made in advance (CursorOut). Both give the same bytes.
+class StringOut {
+ public:
+  explicit StringOut(std::string& out) : out_(out) {}
+  void put(std::string_view t) { out_ += t; }
+  void put(char c) { out_ += c; }
+  // `n` bytes to write from the returned position on; advance() says where they ended.
+  char* room(std::size_t n) {
+    const std::size_t size = out_.size();
+    out_.resize(size + n);
+    return out_.data() + size;
+  }
+  void advance(char* to) { out_.resize(static_cast<std::size_t>(to - out_.data())); }
+  std::size_t mark() const { return out_.size(); }
+  void truncate(std::size_t mark) { out_.resize(mark); }
+  std::string_view since(std::size_t mark) const { return std::string_view(out_).substr(mark); }
+  void json_string(std::string_view prefix, std::string_view s) { encoding::append_json_string(out_, prefix, s); }
+  // `write(std::string&)` appends to a string and says whether to keep what it appended.
+  template <class F>
+  bool with_string(F&& write) {
+    const std::size_t mark = out_.size();
+    if (write(out_)) return true;
+    out_.resize(mark);
     return false;
   }
-  append_value_json(out, v);
+
+ private:
+  std::string& out_;
+};
+
+// Texts escaped straight into the cursor up to this size; longer ones (their bound is six times
+// their size) through the scratch string, so that the room made never exceeds what is written by
+// more than a few KiB.
+constexpr std::size_t kDirectText = 1024;
+// The scratch string's capacity kept between documents at most.
+constexpr std::size_t kScratchKept = 64 * 1024;
+
+// The thread's scratch string: what the rules' and conversions' writers, which append to a
+// std::string, write before it is copied to the cursor.
+std::string& scratch() {
+  static thread_local std::string s;
+  return s;
+}
+
+class CursorOut {
+ public:
+  // Room for `expect` bytes after what `out` holds (which stays as it is). The room is made with
+  // std::string::resize, which fills it: in steps of at most kStep bytes (glibc fills larger
+  // blocks with `rep stosb`, whose start-up costs more than the vector stores of a smaller fill).
+  CursorOut(std::string& out, std::size_t expect) : out_(out), base_(out.size()) {
+    out_.resize(base_ + std::min(expect, kStep));
+    at_ = out_.data() + base_;
+    end_ = out_.data() + out_.size();
+  }
+  // At least `n` bytes writable from the returned position; advance() moves past what was written.
+  char* room(std::size_t n) {
+    if (static_cast<std::size_t>(end_ - at_) < n) grow(n);
+    return at_;
+  }
+  void advance(char* to) { at_ = to; }
+  void put(std::string_view t) {
+    char* p = room(t.size());
+    encoding::copy_bytes(p, t.data(), t.size());
+    at_ = p + t.size();
+  }
+  void put(char c) { *room(1) = c, ++at_; }
+  std::size_t mark() const { return static_cast<std::size_t>(at_ - out_.data()); }
+  void truncate(std::size_t mark) { at_ = out_.data() + mark; }
+  std::string_view since(std::size_t mark) const {
+    return std::string_view(out_.data() + mark, static_cast<std::size_t>(at_ - out_.data()) - mark);
+  }
+  [[gnu::always_inline]] void json_string(std::string_view prefix, std::string_view s) {
+    if (s.size() <= kDirectText) {
+      at_ = encoding::write_json_string(room(prefix.size() + encoding::json_string_bound(s.size())), prefix, s);
+      return;
+    }
+    with_string([&](std::string& t) {
+      encoding::append_json_string(t, prefix, s);
+      return true;
+    });
+  }
+  template <class F>
+  bool with_string(F&& write) {
+    std::string& t = scratch();
+    t.clear();
+    if (!write(t)) return false;
+    put(t);
+    return true;
+  }
+  // Cuts the output to what was written; returns the document's size.
+  std::size_t finish() {
+    const std::size_t size = mark();
+    out_.resize(size);
+    if (scratch().capacity() > kScratchKept) std::string().swap(scratch());
+    return size - base_;
+  }
+
+ private:
+  [[gnu::noinline]] void grow(std::size_t n) {
+    const std::size_t used = mark();
+    out_.resize(used + std::max(n, kStep));
+    at_ = out_.data() + used;
+    end_ = out_.data() + out_.size();
+  }
+
+  static constexpr std::size_t kStep = 2048;
+
+  std::string& out_;
+  std::size_t base_;
+  char* at_ = nullptr;
+  char* end_ = nullptr;
+};
+
+// The rule's value from Rule::evaluate(), after the member's prefix written from `mark` on (taken
+// out again when there is no value).
+template <class Out>
+bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx, Out& out) {
+  Value v = rule.evaluate(ctx);
+  if (v.empty()) {
+    out.truncate(mark);
+    return false;
+  }
+  out.with_string([&](std::string& s) {
+    append_value_json(s, v);
+    return true;
+  });
   return true;
 }
 
@@ -215,9 +335,9 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
 // the rule has no value. true: written. `plan_text`: the plan's text; the member's prefix is taken from
 // it only once there is a value (most members of a plan are absent from a given record).
 // Inlined into the writer's loop (two call sites, one of them rare: GCC would otherwise call it).
-[[gnu::always_inline]] inline bool write_field(const JsonProgram::Step& step, const char* plan_text,
-                                               bool first, const std::vector<Rule>& rules,
-                                               const EvalContext& ctx, std::string& out) {
+template <class Out>
+[[gnu::always_inline]] inline bool write_field(const JsonProgram::Step& step, const char* plan_text, bool first,
+                                               const std::vector<Rule>& rules, const EvalContext& ctx, Out& out) {
   const auto prefix_of = [&] { return std::string_view(plan_text + step.text_at + first, step.text_size - first); };
   // {from: path}: most members (the shapes' steps use `path` for their own path)
   if (const json::Path* p = step.op == JsonProgram::Step::field ? step.path : nullptr) {
@@ -226,17 +346,23 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
     if (e->is_string()) {
       const std::string_view text = e->get_string().value_unsafe();
       if (text.empty()) return false;
-      encoding::append_json_string(out, prefix_of(), text);
+      out.json_string(prefix_of(), text);
       return true;
     }
   }
-  const std::size_t mark = out.size();
-  out += prefix_of();
+  const std::size_t mark = out.mark();
+  out.put(prefix_of());
   const auto& rule = rules[step.rule];
   if (rule.direct) {
-    if (const auto written = rule.append_json(ctx, out)) {
-      if (!*written) out.resize(mark);
-      return *written;
+    std::optional<bool> written;
+    if (out.with_string([&](std::string& s) {
+          written = rule.append_json(ctx, s);
+          return written && *written;
+        }))
+      return true;
+    if (written) {
+      out.truncate(mark);
+      return false;
     }
   }
   return write_evaluated(rule, mark, ctx, out);
@@ -244,9 +370,10 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
 
 // A member of the shapes write_json_document() handles itself (JsonProgram::Step::Shape), the same
 // bytes as write_field() would write through the rule. true: written; false: no value (nothing
-// appended); nullopt: a case left to write_field() (nothing appended).
+// written); nullopt: a case left to write_field() (nothing written).
+template <class Out>
 [[gnu::noinline]] std::optional<bool> write_shape(const JsonProgram::Step& step, std::string_view prefix,
-                                                  const EvalContext& ctx, std::string& out) {
+                                                  const EvalContext& ctx, Out& out) {
   using Shape = JsonProgram::Step::Shape;
   switch (step.op) {
     case JsonProgram::Step::text_var: {  // as append_plain(): the context's string, if it has one
@@ -259,16 +386,15 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
       }
       if (!text) return std::nullopt;
       if (text->empty()) return false;
-      encoding::append_json_string(out, prefix, *text);
+      out.json_string(prefix, *text);
       return true;
     }
     case JsonProgram::Step::int_var: {
-      char buf[64];
-      if (prefix.size() > sizeof buf - 24) return std::nullopt;
-      std::memcpy(buf, prefix.data(), prefix.size());
+      constexpr std::size_t kDigits = 24;  // the longest int64, "-9223372036854775808", fits
+      char* p = out.room(prefix.size() + kDigits);
+      encoding::copy_bytes(p, prefix.data(), prefix.size());
       const std::int64_t i = step.shape == Shape::severity ? ctx.severity : ctx.time_ms;
-      const auto r = std::to_chars(buf + prefix.size(), buf + sizeof buf, i);
-      out.append(buf, r.ptr);
+      out.advance(std::to_chars(p + prefix.size(), p + prefix.size() + kDigits, i).ptr);
       return true;
     }
     case JsonProgram::Step::list_var: {  // as append_plain(): a JSON array of the strings, if any
@@ -282,17 +408,17 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
         default: a = pa ? &pa->role_ids : nullptr; break;
       }
       if ((!a || a->empty()) && (!b || b->empty())) return false;
-      out += prefix;
-      out += '[';
+      out.put(prefix);
+      out.put('[');
       bool first = true;
       for (const auto* list : {a, b}) {
         if (!list) continue;
         for (const auto& item : *list) {
-          encoding::append_json_string(out, first ? std::string_view() : std::string_view(",", 1), item);
+          out.json_string(first ? std::string_view() : std::string_view(",", 1), item);
           first = false;
         }
       }
-      out += ']';
+      out.put(']');
       return true;
     }
     case JsonProgram::Step::address: {  // a non-empty record string; anything else: left to the rule
@@ -302,33 +428,27 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
       if (text.empty()) return std::nullopt;
       const auto kept = ip_address(Conversion::ip, text);
       if (!kept) return false;
-      encoding::append_json_string(out, prefix, *kept);
+      out.json_string(prefix, *kept);
       return true;
     }
     default: {  // structured: as append_plain() for json / elastic / snake
       const auto e = find_path(*step.path, ctx);
       if (!e) return false;
-      const std::size_t mark = out.size();
-      out += prefix;
-      const std::size_t start = out.size();
-      if (step.shape == Shape::json) write_compact_json(out, *e);
-      else write_elastic(out, *e, step.shape == Shape::elastic);
-      const std::string_view written(out.data() + start, out.size() - start);
-      if (written.empty() || written == "null" || written == "{}" || written == "[]") {  // Value::empty()
-        out.resize(mark);
-        return false;
-      }
-      return true;
+      return out.with_string([&](std::string& s) {
+        s += prefix;
+        const std::size_t start = s.size();
+        if (step.shape == Shape::json) write_compact_json(s, *e);
+        else write_elastic(s, *e, step.shape == Shape::elastic);
+        const std::string_view written(s.data() + start, s.size() - start);
+        return !(written.empty() || written == "null" || written == "{}" || written == "[]");  // Value::empty()
+      });
     }
   }
 }
 
-}  // namespace
-
-void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules, const EvalContext& ctx,
-                         std::string& out) {
-  out.reserve(2048);
-  out += '{';
+template <class Out>
+void write_steps(const JsonProgram& plan, const std::vector<Rule>& rules, const EvalContext& ctx, Out& out) {
+  out.put('{');
   // One level per open object: where its key began (to drop it if it stays empty) and whether
   // it was its parent's first member.
   struct Level {
@@ -352,8 +472,8 @@ void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules
         if (write_field(step, text, first, rules, ctx, out)) first = false;
         break;
       case JsonProgram::Step::general: {
-        const std::size_t mark = out.size();
-        out += prefix(step);
+        const std::size_t mark = out.mark();
+        out.put(prefix(step));
         if (write_evaluated(rules[step.rule], mark, ctx, out)) first = false;
         break;
       }
@@ -369,33 +489,46 @@ void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules
         }
         break;
       case JsonProgram::Step::constant:
-        out += prefix(step);
+        out.put(prefix(step));
         first = false;
         break;
       case JsonProgram::Step::open:
-        levels[depth++] = Level{out.size(), first};
-        out += prefix(step);
+        levels[depth++] = Level{out.mark(), first};
+        out.put(prefix(step));
         first = true;
         break;
       case JsonProgram::Step::close: {  // one level or more, innermost first
         std::size_t closed = 0;
         for (; closed < step.text_size && first; ++closed) {  // nothing inside: drop the key
           const Level& level = levels[--depth];
-          out.resize(level.mark);
+          out.truncate(level.mark);
           first = level.first;
         }
         if (closed < step.text_size) {  // a level with content: it and those around it are closed
           const std::size_t rest = step.text_size - closed;
           depth -= rest;
-          if (rest == 1) out += text[step.text_at + closed];
-          else out.append(text + step.text_at + closed, rest);
+          out.put(std::string_view(text + step.text_at + closed, rest));
           first = false;
         }
         break;
       }
     }
   }
-  out += '}';
+  out.put('}');
+}
+
+}  // namespace
+
+void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules, const EvalContext& ctx,
+                         std::string& out) {
+  if (plan.writer == JsonProgram::Writer::general) {
+    StringOut general(out);
+    write_steps(plan, rules, ctx, general);
+    return;
+  }
+  CursorOut cursor(out, plan.size_hint.get());
+  write_steps(plan, rules, ctx, cursor);
+  plan.size_hint.saw(cursor.finish());
 }
 
 }  // namespace siem::mapping

@@ -3,6 +3,8 @@
 // flat program of steps; writing an event is one pass over it.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,11 +53,40 @@ struct JsonProgram {
   // shortcuts: what the encoders use. general: every member from Rule::evaluate() and no constant
   // folded in advance -- the reference the tests compare the shortcuts' documents with.
   enum class Writer : std::uint8_t { shortcuts, general };
+  Writer writer = Writer::shortcuts;
+
+  // How much room the shortcuts' writer makes for a document of this program before it starts
+  // writing (through a cursor, without a capacity check per member): the largest document written
+  // so far, drifting down slowly towards the later ones, between kMin and kMax bytes (a larger
+  // document grows its buffer as it goes; one huge record raises the figure only to kMax). Shared
+  // by the threads that write with the plan: a hint, read and stored without ordering.
+  class SizeHint {
+   public:
+    static constexpr std::uint32_t kMin = 512, kMax = 16 * 1024, kStart = 2048;
+    SizeHint() = default;
+    SizeHint(const SizeHint& other) : bytes_(other.get()) {}
+    SizeHint& operator=(const SizeHint& other) {
+      bytes_.store(other.get(), std::memory_order_relaxed);
+      return *this;
+    }
+    std::uint32_t get() const { return bytes_.load(std::memory_order_relaxed); }
+    // A document of `size` bytes was written.
+    void saw(std::size_t size) const {
+      const std::uint32_t now = get();
+      const std::uint32_t s = static_cast<std::uint32_t>(std::clamp<std::size_t>(size, kMin, kMax));
+      const std::uint32_t next = s >= now ? s : now - (now - s) / 256;
+      if (next != now) bytes_.store(next, std::memory_order_relaxed);
+    }
+
+   private:
+    mutable std::atomic<std::uint32_t> bytes_{kStart};
+  };
+  SizeHint size_hint;
 
   // `arrays`: a target segment of digits ("enrichments.0.name") is an element of an array, written
   // in the order the indexes first appear; otherwise every segment is an object key (ECS).
   JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays,
-              Writer writer = Writer::shortcuts);
+              Writer style = Writer::shortcuts);
 };
 
 // Writes the document of `plan` (compiled from `rules`) for one record into `out`.
