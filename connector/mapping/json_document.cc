@@ -6,10 +6,12 @@
 #include <cstring>
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <optional>
 
 #include "connector/mapping/expression.h"
+#include "connector/mapping/json_out.h"
 #include "connector/record/encoding.h"
 #include "connector/record/json_access.h"
 
@@ -198,122 +200,12 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
   emit(emit, 0, 0);
 }
 
-namespace {
-
-// Where a document's bytes go. The general writer (the reference the tests compare with) appends
-// them to the output string one by one (StringOut); the shortcuts' writer writes them through a
-// cursor into room made in advance (CursorOut). Both give the same bytes.
-class StringOut {
- public:
-  explicit StringOut(std::string& out) : out_(out) {}
-  void put(std::string_view t) { out_ += t; }
-  void put(char c) { out_ += c; }
-  // `n` bytes to write from the returned position on; advance() says where they ended.
-  char* room(std::size_t n) {
-    const std::size_t size = out_.size();
-    out_.resize(size + n);
-    return out_.data() + size;
-  }
-  void advance(char* to) { out_.resize(static_cast<std::size_t>(to - out_.data())); }
-  std::size_t mark() const { return out_.size(); }
-  void truncate(std::size_t mark) { out_.resize(mark); }
-  std::string_view since(std::size_t mark) const { return std::string_view(out_).substr(mark); }
-  void json_string(std::string_view prefix, std::string_view s) { encoding::append_json_string(out_, prefix, s); }
-  // `write(std::string&)` appends to a string and says whether to keep what it appended.
-  template <class F>
-  bool with_string(F&& write) {
-    const std::size_t mark = out_.size();
-    if (write(out_)) return true;
-    out_.resize(mark);
-    return false;
-  }
-
- private:
-  std::string& out_;
-};
-
-// Texts escaped straight into the cursor up to this size; longer ones (their bound is six times
-// their size) through the scratch string, so that the room made never exceeds what is written by
-// more than a few KiB.
-constexpr std::size_t kDirectText = 1024;
-// The scratch string's capacity kept between documents at most.
-constexpr std::size_t kScratchKept = 64 * 1024;
-
-// The thread's scratch string: what the rules' and conversions' writers, which append to a
-// std::string, write before it is copied to the cursor.
-std::string& scratch() {
+std::string& json_scratch() {
   static thread_local std::string s;
   return s;
 }
 
-class CursorOut {
- public:
-  // Room for `expect` bytes after what `out` holds (which stays as it is). The room is made with
-  // std::string::resize, which fills it: in steps of at most kStep bytes (glibc fills larger
-  // blocks with `rep stosb`, whose start-up costs more than the vector stores of a smaller fill).
-  CursorOut(std::string& out, std::size_t expect) : out_(out), base_(out.size()) {
-    out_.resize(base_ + std::min(expect, kStep));
-    at_ = out_.data() + base_;
-    end_ = out_.data() + out_.size();
-  }
-  // At least `n` bytes writable from the returned position; advance() moves past what was written.
-  char* room(std::size_t n) {
-    if (static_cast<std::size_t>(end_ - at_) < n) grow(n);
-    return at_;
-  }
-  void advance(char* to) { at_ = to; }
-  void put(std::string_view t) {
-    char* p = room(t.size());
-    encoding::copy_bytes(p, t.data(), t.size());
-    at_ = p + t.size();
-  }
-  void put(char c) { *room(1) = c, ++at_; }
-  std::size_t mark() const { return static_cast<std::size_t>(at_ - out_.data()); }
-  void truncate(std::size_t mark) { at_ = out_.data() + mark; }
-  std::string_view since(std::size_t mark) const {
-    return std::string_view(out_.data() + mark, static_cast<std::size_t>(at_ - out_.data()) - mark);
-  }
-  [[gnu::always_inline]] void json_string(std::string_view prefix, std::string_view s) {
-    if (s.size() <= kDirectText) {
-      at_ = encoding::write_json_string(room(prefix.size() + encoding::json_string_bound(s.size())), prefix, s);
-      return;
-    }
-    with_string([&](std::string& t) {
-      encoding::append_json_string(t, prefix, s);
-      return true;
-    });
-  }
-  template <class F>
-  bool with_string(F&& write) {
-    std::string& t = scratch();
-    t.clear();
-    if (!write(t)) return false;
-    put(t);
-    return true;
-  }
-  // Cuts the output to what was written; returns the document's size.
-  std::size_t finish() {
-    const std::size_t size = mark();
-    out_.resize(size);
-    if (scratch().capacity() > kScratchKept) std::string().swap(scratch());
-    return size - base_;
-  }
-
- private:
-  [[gnu::noinline]] void grow(std::size_t n) {
-    const std::size_t used = mark();
-    out_.resize(used + std::max(n, kStep));
-    at_ = out_.data() + used;
-    end_ = out_.data() + out_.size();
-  }
-
-  static constexpr std::size_t kStep = 2048;
-
-  std::string& out_;
-  std::size_t base_;
-  char* at_ = nullptr;
-  char* end_ = nullptr;
-};
+namespace {
 
 // The rule's value from Rule::evaluate(), after the member's prefix written from `mark` on (taken
 // out again when there is no value).
@@ -434,14 +326,17 @@ template <class Out>
     default: {  // structured: as append_plain() for json / elastic / snake
       const auto e = find_path(*step.path, ctx);
       if (!e) return false;
-      return out.with_string([&](std::string& s) {
-        s += prefix;
-        const std::size_t start = s.size();
-        if (step.shape == Shape::json) write_compact_json(s, *e);
-        else write_elastic(s, *e, step.shape == Shape::elastic);
-        const std::string_view written(s.data() + start, s.size() - start);
-        return !(written.empty() || written == "null" || written == "{}" || written == "[]");  // Value::empty()
-      });
+      const std::size_t mark = out.mark();
+      out.put(prefix);
+      const std::size_t start = out.mark();
+      if (step.shape == Shape::json) write_compact_json_to(out, *e);
+      else write_elastic_to(out, *e, step.shape == Shape::elastic, std::numeric_limits<std::size_t>::max());
+      const std::string_view written = out.since(start);
+      if (written.empty() || written == "null" || written == "{}" || written == "[]") {  // Value::empty()
+        out.truncate(mark);
+        return false;
+      }
+      return true;
     }
   }
 }

@@ -320,7 +320,7 @@ void append_json_string(std::string& out, std::string_view s) {
   if (i == s.size()) {
     const std::size_t at = out.size();
     out.append(s.size() + 2, '"');
-    if (!s.empty()) std::memcpy(out.data() + at + 1, s.data(), s.size());
+    copy_bytes(out.data() + at + 1, s.data(), s.size());
     return;
   }
   out += '"';

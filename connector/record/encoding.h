@@ -35,13 +35,9 @@ constexpr std::size_t json_string_bound(std::size_t n) { return 6 * n + 2; }
 // prefix.size() + json_string_bound(s.size()) bytes. Returns the end of what it wrote.
 char* write_json_string(char* dst, std::string_view prefix, std::string_view s);
 
-// dst[0, n) = src[0, n): the short texts of one member without a call (16-byte moves, the last one
-// overlapping, then words for shorter texts); memcpy for longer ones. The ranges do not overlap.
-inline void copy_bytes(char* dst, const char* src, std::size_t n) {
-  if (n > 128) {
-    std::memcpy(dst, src, n);
-    return;
-  }
+// dst[0, n) = src[0, n) for the short texts of one member, without a call: 16-byte moves, the last
+// one overlapping, then words for shorter texts. The ranges do not overlap.
+inline void copy_short(char* dst, const char* src, std::size_t n) {
 #if defined(__SSE2__)
   if (n >= 16) {
     for (std::size_t i = 0; i + 16 < n; i += 16)
@@ -69,6 +65,12 @@ inline void copy_bytes(char* dst, const char* src, std::size_t n) {
     dst[n / 2] = middle;
     dst[n - 1] = last;
   }
+}
+
+// copy_short(), or memcpy for texts longer than a few moves.
+inline void copy_bytes(char* dst, const char* src, std::size_t n) {
+  if (n > 128) std::memcpy(dst, src, n);
+  else copy_short(dst, src, n);
 }
 
 void append_cef_header(std::string& out, std::string_view s);
