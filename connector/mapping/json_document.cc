@@ -149,6 +149,26 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
     text += body;
     step.text_size = static_cast<std::uint32_t>(text.size() - step.text_at);
   };
+  // A rule whose alternatives are all constants (under conditions: one without any is folded
+  // above) becomes a choice step: each constant's JSON encoded once here, not per event.
+  auto add_choice = [&](const Rule& rule, Step& step) {
+    if (!rule.direct || rule.alternatives.empty()) return false;
+    for (const auto& a : rule.alternatives)
+      if (!a->is_plain || a->src != Expr::Src::value) return false;
+    step.op = Step::choice;
+    step.choice_at = static_cast<std::uint32_t>(choices.size());
+    for (const auto& a : rule.alternatives) {
+      if (a->constant.empty()) continue;  // append_plain(): nothing, the next alternative decides
+      Choice c;
+      c.expr = a.get();
+      c.text_at = static_cast<std::uint32_t>(text.size());
+      append_value_json(text, a->constant);
+      c.text_size = static_cast<std::uint32_t>(text.size() - c.text_at);
+      choices.push_back(c);
+    }
+    step.choice_count = static_cast<std::uint32_t>(choices.size() - step.choice_at);
+    return true;
+  };
   // Pre-order emission; consecutive constant members become one step.
   auto emit = [&](auto& self, std::size_t index, std::size_t depth) -> void {
     max_depth = std::max(max_depth, depth);
@@ -174,7 +194,7 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
       if (child.rule >= 0) {
         step.rule = static_cast<std::uint32_t>(child.rule);
         if (general) step.op = Step::general;
-        else classify(rules[step.rule], step);
+        else if (!add_choice(rules[step.rule], step)) classify(rules[step.rule], step);
         steps.push_back(step);
       } else {
         step.op = Step::open;
@@ -341,6 +361,17 @@ template <class Out>
   }
 }
 
+// A choice step's alternative: the first whose conditions all hold (as append_in_form() over
+// append_plain()), or null.
+const JsonProgram::Choice* choose(const JsonProgram& plan, const JsonProgram::Step& step, const EvalContext& ctx) {
+  const auto* c = plan.choices.data() + step.choice_at;
+  for (const auto* end = c + step.choice_count; c != end; ++c) {
+    const auto& when = c->expr->when;
+    if (std::all_of(when.begin(), when.end(), [&](const Condition& k) { return condition_holds(k, ctx); })) return c;
+  }
+  return nullptr;
+}
+
 template <class Out>
 void write_steps(const JsonProgram& plan, const std::vector<Rule>& rules, const EvalContext& ctx, Out& out) {
   out.put('{');
@@ -386,6 +417,13 @@ void write_steps(const JsonProgram& plan, const std::vector<Rule>& rules, const 
       case JsonProgram::Step::constant:
         out.put(prefix(step));
         first = false;
+        break;
+      case JsonProgram::Step::choice:
+        if (const auto* chosen = choose(plan, step, ctx)) {
+          out.put(prefix(step));
+          out.put(std::string_view(text + chosen->text_at, chosen->text_size));
+          first = false;
+        }
         break;
       case JsonProgram::Step::open:
         levels[depth++] = Level{out.mark(), first};

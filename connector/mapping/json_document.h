@@ -32,6 +32,7 @@ struct JsonProgram {
       address,      // {from: one path, type: ip}: a record string that is an address
       structured,   // {from: one path, type: json / elastic / snake}: the record's object or array
       general,      // a rule's member from Rule::evaluate() alone (JsonProgram::Writer::general)
+      choice,       // constants under conditions: the first whose conditions hold, encoded in advance
     };
     // text_var, int_var, list_var and structured: which one.
     enum class Shape : std::uint8_t {
@@ -43,8 +44,16 @@ struct JsonProgram {
     std::uint32_t text_at = 0, text_size = 0;  // in `text`, starting with the separating comma
     std::uint32_t rule = 0;              // field (and the others' fallback): index in the rules
     const json::Path* path = nullptr;    // field: Rule::single_path; address, structured: its path
+    std::uint32_t choice_at = 0, choice_count = 0;  // choice: its alternatives in `choices`
   };
   std::vector<Step> steps;
+  // A choice step's alternatives, in the rule's order: the conditions of `expr` and the JSON text
+  // of its constant in `text` (alternatives whose constant is empty give nothing and are left out).
+  struct Choice {
+    const Expr* expr = nullptr;
+    std::uint32_t text_at = 0, text_size = 0;
+  };
+  std::vector<Choice> choices;
   // Every key prefix and constant run, each stored once with its leading comma (",\"key\":");
   // the first member of an object skips that comma.
   std::string text;
