@@ -311,6 +311,18 @@ struct RawOut {
   }
 };
 
+// The escaping paths out of line, so that the plain paths of the writers below keep a small frame
+// (most strings need no escaping).
+[[gnu::noinline]] void append_escaped(std::string& out, std::string_view s, std::size_t i) {
+  out += '"';
+  append_escaped_tail(out, s, i);
+}
+[[gnu::noinline]] char* write_escaped(char* dst, std::string_view s, std::size_t i) {
+  RawOut out{dst};
+  append_escaped_tail(out, s, i);
+  return out.p;
+}
+
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -323,8 +335,7 @@ void append_json_string(std::string& out, std::string_view s) {
     copy_bytes(out.data() + at + 1, s.data(), s.size());
     return;
   }
-  out += '"';
-  append_escaped_tail(out, s, i);
+  append_escaped(out, s, i);
 }
 
 char* write_json_string(char* dst, std::string_view prefix, std::string_view s) {
@@ -338,9 +349,7 @@ char* write_json_string(char* dst, std::string_view prefix, std::string_view s) 
     *dst++ = '"';
     return dst;
   }
-  RawOut out{dst};
-  append_escaped_tail(out, s, i);
-  return out.p;
+  return write_escaped(dst, s, i);
 }
 
 void append_cef_header(std::string& out, std::string_view s) { append_cef_escaped(out, s, kCefHeader); }
