@@ -6,10 +6,12 @@
 #include <cstring>
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <optional>
 
 #include "connector/mapping/expression.h"
+#include "connector/mapping/json_out.h"
 #include "connector/record/encoding.h"
 #include "connector/record/json_access.h"
 
@@ -63,8 +65,9 @@ void classify(const Rule& rule, JsonProgram::Step& step) {
 }  // namespace
 
 JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays,
-                         Writer writer) {
-  const bool general = writer == Writer::general;
+                         Writer style)
+    : writer(style) {
+  const bool general = style == Writer::general;
   // The target tree: "a.b.c" is member c of object b of object a.
   struct Node {
     std::string key;
@@ -146,6 +149,26 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
     text += body;
     step.text_size = static_cast<std::uint32_t>(text.size() - step.text_at);
   };
+  // A rule whose alternatives are all constants (under conditions: one without any is folded
+  // above) becomes a choice step: each constant's JSON encoded once here, not per event.
+  auto add_choice = [&](const Rule& rule, Step& step) {
+    if (!rule.direct || rule.alternatives.empty()) return false;
+    for (const auto& a : rule.alternatives)
+      if (!a->is_plain || a->src != Expr::Src::value) return false;
+    step.op = Step::choice;
+    step.choice_at = static_cast<std::uint32_t>(choices.size());
+    for (const auto& a : rule.alternatives) {
+      if (a->constant.empty()) continue;  // append_plain(): nothing, the next alternative decides
+      Choice c;
+      c.expr = a.get();
+      c.text_at = static_cast<std::uint32_t>(text.size());
+      append_value_json(text, a->constant);
+      c.text_size = static_cast<std::uint32_t>(text.size() - c.text_at);
+      choices.push_back(c);
+    }
+    step.choice_count = static_cast<std::uint32_t>(choices.size() - step.choice_at);
+    return true;
+  };
   // Pre-order emission; consecutive constant members become one step.
   auto emit = [&](auto& self, std::size_t index, std::size_t depth) -> void {
     max_depth = std::max(max_depth, depth);
@@ -171,7 +194,7 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
       if (child.rule >= 0) {
         step.rule = static_cast<std::uint32_t>(child.rule);
         if (general) step.op = Step::general;
-        else classify(rules[step.rule], step);
+        else if (!add_choice(rules[step.rule], step)) classify(rules[step.rule], step);
         steps.push_back(step);
       } else {
         step.op = Step::open;
@@ -197,17 +220,26 @@ JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host
   emit(emit, 0, 0);
 }
 
+std::string& json_scratch() {
+  static thread_local std::string s;
+  return s;
+}
+
 namespace {
 
 // The rule's value from Rule::evaluate(), after the member's prefix written from `mark` on (taken
 // out again when there is no value).
-bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx, std::string& out) {
+template <class Out>
+bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx, Out& out) {
   Value v = rule.evaluate(ctx);
   if (v.empty()) {
-    out.resize(mark);
+    out.truncate(mark);
     return false;
   }
-  append_value_json(out, v);
+  out.with_string([&](std::string& s) {
+    append_value_json(s, v);
+    return true;
+  });
   return true;
 }
 
@@ -215,9 +247,9 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
 // the rule has no value. true: written. `plan_text`: the plan's text; the member's prefix is taken from
 // it only once there is a value (most members of a plan are absent from a given record).
 // Inlined into the writer's loop (two call sites, one of them rare: GCC would otherwise call it).
-[[gnu::always_inline]] inline bool write_field(const JsonProgram::Step& step, const char* plan_text,
-                                               bool first, const std::vector<Rule>& rules,
-                                               const EvalContext& ctx, std::string& out) {
+template <class Out>
+[[gnu::always_inline]] inline bool write_field(const JsonProgram::Step& step, const char* plan_text, bool first,
+                                               const std::vector<Rule>& rules, const EvalContext& ctx, Out& out) {
   const auto prefix_of = [&] { return std::string_view(plan_text + step.text_at + first, step.text_size - first); };
   // {from: path}: most members (the shapes' steps use `path` for their own path)
   if (const json::Path* p = step.op == JsonProgram::Step::field ? step.path : nullptr) {
@@ -226,17 +258,23 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
     if (e->is_string()) {
       const std::string_view text = e->get_string().value_unsafe();
       if (text.empty()) return false;
-      encoding::append_json_string(out, prefix_of(), text);
+      out.json_string(prefix_of(), text);
       return true;
     }
   }
-  const std::size_t mark = out.size();
-  out += prefix_of();
+  const std::size_t mark = out.mark();
+  out.put(prefix_of());
   const auto& rule = rules[step.rule];
   if (rule.direct) {
-    if (const auto written = rule.append_json(ctx, out)) {
-      if (!*written) out.resize(mark);
-      return *written;
+    std::optional<bool> written;
+    if (out.with_string([&](std::string& s) {
+          written = rule.append_json(ctx, s);
+          return written && *written;
+        }))
+      return true;
+    if (written) {
+      out.truncate(mark);
+      return false;
     }
   }
   return write_evaluated(rule, mark, ctx, out);
@@ -244,9 +282,10 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
 
 // A member of the shapes write_json_document() handles itself (JsonProgram::Step::Shape), the same
 // bytes as write_field() would write through the rule. true: written; false: no value (nothing
-// appended); nullopt: a case left to write_field() (nothing appended).
+// written); nullopt: a case left to write_field() (nothing written).
+template <class Out>
 [[gnu::noinline]] std::optional<bool> write_shape(const JsonProgram::Step& step, std::string_view prefix,
-                                                  const EvalContext& ctx, std::string& out) {
+                                                  const EvalContext& ctx, Out& out) {
   using Shape = JsonProgram::Step::Shape;
   switch (step.op) {
     case JsonProgram::Step::text_var: {  // as append_plain(): the context's string, if it has one
@@ -259,16 +298,15 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
       }
       if (!text) return std::nullopt;
       if (text->empty()) return false;
-      encoding::append_json_string(out, prefix, *text);
+      out.json_string(prefix, *text);
       return true;
     }
     case JsonProgram::Step::int_var: {
-      char buf[64];
-      if (prefix.size() > sizeof buf - 24) return std::nullopt;
-      std::memcpy(buf, prefix.data(), prefix.size());
+      constexpr std::size_t kDigits = 24;  // the longest int64, "-9223372036854775808", fits
+      char* p = out.room(prefix.size() + kDigits);
+      encoding::copy_bytes(p, prefix.data(), prefix.size());
       const std::int64_t i = step.shape == Shape::severity ? ctx.severity : ctx.time_ms;
-      const auto r = std::to_chars(buf + prefix.size(), buf + sizeof buf, i);
-      out.append(buf, r.ptr);
+      out.advance(std::to_chars(p + prefix.size(), p + prefix.size() + kDigits, i).ptr);
       return true;
     }
     case JsonProgram::Step::list_var: {  // as append_plain(): a JSON array of the strings, if any
@@ -282,17 +320,17 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
         default: a = pa ? &pa->role_ids : nullptr; break;
       }
       if ((!a || a->empty()) && (!b || b->empty())) return false;
-      out += prefix;
-      out += '[';
+      out.put(prefix);
+      out.put('[');
       bool first = true;
       for (const auto* list : {a, b}) {
         if (!list) continue;
         for (const auto& item : *list) {
-          encoding::append_json_string(out, first ? std::string_view() : std::string_view(",", 1), item);
+          out.json_string(first ? std::string_view() : std::string_view(",", 1), item);
           first = false;
         }
       }
-      out += ']';
+      out.put(']');
       return true;
     }
     case JsonProgram::Step::address: {  // a non-empty record string; anything else: left to the rule
@@ -302,20 +340,20 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
       if (text.empty()) return std::nullopt;
       const auto kept = ip_address(Conversion::ip, text);
       if (!kept) return false;
-      encoding::append_json_string(out, prefix, *kept);
+      out.json_string(prefix, *kept);
       return true;
     }
     default: {  // structured: as append_plain() for json / elastic / snake
       const auto e = find_path(*step.path, ctx);
       if (!e) return false;
-      const std::size_t mark = out.size();
-      out += prefix;
-      const std::size_t start = out.size();
-      if (step.shape == Shape::json) write_compact_json(out, *e);
-      else write_elastic(out, *e, step.shape == Shape::elastic);
-      const std::string_view written(out.data() + start, out.size() - start);
+      const std::size_t mark = out.mark();
+      out.put(prefix);
+      const std::size_t start = out.mark();
+      if (step.shape == Shape::json) write_compact_json_to(out, *e);
+      else write_elastic_to(out, *e, step.shape == Shape::elastic, std::numeric_limits<std::size_t>::max());
+      const std::string_view written = out.since(start);
       if (written.empty() || written == "null" || written == "{}" || written == "[]") {  // Value::empty()
-        out.resize(mark);
+        out.truncate(mark);
         return false;
       }
       return true;
@@ -323,12 +361,20 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
   }
 }
 
-}  // namespace
+// A choice step's alternative: the first whose conditions all hold (as append_in_form() over
+// append_plain()), or null.
+const JsonProgram::Choice* choose(const JsonProgram& plan, const JsonProgram::Step& step, const EvalContext& ctx) {
+  const auto* c = plan.choices.data() + step.choice_at;
+  for (const auto* end = c + step.choice_count; c != end; ++c) {
+    const auto& when = c->expr->when;
+    if (std::all_of(when.begin(), when.end(), [&](const Condition& k) { return condition_holds(k, ctx); })) return c;
+  }
+  return nullptr;
+}
 
-void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules, const EvalContext& ctx,
-                         std::string& out) {
-  out.reserve(2048);
-  out += '{';
+template <class Out>
+void write_steps(const JsonProgram& plan, const std::vector<Rule>& rules, const EvalContext& ctx, Out& out) {
+  out.put('{');
   // One level per open object: where its key began (to drop it if it stays empty) and whether
   // it was its parent's first member.
   struct Level {
@@ -352,8 +398,8 @@ void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules
         if (write_field(step, text, first, rules, ctx, out)) first = false;
         break;
       case JsonProgram::Step::general: {
-        const std::size_t mark = out.size();
-        out += prefix(step);
+        const std::size_t mark = out.mark();
+        out.put(prefix(step));
         if (write_evaluated(rules[step.rule], mark, ctx, out)) first = false;
         break;
       }
@@ -369,33 +415,53 @@ void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules
         }
         break;
       case JsonProgram::Step::constant:
-        out += prefix(step);
+        out.put(prefix(step));
         first = false;
         break;
+      case JsonProgram::Step::choice:
+        if (const auto* chosen = choose(plan, step, ctx)) {
+          out.put(prefix(step));
+          out.put(std::string_view(text + chosen->text_at, chosen->text_size));
+          first = false;
+        }
+        break;
       case JsonProgram::Step::open:
-        levels[depth++] = Level{out.size(), first};
-        out += prefix(step);
+        levels[depth++] = Level{out.mark(), first};
+        out.put(prefix(step));
         first = true;
         break;
       case JsonProgram::Step::close: {  // one level or more, innermost first
         std::size_t closed = 0;
         for (; closed < step.text_size && first; ++closed) {  // nothing inside: drop the key
           const Level& level = levels[--depth];
-          out.resize(level.mark);
+          out.truncate(level.mark);
           first = level.first;
         }
         if (closed < step.text_size) {  // a level with content: it and those around it are closed
           const std::size_t rest = step.text_size - closed;
           depth -= rest;
-          if (rest == 1) out += text[step.text_at + closed];
-          else out.append(text + step.text_at + closed, rest);
+          out.put(std::string_view(text + step.text_at + closed, rest));
           first = false;
         }
         break;
       }
     }
   }
-  out += '}';
+  out.put('}');
+}
+
+}  // namespace
+
+void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules, const EvalContext& ctx,
+                         std::string& out) {
+  if (plan.writer == JsonProgram::Writer::general) {
+    StringOut general(out);
+    write_steps(plan, rules, ctx, general);
+    return;
+  }
+  CursorOut cursor(out, plan.size_hint.get());
+  write_steps(plan, rules, ctx, cursor);
+  plan.size_hint.saw(cursor.finish());
 }
 
 }  // namespace siem::mapping

@@ -3,6 +3,8 @@
 // flat program of steps; writing an event is one pass over it.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +32,7 @@ struct JsonProgram {
       address,      // {from: one path, type: ip}: a record string that is an address
       structured,   // {from: one path, type: json / elastic / snake}: the record's object or array
       general,      // a rule's member from Rule::evaluate() alone (JsonProgram::Writer::general)
+      choice,       // constants under conditions: the first whose conditions hold, encoded in advance
     };
     // text_var, int_var, list_var and structured: which one.
     enum class Shape : std::uint8_t {
@@ -41,8 +44,16 @@ struct JsonProgram {
     std::uint32_t text_at = 0, text_size = 0;  // in `text`, starting with the separating comma
     std::uint32_t rule = 0;              // field (and the others' fallback): index in the rules
     const json::Path* path = nullptr;    // field: Rule::single_path; address, structured: its path
+    std::uint32_t choice_at = 0, choice_count = 0;  // choice: its alternatives in `choices`
   };
   std::vector<Step> steps;
+  // A choice step's alternatives, in the rule's order: the conditions of `expr` and the JSON text
+  // of its constant in `text` (alternatives whose constant is empty give nothing and are left out).
+  struct Choice {
+    const Expr* expr = nullptr;
+    std::uint32_t text_at = 0, text_size = 0;
+  };
+  std::vector<Choice> choices;
   // Every key prefix and constant run, each stored once with its leading comma (",\"key\":");
   // the first member of an object skips that comma.
   std::string text;
@@ -51,11 +62,40 @@ struct JsonProgram {
   // shortcuts: what the encoders use. general: every member from Rule::evaluate() and no constant
   // folded in advance -- the reference the tests compare the shortcuts' documents with.
   enum class Writer : std::uint8_t { shortcuts, general };
+  Writer writer = Writer::shortcuts;
+
+  // How much room the shortcuts' writer makes for a document of this program before it starts
+  // writing (through a cursor, without a capacity check per member): the largest document written
+  // so far, drifting down slowly towards the later ones, between kMin and kMax bytes (a larger
+  // document grows its buffer as it goes; one huge record raises the figure only to kMax). Shared
+  // by the threads that write with the plan: a hint, read and stored without ordering.
+  class SizeHint {
+   public:
+    static constexpr std::uint32_t kMin = 512, kMax = 16 * 1024, kStart = 2048;
+    SizeHint() = default;
+    SizeHint(const SizeHint& other) : bytes_(other.get()) {}
+    SizeHint& operator=(const SizeHint& other) {
+      bytes_.store(other.get(), std::memory_order_relaxed);
+      return *this;
+    }
+    std::uint32_t get() const { return bytes_.load(std::memory_order_relaxed); }
+    // A document of `size` bytes was written.
+    void saw(std::size_t size) const {
+      const std::uint32_t now = get();
+      const std::uint32_t s = static_cast<std::uint32_t>(std::clamp<std::size_t>(size, kMin, kMax));
+      const std::uint32_t next = s >= now ? s : now - (now - s) / 256;
+      if (next != now) bytes_.store(next, std::memory_order_relaxed);
+    }
+
+   private:
+    mutable std::atomic<std::uint32_t> bytes_{kStart};
+  };
+  SizeHint size_hint;
 
   // `arrays`: a target segment of digits ("enrichments.0.name") is an element of an array, written
   // in the order the indexes first appear; otherwise every segment is an object key (ECS).
   JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays,
-              Writer writer = Writer::shortcuts);
+              Writer style = Writer::shortcuts);
 };
 
 // Writes the document of `plan` (compiled from `rules`) for one record into `out`.

@@ -230,48 +230,14 @@ inline bool half_word_has_json_special(const char* p) {
 
 }  // namespace
 
-namespace {
-
-// dst[0, n) = src[0, n) for the short texts of one member, without a call: 16-byte moves, the last
-// one overlapping, then words for shorter texts.
-inline void copy_short(char* dst, const char* src, std::size_t n) {
-#if defined(__SSE2__)
-  if (n >= 16) {
-    for (std::size_t i = 0; i + 16 < n; i += 16)
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + n - 16),
-                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + n - 16)));
-    return;
-  }
-#endif
-  if (n >= 8) {
-    const std::uint64_t head = load_word(src), tail = load_word(src + n - 8);
-    std::memcpy(dst, &head, 8);
-    std::memcpy(dst + n - 8, &tail, 8);
-  } else if (n >= 4) {
-    std::uint32_t head, tail;
-    std::memcpy(&head, src, 4);
-    std::memcpy(&tail, src + n - 4, 4);
-    std::memcpy(dst, &head, 4);
-    std::memcpy(dst + n - 4, &tail, 4);
-  } else if (n > 0) {  // 1 to 3 bytes: first, middle and last (GCC turns a byte loop into a memcpy call)
-    const char first = src[0], middle = src[n / 2], last = src[n - 1];
-    dst[0] = first;
-    dst[n / 2] = middle;
-    dst[n - 1] = last;
-  }
-}
-
-}  // namespace
-
 void append_json_string(std::string& out, std::string_view prefix, std::string_view s) {
   constexpr std::size_t kBuffer = 256;
   if (prefix.size() + s.size() + 2 <= kBuffer && next_json_special(s.data(), 0, s.size()) == s.size()) {
     // The whole member built on the stack, then one append (no separate quote and copy calls).
     char buf[kBuffer];
-    copy_short(buf, prefix.data(), prefix.size());
+    copy_bytes(buf, prefix.data(), prefix.size());
     buf[prefix.size()] = '"';
-    copy_short(buf + prefix.size() + 1, s.data(), s.size());
+    copy_bytes(buf + prefix.size() + 1, s.data(), s.size());
     buf[prefix.size() + 1 + s.size()] = '"';
     out.append(buf, prefix.size() + s.size() + 2);
     return;
@@ -280,17 +246,13 @@ void append_json_string(std::string& out, std::string_view prefix, std::string_v
   append_json_string(out, s);
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  // Most strings need no escaping: one scan finds that, and they are written with their quotes in
-  // one append (no byte-by-byte pushes).
-  std::size_t i = next_json_special(s.data(), 0, s.size());
-  if (i == s.size()) {
-    const std::size_t at = out.size();
-    out.append(s.size() + 2, '"');
-    if (!s.empty()) std::memcpy(out.data() + at + 1, s.data(), s.size());
-    return;
-  }
-  out += '"';
+namespace {
+
+// The bytes of a JSON string literal written through `out` (std::string, or RawOut below): the
+// escaping loop of both append_json_string() and write_json_string(), from `i`, the first byte
+// kSpecial marks, on. The opening quote is written already; this writes the closing one.
+template <class Out>
+void append_escaped_tail(Out& out, std::string_view s, std::size_t i) {
   std::size_t run = 0;  // start of the pending run of bytes that need no escaping
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);  // a special byte (kSpecial)
@@ -330,6 +292,64 @@ void append_json_string(std::string& out, std::string_view s) {
   }
   out.append(s.data() + run, s.size() - run);
   out += '"';
+}
+
+// A cursor with room enough (json_string_bound), as append_escaped_tail() writes through it.
+struct RawOut {
+  char* p;
+  void append(const char* s, std::size_t n) {
+    std::memcpy(p, s, n);
+    p += n;
+  }
+  RawOut& operator+=(const char* s) {
+    append(s, std::strlen(s));
+    return *this;
+  }
+  RawOut& operator+=(char c) {
+    *p++ = c;
+    return *this;
+  }
+};
+
+// The escaping paths out of line, so that the plain paths of the writers below keep a small frame
+// (most strings need no escaping).
+[[gnu::noinline]] void append_escaped(std::string& out, std::string_view s, std::size_t i) {
+  out += '"';
+  append_escaped_tail(out, s, i);
+}
+[[gnu::noinline]] char* write_escaped(char* dst, std::string_view s, std::size_t i) {
+  RawOut out{dst};
+  append_escaped_tail(out, s, i);
+  return out.p;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  // Most strings need no escaping: one scan finds that, and they are written with their quotes in
+  // one append (no byte-by-byte pushes).
+  std::size_t i = next_json_special(s.data(), 0, s.size());
+  if (i == s.size()) {
+    const std::size_t at = out.size();
+    out.append(s.size() + 2, '"');
+    copy_bytes(out.data() + at + 1, s.data(), s.size());
+    return;
+  }
+  append_escaped(out, s, i);
+}
+
+char* write_json_string(char* dst, std::string_view prefix, std::string_view s) {
+  copy_bytes(dst, prefix.data(), prefix.size());
+  dst += prefix.size();
+  *dst++ = '"';
+  const std::size_t i = next_json_special(s.data(), 0, s.size());
+  if (i == s.size()) {
+    copy_bytes(dst, s.data(), s.size());
+    dst += s.size();
+    *dst++ = '"';
+    return dst;
+  }
+  return write_escaped(dst, s, i);
 }
 
 void append_cef_header(std::string& out, std::string_view s) { append_cef_escaped(out, s, kCefHeader); }

@@ -11,6 +11,13 @@
 
 namespace siem::testing {
 
+// ~24 KiB of text that escapes to much more.
+inline std::string long_hostile_text() {
+  std::string s;
+  while (s.size() < 24 * 1024) s += "plain text \"quoted\" back\\slash\n\x01\x1F\xE2\x80\xA8 \xC3\xA9t\xC3\xA9 ";
+  return s;
+}
+
 // Values a field may hold instead of what the sample has.
 inline const std::vector<nlohmann::json>& variant_values() {
   static const std::vector<nlohmann::json> values = {
@@ -19,7 +26,10 @@ inline const std::vector<nlohmann::json>& variant_values() {
       "not-an-ip", nlohmann::json::array({"a", "b"}), nlohmann::json({{"k", 1}}), 18446744073709551615ull, "4294967296",
       "Global Administrator", "62e90394-69f5-4237-9190-012177145e10", "MFA",
       // an Azure LocalizableString where a string was
-      nlohmann::json({{"value", "Microsoft.Authorization/roleAssignments/write"}, {"localizedValue", "Create role assignment"}})};
+      nlohmann::json({{"value", "Microsoft.Authorization/roleAssignments/write"}, {"localizedValue", "Create role assignment"}}),
+      // a long value full of what must be escaped (quotes, backslashes, control characters, U+2028):
+      // longer than the JSON writers' room for one document, so they grow it mid-member
+      long_hostile_text()};
   return values;
 }
 

@@ -76,6 +76,18 @@ const std::vector<std::string>& specials() {
   return s;
 }
 
+// What the document writer's cursor form writes: `key`, then `s` escaped, into room of exactly the
+// size it promises (json_string_bound); the guard bytes after that room must stay untouched.
+std::string written_at_cursor(const std::string& key, const std::string& s) {
+  constexpr std::size_t kGuard = 32;
+  const std::size_t room = key.size() + encoding::json_string_bound(s.size());
+  std::vector<char> buf(room + kGuard, '#');
+  const char* end = encoding::write_json_string(buf.data(), key, s);
+  EXPECT_LE(static_cast<std::size_t>(end - buf.data()), room);
+  EXPECT_EQ(std::string(buf.end() - kGuard, buf.end()), std::string(kGuard, '#')) << "wrote past its bound";
+  return std::string(buf.data(), static_cast<std::size_t>(end - buf.data()));
+}
+
 std::string escaped(const std::string& s) {
   std::string out = "prefix";  // appended to what is there
   encoding::append_json_string(out, s);
@@ -88,6 +100,7 @@ std::string escaped(const std::string& s) {
     std::string member = "prefix";
     encoding::append_json_string(member, key, s);
     EXPECT_EQ(member, "prefix" + key + out.substr(6)) << key.size() << " " << s.size();
+    EXPECT_EQ(written_at_cursor(key, s), key + out.substr(6)) << key.size() << " " << s.size();
   }
   return out.substr(6);
 }
@@ -113,6 +126,22 @@ TEST(JsonEscapeScan, EveryLengthAndPositionMatchesTheByteByByteEscaper) {
           ASSERT_EQ(escaped(t), reference_json_string(t)) << "length " << len << ", specials at " << at << ", " << at2;
         }
       }
+    }
+  }
+}
+
+// The texts that grow most when escaped (every byte a control character: six bytes each; invalid
+// bytes: three; U+0085 / U+2028: six for two or three) stay within json_string_bound, in the
+// cursor form as in the appended one, at every length to past the cursor's direct limit.
+TEST(JsonEscapeScan, WorstCasesStayWithinTheCursorBound) {
+  for (const std::string unit : {"\x01", "\x1F", "\"", "\xFF", "\xC3", "\xC2\x85", "\xE2\x80\xA8", "\xED\xA0\x80"}) {
+    for (std::size_t n : {0, 1, 2, 3, 15, 16, 17, 100, 400, 1100}) {
+      std::string s;
+      for (std::size_t i = 0; i < n; ++i) s += unit;
+      std::string appended;
+      encoding::append_json_string(appended, s);
+      ASSERT_EQ(appended, reference_json_string(s));
+      ASSERT_EQ(written_at_cursor(",\"key\":", s), ",\"key\":" + appended) << n;
     }
   }
 }
