@@ -152,7 +152,7 @@ TEST_F(PullAgainstEmulator, PimRequestOlderThanTheRetentionIsDeliveredOnce) {
     p.restore(std::nullopt, std::nullopt);
     const Micros now = to_micros(std::chrono::system_clock::now());
     auto first = read_window(p, now);
-    EXPECT_EQ(std::count_if(first.begin(), first.end(), [&](const RawRecord& r) { return json::parse(r.json)["id"] == old_id; }), 1)
+    EXPECT_EQ(std::count_if(first.begin(), first.end(), [&](const RawRecord& r) { return json::parse(std::string_view(r.json))["id"] == old_id; }), 1)
         << collection;
     // The next poll, and one after a restart from the checkpoint, list the same collection: nothing is new.
     EXPECT_TRUE(read_window(p, now + 60 * kSecond).empty()) << collection;

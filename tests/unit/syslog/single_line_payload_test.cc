@@ -51,13 +51,13 @@ TEST(SingleLinePayloads, EncodersNeverWriteARawLineBreak) {
     for (const bool inject : {false, true}) {
       RawRecord rec;
       rec.json = (inject ? with_line_breaks(parsed) : parsed).dump(2);
-      ASSERT_NE(rec.json.find('\n'), std::string::npos);
+      ASSERT_NE(std::string_view(rec.json).find('\n'), std::string::npos);
       MappedEvent ev;
       if (mapper->map(rec, std::nullopt, formats, ev)) continue;  // refused records are not encoded
       ++mapped;
       EXPECT_EQ(ev.single_line, mapping::kSingleLineFormats) << sample.file;
       for (const auto f : {OutputFormat::ecs, OutputFormat::cef, OutputFormat::ocsf}) {
-        const std::string& text = ev.payload(f);
+        const std::string_view text = ev.payload(f);
         EXPECT_FALSE(text.empty()) << sample.file << " " << to_string(f);
         EXPECT_EQ(text.find_first_of("\r\n"), std::string::npos) << sample.file << " " << to_string(f) << ": " << text;
       }
