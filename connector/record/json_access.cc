@@ -180,15 +180,6 @@ void children(element obj, const std::string_view* keys, std::size_t n, std::opt
   }
 }
 
-// Inline (only this file uses it): every key of every indexed object goes through here.
-inline std::size_t Fields::bucket_of(std::string_view key) noexcept {
-  if (key.empty()) return 0;
-  // c | 0x20 folds the case of letters (and merges a few punctuation pairs: only more compares).
-  const auto first = static_cast<unsigned char>(key.front() | 0x20);
-  const auto last = static_cast<unsigned char>(key.back() | 0x20);
-  return (key.size() * 31 + first * 7 + last) % kBuckets;
-}
-
 Fields::Fields(element obj) { assign(obj); }
 
 void Fields::assign(element obj) {
@@ -201,23 +192,37 @@ void Fields::assign(element obj) {
   // Chained front to back, so each bucket lists its keys in reverse document order: the first
   // exact match a lookup meets is the last duplicate, which wins.
   for (std::uint32_t i = 0; i < entries_.size(); ++i) {
-    auto& head = heads_[bucket_of(entries_[i].key)];
+    auto& head = heads_[key(entries_[i].key).bucket];
     entries_[i].next = head;
     head = i;
   }
 }
 
-std::optional<element> Fields::get(std::string_view key) const {
-  std::optional<element> folded;  // the last case-folded match in document order: the first met
-  const char last = key.empty() ? '\0' : lower(key.back());
-  for (auto i = heads_[bucket_of(key)]; i != kNone; i = entries_[i].next) {
+// An exact match ends the search (the chain lists the last duplicate first); a key of the same
+// length and folded last byte that is not one sends the lookup to find_folded(), out of line, so
+// this path keeps no registers to save (PathSet::resolve inlines it for every root key).
+[[gnu::always_inline]] inline const element* Fields::find_here(const Key& key) const {
+  const std::size_t n = key.text.size();
+  bool maybe_folded = false;
+  for (auto i = heads_[key.bucket]; i != kNone; i = entries_[i].next) {
     const Entry& e = entries_[i];
-    if (e.key.size() != key.size()) continue;
-    if (same_bytes(e.key.data(), key.data(), key.size())) return e.value;  // exact before folded
-    if (!folded && folds_to(e.key, last) && iequals(e.key, key)) folded = e.value;
+    if (e.key.size() != n) continue;
+    if (same_bytes(e.key.data(), key.text.data(), n)) return &e.value;  // exact before folded
+    maybe_folded = maybe_folded || folds_to(e.key, key.folded_last);
   }
-  return folded;
+  return maybe_folded ? find_folded(key) : nullptr;
 }
+
+// No exact match: the last case-folded one in document order (the first the chain meets).
+[[gnu::noinline]] const element* Fields::find_folded(const Key& key) const {
+  for (auto i = heads_[key.bucket]; i != kNone; i = entries_[i].next) {
+    const Entry& e = entries_[i];
+    if (e.key.size() == key.text.size() && folds_to(e.key, key.folded_last) && iequals(e.key, key.text)) return &e.value;
+  }
+  return nullptr;
+}
+
+const element* Fields::find(const Key& key) const { return find_here(key); }
 
 std::optional<element> at(element arr, std::size_t index) {
   simdjson::dom::array a;
@@ -335,6 +340,10 @@ void PathSet::add(const Path& path, int slot) {
       next = static_cast<std::uint32_t>(nodes_.size() - 1);
       nodes_[next].key_at = static_cast<std::uint32_t>(keys_.size());
       keys_ += key;
+      if (cur == 0) {
+        const auto k = Fields::key(key);
+        root_keys_.push_back(RootKey{next, nodes_[next].key_at, static_cast<std::uint32_t>(key.size()), k.bucket, k.folded_last});
+      }
       auto& kids = nodes_[cur].children;
       const auto len = nodes_[next].key.size();
       auto at = std::upper_bound(kids.begin(), kids.end(), len,
@@ -369,8 +378,11 @@ void PathSet::resolve(element root, const Fields& root_index, std::vector<Result
                       std::uint32_t generation) const {
   stamp(root, results, generation);
   if (!root.is_object()) return walk(0, root, results);
-  for (const auto c : nodes_[0].children)
-    if (const auto v = root_index.get(nodes_[c].key)) settle(c, *v, results);
+  const char* keys = keys_.data();
+  for (const auto& r : root_keys_) {
+    const Fields::Key key{std::string_view(keys + r.key_at, r.key_size), r.bucket, r.folded_last};
+    if (const element* v = root_index.find_here(key)) settle(r.node, *v, results);
+  }
 }
 
 [[gnu::always_inline]] inline void PathSet::settle(std::uint32_t c, element value, std::vector<Result>& results) const {
