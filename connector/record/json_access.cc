@@ -88,6 +88,19 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool iequals_lowered(std::string_view s, std::string_view lowered) {
+  if (s.size() != lowered.size()) return false;
+  const std::size_t n = s.size();
+  if (n >= 8) {  // a word at a time, the last word overlapping the one before
+    for (std::size_t i = 0; i + 8 < n; i += 8)
+      if (lower8(load8(s.data() + i)) != load8(lowered.data() + i)) return false;
+    return lower8(load8(s.data() + n - 8)) == load8(lowered.data() + n - 8);
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (lower(s[i]) != lowered[i]) return false;
+  return true;
+}
+
 bool icontains(std::string_view h, std::string_view n) {
   if (n.empty()) return true;
   if (n.size() > h.size()) return false;

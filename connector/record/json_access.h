@@ -222,6 +222,8 @@ std::string to_json(element e);
 
 // Case-insensitive ASCII helpers.
 bool iequals(std::string_view a, std::string_view b);
+// iequals(s, x) for `lowered` == to_lower(x), worked out in advance: only `s` is folded.
+bool iequals_lowered(std::string_view s, std::string_view lowered);
 bool icontains(std::string_view haystack, std::string_view needle);
 bool istarts_with(std::string_view s, std::string_view prefix);
 std::string to_lower(std::string_view s);
