@@ -493,7 +493,14 @@ std::string child_text(element obj, std::string_view key) {
 
 bool scalar_text(element e, std::string& out) {
   switch (e.type()) {
-    case simdjson::dom::element_type::STRING: out.assign(std::string_view(e.get_string().value_unsafe())); return true;
+    case simdjson::dom::element_type::STRING: {
+      // clear() + append(): the text is never part of `out` (it is in the record's document), so
+      // assign()'s general replace, which allows for that, is not needed.
+      const std::string_view s = e.get_string().value_unsafe();
+      out.clear();
+      out.append(s.data(), s.size());
+      return true;
+    }
     case simdjson::dom::element_type::INT64: out = std::to_string(e.get_int64().value_unsafe()); return true;
     case simdjson::dom::element_type::UINT64: out = std::to_string(e.get_uint64().value_unsafe()); return true;
     case simdjson::dom::element_type::DOUBLE: out = fmt::format("{}", e.get_double().value_unsafe()); return true;
