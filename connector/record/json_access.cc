@@ -338,6 +338,7 @@ void Path::all(element root, std::vector<element>& out) const { walk(root, 0, ou
 
 void PathSet::add(const Path& path, int slot) {
   std::uint32_t cur = 0;
+  std::vector<std::uint32_t> trail{0};  // the nodes on the path: their children's tables change
   for (const auto& seg : path.segments_) {
     // Wildcards are rejected by contract; a numeric segment matches the key "N" in objects.
     const std::string key = seg.index ? std::to_string(*seg.index) : seg.key;
@@ -363,21 +364,34 @@ void PathSet::add(const Path& path, int slot) {
                                  [this](std::size_t l, std::uint32_t c) { return l < nodes_[c].key.size(); });
       kids.insert(at, next);
       if (seg.index) nodes_[cur].any_index_child = true;
-      auto& starts = nodes_[cur].run_start;
-      starts.assign(nodes_[kids.back()].key.size() + 2, 0);
-      for (std::size_t l = 0, k = 0; l < starts.size(); ++l) {
-        while (k < kids.size() && nodes_[kids[k]].key.size() < l) ++k;
-        starts[l] = static_cast<std::uint32_t>(k);
-      }
-      auto& table = nodes_[cur].kids;
-      table.clear();
-      for (auto c : kids)
-        table.push_back(Node::Kid{c, nodes_[c].key_at, static_cast<std::uint32_t>(nodes_[c].key.size()), nodes_[c].folded_first});
     }
     cur = next;
+    trail.push_back(cur);
   }
   nodes_[cur].slots.push_back(slot);  // several spellings of one path ("a.0", "a.00") share a node; "" is the root
   slots_.push_back(slot);
+  for (const auto n : trail) index_children(n);
+}
+
+void PathSet::index_children(std::uint32_t n) {
+  Node& node = nodes_[n];
+  node.kids.clear();
+  node.branches.clear();
+  node.run_start.clear();
+  if (node.children.empty()) return;
+  node.run_start.assign(nodes_[node.children.back()].key.size() + 2, 0);
+  for (std::size_t l = 0, k = 0; l < node.run_start.size(); ++l) {
+    while (k < node.children.size() && nodes_[node.children[k]].key.size() < l) ++k;
+    node.run_start[l] = static_cast<std::uint32_t>(k);
+  }
+  for (const auto c : node.children) {
+    const Node& child = nodes_[c];
+    const bool leaf = child.children.empty();
+    if (!leaf) node.branches.push_back(static_cast<std::uint32_t>(node.kids.size()));
+    const std::int32_t slot = child.slots.size() == 1 ? child.slots.front() : Node::kSeveral;
+    node.kids.push_back(Node::Kid{c, child.key_at, static_cast<std::uint32_t>(child.key.size()), slot,
+                                  child.folded_first, leaf});
+  }
 }
 
 bool PathSet::contains(int slot) const noexcept { return std::find(slots_.begin(), slots_.end(), slot) != slots_.end(); }
@@ -408,6 +422,23 @@ void PathSet::resolve(element root, const Fields& root_index, std::vector<Result
     }
   }
   if (!child_node.children.empty()) walk(c, value, results);
+}
+
+// A leaf's slots take `value`, or read as missing when it is null (an earlier duplicate key may
+// have set them).
+[[gnu::always_inline]] inline void PathSet::settle_leaf(const Node::Kid& kid, element value, std::vector<Result>& results) const {
+  const bool found = !value.is_null();
+  if (kid.slot != Node::kSeveral) {
+    auto& r = results[static_cast<std::size_t>(kid.slot)];
+    r.found = found;
+    r.value = value;
+    return;
+  }
+  for (int slot : nodes_[kid.node].slots) {
+    auto& r = results[static_cast<std::size_t>(slot)];
+    r.found = found;
+    r.value = value;
+  }
 }
 
 void PathSet::stamp(element root, std::vector<Result>& results, std::uint32_t generation) const {
@@ -442,8 +473,11 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
       if (auto v = child(e, nodes_[kid.node].key)) settle(kid.node, *v, results);
     return;
   }
-  // Per child: the last exact and the last case-folded match. Only the first kids.size() entries
-  // are used, so only their flags are cleared (this runs for every object of every record).
+  // Per child: whether a key matched it exactly or case-folded. A leaf takes the value at once
+  // (a later duplicate overwrites it: the last wins; an exact match is not overwritten by a
+  // folded one); a child with children keeps the last exact and the last case-folded match in
+  // `m` and is settled after the scan. Only the first kids.size() flags are used, so only they are
+  // cleared (this runs for every object of every record).
   struct Match {
     element exact, folded;
   };
@@ -471,15 +505,17 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
       const auto i = static_cast<std::size_t>(it - kids.begin());
       const std::string_view want(keys + it->key_at, it->key_size);
       if (same_bytes(k.data(), want.data(), k.size())) {  // k.size() == want.size()
-        m[i].exact = field.value;  // duplicate keys: the last one wins
+        if (it->leaf) settle_leaf(*it, field.value, results);
+        else m[i].exact = field.value;  // duplicate keys: the last one wins
         flags[i] |= kExact;
       } else if (!(flags[i] & kExact) && iequals(k, want)) {
-        m[i].folded = field.value;
+        if (it->leaf) settle_leaf(*it, field.value, results);
+        else m[i].folded = field.value;
         flags[i] |= kFolded;
       }
     }
   }
-  for (std::size_t i = 0; i < kids.size(); ++i) {
+  for (const auto i : node.branches) {
     if (flags[i] & kExact) settle(kids[i].node, m[i].exact, results);
     else if (flags[i] & kFolded) settle(kids[i].node, m[i].folded, results);
   }

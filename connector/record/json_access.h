@@ -183,11 +183,21 @@ class PathSet {
       std::uint32_t node;
       std::uint32_t key_at;  // in keys_
       std::uint32_t key_size;
+      // A child without children of its own (a leaf: most are) is settled as soon as its key
+      // matches, into its one slot (or its node's slots when it has several: kSeveral); the
+      // others after the scan (their values are walked further).
+      std::int32_t slot;
       char folded_first;
+      bool leaf;
     };
+    static constexpr std::int32_t kSeveral = -1;
     std::vector<Kid> kids;
+    std::vector<std::uint32_t> branches;  // the positions in `kids` of the children that are not leaves
     bool any_index_child = false;
   };
+  // Rebuilds node n's tables of its children (kids, run_start, branches) from `children`.
+  void index_children(std::uint32_t n);
+  void settle_leaf(const Node::Kid& kid, element value, std::vector<Result>& results) const;
   void walk(std::uint32_t node, element e, std::vector<Result>& results) const;
   void settle(std::uint32_t node, element value, std::vector<Result>& results) const;
   void stamp(element root, std::vector<Result>& results, std::uint32_t generation) const;

@@ -69,7 +69,9 @@ TEST(Fields, PreparedKeysAnswerLikeChild) {
 }
 
 // Every path of one and two keys from kKeys (and numeric ones), resolved in one pass through the
-// root's index, gives Path::first()'s answer, null at the end read as missing.
+// root's index and by a scan of the root's fields, gives Path::first()'s answer, null at the end
+// read as missing (also when an earlier duplicate of the key was not null). Paths ending at a key
+// that others continue from ("a" and "a.b") and several spellings of one path are among them.
 TEST(PathSet, ThroughTheRootIndexAnswersLikePathFirstOnGeneratedRecords) {
   std::vector<std::string> texts;
   for (const auto& a : kKeys) {
@@ -77,6 +79,7 @@ TEST(PathSet, ThroughTheRootIndexAnswersLikePathFirstOnGeneratedRecords) {
     texts.push_back(a);
     for (const char* b : {"a", "AB", "level", "0", "id"}) texts.push_back(a + "." + b);
   }
+  for (const char* more : {"a.00", "ab..level", "0.a"}) texts.push_back(more);
   std::vector<Path> paths;
   paths.reserve(texts.size());
   PathSet set;
@@ -86,7 +89,7 @@ TEST(PathSet, ThroughTheRootIndexAnswersLikePathFirstOnGeneratedRecords) {
   }
   simdjson::dom::parser parser;
   Lcg rng{29};
-  std::vector<PathSet::Result> results(texts.size());
+  std::vector<PathSet::Result> results(texts.size()), scanned(texts.size());
   Fields index;
   for (std::uint32_t round = 1; round <= 300; ++round) {
     const std::string doc = object_text(rng, rng.next(20), 1);
@@ -94,11 +97,14 @@ TEST(PathSet, ThroughTheRootIndexAnswersLikePathFirstOnGeneratedRecords) {
     ASSERT_EQ(parser.parse(doc).get(root), simdjson::SUCCESS) << doc;
     index.assign(root);
     set.resolve(root, index, results, round);
+    set.resolve(root, scanned, round);  // the root's fields scanned against the trie instead
     for (std::size_t i = 0; i < texts.size(); ++i) {
       SCOPED_TRACE("path '" + texts[i] + "' of " + doc);
+      const auto expected = describe(paths[i].first(root));
       ASSERT_EQ(results[i].generation, round);
-      const auto got = results[i].found ? std::optional<element>(results[i].value) : std::nullopt;
-      EXPECT_EQ(describe(got), describe(paths[i].first(root)));
+      EXPECT_EQ(describe(results[i].found ? std::optional<element>(results[i].value) : std::nullopt), expected);
+      ASSERT_EQ(scanned[i].generation, round);
+      EXPECT_EQ(describe(scanned[i].found ? std::optional<element>(scanned[i].value) : std::nullopt), expected);
     }
   }
 }
