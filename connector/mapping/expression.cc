@@ -105,35 +105,79 @@ Value virtual_value(Var var, const EvalContext& ctx) {
 
 namespace {
 
-// The value a condition compares: a record string as is (no copy), other values as text.
-// Returns false when there is no value.
-bool condition_text(const Condition& c, const EvalContext& ctx, std::string& owned, char (&digits)[24],
-                    std::string_view& text) {
-  if (!c.virt.empty()) {
-    const Value v = virtual_value(c.var, ctx);
-    if (v.empty()) return false;
-    owned = v.text();
-    text = owned;
-    return true;
+// Whether `text` equals one of the condition's values, case-insensitively, for a condition that
+// was not prepared (no lowered values): each value compared as it is.
+[[gnu::noinline]] bool any_equal_unprepared(const Condition& c, std::string_view text) {
+  return std::any_of(c.values.begin(), c.values.end(), [&](const std::string& x) { return json::iequals(text, x); });
+}
+
+// Whether `text` equals one of the condition's values, case-insensitively. Most texts have no
+// value's length: one bit test answers them.
+inline bool any_equal(const Condition& c, std::string_view text) {
+  const std::size_t n = text.size();
+  if (((c.lengths >> std::min<std::size_t>(n, 63)) & 1) == 0)
+    return c.lowered.size() != c.values.size() && any_equal_unprepared(c, text);
+  for (const auto& x : c.lowered)
+    if (x.size() == n && json::iequals_lowered(text, x)) return true;
+  return false;
+}
+
+// contains / starts_with on a present value's text.
+[[gnu::noinline]] bool text_matches(const Condition& c, std::string_view text) {
+  if (c.op == Condition::Op::contains)
+    return std::any_of(c.values.begin(), c.values.end(), [&](const std::string& x) { return json::icontains(text, x); });
+  return std::any_of(c.values.begin(), c.values.end(), [&](const std::string& x) { return json::istarts_with(text, x); });
+}
+
+// A comparing condition (not exists / missing) on the text of a value that is present.
+inline bool text_holds(const Condition& c, std::string_view text) {
+  using Op = Condition::Op;
+  switch (c.op) {
+    case Op::equals:
+    case Op::in: return any_equal(c, text);
+    case Op::not_equals:
+    case Op::not_in: return !any_equal(c, text);
+    case Op::contains:
+    case Op::starts_with: return text_matches(c, text);
+    case Op::exists:
+    case Op::missing: break;  // answered by the callers
   }
-  const auto e = find_path(c.path, ctx);
-  if (!e) return false;
-  if (e->is_string()) {
-    text = e->get_string().value_unsafe();
-    return true;
+  return false;
+}
+
+// The same for a record value that is not a string. An integer (an error code against "0") is
+// compared as a number with the values that are an integer's text, when the condition compares
+// whole values and was prepared (its text is the digits: case plays no part); otherwise as the
+// text scalar_text() writes, in a stack buffer. Other scalars as their text, objects and arrays
+// as JSON.
+[[gnu::noinline]] bool element_holds(const Condition& c, element e) {
+  using Op = Condition::Op;
+  const auto type = e.type();
+  if (type == simdjson::dom::element_type::INT64 && c.op != Op::contains && c.op != Op::starts_with &&
+      c.lowered.size() == c.values.size()) {
+    const std::int64_t i = e.get_int64().value_unsafe();
+    const bool equal = std::find(c.integers.begin(), c.integers.end(), i) != c.integers.end();
+    return (c.op == Op::equals || c.op == Op::in) == equal;
   }
-  // Integers (an error code against "0") as scalar_text() writes them, in `digits` (no string).
-  const auto type = e->type();
   if (type == simdjson::dom::element_type::INT64 || type == simdjson::dom::element_type::UINT64) {
+    char digits[24];
     const auto r = type == simdjson::dom::element_type::INT64
-                       ? std::to_chars(digits, digits + sizeof digits, e->get_int64().value_unsafe())
-                       : std::to_chars(digits, digits + sizeof digits, e->get_uint64().value_unsafe());
-    text = std::string_view(digits, static_cast<std::size_t>(r.ptr - digits));
-    return true;
+                       ? std::to_chars(digits, digits + sizeof digits, e.get_int64().value_unsafe())
+                       : std::to_chars(digits, digits + sizeof digits, e.get_uint64().value_unsafe());
+    return text_holds(c, std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)));
   }
-  if (!json::scalar_text(*e, owned)) owned = json::to_json(*e);
-  text = owned;
-  return true;
+  std::string owned;
+  if (!json::scalar_text(e, owned)) owned = json::to_json(e);
+  return text_holds(c, owned);
+}
+
+// A condition on a $variable: its value's text.
+[[gnu::noinline]] bool variable_holds(const Condition& c, const EvalContext& ctx) {
+  using Op = Condition::Op;
+  const Value v = virtual_value(c.var, ctx);
+  if (c.op == Op::exists || c.op == Op::missing) return !v.empty() == (c.op == Op::exists);
+  if (v.empty()) return c.op == Op::not_equals || c.op == Op::not_in;
+  return text_holds(c, v.text());
 }
 
 // Appends the scalar text of `e` (json::scalar_text) to `out`, a record string without a copy.
@@ -152,28 +196,31 @@ bool append_scalar_text(element e, std::string& out) {
 
 }  // namespace
 
+void Condition::prepare() {
+  lowered.clear();
+  integers.clear();
+  lengths = 0;
+  for (const auto& v : values) {
+    lowered.push_back(json::to_lower(v));
+    lengths |= std::uint64_t{1} << std::min<std::size_t>(v.size(), 63);
+    // An integer's text as to_chars writes it, and nothing else: what the record's integer must be.
+    std::int64_t i = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), i);
+    if (ec != std::errc() || end != v.data() + v.size()) continue;
+    char digits[24];
+    const auto r = std::to_chars(digits, digits + sizeof digits, i);
+    if (std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)) == v) integers.push_back(i);
+  }
+}
+
 bool condition_holds_general(const Condition& c, const EvalContext& ctx) {
   using Op = Condition::Op;
-  if (c.op == Op::exists || c.op == Op::missing) {  // presence only: no text needed
-    const bool present = c.virt.empty() ? find_path(c.path, ctx).has_value() : !virtual_value(c.var, ctx).empty();
-    return present == (c.op == Op::exists);
-  }
-  std::string owned;
-  char digits[24];
-  std::string_view text;
-  const bool present = condition_text(c, ctx, owned, digits, text);
-  const auto any = [&](auto&& match) { return std::any_of(c.values.begin(), c.values.end(), match); };
-  switch (c.op) {
-    case Op::exists:
-    case Op::missing: break;  // answered above
-    case Op::equals:
-    case Op::in: return present && any([&](const std::string& x) { return json::iequals(text, x); });
-    case Op::not_equals:
-    case Op::not_in: return !present || !any([&](const std::string& x) { return json::iequals(text, x); });
-    case Op::contains: return present && any([&](const std::string& x) { return json::icontains(text, x); });
-    case Op::starts_with: return present && any([&](const std::string& x) { return json::istarts_with(text, x); });
-  }
-  return false;
+  if (!c.virt.empty()) return variable_holds(c, ctx);
+  const auto e = find_path(c.path, ctx);
+  if (c.op == Op::exists || c.op == Op::missing) return e.has_value() == (c.op == Op::exists);  // no text needed
+  if (!e) return c.op == Op::not_equals || c.op == Op::not_in;  // a missing value equals nothing
+  if (e->is_string()) return text_holds(c, e->get_string().value_unsafe());  // no copy
+  return element_holds(c, *e);
 }
 
 // A template's text appended to `out`; false when every placeholder was empty (then the rule

@@ -149,6 +149,17 @@ struct Condition {
   std::vector<std::string> values;
   std::string virt;  // "$kind" etc.
   json::Path path;
+  // Worked out once by prepare() (the rule compiler calls it): `values` lower-cased, and a mask of
+  // their lengths (bit min(size, 63)), so that equals / not_equals / in / not_in fail a text of no
+  // value's length without a compare and fold only the text otherwise. Not prepared (`lowered`
+  // empty while `values` is not): the values are compared as they are.
+  std::vector<std::string> lowered;
+  std::uint64_t lengths = 0;
+  // The values that are the decimal text of an integer exactly as a record integer is written
+  // ("0", "-1", "50126"; not "00", "+1", "-0"): an integer of the record equals one of `values`
+  // exactly when it is one of these (no text written for it).
+  std::vector<std::int64_t> integers;
+  void prepare();
 };
 
 struct TemplatePart {

@@ -148,6 +148,7 @@ std::optional<Condition> Compiler::parse_condition(const yaml::Node& n, const st
   }
   if (!target.empty() && target[0] == '$') c.virt = target, c.var = var_of(target);
   else c.path = make_path(target);
+  c.prepare();
   return c;
 }
 

@@ -88,6 +88,19 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool iequals_lowered(std::string_view s, std::string_view lowered) {
+  if (s.size() != lowered.size()) return false;
+  const std::size_t n = s.size();
+  if (n >= 8) {  // a word at a time, the last word overlapping the one before
+    for (std::size_t i = 0; i + 8 < n; i += 8)
+      if (lower8(load8(s.data() + i)) != load8(lowered.data() + i)) return false;
+    return lower8(load8(s.data() + n - 8)) == load8(lowered.data() + n - 8);
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (lower(s[i]) != lowered[i]) return false;
+  return true;
+}
+
 bool icontains(std::string_view h, std::string_view n) {
   if (n.empty()) return true;
   if (n.size() > h.size()) return false;
@@ -180,15 +193,6 @@ void children(element obj, const std::string_view* keys, std::size_t n, std::opt
   }
 }
 
-// Inline (only this file uses it): every key of every indexed object goes through here.
-inline std::size_t Fields::bucket_of(std::string_view key) noexcept {
-  if (key.empty()) return 0;
-  // c | 0x20 folds the case of letters (and merges a few punctuation pairs: only more compares).
-  const auto first = static_cast<unsigned char>(key.front() | 0x20);
-  const auto last = static_cast<unsigned char>(key.back() | 0x20);
-  return (key.size() * 31 + first * 7 + last) % kBuckets;
-}
-
 Fields::Fields(element obj) { assign(obj); }
 
 void Fields::assign(element obj) {
@@ -201,23 +205,37 @@ void Fields::assign(element obj) {
   // Chained front to back, so each bucket lists its keys in reverse document order: the first
   // exact match a lookup meets is the last duplicate, which wins.
   for (std::uint32_t i = 0; i < entries_.size(); ++i) {
-    auto& head = heads_[bucket_of(entries_[i].key)];
+    auto& head = heads_[key(entries_[i].key).bucket];
     entries_[i].next = head;
     head = i;
   }
 }
 
-std::optional<element> Fields::get(std::string_view key) const {
-  std::optional<element> folded;  // the last case-folded match in document order: the first met
-  const char last = key.empty() ? '\0' : lower(key.back());
-  for (auto i = heads_[bucket_of(key)]; i != kNone; i = entries_[i].next) {
+// An exact match ends the search (the chain lists the last duplicate first); a key of the same
+// length and folded last byte that is not one sends the lookup to find_folded(), out of line, so
+// this path keeps no registers to save (PathSet::resolve inlines it for every root key).
+[[gnu::always_inline]] inline const element* Fields::find_here(const Key& key) const {
+  const std::size_t n = key.text.size();
+  bool maybe_folded = false;
+  for (auto i = heads_[key.bucket]; i != kNone; i = entries_[i].next) {
     const Entry& e = entries_[i];
-    if (e.key.size() != key.size()) continue;
-    if (same_bytes(e.key.data(), key.data(), key.size())) return e.value;  // exact before folded
-    if (!folded && folds_to(e.key, last) && iequals(e.key, key)) folded = e.value;
+    if (e.key.size() != n) continue;
+    if (same_bytes(e.key.data(), key.text.data(), n)) return &e.value;  // exact before folded
+    maybe_folded = maybe_folded || folds_to(e.key, key.folded_last);
   }
-  return folded;
+  return maybe_folded ? find_folded(key) : nullptr;
 }
+
+// No exact match: the last case-folded one in document order (the first the chain meets).
+[[gnu::noinline]] const element* Fields::find_folded(const Key& key) const {
+  for (auto i = heads_[key.bucket]; i != kNone; i = entries_[i].next) {
+    const Entry& e = entries_[i];
+    if (e.key.size() == key.text.size() && folds_to(e.key, key.folded_last) && iequals(e.key, key.text)) return &e.value;
+  }
+  return nullptr;
+}
+
+const element* Fields::find(const Key& key) const { return find_here(key); }
 
 std::optional<element> at(element arr, std::size_t index) {
   simdjson::dom::array a;
@@ -320,6 +338,7 @@ void Path::all(element root, std::vector<element>& out) const { walk(root, 0, ou
 
 void PathSet::add(const Path& path, int slot) {
   std::uint32_t cur = 0;
+  std::vector<std::uint32_t> trail{0};  // the nodes on the path: their children's tables change
   for (const auto& seg : path.segments_) {
     // Wildcards are rejected by contract; a numeric segment matches the key "N" in objects.
     const std::string key = seg.index ? std::to_string(*seg.index) : seg.key;
@@ -335,27 +354,44 @@ void PathSet::add(const Path& path, int slot) {
       next = static_cast<std::uint32_t>(nodes_.size() - 1);
       nodes_[next].key_at = static_cast<std::uint32_t>(keys_.size());
       keys_ += key;
+      if (cur == 0) {
+        const auto k = Fields::key(key);
+        root_keys_.push_back(RootKey{next, nodes_[next].key_at, static_cast<std::uint32_t>(key.size()), k.bucket, k.folded_last});
+      }
       auto& kids = nodes_[cur].children;
       const auto len = nodes_[next].key.size();
       auto at = std::upper_bound(kids.begin(), kids.end(), len,
                                  [this](std::size_t l, std::uint32_t c) { return l < nodes_[c].key.size(); });
       kids.insert(at, next);
       if (seg.index) nodes_[cur].any_index_child = true;
-      auto& starts = nodes_[cur].run_start;
-      starts.assign(nodes_[kids.back()].key.size() + 2, 0);
-      for (std::size_t l = 0, k = 0; l < starts.size(); ++l) {
-        while (k < kids.size() && nodes_[kids[k]].key.size() < l) ++k;
-        starts[l] = static_cast<std::uint32_t>(k);
-      }
-      auto& table = nodes_[cur].kids;
-      table.clear();
-      for (auto c : kids)
-        table.push_back(Node::Kid{c, nodes_[c].key_at, static_cast<std::uint32_t>(nodes_[c].key.size()), nodes_[c].folded_first});
     }
     cur = next;
+    trail.push_back(cur);
   }
   nodes_[cur].slots.push_back(slot);  // several spellings of one path ("a.0", "a.00") share a node; "" is the root
   slots_.push_back(slot);
+  for (const auto n : trail) index_children(n);
+}
+
+void PathSet::index_children(std::uint32_t n) {
+  Node& node = nodes_[n];
+  node.kids.clear();
+  node.branches.clear();
+  node.run_start.clear();
+  if (node.children.empty()) return;
+  node.run_start.assign(nodes_[node.children.back()].key.size() + 2, 0);
+  for (std::size_t l = 0, k = 0; l < node.run_start.size(); ++l) {
+    while (k < node.children.size() && nodes_[node.children[k]].key.size() < l) ++k;
+    node.run_start[l] = static_cast<std::uint32_t>(k);
+  }
+  for (const auto c : node.children) {
+    const Node& child = nodes_[c];
+    const bool leaf = child.children.empty();
+    if (!leaf) node.branches.push_back(static_cast<std::uint32_t>(node.kids.size()));
+    const std::int32_t slot = child.slots.size() == 1 ? child.slots.front() : Node::kSeveral;
+    node.kids.push_back(Node::Kid{c, child.key_at, static_cast<std::uint32_t>(child.key.size()), slot,
+                                  child.folded_first, leaf});
+  }
 }
 
 bool PathSet::contains(int slot) const noexcept { return std::find(slots_.begin(), slots_.end(), slot) != slots_.end(); }
@@ -369,8 +405,11 @@ void PathSet::resolve(element root, const Fields& root_index, std::vector<Result
                       std::uint32_t generation) const {
   stamp(root, results, generation);
   if (!root.is_object()) return walk(0, root, results);
-  for (const auto c : nodes_[0].children)
-    if (const auto v = root_index.get(nodes_[c].key)) settle(c, *v, results);
+  const char* keys = keys_.data();
+  for (const auto& r : root_keys_) {
+    const Fields::Key key{std::string_view(keys + r.key_at, r.key_size), r.bucket, r.folded_last};
+    if (const element* v = root_index.find_here(key)) settle(r.node, *v, results);
+  }
 }
 
 [[gnu::always_inline]] inline void PathSet::settle(std::uint32_t c, element value, std::vector<Result>& results) const {
@@ -383,6 +422,23 @@ void PathSet::resolve(element root, const Fields& root_index, std::vector<Result
     }
   }
   if (!child_node.children.empty()) walk(c, value, results);
+}
+
+// A leaf's slots take `value`, or read as missing when it is null (an earlier duplicate key may
+// have set them).
+[[gnu::always_inline]] inline void PathSet::settle_leaf(const Node::Kid& kid, element value, std::vector<Result>& results) const {
+  const bool found = !value.is_null();
+  if (kid.slot != Node::kSeveral) {
+    auto& r = results[static_cast<std::size_t>(kid.slot)];
+    r.found = found;
+    r.value = value;
+    return;
+  }
+  for (int slot : nodes_[kid.node].slots) {
+    auto& r = results[static_cast<std::size_t>(slot)];
+    r.found = found;
+    r.value = value;
+  }
 }
 
 void PathSet::stamp(element root, std::vector<Result>& results, std::uint32_t generation) const {
@@ -417,8 +473,11 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
       if (auto v = child(e, nodes_[kid.node].key)) settle(kid.node, *v, results);
     return;
   }
-  // Per child: the last exact and the last case-folded match. Only the first kids.size() entries
-  // are used, so only their flags are cleared (this runs for every object of every record).
+  // Per child: whether a key matched it exactly or case-folded. A leaf takes the value at once
+  // (a later duplicate overwrites it: the last wins; an exact match is not overwritten by a
+  // folded one); a child with children keeps the last exact and the last case-folded match in
+  // `m` and is settled after the scan. Only the first kids.size() flags are used, so only they are
+  // cleared (this runs for every object of every record).
   struct Match {
     element exact, folded;
   };
@@ -446,15 +505,17 @@ void PathSet::walk(std::uint32_t index, element e, std::vector<Result>& results)
       const auto i = static_cast<std::size_t>(it - kids.begin());
       const std::string_view want(keys + it->key_at, it->key_size);
       if (same_bytes(k.data(), want.data(), k.size())) {  // k.size() == want.size()
-        m[i].exact = field.value;  // duplicate keys: the last one wins
+        if (it->leaf) settle_leaf(*it, field.value, results);
+        else m[i].exact = field.value;  // duplicate keys: the last one wins
         flags[i] |= kExact;
       } else if (!(flags[i] & kExact) && iequals(k, want)) {
-        m[i].folded = field.value;
+        if (it->leaf) settle_leaf(*it, field.value, results);
+        else m[i].folded = field.value;
         flags[i] |= kFolded;
       }
     }
   }
-  for (std::size_t i = 0; i < kids.size(); ++i) {
+  for (const auto i : node.branches) {
     if (flags[i] & kExact) settle(kids[i].node, m[i].exact, results);
     else if (flags[i] & kFolded) settle(kids[i].node, m[i].folded, results);
   }
@@ -468,7 +529,14 @@ std::string child_text(element obj, std::string_view key) {
 
 bool scalar_text(element e, std::string& out) {
   switch (e.type()) {
-    case simdjson::dom::element_type::STRING: out.assign(std::string_view(e.get_string().value_unsafe())); return true;
+    case simdjson::dom::element_type::STRING: {
+      // clear() + append(): the text is never part of `out` (it is in the record's document), so
+      // assign()'s general replace, which allows for that, is not needed.
+      const std::string_view s = e.get_string().value_unsafe();
+      out.clear();
+      out.append(s.data(), s.size());
+      return true;
+    }
     case simdjson::dom::element_type::INT64: out = std::to_string(e.get_int64().value_unsafe()); return true;
     case simdjson::dom::element_type::UINT64: out = std::to_string(e.get_uint64().value_unsafe()); return true;
     case simdjson::dom::element_type::DOUBLE: out = fmt::format("{}", e.get_double().value_unsafe()); return true;

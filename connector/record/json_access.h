@@ -49,13 +49,42 @@ std::array<std::optional<element>, N> children(element obj, const std::array<std
 // One object's fields indexed once, for code that looks up many keys of the same object (the
 // enrichment facts, kind detection): get() answers exactly like child() without a scan per key.
 class Fields {
+  // Keys are bucketed by a case-insensitive hash (length, first and last character), so a lookup
+  // compares only the few keys of one bucket; building the index is one pass (no sort, which
+  // cost more than the lookups it saved).
+  static constexpr std::size_t kBuckets = 64;
+
  public:
+  // A key with what a lookup computes from it (its bucket, its last byte case-folded) worked out
+  // once: a literal's at compile time (get() is inline), a rule set's keys when it is built.
+  struct Key {
+    std::string_view text;
+    std::uint32_t bucket = 0;
+    char folded_last = '\0';
+  };
+  static constexpr Key key(std::string_view text) noexcept {
+    if (text.empty()) return Key{text, 0, '\0'};
+    // c | 0x20 folds the case of letters (and merges a few punctuation pairs: only more compares).
+    const auto first = static_cast<unsigned char>(text.front() | 0x20);
+    const auto last = static_cast<unsigned char>(text.back() | 0x20);
+    const char b = text.back();
+    return Key{text, static_cast<std::uint32_t>((text.size() * 31 + first * 7 + last) % kBuckets),
+               b >= 'A' && b <= 'Z' ? static_cast<char>(b | 0x20) : b};
+  }
+
   explicit Fields(element obj);
   Fields() { heads_.fill(kNone); }  // an empty index, for assign()
   // Indexes `obj` instead, reusing the storage (an index kept across records allocates once).
   void assign(element obj);
-  std::optional<element> get(std::string_view key) const;
-  bool has(std::string_view key) const { return get(key).has_value(); }
+  // The value of `key` in the object (exact match first, else case-insensitive; the last duplicate
+  // wins), or null: what child() answers, as a pointer into the index (valid until assign()).
+  const element* find(const Key& key) const;
+  std::optional<element> get(const Key& key) const {
+    if (const element* v = find(key)) return *v;
+    return std::nullopt;
+  }
+  std::optional<element> get(std::string_view key) const { return get(Fields::key(key)); }
+  bool has(std::string_view key) const { return find(Fields::key(key)) != nullptr; }
 
  private:
   static constexpr std::uint32_t kNone = UINT32_MAX;
@@ -64,11 +93,10 @@ class Fields {
     element value;
     std::uint32_t next = kNone;  // the next entry of the same bucket, in reverse document order
   };
-  // Keys are bucketed by a case-insensitive hash (length, first and last character), so a lookup
-  // compares only the few keys of one bucket; building the index is one pass (no sort, which
-  // cost more than the lookups it saved).
-  static constexpr std::size_t kBuckets = 64;
-  static std::size_t bucket_of(std::string_view key) noexcept;
+  friend class PathSet;
+  // find(), inline where json_access.cc looks up many keys; the case-folded search out of line.
+  const element* find_here(const Key& key) const;
+  const element* find_folded(const Key& key) const;
   std::vector<Entry> entries_;  // document order
   std::array<std::uint32_t, kBuckets> heads_;  // first entry of each bucket
 };
@@ -155,14 +183,33 @@ class PathSet {
       std::uint32_t node;
       std::uint32_t key_at;  // in keys_
       std::uint32_t key_size;
+      // A child without children of its own (a leaf: most are) is settled as soon as its key
+      // matches, into its one slot (or its node's slots when it has several: kSeveral); the
+      // others after the scan (their values are walked further).
+      std::int32_t slot;
       char folded_first;
+      bool leaf;
     };
+    static constexpr std::int32_t kSeveral = -1;
     std::vector<Kid> kids;
+    std::vector<std::uint32_t> branches;  // the positions in `kids` of the children that are not leaves
     bool any_index_child = false;
   };
+  // Rebuilds node n's tables of its children (kids, run_start, branches) from `children`.
+  void index_children(std::uint32_t n);
+  void settle_leaf(const Node::Kid& kid, element value, std::vector<Result>& results) const;
   void walk(std::uint32_t node, element e, std::vector<Result>& results) const;
   void settle(std::uint32_t node, element value, std::vector<Result>& results) const;
   void stamp(element root, std::vector<Result>& results, std::uint32_t generation) const;
+  // The root's children as Fields keys (bucket and folded last byte worked out when added), for
+  // resolve() through the root's index; the text is at key_at in keys_.
+  struct RootKey {
+    std::uint32_t node;
+    std::uint32_t key_at, key_size;  // the text in keys_ (which moves as it grows: no view kept)
+    std::uint32_t bucket;
+    char folded_last;
+  };
+  std::vector<RootKey> root_keys_;
   std::string keys_;  // every node's key, one after another
   std::vector<Node> nodes_{Node{}};
   std::vector<int> slots_;            // every slot added
@@ -185,6 +232,8 @@ std::string to_json(element e);
 
 // Case-insensitive ASCII helpers.
 bool iequals(std::string_view a, std::string_view b);
+// iequals(s, x) for `lowered` == to_lower(x), worked out in advance: only `s` is folded.
+bool iequals_lowered(std::string_view s, std::string_view lowered);
 bool icontains(std::string_view haystack, std::string_view needle);
 bool istarts_with(std::string_view s, std::string_view prefix);
 std::string to_lower(std::string_view s);
