@@ -11,17 +11,20 @@
 
 namespace siem {
 
-ReadFileResult read_regular_file(const std::filesystem::path& path, std::size_t max_bytes) {
+ReadFileResult read_regular_file(const std::filesystem::path& path, std::size_t max_bytes, FileKinds kinds) {
   ReadFileResult r;
-  // O_NONBLOCK: opening a FIFO must not wait for a writer; only a regular file is read.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  const bool streams = kinds == FileKinds::streams_too;
+  // O_NONBLOCK: opening a FIFO must not wait for a writer when only a regular file is read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (streams ? 0 : O_NONBLOCK));
   if (fd < 0) {
     r.status = ReadFileStatus::cannot_open;
     r.error = errno;
     return r;
   }
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  const bool stat_ok = ::fstat(fd, &st) == 0;
+  const bool stream = S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode);
+  if (!stat_ok || !(S_ISREG(st.st_mode) || (streams && stream))) {
     ::close(fd);
     r.status = ReadFileStatus::not_regular;
     return r;

@@ -1,6 +1,6 @@
-// Reading an operator's file (configuration, mapping, role table, secret) whole, bounded: only a
-// regular file is read (a FIFO or a device at the path is refused at once, never waited on), and
-// never more than `max_bytes`. Symbolic links are followed on purpose: Kubernetes projects
+// Reading an operator's file (configuration, mapping, role table, secret) whole, bounded: never
+// more than `max_bytes` (so /dev/zero is "too large", not all memory), and by default only a
+// regular file (a FIFO or a device at the path is refused at once, never waited on). Symbolic links are followed on purpose: Kubernetes projects
 // ConfigMaps and Secrets as links into a `..data` directory.
 #pragma once
 
@@ -23,7 +23,14 @@ struct ReadFileResult {
   std::string text;          // the whole file when status is ok
 };
 
-ReadFileResult read_regular_file(const std::filesystem::path& path, std::size_t max_bytes);
+enum class FileKinds {
+  regular_only,  // a FIFO or device at the path is refused at once (a secret, a mapping file)
+  streams_too,   // also a FIFO or character device, waited on and read up to the bound: the
+                 // configuration given on the command line, e.g. `-c <(envsubst <tpl.yaml)`
+};
+
+ReadFileResult read_regular_file(const std::filesystem::path& path, std::size_t max_bytes,
+                                 FileKinds kinds = FileKinds::regular_only);
 
 // "cannot read P: <reason>" / "P is not a regular file" / "P is larger than N KiB", for error messages.
 std::string describe_read_failure(const std::filesystem::path& path, const ReadFileResult& result,

@@ -181,7 +181,8 @@ std::shared_ptr<ConfigDocument> ConfigDocument::load_string(std::string_view tex
 }
 
 std::shared_ptr<ConfigDocument> ConfigDocument::load_file(const std::filesystem::path& file, Diagnostics& diags) {
-  auto read = read_regular_file(file, kMaxConfigFileBytes);
+  // A FIFO is read too: `run -c <(envsubst <template.yaml)` is how some deployments render it.
+  auto read = read_regular_file(file, kMaxConfigFileBytes, FileKinds::streams_too);
   if (read.status != ReadFileStatus::ok) {
     Location loc;
     loc.file = file.string();
