@@ -78,16 +78,22 @@ void mfa_removed(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!is_audit_success(f)) return;
   bool removed = op_in(f, kMfaRemovalOps);
-  if (!removed && iequals(f.operation, "Update user")) {
+  const bool update = !removed && iequals(f.operation, "Update user");
+  if (!removed && !update) return;
+  // The account first: the method lists below are JSON parsed only for a privileged one.
+  const auto k = privileged_subject(c);
+  if (k.empty()) return;
+  if (update) {
     // A StrongAuthentication* property (methods, requirements, phone app details) that had a value
     // and now has none: MFA was switched off or its methods cleared; or a method of the list deleted.
     for (const auto& p : f.modified_properties)
       if ((istarts_with(p.name, "StrongAuthentication") && empty_value(p.new_value) && !empty_value(p.old_value)) ||
-          method_deleted(p))
+          method_deleted(p)) {
         removed = true;
+        break;
+      }
   }
-  if (!removed) return;
-  if (const auto k = privileged_subject(c); !k.empty())
+  if (removed)
     out.push_back({"pa.account.mfa_removed", 8, fmt::format("'{}' removed strong authentication of privileged account {}", f.operation, k)});
 }
 
