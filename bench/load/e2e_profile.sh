@@ -92,7 +92,7 @@ total=$(grep -o 'Collected : [0-9]*' "$work/stderr" | awk '{print $3}')
 annotated=$(callgrind_annotate --inclusive=yes "$work/callgrind.out" 2>/dev/null)
 inclusive() { echo "$annotated" | grep -m1 -F "$1" | awk '{gsub(",", "", $1); print $1 + 0}'; }
 awk -v n="$records" -v t="$total" -v s="$(inclusive 'build_pipeline(')" -v src="$(inclusive 'FileSource::poll(')" \
-  -v p="$(inclusive 'Pipeline::processing_loop()')" -v m="$(inclusive 'MapperImpl::map(')" \
+  -v p="$(inclusive 'Pipeline::processing_loop()')" -v m="$(( $(inclusive 'MapperImpl::prepare(') + $(inclusive 'ReloadableMapper::enrich(') + $(inclusive 'MapperImpl::finish(') ))" \
   -v k="$(inclusive 'SinkRunner::run()')" 'BEGIN {
     printf "%d records: %.1f k instructions per event, %.1f k without start-up (%.0f M once)\n", n, t/n/1e3, (t-s)/n/1e3, s/1e6
-    printf "  source thread %.1f k, mapping thread %.1f k (map() %.1f k), sink thread %.1f k\n", src/n/1e3, p/n/1e3, m/n/1e3, k/n/1e3 }'
+    printf "  source thread %.1f k, mapping thread %.1f k (prepare + enrich + finish %.1f k), sink thread %.1f k\n", src/n/1e3, p/n/1e3, m/n/1e3, k/n/1e3 }'
