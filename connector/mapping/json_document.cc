@@ -452,6 +452,18 @@ void write_steps(const JsonProgram& plan, const std::vector<Rule>& rules, const 
 
 }  // namespace
 
+void JsonProgram::SizeHint::changed(std::uint32_t now, std::uint32_t s) const {
+  if (s > now) {
+    bytes_.store(std::min(s, std::min(2 * now, kMax)), std::memory_order_relaxed);
+    return;
+  }
+  // Counted per thread over every plan it writes with: a plain counter, no shared store.
+  thread_local std::uint32_t smaller = 0;
+  if (++smaller < kPatience) return;
+  smaller = 0;
+  bytes_.store(s + (now - s) / 2, std::memory_order_relaxed);
+}
+
 void write_json_document(const JsonProgram& plan, const std::vector<Rule>& rules, const EvalContext& ctx,
                          std::string& out) {
   if (plan.writer == JsonProgram::Writer::general) {

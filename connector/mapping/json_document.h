@@ -65,13 +65,16 @@ struct JsonProgram {
   Writer writer = Writer::shortcuts;
 
   // How much room the shortcuts' writer makes for a document of this program before it starts
-  // writing (through a cursor, without a capacity check per member): the largest document written
-  // so far, drifting down slowly towards the later ones, between kMin and kMax bytes (a larger
-  // document grows its buffer as it goes; one huge record raises the figure only to kMax). Shared
-  // by the threads that write with the plan: a hint, read and stored without ordering.
-  class SizeHint {
+  // writing (through a cursor, without a capacity check per member), between kMin and kMax bytes.
+  // Shared by the threads that write with the plan, so it is stored only on a large change, never
+  // per document in the steady state: it rises to a larger document (by at most twice its figure
+  // per document: one huge record raises it only that far, a larger document grows its buffer as
+  // it goes), and falls halfway towards a document at least 1/8 smaller once a writing thread has
+  // seen kPatience such documents. It has a cache line of its own: the stores do not evict the
+  // plan's steps and text that every writer reads. A hint, read and stored without ordering.
+  class alignas(64) SizeHint {
    public:
-    static constexpr std::uint32_t kMin = 512, kMax = 16 * 1024, kStart = 2048;
+    static constexpr std::uint32_t kMin = 512, kMax = 16 * 1024, kStart = 2048, kPatience = 16;
     SizeHint() = default;
     SizeHint(const SizeHint& other) : bytes_(other.get()) {}
     SizeHint& operator=(const SizeHint& other) {
@@ -83,11 +86,11 @@ struct JsonProgram {
     void saw(std::size_t size) const {
       const std::uint32_t now = get();
       const std::uint32_t s = static_cast<std::uint32_t>(std::clamp<std::size_t>(size, kMin, kMax));
-      const std::uint32_t next = s >= now ? s : now - (now - s) / 256;
-      if (next != now) bytes_.store(next, std::memory_order_relaxed);
+      if (s > now || now - s >= now / 8) changed(now, s);
     }
 
    private:
+    void changed(std::uint32_t now, std::uint32_t s) const;  // json_document.cc
     mutable std::atomic<std::uint32_t> bytes_{kStart};
   };
   SizeHint size_hint;
