@@ -66,7 +66,7 @@ class SyslogSink final : public Sink {
   void count_truncated(std::uint64_t truncated);
 
   // The batch's framed messages (over plain TCP: everything but the bodies sent where they are),
-  // where each message ends in the stream, and the header writer (reused by send()).
+  // where each message ends in it (UDP: one datagram each), and the header writer (reused by send()).
   static constexpr std::size_t kKeptFrameBytes = 8u << 20;
   std::string frames_;
   std::vector<std::size_t> frame_ends_;
