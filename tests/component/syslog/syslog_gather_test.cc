@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -147,6 +149,24 @@ std::vector<siem::EventPtr> make_events(int count) {
   return v;
 }
 
+// The largest send buffer the kernel gives a TCP socket (tcp_wmem's third field; 4 MiB when it
+// cannot be read), bounded to 64 MiB.
+std::size_t send_buffer_max() {
+  std::ifstream f("/proc/sys/net/ipv4/tcp_wmem");
+  std::size_t lo = 0, def = 0, max = 0;
+  if (!(f >> lo >> def >> max) || max == 0) max = 4u << 20;
+  return std::min<std::size_t>(max, 64u << 20);
+}
+
+// Events (make_events) whose bodies add up to more than `bytes`: enough that a batch cannot fit in
+// the sender's socket buffer, whatever this host's tcp_wmem allows (at most 40 000 events).
+std::vector<siem::EventPtr> events_over(std::size_t bytes) {
+  int count = 0;
+  std::size_t total = 0;
+  while (total <= bytes && count < 40'000) total += 60 + (static_cast<std::size_t>(count++) * 7919) % 9000;
+  return make_events(std::max(count, 1500));
+}
+
 SyslogSinkOptions options(std::uint16_t port, Framing framing) {
   SyslogSinkOptions o;
   o.name = "gather";
@@ -196,13 +216,13 @@ TEST(SyslogGather, SlowReaderGetsExactlyTheReferenceBytes) {
 }
 
 TEST(SyslogGather, ResetMidBatchResendsTheWholeBatchAndLosesNoEvent) {
-  const auto events = make_events(1500);
+  // More than the sender's socket buffer can hold (tcp_wmem's maximum) once the peer stops
+  // reading: the write is still under way when the peer resets.
+  const auto events = events_over(send_buffer_max() + (2u << 20));
   SlowPeer peer(4096, 50us, 300'000);
   const auto o = options(peer.port(), Framing::lf);
   const std::string expected = reference(events, 0, o);
-  // More than the sender's socket buffer can hold (tcp_wmem's 4 MiB at most) once the peer stops
-  // reading: the write is still under way when the peer resets.
-  ASSERT_GT(expected.size(), 6u << 20);
+  ASSERT_GT(expected.size(), send_buffer_max() + (2u << 20));
   SyslogSink sink(o);
   sink.start();
   const auto r = sink.send(events);
@@ -239,10 +259,11 @@ TEST(SyslogGather, ResetMidBatchResendsTheWholeBatchAndLosesNoEvent) {
 }
 
 TEST(SyslogGather, PeerThatNeverReadsTimesOut) {
-  const auto events = make_events(1500);  // more than the largest send buffer (tcp_wmem: 4 MiB)
+  const auto events = events_over(send_buffer_max() + (2u << 20));  // more than the send buffer holds
   SlowPeer peer(4096, 0us, 0, false);
   auto o = options(peer.port(), Framing::octet_counting);
   o.write_timeout = 300ms;
+  ASSERT_GT(reference(events, 0, o).size(), send_buffer_max() + (2u << 20));
   SyslogSink sink(o);
   sink.start();
   const auto t0 = std::chrono::steady_clock::now();
