@@ -395,6 +395,9 @@ SendResult SyslogSink::send_gathered(std::span<const EventPtr> batch, const std:
   std::size_t written = 0;
   const std::string error =
       write_gathered(c.tcp_sock->native_handle(), iov_, std::chrono::steady_clock::now() + opt_.write_timeout, written);
+  // No view into the batch's events outlives this call (the runner frees them once acknowledged).
+  bodies_.clear();
+  iov_.clear();
   if (!error.empty()) {
     c.close();
     return SendResult::retry_from(0, prefix() + ": write to " + where + " failed after " + std::to_string(written) +

@@ -52,6 +52,8 @@ class SyslogSink final : public Sink {
   std::uint64_t truncated_count() const noexcept { return truncated_.load(); }
   std::uint64_t connects() const noexcept { return connects_.load(); }
   const SyslogSinkOptions& options() const noexcept { return opt_; }
+  // Views into events (bodies and write pieces) still held; 0 whenever send() has returned.
+  std::size_t held_views() const noexcept { return bodies_.size() + iov_.size(); }
 
  private:
   struct Conn;

@@ -201,6 +201,7 @@ TEST(SyslogGather, SlowReaderGetsExactlyTheReferenceBytes) {
     sink.start();
     const auto r = sink.send(events);
     ASSERT_EQ(r.status, siem::SendStatus::ok) << r.error;
+    EXPECT_EQ(sink.held_views(), 0u);  // the events may be freed now
     // A second batch on the same connection starts right after the first.
     const auto again = sink.send(std::span<const siem::EventPtr>(events).first(20));
     ASSERT_EQ(again.status, siem::SendStatus::ok) << again.error;
@@ -227,6 +228,7 @@ TEST(SyslogGather, ResetMidBatchResendsTheWholeBatchAndLosesNoEvent) {
   sink.start();
   const auto r = sink.send(events);
   ASSERT_EQ(r.status, siem::SendStatus::retry);
+  EXPECT_EQ(sink.held_views(), 0u);
   // The bytes the kernel took but the reset discarded were never delivered: nothing is reported
   // complete, however much was written.
   EXPECT_EQ(r.completed, 0u) << r.error;
