@@ -35,11 +35,12 @@ class ReadBlock {
     explicit Budget(std::size_t max_bytes) : max(max_bytes) {}
     const std::size_t max;
     std::atomic<std::size_t> live{0};
-    // Whether a block of `bytes` may be made now: always when none is alive (a source needs one
-    // buffer to read at all), otherwise while the total stays within `max`.
+    // Whether a block of `bytes` may be made now: while the total stays within `max`. A source
+    // whose read is not allowed a shared block still reads (into a block of its own, freed once
+    // its records are copied out), so a block larger than `max` is never shared.
     bool allows(std::size_t bytes) const noexcept {
       const std::size_t now = live.load(std::memory_order_acquire);
-      return now == 0 || now + bytes <= max;
+      return bytes <= max && now + bytes <= max;
     }
   };
 

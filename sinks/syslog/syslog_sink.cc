@@ -303,11 +303,10 @@ SendResult SyslogSink::send(std::span<const EventPtr> batch) {
   else asio::async_write(*c.tcp_sock, asio::buffer(out), rest, on_write);
   c.run_until(done, opt_.write_timeout);
   if (!done || ec) {
-    std::size_t complete = 0;
-    while (complete < ends.size() && ends[complete] <= written) ++complete;
     c.close();
-    return SendResult::retry_from(complete, prefix() + ": write to " + where + " failed: " +
-                                                (done ? ec.message() : std::string("timed out")));
+    return SendResult::retry_from(0, prefix() + ": write to " + where + " failed after " + std::to_string(written) +
+                                         " of " + std::to_string(out.size()) + " bytes (" +
+                                         (done ? ec.message() : std::string("timed out")) + "); resending the batch");
   }
   if (!c.healthy(opt_.confirm_wait)) {
     std::string why = c.peer_gone_why;
@@ -370,7 +369,6 @@ SendResult SyslogSink::send_gathered(std::span<const EventPtr> batch, const std:
   std::string& heads = frames_;
   if (heads.capacity() > kKeptFrameBytes) std::string().swap(heads);
   heads.clear();
-  frame_ends_.clear();
   bodies_.clear();
   std::uint64_t truncated = 0;
   std::size_t stream = 0;  // the batch's bytes so far
@@ -383,7 +381,6 @@ SendResult SyslogSink::send_gathered(std::span<const EventPtr> batch, const std:
     if (!m.body.empty()) bodies_.push_back({heads.size(), m.body});
     if (lf) heads += '\n';
     stream += heads.size() - before + m.body.size();
-    frame_ends_.push_back(stream);
   }
   count_truncated(truncated);
   iov_.clear();
@@ -398,11 +395,14 @@ SendResult SyslogSink::send_gathered(std::span<const EventPtr> batch, const std:
   std::size_t written = 0;
   const std::string error =
       write_gathered(c.tcp_sock->native_handle(), iov_, std::chrono::steady_clock::now() + opt_.write_timeout, written);
+  // No view into the batch's events outlives this call (the runner frees them once acknowledged).
+  bodies_.clear();
+  iov_.clear();
   if (!error.empty()) {
-    std::size_t complete = 0;
-    while (complete < frame_ends_.size() && frame_ends_[complete] <= written) ++complete;
     c.close();
-    return SendResult::retry_from(complete, prefix() + ": write to " + where + " failed: " + error);
+    return SendResult::retry_from(0, prefix() + ": write to " + where + " failed after " + std::to_string(written) +
+                                         " of " + std::to_string(stream) + " bytes (" + error +
+                                         "); resending the batch");
   }
   if (!c.healthy(opt_.confirm_wait)) {
     std::string why = c.peer_gone_why;

@@ -52,6 +52,8 @@ class SyslogSink final : public Sink {
   std::uint64_t truncated_count() const noexcept { return truncated_.load(); }
   std::uint64_t connects() const noexcept { return connects_.load(); }
   const SyslogSinkOptions& options() const noexcept { return opt_; }
+  // Views into events (bodies and write pieces) still held; 0 whenever send() has returned.
+  std::size_t held_views() const noexcept { return bodies_.size() + iov_.size(); }
 
  private:
   struct Conn;
@@ -66,7 +68,7 @@ class SyslogSink final : public Sink {
   void count_truncated(std::uint64_t truncated);
 
   // The batch's framed messages (over plain TCP: everything but the bodies sent where they are),
-  // where each message ends in the stream, and the header writer (reused by send()).
+  // where each message ends in it (UDP: one datagram each), and the header writer (reused by send()).
   static constexpr std::size_t kKeptFrameBytes = 8u << 20;
   std::string frames_;
   std::vector<std::size_t> frame_ends_;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "connector/core/footprint.h"
 #include "connector/sources/file/file_source.h"
@@ -114,6 +115,44 @@ TEST_F(FileSourceBlocksTest, AViewKeepsItsBlockAliveAndTheBlocksAliveAreBounded)
   s.reset();  // the source goes; the view still holds its block
   b3.records.clear();
   EXPECT_EQ(held, line(29));
+}
+
+// A read block larger than the budget is never shared, not even when no other block is alive:
+// neither the configured read size nor the one grown after a long record can exceed the budget.
+TEST_F(FileSourceBlocksTest, ABlockLargerThanTheBudgetIsNeverShared) {
+  append_records(0, 30);
+  auto s = source(1000, 999);
+  s->start(std::nullopt);
+  const auto b = s->poll(stop_.get_token());
+  ASSERT_EQ(b.records.size(), 10u);
+  for (std::size_t i = 0; i < b.records.size(); ++i) {
+    EXPECT_FALSE(b.records[i].json.shares_block()) << i;
+    EXPECT_EQ(b.records[i].json, line(i));
+  }
+}
+
+TEST_F(FileSourceBlocksTest, AReadGrownByALongRecordStaysWithinTheBudget) {
+  {
+    std::ofstream out(path_);
+    out << "{\"id\":\"long\",\"pad\":\"" << std::string(1400, 'q') << "\"}\n";
+  }
+  append_records(0, 60);
+  auto s = source(1000, 1000);  // the long record grows the read to 2000 bytes
+  s->start(std::nullopt);
+  std::vector<RecordText> held;
+  std::size_t seen = 0;
+  for (int polls = 0; polls < 20 && seen < 61; ++polls) {
+    auto b = s->poll(stop_.get_token());
+    for (auto& r : b.records) {
+      if (seen > 0) {
+        EXPECT_EQ(r.json, line(seen - 1));
+      }
+      EXPECT_FALSE(r.json.shares_block()) << seen << ": a 2000-byte block over a 1000-byte budget";
+      held.push_back(r.json);  // slow events: every view kept
+      ++seen;
+    }
+  }
+  EXPECT_EQ(seen, 61u);
 }
 
 TEST_F(FileSourceBlocksTest, WithoutSharingEveryRecordIsACopy) {
