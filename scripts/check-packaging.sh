@@ -60,7 +60,7 @@ check "postinst configure exits 0" "run_script postinst configure 0.0.9"
 check "prerm remove and upgrade exit 0" "run_script prerm remove && run_script prerm upgrade 0.1.1"
 check "postrm remove and upgrade exit 0, leaving the state" "run_script postrm remove && run_script postrm upgrade 0.1.1 && ! grep -q '^rm ' $scratch/calls"
 check "postrm purge removes the state directories" "run_script postrm purge && grep -q '^rm -rf /var/lib/siem-connector /var/lib/private/siem-connector$' $scratch/calls"
-check "postrm purge removes the log directories" "grep -q '^rm -rf /var/log/siem-connector /var/log/private/siem-connector$' $scratch/calls"
+check "postrm purge removes the log directories" ": >'$scratch/calls' && run_script postrm purge && grep -q '^rm -rf /var/log/siem-connector /var/log/private/siem-connector$' $scratch/calls"
 
 # ---- 2. systemd unit
 unit=$root/lib/systemd/system/siem-connector.service

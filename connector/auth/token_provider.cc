@@ -10,13 +10,13 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include "connector/config/bounded_read.h"
 
 namespace siem::auth {
 namespace {
@@ -70,12 +70,18 @@ std::string openssl_error() {
   return buf;
 }
 
-std::string read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw AuthError(fmt::format("cannot read {} '{}'", what, path), true);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// A projected service-account token is about 1 KiB, a certificate or key PEM a few KiB (a chain
+// a few more): these bounds only stop a wrong path (a log, /dev/zero, a FIFO) from being read.
+constexpr std::size_t kMaxTokenFileBytes = 64 * 1024;
+constexpr std::size_t kMaxPemFileBytes = 1024 * 1024;
+
+// The whole file, bounded; only a regular file (a FIFO or device is refused, never waited on).
+// Links are followed on purpose: Kubernetes projects secrets and service-account tokens as links.
+std::string read_file(const std::string& path, const char* what, std::size_t max_bytes) {
+  auto r = read_regular_file(path, max_bytes);
+  if (r.status != ReadFileStatus::ok)
+    throw AuthError(fmt::format("cannot read {} '{}': {}", what, path, describe_read_reason(r, max_bytes)), true);
+  return std::move(r.text);
 }
 
 std::string uuid4() {
@@ -242,7 +248,7 @@ class WorkloadIdentityProvider final : public CachingProvider {
  protected:
   AccessToken fetch(const std::string& resource_root) override {
     // Re-read on every request: the kubelet rotates the projected token.
-    std::string assertion = read_file(settings_.token_file, "federated token file");
+    std::string assertion = read_file(settings_.token_file, "federated token file", kMaxTokenFileBytes);
     while (!assertion.empty() && (assertion.back() == '\n' || assertion.back() == '\r' || assertion.back() == ' '))
       assertion.pop_back();
     if (assertion.empty())
@@ -373,12 +379,12 @@ std::string build_client_assertion(const std::string& certificate_file, const st
                                    const std::string& audience, SysClock::time_point now) {
   if (algorithm != "PS256" && algorithm != "RS256")
     throw AuthError(fmt::format("unsupported JWT algorithm '{}' (PS256 or RS256)", algorithm), true);
-  const std::string cert_pem = read_file(certificate_file, "certificate file");
+  const std::string cert_pem = read_file(certificate_file, "certificate file", kMaxPemFileBytes);
   auto cbio = mem_bio(cert_pem);
   std::unique_ptr<X509, X509Deleter> cert(PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr));
   if (!cert) throw AuthError(fmt::format("certificate file '{}' holds no PEM certificate: {}", certificate_file, openssl_error()), true);
   const std::string& key_path = private_key_file.empty() ? certificate_file : private_key_file;
-  const std::string key_pem = private_key_file.empty() ? cert_pem : read_file(private_key_file, "private key file");
+  const std::string key_pem = private_key_file.empty() ? cert_pem : read_file(private_key_file, "private key file", kMaxPemFileBytes);
   auto kbio = mem_bio(key_pem);
   std::unique_ptr<EVP_PKEY, PkeyDeleter> key(PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr));
   if (!key) throw AuthError(fmt::format("'{}' holds no (unencrypted) PEM private key: {}", key_path, openssl_error()), true);

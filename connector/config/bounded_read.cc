@@ -56,6 +56,21 @@ ReadFileResult read_regular_file(const std::filesystem::path& path, std::size_t 
   return r;
 }
 
+std::string describe_read_reason(const ReadFileResult& result, std::size_t max_bytes) {
+  switch (result.status) {
+    case ReadFileStatus::ok:
+      return {};
+    case ReadFileStatus::cannot_open:
+    case ReadFileStatus::read_error:
+      return std::strerror(result.error);
+    case ReadFileStatus::not_regular:
+      return "it is not a regular file";
+    case ReadFileStatus::too_large:
+      return fmt::format("it is larger than {} KiB", max_bytes / 1024);
+  }
+  return {};
+}
+
 std::string describe_read_failure(const std::filesystem::path& path, const ReadFileResult& result,
                                   std::size_t max_bytes) {
   switch (result.status) {

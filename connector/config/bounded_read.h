@@ -32,6 +32,10 @@ enum class FileKinds {
 ReadFileResult read_regular_file(const std::filesystem::path& path, std::size_t max_bytes,
                                  FileKinds kinds = FileKinds::regular_only);
 
+// The reason alone, for a message that names the file already: the errno text / "it is not a
+// regular file" / "it is larger than N KiB".
+std::string describe_read_reason(const ReadFileResult& result, std::size_t max_bytes);
+
 // "cannot read P: <reason>" / "P is not a regular file" / "P is larger than N KiB", for error messages.
 std::string describe_read_failure(const std::filesystem::path& path, const ReadFileResult& result,
                                   std::size_t max_bytes);

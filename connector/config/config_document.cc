@@ -187,7 +187,7 @@ std::shared_ptr<ConfigDocument> ConfigDocument::load_file(const std::filesystem:
     Location loc;
     loc.file = file.string();
     diags.error(loc, "",
-                "cannot read the configuration file: " + describe_read_failure(file, read, kMaxConfigFileBytes));
+                "cannot read the configuration file: " + describe_read_reason(read, kMaxConfigFileBytes));
     return std::make_shared<ConfigDocument>(file.string(), file.parent_path(), diags);
   }
   auto base = file.parent_path();

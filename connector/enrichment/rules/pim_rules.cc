@@ -2,7 +2,6 @@
 #include "connector/enrichment/rules/rules.h"
 
 #include <algorithm>
-#include <cctype>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -18,13 +17,48 @@ void pim_activation(const RuleContext& c, std::vector<RuleHit>& out) {
 }
 
 namespace {
-// The characters of a justification without its leading and trailing white space: UTF-8 code
-// points (a Japanese or Greek justification counts its letters, not their bytes), spaces between
-// words included ("fix ticket" has 10).
+// White space and zero-width characters a justification may be padded with: ASCII white space,
+// U+0085, U+00A0, U+1680, U+2000-U+200B, U+2028, U+2029, U+202F, U+205F, U+3000, U+FEFF.
+bool blank(char32_t cp) {
+  return cp == U' ' || (cp >= U'\t' && cp <= U'\r') || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+         cp == 0x3000 || cp == 0xFEFF;
+}
+
+// The code point of the UTF-8 sequence s[at, at + len) (len 1-4, as the lead byte says); an
+// invalid sequence is no white space (U+FFFD).
+char32_t decode(std::string_view s, std::size_t at, std::size_t len) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[at + i]); };
+  if (len == 1) return byte(0) < 0x80 ? byte(0) : 0xFFFD;
+  char32_t cp = byte(0) & (0x7F >> len);
+  for (std::size_t i = 1; i < len; ++i) {
+    if ((byte(i) & 0xC0) != 0x80) return 0xFFFD;
+    cp = (cp << 6) | (byte(i) & 0x3F);
+  }
+  return cp;
+}
+
+std::size_t lead_length(unsigned char b) { return b < 0xC0 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4; }
+
+// The characters of a justification without its leading and trailing white space (Unicode white
+// space and zero-width characters included): UTF-8 code points (a Japanese or Greek justification
+// counts its letters, not their bytes), spaces between words included ("fix ticket" has 10).
 std::size_t justification_chars(std::string_view j) {
-  const auto space = [](char ch) { return std::isspace(static_cast<unsigned char>(ch)) != 0; };
-  while (!j.empty() && space(j.front())) j.remove_prefix(1);
-  while (!j.empty() && space(j.back())) j.remove_suffix(1);
+  for (;;) {  // leading
+    if (j.empty()) break;
+    const std::size_t len = lead_length(static_cast<unsigned char>(j.front()));
+    if (len > j.size() || !blank(decode(j, 0, len))) break;
+    j.remove_prefix(len);
+  }
+  for (;;) {  // trailing: back to the last lead byte
+    std::size_t at = j.size();
+    while (at > 0 && j.size() - at < 4 && (static_cast<unsigned char>(j[at - 1]) & 0xC0) == 0x80) --at;
+    if (at == 0) break;
+    --at;
+    const std::size_t len = j.size() - at;
+    if (lead_length(static_cast<unsigned char>(j[at])) != len || !blank(decode(j, at, len))) break;
+    j.remove_suffix(len);
+  }
   return static_cast<std::size_t>(std::count_if(j.begin(), j.end(), [](char ch) {
     return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;  // not a continuation byte
   }));

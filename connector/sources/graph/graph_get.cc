@@ -89,7 +89,8 @@ std::optional<http::Response> GraphGetter::get(const GraphTarget& target, const 
           throw GraphGetError(Kind::exhausted, "HTTP " + std::to_string(res.status) + " from " + redact_url(url) + " after " +
                                                    std::to_string(policy.attempts()) + " attempts");
         throw GraphGetError(Kind::permanent, "HTTP " + std::to_string(res.status) + " from " + redact_url(url) + ": " +
-                                                 http::printable(res.body, 400));
+                                                 http::printable(res.body, 400),
+                             res.status);
     }
   }
 }

@@ -33,11 +33,16 @@ class GraphGetError : public std::runtime_error {
     unusable,   // a URL, header or body the server handed us that cannot be used (a nextLink to
                 // another origin, a control character, a body over max_response_bytes)
   };
-  GraphGetError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  GraphGetError(Kind kind, const std::string& message, int status = 0)
+      : std::runtime_error(message), kind_(kind), status_(status) {}
   Kind kind() const noexcept { return kind_; }
+  // The HTTP status of the final answer when the service refused this URL (a 4xx): 0 when the
+  // failure was the token, the connection or TLS, which no other URL of the same service escapes.
+  int status() const noexcept { return status_; }
 
  private:
   Kind kind_;
+  int status_;
 };
 
 // Where a GET goes and under which budget.

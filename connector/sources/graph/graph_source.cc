@@ -153,6 +153,12 @@ class PullSource final : public Source {
       idle_last_poll_ = false;
       return batch;
     }
+    // No stream is due. While a stream the service refuses has never completed a window, this
+    // idle poll is no success: the refusal goes to the pipeline again (the source is not ready,
+    // its backoff keeps growing) instead of an empty batch reported as caught up.
+    for (const auto& st : streams_)
+      if (st.refusals > 0 && !st.completed)
+        throw SourceError("stream " + st.poller.spec().name + ": " + st.last_refusal);
     idle_last_poll_ = true;
     batch.caught_up = true;
     return batch;
@@ -171,6 +177,8 @@ class PullSource final : public Source {
     bool fresh = false;   // completed a window up to its start time since the last caught_up report
     int failed_windows = 0;  // windows abandoned (retries exhausted, refused URL, loop) since one completed
     int refusals = 0;        // permanent refusals in a row (refuse_stream)
+    std::string last_refusal;  // the last of them, reported again by an idle poll
+    bool completed = false;  // has completed a window since the source started
   };
 
   // After this many consecutive abandoned windows the failure is reported to the pipeline, which
@@ -228,10 +236,10 @@ class PullSource final : public Source {
   // never keeps the others from their turns.
   void pass_turn() { cursor_ = (cursor_ + 1) % streams_.size(); }
 
-  // The service refused the stream for good (a permission or licence missing, a subscription the
-  // app may not read): the failure goes to the pipeline (logged, backed off), the stream's window
-  // is read again from its start once it is due again, after its interval doubled for each refusal
-  // in a row (at most kMaxRefusedDelay), and the other streams go on meanwhile.
+  // The service refused this stream's URL for good (a permission or licence missing, a subscription
+  // the app may not read: a 4xx answer): the failure goes to the pipeline (logged, backed off), the
+  // stream's window is read again from its start once it is due again, after its interval doubled
+  // for each refusal in a row (at most kMaxRefusedDelay), and the other streams go on meanwhile.
   [[noreturn]] void refuse_stream(StreamState& st, const std::string& why) {
     st.poller.restart_window();
     st.url.reset();
@@ -239,6 +247,7 @@ class PullSource final : public Source {
     const std::chrono::milliseconds doubled = interval * (std::int64_t{1} << std::min(st.refusals, 16));
     const std::chrono::milliseconds delay = std::max(interval, std::min(doubled, std::chrono::milliseconds(kMaxRefusedDelay)));
     st.refusals = std::min(st.refusals + 1, 16);
+    st.last_refusal = why;
     st.next_due = std::chrono::steady_clock::now() + delay;
     pass_turn();
     throw SourceError("stream " + st.poller.spec().name + ": " + why);
@@ -280,7 +289,12 @@ class PullSource final : public Source {
     try {
       res = getter_->get(target(spec), url, stop);
     } catch (const sources::GraphGetError& e) {
-      if (e.kind() == sources::GraphGetError::Kind::permanent) refuse_stream(st, e.what());
+      if (e.kind() == sources::GraphGetError::Kind::permanent) {
+        if (e.status() != 0 && e.status() != 401 && e.status() != 407) refuse_stream(st, e.what());
+        // No token (a wrong secret or certificate), a TLS or connection failure: no stream of the
+        // source can be read, none is parked; the pipeline backs off and the page is asked again.
+        throw SourceError(e.what());
+      }
       fail_window(st, e.what());  // retries exhausted, or a URL/page the window cannot go on with
       return;
     } catch (const std::exception& e) {
@@ -308,6 +322,7 @@ class PullSource final : public Source {
     st.url.reset();
     st.failed_windows = 0;  // a completed window ends a run of failed ones
     st.refusals = 0;
+    st.completed = true;
     progress_.last_window_ok.store(sources::to_micros(std::chrono::system_clock::now()) / sources::kSecond,
                                    std::memory_order_relaxed);
     if (is_roster(spec)) mark_snapshot_end(batch, spec, st.began_at);

@@ -1,8 +1,10 @@
 // Token acquisition for every auth method against loopback token endpoints (HTTPS, test CA).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "connector/auth/token_provider.h"
@@ -103,6 +105,82 @@ TEST_F(TokenEndpoint, WorkloadIdentityRereadsTheTokenFile) {
   p->token("https://graph.microsoft.com");
   EXPECT_EQ(form(0)["client_assertion"], "federated-1");
   EXPECT_EQ(form(1)["client_assertion"], "federated-2");
+}
+
+// The token, certificate and key files are read bounded: a device or a FIFO at the path is refused
+// at once (never read forever nor waited on), an oversized file by its size, each naming the file;
+// no token request is sent. A link (Kubernetes projects tokens and secrets as links) is followed.
+namespace {
+std::string auth_error(auth::TokenProvider& p) {
+  try {
+    p.token("https://graph.microsoft.com");
+  } catch (const auth::AuthError& e) {
+    EXPECT_TRUE(e.permanent()) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "a token was issued";
+  return {};
+}
+}  // namespace
+
+TEST_F(TokenEndpoint, WorkloadIdentityTokenFileIsReadBounded) {
+  test::TempDir dir;
+  const auto fifo = dir / "fifo-token";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto big = (dir / "big-token").string();
+  std::ofstream(big) << std::string(64 * 1024 + 1, 'a');
+  auto s = base(auth::AuthSettings::Method::workload_identity);
+  for (const auto& [path, reason] : {std::pair<std::string, std::string>{"/dev/zero", "it is not a regular file"},
+                                     {fifo.string(), "it is not a regular file"},
+                                     {big, "it is larger than 64 KiB"}}) {
+    s.token_file = path;
+    auto p = auth::make_token_provider(s, client(), std::make_shared<auth::TokenCache>());
+    EXPECT_NE(auth_error(*p).find("cannot read federated token file '" + path + "': " + reason), std::string::npos)
+        << path;
+  }
+  EXPECT_EQ(calls.load(), 0);
+  // Exactly at the bound, through a link as the kubelet projects it: read.
+  std::filesystem::create_directories(dir / "..data");
+  std::ofstream(dir / "..data" / "token") << std::string(64 * 1024 - 1, 'b') << "\n";
+  std::filesystem::create_symlink("..data/token", dir / "token");
+  s.token_file = (dir / "token").string();
+  auth::make_token_provider(s, client(), std::make_shared<auth::TokenCache>())->token("https://graph.microsoft.com");
+  const std::string sent = form(0)["client_assertion"];
+  EXPECT_EQ(sent.size(), 64u * 1024 - 1);
+  EXPECT_EQ(sent.find_first_not_of('b'), std::string::npos);
+}
+
+TEST_F(TokenEndpoint, CertificateAndKeyFilesAreReadBounded) {
+  test::TempDir dir;
+  const auto fifo = dir / "fifo.pem";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto big = (dir / "big.pem").string();
+  {
+    std::ifstream in(pki.client_cert(), std::ios::binary);
+    std::ofstream out(big, std::ios::binary);
+    out << in.rdbuf() << std::string(1024 * 1024, '#') << "\n";
+  }
+  auto s = base(auth::AuthSettings::Method::certificate);
+  const std::string cert = pki.client_cert(), key = pki.client_key();
+  struct Case {
+    std::string cert, key, expect;
+  };
+  for (const auto& c : {Case{"/dev/zero", key, "cannot read certificate file '/dev/zero': it is not a regular file"},
+                        Case{fifo.string(), key, "cannot read certificate file '" + fifo.string() + "': it is not a regular file"},
+                        Case{big, key, "cannot read certificate file '" + big + "': it is larger than 1024 KiB"},
+                        Case{cert, "/dev/zero", "cannot read private key file '/dev/zero': it is not a regular file"},
+                        Case{cert, fifo.string(), "cannot read private key file '" + fifo.string() + "': it is not a regular file"}}) {
+    s.certificate_file = c.cert;
+    s.private_key_file = c.key;
+    try {  // the key material is read when the provider is made (and again for each assertion)
+      auth::make_token_provider(s, client(), std::make_shared<auth::TokenCache>());
+      ADD_FAILURE() << "accepted: " << c.expect;
+    } catch (const auth::AuthError& e) {
+      EXPECT_TRUE(e.permanent());
+      EXPECT_NE(std::string(e.what()).find(c.expect), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(calls.load(), 0);
 }
 
 TEST_F(TokenEndpoint, PermanentErrorNamesTheCause) {

@@ -18,6 +18,7 @@
 
 #include "tests/component/sources/pull_fixture.h"
 #include "tests/support/connector_process.h"
+#include "tests/support/wait.h"
 #include "tools/hec_emulator/hec_emulator.h"
 
 namespace siem::pulltest {
@@ -140,9 +141,52 @@ class Observability : public PullRunOnce {
     return Scrape{doc["types"], doc["samples"]};
   }
 
+  void expect_never_ready(const std::function<int()>& failures);
+
   pid_t pid_ = -1;
   int port_ = 0;
 };
+
+// A source that cannot read never turns ready: /readyz stays 503 naming it and siem_source_ready
+// stays 0 while its error is reported again and again (continuous run). poll_interval is longer
+// than the pipeline's first backoffs (5 s, 10 s), so a failing stream put aside until its next
+// interval would leave polls that find nothing due (which must not count as reading).
+void Observability::expect_never_ready(const std::function<int()>& failures) {
+  std::string config = source("audit", "graph_directory_audits", "requests_per_10s: 1000");
+  config.replace(config.find("poll_interval: 1s"), 17, "poll_interval: 60s");
+  write_config(config);
+  launch();
+  constexpr int kFailures = 3;  // each after the previous one's backoff
+  const bool failed = test::wait_until([&] { return failures() >= kFailures || get("/readyz").status == 200; },
+                                       std::chrono::seconds(90), std::chrono::milliseconds(100));
+  ASSERT_TRUE(failed) << slurp(dir_ / "stderr");
+  const auto ready = get("/readyz");
+  EXPECT_EQ(ready.status, 503) << ready.body << slurp(dir_ / "stderr");
+  EXPECT_NE(ready.body.find("source audit: not ready"), std::string::npos) << ready.body;
+  EXPECT_EQ(scrape().value("siem_source_ready", {{"source", "audit"}}), 0.0);
+}
+
+// No token (a wrong client secret): failures are token requests.
+TEST_F(Observability, SourceWithAWrongSecretNeverTurnsReady) {
+  start_emulator();
+  setenv("SIEM_PULL_TEST_SECRET", "not-the-registered-secret", 1);
+  expect_never_ready([&] { return endpoint_stats("token")["count"].get<int>(); });
+  EXPECT_NE(slurp(dir_ / "stderr").find("invalid_client"), std::string::npos);
+}
+
+// The service refuses the source's only stream (403, the permission missing): failures are the
+// error lines naming it, which go on while the stream waits for its next turn.
+TEST_F(Observability, SourceWhoseOnlyStreamIsRefusedNeverTurnsReady) {
+  start_emulator();
+  server_->add_fault(httpd::Fault::with_status("/v1.0/auditLogs/directoryAudits", 403, 1'000'000, {},
+                                               R"({"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}})"));
+  expect_never_ready([&] {
+    const std::string err = slurp(dir_ / "stderr");
+    int n = 0;
+    for (auto at = err.find("Authorization_RequestDenied"); at != std::string::npos; at = err.find("Authorization_RequestDenied", at + 1)) ++n;
+    return n;
+  });
+}
 
 TEST_F(Observability, ReadyAfterFirstTokenMetricsMoveAndLagFalls) {
   start_emulator();
