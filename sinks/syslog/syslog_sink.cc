@@ -302,11 +302,18 @@ SendResult SyslogSink::send(std::span<const EventPtr> batch) {
   if (c.tls_sock) asio::async_write(*c.tls_sock, asio::buffer(out), rest, on_write);
   else asio::async_write(*c.tcp_sock, asio::buffer(out), rest, on_write);
   c.run_until(done, opt_.write_timeout);
-  if (!done || ec) {
+  return after_stream_write(where, written, out.size(), !done ? "timed out" : ec ? ec.message() : std::string());
+}
+
+SendResult SyslogSink::after_stream_write(const std::string& where, std::size_t written, std::size_t total,
+                                          const std::string& error) {
+  // A failed write resends the whole batch: bytes the kernel accepted before a reset are lost with
+  // its send queue, so no event of the batch counts as delivered.
+  Conn& c = *conn_;
+  if (!error.empty()) {
     c.close();
     return SendResult::retry_from(0, prefix() + ": write to " + where + " failed after " + std::to_string(written) +
-                                         " of " + std::to_string(out.size()) + " bytes (" +
-                                         (done ? ec.message() : std::string("timed out")) + "); resending the batch");
+                                         " of " + std::to_string(total) + " bytes (" + error + "); resending the batch");
   }
   if (!c.healthy(opt_.confirm_wait)) {
     std::string why = c.peer_gone_why;
@@ -398,19 +405,7 @@ SendResult SyslogSink::send_gathered(std::span<const EventPtr> batch, const std:
   // No view into the batch's events outlives this call (the runner frees them once acknowledged).
   bodies_.clear();
   iov_.clear();
-  if (!error.empty()) {
-    c.close();
-    return SendResult::retry_from(0, prefix() + ": write to " + where + " failed after " + std::to_string(written) +
-                                         " of " + std::to_string(stream) + " bytes (" + error +
-                                         "); resending the batch");
-  }
-  if (!c.healthy(opt_.confirm_wait)) {
-    std::string why = c.peer_gone_why;
-    c.close();
-    return SendResult::retry_from(0, prefix() + ": connection to " + where + " closed by the receiver (" + why +
-                                         ") right after writing; resending the batch");
-  }
-  return SendResult::success();
+  return after_stream_write(where, written, stream, error);
 }
 
 void SyslogSink::stop() {

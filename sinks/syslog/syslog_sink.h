@@ -65,6 +65,9 @@ class SyslogSink final : public Sink {
   // Plain TCP: the batch written with one gather write (sendmsg) of the frames' heads and the
   // events' bodies where they are, instead of copying every body into frames_.
   SendResult send_gathered(std::span<const EventPtr> batch, const std::string& where);
+  // After a TCP/TLS batch write: `error` empty when all `total` bytes were written.
+  SendResult after_stream_write(const std::string& where, std::size_t written, std::size_t total,
+                                const std::string& error);
   void count_truncated(std::uint64_t truncated);
 
   // The batch's framed messages (over plain TCP: everything but the bodies sent where they are),

@@ -39,6 +39,23 @@ class PullStreamIsolation : public PullRunOnce {
       waitpid(pid, &status, 0);
     }
   }
+  // Runs the connector until every activity record of the emulator was delivered (60 s at most),
+  // then stops it; whether they all were.
+  bool run_until_every_activity_record_is_delivered() {
+    const auto expected = emulator_ids({"activity"});
+    EXPECT_FALSE(expected.empty());
+    const pid_t pid = start_connector();
+    EXPECT_GT(pid, 0);
+    if (pid <= 0) return false;
+    const bool all_read = test::wait_until(
+        [&] {
+          const auto got = delivered(0);
+          return std::all_of(expected.begin(), expected.end(), [&](const std::string& id) { return got.count(id) > 0; });
+        },
+        std::chrono::seconds(60), std::chrono::milliseconds(100));
+    stop_connector(pid, std::chrono::seconds(20));
+    return all_read && !expected.empty();
+  }
 };
 
 TEST_F(PullStreamIsolation, ASubscriptionRefusedForGoodDoesNotStallTheOtherSubscriptions) {
@@ -50,18 +67,7 @@ TEST_F(PullStreamIsolation, ASubscriptionRefusedForGoodDoesNotStallTheOtherSubsc
       R"({"error":{"code":"AuthorizationFailed","message":"The client does not have authorization to perform action 'Microsoft.Insights/eventtypes/values/read' over scope '/subscriptions/)" +
       std::string(kForbiddenSub) + R"('."}})";
   server_->add_fault(httpd::Fault::with_status(std::string("/subscriptions/") + kForbiddenSub + "/", 403, 1'000'000, {}, forbidden));
-  const auto expected = emulator_ids({"activity"});
-  ASSERT_FALSE(expected.empty());
-
-  const pid_t pid = start_connector();
-  ASSERT_GT(pid, 0);
-  const bool all_read = test::wait_until(
-      [&] {
-        const auto got = delivered(0);
-        return std::all_of(expected.begin(), expected.end(), [&](const std::string& id) { return got.count(id) > 0; });
-      },
-      std::chrono::seconds(60), std::chrono::milliseconds(100));
-  stop_connector(pid, std::chrono::seconds(20));
+  const bool all_read = run_until_every_activity_record_is_delivered();
   const std::string err = slurp(dir_ / "stderr");
   EXPECT_TRUE(all_read) << "the readable subscription's events were not delivered while the other one is refused\n" << err;
   // The refused stream is reported, naming its subscription and the service's error code.
@@ -77,17 +83,7 @@ TEST_F(PullStreamIsolation, ASubscriptionFailingEveryWindowDoesNotStarveTheOther
                       std::string("requests_per_10s: 1000\nsubscriptions: [") + kForbiddenSub + ", " + kSub + "]"));
   server_->add_fault(httpd::Fault::with_status(std::string("/subscriptions/") + kForbiddenSub + "/", 503, 1'000'000,
                                                {{"Retry-After", "0"}}, R"({"error":{"code":"ServerBusy","message":"busy"}})"));
-  const auto expected = emulator_ids({"activity"});
-  ASSERT_FALSE(expected.empty());
-  const pid_t pid = start_connector();
-  ASSERT_GT(pid, 0);
-  const bool all_read = test::wait_until(
-      [&] {
-        const auto got = delivered(0);
-        return std::all_of(expected.begin(), expected.end(), [&](const std::string& id) { return got.count(id) > 0; });
-      },
-      std::chrono::seconds(60), std::chrono::milliseconds(100));
-  stop_connector(pid, std::chrono::seconds(20));
+  const bool all_read = run_until_every_activity_record_is_delivered();
   EXPECT_TRUE(all_read) << "the healthy subscription's events were not delivered while the other one fails\n" << slurp(dir_ / "stderr");
 }
 
