@@ -182,7 +182,7 @@ class PullSource final : public Source {
   };
 
   // After this many consecutive abandoned windows the failure is reported to the pipeline, which
-  // backs off (continuous run, up to pipeline.source_retry_max) or ends the source (`run --once`).
+  // backs off (continuous run, up to PipelineOptions::source_retry_max, 10 minutes) or ends the source (`run --once`).
   static constexpr int kMaxFailedWindows = 3;
   // The longest a refused stream waits before it is asked again (refuse_stream).
   static constexpr std::chrono::hours kMaxRefusedDelay{1};
