@@ -10,10 +10,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <iterator>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "connector/mapping/expression.h"
 #include "connector/record/encoding.h"
@@ -221,7 +218,8 @@ Value to_list(Value v) {
 // and booleans read the same in both forms.
 // Written::unsupported: a case left to the general implementation (nothing appended).
 
-Written integer_json(element e, const std::optional<double>& multiply, Form, std::string& out) {
+template <class Out>
+Written integer_json(element e, const std::optional<double>& multiply, Form, Out& out) {
   std::int64_t i = 0;
   switch (e.type()) {
     case element_type::INT64: i = e.get_int64().value_unsafe(); break;
@@ -231,16 +229,17 @@ Written integer_json(element e, const std::optional<double>& multiply, Form, std
     default: return Written::unsupported;
   }
   if (!multiply) {
-    append_int(out, i);
+    put_int(out, i);
     return Written::value;
   }
   const double r = static_cast<double>(i) * *multiply;
-  if (std::floor(r) == r && std::fabs(r) < 9e18) append_int(out, static_cast<std::int64_t>(r));
-  else fmt::format_to(std::back_inserter(out), "{}", r);
+  if (std::floor(r) == r && std::fabs(r) < 9e18) put_int(out, static_cast<std::int64_t>(r));
+  else put_real(out, r);
   return Written::value;
 }
 
-Written real_json(element e, const std::optional<double>&, Form, std::string& out) {
+template <class Out>
+Written real_json(element e, const std::optional<double>&, Form, Out& out) {
   double d = 0;
   switch (e.type()) {
     case element_type::DOUBLE: d = e.get_double().value_unsafe(); break;
@@ -249,18 +248,19 @@ Written real_json(element e, const std::optional<double>&, Form, std::string& ou
     case element_type::BOOL: return Written::nothing;
     default: return Written::unsupported;
   }
-  fmt::format_to(std::back_inserter(out), "{}", d);
+  put_real(out, d);
   return Written::value;
 }
 
-Written boolean_json(element e, const std::optional<double>&, Form, std::string& out) {
+template <class Out>
+Written boolean_json(element e, const std::optional<double>&, Form, Out& out) {
   if (e.type() != element_type::BOOL) return Written::unsupported;
-  out += e.get_bool().value_unsafe() ? "true" : "false";
+  out.put(e.get_bool().value_unsafe() ? std::string_view("true") : std::string_view("false"));
   return Written::value;
 }
 
-template <bool User>
-Written upn_part_json(element e, const std::optional<double>&, Form form, std::string& out) {
+template <bool User, class Out>
+Written upn_part_json(element e, const std::optional<double>&, Form form, Out& out) {
   if (e.type() != element_type::STRING) return Written::unsupported;
   const std::string_view t = e.get_string().value_unsafe();
   const auto at = t.find('@');
@@ -271,30 +271,32 @@ Written upn_part_json(element e, const std::optional<double>&, Form form, std::s
   return Written::value;
 }
 
-Written timestamp_json(element e, const std::optional<double>&, Form form, std::string& out) {
+template <class Out>
+Written timestamp_json(element e, const std::optional<double>&, Form form, Out& out) {
   if (e.type() != element_type::STRING) return Written::unsupported;
   const auto ms = parse_time_ms(e.get_string().value_unsafe());
   if (!ms) return Written::nothing;
-  append_string(out, format_time_ms(*ms), form);
+  static thread_local std::string text;  // kept between records: no allocation per value
+  format_time_ms(*ms, text);
+  append_string(out, text, form);
   return Written::value;
 }
 
 // A list: a JSON array, or its (never empty) items joined with ',' as Value::text() gives them.
-Written list_json(element e, const std::optional<double>&, Form form, std::string& out) {
+template <class Out>
+Written list_json(element e, const std::optional<double>&, Form form, Out& out) {
   const auto type = e.type();
   if (type == element_type::OBJECT) return Written::nothing;  // no array: an empty list
-  const char* open = form == Form::json ? "[" : "";
-  const char* close = form == Form::json ? "]" : "";
   if (type == element_type::STRING) {
-    out += open;
+    if (form == Form::json) out.put('[');
     append_string(out, e.get_string().value_unsafe(), form);
-    out += close;
+    if (form == Form::json) out.put(']');
     return Written::value;
   }
   if (type != element_type::ARRAY) return Written::unsupported;
   // to_list() re-parses the array's JSON text: the same items, the same scalar texts.
-  const std::size_t mark = out.size();
-  out += open;
+  const std::size_t mark = out.mark();
+  if (form == Form::json) out.put('[');
   bool first = true;
   std::string s;
   for (element item : json::as_array(e)) {
@@ -305,23 +307,28 @@ Written list_json(element e, const std::optional<double>&, Form form, std::strin
       sv = s;
     }
     if (sv.empty()) continue;
-    if (!first) out += ',';
+    const std::string_view comma = first ? std::string_view() : std::string_view(",", 1);
     first = false;
-    append_string(out, sv, form);
+    if (form == Form::json) {
+      out.json_string(comma, sv);
+    } else {
+      out.put(comma);
+      out.put(sv);
+    }
   }
   if (first) {
-    out.resize(mark);
+    out.truncate(mark);
     return Written::nothing;
   }
-  out += close;
+  if (form == Form::json) out.put(']');
   return Written::value;
 }
 
 // to_arm_part() without a Value or a vector: the segments of an ARM resource id (empty ones, from
 // repeated slashes, skipped) kept on the stack; an id of more segments than that is left to the
 // general path.
-template <ArmPart part>
-Written arm_part_json(element e, const std::optional<double>&, Form form, std::string& out) {
+template <ArmPart part, class Out>
+Written arm_part_json(element e, const std::optional<double>&, Form form, Out& out) {
   if (e.type() != element_type::STRING) return Written::unsupported;
   const std::string_view t = e.get_string().value_unsafe();
   std::array<std::string_view, 32> seg;
@@ -373,32 +380,32 @@ using Shape = ConversionRow::Shape;
 
 // In the order of Conversion's values (conversion_row() indexes it).
 constexpr std::array<ConversionRow, kConversionCount> kConversionRows = {{
-    {C::none, "", "", Shape::scalar, true, keep, nullptr},
-    {C::string, "string", "", Shape::scalar, false, to_string_value, nullptr},
-    {C::integer, "int", "integer", Shape::scalar, false, to_integer, integer_json},
-    {C::real, "float", "", Shape::scalar, false, to_real, real_json},
-    {C::boolean, "bool", "", Shape::scalar, false, to_boolean, boolean_json},
-    {C::ip, "ip", "", Shape::scalar, true, to_ip<C::ip>, nullptr},
-    {C::ipv4, "ipv4", "", Shape::scalar, true, to_ip<C::ipv4>, nullptr},
-    {C::ipv6, "ipv6", "", Shape::scalar, true, to_ip<C::ipv6>, nullptr},
-    {C::timestamp, "timestamp", "", Shape::scalar, false, to_timestamp, timestamp_json},
-    {C::epoch_ms, "epoch_ms", "", Shape::scalar, false, to_epoch_ms, nullptr},
-    {C::unquote, "json_unquote", "", Shape::scalar, false, to_unquoted, nullptr},
-    {C::lower, "lower", "", Shape::scalar, false, to_lower, nullptr},
-    {C::upper, "upper", "", Shape::scalar, false, to_upper, nullptr},
-    {C::upn_user, "upn_user", "", Shape::scalar, false, to_upn_user, upn_part_json<true>},
-    {C::upn_domain, "upn_domain", "", Shape::scalar, false, to_upn_domain, upn_part_json<false>},
-    {C::json, "json", "", Shape::structured, true, keep, nullptr},
-    {C::elastic, "elastic", "", Shape::structured, true, keep, nullptr},
-    {C::snake, "snake", "", Shape::structured, true, keep, nullptr},
-    {C::list, "list", "", Shape::structured, false, to_list, list_json},
-    {C::iso_duration_ms, "iso_duration_ms", "", Shape::scalar, false, to_iso_duration_ms, nullptr},
-    {C::arm_subscription, "arm_subscription", "", Shape::scalar, false, to_arm_subscription, nullptr},
-    {C::count, "count", "", Shape::structured, false, to_count, nullptr},
-    {C::not_ip, "not_ip", "", Shape::scalar, false, to_not_ip, nullptr},
-    {C::arm_resource_group, "arm_resource_group", "", Shape::scalar, false, to_arm_part<ArmPart::group>, arm_part_json<ArmPart::group>},
-    {C::arm_resource_provider, "arm_resource_provider", "", Shape::scalar, false, to_arm_part<ArmPart::provider>, arm_part_json<ArmPart::provider>},
-    {C::arm_resource_name, "arm_resource_name", "", Shape::scalar, false, to_arm_part<ArmPart::name>, arm_part_json<ArmPart::name>},
+    {C::none, "", "", Shape::scalar, true, keep, {}},
+    {C::string, "string", "", Shape::scalar, false, to_string_value, {}},
+    {C::integer, "int", "integer", Shape::scalar, false, to_integer, {integer_json<StringOut>, integer_json<CursorOut>}},
+    {C::real, "float", "", Shape::scalar, false, to_real, {real_json<StringOut>, real_json<CursorOut>}},
+    {C::boolean, "bool", "", Shape::scalar, false, to_boolean, {boolean_json<StringOut>, boolean_json<CursorOut>}},
+    {C::ip, "ip", "", Shape::scalar, true, to_ip<C::ip>, {}},
+    {C::ipv4, "ipv4", "", Shape::scalar, true, to_ip<C::ipv4>, {}},
+    {C::ipv6, "ipv6", "", Shape::scalar, true, to_ip<C::ipv6>, {}},
+    {C::timestamp, "timestamp", "", Shape::scalar, false, to_timestamp, {timestamp_json<StringOut>, timestamp_json<CursorOut>}},
+    {C::epoch_ms, "epoch_ms", "", Shape::scalar, false, to_epoch_ms, {}},
+    {C::unquote, "json_unquote", "", Shape::scalar, false, to_unquoted, {}},
+    {C::lower, "lower", "", Shape::scalar, false, to_lower, {}},
+    {C::upper, "upper", "", Shape::scalar, false, to_upper, {}},
+    {C::upn_user, "upn_user", "", Shape::scalar, false, to_upn_user, {upn_part_json<true, StringOut>, upn_part_json<true, CursorOut>}},
+    {C::upn_domain, "upn_domain", "", Shape::scalar, false, to_upn_domain, {upn_part_json<false, StringOut>, upn_part_json<false, CursorOut>}},
+    {C::json, "json", "", Shape::structured, true, keep, {}},
+    {C::elastic, "elastic", "", Shape::structured, true, keep, {}},
+    {C::snake, "snake", "", Shape::structured, true, keep, {}},
+    {C::list, "list", "", Shape::structured, false, to_list, {list_json<StringOut>, list_json<CursorOut>}},
+    {C::iso_duration_ms, "iso_duration_ms", "", Shape::scalar, false, to_iso_duration_ms, {}},
+    {C::arm_subscription, "arm_subscription", "", Shape::scalar, false, to_arm_subscription, {}},
+    {C::count, "count", "", Shape::structured, false, to_count, {}},
+    {C::not_ip, "not_ip", "", Shape::scalar, false, to_not_ip, {}},
+    {C::arm_resource_group, "arm_resource_group", "", Shape::scalar, false, to_arm_part<ArmPart::group>, {arm_part_json<ArmPart::group, StringOut>, arm_part_json<ArmPart::group, CursorOut>}},
+    {C::arm_resource_provider, "arm_resource_provider", "", Shape::scalar, false, to_arm_part<ArmPart::provider>, {arm_part_json<ArmPart::provider, StringOut>, arm_part_json<ArmPart::provider, CursorOut>}},
+    {C::arm_resource_name, "arm_resource_name", "", Shape::scalar, false, to_arm_part<ArmPart::name>, {arm_part_json<ArmPart::name, StringOut>, arm_part_json<ArmPart::name, CursorOut>}},
 }};
 
 namespace {

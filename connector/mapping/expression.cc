@@ -182,15 +182,15 @@ inline bool text_holds(const Condition& c, std::string_view text) {
 
 // Appends the scalar text of `e` (json::scalar_text) to `out`, a record string without a copy.
 // Returns whether it appended anything (false for an empty string or a non-scalar).
-bool append_scalar_text(element e, std::string& out) {
+bool append_scalar_text(element e, StringOut& out) {
   if (e.is_string()) {
     const std::string_view sv = e.get_string().value_unsafe();
-    out += sv;
+    out.put(sv);
     return !sv.empty();
   }
   std::string t;
   if (!json::scalar_text(e, t)) return false;
-  out += t;
+  out.put(t);
   return !t.empty();
 }
 
@@ -226,18 +226,23 @@ bool condition_holds_general(const Condition& c, const EvalContext& ctx) {
 // A template's text appended to `out`; false when every placeholder was empty (then the rule
 // gives no value). An optional group whose placeholders are all empty is taken out again.
 bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, std::string& out) {
+  StringOut to(out);
+  return render_template(parts, ctx, to);
+}
+
+bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, StringOut& out) {
   bool any = false;
   bool group_any = false;
   std::size_t group_start = 0;
   for (const auto& p : parts) {
     bool filled = false;
     if (p.group == TemplatePart::Group::open) {
-      group_start = out.size();
+      group_start = out.mark();
       group_any = false;
       continue;
     }
     if (p.group == TemplatePart::Group::close) {
-      if (!group_any) out.resize(group_start);
+      if (!group_any) out.truncate(group_start);
       continue;
     }
     if (p.path) {
@@ -252,14 +257,14 @@ bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& 
       }
       if (known) {
         filled = !known->empty();
-        out += *known;
+        out.put(*known);
       } else {
         const auto v = virtual_value(p.var, ctx).text();
         filled = !v.empty();
-        out += v;
+        out.put(v);
       }
     } else {
-      out += p.literal;
+      out.put(p.literal);
     }
     any = any || filled;
     group_any = group_any || filled;

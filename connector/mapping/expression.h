@@ -18,11 +18,13 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <charconv>
 
+#include "connector/mapping/json_out.h"
 #include "connector/mapping/mapping_rules.h"
 #include "connector/record/encoding.h"
 #include "connector/record/json_access.h"
@@ -38,6 +40,30 @@ inline void append_int(std::string& out, std::int64_t i) {
   const auto r = std::to_chars(digits, digits + sizeof digits, i);
   out.append(digits, r.ptr);
 }
+// The same on a JSON writer's output (json_out.h): the digits written in place through a cursor,
+// appended from the stack to a string (whose room() would fill the bytes first).
+template <class Out>
+void put_int(Out& out, std::int64_t i) {
+  constexpr std::size_t kDigits = 24;  // the longest int64, "-9223372036854775808", fits
+  if constexpr (std::is_same_v<Out, StringOut>) {
+    char digits[kDigits];
+    const auto r = std::to_chars(digits, digits + kDigits, i);
+    out.put(std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)));
+  } else {
+    char* p = out.room(kDigits);
+    out.advance(std::to_chars(p, p + kDigits, i).ptr);
+  }
+}
+// A double as Value's text and JSON give it (fmt's shortest form, "{}"), written in place (value.cc).
+template <class Out>
+void put_real(Out& out, double d);
+// append_value_json() on a JSON writer's output (value.cc).
+template <class Out>
+void write_value_json(Out& out, const Value& v);
+extern template void put_real(StringOut&, double);
+extern template void put_real(CursorOut&, double);
+extern template void write_value_json(StringOut&, const Value&);
+extern template void write_value_json(CursorOut&, const Value&);
 
 inline Value str(std::string s) {
   Value v;
@@ -89,10 +115,15 @@ enum class Written { value, nothing, unsupported };
 // the items joined with ',').
 enum class Form : std::uint8_t { json, text };
 
-inline void append_string(std::string& out, std::string_view s, Form form) {
-  if (form == Form::json) encoding::append_json_string(out, s);
-  else out.append(s);
+template <class Out>
+inline void append_string(Out& out, std::string_view s, Form form) {
+  if (form == Form::json) out.json_string({}, s);
+  else out.put(s);
 }
+
+// A conversion's fast implementation on one output type (ConversionRow::fast).
+template <class Out>
+using FastWriter = Written (*)(element e, const std::optional<double>& multiply, Form form, Out& out);
 
 // One conversion (conversion_table.cc): its `type:` names, and its general and fast
 // implementations side by side.
@@ -109,10 +140,22 @@ struct ConversionRow {
   // The general implementation: the value converted, as Rule::evaluate() gives it (never called
   // with a Value of kind none).
   Value (*general)(Value v);
-  // The fast implementation, or null: the first non-empty record value of a `from` written in
+  // The fast implementation, or none: the first non-empty record value of a `from` written in
   // `form` exactly as general() + append_value_json() (Form::json) or general().text()
-  // (Form::text) would (`multiply` only with int); Written::unsupported leaves a case to general().
-  Written (*fast)(element e, const std::optional<double>& multiply, Form form, std::string& out);
+  // (Form::text) would (`multiply` only with int); Written::unsupported leaves a case to general()
+  // (nothing written). One instance per output: a std::string (StringOut: the CEF encoder, the
+  // tests) and the document writer's cursor (CursorOut, Form::json only).
+  struct Fast {
+    FastWriter<StringOut> to_string = nullptr;
+    FastWriter<CursorOut> to_cursor = nullptr;
+    explicit constexpr operator bool() const { return to_string != nullptr; }
+    template <class Out>
+    FastWriter<Out> to() const {
+      if constexpr (std::is_same_v<Out, CursorOut>) return to_cursor;
+      else return to_string;
+    }
+  };
+  Fast fast;
 };
 
 inline constexpr std::size_t kConversionCount = static_cast<std::size_t>(Conversion::arm_resource_name) + 1;
@@ -223,7 +266,7 @@ class Expr {
       if (has_lookup) return !multiply && (conversion == Conversion::none || conversion == Conversion::lower);
       if (fallback) return false;
       if (multiply) return conversion == Conversion::integer;
-      return conversion_row(conversion).fast != nullptr;
+      return static_cast<bool>(conversion_row(conversion).fast);
     }
     if (has_lookup || fallback || multiply) return false;
     if (src == Src::all) return conversion == Conversion::none || is_ip(conversion);
@@ -248,21 +291,22 @@ class Expr {
     return false;
   }
   using Written = mapping::Written;
-  // One instance per form (fast_paths.cc): the form is known where it is tested, so the JSON
-  // writer pays nothing for the text form.
-  template <Form form>
-  Written append_plain(const EvalContext& ctx, std::string& out) const;
-  template <Form form>
-  Written append_direct(const EvalContext& ctx, std::string& out) const;
+  // One instance per form and output (fast_paths.cc, fast_paths_text.cc): the form is known where
+  // it is tested, so the JSON writer pays nothing for the text form; `Out` is a StringOut (a
+  // std::string) or the document writer's CursorOut (json_out.h), written in place.
+  template <Form form, class Out>
+  Written append_plain(const EvalContext& ctx, Out& out) const;
+  template <Form form, class Out>
+  Written append_direct(const EvalContext& ctx, Out& out) const;
   Written plain_string(const EvalContext& ctx, std::string_view& text) const;
 
  private:
   Value raw(const EvalContext& ctx) const;
   bool first_value(const EvalContext& ctx, element& e) const;
-  template <Form form>
-  Written append_lookup(const EvalContext& ctx, std::string& out) const;
-  template <Form form>
-  Written append_all(const EvalContext& ctx, std::string& out) const;
+  template <Form form, class Out>
+  Written append_lookup(const EvalContext& ctx, Out& out) const;
+  template <Form form, class Out>
+  Written append_all(const EvalContext& ctx, Out& out) const;
   Value convert(Value v, const EvalContext& ctx, std::optional<element> source) const;
 };
 
@@ -284,5 +328,7 @@ inline bool condition_holds(const Condition& c, const EvalContext& ctx) {
 // A template's text appended to `out`; false when every placeholder was empty (then the rule
 // gives no value). An optional group whose placeholders are all empty is taken out again.
 bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, std::string& out);
+// The same on a writer's output (the CEF encoder's text form renders in place).
+bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, StringOut& out);
 
 }  // namespace siem::mapping

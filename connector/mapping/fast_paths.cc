@@ -83,6 +83,11 @@ std::optional<bool> Rule::string_view(const EvalContext& ctx, std::string_view& 
 }
 
 std::optional<bool> Rule::append_json(const EvalContext& ctx, std::string& out) const {
+  StringOut to(out);
+  return fast_paths_detail::append_in_form<Form::json>(alternatives, ctx, to);
+}
+
+std::optional<bool> Rule::append_json(const EvalContext& ctx, CursorOut& out) const {
   return fast_paths_detail::append_in_form<Form::json>(alternatives, ctx, out);
 }
 

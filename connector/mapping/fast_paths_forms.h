@@ -1,7 +1,9 @@
 // The writers' shortcuts that write a rule's value in one of the two forms (expression.h, Form):
 // JSON for the ECS / OCSF writer (Rule::append_json, fast_paths.cc) and text for the CEF encoder
 // (Rule::append_text, fast_paths_text.cc). Templates on the form, instantiated in those two files
-// only, so the JSON writer's code is compiled (and inlined) as if the text form did not exist.
+// only, so the JSON writer's code is compiled (and inlined) as if the text form did not exist; and
+// on the output (json_out.h): a std::string (StringOut) or the document writer's cursor
+// (CursorOut), into which the values are escaped and written in place, with no copy.
 // Internal to connector/mapping; each must equal the general evaluator (expression.cc) byte for
 // byte (tests/unit/mapping/fast_paths_test.cc).
 #pragma once
@@ -9,9 +11,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <iterator>
-
-#include <fmt/format.h>
+#include <limits>
 
 #include "connector/mapping/expression.h"
 #include "connector/record/encoding.h"
@@ -22,27 +22,29 @@ namespace siem::mapping {
 namespace fast_paths_detail {
 
 // append_value_json(v) or v.text(), by form.
-inline void append_value(std::string& out, const Value& v, Form form) {
-  if (form == Form::json) append_value_json(out, v);
-  else if (v.kind == Value::Kind::string || v.kind == Value::Kind::json) out += v.s;
-  else out += v.text();
+template <class Out>
+void append_value(Out& out, const Value& v, Form form) {
+  if (form == Form::json) write_value_json(out, v);
+  else if (v.kind == Value::Kind::string || v.kind == Value::Kind::json) out.put(v.s);
+  else out.put(v.text());
 }
 
 // A list's item after those since `mark`: JSON items are separated by ','; Value::text() puts a ','
 // before an item once its text is not empty.
-inline void append_list_item(std::string& out, std::size_t mark, std::string_view item, Form form) {
+template <class Out>
+void append_list_item(Out& out, std::size_t mark, std::string_view item, Form form) {
   if (form == Form::json) {
-    if (out.size() > mark + 1) out += ',';  // after the '['
-  } else if (out.size() > mark) {
-    out += ',';
+    out.json_string(out.mark() > mark + 1 ? std::string_view(",", 1) : std::string_view(), item);  // after the '['
+    return;
   }
-  append_string(out, item, form);
+  if (out.mark() > mark) out.put(',');
+  out.put(item);
 }
 
 }  // namespace fast_paths_detail
 
-template <Form form>
-Expr::Written Expr::append_plain(const EvalContext& ctx, std::string& out) const {
+template <Form form, class Out>
+Expr::Written Expr::append_plain(const EvalContext& ctx, Out& out) const {
   for (const auto& c : when)
     if (!condition_holds(c, ctx)) return Written::nothing;
   if (src == Src::value) {
@@ -69,18 +71,18 @@ Expr::Written Expr::append_plain(const EvalContext& ctx, std::string& out) const
     // Value (the lists were copied into one): what virtual_value() + append_value_json() write.
     const auto* pa = ctx.enrichment;
     const auto write_int = [&out](std::int64_t i) {
-      append_int(out, i);
+      put_int(out, i);
       return Written::value;
     };
     const auto write_list = [&out](const std::vector<std::string>* a, const std::vector<std::string>* b) {
       if ((!a || a->empty()) && (!b || b->empty())) return Written::nothing;
-      const std::size_t mark = out.size();
-      if (form == Form::json) out += '[';
+      const std::size_t mark = out.mark();
+      if (form == Form::json) out.put('[');
       for (const auto* l : {a, b}) {
         if (!l) continue;
         for (const auto& x : *l) fast_paths_detail::append_list_item(out, mark, x, form);
       }
-      if (form == Form::json) out += ']';
+      if (form == Form::json) out.put(']');
       return Written::value;
     };
     switch (var) {
@@ -108,13 +110,13 @@ Expr::Written Expr::append_plain(const EvalContext& ctx, std::string& out) const
       if (!e) continue;
       type = e->type();
     }
-    const std::size_t mark = out.size();
+    const std::size_t mark = out.mark();
     if (conversion == Conversion::json || conversion == Conversion::elastic || conversion == Conversion::snake) {
-      if (conversion == Conversion::json) json::append_json(out, *e);
-      else write_elastic(out, *e, conversion == Conversion::elastic);
-      const std::string_view written(out.data() + mark, out.size() - mark);
+      if (conversion == Conversion::json) write_compact_json_to(out, *e);
+      else write_elastic_to(out, *e, conversion == Conversion::elastic, std::numeric_limits<std::size_t>::max());
+      const std::string_view written = out.since(mark);
       if (written.empty() || written == "null" || written == "{}" || written == "[]") {  // Value::empty()
-        out.resize(mark);
+        out.truncate(mark);
         continue;
       }
       return Written::value;
@@ -128,35 +130,26 @@ Expr::Written Expr::append_plain(const EvalContext& ctx, std::string& out) const
       return Written::value;
     }
     if (is_ip(conversion)) return Written::unsupported;
-    char digits[24];
     switch (type) {
-      case simdjson::dom::element_type::INT64: {
-        auto r = std::to_chars(digits, digits + sizeof digits, e->get_int64().value_unsafe());
-        out.append(digits, r.ptr);
+      case simdjson::dom::element_type::INT64:
+        put_int(out, e->get_int64().value_unsafe());
         return Written::value;
-      }
-      case simdjson::dom::element_type::UINT64: {  // as from_element(): a signed integer
-        auto r = std::to_chars(digits, digits + sizeof digits, static_cast<std::int64_t>(e->get_uint64().value_unsafe()));
-        out.append(digits, r.ptr);
+      case simdjson::dom::element_type::UINT64:  // as from_element(): a signed integer
+        put_int(out, static_cast<std::int64_t>(e->get_uint64().value_unsafe()));
         return Written::value;
-      }
       case simdjson::dom::element_type::BOOL:
-        out += e->get_bool().value_unsafe() ? "true" : "false";
+        out.put(e->get_bool().value_unsafe() ? std::string_view("true") : std::string_view("false"));
         return Written::value;
-      case simdjson::dom::element_type::DOUBLE: {  // as Value's text and JSON of a real: fmt's shortest form
-        // The longest, "-1.7976931348623157e+308", fits the 24 bytes; anything longer: left to Value.
-        const auto r = fmt::format_to_n(digits, sizeof digits, "{}", e->get_double().value_unsafe());
-        if (r.size > sizeof digits) return Written::unsupported;
-        out.append(digits, r.size);
+      case simdjson::dom::element_type::DOUBLE:  // as Value's text and JSON of a real: fmt's shortest form
+        put_real(out, e->get_double().value_unsafe());
         return Written::value;
-      }
       case simdjson::dom::element_type::NULL_VALUE: continue;
       case simdjson::dom::element_type::OBJECT:
       case simdjson::dom::element_type::ARRAY: {
-        json::append_json(out, *e);
-        const std::string_view written(out.data() + mark, out.size() - mark);
+        write_compact_json_to(out, *e);
+        const std::string_view written = out.since(mark);
         if (written == "{}" || written == "[]") {
-          out.resize(mark);
+          out.truncate(mark);
           continue;
         }
         return Written::value;
@@ -172,11 +165,14 @@ namespace fast_paths_detail {
 
 // `text` lower-cased, as a JSON string or as it is (escaping commutes with ASCII lower-casing:
 // escapes and the replacement character hold no upper-case ASCII letters).
-inline void append_lower(std::string& out, std::string_view text, Form form) {
-  const std::size_t mark = out.size();
+template <class Out>
+void append_lower(Out& out, std::string_view text, Form form) {
+  const std::size_t mark = out.mark();
   append_string(out, text, form);
-  for (std::size_t i = mark; i < out.size(); ++i)
-    if (out[i] >= 'A' && out[i] <= 'Z') out[i] = static_cast<char>(out[i] | 0x20);
+  const std::size_t n = out.mark() - mark;
+  char* p = out.data_at(mark);
+  for (std::size_t i = 0; i < n; ++i)
+    if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<char>(p[i] | 0x20);
 }
 
 // The text Value::text() gives from_element(e) for a string, an integer or a boolean (the key a
@@ -200,8 +196,8 @@ inline bool lookup_text(element e, std::string_view& text, char (&digits)[24]) {
 }  // namespace fast_paths_detail
 
 // eval() of a `from` expression with a `map` (and maybe a default, a type none or lower).
-template <Form form>
-Expr::Written Expr::append_lookup(const EvalContext& ctx, std::string& out) const {
+template <Form form, class Out>
+Expr::Written Expr::append_lookup(const EvalContext& ctx, Out& out) const {
   element e;
   const Value* chosen = nullptr;  // a map / default value; null: the record's value as it is
   std::string_view text;
@@ -223,7 +219,7 @@ Expr::Written Expr::append_lookup(const EvalContext& ctx, std::string& out) cons
   if (!chosen) {  // the record's value, not in the map and no default
     if (conversion == Conversion::lower) fast_paths_detail::append_lower(out, text, form);
     else if (e.type() == simdjson::dom::element_type::STRING) append_string(out, text, form);
-    else out += text;  // an integer or a boolean: JSON as their text
+    else out.put(text);  // an integer or a boolean: JSON as their text
     return Written::value;
   }
   if (conversion == Conversion::lower) {
@@ -240,8 +236,8 @@ Expr::Written Expr::append_lookup(const EvalContext& ctx, std::string& out) cons
 
 // eval() of an `all` expression: raw()'s distinct non-empty texts of every match, in order;
 // strings only here. Apart from append_direct() so that its array stays off the common path.
-template <Form form>
-Expr::Written Expr::append_all(const EvalContext& ctx, std::string& out) const {
+template <Form form, class Out>
+Expr::Written Expr::append_all(const EvalContext& ctx, Out& out) const {
   static thread_local std::vector<element> found;
   found.clear();
   for (const auto& p : paths) {
@@ -280,45 +276,48 @@ Expr::Written Expr::append_all(const EvalContext& ctx, std::string& out) const {
     texts[n++] = Text{sv->data(), sv->size()};
   }
   if (n == 0) return Written::nothing;
-  const std::size_t mark = out.size();
-  if (form == Form::json) out += '[';
+  const std::size_t mark = out.mark();
+  if (form == Form::json) out.put('[');
   for (std::size_t i = 0; i < n; ++i) fast_paths_detail::append_list_item(out, mark, texts[i].view(), form);
-  if (form == Form::json) out += ']';
+  if (form == Form::json) out.put(']');
   return Written::value;
 }
 
-template <Form form>
-Expr::Written Expr::append_direct(const EvalContext& ctx, std::string& out) const {
+template <Form form, class Out>
+Expr::Written Expr::append_direct(const EvalContext& ctx, Out& out) const {
   if (is_plain) return append_plain<form>(ctx, out);
   for (const auto& c : when)
     if (!condition_holds(c, ctx)) return Written::nothing;
-  if (src == Src::tpl && form == Form::text) {  // raw()'s text, rendered in place
-    const std::size_t mark = out.size();
-    if (render_template(parts, ctx, out) && out.size() > mark) return Written::value;
-    out.resize(mark);
-    return Written::nothing;
+  if constexpr (form == Form::text) {
+    if (src == Src::tpl) {  // raw()'s text, rendered in place
+      const std::size_t mark = out.mark();
+      if (render_template(parts, ctx, out) && out.mark() > mark) return Written::value;
+      out.truncate(mark);
+      return Written::nothing;
+    }
   }
   if (src == Src::tpl) {
-    // The text raw() builds, in a buffer kept between records (no Value, no allocation).
+    // The text raw() builds, in a buffer kept between records (no Value, no allocation), escaped
+    // into the output.
     static thread_local std::string text;
     text.clear();
     if (!render_template(parts, ctx, text)) return Written::nothing;
-    encoding::append_json_string(out, text);
+    out.json_string({}, text);
     return Written::value;
   }
   if (src == Src::all) return append_all<form>(ctx, out);
   if (has_lookup) return append_lookup<form>(ctx, out);
   element e;
   if (!first_value(ctx, e)) return Written::nothing;
-  const auto fast = conversion_row(conversion).fast;
+  const auto fast = conversion_row(conversion).fast.template to<Out>();
   return fast ? fast(e, multiply, form, out) : Written::unsupported;
 }
 
 
 namespace fast_paths_detail {
 
-template <Form form>
-std::optional<bool> append_in_form(const std::vector<ExprPtr>& alternatives, const EvalContext& ctx, std::string& out) {
+template <Form form, class Out>
+std::optional<bool> append_in_form(const std::vector<ExprPtr>& alternatives, const EvalContext& ctx, Out& out) {
   for (const auto& a : alternatives) {
     // Most expressions are plain: called straight, without append_direct()'s larger frame.
     switch (a->is_plain ? a->template append_plain<form>(ctx, out) : a->template append_direct<form>(ctx, out)) {

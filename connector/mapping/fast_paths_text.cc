@@ -5,7 +5,8 @@
 namespace siem::mapping {
 
 std::optional<bool> Rule::append_text(const EvalContext& ctx, std::string& out) const {
-  return fast_paths_detail::append_in_form<Form::text>(alternatives, ctx, out);
+  StringOut to(out);
+  return fast_paths_detail::append_in_form<Form::text>(alternatives, ctx, to);
 }
 
 }  // namespace siem::mapping

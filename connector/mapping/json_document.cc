@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include "connector/mapping/expression.h"
 #include "connector/mapping/json_out.h"
@@ -229,6 +230,8 @@ namespace {
 
 // The rule's value from Rule::evaluate(), after the member's prefix written from `mark` on (taken
 // out again when there is no value).
+// The general writer (StringOut) writes the value with append_value_json(), the reference the
+// shortcuts are compared with; the cursor with write_value_json(), the same bytes in place.
 template <class Out>
 bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx, Out& out) {
   Value v = rule.evaluate(ctx);
@@ -236,10 +239,14 @@ bool write_evaluated(const Rule& rule, std::size_t mark, const EvalContext& ctx,
     out.truncate(mark);
     return false;
   }
-  out.with_string([&](std::string& s) {
-    append_value_json(s, v);
-    return true;
-  });
+  if constexpr (std::is_same_v<Out, CursorOut>) {
+    write_value_json(out, v);
+  } else {
+    out.with_string([&](std::string& s) {
+      append_value_json(s, v);
+      return true;
+    });
+  }
   return true;
 }
 
@@ -266,12 +273,18 @@ template <class Out>
   out.put(prefix_of());
   const auto& rule = rules[step.rule];
   if (rule.direct) {
+    // The cursor: the value escaped and written in place after the prefix (nothing written when
+    // there is none or the case is left to evaluate()).
     std::optional<bool> written;
-    if (out.with_string([&](std::string& s) {
-          written = rule.append_json(ctx, s);
-          return written && *written;
-        }))
+    if constexpr (std::is_same_v<Out, CursorOut>) {
+      written = rule.append_json(ctx, out);
+      if (written && *written) return true;
+    } else if (out.with_string([&](std::string& s) {
+                 written = rule.append_json(ctx, s);
+                 return written && *written;
+               })) {
       return true;
+    }
     if (written) {
       out.truncate(mark);
       return false;

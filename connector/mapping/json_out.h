@@ -1,8 +1,9 @@
 // Where the JSON writers' bytes go (internal to connector/mapping): appended to a std::string
 // (StringOut), or written through a cursor into room made in advance (CursorOut), which spares a
-// capacity check and an append call per member. The document writer (json_document.cc) and the
-// elastic / snake / compact JSON shapes of a record's objects (json_shapes.cc) write through either;
-// both give the same bytes.
+// capacity check and an append call per member. The document writer (json_document.cc), the
+// elastic / snake / compact JSON shapes of a record's objects (json_shapes.cc) and the rules'
+// shortcuts and conversions (fast_paths_forms.h, conversion_table.cc) write through either; both
+// give the same bytes.
 #pragma once
 
 #include <algorithm>
@@ -35,6 +36,8 @@ class StringOut {
   std::size_t mark() const { return out_.size(); }
   void truncate(std::size_t mark) { out_.resize(mark); }
   std::string_view since(std::size_t mark) const { return std::string_view(out_).substr(mark); }
+  // What was written from `mark` on, to change in place (valid until the next write).
+  char* data_at(std::size_t mark) { return out_.data() + mark; }
   void json_string(std::string_view prefix, std::string_view s) { encoding::append_json_string(out_, prefix, s); }
   // `write(std::string&)` appends to a string and says whether to keep what it appended.
   template <class F>
@@ -56,8 +59,9 @@ inline constexpr std::size_t kDirectText = 1024;
 // The scratch string's capacity kept between documents at most.
 inline constexpr std::size_t kScratchKept = 64 * 1024;
 
-// The thread's scratch string: what the rules' and conversions' writers, which append to a
-// std::string, write before it is copied to the cursor (json_document.cc).
+// The thread's scratch string: what the writers that still append to a std::string (texts over
+// kDirectText, the shapes' scalars through json::append_json) write before it is copied to the
+// cursor (json_document.cc). The rules' and conversions' writers write through the cursor itself.
 std::string& json_scratch();
 
 class CursorOut {
@@ -94,6 +98,7 @@ class CursorOut {
   std::string_view since(std::size_t mark) const {
     return std::string_view(out_.data() + mark, static_cast<std::size_t>(at_ - out_.data()) - mark);
   }
+  char* data_at(std::size_t mark) { return out_.data() + mark; }
   [[gnu::always_inline]] void json_string(std::string_view prefix, std::string_view s) {
     if (s.size() <= kDirectText) {
       at_ = encoding::write_json_string(room(prefix.size() + encoding::json_string_bound(s.size())), prefix, s);

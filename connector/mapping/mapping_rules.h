@@ -107,6 +107,7 @@ void append_value_json(std::string& out, const Value& v);
 
 class Expr;
 using ExprPtr = std::shared_ptr<const Expr>;
+class CursorOut;  // json_out.h: the document writer's output
 
 // One ECS target or CEF key: alternatives tried in order; the first non-empty value wins.
 struct Rule {
@@ -134,6 +135,8 @@ struct Rule {
   // case it leaves to evaluate() (a double, a non-string under `ip`, a number under `list`...),
   // nothing appended.
   std::optional<bool> append_json(const EvalContext& ctx, std::string& out) const;
+  // The same, escaped and written in place through the document writer's cursor (json_out.h).
+  std::optional<bool> append_json(const EvalContext& ctx, CursorOut& out) const;
   // For direct (and plain) rules: appends the value's text exactly as evaluate().text() gives it
   // (the CEF encoder's form), under the same answers as append_json(): true written, false no
   // value (evaluate() empty, nothing appended), nullopt left to evaluate() (nothing appended).

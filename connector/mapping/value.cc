@@ -1,6 +1,8 @@
 // The value model: Value, its JSON form, and the per-record path cache.
 #include <charconv>
+#include <type_traits>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include "connector/mapping/expression.h"
@@ -8,6 +10,44 @@
 
 namespace siem::mapping {
 
+template <class Out>
+void put_real(Out& out, double d) {
+  // fmt's shortest form is 24 bytes at most ("-1.7976931348623157e+308", "-0.00012345678901234567").
+  constexpr std::size_t kRoom = 32;
+  if constexpr (std::is_same_v<Out, StringOut>) {  // from the stack: a string's room() fills the bytes first
+    char digits[kRoom];
+    char* end = fmt::format_to(digits, FMT_COMPILE("{}"), d);
+    out.put(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  } else {
+    char* p = out.room(kRoom);
+    out.advance(fmt::format_to(p, FMT_COMPILE("{}"), d));
+  }
+}
+
+// append_value_json() on a writer's output: the same bytes.
+template <class Out>
+void write_value_json(Out& out, const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::string: out.json_string({}, v.s); break;
+    case Value::Kind::integer: put_int(out, v.i); break;
+    case Value::Kind::real: put_real(out, v.d); break;
+    case Value::Kind::boolean: out.put(v.b ? std::string_view("true") : std::string_view("false")); break;
+    case Value::Kind::json: out.put(v.s); break;
+    case Value::Kind::list:
+      out.put('[');
+      for (std::size_t i = 0; i < v.list.size(); ++i) out.json_string(i > 0 ? std::string_view(",", 1) : std::string_view(), v.list[i]);
+      out.put(']');
+      break;
+    case Value::Kind::none: out.put(std::string_view("null")); break;
+  }
+}
+
+template void put_real(StringOut&, double);
+template void put_real(CursorOut&, double);
+template void write_value_json(StringOut&, const Value&);
+template void write_value_json(CursorOut&, const Value&);
+
+// The reference the shortcuts are compared with (through Rule::evaluate()): kept in its plain form.
 void append_value_json(std::string& out, const Value& v) {
   switch (v.kind) {
     case Value::Kind::string: encoding::append_json_string(out, v.s); break;

@@ -9,6 +9,7 @@
 #include "connector/mapping/cef_encoder.h"
 #include "connector/mapping/enrichment_interface.h"
 #include "connector/mapping/json_document.h"
+#include "connector/mapping/json_out.h"
 #include "connector/record/time_parse.h"
 
 namespace siem::testing {
@@ -48,6 +49,26 @@ void check_text(const Rule& r, const EvalContext& ctx, const Value& v, FastPathR
                                                v.empty() ? " (empty)" : "", where));
   if (written && !*written && (text != "<" || !v.empty()))
     report.disagreements.push_back(fmt::format("append_text no value but evaluate {:?}: {}", v.text(), where));
+}
+
+// Rule::append_json through the document writer's cursor (CursorOut) against its std::string form:
+// the same answer and the same bytes. No room is made in advance, so the cursor grows at its
+// first write and, for the long variants, again mid-value.
+void check_cursor(const Rule& r, const EvalContext& ctx, const std::optional<bool>& written_to_string,
+                  const std::string& to_string, FastPathReport& report, const std::string& where) {
+  std::string out = "<";  // what the output held before must stay untouched
+  std::optional<bool> written;
+  {
+    mapping::CursorOut cursor(out, 0);
+    written = r.append_json(ctx, cursor);
+    cursor.finish();
+  }
+  ++report.compared;
+  if (written != written_to_string || out != to_string)
+    report.disagreements.push_back(fmt::format("append_json through the cursor {} {:?} but to a string {} {:?}: {}",
+                                               written ? (*written ? "value" : "none") : "unsupported", out,
+                                               written_to_string ? (*written_to_string ? "value" : "none") : "unsupported",
+                                               to_string, where));
 }
 
 }  // namespace
@@ -121,6 +142,7 @@ void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping
           report.disagreements.push_back(fmt::format("append_json {:?} but evaluate {:?}: {}", direct.substr(1), expected, where(r)));
         if (written && !*written && (direct != "<" || !v.empty()))
           report.disagreements.push_back(fmt::format("append_json no value but evaluate {:?}: {}", expected, where(r)));
+        check_cursor(r, ctx, written, direct, report, where(r));
       }
       check_string_view(r, ctx, v, report, where(r));
       check_text(r, ctx, v, report, where(r));

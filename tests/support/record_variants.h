@@ -3,7 +3,9 @@
 // by the fast-path differential test and the ECS field-type property test.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,9 @@ inline const std::vector<nlohmann::json>& variant_values() {
       nlohmann::json::object(), nlohmann::json::array(), "10.0.0.1", "2001:db8::1", "2026-03-04T10:15:30.1234567Z",
       "not-an-ip", nlohmann::json::array({"a", "b"}), nlohmann::json({{"k", 1}}), 18446744073709551615ull, "4294967296",
       "Global Administrator", "62e90394-69f5-4237-9190-012177145e10", "MFA",
+      // numbers at the limits of the writers' number forms (int64, the shortest double forms)
+      std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max(), -0.0, 5e-324,
+      -1.7976931348623157e308, 0.00012345678901234567, 1234567890123456.7, 1e16, 47.60621,
       // an Azure LocalizableString where a string was
       nlohmann::json({{"value", "Microsoft.Authorization/roleAssignments/write"}, {"localizedValue", "Create role assignment"}}),
       // a long value full of what must be escaped (quotes, backslashes, control characters, U+2028):

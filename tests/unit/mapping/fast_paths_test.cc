@@ -14,6 +14,7 @@
 
 #include "connector/config/config_node.h"
 #include "connector/mapping/expression.h"
+#include "connector/mapping/json_out.h"
 #include "connector/mapping/kind_detect.h"
 #include "connector/mapping/mapping_rules.h"
 #include "connector/record/shipped_files.h"
@@ -76,6 +77,13 @@ TEST_F(FastPaths, AgreeWithEvaluateWhenValuesChangeType) {
   EXPECT_GT(report_.compared, 50'000u);
 }
 
+// `unit` repeated past 2 KiB: longer than the JSON writers' direct limit for one text.
+std::string long_text(const std::string& unit) {
+  std::string s;
+  while (s.size() < 2048) s += unit;
+  return s;
+}
+
 // Every conversion (conversion_table.cc), as `{from: v, type: <name>}` (int also with a multiply)
 // over values of every JSON type: Rule::append_json (the fast implementation, or the plain writer)
 // gives what Rule::evaluate (the general implementation) + append_value_json give, and
@@ -88,7 +96,18 @@ TEST(ConversionTable, FastImplementationsAgreeWithTheGeneralOnes) {
       R"("0.0.0.0")", R"("/subscriptions/ABC-1/resourceGroups/x")", R"("PT1H30M")", R"("\"quoted\"")",
       R"("Ünïcödé\u2028")", "0", "42", "-7", "18446744073709551615", "4.5", "-2.5", "1e300", "true", "false",
       "null", "[]", R"(["a","",1,true,null,{"k":1}])", R"(["10.1.2.3"])", "{}",
-      R"({"value":"v","localizedValue":"V"})", R"({"userPrincipalName":"a@b.c","IPAddress":["1.2.3.4"]})"};
+      R"({"value":"v","localizedValue":"V"})", R"({"userPrincipalName":"a@b.c","IPAddress":["1.2.3.4"]})",
+      // hostile texts: control characters, quotes, backslashes, line breaks, in every conversion's
+      // shape (a UPN, a time, an ARM id, a list), and longer than the cursor's direct limit (1 KiB)
+      R"("\u0000\u0001\u001f\"\\\u2028\u2029\u0085 x")", R"("us\u0001er\"@dom\\ain\u2028")",
+      R"("/subscriptions/S\u0001/resourceGroups/g\"r/providers/Microsoft.X/t\\y/n\u2028a/m")",
+      R"(["\u0001","\"",1e-7,-0.0,18446744073709551615,"\u2028"])",
+      "\"" + long_text(R"(a\\\"\u0001\u2028@)") + "\"", "\"" + long_text("/subscriptions/x/providers/M.N/t/") + "\"",
+      "[\"" + long_text(R"(\u0002\\\")") + "\",2]",
+      // numbers at the limits of the integer and the shortest double forms
+      "-9223372036854775808", "9223372036854775807", "9223372036854775808", "-0.0", "5e-324",
+      "-1.7976931348623157e308", "2.2250738585072014e-308", "0.00012345678901234567", "0.0001", "0.00001",
+      "1234567890123456.7", "1e15", "1e16", "123456789012345678", "47.60621", "-122.33207"};
   std::size_t compared = 0;
   for (const auto& row : mapping::conversion_table()) {
     for (const std::optional<double> multiply : {std::optional<double>(), std::optional<double>(2.5),
@@ -126,6 +145,17 @@ TEST(ConversionTable, FastImplementationsAgreeWithTheGeneralOnes) {
         }
         std::string fast;
         const auto written = rule.append_json(ctx, fast);
+        // The same through the document writer's cursor, with no room made in advance (it grows at the
+        // first write) and after a prefix.
+        std::string cursor_out = "<";
+        std::optional<bool> cursor_written;
+        {
+          mapping::CursorOut cursor(cursor_out, 0);
+          cursor_written = rule.append_json(ctx, cursor);
+          cursor.finish();
+        }
+        EXPECT_EQ(cursor_written, written) << "cursor, type " << name << " of " << v;
+        EXPECT_EQ(cursor_out, "<" + fast) << "cursor, type " << name << " of " << v;
         if (!written) {
           EXPECT_EQ(fast, "") << "type " << name << " of " << v << ": left to evaluate() after appending";
           continue;
@@ -136,7 +166,7 @@ TEST(ConversionTable, FastImplementationsAgreeWithTheGeneralOnes) {
       }
     }
   }
-  EXPECT_GT(compared, 600u);  // the fast implementations were really taken, in both forms
+  EXPECT_GT(compared, 900u);  // the fast implementations were really taken, in both forms
 }
 
 // ip_address() remembers its last answer per thread; it must answer as the check itself does for
