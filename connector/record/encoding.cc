@@ -342,12 +342,41 @@ char* write_json_string(char* dst, std::string_view prefix, std::string_view s) 
   copy_bytes(dst, prefix.data(), prefix.size());
   dst += prefix.size();
   *dst++ = '"';
-  const std::size_t i = next_json_special(s.data(), 0, s.size());
-  if (i == s.size()) {
-    copy_bytes(dst, s.data(), s.size());
-    dst += s.size();
-    *dst++ = '"';
-    return dst;
+  const char* p = s.data();
+  const std::size_t n = s.size();
+#if defined(__SSE2__)
+  if (n >= 16) {
+    // Scanned and copied in one pass, 16 bytes at a time: each block is stored as it is loaded (the
+    // room holds json_string_bound(n) bytes, so every store stays within [dst, dst + n)), and the
+    // first special byte hands over to the escaping loop, which writes from the start again. The
+    // last partial block is the 16 bytes ending at n, as in next_json_special().
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    auto special_mask = [&](__m128i v) {
+      return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), _mm_cmplt_epi8(v, space))));
+    };
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), v);
+      if (const unsigned mask = special_mask(v)) return write_escaped(dst, s, i + static_cast<std::size_t>(__builtin_ctz(mask)));
+    }
+    if (i < n) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 16));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + n - 16), v);
+      // Bit j of the mask is byte n - 16 + j; the bytes before i are known to be plain.
+      if (const unsigned mask = special_mask(v) >> (16 - (n - i)))
+        return write_escaped(dst, s, i + static_cast<std::size_t>(__builtin_ctz(mask)));
+    }
+    dst[n] = '"';
+    return dst + n + 1;
+  }
+#endif
+  const std::size_t i = next_json_special(p, 0, n);
+  if (i == n) {
+    copy_bytes(dst, p, n);
+    dst[n] = '"';
+    return dst + n + 1;
   }
   return write_escaped(dst, s, i);
 }

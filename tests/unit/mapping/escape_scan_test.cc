@@ -147,13 +147,19 @@ TEST(JsonEscapeScan, WorstCasesStayWithinTheCursorBound) {
 }
 
 // The scan reads only the bytes of the view: the bytes right after it, special or not, change
-// nothing (a view into a longer text).
+// nothing (a view into a longer text), in the appended form and in the cursor form (which copies
+// as it scans).
 TEST(JsonEscapeScan, ReadsNothingPastTheView) {
   const std::string backing = std::string(40, 'b') + "\"\\\n\xFF";
   for (std::size_t len = 0; len <= 40; ++len) {
+    const std::string_view view = std::string_view(backing).substr(40 - len, len);
     std::string out;
-    encoding::append_json_string(out, std::string_view(backing).substr(40 - len, len));
+    encoding::append_json_string(out, view);
     EXPECT_EQ(out, "\"" + std::string(len, 'b') + "\"") << len;
+    const std::string key = ",\"k\":";
+    std::vector<char> room(key.size() + encoding::json_string_bound(len));
+    const char* end = encoding::write_json_string(room.data(), key, view);
+    EXPECT_EQ(std::string(room.data(), static_cast<std::size_t>(end - room.data())), key + out) << len;
   }
 }
 
