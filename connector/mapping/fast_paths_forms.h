@@ -93,6 +93,22 @@ Expr::Written Expr::append_plain(const EvalContext& ctx, Out& out) const {
       case Var::pa_roles: return pa ? write_list(&pa->roles, nullptr) : Written::nothing;
       case Var::pa_role_ids: return pa ? write_list(&pa->role_ids, nullptr) : Written::nothing;
       case Var::pa_tier: return pa && pa->tier >= 0 ? write_int(pa->tier) : Written::nothing;
+      case Var::pa_risk_score:  // a real: the same text in both forms
+        if (!pa || pa->severity <= 0) return Written::nothing;
+        put_real(out, pa->risk_score);
+        return Written::value;
+      case Var::pa_detections:  // JSON text in both forms, as virtual_value() builds it
+        if (!pa || pa->detections.empty()) return Written::nothing;
+        for (std::size_t i = 0; i < pa->detections.size(); ++i) {
+          const auto& d = pa->detections[i];
+          out.json_string(i == 0 ? std::string_view("[{\"name\":") : std::string_view(",{\"name\":"), d.name);
+          out.put(std::string_view(",\"severity\":"));
+          put_int(out, d.severity);
+          out.json_string(std::string_view(",\"reason\":"), d.reason);
+          out.put('}');
+        }
+        out.put(']');
+        return Written::value;
       default: break;
     }
     const Value v = virtual_value(var, ctx);

@@ -135,13 +135,32 @@ namespace {
 
 constexpr std::size_t kAll = std::numeric_limits<std::size_t>::max();
 
-// A scalar or array as json::append_json() writes it (simdjson's compact form).
+// A scalar or array as json::append_json() writes it (simdjson's compact form): integers, booleans
+// and null written in place, doubles (simdjson's own number form) and arrays through a string.
 template <class Out>
 void append_plain_json(Out& out, element e) {
-  out.with_string([&](std::string& s) {
-    json::append_json(s, e);
-    return true;
-  });
+  constexpr std::size_t kDigits = 24;  // the longest int64 / uint64 fits
+  switch (e.type()) {
+    case simdjson::dom::element_type::INT64: {
+      char* p = out.room(kDigits);
+      out.advance(std::to_chars(p, p + kDigits, e.get_int64().value_unsafe()).ptr);
+      return;
+    }
+    case simdjson::dom::element_type::UINT64: {
+      char* p = out.room(kDigits);
+      out.advance(std::to_chars(p, p + kDigits, e.get_uint64().value_unsafe()).ptr);
+      return;
+    }
+    case simdjson::dom::element_type::BOOL:
+      out.put(e.get_bool().value_unsafe() ? std::string_view("true") : std::string_view("false"));
+      return;
+    case simdjson::dom::element_type::NULL_VALUE: out.put(std::string_view("null")); return;
+    default:
+      out.with_string([&](std::string& s) {
+        json::append_json(s, e);
+        return true;
+      });
+  }
 }
 
 }  // namespace

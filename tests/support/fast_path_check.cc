@@ -91,8 +91,10 @@ void check_fast_paths(const mapping::MappingSet& set, const mapping::KindMapping
     pa.role_ids = {"62e90394-69f5-4237-9190-012177145e10"};
     pa.tier = 0;
     pa.severity = 8;
-    pa.risk_score = 80;
+    pa.risk_score = 80.25;
     pa.detections.push_back(Detection{"pa.role.assigned", 8, "a role was assigned"});
+    // A reason that quotes record values: escaped in the JSON and text forms as evaluate() does.
+    pa.detections.push_back(Detection{"pa.\"x\"", -3, "user \"a\\b\"\x01\n\xE2\x80\xA8\xFF done"});
   }
   const std::string id = "id-1", tenant = with_enrichment ? "tenant-1" : "", host = "host\"1";
   const std::vector<std::string> extra =
