@@ -84,7 +84,11 @@ PipelineOptions PipelineOptions::from_config(const ConfigNode& cfg) {
 
 Pipeline::Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std::vector<SinkSlot> sinks,
                    std::vector<std::unique_ptr<Processor>> processors, StateStore& state, DeadLetterWriter& dead_letters)
-    : options_(options), processors_(std::move(processors)), state_(state), dead_letters_(dead_letters) {
+    : options_(options),
+      processors_(std::move(processors)),
+      state_(state),
+      dead_letters_(dead_letters),
+      tag_counts_(std::clamp<std::size_t>(options.workers, 1, PipelineOptions::kMaxWorkers)) {
   if (processors_.empty()) throw std::invalid_argument("pipeline: at least one processor is required");
   acks_ = std::make_unique<AckTracker>(static_cast<std::uint32_t>(sinks.size()));
   input_ = std::make_unique<BoundedQueue<InBatch>>(options_.queue_events, options_.queue_bytes);
@@ -427,10 +431,9 @@ std::string Pipeline::summary() const {
   }
   for (const auto& p : processors_) out += p->summary();
   out += routing_summary();
-  std::lock_guard lock(stats_mu_);
-  if (!tag_counts_.empty()) {
+  if (const auto tags = tag_counts_.totals(); !tags.empty()) {
     out += "  detections:\n";
-    for (const auto& [tag, n] : tag_counts_) out += fmt::format("    {:<40} {:>6}\n", tag, n);
+    for (const auto& [tag, n] : tags) out += fmt::format("    {:<40} {:>6}\n", tag, n);
   }
   return out;
 }

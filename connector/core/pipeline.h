@@ -28,6 +28,7 @@
 #include "connector/core/route.h"
 #include "connector/core/sink_runner.h"
 #include "connector/core/source.h"
+#include "connector/core/tag_counts.h"
 #include "connector/core/turn.h"
 
 namespace siem {
@@ -157,7 +158,7 @@ class Pipeline {
   struct Outcomes;
   struct Worker;
   void processing_loop();
-  void worker_loop();
+  void worker_loop(std::size_t index);
   bool next_chunk(Chunk& chunk);  // false once the input is closed and drained, or the sinks closed
   void run_chunk(Outcomes& out, Worker& worker);
   // A finished chunk goes to the hand-off: handed off now when it is the next in input order and
@@ -165,7 +166,8 @@ class Pipeline {
   // chunk already finished), so that a worker never waits for an earlier chunk's end.
   void submit(Outcomes& out, Worker& worker);
   Outcomes& free_outcomes(Worker& worker);  // one of the worker's, once the hand-off returned it
-  void hand_off(Outcomes& out);             // the chunk's outcomes, in input order
+  // The chunk's outcomes, in input order, by the worker whose tag-count shard is `shard`.
+  void hand_off(Outcomes& out, std::size_t shard);
   void quiesce();                           // dispense_mu_ held
   // Routes a processed event to the sinks its routes select (pipeline_routing.cc): its
   // acknowledgements are settled now, the event waits in routing_.pending until flush_routed()
@@ -233,8 +235,7 @@ class Pipeline {
   mutable std::mutex totals_mu_;
   WorkerTotals worker_totals_;  // totals_mu_
 
-  mutable std::mutex stats_mu_;
-  std::map<std::string, std::uint64_t> tag_counts_;
+  TagCounts tag_counts_;  // a shard per worker (the worker handing off counts in its own)
   std::atomic<std::uint64_t> mapped_{0};
   std::atomic<std::uint64_t> map_failed_{0};
   std::atomic<bool> sink_fatal_{false};

@@ -141,8 +141,7 @@ void Pipeline::write_metrics(Exposition& x) const {
                load(dead_by_kind_[k][r]));
   for (const auto& p : processors_) p->write_metrics(x);
   x.family("siem_detection_events_tagged", Type::counter, "Events tagged by a detection, by tag.");
-  std::lock_guard lock(stats_mu_);
-  for (const auto& [tag, n] : tag_counts_) x.sample({{"tag", tag}}, num(n));
+  for (const auto& [tag, n] : tag_counts_.totals()) x.sample({{"tag", tag}}, num(n));
 }
 
 Pipeline::Readiness Pipeline::readiness() const {

@@ -81,6 +81,7 @@ struct Pipeline::Outcomes {
 
 // One worker: its per-record slots for the chunk it runs, its chunks' outcomes.
 struct Pipeline::Worker {
+  std::size_t index = 0;  // 0 .. workers - 1: its shard of the tag counts
   std::vector<std::unique_ptr<Processor::Slot>> slots;
   std::uint64_t slot_generation = 0;
   std::array<Outcomes, kOutcomesPerWorker> outcomes;
@@ -128,8 +129,8 @@ void Pipeline::processing_loop() {
                                             : std::chrono::nanoseconds(0));
   ready_.assign(n * kOutcomesPerWorker, nullptr);
   std::vector<std::thread> others;
-  for (std::size_t i = 1; i < n; ++i) others.emplace_back([this] { worker_loop(); });
-  worker_loop();
+  for (std::size_t i = 1; i < n; ++i) others.emplace_back([this, i] { worker_loop(i); });
+  worker_loop(0);
   for (auto& t : others) t.join();
   save_processor_state();  // every worker stopped: nothing in flight
   for (auto& sink : sinks_) sink->close();
@@ -143,9 +144,10 @@ double thread_cpu_seconds() {
 }
 }  // namespace
 
-void Pipeline::worker_loop() {
+void Pipeline::worker_loop(std::size_t index) {
   const double cpu_before = thread_cpu_seconds();
   Worker w;
+  w.index = index;
   while (true) {
     Outcomes& out = free_outcomes(w);
     if (!next_chunk(out.chunk)) {
@@ -217,7 +219,7 @@ void Pipeline::submit(Outcomes& out, Worker& w) {
     ready_[handoff_next_ % ready_.size()] = nullptr;
     lock.unlock();
     const auto began = Clock::now();
-    hand_off(*next);
+    hand_off(*next, w.index);
     w.handoff_time += Clock::now() - began;
     next->chunk.batch.reset();
     ++handed;
@@ -347,7 +349,7 @@ void Pipeline::run_chunk(Outcomes& o, Worker& w) {
   // 4. hand-off: in input order (submit()).
 }
 
-void Pipeline::hand_off(Outcomes& o) {
+void Pipeline::hand_off(Outcomes& o, std::size_t shard) {
   const Chunk& chunk = o.chunk;
   auto& batch = *chunk.batch;
   auto& s = *sources_[batch.source];
@@ -389,10 +391,7 @@ void Pipeline::hand_off(Outcomes& o) {
     // is set already): nothing reads the record after this point.
     if (ev->raw.empty()) ev->raw = std::move(rec.json);
     ++mapped_by_kind[static_cast<std::size_t>(ev->kind) % kKinds];
-    if (!ev->tags.empty()) {
-      std::lock_guard lock(stats_mu_);
-      for (const auto& t : ev->tags) ++tag_counts_[t];
-    }
+    if (!ev->tags.empty()) tag_counts_.add(shard, ev->tags);
     route_event(std::move(ev));
   }
   std::uint64_t mapped = 0;

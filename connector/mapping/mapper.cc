@@ -193,17 +193,15 @@ class MapperImpl final : public Mapper {
   }
 
   // In input order: the enrichment's rules against its learned state, and what the record teaches
-  // it; the end of a roster snapshot; the counters.
-  void enrich(Scratch& base, const RawRecord& record, MappedEvent& out) override {
+  // it; the end of a roster snapshot; the counters. Only what needs the input order: the event's
+  // tags and tier are taken from the result in finish(), which runs concurrently (and s.pa is
+  // emptied there, so the assignment here frees nothing).
+  void enrich(Scratch& base, const RawRecord& record, MappedEvent&) override {
     auto& s = static_cast<RecordScratch&>(base);
     stats_ += s.stats;
     s.stats = MapperStats{};
     if (s.ok) {
       s.pa = s.prepared ? enricher_->apply(*s.prepared) : EnrichmentResult{};
-      out.tags = s.pa.tags;
-      out.tags.insert(out.tags.end(), s.extra_tags.begin(), s.extra_tags.end());
-      out.tier = s.pa.tier;
-      out.severity = s.pa.severity;
       ++stats_.mapped;
     }
     // The last record of a complete roster snapshot, mapped or not: the snapshot is complete.
@@ -267,6 +265,12 @@ class MapperImpl final : public Mapper {
       if (formats & format_bit(encoder->format())) encoder->encode(mapped, text);
     }
     out.single_line = static_cast<FormatSet>(formats & mapping::kSingleLineFormats);
+    // The encoders read the tags from the result (and the engine's from extra_tags): the event
+    // takes them now, and the rest of the result is freed here rather than in the next enrich().
+    out.tags = std::move(s.pa.tags);
+    out.tags.insert(out.tags.end(), s.extra_tags.begin(), s.extra_tags.end());
+    out.tier = s.pa.tier;
+    s.pa = EnrichmentResult{};
     s.decoder.trim(kKeptDecoderBytes);
   }
 

@@ -76,7 +76,9 @@ class Mapper {
   // In input order, for every record prepare() returned from (also when it failed: a roster
   // snapshot's last record ends the snapshot either way).
   virtual void enrich(Scratch& scratch, const RawRecord& record, MappedEvent& out) = 0;
-  // Severity and the encoders; nothing when prepare() failed. out.raw is set only to a repaired
+  // The event's tags, tier and severity, and the encoders; nothing when prepare() failed (its tags
+  // and tier are set here, not in enrich(): what enrich() does is in input order, one record at a
+  // time, so it does only what needs that order). out.raw is set only to a repaired
   // text (a record that was not valid JSON) and is otherwise left empty: the caller moves
   // record.json into it once nothing reads the record any more (the pipeline's hand-off does,
   // after the later processors and the dead-letter decision); map() copies it.

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -139,8 +140,10 @@ class RunningHashProcessor : public Processor {
     ordered_inside.fetch_sub(1);
     return v;
   }
-  void finish(Slot&, const RawRecord&, const ProcessContext&, MappedEvent& ev) override {
+  void finish(Slot&, const RawRecord& rec, const ProcessContext&, MappedEvent& ev) override {
     ev.raw = "encoded:" + ev.id;
+    // Tags for the per-tag counts: every event "t.all", and "t.mod<record number % 3>".
+    ev.tags = {"t.all", fmt::format("t.mod{}", std::stol(std::string(rec.json).substr(1)) % 3)};
     --in_flight;
   }
   void save_state() override {
@@ -176,7 +179,25 @@ struct Outcome {
   bool overlap = false, unsafe_save = false, stale_slot = false;
   int saves = 0;
   std::uint64_t generation = 0;
+  std::map<std::string, double> tagged;  // siem_detection_events_tagged_total by tag, after run()
+  bool tag_count_went_down = false;      // between two scrapes while run() ran
+  int scrapes = 0;
 };
+
+// The samples of siem_detection_events_tagged_total, by tag.
+std::map<std::string, double> tagged_counts(const Pipeline& p) {
+  Exposition x(false);
+  p.write_metrics(x);
+  std::map<std::string, double> out;
+  std::istringstream in(x.finish());
+  const std::string prefix = "siem_detection_events_tagged_total{tag=\"";
+  for (std::string l; std::getline(in, l);) {
+    if (l.rfind(prefix, 0) != 0) continue;
+    const auto end = l.find('"', prefix.size());
+    out[l.substr(prefix.size(), end - prefix.size())] = std::stod(l.substr(l.find("} ") + 2));
+  }
+  return out;
+}
 
 Outcome run_with(std::size_t workers, int records, std::chrono::milliseconds save_interval, int swap_after = -1) {
   const fs::path dir = fs::temp_directory_path() / fmt::format("siem-workers-{}-{}", ::getpid(), workers);
@@ -211,7 +232,23 @@ Outcome run_with(std::size_t workers, int records, std::chrono::milliseconds sav
     o.drain_timeout = std::chrono::seconds(60);
     o.state_save_interval = save_interval;  // 0: a save (with the workers quiesced) before every chunk
     Pipeline p(o, std::move(sources), std::move(sinks), std::move(chain), state, dead);
+    // Scrapes the tag counts while the workers count (bounded: until run() returned, at most
+    // 100 000 scrapes).
+    std::atomic<bool> ran{false};
+    std::thread scraper([&] {
+      std::map<std::string, double> last;
+      while (!ran.load() && out.scrapes < 100'000) {
+        for (const auto& [tag, n] : tagged_counts(p)) {
+          if (n < last[tag]) out.tag_count_went_down = true;
+          last[tag] = n;
+        }
+        ++out.scrapes;
+      }
+    });
     EXPECT_EQ(p.run(std::stop_token{}), kExitDeadLettered);
+    ran = true;
+    scraper.join();
+    out.tagged = tagged_counts(p);
     out.checkpoint = state.get(StateStore::checkpoint_key("a"));
     out.expected_checkpoint = src->last_token();
     out.checkpoint_b = state.get(StateStore::checkpoint_key("b"));
@@ -253,6 +290,21 @@ std::vector<std::string> letters_of(const std::string& letters, char source) {
 
 // The record numbers of a source's events ("a17@..." is record 17 of source "a") rise strictly:
 // the sink received them in input order.
+// The per-tag counts are exact whatever the number of workers (each worker counts in its own
+// shard, summed on scrape): "t.all" is every event the sink received (not the consumed or
+// dead-lettered ones), "t.mod<k>" those whose record number is k modulo 3; and scrapes while the
+// workers counted never saw a count go down.
+void expect_exact_tag_counts(const Outcome& o, std::size_t workers) {
+  std::map<std::string, double> want;
+  for (const auto& e : o.events) {
+    want["t.all"] += 1;
+    want[fmt::format("t.mod{}", std::stol(e.substr(1, e.find('@') - 1)) % 3)] += 1;
+  }
+  EXPECT_EQ(o.tagged, want) << workers << " workers";
+  EXPECT_FALSE(o.tag_count_went_down) << workers << " workers";
+  EXPECT_GT(o.scrapes, 0);
+}
+
 bool in_input_order(const std::vector<std::string>& events) {
   long last = -1;
   for (const auto& e : events) {
@@ -273,6 +325,7 @@ TEST(PipelineWorkers, OutputsOrderAndStateAreTheSameWithOneTwoAndFourWorkers) {
   EXPECT_TRUE(in_input_order(of_source(one.events, 'a')));
   EXPECT_TRUE(in_input_order(of_source(one.events, 'b')));
   ASSERT_FALSE(letters_of(one.dead_letters, 'b').empty());
+  expect_exact_tag_counts(one, 1);
   // The two sources interleave as their threads queued them; each source's own events and dead
   // letters are the same, in the same order, whatever the number of workers.
   for (const std::size_t workers : {2, 4}) {
@@ -288,6 +341,7 @@ TEST(PipelineWorkers, OutputsOrderAndStateAreTheSameWithOneTwoAndFourWorkers) {
     EXPECT_EQ(many.checkpoint_b, std::optional<std::string>(many.expected_checkpoint_b));
     EXPECT_FALSE(many.overlap) << "ordered() ran for two records at once";
     EXPECT_EQ(many.saves, 1) << "at shutdown";
+    expect_exact_tag_counts(many, workers);
   }
 }
 

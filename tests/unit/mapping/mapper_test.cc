@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <iterator>
 #include <fstream>
@@ -77,6 +78,46 @@ TEST(Mapper, EverySampleMapsToValidEcsAndStrictCef) {
     ++mapped;
   }
   EXPECT_GE(mapped, 30u);
+}
+
+// The phases as two pipeline workers run them (prepare of two records, enrich in input order, the
+// finishes in the other order) give every event the tags, tier, severity and outputs map() gives:
+// the event's tags (routing and the per-tag counts read them) are the ECS document's `tags`, the
+// enrichment's detections and the engine's own, and nothing of one record stays for the next.
+TEST(Mapper, PhasesOnTwoScratchesGiveTheEventsOfMap) {
+  Fixture whole, phased;
+  ASSERT_FALSE(whole.diags.has_errors()) << whole.diags.format();
+  const FormatSet formats = format_bit(OutputFormat::ecs) | format_bit(OutputFormat::cef);
+  const auto samples = testing::sample_records();
+  std::array<std::unique_ptr<Mapper::Scratch>, 2> scratch{phased.mapper->make_scratch(), phased.mapper->make_scratch()};
+  std::size_t with_pa = 0, compared = 0;
+  for (std::size_t i = 0; i + 1 < samples.size(); i += 2) {
+    std::array<RawRecord, 2> rec;
+    std::array<MappedEvent, 2> ev, want;
+    std::array<std::optional<std::string>, 2> err;
+    for (std::size_t k = 0; k < 2; ++k) {
+      rec[k].json = samples[i + k].json;
+      err[k] = phased.mapper->prepare(*scratch[k], rec[k], std::nullopt, formats, ev[k]);
+    }
+    for (std::size_t k = 0; k < 2; ++k) phased.mapper->enrich(*scratch[k], rec[k], ev[k]);
+    for (std::size_t k = 2; k-- > 0;)
+      if (!err[k]) phased.mapper->finish(*scratch[k], rec[k], formats, ev[k]);
+    for (std::size_t k = 0; k < 2; ++k) {
+      const auto& name = samples[i + k].file;
+      ASSERT_FALSE(err[k]) << name << ": " << *err[k];
+      ASSERT_FALSE(whole.mapper->map(rec[k], std::nullopt, formats, want[k])) << name;
+      EXPECT_EQ(ev[k].tags, want[k].tags) << name;
+      EXPECT_EQ(ev[k].tier, want[k].tier) << name;
+      EXPECT_EQ(ev[k].severity, want[k].severity) << name;
+      EXPECT_EQ(ev[k].cef, want[k].cef) << name;
+      const auto ecs = nlohmann::json::parse(ev[k].ecs);
+      EXPECT_EQ(ecs.value("tags", std::vector<std::string>{}), ev[k].tags) << name;
+      with_pa += std::any_of(ev[k].tags.begin(), ev[k].tags.end(), [](const std::string& t) { return t.rfind("pa.", 0) == 0; });
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 30u);
+  EXPECT_GE(with_pa, 3u) << "the samples give too few detections for the check to mean anything";
 }
 
 TEST(Mapper, KindDetectionOnRealPayloads) {
