@@ -166,5 +166,44 @@ TEST_F(PullStreamIsolation, RunOnceReadsEveryOtherStreamThenFailsNamingTheRefuse
   EXPECT_FALSE(streams.contains(kForbiddenSub)) << *cp;
 }
 
+
+// Shutdown while a token request waits to be retried: the managed identity endpoint (IMDS)
+// answers 503 with a long Retry-After, the provider's retry schedule (2, 4, 8, 16 s: 30 s in all)
+// is under way, and SIGTERM ends the wait at once, not at the end of the schedule.
+using PullShutdown = PullStreamIsolation;
+
+TEST_F(PullShutdown, SigtermEndsAManagedIdentityRetryWaitPromptly) {
+  start_emulator();
+  std::string src = source("audit", "graph_directory_audits", "requests_per_10s: 1000");
+  const auto auth_at = src.find("    auth:\n");
+  const auto tls_at = src.find("    tls:");
+  ASSERT_NE(auth_at, std::string::npos);
+  src.replace(auth_at, tls_at - auth_at, "    auth: {method: managed_identity, endpoint: " + url_ + "/metadata/identity/oauth2/token}\n");
+  write_config(src);
+  server_->add_fault(httpd::Fault::with_status("/metadata/identity/", 503, 1'000'000, {{"Retry-After", "60"}},
+                                               R"({"error":"temporarily_unavailable","error_description":"busy"})"));
+  const pid_t pid = start_connector();
+  ASSERT_GT(pid, 0);
+  // Three requests: the provider now waits 8 s before the fourth, and 16 s after that.
+  const bool asked = test::wait_until([&] { return endpoint_stats("imds")["count"].get<int>() >= 3; }, std::chrono::seconds(30),
+                                      std::chrono::milliseconds(20));
+  const auto t0 = std::chrono::steady_clock::now();
+  kill(pid, SIGTERM);
+  int status = 0;
+  const bool exited = test::wait_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, std::chrono::seconds(40),
+                                       std::chrono::milliseconds(20));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  const std::string err = slurp(dir_ / "stderr");
+  ASSERT_TRUE(asked) << err;
+  ASSERT_TRUE(exited) << err;
+  EXPECT_LT(took, std::chrono::seconds(5)) << "SIGTERM waited for the token retry schedule\n" << err;
+  EXPECT_TRUE(WIFEXITED(status)) << err;
+  EXPECT_LT(endpoint_stats("imds")["count"].get<int>(), 5) << "no token request after the shutdown began";
+}
+
 }  // namespace
 }  // namespace siem::pulltest
