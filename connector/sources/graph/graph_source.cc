@@ -260,12 +260,13 @@ class PullSource final : public Source {
                        std::chrono::duration_cast<std::chrono::seconds>(st.refused_delay).count());
   }
 
-  // One error line per refusal, that is once per step of the stream's own backoff, with the count.
+  // One error line per refusal, that is once per step of the stream's own backoff, with the count
+  // (`run --once`: a warn line, the run's end names every refused stream in one error line).
   void log_refusals() {
     for (auto& st : streams_)
       if (st.refusal_unlogged) {
         st.refusal_unlogged = false;
-        spdlog::error("source {}: {}", name_, refusal_line(st));
+        spdlog::log(once_ ? spdlog::level::warn : spdlog::level::err, "source {}: {}", name_, refusal_line(st));
       }
   }
 
