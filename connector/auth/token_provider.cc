@@ -9,8 +9,9 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
-#include <thread>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -20,6 +21,14 @@
 
 namespace siem::auth {
 namespace {
+
+// Waits `d`; false when `stop` was requested first (at once, not at the end of the wait).
+bool wait(std::chrono::milliseconds d, std::stop_token stop) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock(m);
+  return !cv.wait_for(lock, stop, d, [&stop] { return stop.stop_requested(); });
+}
 
 using json = nlohmann::json;
 using SysClock = std::chrono::system_clock;
@@ -154,12 +163,13 @@ class CachingProvider : public TokenProvider {
   CachingProvider(AuthSettings s, std::shared_ptr<http::Client> c, std::shared_ptr<TokenCache> cache)
       : settings_(std::move(s)), client_(std::move(c)), cache_(cache ? std::move(cache) : TokenCache::shared()) {}
 
-  std::string token(const std::string& resource_root) override {
+  using TokenProvider::token;
+  std::string token(const std::string& resource_root, std::stop_token stop) override {
     const CacheKey key = cache_key(resource_root);
     if (auto t = cache_->fresh(key)) return t->value;
     std::lock_guard lock(fetch_mu_);
     if (auto t = cache_->fresh(key)) return t->value;  // another thread fetched it meanwhile
-    AccessToken t = fetch(resource_root);
+    AccessToken t = fetch(resource_root, stop);
     std::string value = t.value;
     spdlog::debug("auth: obtained a token for {} via {} (expires in {} s)", resource_root, describe(),
                   std::chrono::duration_cast<std::chrono::seconds>(t.expires_at - t.obtained_at).count());
@@ -176,7 +186,8 @@ class CachingProvider : public TokenProvider {
   }
 
  protected:
-  virtual AccessToken fetch(const std::string& resource_root) = 0;
+  // `stop` ends a wait between retries (ManagedIdentityProvider; the others do not retry).
+  virtual AccessToken fetch(const std::string& resource_root, std::stop_token stop) = 0;
   virtual CacheKey cache_key(const std::string& resource_root) const {
     return {settings_.cloud.login, settings_.tenant_id, settings_.client_id, resource_root};
   }
@@ -215,7 +226,7 @@ class SecretProvider final : public CachingProvider {
   using CachingProvider::CachingProvider;
 
  protected:
-  AccessToken fetch(const std::string& resource_root) override {
+  AccessToken fetch(const std::string& resource_root, std::stop_token /*stop: no retries*/) override {
     return client_credentials(resource_root, {{"client_secret", settings_.client_secret.reveal()}});
   }
 };
@@ -231,7 +242,7 @@ class CertificateProvider final : public CachingProvider {
 
  protected:
   std::string audience() const { return token_endpoint(settings_.cloud.login, settings_.tenant_id); }
-  AccessToken fetch(const std::string& resource_root) override {
+  AccessToken fetch(const std::string& resource_root, std::stop_token /*stop: no retries*/) override {
     std::string assertion = build_client_assertion(settings_.certificate_file, settings_.private_key_file,
                                                    settings_.jwt_algorithm, settings_.send_x5t, settings_.client_id,
                                                    audience(), cache_->now());
@@ -246,7 +257,7 @@ class WorkloadIdentityProvider final : public CachingProvider {
   using CachingProvider::CachingProvider;
 
  protected:
-  AccessToken fetch(const std::string& resource_root) override {
+  AccessToken fetch(const std::string& resource_root, std::stop_token /*stop: no retries*/) override {
     // Re-read on every request: the kubelet rotates the projected token.
     std::string assertion = read_file(settings_.token_file, "federated token file", kMaxTokenFileBytes);
     while (!assertion.empty() && (assertion.back() == '\n' || assertion.back() == '\r' || assertion.back() == ' '))
@@ -289,7 +300,7 @@ class ManagedIdentityProvider final : public CachingProvider {
             resource_root};
   }
 
-  AccessToken fetch(const std::string& resource_root) override {
+  AccessToken fetch(const std::string& resource_root, std::stop_token stop) override {
     std::string url = endpoint_;
     url += url.find('?') == std::string::npos ? '?' : '&';
     url += app_service_ ? "api-version=2019-08-01" : "api-version=2018-02-01";
@@ -321,7 +332,8 @@ class ManagedIdentityProvider final : public CachingProvider {
       if (attempt >= retry_delays_.size())
         throw AuthError(fmt::format("{} failed after {} tries: {}", context, attempt + 1, last_error), false);
       spdlog::debug("auth: {} failed ({}); retrying", context, last_error);
-      std::this_thread::sleep_for(retry_delays_[attempt]);
+      if (!wait(retry_delays_[attempt], stop))
+        throw AuthError(fmt::format("{}: stopped while waiting to retry ({})", context, last_error), false);
     }
   }
 

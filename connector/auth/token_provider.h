@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <tuple>
 
@@ -82,8 +83,11 @@ class TokenProvider {
  public:
   virtual ~TokenProvider() = default;
   // A valid access token for `resource_root` (e.g. cloud.graph), from the cache when fresh.
-  // Thread-safe; concurrent callers for the same resource share one fetch. Throws AuthError.
-  virtual std::string token(const std::string& resource_root) = 0;
+  // Thread-safe; concurrent callers for the same resource share one fetch. Throws AuthError. A wait
+  // between retries (managed identity) ends as soon as `stop` is requested, with an AuthError (not
+  // permanent) saying so: shutdown never waits for a retry schedule.
+  virtual std::string token(const std::string& resource_root, std::stop_token stop) = 0;
+  std::string token(const std::string& resource_root) { return token(resource_root, std::stop_token{}); }
   // Drops the cached token (call on HTTP 401 from the resource, then retry once).
   virtual void invalidate(const std::string& resource_root) = 0;
   // "client_secret (tenant T, client C)" for logs.

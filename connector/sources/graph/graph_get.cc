@@ -27,8 +27,9 @@ std::optional<http::Response> GraphGetter::get(const GraphTarget& target, const 
     if (!target.bucket->acquire(stop)) return std::nullopt;
     std::string token;
     try {
-      token = tokens_->token(target.resource);
+      token = tokens_->token(target.resource, stop);
     } catch (const auth::AuthError& e) {
+      if (stop.stop_requested()) return std::nullopt;  // a retry wait ended by the shutdown
       if (e.permanent()) throw GraphGetError(Kind::permanent, std::string("cannot get an access token: ") + e.what());
       throw GraphGetError(Kind::exhausted, std::string("token request failed: ") + e.what());
     }

@@ -106,6 +106,7 @@ class PullSource final : public Source {
   }
 
   const SourceProgress* progress() const override { return &progress_; }
+  void set_run_once() override { once_ = true; }
 
   void on_committed(const std::string& checkpoint) override {
     try {
@@ -120,7 +121,13 @@ class PullSource final : public Source {
     // Every stream has read up to "now" (as of its window's start) since the last report: say so.
     // `run --once` ends here even when reading takes longer than poll_interval (a tight rate
     // limit, a slow tenant), where "no stream is due" would never happen.
-    if (!streams_.empty() && std::all_of(streams_.begin(), streams_.end(), [](const StreamState& st) { return st.fresh && !st.url; })) {
+    // Under `run --once`, a stream the service refused is done with: once every other stream is, the
+    // run ends with the refusals (the pipeline logs them, the exit status says a source failed)
+    // after the others' records and checkpoints were handed over.
+    if (!streams_.empty() && std::all_of(streams_.begin(), streams_.end(), [this](const StreamState& st) {
+          return !st.url && (st.fresh || (once_ && st.refusals > 0));
+        })) {
+      if (once_) throw_if_refused();
       for (auto& st : streams_) st.fresh = false;
       batch.caught_up = true;
       return batch;
@@ -132,8 +139,9 @@ class PullSource final : public Source {
     warn_stalled_streams();
     // Round-robin: continue a window in progress, else start the next due window.
     const auto now_steady = std::chrono::steady_clock::now();
+    const std::size_t first = cursor_;
     for (std::size_t n = 0; n < streams_.size(); ++n) {
-      StreamState& st = streams_[(cursor_ + n) % streams_.size()];
+      StreamState& st = streams_[(first + n) % streams_.size()];
       if (!st.url) {
         if (now_steady < st.next_due) continue;
         const auto interval = interval_of(st);
@@ -148,17 +156,24 @@ class PullSource final : public Source {
           spdlog::debug("source {}: stream {} window [{}, {})", name_, st.poller.spec().name,
                         sources::format_time(st.poller.window().start), sources::format_time(st.poller.window().end));
       }
-      cursor_ = (cursor_ + n) % streams_.size();
-      read_page(st, batch, stop);
+      cursor_ = (first + n) % streams_.size();
+      if (!read_page(st, batch, stop)) continue;  // refused: parked on its own backoff, the next stream's turn
       idle_last_poll_ = false;
+      log_refusals();
       return batch;
     }
-    // No stream is due. While a stream the service refuses has never completed a window, this
-    // idle poll is no success: the refusal goes to the pipeline again (the source is not ready,
-    // its backoff keeps growing) instead of an empty batch reported as caught up.
-    for (const auto& st : streams_)
-      if (st.refusals > 0 && !st.completed)
-        throw SourceError("stream " + st.poller.spec().name + ": " + st.last_refusal);
+    // No stream read a page. While the source has read nothing at all (no stream completed a
+    // window) and a stream is refused, this poll is no success: the refusal goes to the pipeline
+    // (the source is not ready, the pipeline backs off). Once some stream reads, a refused one no
+    // longer holds the others back: it waits on its own backoff and is logged once per refusal.
+    if (std::none_of(streams_.begin(), streams_.end(), [](const StreamState& st) { return st.completed; }))
+      for (auto& st : streams_)
+        if (st.refusals > 0) {
+          for (auto& other : streams_) other.refusal_unlogged = false;  // the pipeline logs this one
+          throw SourceError(refusal_line(st));
+        }
+    log_refusals();
+    if (once_) throw_if_refused();
     idle_last_poll_ = true;
     batch.caught_up = true;
     return batch;
@@ -179,6 +194,8 @@ class PullSource final : public Source {
     int refusals = 0;        // permanent refusals in a row (refuse_stream)
     std::string last_refusal;  // the last of them, reported again by an idle poll
     bool completed = false;  // has completed a window since the source started
+    bool refusal_unlogged = false;  // refused since the last poll that logged (log_refusals)
+    std::chrono::milliseconds refused_delay{0};  // the wait before it is asked again
   };
 
   // After this many consecutive abandoned windows the failure is reported to the pipeline, which
@@ -236,11 +253,41 @@ class PullSource final : public Source {
   // never keeps the others from their turns.
   void pass_turn() { cursor_ = (cursor_ + 1) % streams_.size(); }
 
+  // "stream X: <the service's answer> (refused N time(s) in a row; asked again in S s)".
+  std::string refusal_line(const StreamState& st) const {
+    return fmt::format("stream {}: {} (refused {} time(s) in a row; asked again in {} s)", st.poller.spec().name,
+                       st.last_refusal, st.refusals,
+                       std::chrono::duration_cast<std::chrono::seconds>(st.refused_delay).count());
+  }
+
+  // One error line per refusal, that is once per step of the stream's own backoff, with the count
+  // (`run --once`: a warn line, the run's end names every refused stream in one error line).
+  void log_refusals() {
+    for (auto& st : streams_)
+      if (st.refusal_unlogged) {
+        st.refusal_unlogged = false;
+        spdlog::log(once_ ? spdlog::level::warn : spdlog::level::err, "source {}: {}", name_, refusal_line(st));
+      }
+  }
+
+  // `run --once`: the streams refused in this run, named with the service's answer (HTTP status
+  // and error), end the source as failed.
+  void throw_if_refused() {
+    std::string refused;
+    for (const auto& st : streams_)
+      if (st.refusals > 0 && !st.completed)
+        refused += (refused.empty() ? "" : "; ") + ("stream " + st.poller.spec().name + ": " + st.last_refusal);
+    if (refused.empty()) return;
+    for (auto& st : streams_) st.refusal_unlogged = false;
+    throw SourceError("refused by the service, not read (the other streams were read): " + refused);
+  }
+
   // The service refused this stream's URL for good (a permission or licence missing, a subscription
-  // the app may not read: a 4xx answer): the failure goes to the pipeline (logged, backed off), the
-  // stream's window is read again from its start once it is due again, after its interval doubled
-  // for each refusal in a row (at most kMaxRefusedDelay), and the other streams go on meanwhile.
-  [[noreturn]] void refuse_stream(StreamState& st, const std::string& why) {
+  // the app may not read: a 4xx answer): the stream's window is read again from its start once it
+  // is due again, after its interval doubled for each refusal in a row (at most kMaxRefusedDelay),
+  // and the other streams go on meanwhile, in the same poll. The refusal is logged by the poll
+  // (log_refusals), or goes to the pipeline while the source has read nothing at all.
+  void refuse_stream(StreamState& st, const std::string& why) {
     st.poller.restart_window();
     st.url.reset();
     const std::chrono::milliseconds interval = std::chrono::duration_cast<std::chrono::milliseconds>(interval_of(st));
@@ -248,9 +295,10 @@ class PullSource final : public Source {
     const std::chrono::milliseconds delay = std::max(interval, std::min(doubled, std::chrono::milliseconds(kMaxRefusedDelay)));
     st.refusals = std::min(st.refusals + 1, 16);
     st.last_refusal = why;
+    st.refused_delay = delay;
+    st.refusal_unlogged = true;
     st.next_due = std::chrono::steady_clock::now() + delay;
     pass_turn();
-    throw SourceError("stream " + st.poller.spec().name + ": " + why);
   }
 
   // The window in progress cannot be completed now: it is read again from its start (after the
@@ -282,7 +330,8 @@ class PullSource final : public Source {
                  std::chrono::duration_cast<std::chrono::seconds>(s_.warn_after).count(), s_.limits.max_pages);
   }
 
-  void read_page(StreamState& st, SourceBatch& batch, std::stop_token stop) {
+  // Reads the stream's next page into `batch`; false when the service refused the stream (parked).
+  bool read_page(StreamState& st, SourceBatch& batch, std::stop_token stop) {
     const StreamSpec& spec = st.poller.spec();
     const std::string url = *st.url;
     std::optional<http::Response> res;
@@ -290,24 +339,27 @@ class PullSource final : public Source {
       res = getter_->get(target(spec), url, stop);
     } catch (const sources::GraphGetError& e) {
       if (e.kind() == sources::GraphGetError::Kind::permanent) {
-        if (e.status() != 0 && e.status() != 401 && e.status() != 407) refuse_stream(st, e.what());
+        if (e.status() != 0 && e.status() != 401 && e.status() != 407) {
+          refuse_stream(st, e.what());
+          return false;
+        }
         // No token (a wrong secret or certificate), a TLS or connection failure: no stream of the
         // source can be read, none is parked; the pipeline backs off and the page is asked again.
         throw SourceError(e.what());
       }
       fail_window(st, e.what());  // retries exhausted, or a URL/page the window cannot go on with
-      return;
+      return true;
     } catch (const std::exception& e) {
       fail_window(st, e.what());
-      return;
+      return true;
     }
-    if (!res) return;  // stopping
+    if (!res) return true;  // stopping
     StreamPoller::PageResult page;
     try {
       page = st.poller.on_page(url, res->body, s_.connection.auth.tenant_id);
     } catch (const sources::WindowError& e) {
       fail_window(st, e.what());
-      return;
+      return true;
     }
     st.stall.on_read(sources::to_micros(std::chrono::system_clock::now()));
     progress_.pages.fetch_add(1, std::memory_order_relaxed);
@@ -317,7 +369,7 @@ class PullSource final : public Source {
       for (auto& r : batch.records) r.attributes.set(attr::state_only, 1);  // feeds the enrichment roster only
     if (page.next_url) {
       st.url = page.next_url;
-      return;
+      return true;
     }
     st.url.reset();
     st.failed_windows = 0;  // a completed window ends a run of failed ones
@@ -339,6 +391,7 @@ class PullSource final : public Source {
       spdlog::info("source {}: stream {} backfilled up to {} ({} s to go)", name_, spec.name,
                    sources::format_time(st.poller.window().end), (reachable - st.poller.window().end) / sources::kSecond);
     }
+    return true;
   }
 
   // The target of a stream's GETs: its resource, configured root and rate budget.
@@ -360,6 +413,7 @@ class PullSource final : public Source {
   std::shared_ptr<http::TokenBucket> reports_bucket_, arm_bucket_, graph_bucket_, security_bucket_;
   std::size_t cursor_ = 0;
   bool idle_last_poll_ = false;
+  bool once_ = false;  // run --once
   SourceProgress progress_;
 };
 

@@ -78,7 +78,7 @@ const config::Section& type_keys(SourceType type) {
       {"pim_requests", Type::boolean, "true", "also read the ARM PIM role assignment schedule requests of each subscription"},
   }};
   static const config::Section risk{"graph_risk_detections", "sources[] with type: graph_risk_detections", {&pull_keys()}, {
-      {"service_principals", Type::boolean, "true", "also read `servicePrincipalRiskDetections` (needs Workload ID Premium; set `false` without it, since a 403 stops the source)"},
+      {"service_principals", Type::boolean, "true", "also read `servicePrincipalRiskDetections` (needs Workload ID Premium; set `false` without it: a 403 on it is an error line at each refusal, and `run --once` reads the user risk detections, then exits 2 naming it)"},
   }};
   static const config::Section pim_alerts{"graph_pim_alerts", "sources[] with type: graph_pim_alerts", {&pull_keys()}, {}};
   static const config::Section security_alerts{"graph_security_alerts", "sources[] with type: graph_security_alerts", {&pull_keys()}, {}};

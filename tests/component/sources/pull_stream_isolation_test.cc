@@ -3,6 +3,7 @@
 // the real binary, run continuously (not --once) against the emulator over HTTPS.
 #include <signal.h>
 
+#include "connector/state/state_store.h"
 #include "tests/component/sources/pull_fixture.h"
 #include "tests/support/wait.h"
 
@@ -10,6 +11,17 @@ namespace siem::pulltest {
 namespace {
 
 constexpr const char* kForbiddenSub = "44444444-4444-4444-4444-444444444444";
+const std::string kForbiddenBody =
+    R"({"error":{"code":"AuthorizationFailed","message":"The client does not have authorization to perform action 'Microsoft.Insights/eventtypes/values/read' over scope '/subscriptions/)" +
+    std::string(kForbiddenSub) + R"('."}})";
+
+// Arrival times (ms, emulator clock) of the Activity Log requests of one subscription.
+std::vector<std::int64_t> activity_requests(const json& stats, const std::string& sub) {
+  std::vector<std::int64_t> at;
+  for (std::size_t i = 0; i < stats["targets"].size(); ++i)
+    if (stats["targets"][i].get<std::string>().find(sub) != std::string::npos) at.push_back(stats["received_ms"][i].get<std::int64_t>());
+  return at;
+}
 
 class PullStreamIsolation : public PullRunOnce {
  protected:
@@ -63,10 +75,7 @@ TEST_F(PullStreamIsolation, ASubscriptionRefusedForGoodDoesNotStallTheOtherSubsc
   // The refused subscription is listed first: it is the first stream read.
   write_config(source("activity", "azure_activity",
                       std::string("requests_per_10s: 1000\nsubscriptions: [") + kForbiddenSub + ", " + kSub + "]"));
-  const std::string forbidden =
-      R"({"error":{"code":"AuthorizationFailed","message":"The client does not have authorization to perform action 'Microsoft.Insights/eventtypes/values/read' over scope '/subscriptions/)" +
-      std::string(kForbiddenSub) + R"('."}})";
-  server_->add_fault(httpd::Fault::with_status(std::string("/subscriptions/") + kForbiddenSub + "/", 403, 1'000'000, {}, forbidden));
+  server_->add_fault(httpd::Fault::with_status(std::string("/subscriptions/") + kForbiddenSub + "/", 403, 1'000'000, {}, kForbiddenBody));
   const bool all_read = run_until_every_activity_record_is_delivered();
   const std::string err = slurp(dir_ / "stderr");
   EXPECT_TRUE(all_read) << "the readable subscription's events were not delivered while the other one is refused\n" << err;
@@ -85,6 +94,118 @@ TEST_F(PullStreamIsolation, ASubscriptionFailingEveryWindowDoesNotStarveTheOther
                                                {{"Retry-After", "0"}}, R"({"error":{"code":"ServerBusy","message":"busy"}})"));
   const bool all_read = run_until_every_activity_record_is_delivered();
   EXPECT_TRUE(all_read) << "the healthy subscription's events were not delivered while the other one fails\n" << slurp(dir_ / "stderr");
+}
+
+// A refused stream waits on its own backoff: the healthy subscription keeps its poll_interval
+// (1 s) cadence, and the refusal is logged once per refused request (not on every idle poll), with
+// the count.
+TEST_F(PullStreamIsolation, AHealthySubscriptionKeepsItsPollCadenceWhileAnotherIsRefused) {
+  start_emulator();
+  write_config(source("activity", "azure_activity",
+                      std::string("requests_per_10s: 1000\nsubscriptions: [") + kForbiddenSub + ", " + kSub + "]"));
+  server_->add_fault(httpd::Fault::with_status(std::string("/subscriptions/") + kForbiddenSub + "/", 403, 1'000'000, {}, kForbiddenBody));
+  const pid_t pid = start_connector();
+  ASSERT_GT(pid, 0);
+  // Twelve polls of the healthy subscription after the first refusal: about 12 s at its cadence;
+  // behind a pipeline backoff growing from 5 s (5, 10, 20, 40 s ...) they would take minutes.
+  constexpr std::size_t kPolls = 12;
+  auto healthy_after_refusal = [&] {
+    const json stats = endpoint_stats("arm.activity");
+    const auto refused = activity_requests(stats, kForbiddenSub);
+    std::vector<std::int64_t> healthy;
+    if (refused.empty()) return healthy;
+    for (const auto t : activity_requests(stats, kSub))
+      if (t >= refused.front()) healthy.push_back(t);
+    return healthy;
+  };
+  const bool polled = test::wait_until([&] { return healthy_after_refusal().size() >= kPolls; }, std::chrono::seconds(60),
+                                       std::chrono::milliseconds(100));
+  stop_connector(pid, std::chrono::seconds(20));
+  const std::string err = slurp(dir_ / "stderr");
+  ASSERT_TRUE(polled) << "the healthy subscription was polled " << healthy_after_refusal().size() << " times\n" << err;
+  const auto healthy = healthy_after_refusal();
+  std::int64_t widest = 0;
+  for (std::size_t i = 1; i < healthy.size(); ++i) widest = std::max(widest, healthy[i] - healthy[i - 1]);
+  EXPECT_LT(widest, 5'000) << "a gap in the healthy subscription's polls as long as the pipeline's first backoff\n" << err;
+  // One error line per refused request (its Activity Log and its ARM PIM requests streams), the
+  // repeats with their count.
+  const auto refusals = activity_requests(endpoint_stats("arm.activity"), kForbiddenSub).size() +
+                        activity_requests(endpoint_stats("arm.roleAssignmentScheduleRequests"), kForbiddenSub).size();
+  std::size_t lines = 0;
+  for (const auto& line : error_lines(err)) lines += line.find(kForbiddenSub) != std::string::npos ? 1 : 0;
+  EXPECT_GE(lines, 1u) << err;
+  EXPECT_LE(lines, refusals) << err;
+  EXPECT_NE(err.find("refused 2 time(s) in a row"), std::string::npos) << err;
+}
+
+// `run --once` with a refused stream: every other stream is read and delivered and its checkpoint
+// advances; the run then ends with exit status 2 (a source failed), naming the refused stream and
+// the service's answer.
+TEST_F(PullStreamIsolation, RunOnceReadsEveryOtherStreamThenFailsNamingTheRefusedOne) {
+  start_emulator();
+  write_config(source("activity", "azure_activity",
+                      std::string("requests_per_10s: 1000\nsubscriptions: [") + kForbiddenSub + ", " + kSub + "]"));
+  server_->add_fault(httpd::Fault::with_status(std::string("/subscriptions/") + kForbiddenSub + "/", 403, 1'000'000, {}, kForbiddenBody));
+  const auto expected = emulator_ids({"activity"});
+  ASSERT_FALSE(expected.empty());
+  const auto r = run(std::chrono::seconds(120));
+  EXPECT_EQ(r.status, 2) << r.err;
+  const auto got = delivered(0);
+  for (const auto& id : expected) EXPECT_TRUE(got.count(id)) << "not delivered: " << id << "\n" << r.err;
+  // One error line for the run, naming the refused subscription with the service's answer.
+  std::vector<std::string> naming;
+  for (const auto& line : error_lines(r.err))
+    if (line.find("source activity") != std::string::npos) naming.push_back(line);
+  ASSERT_EQ(naming.size(), 1u) << r.err;
+  EXPECT_NE(naming[0].find(kForbiddenSub), std::string::npos) << naming[0];
+  EXPECT_NE(naming[0].find("HTTP 403"), std::string::npos) << naming[0];
+  EXPECT_NE(naming[0].find("AuthorizationFailed"), std::string::npos) << naming[0];
+  // The healthy stream's checkpoint advanced; the refused one has none (read from its start next time).
+  StateStore state(dir_ / "state");
+  const auto cp = state.get(StateStore::checkpoint_key("activity"));
+  ASSERT_TRUE(cp) << r.err;
+  const auto streams = json::parse(*cp).at("streams");
+  EXPECT_TRUE(streams.contains(kSub) && streams[kSub].contains("end")) << *cp;
+  EXPECT_FALSE(streams.contains(kForbiddenSub)) << *cp;
+}
+
+
+// Shutdown while a token request waits to be retried: the managed identity endpoint (IMDS)
+// answers 503 with a long Retry-After, the provider's retry schedule (2, 4, 8, 16 s: 30 s in all)
+// is under way, and SIGTERM ends the wait at once, not at the end of the schedule.
+using PullShutdown = PullStreamIsolation;
+
+TEST_F(PullShutdown, SigtermEndsAManagedIdentityRetryWaitPromptly) {
+  start_emulator();
+  std::string src = source("audit", "graph_directory_audits", "requests_per_10s: 1000");
+  const auto auth_at = src.find("    auth:\n");
+  const auto tls_at = src.find("    tls:");
+  ASSERT_NE(auth_at, std::string::npos);
+  src.replace(auth_at, tls_at - auth_at, "    auth: {method: managed_identity, endpoint: " + url_ + "/metadata/identity/oauth2/token}\n");
+  write_config(src);
+  server_->add_fault(httpd::Fault::with_status("/metadata/identity/", 503, 1'000'000, {{"Retry-After", "60"}},
+                                               R"({"error":"temporarily_unavailable","error_description":"busy"})"));
+  const pid_t pid = start_connector();
+  ASSERT_GT(pid, 0);
+  // Three requests: the provider now waits 8 s before the fourth, and 16 s after that.
+  const bool asked = test::wait_until([&] { return endpoint_stats("imds")["count"].get<int>() >= 3; }, std::chrono::seconds(30),
+                                      std::chrono::milliseconds(20));
+  const auto t0 = std::chrono::steady_clock::now();
+  kill(pid, SIGTERM);
+  int status = 0;
+  const bool exited = test::wait_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, std::chrono::seconds(40),
+                                       std::chrono::milliseconds(20));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  const std::string err = slurp(dir_ / "stderr");
+  ASSERT_TRUE(asked) << err;
+  ASSERT_TRUE(exited) << err;
+  EXPECT_LT(took, std::chrono::seconds(5)) << "SIGTERM waited for the token retry schedule\n" << err;
+  EXPECT_TRUE(WIFEXITED(status)) << err;
+  EXPECT_LT(endpoint_stats("imds")["count"].get<int>(), 5) << "no token request after the shutdown began";
 }
 
 }  // namespace
