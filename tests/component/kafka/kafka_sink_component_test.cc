@@ -191,6 +191,49 @@ TEST(KafkaSinkComponent, BrokersDownMidRunThenBackLosesNothing) {
   expect_all_delivered(mc, "siem.outage", all, OutputFormat::ecs, /*exactly_once=*/false);
 }
 
+// Every broker down for longer than message.timeout.ms (delivery_timeout): librdkafka times the
+// messages out; send() returns `retry` within the timeout plus its margin, with nothing counted as
+// done and nothing dead-lettered (a timeout is never a permanent refusal). Once the brokers are
+// back, sending the rest again (as the runner does) delivers every event.
+TEST(KafkaSinkComponent, BrokersDownLongerThanTheDeliveryTimeoutRetriesWithoutLoss) {
+  MockKafkaCluster mc(3);
+  mc.create_topic("siem.longout", 3, 3);
+  auto b = build_sink(fmt::format("brokers: \"{}\"\ntopic: siem.longout\nformat: ecs\nmetadata_timeout: 10s\n"
+                                  "delivery_timeout: 2s\nproperties:\n  log_level: 0\n",
+                                  mc.bootstraps()));
+  EXPECT_EQ(b->sink->settings().message_timeout, std::chrono::milliseconds(2'000));
+  ASSERT_NO_THROW(b->sink->start());
+  auto first = make_events(0, 50);
+  ASSERT_EQ(b->sink->send(first).status, SendStatus::ok);
+
+  for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_down(mc.get(), id);
+  auto second = make_events(50, 100);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto down = b->sink->send(second);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(down.status, SendStatus::retry) << down.error;
+  EXPECT_EQ(down.completed, 0u);
+  EXPECT_TRUE(down.rejected.empty()) << down.rejected.front().reason;
+  EXPECT_NE(down.error.find("not persisted"), std::string::npos) << down.error;
+  EXPECT_LT(took, std::chrono::seconds(30)) << "send() outlived message.timeout.ms";
+
+  for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_up(mc.get(), id);
+  std::vector<EventPtr> rest(second.begin() + static_cast<std::ptrdiff_t>(down.completed), second.end());
+  SendResult r;
+  for (int attempt = 0; attempt < 5 && !rest.empty(); ++attempt) {  // bounded, like the runner's retries
+    r = b->sink->send(rest);
+    if (r.status == SendStatus::ok) break;
+    ASSERT_EQ(r.status, SendStatus::retry) << r.error;
+    ASSERT_TRUE(r.rejected.empty());
+    rest.erase(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(r.completed));
+  }
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+  b->sink->stop();
+  std::vector<EventPtr> all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  expect_all_delivered(mc, "siem.longout", all, OutputFormat::ecs, /*exactly_once=*/false);
+}
+
 TEST(KafkaSinkComponent, LeaderChangeIsFollowed) {
   MockKafkaCluster mc(3);
   mc.create_topic("siem.leaders", 3, 3);
