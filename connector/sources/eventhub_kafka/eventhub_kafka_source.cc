@@ -280,6 +280,8 @@ void EventHubKafkaSource::handle_assign(rd_kafka_topic_partition_list_t* parts) 
       p.offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID;  // INVALID: auto.offset.reset applies
       assigned_.emplace(p.topic, p.partition);
       at_eof_.erase({p.topic, p.partition});
+      if (start >= 0) resume_at_[{p.topic, p.partition}] = start;
+      else resume_at_.erase({p.topic, p.partition});
       summary += fmt::format("{}{}[{}]@{}", summary.empty() ? "" : ", ", p.topic, p.partition,
                              start >= 0 ? std::to_string(start) : std::string("reset"));
     }
@@ -309,6 +311,7 @@ void EventHubKafkaSource::handle_revoke(rd_kafka_topic_partition_list_t* parts) 
       if (off >= 0) give_up[p.topic][p.partition] = off;
       assigned_.erase({p.topic, p.partition});
       at_eof_.erase({p.topic, p.partition});
+      resume_at_.erase({p.topic, p.partition});
     }
   }
   if (!rd_kafka_assignment_lost(rk_) && !give_up.empty()) commit(give_up, /*sync=*/true);
@@ -424,6 +427,7 @@ SourceBatch EventHubKafkaSource::poll(std::stop_token stop) {
       std::lock_guard lock(mu_);
       at_eof_.erase({topic, msg->partition});
     }
+    check_resume_offset(topic, msg->partition, msg->offset);
     consumed = true;
     positions_[topic][msg->partition] = msg->offset + 1;
     const std::string_view body(static_cast<const char*>(msg->payload), msg->payload != nullptr ? msg->len : 0);
@@ -453,6 +457,36 @@ SourceBatch EventHubKafkaSource::poll(std::stop_token stop) {
   std::lock_guard lock(mu_);
   batch.caught_up = caught_up_locked();
   return batch;
+}
+
+void EventHubKafkaSource::check_resume_offset(const std::string& topic, std::int32_t partition, std::int64_t offset) {
+  std::int64_t start = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = resume_at_.find({topic, partition});
+    if (it == resume_at_.end()) return;
+    start = it->second;
+    resume_at_.erase(it);
+  }
+  if (offset == start) return;
+  const std::string* reset = options_.client.properties.get("auto.offset.reset");
+  const std::string initial = reset != nullptr ? *reset : std::string("earliest");
+  if (offset < start) {
+    spdlog::warn("source {}: {}[{}]: offset {} is past the partition's end (was the event hub or topic recreated?); "
+                 "resumed at offset {} (initial_offset: {}): those messages are read again",
+                 options_.name, topic, partition, start, offset, initial);
+    return;
+  }
+  std::int64_t low = RD_KAFKA_OFFSET_INVALID, high = RD_KAFKA_OFFSET_INVALID;
+  rd_kafka_get_watermark_offsets(rk_, topic.c_str(), partition, &low, &high);
+  if (low >= 0 && low <= start) {  // the offsets are still there and hold no records (compaction, transaction markers)
+    spdlog::debug("source {}: {}[{}]: offsets {}..{} held no message", options_.name, topic, partition, start, offset - 1);
+    return;
+  }
+  spdlog::error("source {}: {}[{}]: offset {} is no longer on the broker (its retention removed the messages before "
+                "they were read: offset out of range); resumed at offset {} (initial_offset: {}): {} message(s) at "
+                "offsets {}..{} were never read",
+                options_.name, topic, partition, start, offset, initial, offset - start, start, offset - 1);
 }
 
 void EventHubKafkaSource::on_committed(const std::string& checkpoint) {

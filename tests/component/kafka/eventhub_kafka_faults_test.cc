@@ -126,3 +126,86 @@ TEST(EventHubKafkaFaults, RebalanceWithRecordsInFlightNeitherLosesNorCommitsForT
 
 }  // namespace
 }  // namespace siem
+
+namespace siem {
+namespace {
+
+class CapturedLog {
+ public:
+  CapturedLog() : previous_(spdlog::default_logger()), sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(5'000)) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("eventhub-faults-test", sink_));
+    spdlog::set_level(spdlog::level::info);
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+  std::string text() const {
+    std::string out;
+    for (const auto& l : sink_->last_formatted()) out += l;
+    return out;
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+};
+
+std::int64_t low_watermark(const MockKafkaCluster& mc, const std::string& topic, int partition) {
+  char err[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", mc.bootstraps().c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (rk == nullptr) throw std::runtime_error(err);
+  std::int64_t lo = -1, hi = -1;
+  const auto e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &lo, &hi, 10'000);
+  rd_kafka_destroy(rk);
+  return e == RD_KAFKA_RESP_ERR_NO_ERROR ? lo : -1;
+}
+
+// The checkpoint's offset is older than anything the hub still keeps (its retention passed while
+// the connector was stopped): the consumer gets "offset out of range" and resumes where
+// initial_offset says (earliest: the oldest record kept); the records in between are gone, and
+// the source says so once, naming the partition, the checkpoint's offset and where it resumed.
+TEST(EventHubKafkaFaults, CheckpointPastRetentionResumesAtTheEarliestWithAClearLog) {
+  MockKafkaCluster mc(1);
+  mc.create_topic("hub", 1, 1);
+  const std::string audit = compact_file("eventhub-auditlogs-records-envelope.json");
+  kcat_produce(mc, "hub", {audit, audit});
+  std::string checkpoint;
+  {
+    auto a = build_source(mc, "hub", "ret");
+    a->source->start(std::nullopt);
+    const auto d = drain(*a->source);
+    ASSERT_TRUE(d.caught_up);
+    ASSERT_TRUE(d.checkpoint);
+    checkpoint = *d.checkpoint;
+    a->source->on_committed(checkpoint);
+    a->source->stop();
+  }
+  ASSERT_EQ(decode_kafka_offsets(checkpoint).at("hub").at(0), 2);
+  // The mock keeps 5 MiB per partition: 7 messages of ~1 MB push the first ones out.
+  const std::string large = nlohmann::json{{"records", {{{"pad", std::string(1'000'000, 'x')}}}}}.dump();
+  kcat_produce_large(mc, "hub", std::vector<std::string>(7, large));
+  kcat_produce(mc, "hub", {audit});
+  const std::int64_t lo = low_watermark(mc, "hub", 0);
+  ASSERT_GT(lo, 2) << "the mock kept the checkpoint's offset: no retention fault";
+
+  CapturedLog log;
+  auto b = build_source(mc, "hub", "ret");
+  b->source->start(checkpoint);
+  const auto d = drain(*b->source);
+  ASSERT_TRUE(d.caught_up);
+  EXPECT_EQ(d.records.size(), static_cast<std::size_t>(9 - lo) + records_in(audit));  // all that is kept
+  ASSERT_TRUE(d.checkpoint);
+  EXPECT_EQ(decode_kafka_offsets(*d.checkpoint).at("hub").at(0), 10);
+  b->source->stop();
+  const std::string text = log.text();
+  EXPECT_NE(text.find("hub[0]: offset 2 is no longer on the broker"), std::string::npos) << text;
+  EXPECT_NE(text.find(fmt::format("resumed at offset {} (initial_offset: earliest)", lo)), std::string::npos) << text;
+  EXPECT_NE(text.find(fmt::format("{} message(s) at offsets 2..{} were never read", lo - 2, lo - 1)), std::string::npos)
+      << text;
+}
+
+}  // namespace
+}  // namespace siem
