@@ -1,5 +1,8 @@
 // The HEC sink against the HEC emulator over real HTTPS on 127.0.0.1 with a test CA.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <map>
 #include <set>
@@ -7,6 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "connector/core/ack_tracker.h"
+#include "connector/core/dead_letter.h"
+#include "connector/core/sink_runner.h"
 #include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
 #include "sinks/splunk_hec/splunk_hec_sink.h"
@@ -450,4 +456,46 @@ TEST_F(Fixture, InvalidEventWithAcksIsDeadLetteredAndTheRestAcknowledged) {
       acked |= e.envelope["event"]["id"] == "evt-" + std::to_string(i) && e.ack_id.has_value();
     EXPECT_TRUE(acked) << i;
   }
+}
+
+// SIGTERM drain with an indexer that never acknowledges: when the drain deadline passes, the
+// runner's abort() interrupts the ack wait (ack_timeout is 2 minutes here), the runner thread ends
+// at once and nothing is acknowledged, so the checkpoint does not move (the events are read again
+// on the next run) and nothing is dead-lettered.
+TEST_F(Fixture, DrainDeadlineInterruptsAnAckWaitWithoutAcknowledging) {
+  hec::HecOptions o;
+  o.ack_enabled = true;
+  start_hec(o);
+  hec->set_acks_lost(true);
+  auto s = settings();
+  s.ack = true;
+  s.ack_timeout = std::chrono::minutes(2);
+  const auto dl_path = std::filesystem::temp_directory_path() / ("siem-hec-dl-" + std::to_string(::getpid()) + ".ndjson");
+  std::filesystem::remove(dl_path);
+  AckTracker acks(1);
+  const auto src = acks.add_source();
+  const std::uint64_t first_seq = acks.begin_batch(src, 5, std::string("cp"));
+  DeadLetterWriter dl(dl_path);
+  SinkRunnerOptions ro;
+  ro.batch_max_events = 5;
+  ro.batch_timeout = 5ms;
+  SinkRunner runner("siem", std::make_unique<SplunkHecSink>(s), OutputFormat::ecs, ro, acks, dl, nullptr);
+  auto events = make_events(5);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    auto e = std::make_shared<MappedEvent>(*events[i]);
+    e->ack = AckHandle{src, first_seq + i};
+    runner.enqueue(std::move(e));
+  }
+  runner.start();
+  ASSERT_TRUE(hec->wait_for_events(5, 10s));
+  ASSERT_TRUE(test::wait_until([&] { return hec->ack_polls() >= 1; }, 10s));
+  const auto t0 = std::chrono::steady_clock::now();
+  runner.close();
+  runner.abort();  // the drain deadline passed
+  runner.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "the runner waited out ack_timeout";
+  EXPECT_EQ(acks.outstanding(), 5u);
+  EXPECT_TRUE(acks.take_ready().empty());
+  EXPECT_EQ(dl.count(), 0u);
+  std::filesystem::remove(dl_path);
 }
