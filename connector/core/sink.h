@@ -67,6 +67,11 @@ class Sink {
 
   // Flushes and closes. Called once at shutdown.
   virtual void stop() {}
+
+  // Called from another thread when the drain deadline passed (SinkRunner::abort()): a send()
+  // under way returns soon with `retry` (what it did not finish stays unacknowledged, so its
+  // checkpoint does not move), and later ones return at once. Must be thread-safe.
+  virtual void interrupt() noexcept {}
 };
 
 }  // namespace siem

@@ -155,6 +155,7 @@ bool SinkRunner::owes_nothing() const { return !disk_ && closed_.load() && queue
 
 void SinkRunner::abort() {
   aborted_ = true;
+  sink_->interrupt();  // a send() waiting for its peer (acks, delivery reports) returns now
   if (disk_) disk_->interrupt();
   std::lock_guard lock(sleep_mu_);
   sleep_cv_.notify_all();

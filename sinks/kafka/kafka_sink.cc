@@ -177,6 +177,7 @@ void KafkaSink::start() {
 
 SendResult KafkaSink::send(std::span<const EventPtr> batch) {
   if (batch.empty()) return SendResult::success();
+  if (interrupted_) return SendResult::retry_from(0, "interrupted (drain deadline)");
   if (rk_ == nullptr) {
     try {
       create_producer();
@@ -258,7 +259,7 @@ SendResult KafkaSink::send(std::span<const EventPtr> batch) {
         break;
       }
       rd_kafka_headers_destroy(hdrs);  // not taken over on failure
-      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && Clock::now() < deadline) {
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && Clock::now() < deadline && !interrupted_) {
         rd_kafka_poll(rk_, 50);  // serve delivery reports to make room
         continue;
       }
@@ -274,7 +275,9 @@ SendResult KafkaSink::send(std::span<const EventPtr> batch) {
   }
 
   // Wait for every delivery report. flush() sends lingering messages at once and serves reports.
-  while (outstanding_ > 0 && Clock::now() < deadline) {
+  // An interrupt (drain deadline) stops the wait: what has no report yet is purged with the
+  // producer below and stays unacknowledged.
+  while (outstanding_ > 0 && Clock::now() < deadline && !interrupted_) {
     rd_kafka_flush(rk_, 200);
     if (outstanding_ > 0) rd_kafka_poll(rk_, 0);
   }
@@ -335,9 +338,11 @@ SendResult KafkaSink::send(std::span<const EventPtr> batch) {
   return result;
 }
 
+void KafkaSink::interrupt() noexcept { interrupted_ = true; }
+
 void KafkaSink::stop() {
   if (rk_ == nullptr) return;
-  const auto err = rd_kafka_flush(rk_, 10'000);
+  const auto err = rd_kafka_flush(rk_, interrupted_ ? 0 : 10'000);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     spdlog::warn("sink {}: {} message(s) still queued at shutdown", settings_.name, rd_kafka_outq_len(rk_));
   destroy_producer(/*purge=*/true);

@@ -6,6 +6,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -82,6 +83,7 @@ class KafkaSink final : public Sink {
   void start() override;
   SendResult send(std::span<const EventPtr> batch) override;
   void stop() override;
+  void interrupt() noexcept override;
 
   const KafkaSinkSettings& settings() const noexcept { return settings_; }
   // How many producers were created so far (a fatal idempotence error replaces the producer).
@@ -119,6 +121,7 @@ class KafkaSink final : public Sink {
   std::vector<Slot> slots_;
   std::size_t outstanding_ = 0;
   bool fatal_seen_ = false;
+  std::atomic<bool> interrupted_{false};  // the drain deadline passed: stop waiting for reports
 };
 
 void register_kafka_sink(PluginRegistry& registry);

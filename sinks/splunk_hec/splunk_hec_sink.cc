@@ -130,6 +130,8 @@ void SplunkHecSink::start() {
 
 void SplunkHecSink::stop() { stopping_ = true; }
 
+void SplunkHecSink::interrupt() noexcept { interrupted_ = true; }
+
 void SplunkHecSink::append_envelope(std::string& out, const MappedEvent& ev) const {
   out += '{';
   if (ev.time_ms > 0) {
@@ -273,6 +275,7 @@ SendResult SplunkHecSink::send(std::span<const EventPtr> batch) {
   };
 
   while (!work.empty()) {
+    if (interrupted_) return fail(SendStatus::retry, fmt::format("splunk_hec sink '{}': interrupted (drain deadline)", s_.name));
     Range r = work.front();
     work.pop_front();
     std::string body;
@@ -362,7 +365,8 @@ SendResult SplunkHecSink::send(std::span<const EventPtr> batch) {
     const auto deadline = SteadyClock::now() + s_.ack_timeout;
     std::string last_problem;
     while (!pending.empty()) {
-      if (stopping_) return fail(SendStatus::retry, fmt::format("splunk_hec sink '{}': stopping while waiting for acks", s_.name));
+      if (stopping_ || interrupted_)
+        return fail(SendStatus::retry, fmt::format("splunk_hec sink '{}': stopping while waiting for acks", s_.name));
       if (SteadyClock::now() >= deadline) {
         const std::string old = channel_;
         channel_ = new_channel();  // the old channel may be wedged: resend on a fresh one

@@ -65,6 +65,7 @@ class SplunkHecSink final : public Sink {
   void start() override;
   SendResult send(std::span<const EventPtr> batch) override;
   void stop() override;
+  void interrupt() noexcept override;
 
   const std::string& channel() const noexcept { return channel_; }
   // Appends one envelope (no trailing newline) for `ev`; exposed for tests and the benchmark.
@@ -81,6 +82,7 @@ class SplunkHecSink final : public Sink {
   std::string channel_;
   std::string auth_header_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> interrupted_{false};  // the drain deadline passed: no more requests or ack waits
 };
 
 void register_splunk_hec_sink(PluginRegistry& registry);

@@ -97,10 +97,11 @@ Response HecEmulator::handle_data(const Request& req, bool raw) {
     r.drop_connection = true;
     return r;
   }
-  if (busy_ > 0 || health_ == 18 || health_ == 20) {
-    if (busy_ > 0) --busy_;
+  if ((busy_ > 0 && busy_after_ == 0) || health_ == 18 || health_ == 20) {
+    if (busy_ > 0 && busy_after_ == 0) --busy_;
     return reply(req, 9, 0, false, {});
   }
+  if (busy_after_ > 0) --busy_after_;
   if (auto err = authenticate(req)) {
     requests_.push_back(RequestRecord{req.path, err->status, json::parse(err->body).value("code", -1), 0, req.body.size(), false, {}});
     return *err;
@@ -223,8 +224,8 @@ Response HecEmulator::handle_health(const Request& req) {
 
 Response HecEmulator::handle_admin(const Request& req) {
   // GET /admin/events -> {"count":N,"events":[envelopes...]}; POST /admin/reset;
-  // POST /admin/faults {"busy":N,"drop":N,"drop_after_store":N,"ack_delay_ms":D,"ack_polls":P,
-  //                     "acks_lost":bool,"health":17..20}
+  // POST /admin/faults {"busy":N,"busy_after":K,"drop":N,"drop_after_store":N,"ack_delay_ms":D,
+  //                     "ack_polls":P,"acks_lost":bool,"expire_acks":true,"health":17..20}
   if (req.path == "/admin/events" && req.method == "GET") {
     json list = json::array();
     for (const auto& e : events()) list.push_back(json{{"channel", e.channel}, {"envelope", e.envelope}});
@@ -239,12 +240,13 @@ Response HecEmulator::handle_admin(const Request& req) {
     try {
       f = json::parse(req.body);
       if (!f.is_object()) throw std::runtime_error("not an object");
-      if (f.contains("busy")) fail_busy(f["busy"].get<int>());
+      if (f.contains("busy")) fail_busy(f["busy"].get<int>(), f.value("busy_after", 0));
       if (f.contains("drop")) drop_connections(f["drop"].get<int>());
       if (f.contains("drop_after_store")) drop_after_store(f["drop_after_store"].get<int>());
       if (f.contains("ack_delay_ms") || f.contains("ack_polls"))
         set_slow_acks(std::chrono::milliseconds(f.value("ack_delay_ms", 0)), f.value("ack_polls", 0));
       if (f.contains("acks_lost")) set_acks_lost(f["acks_lost"].get<bool>());
+      if (f.value("expire_acks", false)) expire_acks();
       if (f.contains("health")) set_health(f["health"].get<int>());
     } catch (const std::exception& e) {
       return Response::json(400, json{{"error", std::string("bad fault document: ") + e.what()}}.dump());
@@ -277,15 +279,16 @@ void HecEmulator::reset() {
   next_ack_.clear();
   acks_.clear();
   data_requests_ = ack_polls_ = 0;
-  busy_ = drop_ = drop_after_store_ = 0;
+  busy_ = busy_after_ = drop_ = drop_after_store_ = 0;
   ack_delay_ = std::chrono::milliseconds(0);
   ack_min_polls_ = 0;
   acks_lost_ = false;
   health_ = 17;
 }
-void HecEmulator::fail_busy(int n) {
+void HecEmulator::fail_busy(int n, int after) {
   std::lock_guard lock(mu_);
   busy_ = std::max(0, n);
+  busy_after_ = busy_ > 0 ? std::max(0, after) : 0;
 }
 void HecEmulator::drop_connections(int n) {
   std::lock_guard lock(mu_);
@@ -303,6 +306,10 @@ void HecEmulator::set_slow_acks(std::chrono::milliseconds delay, int polls) {
 void HecEmulator::set_acks_lost(bool lost) {
   std::lock_guard lock(mu_);
   acks_lost_ = lost;
+}
+void HecEmulator::expire_acks() {
+  std::lock_guard lock(mu_);
+  acks_.clear();
 }
 void HecEmulator::set_health(int code) {
   if (code != 17 && (code < 18 || code > 20)) throw std::invalid_argument("health code must be 17..20");

@@ -83,8 +83,9 @@ class HecEmulator {
   void reset();
 
   // --- fault injection ---------------------------------------------------------------------------
-  // The next `n` data requests get 503 {"text":"Server is busy","code":9} and store nothing.
-  void fail_busy(int n);
+  // After `after` more data requests were served, the next `n` get 503 {"text":"Server is busy",
+  // "code":9} and store nothing (`after` > 0: busy in the middle of a batch cut into requests).
+  void fail_busy(int n, int after = 0);
   // The next `n` data requests are dropped (connection closed) without storing anything.
   void drop_connections(int n);
   // The next `n` data requests are stored, then the connection is closed before the response
@@ -94,6 +95,9 @@ class HecEmulator {
   void set_slow_acks(std::chrono::milliseconds delay, int polls);
   // Acks are never granted while `lost` (an indexer that lost the data).
   void set_acks_lost(bool lost);
+  // Forgets every ackId issued so far, as Splunk does when a channel idles out (ackIdleCleanup,
+  // maxIdleTime): a later query for one of them answers false.
+  void expire_acks();
   // 17 = healthy; 18, 19, 20 = unhealthy (health endpoint answers 503 with that code and data
   // requests get 503 code 9 while the code is 18 or 20).
   void set_health(int code);
@@ -130,6 +134,7 @@ class HecEmulator {
   std::size_t data_requests_ = 0;
   std::size_t ack_polls_ = 0;
   int busy_ = 0;
+  int busy_after_ = 0;  // data requests still served before busy_ applies
   int drop_ = 0;
   int drop_after_store_ = 0;
   std::chrono::milliseconds ack_delay_{0};

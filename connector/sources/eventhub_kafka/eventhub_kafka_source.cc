@@ -280,6 +280,8 @@ void EventHubKafkaSource::handle_assign(rd_kafka_topic_partition_list_t* parts) 
       p.offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID;  // INVALID: auto.offset.reset applies
       assigned_.emplace(p.topic, p.partition);
       at_eof_.erase({p.topic, p.partition});
+      if (start >= 0) resume_at_[{p.topic, p.partition}] = start;
+      else resume_at_.erase({p.topic, p.partition});
       summary += fmt::format("{}{}[{}]@{}", summary.empty() ? "" : ", ", p.topic, p.partition,
                              start >= 0 ? std::to_string(start) : std::string("reset"));
     }
@@ -309,6 +311,7 @@ void EventHubKafkaSource::handle_revoke(rd_kafka_topic_partition_list_t* parts) 
       if (off >= 0) give_up[p.topic][p.partition] = off;
       assigned_.erase({p.topic, p.partition});
       at_eof_.erase({p.topic, p.partition});
+      resume_at_.erase({p.topic, p.partition});
     }
   }
   if (!rd_kafka_assignment_lost(rk_) && !give_up.empty()) commit(give_up, /*sync=*/true);
@@ -424,6 +427,7 @@ SourceBatch EventHubKafkaSource::poll(std::stop_token stop) {
       std::lock_guard lock(mu_);
       at_eof_.erase({topic, msg->partition});
     }
+    check_resume_offset(topic, msg->partition, msg->offset);
     consumed = true;
     positions_[topic][msg->partition] = msg->offset + 1;
     const std::string_view body(static_cast<const char*>(msg->payload), msg->payload != nullptr ? msg->len : 0);

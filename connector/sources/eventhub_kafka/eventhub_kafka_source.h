@@ -100,6 +100,10 @@ class EventHubKafkaSource final : public Source {
   void commit(const KafkaOffsets& offsets, bool sync);
   rd_kafka_resp_err_t commit_and_wait(const rd_kafka_topic_partition_list_t* list);
   void close_consumer();
+  // Called with the first message of a partition after its assignment: says so when it is not at
+  // the offset the partition was assigned at (out of range: retention passed, or the partition is
+  // shorter than the checkpoint).
+  void check_resume_offset(const std::string& topic, std::int32_t partition, std::int64_t offset);
   bool caught_up_locked() const;
 
   EventHubKafkaOptions options_;
@@ -115,6 +119,7 @@ class EventHubKafkaSource final : public Source {
   KafkaOffsets acked_;       // last offsets passed to on_committed()
   std::set<std::pair<std::string, std::int32_t>> assigned_;
   std::set<std::pair<std::string, std::int32_t>> at_eof_;
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> resume_at_;  // assigned start, until its first message
   bool assigned_once_ = false;
   std::string fatal_;        // a permanent error seen in a callback, thrown from poll()
 };

@@ -16,6 +16,7 @@
 #include "connector/core/sink_runner.h"
 #include "sinks/kafka/kafka_sink.h"
 #include "tests/component/kafka/kafka_test_support.h"
+#include "tests/support/wait.h"
 
 namespace siem {
 namespace {
@@ -189,6 +190,85 @@ TEST(KafkaSinkComponent, BrokersDownMidRunThenBackLosesNothing) {
   all.insert(all.end(), second.begin(), second.end());
   all.insert(all.end(), third.begin(), third.end());
   expect_all_delivered(mc, "siem.outage", all, OutputFormat::ecs, /*exactly_once=*/false);
+}
+
+// Every broker down for longer than message.timeout.ms (delivery_timeout): librdkafka times the
+// messages out; send() returns `retry` within the timeout plus its margin, with nothing counted as
+// done and nothing dead-lettered (a timeout is never a permanent refusal). Once the brokers are
+// back, sending the rest again (as the runner does) delivers every event.
+TEST(KafkaSinkComponent, BrokersDownLongerThanTheDeliveryTimeoutRetriesWithoutLoss) {
+  MockKafkaCluster mc(3);
+  mc.create_topic("siem.longout", 3, 3);
+  auto b = build_sink(fmt::format("brokers: \"{}\"\ntopic: siem.longout\nformat: ecs\nmetadata_timeout: 10s\n"
+                                  "delivery_timeout: 2s\nproperties:\n  log_level: 0\n",
+                                  mc.bootstraps()));
+  EXPECT_EQ(b->sink->settings().message_timeout, std::chrono::milliseconds(2'000));
+  ASSERT_NO_THROW(b->sink->start());
+  auto first = make_events(0, 50);
+  ASSERT_EQ(b->sink->send(first).status, SendStatus::ok);
+
+  for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_down(mc.get(), id);
+  auto second = make_events(50, 100);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto down = b->sink->send(second);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(down.status, SendStatus::retry) << down.error;
+  EXPECT_EQ(down.completed, 0u);
+  EXPECT_TRUE(down.rejected.empty()) << down.rejected.front().reason;
+  EXPECT_NE(down.error.find("not persisted"), std::string::npos) << down.error;
+  EXPECT_LT(took, std::chrono::seconds(30)) << "send() outlived message.timeout.ms";
+
+  for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_up(mc.get(), id);
+  std::vector<EventPtr> rest(second.begin() + static_cast<std::ptrdiff_t>(down.completed), second.end());
+  SendResult r;
+  for (int attempt = 0; attempt < 5 && !rest.empty(); ++attempt) {  // bounded, like the runner's retries
+    r = b->sink->send(rest);
+    if (r.status == SendStatus::ok) break;
+    ASSERT_EQ(r.status, SendStatus::retry) << r.error;
+    ASSERT_TRUE(r.rejected.empty());
+    rest.erase(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(r.completed));
+  }
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+  b->sink->stop();
+  std::vector<EventPtr> all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  expect_all_delivered(mc, "siem.longout", all, OutputFormat::ecs, /*exactly_once=*/false);
+}
+
+// SIGTERM drain while every broker is down: the drain deadline passes long before
+// delivery_timeout (60 s here); interrupt() (the runner's abort) makes the send() under way return
+// `retry` at once with nothing done or dead-lettered, later sends return at once, and stop() does
+// not wait for the brokers either.
+TEST(KafkaSinkComponent, InterruptEndsAWaitForDeliveryReportsWithoutAcknowledging) {
+  MockKafkaCluster mc(3);
+  mc.create_topic("siem.drain", 3, 3);
+  auto b = build_sink(base_yaml(mc, "siem.drain"));
+  ASSERT_NO_THROW(b->sink->start());
+  ASSERT_EQ(b->sink->send(make_events(0, 10)).status, SendStatus::ok);
+  for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_down(mc.get(), id);
+  std::atomic<bool> done{false};
+  SendResult during;
+  auto second = make_events(10, 50);
+  std::thread sender([&] {
+    during = b->sink->send(second);
+    done = true;
+  });
+  EXPECT_FALSE(test::wait_until([&] { return done.load(); }, std::chrono::milliseconds(500)))
+      << "send() returned while every broker was down";
+  const auto t0 = std::chrono::steady_clock::now();
+  b->sink->interrupt();
+  sender.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15)) << "send() waited for the brokers";
+  ASSERT_EQ(during.status, SendStatus::retry) << during.error;
+  EXPECT_EQ(during.completed, 0u);
+  EXPECT_TRUE(during.rejected.empty());
+  const auto later = b->sink->send(second);
+  EXPECT_EQ(later.status, SendStatus::retry);
+  EXPECT_EQ(later.completed, 0u);
+  const auto t1 = std::chrono::steady_clock::now();
+  b->sink->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, std::chrono::seconds(8)) << "stop() waited for the brokers";
+  for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_up(mc.get(), id);
 }
 
 TEST(KafkaSinkComponent, LeaderChangeIsFollowed) {

@@ -1,16 +1,24 @@
 // The HEC sink against the HEC emulator over real HTTPS on 127.0.0.1 with a test CA.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <map>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "connector/core/ack_tracker.h"
+#include "connector/core/dead_letter.h"
+#include "connector/core/sink_runner.h"
 #include "connector/enrichment/mapping_stage.h"
 #include "connector/mapping/mapper.h"
 #include "sinks/splunk_hec/splunk_hec_sink.h"
 #include "tests/support/loopback_server.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/wait.h"
 #include "tools/hec_emulator/hec_emulator.h"
 
 using namespace siem;
@@ -341,4 +349,153 @@ TEST_F(Fixture, RepairedRecordsTravelAsValidRawJson) {
   EXPECT_EQ(got["Directory_r1"]["activityDisplayName"], "line1\nline2");
   EXPECT_EQ(got["Directory_r2"]["activityDisplayName"], "tab\there");
   EXPECT_EQ(got["Directory_r3"]["targetResources"][0]["id"], "x");
+}
+
+// 503 code 9 ("server is busy") on the second request of a batch cut into several: without acks
+// the first request's events are done (HTTP 200 is the delivery), the rest are resent once, so
+// every event arrives exactly once; with acks the first request's ackId is dropped with the
+// failure and its events are resent too (at-least-once: duplicates, never a gap).
+void busy_in_the_middle_of_a_batch(Fixture& f, bool ack) {
+  hec::HecOptions o;
+  o.ack_enabled = ack;
+  f.start_hec(o);
+  f.hec->fail_busy(1, /*after=*/1);
+  auto s = f.settings();
+  s.ack = ack;
+  s.gzip = false;
+  s.max_batch_bytes = 8'000;
+  SplunkHecSink sink(s);
+  sink.start();
+  auto events = make_events(60, 200);  // ~330 bytes each: ~25 per request, 3 requests
+  auto first = sink.send(events);
+  ASSERT_EQ(first.status, SendStatus::retry) << first.error;
+  EXPECT_NE(first.error.find("code 9"), std::string::npos) << first.error;
+  EXPECT_TRUE(first.rejected.empty());
+  if (ack) {
+    EXPECT_EQ(first.completed, 0u);  // nothing counts before its ackId is indexed
+  } else {
+    EXPECT_GT(first.completed, 0u);
+    EXPECT_LT(first.completed, events.size());
+  }
+  std::size_t rejected = 0;
+  std::vector<EventPtr> rest(events.begin() + static_cast<std::ptrdiff_t>(first.completed), events.end());
+  auto r = deliver(sink, rest, 5, rejected);
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+  EXPECT_EQ(rejected, 0u);
+  const auto got = f.ids();
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto n = got.count("evt-" + std::to_string(i));
+    if (ack) EXPECT_GE(n, 1u) << i;
+    else EXPECT_EQ(n, 1u) << i;
+  }
+}
+
+TEST_F(Fixture, BusyInTheMiddleOfABatchLosesNothingWithoutAcks) { busy_in_the_middle_of_a_batch(*this, false); }
+TEST_F(Fixture, BusyInTheMiddleOfABatchLosesNothingWithAcks) { busy_in_the_middle_of_a_batch(*this, true); }
+
+// Splunk forgets the ackIds of a channel that idled out (ackIdleCleanup): they answer false for
+// good, even once the indexer would grant new ones. They never count as delivered: after
+// ack_timeout the batch is resent on a fresh channel and then acknowledged.
+TEST_F(Fixture, ExpiredAckIdsAreResentOnANewChannel) {
+  hec::HecOptions o;
+  o.ack_enabled = true;
+  start_hec(o);
+  hec->set_slow_acks(std::chrono::hours(1), 0);
+  auto s = settings();
+  s.ack = true;
+  s.ack_timeout = 1500ms;
+  SplunkHecSink sink(s);
+  sink.start();
+  const std::string channel = sink.channel();
+  auto events = make_events(20);
+  SendResult first;
+  std::thread sender([&] { first = sink.send(events); });
+  const bool polled = test::wait_until([&] { return hec->ack_polls() >= 1; }, 10s);
+  hec->expire_acks();
+  hec->set_slow_acks(0ms, 0);  // new ackIds are granted at once from now on
+  sender.join();
+  ASSERT_TRUE(polled);
+  ASSERT_EQ(first.status, SendStatus::retry) << first.error;
+  EXPECT_EQ(first.completed, 0u);
+  EXPECT_NE(first.error.find("not indexed"), std::string::npos) << first.error;
+  EXPECT_NE(sink.channel(), channel);
+  auto r = sink.send(events);
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+  const auto got = ids();
+  for (std::size_t i = 0; i < events.size(); ++i) EXPECT_EQ(got.count("evt-" + std::to_string(i)), 2u) << i;
+}
+
+// With acks on, an invalid object (400 code 6 with invalid-event-number) is dead-lettered with its
+// code and the others, stored before it without an ackId, are resent and acknowledged.
+TEST_F(Fixture, InvalidEventWithAcksIsDeadLetteredAndTheRestAcknowledged) {
+  hec::HecOptions o;
+  o.ack_enabled = true;
+  start_hec(o);
+  auto s = settings();
+  s.ack = true;
+  s.format = OutputFormat::raw;
+  SplunkHecSink sink(s);
+  sink.start();
+  auto events = make_events(10);
+  auto bad = std::make_shared<MappedEvent>(*events[6]);
+  bad->raw = "{not json";
+  events[6] = bad;
+  auto r = sink.send(events);
+  ASSERT_EQ(r.status, SendStatus::ok) << r.error;
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].index, 6u);
+  EXPECT_NE(r.rejected[0].reason.find("code 6"), std::string::npos) << r.rejected[0].reason;
+  std::multiset<std::string> got;
+  for (const auto& e : hec->events()) got.insert(e.envelope["event"]["id"].get<std::string>());
+  EXPECT_EQ(got.count("evt-6"), 0u);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (i == 6) continue;
+    EXPECT_GE(got.count("evt-" + std::to_string(i)), 1u) << i;
+    bool acked = false;  // some copy of it arrived in a request that got an ackId
+    for (const auto& e : hec->events())
+      acked |= e.envelope["event"]["id"] == "evt-" + std::to_string(i) && e.ack_id.has_value();
+    EXPECT_TRUE(acked) << i;
+  }
+}
+
+// SIGTERM drain with an indexer that never acknowledges: when the drain deadline passes, the
+// runner's abort() interrupts the ack wait (ack_timeout is 2 minutes here), the runner thread ends
+// at once and nothing is acknowledged, so the checkpoint does not move (the events are read again
+// on the next run) and nothing is dead-lettered.
+TEST_F(Fixture, DrainDeadlineInterruptsAnAckWaitWithoutAcknowledging) {
+  hec::HecOptions o;
+  o.ack_enabled = true;
+  start_hec(o);
+  hec->set_acks_lost(true);
+  auto s = settings();
+  s.ack = true;
+  s.ack_timeout = std::chrono::minutes(2);
+  const auto dl_path = std::filesystem::temp_directory_path() / ("siem-hec-dl-" + std::to_string(::getpid()) + ".ndjson");
+  std::filesystem::remove(dl_path);
+  AckTracker acks(1);
+  const auto src = acks.add_source();
+  const std::uint64_t first_seq = acks.begin_batch(src, 5, std::string("cp"));
+  DeadLetterWriter dl(dl_path);
+  SinkRunnerOptions ro;
+  ro.batch_max_events = 5;
+  ro.batch_timeout = 5ms;
+  SinkRunner runner("siem", std::make_unique<SplunkHecSink>(s), OutputFormat::ecs, ro, acks, dl, nullptr);
+  auto events = make_events(5);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    auto e = std::make_shared<MappedEvent>(*events[i]);
+    e->ack = AckHandle{src, first_seq + i};
+    runner.enqueue(std::move(e));
+  }
+  runner.start();
+  ASSERT_TRUE(hec->wait_for_events(5, 10s));
+  ASSERT_TRUE(test::wait_until([&] { return hec->ack_polls() >= 1; }, 10s));
+  const auto t0 = std::chrono::steady_clock::now();
+  runner.close();
+  runner.abort();  // the drain deadline passed
+  runner.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "the runner waited out ack_timeout";
+  EXPECT_EQ(acks.outstanding(), 5u);
+  EXPECT_TRUE(acks.take_ready().empty());
+  EXPECT_EQ(dl.count(), 0u);
+  std::filesystem::remove(dl_path);
 }
