@@ -136,6 +136,25 @@ bool icontains(std::string_view h, std::string_view n) {
   return false;
 }
 
+std::uint64_t ihash(std::string_view s) noexcept {
+  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ULL;
+  const std::size_t n = s.size();
+  std::uint64_t h = n * kMul;
+  const auto mix = [&h](std::uint64_t w) {
+    h = (h ^ w) * kMul;
+    h ^= h >> 29;
+  };
+  if (n >= 8) {  // a word at a time, the last word overlapping the one before (as iequals)
+    for (std::size_t i = 0; i + 8 < n; i += 8) mix(lower8(load8(s.data() + i)));
+    mix(lower8(load8(s.data() + n - 8)));
+  } else {
+    std::uint64_t w = 0;
+    for (std::size_t i = 0; i < n; ++i) w = (w << 8) | static_cast<unsigned char>(lower(s[i]));
+    mix(w);
+  }
+  return h ^ (h >> 32);
+}
+
 bool istarts_with(std::string_view s, std::string_view p) { return s.size() >= p.size() && iequals(s.substr(0, p.size()), p); }
 
 std::string to_lower(std::string_view s) {

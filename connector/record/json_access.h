@@ -235,6 +235,9 @@ bool iequals(std::string_view a, std::string_view b);
 // iequals(s, x) for `lowered` == to_lower(x), worked out in advance: only `s` is folded.
 bool iequals_lowered(std::string_view s, std::string_view lowered);
 bool icontains(std::string_view haystack, std::string_view needle);
+// A hash of `s` case-folded as iequals() folds it: iequals(a, b) implies ihash(a) == ihash(b), so a
+// hash table keyed by it finds any spelling's case without a lower-cased copy of the key.
+std::uint64_t ihash(std::string_view s) noexcept;
 bool istarts_with(std::string_view s, std::string_view prefix);
 std::string to_lower(std::string_view s);
 
