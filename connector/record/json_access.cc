@@ -216,17 +216,30 @@ Fields::Fields(element obj) { assign(obj); }
 
 void Fields::assign(element obj) {
   heads_.fill(kNone);
-  entries_.clear();
   simdjson::dom::object o;
   if (obj.get_object().get(o) != simdjson::SUCCESS) return;
-  entries_.reserve(o.size());
-  for (auto field : o) entries_.push_back(Entry{field.key, field.value});
-  // Chained front to back, so each bucket lists its keys in reverse document order: the first
-  // exact match a lookup meets is the last duplicate, which wins.
-  for (std::uint32_t i = 0; i < entries_.size(); ++i) {
-    auto& head = heads_[key(entries_[i].key).bucket];
-    entries_[i].next = head;
-    head = i;
+  // One pass: each field written into the storage kept from earlier records and chained into its
+  // bucket at once (front to back, so each bucket lists its keys in reverse document order: the
+  // first exact match a lookup meets is the last duplicate, which wins). The storage is sized once
+  // (scope_count() saturates for huge objects: the loop still grows it as it goes) and keeps its
+  // size: only the chains reach its entries, so no entry is constructed or freed per record.
+  const std::size_t expected = o.size();
+  if (entries_.size() < expected) entries_.resize(expected);
+  Entry* entries = entries_.data();
+  std::size_t room = entries_.size();
+  std::uint32_t n = 0;
+  for (auto field : o) {
+    if (n == room) {
+      entries_.resize(room * 2 + 1);
+      entries = entries_.data();
+      room = entries_.size();
+    }
+    Entry& e = entries[n];
+    e.key = field.key;
+    e.value = field.value;
+    auto& head = heads_[key(field.key).bucket];
+    e.next = head;
+    head = n++;
   }
 }
 

@@ -97,7 +97,7 @@ class Fields {
   // find(), inline where json_access.cc looks up many keys; the case-folded search out of line.
   const element* find_here(const Key& key) const;
   const element* find_folded(const Key& key) const;
-  std::vector<Entry> entries_;  // document order
+  std::vector<Entry> entries_;  // document order from 0; as large as the largest object indexed (reused)
   std::array<std::uint32_t, kBuckets> heads_;  // first entry of each bucket
 };
 
