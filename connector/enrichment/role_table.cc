@@ -9,16 +9,30 @@
 
 namespace siem {
 
-std::optional<std::string> RoleTable::canonical_id(std::string_view text) {
+namespace {
+
+// The canonical form of `text` (RoleTable::canonical_id) written into `out`, without allocating
+// (by_id() runs for every role an event names); false when `text` is not a GUID.
+bool canonical_into(std::string_view text, char (&out)[36]) {
   if (auto slash = text.rfind('/'); slash != std::string_view::npos) text = text.substr(slash + 1);
-  std::string hex;
+  std::size_t digits = 0, at = 0;
   for (char c : text) {
     if (c == '-' || c == '{' || c == '}' || c == ' ') continue;
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+    if (digits == 32) return false;  // more than 32 hex digits
+    if (digits == 8 || digits == 12 || digits == 16 || digits == 20) out[at++] = '-';
+    out[at++] = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    ++digits;
   }
-  if (hex.size() != 32) return std::nullopt;
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" + hex.substr(20);
+  return digits == 32;
+}
+
+}  // namespace
+
+std::optional<std::string> RoleTable::canonical_id(std::string_view text) {
+  char id[36];
+  if (!canonical_into(text, id)) return std::nullopt;
+  return std::string(id, sizeof id);
 }
 
 namespace {
@@ -89,9 +103,9 @@ void RoleTable::add(RoleInfo role) {
 }
 
 const RoleInfo* RoleTable::by_id(std::string_view id) const {
-  auto c = canonical_id(id);
-  if (!c) return nullptr;
-  auto it = by_id_.find(*c);
+  char c[36];
+  if (!canonical_into(id, c)) return nullptr;
+  auto it = by_id_.find(std::string_view(c, sizeof c));
   return it == by_id_.end() ? nullptr : &it->second;
 }
 

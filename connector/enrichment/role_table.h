@@ -36,7 +36,7 @@ class RoleTable {
   static std::optional<std::string> canonical_id(std::string_view text);
 
  private:
-  std::map<std::string, RoleInfo> by_id_;
+  std::map<std::string, RoleInfo, std::less<>> by_id_;  // transparent: looked up by a canonical id in place
   std::map<std::string, std::string> name_to_id_;  // lower-case name -> id
 };
 

@@ -16,15 +16,20 @@ std::string lower(std::string_view s) { return json::to_lower(s); }
 bool unused(const RosterEntry& e) { return e.roles.empty() && e.groups.empty() && !e.is_static; }
 }  // namespace
 
+std::size_t Roster::FoldedHash::operator()(std::string_view s) const noexcept {
+  return static_cast<std::size_t>(json::ihash(s));
+}
+bool Roster::FoldedEqual::operator()(std::string_view a, std::string_view b) const noexcept { return json::iequals(a, b); }
+
 const RosterEntry* Roster::find(const std::string& key) const {
-  auto it = by_key_.find(json::LowerKey(key).view());
+  auto it = by_key_.find(std::string_view(key));
   return it == by_key_.end() ? nullptr : &entries_[it->second];
 }
 
 RosterEntry* Roster::find_mut(const std::vector<std::string>& keys) {
   for (const auto& k : keys) {
     if (k.empty()) continue;
-    auto it = by_key_.find(json::LowerKey(k).view());
+    auto it = by_key_.find(std::string_view(k));
     if (it != by_key_.end()) return &entries_[it->second];
   }
   return nullptr;

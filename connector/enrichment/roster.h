@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace siem {
@@ -147,7 +148,18 @@ class Roster {
   // A small number for a tenant id (0 for an empty one), the same for every spelling's case.
   std::uint16_t tenant_id(std::string_view tenant);
   std::vector<RosterEntry> entries_;
-  std::map<std::string, std::size_t, std::less<>> by_key_;  // transparent: looked up by LowerKey
+  // The index of the principals' (lower-case) keys: hashed and compared case-folded, so a lookup
+  // takes any spelling as it is, without a lower-cased copy (the enrichment looks up a few keys per
+  // event).
+  struct FoldedHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept;
+  };
+  struct FoldedEqual {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept;
+  };
+  std::unordered_map<std::string, std::size_t, FoldedHash, FoldedEqual> by_key_;
   std::vector<std::string> tenants_{std::string()};  // tenant_id() -> tenant ([0]: not known)
   // Per tenant, the snapshot in progress: [0] assignments, [1] eligibilities.
   std::vector<std::array<std::uint32_t, 2>> snapshot_{{1, 1}};

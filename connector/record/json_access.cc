@@ -136,6 +136,25 @@ bool icontains(std::string_view h, std::string_view n) {
   return false;
 }
 
+std::uint64_t ihash(std::string_view s) noexcept {
+  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ULL;
+  const std::size_t n = s.size();
+  std::uint64_t h = n * kMul;
+  const auto mix = [&h](std::uint64_t w) {
+    h = (h ^ w) * kMul;
+    h ^= h >> 29;
+  };
+  if (n >= 8) {  // a word at a time, the last word overlapping the one before (as iequals)
+    for (std::size_t i = 0; i + 8 < n; i += 8) mix(lower8(load8(s.data() + i)));
+    mix(lower8(load8(s.data() + n - 8)));
+  } else {
+    std::uint64_t w = 0;
+    for (std::size_t i = 0; i < n; ++i) w = (w << 8) | static_cast<unsigned char>(lower(s[i]));
+    mix(w);
+  }
+  return h ^ (h >> 32);
+}
+
 bool istarts_with(std::string_view s, std::string_view p) { return s.size() >= p.size() && iequals(s.substr(0, p.size()), p); }
 
 std::string to_lower(std::string_view s) {
@@ -197,17 +216,30 @@ Fields::Fields(element obj) { assign(obj); }
 
 void Fields::assign(element obj) {
   heads_.fill(kNone);
-  entries_.clear();
   simdjson::dom::object o;
   if (obj.get_object().get(o) != simdjson::SUCCESS) return;
-  entries_.reserve(o.size());
-  for (auto field : o) entries_.push_back(Entry{field.key, field.value});
-  // Chained front to back, so each bucket lists its keys in reverse document order: the first
-  // exact match a lookup meets is the last duplicate, which wins.
-  for (std::uint32_t i = 0; i < entries_.size(); ++i) {
-    auto& head = heads_[key(entries_[i].key).bucket];
-    entries_[i].next = head;
-    head = i;
+  // One pass: each field written into the storage kept from earlier records and chained into its
+  // bucket at once (front to back, so each bucket lists its keys in reverse document order: the
+  // first exact match a lookup meets is the last duplicate, which wins). The storage is sized once
+  // (scope_count() saturates for huge objects: the loop still grows it as it goes) and keeps its
+  // size: only the chains reach its entries, so no entry is constructed or freed per record.
+  const std::size_t expected = o.size();
+  if (entries_.size() < expected) entries_.resize(expected);
+  Entry* entries = entries_.data();
+  std::size_t room = entries_.size();
+  std::uint32_t n = 0;
+  for (auto field : o) {
+    if (n == room) {
+      entries_.resize(room * 2 + 1);
+      entries = entries_.data();
+      room = entries_.size();
+    }
+    Entry& e = entries[n];
+    e.key = field.key;
+    e.value = field.value;
+    auto& head = heads_[key(field.key).bucket];
+    e.next = head;
+    head = n++;
   }
 }
 

@@ -97,7 +97,7 @@ class Fields {
   // find(), inline where json_access.cc looks up many keys; the case-folded search out of line.
   const element* find_here(const Key& key) const;
   const element* find_folded(const Key& key) const;
-  std::vector<Entry> entries_;  // document order
+  std::vector<Entry> entries_;  // document order from 0; as large as the largest object indexed (reused)
   std::array<std::uint32_t, kBuckets> heads_;  // first entry of each bucket
 };
 
@@ -235,6 +235,9 @@ bool iequals(std::string_view a, std::string_view b);
 // iequals(s, x) for `lowered` == to_lower(x), worked out in advance: only `s` is folded.
 bool iequals_lowered(std::string_view s, std::string_view lowered);
 bool icontains(std::string_view haystack, std::string_view needle);
+// A hash of `s` case-folded as iequals() folds it: iequals(a, b) implies ihash(a) == ihash(b), so a
+// hash table keyed by it finds any spelling's case without a lower-cased copy of the key.
+std::uint64_t ihash(std::string_view s) noexcept;
 bool istarts_with(std::string_view s, std::string_view prefix);
 std::string to_lower(std::string_view s);
 

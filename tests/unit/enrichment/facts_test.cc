@@ -98,6 +98,37 @@ TEST(Facts, AServicePrincipalSignInNamesTheServicePrincipal) {
   EXPECT_TRUE(u.risk_state.empty());
 }
 
+// The level of an Activity Log record's scope (read case-insensitively, in place): every level,
+// in any case, with the role assignment's own path cut off, and trailing slashes and spaces.
+TEST(Facts, ActivityScopesAreReadAtTheirLevel) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"/", "tenant"},
+      {"", "tenant"},
+      {"//", "tenant"},
+      {"/providers/Microsoft.Authorization/roleAssignments/1", "tenant"},
+      {"/providers/Microsoft.Management/managementGroups/mg1", "management_group"},
+      {"/PROVIDERS/MICROSOFT.MANAGEMENT/MANAGEMENTGROUPS/mg1/", "management_group"},
+      {"/subscriptions/s1", "subscription"},
+      {"/Subscriptions/s1/ ", "subscription"},
+      {"/subscriptions/s1/providers/microsoft.authorization/roleassignments/x", "subscription"},
+      {"/subscriptions/s1/resourceGroups/rg1", "resource_group"},
+      {"/subscriptions/s1/RESOURCEGROUPS/rg1/", "resource_group"},
+      {"/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.Authorization/roleAssignments/x", "resource_group"},
+      {"/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1", "resource"},
+      {"/subscriptions/s1/resourceGroups/", "subscription"},  // the trailing slash goes first
+      {"subscriptions/s1", "resource"},
+      {"/providers/Microsoft.Authorization", "resource"},
+      {"/providers/microsoft.authorization/", "tenant"},
+      {"/a/providers/microsoft.authorizatio/x", "resource"},
+      {"/x/providers/Microsoft.Management/managementGroups/", "resource"},
+  };
+  for (const auto& [scope, level] : cases) {
+    const std::string record = R"({"operationName":{"value":"Microsoft.Authorization/roleAssignments/write"},)"
+                               R"("status":{"value":"Succeeded"},"authorization":{"scope":")" + scope + R"("}})";
+    EXPECT_EQ(facts_of(SourceKind::azure_activity, record).scope_level, level) << scope;
+  }
+}
+
 TEST(Facts, AnAppRoleGrantNamesItsGranteeAndKeepsOldAndNewValues) {
   const Facts f = facts_of(SourceKind::graph_directory_audit, kAppRoleGrant);
   EXPECT_EQ(f.app_role_value, "RoleManagement.ReadWrite.Directory");

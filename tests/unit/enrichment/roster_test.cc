@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+
+#include "connector/record/json_access.h"
+
 namespace siem {
 namespace {
 
@@ -21,6 +25,33 @@ TEST(Roster, ATimeBoundActivationCountsUntilItEnds) {
   EXPECT_FALSE(r.contains("id-1", kT0 + 2 * kHour));  // ends at (not after) its end time
   EXPECT_FALSE(r.holds_active("id-1", kT0 + 3 * kHour));
   EXPECT_EQ(r.tier_of("id-1", kT0 + 3 * kHour), std::nullopt);
+}
+
+// The index finds a principal by any spelling's case of any of its keys (UPNs and ids of every
+// length around the word size), and never another principal's.
+TEST(Roster, FindsEveryKeyInAnyCase) {
+  Roster r;
+  std::vector<std::string> upns, ids;
+  for (int i = 0; i < 300; ++i) {
+    upns.push_back(std::string(static_cast<std::size_t>(i % 23), 'x') + "User" + std::to_string(i) + "@Contoso.example");
+    ids.push_back("ID-" + std::to_string(i));
+    r.grant({ids.back(), upns.back()}, kGa, i % 3, kT0, false);
+  }
+  const auto upper = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  for (int i = 0; i < 300; ++i) {
+    const auto u = static_cast<std::size_t>(i);
+    for (const std::string& key : {upns[u], json::to_lower(upns[u]), upper(upns[u]), ids[u], json::to_lower(ids[u])}) {
+      ASSERT_NE(r.entry(key), nullptr) << key;
+      EXPECT_EQ(r.entry(key), r.entry(ids[u])) << key;
+      EXPECT_EQ(r.tier_of(key, kT0 + 1), i % 3) << key;
+    }
+    EXPECT_EQ(r.entry(upns[u] + "."), nullptr);
+    EXPECT_EQ(r.entry(ids[u] + "0"), i >= 1 && i < 30 ? r.entry(ids[u * 10]) : nullptr);  // "ID-50" is another principal's
+  }
+  EXPECT_EQ(r.entry(""), nullptr);
 }
 
 TEST(Roster, AnEligibilityOutlivesItsActivation) {
