@@ -11,12 +11,10 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 namespace siem {
 
@@ -46,65 +44,16 @@ class ReadBlock {
     }
   };
 
-  // The buffers of a source's freed blocks, kept for its next reads (at most `max_blocks` of the
-  // current block size): a fresh multi-MiB buffer is new pages to the kernel, each faulted in and
-  // zeroed on the read's first write to it, and given back by the allocator (madvise) some time
-  // after it is freed, on whichever thread freed the last event pointing into it. A buffer comes
-  // back only when its block is destroyed, i.e. once no record or event points into it.
-  class Pool {
-   public:
-    explicit Pool(std::size_t max_blocks) : max_(max_blocks) {}
-    // A buffer of `capacity` (+ kRecordParseSlack) bytes kept earlier, or nullptr.
-    std::unique_ptr<char[]> take(std::size_t capacity) {
-      std::lock_guard lock(mu_);
-      if (capacity != capacity_ || free_.empty()) return nullptr;
-      auto data = std::move(free_.back());
-      free_.pop_back();
-      return data;
-    }
-    // Keeps `data` (of a block of `capacity`) when there is room; buffers of another size are let go.
-    void give(std::unique_ptr<char[]> data, std::size_t capacity) {
-      std::vector<std::unique_ptr<char[]>> dropped;  // freed after the lock is released
-      std::lock_guard lock(mu_);
-      if (capacity != capacity_) {
-        dropped.swap(free_);
-        capacity_ = capacity;
-      }
-      if (free_.size() < max_) free_.push_back(std::move(data));
-      else dropped.push_back(std::move(data));
-    }
-    // Lets every kept buffer go (the source is idle: nothing to read soon).
-    void clear() {
-      std::vector<std::unique_ptr<char[]>> dropped;
-      std::lock_guard lock(mu_);
-      dropped.swap(free_);
-    }
-    std::size_t kept() const {
-      std::lock_guard lock(mu_);
-      return free_.size();
-    }
-
-   private:
-    const std::size_t max_;
-    mutable std::mutex mu_;
-    std::size_t capacity_ = 0;
-    std::vector<std::unique_ptr<char[]>> free_;
-  };
-
-  // `pool` (may be null): where the buffer comes from when it has one of this size, and goes back to.
-  ReadBlock(std::size_t capacity, std::shared_ptr<Budget> budget, std::shared_ptr<Pool> pool = nullptr)
-      : data_(pool ? pool->take(capacity) : nullptr),
+  ReadBlock(std::size_t capacity, std::shared_ptr<Budget> budget)
+      : data_(std::make_unique_for_overwrite<char[]>(capacity + kRecordParseSlack)),
         capacity_(capacity),
-        budget_(std::move(budget)),
-        pool_(std::move(pool)) {
-    if (!data_) data_ = std::make_unique_for_overwrite<char[]>(capacity + kRecordParseSlack);
+        budget_(std::move(budget)) {
     if (budget_) budget_->live.fetch_add(capacity_, std::memory_order_acq_rel);
   }
   ReadBlock(const ReadBlock&) = delete;
   ReadBlock& operator=(const ReadBlock&) = delete;
   ~ReadBlock() {
     if (budget_) budget_->live.fetch_sub(capacity_, std::memory_order_acq_rel);
-    if (pool_) pool_->give(std::move(data_), capacity_);
   }
 
   char* data() noexcept { return data_.get(); }
@@ -119,7 +68,6 @@ class ReadBlock {
   std::unique_ptr<char[]> data_;
   std::size_t capacity_;
   std::shared_ptr<Budget> budget_;
-  std::shared_ptr<Pool> pool_;
 };
 
 class RecordText {

@@ -23,9 +23,6 @@ namespace siem {
 namespace {
 
 constexpr std::size_t kFingerprintBytes = 256;
-// Freed read blocks kept for the next reads: in the steady state of a long file one block is freed
-// (its last event delivered) per block read, so two cover it; kept only while there is more to read.
-constexpr std::size_t kPooledBlocks = 2;
 
 // "PATH:LINE", built in place (no temporary per record); "PATH:LINE#INDEX" for an element of a
 // top-level JSON array (the index from 0, as for the elements of a Graph page).
@@ -114,8 +111,7 @@ std::string fingerprint_of(const std::filesystem::path& path, std::uint64_t size
 FileSource::FileSource(std::string name, FileSourceOptions options)
     : name_(std::move(name)),
       options_(std::move(options)),
-      blocks_(std::make_shared<ReadBlock::Budget>(options_.shared_blocks_bytes)),
-      block_pool_(std::make_shared<ReadBlock::Pool>(kPooledBlocks)) {}
+      blocks_(std::make_shared<ReadBlock::Budget>(options_.shared_blocks_bytes)) {}
 
 std::string FileSource::encode(const Position& p) {
   nlohmann::json j{{"dev", p.dev}, {"ino", p.ino}, {"fingerprint", p.fingerprint}, {"offset", p.offset}, {"line", p.line}};
@@ -187,9 +183,6 @@ bool FileSource::reopen_if_changed() {
 SourceBatch FileSource::poll(std::stop_token stop) {
   SourceBatch batch;
   if (idle_last_poll_) {
-    // Caught up: no full read follows soon, so the kept buffers go back (again after each idle
-    // poll: a block freed meanwhile, its last event delivered, came back to the pool).
-    block_pool_->clear();
     // Nothing new last time: wait a poll interval (woken early by stop).
     std::mutex m;
     std::condition_variable_any cv;
@@ -209,7 +202,7 @@ SourceBatch FileSource::poll(std::stop_token stop) {
   // when the budget of blocks alive allows and the read filled at least half of it; otherwise each
   // record gets a copy of its own and the block is freed at the end of this poll.
   const bool may_share = options_.share_blocks && blocks_->allows(options_.read_chunk);
-  auto block = std::make_shared<ReadBlock>(options_.read_chunk, may_share ? blocks_ : nullptr, block_pool_);
+  auto block = std::make_shared<ReadBlock>(options_.read_chunk, may_share ? blocks_ : nullptr);
   const std::string_view chunk(block->data(), in.read_at(block->data(), options_.read_chunk, from));
   block->seal(chunk.size());
   const bool at_eof = chunk.size() < options_.read_chunk;
@@ -280,11 +273,6 @@ SourceBatch FileSource::poll(std::stop_token stop) {
   }
   batch.caught_up = at_eof && batch.records.empty();
   idle_last_poll_ = batch.records.empty() && at_eof;
-  if (idle_last_poll_) {  // this read's own block is not kept either
-    shared.reset();
-    block.reset();
-    block_pool_->clear();
-  }
   return batch;
 }
 

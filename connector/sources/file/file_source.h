@@ -60,8 +60,6 @@ class FileSource final : public Source {
   // The size of the read buffer the next poll allocates (it grows for a document larger than a
   // read, up to the bound above).
   std::size_t read_buffer_bytes() const noexcept { return options_.read_chunk; }
-  // Buffers of freed read blocks kept for the next reads (ReadBlock::Pool).
-  std::size_t pooled_read_blocks() const { return block_pool_->kept(); }
 
  private:
   // A document over max_record_bytes being passed over, from `line` on; `next` is the offset of
@@ -79,7 +77,6 @@ class FileSource final : public Source {
   Position pos_;
   std::optional<Skip> skip_;
   std::shared_ptr<ReadBlock::Budget> blocks_;  // the bytes of this source's read blocks alive
-  std::shared_ptr<ReadBlock::Pool> block_pool_;  // buffers of its freed blocks, for the next reads
   bool idle_last_poll_ = false;
   bool once_ = false;
 };

@@ -168,69 +168,6 @@ TEST_F(FileSourceBlocksTest, WithoutSharingEveryRecordIsACopy) {
   for (const auto& r : b.records) EXPECT_FALSE(r.json.shares_block());
 }
 
-// A freed block's buffer is read into again (no fresh pages per read), but only once no record or
-// event points into it; the source lets its kept buffers go once it is caught up.
-TEST_F(FileSourceBlocksTest, AFreedBlockIsReadIntoAgainOnlyOnceNothingPointsIntoIt) {
-  append_records(0, 50);
-  auto s = source(1000, 16u << 20);
-  s->start(std::nullopt);
-  const char* first = nullptr;
-  {
-    auto b1 = s->poll(stop_.get_token());
-    ASSERT_EQ(b1.records.size(), 10u);
-    first = b1.records[0].json.data();
-    EXPECT_EQ(s->pooled_read_blocks(), 0u);
-  }  // the last view of the first block is gone: its buffer is kept
-  EXPECT_EQ(s->pooled_read_blocks(), 1u);
-  auto b2 = s->poll(stop_.get_token());
-  ASSERT_EQ(b2.records.size(), 10u);
-  EXPECT_EQ(b2.records[0].json.data(), first) << "the kept buffer was not read into";
-  for (std::size_t i = 0; i < b2.records.size(); ++i) EXPECT_EQ(b2.records[i].json, line(10 + i));
-  // b2's views hold that buffer: the next read gets another one and b2's text stays intact.
-  auto b3 = s->poll(stop_.get_token());
-  ASSERT_EQ(b3.records.size(), 10u);
-  EXPECT_NE(b3.records[0].json.data(), first);
-  for (std::size_t i = 0; i < b2.records.size(); ++i) EXPECT_EQ(b2.records[i].json, line(10 + i));
-  for (std::size_t i = 0; i < b3.records.size(); ++i) EXPECT_EQ(b3.records[i].json, line(20 + i));
-  b2.records.clear();
-  b3.records.clear();
-  EXPECT_EQ(s->pooled_read_blocks(), 2u);
-  std::size_t seen = 30;
-  for (int polls = 0; polls < 10 && seen < 50; ++polls) seen += s->poll(stop_.get_token()).records.size();
-  ASSERT_EQ(seen, 50u);
-  for (int polls = 0; polls < 3; ++polls) s->poll(stop_.get_token());  // caught up: idle polls
-  EXPECT_EQ(s->pooled_read_blocks(), 0u);
-}
-
-TEST(ReadBlockPool, KeepsBuffersOfOneSizeUpToItsBound) {
-  auto pool = std::make_shared<ReadBlock::Pool>(2);
-  const char* a = nullptr;
-  {
-    auto b = std::make_shared<ReadBlock>(64, nullptr, pool);
-    a = b->data();
-    const RecordText view(b, std::string_view(b->data(), 1));
-    b.reset();
-    EXPECT_EQ(pool->kept(), 0u) << "a buffer came back while a view points into it";
-  }
-  EXPECT_EQ(pool->kept(), 1u);
-  EXPECT_EQ(std::make_shared<ReadBlock>(64, nullptr, pool)->data(), a);  // taken, then given back
-  EXPECT_EQ(pool->kept(), 1u);
-  {
-    const auto other = std::make_shared<ReadBlock>(128, nullptr, pool);  // another size: fresh
-    EXPECT_NE(other->data(), a);
-    EXPECT_EQ(pool->kept(), 1u);
-  }  // a buffer of the new size replaces those of the old one
-  EXPECT_EQ(pool->kept(), 1u);
-  EXPECT_EQ(pool->take(64), nullptr);
-  {
-    std::vector<std::shared_ptr<ReadBlock>> blocks;
-    for (int i = 0; i < 4; ++i) blocks.push_back(std::make_shared<ReadBlock>(128, nullptr, pool));
-  }
-  EXPECT_EQ(pool->kept(), 2u);  // at most two kept
-  pool->clear();
-  EXPECT_EQ(pool->kept(), 0u);
-}
-
 TEST(RecordText, OwnedTextAndCopies) {
   RecordText t = std::string(10, 'x');
   EXPECT_FALSE(t.shares_block());
