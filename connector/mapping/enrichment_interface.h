@@ -46,7 +46,7 @@ struct RecordPaths {
   std::optional<std::int64_t> time_ms;
   // The path cache's generation for this record (PathSet::Result::generation); 0: not checked. A
   // slot not resolved for this record reads as missing, never as an earlier record's element.
-  std::uint32_t generation = 0;
+  std::uint64_t generation = 0;
   // What json::Path(record_paths(kind)[i]).first(record) gives: the first match, nullopt when the
   // path is missing or null. i < count.
   std::optional<simdjson::dom::element> value(std::size_t i) const {

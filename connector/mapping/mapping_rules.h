@@ -40,7 +40,9 @@ struct KindMapping;
 // on first use and memoised like the others.
 struct PathCache {
   std::vector<json::PathSet::Result> entries;  // by Path::slot
-  std::uint32_t generation = 1;
+  // Bumped once per record; 64 bits so that it never wraps (a wrapped counter would make a slot
+  // stamped 2^32 records ago read as this record's). Never 0 (RecordPaths: 0 is "not checked").
+  std::uint64_t generation = 1;
   // The current record's index (json::Fields of its root), when there is one: a path looked up on
   // demand takes its first key through it rather than a scan of the record's fields.
   const json::Fields* root_fields = nullptr;

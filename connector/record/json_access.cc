@@ -428,13 +428,13 @@ void PathSet::index_children(std::uint32_t n) {
 
 bool PathSet::contains(int slot) const noexcept { return std::find(slots_.begin(), slots_.end(), slot) != slots_.end(); }
 
-void PathSet::resolve(element root, std::vector<Result>& results, std::uint32_t generation) const {
+void PathSet::resolve(element root, std::vector<Result>& results, std::uint64_t generation) const {
   stamp(root, results, generation);
   walk(0, root, results);
 }
 
 void PathSet::resolve(element root, const Fields& root_index, std::vector<Result>& results,
-                      std::uint32_t generation) const {
+                      std::uint64_t generation) const {
   stamp(root, results, generation);
   if (!root.is_object()) return walk(0, root, results);
   const char* keys = keys_.data();
@@ -473,7 +473,7 @@ void PathSet::resolve(element root, const Fields& root_index, std::vector<Result
   }
 }
 
-void PathSet::stamp(element root, std::vector<Result>& results, std::uint32_t generation) const {
+void PathSet::stamp(element root, std::vector<Result>& results, std::uint64_t generation) const {
   for (int s : slots_) {
     auto& r = results[static_cast<std::size_t>(s)];
     r.generation = generation;

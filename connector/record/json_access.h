@@ -150,7 +150,10 @@ class Path {
 class PathSet {
  public:
   struct Result {
-    std::uint32_t generation = 0;  // the resolve() call that set it
+    // The resolve() call that set it. 64 bits: a counter bumped once per record cannot wrap in a
+    // process's lifetime (at 32 bits it wrapped after 2^32 records, and a slot left untouched since
+    // then read as found again, its element in a long-gone record).
+    std::uint64_t generation = 0;
     bool found = false;
     element value;
   };
@@ -161,10 +164,10 @@ class PathSet {
   bool contains(int slot) const noexcept;
   // Resolves every path against `root` into results[slot], stamping each with `generation`
   // (found or not). `results` must be large enough for every slot added.
-  void resolve(element root, std::vector<Result>& results, std::uint32_t generation) const;
+  void resolve(element root, std::vector<Result>& results, std::uint64_t generation) const;
   // The same, `root_index` the json::Fields of `root` (an object): the root's children looked up
   // through it instead of a scan of the root's fields.
-  void resolve(element root, const Fields& root_index, std::vector<Result>& results, std::uint32_t generation) const;
+  void resolve(element root, const Fields& root_index, std::vector<Result>& results, std::uint64_t generation) const;
 
  private:
   struct Node {
@@ -200,7 +203,7 @@ class PathSet {
   void settle_leaf(const Node::Kid& kid, element value, std::vector<Result>& results) const;
   void walk(std::uint32_t node, element e, std::vector<Result>& results) const;
   void settle(std::uint32_t node, element value, std::vector<Result>& results) const;
-  void stamp(element root, std::vector<Result>& results, std::uint32_t generation) const;
+  void stamp(element root, std::vector<Result>& results, std::uint64_t generation) const;
   // The root's children as Fields keys (bucket and folded last byte worked out when added), for
   // resolve() through the root's index; the text is at key_at in keys_.
   struct RootKey {
