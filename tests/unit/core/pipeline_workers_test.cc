@@ -471,5 +471,16 @@ TEST(PipelineWorkers, ConfigKeys) {
   EXPECT_NE(errors.find("cfg.yaml:2"), std::string::npos) << errors;
 }
 
+// The number of workers a Pipeline runs (and of tag-count shards it makes): `workers` within
+// [1, kMaxWorkers], whatever the options say.
+TEST(PipelineWorkers, WorkerCountIsClampedToOneToMax) {
+  PipelineOptions o;
+  for (const std::size_t asked : {std::size_t{0}, std::size_t{1}, std::size_t{2}, PipelineOptions::kMaxWorkers,
+                                  PipelineOptions::kMaxWorkers + 1, std::size_t{100000}}) {
+    o.workers = asked;
+    EXPECT_EQ(o.worker_count(), std::clamp<std::size_t>(asked, 1, PipelineOptions::kMaxWorkers)) << asked;
+  }
+}
+
 }  // namespace
 }  // namespace siem
