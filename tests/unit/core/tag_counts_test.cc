@@ -82,8 +82,10 @@ TEST(TagCounts, ConcurrentReadsNeverGoDownAndTheEndIsExact) {
   std::map<std::string, std::uint64_t> last;
   int reads = 0;
   bool down = false, over = false;
-  // Bounded: the writers end after a fixed count; at most 1 000 000 reads in any case.
-  while (running.load() > 0 && reads < 1'000'000) {
+  // At least one read (even if the writers finished before this thread got here), then reads
+  // back to back while they write. Bounded: the writers end after a fixed count; at most
+  // 1 000 000 reads in any case.
+  do {
     for (const auto& [tag, n] : c.totals()) {
       auto& before = last[tag];
       if (n < before) down = true;
@@ -91,7 +93,7 @@ TEST(TagCounts, ConcurrentReadsNeverGoDownAndTheEndIsExact) {
       before = n;
     }
     ++reads;
-  }
+  } while (running.load() > 0 && reads < 1'000'000);
   for (auto& t : writers) t.join();
   EXPECT_FALSE(down) << "a count went down between two reads";
   EXPECT_FALSE(over) << "a count above what was added";
