@@ -20,10 +20,11 @@ void TagCounts::add(std::size_t shard, const std::vector<std::string>& tags) {
     auto it = s.counts.find(std::string_view(tag));
     if (it == s.counts.end()) {
       std::lock_guard lock(s.insert_mu);
-      it = s.counts.try_emplace(tag, 0).first;
+      it = s.counts.try_emplace(tag).first;
     }
     // The shard's only writer: a plain load and store, not a locked read-modify-write.
-    it->second.store(it->second.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    auto& n = it->second.n;
+    n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 }
 
@@ -31,7 +32,7 @@ void TagCounts::add(std::size_t shard, const std::vector<std::string>& tags) {
 void TagCounts::add_out_of_range(const std::vector<std::string>& tags) {
   std::lock_guard lock(spare_.insert_mu);
   for (const auto& tag : tags) {
-    auto& n = spare_.counts.try_emplace(tag, 0).first->second;
+    auto& n = spare_.counts.try_emplace(tag).first->second.n;
     n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 }
@@ -40,7 +41,7 @@ std::map<std::string, std::uint64_t, std::less<>> TagCounts::totals() const {
   std::map<std::string, std::uint64_t, std::less<>> out;
   const auto sum = [&out](const Shard& s) {
     std::lock_guard lock(s.insert_mu);
-    for (const auto& [tag, n] : s.counts) out[tag] += n.load(std::memory_order_relaxed);
+    for (const auto& [tag, c] : s.counts) out[tag] += c.n.load(std::memory_order_relaxed);
   };
   for (const auto& s : shards_) sum(*s);
   sum(spare_);
