@@ -88,7 +88,7 @@ Pipeline::Pipeline(PipelineOptions options, std::vector<SourceSlot> sources, std
       processors_(std::move(processors)),
       state_(state),
       dead_letters_(dead_letters),
-      tag_counts_(std::clamp<std::size_t>(options.workers, 1, PipelineOptions::kMaxWorkers)) {
+      tag_counts_(options.worker_count()) {
   if (processors_.empty()) throw std::invalid_argument("pipeline: at least one processor is required");
   acks_ = std::make_unique<AckTracker>(static_cast<std::uint32_t>(sinks.size()));
   input_ = std::make_unique<BoundedQueue<InBatch>>(options_.queue_events, options_.queue_bytes);

@@ -9,6 +9,7 @@
 // then the processing workers block, then the input queue fills, then sources stop polling.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -51,6 +52,10 @@ struct PipelineOptions {
   // configuration the default is default_workers(): the CPUs the process may use, less one.
   std::size_t workers = 1;
   static constexpr std::size_t kMaxWorkers = 64;
+  // The number of processing threads a Pipeline runs for these options: `workers` within
+  // [1, kMaxWorkers]. The only place that number is computed: the tag counts' shards (one per
+  // worker) and the workers started both come from it.
+  std::size_t worker_count() const { return std::clamp<std::size_t>(workers, 1, kMaxWorkers); }
   bool once = false;
   // `pipeline.drop`: events any of these match are acknowledged and sent to no sink (route.h;
   // read by the app, connector/app/route_config.cc).

@@ -122,7 +122,7 @@ void Pipeline::processing_loop() {
     return;
   }
   last_save_ = Clock::now();
-  const std::size_t n = std::clamp<std::size_t>(options_.workers, 1, PipelineOptions::kMaxWorkers);
+  const std::size_t n = options_.worker_count();
   if (n > 1) spdlog::info("processing: {} workers", n);
   // More workers than CPUs: a spinning waiter would keep the turn's holder from running.
   ordered_turn_.set_spin(n <= usable_cpus() ? std::chrono::nanoseconds(kTurnSpin)

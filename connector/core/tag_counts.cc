@@ -1,5 +1,7 @@
 #include "connector/core/tag_counts.h"
 
+#include <cassert>
+
 namespace siem {
 
 TagCounts::TagCounts(std::size_t shards) {
@@ -8,24 +10,41 @@ TagCounts::TagCounts(std::size_t shards) {
 }
 
 void TagCounts::add(std::size_t shard, const std::vector<std::string>& tags) {
+  if (shard >= shards_.size()) [[unlikely]] {
+    assert(!"TagCounts::add: shard out of range");
+    add_out_of_range(tags);
+    return;
+  }
   Shard& s = *shards_[shard];
   for (const auto& tag : tags) {
     auto it = s.counts.find(std::string_view(tag));
     if (it == s.counts.end()) {
       std::lock_guard lock(s.insert_mu);
-      it = s.counts.try_emplace(tag, 0).first;
+      it = s.counts.try_emplace(tag).first;
     }
     // The shard's only writer: a plain load and store, not a locked read-modify-write.
-    it->second.store(it->second.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    auto& n = it->second.n;
+    n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+}
+
+// Any number of threads may come here at once: the whole update is under the spare shard's lock.
+void TagCounts::add_out_of_range(const std::vector<std::string>& tags) {
+  std::lock_guard lock(spare_.insert_mu);
+  for (const auto& tag : tags) {
+    auto& n = spare_.counts.try_emplace(tag).first->second.n;
+    n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 }
 
 std::map<std::string, std::uint64_t, std::less<>> TagCounts::totals() const {
   std::map<std::string, std::uint64_t, std::less<>> out;
-  for (const auto& s : shards_) {
-    std::lock_guard lock(s->insert_mu);
-    for (const auto& [tag, n] : s->counts) out[tag] += n.load(std::memory_order_relaxed);
-  }
+  const auto sum = [&out](const Shard& s) {
+    std::lock_guard lock(s.insert_mu);
+    for (const auto& [tag, c] : s.counts) out[tag] += c.n.load(std::memory_order_relaxed);
+  };
+  for (const auto& s : shards_) sum(*s);
+  sum(spare_);
   return out;
 }
 

@@ -21,6 +21,7 @@
 #include "connector/core/cpu_budget.h"
 #include "connector/core/pipeline.h"
 #include "connector/state/state_store.h"
+#include "tests/support/wait.h"
 
 namespace siem {
 namespace {
@@ -232,18 +233,21 @@ Outcome run_with(std::size_t workers, int records, std::chrono::milliseconds sav
     o.drain_timeout = std::chrono::seconds(60);
     o.state_save_interval = save_interval;  // 0: a save (with the workers quiesced) before every chunk
     Pipeline p(o, std::move(sources), std::move(sinks), std::move(chain), state, dead);
-    // Scrapes the tag counts while the workers count (bounded: until run() returned, at most
-    // 100 000 scrapes).
+    // Scrapes the tag counts while the workers count: at least once (even if run() returned
+    // before this thread was first scheduled), then every millisecond or so until run() returned
+    // (the wait is pacing, not a condition asserted on: a spinning scraper would take a CPU from
+    // the workers), at most 20 000 scrapes.
     std::atomic<bool> ran{false};
     std::thread scraper([&] {
       std::map<std::string, double> last;
-      while (!ran.load() && out.scrapes < 100'000) {
+      do {
         for (const auto& [tag, n] : tagged_counts(p)) {
           if (n < last[tag]) out.tag_count_went_down = true;
           last[tag] = n;
         }
         ++out.scrapes;
-      }
+      } while (!test::wait_until([&] { return ran.load(); }, std::chrono::milliseconds(1), std::chrono::milliseconds(1)) &&
+               out.scrapes < 20'000);
     });
     EXPECT_EQ(p.run(std::stop_token{}), kExitDeadLettered);
     ran = true;
@@ -469,6 +473,17 @@ TEST(PipelineWorkers, ConfigKeys) {
   EXPECT_NE(errors.find("cfg.yaml:2"), std::string::npos) << errors;
   read("pipeline:\n  workers: 0\n", &errors);
   EXPECT_NE(errors.find("cfg.yaml:2"), std::string::npos) << errors;
+}
+
+// The number of workers a Pipeline runs (and of tag-count shards it makes): `workers` within
+// [1, kMaxWorkers], whatever the options say.
+TEST(PipelineWorkers, WorkerCountIsClampedToOneToMax) {
+  PipelineOptions o;
+  for (const std::size_t asked : {std::size_t{0}, std::size_t{1}, std::size_t{2}, PipelineOptions::kMaxWorkers,
+                                  PipelineOptions::kMaxWorkers + 1, std::size_t{100000}}) {
+    o.workers = asked;
+    EXPECT_EQ(o.worker_count(), std::clamp<std::size_t>(asked, 1, PipelineOptions::kMaxWorkers)) << asked;
+  }
 }
 
 }  // namespace

@@ -44,6 +44,29 @@ TEST(TagCounts, SumsTheShardsExactly) {
   EXPECT_EQ(none.totals().at("x"), 2u);
 }
 
+// A shard out of range (a caller's bug, e.g. a worker count computed apart from the shard count)
+// asserts in a debug build; otherwise it writes nothing out of bounds and is counted exactly,
+// even from several threads at once next to the in-range writers.
+TEST(TagCounts, AShardOutOfRangeAssertsInDebugAndIsCountedExactlyOtherwise) {
+  TagCounts c(2);
+  EXPECT_DEBUG_DEATH(c.add(2, {"x"}), "shard out of range");
+#ifdef NDEBUG
+  constexpr int kRounds = 5000;
+  std::vector<std::thread> writers;
+  for (std::size_t w = 0; w < 4; ++w)
+    writers.emplace_back([&c, w] {
+      // Two writers in range (shards 0 and 1), two out of it (shards 2 and 1000).
+      const std::size_t shard = w < 2 ? w : (w == 2 ? 2 : 1000);
+      for (int i = 0; i < kRounds; ++i) c.add(shard, {"x", fmt::format("w{}", w)});
+    });
+  for (auto& t : writers) t.join();
+  const auto got = c.totals();
+  EXPECT_EQ(got.at("x"), 4u * kRounds + 1);
+  for (std::size_t w = 0; w < 4; ++w) EXPECT_EQ(got.at(fmt::format("w{}", w)), std::uint64_t{kRounds}) << w;
+  EXPECT_EQ(c.shards(), 2u);
+#endif
+}
+
 TEST(TagCounts, ConcurrentReadsNeverGoDownAndTheEndIsExact) {
   constexpr std::size_t kWriters = 4;
   constexpr int kRounds = 20000;
@@ -59,8 +82,10 @@ TEST(TagCounts, ConcurrentReadsNeverGoDownAndTheEndIsExact) {
   std::map<std::string, std::uint64_t> last;
   int reads = 0;
   bool down = false, over = false;
-  // Bounded: the writers end after a fixed count; at most 1 000 000 reads in any case.
-  while (running.load() > 0 && reads < 1'000'000) {
+  // At least one read (even if the writers finished before this thread got here), then reads
+  // back to back while they write. Bounded: the writers end after a fixed count; at most
+  // 1 000 000 reads in any case.
+  do {
     for (const auto& [tag, n] : c.totals()) {
       auto& before = last[tag];
       if (n < before) down = true;
@@ -68,7 +93,7 @@ TEST(TagCounts, ConcurrentReadsNeverGoDownAndTheEndIsExact) {
       before = n;
     }
     ++reads;
-  }
+  } while (running.load() > 0 && reads < 1'000'000);
   for (auto& t : writers) t.join();
   EXPECT_FALSE(down) << "a count went down between two reads";
   EXPECT_FALSE(over) << "a count above what was added";
