@@ -235,9 +235,15 @@ bool iequals(std::string_view a, std::string_view b);
 // iequals(s, x) for `lowered` == to_lower(x), worked out in advance: only `s` is folded.
 bool iequals_lowered(std::string_view s, std::string_view lowered);
 bool icontains(std::string_view haystack, std::string_view needle);
-// A hash of `s` case-folded as iequals() folds it: iequals(a, b) implies ihash(a) == ihash(b), so a
-// hash table keyed by it finds any spelling's case without a lower-cased copy of the key.
-std::uint64_t ihash(std::string_view s) noexcept;
+// A hash of `s` case-folded as iequals() folds it: iequals(a, b) implies ihash(a, seed) ==
+// ihash(b, seed), so a hash table keyed by it finds any spelling's case without a lower-cased copy
+// of the key. `seed` keys the hash: the tables it indexes hold keys taken from input events (the
+// roster's principals), and an unkeyed hash would let crafted keys fill one bucket. Not a
+// cryptographic MAC; nothing may persist or order output by it (it differs between processes).
+std::uint64_t ihash(std::string_view s, std::uint64_t seed) noexcept;
+// The process's seed for ihash(): drawn once from std::random_device on first use.
+std::uint64_t ihash_seed() noexcept;
+inline std::uint64_t ihash(std::string_view s) noexcept { return ihash(s, ihash_seed()); }
 bool istarts_with(std::string_view s, std::string_view prefix);
 std::string to_lower(std::string_view s);
 
