@@ -288,6 +288,14 @@ void Fields::assign(element obj) {
 
 const element* Fields::find(const Key& key) const { return find_here(key); }
 
+std::size_t Fields::chained_entries() const {
+  std::size_t n = 0;
+  for (const std::uint32_t head : heads_)
+    for (auto i = head; i != kNone; i = entries_[i].next)
+      if (i >= entries_.size() || ++n > entries_.size()) return SIZE_MAX;
+  return n;
+}
+
 std::optional<element> at(element arr, std::size_t index) {
   simdjson::dom::array a;
   if (arr.get_array().get(a) != simdjson::SUCCESS) return std::nullopt;

@@ -85,6 +85,10 @@ class Fields {
   }
   std::optional<element> get(std::string_view key) const { return get(Fields::key(key)); }
   bool has(std::string_view key) const { return find(Fields::key(key)) != nullptr; }
+  // The number of entries the buckets' chains reach (the fields of the object last assigned), or
+  // SIZE_MAX when a chain leaves the storage or runs longer than it (a cycle): a bounded walk, for
+  // the index's tests to check before they look anything up.
+  std::size_t chained_entries() const;
 
  private:
   static constexpr std::uint32_t kNone = UINT32_MAX;
