@@ -16,8 +16,11 @@ std::string lower(std::string_view s) { return json::to_lower(s); }
 bool unused(const RosterEntry& e) { return e.roles.empty() && e.groups.empty() && !e.is_static; }
 }  // namespace
 
+Roster::Roster() : Roster(json::ihash_seed()) {}
+Roster::Roster(std::uint64_t hash_seed) : by_key_(0, FoldedHash{hash_seed}) {}
+
 std::size_t Roster::FoldedHash::operator()(std::string_view s) const noexcept {
-  return static_cast<std::size_t>(json::ihash(s));
+  return static_cast<std::size_t>(json::ihash(s, seed));
 }
 bool Roster::FoldedEqual::operator()(std::string_view a, std::string_view b) const noexcept { return json::iequals(a, b); }
 

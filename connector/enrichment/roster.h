@@ -66,6 +66,12 @@ class Roster {
   // still answer for events of that period until then: records arrive late and out of order).
   static constexpr std::int64_t kEndedRetentionMs = 7LL * 24 * 3600 * 1000;
 
+  // The key index is hashed with the process's random seed (json::ihash_seed()), so that keys
+  // crafted in input events cannot all land in one bucket; or with `hash_seed` (tests). Nothing
+  // the roster writes or reports depends on the seed (entries keep their own order).
+  Roster();
+  explicit Roster(std::uint64_t hash_seed);
+
   void add_static(const std::string& upn_or_id);
   // A principal gained a role (ids and UPNs: any that are known), actively or as an eligibility
   // (PIM: may activate), until `until_ms` (kForever: no end). A grant replaces the same kind of
@@ -151,8 +157,10 @@ class Roster {
   // The index of the principals' (lower-case) keys: hashed and compared case-folded, so a lookup
   // takes any spelling as it is, without a lower-cased copy (the enrichment looks up a few keys per
   // event).
+  // Keyed by the roster's seed (json::ihash): the keys come from input events.
   struct FoldedHash {
     using is_transparent = void;
+    std::uint64_t seed;
     std::size_t operator()(std::string_view s) const noexcept;
   };
   struct FoldedEqual {

@@ -35,16 +35,12 @@ using json::element;
 
 // ---------------------------------------------------------------- values
 
-inline void append_int(std::string& out, std::int64_t i) {
-  char digits[24];
-  const auto r = std::to_chars(digits, digits + sizeof digits, i);
-  out.append(digits, r.ptr);
-}
-// The same on a JSON writer's output (json_out.h): the digits written in place through a cursor,
+// An integer's digits on a JSON writer's output (json_out.h): written in place through a cursor,
 // appended from the stack to a string (whose room() would fill the bytes first).
-template <class Out>
-void put_int(Out& out, std::int64_t i) {
-  constexpr std::size_t kDigits = 24;  // the longest int64, "-9223372036854775808", fits
+template <class Out, class Int>
+void put_int(Out& out, Int i) {
+  static_assert(std::is_integral_v<Int>);
+  constexpr std::size_t kDigits = 24;  // the longest int64 / uint64, "-9223372036854775808", fits
   if constexpr (std::is_same_v<Out, StringOut>) {
     char digits[kDigits];
     const auto r = std::to_chars(digits, digits + kDigits, i);
@@ -53,6 +49,10 @@ void put_int(Out& out, std::int64_t i) {
     char* p = out.room(kDigits);
     out.advance(std::to_chars(p, p + kDigits, i).ptr);
   }
+}
+inline void append_int(std::string& out, std::int64_t i) {
+  StringOut to(out);
+  put_int(to, i);
 }
 // A double as Value's text and JSON give it (fmt's shortest form, "{}"), written in place (value.cc).
 template <class Out>

@@ -274,10 +274,10 @@ template <class Out>
   const auto& rule = rules[step.rule];
   if (rule.direct) {
     // The cursor: the value escaped and written in place after the prefix (nothing written when
-    // there is none or the case is left to evaluate()).
+    // there is none; whatever was written taken out again when the case is left to evaluate()).
     std::optional<bool> written;
     if constexpr (std::is_same_v<Out, CursorOut>) {
-      written = rule.append_json(ctx, out);
+      written = write_or_rewind(out, [&](CursorOut& o) { return rule.append_json(ctx, o); });
       if (written && *written) return true;
     } else if (out.with_string([&](std::string& s) {
                  written = rule.append_json(ctx, s);

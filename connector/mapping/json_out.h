@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -148,6 +149,18 @@ class CursorOut {
   char* end_ = nullptr;
   bool finished_ = false;
 };
+
+// A shortcut's answer written through the cursor (Rule::append_json): true and false as the
+// shortcut gives them; on nullopt (a case left to the general evaluator) whatever the shortcut may
+// have written before giving up is taken out again, so that the general writer starts where the
+// shortcut started (as StringOut::with_string() discards a failed write).
+template <class Write>
+[[gnu::always_inline]] inline std::optional<bool> write_or_rewind(CursorOut& out, Write&& write) {
+  const std::size_t mark = out.mark();
+  const std::optional<bool> written = write(out);
+  if (!written) out.truncate(mark);
+  return written;
+}
 
 // Elastic's shape (`elastic`: object keys in snake_case, arrays turned into objects keyed "0",
 // "1"...) or `snake` (arrays kept), written to `out`; `max_items`: an array at the top is cut to its

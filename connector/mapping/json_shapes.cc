@@ -139,18 +139,9 @@ constexpr std::size_t kAll = std::numeric_limits<std::size_t>::max();
 // and null written in place, doubles (simdjson's own number form) and arrays through a string.
 template <class Out>
 void append_plain_json(Out& out, element e) {
-  constexpr std::size_t kDigits = 24;  // the longest int64 / uint64 fits
   switch (e.type()) {
-    case simdjson::dom::element_type::INT64: {
-      char* p = out.room(kDigits);
-      out.advance(std::to_chars(p, p + kDigits, e.get_int64().value_unsafe()).ptr);
-      return;
-    }
-    case simdjson::dom::element_type::UINT64: {
-      char* p = out.room(kDigits);
-      out.advance(std::to_chars(p, p + kDigits, e.get_uint64().value_unsafe()).ptr);
-      return;
-    }
+    case simdjson::dom::element_type::INT64: put_int(out, e.get_int64().value_unsafe()); return;
+    case simdjson::dom::element_type::UINT64: put_int(out, e.get_uint64().value_unsafe()); return;
     case simdjson::dom::element_type::BOOL:
       out.put(e.get_bool().value_unsafe() ? std::string_view("true") : std::string_view("false"));
       return;

@@ -195,6 +195,17 @@ inline bool half_word_has_json_special(const char* p) {
   return ((w & kHighs) | has_byte_below_space(w) | has_byte(w, '"') | has_byte(w, '\\')) != 0;
 }
 
+#if defined(__SSE2__)
+// Bit j set: byte j of `v` is special for JSON (kSpecial): a quote, a backslash, a control
+// character or a non-ASCII byte (a signed compare below 0x20 catches the last two at once). The
+// one test of next_json_special() and write_json_string()'s copying scan.
+[[gnu::always_inline]] inline unsigned json_special_mask(__m128i v) {
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+  const __m128i escaped = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(escaped, _mm_cmplt_epi8(v, space))));
+}
+#endif
+
 // Position of the first byte at or after `i` that kSpecial marks (or `n`): 16 bytes at a time with
 // SSE2 (a signed compare below 0x20 catches control characters and every non-ASCII byte at once,
 // and the mask gives the exact position); the last partial block is read as the 16 bytes ending
@@ -203,11 +214,8 @@ inline bool half_word_has_json_special(const char* p) {
 // answers yes is looked at byte by byte. Never reads outside [p, p + n).
 [[gnu::always_inline]] inline std::size_t next_json_special(const char* p, std::size_t i, std::size_t n) {
 #if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-  auto special_mask = [&](const char* at) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
-    return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(
-        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), _mm_cmplt_epi8(v, space))));
+  auto special_mask = [](const char* at) {
+    return json_special_mask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at)));
   };
   for (; i + 16 <= n; i += 16)
     if (const unsigned mask = special_mask(p + i)) return i + static_cast<std::size_t>(__builtin_ctz(mask));
@@ -350,22 +358,18 @@ char* write_json_string(char* dst, std::string_view prefix, std::string_view s) 
     // room holds json_string_bound(n) bytes, so every store stays within [dst, dst + n)), and the
     // first special byte hands over to the escaping loop, which writes from the start again. The
     // last partial block is the 16 bytes ending at n, as in next_json_special().
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-    auto special_mask = [&](__m128i v) {
-      return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(
-          _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), _mm_cmplt_epi8(v, space))));
-    };
     std::size_t i = 0;
     for (; i + 16 <= n; i += 16) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), v);
-      if (const unsigned mask = special_mask(v)) return write_escaped(dst, s, i + static_cast<std::size_t>(__builtin_ctz(mask)));
+      if (const unsigned mask = json_special_mask(v))
+        return write_escaped(dst, s, i + static_cast<std::size_t>(__builtin_ctz(mask)));
     }
     if (i < n) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 16));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + n - 16), v);
       // Bit j of the mask is byte n - 16 + j; the bytes before i are known to be plain.
-      if (const unsigned mask = special_mask(v) >> (16 - (n - i)))
+      if (const unsigned mask = json_special_mask(v) >> (16 - (n - i)))
         return write_escaped(dst, s, i + static_cast<std::size_t>(__builtin_ctz(mask)));
     }
     dst[n] = '"';

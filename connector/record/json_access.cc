@@ -4,7 +4,10 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstring>
+#include <exception>
+#include <random>
 
 #include <emmintrin.h>
 
@@ -136,10 +139,10 @@ bool icontains(std::string_view h, std::string_view n) {
   return false;
 }
 
-std::uint64_t ihash(std::string_view s) noexcept {
+std::uint64_t ihash(std::string_view s, std::uint64_t seed) noexcept {
   constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ULL;
   const std::size_t n = s.size();
-  std::uint64_t h = n * kMul;
+  std::uint64_t h = seed ^ (n * kMul);  // the seed enters before the first word is mixed in
   const auto mix = [&h](std::uint64_t w) {
     h = (h ^ w) * kMul;
     h ^= h >> 29;
@@ -153,6 +156,22 @@ std::uint64_t ihash(std::string_view s) noexcept {
     mix(w);
   }
   return h ^ (h >> 32);
+}
+
+std::uint64_t ihash_seed() noexcept {
+  static const std::uint64_t seed = [] {
+    std::uint64_t v = 0;
+    try {
+      std::random_device device;
+      v = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+    } catch (const std::exception&) {  // no entropy source: the clock and where the stack lies
+      int here = 0;
+      v = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+          static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&here));
+    }
+    return v;
+  }();
+  return seed;
 }
 
 bool istarts_with(std::string_view s, std::string_view p) { return s.size() >= p.size() && iequals(s.substr(0, p.size()), p); }
@@ -268,6 +287,14 @@ void Fields::assign(element obj) {
 }
 
 const element* Fields::find(const Key& key) const { return find_here(key); }
+
+std::size_t Fields::chained_entries() const {
+  std::size_t n = 0;
+  for (const std::uint32_t head : heads_)
+    for (auto i = head; i != kNone; i = entries_[i].next)
+      if (i >= entries_.size() || ++n > entries_.size()) return SIZE_MAX;
+  return n;
+}
 
 std::optional<element> at(element arr, std::size_t index) {
   simdjson::dom::array a;

@@ -85,6 +85,10 @@ class Fields {
   }
   std::optional<element> get(std::string_view key) const { return get(Fields::key(key)); }
   bool has(std::string_view key) const { return find(Fields::key(key)) != nullptr; }
+  // The number of entries the buckets' chains reach (the fields of the object last assigned), or
+  // SIZE_MAX when a chain leaves the storage or runs longer than it (a cycle): a bounded walk, for
+  // the index's tests to check before they look anything up.
+  std::size_t chained_entries() const;
 
  private:
   static constexpr std::uint32_t kNone = UINT32_MAX;
@@ -238,9 +242,15 @@ bool iequals(std::string_view a, std::string_view b);
 // iequals(s, x) for `lowered` == to_lower(x), worked out in advance: only `s` is folded.
 bool iequals_lowered(std::string_view s, std::string_view lowered);
 bool icontains(std::string_view haystack, std::string_view needle);
-// A hash of `s` case-folded as iequals() folds it: iequals(a, b) implies ihash(a) == ihash(b), so a
-// hash table keyed by it finds any spelling's case without a lower-cased copy of the key.
-std::uint64_t ihash(std::string_view s) noexcept;
+// A hash of `s` case-folded as iequals() folds it: iequals(a, b) implies ihash(a, seed) ==
+// ihash(b, seed), so a hash table keyed by it finds any spelling's case without a lower-cased copy
+// of the key. `seed` keys the hash: the tables it indexes hold keys taken from input events (the
+// roster's principals), and an unkeyed hash would let crafted keys fill one bucket. Not a
+// cryptographic MAC; nothing may persist or order output by it (it differs between processes).
+std::uint64_t ihash(std::string_view s, std::uint64_t seed) noexcept;
+// The process's seed for ihash(): drawn once from std::random_device on first use.
+std::uint64_t ihash_seed() noexcept;
+inline std::uint64_t ihash(std::string_view s) noexcept { return ihash(s, ihash_seed()); }
 bool istarts_with(std::string_view s, std::string_view prefix);
 std::string to_lower(std::string_view s);
 

@@ -28,9 +28,9 @@ TEST(Roster, ATimeBoundActivationCountsUntilItEnds) {
 }
 
 // The index finds a principal by any spelling's case of any of its keys (UPNs and ids of every
-// length around the word size), and never another principal's.
-TEST(Roster, FindsEveryKeyInAnyCase) {
-  Roster r;
+// length around the word size), and never another principal's: with the process's hash seed and
+// with any other.
+void finds_every_key_in_any_case(Roster& r) {
   std::vector<std::string> upns, ids;
   for (int i = 0; i < 300; ++i) {
     upns.push_back(std::string(static_cast<std::size_t>(i % 23), 'x') + "User" + std::to_string(i) + "@Contoso.example");
@@ -52,6 +52,38 @@ TEST(Roster, FindsEveryKeyInAnyCase) {
     EXPECT_EQ(r.entry(ids[u] + "0"), i >= 1 && i < 30 ? r.entry(ids[u * 10]) : nullptr);  // "ID-50" is another principal's
   }
   EXPECT_EQ(r.entry(""), nullptr);
+}
+
+TEST(Roster, FindsEveryKeyInAnyCase) {
+  Roster r;
+  finds_every_key_in_any_case(r);
+}
+
+TEST(Roster, FindsEveryKeyInAnyCaseWhateverTheHashSeed) {
+  const std::uint64_t seeds[] = {0, 1, ~std::uint64_t{0}, json::ihash_seed(), 0x9E3779B97F4A7C15ULL,
+                                 0x8000000000000000ULL};
+  for (const std::uint64_t seed : seeds) {
+    SCOPED_TRACE(seed);
+    Roster r(seed);
+    finds_every_key_in_any_case(r);
+  }
+}
+
+// The roster's index hash is keyed: the same key hashes differently under another seed (keys of
+// every length from empty to several words), keys equal but for case hash alike under any seed,
+// and the process's seed is drawn once.
+TEST(Roster, TheIndexHashIsKeyedBySeed) {
+  EXPECT_EQ(json::ihash_seed(), json::ihash_seed());
+  std::string key;
+  for (std::size_t len = 0; len <= 40; ++len) {
+    if (len > 0) key += static_cast<char>((len % 2 ? 'a' : 'A') + len % 26);
+    SCOPED_TRACE(key);
+    EXPECT_EQ(json::ihash(key), json::ihash(key, json::ihash_seed()));
+    EXPECT_NE(json::ihash(key, 1), json::ihash(key, 2));
+    EXPECT_NE(json::ihash(key, 0), json::ihash(key, json::ihash_seed() == 0 ? 1 : json::ihash_seed()));
+    for (const std::uint64_t seed : {std::uint64_t{1}, std::uint64_t{2}, json::ihash_seed()})
+      EXPECT_EQ(json::ihash(key, seed), json::ihash(json::to_lower(key), seed));
+  }
 }
 
 TEST(Roster, AnEligibilityOutlivesItsActivation) {

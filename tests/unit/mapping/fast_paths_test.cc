@@ -210,5 +210,34 @@ TEST(IpAddress, RememberedAnswersEqualTheChecks) {
   EXPECT_GT(compared, 40'000u);
 }
 
+
+// A shortcut that writes part of a value through the cursor and then leaves the case to the
+// general evaluator (nullopt): what it wrote is taken out again, so the member the document writer
+// then writes from evaluate() follows its prefix directly (json_document.cc's write_field()).
+TEST(CursorOut, ShortcutGivingUpLeavesNothingBehind) {
+  std::string doc = "{";
+  {
+    mapping::CursorOut out(doc, 0);
+    out.put(std::string_view("\"a\":"));
+    const auto gave_up = mapping::write_or_rewind(out, [](mapping::CursorOut& o) -> std::optional<bool> {
+      o.json_string("", "partial");
+      o.put('[');
+      return std::nullopt;
+    });
+    EXPECT_FALSE(gave_up.has_value());
+    out.put('1');  // what the general evaluator writes instead
+    out.put(std::string_view(",\"b\":"));
+    const auto kept = mapping::write_or_rewind(out, [](mapping::CursorOut& o) -> std::optional<bool> {
+      o.json_string("", "v");
+      return true;
+    });
+    ASSERT_TRUE(kept.has_value());
+    EXPECT_TRUE(*kept);
+    out.put('}');
+    out.finish();
+  }
+  EXPECT_EQ(doc, R"({"a":1,"b":"v"})");
+}
+
 }  // namespace
 }  // namespace siem

@@ -57,6 +57,7 @@ TEST(Fields, PreparedKeysAnswerLikeChild) {
     element root;
     ASSERT_EQ(parser.parse(doc).get(root), simdjson::SUCCESS) << doc;
     reused.assign(root);
+    ASSERT_EQ(reused.chained_entries(), as_object(root).size()) << doc;  // bounded: before any lookup
     const Fields fresh(root);
     for (const auto& k : kKeys) {
       SCOPED_TRACE("key '" + k + "' of " + doc);
@@ -96,6 +97,7 @@ TEST(PathSet, ThroughTheRootIndexAnswersLikePathFirstOnGeneratedRecords) {
     element root;
     ASSERT_EQ(parser.parse(doc).get(root), simdjson::SUCCESS) << doc;
     index.assign(root);
+    ASSERT_EQ(index.chained_entries(), as_object(root).size()) << doc;  // bounded: before any lookup
     set.resolve(root, index, results, round);
     set.resolve(root, scanned, round);  // the root's fields scanned against the trie instead
     for (std::size_t i = 0; i < texts.size(); ++i) {

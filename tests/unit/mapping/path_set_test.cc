@@ -158,19 +158,27 @@ TEST(Fields, AssignIndexesTheNewObjectOnly) {
   simdjson::dom::parser parser;
   element root;
   ASSERT_EQ(parser.parse(std::string(kRecord)).get(root), simdjson::SUCCESS);
+  // The chains reach exactly the new object's fields (checked by a bounded walk before any lookup:
+  // an index left chained to the previous object's entries could loop).
+  const auto size_of = [](element e) { return e.is_object() ? json::as_object(e).size() : std::size_t{0}; };
   Fields fields;
+  ASSERT_EQ(fields.chained_entries(), 0u);
   EXPECT_FALSE(fields.get("id").has_value());
   fields.assign(root);
+  ASSERT_EQ(fields.chained_entries(), size_of(root));
   EXPECT_EQ(describe(fields.get("id")), describe(child(root, "id")));
   const element odd = *child(root, "odd");
   fields.assign(odd);
+  ASSERT_EQ(fields.chained_entries(), size_of(odd));
   for (std::string_view key : {"id", "ID", "Level", "properties", "A", "a", "missing"}) {
     SCOPED_TRACE(std::string(key));
     EXPECT_EQ(describe(fields.get(key)), describe(child(odd, key)));
   }
   fields.assign(*child(root, "arr"));
+  ASSERT_EQ(fields.chained_entries(), 0u);
   EXPECT_FALSE(fields.get("A").has_value());
   fields.assign(root);
+  ASSERT_EQ(fields.chained_entries(), size_of(root));
   EXPECT_EQ(describe(fields.get("Level")), describe(child(root, "Level")));
 }
 
