@@ -275,7 +275,7 @@ class PullSource final : public Source {
   void throw_if_refused() {
     std::string refused;
     for (const auto& st : streams_)
-      if (st.refusals > 0 && !st.completed)
+      if (st.refusals > 0)  // reset when the stream completes a window: refused since its last one
         refused += (refused.empty() ? "" : "; ") + ("stream " + st.poller.spec().name + ": " + st.last_refusal);
     if (refused.empty()) return;
     for (auto& st : streams_) st.refusal_unlogged = false;

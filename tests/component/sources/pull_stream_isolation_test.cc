@@ -170,6 +170,71 @@ TEST_F(PullStreamIsolation, RunOnceReadsEveryOtherStreamThenFailsNamingTheRefuse
 }
 
 
+// Seconds since the epoch of an ISO 8601 UTC time ("2026-12-07T17:26:28..."), to the second.
+std::int64_t epoch_seconds(const std::string& iso) {
+  std::tm tm{};
+  if (iso.size() < 19 || !strptime(iso.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return -1;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+// `run --once` backfilling several windows (a 4 h first-run lookback, 1 h windows): one
+// subscription reads two windows, then the service refuses it (the subscription was removed mid-run:
+// ARM's 404 SubscriptionNotFound). Having completed windows earlier does not make the refused
+// stream done: the run exits 2 naming it, the other subscription's events are delivered and
+// checkpointed, and the refused one's checkpoint is not past what it read (its events, in the last
+// hour, are read by the next run).
+TEST_F(PullStreamIsolation, RunOnceFailsWhenAStreamIsRefusedAfterCompletingAWindow) {
+  constexpr const char* kRemovedSub = "55555555-5555-5555-5555-555555555555";
+  subscriptions_ = {kSub, kRemovedSub};
+  window_keys_ = "    initial_lookback: 4h\n";
+  start_emulator();
+  write_config(source("activity", "azure_activity",
+                      std::string("requests_per_10s: 1000\nsubscriptions: [") + kRemovedSub + ", " + kSub + "]"));
+  auto fault = httpd::Fault::with_status(
+      std::string("/subscriptions/") + kRemovedSub + "/providers/Microsoft.Insights/eventtypes/management/values", 404, 1'000'000,
+      {}, std::string(R"({"error":{"code":"SubscriptionNotFound","message":"The subscription ')") + kRemovedSub + "' could not be found.\"}}");
+  fault.after = 2;  // its first two windows are read
+  server_->add_fault(fault);
+  std::set<std::string> healthy, removed;
+  std::int64_t oldest_removed = INT64_MAX;
+  for (const auto& r : emu_->records("activity")) {
+    const bool of_removed = r.value("subscriptionId", "") == kRemovedSub;
+    (of_removed ? removed : healthy).insert(record_id(r));
+    if (of_removed) oldest_removed = std::min(oldest_removed, epoch_seconds(r.value("eventTimestamp", "")));
+  }
+  ASSERT_FALSE(healthy.empty());
+  ASSERT_FALSE(removed.empty());
+  const auto started = std::chrono::system_clock::now();
+  const auto r = run(std::chrono::seconds(120));
+  EXPECT_EQ(r.status, 2) << "the run ended as if every stream had been read\n" << r.err;
+  // The refused subscription read its two windows, then was refused.
+  const auto requests = activity_requests(endpoint_stats("arm.activity"), kRemovedSub);
+  ASSERT_GE(requests.size(), 3u) << r.err;
+  const auto got = delivered(0);
+  for (const auto& id : healthy) EXPECT_TRUE(got.count(id)) << "not delivered: " << id << "\n" << r.err;
+  for (const auto& id : removed) EXPECT_FALSE(got.count(id)) << "delivered, though its window was refused: " << id;
+  std::vector<std::string> naming;
+  for (const auto& line : error_lines(r.err))
+    if (line.find("source activity") != std::string::npos) naming.push_back(line);
+  ASSERT_EQ(naming.size(), 1u) << r.err;
+  EXPECT_NE(naming[0].find(kRemovedSub), std::string::npos) << naming[0];
+  EXPECT_NE(naming[0].find("SubscriptionNotFound"), std::string::npos) << naming[0];
+  StateStore state(dir_ / "state");
+  const auto cp = state.get(StateStore::checkpoint_key("activity"));
+  ASSERT_TRUE(cp) << r.err;
+  const auto streams = json::parse(*cp).at("streams");
+  ASSERT_TRUE(streams.contains(kSub) && streams[kSub].contains("end")) << *cp;
+  const std::int64_t start_s = std::chrono::duration_cast<std::chrono::seconds>(started.time_since_epoch()).count();
+  EXPECT_GE(epoch_seconds(streams[kSub]["end"].get<std::string>()), start_s - 60) << "the healthy stream was not read up to now: " << *cp;
+  // The refused stream's checkpoint ends where its two read windows did (about 2 h ago): before its
+  // first unread event.
+  ASSERT_TRUE(streams.contains(kRemovedSub) && streams[kRemovedSub].contains("end")) << *cp;
+  const std::int64_t end = epoch_seconds(streams[kRemovedSub]["end"].get<std::string>());
+  EXPECT_LE(end, start_s - 2 * 3600 + 60) << *cp;
+  EXPECT_LT(end, oldest_removed) << *cp;
+}
+
+
 // Shutdown while a token request waits to be retried: the managed identity endpoint (IMDS)
 // answers 503 with a long Retry-After, the provider's retry schedule (2, 4, 8, 16 s: 30 s in all)
 // is under way, and SIGTERM ends the wait at once, not at the end of the schedule.
