@@ -157,7 +157,9 @@ class PullSource final : public Source {
                         sources::format_time(st.poller.window().start), sources::format_time(st.poller.window().end));
       }
       cursor_ = (first + n) % streams_.size();
-      if (!read_page(st, batch, stop)) continue;  // refused: parked on its own backoff, the next stream's turn
+      const PageOutcome outcome = read_page(st, batch, stop);
+      if (outcome == PageOutcome::refused) continue;  // parked on its own backoff, the next stream's turn
+      batch.read_failed = outcome == PageOutcome::failed;  // not a read: the source is not ready by it
       idle_last_poll_ = false;
       log_refusals();
       return batch;
@@ -330,8 +332,12 @@ class PullSource final : public Source {
                  std::chrono::duration_cast<std::chrono::seconds>(s_.warn_after).count(), s_.limits.max_pages);
   }
 
-  // Reads the stream's next page into `batch`; false when the service refused the stream (parked).
-  bool read_page(StreamState& st, SourceBatch& batch, std::stop_token stop) {
+  // What read_page did: read a page; the service refused the stream (parked); or no page was read
+  // (the window failed and is read again, or the source is stopping).
+  enum class PageOutcome { read, refused, failed };
+
+  // Reads the stream's next page into `batch`.
+  PageOutcome read_page(StreamState& st, SourceBatch& batch, std::stop_token stop) {
     const StreamSpec& spec = st.poller.spec();
     const std::string url = *st.url;
     std::optional<http::Response> res;
@@ -341,25 +347,25 @@ class PullSource final : public Source {
       if (e.kind() == sources::GraphGetError::Kind::permanent) {
         if (e.status() != 0 && e.status() != 401 && e.status() != 407) {
           refuse_stream(st, e.what());
-          return false;
+          return PageOutcome::refused;
         }
         // No token (a wrong secret or certificate), a TLS or connection failure: no stream of the
         // source can be read, none is parked; the pipeline backs off and the page is asked again.
         throw SourceError(e.what());
       }
       fail_window(st, e.what());  // retries exhausted, or a URL/page the window cannot go on with
-      return true;
+      return PageOutcome::failed;
     } catch (const std::exception& e) {
       fail_window(st, e.what());
-      return true;
+      return PageOutcome::failed;
     }
-    if (!res) return true;  // stopping
+    if (!res) return PageOutcome::failed;  // stopping
     StreamPoller::PageResult page;
     try {
       page = st.poller.on_page(url, res->body, s_.connection.auth.tenant_id);
     } catch (const sources::WindowError& e) {
       fail_window(st, e.what());
-      return true;
+      return PageOutcome::failed;
     }
     st.stall.on_read(sources::to_micros(std::chrono::system_clock::now()));
     progress_.pages.fetch_add(1, std::memory_order_relaxed);
@@ -369,7 +375,7 @@ class PullSource final : public Source {
       for (auto& r : batch.records) r.attributes.set(attr::state_only, 1);  // feeds the enrichment roster only
     if (page.next_url) {
       st.url = page.next_url;
-      return true;
+      return PageOutcome::read;
     }
     st.url.reset();
     st.failed_windows = 0;  // a completed window ends a run of failed ones
@@ -391,7 +397,7 @@ class PullSource final : public Source {
       spdlog::info("source {}: stream {} backfilled up to {} ({} s to go)", name_, spec.name,
                    sources::format_time(st.poller.window().end), (reachable - st.poller.window().end) / sources::kSecond);
     }
-    return true;
+    return PageOutcome::read;
   }
 
   // The target of a stream's GETs: its resource, configured root and rate budget.
