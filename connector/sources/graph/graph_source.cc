@@ -168,12 +168,14 @@ class PullSource final : public Source {
     // window) and a stream is refused, this poll is no success: the refusal goes to the pipeline
     // (the source is not ready, the pipeline backs off). Once some stream reads, a refused one no
     // longer holds the others back: it waits on its own backoff and is logged once per refusal.
-    if (std::none_of(streams_.begin(), streams_.end(), [](const StreamState& st) { return st.completed; }))
-      for (auto& st : streams_)
-        if (st.refusals > 0) {
-          for (auto& other : streams_) other.refusal_unlogged = false;  // the pipeline logs this one
-          throw SourceError(refusal_line(st));
-        }
+    if (std::none_of(streams_.begin(), streams_.end(), [](const StreamState& st) { return st.completed; })) {
+      const auto refused = std::find_if(streams_.begin(), streams_.end(), [](const StreamState& st) { return st.refusals > 0; });
+      if (refused != streams_.end()) {
+        refused->refusal_unlogged = false;  // the pipeline logs this one
+        log_refusals();                     // and the source the others refused since the last log
+        throw SourceError(refusal_line(*refused));
+      }
+    }
     log_refusals();
     if (once_) throw_if_refused();
     idle_last_poll_ = true;
@@ -255,9 +257,10 @@ class PullSource final : public Source {
   // never keeps the others from their turns.
   void pass_turn() { cursor_ = (cursor_ + 1) % streams_.size(); }
 
-  // "stream X: <the service's answer> (refused N time(s) in a row; asked again in S s)".
+  // "stream X: <the service's answer> (refused N time(s) in a row; not asked again for S s)": the
+  // stream's own wait; the next poll may come later (the other streams' turns, the pipeline's backoff).
   std::string refusal_line(const StreamState& st) const {
-    return fmt::format("stream {}: {} (refused {} time(s) in a row; asked again in {} s)", st.poller.spec().name,
+    return fmt::format("stream {}: {} (refused {} time(s) in a row; not asked again for {} s)", st.poller.spec().name,
                        st.last_refusal, st.refusals,
                        std::chrono::duration_cast<std::chrono::seconds>(st.refused_delay).count());
   }

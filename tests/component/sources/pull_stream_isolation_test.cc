@@ -87,6 +87,27 @@ TEST_F(PullStreamIsolation, ASubscriptionRefusedForGoodDoesNotStallTheOtherSubsc
   EXPECT_NE(err.find(kForbiddenSub), std::string::npos) << err;
 }
 
+// Every stream refused while the source has read nothing: one refusal goes to the pipeline (the
+// source is not ready), and the other refused streams are logged too, each named.
+TEST_F(PullStreamIsolation, EveryRefusedStreamIsLoggedWhenNoneCanBeRead) {
+  constexpr const char* kOtherSub = "55555555-5555-5555-5555-555555555555";
+  start_emulator();
+  write_config(source("activity", "azure_activity",
+                      std::string("requests_per_10s: 1000\nsubscriptions: [") + kForbiddenSub + ", " + kOtherSub + "]"));
+  server_->add_fault(httpd::Fault::with_status("/subscriptions/", 403, 1'000'000, {}, kForbiddenBody));
+  const pid_t pid = start_connector();
+  ASSERT_GT(pid, 0);
+  auto named = [&](const std::string& sub) {
+    for (const auto& line : error_lines(slurp(dir_ / "stderr")))
+      if (line.find("stream " + sub) != std::string::npos) return true;
+    return false;
+  };
+  const bool both = test::wait_until([&] { return named(kForbiddenSub) && named(kOtherSub); }, std::chrono::seconds(30),
+                                     std::chrono::milliseconds(100));
+  stop_connector(pid, std::chrono::seconds(20));
+  EXPECT_TRUE(both) << slurp(dir_ / "stderr");
+}
+
 // A stream whose windows keep failing after their retries (an endpoint that answers 503 to every
 // request) is read again, but only after the other streams had their turn.
 TEST_F(PullStreamIsolation, ASubscriptionFailingEveryWindowDoesNotStarveTheOtherSubscriptions) {
