@@ -275,6 +275,8 @@ TEST_F(PullShutdown, SigtermEndsAManagedIdentityRetryWaitPromptly) {
   const auto auth_at = src.find("    auth:\n");
   const auto tls_at = src.find("    tls:");
   ASSERT_NE(auth_at, std::string::npos);
+  ASSERT_NE(tls_at, std::string::npos);
+  ASSERT_LT(auth_at, tls_at);
   src.replace(auth_at, tls_at - auth_at, "    auth: {method: managed_identity, endpoint: " + url_ + "/metadata/identity/oauth2/token}\n");
   write_config(src);
   server_->add_fault(httpd::Fault::with_status("/metadata/identity/", 503, 1'000'000, {{"Retry-After", "60"}},
