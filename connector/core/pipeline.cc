@@ -178,7 +178,7 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
         spdlog::info("source {}: started{}", s.name, checkpoint ? " from its checkpoint" : " (no checkpoint yet)");
       }
       SourceBatch batch = src.poll(stop);
-      s.polled_ok.store(true, std::memory_order_relaxed);
+      if (!batch.read_failed) s.polled_ok.store(true, std::memory_order_relaxed);
       const std::size_t n = batch.records.size();
       if (n > 0 || batch.checkpoint) {
         InBatch in;

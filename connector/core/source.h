@@ -23,6 +23,9 @@ struct SourceBatch {
   std::optional<std::string> checkpoint;
   // True when the source has nothing more to read right now (`run --once` stops polling it).
   bool caught_up = false;
+  // True when the poll read nothing because it could not (a window that failed, shutting down), as
+  // opposed to having nothing new: such a poll does not make the source ready (/readyz).
+  bool read_failed = false;
 };
 
 // A failure that retrying will not fix (bad credentials, missing file, wrong tenant...). The

@@ -157,7 +157,9 @@ class PullSource final : public Source {
                         sources::format_time(st.poller.window().start), sources::format_time(st.poller.window().end));
       }
       cursor_ = (first + n) % streams_.size();
-      if (!read_page(st, batch, stop)) continue;  // refused: parked on its own backoff, the next stream's turn
+      const PageOutcome outcome = read_page(st, batch, stop);
+      if (outcome == PageOutcome::refused) continue;  // parked on its own backoff, the next stream's turn
+      batch.read_failed = outcome == PageOutcome::failed;  // not a read: the source is not ready by it
       idle_last_poll_ = false;
       log_refusals();
       return batch;
@@ -166,12 +168,14 @@ class PullSource final : public Source {
     // window) and a stream is refused, this poll is no success: the refusal goes to the pipeline
     // (the source is not ready, the pipeline backs off). Once some stream reads, a refused one no
     // longer holds the others back: it waits on its own backoff and is logged once per refusal.
-    if (std::none_of(streams_.begin(), streams_.end(), [](const StreamState& st) { return st.completed; }))
-      for (auto& st : streams_)
-        if (st.refusals > 0) {
-          for (auto& other : streams_) other.refusal_unlogged = false;  // the pipeline logs this one
-          throw SourceError(refusal_line(st));
-        }
+    if (std::none_of(streams_.begin(), streams_.end(), [](const StreamState& st) { return st.completed; })) {
+      const auto refused = std::find_if(streams_.begin(), streams_.end(), [](const StreamState& st) { return st.refusals > 0; });
+      if (refused != streams_.end()) {
+        refused->refusal_unlogged = false;  // the pipeline logs this one
+        log_refusals();                     // and the source the others refused since the last log
+        throw SourceError(refusal_line(*refused));
+      }
+    }
     log_refusals();
     if (once_) throw_if_refused();
     idle_last_poll_ = true;
@@ -253,9 +257,10 @@ class PullSource final : public Source {
   // never keeps the others from their turns.
   void pass_turn() { cursor_ = (cursor_ + 1) % streams_.size(); }
 
-  // "stream X: <the service's answer> (refused N time(s) in a row; asked again in S s)".
+  // "stream X: <the service's answer> (refused N time(s) in a row; not asked again for S s)": the
+  // stream's own wait; the next poll may come later (the other streams' turns, the pipeline's backoff).
   std::string refusal_line(const StreamState& st) const {
-    return fmt::format("stream {}: {} (refused {} time(s) in a row; asked again in {} s)", st.poller.spec().name,
+    return fmt::format("stream {}: {} (refused {} time(s) in a row; not asked again for {} s)", st.poller.spec().name,
                        st.last_refusal, st.refusals,
                        std::chrono::duration_cast<std::chrono::seconds>(st.refused_delay).count());
   }
@@ -275,7 +280,7 @@ class PullSource final : public Source {
   void throw_if_refused() {
     std::string refused;
     for (const auto& st : streams_)
-      if (st.refusals > 0 && !st.completed)
+      if (st.refusals > 0)  // reset when the stream completes a window: refused since its last one
         refused += (refused.empty() ? "" : "; ") + ("stream " + st.poller.spec().name + ": " + st.last_refusal);
     if (refused.empty()) return;
     for (auto& st : streams_) st.refusal_unlogged = false;
@@ -330,8 +335,12 @@ class PullSource final : public Source {
                  std::chrono::duration_cast<std::chrono::seconds>(s_.warn_after).count(), s_.limits.max_pages);
   }
 
-  // Reads the stream's next page into `batch`; false when the service refused the stream (parked).
-  bool read_page(StreamState& st, SourceBatch& batch, std::stop_token stop) {
+  // What read_page did: read a page; the service refused the stream (parked); or no page was read
+  // (the window failed and is read again, or the source is stopping).
+  enum class PageOutcome { read, refused, failed };
+
+  // Reads the stream's next page into `batch`.
+  PageOutcome read_page(StreamState& st, SourceBatch& batch, std::stop_token stop) {
     const StreamSpec& spec = st.poller.spec();
     const std::string url = *st.url;
     std::optional<http::Response> res;
@@ -341,25 +350,25 @@ class PullSource final : public Source {
       if (e.kind() == sources::GraphGetError::Kind::permanent) {
         if (e.status() != 0 && e.status() != 401 && e.status() != 407) {
           refuse_stream(st, e.what());
-          return false;
+          return PageOutcome::refused;
         }
         // No token (a wrong secret or certificate), a TLS or connection failure: no stream of the
         // source can be read, none is parked; the pipeline backs off and the page is asked again.
         throw SourceError(e.what());
       }
       fail_window(st, e.what());  // retries exhausted, or a URL/page the window cannot go on with
-      return true;
+      return PageOutcome::failed;
     } catch (const std::exception& e) {
       fail_window(st, e.what());
-      return true;
+      return PageOutcome::failed;
     }
-    if (!res) return true;  // stopping
+    if (!res) return PageOutcome::failed;  // stopping
     StreamPoller::PageResult page;
     try {
       page = st.poller.on_page(url, res->body, s_.connection.auth.tenant_id);
     } catch (const sources::WindowError& e) {
       fail_window(st, e.what());
-      return true;
+      return PageOutcome::failed;
     }
     st.stall.on_read(sources::to_micros(std::chrono::system_clock::now()));
     progress_.pages.fetch_add(1, std::memory_order_relaxed);
@@ -369,7 +378,7 @@ class PullSource final : public Source {
       for (auto& r : batch.records) r.attributes.set(attr::state_only, 1);  // feeds the enrichment roster only
     if (page.next_url) {
       st.url = page.next_url;
-      return true;
+      return PageOutcome::read;
     }
     st.url.reset();
     st.failed_windows = 0;  // a completed window ends a run of failed ones
@@ -391,7 +400,7 @@ class PullSource final : public Source {
       spdlog::info("source {}: stream {} backfilled up to {} ({} s to go)", name_, spec.name,
                    sources::format_time(st.poller.window().end), (reachable - st.poller.window().end) / sources::kSecond);
     }
-    return true;
+    return PageOutcome::read;
   }
 
   // The target of a stream's GETs: its resource, configured root and rate budget.

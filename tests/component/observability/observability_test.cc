@@ -141,7 +141,8 @@ class Observability : public PullRunOnce {
     return Scrape{doc["types"], doc["samples"]};
   }
 
-  void expect_never_ready(const std::function<int()>& failures);
+  // `config`: the source entry, named `name` (default: a directory audits source "audit").
+  void expect_never_ready(const std::function<int()>& failures, std::string config = {}, const std::string& name = "audit");
 
   pid_t pid_ = -1;
   int port_ = 0;
@@ -151,9 +152,11 @@ class Observability : public PullRunOnce {
 // stays 0 while its error is reported again and again (continuous run). poll_interval is longer
 // than the pipeline's first backoffs (5 s, 10 s), so a failing stream put aside until its next
 // interval would leave polls that find nothing due (which must not count as reading).
-void Observability::expect_never_ready(const std::function<int()>& failures) {
-  std::string config = source("audit", "graph_directory_audits", "requests_per_10s: 1000");
-  config.replace(config.find("poll_interval: 1s"), 17, "poll_interval: 60s");
+void Observability::expect_never_ready(const std::function<int()>& failures, std::string config, const std::string& name) {
+  if (config.empty()) config = source("audit", "graph_directory_audits", "requests_per_10s: 1000");
+  const auto interval_at = config.find("poll_interval: 1s");
+  ASSERT_NE(interval_at, std::string::npos) << config;
+  config.replace(interval_at, 17, "poll_interval: 60s");
   write_config(config);
   launch();
   constexpr int kFailures = 3;  // each after the previous one's backoff
@@ -162,8 +165,8 @@ void Observability::expect_never_ready(const std::function<int()>& failures) {
   ASSERT_TRUE(failed) << slurp(dir_ / "stderr");
   const auto ready = get("/readyz");
   EXPECT_EQ(ready.status, 503) << ready.body << slurp(dir_ / "stderr");
-  EXPECT_NE(ready.body.find("source audit: not ready"), std::string::npos) << ready.body;
-  EXPECT_EQ(scrape().value("siem_source_ready", {{"source", "audit"}}), 0.0);
+  EXPECT_NE(ready.body.find("source " + name + ": not ready"), std::string::npos) << ready.body;
+  EXPECT_EQ(scrape().value("siem_source_ready", {{"source", name}}), 0.0);
 }
 
 // No token (a wrong client secret): failures are token requests.
@@ -186,6 +189,29 @@ TEST_F(Observability, SourceWhoseOnlyStreamIsRefusedNeverTurnsReady) {
     for (auto at = err.find("Authorization_RequestDenied"); at != std::string::npos; at = err.find("Authorization_RequestDenied", at + 1)) ++n;
     return n;
   });
+}
+
+// No stream of the source can be read in its first polls: one subscription is refused (403), the
+// other answers 503 until its retries run out, window after window. A poll whose window failed
+// read nothing: the source never turns ready.
+TEST_F(Observability, SourceWhoseStreamsAreRefusedOrFailingNeverTurnsReady) {
+  constexpr const char* kForbiddenSub = "44444444-4444-4444-4444-444444444444";
+  start_emulator();
+  server_->add_fault(httpd::Fault::with_status(std::string("/subscriptions/") + kForbiddenSub + "/", 403, 1'000'000, {},
+                                               R"({"error":{"code":"AuthorizationFailed","message":"The client does not have authorization."}})"));
+  server_->add_fault(httpd::Fault::with_status(std::string("/subscriptions/") + kSub + "/", 503, 1'000'000, {{"Retry-After", "0"}},
+                                               R"({"error":{"code":"ServerBusy","message":"busy"}})"));
+  // Failures: the error lines of three windows given up in a row (each after its retries), each
+  // followed by the pipeline's backoff.
+  expect_never_ready(
+      [&] {
+        int n = 0;
+        for (const auto& line : error_lines(slurp(dir_ / "stderr"))) n += line.find("windows in a row") != std::string::npos ? 1 : 0;
+        return n;
+      },
+      source("activity", "azure_activity", std::string("requests_per_10s: 1000\nsubscriptions: [") + kForbiddenSub + ", " + kSub + "]"),
+      "activity");
+  EXPECT_NE(slurp(dir_ / "stderr").find("AuthorizationFailed"), std::string::npos);
 }
 
 TEST_F(Observability, ReadyAfterFirstTokenMetricsMoveAndLagFalls) {

@@ -125,7 +125,7 @@ class PullRunOnce : public ::testing::Test {
   void start_emulator(emulator::AppRegistration app, int reports_limit = 0, bool wrong_name = false) {
     emulator::Options o;
     o.apps = {std::move(app)};
-    o.subscriptions = {kSub};
+    o.subscriptions = subscriptions_;
     o.reports_limit_per_10s = reports_limit;
     o.seed = seed_;
     server_ = test::make_tls_server(*pki_, wrong_name);
@@ -222,6 +222,7 @@ class PullRunOnce : public ::testing::Test {
   std::string window_keys_ = "    initial_lookback: 2h\n";
   std::string lookback_ = "30m";
   bool seed_ = true;  // the emulator's built-in scenario
+  std::vector<std::string> subscriptions_{kSub};  // the emulator's subscriptions (each seeded with its events)
 };
 
 }  // namespace siem::pulltest

@@ -3,6 +3,9 @@
 // the real binary, run continuously (not --once) against the emulator over HTTPS.
 #include <signal.h>
 
+#include <algorithm>
+#include <numeric>
+
 #include "connector/state/state_store.h"
 #include "tests/component/sources/pull_fixture.h"
 #include "tests/support/wait.h"
@@ -84,6 +87,27 @@ TEST_F(PullStreamIsolation, ASubscriptionRefusedForGoodDoesNotStallTheOtherSubsc
   EXPECT_NE(err.find(kForbiddenSub), std::string::npos) << err;
 }
 
+// Every stream refused while the source has read nothing: one refusal goes to the pipeline (the
+// source is not ready), and the other refused streams are logged too, each named.
+TEST_F(PullStreamIsolation, EveryRefusedStreamIsLoggedWhenNoneCanBeRead) {
+  constexpr const char* kOtherSub = "55555555-5555-5555-5555-555555555555";
+  start_emulator();
+  write_config(source("activity", "azure_activity",
+                      std::string("requests_per_10s: 1000\nsubscriptions: [") + kForbiddenSub + ", " + kOtherSub + "]"));
+  server_->add_fault(httpd::Fault::with_status("/subscriptions/", 403, 1'000'000, {}, kForbiddenBody));
+  const pid_t pid = start_connector();
+  ASSERT_GT(pid, 0);
+  auto named = [&](const std::string& sub) {
+    for (const auto& line : error_lines(slurp(dir_ / "stderr")))
+      if (line.find("stream " + sub) != std::string::npos) return true;
+    return false;
+  };
+  const bool both = test::wait_until([&] { return named(kForbiddenSub) && named(kOtherSub); }, std::chrono::seconds(30),
+                                     std::chrono::milliseconds(100));
+  stop_connector(pid, std::chrono::seconds(20));
+  EXPECT_TRUE(both) << slurp(dir_ / "stderr");
+}
+
 // A stream whose windows keep failing after their retries (an endpoint that answers 503 to every
 // request) is read again, but only after the other streams had their turn.
 TEST_F(PullStreamIsolation, ASubscriptionFailingEveryWindowDoesNotStarveTheOtherSubscriptions) {
@@ -96,9 +120,12 @@ TEST_F(PullStreamIsolation, ASubscriptionFailingEveryWindowDoesNotStarveTheOther
   EXPECT_TRUE(all_read) << "the healthy subscription's events were not delivered while the other one fails\n" << slurp(dir_ / "stderr");
 }
 
-// A refused stream waits on its own backoff: the healthy subscription keeps its poll_interval
-// (1 s) cadence, and the refusal is logged once per refused request (not on every idle poll), with
-// the count.
+// A refused stream waits on its own backoff (its interval doubled per refusal: 1, 2, 4, 8, 16 s
+// ...) while the healthy subscription keeps its poll_interval (1 s) cadence, and the refusal is
+// logged once per refused request (not on every idle poll), with the count. Held by structure,
+// not by wall-clock gaps: the healthy subscription is polled about once a second of the refused
+// one's wait, so about 16 times between its fifth and sixth refusal. Were a refusal handed to the
+// pipeline on idle polls (its backoff, 5 s at least, stops every stream), that would be 4 or fewer.
 TEST_F(PullStreamIsolation, AHealthySubscriptionKeepsItsPollCadenceWhileAnotherIsRefused) {
   start_emulator();
   write_config(source("activity", "azure_activity",
@@ -106,27 +133,29 @@ TEST_F(PullStreamIsolation, AHealthySubscriptionKeepsItsPollCadenceWhileAnotherI
   server_->add_fault(httpd::Fault::with_status(std::string("/subscriptions/") + kForbiddenSub + "/", 403, 1'000'000, {}, kForbiddenBody));
   const pid_t pid = start_connector();
   ASSERT_GT(pid, 0);
-  // Twelve polls of the healthy subscription after the first refusal: about 12 s at its cadence;
-  // behind a pipeline backoff growing from 5 s (5, 10, 20, 40 s ...) they would take minutes.
-  constexpr std::size_t kPolls = 12;
-  auto healthy_after_refusal = [&] {
+  // groups[i]: the healthy subscription's polls between the refused subscription's i-th and
+  // (i+1)-th request (the last group: after the latest one).
+  auto per_refusal = [&] {
     const json stats = endpoint_stats("arm.activity");
-    const auto refused = activity_requests(stats, kForbiddenSub);
-    std::vector<std::int64_t> healthy;
-    if (refused.empty()) return healthy;
-    for (const auto t : activity_requests(stats, kSub))
-      if (t >= refused.front()) healthy.push_back(t);
-    return healthy;
+    auto refused = activity_requests(stats, kForbiddenSub);
+    std::sort(refused.begin(), refused.end());
+    std::vector<std::size_t> groups(refused.size(), 0);
+    for (const auto t : activity_requests(stats, kSub)) {
+      const auto after = std::upper_bound(refused.begin(), refused.end(), t);
+      if (after != refused.begin()) ++groups[static_cast<std::size_t>(after - refused.begin()) - 1];
+    }
+    return groups;
   };
-  const bool polled = test::wait_until([&] { return healthy_after_refusal().size() >= kPolls; }, std::chrono::seconds(60),
-                                       std::chrono::milliseconds(100));
+  constexpr std::size_t kRefusals = 6;  // the fifth wait (16 s) complete
+  const bool refused = test::wait_until([&] { return per_refusal().size() >= kRefusals; }, std::chrono::seconds(120),
+                                        std::chrono::milliseconds(100));
   stop_connector(pid, std::chrono::seconds(20));
   const std::string err = slurp(dir_ / "stderr");
-  ASSERT_TRUE(polled) << "the healthy subscription was polled " << healthy_after_refusal().size() << " times\n" << err;
-  const auto healthy = healthy_after_refusal();
-  std::int64_t widest = 0;
-  for (std::size_t i = 1; i < healthy.size(); ++i) widest = std::max(widest, healthy[i] - healthy[i - 1]);
-  EXPECT_LT(widest, 5'000) << "a gap in the healthy subscription's polls as long as the pipeline's first backoff\n" << err;
+  const auto groups = per_refusal();
+  std::string shape;
+  for (const auto n : groups) shape += std::to_string(n) + " ";
+  ASSERT_TRUE(refused) << "healthy polls per refusal: " << shape << "\n" << err;
+  EXPECT_GE(groups[kRefusals - 2], 8u) << "healthy polls per refusal: " << shape << "\n" << err;
   // One error line per refused request (its Activity Log and its ARM PIM requests streams), the
   // repeats with their count.
   const auto refusals = activity_requests(endpoint_stats("arm.activity"), kForbiddenSub).size() +
@@ -170,6 +199,71 @@ TEST_F(PullStreamIsolation, RunOnceReadsEveryOtherStreamThenFailsNamingTheRefuse
 }
 
 
+// Seconds since the epoch of an ISO 8601 UTC time ("2026-12-07T17:26:28..."), to the second.
+std::int64_t epoch_seconds(const std::string& iso) {
+  std::tm tm{};
+  if (iso.size() < 19 || !strptime(iso.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return -1;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+// `run --once` backfilling several windows (a 4 h first-run lookback, 1 h windows): one
+// subscription reads two windows, then the service refuses it (the subscription was removed mid-run:
+// ARM's 404 SubscriptionNotFound). Having completed windows earlier does not make the refused
+// stream done: the run exits 2 naming it, the other subscription's events are delivered and
+// checkpointed, and the refused one's checkpoint is not past what it read (its events, in the last
+// hour, are read by the next run).
+TEST_F(PullStreamIsolation, RunOnceFailsWhenAStreamIsRefusedAfterCompletingAWindow) {
+  constexpr const char* kRemovedSub = "55555555-5555-5555-5555-555555555555";
+  subscriptions_ = {kSub, kRemovedSub};
+  window_keys_ = "    initial_lookback: 4h\n";
+  start_emulator();
+  write_config(source("activity", "azure_activity",
+                      std::string("requests_per_10s: 1000\nsubscriptions: [") + kRemovedSub + ", " + kSub + "]"));
+  auto fault = httpd::Fault::with_status(
+      std::string("/subscriptions/") + kRemovedSub + "/providers/Microsoft.Insights/eventtypes/management/values", 404, 1'000'000,
+      {}, std::string(R"({"error":{"code":"SubscriptionNotFound","message":"The subscription ')") + kRemovedSub + "' could not be found.\"}}");
+  fault.after = 2;  // its first two windows are read
+  server_->add_fault(fault);
+  std::set<std::string> healthy, removed;
+  std::int64_t oldest_removed = INT64_MAX;
+  for (const auto& r : emu_->records("activity")) {
+    const bool of_removed = r.value("subscriptionId", "") == kRemovedSub;
+    (of_removed ? removed : healthy).insert(record_id(r));
+    if (of_removed) oldest_removed = std::min(oldest_removed, epoch_seconds(r.value("eventTimestamp", "")));
+  }
+  ASSERT_FALSE(healthy.empty());
+  ASSERT_FALSE(removed.empty());
+  const auto started = std::chrono::system_clock::now();
+  const auto r = run(std::chrono::seconds(120));
+  EXPECT_EQ(r.status, 2) << "the run ended as if every stream had been read\n" << r.err;
+  // The refused subscription read its two windows, then was refused.
+  const auto requests = activity_requests(endpoint_stats("arm.activity"), kRemovedSub);
+  ASSERT_GE(requests.size(), 3u) << r.err;
+  const auto got = delivered(0);
+  for (const auto& id : healthy) EXPECT_TRUE(got.count(id)) << "not delivered: " << id << "\n" << r.err;
+  for (const auto& id : removed) EXPECT_FALSE(got.count(id)) << "delivered, though its window was refused: " << id;
+  std::vector<std::string> naming;
+  for (const auto& line : error_lines(r.err))
+    if (line.find("source activity") != std::string::npos) naming.push_back(line);
+  ASSERT_EQ(naming.size(), 1u) << r.err;
+  EXPECT_NE(naming[0].find(kRemovedSub), std::string::npos) << naming[0];
+  EXPECT_NE(naming[0].find("SubscriptionNotFound"), std::string::npos) << naming[0];
+  StateStore state(dir_ / "state");
+  const auto cp = state.get(StateStore::checkpoint_key("activity"));
+  ASSERT_TRUE(cp) << r.err;
+  const auto streams = json::parse(*cp).at("streams");
+  ASSERT_TRUE(streams.contains(kSub) && streams[kSub].contains("end")) << *cp;
+  const std::int64_t start_s = std::chrono::duration_cast<std::chrono::seconds>(started.time_since_epoch()).count();
+  EXPECT_GE(epoch_seconds(streams[kSub]["end"].get<std::string>()), start_s - 60) << "the healthy stream was not read up to now: " << *cp;
+  // The refused stream's checkpoint ends where its two read windows did (about 2 h ago): before its
+  // first unread event.
+  ASSERT_TRUE(streams.contains(kRemovedSub) && streams[kRemovedSub].contains("end")) << *cp;
+  const std::int64_t end = epoch_seconds(streams[kRemovedSub]["end"].get<std::string>());
+  EXPECT_LE(end, start_s - 2 * 3600 + 60) << *cp;
+  EXPECT_LT(end, oldest_removed) << *cp;
+}
+
+
 // Shutdown while a token request waits to be retried: the managed identity endpoint (IMDS)
 // answers 503 with a long Retry-After, the provider's retry schedule (2, 4, 8, 16 s: 30 s in all)
 // is under way, and SIGTERM ends the wait at once, not at the end of the schedule.
@@ -181,6 +275,8 @@ TEST_F(PullShutdown, SigtermEndsAManagedIdentityRetryWaitPromptly) {
   const auto auth_at = src.find("    auth:\n");
   const auto tls_at = src.find("    tls:");
   ASSERT_NE(auth_at, std::string::npos);
+  ASSERT_NE(tls_at, std::string::npos);
+  ASSERT_LT(auth_at, tls_at);
   src.replace(auth_at, tls_at - auth_at, "    auth: {method: managed_identity, endpoint: " + url_ + "/metadata/identity/oauth2/token}\n");
   write_config(src);
   server_->add_fault(httpd::Fault::with_status("/metadata/identity/", 503, 1'000'000, {{"Retry-After", "60"}},

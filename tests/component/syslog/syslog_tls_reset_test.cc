@@ -76,8 +76,7 @@ class TlsResettingPeer {
       }
       raw.non_blocking(false);
       ssl::stream<tcp::socket> s(std::move(raw), ctx_);
-      s.handshake(ssl::stream_base::server, ec);
-      if (ec) continue;
+      if (!handshake(s)) continue;
       std::size_t index;
       {
         std::lock_guard lock(mu_);
@@ -86,6 +85,28 @@ class TlsResettingPeer {
       }
       serve(s, index, deadline);
     }
+  }
+
+  // The server handshake, bounded: a client that connects but never completes it is dropped after
+  // 10 s (or at once when the peer stops), never holding up the destructor.
+  bool handshake(ssl::stream<tcp::socket>& s) {
+    bool done = false;
+    boost::system::error_code result;
+    s.async_handshake(ssl::stream_base::server, [&](const boost::system::error_code& ec) {
+      result = ec;
+      done = true;
+    });
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    io_.restart();
+    while (!done && !stop_ && std::chrono::steady_clock::now() < give_up) io_.run_for(50ms);
+    if (!done) {
+      boost::system::error_code ignored;
+      s.lowest_layer().close(ignored);  // the handler runs with operation_aborted
+      io_.restart();
+      io_.run_for(1s);
+      return false;
+    }
+    return !result;
   }
 
   void serve(ssl::stream<tcp::socket>& s, std::size_t index, std::chrono::steady_clock::time_point deadline) {
@@ -208,15 +229,25 @@ TEST(SyslogTlsReset, ResetMidBatchResendsTheWholeBatchAndTheCheckpointIsExact) {
   ASSERT_TRUE(runner.enqueue_all(events, charged));
   events.clear();
 
-  // Checkpoints as the pipeline's commit thread takes them, until the last one (bounded).
-  std::vector<std::string> released;
+  // Checkpoints as the pipeline's commit thread takes them, until the last one (bounded), each
+  // with the acknowledgement watermark and the peer's connection count when it was taken.
+  struct Release {
+    std::string token;
+    std::uint64_t watermark;
+    std::size_t connections;
+  };
+  std::vector<Release> released;
+  auto take = [&] {
+    for (auto& [src, token] : acks.take_ready())
+      released.push_back({token, acks.watermark(source), peer.connections().size()});
+  };
   const bool all_acked = siem::test::wait_until(
       [&] {
-        for (auto& [src, token] : acks.take_ready()) released.push_back(token);
+        take();
         return acks.watermark(source) == n;
       },
       60s, 10ms);
-  for (auto& [src, token] : acks.take_ready()) released.push_back(token);
+  take();
   ASSERT_TRUE(all_acked) << "watermark " << acks.watermark(source) << " of " << n;
   runner.close();
   runner.join();
@@ -243,8 +274,16 @@ TEST(SyslogTlsReset, ResetMidBatchResendsTheWholeBatchAndTheCheckpointIsExact) {
   EXPECT_EQ(acks.outstanding(), 0u);
   EXPECT_EQ(runner.counters().acked.load(), n);
   ASSERT_FALSE(released.empty());
-  EXPECT_EQ(released.back(), "cp-all");
+  EXPECT_EQ(released.back().token, "cp-all");
   EXPECT_LE(released.size(), 2u);
+  // No checkpoint before its batch was acknowledged, nor before the resend: each released at or
+  // below the watermark, with the resend's connection already open (the batch is larger than the
+  // sender's socket buffer, so it cannot have been written before the peer accepted it).
+  for (const auto& r : released) {
+    const std::uint64_t end = r.token == "cp-first-half" ? half : n;
+    EXPECT_LE(end, r.watermark) << r.token << " released at watermark " << r.watermark;
+    EXPECT_GE(r.connections, 2u) << r.token << " released before the batch was sent again";
+  }
 }
 
 }  // namespace

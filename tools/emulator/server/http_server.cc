@@ -156,6 +156,10 @@ struct HttpServer::Impl {
     std::lock_guard lock(mu);
     for (auto it = faults.begin(); it != faults.end(); ++it) {
       if (path.compare(0, it->path_prefix.size(), it->path_prefix) != 0) continue;
+      if (it->after > 0) {  // not yet: this request is let through (a later fault may still apply)
+        --it->after;
+        continue;
+      }
       Fault f = *it;
       if (--it->count <= 0) faults.erase(it);
       return f;

@@ -56,6 +56,7 @@ using Handler = std::function<Response(const Request&)>;
 struct Fault {
   std::string path_prefix;
   int count = 1;
+  int after = 0;                 // matching requests let through (routed normally) before it applies
   std::chrono::milliseconds delay{0};
   bool drop_connection = false;
   int status = 0;                // 0: route normally (after the delay)
