@@ -275,6 +275,7 @@ void EventHubKafkaSource::handle_assign(rd_kafka_topic_partition_list_t* parts) 
       if (cerr == RD_KAFKA_RESP_ERR_NO_ERROR && committed->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
           committed->elems[i].offset >= 0)
         start = committed->elems[i].offset;
+      assigned_at_[{p.topic, p.partition}] = start;  // the group's offset: commits from here on only move it forward
       start = std::max({start, lookup(persisted_, p.topic, p.partition), lookup(acked_, p.topic, p.partition),
                         lookup(positions_, p.topic, p.partition)});
       p.offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID;  // INVALID: auto.offset.reset applies
@@ -307,9 +308,10 @@ void EventHubKafkaSource::handle_revoke(rd_kafka_topic_partition_list_t* parts) 
     std::lock_guard lock(mu_);
     for (int i = 0; i < parts->cnt; ++i) {
       const auto& p = parts->elems[i];
-      const auto off = lookup(acked_, p.topic, p.partition);
+      const auto off = committable_locked(p.topic, p.partition, lookup(acked_, p.topic, p.partition));
       if (off >= 0) give_up[p.topic][p.partition] = off;
       assigned_.erase({p.topic, p.partition});
+      assigned_at_.erase({p.topic, p.partition});
       at_eof_.erase({p.topic, p.partition});
       resume_at_.erase({p.topic, p.partition});
     }
@@ -382,6 +384,13 @@ void EventHubKafkaSource::start(const std::optional<std::string>& checkpoint) {
   spdlog::info("source {}: consuming topic '{}' as group '{}' from {}", options_.name, options_.topic,
                options_.group_id, brokers ? *brokers : std::string("?"));
   spdlog::debug("source {}: librdkafka properties: {}", options_.name, options_.client.properties.dump());
+}
+
+std::int64_t EventHubKafkaSource::committable_locked(const std::string& topic, std::int32_t partition,
+                                                     std::int64_t acked) const {
+  if (acked < 0 || assigned_.count({topic, partition}) == 0) return RD_KAFKA_OFFSET_INVALID;
+  const auto at = assigned_at_.find({topic, partition});
+  return at != assigned_at_.end() && acked <= at->second ? RD_KAFKA_OFFSET_INVALID : acked;
 }
 
 bool EventHubKafkaSource::caught_up_locked() const {
@@ -474,8 +483,9 @@ void EventHubKafkaSource::on_committed(const std::string& checkpoint) {
       for (const auto& [p, off] : parts) {
         auto& a = acked_[topic][p];
         a = std::max(a, off);
-        // Only partitions this member owns: another member may be ahead on the others.
-        if (assigned_.count({topic, p})) mine[topic][p] = off;
+        // Only partitions this member owns (another member may be ahead on the others), and only
+        // past where this ownership started (a late acknowledgement of an earlier one is behind).
+        if (committable_locked(topic, p, off) >= 0) mine[topic][p] = off;
       }
     }
   }
@@ -489,7 +499,7 @@ void EventHubKafkaSource::stop() {
   {
     std::lock_guard lock(mu_);
     for (const auto& [topic, p] : assigned_) {
-      const auto off = lookup(acked_, topic, p);
+      const auto off = committable_locked(topic, p, lookup(acked_, topic, p));
       if (off >= 0) mine[topic][p] = off;
     }
   }

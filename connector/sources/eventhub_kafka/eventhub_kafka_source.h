@@ -105,6 +105,10 @@ class EventHubKafkaSource final : public Source {
   // shorter than the checkpoint).
   void check_resume_offset(const std::string& topic, std::int32_t partition, std::int64_t offset);
   bool caught_up_locked() const;
+  // The acknowledged offset of a partition this member owns, when it is past the group's committed
+  // offset as of the current assignment (RD_KAFKA_OFFSET_INVALID otherwise): acknowledgements from
+  // an earlier ownership period must never move the group's offset back.
+  std::int64_t committable_locked(const std::string& topic, std::int32_t partition, std::int64_t acked) const;
 
   EventHubKafkaOptions options_;
   rd_kafka_t* rk_ = nullptr;
@@ -120,6 +124,7 @@ class EventHubKafkaSource final : public Source {
   std::set<std::pair<std::string, std::int32_t>> assigned_;
   std::set<std::pair<std::string, std::int32_t>> at_eof_;
   std::map<std::pair<std::string, std::int32_t>, std::int64_t> resume_at_;  // assigned start, until its first message
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> assigned_at_;  // group's committed offset at the current assignment
   bool assigned_once_ = false;
   std::string fatal_;        // a permanent error seen in a callback, thrown from poll()
 };

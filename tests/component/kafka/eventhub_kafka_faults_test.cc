@@ -124,6 +124,78 @@ TEST(EventHubKafkaFaults, RebalanceWithRecordsInFlightNeitherLosesNorCommitsForT
   b->source->stop();
 }
 
+// A partition moves away and comes back: A acknowledged partition `m` up to 3 in its first
+// ownership; B owns it next and commits 6; back on A (which starts at 6) A reads more without
+// acknowledging; the next rebalance (eager: A gives up everything) must not commit A's old 3 and
+// move the group back over messages B already delivered. Nor may a late acknowledgement of A's
+// first ownership period.
+TEST(EventHubKafkaFaults, PartitionReturningToAMemberNeverMovesTheGroupOffsetBack) {
+  MockKafkaCluster mc(1);
+  mc.create_topic("hub3", 2, 1);
+  const std::string audit = compact_file("eventhub-auditlogs-records-envelope.json");
+  kcat_produce(mc, "hub3", {audit, audit, audit}, 0);
+  kcat_produce(mc, "hub3", {audit, audit, audit}, 1);
+
+  auto a = build_source(mc, "hub3", "back");
+  a->source->start(std::nullopt);
+  const auto first = drain(*a->source);
+  ASSERT_TRUE(first.caught_up);
+  ASSERT_TRUE(first.checkpoint);
+  a->source->on_committed(*first.checkpoint);  // A acknowledged 3 on both partitions
+  ASSERT_TRUE(test::wait_until([&] { return group_offset(mc, "back", "hub3", 0) == 3 && group_offset(mc, "back", "hub3", 1) == 3; },
+                               20s, 100ms));
+  InFlightMember ma(*a->source);
+  int moved = -1;
+  {
+    auto b = build_source(mc, "hub3", "back");
+    b->source->start(std::nullopt);
+    std::optional<std::string> b_token;
+    std::stop_source never;
+    const bool split = test::wait_until(
+        [&] {
+          auto batch = b->source->poll(never.get_token());
+          if (batch.checkpoint) b_token = batch.checkpoint;
+          return a->source->assignment().size() == 1 && b->source->assignment().size() == 1;
+        },
+        60s, 10ms);
+    ASSERT_TRUE(split) << "the group never gave B a partition";
+    moved = b->source->assignment().begin()->second;
+    kcat_produce(mc, "hub3", {audit, audit, audit}, moved);  // 3..5
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+          auto batch = b->source->poll(never.get_token());
+          if (batch.checkpoint) b_token = batch.checkpoint;
+          return b_token && decode_kafka_offsets(*b_token).at("hub3").at(moved) == 6;
+        },
+        30s, 10ms));
+    b->source->on_committed(*b_token);
+    ASSERT_TRUE(test::wait_until([&] { return group_offset(mc, "back", "hub3", moved) == 6; }, 20s, 100ms));
+    b->source->stop();
+  }  // B leaves: the partition returns to A, at 6
+  ASSERT_TRUE(test::wait_until([&] { return a->source->assignment().size() == 2; }, 60s, 50ms));
+  kcat_produce(mc, "hub3", {audit, audit}, moved);  // 6..7, read by A and never acknowledged
+  ASSERT_TRUE(test::wait_until(
+      [&] { return ma.token() && decode_kafka_offsets(*ma.token()).at("hub3").at(moved) == 8; }, 30s, 50ms));
+  a->source->on_committed(*first.checkpoint);  // late: from A's first ownership (3)
+  EXPECT_EQ(group_offset(mc, "back", "hub3", moved), 6);
+
+  auto c = build_source(mc, "hub3", "back");  // the next rebalance revokes both of A's partitions
+  c->source->start(std::nullopt);
+  std::stop_source never;
+  const bool split = test::wait_until(
+      [&] {
+        c->source->poll(never.get_token());
+        return a->source->assignment().size() == 1 && c->source->assignment().size() == 1;
+      },
+      60s, 10ms);
+  ASSERT_TRUE(split) << "the group never gave C a partition";
+  EXPECT_EQ(group_offset(mc, "back", "hub3", moved), 6) << "the group offset went back below what B delivered";
+  ma.join();
+  a->source->stop();
+  c->source->stop();
+  EXPECT_EQ(group_offset(mc, "back", "hub3", moved), 6);
+}
+
 }  // namespace
 }  // namespace siem
 
