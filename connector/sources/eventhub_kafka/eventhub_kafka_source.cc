@@ -23,10 +23,7 @@ PartitionList make_list(int size) {
 }
 
 std::int64_t lookup(const KafkaOffsets& o, const std::string& topic, std::int32_t partition) {
-  auto t = o.find(topic);
-  if (t == o.end()) return RD_KAFKA_OFFSET_INVALID;
-  auto p = t->second.find(partition);
-  return p == t->second.end() ? RD_KAFKA_OFFSET_INVALID : p->second;
+  return lookup_offset(o, topic, partition);
 }
 
 bool permanent_consumer_error(rd_kafka_resp_err_t err) {
@@ -46,6 +43,13 @@ bool permanent_consumer_error(rd_kafka_resp_err_t err) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------- checkpoints
+
+std::int64_t lookup_offset(const KafkaOffsets& o, const std::string& topic, std::int32_t partition) {
+  auto t = o.find(topic);
+  if (t == o.end()) return RD_KAFKA_OFFSET_INVALID;
+  auto p = t->second.find(partition);
+  return p == t->second.end() ? RD_KAFKA_OFFSET_INVALID : p->second;
+}
 
 std::string encode_kafka_offsets(const KafkaOffsets& offsets) {
   nlohmann::json j = nlohmann::json::object();
@@ -281,8 +285,7 @@ void EventHubKafkaSource::handle_assign(rd_kafka_topic_partition_list_t* parts) 
       p.offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID;  // INVALID: auto.offset.reset applies
       assigned_.emplace(p.topic, p.partition);
       at_eof_.erase({p.topic, p.partition});
-      if (start >= 0) resume_at_[{p.topic, p.partition}] = start;
-      else resume_at_.erase({p.topic, p.partition});
+      resume_at_[{p.topic, p.partition}] = start;  // INVALID: wherever the reset lands is expected
       summary += fmt::format("{}{}[{}]@{}", summary.empty() ? "" : ", ", p.topic, p.partition,
                              start >= 0 ? std::to_string(start) : std::string("reset"));
     }
@@ -465,6 +468,14 @@ SourceBatch EventHubKafkaSource::poll(std::stop_token stop) {
   if (consumed) batch.checkpoint = encode_kafka_offsets(positions_);
   std::lock_guard lock(mu_);
   batch.caught_up = caught_up_locked();
+  if (once_ && never_read_ > 0 && batch.caught_up) {
+    // Like a graph stream the service refused: the rest is read and delivered first.
+    if (batch.records.empty() && !batch.checkpoint)
+      throw SourceError(fmt::format("topic '{}' (group '{}'): {} message(s) were removed by the hub's retention before "
+                                    "they were read (logged above)",
+                                    options_.topic, options_.group_id, never_read_));
+    batch.caught_up = false;  // the next poll, with nothing left, fails the source
+  }
   return batch;
 }
 
