@@ -340,6 +340,11 @@ SendResult KafkaSink::send(std::span<const EventPtr> batch) {
 
 void KafkaSink::interrupt() noexcept { interrupted_ = true; }
 
+std::size_t KafkaSink::queued_for_testing() const {
+  std::lock_guard lock(rk_mu_);
+  return rk_ != nullptr ? static_cast<std::size_t>(std::max(0, rd_kafka_outq_len(rk_))) : 0;
+}
+
 void KafkaSink::stop() {
   if (rk_ == nullptr) return;
   const auto err = rd_kafka_flush(rk_, interrupted_ ? 0 : 10'000);
