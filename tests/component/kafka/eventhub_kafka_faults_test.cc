@@ -204,11 +204,17 @@ namespace {
 
 class CapturedLog {
  public:
-  CapturedLog() : previous_(spdlog::default_logger()), sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(5'000)) {
+  CapturedLog()
+      : previous_(spdlog::default_logger()),
+        previous_level_(spdlog::get_level()),
+        sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(5'000)) {
     spdlog::set_default_logger(std::make_shared<spdlog::logger>("eventhub-faults-test", sink_));
     spdlog::set_level(spdlog::level::info);
   }
-  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  ~CapturedLog() {
+    spdlog::set_default_logger(previous_);
+    spdlog::set_level(previous_level_);  // set_level changed every registered logger's level
+  }
   CapturedLog(const CapturedLog&) = delete;
   CapturedLog& operator=(const CapturedLog&) = delete;
   std::string text() const {
@@ -219,6 +225,7 @@ class CapturedLog {
 
  private:
   std::shared_ptr<spdlog::logger> previous_;
+  spdlog::level::level_enum previous_level_;
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
 };
 
