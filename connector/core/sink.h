@@ -68,9 +68,12 @@ class Sink {
   // Flushes and closes. Called once at shutdown.
   virtual void stop() {}
 
-  // Called from another thread when the drain deadline passed (SinkRunner::abort()): a send()
-  // under way returns soon with `retry` (what it did not finish stays unacknowledged, so its
-  // checkpoint does not move), and later ones return at once. Must be thread-safe.
+  // Called from another thread by SinkRunner::abort(): when the drain deadline passed, for a sink
+  // that failed (Pipeline::stop_failing_sinks()) and after a disk-buffered sink's drain
+  // (Pipeline::drain_disk_buffers()). A send() under way stops waiting for its peer and returns
+  // `retry` (what it did not finish stays unacknowledged, so its checkpoint does not move), and
+  // later ones return at once. A call already under way inside it may still run to its own
+  // timeout: each sink states its bound in docs/sinks.md. Must be thread-safe.
   virtual void interrupt() noexcept {}
 };
 

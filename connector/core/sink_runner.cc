@@ -309,6 +309,10 @@ bool SinkRunner::deliver(std::vector<EventPtr> batch, bool track_acks) {
 
     if (r.status == SendStatus::retry) {
       ++counters_.retried;
+      if (aborted_) {  // abort(): the drain deadline passed, or the pipeline gave up on the sink; no retry follows
+        spdlog::warn("sink {}: {} — {} event(s) left unacknowledged (drain deadline)", name_, r.error, batch.size());
+        return false;
+      }
       const auto wait = next_backoff(attempt++);
       spdlog::warn("sink {}: {} — retrying {} event(s) in {} ms", name_, r.error, batch.size(), wait.count());
       if (!sleep_for(wait)) return false;

@@ -194,6 +194,7 @@ SendResult KafkaSink::send(std::span<const EventPtr> batch) {
     std::string last_name;
     rd_kafka_topic_t* last = nullptr;
     for (std::size_t i = 0; i < n; ++i) {
+      if (interrupted_) return SendResult::retry_from(0, "interrupted (drain deadline)");  // no metadata wait
       std::string topic = settings_.topic.resolve(*batch[i]);
       if (last != nullptr && topic == last_name) {
         rkts[i] = last;
@@ -223,7 +224,7 @@ SendResult KafkaSink::send(std::span<const EventPtr> batch) {
   slots_.assign(n, Slot{});
   outstanding_ = 0;
   bool stop_producing = false;
-  for (std::size_t i = 0; i < n && !stop_producing; ++i) {
+  for (std::size_t i = 0; i < n && !stop_producing && !interrupted_; ++i) {  // nothing more after an interrupt
     const MappedEvent& ev = *batch[i];
     const std::string_view payload = ev.payload(settings_.format);
     const std::string key = kafka_message_key(ev);
@@ -302,7 +303,8 @@ SendResult KafkaSink::send(std::span<const EventPtr> batch) {
     if (first_failed == n) {
       first_failed = i;
       first_error = s.done ? fmt::format("{} ({})", s.errstr, rd_kafka_err2name(s.err))
-                           : std::string("no delivery report before the delivery timeout");
+                           : std::string(interrupted_ ? "interrupted (drain deadline) before its delivery report"
+                                                      : "no delivery report before the delivery timeout");
     }
     if (cls == DeliveryClass::config && config_error.empty()) {
       const std::string topic = rd_kafka_topic_name(rkts[i]);
@@ -339,6 +341,11 @@ SendResult KafkaSink::send(std::span<const EventPtr> batch) {
 }
 
 void KafkaSink::interrupt() noexcept { interrupted_ = true; }
+
+std::size_t KafkaSink::queued_for_testing() const {
+  std::lock_guard lock(rk_mu_);
+  return rk_ != nullptr ? static_cast<std::size_t>(std::max(0, rd_kafka_outq_len(rk_))) : 0;
+}
 
 void KafkaSink::stop() {
   if (rk_ == nullptr) return;

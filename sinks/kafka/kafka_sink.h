@@ -91,6 +91,9 @@ class KafkaSink final : public Sink {
   // Test hook: raises an idempotent-producer fatal error in the current producer
   // (rd_kafka_test_fatal_error). Thread-safe; returns false when there is no producer.
   bool inject_fatal_error_for_testing(rd_kafka_resp_err_t err, const char* reason);
+  // Test hook: messages the current producer holds without a delivery report yet (queued, in
+  // flight or reports not served: rd_kafka_outq_len); 0 without a producer. Thread-safe.
+  std::size_t queued_for_testing() const;
 
  private:
   struct Slot {

@@ -128,9 +128,23 @@ void SplunkHecSink::start() {
   }
 }
 
-void SplunkHecSink::stop() { stopping_ = true; }
+void SplunkHecSink::stop() {
+  stopping_ = true;
+  wake();
+}
 
-void SplunkHecSink::interrupt() noexcept { interrupted_ = true; }
+void SplunkHecSink::interrupt() noexcept {
+  interrupted_ = true;
+  wake();
+}
+
+void SplunkHecSink::wake() noexcept {
+  try {
+    std::lock_guard lock(wait_mu_);  // a waiter between its check and its wait sees the flag or the notify
+  } catch (...) {  // std::system_error: the waiter's own bound still ends its wait
+  }
+  wait_cv_.notify_all();
+}
 
 void SplunkHecSink::append_envelope(std::string& out, const MappedEvent& ev) const {
   out += '{';
@@ -375,7 +389,12 @@ SendResult SplunkHecSink::send(std::span<const EventPtr> batch) {
                                 s_.name, pending.size(), s_.ack_timeout.count() / 1000, old,
                                 last_problem.empty() ? "" : " (" + last_problem + ")", channel_));
       }
-      std::this_thread::sleep_for(std::min<SteadyClock::duration>(s_.ack_poll_interval, deadline - SteadyClock::now()));
+      {
+        std::unique_lock lock(wait_mu_);
+        if (wait_cv_.wait_for(lock, std::min<SteadyClock::duration>(s_.ack_poll_interval, deadline - SteadyClock::now()),
+                              [this] { return stopping_.load() || interrupted_.load(); }))
+          continue;  // stop() or interrupt(): the loop's first check ends the wait
+      }
       json ids = json::array();
       for (const auto& p : pending) ids.push_back(p.id);
       http::Request req;

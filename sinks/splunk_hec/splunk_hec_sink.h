@@ -10,9 +10,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <utility>
@@ -83,6 +85,9 @@ class SplunkHecSink final : public Sink {
   std::string auth_header_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> interrupted_{false};  // the drain deadline passed: no more requests or ack waits
+  std::mutex wait_mu_;                    // with wait_cv_: the pause between ack polls, which stop() and
+  std::condition_variable wait_cv_;       // interrupt() cut short
+  void wake() noexcept;
 };
 
 void register_splunk_hec_sink(PluginRegistry& registry);

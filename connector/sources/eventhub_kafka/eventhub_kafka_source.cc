@@ -23,10 +23,7 @@ PartitionList make_list(int size) {
 }
 
 std::int64_t lookup(const KafkaOffsets& o, const std::string& topic, std::int32_t partition) {
-  auto t = o.find(topic);
-  if (t == o.end()) return RD_KAFKA_OFFSET_INVALID;
-  auto p = t->second.find(partition);
-  return p == t->second.end() ? RD_KAFKA_OFFSET_INVALID : p->second;
+  return lookup_offset(o, topic, partition);
 }
 
 bool permanent_consumer_error(rd_kafka_resp_err_t err) {
@@ -46,6 +43,13 @@ bool permanent_consumer_error(rd_kafka_resp_err_t err) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------- checkpoints
+
+std::int64_t lookup_offset(const KafkaOffsets& o, const std::string& topic, std::int32_t partition) {
+  auto t = o.find(topic);
+  if (t == o.end()) return RD_KAFKA_OFFSET_INVALID;
+  auto p = t->second.find(partition);
+  return p == t->second.end() ? RD_KAFKA_OFFSET_INVALID : p->second;
+}
 
 std::string encode_kafka_offsets(const KafkaOffsets& offsets) {
   nlohmann::json j = nlohmann::json::object();
@@ -275,13 +279,13 @@ void EventHubKafkaSource::handle_assign(rd_kafka_topic_partition_list_t* parts) 
       if (cerr == RD_KAFKA_RESP_ERR_NO_ERROR && committed->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
           committed->elems[i].offset >= 0)
         start = committed->elems[i].offset;
+      assigned_at_[{p.topic, p.partition}] = start;  // the group's offset: commits from here on only move it forward
       start = std::max({start, lookup(persisted_, p.topic, p.partition), lookup(acked_, p.topic, p.partition),
                         lookup(positions_, p.topic, p.partition)});
       p.offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID;  // INVALID: auto.offset.reset applies
       assigned_.emplace(p.topic, p.partition);
       at_eof_.erase({p.topic, p.partition});
-      if (start >= 0) resume_at_[{p.topic, p.partition}] = start;
-      else resume_at_.erase({p.topic, p.partition});
+      resume_at_[{p.topic, p.partition}] = start;  // INVALID: wherever the reset lands is expected
       summary += fmt::format("{}{}[{}]@{}", summary.empty() ? "" : ", ", p.topic, p.partition,
                              start >= 0 ? std::to_string(start) : std::string("reset"));
     }
@@ -307,9 +311,10 @@ void EventHubKafkaSource::handle_revoke(rd_kafka_topic_partition_list_t* parts) 
     std::lock_guard lock(mu_);
     for (int i = 0; i < parts->cnt; ++i) {
       const auto& p = parts->elems[i];
-      const auto off = lookup(acked_, p.topic, p.partition);
+      const auto off = committable_locked(p.topic, p.partition, lookup(acked_, p.topic, p.partition));
       if (off >= 0) give_up[p.topic][p.partition] = off;
       assigned_.erase({p.topic, p.partition});
+      assigned_at_.erase({p.topic, p.partition});
       at_eof_.erase({p.topic, p.partition});
       resume_at_.erase({p.topic, p.partition});
     }
@@ -384,6 +389,13 @@ void EventHubKafkaSource::start(const std::optional<std::string>& checkpoint) {
   spdlog::debug("source {}: librdkafka properties: {}", options_.name, options_.client.properties.dump());
 }
 
+std::int64_t EventHubKafkaSource::committable_locked(const std::string& topic, std::int32_t partition,
+                                                     std::int64_t acked) const {
+  if (acked < 0 || assigned_.count({topic, partition}) == 0) return RD_KAFKA_OFFSET_INVALID;
+  const auto at = assigned_at_.find({topic, partition});
+  return at != assigned_at_.end() && acked <= at->second ? RD_KAFKA_OFFSET_INVALID : acked;
+}
+
 bool EventHubKafkaSource::caught_up_locked() const {
   if (!assigned_once_) return false;
   return std::all_of(assigned_.begin(), assigned_.end(), [&](const auto& tp) { return at_eof_.count(tp) > 0; });
@@ -456,6 +468,14 @@ SourceBatch EventHubKafkaSource::poll(std::stop_token stop) {
   if (consumed) batch.checkpoint = encode_kafka_offsets(positions_);
   std::lock_guard lock(mu_);
   batch.caught_up = caught_up_locked();
+  if (once_ && never_read_ > 0 && batch.caught_up) {
+    // Like a graph stream the service refused: the rest is read and delivered first.
+    if (batch.records.empty() && !batch.checkpoint)
+      throw SourceError(fmt::format("topic '{}' (group '{}'): {} message(s) were removed by the hub's retention before "
+                                    "they were read (logged above)",
+                                    options_.topic, options_.group_id, never_read_));
+    batch.caught_up = false;  // the next poll, with nothing left, fails the source
+  }
   return batch;
 }
 
@@ -474,8 +494,9 @@ void EventHubKafkaSource::on_committed(const std::string& checkpoint) {
       for (const auto& [p, off] : parts) {
         auto& a = acked_[topic][p];
         a = std::max(a, off);
-        // Only partitions this member owns: another member may be ahead on the others.
-        if (assigned_.count({topic, p})) mine[topic][p] = off;
+        // Only partitions this member owns (another member may be ahead on the others), and only
+        // past where this ownership started (a late acknowledgement of an earlier one is behind).
+        if (committable_locked(topic, p, off) >= 0) mine[topic][p] = off;
       }
     }
   }
@@ -489,7 +510,7 @@ void EventHubKafkaSource::stop() {
   {
     std::lock_guard lock(mu_);
     for (const auto& [topic, p] : assigned_) {
-      const auto off = lookup(acked_, topic, p);
+      const auto off = committable_locked(topic, p, lookup(acked_, topic, p));
       if (off >= 0) mine[topic][p] = off;
     }
   }

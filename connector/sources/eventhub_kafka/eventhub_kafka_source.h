@@ -74,6 +74,20 @@ using KafkaOffsets = std::map<std::string, std::map<std::int32_t, std::int64_t>>
 std::string encode_kafka_offsets(const KafkaOffsets& offsets);
 KafkaOffsets decode_kafka_offsets(const std::string& token);  // throws SourceError when malformed
 
+// What a partition's next message at `offset`, where `expected` was due, means; `low` is the
+// partition's log start offset (negative: unknown).
+enum class OffsetJump {
+  none,        // at the expected offset (or nothing was expected)
+  rewound,     // before it: the partition is shorter (a recreated hub); read again
+  no_records,  // after it, but the skipped offsets are still on the broker and held no message
+  lost,        // after it, and the skipped offsets are gone (retention): never read
+  unknown,     // after it, and the log start offset could not be read
+};
+OffsetJump classify_offset_jump(std::int64_t expected, std::int64_t offset, std::int64_t low);
+
+// The offset of `partition` of `topic` in `o`, RD_KAFKA_OFFSET_INVALID when absent.
+std::int64_t lookup_offset(const KafkaOffsets& o, const std::string& topic, std::int32_t partition);
+
 class EventHubKafkaSource final : public Source {
  public:
   explicit EventHubKafkaSource(EventHubKafkaOptions options);
@@ -85,6 +99,9 @@ class EventHubKafkaSource final : public Source {
   SourceBatch poll(std::stop_token stop) override;
   void on_committed(const std::string& checkpoint) override;
   void stop() override;
+  // Under `run --once` a retention gap (messages never read) fails the source once the rest is
+  // read, so the run exits non-zero (kExitUndelivered).
+  void set_run_once() override;
 
   // Partitions currently assigned to this member (for tests and metrics).
   std::set<std::pair<std::string, std::int32_t>> assignment() const;
@@ -100,11 +117,15 @@ class EventHubKafkaSource final : public Source {
   void commit(const KafkaOffsets& offsets, bool sync);
   rd_kafka_resp_err_t commit_and_wait(const rd_kafka_topic_partition_list_t* list);
   void close_consumer();
-  // Called with the first message of a partition after its assignment: says so when it is not at
-  // the offset the partition was assigned at (out of range: retention passed, or the partition is
-  // shorter than the checkpoint).
+  // Called with every message before positions_ moves: says so when it is not at the offset the
+  // partition was assigned at (its first) or the one after the last (out of range: retention
+  // passed, or the partition is shorter than the checkpoint); counts the messages never read.
   void check_resume_offset(const std::string& topic, std::int32_t partition, std::int64_t offset);
   bool caught_up_locked() const;
+  // The acknowledged offset of a partition this member owns, when it is past the group's committed
+  // offset as of the current assignment (RD_KAFKA_OFFSET_INVALID otherwise): acknowledgements from
+  // an earlier ownership period must never move the group's offset back.
+  std::int64_t committable_locked(const std::string& topic, std::int32_t partition, std::int64_t acked) const;
 
   EventHubKafkaOptions options_;
   rd_kafka_t* rk_ = nullptr;
@@ -114,12 +135,15 @@ class EventHubKafkaSource final : public Source {
   bool cooperative_ = false;
   std::atomic<bool> stopped_{false};  // stop() ran: paused, still in the group until destroyed
   KafkaOffsets persisted_;   // from start(): the checkpoint the pipeline last persisted
-  KafkaOffsets positions_;   // next offset of everything handed to the pipeline
+  KafkaOffsets positions_;   // next offset of everything handed to the pipeline (poll thread)
+  bool once_ = false;        // set_run_once()
+  std::uint64_t never_read_ = 0;  // messages retention removed before they were read (poll thread)
   mutable std::mutex mu_;    // guards the members below (poll thread vs commit thread)
   KafkaOffsets acked_;       // last offsets passed to on_committed()
   std::set<std::pair<std::string, std::int32_t>> assigned_;
   std::set<std::pair<std::string, std::int32_t>> at_eof_;
   std::map<std::pair<std::string, std::int32_t>, std::int64_t> resume_at_;  // assigned start, until its first message
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> assigned_at_;  // group's committed offset at the current assignment
   bool assigned_once_ = false;
   std::string fatal_;        // a permanent error seen in a callback, thrown from poll()
 };

@@ -124,6 +124,78 @@ TEST(EventHubKafkaFaults, RebalanceWithRecordsInFlightNeitherLosesNorCommitsForT
   b->source->stop();
 }
 
+// A partition moves away and comes back: A acknowledged partition `m` up to 3 in its first
+// ownership; B owns it next and commits 6; back on A (which starts at 6) A reads more without
+// acknowledging; the next rebalance (eager: A gives up everything) must not commit A's old 3 and
+// move the group back over messages B already delivered. Nor may a late acknowledgement of A's
+// first ownership period.
+TEST(EventHubKafkaFaults, PartitionReturningToAMemberNeverMovesTheGroupOffsetBack) {
+  MockKafkaCluster mc(1);
+  mc.create_topic("hub3", 2, 1);
+  const std::string audit = compact_file("eventhub-auditlogs-records-envelope.json");
+  kcat_produce(mc, "hub3", {audit, audit, audit}, 0);
+  kcat_produce(mc, "hub3", {audit, audit, audit}, 1);
+
+  auto a = build_source(mc, "hub3", "back");
+  a->source->start(std::nullopt);
+  const auto first = drain(*a->source);
+  ASSERT_TRUE(first.caught_up);
+  ASSERT_TRUE(first.checkpoint);
+  a->source->on_committed(*first.checkpoint);  // A acknowledged 3 on both partitions
+  ASSERT_TRUE(test::wait_until([&] { return group_offset(mc, "back", "hub3", 0) == 3 && group_offset(mc, "back", "hub3", 1) == 3; },
+                               20s, 100ms));
+  InFlightMember ma(*a->source);
+  int moved = -1;
+  {
+    auto b = build_source(mc, "hub3", "back");
+    b->source->start(std::nullopt);
+    std::optional<std::string> b_token;
+    std::stop_source never;
+    const bool split = test::wait_until(
+        [&] {
+          auto batch = b->source->poll(never.get_token());
+          if (batch.checkpoint) b_token = batch.checkpoint;
+          return a->source->assignment().size() == 1 && b->source->assignment().size() == 1;
+        },
+        60s, 10ms);
+    ASSERT_TRUE(split) << "the group never gave B a partition";
+    moved = b->source->assignment().begin()->second;
+    kcat_produce(mc, "hub3", {audit, audit, audit}, moved);  // 3..5
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+          auto batch = b->source->poll(never.get_token());
+          if (batch.checkpoint) b_token = batch.checkpoint;
+          return b_token && decode_kafka_offsets(*b_token).at("hub3").at(moved) == 6;
+        },
+        30s, 10ms));
+    b->source->on_committed(*b_token);
+    ASSERT_TRUE(test::wait_until([&] { return group_offset(mc, "back", "hub3", moved) == 6; }, 20s, 100ms));
+    b->source->stop();
+  }  // B leaves: the partition returns to A, at 6
+  ASSERT_TRUE(test::wait_until([&] { return a->source->assignment().size() == 2; }, 60s, 50ms));
+  kcat_produce(mc, "hub3", {audit, audit}, moved);  // 6..7, read by A and never acknowledged
+  ASSERT_TRUE(test::wait_until(
+      [&] { return ma.token() && decode_kafka_offsets(*ma.token()).at("hub3").at(moved) == 8; }, 30s, 50ms));
+  a->source->on_committed(*first.checkpoint);  // late: from A's first ownership (3)
+  EXPECT_EQ(group_offset(mc, "back", "hub3", moved), 6);
+
+  auto c = build_source(mc, "hub3", "back");  // the next rebalance revokes both of A's partitions
+  c->source->start(std::nullopt);
+  std::stop_source never;
+  const bool split = test::wait_until(
+      [&] {
+        c->source->poll(never.get_token());
+        return a->source->assignment().size() == 1 && c->source->assignment().size() == 1;
+      },
+      60s, 10ms);
+  ASSERT_TRUE(split) << "the group never gave C a partition";
+  EXPECT_EQ(group_offset(mc, "back", "hub3", moved), 6) << "the group offset went back below what B delivered";
+  ma.join();
+  a->source->stop();
+  c->source->stop();
+  EXPECT_EQ(group_offset(mc, "back", "hub3", moved), 6);
+}
+
 }  // namespace
 }  // namespace siem
 
@@ -132,11 +204,17 @@ namespace {
 
 class CapturedLog {
  public:
-  CapturedLog() : previous_(spdlog::default_logger()), sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(5'000)) {
+  CapturedLog()
+      : previous_(spdlog::default_logger()),
+        previous_level_(spdlog::get_level()),
+        sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(5'000)) {
     spdlog::set_default_logger(std::make_shared<spdlog::logger>("eventhub-faults-test", sink_));
     spdlog::set_level(spdlog::level::info);
   }
-  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  ~CapturedLog() {
+    spdlog::set_default_logger(previous_);
+    spdlog::set_level(previous_level_);  // set_level changed every registered logger's level
+  }
   CapturedLog(const CapturedLog&) = delete;
   CapturedLog& operator=(const CapturedLog&) = delete;
   std::string text() const {
@@ -147,6 +225,7 @@ class CapturedLog {
 
  private:
   std::shared_ptr<spdlog::logger> previous_;
+  spdlog::level::level_enum previous_level_;
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
 };
 
@@ -193,9 +272,24 @@ TEST(EventHubKafkaFaults, CheckpointPastRetentionResumesAtTheEarliestWithAClearL
 
   CapturedLog log;
   auto b = build_source(mc, "hub", "ret");
+  b->source->set_run_once();
   b->source->start(checkpoint);
-  const auto d = drain(*b->source);
-  ASSERT_TRUE(d.caught_up);
+  // Under `run --once` everything kept is read and handed on, then the source fails (exit 2).
+  Drained d;
+  std::string failure;
+  std::stop_source never;
+  for (int i = 0; i < 60 && failure.empty(); ++i) {
+    try {
+      auto batch = b->source->poll(never.get_token());
+      for (auto& r : batch.records) d.records.push_back(std::move(r));
+      if (batch.checkpoint) d.checkpoint = batch.checkpoint;
+      ASSERT_FALSE(batch.caught_up) << "caught up without saying that messages were never read";
+    } catch (const SourceError& e) {
+      failure = e.what();
+    }
+  }
+  EXPECT_NE(failure.find(fmt::format("{} message(s) were removed by the hub's retention", lo - 2)), std::string::npos)
+      << failure;
   EXPECT_EQ(d.records.size(), static_cast<std::size_t>(9 - lo) + records_in(audit));  // all that is kept
   ASSERT_TRUE(d.checkpoint);
   EXPECT_EQ(decode_kafka_offsets(*d.checkpoint).at("hub").at(0), 10);
@@ -205,6 +299,25 @@ TEST(EventHubKafkaFaults, CheckpointPastRetentionResumesAtTheEarliestWithAClearL
   EXPECT_NE(text.find(fmt::format("resumed at offset {} (initial_offset: earliest)", lo)), std::string::npos) << text;
   EXPECT_NE(text.find(fmt::format("{} message(s) at offsets 2..{} were never read", lo - 2, lo - 1)), std::string::npos)
       << text;
+}
+
+}  // namespace
+}  // namespace siem
+
+namespace siem {
+namespace {
+
+// The decision behind each offset jump check_resume_offset() logs, on every message (the
+// mid-run case: a consumer held back by backpressure longer than the retention is reset by
+// librdkafka to the earliest offset kept) as on the first after an assignment.
+TEST(EventHubKafkaOffsetJump, ClassifiesEachJumpAndAnUnknownLogStartIsNotCalledALoss) {
+  EXPECT_EQ(classify_offset_jump(RD_KAFKA_OFFSET_INVALID, 7, 0), OffsetJump::none);  // nothing expected (reset)
+  EXPECT_EQ(classify_offset_jump(5, 5, 0), OffsetJump::none);
+  EXPECT_EQ(classify_offset_jump(5, 3, 0), OffsetJump::rewound);
+  EXPECT_EQ(classify_offset_jump(5, 9, 4), OffsetJump::no_records);  // still there: markers, compaction
+  EXPECT_EQ(classify_offset_jump(5, 9, 5), OffsetJump::no_records);
+  EXPECT_EQ(classify_offset_jump(5, 9, 6), OffsetJump::lost);  // retention removed 5
+  EXPECT_EQ(classify_offset_jump(5, 9, RD_KAFKA_OFFSET_INVALID), OffsetJump::unknown);
 }
 
 }  // namespace

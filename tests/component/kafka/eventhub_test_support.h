@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -32,7 +33,8 @@ inline std::string compact_file(const std::string& name) {
 
 inline std::size_t records_in(const std::string& envelope) { return nlohmann::json::parse(envelope).at("records").size(); }
 
-// Produces each line as one message with kcat (to `partition`, or spread when -1).
+// Produces each line as one message with kcat (to `partition`, or spread when -1). Throws
+// std::runtime_error when kcat fails: the test ends there (gtest reports the exception).
 inline void kcat_produce(const MockKafkaCluster& mc, const std::string& topic, const std::vector<std::string>& messages,
                   int partition = -1) {
   static int counter = 0;
@@ -46,7 +48,7 @@ inline void kcat_produce(const MockKafkaCluster& mc, const std::string& topic, c
                           topic, partition >= 0 ? fmt::format("-p {}", partition) : std::string(), file.string()),
               &status);
   std::filesystem::remove(file);
-  ASSERT_EQ(status, 0) << "kcat producer failed";
+  if (status != 0) throw std::runtime_error(fmt::format("kcat producer failed (wait status {})", status));
 }
 
 // Like kcat_produce, for messages above the producer's default message.max.bytes (1 MB).
@@ -62,7 +64,7 @@ inline void kcat_produce_large(const MockKafkaCluster& mc, const std::string& to
                           mc.bootstraps(), topic, file.string()),
               &status);
   std::filesystem::remove(file);
-  ASSERT_EQ(status, 0) << "kcat producer failed";
+  if (status != 0) throw std::runtime_error(fmt::format("kcat producer failed (wait status {})", status));
 }
 
 struct Built {

@@ -200,7 +200,7 @@ TEST(KafkaSinkComponent, BrokersDownLongerThanTheDeliveryTimeoutRetriesWithoutLo
   MockKafkaCluster mc(3);
   mc.create_topic("siem.longout", 3, 3);
   auto b = build_sink(fmt::format("brokers: \"{}\"\ntopic: siem.longout\nformat: ecs\nmetadata_timeout: 10s\n"
-                                  "delivery_timeout: 2s\nproperties:\n  log_level: 0\n",
+                                  "delivery_timeout: 2s\nproperties:\n  log_level: 0\n  reconnect.backoff.max.ms: 500\n",
                                   mc.bootstraps()));
   EXPECT_EQ(b->sink->settings().message_timeout, std::chrono::milliseconds(2'000));
   ASSERT_NO_THROW(b->sink->start());
@@ -221,7 +221,10 @@ TEST(KafkaSinkComponent, BrokersDownLongerThanTheDeliveryTimeoutRetriesWithoutLo
   for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_up(mc.get(), id);
   std::vector<EventPtr> rest(second.begin() + static_cast<std::ptrdiff_t>(down.completed), second.end());
   SendResult r;
-  for (int attempt = 0; attempt < 5 && !rest.empty(); ++attempt) {  // bounded, like the runner's retries
+  // Bounded by time (60 s) and count, like the runner's retries: each attempt lasts up to
+  // delivery_timeout while librdkafka reconnects (its backoff capped at 500 ms above).
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int attempt = 0; attempt < 30 && !rest.empty() && std::chrono::steady_clock::now() < until; ++attempt) {
     r = b->sink->send(rest);
     if (r.status == SendStatus::ok) break;
     ASSERT_EQ(r.status, SendStatus::retry) << r.error;
@@ -253,8 +256,9 @@ TEST(KafkaSinkComponent, InterruptEndsAWaitForDeliveryReportsWithoutAcknowledgin
     during = b->sink->send(second);
     done = true;
   });
-  EXPECT_FALSE(test::wait_until([&] { return done.load(); }, std::chrono::milliseconds(500)))
-      << "send() returned while every broker was down";
+  // The interrupt comes while send() waits for delivery reports: once all 50 are produced.
+  ASSERT_TRUE(test::wait_until([&] { return b->sink->queued_for_testing() >= 50 || done.load(); }, std::chrono::seconds(30)));
+  EXPECT_FALSE(done.load()) << "send() returned while every broker was down";
   const auto t0 = std::chrono::steady_clock::now();
   b->sink->interrupt();
   sender.join();

@@ -499,3 +499,89 @@ TEST_F(Fixture, DrainDeadlineInterruptsAnAckWaitWithoutAcknowledging) {
   EXPECT_EQ(dl.count(), 0u);
   std::filesystem::remove(dl_path);
 }
+
+// A runner fed with 5 events of one batch (sequence numbers of one source), started, for the drain
+// tests: the pipeline's shutdown is close() + abort() (the drain deadline passed) + join().
+struct DrainRun {
+  std::filesystem::path dl_path = std::filesystem::temp_directory_path() /
+                                  ("siem-hec-drain-" + std::to_string(::getpid()) + ".ndjson");
+  AckTracker acks{1};
+  std::unique_ptr<DeadLetterWriter> dl;
+  std::unique_ptr<SinkRunner> runner;
+  explicit DrainRun(const HecSinkSettings& s) {
+    std::filesystem::remove(dl_path);
+    dl = std::make_unique<DeadLetterWriter>(dl_path);
+    const auto src = acks.add_source();
+    const std::uint64_t first_seq = acks.begin_batch(src, 5, std::string("cp"));
+    SinkRunnerOptions ro;
+    ro.batch_max_events = 5;
+    ro.batch_timeout = 5ms;
+    runner = std::make_unique<SinkRunner>("siem", std::make_unique<SplunkHecSink>(s), OutputFormat::ecs, ro, acks, *dl,
+                                          nullptr);
+    auto events = make_events(5);
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      auto e = std::make_shared<MappedEvent>(*events[i]);
+      e->ack = AckHandle{src, first_seq + i};
+      runner->enqueue(std::move(e));
+    }
+    runner->start();
+  }
+  ~DrainRun() {
+    runner.reset();
+    dl.reset();
+    std::filesystem::remove(dl_path);
+  }
+  // The drain deadline passes now; returns how long the runner took to end.
+  std::chrono::steady_clock::duration shut_down() {
+    const auto t0 = std::chrono::steady_clock::now();
+    runner->close();
+    runner->abort();
+    runner->join();
+    return std::chrono::steady_clock::now() - t0;
+  }
+};
+
+// The same drain with a long pause between ack polls (ack_poll_interval 60 s): interrupt() wakes
+// the pause, so the runner ends at once instead of sleeping out the interval, and nothing is
+// acknowledged.
+TEST_F(Fixture, DrainDeadlineCutsThePauseBetweenAckPolls) {
+  hec::HecOptions o;
+  o.ack_enabled = true;
+  start_hec(o);
+  hec->set_acks_lost(true);
+  auto s = settings();
+  s.ack = true;
+  s.ack_timeout = std::chrono::minutes(2);
+  s.ack_poll_interval = std::chrono::seconds(60);
+  DrainRun run(s);
+  ASSERT_TRUE(hec->wait_for_events(5, 10s));  // stored and answered with ackIds: the sink now pauses
+  ASSERT_TRUE(test::wait_until([&] { return server->requests_served() >= 2; }, 10s));  // health + the POST
+  // No ack poll comes for ack_poll_interval (this also lets the sink enter its pause).
+  EXPECT_FALSE(test::wait_until([&] { return hec->ack_polls() > 0; }, 300ms));
+  EXPECT_LT(run.shut_down(), 10s) << "the runner slept out ack_poll_interval";
+  EXPECT_EQ(hec->ack_polls(), 0u);
+  EXPECT_EQ(run.acks.outstanding(), 5u);
+  EXPECT_TRUE(run.acks.take_ready().empty());
+  EXPECT_EQ(run.dl->count(), 0u);
+}
+
+// An HEC that accepts the POST and never answers: a request already under way is not cut by the
+// drain deadline (the HTTP client has no cancellation); it ends within request_timeout (3 s
+// here; connect included), then the runner ends without resending, and nothing is acknowledged.
+TEST_F(Fixture, DrainDeadlineWithAnUnansweringHecEndsWithinRequestTimeout) {
+  start_hec();
+  server->add_fault(siem::httpd::Fault::slow("/services/collector/event", std::chrono::minutes(10)));
+  auto s = settings();
+  s.http.request_timeout = 3s;
+  DrainRun run(s);
+  ASSERT_TRUE(test::wait_until([&] { return server->requests_served() >= 1; }, 10s));  // the health check
+  // The POST is held by the peer: nothing is stored (this also lets the sink send it).
+  EXPECT_FALSE(hec->wait_for_events(1, 300ms));
+  const auto took = run.shut_down();
+  EXPECT_LT(took, 3s + 5s) << "the drain overran request_timeout";
+  EXPECT_GT(took, 1s) << "the POST was not under way: this test no longer shows the bound";
+  EXPECT_EQ(hec->events().size(), 0u);
+  EXPECT_EQ(run.acks.outstanding(), 5u);
+  EXPECT_TRUE(run.acks.take_ready().empty());
+  EXPECT_EQ(run.dl->count(), 0u);
+}
