@@ -106,6 +106,17 @@ std::string fingerprint_of(const std::filesystem::path& path, std::uint64_t size
   return fmt::format("{:016x}:{}", h, got);
 }
 
+// The bytes a fingerprint ("HASH:BYTES") covers; 0 for none or a malformed one (then it is
+// computed again).
+std::uint64_t fingerprint_covers(std::string_view fingerprint) noexcept {
+  const auto colon = fingerprint.find(':');
+  if (colon == std::string_view::npos) return 0;
+  std::uint64_t covered = 0;
+  const char* end = fingerprint.data() + fingerprint.size();
+  const auto [ptr, ec] = std::from_chars(fingerprint.data() + colon + 1, end, covered);
+  return ec == std::errc() && ptr == end ? covered : 0;
+}
+
 }  // namespace
 
 FileSource::FileSource(std::string name, FileSourceOptions options)
@@ -225,6 +236,7 @@ SourceBatch FileSource::poll(std::stop_token stop) {
       !chunk.empty() && chunk.back() != '\n' ? chunk.rfind('\n') + 1 : chunk.size();  // npos + 1 == 0
   // Whole documents only: a list document's records are committed together with its end. A
   // top-level JSON array is committed element by element (pos_.array says where in it).
+  batch.records.reserve(last_records_);  // a full read splits into about as many as the last one
   const std::size_t consumed = RecordReader::split(
       chunk,
       [&](const RecordSlice& r) {
@@ -257,8 +269,10 @@ SourceBatch FileSource::poll(std::stop_token stop) {
   if (consumed > 0) {
     pos_.line += count_newlines(std::string_view(chunk).substr(0, consumed));
     pos_.offset += consumed;
-    // The fingerprint covers the first bytes read so far (up to kFingerprintBytes).
-    pos_.fingerprint = fingerprint_of(options_.path, std::min<std::uint64_t>(pos_.offset, kFingerprintBytes));
+    // The fingerprint covers the first bytes read so far (up to kFingerprintBytes). Once it covers
+    // all of them it stays: reopen_if_changed() compared it with the file at the start of this poll.
+    if (fingerprint_covers(pos_.fingerprint) < kFingerprintBytes)
+      pos_.fingerprint = fingerprint_of(options_.path, std::min<std::uint64_t>(pos_.offset, kFingerprintBytes));
     batch.checkpoint = encode(pos_);
   } else if (!at_eof && !chunk.empty()) {
     // A single document larger than the read chunk. Over the limit: passed over to its end, in
@@ -273,6 +287,7 @@ SourceBatch FileSource::poll(std::stop_token stop) {
   }
   batch.caught_up = at_eof && batch.records.empty();
   idle_last_poll_ = batch.records.empty() && at_eof;
+  last_records_ = batch.records.size();
   return batch;
 }
 

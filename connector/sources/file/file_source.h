@@ -78,6 +78,7 @@ class FileSource final : public Source {
   std::optional<Skip> skip_;
   std::shared_ptr<ReadBlock::Budget> blocks_;  // the bytes of this source's read blocks alive
   bool idle_last_poll_ = false;
+  std::size_t last_records_ = 0;  // records the last poll split: the next batch's vector is reserved for as many
   bool once_ = false;
 };
 

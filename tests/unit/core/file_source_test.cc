@@ -128,6 +128,66 @@ TEST_F(FileSourceTest, RecordsLeaveRoomForTheParserAfterTheirText) {
   for (const auto& r : b.records) EXPECT_TRUE(r.json.padded()) << r.origin;
 }
 
+// Replaces `text` at `offset` in the file, keeping its inode and size (a rewrite in place).
+void overwrite(const std::filesystem::path& path, std::size_t offset, const std::string& text) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f << text;
+}
+
+// Records of 32 bytes with their newline: {"id":N,"pad":"xxx..."}.
+std::string records(int first, int n) {
+  std::string out;
+  for (int i = first; i < first + n; ++i) {
+    std::string r = "{\"id\":" + std::to_string(i) + ",\"pad\":\"";
+    r += std::string(29 - r.size(), 'x') + "\"}\n";
+    out += r;
+  }
+  return out;
+}
+
+// The fingerprint grows with the bytes read until it covers its first 256 bytes: a rewrite of
+// bytes a later read reached (here bytes 64-95, read by the second poll) is still found.
+TEST_F(FileSourceTest, RewriteInPlaceWithinTheFingerprintedBytesRestartsAtTheBeginning) {
+  append(records(0, 2));  // 64 bytes
+  std::stop_source stop;
+  auto s = source();
+  s->start(std::nullopt);
+  ASSERT_EQ(s->poll(stop.get_token()).records.size(), 2u);
+  append(records(2, 10));  // 384 bytes in all
+  ASSERT_EQ(s->poll(stop.get_token()).records.size(), 10u);
+  overwrite(path_, 64, records(50, 1));
+  append(records(12, 1));
+  const auto b = s->poll(stop.get_token());
+  ASSERT_EQ(b.records.size(), 13u);  // read again from the start
+  EXPECT_EQ(b.records[2].json, records(50, 1).substr(0, 31));
+}
+
+// Once the fingerprint covers its 256 bytes it is kept from read to read: it still matches the
+// file (a restart from the checkpoint neither repeats nor skips) and still finds a rewrite.
+TEST_F(FileSourceTest, FullFingerprintIsKeptAndStillFindsARewriteInPlace) {
+  append(records(0, 10));  // 320 bytes
+  std::stop_source stop;
+  auto s = source();
+  s->start(std::nullopt);
+  ASSERT_EQ(s->poll(stop.get_token()).records.size(), 10u);
+  append(records(10, 2));
+  const auto b = s->poll(stop.get_token());
+  ASSERT_EQ(b.records.size(), 2u);
+  ASSERT_TRUE(b.checkpoint);
+  append(records(12, 1));
+  auto s2 = source();
+  s2->start(b.checkpoint);
+  const auto b2 = s2->poll(stop.get_token());
+  ASSERT_EQ(b2.records.size(), 1u);
+  EXPECT_EQ(b2.records[0].origin, path_.string() + ":13");
+  overwrite(path_, 0, records(60, 1));
+  append(records(13, 1));
+  const auto b3 = s2->poll(stop.get_token());
+  ASSERT_EQ(b3.records.size(), 14u);  // read again from the start
+  EXPECT_EQ(b3.records[0].json, records(60, 1).substr(0, 31));
+}
+
 TEST_F(FileSourceTest, MalformedCheckpointIsAnError) {
   append("{\"id\":1}\n");
   auto s = source();
