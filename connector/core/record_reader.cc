@@ -336,15 +336,25 @@ std::optional<std::size_t> OversizeSkip::feed(std::string_view piece) noexcept {
 }
 
 std::size_t RecordReader::split(std::string_view text, const RecordFn& on_record, const ErrorFn& on_error,
-                                std::size_t first_line, Tail tail, std::size_t max_document, ArrayCursor* cursor) {
+                                std::size_t first_line, Tail tail, std::size_t max_document, ArrayCursor* cursor,
+                                std::size_t* end_line) {
+  std::size_t line = first_line;
+  const std::size_t consumed = split_counting(text, on_record, on_error, line, tail, max_document, cursor);
+  if (end_line) *end_line = line;
+  return consumed;
+}
+
+// split() with `line` (the line of text[0] on entry) advanced to the line of the offset it returns.
+std::size_t RecordReader::split_counting(std::string_view text, const RecordFn& on_record, const ErrorFn& on_error,
+                                         std::size_t& line, Tail tail, std::size_t max_document, ArrayCursor* cursor) {
   const bool partial_tail = tail != Tail::complete;
   thread_local simdjson::dom::parser parser;
   std::size_t pos = 0;
-  std::size_t line = first_line;
   auto count_lines = [&](std::size_t from, std::size_t to) { line += count_newlines(text.substr(from, to - from)); };
-  if (first_line == 1) {
+  if (line == 1) {
     if (auto why = utf16_reason(text)) {  // one clear error instead of one per line
       on_error(ReadError{1, std::move(*why), text});
+      count_lines(0, text.size());
       return text.size();
     }
   }

@@ -111,9 +111,16 @@ class RecordReader {
   // one: the bytes returned may end inside the array, and `cursor` (when given) then says so, for
   // the next call, which starts at the returned offset. Without a cursor, each call starts between
   // documents. An element that is not an object is a ReadError naming its index.
+  // `end_line` (when given) receives the line of the returned offset: `first_line` plus the
+  // newlines in the consumed text, counted as the text was read (no second pass over it).
   static std::size_t split(std::string_view text, const RecordFn& on_record, const ErrorFn& on_error,
                            std::size_t first_line = 1, Tail tail = Tail::complete,
-                           std::size_t max_document = SIZE_MAX, ArrayCursor* cursor = nullptr);
+                           std::size_t max_document = SIZE_MAX, ArrayCursor* cursor = nullptr,
+                           std::size_t* end_line = nullptr);
+
+ private:
+  static std::size_t split_counting(std::string_view text, const RecordFn& on_record, const ErrorFn& on_error,
+                                    std::size_t& line, Tail tail, std::size_t max_document, ArrayCursor* cursor);
 };
 
 }  // namespace siem

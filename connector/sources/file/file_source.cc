@@ -237,6 +237,7 @@ SourceBatch FileSource::poll(std::stop_token stop) {
   // Whole documents only: a list document's records are committed together with its end. A
   // top-level JSON array is committed element by element (pos_.array says where in it).
   batch.records.reserve(last_records_);  // a full read splits into about as many as the last one
+  std::size_t end_line = pos_.line;       // the line at the end of what is consumed
   const std::size_t consumed = RecordReader::split(
       chunk,
       [&](const RecordSlice& r) {
@@ -265,9 +266,9 @@ SourceBatch FileSource::poll(std::stop_token stop) {
       pos_.line,
       final_read ? RecordReader::Tail::complete
                  : at_eof ? RecordReader::Tail::growing_file : RecordReader::Tail::cut_chunk,
-      options_.max_record_bytes, &pos_.array);
+      options_.max_record_bytes, &pos_.array, &end_line);
   if (consumed > 0) {
-    pos_.line += count_newlines(std::string_view(chunk).substr(0, consumed));
+    pos_.line = end_line;
     pos_.offset += consumed;
     // The fingerprint covers the first bytes read so far (up to kFingerprintBytes). Once it covers
     // all of them it stays: reopen_if_changed() compared it with the file at the start of this poll.

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <vector>
 
 namespace siem {
 namespace {
@@ -167,6 +169,57 @@ TEST(RecordReader, GrowingFileWaitsForAnUnterminatedTail) {
   auto u = split("{\"b\":\n{\"c\":3}\n", RecordReader::Tail::cut_chunk);
   EXPECT_TRUE(u.errors.empty());
   EXPECT_EQ(u.consumed, 0u);
+}
+
+// split()'s end_line is the line at the offset it returns (the file source checkpoints it instead
+// of counting the consumed text's newlines again): for every shape, read in pieces from each
+// consumed offset on as the file source does (resuming inside top-level arrays), under each Tail
+// and with and without a size limit, it equals the line at the start plus those newlines.
+TEST(RecordReader, EndLineIsTheLineAtTheConsumedOffset) {
+  std::vector<std::pair<std::string, std::string>> inputs = {
+      {"ndjson", "{\"a\":1}\n\n{\"b\":2}\r\n  {\"c\":3}\n\n\n"},
+      {"bom", "\xEF\xBB\xBF{\"a\":1}\n\xEF\xBB\xBF{\"b\":2}\n"},
+      {"pretty list", "{\n  \"value\": [\n    {\"id\": 1},\n    {\"id\":\n 2}\n  ]\n}\n{\"x\":1}\n"},
+      {"array", "[\n {\"a\":1},\n {\"b\":\n  2}\n]\n{\"c\":1}\n[{\"d\":1},{\"e\":2}]\n"},
+      {"broken array", "[1, {\"a\":1}, ,]\n[{\"a\":1} {\"b\":2}]\n{\"c\":1}\n[\n{\"z\":\n"},
+      {"broken lines", "not json\n{\"a\":\n{\"b\":1}\n{\"c\":1} trailing\n{\n\"d\": [1,\n"},
+      {"unterminated tail", "{\"a\":1}\n{\"b\":"},
+      {"oversize", "{\"a\":\"" + std::string(200, 'x') + "\"}\n{\"b\":1}\n{\n\"c\":\"" + std::string(150, 'y') +
+                       "\"\n}\n"},
+      {"utf16", std::string("\xFF\xFE{\0\"\0a\0\"\0:\0" "1\0}\0\n\0\n\0", 22)},
+  };
+  for (const auto& entry : std::filesystem::directory_iterator(SIEM_TEST_DATA_DIR)) {
+    const auto ext = entry.path().extension();
+    if (ext == ".json" || ext == ".ndjson") inputs.emplace_back(entry.path().filename().string(), read(entry.path().filename().string()));
+  }
+  const auto ignore_record = [](const RecordSlice&) {};
+  const auto ignore_error = [](const ReadError&) {};
+  std::size_t checked = 0;
+  for (const auto& [name, text] : inputs) {
+    for (const auto tail : {RecordReader::Tail::complete, RecordReader::Tail::growing_file, RecordReader::Tail::cut_chunk}) {
+      for (const std::size_t limit : {std::size_t{SIZE_MAX}, std::size_t{64}}) {
+        for (const std::size_t piece : {std::size_t{13}, std::size_t{97}, std::size_t{1000}, text.size()}) {
+          std::size_t offset = 0, line = 1;
+          ArrayCursor cursor;
+          for (std::size_t step = 0; step <= text.size() && offset < text.size(); ++step) {
+            const std::string_view chunk = std::string_view(text).substr(offset, piece);
+            const bool last = offset + chunk.size() >= text.size();
+            std::size_t end_line = 0;
+            const std::size_t consumed = RecordReader::split(chunk, ignore_record, ignore_error, line,
+                                                             last ? tail : RecordReader::Tail::cut_chunk, limit,
+                                                             &cursor, &end_line);
+            ASSERT_EQ(end_line, line + count_newlines(chunk.substr(0, consumed)))
+                << name << ": piece " << piece << ", limit " << limit << ", offset " << offset;
+            ++checked;
+            if (consumed == 0) break;  // a document longer than the piece: the source would read more
+            line = end_line;
+            offset += consumed;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 1000u);
 }
 
 }  // namespace
