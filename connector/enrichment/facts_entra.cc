@@ -16,8 +16,12 @@ void modified_property(element m, PrincipalRef* target, Facts& f) {
   static constexpr std::array<std::string_view, 3> kKeys{"displayName", "oldValue", "newValue"};
   const auto [name, old_value, new_value] = json::children(m, kKeys);
   p.name = text_of(name);
-  p.old_value = json::unquote(text_of(old_value));
-  p.new_value = json::unquote(text_of(new_value));
+  // A string value unquoted from the record in place (scalar_text() of a string is the string).
+  const auto unquoted = [](const std::optional<element>& v) {
+    return v && v->is_string() ? json::unquote(v->get_string().value_unsafe()) : json::unquote(text_of(v));
+  };
+  p.old_value = unquoted(old_value);
+  p.new_value = unquoted(new_value);
   const std::string& pname = p.name;
   const std::string& value = p.new_value;
   // A role's own properties: a removal ("Remove member from role") names the role in oldValue.
@@ -49,9 +53,10 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
   thread_local json::Fields own;  // storage reused across records (this does not call itself)
   const json::Fields& R = fields ? *fields : (own.assign(r), own);
   f.family = Facts::Family::audit;
-  f.operation = text(R, "activityDisplayName");
-  f.category = text(R, "category");
-  f.logged_by_service = text(R, "loggedByService");
+  // Into the reused Facts' strings (text_into keeps their buffers; assigning a new string frees them).
+  text_into(R, "activityDisplayName", f.operation);
+  text_into(R, "category", f.category);
+  text_into(R, "loggedByService", f.logged_by_service);
   const std::string result = text(R, "result");
   f.success = result.empty() || json::iequals(result, "success") || result == "0";
   if (auto by = R.get("initiatedBy")) {
@@ -60,17 +65,17 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
     if (u && u->is_object()) {
       static constexpr std::array<std::string_view, 3> kUser{"id", "userPrincipalName", "displayName"};
       const auto [id, upn, name] = json::children(*u, kUser);
-      f.actor.id = text_of(id);
-      f.actor.upn = text_of(upn);
-      f.actor.name = text_of(name);
+      text_into(id, f.actor.id);
+      text_into(upn, f.actor.upn);
+      text_into(name, f.actor.name);
       f.actor.type = "User";
     }
     if (a && a->is_object()) {
       static constexpr std::array<std::string_view, 3> kApp{"displayName", "appId", "servicePrincipalId"};
       const auto [name, app_id, sp_id] = json::children(*a, kApp);
-      f.actor_app = text_of(name);
-      f.actor_app_id = text_of(app_id);
-      if (f.actor.id.empty()) f.actor.id = text_of(sp_id);
+      text_into(name, f.actor_app);
+      text_into(app_id, f.actor_app_id);
+      if (f.actor.id.empty()) text_into(sp_id, f.actor.id);
     }
   }
   std::string details_app_id;
@@ -106,20 +111,22 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
       static constexpr std::array<std::string_view, 5> kTarget{"type", "displayName", "id", "userPrincipalName",
                                                                 "modifiedProperties"};
       const auto [type_e, name_e, id_e, upn_e, mods] = json::children(t, kTarget);
-      const std::string type = text_of(type_e);
-      const std::string name = text_of(name_e);
-      const std::string id = text_of(id_e);
+      std::string type = text_of(type_e);
+      std::string name = text_of(name_e);
+      std::string id = text_of(id_e);
       PrincipalRef* target = nullptr;  // this entry's principal, when it is one
       if (json::iequals(type, "Role")) {
-        f.roles.push_back(RoleMention{id, name});
+        f.roles.push_back(RoleMention{std::move(id), std::move(name)});
       } else if (!json::iequals(type, "Request") && !json::iequals(type, "Directory") && !json::iequals(type, "Other")) {
         PrincipalRef p;
-        p.id = id;
+        p.id = std::move(id);
         p.upn = text_of(upn_e);
-        p.name = name;
-        p.type = type;
+        p.name = std::move(name);
+        // Tested before `type` moves into p.
+        const bool app = json::iequals(type, "ServicePrincipal") || json::iequals(type, "Application");
+        p.type = std::move(type);
         // Application management audits name the application (client) id in additionalDetails.
-        if (json::iequals(type, "ServicePrincipal") || json::iequals(type, "Application")) p.app_id = details_app_id;
+        if (app) p.app_id = details_app_id;
         f.targets.push_back(std::move(p));
         target = &f.targets.back();
       }
