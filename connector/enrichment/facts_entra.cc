@@ -16,8 +16,12 @@ void modified_property(element m, PrincipalRef* target, Facts& f) {
   static constexpr std::array<std::string_view, 3> kKeys{"displayName", "oldValue", "newValue"};
   const auto [name, old_value, new_value] = json::children(m, kKeys);
   p.name = text_of(name);
-  p.old_value = json::unquote(text_of(old_value));
-  p.new_value = json::unquote(text_of(new_value));
+  // A string value unquoted from the record in place (scalar_text() of a string is the string).
+  const auto unquoted = [](const std::optional<element>& v) {
+    return v && v->is_string() ? json::unquote(v->get_string().value_unsafe()) : json::unquote(text_of(v));
+  };
+  p.old_value = unquoted(old_value);
+  p.new_value = unquoted(new_value);
   const std::string& pname = p.name;
   const std::string& value = p.new_value;
   // A role's own properties: a removal ("Remove member from role") names the role in oldValue.
@@ -49,9 +53,10 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
   thread_local json::Fields own;  // storage reused across records (this does not call itself)
   const json::Fields& R = fields ? *fields : (own.assign(r), own);
   f.family = Facts::Family::audit;
-  f.operation = text(R, "activityDisplayName");
-  f.category = text(R, "category");
-  f.logged_by_service = text(R, "loggedByService");
+  // Into the reused Facts' strings (text_into keeps their buffers; assigning a new string frees them).
+  text_into(R, "activityDisplayName", f.operation);
+  text_into(R, "category", f.category);
+  text_into(R, "loggedByService", f.logged_by_service);
   const std::string result = text(R, "result");
   f.success = result.empty() || json::iequals(result, "success") || result == "0";
   if (auto by = R.get("initiatedBy")) {
@@ -60,17 +65,17 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
     if (u && u->is_object()) {
       static constexpr std::array<std::string_view, 3> kUser{"id", "userPrincipalName", "displayName"};
       const auto [id, upn, name] = json::children(*u, kUser);
-      f.actor.id = text_of(id);
-      f.actor.upn = text_of(upn);
-      f.actor.name = text_of(name);
+      text_into(id, f.actor.id);
+      text_into(upn, f.actor.upn);
+      text_into(name, f.actor.name);
       f.actor.type = "User";
     }
     if (a && a->is_object()) {
       static constexpr std::array<std::string_view, 3> kApp{"displayName", "appId", "servicePrincipalId"};
       const auto [name, app_id, sp_id] = json::children(*a, kApp);
-      f.actor_app = text_of(name);
-      f.actor_app_id = text_of(app_id);
-      if (f.actor.id.empty()) f.actor.id = text_of(sp_id);
+      text_into(name, f.actor_app);
+      text_into(app_id, f.actor_app_id);
+      if (f.actor.id.empty()) text_into(sp_id, f.actor.id);
     }
   }
   std::string details_app_id;
@@ -106,20 +111,22 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
       static constexpr std::array<std::string_view, 5> kTarget{"type", "displayName", "id", "userPrincipalName",
                                                                 "modifiedProperties"};
       const auto [type_e, name_e, id_e, upn_e, mods] = json::children(t, kTarget);
-      const std::string type = text_of(type_e);
-      const std::string name = text_of(name_e);
-      const std::string id = text_of(id_e);
+      std::string type = text_of(type_e);
+      std::string name = text_of(name_e);
+      std::string id = text_of(id_e);
       PrincipalRef* target = nullptr;  // this entry's principal, when it is one
       if (json::iequals(type, "Role")) {
-        f.roles.push_back(RoleMention{id, name});
+        f.roles.push_back(RoleMention{std::move(id), std::move(name)});
       } else if (!json::iequals(type, "Request") && !json::iequals(type, "Directory") && !json::iequals(type, "Other")) {
         PrincipalRef p;
-        p.id = id;
+        p.id = std::move(id);
         p.upn = text_of(upn_e);
-        p.name = name;
-        p.type = type;
+        p.name = std::move(name);
+        // Tested before `type` moves into p.
+        const bool app = json::iequals(type, "ServicePrincipal") || json::iequals(type, "Application");
+        p.type = std::move(type);
         // Application management audits name the application (client) id in additionalDetails.
-        if (json::iequals(type, "ServicePrincipal") || json::iequals(type, "Application")) p.app_id = details_app_id;
+        if (app) p.app_id = details_app_id;
         f.targets.push_back(std::move(p));
         target = &f.targets.back();
       }
@@ -138,6 +145,26 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
 }
 
 namespace {
+
+// Whether `s` holds "MFA", "multi-factor" or "multifactor" in any case (Entra's wordings of an MFA
+// step: "MFA", "Multi-factor authentication", "multiFactorAuthentication"): what the three
+// json::icontains() give, in one pass over the candidates' 'm'.
+bool mentions_mfa(std::string_view s) {
+  const auto at = [&s](std::size_t i, std::string_view lowered) {
+    if (s.size() - i < lowered.size()) return false;
+    for (std::size_t k = 0; k < lowered.size(); ++k)
+      if ((s[i + k] >= 'A' && s[i + k] <= 'Z' ? static_cast<char>(s[i + k] | 0x20) : s[i + k]) != lowered[k]) return false;
+    return true;
+  };
+  for (std::size_t i = 0; i + 3 <= s.size(); ++i) {
+    if ((s[i] | 0x20) != 'm') continue;  // 'm' or 'M' ('M' | 0x20 == 'm'; no other byte folds to it)
+    if (at(i + 1, "fa")) return true;
+    if (!at(i + 1, "ulti")) continue;
+    const std::size_t f = i + 5 < s.size() && s[i + 5] == '-' ? i + 6 : i + 5;
+    if (at(f, "factor")) return true;
+  }
+  return false;
+}
 
 // A sign-in's facts from get(k), the value of its key k (SignInKey) as json::child() or
 // json::Path::first() gives it: every read treats null as missing, so both give the same facts.
@@ -169,9 +196,7 @@ void sign_in_facts_from(const Get& get, Facts& f) {
         else if (json::scalar_text(*c, owned)) req = owned;
       }
       // "MFA", or Entra's wording "Multi-factor authentication" / "Multifactor authentication".
-      const bool mfa = json::icontains(req, "MFA") || json::icontains(req, "multi-factor") ||
-                       json::icontains(req, "multifactor");
-      if (mfa && ok && ok->is_bool() && ok->get_bool().value_unsafe()) f.mfa_step_succeeded = true;
+      if (ok && ok->is_bool() && ok->get_bool().value_unsafe() && mentions_mfa(req)) f.mfa_step_succeeded = true;
     }
   }
   if (!text_of(get(kMfaMethod)).empty()) f.mfa_step_succeeded = true;

@@ -7,15 +7,17 @@ namespace siem {
 namespace {
 
 bool has(simdjson::dom::element e, std::string_view key) { return json::child(e, key).has_value(); }
-bool has(const json::Fields& o, std::string_view key) { return o.has(key); }
+// Inline (as are view() and text()): each call names its key as a literal, so the key's bucket
+// and folded last byte (json::Fields::key, constexpr) are worked out at compile time, not per call.
+[[gnu::always_inline]] inline bool has(const json::Fields& o, std::string_view key) { return o.has(key); }
 
 // A string member in place (no copy); empty when it is missing or not a string.
-std::string_view view(const json::Fields& o, std::string_view key) {
+[[gnu::always_inline]] inline std::string_view view(const json::Fields& o, std::string_view key) {
   const auto c = o.get(key);
   return c && c->is_string() ? c->get_string().value_unsafe() : std::string_view();
 }
 
-std::string text(const json::Fields& o, std::string_view key) {
+[[gnu::always_inline]] inline std::string text(const json::Fields& o, std::string_view key) {
   std::string s;
   if (auto c = o.get(key)) json::scalar_text(*c, s);
   return s;

@@ -706,20 +706,29 @@ std::string to_json(element e) {
 
 std::string unquote(std::string_view s) {
   if (s.size() >= 2 && s.front() == '"' && s.back() == '"') {
+    // The text between the quotes, each backslash and the byte after it (when that byte is not the
+    // closing quote) written as that byte (\n, \t, \r as the control characters). The runs between
+    // backslashes are copied whole (audit property values: GUIDs and names, rarely any backslash).
     std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 1; i + 1 < s.size(); ++i) {
-      if (s[i] == '\\' && i + 2 < s.size()) {
-        ++i;
-        switch (s[i]) {
-          case 'n': out += '\n'; break;
-          case 't': out += '\t'; break;
-          case 'r': out += '\r'; break;
-          default: out += s[i];
-        }
-      } else {
-        out += s[i];
+    out.reserve(s.size() - 2);
+    const std::size_t end = s.size() - 1;  // the closing quote
+    std::size_t i = 1;
+    while (i < end) {
+      const void* hit = std::memchr(s.data() + i, '\\', end - i);
+      const std::size_t j = hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - s.data()) : end;
+      out.append(s.data() + i, j - i);
+      if (j == end) break;
+      if (j + 1 == end) {  // a backslash just before the closing quote: kept as it is
+        out += '\\';
+        break;
       }
+      switch (s[j + 1]) {
+        case 'n': out += '\n'; break;
+        case 't': out += '\t'; break;
+        case 'r': out += '\r'; break;
+        default: out += s[j + 1];
+      }
+      i = j + 2;
     }
     return out;
   }

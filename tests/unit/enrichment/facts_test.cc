@@ -12,6 +12,7 @@
 #include <simdjson.h>
 
 #include "connector/mapping/kind_detect.h"
+#include "connector/record/encoding.h"
 #include "connector/record/json_access.h"
 #include "connector/record/time_parse.h"
 #include "tests/support/sample_records.h"
@@ -336,6 +337,34 @@ TEST(RecordPathsTest, ASlotOfAnEarlierRecordReadsAsMissing) {
   EXPECT_TRUE(current.value(0).has_value());
   RecordPaths later{results.data(), slots.data(), 1, {}, std::nullopt, 8};
   EXPECT_FALSE(later.value(0).has_value()) << "a stale slot was read";
+}
+
+// A sign-in's MFA step is read from its authenticationStepRequirement text: "MFA", "multi-factor"
+// or "multifactor" in any case, anywhere in it, on a step that succeeded. Generated texts (the
+// three wordings, their near misses, at every position and in mixed case, around other letters)
+// against the three case-insensitive searches written out plainly.
+TEST(Facts, TheMfaStepIsReadAsTheThreeSearches) {
+  const std::vector<std::string> words{"MFA", "mfa", "mFa", "multi-factor", "Multi-Factor", "multifactor",
+                                       "MultiFactor", "multi_factor", "multi--factor", "multi-facto", "mf",
+                                       "multi", "factor", "m", "M", "mmfa", "mulmulti-factor", "multimfa", ""};
+  const std::vector<std::string> around{"", "x", "single", "Authentication", "-", "m", "M", "\xc3\xa9"};
+  std::size_t checked = 0;
+  for (const auto& w : words)
+    for (const auto& before : around)
+      for (const auto& after : around)
+        for (const bool succeeded : {true, false}) {
+          const std::string req = before + w + after;
+          const bool mentions = json::icontains(req, "MFA") || json::icontains(req, "multi-factor") ||
+                                json::icontains(req, "multifactor");
+          std::string record = R"({"createdDateTime":"2026-01-01T00:00:00Z","userPrincipalName":"a@b.c",)"
+                               R"("authenticationDetails":[{"authenticationStepRequirement":)";
+          encoding::append_json_string(record, req);
+          record += std::string(R"(,"succeeded":)") + (succeeded ? "true" : "false") + "}]}";
+          const Facts f = facts_of(SourceKind::graph_sign_in, record);
+          EXPECT_EQ(f.mfa_step_succeeded, mentions && succeeded) << req << " succeeded=" << succeeded;
+          ++checked;
+        }
+  EXPECT_EQ(checked, 19u * 8u * 8u * 2u);
 }
 
 }  // namespace

@@ -372,4 +372,40 @@ TEST(AppendJson, WritesSimdjsonsCompactForm) {
   EXPECT_GT(records, 40u);
 }
 
+// unquote() against the byte-by-byte rule written out plainly: every text of up to seven bytes
+// over quotes, backslashes, the escape letters and a plain letter (quoted or not, backslashes at
+// every position, one just before the closing quote).
+TEST(Unquote, AnswersAsTheByteWiseRule) {
+  const auto reference = [](std::string_view s) {
+    if (!(s.size() >= 2 && s.front() == '"' && s.back() == '"')) return std::string(s);
+    std::string out;
+    for (std::size_t i = 1; i + 1 < s.size(); ++i) {
+      if (s[i] == '\\' && i + 2 < s.size()) {
+        ++i;
+        out += s[i] == 'n' ? '\n' : s[i] == 't' ? '\t' : s[i] == 'r' ? '\r' : s[i];
+      } else {
+        out += s[i];
+      }
+    }
+    return out;
+  };
+  const std::string alphabet = "\"\\ntra";
+  std::size_t checked = 0;
+  for (std::size_t len = 0; len <= 7; ++len) {
+    std::vector<std::size_t> digit(len, 0);
+    for (;;) {
+      std::string s;
+      for (const auto d : digit) s += alphabet[d];
+      ASSERT_EQ(unquote(s), reference(s)) << s;
+      ++checked;
+      std::size_t k = 0;
+      while (k < len && ++digit[k] == alphabet.size()) digit[k++] = 0;
+      if (k == len) break;
+    }
+  }
+  EXPECT_EQ(checked, 335923u);  // 6^0 + ... + 6^7
+  EXPECT_EQ(unquote("\"Global Administrator\""), "Global Administrator");
+  EXPECT_EQ(unquote("\"62e90394-69f5-4237-9190-012177145e10\""), "62e90394-69f5-4237-9190-012177145e10");
+}
+
 }  // namespace siem::json
