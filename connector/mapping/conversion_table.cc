@@ -218,8 +218,7 @@ Value to_list(Value v) {
 // and booleans read the same in both forms.
 // Written::unsupported: a case left to the general implementation (nothing appended).
 
-template <class Out>
-Written integer_json(element e, const std::optional<double>& multiply, Form, Out& out) {
+constexpr auto integer_json = [](element e, const std::optional<double>& multiply, Form, auto& out) -> Written {
   std::int64_t i = 0;
   switch (e.type()) {
     case element_type::INT64: i = e.get_int64().value_unsafe(); break;
@@ -236,10 +235,9 @@ Written integer_json(element e, const std::optional<double>& multiply, Form, Out
   if (std::floor(r) == r && std::fabs(r) < 9e18) put_int(out, static_cast<std::int64_t>(r));
   else put_real(out, r);
   return Written::value;
-}
+};
 
-template <class Out>
-Written real_json(element e, const std::optional<double>&, Form, Out& out) {
+constexpr auto real_json = [](element e, const std::optional<double>&, Form, auto& out) -> Written {
   double d = 0;
   switch (e.type()) {
     case element_type::DOUBLE: d = e.get_double().value_unsafe(); break;
@@ -250,17 +248,16 @@ Written real_json(element e, const std::optional<double>&, Form, Out& out) {
   }
   put_real(out, d);
   return Written::value;
-}
+};
 
-template <class Out>
-Written boolean_json(element e, const std::optional<double>&, Form, Out& out) {
+constexpr auto boolean_json = [](element e, const std::optional<double>&, Form, auto& out) -> Written {
   if (e.type() != element_type::BOOL) return Written::unsupported;
   out.put(e.get_bool().value_unsafe() ? std::string_view("true") : std::string_view("false"));
   return Written::value;
-}
+};
 
-template <bool User, class Out>
-Written upn_part_json(element e, const std::optional<double>&, Form form, Out& out) {
+template <bool User>
+constexpr auto upn_part_json = [](element e, const std::optional<double>&, Form form, auto& out) -> Written {
   if (e.type() != element_type::STRING) return Written::unsupported;
   const std::string_view t = e.get_string().value_unsafe();
   const auto at = t.find('@');
@@ -269,10 +266,9 @@ Written upn_part_json(element e, const std::optional<double>&, Form form, Out& o
   if (part.empty()) return Written::nothing;
   append_string(out, part, form);
   return Written::value;
-}
+};
 
-template <class Out>
-Written timestamp_json(element e, const std::optional<double>&, Form form, Out& out) {
+constexpr auto timestamp_json = [](element e, const std::optional<double>&, Form form, auto& out) -> Written {
   if (e.type() != element_type::STRING) return Written::unsupported;
   const auto ms = parse_time_ms(e.get_string().value_unsafe());
   if (!ms) return Written::nothing;
@@ -280,11 +276,10 @@ Written timestamp_json(element e, const std::optional<double>&, Form form, Out& 
   format_time_ms(*ms, text);
   append_string(out, text, form);
   return Written::value;
-}
+};
 
 // A list: a JSON array, or its (never empty) items joined with ',' as Value::text() gives them.
-template <class Out>
-Written list_json(element e, const std::optional<double>&, Form form, Out& out) {
+constexpr auto list_json = [](element e, const std::optional<double>&, Form form, auto& out) -> Written {
   const auto type = e.type();
   if (type == element_type::OBJECT) return Written::nothing;  // no array: an empty list
   if (type == element_type::STRING) {
@@ -322,13 +317,13 @@ Written list_json(element e, const std::optional<double>&, Form form, Out& out) 
   }
   if (form == Form::json) out.put(']');
   return Written::value;
-}
+};
 
 // to_arm_part() without a Value or a vector: the segments of an ARM resource id (empty ones, from
 // repeated slashes, skipped) kept on the stack; an id of more segments than that is left to the
 // general path.
-template <ArmPart part, class Out>
-Written arm_part_json(element e, const std::optional<double>&, Form form, Out& out) {
+template <ArmPart part>
+constexpr auto arm_part_json = [](element e, const std::optional<double>&, Form form, auto& out) -> Written {
   if (e.type() != element_type::STRING) return Written::unsupported;
   const std::string_view t = e.get_string().value_unsafe();
   std::array<std::string_view, 32> seg;
@@ -371,7 +366,14 @@ Written arm_part_json(element e, const std::optional<double>&, Form form, Out& o
     if constexpr (part == ArmPart::provider) return write(p, type_end);
     return type_end < n ? write(type_end, n) : Written::nothing;
   }
-}
+};
+
+// Both instances of a fast implementation (ConversionRow::Fast) from its one writer, a generic
+// lambda over the output type.
+template <const auto& write>
+constexpr ConversionRow::Fast fast_of{
+    [](element e, const std::optional<double>& multiply, Form form, StringOut& out) { return write(e, multiply, form, out); },
+    [](element e, const std::optional<double>& multiply, Form form, CursorOut& out) { return write(e, multiply, form, out); }};
 
 using C = Conversion;
 using Shape = ConversionRow::Shape;
@@ -382,30 +384,30 @@ using Shape = ConversionRow::Shape;
 constexpr std::array<ConversionRow, kConversionCount> kConversionRows = {{
     {C::none, "", "", Shape::scalar, true, keep, {}},
     {C::string, "string", "", Shape::scalar, false, to_string_value, {}},
-    {C::integer, "int", "integer", Shape::scalar, false, to_integer, {integer_json<StringOut>, integer_json<CursorOut>}},
-    {C::real, "float", "", Shape::scalar, false, to_real, {real_json<StringOut>, real_json<CursorOut>}},
-    {C::boolean, "bool", "", Shape::scalar, false, to_boolean, {boolean_json<StringOut>, boolean_json<CursorOut>}},
+    {C::integer, "int", "integer", Shape::scalar, false, to_integer, fast_of<integer_json>},
+    {C::real, "float", "", Shape::scalar, false, to_real, fast_of<real_json>},
+    {C::boolean, "bool", "", Shape::scalar, false, to_boolean, fast_of<boolean_json>},
     {C::ip, "ip", "", Shape::scalar, true, to_ip<C::ip>, {}},
     {C::ipv4, "ipv4", "", Shape::scalar, true, to_ip<C::ipv4>, {}},
     {C::ipv6, "ipv6", "", Shape::scalar, true, to_ip<C::ipv6>, {}},
-    {C::timestamp, "timestamp", "", Shape::scalar, false, to_timestamp, {timestamp_json<StringOut>, timestamp_json<CursorOut>}},
+    {C::timestamp, "timestamp", "", Shape::scalar, false, to_timestamp, fast_of<timestamp_json>},
     {C::epoch_ms, "epoch_ms", "", Shape::scalar, false, to_epoch_ms, {}},
     {C::unquote, "json_unquote", "", Shape::scalar, false, to_unquoted, {}},
     {C::lower, "lower", "", Shape::scalar, false, to_lower, {}},
     {C::upper, "upper", "", Shape::scalar, false, to_upper, {}},
-    {C::upn_user, "upn_user", "", Shape::scalar, false, to_upn_user, {upn_part_json<true, StringOut>, upn_part_json<true, CursorOut>}},
-    {C::upn_domain, "upn_domain", "", Shape::scalar, false, to_upn_domain, {upn_part_json<false, StringOut>, upn_part_json<false, CursorOut>}},
+    {C::upn_user, "upn_user", "", Shape::scalar, false, to_upn_user, fast_of<upn_part_json<true>>},
+    {C::upn_domain, "upn_domain", "", Shape::scalar, false, to_upn_domain, fast_of<upn_part_json<false>>},
     {C::json, "json", "", Shape::structured, true, keep, {}},
     {C::elastic, "elastic", "", Shape::structured, true, keep, {}},
     {C::snake, "snake", "", Shape::structured, true, keep, {}},
-    {C::list, "list", "", Shape::structured, false, to_list, {list_json<StringOut>, list_json<CursorOut>}},
+    {C::list, "list", "", Shape::structured, false, to_list, fast_of<list_json>},
     {C::iso_duration_ms, "iso_duration_ms", "", Shape::scalar, false, to_iso_duration_ms, {}},
     {C::arm_subscription, "arm_subscription", "", Shape::scalar, false, to_arm_subscription, {}},
     {C::count, "count", "", Shape::structured, false, to_count, {}},
     {C::not_ip, "not_ip", "", Shape::scalar, false, to_not_ip, {}},
-    {C::arm_resource_group, "arm_resource_group", "", Shape::scalar, false, to_arm_part<ArmPart::group>, {arm_part_json<ArmPart::group, StringOut>, arm_part_json<ArmPart::group, CursorOut>}},
-    {C::arm_resource_provider, "arm_resource_provider", "", Shape::scalar, false, to_arm_part<ArmPart::provider>, {arm_part_json<ArmPart::provider, StringOut>, arm_part_json<ArmPart::provider, CursorOut>}},
-    {C::arm_resource_name, "arm_resource_name", "", Shape::scalar, false, to_arm_part<ArmPart::name>, {arm_part_json<ArmPart::name, StringOut>, arm_part_json<ArmPart::name, CursorOut>}},
+    {C::arm_resource_group, "arm_resource_group", "", Shape::scalar, false, to_arm_part<ArmPart::group>, fast_of<arm_part_json<ArmPart::group>>},
+    {C::arm_resource_provider, "arm_resource_provider", "", Shape::scalar, false, to_arm_part<ArmPart::provider>, fast_of<arm_part_json<ArmPart::provider>>},
+    {C::arm_resource_name, "arm_resource_name", "", Shape::scalar, false, to_arm_part<ArmPart::name>, fast_of<arm_part_json<ArmPart::name>>},
 }};
 
 namespace {

@@ -185,6 +185,51 @@ enum class Var : std::uint8_t {
 // The variable a `$name` stands for (resolved when the rules are compiled).
 Var var_of(std::string_view name);
 
+// The variables every event has, written without building a Value (Expr::append_plain() and the
+// document writer's steps): what virtual_value() gives, in pieces. One place says which variable
+// is which shape and where its value lives.
+enum class VarShape : std::uint8_t { text, integer, list, other };
+constexpr VarShape shape_of(Var var) {
+  switch (var) {
+    case Var::time: case Var::now: case Var::id: case Var::tenant: case Var::host: return VarShape::text;
+    case Var::severity: case Var::time_ms: return VarShape::integer;
+    case Var::tags: case Var::pa_tags: case Var::pa_roles: case Var::pa_role_ids: return VarShape::list;
+    default: return VarShape::other;
+  }
+}
+// VarShape::text: the context's string, without a copy; nullptr when the event has none (then
+// virtual_value() formats $time / $now itself, or the variable is absent).
+inline const std::string* text_variable(Var var, const EvalContext& ctx) {
+  switch (var) {
+    case Var::time: return ctx.time_text;
+    case Var::now: return ctx.now_text;
+    case Var::id: return ctx.id;
+    case Var::tenant: return ctx.tenant;
+    case Var::host: return ctx.host;
+    default: return nullptr;
+  }
+}
+// VarShape::integer.
+inline std::int64_t int_variable(Var var, const EvalContext& ctx) {
+  return var == Var::severity ? std::int64_t{ctx.severity} : ctx.time_ms;
+}
+// VarShape::list: its strings, in one or two vectors ($tags: the enrichment's, then the engine's).
+struct ListVariable {
+  const std::vector<std::string>* a = nullptr;
+  const std::vector<std::string>* b = nullptr;
+  bool empty() const { return (!a || a->empty()) && (!b || b->empty()); }
+};
+inline ListVariable list_variable(Var var, const EvalContext& ctx) {
+  const auto* pa = ctx.enrichment;
+  switch (var) {
+    case Var::tags: return {pa ? &pa->tags : nullptr, ctx.extra_tags};
+    case Var::pa_tags: return {pa ? &pa->tags : nullptr, nullptr};
+    case Var::pa_roles: return {pa ? &pa->roles : nullptr, nullptr};
+    case Var::pa_role_ids: return {pa ? &pa->role_ids : nullptr, nullptr};
+    default: return {};
+  }
+}
+
 struct Condition {
   // Ordered for condition_holds(): op, var, values and virt's size share the first cache line.
   enum class Op : std::uint8_t { exists, missing, equals, not_equals, in, not_in, contains, starts_with } op = Op::exists;

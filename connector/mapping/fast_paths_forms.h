@@ -53,46 +53,39 @@ Expr::Written Expr::append_plain(const EvalContext& ctx, Out& out) const {
     return Written::value;
   }
   if (src == Src::virt) {
-    const std::string* text = nullptr;  // the string-valued variables, without a copy
-    switch (var) {
-      case Var::time: text = ctx.time_text; break;
-      case Var::now: text = ctx.now_text; break;
-      case Var::id: text = ctx.id; break;
-      case Var::tenant: text = ctx.tenant; break;
-      case Var::host: text = ctx.host; break;
-      default: break;
-    }
-    if (text) {
-      if (text->empty()) return Written::nothing;
-      append_string(out, *text, form);
-      return Written::value;
-    }
-    // The numeric and list variables every event has ($severity, $tags, $pa.*), without building a
-    // Value (the lists were copied into one): what virtual_value() + append_value_json() write.
-    const auto* pa = ctx.enrichment;
-    const auto write_int = [&out](std::int64_t i) {
-      put_int(out, i);
-      return Written::value;
-    };
-    const auto write_list = [&out](const std::vector<std::string>* a, const std::vector<std::string>* b) {
-      if ((!a || a->empty()) && (!b || b->empty())) return Written::nothing;
-      const std::size_t mark = out.mark();
-      if (form == Form::json) out.put('[');
-      for (const auto* l : {a, b}) {
-        if (!l) continue;
-        for (const auto& x : *l) fast_paths_detail::append_list_item(out, mark, x, form);
+    // The variables every event has ($time, $severity, $tags, $pa.*...), without building a Value
+    // (the lists were copied into one): what virtual_value() + append_value_json() write.
+    switch (shape_of(var)) {
+      case VarShape::text:
+        if (const std::string* text = text_variable(var, ctx)) {
+          if (text->empty()) return Written::nothing;
+          append_string(out, *text, form);
+          return Written::value;
+        }
+        break;  // $time / $now not formatted in advance: virtual_value() formats them
+      case VarShape::integer:
+        put_int(out, int_variable(var, ctx));
+        return Written::value;
+      case VarShape::list: {
+        const ListVariable l = list_variable(var, ctx);
+        if (l.empty()) return Written::nothing;
+        const std::size_t mark = out.mark();
+        if (form == Form::json) out.put('[');
+        for (const auto* v : {l.a, l.b}) {
+          if (!v) continue;
+          for (const auto& x : *v) fast_paths_detail::append_list_item(out, mark, x, form);
+        }
+        if (form == Form::json) out.put(']');
+        return Written::value;
       }
-      if (form == Form::json) out.put(']');
-      return Written::value;
-    };
+      case VarShape::other: break;
+    }
+    const auto* pa = ctx.enrichment;
     switch (var) {
-      case Var::severity: return write_int(ctx.severity);
-      case Var::time_ms: return write_int(ctx.time_ms);
-      case Var::tags: return write_list(pa ? &pa->tags : nullptr, ctx.extra_tags);
-      case Var::pa_tags: return pa ? write_list(&pa->tags, nullptr) : Written::nothing;
-      case Var::pa_roles: return pa ? write_list(&pa->roles, nullptr) : Written::nothing;
-      case Var::pa_role_ids: return pa ? write_list(&pa->role_ids, nullptr) : Written::nothing;
-      case Var::pa_tier: return pa && pa->tier >= 0 ? write_int(pa->tier) : Written::nothing;
+      case Var::pa_tier:
+        if (!pa || pa->tier < 0) return Written::nothing;
+        put_int(out, pa->tier);
+        return Written::value;
       case Var::pa_risk_score:  // a real: the same text in both forms
         if (!pa || pa->severity <= 0) return Written::nothing;
         put_real(out, pa->risk_score);

@@ -35,19 +35,13 @@ void classify(const Rule& rule, JsonProgram::Step& step) {
   const Expr& only = *rule.alternatives.front();
   if (!only.is_plain || !only.when.empty()) return;
   if (only.src == Expr::Src::virt) {
-    switch (only.var) {
-      case Var::time: step.op = Step::text_var, step.shape = Step::Shape::time; break;
-      case Var::now: step.op = Step::text_var, step.shape = Step::Shape::now; break;
-      case Var::id: step.op = Step::text_var, step.shape = Step::Shape::id; break;
-      case Var::tenant: step.op = Step::text_var, step.shape = Step::Shape::tenant; break;
-      case Var::severity: step.op = Step::int_var, step.shape = Step::Shape::severity; break;
-      case Var::time_ms: step.op = Step::int_var, step.shape = Step::Shape::time_ms; break;
-      case Var::tags: step.op = Step::list_var, step.shape = Step::Shape::tags; break;
-      case Var::pa_tags: step.op = Step::list_var, step.shape = Step::Shape::pa_tags; break;
-      case Var::pa_roles: step.op = Step::list_var, step.shape = Step::Shape::pa_roles; break;
-      case Var::pa_role_ids: step.op = Step::list_var, step.shape = Step::Shape::pa_role_ids; break;
-      default: break;
+    switch (shape_of(only.var)) {
+      case VarShape::text: step.op = Step::text_var; break;
+      case VarShape::integer: step.op = Step::int_var; break;
+      case VarShape::list: step.op = Step::list_var; break;
+      case VarShape::other: return;
     }
+    step.var = only.var;
     return;
   }
   if (only.src != Expr::Src::from || only.paths.size() != 1) return;
@@ -302,13 +296,7 @@ template <class Out>
   using Shape = JsonProgram::Step::Shape;
   switch (step.op) {
     case JsonProgram::Step::text_var: {  // as append_plain(): the context's string, if it has one
-      const std::string* text = nullptr;
-      switch (step.shape) {
-        case Shape::time: text = ctx.time_text; break;
-        case Shape::now: text = ctx.now_text; break;
-        case Shape::id: text = ctx.id; break;
-        default: text = ctx.tenant; break;
-      }
+      const std::string* text = text_variable(step.var, ctx);
       if (!text) return std::nullopt;
       if (text->empty()) return false;
       out.json_string(prefix, *text);
@@ -318,25 +306,16 @@ template <class Out>
       constexpr std::size_t kDigits = 24;  // the longest int64, "-9223372036854775808", fits
       char* p = out.room(prefix.size() + kDigits);
       encoding::copy_bytes(p, prefix.data(), prefix.size());
-      const std::int64_t i = step.shape == Shape::severity ? ctx.severity : ctx.time_ms;
-      out.advance(std::to_chars(p + prefix.size(), p + prefix.size() + kDigits, i).ptr);
+      out.advance(std::to_chars(p + prefix.size(), p + prefix.size() + kDigits, int_variable(step.var, ctx)).ptr);
       return true;
     }
     case JsonProgram::Step::list_var: {  // as append_plain(): a JSON array of the strings, if any
-      const auto* pa = ctx.enrichment;
-      const std::vector<std::string>* a = nullptr;
-      const std::vector<std::string>* b = nullptr;
-      switch (step.shape) {
-        case Shape::tags: a = pa ? &pa->tags : nullptr, b = ctx.extra_tags; break;
-        case Shape::pa_tags: a = pa ? &pa->tags : nullptr; break;
-        case Shape::pa_roles: a = pa ? &pa->roles : nullptr; break;
-        default: a = pa ? &pa->role_ids : nullptr; break;
-      }
-      if ((!a || a->empty()) && (!b || b->empty())) return false;
+      const ListVariable l = list_variable(step.var, ctx);
+      if (l.empty()) return false;
       out.put(prefix);
       out.put('[');
       bool first = true;
-      for (const auto* list : {a, b}) {
+      for (const auto* list : {l.a, l.b}) {
         if (!list) continue;
         for (const auto& item : *list) {
           out.json_string(first ? std::string_view() : std::string_view(",", 1), item);

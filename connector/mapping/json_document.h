@@ -13,6 +13,8 @@
 
 namespace siem::mapping {
 
+enum class Var : std::uint8_t;  // expression.h
+
 // The document of one source kind as a flat list of steps, run in order: the target tree walked
 // once when the mappings load (pre-order), so writing an event is one pass over a contiguous array
 // with no recursion. A realistic mix rotates through the kinds, and a compact plan per kind is what
@@ -26,7 +28,7 @@ struct JsonProgram {
       close,        // } or ] of one level, or of several that end together: their bytes in `text`
       // Shapes of a single-alternative rule without conditions, written here rather than through
       // Rule::append_json (the same bytes, fewer calls; a case they do not cover goes to `field`):
-      text_var,     // $time, $now, $id, $tenant: the context's string
+      text_var,     // $time, $now, $id, $tenant, $host: the context's string (shape_of(), expression.h)
       int_var,      // $severity, $time_ms
       list_var,     // $tags, $pa.tags, $pa.roles, $pa.role_ids
       address,      // {from: one path, type: ip}: a record string that is an address
@@ -34,12 +36,11 @@ struct JsonProgram {
       general,      // a rule's member from Rule::evaluate() alone (JsonProgram::Writer::general)
       choice,       // constants under conditions: the first whose conditions hold, encoded in advance
     };
-    // text_var, int_var, list_var and structured: which one.
-    enum class Shape : std::uint8_t {
-      json, elastic, snake, severity, time_ms, time, now, id, tenant, tags, pa_tags, pa_roles, pa_role_ids
-    };
+    // structured: which shape.
+    enum class Shape : std::uint8_t { json, elastic, snake };
     Op op = field;
     Shape shape = Shape::json;
+    Var var{};  // text_var, int_var, list_var: which variable
     std::int32_t slot = -1;              // field with a single record path: its PathCache slot
     std::uint32_t text_at = 0, text_size = 0;  // in `text`, starting with the separating comma
     std::uint32_t rule = 0;              // field (and the others' fallback): index in the rules
