@@ -221,13 +221,15 @@ class EnricherImpl final : public Enricher {
     result = EnrichmentResult{};
     if (p.kind == SourceKind::unknown) return;
     result.tier = p.tier <= 2 ? p.tier : -1;
-    result.roles.reserve(p.touched.size());
-    result.role_ids.reserve(p.touched.size());
+    if (!p.touched.empty()) {
+      result.roles.reserve(p.touched.size());
+      result.role_ids.reserve(p.touched.size());
+    }
     for (const auto* r : p.touched) {
       result.roles.push_back(r->name);
       result.role_ids.push_back(r->id);
     }
-    result.detections.reserve(p.hits.size());
+    if (!p.hits.empty()) result.detections.reserve(p.hits.size());
     for (auto& h : p.hits) {
       auto it = settings_.severities.find(h.name);
       const int sev = it != settings_.severities.end() ? it->second : h.default_severity;
