@@ -91,13 +91,13 @@ class EnricherImpl final : public Enricher {
   }
 
   // The record's facts and the roles it touches: pure, any worker (Enricher::prepare). What reads
-  // only the record and the role table is worked out here, so that apply(), which runs in input
+  // only the record and the role table is worked out here, so that ordered(), which runs in input
   // order one record at a time across the workers, does only what needs the roster.
   struct PreparedFacts final : Prepared {
     Facts facts;  // reused across records: its buffers serve every record of the slot
     std::int64_t event_ms = 0;
     std::vector<const RoleInfo*> touched, privileged;
-    std::size_t record_roles = 0;  // touched[0, record_roles): the record's own; apply() adds a group's
+    std::size_t record_roles = 0;  // touched[0, record_roles): the record's own; ordered() adds a group's
     int record_tier = 3;           // the highest tier of the record's roles and the caller's role
     std::optional<GroupChange> group_change;  // its member points into `facts`
     // What the record may teach the roster, read from the record alone (learn() acts on it).
@@ -146,7 +146,7 @@ class EnricherImpl final : public Enricher {
     if (!facts.arm_role_definition_id.empty()) add_role(roles_.by_id(facts.arm_role_definition_id));
     p.record_roles = p.touched.size();
     // Tier: the highest (lowest number) of the roles touched and of the role that authorised the
-    // caller (Activity Log evidence); apply() adds a group's roles and the actor's roster tiers.
+    // caller (Activity Log evidence); ordered() adds a group's roles and the actor's roster tiers.
     for (const auto* r : p.touched) p.record_tier = std::min(p.record_tier, r->tier);
     if (!facts.actor_role_id.empty())
       if (const auto* r = roles_.by_id(facts.actor_role_id)) p.record_tier = std::min(p.record_tier, r->tier);
