@@ -1,20 +1,18 @@
 #include "connector/core/tag_counts.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace siem {
 
 TagCounts::TagCounts(std::size_t shards) {
-  shards_.reserve(shards == 0 ? 1 : shards);
-  for (std::size_t i = 0; i < (shards == 0 ? 1 : shards); ++i) shards_.push_back(std::make_unique<Shard>());
+  shards = std::max<std::size_t>(shards, 1);
+  shards_.reserve(shards);
+  for (std::size_t i = 0; i < shards; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
 void TagCounts::add(std::size_t shard, const std::vector<std::string>& tags) {
-  if (shard >= shards_.size()) [[unlikely]] {
-    assert(!"TagCounts::add: shard out of range");
-    add_out_of_range(tags);
-    return;
-  }
+  assert(shard < shards_.size() && "TagCounts::add: shard out of range");
   Shard& s = *shards_[shard];
   for (const auto& tag : tags) {
     auto it = s.counts.find(std::string_view(tag));
@@ -28,23 +26,12 @@ void TagCounts::add(std::size_t shard, const std::vector<std::string>& tags) {
   }
 }
 
-// Any number of threads may come here at once: the whole update is under the spare shard's lock.
-void TagCounts::add_out_of_range(const std::vector<std::string>& tags) {
-  std::lock_guard lock(spare_.insert_mu);
-  for (const auto& tag : tags) {
-    auto& n = spare_.counts.try_emplace(tag).first->second.n;
-    n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
-}
-
 std::map<std::string, std::uint64_t, std::less<>> TagCounts::totals() const {
   std::map<std::string, std::uint64_t, std::less<>> out;
-  const auto sum = [&out](const Shard& s) {
-    std::lock_guard lock(s.insert_mu);
-    for (const auto& [tag, c] : s.counts) out[tag] += c.n.load(std::memory_order_relaxed);
-  };
-  for (const auto& s : shards_) sum(*s);
-  sum(spare_);
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s->insert_mu);
+    for (const auto& [tag, c] : s->counts) out[tag] += c.n.load(std::memory_order_relaxed);
+  }
   return out;
 }
 

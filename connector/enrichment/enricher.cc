@@ -91,15 +91,26 @@ class EnricherImpl final : public Enricher {
   }
 
   // The record's facts and the roles it touches: pure, any worker (Enricher::prepare). What reads
-  // only the record and the role table is worked out here, so that apply(), which runs in input
+  // only the record and the role table is worked out here, so that ordered(), which runs in input
   // order one record at a time across the workers, does only what needs the roster.
   struct PreparedFacts final : Prepared {
     Facts facts;  // reused across records: its buffers serve every record of the slot
     std::int64_t event_ms = 0;
     std::vector<const RoleInfo*> touched, privileged;
-    std::size_t record_roles = 0;  // touched[0, record_roles): the record's own; apply() adds a group's
+    std::size_t record_roles = 0;  // touched[0, record_roles): the record's own; ordered() adds a group's
     int record_tier = 3;           // the highest tier of the record's roles and the caller's role
     std::optional<GroupChange> group_change;  // its member points into `facts`
+    // What the record may teach the roster, read from the record alone (learn() acts on it).
+    struct Learns {
+      bool new_account = false;  // a successful "Add user" audit: its targets are new accounts
+      bool add = false, deactivation = false, remove = false;  // a role hold given, its activation ended, taken
+      bool eligible = false;     // ... an eligibility rather than an active hold
+      bool snapshot = false;     // a schedule instance (Graph's state) rather than an event
+      int app_role = 0;          // a privileged app role granted (1) or its assignment removed (-1)
+    } learns;
+    // Left by ordered() for complete(): the rules' hits and the tier (3: none).
+    std::vector<RuleHit> hits;
+    int tier = 3;
   };
 
   std::unique_ptr<Prepared> make_prepared() const override { return std::make_unique<PreparedFacts>(); }
@@ -135,11 +146,12 @@ class EnricherImpl final : public Enricher {
     if (!facts.arm_role_definition_id.empty()) add_role(roles_.by_id(facts.arm_role_definition_id));
     p.record_roles = p.touched.size();
     // Tier: the highest (lowest number) of the roles touched and of the role that authorised the
-    // caller (Activity Log evidence); apply() adds a group's roles and the actor's roster tiers.
+    // caller (Activity Log evidence); ordered() adds a group's roles and the actor's roster tiers.
     for (const auto* r : p.touched) p.record_tier = std::min(p.record_tier, r->tier);
     if (!facts.actor_role_id.empty())
       if (const auto* r = roles_.by_id(facts.actor_role_id)) p.record_tier = std::min(p.record_tier, r->tier);
     p.group_change = group_membership_change(facts);
+    p.learns = learns_of(facts, !p.privileged.empty() || p.group_change);
   }
 
   EnrichmentResult enrich(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields,
@@ -148,15 +160,23 @@ class EnricherImpl final : public Enricher {
     return apply(own_);
   }
 
-  // The rules against the roster, and what the record teaches it: in input order.
   EnrichmentResult apply(Prepared& base) override {
-    auto& p = static_cast<PreparedFacts&>(base);
+    ordered(base);
     EnrichmentResult result;
-    if (p.kind == SourceKind::unknown) return result;
+    complete(base, result);
+    return result;
+  }
+
+  // The rules against the roster, the actor's roster tiers, and what the record teaches the
+  // roster: in input order, one record at a time. Only what reads or changes that state; the rest
+  // is prepare()'s or complete()'s.
+  void ordered(Prepared& base) override {
+    auto& p = static_cast<PreparedFacts&>(base);
+    p.hits.clear();
+    p.tier = 3;
+    if (p.kind == SourceKind::unknown) return;
     const Facts& facts = p.facts;
     const std::int64_t event_ms = p.event_ms;
-    const std::string_view tenant = p.tenant;
-    const auto& touched = p.touched;
     const auto& privileged = p.privileged;
     // A member added to / removed from a group holding roles: the group's roles are the event's
     // (the roster is read here, in input order, never in prepare()).
@@ -165,14 +185,13 @@ class EnricherImpl final : public Enricher {
     RuleContext ctx{facts, settings_, roles_, roster_, account_created_, event_ms, privileged};
     if (group_change && !privileged.empty()) ctx.group_change = &*group_change;
     ctx.privileged_sign_in = rules::compute_privileged_sign_in(facts, settings_, roster_, event_ms);
-    std::vector<RuleHit> hits;
     const FamilyMask family = family_bit(facts.family);
-    for (const auto& entry : detection_catalogue())
-      if (entry.families & family) entry.rule(ctx, hits);
+    for (const auto& entry : catalogue_)
+      if (entry.families & family) entry.rule(ctx, p.hits);
 
     // Tier: prepare()'s, a group's roles and the roster tiers of the actor.
     int tier = p.record_tier;
-    for (std::size_t i = p.record_roles; i < touched.size(); ++i) tier = std::min(tier, touched[i]->tier);
+    for (std::size_t i = p.record_roles; i < p.touched.size(); ++i) tier = std::min(tier, p.touched[i]->tier);
     // By reference: a braced list of the strings themselves would copy each of them per event.
     // A sign-in's actor is its user (the same strings): each distinct key is looked up once.
     auto roster_tier = [&](const std::string& k) {
@@ -184,16 +203,39 @@ class EnricherImpl final : public Enricher {
     roster_tier(facts.actor.app_id);  // a service principal's sign-in
     if (facts.user_upn != facts.actor.upn) roster_tier(facts.user_upn);
     if (facts.user_id != facts.actor.id) roster_tier(facts.user_id);
-    result.tier = tier <= 2 ? tier : -1;
-    for (const auto* r : touched) {
+    p.tier = tier;
+
+    learn(p);
+    if (group_change) learn_membership(*group_change, event_ms, p.tenant);
+    // The inventory reports each privileged principal's latest privileged sign-in.
+    if (ctx.privileged_sign_in && facts.success && facts.family == Facts::Family::sign_in)
+      roster_.note_privileged_sign_in(facts.sp_sign_in ? std::vector<std::string>{facts.sp_id, facts.app_id}
+                                                       : std::vector<std::string>{facts.user_id, facts.user_upn},
+                                      event_ms);
+  }
+
+  // The result from what prepare() and ordered() left (any worker, concurrently): the roles, the
+  // detections by severity, the tags.
+  void complete(Prepared& base, EnrichmentResult& result) const override {
+    auto& p = static_cast<PreparedFacts&>(base);
+    result = EnrichmentResult{};
+    if (p.kind == SourceKind::unknown) return;
+    result.tier = p.tier <= 2 ? p.tier : -1;
+    if (!p.touched.empty()) {
+      result.roles.reserve(p.touched.size());
+      result.role_ids.reserve(p.touched.size());
+    }
+    for (const auto* r : p.touched) {
       result.roles.push_back(r->name);
       result.role_ids.push_back(r->id);
     }
-    for (auto& h : hits) {
+    if (!p.hits.empty()) result.detections.reserve(p.hits.size());
+    for (auto& h : p.hits) {
       auto it = settings_.severities.find(h.name);
       const int sev = it != settings_.severities.end() ? it->second : h.default_severity;
-      result.detections.push_back(Detection{h.name, sev, std::move(h.reason)});
+      result.detections.push_back(Detection{std::move(h.name), sev, std::move(h.reason)});
     }
+    p.hits.clear();
     std::stable_sort(result.detections.begin(), result.detections.end(),
                      [](const Detection& a, const Detection& b) { return a.severity > b.severity; });
     for (const auto& d : result.detections) {
@@ -203,15 +245,6 @@ class EnricherImpl final : public Enricher {
     if (result.tier == 0) result.tags.emplace_back(kTier0Tag);
     if (result.tier == 1) result.tags.emplace_back(kTier1Tag);
     result.risk_score = static_cast<double>(result.severity) * 10.0;
-
-    learn(facts, privileged, event_ms, tenant);
-    if (group_change) learn_membership(*group_change, event_ms, tenant);
-    // The inventory reports each privileged principal's latest privileged sign-in.
-    if (ctx.privileged_sign_in && facts.success && facts.family == Facts::Family::sign_in)
-      roster_.note_privileged_sign_in(facts.sp_sign_in ? std::vector<std::string>{facts.sp_id, facts.app_id}
-                                                       : std::vector<std::string>{facts.user_id, facts.user_upn},
-                                      event_ms);
-    return result;
   }
 
   void roster_snapshot_complete(bool eligibilities, std::int64_t read_ms, std::string_view tenant) override {
@@ -257,10 +290,41 @@ class EnricherImpl final : public Enricher {
     return json::iequals(type, "Group") || json::iequals(type, "#microsoft.graph.group");
   }
 
-  void learn(const Facts& f, const std::vector<const RoleInfo*>& privileged, std::int64_t event_ms,
-             std::string_view tenant) {
+  using Learns = PreparedFacts::Learns;
+
+  // What the record may teach the roster, from the record alone (prepare(), any worker). The role
+  // holds only for a record touching a privileged role (`may_hold`: its own, or a group's, known
+  // in ordered()).
+  Learns learns_of(const Facts& f, bool may_hold) const {
+    Learns l;
+    l.new_account = f.family == Facts::Family::audit && f.success && json::iequals(f.operation, "Add user");
+    // A high-privilege app role (privileged_app_roles) granted to a service principal.
+    if (f.family == Facts::Family::audit && f.success && !f.app_role_value.empty() &&
+        json::icontains(f.operation, "app role assignment") && rules::privileged_permission(settings_, f.app_role_value))
+      l.app_role = json::istarts_with(f.operation, "Add") ? 1 : json::istarts_with(f.operation, "Remove") ? -1 : 0;
+    if (!may_hold) return l;
+    const bool azure_write = f.family == Facts::Family::activity && f.success && !f.in_progress &&
+                             json::icontains(f.operation, "Microsoft.Authorization/roleAssignments/write");
+    const bool azure_delete = f.family == Facts::Family::activity && f.success && !f.in_progress &&
+                              json::icontains(f.operation, "Microsoft.Authorization/roleAssignments/delete");
+    l.add = is_role_add(f) || is_pim_activation(f) || f.family == Facts::Family::pim_instance || azure_write;
+    l.deactivation = is_pim_deactivation(f);
+    l.remove = is_role_remove(f) || azure_delete;
+    if (!l.add && !l.deactivation && !l.remove) return l;
+    // Eligible (may activate) vs active: PIM eligibility requests/instances and "eligible" audits.
+    l.eligible = !is_pim_activation(f) && (f.eligible || json::icontains(f.operation, "eligible"));
+    // Schedule instances are Graph's state (the roster snapshots), the rest are events.
+    l.snapshot = f.family == Facts::Family::pim_instance;
+    return l;
+  }
+
+  // The roster and the new-account table learn what prepare() found the record teaches (in order).
+  void learn(const PreparedFacts& p) {
+    const Facts& f = p.facts;
+    const Learns& l = p.learns;
+    const std::int64_t event_ms = p.event_ms;
     // New accounts, for pa.account.new_admin (bounded: oldest entries go first).
-    if (f.family == Facts::Family::audit && f.success && json::iequals(f.operation, "Add user")) {
+    if (l.new_account) {
       for (const auto& t : f.targets)
         for (const std::string& k : {std::cref(t.id), std::cref(t.upn)})
           if (!k.empty()) account_created_[lower(k)] = event_ms;
@@ -279,32 +343,20 @@ class EnricherImpl final : public Enricher {
         }
       }
     }
-    learn_app_role(f, event_ms, tenant);
-    if (privileged.empty()) return;
-    const bool azure_write = f.family == Facts::Family::activity && f.success && !f.in_progress &&
-                             json::icontains(f.operation, "Microsoft.Authorization/roleAssignments/write");
-    const bool azure_delete = f.family == Facts::Family::activity && f.success && !f.in_progress &&
-                              json::icontains(f.operation, "Microsoft.Authorization/roleAssignments/delete");
-    const bool add = is_role_add(f) || is_pim_activation(f) || f.family == Facts::Family::pim_instance || azure_write;
-    const bool deactivation = is_pim_deactivation(f);
-    const bool remove = is_role_remove(f) || azure_delete;
-    if (!add && !deactivation && !remove) return;
-    // Eligible (may activate) vs active: PIM eligibility requests/instances and "eligible" audits.
-    const bool eligible = !is_pim_activation(f) && (f.eligible || json::icontains(f.operation, "eligible"));
+    if (l.app_role != 0) learn_app_role(f, l.app_role > 0, event_ms, p.tenant);
+    if (p.privileged.empty() || (!l.add && !l.deactivation && !l.remove)) return;
     // A time-bound assignment or an activation ends (PIM schedules); other grants hold until removed.
     const std::int64_t until = f.ends_ms ? *f.ends_ms : RoleHold::kForever;
-    // Schedule instances are Graph's state (the roster snapshots), the rest are events.
-    const bool snapshot = f.family == Facts::Family::pim_instance;
     for (const auto& t : f.targets) {
       std::vector<std::string> keys{t.id, t.upn, t.app_id};
       if (keys[0].empty() && keys[1].empty() && keys[2].empty()) continue;
       const bool group = is_group_target(t);
-      for (const auto* r : privileged) {
-        if (add) roster_.grant(keys, r->id, r->tier, event_ms, eligible, until, snapshot, tenant);
-        else if (deactivation) roster_.end_active(keys, r->id, event_ms);  // an eligibility stays
+      for (const auto* r : p.privileged) {
+        if (l.add) roster_.grant(keys, r->id, r->tier, event_ms, l.eligible, until, l.snapshot, p.tenant);
+        else if (l.deactivation) roster_.end_active(keys, r->id, event_ms);  // an eligibility stays
         else roster_.revoke(keys, r->id);
       }
-      if (add && group) roster_.mark_group(t.id);  // its members hold its roles
+      if (l.add && group) roster_.mark_group(t.id);  // its members hold its roles
     }
   }
 
@@ -312,15 +364,12 @@ class EnricherImpl final : public Enricher {
   // privileged principal, keyed by object id and application id, until the assignment is removed.
   // The hold's role id is "approle:" and the permission in lower case (no Entra role snapshot
   // lists it, so snapshots leave it alone); tier 1.
-  void learn_app_role(const Facts& f, std::int64_t event_ms, std::string_view tenant) {
-    if (f.family != Facts::Family::audit || !f.success || f.app_role_value.empty() ||
-        !json::icontains(f.operation, "app role assignment") || !rules::privileged_permission(settings_, f.app_role_value))
-      return;
+  void learn_app_role(const Facts& f, bool added, std::int64_t event_ms, std::string_view tenant) {
     const std::vector<std::string> keys{f.grantee.id, f.grantee.app_id};
     if (keys[0].empty() && keys[1].empty()) return;
     const std::string role = "approle:" + lower(f.app_role_value);
-    if (json::istarts_with(f.operation, "Add")) roster_.grant(keys, role, 1, event_ms, false, RoleHold::kForever, false, tenant);
-    else if (json::istarts_with(f.operation, "Remove")) roster_.revoke(keys, role);
+    if (added) roster_.grant(keys, role, 1, event_ms, false, RoleHold::kForever, false, tenant);
+    else roster_.revoke(keys, role);
   }
 
   static constexpr std::size_t kMaxNewAccounts = 50'000;
@@ -330,6 +379,7 @@ class EnricherImpl final : public Enricher {
   StateStore* state_;
   std::map<std::string, std::int64_t> account_created_;
   PreparedFacts own_;  // enrich()'s, reused across records
+  const std::vector<DetectionEntry>& catalogue_ = detection_catalogue();
 };
 
 std::vector<std::string> list_or(const ConfigNode& cfg, std::string_view key, const std::vector<std::string>& dflt) {

@@ -83,6 +83,7 @@ class Enricher {
     simdjson::dom::element record;
     const json::Fields* fields = nullptr;
     std::string_view tenant;
+    EnrichmentResult result;  // the default ordered() leaves apply()'s result here for complete()
   };
   virtual std::unique_ptr<Prepared> make_prepared() const { return std::make_unique<Prepared>(); }
   // The dotted paths (none fanning out) prepare() reads of `kind`'s records when the caller gives
@@ -99,6 +100,15 @@ class Enricher {
     p.tenant = tenant;
   }
   virtual EnrichmentResult apply(Prepared& p) { return enrich(p.kind, p.record, p.fields, p.tenant); }
+  // apply() in two parts, for the mapping workers: ordered() is the part that needs the input
+  // order (the rules against the learned state, what the record teaches it), one record at a time;
+  // complete() builds the result from what ordered() left in `p` (any thread, at the same time as
+  // other records' phases), once per ordered(). The defaults run apply() in ordered().
+  virtual void ordered(Prepared& p) { p.result = apply(p); }
+  virtual void complete(Prepared& p, EnrichmentResult& out) const {
+    out = std::move(p.result);
+    p.result = EnrichmentResult{};
+  }
 
   // A complete role roster snapshot (every schedule instance of one kind, read from Graph from
   // `read_ms` on) has been enriched: holds of that kind it did not list end at `read_ms`, unless an

@@ -193,15 +193,14 @@ class MapperImpl final : public Mapper {
   }
 
   // In input order: the enrichment's rules against its learned state, and what the record teaches
-  // it; the end of a roster snapshot; the counters. Only what needs the input order: the event's
-  // tags and tier are taken from the result in finish(), which runs concurrently (and s.pa is
-  // emptied there, so the assignment here frees nothing).
+  // it; the end of a roster snapshot; the counters. Only what needs the input order: the
+  // enrichment's result is built in finish() (Enricher::complete()), which runs concurrently.
   void enrich(Scratch& base, const RawRecord& record, MappedEvent&) override {
     auto& s = static_cast<RecordScratch&>(base);
     stats_ += s.stats;
     s.stats = MapperStats{};
     if (s.ok) {
-      s.pa = s.prepared ? enricher_->apply(*s.prepared) : EnrichmentResult{};
+      if (s.prepared) enricher_->ordered(*s.prepared);
       ++stats_.mapped;
     }
     // The last record of a complete roster snapshot, mapped or not: the snapshot is complete.
@@ -216,6 +215,7 @@ class MapperImpl final : public Mapper {
     if (!s.ok) return;
     const auto& m = *s.m;
     const simdjson::dom::element root = s.decoded.root;
+    if (s.prepared) enricher_->complete(*s.prepared, s.pa);
     const EnrichmentResult& pa = s.pa;
     mapping::EvalContext ctx;
     ctx.cache = &s.cache;
