@@ -264,7 +264,7 @@ class EnricherImpl final : public Enricher {
   void learn(const Facts& f, const std::vector<const RoleInfo*>& privileged, std::int64_t event_ms,
              std::string_view tenant) {
     // New accounts, for pa.account.new_admin (bounded: oldest entries go first).
-    if (f.family == Facts::Family::audit && f.success && json::iequals(f.operation, "Add user")) {
+    if (f.family == Facts::Family::audit && f.success && json::iequals(operation_name(f), "Add user")) {
       for (const auto& t : f.targets)
         for (const std::string& k : {std::cref(t.id), std::cref(t.upn)})
           if (!k.empty()) account_created_[lower(k)] = event_ms;

@@ -35,14 +35,6 @@ std::string privileged_subject(const RuleContext& c) {
 }  // namespace
 
 namespace {
-// The operation's name as written, without the white space Microsoft sometimes leaves around it.
-std::string_view operation(const Facts& f) {
-  std::string_view op = f.operation;
-  while (!op.empty() && (op.front() == ' ' || op.back() == ' ' || op.front() == '\t' || op.back() == '\t'))
-    op = op.front() == ' ' || op.front() == '\t' ? op.substr(1) : op.substr(0, op.size() - 1);
-  return op;
-}
-
 // A user's security info (authentication methods) registered, changed or deleted: the
 // "Authentication Methods" audits ("User registered security info", "Admin updated security info",
 // "User changed default security info", "Admin deleted security info", ... in any case), or a
@@ -73,7 +65,7 @@ bool method_property(std::string_view name) {
 void credential_change(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!is_audit_success(f)) return;
-  const std::string_view op = operation(f);
+  const std::string_view op = operation_name(f);
   bool credential = any_iequal_view(kCredentialOps, op) || security_info_op(op);
   if (!credential && iequals(op, "Update user")) {
     for (const auto& p : f.modified_properties)
@@ -169,7 +161,7 @@ bool property_lost_method(const ModifiedProperty& p) {
 void mfa_removed(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!is_audit_success(f)) return;
-  const std::string_view op = operation(f);
+  const std::string_view op = operation_name(f);
   bool removed = mfa_removal_op(op);
   const bool update = !removed && iequals(op, "Update user");
   if (!removed && !update) return;

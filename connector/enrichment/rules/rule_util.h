@@ -205,7 +205,7 @@ inline bool empty_value(std::string_view v) {
 inline bool any_iequal_view(const std::vector<std::string_view>& list, std::string_view v) {
   return std::any_of(list.begin(), list.end(), [&](std::string_view o) { return iequals(v, o); });
 }
-inline bool op_in(const Facts& f, const std::vector<std::string_view>& ops) { return any_iequal_view(ops, f.operation); }
+inline bool op_in(const Facts& f, const std::vector<std::string_view>& ops) { return any_iequal_view(ops, operation_name(f)); }
 
 
 }  // namespace siem::rules
