@@ -32,9 +32,7 @@ std::string privileged_subject(const RuleContext& c) {
     if (auto k = privileged_key(c, t); !k.empty()) return k;
   return f.targets.empty() ? privileged_key(c, f.actor) : std::string();
 }
-}  // namespace
 
-namespace {
 // A user's security info (authentication methods) registered, changed or deleted: the
 // "Authentication Methods" audits ("User registered security info", "Admin updated security info",
 // "User changed default security info", "Admin deleted security info", ... in any case), or a
