@@ -25,12 +25,16 @@ void external_admin(const RuleContext& c, std::vector<RuleHit>& out) {
 
 namespace {
 // The privileged account an account-level audit is about: a target on the roster (or a
-// break-glass account), else the actor when the record names no target (self-service).
+// break-glass account), else the actor when the record names no target or names the actor itself
+// as its target (self-service: a target with the object id only, the actor with its UPN as well).
 std::string privileged_subject(const RuleContext& c) {
   const auto& f = c.facts;
   for (const auto& t : f.targets)
     if (auto k = privileged_key(c, t); !k.empty()) return k;
-  return f.targets.empty() ? privileged_key(c, f.actor) : std::string();
+  const bool self = std::any_of(f.targets.begin(), f.targets.end(), [&](const PrincipalRef& t) {
+    return !t.id.empty() && iequals(t.id, f.actor.id);
+  });
+  return f.targets.empty() || self ? privileged_key(c, f.actor) : std::string();
 }
 
 // A user's security info (authentication methods) registered, changed or deleted: the
