@@ -9,6 +9,8 @@ PACKAGES=(
   libboost-dev libboost-system-dev libboost-program-options-dev
   libssl-dev zlib1g-dev libjemalloc-dev
   librdkafka-dev kcat
+  # libicu-dev: ICU counts a PIM justification's user-perceived characters (grapheme clusters).
+  libicu-dev
   nlohmann-json3-dev libsimdjson-dev libyaml-cpp-dev libyaml-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev

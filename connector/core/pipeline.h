@@ -178,7 +178,8 @@ class Pipeline {
   // acknowledgements are settled now, the event waits in routing_.pending until flush_routed()
   // queues the chunk's events, one push per sink queue. flush_routed() is false once a sink
   // queue is closed (shutting down): the events it did not queue are never acknowledged.
-  void route_event(EventPtr event);
+  // Returns whether a sink takes it (false: dropped by `pipeline.drop`, or no route takes it).
+  bool route_event(EventPtr event);
   bool flush_routed();
   void write_routing_metrics(Exposition& out) const;
   std::string routing_summary() const;

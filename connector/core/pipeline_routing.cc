@@ -8,12 +8,12 @@
 
 namespace siem {
 
-void Pipeline::route_event(EventPtr event) {
+bool Pipeline::route_event(EventPtr event) {
   auto& r = routing_;
   if (any_matches(r.drop, *event)) {
     r.dropped.fetch_add(1, std::memory_order_relaxed);
     acks_->complete(event->ack);
-    return;
+    return false;
   }
   std::uint32_t takers = 0;
   std::size_t last = 0;  // the last sink that takes it: it gets the event, the others a copy
@@ -27,7 +27,7 @@ void Pipeline::route_event(EventPtr event) {
   if (takers == 0) {
     r.unrouted.fetch_add(1, std::memory_order_relaxed);
     acks_->complete(event->ack);
-    return;
+    return false;
   }
   if (const auto skipped = static_cast<std::uint32_t>(sinks_.size()) - takers; skipped > 0)
     acks_->release(event->ack, skipped);
@@ -37,6 +37,7 @@ void Pipeline::route_event(EventPtr event) {
     r.pending[i].push_back(i == last ? std::move(event) : event);
     r.pending_bytes[i].push_back(bytes);
   }
+  return true;
 }
 
 bool Pipeline::flush_routed() {

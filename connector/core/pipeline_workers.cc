@@ -391,8 +391,10 @@ void Pipeline::hand_off(Outcomes& o, std::size_t shard) {
     // is set already): nothing reads the record after this point.
     if (ev->raw.empty()) ev->raw = std::move(rec.json);
     ++mapped_by_kind[static_cast<std::size_t>(ev->kind) % kKinds];
-    if (!ev->tags.empty()) tag_counts_.add(shard, ev->tags);
-    route_event(std::move(ev));
+    // The detection totals count the events some sink takes, not those dropped or unrouted (the
+    // event stays alive in the routing's pending queue until flush_routed() below).
+    const MappedEvent* routed = ev.get();
+    if (route_event(std::move(ev)) && !routed->tags.empty()) tag_counts_.add(shard, routed->tags);
   }
   std::uint64_t mapped = 0;
   for (std::size_t k = 0; k < kKinds; ++k) {

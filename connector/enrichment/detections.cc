@@ -9,6 +9,14 @@ using json::icontains;
 using json::iequals;
 using json::istarts_with;
 
+std::string_view operation_name(const Facts& f) noexcept {
+  std::string_view op = f.operation;
+  const auto blank = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; };
+  while (!op.empty() && blank(op.front())) op.remove_prefix(1);
+  while (!op.empty() && blank(op.back())) op.remove_suffix(1);
+  return op;
+}
+
 bool is_pim_service(const Facts& f) {
   return iequals(f.logged_by_service, "PIM") || iequals(f.actor_app, "MS-PIM") ||
          iequals(f.actor.name, "MS-PIM") || iequals(f.actor.name, "Azure AD PIM") ||
@@ -20,14 +28,15 @@ bool is_pim_activation(const Facts& f) {
   if (f.family == Facts::Family::pim_request)
     return iequals(f.pim_action, "selfActivate") || iequals(f.pim_action, "SelfActivate");
   if (f.family != Facts::Family::audit) return false;
-  return icontains(f.operation, "(PIM activation)") && istarts_with(f.operation, "Add member to role") &&
-         !icontains(f.operation, "requested") && !icontains(f.operation, "canceled") && !icontains(f.operation, "expired");
+  const std::string_view op = operation_name(f);
+  return icontains(op, "(PIM activation)") && istarts_with(op, "Add member to role") && !icontains(op, "requested") &&
+         !icontains(op, "canceled") && !icontains(op, "expired");
 }
 
 std::optional<GroupChange> group_membership_change(const Facts& f) {
   if (f.family != Facts::Family::audit || !f.success) return std::nullopt;
-  const bool added = iequals(f.operation, "Add member to group");
-  if (!added && !iequals(f.operation, "Remove member from group")) return std::nullopt;
+  const bool added = iequals(operation_name(f), "Add member to group");
+  if (!added && !iequals(operation_name(f), "Remove member from group")) return std::nullopt;
   GroupChange c;
   c.added = added;
   for (const auto& t : f.targets) {
@@ -60,7 +69,7 @@ bool is_role_add(const Facts& f) {
            iequals(f.pim_action, "adminExtend") || iequals(f.pim_action, "adminRenew");
   }
   if (f.family != Facts::Family::audit) return false;
-  const auto& op = f.operation;
+  const std::string_view op = operation_name(f);
   if (!istarts_with(op, "Add") || !icontains(op, "to role")) return false;
   if (icontains(op, "requested") || icontains(op, "canceled") || icontains(op, "expired") ||
       icontains(op, "(PIM activation)") || icontains(op, "denied"))
@@ -72,7 +81,7 @@ bool is_role_remove(const Facts& f) {
   if (!f.success) return false;
   if (f.family == Facts::Family::pim_request) return iequals(f.pim_action, "adminRemove") || iequals(f.pim_action, "AdminRemove");
   if (f.family != Facts::Family::audit) return false;
-  const auto& op = f.operation;
+  const std::string_view op = operation_name(f);
   if (icontains(op, "requested") || icontains(op, "canceled")) return false;
   return (istarts_with(op, "Remove") && icontains(op, "from role")) ||
          iequals(op, "Remove permanent direct role assignment") || iequals(op, "Remove permanent eligible role assignment");
@@ -82,7 +91,7 @@ bool is_pim_deactivation(const Facts& f) {
   if (!f.success) return false;
   if (f.family == Facts::Family::pim_request) return iequals(f.pim_action, "selfDeactivate");
   if (f.family != Facts::Family::audit) return false;
-  const auto& op = f.operation;
+  const std::string_view op = operation_name(f);
   return istarts_with(op, "Remove member from role") && !icontains(op, "requested") &&
          (icontains(op, "(PIM deactivate)") || icontains(op, "(PIM activation expired)"));
 }

@@ -96,6 +96,11 @@ inline constexpr std::string_view kTier1Tag = "pa.role.tier1";
 // Every tag the enrichment can put on an event: the catalogue's names, then the tier tags.
 std::vector<std::string> enrichment_tags();
 
+// The record's operation (activity) name without the white space around it: Microsoft writes some
+// names with a trailing space ("Update application – Certificates and secrets management "), and
+// the rules compare names whole (in any case).
+std::string_view operation_name(const Facts& f) noexcept;
+
 // Event classification helpers shared by rules and roster learning.
 bool is_role_add(const Facts& f);
 bool is_role_remove(const Facts& f);

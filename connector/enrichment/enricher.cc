@@ -201,12 +201,16 @@ class EnricherImpl final : public Enricher {
     roster_tier(facts.actor.upn);
     roster_tier(facts.actor.id);
     roster_tier(facts.actor.app_id);  // a service principal's sign-in
+    // An audit initiated by an application alone: its service principal, by application id too.
+    const bool app_actor = facts.family == Facts::Family::audit && facts.actor.type.empty() && facts.actor.upn.empty();
+    if (app_actor) roster_tier(facts.actor_app_id);
     if (facts.user_upn != facts.actor.upn) roster_tier(facts.user_upn);
     if (facts.user_id != facts.actor.id) roster_tier(facts.user_id);
     p.tier = tier;
 
     learn(p);
     if (group_change) learn_membership(*group_change, event_ms, p.tenant);
+    if (app_actor) roster_.link_keys({facts.actor.id, facts.actor_app_id});  // servicePrincipalId and appId
     // The inventory reports each privileged principal's latest privileged sign-in.
     if (ctx.privileged_sign_in && facts.success && facts.family == Facts::Family::sign_in)
       roster_.note_privileged_sign_in(facts.sp_sign_in ? std::vector<std::string>{facts.sp_id, facts.app_id}
@@ -297,7 +301,7 @@ class EnricherImpl final : public Enricher {
   // in ordered()).
   Learns learns_of(const Facts& f, bool may_hold) const {
     Learns l;
-    l.new_account = f.family == Facts::Family::audit && f.success && json::iequals(f.operation, "Add user");
+    l.new_account = f.family == Facts::Family::audit && f.success && json::iequals(operation_name(f), "Add user");
     // A high-privilege app role (privileged_app_roles) granted to a service principal.
     if (f.family == Facts::Family::audit && f.success && !f.app_role_value.empty() &&
         json::icontains(f.operation, "app role assignment") && rules::privileged_permission(settings_, f.app_role_value))

@@ -167,7 +167,21 @@ std::size_t Roster::complete_snapshot(bool eligible, std::int64_t read_ms,
   return ended;
 }
 
+void Roster::link_keys(const std::vector<std::string>& keys) {
+  RosterEntry* e = find_mut(keys);
+  if (!e) return;
+  const auto at = static_cast<std::size_t>(e - entries_.data());
+  for (const auto& k : keys) {
+    if (k.empty() || e->keys.size() >= kMaxKeysPerPrincipal || by_key_.count(std::string_view(k)) != 0) continue;
+    std::string key = lower(k);
+    e->keys.insert(key);
+    by_key_.emplace(std::move(key), at);
+    dirty_ = true;
+  }
+}
+
 void Roster::note_privileged_sign_in(const std::vector<std::string>& keys, std::int64_t at_ms) {
+  link_keys(keys);
   RosterEntry* e = find_mut(keys);
   if (!e || at_ms <= e->last_privileged_sign_in_ms) return;
   e->last_privileged_sign_in_ms = at_ms;

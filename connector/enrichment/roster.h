@@ -62,6 +62,8 @@ class Roster {
   // Role-holding groups one principal is remembered a member of (Entra allows 500 role-assignable
   // groups per tenant).
   static constexpr std::size_t kMaxGroupsPerPrincipal = 512;
+  // Keys (object ids, UPNs, application ids) one principal is known by at most.
+  static constexpr std::size_t kMaxKeysPerPrincipal = 16;
   // Holds that ended this long before the latest event of their principal are forgotten (they
   // still answer for events of that period until then: records arrive late and out of order).
   static constexpr std::int64_t kEndedRetentionMs = 7LL * 24 * 3600 * 1000;
@@ -117,8 +119,15 @@ class Roster {
   // The roles a group holds at `at_ms` (role id -> tier), empty when it is not a group on the roster.
   std::map<std::string, int> group_roles(const std::string& group_id, std::int64_t at_ms) const;
 
+  // Keys that name one principal (a service principal's object id and application id, a user's
+  // object id and UPN, as one record gives them): when the roster knows the principal by one of
+  // them, it learns the others (not those already naming another principal), so a service principal
+  // made privileged by its object id (a directory role) is also found by its application id (audits
+  // initiated by it, application credential audits). Principals not on the roster are not added.
+  void link_keys(const std::vector<std::string>& keys);
   // A privileged sign-in of a principal on the roster (any of its keys) at `at_ms`: kept as its
-  // latest one (the inventory reports it). Principals not on the roster are not added.
+  // latest one (the inventory reports it), and its keys linked (link_keys). Principals not on the
+  // roster are not added.
   void note_privileged_sign_in(const std::vector<std::string>& keys, std::int64_t at_ms);
   std::optional<std::int64_t> last_privileged_sign_in(const std::string& key) const;
 

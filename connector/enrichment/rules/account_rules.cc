@@ -1,9 +1,8 @@
 // Privileged accounts themselves: external holders, credential changes, brand-new admins.
 #include "connector/enrichment/rules/rules.h"
 
-#include <cstdint>
-#include <optional>
-#include <set>
+#include <algorithm>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -26,20 +25,51 @@ void external_admin(const RuleContext& c, std::vector<RuleHit>& out) {
 
 namespace {
 // The privileged account an account-level audit is about: a target on the roster (or a
-// break-glass account), else the actor when the record names no target (self-service).
+// break-glass account), else the actor when the record names no target or names the actor itself
+// as its target (self-service: a target with the object id only, the actor with its UPN as well).
 std::string privileged_subject(const RuleContext& c) {
   const auto& f = c.facts;
   for (const auto& t : f.targets)
     if (auto k = privileged_key(c, t); !k.empty()) return k;
-  return f.targets.empty() ? privileged_key(c, f.actor) : std::string();
+  const bool self = std::any_of(f.targets.begin(), f.targets.end(), [&](const PrincipalRef& t) {
+    return !t.id.empty() && iequals(t.id, f.actor.id);
+  });
+  return f.targets.empty() || self ? privileged_key(c, f.actor) : std::string();
+}
+
+// A user's security info (authentication methods) registered, changed or deleted: the
+// "Authentication Methods" audits ("User registered security info", "Admin updated security info",
+// "User changed default security info", "Admin deleted security info", ... in any case), or a
+// user's authentication method managed through Graph ("Update user authentication method"); not a
+// registration that was only started and then canceled.
+bool security_info_op(std::string_view op) {
+  if (icontains(op, "security info")) return !icontains(op, "cancel");
+  return icontains(op, "user authentication method");
+}
+
+// A registered method deleted, or strong authentication switched off, by its activity.
+bool mfa_removal_op(std::string_view op) {
+  if (iequals(op, "Disable Strong Authentication")) return true;
+  const bool deleted = icontains(op, "delete") || icontains(op, "remove");
+  return deleted && (icontains(op, "security info") || icontains(op, "user authentication method"));
+}
+
+// The properties of an "Update user" that hold the account's authentication methods:
+// StrongAuthenticationMethod (the methods' types), StrongAuthenticationPhoneAppDetail (Microsoft
+// Authenticator and software OATH tokens), StrongAuthenticationUserDetails (phone numbers, e-mail),
+// StrongAuthenticationRequirement (per-user MFA), and SearchableDeviceKey (FIDO2 security keys,
+// Windows Hello for Business).
+bool method_property(std::string_view name) {
+  return istarts_with(name, "StrongAuthentication") || iequals(name, "SearchableDeviceKey");
 }
 }  // namespace
 
 void credential_change(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!is_audit_success(f)) return;
-  bool credential = op_in(f, kCredentialOps);
-  if (!credential && iequals(f.operation, "Update user")) {
+  const std::string_view op = operation_name(f);
+  bool credential = any_iequal_view(kCredentialOps, op) || security_info_op(op);
+  if (!credential && iequals(op, "Update user")) {
     for (const auto& p : f.modified_properties)
       if (icontains(p.name, "StrongAuthentication") || icontains(p.name, "PasswordProfile") ||
           icontains(p.name, "SearchableDeviceKey"))
@@ -51,48 +81,97 @@ void credential_change(const RuleContext& c, std::vector<RuleHit>& out) {
 }
 
 namespace {
-// The MethodType numbers of a StrongAuthenticationMethod value ([{"MethodType":6,"Default":true},...]);
-// nullopt when it is not such a list.
-std::optional<std::set<std::int64_t>> method_types(const std::string& value) {
-  const auto doc = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_array()) return std::nullopt;
-  std::set<std::int64_t> types;
-  for (const auto& m : doc) {
-    if (!m.is_object()) return std::nullopt;
-    for (const auto& [key, v] : m.items())
-      if (iequals(key, "MethodType") && v.is_number_integer()) types.insert(v.get<std::int64_t>());
+using Json = nlohmann::json;
+
+// A modified property's value (one level of JSON quoting already removed): parsed, and parsed again
+// while it is a string holding JSON (values quoted twice), at most twice; discarded when not JSON.
+Json parse_value(std::string_view v) {
+  Json doc = Json::parse(v, nullptr, /*allow_exceptions=*/false);
+  for (int i = 0; i < 2 && doc.is_string(); ++i) {
+    Json inner = Json::parse(doc.get_ref<const std::string&>(), nullptr, false);
+    if (inner.is_discarded() || !inner.is_structured()) break;
+    doc = std::move(inner);
   }
-  return types;
+  return doc;
 }
 
-// A registered strong authentication method that the new StrongAuthenticationMethod list no longer
-// holds (a method deleted; a change of the default method keeps every type).
-bool method_deleted(const ModifiedProperty& p) {
-  if (!iequals(p.name, "StrongAuthenticationMethod") || empty_value(p.old_value) || empty_value(p.new_value)) return false;
-  const auto before = method_types(p.old_value), after = method_types(p.new_value);
-  return before && after && !std::includes(after->begin(), after->end(), before->begin(), before->end());
+// Nothing in it: null, "", an empty list or object, or a list / object of nothing.
+bool holds_nothing(const Json& j, int depth = 0) {
+  if (j.is_null()) return true;
+  if (j.is_string()) return j.get_ref<const std::string&>().find_first_not_of(" \t") == std::string::npos;
+  if (!j.is_structured()) return false;
+  if (depth > 4) return false;
+  return std::all_of(j.begin(), j.end(), [&](const Json& e) { return holds_nothing(e, depth + 1); });
+}
+
+bool value_empty(std::string_view raw, const Json& doc) {
+  if (empty_value(raw)) return true;
+  return doc.is_discarded() ? false : holds_nothing(doc);
+}
+
+// What names one registered method in a list: its type (StrongAuthenticationMethod), the device
+// or token (StrongAuthenticationPhoneAppDetail), the key (SearchableDeviceKey). Empty: none.
+std::string method_identity(const Json& m) {
+  if (!m.is_object()) return {};
+  for (std::string_view key : {"MethodType", "Id", "DeviceId", "DeviceToken", "KeyIdentifier", "CredentialId"}) {
+    for (const auto& [k, v] : m.items()) {
+      if (!iequals(k, key) || v.is_null()) continue;
+      std::string id = v.is_string() ? v.get<std::string>() : v.dump();
+      if (id.empty() || id == "00000000-0000-0000-0000-000000000000") continue;
+      return std::string(key) + "=" + lower(id);
+    }
+  }
+  return {};
+}
+
+// A registered method that the new value no longer holds: a list entry (by its identity) gone, or
+// a member of an object (a phone number, an e-mail) that had a value and now has none. A change of
+// the default method, a renamed device or a new phone number keeps every method.
+bool method_deleted(const Json& before, const Json& after) {
+  if (before.is_array()) {
+    if (!after.is_array() && !after.is_null()) return false;
+    for (const auto& m : before) {
+      const std::string id = method_identity(m);
+      if (id.empty()) continue;
+      const bool kept = after.is_array() && std::any_of(after.begin(), after.end(), [&](const Json& n) { return method_identity(n) == id; });
+      if (!kept) return true;
+    }
+    return false;
+  }
+  if (before.is_object() && after.is_object()) {
+    for (const auto& [k, v] : before.items()) {
+      if (holds_nothing(v)) continue;
+      const auto it = std::find_if(after.items().begin(), after.items().end(), [&](const auto& kv) { return iequals(kv.key(), k); });
+      if (it == after.items().end() || holds_nothing(it.value())) return true;
+    }
+  }
+  return false;
+}
+
+// An "Update user" property holding authentication methods that lost one: cleared (it had a value
+// and now has none: MFA switched off, its methods or devices cleared) or a method deleted from it.
+bool property_lost_method(const ModifiedProperty& p) {
+  if (!method_property(p.name)) return false;
+  const Json before = parse_value(p.old_value);
+  if (value_empty(p.old_value, before)) return false;
+  const Json after = parse_value(p.new_value);
+  if (value_empty(p.new_value, after)) return true;
+  return !before.is_discarded() && !after.is_discarded() && method_deleted(before, after);
 }
 }  // namespace
 
 void mfa_removed(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!is_audit_success(f)) return;
-  bool removed = op_in(f, kMfaRemovalOps);
-  const bool update = !removed && iequals(f.operation, "Update user");
+  const std::string_view op = operation_name(f);
+  bool removed = mfa_removal_op(op);
+  const bool update = !removed && iequals(op, "Update user");
   if (!removed && !update) return;
   // The account first: the method lists below are JSON parsed only for a privileged one.
   const auto k = privileged_subject(c);
   if (k.empty()) return;
-  if (update) {
-    // A StrongAuthentication* property (methods, requirements, phone app details) that had a value
-    // and now has none: MFA was switched off or its methods cleared; or a method of the list deleted.
-    for (const auto& p : f.modified_properties)
-      if ((istarts_with(p.name, "StrongAuthentication") && empty_value(p.new_value) && !empty_value(p.old_value)) ||
-          method_deleted(p)) {
-        removed = true;
-        break;
-      }
-  }
+  if (update)
+    removed = std::any_of(f.modified_properties.begin(), f.modified_properties.end(), property_lost_method);
   if (removed)
     out.push_back({"pa.account.mfa_removed", 8, fmt::format("'{}' removed strong authentication of privileged account {}", f.operation, k)});
 }

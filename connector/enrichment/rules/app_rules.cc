@@ -132,7 +132,7 @@ std::string permission_label(std::string_view p) {
 void app_credential_added(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!is_audit_success(f)) return;
-  const auto& op = f.operation;
+  const std::string_view op = operation_name(f);
   bool added = iequals(op, "Add service principal credentials");
   // "Update application – Certificates and secrets management " (en dash, trailing space) and plain
   // "Update application" / "Update service principal": the credential properties say add or remove.
@@ -153,7 +153,7 @@ void app_consent_granted(const RuleContext& c, std::vector<RuleHit>& out) {
   if (!is_audit_success(f)) return;
   bool tenant_wide = false;
   std::vector<std::string_view> scopes;
-  if (iequals(f.operation, "Consent to application")) {
+  if (iequals(operation_name(f), "Consent to application")) {
     const auto* admin = property(f, "ConsentContext.IsAdminConsent");
     const auto* all = property(f, "ConsentContext.OnBehalfOfAll");
     const auto* perms = property(f, "ConsentAction.Permissions");
@@ -162,7 +162,7 @@ void app_consent_granted(const RuleContext& c, std::vector<RuleHit>& out) {
       scopes = consent_scopes(perms->new_value);
       tenant_wide = tenant_wide || contains_ci(values_after(after_arrow(perms->new_value), "ConsentType"), "AllPrincipals");
     }
-  } else if (iequals(f.operation, "Add delegated permission grant")) {
+  } else if (iequals(operation_name(f), "Add delegated permission grant")) {
     const auto* type = property(f, "DelegatedPermissionGrant.ConsentType");
     const auto* scope = property(f, "DelegatedPermissionGrant.Scope");
     tenant_wide = type && iequals(type->new_value, "AllPrincipals");
@@ -180,7 +180,7 @@ void app_consent_granted(const RuleContext& c, std::vector<RuleHit>& out) {
 void app_privileged_permission(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!is_audit_success(f)) return;
-  const auto& op = f.operation;
+  const std::string_view op = operation_name(f);
   std::string granted;  // the permission, when one on the list was added
   if (icontains(op, "app role assignment") && istarts_with(op, "Add")) {
     if (privileged_permission(c.settings, f.app_role_value)) granted = f.app_role_value;
@@ -202,7 +202,7 @@ void app_privileged_permission(const RuleContext& c, std::vector<RuleHit>& out) 
     }
   }
   if (granted.empty()) return;
-  out.push_back({"pa.app.privileged_permission", 8, fmt::format("{} granted {} ('{}')", app_label(f), granted, op)});
+  out.push_back({"pa.app.privileged_permission", 8, fmt::format("{} granted {} ('{}')", app_label(f), granted, f.operation)});
 }
 
 }  // namespace siem::rules

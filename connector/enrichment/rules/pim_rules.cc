@@ -2,9 +2,14 @@
 #include "connector/enrichment/rules/rules.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include <fmt/format.h>
+#include <unicode/brkiter.h>
+#include <unicode/locid.h>
+#include <unicode/utext.h>
 
 #include "connector/enrichment/rules/rule_util.h"
 
@@ -40,9 +45,36 @@ char32_t decode(std::string_view s, std::size_t at, std::size_t len) {
 
 std::size_t lead_length(unsigned char b) { return b < 0xC0 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4; }
 
+// The user-perceived characters of `s` (extended grapheme clusters, Unicode UAX #29, as ICU segments
+// them): a letter with combining accents, a flag, an emoji with its skin tone or a ZWJ family each
+// count one; an invalid UTF-8 byte counts one. Without ICU's break data, its code points.
+std::size_t grapheme_count(std::string_view s) {
+  if (s.empty()) return 0;
+  thread_local std::unique_ptr<icu::BreakIterator> it = [] {
+    UErrorCode err = U_ZERO_ERROR;
+    std::unique_ptr<icu::BreakIterator> bi(icu::BreakIterator::createCharacterInstance(icu::Locale::getRoot(), err));
+    return U_SUCCESS(err) ? std::move(bi) : nullptr;
+  }();
+  const auto code_points = [&] {
+    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char ch) {
+      return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;  // not a continuation byte
+    }));
+  };
+  if (!it || s.size() > static_cast<std::size_t>(INT32_MAX)) return code_points();
+  UErrorCode err = U_ZERO_ERROR;
+  UText* text = utext_openUTF8(nullptr, s.data(), static_cast<int64_t>(s.size()), &err);
+  if (U_SUCCESS(err)) it->setText(text, err);
+  std::size_t n = 0;
+  if (U_SUCCESS(err))
+    for (int32_t at = it->next(); at != icu::BreakIterator::DONE; at = it->next()) ++n;
+  utext_close(text);
+  return U_SUCCESS(err) ? n : code_points();
+}
+
 // The characters of a justification without its leading and trailing white space (Unicode white
-// space and zero-width characters included): UTF-8 code points (a Japanese or Greek justification
-// counts its letters, not their bytes), spaces between words included ("fix ticket" has 10).
+// space and zero-width characters included): user-perceived characters (a Japanese or Greek
+// justification counts its letters, not their bytes; "é" written e + U+0301 is one), spaces between
+// words included ("fix ticket" has 10).
 std::size_t justification_chars(std::string_view j) {
   for (;;) {  // leading
     if (j.empty()) break;
@@ -59,9 +91,7 @@ std::size_t justification_chars(std::string_view j) {
     if (lead_length(static_cast<unsigned char>(j[at])) != len || !blank(decode(j, at, len))) break;
     j.remove_suffix(len);
   }
-  return static_cast<std::size_t>(std::count_if(j.begin(), j.end(), [](char ch) {
-    return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;  // not a continuation byte
-  }));
+  return grapheme_count(j);
 }
 }  // namespace
 

@@ -30,7 +30,7 @@ void assigned_outside_pim(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!role_added(c) || c.privileged_roles.empty() || f.family != Facts::Family::audit) return;
   const bool explicit_outside = icontains(f.operation, "outside of PIM");
-  const bool direct = (iequals(f.operation, "Add member to role") && !is_pim_service(f)) || group_add_outside_pim(c);
+  const bool direct = (iequals(operation_name(f), "Add member to role") && !is_pim_service(f)) || group_add_outside_pim(c);
   if (!explicit_outside && !direct) return;
   if (c.group_change)  // a membership written directly, not a PIM for Groups assignment
     out.push_back({"pa.role.assigned_outside_pim", 8,
@@ -46,7 +46,7 @@ void permanent(const RuleContext& c, std::vector<RuleHit>& out) {
   if (!role_added(c) || c.privileged_roles.empty()) return;
   bool permanent = false;
   if (f.family == Facts::Family::pim_request) permanent = f.no_expiration;
-  else permanent = icontains(f.operation, "(permanent)") || (iequals(f.operation, "Add member to role") && !is_pim_service(f)) ||
+  else permanent = icontains(f.operation, "(permanent)") || (iequals(operation_name(f), "Add member to role") && !is_pim_service(f)) ||
                    group_add_outside_pim(c);
   if (!permanent) return;
   out.push_back({"pa.role.permanent", 6, fmt::format("{} holds {}{} with no end date", assignee(c), role_names(c), via_group(c))});

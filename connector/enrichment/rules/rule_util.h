@@ -188,10 +188,6 @@ inline constexpr KnownPermission kWellKnownPermissions[] = {
     {"full_access_as_app", "dc890d15-9560-4a4c-9b7f-a736ec74ec40"},  // Office 365 Exchange Online
 };
 
-// Strong authentication taken away from an account (pa.account.mfa_removed).
-inline const std::vector<std::string_view> kMfaRemovalOps = {"disable strong authentication", "admin deleted security info",
-                                                             "user deleted security info"};
-
 // A modified property's value that holds nothing: empty, [], {}, null (whitespace ignored).
 // (No copy: a long value is not empty after its first few characters.)
 inline bool empty_value(std::string_view v) {
@@ -206,9 +202,10 @@ inline bool empty_value(std::string_view v) {
   return c.empty() || c == "[]" || c == "{}" || c == "null" || c == "[\"\"]";
 }
 
-inline bool op_in(const Facts& f, const std::vector<std::string_view>& ops) {
-  return std::any_of(ops.begin(), ops.end(), [&](std::string_view o) { return iequals(f.operation, o); });
+inline bool any_iequal_view(const std::vector<std::string_view>& list, std::string_view v) {
+  return std::any_of(list.begin(), list.end(), [&](std::string_view o) { return iequals(v, o); });
 }
+inline bool op_in(const Facts& f, const std::vector<std::string_view>& ops) { return any_iequal_view(ops, operation_name(f)); }
 
 
 }  // namespace siem::rules

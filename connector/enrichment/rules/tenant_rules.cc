@@ -10,7 +10,7 @@ namespace siem::rules {
 void federation_change(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!is_audit_success(f) || !op_in(f, kFederationOps)) return;  // a failed attempt changed nothing
-  if (iequals(f.operation, "Update domain") || iequals(f.operation, "Set Company Information")) {
+  if (iequals(operation_name(f), "Update domain") || iequals(operation_name(f), "Set Company Information")) {
     bool relevant = false;
     for (const auto& p : f.modified_properties)
       if (icontains(p.name, "Authentication") || icontains(p.name, "Federat") || icontains(p.name, "PasswordSync") ||
@@ -18,7 +18,7 @@ void federation_change(const RuleContext& c, std::vector<RuleHit>& out) {
         relevant = true;
     if (!relevant) return;
   }
-  if (iequals(f.operation, "Add unverified domain")) return;
+  if (iequals(operation_name(f), "Add unverified domain")) return;
   out.push_back({"pa.tenant.federation_change", 9, fmt::format("'{}' by {}", f.operation, actor_label(f))});
 }
 
@@ -26,7 +26,7 @@ void conditional_access_change(const RuleContext& c, std::vector<RuleHit>& out) 
   const auto& f = c.facts;
   if (!is_audit_success(f)) return;  // a failed attempt changed nothing
   if (!icontains(f.operation, "conditional access policy")) return;
-  if (!(istarts_with(f.operation, "Add") || istarts_with(f.operation, "Update") || istarts_with(f.operation, "Delete")))
+  if (!(istarts_with(operation_name(f), "Add") || istarts_with(operation_name(f), "Update") || istarts_with(operation_name(f), "Delete")))
     return;
   out.push_back({"pa.tenant.conditional_access_change", 7, fmt::format("'{}' by {}", f.operation, actor_label(f))});
 }
@@ -54,7 +54,7 @@ bool names_external_provider(const Facts& f) {
 void auth_policy_change(const RuleContext& c, std::vector<RuleHit>& out) {
   const auto& f = c.facts;
   if (!is_audit_success(f)) return;
-  const auto& op = f.operation;
+  const std::string_view op = operation_name(f);
   // "Authentication Methods Policy Update" / "… Reset", "Update a partner cross-tenant access
   // setting", "Add identity provider", security defaults. (Lower-cased once, then plain finds:
   // this runs for every audit.)
@@ -69,7 +69,7 @@ void auth_policy_change(const RuleContext& c, std::vector<RuleHit>& out) {
   if (has("federate with an identity provider")) return;
   const bool external = names_external_provider(f) && !istarts_with(op, "Delete") && !istarts_with(op, "Remove");
   out.push_back({"pa.tenant.auth_policy_change", external ? 9 : 7,
-                 fmt::format("'{}' by {}{}", op, actor_label(f), external ? " (external identity provider)" : "")});
+                 fmt::format("'{}' by {}{}", f.operation, actor_label(f), external ? " (external identity provider)" : "")});
 }
 
 }  // namespace siem::rules

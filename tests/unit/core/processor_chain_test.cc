@@ -8,9 +8,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 
+#include "connector/core/metrics.h"
 #include "connector/core/pipeline.h"
 #include "connector/state/state_store.h"
 
@@ -140,6 +142,94 @@ TEST(ProcessorChain, VerdictsAckEveryRecordAndOnlyDeliveredEventsReachTheSinks) 
   EXPECT_NE(letters.find(R"("reason":"bad record")"), std::string::npos) << letters;
   EXPECT_NE(letters.find(R"("reason":"filter failed: exploded")"), std::string::npos) << letters;
   EXPECT_EQ(letters.find("drop1"), std::string::npos) << letters;
+  fs::remove_all(dir);
+}
+
+// Tags every event "pa.seen", and "pa.noise" / "pa.elsewhere" when its record's text starts with
+// 'n' / 'x'.
+class TaggingProcessor : public Processor {
+ public:
+  std::string_view name() const override { return "tags"; }
+  Verdict process(const RawRecord& rec, const ProcessContext&, MappedEvent& ev, std::string&) override {
+    ev.id = rec.json;
+    ev.tags = {"pa.seen"};
+    if (ev.id.rfind('n', 0) == 0) ev.tags.emplace_back("pa.noise");
+    if (ev.id.rfind('x', 0) == 0) ev.tags.emplace_back("pa.elsewhere");
+    return Verdict::deliver;
+  }
+};
+
+// The summary's detection totals: tag -> count ("    <tag>   <n>" lines after "  detections:").
+std::map<std::string, int> detection_totals(const std::string& summary) {
+  std::map<std::string, int> out;
+  const auto at = summary.find("  detections:\n");
+  if (at == std::string::npos) return out;
+  std::istringstream in(summary.substr(at));
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line) && line.rfind("    ", 0) == 0) {
+    std::istringstream l(line);
+    std::string tag;
+    int n = 0;
+    l >> tag >> n;
+    out[tag] = n;
+  }
+  return out;
+}
+
+// /metrics' siem_detection_events_tagged_total of `tag`, -1 when there is no sample of it.
+double tagged_total(const Pipeline& p, const std::string& tag) {
+  Exposition x(false);
+  p.write_metrics(x);
+  std::istringstream in(x.finish());
+  const std::string prefix = "siem_detection_events_tagged_total{tag=\"" + tag + "\"} ";
+  for (std::string l; std::getline(in, l);)
+    if (l.rfind(prefix, 0) == 0) return std::stod(l.substr(prefix.size()));
+  return -1;
+}
+
+// Events `pipeline.drop` drops, or no sink's route takes, reach no SIEM: the detection totals (the
+// summary's and /metrics' siem_detection_events_tagged_total) count only the events a sink takes.
+TEST(ProcessorChain, DetectionTotalsCountNeitherDroppedNorUnroutedEvents) {
+  const fs::path dir = fs::temp_directory_path() / ("siem-chain-tags-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  Received received;
+  {
+    StateStore state(dir / "state");
+    DeadLetterWriter dead(dir / "dead.ndjson");
+    std::vector<RawRecord> recs;
+    for (const char* t : {"a", "noise1", "b", "x-unrouted", "noise2", "c"}) {
+      RawRecord r;
+      r.json = t;
+      recs.push_back(std::move(r));
+    }
+    std::vector<SourceSlot> sources;
+    sources.push_back(SourceSlot{"src", std::make_unique<OneBatchSource>(std::move(recs))});
+    std::vector<SinkSlot> sinks;
+    SinkSlot sink;
+    sink.name = "out";
+    sink.sink = std::make_unique<CollectingSink>(received);
+    sink.format = OutputFormat::raw;
+    EventMatch elsewhere;  // the only sink's route leaves these out: unrouted
+    elsewhere.tags = {"pa.elsewhere"};
+    sink.route.exclude.push_back(elsewhere);
+    sinks.push_back(std::move(sink));
+    std::vector<std::unique_ptr<Processor>> chain;
+    chain.push_back(std::make_unique<TaggingProcessor>());
+    PipelineOptions o;
+    o.once = true;
+    o.drain_timeout = std::chrono::seconds(20);
+    EventMatch noise;
+    noise.tags = {"pa.noise"};
+    o.drop.push_back(noise);
+    Pipeline p(o, std::move(sources), std::move(sinks), std::move(chain), state, dead);
+    EXPECT_EQ(p.run(std::stop_token{}), kExitOk);
+    const auto totals = detection_totals(p.summary());
+    EXPECT_EQ(totals, (std::map<std::string, int>{{"pa.seen", 3}})) << p.summary();
+    EXPECT_EQ(tagged_total(p, "pa.seen"), 3) << p.summary();
+    EXPECT_EQ(tagged_total(p, "pa.noise"), -1) << p.summary();
+  }
+  EXPECT_EQ(received.ids, (std::vector<std::string>{"a", "b", "c"}));
   fs::remove_all(dir);
 }
 

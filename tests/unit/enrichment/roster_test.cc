@@ -86,6 +86,30 @@ TEST(Roster, TheIndexHashIsKeyedBySeed) {
   }
 }
 
+// A service principal made privileged by its object id is found by its application id once a record
+// names both (link_keys); a key that already names another principal stays with it, a principal
+// not on the roster is not added, keys per principal are bounded, and the link is saved.
+TEST(Roster, LinkedKeysFindTheSamePrincipal) {
+  Roster r;
+  r.grant({"sp-object-1"}, kGa, 0, kT0);
+  r.grant({"other-sp", "app-of-other"}, kHelpdesk, 1, kT0);
+  EXPECT_FALSE(r.contains("app-1", kT0 + kHour));
+  r.link_keys({"SP-OBJECT-1", "App-1", "app-of-other"});
+  EXPECT_EQ(r.tier_of("app-1", kT0 + kHour), 0);
+  EXPECT_EQ(r.tier_of("app-of-other", kT0 + kHour), 1);  // still the other principal's
+  r.link_keys({"not-on-roster", "app-2"});
+  EXPECT_FALSE(r.contains("app-2", kT0 + kHour));
+  EXPECT_EQ(r.size(), 2u);
+  for (int i = 0; i < 40; ++i) r.link_keys({"sp-object-1", "alias-" + std::to_string(i)});
+  EXPECT_EQ(r.entry("sp-object-1")->keys.size(), Roster::kMaxKeysPerPrincipal);
+  Roster back;
+  back.deserialize(r.serialize());
+  EXPECT_EQ(back.tier_of("app-1", kT0 + kHour), 0);
+  // A privileged sign-in links its keys as well.
+  r.note_privileged_sign_in({"other-sp", "app-3"}, kT0 + kHour);
+  EXPECT_EQ(r.last_privileged_sign_in("app-3"), kT0 + kHour);
+}
+
 TEST(Roster, AnEligibilityOutlivesItsActivation) {
   Roster r;
   r.grant({"id-1"}, kGa, 0, kT0, true);                        // eligible, no end
