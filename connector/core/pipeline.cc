@@ -379,7 +379,17 @@ int Pipeline::run(std::stop_token stop) {
 
   const auto undelivered = acks_->outstanding();
   bool any_failed_source = false;
-  for (auto& s : sources_) any_failed_source = any_failed_source || s->failed;
+  for (auto& s : sources_) {
+    any_failed_source = any_failed_source || s->failed;
+    // A stream the service still refuses was not read, as under `run --once` (whose source ends
+    // failed, naming it): the exit status says so in a continuous run too.
+    const auto refused = s->refused_streams();
+    if (refused.empty()) continue;
+    any_failed_source = true;
+    if (!options_.once)
+      spdlog::error("source {}: refused by the service, not read since (the other streams were read): {}", s->name,
+                    refused);
+  }
   if (fatal_error_) return kExitError;
   if (undelivered > 0 || any_failed_source || !drained) {
     if (undelivered > 0)
@@ -406,10 +416,12 @@ std::string Pipeline::summary() const {
                      dead_letters_.count(), secs);
   out += "  sources:\n";
   for (const auto& s : sources_) {
+    const auto refused = s->refused_streams();
     out += fmt::format("    {:<24} read {:>8}  dead-lettered {:>6}  checkpoints {:>4}{}{}\n", s->name, s->read.load(),
                        s->dead_lettered.load(), s->committed.load(),
                        consumed_counts(*s),
-                       s->failed ? "  FAILED" : "");
+                       s->failed || !refused.empty() ? "  FAILED" : "");
+    if (!refused.empty()) out += fmt::format("    {:<24} refused by the service, not read: {}\n", "", refused);
   }
   out += "  sinks:\n";
   for (const auto& s : sinks_) {

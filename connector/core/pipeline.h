@@ -182,6 +182,7 @@ class Pipeline {
   bool route_event(EventPtr event);
   bool flush_routed();
   void write_routing_metrics(Exposition& out) const;
+  void write_stream_metrics(Exposition& out) const;
   std::string routing_summary() const;
   void save_processor_state();
   std::string consumed_counts(const SourceState& s) const;  // "  <label> N" per processor that consumed

@@ -87,6 +87,8 @@ void Pipeline::write_metrics(Exposition& x) const {
                return t > 0 ? Opt(static_cast<double>(t)) : std::nullopt;
              }));
 
+  write_stream_metrics(x);
+
   // Per sink.
   auto per_sink = [&](std::string_view name, Type type, std::string_view help, auto value) {
     x.family(name, type, help);
@@ -144,6 +146,23 @@ void Pipeline::write_metrics(Exposition& x) const {
   for (const auto& [tag, n] : tag_counts_.totals()) x.sample({{"tag", tag}}, num(n));
 }
 
+// Per stream of the sources that have streams (the pull sources).
+void Pipeline::write_stream_metrics(Exposition& x) const {
+  auto per_stream = [&](std::string_view name, Type type, std::string_view help, auto value) {
+    x.family(name, type, help);
+    for (const auto& s : sources_)
+      if (const auto* p = s->source->progress())
+        for (const auto& st : p->streams()) x.sample({{"source", s->name}, {"stream", st.stream}}, value(st));
+  };
+  using Stream = SourceProgress::StreamStatus;
+  per_stream("siem_source_stream_refused", Type::gauge,
+             "1 while the service refuses the stream (a 4xx: a permission or licence missing; the other streams go "
+             "on), until it completes a window again.",
+             [](const Stream& st) { return st.refusals > 0 ? 1.0 : 0.0; });
+  per_stream("siem_source_stream_refusals", Type::counter, "Requests of the stream the service refused (4xx).",
+             [](const Stream& st) { return num(st.refusals_total); });
+}
+
 Pipeline::Readiness Pipeline::readiness() const {
   Readiness r;
   r.ready = true;
@@ -152,6 +171,9 @@ Pipeline::Readiness Pipeline::readiness() const {
     r.ready = r.ready && ok;
     r.text += fmt::format("source {}: {}\n", s->name,
                           ok ? "ok" : "not ready (no successful poll yet: authenticating or unreachable)");
+    // A refused stream does not make the source unready (it reads its other streams), but is named.
+    if (const auto refused = s->refused_streams(); !refused.empty())
+      r.text += fmt::format("source {}: degraded: refused by the service, not read: {}\n", s->name, refused);
   }
   for (const auto& s : sinks_) {
     const bool connected = sink_connected(*s);

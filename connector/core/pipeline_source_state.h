@@ -26,6 +26,11 @@ struct Pipeline::SourceState {
   std::atomic<bool> polled_ok{false};  // a poll succeeded (readiness)
   int startup_order = Source::kDefaultStartupOrder;
   bool warm = false;  // caught up once, failed, stopped or seen in error backoff (Pipeline::warm_mu_)
+  // The streams the service refuses now, with its answers (SourceProgress::refused_streams); empty: none.
+  std::string refused_streams() const {
+    const auto* p = source->progress();
+    return p ? p->refused_streams() : std::string();
+  }
 };
 
 }  // namespace siem

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <stop_token>
@@ -48,6 +49,55 @@ struct SourceProgress {
   // throttling) and the source waits to retry it, cleared once a request succeeds. The pipeline
   // counts such a source as caught up for the start-up order.
   std::atomic<bool> backing_off{false};
+
+  // Per stream (pull sources): whether the service refuses it now (a 4xx: a permission or licence
+  // missing), from a refusal until the stream completes a window again. Written by the poll
+  // thread, read by /metrics (siem_source_stream_refused), /readyz, the run summary and the exit
+  // status at shutdown.
+  struct StreamStatus {
+    std::string stream;
+    std::uint32_t refusals = 0;       // refusals in a row, 0 while the stream reads
+    std::uint64_t refusals_total = 0; // refusals since start
+    std::string reason;               // the service's last answer while refused
+  };
+  void add_stream(const std::string& stream) {  // once per stream; again: no change
+    std::lock_guard lock(streams_mu_);
+    for (const auto& s : streams_)
+      if (s.stream == stream) return;
+    streams_.push_back(StreamStatus{stream, 0, 0, {}});
+  }
+  void set_refused(const std::string& stream, std::uint32_t refusals, const std::string& reason) {
+    std::lock_guard lock(streams_mu_);
+    for (auto& s : streams_)
+      if (s.stream == stream) {
+        s.refusals = refusals;
+        ++s.refusals_total;
+        s.reason = reason;
+      }
+  }
+  void set_reading(const std::string& stream) {
+    std::lock_guard lock(streams_mu_);
+    for (auto& s : streams_)
+      if (s.stream == stream) {
+        s.refusals = 0;
+        s.reason.clear();
+      }
+  }
+  std::vector<StreamStatus> streams() const {
+    std::lock_guard lock(streams_mu_);
+    return streams_;
+  }
+  // "stream S: <answer>; stream T: <answer>" for the streams refused now (empty: none).
+  std::string refused_streams() const {
+    std::string out;
+    for (const auto& s : streams())
+      if (s.refusals > 0) out += (out.empty() ? "" : "; ") + ("stream " + s.stream + ": " + s.reason);
+    return out;
+  }
+
+ private:
+  mutable std::mutex streams_mu_;
+  std::vector<StreamStatus> streams_;
 };
 
 class Source {

@@ -119,8 +119,9 @@ struct Client::Impl {
     }
   }
 
-  std::unique_ptr<Connection> connect(const Url& u, const std::string& proxy, SteadyClock::time_point deadline) {
-    auto c = detail::open_connection(u, proxy, deadline, options, tls_ctx);
+  std::unique_ptr<Connection> connect(const Url& u, const std::string& proxy, SteadyClock::time_point deadline,
+                                      const std::atomic<bool>* cancel) {
+    auto c = detail::open_connection(u, proxy, deadline, options, tls_ctx, cancel);
     opened.fetch_add(1, std::memory_order_relaxed);
     return c;
   }
@@ -237,12 +238,14 @@ struct Client::Impl {
     for (int attempt = 0;; ++attempt) {
       auto c = attempt == 0 ? take_idle(key) : nullptr;
       const bool reused_conn = c != nullptr;
-      if (!c) c = connect(u, proxy, deadline);
+      if (!c) c = connect(u, proxy, deadline, request.cancel);
       else reused.fetch_add(1, std::memory_order_relaxed);
+      c->cancel = request.cancel;  // this request's, never a former user's (pooled connections)
       bool received_any = false, keep_alive = false;
       try {
         Response res = exchange(*c, u, plain_via_proxy, request, deadline, received_any, keep_alive);
         ++c->uses;
+        c->cancel = nullptr;
         if (keep_alive) give_back(key, std::move(c));
         else c->close();
         return res;

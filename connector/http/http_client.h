@@ -4,6 +4,7 @@
 // gzip response decoding, and connect/request deadlines. Each call blocks the calling thread only.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -32,7 +33,15 @@ struct Request {
   std::string pin;
   // Never through a proxy, whatever configured one (the managed-identity endpoint).
   bool direct = false;
+  // When set, the caller can give the request up from another thread (a sink's drain deadline):
+  // once *cancel is true, the step under way (resolve, connect, handshake, send, wait for or read
+  // the answer) is abandoned within kCancelCheck, the connection closed, and Error{cancelled}
+  // thrown. Must outlive the call.
+  const std::atomic<bool>* cancel = nullptr;
 };
+
+// How often a request with Request::cancel looks at it while it waits for the peer.
+inline constexpr std::chrono::milliseconds kCancelCheck{50};
 
 struct Response {
   int status = 0;

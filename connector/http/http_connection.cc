@@ -29,10 +29,17 @@ std::string openssl_errors() {
 void run_until(Connection& c, const bool& done, SteadyClock::time_point deadline, const std::function<void()>& cancel,
                const std::string& what) {
   c.ioc.restart();
+  bool cancelled = false;
   while (!done) {
     auto now = SteadyClock::now();
     if (now >= deadline) break;
-    c.ioc.run_one_for(deadline - now);
+    if (c.cancel && c.cancel->load(std::memory_order_acquire)) {
+      cancelled = true;
+      break;
+    }
+    // With a cancel flag, wake up every kCancelCheck to look at it (no handler runs meanwhile).
+    const auto slice = c.cancel ? std::min<SteadyClock::duration>(deadline - now, kCancelCheck) : deadline - now;
+    c.ioc.run_one_for(slice);
     if (c.ioc.stopped() && !done) c.ioc.restart();
   }
   if (!done) {
@@ -40,6 +47,7 @@ void run_until(Connection& c, const bool& done, SteadyClock::time_point deadline
     c.close();
     c.ioc.restart();
     c.ioc.run();  // let the aborted handlers (which reference the caller's stack) complete
+    if (cancelled) throw Error(Error::Kind::cancelled, fmt::format("cancelled while {}", what));
     throw Error(Error::Kind::timeout, fmt::format("timed out {}", what));
   }
 }
@@ -65,8 +73,10 @@ void configure_tls(ssl::context& tls_ctx, const ClientOptions& options) {
 }
 
 std::unique_ptr<Connection> open_connection(const Url& u, const std::string& proxy, SteadyClock::time_point deadline,
-                                            const ClientOptions& options, ssl::context& tls_ctx) {
+                                            const ClientOptions& options, ssl::context& tls_ctx,
+                                            const std::atomic<bool>* cancel) {
   auto c = std::make_unique<Connection>();
+  c->cancel = cancel;
   auto connect_deadline = std::min(deadline, SteadyClock::now() + options.connect_timeout);
   Url hop = u;
   if (!proxy.empty()) {

@@ -32,6 +32,7 @@ struct Connection {
   beast::flat_buffer buffer;
   SteadyClock::time_point idle_since{};
   std::uint64_t uses = 0;
+  const std::atomic<bool>* cancel = nullptr;  // the request under way's Request::cancel (run_until)
 
   tcp::socket& lowest() { return tls ? tls->next_layer() : socket; }
   void close() {
@@ -41,7 +42,8 @@ struct Connection {
   }
 };
 
-// Runs the io_context until `done` or the deadline; on expiry calls `cancel`, drains and throws.
+// Runs the io_context until `done` or the deadline; on expiry (or when c.cancel becomes true) calls
+// `cancel`, closes the connection, drains and throws (Error{timeout} / Error{cancelled}).
 void run_until(Connection& c, const bool& done, SteadyClock::time_point deadline, const std::function<void()>& cancel,
                const std::string& what);
 
@@ -56,7 +58,9 @@ void configure_tls(ssl::context& tls_ctx, const ClientOptions& options);
 // A new connection to `u`, through `proxy` when not empty (an https URL through a CONNECT tunnel),
 // TLS-verified for https; the steps up to the handshake are bounded by options.connect_timeout
 // and `deadline`. Throws Error with the kind of the step that failed.
+// `cancel`: Request::cancel (the connection's steps give up when it becomes true).
 std::unique_ptr<Connection> open_connection(const Url& u, const std::string& proxy, SteadyClock::time_point deadline,
-                                            const ClientOptions& options, ssl::context& tls_ctx);
+                                            const ClientOptions& options, ssl::context& tls_ctx,
+                                            const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace siem::http::detail

@@ -85,6 +85,7 @@ bool Error::transient() const noexcept {
     case Kind::origin:
     case Kind::header:
     case Kind::too_large:
+    case Kind::cancelled:  // the caller gave the request up: nothing to retry
       return false;
   }
   return false;

@@ -16,7 +16,8 @@ class Error : public std::runtime_error {
  public:
   // origin: a URL outside the origin the request is pinned to; header: a header value with
   // CR, LF or NUL; too_large: a response above the body limit.
-  enum class Kind { resolve, connect, tls_handshake, tls_verify, timeout, protocol, proxy, url, origin, header, too_large };
+  enum class Kind { resolve, connect, tls_handshake, tls_verify, timeout, protocol, proxy, url, origin, header, too_large,
+                    cancelled };  // cancelled: Request::cancel was set while the request was under way
   Error(Kind kind, std::string message) : std::runtime_error(std::move(message)), kind_(kind) {}
   Kind kind() const noexcept { return kind_; }
   // Retrying may help (timeouts, refused connections, resets) - not for verify/url/origin errors.

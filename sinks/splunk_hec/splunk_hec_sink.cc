@@ -105,6 +105,7 @@ void SplunkHecSink::start() {
   http::Request req;
   req.url = s_.base_url + "/services/collector/health";
   req.pin = s_.base_url;
+  req.cancel = &interrupted_;
   req.headers = {{"Authorization", auth_header_}};
   try {
     http::Response res = client_->send(req);
@@ -123,6 +124,7 @@ void SplunkHecSink::start() {
     if (res.status == 404) throw SinkError(describe_code(res.status, code, "no HEC health endpoint at " + req.url + " (wrong url?)"));
     spdlog::warn("{} on the health check", describe_code(res.status, code, text));
   } catch (const http::Error& e) {
+    if (e.kind() == http::Error::Kind::cancelled) return;  // interrupt(): send() returns at once
     if (!e.transient()) throw SinkError(fmt::format("splunk_hec sink '{}': {}", s_.name, e.what()));
     spdlog::warn("sink {}: HEC health check failed: {} (will retry on send)", s_.name, e.what());
   }
@@ -200,6 +202,7 @@ SplunkHecSink::Reply SplunkHecSink::post(const std::string& body) {
   req.method = "POST";
   req.url = s_.url;
   req.pin = s_.base_url;  // the HEC token goes to the configured origin only
+  req.cancel = &interrupted_;  // interrupt() (the drain deadline) cuts a POST under way
   req.headers = {{"Authorization", auth_header_},
                  {"X-Splunk-Request-Channel", channel_},
                  {"Content-Type", "application/json"}};
@@ -302,6 +305,10 @@ SendResult SplunkHecSink::send(std::span<const EventPtr> batch) {
     }
     if (live == 0) continue;
     Reply rep = post(body);
+    if (rep.status == 0 && interrupted_)
+      return fail(SendStatus::retry, fmt::format("splunk_hec sink '{}': interrupted (drain deadline): the request under "
+                                                 "way was cancelled; its events stay unacknowledged and will be read "
+                                                 "again from the checkpoint", s_.name));
     if (rep.status == 0) {
       if (rep.transport_permanent) return fail(SendStatus::fatal, fmt::format("splunk_hec sink '{}': {}", s_.name, rep.text));
       return fail(SendStatus::retry, fmt::format("splunk_hec sink '{}': {}", s_.name, rep.text));
@@ -374,13 +381,23 @@ SendResult SplunkHecSink::send(std::span<const EventPtr> batch) {
     }
   }
 
+  // Shutting down (the drain deadline passed) with ackIds outstanding: no resend follows; the events
+  // sent stay unacknowledged, so their checkpoint does not move and they are read again at the next start.
+  auto unacknowledged = [&] {
+    std::size_t events = 0;
+    for (const auto& p : pending)
+      for (std::size_t i = p.range.begin; i < p.range.end; ++i) events += done[i] == 1 ? 1 : 0;
+    return fail(SendStatus::retry,
+                fmt::format("splunk_hec sink '{}': shutting down before the indexer acknowledged {} ackId(s): their {} "
+                            "event(s) stay unacknowledged and will be read again from the checkpoint at the next start",
+                            s_.name, pending.size(), events));
+  };
   if (!pending.empty()) {
     // Poll /services/collector/ack until every ackId is true, bounded by ack_timeout.
     const auto deadline = SteadyClock::now() + s_.ack_timeout;
     std::string last_problem;
     while (!pending.empty()) {
-      if (stopping_ || interrupted_)
-        return fail(SendStatus::retry, fmt::format("splunk_hec sink '{}': stopping while waiting for acks", s_.name));
+      if (stopping_ || interrupted_) return unacknowledged();
       if (SteadyClock::now() >= deadline) {
         const std::string old = channel_;
         channel_ = new_channel();  // the old channel may be wedged: resend on a fresh one
@@ -401,12 +418,14 @@ SendResult SplunkHecSink::send(std::span<const EventPtr> batch) {
       req.method = "POST";
       req.url = s_.base_url + "/services/collector/ack?channel=" + channel_;
       req.pin = s_.base_url;
+      req.cancel = &interrupted_;
       req.headers = {{"Authorization", auth_header_}, {"X-Splunk-Request-Channel", channel_}, {"Content-Type", "application/json"}};
       req.body = json{{"acks", ids}}.dump();
       http::Response res;
       try {
         res = client_->send(req);
       } catch (const http::Error& e) {
+        if (interrupted_) return unacknowledged();
         if (!e.transient()) return fail(SendStatus::fatal, fmt::format("splunk_hec sink '{}': {}", s_.name, e.what()));
         last_problem = e.what();
         continue;

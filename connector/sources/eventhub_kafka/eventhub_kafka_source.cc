@@ -499,9 +499,21 @@ void EventHubKafkaSource::on_committed(const std::string& checkpoint) {
         if (committable_locked(topic, p, off) >= 0) mine[topic][p] = off;
       }
     }
+    // While polling, the commit is queued under the same lock as the ownership check: a revoke
+    // (handle_revoke, on the poll thread) takes this lock before it gives a partition up, so a
+    // commit decided for an owned partition is queued before the revoke's own commit and its
+    // unassign, never after (when the next owner may already have committed further). Queuing
+    // (rd_kafka_commit with async) only puts an op on the group's queue: it neither waits for the
+    // broker nor serves a callback, so the rebalance callback is never held up by it.
+    if (rk_ != nullptr && !mine.empty() && !stopped_.load()) {
+      commit(mine, /*sync=*/false);
+      return;
+    }
   }
-  // After stop() nothing polls for the asynchronous result any more: commit synchronously.
-  if (rk_ != nullptr && !mine.empty()) commit(mine, /*sync=*/stopped_.load());
+  // After stop() nothing polls for the asynchronous result any more, and no rebalance callback is
+  // served until the consumer closes (after the last on_committed()): commit synchronously, outside
+  // the lock (a synchronous commit waits for the group, which may wait for a rebalance to finish).
+  if (rk_ != nullptr && !mine.empty()) commit(mine, /*sync=*/true);
 }
 
 void EventHubKafkaSource::stop() {

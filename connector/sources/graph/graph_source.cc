@@ -67,6 +67,8 @@ class PullSource final : public Source {
                           " (delete the state file to restart from start_at)");
       }
     }
+    streams_.clear();  // a start() retried after a failure (no token yet) begins afresh
+    completed_.clear();
     for (const auto& spec : s_.streams) {
       StreamState st{StreamPoller(spec, s_.window, s_.dedupe_max, s_.limits)};
       st.poller.set_log_name("source " + name_ + ": stream " + spec.name);
@@ -77,6 +79,7 @@ class PullSource final : public Source {
       st.poller.restore(it == saved.end() ? std::nullopt : std::optional(it->second), s_.start_at);
       if (it != saved.end()) completed_[spec.name] = it->second;
       streams_.push_back(std::move(st));
+      progress_.add_stream(spec.name);
     }
     note_checkpoint(saved);
     auto client = std::make_shared<http::Client>(s_.connection.http);
@@ -303,6 +306,7 @@ class PullSource final : public Source {
     st.refused_delay = delay;
     st.refusal_unlogged = true;
     st.next_due = std::chrono::steady_clock::now() + delay;
+    progress_.set_refused(st.poller.spec().name, static_cast<std::uint32_t>(st.refusals), why);
     pass_turn();
   }
 
@@ -382,6 +386,7 @@ class PullSource final : public Source {
     }
     st.url.reset();
     st.failed_windows = 0;  // a completed window ends a run of failed ones
+    if (st.refusals > 0) progress_.set_reading(spec.name);
     st.refusals = 0;
     st.completed = true;
     progress_.last_window_ok.store(sources::to_micros(std::chrono::system_clock::now()) / sources::kSecond,

@@ -275,6 +275,44 @@ TEST(KafkaSinkComponent, InterruptEndsAWaitForDeliveryReportsWithoutAcknowledgin
   for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_up(mc.get(), id);
 }
 
+// The produce loop itself stops at an interrupt: every broker down and the producer's queue full
+// (queue.buffering.max.messages 10), so send() of 50 events waits for room to produce the rest
+// (up to the delivery timeout, 60 s here). interrupt() (the drain deadline) ends that wait: nothing
+// more is produced, send() returns `retry` with nothing done or rejected, and the 10 queued
+// messages, never delivered, are purged with the producer: once the brokers are back, the topic
+// holds exactly the batch delivered before the outage.
+TEST(KafkaSinkComponent, InterruptStopsTheProduceLoopWaitingForQueueRoom) {
+  MockKafkaCluster mc(3);
+  mc.create_topic("siem.produce_stop", 3, 3);
+  auto b = build_sink(base_yaml(mc, "siem.produce_stop", "ecs", "  queue.buffering.max.messages: 10\n"));
+  ASSERT_NO_THROW(b->sink->start());
+  const auto first = make_events(0, 10);
+  ASSERT_EQ(b->sink->send(first).status, SendStatus::ok);
+  for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_down(mc.get(), id);
+  std::atomic<bool> done{false};
+  SendResult during;
+  const auto second = make_events(10, 50);
+  std::thread sender([&] {
+    during = b->sink->send(second);
+    done = true;
+  });
+  // The queue holds its 10: the loop now waits for room to produce the 11th.
+  const bool full = test::wait_until([&] { return b->sink->queued_for_testing() >= 10 || done.load(); },
+                                     std::chrono::seconds(30));
+  EXPECT_TRUE(full);
+  EXPECT_FALSE(done.load()) << "send() returned while every broker was down";
+  const auto t0 = std::chrono::steady_clock::now();
+  b->sink->interrupt();
+  sender.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15)) << "the produce loop waited for room";
+  ASSERT_EQ(during.status, SendStatus::retry) << during.error;
+  EXPECT_EQ(during.completed, 0u) << "events reported done that no broker acknowledged";
+  EXPECT_TRUE(during.rejected.empty());
+  b->sink->stop();
+  for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_up(mc.get(), id);
+  expect_all_delivered(mc, "siem.produce_stop", first, OutputFormat::ecs);  // exactly these 10
+}
+
 TEST(KafkaSinkComponent, LeaderChangeIsFollowed) {
   MockKafkaCluster mc(3);
   mc.create_topic("siem.leaders", 3, 3);

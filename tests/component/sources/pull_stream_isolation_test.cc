@@ -8,6 +8,8 @@
 
 #include "connector/state/state_store.h"
 #include "tests/component/sources/pull_fixture.h"
+#include "tests/support/connector_process.h"
+#include "tests/support/test_http.h"
 #include "tests/support/wait.h"
 
 namespace siem::pulltest {
@@ -157,11 +159,12 @@ TEST_F(PullStreamIsolation, AHealthySubscriptionKeepsItsPollCadenceWhileAnotherI
   ASSERT_TRUE(refused) << "healthy polls per refusal: " << shape << "\n" << err;
   EXPECT_GE(groups[kRefusals - 2], 8u) << "healthy polls per refusal: " << shape << "\n" << err;
   // One error line per refused request (its Activity Log and its ARM PIM requests streams), the
-  // repeats with their count.
+  // repeats with their count (besides the one at shutdown naming the streams still refused).
   const auto refusals = activity_requests(endpoint_stats("arm.activity"), kForbiddenSub).size() +
                         activity_requests(endpoint_stats("arm.roleAssignmentScheduleRequests"), kForbiddenSub).size();
   std::size_t lines = 0;
-  for (const auto& line : error_lines(err)) lines += line.find(kForbiddenSub) != std::string::npos ? 1 : 0;
+  for (const auto& line : error_lines(err))
+    lines += line.find(kForbiddenSub) != std::string::npos && line.find("not read since") == std::string::npos ? 1 : 0;
   EXPECT_GE(lines, 1u) << err;
   EXPECT_LE(lines, refusals) << err;
   EXPECT_NE(err.find("refused 2 time(s) in a row"), std::string::npos) << err;
@@ -196,6 +199,72 @@ TEST_F(PullStreamIsolation, RunOnceReadsEveryOtherStreamThenFailsNamingTheRefuse
   const auto streams = json::parse(*cp).at("streams");
   EXPECT_TRUE(streams.contains(kSub) && streams[kSub].contains("end")) << *cp;
   EXPECT_FALSE(streams.contains(kForbiddenSub)) << *cp;
+}
+
+
+// A continuous run in which the service refuses one subscription after the other one read: the
+// refusal shows per stream on /metrics (siem_source_stream_refused 1 for the refused streams, 0
+// for the readable one) and in /readyz's detail (the source stays ready: it reads its other
+// streams), and at SIGTERM the run ends as `run --once` would: exit status 2, an error line and
+// the summary (`FAILED`) naming the refused stream with the service's answer.
+TEST_F(PullStreamIsolation, ContinuousRunShowsARefusedStreamPerStreamAndExitsTwoAtSigterm) {
+  start_emulator();
+  write_config(source("activity", "azure_activity",
+                      std::string("requests_per_10s: 1000\nsubscriptions: [") + kSub + ", " + kForbiddenSub + "]"));
+  std::ofstream(dir_ / "config.yaml", std::ios::app) << "observability: {listen: \"127.0.0.1:0\"}\n";
+  server_->add_fault(httpd::Fault::with_status(std::string("/subscriptions/") + kForbiddenSub + "/", 403, 1'000'000, {}, kForbiddenBody));
+  const auto expected = emulator_ids({"activity"});
+  ASSERT_FALSE(expected.empty());
+  const pid_t pid = start_connector();
+  ASSERT_GT(pid, 0);
+  int port = 0;
+  const bool listening = test::wait_until([&] { return (port = test::port_in_log(slurp(dir_ / "stderr"))) != 0; },
+                                          std::chrono::seconds(20), std::chrono::milliseconds(20));
+  auto get = [&](const std::string& path) {
+    return test::http_fetch("GET", "http://127.0.0.1:" + std::to_string(port) + path).body;
+  };
+  auto sample = [](const std::string& stream, int v) {
+    return "siem_source_stream_refused{source=\"activity\",stream=\"" + stream + "\"} " + std::to_string(v) + "\n";
+  };
+  std::string metrics;
+  const bool shown = listening && test::wait_until(
+      [&] {
+        const auto got = delivered(0);
+        if (!std::all_of(expected.begin(), expected.end(), [&](const std::string& id) { return got.count(id) > 0; }))
+          return false;
+        metrics = get("/metrics");
+        return metrics.find(sample(kForbiddenSub, 1)) != std::string::npos;
+      },
+      std::chrono::seconds(60), std::chrono::milliseconds(100));
+  const std::string ready = listening ? get("/readyz") : "";
+  kill(pid, SIGTERM);
+  int status = -1;
+  if (!test::wait_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, std::chrono::seconds(30),
+                        std::chrono::milliseconds(20))) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  const std::string err = slurp(dir_ / "stderr") + slurp(dir_ / "stdout");
+  ASSERT_TRUE(shown) << metrics << "\n" << err;
+  EXPECT_NE(metrics.find(sample("pim." + std::string(kForbiddenSub), 1)), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find(sample(kSub, 0)), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("siem_source_stream_refusals_total{source=\"activity\",stream=\"" + std::string(kForbiddenSub) + "\"} "),
+            std::string::npos) << metrics;
+  EXPECT_NE(ready.find("source activity: degraded: refused by the service, not read: stream " + std::string(kForbiddenSub)),
+            std::string::npos) << ready;
+  ASSERT_TRUE(WIFEXITED(status)) << err;
+  EXPECT_EQ(WEXITSTATUS(status), 2) << err;
+  bool error_line = false;
+  for (const auto& line : error_lines(err))
+    error_line |= line.find("source activity: refused by the service") != std::string::npos &&
+                  line.find(kForbiddenSub) != std::string::npos && line.find("AuthorizationFailed") != std::string::npos;
+  EXPECT_TRUE(error_line) << err;
+  const auto summary = err.find("summary:");
+  ASSERT_NE(summary, std::string::npos) << err;
+  const auto line_end = err.find('\n', err.find("    activity ", summary));
+  EXPECT_NE(err.substr(summary, line_end - summary).find("FAILED"), std::string::npos) << err.substr(summary);
+  EXPECT_NE(err.find("refused by the service, not read: stream " + std::string(kForbiddenSub), summary), std::string::npos)
+      << err.substr(summary);
 }
 
 
