@@ -12,7 +12,11 @@ TagCounts::TagCounts(std::size_t shards) {
 }
 
 void TagCounts::add(std::size_t shard, const std::vector<std::string>& tags) {
-  assert(shard < shards_.size() && "TagCounts::add: shard out of range");
+  if (shard >= shards_.size()) [[unlikely]] {
+    assert(!"TagCounts::add: shard out of range");
+    add_out_of_range(tags);
+    return;
+  }
   Shard& s = *shards_[shard];
   for (const auto& tag : tags) {
     auto it = s.counts.find(std::string_view(tag));
@@ -26,12 +30,23 @@ void TagCounts::add(std::size_t shard, const std::vector<std::string>& tags) {
   }
 }
 
+// Any number of threads may come here at once: the whole update is under the spare shard's lock.
+void TagCounts::add_out_of_range(const std::vector<std::string>& tags) {
+  std::lock_guard lock(spare_.insert_mu);
+  for (const auto& tag : tags) {
+    auto& n = spare_.counts.try_emplace(tag).first->second.n;
+    n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+}
+
 std::map<std::string, std::uint64_t, std::less<>> TagCounts::totals() const {
   std::map<std::string, std::uint64_t, std::less<>> out;
-  for (const auto& s : shards_) {
-    std::lock_guard lock(s->insert_mu);
-    for (const auto& [tag, c] : s->counts) out[tag] += c.n.load(std::memory_order_relaxed);
-  }
+  const auto sum = [&out](const Shard& s) {
+    std::lock_guard lock(s.insert_mu);
+    for (const auto& [tag, c] : s.counts) out[tag] += c.n.load(std::memory_order_relaxed);
+  };
+  for (const auto& s : shards_) sum(*s);
+  sum(spare_);
   return out;
 }
 

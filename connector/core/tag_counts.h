@@ -30,15 +30,14 @@ namespace siem {
 
 class TagCounts {
  public:
-  // At least one shard (0 gives one).
   explicit TagCounts(std::size_t shards);
   TagCounts(const TagCounts&) = delete;
   TagCounts& operator=(const TagCounts&) = delete;
 
   std::size_t shards() const { return shards_.size(); }
   // One more event for each of `tags`, in `shard` (< shards()): one thread at a time per shard.
-  // The pipeline sizes the shards and numbers its workers from the one worker count
-  // (PipelineOptions::worker_count()), so a shard out of range cannot occur: asserted.
+  // A `shard` out of range is a bug of the caller: it asserts in a debug build; otherwise the
+  // event is counted (exactly, under a lock shared by every such call) in a spare shard.
   void add(std::size_t shard, const std::vector<std::string>& tags);
   // The counts summed over the shards, by tag (any thread, any time).
   std::map<std::string, std::uint64_t, std::less<>> totals() const;
@@ -56,8 +55,10 @@ class TagCounts {
     mutable std::mutex insert_mu;
     std::map<std::string, Counter, std::less<>> counts;
   };
+  void add_out_of_range(const std::vector<std::string>& tags);
 
   std::vector<std::unique_ptr<Shard>> shards_;
+  Shard spare_;  // add() with a shard out of range: written under its insert_mu only
 };
 
 }  // namespace siem
