@@ -236,7 +236,9 @@ SourceBatch FileSource::poll(std::stop_token stop) {
       !chunk.empty() && chunk.back() != '\n' ? chunk.rfind('\n') + 1 : chunk.size();  // npos + 1 == 0
   // Whole documents only: a list document's records are committed together with its end. A
   // top-level JSON array is committed element by element (pos_.array says where in it).
-  batch.records.reserve(last_records_);  // a full read splits into about as many as the last one
+  // A full read splits into about as many records as the last one; capped by this chunk's size, so
+  // one read of tiny records does not make every later batch reserve room for as many.
+  batch.records.reserve(std::min(last_records_, chunk.size() / 64 + 1));
   std::size_t end_line = pos_.line;       // the line at the end of what is consumed
   const std::size_t consumed = RecordReader::split(
       chunk,
