@@ -4,12 +4,15 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string_view>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unicode/brkiter.h>
 #include <unicode/locid.h>
 #include <unicode/utext.h>
+#include <unicode/utypes.h>
 
 #include "connector/enrichment/rules/rule_util.h"
 
@@ -53,7 +56,14 @@ std::size_t grapheme_count(std::string_view s) {
   thread_local std::unique_ptr<icu::BreakIterator> it = [] {
     UErrorCode err = U_ZERO_ERROR;
     std::unique_ptr<icu::BreakIterator> bi(icu::BreakIterator::createCharacterInstance(icu::Locale::getRoot(), err));
-    return U_SUCCESS(err) ? std::move(bi) : nullptr;
+    if (U_SUCCESS(err) && bi) return bi;
+    // Once per process (each mapping thread would try): justifications then count code points.
+    static std::once_flag warned;
+    std::call_once(warned, [err] {
+      spdlog::warn("enrichment: ICU's character break iterator is not available ({}); PIM justifications are "
+                   "counted in code points, not user-perceived characters", u_errorName(err));
+    });
+    return std::unique_ptr<icu::BreakIterator>();
   }();
   const auto code_points = [&] {
     return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char ch) {
