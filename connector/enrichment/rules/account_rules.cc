@@ -135,9 +135,7 @@ std::string method_identity(const Json& m) {
   return {};
 }
 
-// A registered method that the new value no longer holds: a list entry (by its identity) gone, or
-// a member of an object (a phone number, an e-mail) that had a value and now has none. A change of
-// the default method, a renamed device or a new phone number keeps every method.
+// A member of an object (a phone number, an e-mail) that had a value and now has none.
 bool member_cleared(const Json& before, const Json& after) {
   if (!before.is_object() || !after.is_object()) return false;
   for (const auto& [k, v] : before.items()) {
@@ -148,8 +146,11 @@ bool member_cleared(const Json& before, const Json& after) {
   return false;
 }
 
-// A list entry without an identity (StrongAuthenticationUserDetails written as a list of one
-// object) is compared with the entry at its position, member by member.
+// A registered method that the new value no longer holds: a list entry (by its identity) gone, or
+// a member of an object that had a value and now has none (member_cleared). A list entry without
+// an identity (StrongAuthenticationUserDetails written as a list of one object) is compared with
+// the entry at its position, member by member. A change of the default method, a renamed device or
+// a new phone number keeps every method.
 bool method_deleted(const Json& before, const Json& after) {
   if (before.is_array()) {
     if (!after.is_array() && !after.is_null()) return false;
