@@ -29,6 +29,8 @@ dpkg-deb --contents "$deb" >"$scratch/contents"
 check "control: package, version, architecture" \
   "grep -q '^ Package: siem-connector$' $scratch/info && grep -q '^ Version: [0-9]' $scratch/info && grep -q '^ Architecture: ' $scratch/info"
 check "control: shared library dependencies from dpkg-shlibdeps" "grep -q '^ Depends: .*libssl3' $scratch/info && grep -q 'ca-certificates' $scratch/info"
+# ICU (grapheme clusters of PIM justifications): the package must pull its runtime library.
+check "control: Depends names libicu (libicu72)" "grep -q '^ Depends: .*libicu[0-9]' $scratch/info"
 for f in postinst prerm postrm conffiles; do check "control: $f present" "grep -qw '$f' $scratch/info"; done
 for p in ./usr/bin/siem-connector ./lib/systemd/system/siem-connector.service ./etc/siem-connector/siem-connector.yaml \
          ./etc/siem-connector/siem-connector.env ./usr/share/siem-connector/mappings/ ./usr/share/doc/siem-connector/deploy.md; do

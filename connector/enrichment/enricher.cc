@@ -184,7 +184,7 @@ class EnricherImpl final : public Enricher {
     if (group_change) add_group_roles(p, group_change->group_id, event_ms);
     RuleContext ctx{facts, settings_, roles_, roster_, account_created_, event_ms, privileged};
     if (group_change && !privileged.empty()) ctx.group_change = &*group_change;
-    ctx.privileged_sign_in = rules::compute_privileged_sign_in(facts, settings_, roster_, event_ms);
+    ctx.privileged_sign_in = rules::compute_privileged_sign_in(facts, settings_, roster_, event_ms, p.tenant);
     const FamilyMask family = family_bit(facts.family);
     for (const auto& entry : catalogue_)
       if (entry.families & family) entry.rule(ctx, p.hits);
@@ -198,24 +198,30 @@ class EnricherImpl final : public Enricher {
       if (k.empty()) return;
       if (auto t = roster_.tier_of(k, event_ms); t && *t >= 0) tier = std::min(tier, *t);
     };
+    // An application id is the same in every tenant (multi-tenant applications): it counts only
+    // for a principal of the record's tenant (or one whose tenant is not known).
+    auto app_tier = [&](const std::string& k) {
+      if (k.empty()) return;
+      if (auto t = roster_.tier_in_tenant(k, event_ms, p.tenant); t && *t >= 0) tier = std::min(tier, *t);
+    };
     roster_tier(facts.actor.upn);
     roster_tier(facts.actor.id);
-    roster_tier(facts.actor.app_id);  // a service principal's sign-in
+    app_tier(facts.actor.app_id);  // a service principal's sign-in
     // An audit initiated by an application alone: its service principal, by application id too.
     const bool app_actor = facts.family == Facts::Family::audit && facts.actor.type.empty() && facts.actor.upn.empty();
-    if (app_actor) roster_tier(facts.actor_app_id);
+    if (app_actor) app_tier(facts.actor_app_id);
     if (facts.user_upn != facts.actor.upn) roster_tier(facts.user_upn);
     if (facts.user_id != facts.actor.id) roster_tier(facts.user_id);
     p.tier = tier;
 
     learn(p);
     if (group_change) learn_membership(*group_change, event_ms, p.tenant);
-    if (app_actor) roster_.link_keys({facts.actor.id, facts.actor_app_id});  // servicePrincipalId and appId
+    if (app_actor) roster_.link_keys({facts.actor.id, facts.actor_app_id}, p.tenant);  // servicePrincipalId and appId
     // The inventory reports each privileged principal's latest privileged sign-in.
     if (ctx.privileged_sign_in && facts.success && facts.family == Facts::Family::sign_in)
       roster_.note_privileged_sign_in(facts.sp_sign_in ? std::vector<std::string>{facts.sp_id, facts.app_id}
                                                        : std::vector<std::string>{facts.user_id, facts.user_upn},
-                                      event_ms);
+                                      event_ms, p.tenant);
   }
 
   // The result from what prepare() and ordered() left (any worker, concurrently): the roles, the
@@ -305,7 +311,11 @@ class EnricherImpl final : public Enricher {
     // A high-privilege app role (privileged_app_roles) granted to a service principal.
     if (f.family == Facts::Family::audit && f.success && !f.app_role_value.empty() &&
         json::icontains(f.operation, "app role assignment") && rules::privileged_permission(settings_, f.app_role_value))
-      l.app_role = json::istarts_with(f.operation, "Add") ? 1 : json::istarts_with(f.operation, "Remove") ? -1 : 0;
+    {
+      // The activity name as the rules read it (white space around it ignored, like theirs).
+      const std::string_view op = operation_name(f);
+      l.app_role = json::istarts_with(op, "Add") ? 1 : json::istarts_with(op, "Remove") ? -1 : 0;
+    }
     if (!may_hold) return l;
     const bool azure_write = f.family == Facts::Family::activity && f.success && !f.in_progress &&
                              json::icontains(f.operation, "Microsoft.Authorization/roleAssignments/write");

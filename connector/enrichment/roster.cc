@@ -167,9 +167,13 @@ std::size_t Roster::complete_snapshot(bool eligible, std::int64_t read_ms,
   return ended;
 }
 
-void Roster::link_keys(const std::vector<std::string>& keys) {
+bool Roster::in_tenant(const RosterEntry& e, std::string_view tenant) const {
+  return e.tenant == 0 || (e.tenant < tenants_.size() && json::iequals(tenants_[e.tenant], tenant));
+}
+
+void Roster::link_keys(const std::vector<std::string>& keys, std::string_view tenant) {
   RosterEntry* e = find_mut(keys);
-  if (!e) return;
+  if (!e || !in_tenant(*e, tenant)) return;
   const auto at = static_cast<std::size_t>(e - entries_.data());
   for (const auto& k : keys) {
     if (k.empty() || e->keys.size() >= kMaxKeysPerPrincipal || by_key_.count(std::string_view(k)) != 0) continue;
@@ -180,10 +184,11 @@ void Roster::link_keys(const std::vector<std::string>& keys) {
   }
 }
 
-void Roster::note_privileged_sign_in(const std::vector<std::string>& keys, std::int64_t at_ms) {
-  link_keys(keys);
+void Roster::note_privileged_sign_in(const std::vector<std::string>& keys, std::int64_t at_ms,
+                                     std::string_view tenant) {
+  link_keys(keys, tenant);
   RosterEntry* e = find_mut(keys);
-  if (!e || at_ms <= e->last_privileged_sign_in_ms) return;
+  if (!e || !in_tenant(*e, tenant) || at_ms <= e->last_privileged_sign_in_ms) return;
   e->last_privileged_sign_in_ms = at_ms;
   dirty_ = true;
 }
@@ -212,6 +217,17 @@ bool Roster::contains(const std::string& key, std::int64_t at_ms) const {
   bool held = false;
   for_each_hold(*e, at_ms, [&](const RoleHold& h) { held = held || h.held_at(at_ms); });
   return held;
+}
+
+std::optional<int> Roster::tier_in_tenant(const std::string& key, std::int64_t at_ms, std::string_view tenant) const {
+  const auto* e = find(key);
+  if (!e || !in_tenant(*e, tenant)) return std::nullopt;
+  return tier_of(key, at_ms);
+}
+
+bool Roster::contains_in_tenant(const std::string& key, std::int64_t at_ms, std::string_view tenant) const {
+  const auto* e = find(key);
+  return e && in_tenant(*e, tenant) && contains(key, at_ms);
 }
 
 bool Roster::holds_active(const std::string& key, std::int64_t at_ms) const {

@@ -124,11 +124,14 @@ class Roster {
   // them, it learns the others (not those already naming another principal), so a service principal
   // made privileged by its object id (a directory role) is also found by its application id (audits
   // initiated by it, application credential audits). Principals not on the roster are not added.
-  void link_keys(const std::vector<std::string>& keys);
+  // `tenant`: the record's tenant; a principal known to belong to another tenant is not linked (a
+  // multi-tenant application has the same application id in every tenant).
+  void link_keys(const std::vector<std::string>& keys, std::string_view tenant = {});
   // A privileged sign-in of a principal on the roster (any of its keys) at `at_ms`: kept as its
   // latest one (the inventory reports it), and its keys linked (link_keys). Principals not on the
   // roster are not added.
-  void note_privileged_sign_in(const std::vector<std::string>& keys, std::int64_t at_ms);
+  void note_privileged_sign_in(const std::vector<std::string>& keys, std::int64_t at_ms,
+                               std::string_view tenant = {});
   std::optional<std::int64_t> last_privileged_sign_in(const std::string& key) const;
 
   // Queries at the time of the event being enriched: roles that ended before `at_ms` do not count.
@@ -136,6 +139,10 @@ class Roster {
   // nullopt when the principal holds nothing at that time.
   std::optional<int> tier_of(const std::string& key, std::int64_t at_ms) const;
   bool contains(const std::string& key, std::int64_t at_ms) const;
+  // The same for a key that several tenants share (an application id): a principal known to belong
+  // to another tenant than `tenant` (the record's) does not count.
+  std::optional<int> tier_in_tenant(const std::string& key, std::int64_t at_ms, std::string_view tenant) const;
+  bool contains_in_tenant(const std::string& key, std::int64_t at_ms, std::string_view tenant) const;
   // At least one role held actively (not only eligible). Static entries without known roles count.
   bool holds_active(const std::string& key, std::int64_t at_ms) const;
   // The entry of a principal (whatever its holds' times), or null.
@@ -150,6 +157,8 @@ class Roster {
 
  private:
   const RosterEntry* find(const std::string& key) const;
+  // Its tenant not known, or `tenant` (any case).
+  bool in_tenant(const RosterEntry& e, std::string_view tenant) const;
   RosterEntry* find_mut(const std::vector<std::string>& keys);
   void index(std::size_t entry);
   void rebuild_index();

@@ -38,14 +38,24 @@ std::string privileged_subject(const RuleContext& c) {
 }
 
 // A user's security info (authentication methods) registered, changed or deleted: the
-// "Authentication Methods" audits ("User registered security info", "Admin updated security info",
-// "User changed default security info", "Admin deleted security info", ... in any case), or a
-// user's authentication method managed through Graph ("Update user authentication method"); not a
-// registration that was only started and then canceled.
+// "Authentication Methods" audits by their names in Microsoft's audit activity reference (in any
+// case), or a user's authentication method managed through Graph ("Update user authentication
+// method"). Not "User reviewed security info" (the periodic "looks good" re-confirmation), nor a
+// registration only started or canceled: no method changed.
+constexpr std::string_view kSecurityInfoOps[] = {
+    "user registered security info", "user registered all required security info", "user updated security info",
+    "user changed default security info", "user deleted security info", "admin registered security info",
+    "admin updated security info", "admin changed default security info", "admin deleted security info",
+    "update user authentication method"};
+
 bool security_info_op(std::string_view op) {
-  if (icontains(op, "security info")) return !icontains(op, "cancel");
-  return icontains(op, "user authentication method");
+  return std::any_of(std::begin(kSecurityInfoOps), std::end(kSecurityInfoOps),
+                     [&](std::string_view k) { return iequals(op, k); });
 }
+
+// Per-user MFA (Disabled / Enabled / Enforced) set, by an admin or through Graph's
+// authentication/requirements (perUserMfaState).
+constexpr std::string_view kPerUserMfaOp = "Update per-user multifactor authentication state";
 
 // A registered method deleted, or strong authentication switched off, by its activity.
 bool mfa_removal_op(std::string_view op) {
@@ -109,11 +119,12 @@ bool value_empty(std::string_view raw, const Json& doc) {
   return doc.is_discarded() ? false : holds_nothing(doc);
 }
 
-// What names one registered method in a list: its type (StrongAuthenticationMethod), the device
-// or token (StrongAuthenticationPhoneAppDetail), the key (SearchableDeviceKey). Empty: none.
+// What names one registered method in a list: the key (SearchableDeviceKey), its type
+// (StrongAuthenticationMethod), the device or token (StrongAuthenticationPhoneAppDetail). Empty: none.
 std::string method_identity(const Json& m) {
   if (!m.is_object()) return {};
-  for (std::string_view key : {"MethodType", "Id", "DeviceId", "DeviceToken", "KeyIdentifier", "CredentialId"}) {
+  // A key first: two keys (FIDO2, Windows Hello for Business) on one device are two methods.
+  for (std::string_view key : {"KeyIdentifier", "CredentialId", "MethodType", "Id", "DeviceId", "DeviceToken"}) {
     for (const auto& [k, v] : m.items()) {
       if (!iequals(k, key) || v.is_null()) continue;
       std::string id = v.is_string() ? v.get<std::string>() : v.dump();
@@ -124,28 +135,39 @@ std::string method_identity(const Json& m) {
   return {};
 }
 
+// A member of an object (a phone number, an e-mail) that had a value and now has none.
+bool member_cleared(const Json& before, const Json& after) {
+  if (!before.is_object() || !after.is_object()) return false;
+  for (const auto& [k, v] : before.items()) {
+    if (holds_nothing(v)) continue;
+    const auto it = std::find_if(after.items().begin(), after.items().end(), [&](const auto& kv) { return iequals(kv.key(), k); });
+    if (it == after.items().end() || holds_nothing(it.value())) return true;
+  }
+  return false;
+}
+
 // A registered method that the new value no longer holds: a list entry (by its identity) gone, or
-// a member of an object (a phone number, an e-mail) that had a value and now has none. A change of
-// the default method, a renamed device or a new phone number keeps every method.
+// a member of an object that had a value and now has none (member_cleared). A list entry without
+// an identity (StrongAuthenticationUserDetails written as a list of one object) is compared with
+// the entry at its position, member by member. A change of the default method, a renamed device or
+// a new phone number keeps every method.
 bool method_deleted(const Json& before, const Json& after) {
   if (before.is_array()) {
     if (!after.is_array() && !after.is_null()) return false;
-    for (const auto& m : before) {
+    for (std::size_t i = 0; i < before.size(); ++i) {
+      const Json& m = before[i];
       const std::string id = method_identity(m);
-      if (id.empty()) continue;
+      if (id.empty()) {
+        if (holds_nothing(m)) continue;
+        if (!after.is_array() || i >= after.size() || member_cleared(m, after[i])) return true;
+        continue;
+      }
       const bool kept = after.is_array() && std::any_of(after.begin(), after.end(), [&](const Json& n) { return method_identity(n) == id; });
       if (!kept) return true;
     }
     return false;
   }
-  if (before.is_object() && after.is_object()) {
-    for (const auto& [k, v] : before.items()) {
-      if (holds_nothing(v)) continue;
-      const auto it = std::find_if(after.items().begin(), after.items().end(), [&](const auto& kv) { return iequals(kv.key(), k); });
-      if (it == after.items().end() || holds_nothing(it.value())) return true;
-    }
-  }
-  return false;
+  return member_cleared(before, after);
 }
 
 // An "Update user" property holding authentication methods that lost one: cleared (it had a value
@@ -158,6 +180,28 @@ bool property_lost_method(const ModifiedProperty& p) {
   if (value_empty(p.new_value, after)) return true;
   return !before.is_discarded() && !after.is_discarded() && method_deleted(before, after);
 }
+
+// "Update per-user multifactor authentication state": the state now "disabled" (or cleared). The
+// audit's property holding the state is not documented: a property naming a state or the
+// StrongAuthenticationRequirement decides; without one, the activity alone counts (it may have
+// switched per-user MFA off, and a privileged account's MFA state is worth a look either way).
+bool per_user_mfa_disabled(const Facts& f) {
+  bool stated = false;
+  for (const auto& p : f.modified_properties) {
+    if (icontains(p.name, "StrongAuthenticationRequirement")) {
+      stated = true;
+      if (property_lost_method(p)) return true;
+      continue;
+    }
+    if (!icontains(p.name, "state")) continue;
+    stated = true;
+    const Json after = parse_value(p.new_value);
+    if (value_empty(p.new_value, after)) return true;
+    if (after.is_string() && iequals(after.get_ref<const std::string&>(), "disabled")) return true;
+    if (after.is_discarded() && iequals(p.new_value, "disabled")) return true;
+  }
+  return !stated;
+}
 }  // namespace
 
 void mfa_removed(const RuleContext& c, std::vector<RuleHit>& out) {
@@ -166,12 +210,14 @@ void mfa_removed(const RuleContext& c, std::vector<RuleHit>& out) {
   const std::string_view op = operation_name(f);
   bool removed = mfa_removal_op(op);
   const bool update = !removed && iequals(op, "Update user");
-  if (!removed && !update) return;
+  const bool per_user = !removed && !update && iequals(op, kPerUserMfaOp);
+  if (!removed && !update && !per_user) return;
   // The account first: the method lists below are JSON parsed only for a privileged one.
   const auto k = privileged_subject(c);
   if (k.empty()) return;
   if (update)
     removed = std::any_of(f.modified_properties.begin(), f.modified_properties.end(), property_lost_method);
+  if (per_user) removed = per_user_mfa_disabled(f);
   if (removed)
     out.push_back({"pa.account.mfa_removed", 8, fmt::format("'{}' removed strong authentication of privileged account {}", f.operation, k)});
 }

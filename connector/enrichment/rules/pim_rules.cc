@@ -4,12 +4,15 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string_view>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unicode/brkiter.h>
 #include <unicode/locid.h>
 #include <unicode/utext.h>
+#include <unicode/utypes.h>
 
 #include "connector/enrichment/rules/rule_util.h"
 
@@ -50,10 +53,25 @@ std::size_t lead_length(unsigned char b) { return b < 0xC0 ? 1 : b < 0xE0 ? 2 : 
 // count one; an invalid UTF-8 byte counts one. Without ICU's break data, its code points.
 std::size_t grapheme_count(std::string_view s) {
   if (s.empty()) return 0;
+  // ASCII alone (the usual justification): every character is a cluster of its own except CR LF,
+  // which is one (UAX #29 GB3) - the same count as ICU's, without it.
+  if (std::all_of(s.begin(), s.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x80; })) {
+    std::size_t n = s.size();
+    for (std::size_t i = 1; i < s.size(); ++i)
+      if (s[i] == '\n' && s[i - 1] == '\r') --n;
+    return n;
+  }
   thread_local std::unique_ptr<icu::BreakIterator> it = [] {
     UErrorCode err = U_ZERO_ERROR;
     std::unique_ptr<icu::BreakIterator> bi(icu::BreakIterator::createCharacterInstance(icu::Locale::getRoot(), err));
-    return U_SUCCESS(err) ? std::move(bi) : nullptr;
+    if (U_SUCCESS(err) && bi) return bi;
+    // Once per process (each mapping thread would try): justifications then count code points.
+    static std::once_flag warned;
+    std::call_once(warned, [err] {
+      spdlog::warn("enrichment: ICU's character break iterator is not available ({}); PIM justifications are "
+                   "counted in code points, not user-perceived characters", u_errorName(err));
+    });
+    return std::unique_ptr<icu::BreakIterator>();
   }();
   const auto code_points = [&] {
     return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char ch) {

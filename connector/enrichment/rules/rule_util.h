@@ -112,11 +112,12 @@ inline std::string privileged_key(const RuleContext& c, const PrincipalRef& p) {
 
 // Sign-in by a principal on the roster (or a break-glass account, which is privileged by design).
 // The enricher computes it once per event into RuleContext::privileged_sign_in.
-// A service principal or managed identity counts by its object id or its application id.
+// A service principal or managed identity counts by its object id or its application id (the same
+// in every tenant: only a principal of the record's `tenant`, or of a tenant not known, counts by it).
 inline bool compute_privileged_sign_in(const Facts& f, const EnrichmentSettings& s, const Roster& roster,
-                                       std::int64_t at_ms) {
+                                       std::int64_t at_ms, std::string_view tenant) {
   if (!is_sign_in(f)) return false;
-  if (f.sp_sign_in) return roster.contains(f.sp_id, at_ms) || roster.contains(f.app_id, at_ms);
+  if (f.sp_sign_in) return roster.contains(f.sp_id, at_ms) || roster.contains_in_tenant(f.app_id, at_ms, tenant);
   return roster.contains(f.user_upn, at_ms) || roster.contains(f.user_id, at_ms) || is_break_glass(s, f.user_upn) ||
          is_break_glass(s, f.user_id);
 }
@@ -132,12 +133,10 @@ inline bool is_guest_or_external(const PrincipalRef& p, const EnrichmentSettings
   return false;
 }
 
+// Passwords reset or changed (security info: account_rules.cc).
 inline const std::vector<std::string_view> kCredentialOps = {
     "reset user password", "change user password", "reset password (by admin)", "change password (self-service)",
-    "reset password (self-service)", "user registered security info", "user registered all required security info",
-    "admin registered security info", "user changed default security info", "user deleted security info",
-    "admin deleted security info", "update user authentication method", "admin updated security info",
-    "register security info", "user started security info registration"};
+    "reset password (self-service)"};
 
 inline const std::vector<std::string_view> kFederationOps = {
     "set domain authentication", "set federation settings on domain", "set dirsyncenabled flag",

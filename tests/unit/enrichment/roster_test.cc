@@ -110,6 +110,30 @@ TEST(Roster, LinkedKeysFindTheSamePrincipal) {
   EXPECT_EQ(r.last_privileged_sign_in("app-3"), kT0 + kHour);
 }
 
+// A multi-tenant application has one application id in every tenant: a principal known to belong
+// to tenant A is found by it, and learns keys from it, only for tenant A's records (or any record
+// when its tenant is not known).
+TEST(Roster, AnApplicationIdCountsOnlyInItsPrincipalsTenant) {
+  Roster r;
+  r.grant({"sp-in-a", "app-1"}, kGa, 0, kT0, false, RoleHold::kForever, false, "Tenant-A");
+  r.grant({"static-sp", "app-2"}, kHelpdesk, 1, kT0);  // tenant not known
+  EXPECT_EQ(r.tier_in_tenant("app-1", kT0 + kHour, "tenant-a"), 0);
+  EXPECT_EQ(r.tier_in_tenant("app-1", kT0 + kHour, "tenant-b"), std::nullopt);
+  EXPECT_EQ(r.tier_in_tenant("app-1", kT0 + kHour, ""), std::nullopt);
+  EXPECT_TRUE(r.contains_in_tenant("app-1", kT0 + kHour, "TENANT-A"));
+  EXPECT_FALSE(r.contains_in_tenant("app-1", kT0 + kHour, "tenant-b"));
+  EXPECT_EQ(r.tier_in_tenant("app-2", kT0 + kHour, "tenant-b"), 1);
+  r.link_keys({"sp-in-b", "app-1"}, "tenant-b");
+  EXPECT_FALSE(r.contains("sp-in-b", kT0 + kHour));
+  r.note_privileged_sign_in({"sp-in-b", "app-1"}, kT0 + kHour, "tenant-b");
+  EXPECT_FALSE(r.contains("sp-in-b", kT0 + kHour));
+  EXPECT_EQ(r.last_privileged_sign_in("app-1"), std::nullopt);
+  r.link_keys({"sp-in-a-alias", "app-1"}, "tenant-a");
+  EXPECT_TRUE(r.contains("sp-in-a-alias", kT0 + kHour));
+  r.link_keys({"sp-2-alias", "app-2"}, "tenant-b");
+  EXPECT_TRUE(r.contains("sp-2-alias", kT0 + kHour));
+}
+
 TEST(Roster, AnEligibilityOutlivesItsActivation) {
   Roster r;
   r.grant({"id-1"}, kGa, 0, kT0, true);                        // eligible, no end
