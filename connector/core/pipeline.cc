@@ -167,7 +167,9 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
   auto& src = *s.source;
   if (options_.once) src.set_run_once();
   wait_for_state_sources(stop, s);
-  std::chrono::milliseconds backoff{5'000};
+  // The first pause after an error (doubling up to source_retry_max).
+  const auto first_backoff = std::min(std::chrono::milliseconds{5'000}, options_.source_retry_max);
+  std::chrono::milliseconds backoff = first_backoff;
   bool started = false;
   while (!stop.stop_requested()) {
     try {
@@ -178,7 +180,12 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
         spdlog::info("source {}: started{}", s.name, checkpoint ? " from its checkpoint" : " (no checkpoint yet)");
       }
       SourceBatch batch = src.poll(stop);
-      if (!batch.read_failed) s.polled_ok.store(true, std::memory_order_relaxed);
+      // A successful poll after errors: the source recovered, and the exit status of a continuous
+      // run reflects the sources at its end (as for a refused stream), not an error long gone.
+      if (!batch.read_failed) {
+        s.polled_ok.store(true, std::memory_order_relaxed);
+        s.failed.store(false, std::memory_order_relaxed);
+      }
       const std::size_t n = batch.records.size();
       if (n > 0 || batch.checkpoint) {
         InBatch in;
@@ -196,7 +203,7 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
         mark_warm(s);  // after its records were queued: the processors see them first
         if (options_.once) break;
       }
-      backoff = std::chrono::milliseconds{5'000};
+      backoff = first_backoff;
     } catch (const StateCorruptError& e) {
       spdlog::error("source {}: {}", s.name, e.what());
       s.failed = true;

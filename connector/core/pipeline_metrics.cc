@@ -171,8 +171,10 @@ Pipeline::Readiness Pipeline::readiness() const {
     r.ready = r.ready && ok;
     r.text += fmt::format("source {}: {}\n", s->name,
                           ok ? "ok" : "not ready (no successful poll yet: authenticating or unreachable)");
-    // A refused stream does not make the source unready (it reads its other streams), but is named.
-    if (const auto refused = s->refused_streams(); !refused.empty())
+    // A refused stream does not make the source unready (it reads its other streams), but is named,
+    // with the HTTP status and the service's error code only: /readyz has no authentication, and
+    // the answer's text (in the logs) can name the client, principals and subscription scope.
+    if (const auto refused = s->refused_streams(/*brief=*/true); !refused.empty())
       r.text += fmt::format("source {}: degraded: refused by the service, not read: {}\n", s->name, refused);
   }
   for (const auto& s : sinks_) {

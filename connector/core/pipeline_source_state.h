@@ -27,9 +27,9 @@ struct Pipeline::SourceState {
   int startup_order = Source::kDefaultStartupOrder;
   bool warm = false;  // caught up once, failed, stopped or seen in error backoff (Pipeline::warm_mu_)
   // The streams the service refuses now, with its answers (SourceProgress::refused_streams); empty: none.
-  std::string refused_streams() const {
+  std::string refused_streams(bool brief = false) const {
     const auto* p = source->progress();
-    return p ? p->refused_streams() : std::string();
+    return p ? p->refused_streams(brief) : std::string();
   }
 };
 

@@ -58,21 +58,24 @@ struct SourceProgress {
     std::string stream;
     std::uint32_t refusals = 0;       // refusals in a row, 0 while the stream reads
     std::uint64_t refusals_total = 0; // refusals since start
-    std::string reason;               // the service's last answer while refused
+    std::string reason;               // the service's last answer while refused (logs, run summary)
+    std::string brief;                // "HTTP 403 AuthorizationFailed": status and error code only (/readyz)
   };
   void add_stream(const std::string& stream) {  // once per stream; again: no change
     std::lock_guard lock(streams_mu_);
     for (const auto& s : streams_)
       if (s.stream == stream) return;
-    streams_.push_back(StreamStatus{stream, 0, 0, {}});
+    streams_.push_back(StreamStatus{stream, 0, 0, {}, {}});
   }
-  void set_refused(const std::string& stream, std::uint32_t refusals, const std::string& reason) {
+  void set_refused(const std::string& stream, std::uint32_t refusals, const std::string& reason,
+                   const std::string& brief) {
     std::lock_guard lock(streams_mu_);
     for (auto& s : streams_)
       if (s.stream == stream) {
         s.refusals = refusals;
         ++s.refusals_total;
         s.reason = reason;
+        s.brief = brief;
       }
   }
   void set_reading(const std::string& stream) {
@@ -81,17 +84,21 @@ struct SourceProgress {
       if (s.stream == stream) {
         s.refusals = 0;
         s.reason.clear();
+        s.brief.clear();
       }
   }
   std::vector<StreamStatus> streams() const {
     std::lock_guard lock(streams_mu_);
     return streams_;
   }
-  // "stream S: <answer>; stream T: <answer>" for the streams refused now (empty: none).
-  std::string refused_streams() const {
+  // "stream S: <answer>; stream T: <answer>" for the streams refused now (empty: none). `brief`:
+  // "stream S: HTTP 403 AuthorizationFailed" only, for unauthenticated endpoints (/readyz): the
+  // answer's text can name the client, principals and the subscription scope.
+  std::string refused_streams(bool brief = false) const {
     std::string out;
     for (const auto& s : streams())
-      if (s.refusals > 0) out += (out.empty() ? "" : "; ") + ("stream " + s.stream + ": " + s.reason);
+      if (s.refusals > 0)
+        out += (out.empty() ? "" : "; ") + ("stream " + s.stream + ": " + (brief ? s.brief : s.reason));
     return out;
   }
 

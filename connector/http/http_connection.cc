@@ -4,7 +4,16 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <system_error>
+#include <thread>
 #include <boost/asio/connect.hpp>
 #include <boost/beast/http.hpp>
 #include <vector>
@@ -52,6 +61,90 @@ void run_until(Connection& c, const bool& done, SteadyClock::time_point deadline
   }
 }
 
+int system_resolve(const std::string& host, std::uint16_t port, std::vector<tcp::endpoint>& out) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  hints.ai_flags = AI_NUMERICSERV;  // as asio's resolver did (no AI_ADDRCONFIG: "localhost" without a network)
+  addrinfo* res = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+  if (rc != 0) return rc;
+  for (const addrinfo* a = res; a; a = a->ai_next) {
+    if (a->ai_family == AF_INET && a->ai_addrlen >= sizeof(sockaddr_in)) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
+      asio::ip::address_v4::bytes_type b;
+      std::memcpy(b.data(), &in->sin_addr, b.size());
+      out.emplace_back(asio::ip::address_v4(b), port);
+    } else if (a->ai_family == AF_INET6 && a->ai_addrlen >= sizeof(sockaddr_in6)) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(a->ai_addr);
+      asio::ip::address_v6::bytes_type b;
+      std::memcpy(b.data(), &in6->sin6_addr, b.size());
+      out.emplace_back(asio::ip::address_v6(b, in6->sin6_scope_id), port);
+    }
+  }
+  ::freeaddrinfo(res);
+  return 0;
+}
+
+std::atomic<ResolveFn> resolve_fn{&system_resolve};
+
+namespace {
+
+// Resolutions under way, abandoned ones included (kMaxResolutions).
+std::atomic<int> g_resolutions{0};
+
+// Shared by the resolving thread and the waiter; the thread keeps it alive after a waiter gave up.
+struct Resolution {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  int rc = 0;
+  std::vector<tcp::endpoint> endpoints;
+};
+
+}  // namespace
+
+std::vector<tcp::endpoint> resolve_host(const std::string& host, std::uint16_t port, SteadyClock::time_point deadline,
+                                        const std::atomic<bool>* cancel) {
+  if (g_resolutions.fetch_add(1) >= kMaxResolutions) {
+    g_resolutions.fetch_sub(1);
+    throw Error(Error::Kind::resolve, fmt::format("cannot resolve {}: {} earlier resolutions are still under way (the "
+                                                  "DNS server does not answer)",
+                                                  host, kMaxResolutions));
+  }
+  auto r = std::make_shared<Resolution>();
+  try {
+    std::thread([r, host, port, fn = resolve_fn.load()] {
+      std::vector<tcp::endpoint> found;
+      const int rc = fn(host, port, found);
+      {
+        std::lock_guard lock(r->mu);
+        r->rc = rc;
+        r->endpoints = std::move(found);
+        r->done = true;
+      }
+      r->cv.notify_all();
+      g_resolutions.fetch_sub(1);
+    }).detach();
+  } catch (const std::system_error& e) {
+    g_resolutions.fetch_sub(1);
+    throw Error(Error::Kind::resolve, fmt::format("cannot resolve {}: {}", host, e.what()));
+  }
+  std::unique_lock lock(r->mu);
+  while (!r->done) {
+    const auto now = SteadyClock::now();
+    if (now >= deadline) throw Error(Error::Kind::timeout, fmt::format("timed out resolving {}", host));
+    if (cancel && cancel->load(std::memory_order_acquire))
+      throw Error(Error::Kind::cancelled, fmt::format("cancelled while resolving {}", host));
+    r->cv.wait_for(lock, cancel ? std::min<SteadyClock::duration>(deadline - now, kCancelCheck) : deadline - now);
+  }
+  if (r->rc != 0 || r->endpoints.empty())
+    throw Error(Error::Kind::resolve,
+                fmt::format("cannot resolve {}: {}", host, r->rc != 0 ? ::gai_strerror(r->rc) : "no address"));
+  return std::move(r->endpoints);
+}
+
 void configure_tls(ssl::context& tls_ctx, const ClientOptions& options) {
   SSL_CTX* ctx = tls_ctx.native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -93,18 +186,7 @@ std::unique_ptr<Connection> open_connection(const Url& u, const std::string& pro
   if (!ec) {
     endpoints.emplace_back(addr, hop.port);
   } else {
-    tcp::resolver resolver(c->ioc);
-    bool done = false;
-    boost::system::error_code rec;
-    resolver.async_resolve(hop.host, std::to_string(hop.port),
-                           [&](const boost::system::error_code& e, const tcp::resolver::results_type& results) {
-                             rec = e;
-                             for (const auto& r : results) endpoints.push_back(r.endpoint());
-                             done = true;
-                           });
-    run_until(*c, done, connect_deadline, [&] { resolver.cancel(); }, fmt::format("resolving {}", hop.host));
-    if (rec || endpoints.empty())
-      throw Error(Error::Kind::resolve, fmt::format("cannot resolve {}: {}", hop.host, rec ? rec.message() : "no address"));
+    endpoints = resolve_host(hop.host, hop.port, connect_deadline, cancel);
   }
   // Connect.
   {

@@ -8,11 +8,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "connector/http/http_client.h"
 
@@ -54,6 +56,21 @@ std::string openssl_errors();
 // options.ca_file, the optional client certificate, peer verification on. Throws
 // Error{tls_handshake} when a file cannot be loaded.
 void configure_tls(ssl::context& tls_ctx, const ClientOptions& options);
+
+// Resolves host:port (getaddrinfo, TCP): 0 and the endpoints, or an EAI_* code. Blocking.
+using ResolveFn = int (*)(const std::string& host, std::uint16_t port, std::vector<tcp::endpoint>& out);
+int system_resolve(const std::string& host, std::uint16_t port, std::vector<tcp::endpoint>& out);
+// The function resolve_host runs (system_resolve; tests put a resolver that hangs in its place).
+extern std::atomic<ResolveFn> resolve_fn;
+// At most this many resolutions run at once (counting abandoned ones not yet returned).
+inline constexpr int kMaxResolutions = 16;
+
+// Resolves a host name on a thread of its own and waits for it up to `deadline`, looking at
+// `cancel` every kCancelCheck. A resolution still running then is abandoned, not waited for
+// (getaddrinfo cannot be interrupted; the thread owns everything it touches and ends with it).
+// Throws Error{resolve}, Error{timeout} or Error{cancelled}.
+std::vector<tcp::endpoint> resolve_host(const std::string& host, std::uint16_t port, SteadyClock::time_point deadline,
+                                        const std::atomic<bool>* cancel);
 
 // A new connection to `u`, through `proxy` when not empty (an https URL through a CONNECT tunnel),
 // TLS-verified for https; the steps up to the handshake are bounded by options.connect_timeout

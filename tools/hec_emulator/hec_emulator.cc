@@ -27,7 +27,7 @@ int HecEmulator::http_status(int code) {
   }
 }
 
-HecEmulator::HecEmulator(HecOptions options, httpd::HttpServer& server) : options_(std::move(options)) {
+HecEmulator::HecEmulator(HecOptions options, httpd::HttpServer& server) : options_(std::move(options)), server_(server) {
   for (const char* p : {"/services/collector/event/1.0", "/services/collector/event", "/services/collector"}) {
     std::string path = p;
     server.route("*", path, [this, path](const Request& r) {
@@ -316,6 +316,8 @@ void HecEmulator::set_health(int code) {
   std::lock_guard lock(mu_);
   health_ = code;
 }
+std::size_t HecEmulator::requests_held() const { return server_.requests_held(); }
+
 std::size_t HecEmulator::ack_polls() const {
   std::lock_guard lock(mu_);
   return ack_polls_;

@@ -103,6 +103,9 @@ class HecEmulator {
   void set_health(int code);
 
   std::size_t ack_polls() const;
+  // Requests (data POSTs, ack polls, health checks) read in full and held by the server before
+  // their answer now (a slow fault, set_slow_acks): the client is inside them.
+  std::size_t requests_held() const;
 
   // JSON body for a HEC code (text as Splunk writes it); the HTTP status for it.
   static std::string reply_body(int code);
@@ -125,6 +128,7 @@ class HecEmulator {
                         const std::string& channel, nlohmann::json extra = {});
 
   HecOptions options_;
+  const httpd::HttpServer& server_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::vector<ReceivedEvent> events_;

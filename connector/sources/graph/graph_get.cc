@@ -2,12 +2,34 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
 #include <condition_variable>
 #include <mutex>
 
 namespace siem::sources {
 
 std::string redact_url(const std::string& url) { return http::printable(url.substr(0, url.find('?'))); }
+
+std::string service_error_code(std::string_view body) {
+  constexpr std::size_t kMaxBody = 64 * 1024;  // an error answer is small; a larger one is not parsed
+  constexpr std::size_t kMaxCode = 64;
+  if (body.size() > kMaxBody) return {};
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object()) return {};
+  const auto e = j.find("error");
+  if (e == j.end() || !e->is_object()) return {};
+  const auto c = e->find("code");
+  if (c == e->end() || !c->is_string()) return {};
+  const auto& code = c->get_ref<const std::string&>();
+  const bool plain = !code.empty() && code.size() <= kMaxCode &&
+                     std::all_of(code.begin(), code.end(), [](unsigned char ch) {
+                       return std::isalnum(ch) != 0 || ch == '_' || ch == '.' || ch == '-';
+                     });
+  return plain ? code : std::string();
+}
 
 void sleep_for(std::chrono::milliseconds d, std::stop_token stop) {
   std::mutex m;
@@ -91,7 +113,7 @@ std::optional<http::Response> GraphGetter::get(const GraphTarget& target, const 
                                                    std::to_string(policy.attempts()) + " attempts");
         throw GraphGetError(Kind::permanent, "HTTP " + std::to_string(res.status) + " from " + redact_url(url) + ": " +
                                                  http::printable(res.body, 400),
-                             res.status);
+                             res.status, service_error_code(res.body));
     }
   }
 }

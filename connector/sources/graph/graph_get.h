@@ -33,16 +33,20 @@ class GraphGetError : public std::runtime_error {
     unusable,   // a URL, header or body the server handed us that cannot be used (a nextLink to
                 // another origin, a control character, a body over max_response_bytes)
   };
-  GraphGetError(Kind kind, const std::string& message, int status = 0)
-      : std::runtime_error(message), kind_(kind), status_(status) {}
+  GraphGetError(Kind kind, const std::string& message, int status = 0, std::string code = {})
+      : std::runtime_error(message), kind_(kind), status_(status), code_(std::move(code)) {}
   Kind kind() const noexcept { return kind_; }
   // The HTTP status of the final answer when the service refused this URL (a 4xx): 0 when the
   // failure was the token, the connection or TLS, which no other URL of the same service escapes.
   int status() const noexcept { return status_; }
+  // The service's error code of that answer ({"error":{"code":...}}, e.g. AuthorizationFailed,
+  // Authorization_RequestDenied); empty when absent or not a plain identifier.
+  const std::string& code() const noexcept { return code_; }
 
  private:
   Kind kind_;
   int status_;
+  std::string code_;
 };
 
 // Where a GET goes and under which budget.
@@ -86,6 +90,11 @@ class GraphGetter {
 
 // A URL for a log line or an error: the query (skiptokens, filters) cut, control bytes escaped.
 std::string redact_url(const std::string& url);
+
+// The service's error code in an error answer's body ({"error":{"code":"AuthorizationFailed"}}):
+// letters, digits, '_', '.', '-', at most 64 characters; empty otherwise. Safe to show where the
+// body's text is not (the body can name principals and scopes).
+std::string service_error_code(std::string_view body);
 
 // Waits `d` or until `stop` is requested.
 void sleep_for(std::chrono::milliseconds d, std::stop_token stop);

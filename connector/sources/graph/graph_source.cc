@@ -295,7 +295,8 @@ class PullSource final : public Source {
   // is due again, after its interval doubled for each refusal in a row (at most kMaxRefusedDelay),
   // and the other streams go on meanwhile, in the same poll. The refusal is logged by the poll
   // (log_refusals), or goes to the pipeline while the source has read nothing at all.
-  void refuse_stream(StreamState& st, const std::string& why) {
+  void refuse_stream(StreamState& st, const sources::GraphGetError& e) {
+    const std::string why = e.what();
     st.poller.restart_window();
     st.url.reset();
     const std::chrono::milliseconds interval = std::chrono::duration_cast<std::chrono::milliseconds>(interval_of(st));
@@ -306,7 +307,8 @@ class PullSource final : public Source {
     st.refused_delay = delay;
     st.refusal_unlogged = true;
     st.next_due = std::chrono::steady_clock::now() + delay;
-    progress_.set_refused(st.poller.spec().name, static_cast<std::uint32_t>(st.refusals), why);
+    progress_.set_refused(st.poller.spec().name, static_cast<std::uint32_t>(st.refusals), why,
+                          "HTTP " + std::to_string(e.status()) + (e.code().empty() ? "" : " " + e.code()));
     pass_turn();
   }
 
@@ -353,7 +355,7 @@ class PullSource final : public Source {
     } catch (const sources::GraphGetError& e) {
       if (e.kind() == sources::GraphGetError::Kind::permanent) {
         if (e.status() != 0 && e.status() != 401 && e.status() != 407) {
-          refuse_stream(st, e.what());
+          refuse_stream(st, e);
           return PageOutcome::refused;
         }
         // No token (a wrong secret or certificate), a TLS or connection failure: no stream of the

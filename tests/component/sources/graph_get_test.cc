@@ -210,5 +210,22 @@ TEST_F(GraphGetTest, ForbiddenIsPermanentWithThePrintableServerError) {
   EXPECT_EQ(what.find("Bearer"), std::string::npos) << what;
 }
 
+// The error code of a refusal is shown where the answer's text is not (/readyz): only a plain
+// identifier from {"error":{"code":...}} passes; anything else is dropped, never echoed.
+TEST(ServiceErrorCode, OnlyAPlainIdentifierFromTheErrorObjectPasses) {
+  EXPECT_EQ(service_error_code(R"({"error":{"code":"AuthorizationFailed","message":"client 'abc' scope '/subscriptions/x'"}})"),
+            "AuthorizationFailed");
+  EXPECT_EQ(service_error_code(R"({"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges"}})"),
+            "Authorization_RequestDenied");
+  EXPECT_EQ(service_error_code(R"({"error":{"code":"Bad code with spaces"}})"), "");
+  EXPECT_EQ(service_error_code(R"({"error":{"code":"A\r\nInjected: 1"}})"), "");
+  EXPECT_EQ(service_error_code(R"({"error":{"code":")" + std::string(65, 'A') + R"("}})"), "");
+  EXPECT_EQ(service_error_code(R"({"error":{"code":42}})"), "");
+  EXPECT_EQ(service_error_code(R"({"error":"AuthorizationFailed"})"), "");
+  EXPECT_EQ(service_error_code(R"({"code":"AuthorizationFailed"})"), "");
+  EXPECT_EQ(service_error_code("<html>403 Forbidden</html>"), "");
+  EXPECT_EQ(service_error_code(""), "");
+}
+
 }  // namespace
 }  // namespace siem::sources

@@ -250,8 +250,14 @@ TEST_F(PullStreamIsolation, ContinuousRunShowsARefusedStreamPerStreamAndExitsTwo
   EXPECT_NE(metrics.find(sample(kSub, 0)), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("siem_source_stream_refusals_total{source=\"activity\",stream=\"" + std::string(kForbiddenSub) + "\"} "),
             std::string::npos) << metrics;
-  EXPECT_NE(ready.find("source activity: degraded: refused by the service, not read: stream " + std::string(kForbiddenSub)),
+  // /readyz (no authentication) names the stream, the status and the service's error code, never
+  // the answer's text (it names the client and the scope); the logs keep it.
+  EXPECT_NE(ready.find("source activity: degraded: refused by the service, not read: stream " + std::string(kForbiddenSub) +
+                       ": HTTP 403 AuthorizationFailed; stream pim." + std::string(kForbiddenSub) +
+                       ": HTTP 403 AuthorizationFailed\n"),
             std::string::npos) << ready;
+  EXPECT_EQ(ready.find("does not have authorization"), std::string::npos) << ready;
+  EXPECT_EQ(ready.find("/subscriptions/"), std::string::npos) << ready;
   ASSERT_TRUE(WIFEXITED(status)) << err;
   EXPECT_EQ(WEXITSTATUS(status), 2) << err;
   bool error_line = false;

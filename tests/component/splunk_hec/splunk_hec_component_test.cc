@@ -574,11 +574,12 @@ TEST_F(Fixture, DrainDeadlineCancelsAPostUnderWay) {
   auto s = settings();
   s.http.request_timeout = std::chrono::minutes(2);
   DrainRun run(s);
-  ASSERT_TRUE(test::wait_until([&] { return server->requests_served() >= 1; }, 10s));  // the health check
-  // The POST is held by the peer: nothing is stored (this also lets the sink send it).
-  EXPECT_FALSE(hec->wait_for_events(1, 300ms));
+  // The POST has reached the HEC and is held there: the interrupt lands while it is under way.
+  ASSERT_TRUE(test::wait_until([&] { return hec->requests_held() == 1; }, 10s));
+  EXPECT_EQ(hec->events().size(), 0u);
   EXPECT_LT(run.shut_down(), 10s) << "the drain waited for the POST under way (request_timeout)";
   EXPECT_EQ(hec->events().size(), 0u);
+  EXPECT_EQ(hec->requests_held(), 1u);  // still held by the HEC: the sink did not wait for it
   EXPECT_EQ(run.acks.outstanding(), 5u);
   EXPECT_TRUE(run.acks.take_ready().empty());
   EXPECT_EQ(run.dl->count(), 0u);
@@ -598,10 +599,11 @@ TEST_F(Fixture, DrainDeadlineCancelsAnAckPollUnderWay) {
   s.http.request_timeout = std::chrono::minutes(2);
   DrainRun run(s);
   ASSERT_TRUE(hec->wait_for_events(5, 10s));
-  // health, the POST, and the held ack poll has arrived (the server counts it once answered: wait
-  // for the sink to be inside it instead)
-  EXPECT_FALSE(test::wait_until([&] { return hec->ack_polls() > 0; }, 300ms));
+  // The ack poll has reached the HEC and is held there: the interrupt lands while it is under way.
+  ASSERT_TRUE(test::wait_until([&] { return hec->requests_held() == 1; }, 10s));
+  EXPECT_EQ(hec->ack_polls(), 0u);
   EXPECT_LT(run.shut_down(), 10s) << "the drain waited for the ack poll under way (request_timeout)";
+  EXPECT_EQ(hec->requests_held(), 1u);  // still held by the HEC: the sink did not wait for it
   EXPECT_EQ(run.acks.outstanding(), 5u);
   EXPECT_TRUE(run.acks.take_ready().empty());
   EXPECT_EQ(run.dl->count(), 0u);

@@ -168,9 +168,13 @@ struct HttpServer::Impl {
   }
 
   // Sleeps up to `d`; false when the server is stopping.
+  // Counted in requests_held() meanwhile.
   bool wait_for(std::chrono::milliseconds d) {
+    owner->held_.fetch_add(1);
     std::unique_lock lock(mu);
-    return !cv.wait_for(lock, d, [&] { return stopping; });
+    const bool stopped = cv.wait_for(lock, d, [&] { return stopping; });
+    owner->held_.fetch_sub(1);
+    return !stopped;
   }
 
   template <class Stream>

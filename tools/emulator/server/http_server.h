@@ -132,6 +132,9 @@ class HttpServer {
   std::string localhost_url() const;
 
   std::size_t requests_served() const noexcept { return served_.load(); }
+  // Requests read in full and held now before their answer (a Fault::slow or a Response::delay):
+  // a test waits for it to know the client is inside the request.
+  std::size_t requests_held() const noexcept { return held_.load(); }
   std::size_t connections_accepted() const noexcept { return accepted_.load(); }
   // Optional observer called for each request (from connection threads) just before its response
   // is written, so a client that received a response finds it already logged.
@@ -143,6 +146,7 @@ class HttpServer {
   std::atomic<std::uint16_t> port_{0};
   std::atomic<std::size_t> served_{0};
   std::atomic<std::size_t> accepted_{0};
+  std::atomic<std::size_t> held_{0};
 };
 
 // Percent-decoding for paths and query values.
