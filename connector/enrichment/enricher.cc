@@ -167,6 +167,35 @@ class EnricherImpl final : public Enricher {
     return result;
   }
 
+  // The roster tiers of an audit's target principals (users and service principals: never a role,
+  // group, policy, application or device), by object id and UPN, an application id through
+  // `app_tier` (tenant-scoped). Each distinct key once: a key the actor's or an earlier target's
+  // lookup already covered is skipped. The first kMaxTierTargets targets count: an audit names one
+  // to three; the bound keeps a record crafted with thousands of them from costing a lookup each.
+  static constexpr std::size_t kMaxTierTargets = 16;
+  template <class Lookup, class AppLookup>
+  static void target_tiers(const Facts& facts, Lookup& roster_tier, AppLookup& app_tier) {
+    const std::size_t n = std::min(facts.targets.size(), kMaxTierTargets);
+    const auto principal = [](const PrincipalRef& t) {
+      return json::iequals(t.type, "User") || json::iequals(t.type, "ServicePrincipal");
+    };
+    const auto seen = [&](std::size_t i, std::string PrincipalRef::*key) {
+      const std::string& k = facts.targets[i].*key;
+      if (k == facts.actor.id || k == facts.actor.upn || k == facts.user_id || k == facts.user_upn) return true;
+      for (std::size_t j = 0; j < i; ++j)
+        if (principal(facts.targets[j]) && facts.targets[j].*key == k) return true;
+      return false;
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+      const PrincipalRef& t = facts.targets[i];
+      if (!principal(t)) continue;
+      if (!seen(i, &PrincipalRef::id)) roster_tier(t.id);
+      if (!seen(i, &PrincipalRef::upn)) roster_tier(t.upn);
+      if (!t.app_id.empty() && t.app_id != facts.actor.app_id && t.app_id != facts.actor_app_id && !seen(i, &PrincipalRef::app_id))
+        app_tier(t.app_id);
+    }
+  }
+
   // The rules against the roster, the actor's roster tiers, and what the record teaches the
   // roster: in input order, one record at a time. Only what reads or changes that state; the rest
   // is prepare()'s or complete()'s.
@@ -212,6 +241,7 @@ class EnricherImpl final : public Enricher {
     if (app_actor) app_tier(facts.actor_app_id);
     if (facts.user_upn != facts.actor.upn) roster_tier(facts.user_upn);
     if (facts.user_id != facts.actor.id) roster_tier(facts.user_id);
+    if (facts.family == Facts::Family::audit) target_tiers(facts, roster_tier, app_tier);
     p.tier = tier;
 
     learn(p);
