@@ -138,8 +138,11 @@ std::string method_identity(const Json& m) {
 // A member of an object (a phone number, an e-mail) that had a value and now has none.
 bool member_cleared(const Json& before, const Json& after) {
   if (!before.is_object() || !after.is_object()) return false;
-  for (const auto& [k, v] : before.items()) {
-    if (holds_nothing(v)) continue;
+  for (const auto& member : before.items()) {
+    // Named, not a structured binding: clang before 16 cannot capture a binding in a lambda (the
+    // fuzzing build uses Debian's clang 14).
+    const std::string& k = member.key();
+    if (holds_nothing(member.value())) continue;
     const auto it = std::find_if(after.items().begin(), after.items().end(), [&](const auto& kv) { return iequals(kv.key(), k); });
     if (it == after.items().end() || holds_nothing(it.value())) return true;
   }
