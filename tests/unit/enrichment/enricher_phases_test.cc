@@ -13,9 +13,13 @@
 
 #include "connector/config/config_node.h"
 #include "connector/enrichment/mapping_stage.h"
+#include "tests/support/wall_clock_mask.h"
 
 namespace siem {
 namespace {
+
+using test::mask_wall_clock;
+using test::wall_clock_ms;
 
 std::vector<std::string> group_sequence() {
   std::vector<std::string> out;
@@ -23,24 +27,6 @@ std::vector<std::string> group_sequence() {
   for (std::string l; std::getline(in, l);)
     if (!l.empty()) out.push_back(l);
   return out;
-}
-
-std::int64_t wall_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// Epoch milliseconds of the mapping time (between `from` and `to`) read as NOW.
-std::string mask_wall_clock(const std::string& text, std::int64_t from_ms, std::int64_t to_ms) {
-  static const std::regex epoch_ms{R"(\b\d{13}\b)"};
-  std::string out;
-  std::size_t at = 0;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), epoch_ms); it != std::sregex_iterator(); ++it) {
-    const std::int64_t v = std::stoll(it->str());
-    if (v < from_ms || v > to_ms) continue;
-    out.append(text, at, static_cast<std::size_t>(it->position()) - at).append("NOW");
-    at = static_cast<std::size_t>(it->position() + it->length());
-  }
-  return out.append(text, at);
 }
 
 bool has(const std::vector<std::string>& tags, const std::string& tag) {

@@ -21,9 +21,13 @@
 #include "connector/core/record_reader.h"
 #include "connector/record/cef_parser.h"
 #include "tests/support/sample_records.h"
+#include "tests/support/wall_clock_mask.h"
 
 namespace siem {
 namespace {
+
+using test::mask_wall_clock;
+using test::wall_clock_ms;
 
 struct Fixture {
   Diagnostics diags;
@@ -88,23 +92,6 @@ TEST(Mapper, EverySampleMapsToValidEcsAndStrictCef) {
 // enrichment's detections and the engine's own, and nothing of one record stays for the next.
 // Epoch-millisecond values taken from the wall clock while the test ran (a record without a time
 // gets the mapping time as `rt`) read as NOW, so two mappings a millisecond apart compare equal.
-std::string mask_wall_clock(const std::string& text, std::int64_t from_ms, std::int64_t to_ms) {
-  static const std::regex epoch_ms{R"(\b\d{13}\b)"};
-  std::string out;
-  std::size_t at = 0;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), epoch_ms); it != std::sregex_iterator(); ++it) {
-    const std::int64_t v = std::stoll(it->str());
-    if (v < from_ms || v > to_ms) continue;
-    out.append(text, at, static_cast<std::size_t>(it->position()) - at).append("NOW");
-    at = static_cast<std::size_t>(it->position() + it->length());
-  }
-  return out.append(text, at);
-}
-
-std::int64_t wall_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 TEST(Mapper, PhasesOnTwoScratchesGiveTheEventsOfMap) {
   const std::int64_t started_ms = wall_clock_ms();
   Fixture whole, phased;
