@@ -378,6 +378,7 @@ void reset(Facts& f) {
   f.alert_active = false;
   f.alert_incidents = 0;
   f.alert_severity.clear();
+  f.truncated = {};
 }
 }  // namespace
 

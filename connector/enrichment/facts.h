@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <simdjson.h>
@@ -109,8 +110,21 @@ struct Facts {
   // user_upn / user_id = the first of them.
   // alert_severity (above): high, medium, low, informational (as the service spells it)
 
+  // The first of a directory audit's lists read only up to its bound (kMaxAuditTargets, ...):
+  // "targetResources", "modifiedProperties" or "additionalDetails"; empty when every entry was read.
+  std::string_view truncated;
+
   bool operator==(const Facts&) const = default;  // member by member (tests: reuse == new)
 };
+
+// What the facts read of one directory audit, at most: Entra writes one to five targets, a few
+// dozen modified properties and about ten additional details; the bounds keep a hostile or broken
+// record (100 000 tiny entries) from costing time and memory per entry. Beyond them the rules see
+// the first entries only, and Facts::truncated names the list (the event is tagged
+// enrichment_truncated: docs/detections.md).
+inline constexpr std::size_t kMaxAuditTargets = 64;              // targetResources entries
+inline constexpr std::size_t kMaxAuditModifiedProperties = 256;  // of all targets together
+inline constexpr std::size_t kMaxAuditDetails = 64;              // additionalDetails entries
 
 // `record_fields`, when given, is the json::Fields index of `record` (reused instead of built again).
 Facts extract_facts(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields = nullptr);

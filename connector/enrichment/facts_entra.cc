@@ -47,6 +47,11 @@ void modified_property(element m, PrincipalRef* target, Facts& f) {
   }
 }
 
+// A list of the audit read only up to its bound: the first one is named (Facts::truncated).
+void note_truncated(Facts& f, std::string_view list) {
+  if (f.truncated.empty()) f.truncated = list;
+}
+
 }  // namespace
 
 void audit_facts(element r, Facts& f, const json::Fields* fields) {
@@ -81,6 +86,10 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
   std::string details_app_id;
   if (auto details = R.get("additionalDetails"); details && details->is_array()) {
     for (element d : json::as_array(*details)) {
+      if (f.details.size() == kMaxAuditDetails) {
+        note_truncated(f, "additionalDetails");
+        break;
+      }
       static constexpr std::array<std::string_view, 2> kDetail{"key", "value"};
       const auto [key, value] = json::children(d, kDetail);
       f.details.emplace_back(text_of(key), text_of(value));
@@ -106,7 +115,12 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
     f.ends_ms = end;
   }
   if (auto targets = R.get("targetResources"); targets && targets->is_array()) {
+    std::size_t read = 0;
     for (element t : json::as_array(*targets)) {
+      if (read++ == kMaxAuditTargets) {
+        note_truncated(f, "targetResources");
+        break;
+      }
       // The keys read of a target, in one pass over it.
       static constexpr std::array<std::string_view, 5> kTarget{"type", "displayName", "id", "userPrincipalName",
                                                                 "modifiedProperties"};
@@ -131,7 +145,13 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
         target = &f.targets.back();
       }
       if (mods && mods->is_array())
-        for (element m : json::as_array(*mods)) modified_property(m, target, f);
+        for (element m : json::as_array(*mods)) {
+          if (f.modified_properties.size() == kMaxAuditModifiedProperties) {
+            note_truncated(f, "modifiedProperties");
+            break;
+          }
+          modified_property(m, target, f);
+        }
     }
   }
   // "User has elevated their access to User Access Administrator for their Azure Resources".

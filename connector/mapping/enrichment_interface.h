@@ -83,6 +83,9 @@ class Enricher {
     simdjson::dom::element record;
     const json::Fields* fields = nullptr;
     std::string_view tenant;
+    // A list of the record prepare() read only its first entries of (the enrichment's bounds, e.g.
+    // "targetResources"), or empty: the mapper tags the event enrichment_truncated.
+    std::string_view truncated;
     EnrichmentResult result;  // the default ordered() leaves apply()'s result here for complete()
   };
   virtual std::unique_ptr<Prepared> make_prepared() const { return std::make_unique<Prepared>(); }

@@ -187,6 +187,10 @@ class MapperImpl final : public Mapper {
       const RecordPaths paths{cache.entries.data(), enricher_paths.slots.data(), enricher_paths.slots.size(),
                               time_text, time_text_ms, cache.generation};
       enricher_->prepare(*s.prepared, kind, root, root_fields, out.tenant_id, &paths);
+      if (!s.prepared->truncated.empty()) {  // the detections read the first entries of a list only
+        ++s.stats.enrichment_truncated;
+        extra_tags.emplace_back("enrichment_truncated");
+      }
     }
     s.ok = true;
     return std::nullopt;
@@ -344,7 +348,8 @@ std::unique_ptr<Mapper> Mapper::create(const ConfigNode& mappings, const Enriche
 }
 
 const std::vector<std::string>& mapping_engine_tags() {
-  static const std::vector<std::string> tags{"schema_unknown", "kind_ambiguous", "json_repaired", "timestamp_missing"};
+  static const std::vector<std::string> tags{"schema_unknown", "kind_ambiguous", "json_repaired", "timestamp_missing",
+                                             "enrichment_truncated"};
   return tags;
 }
 

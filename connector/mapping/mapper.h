@@ -23,6 +23,7 @@ struct MapperStats {
   std::uint64_t decoded_properties = 0;  // `properties` sent as a JSON string, decoded
   std::uint64_t log_analytics_rows = 0;  // Log Analytics rows rewritten into the Event Hubs shape
   std::uint64_t kind_ambiguous = 0;      // records with the fields of two kinds (mapped as unknown)
+  std::uint64_t enrichment_truncated = 0;  // records the enrichment read a bounded list of only in part
 
   MapperStats& operator+=(const MapperStats& o) noexcept {
     mapped += o.mapped;
@@ -32,6 +33,7 @@ struct MapperStats {
     decoded_properties += o.decoded_properties;
     log_analytics_rows += o.log_analytics_rows;
     kind_ambiguous += o.kind_ambiguous;
+    enrichment_truncated += o.enrichment_truncated;
     return *this;
   }
 };
@@ -96,7 +98,7 @@ class Mapper {
 
 // The tags the mapping engine itself puts on events, besides the enrichment's (docs/mapping.md,
 // `$tags`): schema_unknown, kind_ambiguous (mapper.cc), json_repaired (record_decoder.cc),
-// timestamp_missing (mapper.cc). `validate` checks route tag patterns against them.
+// timestamp_missing, enrichment_truncated (mapper.cc). `validate` checks route tag patterns against them.
 const std::vector<std::string>& mapping_engine_tags();
 
 }  // namespace siem

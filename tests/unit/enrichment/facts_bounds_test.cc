@@ -1,0 +1,124 @@
+// The facts of a directory audit read its targetResources, their modifiedProperties and its
+// additionalDetails up to a bound each (facts.h: kMaxAuditTargets, kMaxAuditModifiedProperties,
+// kMaxAuditDetails). A hostile or broken record with many more is read up to the bound, the list
+// is named (Facts::truncated) and the mapped event is tagged enrichment_truncated and counted; a
+// record at the bound is read whole and untagged.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include <simdjson.h>
+
+#include "connector/config/config_node.h"
+#include "connector/enrichment/facts.h"
+#include "connector/enrichment/mapping_stage.h"
+#include "connector/mapping/mapper.h"
+
+namespace siem {
+namespace {
+
+constexpr std::string_view kGlobalAdmin = "62e90394-69f5-4237-9190-012177145e10";
+
+// A successful "Add member to role" audit giving Global Administrator to its first target, with
+// `targets` User targets in all, `properties` modifiedProperties on each (the first two name the
+// role) and `details` additionalDetails.
+std::string audit(std::size_t targets, std::size_t properties, std::size_t details) {
+  std::string r = R"({"id":"Directory_bounds","activityDateTime":"2026-12-07T10:00:00Z","activityDisplayName":"Add member to role",)"
+                  R"("category":"RoleManagement","loggedByService":"Core Directory","result":"success",)"
+                  R"("initiatedBy":{"user":{"id":"a0","userPrincipalName":"admin@contoso.com"}},"additionalDetails":[)";
+  for (std::size_t i = 0; i < details; ++i) r += (i ? ",{\"key\":\"k" : "{\"key\":\"k") + std::to_string(i) + "\",\"value\":\"v\"}";
+  r += R"(],"targetResources":[)";
+  for (std::size_t t = 0; t < targets; ++t) {
+    r += (t ? "," : "") + std::string(R"({"id":"t)") + std::to_string(t) + R"(","type":"User","userPrincipalName":"u)" +
+         std::to_string(t) + R"(@contoso.com","modifiedProperties":[)";
+    for (std::size_t p = 0; p < properties; ++p) {
+      if (p > 0) r += ",";
+      if (p == 0) r += R"({"displayName":"Role.TemplateId","oldValue":null,"newValue":"\")" + std::string(kGlobalAdmin) + R"(\""})";
+      else if (p == 1) r += R"({"displayName":"Role.DisplayName","oldValue":null,"newValue":"\"Global Administrator\""})";
+      else r += R"({"displayName":"p","oldValue":"","newValue":"\"v\""})";
+    }
+    r += "]}";
+  }
+  return r + "]}";
+}
+
+Facts facts_of(const std::string& json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  EXPECT_EQ(parser.parse(json).get(root), simdjson::SUCCESS);
+  return extract_facts(SourceKind::graph_directory_audit, root);
+}
+
+TEST(FactsBounds, TargetResourcesAreReadUpToTheirBound) {
+  const Facts at = facts_of(audit(kMaxAuditTargets, 1, 0));
+  EXPECT_EQ(at.targets.size(), kMaxAuditTargets);
+  EXPECT_EQ(at.truncated, "");
+  for (const std::size_t n : {kMaxAuditTargets + 1, std::size_t{100'000}}) {
+    const Facts f = facts_of(audit(n, 1, 0));
+    ASSERT_EQ(f.targets.size(), kMaxAuditTargets) << n;
+    EXPECT_EQ(f.targets.back().id, "t" + std::to_string(kMaxAuditTargets - 1));
+    EXPECT_EQ(f.modified_properties.size(), kMaxAuditTargets) << "the properties of the targets read only";
+    EXPECT_EQ(f.truncated, "targetResources") << n;
+  }
+}
+
+TEST(FactsBounds, ModifiedPropertiesAreReadUpToTheirBoundOverAllTargets) {
+  const Facts at = facts_of(audit(2, kMaxAuditModifiedProperties / 2, 0));  // the bound exactly, in two targets
+  EXPECT_EQ(at.modified_properties.size(), kMaxAuditModifiedProperties);
+  EXPECT_EQ(at.truncated, "");
+  const Facts over = facts_of(audit(2, kMaxAuditModifiedProperties / 2 + 1, 0));
+  EXPECT_EQ(over.modified_properties.size(), kMaxAuditModifiedProperties);
+  EXPECT_EQ(over.targets.size(), 2u) << "a target is read whole but for its properties";
+  EXPECT_EQ(over.truncated, "modifiedProperties");
+  const Facts many = facts_of(audit(1, 100'000, 0));
+  EXPECT_EQ(many.modified_properties.size(), kMaxAuditModifiedProperties);
+  EXPECT_EQ(many.truncated, "modifiedProperties");
+}
+
+TEST(FactsBounds, AdditionalDetailsAreReadUpToTheirBoundAndTheFirstListOverItIsNamed) {
+  const Facts at = facts_of(audit(1, 1, kMaxAuditDetails));
+  EXPECT_EQ(at.details.size(), kMaxAuditDetails);
+  EXPECT_EQ(at.truncated, "");
+  const Facts over = facts_of(audit(1, 1, 100'000));
+  EXPECT_EQ(over.details.size(), kMaxAuditDetails);
+  EXPECT_EQ(over.targets.size(), 1u);
+  EXPECT_EQ(over.truncated, "additionalDetails");
+  // additionalDetails is read before the targets: the first list over its bound is the one named.
+  EXPECT_EQ(facts_of(audit(kMaxAuditTargets + 1, 1, kMaxAuditDetails + 1)).truncated, "additionalDetails");
+}
+
+// Through the mapping stage: the event of a record over a bound is mapped (the detections read the
+// first entries: the role given to the first target is still seen), tagged enrichment_truncated
+// and counted; a record at the bound maps without the tag.
+TEST(FactsBounds, AnEventOverABoundIsTaggedAndCountedOneAtTheBoundIsNot) {
+  Diagnostics diags;
+  const auto doc = ConfigDocument::load_string("{}", "test.yaml", diags, ".");
+  const auto mapper = make_mapping_stage(doc->root(), nullptr);
+  ASSERT_TRUE(mapper);
+  const auto map = [&](const std::string& json) {
+    RawRecord rec;
+    rec.json = json;
+    MappedEvent ev;
+    EXPECT_FALSE(mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev));
+    return ev;
+  };
+  const auto tagged = [](const MappedEvent& ev, std::string_view tag) {
+    return std::find(ev.tags.begin(), ev.tags.end(), tag) != ev.tags.end();
+  };
+  const MappedEvent at = map(audit(kMaxAuditTargets, 2, kMaxAuditDetails));
+  EXPECT_FALSE(tagged(at, "enrichment_truncated"));
+  EXPECT_TRUE(tagged(at, "pa.role.assigned"));
+  EXPECT_EQ(mapper->stats().enrichment_truncated, 0u);
+  const MappedEvent over = map(audit(10'000, 2, 0));
+  EXPECT_TRUE(tagged(over, "enrichment_truncated"));
+  EXPECT_TRUE(tagged(over, "pa.role.assigned"));
+  EXPECT_EQ(over.tier, at.tier);
+  EXPECT_NE(over.ecs.find("\"enrichment_truncated\""), std::string::npos) << "the ECS tags name it";
+  EXPECT_EQ(mapper->stats().enrichment_truncated, 1u);
+  EXPECT_TRUE(std::find(mapping_engine_tags().begin(), mapping_engine_tags().end(), "enrichment_truncated") !=
+              mapping_engine_tags().end());
+}
+
+}  // namespace
+}  // namespace siem
