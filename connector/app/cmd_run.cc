@@ -210,9 +210,13 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
   // exit status covers the whole process, not only the last pipeline (undelivered events of a
   // replaced pipeline are read again by the next one, so only the dead letters carry over).
   bool dead_lettered_before = false;
+  // What the service said of each source's streams in the pipeline a reload replaced: a stream it
+  // refused stays refused in the next one (/metrics, /readyz, the summary) until it reads again.
+  Pipeline::StreamStatusBySource stream_status;
   while (true) {
     parts.options.once = options.once;
     auto gen = std::make_shared<Generation>(parts, *state);
+    gen->pipeline->carry_stream_status(stream_status);
     std::stop_source gen_stop;
     std::stop_callback forward(stop.get_token(), [&gen_stop] { gen_stop.request_stop(); });
     if (!options.once) controller.set_generation(config, gen->mapper, &gen_stop);
@@ -228,6 +232,7 @@ int run_command(const RunOptions& options, const GlobalOptions& global) {
     auto next = controller.take_restart();
     if (!next || stop.stop_requested() || status == kExitError) break;
     dead_lettered_before = dead_lettered_before || status == kExitDeadLettered;
+    stream_status = gen->pipeline->stream_status();
     release(gen);
     if (!build_next(config, std::move(next), *state, reload_metrics, parts)) {
       status = kExitError;

@@ -126,6 +126,14 @@ class Pipeline {
     std::optional<std::int64_t> oldest_checkpoint_end;
   };
   Progress progress() const;
+  // A live reload that restarts the pipeline (connector/app/cmd_run.cc): the status of every
+  // source's streams (SourceProgress::streams()), by source name, after run() returned; and, before
+  // run(), each source of the same name in the next pipeline takes its streams' status over
+  // (SourceProgress::carry_over: a refused stream stays refused until it reads again). A source the
+  // reload removed or renamed leaves its status behind.
+  using StreamStatusBySource = std::map<std::string, std::vector<SourceProgress::StreamStatus>>;
+  StreamStatusBySource stream_status() const;
+  void carry_stream_status(const StreamStatusBySource& earlier);
   // What the processing workers did, summed over the workers and every run() so far (read after
   // run() returned; for the workers benchmark and the debug log).
   struct WorkerTotals {

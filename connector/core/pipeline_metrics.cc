@@ -198,6 +198,19 @@ bool Pipeline::alive(std::chrono::milliseconds max_age) const {
   return Clock::now().time_since_epoch() - Clock::duration(beat) <= max_age;
 }
 
+Pipeline::StreamStatusBySource Pipeline::stream_status() const {
+  StreamStatusBySource out;
+  for (const auto& s : sources_)
+    if (const auto* p = s->source->progress()) out[s->name] = p->streams();
+  return out;
+}
+
+void Pipeline::carry_stream_status(const StreamStatusBySource& earlier) {
+  for (const auto& s : sources_)
+    if (const auto it = earlier.find(s->name); it != earlier.end())
+      if (auto* p = s->source->mutable_progress()) p->carry_over(it->second);
+}
+
 Pipeline::Progress Pipeline::progress() const {
   Progress p;
   for (const auto& s : sources_) {

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <stop_token>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "connector/core/event.h"
@@ -65,7 +66,23 @@ struct SourceProgress {
     std::lock_guard lock(streams_mu_);
     for (const auto& s : streams_)
       if (s.stream == stream) return;
-    streams_.push_back(StreamStatus{stream, 0, 0, {}, {}});
+    StreamStatus status{stream, 0, 0, {}, {}};
+    for (const auto& c : carried_)
+      if (c.stream == stream) status = c;
+    streams_.push_back(std::move(status));
+  }
+  // A live reload that restarted the pipeline: `earlier` is the status of the streams of the source
+  // of the same name in the pipeline it replaced. A stream this source reads (add_stream) takes its
+  // status over: refused there, it stays refused here (/metrics, /readyz, the run summary and the
+  // exit status) until it completes a window (set_reading) or is refused again, and its refusal
+  // count goes on. A stream this source no longer reads leaves its status behind. Call before the
+  // source starts.
+  void carry_over(std::vector<StreamStatus> earlier) {
+    std::lock_guard lock(streams_mu_);
+    carried_ = std::move(earlier);
+    for (auto& s : streams_)
+      for (const auto& c : carried_)
+        if (c.stream == s.stream) s = c;
   }
   void set_refused(const std::string& stream, std::uint32_t refusals, const std::string& reason,
                    const std::string& brief) {
@@ -105,6 +122,7 @@ struct SourceProgress {
  private:
   mutable std::mutex streams_mu_;
   std::vector<StreamStatus> streams_;
+  std::vector<StreamStatus> carried_;  // carry_over()'s, taken by add_stream()
 };
 
 class Source {
@@ -114,6 +132,8 @@ class Source {
   // Progress counters for /metrics; null when the source keeps none (lag and pages are then not
   // exported for it).
   virtual const SourceProgress* progress() const { return nullptr; }
+  // The same, to carry a refused stream's status over a reload (SourceProgress::carry_over).
+  SourceProgress* mutable_progress() { return const_cast<SourceProgress*>(std::as_const(*this).progress()); }
 
   // The record kinds the source can deliver to the sinks, besides `unknown` (a record whose kind
   // the mapping stage does not recognise); empty: any kind, its content is not known in advance

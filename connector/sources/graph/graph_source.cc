@@ -388,7 +388,8 @@ class PullSource final : public Source {
     }
     st.url.reset();
     st.failed_windows = 0;  // a completed window ends a run of failed ones
-    if (st.refusals > 0) progress_.set_reading(spec.name);
+    // Not only after this source's own refusals: one carried over a reload (SourceProgress::carry_over) too.
+    progress_.set_reading(spec.name);
     st.refusals = 0;
     st.completed = true;
     progress_.last_window_ok.store(sources::to_micros(std::chrono::system_clock::now()) / sources::kSecond,

@@ -379,5 +379,94 @@ TEST_F(PullShutdown, SigtermEndsAManagedIdentityRetryWaitPromptly) {
   EXPECT_LT(endpoint_stats("imds")["count"].get<int>(), 5) << "no token request after the shutdown began";
 }
 
+
+// A live reload that restarts the pipeline (a pipeline setting changed) builds its sources anew: a
+// stream the service refused stays refused in the new pipeline until it reads again, as a platform
+// team expects of a reload that keeps the source. After the reload the service answers that
+// subscription 503 (the stream neither reads nor is refused again), and /metrics
+// (siem_source_stream_refused 1, its refusals counter not back to 0) and /readyz still name it.
+// Once the service answers it, the stream reads and the refusal clears everywhere.
+TEST_F(PullStreamIsolation, ARefusedStreamStaysRefusedAcrossAPipelineRestartUntilItReads) {
+  subscriptions_ = {kSub, kForbiddenSub};  // both exist: the refused one reads once the service lets it
+  start_emulator();
+  const std::string src = source("activity", "azure_activity",
+                                 std::string("requests_per_10s: 1000\nsubscriptions: [") + kSub + ", " + kForbiddenSub + "]");
+  const std::string observability = "observability: {listen: \"127.0.0.1:0\"}\n";
+  write_config(src);
+  std::ofstream(dir_ / "config.yaml", std::ios::app) << observability;
+  const std::string forbidden = std::string("/subscriptions/") + kForbiddenSub + "/";
+  server_->add_fault(httpd::Fault::with_status(forbidden, 403, 1'000'000, {}, kForbiddenBody));
+  const pid_t pid = start_connector();
+  ASSERT_GT(pid, 0);
+  struct Stop {
+    pid_t pid;
+    ~Stop() { stop_connector(pid, std::chrono::seconds(30)); }
+  } stop{pid};
+  int port = 0;
+  ASSERT_TRUE(test::wait_until([&] { return (port = test::port_in_log(slurp(dir_ / "stderr"))) != 0; },
+                               std::chrono::seconds(20), std::chrono::milliseconds(20)))
+      << slurp(dir_ / "stderr");
+  auto get = [&](const std::string& path) {
+    return test::http_fetch("GET", "http://127.0.0.1:" + std::to_string(port) + path).body;
+  };
+  // The value of a sample of the stream, -1 when absent.
+  auto value = [](const std::string& metrics, const std::string& family) {
+    const std::string sample = family + "{source=\"activity\",stream=\"" + kForbiddenSub + "\"} ";
+    const auto at = metrics.find(sample);
+    return at == std::string::npos ? -1.0 : std::strtod(metrics.c_str() + at + sample.size(), nullptr);
+  };
+  const std::string degraded = "source activity: degraded: refused by the service, not read: stream " +
+                               std::string(kForbiddenSub) + ": HTTP 403 AuthorizationFailed";
+  std::string metrics;
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        metrics = get("/metrics");
+        return value(metrics, "siem_source_stream_refused") == 1.0;
+      },
+      std::chrono::seconds(60), std::chrono::milliseconds(100)))
+      << metrics << slurp(dir_ / "stderr");
+  const double refusals = value(metrics, "siem_source_stream_refusals_total");
+  EXPECT_GE(refusals, 1.0) << metrics;
+
+  // The 503s the service answered the refused subscription.
+  auto unavailable = [&] {
+    const auto stats = endpoint_stats("arm.activity");
+    int n = 0;
+    for (std::size_t i = 0; i < stats["targets"].size(); ++i)
+      n += stats["statuses"][i].get<int>() == 503 && stats["targets"][i].get<std::string>().find(kForbiddenSub) != std::string::npos;
+    return n;
+  };
+  server_->clear_faults();
+  server_->add_fault(httpd::Fault::with_status(forbidden, 503, 1'000'000, {{"Retry-After", "0"}},
+                                               R"({"error":{"code":"ServerBusy","message":"busy"}})"));
+  write_config(src);
+  std::ofstream(dir_ / "config.yaml", std::ios::app) << observability << "pipeline: {drain_timeout: 3s}\n";
+  kill(pid, SIGHUP);
+  const std::string restarted = "pipeline: starting with the reloaded configuration";
+  ASSERT_TRUE(test::wait_until([&] { return slurp(dir_ / "stderr").find(restarted) != std::string::npos; },
+                               std::chrono::seconds(60), std::chrono::milliseconds(50)))
+      << slurp(dir_ / "stderr");
+  // The new pipeline asked the subscription and got an answer that neither reads nor refuses.
+  const int before = unavailable();
+  ASSERT_TRUE(test::wait_until([&] { return unavailable() > before; }, std::chrono::seconds(60),
+                               std::chrono::milliseconds(50)))
+      << slurp(dir_ / "stderr");
+  metrics = get("/metrics");
+  EXPECT_EQ(value(metrics, "siem_source_stream_refused"), 1.0) << "the refusal was lost in the reload\n" << metrics;
+  EXPECT_GE(value(metrics, "siem_source_stream_refusals_total"), refusals) << metrics;
+  EXPECT_NE(get("/readyz").find(degraded), std::string::npos) << get("/readyz");
+
+  // The service answers the subscription again: the stream reads, and is no longer refused.
+  server_->clear_faults();
+  EXPECT_TRUE(test::wait_until(
+      [&] {
+        metrics = get("/metrics");
+        return value(metrics, "siem_source_stream_refused") == 0.0;
+      },
+      std::chrono::seconds(90), std::chrono::milliseconds(100)))
+      << metrics << slurp(dir_ / "stderr");
+  EXPECT_EQ(get("/readyz").find("degraded"), std::string::npos) << get("/readyz");
+}
+
 }  // namespace
 }  // namespace siem::pulltest
