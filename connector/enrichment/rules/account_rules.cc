@@ -2,6 +2,7 @@
 #include "connector/enrichment/rules/rules.h"
 
 #include <algorithm>
+#include <array>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -57,11 +58,33 @@ bool security_info_op(std::string_view op) {
 // authentication/requirements (perUserMfaState).
 constexpr std::string_view kPerUserMfaOp = "Update per-user multifactor authentication state";
 
-// A registered method deleted, or strong authentication switched off, by its activity.
+// A registered method deleted, or strong authentication switched off, by its activity (white space
+// around it already trimmed): "Disable Strong Authentication", or an activity whose words are
+// exactly [Admin | User] Delete | Deleted | Remove | Removed, then "security info" or "user
+// authentication method(s)" (Microsoft's "Admin deleted security info", "User deleted security
+// info"; Graph's "Delete user authentication method"), in any case. Whole words and nothing after
+// the object: "Restore deleted security info", "Undelete ...", "... security info registration"
+// or "... user authentication method policy" changed no user's methods.
 bool mfa_removal_op(std::string_view op) {
   if (iequals(op, "Disable Strong Authentication")) return true;
-  const bool deleted = icontains(op, "delete") || icontains(op, "remove");
-  return deleted && (icontains(op, "security info") || icontains(op, "user authentication method"));
+  std::array<std::string_view, 6> w;  // a removal has at most five words
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < op.size();) {
+    while (i < op.size() && (op[i] == ' ' || op[i] == '\t')) ++i;
+    const std::size_t b = i;
+    while (i < op.size() && op[i] != ' ' && op[i] != '\t') ++i;
+    if (i == b) continue;
+    if (n == w.size()) return false;
+    w[n++] = op.substr(b, i - b);
+  }
+  std::size_t k = n > 0 && (iequals(w[0], "Admin") || iequals(w[0], "User")) ? 1 : 0;
+  if (k >= n) return false;
+  const std::string_view verb = w[k++];
+  if (!iequals(verb, "Delete") && !iequals(verb, "Deleted") && !iequals(verb, "Remove") && !iequals(verb, "Removed"))
+    return false;
+  if (n - k == 2) return iequals(w[k], "security") && iequals(w[k + 1], "info");
+  return n - k == 3 && iequals(w[k], "user") && iequals(w[k + 1], "authentication") &&
+         (iequals(w[k + 2], "method") || iequals(w[k + 2], "methods"));
 }
 
 // The properties of an "Update user" that hold the account's authentication methods:

@@ -1,0 +1,62 @@
+// pa.account.mfa_removed by the activity's name (docs/detections.md): "Disable Strong
+// Authentication", or exactly [Admin | User] delete(d) / remove(d) "security info" or "user
+// authentication method(s)", in any case, white space around and between the words ignored. The
+// near misses name security info or a user authentication method with a delete or remove in them
+// but change no user's methods (a substring match took them all for removals).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "connector/config/config_node.h"
+#include "connector/enrichment/mapping_stage.h"
+#include "connector/mapping/mapper.h"
+
+namespace siem {
+namespace {
+
+// A successful audit named `activity` whose target is Carol, on the roster (privileged_principals).
+std::string audit(const std::string& activity) {
+  return R"({"id":"Directory_mfa","activityDateTime":"2026-12-07T10:00:00Z","activityDisplayName":")" + activity +
+         R"(","category":"UserManagement","loggedByService":"Authentication Methods","result":"success",)"
+         R"("initiatedBy":{"user":{"id":"a1","userPrincipalName":"alice@contoso.example"}},)"
+         R"("targetResources":[{"id":"c1","type":"User","userPrincipalName":"carol@contoso.example","modifiedProperties":[]}],)"
+         R"("additionalDetails":[]})";
+}
+
+TEST(MfaRemovalNames, TheRemovalActivitiesFireAndTheirNearMissesDoNot) {
+  Diagnostics diags;
+  const auto doc = ConfigDocument::load_string("enrichment: {privileged_principals: [carol@contoso.example]}\n",
+                                               "test.yaml", diags, ".");
+  const auto mapper = make_mapping_stage(doc->root(), nullptr);
+  ASSERT_FALSE(diags.has_errors()) << diags.format();
+  const auto fires = [&](const std::string& activity) {
+    RawRecord rec;
+    rec.json = audit(activity);
+    MappedEvent ev;
+    EXPECT_FALSE(mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev)) << activity;
+    return std::find(ev.tags.begin(), ev.tags.end(), "pa.account.mfa_removed") != ev.tags.end();
+  };
+  const std::vector<std::string> removals{
+      "Disable Strong Authentication", "disable strong authentication", "Admin deleted security info",
+      "User deleted security info", "  USER DELETED SECURITY INFO ", "User  deleted\tsecurity info",
+      "Admin removed security info", "Deleted security info", "Delete user authentication method",
+      "Remove user authentication methods"};
+  for (const auto& a : removals) EXPECT_TRUE(fires(a)) << "'" << a << "' is a removal";
+  const std::vector<std::string> near_misses{
+      // A delete or remove, and security info, but not a removal of the user's methods.
+      "Restore deleted security info", "Undelete security info", "User deleted security info registration",
+      "Admin deleted security info registration campaign", "Download deleted security info report",
+      "User started security info deletion", "Security info removed from review",
+      // A user authentication method named with a policy or a campaign, or deleted nowhere.
+      "Delete user authentication method policy", "Remove user authentication method registration campaign",
+      "Delete authentication methods policy", "Admin deleted user authentication method policy",
+      // The activities around a removal that remove nothing.
+      "Admin registered security info", "User reviewed security info", "User canceled security info registration",
+      "Update user authentication method", "Enable Strong Authentication", "Delete user", "Remove member from role"};
+  for (const auto& a : near_misses) EXPECT_FALSE(fires(a)) << "'" << a << "' is no removal";
+}
+
+}  // namespace
+}  // namespace siem
