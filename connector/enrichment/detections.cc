@@ -1,5 +1,7 @@
 #include "connector/enrichment/detections.h"
 
+#include <array>
+
 #include "connector/enrichment/rules/rules.h"
 #include "connector/record/json_access.h"
 
@@ -103,6 +105,9 @@ constexpr FamilyMask kActivity = family_bit(Facts::Family::activity);
 constexpr FamilyMask kInventory = family_bit(Facts::Family::inventory);
 // Role grants and PIM activations: directory / PIM audits and PIM requests (is_role_add, ...).
 constexpr FamilyMask kRoleEvents = kAudit | family_bit(Facts::Family::pim_request);
+// What a rule reads (DetectionEntry::reads): the record's facts alone, or the learned state too.
+constexpr auto kRecord = DetectionEntry::Reads::record;
+constexpr auto kLearned = DetectionEntry::Reads::learned_state;
 }  // namespace
 
 std::vector<std::string> enrichment_tags() {
@@ -115,47 +120,93 @@ std::vector<std::string> enrichment_tags() {
 
 const std::vector<DetectionEntry>& detection_catalogue() {
   static const std::vector<DetectionEntry> catalogue = {
-      {"pa.role.assigned", 6, rules::role_assigned, kRoleEvents},
-      {"pa.role.assigned_outside_pim", 8, rules::assigned_outside_pim, kAudit},
-      {"pa.role.permanent", 6, rules::permanent, kRoleEvents},
-      {"pa.role.removed", 3, rules::removed, kRoleEvents},
-      {"pa.pim.activation", 5, rules::pim_activation, kRoleEvents},
-      {"pa.pim.no_justification", 7, rules::pim_no_justification, kRoleEvents},
-      {"pa.pim.long_activation", 6, rules::pim_long_activation, kRoleEvents},
-      {"pa.breakglass.signin", 10, rules::breakglass_signin, kSignIn},
-      {"pa.breakglass.activity", 9, rules::breakglass_activity, kRoleEvents | kActivity},
-      {"pa.signin.privileged", 3, rules::signin_privileged, kSignIn},
-      {"pa.signin.no_mfa", 8, rules::signin_no_mfa, kSignIn},
-      {"pa.signin.legacy_auth", 8, rules::signin_legacy_auth, kSignIn},
-      {"pa.signin.unmanaged_device", 6, rules::signin_unmanaged_device, kSignIn},
-      {"pa.signin.nonadmin_app", 5, rules::signin_nonadmin_app, kSignIn},
-      {"pa.signin.risky", 8, rules::signin_risky, kSignIn},
-      {"pa.account.external_admin", 9, rules::external_admin, kRoleEvents},
-      {"pa.account.credential_change", 6, rules::credential_change, kAudit},
-      {"pa.account.new_admin", 8, rules::new_admin, kRoleEvents},
-      {"pa.account.mfa_removed", 8, rules::mfa_removed, kAudit},
-      {"pa.tenant.federation_change", 9, rules::federation_change, kAudit},
-      {"pa.tenant.conditional_access_change", 7, rules::conditional_access_change, kAudit},
-      {"pa.tenant.auth_policy_change", 7, rules::auth_policy_change, kAudit},
-      {"pa.app.privileged_permission", 8, rules::app_privileged_permission, kAudit},
-      {"pa.app.credential_added", 6, rules::app_credential_added, kAudit},
-      {"pa.app.consent_granted", 6, rules::app_consent_granted, kAudit},
-      {"pa.azure.privileged_role_assignment", 7, rules::azure_privileged_role_assignment, kActivity},
-      {"pa.azure.role_assignment_removed", 3, rules::azure_role_assignment_removed, kActivity},
-      {"pa.azure.subscription_ownership", 8, rules::subscription_ownership, kActivity},
-      {"pa.azure.elevate_access", 9, rules::elevate_access, kAudit | kActivity},
+      {"pa.role.assigned", 6, rules::role_assigned, kRoleEvents, kRecord},
+      {"pa.role.assigned_outside_pim", 8, rules::assigned_outside_pim, kAudit, kRecord},
+      {"pa.role.permanent", 6, rules::permanent, kRoleEvents, kRecord},
+      {"pa.role.removed", 3, rules::removed, kRoleEvents, kRecord},
+      {"pa.pim.activation", 5, rules::pim_activation, kRoleEvents, kRecord},
+      {"pa.pim.no_justification", 7, rules::pim_no_justification, kRoleEvents, kRecord},
+      {"pa.pim.long_activation", 6, rules::pim_long_activation, kRoleEvents, kRecord},
+      {"pa.breakglass.signin", 10, rules::breakglass_signin, kSignIn, kRecord},
+      {"pa.breakglass.activity", 9, rules::breakglass_activity, kRoleEvents | kActivity, kRecord},
+      {"pa.signin.privileged", 3, rules::signin_privileged, kSignIn, kRecord},
+      {"pa.signin.no_mfa", 8, rules::signin_no_mfa, kSignIn, kRecord},
+      {"pa.signin.legacy_auth", 8, rules::signin_legacy_auth, kSignIn, kRecord},
+      {"pa.signin.unmanaged_device", 6, rules::signin_unmanaged_device, kSignIn, kRecord},
+      {"pa.signin.nonadmin_app", 5, rules::signin_nonadmin_app, kSignIn, kRecord},
+      {"pa.signin.risky", 8, rules::signin_risky, kSignIn, kRecord},
+      {"pa.account.external_admin", 9, rules::external_admin, kRoleEvents, kRecord},
+      {"pa.account.credential_change", 6, rules::credential_change, kAudit, kLearned},
+      {"pa.account.new_admin", 8, rules::new_admin, kRoleEvents, kLearned},
+      {"pa.account.mfa_removed", 8, rules::mfa_removed, kAudit, kLearned},
+      {"pa.tenant.federation_change", 9, rules::federation_change, kAudit, kRecord},
+      {"pa.tenant.conditional_access_change", 7, rules::conditional_access_change, kAudit, kRecord},
+      {"pa.tenant.auth_policy_change", 7, rules::auth_policy_change, kAudit, kRecord},
+      {"pa.app.privileged_permission", 8, rules::app_privileged_permission, kAudit, kRecord},
+      {"pa.app.credential_added", 6, rules::app_credential_added, kAudit, kLearned},
+      {"pa.app.consent_granted", 6, rules::app_consent_granted, kAudit, kRecord},
+      {"pa.azure.privileged_role_assignment", 7, rules::azure_privileged_role_assignment, kActivity, kRecord},
+      {"pa.azure.role_assignment_removed", 3, rules::azure_role_assignment_removed, kActivity, kRecord},
+      {"pa.azure.subscription_ownership", 8, rules::subscription_ownership, kActivity, kRecord},
+      {"pa.azure.elevate_access", 9, rules::elevate_access, kAudit | kActivity, kRecord},
       // Alerts Microsoft computes (graph_pim_alerts, graph_risk_detections).
-      {"pa.pim.alert", 7, rules::pim_alert, family_bit(Facts::Family::pim_alert)},
-      {"pa.risk.privileged", 9, rules::risk_privileged, family_bit(Facts::Family::risk)},
+      {"pa.pim.alert", 7, rules::pim_alert, family_bit(Facts::Family::pim_alert), kRecord},
+      {"pa.risk.privileged", 9, rules::risk_privileged, family_bit(Facts::Family::risk), kLearned},
       // Security alerts (Graph alerts_v2, Defender for Cloud).
-      {"pa.alert.privileged_principal", 9, rules::alert_privileged_principal, family_bit(Facts::Family::alert)},
-      {"pa.inventory.new_principal", 5, rules::inventory_new_principal, kInventory},
-      {"pa.inventory.new_global_admin", 9, rules::inventory_new_global_admin, kInventory},
-      {"pa.inventory.new_tier0", 8, rules::inventory_new_tier0, kInventory},
-      {"pa.inventory.made_permanent", 8, rules::inventory_made_permanent, kInventory},
-      {"pa.inventory.role_removed", 4, rules::inventory_role_removed, kInventory},
+      {"pa.alert.privileged_principal", 9, rules::alert_privileged_principal, family_bit(Facts::Family::alert), kLearned},
+      {"pa.inventory.new_principal", 5, rules::inventory_new_principal, kInventory, kRecord},
+      {"pa.inventory.new_global_admin", 9, rules::inventory_new_global_admin, kInventory, kRecord},
+      {"pa.inventory.new_tier0", 8, rules::inventory_new_tier0, kInventory, kRecord},
+      {"pa.inventory.made_permanent", 8, rules::inventory_made_permanent, kInventory, kRecord},
+      {"pa.inventory.role_removed", 4, rules::inventory_role_removed, kInventory, kRecord},
   };
   return catalogue;
+}
+
+namespace {
+// Per record family, the catalogue's rules that can fire on it (their indices, in catalogue order):
+// all of them, and those that read the learned state.
+struct FamilyRules {
+  std::array<std::vector<std::uint16_t>, 16> all, learned;
+};
+const FamilyRules& family_rules() {
+  static const FamilyRules rules = [] {
+    FamilyRules out;
+    const auto& catalogue = detection_catalogue();
+    for (std::size_t f = 0; f < out.all.size(); ++f)
+      for (std::size_t i = 0; i < catalogue.size(); ++i) {
+        if (!(catalogue[i].families & (1u << f))) continue;
+        out.all[f].push_back(static_cast<std::uint16_t>(i));
+        if (catalogue[i].reads == DetectionEntry::Reads::learned_state) out.learned[f].push_back(static_cast<std::uint16_t>(i));
+      }
+    return out;
+  }();
+  return rules;
+}
+}  // namespace
+
+void run_learned_rules(const RuleContext& ctx, std::vector<RuleHit>& hits, std::vector<std::uint16_t>& hit_rules) {
+  const auto& catalogue = detection_catalogue();
+  for (const std::uint16_t i : family_rules().learned[static_cast<unsigned>(ctx.facts.family) % 16]) {
+    catalogue[i].rule(ctx, hits);
+    hit_rules.resize(hits.size(), i);
+  }
+}
+
+void run_record_rules(const RuleContext& ctx, std::vector<RuleHit>& hits, const std::vector<std::uint16_t>& hit_rules,
+                      std::vector<RuleHit>& out) {
+  static const Roster no_roster;
+  static const std::map<std::string, std::int64_t> no_accounts;
+  const RuleContext only{ctx.facts, ctx.settings, ctx.roles, no_roster, no_accounts, ctx.now_ms, ctx.privileged_roles,
+                         ctx.privileged_sign_in, ctx.group_change};
+  const auto& catalogue = detection_catalogue();
+  std::size_t next = 0;  // hits[next]: the next hit of a learned-state rule
+  for (const std::uint16_t i : family_rules().all[static_cast<unsigned>(ctx.facts.family) % 16]) {
+    const auto& entry = catalogue[i];
+    if (entry.reads == DetectionEntry::Reads::record) entry.rule(only, out);
+    else
+      for (; next < hits.size() && hit_rules[next] == i; ++next) out.push_back(std::move(hits[next]));
+  }
 }
 
 }  // namespace siem

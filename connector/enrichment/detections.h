@@ -85,10 +85,27 @@ struct DetectionEntry {
   int severity;  // default (CEF 0-10)
   DetectionRule rule;
   FamilyMask families;
+  // What the rule reads besides the record's facts, the settings, the role table and what the
+  // enricher's ordered part worked out for the record (privileged_sign_in, privileged_roles with a
+  // group's roles, group_change): `learned_state`, the roster (RuleContext::roster, privileged_key)
+  // or the new-account table, so it runs in input order, in the ordered turn; `record`, nothing
+  // learned, so it runs outside the turn, concurrently (Enricher::complete), where its context's
+  // roster and new-account table are empty ones: a rule marked `record` that does read them finds
+  // nobody there, whatever the input order, and the tests of its detections fail.
+  enum class Reads : bool { record, learned_state } reads;
 };
 
 // The catalogue, in evaluation order.
 const std::vector<DetectionEntry>& detection_catalogue();
+
+// The catalogue's rules for the family of `ctx.facts`, in two passes (the enricher's ordered() and
+// complete()). run_learned_rules(): those that read the learned state, their hits appended to `hits`
+// and each hit's rule (its catalogue index) to `hit_rules`. run_record_rules(): the others, with
+// `ctx`'s roster and new-account table replaced by empty ones, and the hits of both into `out` in
+// catalogue order (as one pass over the catalogue finds them); `hits` is moved from.
+void run_learned_rules(const RuleContext& ctx, std::vector<RuleHit>& hits, std::vector<std::uint16_t>& hit_rules);
+void run_record_rules(const RuleContext& ctx, std::vector<RuleHit>& hits, const std::vector<std::uint16_t>& hit_rules,
+                      std::vector<RuleHit>& out);
 
 // The tier tags the enricher adds to an event touching a tier 0 / tier 1 role.
 inline constexpr std::string_view kTier0Tag = "pa.role.tier0";

@@ -103,8 +103,11 @@ class EnricherImpl final : public Enricher {
     int record_tier = 3;           // the highest tier of the record's roles and the caller's role
     std::optional<GroupChange> group_change;  // its member points into `facts`
     RosterLearning::Learns learns;  // what the record may teach the roster (learn() acts on it)
-    // Left by ordered() for complete(): the rules' hits and the tier (3: none).
-    std::vector<RuleHit> hits;
+    // Left by ordered() for complete(): the hits of the rules that read the learned state and
+    // their rules (run_learned_rules), whether the sign-in is privileged, the tier (3: none).
+    std::vector<RuleHit> hits, all_hits;  // all_hits: complete()'s, every rule's (reused)
+    std::vector<std::uint16_t> hit_rules;
+    bool privileged_sign_in = false;
     int tier = 3;
   };
 
@@ -215,6 +218,7 @@ class EnricherImpl final : public Enricher {
   void ordered(Prepared& base) override {
     auto& p = static_cast<PreparedFacts&>(base);
     p.hits.clear();
+    p.hit_rules.clear();
     p.tier = 3;
     if (p.kind == SourceKind::unknown) return;
     const Facts& facts = p.facts;
@@ -227,9 +231,8 @@ class EnricherImpl final : public Enricher {
     RuleContext ctx{facts, settings_, roles_, roster_, account_created_, event_ms, privileged};
     if (group_change && !privileged.empty()) ctx.group_change = &*group_change;
     ctx.privileged_sign_in = rules::compute_privileged_sign_in(facts, settings_, roster_, event_ms, p.tenant);
-    const FamilyMask family = family_bit(facts.family);
-    for (const auto& entry : catalogue_)
-      if (entry.families & family) entry.rule(ctx, p.hits);
+    p.privileged_sign_in = ctx.privileged_sign_in;
+    run_learned_rules(ctx, p.hits, p.hit_rules);  // complete() runs the rules that read the record alone
 
     // Tier: prepare()'s, a group's roles and the roster tiers of the actor.
     int tier = p.record_tier;
@@ -282,13 +285,20 @@ class EnricherImpl final : public Enricher {
       result.roles.push_back(r->name);
       result.role_ids.push_back(r->id);
     }
-    if (!p.hits.empty()) result.detections.reserve(p.hits.size());
-    for (auto& h : p.hits) {
+    // The rules that read the record alone, outside the turn: no roster or new-account table.
+    RuleContext ctx{p.facts, settings_, roles_, roster_, account_created_, p.event_ms, p.privileged};
+    if (p.group_change && !p.privileged.empty()) ctx.group_change = &*p.group_change;
+    ctx.privileged_sign_in = p.privileged_sign_in;
+    p.all_hits.clear();
+    run_record_rules(ctx, p.hits, p.hit_rules, p.all_hits);
+    if (!p.all_hits.empty()) result.detections.reserve(p.all_hits.size());
+    for (auto& h : p.all_hits) {
       auto it = settings_.severities.find(h.name);
       const int sev = it != settings_.severities.end() ? it->second : h.default_severity;
       result.detections.push_back(Detection{std::move(h.name), sev, std::move(h.reason)});
     }
     p.hits.clear();
+    p.all_hits.clear();
     std::stable_sort(result.detections.begin(), result.detections.end(),
                      [](const Detection& a, const Detection& b) { return a.severity > b.severity; });
     for (const auto& d : result.detections) {
@@ -343,7 +353,6 @@ class EnricherImpl final : public Enricher {
   std::map<std::string, std::int64_t> account_created_;
   RosterLearning learning_{settings_, roster_, account_created_};  // its roster learning
   PreparedFacts own_;  // enrich()'s, reused across records
-  const std::vector<DetectionEntry>& catalogue_ = detection_catalogue();
 };
 
 std::vector<std::string> list_or(const ConfigNode& cfg, std::string_view key, const std::vector<std::string>& dflt) {
