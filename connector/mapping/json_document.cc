@@ -254,9 +254,21 @@ void write_steps(const JsonProgram& plan, const std::vector<Rule>& rules, const 
           break;
         [[fallthrough]];  // a value: the rule writes it (write_shape() leaves it to write_field())
       }
-      case JsonProgram::Step::text_var:
+      case JsonProgram::Step::text_var:  // as write_shape(): the context's string, when it has one
+        if (step.op == JsonProgram::Step::text_var) {
+          if (const std::string* t = text_variable(step.var, ctx)) {
+            if (!t->empty()) {
+              out.json_string(prefix(step), *t);
+              first = false;
+            }
+            break;
+          }
+        }
+        [[fallthrough]];
+      case JsonProgram::Step::list_var:  // as write_shape(): an empty list gives nothing (most events)
+        if (step.op == JsonProgram::Step::list_var && list_variable(step.var, ctx).empty()) break;
+        [[fallthrough]];
       case JsonProgram::Step::int_var:
-      case JsonProgram::Step::list_var:
       case JsonProgram::Step::address:
       case JsonProgram::Step::structured:
       case JsonProgram::Step::converted:
