@@ -18,203 +18,6 @@
 
 namespace siem::mapping {
 
-namespace {
-
-bool is_index(std::string_view s) {
-  return !s.empty() && s.size() <= 4 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// The step a rule's member becomes: `field` (Rule::append_json / evaluate), or one of the shapes the
-// writer handles itself when the rule is a single plain alternative without conditions.
-void classify(const Rule& rule, JsonProgram::Step& step) {
-  using Step = JsonProgram::Step;
-  step.op = Step::field;
-  step.path = rule.single_path;
-  step.slot = rule.single_path ? rule.single_path->slot : -1;
-  if (rule.single_path || rule.alternatives.size() != 1) return;
-  const Expr& only = *rule.alternatives.front();
-  if (!only.is_plain || !only.when.empty()) return;
-  if (only.src == Expr::Src::virt) {
-    switch (shape_of(only.var)) {
-      case VarShape::text: step.op = Step::text_var; break;
-      case VarShape::integer: step.op = Step::int_var; break;
-      case VarShape::list: step.op = Step::list_var; break;
-      case VarShape::other: return;
-    }
-    step.var = only.var;
-    return;
-  }
-  if (only.src != Expr::Src::from || only.paths.size() != 1) return;
-  step.op = Step::structured;
-  switch (only.conversion) {
-    case Conversion::json: step.shape = Step::Shape::json; break;
-    case Conversion::elastic: step.shape = Step::Shape::elastic; break;
-    case Conversion::snake: step.shape = Step::Shape::snake; break;
-    case Conversion::ip: step.op = Step::address; break;
-    default: step.op = Step::field; return;
-  }
-  step.path = &only.paths.front();
-  step.slot = step.path->slot;
-}
-
-}  // namespace
-
-JsonProgram::JsonProgram(const std::vector<Rule>& rules, const std::string& host, bool arrays,
-                         Writer style)
-    : writer(style) {
-  const bool general = style == Writer::general;
-  // The target tree: "a.b.c" is member c of object b of object a.
-  struct Node {
-    std::string key;
-    std::vector<std::size_t> children;
-    int rule = -1;
-    bool constant = false;
-    bool array = false;    // its children are array elements
-    bool element = false;  // an element of its parent array: written without a key
-    std::string text;      // constant: the whole member ("key":value)
-  };
-  std::vector<Node> nodes(1);  // nodes[0] is the root
-  for (std::size_t r = 0; r < rules.size(); ++r) {
-    std::size_t cur = 0;
-    std::string_view t = rules[r].target;
-    std::size_t start = 0;
-    while (start <= t.size()) {
-      auto dot = t.find('.', start);
-      if (dot == std::string_view::npos) dot = t.size();
-      const std::string seg(t.substr(start, dot - start));
-      std::size_t next = SIZE_MAX;
-      for (auto c : nodes[cur].children)
-        if (nodes[c].key == seg) next = c;
-      if (next == SIZE_MAX) {
-        Node n{seg, {}, -1, false, false, false, {}};
-        n.element = arrays && cur != 0 && is_index(seg);
-        nodes.push_back(std::move(n));
-        next = nodes.size() - 1;
-        nodes[cur].children.push_back(next);
-        if (nodes[next].element) nodes[cur].array = true;
-      }
-      cur = next;
-      start = dot + 1;
-    }
-    nodes[cur].rule = static_cast<int>(r);
-  }
-  // An object with both index and name members ("a.0.x" and "a.y") stays an object: its index
-  // members are keys ("0"), so the document is valid JSON whatever the targets say.
-  for (auto& n : nodes) {
-    if (!n.array) continue;
-    if (std::all_of(n.children.begin(), n.children.end(), [&](std::size_t c) { return nodes[c].element; })) continue;
-    n.array = false;
-    for (auto c : n.children) nodes[c].element = false;
-  }
-  auto prefix = [](const Node& n) {
-    std::string p;
-    if (!n.element) {
-      encoding::append_json_string(p, n.key);
-      p += ':';
-    }
-    if (n.rule < 0) p += n.array ? '[' : '{';
-    return p;
-  };
-  // Children are created after their parent: deciding from the last node back sees every
-  // child's answer before its parent's.
-  for (std::size_t i = nodes.size(); i-- > 1;) {
-    auto& n = nodes[i];
-    if (n.rule >= 0) {
-      std::string value;
-      if (!general && rules[static_cast<std::size_t>(n.rule)].constant_json(host, value)) {
-        n.constant = true;
-        n.text = prefix(n) + value;
-      }
-      continue;
-    }
-    n.constant = !n.children.empty() &&
-                 std::all_of(n.children.begin(), n.children.end(), [&](std::size_t c) { return nodes[c].constant; });
-    if (n.constant) {
-      n.text = prefix(n);
-      for (std::size_t k = 0; k < n.children.size(); ++k) {
-        if (k > 0) n.text += ',';
-        n.text += nodes[n.children[k]].text;
-      }
-      n.text += n.array ? ']' : '}';
-    }
-  }
-  auto add_text = [this](Step& step, std::string_view body) {
-    step.text_at = static_cast<std::uint32_t>(text.size());
-    text += ',';
-    text += body;
-    step.text_size = static_cast<std::uint32_t>(text.size() - step.text_at);
-  };
-  // A rule whose alternatives are all constants (under conditions: one without any is folded
-  // above) becomes a choice step: each constant's JSON encoded once here, not per event.
-  auto add_choice = [&](const Rule& rule, Step& step) {
-    if (!rule.direct || rule.alternatives.empty()) return false;
-    for (const auto& a : rule.alternatives)
-      if (!a->is_plain || a->src != Expr::Src::value) return false;
-    step.op = Step::choice;
-    step.choice_at = static_cast<std::uint32_t>(choices.size());
-    for (const auto& a : rule.alternatives) {
-      if (a->constant.empty()) continue;  // append_plain(): nothing, the next alternative decides
-      Choice c;
-      c.expr = a.get();
-      c.text_at = static_cast<std::uint32_t>(text.size());
-      append_value_json(text, a->constant);
-      c.text_size = static_cast<std::uint32_t>(text.size() - c.text_at);
-      choices.push_back(c);
-    }
-    step.choice_count = static_cast<std::uint32_t>(choices.size() - step.choice_at);
-    return true;
-  };
-  // Pre-order emission; consecutive constant members become one step.
-  auto emit = [&](auto& self, std::size_t index, std::size_t depth) -> void {
-    max_depth = std::max(max_depth, depth);
-    std::string run;
-    auto flush = [&] {
-      if (run.empty()) return;
-      Step step;
-      step.op = Step::constant;
-      add_text(step, run);
-      steps.push_back(step);
-      run.clear();
-    };
-    for (auto c : nodes[index].children) {
-      const auto& child = nodes[c];
-      if (child.constant) {
-        if (!run.empty()) run += ',';
-        run += child.text;
-        continue;
-      }
-      flush();
-      Step step;
-      add_text(step, prefix(child));
-      if (child.rule >= 0) {
-        step.rule = static_cast<std::uint32_t>(child.rule);
-        if (general) step.op = Step::general;
-        else if (!add_choice(rules[step.rule], step)) classify(rules[step.rule], step);
-        steps.push_back(step);
-      } else {
-        step.op = Step::open;
-        steps.push_back(step);
-        self(self, c, depth + 1);
-        // Objects and arrays that end together are one step: their closing bytes, innermost first.
-        const char closer = child.array ? ']' : '}';
-        if (steps.back().op == Step::close && steps.back().text_at + steps.back().text_size == text.size()) {
-          text += closer;
-          ++steps.back().text_size;
-        } else {
-          Step end;
-          end.op = Step::close;
-          end.text_at = static_cast<std::uint32_t>(text.size());
-          end.text_size = 1;
-          text += closer;
-          steps.push_back(end);
-        }
-      }
-    }
-    flush();
-  };
-  emit(emit, 0, 0);
-}
-
 std::string& json_scratch() {
   static thread_local std::string s;
   return s;
@@ -292,9 +95,28 @@ template <class Out>
 // written); nullopt: a case left to write_field() (nothing written).
 template <class Out>
 [[gnu::noinline]] std::optional<bool> write_shape(const JsonProgram::Step& step, std::string_view prefix,
-                                                  const EvalContext& ctx, Out& out) {
+                                                  const std::vector<Rule>& rules, const EvalContext& ctx, Out& out) {
   using Shape = JsonProgram::Step::Shape;
   switch (step.op) {
+    case JsonProgram::Step::strings: {  // as append_in_form() over append_plain() for record strings
+      for (const auto& a : rules[step.rule].alternatives) {
+        for (const auto& p : a->paths) {
+          const auto e = find_path(p, ctx);
+          if (!e) continue;
+          if (!e->is_string()) return std::nullopt;  // null, a number, an object...: left to the rule
+          std::string_view text = e->get_string().value_unsafe();
+          if (text.empty()) continue;
+          if (is_ip(a->conversion)) {
+            const auto kept = ip_address(a->conversion, text);
+            if (!kept) break;  // this alternative gives nothing: the next one decides
+            text = *kept;
+          }
+          out.json_string(prefix, text);
+          return true;
+        }
+      }
+      return false;
+    }
     case JsonProgram::Step::text_var: {  // as append_plain(): the context's string, if it has one
       const std::string* text = text_variable(step.var, ctx);
       if (!text) return std::nullopt;
@@ -324,6 +146,35 @@ template <class Out>
       }
       out.put(']');
       return true;
+    }
+    case JsonProgram::Step::pa_var: return std::nullopt;
+    case JsonProgram::Step::converted: {  // as append_direct() -> first_value() for its one path
+      const Expr& x = *step.expr;
+      auto found = step.slot >= 0 && ctx.cache ? ctx.cache->find(step.slot, *step.path, ctx.record) : find_path(*step.path, ctx);
+      if (found) found = x.from_value(*found);
+      if (!found) return false;
+      switch (found->type()) {  // null, "", {} and [] are no value
+        case simdjson::dom::element_type::NULL_VALUE: return false;
+        case simdjson::dom::element_type::STRING:
+          if (found->get_string().value_unsafe().empty()) return false;
+          break;
+        case simdjson::dom::element_type::OBJECT:
+          if (json::as_object(*found).begin() == json::as_object(*found).end()) return false;
+          break;
+        case simdjson::dom::element_type::ARRAY:
+          if (json::as_array(*found).begin() == json::as_array(*found).end()) return false;
+          break;
+        default: break;
+      }
+      const std::size_t mark = out.mark();
+      out.put(prefix);
+      switch (conversion_row(x.conversion).fast.template to<Out>()(*found, x.multiply, Form::json, out)) {
+        case Written::value: return true;
+        case Written::nothing: out.truncate(mark); return false;
+        case Written::unsupported: break;
+      }
+      out.truncate(mark);
+      return std::nullopt;
     }
     case JsonProgram::Step::address: {  // a non-empty record string; anything else: left to the rule
       const auto e = find_path(*step.path, ctx);
@@ -395,12 +246,34 @@ void write_steps(const JsonProgram& plan, const std::vector<Rule>& rules, const 
         if (write_evaluated(rules[step.rule], mark, ctx, out)) first = false;
         break;
       }
-      case JsonProgram::Step::text_var:
+      case JsonProgram::Step::pa_var: {  // as append_plain(): no value without the enrichment's part
+        const auto* pa = ctx.enrichment;
+        if (!pa) break;
+        if (step.var == Var::pa_tier ? pa->tier < 0
+                                     : step.var == Var::pa_risk_score ? pa->severity <= 0 : pa->detections.empty())
+          break;
+        [[fallthrough]];  // a value: the rule writes it (write_shape() leaves it to write_field())
+      }
+      case JsonProgram::Step::text_var:  // as write_shape(): the context's string, when it has one
+        if (step.op == JsonProgram::Step::text_var) {
+          if (const std::string* t = text_variable(step.var, ctx)) {
+            if (!t->empty()) {
+              out.json_string(prefix(step), *t);
+              first = false;
+            }
+            break;
+          }
+        }
+        [[fallthrough]];
+      case JsonProgram::Step::list_var:  // as write_shape(): an empty list gives nothing (most events)
+        if (step.op == JsonProgram::Step::list_var && list_variable(step.var, ctx).empty()) break;
+        [[fallthrough]];
       case JsonProgram::Step::int_var:
-      case JsonProgram::Step::list_var:
       case JsonProgram::Step::address:
       case JsonProgram::Step::structured:
-        if (const auto written = write_shape(step, prefix(step), ctx, out)) {
+      case JsonProgram::Step::converted:
+      case JsonProgram::Step::strings:
+        if (const auto written = write_shape(step, prefix(step), rules, ctx, out)) {
           if (*written) first = false;
         } else if (write_field(step, text, first, rules, ctx, out)) {
           first = false;

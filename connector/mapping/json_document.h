@@ -35,6 +35,9 @@ struct JsonProgram {
       structured,   // {from: one path, type: json / elastic / snake}: the record's object or array
       general,      // a rule's member from Rule::evaluate() alone (JsonProgram::Writer::general)
       choice,       // constants under conditions: the first whose conditions hold, encoded in advance
+      converted,    // {from: one path, type: T} with a fast conversion (`expr`): written through it
+      pa_var,       // $pa.tier, $pa.risk_score, $pa.detections: absent answered here, else the rule
+      strings,      // alternatives of record paths, each a string as it is or an address: the first
     };
     // structured: which shape.
     enum class Shape : std::uint8_t { json, elastic, snake };
@@ -46,6 +49,7 @@ struct JsonProgram {
     std::uint32_t rule = 0;              // field (and the others' fallback): index in the rules
     const json::Path* path = nullptr;    // field: Rule::single_path; address, structured: its path
     std::uint32_t choice_at = 0, choice_count = 0;  // choice: its alternatives in `choices`
+    const Expr* expr = nullptr;          // converted: the rule's one alternative
   };
   std::vector<Step> steps;
   // A choice step's alternatives, in the rule's order: the conditions of `expr` and the JSON text

@@ -71,26 +71,74 @@ class KeyCache {
  public:
   explicit KeyCache(bool snake) : snake_(snake) {}
   // `key` as an object member's key: ,"key": (no comma when `first`). Valid until the next call.
-  std::string_view prefix(std::string_view key, bool first) {
+  // Inlined into the shapes' loops (GCC would call it: a call per member costs more than the hit).
+  [[gnu::always_inline]] std::string_view prefix(std::string_view key, bool first) {
     // Keys come from the record: only short ones are remembered, so the table stays a few tens of
     // KiB per thread whatever the records hold; a longer key is converted each time into one
     // scratch slot, released again once it grew large.
-    Slot& slot = key.size() <= kMaxCachedKey ? slots_[hash(key) % kSlots] : long_key(key);
-    if (!slot.valid || slot.key != key) fill(slot, key);
-    const std::size_t skip = first ? 1 : 0;
-    return std::string_view(slot.text.data() + skip, slot.text.size() - skip);
+    if (key.size() > kMaxCachedKey) {
+      Slot& slot = long_key(key);
+      fill(slot, key, Words{});
+      return text_of(slot, first);
+    }
+    const Words w = words(key);
+    Slot& slot = slots_[hash(w, key.size()) % kSlots];
+    if (!slot.valid || !same_key(slot, key, w)) fill(slot, key, w);
+    return text_of(slot, first);
   }
 
  private:
   static constexpr std::size_t kSlots = 512;
   static constexpr std::size_t kMaxCachedKey = 64;
+  // The key's first and last 8 bytes (a shorter key: all of its bytes, in overlapping pieces), read
+  // without a memcpy call: with its size they tell keys of up to 16 bytes apart, and a longer one's
+  // middle is compared word by word.
+  struct Words {
+    std::uint64_t head = 0, tail = 0;
+  };
   struct Slot {
     bool valid = false;
+    Words words;
     std::string key, text;
   };
+  static std::uint64_t load8(const char* p) {
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+  }
+  static std::uint32_t load4(const char* p) {
+    std::uint32_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+  }
+  static Words words(std::string_view key) {
+    const char* p = key.data();
+    const std::size_t n = key.size();
+    if (n >= 8) return {load8(p), load8(p + n - 8)};
+    if (n >= 4) return {load4(p) | (std::uint64_t{load4(p + n - 4)} << 32), 0};
+    if (n > 0) {
+      const auto b = [&](std::size_t i) { return std::uint64_t{static_cast<unsigned char>(p[i])}; };
+      return {b(0) | (b(n / 2) << 8) | (b(n - 1) << 16), 0};
+    }
+    return {};
+  }
+  static bool same_key(const Slot& slot, std::string_view key, Words w) {
+    const std::size_t n = key.size();
+    if (slot.key.size() != n || slot.words.head != w.head || slot.words.tail != w.tail) return false;
+    // Up to 16 bytes the words hold every byte; past that the middle, 8 bytes at a time (the last
+    // word may overlap the tail, which is equal already).
+    for (std::size_t i = 8; i + 8 < n; i += 8)
+      if (load8(slot.key.data() + i) != load8(key.data() + i)) return false;
+    return true;
+  }
+  static std::string_view text_of(const Slot& slot, bool first) {
+    const std::size_t skip = first ? 1 : 0;
+    return std::string_view(slot.text.data() + skip, slot.text.size() - skip);
+  }
   // A key not seen before (or no longer): out of line, so that the common case stays small.
-  [[gnu::noinline]] void fill(Slot& slot, std::string_view key) const {
+  [[gnu::noinline]] void fill(Slot& slot, std::string_view key, Words w) const {
     slot.valid = true;
+    slot.words = w;
     slot.key.assign(key);
     slot.text.assign(1, ',');
     if (snake_) append_snake_key(slot.text, key);
@@ -99,19 +147,11 @@ class KeyCache {
   }
   [[gnu::noinline]] Slot& long_key(std::string_view key) {
     if (long_.key.capacity() > 4 * kMaxCachedKey + key.size()) long_ = Slot{};  // let a big one go
-    long_.valid = false;
     return long_;
   }
   // Length and the first and last 8 bytes (keys of one record differ there, not in the middle).
-  static std::size_t hash(std::string_view key) noexcept {
-    std::uint64_t head = 0, tail = 0;
-    if (key.size() >= 8) {
-      std::memcpy(&head, key.data(), 8);
-      std::memcpy(&tail, key.data() + key.size() - 8, 8);
-    } else if (!key.empty()) {
-      std::memcpy(&head, key.data(), key.size());
-    }
-    const std::uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^ (key.size() * 0x165667B19E3779F9ull);
+  static std::size_t hash(Words w, std::size_t size) noexcept {
+    const std::uint64_t h = (w.head * 0x9E3779B97F4A7C15ull) ^ (w.tail * 0xC2B2AE3D27D4EB4Full) ^ (size * 0x165667B19E3779F9ull);
     return static_cast<std::size_t>(h >> 55);  // the top bits: they depend on every byte read
   }
   bool snake_;

@@ -32,7 +32,9 @@ void append_json_string(std::string& out, std::string_view prefix, std::string_v
 // bytes six (\u2028).
 constexpr std::size_t json_string_bound(std::size_t n) { return 6 * n + 2; }
 // Writes `prefix` as it is, then `s` as append_json_string writes it, at `dst`, which has room for
-// prefix.size() + json_string_bound(s.size()) bytes. Returns the end of what it wrote.
+// prefix.size() + json_string_bound(s.size()) bytes. Returns the end of what it wrote. It may read
+// back bytes of that room it did not write (a short text is tested where it was copied to); what
+// they hold never changes the result.
 char* write_json_string(char* dst, std::string_view prefix, std::string_view s);
 
 // dst[0, n) = src[0, n) for the short texts of one member, without a call: 16-byte moves, the last

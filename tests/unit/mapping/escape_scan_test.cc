@@ -78,13 +78,15 @@ const std::vector<std::string>& specials() {
 
 // What the document writer's cursor form writes: `key`, then `s` escaped, into room of exactly the
 // size it promises (json_string_bound); the guard bytes after that room must stay untouched.
-std::string written_at_cursor(const std::string& key, const std::string& s) {
+// `fill`: what the room and the guard hold before the write (a short text is copied, then scanned
+// where it was copied to: the room's bytes past it must change nothing, special or not).
+std::string written_at_cursor(const std::string& key, const std::string& s, char fill = '#') {
   constexpr std::size_t kGuard = 32;
   const std::size_t room = key.size() + encoding::json_string_bound(s.size());
-  std::vector<char> buf(room + kGuard, '#');
+  std::vector<char> buf(room + kGuard, fill);
   const char* end = encoding::write_json_string(buf.data(), key, s);
   EXPECT_LE(static_cast<std::size_t>(end - buf.data()), room);
-  EXPECT_EQ(std::string(buf.end() - kGuard, buf.end()), std::string(kGuard, '#')) << "wrote past its bound";
+  EXPECT_EQ(std::string(buf.end() - kGuard, buf.end()), std::string(kGuard, fill)) << "wrote past its bound";
   return std::string(buf.data(), static_cast<std::size_t>(end - buf.data()));
 }
 
@@ -124,6 +126,33 @@ TEST(JsonEscapeScan, EveryLengthAndPositionMatchesTheByteByByteEscaper) {
           std::string t = s;
           t.insert(at2, "\"");
           ASSERT_EQ(escaped(t), reference_json_string(t)) << "length " << len << ", specials at " << at << ", " << at2;
+        }
+      }
+    }
+  }
+}
+
+// Texts of 0-20 bytes (the short ones the cursor form copies and then tests as one 16-byte block)
+// with every byte value 0-255 at every position, and a second special byte after it, written into
+// room filled with plain bytes, quotes, control characters or non-ASCII bytes: the same bytes as
+// the byte-by-byte escaper.
+TEST(JsonEscapeScan, EveryByteAtEveryPositionOfShortTextsMatchesTheByteByByteEscaper) {
+  constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuv";
+  for (std::size_t len = 0; len <= 20; ++len) {
+    const std::string plain(kAlphabet.substr(0, len));
+    for (const char fill : {'#', '"', '\x01', '\x80'}) {
+      ASSERT_EQ(written_at_cursor(",\"k\":", plain, fill), ",\"k\":" + reference_json_string(plain)) << len;
+      for (std::size_t at = 0; at < len; ++at) {
+        for (int b = 0; b < 256; ++b) {
+          std::string s = plain;
+          s[at] = static_cast<char>(b);
+          ASSERT_EQ(written_at_cursor(",\"k\":", s, fill), ",\"k\":" + reference_json_string(s))
+              << "length " << len << ", byte " << b << " at " << at << ", room filled with " << int(fill);
+          if (at + 1 < len) {
+            s[len - 1] = '\\';
+            ASSERT_EQ(written_at_cursor("", s, fill), reference_json_string(s)) << "length " << len << ", byte " << b
+                                                                                << " at " << at << " and a backslash last";
+          }
         }
       }
     }
