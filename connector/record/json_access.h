@@ -224,8 +224,8 @@ class PathSet {
   void index_children(std::uint32_t n);
   void settle_leaf(const Node::Kid& kid, element value, std::vector<Result>& results, std::uint64_t generation) const;
   void walk(std::uint32_t node, element e, std::vector<Result>& results, std::uint64_t generation) const;
-  // walk()'s match of an object's fields (`fields`: a simdjson object, or the entries of a
-  // json::Fields, each with .key and .value, in document order) against node's children.
+  // walk()'s match of an object's fields against node's children (`fields`: a simdjson object;
+  // any range of fields with .key and .value in document order would do), inline in walk().
   template <class FieldRange>
   void match(const Node& node, const FieldRange& fields, std::vector<Result>& results, std::uint64_t generation) const;
   void settle(std::uint32_t node, element value, std::vector<Result>& results, std::uint64_t generation) const;
