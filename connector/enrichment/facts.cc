@@ -70,17 +70,20 @@ std::optional<element> embedded(element e, std::string_view key, simdjson::dom::
   return std::nullopt;
 }
 
-std::string scope_level_of(std::string_view scope) {
-  std::string s = json::to_lower(scope);
+// One of the literals below: assigned into the reused Facts' string, no string built per record;
+// the scope lower-cased on the stack (json::LowerKey) rather than into a new string.
+std::string_view scope_level_of(std::string_view scope) {
+  const json::LowerKey lowered(scope);
+  std::string_view s = lowered.view();
   // ".../providers/Microsoft.Authorization/roleAssignments/{id}" sits at the scope it is written to.
-  if (const auto auth = s.find("/providers/microsoft.authorization/"); auth != std::string::npos) s.resize(auth);
-  while (!s.empty() && (s.back() == '/' || s.back() == ' ')) s.pop_back();
+  if (const auto auth = s.find("/providers/microsoft.authorization/"); auth != std::string_view::npos) s = s.substr(0, auth);
+  while (!s.empty() && (s.back() == '/' || s.back() == ' ')) s.remove_suffix(1);
   if (s.empty() || s == "/") return "tenant";
-  if (s.find("/providers/microsoft.management/managementgroups/") != std::string::npos) return "management_group";
+  if (s.find("/providers/microsoft.management/managementgroups/") != std::string_view::npos) return "management_group";
   const auto rg = s.find("/resourcegroups/");
-  if (rg == std::string::npos) return s.rfind("/subscriptions/", 0) == 0 ? "subscription" : "resource";
+  if (rg == std::string_view::npos) return s.rfind("/subscriptions/", 0) == 0 ? "subscription" : "resource";
   const auto after = s.find('/', rg + 16);
-  return after == std::string::npos ? "resource_group" : "resource";
+  return after == std::string_view::npos ? "resource_group" : "resource";
 }
 
 // Activity Log status: Started/Accepted (the operation is under way; its Succeeded/Failed twin

@@ -3,6 +3,7 @@
 // event only walks them. See docs/mapping.md for the rule language.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -46,10 +47,16 @@ struct PathCache {
   // The current record's index (json::Fields of its root), when there is one: a path looked up on
   // demand takes its first key through it rather than a scan of the record's fields.
   const json::Fields* root_fields = nullptr;
+  // The sets resolved for the current record (PathSet::resolve_touched: no stamping pass): a slot
+  // one of them covers() that this record's generation does not stamp is missing, not looked up.
+  static constexpr std::size_t kMaxSets = 4;
+  std::array<const json::PathSet*, kMaxSets> sets{};
+  std::size_t set_count = 0;
   // Starts a record whose paths are looked up on demand (`fields`: its index, or null).
   void next_record(const json::Fields* fields = nullptr) {
     ++generation;
     root_fields = fields;
+    set_count = 0;
   }
   // Starts a record of kind `m`: resolves all of m's paths against `record` (with_ocsf: and the
   // paths only its OCSF rules use). `fields`: the record's index, or null.
@@ -61,10 +68,7 @@ struct PathCache {
                    const json::Fields* fields = nullptr);
   // Resolves `set`'s paths too against the current record (its generation), e.g. what another
   // reader asked for when the kind's rules are not resolved up front.
-  void resolve_also(const json::PathSet& set, simdjson::dom::element record) {
-    if (root_fields) set.resolve(record, *root_fields, entries, generation);
-    else set.resolve(record, entries, generation);
-  }
+  void resolve_also(const json::PathSet& set, simdjson::dom::element record);
   // The first match of `p` in `record` (the record of the current generation).
   std::optional<simdjson::dom::element> find(const json::Path& p, simdjson::dom::element record) {
     return find(p.slot, p, record);
@@ -78,6 +82,8 @@ struct PathCache {
         if (!e.found) return std::nullopt;
         return e.value;
       }
+      // Not reached by the walk of the record's first set, which resolved it: missing.
+      if (set_count != 0 && sets[0]->covers(slot)) return std::nullopt;
     }
     return find_slow(p, record);
   }

@@ -69,18 +69,27 @@ void append_value_json(std::string& out, const Value& v) {
 
 // ---------------------------------------------------------------- PathCache
 
+void PathCache::resolve_also(const json::PathSet& set, element record) {
+  if (set_count < sets.size()) {
+    sets[set_count++] = &set;
+    set.resolve_touched(record, root_fields, entries, generation);
+  } else if (root_fields) {  // not reached (at most three sets a record): every slot stamped
+    set.resolve(record, *root_fields, entries, generation);
+  } else {
+    set.resolve(record, entries, generation);
+  }
+}
+
 void PathCache::resolve(const KindMapping& m, element record, bool with_ocsf, const json::Fields* fields) {
   next_record(fields);
-  if (fields) m.paths.resolve(record, *fields, entries, generation);
-  else m.paths.resolve(record, entries, generation);
-  if (with_ocsf && !m.ocsf_paths.empty()) m.ocsf_paths.resolve(record, entries, generation);
+  resolve_also(m.paths, record);
+  if (with_ocsf && !m.ocsf_paths.empty()) resolve_also(m.ocsf_paths, record);
 }
 
 void PathCache::resolve_for(const KindMapping& m, element record, FormatSet formats, const json::Fields* fields) {
   if (formats & format_bit(OutputFormat::cef) && !(formats & (format_bit(OutputFormat::ecs) | format_bit(OutputFormat::ocsf)))) {
     next_record(fields);
-    if (fields) m.cef_paths.resolve(record, *fields, entries, generation);
-    else m.cef_paths.resolve(record, entries, generation);
+    resolve_also(m.cef_paths, record);
     return;
   }
   resolve(m, record, (formats & format_bit(OutputFormat::ocsf)) != 0, fields);
@@ -92,6 +101,13 @@ std::optional<element> PathCache::find_slow(const json::Path& p, element record)
   auto& e = entries[static_cast<std::size_t>(p.slot)];
   if (e.generation != generation) {
     e.generation = generation;
+    // A slot of a set resolved for this record that the walk did not reach: missing.
+    bool resolved = false;
+    for (std::size_t i = 0; i < set_count && !resolved; ++i) resolved = sets[i]->covers(p.slot);
+    if (resolved) {
+      e.found = false;
+      return std::nullopt;
+    }
     auto v = lookup();
     e.found = v.has_value();
     if (v) e.value = *v;

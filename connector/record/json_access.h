@@ -4,7 +4,9 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -103,6 +105,7 @@ class Fields {
   const element* find_folded(const Key& key) const;
   std::vector<Entry> entries_;  // document order from 0; as large as the largest object indexed (reused)
   std::array<std::uint32_t, kBuckets> heads_;  // first entry of each bucket
+  std::uint32_t count_ = 0;  // the entries of the object last assigned: entries_[0, count_)
 };
 
 // Child by array index.
@@ -172,6 +175,17 @@ class PathSet {
   // The same, `root_index` the json::Fields of `root` (an object): the root's children looked up
   // through it instead of a scan of the root's fields.
   void resolve(element root, const Fields& root_index, std::vector<Result>& results, std::uint64_t generation) const;
+  // resolve() without its stamping pass over every slot (`root_index`: the root's json::Fields, or
+  // null): only the slots whose path reaches a key are written (found, or not when its value is
+  // null), stamped with `generation`. Every other slot of the set keeps what an earlier record left
+  // there: the caller reads a slot the set covers() whose generation is not `generation` as
+  // missing (PathCache does).
+  void resolve_touched(element root, const Fields* root_index, std::vector<Result>& results,
+                       std::uint64_t generation) const;
+  // Whether a path was added with this slot, in constant time (a table by slot).
+  bool covers(int slot) const noexcept {
+    return slot >= 0 && static_cast<std::size_t>(slot) < covered_.size() && covered_[static_cast<std::size_t>(slot)] != 0;
+  }
 
  private:
   struct Node {
@@ -196,18 +210,29 @@ class PathSet {
       std::int32_t slot;
       char folded_first;
       bool leaf;
+      // No sibling's key equals this one case-folded: a field matching it exactly matches no other
+      // child, so a guessed match settles the field alone (see `guesses_`).
+      bool unique_fold;
     };
     static constexpr std::int32_t kSeveral = -1;
     std::vector<Kid> kids;
     std::vector<std::uint32_t> branches;  // the positions in `kids` of the children that are not leaves
     bool any_index_child = false;
+    std::uint32_t guess_at = 0;  // this node's guesses in guesses_: 1 + kids.size() of them
   };
   // Rebuilds node n's tables of its children (kids, run_start, branches) from `children`.
   void index_children(std::uint32_t n);
-  void settle_leaf(const Node::Kid& kid, element value, std::vector<Result>& results) const;
-  void walk(std::uint32_t node, element e, std::vector<Result>& results) const;
-  void settle(std::uint32_t node, element value, std::vector<Result>& results) const;
+  void settle_leaf(const Node::Kid& kid, element value, std::vector<Result>& results, std::uint64_t generation) const;
+  void walk(std::uint32_t node, element e, std::vector<Result>& results, std::uint64_t generation) const;
+  // walk()'s match of an object's fields against node's children (`fields`: a simdjson object;
+  // any range of fields with .key and .value in document order would do), inline in walk().
+  template <class FieldRange>
+  void match(const Node& node, const FieldRange& fields, std::vector<Result>& results, std::uint64_t generation) const;
+  void settle(std::uint32_t node, element value, std::vector<Result>& results, std::uint64_t generation) const;
   void stamp(element root, std::vector<Result>& results, std::uint64_t generation) const;
+  // The root path's slots ("": the record itself), stamped with `generation`.
+  void settle_root(element root, std::vector<Result>& results, std::uint64_t generation) const;
+  void walk_root(element root, const Fields* root_index, std::vector<Result>& results, std::uint64_t generation) const;
   // The root's children as Fields keys (bucket and folded last byte worked out when added), for
   // resolve() through the root's index; the text is at key_at in keys_.
   struct RootKey {
@@ -220,6 +245,14 @@ class PathSet {
   std::string keys_;  // every node's key, one after another
   std::vector<Node> nodes_{Node{}};
   std::vector<int> slots_;            // every slot added
+  std::vector<std::uint8_t> covered_;  // by slot: 1 for every slot added (covers())
+  // Records of one kind list their keys in one order (Graph and Azure write them so): per node, the
+  // child the first matching field of the last object walked there matched, and after each child
+  // the child the next matching field matched (position in `kids` + 1; 0: none). walk() compares
+  // a field with the guess before it searches the field's run of children. Only a hint: a wrong or
+  // stale guess costs the compare, never a different result. Shared by the threads that resolve
+  // with this set (relaxed atomics: a plain load, and a store only when the order changed).
+  std::shared_ptr<std::atomic<std::uint32_t>[]> guesses_;
 };
 
 // An Azure LocalizableString ({"value": "Administrative", "localizedValue": "Administrative"}: the

@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "connector/mapping/enrichment_interface.h"
+#include "connector/mapping/mapping_rules.h"
 #include "connector/record/json_access.h"
 
 namespace siem::json {
@@ -107,6 +109,60 @@ TEST(PathSet, ThroughTheRootIndexAnswersLikePathFirstOnGeneratedRecords) {
       EXPECT_EQ(describe(results[i].found ? std::optional<element>(results[i].value) : std::nullopt), expected);
       ASSERT_EQ(scanned[i].generation, round);
       EXPECT_EQ(describe(scanned[i].found ? std::optional<element>(scanned[i].value) : std::nullopt), expected);
+    }
+  }
+}
+
+// The mapper resolves a record's paths without a stamping pass over every slot
+// (PathSet::resolve_touched through PathCache): a slot the walk does not reach keeps an earlier
+// record's result and must read as missing, through PathCache::find() and RecordPaths::value(),
+// on every record of a run whose records find and miss the paths in turn; a path outside the set
+// (its slot after the set's) is looked up on demand as before. Each record is resolved twice: the
+// second walk takes the guessed order of keys the first one learned (PathSet's guesses), which
+// must not change an answer where keys repeat or differ only in case.
+TEST(PathSet, ResolvedWithoutStampingReadsLikePathFirstRecordAfterRecord) {
+  std::vector<std::string> texts;
+  for (const auto& a : kKeys) {
+    if (a.empty()) continue;
+    texts.push_back(a);
+    for (const char* b : {"a", "AB", "level", "0"}) texts.push_back(a + "." + b);
+  }
+  const std::size_t in_set = texts.size();
+  for (const char* more : {"id.a", "Level.level", "x1.0"}) texts.push_back(more);  // not in the set
+  std::vector<Path> paths;
+  paths.reserve(texts.size());
+  PathSet set;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    paths.emplace_back(texts[i]);
+    paths.back().slot = static_cast<int>(i);
+    if (i < in_set) set.add(paths.back(), static_cast<int>(i));
+  }
+  std::vector<int> slots(texts.size());
+  for (std::size_t i = 0; i < slots.size(); ++i) slots[i] = static_cast<int>(i);
+  mapping::PathCache cache;
+  cache.entries.resize(texts.size());
+  Lcg rng{41};
+  Fields index;
+  for (int round = 0; round < 300; ++round) {
+    simdjson::dom::parser parser;  // a new document each record: a stale element is a dangling one
+    const std::string doc = object_text(rng, rng.next(20), 1);
+    element root;
+    ASSERT_EQ(parser.parse(doc).get(root), simdjson::SUCCESS) << doc;
+    index.assign(root);
+    // Twice: the second walk meets the keys in the order the first one left as its guesses.
+    for (int pass = 0; pass < 2; ++pass) {
+      cache.next_record(round % 3 ? &index : nullptr);  // through the root's index, or by a scan
+      cache.resolve_also(set, root);
+      const RecordPaths values{cache.entries.data(), slots.data(), in_set, {}, std::nullopt, cache.generation};
+      for (std::size_t i = 0; i < texts.size(); ++i) {
+        SCOPED_TRACE("path '" + texts[i] + "' of " + doc + " pass " + std::to_string(pass));
+        const auto expected = describe(paths[i].first(root));
+        if (i < in_set) {
+          EXPECT_EQ(describe(values.value(i)), expected);
+        }
+        EXPECT_EQ(describe(cache.find(paths[i], root)), expected);
+        EXPECT_EQ(describe(cache.find(paths[i], root)), expected);  // the memo
+      }
     }
   }
 }
