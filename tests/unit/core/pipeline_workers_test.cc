@@ -383,7 +383,7 @@ class HoldingSink : public Sink {
     if (++refusals_ > 500) return SendResult::success();
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const std::string_view id = batch[i]->id();  // "a<index>@..."
-      const int index = std::stoi(id.substr(1, id.find('@') - 1));
+      const int index = std::stoi(std::string(id.substr(1, id.find('@') - 1)));
       if (index < hold_from_) continue;
       int none = -1;
       first_held_.compare_exchange_strong(none, index);
