@@ -93,7 +93,7 @@ Corpus Corpus::load(const std::filesystem::path& data_dir) {
             return;
           }
           r.kind = ev.kind;
-          r.id = ev.id;
+          r.id = ev.id();
           corpus.records_.push_back(std::move(r));
         },
         [&](const ReadError& e) { problem = fmt::format("{}:{}: {}", file.filename().string(), e.line, e.reason); });

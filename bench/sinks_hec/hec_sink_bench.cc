@@ -19,12 +19,12 @@ std::vector<EventPtr> make_events(std::size_t n) {
   const std::string filler(1200, 'x');
   for (std::size_t i = 0; i < n; ++i) {
     auto e = std::make_shared<MappedEvent>();
-    e->id = "evt-" + std::to_string(i);
+    e->set_id("evt-" + std::to_string(i));
     e->kind = SourceKind::graph_directory_audit;
     e->source_name = "entra-audit";
-    e->tenant_id = "8f9c1f6e-0000-4000-8000-000000000001";
+    e->set_tenant_id("8f9c1f6e-0000-4000-8000-000000000001");
     e->time_ms = 1772619330123 + static_cast<std::int64_t>(i);
-    e->ecs = R"({"@timestamp":"2026-03-04T10:15:30.123Z","event":{"id":")" + e->id +
+    e->ecs = R"({"@timestamp":"2026-03-04T10:15:30.123Z","event":{"id":")" + std::string(e->id()) +
              R"(","action":"Add member to role","category":["iam"]},"message":")" + filler + R"("})";
     v.push_back(std::move(e));
   }

@@ -26,12 +26,12 @@ std::vector<EventPtr> make_events(std::size_t n) {
     auto ev = std::make_shared<MappedEvent>();
     ev->kind = SourceKind::graph_directory_audit;
     ev->source_name = "entra-audit";
-    ev->id = fmt::format("Directory_{:032d}", i);
-    ev->tenant_id = "11111111-2222-3333-4444-555555555555";
+    ev->set_id(fmt::format("Directory_{:032d}", i));
+    ev->set_tenant_id("11111111-2222-3333-4444-555555555555");
     ev->tier = static_cast<int>(i % 3) - 1;
     ev->ecs = fmt::format(
         R"({{"@timestamp":"2026-11-01T10:00:{:02d}.000Z","event":{{"id":"{}","action":"Add member to role","kind":"event","category":["iam"],"type":["change","group"],"outcome":"success"}},"user":{{"name":"admin{}@contoso.example","id":"{:032x}"}},"azure":{{"auditlogs":{{"properties":{{"target_resources":{{"0":{{"display_name":"Global Administrator","id":"62e90394-69f5-4237-9190-012177145e10","modified_properties":{{"0":{{"display_name":"Role.DisplayName","new_value":"Global Administrator"}}}}}}}}}}}},"privileged_access":{{"tier":0,"roles":["Global Administrator"]}}}},"cloud":{{"provider":"azure","account":{{"id":"11111111-2222-3333-4444-555555555555"}}}},"source":{{"ip":"203.0.113.{}"}},"message":"{}"}})",
-        i % 60, ev->id, i, i, i % 250, std::string(700, 'm'));
+        i % 60, ev->id(), i, i, i % 250, std::string(700, 'm'));
     v.push_back(std::move(ev));
   }
   return v;

@@ -24,12 +24,12 @@ siem::EventPtr make_event(int n) {
   auto e = std::make_shared<siem::MappedEvent>();
   e->kind = siem::SourceKind::graph_directory_audit;
   e->source_name = "entra-audit";
-  e->id = "Directory_" + std::to_string(n) + "_29b7a1c4-3f5e-4a51-9d3c-1f0e3b8d2a77";
+  e->set_id("Directory_" + std::to_string(n) + "_29b7a1c4-3f5e-4a51-9d3c-1f0e3b8d2a77");
   e->time_ms = 1772619331002 + n;
   e->severity = 8;
   e->tier = 0;
   e->cef = "CEF:0|Microsoft|Entra ID|1.0|Add member to role|Add member to role|8|rt=1772619331002 "
-           "externalId=" + e->id + " suser=admin@contoso.example duser=carol@contoso.example "
+           "externalId=" + std::string(e->id()) + " suser=admin@contoso.example duser=carol@contoso.example "
            "cs1Label=roleName cs1=Global Administrator cs2Label=tenantId cs2=72f988bf-86f1-41af-91ab-2d7cd011db47 "
            "act=Add member to role outcome=success src=203.0.113.7 requestClientApplication=Azure Portal "
            "msg=Add member to role: Global Administrator granted to carol@contoso.example by admin@contoso.example "

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "connector/core/event_texts.h"
 #include "connector/core/record_attributes.h"
 #include "connector/core/record_text.h"
 
@@ -83,19 +84,31 @@ struct MappedEvent {
   // buffer, tests). LF-framed syslog skips the line-break scan of such a body.
   FormatSet single_line = 0;
   std::string source_name;     // configured source name
-  std::string origin;          // where the record came from ("file:line", URL#index)
-  std::string id;              // the record's own id (ECS event.id, CEF externalId)
-  std::string tenant_id;       // Entra tenant id when known
-  std::string subscription_id; // Azure subscription when known
-  std::string action;          // short activity name (event.action), e.g. for syslog MSGID
   std::int64_t time_ms = 0;    // event time (the record's activity time), epoch ms UTC
   int severity = 0;            // 0-10, CEF scale, raised by detections
   int tier = -1;               // highest privileged tier touched, -1 when none
-  std::vector<std::string> tags;  // pa.* detection names (and schema_unknown etc.)
   RecordText raw;              // the record JSON (repaired when it was not valid JSON; dead letters, `raw`)
   std::string ecs;             // ECS JSON document, one line (when some sink wants ecs)
   std::string cef;             // CEF line, no syslog header, no newline (when some sink wants cef)
   std::string ocsf;            // OCSF 1.3.0 JSON event, one line (when some sink wants ocsf)
+  EventTexts texts;            // origin, id, tenant_id, subscription_id, action and tags (accessors below)
+
+  // The short texts and the tags, in one allocation (event_texts.h).
+  std::string_view origin() const noexcept { return texts.get(EventTexts::origin); }  // "file:line", URL#index
+  std::string_view id() const noexcept { return texts.get(EventTexts::id); }  // ECS event.id, CEF externalId
+  std::string_view tenant_id() const noexcept { return texts.get(EventTexts::tenant_id); }  // Entra tenant, when known
+  std::string_view subscription_id() const noexcept { return texts.get(EventTexts::subscription_id); }  // Azure subscription
+  std::string_view action() const noexcept { return texts.get(EventTexts::action); }  // event.action, e.g. syslog MSGID
+  TagList tags() const noexcept { return texts.tags(); }  // pa.* detection names (and schema_unknown etc.)
+  // One text replaced (a new buffer each time: the mapping stage sets them all with texts.assign()).
+  void set_origin(std::string_view v) { texts.set(EventTexts::origin, v); }
+  void set_id(std::string_view v) { texts.set(EventTexts::id, v); }
+  void set_tenant_id(std::string_view v) { texts.set(EventTexts::tenant_id, v); }
+  void set_subscription_id(std::string_view v) { texts.set(EventTexts::subscription_id, v); }
+  void set_action(std::string_view v) { texts.set(EventTexts::action, v); }
+  void set_tags(std::span<const std::string> t) { texts.set_tags(t); }
+  void set_tags(std::initializer_list<std::string_view> t) { texts.set_tags(t); }
+  void add_tag(std::string_view t) { texts.add_tag(t); }
 
   // The payload in the given format (raw, ecs, cef or ocsf).
   std::string_view payload(OutputFormat f) const noexcept {

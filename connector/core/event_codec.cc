@@ -28,6 +28,13 @@ class Reader {
     d_.remove_prefix(8);
     return true;
   }
+  bool view(std::string_view& s) {
+    std::uint64_t n = 0;
+    if (!u64(n) || n > d_.size()) return false;
+    s = d_.substr(0, n);
+    d_.remove_prefix(n);
+    return true;
+  }
   bool str(std::string& s) {
     std::uint64_t n = 0;
     if (!u64(n) || n > d_.size()) return false;
@@ -57,12 +64,12 @@ std::string encode_buffered_event(const MappedEvent& e, OutputFormat format) {
   put_u64(out, static_cast<std::uint64_t>(e.time_ms));
   put_u64(out, static_cast<std::uint64_t>(static_cast<std::int64_t>(e.severity)));
   put_u64(out, static_cast<std::uint64_t>(static_cast<std::int64_t>(e.tier)));
-  for (const std::string* s : {&e.source_name, &e.origin, &e.id, &e.tenant_id, &e.subscription_id, &e.action})
-    put_str(out, *s);
+  put_str(out, e.source_name);
+  for (std::string_view s : {e.origin(), e.id(), e.tenant_id(), e.subscription_id(), e.action()}) put_str(out, s);
   put_str(out, e.raw);
   put_str(out, format == OutputFormat::raw ? std::string_view() : std::string_view(e.payload(format)));
-  put_u64(out, e.tags.size());
-  for (const auto& t : e.tags) put_str(out, t);
+  put_u64(out, e.tags().size());
+  for (std::string_view t : e.tags()) put_str(out, t);
   return out;
 }
 
@@ -78,8 +85,10 @@ std::optional<MappedEvent> decode_buffered_event(std::string_view data, OutputFo
   if (severity < -1 || severity > 10 || tier < -1 || tier > 1000) return std::nullopt;
   e.severity = static_cast<int>(severity);
   e.tier = static_cast<int>(tier);
-  for (std::string* s : {&e.source_name, &e.origin, &e.id, &e.tenant_id, &e.subscription_id, &e.action})
-    if (!r.str(*s)) return std::nullopt;
+  if (!r.str(e.source_name)) return std::nullopt;
+  EventTexts::Fields fields;  // views into `data`, packed into the event once the tags are read
+  for (auto& s : fields)
+    if (!r.view(s)) return std::nullopt;
   std::string raw;
   if (!r.str(raw)) return std::nullopt;
   e.raw = std::move(raw);
@@ -90,10 +99,11 @@ std::optional<MappedEvent> decode_buffered_event(std::string_view data, OutputFo
   if (format == OutputFormat::ocsf) e.ocsf = std::move(payload);
   std::uint64_t ntags = 0;
   if (!r.u64(ntags) || ntags > kMaxTags) return std::nullopt;
-  e.tags.resize(static_cast<std::size_t>(ntags));
-  for (auto& t : e.tags)
+  std::vector<std::string> tags(static_cast<std::size_t>(ntags));
+  for (auto& t : tags)
     if (!r.str(t)) return std::nullopt;
   if (!r.done()) return std::nullopt;
+  e.texts.assign(fields, tags);
   return e;
 }
 

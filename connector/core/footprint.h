@@ -51,10 +51,8 @@ inline std::size_t footprint(const RawRecord& r) noexcept {
 inline std::size_t footprint(const MappedEvent& e) noexcept {
   constexpr std::size_t kControlBlock = 16;  // std::make_shared's use counts before the object
   std::size_t n = allocation_size(sizeof(MappedEvent) + kControlBlock) + heap_bytes(e.raw) + heap_bytes(e.ecs) +
-                  heap_bytes(e.cef) + heap_bytes(e.ocsf) + heap_bytes(e.source_name) + heap_bytes(e.origin) +
-                  heap_bytes(e.id) + heap_bytes(e.tenant_id) + heap_bytes(e.subscription_id) +
-                  heap_bytes(e.action) + heap_bytes(e.tags);
-  for (const auto& t : e.tags) n += heap_bytes(t);
+                  heap_bytes(e.cef) + heap_bytes(e.ocsf) + heap_bytes(e.source_name);
+  if (const std::size_t texts = e.texts.heap_capacity()) n += allocation_size(texts);
   return n;
 }
 

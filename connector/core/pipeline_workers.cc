@@ -386,7 +386,9 @@ void Pipeline::hand_off(Outcomes& o, std::size_t shard) {
     if (closed_.load(std::memory_order_relaxed)) continue;  // shutting down: read again after the restart
     ev->ack = handle;
     ev->source_name = s.name;
-    ev->origin = std::move(rec.origin);
+    // The mapping stage packs the record's origin with the event's other texts; a first
+    // processor that does not (tests) leaves it to be set here.
+    if (ev->origin().empty() && !rec.origin.empty()) ev->set_origin(rec.origin);
     // The mapper's finish() leaves the record's text to be moved here (a repaired record's text
     // is set already): nothing reads the record after this point.
     if (ev->raw.empty()) ev->raw = std::move(rec.json);
@@ -394,7 +396,7 @@ void Pipeline::hand_off(Outcomes& o, std::size_t shard) {
     // The detection totals count the events some sink takes, not those dropped or unrouted (the
     // event stays alive in the routing's pending queue until flush_routed() below).
     const MappedEvent* routed = ev.get();
-    if (route_event(std::move(ev)) && !routed->tags.empty()) tag_counts_.add(shard, routed->tags);
+    if (route_event(std::move(ev)) && !routed->tags().empty()) tag_counts_.add(shard, routed->tags());
   }
   std::uint64_t mapped = 0;
   for (std::size_t k = 0; k < kKinds; ++k) {

@@ -54,9 +54,10 @@ bool EventMatch::matches(const MappedEvent& event) const noexcept {
   if (min_severity && event.severity < *min_severity) return false;
   if (max_severity && event.severity > *max_severity) return false;
   if (!tags.empty()) {
+    const TagList event_tags = event.tags();
     const bool any = std::any_of(tags.begin(), tags.end(), [&](const std::string& pattern) {
-      return std::any_of(event.tags.begin(), event.tags.end(),
-                         [&](const std::string& tag) { return glob_match(pattern, tag); });
+      return std::any_of(event_tags.begin(), event_tags.end(),
+                         [&](std::string_view tag) { return glob_match(pattern, tag); });
     });
     if (!any) return false;
   }

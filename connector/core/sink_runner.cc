@@ -256,7 +256,7 @@ bool SinkRunner::deliver(std::vector<EventPtr> batch, bool track_acks) {
         if (rej.index >= pending.size() || rejected[rej.index]) continue;
         rejected[rej.index] = true;
         const auto& ev = *pending[rej.index];
-        letters.push_back(DeadLetter{stage, ev.source_name, ev.origin, rej.reason, ev.raw});
+        letters.push_back(DeadLetter{stage, ev.source_name, ev.origin(), rej.reason, ev.raw});
       }
       try {
         dead_letters_.write(letters);

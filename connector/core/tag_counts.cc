@@ -11,18 +11,22 @@ TagCounts::TagCounts(std::size_t shards) {
   for (std::size_t i = 0; i < shards; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
-void TagCounts::add(std::size_t shard, const std::vector<std::string>& tags) {
+void TagCounts::add(std::size_t shard, const TagList& tags) { add_tags(shard, tags); }
+void TagCounts::add(std::size_t shard, const std::vector<std::string>& tags) { add_tags(shard, tags); }
+
+template <typename Tags>
+void TagCounts::add_tags(std::size_t shard, const Tags& tags) {
   if (shard >= shards_.size()) [[unlikely]] {
     assert(!"TagCounts::add: shard out of range");
     add_out_of_range(tags);
     return;
   }
   Shard& s = *shards_[shard];
-  for (const auto& tag : tags) {
-    auto it = s.counts.find(std::string_view(tag));
+  for (std::string_view tag : tags) {
+    auto it = s.counts.find(tag);
     if (it == s.counts.end()) {
       std::lock_guard lock(s.insert_mu);
-      it = s.counts.try_emplace(tag).first;
+      it = s.counts.try_emplace(std::string(tag)).first;
     }
     // The shard's only writer: a plain load and store, not a locked read-modify-write.
     auto& n = it->second.n;
@@ -31,10 +35,11 @@ void TagCounts::add(std::size_t shard, const std::vector<std::string>& tags) {
 }
 
 // Any number of threads may come here at once: the whole update is under the spare shard's lock.
-void TagCounts::add_out_of_range(const std::vector<std::string>& tags) {
+template <typename Tags>
+void TagCounts::add_out_of_range(const Tags& tags) {
   std::lock_guard lock(spare_.insert_mu);
-  for (const auto& tag : tags) {
-    auto& n = spare_.counts.try_emplace(tag).first->second.n;
+  for (std::string_view tag : tags) {
+    auto& n = spare_.counts.try_emplace(std::string(tag)).first->second.n;
     n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 }

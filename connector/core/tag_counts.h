@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "connector/core/event_texts.h"
+
 namespace siem {
 
 class TagCounts {
@@ -38,6 +40,7 @@ class TagCounts {
   // One more event for each of `tags`, in `shard` (< shards()): one thread at a time per shard.
   // A `shard` out of range is a bug of the caller: it asserts in a debug build; otherwise the
   // event is counted (exactly, under a lock shared by every such call) in a spare shard.
+  void add(std::size_t shard, const TagList& tags);
   void add(std::size_t shard, const std::vector<std::string>& tags);
   // The counts summed over the shards, by tag (any thread, any time).
   std::map<std::string, std::uint64_t, std::less<>> totals() const;
@@ -55,7 +58,10 @@ class TagCounts {
     mutable std::mutex insert_mu;
     std::map<std::string, Counter, std::less<>> counts;
   };
-  void add_out_of_range(const std::vector<std::string>& tags);
+  template <typename Tags>
+  void add_tags(std::size_t shard, const Tags& tags);
+  template <typename Tags>
+  void add_out_of_range(const Tags& tags);
 
   std::vector<std::unique_ptr<Shard>> shards_;
   Shard spare_;  // add() with a shard out of range: written under its insert_mu only

@@ -42,6 +42,9 @@ struct RecordScratch final : Mapper::Scratch {
   mapping::DecodedRecord decoded;
   mapping::PathCache cache;
   std::vector<std::string> extra_tags;
+  // The event's texts while it is mapped (buffers reused across records): finish() packs them
+  // into the event in one allocation (MappedEvent::texts).
+  std::string id, tenant_id, subscription_id, action;
   const mapping::KindMapping* m = nullptr;
   std::int64_t now_ms = 0;
   std::int64_t last_now_ms = INT64_MIN;  // $now of the previous record, and its text
@@ -146,12 +149,12 @@ class MapperImpl final : public Mapper {
     };
 
     out.kind = kind;
-    out.id.clear();
+    s.id.clear();
     for (const auto& p : m.id_paths)
-      if (text_into(p, out.id) && !out.id.empty()) break;
-    if (out.id.empty()) {
+      if (text_into(p, s.id) && !s.id.empty()) break;
+    if (s.id.empty()) {
       // No id in the record: a stable content hash, so replays still de-duplicate.
-      out.id = fmt::format("siem-{:016x}", encoding::fnv1a_64(record.json));
+      fmt::format_to(std::back_inserter(s.id), "siem-{:016x}", encoding::fnv1a_64(record.json));
     }
     std::optional<std::int64_t> time;
     std::string_view time_text;  // the last string parsed in place, and what it gave (for the enrichment)
@@ -176,17 +179,17 @@ class MapperImpl final : public Mapper {
       time = s.now_ms;
     }
     out.time_ms = *time;
-    out.tenant_id.clear();
+    s.tenant_id.clear();
     for (const auto& p : m.tenant_paths)
-      if (text_into(p, out.tenant_id) && !out.tenant_id.empty()) break;
-    if (out.tenant_id.empty()) out.tenant_id = record.tenant_hint;
-    out.subscription_id.clear();
+      if (text_into(p, s.tenant_id) && !s.tenant_id.empty()) break;
+    if (s.tenant_id.empty()) s.tenant_id = record.tenant_hint;
+    s.subscription_id.clear();
     for (const auto& p : m.subscription_paths)
-      if (text_into(p, out.subscription_id) && !out.subscription_id.empty()) break;
+      if (text_into(p, s.subscription_id) && !s.subscription_id.empty()) break;
     if (s.prepared) {
       const RecordPaths paths{cache.entries.data(), enricher_paths.slots.data(), enricher_paths.slots.size(),
                               time_text, time_text_ms, cache.generation};
-      enricher_->prepare(*s.prepared, kind, root, root_fields, out.tenant_id, &paths);
+      enricher_->prepare(*s.prepared, kind, root, root_fields, s.tenant_id, &paths);
       if (!s.prepared->truncated.empty()) {  // the detections read the first entries of a list only
         ++s.stats.enrichment_truncated;
         extra_tags.emplace_back("enrichment_truncated");
@@ -227,8 +230,8 @@ class MapperImpl final : public Mapper {
     ctx.kind = out.kind;
     ctx.time_ms = out.time_ms;
     ctx.now_ms = s.now_ms;
-    ctx.id = &out.id;
-    ctx.tenant = &out.tenant_id;
+    ctx.id = &s.id;
+    ctx.tenant = &s.tenant_id;
     ctx.enrichment = &pa;
     ctx.host = &host_;
     ctx.extra_tags = &s.extra_tags;
@@ -245,13 +248,14 @@ class MapperImpl final : public Mapper {
     // read (the pipeline's hand-off) or copies it (map()): not a ~2 KB copy per event here.
     if (s.decoded.repaired_raw) out.raw = std::move(*s.decoded.repaired_raw);
     else out.raw.clear();
-    out.action.clear();
+    s.action.clear();
+    std::string_view action;
     if (const int a = action_rule_.at(m.kind); a >= 0) {
       const auto& rule = m.ecs[static_cast<std::size_t>(a)];
       std::string_view text;  // a plain string rule (most are): no Value, no copy
       const auto found = rule.plain ? rule.string_view(ctx, text) : std::nullopt;
-      if (!found) out.action = rule.evaluate(ctx).text();
-      else if (*found) out.action.assign(text);
+      if (!found) action = s.action = rule.evaluate(ctx).text();
+      else if (*found) action = text;  // valid until the next record (the record's text or the rule's)
     }
     // The effective severity: the mapping's base severity for the kind, raised by detections.
     int base_severity = 0;
@@ -269,10 +273,10 @@ class MapperImpl final : public Mapper {
       if (formats & format_bit(encoder->format())) encoder->encode(mapped, text);
     }
     out.single_line = static_cast<FormatSet>(formats & mapping::kSingleLineFormats);
-    // The encoders read the tags from the result (and the engine's from extra_tags): the event
-    // takes them now, and the rest of the result is freed here rather than in the next enrich().
-    out.tags = std::move(s.pa.tags);
-    out.tags.insert(out.tags.end(), s.extra_tags.begin(), s.extra_tags.end());
+    // The event's texts and tags in one allocation (the encoders read the tags from the result and
+    // the engine's from extra_tags); the rest of the result is freed here rather than in the next
+    // enrich().
+    out.texts.assign({record.origin, s.id, s.tenant_id, s.subscription_id, action}, s.pa.tags, s.extra_tags);
     out.tier = s.pa.tier;
     s.pa = EnrichmentResult{};
     s.decoder.trim(kKeptDecoderBytes);

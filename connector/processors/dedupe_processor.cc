@@ -69,11 +69,11 @@ void DedupeProcessor::start(const std::vector<std::string>& source_names) {
 
 Verdict DedupeProcessor::process(const RawRecord&, const ProcessContext& ctx, MappedEvent& event, std::string&) {
   const auto family = dedupe::family_of(event.kind);
-  if (family == dedupe::Family::none || event.id.empty() || derived_id(event.id) ||
+  if (family == dedupe::Family::none || event.id().empty() || derived_id(event.id()) ||
       ctx.source >= owner_of_source_.size() || ctx.source >= source_names_.size())
     return Verdict::deliver;
   const auto before_age = table_.evicted_by_age(), before_count = table_.evicted_by_count();
-  const auto result = table_.check(family, event.id, owner_of_source_[ctx.source], now_ms());
+  const auto result = table_.check(family, event.id(), owner_of_source_[ctx.source], now_ms());
   evicted_age_.fetch_add(table_.evicted_by_age() - before_age, std::memory_order_relaxed);
   evicted_count_.fetch_add(table_.evicted_by_count() - before_count, std::memory_order_relaxed);
   ids_.store(table_.size(), std::memory_order_relaxed);

@@ -172,12 +172,12 @@ DeliveryClass classify_delivery_error(rd_kafka_resp_err_t err) noexcept {
 }
 
 std::string kafka_message_key(const MappedEvent& ev) {
-  if (ev.id.empty()) return {};
+  if (ev.id().empty()) return {};
   std::string key;
-  key.reserve(ev.tenant_id.size() + 1 + ev.id.size());
-  key += ev.tenant_id;
+  key.reserve(ev.tenant_id().size() + 1 + ev.id().size());
+  key += ev.tenant_id();
   key += ':';
-  key += ev.id;
+  key += ev.id();
   return key;
 }
 
@@ -189,7 +189,7 @@ std::vector<std::pair<std::string, std::string>> kafka_message_headers(const Map
   h.emplace_back("source", ev.source_name);
   h.emplace_back("source-kind", std::string(to_string(ev.kind)));
   h.emplace_back("format", std::string(to_string(format)));
-  if (!ev.tenant_id.empty()) h.emplace_back("tenant", ev.tenant_id);
+  if (!ev.tenant_id().empty()) h.emplace_back("tenant", ev.tenant_id());
   h.emplace_back("connector-version", SIEM_VERSION);
   if (ev.tier >= 0) h.emplace_back("pa-tier", std::to_string(ev.tier));
   return h;

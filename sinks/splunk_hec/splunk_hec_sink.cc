@@ -187,7 +187,7 @@ void SplunkHecSink::append_envelope(std::string& out, const MappedEvent& ev) con
     has_tenant |= k == "tenant_id";
     has_kind |= k == "source_kind";
   }
-  if (!ev.tenant_id.empty() && !has_tenant) field("tenant_id", ev.tenant_id);
+  if (!ev.tenant_id().empty() && !has_tenant) field("tenant_id", ev.tenant_id());
   if (!has_kind) field("source_kind", to_string(ev.kind));
   out += "},\"event\":";
   const std::string_view payload = ev.payload(s_.format);

@@ -213,7 +213,7 @@ void append_header(std::string& head, const MappedEvent& ev, const FormatOptions
       head += "\" kind=\"";
       append_sd_value(head, to_string(ev.kind));
       head += "\" id=\"";
-      append_sd_value(head, ev.id);
+      append_sd_value(head, ev.id());
       head += '"';
       if (ev.tier >= 0) {
         head += " tier=\"";
@@ -479,9 +479,11 @@ std::string_view HeaderBuilder::build(const MappedEvent& ev) {
       head_ += "\" id=\"";
     }
     // Ids rarely hold a character to escape: strcspn (vectorised) finds the first one, if any.
-    const std::size_t plain = std::strcspn(ev.id.c_str(), "\"\\]");
-    if (plain >= ev.id.size()) head_ += ev.id;
-    else append_sd_value(head_, ev.id);
+    // (MappedEvent's texts are each followed by a NUL byte: event_texts.h.)
+    const std::string_view id = ev.id();
+    const std::size_t plain = std::strcspn(id.data(), "\"\\]");
+    if (plain >= id.size()) head_ += id;
+    else append_sd_value(head_, id);
     head_ += '"';
     if (ev.tier >= 0) {
       head_ += " tier=\"";

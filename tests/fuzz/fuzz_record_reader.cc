@@ -89,11 +89,11 @@ void check_mapped(const siem::MappedEvent& ev, FormatSet formats) {
     auto cef = siem::parse_cef_strict(ev.cef, &error);
     if (!cef) violation(("CEF line rejected by the strict parser: " + error).c_str(), ev.cef);
     // The encoder's documented substitution: control characters other than CR/LF become a space.
-    std::string id = ev.id;
+    std::string id(ev.id());
     for (auto& c : id)
       if ((static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\r') || c == 0x7F) c = ' ';
-    if (ev.id.size() <= 4096 && cef->get("externalId") != id)
-      violation(("CEF externalId differs from the event id " + ev.id).c_str(), ev.cef);
+    if (ev.id().size() <= 4096 && cef->get("externalId") != id)
+      violation(("CEF externalId differs from the event id " + std::string(ev.id())).c_str(), ev.cef);
     if (cef->severity != ev.severity) violation("CEF severity differs from the event severity", ev.cef);
   }
 }

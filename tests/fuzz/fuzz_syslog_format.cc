@@ -96,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ev.kind = in.ConsumeBool() ? siem::SourceKind::unknown : kinds[in.ConsumeIntegralInRange<std::size_t>(0, kinds.size() - 1)];
   ev.time_ms = in.ConsumeBool() ? in.ConsumeIntegral<std::int64_t>() : in.ConsumeIntegralInRange<std::int64_t>(0, 253402300799999);
   ev.source_name = in.ConsumeRandomLengthString(64);
-  ev.id = in.ConsumeRandomLengthString(128);
+  ev.set_id(in.ConsumeRandomLengthString(128));
 
   siem::syslog::FormatOptions opt;
   opt.rfc = in.ConsumeBool() ? siem::syslog::Rfc::rfc5424 : siem::syslog::Rfc::rfc3164;
@@ -149,7 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const std::string* id = get("id");
       const std::string* kind = get("kind");
       if (!source || *source != ev.source_name) violation("SD source does not round-trip", m);
-      if (!id || *id != ev.id) violation("SD id does not round-trip", m);
+      if (!id || *id != ev.id()) violation("SD id does not round-trip", m);
       if (!kind || *kind != siem::to_string(ev.kind)) violation("SD kind does not round-trip", m);
     }
     if (m.compare(p, 1, " ") != 0) violation("no space after the structured data", m);

@@ -32,20 +32,20 @@ EventPtr make_event(std::size_t i, SourceKind kind = SourceKind::graph_directory
   ev->ack = AckHandle{0, i};
   ev->kind = kind;
   ev->source_name = "entra-audit";
-  ev->origin = fmt::format("test#{}", i);
-  ev->id = fmt::format("Directory_{:08d}-{}", i, kind == SourceKind::graph_sign_in ? "signin" : "audit");
-  ev->tenant_id = (i % 2 == 0) ? kTenantA : kTenantB;
-  ev->action = "Add member to role";
+  ev->set_origin(fmt::format("test#{}", i));
+  ev->set_id(fmt::format("Directory_{:08d}-{}", i, kind == SourceKind::graph_sign_in ? "signin" : "audit"));
+  ev->set_tenant_id((i % 2 == 0) ? kTenantA : kTenantB);
+  ev->set_action("Add member to role");
   ev->tier = (i % 3 == 0) ? 0 : -1;
-  nlohmann::json raw = {{"id", ev->id}, {"activityDisplayName", ev->action}, {"pad", std::string(pad, 'x')}};
+  nlohmann::json raw = {{"id", ev->id()}, {"activityDisplayName", ev->action()}, {"pad", std::string(pad, 'x')}};
   ev->raw = raw.dump();
   nlohmann::json ecs = {{"@timestamp", "2026-11-01T10:00:00.000Z"},
-                        {"event", {{"id", ev->id}, {"action", ev->action}, {"kind", "event"}}},
-                        {"cloud", {{"account", {{"id", ev->tenant_id}}}}},
+                        {"event", {{"id", ev->id()}, {"action", ev->action()}, {"kind", "event"}}},
+                        {"cloud", {{"account", {{"id", ev->tenant_id()}}}}},
                         {"message", std::string(pad, 'x')}};
   ev->ecs = ecs.dump();
-  ev->cef = fmt::format("CEF:0|Microsoft|Entra ID|1.0|{}|Add member to role|5|externalId={} rt=1793527200000", ev->action,
-                        ev->id);
+  ev->cef = fmt::format("CEF:0|Microsoft|Entra ID|1.0|{}|Add member to role|5|externalId={} rt=1793527200000", ev->action(),
+                        ev->id());
   return ev;
 }
 
@@ -106,13 +106,13 @@ void expect_all_delivered(const MockKafkaCluster& mc, const std::string& topic, 
     }
   }
   for (const auto& ev : sent) {
-    ASSERT_TRUE(seen.count(ev->id)) << "lost event " << ev->id;
+    ASSERT_TRUE(seen.count(std::string(ev->id()))) << "lost event " << ev->id();
     if (exactly_once) {
-      EXPECT_EQ(seen[ev->id], 1) << "duplicate of " << ev->id;
+      EXPECT_EQ(seen[std::string(ev->id())], 1) << "duplicate of " << ev->id();
     }
     if (ev->tier >= 0) {
       const auto it = std::find_if(records.begin(), records.end(),
-                                   [&](const auto& r) { return r.key == ev->tenant_id + ":" + ev->id; });
+                                   [&](const auto& r) { return r.key == std::string(ev->tenant_id()) + ":" + std::string(ev->id()); });
       ASSERT_NE(it, records.end());
       EXPECT_EQ(it->headers.at("pa-tier"), std::to_string(ev->tier));
     }

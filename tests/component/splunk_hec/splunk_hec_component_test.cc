@@ -32,14 +32,14 @@ std::vector<EventPtr> make_events(std::size_t n, std::size_t pad = 0) {
   std::vector<EventPtr> v;
   for (std::size_t i = 0; i < n; ++i) {
     auto e = std::make_shared<MappedEvent>();
-    e->id = "evt-" + std::to_string(i);
+    e->set_id("evt-" + std::to_string(i));
     e->kind = SourceKind::graph_directory_audit;
     e->source_name = "entra-audit";
-    e->tenant_id = "tenant-1";
+    e->set_tenant_id("tenant-1");
     e->time_ms = 1772619330123 + static_cast<std::int64_t>(i);
-    e->ecs = R"({"event":{"id":")" + e->id + R"("},"message":")" + std::string(pad, 'x') + R"("})";
-    e->raw = R"({"id":")" + e->id + R"("})";
-    e->cef = "CEF:0|Microsoft|Entra ID|1.0|x|y|5|externalId=" + e->id;
+    e->ecs = R"({"event":{"id":")" + std::string(e->id()) + R"("},"message":")" + std::string(pad, 'x') + R"("})";
+    e->raw = R"({"id":")" + std::string(e->id()) + R"("})";
+    e->cef = "CEF:0|Microsoft|Entra ID|1.0|x|y|5|externalId=" + std::string(e->id());
     v.push_back(std::move(e));
   }
   return v;

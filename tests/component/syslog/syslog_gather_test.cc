@@ -137,7 +137,7 @@ std::vector<siem::EventPtr> make_events(int count) {
     auto e = std::make_shared<siem::MappedEvent>();
     e->kind = siem::SourceKind::graph_sign_in;
     e->source_name = i % 50 == 0 ? "sign\nins" : "sign-ins";  // a line break in the header
-    e->id = "id-" + std::to_string(i);
+    e->set_id("id-" + std::to_string(i));
     e->time_ms = 1772619331002 + i * 1000;
     e->severity = i % 11;
     e->ecs = "{\"event\":{\"id\":\"" + std::to_string(i) + "\"},\"message\":\"" +

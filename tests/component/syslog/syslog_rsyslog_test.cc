@@ -45,7 +45,7 @@ siem::EventPtr make_event(int n, int severity = 8) {
   auto e = std::make_shared<siem::MappedEvent>();
   e->kind = siem::SourceKind::graph_directory_audit;
   e->source_name = "entra-audit";
-  e->id = "Directory_" + std::to_string(n) + "_\"q\\]";
+  e->set_id("Directory_" + std::to_string(n) + "_\"q\\]");
   e->time_ms = 1772619331002 + n;
   e->severity = severity;
   e->tier = 0;
@@ -148,7 +148,7 @@ TEST_P(SyslogMatrix, EveryRecordArrivesAndParses) {
       EXPECT_EQ(p->app, "siem-connector");
       EXPECT_EQ(p->msgid, "graph_directory_audit");
       EXPECT_EQ(p->timestamp, siem::syslog::rfc3339_utc(ev->time_ms));
-      EXPECT_EQ(p->sd["id"], ev->id);
+      EXPECT_EQ(p->sd["id"], ev->id());
       EXPECT_EQ(p->sd["source"], "entra-audit");
       EXPECT_EQ(p->sd["tier"], "0");
     } else {

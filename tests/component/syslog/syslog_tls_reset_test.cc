@@ -162,7 +162,7 @@ std::vector<siem::EventPtr> events_over(std::size_t bytes, std::uint32_t source)
     e->ack = siem::AckHandle{source, i};
     e->kind = siem::SourceKind::graph_sign_in;
     e->source_name = "sign-ins";
-    e->id = "id-" + std::to_string(i);
+    e->set_id("id-" + std::to_string(i));
     e->time_ms = 1772619331002 + static_cast<std::int64_t>(i) * 1000;
     e->ecs = "{\"event\":{\"id\":\"" + std::to_string(i) + "\"},\"message\":\"" +
              std::string(60 + (i * 7919) % 9000, static_cast<char>('a' + i % 26)) + "\"}";

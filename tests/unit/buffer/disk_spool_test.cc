@@ -29,7 +29,7 @@ class FlakySink : public Sink {
   SendResult send(std::span<const EventPtr> batch) override {
     if (!up) return SendResult::retry_from(0, "503 busy");
     std::lock_guard l(mu_);
-    for (const auto& e : batch) got_.push_back(e->id + "|" + e->ecs);
+    for (const auto& e : batch) got_.push_back(std::string(e->id()) + "|" + e->ecs);
     return SendResult::success();
   }
   std::vector<std::string> got() {
@@ -78,7 +78,7 @@ class DiskSpoolTest : public ::testing::Test {
     for (int i = from; i < to; ++i) {
       auto e = std::make_shared<MappedEvent>();
       e->ack = AckHandle{source, first + static_cast<std::uint64_t>(i - from)};
-      e->id = fmt::format("ev{:03}", i);
+      e->set_id(fmt::format("ev{:03}", i));
       e->ecs = fmt::format("{{\"n\":{}}}", i);
       e->raw = "{}";
       ASSERT_TRUE(runner.enqueue(std::move(e)));

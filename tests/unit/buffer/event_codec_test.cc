@@ -11,15 +11,15 @@ MappedEvent sample() {
   MappedEvent e;
   e.kind = siem::SourceKind::graph_sign_in;
   e.source_name = "signins";
-  e.origin = "file:12";
-  e.id = "abc";
-  e.tenant_id = "tenant-1";
-  e.subscription_id = "subscription-1";
-  e.action = "Sign-in";
+  e.set_origin("file:12");
+  e.set_id("abc");
+  e.set_tenant_id("tenant-1");
+  e.set_subscription_id("subscription-1");
+  e.set_action("Sign-in");
   e.time_ms = 1'700'000'000'123;
   e.severity = 7;
   e.tier = 0;
-  e.tags = {"pa.one", "pa.two"};
+  e.set_tags({"pa.one", "pa.two"});
   e.raw = R"({"id":"abc"})";
   e.ecs = R"({"event":{"id":"abc"}})";
   e.cef = "CEF:0|x";
@@ -34,17 +34,17 @@ TEST(EventCodec, RoundTripKeepsWhatTheSinkReads) {
     ASSERT_TRUE(d);
     EXPECT_EQ(d->payload(f), e.payload(f));
     EXPECT_EQ(d->raw, e.raw);
-    EXPECT_EQ(d->id, e.id);
+    EXPECT_EQ(d->id(), e.id());
     EXPECT_EQ(d->kind, e.kind);
     EXPECT_EQ(d->time_ms, e.time_ms);
     EXPECT_EQ(d->severity, e.severity);
     EXPECT_EQ(d->tier, e.tier);
-    EXPECT_EQ(d->tags, e.tags);
+    EXPECT_EQ(d->tags(), e.tags());
     EXPECT_EQ(d->source_name, e.source_name);
-    EXPECT_EQ(d->tenant_id, e.tenant_id);
-    EXPECT_EQ(d->subscription_id, e.subscription_id);
-    EXPECT_EQ(d->action, e.action);
-    EXPECT_EQ(d->origin, e.origin);
+    EXPECT_EQ(d->tenant_id(), e.tenant_id());
+    EXPECT_EQ(d->subscription_id(), e.subscription_id());
+    EXPECT_EQ(d->action(), e.action());
+    EXPECT_EQ(d->origin(), e.origin());
   }
 }
 

@@ -45,10 +45,10 @@ TEST(Footprint, AnEventIsChargedEveryPayloadAsAllocated) {
   e.ecs = std::string(2300, 'j');
   e.cef = std::string(700, 'c');
   e.ocsf = std::string(1600, 'o');
-  e.id = std::string(36, 'i');
-  e.tags = {std::string(30, 'a'), std::string(30, 'b')};
+  e.set_id(std::string(36, 'i'));
+  e.set_tags({std::string(30, 'a'), std::string(30, 'b')});
   const std::size_t filled = footprint(e);
-  EXPECT_GE(filled, empty + 2000 + 2300 + 700 + 1600 + 36 + 60 + 2 * sizeof(std::string));
+  EXPECT_GE(filled, empty + 2000 + 2300 + 700 + 1600 + 36 + 60 + 2 * sizeof(std::uint32_t));  // the texts' one block
   // A document grown by appending keeps its larger allocation: that is what the queue holds.
   std::string grown;
   for (int i = 0; i < 2300; ++i) grown += 'j';

@@ -70,7 +70,7 @@ class CollectingSink : public Sink {
   void start() override {}
   SendResult send(std::span<const EventPtr> batch) override {
     std::lock_guard l(r_.mu);
-    for (const auto& e : batch) r_.events.push_back(e->id + "|" + std::string(e->raw));
+    for (const auto& e : batch) r_.events.push_back(std::string(e->id()) + "|" + std::string(e->raw));
     return SendResult::success();
   }
 
@@ -131,7 +131,7 @@ class RunningHashProcessor : public Processor {
     auto& [state, calls] = per_source[ctx.source];
     state = state * 31 + static_cast<HashSlot&>(slot).h;
     ++ordered_calls;
-    ev.id = fmt::format("{}@{:x}/g{}", rec.json, state, generation.load());
+    ev.set_id(fmt::format("{}@{:x}/g{}", rec.json, state, generation.load()));
     Verdict v = prepared;
     if (v == Verdict::deliver && ++calls % 50 == 0) {
       reason = "every 50th";
@@ -142,9 +142,9 @@ class RunningHashProcessor : public Processor {
     return v;
   }
   void finish(Slot&, const RawRecord& rec, const ProcessContext&, MappedEvent& ev) override {
-    ev.raw = "encoded:" + ev.id;
+    ev.raw = "encoded:" + std::string(ev.id());
     // Tags for the per-tag counts: every event "t.all", and "t.mod<record number % 3>".
-    ev.tags = {"t.all", fmt::format("t.mod{}", std::stol(std::string(rec.json).substr(1)) % 3)};
+    ev.set_tags({"t.all", fmt::format("t.mod{}", std::stol(std::string(rec.json).substr(1)) % 3)});
     --in_flight;
   }
   void save_state() override {
@@ -382,8 +382,8 @@ class HoldingSink : public Sink {
   SendResult send(std::span<const EventPtr> batch) override {
     if (++refusals_ > 500) return SendResult::success();
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      const std::string& id = batch[i]->id;  // "a<index>@..."
-      const int index = std::stoi(id.substr(1, id.find('@') - 1));
+      const std::string_view id = batch[i]->id();  // "a<index>@..."
+      const int index = std::stoi(std::string(id.substr(1, id.find('@') - 1)));
       if (index < hold_from_) continue;
       int none = -1;
       first_held_.compare_exchange_strong(none, index);

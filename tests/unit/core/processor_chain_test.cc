@@ -53,7 +53,7 @@ class CollectingSink : public Sink {
   void start() override {}
   SendResult send(std::span<const EventPtr> batch) override {
     std::lock_guard l(r_.mu);
-    for (const auto& e : batch) r_.ids.push_back(e->id);
+    for (const auto& e : batch) r_.ids.emplace_back(e->id());
     return SendResult::success();
   }
 
@@ -68,8 +68,9 @@ class IdProcessor : public Processor {
   std::string_view name() const override { return "ids"; }
   Verdict process(const RawRecord& rec, const ProcessContext& ctx, MappedEvent& ev, std::string&) override {
     EXPECT_EQ(ctx.source_name, "src");
-    ev.id = rec.json;
-    if (auto v = rec.attributes.get(7)) ev.id += "#" + std::to_string(*v);
+    std::string id(rec.json);
+    if (auto v = rec.attributes.get(7)) id += "#" + std::to_string(*v);
+    ev.set_id(id);
     return Verdict::deliver;
   }
 };
@@ -83,12 +84,12 @@ class FilterProcessor : public Processor {
   std::string_view dead_letter_stage() const override { return "filter-stage"; }
   std::string_view consumed_label() const override { return "filtered"; }
   Verdict process(const RawRecord&, const ProcessContext&, MappedEvent& ev, std::string& reason) override {
-    if (ev.id.rfind("drop", 0) == 0) return Verdict::consumed;
-    if (ev.id.rfind("bad", 0) == 0) {
+    if (ev.id().rfind("drop", 0) == 0) return Verdict::consumed;
+    if (ev.id().rfind("bad", 0) == 0) {
       reason = "bad record";
       return Verdict::dead_letter;
     }
-    if (ev.id.rfind("boom", 0) == 0) throw std::runtime_error("exploded");
+    if (ev.id().rfind("boom", 0) == 0) throw std::runtime_error("exploded");
     return Verdict::deliver;
   }
   void save_state() override { ++*saves; }
@@ -151,10 +152,10 @@ class TaggingProcessor : public Processor {
  public:
   std::string_view name() const override { return "tags"; }
   Verdict process(const RawRecord& rec, const ProcessContext&, MappedEvent& ev, std::string&) override {
-    ev.id = rec.json;
-    ev.tags = {"pa.seen"};
-    if (ev.id.rfind('n', 0) == 0) ev.tags.emplace_back("pa.noise");
-    if (ev.id.rfind('x', 0) == 0) ev.tags.emplace_back("pa.elsewhere");
+    ev.set_id(rec.json);
+    ev.set_tags({"pa.seen"});
+    if (ev.id().rfind('n', 0) == 0) ev.add_tag("pa.noise");
+    if (ev.id().rfind('x', 0) == 0) ev.add_tag("pa.elsewhere");
     return Verdict::deliver;
   }
 };

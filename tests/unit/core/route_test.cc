@@ -13,7 +13,7 @@ MappedEvent event(std::string source, SourceKind kind, std::vector<std::string> 
   MappedEvent e;
   e.source_name = std::move(source);
   e.kind = kind;
-  e.tags = std::move(tags);
+  e.set_tags(std::move(tags));
   e.severity = severity;
   return e;
 }

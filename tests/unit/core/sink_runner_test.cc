@@ -32,7 +32,7 @@ class ScriptedSink : public Sink {
   SendResult send(std::span<const EventPtr> batch) override {
     std::lock_guard l(mu);
     std::vector<std::string> ids;
-    for (const auto& e : batch) ids.push_back(e->id);
+    for (const auto& e : batch) ids.emplace_back(e->id());
     calls.push_back(ids);
     if (script.empty()) return SendResult::success();
     auto r = script.front();
@@ -75,9 +75,9 @@ class CapturedLog {
 EventPtr event(std::uint64_t seq) {
   auto e = std::make_shared<MappedEvent>();
   e->ack = AckHandle{0, seq};
-  e->id = "e" + std::to_string(seq);
+  e->set_id("e" + std::to_string(seq));
   e->ecs = "{}";
-  e->raw = "{\"id\":\"" + e->id + "\"}";
+  e->raw = "{\"id\":\"" + std::string(e->id()) + "\"}";
   return e;
 }
 
@@ -309,7 +309,7 @@ TEST_F(SinkRunnerTest, QueueChargesTheWholeEventFootprintAndBlocksAtTheBound) {
   auto big = [](std::uint64_t seq) {
     auto e = std::make_shared<MappedEvent>();
     e->ack = AckHandle{0, seq};
-    e->id = "e" + std::to_string(seq);
+    e->set_id("e" + std::to_string(seq));
     e->raw = std::string(4000, 'r');
     e->ecs = std::string(4000, 'j');
     e->cef = "CEF:0|x";  // the sink's own payload is tiny; the event is not

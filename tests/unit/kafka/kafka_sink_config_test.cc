@@ -186,8 +186,8 @@ TEST(KafkaMessage, KeyAndHeaders) {
   MappedEvent ev;
   ev.kind = SourceKind::graph_directory_audit;
   ev.source_name = "entra-audit";
-  ev.tenant_id = "tid";
-  ev.id = "Directory_123";
+  ev.set_tenant_id("tid");
+  ev.set_id("Directory_123");
   ev.tier = 0;
   EXPECT_EQ(kafka_message_key(ev), "tid:Directory_123");
   const auto h = kafka_message_headers(ev, OutputFormat::cef);
@@ -201,13 +201,13 @@ TEST(KafkaMessage, KeyAndHeaders) {
   EXPECT_EQ(m.at("connector-version"), SIEM_VERSION);
   EXPECT_EQ(m.at("content-type").rfind("text/plain", 0), 0u);
   ev.tier = -1;
-  ev.tenant_id.clear();
+  ev.set_tenant_id("");
   const auto h2 = kafka_message_headers(ev, OutputFormat::ecs);
   std::map<std::string, std::string> m2(h2.begin(), h2.end());
   EXPECT_EQ(m2.count("pa-tier"), 0u);
   EXPECT_EQ(m2.count("tenant"), 0u);
   EXPECT_EQ(m2.at("schema"), "ecs/8.11");
-  ev.id.clear();
+  ev.set_id("");
   EXPECT_EQ(kafka_message_key(ev), "");
 }
 

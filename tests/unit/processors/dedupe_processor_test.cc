@@ -35,7 +35,7 @@ class DedupeProcessorTest : public ::testing::Test {
     RawRecord rec;
     MappedEvent ev;
     ev.kind = kind;
-    ev.id = std::move(id);
+    ev.set_id(std::move(id));
     std::string reason;
     const std::string_view name = source == 0 ? "graph" : "hub";
     return p.process(rec, ProcessContext{name, source, 0}, ev, reason);

@@ -19,7 +19,7 @@ siem::MappedEvent event() {
   siem::MappedEvent e;
   e.kind = siem::SourceKind::graph_directory_audit;
   e.source_name = "entra-audit";
-  e.id = "Directory_1d2c";
+  e.set_id("Directory_1d2c");
   e.time_ms = 1772619331002;  // 2026-03-04T10:15:31.002Z
   e.severity = 8;
   e.tier = 0;
@@ -61,7 +61,7 @@ TEST(SyslogFormat, SdEscapingAndConfigurableId) {
   FormatOptions o;
   o.sd_id = "conn@99999";
   auto e = event();
-  e.id = R"(a"b\c]d)";
+  e.set_id(R"(a"b\c]d)");
   e.tier = -1;
   EXPECT_EQ(escape_sd_value(R"("]\)"), R"(\"\]\\)");  // specials first, adjacent, last
   EXPECT_EQ(escape_sd_value(""), "");
@@ -257,20 +257,20 @@ TEST(SyslogFormat, AppendMessageIsFormatThenFrame) {
   events.push_back(event());
   auto odd = event();
   odd.source_name = "a\nb\r\"]\\";
-  odd.id = "id\r\nwith breaks";
+  odd.set_id("id\r\nwith breaks");
   odd.tier = -1;
   odd.severity = 10;
   odd.time_ms = 0;
   events.push_back(odd);
   auto big = event();
-  big.id = std::string(600, 'i');  // structured data alone exceeds a small max_message_size
+  big.set_id(std::string(600, 'i'));  // structured data alone exceeds a small max_message_size
   events.push_back(big);
   // What the sink's header writer keeps from one message to the next (the day's date, the last
   // source name, each kind's MSGID and SD parameter) changes between these.
   auto other = event();
   other.kind = siem::SourceKind::azure_activity;
   other.source_name = "arm]\\";
-  other.id = std::string("a\0\"b", 4);  // a NUL before the character to escape
+  other.set_id(std::string("a\0\"b", 4));  // a NUL before the character to escape
   other.time_ms = 1772619331002 + 86'400'000;  // the next day
   events.push_back(other);
   auto later = event();
@@ -407,7 +407,7 @@ class Differential {
     siem::MappedEvent e;
     e.kind = static_cast<siem::SourceKind>(below(static_cast<std::size_t>(siem::kLastSourceKind) + 4));
     e.source_name = below(4) == 0 ? text(20) : sources[below(sources.size())];
-    e.id = below(10) == 0 ? std::string(700, 'i') : text(40);
+    e.set_id(below(10) == 0 ? std::string(700, 'i') : text(40));
     e.time_ms = time(day);
     const int severities[] = {INT_MIN, -1, 0, 3, 5, 8, 10, 11, INT_MAX};
     e.severity = severities[below(std::size(severities))];
