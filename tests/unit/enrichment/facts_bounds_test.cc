@@ -104,7 +104,7 @@ TEST(FactsBounds, AnEventOverABoundIsTaggedAndCountedOneAtTheBoundIsNot) {
     return ev;
   };
   const auto tagged = [](const MappedEvent& ev, std::string_view tag) {
-    return std::find(ev.tags.begin(), ev.tags.end(), tag) != ev.tags.end();
+    return ev.tags().contains(tag);
   };
   const MappedEvent at = map(audit(kMaxAuditTargets, 2, kMaxAuditDetails));
   EXPECT_FALSE(tagged(at, "enrichment_truncated"));

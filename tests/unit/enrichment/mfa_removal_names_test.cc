@@ -36,7 +36,7 @@ TEST(MfaRemovalNames, TheRemovalActivitiesFireAndTheirNearMissesDoNot) {
     rec.json = audit(activity);
     MappedEvent ev;
     EXPECT_FALSE(mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev)) << activity;
-    return std::find(ev.tags.begin(), ev.tags.end(), "pa.account.mfa_removed") != ev.tags.end();
+    return ev.tags().contains("pa.account.mfa_removed");
   };
   const std::vector<std::string> removals{
       "Disable Strong Authentication", "disable strong authentication", "Admin deleted security info",
