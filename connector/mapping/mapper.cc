@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -187,6 +188,7 @@ class MapperImpl final : public Mapper {
     for (const auto& p : m.subscription_paths)
       if (text_into(p, s.subscription_id) && !s.subscription_id.empty()) break;
     if (s.prepared) {
+      assert(cache.generation != 0);  // 0 would read slots of earlier (freed) records as this one's
       const RecordPaths paths{cache.entries.data(), enricher_paths.slots.data(), enricher_paths.slots.size(),
                               time_text, time_text_ms, cache.generation};
       enricher_->prepare(*s.prepared, kind, root, root_fields, s.tenant_id, &paths);
