@@ -1,6 +1,7 @@
 #include "connector/enrichment/detections.h"
 
 #include <array>
+#include <cassert>
 
 #include "connector/enrichment/rules/rules.h"
 #include "connector/record/json_access.h"
@@ -187,7 +188,9 @@ const FamilyRules& family_rules() {
 
 void run_learned_rules(const RuleContext& ctx, std::vector<RuleHit>& hits, std::vector<std::uint16_t>& hit_rules) {
   const auto& catalogue = detection_catalogue();
-  for (const std::uint16_t i : family_rules().learned[static_cast<unsigned>(ctx.facts.family) % 16]) {
+  const auto family = static_cast<unsigned>(ctx.facts.family);
+  assert(family < family_rules().learned.size());
+  for (const std::uint16_t i : family_rules().learned[family]) {
     catalogue[i].rule(ctx, hits);
     hit_rules.resize(hits.size(), i);
   }
@@ -201,12 +204,15 @@ void run_record_rules(const RuleContext& ctx, std::vector<RuleHit>& hits, const 
                          ctx.privileged_sign_in, ctx.group_change};
   const auto& catalogue = detection_catalogue();
   std::size_t next = 0;  // hits[next]: the next hit of a learned-state rule
-  for (const std::uint16_t i : family_rules().all[static_cast<unsigned>(ctx.facts.family) % 16]) {
+  const auto family = static_cast<unsigned>(ctx.facts.family);
+  assert(family < family_rules().all.size());
+  for (const std::uint16_t i : family_rules().all[family]) {
     const auto& entry = catalogue[i];
     if (entry.reads == DetectionEntry::Reads::record) entry.rule(only, out);
     else
       for (; next < hits.size() && hit_rules[next] == i; ++next) out.push_back(std::move(hits[next]));
   }
+  assert(next == hits.size());  // every learned hit was taken, none dropped
 }
 
 }  // namespace siem

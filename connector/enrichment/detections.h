@@ -78,7 +78,8 @@ using DetectionRule = void (*)(const RuleContext&, std::vector<RuleHit>&);
 // still checks the family itself).
 using FamilyMask = std::uint16_t;
 constexpr FamilyMask family_bit(Facts::Family f) { return static_cast<FamilyMask>(1u << static_cast<unsigned>(f)); }
-static_assert(static_cast<unsigned>(Facts::Family::pim_alert) < 16, "FamilyMask has a bit per family");
+// Facts::Family::inventory is the last family: a new one after it must move this check.
+static_assert(static_cast<unsigned>(Facts::Family::inventory) < 16, "FamilyMask has a bit per family");
 
 struct DetectionEntry {
   std::string name;
