@@ -78,7 +78,9 @@ class MapperImpl final : public Mapper {
           own.slots.push_back(slot);
           own.alone.add(json::Path(text), slot);
         }
+        own.alone.finish();
       }
+    set_.finish_paths();  // after add_path(), before any record
     own_ = make_scratch();  // after add_path(): sized for every slot
   }
 

@@ -1,6 +1,7 @@
 #include "connector/record/json_access.h"
 
 #include <algorithm>
+#include <cassert>
 #include <array>
 #include <atomic>
 #include <memory>
@@ -48,6 +49,10 @@ void PathSet::add(const Path& path, int slot) {
   if (covered_.size() <= static_cast<std::size_t>(slot)) covered_.resize(static_cast<std::size_t>(slot) + 1, 0);
   covered_[static_cast<std::size_t>(slot)] = 1;
   for (const auto n : trail) index_children(n);
+  guesses_.reset();  // finish() builds them for the complete set
+}
+
+void PathSet::finish() {
   // Every node's guesses, from scratch (sets are built once, before any record).
   std::uint32_t at = 0;
   for (auto& node : nodes_) {
@@ -84,18 +89,21 @@ void PathSet::index_children(std::uint32_t n) {
 bool PathSet::contains(int slot) const noexcept { return std::find(slots_.begin(), slots_.end(), slot) != slots_.end(); }
 
 void PathSet::resolve(element root, std::vector<Result>& results, std::uint64_t generation) const {
+  assert(guesses_ || nodes_.size() == 1);  // finish() after the last add()
   stamp(root, results, generation);
   walk(0, root, results, generation);
 }
 
 void PathSet::resolve(element root, const Fields& root_index, std::vector<Result>& results,
                       std::uint64_t generation) const {
+  assert(guesses_ || nodes_.size() == 1);  // finish() after the last add()
   stamp(root, results, generation);
   walk_root(root, &root_index, results, generation);
 }
 
 void PathSet::resolve_touched(element root, const Fields* root_index, std::vector<Result>& results,
                               std::uint64_t generation) const {
+  assert(guesses_ || nodes_.size() == 1);  // finish() after the last add()
   settle_root(root, results, generation);
   walk_root(root, root_index, results, generation);
 }

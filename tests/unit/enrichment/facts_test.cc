@@ -247,6 +247,7 @@ struct FactPathSet {
       slots.push_back(static_cast<int>(slots.size()));
       set.add(compiled.back(), slots.back());
     }
+    set.finish();
   }
   FactPathSet(const FactPathSet&) = delete;
   FactPathSet& operator=(const FactPathSet&) = delete;
