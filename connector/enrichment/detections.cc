@@ -196,19 +196,25 @@ void run_learned_rules(const RuleContext& ctx, std::vector<RuleHit>& hits, std::
   }
 }
 
+const Roster& no_roster() {
+  static const Roster empty;
+  return empty;
+}
+const std::map<std::string, std::int64_t>& no_accounts() {
+  static const std::map<std::string, std::int64_t> empty;
+  return empty;
+}
+
 void run_record_rules(const RuleContext& ctx, std::vector<RuleHit>& hits, const std::vector<std::uint16_t>& hit_rules,
                       std::vector<RuleHit>& out) {
-  static const Roster no_roster;
-  static const std::map<std::string, std::int64_t> no_accounts;
-  const RuleContext only{ctx.facts, ctx.settings, ctx.roles, no_roster, no_accounts, ctx.now_ms, ctx.privileged_roles,
-                         ctx.privileged_sign_in, ctx.group_change};
+  assert(&ctx.roster == &no_roster() && &ctx.account_created_ms == &no_accounts());
   const auto& catalogue = detection_catalogue();
   std::size_t next = 0;  // hits[next]: the next hit of a learned-state rule
   const auto family = static_cast<unsigned>(ctx.facts.family);
   assert(family < family_rules().all.size());
   for (const std::uint16_t i : family_rules().all[family]) {
     const auto& entry = catalogue[i];
-    if (entry.reads == DetectionEntry::Reads::record) entry.rule(only, out);
+    if (entry.reads == DetectionEntry::Reads::record) entry.rule(ctx, out);
     else
       for (; next < hits.size() && hit_rules[next] == i; ++next) out.push_back(std::move(hits[next]));
   }

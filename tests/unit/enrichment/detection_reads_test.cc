@@ -63,8 +63,6 @@ TEST(DetectionReads, RulesMarkedRecordGiveTheSameHitsWhateverTheLearnedState) {
   const RoleTable roles;
   const RoleInfo global_admin{"62e90394-69f5-4237-9190-012177145e10", "Global Administrator", "entra", 0, true};
   const std::vector<const RoleInfo*> privileged{&global_admin};
-  const Roster nobody;
-  const std::map<std::string, std::int64_t> no_accounts;
   const auto& catalogue = detection_catalogue();
   std::set<std::string> learned_seen;  // learned-state rules whose hits the learned state changed
   std::size_t compared = 0;
@@ -88,7 +86,7 @@ TEST(DetectionReads, RulesMarkedRecordGiveTheSameHitsWhateverTheLearnedState) {
         static const std::vector<const RoleInfo*> none;
         const auto& ev_roles = roles_of_event ? *roles_of_event : none;
         RuleContext learned{facts, settings, roles, everyone, all_new, at, ev_roles};
-        RuleContext empty{facts, settings, roles, nobody, no_accounts, at, ev_roles};
+        RuleContext empty{facts, settings, roles, no_roster(), no_accounts(), at, ev_roles};  // run_record_rules' own
         learned.privileged_sign_in = empty.privileged_sign_in = privileged_sign_in;
         const FamilyMask family = family_bit(facts.family);
         for (const auto& e : catalogue) {
