@@ -4,7 +4,8 @@
 // and an empty new-account table. A rule marked `record` must therefore give the same hits with
 // every principal of the record on the roster and newly created as with nobody: checked here
 // over every payload sample in tests/data. Each rule marked `learned_state` is seen to need it (its
-// hits differ for some sample), so marking one of them `record` fails the first check.
+// hits differ for some sample), so marking one of them `record` fails the first check; and each
+// rule marked `record` fires for some sample, so the equality is not met by two empty hit lists.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -65,6 +66,7 @@ TEST(DetectionReads, RulesMarkedRecordGiveTheSameHitsWhateverTheLearnedState) {
   const std::vector<const RoleInfo*> privileged{&global_admin};
   const auto& catalogue = detection_catalogue();
   std::set<std::string> learned_seen;  // learned-state rules whose hits the learned state changed
+  std::set<std::string> record_fired;  // record rules that fired in the learned context
   std::size_t compared = 0;
   simdjson::dom::parser parser;
   for (const auto& s : samples) {
@@ -97,6 +99,7 @@ TEST(DetectionReads, RulesMarkedRecordGiveTheSameHitsWhateverTheLearnedState) {
           if (e.reads == DetectionEntry::Reads::record) {
             EXPECT_EQ(with, without) << e.name << " is marked as reading the record alone, but the roster or the "
                                      << "new-account table changes its hits (" << s.file << ")";
+            if (!with.empty()) record_fired.insert(e.name);
           } else if (with != without) {
             learned_seen.insert(e.name);
           }
@@ -107,6 +110,8 @@ TEST(DetectionReads, RulesMarkedRecordGiveTheSameHitsWhateverTheLearnedState) {
   for (const auto& e : catalogue) {
     if (e.reads == DetectionEntry::Reads::learned_state) {
       EXPECT_TRUE(learned_seen.count(e.name)) << e.name << ": no sample shows it reading the learned state";
+    } else {  // the equality above says nothing of a rule that never fires
+      EXPECT_TRUE(record_fired.count(e.name)) << e.name << ": marked `record` but no sample makes it fire";
     }
   }
 }
