@@ -1,6 +1,7 @@
 #include "connector/enrichment/detections.h"
 
 #include <array>
+#include <cassert>
 
 #include "connector/enrichment/rules/rules.h"
 #include "connector/record/json_access.h"
@@ -187,26 +188,37 @@ const FamilyRules& family_rules() {
 
 void run_learned_rules(const RuleContext& ctx, std::vector<RuleHit>& hits, std::vector<std::uint16_t>& hit_rules) {
   const auto& catalogue = detection_catalogue();
-  for (const std::uint16_t i : family_rules().learned[static_cast<unsigned>(ctx.facts.family) % 16]) {
+  const auto family = static_cast<unsigned>(ctx.facts.family);
+  assert(family < family_rules().learned.size());
+  for (const std::uint16_t i : family_rules().learned[family]) {
     catalogue[i].rule(ctx, hits);
     hit_rules.resize(hits.size(), i);
   }
 }
 
+const Roster& no_roster() {
+  static const Roster empty;
+  return empty;
+}
+const std::map<std::string, std::int64_t>& no_accounts() {
+  static const std::map<std::string, std::int64_t> empty;
+  return empty;
+}
+
 void run_record_rules(const RuleContext& ctx, std::vector<RuleHit>& hits, const std::vector<std::uint16_t>& hit_rules,
                       std::vector<RuleHit>& out) {
-  static const Roster no_roster;
-  static const std::map<std::string, std::int64_t> no_accounts;
-  const RuleContext only{ctx.facts, ctx.settings, ctx.roles, no_roster, no_accounts, ctx.now_ms, ctx.privileged_roles,
-                         ctx.privileged_sign_in, ctx.group_change};
+  assert(&ctx.roster == &no_roster() && &ctx.account_created_ms == &no_accounts());
   const auto& catalogue = detection_catalogue();
   std::size_t next = 0;  // hits[next]: the next hit of a learned-state rule
-  for (const std::uint16_t i : family_rules().all[static_cast<unsigned>(ctx.facts.family) % 16]) {
+  const auto family = static_cast<unsigned>(ctx.facts.family);
+  assert(family < family_rules().all.size());
+  for (const std::uint16_t i : family_rules().all[family]) {
     const auto& entry = catalogue[i];
-    if (entry.reads == DetectionEntry::Reads::record) entry.rule(only, out);
+    if (entry.reads == DetectionEntry::Reads::record) entry.rule(ctx, out);
     else
       for (; next < hits.size() && hit_rules[next] == i; ++next) out.push_back(std::move(hits[next]));
   }
+  assert(next == hits.size());  // every learned hit was taken, none dropped
 }
 
 }  // namespace siem

@@ -78,7 +78,8 @@ using DetectionRule = void (*)(const RuleContext&, std::vector<RuleHit>&);
 // still checks the family itself).
 using FamilyMask = std::uint16_t;
 constexpr FamilyMask family_bit(Facts::Family f) { return static_cast<FamilyMask>(1u << static_cast<unsigned>(f)); }
-static_assert(static_cast<unsigned>(Facts::Family::pim_alert) < 16, "FamilyMask has a bit per family");
+// Facts::Family::inventory is the last family: a new one after it must move this check.
+static_assert(static_cast<unsigned>(Facts::Family::inventory) < 16, "FamilyMask has a bit per family");
 
 struct DetectionEntry {
   std::string name;
@@ -100,12 +101,16 @@ const std::vector<DetectionEntry>& detection_catalogue();
 
 // The catalogue's rules for the family of `ctx.facts`, in two passes (the enricher's ordered() and
 // complete()). run_learned_rules(): those that read the learned state, their hits appended to `hits`
-// and each hit's rule (its catalogue index) to `hit_rules`. run_record_rules(): the others, with
-// `ctx`'s roster and new-account table replaced by empty ones, and the hits of both into `out` in
-// catalogue order (as one pass over the catalogue finds them); `hits` is moved from.
+// and each hit's rule (its catalogue index) to `hit_rules`. run_record_rules(): the others, `ctx`'s
+// roster and new-account table the empty ones below, and the hits of both into `out` in catalogue
+// order (as one pass over the catalogue finds them); `hits` is moved from.
 void run_learned_rules(const RuleContext& ctx, std::vector<RuleHit>& hits, std::vector<std::uint16_t>& hit_rules);
 void run_record_rules(const RuleContext& ctx, std::vector<RuleHit>& hits, const std::vector<std::uint16_t>& hit_rules,
                       std::vector<RuleHit>& out);
+// The empty roster and new-account table of the context of run_record_rules(): the record-only
+// rules run outside the ordered turn and never see the enricher's shared ones.
+const Roster& no_roster();
+const std::map<std::string, std::int64_t>& no_accounts();
 
 // The tier tags the enricher adds to an event touching a tier 0 / tier 1 role.
 inline constexpr std::string_view kTier0Tag = "pa.role.tier0";

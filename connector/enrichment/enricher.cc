@@ -286,7 +286,7 @@ class EnricherImpl final : public Enricher {
       result.role_ids.push_back(r->id);
     }
     // The rules that read the record alone, outside the turn: no roster or new-account table.
-    RuleContext ctx{p.facts, settings_, roles_, roster_, account_created_, p.event_ms, p.privileged};
+    RuleContext ctx{p.facts, settings_, roles_, no_roster(), no_accounts(), p.event_ms, p.privileged};
     if (p.group_change && !p.privileged.empty()) ctx.group_change = &*p.group_change;
     ctx.privileged_sign_in = p.privileged_sign_in;
     p.all_hits.clear();

@@ -15,8 +15,7 @@ namespace {
 
 using namespace facts_detail;
 
-// The record's activity time: the paths tried, in order of preference (FactPaths::time; the last
-// of fact_paths() of the sign-ins).
+// The record's activity time: the paths tried, in order of preference (FactPaths::time).
 constexpr std::array<std::string_view, 8> kTimePaths{"activityDateTime", "createdDateTime", "eventTimestamp",
                                                      "properties.activityDateTime", "properties.createdDateTime",
                                                      "properties.createdOn", "startDateTime", "time"};
@@ -70,8 +69,7 @@ std::optional<element> embedded(element e, std::string_view key, simdjson::dom::
   return std::nullopt;
 }
 
-// One of the literals below: assigned into the reused Facts' string, no string built per record;
-// the scope lower-cased on the stack (json::LowerKey) rather than into a new string.
+// One of the literals below (no string built per record); the scope lower-cased on the stack.
 std::string_view scope_level_of(std::string_view scope) {
   const json::LowerKey lowered(scope);
   std::string_view s = lowered.view();

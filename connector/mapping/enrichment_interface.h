@@ -44,8 +44,10 @@ struct RecordPaths {
   // what parse_time_ms() gave for it, so that the same string is not parsed twice. Empty: none.
   std::string_view time_text;
   std::optional<std::int64_t> time_ms;
-  // The path cache's generation for this record (PathSet::Result::generation); 0: not checked. A
-  // slot not resolved for this record reads as missing, never as an earlier record's element.
+  // The path cache's generation for this record (PathSet::Result::generation): a slot not resolved
+  // for this record reads as missing, never as an earlier record's element. 0: not checked, only
+  // for results that all belong to this record (no stamping pass: a reused cache's untouched slots
+  // may hold elements of freed documents); the mapper passes its nonzero generation (asserted).
   std::uint64_t generation = 0;
   // What json::Path(record_paths(kind)[i]).first(record) gives: the first match, nullopt when the
   // path is missing or null. i < count.

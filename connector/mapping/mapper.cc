@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -77,7 +78,9 @@ class MapperImpl final : public Mapper {
           own.slots.push_back(slot);
           own.alone.add(json::Path(text), slot);
         }
+        own.alone.finish();
       }
+    set_.finish_paths();  // after add_path(), before any record
     own_ = make_scratch();  // after add_path(): sized for every slot
   }
 
@@ -187,6 +190,7 @@ class MapperImpl final : public Mapper {
     for (const auto& p : m.subscription_paths)
       if (text_into(p, s.subscription_id) && !s.subscription_id.empty()) break;
     if (s.prepared) {
+      assert(cache.generation != 0);  // 0 would read slots of earlier (freed) records as this one's
       const RecordPaths paths{cache.entries.data(), enricher_paths.slots.data(), enricher_paths.slots.size(),
                               time_text, time_text_ms, cache.generation};
       enricher_->prepare(*s.prepared, kind, root, root_fields, s.tenant_id, &paths);

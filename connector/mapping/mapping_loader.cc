@@ -80,6 +80,12 @@ void collect_paths(KindMapping& m) {
     if (r.target == "event.action") add_rule(r);
 }
 
+// The kind's path sets are complete: their guesses are built once (PathSet::finish()).
+void finish_kind_paths(KindMapping& m) {
+  m.paths.finish();
+  m.ocsf_paths.finish();
+  m.cef_paths.finish();
+}
 }  // namespace
 
 MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& diags) {
@@ -267,6 +273,7 @@ MappingSet MappingSet::load(const std::vector<std::string>& files, Diagnostics& 
       else if (r.target == "severity") m.cef_severity = r;
     }
     collect_paths(m);
+    finish_kind_paths(m);
     return m;
   };
   set.path_slots_ = slots.size();
@@ -291,6 +298,11 @@ int MappingSet::add_path(SourceKind kind, const std::string& text) {
   if (!m.paths.contains(it->second)) m.paths.add(path, it->second);
   if (!m.cef_paths.contains(it->second)) m.cef_paths.add(path, it->second);
   return it->second;
+}
+
+void MappingSet::finish_paths() {
+  finish_kind_paths(fallback_);
+  for (auto& entry : kinds_) finish_kind_paths(entry.second);
 }
 
 const KindMapping& MappingSet::for_kind(SourceKind kind) const {

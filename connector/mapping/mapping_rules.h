@@ -191,8 +191,11 @@ class MappingSet {
   // Adds the dotted path `text` (not fanning out: std::invalid_argument) to the paths resolved
   // with `kind`'s rules when a record of that kind starts, for another reader of the record (the
   // enrichment's facts, Enricher::record_paths()). Returns its slot: the rules' slot for the same
-  // text, else a new one (path_slots() grows: make PathCaches after the last call).
+  // text, else a new one (path_slots() grows: make PathCaches after the last call). Call
+  // finish_paths() after the last one, before any record is resolved.
   int add_path(SourceKind kind, const std::string& text);
+  // Builds the guesses of every kind's path sets (json::PathSet::finish()) once they are complete.
+  void finish_paths();
 
  private:
   std::map<SourceKind, KindMapping> kinds_;

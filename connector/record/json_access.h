@@ -164,13 +164,17 @@ class PathSet {
     bool found = false;
     element value;
   };
-  // Adds `path` (fans_out() must be false) with its result at results[slot] (slot >= 0).
+  // Adds `path` (fans_out() must be false) with its result at results[slot] (slot >= 0). The set
+  // needs finish() again before the next resolve().
   void add(const Path& path, int slot);
+  // Builds the table of guesses for the nodes added so far, once the set is complete: call it
+  // after the last add() and before any resolve(), and before the set is shared by threads.
+  void finish();
   bool empty() const noexcept { return slots_.empty(); }
   // Whether a path was added with this slot.
   bool contains(int slot) const noexcept;
   // Resolves every path against `root` into results[slot], stamping each with `generation`
-  // (found or not). `results` must be large enough for every slot added.
+  // (found or not); finish() was called after the last add(). `results` must be large enough for every slot added.
   void resolve(element root, std::vector<Result>& results, std::uint64_t generation) const;
   // The same, `root_index` the json::Fields of `root` (an object): the root's children looked up
   // through it instead of a scan of the root's fields.
@@ -251,7 +255,8 @@ class PathSet {
   // the child the next matching field matched (position in `kids` + 1; 0: none). walk() compares
   // a field with the guess before it searches the field's run of children. Only a hint: a wrong or
   // stale guess costs the compare, never a different result. Shared by the threads that resolve
-  // with this set (relaxed atomics: a plain load, and a store only when the order changed).
+  // with this set (relaxed atomics: a plain load, and a store only when the order changed). Built
+  // by finish(), once the set is complete (null after an add()).
   std::shared_ptr<std::atomic<std::uint32_t>[]> guesses_;
 };
 

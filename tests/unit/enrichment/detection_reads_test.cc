@@ -4,9 +4,11 @@
 // and an empty new-account table. A rule marked `record` must therefore give the same hits with
 // every principal of the record on the roster and newly created as with nobody: checked here
 // over every payload sample in tests/data. Each rule marked `learned_state` is seen to need it (its
-// hits differ for some sample), so marking one of them `record` fails the first check.
+// hits differ for some sample), so marking one of them `record` fails the first check; and each
+// rule marked `record` fires for some sample, so the equality is not met by two empty hit lists.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -46,6 +48,35 @@ std::vector<std::string> hits_of(const DetectionEntry& e, const RuleContext& c) 
   return out;
 }
 
+// The rules marked `record` that no sample of tests/data makes fire, so the equality check holds
+// for them only vacuously: each fires in the golden case named here (mappings/tests), whose
+// records carry what the payload samples lack (the settings' break-glass and app lists, role ids,
+// ARM scopes, inventory change sets). Adding such inputs to tests/data/enrichment is left to do.
+const std::map<std::string, std::string> kRecordRulesNoSampleFires{
+    {"pa.role.removed", "ocsf/cases.yaml"},
+    {"pa.pim.long_activation", "kinds/pim.yaml"},
+    {"pa.breakglass.signin", "detections/catalogue.yaml"},
+    {"pa.breakglass.activity", "detections/activity_name_variants.yaml"},
+    {"pa.signin.legacy_auth", "detections/catalogue.yaml"},
+    {"pa.signin.nonadmin_app", "detections/catalogue.yaml"},
+    {"pa.signin.risky", "detections/catalogue.yaml"},
+    {"pa.account.external_admin", "detections/catalogue.yaml"},
+    {"pa.tenant.federation_change", "kinds/log_analytics.yaml"},
+    {"pa.tenant.conditional_access_change", "kinds/log_analytics.yaml"},
+    {"pa.tenant.auth_policy_change", "detections/tenant_auth_policy.yaml"},
+    {"pa.app.privileged_permission", "detections/activity_name_variants.yaml"},
+    {"pa.app.consent_granted", "detections/activity_name_variants.yaml"},
+    {"pa.azure.privileged_role_assignment", "kinds/log_analytics.yaml"},
+    {"pa.azure.role_assignment_removed", "detections/catalogue.yaml"},
+    {"pa.azure.subscription_ownership", "detections/catalogue.yaml"},
+    {"pa.azure.elevate_access", "detections/azure_elevate.yaml"},
+    {"pa.inventory.new_principal", "inventory/privileged_inventory.yaml"},
+    {"pa.inventory.new_global_admin", "ocsf/alert_kinds.yaml"},
+    {"pa.inventory.new_tier0", "ocsf/alert_kinds.yaml"},
+    {"pa.inventory.made_permanent", "inventory/privileged_inventory.yaml"},
+    {"pa.inventory.role_removed", "inventory/privileged_inventory.yaml"},
+};
+
 TEST(DetectionReads, RulesMarkedRecordGiveTheSameHitsWhateverTheLearnedState) {
   auto samples = testing::sample_records();
   ASSERT_GT(samples.size(), 30u);
@@ -63,10 +94,9 @@ TEST(DetectionReads, RulesMarkedRecordGiveTheSameHitsWhateverTheLearnedState) {
   const RoleTable roles;
   const RoleInfo global_admin{"62e90394-69f5-4237-9190-012177145e10", "Global Administrator", "entra", 0, true};
   const std::vector<const RoleInfo*> privileged{&global_admin};
-  const Roster nobody;
-  const std::map<std::string, std::int64_t> no_accounts;
   const auto& catalogue = detection_catalogue();
   std::set<std::string> learned_seen;  // learned-state rules whose hits the learned state changed
+  std::set<std::string> record_fired;  // record rules that fired in the learned context
   std::size_t compared = 0;
   simdjson::dom::parser parser;
   for (const auto& s : samples) {
@@ -88,7 +118,7 @@ TEST(DetectionReads, RulesMarkedRecordGiveTheSameHitsWhateverTheLearnedState) {
         static const std::vector<const RoleInfo*> none;
         const auto& ev_roles = roles_of_event ? *roles_of_event : none;
         RuleContext learned{facts, settings, roles, everyone, all_new, at, ev_roles};
-        RuleContext empty{facts, settings, roles, nobody, no_accounts, at, ev_roles};
+        RuleContext empty{facts, settings, roles, no_roster(), no_accounts(), at, ev_roles};  // run_record_rules' own
         learned.privileged_sign_in = empty.privileged_sign_in = privileged_sign_in;
         const FamilyMask family = family_bit(facts.family);
         for (const auto& e : catalogue) {
@@ -99,6 +129,7 @@ TEST(DetectionReads, RulesMarkedRecordGiveTheSameHitsWhateverTheLearnedState) {
           if (e.reads == DetectionEntry::Reads::record) {
             EXPECT_EQ(with, without) << e.name << " is marked as reading the record alone, but the roster or the "
                                      << "new-account table changes its hits (" << s.file << ")";
+            if (!with.empty()) record_fired.insert(e.name);
           } else if (with != without) {
             learned_seen.insert(e.name);
           }
@@ -109,6 +140,10 @@ TEST(DetectionReads, RulesMarkedRecordGiveTheSameHitsWhateverTheLearnedState) {
   for (const auto& e : catalogue) {
     if (e.reads == DetectionEntry::Reads::learned_state) {
       EXPECT_TRUE(learned_seen.count(e.name)) << e.name << ": no sample shows it reading the learned state";
+    } else if (kRecordRulesNoSampleFires.count(e.name)) {
+      EXPECT_FALSE(record_fired.count(e.name)) << e.name << " fires for a sample now: take it off the list";
+    } else {  // the equality above says nothing of a rule that never fires
+      EXPECT_TRUE(record_fired.count(e.name)) << e.name << ": marked `record` but no sample makes it fire";
     }
   }
 }

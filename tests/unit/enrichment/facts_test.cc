@@ -247,6 +247,7 @@ struct FactPathSet {
       slots.push_back(static_cast<int>(slots.size()));
       set.add(compiled.back(), slots.back());
     }
+    set.finish();
   }
   FactPathSet(const FactPathSet&) = delete;
   FactPathSet& operator=(const FactPathSet&) = delete;
@@ -290,7 +291,7 @@ TEST(Facts, ResolvedPathsGiveTheFactsReadFromTheRecord) {
       const Facts read = extract_facts(kind, root, &fields);
       std::vector<json::PathSet::Result> results(texts.size());
       set.resolve(root, fields, results, 1);
-      const RecordPaths values{results.data(), slots.data(), slots.size(), {}, std::nullopt};
+      const RecordPaths values{results.data(), slots.data(), slots.size(), {}, std::nullopt, 1};
       Facts resolved;
       extract_facts(kind, root, &fields, resolved, &values);
       EXPECT_TRUE(resolved == read) << to_string(kind) << ": " << json;
@@ -308,7 +309,7 @@ TEST(Facts, ResolvedPathsGiveTheFactsReadFromTheRecord) {
             simdjson::SUCCESS);
   std::vector<json::PathSet::Result> results(texts.size());
   set.resolve(root, results, 1);
-  RecordPaths values{results.data(), slots.data(), slots.size(), {}, std::nullopt};
+  RecordPaths values{results.data(), slots.data(), slots.size(), {}, std::nullopt, 1};
   values.time_text = json::child(root, "other")->get_string().value_unsafe();
   values.time_ms = 1;
   Facts f;

@@ -90,6 +90,7 @@ TEST(PathSet, ThroughTheRootIndexAnswersLikePathFirstOnGeneratedRecords) {
     paths.emplace_back(texts[i]);
     set.add(paths.back(), static_cast<int>(i));
   }
+  set.finish();
   simdjson::dom::parser parser;
   Lcg rng{29};
   std::vector<PathSet::Result> results(texts.size()), scanned(texts.size());
@@ -137,6 +138,7 @@ TEST(PathSet, ResolvedWithoutStampingReadsLikePathFirstRecordAfterRecord) {
     paths.back().slot = static_cast<int>(i);
     if (i < in_set) set.add(paths.back(), static_cast<int>(i));
   }
+  set.finish();
   std::vector<int> slots(texts.size());
   for (std::size_t i = 0; i < slots.size(); ++i) slots[i] = static_cast<int>(i);
   mapping::PathCache cache;

@@ -34,6 +34,7 @@ struct Fixture {
     EXPECT_EQ(parser.parse(std::string(R"({"other":1})")).get(record), simdjson::SUCCESS);
     path.slot = 0;
     set.add(path, 0);
+    set.finish();
     cache.entries.resize(1);
   }
   // A record whose paths are all resolved up front (an ECS pipeline): slot 0 found.

@@ -52,6 +52,7 @@ TEST(PathSet, ResolvesLikePathFirstForEveryPath) {
     compiled.emplace_back(texts[i]);
     set.add(compiled.back(), static_cast<int>(i));
   }
+  set.finish();
   std::vector<PathSet::Result> results(texts.size());
   set.resolve(root, results, 7);
   for (std::size_t i = 0; i < texts.size(); ++i) {
@@ -105,6 +106,7 @@ TEST(PathSet, SpellingsOfOnePathShareTheResult) {
   set.add(a, 0);
   set.add(b, 1);
   set.add(c, 2);
+  set.finish();
   std::vector<PathSet::Result> results(3);
   set.resolve(root, results, 1);
   for (int i = 0; i < 3; ++i) {
@@ -118,6 +120,7 @@ TEST(PathSet, AStaleResultIsResetOnTheNextRecord) {
   PathSet set;
   const Path p("user.name");
   set.add(p, 0);
+  set.finish();
   std::vector<PathSet::Result> results(1);
   element root;
   ASSERT_EQ(parser.parse(std::string(R"({"user":{"name":"alice"}})")).get(root), simdjson::SUCCESS);
@@ -127,6 +130,35 @@ TEST(PathSet, AStaleResultIsResetOnTheNextRecord) {
   set.resolve(root, results, 2);
   EXPECT_EQ(results[0].generation, 2u);
   EXPECT_FALSE(results[0].found);
+}
+
+// finish() builds the guesses once the set is complete; a path added after it (more children under
+// a node that records were already walked with) needs finish() again, and the results are exact.
+TEST(PathSet, PathsAddedAfterFinishResolveOnceFinishedAgain) {
+  simdjson::dom::parser parser;
+  PathSet set;
+  const Path a("user.name"), b("user.id"), c("user.mail"), d("tenant");
+  set.add(a, 0);
+  set.add(b, 1);
+  set.finish();
+  std::vector<PathSet::Result> results(4);
+  element root;
+  ASSERT_EQ(parser.parse(std::string(R"({"user":{"id":"1","name":"alice","mail":"m"},"tenant":"t"})")).get(root),
+            simdjson::SUCCESS);
+  set.resolve(root, results, 1);  // the guesses learn id, then name
+  ASSERT_TRUE(results[0].found && results[1].found);
+  set.add(c, 2);
+  set.add(d, 3);
+  set.finish();
+  for (std::uint64_t generation = 2; generation < 5; ++generation) {
+    set.resolve(root, results, generation);
+    const char* want[] = {"\"alice\"", "\"1\"", "\"m\"", "\"t\""};
+    for (std::size_t i = 0; i < 4; ++i) {
+      ASSERT_TRUE(results[i].found) << i;
+      EXPECT_EQ(results[i].generation, generation);
+      EXPECT_EQ(to_json(results[i].value), want[i]) << i;
+    }
+  }
 }
 
 }  // namespace
@@ -301,6 +333,7 @@ TEST(CaseInsensitive, KeyComparesAnswerAsTheByteWiseRules) {
         EXPECT_FALSE(found[0].has_value());
         PathSet set;
         set.add(Path(key), 0);
+        set.finish();
         std::vector<PathSet::Result> results(1);
         set.resolve(root, results, 1);
         EXPECT_EQ(results[0].found, expect) << len << " " << at << " " << b;
