@@ -130,10 +130,10 @@ class Source {
   virtual ~Source() = default;
 
   // Progress counters for /metrics; null when the source keeps none (lag and pages are then not
-  // exported for it).
-  virtual const SourceProgress* progress() const { return nullptr; }
-  // The same, to carry a refused stream's status over a reload (SourceProgress::carry_over).
-  SourceProgress* mutable_progress() { return const_cast<SourceProgress*>(std::as_const(*this).progress()); }
+  // exported for it). One accessor, not const: the pipeline reads the counters through it and also
+  // writes a refused stream's status into it across a reload (SourceProgress::carry_over); every
+  // member of SourceProgress is safe to use from any thread.
+  virtual SourceProgress* progress() { return nullptr; }
 
   // The record kinds the source can deliver to the sinks, besides `unknown` (a record whose kind
   // the mapping stage does not recognise); empty: any kind, its content is not known in advance
