@@ -177,6 +177,7 @@ void Pipeline::source_loop(std::stop_token stop, SourceState& s) {
         std::optional<std::string> checkpoint = state_.get(StateStore::checkpoint_key(s.name));
         src.start(checkpoint);
         started = true;
+        if (auto* p = src.progress()) p->end_carry_over();  // the streams it no longer reads
         spdlog::info("source {}: started{}", s.name, checkpoint ? " from its checkpoint" : " (no checkpoint yet)");
       }
       SourceBatch batch = src.poll(stop);

@@ -208,7 +208,7 @@ Pipeline::StreamStatusBySource Pipeline::stream_status() const {
 void Pipeline::carry_stream_status(const StreamStatusBySource& earlier) {
   for (const auto& s : sources_)
     if (const auto it = earlier.find(s->name); it != earlier.end())
-      if (auto* p = s->source->mutable_progress()) p->carry_over(it->second);
+      if (auto* p = s->source->progress()) p->carry_over(it->second);
 }
 
 Pipeline::Progress Pipeline::progress() const {

@@ -75,8 +75,10 @@ struct SourceProgress {
   // of the same name in the pipeline it replaced. A stream this source reads (add_stream) takes its
   // status over: refused there, it stays refused here (/metrics, /readyz, the run summary and the
   // exit status) until it completes a window (set_reading) or is refused again, and its refusal
-  // count goes on. A stream this source no longer reads leaves its status behind. Call before the
-  // source starts.
+  // count goes on. Until the source has started (end_carry_over), a carried stream it has not
+  // registered yet is reported as it was (streams()), so a second reload before then carries it
+  // again. A stream this source no longer reads leaves its status behind once it started. Call
+  // before the source starts.
   void carry_over(std::vector<StreamStatus> earlier) {
     std::lock_guard lock(streams_mu_);
     carried_ = std::move(earlier);
@@ -104,9 +106,22 @@ struct SourceProgress {
         s.brief.clear();
       }
   }
+  // The source started (its start() registered every stream it reads): a carried status that no
+  // stream took is one of a stream it no longer reads, and is dropped.
+  void end_carry_over() {
+    std::lock_guard lock(streams_mu_);
+    carried_.clear();
+  }
+  // The registered streams, then the carried ones not registered yet (the source has not started).
   std::vector<StreamStatus> streams() const {
     std::lock_guard lock(streams_mu_);
-    return streams_;
+    std::vector<StreamStatus> out = streams_;
+    for (const auto& c : carried_) {
+      bool registered = false;
+      for (const auto& s : streams_) registered = registered || s.stream == c.stream;
+      if (!registered) out.push_back(c);
+    }
+    return out;
   }
   // "stream S: <answer>; stream T: <answer>" for the streams refused now (empty: none). `brief`:
   // "stream S: HTTP 403 AuthorizationFailed" only, for unauthenticated endpoints (/readyz): the
@@ -130,10 +145,10 @@ class Source {
   virtual ~Source() = default;
 
   // Progress counters for /metrics; null when the source keeps none (lag and pages are then not
-  // exported for it).
-  virtual const SourceProgress* progress() const { return nullptr; }
-  // The same, to carry a refused stream's status over a reload (SourceProgress::carry_over).
-  SourceProgress* mutable_progress() { return const_cast<SourceProgress*>(std::as_const(*this).progress()); }
+  // exported for it). One accessor, not const: the pipeline reads the counters through it and also
+  // writes a refused stream's status into it across a reload (SourceProgress::carry_over); every
+  // member of SourceProgress is safe to use from any thread.
+  virtual SourceProgress* progress() { return nullptr; }
 
   // The record kinds the source can deliver to the sinks, besides `unknown` (a record whose kind
   // the mapping stage does not recognise); empty: any kind, its content is not known in advance

@@ -112,16 +112,15 @@ class EnricherImpl final : public Enricher {
   };
 
   // A record whose `list` the facts read only the first entries of (kMaxAuditTargets, ...): the
-  // mapper tags its event enrichment_truncated (Prepared::truncated); the first such record of
-  // each list is logged, naming it, the rest are counted by their tag.
-  static void note_truncated(std::string_view list) {
+  // mapper tags its event enrichment_truncated (Prepared::truncated) and logs the first such record
+  // of each list with its origin (Prepared::truncated_first); the rest are counted by their tag.
+  static void note_truncated(Prepared& p, std::string_view list) {
     static std::atomic<bool> targets{false}, properties{false}, details{false};
-    std::atomic<bool>& logged = list == "targetResources" ? targets : list == "modifiedProperties" ? properties : details;
-    if (logged.exchange(true, std::memory_order_relaxed)) return;
-    spdlog::warn("enrichment: a directory audit has more {} entries than the detections read (targetResources {}, "
-                 "modifiedProperties {} over all targets, additionalDetails {}): they read the first ones, and the "
-                 "event is tagged enrichment_truncated (logged once; siem_detection_events_tagged counts them)",
-                 list, kMaxAuditTargets, kMaxAuditModifiedProperties, kMaxAuditDetails);
+    const bool is_targets = list == "targetResources", is_properties = list == "modifiedProperties";
+    std::atomic<bool>& logged = is_targets ? targets : is_properties ? properties : details;
+    p.truncated = list;
+    p.truncated_bound = is_targets ? kMaxAuditTargets : is_properties ? kMaxAuditModifiedProperties : kMaxAuditDetails;
+    p.truncated_first = !logged.exchange(true, std::memory_order_relaxed);
   }
 
   std::unique_ptr<Prepared> make_prepared() const override { return std::make_unique<PreparedFacts>(); }
@@ -139,13 +138,12 @@ class EnricherImpl final : public Enricher {
     p.record_tier = 3;
     p.group_change.reset();
     p.truncated = {};
+    p.truncated_bound = 0;
+    p.truncated_first = false;
     if (kind == SourceKind::unknown) return;
     extract_facts(kind, record, record_fields, p.facts, paths);
     const Facts& facts = p.facts;
-    if (!facts.truncated.empty()) {
-      p.truncated = facts.truncated;
-      note_truncated(facts.truncated);
-    }
+    if (!facts.truncated.empty()) note_truncated(p, facts.truncated);
     p.event_ms = facts.time_ms.value_or(now_ms());
     // Roles the event touches, resolved against the table. Rules see the privileged ones (Microsoft's
     // "privileged" label, tier 0/1, or configured); the tier and role list cover every known role.

@@ -86,8 +86,11 @@ class Enricher {
     const json::Fields* fields = nullptr;
     std::string_view tenant;
     // A list of the record prepare() read only its first entries of (the enrichment's bounds, e.g.
-    // "targetResources"), or empty: the mapper tags the event enrichment_truncated.
+    // "targetResources"), or empty: the mapper tags the event enrichment_truncated, and logs the
+    // first such record of each list (truncated_first) with its origin and `truncated_bound`.
     std::string_view truncated;
+    std::size_t truncated_bound = 0;
+    bool truncated_first = false;
     EnrichmentResult result;  // the default ordered() leaves apply()'s result here for complete()
   };
   virtual std::unique_ptr<Prepared> make_prepared() const { return std::make_unique<Prepared>(); }

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "connector/mapping/encoder.h"
 #include "connector/mapping/kind_detect.h"
@@ -197,6 +198,13 @@ class MapperImpl final : public Mapper {
       if (!s.prepared->truncated.empty()) {  // the detections read the first entries of a list only
         ++s.stats.enrichment_truncated;
         extra_tags.emplace_back("enrichment_truncated");
+        if (s.prepared->truncated_first)  // once per list: the record, where to find it
+          spdlog::warn("enrichment: record {} has more {} entries than the detections read ({}{}): they read the "
+                       "first ones, and the event is tagged enrichment_truncated (logged once per list; "
+                       "siem_detection_events_tagged counts them)",
+                       record.origin.empty() ? std::string_view("(no origin)") : std::string_view(record.origin),
+                       s.prepared->truncated, s.prepared->truncated_bound,
+                       s.prepared->truncated == "modifiedProperties" ? " over all targets" : "");
       }
     }
     s.ok = true;

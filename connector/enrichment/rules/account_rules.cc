@@ -3,10 +3,14 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "connector/enrichment/rules/rule_util.h"
 
@@ -58,25 +62,34 @@ bool security_info_op(std::string_view op) {
 // authentication/requirements (perUserMfaState).
 constexpr std::string_view kPerUserMfaOp = "Update per-user multifactor authentication state";
 
-// A registered method deleted, or strong authentication switched off, by its activity (white space
-// around it already trimmed): "Disable Strong Authentication", or an activity whose words are
-// exactly [Admin | User] Delete | Deleted | Remove | Removed, then "security info" or "user
-// authentication method(s)" (Microsoft's "Admin deleted security info", "User deleted security
-// info"; Graph's "Delete user authentication method"), in any case. Whole words and nothing after
-// the object: "Restore deleted security info", "Undelete ...", "... security info registration"
-// or "... user authentication method policy" changed no user's methods.
-bool mfa_removal_op(std::string_view op) {
-  if (iequals(op, "Disable Strong Authentication")) return true;
-  std::array<std::string_view, 6> w;  // a removal has at most five words
+// The words of an activity name, white space around and between them ignored: their count, or
+// w.size() + 1 when there are more than w holds.
+template <std::size_t N>
+std::size_t activity_words(std::string_view op, std::array<std::string_view, N>& w) {
   std::size_t n = 0;
   for (std::size_t i = 0; i < op.size();) {
     while (i < op.size() && (op[i] == ' ' || op[i] == '\t')) ++i;
     const std::size_t b = i;
     while (i < op.size() && op[i] != ' ' && op[i] != '\t') ++i;
     if (i == b) continue;
-    if (n == w.size()) return false;
+    if (n == N) return N + 1;
     w[n++] = op.substr(b, i - b);
   }
+  return n;
+}
+
+// A registered method deleted, or strong authentication switched off, by its activity: words
+// (activity_words) exactly "Disable Strong Authentication", or [Admin | User] Delete | Deleted |
+// Remove | Removed, then "security info" or "user authentication method(s)" (Microsoft's "Admin
+// deleted security info", "User deleted security info"; Graph's "Delete user authentication
+// method"), in any case. Whole words and nothing after the object: "Restore deleted security
+// info", "Undelete ...", "... security info registration" or "... user authentication method
+// policy" changed no user's methods.
+bool mfa_removal_op(std::string_view op) {
+  std::array<std::string_view, 6> w;  // a removal has at most five words
+  const std::size_t n = activity_words(op, w);
+  if (n > w.size()) return false;
+  if (n == 3 && iequals(w[0], "Disable") && iequals(w[1], "Strong") && iequals(w[2], "Authentication")) return true;
   std::size_t k = n > 0 && (iequals(w[0], "Admin") || iequals(w[0], "User")) ? 1 : 0;
   if (k >= n) return false;
   const std::string_view verb = w[k++];
@@ -85,6 +98,34 @@ bool mfa_removal_op(std::string_view op) {
   if (n - k == 2) return iequals(w[k], "security") && iequals(w[k + 1], "info");
   return n - k == 3 && iequals(w[k], "user") && iequals(w[k + 1], "authentication") &&
          (iequals(w[k + 2], "method") || iequals(w[k + 2], "methods"));
+}
+
+// An activity that is not a removal (mfa_removal_op) but names a delete or remove and security
+// info or an authentication method ("security" then "info...", "authentication" then "method..."):
+// perhaps a wording of a removal the detection does not know. Counted and logged at debug level
+// with its name, so an operator can see what pa.account.mfa_removed passed over.
+bool unmatched_removal_wording(std::string_view op) {
+  if (!icontains(op, "delete") && !icontains(op, "remove")) return false;
+  std::array<std::string_view, 32> w;
+  const std::size_t n = std::min(activity_words(op, w), w.size());
+  for (std::size_t i = 0; i + 1 < n; ++i)
+    if ((iequals(w[i], "security") && istarts_with(w[i + 1], "info")) ||
+        (iequals(w[i], "authentication") && istarts_with(w[i + 1], "method")))
+      return true;
+  return false;
+}
+
+void note_unmatched_removal_wording(std::string_view op) {
+  static std::atomic<std::uint64_t> seen{0};
+  const std::uint64_t count = seen.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (!spdlog::should_log(spdlog::level::debug)) return;
+  std::string name(op.substr(0, 200));  // from the record: bounded, no control characters in the log
+  for (char& ch : name)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+  spdlog::debug("enrichment: pa.account.mfa_removed: activity \"{}\"{} names a delete or remove of security info or "
+                "an authentication method but is none of the removal names the detection knows "
+                "(docs/detections.md); {} such audit(s) so far",
+                name, op.size() > 200 ? "..." : "", count);
 }
 
 // The properties of an "Update user" that hold the account's authentication methods:
@@ -237,7 +278,10 @@ void mfa_removed(const RuleContext& c, std::vector<RuleHit>& out) {
   bool removed = mfa_removal_op(op);
   const bool update = !removed && iequals(op, "Update user");
   const bool per_user = !removed && !update && iequals(op, kPerUserMfaOp);
-  if (!removed && !update && !per_user) return;
+  if (!removed && !update && !per_user) {
+    if (unmatched_removal_wording(op)) note_unmatched_removal_wording(op);
+    return;
+  }
   // The account first: the method lists below are JSON parsed only for a privileged one.
   const auto k = privileged_subject(c);
   if (k.empty()) return;

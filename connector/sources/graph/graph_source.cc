@@ -108,7 +108,7 @@ class PullSource final : public Source {
                  tokens_->describe());
   }
 
-  const SourceProgress* progress() const override { return &progress_; }
+  SourceProgress* progress() override { return &progress_; }
   void set_run_once() override { once_ = true; }
 
   void on_committed(const std::string& checkpoint) override {

@@ -382,8 +382,8 @@ TEST_F(PullShutdown, SigtermEndsAManagedIdentityRetryWaitPromptly) {
 
 // A live reload that restarts the pipeline (a pipeline setting changed) builds its sources anew: a
 // stream the service refused stays refused in the new pipeline until it reads again, as a platform
-// team expects of a reload that keeps the source. After the reload the service answers that
-// subscription 503 (the stream neither reads nor is refused again), and /metrics
+// team expects of a reload that keeps the source, also through two reloads in a row. After the
+// reloads the service answers that subscription 503 (the stream neither reads nor is refused again), and /metrics
 // (siem_source_stream_refused 1, its refusals counter not back to 0) and /readyz still name it.
 // Once the service answers it, the stream reads and the refusal clears everywhere.
 TEST_F(PullStreamIsolation, ARefusedStreamStaysRefusedAcrossAPipelineRestartUntilItReads) {
@@ -439,13 +439,26 @@ TEST_F(PullStreamIsolation, ARefusedStreamStaysRefusedAcrossAPipelineRestartUnti
   server_->clear_faults();
   server_->add_fault(httpd::Fault::with_status(forbidden, 503, 1'000'000, {{"Retry-After", "0"}},
                                                R"({"error":{"code":"ServerBusy","message":"busy"}})"));
-  write_config(src);
-  std::ofstream(dir_ / "config.yaml", std::ios::app) << observability << "pipeline: {drain_timeout: 3s}\n";
-  kill(pid, SIGHUP);
-  const std::string restarted = "pipeline: starting with the reloaded configuration";
-  ASSERT_TRUE(test::wait_until([&] { return slurp(dir_ / "stderr").find(restarted) != std::string::npos; },
-                               std::chrono::seconds(60), std::chrono::milliseconds(50)))
-      << slurp(dir_ / "stderr");
+  // Two reloads in a row, the second as soon as the first restarted the pipeline (its new source may
+  // not have started and registered the stream yet): the refusal survives both.
+  auto restarts = [&] {
+    const std::string log = slurp(dir_ / "stderr");
+    int n = 0;
+    for (auto at = log.find("pipeline: starting with the reloaded configuration"); at != std::string::npos;
+         at = log.find("pipeline: starting with the reloaded configuration", at + 1))
+      ++n;
+    return n;
+  };
+  for (const int drain_s : {3, 4}) {
+    const int before_reload = restarts();
+    write_config(src);
+    std::ofstream(dir_ / "config.yaml", std::ios::app)
+        << observability << "pipeline: {drain_timeout: " << drain_s << "s}\n";
+    kill(pid, SIGHUP);
+    ASSERT_TRUE(test::wait_until([&] { return restarts() > before_reload; }, std::chrono::seconds(60),
+                                 std::chrono::milliseconds(5)))
+        << slurp(dir_ / "stderr");
+  }
   // The new pipeline asked the subscription and got an answer that neither reads nor refuses.
   const int before = unavailable();
   ASSERT_TRUE(test::wait_until([&] { return unavailable() > before; }, std::chrono::seconds(60),

@@ -9,6 +9,8 @@
 #include <string>
 
 #include <simdjson.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "connector/config/config_node.h"
 #include "connector/enrichment/facts.h"
@@ -96,9 +98,10 @@ TEST(FactsBounds, AnEventOverABoundIsTaggedAndCountedOneAtTheBoundIsNot) {
   const auto doc = ConfigDocument::load_string("{}", "test.yaml", diags, ".");
   const auto mapper = make_mapping_stage(doc->root(), nullptr);
   ASSERT_TRUE(mapper);
-  const auto map = [&](const std::string& json) {
+  const auto map = [&](const std::string& json, const std::string& origin = "audits.json:1") {
     RawRecord rec;
     rec.json = json;
+    rec.origin = origin;
     MappedEvent ev;
     EXPECT_FALSE(mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev));
     return ev;
@@ -110,12 +113,24 @@ TEST(FactsBounds, AnEventOverABoundIsTaggedAndCountedOneAtTheBoundIsNot) {
   EXPECT_FALSE(tagged(at, "enrichment_truncated"));
   EXPECT_TRUE(tagged(at, "pa.role.assigned"));
   EXPECT_EQ(mapper->stats().enrichment_truncated, 0u);
-  const MappedEvent over = map(audit(10'000, 2, 0));
+  // The first record over a bound is logged once for its list, naming where it came from.
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  const MappedEvent over = map(audit(10'000, 2, 0), "audits.json:42");
+  map(audit(10'000, 2, 0), "audits.json:43");
+  const auto logged = sink->last_formatted();
+  spdlog::set_default_logger(previous);
+  ASSERT_EQ(logged.size(), 1u) << "once per list";
+  EXPECT_NE(logged[0].find("[warning] enrichment: record audits.json:42 has more targetResources entries than the "
+                           "detections read (64)"),
+            std::string::npos)
+      << logged[0];
   EXPECT_TRUE(tagged(over, "enrichment_truncated"));
   EXPECT_TRUE(tagged(over, "pa.role.assigned"));
   EXPECT_EQ(over.tier, at.tier);
   EXPECT_NE(over.ecs.find("\"enrichment_truncated\""), std::string::npos) << "the ECS tags name it";
-  EXPECT_EQ(mapper->stats().enrichment_truncated, 1u);
+  EXPECT_EQ(mapper->stats().enrichment_truncated, 2u);
   EXPECT_TRUE(std::find(mapping_engine_tags().begin(), mapping_engine_tags().end(), "enrichment_truncated") !=
               mapping_engine_tags().end());
 }

@@ -4,6 +4,8 @@
 // near misses name security info or a user authentication method with a delete or remove in them
 // but change no user's methods (a substring match took them all for removals).
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <string>
@@ -42,7 +44,8 @@ TEST(MfaRemovalNames, TheRemovalActivitiesFireAndTheirNearMissesDoNot) {
       "Disable Strong Authentication", "disable strong authentication", "Admin deleted security info",
       "User deleted security info", "  USER DELETED SECURITY INFO ", "User  deleted\tsecurity info",
       "Admin removed security info", "Deleted security info", "Delete user authentication method",
-      "Remove user authentication methods"};
+      "Remove user authentication methods", "Disable  Strong Authentication", "Disable\tStrong  Authentication",
+      " disable strong authentication\t"};
   for (const auto& a : removals) EXPECT_TRUE(fires(a)) << "'" << a << "' is a removal";
   const std::vector<std::string> near_misses{
       // A delete or remove, and security info, but not a removal of the user's methods.
@@ -54,8 +57,45 @@ TEST(MfaRemovalNames, TheRemovalActivitiesFireAndTheirNearMissesDoNot) {
       "Delete authentication methods policy", "Admin deleted user authentication method policy",
       // The activities around a removal that remove nothing.
       "Admin registered security info", "User reviewed security info", "User canceled security info registration",
-      "Update user authentication method", "Enable Strong Authentication", "Delete user", "Remove member from role"};
+      "Update user authentication method", "Enable Strong Authentication", "Delete user", "Remove member from role",
+      "Disable Strong Authentication policy", "Disable StrongAuthentication"};
   for (const auto& a : near_misses) EXPECT_FALSE(fires(a)) << "'" << a << "' is no removal";
+}
+
+// An activity naming a delete or remove and security info or an authentication method that is no
+// removal the detection knows is logged at debug level with its name (a wording it may not know);
+// one that names neither, or a known removal, is not.
+TEST(MfaRemovalNames, AnUnmatchedRemovalWordingIsLoggedWithItsName) {
+  Diagnostics diags;
+  const auto doc = ConfigDocument::load_string("{}", "test.yaml", diags, ".");
+  const auto mapper = make_mapping_stage(doc->root(), nullptr);
+  ASSERT_TRUE(mapper);
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  const auto previous = spdlog::default_logger();
+  auto capture = std::make_shared<spdlog::logger>("capture", sink);
+  capture->set_level(spdlog::level::debug);
+  spdlog::set_default_logger(capture);
+  for (const char* activity : {"Admin deleted security info", "Delete user", "Update user",
+                               "Admin removes security  information",
+                               "Remove authentication method from user"}) {
+    RawRecord rec;
+    rec.json = audit(activity);
+    MappedEvent ev;
+    EXPECT_FALSE(mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev)) << activity;
+  }
+  const auto logged = sink->last_formatted();
+  spdlog::set_default_logger(previous);
+  std::vector<std::string> unmatched;
+  for (const auto& line : logged)
+    if (line.find("pa.account.mfa_removed: activity") != std::string::npos) unmatched.push_back(line);
+  ASSERT_EQ(unmatched.size(), 2u) << ::testing::PrintToString(logged);
+  EXPECT_NE(unmatched[0].find("[debug] enrichment: pa.account.mfa_removed: activity \"Admin removes security  "
+                              "information\" names a delete or remove"),
+            std::string::npos)
+      << unmatched[0];
+  EXPECT_NE(unmatched[0].find(" such audit(s) so far"), std::string::npos) << unmatched[0];
+  EXPECT_NE(unmatched[1].find("activity \"Remove authentication method from user\""), std::string::npos)
+      << unmatched[1];
 }
 
 }  // namespace
