@@ -87,9 +87,10 @@ class EventTexts {
   enum Field : std::uint8_t { origin, id, tenant_id, subscription_id, action, kFields };
   using Fields = std::array<std::string_view, kFields>;
 
-  // A field's text; a NUL byte follows it in the buffer (for C functions such as strcspn).
+  // A field's text; a NUL byte follows it (for C functions such as strcspn), also while no text
+  // was ever set (the view then points at a static empty string, never null).
   std::string_view get(Field f) const noexcept {
-    if (buf_.empty()) return {};
+    if (buf_.empty()) return std::string_view("", 0);
     const std::uint32_t begin = f == 0 ? 0 : end_[f - 1] + 1;
     return {buf_.data() + begin, end_[f] - begin};
   }
