@@ -24,7 +24,10 @@ class TagList {
  public:
   class iterator {
    public:
-    using iterator_category = std::forward_iterator_tag;
+    // operator* returns a view by value (not a reference), so this is an input iterator to the
+    // old categories but a forward iterator to C++20's concepts (multi-pass, equality-comparable).
+    using iterator_category = std::input_iterator_tag;
+    using iterator_concept = std::forward_iterator_tag;
     using value_type = std::string_view;
     using difference_type = std::ptrdiff_t;
     using pointer = const std::string_view*;
