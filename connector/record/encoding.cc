@@ -75,13 +75,12 @@ inline std::uint64_t has_zero_byte(std::uint64_t x) { return (x - kOnes) & ~x & 
 inline std::uint64_t has_byte(std::uint64_t w, char c) { return has_zero_byte(w ^ (kOnes * static_cast<unsigned char>(c))); }
 inline std::uint64_t has_byte_below_space(std::uint64_t w) { return (w - kOnes * 0x20) & ~w & kHighs; }
 
-// Not zero when one of the 8 bytes of `w` is special for JSON (kSpecial): below 0x20, '"', '\\' or
-// non-ASCII (DEL is not). The lowest set bit is the high bit of the first such byte (a borrow only
-// runs upward from a byte that qualifies).
-inline std::uint64_t json_special_bits(std::uint64_t w) {
-  return (w & kHighs) | has_byte_below_space(w) | has_byte(w, '"') | has_byte(w, '\\');
+// Whether one of the 8 bytes at `p` is special for JSON (kSpecial): below 0x20, '"', '\\' or
+// non-ASCII.
+inline bool word_has_json_special(const char* p) {
+  const std::uint64_t w = load_word(p);
+  return ((w & kHighs) | has_byte_below_space(w) | has_byte(w, '"') | has_byte(w, '\\')) != 0;
 }
-inline bool word_has_json_special(const char* p) { return json_special_bits(load_word(p)) != 0; }
 
 // What a CEF escaper does with a byte: keep it, or write a replacement (an escape or a space).
 // One table per context, built at compile time, so the loop appends whole runs of kept bytes.
@@ -331,10 +330,6 @@ struct RawOut {
   append_escaped_tail(out, s, i);
   return out.p;
 }
-// As write_escaped, once a test has found that `s` holds a special byte (but not where).
-[[gnu::noinline]] char* write_escaped_from_start(char* dst, std::string_view s) {
-  return write_escaped(dst, s, next_json_special(s.data(), 0, s.size()));
-}
 
 }  // namespace
 
@@ -383,32 +378,14 @@ char* write_json_string(char* dst, std::string_view prefix, std::string_view s) 
     return dst + n + 1;
   }
   if (n >= 3) {
-    // Tested in registers, then stored from them: the source is loaded as two overlapping words
-    // (8 bytes from n = 8 on, 4 bytes below, bytes for n = 3; never outside [p, p + n)) and tested
-    // by SWAR. Copying first and testing 16 bytes read back from dst would load what narrower
-    // stores just wrote: that cannot be forwarded from the store buffer (a stall of some 10-15
-    // cycles per string). The room holds json_string_bound(n) = 6n + 2 >= 20 bytes.
-    if (n >= 8) {
-      const std::uint64_t a = load_word(p), b = load_word(p + n - 8);
-      if (json_special_bits(a) | json_special_bits(b)) return write_escaped_from_start(dst, s);
-      std::memcpy(dst + n - 8, &b, sizeof b);
-      std::memcpy(dst, &a, sizeof a);
-    } else if (n >= 4) {
-      std::uint32_t a, b;
-      std::memcpy(&a, p, sizeof a);
-      std::memcpy(&b, p + n - 4, sizeof b);
-      if (json_special_bits(a | std::uint64_t{b} << 32)) return write_escaped_from_start(dst, s);
-      std::memcpy(dst + n - 4, &b, sizeof b);
-      std::memcpy(dst, &a, sizeof a);
-    } else {
-      // Three bytes, the closing quote as a fourth: one store (the test sees a space there).
-      const std::uint32_t w = static_cast<unsigned char>(p[0]) | static_cast<std::uint32_t>(static_cast<unsigned char>(p[1])) << 8 |
-                              static_cast<std::uint32_t>(static_cast<unsigned char>(p[2])) << 16;
-      if (json_special_bits(w | 0x2020202020000000ull)) return write_escaped_from_start(dst, s);
-      const std::uint32_t quoted = w | std::uint32_t{'"'} << 24;
-      std::memcpy(dst, &quoted, sizeof quoted);
-      return dst + 4;
-    }
+    // Copied first, then scanned where it was copied to: one 16-byte test instead of two word
+    // tests. The room holds json_string_bound(n) = 6n + 2 >= 20 bytes from the opening quote on,
+    // so the 16 bytes read from dst are within it (those past n are masked off, whatever they
+    // hold); the source is read only within [p, p + n).
+    copy_short(dst, p, n);
+    const unsigned mask =
+        json_special_mask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(dst))) & ((1u << n) - 1);
+    if (mask) return write_escaped(dst, s, static_cast<std::size_t>(__builtin_ctz(mask)));
     dst[n] = '"';
     return dst + n + 1;
   }
