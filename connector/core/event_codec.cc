@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
+#include <vector>
 
 namespace siem {
 
@@ -103,7 +105,13 @@ std::optional<MappedEvent> decode_buffered_event(std::string_view data, OutputFo
   for (auto& t : tags)
     if (!r.str(t)) return std::nullopt;
   if (!r.done()) return std::nullopt;
-  e.texts.assign(fields, tags);
+  // The texts are packed in one buffer of at most 4 GiB (event_texts.h): a record past that (only
+  // a hostile one: the mapper never makes such texts) is refused like any other malformed record.
+  try {
+    e.texts.assign(fields, tags);
+  } catch (const std::length_error&) {
+    return std::nullopt;
+  }
   return e;
 }
 

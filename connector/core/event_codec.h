@@ -12,7 +12,8 @@
 namespace siem {
 
 std::string encode_buffered_event(const MappedEvent& event, OutputFormat format);
-// nullopt when the bytes are not a well-formed record of this format version.
+// nullopt when the bytes are not a well-formed record of this format version (also when its
+// texts and tags add up to more than an event holds: 4 GiB). Never throws on the bytes' account.
 std::optional<MappedEvent> decode_buffered_event(std::string_view data, OutputFormat format);
 
 }  // namespace siem

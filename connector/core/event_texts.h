@@ -24,7 +24,10 @@ class TagList {
  public:
   class iterator {
    public:
-    using iterator_category = std::forward_iterator_tag;
+    // operator* returns a view by value (not a reference), so this is an input iterator to the
+    // old categories but a forward iterator to C++20's concepts (multi-pass, equality-comparable).
+    using iterator_category = std::input_iterator_tag;
+    using iterator_concept = std::forward_iterator_tag;
     using value_type = std::string_view;
     using difference_type = std::ptrdiff_t;
     using pointer = const std::string_view*;
@@ -87,9 +90,10 @@ class EventTexts {
   enum Field : std::uint8_t { origin, id, tenant_id, subscription_id, action, kFields };
   using Fields = std::array<std::string_view, kFields>;
 
-  // A field's text; a NUL byte follows it in the buffer (for C functions such as strcspn).
+  // A field's text; a NUL byte follows it (for C functions such as strcspn), also while no text
+  // was ever set (the view then points at a static empty string, never null).
   std::string_view get(Field f) const noexcept {
-    if (buf_.empty()) return {};
+    if (buf_.empty()) return std::string_view("", 0);
     const std::uint32_t begin = f == 0 ? 0 : end_[f - 1] + 1;
     return {buf_.data() + begin, end_[f] - begin};
   }

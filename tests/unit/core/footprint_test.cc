@@ -57,5 +57,20 @@ TEST(Footprint, AnEventIsChargedEveryPayloadAsAllocated) {
   EXPECT_GE(footprint(e), filled - allocation_size(2301) + e.ecs.capacity());
 }
 
+// Exact: the texts' one block is charged as allocated (the test above bounds from below only, and
+// the rounding of the other strings' allocations would hide a missing term).
+TEST(Footprint, AnEventIsChargedItsPackedTextsExactly) {
+  MappedEvent t;
+  const std::size_t b = footprint(t);
+  EXPECT_EQ(t.texts.heap_capacity(), 0u);
+  t.set_id(std::string(200, 'i'));
+  ASSERT_GE(t.texts.heap_capacity(), 200u + EventTexts::kFields);  // the id and a NUL per field
+  EXPECT_EQ(footprint(t), b + allocation_size(t.texts.heap_capacity()));
+  EXPECT_GE(footprint(t), b + 200);
+  t.set_tags({std::string(300, 'a')});
+  EXPECT_EQ(footprint(t), b + allocation_size(t.texts.heap_capacity()));
+  EXPECT_GE(footprint(t), b + 500 + sizeof(std::uint32_t));
+}
+
 }  // namespace
 }  // namespace siem

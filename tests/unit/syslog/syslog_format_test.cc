@@ -111,6 +111,23 @@ TEST(SyslogFormat, Rfc3164HostnameKeepsAnIpAddressWhole) {
   EXPECT_EQ(out, "<163>Mar  4 10:15:31 10.0.0.1 siem-connector: CEF:0|x");
 }
 
+// An event whose texts were never set (a default MappedEvent): its id is an empty text that is
+// still NUL-terminated (the header writer runs strcspn over it), so the header has id="".
+TEST(SyslogFormat, AnEventWithoutTextsGivesAnEmptyId) {
+  FormatOptions o;
+  o.hostname = "connector01";
+  o.sd_id = "conn@99999";
+  const siem::MappedEvent e;
+  // strcspn over a null pointer is undefined (the sanitizer build reports it; an optimised build
+  // may drop the call): the pointer itself is checked too.
+  ASSERT_NE(e.id().data(), nullptr);
+  HeaderBuilder head(o);
+  std::string out;
+  append_message(out, head, e, "x", std::nullopt);
+  EXPECT_NE(out.find(" id=\"\""), std::string::npos) << out;
+  EXPECT_EQ(out, format_message(e, "x", o).message);
+}
+
 TEST(SyslogFormat, NoTimeGivesNilValue) {
   FormatOptions o;
   auto e = event();
