@@ -418,13 +418,16 @@ TEST_F(PullStreamIsolation, ARefusedStreamStaysRefusedAcrossAPipelineRestartUnti
   const std::string degraded = "source activity: degraded: refused by the service, not read: stream " +
                                std::string(kForbiddenSub) + ": HTTP 403 AuthorizationFailed";
   std::string metrics;
-  ASSERT_TRUE(test::wait_until(
-      [&] {
-        metrics = get("/metrics");
-        return value(metrics, "siem_source_stream_refused") == 1.0;
-      },
-      std::chrono::seconds(60), std::chrono::milliseconds(100)))
-      << metrics << slurp(dir_ / "stderr");
+  // Polls /metrics (kept in `metrics`) until the stream's refused gauge reads `want`.
+  auto refused_becomes = [&](double want, std::chrono::seconds limit) {
+    return test::wait_until(
+        [&] {
+          metrics = get("/metrics");
+          return value(metrics, "siem_source_stream_refused") == want;
+        },
+        limit, std::chrono::milliseconds(100));
+  };
+  ASSERT_TRUE(refused_becomes(1.0, std::chrono::seconds(60))) << metrics << slurp(dir_ / "stderr");
   const double refusals = value(metrics, "siem_source_stream_refusals_total");
   EXPECT_GE(refusals, 1.0) << metrics;
 
@@ -471,13 +474,7 @@ TEST_F(PullStreamIsolation, ARefusedStreamStaysRefusedAcrossAPipelineRestartUnti
 
   // The service answers the subscription again: the stream reads, and is no longer refused.
   server_->clear_faults();
-  EXPECT_TRUE(test::wait_until(
-      [&] {
-        metrics = get("/metrics");
-        return value(metrics, "siem_source_stream_refused") == 0.0;
-      },
-      std::chrono::seconds(90), std::chrono::milliseconds(100)))
-      << metrics << slurp(dir_ / "stderr");
+  EXPECT_TRUE(refused_becomes(0.0, std::chrono::seconds(90))) << metrics << slurp(dir_ / "stderr");
   EXPECT_EQ(get("/readyz").find("degraded"), std::string::npos) << get("/readyz");
 }
 
