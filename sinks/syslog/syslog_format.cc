@@ -416,9 +416,10 @@ void HeaderBuilder::append_time(std::int64_t time_ms) {
   }
   constexpr std::int64_t kDayMs = 86'400'000;
   const std::int64_t day = time_ms / kDayMs;
-  if (day != day_) {  // a new day: its date, once (civil_utc: the calendar arithmetic)
+  DayText& slot = days_[static_cast<std::size_t>(day) % kDays];
+  if (slot.day != day) {  // a day not in its slot: its date, once (civil_utc: the calendar arithmetic)
     const CivilTime c = civil_utc(day * kDayMs);
-    char* p = day_text_;
+    char* p = slot.text;
     if (opt_.rfc == Rfc::rfc5424) {
       p = put_digits(p, c.year, 4);
       *p++ = '-';
@@ -433,17 +434,26 @@ void HeaderBuilder::append_time(std::int64_t time_ms) {
       *p++ = static_cast<char>('0' + c.day % 10);
       *p++ = ' ';
     }
-    day_ = day;
+    slot.day = day;
   }
   const std::size_t date = opt_.rfc == Rfc::rfc5424 ? 11 : 7;
   const int ms = static_cast<int>(time_ms % kDayMs);
-  const CivilTime c{0, 0, 0, ms / 3'600'000, ms / 60'000 % 60, ms / 1000 % 60, ms % 1000};
+  const int secs = ms / 1000, millis = ms % 1000;
+  static constexpr char kPairs[] =  // "hh:mm:ss" two digits at a time, not a division per digit
+      "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849"
+      "5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
   char buf[32];
-  std::memcpy(buf, day_text_, date);
-  char* p = put_hms(buf + date, c);
+  std::memcpy(buf, slot.text, date);
+  char* p = buf + date;
+  std::memcpy(p, kPairs + 2 * (secs / 3600), 2);
+  p[2] = ':';
+  std::memcpy(p + 3, kPairs + 2 * (secs / 60 % 60), 2);
+  p[5] = ':';
+  std::memcpy(p + 6, kPairs + 2 * (secs % 60), 2);
+  p += 8;
   if (opt_.rfc == Rfc::rfc5424) {
     *p++ = '.';
-    p = put_digits(p, c.millis, 3);
+    p = put_digits(p, millis, 3);
     *p++ = 'Z';
   }
   head_.append(buf, static_cast<std::size_t>(p - buf));

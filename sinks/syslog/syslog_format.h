@@ -2,6 +2,7 @@
 // truncation to max_message_size and RFC 6587 framing. Pure functions, no I/O.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -63,7 +64,7 @@ void append_framed(std::string& out, std::string_view message, Framing framing);
 // The sink's header writer: the same bytes as format_message()'s header (the reference), built with
 // what does not change from one message to the next prepared once: the RFC 5424 part between the
 // timestamp and the kind (hostname, app-name, the nil PROCID), the PRI per severity, each kind's
-// MSGID and SD parameter, the last source name's SD value and the last day's date. One per sink
+// MSGID and SD parameter, the last source name's SD value and the recent days' dates. One per sink
 // thread (not thread-safe); the header it returns is valid until the next build().
 class HeaderBuilder {
  public:
@@ -84,8 +85,14 @@ class HeaderBuilder {
   bool source_cached_ = false;
   std::string last_source_;                // the last source name
   std::string last_source_sd_;             // its escaped SD value
-  std::int64_t day_ = -1;                  // the day whose date day_text_ holds (days since 1970)
-  char day_text_[16] = {};                 // "YYYY-MM-DDT" (3164: "Mmm dd ")
+  // The dates of the last days seen, one slot per day modulo kDays: a batch's events may come from
+  // a few days in any order (each day's date is then worked out once, not at every change of day).
+  struct DayText {
+    std::int64_t day = -1;  // the day whose date `text` holds (days since 1970)
+    char text[16] = {};     // "YYYY-MM-DDT" (3164: "Mmm dd ")
+  };
+  static constexpr std::size_t kDays = 32;
+  std::array<DayText, kDays> days_{};
 };
 
 // The sink's path: appends the message for one event to `out`, framed (nullopt: unframed, one UDP

@@ -290,6 +290,9 @@ TEST(SyslogFormat, AppendMessageIsFormatThenFrame) {
   other.set_id(std::string("a\0\"b", 4));  // a NUL before the character to escape
   other.time_ms = 1772619331002 + 86'400'000;  // the next day
   events.push_back(other);
+  auto collide = event();  // 32 days on: the first day's slot of the builder's dates, which it takes
+  collide.time_ms = 1772619331002 + 32 * 86'400'000LL + 1;
+  events.push_back(collide);
   auto later = event();
   later.time_ms = 1772619331002 + 3'600'000 * 13 + 999;  // the first day again, later
   later.kind = siem::SourceKind::unknown;
@@ -351,7 +354,7 @@ TEST(SyslogFormat, AppendMessageIsFormatThenFrame) {
               ASSERT_EQ(single, expected);
               ASSERT_EQ(gathered, expected);
             }
-  EXPECT_EQ(checked, 96 * 42);
+  EXPECT_EQ(checked, 96 * 49);  // 7 events x 7 bodies per option set
   EXPECT_GT(viewed, checked / 4);  // bodies sent where they are, not only the copied ones
 }
 
