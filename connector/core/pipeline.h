@@ -246,6 +246,7 @@ class Pipeline {
   std::vector<Outcomes*> ready_;     // handoff_mu_
   std::uint64_t handoff_next_ = 0;   // handoff_mu_
   bool handing_off_ = false;         // handoff_mu_
+  std::size_t outcome_waiters_ = 0;  // workers asleep on handoff_cv_ (handoff_mu_)
   alignas(64) std::atomic<bool> closed_{false};    // the sink queues closed: shutting down
   mutable std::mutex totals_mu_;
   WorkerTotals worker_totals_;  // totals_mu_

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <optional>
 #include <thread>
 
@@ -76,7 +77,10 @@ struct Pipeline::Outcomes {
   std::vector<Verdict> verdicts;
   std::vector<std::string> reasons;
   std::vector<bool> skip;  // no ordered() (a read error, or prepare() threw)
-  bool in_use = false;     // from before its hand-out to its hand-off (handoff_mu_)
+  // From before its hand-out to its hand-off. Only its worker sets it (free_outcomes(), no lock);
+  // only the hand-off clears it (under handoff_mu_, release: the worker then reuses what the
+  // hand-off left).
+  std::atomic<bool> in_use{false};
 };
 
 // One worker: its per-record slots for the chunk it runs, its chunks' outcomes.
@@ -152,10 +156,15 @@ void Pipeline::worker_loop(std::size_t index) {
     Outcomes& out = free_outcomes(w);
     if (!next_chunk(out.chunk)) {
       std::unique_lock lock(handoff_mu_);
-      out.in_use = false;
+      out.in_use.store(false, std::memory_order_relaxed);
       // A chunk this worker submitted may still wait in ready_ for an earlier one, to be handed
       // off by another worker: its outcomes live in `w`, so the worker stays until they are.
-      handoff_cv_.wait(lock, [&] { return std::none_of(w.outcomes.begin(), w.outcomes.end(), [](const Outcomes& o) { return o.in_use; }); });
+      ++outcome_waiters_;
+      handoff_cv_.wait(lock, [&] {
+        return std::none_of(w.outcomes.begin(), w.outcomes.end(),
+                            [](const Outcomes& o) { return o.in_use.load(std::memory_order_acquire); });
+      });
+      --outcome_waiters_;
       break;
     }
     out.chunk.owner = &w;
@@ -191,19 +200,29 @@ Pipeline::WorkerTotals Pipeline::worker_totals() const {
 }
 
 Pipeline::Outcomes& Pipeline::free_outcomes(Worker& w) {
-  std::unique_lock lock(handoff_mu_);
-  std::optional<Clock::time_point> since;
-  while (true) {
+  // Without the lock while one is free (every chunk but a worker's fifth in flight): the lock is
+  // the one the hand-off takes, and a worker the hand-off had just woken ran into it here.
+  const auto take = [&w]() -> Outcomes* {
     for (auto& o : w.outcomes) {
-      if (o.in_use) continue;
-      o.in_use = true;
-      if (since) w.outcomes_wait += Clock::now() - *since;
-      return o;
+      if (o.in_use.load(std::memory_order_acquire)) continue;
+      o.in_use.store(true, std::memory_order_relaxed);
+      return &o;
     }
-    if (!since) since = Clock::now();
-    ++w.outcomes_waits;
-    handoff_cv_.wait(lock);
-  }
+    return nullptr;
+  };
+  if (Outcomes* o = take()) return *o;
+  // All in flight, waiting for an earlier chunk's hand-off: sleep, counted in outcome_waiters_ so
+  // that a hand-off wakes only when someone sleeps (the count and the flags change under the lock).
+  const auto since = Clock::now();
+  ++w.outcomes_waits;
+  std::unique_lock lock(handoff_mu_);
+  ++outcome_waiters_;
+  Outcomes* o = nullptr;
+  handoff_cv_.wait(lock, [&] { return (o = take()) != nullptr; });
+  --outcome_waiters_;
+  lock.unlock();
+  w.outcomes_wait += Clock::now() - since;
+  return *o;
 }
 
 void Pipeline::submit(Outcomes& out, Worker& w) {
@@ -225,12 +244,13 @@ void Pipeline::submit(Outcomes& out, Worker& w) {
     ++handed;
     if (next->chunk.owner != &w) ++w.handed_off_others;
     lock.lock();
-    next->in_use = false;
+    next->in_use.store(false, std::memory_order_release);
     ++handoff_next_;
   }
   handing_off_ = false;
+  const bool sleepers = outcome_waiters_ > 0;
   lock.unlock();
-  handoff_cv_.notify_all();
+  if (sleepers) handoff_cv_.notify_all();
   w.handed_off += handed;
   std::lock_guard done(done_mu_);
   done_ += handed;

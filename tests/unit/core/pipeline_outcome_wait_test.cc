@@ -1,0 +1,163 @@
+// A processing worker whose chunks' outcomes are all waiting for an earlier chunk's hand-off sleeps,
+// and the hand-off that returns them wakes it (pipeline_workers.cc: free_outcomes() takes a free
+// one without the hand-off's lock and sleeps only when none is free; the hand-off wakes only when
+// a worker sleeps). With two workers, the first chunk's finish() is held until the other worker
+// has finished the four chunks after it, so that worker must sleep for an outcome; a hand-off that
+// did not wake it would leave it asleep and the run would never end (the watchdog below fails the
+// test after 60 s). The sink receives every event, in input order.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "connector/core/pipeline.h"
+#include "connector/state/state_store.h"
+
+namespace siem {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kBatch = 32;  // one chunk per batch (pipeline_workers.cc cuts chunks of 32 records)
+constexpr int kBatches = 40;
+
+// `kBatches` batches of `kBatch` records "<i>", then caught up.
+class ChunkSource : public Source {
+ public:
+  void start(const std::optional<std::string>&) override {}
+  SourceBatch poll(std::stop_token) override {
+    SourceBatch b;
+    if (batch_ < kBatches) {
+      for (int i = 0; i < kBatch; ++i) {
+        RawRecord r;
+        r.json = std::to_string(batch_ * kBatch + i);
+        b.records.push_back(std::move(r));
+      }
+      b.checkpoint = fmt::format("token-{}", ++batch_);
+    }
+    b.caught_up = batch_ >= kBatches;
+    return b;
+  }
+
+ private:
+  int batch_ = 0;
+};
+
+struct Received {
+  std::mutex mu;
+  std::vector<std::string> events;
+};
+
+class CollectingSink : public Sink {
+ public:
+  explicit CollectingSink(Received& r) : r_(r) {}
+  void start() override {}
+  SendResult send(std::span<const EventPtr> batch) override {
+    std::lock_guard l(r_.mu);
+    for (const auto& e : batch) r_.events.emplace_back(e->raw);
+    return SendResult::success();
+  }
+
+ private:
+  Received& r_;
+};
+
+// Phased; record "0"'s finish() waits (at most 20 s) until the records of the next four chunks
+// have finished, then a little longer, so that their worker has asked for a fifth outcome.
+class HoldFirstProcessor : public Processor {
+ public:
+  std::atomic<int> others_finished{0};
+  std::atomic<bool> held{false};  // the four chunks finished while record "0" was held
+
+  std::string_view name() const override { return "hold"; }
+  bool phased() const override { return true; }
+  std::unique_ptr<Slot> make_slot() override { return std::make_unique<Slot>(); }
+  Verdict process(const RawRecord&, const ProcessContext&, MappedEvent&, std::string&) override {
+    return Verdict::dead_letter;
+  }
+  Verdict prepare(Slot&, const RawRecord&, const ProcessContext&, MappedEvent&, std::string&) override {
+    return Verdict::deliver;
+  }
+  Verdict ordered(Slot&, const RawRecord&, const ProcessContext&, MappedEvent&, std::string&,
+                  Verdict prepared) override {
+    return prepared;
+  }
+  void finish(Slot&, const RawRecord& rec, const ProcessContext&, MappedEvent& ev) override {
+    ev.raw = rec.json;
+    if (rec.json != "0") {
+      ++others_finished;
+      return;
+    }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (others_finished.load() < 4 * kBatch && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    held = others_finished.load() >= 4 * kBatch;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the other worker goes to sleep
+  }
+};
+
+TEST(PipelineOutcomeWait, AWorkerAsleepForAnOutcomeIsWokenByTheHandOffThatReturnsIt) {
+  const fs::path dir = fs::temp_directory_path() / fmt::format("siem-outcome-wait-{}", ::getpid());
+  fs::remove_all(dir);
+  Received received;
+  Pipeline::WorkerTotals totals;
+  bool held = false;
+  {
+    StateStore state(dir / "state");
+    DeadLetterWriter dead(dir / "dead.ndjson");
+    std::vector<SourceSlot> sources;
+    sources.push_back(SourceSlot{"a", std::make_unique<ChunkSource>()});
+    std::vector<SinkSlot> sinks;
+    SinkSlot sink;
+    sink.name = "collect";
+    sink.sink = std::make_unique<CollectingSink>(received);
+    sink.format = OutputFormat::raw;
+    sinks.push_back(std::move(sink));
+    auto proc = std::make_unique<HoldFirstProcessor>();
+    auto* hold = proc.get();
+    std::vector<std::unique_ptr<Processor>> chain;
+    chain.push_back(std::move(proc));
+    PipelineOptions o;
+    o.once = true;
+    o.workers = 2;
+    Pipeline p(o, std::move(sources), std::move(sinks), std::move(chain), state, dead);
+    // A worker never woken keeps run() from returning: fail loudly instead of hanging.
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread watchdog([&] {
+      std::unique_lock l(mu);
+      if (!cv.wait_for(l, std::chrono::seconds(60), [&] { return done; })) {
+        fmt::print(stderr, "run() did not end in 60 s: a worker asleep for an outcome was not woken\n");
+        std::abort();
+      }
+    });
+    EXPECT_EQ(p.run(std::stop_token{}), 0);
+    {
+      std::lock_guard l(mu);
+      done = true;
+    }
+    cv.notify_all();
+    watchdog.join();
+    totals = p.worker_totals();
+    held = hold->held.load();
+  }
+  fs::remove_all(dir);
+  EXPECT_TRUE(held) << "the four chunks after the first did not finish while it was held";
+  EXPECT_GE(totals.outcomes_waits, 1u) << "no worker waited for an outcome";
+  ASSERT_EQ(received.events.size(), static_cast<std::size_t>(kBatch * kBatches));
+  for (std::size_t i = 0; i < received.events.size(); ++i)
+    ASSERT_EQ(received.events[i], std::to_string(i)) << "the sink received the events out of input order";
+}
+
+}  // namespace
+}  // namespace siem
