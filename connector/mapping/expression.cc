@@ -189,6 +189,16 @@ bool append_scalar_text(element e, Out& out) {
     out.put(sv);
     return !sv.empty();
   }
+  const auto type = e.type();
+  if (type == simdjson::dom::element_type::INT64 || type == simdjson::dom::element_type::UINT64) {
+    // an error code: its digits as std::to_string writes them, in place, without a string
+    constexpr std::size_t kDigits = 24;  // the longest int64 and uint64 fit
+    char* p = out.room(kDigits);
+    out.advance(type == simdjson::dom::element_type::INT64
+                    ? std::to_chars(p, p + kDigits, e.get_int64().value_unsafe()).ptr
+                    : std::to_chars(p, p + kDigits, e.get_uint64().value_unsafe()).ptr);
+    return true;
+  }
   std::string t;
   if (!json::scalar_text(e, t)) return false;
   out.put(t);

@@ -193,7 +193,7 @@ TEST(Templates, RenderedIntoTheCursorAgreeWithTheGeneralWriter) {
   rule.plain = e->plain();
   rule.direct = e->direct();
   ASSERT_TRUE(rule.direct);
-  std::vector<std::string> values = {R"("")", R"("x")", "42", "-2.5", "true", "null", "{}", R"("caf\u00e9")",
+  std::vector<std::string> values = {R"("")", R"("x")", "42", "-9223372036854775808", "18446744073709551615", "-2.5", "true", "null", "{}", R"("caf\u00e9")",
                                      R"("a\u2028b\u2029")", R"("\u007f")", "\"" + long_text("plain text ") + "\"",
                                      "\"" + long_text(R"(a\"b)") + "\""};
   for (std::size_t at = 0; at < 40; ++at)  // one special byte at every position of a 40-byte text
@@ -226,6 +226,11 @@ TEST(Templates, RenderedIntoTheCursorAgreeWithTheGeneralWriter) {
       EXPECT_EQ(fast, general) << json;
       EXPECT_EQ(cursor_written, written) << json;
       EXPECT_EQ(cursor_out, "<" + general) << json;
+      // an integer's text as std::to_string writes it (the renderer writes its digits in place)
+      if (v == "-9223372036854775808" || v == "18446744073709551615" || v == "42") {
+        const bool to_app = std::string_view(w).find("App") != std::string_view::npos;
+        EXPECT_EQ(general, "\"" + v + " signed in" + (to_app ? " to App\\\"1\"" : "\"")) << json;
+      }
       ++compared;
     }
   EXPECT_GT(compared, 800u);
