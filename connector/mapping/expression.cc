@@ -182,11 +182,22 @@ inline bool text_holds(const Condition& c, std::string_view text) {
 
 // Appends the scalar text of `e` (json::scalar_text) to `out`, a record string without a copy.
 // Returns whether it appended anything (false for an empty string or a non-scalar).
-bool append_scalar_text(element e, StringOut& out) {
+template <class Out>
+bool append_scalar_text(element e, Out& out) {
   if (e.is_string()) {
     const std::string_view sv = e.get_string().value_unsafe();
     out.put(sv);
     return !sv.empty();
+  }
+  const auto type = e.type();
+  if (type == simdjson::dom::element_type::INT64 || type == simdjson::dom::element_type::UINT64) {
+    // an error code: its digits as std::to_string writes them, in place, without a string
+    constexpr std::size_t kDigits = 24;  // the longest int64 and uint64 fit
+    char* p = out.room(kDigits);
+    out.advance(type == simdjson::dom::element_type::INT64
+                    ? std::to_chars(p, p + kDigits, e.get_int64().value_unsafe()).ptr
+                    : std::to_chars(p, p + kDigits, e.get_uint64().value_unsafe()).ptr);
+    return true;
   }
   std::string t;
   if (!json::scalar_text(e, t)) return false;
@@ -230,7 +241,10 @@ bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& 
   return render_template(parts, ctx, to);
 }
 
-bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, StringOut& out) {
+namespace {
+
+template <class Out>
+bool render_parts(const std::vector<TemplatePart>& parts, const EvalContext& ctx, Out& out) {
   bool any = false;
   bool group_any = false;
   std::size_t group_start = 0;
@@ -270,6 +284,16 @@ bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& 
     group_any = group_any || filled;
   }
   return any;
+}
+
+}  // namespace
+
+bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, StringOut& out) {
+  return render_parts(parts, ctx, out);
+}
+
+bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, CursorOut& out) {
+  return render_parts(parts, ctx, out);
 }
 
 namespace {

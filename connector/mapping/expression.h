@@ -375,5 +375,8 @@ inline bool condition_holds(const Condition& c, const EvalContext& ctx) {
 bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, std::string& out);
 // The same on a writer's output (the CEF encoder's text form renders in place).
 bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, StringOut& out);
+// The same through the document writer's cursor (the JSON form writes the text there first and
+// quotes it in place when it needs no escaping: fast_paths_forms.h, Expr::append_direct).
+bool render_template(const std::vector<TemplatePart>& parts, const EvalContext& ctx, CursorOut& out);
 
 }  // namespace siem::mapping

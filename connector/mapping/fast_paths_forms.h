@@ -12,6 +12,10 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "connector/mapping/expression.h"
 #include "connector/record/encoding.h"
@@ -39,6 +43,31 @@ void append_list_item(Out& out, std::size_t mark, std::string_view item, Form fo
   }
   if (out.mark() > mark) out.put(',');
   out.put(item);
+}
+
+// Whether encoding::write_json_string() writes the `n` bytes at `p` as they are between the quotes:
+// each in 0x20-0x7F, neither '"' nor '\\'. Read 16 bytes at a time: the 15 bytes after the text
+// must be readable (what they hold is masked off).
+inline bool json_plain_text(const char* p, std::size_t n) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    // a signed compare below 0x20 catches the control characters and every byte from 0x80 on
+    const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(b, quote), _mm_cmpeq_epi8(b, backslash)),
+                                         _mm_cmplt_epi8(b, space));
+    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+    if (n - i < 16) mask &= (1u << (n - i)) - 1;
+    if (mask != 0) return false;
+  }
+  return true;
+#else
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+  }
+  return true;
+#endif
 }
 
 }  // namespace fast_paths_detail
@@ -309,6 +338,26 @@ Expr::Written Expr::append_direct(const EvalContext& ctx, Out& out) const {
     // The text raw() builds, in a buffer kept between records (no Value, no allocation), escaped
     // into the output.
     static thread_local std::string text;
+    if constexpr (std::is_same_v<Out, CursorOut>) {
+      // Rendered straight into the cursor after the opening quote: most texts need no escaping and
+      // are closed where they lie; the others are copied out and escaped as below.
+      const std::size_t mark = out.mark();
+      out.put('"');
+      if (!render_template(parts, ctx, out)) {
+        out.truncate(mark);
+        return Written::nothing;
+      }
+      const std::size_t n = out.mark() - mark - 1;
+      out.room(16);  // json_plain_text() reads up to 15 bytes past the text
+      if (fast_paths_detail::json_plain_text(out.data_at(mark + 1), n)) {
+        out.put('"');
+        return Written::value;
+      }
+      text.assign(out.data_at(mark + 1), n);
+      out.truncate(mark);
+      out.json_string({}, text);
+      return Written::value;
+    }
     text.clear();
     if (!render_template(parts, ctx, text)) return Written::nothing;
     out.json_string({}, text);

@@ -169,6 +169,73 @@ TEST(ConversionTable, FastImplementationsAgreeWithTheGeneralOnes) {
   EXPECT_GT(compared, 900u);  // the fast implementations were really taken, in both forms
 }
 
+// A template's text rendered straight into the document writer's cursor and quoted where it lies
+// when it needs no escaping (fast_paths_forms.h, append_direct): the same bytes as the string
+// writer and as evaluate() + append_value_json, for record values that need escaping (quotes,
+// backslashes, control characters, non-ASCII, line breaks) at every position relative to the
+// 16-byte blocks tested, long texts, numbers, empty and missing values, an optional group.
+TEST(Templates, RenderedIntoTheCursorAgreeWithTheGeneralWriter) {
+  using Part = mapping::TemplatePart;
+  auto e = std::make_shared<mapping::Expr>();
+  e->src = mapping::Expr::Src::tpl;
+  e->parts.push_back(Part{"", json::Path("v"), {}});
+  e->parts.push_back(Part{" signed in", std::nullopt, {}});
+  Part open, close;
+  open.group = Part::Group::open;
+  close.group = Part::Group::close;
+  e->parts.push_back(open);
+  e->parts.push_back(Part{" to ", std::nullopt, {}});
+  e->parts.push_back(Part{"", json::Path("w"), {}});
+  e->parts.push_back(close);
+  e->is_plain = e->plain();
+  mapping::Rule rule;
+  rule.alternatives.push_back(e);
+  rule.plain = e->plain();
+  rule.direct = e->direct();
+  ASSERT_TRUE(rule.direct);
+  std::vector<std::string> values = {R"("")", R"("x")", "42", "-9223372036854775808", "18446744073709551615", "-2.5", "true", "null", "{}", R"("caf\u00e9")",
+                                     R"("a\u2028b\u2029")", R"("\u007f")", "\"" + long_text("plain text ") + "\"",
+                                     "\"" + long_text(R"(a\"b)") + "\""};
+  for (std::size_t at = 0; at < 40; ++at)  // one special byte at every position of a 40-byte text
+    for (const char* special : {R"(\")", R"(\\)", R"(\u0001)", R"(\u001f)", R"(\u0080)", R"(\u00ff)", " "}) {
+      std::string t(40, 'a');
+      t.replace(at, 1, special);
+      values.push_back("\"" + t + "\"");
+    }
+  std::size_t compared = 0;
+  for (const auto& v : values)
+    for (const char* w : {"", R"(,"w":"App\"1")", R"(,"w":"")"}) {
+      const std::string json = "{\"v\":" + v + w + "}";
+      simdjson::dom::parser parser;
+      simdjson::dom::element record;
+      ASSERT_EQ(parser.parse(json).get(record), simdjson::SUCCESS) << json;
+      mapping::EvalContext ctx;
+      ctx.record = record;
+      std::string general;
+      if (const auto value = rule.evaluate(ctx); !value.empty()) mapping::append_value_json(general, value);
+      std::string fast;
+      const auto written = rule.append_json(ctx, fast);
+      std::string cursor_out = "<";
+      std::optional<bool> cursor_written;
+      {
+        mapping::CursorOut cursor(cursor_out, 0);
+        cursor_written = rule.append_json(ctx, cursor);
+        cursor.finish();
+      }
+      ASSERT_TRUE(written.has_value()) << json;
+      EXPECT_EQ(fast, general) << json;
+      EXPECT_EQ(cursor_written, written) << json;
+      EXPECT_EQ(cursor_out, "<" + general) << json;
+      // an integer's text as std::to_string writes it (the renderer writes its digits in place)
+      if (v == "-9223372036854775808" || v == "18446744073709551615" || v == "42") {
+        const bool to_app = std::string_view(w).find("App") != std::string_view::npos;
+        EXPECT_EQ(general, "\"" + v + " signed in" + (to_app ? " to App\\\"1\"" : "\"")) << json;
+      }
+      ++compared;
+    }
+  EXPECT_GT(compared, 800u);
+}
+
 // ip_address() remembers its last answer per thread; it must answer as the check itself does for
 // any sequence of texts: the same text again, another text of the same length, and another text
 // written over the same buffer (a parser reuses its buffers, so where a text lies means nothing).
