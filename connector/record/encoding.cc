@@ -363,9 +363,9 @@ bool json_scan_avx2_supported() {
 const bool kJsonScanAvx2Supported = json_scan_avx2_supported();
 bool json_scan_avx2 = kJsonScanAvx2Supported;
 
-// json_special_mask() on 32 bytes.
-[[gnu::target("avx2"), gnu::always_inline]] inline unsigned json_special_mask32(__m256i v) {
-  const __m256i quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\'), space = _mm256_set1_epi8(0x20);
+// json_special_mask() on 32 bytes: bit j set when byte j of `v` is special for JSON.
+[[gnu::target("avx2"), gnu::always_inline]] inline unsigned json_special_mask32(__m256i v, __m256i quote,
+                                                                                __m256i backslash, __m256i space) {
   const __m256i escaped = _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash));
   return static_cast<unsigned>(_mm256_movemask_epi8(_mm256_or_si256(escaped, _mm256_cmpgt_epi8(space, v))));
 }
@@ -373,20 +373,24 @@ bool json_scan_avx2 = kJsonScanAvx2Supported;
 // write_json_string()'s copying scan for texts of 32 bytes and more, 32 bytes at a time: `dst` is
 // past the opening quote, with room for json_string_bound(s.size()) bytes.
 [[gnu::target("avx2"), gnu::noinline]] char* write_long_avx2(char* dst, std::string_view s) {
+  __m256i quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\'), space = _mm256_set1_epi8(0x20);
+  // Built once, kept in registers: GCC otherwise builds each again (a move and a broadcast) for the
+  // last block.
+  __asm__("" : "+x"(quote), "+x"(backslash), "+x"(space));
   const char* p = s.data();
   const std::size_t n = s.size();
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), v);
-    if (const unsigned mask = json_special_mask32(v))
+    if (const unsigned mask = json_special_mask32(v, quote, backslash, space))
       return write_escaped(dst, s, i + static_cast<std::size_t>(__builtin_ctz(mask)));
   }
   if (i < n) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + n - 32));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + n - 32), v);
     // Bit j of the mask is byte n - 32 + j; the bytes before i are known to be plain.
-    if (const unsigned mask = json_special_mask32(v) >> (32 - (n - i)))
+    if (const unsigned mask = json_special_mask32(v, quote, backslash, space) >> (32 - (n - i)))
       return write_escaped(dst, s, i + static_cast<std::size_t>(__builtin_ctz(mask)));
   }
   dst[n] = '"';
