@@ -159,6 +159,52 @@ TEST(JsonEscapeScan, EveryByteAtEveryPositionOfShortTextsMatchesTheByteByByteEsc
   }
 }
 
+// Texts of 0-70 bytes (16- and 32-byte blocks and their overlapping tails) with every byte value
+// 0-255 at every position, then with a backslash last too, and with each multi-byte special at
+// every position, written by the 16-byte (SSE2) path and by the 32-byte (AVX2) one, each forced:
+// the same bytes as the byte-by-byte escaper.
+TEST(JsonEscapeScan, EveryByteAtEveryPositionOnBothScanPaths) {
+#if defined(__x86_64__)
+  const bool avx2 = __builtin_cpu_supports("avx2");
+#else
+  const bool avx2 = false;
+#endif
+  constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'()*";
+  bool wide_seen = false;
+  for (const bool wide : {false, true}) {
+    const bool in_use = encoding::set_json_scan_avx2(wide);
+    ASSERT_TRUE(!wide || in_use || !avx2) << "the 32-byte path was not selected";
+    wide_seen |= in_use;
+    for (std::size_t len = 0; len <= 70; ++len) {
+      const std::string plain(kAlphabet.substr(0, len));
+      ASSERT_EQ(written_at_cursor(",\"k\":", plain), ",\"k\":" + reference_json_string(plain)) << len << wide;
+      for (std::size_t at = 0; at < len; ++at) {
+        for (int b = 0; b < 256; ++b) {
+          std::string s = plain;
+          s[at] = static_cast<char>(b);
+          ASSERT_EQ(written_at_cursor("", s), reference_json_string(s))
+              << "length " << len << ", byte " << b << " at " << at << ", 32-byte path " << in_use;
+          if (at + 1 < len) {
+            s[len - 1] = '\\';
+            ASSERT_EQ(written_at_cursor("", s), reference_json_string(s))
+                << "length " << len << ", byte " << b << " at " << at << " and a backslash last, 32-byte path " << in_use;
+          }
+        }
+      }
+      for (const auto& sp : specials()) {
+        for (std::size_t at = 0; at + sp.size() <= len; ++at) {
+          std::string s = plain;
+          s.replace(at, sp.size(), sp);
+          ASSERT_EQ(written_at_cursor("", s), reference_json_string(s))
+              << "length " << len << ", special at " << at << ", 32-byte path " << in_use;
+        }
+      }
+    }
+  }
+  encoding::set_json_scan_avx2(true);  // back to what the processor supports
+  EXPECT_EQ(wide_seen, avx2);
+}
+
 // The texts that grow most when escaped (every byte a control character: six bytes each; invalid
 // bytes: three; U+0085 / U+2028: six for two or three) stay within json_string_bound, in the
 // cursor form as in the appended one, at every length to past the cursor's direct limit.
