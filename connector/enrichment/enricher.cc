@@ -1,6 +1,7 @@
 #include "connector/enrichment/enricher.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <functional>
 #include <chrono>
@@ -115,12 +116,21 @@ class EnricherImpl final : public Enricher {
   // mapper tags its event enrichment_truncated (Prepared::truncated) and logs the first such record
   // of each list with its origin (Prepared::truncated_first); the rest are counted by their tag.
   static void note_truncated(Prepared& p, std::string_view list) {
-    static std::atomic<bool> targets{false}, properties{false}, details{false};
-    const bool is_targets = list == "targetResources", is_properties = list == "modifiedProperties";
-    std::atomic<bool>& logged = is_targets ? targets : is_properties ? properties : details;
+    struct Bounded {
+      std::string_view list;
+      std::size_t bound;
+    };
+    static constexpr std::array<Bounded, 5> kLists{{{"targetResources", kMaxAuditTargets},
+                                                    {"modifiedProperties", kMaxAuditModifiedProperties},
+                                                    {"additionalDetails", kMaxAuditDetails},
+                                                    {"authenticationDetails", kMaxSignInAuthDetails},
+                                                    {"signInEventTypes", kMaxSignInEventTypes}}};
+    static std::array<std::atomic<bool>, kLists.size()> logged{};  // per list: its first record was logged
+    std::size_t i = 0;
+    while (i + 1 < kLists.size() && kLists[i].list != list) ++i;  // a list not named above: the last
     p.truncated = list;
-    p.truncated_bound = is_targets ? kMaxAuditTargets : is_properties ? kMaxAuditModifiedProperties : kMaxAuditDetails;
-    p.truncated_first = !logged.exchange(true, std::memory_order_relaxed);
+    p.truncated_bound = kLists[i].bound;
+    p.truncated_first = !logged[i].exchange(true, std::memory_order_relaxed);
   }
 
   std::unique_ptr<Prepared> make_prepared() const override { return std::make_unique<PreparedFacts>(); }

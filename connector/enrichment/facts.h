@@ -110,8 +110,9 @@ struct Facts {
   // user_upn / user_id = the first of them.
   // alert_severity (above): high, medium, low, informational (as the service spells it)
 
-  // The first of a directory audit's lists read only up to its bound (kMaxAuditTargets, ...):
-  // "targetResources", "modifiedProperties" or "additionalDetails"; empty when every entry was read.
+  // The first of a record's lists read only up to its bound (kMaxAuditTargets, ...): a directory
+  // audit's "targetResources", "modifiedProperties" or "additionalDetails", a sign-in's
+  // "authenticationDetails" or "signInEventTypes"; empty when every entry was read.
   std::string_view truncated;
 
   bool operator==(const Facts&) const = default;  // member by member (tests: reuse == new)
@@ -125,6 +126,10 @@ struct Facts {
 inline constexpr std::size_t kMaxAuditTargets = 64;              // targetResources entries
 inline constexpr std::size_t kMaxAuditModifiedProperties = 256;  // of all targets together
 inline constexpr std::size_t kMaxAuditDetails = 64;              // additionalDetails entries
+// The same for a sign-in's lists: Entra writes one to a few authentication steps and one or two
+// event types.
+inline constexpr std::size_t kMaxSignInAuthDetails = 64;  // authenticationDetails entries
+inline constexpr std::size_t kMaxSignInEventTypes = 16;   // signInEventTypes entries
 
 // `record_fields`, when given, is the json::Fields index of `record` (reused instead of built again).
 Facts extract_facts(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields = nullptr);

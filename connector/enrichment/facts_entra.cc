@@ -206,7 +206,12 @@ void sign_in_facts_from(const Get& get, Facts& f) {
   f.success = f.error_code == 0;
   text_into(get(kAuthRequirement), f.auth_requirement);
   if (auto steps = get(kAuthDetails); steps && steps->is_array()) {
+    std::size_t read = 0;
     for (element s : json::as_array(*steps)) {
+      if (read++ == kMaxSignInAuthDetails) {
+        note_truncated(f, "authenticationDetails");
+        break;
+      }
       std::string owned;
       std::string_view req;  // a string in place, other scalars as text
       static constexpr std::array<std::string_view, 2> kStep{"authenticationStepRequirement", "succeeded"};
@@ -233,8 +238,14 @@ void sign_in_facts_from(const Get& get, Facts& f) {
   text_into(get(kAppId), f.app_id);
   if (auto types = get(kEventTypes); types && types->is_array()) {
     std::string s;
-    for (element t : json::as_array(*types))
+    std::size_t read = 0;
+    for (element t : json::as_array(*types)) {
+      if (read++ == kMaxSignInEventTypes) {
+        note_truncated(f, "signInEventTypes");
+        break;
+      }
       if (json::scalar_text(t, s)) f.sign_in_event_types.push_back(s);
+    }
   }
   // Service principal and managed identity sign-ins (Graph beta, ServicePrincipalSignInLogs,
   // ManagedIdentitySignInLogs) name no user: the principal is servicePrincipalId, with its appId.

@@ -19,27 +19,29 @@ bool unused(const RosterEntry& e) { return e.roles.empty() && e.groups.empty() &
 Roster::Roster() : Roster(json::ihash_seed()) {}
 Roster::Roster(std::uint64_t hash_seed) : by_key_(0, FoldedHash{hash_seed}) {}
 
-std::size_t Roster::FoldedHash::operator()(std::string_view s) const noexcept {
-  return static_cast<std::size_t>(json::ihash(s, seed));
+bool Roster::FoldedEqual::same(std::string_view a, std::string_view b) noexcept { return json::iequals(a, b); }
+Roster::Probe Roster::probe(std::string_view s) const noexcept { return Probe{s, json::ihash(s, by_key_.hash_function().seed)}; }
+Roster::Key Roster::key_of(std::string text) const noexcept {
+  const std::uint64_t h = json::ihash(text, by_key_.hash_function().seed);
+  return Key{std::move(text), h};
 }
-bool Roster::FoldedEqual::operator()(std::string_view a, std::string_view b) const noexcept { return json::iequals(a, b); }
 
 const RosterEntry* Roster::find(const std::string& key) const {
-  auto it = by_key_.find(std::string_view(key));
+  auto it = by_key_.find(probe(key));
   return it == by_key_.end() ? nullptr : &entries_[it->second];
 }
 
 RosterEntry* Roster::find_mut(const std::vector<std::string>& keys) {
   for (const auto& k : keys) {
     if (k.empty()) continue;
-    auto it = by_key_.find(std::string_view(k));
+    auto it = by_key_.find(probe(k));
     if (it != by_key_.end()) return &entries_[it->second];
   }
   return nullptr;
 }
 
 void Roster::index(std::size_t entry) {
-  for (const auto& k : entries_[entry].keys) by_key_[k] = entry;
+  for (const auto& k : entries_[entry].keys) by_key_[key_of(k)] = entry;
 }
 
 void Roster::rebuild_index() {
@@ -176,10 +178,10 @@ void Roster::link_keys(const std::vector<std::string>& keys, std::string_view te
   if (!e || !in_tenant(*e, tenant)) return;
   const auto at = static_cast<std::size_t>(e - entries_.data());
   for (const auto& k : keys) {
-    if (k.empty() || e->keys.size() >= kMaxKeysPerPrincipal || by_key_.count(std::string_view(k)) != 0) continue;
+    if (k.empty() || e->keys.size() >= kMaxKeysPerPrincipal || by_key_.count(probe(k)) != 0) continue;
     std::string key = lower(k);
     e->keys.insert(key);
-    by_key_.emplace(std::move(key), at);
+    by_key_.emplace(key_of(std::move(key)), at);
     dirty_ = true;
   }
 }

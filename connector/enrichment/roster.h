@@ -175,17 +175,34 @@ class Roster {
   // The index of the principals' (lower-case) keys: hashed and compared case-folded, so a lookup
   // takes any spelling as it is, without a lower-cased copy (the enrichment looks up a few keys per
   // event).
-  // Keyed by the roster's seed (json::ihash): the keys come from input events.
+  // Keyed by the roster's seed (json::ihash): the keys come from input events. Each key keeps its
+  // hash (Key), and a lookup hashes its text once (Probe): the table's walk of a bucket asks for
+  // the hash of the nodes it passes, which was the key's ihash again for each.
+  struct Key {
+    std::string text;
+    std::uint64_t hash;
+  };
+  struct Probe {
+    std::string_view text;
+    std::uint64_t hash;
+  };
   struct FoldedHash {
     using is_transparent = void;
     std::uint64_t seed;
-    std::size_t operator()(std::string_view s) const noexcept;
+    std::size_t operator()(const Key& k) const noexcept { return static_cast<std::size_t>(k.hash); }
+    std::size_t operator()(const Probe& p) const noexcept { return static_cast<std::size_t>(p.hash); }
   };
   struct FoldedEqual {
     using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const noexcept;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return a.hash == b.hash && same(a.text, b.text);
+    }
+    static bool same(std::string_view a, std::string_view b) noexcept;  // json::iequals
   };
-  std::unordered_map<std::string, std::size_t, FoldedHash, FoldedEqual> by_key_;
+  Probe probe(std::string_view s) const noexcept;
+  Key key_of(std::string text) const noexcept;
+  std::unordered_map<Key, std::size_t, FoldedHash, FoldedEqual> by_key_;
   std::vector<std::string> tenants_{std::string()};  // tenant_id() -> tenant ([0]: not known)
   // Per tenant, the snapshot in progress: [0] assignments, [1] eligibilities.
   std::vector<std::array<std::uint32_t, 2>> snapshot_{{1, 1}};

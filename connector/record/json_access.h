@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <simdjson.h>
@@ -165,10 +166,13 @@ class PathSet {
     element value;
   };
   // Adds `path` (fans_out() must be false) with its result at results[slot] (slot >= 0). The set
-  // needs finish() again before the next resolve().
+  // needs finish() again before the next resolve(). Linear in the path's length (a child is found
+  // through a table, not a search of its siblings).
   void add(const Path& path, int slot);
-  // Builds the table of guesses for the nodes added so far, once the set is complete: call it
-  // after the last add() and before any resolve(), and before the set is shared by threads.
+  // Indexes the children of the nodes added so far and builds their table of guesses, once the set
+  // is complete: call it after the last add() and before any resolve(), and before the set is
+  // shared by threads. A resolve() of a set added to since (a mistake) is answered through a
+  // finished copy of it: the same results, at the cost of building the copy every time.
   void finish();
   bool empty() const noexcept { return slots_.empty(); }
   // Whether a path was added with this slot.
@@ -198,7 +202,7 @@ class PathSet {
     char folded_first = '\0';         // key's first character, lower-cased (a quick reject)
     std::optional<std::size_t> index; // array position, for numeric segments
     std::vector<int> slots;           // the paths that end here
-    std::vector<std::uint32_t> children;  // sorted by key length: a key's candidates are one run
+    std::vector<std::uint32_t> children;  // sorted by key length by finish(): a key's candidates are one run
     // For each key length L up to the longest child key + 1: the position in `children` of the
     // first child whose key is at least L long (where the run of length L starts).
     std::vector<std::uint32_t> run_start;
@@ -224,8 +228,10 @@ class PathSet {
     bool any_index_child = false;
     std::uint32_t guess_at = 0;  // this node's guesses in guesses_: 1 + kids.size() of them
   };
-  // Rebuilds node n's tables of its children (kids, run_start, branches) from `children`.
+  // Rebuilds node n's tables of its children (kids, run_start, branches) from `children` (sorted
+  // by key length). Linear in the number of children.
   void index_children(std::uint32_t n);
+  PathSet finished_copy() const;
   void settle_leaf(const Node::Kid& kid, element value, std::vector<Result>& results, std::uint64_t generation) const;
   void walk(std::uint32_t node, element e, std::vector<Result>& results, std::uint64_t generation) const;
   // walk()'s match of an object's fields against node's children (`fields`: a simdjson object;
@@ -248,6 +254,9 @@ class PathSet {
   std::vector<RootKey> root_keys_;
   std::string keys_;  // every node's key, one after another
   std::vector<Node> nodes_{Node{}};
+  // add()'s table of the nodes by parent and segment: "<parent>.<key>" (a key segment) or
+  // "<parent>#<n>" (an index segment).
+  std::unordered_map<std::string, std::uint32_t> child_of_;
   std::vector<int> slots_;            // every slot added
   std::vector<std::uint8_t> covered_;  // by slot: 1 for every slot added (covers())
   // Records of one kind list their keys in one order (Graph and Azure write them so): per node, the

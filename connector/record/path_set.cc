@@ -1,11 +1,11 @@
 #include "connector/record/json_access.h"
 
 #include <algorithm>
-#include <cassert>
 #include <array>
 #include <atomic>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "connector/record/json_fold.h"
@@ -14,52 +14,57 @@ namespace siem::json {
 
 void PathSet::add(const Path& path, int slot) {
   std::uint32_t cur = 0;
-  std::vector<std::uint32_t> trail{0};  // the nodes on the path: their children's tables change
+  std::string lookup;  // child_of_'s key of the next segment under `cur`
   for (const auto& seg : path.segments_) {
     // Wildcards are rejected by contract; a numeric segment matches the key "N" in objects.
     const std::string key = seg.index ? std::to_string(*seg.index) : seg.key;
-    std::uint32_t next = 0;
-    for (auto c : nodes_[cur].children)
-      if (nodes_[c].key == key && nodes_[c].index == seg.index) next = c;
-    if (next == 0) {
+    lookup.assign(std::to_string(cur)).append(seg.index ? "#" : ".").append(key);
+    const auto [it, added] = child_of_.try_emplace(lookup, static_cast<std::uint32_t>(nodes_.size()));
+    const std::uint32_t next = it->second;
+    if (added) {
       Node n;
       n.key = key;
       n.folded_first = key.empty() ? '\0' : lower(key.front());
       n.index = seg.index;
-      nodes_.push_back(std::move(n));
-      next = static_cast<std::uint32_t>(nodes_.size() - 1);
-      nodes_[next].key_at = static_cast<std::uint32_t>(keys_.size());
+      n.key_at = static_cast<std::uint32_t>(keys_.size());
       keys_ += key;
       if (cur == 0) {
         const auto k = Fields::key(key);
-        root_keys_.push_back(RootKey{next, nodes_[next].key_at, static_cast<std::uint32_t>(key.size()), k.bucket, k.folded_last});
+        root_keys_.push_back(RootKey{next, n.key_at, static_cast<std::uint32_t>(key.size()), k.bucket, k.folded_last});
       }
-      auto& kids = nodes_[cur].children;
-      const auto len = nodes_[next].key.size();
-      auto at = std::upper_bound(kids.begin(), kids.end(), len,
-                                 [this](std::size_t l, std::uint32_t c) { return l < nodes_[c].key.size(); });
-      kids.insert(at, next);
+      nodes_.push_back(std::move(n));
+      nodes_[cur].children.push_back(next);  // finish() sorts them by key length and indexes them
       if (seg.index) nodes_[cur].any_index_child = true;
     }
     cur = next;
-    trail.push_back(cur);
   }
   nodes_[cur].slots.push_back(slot);  // several spellings of one path ("a.0", "a.00") share a node; "" is the root
   slots_.push_back(slot);
   if (covered_.size() <= static_cast<std::size_t>(slot)) covered_.resize(static_cast<std::size_t>(slot) + 1, 0);
   covered_[static_cast<std::size_t>(slot)] = 1;
-  for (const auto n : trail) index_children(n);
-  guesses_.reset();  // finish() builds them for the complete set
+  guesses_.reset();  // unfinished: finish() indexes the children and builds the guesses for the complete set
 }
 
 void PathSet::finish() {
-  // Every node's guesses, from scratch (sets are built once, before any record).
+  // Every node's tables and guesses, from scratch (sets are built once, before any record).
   std::uint32_t at = 0;
-  for (auto& node : nodes_) {
-    node.guess_at = at;
-    at += 1 + static_cast<std::uint32_t>(node.kids.size());
+  for (std::uint32_t n = 0; n < nodes_.size(); ++n) {
+    auto& kids = nodes_[n].children;  // in the order added: a stable sort keeps it within a length
+    std::stable_sort(kids.begin(), kids.end(),
+                     [this](std::uint32_t a, std::uint32_t b) { return nodes_[a].key.size() < nodes_[b].key.size(); });
+    index_children(n);
+    nodes_[n].guess_at = at;
+    at += 1 + static_cast<std::uint32_t>(nodes_[n].kids.size());
   }
   guesses_ = std::shared_ptr<std::atomic<std::uint32_t>[]>(new std::atomic<std::uint32_t>[at]());  // all 0
+}
+
+// A set resolved without finish() after its last add() (a caller's mistake; the loader finishes its
+// sets): resolved through a finished copy, slow but with the results of a finished set.
+PathSet PathSet::finished_copy() const {
+  PathSet done = *this;
+  done.finish();
+  return done;
 }
 
 void PathSet::index_children(std::uint32_t n) {
@@ -73,14 +78,20 @@ void PathSet::index_children(std::uint32_t n) {
     while (k < node.children.size() && nodes_[node.children[k]].key.size() < l) ++k;
     node.run_start[l] = static_cast<std::uint32_t>(k);
   }
+  // How many children share each case-folded key (one pass, not a search of the siblings per child).
+  std::unordered_map<std::string, std::uint32_t> folded;
+  folded.reserve(node.children.size());
+  const auto fold = [](std::string key) {
+    for (auto& ch : key) ch = lower(ch);
+    return key;
+  };
+  for (const auto c : node.children) ++folded[fold(nodes_[c].key)];
   for (const auto c : node.children) {
     const Node& child = nodes_[c];
     const bool leaf = child.children.empty();
     if (!leaf) node.branches.push_back(static_cast<std::uint32_t>(node.kids.size()));
     const std::int32_t slot = child.slots.size() == 1 ? child.slots.front() : Node::kSeveral;
-    const bool unique_fold = std::none_of(node.children.begin(), node.children.end(), [&](std::uint32_t other) {
-      return other != c && iequals(nodes_[other].key, child.key);
-    });
+    const bool unique_fold = folded[fold(child.key)] == 1;
     node.kids.push_back(Node::Kid{c, child.key_at, static_cast<std::uint32_t>(child.key.size()), slot,
                                   child.folded_first, leaf, unique_fold});
   }
@@ -89,21 +100,24 @@ void PathSet::index_children(std::uint32_t n) {
 bool PathSet::contains(int slot) const noexcept { return std::find(slots_.begin(), slots_.end(), slot) != slots_.end(); }
 
 void PathSet::resolve(element root, std::vector<Result>& results, std::uint64_t generation) const {
-  assert(guesses_ || nodes_.size() == 1);  // finish() after the last add()
+  if (!guesses_ && nodes_.size() > 1) [[unlikely]]
+    return finished_copy().resolve(root, results, generation);  // finish() was not called after the last add()
   stamp(root, results, generation);
   walk(0, root, results, generation);
 }
 
 void PathSet::resolve(element root, const Fields& root_index, std::vector<Result>& results,
                       std::uint64_t generation) const {
-  assert(guesses_ || nodes_.size() == 1);  // finish() after the last add()
+  if (!guesses_ && nodes_.size() > 1) [[unlikely]]
+    return finished_copy().resolve(root, root_index, results, generation);  // finish() was not called after the last add()
   stamp(root, results, generation);
   walk_root(root, &root_index, results, generation);
 }
 
 void PathSet::resolve_touched(element root, const Fields* root_index, std::vector<Result>& results,
                               std::uint64_t generation) const {
-  assert(guesses_ || nodes_.size() == 1);  // finish() after the last add()
+  if (!guesses_ && nodes_.size() > 1) [[unlikely]]
+    return finished_copy().resolve_touched(root, root_index, results, generation);  // no finish() after the last add()
   settle_root(root, results, generation);
   walk_root(root, root_index, results, generation);
 }

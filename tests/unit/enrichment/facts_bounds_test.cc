@@ -2,7 +2,8 @@
 // additionalDetails up to a bound each (facts.h: kMaxAuditTargets, kMaxAuditModifiedProperties,
 // kMaxAuditDetails). A hostile or broken record with many more is read up to the bound, the list
 // is named (Facts::truncated) and the mapped event is tagged enrichment_truncated and counted; a
-// record at the bound is read whole and untagged.
+// record at the bound is read whole and untagged. A sign-in's authenticationDetails and
+// signInEventTypes the same (kMaxSignInAuthDetails, kMaxSignInEventTypes).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -90,6 +91,58 @@ TEST(FactsBounds, AdditionalDetailsAreReadUpToTheirBoundAndTheFirstListOverItIsN
   EXPECT_EQ(facts_of(audit(kMaxAuditTargets + 1, 1, kMaxAuditDetails + 1)).truncated, "additionalDetails");
 }
 
+// A Graph sign-in with `steps` authenticationDetails entries, of which only the last is a
+// succeeded MFA step, and `types` signInEventTypes ("t0", ...; the last "interactiveUser").
+std::string sign_in(std::size_t steps, std::size_t types) {
+  std::string r = R"({"id":"SignIn_bounds","createdDateTime":"2026-12-07T10:00:00Z","userPrincipalName":"u@contoso.com",)"
+                  R"("userId":"u1","appId":"a1","appDisplayName":"App","status":{"errorCode":0},"authenticationDetails":[)";
+  for (std::size_t i = 0; i < steps; ++i) {
+    if (i > 0) r += ",";
+    r += i + 1 == steps ? R"({"authenticationStepRequirement":"Multifactor authentication","succeeded":true})"
+                        : R"({"authenticationStepRequirement":"Primary authentication","succeeded":true})";
+  }
+  r += R"(],"signInEventTypes":[)";
+  for (std::size_t i = 0; i < types; ++i) r += (i ? ",\"" : "\"") + (i + 1 == types ? std::string("interactiveUser") : "t" + std::to_string(i)) + "\"";
+  return r + "]}";
+}
+
+Facts sign_in_facts_of(const std::string& json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  EXPECT_EQ(parser.parse(json).get(root), simdjson::SUCCESS);
+  return extract_facts(SourceKind::graph_sign_in, root);
+}
+
+TEST(FactsBounds, SignInAuthenticationDetailsAreReadUpToTheirBound) {
+  const Facts at = sign_in_facts_of(sign_in(kMaxSignInAuthDetails, 1));
+  EXPECT_TRUE(at.mfa_step_succeeded) << "the last step read";
+  EXPECT_EQ(at.truncated, "");
+  for (const std::size_t n : {kMaxSignInAuthDetails + 1, std::size_t{100'000}}) {
+    const Facts f = sign_in_facts_of(sign_in(n, 1));
+    EXPECT_FALSE(f.mfa_step_succeeded) << n << ": the MFA step is past the bound";
+    EXPECT_EQ(f.truncated, "authenticationDetails") << n;
+    EXPECT_EQ(f.user_upn, "u@contoso.com") << "the rest of the sign-in is read";
+    EXPECT_EQ(f.sign_in_event_types.size(), 1u);
+  }
+}
+
+TEST(FactsBounds, SignInEventTypesAreReadUpToTheirBound) {
+  const Facts at = sign_in_facts_of(sign_in(1, kMaxSignInEventTypes));
+  EXPECT_EQ(at.sign_in_event_types.size(), kMaxSignInEventTypes);
+  EXPECT_EQ(at.sign_in_event_types.back(), "interactiveUser");
+  EXPECT_EQ(at.truncated, "");
+  for (const std::size_t n : {kMaxSignInEventTypes + 1, std::size_t{100'000}}) {
+    const Facts f = sign_in_facts_of(sign_in(1, n));
+    ASSERT_EQ(f.sign_in_event_types.size(), kMaxSignInEventTypes) << n;
+    EXPECT_EQ(f.sign_in_event_types.back(), "t" + std::to_string(kMaxSignInEventTypes - 1));
+    EXPECT_EQ(f.truncated, "signInEventTypes") << n;
+    EXPECT_TRUE(f.mfa_step_succeeded);
+  }
+  // authenticationDetails is read first: the first list over its bound is the one named.
+  EXPECT_EQ(sign_in_facts_of(sign_in(kMaxSignInAuthDetails + 1, kMaxSignInEventTypes + 1)).truncated,
+            "authenticationDetails");
+}
+
 // Through the mapping stage: the event of a record over a bound is mapped (the detections read the
 // first entries: the role given to the first target is still seen), tagged enrichment_truncated
 // and counted; a record at the bound maps without the tag.
@@ -133,6 +186,46 @@ TEST(FactsBounds, AnEventOverABoundIsTaggedAndCountedOneAtTheBoundIsNot) {
   EXPECT_EQ(mapper->stats().enrichment_truncated, 2u);
   EXPECT_TRUE(std::find(mapping_engine_tags().begin(), mapping_engine_tags().end(), "enrichment_truncated") !=
               mapping_engine_tags().end());
+}
+
+// Through the mapping stage (the facts read from the mapper's resolved paths): a sign-in over a
+// bound is tagged and counted, each list logged once with its own bound, one at the bounds is not.
+TEST(FactsBounds, ASignInOverABoundIsTaggedAndEachListLoggedOnce) {
+  Diagnostics diags;
+  const auto doc = ConfigDocument::load_string("{}", "test.yaml", diags, ".");
+  const auto mapper = make_mapping_stage(doc->root(), nullptr);
+  ASSERT_TRUE(mapper);
+  const auto map = [&](const std::string& json, const std::string& origin) {
+    RawRecord rec;
+    rec.json = json;
+    rec.origin = origin;
+    MappedEvent ev;
+    EXPECT_FALSE(mapper->map(rec, std::nullopt, format_bit(OutputFormat::ecs), ev));
+    EXPECT_EQ(ev.kind, SourceKind::graph_sign_in);
+    return ev;
+  };
+  const MappedEvent at = map(sign_in(kMaxSignInAuthDetails, kMaxSignInEventTypes), "signins.json:1");
+  EXPECT_FALSE(at.tags().contains("enrichment_truncated"));
+  EXPECT_EQ(mapper->stats().enrichment_truncated, 0u);
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  const MappedEvent steps = map(sign_in(10'000, 1), "signins.json:7");
+  map(sign_in(10'000, 1), "signins.json:8");
+  const MappedEvent types = map(sign_in(1, 10'000), "signins.json:9");
+  map(sign_in(1, 10'000), "signins.json:10");
+  const auto logged = sink->last_formatted();
+  spdlog::set_default_logger(previous);
+  ASSERT_EQ(logged.size(), 2u) << "once per list";
+  EXPECT_NE(logged[0].find("record signins.json:7 has more authenticationDetails entries than the detections read (64)"),
+            std::string::npos)
+      << logged[0];
+  EXPECT_NE(logged[1].find("record signins.json:9 has more signInEventTypes entries than the detections read (16)"),
+            std::string::npos)
+      << logged[1];
+  EXPECT_TRUE(steps.tags().contains("enrichment_truncated"));
+  EXPECT_TRUE(types.tags().contains("enrichment_truncated"));
+  EXPECT_EQ(mapper->stats().enrichment_truncated, 4u);
 }
 
 }  // namespace
