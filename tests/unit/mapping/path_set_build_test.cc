@@ -2,7 +2,6 @@
 // one (release builds included: the guesses table it would read is not there), and a wide object of
 // paths (thousands of siblings, as a generated mapping could have) is added and finished in time
 // linear in its size, with the results of Path::first().
-#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,7 +62,7 @@ TEST(PathSetBuild, ASetNotFinishedAfterItsLastAddResolvesAsAFinishedOne) {
   expect_like_path_first(later, paths, root, 3);
 }
 
-TEST(PathSetBuild, AWideObjectOfPathsIsAddedInLinearTimeAndResolvesLikePathFirst) {
+TEST(PathSetBuild, AWideObjectOfPathsResolvesLikePathFirst) {
   // 4 000 siblings under "w", one in ten also in another case ("K7" beside "k7"), every tenth
   // with a child of its own; the record has most of them, some only in another case.
   constexpr std::size_t kWide = 4'000;
@@ -74,14 +73,12 @@ TEST(PathSetBuild, AWideObjectOfPathsIsAddedInLinearTimeAndResolvesLikePathFirst
     if (i % 10 == 3) texts.push_back("w.k" + std::to_string(i) + ".x");
   }
   std::vector<Path> paths(texts.begin(), texts.end());
-  const auto start = std::chrono::steady_clock::now();
   PathSet set;
   for (std::size_t i = 0; i < paths.size(); ++i) set.add(paths[i], static_cast<int>(i));
   set.finish();
-  const auto took = std::chrono::steady_clock::now() - start;
-  // Linear: milliseconds. Each add() re-indexing the siblings and comparing each with every other
-  // (as it did) took minutes here.
-  EXPECT_LT(took, std::chrono::seconds(3));
+  // Built in linear time (milliseconds; each add() re-indexing the siblings and comparing each with
+  // every other, as it did, took minutes): not timed here, since speed is measured by benchmarks;
+  // the suite's per-test time-out is what a return to quadratic building would hit.
   std::string json = R"({"w":{)";
   for (std::size_t i = 0; i < kWide; ++i) {
     if (i % 13 == 5) continue;  // missing
