@@ -46,26 +46,19 @@ void append_list_item(Out& out, std::size_t mark, std::string_view item, Form fo
 }
 
 // Whether encoding::write_json_string() writes the `n` bytes at `p` as they are between the quotes:
-// each in 0x20-0x7F, neither '"' nor '\\'. Read 16 bytes at a time: the 15 bytes after the text
-// must be readable (what they hold is masked off).
+// none of them encoding::json_needs_escaping(), tested by the escaper's own encoding::json_special_mask().
+// Reads 16 bytes at a time: the 15 bytes after the text must be readable (what they hold is masked off).
 inline bool json_plain_text(const char* p, std::size_t n) {
 #if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
   for (std::size_t i = 0; i < n; i += 16) {
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    // a signed compare below 0x20 catches the control characters and every byte from 0x80 on
-    const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(b, quote), _mm_cmpeq_epi8(b, backslash)),
-                                         _mm_cmplt_epi8(b, space));
-    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+    unsigned mask = encoding::json_special_mask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
     if (n - i < 16) mask &= (1u << (n - i)) - 1;
     if (mask != 0) return false;
   }
   return true;
 #else
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(p[i]);
-    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
-  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (encoding::json_needs_escaping(static_cast<unsigned char>(p[i]))) return false;
   return true;
 #endif
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 
@@ -57,11 +58,10 @@ inline std::size_t unicode_line_break(std::string_view s, std::size_t i) {
   return c2 == 0xA8 || c2 == 0xA9 ? 3 : 0;
 }
 
-// 1 for bytes that end a run of plain JSON string content: control characters, '"', '\\' and
-// every non-ASCII byte (validated as UTF-8 separately).
+// 1 for bytes that end a run of plain JSON string content: json_needs_escaping() (encoding.h).
 constexpr auto kSpecial = [] {
   std::array<unsigned char, 256> t{};
-  for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) ? 1 : 0;
+  for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = json_needs_escaping(static_cast<unsigned char>(c)) ? 1 : 0;
   return t;
 }();
 
@@ -79,8 +79,7 @@ inline std::uint64_t has_zero_byte(std::uint64_t x) { return (x - kOnes) & ~x & 
 inline std::uint64_t has_byte(std::uint64_t w, char c) { return has_zero_byte(w ^ (kOnes * static_cast<unsigned char>(c))); }
 inline std::uint64_t has_byte_below_space(std::uint64_t w) { return (w - kOnes * 0x20) & ~w & kHighs; }
 
-// Whether one of the 8 bytes at `p` is special for JSON (kSpecial): below 0x20, '"', '\\' or
-// non-ASCII.
+// Whether one of the 8 bytes at `p` is special for JSON (kSpecial, json_needs_escaping()).
 inline bool word_has_json_special(const char* p) {
   const std::uint64_t w = load_word(p);
   return ((w & kHighs) | has_byte_below_space(w) | has_byte(w, '"') | has_byte(w, '\\')) != 0;
@@ -199,21 +198,9 @@ inline bool half_word_has_json_special(const char* p) {
   return ((w & kHighs) | has_byte_below_space(w) | has_byte(w, '"') | has_byte(w, '\\')) != 0;
 }
 
-#if defined(__SSE2__)
-// Bit j set: byte j of `v` is special for JSON (kSpecial): a quote, a backslash, a control
-// character or a non-ASCII byte (a signed compare below 0x20 catches the last two at once). The
-// one test of next_json_special() and write_json_string()'s copying scan.
-[[gnu::always_inline]] inline unsigned json_special_mask(__m128i v) {
-  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-  const __m128i escaped = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
-  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(escaped, _mm_cmplt_epi8(v, space))));
-}
-#endif
-
 // Position of the first byte at or after `i` that kSpecial marks (or `n`): 16 bytes at a time with
-// SSE2 (a signed compare below 0x20 catches control characters and every non-ASCII byte at once,
-// and the mask gives the exact position); the last partial block is read as the 16 bytes ending
-// at `n`, overlapping bytes already found plain. Shorter texts are tested by overlapping words
+// SSE2 (json_special_mask() gives the exact position); the last partial block is read as the 16
+// bytes ending at `n`, overlapping bytes already found plain. Shorter texts are tested by overlapping words
 // (most strings are clean: one or two tests answer for the whole of them), and only a word that
 // answers yes is looked at byte by byte. Never reads outside [p, p + n).
 [[gnu::always_inline]] inline std::size_t next_json_special(const char* p, std::size_t i, std::size_t n) {
@@ -354,14 +341,14 @@ void append_json_string(std::string& out, std::string_view s) {
 namespace {
 
 // Whether write_json_string() scans texts of 32 bytes and more 32 bytes at a time (AVX2): decided
-// once, at start-up, from what the processor and the OS support. A write before that decision
-// (another static initializer) takes the 16-byte path, which gives the same bytes.
+// at start-up from what the processor and the OS support (a write before that, from another static
+// initializer, takes the 16-byte path: the same bytes); set_json_scan_avx2() changes it for tests.
 bool json_scan_avx2_supported() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2");
 }
 const bool kJsonScanAvx2Supported = json_scan_avx2_supported();
-bool json_scan_avx2 = kJsonScanAvx2Supported;
+std::atomic<bool> json_scan_avx2{kJsonScanAvx2Supported};  // set by tests, read relaxed (a plain load)
 
 // json_special_mask() on 32 bytes: bit j set when byte j of `v` is special for JSON.
 [[gnu::target("avx2"), gnu::always_inline]] inline unsigned json_special_mask32(__m256i v, __m256i quote,
@@ -400,11 +387,14 @@ bool json_scan_avx2 = kJsonScanAvx2Supported;
 }  // namespace
 
 bool set_json_scan_avx2(bool on) {
-  json_scan_avx2 = on && kJsonScanAvx2Supported;
-  return json_scan_avx2;
+  const bool use = on && kJsonScanAvx2Supported;
+  json_scan_avx2.store(use, std::memory_order_relaxed);
+  return use;
 }
+bool json_scan_avx2_in_use() { return json_scan_avx2.load(std::memory_order_relaxed); }
 #else
 bool set_json_scan_avx2(bool) { return false; }
+bool json_scan_avx2_in_use() { return false; }
 #endif
 
 char* write_json_string(char* dst, std::string_view prefix, std::string_view s) {
@@ -416,7 +406,7 @@ char* write_json_string(char* dst, std::string_view prefix, std::string_view s) 
   const char* p = s.data();
   const std::size_t n = s.size();
 #if defined(SIEM_JSON_SCAN_AVX2)
-  if (n >= 32 && json_scan_avx2) return write_long_avx2(dst, s);
+  if (n >= 32 && json_scan_avx2.load(std::memory_order_relaxed)) return write_long_avx2(dst, s);
 #endif
 #if defined(__SSE2__)
   if (n >= 16) {

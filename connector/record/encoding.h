@@ -37,9 +37,29 @@ constexpr std::size_t json_string_bound(std::size_t n) { return 6 * n + 2; }
 // they hold never changes the result.
 char* write_json_string(char* dst, std::string_view prefix, std::string_view s);
 // Texts of 32 bytes and more are scanned 32 bytes at a time (AVX2) where the processor has it, else
-// 16 at a time (SSE2), with the same result. For tests: `on` false forces the 16-byte path, true
-// the 32-byte one where supported. Returns whether the 32-byte path is now in use.
+// 16 at a time (SSE2), with the same result. For tests only: `on` false forces the 16-byte path,
+// true the 32-byte one where supported. Returns whether the 32-byte path is now in use. Safe to
+// call while other threads write (an atomic switch), but the connector itself never calls it.
 bool set_json_scan_avx2(bool on);
+// Whether the 32-byte path is in use now (for tests, to put back what they changed).
+bool json_scan_avx2_in_use();
+
+// The one rule for which bytes of a text write_json_string() does not copy as they are: control
+// characters (below 0x20), '"', '\\' and every byte from 0x80 on (non-ASCII: validated as UTF-8,
+// then copied, escaped or replaced); DEL (0x7F) is copied. The escaper's scans and the mapper's
+// template fast path (fast_paths_forms.h) both decide by this predicate or by json_special_mask(),
+// which must agree with it (escape_scan_test.cc checks every byte).
+constexpr bool json_needs_escaping(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80; }
+
+#if defined(__SSE2__)
+// Bit j set: json_needs_escaping(byte j of `v`). A signed compare below 0x20 catches the control
+// characters and every byte from 0x80 on at once.
+[[gnu::always_inline]] inline unsigned json_special_mask(__m128i v) {
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+  const __m128i escaped = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(escaped, _mm_cmplt_epi8(v, space))));
+}
+#endif
 
 // dst[0, n) = src[0, n) for the short texts of one member, without a call: 16-byte moves, the last
 // one overlapping, then words for shorter texts. The ranges do not overlap.

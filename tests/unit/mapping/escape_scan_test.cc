@@ -4,8 +4,10 @@
 // byte escaper gives, so the boundaries of the blocks and words hide nothing.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "connector/record/encoding.h"
@@ -170,6 +172,11 @@ TEST(JsonEscapeScan, EveryByteAtEveryPositionOnBothScanPaths) {
   const bool avx2 = false;
 #endif
   constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'()*";
+  // Puts back the path in use before, however the test ends (a failed ASSERT returns early).
+  struct RestoreScanPath {
+    bool before = encoding::json_scan_avx2_in_use();
+    ~RestoreScanPath() { encoding::set_json_scan_avx2(before); }
+  } restore;
   bool wide_seen = false;
   for (const bool wide : {false, true}) {
     const bool in_use = encoding::set_json_scan_avx2(wide);
@@ -201,8 +208,26 @@ TEST(JsonEscapeScan, EveryByteAtEveryPositionOnBothScanPaths) {
       }
     }
   }
-  encoding::set_json_scan_avx2(true);  // back to what the processor supports
   EXPECT_EQ(wide_seen, avx2);
+}
+
+// The scan path is switched while other threads write: every write gives the same bytes whichever
+// path it takes (a race here is what ThreadSanitizer reports on a plain bool switch).
+TEST(JsonEscapeScan, SwitchingThePathWhileAnotherThreadWrites) {
+  struct RestoreScanPath {
+    bool before = encoding::json_scan_avx2_in_use();
+    ~RestoreScanPath() { encoding::set_json_scan_avx2(before); }
+  } restore;
+  const std::string s = "a text of more than 32 bytes with a \"quote\" and \\ in it";
+  const std::string expected = reference_json_string(s);
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 20000 && !done.load(); ++i)
+      if (written_at_cursor("", s) != expected) return done.store(true);  // ends the switching early
+  });
+  for (int i = 0; i < 20000; ++i) encoding::set_json_scan_avx2(i % 2 == 0);
+  writer.join();
+  EXPECT_FALSE(done.load()) << "a write differed";
 }
 
 // The texts that grow most when escaped (every byte a control character: six bytes each; invalid

@@ -14,6 +14,7 @@
 
 #include "connector/config/config_node.h"
 #include "connector/mapping/expression.h"
+#include "connector/mapping/fast_paths_forms.h"
 #include "connector/mapping/json_out.h"
 #include "connector/mapping/kind_detect.h"
 #include "connector/mapping/mapping_rules.h"
@@ -167,6 +168,28 @@ TEST(ConversionTable, FastImplementationsAgreeWithTheGeneralOnes) {
     }
   }
   EXPECT_GT(compared, 900u);  // the fast implementations were really taken, in both forms
+}
+
+// The template fast path's test of whether a text needs no escaping (json_plain_text) and the
+// escaper itself (write_json_string) decide alike for every byte value 0-255, alone and at every
+// position of texts around the 16-byte blocks: a byte the fast path calls plain is copied as it is,
+// and one it does not is escaped or replaced (a lone byte from 0x80 on is invalid UTF-8).
+TEST(Templates, PlainTextTestAgreesWithTheEscaperOnEveryByte) {
+  for (std::size_t len : {1, 2, 15, 16, 17, 31, 33}) {
+    for (std::size_t at = 0; at < len; ++at) {
+      for (int b = 0; b < 256; ++b) {
+        std::string s(len, 'a');
+        s[at] = static_cast<char>(b);
+        std::vector<char> padded(s.begin(), s.end());
+        padded.resize(len + 16, '"');  // what follows the text must not count
+        const bool plain = mapping::fast_paths_detail::json_plain_text(padded.data(), len);
+        std::vector<char> out(encoding::json_string_bound(len));
+        const char* end = encoding::write_json_string(out.data(), "", s);
+        const bool copied = std::string(out.data(), static_cast<std::size_t>(end - out.data())) == "\"" + s + "\"";
+        ASSERT_EQ(plain, copied) << "byte " << b << " at " << at << " of " << len;
+      }
+    }
+  }
 }
 
 // A template's text rendered straight into the document writer's cursor and quoted where it lies
