@@ -147,6 +147,9 @@ class Pipeline {
     double cpu_s = 0;                     // the workers' thread CPU time
   };
   WorkerTotals worker_totals() const;
+  // How many times a processing worker went to sleep for one of its outcomes so far (any time,
+  // from any thread; a test waits on it to know a worker is asleep before it lets the hand-off run).
+  std::uint64_t outcome_sleeps() const noexcept { return outcome_sleeps_.load(std::memory_order_relaxed); }
 
  private:
   struct SourceState;
@@ -247,6 +250,7 @@ class Pipeline {
   std::uint64_t handoff_next_ = 0;   // handoff_mu_
   bool handing_off_ = false;         // handoff_mu_
   std::size_t outcome_waiters_ = 0;  // workers asleep on handoff_cv_ (handoff_mu_)
+  std::atomic<std::uint64_t> outcome_sleeps_{0};  // added to under handoff_mu_ before a worker sleeps
   alignas(64) std::atomic<bool> closed_{false};    // the sink queues closed: shutting down
   mutable std::mutex totals_mu_;
   WorkerTotals worker_totals_;  // totals_mu_

@@ -213,15 +213,20 @@ Pipeline::Outcomes& Pipeline::free_outcomes(Worker& w) {
   if (Outcomes* o = take()) return *o;
   // All in flight, waiting for an earlier chunk's hand-off: sleep, counted in outcome_waiters_ so
   // that a hand-off wakes only when someone sleeps (the count and the flags change under the lock).
-  const auto since = Clock::now();
-  ++w.outcomes_waits;
+  // A wait is counted (and timed) only when none is free under the lock either and the worker
+  // sleeps: "waited N times" means slept N times, its time not the lock's contention.
   std::unique_lock lock(handoff_mu_);
   ++outcome_waiters_;
-  Outcomes* o = nullptr;
-  handoff_cv_.wait(lock, [&] { return (o = take()) != nullptr; });
+  Outcomes* o = take();
+  if (o == nullptr) {
+    ++w.outcomes_waits;
+    outcome_sleeps_.fetch_add(1, std::memory_order_relaxed);
+    const auto since = Clock::now();
+    handoff_cv_.wait(lock, [&] { return (o = take()) != nullptr; });
+    w.outcomes_wait += Clock::now() - since;
+  }
   --outcome_waiters_;
   lock.unlock();
-  w.outcomes_wait += Clock::now() - since;
   return *o;
 }
 

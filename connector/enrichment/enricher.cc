@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cassert>
 #include <functional>
 #include <chrono>
 #include <map>
@@ -112,25 +113,19 @@ class EnricherImpl final : public Enricher {
     int tier = 3;
   };
 
-  // A record whose `list` the facts read only the first entries of (kMaxAuditTargets, ...): the
-  // mapper tags its event enrichment_truncated (Prepared::truncated) and logs the first such record
-  // of each list with its origin (Prepared::truncated_first); the rest are counted by their tag.
-  static void note_truncated(Prepared& p, std::string_view list) {
-    struct Bounded {
-      std::string_view list;
-      std::size_t bound;
-    };
-    static constexpr std::array<Bounded, 5> kLists{{{"targetResources", kMaxAuditTargets},
-                                                    {"modifiedProperties", kMaxAuditModifiedProperties},
-                                                    {"additionalDetails", kMaxAuditDetails},
-                                                    {"authenticationDetails", kMaxSignInAuthDetails},
-                                                    {"signInEventTypes", kMaxSignInEventTypes}}};
-    static std::array<std::atomic<bool>, kLists.size()> logged{};  // per list: its first record was logged
+  // A record whose `list` the facts read only the first entries of (kBoundedLists): the mapper
+  // tags its event enrichment_truncated (Prepared::truncated) and logs the first such record of
+  // each list with its origin (Prepared::truncated_first); the rest are counted by their tag. Once
+  // per list per enricher (truncated_logged_; the connector builds one enricher per run, so once
+  // per list per run). A name not in the table cannot come from the facts (bounded_list() does not
+  // compile for one); should one come, it is reported with bound 0 and a warning of its own.
+  void note_truncated(Prepared& p, std::string_view list) const {
     std::size_t i = 0;
-    while (i + 1 < kLists.size() && kLists[i].list != list) ++i;  // a list not named above: the last
+    while (i < kBoundedLists.size() && kBoundedLists[i].name != list) ++i;
+    assert(i < kBoundedLists.size() && "Facts::truncated names a list not in kBoundedLists");
     p.truncated = list;
-    p.truncated_bound = kLists[i].bound;
-    p.truncated_first = !logged[i].exchange(true, std::memory_order_relaxed);
+    p.truncated_bound = i < kBoundedLists.size() ? kBoundedLists[i].bound : 0;
+    p.truncated_first = !truncated_logged_[i].exchange(true, std::memory_order_relaxed);
   }
 
   std::unique_ptr<Prepared> make_prepared() const override { return std::make_unique<PreparedFacts>(); }
@@ -336,6 +331,8 @@ class EnricherImpl final : public Enricher {
   }
 
  private:
+  // Per kBoundedLists entry (and one more for a name not in it): its first record was logged.
+  mutable std::array<std::atomic<bool>, kBoundedLists.size() + 1> truncated_logged_{};
   // The roles the group holds at the event's time, as roles the event touches.
   void add_group_roles(PreparedFacts& p, const std::string& group_id, std::int64_t event_ms) const {
     for (const auto& [id, tier] : roster_.group_roles(group_id, event_ms)) {

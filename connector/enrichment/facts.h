@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <array>
 #include <string_view>
 #include <vector>
 
@@ -130,6 +131,23 @@ inline constexpr std::size_t kMaxAuditDetails = 64;              // additionalDe
 // event types.
 inline constexpr std::size_t kMaxSignInAuthDetails = 64;  // authenticationDetails entries
 inline constexpr std::size_t kMaxSignInEventTypes = 16;   // signInEventTypes entries
+
+// The bounded lists by name and bound. Facts::truncated is always one of these names: the facts
+// set it through bounded_list(), which does not compile for a name not in the table.
+struct BoundedList {
+  std::string_view name;
+  std::size_t bound;
+};
+inline constexpr std::array<BoundedList, 5> kBoundedLists{{{"targetResources", kMaxAuditTargets},
+                                                           {"modifiedProperties", kMaxAuditModifiedProperties},
+                                                           {"additionalDetails", kMaxAuditDetails},
+                                                           {"authenticationDetails", kMaxSignInAuthDetails},
+                                                           {"signInEventTypes", kMaxSignInEventTypes}}};
+consteval std::size_t bounded_list(std::string_view name) {
+  for (std::size_t i = 0; i < kBoundedLists.size(); ++i)
+    if (kBoundedLists[i].name == name) return i;
+  throw "not a bounded list (kBoundedLists)";  // a compile error: a consteval call must be constant
+}
 
 // `record_fields`, when given, is the json::Fields index of `record` (reused instead of built again).
 Facts extract_facts(SourceKind kind, simdjson::dom::element record, const json::Fields* record_fields = nullptr);

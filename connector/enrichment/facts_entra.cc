@@ -48,8 +48,8 @@ void modified_property(element m, PrincipalRef* target, Facts& f) {
 }
 
 // A list of the audit read only up to its bound: the first one is named (Facts::truncated).
-void note_truncated(Facts& f, std::string_view list) {
-  if (f.truncated.empty()) f.truncated = list;
+void note_truncated(Facts& f, std::size_t list) {
+  if (f.truncated.empty()) f.truncated = kBoundedLists[list].name;
 }
 
 }  // namespace
@@ -87,7 +87,7 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
   if (auto details = R.get("additionalDetails"); details && details->is_array()) {
     for (element d : json::as_array(*details)) {
       if (f.details.size() == kMaxAuditDetails) {
-        note_truncated(f, "additionalDetails");
+        note_truncated(f, bounded_list("additionalDetails"));
         break;
       }
       static constexpr std::array<std::string_view, 2> kDetail{"key", "value"};
@@ -118,7 +118,7 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
     std::size_t read = 0;
     for (element t : json::as_array(*targets)) {
       if (read++ == kMaxAuditTargets) {
-        note_truncated(f, "targetResources");
+        note_truncated(f, bounded_list("targetResources"));
         break;
       }
       // The keys read of a target, in one pass over it.
@@ -147,7 +147,7 @@ void audit_facts(element r, Facts& f, const json::Fields* fields) {
       if (mods && mods->is_array())
         for (element m : json::as_array(*mods)) {
           if (f.modified_properties.size() == kMaxAuditModifiedProperties) {
-            note_truncated(f, "modifiedProperties");
+            note_truncated(f, bounded_list("modifiedProperties"));
             break;
           }
           modified_property(m, target, f);
@@ -209,7 +209,7 @@ void sign_in_facts_from(const Get& get, Facts& f) {
     std::size_t read = 0;
     for (element s : json::as_array(*steps)) {
       if (read++ == kMaxSignInAuthDetails) {
-        note_truncated(f, "authenticationDetails");
+        note_truncated(f, bounded_list("authenticationDetails"));
         break;
       }
       std::string owned;
@@ -241,7 +241,7 @@ void sign_in_facts_from(const Get& get, Facts& f) {
     std::size_t read = 0;
     for (element t : json::as_array(*types)) {
       if (read++ == kMaxSignInEventTypes) {
-        note_truncated(f, "signInEventTypes");
+        note_truncated(f, bounded_list("signInEventTypes"));
         break;
       }
       if (json::scalar_text(t, s)) f.sign_in_event_types.push_back(s);

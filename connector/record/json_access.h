@@ -174,6 +174,9 @@ class PathSet {
   // shared by threads. A resolve() of a set added to since (a mistake) is answered through a
   // finished copy of it: the same results, at the cost of building the copy every time.
   void finish();
+  // Resolves of a set not finished after its last add(), in this process so far (a misuse: each
+  // copies and finishes the set; the first one logs a warning, debug builds assert).
+  static std::uint64_t unfinished_resolves() noexcept;
   bool empty() const noexcept { return slots_.empty(); }
   // Whether a path was added with this slot.
   bool contains(int slot) const noexcept;
@@ -231,7 +234,7 @@ class PathSet {
   // Rebuilds node n's tables of its children (kids, run_start, branches) from `children` (sorted
   // by key length). Linear in the number of children.
   void index_children(std::uint32_t n);
-  PathSet finished_copy() const;
+  PathSet finished_copy() const;  // counts and, the first time in the process, warns (an assert in debug builds)
   void settle_leaf(const Node::Kid& kid, element value, std::vector<Result>& results, std::uint64_t generation) const;
   void walk(std::uint32_t node, element e, std::vector<Result>& results, std::uint64_t generation) const;
   // walk()'s match of an object's fields against node's children (`fields`: a simdjson object;

@@ -1,12 +1,15 @@
 #include "connector/record/json_access.h"
 
 #include <algorithm>
+#include <cassert>
 #include <array>
 #include <atomic>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include <spdlog/spdlog.h>
 
 #include "connector/record/json_fold.h"
 
@@ -61,7 +64,17 @@ void PathSet::finish() {
 
 // A set resolved without finish() after its last add() (a caller's mistake; the loader finishes its
 // sets): resolved through a finished copy, slow but with the results of a finished set.
+namespace {
+std::atomic<std::uint64_t> unfinished_resolves_{0};
+}  // namespace
+
+std::uint64_t PathSet::unfinished_resolves() noexcept { return unfinished_resolves_.load(std::memory_order_relaxed); }
+
 PathSet PathSet::finished_copy() const {
+  assert(false && "PathSet resolved without finish() after its last add()");
+  if (unfinished_resolves_.fetch_add(1, std::memory_order_relaxed) == 0)
+    spdlog::warn("path set resolved unfinished: finish() was not called after its last add(), so every resolve "
+                 "copies and finishes it ({} paths; logged once)", slots_.size());
   PathSet done = *this;
   done.finish();
   return done;

@@ -2,9 +2,11 @@
 // and the hand-off that returns them wakes it (pipeline_workers.cc: free_outcomes() takes a free
 // one without the hand-off's lock and sleeps only when none is free; the hand-off wakes only when
 // a worker sleeps). With two workers, the first chunk's finish() is held until the other worker
-// has finished the four chunks after it, so that worker must sleep for an outcome; a hand-off that
-// did not wake it would leave it asleep and the run would never end (the watchdog below fails the
-// test after 60 s). The sink receives every event, in input order.
+// has finished the chunks after it and gone to sleep for an outcome (Pipeline::outcome_sleeps(),
+// counted under the hand-off's lock before it sleeps: the hand-off that record "0" starts takes
+// that lock only once the worker sleeps); a hand-off that did not wake it would leave it asleep and
+// the run would never end (the watchdog below fails the test after 60 s). The sink receives every
+// event, in input order.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -71,12 +73,11 @@ class CollectingSink : public Sink {
   Received& r_;
 };
 
-// Phased; record "0"'s finish() waits (at most 20 s) until the records of the next four chunks
-// have finished, then a little longer, so that their worker has asked for a fifth outcome.
+// Phased; record "0"'s finish() waits (at most 20 s) until a worker sleeps for an outcome.
 class HoldFirstProcessor : public Processor {
  public:
-  std::atomic<int> others_finished{0};
-  std::atomic<bool> held{false};  // the four chunks finished while record "0" was held
+  std::atomic<const Pipeline*> pipeline{nullptr};  // set before run()
+  std::atomic<bool> held{false};  // a worker slept for an outcome while record "0" was held
 
   std::string_view name() const override { return "hold"; }
   bool phased() const override { return true; }
@@ -93,15 +94,12 @@ class HoldFirstProcessor : public Processor {
   }
   void finish(Slot&, const RawRecord& rec, const ProcessContext&, MappedEvent& ev) override {
     ev.raw = rec.json;
-    if (rec.json != "0") {
-      ++others_finished;
-      return;
-    }
+    if (rec.json != "0") return;
+    const Pipeline* p = pipeline.load();
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (others_finished.load() < 4 * kBatch && std::chrono::steady_clock::now() < until)
+    for (int i = 0; i < 20'000 && p->outcome_sleeps() == 0 && std::chrono::steady_clock::now() < until; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    held = others_finished.load() >= 4 * kBatch;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the other worker goes to sleep
+    held = p->outcome_sleeps() > 0;
   }
 };
 
@@ -111,6 +109,7 @@ TEST(PipelineOutcomeWait, AWorkerAsleepForAnOutcomeIsWokenByTheHandOffThatReturn
   Received received;
   Pipeline::WorkerTotals totals;
   bool held = false;
+  std::uint64_t p_sleeps = 0;
   {
     StateStore state(dir / "state");
     DeadLetterWriter dead(dir / "dead.ndjson");
@@ -130,6 +129,7 @@ TEST(PipelineOutcomeWait, AWorkerAsleepForAnOutcomeIsWokenByTheHandOffThatReturn
     o.once = true;
     o.workers = 2;
     Pipeline p(o, std::move(sources), std::move(sinks), std::move(chain), state, dead);
+    hold->pipeline = &p;
     // A worker never woken keeps run() from returning: fail loudly instead of hanging.
     std::mutex mu;
     std::condition_variable cv;
@@ -149,11 +149,13 @@ TEST(PipelineOutcomeWait, AWorkerAsleepForAnOutcomeIsWokenByTheHandOffThatReturn
     cv.notify_all();
     watchdog.join();
     totals = p.worker_totals();
+    p_sleeps = p.outcome_sleeps();
     held = hold->held.load();
   }
   fs::remove_all(dir);
-  EXPECT_TRUE(held) << "the four chunks after the first did not finish while it was held";
-  EXPECT_GE(totals.outcomes_waits, 1u) << "no worker waited for an outcome";
+  EXPECT_TRUE(held) << "no worker slept for an outcome while the first chunk was held";
+  EXPECT_GE(totals.outcomes_waits, 1u) << "the sleep was not counted as a wait";
+  EXPECT_EQ(totals.outcomes_waits, p_sleeps) << "a wait counted without a sleep";
   ASSERT_EQ(received.events.size(), static_cast<std::size_t>(kBatch * kBatches));
   for (std::size_t i = 0; i < received.events.size(); ++i)
     ASSERT_EQ(received.events[i], std::to_string(i)) << "the sink received the events out of input order";

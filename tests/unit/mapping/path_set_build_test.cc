@@ -2,12 +2,15 @@
 // one (release builds included: the guesses table it would read is not there), and a wide object of
 // paths (thousands of siblings, as a generated mapping could have) is added and finished in time
 // linear in its size, with the results of Path::first().
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "connector/record/json_access.h"
 
@@ -38,7 +41,14 @@ void expect_like_path_first(const PathSet& set, const std::vector<Path>& paths, 
   }
 }
 
+// Release builds: the misuse is answered correctly, counted per resolve and warned about once per
+// process (the first unfinished resolve logs, naming it). Debug builds assert instead.
+#ifdef NDEBUG
 TEST(PathSetBuild, ASetNotFinishedAfterItsLastAddResolvesAsAFinishedOne) {
+  const std::uint64_t before = PathSet::unfinished_resolves();
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
   simdjson::dom::parser parser;
   element root;
   ASSERT_EQ(parser.parse(std::string(R"({"user":{"id":"1","name":"alice","Name":"folded","mail":"m"},)"
@@ -60,7 +70,26 @@ TEST(PathSetBuild, ASetNotFinishedAfterItsLastAddResolvesAsAFinishedOne) {
   expect_like_path_first(later, paths, root, 2);
   later.finish();
   expect_like_path_first(later, paths, root, 3);
+  const auto logged = sink->last_formatted();
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(PathSet::unfinished_resolves() - before, 9u) << "three unfinished resolve rounds of three calls each";
+  // Once per process: this test's resolves were the first only if none came before.
+  ASSERT_EQ(logged.size(), before == 0 ? 1u : 0u);
+  if (before == 0) {
+    EXPECT_NE(logged[0].find("[warning] path set resolved unfinished"), std::string::npos) << logged[0];
+  }
 }
+#else
+TEST(PathSetBuild, ASetNotFinishedAfterItsLastAddAssertsInDebugBuilds) {
+  simdjson::dom::parser parser;
+  element root;
+  ASSERT_EQ(parser.parse(std::string(R"({"a":1})")).get(root), simdjson::SUCCESS);
+  PathSet never;
+  never.add(Path("a"), 0);
+  std::vector<PathSet::Result> results(1);
+  EXPECT_DEATH(never.resolve(root, results, 1), "without finish");
+}
+#endif
 
 TEST(PathSetBuild, AWideObjectOfPathsResolvesLikePathFirst) {
   // 4 000 siblings under "w", one in ten also in another case ("K7" beside "k7"), every tenth
