@@ -186,7 +186,10 @@ TEST(RecordReader, EndLineIsTheLineAtTheConsumedOffset) {
       {"unterminated tail", "{\"a\":1}\n{\"b\":"},
       {"oversize", "{\"a\":\"" + std::string(200, 'x') + "\"}\n{\"b\":1}\n{\n\"c\":\"" + std::string(150, 'y') +
                        "\"\n}\n"},
-      {"utf16", std::string("\xFF\xFE{\0\"\0a\0\"\0:\0" "1\0}\0\n\0\n\0", 22)},
+      {"utf16", [] {
+         static constexpr char kText[] = "\xFF\xFE{\0\"\0a\0\"\0:\0" "1\0}\0\n\0\n\0";
+         return std::string(kText, sizeof kText - 1);  // the BOM and 9 UTF-16 units: 20 bytes
+       }()},
   };
   for (const auto& entry : std::filesystem::directory_iterator(SIEM_TEST_DATA_DIR)) {
     const auto ext = entry.path().extension();
