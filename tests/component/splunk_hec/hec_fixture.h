@@ -56,6 +56,16 @@ struct Fixture : ::testing::Test {
     hec = std::make_unique<hec::HecEmulator>(std::move(o), *server);
     server->start();
   }
+  // An emulator whose acknowledgements are all lost, and settings that wait for them.
+  HecSinkSettings start_hec_losing_acks() {
+    hec::HecOptions o;
+    o.ack_enabled = true;
+    start_hec(o);
+    hec->set_acks_lost(true);
+    auto s = settings();
+    s.ack = true;
+    return s;
+  }
   HecSinkSettings settings() {
     HecSinkSettings s;
     s.name = "siem";

@@ -84,12 +84,7 @@ TEST_F(Fixture, IndexerAcksIncludingSlowAcks) {
 }
 
 TEST_F(Fixture, LostAcksTimeOutAndResendOnANewChannel) {
-  hec::HecOptions o;
-  o.ack_enabled = true;
-  start_hec(o);
-  hec->set_acks_lost(true);
-  auto s = settings();
-  s.ack = true;
+  auto s = start_hec_losing_acks();
   s.ack_timeout = 300ms;
   SplunkHecSink sink(s);
   sink.start();

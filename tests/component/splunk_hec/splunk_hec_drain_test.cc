@@ -11,12 +11,7 @@ using namespace std::chrono_literals;
 // at once and nothing is acknowledged, so the checkpoint does not move (the events are read again
 // on the next run) and nothing is dead-lettered.
 TEST_F(Fixture, DrainDeadlineInterruptsAnAckWaitWithoutAcknowledging) {
-  hec::HecOptions o;
-  o.ack_enabled = true;
-  start_hec(o);
-  hec->set_acks_lost(true);
-  auto s = settings();
-  s.ack = true;
+  auto s = start_hec_losing_acks();
   s.ack_timeout = std::chrono::minutes(2);
   const auto dl_path = std::filesystem::temp_directory_path() / ("siem-hec-dl-" + std::to_string(::getpid()) + ".ndjson");
   std::filesystem::remove(dl_path);
@@ -93,12 +88,7 @@ struct DrainRun {
 // the pause, so the runner ends at once instead of sleeping out the interval, and nothing is
 // acknowledged.
 TEST_F(Fixture, DrainDeadlineCutsThePauseBetweenAckPolls) {
-  hec::HecOptions o;
-  o.ack_enabled = true;
-  start_hec(o);
-  hec->set_acks_lost(true);
-  auto s = settings();
-  s.ack = true;
+  auto s = start_hec_losing_acks();
   s.ack_timeout = std::chrono::minutes(2);
   s.ack_poll_interval = std::chrono::seconds(60);
   DrainRun run(s);
