@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,20 @@ class FastPaths : public ::testing::Test {
 };
 
 mapping::MappingSet* FastPaths::set_ = nullptr;
+
+// What a rule's append_json() writes through the document writer's cursor after a "<" prefix, with no
+// room made in advance (it grows at the first write), and what it answered.
+std::pair<std::optional<bool>, std::string> append_through_cursor(const mapping::Rule& rule,
+                                                                  const mapping::EvalContext& ctx) {
+  std::string out = "<";
+  std::optional<bool> written;
+  {
+    mapping::CursorOut cursor(out, 0);
+    written = rule.append_json(ctx, cursor);
+    cursor.finish();
+  }
+  return {written, out};
+}
 
 TEST_F(FastPaths, AgreeWithEvaluateOnEverySampleUnderEveryKind) {
   const auto records = testing::sample_records();
@@ -148,13 +163,7 @@ TEST(ConversionTable, FastImplementationsAgreeWithTheGeneralOnes) {
         const auto written = rule.append_json(ctx, fast);
         // The same through the document writer's cursor, with no room made in advance (it grows at the
         // first write) and after a prefix.
-        std::string cursor_out = "<";
-        std::optional<bool> cursor_written;
-        {
-          mapping::CursorOut cursor(cursor_out, 0);
-          cursor_written = rule.append_json(ctx, cursor);
-          cursor.finish();
-        }
+        const auto [cursor_written, cursor_out] = append_through_cursor(rule, ctx);
         EXPECT_EQ(cursor_written, written) << "cursor, type " << name << " of " << v;
         EXPECT_EQ(cursor_out, "<" + fast) << "cursor, type " << name << " of " << v;
         if (!written) {
@@ -238,13 +247,7 @@ TEST(Templates, RenderedIntoTheCursorAgreeWithTheGeneralWriter) {
       if (const auto value = rule.evaluate(ctx); !value.empty()) mapping::append_value_json(general, value);
       std::string fast;
       const auto written = rule.append_json(ctx, fast);
-      std::string cursor_out = "<";
-      std::optional<bool> cursor_written;
-      {
-        mapping::CursorOut cursor(cursor_out, 0);
-        cursor_written = rule.append_json(ctx, cursor);
-        cursor.finish();
-      }
+      const auto [cursor_written, cursor_out] = append_through_cursor(rule, ctx);
       ASSERT_TRUE(written.has_value()) << json;
       EXPECT_EQ(fast, general) << json;
       EXPECT_EQ(cursor_written, written) << json;
