@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "connector/core/pipeline.h"
+#include "tests/support/collecting_sink.h"
 #include "connector/state/state_store.h"
 
 namespace siem {
@@ -54,24 +55,8 @@ class ChunkSource : public Source {
   int batch_ = 0;
 };
 
-struct Received {
-  std::mutex mu;
-  std::vector<std::string> events;
-};
-
-class CollectingSink : public Sink {
- public:
-  explicit CollectingSink(Received& r) : r_(r) {}
-  void start() override {}
-  SendResult send(std::span<const EventPtr> batch) override {
-    std::lock_guard l(r_.mu);
-    for (const auto& e : batch) r_.events.emplace_back(e->raw);
-    return SendResult::success();
-  }
-
- private:
-  Received& r_;
-};
+using test::CollectingSink;
+using test::Received;
 
 // Phased; record "0"'s finish() waits (at most 20 s) until a worker sleeps for an outcome.
 class HoldFirstProcessor : public Processor {
@@ -118,7 +103,7 @@ TEST(PipelineOutcomeWait, AWorkerAsleepForAnOutcomeIsWokenByTheHandOffThatReturn
     std::vector<SinkSlot> sinks;
     SinkSlot sink;
     sink.name = "collect";
-    sink.sink = std::make_unique<CollectingSink>(received);
+    sink.sink = std::make_unique<CollectingSink>(received, [](const MappedEvent& e) { return std::string(e.raw); });
     sink.format = OutputFormat::raw;
     sinks.push_back(std::move(sink));
     auto proc = std::make_unique<HoldFirstProcessor>();

@@ -20,6 +20,7 @@
 #include "connector/config/config_node.h"
 #include "connector/core/cpu_budget.h"
 #include "connector/core/pipeline.h"
+#include "tests/support/collecting_sink.h"
 #include "connector/state/state_store.h"
 #include "tests/support/wait.h"
 
@@ -59,24 +60,8 @@ class BatchesSource : public Source {
   int batch_ = 0;
 };
 
-struct Received {
-  std::mutex mu;
-  std::vector<std::string> events;  // id | raw
-};
-
-class CollectingSink : public Sink {
- public:
-  explicit CollectingSink(Received& r) : r_(r) {}
-  void start() override {}
-  SendResult send(std::span<const EventPtr> batch) override {
-    std::lock_guard l(r_.mu);
-    for (const auto& e : batch) r_.events.push_back(std::string(e->id()) + "|" + std::string(e->raw));
-    return SendResult::success();
-  }
-
- private:
-  Received& r_;
-};
+using test::CollectingSink;
+using test::Received;
 
 std::uint64_t fnv(std::string_view s) {
   std::uint64_t h = 1469598103934665603ull;
@@ -218,7 +203,7 @@ Outcome run_with(std::size_t workers, int records, std::chrono::milliseconds sav
     std::vector<SinkSlot> sinks;
     SinkSlot sink;
     sink.name = "out";
-    sink.sink = std::make_unique<CollectingSink>(received);
+    sink.sink = std::make_unique<CollectingSink>(received, [](const MappedEvent& e) { return std::string(e.id()) + "|" + std::string(e.raw); });
     sink.format = OutputFormat::raw;
     sinks.push_back(std::move(sink));
     auto hash = std::make_unique<RunningHashProcessor>();

@@ -14,6 +14,7 @@
 
 #include "connector/core/metrics.h"
 #include "connector/core/pipeline.h"
+#include "tests/support/collecting_sink.h"
 #include "connector/state/state_store.h"
 
 namespace siem {
@@ -42,24 +43,8 @@ class OneBatchSource : public Source {
   bool done_ = false;
 };
 
-struct Received {
-  std::mutex mu;
-  std::vector<std::string> ids;
-};
-
-class CollectingSink : public Sink {
- public:
-  explicit CollectingSink(Received& r) : r_(r) {}
-  void start() override {}
-  SendResult send(std::span<const EventPtr> batch) override {
-    std::lock_guard l(r_.mu);
-    for (const auto& e : batch) r_.ids.emplace_back(e->id());
-    return SendResult::success();
-  }
-
- private:
-  Received& r_;
-};
+using test::CollectingSink;
+using test::Received;
 
 // First processor: the event's id is the record's text; records carrying attribute 7 get its value
 // appended, to show the attributes arrive.
@@ -116,7 +101,7 @@ TEST(ProcessorChain, VerdictsAckEveryRecordAndOnlyDeliveredEventsReachTheSinks) 
     std::vector<SinkSlot> sinks;
     SinkSlot sink;
     sink.name = "out";
-    sink.sink = std::make_unique<CollectingSink>(received);
+    sink.sink = std::make_unique<CollectingSink>(received, [](const MappedEvent& e) { return std::string(e.id()); });
     sink.format = OutputFormat::raw;
     sinks.push_back(std::move(sink));
     std::vector<std::unique_ptr<Processor>> chain;
@@ -133,7 +118,7 @@ TEST(ProcessorChain, VerdictsAckEveryRecordAndOnlyDeliveredEventsReachTheSinks) 
     // Every record, delivered, consumed or dead-lettered, is acknowledged: the checkpoint moved.
     EXPECT_EQ(state.get(StateStore::checkpoint_key("src")), std::optional<std::string>("token-1"));
   }
-  EXPECT_EQ(received.ids, (std::vector<std::string>{"a", "b#42", "c"}));
+  EXPECT_EQ(received.events, (std::vector<std::string>{"a", "b#42", "c"}));
   EXPECT_GE(saves, 1);  // at shutdown
   std::ifstream in(dir / "dead.ndjson");
   std::stringstream ss;
@@ -209,7 +194,7 @@ TEST(ProcessorChain, DetectionTotalsCountNeitherDroppedNorUnroutedEvents) {
     std::vector<SinkSlot> sinks;
     SinkSlot sink;
     sink.name = "out";
-    sink.sink = std::make_unique<CollectingSink>(received);
+    sink.sink = std::make_unique<CollectingSink>(received, [](const MappedEvent& e) { return std::string(e.id()); });
     sink.format = OutputFormat::raw;
     EventMatch elsewhere;  // the only sink's route leaves these out: unrouted
     elsewhere.tags = {"pa.elsewhere"};
@@ -230,7 +215,7 @@ TEST(ProcessorChain, DetectionTotalsCountNeitherDroppedNorUnroutedEvents) {
     EXPECT_EQ(tagged_total(p, "pa.seen"), 3) << p.summary();
     EXPECT_EQ(tagged_total(p, "pa.noise"), -1) << p.summary();
   }
-  EXPECT_EQ(received.ids, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(received.events, (std::vector<std::string>{"a", "b", "c"}));
   fs::remove_all(dir);
 }
 
